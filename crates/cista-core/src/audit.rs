@@ -1,0 +1,319 @@
+//! Audit events and the rules of the tamper-evident log: what an entry holds, the exact bytes
+//! that are hashed into the Merkle tree, and the verification that recomputes everything from
+//! the stored rows and the signed checkpoints.
+
+use crate::ports::{AuditEntry, AuditHead, Store, StoredCheckpoint};
+use crate::{Actor, Result};
+use cista_crypto::Digest32;
+use cista_crypto::merkle::{self, CompactRange};
+use cista_crypto::note::NoteVerifier;
+use cista_types::{OrgId, Timestamp};
+use serde::Serialize;
+
+/// What happened. The string forms are stored and hashed: never rename one.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum AuditKind {
+    InstanceInitialized,
+    OrganizationCreated,
+    KeysRewrapped,
+    KeyEncryptionKeyRemoved,
+}
+
+impl AuditKind {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            AuditKind::InstanceInitialized => "instance.initialized",
+            AuditKind::OrganizationCreated => "organization.created",
+            AuditKind::KeysRewrapped => "keys.rewrapped",
+            AuditKind::KeyEncryptionKeyRemoved => "keys.kek_removed",
+        }
+    }
+}
+
+/// An entry to append, built by the core and written by the store in the same transaction as
+/// the change it records. `details` must never hold personal data.
+#[derive(Debug, Clone, PartialEq)]
+pub struct NewAuditEntry {
+    pub at: Timestamp,
+    pub actor: String,
+    pub org: Option<OrgId>,
+    pub kind: String,
+    /// Compact JSON, stored and hashed exactly as given.
+    pub details: String,
+}
+
+impl NewAuditEntry {
+    pub fn new(
+        at: Timestamp,
+        actor: &Actor,
+        org: Option<OrgId>,
+        kind: AuditKind,
+        details: serde_json::Value,
+    ) -> Self {
+        Self {
+            at,
+            actor: actor.audit_name(),
+            org,
+            kind: kind.as_str().to_owned(),
+            details: details.to_string(),
+        }
+    }
+}
+
+/// The bytes hashed into the tree for entry `seq`: a JSON array, so every field is escaped
+/// and delimited unambiguously, and the position is part of what is signed (moving an entry
+/// changes its hash).
+pub fn leaf_data(
+    seq: u64,
+    at: &Timestamp,
+    actor: &str,
+    org: Option<OrgId>,
+    kind: &str,
+    details: &str,
+) -> Vec<u8> {
+    serde_json::json!([
+        "cista-audit/1",
+        seq,
+        at.to_rfc3339(),
+        actor,
+        org.map(|o| o.as_i64()),
+        kind,
+        details
+    ])
+    .to_string()
+    .into_bytes()
+}
+
+/// The leaf hash of an entry to be written at position `seq`.
+pub fn leaf_hash_for(seq: u64, entry: &NewAuditEntry) -> Digest32 {
+    merkle::leaf_hash(&leaf_data(
+        seq,
+        &entry.at,
+        &entry.actor,
+        entry.org,
+        &entry.kind,
+        &entry.details,
+    ))
+}
+
+/// The leaf hash recomputed from a stored entry's content.
+pub fn recompute_leaf_hash(entry: &AuditEntry) -> Digest32 {
+    merkle::leaf_hash(&leaf_data(
+        entry.seq,
+        &entry.at,
+        &entry.actor,
+        entry.org,
+        &entry.kind,
+        &entry.details,
+    ))
+}
+
+/// The result of `cista audit verify`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct AuditVerification {
+    pub entries_checked: u64,
+    pub checkpoints_checked: u64,
+    pub head_size: u64,
+    pub root: String,
+    /// The first problem found, if any; verification stops there.
+    pub problem: Option<AuditProblem>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct AuditProblem {
+    /// The first entry that is wrong or missing, when it can be named exactly.
+    pub first_bad_entry: Option<u64>,
+    pub message: String,
+}
+
+impl AuditVerification {
+    pub fn is_ok(&self) -> bool {
+        self.problem.is_none()
+    }
+}
+
+const PAGE: u32 = 1000;
+
+/// Recomputes the whole log from the rows: every leaf hash from its content, the tree root at
+/// every signed checkpoint (and each checkpoint's signature), and the stored head.
+pub async fn verify(store: &dyn Store, verifier: &NoteVerifier) -> Result<AuditVerification> {
+    // A head that cannot even be read is itself evidence of tampering; report it after the
+    // entries, which can name the first bad one more precisely.
+    let head: std::result::Result<AuditHead, String> = match store.audit_head().await {
+        Ok(head) => Ok(head),
+        Err(crate::Error::Integrity(message)) => Err(message),
+        Err(other) => return Err(other),
+    };
+    let checkpoints: Vec<StoredCheckpoint> = store.checkpoints().await?;
+    let mut report = AuditVerification {
+        entries_checked: 0,
+        checkpoints_checked: 0,
+        head_size: head.as_ref().map_or(0, |h| h.size),
+        root: head
+            .as_ref()
+            .map_or_else(|_| String::new(), |h| h.root.to_hex()),
+        problem: None,
+    };
+    let fail = |report: &mut AuditVerification, first: Option<u64>, message: String| {
+        report.problem = Some(AuditProblem {
+            first_bad_entry: first,
+            message,
+        });
+    };
+
+    // Every checkpoint must carry a valid signature that matches its own columns.
+    for cp in &checkpoints {
+        match verifier.verify(&cp.note) {
+            Ok(signed) if signed.size == cp.size && signed.root == cp.root => {}
+            Ok(_) => {
+                fail(
+                    &mut report,
+                    None,
+                    format!(
+                        "checkpoint at size {} does not match the note it stores",
+                        cp.size
+                    ),
+                );
+                return Ok(report);
+            }
+            Err(e) => {
+                fail(
+                    &mut report,
+                    None,
+                    format!("checkpoint at size {} is not validly signed: {e}", cp.size),
+                );
+                return Ok(report);
+            }
+        }
+    }
+
+    let mut range = CompactRange::new();
+    // A checkpoint of the empty tree (if one was ever signed) must carry the empty root.
+    if let Some(cp) = checkpoints
+        .iter()
+        .find(|cp| cp.size == 0 && cp.root != range.root())
+    {
+        fail(
+            &mut report,
+            None,
+            format!("checkpoint at size {} has a wrong root", cp.size),
+        );
+        return Ok(report);
+    }
+    let mut next_checkpoint = checkpoints.iter().filter(|cp| cp.size > 0).peekable();
+    let mut last_good_checkpoint = 0u64;
+    let mut expected: u64 = 0;
+    loop {
+        let page = store.audit_entries(expected, PAGE).await?;
+        if page.is_empty() {
+            break;
+        }
+        for entry in &page {
+            if entry.seq != expected {
+                fail(
+                    &mut report,
+                    Some(expected),
+                    format!(
+                        "entry {expected} is missing (the next stored entry is {}): entries \
+                         were deleted",
+                        entry.seq
+                    ),
+                );
+                return Ok(report);
+            }
+            let recomputed = recompute_leaf_hash(entry);
+            if recomputed != entry.leaf_hash {
+                fail(
+                    &mut report,
+                    Some(entry.seq),
+                    format!(
+                        "entry {} was altered or moved: its content does not match its \
+                         recorded hash",
+                        entry.seq
+                    ),
+                );
+                return Ok(report);
+            }
+            range.append(recomputed);
+            expected += 1;
+            report.entries_checked = expected;
+            while let Some(cp) = next_checkpoint.next_if(|cp| cp.size <= expected) {
+                report.checkpoints_checked += 1;
+                if cp.size == expected && cp.root != range.root() {
+                    fail(
+                        &mut report,
+                        Some(last_good_checkpoint),
+                        format!(
+                            "entries {last_good_checkpoint}..{} do not match the signed \
+                             checkpoint at size {}: an entry in that range was rewritten",
+                            cp.size - 1,
+                            cp.size
+                        ),
+                    );
+                    return Ok(report);
+                }
+                last_good_checkpoint = cp.size;
+            }
+        }
+    }
+
+    if let Some(cp) = next_checkpoint.next() {
+        fail(
+            &mut report,
+            Some(expected),
+            format!(
+                "the signed checkpoint at size {} covers {} entries but only {expected} are \
+                 stored: entries from {expected} on were deleted",
+                cp.size, cp.size
+            ),
+        );
+        return Ok(report);
+    }
+    let head = match head {
+        Ok(head) => head,
+        Err(message) => {
+            fail(&mut report, None, message);
+            return Ok(report);
+        }
+    };
+    if head.size != expected {
+        fail(
+            &mut report,
+            Some(expected.min(head.size)),
+            format!(
+                "the log head records {} entries but {expected} are stored",
+                head.size
+            ),
+        );
+        return Ok(report);
+    }
+    if head.root != range.root() {
+        fail(
+            &mut report,
+            None,
+            "the log head's root does not match the entries".to_owned(),
+        );
+    }
+    Ok(report)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_leaf_encoding_is_unambiguous_and_position_bound() {
+        let at = Timestamp::parse_rfc3339("2026-11-22T12:00:00Z").unwrap();
+        let a = leaf_data(1, &at, "operator:x\",\"y", None, "k", "{}");
+        let b = leaf_data(1, &at, "operator:x", Some(OrgId::from_i64(5)), "k", "{}");
+        assert_ne!(a, b);
+        assert_ne!(
+            merkle::leaf_hash(&leaf_data(1, &at, "a", None, "k", "{}")),
+            merkle::leaf_hash(&leaf_data(2, &at, "a", None, "k", "{}"))
+        );
+        assert_eq!(
+            String::from_utf8(leaf_data(0, &at, "system", None, "k", "{}")).unwrap(),
+            r#"["cista-audit/1",0,"2026-11-22T12:00:00.000000Z","system",null,"k","{}"]"#
+        );
+    }
+}

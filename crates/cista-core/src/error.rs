@@ -1,0 +1,224 @@
+//! The one error type of Cista. Every variant has a stable code that clients, logs and docs can
+//! grep for; `cista-http` turns it into HTTP in exactly one place. Public messages never carry
+//! internal detail: causes go to the log through `source()`, not to the client.
+
+use cista_crypto::{CryptoError, KeyProviderError};
+use std::error::Error as StdError;
+
+pub type Result<T, E = Error> = std::result::Result<T, E>;
+
+type Cause = Box<dyn StdError + Send + Sync>;
+
+/// How an error should be treated by a caller, independent of any transport.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ErrorClass {
+    /// The request was wrong; the caller can fix it.
+    BadRequest,
+    Unauthenticated,
+    Forbidden,
+    NotFound,
+    Conflict,
+    TooLarge,
+    Timeout,
+    RateLimited,
+    /// A dependency (database, key provider) is down; retrying later may help.
+    Unavailable,
+    /// Our fault. The client learns only the code and the request id.
+    Internal,
+}
+
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum Error {
+    #[error("{what} was not found")]
+    NotFound { what: &'static str },
+    #[error("you are not allowed to {action}")]
+    Forbidden { action: &'static str },
+    #[error("sign in first")]
+    Unauthenticated,
+    #[error("{field}: {reason}")]
+    InvalidInput { field: String, reason: String },
+    #[error("the request is malformed: {reason}")]
+    BadRequest { reason: String },
+    #[error("{0}")]
+    Conflict(String),
+    #[error("the request body is larger than the {limit_bytes} bytes allowed")]
+    PayloadTooLarge { limit_bytes: usize },
+    #[error("the request took too long and was stopped")]
+    RequestTimeout,
+    #[error("this method is not allowed here")]
+    MethodNotAllowed,
+    #[error("the request did not come from this site's own pages (cross-site request refused)")]
+    CsrfRejected,
+    #[error("this service answers only over HTTPS")]
+    HttpsRequired,
+    #[error("too many requests; try again later")]
+    RateLimited,
+    #[error(
+        "the database schema is at migration {database}, newer than this binary knows \
+         (up to {binary}); run a newer Cista against this database"
+    )]
+    SchemaTooNew { database: String, binary: String },
+    #[error("the database has not been initialized; run `cista init` (or `cista demo`)")]
+    NotInitialized,
+    #[error("{0}")]
+    Keys(#[from] KeyProviderError),
+    #[error("cryptographic check failed: {0}")]
+    Crypto(#[from] CryptoError),
+    #[error("integrity check failed: {0}")]
+    Integrity(String),
+    #[error("the database is unavailable")]
+    StoreUnavailable(#[source] Cause),
+    #[error("the database failed")]
+    Store(#[source] Cause),
+    #[error("internal error: {0}")]
+    Internal(String),
+}
+
+impl Error {
+    pub fn invalid(field: impl Into<String>, reason: impl Into<String>) -> Self {
+        Self::InvalidInput {
+            field: field.into(),
+            reason: reason.into(),
+        }
+    }
+
+    pub fn store(cause: impl StdError + Send + Sync + 'static) -> Self {
+        Self::Store(Box::new(cause))
+    }
+
+    pub fn store_unavailable(cause: impl StdError + Send + Sync + 'static) -> Self {
+        Self::StoreUnavailable(Box::new(cause))
+    }
+
+    /// The stable code: part of the public interface, never renamed.
+    pub fn code(&self) -> &'static str {
+        match self {
+            Self::NotFound { .. } => "not_found",
+            Self::Forbidden { .. } => "forbidden",
+            Self::Unauthenticated => "unauthenticated",
+            Self::InvalidInput { .. } => "invalid_input",
+            Self::BadRequest { .. } => "bad_request",
+            Self::Conflict(_) => "conflict",
+            Self::PayloadTooLarge { .. } => "payload_too_large",
+            Self::RequestTimeout => "request_timeout",
+            Self::MethodNotAllowed => "method_not_allowed",
+            Self::CsrfRejected => "csrf_rejected",
+            Self::HttpsRequired => "https_required",
+            Self::RateLimited => "rate_limited",
+            Self::SchemaTooNew { .. } => "schema_too_new",
+            Self::NotInitialized => "not_initialized",
+            Self::Keys(_) => "key_provider_failed",
+            Self::Crypto(_) => "crypto_check_failed",
+            Self::Integrity(_) => "integrity_failed",
+            Self::StoreUnavailable(_) => "storage_unavailable",
+            Self::Store(_) => "storage_failed",
+            Self::Internal(_) => "internal_error",
+        }
+    }
+
+    pub fn class(&self) -> ErrorClass {
+        match self {
+            Self::NotFound { .. } => ErrorClass::NotFound,
+            Self::Forbidden { .. } | Self::CsrfRejected => ErrorClass::Forbidden,
+            Self::Unauthenticated => ErrorClass::Unauthenticated,
+            Self::InvalidInput { .. }
+            | Self::BadRequest { .. }
+            | Self::MethodNotAllowed
+            | Self::HttpsRequired => ErrorClass::BadRequest,
+            Self::Conflict(_) => ErrorClass::Conflict,
+            Self::PayloadTooLarge { .. } => ErrorClass::TooLarge,
+            Self::RequestTimeout => ErrorClass::Timeout,
+            Self::RateLimited => ErrorClass::RateLimited,
+            Self::StoreUnavailable(_) => ErrorClass::Unavailable,
+            Self::SchemaTooNew { .. }
+            | Self::NotInitialized
+            | Self::Keys(_)
+            | Self::Crypto(_)
+            | Self::Integrity(_)
+            | Self::Store(_)
+            | Self::Internal(_) => ErrorClass::Internal,
+        }
+    }
+
+    /// What a client may be told. Internal failures say only that something failed; the
+    /// detail is in the log under the same request id.
+    pub fn public_message(&self) -> String {
+        match self.class() {
+            ErrorClass::Internal => {
+                "Something went wrong on our side. It has been logged; quote the request id if \
+                 you report it."
+                    .to_owned()
+            }
+            ErrorClass::Unavailable => {
+                "The service is temporarily unavailable. Please try again in a moment.".to_owned()
+            }
+            _ => self.to_string(),
+        }
+    }
+
+    /// The full cause chain, for logs only.
+    pub fn chain(&self) -> String {
+        let mut out = self.to_string();
+        let mut source = self.source();
+        while let Some(cause) = source {
+            out.push_str(": ");
+            out.push_str(&cause.to_string());
+            source = cause.source();
+        }
+        out
+    }
+}
+
+/// Every code, for documentation and the uniqueness test.
+pub const ALL_CODES: &[&str] = &[
+    "not_found",
+    "forbidden",
+    "unauthenticated",
+    "invalid_input",
+    "bad_request",
+    "conflict",
+    "payload_too_large",
+    "request_timeout",
+    "method_not_allowed",
+    "csrf_rejected",
+    "https_required",
+    "rate_limited",
+    "schema_too_new",
+    "not_initialized",
+    "key_provider_failed",
+    "crypto_check_failed",
+    "integrity_failed",
+    "storage_unavailable",
+    "storage_failed",
+    "internal_error",
+];
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::collections::HashSet;
+
+    #[test]
+    fn codes_are_unique_and_listed() {
+        let unique: HashSet<_> = ALL_CODES.iter().collect();
+        assert_eq!(unique.len(), ALL_CODES.len());
+        for e in [
+            Error::NotFound { what: "x" },
+            Error::Store(Box::new(std::io::Error::other("disk on fire"))),
+            Error::CsrfRejected,
+            Error::Internal("secret detail".into()),
+        ] {
+            assert!(ALL_CODES.contains(&e.code()));
+        }
+    }
+
+    #[test]
+    fn internal_detail_never_reaches_the_public_message() {
+        let e = Error::store(std::io::Error::other("relation \"users\" does not exist"));
+        assert!(!e.public_message().contains("relation"));
+        assert!(e.chain().contains("relation"));
+        let e = Error::Internal("password=hunter2".into());
+        assert!(!e.public_message().contains("hunter2"));
+    }
+}

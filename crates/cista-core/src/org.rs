@@ -1,0 +1,82 @@
+//! Organizations (tenants). Creating one also creates its data key, wrapped by the key
+//! provider, in the same transaction as the audit entry.
+
+use crate::audit::{AuditKind, NewAuditEntry};
+use crate::ports::{KeyPurpose, Organization, StoredKey};
+use crate::{Action, Actor, Cista, Error, Result};
+use cista_crypto::{DataKey, Sealed};
+use cista_types::{KeyId, OrgId, OrgName, OrgSlug};
+
+impl Cista {
+    pub async fn create_organization(
+        &self,
+        actor: &Actor,
+        name: OrgName,
+        slug: OrgSlug,
+    ) -> Result<Organization> {
+        actor.authorize(Action::CreateOrganization)?;
+        let store = self.store();
+        if store.organization_by_slug(&slug).await?.is_some() {
+            return Err(Error::Conflict(format!(
+                "an organization with the slug `{slug}` exists already"
+            )));
+        }
+        let now = self.clock().now();
+        let org = Organization {
+            id: OrgId::new(self.rng().as_ref()),
+            slug,
+            name,
+            created_at: now,
+        };
+        let key_id = KeyId::new(self.rng().as_ref());
+        let aad = StoredKey::wrap_aad(key_id, KeyPurpose::OrgData, Some(org.id));
+        let data_key = DataKey::generate(self.rng().as_ref());
+        let wrapped = self.key_provider().wrap(&data_key, &aad).await?;
+        let stored = StoredKey {
+            id: key_id,
+            purpose: KeyPurpose::OrgData,
+            org: Some(org.id),
+            wrapped,
+            created_at: now,
+        };
+        let audit = NewAuditEntry::new(
+            now,
+            actor,
+            Some(org.id),
+            AuditKind::OrganizationCreated,
+            serde_json::json!({ "slug": org.slug.as_str(), "data_key": key_id.to_string() }),
+        );
+        store.create_organization(&org, &stored, audit).await?;
+        Ok(org)
+    }
+
+    pub async fn organizations(&self, actor: &Actor) -> Result<Vec<Organization>> {
+        actor.authorize(Action::ListOrganizations)?;
+        self.store().organizations().await
+    }
+
+    /// The organization's data key, unwrapped.
+    async fn org_data_key(&self, org: OrgId) -> Result<DataKey> {
+        let stored = self
+            .store()
+            .org_data_key(org)
+            .await?
+            .ok_or(Error::NotFound {
+                what: "the organization's data key",
+            })?;
+        let aad = StoredKey::wrap_aad(stored.id, KeyPurpose::OrgData, Some(org));
+        Ok(self.key_provider().unwrap(&stored.wrapped, &aad).await?)
+    }
+
+    /// Encrypts a value under the organization's data key, bound to its place (`aad`).
+    pub async fn seal_for_org(&self, org: OrgId, aad: &[u8], plaintext: &[u8]) -> Result<Sealed> {
+        let key = self.org_data_key(org).await?;
+        Ok(key.seal(self.rng().as_ref(), aad, plaintext)?)
+    }
+
+    /// Decrypts a value sealed with `seal_for_org`.
+    pub async fn open_for_org(&self, org: OrgId, aad: &[u8], sealed: &Sealed) -> Result<Vec<u8>> {
+        let key = self.org_data_key(org).await?;
+        Ok(key.open(aad, sealed)?)
+    }
+}

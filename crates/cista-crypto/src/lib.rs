@@ -1,0 +1,28 @@
+//! Cista's cryptography, built only from maintained primitives (RustCrypto's AES-GCM and
+//! SHA-2, dalek's Ed25519): envelope encryption, key providers, signed checkpoints and the
+//! RFC 6962 Merkle tree behind the audit log. Nothing here does I/O except the local key-file
+//! provider, which owns its file.
+
+pub mod digest;
+pub mod envelope;
+pub mod local_key_file;
+pub mod merkle;
+pub mod note;
+pub mod provider;
+
+pub use digest::Digest32;
+pub use envelope::{DataKey, Sealed};
+pub use local_key_file::LocalKeyFile;
+pub use provider::{KekId, KeyProvider, KeyProviderError, ProviderInfo, WrappedKey};
+
+/// Why a cryptographic operation failed. Messages are safe to show an operator; they never
+/// contain key material.
+#[derive(Debug, thiserror::Error)]
+pub enum CryptoError {
+    #[error("decryption failed: the data was altered, or it was sealed under another key")]
+    Decrypt,
+    #[error("the sealed value is malformed: {0}")]
+    Malformed(&'static str),
+    #[error("the signature does not verify: {0}")]
+    BadSignature(String),
+}

@@ -1,0 +1,106 @@
+//! The `KeyProvider` port: it holds key-encryption keys (KEKs) and wraps and unwraps data keys
+//! with them, so data keys are only ever stored wrapped. The local key file is the first
+//! provider; an HSM (PKCS#11) or a cloud KMS fit the same trait.
+
+use crate::DataKey;
+use async_trait::async_trait;
+use cista_types::{Rng, Timestamp};
+use serde::{Deserialize, Serialize};
+use std::fmt;
+use std::path::PathBuf;
+
+/// The name of one key-encryption key, e.g. `kek-20261122-1a2b3c4d`.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(transparent)]
+pub struct KekId(String);
+
+impl KekId {
+    pub fn new(value: impl Into<String>) -> Self {
+        Self(value.into())
+    }
+
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+impl fmt::Display for KekId {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+/// A data key encrypted under a KEK, with the name of that KEK.
+#[derive(Clone, PartialEq, Eq)]
+pub struct WrappedKey {
+    pub kek: KekId,
+    pub ciphertext: Vec<u8>,
+}
+
+impl fmt::Debug for WrappedKey {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(
+            f,
+            "WrappedKey(kek={}, {} bytes)",
+            self.kek,
+            self.ciphertext.len()
+        )
+    }
+}
+
+/// What the trust page and `keys status` say about the provider.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct ProviderInfo {
+    /// e.g. `local key file`.
+    pub kind: String,
+    /// Where the keys live (a path, a token label, a KMS key name); never key material.
+    pub location: String,
+    /// The KEK new data keys are wrapped under.
+    pub active_kek: KekId,
+    /// Older KEKs still able to unwrap.
+    pub retired_keks: Vec<KekId>,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum KeyProviderError {
+    #[error(
+        "the key file {path} does not hold key-encryption key {kek}, which wrapped this key; \
+         start Cista with the key file this database was created with"
+    )]
+    UnknownKek { kek: KekId, path: PathBuf },
+    #[error(
+        "key-encryption key {kek} failed to unwrap a data key: the key file holds different key \
+         material under that name, or the wrapped key was altered"
+    )]
+    WrongKey { kek: KekId },
+    #[error(
+        "the key file {path} can be read by group or others (mode {mode:o}); \
+         run `chmod 600 {path}` and start again"
+    )]
+    Permissions { path: PathBuf, mode: u32 },
+    #[error("the key file {path} does not exist; run `cista init` to create it")]
+    Missing { path: PathBuf },
+    #[error("the key file {path} already exists; refusing to overwrite keys")]
+    AlreadyExists { path: PathBuf },
+    #[error("the key file {path} cannot be used: {problem}")]
+    File { path: PathBuf, problem: String },
+    #[error("key-encryption key {kek} is still active; rotate before removing it")]
+    StillActive { kek: KekId },
+}
+
+#[async_trait]
+pub trait KeyProvider: Send + Sync + fmt::Debug {
+    async fn info(&self) -> Result<ProviderInfo, KeyProviderError>;
+
+    /// Wraps a data key under the active KEK. `aad` binds the wrapped key to its place.
+    async fn wrap(&self, key: &DataKey, aad: &[u8]) -> Result<WrappedKey, KeyProviderError>;
+
+    /// Unwraps a data key; fails loudly if its KEK is unknown or the material is wrong.
+    async fn unwrap(&self, wrapped: &WrappedKey, aad: &[u8]) -> Result<DataKey, KeyProviderError>;
+
+    /// Makes a new KEK active; older ones stay, retired, able to unwrap until removed.
+    async fn rotate(&self, rng: &dyn Rng, now: Timestamp) -> Result<KekId, KeyProviderError>;
+
+    /// Removes a retired KEK. Call only when no stored key is wrapped under it.
+    async fn remove_retired(&self, kek: &KekId) -> Result<(), KeyProviderError>;
+}

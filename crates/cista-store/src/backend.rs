@@ -1,0 +1,331 @@
+//! Everything that differs between SQLite and PostgreSQL lives here, and only here: how to
+//! connect (durability pragmas, pool sizes, TLS rules), how a write transaction begins, and how
+//! to read the engine's own settings for the trust page. The rest of the crate is one code path.
+
+use cista_core::ports::Backend;
+use cista_core::{Error, Result};
+use sea_orm::{
+    ConnectionTrait, DatabaseConnection, DbBackend, SqliteTransactionMode, Statement,
+    TransactionOptions,
+};
+use sea_orm::{SqlxPostgresConnector, SqlxSqliteConnector};
+use sqlx::postgres::{PgConnectOptions, PgPoolOptions, PgSslMode};
+use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous};
+use std::path::PathBuf;
+use std::str::FromStr as _;
+use std::time::Duration;
+
+/// Where the data lives, parsed from a database URL.
+#[derive(Clone, PartialEq, Eq)]
+pub enum Target {
+    /// A SQLite database file (the embedded default, in the data directory).
+    SqliteFile(PathBuf),
+    /// A private in-memory SQLite database, for tests.
+    SqliteMemory,
+    /// A PostgreSQL server; the URL may carry a password, so it never prints.
+    Postgres(String),
+}
+
+impl std::fmt::Debug for Target {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "Target({})", self.describe())
+    }
+}
+
+impl Target {
+    /// Accepts `sqlite://PATH`, `sqlite::memory:`, `postgres://…` and `postgresql://…`.
+    pub fn parse(url: &str) -> Result<Self> {
+        let url = url.trim();
+        if url == "sqlite::memory:" || url == "sqlite://:memory:" {
+            return Ok(Target::SqliteMemory);
+        }
+        if let Some(path) = url
+            .strip_prefix("sqlite://")
+            .or_else(|| url.strip_prefix("sqlite:"))
+        {
+            let path = path.split('?').next().unwrap_or(path);
+            if path.is_empty() {
+                return Err(Error::invalid(
+                    "database.url",
+                    "a sqlite:// URL needs a file path, e.g. sqlite:///var/lib/cista/cista.db",
+                ));
+            }
+            return Ok(Target::SqliteFile(PathBuf::from(path)));
+        }
+        if url.starts_with("postgres://") || url.starts_with("postgresql://") {
+            PgConnectOptions::from_str(url).map_err(|e| {
+                Error::invalid(
+                    "database.url",
+                    format!("it is not a valid PostgreSQL URL: {e}"),
+                )
+            })?;
+            return Ok(Target::Postgres(url.to_owned()));
+        }
+        Err(Error::invalid(
+            "database.url",
+            "use sqlite://PATH or postgres://USER@HOST/DATABASE",
+        ))
+    }
+
+    pub fn backend(&self) -> Backend {
+        match self {
+            Target::SqliteFile(_) | Target::SqliteMemory => Backend::Sqlite,
+            Target::Postgres(_) => Backend::Postgres,
+        }
+    }
+
+    /// A printable location with any password removed.
+    pub fn describe(&self) -> String {
+        match self {
+            Target::SqliteFile(path) => format!("sqlite://{}", path.display()),
+            Target::SqliteMemory => "sqlite::memory:".to_owned(),
+            Target::Postgres(url) => match PgConnectOptions::from_str(url) {
+                Ok(o) => format!(
+                    "postgres://{}@{}:{}/{}",
+                    o.get_username(),
+                    o.get_host(),
+                    o.get_port(),
+                    o.get_database().unwrap_or("")
+                ),
+                Err(_) => "postgres://<invalid>".to_owned(),
+            },
+        }
+    }
+}
+
+/// How to connect; defaults suit the demo and the tests.
+#[derive(Debug, Clone)]
+pub struct ConnectOptions {
+    pub max_connections: u32,
+    pub connect_timeout: Duration,
+    /// How long a SQLite writer waits for another writer before giving up.
+    pub busy_timeout: Duration,
+    /// Create the SQLite file if it does not exist (init, demo, migrate), or refuse (serve).
+    pub create_if_missing: bool,
+    /// Allow a PostgreSQL server on another host without a verified TLS connection.
+    pub allow_unverified_postgres_tls: bool,
+}
+
+impl Default for ConnectOptions {
+    fn default() -> Self {
+        Self {
+            max_connections: 8,
+            connect_timeout: Duration::from_secs(10),
+            busy_timeout: Duration::from_secs(10),
+            create_if_missing: true,
+            allow_unverified_postgres_tls: false,
+        }
+    }
+}
+
+fn is_local_host(host: &str) -> bool {
+    host.starts_with('/') || matches!(host, "localhost" | "127.0.0.1" | "::1" | "[::1]")
+}
+
+pub(crate) async fn connect(
+    target: &Target,
+    options: &ConnectOptions,
+) -> Result<DatabaseConnection> {
+    match target {
+        Target::SqliteFile(path) => {
+            if !options.create_if_missing && !path.exists() {
+                return Err(Error::NotInitialized);
+            }
+            if let Some(parent) = path.parent().filter(|p| !p.as_os_str().is_empty()) {
+                std::fs::create_dir_all(parent).map_err(Error::store_unavailable)?;
+            }
+            let connect = SqliteConnectOptions::new()
+                .filename(path)
+                .create_if_missing(options.create_if_missing)
+                // WAL lets readers proceed during a write; FULL makes every acknowledged
+                // commit durable across power loss, which a recorded vote requires.
+                .journal_mode(SqliteJournalMode::Wal)
+                .synchronous(SqliteSynchronous::Full)
+                .busy_timeout(options.busy_timeout)
+                .foreign_keys(true);
+            let pool = SqlitePoolOptions::new()
+                .max_connections(options.max_connections.max(1))
+                .acquire_timeout(options.connect_timeout)
+                .connect_with(connect)
+                .await
+                .map_err(Error::store_unavailable)?;
+            Ok(SqlxSqliteConnector::from_sqlx_sqlite_pool(pool))
+        }
+        Target::SqliteMemory => {
+            // Each in-memory connection is its own database, so keep exactly one.
+            let connect = SqliteConnectOptions::from_str("sqlite::memory:")
+                .map_err(Error::store_unavailable)?
+                .foreign_keys(true);
+            let pool = SqlitePoolOptions::new()
+                .max_connections(1)
+                .min_connections(1)
+                .idle_timeout(None)
+                .max_lifetime(None)
+                .connect_with(connect)
+                .await
+                .map_err(Error::store_unavailable)?;
+            Ok(SqlxSqliteConnector::from_sqlx_sqlite_pool(pool))
+        }
+        Target::Postgres(url) => {
+            let connect = PgConnectOptions::from_str(url)
+                .map_err(|e| Error::invalid("database.url", e.to_string()))?
+                .application_name("cista");
+            let verified = matches!(
+                connect.get_ssl_mode(),
+                PgSslMode::VerifyFull | PgSslMode::VerifyCa
+            );
+            if !is_local_host(connect.get_host())
+                && !verified
+                && !options.allow_unverified_postgres_tls
+            {
+                return Err(Error::invalid(
+                    "database.url",
+                    format!(
+                        "PostgreSQL on {} must be reached over verified TLS: add \
+                         ?sslmode=verify-full&sslrootcert=/path/to/ca.pem to the URL (or set \
+                         database.allow_unverified_postgres_tls = true if you accept the risk)",
+                        connect.get_host()
+                    ),
+                ));
+            }
+            let pool = PgPoolOptions::new()
+                .max_connections(options.max_connections.max(1))
+                .acquire_timeout(options.connect_timeout)
+                .connect_with(connect)
+                .await
+                .map_err(Error::store_unavailable)?;
+            Ok(SqlxPostgresConnector::from_sqlx_postgres_pool(pool))
+        }
+    }
+}
+
+/// Options for a transaction that will write. SQLite must take the write lock at BEGIN:
+/// a deferred transaction that reads first and writes later cannot wait for the lock and
+/// fails instead. PostgreSQL locks the rows it touches, so it needs nothing special.
+pub(crate) fn write_transaction() -> TransactionOptions {
+    TransactionOptions {
+        sqlite_transaction_mode: Some(SqliteTransactionMode::Immediate),
+        ..TransactionOptions::default()
+    }
+}
+
+async fn text(db: &DatabaseConnection, sql: &str) -> Result<Option<String>> {
+    let row = db
+        .query_one_raw(Statement::from_string(db.get_database_backend(), sql))
+        .await
+        .map_err(Error::store)?;
+    Ok(row.and_then(|r| {
+        r.try_get_by_index::<String>(0)
+            .ok()
+            .or_else(|| r.try_get_by_index::<i64>(0).ok().map(|n| n.to_string()))
+            .or_else(|| r.try_get_by_index::<bool>(0).ok().map(|b| b.to_string()))
+    }))
+}
+
+/// The engine's version and the settings that matter for durability and confidentiality.
+pub(crate) async fn engine_settings(
+    db: &DatabaseConnection,
+) -> Result<(String, Vec<(String, String)>)> {
+    let unknown = || "unknown".to_owned();
+    match db.get_database_backend() {
+        DbBackend::Postgres => {
+            let version = text(db, "SHOW server_version")
+                .await?
+                .unwrap_or_else(unknown);
+            let sync = text(db, "SHOW synchronous_commit")
+                .await?
+                .unwrap_or_else(unknown);
+            let tls = db
+                .query_one_raw(Statement::from_string(
+                    DbBackend::Postgres,
+                    "SELECT ssl, COALESCE(version, '') || ' ' || COALESCE(cipher, '') \
+                     FROM pg_stat_ssl WHERE pid = pg_backend_pid()",
+                ))
+                .await
+                .map_err(Error::store)?
+                .map(|r| {
+                    let on = r.try_get_by_index::<bool>(0).unwrap_or(false);
+                    let detail = r.try_get_by_index::<String>(1).unwrap_or_default();
+                    if on {
+                        detail.trim().to_owned()
+                    } else {
+                        "off (local connection)".to_owned()
+                    }
+                })
+                .unwrap_or_else(unknown);
+            Ok((
+                format!("PostgreSQL {version}"),
+                vec![
+                    ("synchronous_commit".to_owned(), sync),
+                    ("connection TLS".to_owned(), tls),
+                ],
+            ))
+        }
+        _ => {
+            let version = text(db, "SELECT sqlite_version()")
+                .await?
+                .unwrap_or_else(unknown);
+            let journal = text(db, "PRAGMA journal_mode")
+                .await?
+                .unwrap_or_else(unknown);
+            let sync = match text(db, "PRAGMA synchronous").await?.as_deref() {
+                Some("0") => "OFF".to_owned(),
+                Some("1") => "NORMAL".to_owned(),
+                Some("2") => "FULL".to_owned(),
+                Some("3") => "EXTRA".to_owned(),
+                other => other.map_or_else(unknown, str::to_owned),
+            };
+            let fk = text(db, "PRAGMA foreign_keys")
+                .await?
+                .unwrap_or_else(unknown);
+            Ok((
+                format!("SQLite {version}"),
+                vec![
+                    ("journal_mode".to_owned(), journal),
+                    ("synchronous".to_owned(), sync),
+                    (
+                        "foreign_keys".to_owned(),
+                        if fk == "1" { "on".to_owned() } else { fk },
+                    ),
+                ],
+            ))
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn urls_are_parsed_and_passwords_never_printed() {
+        assert_eq!(
+            Target::parse("sqlite:///tmp/x.db").unwrap(),
+            Target::SqliteFile(PathBuf::from("/tmp/x.db"))
+        );
+        assert_eq!(
+            Target::parse("sqlite::memory:").unwrap(),
+            Target::SqliteMemory
+        );
+        let pg = Target::parse("postgres://cista:s3cret@db.example:5433/cista").unwrap();
+        assert_eq!(pg.describe(), "postgres://cista@db.example:5433/cista");
+        assert!(!format!("{pg:?}").contains("s3cret"));
+        for bad in [
+            "mysql://x",
+            "sqlite://",
+            "nonsense",
+            "postgres://a:b@host:notaport/db",
+        ] {
+            assert!(Target::parse(bad).is_err(), "{bad}");
+        }
+    }
+
+    #[tokio::test]
+    async fn a_remote_postgres_without_verified_tls_is_refused_before_connecting() {
+        let target = Target::parse("postgres://cista@db.example.invalid/cista").unwrap();
+        let err = connect(&target, &ConnectOptions::default())
+            .await
+            .unwrap_err();
+        assert!(err.to_string().contains("sslmode=verify-full"), "{err}");
+    }
+}

@@ -1,0 +1,431 @@
+//! Cista's `Store` on SQLite (the embedded default) and PostgreSQL, through one SeaORM code
+//! path and one migration set. Backend differences are confined to `backend`; every change is
+//! written in one transaction together with its audit entry (`audit_append`).
+
+mod audit_append;
+pub mod backend;
+mod convert;
+mod entity;
+pub mod migration;
+
+pub use backend::{ConnectOptions, Target};
+
+use async_trait::async_trait;
+use cista_core::audit::NewAuditEntry;
+use cista_core::ports::{
+    AuditEntry, AuditHead, Backend, DatabaseDescription, Instance, Organization, Rewrap,
+    StoredCheckpoint, StoredKey,
+};
+use cista_core::{Error, Result, Store};
+use cista_crypto::merkle::CompactRange;
+use cista_types::{KeyId, OrgId, OrgSlug};
+use convert::{db_err, to_db_time};
+use entity::{audit_checkpoint, audit_entry, audit_head, instance, organization, stored_key};
+use migration::{Migrator, known_migrations};
+use sea_orm::sea_query::Expr;
+use sea_orm::{
+    ActiveValue::Set, ColumnTrait, DatabaseConnection, EntityTrait, QueryFilter, QueryOrder,
+    QuerySelect, TransactionTrait,
+};
+use sea_orm_migration::MigratorTrait;
+
+/// The store. Cheap to clone: it holds a connection pool.
+#[derive(Clone)]
+pub struct SeaStore {
+    db: DatabaseConnection,
+    backend: Backend,
+    location: String,
+}
+
+impl std::fmt::Debug for SeaStore {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "SeaStore({})", self.location)
+    }
+}
+
+/// Where the schema stands relative to this binary.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SchemaStatus {
+    pub applied: Vec<String>,
+    pub pending: Vec<String>,
+}
+
+impl SeaStore {
+    /// Connects without touching the schema. Refuses a database newer than this binary.
+    pub async fn connect(target: &Target, options: &ConnectOptions) -> Result<Self> {
+        let db = backend::connect(target, options).await?;
+        let store = Self {
+            db,
+            backend: target.backend(),
+            location: target.describe(),
+        };
+        store.schema_status().await?;
+        Ok(store)
+    }
+
+    /// Connects and applies pending migrations (forward only).
+    pub async fn connect_and_migrate(target: &Target, options: &ConnectOptions) -> Result<Self> {
+        let store = Self::connect(target, options).await?;
+        store.migrate().await?;
+        Ok(store)
+    }
+
+    /// Which known migrations are applied and which are pending. A migration applied to the
+    /// database but unknown to this binary means the database is newer: that is an error.
+    pub async fn schema_status(&self) -> Result<SchemaStatus> {
+        let known = known_migrations();
+        let manager = sea_orm_migration::SchemaManager::new(&self.db);
+        let applied: Vec<String> = if manager
+            .has_table("seaql_migrations")
+            .await
+            .map_err(db_err)?
+        {
+            sea_orm_migration::seaql_migrations::Entity::find()
+                .all(&self.db)
+                .await
+                .map_err(db_err)?
+                .into_iter()
+                .map(|m| m.version)
+                .collect()
+        } else {
+            Vec::new()
+        };
+        if let Some(unknown) = applied.iter().filter(|a| !known.contains(a)).max() {
+            return Err(Error::SchemaTooNew {
+                database: unknown.clone(),
+                binary: known.last().cloned().unwrap_or_default(),
+            });
+        }
+        let pending = known
+            .iter()
+            .filter(|k| !applied.contains(k))
+            .cloned()
+            .collect();
+        Ok(SchemaStatus { applied, pending })
+    }
+
+    /// Applies every pending migration. Returns the names applied now.
+    pub async fn migrate(&self) -> Result<Vec<String>> {
+        let pending = self.schema_status().await?.pending;
+        if pending.is_empty() {
+            return Ok(pending);
+        }
+        if let Err(e) = Migrator::up(&self.db, None).await {
+            // Another process may have migrated at the same moment; if nothing is pending
+            // now, its work is ours too.
+            if self.schema_status().await?.pending.is_empty() {
+                return Ok(Vec::new());
+            }
+            return Err(db_err(e));
+        }
+        Ok(pending)
+    }
+
+    /// Refuses to serve from a schema older than the binary (when migrations were not run).
+    pub async fn require_current_schema(&self) -> Result<()> {
+        let status = self.schema_status().await?;
+        if status.applied.is_empty() {
+            return Err(Error::NotInitialized);
+        }
+        if let Some(first) = status.pending.first() {
+            return Err(Error::Conflict(format!(
+                "the database schema is older than this binary (migration {first} is pending); \
+                 run `cista migrate`"
+            )));
+        }
+        Ok(())
+    }
+
+    /// The connection, for tests that must reach around the store (e.g. to tamper with rows).
+    pub fn connection(&self) -> &DatabaseConnection {
+        &self.db
+    }
+
+    pub fn location(&self) -> &str {
+        &self.location
+    }
+
+    async fn begin_write(&self) -> Result<sea_orm::DatabaseTransaction> {
+        self.db
+            .begin_with_options(backend::write_transaction())
+            .await
+            .map_err(db_err)
+    }
+
+    async fn insert_key(&self, txn: &sea_orm::DatabaseTransaction, key: &StoredKey) -> Result<()> {
+        stored_key::Entity::insert(stored_key::ActiveModel {
+            id: Set(key.id.as_i64()),
+            purpose: Set(key.purpose.as_str().to_owned()),
+            org_id: Set(key.org.map(|o| o.as_i64())),
+            kek_id: Set(key.wrapped.kek.as_str().to_owned()),
+            wrapped: Set(key.wrapped.ciphertext.clone()),
+            created_at: Set(to_db_time(key.created_at)),
+            rewrapped_at: Set(None),
+        })
+        .exec_without_returning(txn)
+        .await
+        .map_err(db_err)?;
+        Ok(())
+    }
+}
+
+#[async_trait]
+impl Store for SeaStore {
+    fn backend(&self) -> Backend {
+        self.backend
+    }
+
+    async fn ping(&self) -> Result<()> {
+        self.db.ping().await.map_err(Error::store_unavailable)
+    }
+
+    async fn describe(&self) -> Result<DatabaseDescription> {
+        let (version, settings) = backend::engine_settings(&self.db).await?;
+        let status = self.schema_status().await?;
+        Ok(DatabaseDescription {
+            backend: self.backend,
+            version,
+            location: self.location.clone(),
+            settings,
+            schema: status
+                .applied
+                .last()
+                .cloned()
+                .unwrap_or_else(|| "none".to_owned()),
+        })
+    }
+
+    async fn instance(&self) -> Result<Option<Instance>> {
+        instance::Entity::find_by_id(1)
+            .one(&self.db)
+            .await
+            .map_err(db_err)?
+            .map(convert::instance)
+            .transpose()
+    }
+
+    async fn create_instance(
+        &self,
+        inst: &Instance,
+        signing_key: &StoredKey,
+        audit: NewAuditEntry,
+    ) -> Result<()> {
+        let txn = self.begin_write().await?;
+        if instance::Entity::find_by_id(1)
+            .one(&txn)
+            .await
+            .map_err(db_err)?
+            .is_some()
+        {
+            return Err(Error::Conflict(
+                "this database already has an instance".into(),
+            ));
+        }
+        self.insert_key(&txn, signing_key).await?;
+        instance::Entity::insert(instance::ActiveModel {
+            slot: Set(1),
+            id: Set(inst.id),
+            created_at: Set(to_db_time(inst.created_at)),
+            audit_origin: Set(inst.audit_origin.clone()),
+            audit_public_key: Set(inst.audit_public_key.clone()),
+            audit_signing_key: Set(inst.audit_signing_key.as_i64()),
+        })
+        .exec_without_returning(&txn)
+        .await
+        .map_err(|e| convert::conflict_or(e, "this database already has an instance"))?;
+        audit_append::append(&txn, audit).await?;
+        txn.commit().await.map_err(db_err)
+    }
+
+    async fn create_organization(
+        &self,
+        org: &Organization,
+        data_key: &StoredKey,
+        audit: NewAuditEntry,
+    ) -> Result<()> {
+        let txn = self.begin_write().await?;
+        organization::Entity::insert(organization::ActiveModel {
+            id: Set(org.id.as_i64()),
+            slug: Set(org.slug.as_str().to_owned()),
+            name: Set(org.name.as_str().to_owned()),
+            created_at: Set(to_db_time(org.created_at)),
+        })
+        .exec_without_returning(&txn)
+        .await
+        .map_err(|e| {
+            convert::conflict_or(
+                e,
+                &format!(
+                    "an organization with the slug `{}` exists already",
+                    org.slug
+                ),
+            )
+        })?;
+        self.insert_key(&txn, data_key).await?;
+        audit_append::append(&txn, audit).await?;
+        txn.commit().await.map_err(db_err)
+    }
+
+    async fn organization(&self, id: OrgId) -> Result<Option<Organization>> {
+        organization::Entity::find_by_id(id.as_i64())
+            .one(&self.db)
+            .await
+            .map_err(db_err)?
+            .map(convert::organization)
+            .transpose()
+    }
+
+    async fn organization_by_slug(&self, slug: &OrgSlug) -> Result<Option<Organization>> {
+        organization::Entity::find()
+            .filter(organization::Column::Slug.eq(slug.as_str()))
+            .one(&self.db)
+            .await
+            .map_err(db_err)?
+            .map(convert::organization)
+            .transpose()
+    }
+
+    async fn organizations(&self) -> Result<Vec<Organization>> {
+        organization::Entity::find()
+            .order_by_asc(organization::Column::Name)
+            .all(&self.db)
+            .await
+            .map_err(db_err)?
+            .into_iter()
+            .map(convert::organization)
+            .collect()
+    }
+
+    async fn stored_key(&self, id: KeyId) -> Result<Option<StoredKey>> {
+        stored_key::Entity::find_by_id(id.as_i64())
+            .one(&self.db)
+            .await
+            .map_err(db_err)?
+            .map(convert::stored_key)
+            .transpose()
+    }
+
+    async fn org_data_key(&self, org: OrgId) -> Result<Option<StoredKey>> {
+        stored_key::Entity::find()
+            .filter(stored_key::Column::OrgId.eq(org.as_i64()))
+            .filter(stored_key::Column::Purpose.eq(cista_core::ports::KeyPurpose::OrgData.as_str()))
+            .one(&self.db)
+            .await
+            .map_err(db_err)?
+            .map(convert::stored_key)
+            .transpose()
+    }
+
+    async fn stored_keys(&self) -> Result<Vec<StoredKey>> {
+        stored_key::Entity::find()
+            .order_by_asc(stored_key::Column::Id)
+            .all(&self.db)
+            .await
+            .map_err(db_err)?
+            .into_iter()
+            .map(convert::stored_key)
+            .collect()
+    }
+
+    async fn rewrap_keys(&self, rewraps: &[Rewrap], audit: NewAuditEntry) -> Result<u64> {
+        let txn = self.begin_write().await?;
+        let now = to_db_time(audit.at);
+        let mut changed = 0;
+        for rewrap in rewraps {
+            // Compare-and-swap: only a row still wrapped under the expected KEK changes.
+            let result = stored_key::Entity::update_many()
+                .col_expr(
+                    stored_key::Column::KekId,
+                    Expr::value(rewrap.to.kek.as_str()),
+                )
+                .col_expr(
+                    stored_key::Column::Wrapped,
+                    Expr::value(rewrap.to.ciphertext.clone()),
+                )
+                .col_expr(stored_key::Column::RewrappedAt, Expr::value(now))
+                .filter(stored_key::Column::Id.eq(rewrap.id.as_i64()))
+                .filter(stored_key::Column::KekId.eq(rewrap.from.as_str()))
+                .exec(&txn)
+                .await
+                .map_err(db_err)?;
+            changed += result.rows_affected;
+        }
+        audit_append::append(&txn, audit).await?;
+        txn.commit().await.map_err(db_err)?;
+        Ok(changed)
+    }
+
+    async fn append_audit(&self, entry: NewAuditEntry) -> Result<AuditEntry> {
+        let txn = self.begin_write().await?;
+        let written = audit_append::append(&txn, entry).await?;
+        txn.commit().await.map_err(db_err)?;
+        Ok(written)
+    }
+
+    async fn audit_head(&self) -> Result<AuditHead> {
+        let head = audit_head::Entity::find_by_id(1)
+            .one(&self.db)
+            .await
+            .map_err(db_err)?
+            .ok_or_else(|| Error::Integrity("the audit log head is missing".to_owned()))?;
+        let size = u64::try_from(head.size)
+            .map_err(|_| Error::Integrity("the audit log head has a negative size".to_owned()))?;
+        let range = CompactRange::from_bytes(size, &head.frontier)
+            .ok_or_else(|| Error::Integrity("the audit log head is corrupt".to_owned()))?;
+        Ok(AuditHead {
+            size,
+            root: range.root(),
+        })
+    }
+
+    async fn audit_entries(&self, from: u64, limit: u32) -> Result<Vec<AuditEntry>> {
+        let from = i64::try_from(from).map_err(|_| Error::invalid("from", "too large"))?;
+        audit_entry::Entity::find()
+            .filter(audit_entry::Column::Seq.gte(from))
+            .order_by_asc(audit_entry::Column::Seq)
+            .limit(u64::from(limit))
+            .all(&self.db)
+            .await
+            .map_err(db_err)?
+            .into_iter()
+            .map(convert::audit_entry)
+            .collect()
+    }
+
+    async fn add_checkpoint(&self, checkpoint: &StoredCheckpoint) -> Result<bool> {
+        let size =
+            i64::try_from(checkpoint.size).map_err(|_| Error::invalid("size", "too large"))?;
+        let inserted = audit_checkpoint::Entity::insert(audit_checkpoint::ActiveModel {
+            tree_size: Set(size),
+            root_hash: Set(checkpoint.root.as_bytes().to_vec()),
+            note: Set(checkpoint.note.clone()),
+            signed_at: Set(to_db_time(checkpoint.signed_at)),
+        })
+        .on_conflict_do_nothing_on([audit_checkpoint::Column::TreeSize])
+        .exec_without_returning(&self.db)
+        .await
+        .map_err(db_err)?;
+        Ok(matches!(inserted, sea_orm::TryInsertResult::Inserted(n) if n > 0))
+    }
+
+    async fn latest_checkpoint(&self) -> Result<Option<StoredCheckpoint>> {
+        audit_checkpoint::Entity::find()
+            .order_by_desc(audit_checkpoint::Column::TreeSize)
+            .one(&self.db)
+            .await
+            .map_err(db_err)?
+            .map(convert::checkpoint)
+            .transpose()
+    }
+
+    async fn checkpoints(&self) -> Result<Vec<StoredCheckpoint>> {
+        audit_checkpoint::Entity::find()
+            .order_by_asc(audit_checkpoint::Column::TreeSize)
+            .all(&self.db)
+            .await
+            .map_err(db_err)?
+            .into_iter()
+            .map(convert::checkpoint)
+            .collect()
+    }
+}

@@ -1,0 +1,24 @@
+//! The one migration set, written in Rust with sea-query so the same definitions produce the
+//! SQLite and PostgreSQL schemas. Migrations are forward-only and embedded in the binary; a
+//! database that has applied a migration this binary does not know is refused.
+
+use sea_orm_migration::prelude::*;
+
+mod m20261122_000001_foundation;
+
+#[derive(Debug)]
+pub struct Migrator;
+
+impl MigratorTrait for Migrator {
+    fn migrations() -> Vec<Box<dyn MigrationTrait>> {
+        vec![Box::new(m20261122_000001_foundation::Migration)]
+    }
+}
+
+/// The names of the migrations this binary knows, oldest first.
+pub fn known_migrations() -> Vec<String> {
+    Migrator::migrations()
+        .iter()
+        .map(|m| m.name().to_owned())
+        .collect()
+}

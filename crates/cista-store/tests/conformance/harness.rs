@@ -1,0 +1,175 @@
+//! A fresh, isolated store per test: a temporary SQLite file, or a private schema on the
+//! PostgreSQL server named by `CISTA_TEST_POSTGRES_URL`.
+
+use cista_core::{Actor, Cista, Deps};
+use cista_crypto::LocalKeyFile;
+use cista_store::{ConnectOptions, SeaStore, Target};
+use cista_types::{ManualClock, OsRng, Rng as _, Timestamp};
+use sea_orm::{ConnectionTrait, Statement};
+use std::sync::Arc;
+
+#[derive(Debug)]
+pub struct Harness {
+    pub store: Arc<SeaStore>,
+    pub target: Target,
+    pub dir: tempfile::TempDir,
+    pub clock: Arc<ManualClock>,
+    /// (admin URL, schema) for PostgreSQL, to drop the schema afterwards.
+    pg: Option<(String, String)>,
+}
+
+fn start_time() -> Timestamp {
+    Timestamp::parse_rfc3339("2026-11-22T14:03:00.123456Z").unwrap()
+}
+
+fn with_search_path(url: &str, schema: &str) -> String {
+    let sep = if url.contains('?') { '&' } else { '?' };
+    format!("{url}{sep}options=-c%20search_path%3D{schema}")
+}
+
+impl Harness {
+    pub async fn sqlite() -> Self {
+        let dir = tempfile::tempdir().unwrap();
+        let target = Target::SqliteFile(dir.path().join("cista.db"));
+        Self::open(target, dir, None).await
+    }
+
+    /// `None` (after saying so) when no PostgreSQL URL is configured and it is not required.
+    pub async fn postgres() -> Option<Self> {
+        let required = std::env::var("CISTA_TEST_REQUIRE_POSTGRES").is_ok_and(|v| v == "1");
+        let Ok(url) = std::env::var("CISTA_TEST_POSTGRES_URL") else {
+            assert!(
+                !required,
+                "CISTA_TEST_REQUIRE_POSTGRES=1 but CISTA_TEST_POSTGRES_URL is not set"
+            );
+            eprintln!(
+                "SKIPPED: set CISTA_TEST_POSTGRES_URL to run the PostgreSQL conformance tests"
+            );
+            return None;
+        };
+        let admin = SeaStore::connect(&Target::parse(&url).unwrap(), &ConnectOptions::default())
+            .await
+            .unwrap_or_else(|e| {
+                panic!(
+                    "cannot reach PostgreSQL at CISTA_TEST_POSTGRES_URL: {}",
+                    e.chain()
+                )
+            });
+        let schema = format!("cista_t_{:x}", OsRng.id63());
+        admin
+            .connection()
+            .execute_unprepared(&format!("CREATE SCHEMA {schema}"))
+            .await
+            .unwrap();
+        let dir = tempfile::tempdir().unwrap();
+        let target = Target::parse(&with_search_path(&url, &schema)).unwrap();
+        Some(Self::open(target, dir, Some((url, schema))).await)
+    }
+
+    async fn open(target: Target, dir: tempfile::TempDir, pg: Option<(String, String)>) -> Self {
+        let store = SeaStore::connect_and_migrate(&target, &ConnectOptions::default())
+            .await
+            .unwrap_or_else(|e| panic!("store: {}", e.chain()));
+        Self {
+            store: Arc::new(store),
+            target,
+            dir,
+            clock: Arc::new(ManualClock::new(start_time())),
+            pg,
+        }
+    }
+
+    pub fn key_file_path(&self) -> std::path::PathBuf {
+        self.dir.path().join("test.kek")
+    }
+
+    /// The key file, created on first use.
+    pub fn key_file(&self) -> Arc<LocalKeyFile> {
+        let path = self.key_file_path();
+        if path.exists() {
+            Arc::new(LocalKeyFile::open(&path).unwrap())
+        } else {
+            Arc::new(LocalKeyFile::create(&path, &OsRng, start_time()).unwrap())
+        }
+    }
+
+    pub fn deps_with(&self, keys: Arc<LocalKeyFile>) -> Deps {
+        Deps {
+            store: self.store.clone(),
+            keys,
+            clock: self.clock.clone(),
+            rng: Arc::new(OsRng),
+        }
+    }
+
+    /// An initialized instance on this store, using the harness key file.
+    pub async fn cista(&self) -> Cista {
+        let (cista, _) = Cista::open_or_initialize(
+            self.deps_with(self.key_file()),
+            &Actor::operator("test"),
+            None,
+        )
+        .await
+        .unwrap_or_else(|e| panic!("open: {}", e.chain()));
+        cista
+    }
+
+    /// Runs raw SQL around the store, as an attacker with database access would.
+    pub async fn tamper(&self, sql: &str) {
+        self.store
+            .connection()
+            .execute_unprepared(sql)
+            .await
+            .unwrap_or_else(|e| panic!("tamper `{sql}`: {e}"));
+    }
+
+    pub async fn exec(&self, stmt: Statement) {
+        self.store.connection().execute_raw(stmt).await.unwrap();
+    }
+
+    pub fn is_postgres(&self) -> bool {
+        self.pg.is_some()
+    }
+
+    /// Every byte the database holds: the SQLite files, or a pg_dump of the test schema.
+    pub async fn raw_database_bytes(&self) -> Vec<u8> {
+        match (&self.target, &self.pg) {
+            (Target::SqliteFile(path), _) => {
+                let mut all = Vec::new();
+                for suffix in ["", "-wal", "-shm"] {
+                    let file = format!("{}{suffix}", path.display());
+                    if let Ok(bytes) = std::fs::read(&file) {
+                        all.extend(bytes);
+                    }
+                }
+                all
+            }
+            (_, Some((url, schema))) => {
+                let out = std::process::Command::new("pg_dump")
+                    .args(["--data-only", "--schema", schema, "--dbname", url])
+                    .output()
+                    .expect("pg_dump must be installed for the PostgreSQL conformance run");
+                assert!(
+                    out.status.success(),
+                    "pg_dump: {}",
+                    String::from_utf8_lossy(&out.stderr)
+                );
+                out.stdout
+            }
+            _ => panic!("no raw bytes for this target"),
+        }
+    }
+
+    pub async fn cleanup(self) {
+        if let Some((url, schema)) = &self.pg {
+            if let Ok(admin) =
+                SeaStore::connect(&Target::parse(url).unwrap(), &ConnectOptions::default()).await
+            {
+                let _ = admin
+                    .connection()
+                    .execute_unprepared(&format!("DROP SCHEMA {schema} CASCADE"))
+                    .await;
+            }
+        }
+    }
+}

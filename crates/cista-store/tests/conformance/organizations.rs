@@ -1,0 +1,170 @@
+//! The instance row and organizations.
+
+use crate::Harness;
+use cista_core::audit::{AuditKind, NewAuditEntry};
+use cista_core::ports::{Instance, KeyPurpose, StoredKey};
+use cista_core::{Actor, Cista, Error, Store as _};
+use cista_crypto::{KekId, WrappedKey};
+use cista_types::{Clock as _, KeyId, OrgName, OrgSlug, OsRng};
+
+fn operator() -> Actor {
+    Actor::operator("test")
+}
+
+pub async fn an_instance_is_created_once(h: &Harness) {
+    assert!(h.store.instance().await.unwrap().is_none());
+    let (first, created) = Cista::open_or_initialize(h.deps_with(h.key_file()), &operator(), None)
+        .await
+        .unwrap();
+    assert!(created);
+    let (second, created_again) =
+        Cista::open_or_initialize(h.deps_with(h.key_file()), &operator(), None)
+            .await
+            .unwrap();
+    assert!(!created_again);
+    assert_eq!(first.instance(), second.instance());
+    assert!(first.instance().audit_origin.starts_with("cista/"));
+
+    // The singleton is a constraint, not a convention.
+    let key = StoredKey {
+        id: KeyId::new(&OsRng),
+        purpose: KeyPurpose::AuditSigning,
+        org: None,
+        wrapped: WrappedKey {
+            kek: KekId::new("kek-x"),
+            ciphertext: vec![1, 2, 3],
+        },
+        created_at: h.clock.now(),
+    };
+    let dup = Instance {
+        id: 7,
+        audit_signing_key: key.id,
+        ..first.instance().clone()
+    };
+    let audit = NewAuditEntry::new(
+        h.clock.now(),
+        &operator(),
+        None,
+        AuditKind::InstanceInitialized,
+        serde_json::json!({}),
+    );
+    let before = h.store.audit_head().await.unwrap().size;
+    let err = h
+        .store
+        .create_instance(&dup, &key, audit)
+        .await
+        .unwrap_err();
+    assert!(matches!(err, Error::Conflict(_)), "{err:?}");
+    assert_eq!(h.store.audit_head().await.unwrap().size, before);
+    assert!(h.store.stored_key(key.id).await.unwrap().is_none());
+}
+
+pub async fn organizations_round_trip(h: &Harness) {
+    let cista = h.cista().await;
+    let palm = cista
+        .create_organization(
+            &operator(),
+            OrgName::parse("Palm Court Condominium Association").unwrap(),
+            OrgSlug::parse("palm-court").unwrap(),
+        )
+        .await
+        .unwrap();
+    let bay = cista
+        .create_organization(
+            &operator(),
+            OrgName::parse("Bayside HOA").unwrap(),
+            OrgSlug::parse("bayside").unwrap(),
+        )
+        .await
+        .unwrap();
+    assert_eq!(h.store.organization(palm.id).await.unwrap().unwrap(), palm);
+    assert_eq!(
+        h.store
+            .organization_by_slug(&OrgSlug::parse("bayside").unwrap())
+            .await
+            .unwrap()
+            .unwrap(),
+        bay
+    );
+    let names: Vec<String> = cista
+        .organizations(&Actor::Anonymous)
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|o| o.name.to_string())
+        .collect();
+    assert_eq!(names, ["Bayside HOA", "Palm Court Condominium Association"]);
+    assert!(
+        h.store
+            .organization_by_slug(&OrgSlug::parse("nowhere").unwrap())
+            .await
+            .unwrap()
+            .is_none()
+    );
+    let key = h.store.org_data_key(palm.id).await.unwrap().unwrap();
+    assert_eq!(key.purpose, KeyPurpose::OrgData);
+    assert_eq!(key.org, Some(palm.id));
+
+    // Only the operator may create organizations.
+    let err = cista
+        .create_organization(
+            &Actor::Anonymous,
+            OrgName::parse("Sneaky").unwrap(),
+            OrgSlug::parse("sneaky").unwrap(),
+        )
+        .await
+        .unwrap_err();
+    assert_eq!(err.code(), "forbidden");
+}
+
+pub async fn a_taken_slug_is_refused_and_nothing_is_half_written(h: &Harness) {
+    let cista = h.cista().await;
+    let name = OrgName::parse("Palm Court").unwrap();
+    let slug = OrgSlug::parse("palm-court").unwrap();
+    cista
+        .create_organization(&operator(), name.clone(), slug.clone())
+        .await
+        .unwrap();
+    let head = h.store.audit_head().await.unwrap();
+    let keys = h.store.stored_keys().await.unwrap().len();
+
+    let err = cista
+        .create_organization(&operator(), name.clone(), slug.clone())
+        .await
+        .unwrap_err();
+    assert!(matches!(err, Error::Conflict(_)), "{err:?}");
+
+    // Bypass the friendly pre-check: the unique constraint itself must refuse, and the key
+    // and audit entry of the failed transaction must be rolled back with it.
+    let org = cista_core::ports::Organization {
+        id: cista_types::OrgId::new(&OsRng),
+        slug,
+        name,
+        created_at: h.clock.now(),
+    };
+    let key = StoredKey {
+        id: KeyId::new(&OsRng),
+        purpose: KeyPurpose::OrgData,
+        org: Some(org.id),
+        wrapped: WrappedKey {
+            kek: KekId::new("kek-x"),
+            ciphertext: vec![0; 40],
+        },
+        created_at: org.created_at,
+    };
+    let audit = NewAuditEntry::new(
+        org.created_at,
+        &operator(),
+        Some(org.id),
+        AuditKind::OrganizationCreated,
+        serde_json::json!({}),
+    );
+    let err = h
+        .store
+        .create_organization(&org, &key, audit)
+        .await
+        .unwrap_err();
+    assert!(matches!(err, Error::Conflict(_)), "{err:?}");
+    assert_eq!(h.store.audit_head().await.unwrap(), head);
+    assert_eq!(h.store.stored_keys().await.unwrap().len(), keys);
+}

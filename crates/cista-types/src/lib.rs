@@ -1,0 +1,35 @@
+//! Domain value types for Cista: identifiers, timestamps, names, and the `Clock` and `Rng`
+//! seams through which the rest of the code reads time and randomness. No I/O lives here
+//! except the two clearly named system implementations of those seams.
+
+pub mod clock;
+pub mod ids;
+pub mod org;
+pub mod rng;
+pub mod timestamp;
+
+pub use clock::{Clock, ManualClock, SystemClock};
+pub use ids::{KeyId, OrgId};
+pub use org::{OrgName, OrgSlug};
+pub use rng::{OsRng, Rng, SeededRng};
+pub use timestamp::Timestamp;
+
+/// Why a value was refused by its constructor. The message is safe to show a user: it names
+/// the rule that was broken, never echoes secrets.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{message}")]
+pub struct ParseError {
+    /// The field or kind of value, e.g. `organization name`.
+    pub what: &'static str,
+    /// What was wrong, in words a user can act on.
+    pub message: String,
+}
+
+impl ParseError {
+    pub fn new(what: &'static str, message: impl Into<String>) -> Self {
+        Self {
+            what,
+            message: message.into(),
+        }
+    }
+}
