@@ -31,7 +31,9 @@ pub struct DatabaseDescription {
     pub backend: Backend,
     /// The engine's own version string, e.g. `3.50.4` or `PostgreSQL 15.19 …`.
     pub version: String,
-    /// Where the data lives, with any password removed.
+    /// Where the data lives, with any password removed. Not serialized: the trust report is
+    /// public, and server paths help no visitor.
+    #[serde(skip_serializing)]
     pub location: String,
     /// Settings that matter for durability and confidentiality, as `(name, value)`.
     pub settings: Vec<(String, String)>,

@@ -54,6 +54,8 @@ pub struct ProviderInfo {
     /// e.g. `local key file`.
     pub kind: String,
     /// Where the keys live (a path, a token label, a KMS key name); never key material.
+    /// Not serialized: it appears in `cista keys status`, not in public reports.
+    #[serde(skip_serializing)]
     pub location: String,
     /// The KEK new data keys are wrapped under.
     pub active_kek: KekId,

@@ -1,1 +1,64 @@
-//! placeholder
+//! Cista's HTTPS surface. Only this crate knows axum: it extracts, calls one core function and
+//! renders. Security headers, CSRF origin checks, limits, request ids and the one place where
+//! errors become HTTP live in `middleware` and `error`; TLS serving lives in `tls` and `server`.
+
+pub mod error;
+pub mod metrics;
+pub mod middleware;
+pub mod pages;
+pub mod redirect;
+pub mod server;
+pub mod tls;
+
+use axum::Router;
+use cista_core::Cista;
+use std::sync::Arc;
+use std::time::Duration;
+
+pub use server::{Listeners, serve};
+pub use tls::{TlsSettings, TlsStats};
+
+/// The demo organization, shown on the landing page of a demo instance.
+#[derive(Debug, Clone)]
+pub struct DemoInfo {
+    pub organization: String,
+}
+
+/// Limits applied to every request.
+#[derive(Debug, Clone)]
+pub struct Limits {
+    pub body_bytes: usize,
+    pub request_timeout: Duration,
+}
+
+impl Default for Limits {
+    fn default() -> Self {
+        Self {
+            body_bytes: 1024 * 1024,
+            request_timeout: Duration::from_secs(30),
+        }
+    }
+}
+
+/// Everything a handler may need, cheap to clone.
+#[derive(Debug, Clone)]
+pub struct AppState {
+    pub cista: Cista,
+    /// The origin browsers see, e.g. `https://localhost:8443`; used for the CSRF origin
+    /// check and redirects, never taken from the request's Host header.
+    pub public_origin: Arc<str>,
+    pub tls: Arc<TlsSettings>,
+    pub tls_stats: Arc<TlsStats>,
+    /// Whether a plain-HTTP listener redirects to HTTPS (shown on the trust page).
+    pub http_redirect: bool,
+    /// Bearer token that unlocks `/metrics`; without one, `/metrics` is not served.
+    pub metrics_token: Option<Arc<str>>,
+    pub limits: Limits,
+    pub demo: Option<DemoInfo>,
+    pub checkpoint_interval: Duration,
+}
+
+/// The application: routes wrapped in the security middleware.
+pub fn app(state: AppState) -> Router {
+    middleware::wrap(pages::routes(), state)
+}

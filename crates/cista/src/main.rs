@@ -1,1 +1,59 @@
-fn main() {}
+//! The `cista` binary: parses the command line, loads the configuration, wires the store, the
+//! key provider and the core together, and runs one command. Failures print one line naming
+//! the problem and exit 1.
+#![allow(clippy::print_stdout)] // a command-line tool's output is its purpose
+
+mod certs;
+mod cli;
+mod commands;
+mod config;
+mod files;
+mod logging;
+mod runtime;
+
+use clap::Parser as _;
+use cli::{AuditCommand, Cli, Command, KeysCommand};
+use runtime::{Failure, Runtime};
+use std::process::ExitCode;
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    // More than one rustls crypto provider is linked; choose one explicitly for every client.
+    let _ = rustls::crypto::aws_lc_rs::default_provider().install_default();
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(r) => r,
+        Err(e) => {
+            eprintln!("error: cannot start the async runtime: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    match runtime.block_on(run(cli)) {
+        Ok(code) => code,
+        Err(failure) => {
+            eprintln!("error: {failure}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+async fn run(cli: Cli) -> Result<ExitCode, Failure> {
+    let rt = Runtime::load(&cli.global)?;
+    let serving = matches!(cli.command, Command::Demo(_) | Command::Serve(_));
+    logging::init(&rt.config.log, if serving { "info" } else { "warn" });
+    match &cli.command {
+        Command::Demo(args) => commands::serve::demo(rt, args).await?,
+        Command::Serve(args) => commands::serve::serve(rt, args).await?,
+        Command::Init => commands::init::run(&rt).await?,
+        Command::Migrate => commands::migrate::run(&rt).await?,
+        Command::Configtest(args) => return commands::configtest::run(&rt, args).await,
+        Command::Audit(AuditCommand::Verify(args)) => {
+            return commands::audit::verify(&rt, args).await;
+        }
+        Command::Keys(KeysCommand::Status) => return commands::keys::status(&rt).await,
+        Command::Keys(KeysCommand::Rotate(args)) => commands::keys::rotate(&rt, args).await?,
+    }
+    Ok(ExitCode::SUCCESS)
+}

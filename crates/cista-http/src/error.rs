@@ -1,0 +1,157 @@
+//! The one place where errors become HTTP. Handlers return `AppError`; anything else that
+//! ends in an error status (unknown route, wrong method, body too large, timeout, panic) is
+//! caught by `middleware::render_errors` and turned into the same coded body. Clients see the
+//! stable code, a safe message and the request id; the log gets the cause chain.
+
+use axum::http::{HeaderValue, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use cista_core::{Error, ErrorClass};
+use serde::Serialize;
+
+/// A core error on its way out of a handler.
+#[derive(Debug)]
+pub struct AppError(pub Error);
+
+impl From<Error> for AppError {
+    fn from(e: Error) -> Self {
+        Self(e)
+    }
+}
+
+/// What the error renderer needs, carried on the response until it is rendered.
+#[derive(Debug, Clone, Serialize)]
+pub struct ErrorInfo {
+    pub code: &'static str,
+    pub message: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub field: Option<String>,
+}
+
+pub fn status_for(class: ErrorClass) -> StatusCode {
+    match class {
+        ErrorClass::BadRequest => StatusCode::BAD_REQUEST,
+        ErrorClass::Unauthenticated => StatusCode::UNAUTHORIZED,
+        ErrorClass::Forbidden => StatusCode::FORBIDDEN,
+        ErrorClass::NotFound => StatusCode::NOT_FOUND,
+        ErrorClass::Conflict => StatusCode::CONFLICT,
+        ErrorClass::TooLarge => StatusCode::PAYLOAD_TOO_LARGE,
+        ErrorClass::Timeout => StatusCode::REQUEST_TIMEOUT,
+        ErrorClass::RateLimited => StatusCode::TOO_MANY_REQUESTS,
+        ErrorClass::Unavailable => StatusCode::SERVICE_UNAVAILABLE,
+        ErrorClass::Internal => StatusCode::INTERNAL_SERVER_ERROR,
+    }
+}
+
+/// Builds the bare response for an error: status and `ErrorInfo`, body filled in later.
+pub fn error_response(err: &Error) -> Response {
+    let class = err.class();
+    match class {
+        ErrorClass::Internal | ErrorClass::Unavailable => {
+            tracing::error!(code = err.code(), cause = %err.chain(), "request failed");
+        }
+        _ => tracing::info!(code = err.code(), "request refused"),
+    }
+    let field = match err {
+        Error::InvalidInput { field, .. } => Some(field.clone()),
+        _ => None,
+    };
+    let mut response = status_for(class).into_response();
+    if class == ErrorClass::Unavailable {
+        response
+            .headers_mut()
+            .insert(header::RETRY_AFTER, HeaderValue::from_static("5"));
+    }
+    response.extensions_mut().insert(ErrorInfo {
+        code: err.code(),
+        message: err.public_message(),
+        field,
+    });
+    response
+}
+
+impl IntoResponse for AppError {
+    fn into_response(self) -> Response {
+        error_response(&self.0)
+    }
+}
+
+/// The error for a response that left the router with an error status but no `ErrorInfo`
+/// (axum's own 404/405/415, the body limit, the timeout, a caught panic).
+pub fn error_for_status(status: StatusCode, body_limit: usize) -> Error {
+    match status {
+        StatusCode::NOT_FOUND => Error::NotFound { what: "this page" },
+        StatusCode::METHOD_NOT_ALLOWED => Error::MethodNotAllowed,
+        StatusCode::PAYLOAD_TOO_LARGE => Error::PayloadTooLarge {
+            limit_bytes: body_limit,
+        },
+        StatusCode::REQUEST_TIMEOUT => Error::RequestTimeout,
+        StatusCode::UNAUTHORIZED => Error::Unauthenticated,
+        StatusCode::FORBIDDEN => Error::Forbidden { action: "do this" },
+        s if s.is_client_error() => Error::BadRequest {
+            reason: "the request could not be read".to_owned(),
+        },
+        _ => Error::Internal(format!("unhandled status {status}")),
+    }
+}
+
+#[derive(Serialize)]
+struct JsonError<'a> {
+    error: JsonErrorBody<'a>,
+}
+
+#[derive(Serialize)]
+struct JsonErrorBody<'a> {
+    code: &'a str,
+    message: &'a str,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    field: Option<&'a str>,
+    request_id: &'a str,
+}
+
+/// The JSON body of an error.
+pub fn json_body(info: &ErrorInfo, request_id: &str) -> String {
+    serde_json::to_string(&JsonError {
+        error: JsonErrorBody {
+            code: info.code,
+            message: &info.message,
+            field: info.field.as_deref(),
+            request_id,
+        },
+    })
+    .unwrap_or_else(|_| format!(r#"{{"error":{{"code":"{}"}}}}"#, info.code))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn internal_errors_show_only_the_code_and_a_generic_message() {
+        let response = error_response(&Error::Internal("db password=hunter2".into()));
+        assert_eq!(response.status(), StatusCode::INTERNAL_SERVER_ERROR);
+        let info = response.extensions().get::<ErrorInfo>().unwrap();
+        assert_eq!(info.code, "internal_error");
+        assert!(!info.message.contains("hunter2"));
+        let body = json_body(info, "abc123");
+        assert!(body.contains(r#""request_id":"abc123""#));
+        assert!(!body.contains("hunter2"));
+    }
+
+    #[test]
+    fn every_class_has_a_client_or_server_error_status() {
+        for class in [
+            ErrorClass::BadRequest,
+            ErrorClass::Unauthenticated,
+            ErrorClass::Forbidden,
+            ErrorClass::NotFound,
+            ErrorClass::Conflict,
+            ErrorClass::TooLarge,
+            ErrorClass::Timeout,
+            ErrorClass::RateLimited,
+        ] {
+            assert!(status_for(class).is_client_error(), "{class:?}");
+        }
+        assert!(status_for(ErrorClass::Internal).is_server_error());
+        assert!(status_for(ErrorClass::Unavailable).is_server_error());
+    }
+}

@@ -1,0 +1,29 @@
+//! Static assets, compiled into the binary so a deployment is one file. They are the only
+//! responses that may be cached.
+
+use axum::http::{HeaderValue, header};
+use axum::response::IntoResponse;
+
+const STYLESHEET: &str = include_str!("../../static/app.css");
+const FAVICON: &str = include_str!("../../static/favicon.svg");
+
+fn cached(content_type: &'static str, body: &'static str) -> impl IntoResponse {
+    (
+        [
+            (header::CONTENT_TYPE, HeaderValue::from_static(content_type)),
+            (
+                header::CACHE_CONTROL,
+                HeaderValue::from_static("public, max-age=3600"),
+            ),
+        ],
+        body,
+    )
+}
+
+pub async fn stylesheet() -> impl IntoResponse {
+    cached("text/css; charset=utf-8", STYLESHEET)
+}
+
+pub async fn favicon() -> impl IntoResponse {
+    cached("image/svg+xml", FAVICON)
+}

@@ -1,0 +1,173 @@
+//! The live trust page (`/security`) and its JSON twin (`/api/v1/trust`): what this running
+//! system does, read from the connection, the database, the key provider and the audit log.
+
+use super::templates::Fact;
+use crate::AppState;
+use crate::error::AppError;
+use crate::middleware::{HSTS, content_security_policy};
+use crate::tls::{ConnectionTls, TlsSettings};
+use askama::Template;
+use axum::Extension;
+use axum::Json;
+use axum::extract::State;
+use axum::response::Html;
+use cista_core::trust::TrustReport;
+use cista_core::{Actor, Error};
+use serde::Serialize;
+use std::collections::BTreeMap;
+use std::sync::Arc;
+
+/// Everything the trust page shows.
+#[derive(Debug, Serialize)]
+pub struct TrustView {
+    pub report: TrustReport,
+    pub tls: Arc<TlsSettings>,
+    /// The TLS parameters of the connection this request came on.
+    pub this_connection: Option<ConnectionTls>,
+    /// Handshakes by negotiated version since the server started.
+    pub connections_by_version: BTreeMap<String, u64>,
+    pub plain_http: &'static str,
+    pub headers: Vec<(&'static str, String)>,
+    pub checkpoint_interval_seconds: u64,
+}
+
+impl TrustView {
+    pub async fn gather(
+        state: &AppState,
+        connection: Option<Arc<ConnectionTls>>,
+    ) -> Result<Self, Error> {
+        let report = state.cista.trust_report(&Actor::Anonymous).await?;
+        Ok(Self {
+            report,
+            tls: state.tls.clone(),
+            this_connection: connection.map(|c| (*c).clone()),
+            connections_by_version: state.tls_stats.snapshot(),
+            plain_http: if state.http_redirect {
+                "redirects page requests to HTTPS; serves no content or API"
+            } else {
+                "not listening"
+            },
+            headers: vec![
+                ("Strict-Transport-Security", HSTS.to_owned()),
+                ("Content-Security-Policy", content_security_policy("…")),
+                ("X-Content-Type-Options", "nosniff".to_owned()),
+                ("Referrer-Policy", "no-referrer".to_owned()),
+                ("Cache-Control", "no-store (pages)".to_owned()),
+            ],
+            checkpoint_interval_seconds: state.checkpoint_interval.as_secs(),
+        })
+    }
+}
+
+fn setting<'a>(view: &'a TrustView, name: &str) -> Option<&'a str> {
+    view.report
+        .database
+        .settings
+        .iter()
+        .find(|(k, _)| k == name)
+        .map(|(_, v)| v.as_str())
+}
+
+/// The headline facts, shared by the landing and trust pages.
+pub fn facts(view: &TrustView) -> Vec<Fact> {
+    let connection = match &view.this_connection {
+        Some(c) => format!(
+            "{} ({}) on this connection; offered: {}",
+            c.version,
+            c.cipher_suite,
+            view.tls.versions.join(", ")
+        ),
+        None => format!("offered: {}", view.tls.versions.join(", ")),
+    };
+    let db = &view.report.database;
+    let durability = match db.backend {
+        cista_core::ports::Backend::Sqlite => format!(
+            "journal {}, synchronous {}",
+            setting(view, "journal_mode").unwrap_or("?"),
+            setting(view, "synchronous").unwrap_or("?")
+        ),
+        cista_core::ports::Backend::Postgres => format!(
+            "synchronous_commit {}, connection TLS {}",
+            setting(view, "synchronous_commit").unwrap_or("?"),
+            setting(view, "connection TLS").unwrap_or("?")
+        ),
+    };
+    let audit = &view.report.audit;
+    let (checkpoint, checkpoint_ok) = match &audit.latest_checkpoint {
+        Some(cp) => (
+            format!(
+                "{} entries; latest signed checkpoint covers {} at {} — signature {}",
+                audit.entries,
+                cp.size,
+                cp.signed_at,
+                if cp.signature_valid {
+                    "valid"
+                } else {
+                    "INVALID"
+                }
+            ),
+            cp.signature_valid,
+        ),
+        None => (
+            format!("{} entries; no checkpoint signed yet", audit.entries),
+            false,
+        ),
+    };
+    vec![
+        Fact {
+            label: "Transport",
+            value: connection,
+            ok: view.this_connection.is_some(),
+        },
+        Fact {
+            label: "Database",
+            value: format!("{} — {}", db.version, durability),
+            ok: true,
+        },
+        Fact {
+            label: "Keys",
+            value: format!(
+                "{} (active key-encryption key {}); {}",
+                view.report.keys.provider.kind,
+                view.report.keys.provider.active_kek,
+                view.report.keys.cipher
+            ),
+            ok: true,
+        },
+        Fact {
+            label: "Audit log",
+            value: checkpoint,
+            ok: checkpoint_ok,
+        },
+    ]
+}
+
+#[derive(Template)]
+#[template(path = "trust.html")]
+struct TrustPage<'a> {
+    facts: Vec<Fact>,
+    view: &'a TrustView,
+}
+
+pub async fn page(
+    State(state): State<AppState>,
+    connection: Option<Extension<Arc<ConnectionTls>>>,
+) -> Result<Html<String>, AppError> {
+    let view = TrustView::gather(&state, connection.map(|c| c.0)).await?;
+    let page = TrustPage {
+        facts: facts(&view),
+        view: &view,
+    };
+    Ok(Html(
+        page.render().map_err(|e| Error::Internal(e.to_string()))?,
+    ))
+}
+
+pub async fn json(
+    State(state): State<AppState>,
+    connection: Option<Extension<Arc<ConnectionTls>>>,
+) -> Result<Json<TrustView>, AppError> {
+    Ok(Json(
+        TrustView::gather(&state, connection.map(|c| c.0)).await?,
+    ))
+}

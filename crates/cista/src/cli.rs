@@ -1,0 +1,103 @@
+//! The command line: every command has `--help`, and every command takes `--config` and
+//! `--data-dir` (also `CISTA_CONFIG`, `CISTA_DATA_DIR`).
+
+use clap::{Args, Parser, Subcommand};
+use std::path::PathBuf;
+
+#[derive(Debug, Parser)]
+#[command(
+    name = "cista",
+    version,
+    about = "Cista: collect sensitive input from known people, with every security promise tested and shown.",
+    long_about = None,
+    propagate_version = true
+)]
+pub struct Cli {
+    #[command(flatten)]
+    pub global: GlobalArgs,
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Debug, Args)]
+pub struct GlobalArgs {
+    /// A TOML configuration file (layered over the defaults, under CISTA_… variables).
+    #[arg(long, global = true, env = "CISTA_CONFIG", value_name = "FILE")]
+    pub config: Option<PathBuf>,
+    /// The data directory: database, TLS files, local CA. The key file lives beside it.
+    #[arg(
+        long,
+        global = true,
+        env = "CISTA_DATA_DIR",
+        value_name = "DIR",
+        default_value = "cista-data"
+    )]
+    pub data_dir: PathBuf,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Run a demo: initialize the data directory if needed (local CA, certificate, key file,
+    /// SQLite database), create a demo organization, print the links, and serve HTTPS.
+    Demo(ServeArgs),
+    /// Serve HTTPS from an initialized data directory (see `init`).
+    Serve(ServeArgs),
+    /// Create the data directory, the local CA and server certificate, the key file and the
+    /// database; safe to run again (existing files are reused, never overwritten).
+    Init,
+    /// Apply pending database migrations (forward only).
+    Migrate,
+    /// Check the configuration, certificate, key file and database, then exit.
+    Configtest(ConfigtestArgs),
+    /// Work with the tamper-evident audit log.
+    #[command(subcommand)]
+    Audit(AuditCommand),
+    /// Inspect and rotate key-encryption keys.
+    #[command(subcommand)]
+    Keys(KeysCommand),
+}
+
+#[derive(Debug, Args)]
+pub struct ServeArgs {
+    /// The HTTPS listen address (overrides server.listen), e.g. 127.0.0.1:8443.
+    #[arg(long, env = "CISTA_LISTEN", value_name = "ADDR:PORT")]
+    pub listen: Option<String>,
+}
+
+#[derive(Debug, Args)]
+pub struct ConfigtestArgs {
+    /// Also print the effective configuration (secrets redacted).
+    #[arg(long)]
+    pub print: bool,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum AuditCommand {
+    /// Recompute every entry, the Merkle tree and every signed checkpoint; exit non-zero and
+    /// name the first bad entry if anything was edited, deleted or reordered.
+    Verify(VerifyArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct VerifyArgs {
+    /// Print the result as JSON.
+    #[arg(long)]
+    pub json: bool,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum KeysCommand {
+    /// Show the key provider, its key-encryption keys and how many stored keys each wraps.
+    Status,
+    /// Make a new key-encryption key active and re-wrap every stored key under it. A running
+    /// server keeps working throughout and picks up the new key by itself.
+    Rotate(RotateArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct RotateArgs {
+    /// Afterwards, delete retired key-encryption keys that no stored key uses. Backups taken
+    /// before the rotation need the old key to restore: keep it unless you mean to retire it.
+    #[arg(long)]
+    pub remove_retired: bool,
+}

@@ -1,0 +1,104 @@
+//! `cista configtest`: load the configuration and check each thing the server needs, printing
+//! one line per check; exit 1 if any fails.
+
+use crate::cli::ConfigtestArgs;
+use crate::runtime::{Failure, Runtime};
+use std::net::SocketAddr;
+use std::process::ExitCode;
+
+pub async fn run(rt: &Runtime, args: &ConfigtestArgs) -> Result<ExitCode, Failure> {
+    if args.print {
+        println!("{}", rt.config.to_redacted_toml());
+    }
+    let mut failed = false;
+    let mut check = |ok: Result<String, String>, what: &str| match ok {
+        Ok(detail) => println!("ok    {what}: {detail}"),
+        Err(problem) => {
+            failed = true;
+            println!("FAIL  {what}: {problem}");
+        }
+    };
+    check(Ok("loaded".to_owned()), "configuration");
+    check(
+        rt.config
+            .server
+            .listen
+            .parse::<SocketAddr>()
+            .map(|a| a.to_string())
+            .map_err(|_| format!("`{}` is not ADDR:PORT", rt.config.server.listen)),
+        "server.listen",
+    );
+    if let Some(url) = &rt.config.server.public_url {
+        check(
+            if url.starts_with("https://") {
+                Ok(url.clone())
+            } else {
+                Err(format!("`{url}` must start with https://"))
+            },
+            "server.public_url",
+        );
+    }
+    check(
+        cista_http::TlsSettings::load(&rt.paths.cert_file, &rt.paths.key_file)
+            .map(|t| {
+                format!(
+                    "{} ({})",
+                    rt.paths.cert_file.display(),
+                    t.versions.join(", ")
+                )
+            })
+            .map_err(|e| e.to_string()),
+        "TLS certificate and key",
+    );
+    let keys = rt.key_provider();
+    check(
+        keys.as_ref()
+            .map(|_| rt.paths.kek_file.display().to_string())
+            .map_err(ToString::to_string),
+        "key file",
+    );
+    let store = rt.store(false, false).await;
+    match &store {
+        Ok(store) => {
+            let status = store.schema_status().await;
+            check(
+                status
+                    .map(|s| {
+                        if s.pending.is_empty() {
+                            format!("{}, schema up to date", store.location())
+                        } else {
+                            format!(
+                                "{}, {} migration(s) pending (applied at start or by `cista migrate`)",
+                                store.location(),
+                                s.pending.len()
+                            )
+                        }
+                    })
+                    .map_err(|e| e.chain()),
+                "database",
+            );
+        }
+        Err(e) => check(Err(e.to_string()), "database"),
+    }
+    if keys.is_ok() && store.is_ok() {
+        check(
+            rt.open(false)
+                .await
+                .map(|c| {
+                    format!(
+                        "instance {:016x}, audit signing key unwraps",
+                        c.instance().id
+                    )
+                })
+                .map_err(|e| e.to_string()),
+            "instance",
+        );
+    }
+    if failed {
+        println!("configuration has problems");
+        Ok(ExitCode::FAILURE)
+    } else {
+        println!("configuration OK");
+        Ok(ExitCode::SUCCESS)
+    }
+}

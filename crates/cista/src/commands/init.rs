@@ -1,0 +1,100 @@
+//! `cista init`: the data directory, the local CA and certificate, the key file, the database
+//! and the instance. Safe to run again: what exists is reused and never overwritten.
+
+use crate::certs::{LocalTls, TlsOutcome};
+use crate::files::create_private_dir;
+use crate::runtime::{Failure, Runtime};
+use cista_core::{Actor, Cista};
+use cista_crypto::LocalKeyFile;
+use cista_types::OsRng;
+use std::sync::Arc;
+
+/// What `init` found or made, for the caller to print.
+#[derive(Debug)]
+pub struct Initialized {
+    pub cista: Cista,
+    pub lines: Vec<String>,
+}
+
+fn said(created: bool) -> &'static str {
+    if created { "created" } else { "reused " }
+}
+
+pub async fn initialize(rt: &Runtime) -> Result<Initialized, Failure> {
+    let mut lines = Vec::new();
+    let paths = &rt.paths;
+    let dir_existed = paths.data_dir.exists();
+    create_private_dir(&paths.data_dir)?;
+    lines.push(format!(
+        "{} data directory  {}",
+        said(!dir_existed),
+        paths.data_dir.display()
+    ));
+
+    if paths.generated_tls {
+        let tls = LocalTls::in_dir(&paths.data_dir.join("tls"));
+        let id = {
+            let mut raw = [0u8; 4];
+            cista_types::Rng::fill(&OsRng, &mut raw);
+            raw.iter().map(|b| format!("{b:02x}")).collect::<String>()
+        };
+        let outcome = tls.ensure(rt.now().as_offset(), &id)?;
+        let word = match outcome {
+            TlsOutcome::Created => "created",
+            TlsOutcome::Renewed => "renewed",
+            TlsOutcome::Reused => "reused ",
+        };
+        lines.push(format!("{word} local CA        {}", tls.ca_cert.display()));
+        lines.push(format!(
+            "{word} certificate     {}",
+            tls.server_cert.display()
+        ));
+    } else {
+        cista_http::TlsSettings::load(&paths.cert_file, &paths.key_file)?;
+        lines.push(format!(
+            "checked certificate     {}",
+            paths.cert_file.display()
+        ));
+    }
+
+    let key_created = !paths.kek_file.exists();
+    let keys = if key_created {
+        Arc::new(LocalKeyFile::create(&paths.kek_file, &OsRng, rt.now())?)
+    } else {
+        rt.key_provider()?
+    };
+    lines.push(format!(
+        "{} key file        {}",
+        said(key_created),
+        paths.kek_file.display()
+    ));
+
+    let store = rt.store(true, true).await?;
+    let location = store.location().to_owned();
+    let (cista, created) = Cista::open_or_initialize(
+        rt.deps(store, keys),
+        &rt.operator(),
+        rt.config.audit.origin.as_deref(),
+    )
+    .await?;
+    lines.push(format!("{} database        {location}", said(created)));
+    cista.sign_checkpoint(&Actor::System).await?;
+    Ok(Initialized { cista, lines })
+}
+
+pub async fn run(rt: &Runtime) -> Result<(), Failure> {
+    let done = initialize(rt).await?;
+    for line in &done.lines {
+        println!("{line}");
+    }
+    println!(
+        "\nKeep the key file {} apart from the data directory and back it up separately: \
+         without it the data cannot be decrypted.",
+        rt.paths.kek_file.display()
+    );
+    println!(
+        "Start the server with: cista serve --data-dir {}",
+        rt.paths.data_dir.display()
+    );
+    Ok(())
+}

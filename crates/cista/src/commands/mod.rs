@@ -1,0 +1,8 @@
+//! One module per command.
+
+pub mod audit;
+pub mod configtest;
+pub mod init;
+pub mod keys;
+pub mod migrate;
+pub mod serve;

@@ -1,0 +1,238 @@
+//! `cista serve` and `cista demo`: check everything that can be checked before binding (TLS
+//! files, key file, database, instance), then serve HTTPS until SIGTERM or Ctrl-C, signing
+//! audit checkpoints in the background.
+
+use crate::cli::ServeArgs;
+use crate::commands::init;
+use crate::files::write_private;
+use crate::runtime::{Failure, Runtime};
+use cista_core::{Actor, Cista};
+use cista_http::{AppState, DemoInfo, Limits, Listeners, TlsSettings, TlsStats};
+use cista_types::{OrgName, OrgSlug, OsRng, Rng as _};
+use std::net::{SocketAddr, TcpListener};
+use std::sync::Arc;
+use std::time::Duration;
+
+const DEMO_ORG_NAME: &str = "Palm Court Condominium Association";
+const DEMO_ORG_SLUG: &str = "palm-court";
+
+fn bind(addr: &str, what: &str) -> Result<TcpListener, Failure> {
+    let parsed: SocketAddr = addr.parse().map_err(|_| {
+        Failure(format!(
+            "{what} `{addr}` is not an address such as 127.0.0.1:8443"
+        ))
+    })?;
+    TcpListener::bind(parsed).map_err(|e| {
+        Failure(format!(
+            "cannot listen on {addr}: {e}; choose another address with --listen (e.g. 127.0.0.1:{})",
+            parsed.port().saturating_add(1)
+        ))
+    })
+}
+
+fn public_origin(rt: &Runtime, bound: SocketAddr) -> Result<String, Failure> {
+    match &rt.config.server.public_url {
+        Some(url) => {
+            let trimmed = url.trim_end_matches('/');
+            if !trimmed.starts_with("https://") {
+                return Err(Failure(format!(
+                    "server.public_url `{url}` must start with https:// (Cista serves only HTTPS)"
+                )));
+            }
+            Ok(trimmed.to_owned())
+        }
+        None => Ok(format!("https://localhost:{}", bound.port())),
+    }
+}
+
+fn metrics_token(rt: &Runtime) -> Result<Option<Arc<str>>, Failure> {
+    if let Some(token) = &rt.config.metrics.token {
+        return Ok(Some(Arc::from(token.as_str())));
+    }
+    let default_file = &rt.paths.metrics_token_file;
+    if default_file.exists() {
+        let token = std::fs::read_to_string(default_file)
+            .map_err(|e| Failure(format!("{}: {e}", default_file.display())))?;
+        return Ok(Some(Arc::from(token.trim())));
+    }
+    Ok(None)
+}
+
+async fn shutdown_signal() {
+    let ctrl_c = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    #[cfg(unix)]
+    let terminate = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut s) => {
+                s.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    #[cfg(not(unix))]
+    let terminate = std::future::pending::<()>();
+    tokio::select! {
+        () = ctrl_c => {},
+        () = terminate => {},
+    }
+}
+
+/// Signs a checkpoint whenever the log has grown, every `interval`, and once more at stop.
+fn spawn_checkpointer(cista: Cista, interval: Duration) -> tokio::task::JoinHandle<()> {
+    tokio::spawn(async move {
+        let mut tick = tokio::time::interval(interval);
+        tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        loop {
+            tick.tick().await;
+            match cista.sign_checkpoint(&Actor::System).await {
+                Ok(Some(cp)) => {
+                    tracing::info!(size = cp.size, root = %cp.root, "signed audit checkpoint");
+                    metrics::gauge!("cista_audit_checkpoint_size").set(cp.size as f64);
+                }
+                Ok(None) => {}
+                Err(e) => tracing::error!(code = e.code(), cause = %e.chain(), "checkpoint failed"),
+            }
+            if let Ok(head) = cista.store().audit_head().await {
+                metrics::gauge!("cista_audit_entries").set(head.size as f64);
+            }
+        }
+    })
+}
+
+async fn run_server(
+    rt: &Runtime,
+    cista: Cista,
+    tls: TlsSettings,
+    https: TcpListener,
+    demo: Option<DemoInfo>,
+) -> Result<(), Failure> {
+    let bound = https
+        .local_addr()
+        .map_err(|e| Failure(format!("listener: {e}")))?;
+    let http_redirect = match &rt.config.server.http_redirect_listen {
+        Some(addr) => Some(bind(addr, "server.http_redirect_listen")?),
+        None => None,
+    };
+    let interval = Duration::from_secs(rt.config.audit.checkpoint_interval_secs.max(1));
+    let state = AppState {
+        cista: cista.clone(),
+        public_origin: Arc::from(public_origin(rt, bound)?),
+        tls: Arc::new(tls),
+        tls_stats: Arc::new(TlsStats::default()),
+        http_redirect: http_redirect.is_some(),
+        metrics_token: metrics_token(rt)?,
+        limits: Limits {
+            body_bytes: rt.config.server.body_limit_bytes,
+            request_timeout: Duration::from_secs(rt.config.server.request_timeout_secs.max(1)),
+        },
+        demo,
+        checkpoint_interval: interval,
+    };
+    cista_http::metrics::handle();
+    let checkpointer = spawn_checkpointer(cista.clone(), interval);
+    tracing::info!(listen = %bound, public_origin = %state.public_origin, "serving HTTPS");
+    let result = cista_http::serve(
+        state,
+        Listeners {
+            https,
+            http_redirect,
+        },
+        shutdown_signal(),
+        Duration::from_secs(rt.config.server.shutdown_grace_secs),
+    )
+    .await;
+    checkpointer.abort();
+    // One last checkpoint so everything written before the stop is covered.
+    if let Err(e) = cista.sign_checkpoint(&Actor::System).await {
+        tracing::error!(cause = %e.chain(), "final checkpoint failed");
+    }
+    tracing::info!("stopped");
+    result.map_err(|e| Failure(format!("server: {e}")))
+}
+
+pub async fn serve(mut rt: Runtime, args: &ServeArgs) -> Result<(), Failure> {
+    if let Some(listen) = &args.listen {
+        rt.config.server.listen.clone_from(listen);
+    }
+    // Everything is checked before the port is taken, so a bad setup never half-starts.
+    let tls = TlsSettings::load(&rt.paths.cert_file, &rt.paths.key_file)?;
+    let cista = rt.open(rt.config.database.migrate_on_start).await?;
+    let https = bind(&rt.config.server.listen, "server.listen")?;
+    run_server(&rt, cista, tls, https, None).await
+}
+
+pub async fn demo(mut rt: Runtime, args: &ServeArgs) -> Result<(), Failure> {
+    if let Some(listen) = &args.listen {
+        rt.config.server.listen.clone_from(listen);
+    }
+    let done = init::initialize(&rt).await?;
+    let cista = done.cista;
+    let slug = OrgSlug::parse(DEMO_ORG_SLUG).map_err(|e| Failure(e.to_string()))?;
+    let org_created = if cista.store().organization_by_slug(&slug).await?.is_none() {
+        let name = OrgName::parse(DEMO_ORG_NAME).map_err(|e| Failure(e.to_string()))?;
+        cista
+            .create_organization(&rt.operator(), name, slug)
+            .await?;
+        true
+    } else {
+        false
+    };
+    if rt.config.metrics.token.is_none() && !rt.paths.metrics_token_file.exists() {
+        let token: String = OsRng.bytes32().iter().map(|b| format!("{b:02x}")).collect();
+        write_private(&rt.paths.metrics_token_file, token.as_bytes())?;
+    }
+    cista.sign_checkpoint(&Actor::System).await?;
+    let tls = TlsSettings::load(&rt.paths.cert_file, &rt.paths.key_file)?;
+    let https = bind(&rt.config.server.listen, "server.listen")?;
+    let bound = https
+        .local_addr()
+        .map_err(|e| Failure(format!("listener: {e}")))?;
+    let origin = public_origin(&rt, bound)?;
+    let ca = rt.paths.ca_file.display();
+
+    println!("Cista demo");
+    for line in &done.lines {
+        println!("  {line}");
+    }
+    println!(
+        "  {} organization    {DEMO_ORG_NAME}",
+        if org_created { "created" } else { "reused " }
+    );
+    println!();
+    println!("Open in a browser (after trusting the local CA, below):");
+    println!("  Landing page        {origin}/");
+    println!("  Trust page          {origin}/security");
+    println!("  Trust report (JSON) {origin}/api/v1/trust");
+    println!();
+    println!("The local certificate authority is {ca}");
+    println!("Trust it to open the pages without a warning:");
+    println!("  curl       curl --cacert {ca} {origin}/security");
+    println!(
+        "  Firefox    Settings > Privacy & Security > Certificates > View Certificates > Authorities > Import: {ca}"
+    );
+    println!(
+        "  Chromium   Settings > Privacy and security > Security > Manage certificates > Authorities > Import: {ca}"
+    );
+    println!(
+        "  Debian     sudo cp {ca} /usr/local/share/ca-certificates/cista-demo.crt && sudo update-ca-certificates"
+    );
+    if rt.config.metrics.token.is_none() {
+        println!();
+        println!(
+            "Metrics: curl --cacert {ca} -H \"Authorization: Bearer $(cat {})\" {origin}/metrics",
+            rt.paths.metrics_token_file.display()
+        );
+    }
+    println!();
+    println!(
+        "Data is kept in {} and reused on the next run. Logs (JSON) go to standard error.",
+        rt.paths.data_dir.display()
+    );
+    println!("Press Ctrl-C to stop.");
+    let demo = Some(DemoInfo {
+        organization: DEMO_ORG_NAME.to_owned(),
+    });
+    run_server(&rt, cista, tls, https, demo).await
+}

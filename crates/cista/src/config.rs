@@ -1,0 +1,509 @@
+//! Typed configuration, layered: built-in defaults, then the TOML file (`--config`), then
+//! `CISTA_<SECTION>_<FIELD>` environment variables. Secrets (`database.url`, `metrics.token`)
+//! may instead be read from a file named by `…_file` / `CISTA_…_FILE`. Unknown keys, in the
+//! file or the environment, are refused with their name, so a typo never silently falls back
+//! to a default.
+
+use serde::{Deserialize, Serialize};
+use std::path::{Path, PathBuf};
+
+/// Environment variables that belong to the CLI or the test suite, not to the config tree.
+const NON_CONFIG_ENV: &[&str] = &[
+    "CISTA_CONFIG",
+    "CISTA_DATA_DIR",
+    "CISTA_LISTEN",
+    "CISTA_TEST_POSTGRES_URL",
+    "CISTA_TEST_REQUIRE_POSTGRES",
+];
+
+#[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields, default)]
+pub struct Config {
+    pub server: ServerConfig,
+    pub tls: TlsConfig,
+    pub database: DatabaseConfig,
+    pub keys: KeysConfig,
+    pub audit: AuditConfig,
+    pub metrics: MetricsConfig,
+    pub log: LogConfig,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields, default)]
+pub struct ServerConfig {
+    /// Address and port of the HTTPS listener. Default `127.0.0.1:8443`.
+    pub listen: String,
+    /// The origin browsers use, for links, redirects and the CSRF origin check.
+    /// Default `https://localhost:<listen port>`.
+    pub public_url: Option<String>,
+    /// Optional plain-HTTP listener that only redirects page requests to HTTPS. Default off.
+    pub http_redirect_listen: Option<String>,
+    /// Largest request body accepted, in bytes. Default 1 MiB.
+    pub body_limit_bytes: usize,
+    /// A request running longer than this is stopped with `request_timeout`. Default 30.
+    pub request_timeout_secs: u64,
+    /// On SIGTERM/SIGINT, how long requests in flight may finish. Default 20.
+    pub shutdown_grace_secs: u64,
+}
+
+impl Default for ServerConfig {
+    fn default() -> Self {
+        Self {
+            listen: "127.0.0.1:8443".to_owned(),
+            public_url: None,
+            http_redirect_listen: None,
+            body_limit_bytes: 1024 * 1024,
+            request_timeout_secs: 30,
+            shutdown_grace_secs: 20,
+        }
+    }
+}
+
+#[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields, default)]
+pub struct TlsConfig {
+    /// PEM certificate chain. Default `<data dir>/tls/server.pem` (made by `cista init`).
+    pub cert_file: Option<PathBuf>,
+    /// PEM private key. Default `<data dir>/tls/server-key.pem`.
+    pub key_file: Option<PathBuf>,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields, default)]
+pub struct DatabaseConfig {
+    /// `postgres://…` for PostgreSQL, `sqlite://PATH` for SQLite. Default: SQLite at
+    /// `<data dir>/cista.db`. A secret (it may hold a password): prefer `url_file`.
+    pub url: Option<String>,
+    /// A file holding the database URL.
+    pub url_file: Option<PathBuf>,
+    /// Connection pool size. Default 8.
+    pub max_connections: u32,
+    /// Seconds to wait for a connection. Default 10.
+    pub connect_timeout_secs: u64,
+    /// Apply pending migrations when `serve` starts. Default true; turn off where the
+    /// server's database role has no DDL rights and run `cista migrate` instead.
+    pub migrate_on_start: bool,
+    /// Allow PostgreSQL on another host without verified TLS. Default false.
+    pub allow_unverified_postgres_tls: bool,
+}
+
+impl Default for DatabaseConfig {
+    fn default() -> Self {
+        Self {
+            url: None,
+            url_file: None,
+            max_connections: 8,
+            connect_timeout_secs: 10,
+            migrate_on_start: true,
+            allow_unverified_postgres_tls: false,
+        }
+    }
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields, default)]
+pub struct KeysConfig {
+    /// The key provider. Only `local` (a key file) for now.
+    pub provider: String,
+    /// The local key file, kept outside the data directory. Default `<data dir>.kek`.
+    pub file: Option<PathBuf>,
+}
+
+impl Default for KeysConfig {
+    fn default() -> Self {
+        Self {
+            provider: "local".to_owned(),
+            file: None,
+        }
+    }
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields, default)]
+pub struct AuditConfig {
+    /// How often a checkpoint is signed while the log grows, in seconds. Default 60.
+    pub checkpoint_interval_secs: u64,
+    /// The checkpoint origin line, fixed when the instance is created.
+    /// Default `cista/<instance id>`.
+    pub origin: Option<String>,
+}
+
+impl Default for AuditConfig {
+    fn default() -> Self {
+        Self {
+            checkpoint_interval_secs: 60,
+            origin: None,
+        }
+    }
+}
+
+#[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields, default)]
+pub struct MetricsConfig {
+    /// Bearer token that unlocks `/metrics`; without one `/metrics` is not served.
+    /// A secret: prefer `token_file`.
+    pub token: Option<String>,
+    /// A file holding the token. Default for the demo: `<data dir>/secrets/metrics-token`.
+    pub token_file: Option<PathBuf>,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields, default)]
+pub struct LogConfig {
+    /// `json` (default) or `text`.
+    pub format: String,
+    /// A tracing filter such as `info` or `cista=debug,info`. Default `info`.
+    pub level: String,
+}
+
+impl Default for LogConfig {
+    fn default() -> Self {
+        Self {
+            format: "json".to_owned(),
+            level: "info".to_owned(),
+        }
+    }
+}
+
+/// A configuration problem, phrased for the operator: it names the key and the fix.
+#[derive(Debug, thiserror::Error)]
+#[error("{0}")]
+pub struct ConfigError(pub String);
+
+fn err(message: impl Into<String>) -> ConfigError {
+    ConfigError(message.into())
+}
+
+impl Config {
+    /// Every field set, so the key list and value types are known for the environment layer.
+    fn example() -> Self {
+        Self {
+            server: ServerConfig {
+                public_url: Some(String::new()),
+                http_redirect_listen: Some(String::new()),
+                ..ServerConfig::default()
+            },
+            tls: TlsConfig {
+                cert_file: Some(PathBuf::new()),
+                key_file: Some(PathBuf::new()),
+            },
+            database: DatabaseConfig {
+                url: Some(String::new()),
+                url_file: Some(PathBuf::new()),
+                ..DatabaseConfig::default()
+            },
+            keys: KeysConfig {
+                file: Some(PathBuf::new()),
+                ..KeysConfig::default()
+            },
+            audit: AuditConfig {
+                origin: Some(String::new()),
+                ..AuditConfig::default()
+            },
+            metrics: MetricsConfig {
+                token: Some(String::new()),
+                token_file: Some(PathBuf::new()),
+            },
+            log: LogConfig::default(),
+        }
+    }
+
+    /// Loads defaults, then `file` (if any), then the environment.
+    pub fn load(
+        file: Option<&Path>,
+        env: impl IntoIterator<Item = (String, String)>,
+    ) -> Result<Self, ConfigError> {
+        let mut table = match file {
+            Some(path) => {
+                let text = std::fs::read_to_string(path).map_err(|e| {
+                    err(format!(
+                        "cannot read the config file {}: {e}",
+                        path.display()
+                    ))
+                })?;
+                // Deserialize the file alone first: errors then carry its line and column.
+                toml::from_str::<Config>(&text).map_err(|e| {
+                    err(format!(
+                        "config file {}: {}",
+                        path.display(),
+                        e.to_string().trim_end()
+                    ))
+                })?;
+                toml::from_str::<toml::Table>(&text)
+                    .map_err(|e| err(format!("config file {}: {e}", path.display())))?
+            }
+            None => toml::Table::new(),
+        };
+        apply_env(&mut table, env)?;
+        let mut config: Config = toml::Value::Table(table)
+            .try_into()
+            .map_err(|e: toml::de::Error| err(format!("configuration: {}", e.message())))?;
+        config.resolve_secret_files()?;
+        Ok(config)
+    }
+
+    fn resolve_secret_files(&mut self) -> Result<(), ConfigError> {
+        self.database.url = read_secret(
+            "database.url",
+            self.database.url.take(),
+            self.database.url_file.as_deref(),
+        )?;
+        self.metrics.token = read_secret(
+            "metrics.token",
+            self.metrics.token.take(),
+            self.metrics.token_file.as_deref(),
+        )?;
+        Ok(())
+    }
+
+    /// The configuration as TOML with secrets masked, for `configtest`.
+    pub fn to_redacted_toml(&self) -> String {
+        let mut shown = self.clone();
+        if shown.database.url.is_some() {
+            shown.database.url = Some("<redacted>".to_owned());
+        }
+        if shown.metrics.token.is_some() {
+            shown.metrics.token = Some("<redacted>".to_owned());
+        }
+        toml::to_string(&shown).unwrap_or_default()
+    }
+}
+
+fn read_secret(
+    key: &str,
+    inline: Option<String>,
+    file: Option<&Path>,
+) -> Result<Option<String>, ConfigError> {
+    match (inline, file) {
+        (Some(_), Some(_)) => Err(err(format!("set {key} or {key}_file, not both"))),
+        (Some(value), None) => Ok(Some(value)),
+        (None, Some(path)) => {
+            let text = std::fs::read_to_string(path)
+                .map_err(|e| err(format!("{key}_file {}: {e}", path.display())))?;
+            let value = text.trim_end_matches(['\n', '\r']).to_owned();
+            if value.is_empty() {
+                return Err(err(format!("{key}_file {} is empty", path.display())));
+            }
+            Ok(Some(value))
+        }
+        (None, None) => Ok(None),
+    }
+}
+
+/// Applies `CISTA_<SECTION>_<FIELD>` variables to the table, typed by the example config.
+fn apply_env(
+    table: &mut toml::Table,
+    env: impl IntoIterator<Item = (String, String)>,
+) -> Result<(), ConfigError> {
+    let example =
+        toml::Table::try_from(Config::example()).map_err(|e| err(format!("internal: {e}")))?;
+    let mut vars: Vec<(String, String)> = env
+        .into_iter()
+        .filter(|(k, _)| k.starts_with("CISTA_") && !NON_CONFIG_ENV.contains(&k.as_str()))
+        .collect();
+    vars.sort();
+    for (name, raw) in vars {
+        let rest = name.trim_start_matches("CISTA_").to_ascii_lowercase();
+        let Some((section, field)) = rest.split_once('_') else {
+            return Err(unknown_env(&name));
+        };
+        let Some(sample) = example
+            .get(section)
+            .and_then(toml::Value::as_table)
+            .and_then(|t| t.get(field))
+        else {
+            return Err(unknown_env(&name));
+        };
+        let value = match sample {
+            toml::Value::Integer(_) => raw
+                .trim()
+                .parse::<i64>()
+                .map(toml::Value::Integer)
+                .map_err(|_| err(format!("{name} must be a whole number, not `{raw}`")))?,
+            toml::Value::Boolean(_) => match raw.trim() {
+                "true" | "1" | "yes" => toml::Value::Boolean(true),
+                "false" | "0" | "no" => toml::Value::Boolean(false),
+                _ => return Err(err(format!("{name} must be true or false, not `{raw}`"))),
+            },
+            _ => toml::Value::String(raw),
+        };
+        let entry = table
+            .entry(section.to_owned())
+            .or_insert_with(|| toml::Value::Table(toml::Table::new()));
+        let Some(section_table) = entry.as_table_mut() else {
+            return Err(err(format!("config: [{section}] must be a table")));
+        };
+        section_table.insert(field.to_owned(), value);
+    }
+    Ok(())
+}
+
+fn unknown_env(name: &str) -> ConfigError {
+    err(format!(
+        "unknown environment variable {name}: it names no configuration key \
+         (see `cista configtest --print` for the keys; CISTA_<SECTION>_<FIELD>, e.g. \
+         CISTA_DATABASE_URL)"
+    ))
+}
+
+/// Paths and values derived from the config and the data directory.
+#[derive(Debug, Clone)]
+pub struct Resolved {
+    pub data_dir: PathBuf,
+    pub database_url: String,
+    pub cert_file: PathBuf,
+    pub key_file: PathBuf,
+    pub kek_file: PathBuf,
+    pub ca_file: PathBuf,
+    pub metrics_token_file: PathBuf,
+    /// Whether the TLS files are the generated local ones (so `init` may create them).
+    pub generated_tls: bool,
+}
+
+impl Resolved {
+    pub fn new(config: &Config, data_dir: &Path) -> Self {
+        let tls_dir = data_dir.join("tls");
+        let generated_tls = config.tls.cert_file.is_none() && config.tls.key_file.is_none();
+        let mut kek = data_dir.as_os_str().to_owned();
+        kek.push(".kek");
+        Self {
+            data_dir: data_dir.to_owned(),
+            database_url: config
+                .database
+                .url
+                .clone()
+                .unwrap_or_else(|| format!("sqlite://{}", data_dir.join("cista.db").display())),
+            cert_file: config
+                .tls
+                .cert_file
+                .clone()
+                .unwrap_or_else(|| tls_dir.join("server.pem")),
+            key_file: config
+                .tls
+                .key_file
+                .clone()
+                .unwrap_or_else(|| tls_dir.join("server-key.pem")),
+            kek_file: config
+                .keys
+                .file
+                .clone()
+                .unwrap_or_else(|| PathBuf::from(kek)),
+            ca_file: tls_dir.join("ca.pem"),
+            metrics_token_file: data_dir.join("secrets").join("metrics-token"),
+            generated_tls,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn env(pairs: &[(&str, &str)]) -> Vec<(String, String)> {
+        pairs
+            .iter()
+            .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
+            .collect()
+    }
+
+    fn write(dir: &Path, name: &str, text: &str) -> PathBuf {
+        let path = dir.join(name);
+        std::fs::write(&path, text).unwrap();
+        path
+    }
+
+    #[test]
+    fn defaults_then_file_then_environment() {
+        let dir = tempfile::tempdir().unwrap();
+        let file = write(
+            dir.path(),
+            "cista.toml",
+            "[server]\nlisten = \"0.0.0.0:9443\"\nrequest_timeout_secs = 5\n[log]\nformat = \"text\"\n",
+        );
+        let config = Config::load(
+            Some(&file),
+            env(&[
+                ("CISTA_SERVER_LISTEN", "127.0.0.1:7443"),
+                ("CISTA_DATABASE_MAX_CONNECTIONS", "3"),
+                ("CISTA_DATABASE_MIGRATE_ON_START", "false"),
+                ("CISTA_DATA_DIR", "/ignored/here"),
+                ("HOME", "/root"),
+            ]),
+        )
+        .unwrap();
+        assert_eq!(config.server.listen, "127.0.0.1:7443");
+        assert_eq!(config.server.request_timeout_secs, 5);
+        assert_eq!(config.log.format, "text");
+        assert_eq!(config.database.max_connections, 3);
+        assert!(!config.database.migrate_on_start);
+        assert_eq!(config.server.shutdown_grace_secs, 20);
+    }
+
+    #[test]
+    fn an_unknown_key_in_the_file_is_refused_by_name() {
+        let dir = tempfile::tempdir().unwrap();
+        let file = write(dir.path(), "cista.toml", "[server]\nlisen = \"x\"\n");
+        let e = Config::load(Some(&file), env(&[])).unwrap_err().to_string();
+        assert!(e.contains("lisen"), "{e}");
+        assert!(e.contains("cista.toml"), "{e}");
+        let file = write(dir.path(), "b.toml", "[sever]\nlisten = \"x\"\n");
+        let e = Config::load(Some(&file), env(&[])).unwrap_err().to_string();
+        assert!(e.contains("sever"), "{e}");
+    }
+
+    #[test]
+    fn an_unknown_environment_variable_is_refused_by_name() {
+        let e = Config::load(None, env(&[("CISTA_DATABSE_URL", "x")]))
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("CISTA_DATABSE_URL"), "{e}");
+        let e = Config::load(None, env(&[("CISTA_SERVER_PORT", "1")]))
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("CISTA_SERVER_PORT"), "{e}");
+        let e = Config::load(None, env(&[("CISTA_DATABASE_MAX_CONNECTIONS", "many")]))
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("whole number"), "{e}");
+    }
+
+    #[test]
+    fn secrets_come_from_files_and_never_print() {
+        let dir = tempfile::tempdir().unwrap();
+        let secret = write(dir.path(), "db-url", "postgres://cista:pw@db/cista\n");
+        let config = Config::load(
+            None,
+            env(&[("CISTA_DATABASE_URL_FILE", secret.to_str().unwrap())]),
+        )
+        .unwrap();
+        assert_eq!(
+            config.database.url.as_deref(),
+            Some("postgres://cista:pw@db/cista")
+        );
+        assert!(!config.to_redacted_toml().contains("pw@"));
+        let both = Config::load(
+            None,
+            env(&[
+                ("CISTA_DATABASE_URL_FILE", secret.to_str().unwrap()),
+                ("CISTA_DATABASE_URL", "postgres://x"),
+            ]),
+        );
+        assert!(both.unwrap_err().to_string().contains("not both"));
+    }
+
+    #[test]
+    fn every_documented_key_round_trips() {
+        let text = toml::to_string(&Config::example()).unwrap();
+        let back: Config = toml::from_str(&text).unwrap();
+        assert_eq!(back, Config::example());
+    }
+
+    #[test]
+    fn paths_default_beside_and_inside_the_data_directory() {
+        let r = Resolved::new(&Config::default(), Path::new("/srv/cista-data"));
+        assert_eq!(r.kek_file, Path::new("/srv/cista-data.kek"));
+        assert_eq!(r.cert_file, Path::new("/srv/cista-data/tls/server.pem"));
+        assert_eq!(r.database_url, "sqlite:///srv/cista-data/cista.db");
+        assert!(r.generated_tls);
+    }
+}

@@ -1,0 +1,57 @@
+//! Writing files safely: private files are created with mode 0600 from the start (never
+//! widened then narrowed), and every file is written to a temporary name and renamed into place
+//! so a crash never leaves half a key or certificate.
+
+use std::io::Write as _;
+use std::path::Path;
+
+fn write_with_mode(path: &Path, bytes: &[u8], mode: u32) -> Result<(), String> {
+    let dir = path
+        .parent()
+        .filter(|p| !p.as_os_str().is_empty())
+        .unwrap_or(Path::new("."));
+    std::fs::create_dir_all(dir).map_err(|e| format!("{}: {e}", dir.display()))?;
+    let name = path
+        .file_name()
+        .ok_or_else(|| format!("{} has no file name", path.display()))?;
+    let tmp = dir.join(format!(".{}.tmp", name.to_string_lossy()));
+    let _ = std::fs::remove_file(&tmp);
+    let mut options = std::fs::OpenOptions::new();
+    options.write(true).create_new(true);
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::OpenOptionsExt as _;
+        options.mode(mode);
+    }
+    #[cfg(not(unix))]
+    let _ = mode;
+    let mut file = options
+        .open(&tmp)
+        .map_err(|e| format!("{}: {e}", tmp.display()))?;
+    file.write_all(bytes)
+        .and_then(|()| file.sync_all())
+        .map_err(|e| format!("{}: {e}", tmp.display()))?;
+    std::fs::rename(&tmp, path).map_err(|e| format!("{}: {e}", path.display()))
+}
+
+/// A secret: readable by the owner only.
+pub fn write_private(path: &Path, bytes: &[u8]) -> Result<(), String> {
+    write_with_mode(path, bytes, 0o600)
+}
+
+/// A public file (a certificate).
+pub fn write_public(path: &Path, bytes: &[u8]) -> Result<(), String> {
+    write_with_mode(path, bytes, 0o644)
+}
+
+/// Creates a directory readable by the owner only (the data directory).
+pub fn create_private_dir(path: &Path) -> Result<(), String> {
+    std::fs::create_dir_all(path).map_err(|e| format!("{}: {e}", path.display()))?;
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt as _;
+        std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o700))
+            .map_err(|e| format!("{}: {e}", path.display()))?;
+    }
+    Ok(())
+}
