@@ -250,7 +250,7 @@ impl CompactRange {
 
     /// Rebuilds a range from the concatenated 32-byte hashes stored in the database.
     pub fn from_bytes(size: u64, bytes: &[u8]) -> Option<Self> {
-        if bytes.len() % 32 != 0 {
+        if !bytes.len().is_multiple_of(32) {
             return None;
         }
         let hashes = bytes
@@ -373,10 +373,9 @@ mod tests {
         for size in 1..=leaves.len() {
             let tree = &leaves[..size];
             let tree_root = root(tree);
-            for index in 0..size {
+            for (index, leaf) in tree.iter().enumerate() {
                 let path = inclusion_proof(tree, index).unwrap();
-                verify_inclusion(&leaves[index], index as u64, size as u64, &path, &tree_root)
-                    .unwrap();
+                verify_inclusion(leaf, index as u64, size as u64, &path, &tree_root).unwrap();
                 let other = leaf_hash(b"not in the tree");
                 assert!(
                     verify_inclusion(&other, index as u64, size as u64, &path, &tree_root).is_err()

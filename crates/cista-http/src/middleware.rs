@@ -44,7 +44,9 @@ pub fn content_security_policy(nonce: &str) -> String {
     )
 }
 
-pub(crate) fn wrap(routes: Router<AppState>, state: AppState) -> Router {
+/// Wraps any routes in the full middleware stack (the application uses it for its own routes;
+/// tests use it to exercise panics and timeouts).
+pub fn wrap(routes: Router<AppState>, state: AppState) -> Router {
     let body_limit = state.limits.body_bytes;
     let timeout = state.limits.request_timeout;
     routes

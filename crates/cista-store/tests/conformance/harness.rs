@@ -161,15 +161,14 @@ impl Harness {
     }
 
     pub async fn cleanup(self) {
-        if let Some((url, schema)) = &self.pg {
-            if let Ok(admin) =
+        if let Some((url, schema)) = &self.pg
+            && let Ok(admin) =
                 SeaStore::connect(&Target::parse(url).unwrap(), &ConnectOptions::default()).await
-            {
-                let _ = admin
-                    .connection()
-                    .execute_unprepared(&format!("DROP SCHEMA {schema} CASCADE"))
-                    .await;
-            }
+        {
+            let _ = admin
+                .connection()
+                .execute_unprepared(&format!("DROP SCHEMA {schema} CASCADE"))
+                .await;
         }
     }
 }

@@ -1,0 +1,267 @@
+//! Malformed or refused requests get a 4xx with a stable code and the request id, never a 500
+//! or internal text; and the real failure paths (panic, timeout) are rendered the same way.
+
+use crate::{Options, TestServer};
+use axum::body::Body;
+use axum::routing::get;
+use cista_http::Limits;
+use http::Request;
+use serde_json::Value;
+use std::time::Duration;
+use tower::ServiceExt as _;
+
+async fn json(response: reqwest::Response) -> (u16, String, Value) {
+    let status = response.status().as_u16();
+    let id = response.headers()["x-request-id"]
+        .to_str()
+        .unwrap()
+        .to_owned();
+    let body: Value = response.json().await.unwrap();
+    (status, id, body)
+}
+
+#[tokio::test]
+async fn unknown_routes_and_methods_get_coded_errors_with_the_request_id() {
+    let server = TestServer::start(Options::default()).await;
+    let client = server.client();
+    let (status, id, body) = json(
+        client
+            .get(server.url("/api/v1/nothing"))
+            .send()
+            .await
+            .unwrap(),
+    )
+    .await;
+    assert_eq!(status, 404);
+    assert_eq!(body["error"]["code"], "not_found");
+    assert_eq!(body["error"]["request_id"], id.as_str());
+
+    let page = client.get(server.url("/nothing")).send().await.unwrap();
+    assert_eq!(page.status(), 404);
+    let html = page.text().await.unwrap();
+    assert!(html.contains("<code>not_found</code>"));
+
+    let (status, _, body) = json(
+        client
+            .delete(server.url("/api/v1/trust"))
+            .header("origin", server.origin.as_str())
+            .send()
+            .await
+            .unwrap(),
+    )
+    .await;
+    assert_eq!(status, 405);
+    assert_eq!(body["error"]["code"], "method_not_allowed");
+
+    for odd in [
+        "/%FF%FE",
+        "/security?x=%00",
+        "/..%2F..%2Fetc%2Fpasswd",
+        "/api/v1/trust/%",
+    ] {
+        let response = client.get(server.url(odd)).send().await.unwrap();
+        assert!(
+            response.status().is_client_error() || response.status().is_success(),
+            "{odd}: {}",
+            response.status()
+        );
+    }
+    server.stop().await;
+}
+
+#[tokio::test]
+async fn cross_site_state_changes_are_refused() {
+    let server = TestServer::start(Options::default()).await;
+    let client = server.client();
+    for (origin, fetch_site) in [
+        (Some("https://evil.example"), None),
+        (Some("null"), None),
+        (None, Some("cross-site")),
+        (None, None),
+        (Some(server.origin.as_str()), Some("cross-site")),
+    ] {
+        let mut request = client.post(server.url("/api/v1/trust"));
+        if let Some(o) = origin {
+            request = request.header("origin", o);
+        }
+        if let Some(s) = fetch_site {
+            request = request.header("sec-fetch-site", s);
+        }
+        let (status, _, body) = json(request.send().await.unwrap()).await;
+        assert_eq!(status, 403, "{origin:?} {fetch_site:?}");
+        assert_eq!(body["error"]["code"], "csrf_rejected");
+    }
+    // From our own origin the check passes (and the route itself refuses POST).
+    let (status, _, _) = json(
+        client
+            .post(server.url("/api/v1/trust"))
+            .header("origin", server.origin.as_str())
+            .header("sec-fetch-site", "same-origin")
+            .send()
+            .await
+            .unwrap(),
+    )
+    .await;
+    assert_eq!(status, 405);
+    server.stop().await;
+}
+
+#[tokio::test]
+async fn an_oversized_body_is_refused_with_413() {
+    let server = TestServer::start(Options {
+        limits: Limits {
+            body_bytes: 1024,
+            ..Limits::default()
+        },
+        ..Options::default()
+    })
+    .await;
+    let client = server.client_builder().http1_only().build().unwrap();
+    let (status, _, body) = json(
+        client
+            .post(server.url("/api/v1/trust"))
+            .header("origin", server.origin.as_str())
+            .body(vec![b'x'; 4096])
+            .send()
+            .await
+            .unwrap(),
+    )
+    .await;
+    assert_eq!(status, 413);
+    assert_eq!(body["error"]["code"], "payload_too_large");
+    server.stop().await;
+}
+
+#[tokio::test]
+async fn metrics_need_the_token() {
+    let server = TestServer::start(Options::default()).await;
+    let client = server.client();
+    client.get(server.url("/")).send().await.unwrap();
+    let (status, _, body) = json(client.get(server.url("/metrics")).send().await.unwrap()).await;
+    assert_eq!(status, 401);
+    assert_eq!(body["error"]["code"], "unauthenticated");
+    let wrong = client
+        .get(server.url("/metrics"))
+        .bearer_auth("not-the-token")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(wrong.status(), 401);
+    let right = client
+        .get(server.url("/metrics"))
+        .bearer_auth(&server.metrics_token)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(right.status(), 200);
+    let text = right.text().await.unwrap();
+    assert!(text.contains("cista_http_requests_total"), "{text}");
+    assert!(text.contains("cista_tls_handshakes_total"), "{text}");
+    server.stop().await;
+
+    let closed = TestServer::start(Options {
+        metrics_token: false,
+        ..Options::default()
+    })
+    .await;
+    let response = closed
+        .client()
+        .get(closed.url("/metrics"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(
+        response.status(),
+        404,
+        "without a token, /metrics does not exist"
+    );
+    closed.stop().await;
+}
+
+#[tokio::test]
+async fn health_endpoints_answer() {
+    let server = TestServer::start(Options::default()).await;
+    let client = server.client();
+    let (status, _, body) = json(client.get(server.url("/healthz")).send().await.unwrap()).await;
+    assert_eq!((status, body["status"].as_str()), (200, Some("ok")));
+    let (status, _, body) = json(client.get(server.url("/readyz")).send().await.unwrap()).await;
+    assert_eq!((status, body["status"].as_str()), (200, Some("ready")));
+    server.stop().await;
+}
+
+/// The in-process app around extra routes that fail on purpose.
+async fn app_with_failing_routes(limits: Limits) -> (axum::Router, tempfile::TempDir) {
+    let dir = tempfile::tempdir().unwrap();
+    let cista = crate::cista_in(dir.path()).await;
+    let key = rcgen::KeyPair::generate().unwrap();
+    let cert = rcgen::CertificateParams::new(vec!["localhost".to_owned()])
+        .unwrap()
+        .self_signed(&key)
+        .unwrap();
+    let tls =
+        cista_http::TlsSettings::from_pem(cert.pem().as_bytes(), key.serialize_pem().as_bytes())
+            .unwrap();
+    let options = crate::Options {
+        limits,
+        ..crate::Options::default()
+    };
+    let state = crate::state_for(cista, tls, "https://localhost", &options);
+    let routes = axum::Router::new()
+        .route(
+            "/boom",
+            get(|| async {
+                if true {
+                    panic!("secret internal detail");
+                }
+                "unreachable"
+            }),
+        )
+        .route(
+            "/slow",
+            get(|| async {
+                tokio::time::sleep(Duration::from_secs(5)).await;
+                "late"
+            }),
+        );
+    (cista_http::middleware::wrap(routes, state), dir)
+}
+
+async fn call(app: axum::Router, path: &str) -> (u16, String) {
+    let response = app
+        .oneshot(
+            Request::builder()
+                .uri(path)
+                .header("accept", "application/json")
+                .body(Body::empty())
+                .unwrap(),
+        )
+        .await
+        .unwrap();
+    let status = response.status().as_u16();
+    let bytes = axum::body::to_bytes(response.into_body(), 1 << 20)
+        .await
+        .unwrap();
+    (status, String::from_utf8(bytes.to_vec()).unwrap())
+}
+
+#[tokio::test]
+async fn a_panic_becomes_a_coded_500_without_internal_text() {
+    let (app, _dir) = app_with_failing_routes(Limits::default()).await;
+    let (status, body) = call(app, "/boom").await;
+    assert_eq!(status, 500);
+    assert!(body.contains(r#""code":"internal_error""#), "{body}");
+    assert!(body.contains("request_id"), "{body}");
+    assert!(!body.contains("secret internal detail"), "{body}");
+}
+
+#[tokio::test]
+async fn a_slow_request_is_stopped_with_408() {
+    let (app, _dir) = app_with_failing_routes(Limits {
+        request_timeout: Duration::from_millis(100),
+        ..Limits::default()
+    })
+    .await;
+    let (status, body) = call(app, "/slow").await;
+    assert_eq!(status, 408);
+    assert!(body.contains(r#""code":"request_timeout""#), "{body}");
+}
