@@ -222,15 +222,8 @@ impl Config {
                     ))
                 })?;
                 // Deserialize the file alone first: errors then carry its line and column.
-                toml::from_str::<Config>(&text).map_err(|e| {
-                    err(format!(
-                        "config file {}: {}",
-                        path.display(),
-                        e.to_string().trim_end()
-                    ))
-                })?;
-                toml::from_str::<toml::Table>(&text)
-                    .map_err(|e| err(format!("config file {}: {e}", path.display())))?
+                toml::from_str::<Config>(&text).map_err(|e| file_error(path, &text, &e))?;
+                toml::from_str::<toml::Table>(&text).map_err(|e| file_error(path, &text, &e))?
             }
             None => toml::Table::new(),
         };
@@ -267,6 +260,22 @@ impl Config {
         }
         toml::to_string(&shown).unwrap_or_default()
     }
+}
+
+/// One line: `config file PATH, line L, column C: MESSAGE`.
+fn file_error(path: &Path, text: &str, e: &toml::de::Error) -> ConfigError {
+    let position = e.span().map(|span| {
+        let before = text.get(..span.start).unwrap_or("");
+        let line = before.matches('\n').count() + 1;
+        let column = before.rsplit('\n').next().map_or(0, |l| l.chars().count()) + 1;
+        format!(", line {line}, column {column}")
+    });
+    err(format!(
+        "config file {}{}: {}",
+        path.display(),
+        position.unwrap_or_default(),
+        e.message().replace('\n', " ")
+    ))
 }
 
 fn read_secret(
@@ -445,7 +454,8 @@ mod tests {
         let file = write(dir.path(), "cista.toml", "[server]\nlisen = \"x\"\n");
         let e = Config::load(Some(&file), env(&[])).unwrap_err().to_string();
         assert!(e.contains("lisen"), "{e}");
-        assert!(e.contains("cista.toml"), "{e}");
+        assert!(e.contains("cista.toml, line 2, column 1"), "{e}");
+        assert!(!e.contains('\n'), "one line: {e}");
         let file = write(dir.path(), "b.toml", "[sever]\nlisten = \"x\"\n");
         let e = Config::load(Some(&file), env(&[])).unwrap_err().to_string();
         assert!(e.contains("sever"), "{e}");

@@ -23,6 +23,22 @@ fn said(created: bool) -> &'static str {
 pub async fn initialize(rt: &Runtime) -> Result<Initialized, Failure> {
     let mut lines = Vec::new();
     let paths = &rt.paths;
+    // Check everything that can be checked before writing anything: a refused init leaves no
+    // half-made data directory or key file behind.
+    let target = rt.target()?;
+    let existing_keys = if paths.kek_file.exists() {
+        Some(rt.key_provider()?)
+    } else {
+        None
+    };
+    if !paths.generated_tls {
+        cista_http::TlsSettings::load(&paths.cert_file, &paths.key_file)?;
+    }
+    let early_store = match target {
+        cista_store::Target::Postgres(_) => Some(rt.store(false, false).await?),
+        _ => None,
+    };
+
     let dir_existed = paths.data_dir.exists();
     create_private_dir(&paths.data_dir)?;
     lines.push(format!(
@@ -50,18 +66,16 @@ pub async fn initialize(rt: &Runtime) -> Result<Initialized, Failure> {
             tls.server_cert.display()
         ));
     } else {
-        cista_http::TlsSettings::load(&paths.cert_file, &paths.key_file)?;
         lines.push(format!(
             "checked certificate     {}",
             paths.cert_file.display()
         ));
     }
 
-    let key_created = !paths.kek_file.exists();
-    let keys = if key_created {
-        Arc::new(LocalKeyFile::create(&paths.kek_file, &OsRng, rt.now())?)
-    } else {
-        rt.key_provider()?
+    let key_created = existing_keys.is_none();
+    let keys = match existing_keys {
+        Some(keys) => keys,
+        None => Arc::new(LocalKeyFile::create(&paths.kek_file, &OsRng, rt.now())?),
     };
     lines.push(format!(
         "{} key file        {}",
@@ -69,7 +83,13 @@ pub async fn initialize(rt: &Runtime) -> Result<Initialized, Failure> {
         paths.kek_file.display()
     ));
 
-    let store = rt.store(true, true).await?;
+    let store = match early_store {
+        Some(store) => {
+            store.migrate().await?;
+            store
+        }
+        None => rt.store(true, true).await?,
+    };
     let location = store.location().to_owned();
     let (cista, created) = Cista::open_or_initialize(
         rt.deps(store, keys),

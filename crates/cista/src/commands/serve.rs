@@ -58,25 +58,29 @@ fn metrics_token(rt: &Runtime) -> Result<Option<Arc<str>>, Failure> {
     Ok(None)
 }
 
-async fn shutdown_signal() {
-    let ctrl_c = async {
-        let _ = tokio::signal::ctrl_c().await;
-    };
-    #[cfg(unix)]
-    let terminate = async {
-        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
-            Ok(mut s) => {
-                s.recv().await;
-            }
-            Err(_) => std::future::pending::<()>().await,
+/// Completes on SIGTERM or SIGINT (Ctrl-C). The handlers are registered when this is called,
+/// not when it is first awaited: a signal that arrives while we still start up must stop us
+/// gracefully, not kill us.
+#[cfg(unix)]
+fn shutdown_signal() -> Result<impl std::future::Future<Output = ()> + Send + 'static, Failure> {
+    use tokio::signal::unix::{SignalKind, signal};
+    let mut terminate = signal(SignalKind::terminate())
+        .map_err(|e| Failure(format!("cannot handle SIGTERM: {e}")))?;
+    let mut interrupt = signal(SignalKind::interrupt())
+        .map_err(|e| Failure(format!("cannot handle SIGINT: {e}")))?;
+    Ok(async move {
+        tokio::select! {
+            _ = terminate.recv() => {},
+            _ = interrupt.recv() => {},
         }
-    };
-    #[cfg(not(unix))]
-    let terminate = std::future::pending::<()>();
-    tokio::select! {
-        () = ctrl_c => {},
-        () = terminate => {},
-    }
+    })
+}
+
+#[cfg(not(unix))]
+fn shutdown_signal() -> Result<impl std::future::Future<Output = ()> + Send + 'static, Failure> {
+    Ok(async {
+        let _ = tokio::signal::ctrl_c().await;
+    })
 }
 
 /// Signs a checkpoint whenever the log has grown, every `interval`, and once more at stop.
@@ -107,6 +111,7 @@ async fn run_server(
     tls: TlsSettings,
     https: TcpListener,
     demo: Option<DemoInfo>,
+    shutdown: impl std::future::Future<Output = ()> + Send + 'static,
 ) -> Result<(), Failure> {
     let bound = https
         .local_addr()
@@ -139,7 +144,7 @@ async fn run_server(
             https,
             http_redirect,
         },
-        shutdown_signal(),
+        shutdown,
         Duration::from_secs(rt.config.server.shutdown_grace_secs),
     )
     .await;
@@ -153,6 +158,7 @@ async fn run_server(
 }
 
 pub async fn serve(mut rt: Runtime, args: &ServeArgs) -> Result<(), Failure> {
+    let shutdown = shutdown_signal()?;
     if let Some(listen) = &args.listen {
         rt.config.server.listen.clone_from(listen);
     }
@@ -160,10 +166,11 @@ pub async fn serve(mut rt: Runtime, args: &ServeArgs) -> Result<(), Failure> {
     let tls = TlsSettings::load(&rt.paths.cert_file, &rt.paths.key_file)?;
     let cista = rt.open(rt.config.database.migrate_on_start).await?;
     let https = bind(&rt.config.server.listen, "server.listen")?;
-    run_server(&rt, cista, tls, https, None).await
+    run_server(&rt, cista, tls, https, None, shutdown).await
 }
 
 pub async fn demo(mut rt: Runtime, args: &ServeArgs) -> Result<(), Failure> {
+    let shutdown = shutdown_signal()?;
     if let Some(listen) = &args.listen {
         rt.config.server.listen.clone_from(listen);
     }
@@ -234,5 +241,5 @@ pub async fn demo(mut rt: Runtime, args: &ServeArgs) -> Result<(), Failure> {
     let demo = Some(DemoInfo {
         organization: DEMO_ORG_NAME.to_owned(),
     });
-    run_server(&rt, cista, tls, https, demo).await
+    run_server(&rt, cista, tls, https, demo, shutdown).await
 }

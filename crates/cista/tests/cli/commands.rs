@@ -1,0 +1,180 @@
+//! Each command's normal path.
+
+use crate::{cista, init, kek_path, ok};
+
+#[test]
+fn every_command_has_help_with_the_global_options() {
+    let dir = tempfile::tempdir().unwrap();
+    for args in [
+        vec![],
+        vec!["demo"],
+        vec!["serve"],
+        vec!["init"],
+        vec!["migrate"],
+        vec!["configtest"],
+        vec!["audit"],
+        vec!["audit", "verify"],
+        vec!["keys"],
+        vec!["keys", "status"],
+        vec!["keys", "rotate"],
+    ] {
+        let mut command = cista(dir.path());
+        command.args(&args).arg("--help");
+        let ran = ok(command);
+        assert!(ran.stdout.contains("--config"), "{args:?}");
+        assert!(ran.stdout.contains("--data-dir"), "{args:?}");
+        if matches!(args.as_slice(), ["demo"] | ["serve"]) {
+            assert!(ran.stdout.contains("--listen"), "{args:?}");
+            assert!(ran.stdout.contains("CISTA_LISTEN"), "{args:?}");
+        }
+    }
+    assert!(
+        !dir.path().join("cista-data").exists(),
+        "help writes nothing"
+    );
+}
+
+#[test]
+fn init_creates_everything_once_then_reuses_it() {
+    let tmp = tempfile::tempdir().unwrap();
+    let data = tmp.path().join("data");
+    let first = init(&data);
+    assert_eq!(
+        first.stdout.matches("created").count(),
+        5,
+        "{}",
+        first.stdout
+    );
+    for file in [
+        "cista.db",
+        "tls/ca.pem",
+        "tls/server.pem",
+        "tls/server-key.pem",
+        "tls/ca-key.pem",
+    ] {
+        assert!(data.join(file).exists(), "{file}");
+    }
+    let kek = kek_path(&data);
+    assert!(
+        kek.exists(),
+        "the key file lives beside, not inside, the data directory"
+    );
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt as _;
+        let mode = |p: &std::path::Path| std::fs::metadata(p).unwrap().permissions().mode() & 0o777;
+        assert_eq!(mode(&kek), 0o600);
+        assert_eq!(mode(&data), 0o700);
+        assert_eq!(mode(&data.join("tls/server-key.pem")), 0o600);
+        assert_eq!(mode(&data.join("tls/ca-key.pem")), 0o600);
+    }
+    let ca = std::fs::read(data.join("tls/ca.pem")).unwrap();
+    let key_file = std::fs::read(&kek).unwrap();
+
+    let second = init(&data);
+    assert_eq!(
+        second.stdout.matches("reused").count(),
+        5,
+        "{}",
+        second.stdout
+    );
+    assert_eq!(std::fs::read(data.join("tls/ca.pem")).unwrap(), ca);
+    assert_eq!(std::fs::read(&kek).unwrap(), key_file);
+
+    let mut verify = cista(&data);
+    verify.args(["audit", "verify"]);
+    let verified = ok(verify);
+    assert!(
+        verified.stdout.starts_with("audit log OK: 1 entries"),
+        "{}",
+        verified.stdout
+    );
+
+    let mut test = cista(&data);
+    test.arg("configtest");
+    let tested = ok(test);
+    assert!(
+        tested.stdout.contains("configuration OK"),
+        "{}",
+        tested.stdout
+    );
+
+    let mut migrate = cista(&data);
+    migrate.arg("migrate");
+    assert!(ok(migrate).stdout.contains("schema up to date"));
+}
+
+#[test]
+fn keys_rotate_rewraps_and_everything_still_opens() {
+    let tmp = tempfile::tempdir().unwrap();
+    let data = tmp.path().join("data");
+    init(&data);
+    let mut status = cista(&data);
+    status.args(["keys", "status"]);
+    let before = ok(status).stdout;
+    assert!(before.contains("wraps 1 stored key(s)"), "{before}");
+
+    let mut rotate = cista(&data);
+    rotate.args(["keys", "rotate"]);
+    let rotated = ok(rotate).stdout;
+    assert!(rotated.contains("re-wrapped 1 stored key(s)"), "{rotated}");
+    assert!(rotated.contains("kept retired key"), "{rotated}");
+
+    let mut status = cista(&data);
+    status.args(["keys", "status"]);
+    let after = ok(status).stdout;
+    assert!(after.contains("retired"), "{after}");
+    assert!(after.contains("wraps 0 stored key(s)"), "{after}");
+
+    let mut prune = cista(&data);
+    prune.args(["keys", "rotate", "--remove-retired"]);
+    assert!(ok(prune).stdout.contains("removed retired key"));
+
+    let mut verify = cista(&data);
+    verify.args(["audit", "verify"]);
+    assert!(ok(verify).stdout.starts_with("audit log OK"));
+}
+
+#[test]
+fn audit_verify_names_the_first_tampered_entry() {
+    let tmp = tempfile::tempdir().unwrap();
+    let data = tmp.path().join("data");
+    init(&data);
+    let mut rotate = cista(&data);
+    rotate.args(["keys", "rotate"]);
+    ok(rotate);
+
+    let runtime = tokio::runtime::Runtime::new().unwrap();
+    runtime.block_on(async {
+        use sea_orm::ConnectionTrait as _;
+        let store = cista_store::SeaStore::connect(
+            &cista_store::Target::SqliteFile(data.join("cista.db")),
+            &cista_store::ConnectOptions::default(),
+        )
+        .await
+        .unwrap();
+        store
+            .connection()
+            .execute_unprepared(
+                r#"UPDATE audit_entries SET actor = 'operator:someone-else' WHERE seq = 1"#,
+            )
+            .await
+            .unwrap();
+    });
+    let mut verify = cista(&data);
+    verify.args(["audit", "verify"]);
+    let ran = crate::run(verify);
+    assert_eq!(ran.code, 1, "{}{}", ran.stdout, ran.stderr);
+    assert!(
+        ran.stdout.contains("audit log FAILED at entry 1"),
+        "{}",
+        ran.stdout
+    );
+
+    let mut json = cista(&data);
+    json.args(["audit", "verify", "--json"]);
+    let ran = crate::run(json);
+    assert_eq!(ran.code, 1);
+    let report: serde_json::Value = serde_json::from_str(&ran.stdout).unwrap();
+    assert_eq!(report["problem"]["first_bad_entry"], 1);
+}

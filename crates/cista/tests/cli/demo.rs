@@ -1,0 +1,86 @@
+//! `cista demo`, as a new user runs it: prints the links and the CA, serves HTTPS, stops
+//! cleanly on SIGTERM, and reuses its data the second time.
+
+use crate::{Running, cista, client, free_port};
+
+#[test]
+fn the_demo_serves_then_reuses_its_data() {
+    let tmp = tempfile::tempdir().unwrap();
+    let data = tmp.path().join("cista-data");
+    let port = free_port();
+    let runtime = tokio::runtime::Runtime::new().unwrap();
+
+    let mut command = cista(&data);
+    command.args(["demo", "--listen", &format!("127.0.0.1:{port}")]);
+    let mut demo = Running::spawn(command);
+    demo.wait_for("Press Ctrl-C to stop.");
+    let printed = demo.seen.join("\n");
+    assert!(
+        printed.contains(&format!("https://localhost:{port}/security")),
+        "{printed}"
+    );
+    assert!(
+        printed.contains(&data.join("tls/ca.pem").display().to_string()),
+        "{printed}"
+    );
+    assert!(
+        printed.contains("created organization    Palm Court Condominium Association"),
+        "{printed}"
+    );
+
+    let http = client(&data, port);
+    runtime.block_on(async {
+        let page = http
+            .get(format!("https://localhost:{port}/"))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(page.status(), 200);
+        let html = page.text().await.unwrap();
+        assert!(
+            html.contains("Palm Court Condominium Association"),
+            "{html}"
+        );
+        let trust: serde_json::Value = http
+            .get(format!("https://localhost:{port}/api/v1/trust"))
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
+        assert_eq!(trust["report"]["database"]["backend"], "Sqlite");
+        assert_eq!(
+            trust["report"]["audit"]["latest_checkpoint"]["signature_valid"],
+            true
+        );
+        let token = std::fs::read_to_string(data.join("secrets/metrics-token")).unwrap();
+        let metrics = http
+            .get(format!("https://localhost:{port}/metrics"))
+            .bearer_auth(token.trim())
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(metrics.status(), 200);
+    });
+    assert_eq!(demo.terminate(), 0, "SIGTERM stops the demo cleanly");
+
+    let mut again = cista(&data);
+    again.args(["demo", "--listen", &format!("127.0.0.1:{port}")]);
+    let mut demo = Running::spawn(again);
+    demo.wait_for("Press Ctrl-C to stop.");
+    let printed = demo.seen.join("\n");
+    assert!(printed.contains("reused  database"), "{printed}");
+    assert!(printed.contains("reused  organization"), "{printed}");
+    assert_eq!(demo.terminate(), 0);
+
+    // Everything the demo did is in the audit log, and it verifies.
+    let mut verify = cista(&data);
+    verify.args(["audit", "verify"]);
+    let ran = crate::ok(verify);
+    assert!(
+        ran.stdout.starts_with("audit log OK: 2 entries"),
+        "{}",
+        ran.stdout
+    );
+}
