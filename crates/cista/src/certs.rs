@@ -140,6 +140,8 @@ impl LocalTls {
             .push(DnType::CommonName, "localhost");
         params.key_usages = vec![KeyUsagePurpose::DigitalSignature];
         params.extended_key_usages = vec![ExtendedKeyUsagePurpose::ServerAuth];
+        // RFC 5280 §4.2.1.1: strict validators refuse a leaf without the issuer's key id.
+        params.use_authority_key_identifier_extension = true;
         params.not_before = now - Duration::minutes(5);
         let not_after = now + Duration::days(SERVER_LIFETIME_DAYS);
         params.not_after = not_after;
