@@ -74,10 +74,8 @@ impl Actor {
                     | Action::ListOrganizations
                     | Action::ViewKeyStatus
             ),
-            // The trust page and the landing page's list of organizations are public.
-            Actor::Anonymous => {
-                matches!(action, Action::ViewTrustReport | Action::ListOrganizations)
-            }
+            // The trust page is public; which organizations use this instance is not.
+            Actor::Anonymous => matches!(action, Action::ViewTrustReport),
         }
     }
 
@@ -117,7 +115,7 @@ mod tests {
     fn anonymous_visitors_may_only_read_public_things() {
         for action in Action::ALL {
             let allowed = Actor::Anonymous.may(action);
-            let public = matches!(action, Action::ViewTrustReport | Action::ListOrganizations);
+            let public = matches!(action, Action::ViewTrustReport);
             assert_eq!(allowed, public, "{action:?}");
         }
         assert!(matches!(

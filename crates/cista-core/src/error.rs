@@ -69,6 +69,8 @@ pub enum Error {
     Integrity(String),
     #[error("the database is unavailable")]
     StoreUnavailable(#[source] Cause),
+    #[error("the key provider is unavailable")]
+    KeyProviderUnavailable(#[source] Cause),
     #[error("the database failed")]
     Store(#[source] Cause),
     #[error("internal error: {0}")]
@@ -112,6 +114,7 @@ impl Error {
             Self::Crypto(_) => "crypto_check_failed",
             Self::Integrity(_) => "integrity_failed",
             Self::StoreUnavailable(_) => "storage_unavailable",
+            Self::KeyProviderUnavailable(_) => "key_provider_unavailable",
             Self::Store(_) => "storage_failed",
             Self::Internal(_) => "internal_error",
         }
@@ -130,7 +133,7 @@ impl Error {
             Self::PayloadTooLarge { .. } => ErrorClass::TooLarge,
             Self::RequestTimeout => ErrorClass::Timeout,
             Self::RateLimited => ErrorClass::RateLimited,
-            Self::StoreUnavailable(_) => ErrorClass::Unavailable,
+            Self::StoreUnavailable(_) | Self::KeyProviderUnavailable(_) => ErrorClass::Unavailable,
             Self::SchemaTooNew { .. }
             | Self::NotInitialized
             | Self::Keys(_)
@@ -190,6 +193,7 @@ pub const ALL_CODES: &[&str] = &[
     "crypto_check_failed",
     "integrity_failed",
     "storage_unavailable",
+    "key_provider_unavailable",
     "storage_failed",
     "internal_error",
 ];

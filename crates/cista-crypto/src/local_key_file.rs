@@ -51,6 +51,7 @@ enum KekState {
     Retired,
 }
 
+#[derive(Clone)]
 struct LoadedKek {
     id: KekId,
     state: KekState,
@@ -378,10 +379,8 @@ impl KeyProvider for LocalKeyFile {
             .keks
             .iter()
             .map(|k| LoadedKek {
-                id: k.id.clone(),
                 state: KekState::Retired,
-                created: k.created,
-                key: k.key.clone(),
+                ..k.clone()
             })
             .collect();
         keks.push(LoadedKek {
@@ -409,12 +408,7 @@ impl KeyProvider for LocalKeyFile {
             .keks
             .iter()
             .filter(|k| &k.id != kek)
-            .map(|k| LoadedKek {
-                id: k.id.clone(),
-                state: k.state,
-                created: k.created,
-                key: k.key.clone(),
-            })
+            .cloned()
             .collect();
         write_file(&self.path, &keks, false)?;
         *loaded = read_file(&self.path)?;

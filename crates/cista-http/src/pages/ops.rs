@@ -1,5 +1,5 @@
 //! Health endpoints for load balancers and orchestrators: `/healthz` says the process answers,
-//! `/readyz` that the database and the key provider do too.
+//! `/readyz` that the database and the key provider do too (503 with a code if not).
 
 use crate::AppState;
 use crate::error::AppError;
@@ -18,6 +18,6 @@ pub async fn readyz(State(state): State<AppState>) -> Result<Json<Value>, AppErr
         .key_provider()
         .info()
         .await
-        .map_err(|e| cista_core::Error::StoreUnavailable(Box::new(e)))?;
+        .map_err(|e| cista_core::Error::KeyProviderUnavailable(Box::new(e)))?;
     Ok(Json(json!({ "status": "ready" })))
 }

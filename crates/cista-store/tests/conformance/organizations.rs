@@ -86,8 +86,17 @@ pub async fn organizations_round_trip(h: &Harness) {
             .unwrap(),
         bay
     );
+    assert_eq!(
+        cista
+            .organizations(&Actor::Anonymous)
+            .await
+            .unwrap_err()
+            .code(),
+        "forbidden",
+        "which organizations use an instance is not public"
+    );
     let names: Vec<String> = cista
-        .organizations(&Actor::Anonymous)
+        .organizations(&operator())
         .await
         .unwrap()
         .into_iter()

@@ -139,23 +139,10 @@ fn a_database_from_a_newer_version_is_refused() {
     let tmp = tempfile::tempdir().unwrap();
     let data = tmp.path().join("data");
     init(&data);
-    let runtime = tokio::runtime::Runtime::new().unwrap();
-    runtime.block_on(async {
-        use sea_orm::ConnectionTrait as _;
-        let store = cista_store::SeaStore::connect(
-            &cista_store::Target::SqliteFile(data.join("cista.db")),
-            &cista_store::ConnectOptions::default(),
-        )
-        .await
-        .unwrap();
-        store
-            .connection()
-            .execute_unprepared(
-                "INSERT INTO seaql_migrations (version, applied_at) VALUES ('m29990101_000001_future', 0)",
-            )
-            .await
-            .unwrap();
-    });
+    crate::tamper_sqlite(
+        &data,
+        "INSERT INTO seaql_migrations (version, applied_at) VALUES ('m29990101_000001_future', 0)",
+    );
     for args in [vec!["serve"], vec!["migrate"], vec!["audit", "verify"]] {
         let mut command = cista(&data);
         command.args(&args);

@@ -144,23 +144,10 @@ fn audit_verify_names_the_first_tampered_entry() {
     rotate.args(["keys", "rotate"]);
     ok(rotate);
 
-    let runtime = tokio::runtime::Runtime::new().unwrap();
-    runtime.block_on(async {
-        use sea_orm::ConnectionTrait as _;
-        let store = cista_store::SeaStore::connect(
-            &cista_store::Target::SqliteFile(data.join("cista.db")),
-            &cista_store::ConnectOptions::default(),
-        )
-        .await
-        .unwrap();
-        store
-            .connection()
-            .execute_unprepared(
-                r#"UPDATE audit_entries SET actor = 'operator:someone-else' WHERE seq = 1"#,
-            )
-            .await
-            .unwrap();
-    });
+    crate::tamper_sqlite(
+        &data,
+        r#"UPDATE audit_entries SET actor = 'operator:someone-else' WHERE seq = 1"#,
+    );
     let mut verify = cista(&data);
     verify.args(["audit", "verify"]);
     let ran = crate::run(verify);

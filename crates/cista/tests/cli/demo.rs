@@ -63,6 +63,53 @@ fn the_demo_serves_then_reuses_its_data() {
             .unwrap();
         assert_eq!(metrics.status(), 200);
     });
+
+    // Rotating keys from another process while the demo serves: no restart, no downtime.
+    let old_kek = runtime.block_on(async {
+        let trust: serde_json::Value = http
+            .get(format!("https://localhost:{port}/api/v1/trust"))
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
+        trust["report"]["keys"]["provider"]["active_kek"]
+            .as_str()
+            .unwrap()
+            .to_owned()
+    });
+    let mut rotate = cista(&data);
+    rotate.args(["keys", "rotate"]);
+    let rotated = crate::ok(rotate).stdout;
+    assert!(rotated.contains("re-wrapped 2 stored key(s)"), "{rotated}");
+    runtime.block_on(async {
+        let trust: serde_json::Value = http
+            .get(format!("https://localhost:{port}/api/v1/trust"))
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
+        let active = trust["report"]["keys"]["provider"]["active_kek"]
+            .as_str()
+            .unwrap();
+        assert_ne!(
+            active, old_kek,
+            "the running server sees the new key-encryption key"
+        );
+        assert_eq!(
+            trust["report"]["keys"]["provider"]["retired_keks"][0],
+            old_kek.as_str()
+        );
+        let ready = http
+            .get(format!("https://localhost:{port}/readyz"))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(ready.status(), 200);
+    });
     assert_eq!(demo.terminate(), 0, "SIGTERM stops the demo cleanly");
 
     let mut again = cista(&data);
@@ -74,12 +121,13 @@ fn the_demo_serves_then_reuses_its_data() {
     assert!(printed.contains("reused  organization"), "{printed}");
     assert_eq!(demo.terminate(), 0);
 
-    // Everything the demo did is in the audit log, and it verifies.
+    // Everything the demo did is in the audit log (instance initialized, organization
+    // created, keys re-wrapped), and it verifies.
     let mut verify = cista(&data);
     verify.args(["audit", "verify"]);
     let ran = crate::ok(verify);
     assert!(
-        ran.stdout.starts_with("audit log OK: 2 entries"),
+        ran.stdout.starts_with("audit log OK: 3 entries"),
         "{}",
         ran.stdout
     );

@@ -194,3 +194,18 @@ pub fn kek_path(data_dir: &Path) -> PathBuf {
     p.push(".kek");
     PathBuf::from(p)
 }
+
+/// Runs SQL directly on a data directory's SQLite database, as an attacker with file access.
+pub fn tamper_sqlite(data_dir: &Path, sql: &str) {
+    let runtime = tokio::runtime::Runtime::new().unwrap();
+    runtime.block_on(async {
+        use sea_orm::ConnectionTrait as _;
+        let store = cista_store::SeaStore::connect(
+            &cista_store::Target::SqliteFile(data_dir.join("cista.db")),
+            &cista_store::ConnectOptions::default(),
+        )
+        .await
+        .unwrap();
+        store.connection().execute_unprepared(sql).await.unwrap();
+    });
+}
