@@ -182,6 +182,8 @@ pub trait Store: Send + Sync + std::fmt::Debug {
 
     async fn organizations(&self) -> Result<Vec<Organization>>;
 
+    async fn organization_count(&self) -> Result<u64>;
+
     // --- wrapped keys -------------------------------------------------------------------
 
     async fn stored_key(&self, id: KeyId) -> Result<Option<StoredKey>>;
@@ -190,6 +192,8 @@ pub trait Store: Send + Sync + std::fmt::Debug {
 
     /// Every stored key, for rotation and status.
     async fn stored_keys(&self) -> Result<Vec<StoredKey>>;
+
+    async fn stored_key_count(&self) -> Result<u64>;
 
     /// Applies the rewraps whose row still carries the expected old KEK, with one audit entry,
     /// in one transaction. Returns how many rows changed.

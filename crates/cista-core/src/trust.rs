@@ -54,7 +54,7 @@ impl Cista {
         let store = self.store();
         let database = store.describe().await?;
         let provider = self.key_provider().info().await?;
-        let stored_keys = store.stored_keys().await?.len() as u64;
+        let stored_keys = store.stored_key_count().await?;
         let head = store.audit_head().await?;
         let verifier = self.signer().verifier();
         let latest_checkpoint = store.latest_checkpoint().await?.map(|cp| {
@@ -87,7 +87,7 @@ impl Cista {
                 key_id: verifier.key_id(),
                 latest_checkpoint,
             },
-            organizations: store.organizations().await?.len() as u64,
+            organizations: store.organization_count().await?,
         })
     }
 

@@ -24,8 +24,8 @@ use entity::{audit_checkpoint, audit_entry, audit_head, instance, organization, 
 use migration::{Migrator, known_migrations};
 use sea_orm::sea_query::Expr;
 use sea_orm::{
-    ActiveValue::Set, ColumnTrait, DatabaseConnection, EntityTrait, QueryFilter, QueryOrder,
-    QuerySelect, TransactionTrait,
+    ActiveValue::Set, ColumnTrait, DatabaseConnection, EntityTrait, PaginatorTrait, QueryFilter,
+    QueryOrder, QuerySelect, TransactionTrait,
 };
 use sea_orm_migration::MigratorTrait;
 
@@ -294,6 +294,20 @@ impl Store for SeaStore {
             .into_iter()
             .map(convert::organization)
             .collect()
+    }
+
+    async fn organization_count(&self) -> Result<u64> {
+        organization::Entity::find()
+            .count(&self.db)
+            .await
+            .map_err(db_err)
+    }
+
+    async fn stored_key_count(&self) -> Result<u64> {
+        stored_key::Entity::find()
+            .count(&self.db)
+            .await
+            .map_err(db_err)
     }
 
     async fn stored_key(&self, id: KeyId) -> Result<Option<StoredKey>> {

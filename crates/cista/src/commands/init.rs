@@ -34,10 +34,28 @@ pub async fn initialize(rt: &Runtime) -> Result<Initialized, Failure> {
     if !paths.generated_tls {
         cista_http::TlsSettings::load(&paths.cert_file, &paths.key_file)?;
     }
-    let early_store = match target {
+    let early_store = match &target {
         cista_store::Target::Postgres(_) => Some(rt.store(false, false).await?),
+        cista_store::Target::SqliteFile(path) if path.exists() => {
+            Some(rt.store(false, false).await?)
+        }
         _ => None,
     };
+    // A database that already has an instance can only be opened with its own key file; a
+    // new one would never decrypt it, so never make one in its place.
+    if existing_keys.is_none()
+        && let Some(store) = &early_store
+        && !store.schema_status().await?.applied.is_empty()
+        && cista_core::Store::instance(store).await?.is_some()
+    {
+        return Err(Failure(format!(
+            "the database {} was initialized with a key file that is not at {}; restore that \
+             key file (or set keys.file to where it is): a new key file cannot decrypt this \
+             database",
+            store.location(),
+            paths.kek_file.display()
+        )));
+    }
 
     let dir_existed = paths.data_dir.exists();
     create_private_dir(&paths.data_dir)?;

@@ -58,6 +58,16 @@ fn a_missing_key_file_is_named() {
     let line = fails(serve(&data));
     assert!(line.contains("key file"), "{line}");
     assert!(line.contains("does not exist"), "{line}");
+
+    // init must not paper over the loss with a new key file that cannot decrypt anything.
+    let mut again = cista(&data);
+    again.arg("init");
+    let line = fails(again);
+    assert!(line.contains("restore that key file"), "{line}");
+    assert!(
+        !kek_path(&data).exists(),
+        "no replacement key file was written"
+    );
 }
 
 #[test]
