@@ -3,12 +3,16 @@
 //! RFC 6962 Merkle tree behind the audit log. Nothing here does I/O except the local key-file
 //! provider, which owns its file.
 
+pub mod blind_index;
 pub mod digest;
 pub mod envelope;
 pub mod local_key_file;
 pub mod merkle;
 pub mod note;
+pub mod password;
 pub mod provider;
+pub mod token;
+pub mod totp;
 
 pub use digest::Digest32;
 pub use envelope::{DataKey, Sealed};
