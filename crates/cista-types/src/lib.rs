@@ -5,12 +5,14 @@
 pub mod clock;
 pub mod ids;
 pub mod org;
+pub mod person;
 pub mod rng;
 pub mod timestamp;
 
 pub use clock::{Clock, ManualClock, SystemClock};
 pub use ids::{KeyId, OrgId};
 pub use org::{OrgName, OrgSlug};
+pub use person::{Email, Password, PersonName, Phone, Role, SubjectCode};
 pub use rng::{OsRng, Rng, SeededRng};
 pub use timestamp::Timestamp;
 

@@ -1,0 +1,344 @@
+//! People: subject codes and the personal fields (names, email, phone), each parsed once at the
+//! edge. Personal values never print in `Debug` output, so they cannot leak into logs.
+
+use crate::ParseError;
+use serde::{Deserialize, Serialize};
+use std::fmt;
+
+/// How a person is referred to everywhere outside the vault: a random 63-bit number, never
+/// sequential and never a secret.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[serde(transparent)]
+pub struct SubjectCode(i64);
+
+impl SubjectCode {
+    pub fn new(rng: &dyn crate::Rng) -> Self {
+        Self(rng.id63())
+    }
+
+    pub fn from_i64(value: i64) -> Self {
+        Self(value)
+    }
+
+    pub fn as_i64(&self) -> i64 {
+        self.0
+    }
+
+    pub fn parse(raw: &str) -> Result<Self, ParseError> {
+        raw.trim()
+            .parse::<i64>()
+            .ok()
+            .filter(|n| *n > 0)
+            .map(Self)
+            .ok_or_else(|| ParseError::new("subject code", "must be a positive whole number"))
+    }
+}
+
+impl fmt::Display for SubjectCode {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}", self.0)
+    }
+}
+
+macro_rules! personal {
+    ($name:ident) => {
+        impl fmt::Debug for $name {
+            fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str(concat!(stringify!($name), "(<personal>)"))
+            }
+        }
+
+        impl fmt::Display for $name {
+            fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str(&self.0)
+            }
+        }
+
+        impl $name {
+            pub fn as_str(&self) -> &str {
+                &self.0
+            }
+        }
+
+        impl From<$name> for String {
+            fn from(value: $name) -> Self {
+                value.0
+            }
+        }
+
+        impl TryFrom<String> for $name {
+            type Error = ParseError;
+            fn try_from(value: String) -> Result<Self, Self::Error> {
+                Self::parse(&value)
+            }
+        }
+    };
+}
+
+/// A first or last name: 1 to 100 characters, no control characters.
+#[derive(Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(try_from = "String", into = "String")]
+pub struct PersonName(String);
+personal!(PersonName);
+
+impl PersonName {
+    pub fn parse(raw: &str) -> Result<Self, ParseError> {
+        let trimmed = raw.trim();
+        if trimmed.is_empty() {
+            return Err(ParseError::new("name", "must not be empty"));
+        }
+        if trimmed.chars().count() > 100 {
+            return Err(ParseError::new("name", "must be at most 100 characters"));
+        }
+        if trimmed.chars().any(char::is_control) {
+            return Err(ParseError::new("name", "must not contain control characters"));
+        }
+        Ok(Self(trimmed.to_owned()))
+    }
+}
+
+/// An email address, stored as typed (trimmed), compared and indexed in lower case.
+#[derive(Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(try_from = "String", into = "String")]
+pub struct Email(String);
+personal!(Email);
+
+impl Email {
+    pub fn parse(raw: &str) -> Result<Self, ParseError> {
+        let what = "email address";
+        let value = raw.trim();
+        let example = "should look like name@example.org";
+        if value.is_empty() {
+            return Err(ParseError::new(what, "must not be empty"));
+        }
+        if value.len() > 254 {
+            return Err(ParseError::new(what, "must be at most 254 characters"));
+        }
+        let Some((local, domain)) = value.rsplit_once('@') else {
+            return Err(ParseError::new(what, example));
+        };
+        let local_ok = !local.is_empty()
+            && local.len() <= 64
+            && !local.starts_with('.')
+            && !local.ends_with('.')
+            && !local.contains("..")
+            && local
+                .chars()
+                .all(|c| c.is_alphanumeric() || "!#$%&'*+-/=?^_`{|}~.".contains(c));
+        let labels: Vec<&str> = domain.split('.').collect();
+        let domain_ok = labels.len() >= 2
+            && labels.iter().all(|l| {
+                !l.is_empty()
+                    && l.len() <= 63
+                    && !l.starts_with('-')
+                    && !l.ends_with('-')
+                    && l.chars().all(|c| c.is_alphanumeric() || c == '-')
+            });
+        if !local_ok || !domain_ok {
+            return Err(ParseError::new(what, example));
+        }
+        Ok(Self(value.to_owned()))
+    }
+
+    /// The form used for lookups: the whole address in lower case.
+    pub fn normalized(&self) -> String {
+        self.0.to_lowercase()
+    }
+}
+
+/// A phone number in international (E.164) form, e.g. `+13055550100`.
+#[derive(Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(try_from = "String", into = "String")]
+pub struct Phone(String);
+personal!(Phone);
+
+impl Phone {
+    /// Accepts spaces, dots, hyphens and parentheses between digits; requires the country code.
+    pub fn parse(raw: &str) -> Result<Self, ParseError> {
+        let what = "phone number";
+        let value = raw.trim();
+        let Some(rest) = value.strip_prefix('+') else {
+            return Err(ParseError::new(
+                what,
+                "must start with + and the country code, e.g. +1 305 555 0100",
+            ));
+        };
+        if !rest.chars().all(|c| c.is_ascii_digit() || " .-()".contains(c)) {
+            return Err(ParseError::new(what, "may contain only digits after the +"));
+        }
+        let digits: String = rest.chars().filter(char::is_ascii_digit).collect();
+        if !(8..=15).contains(&digits.len()) || digits.starts_with('0') {
+            return Err(ParseError::new(
+                what,
+                "must have 8 to 15 digits including the country code",
+            ));
+        }
+        Ok(Self(format!("+{digits}")))
+    }
+
+    /// The last four digits, for messages like "we sent a code to the number ending 0100".
+    pub fn last_four(&self) -> &str {
+        self.0.get(self.0.len().saturating_sub(4)..).unwrap_or("")
+    }
+}
+
+/// A role in an organization.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Role {
+    Owner,
+    Admin,
+    Inspector,
+    Advisor,
+    Reviewer,
+    Member,
+}
+
+impl Role {
+    pub const ALL: [Role; 6] = [
+        Role::Owner,
+        Role::Admin,
+        Role::Inspector,
+        Role::Advisor,
+        Role::Reviewer,
+        Role::Member,
+    ];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Role::Owner => "owner",
+            Role::Admin => "admin",
+            Role::Inspector => "inspector",
+            Role::Advisor => "advisor",
+            Role::Reviewer => "reviewer",
+            Role::Member => "member",
+        }
+    }
+
+    pub fn label(self) -> &'static str {
+        match self {
+            Role::Owner => "Owner",
+            Role::Admin => "Administrator",
+            Role::Inspector => "Inspector (read-only election monitor)",
+            Role::Advisor => "Advisor",
+            Role::Reviewer => "Reviewer",
+            Role::Member => "Member",
+        }
+    }
+
+    pub fn parse(raw: &str) -> Result<Self, ParseError> {
+        Role::ALL
+            .into_iter()
+            .find(|r| r.as_str() == raw.trim())
+            .ok_or_else(|| {
+                ParseError::new(
+                    "role",
+                    "must be one of owner, admin, inspector, advisor, reviewer, member",
+                )
+            })
+    }
+
+    /// Staff roles work for the organization; members are the people it serves.
+    pub fn is_staff(self) -> bool {
+        self != Role::Member
+    }
+
+    /// Owners and administrators must use a second factor (TOTP).
+    pub fn requires_mfa(self) -> bool {
+        matches!(self, Role::Owner | Role::Admin)
+    }
+}
+
+impl fmt::Display for Role {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// A password as typed: 8 to 128 characters. It never prints.
+#[derive(Clone, PartialEq, Eq)]
+pub struct Password(String);
+
+impl fmt::Debug for Password {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("Password(<redacted>)")
+    }
+}
+
+impl Password {
+    pub const MIN_CHARS: usize = 8;
+    pub const MAX_CHARS: usize = 128;
+
+    pub fn parse(raw: &str) -> Result<Self, ParseError> {
+        let count = raw.chars().count();
+        if count < Self::MIN_CHARS {
+            return Err(ParseError::new(
+                "password",
+                format!("must be at least {} characters", Self::MIN_CHARS),
+            ));
+        }
+        if count > Self::MAX_CHARS {
+            return Err(ParseError::new(
+                "password",
+                format!("must be at most {} characters", Self::MAX_CHARS),
+            ));
+        }
+        Ok(Self(raw.to_owned()))
+    }
+
+    /// The password itself, for hashing and the strength check only.
+    pub fn expose(&self) -> &str {
+        &self.0
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn emails_are_validated_and_normalized() {
+        let e = Email::parse("  Jane.Doe+hoa@Example.ORG ").unwrap();
+        assert_eq!(e.as_str(), "Jane.Doe+hoa@Example.ORG");
+        assert_eq!(e.normalized(), "jane.doe+hoa@example.org");
+        for bad in ["", "jane", "jane@", "@example.org", "jane@example", "ja ne@example.org", "jane@exa_mple.org", "jane..d@example.org", "jane@-example.org", "jane\u{0}@example.org"] {
+            assert!(Email::parse(bad).is_err(), "{bad:?} accepted");
+        }
+        assert!(Email::parse(&format!("{}@example.org", "a".repeat(65))).is_err());
+    }
+
+    #[test]
+    fn phones_are_e164_with_a_helpful_message() {
+        assert_eq!(Phone::parse("+1 (305) 555-0100").unwrap().as_str(), "+13055550100");
+        assert_eq!(Phone::parse("+44 20 7946 0958").unwrap().last_four(), "0958");
+        let e = Phone::parse("305 555 0100").unwrap_err();
+        assert!(e.message.contains("country code"), "{}", e.message);
+        for bad in ["+1", "+1234567", "+0123456789", "+1 305 555 0100 ext 2", "+1234567890123456"] {
+            assert!(Phone::parse(bad).is_err(), "{bad}");
+        }
+    }
+
+    #[test]
+    fn personal_values_never_print_in_debug() {
+        let e = Email::parse("jane@example.org").unwrap();
+        assert_eq!(format!("{e:?}"), "Email(<personal>)");
+        let n = PersonName::parse("Jane").unwrap();
+        assert!(!format!("{n:?}").contains("Jane"));
+        let p = Password::parse("correct horse").unwrap();
+        assert!(!format!("{p:?}").contains("horse"));
+    }
+
+    #[test]
+    fn names_roles_passwords_and_subjects_parse() {
+        assert!(PersonName::parse(" ").is_err());
+        assert!(PersonName::parse(&"x".repeat(101)).is_err());
+        assert_eq!(Role::parse("admin").unwrap(), Role::Admin);
+        assert!(Role::parse("root").is_err());
+        assert!(Role::Owner.requires_mfa() && !Role::Inspector.requires_mfa());
+        assert!(Password::parse("1234567").is_err());
+        assert!(Password::parse(&"x".repeat(129)).is_err());
+        assert!(Password::parse(&"é".repeat(128)).is_ok());
+        assert_eq!(SubjectCode::parse("42").unwrap().as_i64(), 42);
+        assert!(SubjectCode::parse("-1").is_err() && SubjectCode::parse("x").is_err());
+    }
+}
