@@ -1,7 +1,11 @@
-//! Who is acting, and what they may do. Every core call takes an `Actor` and checks it first
-//! (`authorize`), so a route or a command cannot forget the check.
+//! Who is acting, and what they may do. Every core call takes an `Actor` and checks it first,
+//! so a route or a command cannot forget the check. Instance-wide actions are `Action`s;
+//! actions inside an organization are `OrgAction`s, decided by `role_may`, the one table of
+//! who may do what.
 
 use crate::{Error, Result};
+use cista_types::{OrgId, Role, SubjectCode};
+use std::collections::BTreeMap;
 use std::fmt;
 
 /// The acting identity of a core call.
@@ -10,14 +14,32 @@ pub enum Actor {
     /// Someone at the command line of the machine that runs Cista. They hold the data
     /// directory and the key file, so they have every right the CLI offers.
     Operator { user: String },
-    /// Cista itself: background work such as signing checkpoints.
+    /// Cista itself: background work such as signing checkpoints and delivering mail.
     System,
     /// A visitor without a session.
     Anonymous,
+    /// A signed-in person.
+    Person(PersonActor),
 }
 
-/// Everything an actor can ask the core to do. New features add their actions here, so the
-/// authorization matrix stays in one place.
+/// How a person signed in.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Access {
+    /// Password (and a second factor where the role requires it).
+    Full,
+    /// A one-time SMS code: enough to vote, nothing else.
+    SmsRestricted,
+}
+
+/// A signed-in person and the roles they hold, loaded with the session.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PersonActor {
+    pub subject: SubjectCode,
+    pub access: Access,
+    pub roles: BTreeMap<OrgId, Role>,
+}
+
+/// Instance-wide actions.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Action {
     InitializeInstance,
@@ -28,10 +50,12 @@ pub enum Action {
     VerifyAudit,
     ViewKeyStatus,
     RotateKeys,
+    DeliverMessages,
+    ErasePersonAnywhere,
 }
 
 impl Action {
-    pub const ALL: [Action; 8] = [
+    pub const ALL: [Action; 10] = [
         Action::InitializeInstance,
         Action::CreateOrganization,
         Action::ListOrganizations,
@@ -40,6 +64,8 @@ impl Action {
         Action::VerifyAudit,
         Action::ViewKeyStatus,
         Action::RotateKeys,
+        Action::DeliverMessages,
+        Action::ErasePersonAnywhere,
     ];
 
     /// Words for "you are not allowed to …".
@@ -53,7 +79,71 @@ impl Action {
             Action::VerifyAudit => "verify the audit log",
             Action::ViewKeyStatus => "view key status",
             Action::RotateKeys => "rotate keys",
+            Action::DeliverMessages => "deliver messages",
+            Action::ErasePersonAnywhere => "erase people",
         }
+    }
+}
+
+/// Actions inside one organization.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum OrgAction {
+    /// See the organization's home page.
+    ViewOrganization,
+    /// See the list of staff and members, with their names and contact details (each view
+    /// is an audited read of personal data).
+    ViewPeople,
+    /// Invite someone with this role.
+    Invite(Role),
+    /// Give a member this role (the member's current role also counts: see `role_may`).
+    ChangeRole(Role),
+    /// Send someone's invitation again.
+    ResendInvitation,
+    /// Erase someone's personal data.
+    ErasePerson,
+}
+
+impl OrgAction {
+    pub fn describe(self) -> &'static str {
+        match self {
+            OrgAction::ViewOrganization => "view this organization",
+            OrgAction::ViewPeople => "view this organization's people",
+            OrgAction::Invite(_) => "invite people with this role",
+            OrgAction::ChangeRole(_) => "give this role",
+            OrgAction::ResendInvitation => "resend invitations",
+            OrgAction::ErasePerson => "erase people",
+        }
+    }
+
+    /// Every action, for the generated authorization matrix.
+    pub fn all() -> Vec<OrgAction> {
+        let mut all = vec![
+            OrgAction::ViewOrganization,
+            OrgAction::ViewPeople,
+            OrgAction::ResendInvitation,
+            OrgAction::ErasePerson,
+        ];
+        for role in Role::ALL {
+            all.push(OrgAction::Invite(role));
+            all.push(OrgAction::ChangeRole(role));
+        }
+        all
+    }
+}
+
+/// The table: which role may do what inside its organization. Owners may do everything;
+/// administrators everything except making or touching owners; other roles only look.
+pub fn role_may(role: Role, action: OrgAction) -> bool {
+    match action {
+        OrgAction::ViewOrganization => true,
+        OrgAction::ViewPeople | OrgAction::ResendInvitation | OrgAction::ErasePerson => {
+            matches!(role, Role::Owner | Role::Admin)
+        }
+        OrgAction::Invite(target) | OrgAction::ChangeRole(target) => match role {
+            Role::Owner => true,
+            Role::Admin => target != Role::Owner,
+            _ => false,
+        },
     }
 }
 
@@ -62,10 +152,10 @@ impl Actor {
         Self::Operator { user: user.into() }
     }
 
-    /// Whether this actor may perform `action`.
+    /// Whether this actor may perform the instance-wide `action`.
     pub fn may(&self, action: Action) -> bool {
         match self {
-            Actor::Operator { .. } => true,
+            Actor::Operator { .. } => !matches!(action, Action::DeliverMessages),
             Actor::System => matches!(
                 action,
                 Action::SignCheckpoint
@@ -73,9 +163,9 @@ impl Actor {
                     | Action::ViewTrustReport
                     | Action::ListOrganizations
                     | Action::ViewKeyStatus
+                    | Action::DeliverMessages
             ),
-            // The trust page is public; which organizations use this instance is not.
-            Actor::Anonymous => matches!(action, Action::ViewTrustReport),
+            Actor::Anonymous | Actor::Person(_) => matches!(action, Action::ViewTrustReport),
         }
     }
 
@@ -90,13 +180,45 @@ impl Actor {
         }
     }
 
+    /// Whether this actor may perform `action` in `org`. The operator may do anything; a
+    /// person only with a full session and a role that allows it there.
+    pub fn may_in(&self, org: OrgId, action: OrgAction) -> bool {
+        match self {
+            Actor::Operator { .. } => true,
+            Actor::Person(p) => {
+                p.access == Access::Full
+                    && p.roles.get(&org).is_some_and(|role| role_may(*role, action))
+            }
+            Actor::System | Actor::Anonymous => false,
+        }
+    }
+
+    pub fn authorize_in(&self, org: OrgId, action: OrgAction) -> Result<()> {
+        if self.may_in(org, action) {
+            Ok(())
+        } else {
+            Err(Error::Forbidden {
+                action: action.describe(),
+            })
+        }
+    }
+
+    /// The signed-in person, if any.
+    pub fn person(&self) -> Option<&PersonActor> {
+        match self {
+            Actor::Person(p) => Some(p),
+            _ => None,
+        }
+    }
+
     /// How the actor is named in the audit log. Never personal data: operators are named by
-    /// their local account, people (later) by subject code.
+    /// their local account, people by subject code.
     pub fn audit_name(&self) -> String {
         match self {
             Actor::Operator { user } => format!("operator:{user}"),
             Actor::System => "system".to_owned(),
             Actor::Anonymous => "anonymous".to_owned(),
+            Actor::Person(p) => format!("subject:{}", p.subject),
         }
     }
 }
@@ -111,17 +233,21 @@ impl fmt::Display for Actor {
 mod tests {
     use super::*;
 
+    fn person(org: OrgId, role: Role, access: Access) -> Actor {
+        Actor::Person(PersonActor {
+            subject: SubjectCode::from_i64(7),
+            access,
+            roles: BTreeMap::from([(org, role)]),
+        })
+    }
+
     #[test]
-    fn anonymous_visitors_may_only_read_public_things() {
+    fn anonymous_visitors_and_people_may_only_read_the_trust_report() {
         for action in Action::ALL {
-            let allowed = Actor::Anonymous.may(action);
             let public = matches!(action, Action::ViewTrustReport);
-            assert_eq!(allowed, public, "{action:?}");
+            assert_eq!(Actor::Anonymous.may(action), public, "{action:?}");
+            assert_eq!(person(OrgId::from_i64(1), Role::Owner, Access::Full).may(action), public);
         }
-        assert!(matches!(
-            Actor::Anonymous.authorize(Action::RotateKeys),
-            Err(Error::Forbidden { .. })
-        ));
     }
 
     #[test]
@@ -130,5 +256,39 @@ mod tests {
         assert!(!Actor::System.may(Action::RotateKeys));
         assert!(Actor::System.may(Action::SignCheckpoint));
         assert!(Actor::operator("root").may(Action::RotateKeys));
+    }
+
+    #[test]
+    fn roles_act_only_in_their_own_organization() {
+        let home = OrgId::from_i64(1);
+        let other = OrgId::from_i64(2);
+        for role in Role::ALL {
+            let actor = person(home, role, Access::Full);
+            for action in OrgAction::all() {
+                assert_eq!(actor.may_in(home, action), role_may(role, action));
+                assert!(!actor.may_in(other, action), "{role:?} {action:?} in another org");
+            }
+        }
+    }
+
+    #[test]
+    fn an_sms_session_may_do_nothing_in_an_organization() {
+        let org = OrgId::from_i64(1);
+        let actor = person(org, Role::Owner, Access::SmsRestricted);
+        for action in OrgAction::all() {
+            assert!(!actor.may_in(org, action), "{action:?}");
+        }
+    }
+
+    #[test]
+    fn administrators_cannot_make_or_unmake_owners() {
+        assert!(role_may(Role::Admin, OrgAction::Invite(Role::Admin)));
+        assert!(!role_may(Role::Admin, OrgAction::Invite(Role::Owner)));
+        assert!(!role_may(Role::Admin, OrgAction::ChangeRole(Role::Owner)));
+        assert!(role_may(Role::Owner, OrgAction::ChangeRole(Role::Owner)));
+        for role in [Role::Inspector, Role::Advisor, Role::Reviewer, Role::Member] {
+            assert!(!role_may(role, OrgAction::ViewPeople), "{role:?}");
+            assert!(role_may(role, OrgAction::ViewOrganization), "{role:?}");
+        }
     }
 }

@@ -42,6 +42,18 @@ pub enum Error {
     BadRequest { reason: String },
     #[error("{0}")]
     Conflict(String),
+    #[error("this link is not valid: it has expired, was already used, or was mistyped; ask for a new one")]
+    TokenInvalid,
+    #[error("the email address or the password is not right")]
+    SignInFailed,
+    #[error("that code is not right, or it has expired")]
+    CodeInvalid,
+    #[error("this password is too easy to guess: {reason}")]
+    WeakPassword { reason: String },
+    #[error("this person's personal data was erased")]
+    PersonErased,
+    #[error("finish signing in with your authenticator first")]
+    SecondFactorRequired,
     #[error("the request body is larger than the {limit_bytes} bytes allowed")]
     PayloadTooLarge { limit_bytes: usize },
     #[error("the request took too long and was stopped")]
@@ -102,6 +114,12 @@ impl Error {
             Self::InvalidInput { .. } => "invalid_input",
             Self::BadRequest { .. } => "bad_request",
             Self::Conflict(_) => "conflict",
+            Self::TokenInvalid => "token_invalid",
+            Self::SignInFailed => "sign_in_failed",
+            Self::CodeInvalid => "code_invalid",
+            Self::WeakPassword { .. } => "weak_password",
+            Self::PersonErased => "person_erased",
+            Self::SecondFactorRequired => "second_factor_required",
             Self::PayloadTooLarge { .. } => "payload_too_large",
             Self::RequestTimeout => "request_timeout",
             Self::MethodNotAllowed => "method_not_allowed",
@@ -123,13 +141,18 @@ impl Error {
     pub fn class(&self) -> ErrorClass {
         match self {
             Self::NotFound { .. } => ErrorClass::NotFound,
-            Self::Forbidden { .. } | Self::CsrfRejected => ErrorClass::Forbidden,
-            Self::Unauthenticated => ErrorClass::Unauthenticated,
+            Self::Forbidden { .. } | Self::CsrfRejected | Self::SecondFactorRequired => {
+                ErrorClass::Forbidden
+            }
+            Self::Unauthenticated | Self::SignInFailed => ErrorClass::Unauthenticated,
             Self::InvalidInput { .. }
             | Self::BadRequest { .. }
+            | Self::TokenInvalid
+            | Self::CodeInvalid
+            | Self::WeakPassword { .. }
             | Self::MethodNotAllowed
             | Self::HttpsRequired => ErrorClass::BadRequest,
-            Self::Conflict(_) => ErrorClass::Conflict,
+            Self::Conflict(_) | Self::PersonErased => ErrorClass::Conflict,
             Self::PayloadTooLarge { .. } => ErrorClass::TooLarge,
             Self::RequestTimeout => ErrorClass::Timeout,
             Self::RateLimited => ErrorClass::RateLimited,
@@ -173,6 +196,15 @@ impl Error {
     }
 }
 
+impl From<cista_types::ParseError> for Error {
+    fn from(e: cista_types::ParseError) -> Self {
+        Error::InvalidInput {
+            field: e.what.to_owned(),
+            reason: e.message,
+        }
+    }
+}
+
 /// Every code, for documentation and the uniqueness test.
 pub const ALL_CODES: &[&str] = &[
     "not_found",
@@ -181,6 +213,12 @@ pub const ALL_CODES: &[&str] = &[
     "invalid_input",
     "bad_request",
     "conflict",
+    "token_invalid",
+    "sign_in_failed",
+    "code_invalid",
+    "weak_password",
+    "person_erased",
+    "second_factor_required",
     "payload_too_large",
     "request_timeout",
     "method_not_allowed",

@@ -4,6 +4,8 @@
 
 use crate::audit::{AuditKind, NewAuditEntry};
 use crate::ports::{Instance, KeyPurpose, StoredKey};
+use crate::access::passwords::PasswordHasher;
+use crate::instance_keys::InstanceKeys;
 use crate::{Action, Actor, Cista, Deps, Error, Result};
 use cista_crypto::DataKey;
 use cista_crypto::note::NoteSigner;
@@ -86,10 +88,17 @@ impl Cista {
                     .to_owned(),
             ));
         }
+        let instance_keys = InstanceKeys::load(&deps).await?;
+        let hasher = PasswordHasher::new(
+            deps.settings.concurrent_hashes,
+            deps.settings.hash_queue,
+        );
         Ok(Self {
             deps,
             instance,
             signer: Arc::new(signer),
+            instance_keys: Arc::new(instance_keys),
+            hasher,
         })
     }
 

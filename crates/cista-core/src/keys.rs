@@ -33,12 +33,62 @@ pub struct RotationReport {
 }
 
 impl Cista {
+    /// Re-wraps every person's key in the vault under `new_kek`, in batches, each recorded.
+    async fn rewrap_vault_keys(&self, actor: &Actor, new_kek: &KekId) -> Result<u64> {
+        let mut rewrapped = 0u64;
+        for _pass in 0..3 {
+            let pending: Vec<_> = self
+                .vault()
+                .wrapped_keys()
+                .await?
+                .into_iter()
+                .filter(|(_, kek, _)| kek != new_kek.as_str())
+                .collect();
+            if pending.is_empty() {
+                break;
+            }
+            for batch in pending.chunks(REWRAP_BATCH) {
+                let mut count = 0u64;
+                for (subject, kek, wrapped) in batch {
+                    let aad = crate::people::key_aad(*subject);
+                    let from = cista_crypto::WrappedKey {
+                        kek: KekId::new(kek.clone()),
+                        ciphertext: wrapped.clone(),
+                    };
+                    let plain = self.key_provider().unwrap(&from, &aad).await?;
+                    let to = self.key_provider().wrap(&plain, &aad).await?;
+                    if self.vault().rewrap_key(*subject, kek, &to).await? {
+                        count += 1;
+                    }
+                }
+                self.store()
+                    .append_audit(NewAuditEntry::new(
+                        self.clock().now(),
+                        actor,
+                        None,
+                        AuditKind::KeysRewrapped,
+                        serde_json::json!({
+                            "to": new_kek.as_str(),
+                            "scope": "vault",
+                            "count": count,
+                        }),
+                    ))
+                    .await?;
+                rewrapped += count;
+            }
+        }
+        Ok(rewrapped)
+    }
+
     pub async fn key_status(&self, actor: &Actor) -> Result<KeyStatus> {
         actor.authorize(Action::ViewKeyStatus)?;
         let provider = self.key_provider().info().await?;
         let mut keys_by_kek: BTreeMap<KekId, u64> = BTreeMap::new();
         for key in self.store().stored_keys().await? {
             *keys_by_kek.entry(key.wrapped.kek).or_default() += 1;
+        }
+        for (_, kek, _) in self.vault().wrapped_keys().await? {
+            *keys_by_kek.entry(KekId::new(kek)).or_default() += 1;
         }
         let missing_keks = keys_by_kek
             .keys()
@@ -123,6 +173,8 @@ impl Cista {
                 rewrapped += self.store().rewrap_keys(&rewraps, audit).await?;
             }
         }
+
+        rewrapped += self.rewrap_vault_keys(actor, &new_kek).await?;
 
         let after = self.key_status(actor).await?;
         let mut removed = Vec::new();

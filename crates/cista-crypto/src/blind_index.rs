@@ -3,22 +3,9 @@
 //! the key provider; without it the index reveals nothing, not even equality across instances.
 
 use crate::CryptoError;
-use hmac::Mac as _;
 
-type HmacSha256 = hmac::Hmac<sha2::Sha256>;
-
-pub fn blind_index(
-    key: &[u8; 32],
-    domain: &str,
-    normalized: &str,
-) -> Result<[u8; 32], CryptoError> {
-    let mut mac = <HmacSha256 as hmac::KeyInit>::new_from_slice(key)
-        .map_err(|_| CryptoError::Malformed("blind index key"))?;
-    mac.update(b"cista/blind-index/v1|");
-    mac.update(domain.as_bytes());
-    mac.update(b"|");
-    mac.update(normalized.as_bytes());
-    Ok(mac.finalize().into_bytes().into())
+pub fn blind_index(key: &[u8; 32], domain: &str, normalized: &str) -> Result<[u8; 32], CryptoError> {
+    crate::mac::keyed_hash(key, &format!("blind-index/{domain}"), normalized.as_bytes())
 }
 
 #[cfg(test)]

@@ -25,6 +25,15 @@ impl Digest32 {
         &self.0
     }
 
+    /// Equality that takes the same time wherever the digests differ (for secrets).
+    pub fn ct_eq(&self, other: &Digest32) -> bool {
+        self.0
+            .iter()
+            .zip(other.0.iter())
+            .fold(0u8, |acc, (a, b)| acc | (a ^ b))
+            == 0
+    }
+
     pub fn to_hex(&self) -> String {
         hex::encode(self.0)
     }

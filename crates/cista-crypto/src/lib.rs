@@ -7,6 +7,7 @@ pub mod blind_index;
 pub mod digest;
 pub mod envelope;
 pub mod local_key_file;
+pub mod mac;
 pub mod merkle;
 pub mod note;
 pub mod password;

@@ -6,9 +6,6 @@ use crate::{CryptoError, Digest32};
 use base64::Engine as _;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use cista_types::Rng;
-use hmac::Mac as _;
-
-type HmacSha256 = hmac::Hmac<sha2::Sha256>;
 
 /// A fresh token: the secret goes to the person (in a link), the hash to the database.
 #[derive(Clone, PartialEq, Eq)]
@@ -66,13 +63,8 @@ pub fn new_numeric_code(rng: &dyn Rng, digits: u32) -> String {
 /// A keyed hash of a short code, bound to the credential it belongs to: without the key, a
 /// copy of the database does not let anyone try the million candidates offline.
 pub fn code_hash(key: &[u8; 32], credential: &str, code: &str) -> Result<Digest32, CryptoError> {
-    let mut mac = <HmacSha256 as hmac::KeyInit>::new_from_slice(key)
-        .map_err(|_| CryptoError::Malformed("code hash key"))?;
-    mac.update(b"cista/code/v1|");
-    mac.update(credential.as_bytes());
-    mac.update(b"|");
-    mac.update(code.trim().as_bytes());
-    Ok(Digest32(mac.finalize().into_bytes().into()))
+    let message = format!("{credential}|{}", code.trim());
+    crate::mac::keyed_hash(key, "code", message.as_bytes()).map(Digest32)
 }
 
 const RECOVERY_ALPHABET: &[u8; 32] = b"abcdefghjkmnpqrstuvwxyz23456789z";

@@ -1,0 +1,291 @@
+//! Invitations: a person is added to an organization with a role and, if they have no
+//! password yet, gets a single-use link (72 h) to set one. The person's fields go to the vault;
+//! the membership, the credential, the message and the audit entry commit together.
+
+use crate::audit::{AuditKind, NewAuditEntry};
+use crate::notices::Notice;
+use crate::people::PersonFields;
+use crate::ports::{Account, AccountStatus, Credential, CredentialPurpose, Membership};
+use crate::{Actor, Cista, Error, OrgAction, Result};
+use cista_crypto::token::new_token;
+use cista_types::{Email, OrgId, PersonName, Phone, Role, SubjectCode, Timestamp};
+
+/// Who to invite.
+#[derive(Debug, Clone)]
+pub struct Invitee {
+    pub first_name: PersonName,
+    pub last_name: PersonName,
+    pub email: Email,
+    pub phone: Option<Phone>,
+    pub role: Role,
+}
+
+/// What an invitation did.
+#[derive(Debug, Clone)]
+pub struct Invited {
+    pub subject: SubjectCode,
+    /// The one-time link, if one was made (the person had no password yet). It is also sent
+    /// by email; only the command line shows it.
+    pub link: Option<String>,
+    pub new_person: bool,
+}
+
+impl Cista {
+    fn invitation_credential(
+        &self,
+        subject: SubjectCode,
+        org: OrgId,
+        now: Timestamp,
+    ) -> (Credential, String) {
+        let token = new_token(self.rng().as_ref());
+        let link = self.link("i", &token);
+        let credential = Credential {
+            token_hash: token.hash,
+            purpose: CredentialPurpose::Invite,
+            subject,
+            org: Some(org),
+            code_hash: None,
+            created_at: now,
+            expires_at: now.plus(self.settings().invite_ttl),
+            used_at: None,
+            attempts: 0,
+        };
+        (credential, link)
+    }
+
+    /// Invites a person to `org` with a role.
+    pub async fn invite(&self, actor: &Actor, org: OrgId, invitee: Invitee) -> Result<Invited> {
+        actor.authorize_in(org, OrgAction::Invite(invitee.role))?;
+        let organization = self
+            .store()
+            .organization(org)
+            .await?
+            .ok_or(Error::NotFound {
+                what: "the organization",
+            })?;
+        let now = self.clock().now();
+        let membership = |subject| Membership {
+            org,
+            subject,
+            role: invitee.role,
+            created_at: now,
+        };
+
+        if let Some(subject) = self.subject_by_email(&invitee.email).await? {
+            if self.store().membership(org, subject).await?.is_some() {
+                return Err(Error::Conflict(
+                    "this person is already a member of this organization".to_owned(),
+                ));
+            }
+            let account = self.store().account(subject).await?;
+            let mut tx = self.store().begin().await?;
+            tx.insert_membership(&membership(subject)).await?;
+            let (notice, link) = match &account {
+                Some(a) if a.status == AccountStatus::Active => (
+                    Notice::AddedToOrganization {
+                        organization: organization.name.to_string(),
+                        role: invitee.role.label().to_owned(),
+                        sign_in_link: format!(
+                            "{}/sign-in",
+                            self.settings().public_origin.trim_end_matches('/')
+                        ),
+                    },
+                    None,
+                ),
+                Some(a) if a.status != AccountStatus::Invited => {
+                    return Err(Error::Conflict(
+                        "this person's account is disabled".to_owned(),
+                    ));
+                }
+                _ => {
+                    if account.is_none() {
+                        tx.insert_account(&Account::new_invited(subject, now)).await?;
+                    }
+                    tx.revoke_credentials(subject, CredentialPurpose::Invite, now)
+                        .await?;
+                    let (credential, link) = self.invitation_credential(subject, org, now);
+                    tx.insert_credential(&credential).await?;
+                    (
+                        Notice::Invitation {
+                            organization: organization.name.to_string(),
+                            role: invitee.role.label().to_owned(),
+                            link: link.clone(),
+                            expires_at: credential.expires_at,
+                        },
+                        Some(link),
+                    )
+                }
+            };
+            tx.enqueue(&self.message(subject, &notice)?).await?;
+            tx.commit(NewAuditEntry::new(
+                now,
+                actor,
+                Some(org),
+                AuditKind::MemberAdded,
+                serde_json::json!({ "subject": subject.to_string(), "role": invitee.role }),
+            ))
+            .await?;
+            return Ok(Invited {
+                subject,
+                link,
+                new_person: false,
+            });
+        }
+
+        let subject = SubjectCode::new(self.rng().as_ref());
+        let fields = PersonFields {
+            first_name: invitee.first_name.clone(),
+            last_name: invitee.last_name.clone(),
+            email: Some(invitee.email.clone()),
+            phone: invitee.phone.clone(),
+        };
+        let person = self.seal_person(subject, &fields).await?;
+        self.vault().insert_person(&person).await.map_err(|e| match e {
+            Error::Conflict(_) => Error::Conflict(
+                "someone with this email address was invited at the same moment; try again"
+                    .to_owned(),
+            ),
+            other => other,
+        })?;
+        let written = async {
+            let mut tx = self.store().begin().await?;
+            tx.insert_account(&Account::new_invited(subject, now)).await?;
+            tx.insert_membership(&membership(subject)).await?;
+            let (credential, link) = self.invitation_credential(subject, org, now);
+            tx.insert_credential(&credential).await?;
+            let notice = Notice::Invitation {
+                organization: organization.name.to_string(),
+                role: invitee.role.label().to_owned(),
+                link: link.clone(),
+                expires_at: credential.expires_at,
+            };
+            tx.enqueue(&self.message(subject, &notice)?).await?;
+            tx.commit(NewAuditEntry::new(
+                now,
+                actor,
+                Some(org),
+                AuditKind::PersonInvited,
+                serde_json::json!({ "subject": subject.to_string(), "role": invitee.role }),
+            ))
+            .await?;
+            Ok::<_, Error>(link)
+        }
+        .await;
+        match written {
+            Ok(link) => Ok(Invited {
+                subject,
+                link: Some(link),
+                new_person: true,
+            }),
+            Err(e) => {
+                // Nothing refers to the vault record yet: remove it rather than leave it.
+                let _ = self.vault().discard_person(subject).await;
+                Err(e)
+            }
+        }
+    }
+
+    /// Sends a fresh invitation link to someone who has not set a password yet; older links
+    /// stop working. Staff use it from the people page.
+    pub async fn resend_invitation(
+        &self,
+        actor: &Actor,
+        org: OrgId,
+        subject: SubjectCode,
+    ) -> Result<()> {
+        actor.authorize_in(org, OrgAction::ResendInvitation)?;
+        if self.store().membership(org, subject).await?.is_none() {
+            return Err(Error::NotFound { what: "this person" });
+        }
+        match self.store().account(subject).await? {
+            Some(a) if a.status == AccountStatus::Invited => {}
+            _ => {
+                return Err(Error::Conflict(
+                    "this person has already set a password; they can reset it themselves"
+                        .to_owned(),
+                ));
+            }
+        }
+        self.send_new_invitation(actor, org, subject).await
+    }
+
+    /// The public "resend my invitation" form: answers the same whatever the address, and
+    /// sends only to someone invited who has not set a password, within the hourly limit.
+    pub async fn resend_invitation_by_email(&self, email: &str) -> Result<()> {
+        let Ok(email) = Email::parse(email) else {
+            return Ok(());
+        };
+        let Some(subject) = self.subject_by_email(&email).await? else {
+            return Ok(());
+        };
+        let invited = self
+            .store()
+            .account(subject)
+            .await?
+            .is_some_and(|a| a.status == AccountStatus::Invited);
+        let Some(membership) = self.store().memberships_of(subject).await?.into_iter().next() else {
+            return Ok(());
+        };
+        if !invited || self.over_send_limit(subject, CredentialPurpose::Invite).await? {
+            return Ok(());
+        }
+        self.send_new_invitation(&Actor::Anonymous, membership.org, subject)
+            .await
+    }
+
+    async fn send_new_invitation(
+        &self,
+        actor: &Actor,
+        org: OrgId,
+        subject: SubjectCode,
+    ) -> Result<()> {
+        let organization = self
+            .store()
+            .organization(org)
+            .await?
+            .ok_or(Error::NotFound {
+                what: "the organization",
+            })?;
+        let role = self
+            .store()
+            .membership(org, subject)
+            .await?
+            .map_or(cista_types::Role::Member, |m| m.role);
+        let now = self.clock().now();
+        let mut tx = self.store().begin().await?;
+        tx.revoke_credentials(subject, CredentialPurpose::Invite, now)
+            .await?;
+        let (credential, link) = self.invitation_credential(subject, org, now);
+        tx.insert_credential(&credential).await?;
+        let notice = Notice::Invitation {
+            organization: organization.name.to_string(),
+            role: role.label().to_owned(),
+            link,
+            expires_at: credential.expires_at,
+        };
+        tx.enqueue(&self.message(subject, &notice)?).await?;
+        tx.commit(NewAuditEntry::new(
+            now,
+            actor,
+            Some(org),
+            AuditKind::InvitationResent,
+            serde_json::json!({ "subject": subject.to_string() }),
+        ))
+        .await?;
+        Ok(())
+    }
+
+    /// Whether `subject` already had `sends_per_hour` credentials of `purpose` in the last hour.
+    pub(crate) async fn over_send_limit(
+        &self,
+        subject: SubjectCode,
+        purpose: CredentialPurpose,
+    ) -> Result<bool> {
+        let since = self.clock().now().plus(time::Duration::hours(-1));
+        let sent = self
+            .store()
+            .credentials_issued_since(subject, purpose, since)
+            .await?;
+        Ok(sent >= self.settings().sends_per_hour)
+    }
+}

@@ -1,0 +1,148 @@
+//! Signing in by SMS, for a member who cannot receive email: a 6-digit code (10 minutes, one
+//! use, five tries) goes only to the phone on file. The session it opens may vote and nothing
+//! else. Asking for a code answers the same whether or not anyone matched.
+
+use crate::access::SignedIn;
+use crate::audit::{AuditKind, NewAuditEntry};
+use crate::notices::Notice;
+use crate::ports::{AccountStatus, Credential, CredentialPurpose, SessionStage};
+use crate::{Actor, Cista, Error, Result};
+use cista_crypto::token::{code_hash, new_numeric_code, new_token, token_hash};
+use cista_types::{Email, Phone, SubjectCode};
+
+impl Cista {
+    /// Finds the one person an email address or phone number names.
+    async fn subject_for_identifier(&self, identifier: &str) -> Result<Option<SubjectCode>> {
+        if identifier.contains('@') {
+            return match Email::parse(identifier) {
+                Ok(email) => self.subject_by_email(&email).await,
+                Err(_) => Ok(None),
+            };
+        }
+        let Ok(phone) = Phone::parse(identifier) else {
+            return Ok(None);
+        };
+        let matches = self
+            .vault()
+            .subjects_by_phone(&self.phone_index(&phone)?)
+            .await?;
+        // A number shared by several people cannot say who is signing in: they use email.
+        Ok(match matches.as_slice() {
+            [only] => Some(*only),
+            _ => None,
+        })
+    }
+
+    /// Asks for a sign-in code by SMS. Returns a challenge for the next form whether or not a
+    /// code was sent, so the answer reveals nothing.
+    pub async fn request_sms_code(&self, identifier: &str) -> Result<String> {
+        let challenge = new_token(self.rng().as_ref());
+        let Some(subject) = self.subject_for_identifier(identifier).await? else {
+            return Ok(challenge.secret);
+        };
+        let eligible = self
+            .store()
+            .account(subject)
+            .await?
+            .is_some_and(|a| matches!(a.status, AccountStatus::Active | AccountStatus::Invited));
+        let has_phone = self.own_fields(subject).await?.phone.is_some();
+        if !eligible
+            || !has_phone
+            || self.over_send_limit(subject, CredentialPurpose::SmsCode).await?
+        {
+            return Ok(challenge.secret);
+        }
+        let now = self.clock().now();
+        let code = new_numeric_code(self.rng().as_ref(), self.settings().sms_code_digits);
+        let credential = Credential {
+            token_hash: challenge.hash,
+            purpose: CredentialPurpose::SmsCode,
+            subject,
+            org: None,
+            code_hash: Some(code_hash(
+                self.instance_keys().mac.expose(),
+                &challenge.hash.to_hex(),
+                &code,
+            )?),
+            created_at: now,
+            expires_at: now.plus(self.settings().sms_code_ttl),
+            used_at: None,
+            attempts: 0,
+        };
+        let notice = Notice::SmsCode {
+            code,
+            minutes: self.settings().sms_code_ttl.whole_minutes(),
+        };
+        let mut tx = self.store().begin().await?;
+        tx.revoke_credentials(subject, CredentialPurpose::SmsCode, now)
+            .await?;
+        tx.insert_credential(&credential).await?;
+        tx.enqueue(&self.message(subject, &notice)?).await?;
+        tx.commit(NewAuditEntry::new(
+            now,
+            &Actor::Anonymous,
+            None,
+            AuditKind::SmsCodeSent,
+            serde_json::json!({ "subject": subject.to_string() }),
+        ))
+        .await?;
+        Ok(challenge.secret)
+    }
+
+    /// Signs in with the code sent by SMS; the session may vote and nothing else.
+    pub async fn sign_in_with_sms_code(&self, challenge: &str, code: &str) -> Result<SignedIn> {
+        let hash = token_hash(challenge).ok_or(Error::CodeInvalid)?;
+        let credential = self
+            .store()
+            .credential(&hash)
+            .await?
+            .filter(|c| c.purpose == CredentialPurpose::SmsCode)
+            .ok_or(Error::CodeInvalid)?;
+        let now = self.clock().now();
+        if credential.used_at.is_some()
+            || credential.expires_at <= now
+            || credential.attempts >= self.settings().sms_code_attempts
+        {
+            return Err(Error::CodeInvalid);
+        }
+        let presented = code_hash(self.instance_keys().mac.expose(), &hash.to_hex(), code)?;
+        let right = credential
+            .code_hash
+            .as_ref()
+            .is_some_and(|stored| stored.ct_eq(&presented));
+        let mut tx = self.store().begin().await?;
+        if !right {
+            let attempts = tx.count_credential_attempt(&hash).await?;
+            tx.commit(NewAuditEntry::new(
+                now,
+                &Actor::Anonymous,
+                None,
+                AuditKind::SmsCodeFailed,
+                serde_json::json!({
+                    "subject": credential.subject.to_string(),
+                    "attempts": attempts,
+                }),
+            ))
+            .await?;
+            return Err(Error::CodeInvalid);
+        }
+        if tx
+            .consume_credential(&hash, CredentialPurpose::SmsCode, now)
+            .await?
+            .is_none()
+        {
+            return Err(Error::CodeInvalid);
+        }
+        let (session, signed_in) = self.new_session(credential.subject, SessionStage::Sms, now);
+        tx.insert_session(&session).await?;
+        tx.commit(NewAuditEntry::new(
+            now,
+            &Actor::Anonymous,
+            None,
+            AuditKind::SmsSignIn,
+            serde_json::json!({ "subject": credential.subject.to_string() }),
+        ))
+        .await?;
+        Ok(signed_in)
+    }
+}

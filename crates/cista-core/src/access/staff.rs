@@ -1,0 +1,121 @@
+//! Staff work inside an organization: finding it, listing its people (an audited read of
+//! personal data), and changing roles. Owners stay: the last owner cannot be demoted.
+
+use crate::audit::{AuditKind, NewAuditEntry};
+use crate::people::PersonFields;
+use crate::ports::{AccountStatus, Organization};
+use crate::{Actor, Cista, Error, OrgAction, Result};
+use cista_types::{OrgId, OrgSlug, Role, SubjectCode};
+
+/// One row of an organization's people page.
+#[derive(Debug, Clone)]
+pub struct PersonRow {
+    pub subject: SubjectCode,
+    pub role: Role,
+    pub status: Option<AccountStatus>,
+    pub second_factor: bool,
+    /// `None` if the person was erased.
+    pub fields: Option<PersonFields>,
+}
+
+impl Cista {
+    /// The organization a URL names, if the actor may see it. An organization the actor has
+    /// no role in is refused the same way whether or not it exists.
+    pub async fn organization_for(&self, actor: &Actor, slug: &str) -> Result<Organization> {
+        let refused = Error::Forbidden {
+            action: OrgAction::ViewOrganization.describe(),
+        };
+        let Ok(slug) = OrgSlug::parse(slug) else {
+            return Err(refused);
+        };
+        let Some(org) = self.store().organization_by_slug(&slug).await? else {
+            return Err(refused);
+        };
+        if !actor.may_in(org.id, OrgAction::ViewOrganization) {
+            return Err(refused);
+        }
+        Ok(org)
+    }
+
+    /// Everyone in the organization with their personal data, read through the audited vault
+    /// function (one audit entry per view).
+    pub async fn organization_people(&self, actor: &Actor, org: OrgId) -> Result<Vec<PersonRow>> {
+        actor.authorize_in(org, OrgAction::ViewPeople)?;
+        let members = self.store().members(org).await?;
+        let subjects: Vec<SubjectCode> = members.iter().map(|m| m.subject).collect();
+        let fields = self
+            .read_people(actor, org, &subjects, "people page")
+            .await?;
+        let mut rows = Vec::with_capacity(members.len());
+        for (member, (_, fields)) in members.iter().zip(fields) {
+            let account = self.store().account(member.subject).await?;
+            rows.push(PersonRow {
+                subject: member.subject,
+                role: member.role,
+                status: account.as_ref().map(|a| a.status),
+                second_factor: account.is_some_and(|a| a.totp_secret.is_some()),
+                fields,
+            });
+        }
+        rows.sort_by(|a, b| {
+            (a.role, a.fields.as_ref().map(|f| f.last_name.as_str().to_lowercase())).cmp(&(
+                b.role,
+                b.fields.as_ref().map(|f| f.last_name.as_str().to_lowercase()),
+            ))
+        });
+        Ok(rows)
+    }
+
+    /// Gives a member another role. Needs the right to give the new role and to act on the
+    /// current one (an administrator cannot touch an owner); the last owner stays an owner.
+    /// The member's sessions end, so the next sign-in applies the new role's rules.
+    pub async fn change_role(
+        &self,
+        actor: &Actor,
+        org: OrgId,
+        subject: SubjectCode,
+        role: Role,
+    ) -> Result<()> {
+        actor.authorize_in(org, OrgAction::ChangeRole(role))?;
+        let current = self
+            .store()
+            .membership(org, subject)
+            .await?
+            .ok_or(Error::NotFound { what: "this person" })?;
+        actor.authorize_in(org, OrgAction::ChangeRole(current.role))?;
+        if current.role == role {
+            return Ok(());
+        }
+        if current.role == Role::Owner {
+            let owners = self
+                .store()
+                .members(org)
+                .await?
+                .iter()
+                .filter(|m| m.role == Role::Owner)
+                .count();
+            if owners <= 1 {
+                return Err(Error::Conflict(
+                    "an organization needs an owner: make someone else owner first".to_owned(),
+                ));
+            }
+        }
+        let now = self.clock().now();
+        let mut tx = self.store().begin().await?;
+        tx.set_role(org, subject, role).await?;
+        tx.delete_sessions_of(subject).await?;
+        tx.commit(NewAuditEntry::new(
+            now,
+            actor,
+            Some(org),
+            AuditKind::RoleChanged,
+            serde_json::json!({
+                "subject": subject.to_string(),
+                "from": current.role,
+                "to": role,
+            }),
+        ))
+        .await?;
+        Ok(())
+    }
+}

@@ -1,0 +1,402 @@
+//! The ports the core needs from the outside world, and the records that cross them. The
+//! `Store` is implemented once, for SQLite and PostgreSQL alike, in `cista-store`; every
+//! method that changes state takes the audit entry that records it and commits both together.
+
+pub mod access;
+
+pub use access::{
+    Account, AccountStatus, Channel, Credential, CredentialPurpose, Membership, OutboxMessage,
+    Session, SessionStage, VaultPerson,
+};
+
+use crate::Result;
+use crate::audit::NewAuditEntry;
+use async_trait::async_trait;
+use cista_crypto::{Digest32, KekId, WrappedKey};
+use cista_types::{KeyId, OrgId, OrgName, OrgSlug, Role, SubjectCode, Timestamp};
+use serde::Serialize;
+
+/// Which database engine a store runs on.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+pub enum Backend {
+    Sqlite,
+    Postgres,
+}
+
+impl Backend {
+    pub fn label(self) -> &'static str {
+        match self {
+            Backend::Sqlite => "SQLite",
+            Backend::Postgres => "PostgreSQL",
+        }
+    }
+}
+
+/// What the trust page says about the database, read from the running connection.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct DatabaseDescription {
+    pub backend: Backend,
+    /// The engine's own version string, e.g. `3.50.4` or `PostgreSQL 15.19 …`.
+    pub version: String,
+    /// Where the data lives, with any password removed. Not serialized: the trust report is
+    /// public, and server paths help no visitor.
+    #[serde(skip_serializing)]
+    pub location: String,
+    /// Settings that matter for durability and confidentiality, as `(name, value)`.
+    pub settings: Vec<(String, String)>,
+    /// The newest migration applied.
+    pub schema: String,
+}
+
+/// The singleton row describing this installation.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Instance {
+    pub id: i64,
+    pub created_at: Timestamp,
+    /// The origin line of audit checkpoints, also the name the signing key signs under.
+    pub audit_origin: String,
+    /// The Ed25519 public key that signs checkpoints.
+    pub audit_public_key: Vec<u8>,
+    /// Where the wrapped private half is stored.
+    pub audit_signing_key: KeyId,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Organization {
+    pub id: OrgId,
+    pub slug: OrgSlug,
+    pub name: OrgName,
+    pub created_at: Timestamp,
+}
+
+/// Why a key is stored; part of the associated data it is wrapped with.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+pub enum KeyPurpose {
+    /// An organization's data key (payloads, attachments).
+    OrgData,
+    /// The instance's Ed25519 key that signs audit checkpoints.
+    AuditSigning,
+    /// The HMAC key of the blind indexes (lookups by email or phone).
+    BlindIndex,
+    /// The AES key that seals instance secrets (TOTP secrets, outbox parameters).
+    InstanceSecrets,
+    /// The HMAC key for CSRF tokens and SMS code hashes.
+    InstanceMac,
+}
+
+impl KeyPurpose {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            KeyPurpose::OrgData => "org-data",
+            KeyPurpose::AuditSigning => "audit-signing",
+            KeyPurpose::BlindIndex => "blind-index",
+            KeyPurpose::InstanceSecrets => "instance-secrets",
+            KeyPurpose::InstanceMac => "instance-mac",
+        }
+    }
+
+    pub fn parse(text: &str) -> Option<Self> {
+        match text {
+            "org-data" => Some(KeyPurpose::OrgData),
+            "audit-signing" => Some(KeyPurpose::AuditSigning),
+            "blind-index" => Some(KeyPurpose::BlindIndex),
+            "instance-secrets" => Some(KeyPurpose::InstanceSecrets),
+            "instance-mac" => Some(KeyPurpose::InstanceMac),
+            _ => None,
+        }
+    }
+}
+
+/// A key as stored: wrapped, never in the clear.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StoredKey {
+    pub id: KeyId,
+    pub purpose: KeyPurpose,
+    pub org: Option<OrgId>,
+    pub wrapped: WrappedKey,
+    pub created_at: Timestamp,
+}
+
+impl StoredKey {
+    /// The associated data a stored key is wrapped with: it ties the wrapped bytes to this
+    /// row, so a wrapped key copied onto another row or purpose does not unwrap.
+    pub fn wrap_aad(id: KeyId, purpose: KeyPurpose, org: Option<OrgId>) -> Vec<u8> {
+        let org = org.map_or_else(|| "-".to_owned(), |o| o.to_string());
+        format!("cista/v1|keys|{}|{}|{org}", id, purpose.as_str()).into_bytes()
+    }
+}
+
+/// One key moved from an old KEK to a new one; applied only if the row still has `from`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Rewrap {
+    pub id: KeyId,
+    pub from: KekId,
+    pub to: WrappedKey,
+}
+
+/// A stored audit entry, exactly as read back.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AuditEntry {
+    pub seq: u64,
+    pub at: Timestamp,
+    pub actor: String,
+    pub org: Option<OrgId>,
+    pub kind: String,
+    pub details: String,
+    pub leaf_hash: Digest32,
+}
+
+/// The log's current size and root, kept beside the entries and updated with each append.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct AuditHead {
+    pub size: u64,
+    pub root: Digest32,
+}
+
+/// A signed checkpoint (a C2SP signed note) of the log at some size.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StoredCheckpoint {
+    pub size: u64,
+    pub root: Digest32,
+    pub note: String,
+    pub signed_at: Timestamp,
+}
+
+#[async_trait]
+pub trait Store: Send + Sync + std::fmt::Debug {
+    fn backend(&self) -> Backend;
+
+    /// Checks the database answers.
+    async fn ping(&self) -> Result<()>;
+
+    /// Engine, version, location and durability settings, read live.
+    async fn describe(&self) -> Result<DatabaseDescription>;
+
+    // --- the instance -------------------------------------------------------------------
+
+    async fn instance(&self) -> Result<Option<Instance>>;
+
+    /// Records the instance and its wrapped signing key. Fails with `conflict` if an instance
+    /// exists already (there is exactly one).
+    async fn create_instance(
+        &self,
+        instance: &Instance,
+        signing_key: &StoredKey,
+        audit: NewAuditEntry,
+    ) -> Result<()>;
+
+    // --- organizations ------------------------------------------------------------------
+
+    /// Creates an organization with its wrapped data key. A taken slug is a `conflict`.
+    async fn create_organization(
+        &self,
+        org: &Organization,
+        data_key: &StoredKey,
+        audit: NewAuditEntry,
+    ) -> Result<()>;
+
+    async fn organization(&self, id: OrgId) -> Result<Option<Organization>>;
+
+    async fn organization_by_slug(&self, slug: &OrgSlug) -> Result<Option<Organization>>;
+
+    async fn organizations(&self) -> Result<Vec<Organization>>;
+
+    async fn organization_count(&self) -> Result<u64>;
+
+    // --- wrapped keys -------------------------------------------------------------------
+
+    async fn stored_key(&self, id: KeyId) -> Result<Option<StoredKey>>;
+
+    async fn org_data_key(&self, org: OrgId) -> Result<Option<StoredKey>>;
+
+    /// Every stored key, for rotation and status.
+    async fn stored_keys(&self) -> Result<Vec<StoredKey>>;
+
+    async fn stored_key_count(&self) -> Result<u64>;
+
+    /// Applies the rewraps whose row still carries the expected old KEK, with one audit entry,
+    /// in one transaction. Returns how many rows changed.
+    async fn rewrap_keys(&self, rewraps: &[Rewrap], audit: NewAuditEntry) -> Result<u64>;
+
+    // --- the audit log ------------------------------------------------------------------
+
+    /// Appends an entry that records no other change (e.g. a refused attempt).
+    async fn append_audit(&self, entry: NewAuditEntry) -> Result<AuditEntry>;
+
+    async fn audit_head(&self) -> Result<AuditHead>;
+
+    /// Entries with `seq >= from`, in order, at most `limit`.
+    async fn audit_entries(&self, from: u64, limit: u32) -> Result<Vec<AuditEntry>>;
+
+    /// Stores a checkpoint; returns false if one of that size exists already.
+    async fn add_checkpoint(&self, checkpoint: &StoredCheckpoint) -> Result<bool>;
+
+    async fn latest_checkpoint(&self) -> Result<Option<StoredCheckpoint>>;
+
+    /// All checkpoints, smallest first.
+    async fn checkpoints(&self) -> Result<Vec<StoredCheckpoint>>;
+
+    // --- instance-level keys ------------------------------------------------------------
+
+    /// The instance-level key of `purpose` (not tied to an organization), if created.
+    async fn instance_key(&self, purpose: KeyPurpose) -> Result<Option<StoredKey>>;
+
+    /// Stores an instance-level key; returns false if one of that purpose exists already
+    /// (another process made it first).
+    async fn add_instance_key(&self, key: &StoredKey, audit: NewAuditEntry) -> Result<bool>;
+
+    // --- people and access (reads) --------------------------------------------------------
+
+    async fn account(&self, subject: SubjectCode) -> Result<Option<Account>>;
+
+    async fn membership(&self, org: OrgId, subject: SubjectCode) -> Result<Option<Membership>>;
+
+    /// Every organization a person belongs to.
+    async fn memberships_of(&self, subject: SubjectCode) -> Result<Vec<Membership>>;
+
+    /// Every member of an organization.
+    async fn members(&self, org: OrgId) -> Result<Vec<Membership>>;
+
+    async fn credential(&self, token_hash: &Digest32) -> Result<Option<Credential>>;
+
+    /// How many credentials of `purpose` were issued to `subject` since `since` (rate limits).
+    async fn credentials_issued_since(
+        &self,
+        subject: SubjectCode,
+        purpose: CredentialPurpose,
+        since: Timestamp,
+    ) -> Result<u64>;
+
+    async fn session(&self, id_hash: &Digest32) -> Result<Option<Session>>;
+
+    /// Messages due for delivery at `now`, oldest first.
+    async fn due_messages(&self, now: Timestamp, limit: u32) -> Result<Vec<OutboxMessage>>;
+
+    /// The newest messages, delivered or not (the demo outbox page).
+    async fn recent_messages(&self, limit: u32) -> Result<Vec<OutboxMessage>>;
+
+    /// Starts a write transaction. Changes commit together with exactly one audit entry.
+    async fn begin(&self) -> Result<Box<dyn StoreTx>>;
+}
+
+/// A write transaction. Dropping it without committing rolls everything back. `commit` takes
+/// the audit entry that records the change, so a change cannot be committed unaudited by
+/// accident; `commit_housekeeping` is for bookkeeping that is not a security event (a session's
+/// last-seen time, an outbox delivery attempt).
+#[async_trait]
+pub trait StoreTx: Send {
+    async fn insert_account(&mut self, account: &Account) -> Result<()>;
+
+    /// Writes every field of the account except `totp_last_step`, which only moves forward
+    /// through `advance_totp_step` (the row must exist).
+    async fn update_account(&mut self, account: &Account) -> Result<()>;
+
+    /// Records a TOTP step as used, only if it is newer than the last one; false if not.
+    async fn advance_totp_step(&mut self, subject: SubjectCode, step: i64) -> Result<bool>;
+
+    /// Adds a membership; a person already in the organization is a `conflict`.
+    async fn insert_membership(&mut self, membership: &Membership) -> Result<()>;
+
+    async fn set_role(&mut self, org: OrgId, subject: SubjectCode, role: Role) -> Result<()>;
+
+    async fn delete_memberships_of(&mut self, subject: SubjectCode) -> Result<u64>;
+
+    async fn insert_credential(&mut self, credential: &Credential) -> Result<()>;
+
+    /// Marks a credential used if it is unused, unexpired and of `purpose`; returns it, or
+    /// `None` if another request used it first (single use is enforced here, atomically).
+    async fn consume_credential(
+        &mut self,
+        token_hash: &Digest32,
+        purpose: CredentialPurpose,
+        now: Timestamp,
+    ) -> Result<Option<Credential>>;
+
+    /// Counts a wrong attempt against an unused credential; returns the new count.
+    async fn count_credential_attempt(&mut self, token_hash: &Digest32) -> Result<i32>;
+
+    /// Retires every unused credential of `purpose` for `subject` (e.g. older invitations).
+    async fn revoke_credentials(
+        &mut self,
+        subject: SubjectCode,
+        purpose: CredentialPurpose,
+        now: Timestamp,
+    ) -> Result<u64>;
+
+    async fn delete_credentials_of(&mut self, subject: SubjectCode) -> Result<u64>;
+
+    async fn insert_session(&mut self, session: &Session) -> Result<()>;
+
+    async fn touch_session(&mut self, id_hash: &Digest32, now: Timestamp) -> Result<()>;
+
+    async fn delete_session(&mut self, id_hash: &Digest32) -> Result<u64>;
+
+    /// Ends every session of a person (sign-out, password change, role change, erasure).
+    async fn delete_sessions_of(&mut self, subject: SubjectCode) -> Result<u64>;
+
+    async fn insert_recovery_codes(&mut self, subject: SubjectCode, hashes: &[Digest32])
+    -> Result<()>;
+
+    /// Uses a recovery code once; false if it is unknown or was used.
+    async fn consume_recovery_code(
+        &mut self,
+        subject: SubjectCode,
+        hash: &Digest32,
+        now: Timestamp,
+    ) -> Result<bool>;
+
+    async fn delete_recovery_codes_of(&mut self, subject: SubjectCode) -> Result<u64>;
+
+    /// Queues a message; its id is assigned by the caller (random).
+    async fn enqueue(&mut self, message: &OutboxMessage) -> Result<()>;
+
+    /// Records a delivery and wipes the message's parameters (links, codes).
+    async fn mark_delivered(&mut self, id: i64, now: Timestamp) -> Result<()>;
+
+    /// Records a failed attempt and when to try again, or that it was given up.
+    async fn mark_attempt_failed(
+        &mut self,
+        id: i64,
+        error: &str,
+        next_attempt_at: Option<Timestamp>,
+        now: Timestamp,
+    ) -> Result<()>;
+
+    async fn delete_messages_to(&mut self, subject: SubjectCode) -> Result<u64>;
+
+    async fn commit(self: Box<Self>, audit: NewAuditEntry) -> Result<AuditEntry>;
+
+    async fn commit_housekeeping(self: Box<Self>) -> Result<()>;
+}
+
+/// The person vault: personal fields, sealed per person, possibly in a database of its own.
+#[async_trait]
+pub trait Vault: Send + Sync + std::fmt::Debug {
+    /// Stores a new person. An email index already in use is a `conflict`; a subject that
+    /// was erased is refused (`erased`), so no key is ever re-created for it.
+    async fn insert_person(&self, person: &VaultPerson) -> Result<()>;
+
+    async fn person(&self, subject: SubjectCode) -> Result<Option<VaultPerson>>;
+
+    async fn subject_by_email(&self, index: &[u8; 32]) -> Result<Option<SubjectCode>>;
+
+    async fn subjects_by_phone(&self, index: &[u8; 32]) -> Result<Vec<SubjectCode>>;
+
+    /// Removes a person who was never referenced (a failed invitation), without a tombstone.
+    async fn discard_person(&self, subject: SubjectCode) -> Result<()>;
+
+    /// Destroys the person's key and fields and records a tombstone, in one transaction.
+    /// Returns false if the person was already erased.
+    async fn erase_person(&self, subject: SubjectCode, at: Timestamp) -> Result<bool>;
+
+    async fn tombstone(&self, subject: SubjectCode) -> Result<Option<Timestamp>>;
+
+    /// Counts people and tombstones (for the trust page).
+    async fn counts(&self) -> Result<(u64, u64)>;
+
+    /// Every person's wrapped key, as (subject, KEK id, wrapped bytes), for rotation.
+    async fn wrapped_keys(&self) -> Result<Vec<(SubjectCode, String, Vec<u8>)>>;
+
+    /// Re-wraps a person's key if it is still wrapped under `from`; false if it changed.
+    async fn rewrap_key(&self, subject: SubjectCode, from: &str, to: &WrappedKey) -> Result<bool>;
+}
