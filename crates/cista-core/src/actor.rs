@@ -187,7 +187,9 @@ impl Actor {
             Actor::Operator { .. } => true,
             Actor::Person(p) => {
                 p.access == Access::Full
-                    && p.roles.get(&org).is_some_and(|role| role_may(*role, action))
+                    && p.roles
+                        .get(&org)
+                        .is_some_and(|role| role_may(*role, action))
             }
             Actor::System | Actor::Anonymous => false,
         }
@@ -246,7 +248,10 @@ mod tests {
         for action in Action::ALL {
             let public = matches!(action, Action::ViewTrustReport);
             assert_eq!(Actor::Anonymous.may(action), public, "{action:?}");
-            assert_eq!(person(OrgId::from_i64(1), Role::Owner, Access::Full).may(action), public);
+            assert_eq!(
+                person(OrgId::from_i64(1), Role::Owner, Access::Full).may(action),
+                public
+            );
         }
     }
 
@@ -266,7 +271,10 @@ mod tests {
             let actor = person(home, role, Access::Full);
             for action in OrgAction::all() {
                 assert_eq!(actor.may_in(home, action), role_may(role, action));
-                assert!(!actor.may_in(other, action), "{role:?} {action:?} in another org");
+                assert!(
+                    !actor.may_in(other, action),
+                    "{role:?} {action:?} in another org"
+                );
             }
         }
     }

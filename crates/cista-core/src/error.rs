@@ -42,7 +42,9 @@ pub enum Error {
     BadRequest { reason: String },
     #[error("{0}")]
     Conflict(String),
-    #[error("this link is not valid: it has expired, was already used, or was mistyped; ask for a new one")]
+    #[error(
+        "this link is not valid: it has expired, was already used, or was mistyped; ask for a new one"
+    )]
     TokenInvalid,
     #[error("the email address or the password is not right")]
     SignInFailed,

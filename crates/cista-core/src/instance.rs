@@ -2,10 +2,10 @@
 //! provider, so a wrong or missing key-encryption key stops start-up loudly, before any request
 //! is served.
 
-use crate::audit::{AuditKind, NewAuditEntry};
-use crate::ports::{Instance, KeyPurpose, StoredKey};
 use crate::access::passwords::PasswordHasher;
+use crate::audit::{AuditKind, NewAuditEntry};
 use crate::instance_keys::InstanceKeys;
+use crate::ports::{Instance, KeyPurpose, StoredKey};
 use crate::{Action, Actor, Cista, Deps, Error, Result};
 use cista_crypto::DataKey;
 use cista_crypto::note::NoteSigner;
@@ -89,10 +89,7 @@ impl Cista {
             ));
         }
         let instance_keys = InstanceKeys::load(&deps).await?;
-        let hasher = PasswordHasher::new(
-            deps.settings.concurrent_hashes,
-            deps.settings.hash_queue,
-        );
+        let hasher = PasswordHasher::new(deps.settings.concurrent_hashes, deps.settings.hash_queue);
         Ok(Self {
             deps,
             instance,

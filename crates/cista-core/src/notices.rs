@@ -92,10 +92,10 @@ impl Cista {
     pub(crate) fn message(&self, recipient: SubjectCode, notice: &Notice) -> Result<OutboxMessage> {
         let id = self.rng().id63();
         let plain = serde_json::to_vec(notice).map_err(|e| Error::Internal(e.to_string()))?;
-        let sealed = self
-            .instance_keys()
-            .secrets
-            .seal(self.rng().as_ref(), &params_aad(id), &plain)?;
+        let sealed =
+            self.instance_keys()
+                .secrets
+                .seal(self.rng().as_ref(), &params_aad(id), &plain)?;
         let now = self.clock().now();
         Ok(OutboxMessage {
             id,
@@ -113,10 +113,10 @@ impl Cista {
     }
 
     fn open_notice(&self, message: &OutboxMessage) -> Result<Notice> {
-        let plain = self
-            .instance_keys()
-            .secrets
-            .open(&params_aad(message.id), &Sealed::from_bytes(message.params.clone()))?;
+        let plain = self.instance_keys().secrets.open(
+            &params_aad(message.id),
+            &Sealed::from_bytes(message.params.clone()),
+        )?;
         serde_json::from_slice(&plain)
             .map_err(|_| Error::Integrity("a queued message is malformed".to_owned()))
     }
@@ -219,7 +219,10 @@ mod tests {
 
     #[test]
     fn notices_name_their_channel_and_template() {
-        let sms = Notice::SmsCode { code: "123456".into(), minutes: 10 };
+        let sms = Notice::SmsCode {
+            code: "123456".into(),
+            minutes: 10,
+        };
         assert_eq!(sms.channel(), Channel::Sms);
         let json = serde_json::to_string(&sms).unwrap();
         assert!(json.contains(r#""template":"sms-code""#), "{json}");

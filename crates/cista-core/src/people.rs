@@ -91,8 +91,16 @@ impl Cista {
             kek_id: wrapped.kek.as_str().to_owned(),
             wrapped_key: wrapped.ciphertext,
             fields: sealed.into_bytes(),
-            email_index: fields.email.as_ref().map(|e| self.email_index(e)).transpose()?,
-            phone_index: fields.phone.as_ref().map(|p| self.phone_index(p)).transpose()?,
+            email_index: fields
+                .email
+                .as_ref()
+                .map(|e| self.email_index(e))
+                .transpose()?,
+            phone_index: fields
+                .phone
+                .as_ref()
+                .map(|p| self.phone_index(p))
+                .transpose()?,
             created_at: now,
             updated_at: now,
         })
@@ -134,7 +142,9 @@ impl Cista {
     }
 
     pub(crate) async fn subject_by_email(&self, email: &Email) -> Result<Option<SubjectCode>> {
-        self.vault().subject_by_email(&self.email_index(email)?).await
+        self.vault()
+            .subject_by_email(&self.email_index(email)?)
+            .await
     }
 
     /// The one way staff read personal data: checks the right, reads, and records in the audit
@@ -150,7 +160,9 @@ impl Cista {
         let mut out = Vec::with_capacity(subjects.len());
         for subject in subjects {
             if self.store().membership(org, *subject).await?.is_none() {
-                return Err(Error::NotFound { what: "this person" });
+                return Err(Error::NotFound {
+                    what: "this person",
+                });
             }
             let fields = match self.vault().person(*subject).await? {
                 Some(person) => Some(self.open_person(&person).await?),
@@ -210,7 +222,9 @@ impl Cista {
         let account = self.store().account(subject).await?;
         let known = account.is_some() || self.vault().person(subject).await?.is_some();
         if !known && self.vault().tombstone(subject).await?.is_none() {
-            return Err(Error::NotFound { what: "this person" });
+            return Err(Error::NotFound {
+                what: "this person",
+            });
         }
         let now = self.clock().now();
         // The vault first: once this returns, the personal data is unreadable everywhere.

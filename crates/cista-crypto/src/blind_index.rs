@@ -4,7 +4,11 @@
 
 use crate::CryptoError;
 
-pub fn blind_index(key: &[u8; 32], domain: &str, normalized: &str) -> Result<[u8; 32], CryptoError> {
+pub fn blind_index(
+    key: &[u8; 32],
+    domain: &str,
+    normalized: &str,
+) -> Result<[u8; 32], CryptoError> {
     crate::mac::keyed_hash(key, &format!("blind-index/{domain}"), normalized.as_bytes())
 }
 

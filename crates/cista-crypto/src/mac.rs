@@ -23,7 +23,13 @@ mod tests {
     #[test]
     fn domains_separate_equal_messages() {
         let k = [3u8; 32];
-        assert_ne!(keyed_hash(&k, "csrf", b"x").unwrap(), keyed_hash(&k, "code", b"x").unwrap());
-        assert_eq!(keyed_hash(&k, "csrf", b"x").unwrap(), keyed_hash(&k, "csrf", b"x").unwrap());
+        assert_ne!(
+            keyed_hash(&k, "csrf", b"x").unwrap(),
+            keyed_hash(&k, "code", b"x").unwrap()
+        );
+        assert_eq!(
+            keyed_hash(&k, "csrf", b"x").unwrap(),
+            keyed_hash(&k, "csrf", b"x").unwrap()
+        );
     }
 }

@@ -3,10 +3,12 @@
 use crate::entity::{audit_checkpoint, audit_entry, instance, organization, stored_key};
 use cista_core::Error;
 use cista_core::ports::{
-    AuditEntry, Instance, KeyPurpose, Organization, StoredCheckpoint, StoredKey,
+    Account, AccountStatus, AuditEntry, Channel, Credential, CredentialPurpose, Instance,
+    KeyPurpose, Membership, Organization, OutboxMessage, Session, SessionStage, StoredCheckpoint,
+    StoredKey, VaultPerson,
 };
 use cista_crypto::{Digest32, KekId, WrappedKey};
-use cista_types::{KeyId, OrgId, OrgName, OrgSlug, Timestamp};
+use cista_types::{KeyId, OrgId, OrgName, OrgSlug, Role, SubjectCode, Timestamp};
 use sea_orm::{DbErr, SqlErr};
 use time::OffsetDateTime;
 
@@ -89,5 +91,98 @@ pub(crate) fn checkpoint(m: audit_checkpoint::Model) -> Result<StoredCheckpoint,
         root: Digest32::from_slice(&m.root_hash).ok_or_else(|| corrupt("checkpoint root"))?,
         note: m.note,
         signed_at: from_db_time(m.signed_at),
+    })
+}
+
+pub(crate) fn digest(bytes: &[u8], what: &str) -> Result<Digest32, Error> {
+    Digest32::from_slice(bytes).ok_or_else(|| corrupt(what))
+}
+
+fn time_opt(t: Option<OffsetDateTime>) -> Option<Timestamp> {
+    t.map(from_db_time)
+}
+
+pub(crate) fn account(m: crate::entity::account::Model) -> Result<Account, Error> {
+    Ok(Account {
+        subject: SubjectCode::from_i64(m.subject),
+        status: AccountStatus::parse(&m.status).ok_or_else(|| corrupt("account status"))?,
+        password_hash: m.password_hash,
+        password_changed_at: time_opt(m.password_changed_at),
+        totp_secret: m.totp_secret,
+        totp_pending: m.totp_pending,
+        totp_last_step: m.totp_last_step,
+        failed_attempts: m.failed_attempts,
+        locked_until: time_opt(m.locked_until),
+        created_at: from_db_time(m.created_at),
+    })
+}
+
+pub(crate) fn membership(m: crate::entity::membership::Model) -> Result<Membership, Error> {
+    Ok(Membership {
+        org: OrgId::from_i64(m.org_id),
+        subject: SubjectCode::from_i64(m.subject),
+        role: Role::parse(&m.role).map_err(|_| corrupt("role"))?,
+        created_at: from_db_time(m.created_at),
+    })
+}
+
+pub(crate) fn credential(m: crate::entity::credential::Model) -> Result<Credential, Error> {
+    Ok(Credential {
+        token_hash: digest(&m.token_hash, "credential hash")?,
+        purpose: CredentialPurpose::parse(&m.purpose)
+            .ok_or_else(|| corrupt("credential purpose"))?,
+        subject: SubjectCode::from_i64(m.subject),
+        org: m.org_id.map(OrgId::from_i64),
+        code_hash: m.code_hash.map(|c| digest(&c, "code hash")).transpose()?,
+        created_at: from_db_time(m.created_at),
+        expires_at: from_db_time(m.expires_at),
+        used_at: time_opt(m.used_at),
+        attempts: m.attempts,
+    })
+}
+
+pub(crate) fn session(m: crate::entity::session::Model) -> Result<Session, Error> {
+    Ok(Session {
+        id_hash: digest(&m.id_hash, "session hash")?,
+        subject: SubjectCode::from_i64(m.subject),
+        stage: SessionStage::parse(&m.stage).ok_or_else(|| corrupt("session stage"))?,
+        created_at: from_db_time(m.created_at),
+        last_seen_at: from_db_time(m.last_seen_at),
+        expires_at: from_db_time(m.expires_at),
+    })
+}
+
+pub(crate) fn message(m: crate::entity::outbox::Model) -> Result<OutboxMessage, Error> {
+    Ok(OutboxMessage {
+        id: m.id,
+        channel: Channel::parse(&m.channel).ok_or_else(|| corrupt("message channel"))?,
+        recipient: SubjectCode::from_i64(m.recipient),
+        template: m.template,
+        params: m.params,
+        created_at: from_db_time(m.created_at),
+        attempts: m.attempts,
+        next_attempt_at: from_db_time(m.next_attempt_at),
+        delivered_at: time_opt(m.delivered_at),
+        failed_at: time_opt(m.failed_at),
+        last_error: m.last_error,
+    })
+}
+
+fn index(bytes: Option<Vec<u8>>, what: &str) -> Result<Option<[u8; 32]>, Error> {
+    bytes
+        .map(|b| <[u8; 32]>::try_from(b.as_slice()).map_err(|_| corrupt(what)))
+        .transpose()
+}
+
+pub(crate) fn vault_person(m: crate::entity::vault_person::Model) -> Result<VaultPerson, Error> {
+    Ok(VaultPerson {
+        subject: SubjectCode::from_i64(m.subject),
+        kek_id: m.kek_id,
+        wrapped_key: m.wrapped_key,
+        fields: m.fields,
+        email_index: index(m.email_index, "email index")?,
+        phone_index: index(m.phone_index, "phone index")?,
+        created_at: from_db_time(m.created_at),
+        updated_at: from_db_time(m.updated_at),
     })
 }

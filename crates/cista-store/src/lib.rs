@@ -7,20 +7,28 @@ pub mod backend;
 mod convert;
 mod entity;
 pub mod migration;
+mod tx;
+pub mod vault;
 
 pub use backend::{ConnectOptions, Target};
+pub use vault::SeaVault;
 
 use async_trait::async_trait;
 use cista_core::audit::NewAuditEntry;
 use cista_core::ports::{
-    AuditEntry, AuditHead, Backend, DatabaseDescription, Instance, Organization, Rewrap,
+    Account, AuditEntry, AuditHead, Backend, Credential, CredentialPurpose, DatabaseDescription,
+    Instance, KeyPurpose, Membership, Organization, OutboxMessage, Rewrap, Session, StoreTx,
     StoredCheckpoint, StoredKey,
 };
 use cista_core::{Error, Result, Store};
+use cista_crypto::Digest32;
 use cista_crypto::merkle::CompactRange;
-use cista_types::{KeyId, OrgId, OrgSlug};
+use cista_types::{KeyId, OrgId, OrgSlug, SubjectCode, Timestamp};
 use convert::{db_err, to_db_time};
-use entity::{audit_checkpoint, audit_entry, audit_head, instance, organization, stored_key};
+use entity::{
+    account, audit_checkpoint, audit_entry, audit_head, credential, instance, membership,
+    organization, outbox, session, stored_key,
+};
 use migration::{Migrator, known_migrations};
 use sea_orm::sea_query::Expr;
 use sea_orm::{
@@ -41,6 +49,42 @@ impl std::fmt::Debug for SeaStore {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         write!(f, "SeaStore({})", self.location)
     }
+}
+
+/// Reads which migrations a database applied (in `table`) and compares with `known`.
+pub(crate) async fn schema_status_of(
+    db: &DatabaseConnection,
+    table: &str,
+    known: &[String],
+) -> Result<SchemaStatus> {
+    use sea_orm::{ConnectionTrait as _, Statement};
+    let manager = sea_orm_migration::SchemaManager::new(db);
+    let applied: Vec<String> = if manager.has_table(table).await.map_err(db_err)? {
+        let rows = db
+            .query_all_raw(Statement::from_string(
+                db.get_database_backend(),
+                format!("SELECT version FROM {table} ORDER BY version"),
+            ))
+            .await
+            .map_err(db_err)?;
+        rows.iter()
+            .filter_map(|r| r.try_get_by_index::<String>(0).ok())
+            .collect()
+    } else {
+        Vec::new()
+    };
+    if let Some(unknown) = applied.iter().filter(|a| !known.contains(a)).max() {
+        return Err(Error::SchemaTooNew {
+            database: unknown.clone(),
+            binary: known.last().cloned().unwrap_or_default(),
+        });
+    }
+    let pending = known
+        .iter()
+        .filter(|k| !applied.contains(k))
+        .cloned()
+        .collect();
+    Ok(SchemaStatus { applied, pending })
 }
 
 /// Where the schema stands relative to this binary.
@@ -73,35 +117,7 @@ impl SeaStore {
     /// Which known migrations are applied and which are pending. A migration applied to the
     /// database but unknown to this binary means the database is newer: that is an error.
     pub async fn schema_status(&self) -> Result<SchemaStatus> {
-        let known = known_migrations();
-        let manager = sea_orm_migration::SchemaManager::new(&self.db);
-        let applied: Vec<String> = if manager
-            .has_table("seaql_migrations")
-            .await
-            .map_err(db_err)?
-        {
-            sea_orm_migration::seaql_migrations::Entity::find()
-                .all(&self.db)
-                .await
-                .map_err(db_err)?
-                .into_iter()
-                .map(|m| m.version)
-                .collect()
-        } else {
-            Vec::new()
-        };
-        if let Some(unknown) = applied.iter().filter(|a| !known.contains(a)).max() {
-            return Err(Error::SchemaTooNew {
-                database: unknown.clone(),
-                binary: known.last().cloned().unwrap_or_default(),
-            });
-        }
-        let pending = known
-            .iter()
-            .filter(|k| !applied.contains(k))
-            .cloned()
-            .collect();
-        Ok(SchemaStatus { applied, pending })
+        schema_status_of(&self.db, "seaql_migrations", &known_migrations()).await
     }
 
     /// Applies every pending migration. Returns the names applied now.
@@ -441,5 +457,151 @@ impl Store for SeaStore {
             .into_iter()
             .map(convert::checkpoint)
             .collect()
+    }
+
+    async fn instance_key(&self, purpose: KeyPurpose) -> Result<Option<StoredKey>> {
+        stored_key::Entity::find()
+            .filter(stored_key::Column::Purpose.eq(purpose.as_str()))
+            .filter(stored_key::Column::OrgId.is_null())
+            .one(&self.db)
+            .await
+            .map_err(db_err)?
+            .map(convert::stored_key)
+            .transpose()
+    }
+
+    async fn add_instance_key(&self, key: &StoredKey, audit: NewAuditEntry) -> Result<bool> {
+        let txn = self.begin_write().await?;
+        if let Err(e) = self.insert_key(&txn, key).await {
+            return match e {
+                Error::Store(_) if self.instance_key(key.purpose).await?.is_some() => Ok(false),
+                other => Err(other),
+            };
+        }
+        audit_append::append(&txn, audit).await?;
+        txn.commit().await.map_err(db_err)?;
+        Ok(true)
+    }
+
+    async fn account(&self, subject: SubjectCode) -> Result<Option<Account>> {
+        account::Entity::find_by_id(subject.as_i64())
+            .one(&self.db)
+            .await
+            .map_err(db_err)?
+            .map(convert::account)
+            .transpose()
+    }
+
+    async fn membership(&self, org: OrgId, subject: SubjectCode) -> Result<Option<Membership>> {
+        membership::Entity::find_by_id((org.as_i64(), subject.as_i64()))
+            .one(&self.db)
+            .await
+            .map_err(db_err)?
+            .map(convert::membership)
+            .transpose()
+    }
+
+    async fn memberships_of(&self, subject: SubjectCode) -> Result<Vec<Membership>> {
+        membership::Entity::find()
+            .filter(membership::Column::Subject.eq(subject.as_i64()))
+            .order_by_asc(membership::Column::OrgId)
+            .all(&self.db)
+            .await
+            .map_err(db_err)?
+            .into_iter()
+            .map(convert::membership)
+            .collect()
+    }
+
+    async fn members(&self, org: OrgId) -> Result<Vec<Membership>> {
+        membership::Entity::find()
+            .filter(membership::Column::OrgId.eq(org.as_i64()))
+            .order_by_asc(membership::Column::CreatedAt)
+            .all(&self.db)
+            .await
+            .map_err(db_err)?
+            .into_iter()
+            .map(convert::membership)
+            .collect()
+    }
+
+    async fn credential(&self, token_hash: &Digest32) -> Result<Option<Credential>> {
+        credential::Entity::find_by_id(token_hash.as_bytes().to_vec())
+            .one(&self.db)
+            .await
+            .map_err(db_err)?
+            .map(convert::credential)
+            .transpose()
+    }
+
+    async fn credentials_issued_since(
+        &self,
+        subject: SubjectCode,
+        purpose: CredentialPurpose,
+        since: Timestamp,
+    ) -> Result<u64> {
+        credential::Entity::find()
+            .filter(credential::Column::Subject.eq(subject.as_i64()))
+            .filter(credential::Column::Purpose.eq(purpose.as_str()))
+            .filter(credential::Column::CreatedAt.gte(to_db_time(since)))
+            .count(&self.db)
+            .await
+            .map_err(db_err)
+    }
+
+    async fn session(&self, id_hash: &Digest32) -> Result<Option<Session>> {
+        session::Entity::find_by_id(id_hash.as_bytes().to_vec())
+            .one(&self.db)
+            .await
+            .map_err(db_err)?
+            .map(convert::session)
+            .transpose()
+    }
+
+    async fn due_messages(&self, now: Timestamp, limit: u32) -> Result<Vec<OutboxMessage>> {
+        let candidates = outbox::Entity::find()
+            .filter(outbox::Column::DeliveredAt.is_null())
+            .filter(outbox::Column::FailedAt.is_null())
+            .filter(outbox::Column::NextAttemptAt.lte(to_db_time(now)))
+            .order_by_asc(outbox::Column::NextAttemptAt)
+            .limit(u64::from(limit))
+            .all(&self.db)
+            .await
+            .map_err(db_err)?;
+        // Claim each message for a while, so a second server process does not send it too.
+        let lease = to_db_time(now.plus(time::Duration::minutes(2)));
+        let mut claimed = Vec::with_capacity(candidates.len());
+        for m in candidates {
+            let won = outbox::Entity::update_many()
+                .col_expr(outbox::Column::NextAttemptAt, Expr::value(lease))
+                .filter(outbox::Column::Id.eq(m.id))
+                .filter(outbox::Column::NextAttemptAt.eq(m.next_attempt_at))
+                .filter(outbox::Column::DeliveredAt.is_null())
+                .exec(&self.db)
+                .await
+                .map_err(db_err)?;
+            if won.rows_affected == 1 {
+                claimed.push(convert::message(m)?);
+            }
+        }
+        Ok(claimed)
+    }
+
+    async fn recent_messages(&self, limit: u32) -> Result<Vec<OutboxMessage>> {
+        outbox::Entity::find()
+            .order_by_desc(outbox::Column::CreatedAt)
+            .limit(u64::from(limit))
+            .all(&self.db)
+            .await
+            .map_err(db_err)?
+            .into_iter()
+            .map(convert::message)
+            .collect()
+    }
+
+    async fn begin(&self) -> Result<Box<dyn StoreTx>> {
+        Ok(Box::new(tx::SeaTx {
+            txn: self.begin_write().await?,
+        }))
     }
 }

@@ -91,7 +91,10 @@ impl PersonName {
             return Err(ParseError::new("name", "must be at most 100 characters"));
         }
         if trimmed.chars().any(char::is_control) {
-            return Err(ParseError::new("name", "must not contain control characters"));
+            return Err(ParseError::new(
+                "name",
+                "must not contain control characters",
+            ));
         }
         Ok(Self(trimmed.to_owned()))
     }
@@ -163,7 +166,10 @@ impl Phone {
                 "must start with + and the country code, e.g. +1 305 555 0100",
             ));
         };
-        if !rest.chars().all(|c| c.is_ascii_digit() || " .-()".contains(c)) {
+        if !rest
+            .chars()
+            .all(|c| c.is_ascii_digit() || " .-()".contains(c))
+        {
             return Err(ParseError::new(what, "may contain only digits after the +"));
         }
         let digits: String = rest.chars().filter(char::is_ascii_digit).collect();
@@ -301,7 +307,18 @@ mod tests {
         let e = Email::parse("  Jane.Doe+hoa@Example.ORG ").unwrap();
         assert_eq!(e.as_str(), "Jane.Doe+hoa@Example.ORG");
         assert_eq!(e.normalized(), "jane.doe+hoa@example.org");
-        for bad in ["", "jane", "jane@", "@example.org", "jane@example", "ja ne@example.org", "jane@exa_mple.org", "jane..d@example.org", "jane@-example.org", "jane\u{0}@example.org"] {
+        for bad in [
+            "",
+            "jane",
+            "jane@",
+            "@example.org",
+            "jane@example",
+            "ja ne@example.org",
+            "jane@exa_mple.org",
+            "jane..d@example.org",
+            "jane@-example.org",
+            "jane\u{0}@example.org",
+        ] {
             assert!(Email::parse(bad).is_err(), "{bad:?} accepted");
         }
         assert!(Email::parse(&format!("{}@example.org", "a".repeat(65))).is_err());
@@ -309,11 +326,23 @@ mod tests {
 
     #[test]
     fn phones_are_e164_with_a_helpful_message() {
-        assert_eq!(Phone::parse("+1 (305) 555-0100").unwrap().as_str(), "+13055550100");
-        assert_eq!(Phone::parse("+44 20 7946 0958").unwrap().last_four(), "0958");
+        assert_eq!(
+            Phone::parse("+1 (305) 555-0100").unwrap().as_str(),
+            "+13055550100"
+        );
+        assert_eq!(
+            Phone::parse("+44 20 7946 0958").unwrap().last_four(),
+            "0958"
+        );
         let e = Phone::parse("305 555 0100").unwrap_err();
         assert!(e.message.contains("country code"), "{}", e.message);
-        for bad in ["+1", "+1234567", "+0123456789", "+1 305 555 0100 ext 2", "+1234567890123456"] {
+        for bad in [
+            "+1",
+            "+1234567",
+            "+0123456789",
+            "+1 305 555 0100 ext 2",
+            "+1234567890123456",
+        ] {
             assert!(Phone::parse(bad).is_err(), "{bad}");
         }
     }

@@ -23,6 +23,7 @@ pub struct Config {
     pub tls: TlsConfig,
     pub database: DatabaseConfig,
     pub keys: KeysConfig,
+    pub vault: VaultConfig,
     pub audit: AuditConfig,
     pub metrics: MetricsConfig,
     pub log: LogConfig,
@@ -118,6 +119,16 @@ impl Default for KeysConfig {
     }
 }
 
+#[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields, default)]
+pub struct VaultConfig {
+    /// A separate database for the person vault (`postgres://…` or `sqlite://PATH`). Default:
+    /// the main database. A secret (it may hold a password): prefer `url_file`.
+    pub url: Option<String>,
+    /// A file holding the vault database URL.
+    pub url_file: Option<PathBuf>,
+}
+
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
 #[serde(deny_unknown_fields, default)]
 pub struct AuditConfig {
@@ -196,6 +207,10 @@ impl Config {
                 file: Some(PathBuf::new()),
                 ..KeysConfig::default()
             },
+            vault: VaultConfig {
+                url: Some(String::new()),
+                url_file: Some(PathBuf::new()),
+            },
             audit: AuditConfig {
                 origin: Some(String::new()),
                 ..AuditConfig::default()
@@ -241,6 +256,11 @@ impl Config {
             self.database.url.take(),
             self.database.url_file.as_deref(),
         )?;
+        self.vault.url = read_secret(
+            "vault.url",
+            self.vault.url.take(),
+            self.vault.url_file.as_deref(),
+        )?;
         self.metrics.token = read_secret(
             "metrics.token",
             self.metrics.token.take(),
@@ -254,6 +274,9 @@ impl Config {
         let mut shown = self.clone();
         if shown.database.url.is_some() {
             shown.database.url = Some("<redacted>".to_owned());
+        }
+        if shown.vault.url.is_some() {
+            shown.vault.url = Some("<redacted>".to_owned());
         }
         if shown.metrics.token.is_some() {
             shown.metrics.token = Some("<redacted>".to_owned());

@@ -3,9 +3,9 @@
 
 use crate::cli::GlobalArgs;
 use crate::config::{Config, Resolved};
-use cista_core::{Actor, Cista, Deps};
+use cista_core::{AccessSettings, Actor, Cista, Deps};
 use cista_crypto::{KeyProviderError, LocalKeyFile};
-use cista_store::{ConnectOptions, SeaStore, Target};
+use cista_store::{ConnectOptions, SeaStore, SeaVault, Target};
 use cista_types::{Clock as _, OsRng, SystemClock, Timestamp};
 use std::fmt;
 use std::sync::Arc;
@@ -84,6 +84,16 @@ impl Runtime {
         Actor::operator(user)
     }
 
+    fn connect_options(&self, create: bool) -> ConnectOptions {
+        ConnectOptions {
+            max_connections: self.config.database.max_connections,
+            connect_timeout: Duration::from_secs(self.config.database.connect_timeout_secs),
+            create_if_missing: create,
+            allow_unverified_postgres_tls: self.config.database.allow_unverified_postgres_tls,
+            ..ConnectOptions::default()
+        }
+    }
+
     pub fn target(&self) -> Result<Target, Failure> {
         Ok(Target::parse(&self.paths.database_url)?)
     }
@@ -92,13 +102,7 @@ impl Runtime {
     /// pending migrations.
     pub async fn store(&self, create: bool, migrate: bool) -> Result<SeaStore, Failure> {
         let target = self.target()?;
-        let options = ConnectOptions {
-            max_connections: self.config.database.max_connections,
-            connect_timeout: Duration::from_secs(self.config.database.connect_timeout_secs),
-            create_if_missing: create,
-            allow_unverified_postgres_tls: self.config.database.allow_unverified_postgres_tls,
-            ..ConnectOptions::default()
-        };
+        let options = self.connect_options(create);
         let store = match SeaStore::connect(&target, &options).await {
             Ok(store) => store,
             Err(cista_core::Error::NotInitialized) => {
@@ -134,13 +138,80 @@ impl Runtime {
         Ok(Arc::new(LocalKeyFile::open(&self.paths.kek_file)?))
     }
 
-    pub fn deps(&self, store: SeaStore, keys: Arc<LocalKeyFile>) -> Deps {
-        Deps {
+    /// The origin links and redirects use: `server.public_url`, or localhost on the port of
+    /// `server.listen`.
+    pub fn public_origin(&self) -> String {
+        match &self.config.server.public_url {
+            Some(url) => url.trim_end_matches('/').to_owned(),
+            None => {
+                let port = self
+                    .config
+                    .server
+                    .listen
+                    .rsplit(':')
+                    .next()
+                    .unwrap_or("8443");
+                format!("https://localhost:{port}")
+            }
+        }
+    }
+
+    pub fn access_settings(&self) -> AccessSettings {
+        AccessSettings {
+            public_origin: self.public_origin(),
+            ..AccessSettings::default()
+        }
+    }
+
+    /// The person vault: in the main database, or in `vault.url`. `migrate` applies its
+    /// pending migrations; otherwise it must be current.
+    pub async fn vault(&self, store: &SeaStore, migrate: bool) -> Result<SeaVault, Failure> {
+        let vault = match &self.config.vault.url {
+            Some(url) => {
+                let target = Target::parse(url).map_err(|e| {
+                    Failure(format!(
+                        "vault.url: {}",
+                        e.chain().replace("database.url: ", "")
+                    ))
+                })?;
+                SeaVault::connect(&target, &self.connect_options(true))
+                    .await
+                    .map_err(|e| {
+                        Failure(format!(
+                            "cannot use the vault database {}: {}",
+                            target.describe(),
+                            e.chain()
+                        ))
+                    })?
+            }
+            None => SeaVault::on(store),
+        };
+        if migrate {
+            vault.migrate().await?;
+        } else if let Some(first) = vault.schema_status().await?.pending.first() {
+            return Err(Failure(format!(
+                "the vault schema is older than this binary (migration {first} is pending); run \
+                 `cista migrate`"
+            )));
+        }
+        Ok(vault)
+    }
+
+    pub async fn deps(
+        &self,
+        store: SeaStore,
+        keys: Arc<LocalKeyFile>,
+        migrate: bool,
+    ) -> Result<Deps, Failure> {
+        let vault = self.vault(&store, migrate).await?;
+        Ok(Deps {
             store: Arc::new(store),
+            vault: Arc::new(vault),
             keys,
             clock: Arc::new(SystemClock),
             rng: Arc::new(OsRng),
-        }
+            settings: self.access_settings(),
+        })
     }
 
     /// Opens the initialized instance: the store, the key file, and the signing key.
@@ -148,7 +219,7 @@ impl Runtime {
         let keys = self.key_provider()?;
         let store = self.store(false, migrate).await?;
         store.require_current_schema().await?;
-        match Cista::open(self.deps(store, keys)).await {
+        match Cista::open(self.deps(store, keys, migrate).await?).await {
             Ok(cista) => Ok(cista),
             Err(cista_core::Error::NotInitialized) => Err(Failure(format!(
                 "the database is not initialized; run `cista init --data-dir {}`",

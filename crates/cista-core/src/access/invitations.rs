@@ -99,7 +99,8 @@ impl Cista {
                 }
                 _ => {
                     if account.is_none() {
-                        tx.insert_account(&Account::new_invited(subject, now)).await?;
+                        tx.insert_account(&Account::new_invited(subject, now))
+                            .await?;
                     }
                     tx.revoke_credentials(subject, CredentialPurpose::Invite, now)
                         .await?;
@@ -140,16 +141,20 @@ impl Cista {
             phone: invitee.phone.clone(),
         };
         let person = self.seal_person(subject, &fields).await?;
-        self.vault().insert_person(&person).await.map_err(|e| match e {
-            Error::Conflict(_) => Error::Conflict(
-                "someone with this email address was invited at the same moment; try again"
-                    .to_owned(),
-            ),
-            other => other,
-        })?;
+        self.vault()
+            .insert_person(&person)
+            .await
+            .map_err(|e| match e {
+                Error::Conflict(_) => Error::Conflict(
+                    "someone with this email address was invited at the same moment; try again"
+                        .to_owned(),
+                ),
+                other => other,
+            })?;
         let written = async {
             let mut tx = self.store().begin().await?;
-            tx.insert_account(&Account::new_invited(subject, now)).await?;
+            tx.insert_account(&Account::new_invited(subject, now))
+                .await?;
             tx.insert_membership(&membership(subject)).await?;
             let (credential, link) = self.invitation_credential(subject, org, now);
             tx.insert_credential(&credential).await?;
@@ -195,7 +200,9 @@ impl Cista {
     ) -> Result<()> {
         actor.authorize_in(org, OrgAction::ResendInvitation)?;
         if self.store().membership(org, subject).await?.is_none() {
-            return Err(Error::NotFound { what: "this person" });
+            return Err(Error::NotFound {
+                what: "this person",
+            });
         }
         match self.store().account(subject).await? {
             Some(a) if a.status == AccountStatus::Invited => {}
@@ -223,10 +230,20 @@ impl Cista {
             .account(subject)
             .await?
             .is_some_and(|a| a.status == AccountStatus::Invited);
-        let Some(membership) = self.store().memberships_of(subject).await?.into_iter().next() else {
+        let Some(membership) = self
+            .store()
+            .memberships_of(subject)
+            .await?
+            .into_iter()
+            .next()
+        else {
             return Ok(());
         };
-        if !invited || self.over_send_limit(subject, CredentialPurpose::Invite).await? {
+        if !invited
+            || self
+                .over_send_limit(subject, CredentialPurpose::Invite)
+                .await?
+        {
             return Ok(());
         }
         self.send_new_invitation(&Actor::Anonymous, membership.org, subject)

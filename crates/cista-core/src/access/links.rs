@@ -61,7 +61,11 @@ impl Cista {
         let credential = self.live_credential(token, purpose).await?;
         let fields = self.own_fields(credential.subject).await?;
         let organization = match credential.org {
-            Some(org) => self.store().organization(org).await?.map(|o| o.name.to_string()),
+            Some(org) => self
+                .store()
+                .organization(org)
+                .await?
+                .map(|o| o.name.to_string()),
             None => None,
         };
         Ok(LinkView {
@@ -96,7 +100,10 @@ impl Cista {
             .account(subject)
             .await?
             .ok_or(Error::TokenInvalid)?;
-        if matches!(account.status, AccountStatus::Erased | AccountStatus::Disabled) {
+        if matches!(
+            account.status,
+            AccountStatus::Erased | AccountStatus::Disabled
+        ) {
             return Err(Error::TokenInvalid);
         }
         let now = self.clock().now();
@@ -143,7 +150,11 @@ impl Cista {
             .account(subject)
             .await?
             .is_some_and(|a| a.status == AccountStatus::Active);
-        if !active || self.over_send_limit(subject, CredentialPurpose::Reset).await? {
+        if !active
+            || self
+                .over_send_limit(subject, CredentialPurpose::Reset)
+                .await?
+        {
             return Ok(());
         }
         let now = self.clock().now();

@@ -28,19 +28,28 @@ fn secret_aad(subject: SubjectCode, column: &str) -> Vec<u8> {
 }
 
 impl Cista {
-    fn seal_totp(&self, subject: SubjectCode, column: &str, secret: &TotpSecret) -> Result<Vec<u8>> {
+    fn seal_totp(
+        &self,
+        subject: SubjectCode,
+        column: &str,
+        secret: &TotpSecret,
+    ) -> Result<Vec<u8>> {
         Ok(self
             .instance_keys()
             .secrets
-            .seal(self.rng().as_ref(), &secret_aad(subject, column), secret.as_bytes())?
+            .seal(
+                self.rng().as_ref(),
+                &secret_aad(subject, column),
+                secret.as_bytes(),
+            )?
             .into_bytes())
     }
 
     fn open_totp(&self, subject: SubjectCode, column: &str, sealed: &[u8]) -> Result<TotpSecret> {
-        let plain = self
-            .instance_keys()
-            .secrets
-            .open(&secret_aad(subject, column), &Sealed::from_bytes(sealed.to_vec()))?;
+        let plain = self.instance_keys().secrets.open(
+            &secret_aad(subject, column),
+            &Sealed::from_bytes(sealed.to_vec()),
+        )?;
         Ok(TotpSecret::from_bytes(plain))
     }
 
@@ -171,7 +180,9 @@ impl Cista {
             };
             if !fresh {
                 drop(tx);
-                return Err(self.second_factor_failed(account, "authenticator code").await);
+                return Err(self
+                    .second_factor_failed(account, "authenticator code")
+                    .await);
             }
             AuditKind::MfaVerified
         };

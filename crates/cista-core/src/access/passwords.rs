@@ -125,7 +125,10 @@ mod tests {
         };
         assert!(!reason.is_empty());
         let own = Password::parse("janedoe1985").unwrap();
-        assert!(check_strength(&own, &["jane", "doe"]).is_err(), "the person's own name");
+        assert!(
+            check_strength(&own, &["jane", "doe"]).is_err(),
+            "the person's own name"
+        );
         let good = Password::parse("orbit-mango-cellar-91").unwrap();
         assert!(check_strength(&good, &["jane", "doe"]).is_ok());
     }
@@ -135,8 +138,18 @@ mod tests {
         let hasher = PasswordHasher::new(2, 8);
         let password = Password::parse("orbit-mango-cellar-91").unwrap();
         let phc = hasher.hash(&password).await.unwrap();
-        assert!(hasher.verify("orbit-mango-cellar-91", Some(&phc)).await.unwrap());
-        assert!(!hasher.verify("orbit-mango-cellar-92", Some(&phc)).await.unwrap());
+        assert!(
+            hasher
+                .verify("orbit-mango-cellar-91", Some(&phc))
+                .await
+                .unwrap()
+        );
+        assert!(
+            !hasher
+                .verify("orbit-mango-cellar-92", Some(&phc))
+                .await
+                .unwrap()
+        );
         assert!(!hasher.verify("orbit-mango-cellar-91", None).await.unwrap());
     }
 

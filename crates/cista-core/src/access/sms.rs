@@ -40,15 +40,16 @@ impl Cista {
         let Some(subject) = self.subject_for_identifier(identifier).await? else {
             return Ok(challenge.secret);
         };
-        let eligible = self
-            .store()
-            .account(subject)
-            .await?
-            .is_some_and(|a| matches!(a.status, AccountStatus::Active | AccountStatus::Invited));
+        let eligible =
+            self.store().account(subject).await?.is_some_and(|a| {
+                matches!(a.status, AccountStatus::Active | AccountStatus::Invited)
+            });
         let has_phone = self.own_fields(subject).await?.phone.is_some();
         if !eligible
             || !has_phone
-            || self.over_send_limit(subject, CredentialPurpose::SmsCode).await?
+            || self
+                .over_send_limit(subject, CredentialPurpose::SmsCode)
+                .await?
         {
             return Ok(challenge.secret);
         }

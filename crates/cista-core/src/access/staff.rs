@@ -58,10 +58,18 @@ impl Cista {
             });
         }
         rows.sort_by(|a, b| {
-            (a.role, a.fields.as_ref().map(|f| f.last_name.as_str().to_lowercase())).cmp(&(
-                b.role,
-                b.fields.as_ref().map(|f| f.last_name.as_str().to_lowercase()),
-            ))
+            (
+                a.role,
+                a.fields
+                    .as_ref()
+                    .map(|f| f.last_name.as_str().to_lowercase()),
+            )
+                .cmp(&(
+                    b.role,
+                    b.fields
+                        .as_ref()
+                        .map(|f| f.last_name.as_str().to_lowercase()),
+                ))
         });
         Ok(rows)
     }
@@ -81,7 +89,9 @@ impl Cista {
             .store()
             .membership(org, subject)
             .await?
-            .ok_or(Error::NotFound { what: "this person" })?;
+            .ok_or(Error::NotFound {
+                what: "this person",
+            })?;
         actor.authorize_in(org, OrgAction::ChangeRole(current.role))?;
         if current.role == role {
             return Ok(());

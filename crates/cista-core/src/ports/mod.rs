@@ -334,8 +334,11 @@ pub trait StoreTx: Send {
     /// Ends every session of a person (sign-out, password change, role change, erasure).
     async fn delete_sessions_of(&mut self, subject: SubjectCode) -> Result<u64>;
 
-    async fn insert_recovery_codes(&mut self, subject: SubjectCode, hashes: &[Digest32])
-    -> Result<()>;
+    async fn insert_recovery_codes(
+        &mut self,
+        subject: SubjectCode,
+        hashes: &[Digest32],
+    ) -> Result<()>;
 
     /// Uses a recovery code once; false if it is unknown or was used.
     async fn consume_recovery_code(

@@ -15,7 +15,7 @@ mod trust;
 use cista_core::{Actor, Cista, Deps};
 use cista_crypto::LocalKeyFile;
 use cista_http::{AppState, Limits, Listeners, TlsSettings, TlsStats};
-use cista_store::{ConnectOptions, SeaStore, Target};
+use cista_store::{ConnectOptions, SeaStore, SeaVault, Target};
 use cista_types::{OrgName, OrgSlug, OsRng, SystemClock};
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -74,11 +74,15 @@ pub async fn cista_in(dir: &std::path::Path) -> Cista {
         cista_types::Clock::now(&SystemClock),
     )
     .unwrap();
+    let vault = SeaVault::on(&store);
+    vault.migrate().await.unwrap();
     let deps = Deps {
         store: Arc::new(store),
+        vault: Arc::new(vault),
         keys: Arc::new(keys),
         clock: Arc::new(SystemClock),
         rng: Arc::new(OsRng),
+        settings: cista_core::AccessSettings::default(),
     };
     let (cista, _) = Cista::open_or_initialize(deps, &Actor::operator("test"), None)
         .await

@@ -1,8 +1,16 @@
 //! SeaORM entities: one per table, used by both backends alike.
 
+pub mod account;
 pub mod audit_checkpoint;
 pub mod audit_entry;
 pub mod audit_head;
+pub mod credential;
 pub mod instance;
+pub mod membership;
 pub mod organization;
+pub mod outbox;
+pub mod recovery_code;
+pub mod session;
 pub mod stored_key;
+pub mod vault_person;
+pub mod vault_tombstone;

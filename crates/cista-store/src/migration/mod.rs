@@ -5,13 +5,18 @@
 use sea_orm_migration::prelude::*;
 
 mod m20261122_000001_foundation;
+mod m20261123_000001_people_and_access;
+pub mod vault;
 
 #[derive(Debug)]
 pub struct Migrator;
 
 impl MigratorTrait for Migrator {
     fn migrations() -> Vec<Box<dyn MigrationTrait>> {
-        vec![Box::new(m20261122_000001_foundation::Migration)]
+        vec![
+            Box::new(m20261122_000001_foundation::Migration),
+            Box::new(m20261123_000001_people_and_access::Migration),
+        ]
     }
 }
 

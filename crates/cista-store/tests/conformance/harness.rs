@@ -1,9 +1,9 @@
 //! A fresh, isolated store per test: a temporary SQLite file, or a private schema on the
 //! PostgreSQL server named by `CISTA_TEST_POSTGRES_URL`.
 
-use cista_core::{Actor, Cista, Deps};
+use cista_core::{AccessSettings, Actor, Cista, Deps};
 use cista_crypto::LocalKeyFile;
-use cista_store::{ConnectOptions, SeaStore, Target};
+use cista_store::{ConnectOptions, SeaStore, SeaVault, Target};
 use cista_types::{ManualClock, OsRng, Rng as _, Timestamp};
 use sea_orm::{ConnectionTrait, Statement};
 use std::sync::Arc;
@@ -11,6 +11,7 @@ use std::sync::Arc;
 #[derive(Debug)]
 pub struct Harness {
     pub store: Arc<SeaStore>,
+    pub vault: Arc<SeaVault>,
     pub target: Target,
     pub dir: tempfile::TempDir,
     pub clock: Arc<ManualClock>,
@@ -70,8 +71,11 @@ impl Harness {
         let store = SeaStore::connect_and_migrate(&target, &ConnectOptions::default())
             .await
             .unwrap_or_else(|e| panic!("store: {}", e.chain()));
+        let vault = SeaVault::on(&store);
+        vault.migrate().await.unwrap();
         Self {
             store: Arc::new(store),
+            vault: Arc::new(vault),
             target,
             dir,
             clock: Arc::new(ManualClock::new(start_time())),
@@ -96,9 +100,11 @@ impl Harness {
     pub fn deps_with(&self, keys: Arc<LocalKeyFile>) -> Deps {
         Deps {
             store: self.store.clone(),
+            vault: self.vault.clone(),
             keys,
             clock: self.clock.clone(),
             rng: Arc::new(OsRng),
+            settings: AccessSettings::default(),
         }
     }
 

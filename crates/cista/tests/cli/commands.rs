@@ -85,7 +85,8 @@ fn init_creates_everything_once_then_reuses_it() {
     verify.args(["audit", "verify"]);
     let verified = ok(verify);
     assert!(
-        verified.stdout.starts_with("audit log OK: 1 entries"),
+        // instance initialized + its three instance-level keys created
+        verified.stdout.starts_with("audit log OK: 4 entries"),
         "{}",
         verified.stdout
     );
@@ -112,12 +113,13 @@ fn keys_rotate_rewraps_and_everything_still_opens() {
     let mut status = cista(&data);
     status.args(["keys", "status"]);
     let before = ok(status).stdout;
-    assert!(before.contains("wraps 1 stored key(s)"), "{before}");
+    // the audit signing key and the blind-index, secrets and MAC keys
+    assert!(before.contains("wraps 4 stored key(s)"), "{before}");
 
     let mut rotate = cista(&data);
     rotate.args(["keys", "rotate"]);
     let rotated = ok(rotate).stdout;
-    assert!(rotated.contains("re-wrapped 1 stored key(s)"), "{rotated}");
+    assert!(rotated.contains("re-wrapped 4 stored key(s)"), "{rotated}");
     assert!(rotated.contains("kept retired key"), "{rotated}");
 
     let mut status = cista(&data);

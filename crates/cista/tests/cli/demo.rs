@@ -82,7 +82,8 @@ fn the_demo_serves_then_reuses_its_data() {
     let mut rotate = cista(&data);
     rotate.args(["keys", "rotate"]);
     let rotated = crate::ok(rotate).stdout;
-    assert!(rotated.contains("re-wrapped 2 stored key(s)"), "{rotated}");
+    // signing key, three instance keys, the organization's data key
+    assert!(rotated.contains("re-wrapped 5 stored key(s)"), "{rotated}");
     runtime.block_on(async {
         let trust: serde_json::Value = http
             .get(format!("https://localhost:{port}/api/v1/trust"))
@@ -121,13 +122,13 @@ fn the_demo_serves_then_reuses_its_data() {
     assert!(printed.contains("reused  organization"), "{printed}");
     assert_eq!(demo.terminate(), 0);
 
-    // Everything the demo did is in the audit log (instance initialized, organization
-    // created, keys re-wrapped), and it verifies.
+    // Everything the demo did is in the audit log (instance initialized, three instance keys
+    // created, organization created, keys re-wrapped), and it verifies.
     let mut verify = cista(&data);
     verify.args(["audit", "verify"]);
     let ran = crate::ok(verify);
     assert!(
-        ran.stdout.starts_with("audit log OK: 3 entries"),
+        ran.stdout.starts_with("audit log OK: 6 entries"),
         "{}",
         ran.stdout
     );

@@ -1,0 +1,26 @@
+//! The person vault's own migration set, tracked in its own table, so the vault can live in
+//! the main database (the default) or in a database of its own.
+
+use sea_orm_migration::prelude::*;
+
+mod m20261123_000001_vault;
+
+#[derive(Debug)]
+pub struct VaultMigrator;
+
+impl MigratorTrait for VaultMigrator {
+    fn migrations() -> Vec<Box<dyn MigrationTrait>> {
+        vec![Box::new(m20261123_000001_vault::Migration)]
+    }
+
+    fn migration_table_name() -> DynIden {
+        "seaql_migrations_vault".into_iden()
+    }
+}
+
+pub fn known_migrations() -> Vec<String> {
+    VaultMigrator::migrations()
+        .iter()
+        .map(|m| m.name().to_owned())
+        .collect()
+}
