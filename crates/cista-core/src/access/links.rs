@@ -113,6 +113,21 @@ impl Cista {
             .await?
             .is_none()
         {
+            // Another request used the link first: this one is a second use.
+            drop(tx);
+            self.store()
+                .append_audit(NewAuditEntry::new(
+                    now,
+                    &Actor::Anonymous,
+                    credential.org,
+                    AuditKind::TokenRejected,
+                    serde_json::json!({
+                        "subject": subject.to_string(),
+                        "purpose": purpose.as_str(),
+                        "reason": "used",
+                    }),
+                ))
+                .await?;
             return Err(Error::TokenInvalid);
         }
         account.password_hash = Some(hash);

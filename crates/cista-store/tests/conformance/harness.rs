@@ -178,3 +178,86 @@ impl Harness {
         }
     }
 }
+
+use cista_core::access::invitations::{Invited, Invitee};
+use cista_core::notices::{Delivery, DeliveryOutcome, Notice};
+use cista_core::ports::{CredentialPurpose, Organization};
+use cista_types::{Email, OrgName, OrgSlug, Password, PersonName, Phone, Role};
+
+pub fn invitee(first: &str, last: &str, email: &str, phone: Option<&str>, role: Role) -> Invitee {
+    Invitee {
+        first_name: PersonName::parse(first).unwrap(),
+        last_name: PersonName::parse(last).unwrap(),
+        email: Email::parse(email).unwrap(),
+        phone: phone.map(|p| Phone::parse(p).unwrap()),
+        role,
+    }
+}
+
+/// The one-time token at the end of a link.
+pub fn token_of(link: &str) -> &str {
+    link.rsplit('/').next().unwrap()
+}
+
+pub const PASSWORD: &str = "orbit-mango-cellar-91";
+
+impl Harness {
+    pub async fn org(&self, cista: &Cista, slug: &str) -> Organization {
+        cista
+            .create_organization(
+                &Actor::operator("test"),
+                OrgName::parse(&format!("Org {slug}")).unwrap(),
+                OrgSlug::parse(slug).unwrap(),
+            )
+            .await
+            .unwrap()
+    }
+
+    /// Takes every due message as the delivery worker would, marking each delivered.
+    pub async fn deliver_all(&self, cista: &Cista) -> Vec<Delivery> {
+        let due = cista.due_deliveries(&Actor::System, 100).await.unwrap();
+        for d in &due {
+            cista
+                .record_delivery(&Actor::System, d.id, d.attempts, DeliveryOutcome::Delivered)
+                .await
+                .unwrap();
+        }
+        due
+    }
+
+    /// The newest link or code sent to `address`.
+    pub async fn last_notice_to(&self, cista: &Cista, address: &str) -> Notice {
+        self.deliver_all(cista)
+            .await
+            .into_iter()
+            .rev()
+            .find(|d| d.address == address)
+            .unwrap_or_else(|| panic!("nothing was sent to {address}"))
+            .notice
+    }
+
+    /// Invites someone and sets their password from the emailed link.
+    pub async fn active_person(&self, cista: &Cista, org: &Organization, who: Invitee) -> Invited {
+        let email = who.email.as_str().to_owned();
+        let invited = cista
+            .invite(&Actor::operator("test"), org.id, who)
+            .await
+            .unwrap();
+        let Notice::Invitation { link, .. } = self.last_notice_to(cista, &email).await else {
+            panic!("no invitation was sent");
+        };
+        cista
+            .set_password_with_link(
+                token_of(&link),
+                CredentialPurpose::Invite,
+                &Password::parse(PASSWORD).unwrap(),
+            )
+            .await
+            .unwrap();
+        invited
+    }
+
+    pub fn advance(&self, by: time::Duration) {
+        self.clock.advance(by);
+    }
+}

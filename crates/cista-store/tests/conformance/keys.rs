@@ -38,8 +38,8 @@ pub async fn the_database_holds_only_wrapped_keys(h: &Harness) {
     let stored = h.store.stored_keys().await.unwrap();
     assert_eq!(
         stored.len(),
-        3,
-        "two organization keys and the audit signing key"
+        6,
+        "two organization keys, the audit signing key and three instance-level keys"
     );
     for key in &stored {
         let clear = keys
@@ -165,7 +165,8 @@ pub async fn rotation_rewraps_every_key_while_a_running_server_keeps_working(h: 
     }
     let before = server.key_status(&operator()).await.unwrap();
     let old_kek = before.provider.active_kek.clone();
-    assert_eq!(before.keys_by_kek.get(&old_kek), Some(&4));
+    // three organizations, the audit signing key and three instance-level keys
+    assert_eq!(before.keys_by_kek.get(&old_kek), Some(&7));
 
     // The "operator" rotates from another process with its own handle.
     let cli = Cista::open(h.deps_with(Arc::new(LocalKeyFile::open(&h.key_file_path()).unwrap())))
@@ -173,7 +174,7 @@ pub async fn rotation_rewraps_every_key_while_a_running_server_keeps_working(h: 
         .unwrap();
     let head_before = h.store.audit_head().await.unwrap().size;
     let report = cli.rotate_keys(&operator(), false).await.unwrap();
-    assert_eq!(report.rewrapped, 4);
+    assert_eq!(report.rewrapped, 7);
     assert_ne!(report.new_kek, old_kek);
     assert_eq!(report.kept, vec![old_kek.clone()]);
     assert!(h.store.audit_head().await.unwrap().size > head_before);

@@ -8,10 +8,12 @@
     clippy::indexing_slicing
 )]
 
+mod access;
 mod audit;
 mod harness;
 mod keys;
 mod organizations;
+mod people;
 mod schema;
 
 pub use harness::Harness;
@@ -66,4 +68,21 @@ conformance! {
     audit::verify_catches_a_rewrite_with_recomputed_hashes,
     audit::verify_catches_deletion_of_the_newest_entries,
     audit::verify_catches_a_forged_checkpoint,
+    people::the_canary_name_email_and_phone_never_reach_the_database,
+    people::lookups_by_email_ignore_case_and_never_store_the_address,
+    people::staff_reads_of_personal_data_are_audited_and_scoped,
+    people::an_erased_person_is_unreadable_and_never_recreated,
+    people::erasure_is_allowed_only_to_owners_and_admins_of_the_persons_organization,
+    people::the_vault_can_live_in_its_own_database,
+    access::an_invitation_link_sets_a_password_once_even_under_concurrency,
+    access::an_expired_link_is_refused_and_a_weak_password_explained,
+    access::sign_in_fails_identically_and_locks_out_with_growing_back_off,
+    access::sessions_end_when_idle_absolutely_and_on_sign_out_everywhere,
+    access::changing_or_resetting_a_password_ends_every_session,
+    access::sms_codes_are_single_use_limited_and_open_a_voting_only_session,
+    access::owners_must_enrol_totp_and_codes_are_never_accepted_twice,
+    access::roles_follow_the_rules_and_changes_end_the_members_sessions,
+    access::invitations_by_staff_need_the_right_for_that_role,
+    access::undeliverable_messages_are_retried_then_abandoned_and_params_wiped,
+    access::key_rotation_rewraps_every_persons_key,
 }

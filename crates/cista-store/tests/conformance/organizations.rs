@@ -111,7 +111,8 @@ pub async fn organizations_round_trip(h: &Harness) {
             .is_none()
     );
     assert_eq!(h.store.organization_count().await.unwrap(), 2);
-    assert_eq!(h.store.stored_key_count().await.unwrap(), 3);
+    // two organization keys, the audit signing key and three instance-level keys
+    assert_eq!(h.store.stored_key_count().await.unwrap(), 6);
     let key = h.store.org_data_key(palm.id).await.unwrap().unwrap();
     assert_eq!(key.purpose, KeyPurpose::OrgData);
     assert_eq!(key.org, Some(palm.id));

@@ -1,0 +1,319 @@
+//! The person vault: personal data only sealed, lookups by keyed hash, audited staff reads,
+//! erasure that destroys the key and is never undone, and a vault in its own database.
+
+use crate::Harness;
+use crate::harness::{PASSWORD, invitee};
+use cista_core::ports::{AccountStatus, CredentialPurpose};
+use cista_core::{Actor, Error, Store as _, Vault as _};
+use cista_store::{ConnectOptions, SeaVault, Target};
+use cista_types::{Role, SubjectCode};
+use sea_orm::ConnectionTrait as _;
+
+const CANARY_FIRST: &str = "Zephyrine";
+const CANARY_LAST: &str = "Quillfeather";
+const CANARY_EMAIL: &str = "zephyrine.q.canary@example.org";
+const CANARY_PHONE: &str = "+15555550199";
+
+fn operator() -> Actor {
+    Actor::operator("test")
+}
+
+fn contains(haystack: &[u8], needle: &str) -> bool {
+    let lower = haystack.to_ascii_lowercase();
+    let needle = needle.to_ascii_lowercase();
+    lower.windows(needle.len()).any(|w| w == needle.as_bytes())
+}
+
+pub async fn the_canary_name_email_and_phone_never_reach_the_database(h: &Harness) {
+    let cista = h.cista().await;
+    let org = h.org(&cista, "palm-court").await;
+    let person = h
+        .active_person(
+            &cista,
+            &org,
+            invitee(
+                CANARY_FIRST,
+                CANARY_LAST,
+                CANARY_EMAIL,
+                Some(CANARY_PHONE),
+                Role::Owner,
+            ),
+        )
+        .await;
+    // Exercise every path that touches the fields: a staff read, a reset, an SMS code.
+    cista
+        .read_people(&operator(), org.id, &[person.subject], "test")
+        .await
+        .unwrap();
+    cista.request_password_reset(CANARY_EMAIL).await.unwrap();
+    cista.request_sms_code(CANARY_PHONE).await.unwrap();
+    let raw = h.raw_database_bytes().await;
+    assert!(raw.len() > 10_000, "the dump is not empty");
+    for canary in [
+        CANARY_FIRST,
+        CANARY_LAST,
+        CANARY_EMAIL,
+        "zephyrine.q.canary",
+        &CANARY_PHONE[1..],
+    ] {
+        assert!(!contains(&raw, canary), "`{canary}` is stored in the clear");
+    }
+    // The data is there, sealed: the person can be found and read.
+    let rows = cista
+        .read_people(&operator(), org.id, &[person.subject], "test")
+        .await
+        .unwrap();
+    assert_eq!(rows[0].1.as_ref().unwrap().last_name.as_str(), CANARY_LAST);
+}
+
+pub async fn lookups_by_email_ignore_case_and_never_store_the_address(h: &Harness) {
+    let cista = h.cista().await;
+    let org = h.org(&cista, "palm-court").await;
+    let first = cista
+        .invite(
+            &operator(),
+            org.id,
+            invitee("Ann", "Lee", "Ann.Lee@Example.org", None, Role::Member),
+        )
+        .await
+        .unwrap();
+    // The same address in another case is the same person.
+    let other = h.org(&cista, "bayside").await;
+    let again = cista
+        .invite(
+            &operator(),
+            other.id,
+            invitee("Ann", "Lee", "ann.lee@example.ORG", None, Role::Member),
+        )
+        .await
+        .unwrap();
+    assert_eq!(first.subject, again.subject);
+    assert!(!again.new_person);
+    let err = cista
+        .invite(
+            &operator(),
+            org.id,
+            invitee("Ann", "Lee", "ann.lee@example.org", None, Role::Member),
+        )
+        .await
+        .unwrap_err();
+    assert!(matches!(err, Error::Conflict(_)), "{err:?}");
+    assert_eq!(h.vault.counts().await.unwrap(), (1, 0));
+}
+
+pub async fn staff_reads_of_personal_data_are_audited_and_scoped(h: &Harness) {
+    let cista = h.cista().await;
+    let org = h.org(&cista, "palm-court").await;
+    let other = h.org(&cista, "bayside").await;
+    let member = cista
+        .invite(
+            &operator(),
+            org.id,
+            invitee("Bo", "Ray", "bo@example.org", None, Role::Member),
+        )
+        .await
+        .unwrap();
+    let before = h.store.audit_head().await.unwrap().size;
+    cista
+        .read_people(&operator(), org.id, &[member.subject], "people page")
+        .await
+        .unwrap();
+    let entries = h.store.audit_entries(before, 10).await.unwrap();
+    assert_eq!(entries.len(), 1);
+    assert_eq!(entries[0].kind, "person.read");
+    assert!(entries[0].details.contains(&member.subject.to_string()));
+    assert!(
+        !entries[0].details.contains("bo@example.org"),
+        "no personal data in the log"
+    );
+    // Not a member of that organization: refused.
+    let err = cista
+        .read_people(&operator(), other.id, &[member.subject], "x")
+        .await
+        .unwrap_err();
+    assert_eq!(err.code(), "not_found");
+    assert_eq!(
+        cista
+            .read_people(&Actor::Anonymous, org.id, &[member.subject], "x")
+            .await
+            .unwrap_err()
+            .code(),
+        "forbidden"
+    );
+}
+
+pub async fn an_erased_person_is_unreadable_and_never_recreated(h: &Harness) {
+    let cista = h.cista().await;
+    let org = h.org(&cista, "palm-court").await;
+    let person = h
+        .active_person(
+            &cista,
+            &org,
+            invitee(
+                "Cy",
+                "Dale",
+                "cy@example.org",
+                Some("+15555550100"),
+                Role::Member,
+            ),
+        )
+        .await;
+    let signed_in = cista.sign_in("cy@example.org", PASSWORD).await.unwrap();
+    let vault_row = h.vault.person(person.subject).await.unwrap().unwrap();
+
+    cista
+        .erase_person(&operator(), person.subject)
+        .await
+        .unwrap();
+
+    assert!(
+        h.vault.person(person.subject).await.unwrap().is_none(),
+        "key and fields destroyed"
+    );
+    assert!(h.vault.tombstone(person.subject).await.unwrap().is_some());
+    let account = h.store.account(person.subject).await.unwrap().unwrap();
+    assert_eq!(account.status, AccountStatus::Erased);
+    assert!(account.password_hash.is_none());
+    assert!(
+        h.store
+            .memberships_of(person.subject)
+            .await
+            .unwrap()
+            .is_empty()
+    );
+    assert!(
+        cista
+            .resolve_session(&signed_in.token)
+            .await
+            .unwrap()
+            .is_none(),
+        "sessions ended"
+    );
+    assert_eq!(
+        cista
+            .sign_in("cy@example.org", PASSWORD)
+            .await
+            .unwrap_err()
+            .code(),
+        "sign_in_failed"
+    );
+    // The tombstone refuses the same subject forever, even with its old row.
+    assert!(matches!(
+        h.vault.insert_person(&vault_row).await,
+        Err(Error::PersonErased)
+    ));
+    // Erasing again is harmless; the log records the erasure once per call.
+    cista
+        .erase_person(&operator(), person.subject)
+        .await
+        .unwrap();
+    let entries = h.store.audit_entries(0, 1000).await.unwrap();
+    assert_eq!(
+        entries.iter().filter(|e| e.kind == "person.erased").count(),
+        2
+    );
+    assert!(cista.verify_audit(&operator()).await.unwrap().is_ok());
+    let unknown = SubjectCode::from_i64(12345);
+    assert_eq!(
+        cista
+            .erase_person(&operator(), unknown)
+            .await
+            .unwrap_err()
+            .code(),
+        "not_found"
+    );
+}
+
+pub async fn erasure_is_allowed_only_to_owners_and_admins_of_the_persons_organization(h: &Harness) {
+    let cista = h.cista().await;
+    let org = h.org(&cista, "palm-court").await;
+    let other = h.org(&cista, "bayside").await;
+    let admin_elsewhere = h
+        .active_person(
+            &cista,
+            &other,
+            invitee("Ed", "Fox", "ed@example.org", None, Role::Admin),
+        )
+        .await;
+    let member = cista
+        .invite(
+            &operator(),
+            org.id,
+            invitee("Gil", "Ho", "gil@example.org", None, Role::Member),
+        )
+        .await
+        .unwrap();
+    let admin_actor = crate::access::actor_for(&cista, h, "ed@example.org").await;
+    let err = cista
+        .erase_person(&admin_actor, member.subject)
+        .await
+        .unwrap_err();
+    assert_eq!(err.code(), "forbidden");
+    assert!(h.vault.person(member.subject).await.unwrap().is_some());
+    let _ = admin_elsewhere;
+}
+
+pub async fn the_vault_can_live_in_its_own_database(h: &Harness) {
+    // A second database on the same backend: another SQLite file, or another schema.
+    let (target, cleanup) = match &h.target {
+        Target::SqliteFile(_) => (Target::SqliteFile(h.dir.path().join("vault.db")), None),
+        _ => {
+            let schema = format!("cista_v_{:x}", cista_types::Rng::id63(&cista_types::OsRng));
+            h.tamper(&format!("CREATE SCHEMA {schema}")).await;
+            let base = std::env::var("CISTA_TEST_POSTGRES_URL").unwrap();
+            let sep = if base.contains('?') { '&' } else { '?' };
+            let url = format!("{base}{sep}options=-c%20search_path%3D{schema}");
+            (Target::parse(&url).unwrap(), Some(schema))
+        }
+    };
+    let vault = SeaVault::connect(&target, &ConnectOptions::default())
+        .await
+        .unwrap();
+    vault.migrate().await.unwrap();
+    let vault = std::sync::Arc::new(vault);
+    let mut deps = h.deps_with(h.key_file());
+    deps.vault = vault.clone();
+    let (cista, _) = cista_core::Cista::open_or_initialize(deps, &operator(), None)
+        .await
+        .unwrap();
+    let org = h.org(&cista, "palm-court").await;
+    let invited = cista
+        .invite(
+            &operator(),
+            org.id,
+            invitee("Ida", "Jo", "ida@example.org", None, Role::Member),
+        )
+        .await
+        .unwrap();
+    assert_eq!(
+        vault.counts().await.unwrap(),
+        (1, 0),
+        "the person is in the separate vault"
+    );
+    assert_eq!(
+        h.vault.counts().await.unwrap(),
+        (0, 0),
+        "and not in the main database"
+    );
+    assert!(vault.person(invited.subject).await.unwrap().is_some());
+    let link = match h.last_notice_to(&cista, "ida@example.org").await {
+        cista_core::notices::Notice::Invitation { link, .. } => link,
+        other => panic!("{other:?}"),
+    };
+    cista
+        .set_password_with_link(
+            crate::harness::token_of(&link),
+            CredentialPurpose::Invite,
+            &cista_types::Password::parse(PASSWORD).unwrap(),
+        )
+        .await
+        .unwrap();
+    cista.sign_in("ida@example.org", PASSWORD).await.unwrap();
+    if let Some(schema) = cleanup {
+        let _ = h
+            .store
+            .connection()
+            .execute_unprepared(&format!("DROP SCHEMA {schema} CASCADE"))
+            .await;
+    }
+}
