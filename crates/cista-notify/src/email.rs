@@ -1,0 +1,244 @@
+//! Email senders. SMTP through lettre requires STARTTLS or implicit TLS with a verified
+//! certificate, except to a server on this machine (loopback), where plain SMTP is allowed.
+//! The file sender writes each message to a folder (the demo's outbox).
+
+use crate::{Rendered, SetupError};
+use async_trait::async_trait;
+use cista_core::notices::DeliveryOutcome;
+use lettre::message::{Mailbox, MultiPart, SinglePart, header::ContentType};
+use lettre::transport::smtp::authentication::Credentials;
+use lettre::transport::smtp::client::{Certificate, Tls, TlsParameters};
+use lettre::{AsyncSmtpTransport, AsyncTransport, Message, Tokio1Executor};
+use std::path::PathBuf;
+use std::time::Duration;
+
+#[async_trait]
+pub trait EmailSender: Send + Sync + std::fmt::Debug {
+    async fn send(&self, to_address: &str, to_name: &str, message: &Rendered) -> DeliveryOutcome;
+
+    /// What the trust page and the processors list say about this sender.
+    fn describe(&self) -> String;
+}
+
+/// How the SMTP connection is protected.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SmtpSecurity {
+    /// STARTTLS, required (usually port 587).
+    Starttls,
+    /// TLS from the first byte (usually port 465).
+    Tls,
+    /// No encryption: only to a server on this machine.
+    None,
+}
+
+impl SmtpSecurity {
+    pub fn parse(text: &str) -> Result<Self, SetupError> {
+        match text {
+            "starttls" => Ok(Self::Starttls),
+            "tls" => Ok(Self::Tls),
+            "none" => Ok(Self::None),
+            other => Err(SetupError(format!(
+                "email.smtp_security `{other}` must be starttls, tls or none"
+            ))),
+        }
+    }
+}
+
+#[derive(Debug, Clone)]
+pub struct SmtpSettings {
+    pub host: String,
+    pub port: u16,
+    pub security: SmtpSecurity,
+    pub username: Option<String>,
+    pub password: Option<String>,
+    /// The sender, e.g. `Palm Court via Cista <no-reply@vote.example.org>`.
+    pub from: String,
+    /// Extra trusted root certificates (PEM), for a mail server with a private CA.
+    pub extra_roots_pem: Option<Vec<u8>>,
+    pub timeout: Duration,
+}
+
+fn is_loopback(host: &str) -> bool {
+    matches!(host, "localhost" | "127.0.0.1" | "::1" | "[::1]")
+}
+
+pub struct SmtpEmail {
+    transport: AsyncSmtpTransport<Tokio1Executor>,
+    from: Mailbox,
+    describe: String,
+}
+
+impl std::fmt::Debug for SmtpEmail {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "SmtpEmail({})", self.describe)
+    }
+}
+
+impl SmtpEmail {
+    pub fn new(settings: &SmtpSettings) -> Result<Self, SetupError> {
+        if settings.security == SmtpSecurity::None && !is_loopback(&settings.host) {
+            return Err(SetupError(format!(
+                "email.smtp_security = \"none\" is allowed only for a mail server on this machine, \
+                 not {}; use starttls or tls",
+                settings.host
+            )));
+        }
+        let from: Mailbox = settings
+            .from
+            .parse()
+            .map_err(|e| SetupError(format!("email.from `{}`: {e}", settings.from)))?;
+        let tls = || -> Result<TlsParameters, SetupError> {
+            let mut builder = TlsParameters::builder(settings.host.clone());
+            if let Some(pem) = &settings.extra_roots_pem {
+                let cert = Certificate::from_pem(pem)
+                    .map_err(|e| SetupError(format!("email.smtp_ca_file: {e}")))?;
+                builder = builder.add_root_certificate(cert);
+            }
+            builder
+                .build_rustls()
+                .map_err(|e| SetupError(format!("email TLS: {e}")))
+        };
+        let mut builder = AsyncSmtpTransport::<Tokio1Executor>::builder_dangerous(&settings.host)
+            .port(settings.port)
+            .timeout(Some(settings.timeout))
+            .tls(match settings.security {
+                SmtpSecurity::Starttls => Tls::Required(tls()?),
+                SmtpSecurity::Tls => Tls::Wrapper(tls()?),
+                SmtpSecurity::None => Tls::None,
+            });
+        if let (Some(user), Some(password)) = (&settings.username, &settings.password) {
+            builder = builder.credentials(Credentials::new(user.clone(), password.clone()));
+        }
+        Ok(Self {
+            transport: builder.build(),
+            from,
+            describe: format!(
+                "SMTP {}:{} ({})",
+                settings.host,
+                settings.port,
+                match settings.security {
+                    SmtpSecurity::Starttls => "STARTTLS required",
+                    SmtpSecurity::Tls => "TLS",
+                    SmtpSecurity::None => "plain, loopback only",
+                }
+            ),
+        })
+    }
+}
+
+/// A text an operator can act on, without the server's reply (which may quote the address).
+fn smtp_failure(e: &lettre::transport::smtp::Error) -> DeliveryOutcome {
+    let code = e.status().map(|c| c.to_string());
+    if e.is_permanent() {
+        DeliveryOutcome::Abandon(format!(
+            "the mail server refused the message permanently ({})",
+            code.unwrap_or_else(|| "5xx".to_owned())
+        ))
+    } else if e.is_transient() {
+        DeliveryOutcome::Retry(format!(
+            "the mail server deferred the message ({})",
+            code.unwrap_or_else(|| "4xx".to_owned())
+        ))
+    } else if e.is_timeout() {
+        DeliveryOutcome::Retry("the mail server did not answer in time".to_owned())
+    } else {
+        DeliveryOutcome::Retry("could not reach the mail server or agree on TLS".to_owned())
+    }
+}
+
+#[async_trait]
+impl EmailSender for SmtpEmail {
+    async fn send(&self, to_address: &str, to_name: &str, message: &Rendered) -> DeliveryOutcome {
+        let Ok(address) = to_address.parse() else {
+            return DeliveryOutcome::Abandon(
+                "the recipient's address is not deliverable".to_owned(),
+            );
+        };
+        let to = Mailbox::new(Some(to_name.to_owned()), address);
+        let body = match &message.html {
+            Some(html) => MultiPart::alternative_plain_html(message.text.clone(), html.clone()),
+            None => MultiPart::mixed().singlepart(
+                SinglePart::builder()
+                    .header(ContentType::TEXT_PLAIN)
+                    .body(message.text.clone()),
+            ),
+        };
+        let email = match Message::builder()
+            .from(self.from.clone())
+            .to(to)
+            .subject(message.subject.clone())
+            .multipart(body)
+        {
+            Ok(email) => email,
+            Err(_) => return DeliveryOutcome::Abandon("the message could not be built".to_owned()),
+        };
+        match self.transport.send(email).await {
+            Ok(_) => DeliveryOutcome::Delivered,
+            Err(e) => smtp_failure(&e),
+        }
+    }
+
+    fn describe(&self) -> String {
+        self.describe.clone()
+    }
+}
+
+/// Writes each message to a folder instead of sending it (the demo's local outbox), and
+/// optionally announces it on standard output.
+#[derive(Debug, Clone)]
+pub struct FileEmail {
+    pub dir: PathBuf,
+    pub announce: bool,
+}
+
+pub(crate) fn file_stem(dir: &std::path::Path, kind: &str) -> PathBuf {
+    let mut raw = [0u8; 4];
+    cista_types::Rng::fill(&cista_types::OsRng, &mut raw);
+    let now = cista_types::Clock::now(&cista_types::SystemClock);
+    dir.join(format!(
+        "{}-{kind}-{}",
+        now.unix_micros(),
+        raw.iter().map(|b| format!("{b:02x}")).collect::<String>()
+    ))
+}
+
+#[async_trait]
+impl EmailSender for FileEmail {
+    async fn send(&self, to_address: &str, to_name: &str, message: &Rendered) -> DeliveryOutcome {
+        let stem = file_stem(&self.dir, "email");
+        let text = format!(
+            "To: {to_name} <{to_address}>\nSubject: {}\n\n{}",
+            message.subject, message.text
+        );
+        let written = async {
+            tokio::fs::create_dir_all(&self.dir).await?;
+            tokio::fs::write(stem.with_extension("txt"), text).await?;
+            if let Some(html) = &message.html {
+                tokio::fs::write(stem.with_extension("html"), html).await?;
+            }
+            Ok::<_, std::io::Error>(())
+        }
+        .await;
+        match written {
+            Ok(()) => {
+                if self.announce {
+                    #[allow(clippy::print_stdout)] // the demo's outbox is shown to its user
+                    {
+                        println!("outbox: email to {to_address}: {}", message.subject);
+                    }
+                }
+                DeliveryOutcome::Delivered
+            }
+            Err(e) => {
+                DeliveryOutcome::Retry(format!("the outbox folder is not writable: {}", e.kind()))
+            }
+        }
+    }
+
+    fn describe(&self) -> String {
+        format!(
+            "local outbox folder {} (nothing leaves this machine)",
+            self.dir.display()
+        )
+    }
+}

@@ -1,0 +1,240 @@
+//! The words of each message, in plain text and HTML (askama; HTML is escaped). Messages carry
+//! the link or code and nothing that is not needed: no votes, no other people's data.
+
+use askama::Template;
+use cista_core::notices::{Delivery, Notice};
+use cista_types::Timestamp;
+
+/// A message ready for a transport.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Rendered {
+    pub subject: String,
+    pub text: String,
+    pub html: Option<String>,
+}
+
+fn when(t: &Timestamp) -> String {
+    let d = t.as_offset();
+    format!(
+        "{:04}-{:02}-{:02} {:02}:{:02} UTC",
+        d.year(),
+        u8::from(d.month()),
+        d.day(),
+        d.hour(),
+        d.minute()
+    )
+}
+
+#[derive(Template)]
+#[template(path = "invitation.txt")]
+struct InvitationText<'a> {
+    first_name: &'a str,
+    organization: &'a str,
+    role: &'a str,
+    link: &'a str,
+    expires: &'a str,
+}
+
+#[derive(Template)]
+#[template(path = "invitation.html")]
+struct InvitationHtml<'a> {
+    first_name: &'a str,
+    organization: &'a str,
+    role: &'a str,
+    link: &'a str,
+    expires: &'a str,
+}
+
+#[derive(Template)]
+#[template(path = "added.txt")]
+struct AddedText<'a> {
+    first_name: &'a str,
+    organization: &'a str,
+    role: &'a str,
+    link: &'a str,
+}
+
+#[derive(Template)]
+#[template(path = "added.html")]
+struct AddedHtml<'a> {
+    first_name: &'a str,
+    organization: &'a str,
+    role: &'a str,
+    link: &'a str,
+}
+
+#[derive(Template)]
+#[template(path = "reset.txt")]
+struct ResetText<'a> {
+    first_name: &'a str,
+    link: &'a str,
+    expires: &'a str,
+}
+
+#[derive(Template)]
+#[template(path = "reset.html")]
+struct ResetHtml<'a> {
+    first_name: &'a str,
+    link: &'a str,
+    expires: &'a str,
+}
+
+#[derive(Template)]
+#[template(path = "sms_code.txt")]
+struct SmsCodeText<'a> {
+    code: &'a str,
+    minutes: i64,
+}
+
+/// Renders a delivery's notice for its recipient.
+pub fn render(delivery: &Delivery) -> Result<Rendered, askama::Error> {
+    let first_name = delivery.first_name.as_str();
+    Ok(match &delivery.notice {
+        Notice::Invitation {
+            organization,
+            role,
+            link,
+            expires_at,
+        } => {
+            let expires = when(expires_at);
+            Rendered {
+                subject: format!("You are invited to {organization} on Cista"),
+                text: InvitationText {
+                    first_name,
+                    organization,
+                    role,
+                    link,
+                    expires: &expires,
+                }
+                .render()?,
+                html: Some(
+                    InvitationHtml {
+                        first_name,
+                        organization,
+                        role,
+                        link,
+                        expires: &expires,
+                    }
+                    .render()?,
+                ),
+            }
+        }
+        Notice::AddedToOrganization {
+            organization,
+            role,
+            sign_in_link,
+        } => Rendered {
+            subject: format!("You were added to {organization} on Cista"),
+            text: AddedText {
+                first_name,
+                organization,
+                role,
+                link: sign_in_link,
+            }
+            .render()?,
+            html: Some(
+                AddedHtml {
+                    first_name,
+                    organization,
+                    role,
+                    link: sign_in_link,
+                }
+                .render()?,
+            ),
+        },
+        Notice::PasswordReset { link, expires_at } => {
+            let expires = when(expires_at);
+            Rendered {
+                subject: "Choose a new Cista password".to_owned(),
+                text: ResetText {
+                    first_name,
+                    link,
+                    expires: &expires,
+                }
+                .render()?,
+                html: Some(
+                    ResetHtml {
+                        first_name,
+                        link,
+                        expires: &expires,
+                    }
+                    .render()?,
+                ),
+            }
+        }
+        Notice::SmsCode { code, minutes } => Rendered {
+            subject: String::new(),
+            text: SmsCodeText {
+                code,
+                minutes: *minutes,
+            }
+            .render()?,
+            html: None,
+        },
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use cista_core::ports::Channel;
+    use cista_types::PersonName;
+
+    fn delivery(notice: Notice) -> Delivery {
+        Delivery {
+            id: 1,
+            channel: notice.channel(),
+            address: "x@example.org".into(),
+            first_name: PersonName::parse("Ann <b>").unwrap(),
+            notice,
+            attempts: 0,
+        }
+    }
+
+    #[test]
+    fn an_invitation_has_the_link_in_text_and_escaped_html() {
+        let r = render(&delivery(Notice::Invitation {
+            organization: "Palm & Court".into(),
+            role: "Owner".into(),
+            link: "https://vote.example.org/i/abc".into(),
+            expires_at: Timestamp::parse_rfc3339("2026-11-25T14:03:00Z").unwrap(),
+        }))
+        .unwrap();
+        assert_eq!(r.subject, "You are invited to Palm & Court on Cista");
+        assert!(r.text.contains("https://vote.example.org/i/abc"));
+        assert!(r.text.contains("2026-11-25 14:03 UTC"));
+        let html = r.html.unwrap();
+        assert!(
+            html.contains("Palm &#38; Court") || html.contains("Palm &amp; Court"),
+            "{html}"
+        );
+        assert!(
+            html.contains("Ann &#60;b&#62;") || html.contains("Ann &lt;b&gt;"),
+            "{html}"
+        );
+        assert!(
+            html.contains(r#"href="https://vote.example.org/i/abc""#),
+            "{html}"
+        );
+    }
+
+    #[test]
+    fn an_sms_code_is_short_and_says_how_long_it_lasts() {
+        let r = render(&delivery(Notice::SmsCode {
+            code: "123456".into(),
+            minutes: 10,
+        }))
+        .unwrap();
+        assert!(r.text.contains("123456") && r.text.contains("10 minutes"));
+        assert!(r.text.len() <= 160, "one SMS segment: {}", r.text.len());
+        assert!(r.html.is_none());
+        assert_eq!(
+            Notice::SmsCode {
+                code: String::new(),
+                minutes: 1
+            }
+            .channel(),
+            Channel::Sms
+        );
+    }
+}
