@@ -16,7 +16,7 @@ pub mod ports;
 pub mod settings;
 pub mod trust;
 
-pub use actor::{Access, Action, Actor, OrgAction, PersonActor};
+pub use actor::{Access, Action, Actor, OrgAction, PersonActor, role_may};
 pub use error::{Error, ErrorClass, Result};
 pub use ports::{Store, Vault};
 pub use settings::AccessSettings;

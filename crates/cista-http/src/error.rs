@@ -8,6 +8,11 @@ use axum::response::{IntoResponse, Response};
 use cista_core::{Error, ErrorClass};
 use serde::Serialize;
 
+/// Marks a response whose body a handler wrote on purpose (a form shown again with its errors,
+/// under a 4xx status): the error renderer leaves it as it is.
+#[derive(Debug, Clone, Copy)]
+pub struct OwnBody;
+
 /// A core error on its way out of a handler.
 #[derive(Debug)]
 pub struct AppError(pub Error);

@@ -2,7 +2,10 @@
 //! renders. Security headers, CSRF origin checks, limits, request ids and the one place where
 //! errors become HTTP live in `middleware` and `error`; TLS serving lives in `tls` and `server`.
 
+pub mod context;
+pub mod csrf;
 pub mod error;
+pub mod limits;
 pub mod metrics;
 pub mod middleware;
 pub mod pages;
@@ -18,10 +21,12 @@ use std::time::Duration;
 pub use server::{Listeners, serve};
 pub use tls::{TlsSettings, TlsStats};
 
-/// The demo organization, shown on the landing page of a demo instance.
+/// What a demo instance shows: its organization, and the folder its "sent" messages go to.
 #[derive(Debug, Clone)]
 pub struct DemoInfo {
     pub organization: String,
+    /// The local outbox, served at `/demo/outbox`.
+    pub outbox_dir: Option<std::path::PathBuf>,
 }
 
 /// Limits applied to every request.
@@ -54,11 +59,12 @@ pub struct AppState {
     /// Bearer token that unlocks `/metrics`; without one, `/metrics` is not served.
     pub metrics_token: Option<Arc<str>>,
     pub limits: Limits,
+    pub auth_limiter: Arc<limits::AuthLimiter>,
     pub demo: Option<DemoInfo>,
     pub checkpoint_interval: Duration,
 }
 
 /// The application: routes wrapped in the security middleware.
 pub fn app(state: AppState) -> Router {
-    middleware::wrap(pages::routes(), state)
+    middleware::wrap(pages::routes(&state), state)
 }

@@ -56,6 +56,10 @@ pub fn wrap(routes: Router<AppState>, state: AppState) -> Router {
                 .layer(from_fn(log_request))
                 .layer(from_fn(crate::metrics::record_request))
                 .layer(from_fn_with_state(state.clone(), security_headers))
+                .layer(from_fn_with_state(
+                    state.clone(),
+                    crate::context::load_context,
+                ))
                 .layer(from_fn_with_state(state.clone(), render_errors))
                 .layer(CatchPanicLayer::custom(panic_response))
                 .layer(TimeoutLayer::with_status_code(
@@ -63,6 +67,11 @@ pub fn wrap(routes: Router<AppState>, state: AppState) -> Router {
                     timeout,
                 ))
                 .layer(from_fn_with_state(state.clone(), csrf_origin_check))
+                // Reads form bodies itself, within the same limit.
+                .layer(from_fn_with_state(
+                    state.clone(),
+                    crate::csrf::check_csrf_token,
+                ))
                 .layer(RequestBodyLimitLayer::new(body_limit)),
         )
         .with_state(state)
@@ -173,9 +182,19 @@ async fn render_errors(State(state): State<AppState>, req: Request, next: Next) 
         .get::<RequestId>()
         .map(|r| r.0.to_string())
         .unwrap_or_default();
+    let chrome = req
+        .extensions()
+        .get::<crate::context::RequestContext>()
+        .map(|ctx| crate::pages::chrome::Chrome::new(ctx, &state))
+        .unwrap_or_default();
     let response = next.run(req).await;
     let status = response.status();
-    if !(status.is_client_error() || status.is_server_error()) {
+    if !(status.is_client_error() || status.is_server_error())
+        || response
+            .extensions()
+            .get::<crate::error::OwnBody>()
+            .is_some()
+    {
         return response;
     }
     let (mut parts, body) = response.into_parts();
@@ -198,6 +217,7 @@ async fn render_errors(State(state): State<AppState>, req: Request, next: Next) 
     } else {
         let heading = sentence_case(&info.message);
         let page = ErrorPage {
+            chrome,
             status: status.as_u16(),
             code: info.code,
             message: &heading,

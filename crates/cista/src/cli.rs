@@ -55,6 +55,44 @@ pub enum Command {
     /// Inspect and rotate key-encryption keys.
     #[command(subcommand)]
     Keys(KeysCommand),
+    /// Manage organizations.
+    #[command(subcommand)]
+    Org(OrgCommand),
+    /// Erase a person's personal data for good: their key is destroyed, a tombstone recorded,
+    /// and their sessions, memberships and queued messages removed.
+    Erase(EraseArgs),
+}
+
+#[derive(Debug, Subcommand)]
+pub enum OrgCommand {
+    /// Create an organization and invite its first owner; prints the owner's one-time link
+    /// (also sent to them by email).
+    Create(OrgCreateArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct OrgCreateArgs {
+    /// The organization's name, e.g. "Palm Court Condominium Association".
+    #[arg(long)]
+    pub name: String,
+    /// The short name in its URLs (a-z, 0-9, hyphens). Default: made from the name.
+    #[arg(long)]
+    pub slug: Option<String>,
+    #[arg(long)]
+    pub owner_email: String,
+    #[arg(long)]
+    pub owner_first_name: String,
+    #[arg(long)]
+    pub owner_last_name: String,
+    /// The owner's mobile number with country code, for SMS sign-in.
+    #[arg(long)]
+    pub owner_phone: Option<String>,
+}
+
+#[derive(Debug, Args)]
+pub struct EraseArgs {
+    /// The person's subject code (shown in the audit log and on the people page).
+    pub subject: String,
 }
 
 #[derive(Debug, Args)]

@@ -24,6 +24,10 @@ pub struct Config {
     pub database: DatabaseConfig,
     pub keys: KeysConfig,
     pub vault: VaultConfig,
+    pub access: AccessConfig,
+    pub limits: LimitsConfig,
+    pub email: EmailConfig,
+    pub sms: SmsConfig,
     pub audit: AuditConfig,
     pub metrics: MetricsConfig,
     pub log: LogConfig,
@@ -131,6 +135,133 @@ pub struct VaultConfig {
 
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
 #[serde(deny_unknown_fields, default)]
+pub struct AccessConfig {
+    /// How long an invitation link works. Default 72.
+    pub invite_ttl_hours: u64,
+    /// How long a password-reset link works. Default 60.
+    pub reset_ttl_minutes: u64,
+    /// How long an SMS sign-in code works. Default 10.
+    pub sms_code_ttl_minutes: u64,
+    /// A session ends after this long without a request. Default 30.
+    pub session_idle_minutes: u64,
+    /// A session ends after this long whatever happens. Default 12.
+    pub session_absolute_hours: u64,
+    /// Wrong passwords in a row before the account locks. Default 5.
+    pub lockout_after: u32,
+    /// The first lock; each further failure doubles it. Default 60.
+    pub lockout_base_seconds: u64,
+    /// The longest lock. Default 3600.
+    pub lockout_max_seconds: u64,
+    /// SMS codes, resets or invitation resends one person can trigger per hour. Default 3.
+    pub sends_per_hour: u64,
+    /// Password hashes computed at once (each takes 19 MiB and a core). Default 2.
+    pub concurrent_hashes: usize,
+}
+
+impl Default for AccessConfig {
+    fn default() -> Self {
+        Self {
+            invite_ttl_hours: 72,
+            reset_ttl_minutes: 60,
+            sms_code_ttl_minutes: 10,
+            session_idle_minutes: 30,
+            session_absolute_hours: 12,
+            lockout_after: 5,
+            lockout_base_seconds: 60,
+            lockout_max_seconds: 3600,
+            sends_per_hour: 3,
+            concurrent_hashes: 2,
+        }
+    }
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields, default)]
+pub struct LimitsConfig {
+    /// Sign-in, reset, SMS and invitation forms one address may submit per minute. Default 30.
+    pub auth_per_minute: u32,
+    /// Those forms answer after at least this long, known address or not. Default 400.
+    pub auth_response_floor_ms: u64,
+}
+
+impl Default for LimitsConfig {
+    fn default() -> Self {
+        Self {
+            auth_per_minute: 30,
+            auth_response_floor_ms: 400,
+        }
+    }
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields, default)]
+pub struct EmailConfig {
+    /// `file` (messages are written to `outbox_dir`, nothing is sent; the default) or `smtp`.
+    pub transport: String,
+    /// The sender of every message.
+    pub from: String,
+    /// The folder of the `file` transport. Default `<data dir>/outbox`.
+    pub outbox_dir: Option<PathBuf>,
+    pub smtp_host: Option<String>,
+    /// Default 587.
+    pub smtp_port: u16,
+    /// `starttls` (default), `tls`, or `none` (only for a server on this machine).
+    pub smtp_security: String,
+    pub smtp_username: Option<String>,
+    /// A secret: prefer `smtp_password_file`.
+    pub smtp_password: Option<String>,
+    pub smtp_password_file: Option<PathBuf>,
+    /// Extra trusted roots (PEM) for a mail server with a private CA.
+    pub smtp_ca_file: Option<PathBuf>,
+}
+
+impl Default for EmailConfig {
+    fn default() -> Self {
+        Self {
+            transport: "file".to_owned(),
+            from: "Cista <no-reply@localhost>".to_owned(),
+            outbox_dir: None,
+            smtp_host: None,
+            smtp_port: 587,
+            smtp_security: "starttls".to_owned(),
+            smtp_username: None,
+            smtp_password: None,
+            smtp_password_file: None,
+            smtp_ca_file: None,
+        }
+    }
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields, default)]
+pub struct SmsConfig {
+    /// `file` (written to the email outbox folder; the default), `http` or `none`.
+    pub transport: String,
+    /// A Twilio-style API, e.g. `https://api.twilio.com`.
+    pub http_base_url: Option<String>,
+    pub account_sid: Option<String>,
+    /// A secret: prefer `auth_token_file`.
+    pub auth_token: Option<String>,
+    pub auth_token_file: Option<PathBuf>,
+    /// The sending number or service.
+    pub from: Option<String>,
+}
+
+impl Default for SmsConfig {
+    fn default() -> Self {
+        Self {
+            transport: "file".to_owned(),
+            http_base_url: None,
+            account_sid: None,
+            auth_token: None,
+            auth_token_file: None,
+            from: None,
+        }
+    }
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields, default)]
 pub struct AuditConfig {
     /// How often a checkpoint is signed while the log grows, in seconds. Default 60.
     pub checkpoint_interval_secs: u64,
@@ -211,6 +342,25 @@ impl Config {
                 url: Some(String::new()),
                 url_file: Some(PathBuf::new()),
             },
+            access: AccessConfig::default(),
+            limits: LimitsConfig::default(),
+            email: EmailConfig {
+                outbox_dir: Some(PathBuf::new()),
+                smtp_host: Some(String::new()),
+                smtp_username: Some(String::new()),
+                smtp_password: Some(String::new()),
+                smtp_password_file: Some(PathBuf::new()),
+                smtp_ca_file: Some(PathBuf::new()),
+                ..EmailConfig::default()
+            },
+            sms: SmsConfig {
+                http_base_url: Some(String::new()),
+                account_sid: Some(String::new()),
+                auth_token: Some(String::new()),
+                auth_token_file: Some(PathBuf::new()),
+                from: Some(String::new()),
+                ..SmsConfig::default()
+            },
             audit: AuditConfig {
                 origin: Some(String::new()),
                 ..AuditConfig::default()
@@ -261,6 +411,16 @@ impl Config {
             self.vault.url.take(),
             self.vault.url_file.as_deref(),
         )?;
+        self.email.smtp_password = read_secret(
+            "email.smtp_password",
+            self.email.smtp_password.take(),
+            self.email.smtp_password_file.as_deref(),
+        )?;
+        self.sms.auth_token = read_secret(
+            "sms.auth_token",
+            self.sms.auth_token.take(),
+            self.sms.auth_token_file.as_deref(),
+        )?;
         self.metrics.token = read_secret(
             "metrics.token",
             self.metrics.token.take(),
@@ -277,6 +437,12 @@ impl Config {
         }
         if shown.vault.url.is_some() {
             shown.vault.url = Some("<redacted>".to_owned());
+        }
+        if shown.email.smtp_password.is_some() {
+            shown.email.smtp_password = Some("<redacted>".to_owned());
+        }
+        if shown.sms.auth_token.is_some() {
+            shown.sms.auth_token = Some("<redacted>".to_owned());
         }
         if shown.metrics.token.is_some() {
             shown.metrics.token = Some("<redacted>".to_owned());
@@ -388,6 +554,7 @@ pub struct Resolved {
     pub kek_file: PathBuf,
     pub ca_file: PathBuf,
     pub metrics_token_file: PathBuf,
+    pub outbox_dir: PathBuf,
     /// Whether the TLS files are the generated local ones (so `init` may create them).
     pub generated_tls: bool,
 }
@@ -422,6 +589,11 @@ impl Resolved {
                 .unwrap_or_else(|| PathBuf::from(kek)),
             ca_file: tls_dir.join("ca.pem"),
             metrics_token_file: data_dir.join("secrets").join("metrics-token"),
+            outbox_dir: config
+                .email
+                .outbox_dir
+                .clone()
+                .unwrap_or_else(|| data_dir.join("outbox")),
             generated_tls,
         }
     }

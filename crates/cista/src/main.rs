@@ -12,7 +12,7 @@ mod logging;
 mod runtime;
 
 use clap::Parser as _;
-use cli::{AuditCommand, Cli, Command, KeysCommand};
+use cli::{AuditCommand, Cli, Command, KeysCommand, OrgCommand};
 use runtime::{Failure, Runtime};
 use std::process::ExitCode;
 
@@ -54,6 +54,8 @@ async fn run(cli: Cli) -> Result<ExitCode, Failure> {
         }
         Command::Keys(KeysCommand::Status) => return commands::keys::status(&rt).await,
         Command::Keys(KeysCommand::Rotate(args)) => commands::keys::rotate(&rt, args).await?,
+        Command::Org(OrgCommand::Create(args)) => commands::org::create(&rt, args).await?,
+        Command::Erase(args) => commands::erase::run(&rt, args).await?,
     }
     Ok(ExitCode::SUCCESS)
 }

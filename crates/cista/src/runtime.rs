@@ -5,6 +5,10 @@ use crate::cli::GlobalArgs;
 use crate::config::{Config, Resolved};
 use cista_core::{AccessSettings, Actor, Cista, Deps};
 use cista_crypto::{KeyProviderError, LocalKeyFile};
+use cista_notify::{
+    EmailSender, FileEmail, FileSms, HttpSms, HttpSmsSettings, SmsSender, SmtpEmail, SmtpSecurity,
+    SmtpSettings,
+};
 use cista_store::{ConnectOptions, SeaStore, SeaVault, Target};
 use cista_types::{Clock as _, OsRng, SystemClock, Timestamp};
 use std::fmt;
@@ -45,11 +49,20 @@ impl From<cista_http::tls::TlsError> for Failure {
     }
 }
 
+impl From<cista_types::ParseError> for Failure {
+    fn from(e: cista_types::ParseError) -> Self {
+        Failure(format!("the {} {}", e.what, e.message))
+    }
+}
+
 impl From<String> for Failure {
     fn from(e: String) -> Self {
         Failure(e)
     }
 }
+
+/// The configured email and SMS senders.
+pub type Senders = (Arc<dyn EmailSender>, Arc<dyn SmsSender>);
 
 /// The configured environment of one command.
 #[derive(Debug)]
@@ -157,10 +170,90 @@ impl Runtime {
     }
 
     pub fn access_settings(&self) -> AccessSettings {
+        let a = &self.config.access;
+        let minutes = |m: u64| time::Duration::minutes(i64::try_from(m).unwrap_or(i64::MAX));
+        let seconds = |s: u64| time::Duration::seconds(i64::try_from(s).unwrap_or(i64::MAX));
         AccessSettings {
             public_origin: self.public_origin(),
+            invite_ttl: minutes(a.invite_ttl_hours.saturating_mul(60)),
+            reset_ttl: minutes(a.reset_ttl_minutes),
+            sms_code_ttl: minutes(a.sms_code_ttl_minutes),
+            session_idle: minutes(a.session_idle_minutes),
+            session_absolute: minutes(a.session_absolute_hours.saturating_mul(60)),
+            lockout_after: i32::try_from(a.lockout_after).unwrap_or(i32::MAX).max(1),
+            lockout_base: seconds(a.lockout_base_seconds),
+            lockout_max: seconds(a.lockout_max_seconds),
+            sends_per_hour: a.sends_per_hour,
+            concurrent_hashes: a.concurrent_hashes.max(1),
             ..AccessSettings::default()
         }
+    }
+
+    /// The email and SMS senders the configuration asks for. `announce` prints each message
+    /// the file transports write (the demo).
+    pub fn senders(&self, announce: bool) -> Result<Senders, Failure> {
+        let email = &self.config.email;
+        let email: Arc<dyn EmailSender> = match email.transport.as_str() {
+            "file" => Arc::new(FileEmail {
+                dir: self.paths.outbox_dir.clone(),
+                announce,
+            }),
+            "smtp" => {
+                let host = email.smtp_host.clone().ok_or_else(|| {
+                    Failure("email.transport = \"smtp\" needs email.smtp_host".to_owned())
+                })?;
+                let extra_roots_pem = match &email.smtp_ca_file {
+                    Some(path) => Some(std::fs::read(path).map_err(|e| {
+                        Failure(format!("email.smtp_ca_file {}: {e}", path.display()))
+                    })?),
+                    None => None,
+                };
+                Arc::new(
+                    SmtpEmail::new(&SmtpSettings {
+                        host,
+                        port: email.smtp_port,
+                        security: SmtpSecurity::parse(&email.smtp_security)
+                            .map_err(|e| Failure(e.to_string()))?,
+                        username: email.smtp_username.clone(),
+                        password: email.smtp_password.clone(),
+                        from: email.from.clone(),
+                        extra_roots_pem,
+                        timeout: Duration::from_secs(30),
+                    })
+                    .map_err(|e| Failure(e.to_string()))?,
+                )
+            }
+            other => {
+                return Err(Failure(format!(
+                    "email.transport `{other}` must be file or smtp"
+                )));
+            }
+        };
+        let sms = &self.config.sms;
+        let sms: Arc<dyn SmsSender> = match sms.transport.as_str() {
+            "file" => Arc::new(FileSms {
+                dir: self.paths.outbox_dir.clone(),
+                announce,
+            }),
+            "http" => Arc::new(
+                HttpSms::new(HttpSmsSettings {
+                    base_url: sms.http_base_url.clone().ok_or_else(|| {
+                        Failure("sms.transport = \"http\" needs sms.http_base_url".to_owned())
+                    })?,
+                    account_sid: sms.account_sid.clone().unwrap_or_default(),
+                    auth_token: sms.auth_token.clone().unwrap_or_default(),
+                    from: sms.from.clone().unwrap_or_default(),
+                    timeout: Duration::from_secs(20),
+                })
+                .map_err(|e| Failure(e.to_string()))?,
+            ),
+            other => {
+                return Err(Failure(format!(
+                    "sms.transport `{other}` must be file or http"
+                )));
+            }
+        };
+        Ok((email, sms))
     }
 
     /// The person vault: in the main database, or in `vault.url`. `migrate` applies its

@@ -15,16 +15,19 @@ use std::sync::Arc;
 #[derive(Template)]
 #[template(path = "landing.html")]
 struct Landing<'a> {
+    chrome: super::chrome::Chrome,
     facts: Vec<Fact>,
     demo_organization: Option<&'a str>,
 }
 
 pub async fn page(
     State(state): State<AppState>,
+    Extension(ctx): Extension<crate::context::RequestContext>,
     connection: Option<Extension<Arc<ConnectionTls>>>,
 ) -> Result<Html<String>, AppError> {
     let view = TrustView::gather(&state, connection.map(|c| c.0)).await?;
     let page = Landing {
+        chrome: super::chrome::Chrome::new(&ctx, &state),
         facts: facts(&view),
         demo_organization: state.demo.as_ref().map(|d| d.organization.as_str()),
     };

@@ -1,6 +1,11 @@
 //! Routes by area. Handlers stay short: extract, call one core function, render.
 
+pub mod account;
+pub mod admin;
 pub mod assets;
+pub mod auth;
+pub mod chrome;
+pub mod demo;
 pub mod landing;
 pub mod ops;
 pub mod templates;
@@ -8,10 +13,44 @@ pub mod trust;
 
 use crate::AppState;
 use axum::Router;
-use axum::routing::get;
+use axum::middleware::from_fn_with_state;
+use axum::routing::{get, post};
 
-pub fn routes() -> Router<AppState> {
-    Router::new()
+pub fn routes(state: &AppState) -> Router<AppState> {
+    // The forms anyone can submit: rate-limited per address.
+    let public_forms = Router::new()
+        .route(
+            "/sign-in",
+            get(auth::sign_in_page).post(auth::sign_in_submit),
+        )
+        .route(
+            "/i/{token}",
+            get(auth::invitation_link).post(auth::invitation_submit),
+        )
+        .route("/r/{token}", get(auth::reset_link).post(auth::reset_submit))
+        .route(
+            "/reset",
+            get(auth::reset_request_page).post(auth::reset_request_submit),
+        )
+        .route(
+            "/invitation",
+            get(auth::resend_request_page).post(auth::resend_request_submit),
+        )
+        .route(
+            "/sms",
+            get(auth::sms_request_page).post(auth::sms_request_submit),
+        )
+        .route("/sms/verify", post(auth::sms_verify_submit))
+        .route("/mfa", get(auth::mfa_page).post(auth::mfa_submit))
+        .route(
+            "/mfa/enrol",
+            get(auth::mfa_enrol_page).post(auth::mfa_enrol_submit),
+        )
+        .route_layer(from_fn_with_state(
+            state.clone(),
+            crate::limits::limit_auth_posts,
+        ));
+    let mut router = Router::new()
         .route("/", get(landing::page))
         .route("/security", get(trust::page))
         .route("/api/v1/trust", get(trust::json))
@@ -20,4 +59,27 @@ pub fn routes() -> Router<AppState> {
         .route("/metrics", get(crate::metrics::serve_metrics))
         .route("/static/app.css", get(assets::stylesheet))
         .route("/static/favicon.svg", get(assets::favicon))
+        .route("/sign-out", post(auth::sign_out))
+        .route("/me", get(account::me))
+        .route(
+            "/me/password",
+            get(account::password_page).post(account::password_submit),
+        )
+        .route("/admin/{org}", get(admin::org_home))
+        .route("/admin/{org}/people", get(admin::people))
+        .route(
+            "/admin/{org}/invite",
+            get(admin::invite_page).post(admin::invite_submit),
+        )
+        .route(
+            "/admin/{org}/people/{subject}/role",
+            post(admin::change_role),
+        )
+        .route("/admin/{org}/people/{subject}/resend", post(admin::resend))
+        .route("/admin/{org}/people/{subject}/erase", post(admin::erase))
+        .merge(public_forms);
+    if state.demo.as_ref().is_some_and(|d| d.outbox_dir.is_some()) {
+        router = router.route("/demo/outbox", get(demo::outbox));
+    }
+    router
 }

@@ -6,6 +6,7 @@ use askama::Template;
 #[derive(Debug, Template)]
 #[template(path = "error.html")]
 pub struct ErrorPage<'a> {
+    pub chrome: super::chrome::Chrome,
     pub status: u16,
     pub code: &'a str,
     pub message: &'a str,

@@ -145,16 +145,19 @@ pub fn facts(view: &TrustView) -> Vec<Fact> {
 #[derive(Template)]
 #[template(path = "trust.html")]
 struct TrustPage<'a> {
+    chrome: super::chrome::Chrome,
     facts: Vec<Fact>,
     view: &'a TrustView,
 }
 
 pub async fn page(
     State(state): State<AppState>,
+    Extension(ctx): Extension<crate::context::RequestContext>,
     connection: Option<Extension<Arc<ConnectionTls>>>,
 ) -> Result<Html<String>, AppError> {
     let view = TrustView::gather(&state, connection.map(|c| c.0)).await?;
     let page = TrustPage {
+        chrome: super::chrome::Chrome::new(&ctx, &state),
         facts: facts(&view),
         view: &view,
     };

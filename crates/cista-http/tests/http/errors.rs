@@ -43,13 +43,32 @@ async fn unknown_routes_and_methods_get_coded_errors_with_the_request_id() {
 
     let (status, _, body) = json(
         client
-            .delete(server.url("/api/v1/trust"))
-            .header("origin", server.origin.as_str())
+            .get(server.url("/api/v1/trust"))
+            .header("x-http-method-override", "DELETE")
             .send()
             .await
             .unwrap(),
     )
     .await;
+    assert_eq!(status, 200, "method overrides are ignored");
+    let _ = body;
+    let browser = server.browser();
+    let page = browser
+        .get(server.url("/sign-in"))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    let response = browser
+        .put(server.url("/api/v1/trust"))
+        .header("origin", server.origin.as_str())
+        .form(&[("csrf", crate::csrf_in(&page).as_str())])
+        .send()
+        .await
+        .unwrap();
+    let (status, _, body) = json(response).await;
     assert_eq!(status, 405);
     assert_eq!(body["error"]["code"], "method_not_allowed");
 
@@ -91,8 +110,9 @@ async fn cross_site_state_changes_are_refused() {
         assert_eq!(status, 403, "{origin:?} {fetch_site:?}");
         assert_eq!(body["error"]["code"], "csrf_rejected");
     }
-    // From our own origin the check passes (and the route itself refuses POST).
-    let (status, _, _) = json(
+    // From our own origin the Origin check passes, but without the session-bound token the
+    // second check refuses.
+    let (status, _, body) = json(
         client
             .post(server.url("/api/v1/trust"))
             .header("origin", server.origin.as_str())
@@ -102,7 +122,39 @@ async fn cross_site_state_changes_are_refused() {
             .unwrap(),
     )
     .await;
-    assert_eq!(status, 405);
+    assert_eq!(status, 403);
+    assert_eq!(body["error"]["code"], "csrf_rejected");
+    // With both (a browser that loaded our form first), the request reaches the route,
+    // which does not take POST.
+    let browser = server.browser();
+    let page = browser
+        .get(server.url("/sign-in"))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    let token = crate::csrf_in(&page);
+    let response = browser
+        .post(server.url("/api/v1/trust"))
+        .header("origin", server.origin.as_str())
+        .form(&[("csrf", token.as_str())])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 405);
+    // A token from another browser is refused.
+    let other = server.browser();
+    other.get(server.url("/sign-in")).send().await.unwrap();
+    let response = other
+        .post(server.url("/api/v1/trust"))
+        .header("origin", server.origin.as_str())
+        .form(&[("csrf", token.as_str())])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 403);
     server.stop().await;
 }
 

@@ -7,6 +7,7 @@
     clippy::indexing_slicing
 )]
 
+mod access;
 mod errors;
 mod headers;
 mod server;
@@ -40,6 +41,7 @@ pub struct Options {
     pub with_redirect: bool,
     pub metrics_token: bool,
     pub limits: Limits,
+    pub auth_limits: cista_http::limits::AuthLimits,
 }
 
 impl Default for Options {
@@ -48,6 +50,10 @@ impl Default for Options {
             with_redirect: false,
             metrics_token: true,
             limits: Limits::default(),
+            auth_limits: cista_http::limits::AuthLimits {
+                per_minute: 1000,
+                response_floor: Duration::from_millis(50),
+            },
         }
     }
 }
@@ -110,6 +116,7 @@ pub fn state_for(cista: Cista, tls: TlsSettings, origin: &str, options: &Options
             .metrics_token
             .then(|| Arc::from("test-metrics-token")),
         limits: options.limits.clone(),
+        auth_limiter: cista_http::limits::AuthLimiter::new(options.auth_limits.clone()),
         demo: None,
         checkpoint_interval: Duration::from_secs(60),
     }
@@ -167,6 +174,11 @@ impl TestServer {
         self.client_builder().build().unwrap()
     }
 
+    /// A client that keeps cookies, like a browser.
+    pub fn browser(&self) -> reqwest::Client {
+        self.client_builder().cookie_store(true).build().unwrap()
+    }
+
     pub fn url(&self, path: &str) -> String {
         format!("{}{path}", self.origin)
     }
@@ -178,5 +190,98 @@ impl TestServer {
         if let Some(task) = self.task.take() {
             task.await.unwrap().unwrap();
         }
+    }
+}
+
+/// The CSRF token in a page's forms.
+pub fn csrf_in(html: &str) -> String {
+    let marker = r#"name="csrf" value=""#;
+    let start = html
+        .find(marker)
+        .expect("the page has a form with a CSRF token")
+        + marker.len();
+    html[start..].split('"').next().unwrap().to_owned()
+}
+
+pub mod people {
+    //! Making people for tests through the core, and reading what the outbox would send.
+    use cista_core::access::invitations::Invitee;
+    use cista_core::notices::{DeliveryOutcome, Notice};
+    use cista_core::ports::CredentialPurpose;
+    use cista_core::{Actor, Cista};
+    use cista_types::{Email, OrgId, OrgName, OrgSlug, Password, PersonName, Phone, Role};
+
+    pub const PASSWORD: &str = "orbit-mango-cellar-91";
+
+    pub async fn org(cista: &Cista, slug: &str) -> OrgId {
+        cista
+            .create_organization(
+                &Actor::operator("test"),
+                OrgName::parse(&format!("Org {slug}")).unwrap(),
+                OrgSlug::parse(slug).unwrap(),
+            )
+            .await
+            .unwrap()
+            .id
+    }
+
+    /// Delivers (takes) everything due and returns the newest notice sent to `address`.
+    pub async fn last_notice(cista: &Cista, address: &str) -> Option<Notice> {
+        let due = cista.due_deliveries(&Actor::System, 100).await.unwrap();
+        for d in &due {
+            cista
+                .record_delivery(&Actor::System, d.id, d.attempts, DeliveryOutcome::Delivered)
+                .await
+                .unwrap();
+        }
+        due.into_iter()
+            .rev()
+            .find(|d| d.address == address)
+            .map(|d| d.notice)
+    }
+
+    pub fn invitee(email: &str, phone: Option<&str>, role: Role) -> Invitee {
+        Invitee {
+            first_name: PersonName::parse("Test").unwrap(),
+            last_name: PersonName::parse("Person").unwrap(),
+            email: Email::parse(email).unwrap(),
+            phone: phone.map(|p| Phone::parse(p).unwrap()),
+            role,
+        }
+    }
+
+    /// Invites someone (as the operator) and returns their link, undelivered.
+    pub async fn invited(
+        cista: &Cista,
+        org: OrgId,
+        email: &str,
+        phone: Option<&str>,
+        role: Role,
+    ) -> String {
+        cista
+            .invite(&Actor::operator("test"), org, invitee(email, phone, role))
+            .await
+            .unwrap()
+            .link
+            .unwrap()
+    }
+
+    /// Someone with a password.
+    pub async fn active(
+        cista: &Cista,
+        org: OrgId,
+        email: &str,
+        role: Role,
+    ) -> cista_types::SubjectCode {
+        let link = invited(cista, org, email, None, role).await;
+        let token = link.rsplit('/').next().unwrap();
+        cista
+            .set_password_with_link(
+                token,
+                CredentialPurpose::Invite,
+                &Password::parse(PASSWORD).unwrap(),
+            )
+            .await
+            .unwrap()
     }
 }

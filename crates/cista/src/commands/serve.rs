@@ -6,8 +6,13 @@ use crate::cli::ServeArgs;
 use crate::commands::init;
 use crate::files::write_private;
 use crate::runtime::{Failure, Runtime};
+use cista_core::access::invitations::Invitee;
+use cista_core::ports::AccountStatus;
 use cista_core::{Actor, Cista};
+use cista_http::limits::{AuthLimiter, AuthLimits};
 use cista_http::{AppState, DemoInfo, Limits, Listeners, TlsSettings, TlsStats};
+use cista_notify::OutboxWorker;
+use cista_types::{Email, PersonName, Phone, Role};
 use cista_types::{OrgName, OrgSlug, OsRng, Rng as _};
 use std::net::{SocketAddr, TcpListener};
 use std::sync::Arc;
@@ -15,6 +20,75 @@ use std::time::Duration;
 
 const DEMO_ORG_NAME: &str = "Palm Court Condominium Association";
 const DEMO_ORG_SLUG: &str = "palm-court";
+
+/// The demo's people: an owner (who must enrol an authenticator) and a member with a mobile
+/// number, for the SMS sign-in.
+const DEMO_PEOPLE: [(&str, &str, &str, Option<&str>, Role); 2] = [
+    (
+        "Olivia",
+        "Ortiz",
+        "owner@palm-court.example",
+        None,
+        Role::Owner,
+    ),
+    (
+        "Manuel",
+        "Moreno",
+        "manuel@palm-court.example",
+        Some("+1 305 555 0142"),
+        Role::Member,
+    ),
+];
+
+/// Invites the demo's people once; on later runs, sends a fresh link to anyone who has not
+/// set a password yet. Returns lines to print.
+async fn demo_people(
+    rt: &Runtime,
+    cista: &Cista,
+    org: cista_types::OrgId,
+) -> Result<Vec<String>, Failure> {
+    let operator = rt.operator();
+    let mut lines = Vec::new();
+    for (first, last, email, phone, role) in DEMO_PEOPLE {
+        let invitee = Invitee {
+            first_name: PersonName::parse(first)?,
+            last_name: PersonName::parse(last)?,
+            email: Email::parse(email)?,
+            phone: phone.map(Phone::parse).transpose()?,
+            role,
+        };
+        match cista.invite(&operator, org, invitee).await {
+            Ok(invited) => {
+                if let Some(link) = invited.link {
+                    lines.push(format!(
+                        "{first} {last} ({}, {email}): {link}",
+                        role.label()
+                    ));
+                }
+            }
+            Err(cista_core::Error::Conflict(_)) => {
+                // Invited on an earlier run: resend if they never set a password.
+                let members = cista.store().members(org).await?;
+                for m in members.iter().filter(|m| m.role == role) {
+                    let invited = cista
+                        .store()
+                        .account(m.subject)
+                        .await?
+                        .is_some_and(|a| a.status == AccountStatus::Invited);
+                    if invited {
+                        cista.resend_invitation(&operator, org, m.subject).await?;
+                        lines.push(format!(
+                            "{first} {last} ({}, {email}): a new link is in the demo outbox",
+                            role.label()
+                        ));
+                    }
+                }
+            }
+            Err(e) => return Err(e.into()),
+        }
+    }
+    Ok(lines)
+}
 
 fn bind(addr: &str, what: &str) -> Result<TcpListener, Failure> {
     let parsed: SocketAddr = addr.parse().map_err(|_| {
@@ -113,6 +187,7 @@ async fn run_server(
     demo: Option<DemoInfo>,
     shutdown: impl std::future::Future<Output = ()> + Send + 'static,
 ) -> Result<(), Failure> {
+    let (email, sms) = rt.senders(demo.is_some())?;
     let bound = https
         .local_addr()
         .map_err(|e| Failure(format!("listener: {e}")))?;
@@ -132,11 +207,25 @@ async fn run_server(
             body_bytes: rt.config.server.body_limit_bytes,
             request_timeout: Duration::from_secs(rt.config.server.request_timeout_secs.max(1)),
         },
+        auth_limiter: AuthLimiter::new(AuthLimits {
+            per_minute: rt.config.limits.auth_per_minute,
+            response_floor: Duration::from_millis(rt.config.limits.auth_response_floor_ms),
+        }),
         demo,
         checkpoint_interval: interval,
     };
     cista_http::metrics::handle();
     let checkpointer = spawn_checkpointer(cista.clone(), interval);
+    let (stop_worker, worker_stopped) = tokio::sync::watch::channel(false);
+    tracing::info!(email = %email.describe(), sms = %sms.describe(), "outbox worker started");
+    let worker = tokio::spawn(
+        OutboxWorker {
+            cista: cista.clone(),
+            email,
+            sms,
+        }
+        .run(Duration::from_secs(1), worker_stopped),
+    );
     tracing::info!(listen = %bound, public_origin = %state.public_origin, "serving HTTPS");
     let result = cista_http::serve(
         state,
@@ -149,6 +238,8 @@ async fn run_server(
     )
     .await;
     checkpointer.abort();
+    let _ = stop_worker.send(true);
+    let _ = worker.await;
     // One last checkpoint so everything written before the stop is covered.
     if let Err(e) = cista.sign_checkpoint(&Actor::System).await {
         tracing::error!(cause = %e.chain(), "final checkpoint failed");
@@ -177,15 +268,19 @@ pub async fn demo(mut rt: Runtime, args: &ServeArgs) -> Result<(), Failure> {
     let done = init::initialize(&rt).await?;
     let cista = done.cista;
     let slug = OrgSlug::parse(DEMO_ORG_SLUG).map_err(|e| Failure(e.to_string()))?;
-    let org_created = if cista.store().organization_by_slug(&slug).await?.is_none() {
-        let name = OrgName::parse(DEMO_ORG_NAME).map_err(|e| Failure(e.to_string()))?;
-        cista
-            .create_organization(&rt.operator(), name, slug)
-            .await?;
-        true
-    } else {
-        false
+    let (org, org_created) = match cista.store().organization_by_slug(&slug).await? {
+        Some(org) => (org, false),
+        None => {
+            let name = OrgName::parse(DEMO_ORG_NAME)?;
+            (
+                cista
+                    .create_organization(&rt.operator(), name, slug)
+                    .await?,
+                true,
+            )
+        }
     };
+    let invitations = demo_people(&rt, &cista, org.id).await?;
     if rt.config.metrics.token.is_none() && !rt.paths.metrics_token_file.exists() {
         let token: String = OsRng.bytes32().iter().map(|b| format!("{b:02x}")).collect();
         write_private(&rt.paths.metrics_token_file, token.as_bytes())?;
@@ -212,6 +307,17 @@ pub async fn demo(mut rt: Runtime, args: &ServeArgs) -> Result<(), Failure> {
     println!("  Landing page        {origin}/");
     println!("  Trust page          {origin}/security");
     println!("  Trust report (JSON) {origin}/api/v1/trust");
+    println!("  Sign in             {origin}/sign-in");
+    println!(
+        "  Demo outbox         {origin}/demo/outbox   (email and SMS land here, nothing is sent)"
+    );
+    if !invitations.is_empty() {
+        println!();
+        println!("One-time invitation links (each works once, for 72 hours):");
+        for line in &invitations {
+            println!("  {line}");
+        }
+    }
     println!();
     println!("The local certificate authority is {ca}");
     println!("Trust it to open the pages without a warning:");
@@ -240,6 +346,7 @@ pub async fn demo(mut rt: Runtime, args: &ServeArgs) -> Result<(), Failure> {
     println!("Press Ctrl-C to stop.");
     let demo = Some(DemoInfo {
         organization: DEMO_ORG_NAME.to_owned(),
+        outbox_dir: Some(rt.paths.outbox_dir.clone()),
     });
     run_server(&rt, cista, tls, https, demo, shutdown).await
 }

@@ -1,0 +1,368 @@
+//! Staff pages of one organization: its home, its people (an audited read of personal data),
+//! inviting someone, changing a role, resending an invitation, erasing a person. Every handler
+//! asks the core, which checks the actor's role in this organization.
+
+use super::chrome::{Chrome, FormError, person_or_redirect, person_or_refuse, render, see_other};
+use crate::AppState;
+use crate::context::RequestContext;
+use crate::error::AppError;
+use askama::Template;
+use axum::extract::{Path, Query, State};
+use axum::http::StatusCode;
+use axum::response::Response;
+use axum::{Extension, Form};
+use cista_core::access::invitations::Invitee;
+use cista_core::ports::{AccountStatus, Organization};
+use cista_core::{Actor, Error, OrgAction};
+use cista_types::{Email, PersonName, Phone, Role, SubjectCode};
+use serde::Deserialize;
+
+#[derive(Template)]
+#[template(path = "admin/org.html")]
+struct OrgPage {
+    chrome: Chrome,
+    name: String,
+    slug: String,
+    role: String,
+    can_view_people: bool,
+    can_invite: bool,
+}
+
+struct PersonLine {
+    subject: String,
+    name: String,
+    email: String,
+    phone: Option<String>,
+    role: &'static str,
+    role_choices: Vec<(&'static str, &'static str, bool)>,
+    status: &'static str,
+    second_factor: bool,
+    can_resend: bool,
+    can_erase: bool,
+}
+
+#[derive(Template)]
+#[template(path = "admin/people.html")]
+struct PeoplePage {
+    chrome: Chrome,
+    name: String,
+    slug: String,
+    people: Vec<PersonLine>,
+    notice: Option<String>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(default)]
+pub struct InviteForm {
+    first_name: String,
+    last_name: String,
+    email: String,
+    phone: String,
+    role: String,
+}
+
+#[derive(Template)]
+#[template(path = "admin/invite.html")]
+struct InvitePage {
+    chrome: Chrome,
+    name: String,
+    slug: String,
+    roles: Vec<(&'static str, &'static str, bool)>,
+    form: InviteForm,
+    errors: Vec<FormError>,
+}
+
+/// The organization in the URL, for a fully signed-in person with a role in it.
+async fn organization(
+    state: &AppState,
+    actor: &Actor,
+    slug: &str,
+) -> Result<Organization, AppError> {
+    Ok(state.cista.organization_for(actor, slug).await?)
+}
+
+pub async fn org_home(
+    State(state): State<AppState>,
+    Extension(ctx): Extension<RequestContext>,
+    Path(slug): Path<String>,
+) -> Result<Response, AppError> {
+    let (actor, _) = match person_or_redirect(&ctx) {
+        Ok(found) => found,
+        Err(to) => return Ok(see_other(to)),
+    };
+    let org = organization(&state, &actor, &slug).await?;
+    let role = actor
+        .person()
+        .and_then(|p| p.roles.get(&org.id))
+        .map_or("operator", |r| r.label());
+    render(
+        StatusCode::OK,
+        OrgPage {
+            chrome: Chrome::new(&ctx, &state),
+            name: org.name.to_string(),
+            slug: org.slug.to_string(),
+            role: role.to_owned(),
+            can_view_people: actor.may_in(org.id, OrgAction::ViewPeople),
+            can_invite: Role::ALL
+                .iter()
+                .any(|r| actor.may_in(org.id, OrgAction::Invite(*r))),
+        },
+    )
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(default)]
+pub struct PeopleQuery {
+    done: Option<String>,
+}
+
+fn status_label(status: Option<AccountStatus>) -> &'static str {
+    match status {
+        Some(AccountStatus::Invited) => "invited",
+        Some(AccountStatus::Active) => "active",
+        Some(AccountStatus::Disabled) => "disabled",
+        Some(AccountStatus::Erased) | None => "erased",
+    }
+}
+
+pub async fn people(
+    State(state): State<AppState>,
+    Extension(ctx): Extension<RequestContext>,
+    Path(slug): Path<String>,
+    Query(query): Query<PeopleQuery>,
+) -> Result<Response, AppError> {
+    let (actor, _) = match person_or_redirect(&ctx) {
+        Ok(found) => found,
+        Err(to) => return Ok(see_other(to)),
+    };
+    let org = organization(&state, &actor, &slug).await?;
+    let rows = state.cista.organization_people(&actor, org.id).await?;
+    let people = rows
+        .into_iter()
+        .map(|row| {
+            let (name, email, phone) = match &row.fields {
+                Some(f) => (
+                    format!("{} {}", f.first_name, f.last_name),
+                    f.email
+                        .as_ref()
+                        .map(ToString::to_string)
+                        .unwrap_or_default(),
+                    f.phone.as_ref().map(ToString::to_string),
+                ),
+                None => ("(erased)".to_owned(), String::new(), None),
+            };
+            let may_touch = actor.may_in(org.id, OrgAction::ChangeRole(row.role));
+            let role_choices = if may_touch && row.fields.is_some() {
+                Role::ALL
+                    .iter()
+                    .filter(|r| actor.may_in(org.id, OrgAction::ChangeRole(**r)))
+                    .map(|r| (r.as_str(), r.label(), *r == row.role))
+                    .collect()
+            } else {
+                Vec::new()
+            };
+            PersonLine {
+                subject: row.subject.to_string(),
+                role: row.role.label(),
+                role_choices,
+                status: status_label(row.status),
+                second_factor: row.second_factor,
+                can_resend: row.status == Some(AccountStatus::Invited)
+                    && actor.may_in(org.id, OrgAction::ResendInvitation),
+                can_erase: row.fields.is_some() && actor.may_in(org.id, OrgAction::ErasePerson),
+                name,
+                email,
+                phone,
+            }
+        })
+        .collect();
+    let notice = match query.done.as_deref() {
+        Some("invited") => Some("The invitation is on its way.".to_owned()),
+        Some("role") => Some("The role is changed; their sessions ended.".to_owned()),
+        Some("resent") => Some("A new invitation link is on its way.".to_owned()),
+        Some("erased") => Some("The person's personal data is erased.".to_owned()),
+        _ => None,
+    };
+    render(
+        StatusCode::OK,
+        PeoplePage {
+            chrome: Chrome::new(&ctx, &state),
+            name: org.name.to_string(),
+            slug: org.slug.to_string(),
+            people,
+            notice,
+        },
+    )
+}
+
+fn invite_roles(
+    actor: &Actor,
+    org: &Organization,
+    chosen: &str,
+) -> Vec<(&'static str, &'static str, bool)> {
+    Role::ALL
+        .iter()
+        .filter(|r| actor.may_in(org.id, OrgAction::Invite(**r)))
+        .map(|r| (r.as_str(), r.label(), r.as_str() == chosen))
+        .collect()
+}
+
+pub async fn invite_page(
+    State(state): State<AppState>,
+    Extension(ctx): Extension<RequestContext>,
+    Path(slug): Path<String>,
+) -> Result<Response, AppError> {
+    let (actor, _) = match person_or_redirect(&ctx) {
+        Ok(found) => found,
+        Err(to) => return Ok(see_other(to)),
+    };
+    let org = organization(&state, &actor, &slug).await?;
+    let roles = invite_roles(&actor, &org, "member");
+    if roles.is_empty() {
+        return Err(AppError(Error::Forbidden {
+            action: OrgAction::Invite(Role::Member).describe(),
+        }));
+    }
+    render(
+        StatusCode::OK,
+        InvitePage {
+            chrome: Chrome::new(&ctx, &state),
+            name: org.name.to_string(),
+            slug: org.slug.to_string(),
+            roles,
+            form: InviteForm {
+                role: "member".to_owned(),
+                ..InviteForm::default()
+            },
+            errors: Vec::new(),
+        },
+    )
+}
+
+pub async fn invite_submit(
+    State(state): State<AppState>,
+    Extension(ctx): Extension<RequestContext>,
+    Path(slug): Path<String>,
+    Form(form): Form<InviteForm>,
+) -> Result<Response, AppError> {
+    let (actor, _) = person_or_refuse(&ctx)?;
+    let org = organization(&state, &actor, &slug).await?;
+    let mut errors = Vec::new();
+    let first_name = PersonName::parse(&form.first_name)
+        .map_err(|e| errors.push(FormError::from_error("first_name", &Error::from(e))));
+    let last_name = PersonName::parse(&form.last_name)
+        .map_err(|e| errors.push(FormError::from_error("last_name", &Error::from(e))));
+    let email = Email::parse(&form.email)
+        .map_err(|e| errors.push(FormError::from_error("email", &Error::from(e))));
+    let phone = if form.phone.trim().is_empty() {
+        Ok(None)
+    } else {
+        Phone::parse(&form.phone)
+            .map(Some)
+            .map_err(|e| errors.push(FormError::from_error("phone", &Error::from(e))))
+    };
+    let role = Role::parse(&form.role)
+        .map_err(|e| errors.push(FormError::from_error("role", &Error::from(e))));
+    if let (Ok(first_name), Ok(last_name), Ok(email), Ok(phone), Ok(role)) =
+        (first_name, last_name, email, phone, role)
+    {
+        let invitee = Invitee {
+            first_name,
+            last_name,
+            email,
+            phone,
+            role,
+        };
+        match state.cista.invite(&actor, org.id, invitee).await {
+            Ok(_) => return Ok(see_other(&format!("/admin/{slug}/people?done=invited"))),
+            Err(e @ Error::Conflict(_)) => errors.push(FormError::from_error("email", &e)),
+            Err(e) => return Err(e.into()),
+        }
+    }
+    render(
+        StatusCode::UNPROCESSABLE_ENTITY,
+        InvitePage {
+            chrome: Chrome::new(&ctx, &state),
+            name: org.name.to_string(),
+            roles: invite_roles(&actor, &org, &form.role),
+            slug: org.slug.to_string(),
+            form,
+            errors,
+        },
+    )
+}
+
+fn subject(raw: &str) -> Result<SubjectCode, AppError> {
+    SubjectCode::parse(raw).map_err(|_| {
+        AppError(Error::NotFound {
+            what: "this person",
+        })
+    })
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(default)]
+pub struct RoleForm {
+    role: String,
+}
+
+pub async fn change_role(
+    State(state): State<AppState>,
+    Extension(ctx): Extension<RequestContext>,
+    Path((slug, who)): Path<(String, String)>,
+    Form(form): Form<RoleForm>,
+) -> Result<Response, AppError> {
+    let (actor, _) = person_or_refuse(&ctx)?;
+    let org = organization(&state, &actor, &slug).await?;
+    let role = Role::parse(&form.role).map_err(|e| AppError(Error::from(e)))?;
+    state
+        .cista
+        .change_role(&actor, org.id, subject(&who)?, role)
+        .await?;
+    Ok(see_other(&format!("/admin/{slug}/people?done=role")))
+}
+
+pub async fn resend(
+    State(state): State<AppState>,
+    Extension(ctx): Extension<RequestContext>,
+    Path((slug, who)): Path<(String, String)>,
+) -> Result<Response, AppError> {
+    let (actor, _) = person_or_refuse(&ctx)?;
+    let org = organization(&state, &actor, &slug).await?;
+    state
+        .cista
+        .resend_invitation(&actor, org.id, subject(&who)?)
+        .await?;
+    Ok(see_other(&format!("/admin/{slug}/people?done=resent")))
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(default)]
+pub struct EraseForm {
+    confirm: String,
+}
+
+pub async fn erase(
+    State(state): State<AppState>,
+    Extension(ctx): Extension<RequestContext>,
+    Path((slug, who)): Path<(String, String)>,
+    Form(form): Form<EraseForm>,
+) -> Result<Response, AppError> {
+    let (actor, _) = person_or_refuse(&ctx)?;
+    let org = organization(&state, &actor, &slug).await?;
+    actor.authorize_in(org.id, OrgAction::ErasePerson)?;
+    if form.confirm != "erase" {
+        return Err(AppError(Error::invalid(
+            "confirmation",
+            "tick the box to confirm the erasure",
+        )));
+    }
+    let who = subject(&who)?;
+    if state.cista.store().membership(org.id, who).await?.is_none() {
+        return Err(AppError(Error::NotFound {
+            what: "this person",
+        }));
+    }
+    state.cista.erase_person(&actor, who).await?;
+    Ok(see_other(&format!("/admin/{slug}/people?done=erased")))
+}

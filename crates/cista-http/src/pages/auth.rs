@@ -1,0 +1,736 @@
+//! Signing in and out, setting a password from an invitation or reset link, asking for a reset
+//! or a new invitation, signing in by SMS code, and the second factor. The pages reachable
+//! without a session answer identically for known and unknown people, after the same delay.
+
+use super::chrome::{Chrome, FormError, render, see_other};
+use crate::AppState;
+use crate::context::{RequestContext, clear_session_cookie, cookie_value, session_cookie};
+use crate::error::AppError;
+use crate::limits::pad_to_floor;
+use askama::Template;
+use axum::extract::{Path, Query, State};
+use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
+use axum::response::Response;
+use axum::{Extension, Form};
+use base64::Engine as _;
+use cista_core::Error;
+use cista_core::access::SignedIn;
+use cista_core::ports::{CredentialPurpose, SessionStage};
+use cista_types::Password;
+use serde::Deserialize;
+use std::time::Instant;
+
+const SMS_COOKIE: &str = "__Host-cista_sms";
+
+#[derive(Template)]
+#[template(path = "auth/sign_in.html")]
+struct SignInPage {
+    chrome: Chrome,
+    email: String,
+    notice: Option<String>,
+    errors: Vec<FormError>,
+}
+
+#[derive(Template)]
+#[template(path = "auth/set_password.html")]
+struct SetPasswordPage {
+    chrome: Chrome,
+    heading: &'static str,
+    first_name: String,
+    organization: Option<String>,
+    action: String,
+    errors: Vec<FormError>,
+}
+
+#[derive(Template)]
+#[template(path = "auth/single_field.html")]
+struct SingleFieldPage {
+    chrome: Chrome,
+    heading: &'static str,
+    intro: &'static str,
+    action: &'static str,
+    field: &'static str,
+    label: &'static str,
+    input_type: &'static str,
+    autocomplete: &'static str,
+    button: &'static str,
+    notice: Option<String>,
+    errors: Vec<FormError>,
+}
+
+#[derive(Template)]
+#[template(path = "auth/code.html")]
+struct CodePage {
+    chrome: Chrome,
+    heading: &'static str,
+    intro: &'static str,
+    action: &'static str,
+    label: &'static str,
+    inputmode: &'static str,
+    alternative: Option<(&'static str, &'static str)>,
+    errors: Vec<FormError>,
+}
+
+#[derive(Template)]
+#[template(path = "auth/mfa_enrol.html")]
+struct EnrolPage {
+    chrome: Chrome,
+    required: bool,
+    qr_data_uri: String,
+    secret: String,
+    errors: Vec<FormError>,
+}
+
+#[derive(Template)]
+#[template(path = "auth/recovery_codes.html")]
+struct RecoveryCodesPage {
+    chrome: Chrome,
+    codes: Vec<String>,
+}
+
+#[derive(Template)]
+#[template(path = "notice.html")]
+pub(crate) struct NoticePage {
+    pub chrome: Chrome,
+    pub heading: &'static str,
+    pub message: String,
+    pub links: Vec<(&'static str, &'static str)>,
+}
+
+/// Where a session goes next, by its stage.
+fn next_for(stage: SessionStage) -> &'static str {
+    match stage {
+        SessionStage::MfaEnrol => "/mfa/enrol",
+        SessionStage::MfaPending => "/mfa",
+        SessionStage::Full | SessionStage::Sms => "/me",
+    }
+}
+
+/// A redirect that also sets the new session's cookie.
+fn signed_in_redirect(state: &AppState, signed_in: &SignedIn, to: &str) -> Response {
+    let mut response = see_other(to);
+    response.headers_mut().append(
+        header::SET_COOKIE,
+        session_cookie(&signed_in.token, state.cista.settings().session_absolute),
+    );
+    response
+}
+
+// --- sign in and out ---------------------------------------------------------------------------
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(default)]
+pub struct SignInQuery {
+    expired: Option<String>,
+    done: Option<String>,
+    signed_out: Option<String>,
+}
+
+pub async fn sign_in_page(
+    State(state): State<AppState>,
+    Extension(ctx): Extension<RequestContext>,
+    Query(query): Query<SignInQuery>,
+) -> Result<Response, AppError> {
+    if ctx.signed_in() {
+        return Ok(see_other("/me"));
+    }
+    let notice = if query.expired.is_some() {
+        Some("Your session ended. Sign in again.")
+    } else if query.signed_out.is_some() {
+        Some("You are signed out, on every device.")
+    } else {
+        match query.done.as_deref() {
+            Some("password") => Some("Your password is saved. Sign in with it."),
+            Some("changed") => Some("Your password is changed. Sign in with the new one."),
+            _ => None,
+        }
+    };
+    render(
+        StatusCode::OK,
+        SignInPage {
+            chrome: Chrome::new(&ctx, &state),
+            email: String::new(),
+            notice: notice.map(str::to_owned),
+            errors: Vec::new(),
+        },
+    )
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(default)]
+pub struct SignInForm {
+    email: String,
+    password: String,
+}
+
+pub async fn sign_in_submit(
+    State(state): State<AppState>,
+    Extension(ctx): Extension<RequestContext>,
+    Form(form): Form<SignInForm>,
+) -> Result<Response, AppError> {
+    let started = Instant::now();
+    let result = state.cista.sign_in(&form.email, &form.password).await;
+    pad_to_floor(started, state.auth_limiter.settings.response_floor).await;
+    match result {
+        Ok(signed_in) => Ok(signed_in_redirect(
+            &state,
+            &signed_in,
+            next_for(signed_in.stage),
+        )),
+        Err(Error::SignInFailed) => render(
+            StatusCode::UNAUTHORIZED,
+            SignInPage {
+                chrome: Chrome::new(&ctx, &state),
+                email: form.email.chars().take(254).collect(),
+                notice: None,
+                errors: vec![FormError::new(
+                    "email",
+                    "The email address or the password is not right.",
+                )],
+            },
+        ),
+        Err(e) => Err(e.into()),
+    }
+}
+
+pub async fn sign_out(
+    State(state): State<AppState>,
+    Extension(ctx): Extension<RequestContext>,
+) -> Result<Response, AppError> {
+    if let Some(session) = &ctx.session {
+        state.cista.sign_out(session).await?;
+    }
+    let mut response = see_other("/sign-in?signed_out=1");
+    response
+        .headers_mut()
+        .append(header::SET_COOKIE, clear_session_cookie());
+    Ok(response)
+}
+
+// --- links: invitation and reset ---------------------------------------------------------------
+
+fn invalid_link(
+    state: &AppState,
+    ctx: &RequestContext,
+    purpose: CredentialPurpose,
+) -> Result<Response, AppError> {
+    let (again, text) = match purpose {
+        CredentialPurpose::Reset => ("/reset", "Ask for a new reset link"),
+        _ => ("/invitation", "Ask for a new invitation link"),
+    };
+    render(
+        StatusCode::BAD_REQUEST,
+        NoticePage {
+            chrome: Chrome::new(ctx, state),
+            heading: "This link does not work",
+            message: "It has expired, was already used, or was not copied completely. Links work \
+                      once, for a limited time."
+                .to_owned(),
+            links: vec![(again, text), ("/sign-in", "Sign in")],
+        },
+    )
+}
+
+async fn link_page(
+    state: &AppState,
+    ctx: &RequestContext,
+    token: &str,
+    purpose: CredentialPurpose,
+    errors: Vec<FormError>,
+    status: StatusCode,
+) -> Result<Response, AppError> {
+    let view = match state.cista.inspect_link(token, purpose).await {
+        Ok(view) => view,
+        Err(Error::TokenInvalid | Error::PersonErased) => return invalid_link(state, ctx, purpose),
+        Err(e) => return Err(e.into()),
+    };
+    let (heading, prefix) = match purpose {
+        CredentialPurpose::Reset => ("Choose a new password", "r"),
+        _ => ("Choose your password", "i"),
+    };
+    render(
+        status,
+        SetPasswordPage {
+            chrome: Chrome::new(ctx, state),
+            heading,
+            first_name: view.first_name.to_string(),
+            organization: view.organization,
+            action: format!("/{prefix}/{token}"),
+            errors,
+        },
+    )
+}
+
+pub async fn invitation_link(
+    State(state): State<AppState>,
+    Extension(ctx): Extension<RequestContext>,
+    Path(token): Path<String>,
+) -> Result<Response, AppError> {
+    link_page(
+        &state,
+        &ctx,
+        &token,
+        CredentialPurpose::Invite,
+        Vec::new(),
+        StatusCode::OK,
+    )
+    .await
+}
+
+pub async fn reset_link(
+    State(state): State<AppState>,
+    Extension(ctx): Extension<RequestContext>,
+    Path(token): Path<String>,
+) -> Result<Response, AppError> {
+    link_page(
+        &state,
+        &ctx,
+        &token,
+        CredentialPurpose::Reset,
+        Vec::new(),
+        StatusCode::OK,
+    )
+    .await
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(default)]
+pub struct PasswordForm {
+    password: String,
+    confirm: String,
+}
+
+async fn set_password(
+    state: &AppState,
+    ctx: &RequestContext,
+    token: &str,
+    purpose: CredentialPurpose,
+    form: &PasswordForm,
+) -> Result<Response, AppError> {
+    let password = match Password::parse(&form.password) {
+        Ok(p) => p,
+        Err(e) => {
+            let errors = vec![FormError::from_error("password", &Error::from(e))];
+            return link_page(
+                state,
+                ctx,
+                token,
+                purpose,
+                errors,
+                StatusCode::UNPROCESSABLE_ENTITY,
+            )
+            .await;
+        }
+    };
+    if form.password != form.confirm {
+        let errors = vec![FormError::new(
+            "confirm",
+            "The two passwords are not the same.",
+        )];
+        return link_page(
+            state,
+            ctx,
+            token,
+            purpose,
+            errors,
+            StatusCode::UNPROCESSABLE_ENTITY,
+        )
+        .await;
+    }
+    match state
+        .cista
+        .set_password_with_link(token, purpose, &password)
+        .await
+    {
+        Ok(_) => Ok(see_other("/sign-in?done=password")),
+        Err(Error::TokenInvalid | Error::PersonErased) => invalid_link(state, ctx, purpose),
+        Err(e @ (Error::WeakPassword { .. } | Error::InvalidInput { .. })) => {
+            let errors = vec![FormError::from_error("password", &e)];
+            link_page(
+                state,
+                ctx,
+                token,
+                purpose,
+                errors,
+                StatusCode::UNPROCESSABLE_ENTITY,
+            )
+            .await
+        }
+        Err(e) => Err(e.into()),
+    }
+}
+
+pub async fn invitation_submit(
+    State(state): State<AppState>,
+    Extension(ctx): Extension<RequestContext>,
+    Path(token): Path<String>,
+    Form(form): Form<PasswordForm>,
+) -> Result<Response, AppError> {
+    set_password(&state, &ctx, &token, CredentialPurpose::Invite, &form).await
+}
+
+pub async fn reset_submit(
+    State(state): State<AppState>,
+    Extension(ctx): Extension<RequestContext>,
+    Path(token): Path<String>,
+    Form(form): Form<PasswordForm>,
+) -> Result<Response, AppError> {
+    set_password(&state, &ctx, &token, CredentialPurpose::Reset, &form).await
+}
+
+// --- asking for a reset or a new invitation ----------------------------------------------------
+
+fn reset_form(chrome: Chrome) -> SingleFieldPage {
+    SingleFieldPage {
+        chrome,
+        heading: "Forgot your password?",
+        intro: "Enter your email address. If an account uses it, we send a link to choose a new \
+                password. The link works once, for an hour.",
+        action: "/reset",
+        field: "email",
+        label: "Email address",
+        input_type: "email",
+        autocomplete: "username",
+        button: "Send the link",
+        notice: None,
+        errors: Vec::new(),
+    }
+}
+
+fn resend_form(chrome: Chrome) -> SingleFieldPage {
+    SingleFieldPage {
+        chrome,
+        heading: "Get a new invitation link",
+        intro: "Enter the email address your invitation was sent to. If an invitation is waiting \
+                for it, we send a new link; older links stop working.",
+        action: "/invitation",
+        field: "email",
+        label: "Email address",
+        input_type: "email",
+        autocomplete: "username",
+        button: "Send a new link",
+        notice: None,
+        errors: Vec::new(),
+    }
+}
+
+pub async fn reset_request_page(
+    State(state): State<AppState>,
+    Extension(ctx): Extension<RequestContext>,
+) -> Result<Response, AppError> {
+    render(StatusCode::OK, reset_form(Chrome::new(&ctx, &state)))
+}
+
+pub async fn resend_request_page(
+    State(state): State<AppState>,
+    Extension(ctx): Extension<RequestContext>,
+) -> Result<Response, AppError> {
+    render(StatusCode::OK, resend_form(Chrome::new(&ctx, &state)))
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(default)]
+pub struct EmailForm {
+    email: String,
+}
+
+pub async fn reset_request_submit(
+    State(state): State<AppState>,
+    Extension(ctx): Extension<RequestContext>,
+    Form(form): Form<EmailForm>,
+) -> Result<Response, AppError> {
+    let started = Instant::now();
+    let result = state.cista.request_password_reset(&form.email).await;
+    pad_to_floor(started, state.auth_limiter.settings.response_floor).await;
+    result?;
+    render(
+        StatusCode::OK,
+        NoticePage {
+            chrome: Chrome::new(&ctx, &state),
+            heading: "Check your email",
+            message: "If an account uses that address, we sent it a link to choose a new \
+                      password. The link works once, for an hour."
+                .to_owned(),
+            links: vec![("/sign-in", "Back to sign in")],
+        },
+    )
+}
+
+pub async fn resend_request_submit(
+    State(state): State<AppState>,
+    Extension(ctx): Extension<RequestContext>,
+    Form(form): Form<EmailForm>,
+) -> Result<Response, AppError> {
+    let started = Instant::now();
+    let result = state.cista.resend_invitation_by_email(&form.email).await;
+    pad_to_floor(started, state.auth_limiter.settings.response_floor).await;
+    result?;
+    render(
+        StatusCode::OK,
+        NoticePage {
+            chrome: Chrome::new(&ctx, &state),
+            heading: "Check your email",
+            message: "If an invitation is waiting for that address, we sent it a new link. The \
+                      link works once, for 72 hours."
+                .to_owned(),
+            links: vec![("/sign-in", "Back to sign in")],
+        },
+    )
+}
+
+// --- SMS ---------------------------------------------------------------------------------------
+
+pub async fn sms_request_page(
+    State(state): State<AppState>,
+    Extension(ctx): Extension<RequestContext>,
+) -> Result<Response, AppError> {
+    render(
+        StatusCode::OK,
+        SingleFieldPage {
+            chrome: Chrome::new(&ctx, &state),
+            heading: "Sign in with a code by SMS",
+            intro: "Enter your email address, or your mobile number with its country code. If it \
+                    matches a member with a mobile on file, we send a 6-digit code to that \
+                    number. The session it opens lets you vote and nothing else.",
+            action: "/sms",
+            field: "identifier",
+            label: "Email address or mobile number",
+            input_type: "text",
+            autocomplete: "username",
+            button: "Send me a code",
+            notice: None,
+            errors: Vec::new(),
+        },
+    )
+}
+
+fn code_page(chrome: Chrome, errors: Vec<FormError>) -> CodePage {
+    CodePage {
+        chrome,
+        heading: "Enter your code",
+        intro: "If that matches a member with a mobile on file, we sent a 6-digit code to it. It \
+                works once, for 10 minutes.",
+        action: "/sms/verify",
+        label: "6-digit code",
+        inputmode: "numeric",
+        alternative: Some(("/sms", "Ask for a new code")),
+        errors,
+    }
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(default)]
+pub struct IdentifierForm {
+    identifier: String,
+}
+
+pub async fn sms_request_submit(
+    State(state): State<AppState>,
+    Extension(ctx): Extension<RequestContext>,
+    Form(form): Form<IdentifierForm>,
+) -> Result<Response, AppError> {
+    let started = Instant::now();
+    let result = state.cista.request_sms_code(&form.identifier).await;
+    pad_to_floor(started, state.auth_limiter.settings.response_floor).await;
+    let challenge = result?;
+    // The challenge rides in a cookie, so the page is the same whether or not a code was sent.
+    let mut cookie = cookie::Cookie::build((SMS_COOKIE, challenge))
+        .path("/")
+        .secure(true)
+        .http_only(true)
+        .same_site(cookie::SameSite::Strict)
+        .build();
+    cookie.set_max_age(state.cista.settings().sms_code_ttl);
+    let mut response = render(
+        StatusCode::OK,
+        code_page(Chrome::new(&ctx, &state), Vec::new()),
+    )?;
+    if let Ok(value) = HeaderValue::from_str(&cookie.to_string()) {
+        response.headers_mut().append(header::SET_COOKIE, value);
+    }
+    Ok(response)
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(default)]
+pub struct CodeForm {
+    code: String,
+}
+
+pub async fn sms_verify_submit(
+    State(state): State<AppState>,
+    Extension(ctx): Extension<RequestContext>,
+    headers: HeaderMap,
+    Form(form): Form<CodeForm>,
+) -> Result<Response, AppError> {
+    let challenge = cookie_value(&headers, SMS_COOKIE).unwrap_or_default();
+    match state
+        .cista
+        .sign_in_with_sms_code(&challenge, &form.code)
+        .await
+    {
+        Ok(signed_in) => {
+            let mut response = signed_in_redirect(&state, &signed_in, "/me");
+            let mut gone = cookie::Cookie::build((SMS_COOKIE, ""))
+                .path("/")
+                .secure(true)
+                .build();
+            gone.make_removal();
+            if let Ok(value) = HeaderValue::from_str(&gone.to_string()) {
+                response.headers_mut().append(header::SET_COOKIE, value);
+            }
+            Ok(response)
+        }
+        Err(Error::CodeInvalid) => render(
+            StatusCode::BAD_REQUEST,
+            code_page(
+                Chrome::new(&ctx, &state),
+                vec![FormError::new(
+                    "code",
+                    "That code is not right, or it has expired. Ask for a new one.",
+                )],
+            ),
+        ),
+        Err(e) => Err(e.into()),
+    }
+}
+
+// --- second factor -----------------------------------------------------------------------------
+
+fn qr_data_uri(uri: &str) -> Result<String, AppError> {
+    let code = qrcode::QrCode::new(uri.as_bytes())
+        .map_err(|e| AppError(Error::Internal(format!("QR code: {e}"))))?;
+    let svg = code
+        .render::<qrcode::render::svg::Color>()
+        .min_dimensions(220, 220)
+        .quiet_zone(true)
+        .build();
+    Ok(format!(
+        "data:image/svg+xml;base64,{}",
+        base64::engine::general_purpose::STANDARD.encode(svg)
+    ))
+}
+
+async fn enrol_page(
+    state: &AppState,
+    ctx: &RequestContext,
+    errors: Vec<FormError>,
+    status: StatusCode,
+) -> Result<Response, AppError> {
+    let Some(session) = &ctx.session else {
+        return Ok(see_other("/sign-in"));
+    };
+    let enrolment = match state.cista.begin_mfa_enrolment(session).await {
+        Ok(e) => e,
+        Err(Error::Conflict(_)) => return Ok(see_other("/me")),
+        Err(e) => return Err(e.into()),
+    };
+    render(
+        status,
+        EnrolPage {
+            chrome: Chrome::new(ctx, state),
+            required: session.stage == SessionStage::MfaEnrol,
+            qr_data_uri: qr_data_uri(&enrolment.uri)?,
+            secret: enrolment.secret_base32,
+            errors,
+        },
+    )
+}
+
+pub async fn mfa_enrol_page(
+    State(state): State<AppState>,
+    Extension(ctx): Extension<RequestContext>,
+) -> Result<Response, AppError> {
+    enrol_page(&state, &ctx, Vec::new(), StatusCode::OK).await
+}
+
+pub async fn mfa_enrol_submit(
+    State(state): State<AppState>,
+    Extension(ctx): Extension<RequestContext>,
+    Form(form): Form<CodeForm>,
+) -> Result<Response, AppError> {
+    let Some(session) = &ctx.session else {
+        return Err(AppError(Error::Unauthenticated));
+    };
+    match state.cista.confirm_mfa_enrolment(session, &form.code).await {
+        Ok((signed_in, codes)) => {
+            let mut response = render(
+                StatusCode::OK,
+                RecoveryCodesPage {
+                    chrome: Chrome {
+                        signed_in: true,
+                        csrf: state.cista.csrf_token(&signed_in.token)?,
+                        ..Chrome::new(&ctx, &state)
+                    },
+                    codes,
+                },
+            )?;
+            response.headers_mut().append(
+                header::SET_COOKIE,
+                session_cookie(&signed_in.token, state.cista.settings().session_absolute),
+            );
+            Ok(response)
+        }
+        Err(Error::CodeInvalid) => {
+            let errors = vec![FormError::new(
+                "code",
+                "That code is not right. Check the time on your phone and try the newest code.",
+            )];
+            enrol_page(&state, &ctx, errors, StatusCode::BAD_REQUEST).await
+        }
+        Err(e) => Err(e.into()),
+    }
+}
+
+fn challenge_page(chrome: Chrome, errors: Vec<FormError>) -> CodePage {
+    CodePage {
+        chrome,
+        heading: "Enter your authenticator code",
+        intro: "Open your authenticator app and type the 6-digit code for Cista. Lost your phone? \
+                Type one of your recovery codes instead.",
+        action: "/mfa",
+        label: "Code",
+        inputmode: "text",
+        alternative: None,
+        errors,
+    }
+}
+
+pub async fn mfa_page(
+    State(state): State<AppState>,
+    Extension(ctx): Extension<RequestContext>,
+) -> Result<Response, AppError> {
+    match ctx.session.as_ref().map(|s| s.stage) {
+        Some(SessionStage::MfaPending) => render(
+            StatusCode::OK,
+            challenge_page(Chrome::new(&ctx, &state), Vec::new()),
+        ),
+        Some(SessionStage::MfaEnrol) => Ok(see_other("/mfa/enrol")),
+        Some(_) => Ok(see_other("/me")),
+        None => Ok(see_other("/sign-in")),
+    }
+}
+
+pub async fn mfa_submit(
+    State(state): State<AppState>,
+    Extension(ctx): Extension<RequestContext>,
+    Form(form): Form<CodeForm>,
+) -> Result<Response, AppError> {
+    let Some(session) = &ctx.session else {
+        return Err(AppError(Error::Unauthenticated));
+    };
+    match state.cista.verify_second_factor(session, &form.code).await {
+        Ok(signed_in) => Ok(signed_in_redirect(&state, &signed_in, "/me")),
+        Err(Error::CodeInvalid) => render(
+            StatusCode::BAD_REQUEST,
+            challenge_page(
+                Chrome::new(&ctx, &state),
+                vec![FormError::new(
+                    "code",
+                    "That code is not right, or it was already used.",
+                )],
+            ),
+        ),
+        Err(e) => Err(e.into()),
+    }
+}

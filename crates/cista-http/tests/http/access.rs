@@ -1,0 +1,701 @@
+//! The people-and-access pages over real HTTPS with a cookie-keeping client: flows, the
+//! generated authorization matrix, identical answers, CSRF on every form, cookies, limits.
+
+use crate::people::{self, PASSWORD};
+use crate::{Options, TestServer, csrf_in};
+use cista_core::notices::Notice;
+use cista_core::{OrgAction, role_may};
+use cista_crypto::totp::TotpSecret;
+use cista_types::{OrgId, Role, SubjectCode};
+use reqwest::Client;
+use reqwest::StatusCode;
+
+fn base32_decode(text: &str) -> Vec<u8> {
+    let alphabet = b"ABCDEFGHIJKLMNOPQRSTUVWXYZ234567";
+    let (mut buffer, mut bits, mut out) = (0u32, 0, Vec::new());
+    for c in text.bytes() {
+        let v = alphabet.iter().position(|a| *a == c).unwrap() as u32;
+        buffer = (buffer << 5) | v;
+        bits += 5;
+        if bits >= 8 {
+            bits -= 8;
+            out.push((buffer >> bits) as u8);
+        }
+    }
+    out
+}
+
+fn between<'a>(html: &'a str, start: &str, end: &str) -> &'a str {
+    let from = html
+        .find(start)
+        .unwrap_or_else(|| panic!("`{start}` not in page"))
+        + start.len();
+    html[from..].split(end).next().unwrap()
+}
+
+async fn page(browser: &Client, server: &TestServer, path: &str) -> (StatusCode, String) {
+    let r = browser.get(server.url(path)).send().await.unwrap();
+    (r.status(), r.text().await.unwrap())
+}
+
+/// Posts a form as a browser would: our Origin, the page's CSRF token.
+async fn post(
+    browser: &Client,
+    server: &TestServer,
+    path: &str,
+    token: &str,
+    fields: &[(&str, &str)],
+) -> reqwest::Response {
+    let mut form: Vec<(&str, &str)> = vec![("csrf", token)];
+    form.extend_from_slice(fields);
+    browser
+        .post(server.url(path))
+        .header("origin", server.origin.as_str())
+        .form(&form)
+        .send()
+        .await
+        .unwrap()
+}
+
+fn now_code(secret: &TotpSecret) -> String {
+    let now = cista_types::Clock::now(&cista_types::SystemClock)
+        .as_offset()
+        .unix_timestamp() as u64;
+    secret.code_at(now).unwrap()
+}
+
+/// Signs a browser in, enrolling a second factor when the role requires it.
+async fn sign_in(server: &TestServer, email: &str) -> Client {
+    let browser = server.browser();
+    let (_, html) = page(&browser, server, "/sign-in").await;
+    let r = post(
+        &browser,
+        server,
+        "/sign-in",
+        &csrf_in(&html),
+        &[("email", email), ("password", PASSWORD)],
+    )
+    .await;
+    assert_eq!(r.status(), StatusCode::SEE_OTHER, "sign-in of {email}");
+    let to = r.headers()["location"].to_str().unwrap().to_owned();
+    if to == "/mfa/enrol" {
+        let (_, html) = page(&browser, server, "/mfa/enrol").await;
+        let secret = TotpSecret::from_bytes(base32_decode(between(
+            &html,
+            r#"<code class="secret">"#,
+            "<",
+        )));
+        let r = post(
+            &browser,
+            server,
+            "/mfa/enrol",
+            &csrf_in(&html),
+            &[("code", &now_code(&secret))],
+        )
+        .await;
+        assert_eq!(r.status(), StatusCode::OK);
+        assert!(r.text().await.unwrap().contains("recovery codes"));
+    }
+    browser
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn invite_set_password_sign_in_and_sign_out() {
+    let server = TestServer::start(Options::default()).await;
+    let cista = &server.state.cista;
+    let org = people::org(cista, "bayview").await;
+    let link = people::invited(cista, org, "ann@example.org", None, Role::Member).await;
+    let path = link.trim_start_matches("https://localhost:8443");
+    let browser = server.browser();
+
+    let (status, html) = page(&browser, &server, path).await;
+    assert_eq!(status, 200);
+    assert!(html.contains("Hello Test"), "{html}");
+    let token = csrf_in(&html);
+    // Mismatched confirmation and a weak password are explained on the page.
+    let r = post(
+        &browser,
+        &server,
+        path,
+        &token,
+        &[("password", PASSWORD), ("confirm", "other")],
+    )
+    .await;
+    assert_eq!(r.status(), StatusCode::UNPROCESSABLE_ENTITY);
+    assert!(r.text().await.unwrap().contains("not the same"));
+    let r = post(
+        &browser,
+        &server,
+        path,
+        &token,
+        &[("password", "password1"), ("confirm", "password1")],
+    )
+    .await;
+    assert_eq!(r.status(), StatusCode::UNPROCESSABLE_ENTITY);
+    assert!(r.text().await.unwrap().contains("too easy to guess"));
+    let r = post(
+        &browser,
+        &server,
+        path,
+        &token,
+        &[("password", PASSWORD), ("confirm", PASSWORD)],
+    )
+    .await;
+    assert_eq!(r.status(), StatusCode::SEE_OTHER);
+    assert_eq!(r.headers()["location"], "/sign-in?done=password");
+    // The link is spent.
+    let (status, html) = page(&browser, &server, path).await;
+    assert_eq!(status, 400);
+    assert!(html.contains("This link does not work"));
+
+    let (_, html) = page(&browser, &server, "/sign-in").await;
+    let r = post(
+        &browser,
+        &server,
+        "/sign-in",
+        &csrf_in(&html),
+        &[("email", "ann@example.org"), ("password", PASSWORD)],
+    )
+    .await;
+    assert_eq!(r.status(), StatusCode::SEE_OTHER);
+    let cookie = r.headers()["set-cookie"].to_str().unwrap().to_owned();
+    for attribute in [
+        "__Host-cista_session=",
+        "Secure",
+        "HttpOnly",
+        "SameSite=Lax",
+        "Path=/",
+    ] {
+        assert!(cookie.contains(attribute), "{cookie}");
+    }
+    assert!(!cookie.contains("Domain"), "{cookie}");
+    let (status, html) = page(&browser, &server, "/me").await;
+    assert_eq!(status, 200);
+    assert!(
+        html.contains("Hello Test") && html.contains("Org bayview"),
+        "{html}"
+    );
+    assert_eq!(
+        browser
+            .get(server.url("/me"))
+            .send()
+            .await
+            .unwrap()
+            .headers()["cache-control"],
+        "no-store"
+    );
+
+    let r = post(&browser, &server, "/sign-out", &csrf_in(&html), &[]).await;
+    assert_eq!(r.status(), StatusCode::SEE_OTHER);
+    let r = browser.get(server.url("/me")).send().await.unwrap();
+    assert_eq!(
+        r.status(),
+        StatusCode::SEE_OTHER,
+        "signed out: /me sends to sign in"
+    );
+    server.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sign_in_reset_resend_and_sms_answer_identically_for_unknown_addresses() {
+    let server = TestServer::start(Options::default()).await;
+    let cista = &server.state.cista;
+    let org = people::org(cista, "bayview").await;
+    people::active(cista, org, "known@example.org", Role::Member).await;
+    people::invited(
+        cista,
+        org,
+        "invited@example.org",
+        Some("+13055550142"),
+        Role::Member,
+    )
+    .await;
+    people::last_notice(cista, "x").await;
+    let browser = server.browser();
+    let (_, html) = page(&browser, &server, "/sign-in").await;
+    let token = csrf_in(&html);
+
+    for (path, field, known, unknown) in [
+        (
+            "/reset",
+            "email",
+            "known@example.org",
+            "unknown@example.org",
+        ),
+        (
+            "/invitation",
+            "email",
+            "invited@example.org",
+            "unknown@example.org",
+        ),
+        ("/sms", "identifier", "+13055550142", "+13055550199"),
+    ] {
+        let a = post(&browser, &server, path, &token, &[(field, known)]).await;
+        let b = post(&browser, &server, path, &token, &[(field, unknown)]).await;
+        assert_eq!(a.status(), b.status(), "{path}");
+        let (a, b) = (a.text().await.unwrap(), b.text().await.unwrap());
+        assert_eq!(a, b, "{path}: the answer tells known from unknown");
+    }
+    // The same answers, but something was sent for the known ones and nothing for the others.
+    let sent: Vec<_> = cista
+        .due_deliveries(&cista_core::Actor::System, 100)
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|d| (d.address, d.notice.template()))
+        .collect();
+    assert_eq!(
+        sent.len(),
+        3,
+        "a reset, an invitation and an SMS code, nothing for unknown addresses: {sent:?}"
+    );
+    assert!(sent.contains(&("known@example.org".to_owned(), "password-reset")));
+    assert!(sent.contains(&("invited@example.org".to_owned(), "invitation")));
+    assert!(sent.contains(&("+13055550142".to_owned(), "sms-code")));
+
+    let wrong = post(
+        &browser,
+        &server,
+        "/sign-in",
+        &token,
+        &[
+            ("email", "known@example.org"),
+            ("password", "wrong-one-xyz"),
+        ],
+    )
+    .await;
+    let unknown = post(
+        &browser,
+        &server,
+        "/sign-in",
+        &token,
+        &[
+            ("email", "ghost@example.org"),
+            ("password", "wrong-one-xyz"),
+        ],
+    )
+    .await;
+    assert_eq!(wrong.status(), StatusCode::UNAUTHORIZED);
+    assert_eq!(wrong.status(), unknown.status());
+    let wrong = wrong
+        .text()
+        .await
+        .unwrap()
+        .replace("known@example.org", "E");
+    let unknown = unknown
+        .text()
+        .await
+        .unwrap()
+        .replace("ghost@example.org", "E");
+    assert_eq!(wrong, unknown);
+    server.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn every_form_needs_its_csrf_token() {
+    let server = TestServer::start(Options::default()).await;
+    let cista = &server.state.cista;
+    let org = people::org(cista, "bayview").await;
+    let target = people::active(cista, org, "target@example.org", Role::Member).await;
+    people::active(cista, org, "owner@example.org", Role::Owner).await;
+    let browser = sign_in(&server, "owner@example.org").await;
+    for path in [
+        "/sign-in".to_owned(),
+        "/sign-out".to_owned(),
+        "/reset".to_owned(),
+        "/invitation".to_owned(),
+        "/sms".to_owned(),
+        "/sms/verify".to_owned(),
+        "/mfa".to_owned(),
+        "/mfa/enrol".to_owned(),
+        "/me/password".to_owned(),
+        "/admin/bayview/invite".to_owned(),
+        format!("/admin/bayview/people/{target}/role"),
+        format!("/admin/bayview/people/{target}/resend"),
+        format!("/admin/bayview/people/{target}/erase"),
+    ] {
+        for token in ["", "forged-token"] {
+            let r = post(
+                &browser,
+                &server,
+                &path,
+                token,
+                &[("role", "admin"), ("confirm", "erase")],
+            )
+            .await;
+            assert_eq!(
+                r.status(),
+                StatusCode::FORBIDDEN,
+                "{path} with token {token:?}"
+            );
+        }
+    }
+    // Nothing happened to the target.
+    assert_eq!(
+        cista
+            .store()
+            .membership(org, target)
+            .await
+            .unwrap()
+            .unwrap()
+            .role,
+        Role::Member
+    );
+    server.stop().await;
+}
+
+/// One admin route: how to call it, and the right it needs.
+struct Case {
+    name: &'static str,
+    get: bool,
+    path: fn(&str, SubjectCode) -> String,
+    fields: &'static [(&'static str, &'static str)],
+    needs: OrgAction,
+}
+
+fn cases() -> Vec<Case> {
+    vec![
+        Case {
+            name: "org home",
+            get: true,
+            path: |o, _| format!("/admin/{o}"),
+            fields: &[],
+            needs: OrgAction::ViewOrganization,
+        },
+        Case {
+            name: "people",
+            get: true,
+            path: |o, _| format!("/admin/{o}/people"),
+            fields: &[],
+            needs: OrgAction::ViewPeople,
+        },
+        Case {
+            name: "invite form",
+            get: true,
+            path: |o, _| format!("/admin/{o}/invite"),
+            fields: &[],
+            needs: OrgAction::Invite(Role::Member),
+        },
+        Case {
+            name: "invite a member",
+            get: false,
+            path: |o, _| format!("/admin/{o}/invite"),
+            fields: &[
+                ("first_name", "New"),
+                ("last_name", "Member"),
+                ("email", "EMAIL"),
+                ("role", "member"),
+            ],
+            needs: OrgAction::Invite(Role::Member),
+        },
+        Case {
+            name: "invite an owner",
+            get: false,
+            path: |o, _| format!("/admin/{o}/invite"),
+            fields: &[
+                ("first_name", "New"),
+                ("last_name", "Owner"),
+                ("email", "EMAIL"),
+                ("role", "owner"),
+            ],
+            needs: OrgAction::Invite(Role::Owner),
+        },
+        Case {
+            name: "make reviewer",
+            get: false,
+            path: |o, s| format!("/admin/{o}/people/{s}/role"),
+            fields: &[("role", "reviewer")],
+            needs: OrgAction::ChangeRole(Role::Reviewer),
+        },
+        Case {
+            name: "resend",
+            get: false,
+            path: |o, s| format!("/admin/{o}/people/{s}/resend"),
+            fields: &[],
+            needs: OrgAction::ResendInvitation,
+        },
+        Case {
+            name: "erase",
+            get: false,
+            path: |o, s| format!("/admin/{o}/people/{s}/erase"),
+            fields: &[("confirm", "erase")],
+            needs: OrgAction::ErasePerson,
+        },
+    ]
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_authorization_matrix_every_route_every_role_and_another_organization() {
+    let server = TestServer::start(Options::default()).await;
+    let cista = &server.state.cista;
+    let home = people::org(cista, "home").await;
+    let other = people::org(cista, "other").await;
+    let mut n = 0;
+    let mut checked = 0;
+    for role in Role::ALL {
+        let email = format!("{}@example.org", role.as_str());
+        people::active(cista, home, &email, role).await;
+        let browser = sign_in(&server, &email).await;
+        for case in cases() {
+            for (org_slug, org_id, own) in [("home", home, true), ("other", other, false)] {
+                // A fresh invited member per call: the destructive ones consume their target.
+                n += 1;
+                let target_email = format!("t{n}@example.org");
+                people::invited(cista, org_id, &target_email, None, Role::Member).await;
+                let target = cista
+                    .store()
+                    .members(org_id)
+                    .await
+                    .unwrap()
+                    .into_iter()
+                    .last()
+                    .unwrap()
+                    .subject;
+                let path = (case.path)(org_slug, target);
+                let status = if case.get {
+                    browser
+                        .get(server.url(&path))
+                        .send()
+                        .await
+                        .unwrap()
+                        .status()
+                } else {
+                    let (_, html) = page(&browser, &server, "/me").await;
+                    let new_email = format!("n{n}@example.org");
+                    let fields: Vec<(&str, &str)> = case
+                        .fields
+                        .iter()
+                        .map(|(k, v)| {
+                            (
+                                *k,
+                                if *v == "EMAIL" {
+                                    new_email.as_str()
+                                } else {
+                                    *v
+                                },
+                            )
+                        })
+                        .collect();
+                    post(&browser, &server, &path, &csrf_in(&html), &fields)
+                        .await
+                        .status()
+                };
+                let allowed = own && role_may(role, case.needs);
+                if allowed {
+                    assert!(
+                        status.is_success() || status.is_redirection(),
+                        "{role:?} should be allowed to {} in its organization: {status}",
+                        case.name
+                    );
+                } else {
+                    assert_eq!(
+                        status,
+                        StatusCode::FORBIDDEN,
+                        "{role:?} must be refused {} in {org_slug}",
+                        case.name
+                    );
+                }
+                checked += 1;
+            }
+        }
+    }
+    assert_eq!(checked, Role::ALL.len() * cases().len() * 2);
+
+    // Without a session: pages send to sign in, forms are refused.
+    let anonymous = server.browser();
+    for case in cases() {
+        let path = (case.path)("home", SubjectCode::from_i64(1));
+        if case.get {
+            let r = anonymous.get(server.url(&path)).send().await.unwrap();
+            assert_eq!(r.status(), StatusCode::SEE_OTHER, "{}", case.name);
+        } else {
+            let (_, html) = page(&anonymous, &server, "/sign-in").await;
+            let r = post(&anonymous, &server, &path, &csrf_in(&html), case.fields).await;
+            assert_eq!(r.status(), StatusCode::UNAUTHORIZED, "{}", case.name);
+        }
+    }
+    let _: OrgId = home;
+    server.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_sms_session_can_reach_no_staff_page() {
+    let server = TestServer::start(Options::default()).await;
+    let cista = &server.state.cista;
+    let org = people::org(cista, "bayview").await;
+    people::invited(
+        cista,
+        org,
+        "gus@example.org",
+        Some("+13055550142"),
+        Role::Owner,
+    )
+    .await;
+    people::last_notice(cista, "x").await;
+    let browser = server.browser();
+    let (_, html) = page(&browser, &server, "/sms").await;
+    let r = post(
+        &browser,
+        &server,
+        "/sms",
+        &csrf_in(&html),
+        &[("identifier", "gus@example.org")],
+    )
+    .await;
+    assert_eq!(r.status(), StatusCode::OK);
+    let html = r.text().await.unwrap();
+    let Some(Notice::SmsCode { code, .. }) = people::last_notice(cista, "+13055550142").await
+    else {
+        panic!("no SMS code sent");
+    };
+    let r = post(
+        &browser,
+        &server,
+        "/sms/verify",
+        &csrf_in(&html),
+        &[("code", "000000")],
+    )
+    .await;
+    assert_eq!(r.status(), StatusCode::BAD_REQUEST);
+    let r = post(
+        &browser,
+        &server,
+        "/sms/verify",
+        &csrf_in(&html),
+        &[("code", &code)],
+    )
+    .await;
+    assert_eq!(r.status(), StatusCode::SEE_OTHER);
+    let (status, me) = page(&browser, &server, "/me").await;
+    assert_eq!(status, 200);
+    assert!(me.contains("signed in with a code sent by SMS"), "{me}");
+    for path in [
+        "/admin/bayview",
+        "/admin/bayview/people",
+        "/admin/bayview/invite",
+    ] {
+        let r = browser.get(server.url(path)).send().await.unwrap();
+        assert_eq!(r.status(), StatusCode::FORBIDDEN, "{path}");
+    }
+    server.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn too_many_sign_in_attempts_from_one_address_are_refused() {
+    let server = TestServer::start(Options {
+        auth_limits: cista_http::limits::AuthLimits {
+            per_minute: 5,
+            response_floor: std::time::Duration::from_millis(10),
+        },
+        ..Options::default()
+    })
+    .await;
+    let browser = server.browser();
+    let (_, html) = page(&browser, &server, "/sign-in").await;
+    let token = csrf_in(&html);
+    let mut statuses = Vec::new();
+    for _ in 0..8 {
+        let r = post(
+            &browser,
+            &server,
+            "/sign-in",
+            &token,
+            &[("email", "a@example.org"), ("password", "x")],
+        )
+        .await;
+        statuses.push(r.status());
+    }
+    assert_eq!(
+        statuses
+            .iter()
+            .filter(|s| **s == StatusCode::TOO_MANY_REQUESTS)
+            .count(),
+        3,
+        "{statuses:?}"
+    );
+    server.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn forged_malformed_and_oversized_input_never_makes_a_500() {
+    let server = TestServer::start(Options::default()).await;
+    let cista = &server.state.cista;
+    let org = people::org(cista, "bayview").await;
+    people::active(cista, org, "owner@example.org", Role::Owner).await;
+    let browser = sign_in(&server, "owner@example.org").await;
+    for path in [
+        "/i/",
+        "/i/x",
+        "/i/%00%ff",
+        "/r/aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa",
+        &format!("/i/{}", "a".repeat(5000)),
+    ] {
+        let status = browser.get(server.url(path)).send().await.unwrap().status();
+        assert!(status.is_client_error(), "{path}: {status}");
+    }
+    let (_, html) = page(&browser, &server, "/admin/bayview/invite").await;
+    let token = csrf_in(&html);
+    let long = "x".repeat(300);
+    for fields in [
+        vec![
+            ("first_name", ""),
+            ("last_name", "L"),
+            ("email", "e@example.org"),
+            ("role", "member"),
+        ],
+        vec![
+            ("first_name", long.as_str()),
+            ("last_name", "L"),
+            ("email", "e@example.org"),
+            ("role", "member"),
+        ],
+        vec![
+            ("first_name", "F"),
+            ("last_name", "L"),
+            ("email", "not-an-email"),
+            ("role", "member"),
+        ],
+        vec![
+            ("first_name", "F"),
+            ("last_name", "L"),
+            ("email", "e@example.org"),
+            ("phone", "305 555"),
+            ("role", "member"),
+        ],
+        vec![
+            ("first_name", "F"),
+            ("last_name", "L"),
+            ("email", "e@example.org"),
+            ("role", "king"),
+        ],
+    ] {
+        let r = post(&browser, &server, "/admin/bayview/invite", &token, &fields).await;
+        assert_eq!(r.status(), StatusCode::UNPROCESSABLE_ENTITY, "{fields:?}");
+        let html = r.text().await.unwrap();
+        assert!(html.contains("There is a problem"), "{html}");
+    }
+    let r = post(
+        &browser,
+        &server,
+        "/admin/bayview/people/not-a-number/role",
+        &token,
+        &[("role", "admin")],
+    )
+    .await;
+    assert_eq!(r.status(), StatusCode::NOT_FOUND);
+    let r = post(
+        &browser,
+        &server,
+        "/admin/bayview/people/999/erase",
+        &token,
+        &[],
+    )
+    .await;
+    assert_eq!(r.status(), StatusCode::BAD_REQUEST, "unconfirmed erasure");
+    assert_eq!(
+        cista.vault().counts().await.unwrap().0,
+        1,
+        "nothing half-written"
+    );
+    server.stop().await;
+}
