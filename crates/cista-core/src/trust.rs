@@ -14,7 +14,22 @@ pub struct TrustReport {
     pub database: DatabaseDescription,
     pub keys: KeyReport,
     pub audit: AuditReport,
+    pub access: AccessReport,
     pub organizations: u64,
+}
+
+/// How people sign in and where their personal data lives, from the running settings.
+#[derive(Debug, Clone, Serialize)]
+pub struct AccessReport {
+    pub passwords: String,
+    pub sessions: String,
+    pub links: String,
+    pub sms: String,
+    pub second_factor: &'static str,
+    pub lockout: String,
+    pub vault: String,
+    pub people: u64,
+    pub erased: u64,
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -87,7 +102,57 @@ impl Cista {
                 key_id: verifier.key_id(),
                 latest_checkpoint,
             },
+            access: self.access_report().await?,
             organizations: store.organization_count().await?,
+        })
+    }
+
+    async fn access_report(&self) -> Result<AccessReport> {
+        let s = self.settings();
+        let (people, erased) = self.vault().counts().await?;
+        Ok(AccessReport {
+            passwords: format!(
+                "Argon2id (m = {} MiB, t = {}, p = {}); 8 to 128 characters; zxcvbn score {} of 4 \
+                 or better, never your own name or email; never shown, only reset",
+                cista_crypto::password::MEMORY_KIB / 1024,
+                cista_crypto::password::ITERATIONS,
+                cista_crypto::password::PARALLELISM,
+                crate::access::passwords::MIN_SCORE
+            ),
+            sessions: format!(
+                "server-side; end after {} idle minutes or {} hours; a new id at every sign-in; \
+                 signing out or changing the password ends every session",
+                s.session_idle.whole_minutes(),
+                s.session_absolute.whole_hours()
+            ),
+            links: format!(
+                "256-bit random, single use, stored only as a SHA-256 hash; invitations last {} \
+                 hours, password resets {} minutes",
+                s.invite_ttl.whole_hours(),
+                s.reset_ttl.whole_minutes()
+            ),
+            sms: format!(
+                "{}-digit code to the phone on file, {} minutes, one use, {} tries; the session \
+                 can vote and nothing else",
+                s.sms_code_digits,
+                s.sms_code_ttl.whole_minutes(),
+                s.sms_code_attempts
+            ),
+            second_factor: "TOTP (RFC 6238) required for owners and administrators; ten \
+                            single-use recovery codes stored hashed",
+            lockout: format!(
+                "after {} wrong passwords the account locks for {} s, doubling with each \
+                 further failure up to {} min; sign-in forms are also limited per address",
+                s.lockout_after,
+                s.lockout_base.whole_seconds(),
+                s.lockout_max.whole_minutes()
+            ),
+            vault: "each person's name, email and phone sealed under that person's own \
+                    AES-256-GCM key; lookups by keyed hash (HMAC-SHA-256); erasing destroys the \
+                    key"
+            .to_owned(),
+            people,
+            erased,
         })
     }
 

@@ -62,6 +62,8 @@ pub struct AppState {
     pub auth_limiter: Arc<limits::AuthLimiter>,
     pub demo: Option<DemoInfo>,
     pub checkpoint_interval: Duration,
+    /// How email and SMS leave this instance (for the trust page).
+    pub messaging: Arc<[(String, String)]>,
 }
 
 /// The application: routes wrapped in the security middleware.

@@ -232,6 +232,18 @@ impl Role {
         }
     }
 
+    /// The name alone, for compact lists.
+    pub fn short_label(self) -> &'static str {
+        match self {
+            Role::Owner => "Owner",
+            Role::Admin => "Administrator",
+            Role::Inspector => "Inspector",
+            Role::Advisor => "Advisor",
+            Role::Reviewer => "Reviewer",
+            Role::Member => "Member",
+        }
+    }
+
     pub fn parse(raw: &str) -> Result<Self, ParseError> {
         Role::ALL
             .into_iter()

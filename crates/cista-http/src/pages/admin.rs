@@ -156,7 +156,7 @@ pub async fn people(
                 Role::ALL
                     .iter()
                     .filter(|r| actor.may_in(org.id, OrgAction::ChangeRole(**r)))
-                    .map(|r| (r.as_str(), r.label(), *r == row.role))
+                    .map(|r| (r.as_str(), r.short_label(), *r == row.role))
                     .collect()
             } else {
                 Vec::new()

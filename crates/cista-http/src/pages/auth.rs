@@ -551,6 +551,21 @@ pub async fn sms_request_submit(
     Ok(response)
 }
 
+/// The code form again (after a reload, or coming back from the messages app).
+pub async fn sms_verify_page(
+    State(state): State<AppState>,
+    Extension(ctx): Extension<RequestContext>,
+    headers: HeaderMap,
+) -> Result<Response, AppError> {
+    if cookie_value(&headers, SMS_COOKIE).is_none() {
+        return Ok(see_other("/sms"));
+    }
+    render(
+        StatusCode::OK,
+        code_page(Chrome::new(&ctx, &state), Vec::new()),
+    )
+}
+
 #[derive(Debug, Default, Deserialize)]
 #[serde(default)]
 pub struct CodeForm {

@@ -40,7 +40,10 @@ pub fn routes(state: &AppState) -> Router<AppState> {
             "/sms",
             get(auth::sms_request_page).post(auth::sms_request_submit),
         )
-        .route("/sms/verify", post(auth::sms_verify_submit))
+        .route(
+            "/sms/verify",
+            get(auth::sms_verify_page).post(auth::sms_verify_submit),
+        )
         .route("/mfa", get(auth::mfa_page).post(auth::mfa_submit))
         .route(
             "/mfa/enrol",

@@ -29,6 +29,7 @@ pub struct TrustView {
     pub plain_http: &'static str,
     pub headers: Vec<(&'static str, String)>,
     pub checkpoint_interval_seconds: u64,
+    pub messaging: Vec<(String, String)>,
 }
 
 impl TrustView {
@@ -55,6 +56,7 @@ impl TrustView {
                 ("Cache-Control", "no-store (pages)".to_owned()),
             ],
             checkpoint_interval_seconds: state.checkpoint_interval.as_secs(),
+            messaging: state.messaging.to_vec(),
         })
     }
 }

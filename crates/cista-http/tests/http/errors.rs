@@ -95,6 +95,8 @@ async fn cross_site_state_changes_are_refused() {
     for (origin, fetch_site) in [
         (Some("https://evil.example"), None),
         (Some("null"), None),
+        (Some("null"), Some("cross-site")),
+        (Some("null"), Some("same-site")),
         (None, Some("cross-site")),
         (None, None),
         (Some(server.origin.as_str()), Some("cross-site")),
@@ -110,6 +112,23 @@ async fn cross_site_state_changes_are_refused() {
         assert_eq!(status, 403, "{origin:?} {fetch_site:?}");
         assert_eq!(body["error"]["code"], "csrf_rejected");
     }
+    // A browser under `Referrer-Policy: no-referrer` sends `Origin: null` on our own forms,
+    // with `Sec-Fetch-Site: same-origin`: that passes the first check (and meets the second).
+    let (status, _, body) = json(
+        client
+            .post(server.url("/api/v1/trust"))
+            .header("origin", "null")
+            .header("sec-fetch-site", "same-origin")
+            .send()
+            .await
+            .unwrap(),
+    )
+    .await;
+    assert_eq!(status, 403);
+    assert_eq!(
+        body["error"]["code"], "csrf_rejected",
+        "refused by the token check"
+    );
     // From our own origin the Origin check passes, but without the session-bound token the
     // second check refuses.
     let (status, _, body) = json(

@@ -119,6 +119,7 @@ pub fn state_for(cista: Cista, tls: TlsSettings, origin: &str, options: &Options
         auth_limiter: cista_http::limits::AuthLimiter::new(options.auth_limits.clone()),
         demo: None,
         checkpoint_interval: Duration::from_secs(60),
+        messaging: Arc::from(vec![("Email".to_owned(), "test".to_owned())]),
     }
 }
 

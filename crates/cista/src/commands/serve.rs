@@ -188,6 +188,10 @@ async fn run_server(
     shutdown: impl std::future::Future<Output = ()> + Send + 'static,
 ) -> Result<(), Failure> {
     let (email, sms) = rt.senders(demo.is_some())?;
+    let messaging: Vec<(String, String)> = vec![
+        ("Email".to_owned(), email.describe()),
+        ("SMS".to_owned(), sms.describe()),
+    ];
     let bound = https
         .local_addr()
         .map_err(|e| Failure(format!("listener: {e}")))?;
@@ -213,6 +217,7 @@ async fn run_server(
         }),
         demo,
         checkpoint_interval: interval,
+        messaging: Arc::from(messaging),
     };
     cista_http::metrics::handle();
     let checkpointer = spawn_checkpointer(cista.clone(), interval);

@@ -86,6 +86,459 @@ fn screenshot_dir() -> PathBuf {
     dir
 }
 
+/// A running demo and a Chromium driving it.
+struct Browser {
+    driver: WebDriver,
+    origin: String,
+    shots: PathBuf,
+    _server: KillOnDrop,
+    _chromedriver: KillOnDrop,
+    _tmp: tempfile::TempDir,
+}
+
+impl Browser {
+    /// `None` (after saying so) unless `CISTA_TEST_BROWSER=1`.
+    async fn start() -> Option<Self> {
+        if std::env::var("CISTA_TEST_BROWSER").as_deref() != Ok("1") {
+            eprintln!(
+                "SKIPPED: set CISTA_TEST_BROWSER=1 (with chromium and chromium-driver installed)"
+            );
+            return None;
+        }
+        let tmp = tempfile::tempdir().unwrap();
+        let data = tmp.path().join("data");
+        let port = free_port();
+        let mut command = Command::new(BIN);
+        for (key, _) in std::env::vars() {
+            if key.starts_with("CISTA_") {
+                command.env_remove(key);
+            }
+        }
+        let mut server = command
+            .args(["demo", "--data-dir"])
+            .arg(&data)
+            .args(["--listen", &format!("127.0.0.1:{port}")])
+            // Fast answers for the test; the production floor is 400 ms.
+            .env("CISTA_LIMITS_AUTH_RESPONSE_FLOOR_MS", "20")
+            .stdout(Stdio::piped())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap();
+        let stdout = server.stdout.take().unwrap();
+        let server = KillOnDrop(server);
+        let mut lines = BufReader::new(stdout).lines();
+        for line in lines.by_ref() {
+            if line.unwrap().contains("Press Ctrl-C") {
+                break;
+            }
+        }
+        // Keep reading the server's output so it never blocks on a full pipe.
+        std::thread::spawn(move || for _ in lines {});
+
+        let driver_port = free_port();
+        let chromedriver = KillOnDrop(
+            Command::new("chromedriver")
+                .arg(format!("--port={driver_port}"))
+                .stdout(Stdio::null())
+                .stderr(Stdio::null())
+                .spawn()
+                .expect("chromedriver must be installed (Debian package chromium-driver)"),
+        );
+        let profile = tmp.path().join("chromium-profile");
+        let mut caps = DesiredCapabilities::chrome();
+        caps.set_binary("/usr/bin/chromium").unwrap();
+        for arg in [
+            "--headless",
+            "--no-sandbox",
+            "--disable-gpu",
+            "--disable-background-networking",
+            "--disable-component-update",
+            "--disable-sync",
+            "--disable-quic",
+            "--no-first-run",
+            "--window-size=1280,1000",
+            &format!("--user-data-dir={}", profile.display()),
+            &format!("--ignore-certificate-errors-spki-list={}", spki_pin(&data)),
+        ] {
+            caps.add_arg(arg).unwrap();
+        }
+        caps.set("goog:loggingPrefs", serde_json::json!({ "browser": "ALL" }))
+            .unwrap();
+        let mut driver = None;
+        for _ in 0..50 {
+            match WebDriver::new(format!("http://127.0.0.1:{driver_port}"), caps.clone()).await {
+                Ok(d) => {
+                    driver = Some(d);
+                    break;
+                }
+                Err(_) => tokio::time::sleep(Duration::from_millis(200)).await,
+            }
+        }
+        Some(Self {
+            driver: driver.expect("chromedriver did not start"),
+            origin: format!("https://localhost:{port}"),
+            shots: screenshot_dir(),
+            _server: server,
+            _chromedriver: chromedriver,
+            _tmp: tmp,
+        })
+    }
+
+    async fn go(&self, path: &str) {
+        self.driver
+            .goto(format!("{}{path}", self.origin))
+            .await
+            .unwrap();
+    }
+
+    async fn shot(&self, name: &str) {
+        self.driver
+            .screenshot(&self.shots.join(name))
+            .await
+            .unwrap();
+    }
+
+    async fn main_text(&self) -> String {
+        self.driver
+            .find(By::Tag("main"))
+            .await
+            .unwrap()
+            .text()
+            .await
+            .unwrap()
+    }
+
+    async fn fill(&self, id: &str, value: &str) {
+        let field = self.driver.find(By::Id(id)).await.unwrap();
+        field.clear().await.unwrap();
+        field.send_keys(value).await.unwrap();
+    }
+
+    /// Clicks and waits until the next page has replaced this one and finished loading.
+    async fn click_and_wait(&self, element: WebElement) {
+        let old = self.driver.find(By::Tag("html")).await.unwrap();
+        element.click().await.unwrap();
+        for _ in 0..200 {
+            if !old.is_present().await.unwrap_or(false) {
+                break;
+            }
+            tokio::time::sleep(Duration::from_millis(25)).await;
+        }
+        for _ in 0..200 {
+            let state = self
+                .driver
+                .execute("return document.readyState", vec![])
+                .await
+                .map(|r| r.json().clone());
+            if state.is_ok_and(|s| s == "complete") {
+                break;
+            }
+            tokio::time::sleep(Duration::from_millis(25)).await;
+        }
+    }
+
+    async fn submit(&self) {
+        let button = self
+            .driver
+            .find(By::Css("main form.stack button[type=submit]"))
+            .await
+            .unwrap();
+        self.click_and_wait(button).await;
+    }
+
+    async fn path(&self) -> String {
+        let url = self.driver.current_url().await.unwrap().to_string();
+        url.trim_start_matches(&self.origin).to_owned()
+    }
+
+    /// The newest demo-outbox message to `to` whose subject contains `subject`: its link and
+    /// body.
+    async fn outbox(&self, to: &str, subject: &str) -> (Option<String>, String) {
+        for _ in 0..50 {
+            self.go("/demo/outbox").await;
+            for article in self
+                .driver
+                .find_all(By::Css("article.message"))
+                .await
+                .unwrap()
+            {
+                let meta = article
+                    .find(By::Css("p.meta"))
+                    .await
+                    .unwrap()
+                    .text()
+                    .await
+                    .unwrap();
+                let heading = article
+                    .find(By::Tag("h2"))
+                    .await
+                    .unwrap()
+                    .text()
+                    .await
+                    .unwrap();
+                if meta.contains(to) && heading.contains(subject) {
+                    let link = match article.find(By::Css("a.button")).await {
+                        Ok(a) => a.attr("href").await.unwrap(),
+                        Err(_) => None,
+                    };
+                    let body = article
+                        .find(By::Css("pre"))
+                        .await
+                        .unwrap()
+                        .text()
+                        .await
+                        .unwrap();
+                    return (link, body);
+                }
+            }
+            tokio::time::sleep(Duration::from_millis(200)).await;
+        }
+        panic!("no message to {to} about {subject} reached the outbox");
+    }
+
+    async fn sign_in(&self, email: &str, password: &str) {
+        self.go("/sign-in").await;
+        self.fill("email", email).await;
+        self.fill("password", password).await;
+        self.submit().await;
+    }
+
+    async fn sign_out(&self) {
+        let button = self
+            .driver
+            .find(By::Css("header form button"))
+            .await
+            .unwrap();
+        self.click_and_wait(button).await;
+        assert!(self.path().await.starts_with("/sign-in?signed_out"));
+    }
+
+    /// Console errors and CSP reports since the last call, ignoring the expected 4xx answers
+    /// to forms filled in wrongly on purpose.
+    async fn problems(&self) -> Vec<String> {
+        console_problems(&self.driver)
+            .await
+            .into_iter()
+            .filter(|m| !m.contains("status of 4"))
+            .collect()
+    }
+}
+
+fn base32_decode(text: &str) -> Vec<u8> {
+    let alphabet = b"ABCDEFGHIJKLMNOPQRSTUVWXYZ234567";
+    let (mut buffer, mut bits, mut out) = (0u32, 0, Vec::new());
+    for c in text.bytes() {
+        let v = alphabet.iter().position(|a| *a == c).unwrap() as u32;
+        buffer = (buffer << 5) | v;
+        bits += 5;
+        if bits >= 8 {
+            bits -= 8;
+            out.push((buffer >> bits) as u8);
+        }
+    }
+    out
+}
+
+const MEMBER: &str = "manuel@palm-court.example";
+const OWNER: &str = "owner@palm-court.example";
+const PASSWORD: &str = "orbit-mango-cellar-91";
+
+#[tokio::test]
+async fn people_and_access_flows_work_in_chromium() {
+    let Some(b) = Browser::start().await else {
+        return;
+    };
+
+    // 1. Invitation -> set password -> sign in -> sign out (the member).
+    let (link, _) = b.outbox(MEMBER, "You are invited").await;
+    b.driver.goto(link.unwrap()).await.unwrap();
+    assert!(b.main_text().await.contains("Hello Manuel"));
+    b.fill("password", "password1").await;
+    b.fill("confirm", "password1").await;
+    b.submit().await;
+    let text = b.main_text().await;
+    assert!(
+        text.contains("too easy to guess"),
+        "the weak password is explained: {text}"
+    );
+    b.shot("set-password-weak.png").await;
+    b.fill("password", PASSWORD).await;
+    b.fill("confirm", PASSWORD).await;
+    b.submit().await;
+    assert!(b.main_text().await.contains("Your password is saved"));
+    b.shot("sign-in.png").await;
+    b.fill("email", MEMBER).await;
+    b.fill("password", PASSWORD).await;
+    b.submit().await;
+    assert_eq!(b.path().await, "/me");
+    assert!(b.main_text().await.contains("Hello Manuel"));
+    b.shot("me-member.png").await;
+    b.sign_out().await;
+    assert!(b.main_text().await.contains("signed out"));
+
+    // 2. Forgotten password -> reset link -> new password -> sign in.
+    b.go("/reset").await;
+    b.fill("email", MEMBER).await;
+    b.submit().await;
+    assert!(b.main_text().await.contains("Check your email"));
+    let (link, _) = b.outbox(MEMBER, "Choose a new Cista password").await;
+    b.driver.goto(link.unwrap()).await.unwrap();
+    b.fill("password", "lantern-quarry-velvet-7").await;
+    b.fill("confirm", "lantern-quarry-velvet-7").await;
+    b.submit().await;
+    b.sign_in(MEMBER, PASSWORD).await;
+    assert!(
+        b.main_text().await.contains("not right"),
+        "the old password no longer works"
+    );
+    b.sign_in(MEMBER, "lantern-quarry-velvet-7").await;
+    assert_eq!(b.path().await, "/me");
+    b.sign_out().await;
+
+    // 3. SMS sign-in: a voting-only session.
+    b.go("/sms").await;
+    b.fill("identifier", "+1 305 555 0142").await;
+    b.submit().await;
+    assert!(b.main_text().await.contains("Enter your code"));
+    b.shot("sms-code.png").await;
+    let (_, body) = b.outbox("+13055550142", "SMS").await;
+    let code: String = body.chars().filter(char::is_ascii_digit).take(6).collect();
+    b.go("/sms/verify").await;
+    b.fill("code", "000000").await;
+    b.submit().await;
+    assert!(
+        b.main_text().await.contains("not right"),
+        "a wrong code is explained"
+    );
+    b.fill("code", &code).await;
+    b.submit().await;
+    assert_eq!(b.path().await, "/me");
+    assert!(
+        b.main_text()
+            .await
+            .contains("signed in with a code sent by SMS")
+    );
+    b.shot("me-sms.png").await;
+    b.sign_out().await;
+
+    // 4. The owner: set password, enrol an authenticator, manage people, sign in again.
+    let (link, _) = b.outbox(OWNER, "You are invited").await;
+    b.driver.goto(link.unwrap()).await.unwrap();
+    b.fill("password", PASSWORD).await;
+    b.fill("confirm", PASSWORD).await;
+    b.submit().await;
+    b.sign_in(OWNER, PASSWORD).await;
+    assert_eq!(
+        b.path().await,
+        "/mfa/enrol",
+        "owners must enrol a second factor"
+    );
+    let qr = b.driver.find(By::Css("figure.qr img")).await.unwrap();
+    assert!(
+        qr.attr("src")
+            .await
+            .unwrap()
+            .unwrap()
+            .starts_with("data:image/svg+xml;base64,")
+    );
+    b.shot("mfa-enrol.png").await;
+    let secret = b
+        .driver
+        .find(By::Css("code.secret"))
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    let secret = cista_crypto::totp::TotpSecret::from_bytes(base32_decode(&secret));
+    let now = cista_types::Clock::now(&cista_types::SystemClock)
+        .as_offset()
+        .unix_timestamp() as u64;
+    b.fill("code", &secret.code_at(now).unwrap()).await;
+    b.submit().await;
+    assert!(b.main_text().await.contains("Your authenticator is on"));
+    let codes: Vec<String> = {
+        let mut codes = Vec::new();
+        for li in b.driver.find_all(By::Css("ol.recovery li")).await.unwrap() {
+            codes.push(li.text().await.unwrap());
+        }
+        codes
+    };
+    assert_eq!(codes.len(), 10);
+    b.shot("recovery-codes.png").await;
+    b.go("/me").await;
+    assert!(b.main_text().await.contains("Authenticator app: on"));
+    b.go("/admin/palm-court/people").await;
+    let people = b.main_text().await;
+    assert!(
+        people.contains("Olivia Ortiz") && people.contains("Manuel Moreno"),
+        "{people}"
+    );
+    b.shot("people.png").await;
+    b.go("/admin/palm-court/invite").await;
+    b.fill("first_name", "Ines").await;
+    b.fill("last_name", "Inspector").await;
+    b.fill("email", "ines@palm-court.example").await;
+    b.driver
+        .find(By::Css("#role option[value=inspector]"))
+        .await
+        .unwrap()
+        .click()
+        .await
+        .unwrap();
+    b.shot("invite.png").await;
+    b.submit().await;
+    assert!(
+        b.path()
+            .await
+            .starts_with("/admin/palm-court/people?done=invited")
+    );
+    assert!(b.main_text().await.contains("Ines Inspector"));
+    b.outbox("ines@palm-court.example", "You are invited").await;
+    b.sign_out().await;
+    b.sign_in(OWNER, PASSWORD).await;
+    assert_eq!(b.path().await, "/mfa");
+    b.shot("mfa-challenge.png").await;
+    b.fill("code", &codes[0]).await;
+    b.submit().await;
+    assert_eq!(b.path().await, "/me", "a recovery code works once");
+
+    // Phone-sized screens: the forms fit.
+    b.driver.set_window_rect(0, 0, 390, 900).await.unwrap();
+    for (path, name) in [
+        ("/me", "me-phone.png"),
+        ("/admin/palm-court/people", "people-phone.png"),
+    ] {
+        b.go(path).await;
+        b.shot(name).await;
+    }
+    b.sign_out().await;
+    b.go("/sign-in").await;
+    let overflow = b
+        .driver
+        .execute(
+            "return document.documentElement.scrollWidth - document.documentElement.clientWidth",
+            vec![],
+        )
+        .await
+        .unwrap()
+        .json()
+        .as_i64()
+        .unwrap();
+    assert!(
+        overflow <= 0,
+        "the sign-in page overflows a phone by {overflow}px"
+    );
+    b.shot("sign-in-phone.png").await;
+
+    let problems = b.problems().await;
+    assert!(
+        problems.is_empty(),
+        "the browser reported problems: {problems:#?}"
+    );
+    b.driver.clone().quit().await.unwrap();
+}
+
 #[tokio::test]
 async fn the_landing_and_trust_pages_render_cleanly_in_chromium() {
     if std::env::var("CISTA_TEST_BROWSER").as_deref() != Ok("1") {

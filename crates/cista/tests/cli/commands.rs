@@ -17,6 +17,9 @@ fn every_command_has_help_with_the_global_options() {
         vec!["keys"],
         vec!["keys", "status"],
         vec!["keys", "rotate"],
+        vec!["org"],
+        vec!["org", "create"],
+        vec!["erase"],
     ] {
         let mut command = cista(dir.path());
         command.args(&args).arg("--help");

@@ -10,6 +10,7 @@
 mod bad_input;
 mod commands;
 mod demo;
+mod people;
 mod postgres;
 
 use std::io::{BufRead as _, BufReader};

@@ -1,0 +1,130 @@
+//! `cista org create` and `cista erase`, against a stopped instance and a running one.
+
+use crate::{Running, cista, fails, free_port, init, ok};
+
+fn org_create(data: &std::path::Path, extra: &[&str]) -> std::process::Command {
+    let mut command = cista(data);
+    command.args([
+        "org",
+        "create",
+        "--name",
+        "Bayside Towers HOA",
+        "--owner-email",
+        "olivia@bayside.example",
+        "--owner-first-name",
+        "Olivia",
+        "--owner-last-name",
+        "Ortiz",
+    ]);
+    command.args(extra);
+    command
+}
+
+#[test]
+fn org_create_invites_the_owner_and_prints_the_one_time_link() {
+    let tmp = tempfile::tempdir().unwrap();
+    let data = tmp.path().join("data");
+    init(&data);
+    let ran = ok(org_create(&data, &[]));
+    assert!(
+        ran.stdout
+            .contains("created organization  Bayside Towers HOA (bayside-towers-hoa)"),
+        "{}",
+        ran.stdout
+    );
+    let link = ran
+        .stdout
+        .lines()
+        .find(|l| l.starts_with("https://localhost:8443/i/"))
+        .unwrap_or_else(|| panic!("no link printed:\n{}", ran.stdout));
+    assert_eq!(link.len(), "https://localhost:8443/i/".len() + 43);
+    // The same slug again is refused in one line, and nothing else is written.
+    let line = fails(org_create(&data, &[]));
+    assert!(
+        line.contains("bayside-towers-hoa") && line.contains("exists already"),
+        "{line}"
+    );
+    // Bad input is refused before anything is written.
+    for (args, needle) in [
+        (vec!["--slug", "Not A Slug"], "--slug"),
+        (vec!["--owner-phone", "305 555"], "country code"),
+    ] {
+        let line = fails(org_create(&data, &args));
+        assert!(line.contains(needle), "{line}");
+    }
+    let mut bad_email = cista(&data);
+    bad_email.args([
+        "org",
+        "create",
+        "--name",
+        "X Org",
+        "--owner-email",
+        "nobody",
+        "--owner-first-name",
+        "A",
+        "--owner-last-name",
+        "B",
+    ]);
+    let line = fails(bad_email);
+    assert!(
+        line.contains("--owner-email") && line.contains("name@example.org"),
+        "{line}"
+    );
+    let mut verify = cista(&data);
+    verify.args(["audit", "verify"]);
+    assert!(ok(verify).stdout.starts_with("audit log OK"));
+}
+
+#[test]
+fn org_create_against_a_running_instance_gets_the_email_delivered() {
+    let tmp = tempfile::tempdir().unwrap();
+    let data = tmp.path().join("data");
+    let port = free_port();
+    let mut command = cista(&data);
+    command.args(["demo", "--listen", &format!("127.0.0.1:{port}")]);
+    let mut demo = Running::spawn(command);
+    demo.wait_for("Press Ctrl-C to stop.");
+    let mut create = org_create(&data, &[]);
+    create.env(
+        "CISTA_SERVER_PUBLIC_URL",
+        format!("https://localhost:{port}"),
+    );
+    let ran = ok(create);
+    assert!(
+        ran.stdout.contains(&format!("https://localhost:{port}/i/")),
+        "{}",
+        ran.stdout
+    );
+    // The running server's outbox worker sends it within a few seconds.
+    demo.wait_for("outbox: email to olivia@bayside.example: You are invited to Bayside Towers HOA");
+    assert_eq!(demo.terminate(), 0);
+}
+
+#[test]
+fn erase_destroys_a_persons_key_and_is_recorded() {
+    let tmp = tempfile::tempdir().unwrap();
+    let data = tmp.path().join("data");
+    init(&data);
+    let ran = ok(org_create(&data, &[]));
+    assert!(ran.stdout.contains("invited owner         subject "));
+    let subject = ran
+        .stdout
+        .lines()
+        .find_map(|l| l.strip_prefix("invited owner         subject "))
+        .unwrap()
+        .trim()
+        .to_owned();
+    let mut erase = cista(&data);
+    erase.args(["erase", &subject]);
+    let ran = ok(erase);
+    assert!(ran.stdout.contains("key is destroyed"), "{}", ran.stdout);
+    let mut again = cista(&data);
+    again.args(["erase", "not-a-number"]);
+    assert!(fails(again).contains("subject code"));
+    let mut unknown = cista(&data);
+    unknown.args(["erase", "4242"]);
+    assert!(fails(unknown).contains("not found"));
+    let mut verify = cista(&data);
+    verify.args(["audit", "verify"]);
+    assert!(ok(verify).stdout.starts_with("audit log OK"));
+}
