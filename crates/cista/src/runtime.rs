@@ -256,9 +256,15 @@ impl Runtime {
         Ok((email, sms))
     }
 
-    /// The person vault: in the main database, or in `vault.url`. `migrate` applies its
-    /// pending migrations; otherwise it must be current.
-    pub async fn vault(&self, store: &SeaStore, migrate: bool) -> Result<SeaVault, Failure> {
+    /// The person vault: in the main database, or in `vault.url`. `create` (init) may make
+    /// a new SQLite vault file; `migrate` applies pending migrations, otherwise they must be
+    /// applied already.
+    pub async fn vault(
+        &self,
+        store: &SeaStore,
+        create: bool,
+        migrate: bool,
+    ) -> Result<SeaVault, Failure> {
         let vault = match &self.config.vault.url {
             Some(url) => {
                 let target = Target::parse(url).map_err(|e| {
@@ -267,7 +273,7 @@ impl Runtime {
                         e.chain().replace("database.url: ", "")
                     ))
                 })?;
-                SeaVault::connect(&target, &self.connect_options(true))
+                SeaVault::connect(&target, &self.connect_options(create))
                     .await
                     .map_err(|e| {
                         Failure(format!(
@@ -294,9 +300,10 @@ impl Runtime {
         &self,
         store: SeaStore,
         keys: Arc<LocalKeyFile>,
+        create: bool,
         migrate: bool,
     ) -> Result<Deps, Failure> {
-        let vault = self.vault(&store, migrate).await?;
+        let vault = self.vault(&store, create, migrate).await?;
         Ok(Deps {
             store: Arc::new(store),
             vault: Arc::new(vault),
@@ -312,7 +319,7 @@ impl Runtime {
         let keys = self.key_provider()?;
         let store = self.store(false, migrate).await?;
         store.require_current_schema().await?;
-        match Cista::open(self.deps(store, keys, migrate).await?).await {
+        match Cista::open(self.deps(store, keys, false, migrate).await?).await {
             Ok(cista) => Ok(cista),
             Err(cista_core::Error::NotInitialized) => Err(Failure(format!(
                 "the database is not initialized; run `cista init --data-dir {}`",

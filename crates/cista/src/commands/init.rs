@@ -110,7 +110,7 @@ pub async fn initialize(rt: &Runtime) -> Result<Initialized, Failure> {
     };
     let location = store.location().to_owned();
     let (cista, created) = Cista::open_or_initialize(
-        rt.deps(store, keys, true).await?,
+        rt.deps(store, keys, true, true).await?,
         &rt.operator(),
         rt.config.audit.origin.as_deref(),
     )

@@ -128,3 +128,51 @@ fn erase_destroys_a_persons_key_and_is_recorded() {
     verify.args(["audit", "verify"]);
     assert!(ok(verify).stdout.starts_with("audit log OK"));
 }
+
+#[test]
+fn the_vault_can_live_in_its_own_database() {
+    let tmp = tempfile::tempdir().unwrap();
+    let data = tmp.path().join("data");
+    let vault_url = format!("sqlite://{}", tmp.path().join("vault.db").display());
+    let mut command = cista(&data);
+    command.env("CISTA_VAULT_URL", &vault_url).arg("init");
+    ok(command);
+    let mut create = org_create(&data, &[]);
+    create.env("CISTA_VAULT_URL", &vault_url);
+    ok(create);
+    let count = |path: std::path::PathBuf| {
+        let runtime = tokio::runtime::Runtime::new().unwrap();
+        runtime.block_on(async {
+            use cista_core::Vault as _;
+            let vault = cista_store::SeaVault::connect(
+                &cista_store::Target::SqliteFile(path),
+                &cista_store::ConnectOptions::default(),
+            )
+            .await
+            .unwrap();
+            vault.migrate().await.unwrap();
+            vault.counts().await.unwrap().0
+        })
+    };
+    assert_eq!(
+        count(tmp.path().join("vault.db")),
+        1,
+        "the owner is in the separate vault"
+    );
+    assert_eq!(
+        count(data.join("cista.db")),
+        0,
+        "and not in the main database"
+    );
+    // Serving without the vault's database is refused, not papered over with an empty one.
+    std::fs::remove_file(tmp.path().join("vault.db")).unwrap();
+    let mut serve = cista(&data);
+    serve.env("CISTA_VAULT_URL", &vault_url).args([
+        "serve",
+        "--listen",
+        &format!("127.0.0.1:{}", free_port()),
+    ]);
+    let line = fails(serve);
+    assert!(line.contains("vault"), "{line}");
+    assert!(!tmp.path().join("vault.db").exists());
+}
