@@ -31,6 +31,25 @@ impl TotpSecret {
         &self.0
     }
 
+    /// Reads a secret as authenticator apps show it (RFC 4648 base32, spaces ignored).
+    pub fn from_base32(text: &str) -> Option<Self> {
+        const ALPHABET: &[u8; 32] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZ234567";
+        let (mut buffer, mut bits, mut out) = (0u32, 0u32, Vec::new());
+        for c in text
+            .bytes()
+            .filter(|b| !b.is_ascii_whitespace() && *b != b'=')
+        {
+            let value = ALPHABET.iter().position(|a| *a == c.to_ascii_uppercase())?;
+            buffer = (buffer << 5) | u32::try_from(value).ok()?;
+            bits += 5;
+            if bits >= 8 {
+                bits -= 8;
+                out.push(u8::try_from((buffer >> bits) & 0xff).ok()?);
+            }
+        }
+        Some(Self(out))
+    }
+
     fn totp(&self, issuer: &str, account: &str) -> Result<Totp, CryptoError> {
         Builder::new()
             .with_algorithm(Algorithm::SHA1)
@@ -117,6 +136,11 @@ mod tests {
             assert!(secret.check(code, time).is_some());
         }
         assert_eq!(secret.base32(), "GEZDGNBVGY3TQOJQGEZDGNBVGY3TQOJQ");
+        assert_eq!(
+            TotpSecret::from_base32("gezd gnbv gy3t qojq gezd gnbv gy3t qojq"),
+            Some(secret)
+        );
+        assert_eq!(TotpSecret::from_base32("not base32!"), None);
     }
 
     #[test]

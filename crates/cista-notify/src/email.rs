@@ -191,48 +191,59 @@ pub struct FileEmail {
     pub announce: bool,
 }
 
-pub(crate) fn file_stem(dir: &std::path::Path, kind: &str) -> PathBuf {
+/// Writes one message to the outbox folder (`.txt`, and `.html` when there is one), and
+/// announces it on standard output if asked. Shared by the email and SMS file senders.
+pub(crate) async fn write_to_folder(
+    dir: &std::path::Path,
+    kind: &str,
+    text: &str,
+    html: Option<&str>,
+    announce: Option<String>,
+) -> DeliveryOutcome {
     let mut raw = [0u8; 4];
     cista_types::Rng::fill(&cista_types::OsRng, &mut raw);
     let now = cista_types::Clock::now(&cista_types::SystemClock);
-    dir.join(format!(
+    let stem = dir.join(format!(
         "{}-{kind}-{}",
         now.unix_micros(),
         raw.iter().map(|b| format!("{b:02x}")).collect::<String>()
-    ))
+    ));
+    let written = async {
+        tokio::fs::create_dir_all(dir).await?;
+        tokio::fs::write(stem.with_extension("txt"), text).await?;
+        if let Some(html) = html {
+            tokio::fs::write(stem.with_extension("html"), html).await?;
+        }
+        Ok::<_, std::io::Error>(())
+    }
+    .await;
+    match written {
+        Ok(()) => {
+            if let Some(line) = announce {
+                #[allow(clippy::print_stdout)] // the demo's outbox is shown to its user
+                {
+                    println!("outbox: {line}");
+                }
+            }
+            DeliveryOutcome::Delivered
+        }
+        Err(e) => {
+            DeliveryOutcome::Retry(format!("the outbox folder is not writable: {}", e.kind()))
+        }
+    }
 }
 
 #[async_trait]
 impl EmailSender for FileEmail {
     async fn send(&self, to_address: &str, to_name: &str, message: &Rendered) -> DeliveryOutcome {
-        let stem = file_stem(&self.dir, "email");
         let text = format!(
             "To: {to_name} <{to_address}>\nSubject: {}\n\n{}",
             message.subject, message.text
         );
-        let written = async {
-            tokio::fs::create_dir_all(&self.dir).await?;
-            tokio::fs::write(stem.with_extension("txt"), text).await?;
-            if let Some(html) = &message.html {
-                tokio::fs::write(stem.with_extension("html"), html).await?;
-            }
-            Ok::<_, std::io::Error>(())
-        }
-        .await;
-        match written {
-            Ok(()) => {
-                if self.announce {
-                    #[allow(clippy::print_stdout)] // the demo's outbox is shown to its user
-                    {
-                        println!("outbox: email to {to_address}: {}", message.subject);
-                    }
-                }
-                DeliveryOutcome::Delivered
-            }
-            Err(e) => {
-                DeliveryOutcome::Retry(format!("the outbox folder is not writable: {}", e.kind()))
-            }
-        }
+        let announce = self
+            .announce
+            .then(|| format!("email to {to_address}: {}", message.subject));
+        write_to_folder(&self.dir, "email", &text, message.html.as_deref(), announce).await
     }
 
     fn describe(&self) -> String {

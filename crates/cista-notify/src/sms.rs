@@ -3,7 +3,7 @@
 //! machine, for tests); and a file sender for the demo.
 
 use crate::SetupError;
-use crate::email::file_stem;
+use crate::email::write_to_folder;
 use async_trait::async_trait;
 use cista_core::notices::DeliveryOutcome;
 use std::path::PathBuf;
@@ -124,30 +124,9 @@ pub struct FileSms {
 #[async_trait]
 impl SmsSender for FileSms {
     async fn send(&self, to: &str, text: &str) -> DeliveryOutcome {
-        let stem = file_stem(&self.dir, "sms");
-        let written = async {
-            tokio::fs::create_dir_all(&self.dir).await?;
-            tokio::fs::write(
-                stem.with_extension("txt"),
-                format!("To: {to}\nSubject: SMS\n\n{text}"),
-            )
-            .await
-        }
-        .await;
-        match written {
-            Ok(()) => {
-                if self.announce {
-                    #[allow(clippy::print_stdout)] // the demo's outbox is shown to its user
-                    {
-                        println!("outbox: SMS to {to}: {text}");
-                    }
-                }
-                DeliveryOutcome::Delivered
-            }
-            Err(e) => {
-                DeliveryOutcome::Retry(format!("the outbox folder is not writable: {}", e.kind()))
-            }
-        }
+        let body = format!("To: {to}\nSubject: SMS\n\n{text}");
+        let announce = self.announce.then(|| format!("SMS to {to}: {text}"));
+        write_to_folder(&self.dir, "sms", &body, None, announce).await
     }
 
     fn describe(&self) -> String {

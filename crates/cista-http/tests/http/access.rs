@@ -10,21 +10,6 @@ use cista_types::{OrgId, Role, SubjectCode};
 use reqwest::Client;
 use reqwest::StatusCode;
 
-fn base32_decode(text: &str) -> Vec<u8> {
-    let alphabet = b"ABCDEFGHIJKLMNOPQRSTUVWXYZ234567";
-    let (mut buffer, mut bits, mut out) = (0u32, 0, Vec::new());
-    for c in text.bytes() {
-        let v = alphabet.iter().position(|a| *a == c).unwrap() as u32;
-        buffer = (buffer << 5) | v;
-        bits += 5;
-        if bits >= 8 {
-            bits -= 8;
-            out.push((buffer >> bits) as u8);
-        }
-    }
-    out
-}
-
 fn between<'a>(html: &'a str, start: &str, end: &str) -> &'a str {
     let from = html
         .find(start)
@@ -80,11 +65,8 @@ async fn sign_in(server: &TestServer, email: &str) -> Client {
     let to = r.headers()["location"].to_str().unwrap().to_owned();
     if to == "/mfa/enrol" {
         let (_, html) = page(&browser, server, "/mfa/enrol").await;
-        let secret = TotpSecret::from_bytes(base32_decode(between(
-            &html,
-            r#"<code class="secret">"#,
-            "<",
-        )));
+        let secret =
+            TotpSecret::from_base32(between(&html, r#"<code class="secret">"#, "<")).unwrap();
         let r = post(
             &browser,
             server,

@@ -324,21 +324,6 @@ impl Browser {
     }
 }
 
-fn base32_decode(text: &str) -> Vec<u8> {
-    let alphabet = b"ABCDEFGHIJKLMNOPQRSTUVWXYZ234567";
-    let (mut buffer, mut bits, mut out) = (0u32, 0, Vec::new());
-    for c in text.bytes() {
-        let v = alphabet.iter().position(|a| *a == c).unwrap() as u32;
-        buffer = (buffer << 5) | v;
-        bits += 5;
-        if bits >= 8 {
-            bits -= 8;
-            out.push((buffer >> bits) as u8);
-        }
-    }
-    out
-}
-
 const MEMBER: &str = "manuel@palm-court.example";
 const OWNER: &str = "owner@palm-court.example";
 const PASSWORD: &str = "orbit-mango-cellar-91";
@@ -450,7 +435,7 @@ async fn people_and_access_flows_work_in_chromium() {
         .text()
         .await
         .unwrap();
-    let secret = cista_crypto::totp::TotpSecret::from_bytes(base32_decode(&secret));
+    let secret = cista_crypto::totp::TotpSecret::from_base32(&secret).unwrap();
     let now = cista_types::Clock::now(&cista_types::SystemClock)
         .as_offset()
         .unix_timestamp() as u64;
@@ -541,79 +526,12 @@ async fn people_and_access_flows_work_in_chromium() {
 
 #[tokio::test]
 async fn the_landing_and_trust_pages_render_cleanly_in_chromium() {
-    if std::env::var("CISTA_TEST_BROWSER").as_deref() != Ok("1") {
-        eprintln!(
-            "SKIPPED: set CISTA_TEST_BROWSER=1 (with chromium and chromium-driver installed)"
-        );
+    let Some(b) = Browser::start().await else {
         return;
-    }
-    let tmp = tempfile::tempdir().unwrap();
-    let data = tmp.path().join("data");
-    let port = free_port();
-    let mut command = Command::new(BIN);
-    for (key, _) in std::env::vars() {
-        if key.starts_with("CISTA_") {
-            command.env_remove(key);
-        }
-    }
-    let mut server = command
-        .args(["demo", "--data-dir"])
-        .arg(&data)
-        .args(["--listen", &format!("127.0.0.1:{port}")])
-        .stdout(Stdio::piped())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
-    let stdout = server.stdout.take().unwrap();
-    let server = KillOnDrop(server);
-    for line in BufReader::new(stdout).lines() {
-        if line.unwrap().contains("Press Ctrl-C") {
-            break;
-        }
-    }
-
-    let driver_port = free_port();
-    let chromedriver = KillOnDrop(
-        Command::new("chromedriver")
-            .arg(format!("--port={driver_port}"))
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .expect("chromedriver must be installed (Debian package chromium-driver)"),
-    );
-    let profile = tmp.path().join("chromium-profile");
-    let mut caps = DesiredCapabilities::chrome();
-    caps.set_binary("/usr/bin/chromium").unwrap();
-    for arg in [
-        "--headless",
-        "--no-sandbox",
-        "--disable-gpu",
-        "--disable-background-networking",
-        "--disable-component-update",
-        "--disable-sync",
-        "--disable-quic",
-        "--no-first-run",
-        "--window-size=1280,1000",
-        &format!("--user-data-dir={}", profile.display()),
-        &format!("--ignore-certificate-errors-spki-list={}", spki_pin(&data)),
-    ] {
-        caps.add_arg(arg).unwrap();
-    }
-    caps.set("goog:loggingPrefs", serde_json::json!({ "browser": "ALL" }))
-        .unwrap();
-    let mut driver = None;
-    for _ in 0..50 {
-        match WebDriver::new(format!("http://127.0.0.1:{driver_port}"), caps.clone()).await {
-            Ok(d) => {
-                driver = Some(d);
-                break;
-            }
-            Err(_) => tokio::time::sleep(Duration::from_millis(200)).await,
-        }
-    }
-    let driver = driver.expect("chromedriver did not start");
-    let shots = screenshot_dir();
-    let origin = format!("https://localhost:{port}");
+    };
+    let driver = &b.driver;
+    let shots = &b.shots;
+    let origin = b.origin.clone();
 
     // Landing page, desktop.
     driver.goto(format!("{origin}/")).await.unwrap();
@@ -734,7 +652,7 @@ async fn the_landing_and_trust_pages_render_cleanly_in_chromium() {
         driver.screenshot(&shots.join(name)).await.unwrap();
     }
 
-    let problems = console_problems(&driver).await;
+    let problems = console_problems(driver).await;
     assert!(
         problems.is_empty(),
         "the browser reported problems: {problems:#?}"
@@ -755,7 +673,7 @@ async fn the_landing_and_trust_pages_render_cleanly_in_chromium() {
         .screenshot(&shots.join("not-found.png"))
         .await
         .unwrap();
-    let problems: Vec<String> = console_problems(&driver)
+    let problems: Vec<String> = console_problems(driver)
         .await
         .into_iter()
         .filter(|m| !m.contains("404"))
@@ -765,8 +683,6 @@ async fn the_landing_and_trust_pages_render_cleanly_in_chromium() {
         "the browser reported problems: {problems:#?}"
     );
 
-    driver.quit().await.unwrap();
-    drop(chromedriver);
-    drop(server);
     eprintln!("screenshots in {}", shots.display());
+    b.driver.clone().quit().await.unwrap();
 }
