@@ -101,6 +101,20 @@ pub enum OrgAction {
     ResendInvitation,
     /// Erase someone's personal data.
     ErasePerson,
+    /// Change the organization's settings (its time zone).
+    ManageSettings,
+    /// See units, weights, consent and how many owners each has (not who they are).
+    ViewUnits,
+    /// Import units and owners, record consent given on paper.
+    ManageUnits,
+    /// See ballots, live turnout and quorum, refused attempts.
+    ViewBallots,
+    /// Build, publish, cancel and reissue ballots; send reminders.
+    ManageBallots,
+    /// Enter paper ballots.
+    EnterPaperBallots,
+    /// Read results, the official record and the participation list, and export them.
+    ViewRecords,
 }
 
 impl OrgAction {
@@ -112,6 +126,13 @@ impl OrgAction {
             OrgAction::ChangeRole(_) => "give this role",
             OrgAction::ResendInvitation => "resend invitations",
             OrgAction::ErasePerson => "erase people",
+            OrgAction::ManageSettings => "change this organization's settings",
+            OrgAction::ViewUnits => "view this organization's units",
+            OrgAction::ManageUnits => "change this organization's units and owners",
+            OrgAction::ViewBallots => "view this organization's ballots",
+            OrgAction::ManageBallots => "build, publish or cancel ballots",
+            OrgAction::EnterPaperBallots => "enter paper ballots",
+            OrgAction::ViewRecords => "read voting records and results",
         }
     }
 
@@ -122,6 +143,13 @@ impl OrgAction {
             OrgAction::ViewPeople,
             OrgAction::ResendInvitation,
             OrgAction::ErasePerson,
+            OrgAction::ManageSettings,
+            OrgAction::ViewUnits,
+            OrgAction::ManageUnits,
+            OrgAction::ViewBallots,
+            OrgAction::ManageBallots,
+            OrgAction::EnterPaperBallots,
+            OrgAction::ViewRecords,
         ];
         for role in Role::ALL {
             all.push(OrgAction::Invite(role));
@@ -132,12 +160,20 @@ impl OrgAction {
 }
 
 /// The table: which role may do what inside its organization. Owners may do everything;
-/// administrators everything except making or touching owners; other roles only look.
+/// administrators everything except making or touching owners; inspectors read every voting
+/// record and change nothing; other roles only look at the organization's home.
 pub fn role_may(role: Role, action: OrgAction) -> bool {
     match action {
         OrgAction::ViewOrganization => true,
-        OrgAction::ViewPeople | OrgAction::ResendInvitation | OrgAction::ErasePerson => {
-            matches!(role, Role::Owner | Role::Admin)
+        OrgAction::ViewPeople
+        | OrgAction::ResendInvitation
+        | OrgAction::ErasePerson
+        | OrgAction::ManageSettings
+        | OrgAction::ManageUnits
+        | OrgAction::ManageBallots
+        | OrgAction::EnterPaperBallots => matches!(role, Role::Owner | Role::Admin),
+        OrgAction::ViewUnits | OrgAction::ViewBallots | OrgAction::ViewRecords => {
+            matches!(role, Role::Owner | Role::Admin | Role::Inspector)
         }
         OrgAction::Invite(target) | OrgAction::ChangeRole(target) => match role {
             Role::Owner => true,
@@ -297,6 +333,24 @@ mod tests {
         for role in [Role::Inspector, Role::Advisor, Role::Reviewer, Role::Member] {
             assert!(!role_may(role, OrgAction::ViewPeople), "{role:?}");
             assert!(role_may(role, OrgAction::ViewOrganization), "{role:?}");
+        }
+    }
+
+    #[test]
+    fn inspectors_read_every_voting_record_and_change_nothing() {
+        for action in OrgAction::all() {
+            let reads = matches!(
+                action,
+                OrgAction::ViewOrganization
+                    | OrgAction::ViewUnits
+                    | OrgAction::ViewBallots
+                    | OrgAction::ViewRecords
+            );
+            assert_eq!(role_may(Role::Inspector, action), reads, "{action:?}");
+        }
+        for role in [Role::Advisor, Role::Reviewer, Role::Member] {
+            assert!(!role_may(role, OrgAction::ViewRecords), "{role:?}");
+            assert!(!role_may(role, OrgAction::EnterPaperBallots), "{role:?}");
         }
     }
 }

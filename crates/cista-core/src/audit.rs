@@ -41,6 +41,19 @@ pub enum AuditKind {
     MfaFailed,
     RecoveryCodeUsed,
     MessageAbandoned,
+    OrganizationChanged,
+    UnitsImported,
+    ConsentRecorded,
+    DeviceTested,
+    BallotCreated,
+    BallotEdited,
+    BallotPublished,
+    BallotCancelled,
+    BallotClosed,
+    RemindersSent,
+    VoteCast,
+    VoteRefused,
+    RecordExported,
 }
 
 impl AuditKind {
@@ -74,6 +87,19 @@ impl AuditKind {
             AuditKind::MfaFailed => "mfa.failed",
             AuditKind::RecoveryCodeUsed => "mfa.recovery_code_used",
             AuditKind::MessageAbandoned => "message.abandoned",
+            AuditKind::OrganizationChanged => "organization.changed",
+            AuditKind::UnitsImported => "units.imported",
+            AuditKind::ConsentRecorded => "unit.consent_recorded",
+            AuditKind::DeviceTested => "device.tested",
+            AuditKind::BallotCreated => "ballot.created",
+            AuditKind::BallotEdited => "ballot.edited",
+            AuditKind::BallotPublished => "ballot.published",
+            AuditKind::BallotCancelled => "ballot.cancelled",
+            AuditKind::BallotClosed => "ballot.closed",
+            AuditKind::RemindersSent => "ballot.reminders_sent",
+            AuditKind::VoteCast => "vote.cast",
+            AuditKind::VoteRefused => "vote.refused",
+            AuditKind::RecordExported => "record.exported",
         }
     }
 }

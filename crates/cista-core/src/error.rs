@@ -9,6 +9,25 @@ pub type Result<T, E = Error> = std::result::Result<T, E>;
 
 type Cause = Box<dyn StdError + Send + Sync>;
 
+/// One problem in an imported file: where it is and what is wrong.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct ImportProblem {
+    /// 1-based line in the file (the header is line 1).
+    pub line: u64,
+    /// The column's header name, when the problem is in one column.
+    pub column: Option<String>,
+    pub message: String,
+}
+
+impl std::fmt::Display for ImportProblem {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match &self.column {
+            Some(c) => write!(f, "line {}, column {c}: {}", self.line, self.message),
+            None => write!(f, "line {}: {}", self.line, self.message),
+        }
+    }
+}
+
 /// How an error should be treated by a caller, independent of any transport.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum ErrorClass {
@@ -56,6 +75,25 @@ pub enum Error {
     PersonErased,
     #[error("finish signing in with your authenticator first")]
     SecondFactorRequired,
+    /// The unit took part already; the message says when and how.
+    #[error("{0}")]
+    AlreadyVoted(String),
+    #[error("{0}")]
+    BallotNotOpen(String),
+    /// The voter may not vote for this unit (not an owner, not its designated voter, not on
+    /// the ballot's roll).
+    #[error("{0}")]
+    NotEligible(String),
+    /// The unit has not consented to online voting, or opted out (FL-01).
+    #[error("{0}")]
+    ConsentRequired(String),
+    #[error("this ballot was changed or replaced after the form was opened; open the ballot again")]
+    BallotChanged,
+    #[error("{0}")]
+    ResultsSealed(String),
+    /// A file was refused as a whole; every problem is listed, by line and column.
+    #[error("the file was not imported: {} problem(s) found", .0.len())]
+    ImportRejected(Vec<ImportProblem>),
     #[error("the request body is larger than the {limit_bytes} bytes allowed")]
     PayloadTooLarge { limit_bytes: usize },
     #[error("the request took too long and was stopped")]
@@ -122,6 +160,13 @@ impl Error {
             Self::WeakPassword { .. } => "weak_password",
             Self::PersonErased => "person_erased",
             Self::SecondFactorRequired => "second_factor_required",
+            Self::AlreadyVoted(_) => "already_voted",
+            Self::BallotNotOpen(_) => "ballot_not_open",
+            Self::NotEligible(_) => "not_eligible",
+            Self::ConsentRequired(_) => "consent_required",
+            Self::BallotChanged => "ballot_changed",
+            Self::ResultsSealed(_) => "results_sealed",
+            Self::ImportRejected(_) => "import_rejected",
             Self::PayloadTooLarge { .. } => "payload_too_large",
             Self::RequestTimeout => "request_timeout",
             Self::MethodNotAllowed => "method_not_allowed",
@@ -143,9 +188,12 @@ impl Error {
     pub fn class(&self) -> ErrorClass {
         match self {
             Self::NotFound { .. } => ErrorClass::NotFound,
-            Self::Forbidden { .. } | Self::CsrfRejected | Self::SecondFactorRequired => {
-                ErrorClass::Forbidden
-            }
+            Self::Forbidden { .. }
+            | Self::CsrfRejected
+            | Self::SecondFactorRequired
+            | Self::NotEligible(_)
+            | Self::ConsentRequired(_)
+            | Self::ResultsSealed(_) => ErrorClass::Forbidden,
             Self::Unauthenticated | Self::SignInFailed => ErrorClass::Unauthenticated,
             Self::InvalidInput { .. }
             | Self::BadRequest { .. }
@@ -153,8 +201,13 @@ impl Error {
             | Self::CodeInvalid
             | Self::WeakPassword { .. }
             | Self::MethodNotAllowed
-            | Self::HttpsRequired => ErrorClass::BadRequest,
-            Self::Conflict(_) | Self::PersonErased => ErrorClass::Conflict,
+            | Self::HttpsRequired
+            | Self::ImportRejected(_) => ErrorClass::BadRequest,
+            Self::Conflict(_)
+            | Self::PersonErased
+            | Self::AlreadyVoted(_)
+            | Self::BallotNotOpen(_)
+            | Self::BallotChanged => ErrorClass::Conflict,
             Self::PayloadTooLarge { .. } => ErrorClass::TooLarge,
             Self::RequestTimeout => ErrorClass::Timeout,
             Self::RateLimited => ErrorClass::RateLimited,
@@ -221,6 +274,13 @@ pub const ALL_CODES: &[&str] = &[
     "weak_password",
     "person_erased",
     "second_factor_required",
+    "already_voted",
+    "ballot_not_open",
+    "not_eligible",
+    "consent_required",
+    "ballot_changed",
+    "results_sealed",
+    "import_rejected",
     "payload_too_large",
     "request_timeout",
     "method_not_allowed",

@@ -15,6 +15,7 @@ pub mod people;
 pub mod ports;
 pub mod settings;
 pub mod trust;
+pub mod voting;
 
 pub use actor::{Access, Action, Actor, OrgAction, PersonActor, role_may};
 pub use error::{Error, ErrorClass, Result};

@@ -33,12 +33,44 @@ pub enum Notice {
     PasswordReset { link: String, expires_at: Timestamp },
     /// A one-time sign-in code by SMS.
     SmsCode { code: String, minutes: i64 },
+    /// A ballot was published: when to vote, for which units, how (FL-11). Carries a
+    /// set-password link for owners who have none yet. Never any choice or count.
+    BallotPublished {
+        organization: String,
+        title: String,
+        opens: String,
+        closes: String,
+        vote_link: String,
+        /// Units this person can vote for online.
+        online_units: Vec<String>,
+        /// Units that vote on paper (no consent on record, or opted out).
+        paper_units: Vec<String>,
+        set_password_link: Option<String>,
+        device_test_link: String,
+    },
+    /// A reminder to owners of units that have not voted yet.
+    BallotReminder {
+        organization: String,
+        title: String,
+        closes: String,
+        vote_link: String,
+        online_units: Vec<String>,
+        paper_units: Vec<String>,
+    },
+    /// The short SMS form of a publication notice or reminder.
+    BallotSms {
+        organization: String,
+        title: String,
+        closes: String,
+        vote_link: String,
+        reminder: bool,
+    },
 }
 
 impl Notice {
     pub fn channel(&self) -> Channel {
         match self {
-            Notice::SmsCode { .. } => Channel::Sms,
+            Notice::SmsCode { .. } | Notice::BallotSms { .. } => Channel::Sms,
             _ => Channel::Email,
         }
     }
@@ -49,6 +81,9 @@ impl Notice {
             Notice::AddedToOrganization { .. } => "added-to-organization",
             Notice::PasswordReset { .. } => "password-reset",
             Notice::SmsCode { .. } => "sms-code",
+            Notice::BallotPublished { .. } => "ballot-published",
+            Notice::BallotReminder { .. } => "ballot-reminder",
+            Notice::BallotSms { .. } => "ballot-sms",
         }
     }
 }

@@ -5,14 +5,27 @@ use crate::audit::{AuditKind, NewAuditEntry};
 use crate::ports::{KeyPurpose, Organization, StoredKey};
 use crate::{Action, Actor, Cista, Error, Result};
 use cista_crypto::{DataKey, Sealed};
-use cista_types::{KeyId, OrgId, OrgName, OrgSlug};
+use cista_types::{KeyId, OrgId, OrgName, OrgSlug, TimeZoneName};
 
 impl Cista {
+    /// Creates an organization whose ballots use UTC (see `create_organization_in_zone`).
     pub async fn create_organization(
         &self,
         actor: &Actor,
         name: OrgName,
         slug: OrgSlug,
+    ) -> Result<Organization> {
+        self.create_organization_in_zone(actor, name, slug, TimeZoneName::utc())
+            .await
+    }
+
+    /// Creates an organization, its data key and its audit entry in one transaction.
+    pub async fn create_organization_in_zone(
+        &self,
+        actor: &Actor,
+        name: OrgName,
+        slug: OrgSlug,
+        time_zone: TimeZoneName,
     ) -> Result<Organization> {
         actor.authorize(Action::CreateOrganization)?;
         let store = self.store();
@@ -26,6 +39,7 @@ impl Cista {
             id: OrgId::new(self.rng().as_ref()),
             slug,
             name,
+            time_zone,
             created_at: now,
         };
         let key_id = KeyId::new(self.rng().as_ref());
@@ -44,10 +58,43 @@ impl Cista {
             actor,
             Some(org.id),
             AuditKind::OrganizationCreated,
-            serde_json::json!({ "slug": org.slug.as_str(), "data_key": key_id.to_string() }),
+            serde_json::json!({
+                "slug": org.slug.as_str(),
+                "data_key": key_id.to_string(),
+                "time_zone": org.time_zone.as_str(),
+            }),
         );
         store.create_organization(&org, &stored, audit).await?;
         Ok(org)
+    }
+
+    /// Changes the zone ballot windows are set and shown in (ballots already made keep the
+    /// zone they were made in).
+    pub async fn set_time_zone(
+        &self,
+        actor: &Actor,
+        org: OrgId,
+        time_zone: TimeZoneName,
+    ) -> Result<()> {
+        actor.authorize_in(org, crate::OrgAction::ManageSettings)?;
+        let audit = NewAuditEntry::new(
+            self.clock().now(),
+            actor,
+            Some(org),
+            AuditKind::OrganizationChanged,
+            serde_json::json!({ "time_zone": time_zone.as_str() }),
+        );
+        self.store().set_time_zone(org, &time_zone, audit).await
+    }
+
+    /// An organization that must exist (for the core's own use; callers authorize).
+    pub(crate) async fn existing_organization(&self, org: OrgId) -> Result<Organization> {
+        self.store()
+            .organization(org)
+            .await?
+            .ok_or(Error::NotFound {
+                what: "the organization",
+            })
     }
 
     pub async fn organizations(&self, actor: &Actor) -> Result<Vec<Organization>> {
@@ -56,7 +103,7 @@ impl Cista {
     }
 
     /// The organization's data key, unwrapped.
-    async fn org_data_key(&self, org: OrgId) -> Result<DataKey> {
+    pub(crate) async fn org_data_key(&self, org: OrgId) -> Result<DataKey> {
         let stored = self
             .store()
             .org_data_key(org)

@@ -68,6 +68,32 @@ pub fn inclusion_proof(leaves: &[Digest32], index: usize) -> Result<Vec<Digest32
     Ok(path)
 }
 
+/// The inclusion proof of every leaf at once, in O(n log n) rather than n separate proofs:
+/// `proofs[i]` equals `inclusion_proof(leaves, i)`. Also returns the root.
+pub fn all_inclusion_proofs(leaves: &[Digest32]) -> (Digest32, Vec<Vec<Digest32>>) {
+    fn walk(leaves: &[Digest32]) -> (Digest32, Vec<Vec<Digest32>>) {
+        match leaves {
+            [] => (empty_root(), Vec::new()),
+            [one] => (*one, vec![Vec::new()]),
+            _ => {
+                let k = split_point(leaves.len());
+                let (left, right) = leaves.split_at(k);
+                let (left_root, mut left_proofs) = walk(left);
+                let (right_root, mut right_proofs) = walk(right);
+                for p in &mut left_proofs {
+                    p.push(right_root);
+                }
+                for p in &mut right_proofs {
+                    p.push(left_root);
+                }
+                left_proofs.append(&mut right_proofs);
+                (node_hash(&left_root, &right_root), left_proofs)
+            }
+        }
+    }
+    walk(leaves)
+}
+
 fn path_into(leaves: &[Digest32], index: usize, out: &mut Vec<Digest32>) {
     if leaves.len() <= 1 {
         return;
@@ -365,6 +391,24 @@ mod tests {
         (0..n)
             .map(|i| leaf_hash(&(i as u64).to_be_bytes()))
             .collect()
+    }
+
+    #[test]
+    fn all_proofs_at_once_equal_each_proof_alone() {
+        let leaves = many_leaves(37);
+        for size in 0..=leaves.len() {
+            let tree = &leaves[..size];
+            let (r, proofs) = all_inclusion_proofs(tree);
+            assert_eq!(r, root(tree), "size {size}");
+            assert_eq!(proofs.len(), size);
+            for (i, p) in proofs.iter().enumerate() {
+                assert_eq!(
+                    p,
+                    &inclusion_proof(tree, i).unwrap(),
+                    "size {size} leaf {i}"
+                );
+            }
+        }
     }
 
     #[test]

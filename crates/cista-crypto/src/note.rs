@@ -106,7 +106,13 @@ impl NoteSigner {
 
     /// Signs a checkpoint, returning the complete signed note.
     pub fn sign(&self, checkpoint: &Checkpoint) -> String {
-        let body = checkpoint.body();
+        self.sign_text(&checkpoint.body())
+    }
+
+    /// Signs any note body (lines, each ending in a newline, no blank line), returning the
+    /// complete signed note. Receipts use this; their first line keeps them from ever parsing
+    /// as a checkpoint.
+    pub fn sign_text(&self, body: &str) -> String {
         let signature = self.key.sign(body.as_bytes());
         let mut blob = Vec::with_capacity(68);
         blob.extend_from_slice(&key_hash(&self.name, &self.key.verifying_key()));
@@ -152,6 +158,29 @@ impl NoteVerifier {
         hex::encode(key_hash(&self.name, &self.key))
     }
 
+    /// Reads a verifier key in signed-note text form (`name+hash+base64(alg || key)`), checking
+    /// that the hash matches the name and key.
+    pub fn from_verifier_key(text: &str) -> Result<Self, CryptoError> {
+        let bad = || CryptoError::Malformed("not a signed-note verifier key (name+hash+key)");
+        let mut parts = text.trim().splitn(3, '+');
+        let (name, hash, key) = match (parts.next(), parts.next(), parts.next()) {
+            (Some(n), Some(h), Some(k)) => (n, h, k),
+            _ => return Err(bad()),
+        };
+        let blob = BASE64.decode(key).map_err(|_| bad())?;
+        let (alg, public) = blob.split_first().ok_or_else(bad)?;
+        if *alg != ALG_ED25519 {
+            return Err(bad());
+        }
+        let verifier = Self::new(name, public)?;
+        if verifier.key_id() != hash {
+            return Err(CryptoError::Malformed(
+                "the verifier key's hash does not match its name and key",
+            ));
+        }
+        Ok(verifier)
+    }
+
     /// The verifier key in signed-note text form: `name+hash+base64(alg || key)`.
     pub fn to_verifier_key(&self) -> String {
         let mut blob = vec![ALG_ED25519];
@@ -161,6 +190,11 @@ impl NoteVerifier {
 
     /// Checks a signed checkpoint note and returns the checkpoint it carries.
     pub fn verify(&self, note: &str) -> Result<Checkpoint, CryptoError> {
+        Checkpoint::parse_body(&self.verify_text(note)?)
+    }
+
+    /// Checks any signed note and returns its body.
+    pub fn verify_text(&self, note: &str) -> Result<String, CryptoError> {
         let (body, signatures) = note
             .rsplit_once("\n\n")
             .map(|(b, s)| (format!("{b}\n"), s))
@@ -195,7 +229,7 @@ impl NoteVerifier {
                 .map_err(|_| {
                     CryptoError::BadSignature(format!("the signature by {} is invalid", self.name))
                 })?;
-            return Checkpoint::parse_body(&body);
+            return Ok(body);
         }
         Err(CryptoError::BadSignature(format!(
             "no signature by key {} ({})",
@@ -246,6 +280,23 @@ mod tests {
         let other = NoteSigner::new("log", [10; 32]).unwrap();
         assert!(other.verifier().verify(&note).is_err());
         assert!(signer.verifier().verify("no signatures here").is_err());
+    }
+
+    #[test]
+    fn any_text_can_be_signed_and_a_receipt_never_passes_for_a_checkpoint() {
+        let signer = NoteSigner::new("log", [9; 32]).unwrap();
+        let note = signer.sign_text("Cista ballot receipt\ntracker ABCD\n");
+        let verifier = signer.verifier();
+        assert_eq!(
+            verifier.verify_text(&note).unwrap(),
+            "Cista ballot receipt\ntracker ABCD\n"
+        );
+        assert!(verifier.verify(&note).is_err());
+        assert!(verifier.verify_text(&note.replace("ABCD", "ABCE")).is_err());
+        let round = NoteVerifier::from_verifier_key(&verifier.to_verifier_key()).unwrap();
+        assert_eq!(round, verifier);
+        let forged = verifier.to_verifier_key().replacen("log+", "lag+", 1);
+        assert!(NoteVerifier::from_verifier_key(&forged).is_err());
     }
 
     #[test]

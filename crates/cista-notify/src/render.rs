@@ -86,6 +86,70 @@ struct SmsCodeText<'a> {
     minutes: i64,
 }
 
+#[derive(Template)]
+#[template(path = "ballot_published.txt")]
+struct BallotPublishedText<'a> {
+    first_name: &'a str,
+    organization: &'a str,
+    title: &'a str,
+    opens: &'a str,
+    closes: &'a str,
+    vote_link: &'a str,
+    online_units: &'a [String],
+    paper_units: &'a [String],
+    set_password_link: &'a Option<String>,
+    device_test_link: &'a str,
+}
+
+#[derive(Template)]
+#[template(path = "ballot_published.html")]
+struct BallotPublishedHtml<'a> {
+    first_name: &'a str,
+    organization: &'a str,
+    title: &'a str,
+    opens: &'a str,
+    closes: &'a str,
+    vote_link: &'a str,
+    online_units: &'a [String],
+    paper_units: &'a [String],
+    set_password_link: &'a Option<String>,
+    device_test_link: &'a str,
+}
+
+#[derive(Template)]
+#[template(path = "ballot_reminder.txt")]
+struct BallotReminderText<'a> {
+    first_name: &'a str,
+    organization: &'a str,
+    title: &'a str,
+    closes: &'a str,
+    vote_link: &'a str,
+    online_units: &'a [String],
+    paper_units: &'a [String],
+}
+
+#[derive(Template)]
+#[template(path = "ballot_reminder.html")]
+struct BallotReminderHtml<'a> {
+    first_name: &'a str,
+    organization: &'a str,
+    title: &'a str,
+    closes: &'a str,
+    vote_link: &'a str,
+    online_units: &'a [String],
+    paper_units: &'a [String],
+}
+
+#[derive(Template)]
+#[template(path = "ballot_sms.txt")]
+struct BallotSmsText<'a> {
+    organization: &'a str,
+    title: &'a str,
+    closes: &'a str,
+    vote_link: &'a str,
+    reminder: bool,
+}
+
 /// Renders a delivery's notice for its recipient.
 pub fn render(delivery: &Delivery) -> Result<Rendered, askama::Error> {
     let first_name = delivery.first_name.as_str();
@@ -162,6 +226,97 @@ pub fn render(delivery: &Delivery) -> Result<Rendered, askama::Error> {
                 ),
             }
         }
+        Notice::BallotPublished {
+            organization,
+            title,
+            opens,
+            closes,
+            vote_link,
+            online_units,
+            paper_units,
+            set_password_link,
+            device_test_link,
+        } => Rendered {
+            subject: format!("{organization}: vote on {title}"),
+            text: BallotPublishedText {
+                first_name,
+                organization,
+                title,
+                opens,
+                closes,
+                vote_link,
+                online_units,
+                paper_units,
+                set_password_link,
+                device_test_link,
+            }
+            .render()?,
+            html: Some(
+                BallotPublishedHtml {
+                    first_name,
+                    organization,
+                    title,
+                    opens,
+                    closes,
+                    vote_link,
+                    online_units,
+                    paper_units,
+                    set_password_link,
+                    device_test_link,
+                }
+                .render()?,
+            ),
+        },
+        Notice::BallotReminder {
+            organization,
+            title,
+            closes,
+            vote_link,
+            online_units,
+            paper_units,
+        } => Rendered {
+            subject: format!("Reminder: {title} closes {closes}"),
+            text: BallotReminderText {
+                first_name,
+                organization,
+                title,
+                closes,
+                vote_link,
+                online_units,
+                paper_units,
+            }
+            .render()?,
+            html: Some(
+                BallotReminderHtml {
+                    first_name,
+                    organization,
+                    title,
+                    closes,
+                    vote_link,
+                    online_units,
+                    paper_units,
+                }
+                .render()?,
+            ),
+        },
+        Notice::BallotSms {
+            organization,
+            title,
+            closes,
+            vote_link,
+            reminder,
+        } => Rendered {
+            subject: String::new(),
+            text: BallotSmsText {
+                organization,
+                title,
+                closes,
+                vote_link,
+                reminder: *reminder,
+            }
+            .render()?,
+            html: None,
+        },
         Notice::SmsCode { code, minutes } => Rendered {
             subject: String::new(),
             text: SmsCodeText {
@@ -216,6 +371,48 @@ mod tests {
             html.contains(r#"href="https://vote.example.org/i/abc""#),
             "{html}"
         );
+    }
+
+    #[test]
+    fn a_ballot_notice_names_units_links_and_never_a_vote() {
+        let r = render(&delivery(Notice::BallotPublished {
+            organization: "Palm Court".into(),
+            title: "Annual election".into(),
+            opens: "1 December 2026, 09:00 EST".into(),
+            closes: "15 December 2026, 17:00 EST".into(),
+            vote_link: "https://vote.example.org/vote/42".into(),
+            online_units: vec!["101".into(), "102".into()],
+            paper_units: vec!["7".into()],
+            set_password_link: Some("https://vote.example.org/i/tok".into()),
+            device_test_link: "https://vote.example.org/vote/test-device".into(),
+        }))
+        .unwrap();
+        assert_eq!(r.subject, "Palm Court: vote on Annual election");
+        for needle in [
+            "units 101, 102",
+            "Unit 7 votes on paper",
+            "https://vote.example.org/vote/42",
+            "https://vote.example.org/i/tok",
+            "closes 15 December 2026, 17:00 EST",
+            "test-device",
+        ] {
+            assert!(r.text.contains(needle), "{needle} in {}", r.text);
+        }
+        assert!(
+            r.html
+                .unwrap()
+                .contains(r#"href="https://vote.example.org/vote/42""#)
+        );
+        let sms = render(&delivery(Notice::BallotSms {
+            organization: "Palm Court".into(),
+            title: "Annual election".into(),
+            closes: "15 December 2026, 17:00 EST".into(),
+            vote_link: "https://vote.example.org/vote/42".into(),
+            reminder: true,
+        }))
+        .unwrap();
+        assert!(sms.text.len() <= 160, "{}", sms.text);
+        assert!(sms.text.contains("reminder"));
     }
 
     #[test]

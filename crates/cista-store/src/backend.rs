@@ -293,6 +293,101 @@ pub(crate) async fn engine_settings(
     }
 }
 
+/// Database-enforced rules of voting records, as triggers: a published ballot's definition
+/// never changes; closed and cancelled are final; participation rows, the roll and refused
+/// attempts are never updated or deleted; a ballot box entry is never updated, and deleted
+/// only while its ballot is open (the shuffle rewrites it). FL-12 asks for a year; the
+/// database refuses outright.
+pub(crate) fn voting_guards(backend: DbBackend) -> Vec<&'static str> {
+    match backend {
+        DbBackend::Sqlite => vec![
+            "CREATE TRIGGER ballots_definition_immutable BEFORE UPDATE ON ballots \
+             WHEN OLD.status <> 'draft' AND (NEW.definition IS NOT OLD.definition \
+               OR NEW.definition_hash IS NOT OLD.definition_hash) \
+             BEGIN SELECT RAISE(ABORT, 'cista: a published ballot definition is immutable'); END",
+            "CREATE TRIGGER ballots_final_states BEFORE UPDATE ON ballots \
+             WHEN (OLD.status = 'closed' AND (NEW.status IS NOT 'closed' \
+                   OR NEW.results IS NOT OLD.results OR NEW.checkpoint IS NOT OLD.checkpoint)) \
+               OR (OLD.status = 'cancelled' AND NEW.status IS NOT 'cancelled') \
+               OR (OLD.status = 'published' AND NEW.status = 'draft') \
+             BEGIN SELECT RAISE(ABORT, 'cista: closed and cancelled ballots are final'); END",
+            "CREATE TRIGGER ballots_kept BEFORE DELETE ON ballots WHEN OLD.status <> 'draft' \
+             BEGIN SELECT RAISE(ABORT, 'cista: voting records are kept'); END",
+            "CREATE TRIGGER participation_no_update BEFORE UPDATE ON participation \
+             BEGIN SELECT RAISE(ABORT, 'cista: participation records are immutable'); END",
+            "CREATE TRIGGER participation_kept BEFORE DELETE ON participation \
+             BEGIN SELECT RAISE(ABORT, 'cista: voting records are kept'); END",
+            "CREATE TRIGGER ballot_roll_no_update BEFORE UPDATE ON ballot_roll \
+             BEGIN SELECT RAISE(ABORT, 'cista: a ballot roll is immutable'); END",
+            "CREATE TRIGGER ballot_roll_kept BEFORE DELETE ON ballot_roll \
+             BEGIN SELECT RAISE(ABORT, 'cista: voting records are kept'); END",
+            "CREATE TRIGGER vote_refusals_no_update BEFORE UPDATE ON vote_refusals \
+             BEGIN SELECT RAISE(ABORT, 'cista: refusal records are immutable'); END",
+            "CREATE TRIGGER vote_refusals_kept BEFORE DELETE ON vote_refusals \
+             BEGIN SELECT RAISE(ABORT, 'cista: voting records are kept'); END",
+            "CREATE TRIGGER ballot_box_no_update BEFORE UPDATE ON ballot_box \
+             BEGIN SELECT RAISE(ABORT, 'cista: a cast ballot is immutable'); END",
+            "CREATE TRIGGER ballot_box_kept BEFORE DELETE ON ballot_box \
+             WHEN (SELECT status FROM ballots WHERE id = OLD.ballot_id) IS NOT 'published' \
+             BEGIN SELECT RAISE(ABORT, 'cista: voting records are kept'); END",
+        ],
+        _ => vec![
+            "CREATE FUNCTION cista_refuse() RETURNS trigger LANGUAGE plpgsql AS $$ \
+             BEGIN RAISE EXCEPTION 'cista: %', TG_ARGV[0]; END $$",
+            "CREATE FUNCTION cista_ballots_guard() RETURNS trigger LANGUAGE plpgsql AS $$ \
+             BEGIN \
+               IF TG_OP = 'DELETE' THEN \
+                 IF OLD.status <> 'draft' THEN RAISE EXCEPTION 'cista: voting records are kept'; END IF; \
+                 RETURN OLD; \
+               END IF; \
+               IF OLD.status <> 'draft' AND (NEW.definition IS DISTINCT FROM OLD.definition \
+                  OR NEW.definition_hash IS DISTINCT FROM OLD.definition_hash) THEN \
+                 RAISE EXCEPTION 'cista: a published ballot definition is immutable'; \
+               END IF; \
+               IF (OLD.status = 'closed' AND (NEW.status IS DISTINCT FROM 'closed' \
+                     OR NEW.results IS DISTINCT FROM OLD.results \
+                     OR NEW.checkpoint IS DISTINCT FROM OLD.checkpoint)) \
+                  OR (OLD.status = 'cancelled' AND NEW.status IS DISTINCT FROM 'cancelled') \
+                  OR (OLD.status = 'published' AND NEW.status = 'draft') THEN \
+                 RAISE EXCEPTION 'cista: closed and cancelled ballots are final'; \
+               END IF; \
+               RETURN NEW; \
+             END $$",
+            "CREATE TRIGGER ballots_guard BEFORE UPDATE OR DELETE ON ballots \
+             FOR EACH ROW EXECUTE FUNCTION cista_ballots_guard()",
+            "CREATE TRIGGER participation_kept BEFORE UPDATE OR DELETE ON participation \
+             FOR EACH ROW EXECUTE FUNCTION cista_refuse('participation records are kept unchanged')",
+            "CREATE TRIGGER ballot_roll_kept BEFORE UPDATE OR DELETE ON ballot_roll \
+             FOR EACH ROW EXECUTE FUNCTION cista_refuse('a ballot roll is kept unchanged')",
+            "CREATE TRIGGER vote_refusals_kept BEFORE UPDATE OR DELETE ON vote_refusals \
+             FOR EACH ROW EXECUTE FUNCTION cista_refuse('refusal records are kept unchanged')",
+            "CREATE TRIGGER ballot_box_no_update BEFORE UPDATE ON ballot_box \
+             FOR EACH ROW EXECUTE FUNCTION cista_refuse('a cast ballot is immutable')",
+            "CREATE FUNCTION cista_ballot_box_delete() RETURNS trigger LANGUAGE plpgsql AS $$ \
+             BEGIN \
+               IF (SELECT status FROM ballots WHERE id = OLD.ballot_id) IS DISTINCT FROM 'published' THEN \
+                 RAISE EXCEPTION 'cista: voting records are kept'; \
+               END IF; \
+               RETURN OLD; \
+             END $$",
+            "CREATE TRIGGER ballot_box_kept BEFORE DELETE ON ballot_box \
+             FOR EACH ROW EXECUTE FUNCTION cista_ballot_box_delete()",
+        ],
+    }
+}
+
+/// After a shuffle rewrote a ballot box, PostgreSQL still holds the superseded row versions
+/// (with their original transaction ids) in its data files until a vacuum removes them; this
+/// removes them now. SQLite stores the box in tracker order and has no row history.
+pub(crate) async fn compact_ballot_box(db: &DatabaseConnection) -> Result<()> {
+    if db.get_database_backend() == DbBackend::Postgres {
+        db.execute_unprepared("VACUUM ballot_box")
+            .await
+            .map_err(crate::convert::db_err)?;
+    }
+    Ok(())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

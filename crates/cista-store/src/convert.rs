@@ -8,7 +8,10 @@ use cista_core::ports::{
     StoredKey, VaultPerson,
 };
 use cista_crypto::{Digest32, KekId, WrappedKey};
-use cista_types::{KeyId, OrgId, OrgName, OrgSlug, Role, SubjectCode, Timestamp};
+use cista_types::{
+    BallotId, KeyId, OrgId, OrgName, OrgSlug, Role, SubjectCode, TimeZoneName, Timestamp, Tracker,
+    UnitId, UnitLabel, Weight,
+};
 use sea_orm::{DbErr, SqlErr};
 use time::OffsetDateTime;
 
@@ -55,6 +58,7 @@ pub(crate) fn organization(m: organization::Model) -> Result<Organization, Error
         id: OrgId::from_i64(m.id),
         slug: OrgSlug::parse(&m.slug).map_err(|_| corrupt("organization slug"))?,
         name: OrgName::parse(&m.name).map_err(|_| corrupt("organization name"))?,
+        time_zone: TimeZoneName::parse(&m.time_zone).map_err(|_| corrupt("time zone"))?,
         created_at: from_db_time(m.created_at),
     })
 }
@@ -184,5 +188,107 @@ pub(crate) fn vault_person(m: crate::entity::vault_person::Model) -> Result<Vaul
         phone_index: index(m.phone_index, "phone index")?,
         created_at: from_db_time(m.created_at),
         updated_at: from_db_time(m.updated_at),
+    })
+}
+
+// --- voting ------------------------------------------------------------------------------
+
+use cista_core::ports::{
+    BallotStatus, BoxEntry, ConsentStatus, EligibleUnit, Participation, Refusal, StoredBallot,
+    Unit, UnitOwner, VoteChannel, VoteOrigin,
+};
+
+pub(crate) fn unit(m: crate::entity::unit::Model) -> Result<Unit, Error> {
+    Ok(Unit {
+        id: UnitId::from_i64(m.id),
+        org: OrgId::from_i64(m.org_id),
+        label: UnitLabel::parse(&m.label).map_err(|_| corrupt("unit label"))?,
+        weight: Weight::from_micros(m.weight_micros),
+        consent: ConsentStatus::parse(&m.consent).ok_or_else(|| corrupt("consent"))?,
+        consent_at: time_opt(m.consent_at),
+        consent_method: m.consent_method,
+        created_at: from_db_time(m.created_at),
+        retired_at: time_opt(m.retired_at),
+    })
+}
+
+pub(crate) fn unit_owner(m: crate::entity::unit_owner::Model) -> UnitOwner {
+    UnitOwner {
+        unit: UnitId::from_i64(m.unit_id),
+        subject: SubjectCode::from_i64(m.subject),
+        designated: m.designated,
+    }
+}
+
+pub(crate) fn ballot(m: crate::entity::ballot::Model) -> Result<StoredBallot, Error> {
+    Ok(StoredBallot {
+        id: BallotId::from_i64(m.id),
+        org: OrgId::from_i64(m.org_id),
+        status: BallotStatus::parse(&m.status).ok_or_else(|| corrupt("ballot status"))?,
+        definition: m.definition,
+        definition_hash: digest(&m.definition_hash, "ballot definition hash")?,
+        created_at: from_db_time(m.created_at),
+        published_at: time_opt(m.published_at),
+        closed_at: time_opt(m.closed_at),
+        cancelled_at: time_opt(m.cancelled_at),
+        replaces: m.replaces.map(BallotId::from_i64),
+        closes_at: from_db_time(m.closes_at),
+        shuffled_count: m.shuffled_count,
+        results: m.results,
+        checkpoint: m.checkpoint,
+    })
+}
+
+pub(crate) fn eligible(m: crate::entity::ballot_roll::Model) -> Result<EligibleUnit, Error> {
+    Ok(EligibleUnit {
+        ballot: BallotId::from_i64(m.ballot_id),
+        unit: UnitId::from_i64(m.unit_id),
+        label: UnitLabel::parse(&m.label).map_err(|_| corrupt("unit label"))?,
+        weight: Weight::from_micros(m.weight_micros),
+    })
+}
+
+fn origin(ip: Option<String>, user_agent: Option<String>, staff: Option<i64>) -> VoteOrigin {
+    VoteOrigin {
+        ip,
+        user_agent,
+        staff: staff.map(SubjectCode::from_i64),
+    }
+}
+
+pub(crate) fn participation(
+    m: crate::entity::participation::Model,
+) -> Result<Participation, Error> {
+    Ok(Participation {
+        ballot: BallotId::from_i64(m.ballot_id),
+        unit: UnitId::from_i64(m.unit_id),
+        channel: VoteChannel::parse(&m.channel).ok_or_else(|| corrupt("vote channel"))?,
+        voter: m.voter_subject.map(SubjectCode::from_i64),
+        origin: origin(m.ip, m.user_agent, m.staff_subject),
+        at: from_db_time(m.at),
+    })
+}
+
+pub(crate) fn box_entry(m: crate::entity::ballot_box::Model) -> BoxEntry {
+    BoxEntry {
+        ballot: BallotId::from_i64(m.ballot_id),
+        tracker: Tracker::from_i64(m.tracker),
+        weight: Weight::from_micros(m.weight_micros),
+        sealed_choices: m.choices,
+        unit: m.unit_id.map(UnitId::from_i64),
+        cast_at: time_opt(m.cast_at),
+    }
+}
+
+pub(crate) fn refusal(m: crate::entity::vote_refusal::Model) -> Result<Refusal, Error> {
+    Ok(Refusal {
+        id: m.id,
+        ballot: BallotId::from_i64(m.ballot_id),
+        unit: UnitId::from_i64(m.unit_id),
+        channel: VoteChannel::parse(&m.channel).ok_or_else(|| corrupt("vote channel"))?,
+        voter: m.voter_subject.map(SubjectCode::from_i64),
+        origin: origin(m.ip, m.user_agent, m.staff_subject),
+        at: from_db_time(m.at),
+        reason: m.reason,
     })
 }

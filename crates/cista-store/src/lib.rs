@@ -9,6 +9,7 @@ mod entity;
 pub mod migration;
 mod tx;
 pub mod vault;
+mod voting;
 
 pub use backend::{ConnectOptions, Target};
 pub use vault::SeaVault;
@@ -16,14 +17,15 @@ pub use vault::SeaVault;
 use async_trait::async_trait;
 use cista_core::audit::NewAuditEntry;
 use cista_core::ports::{
-    Account, AuditEntry, AuditHead, Backend, Credential, CredentialPurpose, DatabaseDescription,
-    Instance, KeyPurpose, Membership, Organization, OutboxMessage, Rewrap, Session, StoreTx,
-    StoredCheckpoint, StoredKey,
+    Account, AuditEntry, AuditHead, Backend, BallotStatus, BoxEntry, Credential, CredentialPurpose,
+    DatabaseDescription, EligibleUnit, Instance, KeyPurpose, Membership, Organization,
+    OutboxMessage, Participation, Refusal, Rewrap, Session, StoreTx, StoredBallot,
+    StoredCheckpoint, StoredKey, Unit, UnitOwner,
 };
 use cista_core::{Error, Result, Store};
 use cista_crypto::Digest32;
 use cista_crypto::merkle::CompactRange;
-use cista_types::{KeyId, OrgId, OrgSlug, SubjectCode, Timestamp};
+use cista_types::{BallotId, KeyId, OrgId, OrgSlug, SubjectCode, TimeZoneName, Timestamp, UnitId};
 use convert::{db_err, to_db_time};
 use entity::{
     account, audit_checkpoint, audit_entry, audit_head, credential, instance, membership,
@@ -264,6 +266,7 @@ impl Store for SeaStore {
             id: Set(org.id.as_i64()),
             slug: Set(org.slug.as_str().to_owned()),
             name: Set(org.name.as_str().to_owned()),
+            time_zone: Set(org.time_zone.as_str().to_owned()),
             created_at: Set(to_db_time(org.created_at)),
         })
         .exec_without_returning(&txn)
@@ -597,6 +600,99 @@ impl Store for SeaStore {
             .into_iter()
             .map(convert::message)
             .collect()
+    }
+
+    async fn set_time_zone(
+        &self,
+        org: OrgId,
+        time_zone: &TimeZoneName,
+        audit: NewAuditEntry,
+    ) -> Result<()> {
+        let txn = self.begin_write().await?;
+        let changed = organization::Entity::update_many()
+            .col_expr(
+                organization::Column::TimeZone,
+                Expr::value(time_zone.as_str()),
+            )
+            .filter(organization::Column::Id.eq(org.as_i64()))
+            .exec(&txn)
+            .await
+            .map_err(db_err)?;
+        if changed.rows_affected != 1 {
+            return Err(Error::NotFound {
+                what: "the organization",
+            });
+        }
+        audit_append::append(&txn, audit).await?;
+        txn.commit().await.map_err(db_err)
+    }
+
+    async fn units(&self, org: OrgId) -> Result<Vec<Unit>> {
+        voting::units(&self.db, org).await
+    }
+
+    async fn unit(&self, id: UnitId) -> Result<Option<Unit>> {
+        voting::unit(&self.db, id).await
+    }
+
+    async fn unit_owners(&self, org: OrgId) -> Result<Vec<UnitOwner>> {
+        voting::unit_owners(&self.db, org).await
+    }
+
+    async fn owned_units(&self, subject: SubjectCode) -> Result<Vec<UnitOwner>> {
+        voting::owned_units(&self.db, subject).await
+    }
+
+    async fn owners_of(&self, unit: UnitId) -> Result<Vec<UnitOwner>> {
+        voting::owners_of(&self.db, unit).await
+    }
+
+    async fn ballots(&self, org: OrgId) -> Result<Vec<StoredBallot>> {
+        voting::ballots(&self.db, org).await
+    }
+
+    async fn ballot(&self, id: BallotId) -> Result<Option<StoredBallot>> {
+        voting::ballot(&self.db, id).await
+    }
+
+    async fn ballots_with_status(&self, status: BallotStatus) -> Result<Vec<StoredBallot>> {
+        voting::ballots_with_status(&self.db, status).await
+    }
+
+    async fn eligible_units(&self, ballot: BallotId) -> Result<Vec<EligibleUnit>> {
+        voting::eligible_units(&self.db, ballot).await
+    }
+
+    async fn eligible_unit(&self, ballot: BallotId, unit: UnitId) -> Result<Option<EligibleUnit>> {
+        voting::eligible_unit(&self.db, ballot, unit).await
+    }
+
+    async fn participation(&self, ballot: BallotId) -> Result<Vec<Participation>> {
+        voting::participation(&self.db, ballot).await
+    }
+
+    async fn participation_of(
+        &self,
+        ballot: BallotId,
+        unit: UnitId,
+    ) -> Result<Option<Participation>> {
+        voting::participation_of(&self.db, ballot, unit).await
+    }
+
+    async fn box_entries(&self, ballot: BallotId) -> Result<Vec<BoxEntry>> {
+        voting::box_entries(&self.db, ballot).await
+    }
+
+    async fn box_count(&self, ballot: BallotId) -> Result<u64> {
+        voting::box_count(&self.db, ballot).await
+    }
+
+    async fn refusals(&self, ballot: BallotId) -> Result<Vec<Refusal>> {
+        voting::refusals(&self.db, ballot).await
+    }
+
+    async fn compact_ballot_box(&self) -> Result<()> {
+        backend::compact_ballot_box(&self.db).await
     }
 
     async fn begin(&self) -> Result<Box<dyn StoreTx>> {

@@ -1,17 +1,18 @@
 //! The write transaction behind `StoreTx`: every change of a core flow runs on one database
 //! transaction, which commits together with its audit entry (or rolls back when dropped).
 
-use crate::audit_append;
 use crate::convert::{db_err, to_db_time};
 use crate::entity::{account, credential, membership, outbox, recovery_code, session};
+use crate::{audit_append, voting};
 use async_trait::async_trait;
 use cista_core::audit::NewAuditEntry;
 use cista_core::ports::{
-    Account, AuditEntry, Credential, CredentialPurpose, Membership, OutboxMessage, Session, StoreTx,
+    Account, AuditEntry, BoxEntry, Credential, CredentialPurpose, EligibleUnit, Membership,
+    OutboxMessage, Participation, Refusal, Session, StoreTx, StoredBallot, Unit, UnitOwner,
 };
 use cista_core::{Error, Result};
 use cista_crypto::Digest32;
-use cista_types::{OrgId, Role, SubjectCode, Timestamp};
+use cista_types::{BallotId, OrgId, Role, SubjectCode, Timestamp, UnitId};
 use sea_orm::sea_query::{Expr, ExprTrait as _};
 use sea_orm::{ActiveValue::Set, ColumnTrait, DatabaseTransaction, EntityTrait, QueryFilter};
 
@@ -381,6 +382,100 @@ impl StoreTx for SeaTx {
             .await
             .map_err(db_err)?
             .rows_affected)
+    }
+
+    async fn insert_unit(&mut self, unit: &Unit) -> Result<()> {
+        voting::insert_unit(&self.txn, unit).await
+    }
+
+    async fn update_unit(&mut self, unit: &Unit) -> Result<()> {
+        voting::update_unit(&self.txn, unit).await
+    }
+
+    async fn insert_unit_owner(&mut self, owner: &UnitOwner) -> Result<()> {
+        voting::insert_unit_owner(&self.txn, owner).await
+    }
+
+    async fn update_unit_owner(&mut self, owner: &UnitOwner) -> Result<()> {
+        voting::update_unit_owner(&self.txn, owner).await
+    }
+
+    async fn delete_unit_owner(&mut self, unit: UnitId, subject: SubjectCode) -> Result<()> {
+        voting::delete_unit_owner(&self.txn, unit, subject).await
+    }
+
+    async fn insert_ballot(&mut self, ballot: &StoredBallot) -> Result<()> {
+        voting::insert_ballot(&self.txn, ballot).await
+    }
+
+    async fn lock_ballot(&mut self, id: BallotId, exclusive: bool) -> Result<Option<StoredBallot>> {
+        voting::lock_ballot(&self.txn, id, exclusive).await
+    }
+
+    async fn participation_in_tx(&mut self, ballot: BallotId) -> Result<Vec<Participation>> {
+        voting::participation(&self.txn, ballot).await
+    }
+
+    async fn box_entries_in_tx(&mut self, ballot: BallotId) -> Result<Vec<BoxEntry>> {
+        voting::box_entries(&self.txn, ballot).await
+    }
+
+    async fn update_draft(
+        &mut self,
+        id: BallotId,
+        definition: &str,
+        hash: &Digest32,
+        closes_at: Timestamp,
+    ) -> Result<()> {
+        voting::update_draft(&self.txn, id, definition, hash, closes_at).await
+    }
+
+    async fn publish_ballot(
+        &mut self,
+        id: BallotId,
+        at: Timestamp,
+        eligible: &[EligibleUnit],
+    ) -> Result<bool> {
+        voting::publish_ballot(&self.txn, id, at, eligible).await
+    }
+
+    async fn cancel_ballot(&mut self, id: BallotId, at: Timestamp) -> Result<bool> {
+        voting::cancel_ballot(&self.txn, id, at).await
+    }
+
+    async fn close_ballot(
+        &mut self,
+        id: BallotId,
+        at: Timestamp,
+        results: &str,
+        checkpoint: &str,
+    ) -> Result<bool> {
+        voting::close_ballot(&self.txn, id, at, results, checkpoint).await
+    }
+
+    async fn insert_participation(&mut self, participation: &Participation) -> Result<bool> {
+        voting::insert_participation(&self.txn, participation).await
+    }
+
+    async fn insert_box_entry(&mut self, entry: &BoxEntry) -> Result<()> {
+        voting::insert_box_entry(&self.txn, entry).await
+    }
+
+    async fn shuffle_box(&mut self, ballot: BallotId) -> Result<u64> {
+        voting::shuffle_box(&self.txn, ballot).await
+    }
+
+    async fn insert_refusal(&mut self, refusal: &Refusal) -> Result<()> {
+        voting::insert_refusal(&self.txn, refusal).await
+    }
+
+    async fn claim_reminder(
+        &mut self,
+        ballot: BallotId,
+        slot: &str,
+        at: Timestamp,
+    ) -> Result<bool> {
+        voting::claim_reminder(&self.txn, ballot, slot, at).await
     }
 
     async fn commit(self: Box<Self>, audit: NewAuditEntry) -> Result<AuditEntry> {

@@ -42,3 +42,11 @@ random_id!(
     /// A wrapped key held in the database (a data key or the instance signing key).
     KeyId
 );
+random_id!(
+    /// A unit of an association (an apartment, a lot).
+    UnitId
+);
+random_id!(
+    /// A ballot (a voting form and its window).
+    BallotId
+);

@@ -8,13 +8,15 @@ pub mod org;
 pub mod person;
 pub mod rng;
 pub mod timestamp;
+pub mod voting;
 
 pub use clock::{Clock, ManualClock, SystemClock};
-pub use ids::{KeyId, OrgId};
+pub use ids::{BallotId, KeyId, OrgId, UnitId};
 pub use org::{OrgName, OrgSlug};
 pub use person::{Email, Password, PersonName, Phone, Role, SubjectCode};
 pub use rng::{OsRng, Rng, SeededRng};
 pub use timestamp::Timestamp;
+pub use voting::{Percent, TimeZoneName, Tracker, UnitLabel, Weight};
 
 /// Why a value was refused by its constructor. The message is safe to show a user: it names
 /// the rule that was broken, never echoes secrets.

@@ -56,13 +56,7 @@ impl Cista {
     /// Invites a person to `org` with a role.
     pub async fn invite(&self, actor: &Actor, org: OrgId, invitee: Invitee) -> Result<Invited> {
         actor.authorize_in(org, OrgAction::Invite(invitee.role))?;
-        let organization = self
-            .store()
-            .organization(org)
-            .await?
-            .ok_or(Error::NotFound {
-                what: "the organization",
-            })?;
+        let organization = self.existing_organization(org).await?;
         let now = self.clock().now();
         let membership = |subject| Membership {
             org,
@@ -256,13 +250,7 @@ impl Cista {
         org: OrgId,
         subject: SubjectCode,
     ) -> Result<()> {
-        let organization = self
-            .store()
-            .organization(org)
-            .await?
-            .ok_or(Error::NotFound {
-                what: "the organization",
-            })?;
+        let organization = self.existing_organization(org).await?;
         let role = self
             .store()
             .membership(org, subject)

@@ -3,17 +3,24 @@
 //! method that changes state takes the audit entry that records it and commits both together.
 
 pub mod access;
+pub mod voting;
 
 pub use access::{
     Account, AccountStatus, Channel, Credential, CredentialPurpose, Membership, OutboxMessage,
     Session, SessionStage, VaultPerson,
+};
+pub use voting::{
+    BallotStatus, BoxEntry, ConsentStatus, EligibleUnit, Participation, Refusal, StoredBallot,
+    Unit, UnitOwner, VoteChannel, VoteOrigin,
 };
 
 use crate::Result;
 use crate::audit::NewAuditEntry;
 use async_trait::async_trait;
 use cista_crypto::{Digest32, KekId, WrappedKey};
-use cista_types::{KeyId, OrgId, OrgName, OrgSlug, Role, SubjectCode, Timestamp};
+use cista_types::{
+    BallotId, KeyId, OrgId, OrgName, OrgSlug, Role, SubjectCode, TimeZoneName, Timestamp, UnitId,
+};
 use serde::Serialize;
 
 /// Which database engine a store runs on.
@@ -66,6 +73,8 @@ pub struct Organization {
     pub id: OrgId,
     pub slug: OrgSlug,
     pub name: OrgName,
+    /// Ballot windows are set and shown in this zone.
+    pub time_zone: TimeZoneName,
     pub created_at: Timestamp,
 }
 
@@ -203,6 +212,14 @@ pub trait Store: Send + Sync + std::fmt::Debug {
 
     async fn organization_count(&self) -> Result<u64>;
 
+    /// Changes an organization's time zone, with its audit entry.
+    async fn set_time_zone(
+        &self,
+        org: OrgId,
+        time_zone: &TimeZoneName,
+        audit: NewAuditEntry,
+    ) -> Result<()>;
+
     // --- wrapped keys -------------------------------------------------------------------
 
     async fn stored_key(&self, id: KeyId) -> Result<Option<StoredKey>>;
@@ -274,6 +291,57 @@ pub trait Store: Send + Sync + std::fmt::Debug {
 
     /// The newest messages, delivered or not (the demo outbox page).
     async fn recent_messages(&self, limit: u32) -> Result<Vec<OutboxMessage>>;
+
+    // --- units and owners -------------------------------------------------------------
+
+    /// Every unit of an organization, retired ones included, by label.
+    async fn units(&self, org: OrgId) -> Result<Vec<Unit>>;
+
+    async fn unit(&self, id: UnitId) -> Result<Option<Unit>>;
+
+    /// Every owner link of an organization's units.
+    async fn unit_owners(&self, org: OrgId) -> Result<Vec<UnitOwner>>;
+
+    /// The units a person owns, in any organization.
+    async fn owned_units(&self, subject: SubjectCode) -> Result<Vec<UnitOwner>>;
+
+    async fn owners_of(&self, unit: UnitId) -> Result<Vec<UnitOwner>>;
+
+    // --- ballots ---------------------------------------------------------------------------
+
+    /// An organization's ballots, newest first.
+    async fn ballots(&self, org: OrgId) -> Result<Vec<StoredBallot>>;
+
+    async fn ballot(&self, id: BallotId) -> Result<Option<StoredBallot>>;
+
+    /// Ballots in a status across organizations (the worker's view: published ones).
+    async fn ballots_with_status(&self, status: BallotStatus) -> Result<Vec<StoredBallot>>;
+
+    /// The roll frozen at publication.
+    async fn eligible_units(&self, ballot: BallotId) -> Result<Vec<EligibleUnit>>;
+
+    async fn eligible_unit(&self, ballot: BallotId, unit: UnitId) -> Result<Option<EligibleUnit>>;
+
+    /// The participation ledger of a ballot, oldest first.
+    async fn participation(&self, ballot: BallotId) -> Result<Vec<Participation>>;
+
+    async fn participation_of(
+        &self,
+        ballot: BallotId,
+        unit: UnitId,
+    ) -> Result<Option<Participation>>;
+
+    /// The ballot box of a ballot, in tracker order.
+    async fn box_entries(&self, ballot: BallotId) -> Result<Vec<BoxEntry>>;
+
+    async fn box_count(&self, ballot: BallotId) -> Result<u64>;
+
+    /// Refused attempts on a ballot, oldest first.
+    async fn refusals(&self, ballot: BallotId) -> Result<Vec<Refusal>>;
+
+    /// Removes the superseded row versions a shuffle leaves in the data files (PostgreSQL
+    /// keeps them, with their original transaction ids, until a vacuum); a no-op elsewhere.
+    async fn compact_ballot_box(&self) -> Result<()>;
 
     /// Starts a write transaction. Changes commit together with exactly one audit entry.
     async fn begin(&self) -> Result<Box<dyn StoreTx>>;
@@ -366,6 +434,82 @@ pub trait StoreTx: Send {
     ) -> Result<()>;
 
     async fn delete_messages_to(&mut self, subject: SubjectCode) -> Result<u64>;
+
+    // --- units and owners -------------------------------------------------------------
+
+    /// Adds a unit; a label already used in the organization (ignoring case) is a `conflict`.
+    async fn insert_unit(&mut self, unit: &Unit) -> Result<()>;
+
+    /// Writes label, weight, consent and retirement of an existing unit.
+    async fn update_unit(&mut self, unit: &Unit) -> Result<()>;
+
+    async fn insert_unit_owner(&mut self, owner: &UnitOwner) -> Result<()>;
+
+    async fn update_unit_owner(&mut self, owner: &UnitOwner) -> Result<()>;
+
+    async fn delete_unit_owner(&mut self, unit: UnitId, subject: SubjectCode) -> Result<()>;
+
+    // --- ballots -----------------------------------------------------------------------------
+
+    async fn insert_ballot(&mut self, ballot: &StoredBallot) -> Result<()>;
+
+    /// Reads a ballot inside the transaction and locks it: shared (a vote being cast) or
+    /// exclusive (closing). A close waits for votes in flight, and votes that come after it
+    /// see the ballot closed, so no vote slips between the last read and the tally.
+    async fn lock_ballot(&mut self, id: BallotId, exclusive: bool) -> Result<Option<StoredBallot>>;
+
+    /// The participation ledger as this transaction sees it.
+    async fn participation_in_tx(&mut self, ballot: BallotId) -> Result<Vec<Participation>>;
+
+    /// The ballot box as this transaction sees it, in tracker order.
+    async fn box_entries_in_tx(&mut self, ballot: BallotId) -> Result<Vec<BoxEntry>>;
+
+    /// Replaces a draft's definition; a ballot that is no longer a draft is a `conflict`.
+    async fn update_draft(
+        &mut self,
+        id: BallotId,
+        definition: &str,
+        hash: &Digest32,
+        closes_at: Timestamp,
+    ) -> Result<()>;
+
+    /// Draft → published, with the roll frozen as `eligible`. False if it was not a draft.
+    async fn publish_ballot(
+        &mut self,
+        id: BallotId,
+        at: Timestamp,
+        eligible: &[EligibleUnit],
+    ) -> Result<bool>;
+
+    /// Draft or published → cancelled. False if it was neither.
+    async fn cancel_ballot(&mut self, id: BallotId, at: Timestamp) -> Result<bool>;
+
+    /// Published → closed, with its results and checkpoint. False if it was not published
+    /// (another process closed it first).
+    async fn close_ballot(
+        &mut self,
+        id: BallotId,
+        at: Timestamp,
+        results: &str,
+        checkpoint: &str,
+    ) -> Result<bool>;
+
+    /// Adds a participation row unless the unit already took part in the ballot: returns
+    /// false then, and writes nothing. The uniqueness is the database's, not a prior read.
+    async fn insert_participation(&mut self, participation: &Participation) -> Result<bool>;
+
+    /// Adds a ballot to the box; a tracker already in use is a `conflict`.
+    async fn insert_box_entry(&mut self, entry: &BoxEntry) -> Result<()>;
+
+    /// Rewrites a published ballot's box in tracker order, so neither storage order nor
+    /// any row's write history reflects casting order; returns the entries written.
+    async fn shuffle_box(&mut self, ballot: BallotId) -> Result<u64>;
+
+    async fn insert_refusal(&mut self, refusal: &Refusal) -> Result<()>;
+
+    /// Records that a reminder `slot` of a ballot went out; false if it already had.
+    async fn claim_reminder(&mut self, ballot: BallotId, slot: &str, at: Timestamp)
+    -> Result<bool>;
 
     async fn commit(self: Box<Self>, audit: NewAuditEntry) -> Result<AuditEntry>;
 

@@ -10,6 +10,7 @@ pub struct Model {
     #[sea_orm(unique)]
     pub slug: String,
     pub name: String,
+    pub time_zone: String,
     pub created_at: TimeDateTimeWithTimeZone,
 }
 

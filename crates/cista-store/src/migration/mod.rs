@@ -4,8 +4,10 @@
 
 use sea_orm_migration::prelude::*;
 
+mod columns;
 mod m20261122_000001_foundation;
 mod m20261123_000001_people_and_access;
+mod m20261124_000001_voting;
 pub mod vault;
 
 #[derive(Debug)]
@@ -16,6 +18,7 @@ impl MigratorTrait for Migrator {
         vec![
             Box::new(m20261122_000001_foundation::Migration),
             Box::new(m20261123_000001_people_and_access::Migration),
+            Box::new(m20261124_000001_voting::Migration),
         ]
     }
 }

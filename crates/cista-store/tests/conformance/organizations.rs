@@ -152,6 +152,7 @@ pub async fn a_taken_slug_is_refused_and_nothing_is_half_written(h: &Harness) {
         id: cista_types::OrgId::new(&OsRng),
         slug,
         name,
+        time_zone: cista_types::TimeZoneName::utc(),
         created_at: h.clock.now(),
     };
     let key = StoredKey {

@@ -1,0 +1,232 @@
+//! Records of association voting that cross the store port: units and their owners, ballots,
+//! the eligibility snapshot, the participation ledger, the ballot box, refused attempts and
+//! sent reminders.
+//!
+//! The participation ledger and the ballot box are the two stores DESIGN §3 describes: the
+//! ledger names the unit, channel, origin and time; a secret ballot's box entry holds only its
+//! tracker and sealed choices. No column of one refers to the other.
+
+use cista_crypto::Digest32;
+use cista_types::{BallotId, OrgId, SubjectCode, Timestamp, Tracker, UnitId, UnitLabel, Weight};
+use serde::{Deserialize, Serialize};
+
+/// Where a unit stands on online voting (FL-01).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum ConsentStatus {
+    /// No consent on record: the unit votes on paper until it consents.
+    None,
+    Consented,
+    /// The owner opted out of online voting: paper only.
+    OptedOut,
+}
+
+impl ConsentStatus {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::None => "none",
+            Self::Consented => "consented",
+            Self::OptedOut => "opted-out",
+        }
+    }
+
+    pub fn parse(text: &str) -> Option<Self> {
+        match text {
+            "none" => Some(Self::None),
+            "consented" => Some(Self::Consented),
+            "opted-out" => Some(Self::OptedOut),
+            _ => None,
+        }
+    }
+
+    pub fn label(self) -> &'static str {
+        match self {
+            Self::None => "no consent on record (paper)",
+            Self::Consented => "consented to online voting",
+            Self::OptedOut => "opted out (paper only)",
+        }
+    }
+}
+
+/// A unit of an association: its label, voting weight and consent.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Unit {
+    pub id: UnitId,
+    pub org: OrgId,
+    pub label: UnitLabel,
+    pub weight: Weight,
+    pub consent: ConsentStatus,
+    /// When and how the consent (or opt-out) was recorded.
+    pub consent_at: Option<Timestamp>,
+    pub consent_method: Option<String>,
+    pub created_at: Timestamp,
+    /// Set when a re-import removed the unit; it stays for the records that name it.
+    pub retired_at: Option<Timestamp>,
+}
+
+/// A person who owns a unit; `designated` marks the one who votes for a multi-owner unit.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct UnitOwner {
+    pub unit: UnitId,
+    pub subject: SubjectCode,
+    pub designated: bool,
+}
+
+/// Where a ballot stands.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum BallotStatus {
+    /// Being built; editable, invisible to owners.
+    Draft,
+    /// Immutable; open for votes between its opening and closing times.
+    Published,
+    /// Tallied; results, record and bulletin available.
+    Closed,
+    /// Withdrawn (a correction is a cancel and a reissue); its records stay.
+    Cancelled,
+}
+
+impl BallotStatus {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Draft => "draft",
+            Self::Published => "published",
+            Self::Closed => "closed",
+            Self::Cancelled => "cancelled",
+        }
+    }
+
+    pub fn parse(text: &str) -> Option<Self> {
+        match text {
+            "draft" => Some(Self::Draft),
+            "published" => Some(Self::Published),
+            "closed" => Some(Self::Closed),
+            "cancelled" => Some(Self::Cancelled),
+            _ => None,
+        }
+    }
+}
+
+/// A ballot as stored. The definition is JSON, immutable once published (the database
+/// refuses to change it); its SHA-256 is what forms, receipts and the bulletin refer to.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StoredBallot {
+    pub id: BallotId,
+    pub org: OrgId,
+    pub status: BallotStatus,
+    pub definition: String,
+    pub definition_hash: Digest32,
+    pub created_at: Timestamp,
+    pub published_at: Option<Timestamp>,
+    pub closed_at: Option<Timestamp>,
+    pub cancelled_at: Option<Timestamp>,
+    /// The cancelled ballot this one corrects.
+    pub replaces: Option<BallotId>,
+    /// Copied from the definition, so the store can find ballots due to close.
+    pub closes_at: Timestamp,
+    /// How many box entries the last shuffle wrote (see `Store::shuffle_ballot_box`).
+    pub shuffled_count: i64,
+    /// Set at close: the results (JSON) and the ballot list's signed checkpoint.
+    pub results: Option<String>,
+    pub checkpoint: Option<String>,
+}
+
+/// A unit on a ballot's roll, as it was when the ballot was published.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct EligibleUnit {
+    pub ballot: BallotId,
+    pub unit: UnitId,
+    pub label: UnitLabel,
+    pub weight: Weight,
+}
+
+/// How a vote arrived.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum VoteChannel {
+    /// Online, signed in with a password.
+    Web,
+    /// Online, signed in with a one-time SMS code.
+    SmsSession,
+    /// On paper, entered by staff.
+    Paper,
+}
+
+impl VoteChannel {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Web => "web",
+            Self::SmsSession => "sms-session",
+            Self::Paper => "paper",
+        }
+    }
+
+    pub fn parse(text: &str) -> Option<Self> {
+        match text {
+            "web" => Some(Self::Web),
+            "sms-session" => Some(Self::SmsSession),
+            "paper" => Some(Self::Paper),
+            _ => None,
+        }
+    }
+
+    /// For sentences: "… already voted on 3 December at 14:05, online".
+    pub fn describe(self) -> &'static str {
+        match self {
+            Self::Web => "online",
+            Self::SmsSession => "online (signed in by SMS code)",
+            Self::Paper => "on paper (entered by staff)",
+        }
+    }
+}
+
+/// Where a vote (or a refused attempt) came from: the browser's address and user agent for
+/// online votes, the staff member for paper ones.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct VoteOrigin {
+    pub ip: Option<String>,
+    pub user_agent: Option<String>,
+    pub staff: Option<SubjectCode>,
+}
+
+/// One row of the participation ledger: that a unit took part, how, when and from where.
+/// Unique per (ballot, unit): the database refuses a second.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Participation {
+    pub ballot: BallotId,
+    pub unit: UnitId,
+    pub channel: VoteChannel,
+    /// The owner who voted online (none for paper).
+    pub voter: Option<SubjectCode>,
+    pub origin: VoteOrigin,
+    pub at: Timestamp,
+}
+
+/// One entry of the ballot box. For a secret ballot: the tracker and the sealed choices,
+/// nothing else. For a recorded ballot, also the unit and the time.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct BoxEntry {
+    pub ballot: BallotId,
+    pub tracker: Tracker,
+    /// The weight the ballot counts with: the unit's voting weight on a weighted ballot, 1 on
+    /// a one-vote-per-unit ballot. Public on the bulletin, so anyone can recount.
+    pub weight: Weight,
+    /// The choices, sealed under the organization's data key (bound to ballot and tracker).
+    pub sealed_choices: Vec<u8>,
+    pub unit: Option<UnitId>,
+    pub cast_at: Option<Timestamp>,
+}
+
+/// A refused attempt to vote, kept for the association's counsel.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Refusal {
+    pub id: i64,
+    pub ballot: BallotId,
+    pub unit: UnitId,
+    pub channel: VoteChannel,
+    pub voter: Option<SubjectCode>,
+    pub origin: VoteOrigin,
+    pub at: Timestamp,
+    /// The error code of the refusal (`already_voted`, `ballot_not_open`, …).
+    pub reason: String,
+}

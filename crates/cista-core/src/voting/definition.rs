@@ -1,0 +1,654 @@
+//! A ballot's definition and a voter's choices: the data, its validation for publication, and
+//! the exact check of a submitted form against the definition version it was made from
+//! (FL-04). Pure code: no store, no clock but the one passed in.
+
+use crate::{Error, Result};
+use cista_crypto::Digest32;
+use cista_types::{Percent, TimeZoneName, Timestamp};
+use serde::{Deserialize, Serialize};
+use std::collections::BTreeSet;
+
+/// The longest title, description and candidate name accepted.
+pub const MAX_TITLE: usize = 200;
+pub const MAX_TEXT: usize = 4000;
+pub const MAX_NAME: usize = 120;
+pub const MAX_CONTESTS: usize = 50;
+pub const MAX_CANDIDATES: usize = 100;
+
+/// Whether choices can be tied to the unit that made them.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Secrecy {
+    /// The ballot box holds choices and a tracker only (FL-06).
+    Secret,
+    /// Choices are recorded against the unit, with time and channel.
+    Recorded,
+}
+
+impl Secrecy {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Secret => "secret",
+            Self::Recorded => "recorded",
+        }
+    }
+
+    pub fn label(self) -> &'static str {
+        match self {
+            Self::Secret => "Secret: nobody can tie a ballot to its unit",
+            Self::Recorded => "Recorded: each unit's choices are on the record",
+        }
+    }
+}
+
+/// How ballots count.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Weighting {
+    /// Each unit counts with its voting weight (voting interest).
+    Weighted,
+    /// Each unit counts once.
+    PerUnit,
+}
+
+impl Weighting {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Weighted => "weighted",
+            Self::PerUnit => "per-unit",
+        }
+    }
+
+    pub fn label(self) -> &'static str {
+        match self {
+            Self::Weighted => "Weighted by each unit's voting interest",
+            Self::PerUnit => "One vote per unit",
+        }
+    }
+}
+
+/// What a resolution needs to pass (FL-14).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "kind", rename_all = "kebab-case")]
+pub enum Threshold {
+    /// More yes than no among the votes cast (abstentions are not votes cast).
+    MajorityOfCast,
+    /// At least two thirds of the votes cast are yes.
+    TwoThirdsOfCast,
+    /// Yes reaches this share of all voting interests; units that do not vote count against.
+    ShareOfAllInterests { percent: Percent },
+}
+
+impl Threshold {
+    pub fn describe(&self) -> String {
+        match self {
+            Self::MajorityOfCast => "a majority of the votes cast".to_owned(),
+            Self::TwoThirdsOfCast => "two thirds of the votes cast".to_owned(),
+            Self::ShareOfAllInterests { percent } => {
+                format!("{percent}% of all voting interests")
+            }
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Candidate {
+    pub id: u32,
+    pub name: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "kind", rename_all = "kebab-case")]
+pub enum ContestKind {
+    /// Yes, no or abstain.
+    Resolution { threshold: Threshold },
+    /// Choose up to `seats` of the candidates; plurality; no write-ins (FL-13).
+    Election {
+        seats: u32,
+        candidates: Vec<Candidate>,
+        /// Show candidates in a random order to each voter.
+        shuffle: bool,
+    },
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Contest {
+    /// Stable within the ballot; forms and choices refer to it.
+    pub id: u32,
+    pub title: String,
+    pub description: String,
+    pub kind: ContestKind,
+}
+
+impl Contest {
+    pub fn candidate(&self, id: u32) -> Option<&Candidate> {
+        match &self.kind {
+            ContestKind::Election { candidates, .. } => candidates.iter().find(|c| c.id == id),
+            ContestKind::Resolution { .. } => None,
+        }
+    }
+}
+
+/// Everything a ballot is. Serialized as stored; hashed as stored.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct BallotDefinition {
+    pub title: String,
+    pub description: String,
+    pub opens_at: Timestamp,
+    pub closes_at: Timestamp,
+    /// The zone the window was set in and is shown in.
+    pub time_zone: TimeZoneName,
+    pub secrecy: Secrecy,
+    pub weighting: Weighting,
+    /// Share of voting interests (or of units, when one vote per unit) that must take part.
+    pub quorum: Percent,
+    /// For elections: share of eligible units that must take part for the election to be
+    /// valid (Florida condominium board elections: 20%). None: no such rule.
+    pub min_turnout: Option<Percent>,
+    /// Whether staff may enter paper ballots.
+    pub paper: bool,
+    /// Whether notices and reminders also go by SMS to owners with a mobile number.
+    pub notify_sms: bool,
+    /// Hours before the close at which owners who have not voted are reminded.
+    pub reminder_hours: Vec<u32>,
+    pub contests: Vec<Contest>,
+}
+
+fn check_text(field: &str, value: &str, max: usize, required: bool) -> Result<()> {
+    if required && value.trim().is_empty() {
+        return Err(Error::invalid(field, "must not be empty"));
+    }
+    if value.chars().count() > max {
+        return Err(Error::invalid(
+            field,
+            format!("must be at most {max} characters"),
+        ));
+    }
+    if value
+        .chars()
+        .any(|c| c.is_control() && c != '\n' && c != '\r' && c != '\t')
+    {
+        return Err(Error::invalid(field, "must not contain control characters"));
+    }
+    Ok(())
+}
+
+impl BallotDefinition {
+    /// The stored form: compact JSON, hashed as is.
+    pub fn to_json(&self) -> Result<String> {
+        serde_json::to_string(self).map_err(|e| Error::Internal(e.to_string()))
+    }
+
+    pub fn from_json(text: &str) -> Result<Self> {
+        serde_json::from_str(text)
+            .map_err(|_| Error::Integrity("a stored ballot definition is malformed".to_owned()))
+    }
+
+    pub fn hash_of(json: &str) -> Digest32 {
+        Digest32::sha256(&[json.as_bytes()])
+    }
+
+    pub fn contest(&self, id: u32) -> Option<&Contest> {
+        self.contests.iter().find(|c| c.id == id)
+    }
+
+    pub fn next_contest_id(&self) -> u32 {
+        self.contests.iter().map(|c| c.id + 1).max().unwrap_or(1)
+    }
+
+    pub fn has_election(&self) -> bool {
+        self.contests
+            .iter()
+            .any(|c| matches!(c.kind, ContestKind::Election { .. }))
+    }
+
+    /// Checks the fields a draft may hold at any time.
+    pub fn validate_draft(&self) -> Result<()> {
+        check_text("title", &self.title, MAX_TITLE, true)?;
+        check_text("description", &self.description, MAX_TEXT, false)?;
+        if self.closes_at <= self.opens_at {
+            return Err(Error::invalid(
+                "closing time",
+                "must be after the opening time",
+            ));
+        }
+        if self.contests.len() > MAX_CONTESTS {
+            return Err(Error::invalid(
+                "contests",
+                format!("at most {MAX_CONTESTS} per ballot"),
+            ));
+        }
+        if self.reminder_hours.len() > 5
+            || self.reminder_hours.iter().any(|h| *h == 0 || *h > 24 * 60)
+        {
+            return Err(Error::invalid(
+                "reminders",
+                "at most 5, each between 1 hour and 60 days before the close",
+            ));
+        }
+        let mut ids = BTreeSet::new();
+        for contest in &self.contests {
+            if !ids.insert(contest.id) {
+                return Err(Error::Integrity("two contests share an id".to_owned()));
+            }
+            validate_contest(contest)?;
+        }
+        Ok(())
+    }
+
+    /// Checks that the ballot is complete and its window still ahead, before publication.
+    pub fn validate_for_publication(&self, now: Timestamp) -> Result<()> {
+        self.validate_draft()?;
+        if self.contests.is_empty() {
+            return Err(Error::invalid(
+                "contests",
+                "add at least one resolution or election before publishing",
+            ));
+        }
+        if self.closes_at <= now {
+            return Err(Error::invalid(
+                "closing time",
+                "is in the past; choose a closing time ahead",
+            ));
+        }
+        Ok(())
+    }
+}
+
+/// Checks one contest on its own (also used by the builder before it is added).
+pub fn validate_contest(contest: &Contest) -> Result<()> {
+    check_text("contest title", &contest.title, MAX_TITLE, true)?;
+    check_text("contest description", &contest.description, MAX_TEXT, false)?;
+    if let ContestKind::Election {
+        seats, candidates, ..
+    } = &contest.kind
+    {
+        if candidates.is_empty() {
+            return Err(Error::invalid(
+                "candidates",
+                "list at least one candidate, one per line",
+            ));
+        }
+        if candidates.len() > MAX_CANDIDATES {
+            return Err(Error::invalid(
+                "candidates",
+                format!("at most {MAX_CANDIDATES} per election"),
+            ));
+        }
+        if *seats == 0 || *seats as usize > candidates.len() {
+            return Err(Error::invalid(
+                "seats",
+                format!(
+                    "must be between 1 and the number of candidates ({})",
+                    candidates.len()
+                ),
+            ));
+        }
+        let mut names = BTreeSet::new();
+        let mut ids = BTreeSet::new();
+        for c in candidates {
+            check_text("candidate name", &c.name, MAX_NAME, true)?;
+            if !names.insert(c.name.trim().to_lowercase()) {
+                return Err(Error::invalid(
+                    "candidates",
+                    format!("{} is listed twice", c.name.trim()),
+                ));
+            }
+            if !ids.insert(c.id) {
+                return Err(Error::Integrity("two candidates share an id".to_owned()));
+            }
+        }
+    }
+    Ok(())
+}
+
+/// Candidates from a text area: one name per line, blank lines ignored.
+pub fn candidates_from_lines(text: &str) -> Vec<Candidate> {
+    text.lines()
+        .map(str::trim)
+        .filter(|l| !l.is_empty())
+        .zip(1u32..)
+        .map(|(name, id)| Candidate {
+            id,
+            name: name.to_owned(),
+        })
+        .collect()
+}
+
+/// A resolution answer.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Answer {
+    Yes,
+    No,
+    Abstain,
+}
+
+impl Answer {
+    pub fn label(self) -> &'static str {
+        match self {
+            Self::Yes => "Yes",
+            Self::No => "No",
+            Self::Abstain => "Abstain",
+        }
+    }
+
+    fn parse(text: &str) -> Option<Self> {
+        match text {
+            "yes" => Some(Self::Yes),
+            "no" => Some(Self::No),
+            "abstain" => Some(Self::Abstain),
+            _ => None,
+        }
+    }
+}
+
+/// One contest's choice.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(untagged)]
+pub enum Choice {
+    Answer {
+        contest: u32,
+        answer: Answer,
+    },
+    /// Candidate ids, ascending; possibly fewer than the seats (an undervote), never more.
+    Candidates {
+        contest: u32,
+        candidates: Vec<u32>,
+    },
+}
+
+impl Choice {
+    pub fn contest(&self) -> u32 {
+        match self {
+            Choice::Answer { contest, .. } | Choice::Candidates { contest, .. } => *contest,
+        }
+    }
+}
+
+/// A complete ballot: one choice per contest, in contest order. Its JSON is what is sealed
+/// in the ballot box and published on the bulletin.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(transparent)]
+pub struct Choices(pub Vec<Choice>);
+
+impl Choices {
+    pub fn to_json(&self) -> Result<String> {
+        serde_json::to_string(self).map_err(|e| Error::Internal(e.to_string()))
+    }
+
+    pub fn from_json(text: &str) -> Result<Self> {
+        serde_json::from_str(text)
+            .map_err(|_| Error::Integrity("a stored ballot is malformed".to_owned()))
+    }
+
+    /// Reads a ballot form: field `c{id}` per contest (`yes`/`no`/`abstain`, or a candidate id
+    /// per checked box). Anything not on this exact definition is refused: a choice for an
+    /// unknown contest or candidate, a missing answer, too many candidates, a repeated field.
+    pub fn from_form(definition: &BallotDefinition, fields: &[(String, String)]) -> Result<Self> {
+        let mut choices = Vec::with_capacity(definition.contests.len());
+        for (name, _) in fields {
+            if let Some(id) = name.strip_prefix('c') {
+                let known = id
+                    .parse::<u32>()
+                    .ok()
+                    .is_some_and(|id| definition.contest(id).is_some());
+                if !known {
+                    return Err(Error::BadRequest {
+                        reason: "the form names a contest that is not on this ballot".to_owned(),
+                    });
+                }
+            }
+        }
+        for contest in &definition.contests {
+            let field = format!("c{}", contest.id);
+            let values: Vec<&str> = fields
+                .iter()
+                .filter(|(k, _)| *k == field)
+                .map(|(_, v)| v.as_str())
+                .collect();
+            match &contest.kind {
+                ContestKind::Resolution { .. } => {
+                    let answer = match values.as_slice() {
+                        [one] => Answer::parse(one).ok_or_else(|| Error::BadRequest {
+                            reason: format!("“{}” is not an answer on this ballot", one),
+                        })?,
+                        [] => {
+                            return Err(Error::invalid(
+                                contest.title.clone(),
+                                "needs an answer: choose yes, no or abstain",
+                            ));
+                        }
+                        _ => {
+                            return Err(Error::BadRequest {
+                                reason: format!("{} has more than one answer", contest.title),
+                            });
+                        }
+                    };
+                    choices.push(Choice::Answer {
+                        contest: contest.id,
+                        answer,
+                    });
+                }
+                ContestKind::Election {
+                    seats, candidates, ..
+                } => {
+                    let mut chosen = BTreeSet::new();
+                    for v in &values {
+                        let id = v
+                            .parse::<u32>()
+                            .ok()
+                            .filter(|id| candidates.iter().any(|c| c.id == *id))
+                            .ok_or_else(|| Error::BadRequest {
+                                reason: format!(
+                                    "a choice for {} is not a candidate on this ballot",
+                                    contest.title
+                                ),
+                            })?;
+                        if !chosen.insert(id) {
+                            return Err(Error::BadRequest {
+                                reason: format!(
+                                    "a candidate for {} is chosen twice",
+                                    contest.title
+                                ),
+                            });
+                        }
+                    }
+                    if chosen.len() > *seats as usize {
+                        return Err(Error::invalid(
+                            contest.title.clone(),
+                            format!(
+                                "has {} candidates chosen; choose at most {seats}",
+                                chosen.len()
+                            ),
+                        ));
+                    }
+                    choices.push(Choice::Candidates {
+                        contest: contest.id,
+                        candidates: chosen.into_iter().collect(),
+                    });
+                }
+            }
+        }
+        Ok(Self(choices))
+    }
+
+    /// Checks stored or published choices against the definition (recount, verification).
+    pub fn check(&self, definition: &BallotDefinition) -> Result<()> {
+        if self.0.len() != definition.contests.len() {
+            return Err(Error::Integrity(
+                "a ballot does not answer every contest".to_owned(),
+            ));
+        }
+        for (choice, contest) in self.0.iter().zip(&definition.contests) {
+            let ok = match (choice, &contest.kind) {
+                (Choice::Answer { contest: id, .. }, ContestKind::Resolution { .. }) => {
+                    *id == contest.id
+                }
+                (
+                    Choice::Candidates {
+                        contest: id,
+                        candidates: chosen,
+                    },
+                    ContestKind::Election {
+                        seats, candidates, ..
+                    },
+                ) => {
+                    *id == contest.id
+                        && chosen.len() <= *seats as usize
+                        && chosen.windows(2).all(|w| w.first() < w.get(1))
+                        && chosen.iter().all(|c| candidates.iter().any(|k| k.id == *c))
+                }
+                _ => false,
+            };
+            if !ok {
+                return Err(Error::Integrity(format!(
+                    "a ballot's choice for {} is not valid on this ballot",
+                    contest.title
+                )));
+            }
+        }
+        Ok(())
+    }
+
+    /// Each contest's title and the chosen option(s) in words, for receipts.
+    pub fn describe(&self, definition: &BallotDefinition) -> Vec<(String, Vec<String>)> {
+        self.0
+            .iter()
+            .filter_map(|choice| {
+                let contest = definition.contest(choice.contest())?;
+                let words = match choice {
+                    Choice::Answer { answer, .. } => vec![answer.label().to_owned()],
+                    Choice::Candidates { candidates, .. } if candidates.is_empty() => {
+                        vec!["(no candidate chosen)".to_owned()]
+                    }
+                    Choice::Candidates { candidates, .. } => candidates
+                        .iter()
+                        .filter_map(|id| contest.candidate(*id).map(|c| c.name.clone()))
+                        .collect(),
+                };
+                Some((contest.title.clone(), words))
+            })
+            .collect()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used, clippy::indexing_slicing)]
+    use super::*;
+
+    pub(crate) fn sample() -> BallotDefinition {
+        BallotDefinition {
+            title: "Annual meeting 2026".into(),
+            description: String::new(),
+            opens_at: Timestamp::parse_rfc3339("2026-12-01T00:00:00Z").unwrap(),
+            closes_at: Timestamp::parse_rfc3339("2026-12-15T00:00:00Z").unwrap(),
+            time_zone: TimeZoneName::parse("America/New_York").unwrap(),
+            secrecy: Secrecy::Secret,
+            weighting: Weighting::PerUnit,
+            quorum: Percent::parse("30").unwrap(),
+            min_turnout: None,
+            paper: true,
+            notify_sms: false,
+            reminder_hours: vec![72],
+            contests: vec![
+                Contest {
+                    id: 1,
+                    title: "Amendment".into(),
+                    description: String::new(),
+                    kind: ContestKind::Resolution {
+                        threshold: Threshold::TwoThirdsOfCast,
+                    },
+                },
+                Contest {
+                    id: 2,
+                    title: "Board".into(),
+                    description: String::new(),
+                    kind: ContestKind::Election {
+                        seats: 2,
+                        candidates: candidates_from_lines("Ann\nBob\n\nCy\n"),
+                        shuffle: true,
+                    },
+                },
+            ],
+        }
+    }
+
+    fn form(pairs: &[(&str, &str)]) -> Vec<(String, String)> {
+        pairs
+            .iter()
+            .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
+            .collect()
+    }
+
+    #[test]
+    fn a_complete_form_becomes_choices_in_contest_order() {
+        let d = sample();
+        let c = Choices::from_form(&d, &form(&[("c2", "3"), ("c1", "yes"), ("c2", "1")])).unwrap();
+        assert_eq!(
+            c.to_json().unwrap(),
+            r#"[{"contest":1,"answer":"yes"},{"contest":2,"candidates":[1,3]}]"#
+        );
+        c.check(&d).unwrap();
+        assert_eq!(Choices::from_json(&c.to_json().unwrap()).unwrap(), c);
+        assert_eq!(
+            c.describe(&d),
+            vec![
+                ("Amendment".to_owned(), vec!["Yes".to_owned()]),
+                ("Board".to_owned(), vec!["Ann".to_owned(), "Cy".to_owned()])
+            ]
+        );
+        // An undervote is allowed.
+        Choices::from_form(&d, &form(&[("c1", "no")])).unwrap();
+    }
+
+    #[test]
+    fn forms_not_made_from_this_definition_are_refused() {
+        let d = sample();
+        let cases: &[&[(&str, &str)]] = &[
+            &[("c2", "1")],                                          // no answer to the resolution
+            &[("c1", "maybe")],                                      // not an answer
+            &[("c1", "yes"), ("c1", "no")],                          // two answers
+            &[("c1", "yes"), ("c2", "9")],                           // not a candidate
+            &[("c1", "yes"), ("c2", "1"), ("c2", "1")],              // the same candidate twice
+            &[("c1", "yes"), ("c2", "1"), ("c2", "2"), ("c2", "3")], // too many
+            &[("c1", "yes"), ("c7", "1")],                           // not a contest
+        ];
+        for case in cases {
+            assert!(Choices::from_form(&d, &form(case)).is_err(), "{case:?}");
+        }
+    }
+
+    #[test]
+    fn publication_needs_a_contest_and_a_future_close() {
+        let mut d = sample();
+        let now = Timestamp::parse_rfc3339("2026-11-30T00:00:00Z").unwrap();
+        d.validate_for_publication(now).unwrap();
+        let later = Timestamp::parse_rfc3339("2026-12-16T00:00:00Z").unwrap();
+        assert!(d.validate_for_publication(later).is_err());
+        d.contests.clear();
+        assert!(d.validate_for_publication(now).is_err());
+        let mut d = sample();
+        if let ContestKind::Election { seats, .. } = &mut d.contests[1].kind {
+            *seats = 4;
+        }
+        assert!(d.validate_draft().is_err());
+        let mut d = sample();
+        d.closes_at = d.opens_at;
+        assert!(d.validate_draft().is_err());
+    }
+
+    #[test]
+    fn the_hash_changes_with_any_edit() {
+        let d = sample();
+        let a = BallotDefinition::hash_of(&d.to_json().unwrap());
+        let mut e = d.clone();
+        e.contests[1].title.push('!');
+        assert_ne!(a, BallotDefinition::hash_of(&e.to_json().unwrap()));
+        assert_eq!(
+            BallotDefinition::from_json(&d.to_json().unwrap()).unwrap(),
+            d
+        );
+    }
+}

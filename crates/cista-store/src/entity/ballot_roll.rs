@@ -1,0 +1,19 @@
+//! The units eligible on a ballot, frozen at publication.
+
+use sea_orm::entity::prelude::*;
+
+#[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel)]
+#[sea_orm(table_name = "ballot_roll")]
+pub struct Model {
+    #[sea_orm(primary_key, auto_increment = false)]
+    pub ballot_id: i64,
+    #[sea_orm(primary_key, auto_increment = false)]
+    pub unit_id: i64,
+    pub label: String,
+    pub weight_micros: i64,
+}
+
+#[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
+pub enum Relation {}
+
+impl ActiveModelBehavior for ActiveModel {}

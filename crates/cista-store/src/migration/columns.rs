@@ -1,0 +1,30 @@
+//! Column and key shapes shared by the migrations, so every table spells them alike.
+
+use sea_orm_migration::prelude::*;
+
+pub(crate) fn timestamp(name: &'static str) -> ColumnDef {
+    ColumnDef::new(name)
+        .timestamp_with_time_zone()
+        .not_null()
+        .to_owned()
+}
+
+pub(crate) fn timestamp_null(name: &'static str) -> ColumnDef {
+    ColumnDef::new(name)
+        .timestamp_with_time_zone()
+        .null()
+        .to_owned()
+}
+
+pub(crate) fn fk(
+    name: &str,
+    from: (&'static str, &'static str),
+    to: (&'static str, &'static str),
+) -> ForeignKeyCreateStatement {
+    ForeignKey::create()
+        .name(name)
+        .from(from.0, from.1)
+        .to(to.0, to.1)
+        .on_delete(ForeignKeyAction::Restrict)
+        .to_owned()
+}
