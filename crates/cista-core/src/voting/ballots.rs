@@ -568,7 +568,9 @@ impl Cista {
         }
         // Erased people get nothing.
         let mut live = BTreeMap::new();
-        for (subject, r) in out {
+        for (subject, mut r) in out {
+            r.online.sort_by(|a, b| super::units::natural_cmp(a, b));
+            r.paper.sort_by(|a, b| super::units::natural_cmp(a, b));
             let account = self.store().account(subject).await?;
             if account.is_some_and(|a| a.status != AccountStatus::Erased) {
                 live.insert(subject, r);

@@ -691,7 +691,13 @@ impl Cista {
                 owners: refs,
             });
         }
+        // Units no longer in the file are retired, and their owners unlinked.
         for u in by_key.into_values().filter(|u| u.retired_at.is_none()) {
+            for o in owners_by_unit.get(&u.id).into_iter().flatten() {
+                plan.owners_removed
+                    .push((u.label.to_string(), display(&o.subject)));
+                plan.unlink.push((u.id, o.subject));
+            }
             plan.units_retired.push(u.label.to_string());
             plan.retire.push(u);
         }
@@ -858,7 +864,8 @@ impl Cista {
                             .ok_or_else(|| Error::Internal("a new person is missing".to_owned()))?,
                     };
                     if !members.contains(&subject) && joined.insert(subject) {
-                        if self.store().account(subject).await?.is_none() {
+                        let known = matches!(person, PersonRef::Known(_));
+                        if known && self.store().account(subject).await?.is_none() {
                             tx.insert_account(&Account::new_invited(subject, now))
                                 .await?;
                         }

@@ -15,6 +15,7 @@ mod keys;
 mod organizations;
 mod people;
 mod schema;
+mod voting;
 
 pub use harness::Harness;
 
@@ -85,4 +86,16 @@ conformance! {
     access::invitations_by_staff_need_the_right_for_that_role,
     access::undeliverable_messages_are_retried_then_abandoned_and_params_wiped,
     access::key_rotation_rewraps_every_persons_key,
+    voting::the_roster_is_checked_whole_previewed_then_applied,
+    voting::a_hundred_concurrent_casts_for_one_unit_store_exactly_one,
+    voting::paper_and_online_refuse_each_other_in_either_order,
+    voting::a_secret_ballot_box_holds_nothing_that_links_it_to_the_ledger,
+    voting::a_recorded_ballot_links_choices_to_the_unit,
+    voting::refused_casts_are_explained_recorded_and_store_nothing,
+    voting::consent_is_recorded_with_when_and_how,
+    voting::results_stay_sealed_until_the_close_then_the_bundle_recounts,
+    voting::voting_records_cannot_be_changed_or_deleted,
+    voting::a_correction_is_a_cancel_and_a_reissue,
+    voting::owners_are_notified_and_reminded_until_they_vote,
+    voting::a_weighted_secret_ballot_refuses_weights_that_identify_units,
 }
