@@ -1,0 +1,528 @@
+//! The certified results of a closed ballot (FL-09, issue 4 item 8): what was asked, who took
+//! part, the quorum, each contest's outcome, and what anyone needs to recount it (the ballot
+//! list hash, the Merkle tree root, the instance's verifier key and the bulletin), with a
+//! signature block for the election official. Every figure is printed exactly from the sealed
+//! tally; only percentages are rounded, and the page says so.
+
+use crate::render::{self, Engine};
+use crate::{ReportError, numbers};
+use cista_core::voting::Ballot;
+use cista_core::voting::bundle::BallotResults;
+use cista_core::voting::definition::{Secrecy, Threshold, Weighting};
+use cista_core::voting::tally::{ContestResult, OptionCount, Tally};
+use cista_types::Timestamp;
+use serde::Serialize;
+use std::sync::LazyLock;
+
+/// Everything the certificate shows. The web app fills it from a closed ballot.
+#[derive(Debug, Clone, Copy)]
+pub struct ResultsDocument<'a> {
+    pub organization: &'a str,
+    /// The ballot: title, window, time zone, secrecy, weighting, contests.
+    pub ballot: &'a Ballot,
+    /// The results sealed at close.
+    pub results: &'a BallotResults,
+    /// The instance signing key's id (8 hex digits).
+    pub verifier_key_id: &'a str,
+    /// The full signed-note verifier key (`name+keyid+base64`).
+    pub verifier_key: &'a str,
+    /// The ballot's public bulletin, `https://…/e/{id}/bulletin`.
+    pub bulletin_url: &'a str,
+    pub generated_at: Timestamp,
+}
+
+static TEMPLATE: LazyLock<Engine> =
+    LazyLock::new(|| render::engine(include_str!("../templates/results.typ")));
+
+/// Lays out the certified results as a US Letter PDF/A with its fonts embedded. Refuses
+/// (rather than prints) results that do not belong to the ballot or contradict themselves.
+pub fn certified_results_pdf(doc: &ResultsDocument<'_>) -> Result<Vec<u8>, ReportError> {
+    let view = View::of(doc)?;
+    let title = format!(
+        "cista-results/{}/{}",
+        doc.results.ballot, doc.results.root_sha256
+    );
+    render::pdf(&TEMPLATE, &view, &title, doc.generated_at)
+}
+
+/// What the template prints: strings already formatted (exactly), flags for the outcome marks.
+#[derive(Debug, Serialize)]
+struct View {
+    organization: String,
+    title: String,
+    reference: String,
+    opens: String,
+    closes: String,
+    zone: String,
+    closed_at: String,
+    generated_at: String,
+    secrecy: &'static str,
+    counting: &'static str,
+    weighted: bool,
+    participation: Vec<Fact>,
+    channels: Vec<Fact>,
+    quorum: Requirement,
+    min_turnout: Option<Requirement>,
+    contests: Vec<ContestView>,
+    integrity: Integrity,
+}
+
+/// A labelled figure, with its share where one makes sense.
+#[derive(Debug, Serialize)]
+struct Fact {
+    label: &'static str,
+    value: String,
+    share: String,
+}
+
+#[derive(Debug, Serialize)]
+struct Requirement {
+    rule: String,
+    measured: String,
+    reached: bool,
+}
+
+#[derive(Debug, Serialize)]
+#[serde(tag = "kind", rename_all = "kebab-case")]
+enum ContestView {
+    Resolution {
+        number: usize,
+        title: String,
+        threshold: String,
+        rows: Vec<AnswerRow>,
+        measured: String,
+        passed: bool,
+        outcome: &'static str,
+        reason: String,
+    },
+    Election {
+        number: usize,
+        title: String,
+        seats: String,
+        candidates: Vec<CandidateRow>,
+        elected: String,
+        blank: String,
+        ballots: String,
+        tie: Option<String>,
+        open_seats: Option<String>,
+        valid: bool,
+        validity: String,
+    },
+}
+
+#[derive(Debug, Serialize)]
+struct AnswerRow {
+    label: &'static str,
+    ballots: String,
+    weight: String,
+}
+
+#[derive(Debug, Serialize)]
+struct CandidateRow {
+    rank: String,
+    name: String,
+    ballots: String,
+    weight: String,
+    status: &'static str,
+}
+
+#[derive(Debug, Serialize)]
+struct Integrity {
+    ballots_counted: String,
+    ballot_list_sha256: String,
+    root_sha256: String,
+    tree_size: String,
+    definition_sha256: String,
+    key_id: String,
+    /// The verifier key cut at its `+` separators, so a long key name can wrap there.
+    key_parts: Vec<String>,
+    bulletin_url: String,
+    /// Only http(s) addresses become links; anything else is printed as text.
+    bulletin_link: bool,
+}
+
+impl View {
+    fn of(doc: &ResultsDocument<'_>) -> Result<Self, ReportError> {
+        check(doc)?;
+        let definition = &doc.ballot.definition;
+        let results = doc.results;
+        let tally = &results.tally;
+        let zone = &definition.time_zone;
+        let weighted = definition.weighting == Weighting::Weighted;
+        Ok(Self {
+            organization: doc.organization.to_owned(),
+            title: definition.title.clone(),
+            reference: results.ballot.clone(),
+            opens: zone.format(definition.opens_at),
+            closes: zone.format(definition.closes_at),
+            zone: zone.as_str().to_owned(),
+            closed_at: zone.format_precise(results.closed_at),
+            generated_at: zone.format_precise(doc.generated_at),
+            secrecy: match definition.secrecy {
+                Secrecy::Secret => "Secret: no ballot can be tied to the unit that cast it",
+                Secrecy::Recorded => "Recorded: each unit's choices are on the record",
+            },
+            counting: match definition.weighting {
+                Weighting::Weighted => "Weighted by each unit's voting interest",
+                Weighting::PerUnit => "One vote per unit",
+            },
+            weighted,
+            participation: participation(tally, weighted),
+            channels: channels(tally),
+            quorum: quorum(tally, definition.weighting),
+            min_turnout: min_turnout(tally),
+            contests: tally
+                .contests
+                .iter()
+                .enumerate()
+                .map(|(i, c)| contest(i + 1, c, tally, definition.weighting))
+                .collect(),
+            integrity: Integrity {
+                ballots_counted: numbers::count(tally.ballots_counted),
+                ballot_list_sha256: results.ballot_list_sha256.clone(),
+                root_sha256: results.root_sha256.clone(),
+                tree_size: numbers::count(results.tree_size),
+                definition_sha256: results.definition_sha256.clone(),
+                key_id: doc.verifier_key_id.trim().to_owned(),
+                key_parts: key_parts(doc.verifier_key),
+                bulletin_url: doc.bulletin_url.to_owned(),
+                bulletin_link: doc.bulletin_url.starts_with("https://")
+                    || doc.bulletin_url.starts_with("http://"),
+            },
+        })
+    }
+}
+
+/// Refuses results that are not this ballot's, or whose parts disagree.
+fn check(doc: &ResultsDocument<'_>) -> Result<(), ReportError> {
+    let results = doc.results;
+    let ballot_id = doc.ballot.id().to_string();
+    if results.ballot != ballot_id {
+        return Err(ReportError::Inconsistent(format!(
+            "the results are those of ballot {}, not of ballot {ballot_id}",
+            results.ballot
+        )));
+    }
+    let definition_hash = doc.ballot.stored.definition_hash.to_hex();
+    if !results
+        .definition_sha256
+        .eq_ignore_ascii_case(&definition_hash)
+    {
+        return Err(ReportError::Inconsistent(
+            "the results were counted under a different definition of this ballot".to_owned(),
+        ));
+    }
+    let tally = &results.tally;
+    if results.tree_size != tally.ballots_counted
+        || tally.ballots_counted != tally.turnout.voted_units
+    {
+        return Err(ReportError::Inconsistent(format!(
+            "{} ballots were counted, the tree holds {} and {} units took part",
+            tally.ballots_counted, results.tree_size, tally.turnout.voted_units
+        )));
+    }
+    if tally.contests.len() != doc.ballot.definition.contests.len() {
+        return Err(ReportError::Inconsistent(
+            "the results and the ballot do not have the same contests".to_owned(),
+        ));
+    }
+    let hex64 = |s: &str| s.len() == 64 && s.bytes().all(|b| b.is_ascii_hexdigit());
+    if !hex64(&results.root_sha256) || !hex64(&results.ballot_list_sha256) {
+        return Err(ReportError::Inconsistent(
+            "the tree root and the ballot list hash must be SHA-256 digests in hex".to_owned(),
+        ));
+    }
+    // A signed-note verifier key is `name+keyid+key`; the id printed beside it must be its own.
+    let key_id = doc.verifier_key_id.trim();
+    match doc.verifier_key.trim().split('+').nth(1) {
+        Some(id) if id.eq_ignore_ascii_case(key_id) => Ok(()),
+        _ => Err(ReportError::Inconsistent(format!(
+            "the verifier key is not the key with id {key_id}"
+        ))),
+    }
+}
+
+fn key_parts(key: &str) -> Vec<String> {
+    let parts: Vec<&str> = key.trim().split('+').collect();
+    let last = parts.len().saturating_sub(1);
+    parts
+        .iter()
+        .enumerate()
+        .map(|(i, p)| {
+            if i < last {
+                format!("{p}+")
+            } else {
+                (*p).to_owned()
+            }
+        })
+        .collect()
+}
+
+fn participation(tally: &Tally, weighted: bool) -> Vec<Fact> {
+    let t = &tally.turnout;
+    let mut facts = vec![Fact {
+        label: "Units that voted",
+        value: format!(
+            "{} of {}",
+            numbers::count(t.voted_units),
+            numbers::count(t.eligible_units)
+        ),
+        share: numbers::percent(i128::from(t.voted_units), i128::from(t.eligible_units)),
+    }];
+    if weighted {
+        facts.push(Fact {
+            label: "Voting interests voted",
+            value: format!(
+                "{} of {}",
+                numbers::weight(t.voted_weight),
+                numbers::weight(t.eligible_weight)
+            ),
+            share: numbers::percent(i128::from(t.voted_weight), i128::from(t.eligible_weight)),
+        });
+    }
+    facts.push(Fact {
+        label: "Ballots counted",
+        value: numbers::count(tally.ballots_counted),
+        share: String::new(),
+    });
+    facts
+}
+
+fn channels(tally: &Tally) -> Vec<Fact> {
+    let t = &tally.turnout;
+    let voted = i128::from(t.voted_units);
+    [
+        ("Online", t.web),
+        ("Online, signed in by SMS code", t.sms_session),
+        ("Paper, entered by staff", t.paper),
+    ]
+    .into_iter()
+    .map(|(label, n)| Fact {
+        label,
+        value: numbers::count(n),
+        share: numbers::percent(i128::from(n), voted),
+    })
+    .collect()
+}
+
+fn quorum(tally: &Tally, weighting: Weighting) -> Requirement {
+    let t = &tally.turnout;
+    let (rule, measured) = match weighting {
+        Weighting::Weighted => (
+            format!("{}% of all voting interests", tally.quorum),
+            format!(
+                "{} of {} voting interests ({})",
+                numbers::weight(t.voted_weight),
+                numbers::weight(t.eligible_weight),
+                numbers::percent(i128::from(t.voted_weight), i128::from(t.eligible_weight))
+            ),
+        ),
+        Weighting::PerUnit => (
+            format!("{}% of all eligible units", tally.quorum),
+            format!(
+                "{} of {} units ({})",
+                numbers::count(t.voted_units),
+                numbers::count(t.eligible_units),
+                numbers::percent(i128::from(t.voted_units), i128::from(t.eligible_units))
+            ),
+        ),
+    };
+    Requirement {
+        rule,
+        measured,
+        reached: tally.quorum_reached,
+    }
+}
+
+fn min_turnout(tally: &Tally) -> Option<Requirement> {
+    let t = &tally.turnout;
+    tally.min_turnout.map(|p| Requirement {
+        rule: format!("{p}% of eligible units, for elections to be valid"),
+        measured: format!(
+            "{} of {} units ({})",
+            numbers::count(t.voted_units),
+            numbers::count(t.eligible_units),
+            numbers::percent(i128::from(t.voted_units), i128::from(t.eligible_units))
+        ),
+        reached: tally.min_turnout_reached.unwrap_or(false),
+    })
+}
+
+/// The figure a ballot's weighting decides on: weight for weighted ballots, ballots otherwise.
+fn measure(c: &OptionCount, weighting: Weighting) -> i128 {
+    match weighting {
+        Weighting::Weighted => i128::from(c.weight),
+        Weighting::PerUnit => i128::from(c.ballots),
+    }
+}
+
+fn shown(measure: i128, weighting: Weighting) -> String {
+    match weighting {
+        Weighting::Weighted => numbers::weight(i64::try_from(measure).unwrap_or(i64::MAX)),
+        Weighting::PerUnit => numbers::count(u64::try_from(measure).unwrap_or(0)),
+    }
+}
+
+fn contest(number: usize, c: &ContestResult, tally: &Tally, weighting: Weighting) -> ContestView {
+    match c {
+        ContestResult::Resolution {
+            title,
+            yes,
+            no,
+            abstain,
+            threshold,
+            threshold_met,
+            passed,
+            ..
+        } => {
+            let row = |label, c: &OptionCount| AnswerRow {
+                label,
+                ballots: numbers::count(c.ballots),
+                weight: numbers::weight(c.weight),
+            };
+            let (y, n) = (measure(yes, weighting), measure(no, weighting));
+            let unit = match weighting {
+                Weighting::Weighted => "voting interests",
+                Weighting::PerUnit => "units",
+            };
+            let measured = match threshold {
+                Threshold::MajorityOfCast | Threshold::TwoThirdsOfCast => format!(
+                    "Yes: {} of {} cast for yes or no ({}); abstentions are not votes cast.",
+                    shown(y, weighting),
+                    shown(y + n, weighting),
+                    numbers::percent(y, y + n)
+                ),
+                Threshold::ShareOfAllInterests { .. } => {
+                    let (_, all) = tally.turnout.quorum_measure(weighting);
+                    format!(
+                        "Yes: {} of all {} {unit} ({}).",
+                        shown(y, weighting),
+                        shown(all, weighting),
+                        numbers::percent(y, all)
+                    )
+                }
+            };
+            let need = threshold.describe();
+            let reason = match (*threshold_met, tally.quorum_reached) {
+                (true, true) => format!("Yes reached {need}, and the quorum was reached."),
+                (false, true) => format!("Yes did not reach {need}."),
+                (true, false) => format!("Yes reached {need}, but the quorum was not reached."),
+                (false, false) => {
+                    format!("Yes did not reach {need}, and the quorum was not reached.")
+                }
+            };
+            ContestView::Resolution {
+                number,
+                title: title.clone(),
+                threshold: need,
+                rows: vec![row("Yes", yes), row("No", no), row("Abstain", abstain)],
+                measured,
+                passed: *passed,
+                // Without a quorum nothing passes, whatever the votes: that is the reason
+                // to show first.
+                outcome: match (*passed, tally.quorum_reached) {
+                    (true, _) => "PASSED",
+                    (false, false) => "NOT PASSED: quorum not reached",
+                    (false, true) => "NOT PASSED",
+                },
+                reason,
+            }
+        }
+        ContestResult::Election {
+            title,
+            seats,
+            candidates,
+            tied,
+            open_seats,
+            blank,
+            valid,
+            ..
+        } => {
+            // Standard competition ranking: equal figures share a rank (1, 2, 2, 4).
+            let mut rows = Vec::with_capacity(candidates.len());
+            let mut rank = 0;
+            let mut previous = None;
+            for (i, cand) in candidates.iter().enumerate() {
+                let m = measure(&cand.votes, weighting);
+                if previous != Some(m) {
+                    rank = i + 1;
+                    previous = Some(m);
+                }
+                rows.push(CandidateRow {
+                    rank: rank.to_string(),
+                    name: cand.name.clone(),
+                    ballots: numbers::count(cand.votes.ballots),
+                    weight: numbers::weight(cand.votes.weight),
+                    status: if cand.elected {
+                        "ELECTED"
+                    } else if *valid && tied.contains(&cand.id) {
+                        "TIED"
+                    } else {
+                        ""
+                    },
+                });
+            }
+            let elected = candidates.iter().filter(|c| c.elected).count() as u64;
+            // A tie only matters in a valid election; in an invalid one nobody is elected.
+            let tie = (*valid && !tied.is_empty()).then(|| {
+                let names: Vec<&str> = candidates
+                    .iter()
+                    .filter(|c| tied.contains(&c.id))
+                    .map(|c| c.name.as_str())
+                    .collect();
+                format!(
+                    "Tie for the last seat(s) between {}: decided by the association's rules.",
+                    names.join(", ")
+                )
+            });
+            let open = (*open_seats > 0).then(|| {
+                let verb = if *open_seats == 1 { "is" } else { "are" };
+                format!("{open_seats} of {seats} seats {verb} left open.")
+            });
+            let min_turnout_missed = tally.min_turnout_reached == Some(false);
+            let validity = match (*valid, tally.quorum_reached, min_turnout_missed) {
+                (true, _, _) if tally.min_turnout.is_some() => {
+                    "Valid: the quorum and the minimum turnout were reached.".to_owned()
+                }
+                (true, _, _) => "Valid: the quorum was reached.".to_owned(),
+                (false, false, true) => {
+                    "NOT VALID: neither the quorum nor the minimum turnout was reached; nobody is elected."
+                        .to_owned()
+                }
+                (false, false, false) => {
+                    "NOT VALID: the quorum was not reached; nobody is elected.".to_owned()
+                }
+                (false, true, _) => {
+                    "NOT VALID: the minimum turnout was not reached; nobody is elected.".to_owned()
+                }
+            };
+            ContestView::Election {
+                number,
+                title: title.clone(),
+                seats: numbers::count(u64::from(*seats)),
+                candidates: rows,
+                elected: numbers::count(elected),
+                blank: numbers::count(*blank),
+                ballots: numbers::count(tally.ballots_counted),
+                tie,
+                open_seats: open,
+                valid: *valid,
+                validity,
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_verifier_key_wraps_only_at_its_separators() {
+        assert_eq!(
+            key_parts("cista.example+0a1b2c3d+AQID"),
+            vec!["cista.example+", "0a1b2c3d+", "AQID"]
+        );
+        assert_eq!(key_parts("single"), vec!["single"]);
+    }
+}
