@@ -52,10 +52,12 @@ pub enum Action {
     RotateKeys,
     DeliverMessages,
     ErasePersonAnywhere,
+    /// Look a person up by email address (the command line's `demo` and support work).
+    FindPeople,
 }
 
 impl Action {
-    pub const ALL: [Action; 10] = [
+    pub const ALL: [Action; 11] = [
         Action::InitializeInstance,
         Action::CreateOrganization,
         Action::ListOrganizations,
@@ -66,6 +68,7 @@ impl Action {
         Action::RotateKeys,
         Action::DeliverMessages,
         Action::ErasePersonAnywhere,
+        Action::FindPeople,
     ];
 
     /// Words for "you are not allowed to …".
@@ -81,6 +84,7 @@ impl Action {
             Action::RotateKeys => "rotate keys",
             Action::DeliverMessages => "deliver messages",
             Action::ErasePersonAnywhere => "erase people",
+            Action::FindPeople => "look people up by email address",
         }
     }
 }

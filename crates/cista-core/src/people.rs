@@ -147,6 +147,16 @@ impl Cista {
             .await
     }
 
+    /// The subject of the person with this email address, for the operator.
+    pub async fn subject_for_email(
+        &self,
+        actor: &Actor,
+        email: &str,
+    ) -> Result<Option<SubjectCode>> {
+        actor.authorize(Action::FindPeople)?;
+        self.subject_by_email(&Email::parse(email)?).await
+    }
+
     /// The one way staff read personal data: checks the right, reads, and records in the audit
     /// log who read whose data and why, in one entry per read.
     pub async fn read_people(

@@ -15,8 +15,34 @@ pub struct TrustReport {
     pub keys: KeyReport,
     pub audit: AuditReport,
     pub access: AccessReport,
+    pub voting: VotingReport,
     pub organizations: u64,
 }
+
+/// How votes are kept, from the running database: the guard triggers it actually has, and
+/// counts (never a count per choice).
+#[derive(Debug, Clone, Serialize)]
+pub struct VotingReport {
+    pub one_vote_per_unit: &'static str,
+    pub secrecy: &'static str,
+    pub receipts: &'static str,
+    pub sealed_results: &'static str,
+    pub records: &'static str,
+    /// The guard triggers present in the database right now.
+    pub guards: Vec<String>,
+    /// Whether every guard this binary installs is present.
+    pub guards_complete: bool,
+    pub ballots_open: u64,
+    pub ballots_closed: u64,
+    pub votes: u64,
+}
+
+/// The guard triggers the voting migration installs (on either engine).
+const EXPECTED_GUARDS: &[&str] = &[
+    "ballot_box_kept",
+    "ballot_box_no_update",
+    "participation_kept",
+];
 
 /// How people sign in and where their personal data lives, from the running settings.
 #[derive(Debug, Clone, Serialize)]
@@ -103,7 +129,48 @@ impl Cista {
                 latest_checkpoint,
             },
             access: self.access_report().await?,
+            voting: self.voting_report().await?,
             organizations: store.organization_count().await?,
+        })
+    }
+
+    async fn voting_report(&self) -> Result<VotingReport> {
+        let guards: Vec<String> = self
+            .store()
+            .voting_guards()
+            .await?
+            .into_iter()
+            .filter(|g| {
+                g.starts_with("ballot") || g.starts_with("participation") || g.starts_with("vote_")
+            })
+            .collect();
+        let guards_complete = EXPECTED_GUARDS
+            .iter()
+            .all(|e| guards.iter().any(|g| g == e));
+        let (ballots_open, ballots_closed, votes) = self.store().voting_counts().await?;
+        Ok(VotingReport {
+            one_vote_per_unit: "enforced by the database: (ballot, unit) is the primary key of \
+                                the participation ledger, whatever the channel (online, SMS \
+                                session, paper) and however many servers; a refused second \
+                                vote is recorded",
+            secrecy: "a secret ballot's box holds only a random tracker, the weight it counts \
+                      with and its choices sealed with AES-256-GCM; no unit, person, session, \
+                      address or time; stored in tracker order and rewritten so no row keeps \
+                      the moment it was cast",
+            receipts: "each voter gets a receipt signed with the instance key (tracker, time, \
+                       unit, choices), shown once and never stored; after the close the \
+                       tracker's inclusion proof checks against the ballot's signed checkpoint",
+            sealed_results: "no count per choice exists anywhere before the close; then a \
+                             Merkle tree over the ballot list is signed and anyone can recount \
+                             with `cista verify-election`",
+            records: "participation, refused attempts, rolls and cast ballots cannot be \
+                      updated or deleted (database triggers); a published ballot's definition \
+                      is immutable",
+            guards,
+            guards_complete,
+            ballots_open,
+            ballots_closed,
+            votes,
         })
     }
 

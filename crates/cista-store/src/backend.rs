@@ -376,6 +376,27 @@ pub(crate) fn voting_guards(backend: DbBackend) -> Vec<&'static str> {
     }
 }
 
+/// The names of the voting guard triggers present in the database, read from its catalog (so
+/// the trust page reports what is enforced, not what should be).
+pub(crate) async fn voting_guards_present(db: &DatabaseConnection) -> Result<Vec<String>> {
+    let sql = match db.get_database_backend() {
+        DbBackend::Sqlite => "SELECT name FROM sqlite_master WHERE type = 'trigger' ORDER BY name",
+        _ => {
+            "SELECT t.tgname::text FROM pg_trigger t JOIN pg_class c ON c.oid = t.tgrelid \
+             JOIN pg_namespace n ON n.oid = c.relnamespace \
+             WHERE n.nspname = current_schema() AND NOT t.tgisinternal ORDER BY 1"
+        }
+    };
+    let rows = db
+        .query_all_raw(Statement::from_string(db.get_database_backend(), sql))
+        .await
+        .map_err(Error::store)?;
+    Ok(rows
+        .iter()
+        .filter_map(|r| r.try_get_by_index::<String>(0).ok())
+        .collect())
+}
+
 /// After a shuffle rewrote a ballot box, PostgreSQL still holds the superseded row versions
 /// (with their original transaction ids) in its data files until a vacuum removes them; this
 /// removes them now. SQLite stores the box in tracker order and has no row history.

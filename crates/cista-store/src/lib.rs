@@ -154,6 +154,38 @@ impl SeaStore {
         Ok(())
     }
 
+    /// Measures the database's raw durable commit rate: `n` single-row inserts into a scratch
+    /// table, each in its own write transaction with the same durability settings as every
+    /// vote. Returns each commit's duration; the scratch table is dropped afterwards.
+    pub async fn measure_commits(&self, n: u32) -> Result<Vec<std::time::Duration>> {
+        use sea_orm::ConnectionTrait as _;
+        use sea_orm::sea_query::{ColumnDef, Query, Table};
+        let create = Table::create()
+            .table("cista_bench_commits")
+            .if_not_exists()
+            .col(ColumnDef::new("id").big_integer().not_null().primary_key())
+            .col(ColumnDef::new("payload").text().not_null())
+            .to_owned();
+        self.db.execute(&create).await.map_err(db_err)?;
+        let mut times = Vec::with_capacity(n as usize);
+        for i in 0..n {
+            let insert = Query::insert()
+                .into_table("cista_bench_commits")
+                .columns(["id", "payload"])
+                .values([i64::from(i).into(), "a single durable row".into()])
+                .map_err(|e| Error::Internal(e.to_string()))?
+                .to_owned();
+            let started = std::time::Instant::now();
+            let txn = self.begin_write().await?;
+            txn.execute(&insert).await.map_err(db_err)?;
+            txn.commit().await.map_err(db_err)?;
+            times.push(started.elapsed());
+        }
+        let drop = Table::drop().table("cista_bench_commits").to_owned();
+        self.db.execute(&drop).await.map_err(db_err)?;
+        Ok(times)
+    }
+
     /// The connection, for tests that must reach around the store (e.g. to tamper with rows).
     pub fn connection(&self) -> &DatabaseConnection {
         &self.db
@@ -689,6 +721,14 @@ impl Store for SeaStore {
 
     async fn refusals(&self, ballot: BallotId) -> Result<Vec<Refusal>> {
         voting::refusals(&self.db, ballot).await
+    }
+
+    async fn voting_guards(&self) -> Result<Vec<String>> {
+        backend::voting_guards_present(&self.db).await
+    }
+
+    async fn voting_counts(&self) -> Result<(u64, u64, u64)> {
+        voting::counts(&self.db).await
     }
 
     async fn compact_ballot_box(&self) -> Result<()> {

@@ -214,6 +214,25 @@ pub(crate) async fn refusals(db: &impl ConnectionTrait, ballot: BallotId) -> Res
         .collect()
 }
 
+pub(crate) async fn counts(db: &impl ConnectionTrait) -> Result<(u64, u64, u64)> {
+    let with_status = |status: BallotStatus| {
+        ballot::Entity::find().filter(ballot::Column::Status.eq(status.as_str()))
+    };
+    let published = with_status(BallotStatus::Published)
+        .count(db)
+        .await
+        .map_err(db_err)?;
+    let closed = with_status(BallotStatus::Closed)
+        .count(db)
+        .await
+        .map_err(db_err)?;
+    let votes = participation::Entity::find()
+        .count(db)
+        .await
+        .map_err(db_err)?;
+    Ok((published, closed, votes))
+}
+
 // --- writes (inside a transaction) ---------------------------------------------------------
 
 fn unit_model(u: &Unit) -> unit::ActiveModel {

@@ -185,13 +185,14 @@ impl Cista {
     }
 
     /// Sends a fresh invitation link to someone who has not set a password yet; older links
-    /// stop working. Staff use it from the people page.
+    /// stop working. Staff use it from the people page; the link is returned for the command
+    /// line only.
     pub async fn resend_invitation(
         &self,
         actor: &Actor,
         org: OrgId,
         subject: SubjectCode,
-    ) -> Result<()> {
+    ) -> Result<String> {
         actor.authorize_in(org, OrgAction::ResendInvitation)?;
         if self.store().membership(org, subject).await?.is_none() {
             return Err(Error::NotFound {
@@ -241,7 +242,8 @@ impl Cista {
             return Ok(());
         }
         self.send_new_invitation(&Actor::Anonymous, membership.org, subject)
-            .await
+            .await?;
+        Ok(())
     }
 
     async fn send_new_invitation(
@@ -249,7 +251,7 @@ impl Cista {
         actor: &Actor,
         org: OrgId,
         subject: SubjectCode,
-    ) -> Result<()> {
+    ) -> Result<String> {
         let organization = self.existing_organization(org).await?;
         let role = self
             .store()
@@ -265,7 +267,7 @@ impl Cista {
         let notice = Notice::Invitation {
             organization: organization.name.to_string(),
             role: role.label().to_owned(),
-            link,
+            link: link.clone(),
             expires_at: credential.expires_at,
         };
         tx.enqueue(&self.message(subject, &notice)?).await?;
@@ -277,7 +279,7 @@ impl Cista {
             serde_json::json!({ "subject": subject.to_string() }),
         ))
         .await?;
-        Ok(())
+        Ok(link)
     }
 
     /// Whether `subject` already had `sends_per_hour` credentials of `purpose` in the last hour.

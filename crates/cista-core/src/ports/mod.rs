@@ -339,6 +339,13 @@ pub trait Store: Send + Sync + std::fmt::Debug {
     /// Refused attempts on a ballot, oldest first.
     async fn refusals(&self, ballot: BallotId) -> Result<Vec<Refusal>>;
 
+    /// The database triggers that guard voting records, read from the catalog.
+    async fn voting_guards(&self) -> Result<Vec<String>>;
+
+    /// How many ballots are published and closed, and how many units took part in all of
+    /// them (for the trust page).
+    async fn voting_counts(&self) -> Result<(u64, u64, u64)>;
+
     /// Removes the superseded row versions a shuffle leaves in the data files (PostgreSQL
     /// keeps them, with their original transaction ids, until a vacuum); a no-op elsewhere.
     async fn compact_ballot_box(&self) -> Result<()>;

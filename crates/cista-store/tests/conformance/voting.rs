@@ -1001,10 +1001,20 @@ pub async fn results_stay_sealed_until_the_close_then_the_bundle_recounts(h: &Ha
     let v = verify_bundle(&bundle, None);
     assert!(v.ok(), "{v:#?}");
     assert!(verify_bundle(&bundle, Some(&bundle.verifier_key)).ok());
+    // Change the first ballot's answer to the resolution, whatever it was: the box is in
+    // tracker order, so which ballot comes first is random.
+    use cista_core::voting::definition::{Answer, Choice};
     let mut flipped = bundle.clone();
-    flipped.ballots[0].choices.0[0] = cista_core::voting::definition::Choice::Answer {
+    let first = &mut flipped.ballots[0].choices.0[0];
+    let changed = match first {
+        Choice::Answer {
+            answer: Answer::No, ..
+        } => Answer::Yes,
+        _ => Answer::No,
+    };
+    *first = Choice::Answer {
         contest: 1,
-        answer: cista_core::voting::definition::Answer::No,
+        answer: changed,
     };
     let v = verify_bundle(&flipped, None);
     assert!(!v.ok());
