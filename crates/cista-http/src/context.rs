@@ -129,3 +129,20 @@ pub async fn load_context(State(state): State<AppState>, mut req: Request, next:
     }
     response
 }
+
+/// Where a vote comes from, for the participation ledger: the TCP peer's address and the
+/// browser's user agent (trimmed to 300 characters). Never a forwarded header: those are the
+/// client's to forge.
+pub fn vote_origin(
+    headers: &HeaderMap,
+    peer: Option<std::net::SocketAddr>,
+) -> cista_core::ports::VoteOrigin {
+    cista_core::ports::VoteOrigin {
+        ip: peer.map(|p| p.ip().to_string()),
+        user_agent: headers
+            .get(header::USER_AGENT)
+            .and_then(|v| v.to_str().ok())
+            .map(|ua| ua.chars().take(300).collect()),
+        staff: None,
+    }
+}

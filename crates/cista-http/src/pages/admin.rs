@@ -14,7 +14,7 @@ use axum::{Extension, Form};
 use cista_core::access::invitations::Invitee;
 use cista_core::ports::{AccountStatus, Organization};
 use cista_core::{Actor, Error, OrgAction};
-use cista_types::{Email, PersonName, Phone, Role, SubjectCode};
+use cista_types::{Email, PersonName, Phone, Role, SubjectCode, TimeZoneName};
 use serde::Deserialize;
 
 #[derive(Template)]
@@ -26,7 +26,30 @@ struct OrgPage {
     role: String,
     can_view_people: bool,
     can_invite: bool,
+    can_view_units: bool,
+    can_view_ballots: bool,
+    can_manage_settings: bool,
+    /// The organization's time zone, or what was typed when it was sent back.
+    time_zone: String,
+    zones: &'static [&'static str],
+    notice: Option<String>,
+    errors: Vec<FormError>,
 }
+
+/// Zones offered in the time zone field (any IANA name is accepted).
+const COMMON_ZONES: &[&str] = &[
+    "America/New_York",
+    "America/Chicago",
+    "America/Denver",
+    "America/Phoenix",
+    "America/Los_Angeles",
+    "America/Anchorage",
+    "Pacific/Honolulu",
+    "America/Puerto_Rico",
+    "UTC",
+    "Europe/London",
+    "Europe/Madrid",
+];
 
 struct PersonLine {
     subject: String,
@@ -81,33 +104,97 @@ async fn organization(
     Ok(state.cista.organization_for(actor, slug).await?)
 }
 
+fn org_page(
+    state: &AppState,
+    ctx: &RequestContext,
+    actor: &Actor,
+    org: &Organization,
+    time_zone: String,
+    notice: Option<String>,
+    errors: Vec<FormError>,
+) -> OrgPage {
+    let role = actor
+        .person()
+        .and_then(|p| p.roles.get(&org.id))
+        .map_or("operator", |r| r.label());
+    OrgPage {
+        chrome: Chrome::new(ctx, state),
+        name: org.name.to_string(),
+        slug: org.slug.to_string(),
+        role: role.to_owned(),
+        can_view_people: actor.may_in(org.id, OrgAction::ViewPeople),
+        can_invite: Role::ALL
+            .iter()
+            .any(|r| actor.may_in(org.id, OrgAction::Invite(*r))),
+        can_view_units: actor.may_in(org.id, OrgAction::ViewUnits),
+        can_view_ballots: actor.may_in(org.id, OrgAction::ViewBallots),
+        can_manage_settings: actor.may_in(org.id, OrgAction::ManageSettings),
+        time_zone,
+        zones: COMMON_ZONES,
+        notice,
+        errors,
+    }
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(default)]
+pub struct OrgQuery {
+    done: Option<String>,
+}
+
 pub async fn org_home(
     State(state): State<AppState>,
     Extension(ctx): Extension<RequestContext>,
     Path(slug): Path<String>,
+    Query(query): Query<OrgQuery>,
 ) -> Result<Response, AppError> {
     let (actor, _) = match person_or_redirect(&ctx) {
         Ok(found) => found,
         Err(to) => return Ok(see_other(to)),
     };
     let org = organization(&state, &actor, &slug).await?;
-    let role = actor
-        .person()
-        .and_then(|p| p.roles.get(&org.id))
-        .map_or("operator", |r| r.label());
+    let notice = (query.done.as_deref() == Some("settings")).then(|| {
+        format!(
+            "The time zone is now {}. Ballots made from now on use it; existing ballots keep theirs.",
+            org.time_zone
+        )
+    });
+    let zone = org.time_zone.to_string();
     render(
         StatusCode::OK,
-        OrgPage {
-            chrome: Chrome::new(&ctx, &state),
-            name: org.name.to_string(),
-            slug: org.slug.to_string(),
-            role: role.to_owned(),
-            can_view_people: actor.may_in(org.id, OrgAction::ViewPeople),
-            can_invite: Role::ALL
-                .iter()
-                .any(|r| actor.may_in(org.id, OrgAction::Invite(*r))),
-        },
+        org_page(&state, &ctx, &actor, &org, zone, notice, Vec::new()),
     )
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(default)]
+pub struct SettingsForm {
+    time_zone: String,
+}
+
+/// Changes the organization's time zone (the zone ballot windows are set and shown in).
+pub async fn settings_submit(
+    State(state): State<AppState>,
+    Extension(ctx): Extension<RequestContext>,
+    Path(slug): Path<String>,
+    Form(form): Form<SettingsForm>,
+) -> Result<Response, AppError> {
+    let (actor, _) = person_or_refuse(&ctx)?;
+    let org = organization(&state, &actor, &slug).await?;
+    actor.authorize_in(org.id, OrgAction::ManageSettings)?;
+    match TimeZoneName::parse(&form.time_zone) {
+        Ok(zone) => {
+            state.cista.set_time_zone(&actor, org.id, zone).await?;
+            Ok(see_other(&format!("/admin/{slug}?done=settings")))
+        }
+        Err(e) => {
+            let errors = vec![FormError::from_error("time_zone", &Error::from(e))];
+            render(
+                StatusCode::UNPROCESSABLE_ENTITY,
+                org_page(&state, &ctx, &actor, &org, form.time_zone, None, errors),
+            )
+        }
+    }
 }
 
 #[derive(Debug, Default, Deserialize)]

@@ -4,7 +4,12 @@
 use axum::http::{HeaderValue, header};
 use axum::response::IntoResponse;
 
-const STYLESHEET: &str = include_str!("../../static/app.css");
+/// One stylesheet, assembled from one file per area.
+const STYLESHEET: &str = concat!(
+    include_str!("../../static/app.css"),
+    include_str!("../../static/vote.css"),
+    include_str!("../../static/staff.css"),
+);
 const FAVICON: &str = include_str!("../../static/favicon.svg");
 
 fn cached(content_type: &'static str, body: &'static str) -> impl IntoResponse {

@@ -4,12 +4,16 @@ pub mod account;
 pub mod admin;
 pub mod assets;
 pub mod auth;
+pub mod ballots;
+pub mod bulletin;
 pub mod chrome;
 pub mod demo;
 pub mod landing;
 pub mod ops;
 pub mod templates;
 pub mod trust;
+pub mod units;
+pub mod vote;
 
 use crate::AppState;
 use axum::Router;
@@ -80,7 +84,11 @@ pub fn routes(state: &AppState) -> Router<AppState> {
         )
         .route("/admin/{org}/people/{subject}/resend", post(admin::resend))
         .route("/admin/{org}/people/{subject}/erase", post(admin::erase))
-        .merge(public_forms);
+        .merge(public_forms)
+        .merge(vote::routes())
+        .merge(bulletin::routes())
+        .merge(ballots::routes())
+        .merge(units::routes());
     if state.demo.as_ref().is_some_and(|d| d.outbox_dir.is_some()) {
         router = router.route("/demo/outbox", get(demo::outbox));
     }

@@ -141,6 +141,20 @@ pub fn facts(view: &TrustView) -> Vec<Fact> {
             value: checkpoint,
             ok: checkpoint_ok,
         },
+        Fact {
+            label: "Votes",
+            value: format!(
+                "one per unit, enforced by the database's primary key; voting records guarded \
+                 by {} database triggers{}",
+                view.report.voting.guards.len(),
+                if view.report.voting.guards_complete {
+                    ""
+                } else {
+                    " — SOME ARE MISSING"
+                }
+            ),
+            ok: view.report.voting.guards_complete,
+        },
     ]
 }
 

@@ -2,84 +2,12 @@
 //! generated authorization matrix, identical answers, CSRF on every form, cookies, limits.
 
 use crate::people::{self, PASSWORD};
+use crate::web::{page, post, sign_in};
 use crate::{Options, TestServer, csrf_in};
 use cista_core::notices::Notice;
 use cista_core::{OrgAction, role_may};
-use cista_crypto::totp::TotpSecret;
 use cista_types::{OrgId, Role, SubjectCode};
-use reqwest::Client;
 use reqwest::StatusCode;
-
-fn between<'a>(html: &'a str, start: &str, end: &str) -> &'a str {
-    let from = html
-        .find(start)
-        .unwrap_or_else(|| panic!("`{start}` not in page"))
-        + start.len();
-    html[from..].split(end).next().unwrap()
-}
-
-async fn page(browser: &Client, server: &TestServer, path: &str) -> (StatusCode, String) {
-    let r = browser.get(server.url(path)).send().await.unwrap();
-    (r.status(), r.text().await.unwrap())
-}
-
-/// Posts a form as a browser would: our Origin, the page's CSRF token.
-async fn post(
-    browser: &Client,
-    server: &TestServer,
-    path: &str,
-    token: &str,
-    fields: &[(&str, &str)],
-) -> reqwest::Response {
-    let mut form: Vec<(&str, &str)> = vec![("csrf", token)];
-    form.extend_from_slice(fields);
-    browser
-        .post(server.url(path))
-        .header("origin", server.origin.as_str())
-        .form(&form)
-        .send()
-        .await
-        .unwrap()
-}
-
-fn now_code(secret: &TotpSecret) -> String {
-    let now = cista_types::Clock::now(&cista_types::SystemClock)
-        .as_offset()
-        .unix_timestamp() as u64;
-    secret.code_at(now).unwrap()
-}
-
-/// Signs a browser in, enrolling a second factor when the role requires it.
-async fn sign_in(server: &TestServer, email: &str) -> Client {
-    let browser = server.browser();
-    let (_, html) = page(&browser, server, "/sign-in").await;
-    let r = post(
-        &browser,
-        server,
-        "/sign-in",
-        &csrf_in(&html),
-        &[("email", email), ("password", PASSWORD)],
-    )
-    .await;
-    assert_eq!(r.status(), StatusCode::SEE_OTHER, "sign-in of {email}");
-    let to = r.headers()["location"].to_str().unwrap().to_owned();
-    if to == "/mfa/enrol" {
-        let (_, html) = page(&browser, server, "/mfa/enrol").await;
-        let secret =
-            TotpSecret::from_base32(between(&html, r#"<code class="secret">"#, "<")).unwrap();
-        let r = post(
-            &browser,
-            server,
-            "/mfa/enrol",
-            &csrf_in(&html),
-            &[("code", &now_code(&secret))],
-        )
-        .await;
-        assert_eq!(r.status(), StatusCode::OK);
-        assert!(r.text().await.unwrap().contains("recovery codes"));
-    }
-    browser
-}
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn invite_set_password_sign_in_and_sign_out() {

@@ -11,7 +11,9 @@ mod access;
 mod errors;
 mod headers;
 mod server;
+mod staff_voting;
 mod trust;
+mod vote;
 
 use cista_core::{Actor, Cista, Deps};
 use cista_crypto::LocalKeyFile;
@@ -284,5 +286,220 @@ pub mod people {
             )
             .await
             .unwrap()
+    }
+}
+
+pub mod web {
+    //! Driving pages as a browser does: GET a page, POST a form with our Origin and the
+    //! page's CSRF token, sign in (enrolling a second factor where the role requires it).
+    use crate::people::PASSWORD;
+    use crate::{TestServer, csrf_in};
+    use cista_crypto::totp::TotpSecret;
+    use reqwest::{Client, StatusCode};
+
+    /// The text between `start` and the next `end`.
+    pub fn between<'a>(html: &'a str, start: &str, end: &str) -> &'a str {
+        let from = html
+            .find(start)
+            .unwrap_or_else(|| panic!("`{start}` not in page"))
+            + start.len();
+        html[from..].split(end).next().unwrap()
+    }
+
+    pub async fn page(browser: &Client, server: &TestServer, path: &str) -> (StatusCode, String) {
+        let r = browser.get(server.url(path)).send().await.unwrap();
+        (r.status(), r.text().await.unwrap())
+    }
+
+    /// Posts a form as a browser would: our Origin, the page's CSRF token.
+    pub async fn post(
+        browser: &Client,
+        server: &TestServer,
+        path: &str,
+        token: &str,
+        fields: &[(&str, &str)],
+    ) -> reqwest::Response {
+        let mut form: Vec<(&str, &str)> = vec![("csrf", token)];
+        form.extend_from_slice(fields);
+        browser
+            .post(server.url(path))
+            .header("origin", server.origin.as_str())
+            .form(&form)
+            .send()
+            .await
+            .unwrap()
+    }
+
+    pub fn now_code(secret: &TotpSecret) -> String {
+        let now = cista_types::Clock::now(&cista_types::SystemClock)
+            .as_offset()
+            .unix_timestamp() as u64;
+        secret.code_at(now).unwrap()
+    }
+
+    /// Signs a browser in, enrolling a second factor when the role requires it.
+    pub async fn sign_in(server: &TestServer, email: &str) -> Client {
+        let browser = server.browser();
+        let (_, html) = page(&browser, server, "/sign-in").await;
+        let r = post(
+            &browser,
+            server,
+            "/sign-in",
+            &csrf_in(&html),
+            &[("email", email), ("password", PASSWORD)],
+        )
+        .await;
+        assert_eq!(r.status(), StatusCode::SEE_OTHER, "sign-in of {email}");
+        let to = r.headers()["location"].to_str().unwrap().to_owned();
+        if to == "/mfa/enrol" {
+            let (_, html) = page(&browser, server, "/mfa/enrol").await;
+            let secret =
+                TotpSecret::from_base32(between(&html, r#"<code class="secret">"#, "<")).unwrap();
+            let r = post(
+                &browser,
+                server,
+                "/mfa/enrol",
+                &csrf_in(&html),
+                &[("code", &now_code(&secret))],
+            )
+            .await;
+            assert_eq!(r.status(), StatusCode::OK);
+            assert!(r.text().await.unwrap().contains("recovery codes"));
+        }
+        browser
+    }
+}
+
+pub mod voting {
+    //! An association for voting tests, made through the core: a roster, owners with
+    //! passwords, and open ballots.
+    use crate::people::{PASSWORD, last_notice};
+    use cista_core::notices::Notice;
+    use cista_core::ports::CredentialPurpose;
+    use cista_core::voting::ballots::{BallotSettings, NewContest};
+    use cista_core::voting::definition::{
+        ContestKind, Secrecy, Threshold, Weighting, candidates_from_lines,
+    };
+    use cista_core::{Actor, Cista};
+    use cista_types::{BallotId, Clock as _, OrgId, Password, Percent, SystemClock};
+    use time::Duration;
+
+    /// Six units. Ana owns 1A and 1B; 2A has two owners and no designated voter; 3A has no
+    /// consent to online voting; 3B opted out (paper only).
+    pub const ROSTER: &str = "unit,weight,first_name,last_name,email,phone,designated_voter,consent\n\
+        1A,1,Ana,Ruiz,ana@palm.example,+13055550101,,yes\n\
+        1B,1,Ana,Ruiz,ana@palm.example,,,yes\n\
+        2A,1,Bo,Li,bo@palm.example,,,yes\n\
+        2A,,Cy,Li,cy@palm.example,,,\n\
+        3A,1,Fay,Oh,fay@palm.example,,,\n\
+        3B,1,Gus,Po,gus@palm.example,,,no\n";
+
+    pub fn operator() -> Actor {
+        Actor::operator("test")
+    }
+
+    /// Imports `ROSTER` into `org`.
+    pub async fn import_roster(cista: &Cista, org: OrgId) {
+        let plan = cista
+            .plan_import(&operator(), org, ROSTER.as_bytes())
+            .await
+            .unwrap();
+        cista
+            .apply_import(
+                &operator(),
+                org,
+                ROSTER.as_bytes(),
+                &plan.fingerprint,
+                &|_, _| {},
+            )
+            .await
+            .unwrap();
+    }
+
+    /// Gives an imported owner the test password (through a fresh invitation link).
+    pub async fn activate(cista: &Cista, org: OrgId, email: &str) {
+        let subject = cista
+            .store()
+            .members(org)
+            .await
+            .unwrap()
+            .into_iter()
+            .map(|m| m.subject);
+        let mut done = false;
+        for s in subject {
+            if cista.resend_invitation(&operator(), org, s).await.is_err() {
+                continue;
+            }
+            if let Some(Notice::Invitation { link, .. }) = last_notice(cista, email).await {
+                let token = link.rsplit('/').next().unwrap();
+                cista
+                    .set_password_with_link(
+                        token,
+                        CredentialPurpose::Invite,
+                        &Password::parse(PASSWORD).unwrap(),
+                    )
+                    .await
+                    .unwrap();
+                done = true;
+                break;
+            }
+        }
+        assert!(done, "{email} is an imported owner without a password");
+    }
+
+    /// A published ballot, open from a minute ago until `closes_in` from now: contest 1 is a
+    /// two-thirds resolution, contest 2 elects two of Alma Diaz, Ben Ortiz and Carla Sosa.
+    pub async fn open_ballot(
+        cista: &Cista,
+        org: OrgId,
+        secrecy: Secrecy,
+        closes_in: Duration,
+    ) -> BallotId {
+        let now = SystemClock.now();
+        let id = cista
+            .create_ballot(
+                &operator(),
+                org,
+                BallotSettings {
+                    title: "Annual meeting".to_owned(),
+                    description: "Election and amendment".to_owned(),
+                    opens_at: now.plus(Duration::minutes(-1)),
+                    closes_at: now.plus(closes_in),
+                    secrecy,
+                    weighting: Weighting::PerUnit,
+                    quorum: Percent::parse("30").unwrap(),
+                    min_turnout: None,
+                    paper: true,
+                    notify_sms: false,
+                    reminder_hours: Vec::new(),
+                },
+            )
+            .await
+            .unwrap();
+        for contest in [
+            NewContest {
+                title: "Amend article 7".to_owned(),
+                description: "Allow electronic notices.".to_owned(),
+                kind: ContestKind::Resolution {
+                    threshold: Threshold::TwoThirdsOfCast,
+                },
+            },
+            NewContest {
+                title: "Board of directors".to_owned(),
+                description: String::new(),
+                kind: ContestKind::Election {
+                    seats: 2,
+                    candidates: candidates_from_lines("Alma Diaz\nBen Ortiz\nCarla Sosa"),
+                    shuffle: true,
+                },
+            },
+        ] {
+            cista
+                .add_contest(&operator(), org, id, contest)
+                .await
+                .unwrap();
+        }
+        cista.publish_ballot(&operator(), org, id).await.unwrap();
+        id
     }
 }

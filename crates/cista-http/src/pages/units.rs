@@ -1,0 +1,397 @@
+//! Staff pages for units and owners: the roster, the CSV import (upload, then a preview of
+//! what would change, then apply), an example file, and consent to online voting recorded
+//! from a paper form (FL-01). The roster shows how many owners a unit has, never who they are.
+//!
+//! The preview carries the file to the apply step as base64 in a hidden field: a browser
+//! rewrites line breaks in text fields (to CRLF), which would change the file's hash and so
+//! the preview's fingerprint; base64 comes back byte for byte.
+
+use crate::AppState;
+use crate::context::RequestContext;
+use crate::error::AppError;
+use crate::pages::chrome::{
+    Chrome, FormError, person_or_redirect, person_or_refuse, render, see_other,
+};
+use askama::Template;
+use axum::extract::{Multipart, Path, Query, State};
+use axum::http::{HeaderValue, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
+use axum::{Extension, Form, Router};
+use base64::Engine as _;
+use cista_core::error::ImportProblem;
+use cista_core::ports::{ConsentStatus, Organization};
+use cista_core::voting::import::ImportPlan;
+use cista_core::{Actor, Error, OrgAction};
+use cista_types::UnitId;
+use serde::Deserialize;
+
+pub fn routes() -> Router<AppState> {
+    Router::new()
+        .route("/admin/{org}/units", get(roster))
+        .route("/admin/{org}/units/example.csv", get(example))
+        .route("/admin/{org}/units/import", post(import_preview))
+        .route("/admin/{org}/units/import/apply", post(import_apply))
+        .route("/admin/{org}/units/{unit}/consent", post(consent))
+}
+
+/// The example file offered for download: two owners of one unit (one designated to vote),
+/// an owner who opted out, one reachable by phone only.
+pub const EXAMPLE_CSV: &str = "unit,weight,first_name,last_name,email,phone,designated_voter,consent\n\
+101,1.25,Ana,Ruiz,ana.ruiz@example.org,+13055550101,yes,yes\n\
+101,,Luis,Ruiz,luis.ruiz@example.org,,,\n\
+102,1,Bo,Li,bo.li@example.org,,,no\n\
+103,0.75,Cy,Ng,,+13055550103,,\n";
+
+struct UnitLine {
+    id: String,
+    label: String,
+    weight: String,
+    consent: &'static str,
+    consented: bool,
+    /// When and how consent was recorded; empty when never.
+    consent_record: String,
+    owners: usize,
+    designated: bool,
+    retired: bool,
+}
+
+#[derive(Template)]
+#[template(path = "admin/units/roster.html")]
+struct RosterPage {
+    chrome: Chrome,
+    name: String,
+    slug: String,
+    units: Vec<UnitLine>,
+    active: usize,
+    can_manage: bool,
+    notice: Option<String>,
+    errors: Vec<FormError>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(default)]
+pub struct Done {
+    done: Option<String>,
+}
+
+async fn roster_page(
+    state: &AppState,
+    ctx: &RequestContext,
+    actor: &Actor,
+    org: &Organization,
+    notice: Option<String>,
+    errors: Vec<FormError>,
+) -> Result<RosterPage, AppError> {
+    let zone = &org.time_zone;
+    let units: Vec<UnitLine> = state
+        .cista
+        .roster(actor, org.id)
+        .await?
+        .into_iter()
+        .map(|r| {
+            let u = r.unit;
+            let consent_record = match (u.consent_at, &u.consent_method) {
+                (Some(at), Some(how)) => format!("{}, {how}", zone.format(at)),
+                (Some(at), None) => zone.format(at),
+                _ => String::new(),
+            };
+            UnitLine {
+                id: u.id.to_string(),
+                label: u.label.to_string(),
+                weight: u.weight.to_string(),
+                consent: u.consent.label(),
+                consented: u.consent == ConsentStatus::Consented,
+                consent_record,
+                owners: r.owners,
+                designated: r.has_designated_voter,
+                retired: u.retired_at.is_some(),
+            }
+        })
+        .collect();
+    Ok(RosterPage {
+        chrome: Chrome::new(ctx, state),
+        name: org.name.to_string(),
+        slug: org.slug.to_string(),
+        active: units.iter().filter(|u| !u.retired).count(),
+        units,
+        can_manage: actor.may_in(org.id, OrgAction::ManageUnits),
+        notice,
+        errors,
+    })
+}
+
+pub async fn roster(
+    State(state): State<AppState>,
+    Extension(ctx): Extension<RequestContext>,
+    Path(slug): Path<String>,
+    Query(done): Query<Done>,
+) -> Result<Response, AppError> {
+    let (actor, _) = match person_or_redirect(&ctx) {
+        Ok(found) => found,
+        Err(to) => return Ok(see_other(to)),
+    };
+    let org = state.cista.organization_for(&actor, &slug).await?;
+    let notice = match done.done.as_deref() {
+        Some("imported") => Some(
+            "The import is applied. New owners get their invitation when a ballot is published."
+                .to_owned(),
+        ),
+        Some("consent") => Some("The unit's consent is recorded.".to_owned()),
+        _ => None,
+    };
+    let page = roster_page(&state, &ctx, &actor, &org, notice, Vec::new()).await?;
+    render(StatusCode::OK, page)
+}
+
+pub async fn example(
+    State(state): State<AppState>,
+    Extension(ctx): Extension<RequestContext>,
+    Path(slug): Path<String>,
+) -> Result<Response, AppError> {
+    let (actor, _) = match person_or_redirect(&ctx) {
+        Ok(found) => found,
+        Err(to) => return Ok(see_other(to)),
+    };
+    let org = state.cista.organization_for(&actor, &slug).await?;
+    actor.authorize_in(org.id, OrgAction::ViewUnits)?;
+    let mut response = (StatusCode::OK, EXAMPLE_CSV).into_response();
+    let headers = response.headers_mut();
+    headers.insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("text/csv; charset=utf-8"),
+    );
+    headers.insert(
+        header::CONTENT_DISPOSITION,
+        HeaderValue::from_static("attachment; filename=\"cista-units-example.csv\""),
+    );
+    Ok(response)
+}
+
+struct ProblemLine {
+    place: String,
+    message: String,
+}
+
+#[derive(Template)]
+#[template(path = "admin/units/problems.html")]
+struct ProblemsPage {
+    chrome: Chrome,
+    name: String,
+    slug: String,
+    file_name: String,
+    problems: Vec<ProblemLine>,
+}
+
+#[derive(Template)]
+#[template(path = "admin/units/preview.html")]
+struct PreviewPage {
+    chrome: Chrome,
+    name: String,
+    slug: String,
+    file_name: String,
+    empty: bool,
+    units_added: Vec<String>,
+    units_changed: Vec<(String, String)>,
+    units_retired: Vec<String>,
+    units_unchanged: usize,
+    owners_added: Vec<(String, String)>,
+    owners_removed: Vec<(String, String)>,
+    people_new: usize,
+    warnings: Vec<String>,
+    fingerprint: String,
+    file_base64: String,
+}
+
+impl PreviewPage {
+    fn of(
+        chrome: Chrome,
+        org: &Organization,
+        file_name: String,
+        plan: ImportPlan,
+        bytes: &[u8],
+    ) -> Self {
+        Self {
+            chrome,
+            name: org.name.to_string(),
+            slug: org.slug.to_string(),
+            file_name,
+            empty: plan.is_empty(),
+            units_changed: plan
+                .units_changed
+                .iter()
+                .map(|c| (c.label.clone(), c.changes.join("; ")))
+                .collect(),
+            units_added: plan.units_added,
+            units_retired: plan.units_retired,
+            units_unchanged: plan.units_unchanged,
+            owners_added: plan.owners_added,
+            owners_removed: plan.owners_removed,
+            people_new: plan.people_new,
+            warnings: plan.warnings,
+            fingerprint: plan.fingerprint,
+            file_base64: base64::engine::general_purpose::STANDARD.encode(bytes),
+        }
+    }
+}
+
+fn problems_page(
+    chrome: Chrome,
+    org: &Organization,
+    file_name: String,
+    problems: &[ImportProblem],
+) -> ProblemsPage {
+    ProblemsPage {
+        chrome,
+        name: org.name.to_string(),
+        slug: org.slug.to_string(),
+        file_name,
+        problems: problems
+            .iter()
+            .map(|p| ProblemLine {
+                place: match &p.column {
+                    Some(c) => format!("line {}, column {c}", p.line),
+                    None => format!("line {}", p.line),
+                },
+                message: p.message.clone(),
+            })
+            .collect(),
+    }
+}
+
+/// Reads the uploaded file (the `file` field) from the multipart form.
+async fn uploaded_file(multipart: &mut Multipart) -> Result<Option<(String, Vec<u8>)>, AppError> {
+    let unreadable = |_| {
+        AppError(Error::BadRequest {
+            reason: "the uploaded form could not be read".to_owned(),
+        })
+    };
+    while let Some(field) = multipart.next_field().await.map_err(unreadable)? {
+        if field.name() != Some("file") {
+            continue;
+        }
+        let name = field.file_name().unwrap_or("").to_owned();
+        let bytes = field.bytes().await.map_err(unreadable)?;
+        if bytes.is_empty() {
+            return Ok(None);
+        }
+        return Ok(Some((name, bytes.to_vec())));
+    }
+    Ok(None)
+}
+
+/// Step one: the uploaded file, checked and compared with the roster on file.
+pub async fn import_preview(
+    State(state): State<AppState>,
+    Extension(ctx): Extension<RequestContext>,
+    Path(slug): Path<String>,
+    mut multipart: Multipart,
+) -> Result<Response, AppError> {
+    let (actor, _) = person_or_refuse(&ctx)?;
+    let org = state.cista.organization_for(&actor, &slug).await?;
+    actor.authorize_in(org.id, OrgAction::ManageUnits)?;
+    let Some((file_name, bytes)) = uploaded_file(&mut multipart).await? else {
+        let errors = vec![FormError::new(
+            "file",
+            "Choose the CSV file of units and owners to import.",
+        )];
+        let page = roster_page(&state, &ctx, &actor, &org, None, errors).await?;
+        return render(StatusCode::UNPROCESSABLE_ENTITY, page);
+    };
+    let chrome = Chrome::new(&ctx, &state);
+    match state.cista.plan_import(&actor, org.id, &bytes).await {
+        Ok(plan) => render(
+            StatusCode::OK,
+            PreviewPage::of(chrome, &org, file_name, plan, &bytes),
+        ),
+        Err(Error::ImportRejected(problems)) => render(
+            StatusCode::UNPROCESSABLE_ENTITY,
+            problems_page(chrome, &org, file_name, &problems),
+        ),
+        Err(e) => Err(e.into()),
+    }
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(default)]
+pub struct ApplyForm {
+    file_base64: String,
+    fingerprint: String,
+}
+
+/// Step two: apply the previewed file, if neither it nor the roster changed since.
+pub async fn import_apply(
+    State(state): State<AppState>,
+    Extension(ctx): Extension<RequestContext>,
+    Path(slug): Path<String>,
+    Form(form): Form<ApplyForm>,
+) -> Result<Response, AppError> {
+    let (actor, _) = person_or_refuse(&ctx)?;
+    let org = state.cista.organization_for(&actor, &slug).await?;
+    actor.authorize_in(org.id, OrgAction::ManageUnits)?;
+    let bytes = base64::engine::general_purpose::STANDARD
+        .decode(form.file_base64.trim())
+        .map_err(|_| {
+            AppError(Error::BadRequest {
+                reason: "the previewed file did not come back intact; upload it again".to_owned(),
+            })
+        })?;
+    match state
+        .cista
+        .apply_import(&actor, org.id, &bytes, &form.fingerprint, &|_, _| {})
+        .await
+    {
+        Ok(_) => Ok(see_other(&format!(
+            "/admin/{}/units?done=imported",
+            org.slug
+        ))),
+        Err(Error::ImportRejected(problems)) => render(
+            StatusCode::UNPROCESSABLE_ENTITY,
+            problems_page(Chrome::new(&ctx, &state), &org, String::new(), &problems),
+        ),
+        Err(e) => Err(e.into()),
+    }
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(default)]
+pub struct ConsentForm {
+    consent: String,
+}
+
+/// Consent (or an opt-out) received on a paper form, recorded by staff.
+pub async fn consent(
+    State(state): State<AppState>,
+    Extension(ctx): Extension<RequestContext>,
+    Path((slug, unit)): Path<(String, String)>,
+    Form(form): Form<ConsentForm>,
+) -> Result<Response, AppError> {
+    let (actor, _) = person_or_refuse(&ctx)?;
+    let org = state.cista.organization_for(&actor, &slug).await?;
+    actor.authorize_in(org.id, OrgAction::ManageUnits)?;
+    let not_found = || AppError(Error::NotFound { what: "this unit" });
+    let unit = unit
+        .parse::<i64>()
+        .map(UnitId::from_i64)
+        .map_err(|_| not_found())?;
+    // The unit must be this organization's: the URL names both.
+    match state.cista.store().unit(unit).await? {
+        Some(u) if u.org == org.id => {}
+        _ => return Err(not_found()),
+    }
+    let status = match form.consent.as_str() {
+        "yes" => ConsentStatus::Consented,
+        "no" => ConsentStatus::OptedOut,
+        _ => {
+            return Err(AppError(Error::invalid(
+                "consent",
+                "choose consented or opted out",
+            )));
+        }
+    };
+    state.cista.record_consent(&actor, unit, status).await?;
+    Ok(see_other(&format!(
+        "/admin/{}/units?done=consent",
+        org.slug
+    )))
+}

@@ -1,0 +1,168 @@
+//! "Test my device" (FL-03): what the server can see of this browser's connection, and a
+//! practice form whose arrival proves the device can vote. Each use is recorded in the audit
+//! log. No sign-in needed; the practice answer is never a vote and is not stored.
+
+use crate::AppState;
+use crate::context::{PRE_SESSION_COOKIE, RequestContext, SESSION_COOKIE, cookie_value};
+use crate::error::AppError;
+use crate::pages::chrome::{Chrome, FormError, render};
+use crate::tls::ConnectionTls;
+use askama::Template;
+use axum::extract::State;
+use axum::http::{HeaderMap, StatusCode, header};
+use axum::response::Response;
+use axum::{Extension, Form};
+use cista_types::TimeZoneName;
+use serde::Deserialize;
+use std::sync::Arc;
+
+/// What this request shows about the device and its connection.
+struct Checks {
+    tls: String,
+    tls_ok: bool,
+    cookie: &'static str,
+    cookie_ok: bool,
+    user_agent: String,
+    now: String,
+}
+
+impl Checks {
+    fn of(
+        state: &AppState,
+        ctx: &RequestContext,
+        headers: &HeaderMap,
+        connection: Option<&ConnectionTls>,
+    ) -> Self {
+        let (tls, tls_ok) = match connection {
+            Some(c) => (
+                format!(
+                    "This connection uses {} with {}.",
+                    c.version, c.cipher_suite
+                ),
+                c.version == "TLS 1.3" || c.version == "TLS 1.2",
+            ),
+            None => (
+                "The server could not see this connection's encryption details.".to_owned(),
+                false,
+            ),
+        };
+        let (cookie, cookie_ok) = if ctx.signed_in() {
+            (
+                "Your session cookie came with this request: you are signed in.",
+                true,
+            )
+        } else if cookie_value(headers, SESSION_COOKIE).is_some()
+            || cookie_value(headers, PRE_SESSION_COOKIE).is_some()
+        {
+            (
+                "A Cista cookie came with this request: your browser keeps the cookies \
+                 signing in needs.",
+                true,
+            )
+        } else {
+            (
+                "No cookie came with this request. That is normal on a first visit: reload \
+                 this page. If this line stays, your browser refuses cookies and you cannot \
+                 sign in to vote.",
+                false,
+            )
+        };
+        Self {
+            tls,
+            tls_ok,
+            cookie,
+            cookie_ok,
+            user_agent: headers
+                .get(header::USER_AGENT)
+                .and_then(|v| v.to_str().ok())
+                .unwrap_or("(none sent)")
+                .chars()
+                .take(300)
+                .collect(),
+            now: TimeZoneName::utc().format_precise(state.cista.clock().now()),
+        }
+    }
+}
+
+#[derive(Template)]
+#[template(path = "vote/device.html")]
+struct DevicePage {
+    chrome: Chrome,
+    checks: Checks,
+    errors: Vec<FormError>,
+}
+
+#[derive(Template)]
+#[template(path = "vote/device_done.html")]
+struct DonePage {
+    chrome: Chrome,
+    checks: Checks,
+    answer: &'static str,
+}
+
+pub async fn page(
+    State(state): State<AppState>,
+    Extension(ctx): Extension<RequestContext>,
+    headers: HeaderMap,
+    connection: Option<Extension<Arc<ConnectionTls>>>,
+) -> Result<Response, AppError> {
+    let checks = Checks::of(&state, &ctx, &headers, connection.as_deref().map(|c| &**c));
+    render(
+        StatusCode::OK,
+        DevicePage {
+            chrome: Chrome::new(&ctx, &state),
+            checks,
+            errors: Vec::new(),
+        },
+    )
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(default)]
+pub struct PracticeForm {
+    practice: String,
+}
+
+pub async fn submit(
+    State(state): State<AppState>,
+    Extension(ctx): Extension<RequestContext>,
+    headers: HeaderMap,
+    connection: Option<Extension<Arc<ConnectionTls>>>,
+    Form(form): Form<PracticeForm>,
+) -> Result<Response, AppError> {
+    let checks = Checks::of(&state, &ctx, &headers, connection.as_deref().map(|c| &**c));
+    let answer = match form.practice.as_str() {
+        "yes" => "Yes",
+        "no" => "No",
+        "abstain" => "Abstain",
+        _ => {
+            return render(
+                StatusCode::UNPROCESSABLE_ENTITY,
+                DevicePage {
+                    chrome: Chrome::new(&ctx, &state),
+                    checks,
+                    errors: vec![FormError::new(
+                        "practice-yes",
+                        "Choose an answer to the practice question: yes, no or abstain.",
+                    )],
+                },
+            );
+        }
+    };
+    let tls = connection
+        .as_deref()
+        .map(|c| format!("{} {}", c.version, c.cipher_suite))
+        .unwrap_or_else(|| "unknown".to_owned());
+    state
+        .cista
+        .record_device_test(&ctx.actor(), &checks.user_agent, &tls)
+        .await?;
+    render(
+        StatusCode::OK,
+        DonePage {
+            chrome: Chrome::new(&ctx, &state),
+            checks,
+            answer,
+        },
+    )
+}

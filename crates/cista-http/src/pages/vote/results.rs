@@ -1,0 +1,195 @@
+//! A closed ballot's results as tables, for the owners' ballot page and the public bulletin.
+//! Built only from `BallotResults`, which exist only once the ballot is closed (FL-09).
+
+use cista_core::voting::bundle::BallotResults;
+use cista_core::voting::definition::{BallotDefinition, Weighting};
+use cista_core::voting::tally::{ContestResult, OptionCount, Turnout};
+use cista_types::voting::format_weight_sum;
+
+/// One row of a contest's table: an answer or a candidate.
+pub(crate) struct OptionRow {
+    pub label: String,
+    pub ballots: u64,
+    pub weight: String,
+    /// "Elected", "Tied" or empty.
+    pub mark: &'static str,
+}
+
+pub(crate) struct ContestView {
+    pub title: String,
+    pub election: bool,
+    /// What the contest needed: the threshold, or the number of seats.
+    pub rule: String,
+    pub rows: Vec<OptionRow>,
+    /// The outcome in one sentence.
+    pub outcome: String,
+    pub passed: bool,
+    /// For a tie for the last seat(s): who is tied.
+    pub tie: Option<String>,
+    pub blank: Option<u64>,
+}
+
+pub(crate) struct TurnoutView {
+    pub voted_units: u64,
+    pub eligible_units: u64,
+    pub voted_weight: String,
+    pub eligible_weight: String,
+    pub online: u64,
+    pub sms: u64,
+    pub paper: u64,
+    pub quorum: String,
+    pub quorum_reached: bool,
+    pub min_turnout: Option<String>,
+    pub min_turnout_reached: bool,
+}
+
+pub(crate) struct ResultsView {
+    pub closed_at: String,
+    pub counted: u64,
+    pub weighted: bool,
+    pub turnout: TurnoutView,
+    pub contests: Vec<ContestView>,
+}
+
+fn weight(micros: i64) -> String {
+    format_weight_sum(i128::from(micros))
+}
+
+fn row(label: &str, count: &OptionCount, mark: &'static str) -> OptionRow {
+    OptionRow {
+        label: label.to_owned(),
+        ballots: count.ballots,
+        weight: weight(count.weight),
+        mark,
+    }
+}
+
+fn turnout(t: &Turnout, results: &BallotResults) -> TurnoutView {
+    let tally = &results.tally;
+    TurnoutView {
+        voted_units: t.voted_units,
+        eligible_units: t.eligible_units,
+        voted_weight: weight(t.voted_weight),
+        eligible_weight: weight(t.eligible_weight),
+        online: t.web,
+        sms: t.sms_session,
+        paper: t.paper,
+        quorum: tally.quorum.to_string(),
+        quorum_reached: tally.quorum_reached,
+        min_turnout: tally.min_turnout.map(|p| p.to_string()),
+        min_turnout_reached: tally.min_turnout_reached.unwrap_or(true),
+    }
+}
+
+fn contest(c: &ContestResult) -> ContestView {
+    match c {
+        ContestResult::Resolution {
+            title,
+            yes,
+            no,
+            abstain,
+            threshold,
+            threshold_met,
+            passed,
+            ..
+        } => ContestView {
+            title: title.clone(),
+            election: false,
+            rule: format!("Needs {}.", threshold.describe()),
+            rows: vec![
+                row("Yes", yes, ""),
+                row("No", no, ""),
+                row("Abstain", abstain, ""),
+            ],
+            outcome: match (passed, threshold_met) {
+                (true, _) => "Passed.".to_owned(),
+                (false, true) => {
+                    "Not passed: the threshold was met, but the quorum was not reached.".to_owned()
+                }
+                (false, false) => "Not passed: the threshold was not met.".to_owned(),
+            },
+            passed: *passed,
+            tie: None,
+            blank: None,
+        },
+        ContestResult::Election {
+            title,
+            seats,
+            candidates,
+            tied,
+            open_seats,
+            blank,
+            valid,
+            ..
+        } => {
+            let rows = candidates
+                .iter()
+                .map(|c| {
+                    let mark = if c.elected {
+                        "Elected"
+                    } else if tied.contains(&c.id) {
+                        "Tied"
+                    } else {
+                        ""
+                    };
+                    row(&c.name, &c.votes, mark)
+                })
+                .collect();
+            let elected: Vec<&str> = candidates
+                .iter()
+                .filter(|c| c.elected)
+                .map(|c| c.name.as_str())
+                .collect();
+            let outcome = if !valid {
+                "Not valid: the quorum or the minimum turnout was not reached, so no one is \
+                 elected."
+                    .to_owned()
+            } else if elected.is_empty() {
+                "No one is elected.".to_owned()
+            } else {
+                format!("Elected: {}.", elected.join(", "))
+            };
+            let tie = (!tied.is_empty() && *valid).then(|| {
+                let names: Vec<&str> = candidates
+                    .iter()
+                    .filter(|c| tied.contains(&c.id))
+                    .map(|c| c.name.as_str())
+                    .collect();
+                format!(
+                    "Tie for the last seat: decided by the association's rules. Tied: {}; \
+                     seats left open: {open_seats}.",
+                    names.join(", ")
+                )
+            });
+            ContestView {
+                title: title.clone(),
+                election: true,
+                rule: if *seats == 1 {
+                    "One seat: the candidate with the most votes is elected.".to_owned()
+                } else {
+                    format!(
+                        "{seats} seats: the {seats} candidates with the most votes are elected."
+                    )
+                },
+                rows,
+                outcome,
+                passed: *valid && !elected.is_empty(),
+                tie,
+                blank: Some(*blank),
+            }
+        }
+    }
+}
+
+impl ResultsView {
+    pub(crate) fn of(definition: &BallotDefinition, results: &BallotResults) -> Self {
+        let tally = &results.tally;
+        Self {
+            closed_at: definition.time_zone.format(results.closed_at),
+            counted: tally.ballots_counted,
+            weighted: definition.weighting == Weighting::Weighted,
+            turnout: turnout(&tally.turnout, results),
+            contests: tally.contests.iter().map(contest).collect(),
+        }
+    }
+}

@@ -1,0 +1,1161 @@
+//! The staff pages for units and ballots over real HTTPS: the CSV import with its preview and
+//! its refusals, consent from paper forms, the ballot builder through to publication, the
+//! live page (turnout, never a count before the close), paper entry and its refusals,
+//! reminders, cancel and reissue, results and the official record after the close, and what
+//! inspectors and members may do.
+
+use crate::people::{self, last_notice};
+use crate::voting::{ROSTER, import_roster, open_ballot, operator};
+use crate::web::{between, page, post, sign_in};
+use crate::{Options, TestServer, csrf_in};
+use cista_core::notices::Notice;
+use cista_core::ports::VoteOrigin;
+use cista_core::voting::cast::CastRequest;
+use cista_core::voting::definition::Secrecy;
+use cista_core::{Cista, OrgAction, role_may};
+use cista_types::{BallotId, Clock as _, OrgId, OrgSlug, Role, SystemClock, UnitId};
+use reqwest::multipart::{Form, Part};
+use reqwest::{Client, StatusCode};
+use time::Duration;
+
+const UNITS: &str = "/admin/palm-court/units";
+const BALLOTS: &str = "/admin/palm-court/ballots";
+
+async fn palm_court(cista: &Cista) -> OrgId {
+    cista
+        .store()
+        .organization_by_slug(&OrgSlug::parse("palm-court").unwrap())
+        .await
+        .unwrap()
+        .unwrap()
+        .id
+}
+
+/// Someone with `role` in Palm Court, signed in.
+async fn staff(server: &TestServer, email: &str, role: Role) -> Client {
+    let cista = &server.state.cista;
+    people::active(cista, palm_court(cista).await, email, role).await;
+    sign_in(server, email).await
+}
+
+/// Uploads `bytes` as the import file, with `token` as the form's CSRF field (if any).
+async fn upload(
+    browser: &Client,
+    server: &TestServer,
+    token: Option<&str>,
+    bytes: &[u8],
+) -> reqwest::Response {
+    let mut form = Form::new();
+    if let Some(t) = token {
+        form = form.text("csrf", t.to_owned());
+    }
+    let file = Part::bytes(bytes.to_vec())
+        .file_name("units.csv")
+        .mime_str("text/csv")
+        .unwrap();
+    browser
+        .post(server.url(&format!("{UNITS}/import")))
+        .header("origin", server.origin.as_str())
+        .multipart(form.part("file", file))
+        .send()
+        .await
+        .unwrap()
+}
+
+/// The value of the hidden field `name` in a page.
+fn hidden(html: &str, name: &str) -> String {
+    between(html, &format!(r#"name="{name}" value=""#), "\"").to_owned()
+}
+
+fn location(r: &reqwest::Response) -> String {
+    r.headers()["location"].to_str().unwrap().to_owned()
+}
+
+/// The ballot id in a redirect to a ballot's page.
+fn ballot_in(location: &str) -> String {
+    location
+        .trim_start_matches(&format!("{BALLOTS}/"))
+        .split('?')
+        .next()
+        .unwrap()
+        .to_owned()
+}
+
+async fn unit_id(cista: &Cista, org: OrgId, label: &str) -> UnitId {
+    cista
+        .roster(&operator(), org)
+        .await
+        .unwrap()
+        .into_iter()
+        .find(|u| u.unit.label.as_str() == label)
+        .unwrap()
+        .unit
+        .id
+}
+
+/// Posts the new-ballot form with these times.
+async fn new_ballot(
+    admin: &Client,
+    server: &TestServer,
+    token: &str,
+    opens: &str,
+    closes: &str,
+) -> reqwest::Response {
+    post(
+        admin,
+        server,
+        &format!("{BALLOTS}/new"),
+        token,
+        &[
+            ("title", "Annual meeting 2026"),
+            ("description", "Directors and an amendment."),
+            ("opens", opens),
+            ("closes", closes),
+            ("secrecy", "secret"),
+            ("weighting", "weighted"),
+            ("quorum", "50"),
+            ("min_turnout", "20"),
+            ("paper", "on"),
+            ("reminders", "72, 24"),
+        ],
+    )
+    .await
+}
+
+/// The titles of a ballot's contests, in order.
+async fn titles(cista: &Cista, org: OrgId, ballot: BallotId) -> Vec<String> {
+    cista
+        .ballot(&operator(), org, ballot)
+        .await
+        .unwrap()
+        .definition
+        .contests
+        .iter()
+        .map(|c| c.title.clone())
+        .collect()
+}
+
+/// A paper ballot entered through the core: yes, and the candidates given.
+async fn paper_vote(cista: &Cista, org: OrgId, ballot: BallotId, label: &str, candidates: &[&str]) {
+    let hash = cista
+        .ballot(&operator(), org, ballot)
+        .await
+        .unwrap()
+        .stored
+        .definition_hash
+        .to_hex();
+    let mut fields = vec![("c1".to_owned(), "yes".to_owned())];
+    fields.extend(
+        candidates
+            .iter()
+            .map(|c| ("c2".to_owned(), (*c).to_owned())),
+    );
+    cista
+        .enter_paper_ballot(
+            &operator(),
+            CastRequest {
+                ballot,
+                unit: unit_id(cista, org, label).await,
+                definition_hash: hash,
+                fields,
+                origin: VoteOrigin::default(),
+            },
+        )
+        .await
+        .unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn units_are_imported_from_csv_after_a_preview_and_a_stale_preview_is_refused() {
+    let server = TestServer::start(Options::default()).await;
+    let cista = &server.state.cista;
+    let org = palm_court(cista).await;
+    let admin = staff(&server, "admin@palm.example", Role::Admin).await;
+
+    let (status, html) = page(&admin, &server, UNITS).await;
+    assert_eq!(status, 200);
+    assert!(html.contains("No units yet"), "{html}");
+    assert!(
+        html.contains(r#"enctype="multipart/form-data""#)
+            && html.contains(r#"accept=".csv,text/csv""#),
+        "{html}"
+    );
+    for column in ["designated_voter", "consent", "first_name", "weight"] {
+        assert!(html.contains(column), "the columns are explained: {column}");
+    }
+    let token = csrf_in(&html);
+
+    // The example file downloads, and is itself a clean file.
+    let r = admin
+        .get(server.url(&format!("{UNITS}/example.csv")))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 200);
+    assert!(
+        r.headers()["content-type"]
+            .to_str()
+            .unwrap()
+            .starts_with("text/csv")
+    );
+    assert!(
+        r.headers()["content-disposition"]
+            .to_str()
+            .unwrap()
+            .starts_with("attachment")
+    );
+    let example = r.bytes().await.unwrap();
+    let r = upload(&admin, &server, Some(&token), &example).await;
+    assert_eq!(r.status(), 200);
+
+    // A bad file: every problem by line and column, and nothing imported.
+    let bad = ROSTER
+        .replace("1B,1,Ana", "1B,abc,Ana")
+        .replace("fay@palm.example", "not-an-email");
+    let r = upload(&admin, &server, Some(&token), bad.as_bytes()).await;
+    assert_eq!(r.status(), StatusCode::UNPROCESSABLE_ENTITY);
+    let html = r.text().await.unwrap();
+    assert!(html.contains("line 3, column weight"), "{html}");
+    assert!(html.contains("line 6, column email"), "{html}");
+    assert!(html.contains("Nothing was imported"), "{html}");
+    assert!(cista.roster(&operator(), org).await.unwrap().is_empty());
+
+    // No file chosen.
+    let r = upload(&admin, &server, Some(&token), b"").await;
+    assert_eq!(r.status(), StatusCode::UNPROCESSABLE_ENTITY);
+    assert!(r.text().await.unwrap().contains("Choose the CSV file"));
+
+    // A good file: the preview lists what would change, and changes nothing.
+    let r = upload(&admin, &server, Some(&token), ROSTER.as_bytes()).await;
+    assert_eq!(r.status(), 200);
+    let preview = r.text().await.unwrap();
+    assert!(preview.contains("Preview of the import"), "{preview}");
+    assert!(preview.contains("Nothing has changed yet"));
+    for label in ["1A", "1B", "2A", "3A", "3B"] {
+        assert!(
+            preview.contains(&format!(r#"<span class="tag">{label}</span>"#)),
+            "{label}: {preview}"
+        );
+    }
+    assert!(preview.contains("Cy Li, unit 2A"), "{preview}");
+    assert!(cista.roster(&operator(), org).await.unwrap().is_empty());
+    let fingerprint = hidden(&preview, "fingerprint");
+    let file = hidden(&preview, "file_base64");
+
+    let apply = [
+        ("fingerprint", fingerprint.as_str()),
+        ("file_base64", file.as_str()),
+    ];
+    let r = post(
+        &admin,
+        &server,
+        &format!("{UNITS}/import/apply"),
+        &csrf_in(&preview),
+        &apply,
+    )
+    .await;
+    assert_eq!(r.status(), StatusCode::SEE_OTHER);
+    assert_eq!(location(&r), format!("{UNITS}?done=imported"));
+    let (_, roster) = page(&admin, &server, &location(&r)).await;
+    assert!(roster.contains("The import is applied"), "{roster}");
+    for label in ["1A", "1B", "2A", "3A", "3B"] {
+        assert!(
+            roster.contains(&format!(r#"<th scope="row">{label}"#)),
+            "{label}: {roster}"
+        );
+    }
+    assert!(roster.contains("consented to online voting"));
+    assert!(roster.contains("opted out (paper only)"));
+    assert!(roster.contains("no consent on record (paper)"));
+    assert!(roster.contains("5 unit(s) on file"));
+    assert!(
+        !roster.contains("Ana Ruiz"),
+        "the roster shows no owner's name"
+    );
+    assert_eq!(cista.roster(&operator(), org).await.unwrap().len(), 5);
+
+    // Applying the same preview again: the roster changed since, so it is refused.
+    let r = post(
+        &admin,
+        &server,
+        &format!("{UNITS}/import/apply"),
+        &csrf_in(&roster),
+        &apply,
+    )
+    .await;
+    assert_eq!(r.status(), StatusCode::CONFLICT);
+    assert!(
+        r.text()
+            .await
+            .unwrap()
+            .contains("changed since the preview")
+    );
+    // A fingerprint that never was.
+    let r = post(
+        &admin,
+        &server,
+        &format!("{UNITS}/import/apply"),
+        &csrf_in(&roster),
+        &[("fingerprint", "00"), ("file_base64", file.as_str())],
+    )
+    .await;
+    assert_eq!(r.status(), StatusCode::CONFLICT);
+
+    // Re-importing the same file: nothing to apply.
+    let r = upload(&admin, &server, Some(&csrf_in(&roster)), ROSTER.as_bytes()).await;
+    assert!(
+        r.text()
+            .await
+            .unwrap()
+            .contains("there is nothing to apply")
+    );
+
+    // A paper consent form for 3A.
+    let unit = unit_id(cista, org, "3A").await;
+    let r = post(
+        &admin,
+        &server,
+        &format!("{UNITS}/{unit}/consent"),
+        &csrf_in(&roster),
+        &[("consent", "yes")],
+    )
+    .await;
+    assert_eq!(r.status(), StatusCode::SEE_OTHER);
+    let (_, roster) = page(&admin, &server, &location(&r)).await;
+    assert!(roster.contains("paper form, entered by"), "{roster}");
+    assert_eq!(
+        roster.matches("consented to online voting").count(),
+        4,
+        "1A, 1B, 2A and now 3A"
+    );
+    // Another organization's unit cannot be reached through this one's URL.
+    let other = people::org(cista, "elsewhere").await;
+    let plan = cista
+        .plan_import(&operator(), other, ROSTER.as_bytes())
+        .await
+        .unwrap();
+    cista
+        .apply_import(
+            &operator(),
+            other,
+            ROSTER.as_bytes(),
+            &plan.fingerprint,
+            &|_, _| {},
+        )
+        .await
+        .unwrap();
+    let foreign = unit_id(cista, other, "3A").await;
+    let r = post(
+        &admin,
+        &server,
+        &format!("{UNITS}/{foreign}/consent"),
+        &csrf_in(&roster),
+        &[("consent", "no")],
+    )
+    .await;
+    assert_eq!(r.status(), StatusCode::NOT_FOUND);
+    server.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_multipart_upload_without_its_csrf_token_is_refused() {
+    let server = TestServer::start(Options::default()).await;
+    let cista = &server.state.cista;
+    let org = palm_court(cista).await;
+    let admin = staff(&server, "admin@palm.example", Role::Admin).await;
+    let (_, html) = page(&admin, &server, UNITS).await;
+    for token in [None, Some(""), Some("forged-token")] {
+        let r = upload(&admin, &server, token, ROSTER.as_bytes()).await;
+        assert_eq!(r.status(), StatusCode::FORBIDDEN, "token {token:?}");
+        assert!(r.text().await.unwrap().contains("csrf_rejected"));
+    }
+    // Two tokens, one right: ambiguous, refused.
+    let form = Form::new()
+        .text("csrf", csrf_in(&html))
+        .text("csrf", "forged-token")
+        .part(
+            "file",
+            Part::bytes(ROSTER.as_bytes().to_vec()).file_name("u.csv"),
+        );
+    let r = admin
+        .post(server.url(&format!("{UNITS}/import")))
+        .header("origin", server.origin.as_str())
+        .multipart(form)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), StatusCode::FORBIDDEN);
+    // The right token, but from another site.
+    let form = Form::new().text("csrf", csrf_in(&html)).part(
+        "file",
+        Part::bytes(ROSTER.as_bytes().to_vec()).file_name("u.csv"),
+    );
+    let r = admin
+        .post(server.url(&format!("{UNITS}/import")))
+        .header("origin", "https://evil.example")
+        .multipart(form)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), StatusCode::FORBIDDEN);
+    // The right token from our own page: accepted.
+    let r = upload(&admin, &server, Some(&csrf_in(&html)), ROSTER.as_bytes()).await;
+    assert_eq!(r.status(), StatusCode::OK);
+    assert!(cista.roster(&operator(), org).await.unwrap().is_empty());
+    // Every other staff form of these pages needs the token too.
+    import_roster(cista, org).await;
+    let ballot = open_ballot(cista, org, Secrecy::Secret, Duration::hours(1)).await;
+    for path in [
+        format!("{UNITS}/import/apply"),
+        format!("{UNITS}/1/consent"),
+        "/admin/palm-court/settings".to_owned(),
+        format!("{BALLOTS}/new"),
+        format!("{BALLOTS}/{ballot}/settings"),
+        format!("{BALLOTS}/{ballot}/contests"),
+        format!("{BALLOTS}/{ballot}/contests/1"),
+        format!("{BALLOTS}/{ballot}/publish"),
+        format!("{BALLOTS}/{ballot}/cancel"),
+        format!("{BALLOTS}/{ballot}/reissue"),
+        format!("{BALLOTS}/{ballot}/remind"),
+        format!("{BALLOTS}/{ballot}/close"),
+        format!("{BALLOTS}/{ballot}/paper"),
+    ] {
+        for token in ["", "forged-token"] {
+            let r = post(&admin, &server, &path, token, &[("reason", "x")]).await;
+            assert_eq!(r.status(), StatusCode::FORBIDDEN, "{path} with {token:?}");
+        }
+    }
+    let b = cista.ballot(&operator(), org, ballot).await.unwrap();
+    assert_eq!(
+        b.status(),
+        cista_core::ports::BallotStatus::Published,
+        "still open"
+    );
+    server.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_ballot_is_built_previewed_and_published_through_the_pages() {
+    let server = TestServer::start(Options::default()).await;
+    let cista = &server.state.cista;
+    let org = palm_court(cista).await;
+    let admin = staff(&server, "admin@palm.example", Role::Admin).await;
+
+    // The organization's time zone first: ballot windows are entered in it.
+    let (status, home) = page(&admin, &server, "/admin/palm-court").await;
+    assert_eq!(status, 200);
+    assert!(home.contains(r#"href="/admin/palm-court/units""#), "{home}");
+    assert!(home.contains(r#"href="/admin/palm-court/ballots""#));
+    let r = post(
+        &admin,
+        &server,
+        "/admin/palm-court/settings",
+        &csrf_in(&home),
+        &[("time_zone", "Mars/Olympus")],
+    )
+    .await;
+    assert_eq!(r.status(), StatusCode::UNPROCESSABLE_ENTITY);
+    assert!(r.text().await.unwrap().contains("There is a problem"));
+    let r = post(
+        &admin,
+        &server,
+        "/admin/palm-court/settings",
+        &csrf_in(&home),
+        &[("time_zone", "America/New_York")],
+    )
+    .await;
+    assert_eq!(r.status(), StatusCode::SEE_OTHER);
+    let (_, home) = page(&admin, &server, &location(&r)).await;
+    assert!(
+        home.contains("The time zone is now America/New_York"),
+        "{home}"
+    );
+
+    let (_, list) = page(&admin, &server, BALLOTS).await;
+    assert!(
+        list.contains("No ballots yet") && list.contains("New ballot"),
+        "{list}"
+    );
+    let (status, form) = page(&admin, &server, &format!("{BALLOTS}/new")).await;
+    assert_eq!(status, 200);
+    assert!(
+        form.contains("America/New_York"),
+        "the zone is named next to the times"
+    );
+    assert!(form.contains(r#"type="datetime-local""#));
+    assert!(
+        form.contains(r#"value="50""#),
+        "a majority quorum by default"
+    );
+    let token = csrf_in(&form);
+
+    let zone = cista_types::TimeZoneName::parse("America/New_York").unwrap();
+    let now = SystemClock.now();
+    let opens = zone.to_local_input(now.plus(Duration::days(1)));
+    let closes = zone.to_local_input(now.plus(Duration::days(15)));
+    // Closing before it opens: the problem is shown at the field.
+    let r = new_ballot(&admin, &server, &token, &closes, &opens).await;
+    assert_eq!(r.status(), StatusCode::UNPROCESSABLE_ENTITY);
+    let html = r.text().await.unwrap();
+    assert!(html.contains(r##"href="#closes""##), "{html}");
+    assert!(html.contains("must be after the opening time"), "{html}");
+    let r = new_ballot(&admin, &server, &token, "someday", &closes).await;
+    assert_eq!(r.status(), StatusCode::UNPROCESSABLE_ENTITY);
+    assert!(r.text().await.unwrap().contains(r##"href="#opens""##));
+
+    let r = new_ballot(&admin, &server, &token, &opens, &closes).await;
+    assert_eq!(r.status(), StatusCode::SEE_OTHER);
+    let at = location(&r);
+    assert!(at.ends_with("?done=created"), "{at}");
+    let id = ballot_in(&at);
+    let path = format!("{BALLOTS}/{id}");
+    let (status, draft) = page(&admin, &server, &at).await;
+    assert_eq!(status, 200);
+    assert!(
+        draft.contains("Draft") && draft.contains("The draft is saved"),
+        "{draft}"
+    );
+    assert!(draft.contains(&opens), "the window shown as entered");
+    let token = csrf_in(&draft);
+
+    // A resolution and an election.
+    let r = post(
+        &admin,
+        &server,
+        &format!("{path}/contests"),
+        &token,
+        &[
+            ("kind", "resolution"),
+            ("title", "Amend article 7"),
+            ("description", "Allow electronic notices."),
+            ("threshold", "two-thirds"),
+        ],
+    )
+    .await;
+    assert_eq!(r.status(), StatusCode::SEE_OTHER);
+    let r = post(
+        &admin,
+        &server,
+        &format!("{path}/contests"),
+        &token,
+        &[
+            ("kind", "election"),
+            ("title", "Board of directors"),
+            ("seats", "5"),
+            ("candidates", "Alma Diaz\nBen Ortiz\nCarla Sosa"),
+        ],
+    )
+    .await;
+    assert_eq!(
+        r.status(),
+        StatusCode::UNPROCESSABLE_ENTITY,
+        "more seats than candidates"
+    );
+    let html = r.text().await.unwrap();
+    assert!(html.contains(r##"href="#e-seats""##), "{html}");
+    assert!(html.contains("Carla Sosa"), "what was typed is kept");
+    let r = post(
+        &admin,
+        &server,
+        &format!("{path}/contests"),
+        &token,
+        &[
+            ("kind", "election"),
+            ("title", "Board of directors"),
+            ("seats", "2"),
+            ("candidates", "Alma Diaz\nBen Ortiz\nCarla Sosa"),
+            ("shuffle", "on"),
+        ],
+    )
+    .await;
+    assert_eq!(r.status(), StatusCode::SEE_OTHER);
+    let ballot_id = BallotId::from_i64(id.parse().unwrap());
+    assert_eq!(
+        titles(cista, org, ballot_id).await,
+        ["Amend article 7", "Board of directors"]
+    );
+    // Move the election up, edit the resolution, then put things back.
+    let r = post(
+        &admin,
+        &server,
+        &format!("{path}/contests/2"),
+        &token,
+        &[("action", "up")],
+    )
+    .await;
+    assert_eq!(r.status(), StatusCode::SEE_OTHER);
+    assert_eq!(
+        titles(cista, org, ballot_id).await,
+        ["Board of directors", "Amend article 7"]
+    );
+    let r = post(
+        &admin,
+        &server,
+        &format!("{path}/contests/2"),
+        &token,
+        &[("action", "down")],
+    )
+    .await;
+    assert_eq!(r.status(), StatusCode::SEE_OTHER);
+    let r = post(
+        &admin,
+        &server,
+        &format!("{path}/contests/1"),
+        &token,
+        &[
+            ("action", "update"),
+            ("kind", "resolution"),
+            ("title", "Amend article 7 (notices)"),
+            ("threshold", "share"),
+            ("percent", "abc"),
+        ],
+    )
+    .await;
+    assert_eq!(r.status(), StatusCode::UNPROCESSABLE_ENTITY);
+    assert!(r.text().await.unwrap().contains(r##"href="#k1-percent""##));
+    let r = post(
+        &admin,
+        &server,
+        &format!("{path}/contests/1"),
+        &token,
+        &[
+            ("action", "update"),
+            ("kind", "resolution"),
+            ("title", "Amend article 7 (notices)"),
+            ("description", "Allow electronic notices."),
+            ("threshold", "share"),
+            ("percent", "66.67"),
+        ],
+    )
+    .await;
+    assert_eq!(r.status(), StatusCode::SEE_OTHER);
+    assert_eq!(
+        titles(cista, org, ballot_id).await,
+        ["Amend article 7 (notices)", "Board of directors"]
+    );
+    let (_, draft) = page(&admin, &server, &path).await;
+    assert!(draft.contains("66.67% of all voting interests"), "{draft}");
+
+    // The preview: the ballot as owners see it, inputs disabled.
+    let (status, preview) = page(&admin, &server, &format!("{path}/preview")).await;
+    assert_eq!(status, 200);
+    assert!(preview.contains("PREVIEW"));
+    assert!(preview.contains("Ben Ortiz") && preview.contains("Abstain"));
+    assert!(
+        preview.contains(r#"name="c2" value="1" disabled"#),
+        "{preview}"
+    );
+    assert!(
+        !preview.contains("method=\"post\" action=\"/admin"),
+        "no staff form in the preview"
+    );
+
+    // Publishing without units is refused with the reason.
+    let r = post(&admin, &server, &format!("{path}/publish"), &token, &[]).await;
+    assert_eq!(r.status(), StatusCode::UNPROCESSABLE_ENTITY);
+    let html = r.text().await.unwrap();
+    assert!(html.contains("cannot be published yet"), "{html}");
+    assert!(html.contains("none are on file"), "{html}");
+
+    import_roster(cista, org).await;
+    last_notice(cista, "nobody").await;
+    let r = post(&admin, &server, &format!("{path}/publish"), &token, &[]).await;
+    assert_eq!(r.status(), StatusCode::SEE_OTHER);
+    let (_, published) = page(&admin, &server, &location(&r)).await;
+    assert!(published.contains("The ballot is published"), "{published}");
+    assert!(published.contains("Not yet open"), "{published}");
+    assert!(published.contains("0 of 5 units"), "{published}");
+    assert!(
+        !published.contains("/publish\""),
+        "no publish button any more"
+    );
+    match last_notice(cista, "ana@palm.example").await {
+        Some(Notice::BallotPublished {
+            title,
+            online_units,
+            ..
+        }) => {
+            assert_eq!(title, "Annual meeting 2026");
+            assert_eq!(online_units, ["1A", "1B"]);
+        }
+        other => panic!("no publication notice for Ana: {other:?}"),
+    }
+    // It cannot change any more.
+    let r = post(
+        &admin,
+        &server,
+        &format!("{path}/contests/1"),
+        &token,
+        &[("action", "remove")],
+    )
+    .await;
+    assert_eq!(r.status(), StatusCode::CONFLICT);
+    assert!(r.text().await.unwrap().contains("cancel it and reissue"));
+    let (_, list) = page(&admin, &server, BALLOTS).await;
+    assert!(
+        list.contains("Annual meeting 2026") && list.contains("0 of 5 units"),
+        "{list}"
+    );
+    server.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_live_page_shows_turnout_never_counts_and_paper_ballots_are_entered_once() {
+    let server = TestServer::start(Options::default()).await;
+    let cista = &server.state.cista;
+    let org = palm_court(cista).await;
+    import_roster(cista, org).await;
+    let ballot = open_ballot(cista, org, Secrecy::Secret, Duration::hours(2)).await;
+    paper_vote(cista, org, ballot, "1A", &["1", "2"]).await;
+    paper_vote(cista, org, ballot, "2A", &["1"]).await;
+    let admin = staff(&server, "admin@palm.example", Role::Admin).await;
+    let path = format!("{BALLOTS}/{ballot}");
+
+    let (status, live) = page(&admin, &server, &path).await;
+    assert_eq!(status, 200);
+    assert!(live.contains("Open"));
+    assert!(live.contains("2 of 5 units"), "{live}");
+    assert!(live.contains("paper 2"), "{live}");
+    assert!(live.contains("Results are sealed"));
+    assert!(
+        !live.contains(r#"class="results""#),
+        "no results table before the close"
+    );
+    assert!(!live.contains("Elected") && !live.contains("Ballots</th>"));
+    assert!(
+        !live.contains("Close and count now"),
+        "no close button inside the window"
+    );
+    assert!(live.contains("Enter a paper ballot") && live.contains("Send a reminder now"));
+    let token = csrf_in(&live);
+
+    // Paper entry: the units still to vote, and the contests in order.
+    let (status, form) = page(&admin, &server, &format!("{path}/paper")).await;
+    assert_eq!(status, 200);
+    assert!(
+        form.contains(">3B</option>") && !form.contains(">1A</option>"),
+        "{form}"
+    );
+    let definition = hidden(&form, "definition");
+    let unit = unit_id(cista, org, "3B").await.to_string();
+    let fields = [
+        ("unit", unit.as_str()),
+        ("definition", definition.as_str()),
+        ("c1", "no"),
+        ("c2", "3"),
+    ];
+    let r = post(
+        &admin,
+        &server,
+        &format!("{path}/paper"),
+        &csrf_in(&form),
+        &fields,
+    )
+    .await;
+    assert_eq!(r.status(), 200);
+    let html = r.text().await.unwrap();
+    assert!(
+        html.contains("Paper ballot for unit 3B entered at"),
+        "{html}"
+    );
+    assert!(!html.contains(">3B</option>"), "3B is no longer offered");
+    assert!(
+        !html.to_lowercase().contains("tracker"),
+        "no tracker on the entry screen"
+    );
+    // The same unit again: refused with the core's sentence, and recorded.
+    let r = post(
+        &admin,
+        &server,
+        &format!("{path}/paper"),
+        &csrf_in(&form),
+        &fields,
+    )
+    .await;
+    assert_eq!(r.status(), StatusCode::CONFLICT);
+    let html = r.text().await.unwrap();
+    assert!(html.contains("3B already voted on"), "{html}");
+    assert!(html.contains("on paper (entered by staff)"), "{html}");
+    // An incomplete ballot is sent back.
+    let unit_3a = unit_id(cista, org, "3A").await.to_string();
+    let r = post(
+        &admin,
+        &server,
+        &format!("{path}/paper"),
+        &csrf_in(&form),
+        &[
+            ("unit", unit_3a.as_str()),
+            ("definition", definition.as_str()),
+        ],
+    )
+    .await;
+    assert_eq!(r.status(), StatusCode::UNPROCESSABLE_ENTITY);
+    assert!(r.text().await.unwrap().contains("needs an answer"));
+
+    let (_, live) = page(&admin, &server, &path).await;
+    assert!(live.contains("3 of 5 units"), "{live}");
+    let refused = between(&live, r#"id="refused""#, "</table>");
+    assert!(
+        refused.contains("3B") && refused.contains("the unit had already voted"),
+        "{refused}"
+    );
+    let voted = between(&live, r#"id="participation""#, "</table>");
+    for label in ["1A", "2A", "3B"] {
+        assert!(voted.contains(label), "{label}: {voted}");
+    }
+
+    // The participation list can be downloaded while open; the ballot list cannot.
+    let r = admin
+        .get(server.url(&format!("{path}/record/participation.csv")))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 200);
+    assert!(r.text().await.unwrap().contains("3B"));
+    let r = admin
+        .get(server.url(&format!("{path}/record/ballots.csv")))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), StatusCode::FORBIDDEN);
+    assert!(r.text().await.unwrap().contains("results_sealed"));
+
+    // A reminder now, and not twice in the hour.
+    last_notice(cista, "nobody").await;
+    let r = post(&admin, &server, &format!("{path}/remind"), &token, &[]).await;
+    assert_eq!(r.status(), StatusCode::SEE_OTHER);
+    assert!(
+        location(&r).contains("done=reminded&n="),
+        "{}",
+        location(&r)
+    );
+    let (_, live) = page(&admin, &server, &location(&r)).await;
+    assert!(live.contains("reminder(s) are on their way"), "{live}");
+    assert!(matches!(
+        last_notice(cista, "fay@palm.example").await,
+        Some(Notice::BallotReminder { .. })
+    ));
+    let r = post(&admin, &server, &format!("{path}/remind"), &token, &[]).await;
+    assert_eq!(r.status(), StatusCode::CONFLICT);
+    assert!(
+        r.text()
+            .await
+            .unwrap()
+            .contains("already went out this hour")
+    );
+    // Closing early is refused: results are never early (FL-09).
+    let r = post(&admin, &server, &format!("{path}/close"), &token, &[]).await;
+    assert_eq!(r.status(), StatusCode::CONFLICT);
+    assert!(r.text().await.unwrap().contains("not before"));
+    server.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_published_ballot_is_cancelled_with_a_reason_and_reissued_as_a_new_draft() {
+    let server = TestServer::start(Options::default()).await;
+    let cista = &server.state.cista;
+    let org = palm_court(cista).await;
+    import_roster(cista, org).await;
+    let ballot = open_ballot(cista, org, Secrecy::Secret, Duration::hours(2)).await;
+    let admin = staff(&server, "admin@palm.example", Role::Admin).await;
+    let path = format!("{BALLOTS}/{ballot}");
+    let (_, live) = page(&admin, &server, &path).await;
+    assert!(
+        live.contains("a correction is a cancel") || live.contains("cancel it and reissue"),
+        "{live}"
+    );
+    let token = csrf_in(&live);
+    let r = post(
+        &admin,
+        &server,
+        &format!("{path}/cancel"),
+        &token,
+        &[("reason", "  ")],
+    )
+    .await;
+    assert_eq!(r.status(), StatusCode::UNPROCESSABLE_ENTITY);
+    assert!(r.text().await.unwrap().contains(r##"href="#reason""##));
+    let r = post(
+        &admin,
+        &server,
+        &format!("{path}/cancel"),
+        &token,
+        &[("reason", "Wrong candidate list")],
+    )
+    .await;
+    assert_eq!(r.status(), StatusCode::SEE_OTHER);
+    let (_, cancelled) = page(&admin, &server, &location(&r)).await;
+    assert!(cancelled.contains("Cancelled on"), "{cancelled}");
+    assert!(cancelled.contains("Reissue a corrected copy"));
+    let r = post(&admin, &server, &format!("{path}/reissue"), &token, &[]).await;
+    assert_eq!(r.status(), StatusCode::SEE_OTHER);
+    let at = location(&r);
+    assert_ne!(ballot_in(&at), ballot.to_string());
+    let (_, draft) = page(&admin, &server, &at).await;
+    assert!(draft.contains("Annual meeting (corrected)"), "{draft}");
+    assert!(draft.contains("A corrected copy of"), "{draft}");
+    assert!(draft.contains("Draft") && draft.contains("Board of directors"));
+    // The cancelled ballot takes no paper ballot.
+    let (status, paper) = page(&admin, &server, &format!("{path}/paper")).await;
+    assert_eq!(status, 200);
+    assert!(paper.contains("not open for votes"), "{paper}");
+    server.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_closed_ballot_shows_results_and_the_record_and_inspectors_read_everything_but_change_nothing()
+ {
+    let server = TestServer::start(Options::default()).await;
+    let cista = &server.state.cista;
+    let org = palm_court(cista).await;
+    import_roster(cista, org).await;
+    let started = std::time::Instant::now();
+    let secret = open_ballot(cista, org, Secrecy::Secret, Duration::seconds(5)).await;
+    let recorded = open_ballot(cista, org, Secrecy::Recorded, Duration::seconds(5)).await;
+    for ballot in [secret, recorded] {
+        paper_vote(cista, org, ballot, "1A", &["1", "2"]).await;
+        paper_vote(cista, org, ballot, "2A", &["1"]).await;
+        paper_vote(cista, org, ballot, "3B", &[]).await;
+    }
+    let admin = staff(&server, "admin@palm.example", Role::Admin).await;
+    let inspector = staff(&server, "inspector@palm.example", Role::Inspector).await;
+    // Both windows are over.
+    let over = std::time::Duration::from_millis(5200);
+    if let Some(left) = over.checked_sub(started.elapsed()) {
+        tokio::time::sleep(left).await;
+    }
+
+    for ballot in [secret, recorded] {
+        let path = format!("{BALLOTS}/{ballot}");
+        let (_, live) = page(&admin, &server, &path).await;
+        assert!(
+            live.contains("Closing") && live.contains("Close and count now"),
+            "{live}"
+        );
+        let (_, seen) = page(&inspector, &server, &path).await;
+        assert!(
+            !seen.contains("Close and count now"),
+            "inspectors see no buttons"
+        );
+        let r = post(
+            &admin,
+            &server,
+            &format!("{path}/close"),
+            &csrf_in(&live),
+            &[],
+        )
+        .await;
+        assert_eq!(r.status(), StatusCode::SEE_OTHER);
+        let (_, closed) = page(&admin, &server, &location(&r)).await;
+        assert!(
+            closed.contains("The ballot is closed and counted"),
+            "{closed}"
+        );
+        assert!(closed.contains(r#"class="results""#));
+        assert!(
+            closed.contains("Alma Diaz") && closed.contains("Elected"),
+            "{closed}"
+        );
+        assert!(closed.contains("3 of 5 units"));
+        assert!(closed.contains("Ballot list SHA-256") && closed.contains("Merkle root"));
+        assert!(closed.contains(&format!("{path}/results.pdf")));
+        assert!(closed.contains(&format!("/e/{ballot}/bulletin")));
+        assert!(closed.contains(&format!("/e/{ballot}/bundle.json")));
+        // Resolution: three yes of three votes cast.
+        assert!(
+            closed.contains("Passed: yes reached two thirds of the votes cast"),
+            "{closed}"
+        );
+        assert!(
+            closed.contains("Blank ballots (no candidate chosen): 1."),
+            "{closed}"
+        );
+    }
+
+    // The record files, for the admin and the inspector alike.
+    for who in [&admin, &inspector] {
+        let server = &server;
+        let get = |p: String| async move { who.get(server.url(&p)).send().await.unwrap() };
+        let r = get(format!("{BALLOTS}/{secret}/record/participation.csv")).await;
+        assert_eq!(r.status(), 200);
+        assert!(
+            r.headers()["content-type"]
+                .to_str()
+                .unwrap()
+                .starts_with("text/csv")
+        );
+        let disposition = r.headers()["content-disposition"]
+            .to_str()
+            .unwrap()
+            .to_owned();
+        assert_eq!(
+            disposition,
+            format!("attachment; filename=\"ballot-{secret}-participation.csv\"")
+        );
+        let text = r.text().await.unwrap();
+        for label in ["1A", "2A", "3B"] {
+            assert!(text.contains(label), "{label}: {text}");
+        }
+        let r = get(format!("{BALLOTS}/{secret}/record/ballots.csv")).await;
+        assert_eq!(r.status(), 200);
+        let text = r.text().await.unwrap();
+        let trackers = text
+            .lines()
+            .skip(1)
+            .filter(|l| {
+                let t = l.split(',').next().unwrap();
+                t.len() == 14 && t.matches('-').count() == 2
+            })
+            .count();
+        assert_eq!(trackers, 3, "{text}");
+        assert!(
+            !text.lines().any(|l| l.starts_with("1A,")),
+            "no unit on a secret ballot list"
+        );
+        let r = get(format!("{BALLOTS}/{secret}/record/votes.csv")).await;
+        assert!(
+            r.status().is_client_error(),
+            "a secret ballot has no votes.csv: {}",
+            r.status()
+        );
+        let r = get(format!("{BALLOTS}/{recorded}/record/votes.csv")).await;
+        assert_eq!(r.status(), 200);
+        assert!(r.text().await.unwrap().contains("1A"));
+        let r = get(format!("{BALLOTS}/{recorded}/record/refused-attempts.csv")).await;
+        assert_eq!(r.status(), 200);
+        let r = get(format!("{BALLOTS}/{recorded}/record/other.csv")).await;
+        assert_eq!(r.status(), StatusCode::NOT_FOUND);
+    }
+    let (_, closed) = page(&admin, &server, &format!("{BALLOTS}/{secret}")).await;
+    assert!(
+        !closed.contains("/record/votes.csv"),
+        "no votes.csv link on a secret ballot"
+    );
+
+    // The inspector reads every page and has no form on any of them.
+    let draft = cista
+        .create_ballot(
+            &operator(),
+            org,
+            cista_core::voting::ballots::BallotSettings {
+                title: "Next year".to_owned(),
+                description: String::new(),
+                opens_at: SystemClock.now().plus(Duration::days(1)),
+                closes_at: SystemClock.now().plus(Duration::days(9)),
+                secrecy: Secrecy::Secret,
+                weighting: cista_core::voting::definition::Weighting::PerUnit,
+                quorum: cista_types::Percent::parse("30").unwrap(),
+                min_turnout: None,
+                paper: true,
+                notify_sms: false,
+                reminder_hours: Vec::new(),
+            },
+        )
+        .await
+        .unwrap();
+    let open = open_ballot(cista, org, Secrecy::Secret, Duration::hours(1)).await;
+    for path in [
+        "/admin/palm-court".to_owned(),
+        UNITS.to_owned(),
+        BALLOTS.to_owned(),
+        format!("{BALLOTS}/{draft}"),
+        format!("{BALLOTS}/{draft}/preview"),
+        format!("{BALLOTS}/{open}"),
+        format!("{BALLOTS}/{secret}"),
+        format!("{BALLOTS}/{recorded}"),
+    ] {
+        let (status, html) = page(&inspector, &server, &path).await;
+        assert_eq!(status, 200, "{path}");
+        assert!(
+            !html.contains(r#"method="post" action="/admin"#),
+            "{path} shows the inspector a form: {html}"
+        );
+    }
+    let (_, live) = page(&inspector, &server, &format!("{BALLOTS}/{open}")).await;
+    assert!(live.contains("0 of 5 units") && live.contains("Units that voted"));
+    let (status, _) = page(&inspector, &server, &format!("{BALLOTS}/{open}/paper")).await;
+    assert_eq!(
+        status,
+        StatusCode::FORBIDDEN,
+        "inspectors enter no paper ballots"
+    );
+    let (status, _) = page(&inspector, &server, &format!("{BALLOTS}/new")).await;
+    assert_eq!(status, StatusCode::FORBIDDEN);
+
+    // Every form post is refused to the inspector.
+    let (_, html) = page(&inspector, &server, UNITS).await;
+    let token = csrf_in(&html);
+    let unit = unit_id(cista, org, "3A").await;
+    for path in [
+        format!("{UNITS}/import/apply"),
+        format!("{UNITS}/{unit}/consent"),
+        "/admin/palm-court/settings".to_owned(),
+        format!("{BALLOTS}/new"),
+        format!("{BALLOTS}/{draft}/settings"),
+        format!("{BALLOTS}/{draft}/contests"),
+        format!("{BALLOTS}/{draft}/contests/1"),
+        format!("{BALLOTS}/{draft}/publish"),
+        format!("{BALLOTS}/{draft}/cancel"),
+        format!("{BALLOTS}/{open}/cancel"),
+        format!("{BALLOTS}/{open}/remind"),
+        format!("{BALLOTS}/{open}/paper"),
+        format!("{BALLOTS}/{secret}/reissue"),
+        format!("{BALLOTS}/{secret}/close"),
+    ] {
+        let r = post(
+            &inspector,
+            &server,
+            &path,
+            &token,
+            &[
+                ("reason", "x"),
+                ("consent", "yes"),
+                ("time_zone", "UTC"),
+                ("action", "remove"),
+            ],
+        )
+        .await;
+        assert_eq!(r.status(), StatusCode::FORBIDDEN, "{path}");
+    }
+    let r = upload(&inspector, &server, Some(&token), ROSTER.as_bytes()).await;
+    assert_eq!(r.status(), StatusCode::FORBIDDEN);
+    assert_eq!(
+        cista.ballot(&operator(), org, open).await.unwrap().status(),
+        cista_core::ports::BallotStatus::Published
+    );
+    assert!(role_may(Role::Inspector, OrgAction::ViewRecords));
+    server.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn members_reach_no_staff_page_for_units_or_ballots() {
+    let server = TestServer::start(Options::default()).await;
+    let cista = &server.state.cista;
+    let org = palm_court(cista).await;
+    import_roster(cista, org).await;
+    let ballot = open_ballot(cista, org, Secrecy::Secret, Duration::hours(1)).await;
+    let member = staff(&server, "member@palm.example", Role::Member).await;
+    let (status, home) = page(&member, &server, "/admin/palm-court").await;
+    assert_eq!(status, 200);
+    assert!(
+        !home.contains("/units\"") && !home.contains("/ballots\""),
+        "{home}"
+    );
+    assert!(!home.contains("time_zone"), "no settings form for members");
+    for path in [
+        UNITS.to_owned(),
+        format!("{UNITS}/example.csv"),
+        BALLOTS.to_owned(),
+        format!("{BALLOTS}/new"),
+        format!("{BALLOTS}/{ballot}"),
+        format!("{BALLOTS}/{ballot}/preview"),
+        format!("{BALLOTS}/{ballot}/paper"),
+        format!("{BALLOTS}/{ballot}/record/participation.csv"),
+    ] {
+        let (status, _) = page(&member, &server, &path).await;
+        assert_eq!(status, StatusCode::FORBIDDEN, "{path}");
+    }
+    let r = upload(&member, &server, Some(&csrf_in(&home)), ROSTER.as_bytes()).await;
+    assert_eq!(r.status(), StatusCode::FORBIDDEN);
+    server.stop().await;
+}
