@@ -61,6 +61,74 @@ pub enum Command {
     /// Erase a person's personal data for good: their key is destroyed, a tombstone recorded,
     /// and their sessions, memberships and queued messages removed.
     Erase(EraseArgs),
+    /// Manage an association's units and owners.
+    #[command(subcommand)]
+    Members(MembersCommand),
+    /// Recount a closed ballot from its published bundle (`/e/BALLOT/bundle.json`) and check
+    /// every signature, hash and inclusion proof; exit non-zero on any mismatch. Needs no
+    /// database: anyone can run it.
+    VerifyElection(VerifyElectionArgs),
+    /// Measure performance on a throw-away instance (nothing of the data directory is used).
+    #[command(subcommand)]
+    Bench(BenchCommand),
+}
+
+#[derive(Debug, Subcommand)]
+pub enum BenchCommand {
+    /// Cast ballots over HTTPS with real sessions and print casts per second and p50/p99
+    /// latency, next to the raw durable single-row commit rate of the same database.
+    Voting(BenchArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct BenchArgs {
+    /// Units (each with one owner who casts one ballot).
+    #[arg(long, default_value_t = 300)]
+    pub voters: usize,
+    /// Browsers casting at the same time.
+    #[arg(long, default_value_t = 16)]
+    pub concurrency: usize,
+    /// Single-row commits for the raw commit rate.
+    #[arg(long, default_value_t = 500)]
+    pub commits: u32,
+    /// A PostgreSQL server to measure instead of SQLite (a scratch schema is created and
+    /// dropped), e.g. postgres://postgres@127.0.0.1:5432/test.
+    #[arg(long, value_name = "URL")]
+    pub database_url: Option<String>,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum MembersCommand {
+    /// Import the units and owners from a CSV file (the whole roster): every bad row is
+    /// reported by line and column and nothing is imported until the file is clean; a
+    /// preview of additions, changes and removals is shown before anything is applied.
+    /// Columns: unit, weight, first_name, last_name, email, phone, designated_voter, consent.
+    Import(ImportArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct ImportArgs {
+    /// The CSV file (UTF-8, header row first, one row per owner).
+    pub file: PathBuf,
+    /// The organization's slug.
+    #[arg(long)]
+    pub org: String,
+    /// Apply without asking (otherwise the preview is shown and you are asked to confirm).
+    #[arg(long)]
+    pub yes: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct VerifyElectionArgs {
+    /// The bundle file downloaded from the ballot's bulletin.
+    pub bundle: PathBuf,
+    /// The instance's verifier key as shown on its trust page (`/security`); when given, the
+    /// bundle must be signed by exactly this key.
+    #[arg(long, value_name = "VERIFIER_KEY")]
+    pub key: Option<String>,
+    /// Print the checks as JSON.
+    #[arg(long)]
+    pub json: bool,
 }
 
 #[derive(Debug, Subcommand)]
@@ -87,6 +155,9 @@ pub struct OrgCreateArgs {
     /// The owner's mobile number with country code, for SMS sign-in.
     #[arg(long)]
     pub owner_phone: Option<String>,
+    /// The time zone ballot windows are set and shown in (an IANA name).
+    #[arg(long, default_value = "UTC", value_name = "ZONE")]
+    pub time_zone: String,
 }
 
 #[derive(Debug, Args)]

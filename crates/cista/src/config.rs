@@ -29,6 +29,7 @@ pub struct Config {
     pub email: EmailConfig,
     pub sms: SmsConfig,
     pub audit: AuditConfig,
+    pub voting: VotingConfig,
     pub metrics: MetricsConfig,
     pub log: LogConfig,
 }
@@ -279,6 +280,22 @@ impl Default for AuditConfig {
     }
 }
 
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields, default)]
+pub struct VotingConfig {
+    /// How often the voting worker closes ballots whose time has come, shuffles open ballot
+    /// boxes and sends scheduled reminders, in seconds. Default 5.
+    pub worker_interval_secs: u64,
+}
+
+impl Default for VotingConfig {
+    fn default() -> Self {
+        Self {
+            worker_interval_secs: 5,
+        }
+    }
+}
+
 #[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq)]
 #[serde(deny_unknown_fields, default)]
 pub struct MetricsConfig {
@@ -365,6 +382,7 @@ impl Config {
                 origin: Some(String::new()),
                 ..AuditConfig::default()
             },
+            voting: VotingConfig::default(),
             metrics: MetricsConfig {
                 token: Some(String::new()),
                 token_file: Some(PathBuf::new()),

@@ -12,7 +12,7 @@ mod logging;
 mod runtime;
 
 use clap::Parser as _;
-use cli::{AuditCommand, Cli, Command, KeysCommand, OrgCommand};
+use cli::{AuditCommand, BenchCommand, Cli, Command, KeysCommand, MembersCommand, OrgCommand};
 use runtime::{Failure, Runtime};
 use std::process::ExitCode;
 
@@ -56,6 +56,11 @@ async fn run(cli: Cli) -> Result<ExitCode, Failure> {
         Command::Keys(KeysCommand::Rotate(args)) => commands::keys::rotate(&rt, args).await?,
         Command::Org(OrgCommand::Create(args)) => commands::org::create(&rt, args).await?,
         Command::Erase(args) => commands::erase::run(&rt, args).await?,
+        Command::Members(MembersCommand::Import(args)) => {
+            commands::members::import(&rt, args).await?;
+        }
+        Command::VerifyElection(args) => return commands::verify_election::run(args),
+        Command::Bench(BenchCommand::Voting(args)) => commands::bench::run(args).await?,
     }
     Ok(ExitCode::SUCCESS)
 }

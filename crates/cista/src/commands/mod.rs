@@ -1,10 +1,14 @@
 //! One module per command.
 
 pub mod audit;
+pub mod bench;
 pub mod configtest;
+pub mod demo_data;
 pub mod erase;
 pub mod init;
 pub mod keys;
+pub mod members;
 pub mod migrate;
 pub mod org;
 pub mod serve;
+pub mod verify_election;

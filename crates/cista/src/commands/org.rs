@@ -5,7 +5,7 @@
 use crate::cli::OrgCreateArgs;
 use crate::runtime::{Failure, Runtime};
 use cista_core::access::invitations::Invitee;
-use cista_types::{Email, OrgName, OrgSlug, PersonName, Phone, Role};
+use cista_types::{Email, OrgName, OrgSlug, PersonName, Phone, Role, TimeZoneName};
 
 /// A slug made from a name: lower case, runs of other characters become one hyphen.
 pub fn slug_from(name: &str) -> String {
@@ -30,6 +30,7 @@ pub async fn create(rt: &Runtime, args: &OrgCreateArgs) -> Result<(), Failure> {
     let name = parsed("--name", OrgName::parse(&args.name))?;
     let slug_text = args.slug.clone().unwrap_or_else(|| slug_from(&args.name));
     let slug = parsed("--slug", OrgSlug::parse(&slug_text))?;
+    let time_zone = parsed("--time-zone", TimeZoneName::parse(&args.time_zone))?;
     let owner = Invitee {
         first_name: parsed(
             "--owner-first-name",
@@ -48,9 +49,14 @@ pub async fn create(rt: &Runtime, args: &OrgCreateArgs) -> Result<(), Failure> {
     };
     let cista = rt.open(true).await?;
     let operator = rt.operator();
-    let org = cista.create_organization(&operator, name, slug).await?;
+    let org = cista
+        .create_organization_in_zone(&operator, name, slug, time_zone)
+        .await?;
     let invited = cista.invite(&operator, org.id, owner).await?;
-    println!("created organization  {} ({})", org.name, org.slug);
+    println!(
+        "created organization  {} ({}, time zone {})",
+        org.name, org.slug, org.time_zone
+    );
     println!("invited owner         subject {}", invited.subject);
     match invited.link {
         Some(link) => {

@@ -13,16 +13,18 @@ use cista_http::limits::{AuthLimiter, AuthLimits};
 use cista_http::{AppState, DemoInfo, Limits, Listeners, TlsSettings, TlsStats};
 use cista_notify::OutboxWorker;
 use cista_types::{Email, PersonName, Phone, Role};
-use cista_types::{OrgName, OrgSlug, OsRng, Rng as _};
+use cista_types::{OrgName, OrgSlug, OsRng, Rng as _, TimeZoneName};
 use std::net::{SocketAddr, TcpListener};
 use std::sync::Arc;
 use std::time::Duration;
 
 const DEMO_ORG_NAME: &str = "Palm Court Condominium Association";
 const DEMO_ORG_SLUG: &str = "palm-court";
+const DEMO_TIME_ZONE: &str = "America/New_York";
 
-/// The demo's people: an owner (who must enrol an authenticator) and a member with a mobile
-/// number, for the SMS sign-in.
+/// The demo's people: the association's manager (the organization's owner role, who must
+/// enrol an authenticator) and a unit owner with a mobile number, for the SMS sign-in. The
+/// other owners come with the roster (`demo_data`).
 const DEMO_PEOPLE: [(&str, &str, &str, Option<&str>, Role); 2] = [
     (
         "Olivia",
@@ -40,15 +42,9 @@ const DEMO_PEOPLE: [(&str, &str, &str, Option<&str>, Role); 2] = [
     ),
 ];
 
-/// Invites the demo's people once; on later runs, sends a fresh link to anyone who has not
-/// set a password yet. Returns lines to print.
-async fn demo_people(
-    rt: &Runtime,
-    cista: &Cista,
-    org: cista_types::OrgId,
-) -> Result<Vec<String>, Failure> {
+/// Invites the demo's staff member and first owner once (later runs find them).
+async fn demo_people(rt: &Runtime, cista: &Cista, org: cista_types::OrgId) -> Result<(), Failure> {
     let operator = rt.operator();
-    let mut lines = Vec::new();
     for (first, last, email, phone, role) in DEMO_PEOPLE {
         let invitee = Invitee {
             first_name: PersonName::parse(first)?,
@@ -58,37 +54,58 @@ async fn demo_people(
             role,
         };
         match cista.invite(&operator, org, invitee).await {
-            Ok(invited) => {
-                if let Some(link) = invited.link {
-                    lines.push(format!(
-                        "{first} {last} ({}, {email}): {link}",
-                        role.label()
-                    ));
-                }
-            }
-            Err(cista_core::Error::Conflict(_)) => {
-                // Invited on an earlier run: resend if they never set a password.
-                let members = cista.store().members(org).await?;
-                for m in members.iter().filter(|m| m.role == role) {
-                    let invited = cista
-                        .store()
-                        .account(m.subject)
-                        .await?
-                        .is_some_and(|a| a.status == AccountStatus::Invited);
-                    if invited {
-                        cista.resend_invitation(&operator, org, m.subject).await?;
-                        lines.push(format!(
-                            "{first} {last} ({}, {email}): a new link is in the demo outbox",
-                            role.label()
-                        ));
-                    }
-                }
-            }
+            Ok(_) | Err(cista_core::Error::Conflict(_)) => {}
             Err(e) => return Err(e.into()),
+        }
+    }
+    Ok(())
+}
+
+/// The people whose sign-in links the demo prints: the manager and two owners. Someone
+/// without a password gets a fresh one-time link (older ones stop working); someone with a
+/// password signs in at /sign-in.
+async fn demo_links(
+    rt: &Runtime,
+    cista: &Cista,
+    org: cista_types::OrgId,
+    origin: &str,
+) -> Result<Vec<String>, Failure> {
+    let operator = rt.operator();
+    let mut lines = Vec::new();
+    for (who, email) in DEMO_LINKS {
+        let Some(subject) = cista.subject_for_email(&operator, email).await? else {
+            continue;
+        };
+        let invited = cista
+            .store()
+            .account(subject)
+            .await?
+            .is_some_and(|a| a.status == AccountStatus::Invited);
+        if invited {
+            let link = cista.resend_invitation(&operator, org, subject).await?;
+            lines.push(format!("{who} ({email}): {link}"));
+        } else {
+            lines.push(format!(
+                "{who} ({email}): has a password; sign in at {origin}/sign-in"
+            ));
         }
     }
     Ok(lines)
 }
+
+/// Whose links the demo prints: the manager and two owners (Manuel owns 101 and 305; Sofia is
+/// the designated voter of 204, which she shares with Daniel).
+const DEMO_LINKS: [(&str, &str); 3] = [
+    ("Olivia Ortiz, manager", "owner@palm-court.example"),
+    (
+        "Manuel Moreno, owner of 101 and 305",
+        "manuel@palm-court.example",
+    ),
+    (
+        "Sofia Alvarez, designated voter of 204",
+        "sofia@palm-court.example",
+    ),
+];
 
 fn bind(addr: &str, what: &str) -> Result<TcpListener, Failure> {
     let parsed: SocketAddr = addr.parse().map_err(|_| {
@@ -179,6 +196,30 @@ fn spawn_checkpointer(cista: Cista, interval: Duration) -> tokio::task::JoinHand
     })
 }
 
+/// Closes ballots at their closing time, shuffles open ballot boxes and sends scheduled
+/// reminders, every `interval`. Safe in several processes at once.
+fn spawn_voting_worker(cista: Cista, interval: Duration) -> tokio::task::JoinHandle<()> {
+    tokio::spawn(async move {
+        let mut tick = tokio::time::interval(interval);
+        tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        loop {
+            tick.tick().await;
+            match cista.run_voting_work(&Actor::System).await {
+                Ok(done) if done != Default::default() => tracing::info!(
+                    closed = done.closed,
+                    shuffled = done.shuffled,
+                    reminders = done.reminders,
+                    "voting work"
+                ),
+                Ok(_) => {}
+                Err(e) => {
+                    tracing::error!(code = e.code(), cause = %e.chain(), "voting work failed")
+                }
+            }
+        }
+    })
+}
+
 async fn run_server(
     rt: &Runtime,
     cista: Cista,
@@ -221,6 +262,10 @@ async fn run_server(
     };
     cista_http::metrics::handle();
     let checkpointer = spawn_checkpointer(cista.clone(), interval);
+    let voting = spawn_voting_worker(
+        cista.clone(),
+        Duration::from_secs(rt.config.voting.worker_interval_secs.max(1)),
+    );
     let (stop_worker, worker_stopped) = tokio::sync::watch::channel(false);
     tracing::info!(email = %email.describe(), sms = %sms.describe(), "outbox worker started");
     let worker = tokio::spawn(
@@ -243,6 +288,7 @@ async fn run_server(
     )
     .await;
     checkpointer.abort();
+    voting.abort();
     let _ = stop_worker.send(true);
     let _ = worker.await;
     // One last checkpoint so everything written before the stop is covered.
@@ -279,13 +325,19 @@ pub async fn demo(mut rt: Runtime, args: &ServeArgs) -> Result<(), Failure> {
             let name = OrgName::parse(DEMO_ORG_NAME)?;
             (
                 cista
-                    .create_organization(&rt.operator(), name, slug)
+                    .create_organization_in_zone(
+                        &rt.operator(),
+                        name,
+                        slug,
+                        TimeZoneName::parse(DEMO_TIME_ZONE)?,
+                    )
                     .await?,
                 true,
             )
         }
     };
-    let invitations = demo_people(&rt, &cista, org.id).await?;
+    demo_people(&rt, &cista, org.id).await?;
+    let association = super::demo_data::seed(&cista, &rt.operator(), org.id).await?;
     if rt.config.metrics.token.is_none() && !rt.paths.metrics_token_file.exists() {
         let token: String = OsRng.bytes32().iter().map(|b| format!("{b:02x}")).collect();
         write_private(&rt.paths.metrics_token_file, token.as_bytes())?;
@@ -297,6 +349,7 @@ pub async fn demo(mut rt: Runtime, args: &ServeArgs) -> Result<(), Failure> {
         .local_addr()
         .map_err(|e| Failure(format!("listener: {e}")))?;
     let origin = public_origin(&rt, bound)?;
+    let links = demo_links(&rt, &cista, org.id, &origin).await?;
     let ca = rt.paths.ca_file.display();
 
     println!("Cista demo");
@@ -307,19 +360,28 @@ pub async fn demo(mut rt: Runtime, args: &ServeArgs) -> Result<(), Failure> {
         "  {} organization    {DEMO_ORG_NAME}",
         if org_created { "created" } else { "reused " }
     );
+    for line in &association {
+        println!("  {line}");
+    }
     println!();
     println!("Open in a browser (after trusting the local CA, below):");
     println!("  Landing page        {origin}/");
     println!("  Trust page          {origin}/security");
     println!("  Trust report (JSON) {origin}/api/v1/trust");
     println!("  Sign in             {origin}/sign-in");
+    println!("  Vote (owners)       {origin}/vote");
+    println!("  Manage (staff)      {origin}/admin/{DEMO_ORG_SLUG}");
+    println!("  Test my device      {origin}/vote/test-device");
     println!(
         "  Demo outbox         {origin}/demo/outbox   (email and SMS land here, nothing is sent)"
     );
-    if !invitations.is_empty() {
+    if !links.is_empty() {
         println!();
-        println!("One-time invitation links (each works once, for 72 hours):");
-        for line in &invitations {
+        println!(
+            "Sign-in links (each works once, for {} hours, to choose a password):",
+            rt.config.access.invite_ttl_hours
+        );
+        for line in &links {
             println!("  {line}");
         }
     }

@@ -82,9 +82,9 @@ fn the_demo_serves_then_reuses_its_data() {
     let mut rotate = cista(&data);
     rotate.args(["keys", "rotate"]);
     let rotated = crate::ok(rotate).stdout;
-    // signing key, three instance keys, the organization's data key, and the two demo
-    // people's own keys in the vault
-    assert!(rotated.contains("re-wrapped 7 stored key(s)"), "{rotated}");
+    // signing key, three instance keys, the organization's data key, and forty people's own
+    // keys in the vault (the manager and the association's 39 owners)
+    assert!(rotated.contains("re-wrapped 45 stored key(s)"), "{rotated}");
     runtime.block_on(async {
         let trust: serde_json::Value = http
             .get(format!("https://localhost:{port}/api/v1/trust"))
@@ -124,8 +124,10 @@ fn the_demo_serves_then_reuses_its_data() {
     assert_eq!(demo.terminate(), 0);
 
     // Everything the demo did is in the audit log, and it verifies: the instance and its
-    // three keys, the organization, two invitations, two re-wrap batches, and (second run)
-    // two fresh invitation links for people who had not set a password.
+    // three keys, the organization, two invitations, three fresh links for the people whose
+    // links are printed, the roster import, the election (created, one contest, published),
+    // the amendment vote (created, two contests, published), two re-wrap batches, and
+    // (second run) three fresh links again for people who had not set a password.
     let mut verify = cista(&data);
     verify.args(["audit", "verify"]);
     let ran = crate::ok(verify);
@@ -136,5 +138,5 @@ fn the_demo_serves_then_reuses_its_data() {
         .unwrap()
         .parse()
         .unwrap();
-    assert_eq!(entries, 4 + 1 + 2 + 2 + 2, "{}", ran.stdout);
+    assert_eq!(entries, 4 + 1 + 2 + 3 + 1 + 3 + 4 + 2 + 3, "{}", ran.stdout);
 }

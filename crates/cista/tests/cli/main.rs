@@ -12,6 +12,7 @@ mod commands;
 mod demo;
 mod people;
 mod postgres;
+mod voting;
 
 use std::io::{BufRead as _, BufReader};
 use std::path::{Path, PathBuf};

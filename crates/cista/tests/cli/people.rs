@@ -27,8 +27,9 @@ fn org_create_invites_the_owner_and_prints_the_one_time_link() {
     init(&data);
     let ran = ok(org_create(&data, &[]));
     assert!(
-        ran.stdout
-            .contains("created organization  Bayside Towers HOA (bayside-towers-hoa)"),
+        ran.stdout.contains(
+            "created organization  Bayside Towers HOA (bayside-towers-hoa, time zone UTC)"
+        ),
         "{}",
         ran.stdout
     );

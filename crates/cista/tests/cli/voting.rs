@@ -1,0 +1,615 @@
+//! Voting from the command line: `members import` (every bad row by line and column, then a
+//! preview, then the import), `verify-election` on a real bundle and on tampered ones, and one
+//! vote per unit with two server processes on one PostgreSQL database.
+
+use crate::{Running, cista, client, fails, free_port, init, kek_path, ok, run};
+use cista_core::voting::ballots::{BallotSettings, NewContest};
+use cista_core::voting::cast::CastRequest;
+use cista_core::voting::definition::{
+    ContestKind, Secrecy, Threshold, Weighting, candidates_from_lines,
+};
+use cista_core::{Access, AccessSettings, Actor, Cista, Deps, PersonActor};
+use cista_crypto::LocalKeyFile;
+use cista_store::{ConnectOptions, SeaStore, SeaVault, Target};
+use cista_types::{BallotId, Clock as _, OrgId, OsRng, Percent, Rng as _, Role, SystemClock};
+use std::collections::BTreeMap;
+use std::path::Path;
+use std::sync::Arc;
+use time::Duration;
+
+const ROSTER: &str = "unit,weight,first_name,last_name,email,phone,designated_voter,consent\n\
+    1A,1,Ana,Ruiz,ana@palm.example,,,yes\n\
+    1B,1,Ana,Ruiz,ana@palm.example,,,yes\n\
+    2A,1,Bo,Li,bo@palm.example,,,yes\n\
+    2A,,Cy,Li,cy@palm.example,,,yes\n\
+    3A,1,Fay,Oh,fay@palm.example,,,no\n";
+
+const PASSWORD: &str = "orbit-mango-cellar-91";
+
+fn org_create(data: &Path, url: Option<&str>) {
+    let mut create = cista(data);
+    if let Some(url) = url {
+        create.env("CISTA_DATABASE_URL", url);
+    }
+    create.args([
+        "org",
+        "create",
+        "--name",
+        "Palm Court",
+        "--slug",
+        "palm-court",
+        "--time-zone",
+        "America/New_York",
+        "--owner-email",
+        "olivia@palm.example",
+        "--owner-first-name",
+        "Olivia",
+        "--owner-last-name",
+        "Ortiz",
+    ]);
+    let ran = ok(create);
+    assert!(
+        ran.stdout.contains("time zone America/New_York"),
+        "{}",
+        ran.stdout
+    );
+}
+
+fn import(data: &Path, url: Option<&str>, file: &Path, yes: bool) -> std::process::Command {
+    let mut command = cista(data);
+    if let Some(url) = url {
+        command.env("CISTA_DATABASE_URL", url);
+    }
+    command
+        .args(["members", "import"])
+        .arg(file)
+        .args(["--org", "palm-court"]);
+    if yes {
+        command.arg("--yes");
+    }
+    command
+}
+
+#[test]
+fn members_import_reports_every_bad_row_then_previews_and_applies() {
+    let tmp = tempfile::tempdir().unwrap();
+    let data = tmp.path().join("data");
+    init(&data);
+    org_create(&data, None);
+
+    let bad = tmp.path().join("bad.csv");
+    std::fs::write(
+        &bad,
+        "unit,weight,first_name,last_name,email\n1A,1,Ana,Ruiz,ana@palm.example\n1B,heavy,Bo,Li,bo@\n,1,Cy,Li,cy@palm.example\n",
+    )
+    .unwrap();
+    let mut command = import(&data, None, &bad, true);
+    command.stdin(std::process::Stdio::null());
+    let ran = run(command);
+    assert_eq!(ran.code, 1, "{}", ran.stderr);
+    let problems: Vec<&str> = ran
+        .stderr
+        .lines()
+        .filter(|l| l.contains("bad.csv: line"))
+        .collect();
+    assert_eq!(problems.len(), 3, "{}", ran.stderr);
+    assert!(problems[0].ends_with(
+        "line 3, column weight: must be a number such as 1 or 0.25, with at most 6 decimal places"
+    ));
+    assert!(problems[1].contains("line 3, column email"));
+    assert!(problems[2].contains("line 4, column unit: must not be empty"));
+    assert!(ran.stderr.contains("error: ") && ran.stderr.contains("nothing was imported"));
+
+    let good = tmp.path().join("roster.csv");
+    std::fs::write(&good, ROSTER).unwrap();
+    // Without --yes and without a terminal: the preview, and nothing applied.
+    let mut command = import(&data, None, &good, false);
+    command.stdin(std::process::Stdio::null());
+    let line = fails(command);
+    assert!(line.contains("run again with --yes"), "{line}");
+    let ran = ok(import(&data, None, &good, true));
+    assert!(ran.stdout.contains("units added      4"), "{}", ran.stdout);
+    assert!(ran.stdout.contains("new people       4"), "{}", ran.stdout);
+    assert!(
+        ran.stdout
+            .contains("Imported into Palm Court: 4 units added"),
+        "{}",
+        ran.stdout
+    );
+    let again = ok(import(&data, None, &good, true));
+    assert!(
+        again.stdout.contains("Nothing to change"),
+        "{}",
+        again.stdout
+    );
+
+    let mut unknown = cista(&data);
+    unknown
+        .args(["members", "import"])
+        .arg(&good)
+        .args(["--org", "nowhere", "--yes"]);
+    assert!(fails(unknown).contains("there is no organization `nowhere`"));
+}
+
+/// An opened core on a data directory's database and key file, for setting up what the
+/// pages would (a ballot, owners' passwords).
+async fn core(data: &Path, url: Option<&str>) -> Cista {
+    let target = match url {
+        Some(url) => Target::parse(url).unwrap(),
+        None => Target::SqliteFile(data.join("cista.db")),
+    };
+    let store = SeaStore::connect(&target, &ConnectOptions::default())
+        .await
+        .unwrap();
+    let vault = SeaVault::on(&store);
+    let deps = Deps {
+        store: Arc::new(store),
+        vault: Arc::new(vault),
+        keys: Arc::new(LocalKeyFile::open(&kek_path(data)).unwrap()),
+        clock: Arc::new(SystemClock),
+        rng: Arc::new(OsRng),
+        settings: AccessSettings::default(),
+    };
+    Cista::open_or_initialize(deps, &Actor::operator("test"), None)
+        .await
+        .unwrap()
+        .0
+}
+
+async fn open_ballot(cista: &Cista, org: OrgId, closes_in: Duration) -> BallotId {
+    let operator = Actor::operator("test");
+    let now = SystemClock.now();
+    let id = cista
+        .create_ballot(
+            &operator,
+            org,
+            BallotSettings {
+                title: "Annual meeting".to_owned(),
+                description: String::new(),
+                opens_at: now.plus(Duration::minutes(-1)),
+                closes_at: now.plus(closes_in),
+                secrecy: Secrecy::Secret,
+                weighting: Weighting::PerUnit,
+                quorum: Percent::parse("30").unwrap(),
+                min_turnout: None,
+                paper: true,
+                notify_sms: false,
+                reminder_hours: Vec::new(),
+            },
+        )
+        .await
+        .unwrap();
+    for contest in [
+        NewContest {
+            title: "Amend article 7".to_owned(),
+            description: String::new(),
+            kind: ContestKind::Resolution {
+                threshold: Threshold::MajorityOfCast,
+            },
+        },
+        NewContest {
+            title: "Board".to_owned(),
+            description: String::new(),
+            kind: ContestKind::Election {
+                seats: 1,
+                candidates: candidates_from_lines("Alma Diaz\nBen Ortiz"),
+                shuffle: false,
+            },
+        },
+    ] {
+        cista
+            .add_contest(&operator, org, id, contest)
+            .await
+            .unwrap();
+    }
+    cista.publish_ballot(&operator, org, id).await.unwrap();
+    id
+}
+
+/// Units by label, and each unit's owners.
+async fn units(
+    cista: &Cista,
+    org: OrgId,
+) -> BTreeMap<String, (cista_types::UnitId, Vec<cista_types::SubjectCode>)> {
+    let owners = cista.store().unit_owners(org).await.unwrap();
+    cista
+        .store()
+        .units(org)
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|u| {
+            let subjects = owners
+                .iter()
+                .filter(|o| o.unit == u.id)
+                .map(|o| o.subject)
+                .collect();
+            (u.label.to_string(), (u.id, subjects))
+        })
+        .collect()
+}
+
+fn voter(org: OrgId, subject: cista_types::SubjectCode) -> Actor {
+    Actor::Person(PersonActor {
+        subject,
+        access: Access::Full,
+        roles: BTreeMap::from([(org, Role::Member)]),
+    })
+}
+
+#[test]
+fn verify_election_recounts_a_real_bundle_and_fails_on_any_tampering() {
+    let tmp = tempfile::tempdir().unwrap();
+    let data = tmp.path().join("data");
+    init(&data);
+    org_create(&data, None);
+    let roster = tmp.path().join("roster.csv");
+    std::fs::write(&roster, ROSTER).unwrap();
+    ok(import(&data, None, &roster, true));
+
+    let runtime = tokio::runtime::Runtime::new().unwrap();
+    let (bundle, key) = runtime.block_on(async {
+        let cista = core(&data, None).await;
+        let org = cista
+            .store()
+            .organization_by_slug(&cista_types::OrgSlug::parse("palm-court").unwrap())
+            .await
+            .unwrap()
+            .unwrap()
+            .id;
+        let ballot = open_ballot(&cista, org, Duration::seconds(2)).await;
+        let hash = cista
+            .store()
+            .ballot(ballot)
+            .await
+            .unwrap()
+            .unwrap()
+            .definition_hash
+            .to_hex();
+        let units = units(&cista, org).await;
+        for (label, answer, candidate) in
+            [("1A", "yes", "1"), ("1B", "no", "2"), ("2A", "yes", "1")]
+        {
+            let (unit, owners) = &units[label];
+            cista
+                .cast_vote(
+                    &voter(org, owners[0]),
+                    CastRequest {
+                        ballot,
+                        unit: *unit,
+                        definition_hash: hash.clone(),
+                        fields: vec![
+                            ("c1".into(), answer.into()),
+                            ("c2".into(), candidate.into()),
+                        ],
+                        origin: Default::default(),
+                    },
+                )
+                .await
+                .unwrap();
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(2100)).await;
+        assert_eq!(
+            cista.run_voting_work(&Actor::System).await.unwrap().closed,
+            1
+        );
+        let bundle = cista.election_bundle(ballot).await.unwrap();
+        (bundle.clone(), bundle.verifier_key)
+    });
+    let file = tmp.path().join("bundle.json");
+    std::fs::write(&file, serde_json::to_string_pretty(&bundle).unwrap()).unwrap();
+
+    let mut verify = cista(&data);
+    verify
+        .arg("verify-election")
+        .arg(&file)
+        .args(["--key", &key]);
+    let ran = ok(verify);
+    assert!(
+        ran.stdout.contains("Palm Court — Annual meeting"),
+        "{}",
+        ran.stdout
+    );
+    assert!(!ran.stdout.contains("FAIL"), "{}", ran.stdout);
+    assert!(
+        ran.stdout
+            .contains("the recount of 3 ballots matches the published results"),
+        "{}",
+        ran.stdout
+    );
+    // Anyone can run it: no data directory, no key file, no database.
+    let mut anywhere = std::process::Command::new(crate::BIN);
+    anywhere
+        .current_dir(tmp.path())
+        .arg("verify-election")
+        .arg(&file)
+        .arg("--json");
+    let ran = ok(anywhere);
+    let report: serde_json::Value = serde_json::from_str(&ran.stdout).unwrap();
+    assert_eq!(report["checks"].as_array().unwrap().len(), 8);
+
+    // A changed choice, a dropped ballot, altered results, another key: each fails.
+    let text = std::fs::read_to_string(&file).unwrap();
+    let json: serde_json::Value = serde_json::from_str(&text).unwrap();
+    let tampered: Vec<(&str, serde_json::Value)> = vec![
+        ("choice", {
+            let mut j = json.clone();
+            let answer = &mut j["ballots"][0]["choices"][0]["answer"];
+            *answer = if answer == "yes" {
+                "no".into()
+            } else {
+                "yes".into()
+            };
+            j
+        }),
+        ("dropped", {
+            let mut j = json.clone();
+            j["ballots"].as_array_mut().unwrap().remove(1);
+            j
+        }),
+        ("results", {
+            let mut j = json.clone();
+            j["results"]["tally"]["contests"][0]["passed"] = (!j["results"]["tally"]["contests"]
+                [0]["passed"]
+                .as_bool()
+                .unwrap())
+            .into();
+            j
+        }),
+    ];
+    for (what, j) in tampered {
+        let path = tmp.path().join(format!("{what}.json"));
+        std::fs::write(&path, j.to_string()).unwrap();
+        let mut verify = cista(&data);
+        verify.arg("verify-election").arg(&path);
+        let ran = run(verify);
+        assert_eq!(ran.code, 1, "{what}: {}", ran.stdout);
+        assert!(ran.stdout.contains("FAIL"), "{what}: {}", ran.stdout);
+        assert!(ran.stdout.contains("does NOT verify"), "{what}");
+    }
+    let mut wrong_key = cista(&data);
+    wrong_key
+        .arg("verify-election")
+        .arg(&file)
+        .args(["--key", "other+00000000+AQ=="]);
+    assert_eq!(run(wrong_key).code, 1);
+    let other = tmp.path().join("other.json");
+    std::fs::write(&other, "not json").unwrap();
+    let mut garbage = cista(&data);
+    garbage.arg("verify-election").arg(&other);
+    assert!(fails(garbage).contains("not a Cista election bundle"));
+}
+
+fn postgres_url() -> Option<String> {
+    let required = std::env::var("CISTA_TEST_REQUIRE_POSTGRES").is_ok_and(|v| v == "1");
+    match std::env::var("CISTA_TEST_POSTGRES_URL") {
+        Ok(url) => Some(url),
+        Err(_) => {
+            assert!(
+                !required,
+                "CISTA_TEST_REQUIRE_POSTGRES=1 but CISTA_TEST_POSTGRES_URL is not set"
+            );
+            eprintln!("SKIPPED: set CISTA_TEST_POSTGRES_URL to run two servers on PostgreSQL");
+            None
+        }
+    }
+}
+
+/// The CSRF token in a page's forms.
+fn csrf_in(html: &str) -> String {
+    let marker = r#"name="csrf" value=""#;
+    let start = html.find(marker).expect("a form with a CSRF token") + marker.len();
+    html[start..].split('"').next().unwrap().to_owned()
+}
+
+/// A signed-in browser session on one server.
+async fn signed_in(data: &Path, port: u16, email: &str) -> (reqwest::Client, String) {
+    let ca = std::fs::read(data.join("tls/ca.pem")).unwrap();
+    let browser = reqwest::Client::builder()
+        .tls_certs_only([reqwest::Certificate::from_pem(&ca).unwrap()])
+        .resolve("localhost", ([127, 0, 0, 1], port).into())
+        .cookie_store(true)
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .unwrap();
+    let origin = format!("https://localhost:{port}");
+    let page = browser
+        .get(format!("{origin}/sign-in"))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    let signed = browser
+        .post(format!("{origin}/sign-in"))
+        .header("origin", &origin)
+        .form(&[
+            ("csrf", csrf_in(&page).as_str()),
+            ("email", email),
+            ("password", PASSWORD),
+        ])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(signed.status(), 303, "sign-in of {email}");
+    let me = browser
+        .get(format!("{origin}/me"))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    (browser, csrf_in(&me))
+}
+
+#[test]
+fn two_server_processes_on_postgresql_store_one_vote_per_unit() {
+    let Some(base) = postgres_url() else { return };
+    let runtime = tokio::runtime::Runtime::new().unwrap();
+    let schema = format!("cista_two_{:x}", OsRng.id63());
+    let admin = runtime.block_on(async {
+        use sea_orm::ConnectionTrait as _;
+        let admin = SeaStore::connect(&Target::parse(&base).unwrap(), &ConnectOptions::default())
+            .await
+            .unwrap();
+        admin
+            .connection()
+            .execute_unprepared(&format!("CREATE SCHEMA {schema}"))
+            .await
+            .unwrap();
+        admin
+    });
+    let sep = if base.contains('?') { '&' } else { '?' };
+    let url = format!("{base}{sep}options=-c%20search_path%3D{schema}");
+    let tmp = tempfile::tempdir().unwrap();
+    let data = tmp.path().join("data");
+    let mut first = cista(&data);
+    first.env("CISTA_DATABASE_URL", &url).arg("init");
+    ok(first);
+    org_create(&data, Some(&url));
+    let roster = tmp.path().join("roster.csv");
+    std::fs::write(&roster, ROSTER).unwrap();
+    ok(import(&data, Some(&url), &roster, true));
+
+    // The ballot and two co-owners' passwords, as the pages would set them.
+    let (ballot, unit, hash) = runtime.block_on(async {
+        let cista = core(&data, Some(&url)).await;
+        let org = cista
+            .store()
+            .organization_by_slug(&cista_types::OrgSlug::parse("palm-court").unwrap())
+            .await
+            .unwrap()
+            .unwrap()
+            .id;
+        let ballot = open_ballot(&cista, org, Duration::hours(1)).await;
+        for email in ["bo@palm.example", "cy@palm.example"] {
+            let subject = cista
+                .subject_for_email(&Actor::operator("test"), email)
+                .await
+                .unwrap()
+                .unwrap();
+            let link = cista
+                .resend_invitation(&Actor::operator("test"), org, subject)
+                .await
+                .unwrap();
+            cista
+                .set_password_with_link(
+                    link.rsplit('/').next().unwrap(),
+                    cista_core::ports::CredentialPurpose::Invite,
+                    &cista_types::Password::parse(PASSWORD).unwrap(),
+                )
+                .await
+                .unwrap();
+        }
+        let unit = units(&cista, org).await["2A"].0;
+        let hash = cista
+            .store()
+            .ballot(ballot)
+            .await
+            .unwrap()
+            .unwrap()
+            .definition_hash
+            .to_hex();
+        (ballot, unit, hash)
+    });
+
+    let ports = [free_port(), free_port()];
+    let mut servers = Vec::new();
+    for port in ports {
+        let mut serve = cista(&data);
+        serve.env("CISTA_DATABASE_URL", &url).args([
+            "serve",
+            "--listen",
+            &format!("127.0.0.1:{port}"),
+        ]);
+        servers.push(Running::spawn(serve));
+        let http = client(&data, port);
+        runtime.block_on(async {
+            for _ in 0..100 {
+                if http
+                    .get(format!("https://localhost:{port}/readyz"))
+                    .send()
+                    .await
+                    .is_ok_and(|r| r.status() == 200)
+                {
+                    return;
+                }
+                tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+            }
+            panic!("the server on port {port} never became ready");
+        });
+    }
+
+    // Bo on the first server and Cy on the second cast 50 votes each for unit 2A, all at once.
+    let outcomes = runtime.block_on(async {
+        let (bo, bo_csrf) = signed_in(&data, ports[0], "bo@palm.example").await;
+        let (cy, cy_csrf) = signed_in(&data, ports[1], "cy@palm.example").await;
+        let mut tasks = Vec::new();
+        for i in 0..100 {
+            let (browser, csrf, port) = if i % 2 == 0 {
+                (bo.clone(), bo_csrf.clone(), ports[0])
+            } else {
+                (cy.clone(), cy_csrf.clone(), ports[1])
+            };
+            let hash = hash.clone();
+            tasks.push(tokio::spawn(async move {
+                let origin = format!("https://localhost:{port}");
+                let r = browser
+                    .post(format!("{origin}/vote/{ballot}/unit/{unit}"))
+                    .header("origin", &origin)
+                    .form(&[
+                        ("csrf", csrf.as_str()),
+                        ("definition", hash.as_str()),
+                        ("c1", "yes"),
+                        ("c2", "1"),
+                    ])
+                    .send()
+                    .await
+                    .unwrap();
+                let status = r.status().as_u16();
+                (status, r.text().await.unwrap())
+            }));
+        }
+        let mut outcomes = Vec::new();
+        for t in tasks {
+            outcomes.push(t.await.unwrap());
+        }
+        outcomes
+    });
+    let stored = outcomes.iter().filter(|(s, _)| *s == 200).count();
+    let refused: Vec<_> = outcomes.iter().filter(|(s, _)| *s == 409).collect();
+    assert_eq!(
+        stored,
+        1,
+        "exactly one vote is stored: {:?}",
+        outcomes.iter().map(|o| o.0).collect::<Vec<_>>()
+    );
+    assert_eq!(refused.len(), 99);
+    assert!(
+        refused
+            .iter()
+            .all(|(_, body)| body.contains("already voted"))
+    );
+
+    let (participation, box_count, refusals) = runtime.block_on(async {
+        let cista = core(&data, Some(&url)).await;
+        (
+            cista.store().participation(ballot).await.unwrap().len(),
+            cista.store().box_count(ballot).await.unwrap(),
+            cista.store().refusals(ballot).await.unwrap().len(),
+        )
+    });
+    assert_eq!((participation, box_count, refusals), (1, 1, 99));
+    for server in servers {
+        assert_eq!(server.terminate(), 0);
+    }
+    runtime.block_on(async {
+        use sea_orm::ConnectionTrait as _;
+        let _ = admin
+            .connection()
+            .execute_unprepared(&format!("DROP SCHEMA {schema} CASCADE"))
+            .await;
+    });
+}
