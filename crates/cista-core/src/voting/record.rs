@@ -99,6 +99,18 @@ fn origin_cell(p_ip: &Option<String>, ua: &Option<String>, staff: &Option<Subjec
     }
 }
 
+/// The sealed results of a closed ballot with what a certificate needs beside them.
+#[derive(Debug, Clone)]
+pub struct ResultsForCertificate {
+    pub organization: String,
+    pub ballot: Ballot,
+    pub results: super::bundle::BallotResults,
+    /// The instance signing key's id (8 hex digits).
+    pub verifier_key_id: String,
+    /// The signed-note verifier key that checks the ballot's checkpoint.
+    pub verifier_key: String,
+}
+
 impl Cista {
     /// One file of a ballot's official record, as CSV bytes.
     pub async fn export_record(
@@ -274,6 +286,43 @@ impl Cista {
             ))
             .await?;
         Ok(bytes)
+    }
+
+    /// What the certified results of a closed ballot print: the sealed results, the
+    /// organization's name and the instance's verifier key. Reading it for a certificate is an
+    /// export of the official record and is audited like the CSV files.
+    pub async fn results_for_certificate(
+        &self,
+        actor: &Actor,
+        org: OrgId,
+        id: BallotId,
+    ) -> Result<ResultsForCertificate> {
+        actor.authorize_in(org, OrgAction::ViewRecords)?;
+        let ballot = self.ballot(actor, org, id).await?;
+        let (ballot, results) = self.results(actor, ballot.id()).await?;
+        let organization = self
+            .store()
+            .organization(org)
+            .await?
+            .map(|o| o.name.to_string())
+            .unwrap_or_default();
+        let verifier = self.signer().verifier();
+        self.store()
+            .append_audit(NewAuditEntry::new(
+                self.clock().now(),
+                actor,
+                Some(org),
+                AuditKind::RecordExported,
+                serde_json::json!({ "ballot": id.to_string(), "file": "results.pdf" }),
+            ))
+            .await?;
+        Ok(ResultsForCertificate {
+            organization,
+            ballot,
+            results,
+            verifier_key_id: verifier.key_id(),
+            verifier_key: verifier.to_verifier_key(),
+        })
     }
 
     /// Refused attempts on a ballot, for staff and inspectors.

@@ -4,6 +4,7 @@
 //! closed ballot and the official record's CSV files. Inspectors read all of it and see no
 //! forms; the core checks every call again.
 
+mod certificate;
 mod edit;
 mod form;
 mod paper;
@@ -48,6 +49,10 @@ pub fn routes() -> Router<AppState> {
         .route(
             "/admin/{org}/ballots/{id}/paper",
             get(paper::page).post(paper::submit),
+        )
+        .route(
+            "/admin/{org}/ballots/{id}/results.pdf",
+            get(certificate::download),
         )
         .route(
             "/admin/{org}/ballots/{id}/record/{file}",

@@ -331,6 +331,34 @@ fn cases() -> Vec<Case> {
             fields: &[("confirm", "erase")],
             needs: OrgAction::ErasePerson,
         },
+        Case {
+            name: "units",
+            get: true,
+            path: |o, _| format!("/admin/{o}/units"),
+            fields: &[],
+            needs: OrgAction::ViewUnits,
+        },
+        Case {
+            name: "ballots",
+            get: true,
+            path: |o, _| format!("/admin/{o}/ballots"),
+            fields: &[],
+            needs: OrgAction::ViewBallots,
+        },
+        Case {
+            name: "new ballot form",
+            get: true,
+            path: |o, _| format!("/admin/{o}/ballots/new"),
+            fields: &[],
+            needs: OrgAction::ManageBallots,
+        },
+        Case {
+            name: "time zone",
+            get: false,
+            path: |o, _| format!("/admin/{o}/settings"),
+            fields: &[("time_zone", "America/New_York")],
+            needs: OrgAction::ManageSettings,
+        },
     ]
 }
 

@@ -1025,7 +1025,31 @@ async fn a_closed_ballot_shows_results_and_the_record_and_inspectors_read_everyt
         assert_eq!(r.status(), 200);
         let r = get(format!("{BALLOTS}/{recorded}/record/other.csv")).await;
         assert_eq!(r.status(), StatusCode::NOT_FOUND);
+        // The certified results: a PDF laid out from the sealed results.
+        let r = get(format!("{BALLOTS}/{secret}/results.pdf")).await;
+        assert_eq!(r.status(), 200);
+        assert_eq!(r.headers()["content-type"], "application/pdf");
+        assert_eq!(
+            r.headers()["content-disposition"].to_str().unwrap(),
+            format!("attachment; filename=\"cista-ballot-{secret}-certified-results.pdf\"")
+        );
+        let pdf = r.bytes().await.unwrap();
+        assert!(
+            pdf.starts_with(b"%PDF-") && pdf.len() > 10_000,
+            "{}",
+            pdf.len()
+        );
     }
+    // Every certificate handed out is on the audit log, like the CSV exports.
+    let exports = cista
+        .store()
+        .audit_entries(0, 10_000)
+        .await
+        .unwrap()
+        .into_iter()
+        .filter(|e| e.kind == "record.exported" && e.details.contains("results.pdf"))
+        .count();
+    assert_eq!(exports, 2);
     let (_, closed) = page(&admin, &server, &format!("{BALLOTS}/{secret}")).await;
     assert!(
         !closed.contains("/record/votes.csv"),
@@ -1071,6 +1095,15 @@ async fn a_closed_ballot_shows_results_and_the_record_and_inspectors_read_everyt
             "{path} shows the inspector a form: {html}"
         );
     }
+    // No certificate before the close: the results are sealed.
+    let (status, html) = page(
+        &inspector,
+        &server,
+        &format!("{BALLOTS}/{open}/results.pdf"),
+    )
+    .await;
+    assert_eq!(status, StatusCode::FORBIDDEN);
+    assert!(html.contains("results_sealed"), "{html}");
     let (_, live) = page(&inspector, &server, &format!("{BALLOTS}/{open}")).await;
     assert!(live.contains("0 of 5 units") && live.contains("Units that voted"));
     let (status, _) = page(&inspector, &server, &format!("{BALLOTS}/{open}/paper")).await;
