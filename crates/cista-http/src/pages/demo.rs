@@ -1,5 +1,6 @@
 //! The demo's outbox page: the messages the demo "sent" (kept in a local folder instead), so
 //! invitations, resets and SMS codes can be followed on one machine. Routed only in demo mode.
+//! `?to=` narrows it to one recipient: a published ballot alone sends a notice to every owner.
 
 use super::chrome::{Chrome, render};
 use crate::AppState;
@@ -7,7 +8,7 @@ use crate::context::RequestContext;
 use crate::error::AppError;
 use askama::Template;
 use axum::Extension;
-use axum::extract::State;
+use axum::extract::{Query, State};
 use axum::http::StatusCode;
 use axum::response::Response;
 use cista_core::Error;
@@ -25,6 +26,17 @@ struct Message {
 struct OutboxPage {
     chrome: Chrome,
     messages: Vec<Message>,
+    to: String,
+    shown: usize,
+}
+
+/// How many of the newest messages the page shows.
+const SHOWN: usize = 100;
+
+#[derive(Debug, serde::Deserialize)]
+pub struct OutboxQuery {
+    #[serde(default)]
+    to: String,
 }
 
 /// Links in a message that point at this instance.
@@ -38,7 +50,9 @@ fn links(body: &str, origin: &str) -> Vec<String> {
 pub async fn outbox(
     State(state): State<AppState>,
     Extension(ctx): Extension<RequestContext>,
+    Query(query): Query<OutboxQuery>,
 ) -> Result<Response, AppError> {
+    let to = query.to.trim().to_owned();
     let Some(dir) = state.demo.as_ref().and_then(|d| d.outbox_dir.clone()) else {
         return Err(AppError(Error::NotFound { what: "this page" }));
     };
@@ -52,7 +66,10 @@ pub async fn outbox(
     };
     names.sort_unstable_by(|a, b| b.cmp(a));
     let mut messages = Vec::new();
-    for name in names.into_iter().take(50) {
+    for name in names {
+        if messages.len() >= SHOWN {
+            break;
+        }
         let Ok(text) = std::fs::read_to_string(dir.join(&name)) else {
             continue;
         };
@@ -64,8 +81,12 @@ pub async fn outbox(
                 .trim()
                 .to_owned()
         };
+        let recipient = field("To:");
+        if !to.is_empty() && !recipient.to_lowercase().contains(&to.to_lowercase()) {
+            continue;
+        }
         messages.push(Message {
-            to: field("To:"),
+            to: recipient,
             subject: field("Subject:"),
             kind: if name.contains("-sms-") {
                 "SMS"
@@ -81,6 +102,8 @@ pub async fn outbox(
         OutboxPage {
             chrome: Chrome::new(&ctx, &state),
             messages,
+            to,
+            shown: SHOWN,
         },
     )
 }
