@@ -4,7 +4,9 @@
 //! amendment vote. Made once, through the same core calls a manager's pages use.
 
 use crate::runtime::Failure;
+use cista_core::ports::VoteOrigin;
 use cista_core::voting::ballots::{BallotSettings, NewContest};
+use cista_core::voting::cast::CastRequest;
 use cista_core::voting::definition::{
     ContestKind, Secrecy, Threshold, Weighting, candidates_from_lines,
 };
@@ -240,6 +242,7 @@ pub async fn seed(cista: &Cista, operator: &Actor, org: OrgId) -> Result<Vec<Str
             .await?;
     }
     cista.publish_ballot(operator, org, amendment).await?;
+    let poll_closes = seed_poll(cista, operator, org, now).await?;
     Ok(vec![
         format!(
             "created association   {} units, {} owners (unit 508 votes on paper only)",
@@ -248,7 +251,103 @@ pub async fn seed(cista: &Cista, operator: &Actor, org: OrgId) -> Result<Vec<Str
         ),
         "created ballots       a secret board election and a recorded amendment vote, open 14 days"
             .to_owned(),
+        format!(
+            "created quick poll    closes at {poll_closes} (two minutes from now); then its \
+             results, certified PDF and public bulletin appear"
+        ),
     ])
+}
+
+/// Paper ballots already in the quick poll's box, as if collected at the office: (unit, answer).
+const POLL_PAPER: [(&str, &str); 12] = [
+    ("102", "yes"),
+    ("103", "yes"),
+    ("104", "no"),
+    ("106", "yes"),
+    ("108", "abstain"),
+    ("201", "yes"),
+    ("202", "no"),
+    ("203", "yes"),
+    ("301", "yes"),
+    ("302", "no"),
+    ("303", "yes"),
+    ("304", "yes"),
+];
+
+/// A secret one-question poll that closes two minutes after the demo is set up, so a new user
+/// sees a ballot closed by the worker: its results, the certified PDF, the bulletin and a
+/// bundle to recount. Returns when it closes, in the association's time zone.
+async fn seed_poll(
+    cista: &Cista,
+    operator: &Actor,
+    org: OrgId,
+    now: cista_types::Timestamp,
+) -> Result<String, Failure> {
+    let closes_at = now.plus(Duration::minutes(2));
+    let poll = cista
+        .create_ballot(
+            operator,
+            org,
+            BallotSettings {
+                title: "Quick poll: pool hours".to_owned(),
+                description: "A short secret poll: it closes two minutes after the demo is set \
+                              up, so the results, the certified PDF and the public bulletin can \
+                              be seen."
+                    .to_owned(),
+                opens_at: now.plus(Duration::minutes(-1)),
+                closes_at,
+                secrecy: Secrecy::Secret,
+                weighting: Weighting::PerUnit,
+                quorum: Percent::parse("10")?,
+                min_turnout: None,
+                paper: true,
+                notify_sms: false,
+                reminder_hours: Vec::new(),
+            },
+        )
+        .await?;
+    cista
+        .add_contest(
+            operator,
+            org,
+            poll,
+            NewContest {
+                title: "Keep the pool open until 10 pm from May to September".to_owned(),
+                description: "Needs a majority of the votes cast.".to_owned(),
+                kind: ContestKind::Resolution {
+                    threshold: Threshold::MajorityOfCast,
+                },
+            },
+        )
+        .await?;
+    cista.publish_ballot(operator, org, poll).await?;
+    let ballot = cista.ballot(operator, org, poll).await?;
+    let definition_hash = ballot.stored.definition_hash.to_hex();
+    let contest = ballot
+        .definition
+        .contests
+        .first()
+        .map(|c| c.id)
+        .unwrap_or(1);
+    let units = cista.store().units(org).await?;
+    for (label, answer) in POLL_PAPER {
+        let Some(unit) = units.iter().find(|u| u.label.as_str() == label) else {
+            continue;
+        };
+        cista
+            .enter_paper_ballot(
+                operator,
+                CastRequest {
+                    ballot: poll,
+                    unit: unit.id,
+                    definition_hash: definition_hash.clone(),
+                    fields: vec![(format!("c{contest}"), answer.to_owned())],
+                    origin: VoteOrigin::default(),
+                },
+            )
+            .await?;
+    }
+    Ok(ballot.local(closes_at))
 }
 
 #[cfg(test)]

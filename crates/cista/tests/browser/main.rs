@@ -197,6 +197,82 @@ impl Browser {
         })
     }
 
+    /// Clicks the link with exactly this text and waits for the next page.
+    async fn follow(&self, text: &str) {
+        let link = self
+            .driver
+            .find(By::LinkText(text))
+            .await
+            .unwrap_or_else(|_| panic!("no link {text:?} on {}", self.origin));
+        self.click_and_wait(link).await;
+    }
+
+    /// Clicks the label with exactly this text (a radio button or checkbox).
+    async fn choose(&self, label: &str) {
+        self.driver
+            .find(By::XPath(format!(
+                "//main//label[normalize-space(text())='{label}']"
+            )))
+            .await
+            .unwrap_or_else(|_| panic!("no choice {label:?}"))
+            .click()
+            .await
+            .unwrap();
+    }
+
+    /// Sets a password from a printed link and signs in; staff enrol an authenticator.
+    async fn first_sign_in(&self, email: &str, authenticator: bool) {
+        self.driver.goto(self.printed_link(email)).await.unwrap();
+        self.fill("password", PASSWORD).await;
+        self.fill("confirm", PASSWORD).await;
+        self.submit().await;
+        assert!(self.main_text().await.contains("Your password is saved"));
+        self.sign_in(email, PASSWORD).await;
+        if authenticator {
+            assert_eq!(self.path().await, "/mfa/enrol");
+            let secret = self
+                .driver
+                .find(By::Css("code.secret"))
+                .await
+                .unwrap()
+                .text()
+                .await
+                .unwrap();
+            let secret = cista_crypto::totp::TotpSecret::from_base32(&secret).unwrap();
+            let now = cista_types::Clock::now(&cista_types::SystemClock)
+                .as_offset()
+                .unix_timestamp() as u64;
+            self.fill("code", &secret.code_at(now).unwrap()).await;
+            self.submit().await;
+            assert!(self.main_text().await.contains("Your authenticator is on"));
+        }
+    }
+
+    /// Fetches `path` with this browser's session (as a download would) and returns the bytes.
+    async fn download(&self, path: &str) -> Vec<u8> {
+        let script = r#"
+            const done = arguments[arguments.length - 1];
+            fetch(arguments[0], { credentials: "same-origin" })
+              .then(r => r.ok ? r.arrayBuffer() : Promise.reject(r.status))
+              .then(b => {
+                let s = "";
+                for (const x of new Uint8Array(b)) s += String.fromCharCode(x);
+                done(btoa(s));
+              })
+              .catch(e => done("error " + e));
+        "#;
+        let answer = self
+            .driver
+            .execute_async(script, vec![serde_json::json!(path)])
+            .await
+            .unwrap();
+        let text = answer.json().as_str().unwrap().to_owned();
+        assert!(!text.starts_with("error"), "{path}: {text}");
+        base64::engine::general_purpose::STANDARD
+            .decode(text)
+            .unwrap()
+    }
+
     /// The sign-in link the demo printed for `email`.
     fn printed_link(&self, email: &str) -> String {
         self.sign_in_links
@@ -716,4 +792,230 @@ async fn the_landing_and_trust_pages_render_cleanly_in_chromium() {
 
     eprintln!("screenshots in {}", shots.display());
     b.driver.clone().quit().await.unwrap();
+}
+
+const SOFIA: &str = "sofia@palm-court.example";
+
+/// The voting story in the demo, as its people would go through it: an owner votes for each of
+/// his units and keeps the receipt, is refused a second vote for a unit, a co-owner's unit is
+/// voted by its designated voter, the manager watches turnout (never counts) and enters a
+/// paper ballot, and once the quick poll closes the results, the certified PDF and the public
+/// bulletin (where the owner finds his tracker) are there. Screenshots of each are saved.
+#[tokio::test]
+async fn association_voting_works_in_chromium() {
+    let Some(b) = Browser::start().await else {
+        return;
+    };
+
+    // Manuel: the printed link, a password, his ballots (the quick poll first: it closes two
+    // minutes after the demo started).
+    b.first_sign_in(MEMBER, false).await;
+    b.go("/vote").await;
+    let ballots = b.main_text().await;
+    for text in [
+        "2027 Board of Directors election",
+        "Amendment to Article 12 (pets) and 2027 budget",
+        "Quick poll: pool hours",
+        "Unit 101",
+        "Unit 305",
+    ] {
+        assert!(ballots.contains(text), "{text}: {ballots}");
+    }
+    b.shot("vote-ballots.png").await;
+    b.follow("Quick poll: pool hours").await;
+    b.follow("Vote for unit 101").await;
+    b.choose("Yes").await;
+    b.click_and_wait(b.driver.find(By::Css("button.cast")).await.unwrap())
+        .await;
+    let receipt = b.main_text().await;
+    assert!(
+        receipt.contains("Your vote for unit 101 is cast"),
+        "{receipt}"
+    );
+    let poll_tracker = b
+        .driver
+        .find(By::Css("p.tracker code"))
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert_eq!(poll_tracker.len(), 14, "{poll_tracker}");
+
+    // The board election: three of five candidates, listed in a random order.
+    b.go("/vote").await;
+    b.follow("2027 Board of Directors election").await;
+    let election_path = b.path().await;
+    let unit_101 = unit_id_in(&b, "101").await;
+    b.follow("Vote for unit 101").await;
+    let form = b.main_text().await;
+    assert!(form.contains("Vote for unit 101"), "{form}");
+    for name in ["Alma Diaz", "Carla Sosa", "Erin Walsh"] {
+        b.choose(name).await;
+    }
+    b.shot("vote-ballot.png").await;
+    b.click_and_wait(b.driver.find(By::Css("button.cast")).await.unwrap())
+        .await;
+    let receipt = b.main_text().await;
+    for text in [
+        "Ballot receipt",
+        "Your tracker",
+        "2027 Board of Directors election",
+        "Alma Diaz",
+        "Carla Sosa",
+        "Erin Walsh",
+        "Signed receipt",
+    ] {
+        assert!(receipt.contains(text), "{text}: {receipt}");
+    }
+    assert!(!receipt.contains("Ben Okoro"), "{receipt}");
+    b.shot("vote-receipt.png").await;
+    let download = b
+        .driver
+        .find(By::LinkText("Download receipt"))
+        .await
+        .unwrap()
+        .attr("href")
+        .await
+        .unwrap()
+        .unwrap();
+    assert!(download.starts_with("data:"), "{download}");
+
+    // A second vote for unit 101: refused, saying when and how the unit voted.
+    b.go(&format!("{election_path}/unit/{unit_101}")).await;
+    let refused = b.main_text().await;
+    assert!(
+        refused.contains("already voted") && refused.contains("online"),
+        "{refused}"
+    );
+    b.shot("vote-already-voted.png").await;
+    b.sign_out().await;
+
+    // Sofia, designated voter of 204, votes for it.
+    b.first_sign_in(SOFIA, false).await;
+    b.go("/vote").await;
+    b.follow("2027 Board of Directors election").await;
+    b.follow("Vote for unit 204").await;
+    b.choose("Ben Okoro").await;
+    b.click_and_wait(b.driver.find(By::Css("button.cast")).await.unwrap())
+        .await;
+    assert!(
+        b.main_text()
+            .await
+            .contains("Your vote for unit 204 is cast")
+    );
+    b.sign_out().await;
+
+    // The manager: turnout and quorum live, no count per choice, and a paper ballot.
+    b.first_sign_in(OWNER, true).await;
+    b.go("/admin/palm-court/ballots").await;
+    b.shot("admin-ballots.png").await;
+    b.follow("2027 Board of Directors election").await;
+    let live = b.main_text().await;
+    assert!(live.contains("Units that voted"), "{live}");
+    assert!(
+        !live.contains("Elected"),
+        "no outcome before the close: {live}"
+    );
+    b.shot("admin-ballot-live.png").await;
+    b.follow("Enter a paper ballot").await;
+    let unit = b
+        .driver
+        .find(By::XPath(
+            "//select[@id='unit']/option[normalize-space(text())='508']",
+        ))
+        .await
+        .unwrap();
+    unit.click().await.unwrap();
+    for name in ["Alma Diaz", "David Feld"] {
+        b.choose(name).await;
+    }
+    b.shot("admin-paper.png").await;
+    b.submit().await;
+    let entered = b.main_text().await;
+    assert!(entered.contains("508"), "{entered}");
+    assert!(
+        b.driver
+            .find(By::XPath(
+                "//select[@id='unit']/option[normalize-space(text())='101']"
+            ))
+            .await
+            .is_err(),
+        "a unit that voted online is not offered for paper"
+    );
+
+    // The quick poll closes on its own (the worker runs every few seconds).
+    b.go("/admin/palm-court/ballots").await;
+    b.follow("Quick poll: pool hours").await;
+    let poll_path = b.path().await;
+    let mut closed = String::new();
+    for _ in 0..100 {
+        b.go(&poll_path).await;
+        closed = b.main_text().await;
+        if closed.contains("Closed and counted") {
+            break;
+        }
+        tokio::time::sleep(Duration::from_secs(2)).await;
+    }
+    assert!(closed.contains("Closed and counted"), "{closed}");
+    assert!(closed.contains("Passed"), "{closed}");
+    b.shot("admin-poll-results.png").await;
+
+    // The certified results PDF, rendered to an image to be looked at.
+    let pdf = b.download(&format!("{poll_path}/results.pdf")).await;
+    assert!(pdf.starts_with(b"%PDF-"));
+    let pdf_path = b.shots.join("poll-certified-results.pdf");
+    std::fs::write(&pdf_path, &pdf).unwrap();
+    let status = Command::new("pdftoppm")
+        .args(["-png", "-r", "70", "-singlefile"])
+        .arg(&pdf_path)
+        .arg(b.shots.join("poll-certified-results"))
+        .status()
+        .expect("pdftoppm (poppler-utils) must be installed");
+    assert!(status.success());
+    let text = Command::new("pdftotext")
+        .args(["-layout"])
+        .arg(&pdf_path)
+        .arg("-")
+        .output()
+        .expect("pdftotext (poppler-utils) must be installed");
+    let text = String::from_utf8_lossy(&text.stdout);
+    for expected in [
+        "Palm Court Condominium Association",
+        "Quick poll: pool hours",
+        "Keep the pool open until 10 pm",
+    ] {
+        assert!(text.contains(expected), "{expected}: {text}");
+    }
+    b.sign_out().await;
+
+    // Manuel finds his tracker on the public bulletin, with its proof checked.
+    let poll_id = poll_path.rsplit('/').next().unwrap().to_owned();
+    b.go(&format!("/e/{poll_id}/bulletin")).await;
+    b.fill("tracker", &poll_tracker).await;
+    b.submit().await;
+    let bulletin = b.main_text().await;
+    assert!(bulletin.contains("Found: position"), "{bulletin}");
+    b.shot("bulletin.png").await;
+
+    // A phone-sized ballot page fits.
+    b.driver.set_window_rect(0, 0, 390, 900).await.unwrap();
+    b.go(&format!("/e/{poll_id}/bulletin")).await;
+    b.shot("bulletin-phone.png").await;
+    let problems = b.problems().await;
+    assert!(problems.is_empty(), "{problems:?}");
+}
+
+/// A unit's id from the vote links on the current page.
+async fn unit_id_in(b: &Browser, label: &str) -> String {
+    let href = b
+        .driver
+        .find(By::LinkText(&format!("Vote for unit {label}")))
+        .await
+        .unwrap()
+        .attr("href")
+        .await
+        .unwrap()
+        .unwrap();
+    href.rsplit('/').next().unwrap().to_owned()
 }

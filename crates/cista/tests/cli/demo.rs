@@ -126,8 +126,9 @@ fn the_demo_serves_then_reuses_its_data() {
     // Everything the demo did is in the audit log, and it verifies: the instance and its
     // three keys, the organization, two invitations, three fresh links for the people whose
     // links are printed, the roster import, the election (created, one contest, published),
-    // the amendment vote (created, two contests, published), two re-wrap batches, and
-    // (second run) three fresh links again for people who had not set a password.
+    // the amendment vote (created, two contests, published), the quick poll (created, one
+    // contest, published, twelve paper ballots), two re-wrap batches, and (second run) three
+    // fresh links again for people who had not set a password.
     let mut verify = cista(&data);
     verify.args(["audit", "verify"]);
     let ran = crate::ok(verify);
@@ -138,5 +139,10 @@ fn the_demo_serves_then_reuses_its_data() {
         .unwrap()
         .parse()
         .unwrap();
-    assert_eq!(entries, 4 + 1 + 2 + 3 + 1 + 3 + 4 + 2 + 3, "{}", ran.stdout);
+    assert_eq!(
+        entries,
+        4 + 1 + 2 + 3 + 1 + 3 + 4 + 3 + 12 + 2 + 3,
+        "{}",
+        ran.stdout
+    );
 }
