@@ -1010,7 +1010,7 @@ async fn association_voting_works_in_chromium() {
 async fn unit_id_in(b: &Browser, label: &str) -> String {
     let href = b
         .driver
-        .find(By::LinkText(&format!("Vote for unit {label}")))
+        .find(By::LinkText(format!("Vote for unit {label}")))
         .await
         .unwrap()
         .attr("href")
