@@ -14,6 +14,7 @@ mod voting;
 pub use backend::{ConnectOptions, Target};
 pub use vault::SeaVault;
 
+use std::sync::Arc;
 use async_trait::async_trait;
 use cista_core::audit::NewAuditEntry;
 use cista_core::ports::{
@@ -45,7 +46,17 @@ pub struct SeaStore {
     db: DatabaseConnection,
     backend: Backend,
     location: String,
+    /// SQLite has one writer at a time. Writers of this process take turns here, in arrival
+    /// order, instead of retrying in SQLite's busy handler, whose growing sleeps (up to 100 ms
+    /// each) made the slowest of many concurrent votes wait for over a second. Other processes
+    /// still wait in the busy handler. `None` on PostgreSQL, which locks rows.
+    write_turn: Option<Arc<tokio::sync::Mutex<()>>>,
+    /// How long a writer waits for its turn, as long as SQLite's busy timeout.
+    write_wait: std::time::Duration,
 }
+
+/// This process's turn to write on SQLite; held until the transaction ends.
+pub(crate) type WriteTurn = Option<tokio::sync::OwnedMutexGuard<()>>;
 
 impl std::fmt::Debug for SeaStore {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
@@ -100,10 +111,13 @@ impl SeaStore {
     /// Connects without touching the schema. Refuses a database newer than this binary.
     pub async fn connect(target: &Target, options: &ConnectOptions) -> Result<Self> {
         let db = backend::connect(target, options).await?;
+        let backend = target.backend();
         let store = Self {
             db,
-            backend: target.backend(),
+            backend,
             location: target.describe(),
+            write_turn: (backend == Backend::Sqlite).then(|| Arc::new(tokio::sync::Mutex::new(()))),
+            write_wait: options.busy_timeout,
         };
         store.schema_status().await?;
         Ok(store)
@@ -176,7 +190,7 @@ impl SeaStore {
                 .map_err(|e| Error::Internal(e.to_string()))?
                 .to_owned();
             let started = std::time::Instant::now();
-            let txn = self.begin_write().await?;
+            let (_turn, txn) = self.begin_write().await?;
             txn.execute(&insert).await.map_err(db_err)?;
             txn.commit().await.map_err(db_err)?;
             times.push(started.elapsed());
@@ -195,11 +209,31 @@ impl SeaStore {
         &self.location
     }
 
-    async fn begin_write(&self) -> Result<sea_orm::DatabaseTransaction> {
-        self.db
+    /// A write transaction, after this process's turn to write (SQLite). Bind the result as
+    /// `let (_turn, txn)` so the transaction ends before the turn is handed on.
+    async fn begin_write(&self) -> Result<(WriteTurn, sea_orm::DatabaseTransaction)> {
+        let turn = match &self.write_turn {
+            Some(gate) => Some(
+                tokio::time::timeout(self.write_wait, gate.clone().lock_owned())
+                    .await
+                    .map_err(|_| {
+                        Error::store_unavailable(std::io::Error::new(
+                            std::io::ErrorKind::TimedOut,
+                            format!(
+                                "no turn to write within {} s: the database is busy",
+                                self.write_wait.as_secs()
+                            ),
+                        ))
+                    })?,
+            ),
+            None => None,
+        };
+        let txn = self
+            .db
             .begin_with_options(backend::write_transaction())
             .await
-            .map_err(db_err)
+            .map_err(db_err)?;
+        Ok((turn, txn))
     }
 
     async fn insert_key(&self, txn: &sea_orm::DatabaseTransaction, key: &StoredKey) -> Result<()> {
@@ -260,7 +294,7 @@ impl Store for SeaStore {
         signing_key: &StoredKey,
         audit: NewAuditEntry,
     ) -> Result<()> {
-        let txn = self.begin_write().await?;
+        let (_turn, txn) = self.begin_write().await?;
         if instance::Entity::find_by_id(1)
             .one(&txn)
             .await
@@ -293,7 +327,7 @@ impl Store for SeaStore {
         data_key: &StoredKey,
         audit: NewAuditEntry,
     ) -> Result<()> {
-        let txn = self.begin_write().await?;
+        let (_turn, txn) = self.begin_write().await?;
         organization::Entity::insert(organization::ActiveModel {
             id: Set(org.id.as_i64()),
             slug: Set(org.slug.as_str().to_owned()),
@@ -393,7 +427,7 @@ impl Store for SeaStore {
     }
 
     async fn rewrap_keys(&self, rewraps: &[Rewrap], audit: NewAuditEntry) -> Result<u64> {
-        let txn = self.begin_write().await?;
+        let (_turn, txn) = self.begin_write().await?;
         let now = to_db_time(audit.at);
         let mut changed = 0;
         for rewrap in rewraps {
@@ -421,7 +455,7 @@ impl Store for SeaStore {
     }
 
     async fn append_audit(&self, entry: NewAuditEntry) -> Result<AuditEntry> {
-        let txn = self.begin_write().await?;
+        let (_turn, txn) = self.begin_write().await?;
         let written = audit_append::append(&txn, entry).await?;
         txn.commit().await.map_err(db_err)?;
         Ok(written)
@@ -506,7 +540,7 @@ impl Store for SeaStore {
     }
 
     async fn add_instance_key(&self, key: &StoredKey, audit: NewAuditEntry) -> Result<bool> {
-        let txn = self.begin_write().await?;
+        let (_turn, txn) = self.begin_write().await?;
         if let Err(e) = self.insert_key(&txn, key).await {
             return match e {
                 Error::Store(_) if self.instance_key(key.purpose).await?.is_some() => Ok(false),
@@ -640,7 +674,7 @@ impl Store for SeaStore {
         time_zone: &TimeZoneName,
         audit: NewAuditEntry,
     ) -> Result<()> {
-        let txn = self.begin_write().await?;
+        let (_turn, txn) = self.begin_write().await?;
         let changed = organization::Entity::update_many()
             .col_expr(
                 organization::Column::TimeZone,
@@ -736,8 +770,7 @@ impl Store for SeaStore {
     }
 
     async fn begin(&self) -> Result<Box<dyn StoreTx>> {
-        Ok(Box::new(tx::SeaTx {
-            txn: self.begin_write().await?,
-        }))
+        let (turn, txn) = self.begin_write().await?;
+        Ok(Box::new(tx::SeaTx { txn, _turn: turn }))
     }
 }

@@ -18,6 +18,9 @@ use sea_orm::{ActiveValue::Set, ColumnTrait, DatabaseTransaction, EntityTrait, Q
 
 pub(crate) struct SeaTx {
     pub(crate) txn: DatabaseTransaction,
+    /// Declared after `txn`, so dropped after it: the turn is handed on once the transaction
+    /// has committed or rolled back.
+    pub(crate) _turn: crate::WriteTurn,
 }
 
 fn hash(d: &Digest32) -> Vec<u8> {
