@@ -14,7 +14,6 @@ mod voting;
 pub use backend::{ConnectOptions, Target};
 pub use vault::SeaVault;
 
-use std::sync::Arc;
 use async_trait::async_trait;
 use cista_core::audit::NewAuditEntry;
 use cista_core::ports::{
@@ -39,6 +38,7 @@ use sea_orm::{
     QueryOrder, QuerySelect, TransactionTrait,
 };
 use sea_orm_migration::MigratorTrait;
+use std::sync::Arc;
 
 /// The store. Cheap to clone: it holds a connection pool.
 #[derive(Clone)]

@@ -230,22 +230,28 @@ impl Browser {
         self.sign_in(email, PASSWORD).await;
         if authenticator {
             assert_eq!(self.path().await, "/mfa/enrol");
-            let secret = self
-                .driver
-                .find(By::Css("code.secret"))
-                .await
-                .unwrap()
-                .text()
-                .await
-                .unwrap();
-            let secret = cista_crypto::totp::TotpSecret::from_base32(&secret).unwrap();
-            let now = cista_types::Clock::now(&cista_types::SystemClock)
-                .as_offset()
-                .unix_timestamp() as u64;
-            self.fill("code", &secret.code_at(now).unwrap()).await;
-            self.submit().await;
-            assert!(self.main_text().await.contains("Your authenticator is on"));
+            self.confirm_authenticator().await;
         }
+    }
+
+    /// On the enrolment page: reads the key shown under the QR code and answers with the code
+    /// an authenticator app would show now.
+    async fn confirm_authenticator(&self) {
+        let secret = self
+            .driver
+            .find(By::Css("code.secret"))
+            .await
+            .unwrap()
+            .text()
+            .await
+            .unwrap();
+        let secret = cista_crypto::totp::TotpSecret::from_base32(&secret).unwrap();
+        let now = cista_types::Clock::now(&cista_types::SystemClock)
+            .as_offset()
+            .unix_timestamp() as u64;
+        self.fill("code", &secret.code_at(now).unwrap()).await;
+        self.submit().await;
+        assert!(self.main_text().await.contains("Your authenticator is on"));
     }
 
     /// Fetches `path` with this browser's session (as a download would) and returns the bytes.
@@ -534,21 +540,7 @@ async fn people_and_access_flows_work_in_chromium() {
             .starts_with("data:image/svg+xml;base64,")
     );
     b.shot("mfa-enrol.png").await;
-    let secret = b
-        .driver
-        .find(By::Css("code.secret"))
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
-    let secret = cista_crypto::totp::TotpSecret::from_base32(&secret).unwrap();
-    let now = cista_types::Clock::now(&cista_types::SystemClock)
-        .as_offset()
-        .unix_timestamp() as u64;
-    b.fill("code", &secret.code_at(now).unwrap()).await;
-    b.submit().await;
-    assert!(b.main_text().await.contains("Your authenticator is on"));
+    b.confirm_authenticator().await;
     let codes: Vec<String> = {
         let mut codes = Vec::new();
         for li in b.driver.find_all(By::Css("ol.recovery li")).await.unwrap() {
