@@ -317,10 +317,12 @@ fn verify_election_recounts_a_real_bundle_and_fails_on_any_tampering() {
         "{}",
         ran.stdout
     );
-    // Anyone can run it: no data directory, no key file, no database.
+    // Anyone can run it: no data directory, no key file, no database, and no configuration
+    // is read (an unrelated CISTA_ variable would be refused by commands that read it).
     let mut anywhere = std::process::Command::new(crate::BIN);
     anywhere
         .current_dir(tmp.path())
+        .env("CISTA_NOT_A_SETTING", "1")
         .arg("verify-election")
         .arg(&file)
         .arg("--json");
