@@ -303,7 +303,7 @@ impl Cista {
 }
 
 /// A closed ballot's results; `results_sealed` for any other.
-fn sealed_results(ballot: &Ballot) -> Result<BallotResults> {
+pub(crate) fn sealed_results(ballot: &Ballot) -> Result<BallotResults> {
     match (ballot.status(), &ballot.stored.results) {
         (BallotStatus::Closed, Some(json)) => serde_json::from_str(json)
             .map_err(|_| Error::Integrity("stored results are malformed".to_owned())),

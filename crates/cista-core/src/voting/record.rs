@@ -299,7 +299,7 @@ impl Cista {
     ) -> Result<ResultsForCertificate> {
         actor.authorize_in(org, OrgAction::ViewRecords)?;
         let ballot = self.ballot(actor, org, id).await?;
-        let (ballot, results) = self.results(actor, ballot.id()).await?;
+        let results = super::close::sealed_results(&ballot)?;
         let organization = self
             .store()
             .organization(org)

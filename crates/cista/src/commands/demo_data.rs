@@ -306,7 +306,7 @@ async fn seed_poll(
             },
         )
         .await?;
-    cista
+    let contest = cista
         .add_contest(
             operator,
             org,
@@ -323,12 +323,6 @@ async fn seed_poll(
     cista.publish_ballot(operator, org, poll).await?;
     let ballot = cista.ballot(operator, org, poll).await?;
     let definition_hash = ballot.stored.definition_hash.to_hex();
-    let contest = ballot
-        .definition
-        .contests
-        .first()
-        .map(|c| c.id)
-        .unwrap_or(1);
     let units = cista.store().units(org).await?;
     for (label, answer) in POLL_PAPER {
         let Some(unit) = units.iter().find(|u| u.label.as_str() == label) else {

@@ -2,7 +2,7 @@
 //! `cista-report` from the sealed results, for staff and inspectors. The core audits every
 //! download as an export of the official record.
 
-use super::org_and_ballot;
+use super::ballot_id;
 use crate::AppState;
 use crate::context::RequestContext;
 use crate::error::AppError;
@@ -23,12 +23,14 @@ pub async fn download(
         Ok(found) => found,
         Err(to) => return Ok(see_other(to)),
     };
-    let (org, ballot) = org_and_ballot(&state, &actor, &slug, &id).await?;
     let cista = &state.cista;
+    let org = cista.organization_for(&actor, &slug).await?;
+    let ballot = ballot_id(&id)?;
+    // One read of the ballot: the core checks it belongs to the organization.
     let certificate = cista
-        .results_for_certificate(&actor, org.id, ballot.id())
+        .results_for_certificate(&actor, org.id, ballot)
         .await?;
-    let bulletin_url = format!("{}/e/{}/bulletin", state.public_origin, ballot.id());
+    let bulletin_url = format!("{}/e/{ballot}/bulletin", state.public_origin);
     let generated_at = cista.clock().now();
     // Typst takes tens of milliseconds of CPU to lay a page out: off the async workers.
     let laid_out = tokio::task::spawn_blocking(move || {
@@ -56,10 +58,8 @@ pub async fn download(
         header::CONTENT_TYPE,
         HeaderValue::from_static("application/pdf"),
     );
-    let disposition = format!(
-        "attachment; filename=\"cista-ballot-{}-certified-results.pdf\"",
-        ballot.id()
-    );
+    let disposition =
+        format!("attachment; filename=\"cista-ballot-{ballot}-certified-results.pdf\"");
     if let Ok(v) = HeaderValue::from_str(&disposition) {
         headers.insert(header::CONTENT_DISPOSITION, v);
     }
