@@ -1,0 +1,874 @@
+//! The SQLite shipper, inside the server process: it follows the WAL and ships every committed
+//! transaction to the target within a tick (100 ms by default), takes snapshots and applies
+//! retention. Litestream's design:
+//!
+//! * A read transaction is held open at all times (connection `reader`). SQLite cannot copy
+//!   WAL frames into the database beyond a reader's snapshot, nor restart the WAL, while it is
+//!   held; so no frame is overwritten before it is shipped. The server's own connections run
+//!   with `wal_autocheckpoint = 0`: only the shipper checkpoints.
+//! * To checkpoint, the shipper takes the write lock (`BEGIN IMMEDIATE` on `writer`), ships
+//!   what is left, releases its read transaction, runs a PASSIVE checkpoint, takes its read
+//!   transaction again (now pinned to the database file alone, because the WAL is fully copied)
+//!   and lets writers go. The next writer restarts the WAL with new salts; the shipper expects
+//!   exactly that and follows frame 0 of the new generation. Any other change of the WAL is a
+//!   break in continuity, and a new lineage (with its own snapshot) starts.
+//! * While the read transaction is pinned to the database file, that file cannot change, so a
+//!   snapshot is a plain copy of it, taken in the background while shipping goes on.
+
+use crate::format::{
+    self, ChunkHeader, ChunkInfo, FORMAT, SegmentHeader, SnapshotManifest, TxnMark,
+};
+use crate::status::{BackupStatus, SharedStatus};
+use crate::wal::{self, Checksum, WalHeader};
+use crate::{BackupError, BackupTarget, ledger, retention};
+use cista_crypto::DataKey;
+use cista_types::{Clock, Rng};
+use sqlx::ConnectOptions as _;
+use sqlx::sqlite::{SqliteConnectOptions, SqliteConnection};
+use std::collections::HashSet;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::Duration;
+
+/// Snapshot files are read and stored in chunks of this size.
+pub const CHUNK_BYTES: usize = 8 * 1024 * 1024;
+
+/// Where the erasures to put in the ledger come from (the person vault).
+#[async_trait::async_trait]
+pub trait ErasureSource: Send + Sync + std::fmt::Debug {
+    async fn erasures(&self) -> Result<Vec<ledger::ErasureEntry>, String>;
+}
+
+#[derive(Debug, Clone)]
+pub struct ShipperSettings {
+    pub db_path: PathBuf,
+    /// How often the WAL is read.
+    pub interval: Duration,
+    /// Checkpoint once this many frames are shipped in the current WAL generation.
+    pub checkpoint_frames: u64,
+    /// Largest segment, in frames (a larger transaction still makes one segment).
+    pub segment_frames: u64,
+    pub snapshot_every: time::Duration,
+    pub retention: time::Duration,
+    /// Lag or failure beyond this turns the status red.
+    pub stale_after: time::Duration,
+    /// Written after every change of status, for `cista backup status`.
+    pub status_file: Option<PathBuf>,
+    /// Its existence asks for a snapshot (`cista backup snapshot` against a running server).
+    pub snapshot_request: Option<PathBuf>,
+    /// The server's queue of SQLite writers: the shipper takes its turn there before taking
+    /// the write lock, so a steady stream of writers cannot starve a checkpoint.
+    pub write_turn: Option<Arc<tokio::sync::Mutex<()>>>,
+}
+
+impl ShipperSettings {
+    pub fn new(db_path: PathBuf) -> Self {
+        Self {
+            db_path,
+            interval: Duration::from_millis(100),
+            checkpoint_frames: 1000,
+            segment_frames: 2048,
+            snapshot_every: time::Duration::hours(24),
+            retention: time::Duration::days(35),
+            stale_after: time::Duration::seconds(60),
+            status_file: None,
+            snapshot_request: None,
+            write_turn: None,
+        }
+    }
+
+    fn wal_path(&self) -> PathBuf {
+        let mut p = self.db_path.as_os_str().to_owned();
+        p.push("-wal");
+        PathBuf::from(p)
+    }
+}
+
+/// The generation of the WAL being followed and how far it is shipped.
+#[derive(Debug, Clone, Copy)]
+struct Generation {
+    header: WalHeader,
+    shipped: u64,
+    shipped_checksum: Checksum,
+}
+
+#[derive(Debug, Clone, Copy)]
+struct Pending {
+    end_frame: u64,
+    checksum: Checksum,
+    at_ms: i64,
+}
+
+/// A snapshot being uploaded in the background.
+#[derive(Debug)]
+struct SnapshotJob {
+    handle: tokio::task::JoinHandle<Result<SnapshotManifest, BackupError>>,
+    requested: bool,
+}
+
+/// The shipper of one SQLite database.
+pub struct Shipper {
+    settings: ShipperSettings,
+    target: BackupTarget,
+    key: DataKey,
+    rng: Arc<dyn Rng>,
+    clock: Arc<dyn Clock>,
+    reader: SqliteConnection,
+    writer: SqliteConnection,
+    lineage: String,
+    next_seq: u64,
+    generation: Option<Generation>,
+    pending: Vec<Pending>,
+    /// After a full checkpoint: the next change of WAL generation is ours.
+    expect_restart: bool,
+    /// Frames of the current generation already copied into the database file.
+    checkpointed_frames: u64,
+    last_snapshot_ms: Option<i64>,
+    snapshot: Option<SnapshotJob>,
+    last_retention_ms: i64,
+    last_heartbeat_ms: i64,
+    ledgered: HashSet<String>,
+    last_ledger_ms: i64,
+    erasures: Option<Arc<dyn ErasureSource>>,
+    status: SharedStatus,
+}
+
+impl std::fmt::Debug for Shipper {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Shipper")
+            .field("db", &self.settings.db_path)
+            .field("target", &self.target)
+            .field("lineage", &self.lineage)
+            .field("next_seq", &self.next_seq)
+            .finish_non_exhaustive()
+    }
+}
+
+fn db_error(what: &str, e: sqlx::Error) -> BackupError {
+    BackupError::Database(format!("{what}: {e}"))
+}
+
+fn io_error(what: &str, e: std::io::Error) -> BackupError {
+    BackupError::Io(format!("{what}: {e}"))
+}
+
+async fn connect(path: &Path) -> Result<SqliteConnection, BackupError> {
+    SqliteConnectOptions::new()
+        .filename(path)
+        .create_if_missing(false)
+        .busy_timeout(Duration::from_secs(5))
+        .pragma("wal_autocheckpoint", "0")
+        .connect()
+        .await
+        .map_err(|e| db_error(&format!("cannot open {}", path.display()), e))
+}
+
+/// Starts the read transaction that pins the WAL.
+async fn hold_read(conn: &mut SqliteConnection) -> Result<(), BackupError> {
+    sqlx::raw_sql("BEGIN")
+        .execute(&mut *conn)
+        .await
+        .map_err(|e| db_error("cannot begin the shipper's read transaction", e))?;
+    sqlx::query_scalar::<_, i64>("SELECT count(*) FROM sqlite_schema")
+        .fetch_one(&mut *conn)
+        .await
+        .map_err(|e| db_error("cannot hold the shipper's read transaction", e))?;
+    Ok(())
+}
+
+async fn release(conn: &mut SqliteConnection) -> Result<(), BackupError> {
+    sqlx::raw_sql("ROLLBACK")
+        .execute(&mut *conn)
+        .await
+        .map(|_| ())
+        .map_err(|e| db_error("cannot end a shipper transaction", e))
+}
+
+fn new_lineage_id(now_ms: i64, rng: &dyn Rng) -> String {
+    let at = time::OffsetDateTime::from_unix_timestamp_nanos(i128::from(now_ms) * 1_000_000)
+        .unwrap_or(time::OffsetDateTime::UNIX_EPOCH);
+    let mut random = [0u8; 4];
+    rng.fill(&mut random);
+    format!(
+        "{:04}{:02}{:02}T{:02}{:02}{:02}Z-{}",
+        at.year(),
+        u8::from(at.month()),
+        at.day(),
+        at.hour(),
+        at.minute(),
+        at.second(),
+        hex::encode(random)
+    )
+}
+
+impl Shipper {
+    /// Opens the shipper: the backup key, the two connections, and either the lineage this
+    /// database continues (when its WAL still holds the last shipped frame) or a new one.
+    pub async fn start(
+        settings: ShipperSettings,
+        target: BackupTarget,
+        key: DataKey,
+        rng: Arc<dyn Rng>,
+        clock: Arc<dyn Clock>,
+        erasures: Option<Arc<dyn ErasureSource>>,
+        status: SharedStatus,
+    ) -> Result<Self, BackupError> {
+        let mut reader = connect(&settings.db_path).await?;
+        let writer = connect(&settings.db_path).await?;
+        hold_read(&mut reader).await?;
+        let now_ms = clock.now().unix_micros() / 1000;
+        let ledgered = ledger::subjects(&target).await?.into_iter().collect();
+        let mut shipper = Self {
+            settings,
+            target,
+            key,
+            rng,
+            clock,
+            reader,
+            writer,
+            lineage: String::new(),
+            next_seq: 1,
+            generation: None,
+            pending: Vec::new(),
+            expect_restart: false,
+            checkpointed_frames: 0,
+            last_snapshot_ms: None,
+            snapshot: None,
+            last_retention_ms: 0,
+            last_heartbeat_ms: now_ms,
+            ledgered,
+            last_ledger_ms: 0,
+            erasures,
+            status,
+        };
+        if !shipper.resume().await? {
+            shipper.begin_lineage().await?;
+        }
+        shipper.publish(None);
+        Ok(shipper)
+    }
+
+    fn now_ms(&self) -> i64 {
+        self.clock.now().unix_micros() / 1000
+    }
+
+    fn open_wal(&self) -> Result<Option<std::fs::File>, BackupError> {
+        match std::fs::File::open(self.settings.wal_path()) {
+            Ok(f) => Ok(Some(f)),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
+            Err(e) => Err(io_error("cannot read the WAL", e)),
+        }
+    }
+
+    /// Continues the newest lineage if this WAL still holds its last shipped frame.
+    async fn resume(&mut self) -> Result<bool, BackupError> {
+        let listing = self.target.list(format::SQLITE).await?;
+        let Some(lineage) = format::catalog(&listing).pop() else {
+            return Ok(false);
+        };
+        let Some(last) = lineage.segments.last() else {
+            return Ok(false);
+        };
+        if lineage.first_ms().is_none() {
+            return Ok(false);
+        }
+        let Some(object) = self.target.get(&last.key).await? else {
+            return Ok(false);
+        };
+        let header: SegmentHeader = format::peek_header(&object, &last.key)?;
+        let Some(mut file) = self.open_wal()? else {
+            return Ok(false);
+        };
+        let Some(wal_header) = wal::read_header(&mut file).map_err(|e| io_error("WAL", e))? else {
+            return Ok(false);
+        };
+        if wal_header.salt != header.wal_salt || wal_header.page_size != header.page_size {
+            return Ok(false);
+        }
+        let at = wal::checksum_before(&mut file, &wal_header, header.wal_end)
+            .map_err(|e| io_error("WAL", e))?;
+        if at != Some(header.end_checksum) {
+            return Ok(false);
+        }
+        self.lineage = lineage.id.clone();
+        self.next_seq = header.seq + 1;
+        self.generation = Some(Generation {
+            header: wal_header,
+            shipped: header.wal_end,
+            shipped_checksum: header.end_checksum,
+        });
+        self.last_snapshot_ms = lineage.complete_snapshots().map(|s| s.at_ms).max();
+        tracing::info!(lineage = %self.lineage, seq = header.seq, "backup continues its lineage");
+        Ok(true)
+    }
+
+    /// Starts a new lineage: checkpoint everything into the database file, pin it, and
+    /// snapshot it as sequence 0.
+    async fn begin_lineage(&mut self) -> Result<(), BackupError> {
+        self.lineage = new_lineage_id(self.now_ms(), self.rng.as_ref());
+        self.next_seq = 1;
+        self.pending.clear();
+        self.generation = None;
+        let mut full = false;
+        for attempt in 0..50 {
+            if self.checkpoint(false).await? {
+                full = true;
+                break;
+            }
+            // A long reader in the server holds the WAL; try again shortly.
+            tokio::time::sleep(Duration::from_millis(20 * (attempt + 1))).await;
+        }
+        if !full {
+            return Err(BackupError::Database(
+                "cannot start a backup: the WAL could not be fully checkpointed (a reader \
+                 held it for over 25 s)"
+                    .to_owned(),
+            ));
+        }
+        tracing::info!(lineage = %self.lineage, "backup starts a new lineage");
+        self.start_snapshot(false);
+        Ok(())
+    }
+
+    /// Takes the write lock, ships everything, checkpoints and re-pins. Returns whether the
+    /// WAL was fully copied into the database file (which is then frozen until the next
+    /// checkpoint). With `ship` false (a new lineage), nothing is shipped: the database file
+    /// becomes the lineage's starting point.
+    async fn checkpoint(&mut self, ship: bool) -> Result<bool, BackupError> {
+        let turn = match self.settings.write_turn.clone() {
+            Some(turn) => {
+                match tokio::time::timeout(Duration::from_secs(1), turn.lock_owned()).await {
+                    Ok(guard) => Some(guard),
+                    Err(_) => return Ok(false),
+                }
+            }
+            None => None,
+        };
+        let taken = self.checkpoint_with_turn(ship).await;
+        drop(turn);
+        taken
+    }
+
+    async fn checkpoint_with_turn(&mut self, ship: bool) -> Result<bool, BackupError> {
+        if let Err(e) = sqlx::raw_sql("BEGIN IMMEDIATE")
+            .execute(&mut self.writer)
+            .await
+        {
+            tracing::debug!(error = %e, "checkpoint postponed: the write lock is busy");
+            return Ok(false);
+        }
+        let result = self.checkpoint_locked(ship).await;
+        let rolled_back = release(&mut self.writer).await;
+        let full = result?;
+        rolled_back?;
+        Ok(full)
+    }
+
+    async fn checkpoint_locked(&mut self, ship: bool) -> Result<bool, BackupError> {
+        if ship {
+            self.observe()?;
+            self.ship_pending().await?;
+        }
+        release(&mut self.reader).await?;
+        let checkpointed = sqlx::query_as::<_, (i64, i64, i64)>("PRAGMA wal_checkpoint(PASSIVE)")
+            .fetch_one(&mut self.reader)
+            .await;
+        let pinned = hold_read(&mut self.reader).await;
+        let (busy, log, copied) = checkpointed.map_err(|e| db_error("checkpoint failed", e))?;
+        pinned?;
+        let full = busy == 0 && log == copied;
+        if full {
+            self.expect_restart = true;
+            self.checkpointed_frames = u64::try_from(log).unwrap_or(0);
+            if !ship {
+                // The database file now holds every committed frame of this generation; the
+                // lineage starts after them.
+                self.generation = self.current_end()?;
+            }
+        }
+        Ok(full)
+    }
+
+    /// The current generation with every committed frame counted as shipped.
+    fn current_end(&self) -> Result<Option<Generation>, BackupError> {
+        let Some(mut file) = self.open_wal()? else {
+            return Ok(None);
+        };
+        let Some(header) = wal::read_header(&mut file).map_err(|e| io_error("WAL", e))? else {
+            return Ok(None);
+        };
+        let commits = wal::scan_commits(&mut file, &header, 0, header.checksum)
+            .map_err(|e| io_error("WAL", e))?;
+        let (shipped, shipped_checksum) = commits
+            .last()
+            .map_or((0, header.checksum), |c| (c.end_frame, c.checksum));
+        Ok(Some(Generation {
+            header,
+            shipped,
+            shipped_checksum,
+        }))
+    }
+
+    /// Reads newly committed transactions from the WAL into `pending`.
+    fn observe(&mut self) -> Result<(), BackupError> {
+        let Some(mut file) = self.open_wal()? else {
+            if self.pending.is_empty() && (self.expect_restart || self.generation.is_none()) {
+                return Ok(());
+            }
+            return Err(BackupError::Continuity(
+                "the WAL disappeared before it was shipped".to_owned(),
+            ));
+        };
+        let header = wal::read_header(&mut file).map_err(|e| io_error("WAL", e))?;
+        let Some(header) = header else {
+            return Ok(());
+        };
+        let generation = match self.generation {
+            Some(g) if g.header.salt == header.salt => g,
+            previous => {
+                let ours = self.pending.is_empty() && (self.expect_restart || previous.is_none());
+                if !ours {
+                    return Err(BackupError::Continuity(
+                        "the WAL was restarted by someone other than the shipper".to_owned(),
+                    ));
+                }
+                let g = Generation {
+                    header,
+                    shipped: 0,
+                    shipped_checksum: header.checksum,
+                };
+                self.generation = Some(g);
+                self.expect_restart = false;
+                self.checkpointed_frames = 0;
+                g
+            }
+        };
+        let (from, seed) = self
+            .pending
+            .last()
+            .map_or((generation.shipped, generation.shipped_checksum), |p| {
+                (p.end_frame, p.checksum)
+            });
+        let now_ms = self.now_ms();
+        for commit in wal::scan_commits(&mut file, &header, from, seed)
+            .map_err(|e| io_error("cannot read the WAL", e))?
+        {
+            self.pending.push(Pending {
+                end_frame: commit.end_frame,
+                checksum: commit.checksum,
+                at_ms: now_ms,
+            });
+        }
+        Ok(())
+    }
+
+    /// Uploads pending transactions as segments, oldest first.
+    async fn ship_pending(&mut self) -> Result<(), BackupError> {
+        while let Some(generation) = self.generation {
+            let Some(first) = self.pending.first().copied() else {
+                break;
+            };
+            // As many whole transactions as fit in one segment (at least one).
+            let limit = generation.shipped + self.settings.segment_frames;
+            let count = self
+                .pending
+                .iter()
+                .take_while(|p| p.end_frame <= limit)
+                .count()
+                .max(1);
+            let batch: Vec<Pending> = self.pending.iter().take(count).copied().collect();
+            let last = batch.last().copied().unwrap_or(first);
+            let frames = {
+                let mut file = self.open_wal()?.ok_or_else(|| {
+                    BackupError::Continuity("the WAL disappeared before it was shipped".into())
+                })?;
+                wal::read_frames(
+                    &mut file,
+                    &generation.header,
+                    generation.shipped,
+                    last.end_frame,
+                )
+                .map_err(|e| io_error("cannot read the WAL", e))?
+            };
+            let header = SegmentHeader {
+                format: FORMAT,
+                lineage: self.lineage.clone(),
+                seq: self.next_seq,
+                page_size: generation.header.page_size,
+                big_endian: generation.header.big_endian,
+                wal_salt: generation.header.salt,
+                wal_start: generation.shipped,
+                wal_end: last.end_frame,
+                seed: generation.shipped_checksum,
+                end_checksum: last.checksum,
+                txns: batch
+                    .iter()
+                    .map(|p| TxnMark {
+                        end_frame: p.end_frame - generation.shipped,
+                        at_ms: p.at_ms,
+                    })
+                    .collect(),
+            };
+            // A re-read must see exactly what was observed: the chain proves it.
+            let mut running = generation.shipped_checksum;
+            for frame in frames.chunks(generation.header.frame_len()) {
+                running =
+                    wal::verify_frame(&generation.header, running, frame).ok_or_else(|| {
+                        BackupError::Continuity("a WAL frame changed before it was shipped".into())
+                    })?;
+            }
+            if running != last.checksum {
+                return Err(BackupError::Continuity(
+                    "the WAL changed before it was shipped".into(),
+                ));
+            }
+            let object = format::seal(&self.key, self.rng.as_ref(), &header, &frames)?;
+            let key = format::segment_key(&self.lineage, self.next_seq, first.at_ms, last.at_ms);
+            self.target.put(&key, object).await?;
+            metrics::counter!("cista_backup_segments_total").increment(1);
+            metrics::counter!("cista_backup_bytes_total").increment(frames.len() as u64);
+            self.next_seq += 1;
+            self.generation = Some(Generation {
+                header: generation.header,
+                shipped: last.end_frame,
+                shipped_checksum: last.checksum,
+            });
+            self.pending.drain(..count);
+            self.last_heartbeat_ms = self.now_ms();
+        }
+        Ok(())
+    }
+
+    /// Starts uploading the (frozen) database file as a snapshot at the last shipped segment.
+    fn start_snapshot(&mut self, requested: bool) {
+        let settings = self.settings.clone();
+        let target = self.target.clone();
+        let key = self.key.clone();
+        let rng = self.rng.clone();
+        let lineage = self.lineage.clone();
+        let seq = self.next_seq - 1;
+        let at_ms = self.now_ms();
+        let generation = self.generation;
+        let handle = tokio::spawn(async move {
+            upload_snapshot(
+                &settings.db_path,
+                &target,
+                &key,
+                rng.as_ref(),
+                &lineage,
+                seq,
+                at_ms,
+                generation.map(|g| (g.header, g.shipped, g.shipped_checksum)),
+            )
+            .await
+        });
+        self.snapshot = Some(SnapshotJob { handle, requested });
+    }
+
+    /// One round: observe, ship, and the housekeeping that is due.
+    pub async fn tick(&mut self) -> Result<(), BackupError> {
+        self.observe()?;
+        self.ship_pending().await?;
+        let now_ms = self.now_ms();
+
+        if let Some(job) = self.snapshot.take_if(|j| j.handle.is_finished()) {
+            let manifest = job
+                .handle
+                .await
+                .map_err(|e| BackupError::Io(format!("the snapshot task failed: {e}")))??;
+            tracing::info!(lineage = %manifest.lineage, seq = manifest.seq, bytes = manifest.db_len, "backup snapshot stored");
+            self.last_snapshot_ms = Some(manifest.at_ms);
+            if job.requested
+                && let Some(request) = &self.settings.snapshot_request
+            {
+                let _ = std::fs::remove_file(request);
+            }
+            self.apply_retention().await?;
+        }
+
+        if self.snapshot.is_none() {
+            let requested = self
+                .settings
+                .snapshot_request
+                .as_ref()
+                .is_some_and(|r| r.exists());
+            let due = self.last_snapshot_ms.is_none_or(|last| {
+                now_ms - last >= self.settings.snapshot_every.whole_milliseconds() as i64
+            });
+            let shipped = self.generation.map_or(0, |g| g.shipped);
+            let wal_full =
+                shipped.saturating_sub(self.checkpointed_frames) >= self.settings.checkpoint_frames;
+            let wants_snapshot = requested || due;
+            if wants_snapshot || wal_full {
+                let full = self.checkpoint(true).await?;
+                if full && wants_snapshot {
+                    self.start_snapshot(requested);
+                }
+            }
+        }
+
+        if now_ms - self.last_retention_ms >= 3_600_000 && self.snapshot.is_none() {
+            self.apply_retention().await?;
+        }
+        if now_ms - self.last_ledger_ms >= 1000 {
+            self.sync_ledger().await?;
+            self.last_ledger_ms = now_ms;
+        }
+        if now_ms - self.last_heartbeat_ms >= 10_000 && self.pending.is_empty() {
+            self.heartbeat().await?;
+        }
+        Ok(())
+    }
+
+    async fn heartbeat(&mut self) -> Result<(), BackupError> {
+        let now_ms = self.now_ms();
+        let body = serde_json::json!({ "at_ms": now_ms, "seq": self.next_seq - 1 });
+        self.target
+            .put(
+                &format!("{}/heartbeat.json", format::lineage_prefix(&self.lineage)),
+                body.to_string().into_bytes(),
+            )
+            .await?;
+        self.last_heartbeat_ms = now_ms;
+        Ok(())
+    }
+
+    async fn apply_retention(&mut self) -> Result<(), BackupError> {
+        let now_ms = self.now_ms();
+        let removed = retention::apply(
+            &self.target,
+            now_ms,
+            self.settings.retention.whole_milliseconds() as i64,
+        )
+        .await?;
+        if !removed.delete.is_empty() {
+            tracing::info!(
+                objects = removed.delete.len(),
+                "backup retention removed old objects"
+            );
+        }
+        self.last_retention_ms = now_ms;
+        Ok(())
+    }
+
+    /// Copies erasures not yet in the ledger.
+    async fn sync_ledger(&mut self) -> Result<(), BackupError> {
+        let Some(source) = &self.erasures else {
+            return Ok(());
+        };
+        let entries = source
+            .erasures()
+            .await
+            .map_err(|e| BackupError::Database(format!("cannot list erasures: {e}")))?;
+        for entry in entries {
+            if self.ledgered.contains(&entry.subject) {
+                continue;
+            }
+            ledger::record(&self.target, &entry).await?;
+            self.ledgered.insert(entry.subject.clone());
+        }
+        Ok(())
+    }
+
+    /// Ships everything and finishes any snapshot: for a clean stop and for tests.
+    pub async fn flush(&mut self) -> Result<(), BackupError> {
+        self.observe()?;
+        self.ship_pending().await?;
+        if let Some(job) = self.snapshot.take() {
+            let manifest = job
+                .handle
+                .await
+                .map_err(|e| BackupError::Io(format!("the snapshot task failed: {e}")))??;
+            self.last_snapshot_ms = Some(manifest.at_ms);
+            if job.requested
+                && let Some(request) = &self.settings.snapshot_request
+            {
+                let _ = std::fs::remove_file(request);
+            }
+        }
+        self.sync_ledger().await?;
+        self.publish(None);
+        Ok(())
+    }
+
+    /// Checkpoints and snapshots now, waiting for the upload (on-demand snapshot, tests).
+    pub async fn snapshot_now(&mut self) -> Result<(), BackupError> {
+        self.flush().await?;
+        for attempt in 0..50 {
+            if self.checkpoint(true).await? {
+                self.start_snapshot(false);
+                return self.flush().await;
+            }
+            tokio::time::sleep(Duration::from_millis(20 * (attempt + 1))).await;
+        }
+        Err(BackupError::Database(
+            "cannot snapshot: the WAL could not be fully checkpointed".to_owned(),
+        ))
+    }
+
+    pub fn lineage(&self) -> &str {
+        &self.lineage
+    }
+
+    /// Updates the shared status (and its file).
+    fn publish(&self, error: Option<&BackupError>) {
+        let now_ms = self.now_ms();
+        let lag_ms = self
+            .pending
+            .first()
+            .map_or(0, |p| (now_ms - p.at_ms).max(0));
+        let mut status = match self.status.lock() {
+            Ok(s) => s,
+            Err(poisoned) => poisoned.into_inner(),
+        };
+        let previous_error_since = status.error_since_ms;
+        *status = BackupStatus {
+            engine: "sqlite".to_owned(),
+            target: self.target.describe().to_owned(),
+            lineage: Some(self.lineage.clone()),
+            last_seq: self.next_seq - 1,
+            lag_ms: u64::try_from(lag_ms).unwrap_or(0),
+            pending_transactions: self.pending.len() as u64,
+            newest_snapshot_ms: self.last_snapshot_ms,
+            snapshot_running: self.snapshot.is_some(),
+            last_error: error.map(|e| e.to_string()),
+            error_since_ms: error.map(|_| previous_error_since.unwrap_or(now_ms)),
+            stale_after_ms: self.settings.stale_after.whole_milliseconds() as i64,
+            updated_ms: now_ms,
+            running: true,
+        };
+        metrics::gauge!("cista_backup_lag_seconds").set(lag_ms as f64 / 1000.0);
+        if let Some(path) = &self.settings.status_file {
+            status.write_file(path);
+        }
+    }
+
+    /// Runs until `stop` resolves: a tick every interval; errors are logged, counted and shown
+    /// (the trust page's backup line turns red) and the work is retried on the next tick.
+    /// A break in continuity starts a new lineage.
+    pub async fn run(mut self, stop: impl std::future::Future<Output = ()>) {
+        tokio::pin!(stop);
+        let mut failing = false;
+        loop {
+            let result = self.tick().await;
+            match &result {
+                Ok(()) => {
+                    if failing {
+                        tracing::info!("backup shipping recovered");
+                        failing = false;
+                    }
+                    self.publish(None);
+                }
+                Err(BackupError::Continuity(why)) => {
+                    tracing::error!(reason = %why, "backup continuity broken; starting a new lineage");
+                    metrics::counter!("cista_backup_errors_total").increment(1);
+                    if let Err(e) = self.begin_lineage().await {
+                        tracing::error!(error = %e, "backup cannot start a new lineage");
+                    }
+                    self.publish(result.as_ref().err());
+                }
+                Err(e) => {
+                    metrics::counter!("cista_backup_errors_total").increment(1);
+                    if !failing {
+                        tracing::error!(error = %e, "backup shipping failed; retrying");
+                    }
+                    failing = true;
+                    self.publish(Some(e));
+                }
+            }
+            tokio::select! {
+                () = &mut stop => break,
+                () = tokio::time::sleep(self.settings.interval) => {}
+            }
+        }
+        if let Err(e) = self.flush().await {
+            tracing::error!(error = %e, "backup could not ship the last transactions at shutdown");
+        }
+    }
+}
+
+/// Uploads the database file as snapshot `seq` of `lineage`: chunks first, manifest last.
+#[allow(clippy::too_many_arguments)]
+async fn upload_snapshot(
+    db_path: &Path,
+    target: &BackupTarget,
+    key: &DataKey,
+    rng: &dyn Rng,
+    lineage: &str,
+    seq: u64,
+    at_ms: i64,
+    position: Option<(WalHeader, u64, Checksum)>,
+) -> Result<SnapshotManifest, BackupError> {
+    use sha2::Digest as _;
+    use std::io::Read as _;
+    let dir = format::snapshot_dir(lineage, seq, at_ms);
+    let path = db_path.to_owned();
+    let mut file =
+        std::fs::File::open(&path).map_err(|e| io_error("cannot read the database", e))?;
+    let mut whole = sha2::Sha256::new();
+    let mut chunks = Vec::new();
+    let mut db_len = 0u64;
+    let mut page_size = 0u32;
+    loop {
+        let (read_file, chunk) = tokio::task::spawn_blocking(move || {
+            let mut chunk = vec![0u8; CHUNK_BYTES];
+            let mut filled = 0;
+            while filled < chunk.len() {
+                match file.read(chunk.get_mut(filled..).unwrap_or(&mut [])) {
+                    Ok(0) => break,
+                    Ok(n) => filled += n,
+                    Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
+                    Err(e) => return Err(e),
+                }
+            }
+            chunk.truncate(filled);
+            Ok((file, chunk))
+        })
+        .await
+        .map_err(|e| BackupError::Io(format!("snapshot reader failed: {e}")))?
+        .map_err(|e| io_error("cannot read the database", e))?;
+        file = read_file;
+        if chunk.is_empty() {
+            break;
+        }
+        if db_len == 0 {
+            // The page size is at offset 16 of the database header (1 means 65536).
+            let raw = chunk
+                .get(16..18)
+                .and_then(|b| <[u8; 2]>::try_from(b).ok())
+                .map_or(0, |b| u32::from(u16::from_be_bytes(b)));
+            page_size = if raw == 1 { 65536 } else { raw };
+        }
+        whole.update(&chunk);
+        db_len += chunk.len() as u64;
+        let index = u32::try_from(chunks.len()).unwrap_or(u32::MAX);
+        let header = ChunkHeader {
+            format: FORMAT,
+            lineage: lineage.to_owned(),
+            seq,
+            index,
+        };
+        let object = format::seal(key, rng, &header, &chunk)?;
+        chunks.push(ChunkInfo {
+            len: chunk.len() as u64,
+            sha256: format::sha256_hex(&object),
+        });
+        target.put(&format::chunk_key(&dir, index), object).await?;
+    }
+    let manifest = SnapshotManifest {
+        format: FORMAT,
+        lineage: lineage.to_owned(),
+        seq,
+        at_ms,
+        page_size,
+        db_len,
+        db_sha256: hex::encode(whole.finalize()),
+        chunks,
+        wal_salt: position.map(|(h, _, _)| h.salt),
+        wal_end: position.map_or(0, |(_, end, _)| end),
+        end_checksum: position.map(|(_, _, c)| c),
+    };
+    let object = format::seal(key, rng, &manifest, &[])?;
+    target.put(&format::manifest_key(&dir), object).await?;
+    Ok(manifest)
+}
