@@ -143,6 +143,13 @@ impl RestoreDir {
         for suffix in ["-wal", "-shm"] {
             let mut side = self.work_file().into_os_string();
             side.push(suffix);
+            let side = PathBuf::from(side);
+            if std::fs::metadata(&side).is_ok_and(|m| m.len() > 0 && suffix == "-wal") {
+                return Err(BackupError::Io(
+                    "the restored database still has a write-ahead log; run finalize first"
+                        .to_owned(),
+                ));
+            }
             let _ = std::fs::remove_file(side);
         }
         std::fs::rename(self.work_file(), &dest)
@@ -418,6 +425,31 @@ async fn fetch(target: &BackupTarget, key: &str) -> Result<Vec<u8>, BackupError>
         .get(key)
         .await?
         .ok_or_else(|| BackupError::Gap(format!("{key} is missing from the backup target")))
+}
+
+/// Folds any WAL the post-restore steps wrote back into the database file, so the file alone
+/// is the restored database.
+pub async fn finalize(db: &Path) -> Result<(), BackupError> {
+    use sqlx::{ConnectOptions as _, Connection as _};
+    let mut conn = sqlx::sqlite::SqliteConnectOptions::new()
+        .filename(db)
+        .create_if_missing(false)
+        .connect()
+        .await
+        .map_err(|e| BackupError::Database(format!("cannot open the restored database: {e}")))?;
+    let (busy, _, _): (i64, i64, i64) = sqlx::query_as("PRAGMA wal_checkpoint(TRUNCATE)")
+        .fetch_one(&mut conn)
+        .await
+        .map_err(|e| {
+            BackupError::Database(format!("cannot checkpoint the restored database: {e}"))
+        })?;
+    let _ = conn.close().await;
+    if busy != 0 {
+        return Err(BackupError::Database(
+            "the restored database is still in use; cannot finish it".to_owned(),
+        ));
+    }
+    Ok(())
 }
 
 /// Opens a restored database and runs `PRAGMA integrity_check`.

@@ -64,6 +64,37 @@ pub struct AppState {
     pub checkpoint_interval: Duration,
     /// How email and SMS leave this instance (for the trust page).
     pub messaging: Arc<[(String, String)]>,
+    /// What the backup is doing right now (for the trust page).
+    pub backup: Arc<dyn BackupProbe>,
+}
+
+/// The trust page's backup line, filled in by whatever runs the backup (the binary's
+/// shipper on SQLite, pgBackRest's state on PostgreSQL).
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct BackupLine {
+    /// Shipping keeps up and nothing has failed for longer than the configured bound.
+    pub ok: bool,
+    pub summary: String,
+    pub details: Vec<(String, String)>,
+}
+
+pub trait BackupProbe: Send + Sync + std::fmt::Debug {
+    fn line(&self) -> BackupLine;
+}
+
+/// No backup is configured: said plainly, in red.
+#[derive(Debug, Default)]
+pub struct NoBackup;
+
+impl BackupProbe for NoBackup {
+    fn line(&self) -> BackupLine {
+        BackupLine {
+            ok: false,
+            summary: "not configured: set backup.target (a directory or s3://bucket/prefix)"
+                .to_owned(),
+            details: Vec::new(),
+        }
+    }
 }
 
 /// The application: routes wrapped in the security middleware.

@@ -104,6 +104,9 @@ pub struct ConnectOptions {
     pub create_if_missing: bool,
     /// Allow a PostgreSQL server on another host without a verified TLS connection.
     pub allow_unverified_postgres_tls: bool,
+    /// SQLite: leave WAL checkpoints to the backup shipper (`wal_autocheckpoint = 0`), which
+    /// must copy every frame before the log may be reused.
+    pub checkpoints_by_backup: bool,
 }
 
 impl Default for ConnectOptions {
@@ -114,6 +117,7 @@ impl Default for ConnectOptions {
             busy_timeout: Duration::from_secs(10),
             create_if_missing: true,
             allow_unverified_postgres_tls: false,
+            checkpoints_by_backup: false,
         }
     }
 }
@@ -143,6 +147,11 @@ pub(crate) async fn connect(
                 .synchronous(SqliteSynchronous::Full)
                 .busy_timeout(options.busy_timeout)
                 .foreign_keys(true);
+            let connect = if options.checkpoints_by_backup {
+                connect.pragma("wal_autocheckpoint", "0")
+            } else {
+                connect
+            };
             let pool = SqlitePoolOptions::new()
                 .max_connections(options.max_connections.max(1))
                 .acquire_timeout(options.connect_timeout)

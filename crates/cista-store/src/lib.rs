@@ -108,6 +108,12 @@ pub struct SchemaStatus {
 }
 
 impl SeaStore {
+    /// The queue this process's SQLite writers take turns in (`None` on PostgreSQL). The
+    /// backup shipper joins it before it takes the write lock to checkpoint.
+    pub fn write_turn(&self) -> Option<Arc<tokio::sync::Mutex<()>>> {
+        self.write_turn.clone()
+    }
+
     /// Connects without touching the schema. Refuses a database newer than this binary.
     pub async fn connect(target: &Target, options: &ConnectOptions) -> Result<Self> {
         let db = backend::connect(target, options).await?;

@@ -179,6 +179,22 @@ impl Vault for SeaVault {
             .map(|t| crate::convert::from_db_time(t.erased_at)))
     }
 
+    async fn tombstones(&self) -> Result<Vec<(SubjectCode, Timestamp)>> {
+        Ok(vault_tombstone::Entity::find()
+            .order_by_asc(vault_tombstone::Column::Subject)
+            .all(&self.db)
+            .await
+            .map_err(db_err)?
+            .into_iter()
+            .map(|t| {
+                (
+                    SubjectCode::from_i64(t.subject),
+                    crate::convert::from_db_time(t.erased_at),
+                )
+            })
+            .collect())
+    }
+
     async fn counts(&self) -> Result<(u64, u64)> {
         let people = vault_person::Entity::find()
             .count(&self.db)

@@ -71,6 +71,34 @@ pub enum Command {
     /// Measure performance on a throw-away instance (nothing of the data directory is used).
     #[command(subcommand)]
     Bench(BenchCommand),
+    /// Continuous backup: status, an on-demand snapshot, a verified scratch restore.
+    #[command(subcommand)]
+    Backup(BackupCommand),
+    /// Rebuild the database as it was at a moment, from the backup target, into a new
+    /// directory (never over a live one); the erasure ledger is replayed before it is usable.
+    Restore(RestoreArgs),
+}
+
+#[derive(Debug, Subcommand)]
+pub enum BackupCommand {
+    /// Show the shipping lag, the newest snapshot and the restorable window (exit 1 when the
+    /// backup is failing or behind).
+    Status,
+    /// Take a snapshot now (through the running server if there is one).
+    Snapshot,
+    /// Restore the latest state into a scratch directory and check it: SQLite
+    /// integrity_check, the erasure ledger replayed, and the audit log verified.
+    Verify,
+}
+
+#[derive(Debug, Args)]
+pub struct RestoreArgs {
+    /// The moment to restore to, e.g. 2026-11-22T14:03:00Z, or `latest`.
+    #[arg(long, value_name = "TIME")]
+    pub to: String,
+    /// A new or empty directory to restore into; becomes a data directory holding cista.db.
+    #[arg(long, value_name = "DIR")]
+    pub into: PathBuf,
 }
 
 #[derive(Debug, Subcommand)]

@@ -30,6 +30,7 @@ pub struct Config {
     pub sms: SmsConfig,
     pub audit: AuditConfig,
     pub voting: VotingConfig,
+    pub backup: BackupConfig,
     pub metrics: MetricsConfig,
     pub log: LogConfig,
 }
@@ -296,6 +297,63 @@ impl Default for VotingConfig {
     }
 }
 
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields, default)]
+pub struct BackupConfig {
+    /// Where SQLite backups go: a directory path (or `file:///path`) or `s3://bucket/prefix`.
+    /// Default: none for `serve` (no backup; the trust page says so), `<data dir>-backup`
+    /// for `demo`.
+    pub target: Option<String>,
+    /// S3-compatible endpoint, e.g. `https://s3.eu-central-1.amazonaws.com` or a MinIO URL.
+    /// Plain `http://` is accepted only on loopback (test servers).
+    pub s3_endpoint: Option<String>,
+    /// Default `us-east-1`.
+    pub s3_region: String,
+    /// Path-style requests (`endpoint/bucket/key`), as most self-hosted servers need.
+    /// Default true.
+    pub s3_path_style: bool,
+    pub s3_access_key_id: Option<String>,
+    /// A secret: prefer `s3_secret_access_key_file`.
+    pub s3_secret_access_key: Option<String>,
+    pub s3_secret_access_key_file: Option<PathBuf>,
+    /// How often the WAL is read and new transactions shipped, in milliseconds. Default 100.
+    pub ship_interval_ms: u64,
+    /// Hours between snapshots. Default 24.
+    pub snapshot_interval_hours: u64,
+    /// Days of history kept. Default 35.
+    pub retention_days: u64,
+    /// A lag or failure longer than this turns the trust page's backup line red and logs an
+    /// error, in seconds. Default 60.
+    pub stale_after_secs: u64,
+    /// Checkpoint the WAL after this many shipped frames. Default 1000 (about 4 MB).
+    pub checkpoint_frames: u64,
+    /// PostgreSQL: the pgBackRest stanza `cista backup status` reports on.
+    pub pgbackrest_stanza: Option<String>,
+    /// PostgreSQL: a pgBackRest configuration file other than the default.
+    pub pgbackrest_config: Option<PathBuf>,
+}
+
+impl Default for BackupConfig {
+    fn default() -> Self {
+        Self {
+            target: None,
+            s3_endpoint: None,
+            s3_region: "us-east-1".to_owned(),
+            s3_path_style: true,
+            s3_access_key_id: None,
+            s3_secret_access_key: None,
+            s3_secret_access_key_file: None,
+            ship_interval_ms: 100,
+            snapshot_interval_hours: 24,
+            retention_days: 35,
+            stale_after_secs: 60,
+            checkpoint_frames: 1000,
+            pgbackrest_stanza: None,
+            pgbackrest_config: None,
+        }
+    }
+}
+
 #[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq)]
 #[serde(deny_unknown_fields, default)]
 pub struct MetricsConfig {
@@ -383,6 +441,16 @@ impl Config {
                 ..AuditConfig::default()
             },
             voting: VotingConfig::default(),
+            backup: BackupConfig {
+                target: Some(String::new()),
+                s3_endpoint: Some(String::new()),
+                s3_access_key_id: Some(String::new()),
+                s3_secret_access_key: Some(String::new()),
+                s3_secret_access_key_file: Some(PathBuf::new()),
+                pgbackrest_stanza: Some(String::new()),
+                pgbackrest_config: Some(PathBuf::new()),
+                ..BackupConfig::default()
+            },
             metrics: MetricsConfig {
                 token: Some(String::new()),
                 token_file: Some(PathBuf::new()),
@@ -444,6 +512,11 @@ impl Config {
             self.metrics.token.take(),
             self.metrics.token_file.as_deref(),
         )?;
+        self.backup.s3_secret_access_key = read_secret(
+            "backup.s3_secret_access_key",
+            self.backup.s3_secret_access_key.take(),
+            self.backup.s3_secret_access_key_file.as_deref(),
+        )?;
         Ok(())
     }
 
@@ -464,6 +537,9 @@ impl Config {
         }
         if shown.metrics.token.is_some() {
             shown.metrics.token = Some("<redacted>".to_owned());
+        }
+        if shown.backup.s3_secret_access_key.is_some() {
+            shown.backup.s3_secret_access_key = Some("<redacted>".to_owned());
         }
         toml::to_string(&shown).unwrap_or_default()
     }
@@ -573,6 +649,15 @@ pub struct Resolved {
     pub ca_file: PathBuf,
     pub metrics_token_file: PathBuf,
     pub outbox_dir: PathBuf,
+    /// `backup.target`, or else `<data dir>-backup` if that directory exists (the demo makes
+    /// it); `None`: no backup.
+    pub backup_target: Option<String>,
+    /// The shipper's status, for `cista backup status` in another process.
+    pub backup_status_file: PathBuf,
+    /// Its existence asks the running shipper for a snapshot.
+    pub backup_snapshot_request: PathBuf,
+    /// Held (locked) by the process that ships this database's backup.
+    pub backup_lock_file: PathBuf,
     /// Whether the TLS files are the generated local ones (so `init` may create them).
     pub generated_tls: bool,
 }
@@ -613,7 +698,22 @@ impl Resolved {
                 .clone()
                 .unwrap_or_else(|| data_dir.join("outbox")),
             generated_tls,
+            backup_target: config.backup.target.clone().or_else(|| {
+                let default = Self::default_backup_dir(data_dir);
+                default.is_dir().then(|| default.display().to_string())
+            }),
+            backup_status_file: data_dir.join("backup-status.json"),
+            backup_snapshot_request: data_dir.join("backup-snapshot.request"),
+            backup_lock_file: data_dir.join("backup.lock"),
         }
+    }
+
+    /// Where backups go when `backup.target` is not set: beside the data directory, not in
+    /// it, so losing the data directory does not lose them.
+    pub fn default_backup_dir(data_dir: &Path) -> PathBuf {
+        let mut dir = data_dir.as_os_str().to_owned();
+        dir.push("-backup");
+        PathBuf::from(dir)
     }
 }
 

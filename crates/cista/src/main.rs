@@ -12,7 +12,10 @@ mod logging;
 mod runtime;
 
 use clap::Parser as _;
-use cli::{AuditCommand, BenchCommand, Cli, Command, KeysCommand, MembersCommand, OrgCommand};
+use cli::{
+    AuditCommand, BackupCommand, BenchCommand, Cli, Command, KeysCommand, MembersCommand,
+    OrgCommand,
+};
 use runtime::{Failure, Runtime};
 use std::process::ExitCode;
 
@@ -70,6 +73,10 @@ async fn run(cli: Cli) -> Result<ExitCode, Failure> {
         Command::Members(MembersCommand::Import(args)) => {
             commands::members::import(&rt, args).await?;
         }
+        Command::Backup(BackupCommand::Status) => return commands::backup::status(&rt).await,
+        Command::Backup(BackupCommand::Snapshot) => commands::backup::snapshot(&rt).await?,
+        Command::Backup(BackupCommand::Verify) => commands::backup::verify(&rt).await?,
+        Command::Restore(args) => commands::backup::restore(&rt, args).await?,
         Command::VerifyElection(_) | Command::Bench(_) => {}
     }
     Ok(ExitCode::SUCCESS)

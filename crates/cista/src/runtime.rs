@@ -103,6 +103,9 @@ impl Runtime {
             connect_timeout: Duration::from_secs(self.config.database.connect_timeout_secs),
             create_if_missing: create,
             allow_unverified_postgres_tls: self.config.database.allow_unverified_postgres_tls,
+            // With a backup, only the shipper may checkpoint: every process that opens this
+            // SQLite file (server and CLI alike) leaves the WAL to it.
+            checkpoints_by_backup: self.paths.backup_target.is_some(),
             ..ConnectOptions::default()
         }
     }
@@ -316,11 +319,21 @@ impl Runtime {
 
     /// Opens the initialized instance: the store, the key file, and the signing key.
     pub async fn open(&self, migrate: bool) -> Result<Cista, Failure> {
+        Ok(self.open_parts(migrate).await?.0)
+    }
+
+    /// Opens the instance and also returns the SQLite writers' queue (for the backup
+    /// shipper, which must take its turn with them).
+    pub async fn open_parts(
+        &self,
+        migrate: bool,
+    ) -> Result<(Cista, Option<Arc<tokio::sync::Mutex<()>>>), Failure> {
         let keys = self.key_provider()?;
         let store = self.store(false, migrate).await?;
         store.require_current_schema().await?;
+        let write_turn = store.write_turn();
         match Cista::open(self.deps(store, keys, false, migrate).await?).await {
-            Ok(cista) => Ok(cista),
+            Ok(cista) => Ok((cista, write_turn)),
             Err(cista_core::Error::NotInitialized) => Err(Failure(format!(
                 "the database is not initialized; run `cista init --data-dir {}`",
                 self.paths.data_dir.display()

@@ -545,6 +545,9 @@ pub trait Vault: Send + Sync + std::fmt::Debug {
 
     async fn tombstone(&self, subject: SubjectCode) -> Result<Option<Timestamp>>;
 
+    /// Every tombstone, oldest subject first (for the erasure ledger beside the backups).
+    async fn tombstones(&self) -> Result<Vec<(SubjectCode, Timestamp)>>;
+
     /// Counts people and tombstones (for the trust page).
     async fn counts(&self) -> Result<(u64, u64)>;
 

@@ -30,6 +30,7 @@ pub struct TrustView {
     pub headers: Vec<(&'static str, String)>,
     pub checkpoint_interval_seconds: u64,
     pub messaging: Vec<(String, String)>,
+    pub backup: crate::BackupLine,
 }
 
 impl TrustView {
@@ -57,6 +58,7 @@ impl TrustView {
             ],
             checkpoint_interval_seconds: state.checkpoint_interval.as_secs(),
             messaging: state.messaging.to_vec(),
+            backup: state.backup.line(),
         })
     }
 }
@@ -140,6 +142,11 @@ pub fn facts(view: &TrustView) -> Vec<Fact> {
             label: "Audit log",
             value: checkpoint,
             ok: checkpoint_ok,
+        },
+        Fact {
+            label: "Backup",
+            value: view.backup.summary.clone(),
+            ok: view.backup.ok,
         },
         Fact {
             label: "Votes",

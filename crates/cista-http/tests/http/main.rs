@@ -122,6 +122,7 @@ pub fn state_for(cista: Cista, tls: TlsSettings, origin: &str, options: &Options
         demo: None,
         checkpoint_interval: Duration::from_secs(60),
         messaging: Arc::from(vec![("Email".to_owned(), "test".to_owned())]),
+        backup: Arc::new(cista_http::NoBackup),
     }
 }
 

@@ -274,6 +274,7 @@ async fn bench(
         demo: None,
         checkpoint_interval: Duration::from_secs(60),
         messaging: Arc::from(Vec::new()),
+        backup: Arc::new(cista_http::NoBackup),
     };
     let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
     let server = tokio::spawn(cista_http::serve(

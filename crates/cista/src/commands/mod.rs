@@ -1,6 +1,7 @@
 //! One module per command.
 
 pub mod audit;
+pub mod backup;
 pub mod bench;
 pub mod configtest;
 pub mod demo_data;

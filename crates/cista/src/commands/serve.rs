@@ -223,6 +223,7 @@ fn spawn_voting_worker(cista: Cista, interval: Duration) -> tokio::task::JoinHan
 async fn run_server(
     rt: &Runtime,
     cista: Cista,
+    write_turn: Option<Arc<tokio::sync::Mutex<()>>>,
     tls: TlsSettings,
     https: TcpListener,
     demo: Option<DemoInfo>,
@@ -241,6 +242,7 @@ async fn run_server(
         None => None,
     };
     let interval = Duration::from_secs(rt.config.audit.checkpoint_interval_secs.max(1));
+    let backup = super::backup::start(rt, &cista, write_turn).await?;
     let state = AppState {
         cista: cista.clone(),
         public_origin: Arc::from(public_origin(rt, bound)?),
@@ -259,6 +261,7 @@ async fn run_server(
         demo,
         checkpoint_interval: interval,
         messaging: Arc::from(messaging),
+        backup: backup.probe.clone(),
     };
     cista_http::metrics::handle();
     let checkpointer = spawn_checkpointer(cista.clone(), interval);
@@ -291,10 +294,11 @@ async fn run_server(
     voting.abort();
     let _ = stop_worker.send(true);
     let _ = worker.await;
-    // One last checkpoint so everything written before the stop is covered.
+    // One last checkpoint so everything written before the stop is covered, then ship it.
     if let Err(e) = cista.sign_checkpoint(&Actor::System).await {
         tracing::error!(cause = %e.chain(), "final checkpoint failed");
     }
+    backup.stop().await;
     tracing::info!("stopped");
     result.map_err(|e| Failure(format!("server: {e}")))
 }
@@ -306,15 +310,22 @@ pub async fn serve(mut rt: Runtime, args: &ServeArgs) -> Result<(), Failure> {
     }
     // Everything is checked before the port is taken, so a bad setup never half-starts.
     let tls = TlsSettings::load(&rt.paths.cert_file, &rt.paths.key_file)?;
-    let cista = rt.open(rt.config.database.migrate_on_start).await?;
+    let (cista, write_turn) = rt.open_parts(rt.config.database.migrate_on_start).await?;
     let https = bind(&rt.config.server.listen, "server.listen")?;
-    run_server(&rt, cista, tls, https, None, shutdown).await
+    run_server(&rt, cista, write_turn, tls, https, None, shutdown).await
 }
 
 pub async fn demo(mut rt: Runtime, args: &ServeArgs) -> Result<(), Failure> {
     let shutdown = shutdown_signal()?;
     if let Some(listen) = &args.listen {
         rt.config.server.listen.clone_from(listen);
+    }
+    // The demo backs up continuously to a directory beside its data directory.
+    if rt.paths.backup_target.is_none() {
+        let dir = crate::config::Resolved::default_backup_dir(&rt.paths.data_dir);
+        std::fs::create_dir_all(&dir)
+            .map_err(|e| Failure(format!("cannot create {}: {e}", dir.display())))?;
+        rt.paths.backup_target = Some(dir.display().to_string());
     }
     let done = init::initialize(&rt).await?;
     let cista = done.cista;
@@ -410,10 +421,20 @@ pub async fn demo(mut rt: Runtime, args: &ServeArgs) -> Result<(), Failure> {
         "Data is kept in {} and reused on the next run. Logs (JSON) go to standard error.",
         rt.paths.data_dir.display()
     );
+    if let Some(target) = &rt.paths.backup_target {
+        println!(
+            "Backup: every commit is shipped, encrypted, to {target}; try `cista backup status \
+             --data-dir {}`.",
+            rt.paths.data_dir.display()
+        );
+    }
     println!("Press Ctrl-C to stop.");
     let demo = Some(DemoInfo {
         organization: DEMO_ORG_NAME.to_owned(),
         outbox_dir: Some(rt.paths.outbox_dir.clone()),
     });
-    run_server(&rt, cista, tls, https, demo, shutdown).await
+    drop(cista);
+    // Reopen to get the writers' queue for the backup shipper.
+    let (cista, write_turn) = rt.open_parts(false).await?;
+    run_server(&rt, cista, write_turn, tls, https, demo, shutdown).await
 }

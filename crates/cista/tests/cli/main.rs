@@ -7,6 +7,7 @@
     clippy::indexing_slicing
 )]
 
+mod backup;
 mod bad_input;
 mod commands;
 mod demo;

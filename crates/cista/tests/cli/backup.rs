@@ -1,0 +1,237 @@
+//! Continuous backup through the binary: a running server ships to the default directory
+//! target, `backup status | snapshot | verify`, point-in-time `restore` that replays the
+//! erasure ledger, and the refusals (non-empty directory, time outside the window, another key
+//! file, unreachable storage).
+
+use crate::{Running, cista, fails, free_port, init, kek_path, ok, run};
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+fn default_target(data: &Path) -> PathBuf {
+    let mut p = data.as_os_str().to_owned();
+    p.push("-backup");
+    PathBuf::from(p)
+}
+
+/// One query on a SQLite file, returning the first column as text.
+fn query(db: &Path, sql: &str) -> Vec<String> {
+    let runtime = tokio::runtime::Runtime::new().unwrap();
+    runtime.block_on(async {
+        use sea_orm::ConnectionTrait as _;
+        let store = cista_store::SeaStore::connect(
+            &cista_store::Target::SqliteFile(db.to_owned()),
+            &cista_store::ConnectOptions {
+                create_if_missing: false,
+                ..cista_store::ConnectOptions::default()
+            },
+        )
+        .await
+        .unwrap();
+        store
+            .connection()
+            .query_all_raw(sea_orm::Statement::from_string(
+                sea_orm::DbBackend::Sqlite,
+                sql.to_owned(),
+            ))
+            .await
+            .unwrap()
+            .into_iter()
+            .map(|row| {
+                row.try_get_by_index::<String>(0)
+                    .or_else(|_| row.try_get_by_index::<i64>(0).map(|n| n.to_string()))
+                    .unwrap()
+            })
+            .collect()
+    })
+}
+
+fn now_rfc3339() -> String {
+    let out = std::process::Command::new("date")
+        .args(["-u", "+%Y-%m-%dT%H:%M:%S.%3NZ"])
+        .output()
+        .unwrap();
+    String::from_utf8(out.stdout).unwrap().trim().to_owned()
+}
+
+fn wait_until(what: &str, mut check: impl FnMut() -> bool) {
+    for _ in 0..200 {
+        if check() {
+            return;
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    panic!("timed out waiting for {what}");
+}
+
+#[test]
+fn a_running_server_backs_up_and_restore_brings_back_a_past_moment_without_erased_people() {
+    let tmp = tempfile::tempdir().unwrap();
+    let data = tmp.path().join("data");
+    init(&data);
+    std::fs::create_dir_all(default_target(&data)).unwrap();
+    let mut create = cista(&data);
+    create.args([
+        "org",
+        "create",
+        "--name",
+        "Bayside Towers HOA",
+        "--owner-email",
+        "olivia@bayside.example",
+        "--owner-first-name",
+        "Olivia",
+        "--owner-last-name",
+        "Ortiz",
+    ]);
+    let ran = ok(create);
+    let subject = ran
+        .stdout
+        .lines()
+        .find_map(|l| l.strip_prefix("invited owner         subject "))
+        .unwrap()
+        .trim()
+        .to_owned();
+
+    let port = free_port();
+    let mut serve = cista(&data);
+    serve.args(["serve", "--listen", &format!("127.0.0.1:{port}")]);
+    let server = Running::spawn(serve);
+    let status_file = data.join("backup-status.json");
+    wait_until("the shipper's status", || status_file.exists());
+    let status = || {
+        let mut c = cista(&data);
+        c.args(["backup", "status"]);
+        run(c)
+    };
+    wait_until("a healthy backup", || status().code == 0);
+    let ran = status();
+    assert!(ran.stdout.contains("Restorable window"), "{}", ran.stdout);
+    assert!(ran.stdout.contains("Lag "), "{}", ran.stdout);
+
+    // The moment to come back to: Olivia is still a person with a name.
+    std::thread::sleep(Duration::from_millis(1500));
+    let before_erasure = now_rfc3339();
+    std::thread::sleep(Duration::from_millis(1500));
+    let mut erase = cista(&data);
+    erase.args(["erase", &subject]);
+    ok(erase);
+    wait_until("the erasure in the ledger", || {
+        status()
+            .stdout
+            .contains("Erasure ledger      1 erased subjects")
+    });
+
+    // An on-demand snapshot, taken by the running server.
+    let mut snapshot = cista(&data);
+    snapshot.args(["backup", "snapshot"]);
+    let ran = ok(snapshot);
+    assert!(ran.stdout.contains("snapshot stored at"), "{}", ran.stdout);
+
+    // Restore to before the erasure: the copy predates it, the ledger is replayed anyway.
+    let restored = tmp.path().join("restored");
+    let mut restore = cista(&data);
+    restore.args(["restore", "--to", &before_erasure, "--into"]);
+    restore.arg(&restored);
+    let ran = ok(restore);
+    assert!(
+        ran.stdout.contains("erasure ledger replayed: 1"),
+        "{}",
+        ran.stdout
+    );
+    assert!(ran.stdout.contains("integrity_check ok"), "{}", ran.stdout);
+    let db = restored.join("cista.db");
+    assert!(db.exists());
+    assert!(!restored.join(".restore-in-progress").exists());
+    assert_eq!(
+        query(
+            &db,
+            &format!("SELECT count(*) FROM vault_people WHERE subject = {subject}")
+        ),
+        vec!["0"]
+    );
+    assert_eq!(
+        query(
+            &db,
+            &format!("SELECT count(*) FROM vault_tombstones WHERE subject = {subject}")
+        ),
+        vec!["1"]
+    );
+    assert_eq!(
+        query(
+            &db,
+            &format!("SELECT status FROM accounts WHERE subject = {subject}")
+        ),
+        vec!["erased"]
+    );
+    // The organization created before the moment is there.
+    assert_eq!(query(&db, "SELECT count(*) FROM organizations"), vec!["1"]);
+
+    // A restored copy serves: the audit log verifies with the same key file.
+    let mut verify = cista(&restored);
+    verify.env("CISTA_KEYS_FILE", kek_path(&data));
+    verify.args(["audit", "verify"]);
+    assert!(ok(verify).stdout.starts_with("audit log OK"));
+
+    // Refusals: a directory with something in it, a time outside the window, a bad time.
+    let mut again = cista(&data);
+    again.args(["restore", "--to", "latest", "--into"]);
+    again.arg(&restored);
+    assert!(fails(again).contains("not empty"));
+    let mut early = cista(&data);
+    early.args(["restore", "--to", "2001-01-01T00:00:00Z", "--into"]);
+    early.arg(tmp.path().join("early"));
+    assert!(fails(early).contains("outside the restorable window"));
+    assert!(!tmp.path().join("early").exists(), "nothing is left behind");
+    let mut garbage = cista(&data);
+    garbage.args(["restore", "--to", "yesterday", "--into"]);
+    garbage.arg(tmp.path().join("garbage"));
+    assert!(fails(garbage).contains("RFC 3339"));
+
+    // Another key file cannot unwrap the backup key.
+    let other = tmp.path().join("other");
+    init(&other);
+    let mut wrong_key = cista(&data);
+    wrong_key.env("CISTA_KEYS_FILE", kek_path(&other));
+    wrong_key.args(["restore", "--to", "latest", "--into"]);
+    wrong_key.arg(tmp.path().join("wrong-key"));
+    assert!(fails(wrong_key).contains("cannot be unwrapped"));
+
+    // Verify: a scratch restore of the latest state, checked.
+    let mut verify = cista(&data);
+    verify.args(["backup", "verify"]);
+    let ran = ok(verify);
+    assert!(ran.stdout.starts_with("backup OK"), "{}", ran.stdout);
+
+    assert_eq!(server.terminate(), 0);
+    // Stopped: status says so but the backup is still there.
+    let ran = status();
+    assert!(ran.stdout.contains("not running"), "{}", ran.stdout);
+}
+
+#[test]
+fn unreachable_storage_is_one_clear_line() {
+    let tmp = tempfile::tempdir().unwrap();
+    let data = tmp.path().join("data");
+    init(&data);
+    let port = free_port();
+    let mut status = cista(&data);
+    status
+        .env("CISTA_BACKUP_TARGET", "s3://cista-backups/palm-court")
+        .env(
+            "CISTA_BACKUP_S3_ENDPOINT",
+            format!("http://127.0.0.1:{port}"),
+        )
+        .env("CISTA_BACKUP_S3_ACCESS_KEY_ID", "x")
+        .env("CISTA_BACKUP_S3_SECRET_ACCESS_KEY", "y")
+        .args(["backup", "status"]);
+    let line = fails(status);
+    assert!(
+        line.contains("backup target s3://cista-backups/palm-court"),
+        "{line}"
+    );
+    let mut remote_http = cista(&data);
+    remote_http
+        .env("CISTA_BACKUP_TARGET", "s3://cista-backups")
+        .env("CISTA_BACKUP_S3_ENDPOINT", "http://backup.example.org:9000")
+        .args(["backup", "status"]);
+    assert!(fails(remote_http).contains("only over TLS"));
+}
