@@ -106,6 +106,12 @@ pub enum BenchCommand {
     /// Cast ballots over HTTPS with real sessions and print casts per second and p50/p99
     /// latency, next to the raw durable single-row commit rate of the same database.
     Voting(BenchArgs),
+    /// The crash harness: casts votes at a steady rate through a real `cista serve` process
+    /// that backs up continuously, kills it with SIGKILL at random moments, restores from
+    /// the backup target into fresh directories and reports the worst lost acknowledged
+    /// vote and whether a point-in-time restore matches a dump taken at that time. One round
+    /// also takes the backup target away for a while.
+    Crash(CrashArgs),
 }
 
 #[derive(Debug, Args)]
@@ -123,6 +129,19 @@ pub struct BenchArgs {
     /// dropped), e.g. postgres://postgres@127.0.0.1:5432/test.
     #[arg(long, value_name = "URL")]
     pub database_url: Option<String>,
+}
+
+#[derive(Debug, Args)]
+pub struct CrashArgs {
+    /// Kill-and-restore rounds.
+    #[arg(long, default_value_t = 10)]
+    pub rounds: usize,
+    /// Votes cast per second.
+    #[arg(long, default_value_t = 40)]
+    pub rate: u32,
+    /// Units (and owners): enough for every round's votes.
+    #[arg(long, default_value_t = 1500)]
+    pub voters: usize,
 }
 
 #[derive(Debug, Subcommand)]

@@ -52,6 +52,10 @@ async fn run(cli: Cli) -> Result<ExitCode, Failure> {
             commands::bench::run(args).await?;
             return Ok(ExitCode::SUCCESS);
         }
+        Command::Bench(BenchCommand::Crash(args)) => {
+            logging::init(&config::LogConfig::default(), "warn");
+            return commands::crash::run(args).await;
+        }
         _ => {}
     }
     let rt = Runtime::load(&cli.global)?;

@@ -147,109 +147,12 @@ async fn bench(
     let operator = Actor::operator("bench");
     let (cista, _) = Cista::open_or_initialize(deps, &operator, None).await?;
     println!("Setting up {voters} units with one owner each ({label})…");
-    let org = cista
-        .create_organization(
-            &operator,
-            OrgName::parse("Benchmark Towers")?,
-            OrgSlug::parse("bench")?,
-        )
-        .await?
-        .id;
-    let mut csv =
-        String::from("unit,weight,first_name,last_name,email,phone,designated_voter,consent\n");
-    for i in 0..voters {
-        csv.push_str(&format!(
-            "U{i:05},1,Voter,Number{i},voter{i}@bench.example,,,yes\n"
-        ));
-    }
-    let plan = cista.plan_import(&operator, org, csv.as_bytes()).await?;
-    cista
-        .apply_import(
-            &operator,
-            org,
-            csv.as_bytes(),
-            &plan.fingerprint,
-            &|_, _| {},
-        )
-        .await?;
-    let now = SystemClock.now();
-    let ballot = cista
-        .create_ballot(
-            &operator,
-            org,
-            BallotSettings {
-                title: "Benchmark ballot".to_owned(),
-                description: String::new(),
-                opens_at: now.plus(time::Duration::minutes(-1)),
-                closes_at: now.plus(time::Duration::days(1)),
-                secrecy: Secrecy::Secret,
-                weighting: Weighting::PerUnit,
-                quorum: Percent::parse("30")?,
-                min_turnout: None,
-                paper: false,
-                notify_sms: false,
-                reminder_hours: Vec::new(),
-            },
-        )
-        .await?;
-    for contest in [
-        NewContest {
-            title: "Resolution".to_owned(),
-            description: String::new(),
-            kind: ContestKind::Resolution {
-                threshold: Threshold::MajorityOfCast,
-            },
-        },
-        NewContest {
-            title: "Board".to_owned(),
-            description: String::new(),
-            kind: ContestKind::Election {
-                seats: 2,
-                candidates: candidates_from_lines("Alma\nBen\nCarla\nDavid"),
-                shuffle: true,
-            },
-        },
-    ] {
-        cista.add_contest(&operator, org, ballot, contest).await?;
-    }
-    cista.publish_ballot(&operator, org, ballot).await?;
-    let hash = store
-        .ballot(ballot)
-        .await?
-        .ok_or_else(|| Failure("the ballot vanished".to_owned()))?
-        .definition_hash
-        .to_hex();
-    let units = unit_ids(&cista, org, voters).await?;
-
-    // Owners choose passwords (Argon2id; two at a time, as the server does).
-    let mut setting = tokio::task::JoinSet::new();
-    let gate = Arc::new(Semaphore::new(4));
-    for i in 0..voters {
-        let cista = cista.clone();
-        let gate = gate.clone();
-        setting.spawn(async move {
-            let _permit = gate.acquire().await;
-            let email = format!("voter{i}@bench.example");
-            let subject = cista
-                .subject_for_email(&Actor::operator("bench"), &email)
-                .await?
-                .ok_or(cista_core::Error::NotFound { what: "a voter" })?;
-            let link = cista
-                .resend_invitation(&Actor::operator("bench"), org, subject)
-                .await?;
-            let token = link.rsplit('/').next().unwrap_or_default().to_owned();
-            cista
-                .set_password_with_link(
-                    &token,
-                    cista_core::ports::CredentialPurpose::Invite,
-                    &cista_types::Password::parse(PASSWORD)?,
-                )
-                .await
-        });
-    }
-    while let Some(done) = setting.join_next().await {
-        done.map_err(|e| Failure(e.to_string()))??;
-    }
+    let BenchAssociation {
+        ballot,
+        hash,
+        units,
+        ..
+    } = seed_association(&cista, voters).await?;
 
     // The server, on loopback, with its own certificate.
     let key = rcgen::KeyPair::generate().map_err(|e| Failure(e.to_string()))?;
@@ -293,60 +196,7 @@ async fn bench(
 
     // Every owner signs in through the form: a real session and its CSRF token each.
     println!("Signing in {voters} owners over HTTPS…");
-    let mut sessions = tokio::task::JoinSet::new();
-    let gate = Arc::new(Semaphore::new(concurrency));
-    for i in 0..voters {
-        let (ca, origin, gate) = (ca.clone(), origin.clone(), gate.clone());
-        sessions.spawn(async move {
-            let _permit = gate.acquire().await;
-            let browser = reqwest::Client::builder()
-                .tls_certs_only([ca])
-                .resolve("localhost", addr)
-                .cookie_store(true)
-                .redirect(reqwest::redirect::Policy::none())
-                .build()
-                .map_err(|e| e.to_string())?;
-            let page = browser
-                .get(format!("{origin}/sign-in"))
-                .send()
-                .await
-                .map_err(|e| e.to_string())?
-                .text()
-                .await
-                .map_err(|e| e.to_string())?;
-            let email = format!("voter{i}@bench.example");
-            let csrf = csrf_in(&page).ok_or("no CSRF token on the sign-in page")?;
-            let signed = browser
-                .post(format!("{origin}/sign-in"))
-                .header("origin", origin.as_str())
-                .form(&[
-                    ("csrf", csrf.as_str()),
-                    ("email", &email),
-                    ("password", PASSWORD),
-                ])
-                .send()
-                .await
-                .map_err(|e| e.to_string())?;
-            if signed.status() != 303 {
-                return Err(format!("sign-in of {email}: {}", signed.status()));
-            }
-            let me = browser
-                .get(format!("{origin}/me"))
-                .send()
-                .await
-                .map_err(|e| e.to_string())?
-                .text()
-                .await
-                .map_err(|e| e.to_string())?;
-            let csrf = csrf_in(&me).ok_or("no CSRF token on /me")?;
-            Ok::<_, String>((i, browser, csrf))
-        });
-    }
-    let mut browsers = Vec::with_capacity(voters);
-    while let Some(done) = sessions.join_next().await {
-        browsers.push(done.map_err(|e| Failure(e.to_string()))?.map_err(Failure)?);
-    }
-    browsers.sort_by_key(|(i, _, _)| *i);
+    let browsers = sign_in_all(&origin, addr, &ca, voters, concurrency).await?;
 
     // The measured part: one cast per unit, `concurrency` at a time.
     println!("Casting {voters} ballots, {concurrency} at a time…");
@@ -426,6 +276,202 @@ async fn bench(
         )));
     }
     Ok(())
+}
+
+/// The benchmark association: one owner per unit, each with a password, and a published
+/// secret ballot open for a day.
+pub(crate) struct BenchAssociation {
+    pub ballot: cista_types::BallotId,
+    /// The ballot definition's hash, which the ballot form carries.
+    pub hash: String,
+    pub units: Vec<UnitId>,
+}
+
+/// Creates the benchmark association in `cista` (voters `voter{i}@bench.example`).
+pub(crate) async fn seed_association(
+    cista: &Cista,
+    voters: usize,
+) -> Result<BenchAssociation, Failure> {
+    let operator = Actor::operator("bench");
+    let org = cista
+        .create_organization(
+            &operator,
+            OrgName::parse("Benchmark Towers")?,
+            OrgSlug::parse("bench")?,
+        )
+        .await?
+        .id;
+    let mut csv =
+        String::from("unit,weight,first_name,last_name,email,phone,designated_voter,consent\n");
+    for i in 0..voters {
+        csv.push_str(&format!(
+            "U{i:05},1,Voter,Number{i},voter{i}@bench.example,,,yes\n"
+        ));
+    }
+    let plan = cista.plan_import(&operator, org, csv.as_bytes()).await?;
+    cista
+        .apply_import(
+            &operator,
+            org,
+            csv.as_bytes(),
+            &plan.fingerprint,
+            &|_, _| {},
+        )
+        .await?;
+    let now = SystemClock.now();
+    let ballot = cista
+        .create_ballot(
+            &operator,
+            org,
+            BallotSettings {
+                title: "Benchmark ballot".to_owned(),
+                description: String::new(),
+                opens_at: now.plus(time::Duration::minutes(-1)),
+                closes_at: now.plus(time::Duration::days(1)),
+                secrecy: Secrecy::Secret,
+                weighting: Weighting::PerUnit,
+                quorum: Percent::parse("30")?,
+                min_turnout: None,
+                paper: false,
+                notify_sms: false,
+                reminder_hours: Vec::new(),
+            },
+        )
+        .await?;
+    for contest in [
+        NewContest {
+            title: "Resolution".to_owned(),
+            description: String::new(),
+            kind: ContestKind::Resolution {
+                threshold: Threshold::MajorityOfCast,
+            },
+        },
+        NewContest {
+            title: "Board".to_owned(),
+            description: String::new(),
+            kind: ContestKind::Election {
+                seats: 2,
+                candidates: candidates_from_lines("Alma\nBen\nCarla\nDavid"),
+                shuffle: true,
+            },
+        },
+    ] {
+        cista.add_contest(&operator, org, ballot, contest).await?;
+    }
+    cista.publish_ballot(&operator, org, ballot).await?;
+    let hash = cista
+        .store()
+        .ballot(ballot)
+        .await?
+        .ok_or_else(|| Failure("the ballot vanished".to_owned()))?
+        .definition_hash
+        .to_hex();
+    let units = unit_ids(cista, org, voters).await?;
+
+    // Owners choose passwords (Argon2id; two at a time, as the server does).
+    let mut setting = tokio::task::JoinSet::new();
+    let gate = Arc::new(Semaphore::new(4));
+    for i in 0..voters {
+        let cista = cista.clone();
+        let gate = gate.clone();
+        setting.spawn(async move {
+            let _permit = gate.acquire().await;
+            let email = format!("voter{i}@bench.example");
+            let subject = cista
+                .subject_for_email(&Actor::operator("bench"), &email)
+                .await?
+                .ok_or(cista_core::Error::NotFound { what: "a voter" })?;
+            let link = cista
+                .resend_invitation(&Actor::operator("bench"), org, subject)
+                .await?;
+            let token = link.rsplit('/').next().unwrap_or_default().to_owned();
+            cista
+                .set_password_with_link(
+                    &token,
+                    cista_core::ports::CredentialPurpose::Invite,
+                    &cista_types::Password::parse(PASSWORD)?,
+                )
+                .await
+        });
+    }
+    while let Some(done) = setting.join_next().await {
+        done.map_err(|e| Failure(e.to_string()))??;
+    }
+
+    Ok(BenchAssociation {
+        ballot,
+        hash,
+        units,
+    })
+}
+
+/// A signed-in owner: their index, their browser (cookie jar) and their session's CSRF token.
+pub(crate) type Browser = (usize, reqwest::Client, String);
+
+/// Signs every owner in through the sign-in form, `concurrency` at a time.
+pub(crate) async fn sign_in_all(
+    origin: &str,
+    addr: std::net::SocketAddr,
+    ca: &reqwest::Certificate,
+    voters: usize,
+    concurrency: usize,
+) -> Result<Vec<Browser>, Failure> {
+    let mut sessions = tokio::task::JoinSet::new();
+    let gate = Arc::new(Semaphore::new(concurrency));
+    for i in 0..voters {
+        let (ca, origin, gate) = (ca.clone(), origin.to_owned(), gate.clone());
+        sessions.spawn(async move {
+            let _permit = gate.acquire().await;
+            let browser = reqwest::Client::builder()
+                .tls_certs_only([ca])
+                .resolve("localhost", addr)
+                .cookie_store(true)
+                .redirect(reqwest::redirect::Policy::none())
+                .build()
+                .map_err(|e| e.to_string())?;
+            let page = browser
+                .get(format!("{origin}/sign-in"))
+                .send()
+                .await
+                .map_err(|e| e.to_string())?
+                .text()
+                .await
+                .map_err(|e| e.to_string())?;
+            let email = format!("voter{i}@bench.example");
+            let csrf = csrf_in(&page).ok_or("no CSRF token on the sign-in page")?;
+            let signed = browser
+                .post(format!("{origin}/sign-in"))
+                .header("origin", origin.as_str())
+                .form(&[
+                    ("csrf", csrf.as_str()),
+                    ("email", &email),
+                    ("password", PASSWORD),
+                ])
+                .send()
+                .await
+                .map_err(|e| e.to_string())?;
+            if signed.status() != 303 {
+                return Err(format!("sign-in of {email}: {}", signed.status()));
+            }
+            let me = browser
+                .get(format!("{origin}/me"))
+                .send()
+                .await
+                .map_err(|e| e.to_string())?
+                .text()
+                .await
+                .map_err(|e| e.to_string())?;
+            let csrf = csrf_in(&me).ok_or("no CSRF token on /me")?;
+            Ok::<_, String>((i, browser, csrf))
+        });
+    }
+    let mut browsers = Vec::with_capacity(voters);
+    while let Some(done) = sessions.join_next().await {
+        browsers.push(done.map_err(|e| Failure(e.to_string()))?.map_err(Failure)?);
+    }
+    browsers.sort_by_key(|(i, _, _)| *i);
+
+    Ok(browsers)
 }
 
 async fn unit_ids(

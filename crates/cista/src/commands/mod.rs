@@ -4,6 +4,7 @@ pub mod audit;
 pub mod backup;
 pub mod bench;
 pub mod configtest;
+pub mod crash;
 pub mod demo_data;
 pub mod erase;
 pub mod init;
