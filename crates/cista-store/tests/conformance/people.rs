@@ -170,7 +170,14 @@ pub async fn an_erased_person_is_unreadable_and_never_recreated(h: &Harness) {
         h.vault.person(person.subject).await.unwrap().is_none(),
         "key and fields destroyed"
     );
-    assert!(h.vault.tombstone(person.subject).await.unwrap().is_some());
+    let erased_at = h.vault.tombstone(person.subject).await.unwrap();
+    assert!(erased_at.is_some());
+    // The listing the erasure ledger beside the backups is fed from.
+    let tombstones = h.vault.tombstones().await.unwrap();
+    assert!(
+        tombstones.contains(&(person.subject, erased_at.unwrap())),
+        "{tombstones:?}"
+    );
     let account = h.store.account(person.subject).await.unwrap().unwrap();
     assert_eq!(account.status, AccountStatus::Erased);
     assert!(account.password_hash.is_none());
