@@ -110,10 +110,10 @@ async fn harness(args: &CrashArgs, root: &Path) -> Result<ExitCode, Failure> {
         "cista init",
     )?;
     // The association, written straight into the data directory before the server starts.
-    let rt = Runtime::load(&crate::cli::GlobalArgs {
-        config: None,
-        data_dir: data.clone(),
-    })?;
+    // Defaults only: the harness's own instance ignores the caller's CISTA_ variables.
+    let config = crate::config::Config::load(None, std::iter::empty())?;
+    let paths = crate::config::Resolved::new(&config, &data);
+    let rt = Runtime { config, paths };
     let association = {
         let cista = rt.open(false).await?;
         println!("Setting up {} units with one owner each…", args.voters);
