@@ -124,6 +124,7 @@ pub struct Shipper {
     /// Frames of the current generation already copied into the database file.
     checkpointed_frames: u64,
     last_snapshot_ms: Option<i64>,
+    lineage_started_ms: i64,
     snapshot: Option<SnapshotJob>,
     last_retention_ms: i64,
     last_heartbeat_ms: i64,
@@ -233,6 +234,7 @@ impl Shipper {
             expect_restart: false,
             checkpointed_frames: 0,
             last_snapshot_ms: None,
+            lineage_started_ms: now_ms,
             snapshot: None,
             last_retention_ms: 0,
             last_heartbeat_ms: now_ms,
@@ -306,6 +308,8 @@ impl Shipper {
     /// snapshot it as sequence 0.
     async fn begin_lineage(&mut self) -> Result<(), BackupError> {
         self.lineage = new_lineage_id(self.now_ms(), self.rng.as_ref());
+        self.lineage_started_ms = self.now_ms();
+        self.last_snapshot_ms = None;
         self.next_seq = 1;
         self.pending.clear();
         self.generation = None;
@@ -730,6 +734,7 @@ impl Shipper {
             lag_ms: u64::try_from(lag_ms).unwrap_or(0),
             pending_transactions: self.pending.len() as u64,
             newest_snapshot_ms: self.last_snapshot_ms,
+            lineage_started_ms: self.lineage_started_ms,
             snapshot_running: self.snapshot.is_some(),
             last_error: error.map(|e| e.to_string()),
             error_since_ms: error.map(|_| previous_error_since.unwrap_or(now_ms)),
@@ -787,6 +792,27 @@ impl Shipper {
     }
 }
 
+/// The database file, opened once per process and never closed. SQLite's locks are POSIX
+/// advisory locks, which the kernel drops for the whole process as soon as *any* descriptor of
+/// the file is closed: a snapshot that opened and closed the file would silently strip the
+/// server's own locks (another process could then checkpoint and delete the WAL under it).
+fn database_file(path: &Path) -> std::io::Result<Arc<std::fs::File>> {
+    static OPEN: std::sync::OnceLock<
+        std::sync::Mutex<std::collections::HashMap<PathBuf, Arc<std::fs::File>>>,
+    > = std::sync::OnceLock::new();
+    let registry = OPEN.get_or_init(Default::default);
+    let mut open = match registry.lock() {
+        Ok(guard) => guard,
+        Err(poisoned) => poisoned.into_inner(),
+    };
+    if let Some(file) = open.get(path) {
+        return Ok(file.clone());
+    }
+    let file = Arc::new(std::fs::File::open(path)?);
+    open.insert(path.to_owned(), file.clone());
+    Ok(file)
+}
+
 /// Uploads the database file as snapshot `seq` of `lineage`: chunks first, manifest last.
 #[allow(clippy::too_many_arguments)]
 async fn upload_snapshot(
@@ -800,21 +826,22 @@ async fn upload_snapshot(
     position: Option<(WalHeader, u64, Checksum)>,
 ) -> Result<SnapshotManifest, BackupError> {
     use sha2::Digest as _;
-    use std::io::Read as _;
+    use std::os::unix::fs::FileExt as _;
     let dir = format::snapshot_dir(lineage, seq, at_ms);
-    let path = db_path.to_owned();
-    let mut file =
-        std::fs::File::open(&path).map_err(|e| io_error("cannot read the database", e))?;
+    let file = database_file(db_path).map_err(|e| io_error("cannot read the database", e))?;
     let mut whole = sha2::Sha256::new();
     let mut chunks = Vec::new();
     let mut db_len = 0u64;
     let mut page_size = 0u32;
     loop {
-        let (read_file, chunk) = tokio::task::spawn_blocking(move || {
+        let reader = file.clone();
+        let offset = db_len;
+        let chunk = tokio::task::spawn_blocking(move || {
             let mut chunk = vec![0u8; CHUNK_BYTES];
             let mut filled = 0;
             while filled < chunk.len() {
-                match file.read(chunk.get_mut(filled..).unwrap_or(&mut [])) {
+                let at = offset + filled as u64;
+                match reader.read_at(chunk.get_mut(filled..).unwrap_or(&mut []), at) {
                     Ok(0) => break,
                     Ok(n) => filled += n,
                     Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
@@ -822,12 +849,11 @@ async fn upload_snapshot(
                 }
             }
             chunk.truncate(filled);
-            Ok((file, chunk))
+            Ok(chunk)
         })
         .await
         .map_err(|e| BackupError::Io(format!("snapshot reader failed: {e}")))?
         .map_err(|e| io_error("cannot read the database", e))?;
-        file = read_file;
         if chunk.is_empty() {
             break;
         }

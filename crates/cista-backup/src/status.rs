@@ -18,7 +18,10 @@ pub struct BackupStatus {
     /// Age of the oldest committed transaction not yet in the target; 0 when caught up.
     pub lag_ms: u64,
     pub pending_transactions: u64,
+    /// The newest snapshot of the current lineage: without one, nothing since the lineage
+    /// began can be restored.
     pub newest_snapshot_ms: Option<i64>,
+    pub lineage_started_ms: i64,
     pub snapshot_running: bool,
     pub last_error: Option<String>,
     pub error_since_ms: Option<i64>,
@@ -39,6 +42,7 @@ impl BackupStatus {
                 .error_since_ms
                 .is_none_or(|since| now_ms - since < stale)
             && now_ms - self.updated_ms < stale
+            && (self.newest_snapshot_ms.is_some() || now_ms - self.lineage_started_ms < stale)
     }
 
     /// A one-line summary for logs, the CLI and the trust page.
@@ -47,6 +51,12 @@ impl BackupStatus {
             return "not running".to_owned();
         }
         let lag = format!("{:.1} s", self.lag_ms as f64 / 1000.0);
+        if self.newest_snapshot_ms.is_none() && self.last_error.is_none() {
+            return format!(
+                "taking the first snapshot of a new lineage (lag {lag}); nothing since it began \
+                 is restorable until it is stored"
+            );
+        }
         match &self.last_error {
             Some(error) => format!(
                 "failing for {} s: {error} (lag {lag})",

@@ -539,3 +539,34 @@ impl Drop for S3Server {
         let _ = self.child.wait();
     }
 }
+
+/// SQLite's locks are per-process POSIX locks, dropped when any descriptor of the file closes.
+/// Taking a snapshot must not strip the server's locks: another process that opens and closes
+/// the database afterwards must not be able to checkpoint and delete the WAL under it.
+#[tokio::test]
+async fn a_snapshot_leaves_the_servers_locks_in_place() {
+    let f = fixture().await;
+    let mut s = shipper(&f, settings(&f), Arc::new(SystemClock)).await;
+    s.snapshot_now().await.unwrap();
+    insert(&f.pool, 1, 100).await;
+    let python = std::env::var("CISTA_TEST_PYTHON").unwrap_or_else(|_| "python3".to_owned());
+    let script = format!(
+        "import sqlite3; c = sqlite3.connect({:?}); c.execute('INSERT INTO votes (unit, body) VALUES (?, ?)', ('other', b'0')); c.commit(); c.close()",
+        f.db.display().to_string()
+    );
+    let status = std::process::Command::new(python)
+        .args(["-c", &script])
+        .status()
+        .unwrap();
+    assert!(status.success());
+    let wal = PathBuf::from(format!("{}-wal", f.db.display()));
+    assert!(
+        wal.exists(),
+        "another process's close deleted the WAL: our locks were gone"
+    );
+    s.flush().await.unwrap();
+    let units = restore_units(&f, RestorePoint::Latest, "latest")
+        .await
+        .unwrap();
+    assert_eq!(units, vec!["unit-1".to_owned(), "other".to_owned()]);
+}
