@@ -427,16 +427,21 @@ async fn fetch(target: &BackupTarget, key: &str) -> Result<Vec<u8>, BackupError>
         .ok_or_else(|| BackupError::Gap(format!("{key} is missing from the backup target")))
 }
 
-/// Folds any WAL the post-restore steps wrote back into the database file, so the file alone
-/// is the restored database.
-pub async fn finalize(db: &Path) -> Result<(), BackupError> {
-    use sqlx::{ConnectOptions as _, Connection as _};
-    let mut conn = sqlx::sqlite::SqliteConnectOptions::new()
+async fn open_restored(db: &Path) -> Result<sqlx::SqliteConnection, BackupError> {
+    use sqlx::ConnectOptions as _;
+    sqlx::sqlite::SqliteConnectOptions::new()
         .filename(db)
         .create_if_missing(false)
         .connect()
         .await
-        .map_err(|e| BackupError::Database(format!("cannot open the restored database: {e}")))?;
+        .map_err(|e| BackupError::Database(format!("cannot open the restored database: {e}")))
+}
+
+/// Folds any WAL the post-restore steps wrote back into the database file, so the file alone
+/// is the restored database.
+pub async fn finalize(db: &Path) -> Result<(), BackupError> {
+    use sqlx::Connection as _;
+    let mut conn = open_restored(db).await?;
     let (busy, _, _): (i64, i64, i64) = sqlx::query_as("PRAGMA wal_checkpoint(TRUNCATE)")
         .fetch_one(&mut conn)
         .await
@@ -454,13 +459,8 @@ pub async fn finalize(db: &Path) -> Result<(), BackupError> {
 
 /// Opens a restored database and runs `PRAGMA integrity_check`.
 pub async fn integrity_check(db: &Path) -> Result<(), BackupError> {
-    use sqlx::{ConnectOptions as _, Connection as _};
-    let mut conn = sqlx::sqlite::SqliteConnectOptions::new()
-        .filename(db)
-        .create_if_missing(false)
-        .connect()
-        .await
-        .map_err(|e| BackupError::Database(format!("cannot open the restored database: {e}")))?;
+    use sqlx::Connection as _;
+    let mut conn = open_restored(db).await?;
     let rows: Vec<String> = sqlx::query_scalar("PRAGMA integrity_check")
         .fetch_all(&mut conn)
         .await
