@@ -124,6 +124,8 @@ pub struct Shipper {
     /// Frames of the current generation already copied into the database file.
     checkpointed_frames: u64,
     last_snapshot_ms: Option<i64>,
+    /// The sequence number the newest stored snapshot of this lineage was taken at.
+    last_snapshot_seq: Option<u64>,
     lineage_started_ms: i64,
     snapshot: Option<SnapshotJob>,
     last_retention_ms: i64,
@@ -234,6 +236,7 @@ impl Shipper {
             expect_restart: false,
             checkpointed_frames: 0,
             last_snapshot_ms: None,
+            last_snapshot_seq: None,
             lineage_started_ms: now_ms,
             snapshot: None,
             last_retention_ms: 0,
@@ -299,7 +302,11 @@ impl Shipper {
             shipped: header.wal_end,
             shipped_checksum: header.end_checksum,
         });
-        self.last_snapshot_ms = lineage.complete_snapshots().map(|s| s.at_ms).max();
+        let newest = lineage
+            .complete_snapshots()
+            .max_by_key(|s| (s.at_ms, s.seq));
+        self.last_snapshot_ms = newest.map(|s| s.at_ms);
+        self.last_snapshot_seq = newest.map(|s| s.seq);
         tracing::info!(lineage = %self.lineage, seq = header.seq, "backup continues its lineage");
         Ok(true)
     }
@@ -310,6 +317,7 @@ impl Shipper {
         self.lineage = new_lineage_id(self.now_ms(), self.rng.as_ref());
         self.lineage_started_ms = self.now_ms();
         self.last_snapshot_ms = None;
+        self.last_snapshot_seq = None;
         self.next_seq = 1;
         self.pending.clear();
         self.generation = None;
@@ -582,6 +590,7 @@ impl Shipper {
                 .map_err(|e| BackupError::Io(format!("the snapshot task failed: {e}")))??;
             tracing::info!(lineage = %manifest.lineage, seq = manifest.seq, bytes = manifest.db_len, "backup snapshot stored");
             self.last_snapshot_ms = Some(manifest.at_ms);
+            self.last_snapshot_seq = Some(manifest.seq);
             if job.requested
                 && let Some(request) = &self.settings.snapshot_request
             {
@@ -684,6 +693,7 @@ impl Shipper {
                 .await
                 .map_err(|e| BackupError::Io(format!("the snapshot task failed: {e}")))??;
             self.last_snapshot_ms = Some(manifest.at_ms);
+            self.last_snapshot_seq = Some(manifest.seq);
             if job.requested
                 && let Some(request) = &self.settings.snapshot_request
             {
@@ -698,6 +708,10 @@ impl Shipper {
     /// Checkpoints and snapshots now, waiting for the upload (on-demand snapshot, tests).
     pub async fn snapshot_now(&mut self) -> Result<(), BackupError> {
         self.flush().await?;
+        if self.last_snapshot_seq == Some(self.next_seq - 1) {
+            // The newest snapshot (a new lineage's first one) already holds everything shipped.
+            return Ok(());
+        }
         for attempt in 0..50 {
             if self.checkpoint(true).await? {
                 self.start_snapshot(false);
