@@ -20,34 +20,46 @@ struct StoredBackupKey {
     created_at: String,
 }
 
-/// Reads the backup key from the target; `None` if the target has none yet.
-pub async fn load(
-    target: &BackupTarget,
-    keys: &dyn KeyProvider,
-) -> Result<Option<DataKey>, BackupError> {
+/// Reads the stored (wrapped) backup key; `None` if the target has none yet.
+async fn read_stored(target: &BackupTarget) -> Result<Option<StoredBackupKey>, BackupError> {
     let Some(bytes) = target.get(KEY_OBJECT).await? else {
         return Ok(None);
     };
-    let stored: StoredBackupKey = serde_json::from_slice(&bytes).map_err(|e| {
+    serde_json::from_slice(&bytes).map(Some).map_err(|e| {
         BackupError::Integrity(format!(
             "{KEY_OBJECT} in the backup target is unreadable: {e}"
         ))
-    })?;
+    })
+}
+
+async fn unwrap_stored(
+    target: &BackupTarget,
+    keys: &dyn KeyProvider,
+    stored: &StoredBackupKey,
+) -> Result<DataKey, BackupError> {
     let wrapped = WrappedKey {
         kek: KekId::new(stored.kek.clone()),
         ciphertext: B64.decode(stored.wrapped.as_bytes()).map_err(|e| {
             BackupError::Integrity(format!("{KEY_OBJECT} holds a malformed key: {e}"))
         })?,
     };
-    keys.unwrap(&wrapped, WRAP_AAD)
-        .await
-        .map(Some)
-        .map_err(|e| {
-            BackupError::WrongKey(format!(
-                "the backup key in {} cannot be unwrapped: {e}",
-                target.describe()
-            ))
-        })
+    keys.unwrap(&wrapped, WRAP_AAD).await.map_err(|e| {
+        BackupError::WrongKey(format!(
+            "the backup key in {} cannot be unwrapped: {e}",
+            target.describe()
+        ))
+    })
+}
+
+/// Reads the backup key from the target; `None` if the target has none yet.
+pub async fn load(
+    target: &BackupTarget,
+    keys: &dyn KeyProvider,
+) -> Result<Option<DataKey>, BackupError> {
+    match read_stored(target).await? {
+        Some(stored) => unwrap_stored(target, keys, &stored).await.map(Some),
+        None => Ok(None),
+    }
 }
 
 /// Reads the backup key, creating it on first use. Re-wraps it under the provider's active
@@ -63,10 +75,9 @@ pub async fn load_or_create(
         .await
         .map_err(|e| BackupError::WrongKey(e.to_string()))?
         .active_kek;
-    if let Some(key) = load(target, keys).await? {
-        let bytes = target.get(KEY_OBJECT).await?.unwrap_or_default();
-        let stored: Option<StoredBackupKey> = serde_json::from_slice(&bytes).ok();
-        if stored.is_some_and(|s| s.kek != active.as_str()) {
+    if let Some(stored) = read_stored(target).await? {
+        let key = unwrap_stored(target, keys, &stored).await?;
+        if stored.kek != active.as_str() {
             store(target, keys, &key, now).await?;
         }
         return Ok(key);

@@ -30,6 +30,9 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::Duration;
 
+/// The longest upload allowed while the shipper holds SQLite's write lock.
+const LOCKED_UPLOAD_LIMIT: Duration = Duration::from_secs(2);
+
 /// Snapshot files are read and stored in chunks of this size.
 pub const CHUNK_BYTES: usize = 8 * 1024 * 1024;
 
@@ -119,6 +122,10 @@ pub struct Shipper {
     next_seq: u64,
     generation: Option<Generation>,
     pending: Vec<Pending>,
+    /// How many pending transactions segment `next_seq` holds, fixed at its first upload
+    /// attempt: a retry after a failure (which may have stored the object anyway) writes the
+    /// very same segment under the very same name, never a second segment with that number.
+    batch_len: Option<usize>,
     /// After a full checkpoint: the next change of WAL generation is ours.
     expect_restart: bool,
     /// Frames of the current generation already copied into the database file.
@@ -233,6 +240,7 @@ impl Shipper {
             next_seq: 1,
             generation: None,
             pending: Vec::new(),
+            batch_len: None,
             expect_restart: false,
             checkpointed_frames: 0,
             last_snapshot_ms: None,
@@ -320,6 +328,7 @@ impl Shipper {
         self.last_snapshot_seq = None;
         self.next_seq = 1;
         self.pending.clear();
+        self.batch_len = None;
         self.generation = None;
         let mut full = false;
         for attempt in 0..50 {
@@ -378,8 +387,16 @@ impl Shipper {
 
     async fn checkpoint_locked(&mut self, ship: bool) -> Result<bool, BackupError> {
         if ship {
+            // Everything older was shipped just before the lock was taken; what committed since
+            // is small. Writers wait while the lock is held, so a slow target postpones the
+            // checkpoint instead of stalling them.
             self.observe()?;
-            self.ship_pending().await?;
+            if !self.pending.is_empty() {
+                match tokio::time::timeout(LOCKED_UPLOAD_LIMIT, self.ship_pending()).await {
+                    Ok(shipped) => shipped?,
+                    Err(_) => return Ok(false),
+                }
+            }
         }
         release(&mut self.reader).await?;
         let checkpointed = sqlx::query_as::<_, (i64, i64, i64)>("PRAGMA wal_checkpoint(PASSIVE)")
@@ -482,12 +499,14 @@ impl Shipper {
             };
             // As many whole transactions as fit in one segment (at least one).
             let limit = generation.shipped + self.settings.segment_frames;
-            let count = self
-                .pending
-                .iter()
-                .take_while(|p| p.end_frame <= limit)
-                .count()
-                .max(1);
+            let count = self.batch_len.unwrap_or_else(|| {
+                self.pending
+                    .iter()
+                    .take_while(|p| p.end_frame <= limit)
+                    .count()
+                    .max(1)
+            });
+            self.batch_len = Some(count);
             let batch: Vec<Pending> = self.pending.iter().take(count).copied().collect();
             let last = batch.last().copied().unwrap_or(first);
             let frames = {
@@ -546,6 +565,7 @@ impl Shipper {
                 shipped_checksum: last.checksum,
             });
             self.pending.drain(..count);
+            self.batch_len = None;
             self.last_heartbeat_ms = self.now_ms();
         }
         Ok(())
@@ -566,7 +586,7 @@ impl Shipper {
                 &settings.db_path,
                 &target,
                 &key,
-                rng.as_ref(),
+                rng,
                 &lineage,
                 seq,
                 at_ms,
@@ -833,7 +853,7 @@ async fn upload_snapshot(
     db_path: &Path,
     target: &BackupTarget,
     key: &DataKey,
-    rng: &dyn Rng,
+    rng: Arc<dyn Rng>,
     lineage: &str,
     seq: u64,
     at_ms: i64,
@@ -848,9 +868,17 @@ async fn upload_snapshot(
     let mut db_len = 0u64;
     let mut page_size = 0u32;
     loop {
-        let reader = file.clone();
-        let offset = db_len;
-        let chunk = tokio::task::spawn_blocking(move || {
+        let index = u32::try_from(chunks.len()).unwrap_or(u32::MAX);
+        let header = ChunkHeader {
+            format: FORMAT,
+            lineage: lineage.to_owned(),
+            seq,
+            index,
+        };
+        // Reading, hashing, compressing and encrypting 8 MiB is blocking work: off the
+        // server's async threads.
+        let (reader, key, rng, offset) = (file.clone(), key.clone(), rng.clone(), db_len);
+        let (hasher, sealed) = tokio::task::spawn_blocking(move || {
             let mut chunk = vec![0u8; CHUNK_BYTES];
             let mut filled = 0;
             while filled < chunk.len() {
@@ -859,18 +887,23 @@ async fn upload_snapshot(
                     Ok(0) => break,
                     Ok(n) => filled += n,
                     Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
-                    Err(e) => return Err(e),
+                    Err(e) => return Err(io_error("cannot read the database", e)),
                 }
             }
             chunk.truncate(filled);
-            Ok(chunk)
+            if chunk.is_empty() {
+                return Ok((whole, None));
+            }
+            whole.update(&chunk);
+            let object = format::seal(&key, rng.as_ref(), &header, &chunk)?;
+            Ok((whole, Some((chunk, object))))
         })
         .await
-        .map_err(|e| BackupError::Io(format!("snapshot reader failed: {e}")))?
-        .map_err(|e| io_error("cannot read the database", e))?;
-        if chunk.is_empty() {
+        .map_err(|e| BackupError::Io(format!("snapshot reader failed: {e}")))??;
+        whole = hasher;
+        let Some((chunk, object)) = sealed else {
             break;
-        }
+        };
         if db_len == 0 {
             // The page size is at offset 16 of the database header (1 means 65536).
             let raw = chunk
@@ -879,16 +912,7 @@ async fn upload_snapshot(
                 .map_or(0, |b| u32::from(u16::from_be_bytes(b)));
             page_size = if raw == 1 { 65536 } else { raw };
         }
-        whole.update(&chunk);
         db_len += chunk.len() as u64;
-        let index = u32::try_from(chunks.len()).unwrap_or(u32::MAX);
-        let header = ChunkHeader {
-            format: FORMAT,
-            lineage: lineage.to_owned(),
-            seq,
-            index,
-        };
-        let object = format::seal(key, rng, &header, &chunk)?;
         chunks.push(ChunkInfo {
             len: chunk.len() as u64,
             sha256: format::sha256_hex(&object),
@@ -908,7 +932,7 @@ async fn upload_snapshot(
         wal_end: position.map_or(0, |(_, end, _)| end),
         end_checksum: position.map(|(_, _, c)| c),
     };
-    let object = format::seal(key, rng, &manifest, &[])?;
+    let object = format::seal(key, rng.as_ref(), &manifest, &[])?;
     target.put(&format::manifest_key(&dir), object).await?;
     Ok(manifest)
 }

@@ -255,8 +255,7 @@ async fn harness(args: &CrashArgs, root: &Path) -> Result<ExitCode, Failure> {
         )?;
         let restore_secs = started.elapsed().as_secs_f64();
         let have = voted_units(&restored.join("cista.db"), ballot).await?;
-        let acked: Vec<(i64, i64)> = acks.lock().map(|a| a.clone()).unwrap_or_default();
-        let all_acked: Vec<(i64, i64)> = acked;
+        let all_acked: Vec<(i64, i64)> = acks.lock().map(|a| a.clone()).unwrap_or_default();
         let lost: Vec<&(i64, i64)> = all_acked
             .iter()
             .filter(|(u, _)| !have.contains(u))

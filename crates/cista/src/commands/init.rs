@@ -13,6 +13,8 @@ use std::sync::Arc;
 #[derive(Debug)]
 pub struct Initialized {
     pub cista: Cista,
+    /// The SQLite writers' queue of the store `cista` uses (for the backup shipper).
+    pub write_turn: Option<Arc<tokio::sync::Mutex<()>>>,
     pub lines: Vec<String>,
 }
 
@@ -109,6 +111,7 @@ pub async fn initialize(rt: &Runtime) -> Result<Initialized, Failure> {
         None => rt.store(true, true).await?,
     };
     let location = store.location().to_owned();
+    let write_turn = store.write_turn();
     let (cista, created) = Cista::open_or_initialize(
         rt.deps(store, keys, true, true).await?,
         &rt.operator(),
@@ -117,7 +120,11 @@ pub async fn initialize(rt: &Runtime) -> Result<Initialized, Failure> {
     .await?;
     lines.push(format!("{} database        {location}", said(created)));
     cista.sign_checkpoint(&Actor::System).await?;
-    Ok(Initialized { cista, lines })
+    Ok(Initialized {
+        cista,
+        write_turn,
+        lines,
+    })
 }
 
 pub async fn run(rt: &Runtime) -> Result<(), Failure> {

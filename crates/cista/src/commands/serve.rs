@@ -433,8 +433,5 @@ pub async fn demo(mut rt: Runtime, args: &ServeArgs) -> Result<(), Failure> {
         organization: DEMO_ORG_NAME.to_owned(),
         outbox_dir: Some(rt.paths.outbox_dir.clone()),
     });
-    drop(cista);
-    // Reopen to get the writers' queue for the backup shipper.
-    let (cista, write_turn) = rt.open_parts(false).await?;
-    run_server(&rt, cista, write_turn, tls, https, demo, shutdown).await
+    run_server(&rt, cista, done.write_turn, tls, https, demo, shutdown).await
 }
