@@ -53,6 +53,9 @@ pub enum AuditKind {
     RemindersSent,
     VoteCast,
     VoteRefused,
+    PaperEnvelopeCheckedIn,
+    PaperBatchOpened,
+    PaperBallotEntered,
     RecordExported,
 }
 
@@ -99,6 +102,9 @@ impl AuditKind {
             AuditKind::RemindersSent => "ballot.reminders_sent",
             AuditKind::VoteCast => "vote.cast",
             AuditKind::VoteRefused => "vote.refused",
+            AuditKind::PaperEnvelopeCheckedIn => "vote.paper_envelope_checked_in",
+            AuditKind::PaperBatchOpened => "vote.paper_batch_opened",
+            AuditKind::PaperBallotEntered => "vote.paper_ballot_entered",
             AuditKind::RecordExported => "record.exported",
         }
     }

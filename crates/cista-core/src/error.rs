@@ -91,6 +91,13 @@ pub enum Error {
     BallotChanged,
     #[error("{0}")]
     ResultsSealed(String),
+    /// Outer envelopes of a secret ballot were checked in whose inner ballots are not yet in
+    /// the box: the ballot cannot be closed and counted until they are.
+    #[error("{0}")]
+    PaperPending(String),
+    /// The same form was submitted again while its first submission is still running.
+    #[error("this form is still being processed; wait a moment, then reload the page")]
+    SubmissionInProgress,
     /// A file was refused as a whole; every problem is listed, by line and column.
     #[error("the file was not imported: {} problem(s) found", .0.len())]
     ImportRejected(Vec<ImportProblem>),
@@ -166,6 +173,8 @@ impl Error {
             Self::ConsentRequired(_) => "consent_required",
             Self::BallotChanged => "ballot_changed",
             Self::ResultsSealed(_) => "results_sealed",
+            Self::PaperPending(_) => "paper_ballots_pending",
+            Self::SubmissionInProgress => "submission_in_progress",
             Self::ImportRejected(_) => "import_rejected",
             Self::PayloadTooLarge { .. } => "payload_too_large",
             Self::RequestTimeout => "request_timeout",
@@ -207,7 +216,9 @@ impl Error {
             | Self::PersonErased
             | Self::AlreadyVoted(_)
             | Self::BallotNotOpen(_)
-            | Self::BallotChanged => ErrorClass::Conflict,
+            | Self::BallotChanged
+            | Self::PaperPending(_)
+            | Self::SubmissionInProgress => ErrorClass::Conflict,
             Self::PayloadTooLarge { .. } => ErrorClass::TooLarge,
             Self::RequestTimeout => ErrorClass::Timeout,
             Self::RateLimited => ErrorClass::RateLimited,
@@ -280,6 +291,8 @@ pub const ALL_CODES: &[&str] = &[
     "consent_required",
     "ballot_changed",
     "results_sealed",
+    "paper_ballots_pending",
+    "submission_in_progress",
     "import_rejected",
     "payload_too_large",
     "request_timeout",

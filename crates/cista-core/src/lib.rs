@@ -14,6 +14,7 @@ pub mod org;
 pub mod people;
 pub mod ports;
 pub mod settings;
+pub mod submissions;
 pub mod trust;
 pub mod voting;
 

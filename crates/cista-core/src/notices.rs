@@ -48,7 +48,8 @@ pub enum Notice {
         set_password_link: Option<String>,
         device_test_link: String,
     },
-    /// A reminder to owners of units that have not voted yet.
+    /// A reminder to owners of units that have not voted yet. Like the publication notice,
+    /// it carries a set-password link (leading to the ballot) for owners who have none yet.
     BallotReminder {
         organization: String,
         title: String,
@@ -56,6 +57,7 @@ pub enum Notice {
         vote_link: String,
         online_units: Vec<String>,
         paper_units: Vec<String>,
+        set_password_link: Option<String>,
     },
     /// The short SMS form of a publication notice or reminder.
     BallotSms {

@@ -156,10 +156,15 @@ impl Cista {
             secrecy: "a secret ballot's box holds only a random tracker, the weight it counts \
                       with and its choices sealed with AES-256-GCM; no unit, person, session, \
                       address or time; stored in tracker order and rewritten so no row keeps \
-                      the moment it was cast",
-            receipts: "each voter gets a receipt signed with the instance key (tracker, time, \
-                       unit, choices), shown once and never stored; after the close the \
-                       tracker's inclusion proof checks against the ballot's signed checkpoint",
+                      the moment it was cast. Its paper ballots come in two envelopes: staff \
+                      check in the outer envelope by unit, then enter the inner ballots of a \
+                      batch with no unit, so nobody entering them sees whose ballot is whose",
+            receipts: "each voter gets a receipt showing the unit, the time and the choices; \
+                       its signed part (ballot, tracker, checkpoint) never names the unit or \
+                       the choices, so it proves nothing to a vote buyer. It is shown again \
+                       (after a reload or the back button) only in the voter's own browser, for \
+                       30 minutes, and never stored; after the close the tracker's inclusion \
+                       proof checks against the ballot's signed checkpoint",
             sealed_results: "no count per choice exists anywhere before the close; then a \
                              Merkle tree over the ballot list is signed and anyone can recount \
                              with `cista verify-election`",

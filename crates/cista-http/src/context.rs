@@ -16,6 +16,12 @@ use cookie::{Cookie, SameSite};
 
 pub const SESSION_COOKIE: &str = "__Host-cista_session";
 pub const PRE_SESSION_COOKIE: &str = "__Host-cista_pre";
+/// A one-time notice for the page after a form's redirect ("Paper ballot entered."), sealed to
+/// this browser (see `with_notice`).
+pub const NOTICE_COOKIE: &str = "__Host-cista_notice";
+
+/// How long a notice waits for the page it is meant for.
+const NOTICE_TTL: time::Duration = time::Duration::minutes(5);
 
 /// What a request carries, resolved once by `load_context`.
 #[derive(Debug, Clone)]
@@ -27,8 +33,18 @@ pub struct RequestContext {
     pub stale_session: bool,
     /// The value CSRF tokens of this request's pages are bound to.
     pub binding: String,
-    /// The CSRF token to put in this page's forms.
+    /// This browser's pre-session value: stable across signing in and out, it names the
+    /// browser a repeated form submission comes from.
+    pub browser: String,
+    /// The value of this page's forms' `csrf` field: the token bound to `binding`, a dot, and
+    /// a submission id drawn for this page (see `csrf::FormToken`).
     pub csrf: String,
+    /// The request's path and query, for sending a visitor back after signing in.
+    pub path: String,
+    /// This response's CSP nonce, for the page's one script tag.
+    pub nonce: String,
+    /// The notice a form left for this page (shown once, by the page's header).
+    pub notice: Option<String>,
 }
 
 impl RequestContext {
@@ -112,13 +128,32 @@ pub async fn load_context(State(state): State<AppState>, mut req: Request, next:
         (Some(_), Some(t)) => t.clone(),
         _ => pre_value.clone(),
     };
-    let csrf = cista.csrf_token(&binding).unwrap_or_default();
+    let csrf = crate::csrf::form_token(cista, &binding).unwrap_or_default();
+    let path = req
+        .uri()
+        .path_and_query()
+        .map_or_else(|| req.uri().path().to_owned(), |p| p.as_str().to_owned());
+    let notice = cookie_value(req.headers(), NOTICE_COOKIE).and_then(|sealed| {
+        cista
+            .open_from_browser("notice", &pre_value, &sealed)
+            .and_then(|text| String::from_utf8(text).ok())
+    });
+    let had_notice = cookie_value(req.headers(), NOTICE_COOKIE).is_some();
+    let nonce = req
+        .extensions()
+        .get::<crate::middleware::CspNonce>()
+        .map(|n| n.0.to_string())
+        .unwrap_or_default();
     let context = RequestContext {
+        notice,
+        nonce,
         stale_session: token.is_some() && session.is_none(),
         session_token: session.as_ref().and(token),
         session,
         binding,
+        browser: pre_value.clone(),
         csrf,
+        path,
     };
     req.extensions_mut().insert(context);
     let mut response = next.run(req).await;
@@ -127,7 +162,61 @@ pub async fn load_context(State(state): State<AppState>, mut req: Request, next:
             .headers_mut()
             .append(header::SET_COOKIE, pre_session_cookie(&pre_value));
     }
+    // A notice is spent once a page showed it (not by a redirect on the way there), unless
+    // the response left a new one.
+    let new_notice = response
+        .headers()
+        .get_all(header::SET_COOKIE)
+        .iter()
+        .any(|v| v.as_bytes().starts_with(NOTICE_COOKIE.as_bytes()));
+    if had_notice && response.status() != axum::http::StatusCode::SEE_OTHER && !new_notice {
+        let mut gone = host_cookie(NOTICE_COOKIE, String::new(), SameSite::Lax);
+        gone.make_removal();
+        if let Ok(value) = HeaderValue::from_str(&gone.to_string()) {
+            response.headers_mut().append(header::SET_COOKIE, value);
+        }
+    }
     response
+}
+
+/// Leaves a one-time notice for the page a form's 303 leads to. The text is sealed to this
+/// browser, so it cannot be read or forged in the cookie.
+pub fn with_notice(
+    state: &AppState,
+    ctx: &RequestContext,
+    mut response: Response,
+    text: &str,
+) -> Response {
+    match state
+        .cista
+        .seal_for_browser("notice", &ctx.browser, NOTICE_TTL, text.as_bytes())
+    {
+        Ok(sealed) => {
+            let mut c = host_cookie(NOTICE_COOKIE, sealed, SameSite::Lax);
+            c.set_max_age(NOTICE_TTL);
+            if let Ok(value) = HeaderValue::from_str(&c.to_string()) {
+                response.headers_mut().append(header::SET_COOKIE, value);
+            }
+        }
+        Err(e) => tracing::warn!(cause = %e.chain(), "could not seal a notice"),
+    }
+    response
+}
+
+/// `Set-Cookie` for a cookie sealed to this browser's session, or its removal (empty value).
+pub fn sealed_cookie(name: &str, value: &str, max_age: time::Duration) -> Option<HeaderValue> {
+    let mut c = Cookie::build((name.to_owned(), value.to_owned()))
+        .path("/")
+        .secure(true)
+        .http_only(true)
+        .same_site(SameSite::Strict)
+        .build();
+    if value.is_empty() {
+        c.make_removal();
+    } else {
+        c.set_max_age(max_age);
+    }
+    HeaderValue::from_str(&c.to_string()).ok()
 }
 
 /// Where a vote comes from, for the participation ledger: the TCP peer's address and the

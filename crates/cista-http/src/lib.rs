@@ -10,6 +10,7 @@ pub mod metrics;
 pub mod middleware;
 pub mod pages;
 pub mod redirect;
+pub mod resubmit;
 pub mod server;
 pub mod tls;
 

@@ -182,11 +182,32 @@ async fn render_errors(State(state): State<AppState>, req: Request, next: Next) 
         .get::<RequestId>()
         .map(|r| r.0.to_string())
         .unwrap_or_default();
-    let chrome = req
+    let context = req
         .extensions()
         .get::<crate::context::RequestContext>()
+        .cloned();
+    let chrome = context
+        .as_ref()
         .map(|ctx| crate::pages::chrome::Chrome::new(ctx, &state))
         .unwrap_or_default();
+    let (path, signed_in, sms_session) =
+        context
+            .as_ref()
+            .map_or((String::from("/"), false, false), |ctx| {
+                let sms = ctx
+                    .session
+                    .as_ref()
+                    .is_some_and(|s| s.stage == cista_core::ports::SessionStage::Sms);
+                (
+                    if req.method() == Method::GET {
+                        ctx.path.clone()
+                    } else {
+                        String::from("/")
+                    },
+                    ctx.signed_in(),
+                    sms,
+                )
+            });
     let response = next.run(req).await;
     let status = response.status();
     if !(status.is_client_error() || status.is_server_error())
@@ -216,11 +237,15 @@ async fn render_errors(State(state): State<AppState>, req: Request, next: Next) 
         ("application/json", json_body(&info, &request_id))
     } else {
         let heading = sentence_case(&info.message);
+        let (explanation, next_steps) =
+            crate::pages::templates::next_steps(info.code, &path, signed_in, sms_session);
         let page = ErrorPage {
             chrome,
             status: status.as_u16(),
             code: info.code,
             message: &heading,
+            explanation,
+            next_steps,
             request_id: &request_id,
         };
         match page.render() {

@@ -126,6 +126,7 @@ struct BallotReminderText<'a> {
     vote_link: &'a str,
     online_units: &'a [String],
     paper_units: &'a [String],
+    set_password_link: &'a Option<String>,
 }
 
 #[derive(Template)]
@@ -138,6 +139,7 @@ struct BallotReminderHtml<'a> {
     vote_link: &'a str,
     online_units: &'a [String],
     paper_units: &'a [String],
+    set_password_link: &'a Option<String>,
 }
 
 #[derive(Template)]
@@ -274,6 +276,7 @@ pub fn render(delivery: &Delivery) -> Result<Rendered, askama::Error> {
             vote_link,
             online_units,
             paper_units,
+            set_password_link,
         } => Rendered {
             subject: format!("Reminder: {title} closes {closes}"),
             text: BallotReminderText {
@@ -284,6 +287,7 @@ pub fn render(delivery: &Delivery) -> Result<Rendered, askama::Error> {
                 vote_link,
                 online_units,
                 paper_units,
+                set_password_link,
             }
             .render()?,
             html: Some(
@@ -295,6 +299,7 @@ pub fn render(delivery: &Delivery) -> Result<Rendered, askama::Error> {
                     vote_link,
                     online_units,
                     paper_units,
+                    set_password_link,
                 }
                 .render()?,
             ),

@@ -266,6 +266,10 @@ pub(crate) fn participation(
         voter: m.voter_subject.map(SubjectCode::from_i64),
         origin: origin(m.ip, m.user_agent, m.staff_subject),
         at: from_db_time(m.at),
+        submission: m
+            .submission_sha256
+            .as_deref()
+            .and_then(Digest32::from_slice),
     })
 }
 

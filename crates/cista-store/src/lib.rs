@@ -7,6 +7,8 @@ pub mod backend;
 mod convert;
 mod entity;
 pub mod migration;
+mod paper;
+mod submissions;
 mod tx;
 pub mod vault;
 mod voting;
@@ -19,13 +21,15 @@ use cista_core::audit::NewAuditEntry;
 use cista_core::ports::{
     Account, AuditEntry, AuditHead, Backend, BallotStatus, BoxEntry, Credential, CredentialPurpose,
     DatabaseDescription, EligibleUnit, Instance, KeyPurpose, Membership, Organization,
-    OutboxMessage, Participation, Refusal, Rewrap, Session, StoreTx, StoredBallot,
-    StoredCheckpoint, StoredKey, Unit, UnitOwner,
+    OutboxMessage, PaperBatch, PaperPile, Participation, Refusal, Rewrap, Session, StoreTx,
+    StoredBallot, StoredCheckpoint, StoredKey, SubmissionClaim, Unit, UnitOwner,
 };
 use cista_core::{Error, Result, Store};
 use cista_crypto::Digest32;
 use cista_crypto::merkle::CompactRange;
-use cista_types::{BallotId, KeyId, OrgId, OrgSlug, SubjectCode, TimeZoneName, Timestamp, UnitId};
+use cista_types::{
+    BallotId, KeyId, OrgId, OrgSlug, SubjectCode, TimeZoneName, Timestamp, Tracker, UnitId,
+};
 use convert::{db_err, to_db_time};
 use entity::{
     account, audit_checkpoint, audit_entry, audit_head, credential, instance, membership,
@@ -761,6 +765,49 @@ impl Store for SeaStore {
 
     async fn refusals(&self, ballot: BallotId) -> Result<Vec<Refusal>> {
         voting::refusals(&self.db, ballot).await
+    }
+
+    async fn box_entry(&self, ballot: BallotId, tracker: Tracker) -> Result<Option<BoxEntry>> {
+        paper::box_entry(&self.db, ballot, tracker).await
+    }
+
+    async fn paper_piles(&self, ballot: BallotId) -> Result<Vec<PaperPile>> {
+        paper::piles(&self.db, ballot).await
+    }
+
+    async fn paper_batches(&self, ballot: BallotId) -> Result<Vec<PaperBatch>> {
+        paper::batches(&self.db, ballot).await
+    }
+
+    async fn claim_submission(
+        &self,
+        key: &Digest32,
+        now: Timestamp,
+        stale_before: Timestamp,
+    ) -> Result<SubmissionClaim> {
+        let (_turn, txn) = self.begin_write().await?;
+        let claim = submissions::claim(&txn, key, now, stale_before).await?;
+        txn.commit().await.map_err(db_err)?;
+        Ok(claim)
+    }
+
+    async fn complete_submission(&self, key: &Digest32, outcome: &str) -> Result<()> {
+        let (_turn, txn) = self.begin_write().await?;
+        submissions::complete(&txn, key, outcome).await?;
+        txn.commit().await.map_err(db_err)
+    }
+
+    async fn release_submission(&self, key: &Digest32) -> Result<()> {
+        let (_turn, txn) = self.begin_write().await?;
+        submissions::release(&txn, key).await?;
+        txn.commit().await.map_err(db_err)
+    }
+
+    async fn purge_submissions(&self, before: Timestamp) -> Result<u64> {
+        let (_turn, txn) = self.begin_write().await?;
+        let purged = submissions::purge(&txn, before).await?;
+        txn.commit().await.map_err(db_err)?;
+        Ok(purged)
     }
 
     async fn voting_guards(&self) -> Result<Vec<String>> {

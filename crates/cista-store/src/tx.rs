@@ -3,16 +3,17 @@
 
 use crate::convert::{db_err, to_db_time};
 use crate::entity::{account, credential, membership, outbox, recovery_code, session};
-use crate::{audit_append, voting};
+use crate::{audit_append, paper, voting};
 use async_trait::async_trait;
 use cista_core::audit::NewAuditEntry;
 use cista_core::ports::{
     Account, AuditEntry, BoxEntry, Credential, CredentialPurpose, EligibleUnit, Membership,
-    OutboxMessage, Participation, Refusal, Session, StoreTx, StoredBallot, Unit, UnitOwner,
+    OutboxMessage, PaperBatch, PaperPile, Participation, Refusal, Session, StoreTx, StoredBallot,
+    Unit, UnitOwner,
 };
 use cista_core::{Error, Result};
 use cista_crypto::Digest32;
-use cista_types::{BallotId, OrgId, Role, SubjectCode, Timestamp, UnitId};
+use cista_types::{BallotId, OrgId, Role, SubjectCode, Timestamp, UnitId, Weight};
 use sea_orm::sea_query::{Expr, ExprTrait as _};
 use sea_orm::{ActiveValue::Set, ColumnTrait, DatabaseTransaction, EntityTrait, QueryFilter};
 
@@ -470,6 +471,31 @@ impl StoreTx for SeaTx {
 
     async fn insert_refusal(&mut self, refusal: &Refusal) -> Result<()> {
         voting::insert_refusal(&self.txn, refusal).await
+    }
+
+    async fn add_to_paper_pile(&mut self, ballot: BallotId, weight: Weight) -> Result<()> {
+        paper::add_to_pile(&self.txn, ballot, weight).await
+    }
+
+    async fn open_paper_batch(
+        &mut self,
+        ballot: BallotId,
+        weight: Weight,
+        at: Timestamp,
+        by: Option<SubjectCode>,
+    ) -> Result<Option<PaperBatch>> {
+        paper::open_batch(&self.txn, ballot, weight, at, by).await
+    }
+
+    async fn count_into_paper_batch(&mut self, ballot: BallotId, number: u32) -> Result<bool> {
+        paper::count_into_batch(&self.txn, ballot, number).await
+    }
+
+    async fn paper_in_tx(&mut self, ballot: BallotId) -> Result<(Vec<PaperPile>, Vec<PaperBatch>)> {
+        Ok((
+            paper::piles(&self.txn, ballot).await?,
+            paper::batches(&self.txn, ballot).await?,
+        ))
     }
 
     async fn claim_reminder(

@@ -496,6 +496,7 @@ pub(crate) async fn insert_participation(
         ip: Set(p.origin.ip.clone()),
         user_agent: Set(p.origin.user_agent.clone()),
         at: Set(to_db_time(p.at)),
+        submission_sha256: Set(p.submission.map(|d| d.as_bytes().to_vec())),
     })
     .on_conflict_do_nothing()
     .exec_without_returning(db)

@@ -253,12 +253,18 @@ impl Tracker {
     pub fn new(rng: &dyn Rng) -> Self {
         let mut bytes = [0u8; 8];
         rng.fill(&mut bytes);
-        Self((u64::from_le_bytes(bytes) >> (64 - Self::BITS)) as i64)
+        Self::from_uniform_bytes(bytes)
     }
 
     /// Wraps a value read back from storage.
     pub fn from_i64(value: i64) -> Self {
         Self(value)
+    }
+
+    /// The tracker made of the top 60 bits of 8 uniformly random bytes (a keyed hash's
+    /// output, when a tracker must be re-derivable from a secret the voter holds).
+    pub fn from_uniform_bytes(bytes: [u8; 8]) -> Self {
+        Self((u64::from_le_bytes(bytes) >> (64 - Self::BITS)) as i64)
     }
 
     pub fn as_i64(&self) -> i64 {

@@ -4,6 +4,7 @@
 //! known and unknown people.
 
 pub mod invitations;
+pub mod journeys;
 pub mod links;
 pub mod mfa;
 pub mod passwords;

@@ -85,7 +85,8 @@ impl Cista {
         }))
     }
 
-    /// Signs out: every session of the account ends, on every device.
+    /// Signs out everywhere: every session of the account ends, on every device (the
+    /// "sign out everywhere" button; the header's "Sign out" is `sign_out_device`).
     pub async fn sign_out(&self, session: &ResolvedSession) -> Result<()> {
         let now = self.clock().now();
         let mut tx = self.store().begin().await?;

@@ -10,8 +10,8 @@ pub use access::{
     Session, SessionStage, VaultPerson,
 };
 pub use voting::{
-    BallotStatus, BoxEntry, ConsentStatus, EligibleUnit, Participation, Refusal, StoredBallot,
-    Unit, UnitOwner, VoteChannel, VoteOrigin,
+    BallotStatus, BoxEntry, ConsentStatus, EligibleUnit, PaperBatch, PaperPile, Participation,
+    Refusal, StoredBallot, Unit, UnitOwner, VoteChannel, VoteOrigin,
 };
 
 use crate::Result;
@@ -19,7 +19,8 @@ use crate::audit::NewAuditEntry;
 use async_trait::async_trait;
 use cista_crypto::{Digest32, KekId, WrappedKey};
 use cista_types::{
-    BallotId, KeyId, OrgId, OrgName, OrgSlug, Role, SubjectCode, TimeZoneName, Timestamp, UnitId,
+    BallotId, KeyId, OrgId, OrgName, OrgSlug, Role, SubjectCode, TimeZoneName, Timestamp, Tracker,
+    UnitId, Weight,
 };
 use serde::Serialize;
 
@@ -339,6 +340,38 @@ pub trait Store: Send + Sync + std::fmt::Debug {
     /// Refused attempts on a ballot, oldest first.
     async fn refusals(&self, ballot: BallotId) -> Result<Vec<Refusal>>;
 
+    /// One entry of a ballot's box, by tracker.
+    async fn box_entry(&self, ballot: BallotId, tracker: Tracker) -> Result<Option<BoxEntry>>;
+
+    /// The piles of checked-in outer envelopes of a ballot, by weight.
+    async fn paper_piles(&self, ballot: BallotId) -> Result<Vec<PaperPile>>;
+
+    /// The batches of opened envelopes of a ballot, by number.
+    async fn paper_batches(&self, ballot: BallotId) -> Result<Vec<PaperBatch>>;
+
+    // --- repeated form submissions -----------------------------------------------------
+
+    /// Claims a form submission by its key before it runs: `Claimed` when this is its first
+    /// arrival (or the earlier run was claimed before `stale_before` and never finished: a
+    /// crashed process), `Running` while another request runs it, `Done` with the first
+    /// outcome once it finished. The key's uniqueness decides between concurrent arrivals.
+    async fn claim_submission(
+        &self,
+        key: &Digest32,
+        now: Timestamp,
+        stale_before: Timestamp,
+    ) -> Result<SubmissionClaim>;
+
+    /// Records where a claimed submission sent the browser.
+    async fn complete_submission(&self, key: &Digest32, outcome: &str) -> Result<()>;
+
+    /// Forgets a claimed submission that changed nothing (a form shown again with its
+    /// errors), so the same form can be sent again.
+    async fn release_submission(&self, key: &Digest32) -> Result<()>;
+
+    /// Deletes submissions claimed before `before`; returns how many.
+    async fn purge_submissions(&self, before: Timestamp) -> Result<u64>;
+
     /// The database triggers that guard voting records, read from the catalog.
     async fn voting_guards(&self) -> Result<Vec<String>>;
 
@@ -352,6 +385,17 @@ pub trait Store: Send + Sync + std::fmt::Debug {
 
     /// Starts a write transaction. Changes commit together with exactly one audit entry.
     async fn begin(&self) -> Result<Box<dyn StoreTx>>;
+}
+
+/// Where a submitted form stands (see `Store::claim_submission`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum SubmissionClaim {
+    /// This request runs it.
+    Claimed,
+    /// Another request claimed it at `since` and has not finished.
+    Running { since: Timestamp },
+    /// It finished: the first outcome (a same-origin path to send the browser to).
+    Done { outcome: String },
 }
 
 /// A write transaction. Dropping it without committing rolls everything back. `commit` takes
@@ -513,6 +557,27 @@ pub trait StoreTx: Send {
     async fn shuffle_box(&mut self, ballot: BallotId) -> Result<u64>;
 
     async fn insert_refusal(&mut self, refusal: &Refusal) -> Result<()>;
+
+    /// Adds one checked-in outer envelope to the pile of its weight.
+    async fn add_to_paper_pile(&mut self, ballot: BallotId, weight: Weight) -> Result<()>;
+
+    /// Opens every waiting envelope of one weight as a new batch (numbered after the last);
+    /// `None` when none is waiting.
+    async fn open_paper_batch(
+        &mut self,
+        ballot: BallotId,
+        weight: Weight,
+        at: Timestamp,
+        by: Option<SubjectCode>,
+    ) -> Result<Option<PaperBatch>>;
+
+    /// Counts one inner ballot of a batch as entered; false (and nothing written) when the
+    /// batch is complete or does not exist. The count never exceeds the envelopes opened.
+    async fn count_into_paper_batch(&mut self, ballot: BallotId, number: u32) -> Result<bool>;
+
+    /// The piles and batches of a ballot, read inside the transaction (a close checks that
+    /// no envelope still waits for its inner ballot).
+    async fn paper_in_tx(&mut self, ballot: BallotId) -> Result<(Vec<PaperPile>, Vec<PaperBatch>)>;
 
     /// Records that a reminder `slot` of a ballot went out; false if it already had.
     async fn claim_reminder(&mut self, ballot: BallotId, slot: &str, at: Timestamp)

@@ -200,6 +200,48 @@ pub struct Participation {
     pub voter: Option<SubjectCode>,
     pub origin: VoteOrigin,
     pub at: Timestamp,
+    /// SHA-256 of the voting form's submission id (online casts from a form only): a repeat of
+    /// the same submission is the voter's own first cast, not a second attempt. The id itself
+    /// lives only in the voter's page.
+    pub submission: Option<Digest32>,
+}
+
+/// The outer envelopes of a secret ballot's paper channel, for one voting weight: how many
+/// were checked in (each is a participation row) and how many of those were opened into
+/// batches.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct PaperPile {
+    pub weight: Weight,
+    pub checked_in: u64,
+    pub opened: u64,
+}
+
+impl PaperPile {
+    /// Envelopes checked in and not yet opened.
+    pub fn waiting(&self) -> u64 {
+        self.checked_in.saturating_sub(self.opened)
+    }
+}
+
+/// A batch of opened outer envelopes of one weight: their inner ballots are entered into the
+/// box with no unit, in any order, never more than `envelopes`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PaperBatch {
+    pub ballot: BallotId,
+    /// 1, 2, 3… per ballot.
+    pub number: u32,
+    pub weight: Weight,
+    pub envelopes: u64,
+    pub entered: u64,
+    pub opened_at: Timestamp,
+    pub opened_by: Option<SubjectCode>,
+}
+
+impl PaperBatch {
+    /// Inner ballots of this batch not yet entered.
+    pub fn remaining(&self) -> u64 {
+        self.envelopes.saturating_sub(self.entered)
+    }
 }
 
 /// One entry of the ballot box. For a secret ballot: the tracker and the sealed choices,

@@ -405,7 +405,7 @@ impl Cista {
         let mut notices = 0;
         for (subject, recipient) in &recipients {
             let set_password_link = self
-                .set_password_link(tx.as_mut(), *subject, org, definition.closes_at, now)
+                .set_password_link(tx.as_mut(), *subject, org, &ballot, now)
                 .await?;
             let notice = Notice::BallotPublished {
                 organization: organization.name.to_string(),
@@ -494,14 +494,18 @@ impl Cista {
 
     /// A set-password link for an owner who has not set one yet, valid until the ballot
     /// closes (at least the usual invitation time, at most 30 days); older links stop working.
+    /// For an owner who has not chosen a password yet: a fresh invitation link (valid until
+    /// the ballot closes, at least the usual invitation time, at most 30 days) that leads to
+    /// the ballot once the password is chosen. `None` for everyone else.
     async fn set_password_link(
         &self,
         tx: &mut dyn StoreTx,
         subject: SubjectCode,
         org: OrgId,
-        closes_at: Timestamp,
+        ballot: &Ballot,
         now: Timestamp,
     ) -> Result<Option<String>> {
+        let closes_at = ballot.definition.closes_at;
         let invited = self
             .store()
             .account(subject)
@@ -528,7 +532,11 @@ impl Cista {
             attempts: 0,
         })
         .await?;
-        Ok(Some(self.link("i", &token)))
+        Ok(Some(format!(
+            "{}?next=%2Fvote%2F{}",
+            self.link("i", &token),
+            ballot.id()
+        )))
     }
 
     /// Who votes for each unit: its designated voter, or every owner when none is named.
@@ -729,6 +737,9 @@ impl Cista {
         }
         let mut sent = 0;
         for (subject, r) in &recipients {
+            let set_password_link = self
+                .set_password_link(tx.as_mut(), *subject, org, ballot, now)
+                .await?;
             let notice = Notice::BallotReminder {
                 organization: organization.name.to_string(),
                 title: definition.title.clone(),
@@ -736,6 +747,7 @@ impl Cista {
                 vote_link: self.public_link(&format!("vote/{}", ballot.id())),
                 online_units: r.online.clone(),
                 paper_units: r.paper.clone(),
+                set_password_link,
             };
             tx.enqueue(&self.message(*subject, &notice)?).await?;
             sent += 1;

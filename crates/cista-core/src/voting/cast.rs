@@ -6,8 +6,20 @@
 //! A secret ballot's box entry holds the tracker, the weight it counts with and the sealed
 //! choices, nothing else; the voter gets a signed receipt and the server keeps no copy that
 //! ties the choices to the unit.
+//!
+//! Casting is safe to repeat. Each voting form carries a submission id drawn for that page;
+//! the participation row keeps only its SHA-256, and the tracker is a keyed hash of the id.
+//! A repeat of the same submission (reload, back, double-click, a restored tab) finds the
+//! first cast by the hash and re-derives its tracker from the id the voter's page holds, so it
+//! answers with the first cast's receipt and is never recorded as a refused attempt, while the
+//! server still holds nothing that links the unit to the choices.
+//!
+//! The receipt's signature covers the ballot, the tracker and the bulletin checkpoint the
+//! tracker will be found under, never the unit or the choices: a signed statement of how a
+//! unit voted would be a proof a voter could sell.
 
 use super::Ballot;
+use super::bundle::checkpoint_origin;
 use super::definition::{Choices, Secrecy, Weighting};
 use super::units::votes_for;
 use crate::audit::{AuditKind, NewAuditEntry};
@@ -15,9 +27,9 @@ use crate::ports::{
     BallotStatus, BoxEntry, ConsentStatus, Participation, Refusal, Unit, VoteChannel, VoteOrigin,
 };
 use crate::{Access, Actor, Cista, Error, OrgAction, Result};
-use cista_crypto::Digest32;
-use cista_crypto::envelope::aad;
-use cista_types::{BallotId, SubjectCode, Timestamp, Tracker, UnitId, Weight};
+use cista_crypto::envelope::{Sealed, aad};
+use cista_crypto::{DataKey, Digest32};
+use cista_types::{BallotId, OrgId, SubjectCode, Timestamp, Tracker, UnitId, Weight};
 
 /// A submitted ballot form.
 #[derive(Debug, Clone)]
@@ -29,6 +41,10 @@ pub struct CastRequest {
     /// The form's fields (`c{contest}` = answer or candidate id).
     pub fields: Vec<(String, String)>,
     pub origin: VoteOrigin,
+    /// The voting form's submission id (drawn for each rendered form; only the voter's page
+    /// holds it). A repeat of the same submission returns the first cast's receipt. `None`
+    /// for casts that come without a form.
+    pub submission: Option<String>,
 }
 
 /// What the voter takes away: shown once, never stored.
@@ -47,8 +63,38 @@ pub struct Receipt {
     /// Each contest's title and the chosen option(s).
     pub choices: Vec<(String, Vec<String>)>,
     pub definition_hash: Digest32,
-    /// The receipt as a signed note (checkable with the instance's verifier key).
+    /// The origin of the signed checkpoint the bulletin will publish at the close, under
+    /// which the tracker is to be found.
+    pub checkpoint_origin: String,
+    /// The signed part (checkable with the instance's verifier key): ballot, tracker and
+    /// checkpoint origin, never the unit or the choices.
     pub signed: String,
+    /// This answers a repeat of the submission that cast the vote: the receipt is the first
+    /// cast's.
+    pub repeated: bool,
+    /// The choices as cast, for sealing the receipt into the voter's browser.
+    pub answers: Choices,
+}
+
+/// How long a receipt sealed into the voter's browser can be shown again (a reload, the back
+/// button) before it is gone for good, as a receipt shown once should be.
+pub const RECEIPT_TTL: time::Duration = time::Duration::minutes(30);
+
+/// What a sealed receipt carries: enough to show it again, nothing the ballot does not say.
+#[derive(serde::Serialize, serde::Deserialize)]
+struct SealedReceipt {
+    tracker: i64,
+    cast_at: i64,
+    channel: VoteChannel,
+    answers: Choices,
+}
+
+/// How many trackers a cast tries before giving up (a 60-bit collision is vanishingly rare).
+const TRACKER_ATTEMPTS: u8 = 2;
+
+/// The SHA-256 a participation row keeps of a voting form's submission id.
+fn submission_sha256(submission: &str) -> Digest32 {
+    Digest32::sha256(&[b"cista/v1|vote-submission|", submission.as_bytes()])
 }
 
 /// What staff see after entering a paper ballot: no tracker and no choices, so the entry
@@ -57,6 +103,17 @@ pub struct Receipt {
 pub struct PaperEntered {
     pub unit: String,
     pub at_local: String,
+}
+
+/// The choices sealed in a box entry, opened with the organization's data key.
+pub(crate) fn open_choices(key: &DataKey, entry: &BoxEntry) -> Result<Choices> {
+    let plain = key.open(
+        &choices_aad(entry.ballot, entry.tracker),
+        &Sealed::from_bytes(entry.sealed_choices.clone()),
+    )?;
+    let text = String::from_utf8(plain)
+        .map_err(|_| Error::Integrity("a ballot is not text".to_owned()))?;
+    Choices::from_json(&text)
 }
 
 /// The associated data a ballot's sealed choices are bound to.
@@ -77,7 +134,8 @@ struct Checked {
 }
 
 impl Cista {
-    /// Casts an online vote for one of the voter's units.
+    /// Casts an online vote for one of the voter's units. A repeat of a submission that
+    /// already cast the vote returns that cast's receipt (`repeated`), whatever happened since.
     pub async fn cast_vote(&self, actor: &Actor, request: CastRequest) -> Result<Receipt> {
         let person = actor.person().ok_or(Error::Unauthenticated)?;
         let channel = match person.access {
@@ -85,6 +143,9 @@ impl Cista {
             Access::SmsRestricted => VoteChannel::SmsSession,
         };
         let voter = person.subject;
+        if let Some(receipt) = self.repeated_cast(actor, &request).await? {
+            return Ok(receipt);
+        }
         let checked = match self.check_cast(actor, &request, channel, Some(voter)).await {
             Ok(c) => c,
             Err(refusal) => {
@@ -93,36 +154,196 @@ impl Cista {
                     .await);
             }
         };
-        let (tracker, cast_at) = match self
-            .write_vote(actor, &checked, channel, Some(voter), &request.origin)
-            .await
-        {
+        let written = self
+            .write_vote(
+                actor,
+                &checked,
+                channel,
+                Some(voter),
+                &request.origin,
+                request.submission.as_deref(),
+            )
+            .await;
+        let (tracker, cast_at) = match written {
             Ok(done) => done,
             Err(refusal @ Error::AlreadyVoted(_)) => {
+                // The same submission, sent twice at once, may have committed first.
+                if let Some(receipt) = self.repeated_cast(actor, &request).await? {
+                    return Ok(receipt);
+                }
                 return Err(self
                     .refused(actor, &request, channel, Some(voter), refusal)
                     .await);
             }
             Err(e) => return Err(e),
         };
-        let ballot = &checked.ballot;
-        let choices = checked.choices.describe(&ballot.definition);
-        let cast_at_local = ballot.definition.time_zone.format_precise(cast_at);
-        let signed = self.sign_receipt(ballot, &checked, tracker, cast_at, &choices, channel);
-        Ok(Receipt {
+        Ok(self.receipt(
+            &checked.ballot,
+            checked.organization.clone(),
+            checked.unit.label.as_str(),
+            (tracker, cast_at, channel),
+            &checked.choices,
+            false,
+        ))
+    }
+
+    /// The first cast's receipt when `request` repeats the submission that cast it (same
+    /// submission id, same voter); `None` otherwise.
+    async fn repeated_cast(&self, actor: &Actor, request: &CastRequest) -> Result<Option<Receipt>> {
+        let Some(submission) = request.submission.as_deref() else {
+            return Ok(None);
+        };
+        let Some(first) = self
+            .store()
+            .participation_of(request.ballot, request.unit)
+            .await?
+        else {
+            return Ok(None);
+        };
+        let same = first
+            .submission
+            .is_some_and(|hash| hash.ct_eq(&submission_sha256(submission)));
+        let voter = actor.person().map(|p| p.subject);
+        if !same || first.voter.is_none() || first.voter != voter {
+            return Ok(None);
+        }
+        let ballot = self.load_ballot(request.ballot).await?;
+        let unit = self
+            .store()
+            .unit(request.unit)
+            .await?
+            .ok_or(Error::NotFound { what: "this unit" })?;
+        for attempt in 0..TRACKER_ATTEMPTS {
+            let tracker = self.derived_tracker(ballot.id(), submission, attempt)?;
+            let Some(entry) = self.store().box_entry(ballot.id(), tracker).await? else {
+                continue;
+            };
+            let choices = self.open_box_entry(ballot.org(), &entry).await?;
+            let organization = self.organization_name(ballot.org()).await?;
+            return Ok(Some(self.receipt(
+                &ballot,
+                organization,
+                unit.label.as_str(),
+                (tracker, first.at, first.channel),
+                &choices,
+                true,
+            )));
+        }
+        Err(Error::Integrity(
+            "a cast's ballot is missing from the box".to_owned(),
+        ))
+    }
+
+    /// The tracker of a cast made from the form with `submission`: a keyed hash, so only the
+    /// holder of the form's id (and this instance) can derive it again.
+    fn derived_tracker(&self, ballot: BallotId, submission: &str, attempt: u8) -> Result<Tracker> {
+        let tag = cista_crypto::mac::keyed_hash(
+            self.instance_keys().mac.expose(),
+            "ballot-tracker",
+            format!("{ballot}|{attempt}|{submission}").as_bytes(),
+        )?;
+        let mut bytes = [0u8; 8];
+        bytes.copy_from_slice(tag.get(..8).unwrap_or(&[0u8; 8]));
+        Ok(Tracker::from_uniform_bytes(bytes))
+    }
+
+    /// The choices sealed in one box entry.
+    async fn open_box_entry(&self, org: OrgId, entry: &BoxEntry) -> Result<Choices> {
+        open_choices(&self.org_data_key(org).await?, entry)
+    }
+
+    async fn organization_name(&self, org: OrgId) -> Result<String> {
+        Ok(self
+            .store()
+            .organization(org)
+            .await?
+            .map(|o| o.name.to_string())
+            .unwrap_or_default())
+    }
+
+    /// A receipt for a cast: what the voter reads, and the signed part.
+    fn receipt(
+        &self,
+        ballot: &Ballot,
+        organization: String,
+        unit: &str,
+        (tracker, cast_at, channel): (Tracker, Timestamp, VoteChannel),
+        choices: &Choices,
+        repeated: bool,
+    ) -> Receipt {
+        let checkpoint_origin =
+            checkpoint_origin(&self.instance().audit_origin, &ballot.id().to_string());
+        let signed = self.sign_receipt(ballot, &organization, tracker, &checkpoint_origin);
+        Receipt {
             ballot: ballot.id(),
             ballot_title: ballot.definition.title.clone(),
-            organization: checked.organization,
-            unit: checked.unit.label.to_string(),
+            organization,
+            unit: unit.to_owned(),
             tracker,
             cast_at,
-            cast_at_local,
+            cast_at_local: ballot.definition.time_zone.format_precise(cast_at),
             channel,
             secrecy: ballot.definition.secrecy,
-            choices,
+            choices: choices.describe(&ballot.definition),
             definition_hash: ballot.stored.definition_hash,
+            checkpoint_origin,
             signed,
-        })
+            repeated,
+            answers: choices.clone(),
+        }
+    }
+
+    /// Seals a receipt for the voter's browser (a short-lived cookie bound to the session), so
+    /// the page after the cast's redirect can show it while the server keeps no copy.
+    pub fn seal_receipt(&self, receipt: &Receipt, unit: UnitId, session: &str) -> Result<String> {
+        let parts = SealedReceipt {
+            tracker: receipt.tracker.as_i64(),
+            cast_at: receipt.cast_at.unix_micros(),
+            channel: receipt.channel,
+            answers: receipt.answers.clone(),
+        };
+        let json = serde_json::to_vec(&parts).map_err(|e| Error::Internal(e.to_string()))?;
+        self.seal_for_browser(
+            &format!("receipt/{}/{unit}", receipt.ballot),
+            session,
+            RECEIPT_TTL,
+            &json,
+        )
+    }
+
+    /// The receipt sealed by `seal_receipt` for this ballot, unit and session; `None` when it
+    /// is absent, expired, altered or someone else's. The unit must still be one the voter
+    /// votes for.
+    pub async fn open_receipt(
+        &self,
+        actor: &Actor,
+        ballot: BallotId,
+        unit: UnitId,
+        session: &str,
+        sealed: &str,
+    ) -> Result<Option<Receipt>> {
+        let Some(json) =
+            self.open_from_browser(&format!("receipt/{ballot}/{unit}"), session, sealed)
+        else {
+            return Ok(None);
+        };
+        let Ok(parts) = serde_json::from_slice::<SealedReceipt>(&json) else {
+            return Ok(None);
+        };
+        let mine = self.my_ballot(actor, ballot).await?;
+        let Some((unit, _)) = mine.units.iter().find(|(u, _)| u.id == unit) else {
+            return Ok(None);
+        };
+        let cast_at = Timestamp::from_unix_micros(parts.cast_at)?;
+        let organization = self.organization_name(mine.ballot.org()).await?;
+        Ok(Some(self.receipt(
+            &mine.ballot,
+            organization,
+            unit.label.as_str(),
+            (Tracker::from_i64(parts.tracker), cast_at, parts.channel),
+            &parts.answers,
+            false,
+        )))
     }
 
     /// Enters a paper ballot for a unit, as staff.
@@ -133,6 +354,14 @@ impl Cista {
     ) -> Result<PaperEntered> {
         let ballot = self.load_ballot(request.ballot).await?;
         actor.authorize_in(ballot.org(), OrgAction::EnterPaperBallots)?;
+        if ballot.definition.secrecy == Secrecy::Secret {
+            // Entering a unit's choices on one screen would show staff how it voted.
+            return Err(Error::Conflict(
+                "a secret ballot's paper ballots come in two envelopes: check in the outer \
+                 envelope, then enter the inner ballots by batch, with no unit"
+                    .to_owned(),
+            ));
+        }
         let staff = actor.person().map(|p| p.subject);
         let mut request = request;
         request.origin = VoteOrigin {
@@ -148,7 +377,7 @@ impl Cista {
             }
         };
         match self
-            .write_vote(actor, &checked, channel, None, &request.origin)
+            .write_vote(actor, &checked, channel, None, &request.origin, None)
             .await
         {
             Ok((_, at)) => Ok(PaperEntered {
@@ -170,10 +399,41 @@ impl Cista {
         channel: VoteChannel,
         voter: Option<SubjectCode>,
     ) -> Result<Checked> {
-        let ballot = self.load_ballot(request.ballot).await?;
+        let (ballot, unit, weight) = self
+            .check_participation(actor, request.ballot, request.unit, channel, voter)
+            .await?;
+        let hash_ok = Digest32::from_hex(request.definition_hash.trim())
+            .is_some_and(|h| h.ct_eq(&ballot.stored.definition_hash));
+        if !hash_ok {
+            return Err(Error::BallotChanged);
+        }
+        let choices = Choices::from_form(&ballot.definition, &request.fields)?;
+        let organization = self.organization_name(ballot.org()).await?;
+        Ok(Checked {
+            ballot,
+            unit,
+            organization,
+            weight,
+            choices,
+        })
+    }
+
+    /// Whether `unit` may take part in the ballot now through `channel`: the ballot is open,
+    /// the unit on its roll, and (online) the voter owns it, votes for it and has consent on
+    /// file. Returns the ballot, the unit and the weight the unit's ballot counts with.
+    /// Errors here are refusals.
+    pub(crate) async fn check_participation(
+        &self,
+        actor: &Actor,
+        ballot: BallotId,
+        unit: UnitId,
+        channel: VoteChannel,
+        voter: Option<SubjectCode>,
+    ) -> Result<(Ballot, Unit, Weight)> {
+        let ballot = self.load_ballot(ballot).await?;
         let unit = self
             .store()
-            .unit(request.unit)
+            .unit(unit)
             .await?
             .filter(|u| u.org == ballot.org())
             .ok_or(Error::NotFound { what: "this unit" })?;
@@ -209,11 +469,6 @@ impl Cista {
                 "voting on “{title}” closed on {}; no late ballots are accepted",
                 ballot.local(ballot.definition.closes_at)
             )));
-        }
-        let hash_ok = Digest32::from_hex(request.definition_hash.trim())
-            .is_some_and(|h| h.ct_eq(&ballot.stored.definition_hash));
-        if !hash_ok {
-            return Err(Error::BallotChanged);
         }
         let eligible = self
             .store()
@@ -266,24 +521,11 @@ impl Cista {
                 }
             }
         }
-        let choices = Choices::from_form(&ballot.definition, &request.fields)?;
         let weight = match ballot.definition.weighting {
             Weighting::Weighted => eligible.weight,
             Weighting::PerUnit => Weight::ONE,
         };
-        let organization = self
-            .store()
-            .organization(ballot.org())
-            .await?
-            .map(|o| o.name.to_string())
-            .unwrap_or_default();
-        Ok(Checked {
-            ballot,
-            unit,
-            organization,
-            weight,
-            choices,
-        })
+        Ok((ballot, unit, weight))
     }
 
     /// Writes the participation row and the ballot in one transaction with the audit entry.
@@ -295,13 +537,17 @@ impl Cista {
         channel: VoteChannel,
         voter: Option<SubjectCode>,
         origin: &VoteOrigin,
+        submission: Option<&str>,
     ) -> Result<(Tracker, Timestamp)> {
         let ballot = &checked.ballot;
         let choices_json = checked.choices.to_json()?;
         let recorded = ballot.definition.secrecy == Secrecy::Recorded;
         // A tracker collision (60 random bits) is vanishingly rare; one retry covers it.
-        for _ in 0..2 {
-            let tracker = Tracker::new(self.rng().as_ref());
+        for attempt in 0..TRACKER_ATTEMPTS {
+            let tracker = match submission {
+                Some(id) => self.derived_tracker(ballot.id(), id, attempt)?,
+                None => Tracker::new(self.rng().as_ref()),
+            };
             let sealed = self
                 .seal_for_org(
                     ballot.org(),
@@ -330,6 +576,7 @@ impl Cista {
                 voter,
                 origin: origin.clone(),
                 at: now,
+                submission: submission.map(submission_sha256),
             };
             if !tx.insert_participation(&participation).await? {
                 drop(tx);
@@ -368,7 +615,7 @@ impl Cista {
     }
 
     /// The refusal for a unit that already took part: when and how, in the ballot's zone.
-    async fn already_voted(&self, ballot: &Ballot, unit: &Unit) -> Result<Error> {
+    pub(crate) async fn already_voted(&self, ballot: &Ballot, unit: &Unit) -> Result<Error> {
         let first = self
             .store()
             .participation_of(ballot.id(), unit.id)
@@ -385,7 +632,7 @@ impl Cista {
     /// Records a refused attempt (a refusal row and an audit entry) when it names a ballot
     /// and a unit of the same organization, then hands the refusal back. Never records the
     /// choices that were attempted.
-    async fn refused(
+    pub(crate) async fn refused(
         &self,
         actor: &Actor,
         request: &CastRequest,
@@ -452,21 +699,19 @@ impl Cista {
         refusal
     }
 
+    /// The signed part of a receipt: which ballot (and its exact definition), the tracker, and
+    /// the checkpoint it will be found under on the bulletin. Deliberately not the unit, the
+    /// time or the choices (see the module docs).
     fn sign_receipt(
         &self,
         ballot: &Ballot,
-        checked: &Checked,
+        organization: &str,
         tracker: Tracker,
-        cast_at: Timestamp,
-        choices: &[(String, Vec<String>)],
-        channel: VoteChannel,
+        checkpoint_origin: &str,
     ) -> String {
         let one_line = |s: &str| s.replace(['\n', '\r'], " ");
         let mut body = String::from("Cista ballot receipt\n");
-        body.push_str(&format!(
-            "organization {}\n",
-            one_line(&checked.organization)
-        ));
+        body.push_str(&format!("organization {}\n", one_line(organization)));
         body.push_str(&format!(
             "ballot {} {}\n",
             ballot.id(),
@@ -476,17 +721,8 @@ impl Cista {
             "definition {}\n",
             ballot.stored.definition_hash.to_hex()
         ));
-        body.push_str(&format!("unit {}\n", one_line(checked.unit.label.as_str())));
         body.push_str(&format!("tracker {tracker}\n"));
-        body.push_str(&format!("cast {}\n", cast_at.to_rfc3339()));
-        body.push_str(&format!("channel {}\n", channel.as_str()));
-        for (contest, chosen) in choices {
-            body.push_str(&format!(
-                "choice {}: {}\n",
-                one_line(contest),
-                one_line(&chosen.join("; "))
-            ));
-        }
+        body.push_str(&format!("checkpoint {}\n", one_line(checkpoint_origin)));
         self.signer().sign_text(&body)
     }
 

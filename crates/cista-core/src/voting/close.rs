@@ -6,14 +6,13 @@
 use super::bundle::{
     self, BUNDLE_FORMAT, BallotResults, Bundle, PublishedBallot, RESULTS_FORMAT, checkpoint_origin,
 };
-use super::cast::choices_aad;
-use super::definition::{BallotDefinition, Choices};
+use super::cast::open_choices;
+use super::definition::BallotDefinition;
 use super::tally::{CountedBallot, Turnout, tally};
 use super::{Ballot, Window};
 use crate::audit::{AuditKind, NewAuditEntry};
 use crate::ports::{BallotStatus, BoxEntry, EligibleUnit, Participation, VoteChannel};
 use crate::{Action, Actor, Cista, Error, OrgAction, Result};
-use cista_crypto::Sealed;
 use cista_crypto::note::Checkpoint;
 use cista_types::{BallotId, OrgId, Timestamp};
 use std::collections::BTreeMap;
@@ -24,6 +23,8 @@ pub struct WorkDone {
     pub closed: usize,
     pub shuffled: usize,
     pub reminders: usize,
+    /// Ballots past their closing time that wait for paper ballots to be entered.
+    pub waiting_for_paper: usize,
 }
 
 /// Turnout and quorum while a ballot is open: never a count per choice.
@@ -83,8 +84,12 @@ impl Cista {
             };
             let result = async {
                 if ballot.window(now) == Window::Over {
-                    if self.close_ballot(actor, &ballot).await? {
-                        done.closed += 1;
+                    match self.close_ballot(actor, &ballot).await {
+                        Ok(true) => done.closed += 1,
+                        Ok(false) => {}
+                        // Staff still have inner ballots to enter; the live page says so.
+                        Err(Error::PaperPending(_)) => done.waiting_for_paper += 1,
+                        Err(e) => return Err(e),
                     }
                     return Ok::<_, Error>(());
                 }
@@ -124,16 +129,10 @@ impl Cista {
         let key = self.org_data_key(org).await?;
         let mut out = Vec::with_capacity(entries.len());
         for e in entries {
-            let plain = key.open(
-                &choices_aad(e.ballot, e.tracker),
-                &Sealed::from_bytes(e.sealed_choices.clone()),
-            )?;
-            let text = String::from_utf8(plain)
-                .map_err(|_| Error::Integrity("a ballot is not text".to_owned()))?;
             out.push(PublishedBallot {
                 tracker: e.tracker,
                 weight: e.weight,
-                choices: Choices::from_json(&text)?,
+                choices: open_choices(&key, e)?,
             });
         }
         out.sort_by_key(|b| b.tracker);
@@ -157,6 +156,10 @@ impl Cista {
         };
         if locked.status != BallotStatus::Published {
             return Ok(false);
+        }
+        let (piles, batches) = tx.paper_in_tx(ballot.id()).await?;
+        if let Some(pending) = (super::paper::PaperState { piles, batches }).blocks_close() {
+            return Err(pending);
         }
         tx.shuffle_box(ballot.id()).await?;
         let entries = tx.box_entries_in_tx(ballot.id()).await?;

@@ -9,6 +9,7 @@ pub mod cast;
 pub mod close;
 pub mod definition;
 pub mod import;
+pub mod paper;
 pub mod record;
 pub mod tally;
 pub mod units;

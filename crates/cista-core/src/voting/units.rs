@@ -235,6 +235,24 @@ impl Cista {
             })
     }
 
+    /// The voting weight a unit's ballot counts with on a ballot: its weight on the roll
+    /// frozen at publication when the ballot is weighted, `None` on a one-vote-per-unit
+    /// ballot or for a unit not on the roll. Weights are public (the bulletin lists them).
+    pub async fn counted_weight(
+        &self,
+        ballot: &Ballot,
+        unit: cista_types::UnitId,
+    ) -> Result<Option<cista_types::Weight>> {
+        if ballot.definition.weighting != super::definition::Weighting::Weighted {
+            return Ok(None);
+        }
+        Ok(self
+            .store()
+            .eligible_unit(ballot.id(), unit)
+            .await?
+            .map(|e| e.weight))
+    }
+
     async fn unit_state(&self, ballot: &Ballot, mine: &MyUnit) -> Result<UnitBallotState> {
         if let Some(p) = self
             .store()

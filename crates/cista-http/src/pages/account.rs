@@ -38,7 +38,7 @@ pub async fn me(
 ) -> Result<Response, AppError> {
     let (actor, session) = match person_or_redirect(&ctx) {
         Ok(found) => found,
-        Err(to) => return Ok(see_other(to)),
+        Err(to) => return Ok(see_other(&to)),
     };
     let cista = &state.cista;
     let sms_session = actor
@@ -86,7 +86,7 @@ pub async fn password_page(
     Extension(ctx): Extension<RequestContext>,
 ) -> Result<Response, AppError> {
     if let Err(to) = person_or_redirect(&ctx) {
-        return Ok(see_other(to));
+        return Ok(see_other(&to));
     }
     render(
         StatusCode::OK,

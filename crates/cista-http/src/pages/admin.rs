@@ -150,7 +150,7 @@ pub async fn org_home(
 ) -> Result<Response, AppError> {
     let (actor, _) = match person_or_redirect(&ctx) {
         Ok(found) => found,
-        Err(to) => return Ok(see_other(to)),
+        Err(to) => return Ok(see_other(&to)),
     };
     let org = organization(&state, &actor, &slug).await?;
     let notice = (query.done.as_deref() == Some("settings")).then(|| {
@@ -220,7 +220,7 @@ pub async fn people(
 ) -> Result<Response, AppError> {
     let (actor, _) = match person_or_redirect(&ctx) {
         Ok(found) => found,
-        Err(to) => return Ok(see_other(to)),
+        Err(to) => return Ok(see_other(&to)),
     };
     let org = organization(&state, &actor, &slug).await?;
     let rows = state.cista.organization_people(&actor, org.id).await?;
@@ -301,7 +301,7 @@ pub async fn invite_page(
 ) -> Result<Response, AppError> {
     let (actor, _) = match person_or_redirect(&ctx) {
         Ok(found) => found,
-        Err(to) => return Ok(see_other(to)),
+        Err(to) => return Ok(see_other(&to)),
     };
     let org = organization(&state, &actor, &slug).await?;
     let roles = invite_roles(&actor, &org, "member");

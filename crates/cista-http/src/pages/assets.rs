@@ -11,6 +11,8 @@ const STYLESHEET: &str = concat!(
     include_str!("../../static/staff.css"),
 );
 const FAVICON: &str = include_str!("../../static/favicon.svg");
+/// The one page script (see its header): loaded with the CSP nonce, never inline.
+const SCRIPT: &str = include_str!("../../static/forms.js");
 
 fn cached(content_type: &'static str, body: &'static str) -> impl IntoResponse {
     (
@@ -31,4 +33,8 @@ pub async fn stylesheet() -> impl IntoResponse {
 
 pub async fn favicon() -> impl IntoResponse {
     cached("image/svg+xml", FAVICON)
+}
+
+pub async fn script() -> impl IntoResponse {
+    cached("text/javascript; charset=utf-8", SCRIPT)
 }

@@ -2,9 +2,11 @@
 //! or a new invitation, signing in by SMS code, and the second factor. The pages reachable
 //! without a session answer identically for known and unknown people, after the same delay.
 
-use super::chrome::{Chrome, FormError, render, see_other};
+use super::chrome::{Chrome, FormError, local_next, render, see_other, with_next};
 use crate::AppState;
-use crate::context::{RequestContext, clear_session_cookie, cookie_value, session_cookie};
+use crate::context::{
+    RequestContext, clear_session_cookie, cookie_value, sealed_cookie, session_cookie,
+};
 use crate::error::AppError;
 use crate::limits::pad_to_floor;
 use askama::Template;
@@ -21,11 +23,36 @@ use serde::Deserialize;
 use std::time::Instant;
 
 const SMS_COOKIE: &str = "__Host-cista_sms";
+/// Freshly issued recovery codes, sealed to the new session for the page after the redirect.
+const RECOVERY_COOKIE: &str = "__Host-cista_recovery";
+const RECOVERY_TTL: time::Duration = time::Duration::minutes(10);
+
+/// Where a visitor was going when a sign-in step interrupted: `?next=/vote/42`, carried by
+/// every sign-in step's form action and followed at the end (only ever a local page, see
+/// `chrome::local_next`).
+#[derive(Debug, Default, Deserialize)]
+#[serde(default)]
+pub struct NextQuery {
+    next: Option<String>,
+}
+
+impl NextQuery {
+    fn target(&self) -> Option<&str> {
+        self.next.as_deref().and_then(local_next)
+    }
+
+    /// `path` with this `next` carried along.
+    fn carry(&self, path: &str) -> String {
+        with_next(path, self.target().unwrap_or(""))
+    }
+}
 
 #[derive(Template)]
 #[template(path = "auth/sign_in.html")]
 struct SignInPage {
     chrome: Chrome,
+    action: String,
+    sms_link: String,
     email: String,
     notice: Option<String>,
     errors: Vec<FormError>,
@@ -48,7 +75,7 @@ struct SingleFieldPage {
     chrome: Chrome,
     heading: &'static str,
     intro: &'static str,
-    action: &'static str,
+    action: String,
     field: &'static str,
     label: &'static str,
     input_type: &'static str,
@@ -64,7 +91,7 @@ struct CodePage {
     chrome: Chrome,
     heading: &'static str,
     intro: &'static str,
-    action: &'static str,
+    action: String,
     label: &'static str,
     inputmode: &'static str,
     alternative: Option<(&'static str, &'static str)>,
@@ -75,6 +102,7 @@ struct CodePage {
 #[template(path = "auth/mfa_enrol.html")]
 struct EnrolPage {
     chrome: Chrome,
+    action: String,
     required: bool,
     qr_data_uri: String,
     secret: String,
@@ -86,6 +114,7 @@ struct EnrolPage {
 struct RecoveryCodesPage {
     chrome: Chrome,
     codes: Vec<String>,
+    next: String,
 }
 
 #[derive(Template)]
@@ -97,12 +126,13 @@ pub(crate) struct NoticePage {
     pub links: Vec<(&'static str, &'static str)>,
 }
 
-/// Where a session goes next, by its stage.
-fn next_for(stage: SessionStage) -> &'static str {
+/// Where a new session goes: the second factor still to enrol or give (carrying `next`), or
+/// the page the visitor was going to (their account page by default).
+fn next_for(stage: SessionStage, next: &NextQuery) -> String {
     match stage {
-        SessionStage::MfaEnrol => "/mfa/enrol",
-        SessionStage::MfaPending => "/mfa",
-        SessionStage::Full | SessionStage::Sms => "/me",
+        SessionStage::MfaEnrol => next.carry("/mfa/enrol"),
+        SessionStage::MfaPending => next.carry("/mfa"),
+        SessionStage::Full | SessionStage::Sms => next.target().unwrap_or("/me").to_owned(),
     }
 }
 
@@ -124,6 +154,24 @@ pub struct SignInQuery {
     expired: Option<String>,
     done: Option<String>,
     signed_out: Option<String>,
+    next: Option<String>,
+}
+
+fn sign_in_form(
+    chrome: Chrome,
+    next: &NextQuery,
+    email: String,
+    notice: Option<String>,
+    errors: Vec<FormError>,
+) -> SignInPage {
+    SignInPage {
+        chrome,
+        action: next.carry("/sign-in"),
+        sms_link: next.carry("/sms"),
+        email,
+        notice,
+        errors,
+    }
 }
 
 pub async fn sign_in_page(
@@ -131,28 +179,40 @@ pub async fn sign_in_page(
     Extension(ctx): Extension<RequestContext>,
     Query(query): Query<SignInQuery>,
 ) -> Result<Response, AppError> {
-    if ctx.signed_in() {
-        return Ok(see_other("/me"));
+    let next = NextQuery { next: query.next };
+    // An SMS session (voting only) may sign in with a password to do more.
+    let sms_session = ctx
+        .session
+        .as_ref()
+        .is_some_and(|s| s.stage == SessionStage::Sms);
+    if ctx.signed_in() && !sms_session {
+        return Ok(see_other(next.target().unwrap_or("/me")));
     }
     let notice = if query.expired.is_some() {
         Some("Your session ended. Sign in again.")
-    } else if query.signed_out.is_some() {
-        Some("You are signed out, on every device.")
+    } else if let Some(scope) = query.signed_out.as_deref() {
+        Some(if scope == "everywhere" {
+            "You are signed out on every device."
+        } else {
+            "You are signed out on this device."
+        })
     } else {
         match query.done.as_deref() {
             Some("password") => Some("Your password is saved. Sign in with it."),
             Some("changed") => Some("Your password is changed. Sign in with the new one."),
+            _ if next.target().is_some() => Some("Sign in to continue."),
             _ => None,
         }
     };
     render(
         StatusCode::OK,
-        SignInPage {
-            chrome: Chrome::new(&ctx, &state),
-            email: String::new(),
-            notice: notice.map(str::to_owned),
-            errors: Vec::new(),
-        },
+        sign_in_form(
+            Chrome::new(&ctx, &state),
+            &next,
+            String::new(),
+            notice.map(str::to_owned),
+            Vec::new(),
+        ),
     )
 }
 
@@ -166,6 +226,7 @@ pub struct SignInForm {
 pub async fn sign_in_submit(
     State(state): State<AppState>,
     Extension(ctx): Extension<RequestContext>,
+    Query(next): Query<NextQuery>,
     Form(form): Form<SignInForm>,
 ) -> Result<Response, AppError> {
     let started = Instant::now();
@@ -175,32 +236,49 @@ pub async fn sign_in_submit(
         Ok(signed_in) => Ok(signed_in_redirect(
             &state,
             &signed_in,
-            next_for(signed_in.stage),
+            &next_for(signed_in.stage, &next),
         )),
         Err(Error::SignInFailed) => render(
             StatusCode::UNAUTHORIZED,
-            SignInPage {
-                chrome: Chrome::new(&ctx, &state),
-                email: form.email.chars().take(254).collect(),
-                notice: None,
-                errors: vec![FormError::new(
+            sign_in_form(
+                Chrome::new(&ctx, &state),
+                &next,
+                form.email.chars().take(254).collect(),
+                None,
+                vec![FormError::new(
                     "email",
                     "The email address or the password is not right.",
                 )],
-            },
+            ),
         ),
         Err(e) => Err(e.into()),
     }
 }
 
+/// "Sign out" in the header: ends this device's session only.
 pub async fn sign_out(
+    State(state): State<AppState>,
+    Extension(ctx): Extension<RequestContext>,
+) -> Result<Response, AppError> {
+    if let Some(session) = &ctx.session {
+        state.cista.sign_out_device(session).await?;
+    }
+    let mut response = see_other("/sign-in?signed_out=device");
+    response
+        .headers_mut()
+        .append(header::SET_COOKIE, clear_session_cookie());
+    Ok(response)
+}
+
+/// "Sign out everywhere" on the account page: ends every session of the account.
+pub async fn sign_out_everywhere(
     State(state): State<AppState>,
     Extension(ctx): Extension<RequestContext>,
 ) -> Result<Response, AppError> {
     if let Some(session) = &ctx.session {
         state.cista.sign_out(session).await?;
     }
-    let mut response = see_other("/sign-in?signed_out=1");
+    let mut response = see_other("/sign-in?signed_out=everywhere");
     response
         .headers_mut()
         .append(header::SET_COOKIE, clear_session_cookie());
@@ -236,6 +314,7 @@ async fn link_page(
     ctx: &RequestContext,
     token: &str,
     purpose: CredentialPurpose,
+    next: &NextQuery,
     errors: Vec<FormError>,
     status: StatusCode,
 ) -> Result<Response, AppError> {
@@ -255,7 +334,7 @@ async fn link_page(
             heading,
             first_name: view.first_name.to_string(),
             organization: view.organization,
-            action: format!("/{prefix}/{token}"),
+            action: next.carry(&format!("/{prefix}/{token}")),
             errors,
         },
     )
@@ -265,12 +344,14 @@ pub async fn invitation_link(
     State(state): State<AppState>,
     Extension(ctx): Extension<RequestContext>,
     Path(token): Path<String>,
+    Query(next): Query<NextQuery>,
 ) -> Result<Response, AppError> {
     link_page(
         &state,
         &ctx,
         &token,
         CredentialPurpose::Invite,
+        &next,
         Vec::new(),
         StatusCode::OK,
     )
@@ -281,12 +362,14 @@ pub async fn reset_link(
     State(state): State<AppState>,
     Extension(ctx): Extension<RequestContext>,
     Path(token): Path<String>,
+    Query(next): Query<NextQuery>,
 ) -> Result<Response, AppError> {
     link_page(
         &state,
         &ctx,
         &token,
         CredentialPurpose::Reset,
+        &next,
         Vec::new(),
         StatusCode::OK,
     )
@@ -300,11 +383,14 @@ pub struct PasswordForm {
     confirm: String,
 }
 
+/// Saves the password chosen with a link and signs this browser in, then carries on to where
+/// the link was meant to lead (its `next`), through the second factor where one is required.
 async fn set_password(
     state: &AppState,
     ctx: &RequestContext,
     token: &str,
     purpose: CredentialPurpose,
+    next: &NextQuery,
     form: &PasswordForm,
 ) -> Result<Response, AppError> {
     let password = match Password::parse(&form.password) {
@@ -316,6 +402,7 @@ async fn set_password(
                 ctx,
                 token,
                 purpose,
+                next,
                 errors,
                 StatusCode::UNPROCESSABLE_ENTITY,
             )
@@ -332,6 +419,7 @@ async fn set_password(
             ctx,
             token,
             purpose,
+            next,
             errors,
             StatusCode::UNPROCESSABLE_ENTITY,
         )
@@ -339,10 +427,14 @@ async fn set_password(
     }
     match state
         .cista
-        .set_password_with_link(token, purpose, &password)
+        .set_password_and_sign_in(token, purpose, &password)
         .await
     {
-        Ok(_) => Ok(see_other("/sign-in?done=password")),
+        Ok(signed_in) => Ok(signed_in_redirect(
+            state,
+            &signed_in,
+            &next_for(signed_in.stage, next),
+        )),
         Err(Error::TokenInvalid | Error::PersonErased) => invalid_link(state, ctx, purpose),
         Err(e @ (Error::WeakPassword { .. } | Error::InvalidInput { .. })) => {
             let errors = vec![FormError::from_error("password", &e)];
@@ -351,6 +443,7 @@ async fn set_password(
                 ctx,
                 token,
                 purpose,
+                next,
                 errors,
                 StatusCode::UNPROCESSABLE_ENTITY,
             )
@@ -364,18 +457,28 @@ pub async fn invitation_submit(
     State(state): State<AppState>,
     Extension(ctx): Extension<RequestContext>,
     Path(token): Path<String>,
+    Query(next): Query<NextQuery>,
     Form(form): Form<PasswordForm>,
 ) -> Result<Response, AppError> {
-    set_password(&state, &ctx, &token, CredentialPurpose::Invite, &form).await
+    set_password(
+        &state,
+        &ctx,
+        &token,
+        CredentialPurpose::Invite,
+        &next,
+        &form,
+    )
+    .await
 }
 
 pub async fn reset_submit(
     State(state): State<AppState>,
     Extension(ctx): Extension<RequestContext>,
     Path(token): Path<String>,
+    Query(next): Query<NextQuery>,
     Form(form): Form<PasswordForm>,
 ) -> Result<Response, AppError> {
-    set_password(&state, &ctx, &token, CredentialPurpose::Reset, &form).await
+    set_password(&state, &ctx, &token, CredentialPurpose::Reset, &next, &form).await
 }
 
 // --- asking for a reset or a new invitation ----------------------------------------------------
@@ -386,7 +489,7 @@ fn reset_form(chrome: Chrome) -> SingleFieldPage {
         heading: "Forgot your password?",
         intro: "Enter your email address. If an account uses it, we send a link to choose a new \
                 password. The link works once, for an hour.",
-        action: "/reset",
+        action: "/reset".to_owned(),
         field: "email",
         label: "Email address",
         input_type: "email",
@@ -403,7 +506,7 @@ fn resend_form(chrome: Chrome) -> SingleFieldPage {
         heading: "Get a new invitation link",
         intro: "Enter the email address your invitation was sent to. If an invitation is waiting \
                 for it, we send a new link; older links stop working.",
-        action: "/invitation",
+        action: "/invitation".to_owned(),
         field: "email",
         label: "Email address",
         input_type: "email",
@@ -436,13 +539,20 @@ pub struct EmailForm {
 
 pub async fn reset_request_submit(
     State(state): State<AppState>,
-    Extension(ctx): Extension<RequestContext>,
     Form(form): Form<EmailForm>,
 ) -> Result<Response, AppError> {
     let started = Instant::now();
     let result = state.cista.request_password_reset(&form.email).await;
     pad_to_floor(started, state.auth_limiter.settings.response_floor).await;
     result?;
+    Ok(see_other("/reset/sent"))
+}
+
+/// The page after asking for a reset link (the same whatever the address).
+pub async fn reset_sent(
+    State(state): State<AppState>,
+    Extension(ctx): Extension<RequestContext>,
+) -> Result<Response, AppError> {
     render(
         StatusCode::OK,
         NoticePage {
@@ -458,13 +568,20 @@ pub async fn reset_request_submit(
 
 pub async fn resend_request_submit(
     State(state): State<AppState>,
-    Extension(ctx): Extension<RequestContext>,
     Form(form): Form<EmailForm>,
 ) -> Result<Response, AppError> {
     let started = Instant::now();
     let result = state.cista.resend_invitation_by_email(&form.email).await;
     pad_to_floor(started, state.auth_limiter.settings.response_floor).await;
     result?;
+    Ok(see_other("/invitation/sent"))
+}
+
+/// The page after asking for a new invitation link (the same whatever the address).
+pub async fn resend_sent(
+    State(state): State<AppState>,
+    Extension(ctx): Extension<RequestContext>,
+) -> Result<Response, AppError> {
     render(
         StatusCode::OK,
         NoticePage {
@@ -483,6 +600,7 @@ pub async fn resend_request_submit(
 pub async fn sms_request_page(
     State(state): State<AppState>,
     Extension(ctx): Extension<RequestContext>,
+    Query(next): Query<NextQuery>,
 ) -> Result<Response, AppError> {
     render(
         StatusCode::OK,
@@ -492,7 +610,7 @@ pub async fn sms_request_page(
             intro: "Enter your email address, or your mobile number with its country code. If it \
                     matches a member with a mobile on file, we send a 6-digit code to that \
                     number. The session it opens lets you vote and nothing else.",
-            action: "/sms",
+            action: next.carry("/sms"),
             field: "identifier",
             label: "Email address or mobile number",
             input_type: "text",
@@ -504,13 +622,13 @@ pub async fn sms_request_page(
     )
 }
 
-fn code_page(chrome: Chrome, errors: Vec<FormError>) -> CodePage {
+fn code_page(chrome: Chrome, next: &NextQuery, errors: Vec<FormError>) -> CodePage {
     CodePage {
         chrome,
         heading: "Enter your code",
         intro: "If that matches a member with a mobile on file, we sent a 6-digit code to it. It \
                 works once, for 10 minutes.",
-        action: "/sms/verify",
+        action: next.carry("/sms/verify"),
         label: "6-digit code",
         inputmode: "numeric",
         alternative: Some(("/sms", "Ask for a new code")),
@@ -526,7 +644,7 @@ pub struct IdentifierForm {
 
 pub async fn sms_request_submit(
     State(state): State<AppState>,
-    Extension(ctx): Extension<RequestContext>,
+    Query(next): Query<NextQuery>,
     Form(form): Form<IdentifierForm>,
 ) -> Result<Response, AppError> {
     let started = Instant::now();
@@ -541,10 +659,7 @@ pub async fn sms_request_submit(
         .same_site(cookie::SameSite::Strict)
         .build();
     cookie.set_max_age(state.cista.settings().sms_code_ttl);
-    let mut response = render(
-        StatusCode::OK,
-        code_page(Chrome::new(&ctx, &state), Vec::new()),
-    )?;
+    let mut response = see_other(&next.carry("/sms/verify"));
     if let Ok(value) = HeaderValue::from_str(&cookie.to_string()) {
         response.headers_mut().append(header::SET_COOKIE, value);
     }
@@ -555,14 +670,15 @@ pub async fn sms_request_submit(
 pub async fn sms_verify_page(
     State(state): State<AppState>,
     Extension(ctx): Extension<RequestContext>,
+    Query(next): Query<NextQuery>,
     headers: HeaderMap,
 ) -> Result<Response, AppError> {
     if cookie_value(&headers, SMS_COOKIE).is_none() {
-        return Ok(see_other("/sms"));
+        return Ok(see_other(&next.carry("/sms")));
     }
     render(
         StatusCode::OK,
-        code_page(Chrome::new(&ctx, &state), Vec::new()),
+        code_page(Chrome::new(&ctx, &state), &next, Vec::new()),
     )
 }
 
@@ -575,6 +691,7 @@ pub struct CodeForm {
 pub async fn sms_verify_submit(
     State(state): State<AppState>,
     Extension(ctx): Extension<RequestContext>,
+    Query(next): Query<NextQuery>,
     headers: HeaderMap,
     Form(form): Form<CodeForm>,
 ) -> Result<Response, AppError> {
@@ -585,7 +702,8 @@ pub async fn sms_verify_submit(
         .await
     {
         Ok(signed_in) => {
-            let mut response = signed_in_redirect(&state, &signed_in, "/me");
+            let mut response =
+                signed_in_redirect(&state, &signed_in, &next_for(signed_in.stage, &next));
             let mut gone = cookie::Cookie::build((SMS_COOKIE, ""))
                 .path("/")
                 .secure(true)
@@ -600,6 +718,7 @@ pub async fn sms_verify_submit(
             StatusCode::BAD_REQUEST,
             code_page(
                 Chrome::new(&ctx, &state),
+                &next,
                 vec![FormError::new(
                     "code",
                     "That code is not right, or it has expired. Ask for a new one.",
@@ -629,21 +748,23 @@ fn qr_data_uri(uri: &str) -> Result<String, AppError> {
 async fn enrol_page(
     state: &AppState,
     ctx: &RequestContext,
+    next: &NextQuery,
     errors: Vec<FormError>,
     status: StatusCode,
 ) -> Result<Response, AppError> {
     let Some(session) = &ctx.session else {
-        return Ok(see_other("/sign-in"));
+        return Ok(see_other(&next.carry("/sign-in")));
     };
     let enrolment = match state.cista.begin_mfa_enrolment(session).await {
         Ok(e) => e,
-        Err(Error::Conflict(_)) => return Ok(see_other("/me")),
+        Err(Error::Conflict(_)) => return Ok(see_other(next.target().unwrap_or("/me"))),
         Err(e) => return Err(e.into()),
     };
     render(
         status,
         EnrolPage {
             chrome: Chrome::new(ctx, state),
+            action: next.carry("/mfa/enrol"),
             required: session.stage == SessionStage::MfaEnrol,
             qr_data_uri: qr_data_uri(&enrolment.uri)?,
             secret: enrolment.secret_base32,
@@ -655,13 +776,18 @@ async fn enrol_page(
 pub async fn mfa_enrol_page(
     State(state): State<AppState>,
     Extension(ctx): Extension<RequestContext>,
+    Query(next): Query<NextQuery>,
 ) -> Result<Response, AppError> {
-    enrol_page(&state, &ctx, Vec::new(), StatusCode::OK).await
+    enrol_page(&state, &ctx, &next, Vec::new(), StatusCode::OK).await
 }
 
+/// Turns the authenticator on, then sends the browser (Post/Redirect/Get) to the page that
+/// shows the recovery codes once: they travel sealed to the new session in a short-lived
+/// cookie, so a reload shows them again and the server keeps only their hashes.
 pub async fn mfa_enrol_submit(
     State(state): State<AppState>,
     Extension(ctx): Extension<RequestContext>,
+    Query(next): Query<NextQuery>,
     Form(form): Form<CodeForm>,
 ) -> Result<Response, AppError> {
     let Some(session) = &ctx.session else {
@@ -669,21 +795,17 @@ pub async fn mfa_enrol_submit(
     };
     match state.cista.confirm_mfa_enrolment(session, &form.code).await {
         Ok((signed_in, codes)) => {
-            let mut response = render(
-                StatusCode::OK,
-                RecoveryCodesPage {
-                    chrome: Chrome {
-                        signed_in: true,
-                        csrf: state.cista.csrf_token(&signed_in.token)?,
-                        ..Chrome::new(&ctx, &state)
-                    },
-                    codes,
-                },
+            let sealed = state.cista.seal_for_browser(
+                "recovery-codes",
+                &signed_in.token,
+                RECOVERY_TTL,
+                codes.join("\n").as_bytes(),
             )?;
-            response.headers_mut().append(
-                header::SET_COOKIE,
-                session_cookie(&signed_in.token, state.cista.settings().session_absolute),
-            );
+            let mut response =
+                signed_in_redirect(&state, &signed_in, &next.carry("/mfa/recovery-codes"));
+            if let Some(cookie) = sealed_cookie(RECOVERY_COOKIE, &sealed, RECOVERY_TTL) {
+                response.headers_mut().append(header::SET_COOKIE, cookie);
+            }
             Ok(response)
         }
         Err(Error::CodeInvalid) => {
@@ -691,19 +813,47 @@ pub async fn mfa_enrol_submit(
                 "code",
                 "That code is not right. Check the time on your phone and try the newest code.",
             )];
-            enrol_page(&state, &ctx, errors, StatusCode::BAD_REQUEST).await
+            enrol_page(&state, &ctx, &next, errors, StatusCode::BAD_REQUEST).await
         }
         Err(e) => Err(e.into()),
     }
 }
 
-fn challenge_page(chrome: Chrome, errors: Vec<FormError>) -> CodePage {
+/// The recovery codes issued a moment ago, from the sealed cookie; then on to `next`.
+pub async fn recovery_codes_page(
+    State(state): State<AppState>,
+    Extension(ctx): Extension<RequestContext>,
+    Query(next): Query<NextQuery>,
+    headers: HeaderMap,
+) -> Result<Response, AppError> {
+    let onward = next.target().unwrap_or("/me").to_owned();
+    let codes = match (&ctx.session_token, cookie_value(&headers, RECOVERY_COOKIE)) {
+        (Some(token), Some(sealed)) => state
+            .cista
+            .open_from_browser("recovery-codes", token, &sealed)
+            .and_then(|plain| String::from_utf8(plain).ok()),
+        _ => None,
+    };
+    let Some(codes) = codes else {
+        return Ok(see_other(&onward));
+    };
+    render(
+        StatusCode::OK,
+        RecoveryCodesPage {
+            chrome: Chrome::new(&ctx, &state),
+            codes: codes.lines().map(str::to_owned).collect(),
+            next: onward,
+        },
+    )
+}
+
+fn challenge_page(chrome: Chrome, next: &NextQuery, errors: Vec<FormError>) -> CodePage {
     CodePage {
         chrome,
         heading: "Enter your authenticator code",
         intro: "Open your authenticator app and type the 6-digit code for Cista. Lost your phone? \
                 Type one of your recovery codes instead.",
-        action: "/mfa",
+        action: next.carry("/mfa"),
         label: "Code",
         inputmode: "text",
         alternative: None,
@@ -714,32 +864,39 @@ fn challenge_page(chrome: Chrome, errors: Vec<FormError>) -> CodePage {
 pub async fn mfa_page(
     State(state): State<AppState>,
     Extension(ctx): Extension<RequestContext>,
+    Query(next): Query<NextQuery>,
 ) -> Result<Response, AppError> {
     match ctx.session.as_ref().map(|s| s.stage) {
         Some(SessionStage::MfaPending) => render(
             StatusCode::OK,
-            challenge_page(Chrome::new(&ctx, &state), Vec::new()),
+            challenge_page(Chrome::new(&ctx, &state), &next, Vec::new()),
         ),
-        Some(SessionStage::MfaEnrol) => Ok(see_other("/mfa/enrol")),
-        Some(_) => Ok(see_other("/me")),
-        None => Ok(see_other("/sign-in")),
+        Some(SessionStage::MfaEnrol) => Ok(see_other(&next.carry("/mfa/enrol"))),
+        Some(_) => Ok(see_other(next.target().unwrap_or("/me"))),
+        None => Ok(see_other(&next.carry("/sign-in"))),
     }
 }
 
 pub async fn mfa_submit(
     State(state): State<AppState>,
     Extension(ctx): Extension<RequestContext>,
+    Query(next): Query<NextQuery>,
     Form(form): Form<CodeForm>,
 ) -> Result<Response, AppError> {
     let Some(session) = &ctx.session else {
         return Err(AppError(Error::Unauthenticated));
     };
     match state.cista.verify_second_factor(session, &form.code).await {
-        Ok(signed_in) => Ok(signed_in_redirect(&state, &signed_in, "/me")),
+        Ok(signed_in) => Ok(signed_in_redirect(
+            &state,
+            &signed_in,
+            next.target().unwrap_or("/me"),
+        )),
         Err(Error::CodeInvalid) => render(
             StatusCode::BAD_REQUEST,
             challenge_page(
                 Chrome::new(&ctx, &state),
+                &next,
                 vec![FormError::new(
                     "code",
                     "That code is not right, or it was already used.",

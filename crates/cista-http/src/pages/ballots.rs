@@ -51,6 +51,18 @@ pub fn routes() -> Router<AppState> {
             get(paper::page).post(paper::submit),
         )
         .route(
+            "/admin/{org}/ballots/{id}/paper/check-in",
+            post(paper::check_in),
+        )
+        .route(
+            "/admin/{org}/ballots/{id}/paper/batches",
+            post(paper::open_batch),
+        )
+        .route(
+            "/admin/{org}/ballots/{id}/paper/batches/{batch}",
+            get(paper::batch_page).post(paper::enter_inner),
+        )
+        .route(
             "/admin/{org}/ballots/{id}/results.pdf",
             get(certificate::download),
         )

@@ -53,6 +53,9 @@ pub fn routes(state: &AppState) -> Router<AppState> {
             "/mfa/enrol",
             get(auth::mfa_enrol_page).post(auth::mfa_enrol_submit),
         )
+        .route("/mfa/recovery-codes", get(auth::recovery_codes_page))
+        .route("/reset/sent", get(auth::reset_sent))
+        .route("/invitation/sent", get(auth::resend_sent))
         .route_layer(from_fn_with_state(
             state.clone(),
             crate::limits::limit_auth_posts,
@@ -66,7 +69,9 @@ pub fn routes(state: &AppState) -> Router<AppState> {
         .route("/metrics", get(crate::metrics::serve_metrics))
         .route("/static/app.css", get(assets::stylesheet))
         .route("/static/favicon.svg", get(assets::favicon))
+        .route("/static/forms.js", get(assets::script))
         .route("/sign-out", post(auth::sign_out))
+        .route("/sign-out/everywhere", post(auth::sign_out_everywhere))
         .route("/me", get(account::me))
         .route(
             "/me/password",

@@ -129,7 +129,7 @@ pub async fn roster(
 ) -> Result<Response, AppError> {
     let (actor, _) = match person_or_redirect(&ctx) {
         Ok(found) => found,
-        Err(to) => return Ok(see_other(to)),
+        Err(to) => return Ok(see_other(&to)),
     };
     let org = state.cista.organization_for(&actor, &slug).await?;
     let notice = match done.done.as_deref() {
@@ -151,7 +151,7 @@ pub async fn example(
 ) -> Result<Response, AppError> {
     let (actor, _) = match person_or_redirect(&ctx) {
         Ok(found) => found,
-        Err(to) => return Ok(see_other(to)),
+        Err(to) => return Ok(see_other(&to)),
     };
     let org = state.cista.organization_for(&actor, &slug).await?;
     actor.authorize_in(org.id, OrgAction::ViewUnits)?;

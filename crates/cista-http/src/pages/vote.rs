@@ -35,6 +35,7 @@ pub fn routes() -> Router<AppState> {
             "/vote/{ballot}/unit/{unit}",
             get(form::page).post(form::cast),
         )
+        .route("/vote/{ballot}/unit/{unit}/receipt", get(form::receipt))
 }
 
 /// A ballot id from the URL: decimal, positive; anything else is a page that does not exist.
@@ -150,7 +151,7 @@ pub async fn index(
 ) -> Result<Response, AppError> {
     let (actor, _) = match person_or_redirect(&ctx) {
         Ok(found) => found,
-        Err(to) => return Ok(see_other(to)),
+        Err(to) => return Ok(see_other(&to)),
     };
     let now = state.cista.clock().now();
     let mut mine = state.cista.my_ballots(&actor).await?;
@@ -206,7 +207,7 @@ pub async fn ballot(
 ) -> Result<Response, AppError> {
     let (actor, _) = match person_or_redirect(&ctx) {
         Ok(found) => found,
-        Err(to) => return Ok(see_other(to)),
+        Err(to) => return Ok(see_other(&to)),
     };
     let id = ballot_id(&raw)?;
     let cista = &state.cista;

@@ -51,12 +51,18 @@ async fn invite_set_password_sign_in_and_sign_out() {
         &[("password", PASSWORD), ("confirm", PASSWORD)],
     )
     .await;
+    // Choosing the password signs this browser in and goes on (to the account page: the
+    // link named nothing else).
     assert_eq!(r.status(), StatusCode::SEE_OTHER);
-    assert_eq!(r.headers()["location"], "/sign-in?done=password");
+    assert_eq!(r.headers()["location"], "/me");
+    let (status, me) = page(&browser, &server, "/me").await;
+    assert_eq!(status, 200);
     // The link is spent.
     let (status, html) = page(&browser, &server, path).await;
     assert_eq!(status, 400);
     assert!(html.contains("This link does not work"));
+    let r = post(&browser, &server, "/sign-out", &csrf_in(&me), &[]).await;
+    assert_eq!(r.status(), StatusCode::SEE_OTHER);
 
     let (_, html) = page(&browser, &server, "/sign-in").await;
     let r = post(
@@ -143,6 +149,11 @@ async fn sign_in_reset_resend_and_sms_answer_identically_for_unknown_addresses()
         let a = post(&browser, &server, path, &token, &[(field, known)]).await;
         let b = post(&browser, &server, path, &token, &[(field, unknown)]).await;
         assert_eq!(a.status(), b.status(), "{path}");
+        assert_eq!(
+            a.headers().get("location"),
+            b.headers().get("location"),
+            "{path}: the answer tells known from unknown"
+        );
         let (a, b) = (a.text().await.unwrap(), b.text().await.unwrap());
         assert_eq!(a, b, "{path}: the answer tells known from unknown");
     }
@@ -187,16 +198,22 @@ async fn sign_in_reset_resend_and_sms_answer_identically_for_unknown_addresses()
     .await;
     assert_eq!(wrong.status(), StatusCode::UNAUTHORIZED);
     assert_eq!(wrong.status(), unknown.status());
-    let wrong = wrong
-        .text()
-        .await
-        .unwrap()
-        .replace("known@example.org", "E");
-    let unknown = unknown
-        .text()
-        .await
-        .unwrap()
-        .replace("ghost@example.org", "E");
+    // The same page but for the values drawn afresh for every response (the CSP nonce and the
+    // forms' submission id).
+    let wrong = without_fresh_values(
+        &wrong
+            .text()
+            .await
+            .unwrap()
+            .replace("known@example.org", "E"),
+    );
+    let unknown = without_fresh_values(
+        &unknown
+            .text()
+            .await
+            .unwrap()
+            .replace("ghost@example.org", "E"),
+    );
     assert_eq!(wrong, unknown);
     server.stop().await;
 }
@@ -480,8 +497,8 @@ async fn an_sms_session_can_reach_no_staff_page() {
         &[("identifier", "gus@example.org")],
     )
     .await;
-    assert_eq!(r.status(), StatusCode::OK);
-    let html = r.text().await.unwrap();
+    let (_, status, html) = crate::web::follow(&browser, &server, r).await;
+    assert_eq!(status, StatusCode::OK);
     let Some(Notice::SmsCode { code, .. }) = people::last_notice(cista, "+13055550142").await
     else {
         panic!("no SMS code sent");
@@ -636,4 +653,29 @@ async fn forged_malformed_and_oversized_input_never_makes_a_500() {
         "nothing half-written"
     );
     server.stop().await;
+}
+
+/// A page without the values every response draws afresh: the CSP nonce and the submission id
+/// that follows the dot in the forms' `csrf` field.
+fn without_fresh_values(html: &str) -> String {
+    let mut out = String::with_capacity(html.len());
+    let mut rest = html;
+    while let Some(at) = rest.find("nonce=\"") {
+        out.push_str(&rest[..at + 7]);
+        rest = &rest[at + 7..];
+        rest = &rest[rest.find('"').unwrap_or(0)..];
+    }
+    out.push_str(rest);
+    let marker = r#"name="csrf" value=""#;
+    let mut cleaned = String::with_capacity(out.len());
+    let mut rest = out.as_str();
+    while let Some(at) = rest.find(marker) {
+        let start = at + marker.len();
+        cleaned.push_str(&rest[..start]);
+        let value = &rest[start..rest[start..].find('"').map_or(rest.len(), |e| start + e)];
+        cleaned.push_str(value.split('.').next().unwrap_or(""));
+        rest = &rest[start + value.len()..];
+    }
+    cleaned.push_str(rest);
+    cleaned
 }

@@ -10,6 +10,7 @@
 mod access;
 mod errors;
 mod headers;
+mod repeats;
 mod server;
 mod staff_voting;
 mod trust;
@@ -364,10 +365,32 @@ pub mod web {
                 &[("code", &now_code(&secret))],
             )
             .await;
-            assert_eq!(r.status(), StatusCode::OK);
-            assert!(r.text().await.unwrap().contains("recovery codes"));
+            // Post/Redirect/Get: the codes are shown by the page the redirect leads to.
+            assert_eq!(r.status(), StatusCode::SEE_OTHER);
+            let to = r.headers()["location"].to_str().unwrap().to_owned();
+            assert_eq!(to, "/mfa/recovery-codes");
+            let (status, codes) = page(&browser, server, &to).await;
+            assert_eq!(status, StatusCode::OK);
+            assert!(codes.contains("recovery codes"), "{codes}");
         }
         browser
+    }
+
+    /// Follows a response's 303 (as a browser does) and returns the page it leads to.
+    pub async fn follow(
+        browser: &Client,
+        server: &TestServer,
+        response: reqwest::Response,
+    ) -> (String, StatusCode, String) {
+        assert_eq!(
+            response.status(),
+            StatusCode::SEE_OTHER,
+            "expected a redirect: {}",
+            response.text().await.unwrap_or_default()
+        );
+        let to = response.headers()["location"].to_str().unwrap().to_owned();
+        let (status, html) = page(browser, server, &to).await;
+        (to, status, html)
     }
 }
 

@@ -6,7 +6,7 @@
 
 use crate::people::{self, last_notice};
 use crate::voting::{ROSTER, import_roster, open_ballot, operator};
-use crate::web::{between, page, post, sign_in};
+use crate::web::{between, follow, page, post, sign_in};
 use crate::{Options, TestServer, csrf_in};
 use cista_core::notices::Notice;
 use cista_core::ports::VoteOrigin;
@@ -135,6 +135,49 @@ async fn titles(cista: &Cista, org: OrgId, ballot: BallotId) -> Vec<String> {
         .collect()
 }
 
+/// The outer envelopes of a secret ballot's paper ballots, checked in through the core.
+async fn check_in(cista: &Cista, org: OrgId, ballot: BallotId, labels: &[&str]) {
+    for label in labels {
+        cista
+            .check_in_envelope(
+                &operator(),
+                ballot,
+                unit_id(cista, org, label).await,
+                VoteOrigin::default(),
+            )
+            .await
+            .unwrap();
+    }
+}
+
+/// Opens every waiting envelope as one batch and enters its inner ballots: yes, and the
+/// candidates given, one list per ballot.
+async fn inner_ballots(cista: &Cista, org: OrgId, ballot: BallotId, ballots: &[&[&str]]) {
+    let hash = cista
+        .ballot(&operator(), org, ballot)
+        .await
+        .unwrap()
+        .stored
+        .definition_hash
+        .to_hex();
+    let batch = cista
+        .open_paper_batch(&operator(), ballot, cista_types::Weight::ONE)
+        .await
+        .unwrap();
+    for candidates in ballots {
+        let mut fields = vec![("c1".to_owned(), "yes".to_owned())];
+        fields.extend(
+            candidates
+                .iter()
+                .map(|c| ("c2".to_owned(), (*c).to_owned())),
+        );
+        cista
+            .enter_inner_ballot(&operator(), ballot, batch.number, &hash, &fields)
+            .await
+            .unwrap();
+    }
+}
+
 /// A paper ballot entered through the core: yes, and the candidates given.
 async fn paper_vote(cista: &Cista, org: OrgId, ballot: BallotId, label: &str, candidates: &[&str]) {
     let hash = cista
@@ -159,6 +202,7 @@ async fn paper_vote(cista: &Cista, org: OrgId, ballot: BallotId, label: &str, ca
                 definition_hash: hash,
                 fields,
                 origin: VoteOrigin::default(),
+                submission: None,
             },
         )
         .await
@@ -705,7 +749,9 @@ async fn the_live_page_shows_turnout_never_counts_and_paper_ballots_are_entered_
     let cista = &server.state.cista;
     let org = palm_court(cista).await;
     import_roster(cista, org).await;
-    let ballot = open_ballot(cista, org, Secrecy::Secret, Duration::hours(2)).await;
+    // A recorded ballot: its paper ballots are entered with their unit on one screen (a
+    // secret ballot's come in two envelopes; see the two-envelope test).
+    let ballot = open_ballot(cista, org, Secrecy::Recorded, Duration::hours(2)).await;
     paper_vote(cista, org, ballot, "1A", &["1", "2"]).await;
     paper_vote(cista, org, ballot, "2A", &["1"]).await;
     let admin = staff(&server, "admin@palm.example", Role::Admin).await;
@@ -752,8 +798,10 @@ async fn the_live_page_shows_turnout_never_counts_and_paper_ballots_are_entered_
         &fields,
     )
     .await;
-    assert_eq!(r.status(), 200);
-    let html = r.text().await.unwrap();
+    // Post/Redirect/Get: back to the entry page, with a notice.
+    let (to, status, html) = follow(&admin, &server, r).await;
+    assert_eq!(to, format!("{path}/paper"));
+    assert_eq!(status, 200);
     assert!(
         html.contains("Paper ballot for unit 3B entered at"),
         "{html}"
@@ -763,12 +811,13 @@ async fn the_live_page_shows_turnout_never_counts_and_paper_ballots_are_entered_
         !html.to_lowercase().contains("tracker"),
         "no tracker on the entry screen"
     );
-    // The same unit again: refused with the core's sentence, and recorded.
+    // The same unit again, from a fresh page: refused with the core's sentence, and
+    // recorded. (The very same form sent again would be a repeat: its first outcome.)
     let r = post(
         &admin,
         &server,
         &format!("{path}/paper"),
-        &csrf_in(&form),
+        &csrf_in(&html),
         &fields,
     )
     .await;
@@ -835,7 +884,21 @@ async fn the_live_page_shows_turnout_never_counts_and_paper_ballots_are_entered_
         last_notice(cista, "fay@palm.example").await,
         Some(Notice::BallotReminder { .. })
     ));
+    // The same form sent again (a reload, a double-click): its first outcome, nothing sent.
     let r = post(&admin, &server, &format!("{path}/remind"), &token, &[]).await;
+    assert_eq!(r.status(), StatusCode::SEE_OTHER);
+    assert_eq!(r.headers()["cista-repeat"], "first-outcome");
+    assert!(last_notice(cista, "fay@palm.example").await.is_none());
+    // A fresh page's button within the hour: refused, saying why.
+    let (_, live) = page(&admin, &server, &path).await;
+    let r = post(
+        &admin,
+        &server,
+        &format!("{path}/remind"),
+        &csrf_in(&live),
+        &[],
+    )
+    .await;
     assert_eq!(r.status(), StatusCode::CONFLICT);
     assert!(
         r.text()
@@ -912,11 +975,11 @@ async fn a_closed_ballot_shows_results_and_the_record_and_inspectors_read_everyt
     let started = std::time::Instant::now();
     let secret = open_ballot(cista, org, Secrecy::Secret, Duration::seconds(5)).await;
     let recorded = open_ballot(cista, org, Secrecy::Recorded, Duration::seconds(5)).await;
-    for ballot in [secret, recorded] {
-        paper_vote(cista, org, ballot, "1A", &["1", "2"]).await;
-        paper_vote(cista, org, ballot, "2A", &["1"]).await;
-        paper_vote(cista, org, ballot, "3B", &[]).await;
-    }
+    // The secret ballot's paper comes in two envelopes: checked in while open, opened after.
+    check_in(cista, org, secret, &["1A", "2A", "3B"]).await;
+    paper_vote(cista, org, recorded, "1A", &["1", "2"]).await;
+    paper_vote(cista, org, recorded, "2A", &["1"]).await;
+    paper_vote(cista, org, recorded, "3B", &[]).await;
     let admin = staff(&server, "admin@palm.example", Role::Admin).await;
     let inspector = staff(&server, "inspector@palm.example", Role::Inspector).await;
     // Both windows are over.
@@ -924,6 +987,8 @@ async fn a_closed_ballot_shows_results_and_the_record_and_inspectors_read_everyt
     if let Some(left) = over.checked_sub(started.elapsed()) {
         tokio::time::sleep(left).await;
     }
+    // After the closing time the three envelopes (fewer than a batch while open) are opened.
+    inner_ballots(cista, org, secret, &[&["1", "2"], &["1"], &[]]).await;
 
     for ballot in [secret, recorded] {
         let path = format!("{BALLOTS}/{ballot}");
@@ -1190,5 +1255,189 @@ async fn members_reach_no_staff_page_for_units_or_ballots() {
     }
     let r = upload(&member, &server, Some(&csrf_in(&home)), ROSTER.as_bytes()).await;
     assert_eq!(r.status(), StatusCode::FORBIDDEN);
+    server.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_secret_ballots_paper_comes_in_two_envelopes_and_no_screen_ties_a_ballot_to_a_unit() {
+    let server = TestServer::start(Options::default()).await;
+    let cista = &server.state.cista;
+    let org = palm_court(cista).await;
+    import_roster(cista, org).await;
+    let ballot = open_ballot(cista, org, Secrecy::Secret, Duration::hours(2)).await;
+    let admin = staff(&server, "admin@palm.example", Role::Admin).await;
+    let paper = format!("{BALLOTS}/{ballot}/paper");
+    let labels = ["1A", "1B", "2A", "3A", "3B"];
+
+    // The page offers the two envelopes only: the check-in has a unit and no choices.
+    let (status, html) = page(&admin, &server, &paper).await;
+    assert_eq!(status, 200);
+    assert!(html.contains("two envelopes"), "{html}");
+    assert!(html.contains(&format!("{paper}/check-in")), "{html}");
+    assert!(
+        !html.contains(r#"name="c1""#),
+        "no choices next to a unit: {html}"
+    );
+    // The one-screen entry (unit and choices together) is refused for a secret ballot.
+    let definition = cista
+        .ballot(&operator(), org, ballot)
+        .await
+        .unwrap()
+        .stored
+        .definition_hash
+        .to_hex();
+    let u1a = unit_id(cista, org, "1A").await.to_string();
+    let r = post(
+        &admin,
+        &server,
+        &paper,
+        &csrf_in(&html),
+        &[("unit", &u1a), ("definition", &definition), ("c1", "yes")],
+    )
+    .await;
+    assert_eq!(r.status(), StatusCode::CONFLICT);
+    assert!(r.text().await.unwrap().contains("two envelopes"));
+    assert_eq!(cista.store().participation(ballot).await.unwrap().len(), 0);
+
+    // Step one: each outer envelope, by unit.
+    for label in labels {
+        let (_, html) = page(&admin, &server, &paper).await;
+        let unit = unit_id(cista, org, label).await.to_string();
+        let r = post(
+            &admin,
+            &server,
+            &format!("{paper}/check-in"),
+            &csrf_in(&html),
+            &[("unit", &unit)],
+        )
+        .await;
+        let (to, _, html) = follow(&admin, &server, r).await;
+        assert_eq!(to, paper);
+        assert!(
+            html.contains(&format!("Outer envelope of unit {label} checked in at")),
+            "{html}"
+        );
+    }
+    assert_eq!(cista.store().box_count(ballot).await.unwrap(), 0);
+    // A second envelope for a unit is refused, said why, and recorded.
+    let (_, html) = page(&admin, &server, &paper).await;
+    assert!(html.contains("5 envelopes waiting"), "{html}");
+    let r = post(
+        &admin,
+        &server,
+        &format!("{paper}/check-in"),
+        &csrf_in(&html),
+        &[("unit", &u1a)],
+    )
+    .await;
+    assert_eq!(r.status(), StatusCode::CONFLICT);
+    assert!(r.text().await.unwrap().contains("1A already voted on"));
+    assert_eq!(cista.store().refusals(ballot).await.unwrap().len(), 1);
+
+    // Step two: open the waiting envelopes as a batch.
+    let r = post(
+        &admin,
+        &server,
+        &format!("{paper}/batches"),
+        &csrf_in(&html),
+        &[("weight", "1000000")],
+    )
+    .await;
+    let (to, status, mut inner) = follow(&admin, &server, r).await;
+    assert_eq!(to, format!("{paper}/batches/1"));
+    assert_eq!(status, 200);
+    assert!(inner.contains("Batch 1 opened: 5 envelopes"), "{inner}");
+
+    // Step three: the inner ballots, with no unit anywhere on the screen.
+    for n in 1..=5 {
+        assert!(inner.contains(&format!("Inner ballot {n} of 5")), "{inner}");
+        for label in labels {
+            assert!(
+                !inner.contains(&format!(">{label}<")) && !inner.contains(&format!("unit {label}")),
+                "{label} on the inner ballot screen: {inner}"
+            );
+        }
+        assert!(!inner.to_lowercase().contains("tracker"), "{inner}");
+        let definition = between(&inner, r#"name="definition" value=""#, "\"").to_owned();
+        let r = post(
+            &admin,
+            &server,
+            &format!("{paper}/batches/1"),
+            &csrf_in(&inner),
+            &[("definition", &definition), ("c1", "yes"), ("c2", "2")],
+        )
+        .await;
+        let (to, _, next) = follow(&admin, &server, r).await;
+        if n < 5 {
+            assert_eq!(to, format!("{paper}/batches/1"));
+            assert!(
+                next.contains(&format!("Inner ballot {n} of 5 entered.")),
+                "{next}"
+            );
+        } else {
+            assert_eq!(to, paper);
+            assert!(next.contains("Batch 1 is complete"), "{next}");
+        }
+        inner = next;
+    }
+    assert_eq!(cista.store().box_count(ballot).await.unwrap(), 5);
+    assert!(
+        cista
+            .store()
+            .box_entries(ballot)
+            .await
+            .unwrap()
+            .iter()
+            .all(|e| e.unit.is_none() && e.cast_at.is_none())
+    );
+    // No sixth ballot from five envelopes.
+    let r = post(
+        &admin,
+        &server,
+        &format!("{paper}/batches/1"),
+        &csrf_in(&inner),
+        &[("definition", &definition), ("c1", "no")],
+    )
+    .await;
+    assert_eq!(r.status(), StatusCode::CONFLICT);
+    assert_eq!(cista.store().box_count(ballot).await.unwrap(), 5);
+
+    // The trust page's secrecy sentence is what staff see: no page of the open ballot shows a
+    // tracker or a choice beside a unit.
+    let trust: serde_json::Value = server
+        .client()
+        .get(server.url("/api/v1/trust"))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let secrecy = trust.to_string();
+    assert!(secrecy.contains("two envelopes"), "{secrecy}");
+    let trackers: Vec<String> = cista
+        .store()
+        .box_entries(ballot)
+        .await
+        .unwrap()
+        .iter()
+        .map(|e| e.tracker.to_string())
+        .collect();
+    for path in [
+        format!("{BALLOTS}/{ballot}"),
+        paper.clone(),
+        format!("{BALLOTS}/{ballot}/record/participation.csv"),
+    ] {
+        let (_, html) = page(&admin, &server, &path).await;
+        for t in &trackers {
+            assert!(!html.contains(t.as_str()), "{path} shows a tracker");
+        }
+        if path.ends_with(".csv") {
+            assert!(
+                !html.contains("Ben Ortiz") && !html.contains("yes"),
+                "{path}: {html}"
+            );
+        }
+    }
     server.stop().await;
 }

@@ -105,17 +105,35 @@ async fn post_cast(
     .await
 }
 
-/// Opens the form for `unit`, then casts `choices` with it; returns the response.
+/// What a browser shows after a cast: the page its 303 leads to (Post/Redirect/Get: the
+/// receipt), or the page the cast answered with itself (a form shown again, a refusal).
+struct Shown {
+    status: StatusCode,
+    html: String,
+}
+
+impl Shown {
+    fn status(&self) -> StatusCode {
+        self.status
+    }
+
+    async fn text(self) -> Result<String, std::convert::Infallible> {
+        Ok(self.html)
+    }
+}
+
+/// Opens the form for `unit`, casts `choices` with it, and follows the answer's redirect to
+/// the receipt as a browser would.
 async fn cast(
     browser: &Client,
     server: &TestServer,
     ballot: BallotId,
     unit: UnitId,
     choices: &[(&str, &str)],
-) -> reqwest::Response {
+) -> Shown {
     let html = ok_page(browser, server, &format!("/vote/{ballot}/unit/{unit}")).await;
     let definition = between(&html, r#"name="definition" value=""#, "\"").to_owned();
-    post_cast(
+    let r = post_cast(
         browser,
         server,
         ballot,
@@ -124,7 +142,24 @@ async fn cast(
         &definition,
         choices,
     )
-    .await
+    .await;
+    if r.status() == StatusCode::SEE_OTHER {
+        let to = r.headers()["location"].to_str().unwrap().to_owned();
+        assert_eq!(to, format!("/vote/{ballot}/unit/{unit}/receipt"));
+        assert_eq!(r.headers()["cache-control"], "no-store");
+        let (status, html) = page(browser, server, &to).await;
+        return Shown { status, html };
+    }
+    let status = r.status();
+    Shown {
+        status,
+        html: r.text().await.unwrap(),
+    }
+}
+
+/// `path` as a query value.
+fn url_encoded(path: &str) -> String {
+    path.replace('/', "%2F")
 }
 
 /// The tracker on a receipt page.
@@ -181,7 +216,6 @@ async fn an_owner_votes_for_a_unit_and_gets_a_receipt_that_verifies() {
 
     let r = cast(&ana, &server, ballot, a1, FULL_VOTE).await;
     assert_eq!(r.status(), StatusCode::OK);
-    assert_eq!(r.headers()["cache-control"], "no-store");
     let receipt = r.text().await.unwrap();
     assert_clean(&receipt);
     let tracker = tracker_on(&receipt);
@@ -193,7 +227,7 @@ async fn an_owner_votes_for_a_unit_and_gets_a_receipt_that_verifies() {
         "<dt>Amend article 7</dt><dd>Yes</dd>",
         "<dt>Board of directors</dt><dd>Alma Diaz, Carla Sosa</dd>",
         &definition_hash(&server, ballot).await,
-        "this page is the only one",
+        "then only your download or printout has it",
         &format!(r#"download="cista-receipt-{tracker}.txt""#),
         &format!("/e/{ballot}/bulletin"),
     ] {
@@ -204,21 +238,28 @@ async fn an_owner_votes_for_a_unit_and_gets_a_receipt_that_verifies() {
         r#"href="data:text/plain;charset=utf-8;base64,"#,
         "\"",
     );
-    let signed = String::from_utf8(
+    let download = String::from_utf8(
         base64::engine::general_purpose::STANDARD
             .decode(encoded)
             .unwrap(),
     )
     .unwrap();
-    let body = cista.verify_receipt(&signed).unwrap();
-    for line in [
-        "unit 1A\n",
-        &format!("tracker {tracker}\n"),
-        "choice Board of directors: Alma Diaz; Carla Sosa\n",
-    ] {
-        assert!(body.contains(line), "{line}: {body}");
+    // The download shows what the page shows (unit, time, choices), then the signed part,
+    // which covers the ballot, the tracker and the checkpoint: never the unit or the choices.
+    for line in ["Unit 1A\n", "Board of directors: Alma Diaz, Carla Sosa\n"] {
+        assert!(download.contains(line), "{line}: {download}");
     }
-    let forged = signed.replace("unit 1A", "unit 1B");
+    let signed = &download[download.find("Cista ballot receipt").unwrap()..];
+    let body = cista.verify_receipt(signed).unwrap();
+    assert!(body.contains(&format!("tracker {tracker}\n")), "{body}");
+    for absent in ["unit", "1A", "Alma Diaz", "Carla Sosa", "choice"] {
+        assert!(!body.contains(absent), "{absent}: {body}");
+    }
+    let other = if tracker.starts_with('A') { "B" } else { "A" };
+    let forged = signed.replace(
+        &format!("tracker {tracker}"),
+        &format!("tracker {other}{}", &tracker[1..]),
+    );
     assert!(cista.verify_receipt(&forged).is_err());
 
     let home = ok_page(&ana, &server, "/vote").await;
@@ -229,7 +270,8 @@ async fn an_owner_votes_for_a_unit_and_gets_a_receipt_that_verifies() {
     assert!(!home.contains("Vote for unit 1A"), "{home}");
     assert!(home.contains("Vote for unit 1B"), "{home}");
 
-    // The same unit again, from the same browser: refused, said when and how, recorded.
+    // The same unit again, from the same browser with another page's form: refused, said
+    // when and how, recorded.
     let token = csrf_in(&home);
     let definition = definition_hash(&server, ballot).await;
     let r = post_cast(&ana, &server, ballot, a1, &token, &definition, FULL_VOTE).await;
@@ -241,9 +283,10 @@ async fn an_owner_votes_for_a_unit_and_gets_a_receipt_that_verifies() {
             && html.contains("already_voted"),
         "{html}"
     );
+    // The form's address now shows the receipt (the back button lands there).
     let (status, html) = page(&ana, &server, &format!("/vote/{ballot}/unit/{a1}")).await;
-    assert_eq!(status, StatusCode::CONFLICT);
-    assert!(html.contains("Unit 1A already voted on"), "{html}");
+    assert_eq!(status, StatusCode::OK);
+    assert!(html.contains(&tracker), "{html}");
     assert_eq!(cista.store().box_count(ballot).await.unwrap(), 1);
     let refusals = cista.store().refusals(ballot).await.unwrap();
     assert_eq!(refusals.len(), 1);
@@ -638,7 +681,12 @@ async fn owners_reach_only_their_own_units_and_malformed_addresses_are_not_found
     ] {
         let r = stranger.get(server.url(&path)).send().await.unwrap();
         assert_eq!(r.status(), StatusCode::SEE_OTHER, "{path}");
-        assert_eq!(r.headers()["location"], "/sign-in");
+        // Sign in, then back to the page asked for.
+        let next: String = url_encoded(&path);
+        assert_eq!(
+            r.headers()["location"],
+            format!("/sign-in?next={next}").as_str()
+        );
     }
     let (_, html) = page(&stranger, &server, "/sign-in").await;
     let r = post_cast(
@@ -835,9 +883,29 @@ async fn after_the_close_the_bulletin_finds_the_tracker_and_the_bundle_verifies(
         home.contains("phase-closed") && home.contains(&format!("/e/{ballot}/bulletin")),
         "{home}"
     );
-    // No late ballots.
+    // No late ballots: a cast after the close is refused with the next step. (The form's
+    // address itself now shows what the unit's vote was.)
+    let definition = definition_hash(&server, ballot).await;
+    let r = post_cast(
+        &ana,
+        &server,
+        ballot,
+        a1,
+        &csrf_in(&home),
+        &definition,
+        FULL_VOTE,
+    )
+    .await;
+    assert_eq!(r.status(), StatusCode::CONFLICT);
+    let html = r.text().await.unwrap();
+    assert!(html.contains("no late ballots"), "{html}");
+    assert!(html.contains("Back to the ballot"), "{html}");
     let (status, html) = page(&ana, &server, &format!("/vote/{ballot}/unit/{a1}")).await;
-    assert_eq!(status, StatusCode::CONFLICT, "{html}");
+    assert_eq!(status, StatusCode::OK, "{html}");
+    assert!(
+        html.contains("Ballot receipt") && !html.contains("Cast your vote"),
+        "{html}"
+    );
     server.stop().await;
 }
 
@@ -885,8 +953,9 @@ async fn the_device_test_works_without_signing_in_and_is_recorded() {
         &[("practice", "abstain")],
     )
     .await;
-    assert_eq!(r.status(), StatusCode::OK);
-    let html = r.text().await.unwrap();
+    let (to, status, html) = crate::web::follow(&visitor, &server, r).await;
+    assert_eq!(to, "/vote/test-device?done=abstain");
+    assert_eq!(status, StatusCode::OK);
     assert_clean(&html);
     for text in [
         "Your device works with Cista: the form arrived intact at",
@@ -946,8 +1015,8 @@ async fn an_owner_signed_in_by_sms_code_can_vote() {
         &[("identifier", "ana@palm.example")],
     )
     .await;
-    assert_eq!(r.status(), StatusCode::OK);
-    let html = r.text().await.unwrap();
+    let (_, status, html) = crate::web::follow(&phone, &server, r).await;
+    assert_eq!(status, StatusCode::OK);
     let Some(Notice::SmsCode { code, .. }) = people::last_notice(cista, "+13055550101").await
     else {
         panic!("no SMS code sent");

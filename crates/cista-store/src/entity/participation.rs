@@ -15,6 +15,8 @@ pub struct Model {
     pub ip: Option<String>,
     pub user_agent: Option<String>,
     pub at: TimeDateTimeWithTimeZone,
+    /// SHA-256 of the voting form's submission id (online casts only).
+    pub submission_sha256: Option<Vec<u8>>,
 }
 
 #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]

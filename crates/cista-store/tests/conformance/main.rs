@@ -13,7 +13,9 @@ mod audit;
 mod harness;
 mod keys;
 mod organizations;
+mod paper;
 mod people;
+mod repeats;
 mod schema;
 mod voting;
 
@@ -46,6 +48,16 @@ macro_rules! conformance {
 }
 
 conformance! {
+    paper::a_secret_ballot_takes_paper_only_in_two_envelopes,
+    paper::small_batches_wait_for_the_close_and_the_close_waits_for_them,
+    paper::concurrent_inner_ballots_never_outnumber_their_envelopes,
+    paper::each_weights_envelopes_are_opened_and_counted_with_their_own_weight,
+    repeats::a_submission_runs_once_and_repeats_get_its_first_outcome,
+    repeats::concurrent_arrivals_of_one_submission_run_it_once,
+    repeats::a_repeated_cast_returns_the_first_receipt_and_is_never_a_refusal,
+    repeats::the_same_cast_sent_many_times_at_once_casts_one_vote,
+    repeats::a_receipt_signs_the_ballot_tracker_and_checkpoint_never_the_unit_or_choices,
+    repeats::a_sealed_receipt_opens_only_for_its_session_unit_and_half_hour,
     schema::migrations_apply_once_and_leave_nothing_pending,
     schema::a_database_newer_than_the_binary_is_refused,
     schema::the_engine_reports_durable_settings,

@@ -6,7 +6,6 @@
 use crate::runtime::Failure;
 use cista_core::ports::VoteOrigin;
 use cista_core::voting::ballots::{BallotSettings, NewContest};
-use cista_core::voting::cast::CastRequest;
 use cista_core::voting::definition::{
     ContestKind, Secrecy, Threshold, Weighting, candidates_from_lines,
 };
@@ -324,20 +323,27 @@ async fn seed_poll(
     let ballot = cista.ballot(operator, org, poll).await?;
     let definition_hash = ballot.stored.definition_hash.to_hex();
     let units = cista.store().units(org).await?;
-    for (label, answer) in POLL_PAPER {
+    // A secret ballot's paper ballots come in two envelopes: check in each outer envelope by
+    // unit, open them together as one batch, then enter the inner ballots with no unit.
+    for (label, _) in POLL_PAPER {
         let Some(unit) = units.iter().find(|u| u.label.as_str() == label) else {
             continue;
         };
         cista
-            .enter_paper_ballot(
+            .check_in_envelope(operator, poll, unit.id, VoteOrigin::default())
+            .await?;
+    }
+    let batch = cista
+        .open_paper_batch(operator, poll, cista_types::Weight::ONE)
+        .await?;
+    for (_, answer) in POLL_PAPER {
+        cista
+            .enter_inner_ballot(
                 operator,
-                CastRequest {
-                    ballot: poll,
-                    unit: unit.id,
-                    definition_hash: definition_hash.clone(),
-                    fields: vec![(format!("c{contest}"), answer.to_owned())],
-                    origin: VoteOrigin::default(),
-                },
+                poll,
+                batch.number,
+                &definition_hash,
+                &[(format!("c{contest}"), answer.to_owned())],
             )
             .await?;
     }

@@ -202,13 +202,22 @@ fn spawn_voting_worker(cista: Cista, interval: Duration) -> tokio::task::JoinHan
     tokio::spawn(async move {
         let mut tick = tokio::time::interval(interval);
         tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        // Forms' first outcomes are kept a day for repeats; the expired ones go once an hour.
+        let mut last_purge: Option<std::time::Instant> = None;
         loop {
             tick.tick().await;
+            if last_purge.is_none_or(|t| t.elapsed() >= std::time::Duration::from_secs(3600)) {
+                last_purge = Some(std::time::Instant::now());
+                if let Err(e) = cista.purge_submissions().await {
+                    tracing::warn!(code = e.code(), cause = %e.chain(), "could not purge old form submissions");
+                }
+            }
             match cista.run_voting_work(&Actor::System).await {
-                Ok(done) if done != Default::default() => tracing::info!(
+                Ok(done) if done.closed + done.shuffled + done.reminders > 0 => tracing::info!(
                     closed = done.closed,
                     shuffled = done.shuffled,
                     reminders = done.reminders,
+                    waiting_for_paper = done.waiting_for_paper,
                     "voting work"
                 ),
                 Ok(_) => {}

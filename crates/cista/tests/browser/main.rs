@@ -12,6 +12,8 @@
     clippy::indexing_slicing
 )]
 
+mod journeys;
+
 use base64::Engine as _;
 use sha2::Digest as _;
 use std::io::{BufRead as _, BufReader};
@@ -220,17 +222,18 @@ impl Browser {
             .unwrap();
     }
 
-    /// Sets a password from a printed link and signs in; staff enrol an authenticator.
+    /// Sets a password from a printed link, which signs the browser in; staff enrol an
+    /// authenticator straight away.
     async fn first_sign_in(&self, email: &str, authenticator: bool) {
         self.driver.goto(self.printed_link(email)).await.unwrap();
         self.fill("password", PASSWORD).await;
         self.fill("confirm", PASSWORD).await;
         self.submit().await;
-        assert!(self.main_text().await.contains("Your password is saved"));
-        self.sign_in(email, PASSWORD).await;
         if authenticator {
             assert_eq!(self.path().await, "/mfa/enrol");
             self.confirm_authenticator().await;
+        } else {
+            assert_eq!(self.path().await, "/me", "{}", self.main_text().await);
         }
     }
 
@@ -856,7 +859,8 @@ async fn association_voting_works_in_chromium() {
         "Alma Diaz",
         "Carla Sosa",
         "Erin Walsh",
-        "Signed receipt",
+        "Signed part",
+        "Public bulletin",
     ] {
         assert!(receipt.contains(text), "{text}: {receipt}");
     }
@@ -873,14 +877,65 @@ async fn association_voting_works_in_chromium() {
         .unwrap();
     assert!(download.starts_with("data:"), "{download}");
 
-    // A second vote for unit 101: refused, saying when and how the unit voted.
-    b.go(&format!("{election_path}/unit/{unit_101}")).await;
-    let refused = b.main_text().await;
-    assert!(
-        refused.contains("already voted") && refused.contains("online"),
-        "{refused}"
+    let tracker_on_page = async || {
+        b.driver
+            .find(By::Css("p.tracker code"))
+            .await
+            .unwrap()
+            .text()
+            .await
+            .unwrap()
+    };
+    let tracker = tracker_on_page().await;
+    let receipt_path = b.path().await;
+    assert_eq!(
+        receipt_path,
+        format!("{election_path}/unit/{unit_101}/receipt")
     );
-    b.shot("vote-already-voted.png").await;
+    assert!(
+        b.driver
+            .find(By::Css("button[data-print]"))
+            .await
+            .unwrap()
+            .is_displayed()
+            .await
+            .unwrap(),
+        "the Print button shows with the page script"
+    );
+
+    // Reload: the same receipt (Post/Redirect/Get: the browser does not send the vote again).
+    b.driver.refresh().await.unwrap();
+    assert_eq!(tracker_on_page().await, tracker);
+    // Back: the form's address now shows the receipt, not a refusal.
+    b.driver.back().await.unwrap();
+    assert_eq!(b.path().await, format!("{election_path}/unit/{unit_101}"));
+    assert_eq!(tracker_on_page().await, tracker);
+    b.driver.forward().await.unwrap();
+    assert_eq!(tracker_on_page().await, tracker);
+    b.shot("vote-receipt-after-reload.png").await;
+
+    // The printed receipt: no menus or buttons, the bulletin's address in full.
+    let printed = b
+        .driver
+        .print_page(thirtyfour::common::print::PrintParameters::default())
+        .await;
+    {
+        let pdf = printed.unwrap();
+        let pdf_path = b.shots.join("vote-receipt-printed.pdf");
+        std::fs::write(&pdf_path, pdf).unwrap();
+        let text = Command::new("pdftotext")
+            .arg(&pdf_path)
+            .arg("-")
+            .output()
+            .expect("pdftotext (poppler-utils) must be installed");
+        let text = String::from_utf8_lossy(&text.stdout);
+        assert!(text.contains(&tracker), "{text}");
+        assert!(text.contains("/e/") && text.contains("/bulletin"), "{text}");
+        assert!(
+            !text.contains("Download receipt") && !text.contains("Sign out"),
+            "{text}"
+        );
+    }
     b.sign_out().await;
 
     // Sofia, designated voter of 204, votes for it.
@@ -910,22 +965,10 @@ async fn association_voting_works_in_chromium() {
         "no outcome before the close: {live}"
     );
     b.shot("admin-ballot-live.png").await;
+    // Paper ballots of the secret election, in two envelopes: five outer envelopes checked in
+    // by unit, opened together as a batch, and their inner ballots entered with no unit.
     b.follow("Enter a paper ballot").await;
-    let unit = b
-        .driver
-        .find(By::XPath(
-            "//select[@id='unit']/option[normalize-space(text())='508']",
-        ))
-        .await
-        .unwrap();
-    unit.click().await.unwrap();
-    for name in ["Alma Diaz", "David Feld"] {
-        b.choose(name).await;
-    }
-    b.shot("admin-paper.png").await;
-    b.submit().await;
-    let entered = b.main_text().await;
-    assert!(entered.contains("508"), "{entered}");
+    assert!(b.main_text().await.contains("two envelopes"));
     assert!(
         b.driver
             .find(By::XPath(
@@ -935,6 +978,49 @@ async fn association_voting_works_in_chromium() {
             .is_err(),
         "a unit that voted online is not offered for paper"
     );
+    for label in ["508", "102", "103", "104", "105"] {
+        b.driver
+            .find(By::XPath(format!(
+                "//select[@id='unit']/option[normalize-space(text())='{label}']"
+            )))
+            .await
+            .unwrap()
+            .click()
+            .await
+            .unwrap();
+        b.submit().await;
+        let checked = b.main_text().await;
+        assert!(
+            checked.contains(&format!("Outer envelope of unit {label} checked in")),
+            "{checked}"
+        );
+    }
+    b.shot("admin-paper-envelopes.png").await;
+    b.click_and_wait(
+        b.driver
+            .find(By::XPath(
+                "//button[normalize-space(text())='Open them as a batch']",
+            ))
+            .await
+            .unwrap(),
+    )
+    .await;
+    for n in 1..=5 {
+        let inner = b.main_text().await;
+        assert!(inner.contains(&format!("Inner ballot {n} of 5")), "{inner}");
+        for label in ["508", "102", "103", "104", "105"] {
+            assert!(!inner.contains(&format!("unit {label}")), "{inner}");
+        }
+        if n == 1 {
+            b.shot("admin-paper-inner-ballot.png").await;
+        }
+        for name in ["Alma Diaz", "David Feld"] {
+            b.choose(name).await;
+        }
+        b.submit().await;
+    }
+    let done = b.main_text().await;
+    assert!(done.contains("Batch 1 is complete"), "{done}");
 
     // The quick poll closes on its own (the worker runs every few seconds).
     b.go("/admin/palm-court/ballots").await;

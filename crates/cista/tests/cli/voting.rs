@@ -283,6 +283,7 @@ fn verify_election_recounts_a_real_bundle_and_fails_on_any_tampering() {
                             ("c2".into(), candidate.into()),
                         ],
                         origin: Default::default(),
+                        submission: None,
                     },
                 )
                 .await

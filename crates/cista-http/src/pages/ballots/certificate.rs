@@ -21,7 +21,7 @@ pub async fn download(
 ) -> Result<Response, AppError> {
     let (actor, _) = match person_or_redirect(&ctx) {
         Ok(found) => found,
-        Err(to) => return Ok(see_other(to)),
+        Err(to) => return Ok(see_other(&to)),
     };
     let cista = &state.cista;
     let org = cista.organization_for(&actor, &slug).await?;

@@ -38,7 +38,7 @@ pub async fn new_page(
 ) -> Result<Response, AppError> {
     let (actor, _) = match person_or_redirect(&ctx) {
         Ok(found) => found,
-        Err(to) => return Ok(see_other(to)),
+        Err(to) => return Ok(see_other(&to)),
     };
     let org = state.cista.organization_for(&actor, &slug).await?;
     actor.authorize_in(org.id, OrgAction::ManageBallots)?;

@@ -33,7 +33,7 @@ pub async fn download(
 ) -> Result<Response, AppError> {
     let (actor, _) = match person_or_redirect(&ctx) {
         Ok(found) => found,
-        Err(to) => return Ok(see_other(to)),
+        Err(to) => return Ok(see_other(&to)),
     };
     let (org, ballot) = org_and_ballot(&state, &actor, &slug, &id).await?;
     let file = record_file(&file).ok_or(Error::NotFound {

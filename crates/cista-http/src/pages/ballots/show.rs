@@ -49,7 +49,7 @@ pub async fn list(
 ) -> Result<Response, AppError> {
     let (actor, _) = match person_or_redirect(&ctx) {
         Ok(found) => found,
-        Err(to) => return Ok(see_other(to)),
+        Err(to) => return Ok(see_other(&to)),
     };
     let org = state.cista.organization_for(&actor, &slug).await?;
     let mut ballots = Vec::new();
@@ -466,7 +466,7 @@ pub async fn ballot(
 ) -> Result<Response, AppError> {
     let (actor, _) = match person_or_redirect(&ctx) {
         Ok(found) => found,
-        Err(to) => return Ok(see_other(to)),
+        Err(to) => return Ok(see_other(&to)),
     };
     let (org, ballot) = org_and_ballot(&state, &actor, &slug, &id).await?;
     let extra = Overrides {
@@ -494,7 +494,7 @@ pub async fn preview(
 ) -> Result<Response, AppError> {
     let (actor, _) = match person_or_redirect(&ctx) {
         Ok(found) => found,
-        Err(to) => return Ok(see_other(to)),
+        Err(to) => return Ok(see_other(&to)),
     };
     let (org, ballot) = org_and_ballot(&state, &actor, &slug, &id).await?;
     render(

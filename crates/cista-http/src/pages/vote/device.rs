@@ -5,10 +5,10 @@
 use crate::AppState;
 use crate::context::{PRE_SESSION_COOKIE, RequestContext, SESSION_COOKIE, cookie_value};
 use crate::error::AppError;
-use crate::pages::chrome::{Chrome, FormError, render};
+use crate::pages::chrome::{Chrome, FormError, render, see_other};
 use crate::tls::ConnectionTls;
 use askama::Template;
-use axum::extract::State;
+use axum::extract::{Query, State};
 use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::Response;
 use axum::{Extension, Form};
@@ -100,13 +100,40 @@ struct DonePage {
     answer: &'static str,
 }
 
+/// `?done=yes|no|abstain`: the page after a practice answer was recorded (Post/Redirect/Get).
+#[derive(Debug, Default, Deserialize)]
+#[serde(default)]
+pub struct DoneQuery {
+    done: Option<String>,
+}
+
+fn practice_answer(raw: &str) -> Option<&'static str> {
+    match raw {
+        "yes" => Some("Yes"),
+        "no" => Some("No"),
+        "abstain" => Some("Abstain"),
+        _ => None,
+    }
+}
+
 pub async fn page(
     State(state): State<AppState>,
     Extension(ctx): Extension<RequestContext>,
+    Query(query): Query<DoneQuery>,
     headers: HeaderMap,
     connection: Option<Extension<Arc<ConnectionTls>>>,
 ) -> Result<Response, AppError> {
     let checks = Checks::of(&state, &ctx, &headers, connection.as_deref().map(|c| &**c));
+    if let Some(answer) = query.done.as_deref().and_then(practice_answer) {
+        return render(
+            StatusCode::OK,
+            DonePage {
+                chrome: Chrome::new(&ctx, &state),
+                checks,
+                answer,
+            },
+        );
+    }
     render(
         StatusCode::OK,
         DevicePage {
@@ -131,11 +158,8 @@ pub async fn submit(
     Form(form): Form<PracticeForm>,
 ) -> Result<Response, AppError> {
     let checks = Checks::of(&state, &ctx, &headers, connection.as_deref().map(|c| &**c));
-    let answer = match form.practice.as_str() {
-        "yes" => "Yes",
-        "no" => "No",
-        "abstain" => "Abstain",
-        _ => {
+    if practice_answer(&form.practice).is_none() {
+        {
             return render(
                 StatusCode::UNPROCESSABLE_ENTITY,
                 DevicePage {
@@ -157,12 +181,8 @@ pub async fn submit(
         .cista
         .record_device_test(&ctx.actor(), &checks.user_agent, &tls)
         .await?;
-    render(
-        StatusCode::OK,
-        DonePage {
-            chrome: Chrome::new(&ctx, &state),
-            checks,
-            answer,
-        },
-    )
+    Ok(see_other(&format!(
+        "/vote/test-device?done={}",
+        form.practice
+    )))
 }

@@ -1,25 +1,30 @@
 //! The ballot form for one unit, the cast, and the receipt. The form carries the hash of the
-//! exact definition it was made from (FL-04); the receipt exists only in the response to the
-//! cast (FL-05): nothing here stores or logs the choices.
+//! exact definition it was made from (FL-04). The cast follows Post/Redirect/Get: it answers
+//! with a 303 to the receipt page and the receipt itself travels sealed in a short-lived cookie
+//! bound to the voter's session (FL-05), so a reload or the back button shows it again while
+//! the server keeps no copy. A repeated submission of the same form gets the first cast's
+//! receipt (the core re-derives it) and is never recorded as a refused attempt. Nothing here
+//! stores or logs the choices.
 
 use super::states;
 use super::{ContestLine, ballot_id, unit_id};
 use crate::AppState;
-use crate::context::{RequestContext, vote_origin};
+use crate::context::{RequestContext, cookie_value, sealed_cookie, vote_origin};
+use crate::csrf::FormSubmission;
 use crate::error::{AppError, status_for};
 use crate::pages::chrome::{Chrome, person_or_redirect, person_or_refuse, render, see_other};
 use askama::Template;
 use axum::extract::{ConnectInfo, Path, State};
-use axum::http::{HeaderMap, StatusCode};
-use axum::response::Response;
+use axum::http::{HeaderMap, StatusCode, header};
+use axum::response::{IntoResponse as _, Response};
 use axum::{Extension, Form};
 use base64::Engine as _;
 use cista_core::ports::Unit;
-use cista_core::voting::cast::{CastRequest, Receipt};
+use cista_core::voting::cast::{CastRequest, RECEIPT_TTL, Receipt};
 use cista_core::voting::definition::{Answer, BallotDefinition, Contest, ContestKind, Secrecy};
 use cista_core::voting::units::{MyBallot, UnitBallotState};
 use cista_core::{Actor, Error};
-use cista_types::{BallotId, Rng, UnitId};
+use cista_types::{BallotId, Rng, UnitId, Weight};
 use std::net::SocketAddr;
 
 /// The form field of a contest.
@@ -163,6 +168,8 @@ struct FormPage {
     closes: String,
     definition: String,
     secret: bool,
+    /// For a weighted ballot, the voting interest this unit's vote counts with.
+    weight: Option<String>,
     contests: Vec<ContestField>,
     errors: Vec<FieldError>,
 }
@@ -172,6 +179,7 @@ impl FormPage {
         chrome: Chrome,
         my: &MyBallot,
         unit: &Unit,
+        weight: Option<Weight>,
         submitted: &[(String, String)],
         error: Option<(String, String)>,
         rng: &dyn Rng,
@@ -202,6 +210,7 @@ impl FormPage {
             closes: ballot.local(d.closes_at),
             definition: ballot.stored.definition_hash.to_hex(),
             secret: d.secrecy == Secrecy::Secret,
+            weight: weight.map(|w| w.to_string()),
             contests,
             errors,
         }
@@ -254,37 +263,160 @@ fn sentence(text: &str) -> String {
 pub async fn page(
     State(state): State<AppState>,
     Extension(ctx): Extension<RequestContext>,
+    headers: HeaderMap,
     Path((ballot, unit)): Path<(String, String)>,
 ) -> Result<Response, AppError> {
     let (actor, _) = match person_or_redirect(&ctx) {
         Ok(found) => found,
-        Err(to) => return Ok(see_other(to)),
+        Err(to) => return Ok(see_other(&to)),
     };
     let (ballot, unit) = (ballot_id(&ballot)?, unit_id(&unit)?);
     let (my, unit, unit_state) = my_unit(&state, &actor, ballot, unit).await?;
     let chrome = Chrome::new(&ctx, &state);
     let now = state.cista.clock().now();
-    if let Some(refusal) = states::refusal(&my.ballot, &unit, &unit_state, now) {
-        let consent_form =
-            matches!(unit_state, UnitBallotState::Paper(_)) && my.ballot.accepts_votes(now);
-        return render(
-            status_for(refusal.class()),
-            CannotPage {
-                chrome,
-                back: format!("/vote/{ballot}"),
-                ballot_id: ballot.to_string(),
-                heading: sentence(&refusal.public_message()),
-                code: refusal.code(),
-                unit_id: unit.id.to_string(),
-                unit_label: unit.label.to_string(),
-                consent_form,
-            },
-        );
+    if let UnitBallotState::Voted(first) = &unit_state {
+        // Back to the form after voting (the back button): the receipt while it lasts, or
+        // what the unit's vote was, never a refusal.
+        return voted_page(&state, &ctx, &headers, &actor, &my, &unit, first).await;
     }
+    if let Some(refusal) = states::refusal(&my.ballot, &unit, &unit_state, now) {
+        return cannot_page(&state, &ctx, &my, &unit, &unit_state, &refusal);
+    }
+    let weight = state.cista.counted_weight(&my.ballot, unit.id).await?;
     render(
         StatusCode::OK,
-        FormPage::new(chrome, &my, &unit, &[], None, state.cista.rng().as_ref()),
+        FormPage::new(
+            chrome,
+            &my,
+            &unit,
+            weight,
+            &[],
+            None,
+            state.cista.rng().as_ref(),
+        ),
     )
+}
+
+/// The friendly page instead of the form when the unit cannot vote online now: what stands
+/// in the way and the next step (consent, paper, the ballot list).
+fn cannot_page(
+    state: &AppState,
+    ctx: &RequestContext,
+    my: &MyBallot,
+    unit: &Unit,
+    unit_state: &UnitBallotState,
+    refusal: &Error,
+) -> Result<Response, AppError> {
+    let now = state.cista.clock().now();
+    let ballot = my.ballot.id();
+    let consent_form =
+        matches!(unit_state, UnitBallotState::Paper(_)) && my.ballot.accepts_votes(now);
+    render(
+        status_for(refusal.class()),
+        CannotPage {
+            chrome: Chrome::new(ctx, state),
+            back: format!("/vote/{ballot}"),
+            ballot_id: ballot.to_string(),
+            heading: sentence(&refusal.public_message()),
+            code: refusal.code(),
+            unit_id: unit.id.to_string(),
+            unit_label: unit.label.to_string(),
+            consent_form,
+        },
+    )
+}
+
+/// The name of the cookie that carries one unit's receipt on one ballot.
+fn receipt_cookie(ballot: BallotId, unit: UnitId) -> String {
+    format!("__Host-cista_receipt_{ballot}_{unit}")
+}
+
+/// The receipt sealed into this browser for this ballot and unit, if it is still there.
+async fn sealed_receipt(
+    state: &AppState,
+    ctx: &RequestContext,
+    headers: &HeaderMap,
+    actor: &Actor,
+    ballot: BallotId,
+    unit: UnitId,
+) -> Result<Option<Receipt>, AppError> {
+    let (Some(session), Some(sealed)) = (
+        ctx.session_token.as_deref(),
+        cookie_value(headers, &receipt_cookie(ballot, unit)),
+    ) else {
+        return Ok(None);
+    };
+    Ok(state
+        .cista
+        .open_receipt(actor, ballot, unit, session, &sealed)
+        .await?)
+}
+
+/// A unit that voted: its receipt while this browser still holds it, otherwise when and how
+/// it voted and why the receipt cannot be shown again.
+async fn voted_page(
+    state: &AppState,
+    ctx: &RequestContext,
+    headers: &HeaderMap,
+    actor: &Actor,
+    my: &MyBallot,
+    unit: &Unit,
+    first: &cista_core::ports::Participation,
+) -> Result<Response, AppError> {
+    let ballot = my.ballot.id();
+    if let Some(receipt) = sealed_receipt(state, ctx, headers, actor, ballot, unit.id).await? {
+        return render(
+            StatusCode::OK,
+            ReceiptPage::new(Chrome::new(ctx, state), &state.public_origin, receipt),
+        );
+    }
+    let d = &my.ballot.definition;
+    render(
+        StatusCode::OK,
+        VotedPage {
+            chrome: Chrome::new(ctx, state),
+            ballot_id: ballot.to_string(),
+            ballot_title: d.title.clone(),
+            unit_label: unit.label.to_string(),
+            when: my.ballot.local(first.at),
+            how: first.channel.describe(),
+            secret: d.secrecy == Secrecy::Secret,
+        },
+    )
+}
+
+/// The receipt page after a cast's redirect (and on reload).
+pub async fn receipt(
+    State(state): State<AppState>,
+    Extension(ctx): Extension<RequestContext>,
+    headers: HeaderMap,
+    Path((ballot, unit)): Path<(String, String)>,
+) -> Result<Response, AppError> {
+    let (actor, _) = match person_or_redirect(&ctx) {
+        Ok(found) => found,
+        Err(to) => return Ok(see_other(&to)),
+    };
+    let (ballot, unit) = (ballot_id(&ballot)?, unit_id(&unit)?);
+    let (my, unit, unit_state) = my_unit(&state, &actor, ballot, unit).await?;
+    match &unit_state {
+        UnitBallotState::Voted(first) => {
+            voted_page(&state, &ctx, &headers, &actor, &my, &unit, first).await
+        }
+        _ => Ok(see_other(&format!("/vote/{ballot}/unit/{}", unit.id))),
+    }
+}
+
+/// What a unit's vote was when its receipt is no longer in this browser.
+#[derive(Template)]
+#[template(path = "vote/voted.html")]
+struct VotedPage {
+    chrome: Chrome,
+    ballot_id: String,
+    ballot_title: String,
+    unit_label: String,
+    when: String,
+    how: &'static str,
+    secret: bool,
 }
 
 struct ChoiceLine {
@@ -306,49 +438,74 @@ struct ReceiptPage {
     secret: bool,
     choices: Vec<ChoiceLine>,
     definition_hash: String,
+    bulletin_url: String,
     signed: String,
     download_name: String,
     download_href: String,
 }
 
 impl ReceiptPage {
-    fn new(chrome: Chrome, receipt: Receipt) -> Self {
+    fn new(chrome: Chrome, public_origin: &str, receipt: Receipt) -> Self {
         let tracker = receipt.tracker.to_string();
+        let ballot_id = receipt.ballot.to_string();
+        let bulletin_url = format!("{public_origin}/e/{ballot_id}/bulletin");
+        let choices: Vec<ChoiceLine> = receipt
+            .choices
+            .into_iter()
+            .map(|(contest, chosen)| ChoiceLine {
+                contest,
+                chosen: chosen.join(", "),
+            })
+            .collect();
+        // The download is what the page shows: the readable part (unit, time, choices; not
+        // signed), then the signed part (ballot, tracker, checkpoint; see the core).
+        let mut text = format!(
+            "{}\n{}\nUnit {}\nCast on {} ({})\nTracker {tracker}\n",
+            receipt.organization,
+            receipt.ballot_title,
+            receipt.unit,
+            receipt.cast_at_local,
+            receipt.channel.describe()
+        );
+        for c in &choices {
+            text.push_str(&format!("{}: {}\n", c.contest, c.chosen));
+        }
+        text.push_str(&format!(
+            "Find your tracker on the bulletin after the close: {bulletin_url}\n\n{}",
+            receipt.signed
+        ));
         Self {
             chrome,
             organization: receipt.organization,
-            ballot_id: receipt.ballot.to_string(),
             ballot_title: receipt.ballot_title,
             unit: receipt.unit,
             cast_at: receipt.cast_at_local,
             channel: receipt.channel.describe(),
             secret: receipt.secrecy == Secrecy::Secret,
-            choices: receipt
-                .choices
-                .into_iter()
-                .map(|(contest, chosen)| ChoiceLine {
-                    contest,
-                    chosen: chosen.join(", "),
-                })
-                .collect(),
+            choices,
             definition_hash: receipt.definition_hash.to_hex(),
             download_name: format!("cista-receipt-{tracker}.txt"),
             download_href: format!(
                 "data:text/plain;charset=utf-8;base64,{}",
-                base64::engine::general_purpose::STANDARD.encode(receipt.signed.as_bytes())
+                base64::engine::general_purpose::STANDARD.encode(text.as_bytes())
             ),
             signed: receipt.signed,
+            bulletin_url,
+            ballot_id,
             tracker,
         }
     }
 }
 
-/// Casts the vote: on success the receipt is this response, and only this response.
+/// Casts the vote, then sends the browser to the receipt (Post/Redirect/Get). A repeat of the
+/// same form gets the first cast's receipt; a unit that voted before gets the friendly page
+/// saying when and how.
 pub async fn cast(
     State(state): State<AppState>,
     Extension(ctx): Extension<RequestContext>,
     headers: HeaderMap,
     peer: Option<Extension<ConnectInfo<SocketAddr>>>,
+    submission: Option<Extension<FormSubmission>>,
     Path((ballot, unit)): Path<(String, String)>,
     Form(form): Form<Vec<(String, String)>>,
 ) -> Result<Response, AppError> {
@@ -371,15 +528,14 @@ pub async fn cast(
         definition_hash: definition_hash.unwrap_or_default(),
         fields,
         origin: vote_origin(&headers, peer.map(|Extension(ConnectInfo(addr))| addr)),
+        submission: submission.map(|Extension(FormSubmission(id))| id),
     };
     let submitted = request.fields.clone();
     match state.cista.cast_vote(&actor, request).await {
-        Ok(receipt) => render(
-            StatusCode::OK,
-            ReceiptPage::new(Chrome::new(&ctx, &state), receipt),
-        ),
+        Ok(receipt) => Ok(receipt_redirect(&state, &ctx, unit, receipt)),
         Err(Error::InvalidInput { field, reason }) => {
             let (my, unit, _) = my_unit(&state, &actor, ballot, unit).await?;
+            let weight = state.cista.counted_weight(&my.ballot, unit.id).await?;
             let message = format!("{field} {reason}.");
             render(
                 StatusCode::UNPROCESSABLE_ENTITY,
@@ -387,13 +543,60 @@ pub async fn cast(
                     Chrome::new(&ctx, &state),
                     &my,
                     &unit,
+                    weight,
                     &submitted,
                     Some((field, message)),
                     state.cista.rng().as_ref(),
                 ),
             )
         }
+        Err(
+            refusal @ (Error::AlreadyVoted(_)
+            | Error::BallotNotOpen(_)
+            | Error::ConsentRequired(_)
+            | Error::BallotChanged),
+        ) => {
+            // Refusals an owner meets in normal use: a page with the next step.
+            let (my, unit, unit_state) = my_unit(&state, &actor, ballot, unit).await?;
+            cannot_page(&state, &ctx, &my, &unit, &unit_state, &refusal)
+        }
         Err(e) => Err(AppError(e)),
+    }
+}
+
+/// The 303 to the receipt page, with the receipt sealed into this browser's session. Should
+/// the receipt not fit in a cookie (a ballot with very many contests), it is this response.
+fn receipt_redirect(
+    state: &AppState,
+    ctx: &RequestContext,
+    unit: UnitId,
+    receipt: Receipt,
+) -> Response {
+    let ballot = receipt.ballot;
+    let sealed = ctx
+        .session_token
+        .as_deref()
+        .map(|session| state.cista.seal_receipt(&receipt, unit, session));
+    let cookie = match sealed {
+        Some(Ok(value)) => sealed_cookie(&receipt_cookie(ballot, unit), &value, RECEIPT_TTL)
+            .filter(|c| c.len() < 4000),
+        Some(Err(e)) => {
+            tracing::warn!(cause = %e.chain(), "could not seal a receipt");
+            None
+        }
+        None => None,
+    };
+    match cookie {
+        Some(cookie) => {
+            let mut response = see_other(&format!("/vote/{ballot}/unit/{unit}/receipt"));
+            response.headers_mut().append(header::SET_COOKIE, cookie);
+            response
+        }
+        None => render(
+            StatusCode::OK,
+            ReceiptPage::new(Chrome::new(ctx, state), &state.public_origin, receipt),
+        )
+        .unwrap_or_else(|e| e.into_response()),
     }
 }
 
