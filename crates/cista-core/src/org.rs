@@ -28,6 +28,9 @@ impl Cista {
         time_zone: TimeZoneName,
     ) -> Result<Organization> {
         actor.authorize(Action::CreateOrganization)?;
+        // The name heads every certified results PDF: refuse now what no font can print.
+        cista_types::glyphs::check_printable(name.as_str())
+            .map_err(|e| Error::invalid("organization name", e.to_string()))?;
         let store = self.store();
         if store.organization_by_slug(&slug).await?.is_some() {
             return Err(Error::Conflict(format!(

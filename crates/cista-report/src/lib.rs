@@ -1,15 +1,21 @@
 //! Cista's documents, laid out with Typst (fonts embedded, no network): the certified results
 //! of a closed ballot as a PDF.
 //!
+//! Names print in any script people write them in: Noto fallback fonts are bundled (see
+//! `fonts`), and `cista_types::glyphs` says which characters they draw, so the core refuses
+//! any other at entry.
+//!
 //! Untrusted text (organization names, ballot titles, candidate names) never becomes Typst
 //! source: each document is a static template under `templates/` that reads its data as JSON
 //! from `sys.inputs`, so a name like `#panic("x")` is printed, never evaluated.
 
+mod fonts;
 mod numbers;
 mod render;
 mod results;
 
-pub use results::{ResultsDocument, certified_results_pdf};
+pub use fonts::coverage as font_coverage;
+pub use results::{ResultsDocument, certified_results_pdf, unprintable_characters};
 
 /// Why a document could not be produced. The message says what failed; nothing here panics.
 #[derive(Debug, thiserror::Error)]
@@ -18,6 +24,18 @@ pub enum ReportError {
     /// certificate is refused rather than printed wrong.
     #[error("the results cannot be certified: {0}")]
     Inconsistent(String),
+    /// A name or title holds a character no bundled font can draw. The core refuses such
+    /// text where it is entered; this catches text stored before that check existed, before
+    /// any layout is attempted.
+    #[error("the {what} “{text}” {reason}")]
+    Unprintable {
+        what: &'static str,
+        text: String,
+        reason: cista_types::glyphs::Unprintable,
+    },
+    /// A bundled font could not be loaded (a damaged build).
+    #[error("the fonts could not be loaded: {0}")]
+    Fonts(String),
     /// The document's data could not be prepared for the template.
     #[error("the document's data could not be prepared: {0}")]
     Data(String),

@@ -8,10 +8,11 @@ use crate::render::{self, Engine};
 use crate::{ReportError, numbers};
 use cista_core::voting::Ballot;
 use cista_core::voting::bundle::BallotResults;
-use cista_core::voting::definition::{Secrecy, Threshold, Weighting};
+use cista_core::voting::definition::{ContestKind, Secrecy, Threshold, Weighting};
 use cista_core::voting::tally::{ContestResult, OptionCount, Tally};
 use cista_types::Timestamp;
 use serde::Serialize;
+use std::collections::BTreeSet;
 use std::sync::LazyLock;
 
 /// Everything the certificate shows. The web app fills it from a closed ballot.
@@ -31,18 +32,30 @@ pub struct ResultsDocument<'a> {
     pub generated_at: Timestamp,
 }
 
-static TEMPLATE: LazyLock<Engine> =
+static TEMPLATE: LazyLock<Result<Engine, String>> =
     LazyLock::new(|| render::engine(include_str!("../templates/results.typ")));
 
 /// Lays out the certified results as a US Letter PDF/A with its fonts embedded. Refuses
-/// (rather than prints) results that do not belong to the ballot or contradict themselves.
+/// (rather than prints) results that do not belong to the ballot or contradict themselves, and
+/// names or titles with a character no bundled font draws.
 pub fn certified_results_pdf(doc: &ResultsDocument<'_>) -> Result<Vec<u8>, ReportError> {
+    printable(doc)?;
     let view = View::of(doc)?;
     let title = format!(
         "cista-results/{}/{}",
         doc.results.ballot, doc.results.root_sha256
     );
-    render::pdf(&TEMPLATE, &view, &title, doc.generated_at)
+    let laid_out = render::layout(&TEMPLATE, &view)?;
+    render::pdf(&laid_out, &title, doc.generated_at)
+}
+
+/// The characters of the certificate that the layout sets with no glyph (a font's "missing
+/// glyph" box), whatever the core would have accepted: what the glyph table is checked
+/// against. Empty for every certificate the core lets through.
+pub fn unprintable_characters(doc: &ResultsDocument<'_>) -> Result<BTreeSet<char>, ReportError> {
+    let view = View::of(doc)?;
+    let laid_out = render::layout(&TEMPLATE, &view)?;
+    Ok(render::missing_glyphs(&laid_out))
 }
 
 /// What the template prints: strings already formatted (exactly), flags for the outcome marks.
@@ -240,6 +253,54 @@ fn check(doc: &ResultsDocument<'_>) -> Result<(), ReportError> {
             "the verifier key is not the key with id {key_id}"
         ))),
     }
+}
+
+/// Refuses, before any layout, a name or title that the bundled fonts cannot draw (Typst would
+/// fail on it deep in the PDF writer). These are all the texts people wrote that the
+/// certificate prints; a template that prints another must check it here, and the core must
+/// check it at entry.
+fn printable(doc: &ResultsDocument<'_>) -> Result<(), ReportError> {
+    let definition = &doc.ballot.definition;
+    let mut texts: Vec<(&'static str, &str)> = vec![
+        ("organization name", doc.organization),
+        ("ballot title", &definition.title),
+        ("verifier key", doc.verifier_key),
+        ("bulletin address", doc.bulletin_url),
+    ];
+    for contest in &definition.contests {
+        texts.push(("contest title", &contest.title));
+        if let ContestKind::Election { candidates, .. } = &contest.kind {
+            texts.extend(
+                candidates
+                    .iter()
+                    .map(|c| ("candidate name", c.name.as_str())),
+            );
+        }
+    }
+    // The sealed results carry their own copies of titles and names; those are printed too.
+    for contest in &doc.results.tally.contests {
+        match contest {
+            ContestResult::Resolution { title, .. } => texts.push(("contest title", title)),
+            ContestResult::Election {
+                title, candidates, ..
+            } => {
+                texts.push(("contest title", title));
+                texts.extend(
+                    candidates
+                        .iter()
+                        .map(|c| ("candidate name", c.name.as_str())),
+                );
+            }
+        }
+    }
+    for (what, text) in texts {
+        cista_types::glyphs::check_printable(text).map_err(|reason| ReportError::Unprintable {
+            what,
+            text: text.to_owned(),
+            reason,
+        })?;
+    }
+    Ok(())
 }
 
 fn key_parts(key: &str) -> Vec<String> {

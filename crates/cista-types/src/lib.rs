@@ -3,6 +3,7 @@
 //! except the two clearly named system implementations of those seams.
 
 pub mod clock;
+pub mod glyphs;
 pub mod ids;
 pub mod org;
 pub mod person;

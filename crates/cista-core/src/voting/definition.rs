@@ -173,6 +173,13 @@ fn check_text(field: &str, value: &str, max: usize, required: bool) -> Result<()
     Ok(())
 }
 
+/// Text the certified results PDF prints (the ballot title, contest titles, candidate names)
+/// must be drawable by its bundled fonts: refused here, naming the character, rather than
+/// failing the certificate after the close. Descriptions are not printed there.
+fn check_printed(field: &str, value: &str) -> Result<()> {
+    cista_types::glyphs::check_printable(value).map_err(|e| Error::invalid(field, e.to_string()))
+}
+
 impl BallotDefinition {
     /// The stored form: compact JSON, hashed as is.
     pub fn to_json(&self) -> Result<String> {
@@ -205,6 +212,7 @@ impl BallotDefinition {
     /// Checks the fields a draft may hold at any time.
     pub fn validate_draft(&self) -> Result<()> {
         check_text("title", &self.title, MAX_TITLE, true)?;
+        check_printed("title", &self.title)?;
         check_text("description", &self.description, MAX_TEXT, false)?;
         if self.closes_at <= self.opens_at {
             return Err(Error::invalid(
@@ -258,6 +266,7 @@ impl BallotDefinition {
 /// Checks one contest on its own (also used by the builder before it is added).
 pub fn validate_contest(contest: &Contest) -> Result<()> {
     check_text("contest title", &contest.title, MAX_TITLE, true)?;
+    check_printed("contest title", &contest.title)?;
     check_text("contest description", &contest.description, MAX_TEXT, false)?;
     if let ContestKind::Election {
         seats, candidates, ..
@@ -288,6 +297,9 @@ pub fn validate_contest(contest: &Contest) -> Result<()> {
         let mut ids = BTreeSet::new();
         for c in candidates {
             check_text("candidate name", &c.name, MAX_NAME, true)?;
+            cista_types::glyphs::check_printable(&c.name).map_err(|e| {
+                Error::invalid("candidate name", format!("“{}” {e}", c.name.trim()))
+            })?;
             if !names.insert(c.name.trim().to_lowercase()) {
                 return Err(Error::invalid(
                     "candidates",
@@ -637,6 +649,49 @@ mod tests {
         let mut d = sample();
         d.closes_at = d.opens_at;
         assert!(d.validate_draft().is_err());
+    }
+
+    #[test]
+    fn names_in_every_script_are_accepted_and_unprintable_ones_are_refused_by_name() {
+        let mut d = sample();
+        d.title = "选举 2027 — Ελληνικά, русский, עברית, العربية".into();
+        d.contests[0].title = "理事会 선거 สมาคม 🏠".into();
+        if let ContestKind::Election { candidates, .. } = &mut d.contests[1].kind {
+            *candidates = candidates_from_lines(
+                "陈测试\n🏠 Team\n山田 太郎\n김민준\nمحمد علي\nדוד כהן\nराहुल शर्मा\nNguyễn Văn Anh",
+            );
+        }
+        d.validate_draft().unwrap();
+
+        let mut d = sample();
+        if let ContestKind::Election { candidates, .. } = &mut d.contests[1].kind {
+            candidates[1].name = "Bob \u{E000}".into();
+        }
+        let err = d.validate_draft().unwrap_err().to_string();
+        assert!(err.contains("candidate name"), "{err}");
+        assert!(err.contains("“Bob \u{E000}”"), "{err}");
+        assert!(
+            err.contains("U+E000") && err.contains("private-use"),
+            "{err}"
+        );
+
+        let mut d = sample();
+        d.title = "Annual \u{E000}".into();
+        let err = d.validate_draft().unwrap_err().to_string();
+        assert!(err.starts_with("title:") && err.contains("U+E000"), "{err}");
+
+        let mut d = sample();
+        d.contests[0].title = "Amendment \u{378}".into();
+        let err = validate_contest(&d.contests[0]).unwrap_err().to_string();
+        assert!(
+            err.starts_with("contest title:") && err.contains("U+0378"),
+            "{err}"
+        );
+
+        // Descriptions are not printed on the certificate: anything but control characters.
+        let mut d = sample();
+        d.description = "Notes \u{E000}".into();
+        d.validate_draft().unwrap();
     }
 
     #[test]

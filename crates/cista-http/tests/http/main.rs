@@ -71,12 +71,14 @@ fn certificate() -> (String, String) {
 }
 
 pub async fn cista_in(dir: &std::path::Path) -> Cista {
-    let store = SeaStore::connect_and_migrate(
-        &Target::SqliteFile(dir.join("cista.db")),
-        &ConnectOptions::default(),
-    )
-    .await
-    .unwrap();
+    cista_on(&Target::SqliteFile(dir.join("cista.db")), dir).await
+}
+
+/// An instance on `target` (its key file in `dir`), with Palm Court.
+pub async fn cista_on(target: &Target, dir: &std::path::Path) -> Cista {
+    let store = SeaStore::connect_and_migrate(target, &ConnectOptions::default())
+        .await
+        .unwrap();
     let keys = LocalKeyFile::create(
         &dir.join("k.kek"),
         &OsRng,
@@ -129,10 +131,15 @@ pub fn state_for(cista: Cista, tls: TlsSettings, origin: &str, options: &Options
 
 impl TestServer {
     pub async fn start(options: Options) -> Self {
-        let _ = rustls::crypto::aws_lc_rs::default_provider().install_default();
-        cista_http::metrics::handle();
         let dir = tempfile::tempdir().unwrap();
         let cista = cista_in(dir.path()).await;
+        Self::start_on(options, cista, dir).await
+    }
+
+    /// Serves `cista` (made with `cista_on`, its files in `dir`).
+    pub async fn start_on(options: Options, cista: Cista, dir: tempfile::TempDir) -> Self {
+        let _ = rustls::crypto::aws_lc_rs::default_provider().install_default();
+        cista_http::metrics::handle();
         let (cert, key) = certificate();
         let tls = TlsSettings::from_pem(cert.as_bytes(), key.as_bytes()).unwrap();
         let https = std::net::TcpListener::bind("127.0.0.1:0").unwrap();

@@ -10,10 +10,14 @@ use crate::web::{between, follow, page, post, sign_in};
 use crate::{Options, TestServer, csrf_in};
 use cista_core::notices::Notice;
 use cista_core::ports::VoteOrigin;
+use cista_core::voting::ballots::BallotSettings;
 use cista_core::voting::cast::CastRequest;
-use cista_core::voting::definition::Secrecy;
+use cista_core::voting::definition::{Secrecy, Weighting};
 use cista_core::{Cista, OrgAction, role_may};
-use cista_types::{BallotId, Clock as _, OrgId, OrgSlug, Role, SystemClock, UnitId};
+use cista_store::{ConnectOptions, SeaStore, Target};
+use cista_types::{
+    BallotId, Clock as _, OrgId, OrgSlug, OsRng, Percent, Rng as _, Role, SystemClock, UnitId,
+};
 use reqwest::multipart::{Form, Part};
 use reqwest::{Client, StatusCode};
 use time::Duration;
@@ -1439,5 +1443,396 @@ async fn a_secret_ballots_paper_comes_in_two_envelopes_and_no_screen_ties_a_ball
             );
         }
     }
+
+// --- Names in any script (issue 10, item 10) -------------------------------------------------
+
+/// A private schema on the PostgreSQL of `CISTA_TEST_POSTGRES_URL`, for an HTTP test server;
+/// `None` (after saying so) when no URL is set and `CISTA_TEST_REQUIRE_POSTGRES` is not `1`.
+struct PgSchema {
+    url: String,
+    schema: String,
+}
+
+impl PgSchema {
+    async fn create() -> Option<Self> {
+        use sea_orm::ConnectionTrait as _;
+        let required = std::env::var("CISTA_TEST_REQUIRE_POSTGRES").is_ok_and(|v| v == "1");
+        let Ok(url) = std::env::var("CISTA_TEST_POSTGRES_URL") else {
+            assert!(
+                !required,
+                "CISTA_TEST_REQUIRE_POSTGRES=1 but CISTA_TEST_POSTGRES_URL is not set"
+            );
+            eprintln!("SKIPPED: set CISTA_TEST_POSTGRES_URL to run this test on PostgreSQL");
+            return None;
+        };
+        let admin = SeaStore::connect(&Target::parse(&url).unwrap(), &ConnectOptions::default())
+            .await
+            .unwrap();
+        let schema = format!("cista_h_{:x}", OsRng.id63());
+        admin
+            .connection()
+            .execute_unprepared(&format!("CREATE SCHEMA {schema}"))
+            .await
+            .unwrap();
+        Some(Self { url, schema })
+    }
+
+    fn target(&self) -> Target {
+        let sep = if self.url.contains('?') { '&' } else { '?' };
+        Target::parse(&format!(
+            "{}{sep}options=-c%20search_path%3D{}",
+            self.url, self.schema
+        ))
+        .unwrap()
+    }
+
+    async fn server(&self) -> TestServer {
+        let dir = tempfile::tempdir().unwrap();
+        let cista = crate::cista_on(&self.target(), dir.path()).await;
+        TestServer::start_on(Options::default(), cista, dir).await
+    }
+
+    async fn drop_schema(self) {
+        use sea_orm::ConnectionTrait as _;
+        let admin = SeaStore::connect(
+            &Target::parse(&self.url).unwrap(),
+            &ConnectOptions::default(),
+        )
+        .await
+        .unwrap();
+        admin
+            .connection()
+            .execute_unprepared(&format!("DROP SCHEMA {} CASCADE", self.schema))
+            .await
+            .unwrap();
+    }
+}
+
+/// Text without spaces and invisible characters: pdftotext may drop the space after an emoji
+/// (drawn from a bitmap font) and adds bidi marks around right-to-left runs.
+fn squashed(text: &str) -> String {
+    text.chars()
+        .filter(|&c| !c.is_whitespace() && !cista_types::glyphs::is_default_ignorable(c))
+        .collect()
+}
+
+/// A PDF's text in content order, as `pdftotext -raw` reads it, squashed.
+fn pdf_text(pdf: &[u8]) -> String {
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("results.pdf");
+    std::fs::write(&file, pdf).unwrap();
+    let out = std::process::Command::new("pdftotext")
+        .arg("-raw")
+        .arg(&file)
+        .arg("-")
+        .output()
+        .unwrap_or_else(|e| {
+            panic!("pdftotext could not be run ({e}): apt-get install -y poppler-utils")
+        });
+    assert!(out.status.success(), "pdftotext failed");
+    squashed(&String::from_utf8(out.stdout).unwrap())
+}
+
+const SCRIPT_TITLE: &str = "2027 選挙 🗳 Ψηφοφορία";
+const SCRIPT_MOTION: &str = "बजट स्वीकृत करें 🏠";
+const SCRIPT_BOARD: &str = "理事会 선거";
+const SCRIPT_NAMES: [&str; 4] = ["陈测试", "🏠 Team", "محمد علي", "Nguyễn Văn Anh"];
+
+/// The ballot builder's pages take names in any script; after the close the results page,
+/// the certified PDF and the record's CSV show them.
+async fn names_in_any_script_reach_the_certified_pdf(server: TestServer) {
+    let cista = &server.state.cista;
+    let org = palm_court(cista).await;
+    import_roster(cista, org).await;
+    let admin = staff(&server, "admin@palm.example", Role::Admin).await;
+
+    let (_, form) = page(&admin, &server, &format!("{BALLOTS}/new")).await;
+    let token = csrf_in(&form);
+    let zone = cista_types::TimeZoneName::utc();
+    let now = SystemClock.now();
+    let r = post(
+        &admin,
+        &server,
+        &format!("{BALLOTS}/new"),
+        &token,
+        &[
+            ("title", SCRIPT_TITLE),
+            ("description", "名前はそのまま印刷されます。"),
+            ("opens", &zone.to_local_input(now.plus(Duration::days(1)))),
+            ("closes", &zone.to_local_input(now.plus(Duration::days(8)))),
+            ("secrecy", "recorded"),
+            ("weighting", "per-unit"),
+            ("quorum", "30"),
+            ("paper", "on"),
+        ],
+    )
+    .await;
+    assert_eq!(
+        r.status(),
+        StatusCode::SEE_OTHER,
+        "{}",
+        r.text().await.unwrap()
+    );
+    let id = ballot_in(&location(&r));
+    let path = format!("{BALLOTS}/{id}");
+    let ballot = BallotId::from_i64(id.parse().unwrap());
+    let r = post(
+        &admin,
+        &server,
+        &format!("{path}/contests"),
+        &token,
+        &[
+            ("kind", "resolution"),
+            ("title", SCRIPT_MOTION),
+            ("threshold", "majority"),
+        ],
+    )
+    .await;
+    assert_eq!(
+        r.status(),
+        StatusCode::SEE_OTHER,
+        "{}",
+        r.text().await.unwrap()
+    );
+    let r = post(
+        &admin,
+        &server,
+        &format!("{path}/contests"),
+        &token,
+        &[
+            ("kind", "election"),
+            ("title", SCRIPT_BOARD),
+            ("seats", "2"),
+            ("candidates", &SCRIPT_NAMES.join("\n")),
+        ],
+    )
+    .await;
+    assert_eq!(
+        r.status(),
+        StatusCode::SEE_OTHER,
+        "{}",
+        r.text().await.unwrap()
+    );
+    let (_, draft) = page(&admin, &server, &path).await;
+    for text in SCRIPT_NAMES.iter().chain([&SCRIPT_TITLE, &SCRIPT_BOARD]) {
+        assert!(draft.contains(text), "{text} not on the draft page");
+    }
+
+    // The window to the second (the form takes minutes): open since a minute, closing in 5 s.
+    let started = std::time::Instant::now();
+    let now = SystemClock.now();
+    cista
+        .update_ballot_settings(
+            &operator(),
+            org,
+            ballot,
+            BallotSettings {
+                title: SCRIPT_TITLE.to_owned(),
+                description: String::new(),
+                opens_at: now.plus(Duration::minutes(-1)),
+                closes_at: now.plus(Duration::seconds(5)),
+                secrecy: Secrecy::Recorded,
+                weighting: Weighting::PerUnit,
+                quorum: Percent::parse("30").unwrap(),
+                min_turnout: None,
+                paper: true,
+                notify_sms: false,
+                reminder_hours: Vec::new(),
+            },
+        )
+        .await
+        .unwrap();
+    let r = post(&admin, &server, &format!("{path}/publish"), &token, &[]).await;
+    assert_eq!(
+        r.status(),
+        StatusCode::SEE_OTHER,
+        "{}",
+        r.text().await.unwrap()
+    );
+    paper_vote(cista, org, ballot, "1A", &["1", "2"]).await;
+    paper_vote(cista, org, ballot, "2A", &["1"]).await;
+    let over = std::time::Duration::from_millis(5200);
+    if let Some(left) = over.checked_sub(started.elapsed()) {
+        tokio::time::sleep(left).await;
+    }
+    let (_, live) = page(&admin, &server, &path).await;
+    let r = post(
+        &admin,
+        &server,
+        &format!("{path}/close"),
+        &csrf_in(&live),
+        &[],
+    )
+    .await;
+    assert_eq!(r.status(), StatusCode::SEE_OTHER);
+    let (_, closed) = page(&admin, &server, &path).await;
+    for text in SCRIPT_NAMES.iter().chain([&SCRIPT_MOTION, &SCRIPT_BOARD]) {
+        assert!(closed.contains(text), "{text} not on the results page");
+    }
+
+    // The certified results: a PDF that draws every name (the failing input answered 500).
+    let r = admin
+        .get(server.url(&format!("{path}/results.pdf")))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), StatusCode::OK);
+    assert_eq!(r.headers()["content-type"], "application/pdf");
+    let text = pdf_text(&r.bytes().await.unwrap());
+    for expected in [SCRIPT_TITLE, SCRIPT_MOTION, SCRIPT_BOARD, "Palm Court"] {
+        assert!(
+            text.contains(&squashed(expected)),
+            "{expected} missing in:\n{text}"
+        );
+    }
+    // In ranking order: 陈测试 (2 votes), 🏠 Team (1), then the others (the Arabic name's
+    // words come in visual order, right to left).
+    let at = |name: &str| {
+        text.find(&squashed(name))
+            .unwrap_or_else(|| panic!("{name} missing in:\n{text}"))
+    };
+    assert!(at("陈测试") < at("🏠 Team"), "{text}");
+    let others = at("Nguyễn Văn Anh").min(at("علي محمد"));
+    assert!(at("🏠 Team") < others, "{text}");
+
+    // The record, for a spreadsheet: UTF-8 with a byte order mark, names intact.
+    let r = admin
+        .get(server.url(&format!("{path}/record/votes.csv")))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), StatusCode::OK);
+    let bytes = r.bytes().await.unwrap();
+    assert!(bytes.starts_with(b"\xEF\xBB\xBF"), "no byte order mark");
+    let csv = std::str::from_utf8(&bytes[3..]).unwrap();
+    let header = csv.lines().next().unwrap();
+    assert!(
+        header.contains(SCRIPT_MOTION) && header.contains(SCRIPT_BOARD),
+        "{header}"
+    );
+    assert!(csv.contains("陈测试; 🏠 Team"), "{csv}");
+    server.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn names_in_any_script_reach_the_certified_pdf_on_sqlite() {
+    names_in_any_script_reach_the_certified_pdf(TestServer::start(Options::default()).await).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn names_in_any_script_reach_the_certified_pdf_on_postgresql() {
+    let Some(schema) = PgSchema::create().await else {
+        return;
+    };
+    names_in_any_script_reach_the_certified_pdf(schema.server().await).await;
+    schema.drop_schema().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_character_no_font_can_print_is_refused_where_it_is_typed_and_named() {
+    let server = TestServer::start(Options::default()).await;
+    let cista = &server.state.cista;
+    let admin = staff(&server, "admin@palm.example", Role::Admin).await;
+    let (_, form) = page(&admin, &server, &format!("{BALLOTS}/new")).await;
+    let token = csrf_in(&form);
+    let zone = cista_types::TimeZoneName::utc();
+    let now = SystemClock.now();
+    let opens = zone.to_local_input(now.plus(Duration::days(1)));
+    let closes = zone.to_local_input(now.plus(Duration::days(8)));
+    let ballot = |title: &'static str| {
+        [
+            ("title", title),
+            ("opens", opens.as_str()),
+            ("closes", closes.as_str()),
+            ("secrecy", "secret"),
+            ("weighting", "per-unit"),
+            ("quorum", "30"),
+        ]
+    };
+
+    // A private-use character in the title.
+    let r = post(
+        &admin,
+        &server,
+        &format!("{BALLOTS}/new"),
+        &token,
+        &ballot("Annual meeting \u{E000}"),
+    )
+    .await;
+    assert_eq!(r.status(), StatusCode::UNPROCESSABLE_ENTITY);
+    let html = r.text().await.unwrap();
+    assert!(html.contains(r##"href="#title""##), "{html}");
+    assert!(
+        html.contains("(U+E000), which cannot be printed: it is a private-use character"),
+        "{html}"
+    );
+
+    let r = post(
+        &admin,
+        &server,
+        &format!("{BALLOTS}/new"),
+        &token,
+        &ballot("Annual meeting"),
+    )
+    .await;
+    assert_eq!(r.status(), StatusCode::SEE_OTHER);
+    let path = format!("{BALLOTS}/{}", ballot_in(&location(&r)));
+    // A candidate with a private-use character: the name and the character are both named.
+    let r = post(
+        &admin,
+        &server,
+        &format!("{path}/contests"),
+        &token,
+        &[
+            ("kind", "election"),
+            ("title", "Board"),
+            ("seats", "1"),
+            ("candidates", "陈测试\n🏠 Team\nBo \u{F8FF} Diaz"),
+        ],
+    )
+    .await;
+    assert_eq!(r.status(), StatusCode::UNPROCESSABLE_ENTITY);
+    let html = r.text().await.unwrap();
+    assert!(html.contains(r##"href="#e-candidates""##), "{html}");
+    assert!(
+        html.contains("The candidate name “Bo \u{F8FF} Diaz” contains"),
+        "{html}"
+    );
+    assert!(html.contains("U+F8FF"), "{html}");
+    // An unassigned code point in a contest title.
+    let r = post(
+        &admin,
+        &server,
+        &format!("{path}/contests"),
+        &token,
+        &[
+            ("kind", "resolution"),
+            ("title", "Budget \u{0378}"),
+            ("threshold", "majority"),
+        ],
+    )
+    .await;
+    assert_eq!(r.status(), StatusCode::UNPROCESSABLE_ENTITY);
+    let html = r.text().await.unwrap();
+    assert!(
+        html.contains("U+0378") && html.contains("cannot be printed"),
+        "{html}"
+    );
+    // Nothing was added.
+    let ballot = BallotId::from_i64(ballot_in(&path).parse().unwrap());
+    let org = palm_court(cista).await;
+    assert!(titles(cista, org, ballot).await.is_empty());
+
+    // An organization's name heads every certificate: checked when it is created.
+    let err = cista
+        .create_organization(
+            &operator(),
+            cista_types::OrgName::parse("Palm \u{E000} Court").unwrap(),
+            OrgSlug::parse("palm-pua").unwrap(),
+        )
+        .await
+        .unwrap_err();
+    assert_eq!(err.code(), "invalid_input");
+    assert!(err.to_string().contains("U+E000"), "{err}");
     server.stop().await;
 }

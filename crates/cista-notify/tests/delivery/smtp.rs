@@ -234,3 +234,92 @@ async fn an_unreachable_mail_server_is_retried_later() {
         "no address in the stored error"
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn names_in_any_script_arrive_intact_in_subject_recipient_and_both_bodies() {
+    let Some(python) = python_with_aiosmtpd() else {
+        return;
+    };
+    let dir = tempfile::tempdir().unwrap();
+    let ca = ca_and_server_cert(dir.path());
+    let port = free_port();
+    let _server = start_server(&python, dir.path(), port);
+
+    let (cista, _) = instance(dir.path()).await;
+    let organization = "東京レジデンス 🏠 Ελληνικά";
+    let org = cista
+        .create_organization(
+            &Actor::operator("test"),
+            cista_types::OrgName::parse(organization).unwrap(),
+            cista_types::OrgSlug::parse("tokyo").unwrap(),
+        )
+        .await
+        .unwrap()
+        .id;
+    let mut who = invitee("chen@example.org", None);
+    who.first_name = cista_types::PersonName::parse("测试").unwrap();
+    who.last_name = cista_types::PersonName::parse("陈").unwrap();
+    cista
+        .invite(&Actor::operator("test"), org, who)
+        .await
+        .unwrap();
+    let worker = OutboxWorker {
+        cista: cista.clone(),
+        email: Arc::new(SmtpEmail::new(&settings(port, SmtpSecurity::Starttls, Some(ca))).unwrap()),
+        sms: Arc::new(FileSms {
+            dir: dir.path().join("sms"),
+            announce: false,
+        }),
+    };
+    assert_eq!(worker.deliver_due().await.unwrap(), 1);
+    let mut file = None;
+    for _ in 0..50 {
+        file = std::fs::read_dir(dir.path().join("maildir/new"))
+            .ok()
+            .and_then(|mut d| d.next())
+            .map(|e| e.unwrap().path());
+        if file.is_some() {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    let file = file.expect("one message in the server's maildir");
+    // Read back as a mail program does (Python's email package: RFC 2047 headers, MIME
+    // parts in their declared charset), not as raw bytes.
+    let read = Command::new(&python)
+        .args([
+            "-c",
+            "import sys, email, email.policy as p\n\
+             m = email.message_from_binary_file(open(sys.argv[1], 'rb'), policy=p.default)\n\
+             print('SUBJECT', m['subject'])\n\
+             print('TO', m['to'].addresses[0].display_name)\n\
+             print('TEXT', m.get_body(('plain',)).get_content())\n\
+             print('HTML', m.get_body(('html',)).get_content())",
+        ])
+        .arg(&file)
+        .output()
+        .unwrap();
+    assert!(
+        read.status.success(),
+        "{}",
+        String::from_utf8_lossy(&read.stderr)
+    );
+    let seen = String::from_utf8(read.stdout).unwrap();
+    assert!(
+        seen.contains(&format!(
+            "SUBJECT You are invited to {organization} on Cista"
+        )),
+        "{seen}"
+    );
+    assert!(seen.contains("TO 测试\n"), "{seen}");
+    assert!(
+        seen.contains(&format!("You are invited to {organization}")),
+        "{seen}"
+    );
+    assert!(seen.contains("Hello 测试"), "{seen}");
+    let html = seen.split("\nHTML ").nth(1).unwrap();
+    assert!(
+        html.contains("测试") && html.contains("東京レジデンス 🏠"),
+        "{seen}"
+    );
+}

@@ -8,7 +8,9 @@
 )]
 
 mod fixtures;
+mod glyph_table;
 mod poppler;
+mod scripts;
 
 use cista_core::voting::definition::{Answer, Secrecy, Threshold, Weighting};
 use cista_report::{ReportError, certified_results_pdf};

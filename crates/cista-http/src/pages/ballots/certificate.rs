@@ -12,7 +12,7 @@ use axum::extract::{Path, State};
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use cista_core::Error;
-use cista_report::{ResultsDocument, certified_results_pdf};
+use cista_report::{ReportError, ResultsDocument, certified_results_pdf};
 
 pub async fn download(
     State(state): State<AppState>,
@@ -43,15 +43,17 @@ pub async fn download(
             bulletin_url: &bulletin_url,
             generated_at,
         })
-        .map_err(|e| e.to_string())
     })
-    .await
-    .map_err(|e| e.to_string())
-    .and_then(|r| r);
-    let pdf = laid_out.map_err(|e| {
-        tracing::error!(error = %e, "certified results PDF could not be produced");
-        AppError(Error::Internal(e))
-    })?;
+    .await;
+    let pdf = match laid_out {
+        Ok(Ok(pdf)) => pdf,
+        Ok(Err(e)) => return Err(AppError(report_failure(e))),
+        Err(e) => {
+            return Err(AppError(Error::Internal(format!(
+                "the certificate's layout task failed: {e}"
+            ))));
+        }
+    };
     let mut response = (StatusCode::OK, pdf).into_response();
     let headers = response.headers_mut();
     headers.insert(
@@ -64,4 +66,46 @@ pub async fn download(
         headers.insert(header::CONTENT_DISPOSITION, v);
     }
     Ok(response)
+}
+
+/// What a failed certificate tells its reader. A name no bundled font can draw (only in a
+/// ballot made before names were checked at entry) is said plainly, naming the character;
+/// results that contradict themselves are an integrity failure; anything else is ours.
+fn report_failure(e: ReportError) -> Error {
+    match e {
+        ReportError::Unprintable { .. } => Error::Conflict(format!(
+            "the certified results cannot be printed: {e}. The results themselves are in \
+             the official record and on the public bulletin"
+        )),
+        ReportError::Inconsistent(why) => Error::Integrity(why),
+        other => Error::Internal(other.to_string()),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use cista_core::ErrorClass;
+
+    #[test]
+    fn a_name_no_font_prints_is_a_clear_conflict_and_layout_bugs_stay_internal() {
+        let unprintable = report_failure(ReportError::Unprintable {
+            what: "candidate name",
+            text: "Bo \u{E000}".to_owned(),
+            reason: cista_types::glyphs::Unprintable {
+                character: '\u{E000}',
+            },
+        });
+        assert_eq!(unprintable.class(), ErrorClass::Conflict);
+        let shown = unprintable.public_message();
+        assert!(
+            shown.contains("candidate name “Bo \u{E000}”") && shown.contains("U+E000"),
+            "{shown}"
+        );
+        let inconsistent = report_failure(ReportError::Inconsistent("the tree".to_owned()));
+        assert_eq!(inconsistent.code(), "integrity_failed");
+        let layout = report_failure(ReportError::Layout("typst said no".to_owned()));
+        assert_eq!(layout.class(), ErrorClass::Internal);
+        assert!(!layout.public_message().contains("typst"));
+    }
 }

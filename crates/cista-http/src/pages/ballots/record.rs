@@ -15,6 +15,8 @@ use axum::response::{IntoResponse, Response};
 use cista_core::Error;
 use cista_core::voting::record::RecordFile;
 
+const UTF8_BOM: &[u8] = b"\xEF\xBB\xBF";
+
 /// The file named in the URL.
 fn record_file(name: &str) -> Option<RecordFile> {
     match name {
@@ -39,10 +41,15 @@ pub async fn download(
     let file = record_file(&file).ok_or(Error::NotFound {
         what: "this record file",
     })?;
-    let bytes = state
+    let csv = state
         .cista
         .export_record(&actor, org.id, ballot.id(), file)
         .await?;
+    // Names and titles may be in any script. The file is UTF-8, and says so with a byte order
+    // mark: without one, Excel opens a CSV in the machine's legacy code page and garbles them.
+    let mut bytes = Vec::with_capacity(UTF8_BOM.len() + csv.len());
+    bytes.extend_from_slice(UTF8_BOM);
+    bytes.extend_from_slice(&csv);
     let disposition = format!("attachment; filename=\"{}\"", file.file_name(ballot.id()));
     let mut response = (StatusCode::OK, bytes).into_response();
     let headers = response.headers_mut();
