@@ -4,8 +4,10 @@
 
 pub mod clock;
 pub mod ids;
+pub mod names;
 pub mod org;
 pub mod person;
+pub mod phone;
 pub mod rng;
 pub mod timestamp;
 pub mod voting;
@@ -13,7 +15,8 @@ pub mod voting;
 pub use clock::{Clock, ManualClock, SystemClock};
 pub use ids::{BallotId, KeyId, OrgId, UnitId};
 pub use org::{OrgName, OrgSlug};
-pub use person::{Email, Password, PersonName, Phone, Role, SubjectCode};
+pub use person::{Email, Password, PersonName, Role, SubjectCode};
+pub use phone::{Phone, PhoneRegion};
 pub use rng::{OsRng, Rng, SeededRng};
 pub use timestamp::Timestamp;
 pub use voting::{Percent, TimeZoneName, Tracker, UnitLabel, Weight};

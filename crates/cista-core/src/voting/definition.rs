@@ -205,6 +205,7 @@ impl BallotDefinition {
     /// Checks the fields a draft may hold at any time.
     pub fn validate_draft(&self) -> Result<()> {
         check_text("title", &self.title, MAX_TITLE, true)?;
+        super::names::check_name("title", &self.title)?;
         check_text("description", &self.description, MAX_TEXT, false)?;
         if self.closes_at <= self.opens_at {
             return Err(Error::invalid(
@@ -258,6 +259,7 @@ impl BallotDefinition {
 /// Checks one contest on its own (also used by the builder before it is added).
 pub fn validate_contest(contest: &Contest) -> Result<()> {
     check_text("contest title", &contest.title, MAX_TITLE, true)?;
+    super::names::check_name("contest title", &contest.title)?;
     check_text("contest description", &contest.description, MAX_TEXT, false)?;
     if let ContestKind::Election {
         seats, candidates, ..
@@ -288,6 +290,7 @@ pub fn validate_contest(contest: &Contest) -> Result<()> {
         let mut ids = BTreeSet::new();
         for c in candidates {
             check_text("candidate name", &c.name, MAX_NAME, true)?;
+            super::names::check_name("candidate name", &c.name)?;
             if !names.insert(c.name.trim().to_lowercase()) {
                 return Err(Error::invalid(
                     "candidates",

@@ -9,7 +9,9 @@ pub mod cast;
 pub mod close;
 pub mod definition;
 pub mod import;
+pub mod names;
 pub mod record;
+pub mod spreadsheet;
 pub mod tally;
 pub mod units;
 

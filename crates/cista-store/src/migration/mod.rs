@@ -8,6 +8,7 @@ mod columns;
 mod m20261122_000001_foundation;
 mod m20261123_000001_people_and_access;
 mod m20261124_000001_voting;
+mod m20261130_000003_phone_region;
 pub mod vault;
 
 #[derive(Debug)]
@@ -19,6 +20,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261122_000001_foundation::Migration),
             Box::new(m20261123_000001_people_and_access::Migration),
             Box::new(m20261124_000001_voting::Migration),
+            Box::new(m20261130_000003_phone_region::Migration),
         ]
     }
 }

@@ -12,6 +12,8 @@
     clippy::indexing_slicing
 )]
 
+mod import;
+
 use base64::Engine as _;
 use sha2::Digest as _;
 use std::io::{BufRead as _, BufReader};
