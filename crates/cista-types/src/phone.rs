@@ -310,7 +310,10 @@ mod tests {
             ("+1", "too few digits"),
             ("+1234567", "country code +1"),
             ("+1 305 555 0100 ext 2", "extension"),
-            ("+1234567890123456", "not a valid number for country code +1"),
+            (
+                "+1234567890123456",
+                "not a valid number for country code +1",
+            ),
             ("+999 1234 5678", "does not exist"),
             ("+1 055 555 0100", "not a valid number for country code +1"),
             ("555 0100", "not a valid US number"),

@@ -184,6 +184,28 @@ pub fn parse_roster(
         decimal_comma: false,
         percent: false,
     };
+    // Lines are counted from the record's byte offset: the csv crate's own line count is off
+    // by one for CRLF files, and people find rows by the line their editor shows.
+    let newlines: Vec<usize> = text
+        .bytes()
+        .enumerate()
+        .filter(|(_, b)| *b == b'\n')
+        .map(|(i, _)| i)
+        .collect();
+    let line_at = |byte: u64| -> u64 {
+        // A record's position may be the end of the line before it (the LF of a CRLF).
+        let rest = usize::try_from(byte)
+            .ok()
+            .and_then(|b| text.as_bytes().get(b..))
+            .unwrap_or_default();
+        let start = rest
+            .iter()
+            .take_while(|b| **b == b'\r' || **b == b'\n')
+            .count() as u64
+            + byte;
+        let before = newlines.partition_point(|at| (*at as u64) < start);
+        before as u64 + 1
+    };
     let mut reader = csv::ReaderBuilder::new()
         .has_headers(true)
         .delimiter(delimiter.byte())
@@ -255,12 +277,12 @@ pub fn parse_roster(
         let record = match record {
             Ok(r) => r,
             Err(e) => {
-                let line = e.position().map_or(0, |p| p.line());
+                let line = e.position().map_or(0, |p| line_at(p.byte()));
                 problems.push(problem(line, None, format!("cannot be read: {e}")));
                 continue;
             }
         };
-        let line = record.position().map_or(0, |p| p.line());
+        let line = record.position().map_or(0, |p| line_at(p.byte()));
         if record.iter().all(str::is_empty) {
             continue;
         }
@@ -1336,6 +1358,10 @@ mod tests {
         assert!(roster.format.encoding.contains("byte-order mark"));
         assert_eq!(roster.units[1].owners[0].last_name.as_str(), "Li");
         // A row with cells beyond the header's columns that are not empty is refused.
+        // Lines are counted as an editor shows them, CRLF or not.
+        let crlf = "unit,weight,first_name,last_name\r\n101,1,Ana,Ruiz\r\n102,x,Bo,Li\r\n";
+        let text = messages(&parse_roster(crlf.as_bytes(), None).unwrap_err());
+        assert!(text[0].starts_with("line 3, column weight"), "{text:?}");
         let extra = "unit,weight,first_name,last_name\n101,1,Ana,Ruiz,surplus\n";
         let text = messages(&parse_roster(extra.as_bytes(), None).unwrap_err());
         assert_eq!(text, vec!["line 2: has 5 fields but the header has 4"]);

@@ -145,12 +145,12 @@ impl Delimiter {
                 .filter(|cell| known(cell.trim().trim_matches('"')))
                 .count()
         };
-        let best = all
-            .into_iter()
-            .map(|d| (score(d), d))
-            .fold((0, Delimiter::Comma), |best, next| {
-                if next.0 > best.0 { next } else { best }
-            });
+        let best =
+            all.into_iter()
+                .map(|d| (score(d), d))
+                .fold((0, Delimiter::Comma), |best, next| {
+                    if next.0 > best.0 { next } else { best }
+                });
         if best.0 > 0 {
             return best.1;
         }

@@ -177,7 +177,9 @@ async fn units_are_imported_from_csv_after_a_preview_and_a_stale_preview_is_refu
     assert!(html.contains("No units yet"), "{html}");
     assert!(
         html.contains(r#"enctype="multipart/form-data""#)
-            && html.contains(r#"accept=".csv,text/csv""#),
+            && html.contains(
+                r#"accept=".csv,.txt,.tsv,text/csv,text/plain,text/tab-separated-values""#
+            ),
         "{html}"
     );
     for column in ["designated_voter", "consent", "first_name", "weight"] {
