@@ -5,7 +5,7 @@ use crate::audit::{AuditKind, NewAuditEntry};
 use crate::ports::{KeyPurpose, Organization, StoredKey};
 use crate::{Action, Actor, Cista, Error, Result};
 use cista_crypto::{DataKey, Sealed};
-use cista_types::{KeyId, OrgId, OrgName, OrgSlug, TimeZoneName};
+use cista_types::{KeyId, OrgId, OrgName, OrgSlug, PhoneRegion, TimeZoneName};
 
 impl Cista {
     /// Creates an organization whose ballots use UTC (see `create_organization_in_zone`).
@@ -19,13 +19,28 @@ impl Cista {
             .await
     }
 
-    /// Creates an organization, its data key and its audit entry in one transaction.
+    /// Creates an organization with no country for phone numbers (every number then needs
+    /// its country code; see `create_organization_with`).
     pub async fn create_organization_in_zone(
         &self,
         actor: &Actor,
         name: OrgName,
         slug: OrgSlug,
         time_zone: TimeZoneName,
+    ) -> Result<Organization> {
+        self.create_organization_with(actor, name, slug, time_zone, None)
+            .await
+    }
+
+    /// Creates an organization, its data key and its audit entry in one transaction.
+    /// `phone_region` is the country whose national phone numbers are accepted.
+    pub async fn create_organization_with(
+        &self,
+        actor: &Actor,
+        name: OrgName,
+        slug: OrgSlug,
+        time_zone: TimeZoneName,
+        phone_region: Option<PhoneRegion>,
     ) -> Result<Organization> {
         actor.authorize(Action::CreateOrganization)?;
         // The name heads every certified results PDF: refuse now what no font can print.
@@ -43,6 +58,7 @@ impl Cista {
             slug,
             name,
             time_zone,
+            phone_region,
             created_at: now,
         };
         let key_id = KeyId::new(self.rng().as_ref());
@@ -65,6 +81,7 @@ impl Cista {
                 "slug": org.slug.as_str(),
                 "data_key": key_id.to_string(),
                 "time_zone": org.time_zone.as_str(),
+                "phone_region": org.phone_region.map(String::from),
             }),
         );
         store.create_organization(&org, &stored, audit).await?;
@@ -88,6 +105,43 @@ impl Cista {
             serde_json::json!({ "time_zone": time_zone.as_str() }),
         );
         self.store().set_time_zone(org, &time_zone, audit).await
+    }
+
+    /// Sets (or clears) the country whose national phone numbers the organization accepts;
+    /// numbers already on file are in international form and do not change.
+    pub async fn set_phone_region(
+        &self,
+        actor: &Actor,
+        org: OrgId,
+        region: Option<PhoneRegion>,
+    ) -> Result<()> {
+        actor.authorize_in(org, crate::OrgAction::ManageSettings)?;
+        let audit = NewAuditEntry::new(
+            self.clock().now(),
+            actor,
+            Some(org),
+            AuditKind::OrganizationChanged,
+            serde_json::json!({ "phone_region": region.map(String::from) }),
+        );
+        self.store().set_phone_region(org, region, audit).await
+    }
+
+    /// The region for a phone number typed where no organization is known (the SMS sign-in
+    /// form): the organizations' region when they all have the same one, else none (the
+    /// number then needs its country code).
+    pub(crate) async fn instance_phone_region(&self) -> Result<Option<PhoneRegion>> {
+        let regions: std::collections::BTreeSet<Option<String>> = self
+            .store()
+            .organizations()
+            .await?
+            .into_iter()
+            .map(|o| o.phone_region.map(String::from))
+            .collect();
+        let mut only = regions.into_iter();
+        Ok(match (only.next(), only.next()) {
+            (Some(Some(one)), None) => PhoneRegion::parse(&one).ok(),
+            _ => None,
+        })
     }
 
     /// An organization that must exist (for the core's own use; callers authorize).

@@ -9,8 +9,8 @@ use cista_core::ports::{
 };
 use cista_crypto::{Digest32, KekId, WrappedKey};
 use cista_types::{
-    BallotId, KeyId, OrgId, OrgName, OrgSlug, Role, SubjectCode, TimeZoneName, Timestamp, Tracker,
-    UnitId, UnitLabel, Weight,
+    BallotId, KeyId, OrgId, OrgName, OrgSlug, PhoneRegion, Role, SubjectCode, TimeZoneName,
+    Timestamp, Tracker, UnitId, UnitLabel, Weight,
 };
 use sea_orm::{DbErr, SqlErr};
 use time::OffsetDateTime;
@@ -59,6 +59,10 @@ pub(crate) fn organization(m: organization::Model) -> Result<Organization, Error
         slug: OrgSlug::parse(&m.slug).map_err(|_| corrupt("organization slug"))?,
         name: OrgName::parse(&m.name).map_err(|_| corrupt("organization name"))?,
         time_zone: TimeZoneName::parse(&m.time_zone).map_err(|_| corrupt("time zone"))?,
+        phone_region: m
+            .phone_region
+            .map(|r| PhoneRegion::parse(&r).map_err(|_| corrupt("phone region")))
+            .transpose()?,
         created_at: from_db_time(m.created_at),
     })
 }
@@ -202,7 +206,7 @@ pub(crate) fn unit(m: crate::entity::unit::Model) -> Result<Unit, Error> {
     Ok(Unit {
         id: UnitId::from_i64(m.id),
         org: OrgId::from_i64(m.org_id),
-        label: UnitLabel::parse(&m.label).map_err(|_| corrupt("unit label"))?,
+        label: UnitLabel::from_stored(&m.label).map_err(|_| corrupt("unit label"))?,
         weight: Weight::from_micros(m.weight_micros),
         consent: ConsentStatus::parse(&m.consent).ok_or_else(|| corrupt("consent"))?,
         consent_at: time_opt(m.consent_at),
@@ -243,7 +247,7 @@ pub(crate) fn eligible(m: crate::entity::ballot_roll::Model) -> Result<EligibleU
     Ok(EligibleUnit {
         ballot: BallotId::from_i64(m.ballot_id),
         unit: UnitId::from_i64(m.unit_id),
-        label: UnitLabel::parse(&m.label).map_err(|_| corrupt("unit label"))?,
+        label: UnitLabel::from_stored(&m.label).map_err(|_| corrupt("unit label"))?,
         weight: Weight::from_micros(m.weight_micros),
     })
 }

@@ -28,7 +28,8 @@ use cista_core::{Error, Result, Store};
 use cista_crypto::Digest32;
 use cista_crypto::merkle::CompactRange;
 use cista_types::{
-    BallotId, KeyId, OrgId, OrgSlug, SubjectCode, TimeZoneName, Timestamp, Tracker, UnitId,
+    BallotId, KeyId, OrgId, OrgSlug, PhoneRegion, SubjectCode, TimeZoneName, Timestamp, Tracker,
+    UnitId,
 };
 use convert::{db_err, to_db_time};
 use entity::{
@@ -343,6 +344,7 @@ impl Store for SeaStore {
             slug: Set(org.slug.as_str().to_owned()),
             name: Set(org.name.as_str().to_owned()),
             time_zone: Set(org.time_zone.as_str().to_owned()),
+            phone_region: Set(org.phone_region.map(String::from)),
             created_at: Set(to_db_time(org.created_at)),
         })
         .exec_without_returning(&txn)
@@ -689,6 +691,31 @@ impl Store for SeaStore {
             .col_expr(
                 organization::Column::TimeZone,
                 Expr::value(time_zone.as_str()),
+            )
+            .filter(organization::Column::Id.eq(org.as_i64()))
+            .exec(&txn)
+            .await
+            .map_err(db_err)?;
+        if changed.rows_affected != 1 {
+            return Err(Error::NotFound {
+                what: "the organization",
+            });
+        }
+        audit_append::append(&txn, audit).await?;
+        txn.commit().await.map_err(db_err)
+    }
+
+    async fn set_phone_region(
+        &self,
+        org: OrgId,
+        region: Option<PhoneRegion>,
+        audit: NewAuditEntry,
+    ) -> Result<()> {
+        let (_turn, txn) = self.begin_write().await?;
+        let changed = organization::Entity::update_many()
+            .col_expr(
+                organization::Column::PhoneRegion,
+                Expr::value(region.map(String::from)),
             )
             .filter(organization::Column::Id.eq(org.as_i64()))
             .exec(&txn)

@@ -6,8 +6,9 @@ use crate::{ParseError, Rng, Timestamp};
 use serde::{Deserialize, Serialize};
 use std::fmt;
 
-/// A unit's label as the association writes it (`12B`, `Lot 7`): 1 to 40 characters, no
-/// control characters. Two labels that differ only in letter case name the same unit.
+/// A unit's label as the association writes it (`12B`, `Lot 7`): 1 to 40 characters in NFC,
+/// single-spaced, with no invisible character out of place. Two labels that differ only in
+/// letter case name the same unit.
 #[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
 #[serde(try_from = "String", into = "String")]
 pub struct UnitLabel(String);
@@ -15,22 +16,19 @@ pub struct UnitLabel(String);
 impl UnitLabel {
     pub const MAX_CHARS: usize = 40;
 
+    /// Cleans a label as typed (NFC, single spaces) and refuses invisible characters; see
+    /// `crate::names`.
     pub fn parse(raw: &str) -> Result<Self, ParseError> {
-        let what = "unit";
-        let trimmed = raw.trim();
-        if trimmed.is_empty() {
-            return Err(ParseError::new(what, "must not be empty"));
+        crate::names::clean_name(raw, "unit", Self::MAX_CHARS).map(Self)
+    }
+
+    /// Reads back a stored label, checked when it was entered (rules for new labels may
+    /// tighten; units on file stay readable).
+    pub fn from_stored(raw: &str) -> Result<Self, ParseError> {
+        if raw.trim().is_empty() {
+            return Err(ParseError::new("unit", "must not be empty"));
         }
-        if trimmed.chars().count() > Self::MAX_CHARS {
-            return Err(ParseError::new(
-                what,
-                format!("must be at most {} characters", Self::MAX_CHARS),
-            ));
-        }
-        if trimmed.chars().any(char::is_control) {
-            return Err(ParseError::new(what, "must not contain control characters"));
-        }
-        Ok(Self(trimmed.to_owned()))
+        Ok(Self(raw.to_owned()))
     }
 
     pub fn as_str(&self) -> &str {
@@ -62,7 +60,7 @@ impl From<UnitLabel> for String {
 impl TryFrom<String> for UnitLabel {
     type Error = ParseError;
     fn try_from(value: String) -> Result<Self, Self::Error> {
-        Self::parse(&value)
+        Self::from_stored(&value)
     }
 }
 
@@ -505,6 +503,12 @@ mod tests {
         assert_eq!(a.as_str(), "12b");
         assert!(UnitLabel::parse("").is_err());
         assert!(UnitLabel::parse(&"x".repeat(41)).is_err());
+        assert_eq!(UnitLabel::parse("Lot  7").unwrap().as_str(), "Lot 7");
+        assert!(UnitLabel::parse("10\u{200b}1").is_err());
+        assert_eq!(
+            UnitLabel::parse("Caf\u{65}\u{301}").unwrap(),
+            UnitLabel::parse("Caf\u{e9}").unwrap()
+        );
     }
 
     #[test]

@@ -199,12 +199,17 @@ pub struct OrgCreateArgs {
     pub owner_first_name: String,
     #[arg(long)]
     pub owner_last_name: String,
-    /// The owner's mobile number with country code, for SMS sign-in.
+    /// The owner's mobile number, for SMS sign-in: with its country code, or national when
+    /// --phone-region is given.
     #[arg(long)]
     pub owner_phone: Option<String>,
     /// The time zone ballot windows are set and shown in (an IANA name).
     #[arg(long, default_value = "UTC", value_name = "ZONE")]
     pub time_zone: String,
+    /// The country whose national phone numbers are accepted without a country code, as two
+    /// letters (US, CA, GB, ES…). Without it every number needs its country code.
+    #[arg(long, value_name = "CC")]
+    pub phone_region: Option<String>,
 }
 
 #[derive(Debug, Args)]

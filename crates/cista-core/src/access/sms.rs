@@ -19,7 +19,7 @@ impl Cista {
                 Err(_) => Ok(None),
             };
         }
-        let Ok(phone) = Phone::parse(identifier) else {
+        let Ok(phone) = Phone::parse(identifier, self.instance_phone_region().await?) else {
             return Ok(None);
         };
         let matches = self

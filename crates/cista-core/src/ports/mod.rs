@@ -19,8 +19,8 @@ use crate::audit::NewAuditEntry;
 use async_trait::async_trait;
 use cista_crypto::{Digest32, KekId, WrappedKey};
 use cista_types::{
-    BallotId, KeyId, OrgId, OrgName, OrgSlug, Role, SubjectCode, TimeZoneName, Timestamp, Tracker,
-    UnitId, Weight,
+    BallotId, KeyId, OrgId, OrgName, OrgSlug, PhoneRegion, Role, SubjectCode, TimeZoneName,
+    Timestamp, Tracker, UnitId, Weight,
 };
 use serde::Serialize;
 
@@ -76,6 +76,9 @@ pub struct Organization {
     pub name: OrgName,
     /// Ballot windows are set and shown in this zone.
     pub time_zone: TimeZoneName,
+    /// Phone numbers typed without a country code are read in this region; None: every
+    /// number needs its country code.
+    pub phone_region: Option<PhoneRegion>,
     pub created_at: Timestamp,
 }
 
@@ -218,6 +221,14 @@ pub trait Store: Send + Sync + std::fmt::Debug {
         &self,
         org: OrgId,
         time_zone: &TimeZoneName,
+        audit: NewAuditEntry,
+    ) -> Result<()>;
+
+    /// Changes (or clears) an organization's country for phone numbers, with its audit entry.
+    async fn set_phone_region(
+        &self,
+        org: OrgId,
+        region: Option<PhoneRegion>,
         audit: NewAuditEntry,
     ) -> Result<()>;
 

@@ -105,6 +105,7 @@ impl Cista {
             contests: Vec::new(),
         };
         Self::settings_into(&mut definition, settings);
+        super::names::normalize_definition(&mut definition);
         definition.validate_draft()?;
         self.insert_draft(actor, org, &definition, None).await
     }
@@ -170,6 +171,7 @@ impl Cista {
         }
         let mut definition = ballot.definition;
         edit(&mut definition)?;
+        super::names::normalize_definition(&mut definition);
         definition.validate_draft()?;
         let json = definition.to_json()?;
         let hash = BallotDefinition::hash_of(&json);

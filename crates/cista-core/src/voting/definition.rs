@@ -212,6 +212,7 @@ impl BallotDefinition {
     /// Checks the fields a draft may hold at any time.
     pub fn validate_draft(&self) -> Result<()> {
         check_text("title", &self.title, MAX_TITLE, true)?;
+        super::names::check_name("title", &self.title)?;
         check_printed("title", &self.title)?;
         check_text("description", &self.description, MAX_TEXT, false)?;
         if self.closes_at <= self.opens_at {
@@ -266,6 +267,7 @@ impl BallotDefinition {
 /// Checks one contest on its own (also used by the builder before it is added).
 pub fn validate_contest(contest: &Contest) -> Result<()> {
     check_text("contest title", &contest.title, MAX_TITLE, true)?;
+    super::names::check_name("contest title", &contest.title)?;
     check_printed("contest title", &contest.title)?;
     check_text("contest description", &contest.description, MAX_TEXT, false)?;
     if let ContestKind::Election {
@@ -297,6 +299,7 @@ pub fn validate_contest(contest: &Contest) -> Result<()> {
         let mut ids = BTreeSet::new();
         for c in candidates {
             check_text("candidate name", &c.name, MAX_NAME, true)?;
+            super::names::check_name("candidate name", &c.name)?;
             cista_types::glyphs::check_printable(&c.name).map_err(|e| {
                 Error::invalid("candidate name", format!("“{}” {e}", c.name.trim()))
             })?;

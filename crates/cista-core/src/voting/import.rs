@@ -8,13 +8,17 @@
 //! owner; a unit with several owners has several rows. One person (same email) with several
 //! units gets one account.
 
+use super::spreadsheet::{self, Delimiter};
 use crate::audit::{AuditKind, NewAuditEntry};
 use crate::error::ImportProblem;
 use crate::people::PersonFields;
 use crate::ports::{Account, ConsentStatus, Membership, Unit, UnitOwner};
 use crate::{Actor, Cista, Error, OrgAction, Result};
 use cista_crypto::Digest32;
-use cista_types::{Email, OrgId, PersonName, Phone, Role, SubjectCode, UnitId, UnitLabel, Weight};
+use cista_types::voting::format_weight_sum;
+use cista_types::{
+    Email, OrgId, PersonName, Phone, PhoneRegion, Role, SubjectCode, UnitId, UnitLabel, Weight,
+};
 use std::collections::{BTreeMap, BTreeSet};
 
 /// The most rows one file may have.
@@ -54,19 +58,97 @@ pub struct RosterUnit {
     pub owners: Vec<RosterRow>,
 }
 
+/// How the file was written, as read: shown in the preview so a misreading would be seen.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct FileFormat {
+    pub encoding: &'static str,
+    pub delimiter: Delimiter,
+    /// The weights were written with decimal commas.
+    pub decimal_comma: bool,
+    /// The weights were written with percent signs.
+    pub percent: bool,
+}
+
+impl FileFormat {
+    /// In words, e.g. "UTF-8, fields separated by semicolons, decimal commas".
+    pub fn describe(&self) -> String {
+        let mut out = format!(
+            "{}, fields separated by {}",
+            self.encoding,
+            self.delimiter.name()
+        );
+        if self.decimal_comma {
+            out.push_str(", decimal commas");
+        }
+        if self.percent {
+            out.push_str(", weights in percent");
+        }
+        out
+    }
+}
+
 /// A parsed, checked file.
 #[derive(Debug, Clone)]
 pub struct Roster {
     pub units: Vec<RosterUnit>,
+    pub format: FileFormat,
     /// SHA-256 of the file's bytes.
     pub file_sha256: Digest32,
+}
+
+impl Roster {
+    /// The sum of the units' weights, in millionths.
+    pub fn weight_total_micros(&self) -> i128 {
+        self.units
+            .iter()
+            .map(|u| i128::from(u.weight.micros()))
+            .sum()
+    }
+
+    /// A warning when the weights look like shares of a whole (percentages, or fractions of
+    /// 1) that do not add up to it, saying by how much; None when they add up or are plainly
+    /// not shares. Weights written with a percent sign are percentages whatever they add up to.
+    pub fn weight_total_warning(&self) -> Option<String> {
+        let total = self.weight_total_micros();
+        let hundred = 100 * 1_000_000_i128;
+        let one = 1_000_000_i128;
+        let near = |whole: i128| total != whole && (total - whole).abs() * 10 <= whole;
+        let (whole, what) = if self.format.percent || near(hundred) {
+            (
+                hundred,
+                "percentages of the voting interests, they should add up to 100",
+            )
+        } else if near(one) {
+            (
+                one,
+                "shares of the voting interests, they should add up to 1",
+            )
+        } else {
+            return None;
+        };
+        if total == whole {
+            return None;
+        }
+        let gap = format_weight_sum((total - whole).abs());
+        let direction = if total < whole { "short" } else { "too much" };
+        Some(format!(
+            "The weights add up to {}: if they are {what}, and they are {gap} {direction}. \
+             Check the weights against the declaration before applying.",
+            format_weight_sum(total)
+        ))
+    }
 }
 
 fn normalize_header(h: &str) -> String {
     h.trim()
         .trim_start_matches('\u{feff}')
+        .trim()
         .to_lowercase()
         .replace([' ', '-'], "_")
+}
+
+fn is_column(h: &str) -> bool {
+    COLUMNS.contains(&normalize_header(h).as_str())
 }
 
 fn yes_no(raw: &str) -> Option<Option<bool>> {
@@ -79,7 +161,11 @@ fn yes_no(raw: &str) -> Option<Option<bool>> {
 }
 
 /// Parses and checks a whole file. Either every row is good, or every problem is returned.
-pub fn parse_roster(bytes: &[u8]) -> std::result::Result<Roster, Vec<ImportProblem>> {
+/// Phone numbers without a country code are read in `phone_region`.
+pub fn parse_roster(
+    bytes: &[u8],
+    phone_region: Option<PhoneRegion>,
+) -> std::result::Result<Roster, Vec<ImportProblem>> {
     let file_sha256 = Digest32::sha256(&[bytes]);
     let mut problems = Vec::new();
     let problem = |line: u64, column: Option<&str>, message: String| ImportProblem {
@@ -87,21 +173,46 @@ pub fn parse_roster(bytes: &[u8]) -> std::result::Result<Roster, Vec<ImportProbl
         column: column.map(str::to_owned),
         message,
     };
-    if let Err(e) = std::str::from_utf8(bytes) {
-        let line = bytes
-            .get(..e.valid_up_to())
-            .map_or(1, |b| b.iter().filter(|c| **c == b'\n').count() as u64 + 1);
-        return Err(vec![problem(
-            line,
-            None,
-            "is not UTF-8 text; save the file as \"CSV UTF-8\"".to_owned(),
-        )]);
-    }
+    let decoded = spreadsheet::decode(bytes)
+        .map_err(|e| vec![problem(e.line, None, format!("the file {}", e.message))])?;
+    let text: &str = &decoded.text;
+    let header_line = text.lines().next().unwrap_or("");
+    let delimiter = Delimiter::detect(header_line, is_column);
+    let mut format = FileFormat {
+        encoding: decoded.encoding,
+        delimiter,
+        decimal_comma: false,
+        percent: false,
+    };
+    // Lines are counted from the record's byte offset: the csv crate's own line count is off
+    // by one for CRLF files, and people find rows by the line their editor shows.
+    let newlines: Vec<usize> = text
+        .bytes()
+        .enumerate()
+        .filter(|(_, b)| *b == b'\n')
+        .map(|(i, _)| i)
+        .collect();
+    let line_at = |byte: u64| -> u64 {
+        // A record's position may be the end of the line before it (the LF of a CRLF).
+        let rest = usize::try_from(byte)
+            .ok()
+            .and_then(|b| text.as_bytes().get(b..))
+            .unwrap_or_default();
+        let start = rest
+            .iter()
+            .take_while(|b| **b == b'\r' || **b == b'\n')
+            .count() as u64
+            + byte;
+        let before = newlines.partition_point(|at| (*at as u64) < start);
+        before as u64 + 1
+    };
     let mut reader = csv::ReaderBuilder::new()
         .has_headers(true)
-        .flexible(false)
+        .delimiter(delimiter.byte())
+        // Rows longer than the header are checked below: spreadsheets add empty cells.
+        .flexible(true)
         .trim(csv::Trim::All)
-        .from_reader(bytes);
+        .from_reader(text.as_bytes());
     let headers: Vec<String> = match reader.headers() {
         Ok(h) => h.iter().map(normalize_header).collect(),
         Err(e) => {
@@ -122,7 +233,8 @@ pub fn parse_roster(bytes: &[u8]) -> std::result::Result<Roster, Vec<ImportProbl
                 1,
                 Some(h),
                 format!(
-                    "is not a known column; the columns are {}",
+                    "is not a known column; the columns are {} (separated by commas, \
+                     semicolons or tabs)",
                     COLUMNS.join(", ")
                 ),
             ));
@@ -142,6 +254,7 @@ pub fn parse_roster(bytes: &[u8]) -> std::result::Result<Roster, Vec<ImportProbl
     if !problems.is_empty() {
         return Err(problems);
     }
+    let weight_at = index.get("weight").copied();
 
     struct Partial {
         label: UnitLabel,
@@ -154,26 +267,67 @@ pub fn parse_roster(bytes: &[u8]) -> std::result::Result<Roster, Vec<ImportProbl
     let mut order: Vec<String> = Vec::new();
     let mut people_by_email: BTreeMap<String, (String, u64)> = BTreeMap::new();
     let mut rows = 0usize;
+    // The first line written with each way of writing a weight, to refuse a mix.
+    let mut first_comma: Option<(u64, String)> = None;
+    let mut first_point: Option<(u64, String)> = None;
+    let mut first_percent: Option<(u64, String)> = None;
+    let mut first_plain: Option<(u64, String)> = None;
 
     for record in reader.records() {
         let record = match record {
             Ok(r) => r,
             Err(e) => {
-                let line = e.position().map_or(0, |p| p.line());
-                let message = match e.kind() {
-                    csv::ErrorKind::UnequalLengths {
-                        expected_len, len, ..
-                    } => {
-                        format!("has {len} fields but the header has {expected_len}")
-                    }
-                    _ => format!("cannot be read: {e}"),
-                };
-                problems.push(problem(line, None, message));
+                let line = e.position().map_or(0, |p| line_at(p.byte()));
+                problems.push(problem(line, None, format!("cannot be read: {e}")));
                 continue;
             }
         };
-        let line = record.position().map_or(0, |p| p.line());
+        let line = record.position().map_or(0, |p| line_at(p.byte()));
         if record.iter().all(str::is_empty) {
+            continue;
+        }
+        if record.len() < headers.len() {
+            problems.push(problem(
+                line,
+                None,
+                format!(
+                    "has {} fields but the header has {}",
+                    record.len(),
+                    headers.len()
+                ),
+            ));
+            continue;
+        }
+        if record.iter().skip(headers.len()).any(|f| !f.is_empty()) {
+            // A decimal comma in a comma-separated file splits the weight in two.
+            let split_weight = weight_at.and_then(|w| {
+                let whole = record.get(w)?;
+                let fraction = record.get(w + 1)?;
+                let digits = |s: &str| !s.is_empty() && s.bytes().all(|b| b.is_ascii_digit());
+                (delimiter == Delimiter::Comma
+                    && record.len() == headers.len() + 1
+                    && digits(whole)
+                    && digits(fraction))
+                .then(|| format!("{whole},{fraction}"))
+            });
+            let message = match split_weight {
+                Some(weight) => format!(
+                    "has {} fields but the header has {}: the weight {weight} seems to have a \
+                     decimal comma, which in this comma-separated file splits it into two \
+                     fields. Write {} instead, or save the file with semicolons between fields \
+                     (a spreadsheet set to a language that writes decimal commas does that \
+                     when it saves as CSV)",
+                    record.len(),
+                    headers.len(),
+                    weight.replace(',', ".")
+                ),
+                None => format!(
+                    "has {} fields but the header has {}",
+                    record.len(),
+                    headers.len()
+                ),
+            };
+            problems.push(problem(line, None, message));
             continue;
         }
         rows += 1;
@@ -195,9 +349,29 @@ pub fn parse_roster(bytes: &[u8]) -> std::result::Result<Roster, Vec<ImportProbl
             .ok();
         let weight = match field("weight") {
             "" => None,
-            raw => Weight::parse(raw)
-                .map_err(|e| bad("weight", e.message))
-                .ok(),
+            raw => match spreadsheet::number_cell(raw, delimiter) {
+                Err(message) => {
+                    bad("weight", message);
+                    None
+                }
+                Ok(cell) => {
+                    let written = || (line, raw.to_owned());
+                    if cell.decimal_comma {
+                        first_comma.get_or_insert_with(written);
+                    }
+                    if cell.decimal_point {
+                        first_point.get_or_insert_with(written);
+                    }
+                    if cell.percent {
+                        first_percent.get_or_insert_with(written);
+                    } else {
+                        first_plain.get_or_insert_with(written);
+                    }
+                    Weight::parse(&cell.text)
+                        .map_err(|e| bad("weight", e.message))
+                        .ok()
+                }
+            },
         };
         let first_name = PersonName::parse(field("first_name"))
             .map_err(|e| bad("first_name", e.message))
@@ -214,7 +388,7 @@ pub fn parse_roster(bytes: &[u8]) -> std::result::Result<Roster, Vec<ImportProbl
         };
         let phone = match field("phone") {
             "" => Some(None),
-            raw => Phone::parse(raw)
+            raw => Phone::parse(raw, phone_region)
                 .map(Some)
                 .map_err(|e| bad("phone", e.message))
                 .ok(),
@@ -347,6 +521,31 @@ pub fn parse_roster(bytes: &[u8]) -> std::result::Result<Roster, Vec<ImportProbl
             designated,
         });
     }
+    // One file, one way of writing numbers: a mix means some weights would be misread.
+    if let (Some((comma_line, comma)), Some((line, point))) = (&first_comma, &first_point) {
+        problems.push(problem(
+            *line,
+            Some("weight"),
+            format!(
+                "“{point}” has a decimal point but line {comma_line} has a decimal comma \
+                 (“{comma}”): in a file with decimal commas a point may be a thousands \
+                 separator. Write every weight the same way, without thousands separators"
+            ),
+        ));
+    }
+    if let (Some((percent_line, percent)), Some((line, plain))) = (&first_percent, &first_plain) {
+        problems.push(problem(
+            *line,
+            Some("weight"),
+            format!(
+                "“{plain}” has no percent sign but line {percent_line} has one (“{percent}”): \
+                 a spreadsheet shows 0.0295 as 2.95 %, so a mix cannot be read. Format the \
+                 whole weight column the same way"
+            ),
+        ));
+    }
+    format.decimal_comma = first_comma.is_some();
+    format.percent = first_percent.is_some();
     if rows == 0 && problems.is_empty() {
         problems.push(problem(
             2,
@@ -384,6 +583,7 @@ pub fn parse_roster(bytes: &[u8]) -> std::result::Result<Roster, Vec<ImportProbl
     }
     Ok(Roster {
         units: out,
+        format,
         file_sha256,
     })
 }
@@ -423,6 +623,12 @@ pub struct ImportPlan {
     pub owners_added: Vec<(String, String)>,
     pub owners_removed: Vec<(String, String)>,
     pub people_new: usize,
+    /// The sum of the file's unit weights, as written for people.
+    pub weight_total: String,
+    /// How the file was read (encoding, delimiter, decimal separator), in words.
+    pub file_format: String,
+    /// Things to check before applying: look-alike names, weights that do not add up,
+    /// owners without a way to be reached.
     pub warnings: Vec<String>,
     /// Ties the preview to this file and to the roster as it was: applying refuses if
     /// either changed since.
@@ -473,7 +679,8 @@ impl Cista {
     /// names to show the preview is an audited read of personal data.
     pub async fn plan_import(&self, actor: &Actor, org: OrgId, bytes: &[u8]) -> Result<ImportPlan> {
         actor.authorize_in(org, OrgAction::ManageUnits)?;
-        let roster = parse_roster(bytes).map_err(Error::ImportRejected)?;
+        let phone_region = self.existing_organization(org).await?.phone_region;
+        let roster = parse_roster(bytes, phone_region).map_err(Error::ImportRejected)?;
         let existing_units = self.store().units(org).await?;
         let existing_owners = self.store().unit_owners(org).await?;
         let owner_subjects: Vec<SubjectCode> = existing_owners
@@ -490,6 +697,12 @@ impl Cista {
                 .into_iter()
                 .collect()
         };
+        // The names on file of this roster's owners, for the look-alike check.
+        let on_file_names: Vec<String> = names
+            .values()
+            .flatten()
+            .map(|f| format!("{} {}", f.first_name, f.last_name))
+            .collect();
         let display = |s: &SubjectCode| -> String {
             match names.get(s) {
                 Some(Some(f)) => format!("{} {}", f.first_name, f.last_name),
@@ -514,7 +727,9 @@ impl Cista {
             owners_added: Vec::new(),
             owners_removed: Vec::new(),
             people_new: 0,
-            warnings: Vec::new(),
+            weight_total: format_weight_sum(roster.weight_total_micros()),
+            file_format: roster.format.describe(),
+            warnings: roster.weight_total_warning().into_iter().collect(),
             fingerprint: String::new(),
             new_people: Vec::new(),
             targets: Vec::new(),
@@ -701,14 +916,16 @@ impl Cista {
             plan.units_retired.push(u.label.to_string());
             plan.retire.push(u);
         }
+        plan.warnings
+            .extend(super::names::owner_warnings(&roster, &on_file_names));
         plan.people_new = plan.new_people.len();
         plan.units_added
             .sort_by(|a, b| super::units::natural_cmp(a, b));
         plan.units_retired
             .sort_by(|a, b| super::units::natural_cmp(a, b));
 
-        // The fingerprint: this file, and the roster as read.
-        let mut state = String::new();
+        // The fingerprint: this file, how its phone numbers are read, and the roster as read.
+        let mut state = format!("{:?};", phone_region.map(String::from));
         let mut units_sorted = existing_units.clone();
         units_sorted.sort_by_key(|u| u.id);
         for u in &units_sorted {
@@ -945,7 +1162,7 @@ mod tests {
              101,,Luis,Ruiz,luis@example.org,,,\n\
              102,0.75,Ana,Ruiz,ana@example.org,,,no\n"
         );
-        let roster = parse_roster(csv.as_bytes()).unwrap();
+        let roster = parse_roster(csv.as_bytes(), None).unwrap();
         assert_eq!(roster.units.len(), 2);
         assert_eq!(roster.units[0].owners.len(), 2);
         assert_eq!(roster.units[0].weight.to_string(), "1.5");
@@ -963,7 +1180,7 @@ mod tests {
              104,1,Di,Ng,di@example.org,,,sometimes\n\
              105,1,Ed,Ox\n"
         );
-        let problems = parse_roster(csv.as_bytes()).unwrap_err();
+        let problems = parse_roster(csv.as_bytes(), None).unwrap_err();
         let found: Vec<(u64, Option<&str>)> = problems
             .iter()
             .map(|p| (p.line, p.column.as_deref()))
@@ -991,7 +1208,7 @@ mod tests {
              102,,Bo,Li,bo@example.org,,,\n\
              103,1,Ana,Ortiz,ana@example.org,,,\n"
         );
-        let problems = parse_roster(csv.as_bytes()).unwrap_err();
+        let problems = parse_roster(csv.as_bytes(), None).unwrap_err();
         let text: Vec<String> = problems.iter().map(ToString::to_string).collect();
         assert!(
             text[0].starts_with("line 3, column weight: is 2 but line 2"),
@@ -1015,19 +1232,299 @@ mod tests {
 
     #[test]
     fn headers_are_checked_before_any_row() {
-        let problems = parse_roster(b"unit,colour,first_name\n1,red,Ana\n").unwrap_err();
+        let problems = parse_roster(b"unit,colour,first_name\n1,red,Ana\n", None).unwrap_err();
         let text: Vec<String> = problems.iter().map(ToString::to_string).collect();
         assert_eq!(
             text,
             vec![
-                "line 1, column colour: is not a known column; the columns are unit, weight, first_name, last_name, email, phone, designated_voter, consent",
+                "line 1, column colour: is not a known column; the columns are unit, weight, first_name, last_name, email, phone, designated_voter, consent (separated by commas, semicolons or tabs)",
                 "line 1, column last_name: is missing from the header row",
             ]
         );
-        assert!(parse_roster(b"unit,first_name,last_name\n").is_err());
-        assert!(parse_roster(b"\xff\xfe").is_err());
+        assert!(parse_roster(b"unit,first_name,last_name\n", None).is_err());
+        assert!(parse_roster(b"\xff\xfe", None).is_err());
         // A byte-order mark and header spacing are forgiven.
         let ok = "\u{feff}Unit, Weight ,First Name,Last Name\n1,1,Ana,Ruiz\n";
-        assert_eq!(parse_roster(ok.as_bytes()).unwrap().units.len(), 1);
+        assert_eq!(parse_roster(ok.as_bytes(), None).unwrap().units.len(), 1);
+    }
+
+    fn messages(problems: &[ImportProblem]) -> Vec<String> {
+        problems.iter().map(ToString::to_string).collect()
+    }
+
+    fn us() -> Option<PhoneRegion> {
+        Some(PhoneRegion::US)
+    }
+
+    #[test]
+    fn a_european_roster_with_semicolons_and_decimal_commas_is_read() {
+        // What a spreadsheet set to Spanish, French or German saves as CSV.
+        let csv = "unit;weight;first_name;last_name;email\n\
+                   101;12,5;Ana;Ruiz;ana@example.org\n\
+                   102;87,5;Bo;Li;bo@example.org\n";
+        let roster = parse_roster(csv.as_bytes(), None).unwrap();
+        assert_eq!(roster.units[0].weight.to_string(), "12.5");
+        assert_eq!(roster.units[1].weight.to_string(), "87.5");
+        assert_eq!(roster.format.delimiter, Delimiter::Semicolon);
+        assert!(roster.format.decimal_comma);
+        assert_eq!(
+            roster.format.describe(),
+            "UTF-8, fields separated by semicolons, decimal commas"
+        );
+        assert_eq!(format_weight_sum(roster.weight_total_micros()), "100");
+        assert_eq!(roster.weight_total_warning(), None);
+    }
+
+    #[test]
+    fn the_issues_uk_number_is_refused_naming_its_row() {
+        // Before: "+44 07700 900123" was stored as the impossible +4407700900123. Now it is
+        // checked against libphonenumber's metadata and refused: 07700 900xxx is Ofcom's range
+        // reserved for fiction, which no one can be reached on.
+        let csv = format!("{HEADER}101,1,Ana,Ruiz,,+44 07700 900123,,\n");
+        let text = messages(&parse_roster(csv.as_bytes(), None).unwrap_err());
+        assert_eq!(
+            text,
+            vec![
+                "line 2, column phone: is not a valid number for country code +44 (wrong length, \
+                 or a range not in use)"
+            ]
+        );
+    }
+
+    #[test]
+    fn a_trunk_zero_after_the_country_code_is_stored_as_the_number_meant() {
+        let csv = format!("{HEADER}101,1,Ana,Ruiz,,+44 (0)7400 123456,,\n");
+        let roster = parse_roster(csv.as_bytes(), None).unwrap();
+        let phone = roster.units[0].owners[0].phone.as_ref().unwrap();
+        assert_eq!(phone.as_str(), "+447400123456");
+    }
+
+    #[test]
+    fn national_numbers_are_read_in_the_organizations_region_and_bad_ones_named_by_row() {
+        let csv = format!(
+            "{HEADER}101,1,Ana,Ruiz,,(305) 555-0142,,\n\
+             102,1,Bo,Li,,555-0100,,\n\
+             103,1,Cy,Lee,,+1 305 555 0100 ext. 4,,\n\
+             104,1,Di,Ng,,+44 7700 90012,,\n"
+        );
+        let problems = parse_roster(csv.as_bytes(), us()).unwrap_err();
+        let text = messages(&problems);
+        assert_eq!(text.len(), 3, "{text:#?}");
+        assert!(
+            text[0].starts_with("line 3, column phone: is not a valid US number"),
+            "{text:#?}"
+        );
+        assert!(
+            text[1].starts_with("line 4, column phone: must not have an extension"),
+            "{text:#?}"
+        );
+        assert!(
+            text[2].starts_with("line 5, column phone: is not a valid number for country code +44"),
+            "{text:#?}"
+        );
+        let good = format!("{HEADER}101,1,Ana,Ruiz,,(305) 555-0142,,\n");
+        let roster = parse_roster(good.as_bytes(), us()).unwrap();
+        assert_eq!(
+            roster.units[0].owners[0].phone.as_ref().unwrap().as_str(),
+            "+13055550142"
+        );
+        // Without a region, the national number needs its country code.
+        let problems = parse_roster(good.as_bytes(), None).unwrap_err();
+        assert!(
+            messages(&problems)[0].contains("country code"),
+            "{problems:?}"
+        );
+    }
+
+    #[test]
+    fn a_tab_separated_file_is_read() {
+        let tsv = "unit\tweight\tfirst_name\tlast_name\n101\t2,95\tAna\tRuiz, Jr.\n";
+        let roster = parse_roster(tsv.as_bytes(), None).unwrap();
+        assert_eq!(roster.format.delimiter, Delimiter::Tab);
+        assert_eq!(roster.units[0].weight.to_string(), "2.95");
+        assert_eq!(roster.units[0].owners[0].last_name.as_str(), "Ruiz, Jr.");
+    }
+
+    #[test]
+    fn a_byte_order_mark_crlf_blank_lines_empty_columns_and_loose_headers_are_forgiven() {
+        let csv = "\u{feff}UNIT , Weight,First Name,last-name,,\r\n\
+                   101,1.5,Ana,Ruiz,,\r\n\
+                   102,0.5,Bo,Li,,\r\n\
+                   ,,,,,\r\n\
+                   \r\n\
+                   \r\n";
+        let roster = parse_roster(csv.as_bytes(), None).unwrap();
+        assert_eq!(roster.units.len(), 2);
+        assert!(roster.format.encoding.contains("byte-order mark"));
+        assert_eq!(roster.units[1].owners[0].last_name.as_str(), "Li");
+        // A row with cells beyond the header's columns that are not empty is refused.
+        // Lines are counted as an editor shows them, CRLF or not.
+        let crlf = "unit,weight,first_name,last_name\r\n101,1,Ana,Ruiz\r\n102,x,Bo,Li\r\n";
+        let text = messages(&parse_roster(crlf.as_bytes(), None).unwrap_err());
+        assert!(text[0].starts_with("line 3, column weight"), "{text:?}");
+        let extra = "unit,weight,first_name,last_name\n101,1,Ana,Ruiz,surplus\n";
+        let text = messages(&parse_roster(extra.as_bytes(), None).unwrap_err());
+        assert_eq!(text, vec!["line 2: has 5 fields but the header has 4"]);
+    }
+
+    #[test]
+    fn excel_unicode_text_utf16_with_a_byte_order_mark_is_decoded() {
+        let text = "unit\tweight\tfirst_name\tlast_name\r\n101\t12,5\tJosé\tNúñez\r\n102\t87,5\tBo\tLi\r\n";
+        let mut bytes = vec![0xFF, 0xFE];
+        bytes.extend(text.encode_utf16().flat_map(u16::to_le_bytes));
+        let roster = parse_roster(&bytes, None).unwrap();
+        assert_eq!(roster.units[0].owners[0].first_name.as_str(), "José");
+        assert_eq!(roster.units[0].weight.to_string(), "12.5");
+        assert_eq!(
+            roster.format.describe(),
+            "UTF-16 (little-endian), fields separated by tabs, decimal commas"
+        );
+    }
+
+    #[test]
+    fn a_windows_1252_file_is_refused_saying_how_to_save_csv_utf8() {
+        let bytes = b"unit,weight,first_name,last_name\n101,1,Jos\xe9,Ruiz\n";
+        let text = messages(&parse_roster(bytes, None).unwrap_err());
+        assert_eq!(text.len(), 1);
+        assert!(
+            text[0].starts_with("line 2: the file is not UTF-8 text: it has the byte E9"),
+            "{}",
+            text[0]
+        );
+        assert!(text[0].contains("“é” in Windows-1252"), "{}", text[0]);
+        assert!(
+            text[0].contains("“CSV UTF-8 (Comma delimited) (*.csv)”"),
+            "{}",
+            text[0]
+        );
+    }
+
+    #[test]
+    fn quoted_fields_keep_their_delimiters_and_quotes() {
+        let csv = "unit,weight,first_name,last_name\n\
+                   \"Lot 7, North\",1,\"Ana \"\"Nena\"\"\",\"Ruiz, Jr.\"\n";
+        let roster = parse_roster(csv.as_bytes(), None).unwrap();
+        assert_eq!(roster.units[0].label.as_str(), "Lot 7, North");
+        assert_eq!(
+            roster.units[0].owners[0].first_name.as_str(),
+            "Ana \"Nena\""
+        );
+        let semi = "unit;weight;first_name;last_name\n\"7;A\";\"1,25\";Ana;Ruiz\n";
+        let roster = parse_roster(semi.as_bytes(), None).unwrap();
+        assert_eq!(roster.units[0].label.as_str(), "7;A");
+        assert_eq!(roster.units[0].weight.to_string(), "1.25");
+    }
+
+    #[test]
+    fn a_decimal_comma_in_a_comma_separated_file_is_refused_with_what_to_write() {
+        // Unquoted, the comma splits the weight into two fields.
+        let csv = "unit,weight,first_name,last_name\n101,12,5,Ana,Ruiz\n";
+        let text = messages(&parse_roster(csv.as_bytes(), None).unwrap_err());
+        assert_eq!(text.len(), 1, "{text:?}");
+        assert!(
+            text[0].contains("the weight 12,5 seems to have a decimal comma"),
+            "{}",
+            text[0]
+        );
+        assert!(text[0].contains("Write 12.5 instead"), "{}", text[0]);
+        // Quoted, it stays one field, but is still not certain.
+        let quoted = "unit,weight,first_name,last_name\n101,\"12,5\",Ana,Ruiz\n";
+        let text = messages(&parse_roster(quoted.as_bytes(), None).unwrap_err());
+        assert!(
+            text[0].starts_with("line 2, column weight: “12,5” has a comma"),
+            "{}",
+            text[0]
+        );
+    }
+
+    #[test]
+    fn a_file_mixing_decimal_commas_and_points_or_percent_signs_is_refused() {
+        let mixed = "unit;weight;first_name;last_name\n101;2,5;Ana;Ruiz\n102;1.000;Bo;Li\n";
+        let text = messages(&parse_roster(mixed.as_bytes(), None).unwrap_err());
+        assert!(
+            text[0].starts_with("line 3, column weight: “1.000” has a decimal point but line 2"),
+            "{text:?}"
+        );
+        let percents = "unit,weight,first_name,last_name\n101,2.95%,Ana,Ruiz\n102,0.0295,Bo,Li\n";
+        let text = messages(&parse_roster(percents.as_bytes(), None).unwrap_err());
+        assert!(
+            text[0].contains("no percent sign but line 2 has one"),
+            "{text:?}"
+        );
+    }
+
+    #[test]
+    fn percentages_that_do_not_add_up_to_100_are_flagged_with_the_gap() {
+        let short = "unit,weight,first_name,last_name\n101,49.95,Ana,Ruiz\n102,50,Bo,Li\n";
+        let roster = parse_roster(short.as_bytes(), None).unwrap();
+        let warning = roster.weight_total_warning().unwrap();
+        assert!(
+            warning.starts_with("The weights add up to 99.95"),
+            "{warning}"
+        );
+        assert!(warning.contains("0.05 short"), "{warning}");
+        let over = "unit;weight;first_name;last_name\n101;50,5 %;Ana;Ruiz\n102;50 %;Bo;Li\n";
+        let roster = parse_roster(over.as_bytes(), None).unwrap();
+        assert!(roster.format.percent);
+        assert!(
+            roster
+                .weight_total_warning()
+                .unwrap()
+                .contains("0.5 too much")
+        );
+        let shares = "unit,weight,first_name,last_name\n101,0.5,Ana,Ruiz\n102,0.495,Bo,Li\n";
+        let roster = parse_roster(shares.as_bytes(), None).unwrap();
+        assert!(
+            roster
+                .weight_total_warning()
+                .unwrap()
+                .contains("0.005 short")
+        );
+        // Weights of one per unit, or percentages that add up, say nothing.
+        let plain = "unit,weight,first_name,last_name\n101,1,Ana,Ruiz\n102,1,Bo,Li\n";
+        assert_eq!(
+            parse_roster(plain.as_bytes(), None)
+                .unwrap()
+                .weight_total_warning(),
+            None
+        );
+    }
+
+    #[test]
+    fn names_are_stored_composed_and_invisible_characters_refused() {
+        let csv = "unit,weight,first_name,last_name\n101,1,Jose\u{301},Ruiz\n";
+        let roster = parse_roster(csv.as_bytes(), None).unwrap();
+        assert_eq!(roster.units[0].owners[0].first_name.as_str(), "Jos\u{e9}");
+        let hidden = "unit,weight,first_name,last_name\n101,1,Ana\u{200b},Ruiz\n";
+        let text = messages(&parse_roster(hidden.as_bytes(), None).unwrap_err());
+        assert!(
+            text[0].starts_with("line 2, column first_name: contains an invisible"),
+            "{text:?}"
+        );
+        assert!(text[0].contains("U+200B"), "{text:?}");
+    }
+
+    #[test]
+    fn owners_whose_names_only_look_alike_are_flagged_naming_both() {
+        let csv = "unit,weight,first_name,last_name\n\
+                   101,1,Oscar,Baker\n\
+                   102,1,Oscar,B\u{430}ker\n\
+                   103,1,Oscar,Baker\n";
+        let roster = parse_roster(csv.as_bytes(), None).unwrap();
+        let warnings = super::super::names::owner_warnings(&roster, &[]);
+        assert_eq!(warnings.len(), 1, "{warnings:#?}");
+        assert!(
+            warnings[0].starts_with(
+                "“Oscar Baker” (line 2) and “Oscar B\u{430}ker” (line 3) look the same"
+            ),
+            "{}",
+            warnings[0]
+        );
+        assert!(warnings[0].contains("U+0430, Cyrillic"), "{}", warnings[0]);
+        let on_file = vec!["Oscar B\u{430}ker".to_owned()];
+        let plain = "unit,weight,first_name,last_name\n101,1,Oscar,Baker\n";
+        let roster = parse_roster(plain.as_bytes(), None).unwrap();
+        let warnings = super::super::names::owner_warnings(&roster, &on_file);
+        assert!(warnings[0].contains("(on file)"), "{warnings:?}");
     }
 }

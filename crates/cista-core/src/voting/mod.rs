@@ -10,7 +10,9 @@ pub mod close;
 pub mod definition;
 pub mod import;
 pub mod paper;
+pub mod names;
 pub mod record;
+pub mod spreadsheet;
 pub mod tally;
 pub mod units;
 

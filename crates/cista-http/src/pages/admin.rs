@@ -14,7 +14,7 @@ use axum::{Extension, Form};
 use cista_core::access::invitations::Invitee;
 use cista_core::ports::{AccountStatus, Organization};
 use cista_core::{Actor, Error, OrgAction};
-use cista_types::{Email, PersonName, Phone, Role, SubjectCode, TimeZoneName};
+use cista_types::{Email, PersonName, Phone, PhoneRegion, Role, SubjectCode, TimeZoneName};
 use serde::Deserialize;
 
 #[derive(Template)]
@@ -32,6 +32,8 @@ struct OrgPage {
     /// The organization's time zone, or what was typed when it was sent back.
     time_zone: String,
     zones: &'static [&'static str],
+    /// The country for phone numbers (two letters), or what was typed; empty: none.
+    phone_region: String,
     notice: Option<String>,
     errors: Vec<FormError>,
 }
@@ -92,6 +94,8 @@ struct InvitePage {
     slug: String,
     roles: Vec<(&'static str, &'static str, bool)>,
     form: InviteForm,
+    /// The organization's country for phone numbers, for the hint.
+    phone_region: Option<String>,
     errors: Vec<FormError>,
 }
 
@@ -104,12 +108,14 @@ async fn organization(
     Ok(state.cista.organization_for(actor, slug).await?)
 }
 
+#[allow(clippy::too_many_arguments)]
 fn org_page(
     state: &AppState,
     ctx: &RequestContext,
     actor: &Actor,
     org: &Organization,
     time_zone: String,
+    phone_region: String,
     notice: Option<String>,
     errors: Vec<FormError>,
 ) -> OrgPage {
@@ -131,6 +137,7 @@ fn org_page(
         can_manage_settings: actor.may_in(org.id, OrgAction::ManageSettings),
         time_zone,
         zones: COMMON_ZONES,
+        phone_region,
         notice,
         errors,
     }
@@ -154,15 +161,20 @@ pub async fn org_home(
     };
     let org = organization(&state, &actor, &slug).await?;
     let notice = (query.done.as_deref() == Some("settings")).then(|| {
+        let phones = match org.phone_region {
+            Some(r) => format!("Phone numbers without a country code are read as {r} numbers."),
+            None => "Phone numbers must be written with their country code.".to_owned(),
+        };
         format!(
-            "The time zone is now {}. Ballots made from now on use it; existing ballots keep theirs.",
+            "The time zone is now {}. Ballots made from now on use it; existing ballots keep theirs. {phones}",
             org.time_zone
         )
     });
     let zone = org.time_zone.to_string();
+    let region = org.phone_region.map(String::from).unwrap_or_default();
     render(
         StatusCode::OK,
-        org_page(&state, &ctx, &actor, &org, zone, notice, Vec::new()),
+        org_page(&state, &ctx, &actor, &org, zone, region, notice, Vec::new()),
     )
 }
 
@@ -170,6 +182,8 @@ pub async fn org_home(
 #[serde(default)]
 pub struct SettingsForm {
     time_zone: String,
+    /// Absent: unchanged; empty: none.
+    phone_region: Option<String>,
 }
 
 /// Changes the organization's time zone (the zone ballot windows are set and shown in).
@@ -182,19 +196,39 @@ pub async fn settings_submit(
     let (actor, _) = person_or_refuse(&ctx)?;
     let org = organization(&state, &actor, &slug).await?;
     actor.authorize_in(org.id, OrgAction::ManageSettings)?;
-    match TimeZoneName::parse(&form.time_zone) {
-        Ok(zone) => {
-            state.cista.set_time_zone(&actor, org.id, zone).await?;
-            Ok(see_other(&format!("/admin/{slug}?done=settings")))
+    let mut errors = Vec::new();
+    let zone = TimeZoneName::parse(&form.time_zone)
+        .map_err(|e| errors.push(FormError::from_error("time_zone", &Error::from(e))));
+    let region = match form.phone_region.as_deref().map(str::trim) {
+        None => Ok(None),
+        Some("") => Ok(Some(None)),
+        Some(raw) => PhoneRegion::parse(raw)
+            .map(|r| Some(Some(r)))
+            .map_err(|e| errors.push(FormError::from_error("phone_region", &Error::from(e)))),
+    };
+    if let (Ok(zone), Ok(region)) = (zone, region) {
+        state.cista.set_time_zone(&actor, org.id, zone).await?;
+        if let Some(region) = region.filter(|r| *r != org.phone_region) {
+            state.cista.set_phone_region(&actor, org.id, region).await?;
         }
-        Err(e) => {
-            let errors = vec![FormError::from_error("time_zone", &Error::from(e))];
-            render(
-                StatusCode::UNPROCESSABLE_ENTITY,
-                org_page(&state, &ctx, &actor, &org, form.time_zone, None, errors),
-            )
-        }
+        return Ok(see_other(&format!("/admin/{slug}?done=settings")));
     }
+    let typed_region = form
+        .phone_region
+        .unwrap_or_else(|| org.phone_region.map(String::from).unwrap_or_default());
+    render(
+        StatusCode::UNPROCESSABLE_ENTITY,
+        org_page(
+            &state,
+            &ctx,
+            &actor,
+            &org,
+            form.time_zone,
+            typed_region,
+            None,
+            errors,
+        ),
+    )
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -317,6 +351,7 @@ pub async fn invite_page(
             name: org.name.to_string(),
             slug: org.slug.to_string(),
             roles,
+            phone_region: org.phone_region.map(String::from),
             form: InviteForm {
                 role: "member".to_owned(),
                 ..InviteForm::default()
@@ -344,7 +379,7 @@ pub async fn invite_submit(
     let phone = if form.phone.trim().is_empty() {
         Ok(None)
     } else {
-        Phone::parse(&form.phone)
+        Phone::parse(&form.phone, org.phone_region)
             .map(Some)
             .map_err(|e| errors.push(FormError::from_error("phone", &Error::from(e))))
     };
@@ -373,6 +408,7 @@ pub async fn invite_submit(
             name: org.name.to_string(),
             roles: invite_roles(&actor, &org, &form.role),
             slug: org.slug.to_string(),
+            phone_region: org.phone_region.map(String::from),
             form,
             errors,
         },

@@ -198,6 +198,10 @@ struct PreviewPage {
     owners_added: Vec<(String, String)>,
     owners_removed: Vec<(String, String)>,
     people_new: usize,
+    /// The sum of the file's unit weights.
+    weight_total: String,
+    /// How the file was read, e.g. "UTF-8, fields separated by semicolons, decimal commas".
+    file_format: String,
     warnings: Vec<String>,
     fingerprint: String,
     file_base64: String,
@@ -228,6 +232,8 @@ impl PreviewPage {
             owners_added: plan.owners_added,
             owners_removed: plan.owners_removed,
             people_new: plan.people_new,
+            weight_total: plan.weight_total,
+            file_format: plan.file_format,
             warnings: plan.warnings,
             fingerprint: plan.fingerprint,
             file_base64: base64::engine::general_purpose::STANDARD.encode(bytes),

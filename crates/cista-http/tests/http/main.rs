@@ -11,6 +11,7 @@ mod access;
 mod errors;
 mod headers;
 mod repeats;
+mod import;
 mod server;
 mod staff_voting;
 mod trust;
@@ -71,12 +72,37 @@ fn certificate() -> (String, String) {
 }
 
 pub async fn cista_in(dir: &std::path::Path) -> Cista {
-    cista_on(&Target::SqliteFile(dir.join("cista.db")), dir).await
+    cista_on(dir, Target::SqliteFile(dir.join("cista.db"))).await
 }
 
-/// An instance on `target` (its key file in `dir`), with Palm Court.
-pub async fn cista_on(target: &Target, dir: &std::path::Path) -> Cista {
-    let store = SeaStore::connect_and_migrate(target, &ConnectOptions::default())
+/// A fresh schema of the PostgreSQL database named by `CISTA_TEST_POSTGRES_URL`, or None
+/// (after saying so) when none is set and `CISTA_TEST_REQUIRE_POSTGRES` is not 1.
+pub async fn postgres_target() -> Option<Target> {
+    use sea_orm::ConnectionTrait as _;
+    let required = std::env::var("CISTA_TEST_REQUIRE_POSTGRES").is_ok_and(|v| v == "1");
+    let Ok(url) = std::env::var("CISTA_TEST_POSTGRES_URL") else {
+        assert!(
+            !required,
+            "CISTA_TEST_REQUIRE_POSTGRES=1 but CISTA_TEST_POSTGRES_URL is not set"
+        );
+        eprintln!("SKIPPED on PostgreSQL: set CISTA_TEST_POSTGRES_URL");
+        return None;
+    };
+    let admin = SeaStore::connect(&Target::parse(&url).unwrap(), &ConnectOptions::default())
+        .await
+        .unwrap();
+    let schema = format!("cista_h_{:x}", cista_types::Rng::id63(&OsRng));
+    admin
+        .connection()
+        .execute_unprepared(&format!("CREATE SCHEMA {schema}"))
+        .await
+        .unwrap();
+    let sep = if url.contains('?') { '&' } else { '?' };
+    Some(Target::parse(&format!("{url}{sep}options=-c%20search_path%3D{schema}")).unwrap())
+}
+
+pub async fn cista_on(dir: &std::path::Path, target: Target) -> Cista {
+    let store = SeaStore::connect_and_migrate(&target, &ConnectOptions::default())
         .await
         .unwrap();
     let keys = LocalKeyFile::create(
@@ -131,15 +157,18 @@ pub fn state_for(cista: Cista, tls: TlsSettings, origin: &str, options: &Options
 
 impl TestServer {
     pub async fn start(options: Options) -> Self {
-        let dir = tempfile::tempdir().unwrap();
-        let cista = cista_in(dir.path()).await;
-        Self::start_on(options, cista, dir).await
+        Self::start_on(options, None).await
     }
 
-    /// Serves `cista` (made with `cista_on`, its files in `dir`).
-    pub async fn start_on(options: Options, cista: Cista, dir: tempfile::TempDir) -> Self {
+    /// A server on this database (None: SQLite in a temporary directory).
+    pub async fn start_on(options: Options, target: Option<Target>) -> Self {
         let _ = rustls::crypto::aws_lc_rs::default_provider().install_default();
         cista_http::metrics::handle();
+        let dir = tempfile::tempdir().unwrap();
+        let cista = match target {
+            Some(target) => cista_on(dir.path(), target).await,
+            None => cista_in(dir.path()).await,
+        };
         let (cert, key) = certificate();
         let tls = TlsSettings::from_pem(cert.as_bytes(), key.as_bytes()).unwrap();
         let https = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
@@ -257,7 +286,7 @@ pub mod people {
             first_name: PersonName::parse("Test").unwrap(),
             last_name: PersonName::parse("Person").unwrap(),
             email: Email::parse(email).unwrap(),
-            phone: phone.map(|p| Phone::parse(p).unwrap()),
+            phone: phone.map(|p| Phone::parse(p, None).unwrap()),
             role,
         }
     }

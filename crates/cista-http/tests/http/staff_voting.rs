@@ -225,7 +225,9 @@ async fn units_are_imported_from_csv_after_a_preview_and_a_stale_preview_is_refu
     assert!(html.contains("No units yet"), "{html}");
     assert!(
         html.contains(r#"enctype="multipart/form-data""#)
-            && html.contains(r#"accept=".csv,text/csv""#),
+            && html.contains(
+                r#"accept=".csv,.txt,.tsv,text/csv,text/plain,text/tab-separated-values""#
+            ),
         "{html}"
     );
     for column in ["designated_voter", "consent", "first_name", "weight"] {
@@ -1487,9 +1489,7 @@ impl PgSchema {
     }
 
     async fn server(&self) -> TestServer {
-        let dir = tempfile::tempdir().unwrap();
-        let cista = crate::cista_on(&self.target(), dir.path()).await;
-        TestServer::start_on(Options::default(), cista, dir).await
+        TestServer::start_on(Options::default(), Some(self.target())).await
     }
 
     async fn drop_schema(self) {

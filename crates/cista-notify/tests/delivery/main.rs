@@ -62,7 +62,7 @@ pub fn invitee(email: &str, phone: Option<&str>) -> Invitee {
         first_name: PersonName::parse("Ann").unwrap(),
         last_name: PersonName::parse("Lee").unwrap(),
         email: Email::parse(email).unwrap(),
-        phone: phone.map(|p| Phone::parse(p).unwrap()),
+        phone: phone.map(|p| Phone::parse(p, None).unwrap()),
         role: Role::Member,
     }
 }

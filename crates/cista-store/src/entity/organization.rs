@@ -11,6 +11,7 @@ pub struct Model {
     pub slug: String,
     pub name: String,
     pub time_zone: String,
+    pub phone_region: Option<String>,
     pub created_at: TimeDateTimeWithTimeZone,
 }
 

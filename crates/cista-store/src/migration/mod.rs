@@ -9,6 +9,7 @@ mod m20261122_000001_foundation;
 mod m20261123_000001_people_and_access;
 mod m20261124_000001_voting;
 mod m20261130_000001_repeats_and_envelopes;
+mod m20261130_000003_phone_region;
 pub mod vault;
 
 #[derive(Debug)]
@@ -21,6 +22,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261123_000001_people_and_access::Migration),
             Box::new(m20261124_000001_voting::Migration),
             Box::new(m20261130_000001_repeats_and_envelopes::Migration),
+            Box::new(m20261130_000003_phone_region::Migration),
         ]
     }
 }

@@ -189,7 +189,7 @@ pub fn invitee(first: &str, last: &str, email: &str, phone: Option<&str>, role: 
         first_name: PersonName::parse(first).unwrap(),
         last_name: PersonName::parse(last).unwrap(),
         email: Email::parse(email).unwrap(),
-        phone: phone.map(|p| Phone::parse(p).unwrap()),
+        phone: phone.map(|p| Phone::parse(p, None).unwrap()),
         role,
     }
 }

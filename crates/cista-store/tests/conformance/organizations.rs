@@ -5,7 +5,7 @@ use cista_core::audit::{AuditKind, NewAuditEntry};
 use cista_core::ports::{Instance, KeyPurpose, StoredKey};
 use cista_core::{Actor, Cista, Error, Store as _};
 use cista_crypto::{KekId, WrappedKey};
-use cista_types::{Clock as _, KeyId, OrgName, OrgSlug, OsRng};
+use cista_types::{Clock as _, KeyId, OrgName, OrgSlug, OsRng, PhoneRegion};
 
 fn operator() -> Actor {
     Actor::operator("test")
@@ -153,6 +153,7 @@ pub async fn a_taken_slug_is_refused_and_nothing_is_half_written(h: &Harness) {
         slug,
         name,
         time_zone: cista_types::TimeZoneName::utc(),
+        phone_region: None,
         created_at: h.clock.now(),
     };
     let key = StoredKey {
@@ -180,4 +181,52 @@ pub async fn a_taken_slug_is_refused_and_nothing_is_half_written(h: &Harness) {
     assert!(matches!(err, Error::Conflict(_)), "{err:?}");
     assert_eq!(h.store.audit_head().await.unwrap(), head);
     assert_eq!(h.store.stored_keys().await.unwrap().len(), keys);
+}
+
+pub async fn an_organizations_country_for_phone_numbers_is_set_read_and_cleared(h: &Harness) {
+    let (cista, _) = Cista::open_or_initialize(h.deps_with(h.key_file()), &operator(), None)
+        .await
+        .unwrap();
+    let made = cista
+        .create_organization_with(
+            &operator(),
+            OrgName::parse("Palm Court").unwrap(),
+            OrgSlug::parse("palm-court").unwrap(),
+            cista_types::TimeZoneName::parse("America/New_York").unwrap(),
+            Some(PhoneRegion::US),
+        )
+        .await
+        .unwrap();
+    let read = h.store.organization(made.id).await.unwrap().unwrap();
+    assert_eq!(read.phone_region, Some(PhoneRegion::US));
+    let before = h.store.audit_head().await.unwrap().size;
+    let gb = PhoneRegion::parse("GB").unwrap();
+    cista
+        .set_phone_region(&operator(), made.id, Some(gb))
+        .await
+        .unwrap();
+    assert_eq!(
+        h.store
+            .organization(made.id)
+            .await
+            .unwrap()
+            .unwrap()
+            .phone_region,
+        Some(gb)
+    );
+    cista
+        .set_phone_region(&operator(), made.id, None)
+        .await
+        .unwrap();
+    assert_eq!(
+        h.store
+            .organization(made.id)
+            .await
+            .unwrap()
+            .unwrap()
+            .phone_region,
+        None
+    );
+    // Each change is audited.
+    assert_eq!(h.store.audit_head().await.unwrap().size, before + 2);
 }

@@ -11,6 +11,8 @@ use std::io::{BufRead as _, IsTerminal as _, Write as _};
 
 fn print_plan(plan: &ImportPlan) {
     println!("Preview of the import:");
+    println!("  {:<16} {}", "file read as", plan.file_format);
+    println!("  {:<16} {}", "weights total", plan.weight_total);
     let list = |label: &str, items: &[String]| {
         println!("  {label:<16} {}", items.len());
         for item in items.iter().take(50) {
@@ -35,8 +37,11 @@ fn print_plan(plan: &ImportPlan) {
     list("owners added", &pairs(&plan.owners_added));
     list("owners removed", &pairs(&plan.owners_removed));
     println!("  {:<16} {}", "new people", plan.people_new);
-    for w in &plan.warnings {
-        println!("  warning: {w}");
+    if !plan.warnings.is_empty() {
+        println!("Check before applying:");
+        for w in &plan.warnings {
+            println!("  warning: {w}");
+        }
     }
 }
 

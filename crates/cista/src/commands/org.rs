@@ -5,7 +5,7 @@
 use crate::cli::OrgCreateArgs;
 use crate::runtime::{Failure, Runtime};
 use cista_core::access::invitations::Invitee;
-use cista_types::{Email, OrgName, OrgSlug, PersonName, Phone, Role, TimeZoneName};
+use cista_types::{Email, OrgName, OrgSlug, PersonName, Phone, PhoneRegion, Role, TimeZoneName};
 
 /// A slug made from a name: lower case, runs of other characters become one hyphen.
 pub fn slug_from(name: &str) -> String {
@@ -31,6 +31,10 @@ pub async fn create(rt: &Runtime, args: &OrgCreateArgs) -> Result<(), Failure> {
     let slug_text = args.slug.clone().unwrap_or_else(|| slug_from(&args.name));
     let slug = parsed("--slug", OrgSlug::parse(&slug_text))?;
     let time_zone = parsed("--time-zone", TimeZoneName::parse(&args.time_zone))?;
+    let phone_region = match &args.phone_region {
+        Some(r) => Some(parsed("--phone-region", PhoneRegion::parse(r))?),
+        None => None,
+    };
     let owner = Invitee {
         first_name: parsed(
             "--owner-first-name",
@@ -42,7 +46,7 @@ pub async fn create(rt: &Runtime, args: &OrgCreateArgs) -> Result<(), Failure> {
         )?,
         email: parsed("--owner-email", Email::parse(&args.owner_email))?,
         phone: match &args.owner_phone {
-            Some(p) => Some(parsed("--owner-phone", Phone::parse(p))?),
+            Some(p) => Some(parsed("--owner-phone", Phone::parse(p, phone_region))?),
             None => None,
         },
         role: Role::Owner,
@@ -50,7 +54,7 @@ pub async fn create(rt: &Runtime, args: &OrgCreateArgs) -> Result<(), Failure> {
     let cista = rt.open(true).await?;
     let operator = rt.operator();
     let org = cista
-        .create_organization_in_zone(&operator, name, slug, time_zone)
+        .create_organization_with(&operator, name, slug, time_zone, phone_region)
         .await?;
     let invited = cista.invite(&operator, org.id, owner).await?;
     println!(

@@ -12,7 +12,7 @@ use cista_core::{Actor, Cista};
 use cista_http::limits::{AuthLimiter, AuthLimits};
 use cista_http::{AppState, DemoInfo, Limits, Listeners, TlsSettings, TlsStats};
 use cista_notify::OutboxWorker;
-use cista_types::{Email, PersonName, Phone, Role};
+use cista_types::{Email, PersonName, Phone, PhoneRegion, Role};
 use cista_types::{OrgName, OrgSlug, OsRng, Rng as _, TimeZoneName};
 use std::net::{SocketAddr, TcpListener};
 use std::sync::Arc;
@@ -50,7 +50,9 @@ async fn demo_people(rt: &Runtime, cista: &Cista, org: cista_types::OrgId) -> Re
             first_name: PersonName::parse(first)?,
             last_name: PersonName::parse(last)?,
             email: Email::parse(email)?,
-            phone: phone.map(Phone::parse).transpose()?,
+            phone: phone
+                .map(|p| Phone::parse(p, Some(PhoneRegion::US)))
+                .transpose()?,
             role,
         };
         match cista.invite(&operator, org, invitee).await {
@@ -345,11 +347,13 @@ pub async fn demo(mut rt: Runtime, args: &ServeArgs) -> Result<(), Failure> {
             let name = OrgName::parse(DEMO_ORG_NAME)?;
             (
                 cista
-                    .create_organization_in_zone(
+                    .create_organization_with(
                         &rt.operator(),
                         name,
                         slug,
                         TimeZoneName::parse(DEMO_TIME_ZONE)?,
+                        // A Florida association: national numbers are US numbers.
+                        Some(PhoneRegion::US),
                     )
                     .await?,
                 true,

@@ -13,6 +13,7 @@
 )]
 
 mod journeys;
+mod import;
 
 use base64::Engine as _;
 use sha2::Digest as _;

@@ -131,6 +131,104 @@ fn members_import_reports_every_bad_row_then_previews_and_applies() {
     assert!(fails(unknown).contains("there is no organization `nowhere`"));
 }
 
+#[test]
+fn members_import_reads_what_spreadsheets_write_as_the_upload_does() {
+    let tmp = tempfile::tempdir().unwrap();
+    let data = tmp.path().join("data");
+    init(&data);
+    let mut create = cista(&data);
+    create.args([
+        "org",
+        "create",
+        "--name",
+        "Palm Court",
+        "--slug",
+        "palm-court",
+        "--time-zone",
+        "America/New_York",
+        "--phone-region",
+        "US",
+        "--owner-email",
+        "olivia@palm.example",
+        "--owner-first-name",
+        "Olivia",
+        "--owner-last-name",
+        "Ortiz",
+        "--owner-phone",
+        "(305) 555-0100",
+    ]);
+    ok(create);
+
+    // Windows-1252 from Excel's plain "CSV": refused with the way to save "CSV UTF-8".
+    let latin = tmp.path().join("latin.csv");
+    std::fs::write(
+        &latin,
+        b"unit;weight;first_name;last_name\n101;1;Jos\xe9;Ruiz\n",
+    )
+    .unwrap();
+    let mut command = import(&data, None, &latin, true);
+    command.stdin(std::process::Stdio::null());
+    let ran = run(command);
+    assert_eq!(ran.code, 1, "{}", ran.stderr);
+    assert!(
+        ran.stderr
+            .contains("latin.csv: line 2: the file is not UTF-8 text"),
+        "{}",
+        ran.stderr
+    );
+    assert!(
+        ran.stderr.contains("CSV UTF-8 (Comma delimited) (*.csv)"),
+        "{}",
+        ran.stderr
+    );
+
+    // A European file with a trunk zero after +44 and a national US number.
+    let european = tmp.path().join("european.csv");
+    std::fs::write(
+        &european,
+        "unit;weight;first_name;last_name;email;phone\r\n\
+         101;12,5;Ana;Ruiz;ana@palm.example;+44 07400 123456\r\n\
+         102;87,45;Bo;Li;bo@palm.example;305.555.0142\r\n",
+    )
+    .unwrap();
+    let ran = ok(import(&data, None, &european, true));
+    assert!(
+        ran.stdout
+            .contains("file read as     UTF-8, fields separated by semicolons, decimal commas"),
+        "{}",
+        ran.stdout
+    );
+    assert!(
+        ran.stdout.contains("weights total    99.95"),
+        "{}",
+        ran.stdout
+    );
+    assert!(ran.stdout.contains("they are 0.05 short"), "{}", ran.stdout);
+    assert!(ran.stdout.contains("units added      2"), "{}", ran.stdout);
+
+    // The same roster as Excel's "Unicode text" (UTF-16, tabs) changes nothing.
+    let text = "unit\tweight\tfirst_name\tlast_name\temail\tphone\r\n\
+                101\t12,5\tAna\tRuiz\tana@palm.example\t+447400123456\r\n\
+                102\t87,45\tBo\tLi\tbo@palm.example\t+1 305 555 0142\r\n";
+    let mut utf16 = vec![0xFF, 0xFE];
+    utf16.extend(text.encode_utf16().flat_map(u16::to_le_bytes));
+    let unicode = tmp.path().join("unicode.txt");
+    std::fs::write(&unicode, utf16).unwrap();
+    let again = ok(import(&data, None, &unicode, true));
+    assert!(
+        again
+            .stdout
+            .contains("UTF-16 (little-endian), fields separated by tabs"),
+        "{}",
+        again.stdout
+    );
+    assert!(
+        again.stdout.contains("Nothing to change"),
+        "{}",
+        again.stdout
+    );
+}
+
 /// An opened core on a data directory's database and key file, for setting up what the
 /// pages would (a ballot, owners' passwords).
 async fn core(data: &Path, url: Option<&str>) -> Cista {

@@ -177,6 +177,8 @@ struct DraftPage {
     add_resolution: ContestForm,
     add_election: ContestForm,
     cancel_reason: String,
+    /// Candidates whose names look the same, to fix before publishing.
+    name_warnings: Vec<String>,
 }
 
 #[derive(Template)]
@@ -280,6 +282,7 @@ pub async fn render_ballot(
                     notice: extra.notice,
                     errors: extra.errors,
                     can_manage: may(OrgAction::ManageBallots),
+                    name_warnings: cista_core::voting::names::candidate_warnings(d),
                     settings: extra
                         .settings
                         .unwrap_or_else(|| SettingsForm::from_definition(d)),
@@ -484,6 +487,8 @@ struct PreviewPage {
     organization: String,
     contests: Vec<ContestView>,
     disabled: bool,
+    /// Candidates whose names look the same, to fix before publishing.
+    name_warnings: Vec<String>,
 }
 
 /// The ballot exactly as owners will see it, with every input disabled.
@@ -505,6 +510,7 @@ pub async fn preview(
             organization: org.name.to_string(),
             contests: ContestView::all(&ballot.definition),
             disabled: true,
+            name_warnings: cista_core::voting::names::candidate_warnings(&ballot.definition),
         },
     )
 }

@@ -1,0 +1,70 @@
+//! The roster upload in Chromium with files as spreadsheets write them: a European file
+//! (semicolons, decimal commas, a phone with a trunk zero after +44, a look-alike name) shows
+//! its preview with the total of the weights and the warnings a manager must see; a
+//! Windows-1252 file shows how to save it as "CSV UTF-8". Screenshots of both.
+
+use crate::{Browser, OWNER};
+use thirtyfour::prelude::*;
+
+const EUROPEAN: &str = "unit;weight;first_name;last_name;email;phone\r\n\
+    101;12,5;Ana;Ruiz;ana@palm.example;+44 07400 123456\r\n\
+    102;37,5;Bo;Li;bo@palm.example;(305) 555-0142\r\n\
+    103;24,95;Oscar;Baker;oscar@palm.example;\r\n\
+    104;25;Oscar;B\u{430}ker;oscar.b@palm.example;\r\n";
+
+/// Chooses `bytes` (written to a file named `name`) in the upload form and sends it.
+async fn upload(b: &Browser, dir: &std::path::Path, name: &str, bytes: &[u8]) {
+    let path = dir.join(name);
+    std::fs::write(&path, bytes).unwrap();
+    b.go("/admin/palm-court/units").await;
+    let input = b.driver.find(By::Id("file")).await.unwrap();
+    input.send_keys(path.display().to_string()).await.unwrap();
+    let button = b
+        .driver
+        .find(By::Css("form.upload button[type=submit]"))
+        .await
+        .unwrap();
+    b.click_and_wait(button).await;
+}
+
+#[tokio::test]
+async fn spreadsheet_files_preview_with_totals_and_warnings_in_chromium() {
+    let Some(b) = Browser::start().await else {
+        return;
+    };
+    let files = tempfile::tempdir().unwrap();
+    b.first_sign_in(OWNER, true).await;
+
+    upload(&b, files.path(), "roster-es.csv", EUROPEAN.as_bytes()).await;
+    let preview = b.main_text().await;
+    for text in [
+        "Preview of the import",
+        "Check before applying",
+        "The weights add up to 99.95",
+        "0.05 short",
+        "“Oscar Baker” (line 4) and “Oscar B\u{430}ker” (line 5) look the same",
+        "U+0430, Cyrillic",
+        "Total of the weights\n99.95",
+        "UTF-8, fields separated by semicolons, decimal commas",
+    ] {
+        assert!(preview.contains(text), "{text}: {preview}");
+    }
+    b.shot("import-preview-european.png").await;
+
+    upload(
+        &b,
+        files.path(),
+        "roster-latin1.csv",
+        b"unit;weight;first_name;last_name\r\n101;1;Jos\xe9;Ruiz\r\n",
+    )
+    .await;
+    let problems = b.main_text().await;
+    assert!(problems.contains("The file was not imported"), "{problems}");
+    assert!(problems.contains("“é” in Windows-1252"), "{problems}");
+    assert!(
+        problems.contains("CSV UTF-8 (Comma delimited) (*.csv)"),
+        "{problems}"
+    );
+    b.shot("import-problems-windows-1252.png").await;
+    assert!(b.problems().await.is_empty(), "{:?}", b.problems().await);
+}
