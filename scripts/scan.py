@@ -102,6 +102,10 @@ START = {
 SIGNED_IN_ROUTES = re.compile(r"^/(me|vote|admin)(/|$)")
 PUBLIC_ROUTES = {"/vote/test-device"}
 
+# The long form's time limit for one sqlmap target (level 3 tests cookies, User-Agent and
+# Referer too: thousands of requests for one form).
+LONG_TARGET_SECONDS = 300
+
 # wapiti modules. Left out of both forms: ssrf and xxe (they need wapiti's own endpoint
 # service on the Internet), wapp and nikto (they download their databases from the
 # Internet). Nothing here may leave the machine.
@@ -619,7 +623,7 @@ def run_wapiti(demo: Demo, token: str, role: str, long: bool, tmp: str, repeats:
         "-A", "cista-scan wapiti",
         "-d", "6" if long else "3",
         "--max-links-per-page", "200" if long else "40",
-        "--max-scan-time", "1800" if long else "150",
+        "--max-scan-time", "1200" if long else "150",
         "--max-attack-time", "300" if long else "25",
         "-t", "20",
         "-f", "json",
@@ -716,7 +720,10 @@ def run_sqlmap(demo: Demo, token: str, run: Run, targets: list[dict], long: bool
         "--output-dir", out,
     ]
     if long:
-        common += ["--level", "3", "--risk", "2", "--technique", "BEUSTQ"]
+        # sqlmap cannot refresh the token (--csrf-token) with more than one thread; the one
+        # in the form data is bound to the session, not to a request, so it stays valid.
+        common += ["--level", "3", "--risk", "2", "--technique", "BEUSTQ", "--threads", "4",
+                   "--time-limit", str(LONG_TARGET_SECONDS)]
     else:
         # Boolean-based blind tests on every parameter, after sqlmap's heuristics (SQL
         # error messages, reflected XSS, file inclusion), which run in both forms.
@@ -727,11 +734,16 @@ def run_sqlmap(demo: Demo, token: str, run: Run, targets: list[dict], long: bool
         run.targets.append(f"{target['method']} {shape(urllib.parse.urlsplit(target['url']).path)}")
         args = [sqlmap_binary(), "-u", target["url"], *common]
         if target["data"] is not None:
-            # The token is read afresh from the page the form is on before each request.
-            args += ["--data", target["data"], "--csrf-token", "csrf", "--csrf-url", target["page"]]
+            args += ["--data", target["data"]]
+            if not long:
+                # The token is read afresh from the form's page before each request.
+                args += ["--csrf-token", "csrf", "--csrf-url", target["page"]]
+        target_started = time.monotonic()
         result = subprocess.run(
             args, capture_output=True, text=True, stdin=subprocess.DEVNULL, cwd=out
         )
+        if long and time.monotonic() - target_started >= LONG_TARGET_SECONDS - 1:
+            run.notes.append(f"{run.targets[-1]}: stopped at the {LONG_TARGET_SECONDS} s limit")
         with open(os.path.join(out, f"target-{number}.txt"), "w") as f:
             f.write(" ".join(args) + "\n\n" + result.stdout + result.stderr)
         where = f"{target['method']} {urllib.parse.urlsplit(target['url']).path}"
@@ -790,6 +802,7 @@ def main() -> int:
     parser.add_argument("binary", help="path to the cista binary")
     parser.add_argument("--long", action="store_true", help="every module and form, deeper sqlmap")
     parser.add_argument("--only", choices=["wapiti", "sqlmap"], help="run one scanner only")
+    parser.add_argument("--role", choices=["owner", "manager"], help="scan with one session only")
     parser.add_argument("--keep", metavar="DIR", help="keep the reports and logs in DIR")
     args = parser.parse_args()
     binary = os.path.abspath(args.binary)
@@ -808,14 +821,16 @@ def main() -> int:
     demo = Demo(binary, tmp)
     try:
         log(f"demo on {demo.origin} after {time.monotonic() - started:.0f} s (data in {demo.data})")
-        sessions = {
-            "owner": sign_in(demo, OWNER_EMAIL, authenticator=False),
-            "manager": sign_in(demo, MANAGER_EMAIL, authenticator=True),
-        }
-        log("signed in as the owner (Manuel) and as the manager (Olivia, with an authenticator)")
-        make_draft(demo, sessions["manager"])
-        for role in ["owner", "manager"]:
-            token = sessions[role]
+        for role in [args.role] if args.role else ["owner", "manager"]:
+            # Signed in just before its scans: a session left idle for 30 minutes (the
+            # owner's long scans) ends.
+            if role == "owner":
+                token = sign_in(demo, OWNER_EMAIL, authenticator=False)
+                log("signed in as the owner, Manuel")
+            else:
+                token = sign_in(demo, MANAGER_EMAIL, authenticator=True)
+                log("signed in as the manager, Olivia, with an authenticator")
+                make_draft(demo, token)
             # The forms and queries of the signed-in pages as the demo stands before any
             # scanner (wapiti's attacks add many ballots and people, not worth a crawl each).
             offset = demo.log_size()
