@@ -47,6 +47,9 @@ async fn every_response_carries_the_security_headers() {
         );
         assert_eq!(get("x-content-type-options"), "nosniff", "{path}");
         assert_eq!(get("referrer-policy"), "no-referrer", "{path}");
+        assert_eq!(get("x-frame-options"), "DENY", "{path}");
+        // "0", as OWASP recommends: the old browsers' XSS auditor is itself exploitable.
+        assert_eq!(get("x-xss-protection"), "0", "{path}");
         let cache = get("cache-control");
         if path.starts_with("/static/") {
             assert!(cache.starts_with("public"), "{path}: {cache}");
@@ -54,6 +57,43 @@ async fn every_response_carries_the_security_headers() {
             assert_eq!(cache, "no-store", "{path}");
         }
         assert_eq!(get("x-request-id").len(), 24, "{path}");
+    }
+    server.stop().await;
+}
+
+#[tokio::test]
+async fn refusals_carry_the_security_headers_too() {
+    // Answers made before any handler runs (the CSRF check, an unknown method) are pages a
+    // browser renders like any other, so they need the same headers.
+    let server = TestServer::start(Options::default()).await;
+    let client = server.client();
+    let forged = client
+        .post(server.url("/sign-in"))
+        .header("origin", "https://attacker.example")
+        .form(&[("email", "a@example.org"), ("password", "x")])
+        .send()
+        .await
+        .unwrap();
+    let wrong_method = client.get(server.url("/sign-out")).send().await.unwrap();
+    for (what, response, status) in [
+        ("forged POST", forged, 403),
+        ("GET of a POST-only route", wrong_method, 405),
+    ] {
+        assert_eq!(response.status(), status, "{what}");
+        let h = response.headers();
+        for (name, value) in [
+            ("x-xss-protection", "0"),
+            ("x-content-type-options", "nosniff"),
+            ("x-frame-options", "DENY"),
+        ] {
+            assert_eq!(
+                h.get(name).unwrap().to_str().unwrap(),
+                value,
+                "{what}: {name}"
+            );
+        }
+        assert!(h.contains_key("content-security-policy"), "{what}");
+        assert!(h.contains_key("strict-transport-security"), "{what}");
     }
     server.stop().await;
 }
