@@ -16,13 +16,20 @@ pub struct AccessSettings {
     pub sms_code_attempts: i32,
     /// Codes, resets or invitation resends one person can trigger per hour.
     pub sends_per_hour: u64,
+    /// Sends that all requesters other than the person's own signed-in devices can set off
+    /// together per hour: bounds what a stranger with many addresses can send, while the
+    /// person's own devices keep their budget (see `access::requesters`).
+    pub untrusted_sends_per_hour: u64,
     pub session_idle: Duration,
     pub session_absolute: Duration,
-    /// Wrong passwords before the account is locked for a while.
+    /// Wrong passwords from one requester before that requester is locked out for a while.
     pub lockout_after: i32,
     /// The first lock lasts this long; each further failure doubles it, up to `lockout_max`.
     pub lockout_base: Duration,
     pub lockout_max: Duration,
+    /// Wrong passwords from all untrusted requesters together before untrusted requesters are
+    /// locked out too (a device the person signed in from is not).
+    pub untrusted_lockout_after: u64,
     /// Password hashes computed at once; more wait, and past `hash_queue` are refused.
     pub concurrent_hashes: usize,
     pub hash_queue: usize,
@@ -39,11 +46,13 @@ impl Default for AccessSettings {
             sms_code_digits: 6,
             sms_code_attempts: 5,
             sends_per_hour: 3,
+            untrusted_sends_per_hour: 10,
             session_idle: Duration::minutes(30),
             session_absolute: Duration::hours(12),
             lockout_after: 5,
             lockout_base: Duration::minutes(1),
             lockout_max: Duration::hours(1),
+            untrusted_lockout_after: 20,
             concurrent_hashes: 2,
             hash_queue: 64,
         }

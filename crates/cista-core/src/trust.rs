@@ -213,11 +213,17 @@ impl Cista {
             second_factor: "TOTP (RFC 6238) required for owners and administrators; ten \
                             single-use recovery codes stored hashed",
             lockout: format!(
-                "after {} wrong passwords the account locks for {} s, doubling with each \
-                 further failure up to {} min; sign-in forms are also limited per address",
+                "after {} wrong passwords the device or address that typed them is locked out \
+                 for {} s, doubling with each further failure up to {} min, and after {} from \
+                 strangers together so are strangers — never a device the person signed in \
+                 from, so nobody can lock a person out; codes and links are limited to {} an \
+                 hour per requester, and a new request never cancels the person's pending one; \
+                 sign-in forms are also limited per address",
                 s.lockout_after,
                 s.lockout_base.whole_seconds(),
-                s.lockout_max.whole_minutes()
+                s.lockout_max.whole_minutes(),
+                s.untrusted_lockout_after,
+                s.sends_per_hour
             ),
             vault: "each person's name, email and phone sealed under that person's own \
                     AES-256-GCM key; lookups by keyed hash (HMAC-SHA-256); erasing destroys the \

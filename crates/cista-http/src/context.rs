@@ -11,6 +11,7 @@ use axum::http::{HeaderMap, HeaderValue, header};
 use axum::middleware::Next;
 use axum::response::Response;
 use cista_core::Actor;
+use cista_core::access::requesters::{DEVICE_COOKIE, DEVICE_TRUST, Requester};
 use cista_core::access::sessions::ResolvedSession;
 use cookie::{Cookie, SameSite};
 
@@ -45,6 +46,9 @@ pub struct RequestContext {
     pub nonce: String,
     /// The notice a form left for this page (shown once, by the page's header).
     pub notice: Option<String>,
+    /// Who is asking, for per-requester budgets and lockouts: the device cookie when it is
+    /// valid, else the TCP peer's address (never a forwarded header: the client's to forge).
+    pub requester: Requester,
 }
 
 impl RequestContext {
@@ -101,6 +105,23 @@ fn pre_session_cookie(value: &str) -> HeaderValue {
     HeaderValue::from_str(&c.to_string()).unwrap_or(HeaderValue::from_static(""))
 }
 
+/// `Set-Cookie` that makes this browser a trusted device of the person who just signed in
+/// (see `cista_core::access::requesters`).
+pub fn device_cookie(
+    state: &AppState,
+    ctx: &RequestContext,
+    subject: cista_types::SubjectCode,
+) -> Option<HeaderValue> {
+    let value = state
+        .cista
+        .device_cookie(subject, &ctx.requester)
+        .map_err(|e| tracing::warn!(cause = %e.chain(), "could not make a device cookie"))
+        .ok()?;
+    let mut c = host_cookie(DEVICE_COOKIE, value, SameSite::Lax);
+    c.set_max_age(DEVICE_TRUST);
+    HeaderValue::from_str(&c.to_string()).ok()
+}
+
 /// Resolves the session and the CSRF binding for every request (static assets excepted).
 pub async fn load_context(State(state): State<AppState>, mut req: Request, next: Next) -> Response {
     if req.uri().path().starts_with("/static/") {
@@ -144,7 +165,13 @@ pub async fn load_context(State(state): State<AppState>, mut req: Request, next:
         .get::<crate::middleware::CspNonce>()
         .map(|n| n.0.to_string())
         .unwrap_or_default();
+    let peer = req
+        .extensions()
+        .get::<axum::extract::ConnectInfo<std::net::SocketAddr>>()
+        .map(|c| c.0.ip());
+    let requester = cista.requester(peer, cookie_value(req.headers(), DEVICE_COOKIE).as_deref());
     let context = RequestContext {
+        requester,
         notice,
         nonce,
         stale_session: token.is_some() && session.is_none(),

@@ -2,6 +2,7 @@
 //! path and one migration set. Backend differences are confined to `backend`; every change is
 //! written in one transaction together with its audit entry (`audit_append`).
 
+mod attempts;
 mod audit_append;
 pub mod backend;
 mod convert;
@@ -19,10 +20,11 @@ pub use vault::SeaVault;
 use async_trait::async_trait;
 use cista_core::audit::NewAuditEntry;
 use cista_core::ports::{
-    Account, AuditEntry, AuditHead, Backend, BallotStatus, BoxEntry, Credential, CredentialPurpose,
-    DatabaseDescription, EligibleUnit, Instance, KeyPurpose, Membership, Organization,
-    OutboxMessage, PaperBatch, PaperPile, Participation, Refusal, Rewrap, Session, StoreTx,
-    StoredBallot, StoredCheckpoint, StoredKey, SubmissionClaim, Unit, UnitOwner,
+    Account, AttemptKind, AttemptScope, AttemptTally, AuditEntry, AuditHead, Backend, BallotStatus,
+    BoxEntry, Credential, CredentialPurpose, DatabaseDescription, EligibleUnit, Instance,
+    KeyPurpose, Membership, Organization, OutboxMessage, PaperBatch, PaperPile, Participation,
+    Refusal, Rewrap, Session, StoreTx, StoredBallot, StoredCheckpoint, StoredKey, SubmissionClaim,
+    Unit, UnitOwner,
 };
 use cista_core::{Error, Result, Store};
 use cista_crypto::Digest32;
@@ -828,6 +830,23 @@ impl Store for SeaStore {
         let (_turn, txn) = self.begin_write().await?;
         submissions::release(&txn, key).await?;
         txn.commit().await.map_err(db_err)
+    }
+
+    async fn access_attempts(
+        &self,
+        subject: SubjectCode,
+        kind: AttemptKind,
+        scope: AttemptScope<'_>,
+        since: Timestamp,
+    ) -> Result<AttemptTally> {
+        attempts::tally(&self.db, subject, kind, scope, since).await
+    }
+
+    async fn purge_access_attempts(&self, before: Timestamp) -> Result<u64> {
+        let (_turn, txn) = self.begin_write().await?;
+        let purged = attempts::purge(&txn, before).await?;
+        txn.commit().await.map_err(db_err)?;
+        Ok(purged)
     }
 
     async fn purge_submissions(&self, before: Timestamp) -> Result<u64> {

@@ -7,9 +7,9 @@ use crate::{audit_append, paper, voting};
 use async_trait::async_trait;
 use cista_core::audit::NewAuditEntry;
 use cista_core::ports::{
-    Account, AuditEntry, BoxEntry, Credential, CredentialPurpose, EligibleUnit, Membership,
-    OutboxMessage, PaperBatch, PaperPile, Participation, Refusal, Session, StoreTx, StoredBallot,
-    Unit, UnitOwner,
+    AccessAttempt, Account, AttemptKind, AuditEntry, BoxEntry, Credential, CredentialPurpose,
+    EligibleUnit, Membership, OutboxMessage, PaperBatch, PaperPile, Participation, Refusal,
+    Session, StoreTx, StoredBallot, Unit, UnitOwner,
 };
 use cista_core::{Error, Result};
 use cista_crypto::Digest32;
@@ -224,6 +224,19 @@ impl StoreTx for SeaTx {
             .await
             .map_err(db_err)?
             .rows_affected)
+    }
+
+    async fn record_access_attempt(&mut self, attempt: &AccessAttempt) -> Result<()> {
+        crate::attempts::record(&self.txn, attempt).await
+    }
+
+    async fn clear_access_attempts(
+        &mut self,
+        subject: SubjectCode,
+        kind: AttemptKind,
+        requester: &Digest32,
+    ) -> Result<u64> {
+        crate::attempts::clear(&self.txn, subject, kind, requester).await
     }
 
     async fn insert_session(&mut self, s: &Session) -> Result<()> {

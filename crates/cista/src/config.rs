@@ -148,14 +148,22 @@ pub struct AccessConfig {
     pub session_idle_minutes: u64,
     /// A session ends after this long whatever happens. Default 12.
     pub session_absolute_hours: u64,
-    /// Wrong passwords in a row before the account locks. Default 5.
+    /// Wrong passwords from one requester (a device, or a network address) before that
+    /// requester is locked out; the person's own signed-in devices are not. Default 5.
     pub lockout_after: u32,
     /// The first lock; each further failure doubles it. Default 60.
     pub lockout_base_seconds: u64,
     /// The longest lock. Default 3600.
     pub lockout_max_seconds: u64,
-    /// SMS codes, resets or invitation resends one person can trigger per hour. Default 3.
+    /// SMS codes, resets or invitation resends one requester can trigger for one person per
+    /// hour. Default 3.
     pub sends_per_hour: u64,
+    /// Sends all requesters other than the person's own signed-in devices can trigger together
+    /// for one person per hour. Default 10.
+    pub untrusted_sends_per_hour: u64,
+    /// Wrong passwords from all requesters other than the person's own signed-in devices
+    /// together before those requesters are locked out too. Default 20.
+    pub untrusted_lockout_after: u64,
     /// Password hashes computed at once (each takes 19 MiB and a core). Default 2.
     pub concurrent_hashes: usize,
 }
@@ -172,6 +180,8 @@ impl Default for AccessConfig {
             lockout_base_seconds: 60,
             lockout_max_seconds: 3600,
             sends_per_hour: 3,
+            untrusted_sends_per_hour: 10,
+            untrusted_lockout_after: 20,
             concurrent_hashes: 2,
         }
     }

@@ -187,6 +187,8 @@ impl Runtime {
             lockout_base: seconds(a.lockout_base_seconds),
             lockout_max: seconds(a.lockout_max_seconds),
             sends_per_hour: a.sends_per_hour,
+            untrusted_sends_per_hour: a.untrusted_sends_per_hour,
+            untrusted_lockout_after: a.untrusted_lockout_after.max(1),
             concurrent_hashes: a.concurrent_hashes.max(1),
             ..AccessSettings::default()
         }

@@ -2,10 +2,13 @@
 //! password yet, gets a single-use link (72 h) to set one. The person's fields go to the vault;
 //! the membership, the credential, the message and the audit entry commit together.
 
+use crate::access::requesters::Requester;
 use crate::audit::{AuditKind, NewAuditEntry};
 use crate::notices::Notice;
 use crate::people::PersonFields;
-use crate::ports::{Account, AccountStatus, Credential, CredentialPurpose, Membership};
+use crate::ports::{
+    Account, AccountStatus, AttemptKind, Credential, CredentialPurpose, Membership,
+};
 use crate::{Actor, Cista, Error, OrgAction, Result};
 use cista_crypto::token::new_token;
 use cista_types::{Email, OrgId, PersonName, Phone, Role, SubjectCode, Timestamp};
@@ -208,12 +211,24 @@ impl Cista {
                 ));
             }
         }
-        self.send_new_invitation(actor, org, subject).await
+        self.send_new_invitation(actor, org, subject, None).await
+    }
+
+    /// `resend_invitation_by_email_from` for a requester that cannot say where it comes from.
+    pub async fn resend_invitation_by_email(&self, email: &str) -> Result<()> {
+        self.resend_invitation_by_email_from(email, &Requester::unknown())
+            .await
     }
 
     /// The public "resend my invitation" form: answers the same whatever the address, and
-    /// sends only to someone invited who has not set a password, within the hourly limit.
-    pub async fn resend_invitation_by_email(&self, email: &str) -> Result<()> {
+    /// sends only to someone invited who has not set a password, within the requester's hourly
+    /// budget. The links sent earlier stay valid (a stranger's request must not cancel the
+    /// person's); setting a password with one ends the others.
+    pub async fn resend_invitation_by_email_from(
+        &self,
+        email: &str,
+        requester: &Requester,
+    ) -> Result<()> {
         let Ok(email) = Email::parse(email) else {
             return Ok(());
         };
@@ -235,22 +250,26 @@ impl Cista {
             return Ok(());
         };
         if !invited
-            || self
-                .over_send_limit(subject, CredentialPurpose::Invite)
+            || !self
+                .within_send_budget(subject, AttemptKind::Invitation, requester)
                 .await?
         {
             return Ok(());
         }
-        self.send_new_invitation(&Actor::Anonymous, membership.org, subject)
+        self.send_new_invitation(&Actor::Anonymous, membership.org, subject, Some(requester))
             .await?;
         Ok(())
     }
 
+    /// Sends a fresh invitation link. Staff re-sending one (`requester` is `None`) replace the
+    /// older links; a re-send through the public form (`requester` is who asked) leaves them
+    /// valid and counts against that requester's budget.
     async fn send_new_invitation(
         &self,
         actor: &Actor,
         org: OrgId,
         subject: SubjectCode,
+        requester: Option<&Requester>,
     ) -> Result<String> {
         let organization = self.existing_organization(org).await?;
         let role = self
@@ -260,8 +279,21 @@ impl Cista {
             .map_or(cista_types::Role::Member, |m| m.role);
         let now = self.clock().now();
         let mut tx = self.store().begin().await?;
-        tx.revoke_credentials(subject, CredentialPurpose::Invite, now)
-            .await?;
+        match requester {
+            None => {
+                tx.revoke_credentials(subject, CredentialPurpose::Invite, now)
+                    .await?;
+            }
+            Some(requester) => {
+                tx.record_access_attempt(&self.attempt(
+                    subject,
+                    AttemptKind::Invitation,
+                    requester,
+                    now,
+                ))
+                .await?;
+            }
+        }
         let (credential, link) = self.invitation_credential(subject, org, now);
         tx.insert_credential(&credential).await?;
         let notice = Notice::Invitation {
@@ -280,19 +312,5 @@ impl Cista {
         ))
         .await?;
         Ok(link)
-    }
-
-    /// Whether `subject` already had `sends_per_hour` credentials of `purpose` in the last hour.
-    pub(crate) async fn over_send_limit(
-        &self,
-        subject: SubjectCode,
-        purpose: CredentialPurpose,
-    ) -> Result<bool> {
-        let since = self.clock().now().plus(time::Duration::hours(-1));
-        let sent = self
-            .store()
-            .credentials_issued_since(subject, purpose, since)
-            .await?;
-        Ok(sent >= self.settings().sends_per_hour)
     }
 }

@@ -3,9 +3,10 @@
 //! until it expires; setting or changing a password ends every session of the account.
 
 use crate::access::passwords::check_strength;
+use crate::access::requesters::Requester;
 use crate::audit::{AuditKind, NewAuditEntry};
 use crate::notices::Notice;
-use crate::ports::{AccountStatus, Credential, CredentialPurpose};
+use crate::ports::{AccountStatus, AttemptKind, Credential, CredentialPurpose};
 use crate::{Actor, Cista, Error, Result};
 use cista_crypto::token::{new_token, token_hash};
 use cista_types::{Email, Password, PersonName, SubjectCode};
@@ -130,6 +131,8 @@ impl Cista {
                 .await?;
             return Err(Error::TokenInvalid);
         }
+        // The person's other pending links of this kind have done their job.
+        tx.revoke_credentials(subject, purpose, now).await?;
         account.password_hash = Some(hash);
         account.password_changed_at = Some(now);
         account.status = AccountStatus::Active;
@@ -151,9 +154,21 @@ impl Cista {
         Ok(subject)
     }
 
-    /// The "forgot my password" form: answers the same whatever the address; sends a reset
-    /// link (1 h) only to an active account, within the hourly limit.
+    /// `request_password_reset_from` for a requester that cannot say where it comes from.
     pub async fn request_password_reset(&self, email: &str) -> Result<()> {
+        self.request_password_reset_from(email, &Requester::unknown())
+            .await
+    }
+
+    /// The "forgot my password" form: answers the same whatever the address; sends a reset
+    /// link (1 h) only to an active account, within the requester's hourly budget. Earlier
+    /// links stay valid until their own expiry or use (a stranger's request must not cancel the
+    /// person's); using one ends the others.
+    pub async fn request_password_reset_from(
+        &self,
+        email: &str,
+        requester: &Requester,
+    ) -> Result<()> {
         let Ok(email) = Email::parse(email) else {
             return Ok(());
         };
@@ -166,8 +181,8 @@ impl Cista {
             .await?
             .is_some_and(|a| a.status == AccountStatus::Active);
         if !active
-            || self
-                .over_send_limit(subject, CredentialPurpose::Reset)
+            || !self
+                .within_send_budget(subject, AttemptKind::Reset, requester)
                 .await?
         {
             return Ok(());
@@ -190,9 +205,9 @@ impl Cista {
             expires_at: credential.expires_at,
         };
         let mut tx = self.store().begin().await?;
-        tx.revoke_credentials(subject, CredentialPurpose::Reset, now)
-            .await?;
         tx.insert_credential(&credential).await?;
+        tx.record_access_attempt(&self.attempt(subject, AttemptKind::Reset, requester, now))
+            .await?;
         tx.enqueue(&self.message(subject, &notice)?).await?;
         tx.commit(NewAuditEntry::new(
             now,

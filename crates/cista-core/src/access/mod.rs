@@ -8,6 +8,7 @@ pub mod journeys;
 pub mod links;
 pub mod mfa;
 pub mod passwords;
+pub mod requesters;
 pub mod sessions;
 pub mod sign_in;
 pub mod sms;

@@ -1,14 +1,16 @@
 //! Signing in with email and password. Unknown addresses, wrong passwords and locked accounts
 //! all fail the same way and cost the same Argon2 work. Wrong passwords count against the
-//! account; past the limit it locks for a while that doubles with each further failure.
+//! requester that typed them (see `access::requesters`): past the limit that requester is
+//! locked out for a while that doubles with each further failure, while the person's own
+//! devices are not — a stranger cannot lock a known person out.
 
 use crate::access::SignedIn;
+use crate::access::requesters::Requester;
 use crate::audit::{AuditKind, NewAuditEntry};
-use crate::ports::{Account, AccountStatus, Session, SessionStage};
+use crate::ports::{Account, AccountStatus, AttemptKind, Session, SessionStage};
 use crate::{Actor, Cista, Error, Result};
 use cista_crypto::token::new_token;
 use cista_types::{Email, SubjectCode, Timestamp};
-use time::Duration;
 
 impl Cista {
     /// Whether this person must use a second factor: an owner or administrator anywhere.
@@ -57,23 +59,19 @@ impl Cista {
         )
     }
 
-    /// How long an account stays locked after `failures` wrong passwords in a row.
-    fn lock_for(&self, failures: i32) -> Option<Duration> {
-        let settings = self.settings();
-        let over = failures - settings.lockout_after;
-        if over < 0 {
-            return None;
-        }
-        let factor = 1i64 << over.clamp(0, 30);
-        let seconds = settings
-            .lockout_base
-            .whole_seconds()
-            .saturating_mul(factor)
-            .min(settings.lockout_max.whole_seconds());
-        Some(Duration::seconds(seconds))
+    /// `sign_in_from` for a requester that cannot say where it comes from.
+    pub async fn sign_in(&self, email: &str, password: &str) -> Result<SignedIn> {
+        self.sign_in_from(email, password, &Requester::unknown())
+            .await
     }
 
-    pub async fn sign_in(&self, email: &str, password: &str) -> Result<SignedIn> {
+    /// Signs in with email and password from `requester`.
+    pub async fn sign_in_from(
+        &self,
+        email: &str,
+        password: &str,
+        requester: &Requester,
+    ) -> Result<SignedIn> {
         let subject = match Email::parse(email) {
             Ok(email) => self.subject_by_email(&email).await?,
             Err(_) => None,
@@ -92,7 +90,12 @@ impl Cista {
             .hasher()
             .verify(password, account.password_hash.as_deref())
             .await?;
-        if account.locked_until.is_some_and(|until| until > now) {
+        // A lock set by wrong second factors (someone who knew the password), or by wrong
+        // passwords from this requester or from strangers together.
+        let locked = account.locked_until.filter(|until| *until > now).or(self
+            .password_locked_until(account.subject, requester, now)
+            .await?);
+        if locked.is_some() {
             self.store()
                 .append_audit(NewAuditEntry::new(
                     now,
@@ -105,11 +108,14 @@ impl Cista {
             return Err(Error::SignInFailed);
         }
         if !matched {
-            account.failed_attempts = account.failed_attempts.saturating_add(1);
-            let lock = self.lock_for(account.failed_attempts);
-            account.locked_until = lock.map(|d| now.plus(d));
             let mut tx = self.store().begin().await?;
-            tx.update_account(&account).await?;
+            tx.record_access_attempt(&self.attempt(
+                account.subject,
+                AttemptKind::Password,
+                requester,
+                now,
+            ))
+            .await?;
             tx.commit(NewAuditEntry::new(
                 now,
                 &Actor::Anonymous,
@@ -117,8 +123,7 @@ impl Cista {
                 AuditKind::SignInFailed,
                 serde_json::json!({
                     "subject": account.subject.to_string(),
-                    "failed_attempts": account.failed_attempts,
-                    "locked_seconds": lock.map_or(0, |d| d.whole_seconds()),
+                    "trusted_device": requester.trusted_for(account.subject),
                 }),
             ))
             .await?;
@@ -139,6 +144,8 @@ impl Cista {
         let (session, signed_in) = self.new_session(account.subject, stage, now);
         let mut tx = self.store().begin().await?;
         tx.update_account(&account).await?;
+        tx.clear_access_attempts(account.subject, AttemptKind::Password, requester.key())
+            .await?;
         tx.insert_session(&session).await?;
         tx.commit(NewAuditEntry::new(
             now,

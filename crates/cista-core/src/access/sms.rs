@@ -3,9 +3,10 @@
 //! else. Asking for a code answers the same whether or not anyone matched.
 
 use crate::access::SignedIn;
+use crate::access::requesters::Requester;
 use crate::audit::{AuditKind, NewAuditEntry};
 use crate::notices::Notice;
-use crate::ports::{AccountStatus, Credential, CredentialPurpose, SessionStage};
+use crate::ports::{AccountStatus, AttemptKind, Credential, CredentialPurpose, SessionStage};
 use crate::{Actor, Cista, Error, Result};
 use cista_crypto::token::{code_hash, new_numeric_code, new_token, token_hash};
 use cista_types::{Email, Phone, SubjectCode};
@@ -33,9 +34,22 @@ impl Cista {
         })
     }
 
-    /// Asks for a sign-in code by SMS. Returns a challenge for the next form whether or not a
-    /// code was sent, so the answer reveals nothing.
+    /// `request_sms_code_from` for a requester that cannot say where it comes from.
     pub async fn request_sms_code(&self, identifier: &str) -> Result<String> {
+        self.request_sms_code_from(identifier, &Requester::unknown())
+            .await
+    }
+
+    /// Asks for a sign-in code by SMS. Returns a challenge for the next form whether or not a
+    /// code was sent, so the answer reveals nothing. Each code lives until its own expiry, its
+    /// own use or its own failed tries: a new request never revokes an earlier code (a
+    /// stranger's request must not cancel the person's), and the sends count against the
+    /// requester's own budget (see `access::requesters`).
+    pub async fn request_sms_code_from(
+        &self,
+        identifier: &str,
+        requester: &Requester,
+    ) -> Result<String> {
         let challenge = new_token(self.rng().as_ref());
         let Some(subject) = self.subject_for_identifier(identifier).await? else {
             return Ok(challenge.secret);
@@ -47,8 +61,8 @@ impl Cista {
         let has_phone = self.own_fields(subject).await?.phone.is_some();
         if !eligible
             || !has_phone
-            || self
-                .over_send_limit(subject, CredentialPurpose::SmsCode)
+            || !self
+                .within_send_budget(subject, AttemptKind::SmsCode, requester)
                 .await?
         {
             return Ok(challenge.secret);
@@ -75,9 +89,9 @@ impl Cista {
             minutes: self.settings().sms_code_ttl.whole_minutes(),
         };
         let mut tx = self.store().begin().await?;
-        tx.revoke_credentials(subject, CredentialPurpose::SmsCode, now)
-            .await?;
         tx.insert_credential(&credential).await?;
+        tx.record_access_attempt(&self.attempt(subject, AttemptKind::SmsCode, requester, now))
+            .await?;
         tx.enqueue(&self.message(subject, &notice)?).await?;
         tx.commit(NewAuditEntry::new(
             now,
@@ -134,6 +148,9 @@ impl Cista {
         {
             return Err(Error::CodeInvalid);
         }
+        // Signed in: the person's other pending codes have done their job.
+        tx.revoke_credentials(credential.subject, CredentialPurpose::SmsCode, now)
+            .await?;
         let (session, signed_in) = self.new_session(credential.subject, SessionStage::Sms, now);
         tx.insert_session(&session).await?;
         tx.commit(NewAuditEntry::new(

@@ -222,3 +222,67 @@ pub struct VaultPerson {
     pub created_at: Timestamp,
     pub updated_at: Timestamp,
 }
+
+/// What a stranger can set off against a known person, counted per requester so that one
+/// requester cannot use up another's budget (OWASP Authentication Cheat Sheet, "Account
+/// lockout"; OWASP "Slow brute force and lockout: device cookies").
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+pub enum AttemptKind {
+    /// An SMS sign-in code sent.
+    SmsCode,
+    /// A password-reset link sent.
+    Reset,
+    /// An invitation link re-sent through the public form.
+    Invitation,
+    /// A wrong password.
+    Password,
+}
+
+impl AttemptKind {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::SmsCode => "sms-code",
+            Self::Reset => "reset",
+            Self::Invitation => "invitation",
+            Self::Password => "password",
+        }
+    }
+
+    pub fn parse(text: &str) -> Option<Self> {
+        match text {
+            "sms-code" => Some(Self::SmsCode),
+            "reset" => Some(Self::Reset),
+            "invitation" => Some(Self::Invitation),
+            "password" => Some(Self::Password),
+            _ => None,
+        }
+    }
+}
+
+/// One counted attempt: who it was about, what, from which requester (a keyed hash of the
+/// device or network address, never the address itself) and whether that requester was a
+/// device the person had signed in from before.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AccessAttempt {
+    pub subject: SubjectCode,
+    pub kind: AttemptKind,
+    pub requester: Digest32,
+    pub trusted: bool,
+    pub at: Timestamp,
+}
+
+/// Which attempts to count.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum AttemptScope<'a> {
+    /// Those of one requester.
+    Requester(&'a Digest32),
+    /// Those of every requester that was not a trusted device of the person.
+    Untrusted,
+}
+
+/// How many attempts a scope made since a time, and when the latest was.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct AttemptTally {
+    pub count: u64,
+    pub latest: Option<Timestamp>,
+}

@@ -6,8 +6,8 @@ pub mod access;
 pub mod voting;
 
 pub use access::{
-    Account, AccountStatus, Channel, Credential, CredentialPurpose, Membership, OutboxMessage,
-    Session, SessionStage, VaultPerson,
+    AccessAttempt, Account, AccountStatus, AttemptKind, AttemptScope, AttemptTally, Channel,
+    Credential, CredentialPurpose, Membership, OutboxMessage, Session, SessionStage, VaultPerson,
 };
 pub use voting::{
     BallotStatus, BoxEntry, ConsentStatus, EligibleUnit, PaperBatch, PaperPile, Participation,
@@ -296,6 +296,19 @@ pub trait Store: Send + Sync + std::fmt::Debug {
         since: Timestamp,
     ) -> Result<u64>;
 
+    /// How many attempts of `kind` against `subject` the scope made since `since`, and when
+    /// the latest was (per-requester budgets and lockouts).
+    async fn access_attempts(
+        &self,
+        subject: SubjectCode,
+        kind: AttemptKind,
+        scope: AttemptScope<'_>,
+        since: Timestamp,
+    ) -> Result<AttemptTally>;
+
+    /// Deletes attempts made before `before`; returns how many.
+    async fn purge_access_attempts(&self, before: Timestamp) -> Result<u64>;
+
     async fn session(&self, id_hash: &Digest32) -> Result<Option<Session>>;
 
     /// Messages due for delivery at `now`, oldest first.
@@ -454,6 +467,18 @@ pub trait StoreTx: Send {
     ) -> Result<u64>;
 
     async fn delete_credentials_of(&mut self, subject: SubjectCode) -> Result<u64>;
+
+    /// Counts one attempt against a person (a send or a failure).
+    async fn record_access_attempt(&mut self, attempt: &AccessAttempt) -> Result<()>;
+
+    /// Forgets one requester's attempts of `kind` against `subject` (after it succeeded);
+    /// returns how many.
+    async fn clear_access_attempts(
+        &mut self,
+        subject: SubjectCode,
+        kind: AttemptKind,
+        requester: &Digest32,
+    ) -> Result<u64>;
 
     async fn insert_session(&mut self, session: &Session) -> Result<()>;
 

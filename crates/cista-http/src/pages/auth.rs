@@ -137,12 +137,23 @@ fn next_for(stage: SessionStage, next: &NextQuery) -> String {
 }
 
 /// A redirect that also sets the new session's cookie.
-fn signed_in_redirect(state: &AppState, signed_in: &SignedIn, to: &str) -> Response {
+/// The redirect after signing in: the session cookie, and the device cookie that makes this
+/// browser a trusted device of the person (its own budgets and lockout; see
+/// `cista_core::access::requesters`).
+fn signed_in_redirect(
+    state: &AppState,
+    ctx: &RequestContext,
+    signed_in: &SignedIn,
+    to: &str,
+) -> Response {
     let mut response = see_other(to);
     response.headers_mut().append(
         header::SET_COOKIE,
         session_cookie(&signed_in.token, state.cista.settings().session_absolute),
     );
+    if let Some(device) = crate::context::device_cookie(state, ctx, signed_in.subject) {
+        response.headers_mut().append(header::SET_COOKIE, device);
+    }
     response
 }
 
@@ -230,11 +241,15 @@ pub async fn sign_in_submit(
     Form(form): Form<SignInForm>,
 ) -> Result<Response, AppError> {
     let started = Instant::now();
-    let result = state.cista.sign_in(&form.email, &form.password).await;
+    let result = state
+        .cista
+        .sign_in_from(&form.email, &form.password, &ctx.requester)
+        .await;
     pad_to_floor(started, state.auth_limiter.settings.response_floor).await;
     match result {
         Ok(signed_in) => Ok(signed_in_redirect(
             &state,
+            &ctx,
             &signed_in,
             &next_for(signed_in.stage, &next),
         )),
@@ -432,6 +447,7 @@ async fn set_password(
     {
         Ok(signed_in) => Ok(signed_in_redirect(
             state,
+            ctx,
             &signed_in,
             &next_for(signed_in.stage, next),
         )),
@@ -539,10 +555,14 @@ pub struct EmailForm {
 
 pub async fn reset_request_submit(
     State(state): State<AppState>,
+    Extension(ctx): Extension<RequestContext>,
     Form(form): Form<EmailForm>,
 ) -> Result<Response, AppError> {
     let started = Instant::now();
-    let result = state.cista.request_password_reset(&form.email).await;
+    let result = state
+        .cista
+        .request_password_reset_from(&form.email, &ctx.requester)
+        .await;
     pad_to_floor(started, state.auth_limiter.settings.response_floor).await;
     result?;
     Ok(see_other("/reset/sent"))
@@ -568,10 +588,14 @@ pub async fn reset_sent(
 
 pub async fn resend_request_submit(
     State(state): State<AppState>,
+    Extension(ctx): Extension<RequestContext>,
     Form(form): Form<EmailForm>,
 ) -> Result<Response, AppError> {
     let started = Instant::now();
-    let result = state.cista.resend_invitation_by_email(&form.email).await;
+    let result = state
+        .cista
+        .resend_invitation_by_email_from(&form.email, &ctx.requester)
+        .await;
     pad_to_floor(started, state.auth_limiter.settings.response_floor).await;
     result?;
     Ok(see_other("/invitation/sent"))
@@ -644,11 +668,15 @@ pub struct IdentifierForm {
 
 pub async fn sms_request_submit(
     State(state): State<AppState>,
+    Extension(ctx): Extension<RequestContext>,
     Query(next): Query<NextQuery>,
     Form(form): Form<IdentifierForm>,
 ) -> Result<Response, AppError> {
     let started = Instant::now();
-    let result = state.cista.request_sms_code(&form.identifier).await;
+    let result = state
+        .cista
+        .request_sms_code_from(&form.identifier, &ctx.requester)
+        .await;
     pad_to_floor(started, state.auth_limiter.settings.response_floor).await;
     let challenge = result?;
     // The challenge rides in a cookie, so the page is the same whether or not a code was sent.
@@ -703,7 +731,7 @@ pub async fn sms_verify_submit(
     {
         Ok(signed_in) => {
             let mut response =
-                signed_in_redirect(&state, &signed_in, &next_for(signed_in.stage, &next));
+                signed_in_redirect(&state, &ctx, &signed_in, &next_for(signed_in.stage, &next));
             let mut gone = cookie::Cookie::build((SMS_COOKIE, ""))
                 .path("/")
                 .secure(true)
@@ -802,7 +830,7 @@ pub async fn mfa_enrol_submit(
                 codes.join("\n").as_bytes(),
             )?;
             let mut response =
-                signed_in_redirect(&state, &signed_in, &next.carry("/mfa/recovery-codes"));
+                signed_in_redirect(&state, &ctx, &signed_in, &next.carry("/mfa/recovery-codes"));
             if let Some(cookie) = sealed_cookie(RECOVERY_COOKIE, &sealed, RECOVERY_TTL) {
                 response.headers_mut().append(header::SET_COOKIE, cookie);
             }
@@ -889,6 +917,7 @@ pub async fn mfa_submit(
     match state.cista.verify_second_factor(session, &form.code).await {
         Ok(signed_in) => Ok(signed_in_redirect(
             &state,
+            &ctx,
             &signed_in,
             next.target().unwrap_or("/me"),
         )),

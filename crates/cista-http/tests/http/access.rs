@@ -679,3 +679,160 @@ fn without_fresh_values(html: &str) -> String {
     cleaned.push_str(rest);
     cleaned
 }
+
+/// Issue 10, item 11: anyone who knows an owner's mobile number could, from another browser,
+/// ask for SMS codes for it — each request revoked her pending code and three an hour used up
+/// her sends. Now each code lives until its own expiry, and budgets and lockouts belong to the
+/// requester: her browser, a device she signed in from, keeps its own.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_stranger_cannot_keep_an_owner_from_signing_in_by_sms_or_password() {
+    let server = TestServer::start(Options::default()).await;
+    let cista = &server.state.cista;
+    let org = people::org(cista, "bayview").await;
+    let link = people::invited(
+        cista,
+        org,
+        "gus@example.org",
+        Some("+13055550142"),
+        Role::Member,
+    )
+    .await;
+    cista
+        .set_password_with_link(
+            link.rsplit('/').next().unwrap(),
+            cista_core::ports::CredentialPurpose::Invite,
+            &cista_types::Password::parse(PASSWORD).unwrap(),
+        )
+        .await
+        .unwrap();
+    people::last_notice(cista, "x").await;
+
+    // She has signed in on her phone before: it holds a device cookie.
+    let hers = server.browser();
+    let (_, html) = page(&hers, &server, "/sign-in").await;
+    let r = post(
+        &hers,
+        &server,
+        "/sign-in",
+        &csrf_in(&html),
+        &[("email", "gus@example.org"), ("password", PASSWORD)],
+    )
+    .await;
+    assert_eq!(r.status(), StatusCode::SEE_OTHER);
+    let device = r
+        .headers()
+        .get_all("set-cookie")
+        .iter()
+        .map(|v| v.to_str().unwrap().to_owned())
+        .find(|c| c.starts_with("__Host-cista_device="))
+        .expect("a device cookie");
+    for attribute in ["HttpOnly", "Secure", "Path=/", "SameSite=Lax", "Max-Age="] {
+        assert!(device.contains(attribute), "{device}");
+    }
+    let (_, me) = page(&hers, &server, "/me").await;
+    post(&hers, &server, "/sign-out", &csrf_in(&me), &[]).await;
+
+    // She asks for a code...
+    let at = &server;
+    let ask = |browser: reqwest::Client| async move {
+        let (_, html) = page(&browser, at, "/sms").await;
+        let r = post(
+            &browser,
+            at,
+            "/sms",
+            &csrf_in(&html),
+            &[("identifier", "+13055550142")],
+        )
+        .await;
+        assert_eq!(r.status(), StatusCode::SEE_OTHER);
+        let (_, verify) = page(&browser, at, "/sms/verify").await;
+        verify
+    };
+    let verify = ask(hers.clone()).await;
+    let Some(Notice::SmsCode { code, .. }) = people::last_notice(cista, "+13055550142").await
+    else {
+        panic!("no SMS code sent");
+    };
+    // ...and a stranger in another browser asks five times for her number.
+    let stranger = server.browser();
+    for _ in 0..5 {
+        ask(stranger.clone()).await;
+    }
+    let due = cista
+        .due_deliveries(&cista_core::Actor::System, 100)
+        .await
+        .unwrap();
+    assert_eq!(due.len(), 3, "the stranger's own budget: three an hour");
+    people::last_notice(cista, "x").await;
+    // Her code still signs her in.
+    let r = post(
+        &hers,
+        &server,
+        "/sms/verify",
+        &csrf_in(&verify),
+        &[("code", &code)],
+    )
+    .await;
+    assert_eq!(r.status(), StatusCode::SEE_OTHER, "her code survives");
+    let (_, me) = page(&hers, &server, "/me").await;
+    assert!(me.contains("signed in with a code sent by SMS"), "{me}");
+    post(&hers, &server, "/sign-out", &csrf_in(&me), &[]).await;
+    // And her own budget is untouched.
+    let verify = ask(hers.clone()).await;
+    let Some(Notice::SmsCode { code, .. }) = people::last_notice(cista, "+13055550142").await
+    else {
+        panic!("her phone's budget was used up by the stranger");
+    };
+    let r = post(
+        &hers,
+        &server,
+        "/sms/verify",
+        &csrf_in(&verify),
+        &[("code", &code)],
+    )
+    .await;
+    assert_eq!(r.status(), StatusCode::SEE_OTHER);
+    let (_, me) = page(&hers, &server, "/me").await;
+    post(&hers, &server, "/sign-out", &csrf_in(&me), &[]).await;
+
+    // The stranger guesses her password ten times: the stranger is locked out, she is not.
+    let (_, html) = page(&stranger, &server, "/sign-in").await;
+    for _ in 0..10 {
+        let r = post(
+            &stranger,
+            &server,
+            "/sign-in",
+            &csrf_in(&html),
+            &[
+                ("email", "gus@example.org"),
+                ("password", "not-her-password-1"),
+            ],
+        )
+        .await;
+        assert_eq!(r.status(), StatusCode::UNAUTHORIZED);
+    }
+    let r = post(
+        &stranger,
+        &server,
+        "/sign-in",
+        &csrf_in(&html),
+        &[("email", "gus@example.org"), ("password", PASSWORD)],
+    )
+    .await;
+    assert_eq!(
+        r.status(),
+        StatusCode::UNAUTHORIZED,
+        "the stranger is locked"
+    );
+    let (_, html) = page(&hers, &server, "/sign-in").await;
+    let r = post(
+        &hers,
+        &server,
+        "/sign-in",
+        &csrf_in(&html),
+        &[("email", "gus@example.org"), ("password", PASSWORD)],
+    )
+    .await;
+    assert_eq!(r.status(), StatusCode::SEE_OTHER, "she is not");
+    server.stop().await;
+}

@@ -10,8 +10,8 @@
 mod access;
 mod errors;
 mod headers;
-mod repeats;
 mod import;
+mod repeats;
 mod server;
 mod staff_voting;
 mod trust;

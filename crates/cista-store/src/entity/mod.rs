@@ -1,5 +1,6 @@
 //! SeaORM entities: one per table, used by both backends alike.
 
+pub mod access_attempt;
 pub mod account;
 pub mod audit_checkpoint;
 pub mod audit_entry;

@@ -10,6 +10,7 @@ mod m20261123_000001_people_and_access;
 mod m20261124_000001_voting;
 mod m20261130_000001_repeats_and_envelopes;
 mod m20261130_000003_phone_region;
+mod m20261130_000004_access_attempts;
 pub mod vault;
 
 #[derive(Debug)]
@@ -23,6 +24,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261124_000001_voting::Migration),
             Box::new(m20261130_000001_repeats_and_envelopes::Migration),
             Box::new(m20261130_000003_phone_region::Migration),
+            Box::new(m20261130_000004_access_attempts::Migration),
         ]
     }
 }

@@ -17,6 +17,7 @@ mod paper;
 mod people;
 mod repeats;
 mod schema;
+mod strangers;
 mod voting;
 
 pub use harness::Harness;
@@ -48,6 +49,10 @@ macro_rules! conformance {
 }
 
 conformance! {
+    strangers::a_strangers_sms_requests_neither_revoke_her_code_nor_use_up_her_budget,
+    strangers::a_strangers_wrong_passwords_never_lock_her_out,
+    strangers::a_strangers_requests_leave_her_reset_and_invitation_links_valid,
+    strangers::attempts_are_counted_per_requester_cleared_and_purged,
     paper::a_secret_ballot_takes_paper_only_in_two_envelopes,
     paper::small_batches_wait_for_the_close_and_the_close_waits_for_them,
     paper::concurrent_inner_ballots_never_outnumber_their_envelopes,

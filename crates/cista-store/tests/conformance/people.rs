@@ -12,7 +12,7 @@ use sea_orm::ConnectionTrait as _;
 const CANARY_FIRST: &str = "Zephyrine";
 const CANARY_LAST: &str = "Quillfeather";
 const CANARY_EMAIL: &str = "zephyrine.q.canary@example.org";
-const CANARY_PHONE: &str = "+15555550199";
+const CANARY_PHONE: &str = "+13055550199";
 
 fn operator() -> Actor {
     Actor::operator("test")
@@ -153,7 +153,7 @@ pub async fn an_erased_person_is_unreadable_and_never_recreated(h: &Harness) {
                 "Cy",
                 "Dale",
                 "cy@example.org",
-                Some("+15555550100"),
+                Some("+13055550100"),
                 Role::Member,
             ),
         )

@@ -213,6 +213,9 @@ fn spawn_voting_worker(cista: Cista, interval: Duration) -> tokio::task::JoinHan
                 if let Err(e) = cista.purge_submissions().await {
                     tracing::warn!(code = e.code(), cause = %e.chain(), "could not purge old form submissions");
                 }
+                if let Err(e) = cista.purge_access_attempts().await {
+                    tracing::warn!(code = e.code(), cause = %e.chain(), "could not purge old access attempts");
+                }
             }
             match cista.run_voting_work(&Actor::System).await {
                 Ok(done) if done.closed + done.shuffled + done.reminders > 0 => tracing::info!(

@@ -12,8 +12,8 @@
     clippy::indexing_slicing
 )]
 
-mod journeys;
 mod import;
+mod journeys;
 
 use base64::Engine as _;
 use sha2::Digest as _;

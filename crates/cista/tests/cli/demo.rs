@@ -127,8 +127,9 @@ fn the_demo_serves_then_reuses_its_data() {
     // three keys, the organization, two invitations, three fresh links for the people whose
     // links are printed, the roster import, the election (created, one contest, published),
     // the amendment vote (created, two contests, published), the quick poll (created, one
-    // contest, published, twelve paper ballots), two re-wrap batches, and (second run) three
-    // fresh links again for people who had not set a password.
+    // contest, published, and its paper in two envelopes: twelve outer envelopes checked in,
+    // one batch opened, twelve inner ballots entered), two re-wrap batches, and (second run)
+    // three fresh links again for people who had not set a password.
     let mut verify = cista(&data);
     verify.args(["audit", "verify"]);
     let ran = crate::ok(verify);
@@ -141,7 +142,7 @@ fn the_demo_serves_then_reuses_its_data() {
         .unwrap();
     assert_eq!(
         entries,
-        4 + 1 + 2 + 3 + 1 + 3 + 4 + 3 + 12 + 2 + 3,
+        4 + 1 + 2 + 3 + 1 + 3 + 4 + 3 + (12 + 1 + 12) + 2 + 3,
         "{}",
         ran.stdout
     );

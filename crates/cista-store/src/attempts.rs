@@ -1,0 +1,93 @@
+//! Attempts against a person, counted per requester (issue 10, item 11): the budgets of sends
+//! and the lockout of wrong passwords are kept per device or network address, so a stranger's
+//! attempts never use up the person's own.
+
+use crate::convert::{db_err, from_db_time, to_db_time};
+use crate::entity::access_attempt;
+use cista_core::Result;
+use cista_core::ports::{AccessAttempt, AttemptKind, AttemptScope, AttemptTally};
+use cista_crypto::Digest32;
+use cista_types::{SubjectCode, Timestamp};
+use sea_orm::{
+    ActiveValue::NotSet, ActiveValue::Set, ColumnTrait, ConnectionTrait, EntityTrait,
+    PaginatorTrait, QueryFilter, QueryOrder, QuerySelect, Select,
+};
+
+fn scoped(
+    subject: SubjectCode,
+    kind: AttemptKind,
+    scope: AttemptScope<'_>,
+    since: Timestamp,
+) -> Select<access_attempt::Entity> {
+    let query = access_attempt::Entity::find()
+        .filter(access_attempt::Column::Subject.eq(subject.as_i64()))
+        .filter(access_attempt::Column::Kind.eq(kind.as_str()))
+        .filter(access_attempt::Column::At.gte(to_db_time(since)));
+    match scope {
+        AttemptScope::Requester(requester) => {
+            query.filter(access_attempt::Column::Requester.eq(requester.as_bytes().to_vec()))
+        }
+        AttemptScope::Untrusted => query.filter(access_attempt::Column::Trusted.eq(false)),
+    }
+}
+
+pub(crate) async fn tally(
+    db: &impl ConnectionTrait,
+    subject: SubjectCode,
+    kind: AttemptKind,
+    scope: AttemptScope<'_>,
+    since: Timestamp,
+) -> Result<AttemptTally> {
+    let count = scoped(subject, kind, scope, since)
+        .count(db)
+        .await
+        .map_err(db_err)?;
+    let latest = scoped(subject, kind, scope, since)
+        .order_by_desc(access_attempt::Column::At)
+        .limit(1)
+        .one(db)
+        .await
+        .map_err(db_err)?
+        .map(|row| from_db_time(row.at));
+    Ok(AttemptTally { count, latest })
+}
+
+pub(crate) async fn record(db: &impl ConnectionTrait, attempt: &AccessAttempt) -> Result<()> {
+    access_attempt::Entity::insert(access_attempt::ActiveModel {
+        id: NotSet,
+        subject: Set(attempt.subject.as_i64()),
+        kind: Set(attempt.kind.as_str().to_owned()),
+        requester: Set(attempt.requester.as_bytes().to_vec()),
+        trusted: Set(attempt.trusted),
+        at: Set(to_db_time(attempt.at)),
+    })
+    .exec_without_returning(db)
+    .await
+    .map_err(db_err)?;
+    Ok(())
+}
+
+pub(crate) async fn clear(
+    db: &impl ConnectionTrait,
+    subject: SubjectCode,
+    kind: AttemptKind,
+    requester: &Digest32,
+) -> Result<u64> {
+    let done = access_attempt::Entity::delete_many()
+        .filter(access_attempt::Column::Subject.eq(subject.as_i64()))
+        .filter(access_attempt::Column::Kind.eq(kind.as_str()))
+        .filter(access_attempt::Column::Requester.eq(requester.as_bytes().to_vec()))
+        .exec(db)
+        .await
+        .map_err(db_err)?;
+    Ok(done.rows_affected)
+}
+
+pub(crate) async fn purge(db: &impl ConnectionTrait, before: Timestamp) -> Result<u64> {
+    let done = access_attempt::Entity::delete_many()
+        .filter(access_attempt::Column::At.lt(to_db_time(before)))
+        .exec(db)
+        .await
+        .map_err(db_err)?;
+    Ok(done.rows_affected)
+}
