@@ -105,9 +105,9 @@ impl Roster {
             .sum()
     }
 
-    /// A warning when the weights look like shares of a whole (percentages, or fractions of
-    /// 1) that do not add up to it, saying by how much; None when they add up or are plainly
-    /// not shares. Weights written with a percent sign are percentages whatever they add up to.
+    /// A warning when the weights look like shares of a whole (percentages, or fractions of one)
+    /// that do not add up to it, saying by how much; None when they add up or are plainly not
+    /// shares. Weights written with a percent sign are percentages whatever they add up to.
     pub fn weight_total_warning(&self) -> Option<String> {
         let total = self.weight_total_micros();
         let hundred = 100 * 1_000_000_i128;
