@@ -236,26 +236,25 @@ fn unreachable_storage_is_one_clear_line() {
     assert!(fails(remote_http).contains("only over TLS"));
 }
 
-/// `faketime` (Debian's libfaketime wrapper), or None where it is not installed. CI installs it.
-fn faketime() -> Option<PathBuf> {
-    ["/usr/bin/faketime", "/usr/local/bin/faketime"]
-        .into_iter()
-        .map(PathBuf::from)
+/// libfaketime, as Debian's `faketime` package installs it, or None where it is absent.
+/// CI installs it.
+fn libfaketime() -> Option<PathBuf> {
+    std::fs::read_dir("/usr/lib")
+        .ok()?
+        .filter_map(Result::ok)
+        .map(|e| e.path().join("faketime/libfaketime.so.1"))
+        .chain([PathBuf::from("/usr/lib/faketime/libfaketime.so.1")])
         .find(|p| p.exists())
 }
 
-/// The binary under `faketime -f -2h`: a system clock two hours behind.
-fn cista_behind(faketime: &Path, data: &Path) -> std::process::Command {
-    let plain = cista(data);
-    let mut command = std::process::Command::new(faketime);
-    command.args(["-f", "-2h"]).arg(plain.get_program());
-    command.args(plain.get_args());
-    for (key, value) in plain.get_envs() {
-        match value {
-            Some(v) => command.env(key, v),
-            None => command.env_remove(key),
-        };
-    }
+/// The binary with a system clock two hours behind: what `faketime -f -2h cista …` does
+/// (the same preload and setting), without the wrapper process in between, so signals reach
+/// the server itself and its exit code is its own.
+fn cista_behind(libfaketime: &Path, data: &Path) -> std::process::Command {
+    let mut command = cista(data);
+    command
+        .env("LD_PRELOAD", libfaketime)
+        .env("FAKETIME", "-2h");
     command
 }
 
@@ -282,7 +281,7 @@ fn mode(path: &Path) -> u32 {
 
 #[test]
 fn a_restart_with_the_clock_two_hours_behind_loses_nothing_and_says_so() {
-    let Some(faketime) = faketime() else {
+    let Some(faketime) = libfaketime() else {
         eprintln!(
             "SKIPPED a_restart_with_the_clock_two_hours_behind_loses_nothing_and_says_so: \
              faketime is not installed (apt-get install faketime)"
