@@ -13,6 +13,14 @@
 //! or frame 0 of the generation that followed Cista's own checkpoint), so restore can prove
 //! there is no gap. Times in names are Unix milliseconds, so listing alone plans a restore.
 //!
+//! Order comes from the backup itself, never from a clock: segments are applied by sequence
+//! number, and lineages are ordered by the ordinal their id starts with (`<ordinal>-<time>-<random>`,
+//! one more than the highest stored when the lineage began; ids written before ordinals
+//! existed count as ordinal 0 and keep their old order). Times only say where a restore to a
+//! moment stops, and a clock that went backwards is found and reported (`clock_steps`). A
+//! segment's name carries the earliest and latest stamp of its transactions, which are the
+//! first and last unless the clock stepped back inside it.
+//!
 //! Every data object is `MAGIC | header length | header JSON | sealed body | SHA-256`, where
 //! the body is deflated then sealed with AES-256-GCM under the backup key with the header as
 //! associated data, and the SHA-256 covers everything before it: a flipped bit is reported as
@@ -88,6 +96,36 @@ pub struct ChunkHeader {
     pub lineage: String,
     pub seq: u64,
     pub index: u32,
+}
+
+/// A lineage's place in the order of lineages: the ordinal its id starts with (0 for ids from
+/// before ordinals), then the id itself.
+pub fn lineage_ordinal(id: &str) -> u64 {
+    id.split_once('-')
+        .filter(|(head, _)| !head.is_empty() && head.bytes().all(|b| b.is_ascii_digit()))
+        .and_then(|(head, _)| head.parse().ok())
+        .unwrap_or(0)
+}
+
+/// The id of a new lineage that follows every lineage in `existing`, whatever the clock says.
+pub fn next_lineage_id(existing: &[ListedLineage], now_ms: i64, random: [u8; 4]) -> String {
+    let ordinal = existing
+        .iter()
+        .map(|l| lineage_ordinal(&l.id))
+        .max()
+        .map_or(1, |m| m + 1);
+    let at = time::OffsetDateTime::from_unix_timestamp_nanos(i128::from(now_ms) * 1_000_000)
+        .unwrap_or(time::OffsetDateTime::UNIX_EPOCH);
+    format!(
+        "{ordinal:06}-{:04}{:02}{:02}T{:02}{:02}{:02}Z-{}",
+        at.year(),
+        u8::from(at.month()),
+        at.day(),
+        at.hour(),
+        at.minute(),
+        at.second(),
+        hex::encode(random)
+    )
 }
 
 pub fn lineage_prefix(lineage: &str) -> String {
@@ -214,7 +252,9 @@ pub fn open<H: DeserializeOwned>(
 pub struct ListedSegment {
     pub key: String,
     pub seq: u64,
+    /// The earliest stamp of its transactions.
     pub first_ms: i64,
+    /// The latest stamp of its transactions.
     pub last_ms: i64,
     pub size: u64,
 }
@@ -245,9 +285,10 @@ impl ListedLineage {
         self.snapshots.iter().filter(|s| s.complete)
     }
 
-    /// The newest time this lineage can restore to.
+    /// The latest stamp in this lineage (not necessarily its last object's, if the clock
+    /// went back).
     pub fn last_ms(&self) -> Option<i64> {
-        let seg = self.segments.last().map(|s| s.last_ms);
+        let seg = self.segments.iter().map(|s| s.last_ms).max();
         let snap = self.complete_snapshots().map(|s| s.at_ms).max();
         seg.max(snap)
     }
@@ -334,9 +375,87 @@ pub fn catalog(listing: &[(String, u64)]) -> Vec<ListedLineage> {
         }
     }
     let mut out: Vec<ListedLineage> = lineages.into_values().collect();
+    out.sort_by(|a, b| (lineage_ordinal(&a.id), &a.id).cmp(&(lineage_ordinal(&b.id), &b.id)));
     for lineage in &mut out {
         lineage.segments.sort_by_key(|s| s.seq);
         lineage.snapshots.sort_by_key(|s| (s.seq, s.at_ms));
+    }
+    out
+}
+
+/// Stamps closer than this to the newest one before them are not called a step back: the
+/// system clock may be slewed by a few milliseconds without anyone setting it.
+pub const CLOCK_TOLERANCE_MS: i64 = 1000;
+
+/// A place where the backup's stamps go backwards in its own order: the clock of the server
+/// that wrote it was set back (or a restart ran with a wrong clock).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ClockStep {
+    pub lineage: String,
+    /// The segment whose stamp went back (0: the lineage's first snapshot).
+    pub seq: u64,
+    /// The stamp just before it in the backup's order, and how far behind that it was.
+    pub newest_before_ms: i64,
+    pub behind_ms: i64,
+}
+
+impl ClockStep {
+    /// One line for the CLI and the staff view.
+    pub fn describe(&self) -> String {
+        format!(
+            "the clock went back {} before segment {} of lineage {}; restores follow the \
+             sequence numbers, and a --to time stops at the first transaction stamped after it",
+            human_duration(self.behind_ms),
+            self.seq,
+            self.lineage
+        )
+    }
+}
+
+/// `7.2 s`, `12 min`, `2.0 h`.
+pub fn human_duration(ms: i64) -> String {
+    let ms = ms.max(0) as f64;
+    if ms < 60_000.0 {
+        format!("{:.1} s", ms / 1000.0)
+    } else if ms < 3_600_000.0 {
+        format!("{:.0} min", ms / 60_000.0)
+    } else {
+        format!("{:.1} h", ms / 3_600_000.0)
+    }
+}
+
+/// Every step back of the clock in the backup, walking lineages and, inside each, snapshots
+/// and segments in sequence order: each place where an object's earliest stamp is behind the
+/// latest stamp of the object before it.
+pub fn clock_steps(lineages: &[ListedLineage]) -> Vec<ClockStep> {
+    let mut out = Vec::new();
+    let mut previous: Option<i64> = None;
+    for lineage in lineages {
+        // (seq, earliest, latest): a snapshot at seq n sits after segment n.
+        let mut events: Vec<(u64, u8, i64, i64)> = lineage
+            .complete_snapshots()
+            .map(|s| (s.seq, 1, s.at_ms, s.at_ms))
+            .chain(
+                lineage
+                    .segments
+                    .iter()
+                    .map(|s| (s.seq, 0, s.first_ms, s.last_ms)),
+            )
+            .collect();
+        events.sort_unstable();
+        for (seq, _, earliest, latest) in events {
+            if let Some(before) = previous
+                && earliest + CLOCK_TOLERANCE_MS < before
+            {
+                out.push(ClockStep {
+                    lineage: lineage.id.clone(),
+                    seq,
+                    newest_before_ms: before,
+                    behind_ms: before - earliest,
+                });
+            }
+            previous = Some(latest);
+        }
     }
     out
 }
@@ -396,5 +515,63 @@ mod tests {
         assert_eq!(a.first_ms(), Some(5));
         assert_eq!(a.last_ms(), Some(30));
         assert_eq!(a.unknown.len(), 1);
+    }
+
+    #[test]
+    fn lineages_are_ordered_by_their_ordinal_whatever_their_clock_said() {
+        let first = next_lineage_id(&[], 1_800_000_000_000, [1; 4]);
+        let listing = vec![(manifest_key(&snapshot_dir(&first, 0, 1_800_000_000_000)), 1)];
+        // The second starts with the clock two hours behind.
+        let second = next_lineage_id(&catalog(&listing), 1_800_000_000_000 - 7_200_000, [2; 4]);
+        assert_eq!((lineage_ordinal(&first), lineage_ordinal(&second)), (1, 2));
+        assert!(
+            second[7..] < first[7..],
+            "its time is earlier: {second} {first}"
+        );
+        let mut listing = listing;
+        listing.push((
+            manifest_key(&snapshot_dir(&second, 0, 1_800_000_000_000 - 7_200_000)),
+            1,
+        ));
+        // An id from before ordinals sorts before both.
+        listing.push((
+            manifest_key(&snapshot_dir("20261130T181500Z-abcd0123", 0, 5)),
+            1,
+        ));
+        let ids: Vec<String> = catalog(&listing).into_iter().map(|l| l.id).collect();
+        assert_eq!(ids, ["20261130T181500Z-abcd0123".to_owned(), first, second]);
+        assert_eq!(lineage_ordinal("20261130T181500Z-abcd0123"), 0);
+    }
+
+    #[test]
+    fn a_clock_that_went_back_is_found_in_sequence_order() {
+        let h = 3_600_000;
+        let t = 1_800_000_000_000;
+        let listing = vec![
+            (manifest_key(&snapshot_dir("000001-x", 0, t)), 1),
+            (segment_key("000001-x", 1, t + 10, t + 20), 1),
+            (
+                segment_key("000001-x", 2, t + 30 - 2 * h, t + 40 - 2 * h),
+                1,
+            ),
+            (
+                segment_key("000001-x", 3, t + 50 - 2 * h, t + 60 - 2 * h),
+                1,
+            ),
+            // A few hundred milliseconds back is a slewed clock, not a step.
+            (
+                segment_key("000001-x", 4, t + 60 - 2 * h - 300, t + 70 - 2 * h),
+                1,
+            ),
+        ];
+        let steps = clock_steps(&catalog(&listing));
+        assert_eq!(steps.len(), 1, "{steps:?}");
+        assert_eq!(steps[0].seq, 2);
+        assert_eq!(steps[0].behind_ms, 2 * h - 10);
+        assert!(
+            steps[0].describe().contains("2.0 h"),
+            "{}",
+            steps[0].describe()
+        );
     }
 }

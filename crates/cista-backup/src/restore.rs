@@ -1,16 +1,24 @@
-//! Point-in-time restore of the SQLite database: the newest snapshot at or before the chosen
-//! time, then every transaction after it up to that time, each segment checked for gaps,
-//! checksums and authenticity. The work happens in a hidden directory inside the destination
-//! and is renamed into place only when everything checked out, so nothing half-restored ever
-//! looks like a database.
+//! Point-in-time restore of the SQLite database: a snapshot, then every segment after it in
+//! sequence order, each checked for gaps, checksums and authenticity. The backup's own order
+//! decides what comes after what; a chosen time only says where to stop (before the first
+//! transaction stamped later than it), so a clock that went backwards cannot hide a segment.
+//! The work happens in a hidden directory inside the destination and is renamed into place
+//! only when everything checked out, so nothing half-restored ever looks like a database.
 
 use crate::format::{self, ChunkHeader, ListedLineage, SegmentHeader, SnapshotManifest};
 use crate::wal::{self, Checksum, FrameView, WalHeader};
 use crate::{BackupError, BackupTarget};
 use cista_crypto::DataKey;
 use sha2::Digest as _;
-use std::os::unix::fs::FileExt as _;
+use std::os::unix::fs::{
+    DirBuilderExt as _, FileExt as _, OpenOptionsExt as _, PermissionsExt as _,
+};
 use std::path::{Path, PathBuf};
+
+/// Restored data is as private as the data directory `cista init` makes: the directory is
+/// the owner's alone (0700) and so is every file in it (0600), from the moment it exists.
+const PRIVATE_DIR: u32 = 0o700;
+const PRIVATE_FILE: u32 = 0o600;
 
 /// The moment to restore to.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -36,6 +44,8 @@ pub struct RestoreReport {
     pub transactions: u64,
     /// The time of the last transaction applied (the snapshot's time if none).
     pub restored_to_ms: i64,
+    /// The sequence number of the last segment applied (the snapshot's if none).
+    pub restored_to_seq: u64,
     pub db_len: u64,
 }
 
@@ -91,8 +101,8 @@ pub fn window(lineages: &[(ListedLineage, Window)]) -> Option<Window> {
     Some(Window { first_ms, last_ms })
 }
 
-/// A destination directory prepared for a restore: it must not exist or be empty. Dropping it
-/// without `commit` removes everything the restore wrote.
+/// A destination directory prepared for a restore: it must not exist or be empty, and is made
+/// private (0700). Dropping it without `commit` removes everything the restore wrote.
 #[derive(Debug)]
 pub struct RestoreDir {
     into: PathBuf,
@@ -114,15 +124,28 @@ impl RestoreDir {
                     into.display()
                 )));
             }
+            std::fs::set_permissions(into, std::fs::Permissions::from_mode(PRIVATE_DIR)).map_err(
+                |e| BackupError::Invalid(format!("cannot make {} private: {e}", into.display())),
+            )?;
             false
         } else {
-            std::fs::create_dir_all(into).map_err(|e| {
-                BackupError::Invalid(format!("cannot create {}: {e}", into.display()))
-            })?;
+            std::fs::DirBuilder::new()
+                .recursive(true)
+                .mode(PRIVATE_DIR)
+                .create(into)
+                .map_err(|e| {
+                    BackupError::Invalid(format!("cannot create {}: {e}", into.display()))
+                })?;
+            // The mode given to mkdir is narrowed by the umask, never widened; set it exactly.
+            std::fs::set_permissions(into, std::fs::Permissions::from_mode(PRIVATE_DIR)).map_err(
+                |e| BackupError::Invalid(format!("cannot make {} private: {e}", into.display())),
+            )?;
             true
         };
         let work = into.join(".restore-in-progress");
-        std::fs::create_dir(&work)
+        std::fs::DirBuilder::new()
+            .mode(PRIVATE_DIR)
+            .create(&work)
             .map_err(|e| BackupError::Io(format!("cannot create {}: {e}", work.display())))?;
         Ok(Self {
             into: into.to_owned(),
@@ -186,8 +209,17 @@ pub async fn restore_file(
             target.describe()
         )));
     };
-    let at_ms = match point {
-        RestorePoint::Latest => whole.last_ms,
+    // `stop`: apply transactions, in sequence order, until the first one stamped after it.
+    let (lineage, stop) = match point {
+        RestorePoint::Latest => match lineages.last() {
+            Some((lineage, _)) => (lineage, None),
+            None => {
+                return Err(BackupError::Invalid(format!(
+                    "{} holds no complete snapshot: there is nothing to restore",
+                    target.describe()
+                )));
+            }
+        },
         RestorePoint::At(t) => {
             if t < whole.first_ms || t > whole.last_ms {
                 return Err(BackupError::OutsideWindow(format!(
@@ -197,31 +229,51 @@ pub async fn restore_file(
                     format_time(whole.last_ms)
                 )));
             }
-            t
+            // The newest lineage (in the backup's order) whose stamps span the time, else the
+            // newest that had begun by then: the same choice as before whenever the clock only
+            // went forwards.
+            let chosen = lineages
+                .iter()
+                .rev()
+                .find(|(_, w)| w.first_ms <= t && t <= w.last_ms)
+                .or_else(|| lineages.iter().rev().find(|(_, w)| w.first_ms <= t));
+            let Some((lineage, _)) = chosen else {
+                return Err(BackupError::OutsideWindow(format!(
+                    "no lineage covers {}",
+                    format_time(t)
+                )));
+            };
+            (lineage, Some(t))
         }
     };
-    // The newest lineage that had started by then.
-    let Some((lineage, _)) = lineages.iter().rev().find(|(_, w)| w.first_ms <= at_ms) else {
-        return Err(BackupError::OutsideWindow(format!(
-            "no lineage covers {}",
-            format_time(at_ms)
-        )));
+    // The snapshot with the highest sequence number that the stopping point does not precede:
+    // it and every segment before it are stamped no later than the time.
+    let within = |seq: u64, at_ms: i64| {
+        stop.is_none_or(|t| {
+            at_ms <= t
+                && lineage
+                    .segments
+                    .iter()
+                    .filter(|s| s.seq <= seq)
+                    .all(|s| s.last_ms <= t)
+        })
     };
     let Some(snapshot) = lineage
         .complete_snapshots()
-        .filter(|s| s.at_ms <= at_ms)
-        .max_by_key(|s| (s.at_ms, s.seq))
+        .filter(|s| within(s.seq, s.at_ms))
+        .max_by_key(|s| (s.seq, s.at_ms))
     else {
         return Err(BackupError::OutsideWindow(format!(
             "no snapshot of lineage {} precedes {}",
             lineage.id,
-            format_time(at_ms)
+            format_time(stop.unwrap_or(i64::MAX))
         )));
     };
+    let at_ms = stop.unwrap_or(i64::MAX);
     let segments: Vec<_> = lineage
         .segments
         .iter()
-        .filter(|s| s.seq > snapshot.seq && s.first_ms <= at_ms)
+        .filter(|s| s.seq > snapshot.seq)
         .collect();
     let total_bytes = snapshot.size + segments.iter().map(|s| s.size).sum::<u64>();
     let mut done_bytes = 0u64;
@@ -243,6 +295,7 @@ pub async fn restore_file(
     let file = std::fs::OpenOptions::new()
         .write(true)
         .create_new(true)
+        .mode(PRIVATE_FILE)
         .open(dest)
         .map_err(|e| BackupError::Io(format!("cannot create {}: {e}", dest.display())))?;
     let mut whole_hash = sha2::Sha256::new();
@@ -289,6 +342,7 @@ pub async fn restore_file(
         segments: 0,
         transactions: 0,
         restored_to_ms: snapshot.at_ms,
+        restored_to_seq: snapshot.seq,
         db_len: manifest.db_len,
     };
     let mut position: Option<((u32, u32), u64, Checksum)> = manifest
@@ -349,10 +403,10 @@ pub async fn restore_file(
         let mut running = header.seed;
         let mut applied_frames = 0u64;
         let mut txn_start = 0usize;
-        let mut stop = false;
+        let mut stopped = false;
         for txn in &header.txns {
             if txn.at_ms > at_ms {
-                stop = true;
+                stopped = true;
                 break;
             }
             let end = usize::try_from(txn.end_frame).unwrap_or(usize::MAX);
@@ -390,6 +444,7 @@ pub async fn restore_file(
             txn_start = end;
             report.transactions += 1;
             report.restored_to_ms = txn.at_ms;
+            report.restored_to_seq = header.seq;
         }
         report.segments += 1;
         done_bytes += object.len() as u64;
@@ -397,7 +452,7 @@ pub async fn restore_file(
             done_bytes,
             total_bytes,
         });
-        if stop {
+        if stopped {
             break;
         }
         if applied_frames != header.wal_end - header.wal_start || running != header.end_checksum {

@@ -141,6 +141,11 @@ pub struct Shipper {
     last_ledger_ms: i64,
     erasures: Option<Arc<dyn ErasureSource>>,
     status: SharedStatus,
+    /// The stamp of the last object the backup holds or this shipper observed: a clock
+    /// reading behind it means the clock went back.
+    last_stamp_ms: Option<i64>,
+    /// The latest step back of the clock, found in the stored backup or seen while shipping.
+    clock_step: Option<format::ClockStep>,
 }
 
 impl std::fmt::Debug for Shipper {
@@ -194,23 +199,6 @@ async fn release(conn: &mut SqliteConnection) -> Result<(), BackupError> {
         .map_err(|e| db_error("cannot end a shipper transaction", e))
 }
 
-fn new_lineage_id(now_ms: i64, rng: &dyn Rng) -> String {
-    let at = time::OffsetDateTime::from_unix_timestamp_nanos(i128::from(now_ms) * 1_000_000)
-        .unwrap_or(time::OffsetDateTime::UNIX_EPOCH);
-    let mut random = [0u8; 4];
-    rng.fill(&mut random);
-    format!(
-        "{:04}{:02}{:02}T{:02}{:02}{:02}Z-{}",
-        at.year(),
-        u8::from(at.month()),
-        at.day(),
-        at.hour(),
-        at.minute(),
-        at.second(),
-        hex::encode(random)
-    )
-}
-
 impl Shipper {
     /// Opens the shipper: the backup key, the two connections, and either the lineage this
     /// database continues (when its WAL still holds the last shipped frame) or a new one.
@@ -228,6 +216,9 @@ impl Shipper {
         hold_read(&mut reader).await?;
         let now_ms = clock.now().unix_micros() / 1000;
         let ledgered = ledger::subjects(&target).await?.into_iter().collect();
+        let stored = format::catalog(&target.list(format::SQLITE).await?);
+        let last_stamp_ms = stored.last().and_then(format::ListedLineage::last_ms);
+        let clock_step = format::clock_steps(&stored).pop();
         let mut shipper = Self {
             settings,
             target,
@@ -253,16 +244,43 @@ impl Shipper {
             last_ledger_ms: 0,
             erasures,
             status,
+            last_stamp_ms,
+            clock_step,
         };
         if !shipper.resume().await? {
             shipper.begin_lineage().await?;
         }
+        shipper.note_time(now_ms);
         shipper.publish(None);
         Ok(shipper)
     }
 
     fn now_ms(&self) -> i64 {
         self.clock.now().unix_micros() / 1000
+    }
+
+    /// Records a clock reading that will stamp backup objects; a reading behind the newest
+    /// stamp is a step back of the clock, reported in the status (restores are unaffected:
+    /// they follow sequence numbers).
+    fn note_time(&mut self, now_ms: i64) {
+        if let Some(last) = self.last_stamp_ms
+            && now_ms + format::CLOCK_TOLERANCE_MS < last
+        {
+            let step = format::ClockStep {
+                lineage: self.lineage.clone(),
+                seq: self.next_seq,
+                newest_before_ms: last,
+                behind_ms: last - now_ms,
+            };
+            tracing::warn!(
+                behind_ms = step.behind_ms,
+                lineage = %step.lineage,
+                seq = step.seq,
+                "the system clock went back; backups keep their sequence order"
+            );
+            self.clock_step = Some(step);
+        }
+        self.last_stamp_ms = Some(now_ms);
     }
 
     fn open_wal(&self) -> Result<Option<std::fs::File>, BackupError> {
@@ -322,7 +340,10 @@ impl Shipper {
     /// Starts a new lineage: checkpoint everything into the database file, pin it, and
     /// snapshot it as sequence 0.
     async fn begin_lineage(&mut self) -> Result<(), BackupError> {
-        self.lineage = new_lineage_id(self.now_ms(), self.rng.as_ref());
+        let listing = self.target.list(format::SQLITE).await?;
+        let mut random = [0u8; 4];
+        self.rng.fill(&mut random);
+        self.lineage = format::next_lineage_id(&format::catalog(&listing), self.now_ms(), random);
         self.lineage_started_ms = self.now_ms();
         self.last_snapshot_ms = None;
         self.last_snapshot_seq = None;
@@ -479,9 +500,12 @@ impl Shipper {
                 (p.end_frame, p.checksum)
             });
         let now_ms = self.now_ms();
-        for commit in wal::scan_commits(&mut file, &header, from, seed)
-            .map_err(|e| io_error("cannot read the WAL", e))?
-        {
+        let commits = wal::scan_commits(&mut file, &header, from, seed)
+            .map_err(|e| io_error("cannot read the WAL", e))?;
+        if !commits.is_empty() {
+            self.note_time(now_ms);
+        }
+        for commit in commits {
             self.pending.push(Pending {
                 end_frame: commit.end_frame,
                 checksum: commit.checksum,
@@ -554,7 +578,11 @@ impl Shipper {
                 ));
             }
             let object = format::seal(&self.key, self.rng.as_ref(), &header, &frames)?;
-            let key = format::segment_key(&self.lineage, self.next_seq, first.at_ms, last.at_ms);
+            // The name carries the earliest and latest stamp: the first and last, unless the
+            // clock was set back while this batch was observed.
+            let earliest = batch.iter().map(|p| p.at_ms).min().unwrap_or(first.at_ms);
+            let latest = batch.iter().map(|p| p.at_ms).max().unwrap_or(last.at_ms);
+            let key = format::segment_key(&self.lineage, self.next_seq, earliest, latest);
             self.target.put(&key, object).await?;
             metrics::counter!("cista_backup_segments_total").increment(1);
             metrics::counter!("cista_backup_bytes_total").increment(frames.len() as u64);
@@ -775,6 +803,7 @@ impl Shipper {
             stale_after_ms: self.settings.stale_after.whole_milliseconds() as i64,
             updated_ms: now_ms,
             running: true,
+            clock_step: self.clock_step.clone(),
         };
         metrics::gauge!("cista_backup_lag_seconds").set(lag_ms as f64 / 1000.0);
         if let Some(path) = &self.settings.status_file {

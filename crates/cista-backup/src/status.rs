@@ -29,6 +29,10 @@ pub struct BackupStatus {
     /// When the shipper last wrote this status.
     pub updated_ms: i64,
     pub running: bool,
+    /// The latest step back of the system clock in this backup's history, if any. It does
+    /// not make the backup unhealthy (restores follow sequence numbers), but it is reported.
+    #[serde(default)]
+    pub clock_step: Option<crate::format::ClockStep>,
 }
 
 impl BackupStatus {

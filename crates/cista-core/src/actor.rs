@@ -46,6 +46,9 @@ pub enum Action {
     CreateOrganization,
     ListOrganizations,
     ViewTrustReport,
+    /// See the trust report's operational details: exact software versions, paths, key ids,
+    /// backup errors verbatim. Staff with a full session, and the machine's operator.
+    ViewTrustDetails,
     SignCheckpoint,
     VerifyAudit,
     ViewKeyStatus,
@@ -57,11 +60,12 @@ pub enum Action {
 }
 
 impl Action {
-    pub const ALL: [Action; 11] = [
+    pub const ALL: [Action; 12] = [
         Action::InitializeInstance,
         Action::CreateOrganization,
         Action::ListOrganizations,
         Action::ViewTrustReport,
+        Action::ViewTrustDetails,
         Action::SignCheckpoint,
         Action::VerifyAudit,
         Action::ViewKeyStatus,
@@ -78,6 +82,7 @@ impl Action {
             Action::CreateOrganization => "create organizations",
             Action::ListOrganizations => "list organizations",
             Action::ViewTrustReport => "view the trust report",
+            Action::ViewTrustDetails => "view the trust report's operational details",
             Action::SignCheckpoint => "sign audit checkpoints",
             Action::VerifyAudit => "verify the audit log",
             Action::ViewKeyStatus => "view key status",
@@ -201,10 +206,15 @@ impl Actor {
                 Action::SignCheckpoint
                     | Action::VerifyAudit
                     | Action::ViewTrustReport
+                    | Action::ViewTrustDetails
                     | Action::ListOrganizations
                     | Action::ViewKeyStatus
                     | Action::DeliverMessages
             ),
+            // Versions, paths and key ids help an attacker more than a visitor: staff only.
+            Actor::Person(p) if matches!(action, Action::ViewTrustDetails) => {
+                p.access == Access::Full && p.roles.values().any(|role| role.is_staff())
+            }
             Actor::Anonymous | Actor::Person(_) => matches!(action, Action::ViewTrustReport),
         }
     }
@@ -289,10 +299,25 @@ mod tests {
             let public = matches!(action, Action::ViewTrustReport);
             assert_eq!(Actor::Anonymous.may(action), public, "{action:?}");
             assert_eq!(
-                person(OrgId::from_i64(1), Role::Owner, Access::Full).may(action),
+                person(OrgId::from_i64(1), Role::Member, Access::Full).may(action),
                 public
             );
+            let staff = public || matches!(action, Action::ViewTrustDetails);
+            assert_eq!(
+                person(OrgId::from_i64(1), Role::Owner, Access::Full).may(action),
+                staff
+            );
         }
+    }
+
+    #[test]
+    fn only_staff_with_a_full_session_see_the_trust_reports_details() {
+        let org = OrgId::from_i64(1);
+        assert!(!Actor::Anonymous.may(Action::ViewTrustDetails));
+        assert!(!person(org, Role::Member, Access::Full).may(Action::ViewTrustDetails));
+        assert!(!person(org, Role::Admin, Access::SmsRestricted).may(Action::ViewTrustDetails));
+        assert!(person(org, Role::Inspector, Access::Full).may(Action::ViewTrustDetails));
+        assert!(Actor::operator("root").may(Action::ViewTrustDetails));
     }
 
     #[test]

@@ -1,16 +1,24 @@
 //! The trust report behind `/security`: what the running system actually does, read live from
 //! the database, the key provider and the audit log (the web layer adds what it knows of TLS).
+//!
+//! The public sees the facts (the engine, the settings that make it durable, the encryption,
+//! the audit log verified); exact software versions, schema versions, key ids and verifier
+//! keys help an attacker more than a visitor, so they are filled in only for an actor who may
+//! `ViewTrustDetails` (signed-in staff, the operator). DESIGN §8: "paths, versions and key ids
+//! only for staff".
 
 use crate::audit::{self, AuditVerification};
 use crate::ports::{DatabaseDescription, StoredCheckpoint};
 use crate::{Action, Actor, Cista, Result};
-use cista_crypto::ProviderInfo;
+use cista_crypto::KekId;
 use cista_types::Timestamp;
 use serde::Serialize;
 
 #[derive(Debug, Clone, Serialize)]
 pub struct TrustReport {
     pub generated_at: Timestamp,
+    /// Whether the operational details below were filled in (staff view).
+    pub details: bool,
     pub database: DatabaseDescription,
     pub keys: KeyReport,
     pub audit: AuditReport,
@@ -60,9 +68,22 @@ pub struct AccessReport {
 
 #[derive(Debug, Clone, Serialize)]
 pub struct KeyReport {
-    pub provider: ProviderInfo,
+    pub provider: ProviderReport,
     pub cipher: &'static str,
     pub stored_keys: u64,
+}
+
+/// The key provider: its kind for everyone, its key ids for staff.
+#[derive(Debug, Clone, Serialize)]
+pub struct ProviderReport {
+    /// e.g. `local key file`.
+    pub kind: String,
+    /// The KEK new data keys are wrapped under (staff view).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub active_kek: Option<KekId>,
+    /// Older KEKs still able to unwrap (staff view).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub retired_keks: Vec<KekId>,
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -71,9 +92,11 @@ pub struct AuditReport {
     pub root: String,
     pub hashing: &'static str,
     pub signature: &'static str,
-    /// The signed-note verifier key anyone can use to check checkpoints.
-    pub verifier_key: String,
-    pub key_id: String,
+    /// The signed-note verifier key that checks checkpoints (staff view).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub verifier_key: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub key_id: Option<String>,
     pub latest_checkpoint: Option<CheckpointReport>,
 }
 
@@ -82,7 +105,9 @@ pub struct CheckpointReport {
     pub size: u64,
     pub root: String,
     pub signed_at: Timestamp,
-    pub note: String,
+    /// The signed note itself, which names the signing key (staff view).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub note: Option<String>,
     /// Whether the signature verified just now against the instance key.
     pub signature_valid: bool,
     /// Entries appended since this checkpoint.
@@ -92,8 +117,18 @@ pub struct CheckpointReport {
 impl Cista {
     pub async fn trust_report(&self, actor: &Actor) -> Result<TrustReport> {
         actor.authorize(Action::ViewTrustReport)?;
+        let details = actor.may(Action::ViewTrustDetails);
         let store = self.store();
-        let database = store.describe().await?;
+        let mut database = store.describe().await?;
+        if !details {
+            // The engine, not its exact version or the newest migration's name.
+            database.version = match database.backend {
+                crate::ports::Backend::Sqlite => "SQLite".to_owned(),
+                crate::ports::Backend::Postgres => "PostgreSQL".to_owned(),
+            };
+            database.schema = String::new();
+            database.location = String::new();
+        }
         let provider = self.key_provider().info().await?;
         let stored_keys = store.stored_key_count().await?;
         let head = store.audit_head().await?;
@@ -108,14 +143,23 @@ impl Cista {
                 signed_at: cp.signed_at,
                 signature_valid,
                 entries_since: head.size.saturating_sub(cp.size),
-                note: cp.note,
+                note: details.then_some(cp.note),
             }
         });
         Ok(TrustReport {
             generated_at: self.clock().now(),
+            details,
             database,
             keys: KeyReport {
-                provider,
+                provider: ProviderReport {
+                    kind: provider.kind,
+                    active_kek: details.then_some(provider.active_kek),
+                    retired_keks: if details {
+                        provider.retired_keks
+                    } else {
+                        Vec::new()
+                    },
+                },
                 cipher: "AES-256-GCM envelope encryption (one data key per organization)",
                 stored_keys,
             },
@@ -124,8 +168,8 @@ impl Cista {
                 root: head.root.to_hex(),
                 hashing: "Merkle tree, RFC 6962 / RFC 9162 (SHA-256)",
                 signature: "Ed25519 signed checkpoints (C2SP tlog-checkpoint, signed-note)",
-                verifier_key: verifier.to_verifier_key(),
-                key_id: verifier.key_id(),
+                verifier_key: details.then(|| verifier.to_verifier_key()),
+                key_id: details.then(|| verifier.key_id()),
                 latest_checkpoint,
             },
             access: self.access_report().await?,

@@ -64,19 +64,60 @@ pub struct AppState {
     pub demo: Option<DemoInfo>,
     pub checkpoint_interval: Duration,
     /// How email and SMS leave this instance (for the trust page).
-    pub messaging: Arc<[(String, String)]>,
+    pub messaging: Arc<[MessagingLine]>,
     /// What the backup is doing right now (for the trust page).
     pub backup: Arc<dyn BackupProbe>,
 }
 
+/// One way messages leave this instance, as the trust page shows it.
+#[derive(Debug, Clone)]
+pub struct MessagingLine {
+    /// `Email`, `SMS`.
+    pub channel: String,
+    /// For everyone: the processor and how it is reached, no server paths.
+    pub public: String,
+    /// For staff: everything (an outbox folder's path, say).
+    pub staff: String,
+}
+
 /// The trust page's backup line, filled in by whatever runs the backup (the binary's
-/// shipper on SQLite, pgBackRest's state on PostgreSQL).
-#[derive(Debug, Clone, serde::Serialize)]
+/// shipper on SQLite, pgBackRest's state on PostgreSQL). The public sees `ok`, `summary` and
+/// `notices`: facts without paths, ids or error text; staff also see the rest.
+#[derive(Debug, Clone, Default, serde::Serialize)]
 pub struct BackupLine {
     /// Shipping keeps up and nothing has failed for longer than the configured bound.
     pub ok: bool,
+    /// For everyone: running or failing, and the lag.
     pub summary: String,
+    /// For staff: the summary with the target and any error verbatim (empty: as `summary`).
+    #[serde(skip_serializing_if = "String::is_empty")]
+    pub staff_summary: String,
+    /// For staff: target, method, lineage, snapshots.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
     pub details: Vec<(String, String)>,
+    /// Neutral facts for everyone (the clock was set back; restores are unaffected).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub notices: Vec<String>,
+}
+
+impl BackupLine {
+    /// What a visitor who is not staff may see.
+    pub fn public(self) -> Self {
+        Self {
+            staff_summary: String::new(),
+            details: Vec::new(),
+            ..self
+        }
+    }
+
+    /// The summary for staff.
+    pub fn staff_summary(&self) -> &str {
+        if self.staff_summary.is_empty() {
+            &self.summary
+        } else {
+            &self.staff_summary
+        }
+    }
 }
 
 pub trait BackupProbe: Send + Sync + std::fmt::Debug {
@@ -91,9 +132,10 @@ impl BackupProbe for NoBackup {
     fn line(&self) -> BackupLine {
         BackupLine {
             ok: false,
-            summary: "not configured: set backup.target (a directory or s3://bucket/prefix)"
+            summary: "not configured".to_owned(),
+            staff_summary: "not configured: set backup.target (a directory or s3://bucket/prefix)"
                 .to_owned(),
-            details: Vec::new(),
+            ..BackupLine::default()
         }
     }
 }

@@ -18,6 +18,11 @@ pub trait EmailSender: Send + Sync + std::fmt::Debug {
 
     /// What the trust page and the processors list say about this sender.
     fn describe(&self) -> String;
+
+    /// The same for a visitor of the public trust page: no server paths.
+    fn describe_public(&self) -> String {
+        self.describe()
+    }
 }
 
 /// How the SMTP connection is protected.
@@ -251,5 +256,9 @@ impl EmailSender for FileEmail {
             "local outbox folder {} (nothing leaves this machine)",
             self.dir.display()
         )
+    }
+
+    fn describe_public(&self) -> String {
+        "a local outbox folder (nothing leaves this machine)".to_owned()
     }
 }

@@ -14,6 +14,11 @@ pub trait SmsSender: Send + Sync + std::fmt::Debug {
     async fn send(&self, to: &str, text: &str) -> DeliveryOutcome;
 
     fn describe(&self) -> String;
+
+    /// The same for a visitor of the public trust page: no server paths.
+    fn describe_public(&self) -> String {
+        self.describe()
+    }
 }
 
 #[derive(Debug, Clone)]
@@ -134,5 +139,9 @@ impl SmsSender for FileSms {
             "local outbox folder {} (nothing leaves this machine)",
             self.dir.display()
         )
+    }
+
+    fn describe_public(&self) -> String {
+        "a local outbox folder (nothing leaves this machine)".to_owned()
     }
 }

@@ -377,7 +377,8 @@ pub struct MetricsConfig {
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
 #[serde(deny_unknown_fields, default)]
 pub struct LogConfig {
-    /// `json` (default) or `text`.
+    /// `auto` (default: readable lines when standard error is a terminal, JSON otherwise),
+    /// `json` or `text`.
     pub format: String,
     /// A tracing filter such as `info` or `cista=debug,info`. Default `info`.
     pub level: String,
@@ -386,7 +387,7 @@ pub struct LogConfig {
 impl Default for LogConfig {
     fn default() -> Self {
         Self {
-            format: "json".to_owned(),
+            format: "auto".to_owned(),
             level: "info".to_owned(),
         }
     }

@@ -52,7 +52,8 @@ pub struct DatabaseDescription {
     pub location: String,
     /// Settings that matter for durability and confidentiality, as `(name, value)`.
     pub settings: Vec<(String, String)>,
-    /// The newest migration applied.
+    /// The newest migration applied (empty in the public trust report).
+    #[serde(skip_serializing_if = "String::is_empty")]
     pub schema: String,
 }
 

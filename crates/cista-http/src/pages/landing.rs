@@ -25,7 +25,7 @@ pub async fn page(
     Extension(ctx): Extension<crate::context::RequestContext>,
     connection: Option<Extension<Arc<ConnectionTls>>>,
 ) -> Result<Html<String>, AppError> {
-    let view = TrustView::gather(&state, connection.map(|c| c.0)).await?;
+    let view = TrustView::gather(&state, connection.map(|c| c.0), &ctx.actor()).await?;
     let page = Landing {
         chrome: super::chrome::Chrome::new(&ctx, &state),
         facts: facts(&view),

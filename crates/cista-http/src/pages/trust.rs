@@ -1,5 +1,7 @@
 //! The live trust page (`/security`) and its JSON twin (`/api/v1/trust`): what this running
 //! system does, read from the connection, the database, the key provider and the audit log.
+//! Anonymous visitors (and the JSON, which takes no cookies) get the facts; signed-in staff
+//! also get exact versions, paths and key ids (the core decides who is staff).
 
 use super::templates::Fact;
 use crate::AppState;
@@ -34,11 +36,15 @@ pub struct TrustView {
 }
 
 impl TrustView {
+    /// The view `actor` may see: the staff view (`report.details`) or the public one.
     pub async fn gather(
         state: &AppState,
         connection: Option<Arc<ConnectionTls>>,
+        actor: &Actor,
     ) -> Result<Self, Error> {
-        let report = state.cista.trust_report(&Actor::Anonymous).await?;
+        let report = state.cista.trust_report(actor).await?;
+        let staff = report.details;
+        let backup = state.backup.line();
         Ok(Self {
             report,
             tls: state.tls.clone(),
@@ -57,8 +63,15 @@ impl TrustView {
                 ("Cache-Control", "no-store (pages)".to_owned()),
             ],
             checkpoint_interval_seconds: state.checkpoint_interval.as_secs(),
-            messaging: state.messaging.to_vec(),
-            backup: state.backup.line(),
+            messaging: state
+                .messaging
+                .iter()
+                .map(|m| {
+                    let value = if staff { &m.staff } else { &m.public };
+                    (m.channel.clone(), value.clone())
+                })
+                .collect(),
+            backup: if staff { backup } else { backup.public() },
         })
     }
 }
@@ -130,12 +143,16 @@ pub fn facts(view: &TrustView) -> Vec<Fact> {
         },
         Fact {
             label: "Keys",
-            value: format!(
-                "{} (active key-encryption key {}); {}",
-                view.report.keys.provider.kind,
-                view.report.keys.provider.active_kek,
-                view.report.keys.cipher
-            ),
+            value: match &view.report.keys.provider.active_kek {
+                Some(kek) => format!(
+                    "{} (active key-encryption key {kek}); {}",
+                    view.report.keys.provider.kind, view.report.keys.cipher
+                ),
+                None => format!(
+                    "{}; {}",
+                    view.report.keys.provider.kind, view.report.keys.cipher
+                ),
+            },
             ok: true,
         },
         Fact {
@@ -145,7 +162,11 @@ pub fn facts(view: &TrustView) -> Vec<Fact> {
         },
         Fact {
             label: "Backup",
-            value: view.backup.summary.clone(),
+            value: if view.report.details {
+                view.backup.staff_summary().to_owned()
+            } else {
+                view.backup.summary.clone()
+            },
             ok: view.backup.ok,
         },
         Fact {
@@ -178,7 +199,7 @@ pub async fn page(
     Extension(ctx): Extension<crate::context::RequestContext>,
     connection: Option<Extension<Arc<ConnectionTls>>>,
 ) -> Result<Html<String>, AppError> {
-    let view = TrustView::gather(&state, connection.map(|c| c.0)).await?;
+    let view = TrustView::gather(&state, connection.map(|c| c.0), &ctx.actor()).await?;
     let page = TrustPage {
         chrome: super::chrome::Chrome::new(&ctx, &state),
         facts: facts(&view),
@@ -193,7 +214,8 @@ pub async fn json(
     State(state): State<AppState>,
     connection: Option<Extension<Arc<ConnectionTls>>>,
 ) -> Result<Json<TrustView>, AppError> {
+    // The API takes bearer tokens, never cookies: this is always the public view.
     Ok(Json(
-        TrustView::gather(&state, connection.map(|c| c.0)).await?,
+        TrustView::gather(&state, connection.map(|c| c.0), &Actor::Anonymous).await?,
     ))
 }

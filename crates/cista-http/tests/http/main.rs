@@ -46,6 +46,8 @@ pub struct Options {
     pub metrics_token: bool,
     pub limits: Limits,
     pub auth_limits: cista_http::limits::AuthLimits,
+    /// What the trust page reports of the backup.
+    pub backup: Arc<dyn cista_http::BackupProbe>,
 }
 
 impl Default for Options {
@@ -58,6 +60,7 @@ impl Default for Options {
                 per_minute: 1000,
                 response_floor: Duration::from_millis(50),
             },
+            backup: Arc::new(cista_http::NoBackup),
         }
     }
 }
@@ -150,8 +153,12 @@ pub fn state_for(cista: Cista, tls: TlsSettings, origin: &str, options: &Options
         auth_limiter: cista_http::limits::AuthLimiter::new(options.auth_limits.clone()),
         demo: None,
         checkpoint_interval: Duration::from_secs(60),
-        messaging: Arc::from(vec![("Email".to_owned(), "test".to_owned())]),
-        backup: Arc::new(cista_http::NoBackup),
+        messaging: Arc::from(vec![cista_http::MessagingLine {
+            channel: "Email".to_owned(),
+            public: "test".to_owned(),
+            staff: "test".to_owned(),
+        }]),
+        backup: options.backup.clone(),
     }
 }
 
@@ -218,6 +225,11 @@ impl TestServer {
     /// A client that keeps cookies, like a browser.
     pub fn browser(&self) -> reqwest::Client {
         self.client_builder().cookie_store(true).build().unwrap()
+    }
+
+    /// The server's own data directory (its database and key file live here).
+    pub fn data_dir(&self) -> &std::path::Path {
+        self._dir.path()
     }
 
     pub fn url(&self, path: &str) -> String {

@@ -124,19 +124,34 @@ impl cista_http::BackupProbe for ShipperProbe {
                 format!("{lineage}, {} segments", status.last_seq),
             ));
         }
+        let mut notices = Vec::new();
+        if let Some(step) = &status.clock_step {
+            details.push(("Clock".to_owned(), step.describe()));
+            notices.push(
+                "the server's clock was once set back; the backup keeps its own order, so \
+                 restores are not affected"
+                    .to_owned(),
+            );
+        }
         let ok = status.healthy(now);
+        let lag = format!("lag {:.1} s", status.lag_ms as f64 / 1000.0);
         cista_http::BackupLine {
             ok,
+            // No target path, lineage id or error text for the public: the facts only.
             summary: if ok {
-                format!(
-                    "continuous to {}; lag {:.1} s",
-                    status.target,
-                    status.lag_ms as f64 / 1000.0
-                )
+                format!("continuous, encrypted; {lag}")
+            } else if status.running {
+                format!("FAILING: the backup is behind or failing ({lag})")
+            } else {
+                "FAILING: not running".to_owned()
+            },
+            staff_summary: if ok {
+                format!("continuous to {}; {lag}", status.target)
             } else {
                 format!("FAILING: {}", status.summary(now))
             },
             details,
+            notices,
         }
     }
 }
@@ -276,7 +291,7 @@ impl PgProbe {
         let line = Arc::new(Mutex::new(cista_http::BackupLine {
             ok: false,
             summary: "PostgreSQL archiving: not yet checked".to_owned(),
-            details: Vec::new(),
+            ..cista_http::BackupLine::default()
         }));
         let shared = line.clone();
         let stanza = rt.config.backup.pgbackrest_stanza.clone();
@@ -314,9 +329,11 @@ async fn pg_line(
     let Some(stanza) = stanza else {
         return cista_http::BackupLine {
             ok: false,
-            summary: "PostgreSQL: set backup.pgbackrest_stanza (see docs/postgresql-backup.md)"
-                .to_owned(),
-            details: Vec::new(),
+            summary: "PostgreSQL archiving: not configured".to_owned(),
+            staff_summary:
+                "PostgreSQL: set backup.pgbackrest_stanza (see docs/postgresql-backup.md)"
+                    .to_owned(),
+            ..cista_http::BackupLine::default()
         };
     };
     let info = pgbackrest::info(stanza, config).await;
@@ -371,8 +388,15 @@ async fn pg_line(
     }
     cista_http::BackupLine {
         ok,
-        summary,
+        // The public sees whether archiving keeps up, not the stanza or the error text.
+        summary: if ok {
+            "PostgreSQL continuous archiving through pgBackRest".to_owned()
+        } else {
+            "FAILING: PostgreSQL archiving is behind or failing".to_owned()
+        },
+        staff_summary: summary,
         details,
+        notices: Vec::new(),
     }
 }
 
@@ -437,6 +461,22 @@ pub async fn status(rt: &Runtime) -> Result<ExitCode, Failure> {
             restore::format_time(w.last_ms)
         ),
         None => println!("Restorable window   empty"),
+    }
+    // A clock that went back, found in the stored backup itself (or seen by the running
+    // shipper): restores follow sequence numbers, so it is reported, not fatal.
+    let mut steps = cista_backup::format::clock_steps(&catalog);
+    if steps.is_empty()
+        && let Some(step) = shipper.as_ref().and_then(|s| s.clock_step.clone())
+    {
+        steps.push(step);
+    }
+    match steps.last() {
+        None => println!("Clock               never went back in this backup"),
+        Some(step) => println!(
+            "Clock               WENT BACK {} time(s); latest: {}",
+            steps.len(),
+            step.describe()
+        ),
     }
     let segments: usize = catalog.iter().map(|l| l.segments.len()).sum();
     let stored: u64 = catalog
@@ -722,9 +762,11 @@ pub async fn restore(rt: &Runtime, args: &RestoreArgs) -> Result<(), Failure> {
     let done = restore_into(rt, point, &args.into, true).await?;
     let r = &done.report;
     println!(
-        "restored {} as of {} ({} transactions in {} segments after the snapshot of {}) in {:.1} s",
+        "restored {} as of {} (through segment {}: {} transactions in {} segments after the \
+         snapshot of {}) in {:.1} s",
         done.path.display(),
         restore::format_time(r.restored_to_ms),
+        r.restored_to_seq,
         r.transactions,
         r.segments,
         restore::format_time(r.snapshot_ms),

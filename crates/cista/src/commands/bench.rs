@@ -176,7 +176,7 @@ async fn bench(
         }),
         demo: None,
         checkpoint_interval: Duration::from_secs(60),
-        messaging: Arc::from(Vec::new()),
+        messaging: Arc::from(Vec::<cista_http::MessagingLine>::new()),
         backup: Arc::new(cista_http::NoBackup),
     };
     let (stop, stopped) = tokio::sync::oneshot::channel::<()>();

@@ -244,9 +244,17 @@ async fn run_server(
     shutdown: impl std::future::Future<Output = ()> + Send + 'static,
 ) -> Result<(), Failure> {
     let (email, sms) = rt.senders(demo.is_some())?;
-    let messaging: Vec<(String, String)> = vec![
-        ("Email".to_owned(), email.describe()),
-        ("SMS".to_owned(), sms.describe()),
+    let messaging = vec![
+        cista_http::MessagingLine {
+            channel: "Email".to_owned(),
+            public: email.describe_public(),
+            staff: email.describe(),
+        },
+        cista_http::MessagingLine {
+            channel: "SMS".to_owned(),
+            public: sms.describe_public(),
+            staff: sms.describe(),
+        },
     ];
     let bound = https
         .local_addr()

@@ -3,7 +3,7 @@
 //! erasure ledger, and the refusals (non-empty directory, time outside the window, another key
 //! file, unreachable storage).
 
-use crate::{Running, cista, fails, free_port, init, kek_path, ok, run};
+use crate::{Running, cista, client, fails, free_port, init, kek_path, ok, run};
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
@@ -234,4 +234,171 @@ fn unreachable_storage_is_one_clear_line() {
         .env("CISTA_BACKUP_S3_ENDPOINT", "http://backup.example.org:9000")
         .args(["backup", "status"]);
     assert!(fails(remote_http).contains("only over TLS"));
+}
+
+/// libfaketime, as Debian's `faketime` package installs it, or None where it is absent.
+/// CI installs it.
+fn libfaketime() -> Option<PathBuf> {
+    std::fs::read_dir("/usr/lib")
+        .ok()?
+        .filter_map(Result::ok)
+        .map(|e| e.path().join("faketime/libfaketime.so.1"))
+        .chain([PathBuf::from("/usr/lib/faketime/libfaketime.so.1")])
+        .find(|p| p.exists())
+}
+
+/// The binary with a system clock two hours behind: what `faketime -f -2h cista …` does
+/// (the same preload and setting), without the wrapper process in between, so signals reach
+/// the server itself and its exit code is its own.
+fn cista_behind(libfaketime: &Path, data: &Path) -> std::process::Command {
+    let mut command = cista(data);
+    command
+        .env("LD_PRELOAD", libfaketime)
+        .env("FAKETIME", "-2h");
+    command
+}
+
+fn create_org(mut command: std::process::Command, name: &str, owner: &str) {
+    command.args([
+        "org",
+        "create",
+        "--name",
+        name,
+        "--owner-email",
+        owner,
+        "--owner-first-name",
+        "Olivia",
+        "--owner-last-name",
+        "Ortiz",
+    ]);
+    ok(command);
+}
+
+fn mode(path: &Path) -> u32 {
+    use std::os::unix::fs::PermissionsExt as _;
+    std::fs::metadata(path).unwrap().permissions().mode() & 0o777
+}
+
+#[test]
+fn a_restart_with_the_clock_two_hours_behind_loses_nothing_and_says_so() {
+    let Some(faketime) = libfaketime() else {
+        eprintln!(
+            "SKIPPED a_restart_with_the_clock_two_hours_behind_loses_nothing_and_says_so: \
+             faketime is not installed (apt-get install faketime)"
+        );
+        return;
+    };
+    let tmp = tempfile::tempdir().unwrap();
+    let data = tmp.path().join("data");
+    init(&data);
+    let backup_dir = default_target(&data);
+    std::fs::create_dir_all(&backup_dir).unwrap();
+    let status = |command: std::process::Command| {
+        let mut c = command;
+        c.args(["backup", "status"]);
+        run(c)
+    };
+
+    // Serve with the right clock, write once, stop.
+    let port = free_port();
+    let mut serve = cista(&data);
+    serve.args(["serve", "--listen", &format!("127.0.0.1:{port}")]);
+    let server = Running::spawn(serve);
+    wait_until("a healthy backup", || status(cista(&data)).code == 0);
+    create_org(cista(&data), "Bayside Towers HOA", "olivia@bayside.example");
+    std::thread::sleep(Duration::from_millis(1500));
+    let worked_before = now_rfc3339();
+    assert_eq!(server.terminate(), 0);
+    let restored = tmp.path().join("before-the-step");
+    let mut restore = cista(&data);
+    restore.args(["restore", "--to", &worked_before, "--into"]);
+    restore.arg(&restored);
+    ok(restore);
+    let db = restored.join("cista.db");
+    assert_eq!(query(&db, "SELECT count(*) FROM organizations"), vec!["1"]);
+    std::fs::remove_dir_all(&restored).unwrap();
+
+    // Restart with the clock two hours behind, write once more.
+    let mut serve = cista_behind(&faketime, &data);
+    serve.args(["serve", "--listen", &format!("127.0.0.1:{port}")]);
+    let server = Running::spawn(serve);
+    wait_until("a healthy backup", || {
+        status(cista_behind(&faketime, &data)).code == 0
+    });
+    create_org(
+        cista_behind(&faketime, &data),
+        "Palm Court Condominium Association",
+        "paula@palmcourt.example",
+    );
+    wait_until("the step back reported", || {
+        status(cista_behind(&faketime, &data))
+            .stdout
+            .contains("Clock               WENT BACK")
+    });
+    // The trust page: the staff view names it; the public sees a neutral fact, no path.
+    let runtime = tokio::runtime::Runtime::new().unwrap();
+    let http = client(&data, port);
+    runtime.block_on(async {
+        for path in ["/", "/security", "/api/v1/trust"] {
+            let body = http
+                .get(format!("https://localhost:{port}{path}"))
+                .send()
+                .await
+                .unwrap()
+                .text()
+                .await
+                .unwrap();
+            for leak in [
+                backup_dir.display().to_string(),
+                data.display().to_string(),
+                format!("cista/{}", env!("CARGO_PKG_VERSION")),
+            ] {
+                assert!(!body.contains(&leak), "{path} shows `{leak}`");
+            }
+            if path == "/security" {
+                assert!(body.contains("clock was once set back"), "{body}");
+            }
+        }
+    });
+    std::thread::sleep(Duration::from_millis(1500));
+    assert_eq!(server.terminate(), 0);
+
+    // The clock is right again: everything restores, by sequence.
+    let ran = status(cista(&data));
+    assert!(
+        ran.stdout.contains("Clock               WENT BACK"),
+        "{}",
+        ran.stdout
+    );
+    let latest = tmp.path().join("latest");
+    let mut restore = cista(&data);
+    restore.args(["restore", "--to", "latest", "--into"]);
+    restore.arg(&latest);
+    let ran = ok(restore);
+    assert!(ran.stdout.contains("integrity_check ok"), "{}", ran.stdout);
+    let db = latest.join("cista.db");
+    assert_eq!(query(&db, "SELECT count(*) FROM organizations"), vec!["2"]);
+    // As private as `init` makes the data directory.
+    assert_eq!(mode(&latest), 0o700);
+    for entry in std::fs::read_dir(&latest).unwrap() {
+        let path = entry.unwrap().path();
+        assert_eq!(mode(&path), 0o600, "{}", path.display());
+    }
+    let mut verify = cista(&data);
+    verify.args(["backup", "verify"]);
+    let ran = ok(verify);
+    assert!(ran.stdout.starts_with("backup OK"), "{}", ran.stdout);
+    // A time that restored before the step restores the same state now.
+    let again = tmp.path().join("before-again");
+    let mut restore = cista(&data);
+    restore.args(["restore", "--to", &worked_before, "--into"]);
+    restore.arg(&again);
+    ok(restore);
+    assert_eq!(
+        query(
+            &again.join("cista.db"),
+            "SELECT count(*) FROM organizations"
+        ),
+        vec!["1"]
+    );
 }
