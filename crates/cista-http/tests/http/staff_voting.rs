@@ -317,10 +317,10 @@ async fn units_are_imported_from_csv_after_a_preview_and_a_stale_preview_is_refu
     assert!(roster.contains("consented to online voting"));
     assert!(roster.contains("opted out (paper only)"));
     assert!(roster.contains("no consent on record (paper)"));
-    assert!(roster.contains("5 unit(s) on file"));
+    assert!(roster.contains("5 units on file"));
     assert!(
-        !roster.contains("Ana Ruiz"),
-        "the roster shows no owner's name"
+        roster.contains("Ana Ruiz"),
+        "a manager sees who owns each unit (an audited read)"
     );
     assert_eq!(cista.roster(&operator(), org).await.unwrap().len(), 5);
 
@@ -885,7 +885,10 @@ async fn the_live_page_shows_turnout_never_counts_and_paper_ballots_are_entered_
         location(&r)
     );
     let (_, live) = page(&admin, &server, &location(&r)).await;
-    assert!(live.contains("reminder(s) are on their way"), "{live}");
+    assert!(
+        live.contains("reminders are on their way") || live.contains("1 reminder is on its way"),
+        "{live}"
+    );
     assert!(matches!(
         last_notice(cista, "fay@palm.example").await,
         Some(Notice::BallotReminder { .. })
@@ -1445,6 +1448,8 @@ async fn a_secret_ballots_paper_comes_in_two_envelopes_and_no_screen_ties_a_ball
             );
         }
     }
+    server.stop().await;
+}
 
 // --- Names in any script (issue 10, item 10) -------------------------------------------------
 
@@ -1763,7 +1768,7 @@ async fn a_character_no_font_can_print_is_refused_where_it_is_typed_and_named() 
     let html = r.text().await.unwrap();
     assert!(html.contains(r##"href="#title""##), "{html}");
     assert!(
-        html.contains("(U+E000), which cannot be printed: it is a private-use character"),
+        html.contains("(U+E000)") && html.contains("private use"),
         "{html}"
     );
 
