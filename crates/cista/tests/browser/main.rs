@@ -12,8 +12,9 @@
     clippy::indexing_slicing
 )]
 
-mod journeys;
+mod every_page;
 mod import;
+mod journeys;
 
 use base64::Engine as _;
 use sha2::Digest as _;
