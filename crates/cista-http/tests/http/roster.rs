@@ -227,6 +227,10 @@ async fn the_staff_home_shows_open_ballots_with_turnout_and_what_closes_next() {
     // "Manage" in the header; with one organization /admin goes straight to it.
     let (_, me) = page(&olivia, &server, "/me").await;
     assert!(me.contains(r#"<a href="/admin">Manage</a>"#), "{me}");
+    assert!(
+        me.contains(r#"<form method="post" action="/sign-out/everywhere""#),
+        "the account page signs out everywhere: {me}"
+    );
     let r = olivia.get(server.url("/admin")).send().await.unwrap();
     assert_eq!(r.status(), StatusCode::SEE_OTHER);
     assert_eq!(r.headers()["location"], "/admin/palm-court");

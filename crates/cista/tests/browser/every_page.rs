@@ -1,6 +1,6 @@
 //! Every kind of page, on a phone: each of the app's routes a visitor, an owner and a manager
 //! reach in the demo is opened at 320 and 390 px and must fit without sideways scrolling,
-//! pass axe-core with no serious or critical violation, show no help text twice and no
+//! pass axe-core with no serious or critical violation, show no help paragraph twice and no
 //! `unit(s)`-style plural. axe-core (vendored, see `vendor/README.md`) is injected through
 //! WebDriver's execute-script, so the pages keep their strict CSP.
 
@@ -76,7 +76,7 @@ async fn problems_here(b: &Browser, width: u32) -> Vec<String> {
               .slice(0, 3)
               .map(e => e.tagName.toLowerCase() + (e.id ? "#" + e.id : "")
                 + (e.className && typeof e.className === "string" ? "." + e.className.split(" ").join(".") : ""));
-            const hints = [...document.querySelectorAll("main .hint")]
+            const hints = [...document.querySelectorAll("main p.hint")]
               .map(h => h.textContent.trim()).filter(t => t.length > 0);
             const doubled = hints.filter((t, i) => hints.indexOf(t) !== i);
             const text = document.body.innerText;
