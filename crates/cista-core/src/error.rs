@@ -99,7 +99,7 @@ pub enum Error {
     #[error("this form is still being processed; wait a moment, then reload the page")]
     SubmissionInProgress,
     /// A file was refused as a whole; every problem is listed, by line and column.
-    #[error("the file was not imported: {} problem(s) found", .0.len())]
+    #[error("the file was not imported: {} found", cista_types::words::count(.0.len(), "problem", "problems"))]
     ImportRejected(Vec<ImportProblem>),
     #[error("the request body is larger than the {limit_bytes} bytes allowed")]
     PayloadTooLarge { limit_bytes: usize },

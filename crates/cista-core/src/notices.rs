@@ -8,7 +8,7 @@ use crate::ports::{Channel, OutboxMessage};
 use crate::{Action, Actor, Cista, Error, Result};
 use cista_crypto::Sealed;
 use cista_crypto::envelope::aad;
-use cista_types::{PersonName, SubjectCode, Timestamp};
+use cista_types::{PersonName, SubjectCode, TimeZoneName, Timestamp};
 use serde::{Deserialize, Serialize};
 use time::Duration;
 
@@ -103,6 +103,9 @@ pub struct Delivery {
     pub first_name: PersonName,
     pub notice: Notice,
     pub attempts: i32,
+    /// The zone the message states times in (link expiries): the recipient's organization's
+    /// (see `Cista::time_zone_for`). Ballot times come already written in the ballot's zone.
+    pub time_zone: TimeZoneName,
 }
 
 /// How a delivery attempt went.
@@ -188,6 +191,7 @@ impl Cista {
                     first_name,
                     notice,
                     attempts: message.attempts,
+                    time_zone: self.time_zone_of(message.recipient).await?,
                 }),
                 None => {
                     self.record_delivery(

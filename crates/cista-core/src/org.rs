@@ -5,7 +5,7 @@ use crate::audit::{AuditKind, NewAuditEntry};
 use crate::ports::{KeyPurpose, Organization, StoredKey};
 use crate::{Action, Actor, Cista, Error, Result};
 use cista_crypto::{DataKey, Sealed};
-use cista_types::{KeyId, OrgId, OrgName, OrgSlug, PhoneRegion, TimeZoneName};
+use cista_types::{KeyId, OrgId, OrgName, OrgSlug, PhoneRegion, Role, TimeZoneName};
 
 impl Cista {
     /// Creates an organization whose ballots use UTC (see `create_organization_in_zone`).
@@ -144,6 +144,53 @@ impl Cista {
         })
     }
 
+    /// The zone to show times in to `actor`: their organizations' zone when they all share
+    /// one; else (a visitor, or someone in organizations of several zones) the zone every
+    /// organization here shares; else UTC. Pages and messages print the zone's abbreviation
+    /// beside each time, so the reader always knows which one it is.
+    pub async fn time_zone_for(&self, actor: &Actor) -> Result<TimeZoneName> {
+        let mine: Vec<OrgId> = actor
+            .person()
+            .map(|p| p.roles.keys().copied().collect())
+            .unwrap_or_default();
+        self.time_zone_among(&mine).await
+    }
+
+    /// The zone for times in messages to `subject` (as `time_zone_for` them).
+    pub(crate) async fn time_zone_of(
+        &self,
+        subject: cista_types::SubjectCode,
+    ) -> Result<TimeZoneName> {
+        let mine: Vec<OrgId> = self
+            .store()
+            .memberships_of(subject)
+            .await?
+            .into_iter()
+            .map(|m| m.org)
+            .collect();
+        self.time_zone_among(&mine).await
+    }
+
+    async fn time_zone_among(&self, mine: &[OrgId]) -> Result<TimeZoneName> {
+        let orgs = self.store().organizations().await?;
+        let only = |zones: std::collections::BTreeSet<&str>| {
+            let mut it = zones.into_iter();
+            match (it.next(), it.next()) {
+                (Some(one), None) => TimeZoneName::parse(one).ok(),
+                _ => None,
+            }
+        };
+        let theirs = orgs
+            .iter()
+            .filter(|o| mine.contains(&o.id))
+            .map(|o| o.time_zone.as_str())
+            .collect();
+        let everyone = orgs.iter().map(|o| o.time_zone.as_str()).collect();
+        Ok(only(theirs)
+            .or_else(|| only(everyone))
+            .unwrap_or_else(TimeZoneName::utc))
+    }
+
     /// An organization that must exist (for the core's own use; callers authorize).
     pub(crate) async fn existing_organization(&self, org: OrgId) -> Result<Organization> {
         self.store()
@@ -152,6 +199,23 @@ impl Cista {
             .ok_or(Error::NotFound {
                 what: "the organization",
             })
+    }
+
+    /// The organizations where a signed-in person holds a staff role, with that role, by
+    /// name: what the staff portal's front page lists.
+    pub async fn staff_organizations(&self, actor: &Actor) -> Result<Vec<(Organization, Role)>> {
+        let person = actor.person().ok_or(Error::Unauthenticated)?;
+        let mut out = Vec::new();
+        for (org, role) in &person.roles {
+            if !role.is_staff() || !actor.may_in(*org, crate::OrgAction::ViewOrganization) {
+                continue;
+            }
+            if let Some(found) = self.store().organization(*org).await? {
+                out.push((found, *role));
+            }
+        }
+        out.sort_by(|a, b| a.0.name.as_str().cmp(b.0.name.as_str()));
+        Ok(out)
     }
 
     pub async fn organizations(&self, actor: &Actor) -> Result<Vec<Organization>> {

@@ -7,7 +7,7 @@ use crate::ports::{AccountStatus, Channel, VaultPerson};
 use crate::{Action, Actor, Cista, Error, OrgAction, Result};
 use cista_crypto::envelope::aad;
 use cista_crypto::{DataKey, KekId, Sealed, WrappedKey};
-use cista_types::{Email, OrgId, PersonName, Phone, SubjectCode};
+use cista_types::{Email, OrgId, PersonName, Phone, Role, SubjectCode};
 use serde::{Deserialize, Serialize};
 
 /// A person's personal fields. Each value redacts itself in `Debug`.
@@ -33,6 +33,27 @@ impl PersonFields {
             }
         }
         words
+    }
+}
+
+/// Whether `subject` is the last member (of those listed with their roles) who can administer
+/// the organization: its only organization owner, or, where it has no owner, its only
+/// administrator. Such a person is neither erased nor shown an erase button.
+pub fn last_administrator(
+    members: impl IntoIterator<Item = (SubjectCode, Role)>,
+    subject: SubjectCode,
+) -> bool {
+    let members: Vec<(SubjectCode, Role)> = members.into_iter().collect();
+    let Some((_, role)) = members.iter().find(|(s, _)| *s == subject) else {
+        return false;
+    };
+    let owners = members.iter().filter(|(_, r)| *r == Role::Owner).count();
+    match role {
+        Role::Owner => owners <= 1,
+        Role::Admin => {
+            owners == 0 && members.iter().filter(|(_, r)| *r == Role::Admin).count() <= 1
+        }
+        _ => false,
     }
 }
 
@@ -229,6 +250,27 @@ impl Cista {
                 action: OrgAction::ErasePerson.describe(),
             });
         }
+        // Staff keep their organization running: nobody erases themselves from a page, nor
+        // the last person who can administer an organization (the operator, at the command
+        // line, answers erasure requests and may).
+        if let Some(me) = actor.person() {
+            if me.subject == subject {
+                return Err(Error::Conflict(
+                    "you cannot erase yourself: ask another administrator".to_owned(),
+                ));
+            }
+            for m in &memberships {
+                let members = self.store().members(m.org).await?;
+                let roles = members.iter().map(|x| (x.subject, x.role));
+                if last_administrator(roles, subject) {
+                    return Err(Error::Conflict(
+                        "this is the organization's last administrator: give someone else \
+                         the role first"
+                            .to_owned(),
+                    ));
+                }
+            }
+        }
         let account = self.store().account(subject).await?;
         let known = account.is_some() || self.vault().person(subject).await?.is_some();
         if !known && self.vault().tombstone(subject).await?.is_none() {
@@ -261,5 +303,30 @@ impl Cista {
         ))
         .await?;
         Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_last_owner_and_an_ownerless_organizations_last_admin_stay() {
+        let code = SubjectCode::from_i64;
+        let one_owner = [
+            (code(1), Role::Owner),
+            (code(2), Role::Admin),
+            (code(3), Role::Member),
+        ];
+        assert!(last_administrator(one_owner, code(1)));
+        assert!(!last_administrator(one_owner, code(2)));
+        assert!(!last_administrator(one_owner, code(3)));
+        assert!(!last_administrator(one_owner, code(9)));
+        let two_owners = [(code(1), Role::Owner), (code(2), Role::Owner)];
+        assert!(!last_administrator(two_owners, code(1)));
+        let no_owner = [(code(2), Role::Admin), (code(3), Role::Member)];
+        assert!(last_administrator(no_owner, code(2)));
+        let two_admins = [(code(2), Role::Admin), (code(4), Role::Admin)];
+        assert!(!last_administrator(two_admins, code(4)));
     }
 }

@@ -3,7 +3,6 @@
 
 use askama::Template;
 use cista_core::notices::{Delivery, Notice};
-use cista_types::Timestamp;
 
 /// A message ready for a transport.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -11,18 +10,6 @@ pub struct Rendered {
     pub subject: String,
     pub text: String,
     pub html: Option<String>,
-}
-
-fn when(t: &Timestamp) -> String {
-    let d = t.as_offset();
-    format!(
-        "{:04}-{:02}-{:02} {:02}:{:02} UTC",
-        d.year(),
-        u8::from(d.month()),
-        d.day(),
-        d.hour(),
-        d.minute()
-    )
 }
 
 #[derive(Template)]
@@ -162,7 +149,7 @@ pub fn render(delivery: &Delivery) -> Result<Rendered, askama::Error> {
             link,
             expires_at,
         } => {
-            let expires = when(expires_at);
+            let expires = delivery.time_zone.format(*expires_at);
             Rendered {
                 subject: format!("You are invited to {organization} on Cista"),
                 text: InvitationText {
@@ -209,7 +196,7 @@ pub fn render(delivery: &Delivery) -> Result<Rendered, askama::Error> {
             ),
         },
         Notice::PasswordReset { link, expires_at } => {
-            let expires = when(expires_at);
+            let expires = delivery.time_zone.format(*expires_at);
             Rendered {
                 subject: "Choose a new Cista password".to_owned(),
                 text: ResetText {
@@ -338,7 +325,7 @@ pub fn render(delivery: &Delivery) -> Result<Rendered, askama::Error> {
 mod tests {
     use super::*;
     use cista_core::ports::Channel;
-    use cista_types::PersonName;
+    use cista_types::{PersonName, Timestamp};
 
     fn delivery(notice: Notice) -> Delivery {
         Delivery {
@@ -348,6 +335,7 @@ mod tests {
             first_name: PersonName::parse("Ann <b>").unwrap(),
             notice,
             attempts: 0,
+            time_zone: cista_types::TimeZoneName::parse("America/New_York").unwrap(),
         }
     }
 
@@ -362,7 +350,12 @@ mod tests {
         .unwrap();
         assert_eq!(r.subject, "You are invited to Palm & Court on Cista");
         assert!(r.text.contains("https://vote.example.org/i/abc"));
-        assert!(r.text.contains("2026-11-25 14:03 UTC"));
+        assert!(
+            r.text.contains("25 November 2026, 09:03 EST"),
+            "the expiry is in the organization's zone, with its abbreviation: {}",
+            r.text
+        );
+        assert!(!r.text.contains("UTC"), "{}", r.text);
         let html = r.html.unwrap();
         assert!(
             html.contains("Palm &#38; Court") || html.contains("Palm &amp; Court"),

@@ -532,7 +532,8 @@ fn contest(number: usize, c: &ContestResult, tally: &Tally, weighting: Weighting
                     .map(|c| c.name.as_str())
                     .collect();
                 format!(
-                    "Tie for the last seat(s) between {}: decided by the association's rules.",
+                    "Tie for the last {} between {}: decided by the association's rules.",
+                    if *open_seats == 1 { "seat" } else { "seats" },
                     names.join(", ")
                 )
             });

@@ -60,7 +60,8 @@ async fn measure(label: &str, store: Arc<SeaStore>, writers: usize, per_writer: 
     let elapsed = started.elapsed();
     latencies.sort_unstable();
     println!(
-        "{label:<28} {writers:>2} writer(s) {:>6} commits  {:>8.0} commits/s  p50 {:>7.2} ms  p99 {:>7.2} ms",
+        "{label:<28} {writers:>2} {:<7} {:>6} commits  {:>8.0} commits/s  p50 {:>7.2} ms  p99 {:>7.2} ms",
+        if writers == 1 { "writer" } else { "writers" },
         latencies.len(),
         latencies.len() as f64 / elapsed.as_secs_f64(),
         percentile(&latencies, 0.50).as_secs_f64() * 1e3,

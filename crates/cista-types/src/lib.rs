@@ -12,6 +12,7 @@ pub mod phone;
 pub mod rng;
 pub mod timestamp;
 pub mod voting;
+pub mod words;
 
 pub use clock::{Clock, ManualClock, SystemClock};
 pub use ids::{BallotId, KeyId, OrgId, UnitId};

@@ -155,6 +155,15 @@ impl Email {
     pub fn normalized(&self) -> String {
         self.0.to_lowercase()
     }
+
+    /// The address with its local part hidden but for its first character
+    /// (`o•••@palm-court.example`): enough to tell two namesakes apart on a staff list,
+    /// too little to write to.
+    pub fn masked(&self) -> String {
+        let (local, domain) = self.0.rsplit_once('@').unwrap_or((&self.0, ""));
+        let first: String = local.chars().take(1).collect();
+        format!("{first}\u{2022}\u{2022}\u{2022}@{domain}")
+    }
 }
 
 /// A role in an organization.
@@ -190,9 +199,11 @@ impl Role {
         }
     }
 
+    /// What people read. The top staff role is the organization's owner (its account
+    /// holder), never to be confused with the owner of a unit; the stored value stays `owner`.
     pub fn label(self) -> &'static str {
         match self {
-            Role::Owner => "Owner",
+            Role::Owner => "Organization owner",
             Role::Admin => "Administrator",
             Role::Inspector => "Inspector (read-only election monitor)",
             Role::Advisor => "Advisor",
@@ -204,7 +215,7 @@ impl Role {
     /// The name alone, for compact lists.
     pub fn short_label(self) -> &'static str {
         match self {
-            Role::Owner => "Owner",
+            Role::Owner => "Organization owner",
             Role::Admin => "Administrator",
             Role::Inspector => "Inspector",
             Role::Advisor => "Advisor",
@@ -282,6 +293,14 @@ impl Password {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_masked_email_keeps_the_first_letter_and_the_domain() {
+        let e = Email::parse("Oscar.Baker@palm-court.example").unwrap();
+        assert_eq!(e.masked(), "O\u{2022}\u{2022}\u{2022}@palm-court.example");
+        let short = Email::parse("\u{e9}@example.org").unwrap();
+        assert_eq!(short.masked(), "\u{e9}\u{2022}\u{2022}\u{2022}@example.org");
+    }
 
     #[test]
     fn emails_are_validated_and_normalized() {

@@ -371,11 +371,15 @@ impl Cista {
                 return Err(Error::invalid(
                     "weighting",
                     format!(
-                        "cannot be weighted on a secret ballot here: {} unit(s) have a voting \
-                         weight fewer than {MIN_UNITS_PER_WEIGHT} units share ({}{}), so their \
-                         ballots would be recognisable by weight on the public bulletin. Count \
-                         one vote per unit, or make the ballot recorded",
-                        exposed.len(),
+                        "cannot be weighted on a secret ballot here: {} a voting weight fewer \
+                         than {MIN_UNITS_PER_WEIGHT} units share ({}{}), so their ballots would \
+                         be recognisable by weight on the public bulletin. Count one vote per \
+                         unit, or make the ballot recorded",
+                        if exposed.len() == 1 {
+                            "1 unit has".to_owned()
+                        } else {
+                            format!("{} units have", exposed.len())
+                        },
                         shown.join(", "),
                         if exposed.len() > shown.len() {
                             ", …"
@@ -700,14 +704,20 @@ impl Cista {
         Ok(total)
     }
 
-    /// Claims `slot` and queues reminders; None if the slot was taken already.
-    async fn remind(
+    /// How many people a reminder sent now would go to (the owners who vote for units that
+    /// have not voted yet), for the confirmation before sending it.
+    pub async fn reminder_count(&self, actor: &Actor, org: OrgId, id: BallotId) -> Result<usize> {
+        actor.authorize_in(org, OrgAction::ManageBallots)?;
+        let ballot = self.ballot(actor, org, id).await?;
+        Ok(self.reminder_recipients(&ballot).await?.len())
+    }
+
+    /// The people a reminder goes to: those who vote for units on the roll that have not
+    /// voted yet.
+    async fn reminder_recipients(
         &self,
-        actor: &Actor,
         ballot: &Ballot,
-        slot: &str,
-        now: Timestamp,
-    ) -> Result<Option<usize>> {
+    ) -> Result<BTreeMap<SubjectCode, Recipient>> {
         let org = ballot.org();
         let voted: BTreeSet<_> = self
             .store()
@@ -730,7 +740,19 @@ impl Cista {
             .into_iter()
             .map(|u| (u.id, u))
             .collect();
-        let recipients = self.recipients(org, &units, pending).await?;
+        self.recipients(org, &units, pending).await
+    }
+
+    /// Claims `slot` and queues reminders; None if the slot was taken already.
+    async fn remind(
+        &self,
+        actor: &Actor,
+        ballot: &Ballot,
+        slot: &str,
+        now: Timestamp,
+    ) -> Result<Option<usize>> {
+        let org = ballot.org();
+        let recipients = self.reminder_recipients(ballot).await?;
         let organization = self.existing_organization(org).await?;
         let definition = &ballot.definition;
         let mut tx = self.store().begin().await?;

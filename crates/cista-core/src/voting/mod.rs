@@ -8,6 +8,7 @@ pub mod bundle;
 pub mod cast;
 pub mod close;
 pub mod definition;
+pub mod directory;
 pub mod import;
 pub mod names;
 pub mod paper;

@@ -12,8 +12,12 @@ use axum::http::StatusCode;
 use axum::response::Response;
 use axum::{Extension, Form};
 use cista_core::access::invitations::Invitee;
-use cista_core::ports::{AccountStatus, Organization};
+use cista_core::people::last_administrator;
+use cista_core::ports::{AccountStatus, BallotStatus, Organization};
+use cista_core::voting::Window;
+use cista_core::voting::directory::PersonWithUnits;
 use cista_core::{Actor, Error, OrgAction};
+use cista_types::words::{count, noun};
 use cista_types::{Email, PersonName, Phone, PhoneRegion, Role, SubjectCode, TimeZoneName};
 use serde::Deserialize;
 
@@ -29,6 +33,8 @@ struct OrgPage {
     can_view_units: bool,
     can_view_ballots: bool,
     can_manage_settings: bool,
+    /// The ballots open now, the one that closes first first.
+    open_ballots: Vec<OpenBallot>,
     /// The organization's time zone, or what was typed when it was sent back.
     time_zone: String,
     zones: &'static [&'static str],
@@ -36,6 +42,99 @@ struct OrgPage {
     phone_region: String,
     notice: Option<String>,
     errors: Vec<FormError>,
+}
+
+/// A ballot open for voting, on the organization's home.
+struct OpenBallot {
+    id: String,
+    title: String,
+    /// `12 of 40 units have voted (30 %)`.
+    turnout: String,
+    quorum_reached: bool,
+    /// `3 December 2026, 17:00 EST`.
+    closes: String,
+}
+
+#[derive(Template)]
+#[template(path = "admin/portal.html")]
+struct PortalPage {
+    chrome: Chrome,
+    /// (slug, name, role)
+    organizations: Vec<(String, String, &'static str)>,
+}
+
+/// `/admin`: the organizations where the person is staff. With one, straight to it.
+pub async fn portal(
+    State(state): State<AppState>,
+    Extension(ctx): Extension<RequestContext>,
+) -> Result<Response, AppError> {
+    let (actor, _) = match person_or_redirect(&ctx) {
+        Ok(found) => found,
+        Err(to) => return Ok(see_other(&to)),
+    };
+    let orgs = state.cista.staff_organizations(&actor).await?;
+    if let [(only, _)] = orgs.as_slice() {
+        return Ok(see_other(&format!("/admin/{}", only.slug)));
+    }
+    if orgs.is_empty() {
+        return Err(AppError(Error::Forbidden {
+            action: OrgAction::ViewOrganization.describe(),
+        }));
+    }
+    render(
+        StatusCode::OK,
+        PortalPage {
+            chrome: Chrome::new(&ctx, &state),
+            organizations: orgs
+                .into_iter()
+                .map(|(o, role)| (o.slug.to_string(), o.name.to_string(), role.label()))
+                .collect(),
+        },
+    )
+}
+
+/// The organization's ballots open now, with turnout, the one that closes first first.
+async fn open_ballots(
+    state: &AppState,
+    actor: &Actor,
+    org: &Organization,
+) -> Result<Vec<OpenBallot>, AppError> {
+    if !actor.may_in(org.id, OrgAction::ViewBallots) {
+        return Ok(Vec::new());
+    }
+    let mut open: Vec<_> = state
+        .cista
+        .ballots(actor, org.id)
+        .await?
+        .into_iter()
+        .filter(|b| {
+            b.status() == BallotStatus::Published && state.cista.window_of(b) == Window::Open
+        })
+        .collect();
+    open.sort_by_key(|b| b.definition.closes_at);
+    let mut out = Vec::with_capacity(open.len());
+    for b in open {
+        let live = state.cista.live_turnout(actor, &b).await?;
+        let t = &live.turnout;
+        let share = if t.eligible_units == 0 {
+            0
+        } else {
+            t.voted_units * 100 / t.eligible_units
+        };
+        out.push(OpenBallot {
+            id: b.id().to_string(),
+            title: b.definition.title.clone(),
+            turnout: format!(
+                "{} of {} {} voted ({share} %)",
+                t.voted_units,
+                count(t.eligible_units, "unit", "units"),
+                noun(t.voted_units == 1, "has", "have"),
+            ),
+            quorum_reached: live.quorum_reached,
+            closes: b.local(b.definition.closes_at),
+        });
+    }
+    Ok(out)
 }
 
 /// Zones offered in the time zone field (any IANA name is accepted).
@@ -64,6 +163,12 @@ struct PersonLine {
     second_factor: bool,
     can_resend: bool,
     can_erase: bool,
+    /// The viewer's own row: no erase button, no role change.
+    own_row: bool,
+    /// The organization's last administrator: not erased (see `last_administrator`).
+    last_admin: bool,
+    /// The units the person owns, e.g. `101, 305`.
+    units: String,
 }
 
 #[derive(Template)]
@@ -74,6 +179,10 @@ struct PeoplePage {
     slug: String,
     people: Vec<PersonLine>,
     notice: Option<String>,
+    /// The search as typed (empty: everyone).
+    q: String,
+    /// `2 people match`, when searching.
+    found: Option<String>,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -109,7 +218,7 @@ async fn organization(
 }
 
 #[allow(clippy::too_many_arguments)]
-fn org_page(
+async fn org_page(
     state: &AppState,
     ctx: &RequestContext,
     actor: &Actor,
@@ -118,12 +227,13 @@ fn org_page(
     phone_region: String,
     notice: Option<String>,
     errors: Vec<FormError>,
-) -> OrgPage {
+) -> Result<OrgPage, AppError> {
     let role = actor
         .person()
         .and_then(|p| p.roles.get(&org.id))
         .map_or("operator", |r| r.label());
-    OrgPage {
+    Ok(OrgPage {
+        open_ballots: open_ballots(state, actor, org).await?,
         chrome: Chrome::new(ctx, state),
         name: org.name.to_string(),
         slug: org.slug.to_string(),
@@ -140,7 +250,7 @@ fn org_page(
         phone_region,
         notice,
         errors,
-    }
+    })
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -174,7 +284,7 @@ pub async fn org_home(
     let region = org.phone_region.map(String::from).unwrap_or_default();
     render(
         StatusCode::OK,
-        org_page(&state, &ctx, &actor, &org, zone, region, notice, Vec::new()),
+        org_page(&state, &ctx, &actor, &org, zone, region, notice, Vec::new()).await?,
     )
 }
 
@@ -227,7 +337,8 @@ pub async fn settings_submit(
             typed_region,
             None,
             errors,
-        ),
+        )
+        .await?,
     )
 }
 
@@ -235,6 +346,8 @@ pub async fn settings_submit(
 #[serde(default)]
 pub struct PeopleQuery {
     done: Option<String>,
+    /// The search: part of a name or a unit label.
+    q: String,
 }
 
 fn status_label(status: Option<AccountStatus>) -> &'static str {
@@ -257,45 +370,20 @@ pub async fn people(
         Err(to) => return Ok(see_other(&to)),
     };
     let org = organization(&state, &actor, &slug).await?;
-    let rows = state.cista.organization_people(&actor, org.id).await?;
-    let people = rows
+    let q = query.q.trim().to_owned();
+    let rows = state.cista.people_with_units(&actor, org.id, &q).await?;
+    let roles = state
+        .cista
+        .store()
+        .members(org.id)
+        .await?
         .into_iter()
-        .map(|row| {
-            let (name, email, phone) = match &row.fields {
-                Some(f) => (
-                    format!("{} {}", f.first_name, f.last_name),
-                    f.email
-                        .as_ref()
-                        .map(ToString::to_string)
-                        .unwrap_or_default(),
-                    f.phone.as_ref().map(ToString::to_string),
-                ),
-                None => ("(erased)".to_owned(), String::new(), None),
-            };
-            let may_touch = actor.may_in(org.id, OrgAction::ChangeRole(row.role));
-            let role_choices = if may_touch && row.fields.is_some() {
-                Role::ALL
-                    .iter()
-                    .filter(|r| actor.may_in(org.id, OrgAction::ChangeRole(**r)))
-                    .map(|r| (r.as_str(), r.short_label(), *r == row.role))
-                    .collect()
-            } else {
-                Vec::new()
-            };
-            PersonLine {
-                subject: row.subject.to_string(),
-                role: row.role.label(),
-                role_choices,
-                status: status_label(row.status),
-                second_factor: row.second_factor,
-                can_resend: row.status == Some(AccountStatus::Invited)
-                    && actor.may_in(org.id, OrgAction::ResendInvitation),
-                can_erase: row.fields.is_some() && actor.may_in(org.id, OrgAction::ErasePerson),
-                name,
-                email,
-                phone,
-            }
-        })
+        .map(|m| (m.subject, m.role))
+        .collect::<Vec<_>>();
+    let me = actor.person().map(|p| p.subject);
+    let people: Vec<PersonLine> = rows
+        .into_iter()
+        .map(|line| person_line(&actor, &org, &roles, me, line))
         .collect();
     let notice = match query.done.as_deref() {
         Some("invited") => Some("The invitation is on its way.".to_owned()),
@@ -304,6 +392,7 @@ pub async fn people(
         Some("erased") => Some("The person's personal data is erased.".to_owned()),
         _ => None,
     };
+    let found = (!q.is_empty()).then(|| count(people.len(), "person matches", "people match"));
     render(
         StatusCode::OK,
         PeoplePage {
@@ -312,8 +401,67 @@ pub async fn people(
             slug: org.slug.to_string(),
             people,
             notice,
+            q,
+            found,
         },
     )
+}
+
+/// One row of the people page; `roles` are every member's, `me` the viewer.
+fn person_line(
+    actor: &Actor,
+    org: &Organization,
+    roles: &[(SubjectCode, Role)],
+    me: Option<SubjectCode>,
+    line: PersonWithUnits,
+) -> PersonLine {
+    let row = line.person;
+    let (name, email, phone) = match &row.fields {
+        Some(f) => (
+            format!("{} {}", f.first_name, f.last_name),
+            f.email.as_ref().map(Email::masked).unwrap_or_default(),
+            f.phone.as_ref().map(|p| masked_phone(p.as_str())),
+        ),
+        None => ("(erased)".to_owned(), String::new(), None),
+    };
+    let own_row = me == Some(row.subject);
+    let last_admin = last_administrator(roles.iter().copied(), row.subject);
+    let may_touch = actor.may_in(org.id, OrgAction::ChangeRole(row.role)) && !own_row;
+    let role_choices = if may_touch && row.fields.is_some() {
+        Role::ALL
+            .iter()
+            .filter(|r| actor.may_in(org.id, OrgAction::ChangeRole(**r)))
+            .map(|r| (r.as_str(), r.short_label(), *r == row.role))
+            .collect()
+    } else {
+        Vec::new()
+    };
+    PersonLine {
+        subject: row.subject.to_string(),
+        role: row.role.label(),
+        role_choices,
+        status: status_label(row.status),
+        second_factor: row.second_factor,
+        can_resend: row.status == Some(AccountStatus::Invited)
+            && actor.may_in(org.id, OrgAction::ResendInvitation),
+        can_erase: row.fields.is_some()
+            && !own_row
+            && !last_admin
+            && actor.may_in(org.id, OrgAction::ErasePerson),
+        own_row,
+        last_admin,
+        units: line.units.join(", "),
+        name,
+        email,
+        phone,
+    }
+}
+
+/// A phone number with all but its last four digits hidden: `\u{2022}\u{2022}\u{2022} 0142`.
+fn masked_phone(phone: &str) -> String {
+    let digits: Vec<char> = phone.chars().filter(char::is_ascii_digit).collect();
+    let tail: String = digits.iter().skip(digits.len().saturating_sub(4)).collect();
+    format!("\u{2022}\u{2022}\u{2022} {tail}")
 }
 
 fn invite_roles(

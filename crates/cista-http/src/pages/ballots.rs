@@ -44,7 +44,10 @@ pub fn routes() -> Router<AppState> {
         .route("/admin/{org}/ballots/{id}/publish", post(edit::publish))
         .route("/admin/{org}/ballots/{id}/cancel", post(edit::cancel))
         .route("/admin/{org}/ballots/{id}/reissue", post(edit::reissue))
-        .route("/admin/{org}/ballots/{id}/remind", post(edit::remind))
+        .route(
+            "/admin/{org}/ballots/{id}/remind",
+            get(edit::remind_page).post(edit::remind),
+        )
         .route("/admin/{org}/ballots/{id}/close", post(edit::close))
         .route(
             "/admin/{org}/ballots/{id}/paper",

@@ -15,6 +15,9 @@ use cista_core::{Actor, Error};
 #[derive(Debug, Clone, Default)]
 pub struct Chrome {
     pub signed_in: bool,
+    /// The person has a staff role in some organization (and a full session): the header
+    /// offers "Manage".
+    pub staff: bool,
     pub csrf: String,
     pub demo: bool,
     /// The response's CSP nonce, for the page script's tag.
@@ -27,6 +30,14 @@ impl Chrome {
     pub fn new(ctx: &RequestContext, state: &AppState) -> Self {
         Self {
             signed_in: ctx.signed_in(),
+            staff: ctx
+                .session
+                .as_ref()
+                .and_then(|s| s.actor.as_ref())
+                .and_then(Actor::person)
+                .is_some_and(|p| {
+                    p.access == cista_core::Access::Full && p.roles.values().any(|r| r.is_staff())
+                }),
             csrf: ctx.csrf.clone(),
             demo: state.demo.as_ref().is_some_and(|d| d.outbox_dir.is_some()),
             nonce: ctx.nonce.clone(),

@@ -77,6 +77,7 @@ pub fn routes(state: &AppState) -> Router<AppState> {
             "/me/password",
             get(account::password_page).post(account::password_submit),
         )
+        .route("/admin", get(admin::portal))
         .route("/admin/{org}", get(admin::org_home))
         .route("/admin/{org}/people", get(admin::people))
         .route(

@@ -1,6 +1,7 @@
 //! Staff pages for units and owners: the roster, the CSV import (upload, then a preview of
 //! what would change, then apply), an example file, and consent to online voting recorded
-//! from a paper form (FL-01). The roster shows how many owners a unit has, never who they are.
+//! from a paper form (FL-01). The roster names each unit's owners and who votes for it to those
+//! who may see people (an audited read); to others it shows how many owners a unit has.
 //!
 //! The preview carries the file to the apply step as base64 in a hidden field: a browser
 //! rewrites line breaks in text fields (to CRLF), which would change the file's hash and so
@@ -20,10 +21,12 @@ use axum::routing::{get, post};
 use axum::{Extension, Form, Router};
 use base64::Engine as _;
 use cista_core::error::ImportProblem;
-use cista_core::ports::{ConsentStatus, Organization};
+use cista_core::ports::{ConsentStatus, Organization, Unit};
+use cista_core::voting::directory::matches_search;
 use cista_core::voting::import::ImportPlan;
 use cista_core::{Actor, Error, OrgAction};
 use cista_types::UnitId;
+use cista_types::words::count;
 use serde::Deserialize;
 
 pub fn routes() -> Router<AppState> {
@@ -53,6 +56,10 @@ struct UnitLine {
     consent_record: String,
     owners: usize,
     designated: bool,
+    /// The owners by name (designated voter first), for those who may see people.
+    owner_names: Vec<String>,
+    /// Who votes for the unit, by name, `any owner` or `nobody`; for those who may see people.
+    voter: String,
     retired: bool,
 }
 
@@ -63,7 +70,13 @@ struct RosterPage {
     name: String,
     slug: String,
     units: Vec<UnitLine>,
-    active: usize,
+    /// `40 units on file` (without a search).
+    summary: String,
+    /// `2 units match` (with a search).
+    found: Option<String>,
+    q: String,
+    /// Whether owners are shown by name (the viewer may see people).
+    with_names: bool,
     can_manage: bool,
     notice: Option<String>,
     errors: Vec<FormError>,
@@ -73,6 +86,8 @@ struct RosterPage {
 #[serde(default)]
 pub struct Done {
     done: Option<String>,
+    /// The search: part of a unit label or an owner's name.
+    q: String,
 }
 
 async fn roster_page(
@@ -80,40 +95,85 @@ async fn roster_page(
     ctx: &RequestContext,
     actor: &Actor,
     org: &Organization,
+    q: &str,
     notice: Option<String>,
     errors: Vec<FormError>,
 ) -> Result<RosterPage, AppError> {
     let zone = &org.time_zone;
-    let units: Vec<UnitLine> = state
-        .cista
-        .roster(actor, org.id)
-        .await?
-        .into_iter()
-        .map(|r| {
-            let u = r.unit;
-            let consent_record = match (u.consent_at, &u.consent_method) {
-                (Some(at), Some(how)) => format!("{}, {how}", zone.format(at)),
-                (Some(at), None) => zone.format(at),
-                _ => String::new(),
-            };
-            UnitLine {
-                id: u.id.to_string(),
-                label: u.label.to_string(),
-                weight: u.weight.to_string(),
-                consent: u.consent.label(),
-                consented: u.consent == ConsentStatus::Consented,
-                consent_record,
-                owners: r.owners,
-                designated: r.has_designated_voter,
-                retired: u.retired_at.is_some(),
-            }
-        })
-        .collect();
+    let line = |u: Unit, owners: usize, designated: bool| {
+        let consent_record = match (u.consent_at, &u.consent_method) {
+            (Some(at), Some(how)) => format!("{}, {how}", zone.format(at)),
+            (Some(at), None) => zone.format(at),
+            _ => String::new(),
+        };
+        UnitLine {
+            id: u.id.to_string(),
+            label: u.label.to_string(),
+            weight: u.weight.to_string(),
+            consent: u.consent.label(),
+            consented: u.consent == ConsentStatus::Consented,
+            consent_record,
+            owners,
+            designated,
+            owner_names: Vec::new(),
+            voter: String::new(),
+            retired: u.retired_at.is_some(),
+        }
+    };
+    let with_names = actor.may_in(org.id, OrgAction::ViewPeople);
+    let units: Vec<UnitLine> = if with_names {
+        state
+            .cista
+            .units_with_owners(actor, org.id, q)
+            .await?
+            .into_iter()
+            .map(|u| {
+                let voter = match u.voter() {
+                    Some(o) => o.name.clone().unwrap_or_else(|| "(erased)".to_owned()),
+                    None if u.owners.is_empty() => "nobody".to_owned(),
+                    None => "any owner".to_owned(),
+                };
+                let names = u
+                    .owners
+                    .iter()
+                    .map(|o| o.name.clone().unwrap_or_else(|| "(erased)".to_owned()))
+                    .collect();
+                let designated = u.owners.iter().any(|o| o.designated);
+                let mut l = line(u.unit, u.owners.len(), designated);
+                l.owner_names = names;
+                l.voter = voter;
+                l
+            })
+            .collect()
+    } else {
+        state
+            .cista
+            .roster(actor, org.id)
+            .await?
+            .into_iter()
+            .filter(|r| matches_search(q, &[r.unit.label.as_str()], &[]))
+            .map(|r| line(r.unit, r.owners, r.has_designated_voter))
+            .collect()
+    };
+    let active = units.iter().filter(|u| !u.retired).count();
+    let (summary, found) = if q.is_empty() {
+        (count(active, "unit on file", "units on file"), None)
+    } else {
+        let what = if with_names {
+            ("unit matches", "units match")
+        } else {
+            ("unit label matches", "unit labels match")
+        };
+        (String::new(), Some(count(units.len(), what.0, what.1)))
+    };
     Ok(RosterPage {
         chrome: Chrome::new(ctx, state),
         name: org.name.to_string(),
         slug: org.slug.to_string(),
-        active: units.iter().filter(|u| !u.retired).count(),
+        summary,
+        found,
+        q: q.to_owned(),
+        with_names,
         units,
         can_manage: actor.may_in(org.id, OrgAction::ManageUnits),
         notice,
@@ -140,7 +200,8 @@ pub async fn roster(
         Some("consent") => Some("The unit's consent is recorded.".to_owned()),
         _ => None,
     };
-    let page = roster_page(&state, &ctx, &actor, &org, notice, Vec::new()).await?;
+    let q = done.q.trim().to_owned();
+    let page = roster_page(&state, &ctx, &actor, &org, &q, notice, Vec::new()).await?;
     render(StatusCode::OK, page)
 }
 
@@ -301,7 +362,7 @@ pub async fn import_preview(
             "file",
             "Choose the CSV file of units and owners to import.",
         )];
-        let page = roster_page(&state, &ctx, &actor, &org, None, errors).await?;
+        let page = roster_page(&state, &ctx, &actor, &org, "", None, errors).await?;
         return render(StatusCode::UNPROCESSABLE_ENTITY, page);
     };
     let chrome = Chrome::new(&ctx, &state);

@@ -12,10 +12,12 @@ mod errors;
 mod headers;
 mod import;
 mod repeats;
+mod roster;
 mod server;
 mod staff_voting;
 mod trust;
 mod vote;
+mod words;
 
 use cista_core::{Actor, Cista, Deps};
 use cista_crypto::LocalKeyFile;

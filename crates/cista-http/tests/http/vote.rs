@@ -918,7 +918,8 @@ async fn the_device_test_works_without_signing_in_and_is_recorded() {
     for text in [
         "This connection uses TLS 1.3 with",
         "No cookie came with this request",
-        "(UTC)",
+        // The test server's one organization is in UTC: the zone is said in words.
+        " UTC (Coordinated Universal Time)",
         "not a vote",
         r#"<legend>Practice question (not a vote)"#,
     ] {

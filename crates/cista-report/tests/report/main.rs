@@ -249,7 +249,7 @@ fn a_tie_for_the_last_seat_and_long_names_are_reported_and_fit_the_page() {
     for expected in [
         "ELECTED",
         "TIED",
-        "Tie for the last seat(s) between Candidate 2, Candidate 3: decided by the association's rules.",
+        "Tie for the last seat between Candidate 2, Candidate 3: decided by the association's rules.",
         "1 of 2 seats is left open.",
         "PASSED",
         "Valid: the quorum and the minimum turnout were reached.",

@@ -473,8 +473,8 @@ pub async fn status(rt: &Runtime) -> Result<ExitCode, Failure> {
     match steps.last() {
         None => println!("Clock               never went back in this backup"),
         Some(step) => println!(
-            "Clock               WENT BACK {} time(s); latest: {}",
-            steps.len(),
+            "Clock               WENT BACK {}; latest: {}",
+            cista_types::words::count(steps.len(), "time", "times"),
             step.describe()
         ),
     }
@@ -774,8 +774,8 @@ pub async fn restore(rt: &Runtime, args: &RestoreArgs) -> Result<(), Failure> {
     );
     println!("  integrity_check ok; audit log: {}", done.audit);
     println!(
-        "  erasure ledger replayed: {} erasure(s) applied that this copy predates",
-        done.erasures_replayed
+        "  erasure ledger replayed: {} applied that this copy predates",
+        cista_types::words::count(done.erasures_replayed, "erasure", "erasures")
     );
     println!(
         "serve it with: cista serve --data-dir {} (the key file stays {}; copy or point keys.file at it)",
@@ -802,14 +802,14 @@ pub async fn verify(rt: &Runtime) -> Result<(), Failure> {
     let _ = std::fs::remove_dir_all(&scratch);
     let done = result?;
     println!(
-        "backup OK: restored to {} in {:.1} s ({:.1} MB, {} transactions after the snapshot of {}); integrity_check ok; audit log: {}; {} ledger erasure(s) replayed",
+        "backup OK: restored to {} in {:.1} s ({:.1} MB, {} transactions after the snapshot of {}); integrity_check ok; audit log: {}; {} replayed",
         restore::format_time(done.report.restored_to_ms),
         started.elapsed().as_secs_f64(),
         done.report.db_len as f64 / 1e6,
         done.report.transactions,
         restore::format_time(done.report.snapshot_ms),
         done.audit,
-        done.erasures_replayed
+        cista_types::words::count(done.erasures_replayed, "ledger erasure", "ledger erasures")
     );
     Ok(())
 }

@@ -68,9 +68,13 @@ pub async fn run(rt: &Runtime, args: &ConfigtestArgs) -> Result<ExitCode, Failur
                             format!("{}, schema up to date", store.location())
                         } else {
                             format!(
-                                "{}, {} migration(s) pending (applied at start or by `cista migrate`)",
+                                "{}, {} pending (applied at start or by `cista migrate`)",
                                 store.location(),
-                                s.pending.len()
+                                cista_types::words::count(
+                                    s.pending.len(),
+                                    "migration",
+                                    "migrations"
+                                )
                             )
                         }
                     })

@@ -11,21 +11,21 @@ pub async fn status(rt: &Runtime) -> Result<ExitCode, Failure> {
         "provider   {} ({})",
         status.provider.kind, status.provider.location
     );
-    let count = |kek| status.keys_by_kek.get(kek).copied().unwrap_or(0);
+    let count = |kek| {
+        let n = status.keys_by_kek.get(kek).copied().unwrap_or(0);
+        cista_types::words::count(n, "stored key", "stored keys")
+    };
     println!(
-        "active     {}  wraps {} stored key(s)",
+        "active     {}  wraps {}",
         status.provider.active_kek,
         count(&status.provider.active_kek)
     );
     for retired in &status.provider.retired_keks {
-        println!(
-            "retired    {retired}  wraps {} stored key(s)",
-            count(retired)
-        );
+        println!("retired    {retired}  wraps {}", count(retired));
     }
     for missing in &status.missing_keks {
         println!(
-            "MISSING    {missing}  wraps {} stored key(s) that cannot be unwrapped",
+            "MISSING    {missing}  wraps {} that cannot be unwrapped",
             count(missing)
         );
     }
@@ -42,7 +42,10 @@ pub async fn rotate(rt: &Runtime, args: &RotateArgs) -> Result<(), Failure> {
         .rotate_keys(&rt.operator(), args.remove_retired)
         .await?;
     println!("new active key-encryption key {}", report.new_kek);
-    println!("re-wrapped {} stored key(s)", report.rewrapped);
+    println!(
+        "re-wrapped {}",
+        cista_types::words::count(report.rewrapped, "stored key", "stored keys")
+    );
     for removed in &report.removed {
         println!("removed retired key {removed}");
     }

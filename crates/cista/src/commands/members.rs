@@ -72,9 +72,9 @@ pub async fn import(rt: &Runtime, args: &ImportArgs) -> Result<(), Failure> {
                 eprintln!("{}: {p}", args.file.display());
             }
             return Err(Failure(format!(
-                "{}: {} problem(s); nothing was imported. Fix the file and run the import again.",
+                "{}: {}; nothing was imported. Fix the file and run the import again.",
                 args.file.display(),
-                problems.len()
+                cista_types::words::count(problems.len(), "problem", "problems")
             )));
         }
         Err(e) => return Err(e.into()),

@@ -12,9 +12,9 @@ pub async fn run(rt: &Runtime) -> Result<(), Failure> {
             println!("applied {name}");
         }
         println!(
-            "{}: {} migration(s) applied",
+            "{}: {} applied",
             store.location(),
-            applied.len()
+            cista_types::words::count(applied.len(), "migration", "migrations")
         );
     }
     Ok(())

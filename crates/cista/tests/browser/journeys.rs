@@ -53,7 +53,7 @@ async fn links_lead_on_through_sign_in_and_a_first_password() {
     b.shot("journey-first-password-to-the-ballot.png").await;
 
     // An owner on a staff page: a page with the next step, the technical details folded away.
-    b.go("/admin/palm-court").await;
+    b.go("/admin/palm-court/units").await;
     let refused = b.main_text().await;
     assert!(refused.contains("Details for support"), "{refused}");
     assert!(

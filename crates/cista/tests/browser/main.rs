@@ -12,6 +12,7 @@
     clippy::indexing_slicing
 )]
 
+mod every_page;
 mod import;
 mod journeys;
 
@@ -468,7 +469,11 @@ async fn people_and_access_flows_work_in_chromium() {
     b.fill("password", PASSWORD).await;
     b.fill("confirm", PASSWORD).await;
     b.submit().await;
-    assert!(b.main_text().await.contains("Your password is saved"));
+    // Choosing the password signs the browser in (the link proved the address).
+    assert_eq!(b.path().await, "/me");
+    assert!(b.main_text().await.contains("Hello Manuel"));
+    b.sign_out().await;
+    assert!(b.main_text().await.contains("signed out"));
     b.shot("sign-in.png").await;
     b.fill("email", MEMBER).await;
     b.fill("password", PASSWORD).await;
@@ -489,6 +494,8 @@ async fn people_and_access_flows_work_in_chromium() {
     b.fill("password", "lantern-quarry-velvet-7").await;
     b.fill("confirm", "lantern-quarry-velvet-7").await;
     b.submit().await;
+    assert_eq!(b.path().await, "/me", "a new password signs the browser in");
+    b.sign_out().await;
     b.sign_in(MEMBER, PASSWORD).await;
     assert!(
         b.main_text().await.contains("not right"),
@@ -771,7 +778,17 @@ async fn the_landing_and_trust_pages_render_cleanly_in_chromium() {
         .text()
         .await
         .unwrap();
-    assert!(error.contains("not_found"), "{error}");
+    assert!(error.contains("This page was not found"), "{error}");
+    // The stable code is there for support, folded away.
+    let details = driver
+        .find(By::Css("main details"))
+        .await
+        .unwrap()
+        .attr("textContent")
+        .await
+        .unwrap()
+        .unwrap_or_default();
+    assert!(details.contains("not_found"), "{details}");
     driver
         .screenshot(&shots.join("not-found.png"))
         .await

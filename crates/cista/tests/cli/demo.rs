@@ -96,7 +96,7 @@ fn the_demo_serves_then_reuses_its_data() {
     let rotated = crate::ok(rotate).stdout;
     // signing key, three instance keys, the organization's data key, and forty people's own
     // keys in the vault (the manager and the association's 39 owners)
-    assert!(rotated.contains("re-wrapped 45 stored key(s)"), "{rotated}");
+    assert!(rotated.contains("re-wrapped 45 stored keys"), "{rotated}");
     let after = keys_status();
     assert_ne!(active_kek(&after), old_kek);
     assert!(after.contains(&format!("retired    {old_kek}")), "{after}");

@@ -18,6 +18,7 @@ use axum::{Extension, Form};
 use cista_core::ports::Organization;
 use cista_core::voting::Ballot;
 use cista_core::{Actor, Error, OrgAction};
+use cista_types::words::count;
 use serde::Deserialize;
 
 #[derive(Template)]
@@ -362,6 +363,48 @@ pub async fn reissue(
         "{}?done=reissued",
         ballot_path(&org, copy)
     )))
+}
+
+#[derive(Template)]
+#[template(path = "admin/ballots/remind.html")]
+struct RemindPage {
+    chrome: Chrome,
+    slug: String,
+    name: String,
+    id: String,
+    title: String,
+    /// `Send a reminder to 3 people?`
+    question: String,
+    people: usize,
+}
+
+/// The confirmation before a reminder goes out: to how many people.
+pub async fn remind_page(
+    State(state): State<AppState>,
+    Extension(ctx): Extension<RequestContext>,
+    Path((slug, id)): Path<(String, String)>,
+) -> Result<Response, AppError> {
+    let (actor, _) = match person_or_redirect(&ctx) {
+        Ok(found) => found,
+        Err(to) => return Ok(see_other(&to)),
+    };
+    let (org, ballot) = org_and_ballot(&state, &actor, &slug, &id).await?;
+    let people = state
+        .cista
+        .reminder_count(&actor, org.id, ballot.id())
+        .await?;
+    render(
+        StatusCode::OK,
+        RemindPage {
+            chrome: Chrome::new(&ctx, &state),
+            slug: org.slug.to_string(),
+            name: org.name.to_string(),
+            id: ballot.id().to_string(),
+            title: ballot.definition.title.clone(),
+            question: format!("Send a reminder to {}?", count(people, "person", "people")),
+            people,
+        },
+    )
 }
 
 pub async fn remind(

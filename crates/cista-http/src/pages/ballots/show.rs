@@ -19,6 +19,7 @@ use axum::response::Response;
 use cista_core::ports::{BallotStatus, Organization};
 use cista_core::voting::Ballot;
 use cista_core::{Actor, OrgAction};
+use cista_types::words::{count, noun};
 use serde::Deserialize;
 
 /// One line of the ballot list.
@@ -444,8 +445,9 @@ fn notice(done: &Done) -> Option<String> {
         "removed" => "The contest is removed.".to_owned(),
         "moved" => "The contest is moved.".to_owned(),
         "published" => format!(
-            "The ballot is published and can no longer change. {n} notice(s) to owners are on \
-             their way."
+            "The ballot is published and can no longer change. {} to owners {} on their way.",
+            count(n, "notice", "notices"),
+            noun(n == 1, "is", "are")
         ),
         "cancelled" => "The ballot is cancelled; its records stay.".to_owned(),
         "reissued" => {
@@ -453,7 +455,12 @@ fn notice(done: &Done) -> Option<String> {
                 .to_owned()
         }
         "reminded" => {
-            format!("{n} reminder(s) are on their way to the owners of units that have not voted.")
+            format!(
+                "{} {} on {} way to the owners of units that have not voted.",
+                count(n, "reminder", "reminders"),
+                noun(n == 1, "is", "are"),
+                noun(n == 1, "its", "their")
+            )
         }
         "closed" => "The ballot is closed and counted.".to_owned(),
         _ => return None,

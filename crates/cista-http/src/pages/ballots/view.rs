@@ -8,6 +8,7 @@ use cista_core::voting::definition::{BallotDefinition, Contest, ContestKind, Wei
 use cista_core::voting::tally::{ContestResult, OptionCount, Turnout};
 use cista_core::voting::{Ballot, Window};
 use cista_types::voting::format_weight_sum;
+use cista_types::words::{count, noun};
 use cista_types::{Percent, TimeZoneName};
 
 /// A contest as the pages list it (never with counts).
@@ -337,7 +338,11 @@ impl ResultView {
                                 outcome: if k.elected {
                                     "Elected"
                                 } else if *valid && tied.contains(&k.id) {
-                                    "Tied for the last seat(s)"
+                                    if *open_seats == 1 {
+                                        "Tied for the last seat"
+                                    } else {
+                                        "Tied for the last seats"
+                                    }
                                 } else {
                                     ""
                                 },
@@ -346,14 +351,22 @@ impl ResultView {
                         blank: *blank,
                         ok: *valid,
                         outcome: if *valid {
-                            format!("{elected} of {seats} seat(s) filled by plurality.")
+                            format!(
+                                "{elected} of {} filled by plurality.",
+                                count(*seats, "seat", "seats")
+                            )
                         } else {
                             format!("Not valid: {invalid_because}; no one is elected.")
                         },
                         tie: if *valid && !tied.is_empty() {
                             format!(
-                                "Tie for the last seat(s): {open_seats} seat(s) are decided \
-                                 by the association's rules."
+                                "Tie for the last {}: {} by the association's rules.",
+                                noun(*open_seats == 1, "seat", "seats"),
+                                if *open_seats == 1 {
+                                    "1 seat is decided".to_owned()
+                                } else {
+                                    format!("{open_seats} seats are decided")
+                                }
                             )
                         } else {
                             String::new()

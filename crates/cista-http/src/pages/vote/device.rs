@@ -12,6 +12,7 @@ use axum::extract::{Query, State};
 use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::Response;
 use axum::{Extension, Form};
+use cista_core::Actor;
 use cista_types::TimeZoneName;
 use serde::Deserialize;
 use std::sync::Arc;
@@ -23,7 +24,10 @@ struct Checks {
     cookie: &'static str,
     cookie_ok: bool,
     user_agent: String,
+    /// The server's time in the organization's zone, with its abbreviation.
     now: String,
+    /// Whose zone that is, e.g. `America/New_York, the association's time zone`.
+    zone: String,
 }
 
 impl Checks {
@@ -32,6 +36,7 @@ impl Checks {
         ctx: &RequestContext,
         headers: &HeaderMap,
         connection: Option<&ConnectionTls>,
+        zone: &TimeZoneName,
     ) -> Self {
         let (tls, tls_ok) = match connection {
             Some(c) => (
@@ -79,7 +84,12 @@ impl Checks {
                 .chars()
                 .take(300)
                 .collect(),
-            now: TimeZoneName::utc().format_precise(state.cista.clock().now()),
+            now: zone.format_precise(state.cista.clock().now()),
+            zone: if zone.as_str() == "UTC" {
+                "Coordinated Universal Time".to_owned()
+            } else {
+                format!("{zone}, the association's time zone")
+            },
         }
     }
 }
@@ -107,6 +117,17 @@ pub struct DoneQuery {
     done: Option<String>,
 }
 
+/// The zone the page shows the time in: the visitor's organization's, or the one all
+/// organizations here share (see `Cista::time_zone_for`).
+async fn zone_for(state: &AppState, ctx: &RequestContext) -> Result<TimeZoneName, AppError> {
+    let actor = ctx
+        .session
+        .as_ref()
+        .and_then(|s| s.actor.clone())
+        .unwrap_or(Actor::Anonymous);
+    Ok(state.cista.time_zone_for(&actor).await?)
+}
+
 fn practice_answer(raw: &str) -> Option<&'static str> {
     match raw {
         "yes" => Some("Yes"),
@@ -123,7 +144,9 @@ pub async fn page(
     headers: HeaderMap,
     connection: Option<Extension<Arc<ConnectionTls>>>,
 ) -> Result<Response, AppError> {
-    let checks = Checks::of(&state, &ctx, &headers, connection.as_deref().map(|c| &**c));
+    let zone = zone_for(&state, &ctx).await?;
+    let connection = connection.as_deref().map(|c| &**c);
+    let checks = Checks::of(&state, &ctx, &headers, connection, &zone);
     if let Some(answer) = query.done.as_deref().and_then(practice_answer) {
         return render(
             StatusCode::OK,
@@ -157,7 +180,9 @@ pub async fn submit(
     connection: Option<Extension<Arc<ConnectionTls>>>,
     Form(form): Form<PracticeForm>,
 ) -> Result<Response, AppError> {
-    let checks = Checks::of(&state, &ctx, &headers, connection.as_deref().map(|c| &**c));
+    let zone = zone_for(&state, &ctx).await?;
+    let connection = connection.as_deref().map(|c| &**c);
+    let checks = Checks::of(&state, &ctx, &headers, connection, &zone);
     if practice_answer(&form.practice).is_none() {
         {
             return render(
