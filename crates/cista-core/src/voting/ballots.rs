@@ -498,11 +498,12 @@ impl Cista {
         }
     }
 
-    /// A set-password link for an owner who has not set one yet, valid until the ballot
-    /// closes (at least the usual invitation time, at most 30 days); older links stop working.
     /// For an owner who has not chosen a password yet: a fresh invitation link (valid until
     /// the ballot closes, at least the usual invitation time, at most 30 days) that leads to
-    /// the ballot once the password is chosen. `None` for everyone else.
+    /// the ballot once the password is chosen. `None` for everyone else. The links sent
+    /// earlier (the invitation, another ballot's email, an earlier reminder) keep working until
+    /// their own expiry: an owner may follow any email Cista sent; choosing a password with one
+    /// ends the others (`set_password_with_link`).
     async fn set_password_link(
         &self,
         tx: &mut dyn StoreTx,
@@ -523,8 +524,6 @@ impl Cista {
         let ttl = (closes_at.as_offset() - now.as_offset())
             .max(self.settings().invite_ttl)
             .min(Duration::days(30));
-        tx.revoke_credentials(subject, CredentialPurpose::Invite, now)
-            .await?;
         let token = new_token(self.rng().as_ref());
         tx.insert_credential(&Credential {
             token_hash: token.hash,

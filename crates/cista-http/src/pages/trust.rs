@@ -35,7 +35,18 @@ pub struct TrustView {
     pub backup: crate::BackupLine,
 }
 
+/// How the instance-wide pages show a time: in UTC, saying so (`30 November 2026, 19:05:09
+/// UTC`); the instance has no organization whose zone it could use.
+pub fn instance_time(at: cista_types::Timestamp) -> String {
+    cista_types::TimeZoneName::utc().format_precise(at)
+}
+
 impl TrustView {
+    /// `instance_time` for the template.
+    pub fn time(&self, at: &cista_types::Timestamp) -> String {
+        instance_time(*at)
+    }
+
     /// The view `actor` may see: the staff view (`report.details`) or the public one.
     pub async fn gather(
         state: &AppState,
@@ -116,7 +127,7 @@ pub fn facts(view: &TrustView) -> Vec<Fact> {
                 "{} entries; latest signed checkpoint covers {} at {} — signature {}",
                 audit.entries,
                 cp.size,
-                cp.signed_at,
+                instance_time(cp.signed_at),
                 if cp.signature_valid {
                     "valid"
                 } else {

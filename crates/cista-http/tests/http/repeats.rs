@@ -300,7 +300,18 @@ async fn choosing_a_password_from_a_reminder_signs_in_and_opens_the_ballot() {
     let ballot = open_ballot(cista, org, Secrecy::Secret, Duration::hours(1)).await;
     // Fay never chose a password; Ana did.
     activate(cista, org, "ana@palm.example").await;
+    // An earlier reminder, of another ballot, already gave Fay a set-password link.
     while last_notice(cista, "fay@palm.example").await.is_some() {}
+    let other = open_ballot(cista, org, Secrecy::Recorded, Duration::hours(2)).await;
+    cista.send_reminders(&operator(), org, other).await.unwrap();
+    let Some(Notice::BallotReminder {
+        set_password_link: Some(earlier),
+        ..
+    }) = last_notice(cista, "fay@palm.example").await
+    else {
+        panic!("the first reminder carries a set-password link");
+    };
+    let earlier = earlier[earlier.find("/i/").unwrap()..].to_owned();
     cista
         .send_reminders(&operator(), org, ballot)
         .await
@@ -342,8 +353,13 @@ async fn choosing_a_password_from_a_reminder_signs_in_and_opens_the_ballot() {
     .unwrap();
     assert!(rendered.text.contains(&link), "{}", rendered.text);
 
-    // Following it: choose a password, and land on the ballot, signed in.
+    // The reminder's link did not cancel the earlier email's: either leads her on.
     let browser = server.browser();
+    let (status, html) = page(&browser, &server, &earlier).await;
+    assert_eq!(status, StatusCode::OK, "{html}");
+    assert!(html.contains(r#"name="confirm""#), "{html}");
+
+    // Following it: choose a password, and land on the ballot, signed in.
     let path = link[link.find("/i/").unwrap()..].to_owned();
     let (status, html) = page(&browser, &server, &path).await;
     assert_eq!(status, StatusCode::OK, "{html}");
@@ -361,6 +377,13 @@ async fn choosing_a_password_from_a_reminder_signs_in_and_opens_the_ballot() {
     assert_eq!(to, format!("/vote/{ballot}"));
     assert_eq!(status, StatusCode::OK);
     assert!(ballot_page.contains("Annual meeting"), "{ballot_page}");
+    // Once she chose a password, the other links have done their job.
+    let (status, _) = page(&server.browser(), &server, &earlier).await;
+    assert_eq!(
+        status,
+        StatusCode::BAD_REQUEST,
+        "the earlier link ends with the first use"
+    );
     server.stop().await;
 }
 

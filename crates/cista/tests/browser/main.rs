@@ -318,7 +318,13 @@ impl Browser {
     }
 
     async fn fill(&self, id: &str, value: &str) {
-        let field = self.driver.find(By::Id(id)).await.unwrap();
+        let Ok(field) = self.driver.find(By::Id(id)).await else {
+            panic!(
+                "no field {id} on {}: {}",
+                self.path().await,
+                self.main_text().await
+            );
+        };
         field.clear().await.unwrap();
         field.send_keys(value).await.unwrap();
     }
@@ -784,7 +790,7 @@ async fn the_landing_and_trust_pages_render_cleanly_in_chromium() {
         .find(By::Css("main details"))
         .await
         .unwrap()
-        .attr("textContent")
+        .prop("textContent")
         .await
         .unwrap()
         .unwrap_or_default();

@@ -79,12 +79,8 @@ fn the_same_binary_runs_on_postgresql() {
         }
         let report = report.expect("the server answered");
         assert_eq!(report["report"]["database"]["backend"], "Postgres");
-        assert!(
-            report["report"]["database"]["version"]
-                .as_str()
-                .unwrap()
-                .starts_with("PostgreSQL ")
-        );
+        // The public report names the database, not its exact version (staff see that).
+        assert_eq!(report["report"]["database"]["version"], "PostgreSQL");
     });
     assert_eq!(server.terminate(), 0);
 
