@@ -116,11 +116,9 @@ async fn open_ballots(
     for b in open {
         let live = state.cista.live_turnout(actor, &b).await?;
         let t = &live.turnout;
-        let share = if t.eligible_units == 0 {
-            0
-        } else {
-            t.voted_units * 100 / t.eligible_units
-        };
+        let share = (t.voted_units * 100)
+            .checked_div(t.eligible_units)
+            .unwrap_or(0);
         out.push(OpenBallot {
             id: b.id().to_string(),
             title: b.definition.title.clone(),

@@ -199,7 +199,6 @@ pub async fn submit(
         }
     };
     let tls = connection
-        .as_deref()
         .map(|c| format!("{} {}", c.version, c.cipher_suite))
         .unwrap_or_else(|| "unknown".to_owned());
     state
