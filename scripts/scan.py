@@ -685,11 +685,41 @@ def run_wapiti(demo: Demo, token: str, role: str, long: bool, tmp: str, repeats:
 
 
 SQLMAP_FINDING = re.compile(
-    r"is vulnerable|identified the following injection point|appears to be .* injectable"
+    r"is vulnerable|identified the following injection point"
     r"|might be injectable|might be vulnerable to cross-site scripting|"
     r"unhandled exception",
     re.I,
 )
+# A parameter sqlmap's first boolean test flags, before it checks the flag itself.
+SQLMAP_TENTATIVE = re.compile(r"parameter '([^']+)' appears to be .* injectable", re.I)
+# ...and the verdict of that check when the flag was wrong (a page that differs from one
+# request to the next, such as one carrying a fresh submission id, makes the first test flag).
+SQLMAP_RETRACTED = re.compile(r"parameter '([^']+)' does not seem to be injectable", re.I)
+
+
+def sqlmap_findings(output: str) -> list[str]:
+    """The lines of sqlmap's output that are findings. A parameter its first test flags
+    counts unless sqlmap's own false-positive check then retracts it for that parameter."""
+    findings = []
+    tentative: dict[str, str] = {}
+    checked_false = False
+    for line in output.splitlines():
+        flagged = SQLMAP_TENTATIVE.search(line)
+        if flagged:
+            tentative[flagged.group(1)] = line.strip()
+            checked_false = False
+            continue
+        if "false positive or unexploitable injection point detected" in line:
+            checked_false = True
+            continue
+        retracted = SQLMAP_RETRACTED.search(line)
+        if retracted and checked_false:
+            tentative.pop(retracted.group(1), None)
+            checked_false = False
+            continue
+        if SQLMAP_FINDING.search(line):
+            findings.append(line.strip())
+    return findings + list(tentative.values())
 
 
 def sqlmap_binary() -> str:
@@ -747,9 +777,8 @@ def run_sqlmap(demo: Demo, token: str, run: Run, targets: list[dict], long: bool
         with open(os.path.join(out, f"target-{number}.txt"), "w") as f:
             f.write(" ".join(args) + "\n\n" + result.stdout + result.stderr)
         where = f"{target['method']} {urllib.parse.urlsplit(target['url']).path}"
-        for line in (result.stdout + result.stderr).splitlines():
-            if SQLMAP_FINDING.search(line):
-                run.findings.append(f"{where}: {line.strip()}")
+        for line in sqlmap_findings(result.stdout + result.stderr):
+            run.findings.append(f"{where}: {line}")
         if result.returncode != 0:
             run.findings.append(f"{where}: sqlmap failed (exit {result.returncode}), see {out}")
     run.seconds += time.monotonic() - started
