@@ -133,6 +133,28 @@ struct Checked {
     choices: Choices,
 }
 
+/// Takes the ballot's shared lock inside `tx` and refuses unless it is still published and
+/// open at `now`: a close waits for the transaction, and a ballot that closed while the vote
+/// was being checked is seen here. Errors: `BallotNotOpen`.
+pub(crate) async fn lock_open_ballot(
+    tx: &mut dyn crate::ports::StoreTx,
+    ballot: &Ballot,
+    now: Timestamp,
+) -> Result<()> {
+    let live = tx
+        .lock_ballot(ballot.id(), false)
+        .await?
+        .is_some_and(|b| b.status == BallotStatus::Published && now < b.closes_at);
+    if live {
+        Ok(())
+    } else {
+        Err(Error::BallotNotOpen(format!(
+            "voting on “{}” has closed; no late ballots are accepted",
+            ballot.definition.title
+        )))
+    }
+}
+
 impl Cista {
     /// Casts an online vote for one of the voter's units. A repeat of a submission that
     /// already cast the vote returns that cast's receipt (`repeated`), whatever happened since.
@@ -557,18 +579,7 @@ impl Cista {
                 .await?;
             let mut tx = self.store().begin().await?;
             let now = self.clock().now();
-            // Inside the transaction, under a shared lock: a close waits for us, and if the
-            // ballot closed while we checked, we see it here.
-            let live = tx
-                .lock_ballot(ballot.id(), false)
-                .await?
-                .is_some_and(|b| b.status == BallotStatus::Published && now < b.closes_at);
-            if !live {
-                return Err(Error::BallotNotOpen(format!(
-                    "voting on “{}” has closed; no late ballots are accepted",
-                    ballot.definition.title
-                )));
-            }
+            lock_open_ballot(tx.as_mut(), ballot, now).await?;
             let participation = Participation {
                 ballot: ballot.id(),
                 unit: checked.unit.id,

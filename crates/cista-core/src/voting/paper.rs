@@ -160,16 +160,7 @@ impl Cista {
         };
         let mut tx = self.store().begin().await?;
         let now = self.clock().now();
-        let live = tx
-            .lock_ballot(ballot.id(), false)
-            .await?
-            .is_some_and(|b| b.status == BallotStatus::Published && now < b.closes_at);
-        if !live {
-            return Err(Error::BallotNotOpen(format!(
-                "voting on “{}” has closed; no late ballots are accepted",
-                ballot.definition.title
-            )));
-        }
+        super::cast::lock_open_ballot(tx.as_mut(), &ballot, now).await?;
         let row = Participation {
             ballot: ballot.id(),
             unit: unit.id,
