@@ -237,7 +237,8 @@ impl Cista {
             ),
             sessions: format!(
                 "server-side; end after {} idle minutes or {} hours; a new id at every sign-in; \
-                 signing out or changing the password ends every session",
+                 \"sign out\" ends this device's session, \"sign out everywhere\" and a \
+                 password change end every session",
                 s.session_idle.whole_minutes(),
                 s.session_absolute.whole_hours()
             ),

@@ -3,7 +3,7 @@
 //! attempts never use up the person's own.
 
 use crate::convert::{db_err, from_db_time, to_db_time};
-use crate::entity::access_attempt;
+use crate::entity::{access_attempt, account};
 use cista_core::Result;
 use cista_core::ports::{AccessAttempt, AttemptKind, AttemptScope, AttemptTally};
 use cista_crypto::Digest32;
@@ -29,6 +29,18 @@ fn scoped(
         }
         AttemptScope::Untrusted => query.filter(access_attempt::Column::Trusted.eq(false)),
     }
+}
+
+/// Locks the person's account row until the transaction ends (`SELECT … FOR UPDATE` on
+/// PostgreSQL; on SQLite the write transaction already holds the database's lock and the
+/// clause is left out). A person without an account has nothing to lock and nothing to send.
+pub(crate) async fn lock_person(db: &impl ConnectionTrait, subject: SubjectCode) -> Result<()> {
+    account::Entity::find_by_id(subject.as_i64())
+        .lock_exclusive()
+        .one(db)
+        .await
+        .map_err(db_err)?;
+    Ok(())
 }
 
 pub(crate) async fn tally(

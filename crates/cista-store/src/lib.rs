@@ -20,11 +20,10 @@ pub use vault::SeaVault;
 use async_trait::async_trait;
 use cista_core::audit::NewAuditEntry;
 use cista_core::ports::{
-    Account, AttemptKind, AttemptScope, AttemptTally, AuditEntry, AuditHead, Backend, BallotStatus,
-    BoxEntry, Credential, CredentialPurpose, DatabaseDescription, EligibleUnit, Instance,
-    KeyPurpose, Membership, Organization, OutboxMessage, PaperBatch, PaperPile, Participation,
-    Refusal, Rewrap, Session, StoreTx, StoredBallot, StoredCheckpoint, StoredKey, SubmissionClaim,
-    Unit, UnitOwner,
+    Account, AuditEntry, AuditHead, Backend, BallotStatus, BoxEntry, Credential, CredentialPurpose,
+    DatabaseDescription, EligibleUnit, Instance, KeyPurpose, Membership, Organization,
+    OutboxMessage, PaperBatch, PaperPile, Participation, Refusal, Rewrap, Session, StoreTx,
+    StoredBallot, StoredCheckpoint, StoredKey, SubmissionClaim, Unit, UnitOwner,
 };
 use cista_core::{Error, Result, Store};
 use cista_crypto::Digest32;
@@ -830,16 +829,6 @@ impl Store for SeaStore {
         let (_turn, txn) = self.begin_write().await?;
         submissions::release(&txn, key).await?;
         txn.commit().await.map_err(db_err)
-    }
-
-    async fn access_attempts(
-        &self,
-        subject: SubjectCode,
-        kind: AttemptKind,
-        scope: AttemptScope<'_>,
-        since: Timestamp,
-    ) -> Result<AttemptTally> {
-        attempts::tally(&self.db, subject, kind, scope, since).await
     }
 
     async fn purge_access_attempts(&self, before: Timestamp) -> Result<u64> {

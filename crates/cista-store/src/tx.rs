@@ -7,9 +7,9 @@ use crate::{audit_append, paper, voting};
 use async_trait::async_trait;
 use cista_core::audit::NewAuditEntry;
 use cista_core::ports::{
-    AccessAttempt, Account, AttemptKind, AuditEntry, BoxEntry, Credential, CredentialPurpose,
-    EligibleUnit, Membership, OutboxMessage, PaperBatch, PaperPile, Participation, Refusal,
-    Session, StoreTx, StoredBallot, Unit, UnitOwner,
+    AccessAttempt, Account, AttemptKind, AttemptScope, AttemptTally, AuditEntry, BoxEntry,
+    Credential, CredentialPurpose, EligibleUnit, Membership, OutboxMessage, PaperBatch, PaperPile,
+    Participation, Refusal, Session, StoreTx, StoredBallot, Unit, UnitOwner,
 };
 use cista_core::{Error, Result};
 use cista_crypto::Digest32;
@@ -224,6 +224,17 @@ impl StoreTx for SeaTx {
             .await
             .map_err(db_err)?
             .rows_affected)
+    }
+
+    async fn access_attempts(
+        &mut self,
+        subject: SubjectCode,
+        kind: AttemptKind,
+        scope: AttemptScope<'_>,
+        since: Timestamp,
+    ) -> Result<AttemptTally> {
+        crate::attempts::lock_person(&self.txn, subject).await?;
+        crate::attempts::tally(&self.txn, subject, kind, scope, since).await
     }
 
     async fn record_access_attempt(&mut self, attempt: &AccessAttempt) -> Result<()> {

@@ -211,7 +211,10 @@ impl Cista {
                 ));
             }
         }
-        self.send_new_invitation(actor, org, subject, None).await
+        // Staff re-sends have no budget, so a link always comes back.
+        self.send_new_invitation(actor, org, subject, None)
+            .await?
+            .ok_or_else(|| Error::Internal("a staff re-send was refused a budget".to_owned()))
     }
 
     /// `resend_invitation_by_email_from` for a requester that cannot say where it comes from.
@@ -249,11 +252,7 @@ impl Cista {
         else {
             return Ok(());
         };
-        if !invited
-            || !self
-                .within_send_budget(subject, AttemptKind::Invitation, requester)
-                .await?
-        {
+        if !invited {
             return Ok(());
         }
         self.send_new_invitation(&Actor::Anonymous, membership.org, subject, Some(requester))
@@ -261,16 +260,17 @@ impl Cista {
         Ok(())
     }
 
-    /// Sends a fresh invitation link. Staff re-sending one (`requester` is `None`) replace the
-    /// older links; a re-send through the public form (`requester` is who asked) leaves them
-    /// valid and counts against that requester's budget.
+    /// Sends a fresh invitation link and returns it. Staff re-sending one (`requester` is
+    /// `None`) replace the older links; a re-send through the public form (`requester` is who
+    /// asked) leaves them valid and counts against that requester's budget, which is checked
+    /// in the same transaction (`None` returned: over budget, nothing sent).
     async fn send_new_invitation(
         &self,
         actor: &Actor,
         org: OrgId,
         subject: SubjectCode,
         requester: Option<&Requester>,
-    ) -> Result<String> {
+    ) -> Result<Option<String>> {
         let organization = self.existing_organization(org).await?;
         let role = self
             .store()
@@ -285,6 +285,12 @@ impl Cista {
                     .await?;
             }
             Some(requester) => {
+                if !self
+                    .within_send_budget(tx.as_mut(), subject, AttemptKind::Invitation, requester)
+                    .await?
+                {
+                    return Ok(None);
+                }
                 tx.record_access_attempt(&self.attempt(
                     subject,
                     AttemptKind::Invitation,
@@ -311,6 +317,6 @@ impl Cista {
             serde_json::json!({ "subject": subject.to_string() }),
         ))
         .await?;
-        Ok(link)
+        Ok(Some(link))
     }
 }

@@ -180,10 +180,13 @@ impl Cista {
             .account(subject)
             .await?
             .is_some_and(|a| a.status == AccountStatus::Active);
-        if !active
-            || !self
-                .within_send_budget(subject, AttemptKind::Reset, requester)
-                .await?
+        if !active {
+            return Ok(());
+        }
+        let mut tx = self.store().begin().await?;
+        if !self
+            .within_send_budget(tx.as_mut(), subject, AttemptKind::Reset, requester)
+            .await?
         {
             return Ok(());
         }
@@ -204,7 +207,6 @@ impl Cista {
             link: self.link("r", &token),
             expires_at: credential.expires_at,
         };
-        let mut tx = self.store().begin().await?;
         tx.insert_credential(&credential).await?;
         tx.record_access_attempt(&self.attempt(subject, AttemptKind::Reset, requester, now))
             .await?;

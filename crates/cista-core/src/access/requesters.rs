@@ -19,7 +19,7 @@
 
 use crate::Cista;
 use crate::Result;
-use crate::ports::{AttemptKind, AttemptScope, AttemptTally};
+use crate::ports::{AttemptKind, AttemptScope, AttemptTally, StoreTx};
 use base64::Engine as _;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use cista_crypto::Digest32;
@@ -174,16 +174,18 @@ impl Cista {
 
     /// Whether `requester` may still set off a send of `kind` to `subject`: its own hourly
     /// budget (`sends_per_hour`), and for requesters that are not the person's own device, the
-    /// hourly cap of all of them together (`untrusted_sends_per_hour`).
+    /// hourly cap of all of them together (`untrusted_sends_per_hour`). Counted inside `tx`,
+    /// under the person's lock, so the send recorded in the same transaction is counted by the
+    /// next request even when both arrive at once.
     pub(crate) async fn within_send_budget(
         &self,
+        tx: &mut dyn StoreTx,
         subject: SubjectCode,
         kind: AttemptKind,
         requester: &Requester,
     ) -> Result<bool> {
         let since = self.clock().now().plus(-SEND_WINDOW);
-        let own = self
-            .store()
+        let own = tx
             .access_attempts(
                 subject,
                 kind,
@@ -197,8 +199,7 @@ impl Cista {
         if requester.trusted_for(subject) {
             return Ok(true);
         }
-        let strangers = self
-            .store()
+        let strangers = tx
             .access_attempts(subject, kind, AttemptScope::Untrusted, since)
             .await?;
         Ok(strangers.count < self.settings().untrusted_sends_per_hour)
@@ -225,16 +226,17 @@ impl Cista {
     /// lock it after `lockout_after`, for `lockout_base` doubling up to `lockout_max`; the
     /// wrong passwords of all untrusted requesters together lock untrusted requesters after
     /// `untrusted_lockout_after`. A device the person signed in from is locked only by its own.
+    /// Counted inside `tx`, under the person's lock (see `within_send_budget`).
     pub(crate) async fn password_locked_until(
         &self,
+        tx: &mut dyn StoreTx,
         subject: SubjectCode,
         requester: &Requester,
         now: Timestamp,
     ) -> Result<Option<Timestamp>> {
         let since = now.plus(-FAILURE_WINDOW);
         let settings = self.settings();
-        let own = self
-            .store()
+        let own = tx
             .access_attempts(
                 subject,
                 AttemptKind::Password,
@@ -244,8 +246,7 @@ impl Cista {
             .await?;
         let mut until = self.lock_end(own, u64::try_from(settings.lockout_after).unwrap_or(0));
         if !requester.trusted_for(subject) {
-            let strangers = self
-                .store()
+            let strangers = tx
                 .access_attempts(
                     subject,
                     AttemptKind::Password,

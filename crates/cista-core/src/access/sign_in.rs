@@ -90,25 +90,42 @@ impl Cista {
             .hasher()
             .verify(password, account.password_hash.as_deref())
             .await?;
+        // Upgrade a hash made under an older, cheaper policy while we have the password (before
+        // the transaction: hashing is slow and must not hold the person's lock).
+        if matched
+            && account
+                .password_hash
+                .as_deref()
+                .is_some_and(cista_crypto::password::needs_rehash)
+            && let Ok(p) = cista_types::Password::parse(password)
+        {
+            account.password_hash = Some(self.hasher().hash(&p).await?);
+        }
+        let stage = self.stage_after_password(&account).await?;
+        // The lockout is read and the attempt recorded in one transaction under the person's
+        // lock, so a burst of guesses sent at once is counted one after the other.
+        let mut tx = self.store().begin().await?;
         // A lock set by wrong second factors (someone who knew the password), or by wrong
         // passwords from this requester or from strangers together.
-        let locked = account.locked_until.filter(|until| *until > now).or(self
-            .password_locked_until(account.subject, requester, now)
-            .await?);
+        let locked = match account.locked_until.filter(|until| *until > now) {
+            Some(until) => Some(until),
+            None => {
+                self.password_locked_until(tx.as_mut(), account.subject, requester, now)
+                    .await?
+            }
+        };
         if locked.is_some() {
-            self.store()
-                .append_audit(NewAuditEntry::new(
-                    now,
-                    &Actor::Anonymous,
-                    None,
-                    AuditKind::SignInLocked,
-                    serde_json::json!({ "subject": account.subject.to_string() }),
-                ))
-                .await?;
+            tx.commit(NewAuditEntry::new(
+                now,
+                &Actor::Anonymous,
+                None,
+                AuditKind::SignInLocked,
+                serde_json::json!({ "subject": account.subject.to_string() }),
+            ))
+            .await?;
             return Err(Error::SignInFailed);
         }
         if !matched {
-            let mut tx = self.store().begin().await?;
             tx.record_access_attempt(&self.attempt(
                 account.subject,
                 AttemptKind::Password,
@@ -129,20 +146,9 @@ impl Cista {
             .await?;
             return Err(Error::SignInFailed);
         }
-        // Upgrade a hash made under an older, cheaper policy while we have the password.
-        if account
-            .password_hash
-            .as_deref()
-            .is_some_and(cista_crypto::password::needs_rehash)
-            && let Ok(p) = cista_types::Password::parse(password)
-        {
-            account.password_hash = Some(self.hasher().hash(&p).await?);
-        }
         account.failed_attempts = 0;
         account.locked_until = None;
-        let stage = self.stage_after_password(&account).await?;
         let (session, signed_in) = self.new_session(account.subject, stage, now);
-        let mut tx = self.store().begin().await?;
         tx.update_account(&account).await?;
         tx.clear_access_attempts(account.subject, AttemptKind::Password, requester.key())
             .await?;

@@ -59,11 +59,13 @@ impl Cista {
                 matches!(a.status, AccountStatus::Active | AccountStatus::Invited)
             });
         let has_phone = self.own_fields(subject).await?.phone.is_some();
-        if !eligible
-            || !has_phone
-            || !self
-                .within_send_budget(subject, AttemptKind::SmsCode, requester)
-                .await?
+        if !eligible || !has_phone {
+            return Ok(challenge.secret);
+        }
+        let mut tx = self.store().begin().await?;
+        if !self
+            .within_send_budget(tx.as_mut(), subject, AttemptKind::SmsCode, requester)
+            .await?
         {
             return Ok(challenge.secret);
         }
@@ -88,7 +90,6 @@ impl Cista {
             code,
             minutes: self.settings().sms_code_ttl.whole_minutes(),
         };
-        let mut tx = self.store().begin().await?;
         tx.insert_credential(&credential).await?;
         tx.record_access_attempt(&self.attempt(subject, AttemptKind::SmsCode, requester, now))
             .await?;

@@ -75,7 +75,8 @@ impl Cista {
     }
 
     /// Gives a member another role. Needs the right to give the new role and to act on the
-    /// current one (an administrator cannot touch an owner); the last owner stays an owner.
+    /// current one (an administrator cannot touch an owner); nobody changes their own role, and
+    /// the last person who can administer the organization keeps that power (`Conflict`).
     /// The member's sessions end, so the next sign-in applies the new role's rules.
     pub async fn change_role(
         &self,
@@ -96,19 +97,24 @@ impl Cista {
         if current.role == role {
             return Ok(());
         }
-        if current.role == Role::Owner {
-            let owners = self
-                .store()
-                .members(org)
-                .await?
-                .iter()
-                .filter(|m| m.role == Role::Owner)
-                .count();
-            if owners <= 1 {
-                return Err(Error::Conflict(
-                    "an organization needs an owner: make someone else owner first".to_owned(),
-                ));
-            }
+        // Staff do not change their own role from a page (a slip of the select would lock them
+        // out of the page they are on); another administrator, or the operator, does it.
+        if actor.person().is_some_and(|me| me.subject == subject) {
+            return Err(Error::Conflict(
+                "you cannot change your own role: ask another administrator".to_owned(),
+            ));
+        }
+        // The last person who can administer the organization keeps that power: its only
+        // organization owner, or where it has none, its only administrator (who may still be
+        // made organization owner).
+        let members = self.store().members(org).await?;
+        if crate::people::last_administrator(members.iter().map(|m| (m.subject, m.role)), subject)
+            && role != Role::Owner
+        {
+            return Err(Error::Conflict(
+                "an organization needs someone to administer it: give someone else the role first"
+                    .to_owned(),
+            ));
         }
         let now = self.clock().now();
         let mut tx = self.store().begin().await?;

@@ -297,16 +297,6 @@ pub trait Store: Send + Sync + std::fmt::Debug {
         since: Timestamp,
     ) -> Result<u64>;
 
-    /// How many attempts of `kind` against `subject` the scope made since `since`, and when
-    /// the latest was (per-requester budgets and lockouts).
-    async fn access_attempts(
-        &self,
-        subject: SubjectCode,
-        kind: AttemptKind,
-        scope: AttemptScope<'_>,
-        since: Timestamp,
-    ) -> Result<AttemptTally>;
-
     /// Deletes attempts made before `before`; returns how many.
     async fn purge_access_attempts(&self, before: Timestamp) -> Result<u64>;
 
@@ -468,6 +458,20 @@ pub trait StoreTx: Send {
     ) -> Result<u64>;
 
     async fn delete_credentials_of(&mut self, subject: SubjectCode) -> Result<u64>;
+
+    /// How many attempts of `kind` against `subject` the scope made since `since`, and when
+    /// the latest was (per-requester budgets and lockouts). First takes the person's lock
+    /// (their account row, `FOR UPDATE` on PostgreSQL; SQLite's write transaction holds the
+    /// database's lock already) and keeps it until this transaction ends, so a decision taken
+    /// on the count and the attempt recorded with it cannot interleave with another request's
+    /// for the same person: concurrent requests never exceed a budget or a lockout.
+    async fn access_attempts(
+        &mut self,
+        subject: SubjectCode,
+        kind: AttemptKind,
+        scope: AttemptScope<'_>,
+        since: Timestamp,
+    ) -> Result<AttemptTally>;
 
     /// Counts one attempt against a person (a send or a failure).
     async fn record_access_attempt(&mut self, attempt: &AccessAttempt) -> Result<()>;

@@ -58,8 +58,8 @@ pub struct Bundle {
     /// The definition exactly as stored and hashed.
     pub definition_json: String,
     pub definition_sha256: String,
-    /// The instance's signed-note verifier key; compare it with the one on the instance's
-    /// trust page (`/security`), or pin it with `--key`.
+    /// The instance's signed-note verifier key; compare its key id with the one printed on
+    /// the certified results, or pin the key with `--key`.
     pub verifier_key: String,
     /// The signed checkpoint of the ballot list.
     pub checkpoint: String,
@@ -197,7 +197,7 @@ pub fn verify_bundle(bundle: &Bundle, pinned_key: Option<&str>) -> Verification 
             "verifier key",
             true,
             format!(
-                "key id {} (compare with the trust page of the instance, or pass --key)",
+                "key id {} (compare it with the key id on the certified results, or pass --key)",
                 k.key_id()
             ),
         ),

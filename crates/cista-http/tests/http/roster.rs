@@ -364,6 +364,18 @@ async fn nobody_erases_themselves_or_the_last_administrator() {
     .await;
     assert_eq!(r.status(), StatusCode::CONFLICT);
     assert!(r.text().await.unwrap().contains("cannot erase yourself"));
+    // A role change posted for one's own row anyway (the form is not shown) is refused too.
+    let (_, html) = page(&as_olivia, &server, people_path).await;
+    let r = post(
+        &as_olivia,
+        &server,
+        &format!("{people_path}/{olivia}/role"),
+        &csrf_in(&html),
+        &[("role", "member")],
+    )
+    .await;
+    assert_eq!(r.status(), StatusCode::CONFLICT);
+    assert!(r.text().await.unwrap().contains("your own role"));
 
     // The administrator may erase people, but not the organization's only owner.
     let as_adam = sign_in(&server, "adam@palm.example").await;

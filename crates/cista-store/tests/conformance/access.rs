@@ -678,15 +678,44 @@ pub async fn roles_follow_the_rules_and_changes_end_the_members_sessions(h: &Har
             .role,
         Role::Reviewer
     );
-    // The last owner stays an owner.
-    assert_eq!(
-        cista
-            .change_role(&owner, org.id, owen, Role::Admin)
+    // Nobody changes their own role from a page, not even upwards.
+    for (actor, subject, role) in [
+        (&owner, owen, Role::Admin),
+        (&admin, admin.person().unwrap().subject, Role::Member),
+    ] {
+        let refused = cista
+            .change_role(actor, org.id, subject, role)
             .await
-            .unwrap_err()
-            .code(),
-        "conflict"
-    );
+            .unwrap_err();
+        assert_eq!(refused.code(), "conflict");
+        assert!(refused.to_string().contains("your own role"), "{refused}");
+    }
+    // The last owner stays an owner, whoever asks (here the operator).
+    let refused = cista
+        .change_role(&operator(), org.id, owen, Role::Admin)
+        .await
+        .unwrap_err();
+    assert_eq!(refused.code(), "conflict");
+    assert!(refused.to_string().contains("administer"), "{refused}");
+    // Where there is no owner, the only administrator keeps the role but may become owner.
+    let other = h.org(&cista, "bay-view").await;
+    let ida = h
+        .active_person(
+            &cista,
+            &other,
+            invitee("Ida", "Admin", "ida@example.org", None, Role::Admin),
+        )
+        .await
+        .subject;
+    let refused = cista
+        .change_role(&operator(), other.id, ida, Role::Member)
+        .await
+        .unwrap_err();
+    assert_eq!(refused.code(), "conflict");
+    cista
+        .change_role(&operator(), other.id, ida, Role::Owner)
+        .await
+        .unwrap();
     // Staff lists need the right, and are the audited read.
     let people = cista.organization_people(&owner, org.id).await.unwrap();
     assert_eq!(people.len(), 3);

@@ -305,8 +305,8 @@ pub async fn attempts_are_counted_per_requester_cleared_and_purged(h: &Harness) 
         .unwrap();
     tx.commit_housekeeping().await.unwrap();
     let since = now.plus(Duration::hours(-24));
-    let of_a = h
-        .store
+    let mut tx = h.store.begin().await.unwrap();
+    let of_a = tx
         .access_attempts(
             subject,
             AttemptKind::Password,
@@ -317,8 +317,7 @@ pub async fn attempts_are_counted_per_requester_cleared_and_purged(h: &Harness) 
         .unwrap();
     assert_eq!(of_a.count, 2);
     assert_eq!(of_a.latest, Some(now));
-    let untrusted = h
-        .store
+    let untrusted = tx
         .access_attempts(
             subject,
             AttemptKind::Password,
@@ -328,8 +327,7 @@ pub async fn attempts_are_counted_per_requester_cleared_and_purged(h: &Harness) 
         .await
         .unwrap();
     assert_eq!(untrusted.count, 2, "b is a trusted device");
-    let other_kind = h
-        .store
+    let other_kind = tx
         .access_attempts(
             subject,
             AttemptKind::SmsCode,
@@ -341,7 +339,6 @@ pub async fn attempts_are_counted_per_requester_cleared_and_purged(h: &Harness) 
     assert_eq!(other_kind.count, 0);
     assert_eq!(other_kind.latest, None);
 
-    let mut tx = h.store.begin().await.unwrap();
     assert_eq!(
         tx.clear_access_attempts(subject, AttemptKind::Password, &a)
             .await
@@ -356,5 +353,89 @@ pub async fn attempts_are_counted_per_requester_cleared_and_purged(h: &Harness) 
             .unwrap(),
         1,
         "b's attempt is the only one left"
+    );
+}
+
+/// A stranger who fires many requests at once gets no more than one who sends them one by one:
+/// the budget or the lockout is counted in the transaction that records the attempt, under the
+/// person's lock, on both stores.
+pub async fn a_burst_of_requests_at_once_cannot_exceed_a_budget_or_a_lockout(h: &Harness) {
+    let cista = h.cista().await;
+    let org = h.org(&cista, "palm-court").await;
+    let subject = h
+        .active_person(
+            &cista,
+            &org,
+            invitee(
+                "Cleo",
+                "Diaz",
+                "cleo@example.org",
+                Some("+1 305 555 0142"),
+                Role::Member,
+            ),
+        )
+        .await
+        .subject;
+    h.deliver_all(&cista).await;
+    let settings = cista.settings();
+
+    // Twelve SMS requests from one stranger at once: her own budget (three an hour) holds.
+    let one = stranger(&cista, 21);
+    let requests = (0..12).map(|_| cista.request_sms_code_from(MOBILE, &one));
+    for challenge in futures::future::join_all(requests).await {
+        challenge.expect("every request answers the same");
+    }
+    assert_eq!(
+        sms_codes_to(h, &cista).await.len() as u64,
+        settings.sends_per_hour
+    );
+
+    // Twenty-four requests at once from twenty-four strangers: the cap of all strangers
+    // together (ten an hour) holds; the three already sent count toward it.
+    let many: Vec<Requester> = (100..124).map(|n| stranger(&cista, n)).collect();
+    let requests = many
+        .iter()
+        .map(|requester| cista.request_sms_code_from(MOBILE, requester));
+    futures::future::join_all(requests).await;
+    assert_eq!(
+        sms_codes_to(h, &cista).await.len() as u64,
+        settings.untrusted_sends_per_hour - settings.sends_per_hour
+    );
+
+    // Reset links: the same.
+    let guesser = stranger(&cista, 31);
+    let requests = (0..12).map(|_| cista.request_password_reset_from("cleo@example.org", &guesser));
+    for answer in futures::future::join_all(requests).await {
+        answer.unwrap();
+    }
+    let resets = h
+        .deliver_all(&cista)
+        .await
+        .into_iter()
+        .filter(|d| matches!(d.notice, Notice::PasswordReset { .. }))
+        .count();
+    assert_eq!(resets as u64, settings.sends_per_hour);
+
+    // Twelve wrong passwords at once from one stranger: only `lockout_after` are tried and
+    // counted; the rest meet the lock.
+    let guesses =
+        (0..12).map(|_| cista.sign_in_from("cleo@example.org", "Wrong guess 1", &guesser));
+    for outcome in futures::future::join_all(guesses).await {
+        assert!(outcome.is_err());
+    }
+    let mut tx = h.store.begin().await.unwrap();
+    let counted = tx
+        .access_attempts(
+            subject,
+            AttemptKind::Password,
+            AttemptScope::Requester(guesser.key()),
+            h.clock.now().plus(Duration::hours(-24)),
+        )
+        .await
+        .unwrap();
+    tx.commit_housekeeping().await.unwrap();
+    assert_eq!(
+        counted.count,
+        u64::try_from(settings.lockout_after).unwrap()
     );
 }
