@@ -224,7 +224,8 @@ struct CannotPage {
     chrome: Chrome,
     back: String,
     ballot_id: String,
-    heading: String,
+    /// What stands in the way, as one sentence.
+    reason: String,
     code: &'static str,
     unit_id: String,
     unit_label: String,
@@ -317,7 +318,7 @@ fn cannot_page(
             chrome: Chrome::new(ctx, state),
             back: format!("/vote/{ballot}"),
             ballot_id: ballot.to_string(),
-            heading: sentence(&refusal.public_message()),
+            reason: sentence(&refusal.public_message()),
             code: refusal.code(),
             unit_id: unit.id.to_string(),
             unit_label: unit.label.to_string(),
