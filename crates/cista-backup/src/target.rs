@@ -4,6 +4,7 @@
 //! partial object that looks valid.
 
 use crate::BackupError;
+use cista_types::Secret;
 use futures::TryStreamExt as _;
 use object_store::aws::AmazonS3Builder;
 use object_store::local::LocalFileSystem;
@@ -25,7 +26,7 @@ pub enum TargetSpec {
 }
 
 /// An S3-compatible bucket; the secret never prints.
-#[derive(Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct S3Spec {
     pub bucket: String,
     /// Key prefix inside the bucket ("" for the root).
@@ -36,24 +37,7 @@ pub struct S3Spec {
     /// Path-style requests (`endpoint/bucket/key`), which most self-hosted servers need.
     pub path_style: bool,
     pub access_key_id: Option<String>,
-    pub secret_access_key: Option<String>,
-}
-
-impl std::fmt::Debug for S3Spec {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("S3Spec")
-            .field("bucket", &self.bucket)
-            .field("prefix", &self.prefix)
-            .field("endpoint", &self.endpoint)
-            .field("region", &self.region)
-            .field("path_style", &self.path_style)
-            .field("access_key_id", &self.access_key_id)
-            .field(
-                "secret_access_key",
-                &self.secret_access_key.as_ref().map(|_| "<redacted>"),
-            )
-            .finish()
-    }
+    pub secret_access_key: Option<Secret>,
 }
 
 impl std::fmt::Debug for TargetSpec {
@@ -211,7 +195,7 @@ impl BackupTarget {
                     builder = builder.with_access_key_id(id);
                 }
                 if let Some(secret) = &s3.secret_access_key {
-                    builder = builder.with_secret_access_key(secret);
+                    builder = builder.with_secret_access_key(secret.expose());
                 }
                 let store = builder.build().map_err(|e| {
                     BackupError::Invalid(format!("backup.target {description}: {e}"))
@@ -352,7 +336,7 @@ mod tests {
                 region: "us-east-1".into(),
                 path_style: true,
                 access_key_id: Some("k".into()),
-                secret_access_key: Some("s".into()),
+                secret_access_key: Some(Secret::from("s")),
             })
         };
         assert!(BackupTarget::open(&spec("http://backup.example.org:9000")).is_err());

@@ -5,6 +5,7 @@
 use crate::{Rendered, SetupError};
 use async_trait::async_trait;
 use cista_core::notices::DeliveryOutcome;
+use cista_types::Secret;
 use lettre::message::{Mailbox, MultiPart, SinglePart, header::ContentType};
 use lettre::transport::smtp::authentication::Credentials;
 use lettre::transport::smtp::client::{Certificate, Tls, TlsParameters};
@@ -55,7 +56,8 @@ pub struct SmtpSettings {
     pub port: u16,
     pub security: SmtpSecurity,
     pub username: Option<String>,
-    pub password: Option<String>,
+    /// Never prints (see `cista_types::Secret`).
+    pub password: Option<Secret>,
     /// The sender, e.g. `Palm Court via Cista <no-reply@vote.example.org>`.
     pub from: String,
     /// Extra trusted root certificates (PEM), for a mail server with a private CA.
@@ -112,7 +114,8 @@ impl SmtpEmail {
                 SmtpSecurity::None => Tls::None,
             });
         if let (Some(user), Some(password)) = (&settings.username, &settings.password) {
-            builder = builder.credentials(Credentials::new(user.clone(), password.clone()));
+            builder =
+                builder.credentials(Credentials::new(user.clone(), password.expose().to_owned()));
         }
         Ok(Self {
             transport: builder.build(),

@@ -6,6 +6,7 @@ use crate::SetupError;
 use crate::email::write_to_folder;
 use async_trait::async_trait;
 use cista_core::notices::DeliveryOutcome;
+use cista_types::Secret;
 use std::path::PathBuf;
 use std::time::Duration;
 
@@ -26,7 +27,8 @@ pub struct HttpSmsSettings {
     /// e.g. `https://api.twilio.com`
     pub base_url: String,
     pub account_sid: String,
-    pub auth_token: String,
+    /// Never prints (see `cista_types::Secret`).
+    pub auth_token: Secret,
     /// The sending number or service id.
     pub from: String,
     pub timeout: Duration,
@@ -84,7 +86,10 @@ impl SmsSender for HttpSms {
         let sent = self
             .client
             .post(&self.url)
-            .basic_auth(&self.settings.account_sid, Some(&self.settings.auth_token))
+            .basic_auth(
+                &self.settings.account_sid,
+                Some(self.settings.auth_token.expose()),
+            )
             .form(&[
                 ("To", to),
                 ("From", self.settings.from.as_str()),

@@ -4,6 +4,7 @@
 
 use cista_core::ports::Backend;
 use cista_core::{Error, Result};
+use cista_types::Secret;
 use sea_orm::{
     ConnectionTrait, DatabaseConnection, DbBackend, SqliteTransactionMode, Statement,
     TransactionOptions,
@@ -22,8 +23,8 @@ pub enum Target {
     SqliteFile(PathBuf),
     /// A private in-memory SQLite database, for tests.
     SqliteMemory,
-    /// A PostgreSQL server; the URL may carry a password, so it never prints.
-    Postgres(String),
+    /// A PostgreSQL server; the URL may carry a password, so it is a `Secret` (never prints).
+    Postgres(Secret),
 }
 
 impl std::fmt::Debug for Target {
@@ -59,7 +60,7 @@ impl Target {
                     format!("it is not a valid PostgreSQL URL: {e}"),
                 )
             })?;
-            return Ok(Target::Postgres(url.to_owned()));
+            return Ok(Target::Postgres(Secret::new(url)));
         }
         Err(Error::invalid(
             "database.url",
@@ -79,7 +80,7 @@ impl Target {
         match self {
             Target::SqliteFile(path) => format!("sqlite://{}", path.display()),
             Target::SqliteMemory => "sqlite::memory:".to_owned(),
-            Target::Postgres(url) => match PgConnectOptions::from_str(url) {
+            Target::Postgres(url) => match PgConnectOptions::from_str(url.expose()) {
                 Ok(o) => format!(
                     "postgres://{}@{}:{}/{}",
                     o.get_username(),
@@ -176,7 +177,7 @@ pub(crate) async fn connect(
             Ok(SqlxSqliteConnector::from_sqlx_sqlite_pool(pool))
         }
         Target::Postgres(url) => {
-            let connect = PgConnectOptions::from_str(url)
+            let connect = PgConnectOptions::from_str(url.expose())
                 .map_err(|e| Error::invalid("database.url", e.to_string()))?
                 .application_name("cista");
             let verified = matches!(

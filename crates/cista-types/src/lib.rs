@@ -10,6 +10,7 @@ pub mod org;
 pub mod person;
 pub mod phone;
 pub mod rng;
+pub mod secret;
 pub mod timestamp;
 pub mod voting;
 pub mod words;
@@ -20,6 +21,7 @@ pub use org::{OrgName, OrgSlug};
 pub use person::{Email, Password, PersonName, Role, SubjectCode};
 pub use phone::{Phone, PhoneRegion};
 pub use rng::{OsRng, Rng, SeededRng};
+pub use secret::Secret;
 pub use timestamp::Timestamp;
 pub use voting::{Percent, TimeZoneName, Tracker, UnitLabel, Weight};
 

@@ -128,7 +128,7 @@ pub struct BenchArgs {
     /// A PostgreSQL server to measure instead of SQLite (a scratch schema is created and
     /// dropped), e.g. postgres://postgres@127.0.0.1:5432/test.
     #[arg(long, value_name = "URL")]
-    pub database_url: Option<String>,
+    pub database_url: Option<cista_types::Secret>,
 }
 
 #[derive(Debug, Args)]

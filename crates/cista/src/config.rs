@@ -1,9 +1,12 @@
 //! Typed configuration, layered: built-in defaults, then the TOML file (`--config`), then
-//! `CISTA_<SECTION>_<FIELD>` environment variables. Secrets (`database.url`, `metrics.token`)
-//! may instead be read from a file named by `…_file` / `CISTA_…_FILE`. Unknown keys, in the
-//! file or the environment, are refused with their name, so a typo never silently falls back
-//! to a default.
+//! `CISTA_<SECTION>_<FIELD>` environment variables. Secrets (`database.url`, `vault.url`,
+//! `email.smtp_password`, `sms.auth_token`, `metrics.token`, `backup.s3_secret_access_key`) are
+//! [`Secret`]s, which never print (`Debug`, `configtest --print`), and may instead be read from
+//! a file named by `…_file` / `CISTA_…_FILE`. Unknown keys, in the file or the environment,
+//! are refused with their name, so a typo never silently falls back to a default.
 
+use cista_types::Secret;
+use cista_types::secret::REDACTED;
 use serde::{Deserialize, Serialize};
 use std::path::{Path, PathBuf};
 
@@ -80,7 +83,7 @@ pub struct TlsConfig {
 pub struct DatabaseConfig {
     /// `postgres://…` for PostgreSQL, `sqlite://PATH` for SQLite. Default: SQLite at
     /// `<data dir>/cista.db`. A secret (it may hold a password): prefer `url_file`.
-    pub url: Option<String>,
+    pub url: Option<Secret>,
     /// A file holding the database URL.
     pub url_file: Option<PathBuf>,
     /// Connection pool size. Default 8.
@@ -130,7 +133,7 @@ impl Default for KeysConfig {
 pub struct VaultConfig {
     /// A separate database for the person vault (`postgres://…` or `sqlite://PATH`). Default:
     /// the main database. A secret (it may hold a password): prefer `url_file`.
-    pub url: Option<String>,
+    pub url: Option<Secret>,
     /// A file holding the vault database URL.
     pub url_file: Option<PathBuf>,
 }
@@ -221,7 +224,7 @@ pub struct EmailConfig {
     pub smtp_security: String,
     pub smtp_username: Option<String>,
     /// A secret: prefer `smtp_password_file`.
-    pub smtp_password: Option<String>,
+    pub smtp_password: Option<Secret>,
     pub smtp_password_file: Option<PathBuf>,
     /// Extra trusted roots (PEM) for a mail server with a private CA.
     pub smtp_ca_file: Option<PathBuf>,
@@ -253,7 +256,7 @@ pub struct SmsConfig {
     pub http_base_url: Option<String>,
     pub account_sid: Option<String>,
     /// A secret: prefer `auth_token_file`.
-    pub auth_token: Option<String>,
+    pub auth_token: Option<Secret>,
     pub auth_token_file: Option<PathBuf>,
     /// The sending number or service.
     pub from: Option<String>,
@@ -324,7 +327,7 @@ pub struct BackupConfig {
     pub s3_path_style: bool,
     pub s3_access_key_id: Option<String>,
     /// A secret: prefer `s3_secret_access_key_file`.
-    pub s3_secret_access_key: Option<String>,
+    pub s3_secret_access_key: Option<Secret>,
     pub s3_secret_access_key_file: Option<PathBuf>,
     /// How often the WAL is read and new transactions shipped, in milliseconds. Default 100.
     pub ship_interval_ms: u64,
@@ -369,7 +372,7 @@ impl Default for BackupConfig {
 pub struct MetricsConfig {
     /// Bearer token that unlocks `/metrics`; without one `/metrics` is not served.
     /// A secret: prefer `token_file`.
-    pub token: Option<String>,
+    pub token: Option<Secret>,
     /// A file holding the token. Default for the demo: `<data dir>/secrets/metrics-token`.
     pub token_file: Option<PathBuf>,
 }
@@ -416,7 +419,7 @@ impl Config {
                 key_file: Some(PathBuf::new()),
             },
             database: DatabaseConfig {
-                url: Some(String::new()),
+                url: Some(Secret::from(REDACTED)),
                 url_file: Some(PathBuf::new()),
                 ..DatabaseConfig::default()
             },
@@ -425,7 +428,7 @@ impl Config {
                 ..KeysConfig::default()
             },
             vault: VaultConfig {
-                url: Some(String::new()),
+                url: Some(Secret::from(REDACTED)),
                 url_file: Some(PathBuf::new()),
             },
             access: AccessConfig::default(),
@@ -434,7 +437,7 @@ impl Config {
                 outbox_dir: Some(PathBuf::new()),
                 smtp_host: Some(String::new()),
                 smtp_username: Some(String::new()),
-                smtp_password: Some(String::new()),
+                smtp_password: Some(Secret::from(REDACTED)),
                 smtp_password_file: Some(PathBuf::new()),
                 smtp_ca_file: Some(PathBuf::new()),
                 ..EmailConfig::default()
@@ -442,7 +445,7 @@ impl Config {
             sms: SmsConfig {
                 http_base_url: Some(String::new()),
                 account_sid: Some(String::new()),
-                auth_token: Some(String::new()),
+                auth_token: Some(Secret::from(REDACTED)),
                 auth_token_file: Some(PathBuf::new()),
                 from: Some(String::new()),
                 ..SmsConfig::default()
@@ -456,14 +459,14 @@ impl Config {
                 target: Some(String::new()),
                 s3_endpoint: Some(String::new()),
                 s3_access_key_id: Some(String::new()),
-                s3_secret_access_key: Some(String::new()),
+                s3_secret_access_key: Some(Secret::from(REDACTED)),
                 s3_secret_access_key_file: Some(PathBuf::new()),
                 pgbackrest_stanza: Some(String::new()),
                 pgbackrest_config: Some(PathBuf::new()),
                 ..BackupConfig::default()
             },
             metrics: MetricsConfig {
-                token: Some(String::new()),
+                token: Some(Secret::from(REDACTED)),
                 token_file: Some(PathBuf::new()),
             },
             log: LogConfig::default(),
@@ -531,28 +534,10 @@ impl Config {
         Ok(())
     }
 
-    /// The configuration as TOML with secrets masked, for `configtest`.
+    /// The configuration as TOML with secrets masked, for `configtest`: every secret is a
+    /// [`Secret`], which serialises as `<redacted>`.
     pub fn to_redacted_toml(&self) -> String {
-        let mut shown = self.clone();
-        if shown.database.url.is_some() {
-            shown.database.url = Some("<redacted>".to_owned());
-        }
-        if shown.vault.url.is_some() {
-            shown.vault.url = Some("<redacted>".to_owned());
-        }
-        if shown.email.smtp_password.is_some() {
-            shown.email.smtp_password = Some("<redacted>".to_owned());
-        }
-        if shown.sms.auth_token.is_some() {
-            shown.sms.auth_token = Some("<redacted>".to_owned());
-        }
-        if shown.metrics.token.is_some() {
-            shown.metrics.token = Some("<redacted>".to_owned());
-        }
-        if shown.backup.s3_secret_access_key.is_some() {
-            shown.backup.s3_secret_access_key = Some("<redacted>".to_owned());
-        }
-        toml::to_string(&shown).unwrap_or_default()
+        toml::to_string(self).unwrap_or_default()
     }
 }
 
@@ -574,9 +559,9 @@ fn file_error(path: &Path, text: &str, e: &toml::de::Error) -> ConfigError {
 
 fn read_secret(
     key: &str,
-    inline: Option<String>,
+    inline: Option<Secret>,
     file: Option<&Path>,
-) -> Result<Option<String>, ConfigError> {
+) -> Result<Option<Secret>, ConfigError> {
     match (inline, file) {
         (Some(_), Some(_)) => Err(err(format!("set {key} or {key}_file, not both"))),
         (Some(value), None) => Ok(Some(value)),
@@ -587,7 +572,7 @@ fn read_secret(
             if value.is_empty() {
                 return Err(err(format!("{key}_file {} is empty", path.display())));
             }
-            Ok(Some(value))
+            Ok(Some(Secret::new(value)))
         }
         (None, None) => Ok(None),
     }
@@ -653,7 +638,8 @@ fn unknown_env(name: &str) -> ConfigError {
 #[derive(Debug, Clone)]
 pub struct Resolved {
     pub data_dir: PathBuf,
-    pub database_url: String,
+    /// A secret: a PostgreSQL URL may hold a password.
+    pub database_url: Secret,
     pub cert_file: PathBuf,
     pub key_file: PathBuf,
     pub kek_file: PathBuf,
@@ -681,11 +667,9 @@ impl Resolved {
         kek.push(".kek");
         Self {
             data_dir: data_dir.to_owned(),
-            database_url: config
-                .database
-                .url
-                .clone()
-                .unwrap_or_else(|| format!("sqlite://{}", data_dir.join("cista.db").display())),
+            database_url: config.database.url.clone().unwrap_or_else(|| {
+                Secret::new(format!("sqlite://{}", data_dir.join("cista.db").display()))
+            }),
             cert_file: config
                 .tls
                 .cert_file
@@ -811,10 +795,49 @@ mod tests {
         )
         .unwrap();
         assert_eq!(
-            config.database.url.as_deref(),
+            config.database.url.as_ref().map(Secret::expose),
             Some("postgres://cista:pw@db/cista")
         );
         assert!(!config.to_redacted_toml().contains("pw@"));
+        let debug = format!(
+            "{config:?} {:?}",
+            Resolved::new(&config, Path::new("/srv/d"))
+        );
+        assert!(!debug.contains("pw@"), "{debug}");
+        // Every secret the configuration holds, inline or from a file, never prints.
+        let dir2 = tempfile::tempdir().unwrap();
+        let smtp = write(dir2.path(), "smtp", "smtp-pass-1\n");
+        let full = Config::load(
+            None,
+            env(&[
+                ("CISTA_DATABASE_URL", "postgres://cista:db-pass-1@db/cista"),
+                ("CISTA_VAULT_URL", "postgres://vault:vault-pass-1@db/vault"),
+                ("CISTA_EMAIL_SMTP_PASSWORD_FILE", smtp.to_str().unwrap()),
+                ("CISTA_SMS_AUTH_TOKEN", "sms-token-1"),
+                ("CISTA_METRICS_TOKEN", "metrics-token-1"),
+                ("CISTA_BACKUP_S3_SECRET_ACCESS_KEY", "s3-key-1"),
+            ]),
+        )
+        .unwrap();
+        let printed = format!(
+            "{}\n{full:?}\n{:?}",
+            full.to_redacted_toml(),
+            Resolved::new(&full, Path::new("/srv/d"))
+        );
+        for secret in [
+            "db-pass-1",
+            "vault-pass-1",
+            "smtp-pass-1",
+            "sms-token-1",
+            "metrics-token-1",
+            "s3-key-1",
+        ] {
+            assert!(!printed.contains(secret), "{secret} printed: {printed}");
+        }
+        assert_eq!(
+            full.sms.auth_token.as_ref().map(Secret::expose),
+            Some("sms-token-1")
+        );
         let both = Config::load(
             None,
             env(&[
@@ -837,7 +860,7 @@ mod tests {
         let r = Resolved::new(&Config::default(), Path::new("/srv/cista-data"));
         assert_eq!(r.kek_file, Path::new("/srv/cista-data.kek"));
         assert_eq!(r.cert_file, Path::new("/srv/cista-data/tls/server.pem"));
-        assert_eq!(r.database_url, "sqlite:///srv/cista-data/cista.db");
+        assert_eq!(r.database_url.expose(), "sqlite:///srv/cista-data/cista.db");
         assert!(r.generated_tls);
     }
 }

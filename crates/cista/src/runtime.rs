@@ -111,7 +111,7 @@ impl Runtime {
     }
 
     pub fn target(&self) -> Result<Target, Failure> {
-        Ok(Target::parse(&self.paths.database_url)?)
+        Ok(Target::parse(self.paths.database_url.expose())?)
     }
 
     /// Connects to the database. `create` allows a new SQLite file; `migrate` applies
@@ -272,7 +272,7 @@ impl Runtime {
     ) -> Result<SeaVault, Failure> {
         let vault = match &self.config.vault.url {
             Some(url) => {
-                let target = Target::parse(url).map_err(|e| {
+                let target = Target::parse(url.expose()).map_err(|e| {
                     Failure(format!(
                         "vault.url: {}",
                         e.chain().replace("database.url: ", "")

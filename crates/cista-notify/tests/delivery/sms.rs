@@ -45,7 +45,7 @@ fn settings(base_url: &str) -> HttpSmsSettings {
     HttpSmsSettings {
         base_url: base_url.to_owned(),
         account_sid: "AC123".to_owned(),
-        auth_token: "token456".to_owned(),
+        auth_token: "token456".into(),
         from: "+15555550100".to_owned(),
         timeout: Duration::from_secs(5),
     }
@@ -100,6 +100,6 @@ fn the_provider_must_be_reached_over_https() {
     assert!(err.to_string().contains("https://"), "{err}");
     assert!(HttpSms::new(settings("https://api.twilio.com")).is_ok());
     let mut no_token = settings("https://api.twilio.com");
-    no_token.auth_token.clear();
+    no_token.auth_token = cista_types::Secret::default();
     assert!(HttpSms::new(no_token).is_err());
 }

@@ -12,7 +12,7 @@ use cista_backup::{
 use cista_core::ports::Vault;
 use cista_core::{Actor, Cista};
 use cista_store::Target;
-use cista_types::{Clock as _, OsRng, SubjectCode, SystemClock, Timestamp};
+use cista_types::{Clock as _, OsRng, Secret, SubjectCode, SystemClock, Timestamp};
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use std::sync::{Arc, Mutex};
@@ -46,7 +46,7 @@ pub fn target_spec(rt: &Runtime) -> Result<Option<TargetSpec>, Failure> {
         s3.secret_access_key = b
             .s3_secret_access_key
             .clone()
-            .or_else(|| std::env::var("AWS_SECRET_ACCESS_KEY").ok());
+            .or_else(|| std::env::var("AWS_SECRET_ACCESS_KEY").ok().map(Secret::new));
     }
     Ok(Some(spec))
 }
@@ -300,7 +300,8 @@ impl PgProbe {
         let stale = i64::try_from(rt.config.backup.stale_after_secs).unwrap_or(60);
         tokio::spawn(async move {
             loop {
-                let fresh = pg_line(stanza.as_deref(), config.as_deref(), &url, stale).await;
+                let fresh =
+                    pg_line(stanza.as_deref(), config.as_deref(), url.expose(), stale).await;
                 if let Ok(mut slot) = shared.lock() {
                     *slot = fresh;
                 }
@@ -511,7 +512,7 @@ async fn pg_status(rt: &Runtime) -> Result<ExitCode, Failure> {
         ));
     };
     let info = pgbackrest::info(stanza, rt.config.backup.pgbackrest_config.as_deref()).await?;
-    let archiver = pgbackrest::archiver_stats(&rt.paths.database_url).await?;
+    let archiver = pgbackrest::archiver_stats(rt.paths.database_url.expose()).await?;
     println!("Backup              PostgreSQL continuous archiving through pgBackRest");
     println!("Stanza              {} ({})", info.stanza, info.status);
     println!("Backups             {}", info.backups);
@@ -685,8 +686,8 @@ async fn restore_into(
         config: rt.config.clone(),
         paths: rt.paths.clone(),
     };
-    scratch.config.database.url = Some(format!("sqlite://{}", work.display()));
-    scratch.paths.database_url = format!("sqlite://{}", work.display());
+    scratch.config.database.url = Some(Secret::new(format!("sqlite://{}", work.display())));
+    scratch.paths.database_url = Secret::new(format!("sqlite://{}", work.display()));
     scratch.paths.backup_target = None;
     let (erasures_replayed, audit) = {
         let cista = scratch.open(true).await?;

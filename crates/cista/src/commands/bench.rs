@@ -83,6 +83,7 @@ pub async fn run(args: &BenchArgs) -> Result<(), Failure> {
             "SQLite (file, WAL, synchronous=FULL)".to_owned(),
         ),
         Some(url) => {
+            let url = url.expose();
             let admin = SeaStore::connect(&Target::parse(url)?, &ConnectOptions::default())
                 .await
                 .map_err(fail("cannot reach the PostgreSQL server"))?;

@@ -140,7 +140,7 @@ fn public_origin(rt: &Runtime, bound: SocketAddr) -> Result<String, Failure> {
 
 fn metrics_token(rt: &Runtime) -> Result<Option<Arc<str>>, Failure> {
     if let Some(token) = &rt.config.metrics.token {
-        return Ok(Some(Arc::from(token.as_str())));
+        return Ok(Some(Arc::from(token.expose())));
     }
     let default_file = &rt.paths.metrics_token_file;
     if default_file.exists() {
