@@ -5,7 +5,7 @@
 use crate::convert::{db_err, from_db_time, to_db_time};
 use crate::entity::{access_attempt, account};
 use cista_core::Result;
-use cista_core::ports::{AccessAttempt, AttemptKind, AttemptScope, AttemptTally};
+use cista_core::ports::{AccessAttempt, Account, AttemptKind, AttemptScope, AttemptTally};
 use cista_crypto::Digest32;
 use cista_types::{SubjectCode, Timestamp};
 use sea_orm::{
@@ -31,16 +31,20 @@ fn scoped(
     }
 }
 
-/// Locks the person's account row until the transaction ends (`SELECT … FOR UPDATE` on
-/// PostgreSQL; on SQLite the write transaction already holds the database's lock and the
-/// clause is left out). A person without an account has nothing to lock and nothing to send.
-pub(crate) async fn lock_person(db: &impl ConnectionTrait, subject: SubjectCode) -> Result<()> {
+/// Reads the person's account and locks its row until the transaction ends (`SELECT … FOR
+/// UPDATE` on PostgreSQL; on SQLite the write transaction already holds the database's lock and
+/// the clause is left out). A person without an account has nothing to lock: `None`.
+pub(crate) async fn lock_account(
+    db: &impl ConnectionTrait,
+    subject: SubjectCode,
+) -> Result<Option<Account>> {
     account::Entity::find_by_id(subject.as_i64())
         .lock_exclusive()
         .one(db)
         .await
-        .map_err(db_err)?;
-    Ok(())
+        .map_err(db_err)?
+        .map(crate::convert::account)
+        .transpose()
 }
 
 pub(crate) async fn tally(

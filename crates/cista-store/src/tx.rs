@@ -233,8 +233,12 @@ impl StoreTx for SeaTx {
         scope: AttemptScope<'_>,
         since: Timestamp,
     ) -> Result<AttemptTally> {
-        crate::attempts::lock_person(&self.txn, subject).await?;
+        crate::attempts::lock_account(&self.txn, subject).await?;
         crate::attempts::tally(&self.txn, subject, kind, scope, since).await
+    }
+
+    async fn lock_account(&mut self, subject: SubjectCode) -> Result<Option<Account>> {
+        crate::attempts::lock_account(&self.txn, subject).await
     }
 
     async fn record_access_attempt(&mut self, attempt: &AccessAttempt) -> Result<()> {

@@ -80,7 +80,7 @@ impl Cista {
             Some(s) => self.store().account(s).await?,
             None => None,
         };
-        let Some(mut account) = account.filter(|a| a.status == AccountStatus::Active) else {
+        let Some(account) = account.filter(|a| a.status == AccountStatus::Active) else {
             // Spend the same time as a real check, then fail like a wrong password.
             self.hasher().verify(password, None).await?;
             return Err(Error::SignInFailed);
@@ -92,19 +92,28 @@ impl Cista {
             .await?;
         // Upgrade a hash made under an older, cheaper policy while we have the password (before
         // the transaction: hashing is slow and must not hold the person's lock).
-        if matched
-            && account
-                .password_hash
-                .as_deref()
-                .is_some_and(cista_crypto::password::needs_rehash)
-            && let Ok(p) = cista_types::Password::parse(password)
-        {
-            account.password_hash = Some(self.hasher().hash(&p).await?);
-        }
+        let upgraded = match account.password_hash.as_deref() {
+            Some(hash) if matched && cista_crypto::password::needs_rehash(hash) => {
+                match cista_types::Password::parse(password) {
+                    Ok(p) => Some(self.hasher().hash(&p).await?),
+                    Err(_) => None,
+                }
+            }
+            _ => None,
+        };
         let stage = self.stage_after_password(&account).await?;
         // The lockout is read and the attempt recorded in one transaction under the person's
-        // lock, so a burst of guesses sent at once is counted one after the other.
+        // lock, so a burst of guesses sent at once is counted one after the other; the account
+        // is read again under that lock, so what is written back cannot undo a password or a
+        // lock set by another request meanwhile. A password changed since it was checked
+        // makes this check stale: it fails like a wrong password, and counts for nothing.
         let mut tx = self.store().begin().await?;
+        let Some(mut account) = tx.lock_account(account.subject).await?.filter(|current| {
+            current.status == AccountStatus::Active
+                && current.password_hash == account.password_hash
+        }) else {
+            return Err(Error::SignInFailed);
+        };
         // A lock set by wrong second factors (someone who knew the password), or by wrong
         // passwords from this requester or from strangers together.
         let locked = match account.locked_until.filter(|until| *until > now) {
@@ -145,6 +154,9 @@ impl Cista {
             ))
             .await?;
             return Err(Error::SignInFailed);
+        }
+        if let Some(hash) = upgraded {
+            account.password_hash = Some(hash);
         }
         account.failed_attempts = 0;
         account.locked_until = None;

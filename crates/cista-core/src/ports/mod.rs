@@ -473,6 +473,11 @@ pub trait StoreTx: Send {
         since: Timestamp,
     ) -> Result<AttemptTally>;
 
+    /// The person's account as it is now, its row locked until this transaction ends (the
+    /// same lock as `access_attempts`): what a change decided on it writes back cannot undo
+    /// another request's change (a password set meanwhile, a lock set meanwhile).
+    async fn lock_account(&mut self, subject: SubjectCode) -> Result<Option<Account>>;
+
     /// Counts one attempt against a person (a send or a failure).
     async fn record_access_attempt(&mut self, attempt: &AccessAttempt) -> Result<()>;
 

@@ -54,6 +54,7 @@ conformance! {
     strangers::a_strangers_requests_leave_her_reset_and_invitation_links_valid,
     strangers::attempts_are_counted_per_requester_cleared_and_purged,
     strangers::a_burst_of_requests_at_once_cannot_exceed_a_budget_or_a_lockout,
+    strangers::a_locked_account_is_read_fresh_after_the_other_transaction_commits,
     paper::a_secret_ballot_takes_paper_only_in_two_envelopes,
     paper::small_batches_wait_for_the_close_and_the_close_waits_for_them,
     paper::concurrent_inner_ballots_never_outnumber_their_envelopes,

@@ -439,3 +439,50 @@ pub async fn a_burst_of_requests_at_once_cannot_exceed_a_budget_or_a_lockout(h: 
         u64::try_from(settings.lockout_after).unwrap()
     );
 }
+
+/// The account a sign-in writes back is read under the person's lock: a second transaction
+/// that locks it waits for the first and then sees its change, never the row as it was (so a
+/// sign-in cannot undo a password or a lock set meanwhile), on both stores.
+pub async fn a_locked_account_is_read_fresh_after_the_other_transaction_commits(h: &Harness) {
+    let cista = h.cista().await;
+    let org = h.org(&cista, "palm-court").await;
+    let subject = h
+        .active_person(
+            &cista,
+            &org,
+            invitee("Dora", "Diaz", "dora@example.org", None, Role::Member),
+        )
+        .await
+        .subject;
+    let mut first = h.store.begin().await.unwrap();
+    let mut account = first.lock_account(subject).await.unwrap().unwrap();
+    assert_eq!(account.failed_attempts, 0);
+    let second = async {
+        let mut tx = h.store.begin().await.unwrap();
+        let fresh = tx.lock_account(subject).await.unwrap().unwrap();
+        tx.commit_housekeeping().await.unwrap();
+        fresh
+    };
+    let change = async {
+        // Let the second transaction reach its lock before this one writes.
+        for _ in 0..50 {
+            tokio::task::yield_now().await;
+        }
+        account.failed_attempts = 3;
+        first.update_account(&account).await.unwrap();
+        first.commit_housekeeping().await.unwrap();
+    };
+    let (fresh, ()) = tokio::join!(second, change);
+    assert_eq!(
+        fresh.failed_attempts, 3,
+        "the second read waited for the first change"
+    );
+    let mut tx = h.store.begin().await.unwrap();
+    assert!(
+        tx.lock_account(cista_types::SubjectCode::from_i64(987_654))
+            .await
+            .unwrap()
+            .is_none()
+    );
+    tx.commit_housekeeping().await.unwrap();
+}
