@@ -20,6 +20,17 @@ pub enum Actor {
     Anonymous,
     /// A signed-in person.
     Person(PersonActor),
+    /// Another system calling the JSON API with an app token: it acts only in the token's
+    /// organization and only as far as the token's purpose allows.
+    App(AppActor),
+}
+
+/// The holder of a live app token (see `access::app_tokens`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AppActor {
+    pub token: crate::access::app_tokens::AppTokenId,
+    pub org: OrgId,
+    pub purpose: crate::access::app_tokens::AppPurpose,
 }
 
 /// How a person signed in.
@@ -124,6 +135,8 @@ pub enum OrgAction {
     EnterPaperBallots,
     /// Read results, the official record and the participation list, and export them.
     ViewRecords,
+    /// Create, list and revoke the organization's app tokens (API credentials).
+    ManageAppTokens,
 }
 
 impl OrgAction {
@@ -142,6 +155,7 @@ impl OrgAction {
             OrgAction::ManageBallots => "build, publish or cancel ballots",
             OrgAction::EnterPaperBallots => "enter paper ballots",
             OrgAction::ViewRecords => "read voting records and results",
+            OrgAction::ManageAppTokens => "manage this organization's app tokens",
         }
     }
 
@@ -159,6 +173,7 @@ impl OrgAction {
             OrgAction::ManageBallots,
             OrgAction::EnterPaperBallots,
             OrgAction::ViewRecords,
+            OrgAction::ManageAppTokens,
         ];
         for role in Role::ALL {
             all.push(OrgAction::Invite(role));
@@ -180,7 +195,8 @@ pub fn role_may(role: Role, action: OrgAction) -> bool {
         | OrgAction::ManageSettings
         | OrgAction::ManageUnits
         | OrgAction::ManageBallots
-        | OrgAction::EnterPaperBallots => matches!(role, Role::Owner | Role::Admin),
+        | OrgAction::EnterPaperBallots
+        | OrgAction::ManageAppTokens => matches!(role, Role::Owner | Role::Admin),
         OrgAction::ViewUnits | OrgAction::ViewBallots | OrgAction::ViewRecords => {
             matches!(role, Role::Owner | Role::Admin | Role::Inspector)
         }
@@ -215,7 +231,9 @@ impl Actor {
             Actor::Person(p) if matches!(action, Action::ViewTrustDetails) => {
                 p.access == Access::Full && p.roles.values().any(|role| role.is_staff())
             }
-            Actor::Anonymous | Actor::Person(_) => matches!(action, Action::ViewTrustReport),
+            Actor::Anonymous | Actor::Person(_) | Actor::App(_) => {
+                matches!(action, Action::ViewTrustReport)
+            }
         }
     }
 
@@ -241,6 +259,7 @@ impl Actor {
                         .get(&org)
                         .is_some_and(|role| role_may(*role, action))
             }
+            Actor::App(app) => app.org == org && app.purpose.allows(action),
             Actor::System | Actor::Anonymous => false,
         }
     }
@@ -271,6 +290,7 @@ impl Actor {
             Actor::System => "system".to_owned(),
             Actor::Anonymous => "anonymous".to_owned(),
             Actor::Person(p) => format!("subject:{}", p.subject),
+            Actor::App(app) => format!("app:{}", app.token),
         }
     }
 }

@@ -57,6 +57,8 @@ pub enum AuditKind {
     PaperBatchOpened,
     PaperBallotEntered,
     RecordExported,
+    AppTokenCreated,
+    AppTokenRevoked,
 }
 
 impl AuditKind {
@@ -106,6 +108,8 @@ impl AuditKind {
             AuditKind::PaperBatchOpened => "vote.paper_batch_opened",
             AuditKind::PaperBallotEntered => "vote.paper_ballot_entered",
             AuditKind::RecordExported => "record.exported",
+            AuditKind::AppTokenCreated => "app_token.created",
+            AuditKind::AppTokenRevoked => "app_token.revoked",
         }
     }
 }

@@ -65,6 +65,12 @@ pub enum Error {
         "this link is not valid: it has expired, was already used, or was mistyped; ask for a new one"
     )]
     TokenInvalid,
+    /// An API call without a valid bearer token (missing, malformed, unknown, expired or
+    /// revoked; which one is not said). Same code as a bad link token, but a 401.
+    #[error(
+        "this request needs a valid app token (Authorization: Bearer …); it is missing, expired or revoked"
+    )]
+    BearerTokenInvalid,
     #[error("the email address or the password is not right")]
     SignInFailed,
     #[error("that code is not right, or it has expired")]
@@ -161,7 +167,7 @@ impl Error {
             Self::InvalidInput { .. } => "invalid_input",
             Self::BadRequest { .. } => "bad_request",
             Self::Conflict(_) => "conflict",
-            Self::TokenInvalid => "token_invalid",
+            Self::TokenInvalid | Self::BearerTokenInvalid => "token_invalid",
             Self::SignInFailed => "sign_in_failed",
             Self::CodeInvalid => "code_invalid",
             Self::WeakPassword { .. } => "weak_password",
@@ -203,7 +209,9 @@ impl Error {
             | Self::NotEligible(_)
             | Self::ConsentRequired(_)
             | Self::ResultsSealed(_) => ErrorClass::Forbidden,
-            Self::Unauthenticated | Self::SignInFailed => ErrorClass::Unauthenticated,
+            Self::Unauthenticated | Self::SignInFailed | Self::BearerTokenInvalid => {
+                ErrorClass::Unauthenticated
+            }
             Self::InvalidInput { .. }
             | Self::BadRequest { .. }
             | Self::TokenInvalid

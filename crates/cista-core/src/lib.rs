@@ -18,7 +18,7 @@ pub mod submissions;
 pub mod trust;
 pub mod voting;
 
-pub use actor::{Access, Action, Actor, OrgAction, PersonActor, role_may};
+pub use actor::{Access, Action, Actor, AppActor, OrgAction, PersonActor, role_may};
 pub use error::{Error, ErrorClass, Result};
 pub use ports::{Store, Vault};
 pub use settings::AccessSettings;

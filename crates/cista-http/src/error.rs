@@ -99,18 +99,24 @@ pub fn error_for_status(status: StatusCode, body_limit: usize) -> Error {
     }
 }
 
-#[derive(Serialize)]
-struct JsonError<'a> {
-    error: JsonErrorBody<'a>,
+/// The body of every JSON error (the API's, the operational endpoints', and the web's for a
+/// client that asks for JSON).
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+pub struct JsonError<'a> {
+    pub error: JsonErrorBody<'a>,
 }
 
-#[derive(Serialize)]
-struct JsonErrorBody<'a> {
-    code: &'a str,
-    message: &'a str,
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+pub struct JsonErrorBody<'a> {
+    /// The stable code, e.g. `token_invalid`, `not_found`, `payload_too_large`.
+    pub code: &'a str,
+    /// A sentence for people; it may change, the code does not.
+    pub message: &'a str,
+    /// The input field at fault, for `invalid_input`.
     #[serde(skip_serializing_if = "Option::is_none")]
-    field: Option<&'a str>,
-    request_id: &'a str,
+    pub field: Option<&'a str>,
+    /// This request's id, as in the `X-Request-Id` header and the server's log.
+    pub request_id: &'a str,
 }
 
 /// The JSON body of an error.

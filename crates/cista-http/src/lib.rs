@@ -1,18 +1,28 @@
-//! Cista's HTTPS surface. Only this crate knows axum: it extracts, calls one core function and
-//! renders. Security headers, CSRF origin checks, limits, request ids and the one place where
-//! errors become HTTP live in `middleware` and `error`; TLS serving lives in `tls` and `server`.
+//! Cista's HTTPS surfaces. Only this crate knows axum: a handler extracts, calls one core
+//! function and renders. Each surface is a folder with its own policy stack, chosen by path:
+//!
+//! - `web/`: the pages people use in a browser (cookie sessions, CSRF tokens and the Origin
+//!   check, error pages, `frame-ancestors 'none'`); every path no other surface claims;
+//! - `api/`: the JSON API under `/api/` (bearer app tokens only, no cookies and so no CSRF,
+//!   JSON errors, per-route body limits, the OpenAPI document);
+//! - `ops/`: `/healthz`, `/readyz`, `/metrics` for load balancers and monitoring;
+//! - `embed/`: where the embeddable widget's surface goes (no cookies, a per-form origin
+//!   allow-list driving `frame-ancestors`, CORS and the Origin check).
+//!
+//! What they share: request ids, logs, metrics and security headers (`middleware`), the one
+//! place where core errors become HTTP statuses and codes (`error`), the trust report
+//! (`trust`), and TLS serving (`tls`, `server`, `redirect`).
 
-pub mod context;
-pub mod csrf;
+pub mod api;
+pub mod embed;
 pub mod error;
-pub mod limits;
-pub mod metrics;
 pub mod middleware;
-pub mod pages;
+pub mod ops;
 pub mod redirect;
-pub mod resubmit;
 pub mod server;
 pub mod tls;
+pub mod trust;
+pub mod web;
 
 use axum::Router;
 use cista_core::Cista;
@@ -46,9 +56,28 @@ impl Default for Limits {
     }
 }
 
-/// Everything a handler may need, cheap to clone.
+/// Everything a handler may need: one `Arc`, so cloning it per request and per layer is one
+/// reference count.
 #[derive(Debug, Clone)]
-pub struct AppState {
+pub struct AppState(Arc<Shared>);
+
+impl AppState {
+    pub fn new(shared: Shared) -> Self {
+        Self(Arc::new(shared))
+    }
+}
+
+impl std::ops::Deref for AppState {
+    type Target = Shared;
+
+    fn deref(&self) -> &Shared {
+        &self.0
+    }
+}
+
+/// What every handler of every surface may read (see `AppState`).
+#[derive(Debug)]
+pub struct Shared {
     pub cista: Cista,
     /// The origin browsers see, e.g. `https://localhost:8443`; used for the CSRF origin
     /// check and redirects, never taken from the request's Host header.
@@ -60,7 +89,7 @@ pub struct AppState {
     /// Bearer token that unlocks `/metrics`; without one, `/metrics` is not served.
     pub metrics_token: Option<Arc<str>>,
     pub limits: Limits,
-    pub auth_limiter: Arc<limits::AuthLimiter>,
+    pub auth_limiter: Arc<web::limits::AuthLimiter>,
     pub demo: Option<DemoInfo>,
     pub checkpoint_interval: Duration,
     /// How email and SMS leave this instance (for the trust page).
@@ -140,7 +169,12 @@ impl BackupProbe for NoBackup {
     }
 }
 
-/// The application: routes wrapped in the security middleware.
+/// The application: each surface in its own stack. `/api/…` is the API's (its own 404s
+/// included), the operational endpoints are `ops`', and every other path is the web's.
 pub fn app(state: AppState) -> Router {
-    middleware::wrap(pages::routes(&state), state)
+    Router::new()
+        .nest("/api", api::surface(&state))
+        .merge(ops::surface(&state))
+        .merge(web::surface(&state))
+        .with_state(state)
 }

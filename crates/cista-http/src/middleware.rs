@@ -1,24 +1,21 @@
-//! The middleware every request passes through, outermost first: a fresh request id, a log
-//! span, metrics, security headers with a per-response CSP nonce, the error renderer, panic
-//! catching, the request timeout, the CSRF origin check and the body limit.
+//! The middleware every surface shares, outermost first: a fresh request id, a log span,
+//! metrics and the security headers with a per-response CSP nonce (`common`); and the guards
+//! each surface puts inside its own stack: panic catching, the request timeout (`guarded`),
+//! and, for the JSON surfaces, the JSON error renderer (`render_json_errors`). What differs by
+//! surface (cookies, CSRF, error pages, body limits) lives in `web`, `api` and `ops`.
 
 use crate::AppState;
 use crate::error::{ErrorInfo, error_for_status, error_response, json_body};
-use crate::pages::templates::ErrorPage;
-use askama::Template as _;
 use axum::Router;
 use axum::body::Body;
 use axum::extract::{MatchedPath, Request, State};
-use axum::http::{HeaderMap, HeaderValue, Method, StatusCode, header};
+use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::middleware::{Next, from_fn, from_fn_with_state};
 use axum::response::{IntoResponse, Response};
 use base64::Engine as _;
-use cista_core::Error;
 use std::sync::Arc;
 use std::time::Instant;
-use tower::ServiceBuilder;
 use tower_http::catch_panic::CatchPanicLayer;
-use tower_http::limit::RequestBodyLimitLayer;
 use tower_http::timeout::TimeoutLayer;
 use tracing::Instrument as _;
 
@@ -35,7 +32,9 @@ pub struct CspNonce(pub Arc<str>);
 pub const HSTS: &str = "max-age=63072000; includeSubDomains";
 
 /// The CSP for a response with `nonce`. No inline script or style is allowed: scripts only
-/// with the nonce, styles only from our origin, and no framing by anyone (CSP Level 3).
+/// with the nonce, styles only from our origin, and no framing by anyone (CSP Level 3). The
+/// web pages, the API and the operational endpoints all send it; the embed surface (see
+/// `embed`) will replace `frame-ancestors` with a form's allow-list.
 pub fn content_security_policy(nonce: &str) -> String {
     format!(
         "default-src 'none'; script-src 'nonce-{nonce}' 'strict-dynamic'; \
@@ -44,37 +43,91 @@ pub fn content_security_policy(nonce: &str) -> String {
     )
 }
 
-/// Wraps any routes in the full middleware stack (the application uses it for its own routes;
-/// tests use it to exercise panics and timeouts).
+/// Wraps routes in the web surface's full stack (tests use it to exercise panics and
+/// timeouts on routes of their own).
 pub fn wrap(routes: Router<AppState>, state: AppState) -> Router {
-    let body_limit = state.limits.body_bytes;
-    let timeout = state.limits.request_timeout;
+    crate::web::stack(routes, &state).with_state(state)
+}
+
+/// The layers every surface shares, added outside the surface's own: request id (outermost),
+/// log span, metrics, security headers. Each surface calls this last on its router, so the
+/// route templates (`MatchedPath`) the log and the metrics name are the surface's own.
+pub fn common(routes: Router<AppState>, state: &AppState) -> Router<AppState> {
     routes
-        .layer(
-            ServiceBuilder::new()
-                .layer(from_fn_with_state(state.clone(), assign_request_id))
-                .layer(from_fn(log_request))
-                .layer(from_fn(crate::metrics::record_request))
-                .layer(from_fn_with_state(state.clone(), security_headers))
-                .layer(from_fn_with_state(
-                    state.clone(),
-                    crate::context::load_context,
-                ))
-                .layer(from_fn_with_state(state.clone(), render_errors))
-                .layer(CatchPanicLayer::custom(panic_response))
-                .layer(TimeoutLayer::with_status_code(
-                    StatusCode::REQUEST_TIMEOUT,
-                    timeout,
-                ))
-                .layer(from_fn_with_state(state.clone(), csrf_origin_check))
-                // Reads form bodies itself, within the same limit.
-                .layer(from_fn_with_state(
-                    state.clone(),
-                    crate::csrf::check_csrf_token,
-                ))
-                .layer(RequestBodyLimitLayer::new(body_limit)),
-        )
-        .with_state(state)
+        .layer(from_fn_with_state(state.clone(), security_headers))
+        .layer(from_fn(crate::ops::metrics::record_request))
+        .layer(from_fn(log_request))
+        .layer(from_fn_with_state(state.clone(), assign_request_id))
+}
+
+/// Panic catching and the request timeout, which every surface puts just inside its error
+/// renderer (so a panic or a timeout is rendered in the surface's own way).
+pub fn guarded(routes: Router<AppState>, state: &AppState) -> Router<AppState> {
+    routes
+        .layer(TimeoutLayer::with_status_code(
+            StatusCode::REQUEST_TIMEOUT,
+            state.limits.request_timeout,
+        ))
+        .layer(CatchPanicLayer::custom(panic_response))
+}
+
+/// Gives every error of a JSON surface (the API, the operational endpoints) the coded JSON
+/// body: a handler's `AppError`, and anything else that ends in an error status (unknown
+/// route, wrong method, a body over the limit, a timeout, a panic).
+pub async fn render_json_errors(
+    State(state): State<AppState>,
+    req: Request,
+    next: Next,
+) -> Response {
+    let request_id = req
+        .extensions()
+        .get::<RequestId>()
+        .map(|r| r.0.to_string())
+        .unwrap_or_default();
+    let (mut parts, info) = match error_to_render(next.run(req).await, &state) {
+        Ok(found) => found,
+        Err(response) => return response,
+    };
+    parts.headers.remove(header::CONTENT_LENGTH);
+    parts.headers.insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("application/json"),
+    );
+    Response::from_parts(parts, Body::from(json_body(&info, &request_id)))
+}
+
+/// An error response a surface's renderer should give its own body: its head and what to
+/// say, the `ErrorInfo` a handler attached or, for an error status someone else produced
+/// (axum, a tower layer, a panic), one made from the status. `Err` passes the response on
+/// unchanged: not an error, or a body a handler wrote on purpose (`OwnBody`).
+#[allow(clippy::result_large_err)] // the `Err` is the response itself, passed straight on
+pub(crate) fn error_to_render(
+    response: Response,
+    state: &AppState,
+) -> std::result::Result<(axum::http::response::Parts, ErrorInfo), Response> {
+    let status = response.status();
+    if !(status.is_client_error() || status.is_server_error())
+        || response
+            .extensions()
+            .get::<crate::error::OwnBody>()
+            .is_some()
+    {
+        return Err(response);
+    }
+    let (parts, body) = response.into_parts();
+    if let Some(info) = parts.extensions.get::<ErrorInfo>().cloned() {
+        return Ok((parts, info));
+    }
+    drop(body);
+    let err = error_for_status(status, state.limits.body_bytes);
+    match error_response(&err)
+        .extensions()
+        .get::<ErrorInfo>()
+        .cloned()
+    {
+        Some(info) => Ok((parts, info)),
+        None => Err(status.into_response()),
+    }
 }
 
 async fn assign_request_id(
@@ -167,147 +220,9 @@ async fn security_headers(State(state): State<AppState>, mut req: Request, next:
     response
 }
 
-/// Whether the client asked for JSON rather than a page.
-fn wants_json(req_path: &str, headers: &HeaderMap) -> bool {
-    if req_path.starts_with("/api/") || matches!(req_path, "/healthz" | "/readyz" | "/metrics") {
-        return true;
-    }
-    let accept = headers
-        .get(header::ACCEPT)
-        .and_then(|v| v.to_str().ok())
-        .unwrap_or("");
-    accept.contains("application/json") && !accept.contains("text/html")
-}
-
-async fn render_errors(State(state): State<AppState>, req: Request, next: Next) -> Response {
-    let json = wants_json(req.uri().path(), req.headers());
-    let request_id = req
-        .extensions()
-        .get::<RequestId>()
-        .map(|r| r.0.to_string())
-        .unwrap_or_default();
-    let context = req
-        .extensions()
-        .get::<crate::context::RequestContext>()
-        .cloned();
-    let chrome = context
-        .as_ref()
-        .map(|ctx| crate::pages::chrome::Chrome::new(ctx, &state))
-        .unwrap_or_default();
-    let (path, signed_in, sms_session) =
-        context
-            .as_ref()
-            .map_or((String::from("/"), false, false), |ctx| {
-                let sms = ctx
-                    .session
-                    .as_ref()
-                    .is_some_and(|s| s.stage == cista_core::ports::SessionStage::Sms);
-                (
-                    if req.method() == Method::GET {
-                        ctx.path.clone()
-                    } else {
-                        String::from("/")
-                    },
-                    ctx.signed_in(),
-                    sms,
-                )
-            });
-    let response = next.run(req).await;
-    let status = response.status();
-    if !(status.is_client_error() || status.is_server_error())
-        || response
-            .extensions()
-            .get::<crate::error::OwnBody>()
-            .is_some()
-    {
-        return response;
-    }
-    let (mut parts, body) = response.into_parts();
-    let info = match parts.extensions.get::<ErrorInfo>() {
-        Some(info) => info.clone(),
-        None => {
-            // Someone else's error (axum, a tower layer, a panic): give it our shape.
-            drop(body);
-            let err = error_for_status(status, state.limits.body_bytes);
-            let fresh = error_response(&err);
-            let info = fresh.extensions().get::<ErrorInfo>().cloned();
-            match info {
-                Some(info) => info,
-                None => return fresh,
-            }
-        }
-    };
-    let (content_type, body) = if json {
-        ("application/json", json_body(&info, &request_id))
-    } else {
-        let heading = sentence_case(&info.message);
-        let (explanation, next_steps) =
-            crate::pages::templates::next_steps(info.code, &path, signed_in, sms_session);
-        let page = ErrorPage {
-            chrome,
-            status: status.as_u16(),
-            code: info.code,
-            message: &heading,
-            explanation,
-            next_steps,
-            request_id: &request_id,
-        };
-        match page.render() {
-            Ok(html) => ("text/html; charset=utf-8", html),
-            Err(_) => ("application/json", json_body(&info, &request_id)),
-        }
-    };
-    parts.headers.remove(header::CONTENT_LENGTH);
-    if let Ok(v) = HeaderValue::from_str(content_type) {
-        parts.headers.insert(header::CONTENT_TYPE, v);
-    }
-    Response::from_parts(parts, Body::from(body))
-}
-
-/// Messages are written to follow "error:"; a page heading starts with a capital.
-fn sentence_case(message: &str) -> String {
-    let mut chars = message.chars();
-    match chars.next() {
-        Some(first) => first.to_uppercase().chain(chars).collect(),
-        None => String::new(),
-    }
-}
-
 fn panic_response(_panic: Box<dyn std::any::Any + Send + 'static>) -> Response {
     tracing::error!("a request handler panicked");
     StatusCode::INTERNAL_SERVER_ERROR.into_response()
-}
-
-/// Methods that never change state.
-fn is_safe(method: &Method) -> bool {
-    matches!(*method, Method::GET | Method::HEAD | Method::OPTIONS)
-}
-
-/// Refuses state-changing requests that a browser sent from another site. Browsers mark every
-/// request with `Sec-Fetch-Site` (page scripts cannot forge it) and send `Origin` on POSTs, so a
-/// request must come from our own origin. Under `Referrer-Policy: no-referrer` the Fetch
-/// standard makes browsers send `Origin: null` even for same-origin form posts, so a `null` (or
-/// missing) Origin is accepted only with `Sec-Fetch-Site: same-origin`. Sessions add a token
-/// bound to the session on top of this (both, not either: see `csrf`).
-async fn csrf_origin_check(State(state): State<AppState>, req: Request, next: Next) -> Response {
-    if is_safe(req.method()) {
-        return next.run(req).await;
-    }
-    let headers = req.headers();
-    let origin = headers.get(header::ORIGIN).and_then(|v| v.to_str().ok());
-    let fetch_site = headers.get("sec-fetch-site").and_then(|v| v.to_str().ok());
-    let allowed = match (origin, fetch_site) {
-        (Some(o), site) if o != "null" => {
-            o == &*state.public_origin && site.is_none_or(|s| s == "same-origin" || s == "none")
-        }
-        (_, Some("same-origin")) => true,
-        _ => false,
-    };
-    if allowed {
-        next.run(req).await
-    } else {
-        error_response(&Error::CsrfRejected)
-    }
 }
 
 #[cfg(test)]
@@ -322,19 +237,5 @@ mod tests {
         assert!(!csp.contains("unsafe-eval"));
         assert!(csp.contains("frame-ancestors 'none'"));
         assert!(csp.contains("default-src 'none'"));
-    }
-
-    #[test]
-    fn api_paths_and_json_clients_get_json() {
-        let mut h = HeaderMap::new();
-        assert!(wants_json("/api/v1/trust", &h));
-        assert!(!wants_json("/security", &h));
-        h.insert(header::ACCEPT, HeaderValue::from_static("application/json"));
-        assert!(wants_json("/security", &h));
-        h.insert(
-            header::ACCEPT,
-            HeaderValue::from_static("text/html,application/json"),
-        );
-        assert!(!wants_json("/security", &h));
     }
 }

@@ -2,8 +2,9 @@
 //! the optional plain-HTTP redirect listener, and graceful shutdown that lets requests in
 //! flight finish.
 
+use crate::AppState;
+use crate::redirect;
 use crate::tls::DetailedTlsAcceptor;
-use crate::{AppState, redirect};
 use std::future::Future;
 use std::net::SocketAddr;
 use std::time::Duration;

@@ -2,6 +2,7 @@
 //! path and one migration set. Backend differences are confined to `backend`; every change is
 //! written in one transaction together with its audit entry (`audit_append`).
 
+mod app_tokens;
 mod attempts;
 mod audit_append;
 pub mod backend;
@@ -20,10 +21,10 @@ pub use vault::SeaVault;
 use async_trait::async_trait;
 use cista_core::audit::NewAuditEntry;
 use cista_core::ports::{
-    Account, AuditEntry, AuditHead, Backend, BallotStatus, BoxEntry, Credential, CredentialPurpose,
-    DatabaseDescription, EligibleUnit, Instance, KeyPurpose, Membership, Organization,
-    OutboxMessage, PaperBatch, PaperPile, Participation, Refusal, Rewrap, Session, StoreTx,
-    StoredBallot, StoredCheckpoint, StoredKey, SubmissionClaim, Unit, UnitOwner,
+    Account, AppToken, AuditEntry, AuditHead, Backend, BallotStatus, BoxEntry, Credential,
+    CredentialPurpose, DatabaseDescription, EligibleUnit, Instance, KeyPurpose, Membership,
+    Organization, OutboxMessage, PaperBatch, PaperPile, Participation, Refusal, Rewrap, Session,
+    StoreTx, StoredBallot, StoredCheckpoint, StoredKey, SubmissionClaim, Unit, UnitOwner,
 };
 use cista_core::{Error, Result, Store};
 use cista_crypto::Digest32;
@@ -629,6 +630,14 @@ impl Store for SeaStore {
             .count(&self.db)
             .await
             .map_err(db_err)
+    }
+
+    async fn app_token(&self, secret_hash: &Digest32) -> Result<Option<AppToken>> {
+        app_tokens::by_hash(&self.db, secret_hash).await
+    }
+
+    async fn app_tokens(&self, org: OrgId) -> Result<Vec<AppToken>> {
+        app_tokens::of_org(&self.db, org).await
     }
 
     async fn session(&self, id_hash: &Digest32) -> Result<Option<Session>> {

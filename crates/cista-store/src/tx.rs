@@ -7,9 +7,9 @@ use crate::{audit_append, paper, voting};
 use async_trait::async_trait;
 use cista_core::audit::NewAuditEntry;
 use cista_core::ports::{
-    AccessAttempt, Account, AttemptKind, AttemptScope, AttemptTally, AuditEntry, BoxEntry,
-    Credential, CredentialPurpose, EligibleUnit, Membership, OutboxMessage, PaperBatch, PaperPile,
-    Participation, Refusal, Session, StoreTx, StoredBallot, Unit, UnitOwner,
+    AccessAttempt, Account, AppToken, AppTokenId, AttemptKind, AttemptScope, AttemptTally,
+    AuditEntry, BoxEntry, Credential, CredentialPurpose, EligibleUnit, Membership, OutboxMessage,
+    PaperBatch, PaperPile, Participation, Refusal, Session, StoreTx, StoredBallot, Unit, UnitOwner,
 };
 use cista_core::{Error, Result};
 use cista_crypto::Digest32;
@@ -295,6 +295,23 @@ impl StoreTx for SeaTx {
             .await
             .map_err(db_err)?
             .rows_affected)
+    }
+
+    async fn insert_app_token(&mut self, token: &AppToken) -> Result<()> {
+        crate::app_tokens::insert(&self.txn, token).await
+    }
+
+    async fn revoke_app_token(
+        &mut self,
+        org: OrgId,
+        id: AppTokenId,
+        at: Timestamp,
+    ) -> Result<Option<bool>> {
+        crate::app_tokens::revoke(&self.txn, org, id, at).await
+    }
+
+    async fn touch_app_token(&mut self, id: AppTokenId, at: Timestamp) -> Result<()> {
+        crate::app_tokens::touch(&self.txn, id, at).await
     }
 
     async fn insert_recovery_codes(

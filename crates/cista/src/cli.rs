@@ -64,6 +64,10 @@ pub enum Command {
     /// Manage an association's units and owners.
     #[command(subcommand)]
     Members(MembersCommand),
+    /// Create, list and revoke app tokens: the bearer credentials of the JSON API
+    /// (`/api/v1/`), each for one organization and one purpose.
+    #[command(subcommand, name = "app-token")]
+    AppToken(AppTokenCommand),
     /// Recount a closed ballot from its published bundle (`/e/BALLOT/bundle.json`) and check
     /// every signature, hash and inclusion proof; exit non-zero on any mismatch. Needs no
     /// database: anyone can run it.
@@ -176,6 +180,49 @@ pub struct VerifyElectionArgs {
     /// Print the checks as JSON.
     #[arg(long)]
     pub json: bool,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum AppTokenCommand {
+    /// Create a token and print it once (it is stored only as a hash).
+    Create(AppTokenCreateArgs),
+    /// List an organization's tokens, newest first: id, purpose, state, expiry, last use.
+    List(AppTokenOrgArgs),
+    /// Revoke a token at once (by its id, as `list` shows it).
+    Revoke(AppTokenRevokeArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct AppTokenOrgArgs {
+    /// The organization's slug.
+    #[arg(long)]
+    pub org: String,
+}
+
+#[derive(Debug, Args)]
+pub struct AppTokenCreateArgs {
+    /// The organization's slug.
+    #[arg(long)]
+    pub org: String,
+    /// What the token may do: `voting.results` (read ballots and closed ballots' results).
+    #[arg(long)]
+    pub purpose: String,
+    /// Which system will hold it, e.g. "Board web site" (1 to 80 characters).
+    #[arg(long)]
+    pub label: String,
+    /// Days until it expires (1 to 365).
+    #[arg(long, default_value_t = cista_core::access::app_tokens::DEFAULT_LIFETIME_DAYS)]
+    pub days: i64,
+}
+
+#[derive(Debug, Args)]
+pub struct AppTokenRevokeArgs {
+    /// The organization's slug.
+    #[arg(long)]
+    pub org: String,
+    /// The token's id, `at-` and 16 hexadecimal digits.
+    #[arg(long)]
+    pub id: String,
 }
 
 #[derive(Debug, Subcommand)]

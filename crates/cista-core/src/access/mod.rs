@@ -3,6 +3,7 @@
 //! same transaction as its change; flows reachable without a session answer identically for
 //! known and unknown people.
 
+pub mod app_tokens;
 pub mod invitations;
 pub mod journeys;
 pub mod links;

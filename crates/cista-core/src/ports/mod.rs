@@ -14,6 +14,8 @@ pub use voting::{
     Refusal, StoredBallot, Unit, UnitOwner, VoteChannel, VoteOrigin,
 };
 
+pub use crate::access::app_tokens::{AppPurpose, AppToken, AppTokenId};
+
 use crate::Result;
 use crate::audit::NewAuditEntry;
 use async_trait::async_trait;
@@ -302,6 +304,12 @@ pub trait Store: Send + Sync + std::fmt::Debug {
 
     async fn session(&self, id_hash: &Digest32) -> Result<Option<Session>>;
 
+    /// The app token whose secret hashes to `secret_hash`, in any state.
+    async fn app_token(&self, secret_hash: &Digest32) -> Result<Option<AppToken>>;
+
+    /// An organization's app tokens, newest first, revoked and expired ones included.
+    async fn app_tokens(&self, org: OrgId) -> Result<Vec<AppToken>>;
+
     /// Messages due for delivery at `now`, oldest first.
     async fn due_messages(&self, now: Timestamp, limit: u32) -> Result<Vec<OutboxMessage>>;
 
@@ -498,6 +506,22 @@ pub trait StoreTx: Send {
 
     /// Ends every session of a person (sign-out, password change, role change, erasure).
     async fn delete_sessions_of(&mut self, subject: SubjectCode) -> Result<u64>;
+
+    /// Adds an app token; an id or a secret hash already in use is a `conflict`.
+    async fn insert_app_token(&mut self, token: &AppToken) -> Result<()>;
+
+    /// Revokes `org`'s token `id` at `at`: `Some(true)` if it was live and is now revoked,
+    /// `Some(false)` if it was revoked already (nothing written), `None` if `org` has no such
+    /// token.
+    async fn revoke_app_token(
+        &mut self,
+        org: OrgId,
+        id: AppTokenId,
+        at: Timestamp,
+    ) -> Result<Option<bool>>;
+
+    /// Records a token's use at `at` (its last-use time).
+    async fn touch_app_token(&mut self, id: AppTokenId, at: Timestamp) -> Result<()>;
 
     async fn insert_recovery_codes(
         &mut self,

@@ -89,6 +89,8 @@ async fn unknown_routes_and_methods_get_coded_errors_with_the_request_id() {
 }
 
 #[tokio::test]
+/// The web surface, where cookies are ambient credentials, refuses forged state changes. (The
+/// API takes no cookies and has no CSRF check: see `api.rs`.)
 async fn cross_site_state_changes_are_refused() {
     let server = TestServer::start(Options::default()).await;
     let client = server.client();
@@ -101,7 +103,9 @@ async fn cross_site_state_changes_are_refused() {
         (None, None),
         (Some(server.origin.as_str()), Some("cross-site")),
     ] {
-        let mut request = client.post(server.url("/api/v1/trust"));
+        let mut request = client
+            .post(server.url("/security"))
+            .header("accept", "application/json");
         if let Some(o) = origin {
             request = request.header("origin", o);
         }
@@ -116,7 +120,8 @@ async fn cross_site_state_changes_are_refused() {
     // with `Sec-Fetch-Site: same-origin`: that passes the first check (and meets the second).
     let (status, _, body) = json(
         client
-            .post(server.url("/api/v1/trust"))
+            .post(server.url("/security"))
+            .header("accept", "application/json")
             .header("origin", "null")
             .header("sec-fetch-site", "same-origin")
             .send()
@@ -133,7 +138,8 @@ async fn cross_site_state_changes_are_refused() {
     // second check refuses.
     let (status, _, body) = json(
         client
-            .post(server.url("/api/v1/trust"))
+            .post(server.url("/security"))
+            .header("accept", "application/json")
             .header("origin", server.origin.as_str())
             .header("sec-fetch-site", "same-origin")
             .send()
@@ -156,7 +162,8 @@ async fn cross_site_state_changes_are_refused() {
         .unwrap();
     let token = crate::csrf_in(&page);
     let response = browser
-        .post(server.url("/api/v1/trust"))
+        .post(server.url("/security"))
+        .header("accept", "application/json")
         .header("origin", server.origin.as_str())
         .form(&[("csrf", token.as_str())])
         .send()
@@ -167,7 +174,8 @@ async fn cross_site_state_changes_are_refused() {
     let other = server.browser();
     other.get(server.url("/sign-in")).send().await.unwrap();
     let response = other
-        .post(server.url("/api/v1/trust"))
+        .post(server.url("/security"))
+        .header("accept", "application/json")
         .header("origin", server.origin.as_str())
         .form(&[("csrf", token.as_str())])
         .send()
@@ -190,7 +198,8 @@ async fn an_oversized_body_is_refused_with_413() {
     let client = server.client_builder().http1_only().build().unwrap();
     let (status, _, body) = json(
         client
-            .post(server.url("/api/v1/trust"))
+            .post(server.url("/security"))
+            .header("accept", "application/json")
             .header("origin", server.origin.as_str())
             .body(vec![b'x'; 4096])
             .send()

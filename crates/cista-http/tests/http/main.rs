@@ -8,6 +8,7 @@
 )]
 
 mod access;
+mod api;
 mod errors;
 mod headers;
 mod import;
@@ -47,9 +48,12 @@ pub struct Options {
     pub with_redirect: bool,
     pub metrics_token: bool,
     pub limits: Limits,
-    pub auth_limits: cista_http::limits::AuthLimits,
+    pub auth_limits: cista_http::web::limits::AuthLimits,
     /// What the trust page reports of the backup.
     pub backup: Arc<dyn cista_http::BackupProbe>,
+    /// The server's clock: a manual one lets a test move time (a ballot's close) without
+    /// sleeping; None is the system clock.
+    pub clock: Option<Arc<cista_types::ManualClock>>,
 }
 
 impl Default for Options {
@@ -58,11 +62,12 @@ impl Default for Options {
             with_redirect: false,
             metrics_token: true,
             limits: Limits::default(),
-            auth_limits: cista_http::limits::AuthLimits {
+            auth_limits: cista_http::web::limits::AuthLimits {
                 per_minute: 1000,
                 response_floor: Duration::from_millis(50),
             },
             backup: Arc::new(cista_http::NoBackup),
+            clock: None,
         }
     }
 }
@@ -78,6 +83,10 @@ fn certificate() -> (String, String) {
 
 pub async fn cista_in(dir: &std::path::Path) -> Cista {
     cista_on(dir, Target::SqliteFile(dir.join("cista.db"))).await
+}
+
+pub async fn cista_on(dir: &std::path::Path, target: Target) -> Cista {
+    cista_with_clock(dir, target, Arc::new(SystemClock)).await
 }
 
 /// A fresh schema of the PostgreSQL database named by `CISTA_TEST_POSTGRES_URL`, or None
@@ -106,23 +115,22 @@ pub async fn postgres_target() -> Option<Target> {
     Some(Target::parse(&format!("{url}{sep}options=-c%20search_path%3D{schema}")).unwrap())
 }
 
-pub async fn cista_on(dir: &std::path::Path, target: Target) -> Cista {
+pub async fn cista_with_clock(
+    dir: &std::path::Path,
+    target: Target,
+    clock: Arc<dyn cista_types::Clock>,
+) -> Cista {
     let store = SeaStore::connect_and_migrate(&target, &ConnectOptions::default())
         .await
         .unwrap();
-    let keys = LocalKeyFile::create(
-        &dir.join("k.kek"),
-        &OsRng,
-        cista_types::Clock::now(&SystemClock),
-    )
-    .unwrap();
+    let keys = LocalKeyFile::create(&dir.join("k.kek"), &OsRng, clock.now()).unwrap();
     let vault = SeaVault::on(&store);
     vault.migrate().await.unwrap();
     let deps = Deps {
         store: Arc::new(store),
         vault: Arc::new(vault),
         keys: Arc::new(keys),
-        clock: Arc::new(SystemClock),
+        clock,
         rng: Arc::new(OsRng),
         settings: cista_core::AccessSettings::default(),
     };
@@ -142,7 +150,7 @@ pub async fn cista_on(dir: &std::path::Path, target: Target) -> Cista {
 }
 
 pub fn state_for(cista: Cista, tls: TlsSettings, origin: &str, options: &Options) -> AppState {
-    AppState {
+    AppState::new(cista_http::Shared {
         cista,
         public_origin: Arc::from(origin),
         tls: Arc::new(tls),
@@ -152,7 +160,7 @@ pub fn state_for(cista: Cista, tls: TlsSettings, origin: &str, options: &Options
             .metrics_token
             .then(|| Arc::from("test-metrics-token")),
         limits: options.limits.clone(),
-        auth_limiter: cista_http::limits::AuthLimiter::new(options.auth_limits.clone()),
+        auth_limiter: cista_http::web::limits::AuthLimiter::new(options.auth_limits.clone()),
         demo: None,
         checkpoint_interval: Duration::from_secs(60),
         messaging: Arc::from(vec![cista_http::MessagingLine {
@@ -161,7 +169,7 @@ pub fn state_for(cista: Cista, tls: TlsSettings, origin: &str, options: &Options
             staff: "test".to_owned(),
         }]),
         backup: options.backup.clone(),
-    }
+    })
 }
 
 impl TestServer {
@@ -172,12 +180,14 @@ impl TestServer {
     /// A server on this database (None: SQLite in a temporary directory).
     pub async fn start_on(options: Options, target: Option<Target>) -> Self {
         let _ = rustls::crypto::aws_lc_rs::default_provider().install_default();
-        cista_http::metrics::handle();
+        cista_http::ops::metrics::handle();
         let dir = tempfile::tempdir().unwrap();
-        let cista = match target {
-            Some(target) => cista_on(dir.path(), target).await,
-            None => cista_in(dir.path()).await,
+        let target = target.unwrap_or_else(|| Target::SqliteFile(dir.path().join("cista.db")));
+        let clock: Arc<dyn cista_types::Clock> = match &options.clock {
+            Some(manual) => manual.clone(),
+            None => Arc::new(SystemClock),
         };
+        let cista = cista_with_clock(dir.path(), target, clock).await;
         let (cert, key) = certificate();
         let tls = TlsSettings::from_pem(cert.as_bytes(), key.as_bytes()).unwrap();
         let https = std::net::TcpListener::bind("127.0.0.1:0").unwrap();

@@ -2,6 +2,7 @@
 
 pub mod access_attempt;
 pub mod account;
+pub mod app_token;
 pub mod audit_checkpoint;
 pub mod audit_entry;
 pub mod audit_head;

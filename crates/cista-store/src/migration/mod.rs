@@ -11,6 +11,7 @@ mod m20261124_000001_voting;
 mod m20261130_000001_repeats_and_envelopes;
 mod m20261130_000003_phone_region;
 mod m20261130_000004_access_attempts;
+mod m20261201_000001_app_tokens;
 pub mod vault;
 
 #[derive(Debug)]
@@ -25,6 +26,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261130_000001_repeats_and_envelopes::Migration),
             Box::new(m20261130_000003_phone_region::Migration),
             Box::new(m20261130_000004_access_attempts::Migration),
+            Box::new(m20261201_000001_app_tokens::Migration),
         ]
     }
 }

@@ -9,6 +9,7 @@
 )]
 
 mod access;
+mod app_tokens;
 mod audit;
 mod harness;
 mod keys;
@@ -49,6 +50,9 @@ macro_rules! conformance {
 }
 
 conformance! {
+    app_tokens::an_app_token_authenticates_until_it_expires_or_is_revoked,
+    app_tokens::an_app_token_is_scoped_to_its_organization_and_purpose,
+    app_tokens::a_duplicate_app_token_is_a_conflict_and_writes_nothing,
     strangers::a_strangers_sms_requests_neither_revoke_her_code_nor_use_up_her_budget,
     strangers::a_strangers_wrong_passwords_never_lock_her_out,
     strangers::a_strangers_requests_leave_her_reset_and_invitation_links_valid,

@@ -14,7 +14,7 @@ use cista_core::voting::definition::{
 };
 use cista_core::{AccessSettings, Actor, Cista, Deps, Store as _};
 use cista_crypto::LocalKeyFile;
-use cista_http::limits::{AuthLimiter, AuthLimits};
+use cista_http::web::limits::{AuthLimiter, AuthLimits};
 use cista_http::{AppState, Limits, Listeners, TlsSettings, TlsStats};
 use cista_store::{ConnectOptions, SeaStore, SeaVault, Target};
 use cista_types::{Clock as _, OrgName, OrgSlug, OsRng, Percent, Rng as _, SystemClock, UnitId};
@@ -163,7 +163,7 @@ async fn bench(
         .self_signed(&key)
         .map_err(|e| Failure(e.to_string()))?;
     let tls = TlsSettings::from_pem(cert.pem().as_bytes(), key.serialize_pem().as_bytes())?;
-    let state = AppState {
+    let state = AppState::new(cista_http::Shared {
         cista: cista.clone(),
         public_origin: Arc::from(origin.as_str()),
         tls: Arc::new(tls),
@@ -179,7 +179,7 @@ async fn bench(
         checkpoint_interval: Duration::from_secs(60),
         messaging: Arc::from(Vec::<cista_http::MessagingLine>::new()),
         backup: Arc::new(cista_http::NoBackup),
-    };
+    });
     let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
     let server = tokio::spawn(cista_http::serve(
         state,

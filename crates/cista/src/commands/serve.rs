@@ -9,7 +9,7 @@ use crate::runtime::{Failure, Runtime};
 use cista_core::access::invitations::Invitee;
 use cista_core::ports::AccountStatus;
 use cista_core::{Actor, Cista};
-use cista_http::limits::{AuthLimiter, AuthLimits};
+use cista_http::web::limits::{AuthLimiter, AuthLimits};
 use cista_http::{AppState, DemoInfo, Limits, Listeners, TlsSettings, TlsStats};
 use cista_notify::OutboxWorker;
 use cista_types::{Email, PersonName, Phone, PhoneRegion, Role};
@@ -265,7 +265,7 @@ async fn run_server(
     };
     let interval = Duration::from_secs(rt.config.audit.checkpoint_interval_secs.max(1));
     let backup = super::backup::start(rt, &cista, write_turn).await?;
-    let state = AppState {
+    let state = AppState::new(cista_http::Shared {
         cista: cista.clone(),
         public_origin: Arc::from(public_origin(rt, bound)?),
         tls: Arc::new(tls),
@@ -284,8 +284,8 @@ async fn run_server(
         checkpoint_interval: interval,
         messaging: Arc::from(messaging),
         backup: backup.probe.clone(),
-    };
-    cista_http::metrics::handle();
+    });
+    cista_http::ops::metrics::handle();
     let checkpointer = spawn_checkpointer(cista.clone(), interval);
     let voting = spawn_voting_worker(
         cista.clone(),

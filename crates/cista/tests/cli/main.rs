@@ -7,6 +7,7 @@
     clippy::indexing_slicing
 )]
 
+mod app_tokens;
 mod backup;
 mod bad_input;
 mod commands;

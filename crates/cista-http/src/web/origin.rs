@@ -1,0 +1,46 @@
+//! The first of the web surface's two CSRF checks: a state-changing request must come from
+//! our own origin (the second, the session-bound token, is `csrf`).
+
+use crate::AppState;
+use crate::error::error_response;
+use axum::extract::{Request, State};
+use axum::http::{Method, header};
+use axum::middleware::Next;
+use axum::response::Response;
+use cista_core::Error;
+
+/// Methods that never change state.
+fn is_safe(method: &Method) -> bool {
+    matches!(*method, Method::GET | Method::HEAD | Method::OPTIONS)
+}
+
+/// Refuses state-changing requests that a browser sent from another site. Browsers mark every
+/// request with `Sec-Fetch-Site` (page scripts cannot forge it) and send `Origin` on POSTs, so a
+/// request must come from our own origin. Under `Referrer-Policy: no-referrer` the Fetch
+/// standard makes browsers send `Origin: null` even for same-origin form posts, so a `null` (or
+/// missing) Origin is accepted only with `Sec-Fetch-Site: same-origin`. Sessions add a token
+/// bound to the session on top of this (both, not either: see `csrf`).
+pub(crate) async fn csrf_origin_check(
+    State(state): State<AppState>,
+    req: Request,
+    next: Next,
+) -> Response {
+    if is_safe(req.method()) {
+        return next.run(req).await;
+    }
+    let headers = req.headers();
+    let origin = headers.get(header::ORIGIN).and_then(|v| v.to_str().ok());
+    let fetch_site = headers.get("sec-fetch-site").and_then(|v| v.to_str().ok());
+    let allowed = match (origin, fetch_site) {
+        (Some(o), site) if o != "null" => {
+            o == &*state.public_origin && site.is_none_or(|s| s == "same-origin" || s == "none")
+        }
+        (_, Some("same-origin")) => true,
+        _ => false,
+    };
+    if allowed {
+        next.run(req).await
+    } else {
+        error_response(&Error::CsrfRejected)
+    }
+}

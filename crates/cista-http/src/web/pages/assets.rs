@@ -1,0 +1,40 @@
+//! Static assets, compiled into the binary so a deployment is one file. They are the only
+//! responses that may be cached.
+
+use axum::http::{HeaderValue, header};
+use axum::response::IntoResponse;
+
+/// One stylesheet, assembled from one file per area.
+const STYLESHEET: &str = concat!(
+    include_str!("../../../static/app.css"),
+    include_str!("../../../static/vote.css"),
+    include_str!("../../../static/staff.css"),
+);
+const FAVICON: &str = include_str!("../../../static/favicon.svg");
+/// The one page script (see its header): loaded with the CSP nonce, never inline.
+const SCRIPT: &str = include_str!("../../../static/forms.js");
+
+fn cached(content_type: &'static str, body: &'static str) -> impl IntoResponse {
+    (
+        [
+            (header::CONTENT_TYPE, HeaderValue::from_static(content_type)),
+            (
+                header::CACHE_CONTROL,
+                HeaderValue::from_static("public, max-age=3600"),
+            ),
+        ],
+        body,
+    )
+}
+
+pub async fn stylesheet() -> impl IntoResponse {
+    cached("text/css; charset=utf-8", STYLESHEET)
+}
+
+pub async fn favicon() -> impl IntoResponse {
+    cached("image/svg+xml", FAVICON)
+}
+
+pub async fn script() -> impl IntoResponse {
+    cached("text/javascript; charset=utf-8", SCRIPT)
+}

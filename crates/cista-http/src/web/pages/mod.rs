@@ -1,0 +1,107 @@
+//! The web surface's pages, by area. Handlers stay short: extract, call one core function,
+//! render.
+
+pub mod account;
+pub mod admin;
+pub mod app_tokens;
+pub mod assets;
+pub mod auth;
+pub mod ballots;
+pub mod bulletin;
+pub mod chrome;
+pub mod demo;
+pub mod landing;
+pub mod templates;
+pub mod trust;
+pub mod units;
+pub mod vote;
+
+use crate::AppState;
+use axum::Router;
+use axum::middleware::from_fn_with_state;
+use axum::routing::{get, post};
+
+pub fn routes(state: &AppState) -> Router<AppState> {
+    // The forms anyone can submit: rate-limited per address.
+    let public_forms = Router::new()
+        .route(
+            "/sign-in",
+            get(auth::sign_in_page).post(auth::sign_in_submit),
+        )
+        .route(
+            "/i/{token}",
+            get(auth::invitation_link).post(auth::invitation_submit),
+        )
+        .route("/r/{token}", get(auth::reset_link).post(auth::reset_submit))
+        .route(
+            "/reset",
+            get(auth::reset_request_page).post(auth::reset_request_submit),
+        )
+        .route(
+            "/invitation",
+            get(auth::resend_request_page).post(auth::resend_request_submit),
+        )
+        .route(
+            "/sms",
+            get(auth::sms_request_page).post(auth::sms_request_submit),
+        )
+        .route(
+            "/sms/verify",
+            get(auth::sms_verify_page).post(auth::sms_verify_submit),
+        )
+        .route("/mfa", get(auth::mfa_page).post(auth::mfa_submit))
+        .route(
+            "/mfa/enrol",
+            get(auth::mfa_enrol_page).post(auth::mfa_enrol_submit),
+        )
+        .route("/mfa/recovery-codes", get(auth::recovery_codes_page))
+        .route("/reset/sent", get(auth::reset_sent))
+        .route("/invitation/sent", get(auth::resend_sent))
+        .route_layer(from_fn_with_state(
+            state.clone(),
+            crate::web::limits::limit_auth_posts,
+        ));
+    let mut router = Router::new()
+        .route("/", get(landing::page))
+        .route("/security", get(trust::page))
+        .route("/static/app.css", get(assets::stylesheet))
+        .route("/static/favicon.svg", get(assets::favicon))
+        .route("/static/forms.js", get(assets::script))
+        .route("/sign-out", post(auth::sign_out))
+        .route("/sign-out/everywhere", post(auth::sign_out_everywhere))
+        .route("/me", get(account::me))
+        .route(
+            "/me/password",
+            get(account::password_page).post(account::password_submit),
+        )
+        .route("/admin", get(admin::portal))
+        .route("/admin/{org}", get(admin::org_home))
+        .route("/admin/{org}/people", get(admin::people))
+        .route(
+            "/admin/{org}/invite",
+            get(admin::invite_page).post(admin::invite_submit),
+        )
+        .route(
+            "/admin/{org}/people/{subject}/role",
+            post(admin::change_role),
+        )
+        .route("/admin/{org}/people/{subject}/resend", post(admin::resend))
+        .route("/admin/{org}/people/{subject}/erase", post(admin::erase))
+        .route(
+            "/admin/{org}/app-tokens",
+            get(app_tokens::page).post(app_tokens::create),
+        )
+        .route(
+            "/admin/{org}/app-tokens/{id}/revoke",
+            post(app_tokens::revoke),
+        )
+        .merge(public_forms)
+        .merge(vote::routes())
+        .merge(bulletin::routes())
+        .merge(ballots::routes())
+        .merge(units::routes());
+    if state.demo.as_ref().is_some_and(|d| d.outbox_dir.is_some()) {
+        router = router.route("/demo/outbox", get(demo::outbox));
+    }
+    router
+}
