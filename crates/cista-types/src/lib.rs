@@ -15,7 +15,7 @@ pub mod timestamp;
 pub mod voting;
 pub mod words;
 
-pub use clock::{Clock, ManualClock, SystemClock};
+pub use clock::{Clock, ManualClock, ShiftedClock, SystemClock};
 pub use ids::{BallotId, KeyId, OrgId, UnitId};
 pub use org::{OrgName, OrgSlug};
 pub use person::{Email, Password, PersonName, Role, SubjectCode};

@@ -24,7 +24,7 @@ use cista_core::{Actor, Cista, Deps};
 use cista_crypto::LocalKeyFile;
 use cista_http::{AppState, Limits, Listeners, TlsSettings, TlsStats};
 use cista_store::{ConnectOptions, SeaStore, SeaVault, Target};
-use cista_types::{OrgName, OrgSlug, OsRng, SystemClock};
+use cista_types::{OrgName, OrgSlug, OsRng, ShiftedClock, SystemClock};
 use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
@@ -40,6 +40,9 @@ pub struct TestServer {
     stop: Option<tokio::sync::oneshot::Sender<()>>,
     task: Option<tokio::task::JoinHandle<std::io::Result<()>>>,
     pub state: AppState,
+    /// The server's clock: real time, which a test moves forward past a deadline (a ballot's
+    /// close) instead of sleeping until it.
+    pub clock: Arc<ShiftedClock>,
     _dir: tempfile::TempDir,
 }
 
@@ -51,9 +54,6 @@ pub struct Options {
     pub auth_limits: cista_http::web::limits::AuthLimits,
     /// What the trust page reports of the backup.
     pub backup: Arc<dyn cista_http::BackupProbe>,
-    /// The server's clock: a manual one lets a test move time (a ballot's close) without
-    /// sleeping; None is the system clock.
-    pub clock: Option<Arc<cista_types::ManualClock>>,
 }
 
 impl Default for Options {
@@ -67,7 +67,6 @@ impl Default for Options {
                 response_floor: Duration::from_millis(50),
             },
             backup: Arc::new(cista_http::NoBackup),
-            clock: None,
         }
     }
 }
@@ -183,11 +182,8 @@ impl TestServer {
         cista_http::ops::metrics::handle();
         let dir = tempfile::tempdir().unwrap();
         let target = target.unwrap_or_else(|| Target::SqliteFile(dir.path().join("cista.db")));
-        let clock: Arc<dyn cista_types::Clock> = match &options.clock {
-            Some(manual) => manual.clone(),
-            None => Arc::new(SystemClock),
-        };
-        let cista = cista_with_clock(dir.path(), target, clock).await;
+        let clock = Arc::new(ShiftedClock::new());
+        let cista = cista_with_clock(dir.path(), target, clock.clone()).await;
         let (cert, key) = certificate();
         let tls = TlsSettings::from_pem(cert.as_bytes(), key.as_bytes()).unwrap();
         let https = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
@@ -219,6 +215,7 @@ impl TestServer {
             stop: Some(stop),
             task: Some(task),
             state,
+            clock,
             _dir: dir,
         }
     }

@@ -981,9 +981,10 @@ async fn a_closed_ballot_shows_results_and_the_record_and_inspectors_read_everyt
     let cista = &server.state.cista;
     let org = palm_court(cista).await;
     import_roster(cista, org).await;
-    let started = std::time::Instant::now();
     let secret = open_ballot(cista, org, Secrecy::Secret, Duration::seconds(5)).await;
     let recorded = open_ballot(cista, org, Secrecy::Recorded, Duration::seconds(5)).await;
+    // Both close at most this late.
+    let closes = SystemClock.now().plus(Duration::seconds(5));
     // The secret ballot's paper comes in two envelopes: checked in while open, opened after.
     check_in(cista, org, secret, &["1A", "2A", "3B"]).await;
     paper_vote(cista, org, recorded, "1A", &["1", "2"]).await;
@@ -991,11 +992,10 @@ async fn a_closed_ballot_shows_results_and_the_record_and_inspectors_read_everyt
     paper_vote(cista, org, recorded, "3B", &[]).await;
     let admin = staff(&server, "admin@palm.example", Role::Admin).await;
     let inspector = staff(&server, "inspector@palm.example", Role::Inspector).await;
-    // Both windows are over.
-    let over = std::time::Duration::from_millis(5200);
-    if let Some(left) = over.checked_sub(started.elapsed()) {
-        tokio::time::sleep(left).await;
-    }
+    // Both windows are over: the server's clock moves past the close (no sleeping).
+    server
+        .clock
+        .advance_to(closes.plus(Duration::milliseconds(200)));
     // After the closing time the three envelopes (fewer than a batch while open) are opened.
     inner_ballots(cista, org, secret, &[&["1", "2"], &["1"], &[]]).await;
 
@@ -1624,8 +1624,7 @@ async fn names_in_any_script_reach_the_certified_pdf(server: TestServer) {
     }
 
     // The window to the second (the form takes minutes): open since a minute, closing in 5 s.
-    let started = std::time::Instant::now();
-    let now = SystemClock.now();
+    let now = server.clock.now();
     cista
         .update_ballot_settings(
             &operator(),
@@ -1656,10 +1655,9 @@ async fn names_in_any_script_reach_the_certified_pdf(server: TestServer) {
     );
     paper_vote(cista, org, ballot, "1A", &["1", "2"]).await;
     paper_vote(cista, org, ballot, "2A", &["1"]).await;
-    let over = std::time::Duration::from_millis(5200);
-    if let Some(left) = over.checked_sub(started.elapsed()) {
-        tokio::time::sleep(left).await;
-    }
+    server
+        .clock
+        .advance_to(now.plus(Duration::milliseconds(5200)));
     let (_, live) = page(&admin, &server, &path).await;
     let r = post(
         &admin,

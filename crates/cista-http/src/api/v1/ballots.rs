@@ -16,7 +16,10 @@ use utoipa::ToSchema;
 /// One ballot, as the list shows it.
 #[derive(Debug, Serialize, ToSchema)]
 pub struct BallotSummary {
-    pub id: i64,
+    /// The ballot's id, a decimal string: ids are 63-bit, beyond what a JSON number keeps
+    /// exactly in JavaScript.
+    #[schema(example = "7256060797745063311")]
+    pub id: String,
     pub title: String,
     /// `draft`, `published`, `closed` or `cancelled`.
     pub status: String,
@@ -53,7 +56,7 @@ pub async fn list(
             .map(|b| {
                 let id = b.id().as_i64();
                 BallotSummary {
-                    id,
+                    id: id.to_string(),
                     title: b.definition.title.clone(),
                     status: b.status().as_str().to_owned(),
                     opens_at: b.definition.opens_at.to_string(),
@@ -73,7 +76,7 @@ pub async fn list(
     path = "/ballots/{id}/results",
     tag = "voting",
     security(("app_token" = [])),
-    params(("id" = i64, Path, description = "The ballot's id")),
+    params(("id" = String, Path, description = "The ballot's id (decimal)")),
     responses(
         (status = 200, description = "The certified results",
          content_type = "application/json", body = Object),

@@ -81,6 +81,7 @@ async fn page_for(
     status: StatusCode,
 ) -> Result<Response, AppError> {
     let now = state.cista.clock().now();
+    let me = actor.audit_name();
     let zone = &org.time_zone;
     let when = |at| TimeZoneName::format_precise(zone, at);
     let tokens = state
@@ -94,7 +95,11 @@ async fn page_for(
             state: t.state(now).as_str(),
             expires: when(t.expires_at),
             last_used: t.last_used_at.map_or_else(|| "never".to_owned(), when),
-            created_by: t.created_by,
+            created_by: if t.created_by == me {
+                "you".to_owned()
+            } else {
+                t.created_by
+            },
             label: t.label,
         })
         .collect();
