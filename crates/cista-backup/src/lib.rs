@@ -5,6 +5,7 @@
 //! ledger beside the backups is replayed by every restore. On PostgreSQL, pgBackRest archives
 //! and Cista reports its state.
 
+pub mod blobs;
 pub mod format;
 pub mod keyring;
 pub mod ledger;

@@ -110,7 +110,7 @@ impl TargetSpec {
 /// An opened backup target. Keys are relative to the target's root (or prefix).
 #[derive(Clone)]
 pub struct BackupTarget {
-    store: Arc<dyn ObjectStore>,
+    pub(crate) store: Arc<dyn ObjectStore>,
     prefix: String,
     description: String,
 }
@@ -213,7 +213,7 @@ impl BackupTarget {
         &self.description
     }
 
-    fn path(&self, key: &str) -> ObjectPath {
+    pub(crate) fn path(&self, key: &str) -> ObjectPath {
         if self.prefix.is_empty() {
             ObjectPath::from(key)
         } else {
@@ -221,7 +221,7 @@ impl BackupTarget {
         }
     }
 
-    fn unavailable(&self, e: object_store::Error) -> BackupError {
+    pub(crate) fn unavailable(&self, e: object_store::Error) -> BackupError {
         BackupError::Unavailable(format!(
             "the backup target {} failed: {}",
             self.description,

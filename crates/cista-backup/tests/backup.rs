@@ -437,17 +437,12 @@ fn pgbackrest_info_is_read_from_its_json() {
 /// server fails instead of skipping.
 #[tokio::test]
 async fn shipping_and_restore_work_against_an_s3_server() {
-    let Some(server) = S3Server::start() else {
-        assert!(
-            std::env::var_os("CISTA_TEST_REQUIRE_S3").is_none(),
-            "CISTA_TEST_REQUIRE_S3 is set but moto_server could not be started"
-        );
-        eprintln!("skipping: no moto_server (set CISTA_TEST_MOTO to its path)");
+    let Some(server) = cista_testkit::s3::required() else {
         return;
     };
     let mut f = fixture().await;
     f.target = BackupTarget::open(&TargetSpec::S3(cista_backup::S3Spec {
-        bucket: "cista-test".into(),
+        bucket: cista_testkit::s3::BUCKET.into(),
         prefix: "palm-court".into(),
         endpoint: Some(server.endpoint.clone()),
         region: "us-east-1".into(),
@@ -485,59 +480,6 @@ async fn shipping_and_restore_work_against_an_s3_server() {
     let err = s.tick().await.unwrap_err();
     assert!(matches!(err, BackupError::Unavailable(_)), "{err}");
     assert!(err.to_string().contains("backup target"), "{err}");
-}
-
-struct S3Server {
-    child: std::process::Child,
-    endpoint: String,
-}
-
-impl S3Server {
-    fn start() -> Option<Self> {
-        let moto = std::env::var_os("CISTA_TEST_MOTO")
-            .map(PathBuf::from)
-            .or_else(|| {
-                let python = std::env::var_os("CISTA_TEST_PYTHON")?;
-                Some(Path::new(&python).with_file_name("moto_server"))
-            })?;
-        if !moto.exists() {
-            return None;
-        }
-        let port = std::net::TcpListener::bind("127.0.0.1:0")
-            .ok()?
-            .local_addr()
-            .ok()?
-            .port();
-        let child = std::process::Command::new(moto)
-            .args(["-H", "127.0.0.1", "-p", &port.to_string()])
-            .stdout(std::process::Stdio::null())
-            .stderr(std::process::Stdio::null())
-            .spawn()
-            .ok()?;
-        let endpoint = format!("http://127.0.0.1:{port}");
-        let server = Self { child, endpoint };
-        for _ in 0..100 {
-            if std::net::TcpStream::connect(("127.0.0.1", port)).is_ok() {
-                // Create the bucket with a plain PUT (moto accepts it unsigned).
-                let mut stream = std::net::TcpStream::connect(("127.0.0.1", port)).ok()?;
-                use std::io::{Read, Write};
-                write!(stream, "PUT /cista-test HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\nContent-Length: 0\r\nConnection: close\r\n\r\n").ok()?;
-                let mut response = String::new();
-                stream.read_to_string(&mut response).ok()?;
-                assert!(response.starts_with("HTTP/1.1 200"), "{response}");
-                return Some(server);
-            }
-            std::thread::sleep(Duration::from_millis(100));
-        }
-        None
-    }
-}
-
-impl Drop for S3Server {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
 }
 
 /// SQLite's locks are per-process POSIX locks, dropped when any descriptor of the file closes.

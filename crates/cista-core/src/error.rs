@@ -33,6 +33,8 @@ impl std::fmt::Display for ImportProblem {
 pub enum ErrorClass {
     /// The request was wrong; the caller can fix it.
     BadRequest,
+    /// The body is not of a type this route takes, or not what it says it is (HTTP 415).
+    UnsupportedMediaType,
     Unauthenticated,
     Forbidden,
     NotFound,
@@ -71,6 +73,9 @@ pub enum Error {
         "this request needs a valid app token (Authorization: Bearer …); it is missing, expired or revoked"
     )]
     BearerTokenInvalid,
+    /// An upload whose type is not allowed, or whose bytes are not of the type it declares.
+    #[error("{0}")]
+    UnsupportedMediaType(String),
     #[error("the email address or the password is not right")]
     SignInFailed,
     #[error("that code is not right, or it has expired")]
@@ -168,6 +173,7 @@ impl Error {
             Self::BadRequest { .. } => "bad_request",
             Self::Conflict(_) => "conflict",
             Self::TokenInvalid | Self::BearerTokenInvalid => "token_invalid",
+            Self::UnsupportedMediaType(_) => "unsupported_media_type",
             Self::SignInFailed => "sign_in_failed",
             Self::CodeInvalid => "code_invalid",
             Self::WeakPassword { .. } => "weak_password",
@@ -228,6 +234,7 @@ impl Error {
             | Self::PaperPending(_)
             | Self::SubmissionInProgress => ErrorClass::Conflict,
             Self::PayloadTooLarge { .. } => ErrorClass::TooLarge,
+            Self::UnsupportedMediaType(_) => ErrorClass::UnsupportedMediaType,
             Self::RequestTimeout => ErrorClass::Timeout,
             Self::RateLimited => ErrorClass::RateLimited,
             Self::StoreUnavailable(_) | Self::KeyProviderUnavailable(_) => ErrorClass::Unavailable,
@@ -281,6 +288,7 @@ impl From<cista_types::ParseError> for Error {
 
 /// Every code, for documentation and the uniqueness test.
 pub const ALL_CODES: &[&str] = &[
+    "unsupported_media_type",
     "not_found",
     "forbidden",
     "unauthenticated",

@@ -5,6 +5,7 @@
 pub mod access;
 pub mod actor;
 pub mod audit;
+pub mod blobs;
 pub mod error;
 pub mod instance;
 mod instance_keys;

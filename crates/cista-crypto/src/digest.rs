@@ -68,3 +68,21 @@ mod tests {
         );
     }
 }
+
+/// SHA-256 of a value that arrives in pieces (an attachment being streamed).
+#[derive(Debug, Clone, Default)]
+pub struct Sha256Stream(sha2::Sha256);
+
+impl Sha256Stream {
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    pub fn update(&mut self, bytes: &[u8]) {
+        sha2::Digest::update(&mut self.0, bytes);
+    }
+
+    pub fn finish(self) -> Digest32 {
+        Digest32(sha2::Digest::finalize(self.0).into())
+    }
+}

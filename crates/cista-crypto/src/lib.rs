@@ -12,10 +12,11 @@ pub mod merkle;
 pub mod note;
 pub mod password;
 pub mod provider;
+pub mod stream;
 pub mod token;
 pub mod totp;
 
-pub use digest::Digest32;
+pub use digest::{Digest32, Sha256Stream};
 pub use envelope::{DataKey, Sealed};
 pub use local_key_file::LocalKeyFile;
 pub use provider::{KekId, KeyProvider, KeyProviderError, ProviderInfo, WrappedKey};

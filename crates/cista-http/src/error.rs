@@ -40,6 +40,7 @@ pub fn status_for(class: ErrorClass) -> StatusCode {
         ErrorClass::NotFound => StatusCode::NOT_FOUND,
         ErrorClass::Conflict => StatusCode::CONFLICT,
         ErrorClass::TooLarge => StatusCode::PAYLOAD_TOO_LARGE,
+        ErrorClass::UnsupportedMediaType => StatusCode::UNSUPPORTED_MEDIA_TYPE,
         ErrorClass::Timeout => StatusCode::REQUEST_TIMEOUT,
         ErrorClass::RateLimited => StatusCode::TOO_MANY_REQUESTS,
         ErrorClass::Unavailable => StatusCode::SERVICE_UNAVAILABLE,
@@ -159,6 +160,7 @@ mod tests {
             ErrorClass::TooLarge,
             ErrorClass::Timeout,
             ErrorClass::RateLimited,
+            ErrorClass::UnsupportedMediaType,
         ] {
             assert!(status_for(class).is_client_error(), "{class:?}");
         }

@@ -3,12 +3,14 @@
 //! method that changes state takes the audit entry that records it and commits both together.
 
 pub mod access;
+pub mod blobs;
 pub mod voting;
 
 pub use access::{
     AccessAttempt, Account, AccountStatus, AttemptKind, AttemptScope, AttemptTally, Channel,
     Credential, CredentialPurpose, Membership, OutboxMessage, Session, SessionStage, VaultPerson,
 };
+pub use blobs::{BlobReader, BlobStore, BlobWriter};
 pub use voting::{
     BallotStatus, BoxEntry, ConsentStatus, EligibleUnit, PaperBatch, PaperPile, Participation,
     Refusal, StoredBallot, Unit, UnitOwner, VoteChannel, VoteOrigin,

@@ -11,6 +11,7 @@
 mod access;
 mod app_tokens;
 mod audit;
+mod blobs;
 mod harness;
 mod keys;
 mod organizations;
@@ -50,6 +51,8 @@ macro_rules! conformance {
 }
 
 conformance! {
+    blobs::attachments_stream_seal_and_refuse_in_a_local_directory,
+    blobs::attachments_stream_seal_and_refuse_in_an_s3_bucket,
     app_tokens::an_app_token_authenticates_until_it_expires_or_is_revoked,
     app_tokens::an_app_token_is_scoped_to_its_organization_and_purpose,
     app_tokens::a_duplicate_app_token_is_a_conflict_and_writes_nothing,
