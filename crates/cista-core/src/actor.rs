@@ -137,6 +137,12 @@ pub enum OrgAction {
     ViewRecords,
     /// Create, list and revoke the organization's app tokens (API credentials).
     ManageAppTokens,
+    /// Publish forms (new versions of assessments and record forms).
+    ManageForms,
+    /// Submit a form and attach its files.
+    SubmitForms,
+    /// Read submissions and their files.
+    ViewSubmissions,
 }
 
 impl OrgAction {
@@ -156,6 +162,9 @@ impl OrgAction {
             OrgAction::EnterPaperBallots => "enter paper ballots",
             OrgAction::ViewRecords => "read voting records and results",
             OrgAction::ManageAppTokens => "manage this organization's app tokens",
+            OrgAction::ManageForms => "publish this organization's forms",
+            OrgAction::SubmitForms => "submit this organization's forms",
+            OrgAction::ViewSubmissions => "read this organization's submissions",
         }
     }
 
@@ -174,6 +183,9 @@ impl OrgAction {
             OrgAction::EnterPaperBallots,
             OrgAction::ViewRecords,
             OrgAction::ManageAppTokens,
+            OrgAction::ManageForms,
+            OrgAction::SubmitForms,
+            OrgAction::ViewSubmissions,
         ];
         for role in Role::ALL {
             all.push(OrgAction::Invite(role));
@@ -196,7 +208,10 @@ pub fn role_may(role: Role, action: OrgAction) -> bool {
         | OrgAction::ManageUnits
         | OrgAction::ManageBallots
         | OrgAction::EnterPaperBallots
-        | OrgAction::ManageAppTokens => matches!(role, Role::Owner | Role::Admin),
+        | OrgAction::ManageAppTokens
+        | OrgAction::ManageForms
+        | OrgAction::SubmitForms
+        | OrgAction::ViewSubmissions => matches!(role, Role::Owner | Role::Admin),
         OrgAction::ViewUnits | OrgAction::ViewBallots | OrgAction::ViewRecords => {
             matches!(role, Role::Owner | Role::Admin | Role::Inspector)
         }

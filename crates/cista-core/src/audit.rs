@@ -59,6 +59,9 @@ pub enum AuditKind {
     RecordExported,
     AppTokenCreated,
     AppTokenRevoked,
+    FormPublished,
+    SubmissionReceived,
+    AttachmentStored,
 }
 
 impl AuditKind {
@@ -110,6 +113,9 @@ impl AuditKind {
             AuditKind::RecordExported => "record.exported",
             AuditKind::AppTokenCreated => "app_token.created",
             AuditKind::AppTokenRevoked => "app_token.revoked",
+            AuditKind::FormPublished => "form.published",
+            AuditKind::SubmissionReceived => "submission.received",
+            AuditKind::AttachmentStored => "attachment.stored",
         }
     }
 }

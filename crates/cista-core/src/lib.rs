@@ -9,6 +9,7 @@ pub mod blobs;
 pub mod error;
 pub mod instance;
 mod instance_keys;
+pub mod intake;
 pub mod keys;
 pub mod notices;
 pub mod org;

@@ -8,6 +8,7 @@ mod audit_append;
 pub mod backend;
 mod convert;
 mod entity;
+mod intake;
 pub mod migration;
 mod paper;
 mod submissions;
@@ -869,5 +870,8 @@ impl Store for SeaStore {
     async fn begin(&self) -> Result<Box<dyn StoreTx>> {
         let (turn, txn) = self.begin_write().await?;
         Ok(Box::new(tx::SeaTx { txn, _turn: turn }))
+    }
+    fn intake(&self) -> &dyn cista_core::ports::IntakeReads {
+        self
     }
 }

@@ -552,6 +552,10 @@ impl StoreTx for SeaTx {
         voting::claim_reminder(&self.txn, ballot, slot, at).await
     }
 
+    fn intake(&mut self) -> &mut dyn cista_core::ports::IntakeWrites {
+        self
+    }
+
     async fn commit(self: Box<Self>, audit: NewAuditEntry) -> Result<AuditEntry> {
         let entry = audit_append::append(&self.txn, audit).await?;
         self.txn.commit().await.map_err(db_err)?;

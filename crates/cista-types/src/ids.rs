@@ -50,3 +50,11 @@ random_id!(
     /// A ballot (a voting form and its window).
     BallotId
 );
+random_id!(
+    /// One published version of a form (an assessment, a record form).
+    FormId
+);
+random_id!(
+    /// A submission of a form.
+    SubmissionId
+);

@@ -16,7 +16,7 @@ pub mod voting;
 pub mod words;
 
 pub use clock::{Clock, ManualClock, ShiftedClock, SystemClock};
-pub use ids::{BallotId, KeyId, OrgId, UnitId};
+pub use ids::{BallotId, FormId, KeyId, OrgId, SubmissionId, UnitId};
 pub use org::{OrgName, OrgSlug};
 pub use person::{Email, Password, PersonName, Role, SubjectCode};
 pub use phone::{Phone, PhoneRegion};

@@ -4,6 +4,7 @@
 
 pub mod access;
 pub mod blobs;
+pub mod intake;
 pub mod voting;
 
 pub use access::{
@@ -11,6 +12,7 @@ pub use access::{
     Credential, CredentialPurpose, Membership, OutboxMessage, Session, SessionStage, VaultPerson,
 };
 pub use blobs::{BlobReader, BlobStore, BlobWriter};
+pub use intake::{IntakeReads, IntakeWrites, StoredAttachment, StoredForm, StoredSubmission};
 pub use voting::{
     BallotStatus, BoxEntry, ConsentStatus, EligibleUnit, PaperBatch, PaperPile, Participation,
     Refusal, StoredBallot, Unit, UnitOwner, VoteChannel, VoteOrigin,
@@ -410,6 +412,9 @@ pub trait Store: Send + Sync + std::fmt::Debug {
 
     /// Starts a write transaction. Changes commit together with exactly one audit entry.
     async fn begin(&self) -> Result<Box<dyn StoreTx>>;
+
+    /// Forms, submissions and attachments (see `intake`).
+    fn intake(&self) -> &dyn IntakeReads;
 }
 
 /// Where a submitted form stands (see `Store::claim_submission`).
@@ -654,6 +659,9 @@ pub trait StoreTx: Send {
     /// Records that a reminder `slot` of a ballot went out; false if it already had.
     async fn claim_reminder(&mut self, ballot: BallotId, slot: &str, at: Timestamp)
     -> Result<bool>;
+
+    /// Forms, submissions and attachments, in this transaction (see `intake`).
+    fn intake(&mut self) -> &mut dyn IntakeWrites;
 
     async fn commit(self: Box<Self>, audit: NewAuditEntry) -> Result<AuditEntry>;
 

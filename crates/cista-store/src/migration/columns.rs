@@ -28,3 +28,24 @@ pub(crate) fn fk(
         .on_delete(ForeignKeyAction::Restrict)
         .to_owned()
 }
+
+/// A random 63-bit primary key named `id`.
+pub(crate) fn random_id() -> ColumnDef {
+    ColumnDef::new("id")
+        .big_integer()
+        .not_null()
+        .primary_key()
+        .to_owned()
+}
+
+pub(crate) fn big(name: &'static str) -> ColumnDef {
+    ColumnDef::new(name).big_integer().not_null().to_owned()
+}
+
+pub(crate) fn text(name: &'static str) -> ColumnDef {
+    ColumnDef::new(name).text().not_null().to_owned()
+}
+
+pub(crate) fn blob(name: &'static str) -> ColumnDef {
+    ColumnDef::new(name).blob().not_null().to_owned()
+}

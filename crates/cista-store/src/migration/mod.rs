@@ -12,6 +12,7 @@ mod m20261130_000001_repeats_and_envelopes;
 mod m20261130_000003_phone_region;
 mod m20261130_000004_access_attempts;
 mod m20261201_000001_app_tokens;
+mod m20261201_000002_intake;
 pub mod vault;
 
 #[derive(Debug)]
@@ -27,6 +28,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261130_000003_phone_region::Migration),
             Box::new(m20261130_000004_access_attempts::Migration),
             Box::new(m20261201_000001_app_tokens::Migration),
+            Box::new(m20261201_000002_intake::Migration),
         ]
     }
 }

@@ -13,6 +13,7 @@ mod app_tokens;
 mod audit;
 mod blobs;
 mod harness;
+mod intake;
 mod keys;
 mod organizations;
 mod paper;
@@ -51,6 +52,9 @@ macro_rules! conformance {
 }
 
 conformance! {
+    intake::a_form_is_published_in_immutable_versions,
+    intake::a_submission_is_sealed_and_a_retry_gets_the_first_receipt,
+    intake::an_attachment_is_recorded_once_by_name,
     blobs::attachments_stream_seal_and_refuse_in_a_local_directory,
     blobs::attachments_stream_seal_and_refuse_in_an_s3_bucket,
     app_tokens::an_app_token_authenticates_until_it_expires_or_is_revoked,

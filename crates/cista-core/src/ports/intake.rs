@@ -1,0 +1,100 @@
+//! The intake capability of the store: published forms, submissions and their attachments,
+//! for the products that collect input (the embedded assessment, field data collection).
+//! Unlike the older single `Store` / `StoreTx` traits, a capability is a port of its own:
+//! reads through `Store::intake`, writes through `StoreTx::intake`, so its operations are
+//! written once in the store (`cista-store/src/intake.rs`) and a new product adds no lines to
+//! the big traits.
+
+use crate::Result;
+use async_trait::async_trait;
+use cista_crypto::Digest32;
+use cista_types::{FormId, OrgId, SubmissionId, Timestamp};
+
+/// One published version of a form: immutable once stored.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StoredForm {
+    pub id: FormId,
+    pub org: OrgId,
+    /// Which product's form (`assessment`, `collection`): the product reads the definition.
+    pub product: String,
+    /// The form's name in its organization, the same across versions.
+    pub key: String,
+    /// 1, 2, …
+    pub version: u32,
+    /// The definition as published (JSON, compact, keys sorted).
+    pub definition: String,
+    pub definition_sha256: Digest32,
+    pub published_at: Timestamp,
+    pub published_by: String,
+}
+
+/// A submission: immutable; its payload sealed under the organization's data key.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StoredSubmission {
+    pub id: SubmissionId,
+    pub org: OrgId,
+    pub form: FormId,
+    /// The client's idempotency key: unique in the organization.
+    pub idempotency_key: String,
+    /// SHA-256 of the payload as received (compact JSON, keys sorted): a retry with the same
+    /// key and the same content gets the first receipt, other content is a conflict.
+    pub content_sha256: Digest32,
+    pub sealed_payload: Vec<u8>,
+    pub submitted_by: String,
+    pub received_at: Timestamp,
+}
+
+/// A file attached to a submission, stored in the blob store.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StoredAttachment {
+    pub submission: SubmissionId,
+    /// The form field it answers (`photo_1`): unique in its submission.
+    pub name: String,
+    pub sha256: Digest32,
+    pub size: u64,
+    pub content_type: String,
+    pub stored_at: Timestamp,
+}
+
+#[async_trait]
+pub trait IntakeReads: Send + Sync {
+    async fn form(&self, id: FormId) -> Result<Option<StoredForm>>;
+
+    /// Every version of an organization's form `key`, oldest first.
+    async fn form_versions(&self, org: OrgId, key: &str) -> Result<Vec<StoredForm>>;
+
+    async fn submission(&self, id: SubmissionId) -> Result<Option<StoredSubmission>>;
+
+    /// A submission's attachments, by name.
+    async fn attachments(&self, submission: SubmissionId) -> Result<Vec<StoredAttachment>>;
+}
+
+#[async_trait]
+pub trait IntakeWrites: Send {
+    /// The newest version of an organization's form `key`, as this transaction sees it.
+    async fn latest_form(&mut self, org: OrgId, key: &str) -> Result<Option<StoredForm>>;
+
+    /// Adds a form version; a version already taken is a `conflict`.
+    async fn insert_form(&mut self, form: &StoredForm) -> Result<()>;
+
+    /// The submission with this idempotency key in the organization, if any.
+    async fn submission_by_key(
+        &mut self,
+        org: OrgId,
+        idempotency_key: &str,
+    ) -> Result<Option<StoredSubmission>>;
+
+    /// Adds a submission unless its idempotency key is taken: false then, and nothing is
+    /// written. The uniqueness is the database's.
+    async fn insert_submission(&mut self, submission: &StoredSubmission) -> Result<bool>;
+
+    /// The attachment of this name, if any.
+    async fn attachment(
+        &mut self,
+        submission: SubmissionId,
+        name: &str,
+    ) -> Result<Option<StoredAttachment>>;
+
+    /// Adds an attachment unless the submission has one of that name: false then.
+    async fn insert_attachment(&mut self, attachment: &StoredAttachment) -> Result<bool>;
+}

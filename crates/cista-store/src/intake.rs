@@ -1,0 +1,215 @@
+//! The intake capability (forms, submissions, attachments): each operation written once on any
+//! connection or transaction, then exposed as `IntakeReads` on the store and `IntakeWrites`
+//! on a transaction.
+
+use crate::SeaStore;
+use crate::convert::{conflict_or, db_err, digest, from_db_time, to_db_time};
+use crate::entity::{attachment, form, submission};
+use crate::tx::SeaTx;
+use async_trait::async_trait;
+use cista_core::Result;
+use cista_core::ports::{
+    IntakeReads, IntakeWrites, StoredAttachment, StoredForm, StoredSubmission,
+};
+use cista_types::{FormId, OrgId, SubmissionId};
+use sea_orm::{
+    ActiveValue::Set, ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, QueryOrder,
+    TryInsertResult,
+};
+
+fn form_from(m: form::Model) -> Result<StoredForm> {
+    Ok(StoredForm {
+        id: FormId::from_i64(m.id),
+        org: OrgId::from_i64(m.org_id),
+        product: m.product,
+        key: m.form_key,
+        version: u32::try_from(m.version).unwrap_or(0),
+        definition: m.definition,
+        definition_sha256: digest(&m.definition_sha256, "form definition hash")?,
+        published_at: from_db_time(m.published_at),
+        published_by: m.published_by,
+    })
+}
+
+fn submission_from(m: submission::Model) -> Result<StoredSubmission> {
+    Ok(StoredSubmission {
+        id: SubmissionId::from_i64(m.id),
+        org: OrgId::from_i64(m.org_id),
+        form: FormId::from_i64(m.form_id),
+        idempotency_key: m.idempotency_key,
+        content_sha256: digest(&m.content_sha256, "submission hash")?,
+        sealed_payload: m.sealed_payload,
+        submitted_by: m.submitted_by,
+        received_at: from_db_time(m.received_at),
+    })
+}
+
+fn attachment_from(m: attachment::Model) -> Result<StoredAttachment> {
+    Ok(StoredAttachment {
+        submission: SubmissionId::from_i64(m.submission_id),
+        name: m.name,
+        sha256: digest(&m.sha256, "attachment hash")?,
+        size: u64::try_from(m.size).unwrap_or(0),
+        content_type: m.content_type,
+        stored_at: from_db_time(m.stored_at),
+    })
+}
+
+async fn form_by_id(db: &impl ConnectionTrait, id: FormId) -> Result<Option<StoredForm>> {
+    form::Entity::find_by_id(id.as_i64())
+        .one(db)
+        .await
+        .map_err(db_err)?
+        .map(form_from)
+        .transpose()
+}
+
+async fn versions(db: &impl ConnectionTrait, org: OrgId, key: &str) -> Result<Vec<StoredForm>> {
+    form::Entity::find()
+        .filter(form::Column::OrgId.eq(org.as_i64()))
+        .filter(form::Column::FormKey.eq(key))
+        .order_by_asc(form::Column::Version)
+        .all(db)
+        .await
+        .map_err(db_err)?
+        .into_iter()
+        .map(form_from)
+        .collect()
+}
+
+async fn submission_by_id(
+    db: &impl ConnectionTrait,
+    id: SubmissionId,
+) -> Result<Option<StoredSubmission>> {
+    submission::Entity::find_by_id(id.as_i64())
+        .one(db)
+        .await
+        .map_err(db_err)?
+        .map(submission_from)
+        .transpose()
+}
+
+async fn attachments_of(
+    db: &impl ConnectionTrait,
+    id: SubmissionId,
+) -> Result<Vec<StoredAttachment>> {
+    attachment::Entity::find()
+        .filter(attachment::Column::SubmissionId.eq(id.as_i64()))
+        .order_by_asc(attachment::Column::Name)
+        .all(db)
+        .await
+        .map_err(db_err)?
+        .into_iter()
+        .map(attachment_from)
+        .collect()
+}
+
+#[async_trait]
+impl IntakeReads for SeaStore {
+    async fn form(&self, id: FormId) -> Result<Option<StoredForm>> {
+        form_by_id(&self.db, id).await
+    }
+
+    async fn form_versions(&self, org: OrgId, key: &str) -> Result<Vec<StoredForm>> {
+        versions(&self.db, org, key).await
+    }
+
+    async fn submission(&self, id: SubmissionId) -> Result<Option<StoredSubmission>> {
+        submission_by_id(&self.db, id).await
+    }
+
+    async fn attachments(&self, submission: SubmissionId) -> Result<Vec<StoredAttachment>> {
+        attachments_of(&self.db, submission).await
+    }
+}
+
+#[async_trait]
+impl IntakeWrites for SeaTx {
+    async fn latest_form(&mut self, org: OrgId, key: &str) -> Result<Option<StoredForm>> {
+        Ok(versions(&self.txn, org, key).await?.pop())
+    }
+
+    async fn insert_form(&mut self, f: &StoredForm) -> Result<()> {
+        form::Entity::insert(form::ActiveModel {
+            id: Set(f.id.as_i64()),
+            org_id: Set(f.org.as_i64()),
+            product: Set(f.product.clone()),
+            form_key: Set(f.key.clone()),
+            version: Set(i32::try_from(f.version).unwrap_or(i32::MAX)),
+            definition: Set(f.definition.clone()),
+            definition_sha256: Set(f.definition_sha256.as_bytes().to_vec()),
+            published_at: Set(to_db_time(f.published_at)),
+            published_by: Set(f.published_by.clone()),
+        })
+        .exec_without_returning(&self.txn)
+        .await
+        .map_err(|e| conflict_or(e, "that version of the form was published meanwhile"))?;
+        Ok(())
+    }
+
+    async fn submission_by_key(
+        &mut self,
+        org: OrgId,
+        idempotency_key: &str,
+    ) -> Result<Option<StoredSubmission>> {
+        submission::Entity::find()
+            .filter(submission::Column::OrgId.eq(org.as_i64()))
+            .filter(submission::Column::IdempotencyKey.eq(idempotency_key))
+            .one(&self.txn)
+            .await
+            .map_err(db_err)?
+            .map(submission_from)
+            .transpose()
+    }
+
+    async fn insert_submission(&mut self, s: &StoredSubmission) -> Result<bool> {
+        let inserted = submission::Entity::insert(submission::ActiveModel {
+            id: Set(s.id.as_i64()),
+            org_id: Set(s.org.as_i64()),
+            form_id: Set(s.form.as_i64()),
+            idempotency_key: Set(s.idempotency_key.clone()),
+            content_sha256: Set(s.content_sha256.as_bytes().to_vec()),
+            sealed_payload: Set(s.sealed_payload.clone()),
+            submitted_by: Set(s.submitted_by.clone()),
+            received_at: Set(to_db_time(s.received_at)),
+        })
+        // The idempotency key's unique index (not the primary key) decides.
+        .on_conflict_do_nothing_on([
+            submission::Column::OrgId,
+            submission::Column::IdempotencyKey,
+        ])
+        .exec_without_returning(&self.txn)
+        .await
+        .map_err(db_err)?;
+        Ok(matches!(inserted, TryInsertResult::Inserted(1)))
+    }
+
+    async fn attachment(
+        &mut self,
+        submission: SubmissionId,
+        name: &str,
+    ) -> Result<Option<StoredAttachment>> {
+        attachment::Entity::find_by_id((submission.as_i64(), name.to_owned()))
+            .one(&self.txn)
+            .await
+            .map_err(db_err)?
+            .map(attachment_from)
+            .transpose()
+    }
+
+    async fn insert_attachment(&mut self, a: &StoredAttachment) -> Result<bool> {
+        let inserted = attachment::Entity::insert(attachment::ActiveModel {
+            submission_id: Set(a.submission.as_i64()),
+            name: Set(a.name.clone()),
+            sha256: Set(a.sha256.as_bytes().to_vec()),
+            size: Set(i64::try_from(a.size).unwrap_or(i64::MAX)),
+            content_type: Set(a.content_type.clone()),
+            stored_at: Set(to_db_time(a.stored_at)),
+        })
+        .on_conflict_do_nothing()
+        .exec_without_returning(&self.txn)
+        .await
+        .map_err(db_err)?;
+        Ok(matches!(inserted, TryInsertResult::Inserted(1)))
+    }
+}

@@ -1,0 +1,346 @@
+//! The intake pipeline on both stores: forms published in immutable versions, submissions
+//! sealed and idempotent (also when the same one arrives many times at once), attachments
+//! recorded once by name, each change audited in its own transaction.
+
+use crate::Harness;
+use async_trait::async_trait;
+use cista_backup::blobs::ObjectBlobStore;
+use cista_backup::target::TargetSpec;
+use cista_core::blobs::{BlobRules, BlobSource};
+use cista_core::intake::FormProduct;
+use cista_core::{Access, Actor, Error, PersonActor, Result, Store as _};
+use cista_types::{Role, SubjectCode};
+use serde_json::json;
+use std::collections::BTreeMap;
+
+fn operator() -> Actor {
+    Actor::operator("test")
+}
+
+async fn audit_size(h: &Harness) -> u64 {
+    h.store.audit_head().await.unwrap().size
+}
+
+pub async fn a_form_is_published_in_immutable_versions(h: &Harness) {
+    let cista = h.cista().await;
+    let org = h.org(&cista, "palm-court").await;
+    let definition = json!({"title": "Risk profile", "questions": [{"id": "q1", "kind": "scale"}]});
+    let v1 = cista
+        .publish_form(
+            &operator(),
+            org.id,
+            FormProduct::Assessment,
+            "risk-profile",
+            &definition,
+        )
+        .await
+        .unwrap();
+    assert_eq!(v1.version, 1);
+    let head = audit_size(h).await;
+    let same = cista
+        .publish_form(
+            &operator(),
+            org.id,
+            FormProduct::Assessment,
+            "risk-profile",
+            &json!({"questions": [{"kind": "scale", "id": "q1"}], "title": "Risk profile"}),
+        )
+        .await
+        .unwrap();
+    assert_eq!(
+        same, v1,
+        "the same definition (keys in another order) is the same version"
+    );
+    assert_eq!(audit_size(h).await, head, "and writes nothing");
+    let v2 = cista
+        .publish_form(
+            &operator(),
+            org.id,
+            FormProduct::Assessment,
+            "risk-profile",
+            &json!({"title": "Risk profile, 2027"}),
+        )
+        .await
+        .unwrap();
+    assert_eq!(v2.version, 2);
+    assert_ne!(v2.id, v1.id);
+    let versions = h
+        .store
+        .intake()
+        .form_versions(org.id, "risk-profile")
+        .await
+        .unwrap();
+    assert_eq!(versions, [v1.clone(), v2.clone()], "v1 is unchanged");
+    assert_eq!(cista.published_form(org.id, v1.id).await.unwrap(), v1);
+
+    assert!(matches!(
+        cista
+            .publish_form(
+                &operator(),
+                org.id,
+                FormProduct::Collection,
+                "risk-profile",
+                &json!({})
+            )
+            .await,
+        Err(Error::Conflict(_))
+    ));
+    for (key, definition) in [("Risk Profile", json!({})), ("ok", json!([1, 2]))] {
+        let bad = cista
+            .publish_form(
+                &operator(),
+                org.id,
+                FormProduct::Assessment,
+                key,
+                &definition,
+            )
+            .await
+            .unwrap_err();
+        assert!(matches!(bad, Error::InvalidInput { .. }), "{key}: {bad:?}");
+    }
+    let member = Actor::Person(PersonActor {
+        subject: SubjectCode::from_i64(7),
+        access: Access::Full,
+        roles: BTreeMap::from([(org.id, Role::Member)]),
+    });
+    assert!(matches!(
+        cista
+            .publish_form(&member, org.id, FormProduct::Assessment, "x", &json!({}))
+            .await,
+        Err(Error::Forbidden { .. })
+    ));
+    let other = h.org(&cista, "bay-view").await;
+    assert!(matches!(
+        cista.published_form(other.id, v1.id).await,
+        Err(Error::NotFound { .. })
+    ));
+}
+
+pub async fn a_submission_is_sealed_and_a_retry_gets_the_first_receipt(h: &Harness) {
+    let cista = h.cista().await;
+    let org = h.org(&cista, "palm-court").await;
+    let form = cista
+        .publish_form(
+            &operator(),
+            org.id,
+            FormProduct::Collection,
+            "well-survey",
+            &json!({"v": 1}),
+        )
+        .await
+        .unwrap();
+    let canary = "Canary Zebra-Okapi 7781";
+    let payload = json!({"depth_m": 12.5, "notes": canary, "site": {"b": 2, "a": 1}});
+    let key = "3f2a9c0d-41b7-4e65-9a1b-0c3d5e7f9a1b";
+    let first = cista
+        .submit(&operator(), org.id, form.id, key, &payload)
+        .await
+        .unwrap();
+    assert!(!first.replayed);
+    assert_eq!(first.form_version, 1);
+    let raw = h.raw_database_bytes().await;
+    assert!(
+        !raw.windows(canary.len()).any(|w| w == canary.as_bytes()),
+        "the payload is sealed at rest"
+    );
+    let (stored, opened) = cista
+        .submission(&operator(), org.id, first.submission)
+        .await
+        .unwrap();
+    assert_eq!(opened, payload);
+    assert_eq!(stored.idempotency_key, key);
+
+    let head = audit_size(h).await;
+    let retry = cista
+        .submit(
+            &operator(),
+            org.id,
+            form.id,
+            key,
+            &json!({"site": {"a": 1, "b": 2}, "notes": canary, "depth_m": 12.5}),
+        )
+        .await
+        .unwrap();
+    assert!(retry.replayed);
+    assert_eq!(
+        (retry.submission, retry.content_sha256, retry.received_at),
+        (first.submission, first.content_sha256, first.received_at)
+    );
+    let clash = cista
+        .submit(&operator(), org.id, form.id, key, &json!({"depth_m": 13}))
+        .await
+        .unwrap_err();
+    assert!(matches!(clash, Error::Conflict(_)), "{clash:?}");
+    assert_eq!(clash.code(), "conflict");
+    assert_eq!(
+        audit_size(h).await,
+        head,
+        "retries and clashes write nothing"
+    );
+
+    // The same submission sent many times at once: one row, one receipt.
+    let burst = "burst-0001";
+    let (op, body) = (operator(), json!({"depth_m": 3}));
+    let sends = (0..8).map(|_| cista.submit(&op, org.id, form.id, burst, &body));
+    let receipts = futures::future::join_all(sends).await;
+    let ids: std::collections::BTreeSet<_> = receipts
+        .iter()
+        .map(|r| r.as_ref().unwrap().submission)
+        .collect();
+    assert_eq!(ids.len(), 1, "{receipts:?}");
+    assert_eq!(
+        receipts
+            .iter()
+            .filter(|r| !r.as_ref().unwrap().replayed)
+            .count(),
+        1
+    );
+    let entries = h.store.audit_entries(0, 1000).await.unwrap();
+    assert_eq!(
+        entries
+            .iter()
+            .filter(|e| e.kind == "submission.received")
+            .count(),
+        2
+    );
+    for e in &entries {
+        assert!(!e.details.contains(canary), "no payload in the audit log");
+    }
+
+    let other = h.org(&cista, "bay-view").await;
+    assert!(matches!(
+        cista
+            .submission(&operator(), other.id, first.submission)
+            .await,
+        Err(Error::NotFound { .. })
+    ));
+    assert!(matches!(
+        cista
+            .submit(&operator(), other.id, form.id, "k-1", &json!({}))
+            .await,
+        Err(Error::NotFound { .. })
+    ));
+    for bad_key in ["", "has space", &"x".repeat(65)] {
+        assert!(matches!(
+            cista
+                .submit(&operator(), org.id, form.id, bad_key, &json!({}))
+                .await,
+            Err(Error::InvalidInput { .. })
+        ));
+    }
+}
+
+struct Bytes(Option<Vec<u8>>);
+
+#[async_trait]
+impl BlobSource for Bytes {
+    async fn next_chunk(&mut self) -> Result<Option<Vec<u8>>> {
+        Ok(self.0.take())
+    }
+}
+
+fn png(seed: u8) -> Vec<u8> {
+    let mut data = vec![0x89, b'P', b'N', b'G', 0x0D, 0x0A, 0x1A, 0x0A];
+    data.extend((0..5000u32).map(|i| (i as u8).wrapping_add(seed)));
+    data
+}
+
+pub async fn an_attachment_is_recorded_once_by_name(h: &Harness) {
+    let cista = h.cista().await;
+    let org = h.org(&cista, "palm-court").await;
+    let blobs = ObjectBlobStore::open(&TargetSpec::Local(h.dir.path().join("blobs"))).unwrap();
+    let rules = BlobRules {
+        max_bytes: 1024 * 1024,
+        allowed_types: vec!["image/png".to_owned()],
+    };
+    let form = cista
+        .publish_form(
+            &operator(),
+            org.id,
+            FormProduct::Collection,
+            "well-survey",
+            &json!({}),
+        )
+        .await
+        .unwrap();
+    let sub = cista
+        .submit(&operator(), org.id, form.id, "k-1", &json!({"depth_m": 1}))
+        .await
+        .unwrap()
+        .submission;
+    let photo = png(1);
+    let first = cista
+        .attach(
+            &blobs,
+            &operator(),
+            org.id,
+            sub,
+            "photo_1",
+            "image/png",
+            &rules,
+            &mut Bytes(Some(photo.clone())),
+        )
+        .await
+        .unwrap();
+    assert!(!first.replayed);
+    assert_eq!(first.attachment.size, photo.len() as u64);
+    let head = audit_size(h).await;
+    let again = cista
+        .attach(
+            &blobs,
+            &operator(),
+            org.id,
+            sub,
+            "photo_1",
+            "image/png",
+            &rules,
+            &mut Bytes(Some(photo.clone())),
+        )
+        .await
+        .unwrap();
+    assert!(again.replayed);
+    assert_eq!(again.attachment, first.attachment);
+    let clash = cista
+        .attach(
+            &blobs,
+            &operator(),
+            org.id,
+            sub,
+            "photo_1",
+            "image/png",
+            &rules,
+            &mut Bytes(Some(png(2))),
+        )
+        .await
+        .unwrap_err();
+    assert!(matches!(clash, Error::Conflict(_)), "{clash:?}");
+    let wrong = cista
+        .attach(
+            &blobs,
+            &operator(),
+            org.id,
+            sub,
+            "photo_2",
+            "image/png",
+            &rules,
+            &mut Bytes(Some(b"GIF89a....".to_vec())),
+        )
+        .await
+        .unwrap_err();
+    assert_eq!(wrong.code(), "unsupported_media_type");
+    assert_eq!(
+        audit_size(h).await,
+        head,
+        "retries and refusals write nothing"
+    );
+    let listed = h.store.intake().attachments(sub).await.unwrap();
+    assert_eq!(listed, std::slice::from_ref(&first.attachment));
+    let back = cista
+        .open_blob(&blobs, org.id, &first.attachment.sha256)
+        .await
+        .unwrap()
+        .read_all()
+        .await
+        .unwrap();
+    assert!(back == photo);
+}
