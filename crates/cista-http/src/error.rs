@@ -93,6 +93,9 @@ pub fn error_for_status(status: StatusCode, body_limit: usize) -> Error {
         StatusCode::REQUEST_TIMEOUT => Error::RequestTimeout,
         StatusCode::UNAUTHORIZED => Error::Unauthenticated,
         StatusCode::FORBIDDEN => Error::Forbidden { action: "do this" },
+        StatusCode::UNSUPPORTED_MEDIA_TYPE => {
+            Error::UnsupportedMediaType("this route does not take that content type".to_owned())
+        }
         s if s.is_client_error() => Error::BadRequest {
             reason: "the request could not be read".to_owned(),
         },

@@ -96,6 +96,8 @@ pub struct Shared {
     pub messaging: Arc<[MessagingLine]>,
     /// What the backup is doing right now (for the trust page).
     pub backup: Arc<dyn BackupProbe>,
+    /// Where attachments' bytes go (sealed by the core before they get there).
+    pub blobs: Arc<dyn cista_core::ports::BlobStore>,
 }
 
 /// One way messages leave this instance, as the trust page shows it.

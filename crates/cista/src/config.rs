@@ -34,8 +34,19 @@ pub struct Config {
     pub audit: AuditConfig,
     pub voting: VotingConfig,
     pub backup: BackupConfig,
+    pub blobs: BlobsConfig,
     pub metrics: MetricsConfig,
     pub log: LogConfig,
+}
+
+/// Where attachments' bytes go (sealed; see `cista_core::blobs`).
+#[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields, default)]
+pub struct BlobsConfig {
+    /// A directory path (or `file:///path`) or `s3://bucket/prefix`; an S3 bucket is reached
+    /// with the `[backup]` section's `s3_endpoint`, `s3_region`, `s3_path_style` and
+    /// credentials. Default `<data dir>/blobs` (created 0700).
+    pub target: Option<String>,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
@@ -465,6 +476,9 @@ impl Config {
                 pgbackrest_config: Some(PathBuf::new()),
                 ..BackupConfig::default()
             },
+            blobs: BlobsConfig {
+                target: Some(String::new()),
+            },
             metrics: MetricsConfig {
                 token: Some(Secret::from(REDACTED)),
                 token_file: Some(PathBuf::new()),
@@ -655,6 +669,8 @@ pub struct Resolved {
     pub backup_snapshot_request: PathBuf,
     /// Held (locked) by the process that ships this database's backup.
     pub backup_lock_file: PathBuf,
+    /// `blobs.target`, or else `<data dir>/blobs`.
+    pub blobs_target: String,
     /// Whether the TLS files are the generated local ones (so `init` may create them).
     pub generated_tls: bool,
 }
@@ -700,6 +716,11 @@ impl Resolved {
             backup_status_file: data_dir.join("backup-status.json"),
             backup_snapshot_request: data_dir.join("backup-snapshot.request"),
             backup_lock_file: data_dir.join("backup.lock"),
+            blobs_target: config
+                .blobs
+                .target
+                .clone()
+                .unwrap_or_else(|| data_dir.join("blobs").display().to_string()),
         }
     }
 

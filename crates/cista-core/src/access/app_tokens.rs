@@ -85,15 +85,19 @@ pub enum AppPurpose {
     /// Read the organization's ballots and the results of closed ones (a board's web site,
     /// a management company's reporting).
     VotingResults,
+    /// Submit the organization's published forms and upload their files (a data collection
+    /// app, a partner system feeding records in).
+    FormsSubmit,
 }
 
 impl AppPurpose {
-    pub const ALL: [AppPurpose; 1] = [AppPurpose::VotingResults];
+    pub const ALL: [AppPurpose; 2] = [AppPurpose::VotingResults, AppPurpose::FormsSubmit];
 
     /// The stable name, as stored and as typed: `voting.results`.
     pub fn as_str(self) -> &'static str {
         match self {
             AppPurpose::VotingResults => "voting.results",
+            AppPurpose::FormsSubmit => "forms.submit",
         }
     }
 
@@ -101,6 +105,7 @@ impl AppPurpose {
     pub fn describe(self) -> &'static str {
         match self {
             AppPurpose::VotingResults => "read ballots and the results of closed ballots",
+            AppPurpose::FormsSubmit => "submit published forms and upload their files",
         }
     }
 
@@ -116,6 +121,9 @@ impl AppPurpose {
                 action,
                 OrgAction::ViewOrganization | OrgAction::ViewBallots | OrgAction::ViewRecords
             ),
+            AppPurpose::FormsSubmit => {
+                matches!(action, OrgAction::ViewOrganization | OrgAction::SubmitForms)
+            }
         }
     }
 }
@@ -384,11 +392,18 @@ mod tests {
         for purpose in AppPurpose::ALL {
             assert_eq!(AppPurpose::parse(purpose.as_str()), Some(purpose));
             for action in OrgAction::all() {
-                let reads = matches!(
-                    action,
-                    OrgAction::ViewOrganization | OrgAction::ViewBallots | OrgAction::ViewRecords
-                );
-                assert_eq!(purpose.allows(action), reads, "{purpose:?} {action:?}");
+                let allowed = match purpose {
+                    AppPurpose::VotingResults => matches!(
+                        action,
+                        OrgAction::ViewOrganization
+                            | OrgAction::ViewBallots
+                            | OrgAction::ViewRecords
+                    ),
+                    AppPurpose::FormsSubmit => {
+                        matches!(action, OrgAction::ViewOrganization | OrgAction::SubmitForms)
+                    }
+                };
+                assert_eq!(purpose.allows(action), allowed, "{purpose:?} {action:?}");
             }
         }
         assert_eq!(AppPurpose::parse("voting.everything"), None);

@@ -230,25 +230,41 @@ async fn the_openapi_document_matches_the_served_routes_and_validates() {
     listed.sort_unstable();
     assert_eq!(
         listed,
-        ["/ballots", "/ballots/{id}/results", "/token", "/trust"]
+        [
+            "/ballots",
+            "/ballots/{id}/results",
+            "/forms/{form}/submissions",
+            "/submissions/{id}/files/{name}",
+            "/token",
+            "/trust"
+        ]
     );
     // Every documented operation is served: the public one answers, the others ask for the
     // token the document says they need.
+    let mut operations = 0;
     for (path, item) in paths {
-        let secured = item["get"]["security"][0].get("app_token").is_some();
-        let concrete = path.replace("{id}", "1");
-        let r = client
-            .get(server.url(&format!("/api/v1{concrete}")))
-            .send()
-            .await
-            .unwrap();
-        let expected = if secured {
-            StatusCode::UNAUTHORIZED
-        } else {
-            StatusCode::OK
-        };
-        assert_eq!(r.status(), expected, "{path}");
+        for (method, operation) in item.as_object().unwrap() {
+            let secured = operation["security"][0].get("app_token").is_some();
+            let concrete = path
+                .replace("{id}", "1")
+                .replace("{form}", "1")
+                .replace("{name}", "photo_1");
+            let method = reqwest::Method::from_bytes(method.to_uppercase().as_bytes()).unwrap();
+            let r = client
+                .request(method.clone(), server.url(&format!("/api/v1{concrete}")))
+                .send()
+                .await
+                .unwrap();
+            let expected = if secured {
+                StatusCode::UNAUTHORIZED
+            } else {
+                StatusCode::OK
+            };
+            assert_eq!(r.status(), expected, "{method} {path}");
+            operations += 1;
+        }
     }
+    assert_eq!(operations, 6);
 
     let python = std::env::var("CISTA_TEST_PYTHON").ok();
     let required = std::env::var("CISTA_TEST_REQUIRE_OPENAPI_VALIDATOR").is_ok_and(|v| v == "1");

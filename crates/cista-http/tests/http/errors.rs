@@ -285,7 +285,13 @@ async fn app_with_failing_routes(limits: Limits) -> (axum::Router, tempfile::Tem
         limits,
         ..crate::Options::default()
     };
-    let state = crate::state_for(cista, tls, "https://localhost", &options);
+    let state = crate::state_for(
+        cista,
+        tls,
+        "https://localhost",
+        &options,
+        &dir.path().join("blobs"),
+    );
     let routes = axum::Router::new()
         .route(
             "/boom",

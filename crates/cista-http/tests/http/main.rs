@@ -12,6 +12,7 @@ mod api;
 mod errors;
 mod headers;
 mod import;
+mod intake_api;
 mod repeats;
 mod roster;
 mod server;
@@ -148,7 +149,13 @@ pub async fn cista_with_clock(
     cista
 }
 
-pub fn state_for(cista: Cista, tls: TlsSettings, origin: &str, options: &Options) -> AppState {
+pub fn state_for(
+    cista: Cista,
+    tls: TlsSettings,
+    origin: &str,
+    options: &Options,
+    blobs_dir: &std::path::Path,
+) -> AppState {
     AppState::new(cista_http::Shared {
         cista,
         public_origin: Arc::from(origin),
@@ -168,6 +175,12 @@ pub fn state_for(cista: Cista, tls: TlsSettings, origin: &str, options: &Options
             staff: "test".to_owned(),
         }]),
         backup: options.backup.clone(),
+        blobs: Arc::new(
+            cista_backup::blobs::ObjectBlobStore::open(&cista_backup::TargetSpec::Local(
+                blobs_dir.to_owned(),
+            ))
+            .unwrap(),
+        ),
     })
 }
 
@@ -193,7 +206,7 @@ impl TestServer {
             .then(|| std::net::TcpListener::bind("127.0.0.1:0").unwrap());
         let redirect_addr = redirect.as_ref().map(|l| l.local_addr().unwrap());
         let origin = format!("https://localhost:{}", addr.port());
-        let state = state_for(cista, tls, &origin, &options);
+        let state = state_for(cista, tls, &origin, &options, &dir.path().join("blobs"));
         let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
         let task = tokio::spawn(cista_http::serve(
             state.clone(),

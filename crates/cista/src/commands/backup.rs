@@ -33,6 +33,18 @@ pub fn target_spec(rt: &Runtime) -> Result<Option<TargetSpec>, Failure> {
     let Some(raw) = &rt.paths.backup_target else {
         return Ok(None);
     };
+    Ok(Some(spec_with_account(rt, raw)?))
+}
+
+/// Where attachments' bytes go (`blobs.target`, default `<data dir>/blobs`).
+pub fn blob_store(rt: &Runtime) -> Result<cista_backup::blobs::ObjectBlobStore, Failure> {
+    let spec = spec_with_account(rt, &rt.paths.blobs_target)?;
+    Ok(cista_backup::blobs::ObjectBlobStore::open(&spec)?)
+}
+
+/// `raw` (a directory or `s3://bucket/prefix`) with the `[backup]` section's object storage
+/// account (endpoint, region, path style, credentials) for a bucket.
+fn spec_with_account(rt: &Runtime, raw: &str) -> Result<TargetSpec, Failure> {
     let mut spec = TargetSpec::parse(raw)?;
     if let TargetSpec::S3(s3) = &mut spec {
         let b = &rt.config.backup;
@@ -48,7 +60,7 @@ pub fn target_spec(rt: &Runtime) -> Result<Option<TargetSpec>, Failure> {
             .clone()
             .or_else(|| std::env::var("AWS_SECRET_ACCESS_KEY").ok().map(Secret::new));
     }
-    Ok(Some(spec))
+    Ok(spec)
 }
 
 fn require_target(rt: &Runtime) -> Result<BackupTarget, Failure> {

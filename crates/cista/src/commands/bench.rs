@@ -179,6 +179,12 @@ async fn bench(
         checkpoint_interval: Duration::from_secs(60),
         messaging: Arc::from(Vec::<cista_http::MessagingLine>::new()),
         backup: Arc::new(cista_http::NoBackup),
+        blobs: Arc::new(
+            cista_backup::blobs::ObjectBlobStore::open(&cista_backup::TargetSpec::Local(
+                dir.join("blobs"),
+            ))
+            .map_err(|e| Failure(e.to_string()))?,
+        ),
     });
     let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
     let server = tokio::spawn(cista_http::serve(

@@ -284,6 +284,7 @@ async fn run_server(
         checkpoint_interval: interval,
         messaging: Arc::from(messaging),
         backup: backup.probe.clone(),
+        blobs: Arc::new(super::backup::blob_store(rt)?),
     });
     cista_http::ops::metrics::handle();
     let checkpointer = spawn_checkpointer(cista.clone(), interval);

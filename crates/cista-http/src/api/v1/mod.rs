@@ -3,6 +3,7 @@
 //! served or miss one that is. Served at `/api/v1/openapi.json`.
 
 pub mod ballots;
+pub mod intake;
 pub mod token;
 pub mod trust;
 
@@ -58,6 +59,8 @@ fn parts() -> (Router<AppState>, Document) {
         .routes(routes!(token::token))
         .routes(routes!(ballots::list))
         .routes(routes!(ballots::results))
+        .routes(routes!(intake::submit))
+        .routes(routes!(intake::upload))
         .split_for_parts()
 }
 

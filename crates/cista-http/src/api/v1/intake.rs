@@ -1,0 +1,238 @@
+//! The intake API (app token purpose `forms.submit`): submit a published form with the
+//! client's idempotency key, then upload each file of the submission separately, streamed.
+//! `POST /api/v1/forms/{form}/submissions` and `PUT /api/v1/submissions/{id}/files/{name}`.
+//! A retry gets the first answer (`200`, `replayed: true`) and never a duplicate; the same
+//! key (or file name) with other content is `409`.
+
+use crate::AppState;
+use crate::api::client::AppClient;
+use crate::error::AppError;
+use async_trait::async_trait;
+use axum::Json;
+use axum::body::{Body, to_bytes};
+use axum::extract::{Path, State};
+use axum::http::{HeaderMap, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use cista_core::blobs::{BlobRules, BlobSource};
+use cista_core::intake::MAX_PAYLOAD_BYTES;
+use cista_core::{Error, Result};
+use cista_types::{FormId, SubmissionId};
+use futures::StreamExt as _;
+use serde::{Deserialize, Serialize};
+use utoipa::ToSchema;
+
+/// The largest file one upload may carry.
+pub const MAX_FILE_BYTES: u64 = 20 * 1024 * 1024;
+
+/// The file types uploads may have (each is checked against the file's own signature).
+pub const FILE_TYPES: [&str; 4] = ["image/jpeg", "image/png", "image/webp", "application/pdf"];
+
+/// A submission's JSON body beyond its payload (the idempotency key and the wrapping).
+const ENVELOPE_BYTES: usize = 4096;
+
+/// What a client submits.
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct NewSubmission {
+    /// Chosen by the client (a UUID), the same on every retry of this submission.
+    pub idempotency_key: String,
+    /// The answers, a JSON object (at most 1 MiB).
+    #[schema(value_type = Object)]
+    pub payload: serde_json::Value,
+}
+
+/// A submission's receipt: the same on every retry.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct Receipt {
+    /// Decimal string (63-bit ids do not fit a JavaScript number).
+    pub submission: String,
+    pub form: String,
+    pub form_version: u32,
+    /// Hex SHA-256 of the content as received (compact JSON, keys sorted).
+    pub content_sha256: String,
+    /// RFC 3339, UTC.
+    pub received_at: String,
+    /// True when this answer is a retry's: nothing new was stored.
+    pub replayed: bool,
+}
+
+/// A stored file.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct StoredFile {
+    pub name: String,
+    /// Hex SHA-256 of the file.
+    pub sha256: String,
+    pub size: u64,
+    pub content_type: String,
+    pub replayed: bool,
+}
+
+fn parse_id(raw: &str, what: &'static str) -> Result<i64> {
+    raw.parse::<i64>().map_err(|_| Error::NotFound { what })
+}
+
+fn status(replayed: bool) -> StatusCode {
+    if replayed {
+        StatusCode::OK
+    } else {
+        StatusCode::CREATED
+    }
+}
+
+/// Submits a published form version.
+#[utoipa::path(
+    post,
+    path = "/forms/{form}/submissions",
+    tag = "intake",
+    security(("app_token" = [])),
+    params(("form" = String, Path, description = "The form version's id (decimal)")),
+    request_body = NewSubmission,
+    responses(
+        (status = 201, description = "Stored", body = Receipt),
+        (status = 200, description = "A retry: the first receipt, nothing stored", body = Receipt),
+        (status = 400, description = "`invalid_input` or `bad_request`", body = crate::error::JsonError),
+        (status = 401, description = "`token_invalid`", body = crate::error::JsonError),
+        (status = 404, description = "`not_found`: no such form here", body = crate::error::JsonError),
+        (status = 409, description = "`conflict`: the key was used with other content", body = crate::error::JsonError),
+        (status = 413, description = "`payload_too_large`", body = crate::error::JsonError),
+        (status = 415, description = "`unsupported_media_type`: not application/json", body = crate::error::JsonError),
+    )
+)]
+pub async fn submit(
+    State(state): State<AppState>,
+    client: AppClient,
+    Path(form): Path<String>,
+    headers: HeaderMap,
+    body: Body,
+) -> std::result::Result<Response, AppError> {
+    let form = FormId::from_i64(parse_id(&form, "that form")?);
+    let json = headers
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| {
+            v.split(';')
+                .next()
+                .is_some_and(|t| t.trim() == "application/json")
+        });
+    if !json {
+        return Err(Error::UnsupportedMediaType(
+            "send the submission as application/json".to_owned(),
+        )
+        .into());
+    }
+    let limit = MAX_PAYLOAD_BYTES + ENVELOPE_BYTES;
+    let bytes = to_bytes(body, limit)
+        .await
+        .map_err(|_| Error::PayloadTooLarge { limit_bytes: limit })?;
+    let new: NewSubmission = serde_json::from_slice(&bytes).map_err(|e| Error::BadRequest {
+        reason: format!("the body is not a submission: {e}"),
+    })?;
+    let receipt = state
+        .cista
+        .submit(
+            &client.actor,
+            client.app.org,
+            form,
+            &new.idempotency_key,
+            &new.payload,
+        )
+        .await?;
+    let body = Receipt {
+        submission: receipt.submission.as_i64().to_string(),
+        form: receipt.form.as_i64().to_string(),
+        form_version: receipt.form_version,
+        content_sha256: receipt.content_sha256.to_hex(),
+        received_at: receipt.received_at.to_string(),
+        replayed: receipt.replayed,
+    };
+    Ok((status(receipt.replayed), Json(body)).into_response())
+}
+
+/// An upload's body, piece by piece as it arrives.
+struct BodySource(axum::body::BodyDataStream);
+
+#[async_trait]
+impl BlobSource for BodySource {
+    async fn next_chunk(&mut self) -> Result<Option<Vec<u8>>> {
+        match self.0.next().await {
+            None => Ok(None),
+            Some(Ok(bytes)) => Ok(Some(bytes.to_vec())),
+            Some(Err(_)) => Err(Error::BadRequest {
+                reason: "the upload was cut off".to_owned(),
+            }),
+        }
+    }
+}
+
+/// Uploads one file of a submission, streamed (never held whole). Retrying the same file
+/// is safe; a file whose bytes are not of its `Content-Type` is refused and nothing is kept.
+#[utoipa::path(
+    put,
+    path = "/submissions/{id}/files/{name}",
+    tag = "intake",
+    security(("app_token" = [])),
+    params(
+        ("id" = String, Path, description = "The submission's id (decimal)"),
+        ("name" = String, Path, description = "The form field the file answers, e.g. photo_1"),
+    ),
+    request_body(content = Vec<u8>, content_type = "image/jpeg",
+        description = "The file's bytes; its Content-Type must be image/jpeg, image/png, image/webp or application/pdf, at most 20 MiB"),
+    responses(
+        (status = 201, description = "Stored", body = StoredFile),
+        (status = 200, description = "A retry: already stored", body = StoredFile),
+        (status = 401, description = "`token_invalid`", body = crate::error::JsonError),
+        (status = 404, description = "`not_found`: no such submission here", body = crate::error::JsonError),
+        (status = 409, description = "`conflict`: that file was sent with other bytes", body = crate::error::JsonError),
+        (status = 413, description = "`payload_too_large`: over 20 MiB", body = crate::error::JsonError),
+        (status = 415, description = "`unsupported_media_type`: a type not taken, or bytes that are not of it", body = crate::error::JsonError),
+    )
+)]
+pub async fn upload(
+    State(state): State<AppState>,
+    client: AppClient,
+    Path((id, name)): Path<(String, String)>,
+    headers: HeaderMap,
+    body: Body,
+) -> std::result::Result<Response, AppError> {
+    let submission = SubmissionId::from_i64(parse_id(&id, "that submission")?);
+    let declared = headers
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or("application/octet-stream");
+    let announced = headers
+        .get(header::CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.parse::<u64>().ok());
+    if announced.is_some_and(|n| n > MAX_FILE_BYTES) {
+        // Refused before a byte is read.
+        return Err(Error::PayloadTooLarge {
+            limit_bytes: usize::try_from(MAX_FILE_BYTES).unwrap_or(usize::MAX),
+        }
+        .into());
+    }
+    let rules = BlobRules {
+        max_bytes: MAX_FILE_BYTES,
+        allowed_types: FILE_TYPES.iter().map(|t| (*t).to_owned()).collect(),
+    };
+    let stored = state
+        .cista
+        .attach(
+            state.blobs.as_ref(),
+            &client.actor,
+            client.app.org,
+            submission,
+            &name,
+            declared,
+            &rules,
+            &mut BodySource(body.into_data_stream()),
+        )
+        .await?;
+    let file = StoredFile {
+        name: stored.attachment.name,
+        sha256: stored.attachment.sha256.to_hex(),
+        size: stored.attachment.size,
+        content_type: stored.attachment.content_type,
+        replayed: stored.replayed,
+    };
+    Ok((status(stored.replayed), Json(file)).into_response())
+}

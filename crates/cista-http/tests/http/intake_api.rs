@@ -1,0 +1,208 @@
+//! The intake API: a submission with an idempotency key, files uploaded one by one and
+//! streamed, retries that never duplicate, and refusals (401, 403, 409, 413, 415) that store
+//! nothing.
+
+use crate::{Options, TestServer};
+use cista_core::Actor;
+use cista_core::access::app_tokens::{AppPurpose, AppTokenRequest};
+use cista_core::intake::FormProduct;
+use cista_types::{OrgSlug, SubmissionId};
+use reqwest::StatusCode;
+use serde_json::{Value, json};
+
+fn png(seed: u8) -> Vec<u8> {
+    let mut data = vec![0x89, b'P', b'N', b'G', 0x0D, 0x0A, 0x1A, 0x0A];
+    data.extend((0..20_000u32).map(|i| (i as u8).wrapping_mul(7).wrapping_add(seed)));
+    data
+}
+
+#[tokio::test]
+async fn a_record_and_its_files_arrive_once_and_refusals_store_nothing() {
+    let server = TestServer::start(Options::default()).await;
+    let cista = &server.state.cista;
+    let operator = Actor::operator("test");
+    let org = cista
+        .store()
+        .organization_by_slug(&OrgSlug::parse("palm-court").unwrap())
+        .await
+        .unwrap()
+        .unwrap()
+        .id;
+    let form = cista
+        .publish_form(
+            &operator,
+            org,
+            FormProduct::Collection,
+            "well-survey",
+            &json!({"v": 1}),
+        )
+        .await
+        .unwrap();
+    let token = |purpose| {
+        let cista = cista.clone();
+        let operator = operator.clone();
+        async move {
+            cista
+                .create_app_token(
+                    &operator,
+                    org,
+                    &AppTokenRequest {
+                        purpose,
+                        label: "Field app".to_owned(),
+                        lifetime_days: 30,
+                    },
+                )
+                .await
+                .unwrap()
+                .secret
+        }
+    };
+    let submitter = token(AppPurpose::FormsSubmit).await;
+    let reader = token(AppPurpose::VotingResults).await;
+    let client = server.client();
+    let submissions = server.url(&format!("/api/v1/forms/{}/submissions", form.id));
+    let post = |secret: &str, body: Value| {
+        client
+            .post(&submissions)
+            .bearer_auth(secret)
+            .json(&body)
+            .send()
+    };
+    let record = json!({"idempotency_key": "7d9f-0001", "payload": {"depth_m": 12.5}});
+
+    let r = post(&submitter, record.clone()).await.unwrap();
+    assert_eq!(r.status(), StatusCode::CREATED);
+    let first: Value = r.json().await.unwrap();
+    assert_eq!(first["replayed"], false);
+    let id = first["submission"].as_str().unwrap().to_owned();
+    let r = post(&submitter, record.clone()).await.unwrap();
+    assert_eq!(r.status(), StatusCode::OK, "a retry");
+    let again: Value = r.json().await.unwrap();
+    assert_eq!(
+        (again["submission"].as_str(), again["replayed"].as_bool()),
+        (Some(id.as_str()), Some(true))
+    );
+    let r = post(
+        &submitter,
+        json!({"idempotency_key": "7d9f-0001", "payload": {"depth_m": 9}}),
+    )
+    .await
+    .unwrap();
+    assert_eq!(r.status(), StatusCode::CONFLICT);
+    let r = post(&reader, record.clone()).await.unwrap();
+    assert_eq!(
+        r.status(),
+        StatusCode::FORBIDDEN,
+        "a token of another purpose"
+    );
+    let r = client
+        .post(&submissions)
+        .bearer_auth(&submitter)
+        .header("content-type", "text/plain")
+        .body(record.to_string())
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), StatusCode::UNSUPPORTED_MEDIA_TYPE);
+    let body: Value = r.json().await.unwrap();
+    assert_eq!(body["error"]["code"], "unsupported_media_type");
+    let r = client
+        .post(&submissions)
+        .bearer_auth(&submitter)
+        .header("content-type", "application/json")
+        .body("{not json")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), StatusCode::BAD_REQUEST);
+    let huge = json!({"idempotency_key": "7d9f-0002", "payload": {"notes": "x".repeat(1_100_000)}});
+    let r = post(&submitter, huge).await.unwrap();
+    assert_eq!(r.status(), StatusCode::PAYLOAD_TOO_LARGE);
+    let body: Value = r.json().await.unwrap();
+    assert_eq!(body["error"]["code"], "payload_too_large");
+    assert!(
+        body["error"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("1052672"),
+        "the limit is in the message: {body}"
+    );
+
+    let file_url = |name: &str| server.url(&format!("/api/v1/submissions/{id}/files/{name}"));
+    let put = |name: &str, content_type: &str, bytes: Vec<u8>| {
+        client
+            .put(file_url(name))
+            .bearer_auth(&submitter)
+            .header("content-type", content_type)
+            .body(bytes)
+            .send()
+    };
+    let photo = png(1);
+    let r = put("photo_1", "image/png", photo.clone()).await.unwrap();
+    assert_eq!(r.status(), StatusCode::CREATED);
+    let stored: Value = r.json().await.unwrap();
+    assert_eq!(stored["size"], photo.len());
+    let r = put("photo_1", "image/png", photo.clone()).await.unwrap();
+    assert_eq!(r.status(), StatusCode::OK, "a retry of the same file");
+    let r = put("photo_1", "image/png", png(2)).await.unwrap();
+    assert_eq!(r.status(), StatusCode::CONFLICT);
+    for (content_type, bytes) in [
+        ("image/png", b"GIF89a-not-a-png".to_vec()),
+        ("text/html", b"<script>alert(1)</script>".to_vec()),
+        ("image/jpeg", png(3)),
+    ] {
+        let r = put("photo_2", content_type, bytes).await.unwrap();
+        assert_eq!(
+            r.status(),
+            StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            "{content_type}"
+        );
+        let body: Value = r.json().await.unwrap();
+        assert_eq!(body["error"]["code"], "unsupported_media_type");
+    }
+    let r = client
+        .put(file_url("photo_3"))
+        .bearer_auth(&submitter)
+        .header("content-type", "image/png")
+        .header("content-length", "30000000")
+        .body(png(4))
+        .send()
+        .await;
+    // Refused from the announced length, before the body is read (the client may see the
+    // answer or a reset, depending on when it notices).
+    if let Ok(r) = r {
+        assert_eq!(r.status(), StatusCode::PAYLOAD_TOO_LARGE);
+    }
+    let r = put("../etc", "image/png", png(5)).await.unwrap();
+    assert!(r.status().is_client_error(), "{}", r.status());
+
+    let attachments = cista
+        .store()
+        .intake()
+        .attachments(SubmissionId::from_i64(id.parse().unwrap()))
+        .await
+        .unwrap();
+    assert_eq!(
+        attachments.len(),
+        1,
+        "only the good file is recorded: {attachments:?}"
+    );
+    let mut files: Vec<String> = Vec::new();
+    let mut todo = vec![server.data_dir().join("blobs")];
+    while let Some(dir) = todo.pop() {
+        for entry in std::fs::read_dir(&dir).unwrap() {
+            let path = entry.unwrap().path();
+            if path.is_dir() {
+                todo.push(path);
+            } else {
+                files.push(path.display().to_string());
+            }
+        }
+    }
+    assert_eq!(
+        files.len(),
+        2,
+        "two distinct files stored, no leftovers: {files:?}"
+    );
+    server.stop().await;
+}
