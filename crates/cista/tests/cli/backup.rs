@@ -27,7 +27,7 @@ fn query(db: &Path, sql: &str) -> Vec<String> {
         )
         .await
         .unwrap();
-        store
+        let rows: Vec<String> = store
             .connection()
             .query_all_raw(sea_orm::Statement::from_string(
                 sea_orm::DbBackend::Sqlite,
@@ -41,7 +41,11 @@ fn query(db: &Path, sql: &str) -> Vec<String> {
                     .or_else(|_| row.try_get_by_index::<i64>(0).map(|n| n.to_string()))
                     .unwrap()
             })
-            .collect()
+            .collect();
+        // Closed before returning: the last connection's close removes the -wal and -shm
+        // files, which must not happen while the caller lists the directory.
+        store.connection().close_by_ref().await.unwrap();
+        rows
     })
 }
 
