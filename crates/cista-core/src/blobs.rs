@@ -56,8 +56,9 @@ fn blob_aad(org: OrgId) -> Vec<u8> {
     format!("cista/v1|blob|{org}").into_bytes()
 }
 
-/// `image/JPEG; charset=x` → `image/jpeg`.
-fn normalized(content_type: &str) -> String {
+/// The media type of a `Content-Type` value, without parameters, in lower case
+/// (`image/JPEG; q=1` → `image/jpeg`).
+pub fn media_type(content_type: &str) -> String {
     content_type
         .split(';')
         .next()
@@ -92,7 +93,7 @@ impl Cista {
         rules: &BlobRules,
         source: &mut dyn BlobSource,
     ) -> Result<StoredBlob> {
-        let content_type = normalized(declared);
+        let content_type = media_type(declared);
         if !rules.allowed_types.contains(&content_type) {
             return Err(Error::UnsupportedMediaType(format!(
                 "{content_type} is not taken here; send one of: {}",
@@ -134,7 +135,7 @@ impl Cista {
             if !checked {
                 check_signature(&head, &content_type)?;
             }
-            Ok(())
+            writer.write(sealer.finish()?).await
         }
         .await;
         if let Err(e) = streamed {
@@ -142,7 +143,6 @@ impl Cista {
             let _ = writer.abort().await;
             return Err(e);
         }
-        writer.write(sealer.finish()?).await?;
         writer.finish().await?;
         let sha256 = hasher.finish();
         let address = blob_key(org, &sha256);
@@ -249,7 +249,7 @@ mod tests {
 
     #[test]
     fn declared_types_are_normalized_and_checked_against_the_bytes() {
-        assert_eq!(normalized(" Image/JPEG; q=1"), "image/jpeg");
+        assert_eq!(media_type(" Image/JPEG; q=1"), "image/jpeg");
         let png = [
             0x89, b'P', b'N', b'G', 0x0D, 0x0A, 0x1A, 0x0A, 0, 0, 0, 0x0D,
         ];

@@ -59,13 +59,6 @@ pub struct AttachmentReceipt {
     pub replayed: bool,
 }
 
-fn invalid(field: &str, reason: impl Into<String>) -> Error {
-    Error::InvalidInput {
-        field: field.to_owned(),
-        reason: reason.into(),
-    }
-}
-
 /// A form key or a field name: 1 to 64 of `a-z`, `0-9`, `-`, `_`, starting with a letter.
 fn check_name(field: &str, name: &str) -> Result<()> {
     let ok = name.len() <= 64
@@ -76,7 +69,7 @@ fn check_name(field: &str, name: &str) -> Result<()> {
     if ok {
         Ok(())
     } else {
-        Err(invalid(
+        Err(Error::invalid(
             field,
             "use 1 to 64 lower-case letters, digits, - or _, starting with a letter",
         ))
@@ -92,7 +85,7 @@ fn check_idempotency_key(key: &str) -> Result<()> {
     if ok {
         Ok(())
     } else {
-        Err(invalid(
+        Err(Error::invalid(
             "idempotency_key",
             "use 1 to 64 letters, digits, -, _, . or : (a UUID fits)",
         ))
@@ -125,7 +118,7 @@ fn sorted(value: &serde_json::Value) -> serde_json::Value {
 /// bytes and hash.
 fn canonical(value: &serde_json::Value, field: &str, max: usize) -> Result<String> {
     if !value.is_object() {
-        return Err(invalid(field, "must be a JSON object"));
+        return Err(Error::invalid(field, "must be a JSON object"));
     }
     let text = serde_json::to_string(&sorted(value)).map_err(|e| Error::Internal(e.to_string()))?;
     if text.len() > max {
@@ -244,7 +237,7 @@ impl Cista {
                 .await?
                 .ok_or(Error::SubmissionInProgress)?;
             tx.commit_housekeeping().await?;
-            return self.replayed(first, &content_sha256).await;
+            return self.replayed(first, form.id, &content_sha256).await;
         }
         tx.commit(NewAuditEntry::new(
             now,
@@ -269,12 +262,19 @@ impl Cista {
         })
     }
 
-    /// The first receipt of a retried submission, if the content is the same.
+    /// The first receipt of a retried submission, if it is the same submission: the same
+    /// form version and the same content.
     async fn replayed(
         &self,
         first: StoredSubmission,
+        form: FormId,
         content_sha256: &Digest32,
     ) -> Result<SubmissionReceipt> {
+        if first.form != form {
+            return Err(Error::Conflict(
+                "that idempotency key was already used for a submission of another form".to_owned(),
+            ));
+        }
         if first.content_sha256 != *content_sha256 {
             return Err(Error::Conflict(
                 "that idempotency key was already used for a submission with other content"

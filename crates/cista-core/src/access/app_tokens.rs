@@ -70,10 +70,7 @@ impl FromStr for AppTokenId {
             .filter(|hex| hex.len() == 16)
             .and_then(|hex| u64::from_str_radix(hex, 16).ok())
             .map(|id| Self(id.cast_signed()))
-            .ok_or_else(|| Error::InvalidInput {
-                field: "id".to_owned(),
-                reason: "an app token id looks like at-0123456789abcdef".to_owned(),
-            })
+            .ok_or_else(|| Error::invalid("id", "an app token id looks like at-0123456789abcdef"))
     }
 }
 
@@ -223,24 +220,24 @@ impl AppTokenRequest {
     fn validated_label(&self) -> Result<String> {
         let label = self.label.trim();
         if label.is_empty() || label.chars().count() > MAX_LABEL_CHARS {
-            return Err(Error::InvalidInput {
-                field: "label".to_owned(),
-                reason: format!(
+            return Err(Error::invalid(
+                "label",
+                format!(
                     "give the token a name of 1 to {MAX_LABEL_CHARS} characters, saying which system holds it"
                 ),
-            });
+            ));
         }
         if label.chars().any(char::is_control) {
-            return Err(Error::InvalidInput {
-                field: "label".to_owned(),
-                reason: "the name may not contain line breaks or control characters".to_owned(),
-            });
+            return Err(Error::invalid(
+                "label",
+                "the name may not contain line breaks or control characters",
+            ));
         }
         if !(1..=MAX_LIFETIME_DAYS).contains(&self.lifetime_days) {
-            return Err(Error::InvalidInput {
-                field: "lifetime_days".to_owned(),
-                reason: format!("a token lives from 1 to {MAX_LIFETIME_DAYS} days"),
-            });
+            return Err(Error::invalid(
+                "lifetime_days",
+                format!("a token lives from 1 to {MAX_LIFETIME_DAYS} days"),
+            ));
         }
         Ok(label.to_owned())
     }

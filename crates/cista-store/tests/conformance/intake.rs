@@ -150,6 +150,16 @@ pub async fn a_submission_is_sealed_and_a_retry_gets_the_first_receipt(h: &Harne
     assert_eq!(opened, payload);
     assert_eq!(stored.idempotency_key, key);
 
+    let other_form = cista
+        .publish_form(
+            &operator(),
+            org.id,
+            FormProduct::Collection,
+            "pump-check",
+            &json!({"v": 1}),
+        )
+        .await
+        .unwrap();
     let head = audit_size(h).await;
     let retry = cista
         .submit(
@@ -172,6 +182,12 @@ pub async fn a_submission_is_sealed_and_a_retry_gets_the_first_receipt(h: &Harne
         .unwrap_err();
     assert!(matches!(clash, Error::Conflict(_)), "{clash:?}");
     assert_eq!(clash.code(), "conflict");
+    // The same key and content for another form is another submission, not a retry.
+    let elsewhere = cista
+        .submit(&operator(), org.id, other_form.id, key, &payload)
+        .await
+        .unwrap_err();
+    assert!(matches!(elsewhere, Error::Conflict(_)), "{elsewhere:?}");
     assert_eq!(
         audit_size(h).await,
         head,

@@ -13,7 +13,7 @@ use axum::body::{Body, to_bytes};
 use axum::extract::{Path, State};
 use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{IntoResponse, Response};
-use cista_core::blobs::{BlobRules, BlobSource};
+use cista_core::blobs::{BlobRules, BlobSource, media_type};
 use cista_core::intake::MAX_PAYLOAD_BYTES;
 use cista_core::{Error, Result};
 use cista_types::{FormId, SubmissionId};
@@ -109,11 +109,7 @@ pub async fn submit(
     let json = headers
         .get(header::CONTENT_TYPE)
         .and_then(|v| v.to_str().ok())
-        .is_some_and(|v| {
-            v.split(';')
-                .next()
-                .is_some_and(|t| t.trim() == "application/json")
-        });
+        .is_some_and(|v| media_type(v) == "application/json");
     if !json {
         return Err(Error::UnsupportedMediaType(
             "send the submission as application/json".to_owned(),
