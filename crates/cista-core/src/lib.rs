@@ -1,35 +1,27 @@
-//! The domain of Cista, free of HTTP and SQL. `Cista` is the facade every surface (web, CLI,
-//! background jobs) calls; each call takes the acting identity and authorizes first, and each
-//! change goes to the `Store` together with the audit entry that records it.
+//! The domain of Cista, free of HTTP and SQL. `Cista` is the facade every surface (web, API,
+//! CLI, background jobs) calls; each call takes the acting identity and authorizes first, and
+//! each change goes to the `Store` together with the audit entry that records it.
+//!
+//! Two rooms: [`platform`] is what every product stands on (organizations, people, access,
+//! audit, keys, notices, trust, the submission pipeline and its blob store); [`products`] holds
+//! one folder per product (association voting today). [`ports`] are the storage seams the
+//! adapters in `cista-store` and `cista-backup` implement.
 
-pub mod access;
-pub mod actor;
-pub mod audit;
-pub mod blobs;
 pub mod error;
-pub mod instance;
-mod instance_keys;
-pub mod intake;
-pub mod keys;
-pub mod notices;
-pub mod org;
-pub mod people;
+pub mod platform;
 pub mod ports;
-pub mod settings;
-pub mod submissions;
-pub mod trust;
-pub mod voting;
+pub mod products;
 
-pub use actor::{Access, Action, Actor, AppActor, OrgAction, PersonActor, role_may};
 pub use error::{Error, ErrorClass, Result};
+pub use platform::actor::{Access, Action, Actor, AppActor, OrgAction, PersonActor, role_may};
+pub use platform::settings::AccessSettings;
 pub use ports::{Store, Vault};
-pub use settings::AccessSettings;
 
-use access::passwords::PasswordHasher;
 use cista_crypto::KeyProvider;
 use cista_crypto::note::NoteSigner;
 use cista_types::{Clock, Rng};
-use instance_keys::InstanceKeys;
+use platform::access::passwords::PasswordHasher;
+use platform::instance_keys::InstanceKeys;
 use ports::Instance;
 use std::sync::Arc;
 

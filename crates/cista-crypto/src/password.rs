@@ -1,6 +1,6 @@
 //! Password hashing with Argon2id at OWASP's minimum cost (m = 19 MiB, t = 2, p = 1), stored as
 //! PHC strings. These functions are CPU-bound and block: callers run them on a bounded blocking
-//! pool (see `cista_core::access::passwords`), never on the async threads.
+//! pool (see `cista_core::platform::access::passwords`), never on the async threads.
 
 use crate::CryptoError;
 use argon2::password_hash::phc::PasswordHash;

@@ -4,7 +4,7 @@
 use crate::AppState;
 use crate::middleware::{HSTS, content_security_policy};
 use crate::tls::{ConnectionTls, TlsSettings};
-use cista_core::trust::TrustReport;
+use cista_core::platform::trust::TrustReport;
 use cista_core::{Actor, Error};
 use serde::Serialize;
 use std::collections::BTreeMap;

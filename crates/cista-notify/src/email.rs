@@ -4,7 +4,7 @@
 
 use crate::{Rendered, SetupError};
 use async_trait::async_trait;
-use cista_core::notices::DeliveryOutcome;
+use cista_core::platform::notices::DeliveryOutcome;
 use cista_types::Secret;
 use lettre::message::{Mailbox, MultiPart, SinglePart, header::ContentType};
 use lettre::transport::smtp::authentication::Credentials;

@@ -2,7 +2,7 @@
 //! the link or code and nothing that is not needed: no votes, no other people's data.
 
 use askama::Template;
-use cista_core::notices::{Delivery, Notice};
+use cista_core::platform::notices::{Delivery, Notice};
 
 /// A message ready for a transport.
 #[derive(Debug, Clone, PartialEq, Eq)]

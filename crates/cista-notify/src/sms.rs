@@ -5,7 +5,7 @@
 use crate::SetupError;
 use crate::email::write_to_folder;
 use async_trait::async_trait;
-use cista_core::notices::DeliveryOutcome;
+use cista_core::platform::notices::DeliveryOutcome;
 use cista_types::Secret;
 use std::path::PathBuf;
 use std::time::Duration;

@@ -2,7 +2,7 @@
 //! went. Several server processes may run one each: the core claims each message for one.
 
 use crate::{EmailSender, SmsSender, render};
-use cista_core::notices::DeliveryOutcome;
+use cista_core::platform::notices::DeliveryOutcome;
 use cista_core::ports::Channel;
 use cista_core::{Actor, Cista};
 use std::sync::Arc;

@@ -6,10 +6,10 @@
 
 use crate::render::{self, Engine};
 use crate::{ReportError, numbers};
-use cista_core::voting::Ballot;
-use cista_core::voting::bundle::BallotResults;
-use cista_core::voting::definition::{ContestKind, Secrecy, Threshold, Weighting};
-use cista_core::voting::tally::{ContestResult, OptionCount, Tally};
+use cista_core::products::voting::Ballot;
+use cista_core::products::voting::bundle::BallotResults;
+use cista_core::products::voting::definition::{ContestKind, Secrecy, Threshold, Weighting};
+use cista_core::products::voting::tally::{ContestResult, OptionCount, Tally};
 use cista_types::Timestamp;
 use serde::Serialize;
 use std::collections::BTreeSet;

@@ -12,7 +12,7 @@
     clippy::indexing_slicing
 )]
 
-use cista_core::audit::{AuditKind, NewAuditEntry};
+use cista_core::platform::audit::{AuditKind, NewAuditEntry};
 use cista_core::{Actor, Store as _};
 use cista_store::{ConnectOptions, SeaStore, Target};
 use cista_types::{Clock as _, OsRng, Rng as _, SystemClock};

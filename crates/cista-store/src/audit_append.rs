@@ -4,7 +4,7 @@
 
 use crate::convert::{db_err, to_db_time};
 use crate::entity::{audit_entry, audit_head};
-use cista_core::audit::{self, NewAuditEntry};
+use cista_core::platform::audit::{self, NewAuditEntry};
 use cista_core::ports::AuditEntry;
 use cista_core::{Error, Result};
 use cista_crypto::merkle::CompactRange;

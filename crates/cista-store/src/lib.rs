@@ -20,7 +20,7 @@ pub use backend::{ConnectOptions, Target};
 pub use vault::SeaVault;
 
 use async_trait::async_trait;
-use cista_core::audit::NewAuditEntry;
+use cista_core::platform::audit::NewAuditEntry;
 use cista_core::ports::{
     Account, AppToken, AuditEntry, AuditHead, Backend, BallotStatus, BoxEntry, Credential,
     CredentialPurpose, DatabaseDescription, EligibleUnit, Instance, KeyPurpose, Membership,

@@ -5,7 +5,7 @@ use crate::convert::{db_err, to_db_time};
 use crate::entity::{account, credential, membership, outbox, recovery_code, session};
 use crate::{audit_append, paper, voting};
 use async_trait::async_trait;
-use cista_core::audit::NewAuditEntry;
+use cista_core::platform::audit::NewAuditEntry;
 use cista_core::ports::{
     AccessAttempt, Account, AppToken, AppTokenId, AttemptKind, AttemptScope, AttemptTally,
     AuditEntry, BoxEntry, Credential, CredentialPurpose, EligibleUnit, Membership, OutboxMessage,

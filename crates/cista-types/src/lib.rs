@@ -3,6 +3,7 @@
 //! except the two clearly named system implementations of those seams.
 
 pub mod clock;
+pub mod decimal;
 pub mod glyphs;
 pub mod ids;
 pub mod names;
@@ -11,19 +12,22 @@ pub mod person;
 pub mod phone;
 pub mod rng;
 pub mod secret;
+pub mod time_zone;
 pub mod timestamp;
 pub mod voting;
 pub mod words;
 
 pub use clock::{Clock, ManualClock, ShiftedClock, SystemClock};
+pub use decimal::Percent;
 pub use ids::{BallotId, FormId, KeyId, OrgId, SubmissionId, UnitId};
 pub use org::{OrgName, OrgSlug};
 pub use person::{Email, Password, PersonName, Role, SubjectCode};
 pub use phone::{Phone, PhoneRegion};
 pub use rng::{OsRng, Rng, SeededRng};
 pub use secret::Secret;
+pub use time_zone::TimeZoneName;
 pub use timestamp::Timestamp;
-pub use voting::{Percent, TimeZoneName, Tracker, UnitLabel, Weight};
+pub use voting::{Tracker, UnitLabel, Weight};
 
 /// Why a value was refused by its constructor. The message is safe to show a user: it names
 /// the rule that was broken, never echoes secrets.

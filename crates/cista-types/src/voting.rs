@@ -1,8 +1,9 @@
-//! Values of association voting: unit labels, voting weights (exact decimals), percentages,
-//! ballot trackers and an organization's time zone. Weights and percentages are fixed-point
-//! integers, so tallies and thresholds are exact: no float ever decides an election.
+//! Values of association voting: unit labels, voting weights (exact decimals) and ballot
+//! trackers. Weights are fixed-point integers, so tallies are exact: no float ever decides an
+//! election.
 
-use crate::{ParseError, Rng, Timestamp};
+use crate::decimal::{format_fixed, parse_fixed};
+use crate::{ParseError, Rng};
 use serde::{Deserialize, Serialize};
 use std::fmt;
 
@@ -62,60 +63,6 @@ impl TryFrom<String> for UnitLabel {
     fn try_from(value: String) -> Result<Self, Self::Error> {
         Self::from_stored(&value)
     }
-}
-
-/// Parses a non-negative decimal with at most `places` fractional digits into an integer
-/// scaled by 10^places. No exponent, no sign, no thousands separators.
-fn parse_fixed(raw: &str, places: u32, what: &'static str) -> Result<i64, ParseError> {
-    let text = raw.trim();
-    let bad = || {
-        ParseError::new(
-            what,
-            format!("must be a number such as 1 or 0.25, with at most {places} decimal places"),
-        )
-    };
-    if text.is_empty() {
-        return Err(bad());
-    }
-    let (whole, fraction) = text.split_once('.').unwrap_or((text, ""));
-    if whole.is_empty() && fraction.is_empty() {
-        return Err(bad());
-    }
-    if !whole.bytes().all(|b| b.is_ascii_digit()) || !fraction.bytes().all(|b| b.is_ascii_digit()) {
-        return Err(bad());
-    }
-    if fraction.len() > places as usize {
-        return Err(bad());
-    }
-    let scale = 10_i64.pow(places);
-    let whole: i64 = if whole.is_empty() {
-        0
-    } else {
-        whole.parse().map_err(|_| bad())?
-    };
-    let mut frac: i64 = if fraction.is_empty() {
-        0
-    } else {
-        fraction.parse().map_err(|_| bad())?
-    };
-    for _ in fraction.len()..places as usize {
-        frac *= 10;
-    }
-    whole
-        .checked_mul(scale)
-        .and_then(|w| w.checked_add(frac))
-        .ok_or_else(bad)
-}
-
-fn format_fixed(value: i64, places: u32) -> String {
-    let scale = 10_i64.pow(places);
-    let whole = value / scale;
-    let frac = value % scale;
-    if frac == 0 {
-        return whole.to_string();
-    }
-    let digits = format!("{frac:0width$}", width = places as usize);
-    format!("{whole}.{}", digits.trim_end_matches('0'))
 }
 
 /// A unit's voting weight (its voting interest): a positive decimal with up to six places,
@@ -180,60 +127,6 @@ pub fn format_weight_sum(micros: i128) -> String {
     }
     let digits = format!("{frac:06}");
     format!("{whole}.{}", digits.trim_end_matches('0'))
-}
-
-/// A percentage from 0 to 100 with up to two decimal places (`50`, `66.67`, `30`), held as
-/// hundredths of a percent.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
-#[serde(try_from = "String", into = "String")]
-pub struct Percent(u32);
-
-impl Percent {
-    pub const PLACES: u32 = 2;
-
-    pub fn parse(raw: &str) -> Result<Self, ParseError> {
-        let raw = raw.trim().trim_end_matches('%').trim_end();
-        let hundredths = parse_fixed(raw, Self::PLACES, "percentage")?;
-        if hundredths > 10_000 {
-            return Err(ParseError::new("percentage", "must be at most 100"));
-        }
-        u32::try_from(hundredths)
-            .map(Self)
-            .map_err(|_| ParseError::new("percentage", "must be between 0 and 100"))
-    }
-
-    pub fn from_hundredths(hundredths: u32) -> Self {
-        Self(hundredths.min(10_000))
-    }
-
-    /// Hundredths of a percent: `50%` is 5000.
-    pub fn hundredths(&self) -> u32 {
-        self.0
-    }
-
-    /// Whether `part` is at least this share of `whole` (exactly, in integers).
-    pub fn reached_by(&self, part: i128, whole: i128) -> bool {
-        part * 10_000 >= whole * i128::from(self.0)
-    }
-}
-
-impl fmt::Display for Percent {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(&format_fixed(i64::from(self.0), Self::PLACES))
-    }
-}
-
-impl From<Percent> for String {
-    fn from(value: Percent) -> Self {
-        value.to_string()
-    }
-}
-
-impl TryFrom<String> for Percent {
-    type Error = ParseError;
-    fn try_from(value: String) -> Result<Self, Self::Error> {
-        Self::parse(&value)
-    }
 }
 
 /// Crockford's base32 alphabet: no I, L, O or U, so a tracker read aloud or copied by hand
@@ -335,106 +228,6 @@ impl<'de> Deserialize<'de> for Tracker {
     }
 }
 
-/// An IANA time zone name (`America/New_York`), checked against the bundled time zone
-/// database. Ballot windows are entered and shown in the organization's zone.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(try_from = "String", into = "String")]
-pub struct TimeZoneName(String);
-
-impl TimeZoneName {
-    pub fn parse(raw: &str) -> Result<Self, ParseError> {
-        let name = raw.trim();
-        jiff::tz::TimeZone::get(name).map_err(|_| {
-            ParseError::new(
-                "time zone",
-                "must be a time zone name such as America/New_York or Europe/Madrid",
-            )
-        })?;
-        Ok(Self(name.to_owned()))
-    }
-
-    pub fn utc() -> Self {
-        Self("UTC".to_owned())
-    }
-
-    pub fn as_str(&self) -> &str {
-        &self.0
-    }
-
-    fn zone(&self) -> jiff::tz::TimeZone {
-        jiff::tz::TimeZone::get(&self.0).unwrap_or(jiff::tz::TimeZone::UTC)
-    }
-
-    fn zoned(&self, at: Timestamp) -> Option<jiff::Zoned> {
-        jiff::Timestamp::from_microsecond(at.unix_micros())
-            .ok()
-            .map(|t| t.to_zoned(self.zone()))
-    }
-
-    /// `3 December 2026, 14:05 EST`: how a time is shown to people.
-    pub fn format(&self, at: Timestamp) -> String {
-        match self.zoned(at) {
-            Some(z) => z.strftime("%-d %B %Y, %H:%M %Z").to_string(),
-            None => at.to_rfc3339(),
-        }
-    }
-
-    /// `3 December 2026, 14:05:09 EST`: with seconds, for receipts and records.
-    pub fn format_precise(&self, at: Timestamp) -> String {
-        match self.zoned(at) {
-            Some(z) => z.strftime("%-d %B %Y, %H:%M:%S %Z").to_string(),
-            None => at.to_rfc3339(),
-        }
-    }
-
-    /// `2026-12-03T14:05`: the value of an `<input type="datetime-local">`.
-    pub fn to_local_input(&self, at: Timestamp) -> String {
-        match self.zoned(at) {
-            Some(z) => z.strftime("%Y-%m-%dT%H:%M").to_string(),
-            None => String::new(),
-        }
-    }
-
-    /// Reads a local date and time (`2026-12-03T14:05`, seconds optional) in this zone. A
-    /// time that does not exist (skipped by a daylight-saving change) or exists twice is
-    /// refused rather than guessed.
-    pub fn parse_local(&self, raw: &str, what: &'static str) -> Result<Timestamp, ParseError> {
-        let bad = |message: &str| ParseError::new(what, message.to_owned());
-        let civil: jiff::civil::DateTime = raw
-            .trim()
-            .parse()
-            .map_err(|_| bad("must be a date and time such as 2026-12-03T14:05"))?;
-        let zoned = self
-            .zone()
-            .to_ambiguous_zoned(civil)
-            .unambiguous()
-            .map_err(|_| {
-                bad("falls in a daylight-saving change in this time zone; choose another time")
-            })?;
-        Timestamp::from_unix_micros(zoned.timestamp().as_microsecond())
-            .map_err(|_| bad("is outside the supported range"))
-    }
-}
-
-impl fmt::Display for TimeZoneName {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(&self.0)
-    }
-}
-
-impl From<TimeZoneName> for String {
-    fn from(value: TimeZoneName) -> Self {
-        value.0
-    }
-}
-
-impl TryFrom<String> for TimeZoneName {
-    type Error = ParseError;
-    fn try_from(value: String) -> Result<Self, Self::Error> {
-        Self::parse(&value)
-    }
-}
-
 #[cfg(test)]
 mod tests {
     #![allow(clippy::unwrap_used)]
@@ -463,17 +256,6 @@ mod tests {
         }
         assert_eq!(format_weight_sum(1_500_000), "1.5");
         assert_eq!(format_weight_sum(40_000_000), "40");
-    }
-
-    #[test]
-    fn percentages_compare_exactly() {
-        let two_thirds = Percent::parse("66.67").unwrap();
-        assert_eq!(two_thirds.hundredths(), 6667);
-        assert_eq!(Percent::parse("30%").unwrap().to_string(), "30");
-        assert!(Percent::parse("100.01").is_err());
-        let half = Percent::parse("50").unwrap();
-        assert!(half.reached_by(5, 10));
-        assert!(!half.reached_by(4, 10));
     }
 
     #[test]
@@ -509,17 +291,5 @@ mod tests {
             UnitLabel::parse("Caf\u{65}\u{301}").unwrap(),
             UnitLabel::parse("Caf\u{e9}").unwrap()
         );
-    }
-
-    #[test]
-    fn local_times_round_trip_in_their_zone() {
-        let ny = TimeZoneName::parse("America/New_York").unwrap();
-        let t = ny.parse_local("2026-12-03T14:05", "opens").unwrap();
-        assert_eq!(t.to_rfc3339(), "2026-12-03T19:05:00.000000Z");
-        assert_eq!(ny.to_local_input(t), "2026-12-03T14:05");
-        assert_eq!(ny.format(t), "3 December 2026, 14:05 EST");
-        // 02:30 on the spring-forward night does not exist in New York.
-        assert!(ny.parse_local("2026-03-08T02:30", "opens").is_err());
-        assert!(TimeZoneName::parse("Mars/Olympus").is_err());
     }
 }

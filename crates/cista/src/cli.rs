@@ -211,7 +211,7 @@ pub struct AppTokenCreateArgs {
     #[arg(long)]
     pub label: String,
     /// Days until it expires (1 to 365).
-    #[arg(long, default_value_t = cista_core::access::app_tokens::DEFAULT_LIFETIME_DAYS)]
+    #[arg(long, default_value_t = cista_core::platform::access::app_tokens::DEFAULT_LIFETIME_DAYS)]
     pub days: i64,
 }
 

@@ -39,7 +39,7 @@ pub struct Config {
     pub log: LogConfig,
 }
 
-/// Where attachments' bytes go (sealed; see `cista_core::blobs`).
+/// Where attachments' bytes go (sealed; see `cista_core::platform::blobs`).
 #[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq)]
 #[serde(deny_unknown_fields, default)]
 pub struct BlobsConfig {

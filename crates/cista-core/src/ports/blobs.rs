@@ -1,7 +1,7 @@
 //! The blob store: where large values (attachments) live, as objects under keys, written and
 //! read in pieces so nothing is held whole in memory. Implemented over `object_store` (a local
 //! directory, or an S3-compatible bucket) in `cista-backup::blobs`. The core never hands it
-//! plaintext: `crate::blobs` seals every piece first.
+//! plaintext: `crate::platform::blobs` seals every piece first.
 
 use crate::Result;
 use async_trait::async_trait;

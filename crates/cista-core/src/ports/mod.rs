@@ -18,10 +18,10 @@ pub use voting::{
     Refusal, StoredBallot, Unit, UnitOwner, VoteChannel, VoteOrigin,
 };
 
-pub use crate::access::app_tokens::{AppPurpose, AppToken, AppTokenId};
+pub use crate::platform::access::app_tokens::{AppPurpose, AppToken, AppTokenId};
 
 use crate::Result;
-use crate::audit::NewAuditEntry;
+use crate::platform::audit::NewAuditEntry;
 use async_trait::async_trait;
 use cista_crypto::{Digest32, KekId, WrappedKey};
 use cista_types::{

@@ -11,8 +11,8 @@ use axum::http::{HeaderMap, HeaderValue, header};
 use axum::middleware::Next;
 use axum::response::Response;
 use cista_core::Actor;
-use cista_core::access::requesters::{DEVICE_COOKIE, DEVICE_TRUST, Requester};
-use cista_core::access::sessions::ResolvedSession;
+use cista_core::platform::access::requesters::{DEVICE_COOKIE, DEVICE_TRUST, Requester};
+use cista_core::platform::access::sessions::ResolvedSession;
 use cookie::{Cookie, SameSite};
 
 pub const SESSION_COOKIE: &str = "__Host-cista_session";
@@ -106,7 +106,7 @@ fn pre_session_cookie(value: &str) -> HeaderValue {
 }
 
 /// `Set-Cookie` that makes this browser a trusted device of the person who just signed in
-/// (see `cista_core::access::requesters`).
+/// (see `cista_core::platform::access::requesters`).
 pub fn device_cookie(
     state: &AppState,
     ctx: &RequestContext,

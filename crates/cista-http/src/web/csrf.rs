@@ -23,7 +23,7 @@ use cista_core::Error;
 pub const FIELD: &str = "csrf";
 
 /// The submission id of the form a request was sent from, for handlers that make their own
-/// repeats safe (the vote cast: see `cista_core::voting::cast`).
+/// repeats safe (the vote cast: see `cista_core::products::voting::cast`).
 #[derive(Debug, Clone)]
 pub struct FormSubmission(pub String);
 

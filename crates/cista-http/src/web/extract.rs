@@ -13,7 +13,7 @@ use axum::extract::FromRequestParts;
 use axum::http::Method;
 use axum::http::request::Parts;
 use axum::response::{IntoResponse, Response};
-use cista_core::access::sessions::ResolvedSession;
+use cista_core::platform::access::sessions::ResolvedSession;
 use cista_core::{Actor, Error};
 
 /// The signed-in person of this request (a full or an SMS session).

@@ -22,12 +22,12 @@ use axum::http::{HeaderValue, StatusCode, header, request::Parts};
 use axum::middleware::Next;
 use axum::response::Response;
 use cista_core::Error;
-use cista_core::submissions::Repeat;
+use cista_core::platform::resubmit::Repeat;
 use cista_crypto::Digest32;
 
 /// Routes whose handlers recognise a repeat themselves, in the same transaction as the change:
 /// casting a vote (the participation row keeps the submission's hash, and the receipt is
-/// re-derived from the voter's form; see `cista_core::voting::cast`).
+/// re-derived from the voter's form; see `cista_core::products::voting::cast`).
 const SELF_IDEMPOTENT: &[&str] = &["/vote/{ballot}/unit/{unit}"];
 
 /// The header a replayed answer carries, so a client (and a test) can tell it from a first run.

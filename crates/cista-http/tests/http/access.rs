@@ -4,7 +4,7 @@
 use crate::people::{self, PASSWORD};
 use crate::web::{page, post, sign_in};
 use crate::{Options, TestServer, csrf_in};
-use cista_core::notices::Notice;
+use cista_core::platform::notices::Notice;
 use cista_core::{OrgAction, role_may};
 use cista_types::{OrgId, Role, SubjectCode};
 use reqwest::StatusCode;

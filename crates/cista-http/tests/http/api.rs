@@ -6,8 +6,8 @@
 use crate::people;
 use crate::voting::{import_roster, open_ballot, operator};
 use crate::{Options, TestServer};
-use cista_core::access::app_tokens::{AppPurpose, AppTokenRequest};
-use cista_core::voting::definition::Secrecy;
+use cista_core::platform::access::app_tokens::{AppPurpose, AppTokenRequest};
+use cista_core::products::voting::definition::Secrecy;
 use cista_types::{OrgId, OrgSlug, Role};
 use reqwest::StatusCode;
 use serde_json::Value;

@@ -4,8 +4,8 @@
 
 use crate::{Options, TestServer};
 use cista_core::Actor;
-use cista_core::access::app_tokens::{AppPurpose, AppTokenRequest};
-use cista_core::intake::FormProduct;
+use cista_core::platform::access::app_tokens::{AppPurpose, AppTokenRequest};
+use cista_core::platform::intake::FormProduct;
 use cista_types::{OrgSlug, SubmissionId};
 use reqwest::StatusCode;
 use serde_json::{Value, json};

@@ -280,8 +280,8 @@ pub fn csrf_in(html: &str) -> String {
 
 pub mod people {
     //! Making people for tests through the core, and reading what the outbox would send.
-    use cista_core::access::invitations::Invitee;
-    use cista_core::notices::{DeliveryOutcome, Notice};
+    use cista_core::platform::access::invitations::Invitee;
+    use cista_core::platform::notices::{DeliveryOutcome, Notice};
     use cista_core::ports::CredentialPurpose;
     use cista_core::{Actor, Cista};
     use cista_types::{Email, OrgId, OrgName, OrgSlug, Password, PersonName, Phone, Role};
@@ -468,10 +468,10 @@ pub mod voting {
     //! An association for voting tests, made through the core: a roster, owners with
     //! passwords, and open ballots.
     use crate::people::{PASSWORD, last_notice};
-    use cista_core::notices::Notice;
+    use cista_core::platform::notices::Notice;
     use cista_core::ports::CredentialPurpose;
-    use cista_core::voting::ballots::{BallotSettings, NewContest};
-    use cista_core::voting::definition::{
+    use cista_core::products::voting::ballots::{BallotSettings, NewContest};
+    use cista_core::products::voting::definition::{
         ContestKind, Secrecy, Threshold, Weighting, candidates_from_lines,
     };
     use cista_core::{Actor, Cista};

@@ -12,8 +12,8 @@ use crate::people::{self, PASSWORD, last_notice};
 use crate::voting::{activate, import_roster, open_ballot, operator};
 use crate::web::{between, follow, page, post, sign_in};
 use crate::{Options, TestServer, csrf_in};
-use cista_core::notices::Notice;
-use cista_core::voting::definition::Secrecy;
+use cista_core::platform::notices::Notice;
+use cista_core::products::voting::definition::Secrecy;
 use cista_types::{BallotId, OrgId, OrgSlug, Role, UnitId};
 use reqwest::{Client, StatusCode};
 use time::Duration;
@@ -445,8 +445,8 @@ async fn a_recorded_ballot_says_so_and_shows_the_weight_before_the_vote() {
 
 /// A weighted, recorded ballot with one resolution, open for an hour.
 async fn weighted_recorded_ballot(cista: &cista_core::Cista, org: OrgId) -> BallotId {
-    use cista_core::voting::ballots::{BallotSettings, NewContest};
-    use cista_core::voting::definition::{ContestKind, Threshold, Weighting};
+    use cista_core::products::voting::ballots::{BallotSettings, NewContest};
+    use cista_core::products::voting::definition::{ContestKind, Threshold, Weighting};
     use cista_types::{Clock as _, Percent, SystemClock};
     let now = SystemClock.now();
     let id = cista

@@ -8,11 +8,11 @@ use crate::people::{self, last_notice};
 use crate::voting::{ROSTER, import_roster, open_ballot, operator};
 use crate::web::{between, follow, page, post, sign_in};
 use crate::{Options, TestServer, csrf_in};
-use cista_core::notices::Notice;
+use cista_core::platform::notices::Notice;
 use cista_core::ports::VoteOrigin;
-use cista_core::voting::ballots::BallotSettings;
-use cista_core::voting::cast::CastRequest;
-use cista_core::voting::definition::{Secrecy, Weighting};
+use cista_core::products::voting::ballots::BallotSettings;
+use cista_core::products::voting::cast::CastRequest;
+use cista_core::products::voting::definition::{Secrecy, Weighting};
 use cista_core::{Cista, OrgAction, role_may};
 use cista_store::{ConnectOptions, SeaStore, Target};
 use cista_types::{
@@ -1135,13 +1135,13 @@ async fn a_closed_ballot_shows_results_and_the_record_and_inspectors_read_everyt
         .create_ballot(
             &operator(),
             org,
-            cista_core::voting::ballots::BallotSettings {
+            cista_core::products::voting::ballots::BallotSettings {
                 title: "Next year".to_owned(),
                 description: String::new(),
                 opens_at: SystemClock.now().plus(Duration::days(1)),
                 closes_at: SystemClock.now().plus(Duration::days(9)),
                 secrecy: Secrecy::Secret,
-                weighting: cista_core::voting::definition::Weighting::PerUnit,
+                weighting: cista_core::products::voting::definition::Weighting::PerUnit,
                 quorum: cista_types::Percent::parse("30").unwrap(),
                 min_turnout: None,
                 paper: true,

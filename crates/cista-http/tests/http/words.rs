@@ -6,7 +6,7 @@ use crate::people;
 use crate::web::page;
 use crate::{Options, TestServer};
 use cista_core::Actor;
-use cista_core::notices::Notice;
+use cista_core::platform::notices::Notice;
 use cista_types::{OrgName, OrgSlug, Role, TimeZoneName};
 use std::path::{Path, PathBuf};
 

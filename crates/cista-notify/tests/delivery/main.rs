@@ -12,7 +12,7 @@ mod sms;
 mod smtp;
 mod worker;
 
-use cista_core::access::invitations::Invitee;
+use cista_core::platform::access::invitations::Invitee;
 use cista_core::{AccessSettings, Actor, Cista, Deps};
 use cista_crypto::LocalKeyFile;
 use cista_store::{ConnectOptions, SeaStore, SeaVault, Target};

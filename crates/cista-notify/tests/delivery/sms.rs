@@ -1,6 +1,6 @@
 //! The Twilio-style HTTP SMS provider against a local fake of its API.
 
-use cista_core::notices::DeliveryOutcome;
+use cista_core::platform::notices::DeliveryOutcome;
 use cista_notify::{HttpSms, HttpSmsSettings, SmsSender};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;

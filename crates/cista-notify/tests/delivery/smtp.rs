@@ -3,7 +3,7 @@
 
 use crate::{instance, invitee};
 use cista_core::Actor;
-use cista_core::notices::DeliveryOutcome;
+use cista_core::platform::notices::DeliveryOutcome;
 use cista_notify::{
     EmailSender, FileSms, OutboxWorker, Rendered, SmtpEmail, SmtpSecurity, SmtpSettings,
 };

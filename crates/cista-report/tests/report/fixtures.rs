@@ -3,15 +3,15 @@
 //! signed-note verifier key.
 
 use cista_core::ports::{BallotStatus, StoredBallot};
-use cista_core::voting::Ballot;
-use cista_core::voting::bundle::{
+use cista_core::products::voting::Ballot;
+use cista_core::products::voting::bundle::{
     self, BallotResults, PublishedBallot, RESULTS_FORMAT, ballot_list_sha256,
 };
-use cista_core::voting::definition::{
+use cista_core::products::voting::definition::{
     Answer, BallotDefinition, Candidate, Choice, Choices, Contest, ContestKind, Secrecy, Threshold,
     Weighting,
 };
-use cista_core::voting::tally::{CountedBallot, Turnout, tally};
+use cista_core::products::voting::tally::{CountedBallot, Turnout, tally};
 use cista_crypto::note::NoteSigner;
 use cista_report::ResultsDocument;
 use cista_types::{BallotId, OrgId, Percent, SeededRng, TimeZoneName, Timestamp, Tracker, Weight};

@@ -6,7 +6,7 @@
 //! without, it fails whenever the table and the fonts disagree, so they cannot drift apart.
 
 use crate::fixtures::{Pick, close, definition, election};
-use cista_core::voting::definition::{Secrecy, Weighting};
+use cista_core::products::voting::definition::{Secrecy, Weighting};
 use cista_report::{certified_results_pdf, font_coverage, unprintable_characters};
 use cista_types::glyphs;
 use std::collections::BTreeSet;

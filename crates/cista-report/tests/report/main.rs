@@ -12,7 +12,7 @@ mod glyph_table;
 mod poppler;
 mod scripts;
 
-use cista_core::voting::definition::{Answer, Secrecy, Threshold, Weighting};
+use cista_core::products::voting::definition::{Answer, Secrecy, Threshold, Weighting};
 use cista_report::{ReportError, certified_results_pdf};
 use fixtures::{Closed, Pick, annual_meeting, close, definition, election, resolution};
 use poppler::Rendered;

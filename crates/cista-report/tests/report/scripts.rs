@@ -3,8 +3,8 @@
 
 use super::{render, squeezed};
 use crate::fixtures::{Pick, close, definition, election, resolution};
-use cista_core::voting::definition::{Answer, Secrecy, Threshold, Weighting};
-use cista_core::voting::tally::ContestResult;
+use cista_core::products::voting::definition::{Answer, Secrecy, Threshold, Weighting};
+use cista_core::products::voting::tally::ContestResult;
 use cista_report::{ReportError, certified_results_pdf};
 use cista_types::glyphs;
 

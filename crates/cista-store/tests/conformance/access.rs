@@ -3,8 +3,8 @@
 
 use crate::Harness;
 use crate::harness::{PASSWORD, invitee, token_of};
-use cista_core::access::SignedIn;
-use cista_core::notices::Notice;
+use cista_core::platform::access::SignedIn;
+use cista_core::platform::notices::Notice;
 use cista_core::ports::{CredentialPurpose, SessionStage};
 use cista_core::{Access, Actor, Cista, Error, Store as _, Vault as _};
 use cista_crypto::totp::TotpSecret;
@@ -820,7 +820,7 @@ pub async fn undeliverable_messages_are_retried_then_abandoned_and_params_wiped(
     );
     let id = first[0].id;
     let mut attempts = first[0].attempts;
-    use cista_core::notices::{DeliveryOutcome, MAX_ATTEMPTS};
+    use cista_core::platform::notices::{DeliveryOutcome, MAX_ATTEMPTS};
     loop {
         cista
             .record_delivery(

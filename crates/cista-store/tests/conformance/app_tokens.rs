@@ -2,7 +2,9 @@
 //! to one organization and purpose, refused once expired or revoked, listed newest first.
 
 use crate::Harness;
-use cista_core::access::app_tokens::{AppPurpose, AppTokenRequest, AppTokenState, TOKEN_PREFIX};
+use cista_core::platform::access::app_tokens::{
+    AppPurpose, AppTokenRequest, AppTokenState, TOKEN_PREFIX,
+};
 use cista_core::ports::AppTokenId;
 use cista_core::{Access, Actor, Error, OrgAction, PersonActor, Store as _};
 use cista_types::{Clock as _, Role, SubjectCode};

@@ -2,7 +2,7 @@
 //! the RFC 6962 tree, and `verify` names the first bad entry after any direct tampering.
 
 use crate::Harness;
-use cista_core::audit::{AuditKind, NewAuditEntry, leaf_data};
+use cista_core::platform::audit::{AuditKind, NewAuditEntry, leaf_data};
 use cista_core::{Actor, Cista, Store as _};
 use cista_crypto::merkle::{self, CompactRange};
 use cista_types::{Clock as _, OrgName, OrgSlug};

@@ -7,7 +7,7 @@ use crate::Harness;
 use async_trait::async_trait;
 use cista_backup::blobs::ObjectBlobStore;
 use cista_backup::target::TargetSpec;
-use cista_core::blobs::{BlobRules, BlobSource, blob_key};
+use cista_core::platform::blobs::{BlobRules, BlobSource, blob_key};
 use cista_core::ports::BlobStore;
 use cista_core::{Error, Result};
 use cista_crypto::Digest32;

@@ -179,8 +179,8 @@ impl Harness {
     }
 }
 
-use cista_core::access::invitations::{Invited, Invitee};
-use cista_core::notices::{Delivery, DeliveryOutcome, Notice};
+use cista_core::platform::access::invitations::{Invited, Invitee};
+use cista_core::platform::notices::{Delivery, DeliveryOutcome, Notice};
 use cista_core::ports::{CredentialPurpose, Organization};
 use cista_types::{Email, OrgName, OrgSlug, Password, PersonName, Phone, Role};
 

@@ -1,7 +1,7 @@
 //! The instance row and organizations.
 
 use crate::Harness;
-use cista_core::audit::{AuditKind, NewAuditEntry};
+use cista_core::platform::audit::{AuditKind, NewAuditEntry};
 use cista_core::ports::{Instance, KeyPurpose, StoredKey};
 use cista_core::{Actor, Cista, Error, Store as _};
 use cista_crypto::{KekId, WrappedKey};

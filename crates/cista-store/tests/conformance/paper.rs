@@ -6,8 +6,8 @@
 use crate::Harness;
 use crate::voting::{association, hash_of, open_ballot, request};
 use cista_core::ports::VoteOrigin;
-use cista_core::voting::definition::{Secrecy, Weighting};
-use cista_core::voting::paper::MIN_BATCH;
+use cista_core::products::voting::definition::{Secrecy, Weighting};
+use cista_core::products::voting::paper::MIN_BATCH;
 use cista_core::{Actor, Store as _};
 use cista_types::Weight;
 use std::sync::Arc;

@@ -304,7 +304,7 @@ pub async fn the_vault_can_live_in_its_own_database(h: &Harness) {
     );
     assert!(vault.person(invited.subject).await.unwrap().is_some());
     let link = match h.last_notice_to(&cista, "ida@example.org").await {
-        cista_core::notices::Notice::Invitation { link, .. } => link,
+        cista_core::platform::notices::Notice::Invitation { link, .. } => link,
         other => panic!("{other:?}"),
     };
     cista

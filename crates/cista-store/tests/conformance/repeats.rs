@@ -7,7 +7,7 @@ use crate::Harness;
 use crate::voting::{association, hash_of, open_ballot, request};
 use cista_core::Store as _;
 use cista_core::ports::SubmissionClaim;
-use cista_core::voting::definition::{Secrecy, Weighting};
+use cista_core::products::voting::definition::{Secrecy, Weighting};
 use cista_crypto::Digest32;
 use cista_types::Clock as _;
 use std::sync::Arc;

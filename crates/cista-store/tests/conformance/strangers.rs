@@ -4,8 +4,8 @@
 
 use crate::Harness;
 use crate::harness::{PASSWORD, invitee, token_of};
-use cista_core::access::requesters::Requester;
-use cista_core::notices::Notice;
+use cista_core::platform::access::requesters::Requester;
+use cista_core::platform::notices::Notice;
 use cista_core::ports::{AccessAttempt, AttemptKind, AttemptScope, CredentialPurpose};
 use cista_core::{Actor, Cista, Store as _};
 use cista_crypto::Digest32;

@@ -4,16 +4,16 @@
 //! and the database rules that keep voting records.
 
 use crate::Harness;
-use cista_core::notices::Notice;
+use cista_core::platform::notices::Notice;
 use cista_core::ports::{BallotStatus, ConsentStatus, Unit, UnitOwner, VoteOrigin};
-use cista_core::voting::ballots::{BallotSettings, NewContest};
-use cista_core::voting::bundle::verify_bundle;
-use cista_core::voting::cast::CastRequest;
-use cista_core::voting::definition::{
+use cista_core::products::voting::ballots::{BallotSettings, NewContest};
+use cista_core::products::voting::bundle::verify_bundle;
+use cista_core::products::voting::cast::CastRequest;
+use cista_core::products::voting::definition::{
     ContestKind, Secrecy, Threshold, Weighting, candidates_from_lines,
 };
-use cista_core::voting::record::RecordFile;
-use cista_core::voting::tally::ContestResult;
+use cista_core::products::voting::record::RecordFile;
+use cista_core::products::voting::tally::ContestResult;
 use cista_core::{Access, Actor, Cista, Error, PersonActor, Store as _};
 use cista_types::{BallotId, Clock as _, OrgId, Percent, Role, SubjectCode, Timestamp};
 use sea_orm::{ConnectionTrait, Statement};
@@ -1007,7 +1007,7 @@ pub async fn results_stay_sealed_until_the_close_then_the_bundle_recounts(h: &Ha
     assert!(verify_bundle(&bundle, Some(&bundle.verifier_key)).ok());
     // Change the first ballot's answer to the resolution, whatever it was: the box is in
     // tracker order, so which ballot comes first is random.
-    use cista_core::voting::definition::{Answer, Choice};
+    use cista_core::products::voting::definition::{Answer, Choice};
     let mut flipped = bundle.clone();
     let first = &mut flipped.ballots[0].choices.0[0];
     let changed = match first {
@@ -1033,12 +1033,12 @@ pub async fn results_stay_sealed_until_the_close_then_the_bundle_recounts(h: &Ha
     // Each receipt's tracker is in the bundle with a proof that holds.
     for r in &receipts {
         let (_, ballot, proven) =
-            cista_core::voting::bundle::find_tracker(&bundle, r.tracker).unwrap();
+            cista_core::products::voting::bundle::find_tracker(&bundle, r.tracker).unwrap();
         assert!(proven);
         assert_eq!(
             ballot
                 .choices
-                .describe(&cista_core::voting::close::definition_of(&bundle).unwrap()),
+                .describe(&cista_core::products::voting::close::definition_of(&bundle).unwrap()),
             r.choices
         );
     }

@@ -5,7 +5,7 @@
 use crate::cli::{AppTokenCommand, AppTokenCreateArgs};
 use crate::runtime::{Failure, Runtime};
 use cista_core::Cista;
-use cista_core::access::app_tokens::{AppPurpose, AppTokenRequest};
+use cista_core::platform::access::app_tokens::{AppPurpose, AppTokenRequest};
 use cista_core::ports::{AppTokenId, Organization};
 use cista_types::{Clock as _, SystemClock, TimeZoneName, Timestamp};
 

@@ -8,8 +8,8 @@
 
 use crate::cli::BenchArgs;
 use crate::runtime::Failure;
-use cista_core::voting::ballots::{BallotSettings, NewContest};
-use cista_core::voting::definition::{
+use cista_core::products::voting::ballots::{BallotSettings, NewContest};
+use cista_core::products::voting::definition::{
     ContestKind, Secrecy, Threshold, Weighting, candidates_from_lines,
 };
 use cista_core::{AccessSettings, Actor, Cista, Deps, Store as _};

@@ -5,8 +5,8 @@
 
 use crate::runtime::Failure;
 use cista_core::ports::VoteOrigin;
-use cista_core::voting::ballots::{BallotSettings, NewContest};
-use cista_core::voting::definition::{
+use cista_core::products::voting::ballots::{BallotSettings, NewContest};
+use cista_core::products::voting::definition::{
     ContestKind, Secrecy, Threshold, Weighting, candidates_from_lines,
 };
 use cista_core::{Actor, Cista};
@@ -356,7 +356,8 @@ mod tests {
 
     #[test]
     fn the_roster_is_forty_units_whose_interests_add_up_to_a_hundred() {
-        let roster = cista_core::voting::import::parse_roster(roster().as_bytes(), None).unwrap();
+        let roster =
+            cista_core::products::voting::import::parse_roster(roster().as_bytes(), None).unwrap();
         assert_eq!(roster.units.len(), 40);
         let total: i64 = roster.units.iter().map(|u| u.weight.micros()).sum();
         assert_eq!(total, 100_000_000);

@@ -5,7 +5,7 @@
 use crate::cli::ImportArgs;
 use crate::runtime::{Failure, Runtime};
 use cista_core::Error;
-use cista_core::voting::import::ImportPlan;
+use cista_core::products::voting::import::ImportPlan;
 use indicatif::{ProgressBar, ProgressStyle};
 use std::io::{BufRead as _, IsTerminal as _, Write as _};
 

@@ -4,7 +4,7 @@
 
 use crate::cli::OrgCreateArgs;
 use crate::runtime::{Failure, Runtime};
-use cista_core::access::invitations::Invitee;
+use cista_core::platform::access::invitations::Invitee;
 use cista_types::{Email, OrgName, OrgSlug, PersonName, Phone, PhoneRegion, Role, TimeZoneName};
 
 /// A slug made from a name: lower case, runs of other characters become one hyphen.

@@ -6,7 +6,7 @@ use crate::cli::ServeArgs;
 use crate::commands::init;
 use crate::files::write_private;
 use crate::runtime::{Failure, Runtime};
-use cista_core::access::invitations::Invitee;
+use cista_core::platform::access::invitations::Invitee;
 use cista_core::ports::AccountStatus;
 use cista_core::{Actor, Cista};
 use cista_http::web::limits::{AuthLimiter, AuthLimits};

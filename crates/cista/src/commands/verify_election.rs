@@ -4,7 +4,7 @@
 
 use crate::cli::VerifyElectionArgs;
 use crate::runtime::Failure;
-use cista_core::voting::bundle::{Bundle, verify_bundle};
+use cista_core::products::voting::bundle::{Bundle, verify_bundle};
 use std::process::ExitCode;
 
 pub fn run(args: &VerifyElectionArgs) -> Result<ExitCode, Failure> {

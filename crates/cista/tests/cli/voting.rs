@@ -3,9 +3,9 @@
 //! vote per unit with two server processes on one PostgreSQL database.
 
 use crate::{Running, cista, client, fails, free_port, init, kek_path, ok, run};
-use cista_core::voting::ballots::{BallotSettings, NewContest};
-use cista_core::voting::cast::CastRequest;
-use cista_core::voting::definition::{
+use cista_core::products::voting::ballots::{BallotSettings, NewContest};
+use cista_core::products::voting::cast::CastRequest;
+use cista_core::products::voting::definition::{
     ContestKind, Secrecy, Threshold, Weighting, candidates_from_lines,
 };
 use cista_core::{Access, AccessSettings, Actor, Cista, Deps, PersonActor};

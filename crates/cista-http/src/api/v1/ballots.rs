@@ -8,7 +8,7 @@ use crate::api::client::AppClient;
 use crate::error::AppError;
 use axum::Json;
 use axum::extract::{Path, State};
-use cista_core::voting::bundle::BallotResults;
+use cista_core::products::voting::bundle::BallotResults;
 use cista_types::BallotId;
 use serde::Serialize;
 use utoipa::ToSchema;

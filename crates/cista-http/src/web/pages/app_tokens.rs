@@ -13,7 +13,9 @@ use axum::extract::{Path, State};
 use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::Response;
 use axum::{Extension, Form};
-use cista_core::access::app_tokens::{AppPurpose, AppTokenRequest, DEFAULT_LIFETIME_DAYS};
+use cista_core::platform::access::app_tokens::{
+    AppPurpose, AppTokenRequest, DEFAULT_LIFETIME_DAYS,
+};
 use cista_core::ports::{AppTokenId, Organization};
 use cista_core::{Actor, Error, OrgAction};
 use cista_types::TimeZoneName;

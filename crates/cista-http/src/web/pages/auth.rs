@@ -16,7 +16,7 @@ use axum::response::Response;
 use axum::{Extension, Form};
 use base64::Engine as _;
 use cista_core::Error;
-use cista_core::access::SignedIn;
+use cista_core::platform::access::SignedIn;
 use cista_core::ports::{CredentialPurpose, SessionStage};
 use cista_types::Password;
 use serde::Deserialize;
@@ -139,7 +139,7 @@ fn next_for(stage: SessionStage, next: &NextQuery) -> String {
 /// A redirect that also sets the new session's cookie.
 /// The redirect after signing in: the session cookie, and the device cookie that makes this
 /// browser a trusted device of the person (its own budgets and lockout; see
-/// `cista_core::access::requesters`).
+/// `cista_core::platform::access::requesters`).
 fn signed_in_redirect(
     state: &AppState,
     ctx: &RequestContext,

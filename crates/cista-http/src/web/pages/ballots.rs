@@ -17,7 +17,7 @@ use crate::error::AppError;
 use axum::Router;
 use axum::routing::{get, post};
 use cista_core::ports::Organization;
-use cista_core::voting::Ballot;
+use cista_core::products::voting::Ballot;
 use cista_core::{Actor, Error};
 use cista_types::BallotId;
 

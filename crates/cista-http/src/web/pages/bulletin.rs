@@ -16,9 +16,9 @@ use axum::routing::get;
 use axum::{Extension, Router};
 use cista_core::Error;
 use cista_core::ports::BallotStatus;
-use cista_core::voting::bundle::{Bundle, find_tracker};
-use cista_core::voting::close::definition_of;
-use cista_core::voting::definition::BallotDefinition;
+use cista_core::products::voting::bundle::{Bundle, find_tracker};
+use cista_core::products::voting::close::definition_of;
+use cista_core::products::voting::definition::BallotDefinition;
 use cista_types::{BallotId, Tracker};
 use serde::Deserialize;
 

@@ -7,7 +7,7 @@ use crate::web::context::RequestContext;
 use askama::Template;
 use axum::http::StatusCode;
 use axum::response::{Html, IntoResponse, Redirect, Response};
-use cista_core::access::sessions::ResolvedSession;
+use cista_core::platform::access::sessions::ResolvedSession;
 use cista_core::ports::SessionStage;
 use cista_core::{Actor, Error};
 

@@ -17,7 +17,7 @@ use axum::http::StatusCode;
 use axum::response::Response;
 use axum::{Extension, Form};
 use cista_core::ports::Organization;
-use cista_core::voting::Ballot;
+use cista_core::products::voting::Ballot;
 use cista_core::{Actor, Error, OrgAction};
 use cista_types::words::count;
 use serde::Deserialize;

@@ -3,8 +3,8 @@
 //! field it is about. Pure code: no store, no clock but the time passed in.
 
 use super::Problem;
-use cista_core::voting::ballots::{BallotSettings, NewContest};
-use cista_core::voting::definition::{
+use cista_core::products::voting::ballots::{BallotSettings, NewContest};
+use cista_core::products::voting::definition::{
     BallotDefinition, Contest, ContestKind, Secrecy, Threshold, Weighting, candidates_from_lines,
 };
 use cista_types::{Percent, TimeZoneName, Timestamp};

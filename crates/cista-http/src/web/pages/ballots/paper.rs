@@ -2,7 +2,7 @@
 //! for the page it leads to.
 //!
 //! A **secret** ballot's paper channel offers only the two envelopes (see
-//! `cista_core::voting::paper`): check in an outer envelope by unit (the participation row;
+//! `cista_core::products::voting::paper`): check in an outer envelope by unit (the participation row;
 //! a unit that already voted is refused and the attempt recorded), open the waiting envelopes
 //! of one weight as a batch, then enter the batch's inner ballots one by one with no unit
 //! anywhere on the screen, so whoever enters them cannot tell whose ballot is whose.
@@ -24,9 +24,9 @@ use axum::http::{HeaderMap, StatusCode};
 use axum::response::Response;
 use axum::{Extension, Form};
 use cista_core::ports::Organization;
-use cista_core::voting::Ballot;
-use cista_core::voting::cast::CastRequest;
-use cista_core::voting::paper::{self, MIN_BATCH, PaperState, envelopes};
+use cista_core::products::voting::Ballot;
+use cista_core::products::voting::cast::CastRequest;
+use cista_core::products::voting::paper::{self, MIN_BATCH, PaperState, envelopes};
 use cista_core::{Actor, Error, OrgAction};
 use cista_types::{UnitId, Weight};
 use std::net::SocketAddr;
@@ -165,7 +165,7 @@ async fn page_for(
         why_not,
         two_envelopes,
         weighted: ballot.definition.weighting
-            == cista_core::voting::definition::Weighting::Weighted,
+            == cista_core::products::voting::definition::Weighting::Weighted,
         units,
         definition_sha256: ballot.stored.definition_hash.to_hex(),
         contests: ContestView::all(&ballot.definition),

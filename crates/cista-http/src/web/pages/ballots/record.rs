@@ -11,7 +11,7 @@ use axum::extract::{Path, State};
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use cista_core::Error;
-use cista_core::voting::record::RecordFile;
+use cista_core::products::voting::record::RecordFile;
 
 const UTF8_BOM: &[u8] = b"\xEF\xBB\xBF";
 

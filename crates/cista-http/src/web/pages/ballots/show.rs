@@ -18,7 +18,7 @@ use axum::extract::{Path, Query, State};
 use axum::http::StatusCode;
 use axum::response::Response;
 use cista_core::ports::{BallotStatus, Organization};
-use cista_core::voting::Ballot;
+use cista_core::products::voting::Ballot;
 use cista_core::{Actor, OrgAction};
 use cista_types::words::{count, noun};
 use serde::Deserialize;
@@ -281,7 +281,7 @@ pub async fn render_ballot(
                     notice: extra.notice,
                     errors: extra.errors,
                     can_manage: may(OrgAction::ManageBallots),
-                    name_warnings: cista_core::voting::names::candidate_warnings(d),
+                    name_warnings: cista_core::products::voting::names::candidate_warnings(d),
                     settings: extra
                         .settings
                         .unwrap_or_else(|| SettingsForm::from_definition(d)),
@@ -309,7 +309,7 @@ pub async fn render_ballot(
         BallotStatus::Published => {
             let live = cista.live_turnout(actor, ballot).await?;
             let window = cista.window_of(ballot);
-            let accepts = window == cista_core::voting::Window::Open;
+            let accepts = window == cista_core::products::voting::Window::Open;
             render(
                 status,
                 LivePage {
@@ -334,10 +334,10 @@ pub async fn render_ballot(
                     can_paper: accepts && d.paper && may(OrgAction::EnterPaperBallots),
                     can_remind: accepts && may(OrgAction::ManageBallots),
                     can_cancel: may(OrgAction::ManageBallots),
-                    can_close: window == cista_core::voting::Window::Over
+                    can_close: window == cista_core::products::voting::Window::Over
                         && may(OrgAction::ManageBallots),
                     can_records: may(OrgAction::ViewRecords),
-                    window_over: window == cista_core::voting::Window::Over,
+                    window_over: window == cista_core::products::voting::Window::Over,
                     cancel_reason: extra.cancel_reason,
                 },
             )
@@ -361,8 +361,10 @@ pub async fn render_ballot(
                         .map(|t| ballot.local(t))
                         .unwrap_or_default(),
                     can_records,
-                    recorded: d.secrecy == cista_core::voting::definition::Secrecy::Recorded,
-                    weighted: d.weighting == cista_core::voting::definition::Weighting::Weighted,
+                    recorded: d.secrecy
+                        == cista_core::products::voting::definition::Secrecy::Recorded,
+                    weighted: d.weighting
+                        == cista_core::products::voting::definition::Weighting::Weighted,
                     results: sealed.as_ref().map(ResultView::all).unwrap_or_default(),
                     turnout: sealed.as_ref().map(|r| TurnoutView::sealed(r, d)),
                     ballots_counted: sealed.as_ref().map_or(0, |r| r.tally.ballots_counted),
@@ -509,7 +511,9 @@ pub async fn preview(
             organization: org.name.to_string(),
             contests: ContestView::all(&ballot.definition),
             disabled: true,
-            name_warnings: cista_core::voting::names::candidate_warnings(&ballot.definition),
+            name_warnings: cista_core::products::voting::names::candidate_warnings(
+                &ballot.definition,
+            ),
         },
     )
 }

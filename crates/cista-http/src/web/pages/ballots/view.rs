@@ -2,11 +2,11 @@
 //! who took part, refused attempts, and (after the close only) the results.
 
 use cista_core::ports::{BallotStatus, Participation, Refusal};
-use cista_core::voting::bundle::BallotResults;
-use cista_core::voting::close::LiveTurnout;
-use cista_core::voting::definition::{BallotDefinition, Contest, ContestKind, Weighting};
-use cista_core::voting::tally::{ContestResult, OptionCount, Turnout};
-use cista_core::voting::{Ballot, Window};
+use cista_core::products::voting::bundle::BallotResults;
+use cista_core::products::voting::close::LiveTurnout;
+use cista_core::products::voting::definition::{BallotDefinition, Contest, ContestKind, Weighting};
+use cista_core::products::voting::tally::{ContestResult, OptionCount, Turnout};
+use cista_core::products::voting::{Ballot, Window};
 use cista_types::voting::format_weight_sum;
 use cista_types::words::{count, noun};
 use cista_types::{Percent, TimeZoneName};

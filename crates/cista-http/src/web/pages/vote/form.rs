@@ -21,9 +21,11 @@ use axum::response::{IntoResponse as _, Response};
 use axum::{Extension, Form};
 use base64::Engine as _;
 use cista_core::ports::Unit;
-use cista_core::voting::cast::{CastRequest, RECEIPT_TTL, Receipt};
-use cista_core::voting::definition::{Answer, BallotDefinition, Contest, ContestKind, Secrecy};
-use cista_core::voting::units::{MyBallot, UnitBallotState};
+use cista_core::products::voting::cast::{CastRequest, RECEIPT_TTL, Receipt};
+use cista_core::products::voting::definition::{
+    Answer, BallotDefinition, Contest, ContestKind, Secrecy,
+};
+use cista_core::products::voting::units::{MyBallot, UnitBallotState};
 use cista_core::{Actor, Error};
 use cista_types::{BallotId, Rng, UnitId, Weight};
 use std::net::SocketAddr;

@@ -1,9 +1,9 @@
 //! A closed ballot's results as tables, for the owners' ballot page and the public bulletin.
 //! Built only from `BallotResults`, which exist only once the ballot is closed (FL-09).
 
-use cista_core::voting::bundle::BallotResults;
-use cista_core::voting::definition::{BallotDefinition, Weighting};
-use cista_core::voting::tally::{ContestResult, OptionCount, Turnout};
+use cista_core::products::voting::bundle::BallotResults;
+use cista_core::products::voting::definition::{BallotDefinition, Weighting};
+use cista_core::products::voting::tally::{ContestResult, OptionCount, Turnout};
 use cista_types::voting::format_weight_sum;
 
 /// One row of a contest's table: an answer or a candidate.

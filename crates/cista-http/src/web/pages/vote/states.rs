@@ -4,8 +4,8 @@
 
 use cista_core::Error;
 use cista_core::ports::{BallotStatus, ConsentStatus, Unit};
-use cista_core::voting::units::{MyBallot, UnitBallotState};
-use cista_core::voting::{Ballot, Window};
+use cista_core::products::voting::units::{MyBallot, UnitBallotState};
+use cista_core::products::voting::{Ballot, Window};
 use cista_types::Timestamp;
 
 /// One unit on one ballot, as its owner sees it.

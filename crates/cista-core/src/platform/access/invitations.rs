@@ -1,0 +1,322 @@
+//! Invitations: a person is added to an organization with a role and, if they have no
+//! password yet, gets a single-use link (72 h) to set one. The person's fields go to the vault;
+//! the membership, the credential, the message and the audit entry commit together.
+
+use crate::platform::access::requesters::Requester;
+use crate::platform::audit::{AuditKind, NewAuditEntry};
+use crate::platform::notices::Notice;
+use crate::platform::people::PersonFields;
+use crate::ports::{
+    Account, AccountStatus, AttemptKind, Credential, CredentialPurpose, Membership,
+};
+use crate::{Actor, Cista, Error, OrgAction, Result};
+use cista_crypto::token::new_token;
+use cista_types::{Email, OrgId, PersonName, Phone, Role, SubjectCode, Timestamp};
+
+/// Who to invite.
+#[derive(Debug, Clone)]
+pub struct Invitee {
+    pub first_name: PersonName,
+    pub last_name: PersonName,
+    pub email: Email,
+    pub phone: Option<Phone>,
+    pub role: Role,
+}
+
+/// What an invitation did.
+#[derive(Debug, Clone)]
+pub struct Invited {
+    pub subject: SubjectCode,
+    /// The one-time link, if one was made (the person had no password yet). It is also sent
+    /// by email; only the command line shows it.
+    pub link: Option<String>,
+    pub new_person: bool,
+}
+
+impl Cista {
+    fn invitation_credential(
+        &self,
+        subject: SubjectCode,
+        org: OrgId,
+        now: Timestamp,
+    ) -> (Credential, String) {
+        let token = new_token(self.rng().as_ref());
+        let link = self.link("i", &token);
+        let credential = Credential {
+            token_hash: token.hash,
+            purpose: CredentialPurpose::Invite,
+            subject,
+            org: Some(org),
+            code_hash: None,
+            created_at: now,
+            expires_at: now.plus(self.settings().invite_ttl),
+            used_at: None,
+            attempts: 0,
+        };
+        (credential, link)
+    }
+
+    /// Invites a person to `org` with a role.
+    pub async fn invite(&self, actor: &Actor, org: OrgId, invitee: Invitee) -> Result<Invited> {
+        actor.authorize_in(org, OrgAction::Invite(invitee.role))?;
+        let organization = self.existing_organization(org).await?;
+        let now = self.clock().now();
+        let membership = |subject| Membership {
+            org,
+            subject,
+            role: invitee.role,
+            created_at: now,
+        };
+
+        if let Some(subject) = self.subject_by_email(&invitee.email).await? {
+            if self.store().membership(org, subject).await?.is_some() {
+                return Err(Error::Conflict(
+                    "this person is already a member of this organization".to_owned(),
+                ));
+            }
+            let account = self.store().account(subject).await?;
+            let mut tx = self.store().begin().await?;
+            tx.insert_membership(&membership(subject)).await?;
+            let (notice, link) = match &account {
+                Some(a) if a.status == AccountStatus::Active => (
+                    Notice::AddedToOrganization {
+                        organization: organization.name.to_string(),
+                        role: invitee.role.label().to_owned(),
+                        sign_in_link: format!(
+                            "{}/sign-in",
+                            self.settings().public_origin.trim_end_matches('/')
+                        ),
+                    },
+                    None,
+                ),
+                Some(a) if a.status != AccountStatus::Invited => {
+                    return Err(Error::Conflict(
+                        "this person's account is disabled".to_owned(),
+                    ));
+                }
+                _ => {
+                    if account.is_none() {
+                        tx.insert_account(&Account::new_invited(subject, now))
+                            .await?;
+                    }
+                    tx.revoke_credentials(subject, CredentialPurpose::Invite, now)
+                        .await?;
+                    let (credential, link) = self.invitation_credential(subject, org, now);
+                    tx.insert_credential(&credential).await?;
+                    (
+                        Notice::Invitation {
+                            organization: organization.name.to_string(),
+                            role: invitee.role.label().to_owned(),
+                            link: link.clone(),
+                            expires_at: credential.expires_at,
+                        },
+                        Some(link),
+                    )
+                }
+            };
+            tx.enqueue(&self.message(subject, &notice)?).await?;
+            tx.commit(NewAuditEntry::new(
+                now,
+                actor,
+                Some(org),
+                AuditKind::MemberAdded,
+                serde_json::json!({ "subject": subject.to_string(), "role": invitee.role }),
+            ))
+            .await?;
+            return Ok(Invited {
+                subject,
+                link,
+                new_person: false,
+            });
+        }
+
+        let subject = SubjectCode::new(self.rng().as_ref());
+        let fields = PersonFields {
+            first_name: invitee.first_name.clone(),
+            last_name: invitee.last_name.clone(),
+            email: Some(invitee.email.clone()),
+            phone: invitee.phone.clone(),
+        };
+        let person = self.seal_person(subject, &fields).await?;
+        self.vault()
+            .insert_person(&person)
+            .await
+            .map_err(|e| match e {
+                Error::Conflict(_) => Error::Conflict(
+                    "someone with this email address was invited at the same moment; try again"
+                        .to_owned(),
+                ),
+                other => other,
+            })?;
+        let written = async {
+            let mut tx = self.store().begin().await?;
+            tx.insert_account(&Account::new_invited(subject, now))
+                .await?;
+            tx.insert_membership(&membership(subject)).await?;
+            let (credential, link) = self.invitation_credential(subject, org, now);
+            tx.insert_credential(&credential).await?;
+            let notice = Notice::Invitation {
+                organization: organization.name.to_string(),
+                role: invitee.role.label().to_owned(),
+                link: link.clone(),
+                expires_at: credential.expires_at,
+            };
+            tx.enqueue(&self.message(subject, &notice)?).await?;
+            tx.commit(NewAuditEntry::new(
+                now,
+                actor,
+                Some(org),
+                AuditKind::PersonInvited,
+                serde_json::json!({ "subject": subject.to_string(), "role": invitee.role }),
+            ))
+            .await?;
+            Ok::<_, Error>(link)
+        }
+        .await;
+        match written {
+            Ok(link) => Ok(Invited {
+                subject,
+                link: Some(link),
+                new_person: true,
+            }),
+            Err(e) => {
+                // Nothing refers to the vault record yet: remove it rather than leave it.
+                let _ = self.vault().discard_person(subject).await;
+                Err(e)
+            }
+        }
+    }
+
+    /// Sends a fresh invitation link to someone who has not set a password yet; older links
+    /// stop working. Staff use it from the people page; the link is returned for the command
+    /// line only.
+    pub async fn resend_invitation(
+        &self,
+        actor: &Actor,
+        org: OrgId,
+        subject: SubjectCode,
+    ) -> Result<String> {
+        actor.authorize_in(org, OrgAction::ResendInvitation)?;
+        if self.store().membership(org, subject).await?.is_none() {
+            return Err(Error::NotFound {
+                what: "this person",
+            });
+        }
+        match self.store().account(subject).await? {
+            Some(a) if a.status == AccountStatus::Invited => {}
+            _ => {
+                return Err(Error::Conflict(
+                    "this person has already set a password; they can reset it themselves"
+                        .to_owned(),
+                ));
+            }
+        }
+        // Staff re-sends have no budget, so a link always comes back.
+        self.send_new_invitation(actor, org, subject, None)
+            .await?
+            .ok_or_else(|| Error::Internal("a staff re-send was refused a budget".to_owned()))
+    }
+
+    /// `resend_invitation_by_email_from` for a requester that cannot say where it comes from.
+    pub async fn resend_invitation_by_email(&self, email: &str) -> Result<()> {
+        self.resend_invitation_by_email_from(email, &Requester::unknown())
+            .await
+    }
+
+    /// The public "resend my invitation" form: answers the same whatever the address, and
+    /// sends only to someone invited who has not set a password, within the requester's hourly
+    /// budget. The links sent earlier stay valid (a stranger's request must not cancel the
+    /// person's); setting a password with one ends the others.
+    pub async fn resend_invitation_by_email_from(
+        &self,
+        email: &str,
+        requester: &Requester,
+    ) -> Result<()> {
+        let Ok(email) = Email::parse(email) else {
+            return Ok(());
+        };
+        let Some(subject) = self.subject_by_email(&email).await? else {
+            return Ok(());
+        };
+        let invited = self
+            .store()
+            .account(subject)
+            .await?
+            .is_some_and(|a| a.status == AccountStatus::Invited);
+        let Some(membership) = self
+            .store()
+            .memberships_of(subject)
+            .await?
+            .into_iter()
+            .next()
+        else {
+            return Ok(());
+        };
+        if !invited {
+            return Ok(());
+        }
+        self.send_new_invitation(&Actor::Anonymous, membership.org, subject, Some(requester))
+            .await?;
+        Ok(())
+    }
+
+    /// Sends a fresh invitation link and returns it. Staff re-sending one (`requester` is
+    /// `None`) replace the older links; a re-send through the public form (`requester` is who
+    /// asked) leaves them valid and counts against that requester's budget, which is checked
+    /// in the same transaction (`None` returned: over budget, nothing sent).
+    async fn send_new_invitation(
+        &self,
+        actor: &Actor,
+        org: OrgId,
+        subject: SubjectCode,
+        requester: Option<&Requester>,
+    ) -> Result<Option<String>> {
+        let organization = self.existing_organization(org).await?;
+        let role = self
+            .store()
+            .membership(org, subject)
+            .await?
+            .map_or(cista_types::Role::Member, |m| m.role);
+        let now = self.clock().now();
+        let mut tx = self.store().begin().await?;
+        match requester {
+            None => {
+                tx.revoke_credentials(subject, CredentialPurpose::Invite, now)
+                    .await?;
+            }
+            Some(requester) => {
+                if !self
+                    .within_send_budget(tx.as_mut(), subject, AttemptKind::Invitation, requester)
+                    .await?
+                {
+                    return Ok(None);
+                }
+                tx.record_access_attempt(&self.attempt(
+                    subject,
+                    AttemptKind::Invitation,
+                    requester,
+                    now,
+                ))
+                .await?;
+            }
+        }
+        let (credential, link) = self.invitation_credential(subject, org, now);
+        tx.insert_credential(&credential).await?;
+        let notice = Notice::Invitation {
+            organization: organization.name.to_string(),
+            role: role.label().to_owned(),
+            link: link.clone(),
+            expires_at: credential.expires_at,
+        };
+        tx.enqueue(&self.message(subject, &notice)?).await?;
+        tx.commit(NewAuditEntry::new(
+            now,
+            actor,
+            Some(org),
+            AuditKind::InvitationResent,
+            serde_json::json!({ "subject": subject.to_string() }),
+        ))
+        .await?;
+        Ok(Some(link))
+    }
+}

@@ -1,0 +1,272 @@
+//! One-time links: setting a first password from an invitation, choosing a new one from a
+//! reset link, asking for a reset, and changing a password while signed in. A link works once,
+//! until it expires; setting or changing a password ends every session of the account.
+
+use crate::platform::access::passwords::check_strength;
+use crate::platform::access::requesters::Requester;
+use crate::platform::audit::{AuditKind, NewAuditEntry};
+use crate::platform::notices::Notice;
+use crate::ports::{AccountStatus, AttemptKind, Credential, CredentialPurpose};
+use crate::{Actor, Cista, Error, Result};
+use cista_crypto::token::{new_token, token_hash};
+use cista_types::{Email, Password, PersonName, SubjectCode};
+
+/// What a valid link's page may show: whom it greets and for which organization.
+#[derive(Debug, Clone)]
+pub struct LinkView {
+    pub purpose: CredentialPurpose,
+    pub first_name: PersonName,
+    pub organization: Option<String>,
+}
+
+impl Cista {
+    /// The credential behind a link, if it is one of ours, of `purpose`, unused and unexpired.
+    /// Presenting a used or expired link is recorded in the audit log.
+    async fn live_credential(&self, token: &str, purpose: CredentialPurpose) -> Result<Credential> {
+        let hash = token_hash(token).ok_or(Error::TokenInvalid)?;
+        let credential = self
+            .store()
+            .credential(&hash)
+            .await?
+            .filter(|c| c.purpose == purpose)
+            .ok_or(Error::TokenInvalid)?;
+        let now = self.clock().now();
+        let reason = if credential.used_at.is_some() {
+            Some("used")
+        } else if credential.expires_at <= now {
+            Some("expired")
+        } else {
+            None
+        };
+        if let Some(reason) = reason {
+            self.store()
+                .append_audit(NewAuditEntry::new(
+                    now,
+                    &Actor::Anonymous,
+                    credential.org,
+                    AuditKind::TokenRejected,
+                    serde_json::json!({
+                        "subject": credential.subject.to_string(),
+                        "purpose": purpose.as_str(),
+                        "reason": reason,
+                    }),
+                ))
+                .await?;
+            return Err(Error::TokenInvalid);
+        }
+        Ok(credential)
+    }
+
+    /// Checks a link without using it, for the page that asks for the new password.
+    pub async fn inspect_link(&self, token: &str, purpose: CredentialPurpose) -> Result<LinkView> {
+        let credential = self.live_credential(token, purpose).await?;
+        let fields = self.own_fields(credential.subject).await?;
+        let organization = match credential.org {
+            Some(org) => self
+                .store()
+                .organization(org)
+                .await?
+                .map(|o| o.name.to_string()),
+            None => None,
+        };
+        Ok(LinkView {
+            purpose,
+            first_name: fields.first_name,
+            organization,
+        })
+    }
+
+    /// Uses an invitation or reset link to set a password. The link is consumed atomically
+    /// with the password change; a second use, even at the same moment, fails.
+    pub async fn set_password_with_link(
+        &self,
+        token: &str,
+        purpose: CredentialPurpose,
+        password: &Password,
+    ) -> Result<SubjectCode> {
+        let credential = self.live_credential(token, purpose).await?;
+        let subject = credential.subject;
+        let fields = self.own_fields(subject).await?;
+        let mut context = fields.guessable_words();
+        if let Some(org) = credential.org
+            && let Some(o) = self.store().organization(org).await?
+        {
+            context.push(o.name.to_string().to_lowercase());
+        }
+        let context: Vec<&str> = context.iter().map(String::as_str).collect();
+        check_strength(password, &context)?;
+        let hash = self.hasher().hash(password).await?;
+        let mut account = self
+            .store()
+            .account(subject)
+            .await?
+            .ok_or(Error::TokenInvalid)?;
+        if matches!(
+            account.status,
+            AccountStatus::Erased | AccountStatus::Disabled
+        ) {
+            return Err(Error::TokenInvalid);
+        }
+        let now = self.clock().now();
+        let mut tx = self.store().begin().await?;
+        if tx
+            .consume_credential(&credential.token_hash, purpose, now)
+            .await?
+            .is_none()
+        {
+            // Another request used the link first: this one is a second use.
+            drop(tx);
+            self.store()
+                .append_audit(NewAuditEntry::new(
+                    now,
+                    &Actor::Anonymous,
+                    credential.org,
+                    AuditKind::TokenRejected,
+                    serde_json::json!({
+                        "subject": subject.to_string(),
+                        "purpose": purpose.as_str(),
+                        "reason": "used",
+                    }),
+                ))
+                .await?;
+            return Err(Error::TokenInvalid);
+        }
+        // The person's other pending links of this kind have done their job.
+        tx.revoke_credentials(subject, purpose, now).await?;
+        account.password_hash = Some(hash);
+        account.password_changed_at = Some(now);
+        account.status = AccountStatus::Active;
+        account.failed_attempts = 0;
+        account.locked_until = None;
+        tx.update_account(&account).await?;
+        let ended = tx.delete_sessions_of(subject).await?;
+        tx.commit(NewAuditEntry::new(
+            now,
+            &Actor::Anonymous,
+            credential.org,
+            match purpose {
+                CredentialPurpose::Reset => AuditKind::PasswordReset,
+                _ => AuditKind::PasswordSet,
+            },
+            serde_json::json!({ "subject": subject.to_string(), "sessions_ended": ended }),
+        ))
+        .await?;
+        Ok(subject)
+    }
+
+    /// `request_password_reset_from` for a requester that cannot say where it comes from.
+    pub async fn request_password_reset(&self, email: &str) -> Result<()> {
+        self.request_password_reset_from(email, &Requester::unknown())
+            .await
+    }
+
+    /// The "forgot my password" form: answers the same whatever the address; sends a reset
+    /// link (1 h) only to an active account, within the requester's hourly budget. Earlier
+    /// links stay valid until their own expiry or use (a stranger's request must not cancel the
+    /// person's); using one ends the others.
+    pub async fn request_password_reset_from(
+        &self,
+        email: &str,
+        requester: &Requester,
+    ) -> Result<()> {
+        let Ok(email) = Email::parse(email) else {
+            return Ok(());
+        };
+        let Some(subject) = self.subject_by_email(&email).await? else {
+            return Ok(());
+        };
+        let active = self
+            .store()
+            .account(subject)
+            .await?
+            .is_some_and(|a| a.status == AccountStatus::Active);
+        if !active {
+            return Ok(());
+        }
+        let mut tx = self.store().begin().await?;
+        if !self
+            .within_send_budget(tx.as_mut(), subject, AttemptKind::Reset, requester)
+            .await?
+        {
+            return Ok(());
+        }
+        let now = self.clock().now();
+        let token = new_token(self.rng().as_ref());
+        let credential = Credential {
+            token_hash: token.hash,
+            purpose: CredentialPurpose::Reset,
+            subject,
+            org: None,
+            code_hash: None,
+            created_at: now,
+            expires_at: now.plus(self.settings().reset_ttl),
+            used_at: None,
+            attempts: 0,
+        };
+        let notice = Notice::PasswordReset {
+            link: self.link("r", &token),
+            expires_at: credential.expires_at,
+        };
+        tx.insert_credential(&credential).await?;
+        tx.record_access_attempt(&self.attempt(subject, AttemptKind::Reset, requester, now))
+            .await?;
+        tx.enqueue(&self.message(subject, &notice)?).await?;
+        tx.commit(NewAuditEntry::new(
+            now,
+            &Actor::Anonymous,
+            None,
+            AuditKind::PasswordResetRequested,
+            serde_json::json!({ "subject": subject.to_string() }),
+        ))
+        .await?;
+        Ok(())
+    }
+
+    /// Changes the signed-in person's password after checking the current one; every session
+    /// of the account ends, this one included.
+    pub async fn change_password(
+        &self,
+        actor: &Actor,
+        current: &str,
+        new: &Password,
+    ) -> Result<()> {
+        let person = actor
+            .person()
+            .filter(|p| p.access == crate::Access::Full)
+            .ok_or(Error::Forbidden {
+                action: "change this password",
+            })?;
+        let mut account = self
+            .store()
+            .account(person.subject)
+            .await?
+            .ok_or(Error::Unauthenticated)?;
+        if !self
+            .hasher()
+            .verify(current, account.password_hash.as_deref())
+            .await?
+        {
+            return Err(Error::invalid("current password", "is not right"));
+        }
+        let fields = self.own_fields(person.subject).await?;
+        let context = fields.guessable_words();
+        let context: Vec<&str> = context.iter().map(String::as_str).collect();
+        check_strength(new, &context)?;
+        let hash = self.hasher().hash(new).await?;
+        let now = self.clock().now();
+        account.password_hash = Some(hash);
+        account.password_changed_at = Some(now);
+        let mut tx = self.store().begin().await?;
+        tx.update_account(&account).await?;
+        let ended = tx.delete_sessions_of(person.subject).await?;
+        tx.commit(NewAuditEntry::new(
+            now,
+            actor,
+            None,
+            AuditKind::PasswordChanged,
+            serde_json::json!({ "subject": person.subject.to_string(), "sessions_ended": ended }),
+        ))
+        .await?;
+        Ok(())
+    }
+}

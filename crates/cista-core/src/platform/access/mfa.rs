@@ -1,0 +1,236 @@
+//! Second factor: TOTP (RFC 6238) enrolled by scanning a QR code, required for owners and
+//! administrators, with ten single-use recovery codes stored only as hashes. A code is never
+//! accepted twice, and wrong codes count toward the account lockout.
+
+use crate::platform::access::SignedIn;
+use crate::platform::access::sessions::ResolvedSession;
+use crate::platform::audit::{AuditKind, NewAuditEntry};
+use crate::ports::{Account, SessionStage};
+use crate::{Actor, Cista, Error, Result};
+use cista_crypto::Sealed;
+use cista_crypto::envelope::aad;
+use cista_crypto::token::{new_recovery_code, recovery_code_hash};
+use cista_crypto::totp::TotpSecret;
+use cista_types::SubjectCode;
+
+/// How many recovery codes a person gets.
+pub const RECOVERY_CODES: usize = 10;
+
+/// What the enrolment page shows: the URI for the QR code, and the secret for typing in.
+#[derive(Debug, Clone)]
+pub struct Enrolment {
+    pub uri: String,
+    pub secret_base32: String,
+}
+
+fn secret_aad(subject: SubjectCode, column: &str) -> Vec<u8> {
+    aad("accounts", column, &subject.to_string())
+}
+
+impl Cista {
+    fn seal_totp(
+        &self,
+        subject: SubjectCode,
+        column: &str,
+        secret: &TotpSecret,
+    ) -> Result<Vec<u8>> {
+        Ok(self
+            .instance_keys()
+            .secrets
+            .seal(
+                self.rng().as_ref(),
+                &secret_aad(subject, column),
+                secret.as_bytes(),
+            )?
+            .into_bytes())
+    }
+
+    fn open_totp(&self, subject: SubjectCode, column: &str, sealed: &[u8]) -> Result<TotpSecret> {
+        let plain = self.instance_keys().secrets.open(
+            &secret_aad(subject, column),
+            &Sealed::from_bytes(sealed.to_vec()),
+        )?;
+        Ok(TotpSecret::from_bytes(plain))
+    }
+
+    fn unix_now(&self) -> u64 {
+        u64::try_from(self.clock().now().as_offset().unix_timestamp()).unwrap_or(0)
+    }
+
+    async fn account_for(&self, session: &ResolvedSession) -> Result<Account> {
+        if session.stage == SessionStage::Sms {
+            return Err(Error::Forbidden {
+                action: "set up an authenticator from an SMS session",
+            });
+        }
+        self.store()
+            .account(session.subject)
+            .await?
+            .ok_or(Error::Unauthenticated)
+    }
+
+    /// Starts (or resumes) enrolment: a secret is kept, sealed, until a code confirms it.
+    pub async fn begin_mfa_enrolment(&self, session: &ResolvedSession) -> Result<Enrolment> {
+        let mut account = self.account_for(session).await?;
+        if account.totp_secret.is_some() {
+            return Err(Error::Conflict(
+                "an authenticator is already set up for this account".to_owned(),
+            ));
+        }
+        let secret = match &account.totp_pending {
+            Some(sealed) => self.open_totp(account.subject, "totp_pending", sealed)?,
+            None => {
+                let secret = TotpSecret::generate(self.rng().as_ref());
+                account.totp_pending =
+                    Some(self.seal_totp(account.subject, "totp_pending", &secret)?);
+                let mut tx = self.store().begin().await?;
+                tx.update_account(&account).await?;
+                tx.commit_housekeeping().await?;
+                secret
+            }
+        };
+        let label = self
+            .own_fields(account.subject)
+            .await?
+            .email
+            .map_or_else(|| account.subject.to_string(), |e| e.to_string());
+        Ok(Enrolment {
+            uri: secret.uri(&self.settings().issuer, &label)?,
+            secret_base32: secret.base32(),
+        })
+    }
+
+    /// Confirms enrolment with a first code. The session is replaced by a fully signed-in one
+    /// and the recovery codes are returned, to be shown once.
+    pub async fn confirm_mfa_enrolment(
+        &self,
+        session: &ResolvedSession,
+        code: &str,
+    ) -> Result<(SignedIn, Vec<String>)> {
+        let mut account = self.account_for(session).await?;
+        let sealed = account.totp_pending.clone().ok_or(Error::CodeInvalid)?;
+        let secret = self.open_totp(account.subject, "totp_pending", &sealed)?;
+        let Some(step) = secret.check(code, self.unix_now()) else {
+            return Err(self.second_factor_failed(account, "enrolment").await);
+        };
+        let codes: Vec<String> = (0..RECOVERY_CODES)
+            .map(|_| new_recovery_code(self.rng().as_ref()))
+            .collect();
+        let hashes: Vec<_> = codes.iter().map(|c| recovery_code_hash(c)).collect();
+        account.totp_secret = Some(self.seal_totp(account.subject, "totp_secret", &secret)?);
+        account.totp_pending = None;
+        account.failed_attempts = 0;
+        let now = self.clock().now();
+        let (new_session, signed_in) = self.new_session(account.subject, SessionStage::Full, now);
+        let mut tx = self.store().begin().await?;
+        tx.update_account(&account).await?;
+        tx.advance_totp_step(account.subject, i64::try_from(step).unwrap_or(i64::MAX))
+            .await?;
+        tx.delete_recovery_codes_of(account.subject).await?;
+        tx.insert_recovery_codes(account.subject, &hashes).await?;
+        tx.delete_session(&session.id_hash).await?;
+        tx.insert_session(&new_session).await?;
+        tx.commit(NewAuditEntry::new(
+            now,
+            &Actor::Anonymous,
+            None,
+            AuditKind::MfaEnrolled,
+            serde_json::json!({ "subject": account.subject.to_string(), "recovery_codes": RECOVERY_CODES }),
+        ))
+        .await?;
+        Ok((signed_in, codes))
+    }
+
+    /// Completes sign-in with a TOTP code or a recovery code.
+    pub async fn verify_second_factor(
+        &self,
+        session: &ResolvedSession,
+        code: &str,
+    ) -> Result<SignedIn> {
+        if session.stage != SessionStage::MfaPending {
+            return Err(Error::Forbidden {
+                action: "give a second factor now",
+            });
+        }
+        let account = self.account_for(session).await?;
+        let now = self.clock().now();
+        if account.locked_until.is_some_and(|until| until > now) {
+            return Err(Error::CodeInvalid);
+        }
+        let sealed = account.totp_secret.clone().ok_or(Error::CodeInvalid)?;
+        let (new_session, signed_in) = self.new_session(account.subject, SessionStage::Full, now);
+        let mut tx = self.store().begin().await?;
+        let kind = if code.chars().any(|c| c.is_ascii_alphabetic()) {
+            if !tx
+                .consume_recovery_code(account.subject, &recovery_code_hash(code), now)
+                .await?
+            {
+                drop(tx);
+                return Err(self.second_factor_failed(account, "recovery code").await);
+            }
+            AuditKind::RecoveryCodeUsed
+        } else {
+            let secret = self.open_totp(account.subject, "totp_secret", &sealed)?;
+            let step = secret
+                .check(code, self.unix_now())
+                .and_then(|s| i64::try_from(s).ok());
+            let fresh = match step {
+                Some(step) => tx.advance_totp_step(account.subject, step).await?,
+                None => false,
+            };
+            if !fresh {
+                drop(tx);
+                return Err(self
+                    .second_factor_failed(account, "authenticator code")
+                    .await);
+            }
+            AuditKind::MfaVerified
+        };
+        let mut updated = account.clone();
+        updated.failed_attempts = 0;
+        updated.locked_until = None;
+        tx.update_account(&updated).await?;
+        tx.delete_session(&session.id_hash).await?;
+        tx.insert_session(&new_session).await?;
+        tx.commit(NewAuditEntry::new(
+            now,
+            &Actor::Anonymous,
+            None,
+            kind,
+            serde_json::json!({ "subject": account.subject.to_string() }),
+        ))
+        .await?;
+        Ok(signed_in)
+    }
+
+    /// Counts a wrong second factor toward the lockout and records it; returns the error to
+    /// show (always the same).
+    async fn second_factor_failed(&self, mut account: Account, what: &str) -> Error {
+        let now = self.clock().now();
+        account.failed_attempts = account.failed_attempts.saturating_add(1);
+        if account.failed_attempts >= self.settings().lockout_after {
+            account.locked_until = Some(now.plus(self.settings().lockout_base));
+        }
+        let result = async {
+            let mut tx = self.store().begin().await?;
+            tx.update_account(&account).await?;
+            tx.commit(NewAuditEntry::new(
+                now,
+                &Actor::Anonymous,
+                None,
+                AuditKind::MfaFailed,
+                serde_json::json!({
+                    "subject": account.subject.to_string(),
+                    "what": what,
+                    "failed_attempts": account.failed_attempts,
+                }),
+            ))
+            .await
+        }
+        .await;
+        match result {
+            Ok(_) => Error::CodeInvalid,
+            Err(e) => e,
+        }
+    }
+}

@@ -1,0 +1,139 @@
+//! Staff work inside an organization: finding it, listing its people (an audited read of
+//! personal data), and changing roles. Owners stay: the last owner cannot be demoted.
+
+use crate::platform::audit::{AuditKind, NewAuditEntry};
+use crate::platform::people::PersonFields;
+use crate::ports::{AccountStatus, Organization};
+use crate::{Actor, Cista, Error, OrgAction, Result};
+use cista_types::{OrgId, OrgSlug, Role, SubjectCode};
+
+/// One row of an organization's people page.
+#[derive(Debug, Clone)]
+pub struct PersonRow {
+    pub subject: SubjectCode,
+    pub role: Role,
+    pub status: Option<AccountStatus>,
+    pub second_factor: bool,
+    /// `None` if the person was erased.
+    pub fields: Option<PersonFields>,
+}
+
+impl Cista {
+    /// The organization a URL names, if the actor may see it. An organization the actor has
+    /// no role in is refused the same way whether or not it exists.
+    pub async fn organization_for(&self, actor: &Actor, slug: &str) -> Result<Organization> {
+        let refused = Error::Forbidden {
+            action: OrgAction::ViewOrganization.describe(),
+        };
+        let Ok(slug) = OrgSlug::parse(slug) else {
+            return Err(refused);
+        };
+        let Some(org) = self.store().organization_by_slug(&slug).await? else {
+            return Err(refused);
+        };
+        if !actor.may_in(org.id, OrgAction::ViewOrganization) {
+            return Err(refused);
+        }
+        Ok(org)
+    }
+
+    /// Everyone in the organization with their personal data, read through the audited vault
+    /// function (one audit entry per view).
+    pub async fn organization_people(&self, actor: &Actor, org: OrgId) -> Result<Vec<PersonRow>> {
+        actor.authorize_in(org, OrgAction::ViewPeople)?;
+        let members = self.store().members(org).await?;
+        let subjects: Vec<SubjectCode> = members.iter().map(|m| m.subject).collect();
+        let fields = self
+            .read_people(actor, org, &subjects, "people page")
+            .await?;
+        let mut rows = Vec::with_capacity(members.len());
+        for (member, (_, fields)) in members.iter().zip(fields) {
+            let account = self.store().account(member.subject).await?;
+            rows.push(PersonRow {
+                subject: member.subject,
+                role: member.role,
+                status: account.as_ref().map(|a| a.status),
+                second_factor: account.is_some_and(|a| a.totp_secret.is_some()),
+                fields,
+            });
+        }
+        rows.sort_by(|a, b| {
+            (
+                a.role,
+                a.fields
+                    .as_ref()
+                    .map(|f| f.last_name.as_str().to_lowercase()),
+            )
+                .cmp(&(
+                    b.role,
+                    b.fields
+                        .as_ref()
+                        .map(|f| f.last_name.as_str().to_lowercase()),
+                ))
+        });
+        Ok(rows)
+    }
+
+    /// Gives a member another role. Needs the right to give the new role and to act on the
+    /// current one (an administrator cannot touch an owner); nobody changes their own role, and
+    /// the last person who can administer the organization keeps that power (`Conflict`).
+    /// The member's sessions end, so the next sign-in applies the new role's rules.
+    pub async fn change_role(
+        &self,
+        actor: &Actor,
+        org: OrgId,
+        subject: SubjectCode,
+        role: Role,
+    ) -> Result<()> {
+        actor.authorize_in(org, OrgAction::ChangeRole(role))?;
+        let current = self
+            .store()
+            .membership(org, subject)
+            .await?
+            .ok_or(Error::NotFound {
+                what: "this person",
+            })?;
+        actor.authorize_in(org, OrgAction::ChangeRole(current.role))?;
+        if current.role == role {
+            return Ok(());
+        }
+        // Staff do not change their own role from a page (a slip of the select would lock them
+        // out of the page they are on); another administrator, or the operator, does it.
+        if actor.person().is_some_and(|me| me.subject == subject) {
+            return Err(Error::Conflict(
+                "you cannot change your own role: ask another administrator".to_owned(),
+            ));
+        }
+        // The last person who can administer the organization keeps that power: its only
+        // organization owner, or where it has none, its only administrator (who may still be
+        // made organization owner).
+        let members = self.store().members(org).await?;
+        if crate::platform::people::last_administrator(
+            members.iter().map(|m| (m.subject, m.role)),
+            subject,
+        ) && role != Role::Owner
+        {
+            return Err(Error::Conflict(
+                "an organization needs someone to administer it: give someone else the role first"
+                    .to_owned(),
+            ));
+        }
+        let now = self.clock().now();
+        let mut tx = self.store().begin().await?;
+        tx.set_role(org, subject, role).await?;
+        tx.delete_sessions_of(subject).await?;
+        tx.commit(NewAuditEntry::new(
+            now,
+            actor,
+            Some(org),
+            AuditKind::RoleChanged,
+            serde_json::json!({
+                "subject": subject.to_string(),
+                "from": current.role,
+                "to": role,
+            }),
+        ))
+        .await?;
+        Ok(())
+    }
+}

@@ -1,0 +1,436 @@
+//! The intake pipeline that the input-collecting products share (the embedded assessment,
+//! field data collection); voting keeps its own path. A **form** is published as numbered,
+//! immutable versions. A **submission** answers one version: immutable, its payload sealed
+//! under the organization's data key, carrying the client's idempotency key (a retry with the
+//! same key and content gets the first receipt and writes nothing; the same key with other
+//! content is a `conflict`), recorded with its audit entry in one transaction. An
+//! **attachment** is a file of a submission, streamed into the blob store (`crate::platform::blobs`)
+//! and recorded by name, with the same retry rule.
+
+use crate::platform::audit::{AuditKind, NewAuditEntry};
+use crate::platform::blobs::{BlobRules, BlobSource};
+use crate::ports::{BlobStore, StoredAttachment, StoredForm, StoredSubmission};
+use crate::{Actor, Cista, Error, OrgAction, Result};
+use cista_crypto::{Digest32, Sealed};
+use cista_types::{FormId, OrgId, SubmissionId, Timestamp};
+use serde::Serialize;
+
+/// The largest form definition, in bytes of compact JSON.
+pub const MAX_DEFINITION_BYTES: usize = 256 * 1024;
+/// The largest submission payload, in bytes of compact JSON.
+pub const MAX_PAYLOAD_BYTES: usize = 1024 * 1024;
+/// The longest idempotency key (a UUID is 36).
+pub const MAX_IDEMPOTENCY_KEY: usize = 64;
+
+/// The products whose forms go through the pipeline.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum FormProduct {
+    Assessment,
+    Collection,
+}
+
+impl FormProduct {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            FormProduct::Assessment => "assessment",
+            FormProduct::Collection => "collection",
+        }
+    }
+}
+
+/// What a submission got back: the same on every retry.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct SubmissionReceipt {
+    pub submission: SubmissionId,
+    pub form: FormId,
+    pub form_version: u32,
+    /// SHA-256 of the content as received (compact JSON, keys sorted).
+    pub content_sha256: Digest32,
+    pub received_at: Timestamp,
+    /// This answer is a retry's: the first submission's receipt, nothing written.
+    pub replayed: bool,
+}
+
+/// An attachment as recorded, and whether this call stored it or found it stored.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AttachmentReceipt {
+    pub attachment: StoredAttachment,
+    pub replayed: bool,
+}
+
+/// A form key or a field name: 1 to 64 of `a-z`, `0-9`, `-`, `_`, starting with a letter.
+fn check_name(field: &str, name: &str) -> Result<()> {
+    let ok = name.len() <= 64
+        && name.starts_with(|c: char| c.is_ascii_lowercase())
+        && name
+            .bytes()
+            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-' || b == b'_');
+    if ok {
+        Ok(())
+    } else {
+        Err(Error::invalid(
+            field,
+            "use 1 to 64 lower-case letters, digits, - or _, starting with a letter",
+        ))
+    }
+}
+
+fn check_idempotency_key(key: &str) -> Result<()> {
+    let ok = !key.is_empty()
+        && key.len() <= MAX_IDEMPOTENCY_KEY
+        && key
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'.' | b':'));
+    if ok {
+        Ok(())
+    } else {
+        Err(Error::invalid(
+            "idempotency_key",
+            "use 1 to 64 letters, digits, -, _, . or : (a UUID fits)",
+        ))
+    }
+}
+
+/// `value` with every object's keys in sorted order. serde_json keeps insertion order when any
+/// crate of the build turns on its `preserve_order` feature (one does), so sorting is ours.
+fn sorted(value: &serde_json::Value) -> serde_json::Value {
+    match value {
+        serde_json::Value::Object(map) => {
+            let mut keys: Vec<&String> = map.keys().collect();
+            keys.sort();
+            let mut out = serde_json::Map::new();
+            for key in keys {
+                if let Some(v) = map.get(key) {
+                    out.insert(key.clone(), sorted(v));
+                }
+            }
+            serde_json::Value::Object(out)
+        }
+        serde_json::Value::Array(items) => {
+            serde_json::Value::Array(items.iter().map(sorted).collect())
+        }
+        other => other.clone(),
+    }
+}
+
+/// Compact JSON with every object's keys sorted, so the same content always has the same
+/// bytes and hash.
+fn canonical(value: &serde_json::Value, field: &str, max: usize) -> Result<String> {
+    if !value.is_object() {
+        return Err(Error::invalid(field, "must be a JSON object"));
+    }
+    let text = serde_json::to_string(&sorted(value)).map_err(|e| Error::Internal(e.to_string()))?;
+    if text.len() > max {
+        return Err(Error::PayloadTooLarge { limit_bytes: max });
+    }
+    Ok(text)
+}
+
+fn payload_aad(org: OrgId, id: SubmissionId) -> Vec<u8> {
+    format!("cista/v1|submission|{org}|{id}").into_bytes()
+}
+
+impl Cista {
+    /// Publishes a new version of `org`'s form `key` (version 1, 2, …). Publishing the same
+    /// definition as the newest version changes nothing and returns that version.
+    pub async fn publish_form(
+        &self,
+        actor: &Actor,
+        org: OrgId,
+        product: FormProduct,
+        key: &str,
+        definition: &serde_json::Value,
+    ) -> Result<StoredForm> {
+        actor.authorize_in(org, OrgAction::ManageForms)?;
+        check_name("key", key)?;
+        let text = canonical(definition, "definition", MAX_DEFINITION_BYTES)?;
+        let hash = Digest32::sha256(&[text.as_bytes()]);
+        let now = self.clock().now();
+        let mut tx = self.store().begin().await?;
+        let latest = tx.intake().latest_form(org, key).await?;
+        if let Some(latest) = &latest {
+            if latest.product != product.as_str() {
+                return Err(Error::Conflict(format!(
+                    "the form {key} is a {} form",
+                    latest.product
+                )));
+            }
+            if latest.definition_sha256 == hash {
+                return Ok(latest.clone());
+            }
+        }
+        let form = StoredForm {
+            id: FormId::new(self.rng().as_ref()),
+            org,
+            product: product.as_str().to_owned(),
+            key: key.to_owned(),
+            version: latest.map_or(1, |l| l.version + 1),
+            definition: text,
+            definition_sha256: hash,
+            published_at: now,
+            published_by: actor.audit_name(),
+        };
+        tx.intake().insert_form(&form).await?;
+        tx.commit(NewAuditEntry::new(
+            now,
+            actor,
+            Some(org),
+            AuditKind::FormPublished,
+            serde_json::json!({
+                "form": form.id,
+                "key": form.key,
+                "version": form.version,
+                "definition_sha256": form.definition_sha256.to_hex(),
+            }),
+        ))
+        .await?;
+        Ok(form)
+    }
+
+    /// A published form version of `org`.
+    pub async fn published_form(&self, org: OrgId, id: FormId) -> Result<StoredForm> {
+        self.store()
+            .intake()
+            .form(id)
+            .await?
+            .filter(|f| f.org == org)
+            .ok_or(Error::NotFound { what: "that form" })
+    }
+
+    /// Records a submission of form version `form`, or returns the first receipt of a retry
+    /// (same idempotency key, same content). The same key with other content is a
+    /// `conflict` (409); nothing is written then.
+    pub async fn submit(
+        &self,
+        actor: &Actor,
+        org: OrgId,
+        form: FormId,
+        idempotency_key: &str,
+        payload: &serde_json::Value,
+    ) -> Result<SubmissionReceipt> {
+        actor.authorize_in(org, OrgAction::SubmitForms)?;
+        check_idempotency_key(idempotency_key)?;
+        let text = canonical(payload, "payload", MAX_PAYLOAD_BYTES)?;
+        let content_sha256 = Digest32::sha256(&[text.as_bytes()]);
+        let form = self.published_form(org, form).await?;
+        let id = SubmissionId::new(self.rng().as_ref());
+        let sealed = self
+            .seal_for_org(org, &payload_aad(org, id), text.as_bytes())
+            .await?;
+        let now = self.clock().now();
+        let submission = StoredSubmission {
+            id,
+            org,
+            form: form.id,
+            idempotency_key: idempotency_key.to_owned(),
+            content_sha256,
+            sealed_payload: sealed.into_bytes(),
+            submitted_by: actor.audit_name(),
+            received_at: now,
+        };
+        let mut tx = self.store().begin().await?;
+        if !tx.intake().insert_submission(&submission).await? {
+            let first = tx
+                .intake()
+                .submission_by_key(org, idempotency_key)
+                .await?
+                .ok_or(Error::SubmissionInProgress)?;
+            tx.commit_housekeeping().await?;
+            return self.replayed(first, form.id, &content_sha256).await;
+        }
+        tx.commit(NewAuditEntry::new(
+            now,
+            actor,
+            Some(org),
+            AuditKind::SubmissionReceived,
+            serde_json::json!({
+                "submission": id,
+                "form": form.id,
+                "version": form.version,
+                "content_sha256": content_sha256.to_hex(),
+            }),
+        ))
+        .await?;
+        Ok(SubmissionReceipt {
+            submission: id,
+            form: form.id,
+            form_version: form.version,
+            content_sha256,
+            received_at: now,
+            replayed: false,
+        })
+    }
+
+    /// The first receipt of a retried submission, if it is the same submission: the same
+    /// form version and the same content.
+    async fn replayed(
+        &self,
+        first: StoredSubmission,
+        form: FormId,
+        content_sha256: &Digest32,
+    ) -> Result<SubmissionReceipt> {
+        if first.form != form {
+            return Err(Error::Conflict(
+                "that idempotency key was already used for a submission of another form".to_owned(),
+            ));
+        }
+        if first.content_sha256 != *content_sha256 {
+            return Err(Error::Conflict(
+                "that idempotency key was already used for a submission with other content"
+                    .to_owned(),
+            ));
+        }
+        let form = self.published_form(first.org, first.form).await?;
+        Ok(SubmissionReceipt {
+            submission: first.id,
+            form: first.form,
+            form_version: form.version,
+            content_sha256: first.content_sha256,
+            received_at: first.received_at,
+            replayed: true,
+        })
+    }
+
+    /// A submission of `org` and its payload, opened.
+    pub async fn submission(
+        &self,
+        actor: &Actor,
+        org: OrgId,
+        id: SubmissionId,
+    ) -> Result<(StoredSubmission, serde_json::Value)> {
+        actor.authorize_in(org, OrgAction::ViewSubmissions)?;
+        let stored = self
+            .store()
+            .intake()
+            .submission(id)
+            .await?
+            .filter(|s| s.org == org)
+            .ok_or(Error::NotFound {
+                what: "that submission",
+            })?;
+        let plain = self
+            .open_for_org(
+                org,
+                &payload_aad(org, id),
+                &Sealed::from_bytes(stored.sealed_payload.clone()),
+            )
+            .await?;
+        let payload =
+            serde_json::from_slice(&plain).map_err(|e| Error::Integrity(e.to_string()))?;
+        Ok((stored, payload))
+    }
+
+    /// Streams a file for field `name` of a submission into the blob store and records it. A
+    /// retry with the same bytes gets the first record; other bytes for the same name are a
+    /// `conflict`. Size and type refusals (413, 415) record nothing.
+    #[allow(clippy::too_many_arguments)]
+    pub async fn attach(
+        &self,
+        blobs: &dyn BlobStore,
+        actor: &Actor,
+        org: OrgId,
+        submission: SubmissionId,
+        name: &str,
+        declared_type: &str,
+        rules: &BlobRules,
+        source: &mut dyn BlobSource,
+    ) -> Result<AttachmentReceipt> {
+        actor.authorize_in(org, OrgAction::SubmitForms)?;
+        check_name("name", name)?;
+        let parent = self
+            .store()
+            .intake()
+            .submission(submission)
+            .await?
+            .filter(|s| s.org == org)
+            .ok_or(Error::NotFound {
+                what: "that submission",
+            })?;
+        let blob = self
+            .store_blob(blobs, org, declared_type, rules, source)
+            .await?;
+        let now = self.clock().now();
+        let attachment = StoredAttachment {
+            submission: parent.id,
+            name: name.to_owned(),
+            sha256: blob.sha256,
+            size: blob.size,
+            content_type: blob.content_type,
+            stored_at: now,
+        };
+        let mut tx = self.store().begin().await?;
+        if !tx.intake().insert_attachment(&attachment).await? {
+            let first = tx
+                .intake()
+                .attachment(parent.id, name)
+                .await?
+                .ok_or(Error::SubmissionInProgress)?;
+            tx.commit_housekeeping().await?;
+            if first.sha256 != attachment.sha256 {
+                return Err(Error::Conflict(format!(
+                    "{name} of this submission was already sent with other contents"
+                )));
+            }
+            return Ok(AttachmentReceipt {
+                attachment: first,
+                replayed: true,
+            });
+        }
+        tx.commit(NewAuditEntry::new(
+            now,
+            actor,
+            Some(org),
+            AuditKind::AttachmentStored,
+            serde_json::json!({
+                "submission": parent.id,
+                "name": name,
+                "sha256": attachment.sha256.to_hex(),
+                "size": attachment.size,
+            }),
+        ))
+        .await?;
+        Ok(AttachmentReceipt {
+            attachment,
+            replayed: false,
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn names_keys_and_payloads_are_checked() {
+        for good in ["risk-profile", "a", "photo_1"] {
+            assert!(check_name("key", good).is_ok(), "{good}");
+        }
+        for bad in ["", "Risk", "1st", "a b", "ä", &"a".repeat(65)] {
+            assert!(check_name("key", bad).is_err(), "{bad}");
+        }
+        assert!(check_idempotency_key("3f2a9c0d-41b7-4e65-9a1b-0c3d5e7f9a1b").is_ok());
+        for bad in ["", "a b", "a/b", &"x".repeat(65)] {
+            assert!(check_idempotency_key(bad).is_err(), "{bad}");
+        }
+        let a = canonical(
+            &serde_json::json!({"b": 1, "a": [{"y": 1, "x": 2}]}),
+            "p",
+            100,
+        )
+        .unwrap();
+        let b = canonical(
+            &serde_json::json!({"a": [{"x": 2, "y": 1}], "b": 1}),
+            "p",
+            100,
+        )
+        .unwrap();
+        assert_eq!(a, b, "keys sorted");
+        assert_eq!(a, r#"{"a":[{"x":2,"y":1}],"b":1}"#);
+        assert!(canonical(&serde_json::json!([1]), "p", 100).is_err());
+        assert!(matches!(
+            canonical(&serde_json::json!({"a": "x".repeat(200)}), "p", 100),
+            Err(Error::PayloadTooLarge { limit_bytes: 100 })
+        ));
+    }
+}

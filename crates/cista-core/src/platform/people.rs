@@ -1,0 +1,332 @@
+//! The person vault, seen from the core: each person's fields sealed under that person's own
+//! data key (wrapped by the key provider), lookups through blind indexes, the one audited
+//! function through which staff read personal data, and erasure by destroying the key.
+
+use crate::platform::audit::{AuditKind, NewAuditEntry};
+use crate::ports::{AccountStatus, Channel, VaultPerson};
+use crate::{Action, Actor, Cista, Error, OrgAction, Result};
+use cista_crypto::envelope::aad;
+use cista_crypto::{DataKey, KekId, Sealed, WrappedKey};
+use cista_types::{Email, OrgId, PersonName, Phone, Role, SubjectCode};
+use serde::{Deserialize, Serialize};
+
+/// A person's personal fields. Each value redacts itself in `Debug`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PersonFields {
+    pub first_name: PersonName,
+    pub last_name: PersonName,
+    pub email: Option<Email>,
+    pub phone: Option<Phone>,
+}
+
+impl PersonFields {
+    /// Words an attacker would try first in this person's password.
+    pub fn guessable_words(&self) -> Vec<String> {
+        let mut words = vec![
+            self.first_name.as_str().to_lowercase(),
+            self.last_name.as_str().to_lowercase(),
+        ];
+        if let Some(email) = &self.email {
+            words.push(email.normalized());
+            if let Some((local, _)) = email.normalized().split_once('@') {
+                words.push(local.to_owned());
+            }
+        }
+        words
+    }
+}
+
+/// Whether `subject` is the last member (of those listed with their roles) who can administer
+/// the organization: its only organization owner, or, where it has no owner, its only
+/// administrator. Such a person is neither erased nor shown an erase button.
+pub fn last_administrator(
+    members: impl IntoIterator<Item = (SubjectCode, Role)>,
+    subject: SubjectCode,
+) -> bool {
+    let members: Vec<(SubjectCode, Role)> = members.into_iter().collect();
+    let Some((_, role)) = members.iter().find(|(s, _)| *s == subject) else {
+        return false;
+    };
+    let owners = members.iter().filter(|(_, r)| *r == Role::Owner).count();
+    match role {
+        Role::Owner => owners <= 1,
+        Role::Admin => {
+            owners == 0 && members.iter().filter(|(_, r)| *r == Role::Admin).count() <= 1
+        }
+        _ => false,
+    }
+}
+
+#[derive(Serialize, Deserialize)]
+struct SealedFields {
+    first_name: PersonName,
+    last_name: PersonName,
+    email: Option<Email>,
+    phone: Option<Phone>,
+}
+
+pub(crate) fn key_aad(subject: SubjectCode) -> Vec<u8> {
+    aad("vault_people", "wrapped_key", &subject.to_string())
+}
+
+fn fields_aad(subject: SubjectCode) -> Vec<u8> {
+    aad("vault_people", "fields", &subject.to_string())
+}
+
+impl Cista {
+    pub(crate) fn email_index(&self, email: &Email) -> Result<[u8; 32]> {
+        Ok(cista_crypto::blind_index::blind_index(
+            self.instance_keys().blind_index.expose(),
+            "email",
+            &email.normalized(),
+        )?)
+    }
+
+    pub(crate) fn phone_index(&self, phone: &Phone) -> Result<[u8; 32]> {
+        Ok(cista_crypto::blind_index::blind_index(
+            self.instance_keys().blind_index.expose(),
+            "phone",
+            phone.as_str(),
+        )?)
+    }
+
+    /// Seals a person's fields under a fresh data key of their own.
+    pub(crate) async fn seal_person(
+        &self,
+        subject: SubjectCode,
+        fields: &PersonFields,
+    ) -> Result<VaultPerson> {
+        let key = DataKey::generate(self.rng().as_ref());
+        let wrapped = self.key_provider().wrap(&key, &key_aad(subject)).await?;
+        let plain = serde_json::to_vec(&SealedFields {
+            first_name: fields.first_name.clone(),
+            last_name: fields.last_name.clone(),
+            email: fields.email.clone(),
+            phone: fields.phone.clone(),
+        })
+        .map_err(|e| Error::Internal(e.to_string()))?;
+        let sealed = key.seal(self.rng().as_ref(), &fields_aad(subject), &plain)?;
+        let now = self.clock().now();
+        Ok(VaultPerson {
+            subject,
+            kek_id: wrapped.kek.as_str().to_owned(),
+            wrapped_key: wrapped.ciphertext,
+            fields: sealed.into_bytes(),
+            email_index: fields
+                .email
+                .as_ref()
+                .map(|e| self.email_index(e))
+                .transpose()?,
+            phone_index: fields
+                .phone
+                .as_ref()
+                .map(|p| self.phone_index(p))
+                .transpose()?,
+            created_at: now,
+            updated_at: now,
+        })
+    }
+
+    async fn open_person(&self, person: &VaultPerson) -> Result<PersonFields> {
+        let wrapped = WrappedKey {
+            kek: KekId::new(person.kek_id.clone()),
+            ciphertext: person.wrapped_key.clone(),
+        };
+        let key = self
+            .key_provider()
+            .unwrap(&wrapped, &key_aad(person.subject))
+            .await?;
+        let plain = key.open(
+            &fields_aad(person.subject),
+            &Sealed::from_bytes(person.fields.clone()),
+        )?;
+        let fields: SealedFields = serde_json::from_slice(&plain)
+            .map_err(|_| Error::Integrity("a vault record is malformed".to_owned()))?;
+        Ok(PersonFields {
+            first_name: fields.first_name,
+            last_name: fields.last_name,
+            email: fields.email,
+            phone: fields.phone,
+        })
+    }
+
+    /// A person's fields for the system's own use (delivering a message to them, greeting
+    /// them on their own pages). Never shown to anyone else: staff go through `read_people`.
+    pub(crate) async fn own_fields(&self, subject: SubjectCode) -> Result<PersonFields> {
+        if self.vault().tombstone(subject).await?.is_some() {
+            return Err(Error::PersonErased);
+        }
+        let person = self.vault().person(subject).await?.ok_or(Error::NotFound {
+            what: "this person",
+        })?;
+        self.open_person(&person).await
+    }
+
+    pub(crate) async fn subject_by_email(&self, email: &Email) -> Result<Option<SubjectCode>> {
+        self.vault()
+            .subject_by_email(&self.email_index(email)?)
+            .await
+    }
+
+    /// The subject of the person with this email address, for the operator.
+    pub async fn subject_for_email(
+        &self,
+        actor: &Actor,
+        email: &str,
+    ) -> Result<Option<SubjectCode>> {
+        actor.authorize(Action::FindPeople)?;
+        self.subject_by_email(&Email::parse(email)?).await
+    }
+
+    /// The one way staff read personal data: checks the right, reads, and records in the audit
+    /// log who read whose data and why, in one entry per read.
+    pub async fn read_people(
+        &self,
+        actor: &Actor,
+        org: OrgId,
+        subjects: &[SubjectCode],
+        purpose: &str,
+    ) -> Result<Vec<(SubjectCode, Option<PersonFields>)>> {
+        actor.authorize_in(org, OrgAction::ViewPeople)?;
+        let mut out = Vec::with_capacity(subjects.len());
+        for subject in subjects {
+            if self.store().membership(org, *subject).await?.is_none() {
+                return Err(Error::NotFound {
+                    what: "this person",
+                });
+            }
+            let fields = match self.vault().person(*subject).await? {
+                Some(person) => Some(self.open_person(&person).await?),
+                None => None,
+            };
+            out.push((*subject, fields));
+        }
+        let codes: Vec<String> = subjects.iter().map(ToString::to_string).collect();
+        self.store()
+            .append_audit(NewAuditEntry::new(
+                self.clock().now(),
+                actor,
+                Some(org),
+                AuditKind::PersonRead,
+                serde_json::json!({ "subjects": codes, "purpose": purpose }),
+            ))
+            .await?;
+        Ok(out)
+    }
+
+    /// Where to deliver a message to `subject` on `channel`, and the first name to greet them
+    /// with; `None` if the person has no such address or was erased.
+    pub async fn delivery_address(
+        &self,
+        actor: &Actor,
+        subject: SubjectCode,
+        channel: Channel,
+    ) -> Result<Option<(String, PersonName)>> {
+        actor.authorize(Action::DeliverMessages)?;
+        let fields = match self.own_fields(subject).await {
+            Ok(fields) => fields,
+            Err(Error::PersonErased | Error::NotFound { .. }) => return Ok(None),
+            Err(e) => return Err(e),
+        };
+        let address = match channel {
+            Channel::Email => fields.email.map(|e| e.as_str().to_owned()),
+            Channel::Sms => fields.phone.map(|p| p.as_str().to_owned()),
+        };
+        Ok(address.map(|a| (a, fields.first_name)))
+    }
+
+    /// Erases a person: destroys their key and fields in the vault (leaving a tombstone that
+    /// is never removed), then ends their sessions, memberships, credentials and queued
+    /// messages. Allowed to the operator, and to owners and administrators of an organization
+    /// the person belongs to.
+    pub async fn erase_person(&self, actor: &Actor, subject: SubjectCode) -> Result<()> {
+        let memberships = self.store().memberships_of(subject).await?;
+        let allowed = actor.may(Action::ErasePersonAnywhere)
+            || memberships
+                .iter()
+                .any(|m| actor.may_in(m.org, OrgAction::ErasePerson));
+        if !allowed {
+            return Err(Error::Forbidden {
+                action: OrgAction::ErasePerson.describe(),
+            });
+        }
+        // Staff keep their organization running: nobody erases themselves from a page, nor
+        // the last person who can administer an organization (the operator, at the command
+        // line, answers erasure requests and may).
+        if let Some(me) = actor.person() {
+            if me.subject == subject {
+                return Err(Error::Conflict(
+                    "you cannot erase yourself: ask another administrator".to_owned(),
+                ));
+            }
+            for m in &memberships {
+                let members = self.store().members(m.org).await?;
+                let roles = members.iter().map(|x| (x.subject, x.role));
+                if last_administrator(roles, subject) {
+                    return Err(Error::Conflict(
+                        "this is the organization's last administrator: give someone else \
+                         the role first"
+                            .to_owned(),
+                    ));
+                }
+            }
+        }
+        let account = self.store().account(subject).await?;
+        let known = account.is_some() || self.vault().person(subject).await?.is_some();
+        if !known && self.vault().tombstone(subject).await?.is_none() {
+            return Err(Error::NotFound {
+                what: "this person",
+            });
+        }
+        let now = self.clock().now();
+        // The vault first: once this returns, the personal data is unreadable everywhere.
+        self.vault().erase_person(subject, now).await?;
+        let mut tx = self.store().begin().await?;
+        tx.delete_sessions_of(subject).await?;
+        tx.delete_credentials_of(subject).await?;
+        tx.delete_recovery_codes_of(subject).await?;
+        tx.delete_messages_to(subject).await?;
+        let orgs = tx.delete_memberships_of(subject).await?;
+        if let Some(mut account) = account {
+            account.status = AccountStatus::Erased;
+            account.password_hash = None;
+            account.totp_secret = None;
+            account.totp_pending = None;
+            tx.update_account(&account).await?;
+        }
+        tx.commit(NewAuditEntry::new(
+            now,
+            actor,
+            memberships.first().map(|m| m.org),
+            AuditKind::PersonErased,
+            serde_json::json!({ "subject": subject.to_string(), "memberships": orgs }),
+        ))
+        .await?;
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_last_owner_and_an_ownerless_organizations_last_admin_stay() {
+        let code = SubjectCode::from_i64;
+        let one_owner = [
+            (code(1), Role::Owner),
+            (code(2), Role::Admin),
+            (code(3), Role::Member),
+        ];
+        assert!(last_administrator(one_owner, code(1)));
+        assert!(!last_administrator(one_owner, code(2)));
+        assert!(!last_administrator(one_owner, code(3)));
+        assert!(!last_administrator(one_owner, code(9)));
+        let two_owners = [(code(1), Role::Owner), (code(2), Role::Owner)];
+        assert!(!last_administrator(two_owners, code(1)));
+        let no_owner = [(code(2), Role::Admin), (code(3), Role::Member)];
+        assert!(last_administrator(no_owner, code(2)));
+        let two_admins = [(code(2), Role::Admin), (code(4), Role::Admin)];
+        assert!(!last_administrator(two_admins, code(4)));
+    }
+}

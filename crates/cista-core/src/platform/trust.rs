@@ -1,0 +1,319 @@
+//! The trust report behind `/security`: what the running system actually does, read live from
+//! the database, the key provider and the audit log (the web layer adds what it knows of TLS).
+//!
+//! The public sees the facts (the engine, the settings that make it durable, the encryption,
+//! the audit log verified); exact software versions, schema versions, key ids and verifier
+//! keys help an attacker more than a visitor, so they are filled in only for an actor who may
+//! `ViewTrustDetails` (signed-in staff, the operator). DESIGN §8: "paths, versions and key ids
+//! only for staff".
+
+use crate::platform::audit::{self, AuditVerification};
+use crate::ports::{DatabaseDescription, StoredCheckpoint};
+use crate::{Action, Actor, Cista, Result};
+use cista_crypto::KekId;
+use cista_types::Timestamp;
+use serde::Serialize;
+
+#[derive(Debug, Clone, Serialize)]
+pub struct TrustReport {
+    pub generated_at: Timestamp,
+    /// Whether the operational details below were filled in (staff view).
+    pub details: bool,
+    pub database: DatabaseDescription,
+    pub keys: KeyReport,
+    pub audit: AuditReport,
+    pub access: AccessReport,
+    pub voting: VotingReport,
+    pub organizations: u64,
+}
+
+/// How votes are kept, from the running database: the guard triggers it actually has, and
+/// counts (never a count per choice).
+#[derive(Debug, Clone, Serialize)]
+pub struct VotingReport {
+    pub one_vote_per_unit: &'static str,
+    pub secrecy: &'static str,
+    pub receipts: &'static str,
+    pub sealed_results: &'static str,
+    pub records: &'static str,
+    /// The guard triggers present in the database right now.
+    pub guards: Vec<String>,
+    /// Whether every guard this binary installs is present.
+    pub guards_complete: bool,
+    pub ballots_open: u64,
+    pub ballots_closed: u64,
+    pub votes: u64,
+}
+
+/// The guard triggers the voting migration installs (on either engine).
+const EXPECTED_GUARDS: &[&str] = &[
+    "ballot_box_kept",
+    "ballot_box_no_update",
+    "participation_kept",
+];
+
+/// How people sign in and where their personal data lives, from the running settings.
+#[derive(Debug, Clone, Serialize)]
+pub struct AccessReport {
+    pub passwords: String,
+    pub sessions: String,
+    pub links: String,
+    pub sms: String,
+    pub second_factor: &'static str,
+    pub lockout: String,
+    pub vault: String,
+    pub people: u64,
+    pub erased: u64,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct KeyReport {
+    pub provider: ProviderReport,
+    pub cipher: &'static str,
+    pub stored_keys: u64,
+}
+
+/// The key provider: its kind for everyone, its key ids for staff.
+#[derive(Debug, Clone, Serialize)]
+pub struct ProviderReport {
+    /// e.g. `local key file`.
+    pub kind: String,
+    /// The KEK new data keys are wrapped under (staff view).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub active_kek: Option<KekId>,
+    /// Older KEKs still able to unwrap (staff view).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub retired_keks: Vec<KekId>,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct AuditReport {
+    pub entries: u64,
+    pub root: String,
+    pub hashing: &'static str,
+    pub signature: &'static str,
+    /// The signed-note verifier key that checks checkpoints (staff view).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub verifier_key: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub key_id: Option<String>,
+    pub latest_checkpoint: Option<CheckpointReport>,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct CheckpointReport {
+    pub size: u64,
+    pub root: String,
+    pub signed_at: Timestamp,
+    /// The signed note itself, which names the signing key (staff view).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub note: Option<String>,
+    /// Whether the signature verified just now against the instance key.
+    pub signature_valid: bool,
+    /// Entries appended since this checkpoint.
+    pub entries_since: u64,
+}
+
+impl Cista {
+    pub async fn trust_report(&self, actor: &Actor) -> Result<TrustReport> {
+        actor.authorize(Action::ViewTrustReport)?;
+        let details = actor.may(Action::ViewTrustDetails);
+        let store = self.store();
+        let mut database = store.describe().await?;
+        if !details {
+            // The engine, not its exact version or the newest migration's name.
+            database.version = match database.backend {
+                crate::ports::Backend::Sqlite => "SQLite".to_owned(),
+                crate::ports::Backend::Postgres => "PostgreSQL".to_owned(),
+            };
+            database.schema = String::new();
+            database.location = String::new();
+        }
+        let provider = self.key_provider().info().await?;
+        let stored_keys = store.stored_key_count().await?;
+        let head = store.audit_head().await?;
+        let verifier = self.signer().verifier();
+        let latest_checkpoint = store.latest_checkpoint().await?.map(|cp| {
+            let signature_valid = verifier
+                .verify(&cp.note)
+                .is_ok_and(|signed| signed.size == cp.size && signed.root == cp.root);
+            CheckpointReport {
+                size: cp.size,
+                root: cp.root.to_hex(),
+                signed_at: cp.signed_at,
+                signature_valid,
+                entries_since: head.size.saturating_sub(cp.size),
+                note: details.then_some(cp.note),
+            }
+        });
+        Ok(TrustReport {
+            generated_at: self.clock().now(),
+            details,
+            database,
+            keys: KeyReport {
+                provider: ProviderReport {
+                    kind: provider.kind,
+                    active_kek: details.then_some(provider.active_kek),
+                    retired_keks: if details {
+                        provider.retired_keks
+                    } else {
+                        Vec::new()
+                    },
+                },
+                cipher: "AES-256-GCM envelope encryption (one data key per organization)",
+                stored_keys,
+            },
+            audit: AuditReport {
+                entries: head.size,
+                root: head.root.to_hex(),
+                hashing: "Merkle tree, RFC 6962 / RFC 9162 (SHA-256)",
+                signature: "Ed25519 signed checkpoints (C2SP tlog-checkpoint, signed-note)",
+                verifier_key: details.then(|| verifier.to_verifier_key()),
+                key_id: details.then(|| verifier.key_id()),
+                latest_checkpoint,
+            },
+            access: self.access_report().await?,
+            voting: self.voting_report().await?,
+            organizations: store.organization_count().await?,
+        })
+    }
+
+    async fn voting_report(&self) -> Result<VotingReport> {
+        let guards: Vec<String> = self
+            .store()
+            .voting_guards()
+            .await?
+            .into_iter()
+            .filter(|g| {
+                g.starts_with("ballot") || g.starts_with("participation") || g.starts_with("vote_")
+            })
+            .collect();
+        let guards_complete = EXPECTED_GUARDS
+            .iter()
+            .all(|e| guards.iter().any(|g| g == e));
+        let (ballots_open, ballots_closed, votes) = self.store().voting_counts().await?;
+        Ok(VotingReport {
+            one_vote_per_unit: "enforced by the database: (ballot, unit) is the primary key of \
+                                the participation ledger, whatever the channel (online, SMS \
+                                session, paper) and however many servers; a refused second \
+                                vote is recorded",
+            secrecy: "a secret ballot's box holds only a random tracker, the weight it counts \
+                      with and its choices sealed with AES-256-GCM; no unit, person, session, \
+                      address or time; stored in tracker order and rewritten so no row keeps \
+                      the moment it was cast. Its paper ballots come in two envelopes: staff \
+                      check in the outer envelope by unit, then enter the inner ballots of a \
+                      batch with no unit, so nobody entering them sees whose ballot is whose",
+            receipts: "each voter gets a receipt showing the unit, the time and the choices; \
+                       its signed part (ballot, tracker, checkpoint) never names the unit or \
+                       the choices, so it proves nothing to a vote buyer. It is shown again \
+                       (after a reload or the back button) only in the voter's own browser, for \
+                       30 minutes, and never stored; after the close the tracker's inclusion \
+                       proof checks against the ballot's signed checkpoint",
+            sealed_results: "no count per choice exists anywhere before the close; then a \
+                             Merkle tree over the ballot list is signed and anyone can recount \
+                             with `cista verify-election`",
+            records: "participation, refused attempts, rolls and cast ballots cannot be \
+                      updated or deleted (database triggers); a published ballot's definition \
+                      is immutable",
+            guards,
+            guards_complete,
+            ballots_open,
+            ballots_closed,
+            votes,
+        })
+    }
+
+    async fn access_report(&self) -> Result<AccessReport> {
+        let s = self.settings();
+        let (people, erased) = self.vault().counts().await?;
+        Ok(AccessReport {
+            passwords: format!(
+                "Argon2id (m = {} MiB, t = {}, p = {}); 8 to 128 characters; zxcvbn score {} of 4 \
+                 or better, never your own name or email; never shown, only reset",
+                cista_crypto::password::MEMORY_KIB / 1024,
+                cista_crypto::password::ITERATIONS,
+                cista_crypto::password::PARALLELISM,
+                crate::platform::access::passwords::MIN_SCORE
+            ),
+            sessions: format!(
+                "server-side; end after {} idle minutes or {} hours; a new id at every sign-in; \
+                 \"sign out\" ends this device's session, \"sign out everywhere\" and a \
+                 password change end every session",
+                s.session_idle.whole_minutes(),
+                s.session_absolute.whole_hours()
+            ),
+            links: format!(
+                "256-bit random, single use, stored only as a SHA-256 hash; invitations last {} \
+                 hours, password resets {} minutes",
+                s.invite_ttl.whole_hours(),
+                s.reset_ttl.whole_minutes()
+            ),
+            sms: format!(
+                "{}-digit code to the phone on file, {} minutes, one use, {} tries; the session \
+                 can vote and nothing else",
+                s.sms_code_digits,
+                s.sms_code_ttl.whole_minutes(),
+                s.sms_code_attempts
+            ),
+            second_factor: "TOTP (RFC 6238) required for owners and administrators; ten \
+                            single-use recovery codes stored hashed",
+            lockout: format!(
+                "after {} wrong passwords the device or address that typed them is locked out \
+                 for {} s, doubling with each further failure up to {} min, and after {} from \
+                 strangers together so are strangers — never a device the person signed in \
+                 from, so nobody can lock a person out; codes and links are limited to {} an \
+                 hour per requester, and a new request never cancels the person's pending one; \
+                 sign-in forms are also limited per address",
+                s.lockout_after,
+                s.lockout_base.whole_seconds(),
+                s.lockout_max.whole_minutes(),
+                s.untrusted_lockout_after,
+                s.sends_per_hour
+            ),
+            vault: "each person's name, email and phone sealed under that person's own \
+                    AES-256-GCM key; lookups by keyed hash (HMAC-SHA-256); erasing destroys the \
+                    key"
+            .to_owned(),
+            people,
+            erased,
+        })
+    }
+
+    /// Signs a checkpoint of the current log head if the log grew since the last one.
+    /// Returns the new checkpoint, or `None` if the latest one is still current.
+    pub async fn sign_checkpoint(&self, actor: &Actor) -> Result<Option<StoredCheckpoint>> {
+        actor.authorize(Action::SignCheckpoint)?;
+        let store = self.store();
+        let head = store.audit_head().await?;
+        if head.size == 0 {
+            return Ok(None);
+        }
+        if let Some(latest) = store.latest_checkpoint().await?
+            && latest.size >= head.size
+        {
+            return Ok(None);
+        }
+        let note = self.signer().sign(&cista_crypto::note::Checkpoint {
+            origin: self.instance().audit_origin.clone(),
+            size: head.size,
+            root: head.root,
+        });
+        let checkpoint = StoredCheckpoint {
+            size: head.size,
+            root: head.root,
+            note,
+            signed_at: self.clock().now(),
+        };
+        // Another process may have signed the same size first; theirs is as good as ours.
+        Ok(store
+            .add_checkpoint(&checkpoint)
+            .await?
+            .then_some(checkpoint))
+    }
+
+    /// Recomputes the whole audit log and checks every signed checkpoint.
+    pub async fn verify_audit(&self, actor: &Actor) -> Result<AuditVerification> {
+        actor.authorize(Action::VerifyAudit)?;
+        audit::verify(self.store().as_ref(), &self.signer().verifier()).await
+    }
+}

@@ -1,0 +1,801 @@
+//! Building and publishing ballots: a draft is edited freely; publication validates it,
+//! freezes the roll of eligible units, notifies every eligible owner (FL-11) and makes the
+//! definition immutable (the database refuses to change it). A correction is a cancel and a
+//! reissue, both audited. Reminders go to owners of units that have not voted.
+
+use super::definition::{
+    BallotDefinition, Contest, ContestKind, Secrecy, Weighting, validate_contest,
+};
+use super::{Ballot, Window};
+use crate::platform::audit::{AuditKind, NewAuditEntry};
+use crate::platform::notices::Notice;
+use crate::ports::{
+    AccountStatus, BallotStatus, ConsentStatus, Credential, CredentialPurpose, EligibleUnit,
+    StoreTx, StoredBallot, Unit,
+};
+use crate::{Actor, Cista, Error, OrgAction, Result};
+use cista_crypto::token::new_token;
+use cista_types::{BallotId, OrgId, Percent, SubjectCode, Timestamp};
+use std::collections::{BTreeMap, BTreeSet};
+use time::Duration;
+
+/// In a weighted secret ballot a ballot's weight is public (anyone can recount), so a weight
+/// only one or two units have would reveal whose ballot it is. Each weight must be shared by
+/// at least this many units.
+pub const MIN_UNITS_PER_WEIGHT: usize = 3;
+
+/// The settings a ballot is built with (everything but its contests).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct BallotSettings {
+    pub title: String,
+    pub description: String,
+    pub opens_at: Timestamp,
+    pub closes_at: Timestamp,
+    pub secrecy: Secrecy,
+    pub weighting: Weighting,
+    pub quorum: Percent,
+    pub min_turnout: Option<Percent>,
+    pub paper: bool,
+    pub notify_sms: bool,
+    pub reminder_hours: Vec<u32>,
+}
+
+/// A contest as the builder receives it; ids are assigned by the ballot.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct NewContest {
+    pub title: String,
+    pub description: String,
+    pub kind: ContestKind,
+}
+
+/// What publication did.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Published {
+    pub eligible_units: usize,
+    pub notices: usize,
+}
+
+/// Who is told about a ballot, and about which of their units.
+#[derive(Debug, Default)]
+struct Recipient {
+    online: Vec<String>,
+    paper: Vec<String>,
+}
+
+impl Cista {
+    fn settings_into(definition: &mut BallotDefinition, s: BallotSettings) {
+        definition.title = s.title.trim().to_owned();
+        definition.description = s.description.trim().to_owned();
+        definition.opens_at = s.opens_at;
+        definition.closes_at = s.closes_at;
+        definition.secrecy = s.secrecy;
+        definition.weighting = s.weighting;
+        definition.quorum = s.quorum;
+        definition.min_turnout = s.min_turnout;
+        definition.paper = s.paper;
+        definition.notify_sms = s.notify_sms;
+        let mut hours = s.reminder_hours;
+        hours.sort_unstable_by(|a, b| b.cmp(a));
+        hours.dedup();
+        definition.reminder_hours = hours;
+    }
+
+    /// Starts a draft ballot in the organization's time zone.
+    pub async fn create_ballot(
+        &self,
+        actor: &Actor,
+        org: OrgId,
+        settings: BallotSettings,
+    ) -> Result<BallotId> {
+        actor.authorize_in(org, OrgAction::ManageBallots)?;
+        let organization = self.existing_organization(org).await?;
+        let mut definition = BallotDefinition {
+            title: String::new(),
+            description: String::new(),
+            opens_at: settings.opens_at,
+            closes_at: settings.closes_at,
+            time_zone: organization.time_zone.clone(),
+            secrecy: settings.secrecy,
+            weighting: settings.weighting,
+            quorum: settings.quorum,
+            min_turnout: None,
+            paper: true,
+            notify_sms: false,
+            reminder_hours: Vec::new(),
+            contests: Vec::new(),
+        };
+        Self::settings_into(&mut definition, settings);
+        super::names::normalize_definition(&mut definition);
+        definition.validate_draft()?;
+        self.insert_draft(actor, org, &definition, None).await
+    }
+
+    async fn insert_draft(
+        &self,
+        actor: &Actor,
+        org: OrgId,
+        definition: &BallotDefinition,
+        replaces: Option<BallotId>,
+    ) -> Result<BallotId> {
+        let json = definition.to_json()?;
+        let now = self.clock().now();
+        let ballot = StoredBallot {
+            id: BallotId::new(self.rng().as_ref()),
+            org,
+            status: BallotStatus::Draft,
+            definition_hash: BallotDefinition::hash_of(&json),
+            definition: json,
+            created_at: now,
+            published_at: None,
+            closed_at: None,
+            cancelled_at: None,
+            replaces,
+            closes_at: definition.closes_at,
+            shuffled_count: 0,
+            results: None,
+            checkpoint: None,
+        };
+        let mut tx = self.store().begin().await?;
+        tx.insert_ballot(&ballot).await?;
+        tx.commit(NewAuditEntry::new(
+            now,
+            actor,
+            Some(org),
+            AuditKind::BallotCreated,
+            serde_json::json!({
+                "ballot": ballot.id.to_string(),
+                "title": definition.title,
+                "replaces": replaces.map(|r| r.to_string()),
+            }),
+        ))
+        .await?;
+        Ok(ballot.id)
+    }
+
+    /// Applies `edit` to a draft and stores it, with an audit entry naming the change.
+    async fn edit_draft(
+        &self,
+        actor: &Actor,
+        org: OrgId,
+        id: BallotId,
+        change: &str,
+        edit: impl FnOnce(&mut BallotDefinition) -> Result<()>,
+    ) -> Result<()> {
+        actor.authorize_in(org, OrgAction::ManageBallots)?;
+        let ballot = self.ballot(actor, org, id).await?;
+        if ballot.status() != BallotStatus::Draft {
+            return Err(Error::Conflict(
+                "a published ballot cannot change; cancel it and reissue a corrected copy"
+                    .to_owned(),
+            ));
+        }
+        let mut definition = ballot.definition;
+        edit(&mut definition)?;
+        super::names::normalize_definition(&mut definition);
+        definition.validate_draft()?;
+        let json = definition.to_json()?;
+        let hash = BallotDefinition::hash_of(&json);
+        let mut tx = self.store().begin().await?;
+        tx.update_draft(id, &json, &hash, definition.closes_at)
+            .await?;
+        tx.commit(NewAuditEntry::new(
+            self.clock().now(),
+            actor,
+            Some(org),
+            AuditKind::BallotEdited,
+            serde_json::json!({ "ballot": id.to_string(), "change": change }),
+        ))
+        .await?;
+        Ok(())
+    }
+
+    pub async fn update_ballot_settings(
+        &self,
+        actor: &Actor,
+        org: OrgId,
+        id: BallotId,
+        settings: BallotSettings,
+    ) -> Result<()> {
+        self.edit_draft(actor, org, id, "settings", |d| {
+            Self::settings_into(d, settings);
+            Ok(())
+        })
+        .await
+    }
+
+    /// Adds a contest at the end; returns its id.
+    pub async fn add_contest(
+        &self,
+        actor: &Actor,
+        org: OrgId,
+        id: BallotId,
+        contest: NewContest,
+    ) -> Result<u32> {
+        let mut added = 0;
+        self.edit_draft(actor, org, id, "contest added", |d| {
+            let contest = Contest {
+                id: d.next_contest_id(),
+                title: contest.title.trim().to_owned(),
+                description: contest.description.trim().to_owned(),
+                kind: contest.kind,
+            };
+            validate_contest(&contest)?;
+            added = contest.id;
+            d.contests.push(contest);
+            Ok(())
+        })
+        .await?;
+        Ok(added)
+    }
+
+    pub async fn replace_contest(
+        &self,
+        actor: &Actor,
+        org: OrgId,
+        id: BallotId,
+        contest_id: u32,
+        contest: NewContest,
+    ) -> Result<()> {
+        self.edit_draft(actor, org, id, "contest changed", |d| {
+            let slot =
+                d.contests
+                    .iter_mut()
+                    .find(|c| c.id == contest_id)
+                    .ok_or(Error::NotFound {
+                        what: "this contest",
+                    })?;
+            let replacement = Contest {
+                id: contest_id,
+                title: contest.title.trim().to_owned(),
+                description: contest.description.trim().to_owned(),
+                kind: contest.kind,
+            };
+            validate_contest(&replacement)?;
+            *slot = replacement;
+            Ok(())
+        })
+        .await
+    }
+
+    pub async fn remove_contest(
+        &self,
+        actor: &Actor,
+        org: OrgId,
+        id: BallotId,
+        contest_id: u32,
+    ) -> Result<()> {
+        self.edit_draft(actor, org, id, "contest removed", |d| {
+            let before = d.contests.len();
+            d.contests.retain(|c| c.id != contest_id);
+            if d.contests.len() == before {
+                return Err(Error::NotFound {
+                    what: "this contest",
+                });
+            }
+            Ok(())
+        })
+        .await
+    }
+
+    /// Moves a contest one place up (or down).
+    pub async fn move_contest(
+        &self,
+        actor: &Actor,
+        org: OrgId,
+        id: BallotId,
+        contest_id: u32,
+        up: bool,
+    ) -> Result<()> {
+        self.edit_draft(actor, org, id, "contest moved", |d| {
+            let at = d
+                .contests
+                .iter()
+                .position(|c| c.id == contest_id)
+                .ok_or(Error::NotFound {
+                    what: "this contest",
+                })?;
+            let to = if up { at.checked_sub(1) } else { Some(at + 1) };
+            if let Some(to) = to.filter(|t| *t < d.contests.len()) {
+                d.contests.swap(at, to);
+            }
+            Ok(())
+        })
+        .await
+    }
+
+    /// The roll a ballot would be published with: every unit not retired.
+    async fn current_roll(&self, org: OrgId, ballot: BallotId) -> Result<Vec<EligibleUnit>> {
+        Ok(self
+            .store()
+            .units(org)
+            .await?
+            .into_iter()
+            .filter(|u| u.retired_at.is_none())
+            .map(|u| EligibleUnit {
+                ballot,
+                unit: u.id,
+                label: u.label,
+                weight: u.weight,
+            })
+            .collect())
+    }
+
+    /// Why a secret weighted ballot would reveal some units' ballots, if it would.
+    fn weight_groups_too_small(roll: &[EligibleUnit]) -> Vec<String> {
+        let mut groups: BTreeMap<i64, Vec<&str>> = BTreeMap::new();
+        for u in roll {
+            groups
+                .entry(u.weight.micros())
+                .or_default()
+                .push(u.label.as_str());
+        }
+        let mut exposed: Vec<String> = groups
+            .values()
+            .filter(|labels| labels.len() < MIN_UNITS_PER_WEIGHT)
+            .flatten()
+            .map(|l| (*l).to_owned())
+            .collect();
+        exposed.sort();
+        exposed
+    }
+
+    /// Validates, freezes the roll, makes the definition immutable and queues the notice to
+    /// every eligible owner, all in one transaction.
+    pub async fn publish_ballot(
+        &self,
+        actor: &Actor,
+        org: OrgId,
+        id: BallotId,
+    ) -> Result<Published> {
+        actor.authorize_in(org, OrgAction::ManageBallots)?;
+        let ballot = self.ballot(actor, org, id).await?;
+        if ballot.status() != BallotStatus::Draft {
+            return Err(Error::Conflict(
+                "this ballot was published already".to_owned(),
+            ));
+        }
+        let now = self.clock().now();
+        let definition = &ballot.definition;
+        definition.validate_for_publication(now)?;
+        let roll = self.current_roll(org, id).await?;
+        if roll.is_empty() {
+            return Err(Error::invalid(
+                "units",
+                "none are on file; import the association's units and owners first",
+            ));
+        }
+        if definition.secrecy == Secrecy::Secret && definition.weighting == Weighting::Weighted {
+            let exposed = Self::weight_groups_too_small(&roll);
+            if !exposed.is_empty() {
+                let shown: Vec<&str> = exposed.iter().take(8).map(String::as_str).collect();
+                return Err(Error::invalid(
+                    "weighting",
+                    format!(
+                        "cannot be weighted on a secret ballot here: {} a voting weight fewer \
+                         than {MIN_UNITS_PER_WEIGHT} units share ({}{}), so their ballots would \
+                         be recognisable by weight on the public bulletin. Count one vote per \
+                         unit, or make the ballot recorded",
+                        if exposed.len() == 1 {
+                            "1 unit has".to_owned()
+                        } else {
+                            format!("{} units have", exposed.len())
+                        },
+                        shown.join(", "),
+                        if exposed.len() > shown.len() {
+                            ", …"
+                        } else {
+                            ""
+                        }
+                    ),
+                ));
+            }
+        }
+        let units: BTreeMap<_, Unit> = self
+            .store()
+            .units(org)
+            .await?
+            .into_iter()
+            .map(|u| (u.id, u))
+            .collect();
+        let recipients = self
+            .recipients(org, &units, roll.iter().map(|e| e.unit))
+            .await?;
+        let organization = self.existing_organization(org).await?;
+
+        let mut tx = self.store().begin().await?;
+        if !tx.publish_ballot(id, now, &roll).await? {
+            return Err(Error::Conflict(
+                "this ballot was published already".to_owned(),
+            ));
+        }
+        let mut notices = 0;
+        for (subject, recipient) in &recipients {
+            let set_password_link = self
+                .set_password_link(tx.as_mut(), *subject, org, &ballot, now)
+                .await?;
+            let notice = Notice::BallotPublished {
+                organization: organization.name.to_string(),
+                title: definition.title.clone(),
+                opens: ballot.local(definition.opens_at),
+                closes: ballot.local(definition.closes_at),
+                vote_link: self.public_link(&format!("vote/{id}")),
+                online_units: recipient.online.clone(),
+                paper_units: recipient.paper.clone(),
+                set_password_link,
+                device_test_link: self.public_link("vote/test-device"),
+            };
+            tx.enqueue(&self.message(*subject, &notice)?).await?;
+            notices += 1;
+            notices += self
+                .queue_ballot_sms(
+                    tx.as_mut(),
+                    *subject,
+                    &ballot,
+                    &organization.name.to_string(),
+                    false,
+                )
+                .await?;
+        }
+        let eligible_weight: i64 = roll.iter().map(|u| u.weight.micros()).sum();
+        tx.commit(NewAuditEntry::new(
+            now,
+            actor,
+            Some(org),
+            AuditKind::BallotPublished,
+            serde_json::json!({
+                "ballot": id.to_string(),
+                "definition_sha256": ballot.stored.definition_hash.to_hex(),
+                "eligible_units": roll.len(),
+                "eligible_weight": cista_types::voting::format_weight_sum(i128::from(eligible_weight)),
+                "notices": notices,
+            }),
+        ))
+        .await?;
+        Ok(Published {
+            eligible_units: roll.len(),
+            notices,
+        })
+    }
+
+    /// `https://…/path` on the public origin.
+    pub(crate) fn public_link(&self, path: &str) -> String {
+        format!(
+            "{}/{path}",
+            self.settings().public_origin.trim_end_matches('/')
+        )
+    }
+
+    /// Queues the SMS form of a notice if the ballot sends SMS and the person has a mobile
+    /// number on file; returns how many messages were queued.
+    async fn queue_ballot_sms(
+        &self,
+        tx: &mut dyn StoreTx,
+        subject: SubjectCode,
+        ballot: &Ballot,
+        organization: &str,
+        reminder: bool,
+    ) -> Result<usize> {
+        let definition = &ballot.definition;
+        if !definition.notify_sms || !self.has_phone(subject).await? {
+            return Ok(0);
+        }
+        let sms = Notice::BallotSms {
+            organization: organization.to_owned(),
+            title: definition.title.clone(),
+            closes: ballot.local(definition.closes_at),
+            vote_link: self.public_link(&format!("vote/{}", ballot.id())),
+            reminder,
+        };
+        tx.enqueue(&self.message(subject, &sms)?).await?;
+        Ok(1)
+    }
+
+    async fn has_phone(&self, subject: SubjectCode) -> Result<bool> {
+        match self.own_fields(subject).await {
+            Ok(fields) => Ok(fields.phone.is_some()),
+            Err(Error::PersonErased | Error::NotFound { .. }) => Ok(false),
+            Err(e) => Err(e),
+        }
+    }
+
+    /// For an owner who has not chosen a password yet: a fresh invitation link (valid until
+    /// the ballot closes, at least the usual invitation time, at most 30 days) that leads to
+    /// the ballot once the password is chosen. `None` for everyone else. The links sent
+    /// earlier (the invitation, another ballot's email, an earlier reminder) keep working until
+    /// their own expiry: an owner may follow any email Cista sent; choosing a password with one
+    /// ends the others (`set_password_with_link`).
+    async fn set_password_link(
+        &self,
+        tx: &mut dyn StoreTx,
+        subject: SubjectCode,
+        org: OrgId,
+        ballot: &Ballot,
+        now: Timestamp,
+    ) -> Result<Option<String>> {
+        let closes_at = ballot.definition.closes_at;
+        let invited = self
+            .store()
+            .account(subject)
+            .await?
+            .is_some_and(|a| a.status == AccountStatus::Invited);
+        if !invited {
+            return Ok(None);
+        }
+        let ttl = (closes_at.as_offset() - now.as_offset())
+            .max(self.settings().invite_ttl)
+            .min(Duration::days(30));
+        let token = new_token(self.rng().as_ref());
+        tx.insert_credential(&Credential {
+            token_hash: token.hash,
+            purpose: CredentialPurpose::Invite,
+            subject,
+            org: Some(org),
+            code_hash: None,
+            created_at: now,
+            expires_at: now.plus(ttl),
+            used_at: None,
+            attempts: 0,
+        })
+        .await?;
+        Ok(Some(format!(
+            "{}?next=%2Fvote%2F{}",
+            self.link("i", &token),
+            ballot.id()
+        )))
+    }
+
+    /// Who votes for each unit: its designated voter, or every owner when none is named.
+    /// Grouped by person, with each person's units split into online and paper.
+    async fn recipients(
+        &self,
+        org: OrgId,
+        units: &BTreeMap<cista_types::UnitId, Unit>,
+        unit_ids: impl Iterator<Item = cista_types::UnitId>,
+    ) -> Result<BTreeMap<SubjectCode, Recipient>> {
+        let wanted: BTreeSet<_> = unit_ids.collect();
+        let owners = self.store().unit_owners(org).await?;
+        let mut by_unit: BTreeMap<_, Vec<_>> = BTreeMap::new();
+        for o in owners.iter().filter(|o| wanted.contains(&o.unit)) {
+            by_unit.entry(o.unit).or_default().push(*o);
+        }
+        let mut out: BTreeMap<SubjectCode, Recipient> = BTreeMap::new();
+        for (unit_id, owners) in by_unit {
+            let Some(unit) = units.get(&unit_id) else {
+                continue;
+            };
+            let designated: Vec<_> = owners.iter().filter(|o| o.designated).collect();
+            let voters: Vec<_> = if designated.is_empty() {
+                owners.iter().collect()
+            } else {
+                designated
+            };
+            for o in voters {
+                let entry = out.entry(o.subject).or_default();
+                let label = unit.label.to_string();
+                if unit.consent == ConsentStatus::Consented {
+                    entry.online.push(label);
+                } else {
+                    entry.paper.push(label);
+                }
+            }
+        }
+        // Erased people get nothing.
+        let mut live = BTreeMap::new();
+        for (subject, mut r) in out {
+            r.online.sort_by(|a, b| super::units::natural_cmp(a, b));
+            r.paper.sort_by(|a, b| super::units::natural_cmp(a, b));
+            let account = self.store().account(subject).await?;
+            if account.is_some_and(|a| a.status != AccountStatus::Erased) {
+                live.insert(subject, r);
+            }
+        }
+        Ok(live)
+    }
+
+    /// Withdraws a ballot (draft or published). Its records stay; votes stop.
+    pub async fn cancel_ballot(
+        &self,
+        actor: &Actor,
+        org: OrgId,
+        id: BallotId,
+        reason: &str,
+    ) -> Result<()> {
+        actor.authorize_in(org, OrgAction::ManageBallots)?;
+        let ballot = self.ballot(actor, org, id).await?;
+        let reason = reason.trim();
+        if reason.is_empty() || reason.chars().count() > 500 {
+            return Err(Error::invalid(
+                "reason",
+                "must say why the ballot is cancelled (at most 500 characters)",
+            ));
+        }
+        let now = self.clock().now();
+        let mut tx = self.store().begin().await?;
+        if !tx.cancel_ballot(id, now).await? {
+            return Err(Error::Conflict(
+                "only a draft or an open ballot can be cancelled".to_owned(),
+            ));
+        }
+        tx.commit(NewAuditEntry::new(
+            now,
+            actor,
+            Some(org),
+            AuditKind::BallotCancelled,
+            serde_json::json!({
+                "ballot": id.to_string(),
+                "was": ballot.status().as_str(),
+                "reason": reason,
+            }),
+        ))
+        .await?;
+        Ok(())
+    }
+
+    /// A new draft copied from a cancelled ballot, to correct and publish.
+    pub async fn reissue_ballot(
+        &self,
+        actor: &Actor,
+        org: OrgId,
+        id: BallotId,
+    ) -> Result<BallotId> {
+        actor.authorize_in(org, OrgAction::ManageBallots)?;
+        let ballot = self.ballot(actor, org, id).await?;
+        if ballot.status() != BallotStatus::Cancelled {
+            return Err(Error::Conflict(
+                "only a cancelled ballot can be reissued".to_owned(),
+            ));
+        }
+        let mut definition = ballot.definition;
+        definition.title = format!("{} (corrected)", definition.title)
+            .chars()
+            .take(super::definition::MAX_TITLE)
+            .collect();
+        self.insert_draft(actor, org, &definition, Some(id)).await
+    }
+
+    /// Sends a reminder now to every owner of a unit that has not voted (at most one manual
+    /// reminder per hour per ballot).
+    pub async fn send_reminders(&self, actor: &Actor, org: OrgId, id: BallotId) -> Result<usize> {
+        actor.authorize_in(org, OrgAction::ManageBallots)?;
+        let ballot = self.ballot(actor, org, id).await?;
+        let now = self.clock().now();
+        if !ballot.accepts_votes(now) {
+            return Err(Error::BallotNotOpen(
+                "reminders go out only while the ballot is open".to_owned(),
+            ));
+        }
+        let hour = now.unix_micros() / 3_600_000_000;
+        let sent = self
+            .remind(actor, &ballot, &format!("manual-{hour}"), now)
+            .await?;
+        sent.ok_or_else(|| {
+            Error::Conflict("a reminder for this ballot already went out this hour".to_owned())
+        })
+    }
+
+    /// Sends the reminders whose time has come (the worker calls this).
+    pub(crate) async fn scheduled_reminders(
+        &self,
+        ballot: &Ballot,
+        now: Timestamp,
+    ) -> Result<usize> {
+        if ballot.window(now) != Window::Open {
+            return Ok(0);
+        }
+        let mut total = 0;
+        for hours in &ballot.definition.reminder_hours {
+            let due = ballot
+                .definition
+                .closes_at
+                .plus(Duration::hours(-i64::from(*hours)));
+            if now >= due {
+                total += self
+                    .remind(
+                        &Actor::System,
+                        ballot,
+                        &format!("before-close-{hours}h"),
+                        now,
+                    )
+                    .await?
+                    .unwrap_or(0);
+            }
+        }
+        Ok(total)
+    }
+
+    /// How many people a reminder sent now would go to (the owners who vote for units that
+    /// have not voted yet), for the confirmation before sending it.
+    pub async fn reminder_count(&self, actor: &Actor, org: OrgId, id: BallotId) -> Result<usize> {
+        actor.authorize_in(org, OrgAction::ManageBallots)?;
+        let ballot = self.ballot(actor, org, id).await?;
+        Ok(self.reminder_recipients(&ballot).await?.len())
+    }
+
+    /// The people a reminder goes to: those who vote for units on the roll that have not
+    /// voted yet.
+    async fn reminder_recipients(
+        &self,
+        ballot: &Ballot,
+    ) -> Result<BTreeMap<SubjectCode, Recipient>> {
+        let org = ballot.org();
+        let voted: BTreeSet<_> = self
+            .store()
+            .participation(ballot.id())
+            .await?
+            .into_iter()
+            .map(|p| p.unit)
+            .collect();
+        let pending = self
+            .store()
+            .eligible_units(ballot.id())
+            .await?
+            .into_iter()
+            .map(|e| e.unit)
+            .filter(|u| !voted.contains(u));
+        let units: BTreeMap<_, Unit> = self
+            .store()
+            .units(org)
+            .await?
+            .into_iter()
+            .map(|u| (u.id, u))
+            .collect();
+        self.recipients(org, &units, pending).await
+    }
+
+    /// Claims `slot` and queues reminders; None if the slot was taken already.
+    async fn remind(
+        &self,
+        actor: &Actor,
+        ballot: &Ballot,
+        slot: &str,
+        now: Timestamp,
+    ) -> Result<Option<usize>> {
+        let org = ballot.org();
+        let recipients = self.reminder_recipients(ballot).await?;
+        let organization = self.existing_organization(org).await?;
+        let definition = &ballot.definition;
+        let mut tx = self.store().begin().await?;
+        if !tx.claim_reminder(ballot.id(), slot, now).await? {
+            return Ok(None);
+        }
+        let mut sent = 0;
+        for (subject, r) in &recipients {
+            let set_password_link = self
+                .set_password_link(tx.as_mut(), *subject, org, ballot, now)
+                .await?;
+            let notice = Notice::BallotReminder {
+                organization: organization.name.to_string(),
+                title: definition.title.clone(),
+                closes: ballot.local(definition.closes_at),
+                vote_link: self.public_link(&format!("vote/{}", ballot.id())),
+                online_units: r.online.clone(),
+                paper_units: r.paper.clone(),
+                set_password_link,
+            };
+            tx.enqueue(&self.message(*subject, &notice)?).await?;
+            sent += 1;
+            sent += self
+                .queue_ballot_sms(
+                    tx.as_mut(),
+                    *subject,
+                    ballot,
+                    &organization.name.to_string(),
+                    true,
+                )
+                .await?;
+        }
+        tx.commit(NewAuditEntry::new(
+            now,
+            actor,
+            Some(org),
+            AuditKind::RemindersSent,
+            serde_json::json!({
+                "ballot": ballot.id().to_string(),
+                "slot": slot,
+                "messages": sent,
+            }),
+        ))
+        .await?;
+        Ok(Some(sent))
+    }
+}

@@ -1,0 +1,773 @@
+//! Casting: one vote per unit per ballot, online or on paper, whatever the order or timing.
+//! The participation row, the ballot box entry and the audit entry commit in one transaction;
+//! the database's unique constraint on (ballot, unit) decides between concurrent casts, and
+//! every refused attempt is recorded (a refusal row and an audit entry) with why.
+//!
+//! A secret ballot's box entry holds the tracker, the weight it counts with and the sealed
+//! choices, nothing else; the voter gets a signed receipt and the server keeps no copy that
+//! ties the choices to the unit.
+//!
+//! Casting is safe to repeat. Each voting form carries a submission id drawn for that page;
+//! the participation row keeps only its SHA-256, and the tracker is a keyed hash of the id.
+//! A repeat of the same submission (reload, back, double-click, a restored tab) finds the
+//! first cast by the hash and re-derives its tracker from the id the voter's page holds, so it
+//! answers with the first cast's receipt and is never recorded as a refused attempt, while the
+//! server still holds nothing that links the unit to the choices.
+//!
+//! The receipt's signature covers the ballot, the tracker and the bulletin checkpoint the
+//! tracker will be found under, never the unit or the choices: a signed statement of how a
+//! unit voted would be a proof a voter could sell.
+
+use super::Ballot;
+use super::bundle::checkpoint_origin;
+use super::definition::{Choices, Secrecy, Weighting};
+use super::units::votes_for;
+use crate::platform::audit::{AuditKind, NewAuditEntry};
+use crate::ports::{
+    BallotStatus, BoxEntry, ConsentStatus, Participation, Refusal, Unit, VoteChannel, VoteOrigin,
+};
+use crate::{Access, Actor, Cista, Error, OrgAction, Result};
+use cista_crypto::envelope::{Sealed, aad};
+use cista_crypto::{DataKey, Digest32};
+use cista_types::{BallotId, OrgId, SubjectCode, Timestamp, Tracker, UnitId, Weight};
+
+/// A submitted ballot form.
+#[derive(Debug, Clone)]
+pub struct CastRequest {
+    pub ballot: BallotId,
+    pub unit: UnitId,
+    /// The definition hash the form was made from (hex); must equal the ballot's.
+    pub definition_hash: String,
+    /// The form's fields (`c{contest}` = answer or candidate id).
+    pub fields: Vec<(String, String)>,
+    pub origin: VoteOrigin,
+    /// The voting form's submission id (drawn for each rendered form; only the voter's page
+    /// holds it). A repeat of the same submission returns the first cast's receipt. `None`
+    /// for casts that come without a form.
+    pub submission: Option<String>,
+}
+
+/// What the voter takes away: shown once, never stored.
+#[derive(Debug, Clone)]
+pub struct Receipt {
+    pub ballot: BallotId,
+    pub ballot_title: String,
+    pub organization: String,
+    pub unit: String,
+    pub tracker: Tracker,
+    pub cast_at: Timestamp,
+    /// `cast_at` in the ballot's time zone, with seconds.
+    pub cast_at_local: String,
+    pub channel: VoteChannel,
+    pub secrecy: Secrecy,
+    /// Each contest's title and the chosen option(s).
+    pub choices: Vec<(String, Vec<String>)>,
+    pub definition_hash: Digest32,
+    /// The origin of the signed checkpoint the bulletin will publish at the close, under
+    /// which the tracker is to be found.
+    pub checkpoint_origin: String,
+    /// The signed part (checkable with the instance's verifier key): ballot, tracker and
+    /// checkpoint origin, never the unit or the choices.
+    pub signed: String,
+    /// This answers a repeat of the submission that cast the vote: the receipt is the first
+    /// cast's.
+    pub repeated: bool,
+    /// The choices as cast, for sealing the receipt into the voter's browser.
+    pub answers: Choices,
+}
+
+/// How long a receipt sealed into the voter's browser can be shown again (a reload, the back
+/// button) before it is gone for good, as a receipt shown once should be.
+pub const RECEIPT_TTL: time::Duration = time::Duration::minutes(30);
+
+/// What a sealed receipt carries: enough to show it again, nothing the ballot does not say.
+#[derive(serde::Serialize, serde::Deserialize)]
+struct SealedReceipt {
+    tracker: i64,
+    cast_at: i64,
+    channel: VoteChannel,
+    answers: Choices,
+}
+
+/// How many trackers a cast tries before giving up (a 60-bit collision is vanishingly rare).
+const TRACKER_ATTEMPTS: u8 = 2;
+
+/// The SHA-256 a participation row keeps of a voting form's submission id.
+fn submission_sha256(submission: &str) -> Digest32 {
+    Digest32::sha256(&[b"cista/v1|vote-submission|", submission.as_bytes()])
+}
+
+/// What staff see after entering a paper ballot: no tracker and no choices, so the entry
+/// screen cannot be used to link a secret ballot to its unit.
+#[derive(Debug, Clone)]
+pub struct PaperEntered {
+    pub unit: String,
+    pub at_local: String,
+}
+
+/// The choices sealed in a box entry, opened with the organization's data key.
+pub(crate) fn open_choices(key: &DataKey, entry: &BoxEntry) -> Result<Choices> {
+    let plain = key.open(
+        &choices_aad(entry.ballot, entry.tracker),
+        &Sealed::from_bytes(entry.sealed_choices.clone()),
+    )?;
+    let text = String::from_utf8(plain)
+        .map_err(|_| Error::Integrity("a ballot is not text".to_owned()))?;
+    Choices::from_json(&text)
+}
+
+/// The associated data a ballot's sealed choices are bound to.
+pub(crate) fn choices_aad(ballot: BallotId, tracker: Tracker) -> Vec<u8> {
+    aad(
+        "ballot_box",
+        "choices",
+        &format!("{}/{}", ballot, tracker.as_i64()),
+    )
+}
+
+struct Checked {
+    ballot: Ballot,
+    unit: Unit,
+    organization: String,
+    weight: Weight,
+    choices: Choices,
+}
+
+/// Takes the ballot's shared lock inside `tx` and refuses unless it is still published and
+/// open at `now`: a close waits for the transaction, and a ballot that closed while the vote
+/// was being checked is seen here. Errors: `BallotNotOpen`.
+pub(crate) async fn lock_open_ballot(
+    tx: &mut dyn crate::ports::StoreTx,
+    ballot: &Ballot,
+    now: Timestamp,
+) -> Result<()> {
+    let live = tx
+        .lock_ballot(ballot.id(), false)
+        .await?
+        .is_some_and(|b| b.status == BallotStatus::Published && now < b.closes_at);
+    if live {
+        Ok(())
+    } else {
+        Err(Error::BallotNotOpen(format!(
+            "voting on “{}” has closed; no late ballots are accepted",
+            ballot.definition.title
+        )))
+    }
+}
+
+impl Cista {
+    /// Casts an online vote for one of the voter's units. A repeat of a submission that
+    /// already cast the vote returns that cast's receipt (`repeated`), whatever happened since.
+    pub async fn cast_vote(&self, actor: &Actor, request: CastRequest) -> Result<Receipt> {
+        let person = actor.person().ok_or(Error::Unauthenticated)?;
+        let channel = match person.access {
+            Access::Full => VoteChannel::Web,
+            Access::SmsRestricted => VoteChannel::SmsSession,
+        };
+        let voter = person.subject;
+        if let Some(receipt) = self.repeated_cast(actor, &request).await? {
+            return Ok(receipt);
+        }
+        let checked = match self.check_cast(actor, &request, channel, Some(voter)).await {
+            Ok(c) => c,
+            Err(refusal) => {
+                return Err(self
+                    .refused(actor, &request, channel, Some(voter), refusal)
+                    .await);
+            }
+        };
+        let written = self
+            .write_vote(
+                actor,
+                &checked,
+                channel,
+                Some(voter),
+                &request.origin,
+                request.submission.as_deref(),
+            )
+            .await;
+        let (tracker, cast_at) = match written {
+            Ok(done) => done,
+            Err(refusal @ Error::AlreadyVoted(_)) => {
+                // The same submission, sent twice at once, may have committed first.
+                if let Some(receipt) = self.repeated_cast(actor, &request).await? {
+                    return Ok(receipt);
+                }
+                return Err(self
+                    .refused(actor, &request, channel, Some(voter), refusal)
+                    .await);
+            }
+            Err(e) => return Err(e),
+        };
+        Ok(self.receipt(
+            &checked.ballot,
+            checked.organization.clone(),
+            checked.unit.label.as_str(),
+            (tracker, cast_at, channel),
+            &checked.choices,
+            false,
+        ))
+    }
+
+    /// The first cast's receipt when `request` repeats the submission that cast it (same
+    /// submission id, same voter); `None` otherwise.
+    async fn repeated_cast(&self, actor: &Actor, request: &CastRequest) -> Result<Option<Receipt>> {
+        let Some(submission) = request.submission.as_deref() else {
+            return Ok(None);
+        };
+        let Some(first) = self
+            .store()
+            .participation_of(request.ballot, request.unit)
+            .await?
+        else {
+            return Ok(None);
+        };
+        let same = first
+            .submission
+            .is_some_and(|hash| hash.ct_eq(&submission_sha256(submission)));
+        let voter = actor.person().map(|p| p.subject);
+        if !same || first.voter.is_none() || first.voter != voter {
+            return Ok(None);
+        }
+        let ballot = self.load_ballot(request.ballot).await?;
+        let unit = self
+            .store()
+            .unit(request.unit)
+            .await?
+            .ok_or(Error::NotFound { what: "this unit" })?;
+        for attempt in 0..TRACKER_ATTEMPTS {
+            let tracker = self.derived_tracker(ballot.id(), submission, attempt)?;
+            let Some(entry) = self.store().box_entry(ballot.id(), tracker).await? else {
+                continue;
+            };
+            let choices = self.open_box_entry(ballot.org(), &entry).await?;
+            let organization = self.organization_name(ballot.org()).await?;
+            return Ok(Some(self.receipt(
+                &ballot,
+                organization,
+                unit.label.as_str(),
+                (tracker, first.at, first.channel),
+                &choices,
+                true,
+            )));
+        }
+        Err(Error::Integrity(
+            "a cast's ballot is missing from the box".to_owned(),
+        ))
+    }
+
+    /// The tracker of a cast made from the form with `submission`: a keyed hash, so only the
+    /// holder of the form's id (and this instance) can derive it again.
+    fn derived_tracker(&self, ballot: BallotId, submission: &str, attempt: u8) -> Result<Tracker> {
+        let tag = cista_crypto::mac::keyed_hash(
+            self.instance_keys().mac.expose(),
+            "ballot-tracker",
+            format!("{ballot}|{attempt}|{submission}").as_bytes(),
+        )?;
+        let mut bytes = [0u8; 8];
+        bytes.copy_from_slice(tag.get(..8).unwrap_or(&[0u8; 8]));
+        Ok(Tracker::from_uniform_bytes(bytes))
+    }
+
+    /// The choices sealed in one box entry.
+    async fn open_box_entry(&self, org: OrgId, entry: &BoxEntry) -> Result<Choices> {
+        open_choices(&self.org_data_key(org).await?, entry)
+    }
+
+    async fn organization_name(&self, org: OrgId) -> Result<String> {
+        Ok(self
+            .store()
+            .organization(org)
+            .await?
+            .map(|o| o.name.to_string())
+            .unwrap_or_default())
+    }
+
+    /// A receipt for a cast: what the voter reads, and the signed part.
+    fn receipt(
+        &self,
+        ballot: &Ballot,
+        organization: String,
+        unit: &str,
+        (tracker, cast_at, channel): (Tracker, Timestamp, VoteChannel),
+        choices: &Choices,
+        repeated: bool,
+    ) -> Receipt {
+        let checkpoint_origin =
+            checkpoint_origin(&self.instance().audit_origin, &ballot.id().to_string());
+        let signed = self.sign_receipt(ballot, &organization, tracker, &checkpoint_origin);
+        Receipt {
+            ballot: ballot.id(),
+            ballot_title: ballot.definition.title.clone(),
+            organization,
+            unit: unit.to_owned(),
+            tracker,
+            cast_at,
+            cast_at_local: ballot.definition.time_zone.format_precise(cast_at),
+            channel,
+            secrecy: ballot.definition.secrecy,
+            choices: choices.describe(&ballot.definition),
+            definition_hash: ballot.stored.definition_hash,
+            checkpoint_origin,
+            signed,
+            repeated,
+            answers: choices.clone(),
+        }
+    }
+
+    /// Seals a receipt for the voter's browser (a short-lived cookie bound to the session), so
+    /// the page after the cast's redirect can show it while the server keeps no copy.
+    pub fn seal_receipt(&self, receipt: &Receipt, unit: UnitId, session: &str) -> Result<String> {
+        let parts = SealedReceipt {
+            tracker: receipt.tracker.as_i64(),
+            cast_at: receipt.cast_at.unix_micros(),
+            channel: receipt.channel,
+            answers: receipt.answers.clone(),
+        };
+        let json = serde_json::to_vec(&parts).map_err(|e| Error::Internal(e.to_string()))?;
+        self.seal_for_browser(
+            &format!("receipt/{}/{unit}", receipt.ballot),
+            session,
+            RECEIPT_TTL,
+            &json,
+        )
+    }
+
+    /// The receipt sealed by `seal_receipt` for this ballot, unit and session; `None` when it
+    /// is absent, expired, altered or someone else's. The unit must still be one the voter
+    /// votes for.
+    pub async fn open_receipt(
+        &self,
+        actor: &Actor,
+        ballot: BallotId,
+        unit: UnitId,
+        session: &str,
+        sealed: &str,
+    ) -> Result<Option<Receipt>> {
+        let Some(json) =
+            self.open_from_browser(&format!("receipt/{ballot}/{unit}"), session, sealed)
+        else {
+            return Ok(None);
+        };
+        let Ok(parts) = serde_json::from_slice::<SealedReceipt>(&json) else {
+            return Ok(None);
+        };
+        let mine = self.my_ballot(actor, ballot).await?;
+        let Some((unit, _)) = mine.units.iter().find(|(u, _)| u.id == unit) else {
+            return Ok(None);
+        };
+        let cast_at = Timestamp::from_unix_micros(parts.cast_at)?;
+        let organization = self.organization_name(mine.ballot.org()).await?;
+        Ok(Some(self.receipt(
+            &mine.ballot,
+            organization,
+            unit.label.as_str(),
+            (Tracker::from_i64(parts.tracker), cast_at, parts.channel),
+            &parts.answers,
+            false,
+        )))
+    }
+
+    /// Enters a paper ballot for a unit, as staff.
+    pub async fn enter_paper_ballot(
+        &self,
+        actor: &Actor,
+        request: CastRequest,
+    ) -> Result<PaperEntered> {
+        let ballot = self.load_ballot(request.ballot).await?;
+        actor.authorize_in(ballot.org(), OrgAction::EnterPaperBallots)?;
+        if ballot.definition.secrecy == Secrecy::Secret {
+            // Entering a unit's choices on one screen would show staff how it voted.
+            return Err(Error::Conflict(
+                "a secret ballot's paper ballots come in two envelopes: check in the outer \
+                 envelope, then enter the inner ballots by batch, with no unit"
+                    .to_owned(),
+            ));
+        }
+        let staff = actor.person().map(|p| p.subject);
+        let mut request = request;
+        request.origin = VoteOrigin {
+            ip: request.origin.ip.take(),
+            user_agent: request.origin.user_agent.take(),
+            staff,
+        };
+        let channel = VoteChannel::Paper;
+        let checked = match self.check_cast(actor, &request, channel, None).await {
+            Ok(c) => c,
+            Err(refusal) => {
+                return Err(self.refused(actor, &request, channel, None, refusal).await);
+            }
+        };
+        match self
+            .write_vote(actor, &checked, channel, None, &request.origin, None)
+            .await
+        {
+            Ok((_, at)) => Ok(PaperEntered {
+                unit: checked.unit.label.to_string(),
+                at_local: checked.ballot.definition.time_zone.format_precise(at),
+            }),
+            Err(refusal @ Error::AlreadyVoted(_)) => {
+                Err(self.refused(actor, &request, channel, None, refusal).await)
+            }
+            Err(e) => Err(e),
+        }
+    }
+
+    /// Every check a cast must pass before it is written. Errors here are refusals.
+    async fn check_cast(
+        &self,
+        actor: &Actor,
+        request: &CastRequest,
+        channel: VoteChannel,
+        voter: Option<SubjectCode>,
+    ) -> Result<Checked> {
+        let (ballot, unit, weight) = self
+            .check_participation(actor, request.ballot, request.unit, channel, voter)
+            .await?;
+        let hash_ok = Digest32::from_hex(request.definition_hash.trim())
+            .is_some_and(|h| h.ct_eq(&ballot.stored.definition_hash));
+        if !hash_ok {
+            return Err(Error::BallotChanged);
+        }
+        let choices = Choices::from_form(&ballot.definition, &request.fields)?;
+        let organization = self.organization_name(ballot.org()).await?;
+        Ok(Checked {
+            ballot,
+            unit,
+            organization,
+            weight,
+            choices,
+        })
+    }
+
+    /// Whether `unit` may take part in the ballot now through `channel`: the ballot is open,
+    /// the unit on its roll, and (online) the voter owns it, votes for it and has consent on
+    /// file. Returns the ballot, the unit and the weight the unit's ballot counts with.
+    /// Errors here are refusals.
+    pub(crate) async fn check_participation(
+        &self,
+        actor: &Actor,
+        ballot: BallotId,
+        unit: UnitId,
+        channel: VoteChannel,
+        voter: Option<SubjectCode>,
+    ) -> Result<(Ballot, Unit, Weight)> {
+        let ballot = self.load_ballot(ballot).await?;
+        let unit = self
+            .store()
+            .unit(unit)
+            .await?
+            .filter(|u| u.org == ballot.org())
+            .ok_or(Error::NotFound { what: "this unit" })?;
+        let now = self.clock().now();
+        let title = &ballot.definition.title;
+        match ballot.status() {
+            BallotStatus::Published => {}
+            BallotStatus::Draft => {
+                return Err(Error::NotFound {
+                    what: "this ballot",
+                });
+            }
+            BallotStatus::Cancelled => {
+                return Err(Error::BallotNotOpen(format!(
+                    "“{title}” was cancelled; no votes are accepted"
+                )));
+            }
+            BallotStatus::Closed => {
+                return Err(Error::BallotNotOpen(format!(
+                    "voting on “{title}” closed on {}; no late ballots are accepted",
+                    ballot.local(ballot.definition.closes_at)
+                )));
+            }
+        }
+        if now < ballot.definition.opens_at {
+            return Err(Error::BallotNotOpen(format!(
+                "voting on “{title}” opens on {}",
+                ballot.local(ballot.definition.opens_at)
+            )));
+        }
+        if now >= ballot.definition.closes_at {
+            return Err(Error::BallotNotOpen(format!(
+                "voting on “{title}” closed on {}; no late ballots are accepted",
+                ballot.local(ballot.definition.closes_at)
+            )));
+        }
+        let eligible = self
+            .store()
+            .eligible_unit(ballot.id(), unit.id)
+            .await?
+            .ok_or_else(|| {
+                Error::NotEligible(format!(
+                    "unit {} is not on the roll of “{title}” (it was added after publication)",
+                    unit.label
+                ))
+            })?;
+        if channel == VoteChannel::Paper {
+            if !ballot.definition.paper {
+                return Err(Error::NotEligible(format!(
+                    "“{title}” does not accept paper ballots"
+                )));
+            }
+        } else {
+            let person = actor.person().ok_or(Error::Unauthenticated)?;
+            let owners = self.store().owners_of(unit.id).await?;
+            let owner = owners.iter().any(|o| Some(o.subject) == voter);
+            if !owner || !person.roles.contains_key(&ballot.org()) {
+                return Err(Error::NotEligible(format!(
+                    "you are not an owner of unit {} in this association",
+                    unit.label
+                )));
+            }
+            if !votes_for(&owners, person.subject) {
+                return Err(Error::NotEligible(format!(
+                    "unit {} has another owner as its designated voter; only they vote for it",
+                    unit.label
+                )));
+            }
+            match unit.consent {
+                ConsentStatus::Consented => {}
+                ConsentStatus::None => {
+                    return Err(Error::ConsentRequired(format!(
+                        "unit {} has not consented to online voting. Give consent on your \
+                         voting page, or vote on paper: ask the association's office for a \
+                         paper ballot",
+                        unit.label
+                    )));
+                }
+                ConsentStatus::OptedOut => {
+                    return Err(Error::ConsentRequired(format!(
+                        "unit {} opted out of online voting, so it votes on paper: ask the \
+                         association's office for a paper ballot",
+                        unit.label
+                    )));
+                }
+            }
+        }
+        let weight = match ballot.definition.weighting {
+            Weighting::Weighted => eligible.weight,
+            Weighting::PerUnit => Weight::ONE,
+        };
+        Ok((ballot, unit, weight))
+    }
+
+    /// Writes the participation row and the ballot in one transaction with the audit entry.
+    /// Returns `AlreadyVoted` (writing nothing) if the unit took part first.
+    async fn write_vote(
+        &self,
+        actor: &Actor,
+        checked: &Checked,
+        channel: VoteChannel,
+        voter: Option<SubjectCode>,
+        origin: &VoteOrigin,
+        submission: Option<&str>,
+    ) -> Result<(Tracker, Timestamp)> {
+        let ballot = &checked.ballot;
+        let choices_json = checked.choices.to_json()?;
+        let recorded = ballot.definition.secrecy == Secrecy::Recorded;
+        // A tracker collision (60 random bits) is vanishingly rare; one retry covers it.
+        for attempt in 0..TRACKER_ATTEMPTS {
+            let tracker = match submission {
+                Some(id) => self.derived_tracker(ballot.id(), id, attempt)?,
+                None => Tracker::new(self.rng().as_ref()),
+            };
+            let sealed = self
+                .seal_for_org(
+                    ballot.org(),
+                    &choices_aad(ballot.id(), tracker),
+                    choices_json.as_bytes(),
+                )
+                .await?;
+            let mut tx = self.store().begin().await?;
+            let now = self.clock().now();
+            lock_open_ballot(tx.as_mut(), ballot, now).await?;
+            let participation = Participation {
+                ballot: ballot.id(),
+                unit: checked.unit.id,
+                channel,
+                voter,
+                origin: origin.clone(),
+                at: now,
+                submission: submission.map(submission_sha256),
+            };
+            if !tx.insert_participation(&participation).await? {
+                drop(tx);
+                return Err(self.already_voted(ballot, &checked.unit).await?);
+            }
+            let entry = BoxEntry {
+                ballot: ballot.id(),
+                tracker,
+                weight: checked.weight,
+                sealed_choices: sealed.into_bytes(),
+                unit: recorded.then_some(checked.unit.id),
+                cast_at: recorded.then_some(now),
+            };
+            match tx.insert_box_entry(&entry).await {
+                Ok(()) => {}
+                Err(Error::Conflict(_)) => continue,
+                Err(e) => return Err(e),
+            }
+            tx.commit(NewAuditEntry::new(
+                now,
+                actor,
+                Some(ballot.org()),
+                AuditKind::VoteCast,
+                serde_json::json!({
+                    "ballot": ballot.id().to_string(),
+                    "unit": checked.unit.id.to_string(),
+                    "channel": channel.as_str(),
+                }),
+            ))
+            .await?;
+            return Ok((tracker, now));
+        }
+        Err(Error::Internal(
+            "could not draw an unused tracker".to_owned(),
+        ))
+    }
+
+    /// The refusal for a unit that already took part: when and how, in the ballot's zone.
+    pub(crate) async fn already_voted(&self, ballot: &Ballot, unit: &Unit) -> Result<Error> {
+        let first = self
+            .store()
+            .participation_of(ballot.id(), unit.id)
+            .await?
+            .ok_or_else(|| Error::Internal("the earlier vote is not visible".to_owned()))?;
+        Ok(Error::AlreadyVoted(format!(
+            "unit {} already voted on {}, {}. Each unit votes once; this attempt was recorded",
+            unit.label,
+            ballot.definition.time_zone.format(first.at),
+            first.channel.describe()
+        )))
+    }
+
+    /// Records a refused attempt (a refusal row and an audit entry) when it names a ballot
+    /// and a unit of the same organization, then hands the refusal back. Never records the
+    /// choices that were attempted.
+    pub(crate) async fn refused(
+        &self,
+        actor: &Actor,
+        request: &CastRequest,
+        channel: VoteChannel,
+        voter: Option<SubjectCode>,
+        refusal: Error,
+    ) -> Error {
+        let recordable = !matches!(
+            refusal,
+            Error::NotFound { .. }
+                | Error::Unauthenticated
+                | Error::Forbidden { .. }
+                | Error::Store(_)
+                | Error::StoreUnavailable(_)
+                | Error::KeyProviderUnavailable(_)
+                | Error::Internal(_)
+        );
+        if !recordable {
+            return refusal;
+        }
+        let record = async {
+            let Some(ballot) = self.store().ballot(request.ballot).await? else {
+                return Ok(());
+            };
+            let unit_ok = self
+                .store()
+                .unit(request.unit)
+                .await?
+                .is_some_and(|u| u.org == ballot.org);
+            if !unit_ok {
+                return Ok(());
+            }
+            let now = self.clock().now();
+            let row = Refusal {
+                id: self.rng().id63(),
+                ballot: request.ballot,
+                unit: request.unit,
+                channel,
+                voter,
+                origin: request.origin.clone(),
+                at: now,
+                reason: refusal.code().to_owned(),
+            };
+            let mut tx = self.store().begin().await?;
+            tx.insert_refusal(&row).await?;
+            tx.commit(NewAuditEntry::new(
+                now,
+                actor,
+                Some(ballot.org),
+                AuditKind::VoteRefused,
+                serde_json::json!({
+                    "ballot": request.ballot.to_string(),
+                    "unit": request.unit.to_string(),
+                    "channel": channel.as_str(),
+                    "reason": refusal.code(),
+                }),
+            ))
+            .await?;
+            Ok::<_, Error>(())
+        };
+        if let Err(e) = record.await {
+            tracing::error!(code = e.code(), cause = %e.chain(), "could not record a refused vote");
+        }
+        refusal
+    }
+
+    /// The signed part of a receipt: which ballot (and its exact definition), the tracker, and
+    /// the checkpoint it will be found under on the bulletin. Deliberately not the unit, the
+    /// time or the choices (see the module docs).
+    fn sign_receipt(
+        &self,
+        ballot: &Ballot,
+        organization: &str,
+        tracker: Tracker,
+        checkpoint_origin: &str,
+    ) -> String {
+        let one_line = |s: &str| s.replace(['\n', '\r'], " ");
+        let mut body = String::from("Cista ballot receipt\n");
+        body.push_str(&format!("organization {}\n", one_line(organization)));
+        body.push_str(&format!(
+            "ballot {} {}\n",
+            ballot.id(),
+            one_line(&ballot.definition.title)
+        ));
+        body.push_str(&format!(
+            "definition {}\n",
+            ballot.stored.definition_hash.to_hex()
+        ));
+        body.push_str(&format!("tracker {tracker}\n"));
+        body.push_str(&format!("checkpoint {}\n", one_line(checkpoint_origin)));
+        self.signer().sign_text(&body)
+    }
+
+    /// Checks a receipt's signature with this instance's key; returns its text.
+    pub fn verify_receipt(&self, signed: &str) -> Result<String> {
+        let body = self.signer().verifier().verify_text(signed)?;
+        if !body.starts_with("Cista ballot receipt\n") {
+            return Err(Error::invalid("receipt", "is not a Cista ballot receipt"));
+        }
+        Ok(body)
+    }
+
+    /// Units staff may enter a paper ballot for: on the roll, not yet voted.
+    pub async fn paper_candidates(
+        &self,
+        actor: &Actor,
+        ballot: &Ballot,
+    ) -> Result<Vec<crate::ports::EligibleUnit>> {
+        actor.authorize_in(ballot.org(), OrgAction::EnterPaperBallots)?;
+        let voted: std::collections::BTreeSet<_> = self
+            .store()
+            .participation(ballot.id())
+            .await?
+            .into_iter()
+            .map(|p| p.unit)
+            .collect();
+        let mut units: Vec<_> = self
+            .store()
+            .eligible_units(ballot.id())
+            .await?
+            .into_iter()
+            .filter(|u| !voted.contains(&u.unit))
+            .collect();
+        units.sort_by(|a, b| super::units::natural_cmp(a.label.as_str(), b.label.as_str()));
+        Ok(units)
+    }
+}

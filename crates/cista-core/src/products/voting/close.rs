@@ -1,0 +1,331 @@
+//! Closing a ballot and what follows: the periodic shuffle of open ballot boxes, the close
+//! (tally, Merkle tree over the ballot list, signed checkpoint, results) in one transaction
+//! that waits for votes in flight, and the published results and bundle. Before the close no
+//! function here returns a count per choice (FL-09): turnout and quorum only.
+
+use super::bundle::{
+    self, BUNDLE_FORMAT, BallotResults, Bundle, PublishedBallot, RESULTS_FORMAT, checkpoint_origin,
+};
+use super::cast::open_choices;
+use super::definition::BallotDefinition;
+use super::tally::{CountedBallot, Turnout, tally};
+use super::{Ballot, Window};
+use crate::platform::audit::{AuditKind, NewAuditEntry};
+use crate::ports::{BallotStatus, BoxEntry, EligibleUnit, Participation, VoteChannel};
+use crate::{Action, Actor, Cista, Error, OrgAction, Result};
+use cista_crypto::note::Checkpoint;
+use cista_types::{BallotId, OrgId, Timestamp};
+use std::collections::BTreeMap;
+
+/// What one pass of the voting worker did.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct WorkDone {
+    pub closed: usize,
+    pub shuffled: usize,
+    pub reminders: usize,
+    /// Ballots past their closing time that wait for paper ballots to be entered.
+    pub waiting_for_paper: usize,
+}
+
+/// Turnout and quorum while a ballot is open: never a count per choice.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LiveTurnout {
+    pub turnout: Turnout,
+    pub quorum_reached: bool,
+    pub min_turnout_reached: Option<bool>,
+}
+
+/// Turnout from the frozen roll and the participation ledger.
+pub fn turnout_of(eligible: &[EligibleUnit], participation: &[Participation]) -> Turnout {
+    let weights: BTreeMap<_, _> = eligible.iter().map(|e| (e.unit, e.weight)).collect();
+    let mut t = Turnout {
+        eligible_units: eligible.len() as u64,
+        eligible_weight: eligible.iter().map(|e| e.weight.micros()).sum(),
+        voted_units: 0,
+        voted_weight: 0,
+        web: 0,
+        sms_session: 0,
+        paper: 0,
+    };
+    for p in participation {
+        let Some(w) = weights.get(&p.unit) else {
+            continue;
+        };
+        t.voted_units += 1;
+        t.voted_weight += w.micros();
+        match p.channel {
+            VoteChannel::Web => t.web += 1,
+            VoteChannel::SmsSession => t.sms_session += 1,
+            VoteChannel::Paper => t.paper += 1,
+        }
+    }
+    t
+}
+
+impl Cista {
+    /// One pass of the background work on ballots: close those whose time has come, shuffle
+    /// the boxes of open ones that received ballots, send scheduled reminders. Safe to run in
+    /// several processes at once.
+    pub async fn run_voting_work(&self, actor: &Actor) -> Result<WorkDone> {
+        actor.authorize(Action::DeliverMessages)?;
+        let mut done = WorkDone::default();
+        let now = self.clock().now();
+        for stored in self
+            .store()
+            .ballots_with_status(BallotStatus::Published)
+            .await?
+        {
+            let ballot = match Ballot::from_stored(stored) {
+                Ok(b) => b,
+                Err(e) => {
+                    tracing::error!(cause = %e.chain(), "a ballot cannot be read");
+                    continue;
+                }
+            };
+            let result = async {
+                if ballot.window(now) == Window::Over {
+                    match self.close_ballot(actor, &ballot).await {
+                        Ok(true) => done.closed += 1,
+                        Ok(false) => {}
+                        // Staff still have inner ballots to enter; the live page says so.
+                        Err(Error::PaperPending(_)) => done.waiting_for_paper += 1,
+                        Err(e) => return Err(e),
+                    }
+                    return Ok::<_, Error>(());
+                }
+                let count = self.store().box_count(ballot.id()).await?;
+                if i64::try_from(count).unwrap_or(i64::MAX) != ballot.stored.shuffled_count {
+                    self.shuffle_box(ballot.id()).await?;
+                    done.shuffled += 1;
+                }
+                done.reminders += self.scheduled_reminders(&ballot, now).await?;
+                Ok(())
+            }
+            .await;
+            if let Err(e) = result {
+                tracing::error!(ballot = %ballot.id(), code = e.code(), cause = %e.chain(), "voting work failed");
+            }
+        }
+        Ok(done)
+    }
+
+    /// Rewrites an open ballot's box in tracker order (see `StoreTx::shuffle_box`).
+    pub(crate) async fn shuffle_box(&self, ballot: BallotId) -> Result<u64> {
+        let mut tx = self.store().begin().await?;
+        let written = tx.shuffle_box(ballot).await?;
+        tx.commit_housekeeping().await?;
+        self.compact_box().await;
+        Ok(written)
+    }
+
+    /// Clears superseded row versions after a shuffle; a failure only delays that.
+    async fn compact_box(&self) {
+        if let Err(e) = self.store().compact_ballot_box().await {
+            tracing::warn!(cause = %e.chain(), "could not compact the ballot box");
+        }
+    }
+
+    async fn open_entries(&self, org: OrgId, entries: &[BoxEntry]) -> Result<Vec<PublishedBallot>> {
+        let key = self.org_data_key(org).await?;
+        let mut out = Vec::with_capacity(entries.len());
+        for e in entries {
+            out.push(PublishedBallot {
+                tracker: e.tracker,
+                weight: e.weight,
+                choices: open_choices(&key, e)?,
+            });
+        }
+        out.sort_by_key(|b| b.tracker);
+        Ok(out)
+    }
+
+    /// Closes a ballot whose window is over: waits for votes in flight, shuffles, tallies,
+    /// signs the ballot list's checkpoint and stores the results, in one transaction with
+    /// its audit entry. False if another process closed it first.
+    pub(crate) async fn close_ballot(&self, actor: &Actor, ballot: &Ballot) -> Result<bool> {
+        let now = self.clock().now();
+        if now < ballot.definition.closes_at {
+            return Err(Error::BallotNotOpen(
+                "a ballot closes at its closing time, not before".to_owned(),
+            ));
+        }
+        let eligible = self.store().eligible_units(ballot.id()).await?;
+        let mut tx = self.store().begin().await?;
+        let Some(locked) = tx.lock_ballot(ballot.id(), true).await? else {
+            return Ok(false);
+        };
+        if locked.status != BallotStatus::Published {
+            return Ok(false);
+        }
+        let (piles, batches) = tx.paper_in_tx(ballot.id()).await?;
+        if let Some(pending) = (super::paper::PaperState { piles, batches }).blocks_close() {
+            return Err(pending);
+        }
+        tx.shuffle_box(ballot.id()).await?;
+        let entries = tx.box_entries_in_tx(ballot.id()).await?;
+        let participation = tx.participation_in_tx(ballot.id()).await?;
+        let list = self.open_entries(ballot.org(), &entries).await?;
+        let turnout = turnout_of(&eligible, &participation);
+        let counted: Vec<CountedBallot> = list
+            .iter()
+            .map(|b| CountedBallot {
+                tracker: b.tracker,
+                weight: b.weight,
+                choices: b.choices.clone(),
+            })
+            .collect();
+        let result = tally(&ballot.definition, turnout, &counted)?;
+        let id = ballot.id().to_string();
+        let definition_sha256 = ballot.stored.definition_hash.to_hex();
+        let leaves = bundle::leaves(&id, &definition_sha256, &list)?;
+        let root = cista_crypto::merkle::root(&leaves);
+        let checkpoint = Checkpoint {
+            origin: checkpoint_origin(&self.instance().audit_origin, &id),
+            size: leaves.len() as u64,
+            root,
+        };
+        let note = self.signer().sign(&checkpoint);
+        let results = BallotResults {
+            format: RESULTS_FORMAT.to_owned(),
+            ballot: id.clone(),
+            definition_sha256: definition_sha256.clone(),
+            closed_at: now,
+            tally: result,
+            ballot_list_sha256: bundle::ballot_list_sha256(&list)?,
+            tree_size: leaves.len() as u64,
+            root_sha256: root.to_hex(),
+        };
+        let results_json =
+            serde_json::to_string(&results).map_err(|e| Error::Internal(e.to_string()))?;
+        if !tx
+            .close_ballot(ballot.id(), now, &results_json, &note)
+            .await?
+        {
+            return Ok(false);
+        }
+        tx.commit(NewAuditEntry::new(
+            now,
+            actor,
+            Some(ballot.org()),
+            AuditKind::BallotClosed,
+            serde_json::json!({
+                "ballot": id,
+                "definition_sha256": definition_sha256,
+                "ballots": leaves.len(),
+                "root_sha256": results.root_sha256,
+                "ballot_list_sha256": results.ballot_list_sha256,
+                "quorum_reached": results.tally.quorum_reached,
+            }),
+        ))
+        .await?;
+        self.compact_box().await;
+        Ok(true)
+    }
+
+    /// Closes a ballot now if its closing time has passed (staff need not wait for the
+    /// worker). Refused before the closing time: results are never early (FL-09).
+    pub async fn close_ballot_now(&self, actor: &Actor, org: OrgId, id: BallotId) -> Result<()> {
+        actor.authorize_in(org, OrgAction::ManageBallots)?;
+        let ballot = self.ballot(actor, org, id).await?;
+        if ballot.status() != BallotStatus::Published {
+            return Err(Error::Conflict(
+                "only an open ballot can be closed".to_owned(),
+            ));
+        }
+        self.close_ballot(actor, &ballot).await?;
+        Ok(())
+    }
+
+    /// Live turnout and quorum of a published or closed ballot, for staff and inspectors.
+    pub async fn live_turnout(&self, actor: &Actor, ballot: &Ballot) -> Result<LiveTurnout> {
+        actor.authorize_in(ballot.org(), OrgAction::ViewBallots)?;
+        let eligible = self.store().eligible_units(ballot.id()).await?;
+        let participation = self.store().participation(ballot.id()).await?;
+        let turnout = turnout_of(&eligible, &participation);
+        Ok(LiveTurnout {
+            quorum_reached: turnout.quorum_reached(&ballot.definition),
+            min_turnout_reached: turnout.min_turnout_reached(&ballot.definition),
+            turnout,
+        })
+    }
+
+    /// The sealed results, once closed. Staff and inspectors, and the association's own
+    /// members, may read them; before the close everyone gets `results_sealed`.
+    pub async fn results(&self, actor: &Actor, id: BallotId) -> Result<(Ballot, BallotResults)> {
+        let ballot = self.load_ballot(id).await?;
+        let org = ballot.org();
+        let member = actor.person().is_some_and(|p| p.roles.contains_key(&org));
+        if !(actor.may_in(org, OrgAction::ViewRecords) || member) {
+            return Err(Error::NotFound {
+                what: "this ballot",
+            });
+        }
+        let results = sealed_results(&ballot)?;
+        Ok((ballot, results))
+    }
+
+    /// The public bundle of a closed ballot: anyone may fetch it and recount.
+    pub async fn election_bundle(&self, id: BallotId) -> Result<Bundle> {
+        let ballot = self.load_ballot(id).await?;
+        if ballot.status() == BallotStatus::Draft {
+            return Err(Error::NotFound {
+                what: "this ballot",
+            });
+        }
+        let results = sealed_results(&ballot)?;
+        let checkpoint = ballot
+            .stored
+            .checkpoint
+            .clone()
+            .ok_or_else(|| Error::Integrity("a closed ballot has no checkpoint".to_owned()))?;
+        let entries = self.store().box_entries(id).await?;
+        let list = self.open_entries(ballot.org(), &entries).await?;
+        let id_text = id.to_string();
+        let (_, proofs) = bundle::proofs(&id_text, &results.definition_sha256, &list)?;
+        let organization = self
+            .store()
+            .organization(ballot.org())
+            .await?
+            .map(|o| o.name.to_string())
+            .unwrap_or_default();
+        Ok(Bundle {
+            format: BUNDLE_FORMAT.to_owned(),
+            organization,
+            ballot: id_text,
+            title: ballot.definition.title.clone(),
+            definition_json: ballot.stored.definition.clone(),
+            definition_sha256: results.definition_sha256.clone(),
+            verifier_key: self.signer().verifier().to_verifier_key(),
+            checkpoint,
+            ballots: list,
+            turnout: results.tally.turnout,
+            results,
+            proofs,
+        })
+    }
+}
+
+/// A closed ballot's results; `results_sealed` for any other.
+pub(crate) fn sealed_results(ballot: &Ballot) -> Result<BallotResults> {
+    match (ballot.status(), &ballot.stored.results) {
+        (BallotStatus::Closed, Some(json)) => serde_json::from_str(json)
+            .map_err(|_| Error::Integrity("stored results are malformed".to_owned())),
+        (BallotStatus::Cancelled, _) => Err(Error::ResultsSealed(
+            "this ballot was cancelled: it has no results".to_owned(),
+        )),
+        _ => Err(Error::ResultsSealed(format!(
+            "results are sealed until voting closes on {}",
+            ballot.local(ballot.definition.closes_at)
+        ))),
+    }
+}
+
+/// Reads the definition of stored results' ballot (for the recount of a bundle's results).
+pub fn definition_of(bundle: &Bundle) -> Result<BallotDefinition> {
+    BallotDefinition::from_json(&bundle.definition_json)
+}
+
+/// Whether `now` is past the close of a ballot whose results are still being sealed.
+pub fn closing_pending(ballot: &Ballot, now: Timestamp) -> bool {
+    ballot.status() == BallotStatus::Published && ballot.window(now) == Window::Over
+}

@@ -1,0 +1,202 @@
+//! The roster as staff who may read personal data see it: each unit with its owners and the
+//! one who votes for it, each person with the units they own (so two namesakes are told
+//! apart), and a search by unit label or name. Names are read through `read_people`, so each
+//! view is one audited read of personal data.
+
+use super::units::natural_cmp;
+use crate::platform::access::staff::PersonRow;
+use crate::ports::{Unit, UnitOwner};
+use crate::{Actor, Cista, OrgAction, Result};
+use cista_types::{OrgId, SubjectCode, UnitId};
+use std::collections::{BTreeMap, BTreeSet};
+
+/// An owner of a unit, by name (`None`: erased).
+#[derive(Debug, Clone)]
+pub struct OwnerName {
+    pub subject: SubjectCode,
+    pub name: Option<String>,
+    pub designated: bool,
+}
+
+/// A unit with its owners.
+#[derive(Debug, Clone)]
+pub struct UnitWithOwners {
+    pub unit: Unit,
+    pub owners: Vec<OwnerName>,
+}
+
+impl UnitWithOwners {
+    /// The owner who votes for the unit: the designated voter, or the only owner. `None` when
+    /// several owners share it with none designated (then any one of them votes).
+    pub fn voter(&self) -> Option<&OwnerName> {
+        match self.owners.iter().find(|o| o.designated) {
+            Some(designated) => Some(designated),
+            None if self.owners.len() == 1 => self.owners.first(),
+            None => None,
+        }
+    }
+}
+
+/// A person of the organization with the labels of the units they own (naturally sorted).
+#[derive(Debug, Clone)]
+pub struct PersonWithUnits {
+    pub person: PersonRow,
+    pub units: Vec<String>,
+}
+
+/// What a search asks for, in a form that compares: lower case, single spaces.
+fn folded(text: &str) -> String {
+    text.split_whitespace()
+        .collect::<Vec<_>>()
+        .join(" ")
+        .to_lowercase()
+}
+
+/// Whether a line with these unit labels and names answers the search `query`: an empty
+/// query matches everything; otherwise a unit label or a name must contain it, ignoring
+/// case and extra spaces (`101` finds unit 101, `baker` finds Oscar Baker).
+pub fn matches_search(query: &str, labels: &[&str], names: &[&str]) -> bool {
+    let q = folded(query);
+    q.is_empty()
+        || labels
+            .iter()
+            .chain(names.iter())
+            .any(|text| folded(text).contains(&q))
+}
+
+impl Cista {
+    /// The units (retired ones last) with their owners' names, those matching `query`. Needs
+    /// the right to see people; the names are one audited read.
+    pub async fn units_with_owners(
+        &self,
+        actor: &Actor,
+        org: OrgId,
+        query: &str,
+    ) -> Result<Vec<UnitWithOwners>> {
+        actor.authorize_in(org, OrgAction::ViewPeople)?;
+        let links = self.store().unit_owners(org).await?;
+        let names = self.owner_names(actor, org, &links, "units page").await?;
+        let mut by_unit: BTreeMap<UnitId, Vec<OwnerName>> = BTreeMap::new();
+        for link in &links {
+            by_unit.entry(link.unit).or_default().push(OwnerName {
+                subject: link.subject,
+                name: names.get(&link.subject).cloned().flatten(),
+                designated: link.designated,
+            });
+        }
+        let mut units: Vec<UnitWithOwners> = self
+            .store()
+            .units(org)
+            .await?
+            .into_iter()
+            .map(|unit| {
+                let mut owners = by_unit.remove(&unit.id).unwrap_or_default();
+                owners.sort_by(|a, b| b.designated.cmp(&a.designated).then(a.name.cmp(&b.name)));
+                UnitWithOwners { unit, owners }
+            })
+            .filter(|u| {
+                let names: Vec<&str> = u.owners.iter().filter_map(|o| o.name.as_deref()).collect();
+                matches_search(query, &[u.unit.label.as_str()], &names)
+            })
+            .collect();
+        units.sort_by(|a, b| {
+            a.unit
+                .retired_at
+                .is_some()
+                .cmp(&b.unit.retired_at.is_some())
+                .then_with(|| natural_cmp(a.unit.label.as_str(), b.unit.label.as_str()))
+        });
+        Ok(units)
+    }
+
+    /// The organization's people with the units each owns, those matching `query` by name or
+    /// unit label (one audited read of personal data, as `organization_people`).
+    pub async fn people_with_units(
+        &self,
+        actor: &Actor,
+        org: OrgId,
+        query: &str,
+    ) -> Result<Vec<PersonWithUnits>> {
+        let people = self.organization_people(actor, org).await?;
+        let labels: BTreeMap<UnitId, String> = self
+            .store()
+            .units(org)
+            .await?
+            .into_iter()
+            .filter(|u| u.retired_at.is_none())
+            .map(|u| (u.id, u.label.to_string()))
+            .collect();
+        let mut owned: BTreeMap<SubjectCode, Vec<String>> = BTreeMap::new();
+        for link in self.store().unit_owners(org).await? {
+            if let Some(label) = labels.get(&link.unit) {
+                owned.entry(link.subject).or_default().push(label.clone());
+            }
+        }
+        Ok(people
+            .into_iter()
+            .map(|person| {
+                let mut units = owned.remove(&person.subject).unwrap_or_default();
+                units.sort_by(|a, b| natural_cmp(a, b));
+                units.dedup();
+                PersonWithUnits { person, units }
+            })
+            .filter(|p| {
+                let name = p
+                    .person
+                    .fields
+                    .as_ref()
+                    .map(|f| format!("{} {}", f.first_name, f.last_name))
+                    .unwrap_or_default();
+                let labels: Vec<&str> = p.units.iter().map(String::as_str).collect();
+                matches_search(query, &labels, &[&name])
+            })
+            .collect())
+    }
+
+    /// The names of the owners in `links` who are still members (erased people are not), in
+    /// one audited read.
+    async fn owner_names(
+        &self,
+        actor: &Actor,
+        org: OrgId,
+        links: &[UnitOwner],
+        purpose: &str,
+    ) -> Result<BTreeMap<SubjectCode, Option<String>>> {
+        let members: BTreeSet<SubjectCode> = self
+            .store()
+            .members(org)
+            .await?
+            .into_iter()
+            .map(|m| m.subject)
+            .collect();
+        let subjects: Vec<SubjectCode> = links
+            .iter()
+            .map(|l| l.subject)
+            .filter(|s| members.contains(s))
+            .collect::<BTreeSet<_>>()
+            .into_iter()
+            .collect();
+        Ok(self
+            .read_people(actor, org, &subjects, purpose)
+            .await?
+            .into_iter()
+            .map(|(s, f)| (s, f.map(|f| format!("{} {}", f.first_name, f.last_name))))
+            .collect())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_search_finds_units_by_label_and_people_by_name() {
+        assert!(matches_search("", &["101"], &[]));
+        assert!(matches_search("  ", &["101"], &[]));
+        assert!(matches_search("101", &["101", "305"], &["Manuel Moreno"]));
+        assert!(matches_search("baker", &["204"], &["Oscar Baker"]));
+        assert!(matches_search("oscar  BAKER", &[], &["Oscar Baker"]));
+        assert!(!matches_search("102", &["101"], &["Oscar Baker"]));
+        assert!(!matches_search("smith", &["101"], &["Oscar Baker"]));
+    }
+}

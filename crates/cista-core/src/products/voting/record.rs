@@ -1,0 +1,376 @@
+//! The official record of a ballot (FL-08) as CSV: for a recorded ballot, each unit's choices
+//! with time and channel; for a secret ballot, the anonymous ballot list and the participation
+//! list as two separate files that nothing joins. Ballot contents are exported only after the
+//! close (FL-09); the participation list at any time. Every export is audited.
+
+use super::definition::{Answer, BallotDefinition, Choice, Secrecy};
+use super::{Ballot, Window};
+use crate::platform::audit::{AuditKind, NewAuditEntry};
+use crate::ports::{BallotStatus, Participation, Refusal};
+use crate::{Actor, Cista, Error, OrgAction, Result};
+use cista_types::{BallotId, OrgId, SubjectCode, UnitId};
+use std::collections::BTreeMap;
+
+/// Which file of the record.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum RecordFile {
+    /// Recorded ballots: unit, weight, time, channel and choices.
+    RecordedVotes,
+    /// Secret ballots: tracker, weight and choices, in tracker order.
+    AnonymousBallots,
+    /// Who took part: unit, weight, channel, time, origin.
+    Participation,
+    /// Refused attempts: unit, channel, time, origin, reason.
+    Refusals,
+}
+
+impl RecordFile {
+    pub fn file_name(self, ballot: BallotId) -> String {
+        let what = match self {
+            Self::RecordedVotes => "votes",
+            Self::AnonymousBallots => "ballots",
+            Self::Participation => "participation",
+            Self::Refusals => "refused-attempts",
+        };
+        format!("ballot-{ballot}-{what}.csv")
+    }
+
+    fn as_str(self) -> &'static str {
+        match self {
+            Self::RecordedVotes => "recorded-votes",
+            Self::AnonymousBallots => "anonymous-ballots",
+            Self::Participation => "participation",
+            Self::Refusals => "refusals",
+        }
+    }
+}
+
+/// Neutralises cells a spreadsheet would run as a formula.
+fn cell(text: &str) -> String {
+    if text.starts_with(['=', '+', '-', '@', '\t', '\r']) {
+        format!("'{text}")
+    } else {
+        text.to_owned()
+    }
+}
+
+fn write_rows(rows: Vec<Vec<String>>) -> Result<Vec<u8>> {
+    let mut writer = csv::Writer::from_writer(Vec::new());
+    for row in rows {
+        writer
+            .write_record(row.iter().map(|c| cell(c)))
+            .map_err(|e| Error::Internal(e.to_string()))?;
+    }
+    writer
+        .into_inner()
+        .map_err(|e| Error::Internal(e.to_string()))
+}
+
+fn choice_cells(definition: &BallotDefinition, choices: &[Choice]) -> Vec<String> {
+    definition
+        .contests
+        .iter()
+        .map(
+            |contest| match choices.iter().find(|c| c.contest() == contest.id) {
+                Some(Choice::Answer { answer, .. }) => match answer {
+                    Answer::Yes => "yes",
+                    Answer::No => "no",
+                    Answer::Abstain => "abstain",
+                }
+                .to_owned(),
+                Some(Choice::Candidates { candidates, .. }) => candidates
+                    .iter()
+                    .filter_map(|id| contest.candidate(*id).map(|c| c.name.clone()))
+                    .collect::<Vec<_>>()
+                    .join("; "),
+                None => String::new(),
+            },
+        )
+        .collect()
+}
+
+fn origin_cell(p_ip: &Option<String>, ua: &Option<String>, staff: &Option<SubjectCode>) -> String {
+    match (staff, p_ip) {
+        (Some(s), _) => format!("entered by staff subject {s}"),
+        (None, Some(ip)) => format!("{ip} {}", ua.as_deref().unwrap_or(""))
+            .trim()
+            .to_owned(),
+        (None, None) => String::new(),
+    }
+}
+
+/// The sealed results of a closed ballot with what a certificate needs beside them.
+#[derive(Debug, Clone)]
+pub struct ResultsForCertificate {
+    pub organization: String,
+    pub ballot: Ballot,
+    pub results: super::bundle::BallotResults,
+    /// The instance signing key's id (8 hex digits).
+    pub verifier_key_id: String,
+    /// The signed-note verifier key that checks the ballot's checkpoint.
+    pub verifier_key: String,
+}
+
+impl Cista {
+    /// One file of a ballot's official record, as CSV bytes.
+    pub async fn export_record(
+        &self,
+        actor: &Actor,
+        org: OrgId,
+        id: BallotId,
+        file: RecordFile,
+    ) -> Result<Vec<u8>> {
+        actor.authorize_in(org, OrgAction::ViewRecords)?;
+        let ballot = self.ballot(actor, org, id).await?;
+        let definition = &ballot.definition;
+        let labels: BTreeMap<UnitId, (String, String)> = self
+            .store()
+            .eligible_units(id)
+            .await?
+            .into_iter()
+            .map(|e| (e.unit, (e.label.to_string(), e.weight.to_string())))
+            .collect();
+        let label = |u: &UnitId| labels.get(u).cloned().unwrap_or_default();
+        let tz = &definition.time_zone;
+        let contents = matches!(
+            file,
+            RecordFile::RecordedVotes | RecordFile::AnonymousBallots
+        );
+        if contents && ballot.status() != BallotStatus::Closed {
+            return Err(Error::ResultsSealed(format!(
+                "ballot contents are sealed until voting closes on {}",
+                ballot.local(definition.closes_at)
+            )));
+        }
+        let contest_titles: Vec<String> = definition
+            .contests
+            .iter()
+            .map(|c| c.title.clone())
+            .collect();
+        let mut rows: Vec<Vec<String>> = Vec::new();
+        match file {
+            RecordFile::RecordedVotes => {
+                if definition.secrecy != Secrecy::Recorded {
+                    return Err(Error::invalid(
+                        "record",
+                        "a secret ballot has no per-unit votes; export the anonymous ballot list \
+                         and the participation list",
+                    ));
+                }
+                let participation: BTreeMap<UnitId, Participation> = self
+                    .store()
+                    .participation(id)
+                    .await?
+                    .into_iter()
+                    .map(|p| (p.unit, p))
+                    .collect();
+                let bundle = self.election_bundle(id).await?;
+                let published: BTreeMap<_, _> =
+                    bundle.ballots.iter().map(|b| (b.tracker, b)).collect();
+                let entries = self.store().box_entries(id).await?;
+                let mut header = vec![
+                    "unit".to_owned(),
+                    "weight".to_owned(),
+                    "received".to_owned(),
+                    "received_utc".to_owned(),
+                    "channel".to_owned(),
+                    "tracker".to_owned(),
+                ];
+                header.extend(contest_titles);
+                rows.push(header);
+                let mut lines = Vec::new();
+                for entry in &entries {
+                    let (Some(unit), Some(published)) = (entry.unit, published.get(&entry.tracker))
+                    else {
+                        continue;
+                    };
+                    let (l, w) = label(&unit);
+                    let p = participation.get(&unit);
+                    let mut row = vec![
+                        l.clone(),
+                        w,
+                        p.map(|p| tz.format_precise(p.at)).unwrap_or_default(),
+                        p.map(|p| p.at.to_rfc3339()).unwrap_or_default(),
+                        p.map(|p| p.channel.as_str().to_owned()).unwrap_or_default(),
+                        published.tracker.to_string(),
+                    ];
+                    row.extend(choice_cells(definition, &published.choices.0));
+                    lines.push((l, row));
+                }
+                lines.sort_by(|a, b| super::units::natural_cmp(&a.0, &b.0));
+                rows.extend(lines.into_iter().map(|(_, r)| r));
+            }
+            RecordFile::AnonymousBallots => {
+                let bundle = self.election_bundle(id).await?;
+                let mut header = vec!["tracker".to_owned(), "weight".to_owned()];
+                header.extend(contest_titles);
+                rows.push(header);
+                for b in &bundle.ballots {
+                    let mut row = vec![b.tracker.to_string(), b.weight.to_string()];
+                    row.extend(choice_cells(definition, &b.choices.0));
+                    rows.push(row);
+                }
+            }
+            RecordFile::Participation => {
+                rows.push(
+                    [
+                        "unit",
+                        "weight",
+                        "channel",
+                        "received",
+                        "received_utc",
+                        "voter_subject",
+                        "origin",
+                    ]
+                    .map(str::to_owned)
+                    .to_vec(),
+                );
+                let mut lines: Vec<(String, Vec<String>)> = self
+                    .store()
+                    .participation(id)
+                    .await?
+                    .into_iter()
+                    .map(|p| {
+                        let (l, w) = label(&p.unit);
+                        let row = vec![
+                            l.clone(),
+                            w,
+                            p.channel.as_str().to_owned(),
+                            tz.format_precise(p.at),
+                            p.at.to_rfc3339(),
+                            p.voter.map(|s| s.to_string()).unwrap_or_default(),
+                            origin_cell(&p.origin.ip, &p.origin.user_agent, &p.origin.staff),
+                        ];
+                        (l, row)
+                    })
+                    .collect();
+                lines.sort_by(|a, b| super::units::natural_cmp(&a.0, &b.0));
+                rows.extend(lines.into_iter().map(|(_, r)| r));
+            }
+            RecordFile::Refusals => {
+                rows.push(
+                    [
+                        "unit",
+                        "channel",
+                        "at",
+                        "at_utc",
+                        "reason",
+                        "voter_subject",
+                        "origin",
+                    ]
+                    .map(str::to_owned)
+                    .to_vec(),
+                );
+                for r in self.store().refusals(id).await? {
+                    let (l, _) = label(&r.unit);
+                    rows.push(vec![
+                        l,
+                        r.channel.as_str().to_owned(),
+                        tz.format_precise(r.at),
+                        r.at.to_rfc3339(),
+                        r.reason.clone(),
+                        r.voter.map(|s| s.to_string()).unwrap_or_default(),
+                        origin_cell(&r.origin.ip, &r.origin.user_agent, &r.origin.staff),
+                    ]);
+                }
+            }
+        }
+        let bytes = write_rows(rows)?;
+        self.store()
+            .append_audit(NewAuditEntry::new(
+                self.clock().now(),
+                actor,
+                Some(org),
+                AuditKind::RecordExported,
+                serde_json::json!({ "ballot": id.to_string(), "file": file.as_str() }),
+            ))
+            .await?;
+        Ok(bytes)
+    }
+
+    /// What the certified results of a closed ballot print: the sealed results, the
+    /// organization's name and the instance's verifier key. Reading it for a certificate is an
+    /// export of the official record and is audited like the CSV files.
+    pub async fn results_for_certificate(
+        &self,
+        actor: &Actor,
+        org: OrgId,
+        id: BallotId,
+    ) -> Result<ResultsForCertificate> {
+        actor.authorize_in(org, OrgAction::ViewRecords)?;
+        let ballot = self.ballot(actor, org, id).await?;
+        let results = super::close::sealed_results(&ballot)?;
+        let organization = self
+            .store()
+            .organization(org)
+            .await?
+            .map(|o| o.name.to_string())
+            .unwrap_or_default();
+        let verifier = self.signer().verifier();
+        self.store()
+            .append_audit(NewAuditEntry::new(
+                self.clock().now(),
+                actor,
+                Some(org),
+                AuditKind::RecordExported,
+                serde_json::json!({ "ballot": id.to_string(), "file": "results.pdf" }),
+            ))
+            .await?;
+        Ok(ResultsForCertificate {
+            organization,
+            ballot,
+            results,
+            verifier_key_id: verifier.key_id(),
+            verifier_key: verifier.to_verifier_key(),
+        })
+    }
+
+    /// Refused attempts on a ballot, for staff and inspectors.
+    pub async fn refusals(&self, actor: &Actor, ballot: &Ballot) -> Result<Vec<(String, Refusal)>> {
+        actor.authorize_in(ballot.org(), OrgAction::ViewBallots)?;
+        let labels: BTreeMap<UnitId, String> = self
+            .store()
+            .units(ballot.org())
+            .await?
+            .into_iter()
+            .map(|u| (u.id, u.label.to_string()))
+            .collect();
+        Ok(self
+            .store()
+            .refusals(ballot.id())
+            .await?
+            .into_iter()
+            .map(|r| (labels.get(&r.unit).cloned().unwrap_or_default(), r))
+            .collect())
+    }
+
+    /// Units that took part so far (labels, channels and times), for staff and inspectors.
+    pub async fn participation_list(
+        &self,
+        actor: &Actor,
+        ballot: &Ballot,
+    ) -> Result<Vec<(String, Participation)>> {
+        actor.authorize_in(ballot.org(), OrgAction::ViewBallots)?;
+        let labels: BTreeMap<UnitId, String> = self
+            .store()
+            .eligible_units(ballot.id())
+            .await?
+            .into_iter()
+            .map(|e| (e.unit, e.label.to_string()))
+            .collect();
+        let mut out: Vec<(String, Participation)> = self
+            .store()
+            .participation(ballot.id())
+            .await?
+            .into_iter()
+            .map(|p| (labels.get(&p.unit).cloned().unwrap_or_default(), p))
+            .collect();
+        out.sort_by(|a, b| super::units::natural_cmp(&a.0, &b.0));
+        Ok(out)
+    }
+
+    /// Whether a ballot's window is over (for pages that offer to close it).
+    pub fn window_of(&self, ballot: &Ballot) -> Window {
+        ballot.window(self.clock().now())
+    }
+}
