@@ -1,5 +1,7 @@
-//! The products, one folder each. A product owns its domain, its error variants, audit kinds,
-//! organization actions and notice kinds; the platform's enums take them in through one `From`
-//! each, so adding a product touches no other product's files.
+//! The products, one folder each (association voting today; embedded assessment and field data
+//! collection to come). A product's domain lives in its own folder. Its error variants, audit
+//! kinds, organization actions and notice kinds are still variants of the platform's enums in
+//! `error.rs` and `platform/`; moving them here, each folded in through one `From`, is the
+//! next step of issue 11.
 
 pub mod voting;
