@@ -735,6 +735,12 @@ impl Shipper {
     pub async fn flush(&mut self) -> Result<(), BackupError> {
         self.observe()?;
         self.ship_pending().await?;
+        if self.pending.is_empty() {
+            // Everything committed is shipped: the backup reaches this moment, not only the
+            // last change. Without this a clean stop soon after a write would leave the
+            // seconds before the stop outside the restorable window.
+            self.heartbeat().await?;
+        }
         if let Some(job) = self.snapshot.take() {
             let manifest = job
                 .handle

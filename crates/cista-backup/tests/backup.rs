@@ -171,6 +171,39 @@ async fn every_commit_is_shipped_and_restores_exactly_at_a_past_time() {
     }
 }
 
+/// A clean stop (the shipper's last flush) covers the quiet time since the last change: a
+/// moment between the last write and the stop is restorable, not refused as outside the window.
+#[tokio::test]
+async fn a_clean_stop_makes_the_quiet_time_before_it_restorable() {
+    let f = fixture().await;
+    let mut s = shipper(&f, settings(&f), Arc::new(SystemClock)).await;
+    s.flush().await.unwrap();
+    insert(&f.pool, 1, 100).await;
+    s.tick().await.unwrap();
+    tokio::time::sleep(Duration::from_millis(50)).await;
+    let quiet = now_ms();
+    tokio::time::sleep(Duration::from_millis(50)).await;
+    // Before the stop the window ends at the last change.
+    let err = restore_units(&f, RestorePoint::At(quiet), "too-early")
+        .await
+        .unwrap_err();
+    assert!(matches!(err, BackupError::OutsideWindow(_)), "{err}");
+    s.flush().await.unwrap();
+    drop(s);
+    assert_eq!(
+        restore_units(&f, RestorePoint::At(quiet), "quiet")
+            .await
+            .unwrap(),
+        vec!["unit-1".to_owned()]
+    );
+    // A moment after the stop is still outside: nothing vouches for it.
+    tokio::time::sleep(Duration::from_millis(50)).await;
+    let err = restore_units(&f, RestorePoint::At(now_ms()), "after")
+        .await
+        .unwrap_err();
+    assert!(matches!(err, BackupError::OutsideWindow(_)), "{err}");
+}
+
 fn walk(dir: &Path) -> Vec<PathBuf> {
     let mut out = Vec::new();
     for entry in std::fs::read_dir(dir).unwrap() {
