@@ -741,82 +741,6 @@ impl Store for SeaStore {
         txn.commit().await.map_err(db_err)
     }
 
-    async fn units(&self, org: OrgId) -> Result<Vec<Unit>> {
-        voting::units(&self.db, org).await
-    }
-
-    async fn unit(&self, id: UnitId) -> Result<Option<Unit>> {
-        voting::unit(&self.db, id).await
-    }
-
-    async fn unit_owners(&self, org: OrgId) -> Result<Vec<UnitOwner>> {
-        voting::unit_owners(&self.db, org).await
-    }
-
-    async fn owned_units(&self, subject: SubjectCode) -> Result<Vec<UnitOwner>> {
-        voting::owned_units(&self.db, subject).await
-    }
-
-    async fn owners_of(&self, unit: UnitId) -> Result<Vec<UnitOwner>> {
-        voting::owners_of(&self.db, unit).await
-    }
-
-    async fn ballots(&self, org: OrgId) -> Result<Vec<StoredBallot>> {
-        voting::ballots(&self.db, org).await
-    }
-
-    async fn ballot(&self, id: BallotId) -> Result<Option<StoredBallot>> {
-        voting::ballot(&self.db, id).await
-    }
-
-    async fn ballots_with_status(&self, status: BallotStatus) -> Result<Vec<StoredBallot>> {
-        voting::ballots_with_status(&self.db, status).await
-    }
-
-    async fn eligible_units(&self, ballot: BallotId) -> Result<Vec<EligibleUnit>> {
-        voting::eligible_units(&self.db, ballot).await
-    }
-
-    async fn eligible_unit(&self, ballot: BallotId, unit: UnitId) -> Result<Option<EligibleUnit>> {
-        voting::eligible_unit(&self.db, ballot, unit).await
-    }
-
-    async fn participation(&self, ballot: BallotId) -> Result<Vec<Participation>> {
-        voting::participation(&self.db, ballot).await
-    }
-
-    async fn participation_of(
-        &self,
-        ballot: BallotId,
-        unit: UnitId,
-    ) -> Result<Option<Participation>> {
-        voting::participation_of(&self.db, ballot, unit).await
-    }
-
-    async fn box_entries(&self, ballot: BallotId) -> Result<Vec<BoxEntry>> {
-        voting::box_entries(&self.db, ballot).await
-    }
-
-    async fn box_count(&self, ballot: BallotId) -> Result<u64> {
-        voting::box_count(&self.db, ballot).await
-    }
-
-    async fn refusals(&self, ballot: BallotId) -> Result<Vec<Refusal>> {
-        voting::refusals(&self.db, ballot).await
-    }
-
-    async fn box_entry(&self, ballot: BallotId, tracker: Tracker) -> Result<Option<BoxEntry>> {
-        paper::box_entry(&self.db, ballot, tracker).await
-    }
-
-    async fn paper_piles(&self, ballot: BallotId) -> Result<Vec<PaperPile>> {
-        paper::piles(&self.db, ballot).await
-    }
-
-    async fn paper_batches(&self, ballot: BallotId) -> Result<Vec<PaperBatch>> {
-        paper::batches(&self.db, ballot).await
-    }
-
     async fn claim_submission(
         &self,
         key: &Digest32,
@@ -853,18 +777,6 @@ impl Store for SeaStore {
         let purged = submissions::purge(&txn, before).await?;
         txn.commit().await.map_err(db_err)?;
         Ok(purged)
-    }
-
-    async fn voting_guards(&self) -> Result<Vec<String>> {
-        backend::voting_guards_present(&self.db).await
-    }
-
-    async fn voting_counts(&self) -> Result<(u64, u64, u64)> {
-        voting::counts(&self.db).await
-    }
-
-    async fn compact_ballot_box(&self) -> Result<()> {
-        backend::compact_ballot_box(&self.db).await
     }
 
     async fn begin(&self) -> Result<Box<dyn StoreTx>> {
