@@ -2,6 +2,7 @@
 //! grep for; `cista-http` turns it into HTTP in exactly one place. Public messages never carry
 //! internal detail: causes go to the log through `source()`, not to the client.
 
+use crate::products::voting::error::VotingError;
 use cista_crypto::{CryptoError, KeyProviderError};
 use std::error::Error as StdError;
 
@@ -86,26 +87,9 @@ pub enum Error {
     PersonErased,
     #[error("finish signing in with your authenticator first")]
     SecondFactorRequired,
-    /// The unit took part already; the message says when and how.
-    #[error("{0}")]
-    AlreadyVoted(String),
-    #[error("{0}")]
-    BallotNotOpen(String),
-    /// The voter may not vote for this unit (not an owner, not its designated voter, not on
-    /// the ballot's roll).
-    #[error("{0}")]
-    NotEligible(String),
-    /// The unit has not consented to online voting, or opted out (FL-01).
-    #[error("{0}")]
-    ConsentRequired(String),
-    #[error("this ballot was changed or replaced after the form was opened; open the ballot again")]
-    BallotChanged,
-    #[error("{0}")]
-    ResultsSealed(String),
-    /// Outer envelopes of a secret ballot were checked in whose inner ballots are not yet in
-    /// the box: the ballot cannot be closed and counted until they are.
-    #[error("{0}")]
-    PaperPending(String),
+    /// A refusal of association voting, with the product's own code.
+    #[error(transparent)]
+    Voting(#[from] VotingError),
     /// The same form was submitted again while its first submission is still running.
     #[error("this form is still being processed; wait a moment, then reload the page")]
     SubmissionInProgress,
@@ -179,13 +163,7 @@ impl Error {
             Self::WeakPassword { .. } => "weak_password",
             Self::PersonErased => "person_erased",
             Self::SecondFactorRequired => "second_factor_required",
-            Self::AlreadyVoted(_) => "already_voted",
-            Self::BallotNotOpen(_) => "ballot_not_open",
-            Self::NotEligible(_) => "not_eligible",
-            Self::ConsentRequired(_) => "consent_required",
-            Self::BallotChanged => "ballot_changed",
-            Self::ResultsSealed(_) => "results_sealed",
-            Self::PaperPending(_) => "paper_ballots_pending",
+            Self::Voting(e) => e.code(),
             Self::SubmissionInProgress => "submission_in_progress",
             Self::ImportRejected(_) => "import_rejected",
             Self::PayloadTooLarge { .. } => "payload_too_large",
@@ -209,12 +187,9 @@ impl Error {
     pub fn class(&self) -> ErrorClass {
         match self {
             Self::NotFound { .. } => ErrorClass::NotFound,
-            Self::Forbidden { .. }
-            | Self::CsrfRejected
-            | Self::SecondFactorRequired
-            | Self::NotEligible(_)
-            | Self::ConsentRequired(_)
-            | Self::ResultsSealed(_) => ErrorClass::Forbidden,
+            Self::Forbidden { .. } | Self::CsrfRejected | Self::SecondFactorRequired => {
+                ErrorClass::Forbidden
+            }
             Self::Unauthenticated | Self::SignInFailed | Self::BearerTokenInvalid => {
                 ErrorClass::Unauthenticated
             }
@@ -226,13 +201,10 @@ impl Error {
             | Self::MethodNotAllowed
             | Self::HttpsRequired
             | Self::ImportRejected(_) => ErrorClass::BadRequest,
-            Self::Conflict(_)
-            | Self::PersonErased
-            | Self::AlreadyVoted(_)
-            | Self::BallotNotOpen(_)
-            | Self::BallotChanged
-            | Self::PaperPending(_)
-            | Self::SubmissionInProgress => ErrorClass::Conflict,
+            Self::Conflict(_) | Self::PersonErased | Self::SubmissionInProgress => {
+                ErrorClass::Conflict
+            }
+            Self::Voting(e) => e.class(),
             Self::PayloadTooLarge { .. } => ErrorClass::TooLarge,
             Self::UnsupportedMediaType(_) => ErrorClass::UnsupportedMediaType,
             Self::RequestTimeout => ErrorClass::Timeout,
@@ -286,7 +258,8 @@ impl From<cista_types::ParseError> for Error {
     }
 }
 
-/// Every code, for documentation and the uniqueness test.
+/// Every code of the platform, for documentation and the uniqueness test. Each product lists
+/// its own (`VotingError::ALL_CODES`); `all_codes` joins them.
 pub const ALL_CODES: &[&str] = &[
     "unsupported_media_type",
     "not_found",
@@ -301,13 +274,6 @@ pub const ALL_CODES: &[&str] = &[
     "weak_password",
     "person_erased",
     "second_factor_required",
-    "already_voted",
-    "ballot_not_open",
-    "not_eligible",
-    "consent_required",
-    "ballot_changed",
-    "results_sealed",
-    "paper_ballots_pending",
     "submission_in_progress",
     "import_rejected",
     "payload_too_large",
@@ -327,6 +293,11 @@ pub const ALL_CODES: &[&str] = &[
     "internal_error",
 ];
 
+/// Every code, the platform's and each product's.
+pub fn all_codes() -> impl Iterator<Item = &'static str> {
+    ALL_CODES.iter().chain(VotingError::ALL_CODES).copied()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -334,16 +305,30 @@ mod tests {
 
     #[test]
     fn codes_are_unique_and_listed() {
-        let unique: HashSet<_> = ALL_CODES.iter().collect();
-        assert_eq!(unique.len(), ALL_CODES.len());
+        let unique: HashSet<_> = all_codes().collect();
+        assert_eq!(unique.len(), all_codes().count());
         for e in [
             Error::NotFound { what: "x" },
             Error::Store(Box::new(std::io::Error::other("disk on fire"))),
             Error::CsrfRejected,
             Error::Internal("secret detail".into()),
+            VotingError::AlreadyVoted("already".into()).into(),
+            VotingError::BallotChanged.into(),
+            VotingError::PaperPending("envelopes".into()).into(),
         ] {
-            assert!(ALL_CODES.contains(&e.code()));
+            assert!(unique.contains(&e.code()), "{}", e.code());
         }
+    }
+
+    #[test]
+    fn a_product_error_keeps_its_code_class_and_words_through_the_platform_error() {
+        let voting = VotingError::NotEligible("Unit 4B is not on this ballot's roll.".into());
+        let e = Error::from(voting.clone());
+        assert_eq!(e.code(), "not_eligible");
+        assert_eq!(e.class(), ErrorClass::Forbidden);
+        assert_eq!(e.public_message(), voting.to_string());
+        let e = Error::from(VotingError::AlreadyVoted("x".into()));
+        assert_eq!(e.class(), ErrorClass::Conflict);
     }
 
     #[test]

@@ -3,6 +3,7 @@
 
 use askama::Template;
 use cista_core::platform::notices::{Delivery, Notice};
+use cista_core::products::voting::VotingNotice;
 
 /// A message ready for a transport.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -215,7 +216,7 @@ pub fn render(delivery: &Delivery) -> Result<Rendered, askama::Error> {
                 ),
             }
         }
-        Notice::BallotPublished {
+        Notice::Voting(VotingNotice::BallotPublished {
             organization,
             title,
             opens,
@@ -225,7 +226,7 @@ pub fn render(delivery: &Delivery) -> Result<Rendered, askama::Error> {
             paper_units,
             set_password_link,
             device_test_link,
-        } => Rendered {
+        }) => Rendered {
             subject: format!("{organization}: vote on {title}"),
             text: BallotPublishedText {
                 first_name,
@@ -256,7 +257,7 @@ pub fn render(delivery: &Delivery) -> Result<Rendered, askama::Error> {
                 .render()?,
             ),
         },
-        Notice::BallotReminder {
+        Notice::Voting(VotingNotice::BallotReminder {
             organization,
             title,
             closes,
@@ -264,7 +265,7 @@ pub fn render(delivery: &Delivery) -> Result<Rendered, askama::Error> {
             online_units,
             paper_units,
             set_password_link,
-        } => Rendered {
+        }) => Rendered {
             subject: format!("Reminder: {title} closes {closes}"),
             text: BallotReminderText {
                 first_name,
@@ -291,13 +292,13 @@ pub fn render(delivery: &Delivery) -> Result<Rendered, askama::Error> {
                 .render()?,
             ),
         },
-        Notice::BallotSms {
+        Notice::Voting(VotingNotice::BallotSms {
             organization,
             title,
             closes,
             vote_link,
             reminder,
-        } => Rendered {
+        }) => Rendered {
             subject: String::new(),
             text: BallotSmsText {
                 organization,
@@ -373,7 +374,7 @@ mod tests {
 
     #[test]
     fn a_ballot_notice_names_units_links_and_never_a_vote() {
-        let r = render(&delivery(Notice::BallotPublished {
+        let r = render(&delivery(Notice::Voting(VotingNotice::BallotPublished {
             organization: "Palm Court".into(),
             title: "Annual election".into(),
             opens: "1 December 2026, 09:00 EST".into(),
@@ -383,7 +384,7 @@ mod tests {
             paper_units: vec!["7".into()],
             set_password_link: Some("https://vote.example.org/i/tok".into()),
             device_test_link: "https://vote.example.org/vote/test-device".into(),
-        }))
+        })))
         .unwrap();
         assert_eq!(r.subject, "Palm Court: vote on Annual election");
         for needle in [
@@ -401,13 +402,13 @@ mod tests {
                 .unwrap()
                 .contains(r#"href="https://vote.example.org/vote/42""#)
         );
-        let sms = render(&delivery(Notice::BallotSms {
+        let sms = render(&delivery(Notice::Voting(VotingNotice::BallotSms {
             organization: "Palm Court".into(),
             title: "Annual election".into(),
             closes: "15 December 2026, 17:00 EST".into(),
             vote_link: "https://vote.example.org/vote/42".into(),
             reminder: true,
-        }))
+        })))
         .unwrap();
         assert!(sms.text.len() <= 160, "{}", sms.text);
         assert!(sms.text.contains("reminder"));

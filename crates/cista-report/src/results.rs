@@ -9,6 +9,7 @@ use crate::{ReportError, numbers};
 use cista_core::products::voting::Ballot;
 use cista_core::products::voting::bundle::BallotResults;
 use cista_core::products::voting::definition::{ContestKind, Secrecy, Threshold, Weighting};
+use cista_core::products::voting::summary::{ContestSummary, ResultsSummary};
 use cista_core::products::voting::tally::{ContestResult, OptionCount, Tally};
 use cista_types::Timestamp;
 use serde::Serialize;
@@ -105,7 +106,8 @@ enum ContestView {
         rows: Vec<AnswerRow>,
         measured: String,
         passed: bool,
-        outcome: &'static str,
+        /// The verdict in capitals with its qualifier: `NOT PASSED: quorum not reached`.
+        outcome: String,
         reason: String,
     },
     Election {
@@ -136,7 +138,8 @@ struct CandidateRow {
     name: String,
     ballots: String,
     weight: String,
-    status: &'static str,
+    /// `ELECTED`, `TIED` or empty.
+    status: String,
 }
 
 #[derive(Debug, Serialize)]
@@ -187,8 +190,9 @@ impl View {
             contests: tally
                 .contests
                 .iter()
+                .zip(ResultsSummary::of(tally).contests)
                 .enumerate()
-                .map(|(i, c)| contest(i + 1, c, tally, definition.weighting))
+                .map(|(i, (c, summary))| contest(i + 1, c, &summary, tally, definition.weighting))
                 .collect(),
             integrity: Integrity {
                 ballots_counted: numbers::count(tally.ballots_counted),
@@ -424,7 +428,15 @@ fn shown(measure: i128, weighting: Weighting) -> String {
     }
 }
 
-fn contest(number: usize, c: &ContestResult, tally: &Tally, weighting: Weighting) -> ContestView {
+/// One contest for the certificate: the figures from the tally, the words from the
+/// `ResultsSummary` that the web pages print too (verdicts set in capitals here).
+fn contest(
+    number: usize,
+    c: &ContestResult,
+    summary: &ContestSummary,
+    tally: &Tally,
+    weighting: Weighting,
+) -> ContestView {
     match c {
         ContestResult::Resolution {
             title,
@@ -432,7 +444,6 @@ fn contest(number: usize, c: &ContestResult, tally: &Tally, weighting: Weighting
             no,
             abstain,
             threshold,
-            threshold_met,
             passed,
             ..
         } => {
@@ -464,14 +475,6 @@ fn contest(number: usize, c: &ContestResult, tally: &Tally, weighting: Weighting
                 }
             };
             let need = threshold.describe();
-            let reason = match (*threshold_met, tally.quorum_reached) {
-                (true, true) => format!("Yes reached {need}, and the quorum was reached."),
-                (false, true) => format!("Yes did not reach {need}."),
-                (true, false) => format!("Yes reached {need}, but the quorum was not reached."),
-                (false, false) => {
-                    format!("Yes did not reach {need}, and the quorum was not reached.")
-                }
-            };
             ContestView::Resolution {
                 number,
                 title: title.clone(),
@@ -479,22 +482,19 @@ fn contest(number: usize, c: &ContestResult, tally: &Tally, weighting: Weighting
                 rows: vec![row("Yes", yes), row("No", no), row("Abstain", abstain)],
                 measured,
                 passed: *passed,
-                // Without a quorum nothing passes, whatever the votes: that is the reason
-                // to show first.
-                outcome: match (*passed, tally.quorum_reached) {
-                    (true, _) => "PASSED",
-                    (false, false) => "NOT PASSED: quorum not reached",
-                    (false, true) => "NOT PASSED",
+                // Without a quorum nothing passes, whatever the votes: the qualifier says so
+                // first.
+                outcome: match summary.qualifier {
+                    Some(q) => format!("{}: {q}", summary.verdict.to_uppercase()),
+                    None => summary.verdict.to_uppercase(),
                 },
-                reason,
+                reason: summary.reason.clone(),
             }
         }
         ContestResult::Election {
             title,
             seats,
             candidates,
-            tied,
-            open_seats,
             blank,
             valid,
             ..
@@ -503,7 +503,7 @@ fn contest(number: usize, c: &ContestResult, tally: &Tally, weighting: Weighting
             let mut rows = Vec::with_capacity(candidates.len());
             let mut rank = 0;
             let mut previous = None;
-            for (i, cand) in candidates.iter().enumerate() {
+            for (i, (cand, mark)) in candidates.iter().zip(&summary.marks).enumerate() {
                 let m = measure(&cand.votes, weighting);
                 if previous != Some(m) {
                     rank = i + 1;
@@ -514,50 +514,19 @@ fn contest(number: usize, c: &ContestResult, tally: &Tally, weighting: Weighting
                     name: cand.name.clone(),
                     ballots: numbers::count(cand.votes.ballots),
                     weight: numbers::weight(cand.votes.weight),
-                    status: if cand.elected {
-                        "ELECTED"
-                    } else if *valid && tied.contains(&cand.id) {
-                        "TIED"
-                    } else {
-                        ""
-                    },
+                    status: mark.to_uppercase(),
                 });
             }
             let elected = candidates.iter().filter(|c| c.elected).count() as u64;
-            // A tie only matters in a valid election; in an invalid one nobody is elected.
-            let tie = (*valid && !tied.is_empty()).then(|| {
-                let names: Vec<&str> = candidates
-                    .iter()
-                    .filter(|c| tied.contains(&c.id))
-                    .map(|c| c.name.as_str())
-                    .collect();
-                format!(
-                    "Tie for the last {} between {}: decided by the association's rules.",
-                    if *open_seats == 1 { "seat" } else { "seats" },
-                    names.join(", ")
-                )
-            });
-            let open = (*open_seats > 0).then(|| {
-                let verb = if *open_seats == 1 { "is" } else { "are" };
-                format!("{open_seats} of {seats} seats {verb} left open.")
-            });
-            let min_turnout_missed = tally.min_turnout_reached == Some(false);
-            let validity = match (*valid, tally.quorum_reached, min_turnout_missed) {
-                (true, _, _) if tally.min_turnout.is_some() => {
-                    "Valid: the quorum and the minimum turnout were reached.".to_owned()
-                }
-                (true, _, _) => "Valid: the quorum was reached.".to_owned(),
-                (false, false, true) => {
-                    "NOT VALID: neither the quorum nor the minimum turnout was reached; nobody is elected."
-                        .to_owned()
-                }
-                (false, false, false) => {
-                    "NOT VALID: the quorum was not reached; nobody is elected.".to_owned()
-                }
-                (false, true, _) => {
-                    "NOT VALID: the minimum turnout was not reached; nobody is elected.".to_owned()
-                }
+            // An invalid election's verdict is set in capitals: nobody is elected.
+            let verdict = if *valid {
+                summary.verdict.to_owned()
+            } else {
+                summary.verdict.to_uppercase()
             };
+            let validity = format!("{verdict}: {}", summary.reason);
+            let tie = summary.tie.clone();
+            let open = summary.open_seats.clone();
             ContestView::Election {
                 number,
                 title: title.clone(),

@@ -10,7 +10,6 @@ mod convert;
 mod entity;
 mod intake;
 pub mod migration;
-mod paper;
 mod submissions;
 mod tx;
 pub mod vault;
@@ -22,18 +21,14 @@ pub use vault::SeaVault;
 use async_trait::async_trait;
 use cista_core::platform::audit::NewAuditEntry;
 use cista_core::ports::{
-    Account, AppToken, AuditEntry, AuditHead, Backend, BallotStatus, BoxEntry, Credential,
-    CredentialPurpose, DatabaseDescription, EligibleUnit, Instance, KeyPurpose, Membership,
-    Organization, OutboxMessage, PaperBatch, PaperPile, Participation, Refusal, Rewrap, Session,
-    StoreTx, StoredBallot, StoredCheckpoint, StoredKey, SubmissionClaim, Unit, UnitOwner,
+    Account, AppToken, AuditEntry, AuditHead, Backend, Credential, CredentialPurpose,
+    DatabaseDescription, Instance, KeyPurpose, Membership, Organization, OutboxMessage, Rewrap,
+    Session, StoreTx, StoredCheckpoint, StoredKey, SubmissionClaim,
 };
 use cista_core::{Error, Result, Store};
 use cista_crypto::Digest32;
 use cista_crypto::merkle::CompactRange;
-use cista_types::{
-    BallotId, KeyId, OrgId, OrgSlug, PhoneRegion, SubjectCode, TimeZoneName, Timestamp, Tracker,
-    UnitId,
-};
+use cista_types::{KeyId, OrgId, OrgSlug, PhoneRegion, SubjectCode, TimeZoneName, Timestamp};
 use convert::{db_err, to_db_time};
 use entity::{
     account, audit_checkpoint, audit_entry, audit_head, credential, instance, membership,
@@ -783,6 +778,10 @@ impl Store for SeaStore {
         let (turn, txn) = self.begin_write().await?;
         Ok(Box::new(tx::SeaTx { txn, _turn: turn }))
     }
+    fn voting(&self) -> &dyn cista_core::ports::VotingReads {
+        self
+    }
+
     fn intake(&self) -> &dyn cista_core::ports::IntakeReads {
         self
     }

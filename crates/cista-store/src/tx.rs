@@ -1,19 +1,18 @@
 //! The write transaction behind `StoreTx`: every change of a core flow runs on one database
 //! transaction, which commits together with its audit entry (or rolls back when dropped).
 
+use crate::audit_append;
 use crate::convert::{db_err, to_db_time};
 use crate::entity::{account, credential, membership, outbox, recovery_code, session};
-use crate::{audit_append, paper, voting};
 use async_trait::async_trait;
 use cista_core::platform::audit::NewAuditEntry;
 use cista_core::ports::{
     AccessAttempt, Account, AppToken, AppTokenId, AttemptKind, AttemptScope, AttemptTally,
-    AuditEntry, BoxEntry, Credential, CredentialPurpose, EligibleUnit, Membership, OutboxMessage,
-    PaperBatch, PaperPile, Participation, Refusal, Session, StoreTx, StoredBallot, Unit, UnitOwner,
+    AuditEntry, Credential, CredentialPurpose, Membership, OutboxMessage, Session, StoreTx,
 };
 use cista_core::{Error, Result};
 use cista_crypto::Digest32;
-use cista_types::{BallotId, OrgId, Role, SubjectCode, Timestamp, UnitId, Weight};
+use cista_types::{OrgId, Role, SubjectCode, Timestamp};
 use sea_orm::sea_query::{Expr, ExprTrait as _};
 use sea_orm::{ActiveValue::Set, ColumnTrait, DatabaseTransaction, EntityTrait, QueryFilter};
 
@@ -431,6 +430,10 @@ impl StoreTx for SeaTx {
             .await
             .map_err(db_err)?
             .rows_affected)
+    }
+
+    fn voting(&mut self) -> &mut dyn cista_core::ports::VotingWrites {
+        self
     }
 
     fn intake(&mut self) -> &mut dyn cista_core::ports::IntakeWrites {

@@ -3,6 +3,7 @@
 //! actions inside an organization are `OrgAction`s, decided by `role_may`, the one table of
 //! who may do what.
 
+use crate::products::voting::actions::VotingAction;
 use crate::{Error, Result};
 use cista_types::{OrgId, Role, SubjectCode};
 use std::collections::BTreeMap;
@@ -123,18 +124,6 @@ pub enum OrgAction {
     ErasePerson,
     /// Change the organization's settings (its time zone).
     ManageSettings,
-    /// See units, weights, consent and how many owners each has (not who they are).
-    ViewUnits,
-    /// Import units and owners, record consent given on paper.
-    ManageUnits,
-    /// See ballots, live turnout and quorum, refused attempts.
-    ViewBallots,
-    /// Build, publish, cancel and reissue ballots; send reminders.
-    ManageBallots,
-    /// Enter paper ballots.
-    EnterPaperBallots,
-    /// Read results, the official record and the participation list, and export them.
-    ViewRecords,
     /// Create, list and revoke the organization's app tokens (API credentials).
     ManageAppTokens,
     /// Publish forms (new versions of assessments and record forms).
@@ -143,6 +132,14 @@ pub enum OrgAction {
     SubmitForms,
     /// Read submissions and their files.
     ViewSubmissions,
+    /// An action of association voting.
+    Voting(VotingAction),
+}
+
+impl From<VotingAction> for OrgAction {
+    fn from(action: VotingAction) -> Self {
+        Self::Voting(action)
+    }
 }
 
 impl OrgAction {
@@ -155,16 +152,11 @@ impl OrgAction {
             OrgAction::ResendInvitation => "resend invitations",
             OrgAction::ErasePerson => "erase people",
             OrgAction::ManageSettings => "change this organization's settings",
-            OrgAction::ViewUnits => "view this organization's units",
-            OrgAction::ManageUnits => "change this organization's units and owners",
-            OrgAction::ViewBallots => "view this organization's ballots",
-            OrgAction::ManageBallots => "build, publish or cancel ballots",
-            OrgAction::EnterPaperBallots => "enter paper ballots",
-            OrgAction::ViewRecords => "read voting records and results",
             OrgAction::ManageAppTokens => "manage this organization's app tokens",
             OrgAction::ManageForms => "publish this organization's forms",
             OrgAction::SubmitForms => "submit this organization's forms",
             OrgAction::ViewSubmissions => "read this organization's submissions",
+            OrgAction::Voting(action) => action.describe(),
         }
     }
 
@@ -176,17 +168,12 @@ impl OrgAction {
             OrgAction::ResendInvitation,
             OrgAction::ErasePerson,
             OrgAction::ManageSettings,
-            OrgAction::ViewUnits,
-            OrgAction::ManageUnits,
-            OrgAction::ViewBallots,
-            OrgAction::ManageBallots,
-            OrgAction::EnterPaperBallots,
-            OrgAction::ViewRecords,
             OrgAction::ManageAppTokens,
             OrgAction::ManageForms,
             OrgAction::SubmitForms,
             OrgAction::ViewSubmissions,
         ];
+        all.extend(VotingAction::ALL.map(OrgAction::Voting));
         for role in Role::ALL {
             all.push(OrgAction::Invite(role));
             all.push(OrgAction::ChangeRole(role));
@@ -198,23 +185,18 @@ impl OrgAction {
 /// The table: which role may do what inside its organization. Owners may do everything;
 /// administrators everything except making or touching owners; inspectors read every voting
 /// record and change nothing; other roles only look at the organization's home.
-pub fn role_may(role: Role, action: OrgAction) -> bool {
-    match action {
+pub fn role_may(role: Role, action: impl Into<OrgAction>) -> bool {
+    match action.into() {
         OrgAction::ViewOrganization => true,
         OrgAction::ViewPeople
         | OrgAction::ResendInvitation
         | OrgAction::ErasePerson
         | OrgAction::ManageSettings
-        | OrgAction::ManageUnits
-        | OrgAction::ManageBallots
-        | OrgAction::EnterPaperBallots
         | OrgAction::ManageAppTokens
         | OrgAction::ManageForms
         | OrgAction::SubmitForms
         | OrgAction::ViewSubmissions => matches!(role, Role::Owner | Role::Admin),
-        OrgAction::ViewUnits | OrgAction::ViewBallots | OrgAction::ViewRecords => {
-            matches!(role, Role::Owner | Role::Admin | Role::Inspector)
-        }
+        OrgAction::Voting(action) => action.role_may(role),
         OrgAction::Invite(target) | OrgAction::ChangeRole(target) => match role {
             Role::Owner => true,
             Role::Admin => target != Role::Owner,
@@ -265,7 +247,8 @@ impl Actor {
 
     /// Whether this actor may perform `action` in `org`. The operator may do anything; a
     /// person only with a full session and a role that allows it there.
-    pub fn may_in(&self, org: OrgId, action: OrgAction) -> bool {
+    pub fn may_in(&self, org: OrgId, action: impl Into<OrgAction>) -> bool {
+        let action = action.into();
         match self {
             Actor::Operator { .. } => true,
             Actor::Person(p) => {
@@ -279,7 +262,8 @@ impl Actor {
         }
     }
 
-    pub fn authorize_in(&self, org: OrgId, action: OrgAction) -> Result<()> {
+    pub fn authorize_in(&self, org: OrgId, action: impl Into<OrgAction>) -> Result<()> {
+        let action = action.into();
         if self.may_in(org, action) {
             Ok(())
         } else {
@@ -406,15 +390,17 @@ mod tests {
             let reads = matches!(
                 action,
                 OrgAction::ViewOrganization
-                    | OrgAction::ViewUnits
-                    | OrgAction::ViewBallots
-                    | OrgAction::ViewRecords
+                    | OrgAction::Voting(
+                        VotingAction::ViewUnits
+                            | VotingAction::ViewBallots
+                            | VotingAction::ViewRecords
+                    )
             );
             assert_eq!(role_may(Role::Inspector, action), reads, "{action:?}");
         }
         for role in [Role::Advisor, Role::Reviewer, Role::Member] {
-            assert!(!role_may(role, OrgAction::ViewRecords), "{role:?}");
-            assert!(!role_may(role, OrgAction::EnterPaperBallots), "{role:?}");
+            assert!(!role_may(role, VotingAction::ViewRecords), "{role:?}");
+            assert!(!role_may(role, VotingAction::EnterPaperBallots), "{role:?}");
         }
     }
 }

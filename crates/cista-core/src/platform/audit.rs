@@ -3,6 +3,7 @@
 //! the stored rows and the signed checkpoints.
 
 use crate::ports::{AuditEntry, AuditHead, Store, StoredCheckpoint};
+use crate::products::voting::audit::VotingAuditKind;
 use crate::{Actor, Result};
 use cista_crypto::Digest32;
 use cista_crypto::merkle::{self, CompactRange};
@@ -10,7 +11,8 @@ use cista_crypto::note::NoteVerifier;
 use cista_types::{OrgId, Timestamp};
 use serde::Serialize;
 
-/// What happened. The string forms are stored and hashed: never rename one.
+/// What happened. The string forms are stored and hashed: never rename one. Each product's
+/// kinds are one variant holding the product's own enum.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum AuditKind {
     InstanceInitialized,
@@ -42,26 +44,19 @@ pub enum AuditKind {
     RecoveryCodeUsed,
     MessageAbandoned,
     OrganizationChanged,
-    UnitsImported,
-    ConsentRecorded,
-    DeviceTested,
-    BallotCreated,
-    BallotEdited,
-    BallotPublished,
-    BallotCancelled,
-    BallotClosed,
-    RemindersSent,
-    VoteCast,
-    VoteRefused,
-    PaperEnvelopeCheckedIn,
-    PaperBatchOpened,
-    PaperBallotEntered,
-    RecordExported,
     AppTokenCreated,
     AppTokenRevoked,
     FormPublished,
     SubmissionReceived,
     AttachmentStored,
+    /// A kind of association voting.
+    Voting(VotingAuditKind),
+}
+
+impl From<VotingAuditKind> for AuditKind {
+    fn from(kind: VotingAuditKind) -> Self {
+        Self::Voting(kind)
+    }
 }
 
 impl AuditKind {
@@ -96,26 +91,12 @@ impl AuditKind {
             AuditKind::RecoveryCodeUsed => "mfa.recovery_code_used",
             AuditKind::MessageAbandoned => "message.abandoned",
             AuditKind::OrganizationChanged => "organization.changed",
-            AuditKind::UnitsImported => "units.imported",
-            AuditKind::ConsentRecorded => "unit.consent_recorded",
-            AuditKind::DeviceTested => "device.tested",
-            AuditKind::BallotCreated => "ballot.created",
-            AuditKind::BallotEdited => "ballot.edited",
-            AuditKind::BallotPublished => "ballot.published",
-            AuditKind::BallotCancelled => "ballot.cancelled",
-            AuditKind::BallotClosed => "ballot.closed",
-            AuditKind::RemindersSent => "ballot.reminders_sent",
-            AuditKind::VoteCast => "vote.cast",
-            AuditKind::VoteRefused => "vote.refused",
-            AuditKind::PaperEnvelopeCheckedIn => "vote.paper_envelope_checked_in",
-            AuditKind::PaperBatchOpened => "vote.paper_batch_opened",
-            AuditKind::PaperBallotEntered => "vote.paper_ballot_entered",
-            AuditKind::RecordExported => "record.exported",
             AuditKind::AppTokenCreated => "app_token.created",
             AuditKind::AppTokenRevoked => "app_token.revoked",
             AuditKind::FormPublished => "form.published",
             AuditKind::SubmissionReceived => "submission.received",
             AuditKind::AttachmentStored => "attachment.stored",
+            AuditKind::Voting(kind) => kind.as_str(),
         }
     }
 }
@@ -137,14 +118,14 @@ impl NewAuditEntry {
         at: Timestamp,
         actor: &Actor,
         org: Option<OrgId>,
-        kind: AuditKind,
+        kind: impl Into<AuditKind>,
         details: serde_json::Value,
     ) -> Self {
         Self {
             at,
             actor: actor.audit_name(),
             org,
-            kind: kind.as_str().to_owned(),
+            kind: kind.into().as_str().to_owned(),
             details: details.to_string(),
         }
     }

@@ -5,6 +5,7 @@
 
 use crate::platform::audit::{AuditKind, NewAuditEntry};
 use crate::ports::{Channel, OutboxMessage};
+use crate::products::voting::notices::VotingNotice;
 use crate::{Action, Actor, Cista, Error, Result};
 use cista_crypto::Sealed;
 use cista_crypto::envelope::aad;
@@ -33,47 +34,20 @@ pub enum Notice {
     PasswordReset { link: String, expires_at: Timestamp },
     /// A one-time sign-in code by SMS.
     SmsCode { code: String, minutes: i64 },
-    /// A ballot was published: when to vote, for which units, how (FL-11). Carries a
-    /// set-password link for owners who have none yet. Never any choice or count.
-    BallotPublished {
-        organization: String,
-        title: String,
-        opens: String,
-        closes: String,
-        vote_link: String,
-        /// Units this person can vote for online.
-        online_units: Vec<String>,
-        /// Units that vote on paper (no consent on record, or opted out).
-        paper_units: Vec<String>,
-        set_password_link: Option<String>,
-        device_test_link: String,
-    },
-    /// A reminder to owners of units that have not voted yet. Like the publication notice,
-    /// it carries a set-password link (leading to the ballot) for owners who have none yet.
-    BallotReminder {
-        organization: String,
-        title: String,
-        closes: String,
-        vote_link: String,
-        online_units: Vec<String>,
-        paper_units: Vec<String>,
-        set_password_link: Option<String>,
-    },
-    /// The short SMS form of a publication notice or reminder.
-    BallotSms {
-        organization: String,
-        title: String,
-        closes: String,
-        vote_link: String,
-        reminder: bool,
-    },
+    /// A message of association voting. Untagged here: its own `template` tag is the one
+    /// stored, exactly as before the product had its own enum.
+    #[serde(untagged)]
+    Voting(VotingNotice),
 }
 
 impl Notice {
     pub fn channel(&self) -> Channel {
         match self {
-            Notice::SmsCode { .. } | Notice::BallotSms { .. } => Channel::Sms,
-            _ => Channel::Email,
+            Notice::SmsCode { .. } => Channel::Sms,
+            Notice::Invitation { .. }
+            | Notice::AddedToOrganization { .. }
+            | Notice::PasswordReset { .. } => Channel::Email,
+            Notice::Voting(notice) => notice.channel(),
         }
     }
 
@@ -83,10 +57,14 @@ impl Notice {
             Notice::AddedToOrganization { .. } => "added-to-organization",
             Notice::PasswordReset { .. } => "password-reset",
             Notice::SmsCode { .. } => "sms-code",
-            Notice::BallotPublished { .. } => "ballot-published",
-            Notice::BallotReminder { .. } => "ballot-reminder",
-            Notice::BallotSms { .. } => "ballot-sms",
+            Notice::Voting(notice) => notice.template(),
         }
+    }
+}
+
+impl From<VotingNotice> for Notice {
+    fn from(notice: VotingNotice) -> Self {
+        Self::Voting(notice)
     }
 }
 

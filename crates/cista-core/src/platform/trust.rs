@@ -181,6 +181,7 @@ impl Cista {
     async fn voting_report(&self) -> Result<VotingReport> {
         let guards: Vec<String> = self
             .store()
+            .voting()
             .voting_guards()
             .await?
             .into_iter()
@@ -191,7 +192,7 @@ impl Cista {
         let guards_complete = EXPECTED_GUARDS
             .iter()
             .all(|e| guards.iter().any(|g| g == e));
-        let (ballots_open, ballots_closed, votes) = self.store().voting_counts().await?;
+        let (ballots_open, ballots_closed, votes) = self.store().voting().voting_counts().await?;
         Ok(VotingReport {
             one_vote_per_unit: "enforced by the database: (ballot, unit) is the primary key of \
                                 the participation ledger, whatever the channel (online, SMS \

@@ -15,7 +15,7 @@ pub use blobs::{BlobReader, BlobStore, BlobWriter};
 pub use intake::{IntakeReads, IntakeWrites, StoredAttachment, StoredForm, StoredSubmission};
 pub use voting::{
     BallotStatus, BoxEntry, ConsentStatus, EligibleUnit, PaperBatch, PaperPile, Participation,
-    Refusal, StoredBallot, Unit, UnitOwner, VoteChannel, VoteOrigin,
+    Refusal, StoredBallot, Unit, UnitOwner, VoteChannel, VoteOrigin, VotingReads, VotingWrites,
 };
 
 pub use crate::platform::access::app_tokens::{AppPurpose, AppToken, AppTokenId};
@@ -25,8 +25,7 @@ use crate::platform::audit::NewAuditEntry;
 use async_trait::async_trait;
 use cista_crypto::{Digest32, KekId, WrappedKey};
 use cista_types::{
-    BallotId, KeyId, OrgId, OrgName, OrgSlug, PhoneRegion, Role, SubjectCode, TimeZoneName,
-    Timestamp, Tracker, UnitId, Weight,
+    KeyId, OrgId, OrgName, OrgSlug, PhoneRegion, Role, SubjectCode, TimeZoneName, Timestamp,
 };
 use serde::Serialize;
 
@@ -320,62 +319,6 @@ pub trait Store: Send + Sync + std::fmt::Debug {
     /// The newest messages, delivered or not (the demo outbox page).
     async fn recent_messages(&self, limit: u32) -> Result<Vec<OutboxMessage>>;
 
-    // --- units and owners -------------------------------------------------------------
-
-    /// Every unit of an organization, retired ones included, by label.
-    async fn units(&self, org: OrgId) -> Result<Vec<Unit>>;
-
-    async fn unit(&self, id: UnitId) -> Result<Option<Unit>>;
-
-    /// Every owner link of an organization's units.
-    async fn unit_owners(&self, org: OrgId) -> Result<Vec<UnitOwner>>;
-
-    /// The units a person owns, in any organization.
-    async fn owned_units(&self, subject: SubjectCode) -> Result<Vec<UnitOwner>>;
-
-    async fn owners_of(&self, unit: UnitId) -> Result<Vec<UnitOwner>>;
-
-    // --- ballots ---------------------------------------------------------------------------
-
-    /// An organization's ballots, newest first.
-    async fn ballots(&self, org: OrgId) -> Result<Vec<StoredBallot>>;
-
-    async fn ballot(&self, id: BallotId) -> Result<Option<StoredBallot>>;
-
-    /// Ballots in a status across organizations (the worker's view: published ones).
-    async fn ballots_with_status(&self, status: BallotStatus) -> Result<Vec<StoredBallot>>;
-
-    /// The roll frozen at publication.
-    async fn eligible_units(&self, ballot: BallotId) -> Result<Vec<EligibleUnit>>;
-
-    async fn eligible_unit(&self, ballot: BallotId, unit: UnitId) -> Result<Option<EligibleUnit>>;
-
-    /// The participation ledger of a ballot, oldest first.
-    async fn participation(&self, ballot: BallotId) -> Result<Vec<Participation>>;
-
-    async fn participation_of(
-        &self,
-        ballot: BallotId,
-        unit: UnitId,
-    ) -> Result<Option<Participation>>;
-
-    /// The ballot box of a ballot, in tracker order.
-    async fn box_entries(&self, ballot: BallotId) -> Result<Vec<BoxEntry>>;
-
-    async fn box_count(&self, ballot: BallotId) -> Result<u64>;
-
-    /// Refused attempts on a ballot, oldest first.
-    async fn refusals(&self, ballot: BallotId) -> Result<Vec<Refusal>>;
-
-    /// One entry of a ballot's box, by tracker.
-    async fn box_entry(&self, ballot: BallotId, tracker: Tracker) -> Result<Option<BoxEntry>>;
-
-    /// The piles of checked-in outer envelopes of a ballot, by weight.
-    async fn paper_piles(&self, ballot: BallotId) -> Result<Vec<PaperPile>>;
-
-    /// The batches of opened envelopes of a ballot, by number.
-    async fn paper_batches(&self, ballot: BallotId) -> Result<Vec<PaperBatch>>;
-
     // --- repeated form submissions -----------------------------------------------------
 
     /// Claims a form submission by its key before it runs: `Claimed` when this is its first
@@ -399,22 +342,14 @@ pub trait Store: Send + Sync + std::fmt::Debug {
     /// Deletes submissions claimed before `before`; returns how many.
     async fn purge_submissions(&self, before: Timestamp) -> Result<u64>;
 
-    /// The database triggers that guard voting records, read from the catalog.
-    async fn voting_guards(&self) -> Result<Vec<String>>;
-
-    /// How many ballots are published and closed, and how many units took part in all of
-    /// them (for the trust page).
-    async fn voting_counts(&self) -> Result<(u64, u64, u64)>;
-
-    /// Removes the superseded row versions a shuffle leaves in the data files (PostgreSQL
-    /// keeps them, with their original transaction ids, until a vacuum); a no-op elsewhere.
-    async fn compact_ballot_box(&self) -> Result<()>;
-
     /// Starts a write transaction. Changes commit together with exactly one audit entry.
     async fn begin(&self) -> Result<Box<dyn StoreTx>>;
 
     /// Forms, submissions and attachments (see `intake`).
     fn intake(&self) -> &dyn IntakeReads;
+
+    /// Units, owners, ballots, participation and the ballot box (see `voting`).
+    fn voting(&self) -> &dyn VotingReads;
 }
 
 /// Where a submitted form stands (see `Store::claim_submission`).
@@ -563,105 +498,12 @@ pub trait StoreTx: Send {
 
     async fn delete_messages_to(&mut self, subject: SubjectCode) -> Result<u64>;
 
-    // --- units and owners -------------------------------------------------------------
-
-    /// Adds a unit; a label already used in the organization (ignoring case) is a `conflict`.
-    async fn insert_unit(&mut self, unit: &Unit) -> Result<()>;
-
-    /// Writes label, weight, consent and retirement of an existing unit.
-    async fn update_unit(&mut self, unit: &Unit) -> Result<()>;
-
-    async fn insert_unit_owner(&mut self, owner: &UnitOwner) -> Result<()>;
-
-    async fn update_unit_owner(&mut self, owner: &UnitOwner) -> Result<()>;
-
-    async fn delete_unit_owner(&mut self, unit: UnitId, subject: SubjectCode) -> Result<()>;
-
-    // --- ballots -----------------------------------------------------------------------------
-
-    async fn insert_ballot(&mut self, ballot: &StoredBallot) -> Result<()>;
-
-    /// Reads a ballot inside the transaction and locks it: shared (a vote being cast) or
-    /// exclusive (closing). A close waits for votes in flight, and votes that come after it
-    /// see the ballot closed, so no vote slips between the last read and the tally.
-    async fn lock_ballot(&mut self, id: BallotId, exclusive: bool) -> Result<Option<StoredBallot>>;
-
-    /// The participation ledger as this transaction sees it.
-    async fn participation_in_tx(&mut self, ballot: BallotId) -> Result<Vec<Participation>>;
-
-    /// The ballot box as this transaction sees it, in tracker order.
-    async fn box_entries_in_tx(&mut self, ballot: BallotId) -> Result<Vec<BoxEntry>>;
-
-    /// Replaces a draft's definition; a ballot that is no longer a draft is a `conflict`.
-    async fn update_draft(
-        &mut self,
-        id: BallotId,
-        definition: &str,
-        hash: &Digest32,
-        closes_at: Timestamp,
-    ) -> Result<()>;
-
-    /// Draft → published, with the roll frozen as `eligible`. False if it was not a draft.
-    async fn publish_ballot(
-        &mut self,
-        id: BallotId,
-        at: Timestamp,
-        eligible: &[EligibleUnit],
-    ) -> Result<bool>;
-
-    /// Draft or published → cancelled. False if it was neither.
-    async fn cancel_ballot(&mut self, id: BallotId, at: Timestamp) -> Result<bool>;
-
-    /// Published → closed, with its results and checkpoint. False if it was not published
-    /// (another process closed it first).
-    async fn close_ballot(
-        &mut self,
-        id: BallotId,
-        at: Timestamp,
-        results: &str,
-        checkpoint: &str,
-    ) -> Result<bool>;
-
-    /// Adds a participation row unless the unit already took part in the ballot: returns
-    /// false then, and writes nothing. The uniqueness is the database's, not a prior read.
-    async fn insert_participation(&mut self, participation: &Participation) -> Result<bool>;
-
-    /// Adds a ballot to the box; a tracker already in use is a `conflict`.
-    async fn insert_box_entry(&mut self, entry: &BoxEntry) -> Result<()>;
-
-    /// Rewrites a published ballot's box in tracker order, so neither storage order nor
-    /// any row's write history reflects casting order; returns the entries written.
-    async fn shuffle_box(&mut self, ballot: BallotId) -> Result<u64>;
-
-    async fn insert_refusal(&mut self, refusal: &Refusal) -> Result<()>;
-
-    /// Adds one checked-in outer envelope to the pile of its weight.
-    async fn add_to_paper_pile(&mut self, ballot: BallotId, weight: Weight) -> Result<()>;
-
-    /// Opens every waiting envelope of one weight as a new batch (numbered after the last);
-    /// `None` when none is waiting.
-    async fn open_paper_batch(
-        &mut self,
-        ballot: BallotId,
-        weight: Weight,
-        at: Timestamp,
-        by: Option<SubjectCode>,
-    ) -> Result<Option<PaperBatch>>;
-
-    /// Counts one inner ballot of a batch as entered; false (and nothing written) when the
-    /// batch is complete or does not exist. The count never exceeds the envelopes opened.
-    async fn count_into_paper_batch(&mut self, ballot: BallotId, number: u32) -> Result<bool>;
-
-    /// The piles and batches of a ballot, read inside the transaction (a close checks that
-    /// no envelope still waits for its inner ballot).
-    async fn paper_in_tx(&mut self, ballot: BallotId) -> Result<(Vec<PaperPile>, Vec<PaperBatch>)>;
-
-    /// Records that a reminder `slot` of a ballot went out; false if it already had.
-    async fn claim_reminder(&mut self, ballot: BallotId, slot: &str, at: Timestamp)
-    -> Result<bool>;
-
     /// Forms, submissions and attachments, in this transaction (see `intake`).
     fn intake(&mut self) -> &mut dyn IntakeWrites;
+
+    /// Units, owners, ballots, participation and the ballot box, in this transaction (see
+    /// `voting`).
+    fn voting(&mut self) -> &mut dyn VotingWrites;
 
     async fn commit(self: Box<Self>, audit: NewAuditEntry) -> Result<AuditEntry>;
 

@@ -1,7 +1,8 @@
 //! The products, one folder each (association voting today; embedded assessment and field data
-//! collection to come). A product's domain lives in its own folder. Its error variants, audit
-//! kinds, organization actions and notice kinds are still variants of the platform's enums in
-//! `error.rs` and `platform/`; moving them here, each folded in through one `From`, is the
-//! next step of issue 11.
+//! collection to come). A product's folder holds its domain and everything it adds to the
+//! platform: its error variants (`error.rs`), audit kinds (`audit.rs`), organization actions
+//! (`actions.rs`) and notice kinds (`notices.rs`), each folded into the platform's enum through
+//! one `From` (`Error::Voting`, `AuditKind::Voting`, `OrgAction::Voting`, `Notice::Voting`), so a
+//! new product adds one variant to each and touches no other product's files.
 
 pub mod voting;

@@ -5,6 +5,7 @@ use crate::people::{self, PASSWORD};
 use crate::web::{page, post, sign_in};
 use crate::{Options, TestServer, csrf_in};
 use cista_core::platform::notices::Notice;
+use cista_core::products::voting::VotingAction;
 use cista_core::{OrgAction, role_may};
 use cista_types::{OrgId, Role, SubjectCode};
 use reqwest::StatusCode;
@@ -353,21 +354,21 @@ fn cases() -> Vec<Case> {
             get: true,
             path: |o, _| format!("/admin/{o}/units"),
             fields: &[],
-            needs: OrgAction::ViewUnits,
+            needs: VotingAction::ViewUnits.into(),
         },
         Case {
             name: "ballots",
             get: true,
             path: |o, _| format!("/admin/{o}/ballots"),
             fields: &[],
-            needs: OrgAction::ViewBallots,
+            needs: VotingAction::ViewBallots.into(),
         },
         Case {
             name: "new ballot form",
             get: true,
             path: |o, _| format!("/admin/{o}/ballots/new"),
             fields: &[],
-            needs: OrgAction::ManageBallots,
+            needs: VotingAction::ManageBallots.into(),
         },
         Case {
             name: "time zone",

@@ -66,6 +66,7 @@ fn hidden(html: &str, name: &str) -> String {
 async fn phones(cista: &Cista, org: OrgId) -> Vec<(String, Option<String>)> {
     let subjects: Vec<SubjectCode> = cista
         .store()
+        .voting()
         .unit_owners(org)
         .await
         .unwrap()

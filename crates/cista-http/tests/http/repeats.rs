@@ -13,6 +13,7 @@ use crate::voting::{activate, import_roster, open_ballot, operator};
 use crate::web::{between, follow, page, post, sign_in};
 use crate::{Options, TestServer, csrf_in};
 use cista_core::platform::notices::Notice;
+use cista_core::products::voting::VotingNotice;
 use cista_core::products::voting::definition::Secrecy;
 use cista_types::{BallotId, OrgId, OrgSlug, Role, UnitId};
 use reqwest::{Client, StatusCode};
@@ -37,6 +38,7 @@ async fn unit(server: &TestServer, org: OrgId, label: &str) -> UnitId {
         .state
         .cista
         .store()
+        .voting()
         .units(org)
         .await
         .unwrap()
@@ -61,8 +63,8 @@ fn vote_fields<'a>(form: &'a str, choices: &[(&'a str, &'a str)]) -> Vec<(&'a st
 async fn counts(server: &TestServer, ballot: BallotId) -> (u64, usize) {
     let store = server.state.cista.store();
     (
-        store.box_count(ballot).await.unwrap(),
-        store.refusals(ballot).await.unwrap().len(),
+        store.voting().box_count(ballot).await.unwrap(),
+        store.voting().refusals(ballot).await.unwrap().len(),
     )
 }
 
@@ -304,10 +306,10 @@ async fn choosing_a_password_from_a_reminder_signs_in_and_opens_the_ballot() {
     while last_notice(cista, "fay@palm.example").await.is_some() {}
     let other = open_ballot(cista, org, Secrecy::Recorded, Duration::hours(2)).await;
     cista.send_reminders(&operator(), org, other).await.unwrap();
-    let Some(Notice::BallotReminder {
+    let Some(Notice::Voting(VotingNotice::BallotReminder {
         set_password_link: Some(earlier),
         ..
-    }) = last_notice(cista, "fay@palm.example").await
+    })) = last_notice(cista, "fay@palm.example").await
     else {
         panic!("the first reminder carries a set-password link");
     };
@@ -322,13 +324,19 @@ async fn choosing_a_password_from_a_reminder_signs_in_and_opens_the_ballot() {
         .unwrap();
     let reminder = |address: &str| {
         due.iter()
-            .find(|d| d.address == address && matches!(d.notice, Notice::BallotReminder { .. }))
+            .find(|d| {
+                d.address == address
+                    && matches!(
+                        d.notice,
+                        Notice::Voting(VotingNotice::BallotReminder { .. })
+                    )
+            })
             .map(|d| d.notice.clone())
     };
-    let Some(Notice::BallotReminder {
+    let Some(Notice::Voting(VotingNotice::BallotReminder {
         set_password_link: Some(link),
         ..
-    }) = reminder("fay@palm.example")
+    })) = reminder("fay@palm.example")
     else {
         panic!("Fay's reminder must carry a set-password link: {due:?}");
     };
@@ -336,17 +344,21 @@ async fn choosing_a_password_from_a_reminder_signs_in_and_opens_the_ballot() {
         link.ends_with(&format!("?next=%2Fvote%2F{ballot}")),
         "{link}"
     );
-    let Some(Notice::BallotReminder {
+    let Some(Notice::Voting(VotingNotice::BallotReminder {
         set_password_link: None,
         ..
-    }) = reminder("ana@palm.example")
+    })) = reminder("ana@palm.example")
     else {
         panic!("Ana has a password: no link");
     };
     let rendered = cista_notify::render::render(
         due.iter()
             .find(|d| {
-                d.address == "fay@palm.example" && matches!(d.notice, Notice::BallotReminder { .. })
+                d.address == "fay@palm.example"
+                    && matches!(
+                        d.notice,
+                        Notice::Voting(VotingNotice::BallotReminder { .. })
+                    )
             })
             .unwrap(),
     )

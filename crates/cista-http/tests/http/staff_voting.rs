@@ -10,10 +10,12 @@ use crate::web::{between, follow, page, post, sign_in};
 use crate::{Options, TestServer, csrf_in};
 use cista_core::platform::notices::Notice;
 use cista_core::ports::VoteOrigin;
+use cista_core::products::voting::VotingAction;
+use cista_core::products::voting::VotingNotice;
 use cista_core::products::voting::ballots::BallotSettings;
 use cista_core::products::voting::cast::CastRequest;
 use cista_core::products::voting::definition::{Secrecy, Weighting};
-use cista_core::{Cista, OrgAction, role_may};
+use cista_core::{Cista, role_may};
 use cista_store::{ConnectOptions, SeaStore, Target};
 use cista_types::{
     BallotId, Clock as _, OrgId, OrgSlug, OsRng, Percent, Rng as _, Role, SystemClock, UnitId,
@@ -720,11 +722,11 @@ async fn a_ballot_is_built_previewed_and_published_through_the_pages() {
         "no publish button any more"
     );
     match last_notice(cista, "ana@palm.example").await {
-        Some(Notice::BallotPublished {
+        Some(Notice::Voting(VotingNotice::BallotPublished {
             title,
             online_units,
             ..
-        }) => {
+        })) => {
             assert_eq!(title, "Annual meeting 2026");
             assert_eq!(online_units, ["1A", "1B"]);
         }
@@ -891,7 +893,7 @@ async fn the_live_page_shows_turnout_never_counts_and_paper_ballots_are_entered_
     );
     assert!(matches!(
         last_notice(cista, "fay@palm.example").await,
-        Some(Notice::BallotReminder { .. })
+        Some(Notice::Voting(VotingNotice::BallotReminder { .. }))
     ));
     // The same form sent again (a reload, a double-click): its first outcome, nothing sent.
     let r = post(&admin, &server, &format!("{path}/remind"), &token, &[]).await;
@@ -1037,7 +1039,7 @@ async fn a_closed_ballot_shows_results_and_the_record_and_inspectors_read_everyt
         assert!(closed.contains(&format!("/e/{ballot}/bundle.json")));
         // Resolution: three yes of three votes cast.
         assert!(
-            closed.contains("Passed: yes reached two thirds of the votes cast"),
+            closed.contains("Passed. Yes reached two thirds of the votes cast"),
             "{closed}"
         );
         assert!(
@@ -1230,7 +1232,7 @@ async fn a_closed_ballot_shows_results_and_the_record_and_inspectors_read_everyt
         cista.ballot(&operator(), org, open).await.unwrap().status(),
         cista_core::ports::BallotStatus::Published
     );
-    assert!(role_may(Role::Inspector, OrgAction::ViewRecords));
+    assert!(role_may(Role::Inspector, VotingAction::ViewRecords));
     server.stop().await;
 }
 
@@ -1306,7 +1308,16 @@ async fn a_secret_ballots_paper_comes_in_two_envelopes_and_no_screen_ties_a_ball
     .await;
     assert_eq!(r.status(), StatusCode::CONFLICT);
     assert!(r.text().await.unwrap().contains("two envelopes"));
-    assert_eq!(cista.store().participation(ballot).await.unwrap().len(), 0);
+    assert_eq!(
+        cista
+            .store()
+            .voting()
+            .participation(ballot)
+            .await
+            .unwrap()
+            .len(),
+        0
+    );
 
     // Step one: each outer envelope, by unit.
     for label in labels {
@@ -1327,7 +1338,7 @@ async fn a_secret_ballots_paper_comes_in_two_envelopes_and_no_screen_ties_a_ball
             "{html}"
         );
     }
-    assert_eq!(cista.store().box_count(ballot).await.unwrap(), 0);
+    assert_eq!(cista.store().voting().box_count(ballot).await.unwrap(), 0);
     // A second envelope for a unit is refused, said why, and recorded.
     let (_, html) = page(&admin, &server, &paper).await;
     assert!(html.contains("5 envelopes waiting"), "{html}");
@@ -1341,7 +1352,10 @@ async fn a_secret_ballots_paper_comes_in_two_envelopes_and_no_screen_ties_a_ball
     .await;
     assert_eq!(r.status(), StatusCode::CONFLICT);
     assert!(r.text().await.unwrap().contains("1A already voted on"));
-    assert_eq!(cista.store().refusals(ballot).await.unwrap().len(), 1);
+    assert_eq!(
+        cista.store().voting().refusals(ballot).await.unwrap().len(),
+        1
+    );
 
     // Step two: open the waiting envelopes as a batch.
     let r = post(
@@ -1389,10 +1403,11 @@ async fn a_secret_ballots_paper_comes_in_two_envelopes_and_no_screen_ties_a_ball
         }
         inner = next;
     }
-    assert_eq!(cista.store().box_count(ballot).await.unwrap(), 5);
+    assert_eq!(cista.store().voting().box_count(ballot).await.unwrap(), 5);
     assert!(
         cista
             .store()
+            .voting()
             .box_entries(ballot)
             .await
             .unwrap()
@@ -1409,7 +1424,7 @@ async fn a_secret_ballots_paper_comes_in_two_envelopes_and_no_screen_ties_a_ball
     )
     .await;
     assert_eq!(r.status(), StatusCode::CONFLICT);
-    assert_eq!(cista.store().box_count(ballot).await.unwrap(), 5);
+    assert_eq!(cista.store().voting().box_count(ballot).await.unwrap(), 5);
 
     // The trust page's secrecy sentence is what staff see: no page of the open ballot shows a
     // tracker or a choice beside a unit.
@@ -1426,6 +1441,7 @@ async fn a_secret_ballots_paper_comes_in_two_envelopes_and_no_screen_ties_a_ball
     assert!(secrecy.contains("two envelopes"), "{secrecy}");
     let trackers: Vec<String> = cista
         .store()
+        .voting()
         .box_entries(ballot)
         .await
         .unwrap()

@@ -43,6 +43,7 @@ async fn unit(server: &TestServer, org: OrgId, label: &str) -> UnitId {
         .state
         .cista
         .store()
+        .voting()
         .units(org)
         .await
         .unwrap()
@@ -57,6 +58,7 @@ async fn definition_hash(server: &TestServer, ballot: BallotId) -> String {
         .state
         .cista
         .store()
+        .voting()
         .ballot(ballot)
         .await
         .unwrap()
@@ -287,13 +289,14 @@ async fn an_owner_votes_for_a_unit_and_gets_a_receipt_that_verifies() {
     let (status, html) = page(&ana, &server, &format!("/vote/{ballot}/unit/{a1}")).await;
     assert_eq!(status, StatusCode::OK);
     assert!(html.contains(&tracker), "{html}");
-    assert_eq!(cista.store().box_count(ballot).await.unwrap(), 1);
-    let refusals = cista.store().refusals(ballot).await.unwrap();
+    assert_eq!(cista.store().voting().box_count(ballot).await.unwrap(), 1);
+    let refusals = cista.store().voting().refusals(ballot).await.unwrap();
     assert_eq!(refusals.len(), 1);
     assert_eq!(refusals[0].reason, "already_voted");
     assert!(
         cista
             .store()
+            .voting()
             .participation_of(ballot, b1)
             .await
             .unwrap()
@@ -320,6 +323,7 @@ async fn a_co_owner_in_another_browser_is_told_when_the_unit_already_voted() {
 
     let first = cista
         .store()
+        .voting()
         .participation_of(ballot, a2)
         .await
         .unwrap()
@@ -353,8 +357,11 @@ async fn a_co_owner_in_another_browser_is_told_when_the_unit_already_voted() {
             && html.contains("this attempt was recorded"),
         "{html}"
     );
-    assert_eq!(cista.store().box_count(ballot).await.unwrap(), 1);
-    assert_eq!(cista.store().refusals(ballot).await.unwrap().len(), 1);
+    assert_eq!(cista.store().voting().box_count(ballot).await.unwrap(), 1);
+    assert_eq!(
+        cista.store().voting().refusals(ballot).await.unwrap().len(),
+        1
+    );
     server.stop().await;
 }
 
@@ -449,7 +456,7 @@ async fn a_unit_without_consent_is_offered_consent_and_can_then_vote() {
     assert!(about.contains("Vote for unit 3A"), "{about}");
     let r = cast(&fay, &server, ballot, a3, FULL_VOTE).await;
     assert_eq!(r.status(), StatusCode::OK);
-    let unit = cista.store().unit(a3).await.unwrap().unwrap();
+    let unit = cista.store().voting().unit(a3).await.unwrap().unwrap();
     assert!(
         unit.consent_method
             .unwrap()
@@ -493,12 +500,13 @@ async fn an_opted_out_unit_is_refused_online_and_pointed_to_paper() {
     assert!(
         cista
             .store()
+            .voting()
             .participation_of(ballot, b3)
             .await
             .unwrap()
             .is_none()
     );
-    assert_eq!(cista.store().box_count(ballot).await.unwrap(), 0);
+    assert_eq!(cista.store().voting().box_count(ballot).await.unwrap(), 0);
     server.stop().await;
 }
 
@@ -552,14 +560,15 @@ async fn a_tampered_form_is_refused_and_nothing_is_stored() {
     assert!(
         cista
             .store()
+            .voting()
             .participation_of(ballot, a1)
             .await
             .unwrap()
             .is_none()
     );
-    assert_eq!(cista.store().box_count(ballot).await.unwrap(), 0);
+    assert_eq!(cista.store().voting().box_count(ballot).await.unwrap(), 0);
     // The refused attempts are on record for counsel, without their choices.
-    let refusals = cista.store().refusals(ballot).await.unwrap();
+    let refusals = cista.store().voting().refusals(ballot).await.unwrap();
     assert!(refusals.iter().any(|r| r.reason == "ballot_changed"));
 
     // A forged CSRF token is refused before anything else.
@@ -612,7 +621,7 @@ async fn too_many_candidates_or_a_missing_answer_shows_the_form_again() {
             && html.contains(r##"href="#c1-yes""##),
         "{html}"
     );
-    assert_eq!(cista.store().box_count(ballot).await.unwrap(), 0);
+    assert_eq!(cista.store().voting().box_count(ballot).await.unwrap(), 0);
     server.stop().await;
 }
 
@@ -647,6 +656,7 @@ async fn owners_reach_only_their_own_units_and_malformed_addresses_are_not_found
     assert!(
         cista
             .store()
+            .voting()
             .participation_of(ballot, a2)
             .await
             .unwrap()
@@ -819,7 +829,7 @@ async fn after_the_close_the_bulletin_finds_the_tracker_and_the_bundle_verifies(
         "Ballot list (SHA-256)",
         "Passed.",
         "Elected: Alma Diaz.",
-        "Tie for the last seat: decided by the association&#39;s rules",
+        "Tie for the last seat between Ben Ortiz, Carla Sosa: decided by the association&#39;s rules.",
         "2 ballots counted",
         &format!(r#"href="/e/{ballot}/bundle.json""#),
     ] {
@@ -1041,6 +1051,7 @@ async fn an_owner_signed_in_by_sms_code_can_vote() {
     );
     let first = cista
         .store()
+        .voting()
         .participation_of(ballot, a1)
         .await
         .unwrap()

@@ -350,7 +350,7 @@ fn a_ballot_nobody_voted_in_still_renders() {
         "0 of 4 voting interests (0.00%)",
         "NOT PASSED: quorum not reached",
         "NOT VALID",
-        "1 of 1 seats is left open.",
+        "1 of 1 seat is left open.",
     ] {
         assert!(flat.contains(expected), "missing {expected:?} in:\n{text}");
     }

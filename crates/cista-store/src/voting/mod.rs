@@ -2,6 +2,9 @@
 //! inside the transaction that seals it), and the writes of `StoreTx`. The one-vote rule is
 //! the participation table's primary key; an insert that meets it does nothing and says so.
 
+mod paper;
+mod port;
+
 use crate::convert::{self, conflict_or, db_err, to_db_time};
 use crate::entity::{
     ballot, ballot_box, ballot_reminder, ballot_roll, participation, unit, unit_owner, vote_refusal,

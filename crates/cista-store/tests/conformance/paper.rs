@@ -41,7 +41,7 @@ pub async fn a_secret_ballot_takes_paper_only_in_two_envelopes(h: &Harness) {
         .await
         .unwrap_err();
     assert_eq!(err.code(), "conflict", "{err}");
-    assert_eq!(store.participation(ballot).await.unwrap().len(), 0);
+    assert_eq!(store.voting().participation(ballot).await.unwrap().len(), 0);
 
     // Step one: outer envelopes, by unit. The participation row is written, the box is not.
     let labels = ["101", "102", "103", "104", "105", "106"];
@@ -52,8 +52,8 @@ pub async fn a_secret_ballot_takes_paper_only_in_two_envelopes(h: &Harness) {
             .unwrap();
         assert_eq!(done.unit, label);
     }
-    assert_eq!(store.participation(ballot).await.unwrap().len(), 6);
-    assert_eq!(store.box_count(ballot).await.unwrap(), 0);
+    assert_eq!(store.voting().participation(ballot).await.unwrap().len(), 6);
+    assert_eq!(store.voting().box_count(ballot).await.unwrap(), 0);
     // A second envelope for a unit (or one that voted online) is refused and recorded.
     let err = cista
         .check_in_envelope(&operator(), ballot, a.unit("103").id, staff_origin())
@@ -72,7 +72,7 @@ pub async fn a_secret_ballot_takes_paper_only_in_two_envelopes(h: &Harness) {
         .await
         .unwrap_err();
     assert_eq!(err.code(), "already_voted");
-    assert_eq!(store.refusals(ballot).await.unwrap().len(), 2);
+    assert_eq!(store.voting().refusals(ballot).await.unwrap().len(), 2);
 
     // Step two: the six waiting envelopes are opened together.
     let batch = cista
@@ -116,7 +116,7 @@ pub async fn a_secret_ballot_takes_paper_only_in_two_envelopes(h: &Harness) {
         "conflict",
         "a seventh ballot from six envelopes"
     );
-    let entries = store.box_entries(ballot).await.unwrap();
+    let entries = store.voting().box_entries(ballot).await.unwrap();
     assert_eq!(entries.len(), 7, "six inner ballots and one online vote");
     assert!(
         entries
@@ -181,7 +181,13 @@ pub async fn small_batches_wait_for_the_close_and_the_close_waits_for_them(h: &H
     assert!(err.to_string().contains(&MIN_BATCH.to_string()), "{err}");
 
     // At the closing time the worker does not close: two paper ballots are pending.
-    let b = cista.store().ballot(ballot).await.unwrap().unwrap();
+    let b = cista
+        .store()
+        .voting()
+        .ballot(ballot)
+        .await
+        .unwrap()
+        .unwrap();
     h.clock.set(b.closes_at.plus(Duration::seconds(1)));
     let done = cista.run_voting_work(&Actor::System).await.unwrap();
     assert_eq!((done.closed, done.waiting_for_paper), (0, 1));
@@ -263,9 +269,9 @@ pub async fn concurrent_inner_ballots_never_outnumber_their_envelopes(h: &Harnes
         }
     }
     assert!(ok <= 5);
-    let entered = cista.store().box_count(ballot).await.unwrap();
+    let entered = cista.store().voting().box_count(ballot).await.unwrap();
     assert_eq!(entered, ok);
-    let batches = cista.store().paper_batches(ballot).await.unwrap();
+    let batches = cista.store().voting().paper_batches(ballot).await.unwrap();
     assert_eq!(batches[0].entered, ok);
 }
 
@@ -294,14 +300,14 @@ pub async fn each_weights_envelopes_are_opened_and_counted_with_their_own_weight
         )
         .await
         .unwrap();
-    let units = cista.store().units(org.id).await.unwrap();
+    let units = cista.store().voting().units(org.id).await.unwrap();
     let a = crate::voting::Association {
         org: org.id,
         units: units
             .into_iter()
             .map(|u| (u.label.to_string(), u))
             .collect(),
-        owners: cista.store().unit_owners(org.id).await.unwrap(),
+        owners: cista.store().voting().unit_owners(org.id).await.unwrap(),
     };
     let ballot = open_ballot(h, &cista, &a, Secrecy::Secret, Weighting::Weighted).await;
     let hash = hash_of(&cista, ballot).await;
@@ -345,7 +351,13 @@ pub async fn each_weights_envelopes_are_opened_and_counted_with_their_own_weight
             .await
             .unwrap();
     }
-    let b = cista.store().ballot(ballot).await.unwrap().unwrap();
+    let b = cista
+        .store()
+        .voting()
+        .ballot(ballot)
+        .await
+        .unwrap()
+        .unwrap();
     h.clock.set(b.closes_at.plus(Duration::seconds(1)));
     let last = cista
         .open_paper_batch(&operator(), ballot, Weight::ONE)
@@ -367,6 +379,7 @@ pub async fn each_weights_envelopes_are_opened_and_counted_with_their_own_weight
         .unwrap();
     let total: i64 = cista
         .store()
+        .voting()
         .box_entries(ballot)
         .await
         .unwrap()

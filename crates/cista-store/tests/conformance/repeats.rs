@@ -136,12 +136,13 @@ pub async fn a_repeated_cast_returns_the_first_receipt_and_is_never_a_refusal(h:
     assert_eq!(again.signed, receipt.signed);
     assert_eq!(again.choices, receipt.choices);
     let store = &h.store;
-    assert_eq!(store.refusals(ballot).await.unwrap().len(), 0);
-    assert_eq!(store.box_count(ballot).await.unwrap(), 1);
+    assert_eq!(store.voting().refusals(ballot).await.unwrap().len(), 0);
+    assert_eq!(store.voting().box_count(ballot).await.unwrap(), 1);
 
     // The ledger keeps a hash of the submission id, never the id; the box entry's tracker is
     // not the hash either.
     let row = store
+        .voting()
         .participation_of(ballot, a.unit("107").id)
         .await
         .unwrap()
@@ -154,7 +155,7 @@ pub async fn a_repeated_cast_returns_the_first_receipt_and_is_never_a_refusal(h:
     other.submission = Some("another-page".to_owned());
     let err = cista.cast_vote(&voter, other).await.unwrap_err();
     assert_eq!(err.code(), "already_voted");
-    assert_eq!(store.refusals(ballot).await.unwrap().len(), 1);
+    assert_eq!(store.voting().refusals(ballot).await.unwrap().len(), 1);
 
     // Someone else presenting the voter's submission id gets nothing of the first cast.
     let co_owner = a.person(a.owners_of("104")[0], cista_core::Access::Full);
@@ -196,9 +197,9 @@ pub async fn the_same_cast_sent_many_times_at_once_casts_one_vote(h: &Harness) {
     assert_eq!(trackers.len(), 1, "every answer is the one cast's receipt");
     assert_eq!(firsts, 1);
     let store = &h.store;
-    assert_eq!(store.box_count(ballot).await.unwrap(), 1);
-    assert_eq!(store.participation(ballot).await.unwrap().len(), 1);
-    assert_eq!(store.refusals(ballot).await.unwrap().len(), 0);
+    assert_eq!(store.voting().box_count(ballot).await.unwrap(), 1);
+    assert_eq!(store.voting().participation(ballot).await.unwrap().len(), 1);
+    assert_eq!(store.voting().refusals(ballot).await.unwrap().len(), 0);
 }
 
 pub async fn a_receipt_signs_the_ballot_tracker_and_checkpoint_never_the_unit_or_choices(

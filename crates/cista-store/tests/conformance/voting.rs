@@ -6,6 +6,7 @@
 use crate::Harness;
 use cista_core::platform::notices::Notice;
 use cista_core::ports::{BallotStatus, ConsentStatus, Unit, UnitOwner, VoteOrigin};
+use cista_core::products::voting::VotingNotice;
 use cista_core::products::voting::ballots::{BallotSettings, NewContest};
 use cista_core::products::voting::bundle::verify_bundle;
 use cista_core::products::voting::cast::CastRequest;
@@ -100,13 +101,14 @@ pub async fn association(h: &Harness, cista: &Cista, slug: &str) -> Association 
 async fn load(cista: &Cista, org: OrgId) -> Association {
     let units = cista
         .store()
+        .voting()
         .units(org)
         .await
         .unwrap()
         .into_iter()
         .map(|u| (u.label.to_string(), u))
         .collect();
-    let owners = cista.store().unit_owners(org).await.unwrap();
+    let owners = cista.store().voting().unit_owners(org).await.unwrap();
     Association { org, units, owners }
 }
 
@@ -184,6 +186,7 @@ pub async fn open_ballot(
 pub async fn hash_of(cista: &Cista, id: BallotId) -> String {
     cista
         .store()
+        .voting()
         .ballot(id)
         .await
         .unwrap()
@@ -213,9 +216,9 @@ pub fn request(ballot: BallotId, unit: &Unit, hash: &str, fields: &[(&str, &str)
 async fn counts(h: &Harness, ballot: BallotId) -> (usize, u64, usize) {
     let store = &h.store;
     (
-        store.participation(ballot).await.unwrap().len(),
-        store.box_count(ballot).await.unwrap(),
-        store.refusals(ballot).await.unwrap().len(),
+        store.voting().participation(ballot).await.unwrap().len(),
+        store.voting().box_count(ballot).await.unwrap(),
+        store.voting().refusals(ballot).await.unwrap().len(),
     )
 }
 
@@ -232,7 +235,13 @@ async fn audit_kinds(cista: &Cista) -> Vec<String> {
 
 /// Closes the ballot as the worker would, after its closing time.
 pub async fn close(h: &Harness, cista: &Cista, ballot: BallotId) {
-    let b = cista.store().ballot(ballot).await.unwrap().unwrap();
+    let b = cista
+        .store()
+        .voting()
+        .ballot(ballot)
+        .await
+        .unwrap()
+        .unwrap();
     h.clock.set(b.closes_at.plus(Duration::seconds(1)));
     let done = cista.run_voting_work(&Actor::System).await.unwrap();
     assert_eq!(done.closed, 1);
@@ -287,7 +296,15 @@ pub async fn the_roster_is_checked_whole_previewed_then_applied(h: &Harness) {
     assert_eq!(text.len(), 2, "{text:?}");
     assert!(text[0].starts_with("line 3, column weight"), "{text:?}");
     assert!(text[1].starts_with("line 3, column email"), "{text:?}");
-    assert!(cista.store().units(org.id).await.unwrap().is_empty());
+    assert!(
+        cista
+            .store()
+            .voting()
+            .units(org.id)
+            .await
+            .unwrap()
+            .is_empty()
+    );
     assert!(cista.store().members(org.id).await.unwrap().is_empty());
 
     // A clean file: the preview, then the import.
@@ -309,7 +326,15 @@ pub async fn the_roster_is_checked_whole_previewed_then_applied(h: &Harness) {
         .await
         .unwrap_err();
     assert!(matches!(wrong, Error::Conflict(_)), "{wrong:?}");
-    assert!(cista.store().units(org.id).await.unwrap().is_empty());
+    assert!(
+        cista
+            .store()
+            .voting()
+            .units(org.id)
+            .await
+            .unwrap()
+            .is_empty()
+    );
     let progress = std::sync::Mutex::new(Vec::new());
     let done = cista
         .apply_import(
@@ -493,7 +518,7 @@ pub async fn paper_and_online_refuse_each_other_in_either_order(h: &Harness) {
         .await
         .unwrap();
     assert_eq!(counts(h, ballot).await, (3, 3, 2));
-    let refusals = cista.store().refusals(ballot).await.unwrap();
+    let refusals = cista.store().voting().refusals(ballot).await.unwrap();
     let paper_refusal = refusals
         .iter()
         .find(|r| r.unit == a.unit("108").id)
@@ -627,9 +652,9 @@ pub async fn a_secret_ballot_box_holds_nothing_that_links_it_to_the_ledger(h: &H
     }
 
     // The ledger has the units and times; nothing in the box refers to it.
-    let ledger = cista.store().participation(ballot).await.unwrap();
+    let ledger = cista.store().voting().participation(ballot).await.unwrap();
     assert_eq!(ledger.len(), 7);
-    let box_entries = cista.store().box_entries(ballot).await.unwrap();
+    let box_entries = cista.store().voting().box_entries(ballot).await.unwrap();
     for e in &box_entries {
         assert!(e.unit.is_none() && e.cast_at.is_none());
         assert!(!ledger.iter().any(|p| p.unit.as_i64() == e.tracker.as_i64()));
@@ -662,7 +687,7 @@ pub async fn a_recorded_ballot_links_choices_to_the_unit(h: &Harness) {
             .await
             .unwrap();
     }
-    let entries = cista.store().box_entries(ballot).await.unwrap();
+    let entries = cista.store().voting().box_entries(ballot).await.unwrap();
     assert!(
         entries
             .iter()
@@ -1200,7 +1225,12 @@ pub async fn owners_are_notified_and_reminded_until_they_vote(h: &Harness) {
     let sent = h.deliver_all(&cista).await;
     let published: Vec<_> = sent
         .iter()
-        .filter(|d| matches!(d.notice, Notice::BallotPublished { .. }))
+        .filter(|d| {
+            matches!(
+                d.notice,
+                Notice::Voting(VotingNotice::BallotPublished { .. })
+            )
+        })
         .collect();
     // Everyone who votes for a unit: Ana (101, 102), Bo and Cy (103, no designated voter),
     // Di (104's designated voter, not Ed), Fay, Gus, Hal, Ivy.
@@ -1214,13 +1244,13 @@ pub async fn owners_are_notified_and_reminded_until_they_vote(h: &Harness) {
         .iter()
         .find(|d| d.address == "ana@palm.example")
         .unwrap();
-    let Notice::BallotPublished {
+    let Notice::Voting(VotingNotice::BallotPublished {
         online_units,
         paper_units,
         set_password_link,
         vote_link,
         ..
-    } = &ana.notice
+    }) = &ana.notice
     else {
         panic!()
     };
@@ -1233,14 +1263,14 @@ pub async fn owners_are_notified_and_reminded_until_they_vote(h: &Harness) {
         .iter()
         .find(|d| d.address == "gus@palm.example")
         .unwrap();
-    let Notice::BallotPublished { paper_units, .. } = &gus.notice else {
+    let Notice::Voting(VotingNotice::BallotPublished { paper_units, .. }) = &gus.notice else {
         panic!()
     };
     assert_eq!(paper_units, &vec!["106".to_owned()]);
     // The SMS form goes to the one owner with a mobile number.
     let sms: Vec<_> = sent
         .iter()
-        .filter(|d| matches!(d.notice, Notice::BallotSms { .. }))
+        .filter(|d| matches!(d.notice, Notice::Voting(VotingNotice::BallotSms { .. })))
         .collect();
     assert_eq!(sms.len(), 1);
     assert_eq!(sms[0].address, "+13055550101");
@@ -1267,10 +1297,14 @@ pub async fn owners_are_notified_and_reminded_until_they_vote(h: &Harness) {
     let ana = reminded
         .iter()
         .find(|d| {
-            d.address == "ana@palm.example" && matches!(d.notice, Notice::BallotReminder { .. })
+            d.address == "ana@palm.example"
+                && matches!(
+                    d.notice,
+                    Notice::Voting(VotingNotice::BallotReminder { .. })
+                )
         })
         .unwrap();
-    let Notice::BallotReminder { online_units, .. } = &ana.notice else {
+    let Notice::Voting(VotingNotice::BallotReminder { online_units, .. }) = &ana.notice else {
         panic!()
     };
     assert_eq!(online_units, &vec!["102".to_owned()]);
@@ -1278,6 +1312,7 @@ pub async fn owners_are_notified_and_reminded_until_they_vote(h: &Harness) {
     // The scheduled reminder (48 hours before the close) goes once, even with two workers.
     let closes = cista
         .store()
+        .voting()
         .ballot(ballot)
         .await
         .unwrap()

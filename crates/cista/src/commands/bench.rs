@@ -247,7 +247,7 @@ async fn bench(
     let _ = server.await;
     latencies.sort();
 
-    let stored = store.participation(ballot).await?.len() as u64;
+    let stored = store.voting().participation(ballot).await?.len() as u64;
     // The same database's raw durable single-row commit rate, in the same run.
     let mut commits = store
         .measure_commits(args.commits)
@@ -368,6 +368,7 @@ pub(crate) async fn seed_association(
     cista.publish_ballot(&operator, org, ballot).await?;
     let hash = cista
         .store()
+        .voting()
         .ballot(ballot)
         .await?
         .ok_or_else(|| Failure("the ballot vanished".to_owned()))?
@@ -486,7 +487,7 @@ async fn unit_ids(
     org: cista_types::OrgId,
     voters: usize,
 ) -> Result<Vec<UnitId>, Failure> {
-    let mut units = cista.store().units(org).await?;
+    let mut units = cista.store().voting().units(org).await?;
     units.sort_by(|a, b| a.label.as_str().cmp(b.label.as_str()));
     if units.len() != voters {
         return Err(Failure(format!(

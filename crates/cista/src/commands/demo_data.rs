@@ -132,7 +132,7 @@ pub fn roster() -> String {
 /// Imports the roster and publishes the two ballots, unless the association has units
 /// already. Returns lines to print.
 pub async fn seed(cista: &Cista, operator: &Actor, org: OrgId) -> Result<Vec<String>, Failure> {
-    if !cista.store().units(org).await?.is_empty() {
+    if !cista.store().voting().units(org).await?.is_empty() {
         return Ok(vec!["reused  association (units and ballots)".to_owned()]);
     }
     let csv = roster();
@@ -142,6 +142,7 @@ pub async fn seed(cista: &Cista, operator: &Actor, org: OrgId) -> Result<Vec<Str
         .await?;
     let owners: std::collections::BTreeSet<_> = cista
         .store()
+        .voting()
         .unit_owners(org)
         .await?
         .into_iter()
@@ -322,7 +323,7 @@ async fn seed_poll(
     cista.publish_ballot(operator, org, poll).await?;
     let ballot = cista.ballot(operator, org, poll).await?;
     let definition_hash = ballot.stored.definition_hash.to_hex();
-    let units = cista.store().units(org).await?;
+    let units = cista.store().voting().units(org).await?;
     // A secret ballot's paper ballots come in two envelopes: check in each outer envelope by
     // unit, open them together as one batch, then enter the inner ballots with no unit.
     for (label, _) in POLL_PAPER {

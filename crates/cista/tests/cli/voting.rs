@@ -309,9 +309,10 @@ async fn units(
     cista: &Cista,
     org: OrgId,
 ) -> BTreeMap<String, (cista_types::UnitId, Vec<cista_types::SubjectCode>)> {
-    let owners = cista.store().unit_owners(org).await.unwrap();
+    let owners = cista.store().voting().unit_owners(org).await.unwrap();
     cista
         .store()
+        .voting()
         .units(org)
         .await
         .unwrap()
@@ -358,6 +359,7 @@ fn verify_election_recounts_a_real_bundle_and_fails_on_any_tampering() {
         let ballot = open_ballot(&cista, org, Duration::seconds(2)).await;
         let hash = cista
             .store()
+            .voting()
             .ballot(ballot)
             .await
             .unwrap()
@@ -607,6 +609,7 @@ fn two_server_processes_on_postgresql_store_one_vote_per_unit() {
         let unit = units(&cista, org).await["2A"].0;
         let hash = cista
             .store()
+            .voting()
             .ballot(ballot)
             .await
             .unwrap()
@@ -701,9 +704,15 @@ fn two_server_processes_on_postgresql_store_one_vote_per_unit() {
     let (participation, box_count, refusals) = runtime.block_on(async {
         let cista = core(&data, Some(&url)).await;
         (
-            cista.store().participation(ballot).await.unwrap().len(),
-            cista.store().box_count(ballot).await.unwrap(),
-            cista.store().refusals(ballot).await.unwrap().len(),
+            cista
+                .store()
+                .voting()
+                .participation(ballot)
+                .await
+                .unwrap()
+                .len(),
+            cista.store().voting().box_count(ballot).await.unwrap(),
+            cista.store().voting().refusals(ballot).await.unwrap().len(),
         )
     });
     assert_eq!((participation, box_count, refusals), (1, 1, 99));

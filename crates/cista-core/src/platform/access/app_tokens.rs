@@ -7,6 +7,7 @@
 
 use crate::platform::actor::AppActor;
 use crate::platform::audit::{AuditKind, NewAuditEntry};
+use crate::products::voting::actions::VotingAction;
 use crate::{Actor, Cista, Error, OrgAction, Result};
 use cista_crypto::Digest32;
 use cista_crypto::token::{new_token, token_hash};
@@ -116,7 +117,8 @@ impl AppPurpose {
         match self {
             AppPurpose::VotingResults => matches!(
                 action,
-                OrgAction::ViewOrganization | OrgAction::ViewBallots | OrgAction::ViewRecords
+                OrgAction::ViewOrganization
+                    | OrgAction::Voting(VotingAction::ViewBallots | VotingAction::ViewRecords)
             ),
             AppPurpose::FormsSubmit => {
                 matches!(action, OrgAction::ViewOrganization | OrgAction::SubmitForms)
@@ -393,8 +395,9 @@ mod tests {
                     AppPurpose::VotingResults => matches!(
                         action,
                         OrgAction::ViewOrganization
-                            | OrgAction::ViewBallots
-                            | OrgAction::ViewRecords
+                            | OrgAction::Voting(
+                                VotingAction::ViewBallots | VotingAction::ViewRecords
+                            )
                     ),
                     AppPurpose::FormsSubmit => {
                         matches!(action, OrgAction::ViewOrganization | OrgAction::SubmitForms)

@@ -3,17 +3,20 @@
 //! definition immutable (the database refuses to change it). A correction is a cancel and a
 //! reissue, both audited. Reminders go to owners of units that have not voted.
 
+use super::VotingAction;
+use super::VotingError;
+use super::VotingNotice;
+use super::audit::VotingAuditKind;
 use super::definition::{
     BallotDefinition, Contest, ContestKind, Secrecy, Weighting, validate_contest,
 };
 use super::{Ballot, Window};
-use crate::platform::audit::{AuditKind, NewAuditEntry};
-use crate::platform::notices::Notice;
+use crate::platform::audit::NewAuditEntry;
 use crate::ports::{
     AccountStatus, BallotStatus, ConsentStatus, Credential, CredentialPurpose, EligibleUnit,
     StoreTx, StoredBallot, Unit,
 };
-use crate::{Actor, Cista, Error, OrgAction, Result};
+use crate::{Actor, Cista, Error, Result};
 use cista_crypto::token::new_token;
 use cista_types::{BallotId, OrgId, Percent, SubjectCode, Timestamp};
 use std::collections::{BTreeMap, BTreeSet};
@@ -87,7 +90,7 @@ impl Cista {
         org: OrgId,
         settings: BallotSettings,
     ) -> Result<BallotId> {
-        actor.authorize_in(org, OrgAction::ManageBallots)?;
+        actor.authorize_in(org, VotingAction::ManageBallots)?;
         let organization = self.existing_organization(org).await?;
         let mut definition = BallotDefinition {
             title: String::new(),
@@ -136,12 +139,12 @@ impl Cista {
             checkpoint: None,
         };
         let mut tx = self.store().begin().await?;
-        tx.insert_ballot(&ballot).await?;
+        tx.voting().insert_ballot(&ballot).await?;
         tx.commit(NewAuditEntry::new(
             now,
             actor,
             Some(org),
-            AuditKind::BallotCreated,
+            VotingAuditKind::BallotCreated,
             serde_json::json!({
                 "ballot": ballot.id.to_string(),
                 "title": definition.title,
@@ -161,7 +164,7 @@ impl Cista {
         change: &str,
         edit: impl FnOnce(&mut BallotDefinition) -> Result<()>,
     ) -> Result<()> {
-        actor.authorize_in(org, OrgAction::ManageBallots)?;
+        actor.authorize_in(org, VotingAction::ManageBallots)?;
         let ballot = self.ballot(actor, org, id).await?;
         if ballot.status() != BallotStatus::Draft {
             return Err(Error::Conflict(
@@ -176,13 +179,14 @@ impl Cista {
         let json = definition.to_json()?;
         let hash = BallotDefinition::hash_of(&json);
         let mut tx = self.store().begin().await?;
-        tx.update_draft(id, &json, &hash, definition.closes_at)
+        tx.voting()
+            .update_draft(id, &json, &hash, definition.closes_at)
             .await?;
         tx.commit(NewAuditEntry::new(
             self.clock().now(),
             actor,
             Some(org),
-            AuditKind::BallotEdited,
+            VotingAuditKind::BallotEdited,
             serde_json::json!({ "ballot": id.to_string(), "change": change }),
         ))
         .await?;
@@ -307,6 +311,7 @@ impl Cista {
     async fn current_roll(&self, org: OrgId, ballot: BallotId) -> Result<Vec<EligibleUnit>> {
         Ok(self
             .store()
+            .voting()
             .units(org)
             .await?
             .into_iter()
@@ -347,7 +352,7 @@ impl Cista {
         org: OrgId,
         id: BallotId,
     ) -> Result<Published> {
-        actor.authorize_in(org, OrgAction::ManageBallots)?;
+        actor.authorize_in(org, VotingAction::ManageBallots)?;
         let ballot = self.ballot(actor, org, id).await?;
         if ballot.status() != BallotStatus::Draft {
             return Err(Error::Conflict(
@@ -392,6 +397,7 @@ impl Cista {
         }
         let units: BTreeMap<_, Unit> = self
             .store()
+            .voting()
             .units(org)
             .await?
             .into_iter()
@@ -403,7 +409,7 @@ impl Cista {
         let organization = self.existing_organization(org).await?;
 
         let mut tx = self.store().begin().await?;
-        if !tx.publish_ballot(id, now, &roll).await? {
+        if !tx.voting().publish_ballot(id, now, &roll).await? {
             return Err(Error::Conflict(
                 "this ballot was published already".to_owned(),
             ));
@@ -413,7 +419,7 @@ impl Cista {
             let set_password_link = self
                 .set_password_link(tx.as_mut(), *subject, org, &ballot, now)
                 .await?;
-            let notice = Notice::BallotPublished {
+            let notice = VotingNotice::BallotPublished {
                 organization: organization.name.to_string(),
                 title: definition.title.clone(),
                 opens: ballot.local(definition.opens_at),
@@ -424,7 +430,7 @@ impl Cista {
                 set_password_link,
                 device_test_link: self.public_link("vote/test-device"),
             };
-            tx.enqueue(&self.message(*subject, &notice)?).await?;
+            tx.enqueue(&self.message(*subject, &notice.into())?).await?;
             notices += 1;
             notices += self
                 .queue_ballot_sms(
@@ -441,7 +447,7 @@ impl Cista {
             now,
             actor,
             Some(org),
-            AuditKind::BallotPublished,
+            VotingAuditKind::BallotPublished,
             serde_json::json!({
                 "ballot": id.to_string(),
                 "definition_sha256": ballot.stored.definition_hash.to_hex(),
@@ -479,14 +485,14 @@ impl Cista {
         if !definition.notify_sms || !self.has_phone(subject).await? {
             return Ok(0);
         }
-        let sms = Notice::BallotSms {
+        let sms = VotingNotice::BallotSms {
             organization: organization.to_owned(),
             title: definition.title.clone(),
             closes: ballot.local(definition.closes_at),
             vote_link: self.public_link(&format!("vote/{}", ballot.id())),
             reminder,
         };
-        tx.enqueue(&self.message(subject, &sms)?).await?;
+        tx.enqueue(&self.message(subject, &sms.into())?).await?;
         Ok(1)
     }
 
@@ -553,7 +559,7 @@ impl Cista {
         unit_ids: impl Iterator<Item = cista_types::UnitId>,
     ) -> Result<BTreeMap<SubjectCode, Recipient>> {
         let wanted: BTreeSet<_> = unit_ids.collect();
-        let owners = self.store().unit_owners(org).await?;
+        let owners = self.store().voting().unit_owners(org).await?;
         let mut by_unit: BTreeMap<_, Vec<_>> = BTreeMap::new();
         for o in owners.iter().filter(|o| wanted.contains(&o.unit)) {
             by_unit.entry(o.unit).or_default().push(*o);
@@ -600,7 +606,7 @@ impl Cista {
         id: BallotId,
         reason: &str,
     ) -> Result<()> {
-        actor.authorize_in(org, OrgAction::ManageBallots)?;
+        actor.authorize_in(org, VotingAction::ManageBallots)?;
         let ballot = self.ballot(actor, org, id).await?;
         let reason = reason.trim();
         if reason.is_empty() || reason.chars().count() > 500 {
@@ -611,7 +617,7 @@ impl Cista {
         }
         let now = self.clock().now();
         let mut tx = self.store().begin().await?;
-        if !tx.cancel_ballot(id, now).await? {
+        if !tx.voting().cancel_ballot(id, now).await? {
             return Err(Error::Conflict(
                 "only a draft or an open ballot can be cancelled".to_owned(),
             ));
@@ -620,7 +626,7 @@ impl Cista {
             now,
             actor,
             Some(org),
-            AuditKind::BallotCancelled,
+            VotingAuditKind::BallotCancelled,
             serde_json::json!({
                 "ballot": id.to_string(),
                 "was": ballot.status().as_str(),
@@ -638,7 +644,7 @@ impl Cista {
         org: OrgId,
         id: BallotId,
     ) -> Result<BallotId> {
-        actor.authorize_in(org, OrgAction::ManageBallots)?;
+        actor.authorize_in(org, VotingAction::ManageBallots)?;
         let ballot = self.ballot(actor, org, id).await?;
         if ballot.status() != BallotStatus::Cancelled {
             return Err(Error::Conflict(
@@ -656,13 +662,13 @@ impl Cista {
     /// Sends a reminder now to every owner of a unit that has not voted (at most one manual
     /// reminder per hour per ballot).
     pub async fn send_reminders(&self, actor: &Actor, org: OrgId, id: BallotId) -> Result<usize> {
-        actor.authorize_in(org, OrgAction::ManageBallots)?;
+        actor.authorize_in(org, VotingAction::ManageBallots)?;
         let ballot = self.ballot(actor, org, id).await?;
         let now = self.clock().now();
         if !ballot.accepts_votes(now) {
-            return Err(Error::BallotNotOpen(
+            return Err(Error::from(VotingError::BallotNotOpen(
                 "reminders go out only while the ballot is open".to_owned(),
-            ));
+            )));
         }
         let hour = now.unix_micros() / 3_600_000_000;
         let sent = self
@@ -706,7 +712,7 @@ impl Cista {
     /// How many people a reminder sent now would go to (the owners who vote for units that
     /// have not voted yet), for the confirmation before sending it.
     pub async fn reminder_count(&self, actor: &Actor, org: OrgId, id: BallotId) -> Result<usize> {
-        actor.authorize_in(org, OrgAction::ManageBallots)?;
+        actor.authorize_in(org, VotingAction::ManageBallots)?;
         let ballot = self.ballot(actor, org, id).await?;
         Ok(self.reminder_recipients(&ballot).await?.len())
     }
@@ -720,6 +726,7 @@ impl Cista {
         let org = ballot.org();
         let voted: BTreeSet<_> = self
             .store()
+            .voting()
             .participation(ballot.id())
             .await?
             .into_iter()
@@ -727,6 +734,7 @@ impl Cista {
             .collect();
         let pending = self
             .store()
+            .voting()
             .eligible_units(ballot.id())
             .await?
             .into_iter()
@@ -734,6 +742,7 @@ impl Cista {
             .filter(|u| !voted.contains(u));
         let units: BTreeMap<_, Unit> = self
             .store()
+            .voting()
             .units(org)
             .await?
             .into_iter()
@@ -755,7 +764,7 @@ impl Cista {
         let organization = self.existing_organization(org).await?;
         let definition = &ballot.definition;
         let mut tx = self.store().begin().await?;
-        if !tx.claim_reminder(ballot.id(), slot, now).await? {
+        if !tx.voting().claim_reminder(ballot.id(), slot, now).await? {
             return Ok(None);
         }
         let mut sent = 0;
@@ -763,7 +772,7 @@ impl Cista {
             let set_password_link = self
                 .set_password_link(tx.as_mut(), *subject, org, ballot, now)
                 .await?;
-            let notice = Notice::BallotReminder {
+            let notice = VotingNotice::BallotReminder {
                 organization: organization.name.to_string(),
                 title: definition.title.clone(),
                 closes: ballot.local(definition.closes_at),
@@ -772,7 +781,7 @@ impl Cista {
                 paper_units: r.paper.clone(),
                 set_password_link,
             };
-            tx.enqueue(&self.message(*subject, &notice)?).await?;
+            tx.enqueue(&self.message(*subject, &notice.into())?).await?;
             sent += 1;
             sent += self
                 .queue_ballot_sms(
@@ -788,7 +797,7 @@ impl Cista {
             now,
             actor,
             Some(org),
-            AuditKind::RemindersSent,
+            VotingAuditKind::RemindersSent,
             serde_json::json!({
                 "ballot": ballot.id().to_string(),
                 "slot": slot,

@@ -19,14 +19,16 @@
 //! unit voted would be a proof a voter could sell.
 
 use super::Ballot;
+use super::VotingAction;
+use super::VotingError;
+use super::audit::VotingAuditKind;
 use super::bundle::checkpoint_origin;
 use super::definition::{Choices, Secrecy, Weighting};
+use super::eligibility;
 use super::units::votes_for;
-use crate::platform::audit::{AuditKind, NewAuditEntry};
-use crate::ports::{
-    BallotStatus, BoxEntry, ConsentStatus, Participation, Refusal, Unit, VoteChannel, VoteOrigin,
-};
-use crate::{Access, Actor, Cista, Error, OrgAction, Result};
+use crate::platform::audit::NewAuditEntry;
+use crate::ports::{BallotStatus, BoxEntry, Participation, Refusal, Unit, VoteChannel, VoteOrigin};
+use crate::{Access, Actor, Cista, Error, Result};
 use cista_crypto::envelope::{Sealed, aad};
 use cista_crypto::{DataKey, Digest32};
 use cista_types::{BallotId, OrgId, SubjectCode, Timestamp, Tracker, UnitId, Weight};
@@ -142,16 +144,17 @@ pub(crate) async fn lock_open_ballot(
     now: Timestamp,
 ) -> Result<()> {
     let live = tx
+        .voting()
         .lock_ballot(ballot.id(), false)
         .await?
         .is_some_and(|b| b.status == BallotStatus::Published && now < b.closes_at);
     if live {
         Ok(())
     } else {
-        Err(Error::BallotNotOpen(format!(
+        Err(Error::from(VotingError::BallotNotOpen(format!(
             "voting on “{}” has closed; no late ballots are accepted",
             ballot.definition.title
-        )))
+        ))))
     }
 }
 
@@ -188,7 +191,7 @@ impl Cista {
             .await;
         let (tracker, cast_at) = match written {
             Ok(done) => done,
-            Err(refusal @ Error::AlreadyVoted(_)) => {
+            Err(refusal @ Error::Voting(VotingError::AlreadyVoted(_))) => {
                 // The same submission, sent twice at once, may have committed first.
                 if let Some(receipt) = self.repeated_cast(actor, &request).await? {
                     return Ok(receipt);
@@ -217,6 +220,7 @@ impl Cista {
         };
         let Some(first) = self
             .store()
+            .voting()
             .participation_of(request.ballot, request.unit)
             .await?
         else {
@@ -232,12 +236,18 @@ impl Cista {
         let ballot = self.load_ballot(request.ballot).await?;
         let unit = self
             .store()
+            .voting()
             .unit(request.unit)
             .await?
             .ok_or(Error::NotFound { what: "this unit" })?;
         for attempt in 0..TRACKER_ATTEMPTS {
             let tracker = self.derived_tracker(ballot.id(), submission, attempt)?;
-            let Some(entry) = self.store().box_entry(ballot.id(), tracker).await? else {
+            let Some(entry) = self
+                .store()
+                .voting()
+                .box_entry(ballot.id(), tracker)
+                .await?
+            else {
                 continue;
             };
             let choices = self.open_box_entry(ballot.org(), &entry).await?;
@@ -375,7 +385,7 @@ impl Cista {
         request: CastRequest,
     ) -> Result<PaperEntered> {
         let ballot = self.load_ballot(request.ballot).await?;
-        actor.authorize_in(ballot.org(), OrgAction::EnterPaperBallots)?;
+        actor.authorize_in(ballot.org(), VotingAction::EnterPaperBallots)?;
         if ballot.definition.secrecy == Secrecy::Secret {
             // Entering a unit's choices on one screen would show staff how it voted.
             return Err(Error::Conflict(
@@ -406,7 +416,7 @@ impl Cista {
                 unit: checked.unit.label.to_string(),
                 at_local: checked.ballot.definition.time_zone.format_precise(at),
             }),
-            Err(refusal @ Error::AlreadyVoted(_)) => {
+            Err(refusal @ Error::Voting(VotingError::AlreadyVoted(_))) => {
                 Err(self.refused(actor, &request, channel, None, refusal).await)
             }
             Err(e) => Err(e),
@@ -427,7 +437,7 @@ impl Cista {
         let hash_ok = Digest32::from_hex(request.definition_hash.trim())
             .is_some_and(|h| h.ct_eq(&ballot.stored.definition_hash));
         if !hash_ok {
-            return Err(Error::BallotChanged);
+            return Err(Error::from(VotingError::BallotChanged));
         }
         let choices = Choices::from_form(&ballot.definition, &request.fields)?;
         let organization = self.organization_name(ballot.org()).await?;
@@ -455,92 +465,42 @@ impl Cista {
         let ballot = self.load_ballot(ballot).await?;
         let unit = self
             .store()
+            .voting()
             .unit(unit)
             .await?
             .filter(|u| u.org == ballot.org())
             .ok_or(Error::NotFound { what: "this unit" })?;
-        let now = self.clock().now();
-        let title = &ballot.definition.title;
-        match ballot.status() {
-            BallotStatus::Published => {}
-            BallotStatus::Draft => {
-                return Err(Error::NotFound {
-                    what: "this ballot",
-                });
-            }
-            BallotStatus::Cancelled => {
-                return Err(Error::BallotNotOpen(format!(
-                    "“{title}” was cancelled; no votes are accepted"
-                )));
-            }
-            BallotStatus::Closed => {
-                return Err(Error::BallotNotOpen(format!(
-                    "voting on “{title}” closed on {}; no late ballots are accepted",
-                    ballot.local(ballot.definition.closes_at)
-                )));
-            }
+        if ballot.status() == BallotStatus::Draft {
+            return Err(Error::NotFound {
+                what: "this ballot",
+            });
         }
-        if now < ballot.definition.opens_at {
-            return Err(Error::BallotNotOpen(format!(
-                "voting on “{title}” opens on {}",
-                ballot.local(ballot.definition.opens_at)
-            )));
+        if let Some(refusal) = eligibility::ballot_refusal(&ballot, self.clock().now()) {
+            return Err(refusal.into());
         }
-        if now >= ballot.definition.closes_at {
-            return Err(Error::BallotNotOpen(format!(
-                "voting on “{title}” closed on {}; no late ballots are accepted",
-                ballot.local(ballot.definition.closes_at)
-            )));
-        }
+        let label = unit.label.as_str();
         let eligible = self
             .store()
+            .voting()
             .eligible_unit(ballot.id(), unit.id)
             .await?
-            .ok_or_else(|| {
-                Error::NotEligible(format!(
-                    "unit {} is not on the roll of “{title}” (it was added after publication)",
-                    unit.label
-                ))
-            })?;
+            .ok_or_else(|| eligibility::not_on_roll(&ballot, label))?;
         if channel == VoteChannel::Paper {
             if !ballot.definition.paper {
-                return Err(Error::NotEligible(format!(
-                    "“{title}” does not accept paper ballots"
-                )));
+                return Err(eligibility::paper_not_accepted(&ballot).into());
             }
         } else {
             let person = actor.person().ok_or(Error::Unauthenticated)?;
-            let owners = self.store().owners_of(unit.id).await?;
+            let owners = self.store().voting().owners_of(unit.id).await?;
             let owner = owners.iter().any(|o| Some(o.subject) == voter);
             if !owner || !person.roles.contains_key(&ballot.org()) {
-                return Err(Error::NotEligible(format!(
-                    "you are not an owner of unit {} in this association",
-                    unit.label
-                )));
+                return Err(eligibility::not_an_owner(label).into());
             }
             if !votes_for(&owners, person.subject) {
-                return Err(Error::NotEligible(format!(
-                    "unit {} has another owner as its designated voter; only they vote for it",
-                    unit.label
-                )));
+                return Err(eligibility::not_designated(label).into());
             }
-            match unit.consent {
-                ConsentStatus::Consented => {}
-                ConsentStatus::None => {
-                    return Err(Error::ConsentRequired(format!(
-                        "unit {} has not consented to online voting. Give consent on your \
-                         voting page, or vote on paper: ask the association's office for a \
-                         paper ballot",
-                        unit.label
-                    )));
-                }
-                ConsentStatus::OptedOut => {
-                    return Err(Error::ConsentRequired(format!(
-                        "unit {} opted out of online voting, so it votes on paper: ask the \
-                         association's office for a paper ballot",
-                        unit.label
-                    )));
-                }
+            if let Some(refusal) = eligibility::consent_refusal(label, unit.consent) {
+                return Err(refusal.into());
             }
         }
         let weight = match ballot.definition.weighting {
@@ -589,7 +549,7 @@ impl Cista {
                 at: now,
                 submission: submission.map(submission_sha256),
             };
-            if !tx.insert_participation(&participation).await? {
+            if !tx.voting().insert_participation(&participation).await? {
                 drop(tx);
                 return Err(self.already_voted(ballot, &checked.unit).await?);
             }
@@ -601,7 +561,7 @@ impl Cista {
                 unit: recorded.then_some(checked.unit.id),
                 cast_at: recorded.then_some(now),
             };
-            match tx.insert_box_entry(&entry).await {
+            match tx.voting().insert_box_entry(&entry).await {
                 Ok(()) => {}
                 Err(Error::Conflict(_)) => continue,
                 Err(e) => return Err(e),
@@ -610,7 +570,7 @@ impl Cista {
                 now,
                 actor,
                 Some(ballot.org()),
-                AuditKind::VoteCast,
+                VotingAuditKind::VoteCast,
                 serde_json::json!({
                     "ballot": ballot.id().to_string(),
                     "unit": checked.unit.id.to_string(),
@@ -629,15 +589,11 @@ impl Cista {
     pub(crate) async fn already_voted(&self, ballot: &Ballot, unit: &Unit) -> Result<Error> {
         let first = self
             .store()
+            .voting()
             .participation_of(ballot.id(), unit.id)
             .await?
             .ok_or_else(|| Error::Internal("the earlier vote is not visible".to_owned()))?;
-        Ok(Error::AlreadyVoted(format!(
-            "unit {} already voted on {}, {}. Each unit votes once; this attempt was recorded",
-            unit.label,
-            ballot.definition.time_zone.format(first.at),
-            first.channel.describe()
-        )))
+        Ok(eligibility::already_voted(ballot, unit.label.as_str(), &first, true).into())
     }
 
     /// Records a refused attempt (a refusal row and an audit entry) when it names a ballot
@@ -665,11 +621,12 @@ impl Cista {
             return refusal;
         }
         let record = async {
-            let Some(ballot) = self.store().ballot(request.ballot).await? else {
+            let Some(ballot) = self.store().voting().ballot(request.ballot).await? else {
                 return Ok(());
             };
             let unit_ok = self
                 .store()
+                .voting()
                 .unit(request.unit)
                 .await?
                 .is_some_and(|u| u.org == ballot.org);
@@ -688,12 +645,12 @@ impl Cista {
                 reason: refusal.code().to_owned(),
             };
             let mut tx = self.store().begin().await?;
-            tx.insert_refusal(&row).await?;
+            tx.voting().insert_refusal(&row).await?;
             tx.commit(NewAuditEntry::new(
                 now,
                 actor,
                 Some(ballot.org),
-                AuditKind::VoteRefused,
+                VotingAuditKind::VoteRefused,
                 serde_json::json!({
                     "ballot": request.ballot.to_string(),
                     "unit": request.unit.to_string(),
@@ -752,9 +709,10 @@ impl Cista {
         actor: &Actor,
         ballot: &Ballot,
     ) -> Result<Vec<crate::ports::EligibleUnit>> {
-        actor.authorize_in(ballot.org(), OrgAction::EnterPaperBallots)?;
+        actor.authorize_in(ballot.org(), VotingAction::EnterPaperBallots)?;
         let voted: std::collections::BTreeSet<_> = self
             .store()
+            .voting()
             .participation(ballot.id())
             .await?
             .into_iter()
@@ -762,6 +720,7 @@ impl Cista {
             .collect();
         let mut units: Vec<_> = self
             .store()
+            .voting()
             .eligible_units(ballot.id())
             .await?
             .into_iter()

@@ -3,6 +3,9 @@
 //! that waits for votes in flight, and the published results and bundle. Before the close no
 //! function here returns a count per choice (FL-09): turnout and quorum only.
 
+use super::VotingAction;
+use super::VotingError;
+use super::audit::VotingAuditKind;
 use super::bundle::{
     self, BUNDLE_FORMAT, BallotResults, Bundle, PublishedBallot, RESULTS_FORMAT, checkpoint_origin,
 };
@@ -10,9 +13,9 @@ use super::cast::open_choices;
 use super::definition::BallotDefinition;
 use super::tally::{CountedBallot, Turnout, tally};
 use super::{Ballot, Window};
-use crate::platform::audit::{AuditKind, NewAuditEntry};
+use crate::platform::audit::NewAuditEntry;
 use crate::ports::{BallotStatus, BoxEntry, EligibleUnit, Participation, VoteChannel};
-use crate::{Action, Actor, Cista, Error, OrgAction, Result};
+use crate::{Action, Actor, Cista, Error, Result};
 use cista_crypto::note::Checkpoint;
 use cista_types::{BallotId, OrgId, Timestamp};
 use std::collections::BTreeMap;
@@ -72,6 +75,7 @@ impl Cista {
         let now = self.clock().now();
         for stored in self
             .store()
+            .voting()
             .ballots_with_status(BallotStatus::Published)
             .await?
         {
@@ -88,12 +92,14 @@ impl Cista {
                         Ok(true) => done.closed += 1,
                         Ok(false) => {}
                         // Staff still have inner ballots to enter; the live page says so.
-                        Err(Error::PaperPending(_)) => done.waiting_for_paper += 1,
+                        Err(Error::Voting(VotingError::PaperPending(_))) => {
+                            done.waiting_for_paper += 1
+                        }
                         Err(e) => return Err(e),
                     }
                     return Ok::<_, Error>(());
                 }
-                let count = self.store().box_count(ballot.id()).await?;
+                let count = self.store().voting().box_count(ballot.id()).await?;
                 if i64::try_from(count).unwrap_or(i64::MAX) != ballot.stored.shuffled_count {
                     self.shuffle_box(ballot.id()).await?;
                     done.shuffled += 1;
@@ -112,7 +118,7 @@ impl Cista {
     /// Rewrites an open ballot's box in tracker order (see `StoreTx::shuffle_box`).
     pub(crate) async fn shuffle_box(&self, ballot: BallotId) -> Result<u64> {
         let mut tx = self.store().begin().await?;
-        let written = tx.shuffle_box(ballot).await?;
+        let written = tx.voting().shuffle_box(ballot).await?;
         tx.commit_housekeeping().await?;
         self.compact_box().await;
         Ok(written)
@@ -120,7 +126,7 @@ impl Cista {
 
     /// Clears superseded row versions after a shuffle; a failure only delays that.
     async fn compact_box(&self) {
-        if let Err(e) = self.store().compact_ballot_box().await {
+        if let Err(e) = self.store().voting().compact_ballot_box().await {
             tracing::warn!(cause = %e.chain(), "could not compact the ballot box");
         }
     }
@@ -145,25 +151,25 @@ impl Cista {
     pub(crate) async fn close_ballot(&self, actor: &Actor, ballot: &Ballot) -> Result<bool> {
         let now = self.clock().now();
         if now < ballot.definition.closes_at {
-            return Err(Error::BallotNotOpen(
+            return Err(Error::from(VotingError::BallotNotOpen(
                 "a ballot closes at its closing time, not before".to_owned(),
-            ));
+            )));
         }
-        let eligible = self.store().eligible_units(ballot.id()).await?;
+        let eligible = self.store().voting().eligible_units(ballot.id()).await?;
         let mut tx = self.store().begin().await?;
-        let Some(locked) = tx.lock_ballot(ballot.id(), true).await? else {
+        let Some(locked) = tx.voting().lock_ballot(ballot.id(), true).await? else {
             return Ok(false);
         };
         if locked.status != BallotStatus::Published {
             return Ok(false);
         }
-        let (piles, batches) = tx.paper_in_tx(ballot.id()).await?;
+        let (piles, batches) = tx.voting().paper_in_tx(ballot.id()).await?;
         if let Some(pending) = (super::paper::PaperState { piles, batches }).blocks_close() {
             return Err(pending);
         }
-        tx.shuffle_box(ballot.id()).await?;
-        let entries = tx.box_entries_in_tx(ballot.id()).await?;
-        let participation = tx.participation_in_tx(ballot.id()).await?;
+        tx.voting().shuffle_box(ballot.id()).await?;
+        let entries = tx.voting().box_entries_in_tx(ballot.id()).await?;
+        let participation = tx.voting().participation_in_tx(ballot.id()).await?;
         let list = self.open_entries(ballot.org(), &entries).await?;
         let turnout = turnout_of(&eligible, &participation);
         let counted: Vec<CountedBallot> = list
@@ -198,6 +204,7 @@ impl Cista {
         let results_json =
             serde_json::to_string(&results).map_err(|e| Error::Internal(e.to_string()))?;
         if !tx
+            .voting()
             .close_ballot(ballot.id(), now, &results_json, &note)
             .await?
         {
@@ -207,7 +214,7 @@ impl Cista {
             now,
             actor,
             Some(ballot.org()),
-            AuditKind::BallotClosed,
+            VotingAuditKind::BallotClosed,
             serde_json::json!({
                 "ballot": id,
                 "definition_sha256": definition_sha256,
@@ -225,7 +232,7 @@ impl Cista {
     /// Closes a ballot now if its closing time has passed (staff need not wait for the
     /// worker). Refused before the closing time: results are never early (FL-09).
     pub async fn close_ballot_now(&self, actor: &Actor, org: OrgId, id: BallotId) -> Result<()> {
-        actor.authorize_in(org, OrgAction::ManageBallots)?;
+        actor.authorize_in(org, VotingAction::ManageBallots)?;
         let ballot = self.ballot(actor, org, id).await?;
         if ballot.status() != BallotStatus::Published {
             return Err(Error::Conflict(
@@ -238,9 +245,9 @@ impl Cista {
 
     /// Live turnout and quorum of a published or closed ballot, for staff and inspectors.
     pub async fn live_turnout(&self, actor: &Actor, ballot: &Ballot) -> Result<LiveTurnout> {
-        actor.authorize_in(ballot.org(), OrgAction::ViewBallots)?;
-        let eligible = self.store().eligible_units(ballot.id()).await?;
-        let participation = self.store().participation(ballot.id()).await?;
+        actor.authorize_in(ballot.org(), VotingAction::ViewBallots)?;
+        let eligible = self.store().voting().eligible_units(ballot.id()).await?;
+        let participation = self.store().voting().participation(ballot.id()).await?;
         let turnout = turnout_of(&eligible, &participation);
         Ok(LiveTurnout {
             quorum_reached: turnout.quorum_reached(&ballot.definition),
@@ -255,7 +262,7 @@ impl Cista {
         let ballot = self.load_ballot(id).await?;
         let org = ballot.org();
         let member = actor.person().is_some_and(|p| p.roles.contains_key(&org));
-        if !(actor.may_in(org, OrgAction::ViewRecords) || member) {
+        if !(actor.may_in(org, VotingAction::ViewRecords) || member) {
             return Err(Error::NotFound {
                 what: "this ballot",
             });
@@ -278,7 +285,7 @@ impl Cista {
             .checkpoint
             .clone()
             .ok_or_else(|| Error::Integrity("a closed ballot has no checkpoint".to_owned()))?;
-        let entries = self.store().box_entries(id).await?;
+        let entries = self.store().voting().box_entries(id).await?;
         let list = self.open_entries(ballot.org(), &entries).await?;
         let id_text = id.to_string();
         let (_, proofs) = bundle::proofs(&id_text, &results.definition_sha256, &list)?;
@@ -310,13 +317,13 @@ pub(crate) fn sealed_results(ballot: &Ballot) -> Result<BallotResults> {
     match (ballot.status(), &ballot.stored.results) {
         (BallotStatus::Closed, Some(json)) => serde_json::from_str(json)
             .map_err(|_| Error::Integrity("stored results are malformed".to_owned())),
-        (BallotStatus::Cancelled, _) => Err(Error::ResultsSealed(
+        (BallotStatus::Cancelled, _) => Err(Error::from(VotingError::ResultsSealed(
             "this ballot was cancelled: it has no results".to_owned(),
-        )),
-        _ => Err(Error::ResultsSealed(format!(
+        ))),
+        _ => Err(Error::from(VotingError::ResultsSealed(format!(
             "results are sealed until voting closes on {}",
             ballot.local(ballot.definition.closes_at)
-        ))),
+        )))),
     }
 }
 

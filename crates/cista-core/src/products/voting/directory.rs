@@ -74,7 +74,7 @@ impl Cista {
         query: &str,
     ) -> Result<Vec<UnitWithOwners>> {
         actor.authorize_in(org, OrgAction::ViewPeople)?;
-        let links = self.store().unit_owners(org).await?;
+        let links = self.store().voting().unit_owners(org).await?;
         let names = self.owner_names(actor, org, &links, "units page").await?;
         let mut by_unit: BTreeMap<UnitId, Vec<OwnerName>> = BTreeMap::new();
         for link in &links {
@@ -86,6 +86,7 @@ impl Cista {
         }
         let mut units: Vec<UnitWithOwners> = self
             .store()
+            .voting()
             .units(org)
             .await?
             .into_iter()
@@ -120,6 +121,7 @@ impl Cista {
         let people = self.organization_people(actor, org).await?;
         let labels: BTreeMap<UnitId, String> = self
             .store()
+            .voting()
             .units(org)
             .await?
             .into_iter()
@@ -127,7 +129,7 @@ impl Cista {
             .map(|u| (u.id, u.label.to_string()))
             .collect();
         let mut owned: BTreeMap<SubjectCode, Vec<String>> = BTreeMap::new();
-        for link in self.store().unit_owners(org).await? {
+        for link in self.store().voting().unit_owners(org).await? {
             if let Some(label) = labels.get(&link.unit) {
                 owned.entry(link.subject).or_default().push(label.clone());
             }

@@ -8,12 +8,14 @@
 //! owner; a unit with several owners has several rows. One person (same email) with several
 //! units gets one account.
 
+use super::VotingAction;
+use super::audit::VotingAuditKind;
 use super::spreadsheet::{self, Delimiter};
 use crate::error::ImportProblem;
-use crate::platform::audit::{AuditKind, NewAuditEntry};
+use crate::platform::audit::NewAuditEntry;
 use crate::platform::people::PersonFields;
 use crate::ports::{Account, ConsentStatus, Membership, Unit, UnitOwner};
-use crate::{Actor, Cista, Error, OrgAction, Result};
+use crate::{Actor, Cista, Error, Result};
 use cista_crypto::Digest32;
 use cista_types::voting::format_weight_sum;
 use cista_types::{
@@ -678,11 +680,11 @@ impl Cista {
     /// Parses a file and compares it with the roster on file. Reading the current owners'
     /// names to show the preview is an audited read of personal data.
     pub async fn plan_import(&self, actor: &Actor, org: OrgId, bytes: &[u8]) -> Result<ImportPlan> {
-        actor.authorize_in(org, OrgAction::ManageUnits)?;
+        actor.authorize_in(org, VotingAction::ManageUnits)?;
         let phone_region = self.existing_organization(org).await?.phone_region;
         let roster = parse_roster(bytes, phone_region).map_err(Error::ImportRejected)?;
-        let existing_units = self.store().units(org).await?;
-        let existing_owners = self.store().unit_owners(org).await?;
+        let existing_units = self.store().voting().units(org).await?;
+        let existing_owners = self.store().voting().unit_owners(org).await?;
         let owner_subjects: Vec<SubjectCode> = existing_owners
             .iter()
             .map(|o| o.subject)
@@ -1048,7 +1050,7 @@ impl Cista {
                             u.consent_at = Some(now);
                             u.consent_method = Some(method.clone());
                         }
-                        tx.update_unit(&u).await?;
+                        tx.voting().update_unit(&u).await?;
                         u
                     }
                     None => {
@@ -1065,12 +1067,12 @@ impl Cista {
                             created_at: now,
                             retired_at: None,
                         };
-                        tx.insert_unit(&u).await?;
+                        tx.voting().insert_unit(&u).await?;
                         u
                     }
                 };
                 let current: Vec<UnitOwner> = match existing {
-                    Some(u) => self.store().owners_of(u.id).await?,
+                    Some(u) => self.store().voting().owners_of(u.id).await?,
                     None => Vec::new(),
                 };
                 for (person, designated) in refs {
@@ -1101,20 +1103,20 @@ impl Cista {
                     };
                     match current.iter().find(|o| o.subject == subject) {
                         Some(o) if o.designated == *designated => {}
-                        Some(_) => tx.update_unit_owner(&link).await?,
-                        None => tx.insert_unit_owner(&link).await?,
+                        Some(_) => tx.voting().update_unit_owner(&link).await?,
+                        None => tx.voting().insert_unit_owner(&link).await?,
                     }
                 }
                 done += 1;
                 progress(done, total);
             }
             for (unit, subject) in &plan.unlink {
-                tx.delete_unit_owner(*unit, *subject).await?;
+                tx.voting().delete_unit_owner(*unit, *subject).await?;
             }
             for u in &plan.retire {
                 let mut u = u.clone();
                 u.retired_at = Some(now);
-                tx.update_unit(&u).await?;
+                tx.voting().update_unit(&u).await?;
                 done += 1;
                 progress(done, total);
             }
@@ -1123,7 +1125,7 @@ impl Cista {
                 now,
                 actor,
                 Some(org),
-                AuditKind::UnitsImported,
+                VotingAuditKind::UnitsImported,
                 serde_json::json!({
                     "units_added": summary.units_added,
                     "units_changed": summary.units_changed,

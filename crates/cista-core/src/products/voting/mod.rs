@@ -1,26 +1,37 @@
 //! Association voting (DESIGN §3, FLORIDA.md): units and owners, consent, ballots and their
 //! builder, casting online and on paper under a one-vote-per-unit constraint, secret and
 //! recorded ballots, receipts, sealed results, the tally at close, the public bulletin and
-//! the export bundle anyone can recount from.
+//! the export bundle anyone can recount from. Who may vote, with the sentence each refusal
+//! carries, is written once in `eligibility`; the words of an outcome once in `summary`.
 
+pub mod actions;
+pub mod audit;
 pub mod ballots;
 pub mod bundle;
 pub mod cast;
 pub mod close;
 pub mod definition;
 pub mod directory;
+pub mod eligibility;
+pub mod error;
 pub mod import;
 pub mod names;
+pub mod notices;
 pub mod paper;
 pub mod record;
 pub mod spreadsheet;
+pub mod summary;
 pub mod tally;
 pub mod units;
 
 use crate::ports::{BallotStatus, StoredBallot};
-use crate::{Actor, Cista, Error, OrgAction, Result};
+use crate::{Actor, Cista, Error, Result};
+pub use actions::VotingAction;
+pub use audit::VotingAuditKind;
 use cista_types::{BallotId, OrgId, Timestamp};
 use definition::BallotDefinition;
+pub use error::VotingError;
+pub use notices::VotingNotice;
 
 /// A ballot with its definition read.
 #[derive(Debug, Clone)]
@@ -85,15 +96,20 @@ impl Ballot {
 impl Cista {
     /// Any ballot, for the core's own use (no authorization: callers check).
     pub(crate) async fn load_ballot(&self, id: BallotId) -> Result<Ballot> {
-        let stored = self.store().ballot(id).await?.ok_or(Error::NotFound {
-            what: "this ballot",
-        })?;
+        let stored = self
+            .store()
+            .voting()
+            .ballot(id)
+            .await?
+            .ok_or(Error::NotFound {
+                what: "this ballot",
+            })?;
         Ballot::from_stored(stored)
     }
 
     /// A ballot of `org`, for staff who may see its ballots.
     pub async fn ballot(&self, actor: &Actor, org: OrgId, id: BallotId) -> Result<Ballot> {
-        actor.authorize_in(org, OrgAction::ViewBallots)?;
+        actor.authorize_in(org, VotingAction::ViewBallots)?;
         let ballot = self.load_ballot(id).await?;
         if ballot.org() != org {
             return Err(Error::NotFound {
@@ -105,8 +121,9 @@ impl Cista {
 
     /// An organization's ballots, newest first.
     pub async fn ballots(&self, actor: &Actor, org: OrgId) -> Result<Vec<Ballot>> {
-        actor.authorize_in(org, OrgAction::ViewBallots)?;
+        actor.authorize_in(org, VotingAction::ViewBallots)?;
         self.store()
+            .voting()
             .ballots(org)
             .await?
             .into_iter()

@@ -18,13 +18,16 @@
 //! in after it. A recorded ballot keeps the one-screen entry (`Cista::enter_paper_ballot`).
 
 use super::Ballot;
+use super::VotingAction;
+use super::VotingError;
+use super::audit::VotingAuditKind;
 use super::cast::choices_aad;
 use super::definition::{Choices, Secrecy};
-use crate::platform::audit::{AuditKind, NewAuditEntry};
+use crate::platform::audit::NewAuditEntry;
 use crate::ports::{
     BallotStatus, BoxEntry, PaperBatch, PaperPile, Participation, VoteChannel, VoteOrigin,
 };
-use crate::{Actor, Cista, Error, OrgAction, Result};
+use crate::{Actor, Cista, Error, Result};
 use cista_crypto::Digest32;
 use cista_types::{BallotId, Tracker, UnitId, Weight};
 
@@ -92,12 +95,12 @@ impl PaperState {
     pub fn blocks_close(&self) -> Option<Error> {
         let pending = self.pending();
         (pending > 0).then(|| {
-            Error::PaperPending(format!(
+            Error::from(VotingError::PaperPending(format!(
                 "{} checked in on paper {} not yet entered: open the waiting envelopes as a \
                  batch and enter their inner ballots, then the ballot closes and is counted",
                 paper_ballots(pending),
                 if pending == 1 { "is" } else { "are" }
-            ))
+            )))
         })
     }
 }
@@ -110,10 +113,10 @@ pub fn two_envelopes(ballot: &Ballot) -> bool {
 impl Cista {
     fn two_envelope_ballot(ballot: &Ballot) -> Result<()> {
         if !ballot.definition.paper {
-            return Err(Error::NotEligible(format!(
+            return Err(Error::from(VotingError::NotEligible(format!(
                 "“{}” does not accept paper ballots",
                 ballot.definition.title
-            )));
+            ))));
         }
         if ballot.definition.secrecy != Secrecy::Secret {
             return Err(Error::Conflict(
@@ -134,7 +137,7 @@ impl Cista {
         origin: VoteOrigin,
     ) -> Result<EnvelopeCheckedIn> {
         let loaded = self.load_ballot(ballot).await?;
-        actor.authorize_in(loaded.org(), OrgAction::EnterPaperBallots)?;
+        actor.authorize_in(loaded.org(), VotingAction::EnterPaperBallots)?;
         Self::two_envelope_ballot(&loaded)?;
         let origin = VoteOrigin {
             staff: actor.person().map(|p| p.subject),
@@ -170,17 +173,17 @@ impl Cista {
             at: now,
             submission: None,
         };
-        if !tx.insert_participation(&row).await? {
+        if !tx.voting().insert_participation(&row).await? {
             drop(tx);
             let refusal = self.already_voted(&ballot, &unit).await?;
             return Err(self.refused(actor, &attempt, channel, None, refusal).await);
         }
-        tx.add_to_paper_pile(ballot.id(), weight).await?;
+        tx.voting().add_to_paper_pile(ballot.id(), weight).await?;
         tx.commit(NewAuditEntry::new(
             now,
             actor,
             Some(ballot.org()),
-            AuditKind::PaperEnvelopeCheckedIn,
+            VotingAuditKind::PaperEnvelopeCheckedIn,
             serde_json::json!({
                 "ballot": ballot.id().to_string(),
                 "unit": unit.id.to_string(),
@@ -201,23 +204,23 @@ impl Cista {
         weight: Weight,
     ) -> Result<PaperBatch> {
         let ballot = self.load_ballot(ballot).await?;
-        actor.authorize_in(ballot.org(), OrgAction::EnterPaperBallots)?;
+        actor.authorize_in(ballot.org(), VotingAction::EnterPaperBallots)?;
         Self::two_envelope_ballot(&ballot)?;
         let mut tx = self.store().begin().await?;
         let now = self.clock().now();
         // Exclusive: check-ins and other openings wait, so the pile cannot move under us.
-        let Some(locked) = tx.lock_ballot(ballot.id(), true).await? else {
+        let Some(locked) = tx.voting().lock_ballot(ballot.id(), true).await? else {
             return Err(Error::NotFound {
                 what: "this ballot",
             });
         };
         if locked.status != BallotStatus::Published {
-            return Err(Error::BallotNotOpen(format!(
+            return Err(Error::from(VotingError::BallotNotOpen(format!(
                 "“{}” is not open: its paper ballots can no longer be entered",
                 ballot.definition.title
-            )));
+            ))));
         }
-        let (piles, _) = tx.paper_in_tx(ballot.id()).await?;
+        let (piles, _) = tx.voting().paper_in_tx(ballot.id()).await?;
         let waiting = piles
             .iter()
             .find(|p| p.weight == weight)
@@ -237,6 +240,7 @@ impl Cista {
             )));
         }
         let batch = tx
+            .voting()
             .open_paper_batch(ballot.id(), weight, now, actor.person().map(|p| p.subject))
             .await?
             .ok_or_else(|| Error::Conflict("no envelope is waiting to be opened".to_owned()))?;
@@ -244,7 +248,7 @@ impl Cista {
             now,
             actor,
             Some(ballot.org()),
-            AuditKind::PaperBatchOpened,
+            VotingAuditKind::PaperBatchOpened,
             serde_json::json!({
                 "ballot": ballot.id().to_string(),
                 "batch": batch.number,
@@ -266,16 +270,17 @@ impl Cista {
         fields: &[(String, String)],
     ) -> Result<InnerBallotEntered> {
         let ballot = self.load_ballot(ballot).await?;
-        actor.authorize_in(ballot.org(), OrgAction::EnterPaperBallots)?;
+        actor.authorize_in(ballot.org(), VotingAction::EnterPaperBallots)?;
         Self::two_envelope_ballot(&ballot)?;
         let hash_ok = Digest32::from_hex(definition_hash.trim())
             .is_some_and(|h| h.ct_eq(&ballot.stored.definition_hash));
         if !hash_ok {
-            return Err(Error::BallotChanged);
+            return Err(Error::from(VotingError::BallotChanged));
         }
         let choices = Choices::from_form(&ballot.definition, fields)?;
         let opened = self
             .store()
+            .voting()
             .paper_batches(ballot.id())
             .await?
             .into_iter()
@@ -294,16 +299,21 @@ impl Cista {
             let mut tx = self.store().begin().await?;
             let now = self.clock().now();
             let open = tx
+                .voting()
                 .lock_ballot(ballot.id(), false)
                 .await?
                 .is_some_and(|b| b.status == BallotStatus::Published);
             if !open {
-                return Err(Error::BallotNotOpen(format!(
+                return Err(Error::from(VotingError::BallotNotOpen(format!(
                     "“{}” is closed: its paper ballots can no longer be entered",
                     ballot.definition.title
-                )));
+                ))));
             }
-            if !tx.count_into_paper_batch(ballot.id(), batch).await? {
+            if !tx
+                .voting()
+                .count_into_paper_batch(ballot.id(), batch)
+                .await?
+            {
                 return Err(Error::Conflict(format!(
                     "batch {batch} is complete: all {} of its inner ballots are entered",
                     opened.envelopes
@@ -317,7 +327,7 @@ impl Cista {
                 unit: None,
                 cast_at: None,
             };
-            match tx.insert_box_entry(&entry).await {
+            match tx.voting().insert_box_entry(&entry).await {
                 Ok(()) => {}
                 Err(Error::Conflict(_)) => continue,
                 Err(e) => return Err(e),
@@ -326,14 +336,14 @@ impl Cista {
                 now,
                 actor,
                 Some(ballot.org()),
-                AuditKind::PaperBallotEntered,
+                VotingAuditKind::PaperBallotEntered,
                 serde_json::json!({
                     "ballot": ballot.id().to_string(),
                     "batch": batch,
                 }),
             ))
             .await?;
-            let state = self.store().paper_batches(ballot.id()).await?;
+            let state = self.store().voting().paper_batches(ballot.id()).await?;
             let entered = state
                 .iter()
                 .find(|b| b.number == batch)
@@ -351,14 +361,14 @@ impl Cista {
 
     /// The piles and batches of a ballot's paper channel, for staff and inspectors.
     pub async fn paper_state(&self, actor: &Actor, ballot: &Ballot) -> Result<PaperState> {
-        actor.authorize_in(ballot.org(), OrgAction::ViewBallots)?;
+        actor.authorize_in(ballot.org(), VotingAction::ViewBallots)?;
         self.paper_state_of(ballot.id()).await
     }
 
     pub(crate) async fn paper_state_of(&self, ballot: BallotId) -> Result<PaperState> {
         Ok(PaperState {
-            piles: self.store().paper_piles(ballot).await?,
-            batches: self.store().paper_batches(ballot).await?,
+            piles: self.store().voting().paper_piles(ballot).await?,
+            batches: self.store().voting().paper_batches(ballot).await?,
         })
     }
 }

@@ -3,11 +3,14 @@
 //! list as two separate files that nothing joins. Ballot contents are exported only after the
 //! close (FL-09); the participation list at any time. Every export is audited.
 
+use super::VotingAction;
+use super::VotingError;
+use super::audit::VotingAuditKind;
 use super::definition::{Answer, BallotDefinition, Choice, Secrecy};
 use super::{Ballot, Window};
-use crate::platform::audit::{AuditKind, NewAuditEntry};
+use crate::platform::audit::NewAuditEntry;
 use crate::ports::{BallotStatus, Participation, Refusal};
-use crate::{Actor, Cista, Error, OrgAction, Result};
+use crate::{Actor, Cista, Error, Result};
 use cista_types::{BallotId, OrgId, SubjectCode, UnitId};
 use std::collections::BTreeMap;
 
@@ -120,11 +123,12 @@ impl Cista {
         id: BallotId,
         file: RecordFile,
     ) -> Result<Vec<u8>> {
-        actor.authorize_in(org, OrgAction::ViewRecords)?;
+        actor.authorize_in(org, VotingAction::ViewRecords)?;
         let ballot = self.ballot(actor, org, id).await?;
         let definition = &ballot.definition;
         let labels: BTreeMap<UnitId, (String, String)> = self
             .store()
+            .voting()
             .eligible_units(id)
             .await?
             .into_iter()
@@ -137,10 +141,10 @@ impl Cista {
             RecordFile::RecordedVotes | RecordFile::AnonymousBallots
         );
         if contents && ballot.status() != BallotStatus::Closed {
-            return Err(Error::ResultsSealed(format!(
+            return Err(Error::from(VotingError::ResultsSealed(format!(
                 "ballot contents are sealed until voting closes on {}",
                 ballot.local(definition.closes_at)
-            )));
+            ))));
         }
         let contest_titles: Vec<String> = definition
             .contests
@@ -159,6 +163,7 @@ impl Cista {
                 }
                 let participation: BTreeMap<UnitId, Participation> = self
                     .store()
+                    .voting()
                     .participation(id)
                     .await?
                     .into_iter()
@@ -167,7 +172,7 @@ impl Cista {
                 let bundle = self.election_bundle(id).await?;
                 let published: BTreeMap<_, _> =
                     bundle.ballots.iter().map(|b| (b.tracker, b)).collect();
-                let entries = self.store().box_entries(id).await?;
+                let entries = self.store().voting().box_entries(id).await?;
                 let mut header = vec![
                     "unit".to_owned(),
                     "weight".to_owned(),
@@ -227,6 +232,7 @@ impl Cista {
                 );
                 let mut lines: Vec<(String, Vec<String>)> = self
                     .store()
+                    .voting()
                     .participation(id)
                     .await?
                     .into_iter()
@@ -261,7 +267,7 @@ impl Cista {
                     .map(str::to_owned)
                     .to_vec(),
                 );
-                for r in self.store().refusals(id).await? {
+                for r in self.store().voting().refusals(id).await? {
                     let (l, _) = label(&r.unit);
                     rows.push(vec![
                         l,
@@ -281,7 +287,7 @@ impl Cista {
                 self.clock().now(),
                 actor,
                 Some(org),
-                AuditKind::RecordExported,
+                VotingAuditKind::RecordExported,
                 serde_json::json!({ "ballot": id.to_string(), "file": file.as_str() }),
             ))
             .await?;
@@ -297,7 +303,7 @@ impl Cista {
         org: OrgId,
         id: BallotId,
     ) -> Result<ResultsForCertificate> {
-        actor.authorize_in(org, OrgAction::ViewRecords)?;
+        actor.authorize_in(org, VotingAction::ViewRecords)?;
         let ballot = self.ballot(actor, org, id).await?;
         let results = super::close::sealed_results(&ballot)?;
         let organization = self
@@ -312,7 +318,7 @@ impl Cista {
                 self.clock().now(),
                 actor,
                 Some(org),
-                AuditKind::RecordExported,
+                VotingAuditKind::RecordExported,
                 serde_json::json!({ "ballot": id.to_string(), "file": "results.pdf" }),
             ))
             .await?;
@@ -327,9 +333,10 @@ impl Cista {
 
     /// Refused attempts on a ballot, for staff and inspectors.
     pub async fn refusals(&self, actor: &Actor, ballot: &Ballot) -> Result<Vec<(String, Refusal)>> {
-        actor.authorize_in(ballot.org(), OrgAction::ViewBallots)?;
+        actor.authorize_in(ballot.org(), VotingAction::ViewBallots)?;
         let labels: BTreeMap<UnitId, String> = self
             .store()
+            .voting()
             .units(ballot.org())
             .await?
             .into_iter()
@@ -337,6 +344,7 @@ impl Cista {
             .collect();
         Ok(self
             .store()
+            .voting()
             .refusals(ballot.id())
             .await?
             .into_iter()
@@ -350,9 +358,10 @@ impl Cista {
         actor: &Actor,
         ballot: &Ballot,
     ) -> Result<Vec<(String, Participation)>> {
-        actor.authorize_in(ballot.org(), OrgAction::ViewBallots)?;
+        actor.authorize_in(ballot.org(), VotingAction::ViewBallots)?;
         let labels: BTreeMap<UnitId, String> = self
             .store()
+            .voting()
             .eligible_units(ballot.id())
             .await?
             .into_iter()
@@ -360,6 +369,7 @@ impl Cista {
             .collect();
         let mut out: Vec<(String, Participation)> = self
             .store()
+            .voting()
             .participation(ballot.id())
             .await?
             .into_iter()

@@ -2,10 +2,12 @@
 //! never who they are unless the viewer may read personal data), consent to online voting
 //! recorded with when and how (FL-01), and an owner's own units and open ballots.
 
+use super::VotingAction;
+use super::audit::VotingAuditKind;
 use super::{Ballot, Window};
-use crate::platform::audit::{AuditKind, NewAuditEntry};
+use crate::platform::audit::NewAuditEntry;
 use crate::ports::{BallotStatus, ConsentStatus, Participation, Unit, UnitOwner};
-use crate::{Access, Actor, Cista, Error, OrgAction, Result};
+use crate::{Access, Actor, Cista, Error, Result};
 use cista_types::{OrgId, SubjectCode, UnitId};
 use std::collections::BTreeMap;
 
@@ -53,8 +55,8 @@ pub struct MyBallot {
 impl Cista {
     /// The organization's units with owner counts, by label.
     pub async fn roster(&self, actor: &Actor, org: OrgId) -> Result<Vec<RosterUnit>> {
-        actor.authorize_in(org, OrgAction::ViewUnits)?;
-        let owners = self.store().unit_owners(org).await?;
+        actor.authorize_in(org, VotingAction::ViewUnits)?;
+        let owners = self.store().voting().unit_owners(org).await?;
         let mut counts: BTreeMap<UnitId, (usize, bool)> = BTreeMap::new();
         for o in &owners {
             let entry = counts.entry(o.unit).or_default();
@@ -63,6 +65,7 @@ impl Cista {
         }
         let mut units: Vec<RosterUnit> = self
             .store()
+            .voting()
             .units(org)
             .await?
             .into_iter()
@@ -90,15 +93,17 @@ impl Cista {
     ) -> Result<Unit> {
         let mut unit = self
             .store()
+            .voting()
             .unit(unit_id)
             .await?
             .ok_or(Error::NotFound { what: "this unit" })?;
-        let method = if actor.may_in(unit.org, OrgAction::ManageUnits) {
+        let method = if actor.may_in(unit.org, VotingAction::ManageUnits) {
             format!("paper form, entered by {}", actor.audit_name())
         } else {
             let person = actor.person().ok_or(Error::Unauthenticated)?;
             let owns = self
                 .store()
+                .voting()
                 .owners_of(unit_id)
                 .await?
                 .iter()
@@ -121,12 +126,12 @@ impl Cista {
         unit.consent_at = Some(now);
         unit.consent_method = Some(method.clone());
         let mut tx = self.store().begin().await?;
-        tx.update_unit(&unit).await?;
+        tx.voting().update_unit(&unit).await?;
         tx.commit(NewAuditEntry::new(
             now,
             actor,
             Some(unit.org),
-            AuditKind::ConsentRecorded,
+            VotingAuditKind::ConsentRecorded,
             serde_json::json!({
                 "unit": unit.id.to_string(),
                 "label": unit.label.as_str(),
@@ -141,11 +146,11 @@ impl Cista {
     /// The units a signed-in person owns (not retired), in every organization.
     pub async fn my_units(&self, actor: &Actor) -> Result<Vec<MyUnit>> {
         let person = actor.person().ok_or(Error::Unauthenticated)?;
-        let links = self.store().owned_units(person.subject).await?;
+        let links = self.store().voting().owned_units(person.subject).await?;
         let mut out = Vec::new();
         let mut org_names: BTreeMap<OrgId, String> = BTreeMap::new();
         for link in links {
-            let Some(unit) = self.store().unit(link.unit).await? else {
+            let Some(unit) = self.store().voting().unit(link.unit).await? else {
                 continue;
             };
             if unit.retired_at.is_some() || !person.roles.contains_key(&unit.org) {
@@ -164,7 +169,7 @@ impl Cista {
                     name
                 }
             };
-            let owners = self.store().owners_of(unit.id).await?;
+            let owners = self.store().voting().owners_of(unit.id).await?;
             out.push(MyUnit {
                 votes_for_it: votes_for(&owners, person.subject),
                 unit,
@@ -194,7 +199,7 @@ impl Cista {
                 .first()
                 .map(|m| m.organization.clone())
                 .unwrap_or_default();
-            for stored in self.store().ballots(org).await? {
+            for stored in self.store().voting().ballots(org).await? {
                 if !matches!(
                     stored.status,
                     BallotStatus::Published | BallotStatus::Closed
@@ -248,6 +253,7 @@ impl Cista {
         }
         Ok(self
             .store()
+            .voting()
             .eligible_unit(ballot.id(), unit)
             .await?
             .map(|e| e.weight))
@@ -256,6 +262,7 @@ impl Cista {
     async fn unit_state(&self, ballot: &Ballot, mine: &MyUnit) -> Result<UnitBallotState> {
         if let Some(p) = self
             .store()
+            .voting()
             .participation_of(ballot.id(), mine.unit.id)
             .await?
         {
@@ -263,6 +270,7 @@ impl Cista {
         }
         if self
             .store()
+            .voting()
             .eligible_unit(ballot.id(), mine.unit.id)
             .await?
             .is_none()
@@ -292,7 +300,7 @@ impl Cista {
                 self.clock().now(),
                 actor,
                 org,
-                AuditKind::DeviceTested,
+                VotingAuditKind::DeviceTested,
                 serde_json::json!({ "user_agent": agent, "tls": tls }),
             ))
             .await?;

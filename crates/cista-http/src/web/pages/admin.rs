@@ -15,6 +15,7 @@ use axum::{Extension, Form};
 use cista_core::platform::access::invitations::Invitee;
 use cista_core::platform::people::last_administrator;
 use cista_core::ports::{AccountStatus, BallotStatus, Organization};
+use cista_core::products::voting::VotingAction;
 use cista_core::products::voting::Window;
 use cista_core::products::voting::directory::PersonWithUnits;
 use cista_core::{Actor, Error, OrgAction};
@@ -98,7 +99,7 @@ async fn open_ballots(
     actor: &Actor,
     org: &Organization,
 ) -> Result<Vec<OpenBallot>, AppError> {
-    if !actor.may_in(org.id, OrgAction::ViewBallots) {
+    if !actor.may_in(org.id, VotingAction::ViewBallots) {
         return Ok(Vec::new());
     }
     let mut open: Vec<_> = state
@@ -239,8 +240,8 @@ async fn org_page(
         can_invite: Role::ALL
             .iter()
             .any(|r| actor.may_in(org.id, OrgAction::Invite(*r))),
-        can_view_units: actor.may_in(org.id, OrgAction::ViewUnits),
-        can_view_ballots: actor.may_in(org.id, OrgAction::ViewBallots),
+        can_view_units: actor.may_in(org.id, VotingAction::ViewUnits),
+        can_view_ballots: actor.may_in(org.id, VotingAction::ViewBallots),
         can_manage_settings: actor.may_in(org.id, OrgAction::ManageSettings),
         can_manage_app_tokens: actor.may_in(org.id, OrgAction::ManageAppTokens),
         time_zone,

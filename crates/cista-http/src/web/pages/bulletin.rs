@@ -16,6 +16,7 @@ use axum::routing::get;
 use axum::{Extension, Router};
 use cista_core::Error;
 use cista_core::ports::BallotStatus;
+use cista_core::products::voting::VotingError;
 use cista_core::products::voting::bundle::{Bundle, find_tracker};
 use cista_core::products::voting::close::definition_of;
 use cista_core::products::voting::definition::BallotDefinition;
@@ -149,11 +150,12 @@ enum Published {
 async fn published(state: &AppState, id: BallotId) -> Result<Published, AppError> {
     match state.cista.election_bundle(id).await {
         Ok(bundle) => Ok(Published::Bundle(Box::new(bundle))),
-        Err(Error::ResultsSealed(_)) => {
+        Err(Error::Voting(VotingError::ResultsSealed(_))) => {
             // Sealed: say when the bulletin appears, from the published definition.
             let stored = state
                 .cista
                 .store()
+                .voting()
                 .ballot(id)
                 .await?
                 .ok_or(Error::NotFound {

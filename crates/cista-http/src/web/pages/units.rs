@@ -21,6 +21,7 @@ use axum::{Extension, Form, Router};
 use base64::Engine as _;
 use cista_core::error::ImportProblem;
 use cista_core::ports::{ConsentStatus, Organization, Unit};
+use cista_core::products::voting::VotingAction;
 use cista_core::products::voting::directory::matches_search;
 use cista_core::products::voting::import::ImportPlan;
 use cista_core::{Actor, Error, OrgAction};
@@ -174,7 +175,7 @@ async fn roster_page(
         q: q.to_owned(),
         with_names,
         units,
-        can_manage: actor.may_in(org.id, OrgAction::ManageUnits),
+        can_manage: actor.may_in(org.id, VotingAction::ManageUnits),
         notice,
         errors,
     })
@@ -207,7 +208,7 @@ pub async fn example(
     Path(slug): Path<String>,
 ) -> Result<Response, AppError> {
     let org = state.cista.organization_for(&actor, &slug).await?;
-    actor.authorize_in(org.id, OrgAction::ViewUnits)?;
+    actor.authorize_in(org.id, VotingAction::ViewUnits)?;
     let mut response = (StatusCode::OK, EXAMPLE_CSV).into_response();
     let headers = response.headers_mut();
     headers.insert(
@@ -348,7 +349,7 @@ pub async fn import_preview(
     mut multipart: Multipart,
 ) -> Result<Response, AppError> {
     let org = state.cista.organization_for(&actor, &slug).await?;
-    actor.authorize_in(org.id, OrgAction::ManageUnits)?;
+    actor.authorize_in(org.id, VotingAction::ManageUnits)?;
     let Some((file_name, bytes)) = uploaded_file(&mut multipart).await? else {
         let errors = vec![FormError::new(
             "file",
@@ -387,7 +388,7 @@ pub async fn import_apply(
     Form(form): Form<ApplyForm>,
 ) -> Result<Response, AppError> {
     let org = state.cista.organization_for(&actor, &slug).await?;
-    actor.authorize_in(org.id, OrgAction::ManageUnits)?;
+    actor.authorize_in(org.id, VotingAction::ManageUnits)?;
     let bytes = base64::engine::general_purpose::STANDARD
         .decode(form.file_base64.trim())
         .map_err(|_| {
@@ -426,14 +427,14 @@ pub async fn consent(
     Form(form): Form<ConsentForm>,
 ) -> Result<Response, AppError> {
     let org = state.cista.organization_for(&actor, &slug).await?;
-    actor.authorize_in(org.id, OrgAction::ManageUnits)?;
+    actor.authorize_in(org.id, VotingAction::ManageUnits)?;
     let not_found = || AppError(Error::NotFound { what: "this unit" });
     let unit = unit
         .parse::<i64>()
         .map(UnitId::from_i64)
         .map_err(|_| not_found())?;
     // The unit must be this organization's: the URL names both.
-    match state.cista.store().unit(unit).await? {
+    match state.cista.store().voting().unit(unit).await? {
         Some(u) if u.org == org.id => {}
         _ => return Err(not_found()),
     }

@@ -18,7 +18,9 @@ use axum::response::Response;
 use axum::{Extension, Form};
 use cista_core::ports::Organization;
 use cista_core::products::voting::Ballot;
-use cista_core::{Actor, Error, OrgAction};
+use cista_core::products::voting::VotingAction;
+use cista_core::products::voting::VotingError;
+use cista_core::{Actor, Error};
 use cista_types::words::count;
 use serde::Deserialize;
 
@@ -40,7 +42,7 @@ pub async fn new_page(
     Path(slug): Path<String>,
 ) -> Result<Response, AppError> {
     let org = state.cista.organization_for(&actor, &slug).await?;
-    actor.authorize_in(org.id, OrgAction::ManageBallots)?;
+    actor.authorize_in(org.id, VotingAction::ManageBallots)?;
     let settings = SettingsForm::defaults(&org.time_zone, state.cista.clock().now());
     render(
         StatusCode::OK,
@@ -63,7 +65,7 @@ pub async fn new_submit(
     Form(form): Form<SettingsForm>,
 ) -> Result<Response, AppError> {
     let org = state.cista.organization_for(&actor, &slug).await?;
-    actor.authorize_in(org.id, OrgAction::ManageBallots)?;
+    actor.authorize_in(org.id, VotingAction::ManageBallots)?;
     let errors = match form.parse(&org.time_zone) {
         Ok(settings) => match state.cista.create_ballot(&actor, org.id, settings).await {
             Ok(id) => {
@@ -107,7 +109,7 @@ async fn managed(
 ) -> Result<(Actor, Organization, Ballot), AppError> {
     let (actor, _) = person_or_refuse(ctx)?;
     let (org, ballot) = org_and_ballot(state, &actor, slug, id).await?;
-    actor.authorize_in(org.id, OrgAction::ManageBallots)?;
+    actor.authorize_in(org.id, VotingAction::ManageBallots)?;
     Ok((actor, org, ballot))
 }
 
@@ -143,7 +145,9 @@ async fn sent_back(
 fn shown_on_page(e: &Error) -> bool {
     matches!(
         e,
-        Error::InvalidInput { .. } | Error::Conflict(_) | Error::BallotNotOpen(_)
+        Error::InvalidInput { .. }
+            | Error::Conflict(_)
+            | Error::Voting(VotingError::BallotNotOpen(_))
     )
 }
 

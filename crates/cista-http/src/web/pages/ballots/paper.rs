@@ -25,9 +25,11 @@ use axum::response::Response;
 use axum::{Extension, Form};
 use cista_core::ports::Organization;
 use cista_core::products::voting::Ballot;
+use cista_core::products::voting::VotingAction;
+use cista_core::products::voting::VotingError;
 use cista_core::products::voting::cast::CastRequest;
 use cista_core::products::voting::paper::{self, MIN_BATCH, PaperState, envelopes};
-use cista_core::{Actor, Error, OrgAction};
+use cista_core::{Actor, Error};
 use cista_types::{UnitId, Weight};
 use std::net::SocketAddr;
 
@@ -185,7 +187,7 @@ async fn staff_ballot(
     id: &str,
 ) -> Result<(Organization, Ballot), AppError> {
     let (org, ballot) = org_and_ballot(state, actor, slug, id).await?;
-    actor.authorize_in(org.id, OrgAction::EnterPaperBallots)?;
+    actor.authorize_in(org.id, VotingAction::EnterPaperBallots)?;
     Ok((org, ballot))
 }
 
@@ -237,10 +239,10 @@ fn is_refusal(e: &Error) -> bool {
         e,
         Error::InvalidInput { .. }
             | Error::BadRequest { .. }
-            | Error::AlreadyVoted(_)
-            | Error::BallotNotOpen(_)
-            | Error::NotEligible(_)
-            | Error::BallotChanged
+            | Error::Voting(VotingError::AlreadyVoted(_))
+            | Error::Voting(VotingError::BallotNotOpen(_))
+            | Error::Voting(VotingError::NotEligible(_))
+            | Error::Voting(VotingError::BallotChanged)
             | Error::Conflict(_)
             | Error::NotFound { .. }
     )

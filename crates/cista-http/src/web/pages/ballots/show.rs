@@ -17,9 +17,10 @@ use axum::Extension;
 use axum::extract::{Path, Query, State};
 use axum::http::StatusCode;
 use axum::response::Response;
+use cista_core::Actor;
 use cista_core::ports::{BallotStatus, Organization};
 use cista_core::products::voting::Ballot;
-use cista_core::{Actor, OrgAction};
+use cista_core::products::voting::VotingAction;
 use cista_types::words::{count, noun};
 use serde::Deserialize;
 
@@ -82,7 +83,7 @@ pub async fn list(
             name: org.name.to_string(),
             slug: org.slug.to_string(),
             ballots,
-            can_manage: actor.may_in(org.id, OrgAction::ManageBallots),
+            can_manage: actor.may_in(org.id, VotingAction::ManageBallots),
             zone: org.time_zone.to_string(),
         },
     )
@@ -280,7 +281,7 @@ pub async fn render_ballot(
                     head,
                     notice: extra.notice,
                     errors: extra.errors,
-                    can_manage: may(OrgAction::ManageBallots),
+                    can_manage: may(VotingAction::ManageBallots),
                     name_warnings: cista_core::products::voting::names::candidate_warnings(d),
                     settings: extra
                         .settings
@@ -331,19 +332,19 @@ pub async fn render_ballot(
                         .into_iter()
                         .map(|r| RefusalLine::of(zone, r))
                         .collect(),
-                    can_paper: accepts && d.paper && may(OrgAction::EnterPaperBallots),
-                    can_remind: accepts && may(OrgAction::ManageBallots),
-                    can_cancel: may(OrgAction::ManageBallots),
+                    can_paper: accepts && d.paper && may(VotingAction::EnterPaperBallots),
+                    can_remind: accepts && may(VotingAction::ManageBallots),
+                    can_cancel: may(VotingAction::ManageBallots),
                     can_close: window == cista_core::products::voting::Window::Over
-                        && may(OrgAction::ManageBallots),
-                    can_records: may(OrgAction::ViewRecords),
+                        && may(VotingAction::ManageBallots),
+                    can_records: may(VotingAction::ViewRecords),
                     window_over: window == cista_core::products::voting::Window::Over,
                     cancel_reason: extra.cancel_reason,
                 },
             )
         }
         BallotStatus::Closed => {
-            let can_records = may(OrgAction::ViewRecords);
+            let can_records = may(VotingAction::ViewRecords);
             let sealed = if can_records {
                 Some(cista.results(actor, ballot.id()).await?.1)
             } else {
@@ -417,8 +418,8 @@ pub async fn render_ballot(
                     .into_iter()
                     .map(|r| RefusalLine::of(zone, r))
                     .collect(),
-                can_reissue: may(OrgAction::ManageBallots),
-                can_records: may(OrgAction::ViewRecords),
+                can_reissue: may(VotingAction::ManageBallots),
+                can_records: may(VotingAction::ViewRecords),
             },
         ),
     }

@@ -5,10 +5,10 @@ use cista_core::ports::{BallotStatus, Participation, Refusal};
 use cista_core::products::voting::bundle::BallotResults;
 use cista_core::products::voting::close::LiveTurnout;
 use cista_core::products::voting::definition::{BallotDefinition, Contest, ContestKind, Weighting};
+use cista_core::products::voting::summary::ResultsSummary;
 use cista_core::products::voting::tally::{ContestResult, OptionCount, Turnout};
 use cista_core::products::voting::{Ballot, Window};
 use cista_types::voting::format_weight_sum;
-use cista_types::words::{count, noun};
 use cista_types::{Percent, TimeZoneName};
 
 /// A contest as the pages list it (never with counts).
@@ -238,7 +238,7 @@ impl CountView {
 pub struct CandidateView {
     pub name: String,
     pub votes: CountView,
-    /// `Elected`, `Tied for the last seat(s)` or empty.
+    /// `Elected`, `Tied` or empty (`ContestSummary::marks`).
     pub outcome: &'static str,
 }
 
@@ -256,9 +256,9 @@ pub struct ResultView {
     pub blank: u64,
     /// Passed / valid.
     pub ok: bool,
-    /// The outcome in a sentence, with why.
+    /// The outcome in a sentence, with why (`ContestSummary::line`).
     pub outcome: String,
-    /// For a tie for the last seat(s); empty otherwise.
+    /// For a tie for the last seat(s) and the seats it leaves open; empty otherwise.
     pub tie: String,
 }
 
@@ -270,59 +270,49 @@ fn zero() -> CountView {
 }
 
 impl ResultView {
+    /// Each contest's figures from the tally and its words from the `ResultsSummary` that the
+    /// member page and the certified PDF print too.
     pub fn all(r: &BallotResults) -> Vec<Self> {
         let tally = &r.tally;
-        let invalid_because = if !tally.quorum_reached {
-            "the quorum was not reached"
-        } else {
-            "the minimum turnout was not reached"
-        };
         tally
             .contests
             .iter()
-            .map(|c| match c {
-                ContestResult::Resolution {
-                    title,
-                    yes,
-                    no,
-                    abstain,
-                    threshold,
-                    threshold_met,
-                    passed,
-                    ..
-                } => Self {
-                    election: false,
-                    title: title.clone(),
-                    yes: CountView::of(yes),
-                    no: CountView::of(no),
-                    abstain: CountView::of(abstain),
-                    threshold: threshold.describe(),
-                    seats: 0,
-                    candidates: Vec::new(),
-                    blank: 0,
-                    ok: *passed,
-                    outcome: if *passed {
-                        format!("Passed: yes reached {}.", threshold.describe())
-                    } else if !threshold_met {
-                        format!("Failed: yes did not reach {}.", threshold.describe())
-                    } else {
-                        "Failed: yes reached the threshold, but the quorum was not reached."
-                            .to_owned()
+            .zip(ResultsSummary::of(tally).contests)
+            .map(|(c, summary)| {
+                let tie = [summary.tie.as_deref(), summary.open_seats.as_deref()]
+                    .into_iter()
+                    .flatten()
+                    .collect::<Vec<_>>()
+                    .join(" ");
+                match c {
+                    ContestResult::Resolution {
+                        title,
+                        yes,
+                        no,
+                        abstain,
+                        threshold,
+                        ..
+                    } => Self {
+                        election: false,
+                        title: title.clone(),
+                        yes: CountView::of(yes),
+                        no: CountView::of(no),
+                        abstain: CountView::of(abstain),
+                        threshold: threshold.describe(),
+                        seats: 0,
+                        candidates: Vec::new(),
+                        blank: 0,
+                        ok: summary.ok,
+                        outcome: summary.line(),
+                        tie,
                     },
-                    tie: String::new(),
-                },
-                ContestResult::Election {
-                    title,
-                    seats,
-                    candidates,
-                    tied,
-                    open_seats,
-                    blank,
-                    valid,
-                    ..
-                } => {
-                    let elected = candidates.iter().filter(|k| k.elected).count();
-                    Self {
+                    ContestResult::Election {
+                        title,
+                        seats,
+                        candidates,
+                        blank,
+                        ..
+                    } => Self {
                         election: true,
                         title: title.clone(),
                         yes: zero(),
@@ -332,46 +322,18 @@ impl ResultView {
                         seats: *seats,
                         candidates: candidates
                             .iter()
-                            .map(|k| CandidateView {
+                            .zip(&summary.marks)
+                            .map(|(k, mark)| CandidateView {
                                 name: k.name.clone(),
                                 votes: CountView::of(&k.votes),
-                                outcome: if k.elected {
-                                    "Elected"
-                                } else if *valid && tied.contains(&k.id) {
-                                    if *open_seats == 1 {
-                                        "Tied for the last seat"
-                                    } else {
-                                        "Tied for the last seats"
-                                    }
-                                } else {
-                                    ""
-                                },
+                                outcome: mark,
                             })
                             .collect(),
                         blank: *blank,
-                        ok: *valid,
-                        outcome: if *valid {
-                            format!(
-                                "{elected} of {} filled by plurality.",
-                                count(*seats, "seat", "seats")
-                            )
-                        } else {
-                            format!("Not valid: {invalid_because}; no one is elected.")
-                        },
-                        tie: if *valid && !tied.is_empty() {
-                            format!(
-                                "Tie for the last {}: {} by the association's rules.",
-                                noun(*open_seats == 1, "seat", "seats"),
-                                if *open_seats == 1 {
-                                    "1 seat is decided".to_owned()
-                                } else {
-                                    format!("{open_seats} seats are decided")
-                                }
-                            )
-                        } else {
-                            String::new()
-                        },
-                    }
+                        ok: summary.ok,
+                        outcome: summary.line(),
+                        tie,
+                    },
                 }
             })
             .collect()

@@ -6,7 +6,6 @@
 //! receipt (the core re-derives it) and is never recorded as a refused attempt. Nothing here
 //! stores or logs the choices.
 
-use super::states;
 use super::{ContestLine, ballot_id, unit_id};
 use crate::AppState;
 use crate::error::{AppError, status_for};
@@ -21,6 +20,7 @@ use axum::response::{IntoResponse as _, Response};
 use axum::{Extension, Form};
 use base64::Engine as _;
 use cista_core::ports::Unit;
+use cista_core::products::voting::VotingError;
 use cista_core::products::voting::cast::{CastRequest, RECEIPT_TTL, Receipt};
 use cista_core::products::voting::definition::{
     Answer, BallotDefinition, Contest, ContestKind, Secrecy,
@@ -249,9 +249,9 @@ async fn my_unit(
         .find(|(u, _)| u.id == unit)
         .cloned()
         .ok_or_else(|| {
-            AppError(Error::NotEligible(
+            AppError(Error::from(VotingError::NotEligible(
                 "you are not an owner of this unit in this association".to_owned(),
-            ))
+            )))
         })?;
     Ok((my, unit, unit_state))
 }
@@ -280,8 +280,8 @@ pub async fn page(
         // what the unit's vote was, never a refusal.
         return voted_page(&state, &ctx, &headers, &actor, &my, &unit, first).await;
     }
-    if let Some(refusal) = states::refusal(&my.ballot, &unit, &unit_state, now) {
-        return cannot_page(&state, &ctx, &my, &unit, &unit_state, &refusal);
+    if let Some(refusal) = unit_state.refusal(&my.ballot, unit.label.as_str(), now) {
+        return cannot_page(&state, &ctx, &my, &unit, &unit_state, &refusal.into());
     }
     let weight = state.cista.counted_weight(&my.ballot, unit.id).await?;
     render(
@@ -550,10 +550,10 @@ pub async fn cast(
             )
         }
         Err(
-            refusal @ (Error::AlreadyVoted(_)
-            | Error::BallotNotOpen(_)
-            | Error::ConsentRequired(_)
-            | Error::BallotChanged),
+            refusal @ (Error::Voting(VotingError::AlreadyVoted(_))
+            | Error::Voting(VotingError::BallotNotOpen(_))
+            | Error::Voting(VotingError::ConsentRequired(_))
+            | Error::Voting(VotingError::BallotChanged)),
         ) => {
             // Refusals an owner meets in normal use: a page with the next step.
             let (my, unit, unit_state) = my_unit(&state, &actor, ballot, unit).await?;

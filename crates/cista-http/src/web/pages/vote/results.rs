@@ -3,6 +3,7 @@
 
 use cista_core::products::voting::bundle::BallotResults;
 use cista_core::products::voting::definition::{BallotDefinition, Weighting};
+use cista_core::products::voting::summary::{ContestSummary, ResultsSummary};
 use cista_core::products::voting::tally::{ContestResult, OptionCount, Turnout};
 use cista_types::voting::format_weight_sum;
 
@@ -81,7 +82,15 @@ fn turnout(t: &Turnout, results: &BallotResults) -> TurnoutView {
     }
 }
 
-fn contest(c: &ContestResult) -> ContestView {
+/// One contest: figures from the tally, words from the `ResultsSummary` that the staff page
+/// and the certified PDF print too.
+fn contest(c: &ContestResult, summary: ContestSummary) -> ContestView {
+    let outcome = summary.line();
+    let tie = [summary.tie.as_deref(), summary.open_seats.as_deref()]
+        .into_iter()
+        .flatten()
+        .collect::<Vec<_>>();
+    let tie = (!tie.is_empty()).then(|| tie.join(" "));
     match c {
         ContestResult::Resolution {
             title,
@@ -89,8 +98,6 @@ fn contest(c: &ContestResult) -> ContestView {
             no,
             abstain,
             threshold,
-            threshold_met,
-            passed,
             ..
         } => ContestView {
             title: title.clone(),
@@ -101,66 +108,23 @@ fn contest(c: &ContestResult) -> ContestView {
                 row("No", no, ""),
                 row("Abstain", abstain, ""),
             ],
-            outcome: match (passed, threshold_met) {
-                (true, _) => "Passed.".to_owned(),
-                (false, true) => {
-                    "Not passed: the threshold was met, but the quorum was not reached.".to_owned()
-                }
-                (false, false) => "Not passed: the threshold was not met.".to_owned(),
-            },
-            passed: *passed,
-            tie: None,
+            outcome,
+            passed: summary.ok,
+            tie,
             blank: None,
         },
         ContestResult::Election {
             title,
             seats,
             candidates,
-            tied,
-            open_seats,
             blank,
-            valid,
             ..
         } => {
             let rows = candidates
                 .iter()
-                .map(|c| {
-                    let mark = if c.elected {
-                        "Elected"
-                    } else if tied.contains(&c.id) {
-                        "Tied"
-                    } else {
-                        ""
-                    };
-                    row(&c.name, &c.votes, mark)
-                })
+                .zip(&summary.marks)
+                .map(|(c, mark)| row(&c.name, &c.votes, mark))
                 .collect();
-            let elected: Vec<&str> = candidates
-                .iter()
-                .filter(|c| c.elected)
-                .map(|c| c.name.as_str())
-                .collect();
-            let outcome = if !valid {
-                "Not valid: the quorum or the minimum turnout was not reached, so no one is \
-                 elected."
-                    .to_owned()
-            } else if elected.is_empty() {
-                "No one is elected.".to_owned()
-            } else {
-                format!("Elected: {}.", elected.join(", "))
-            };
-            let tie = (!tied.is_empty() && *valid).then(|| {
-                let names: Vec<&str> = candidates
-                    .iter()
-                    .filter(|c| tied.contains(&c.id))
-                    .map(|c| c.name.as_str())
-                    .collect();
-                format!(
-                    "Tie for the last seat: decided by the association's rules. Tied: {}; \
-                     seats left open: {open_seats}.",
-                    names.join(", ")
-                )
-            });
             ContestView {
                 title: title.clone(),
                 election: true,
@@ -173,7 +137,7 @@ fn contest(c: &ContestResult) -> ContestView {
                 },
                 rows,
                 outcome,
-                passed: *valid && !elected.is_empty(),
+                passed: summary.ok && candidates.iter().any(|c| c.elected),
                 tie,
                 blank: Some(*blank),
             }
@@ -189,7 +153,12 @@ impl ResultsView {
             counted: tally.ballots_counted,
             weighted: definition.weighting == Weighting::Weighted,
             turnout: turnout(&tally.turnout, results),
-            contests: tally.contests.iter().map(contest).collect(),
+            contests: tally
+                .contests
+                .iter()
+                .zip(ResultsSummary::of(tally).contests)
+                .map(|(c, summary)| contest(c, summary))
+                .collect(),
         }
     }
 }

@@ -1,11 +1,10 @@
 //! Where one of my units stands on one ballot, in words: what the owner can do now (vote,
-//! consent, vote on paper) and, when the unit cannot vote online, the coded refusal the form
-//! page answers with.
+//! consent, vote on paper). When the unit cannot vote online the form page answers with the
+//! core's coded refusal (`UnitBallotState::refusal`), the same the cast would give.
 
-use cista_core::Error;
 use cista_core::ports::{BallotStatus, ConsentStatus, Unit};
+use cista_core::products::voting::Window;
 use cista_core::products::voting::units::{MyBallot, UnitBallotState};
-use cista_core::products::voting::{Ballot, Window};
 use cista_types::Timestamp;
 
 /// One unit on one ballot, as its owner sees it.
@@ -111,48 +110,5 @@ fn paper_reason(label: &str, consent: ConsentStatus) -> String {
             "Unit {label} has no consent to online voting on record, so it votes on paper: \
              {PAPER}."
         ),
-    }
-}
-
-/// Why `unit` cannot vote online on `ballot` now, as the coded refusal the cast would get;
-/// None when it can. The cast itself checks all of this again.
-pub(crate) fn refusal(
-    ballot: &Ballot,
-    unit: &Unit,
-    state: &UnitBallotState,
-    now: Timestamp,
-) -> Option<Error> {
-    let title = &ballot.definition.title;
-    let label = &unit.label;
-    if !ballot.accepts_votes(now) {
-        return Some(Error::BallotNotOpen(match ballot.window(now) {
-            Window::NotYetOpen if ballot.status() == BallotStatus::Published => format!(
-                "voting on “{title}” opens on {}",
-                ballot.local(ballot.definition.opens_at)
-            ),
-            _ => format!(
-                "voting on “{title}” closed on {}; no late ballots are accepted",
-                ballot.local(ballot.definition.closes_at)
-            ),
-        }));
-    }
-    match state {
-        UnitBallotState::CanVote => None,
-        UnitBallotState::Voted(p) => Some(Error::AlreadyVoted(format!(
-            "unit {label} already voted on {}, {}. Each unit votes once",
-            ballot.local(p.at),
-            p.channel.describe()
-        ))),
-        UnitBallotState::Paper(consent) => {
-            let mut reason = paper_reason(label.as_str(), *consent);
-            reason.pop();
-            Some(Error::ConsentRequired(reason))
-        }
-        UnitBallotState::NotDesignated => Some(Error::NotEligible(format!(
-            "unit {label} has another owner as its designated voter; only they vote for it"
-        ))),
-        UnitBallotState::NotOnRoll => Some(Error::NotEligible(format!(
-            "unit {label} is not on the roll of “{title}” (it was added after publication)"
-        ))),
     }
 }

@@ -1,0 +1,227 @@
+//! The voting capability exposed through the core's ports: `VotingReads` on the store,
+//! `VotingWrites` on a transaction. Each method names the one operation (in `super` or
+//! `super::paper`) that does the work on any connection or transaction.
+
+use crate::SeaStore;
+use crate::tx::SeaTx;
+use async_trait::async_trait;
+use cista_core::Result;
+use cista_core::ports::{
+    BallotStatus, BoxEntry, EligibleUnit, PaperBatch, PaperPile, Participation, Refusal,
+    StoredBallot, Unit, UnitOwner, VotingReads, VotingWrites,
+};
+use cista_crypto::Digest32;
+use cista_types::{BallotId, OrgId, SubjectCode, Timestamp, Tracker, UnitId, Weight};
+
+#[async_trait]
+impl VotingReads for SeaStore {
+    async fn units(&self, org: OrgId) -> Result<Vec<Unit>> {
+        super::units(&self.db, org).await
+    }
+
+    async fn unit(&self, id: UnitId) -> Result<Option<Unit>> {
+        super::unit(&self.db, id).await
+    }
+
+    async fn unit_owners(&self, org: OrgId) -> Result<Vec<UnitOwner>> {
+        super::unit_owners(&self.db, org).await
+    }
+
+    async fn owned_units(&self, subject: SubjectCode) -> Result<Vec<UnitOwner>> {
+        super::owned_units(&self.db, subject).await
+    }
+
+    async fn owners_of(&self, unit: UnitId) -> Result<Vec<UnitOwner>> {
+        super::owners_of(&self.db, unit).await
+    }
+
+    async fn ballots(&self, org: OrgId) -> Result<Vec<StoredBallot>> {
+        super::ballots(&self.db, org).await
+    }
+
+    async fn ballot(&self, id: BallotId) -> Result<Option<StoredBallot>> {
+        super::ballot(&self.db, id).await
+    }
+
+    async fn ballots_with_status(&self, status: BallotStatus) -> Result<Vec<StoredBallot>> {
+        super::ballots_with_status(&self.db, status).await
+    }
+
+    async fn eligible_units(&self, ballot: BallotId) -> Result<Vec<EligibleUnit>> {
+        super::eligible_units(&self.db, ballot).await
+    }
+
+    async fn eligible_unit(&self, ballot: BallotId, unit: UnitId) -> Result<Option<EligibleUnit>> {
+        super::eligible_unit(&self.db, ballot, unit).await
+    }
+
+    async fn participation(&self, ballot: BallotId) -> Result<Vec<Participation>> {
+        super::participation(&self.db, ballot).await
+    }
+
+    async fn participation_of(
+        &self,
+        ballot: BallotId,
+        unit: UnitId,
+    ) -> Result<Option<Participation>> {
+        super::participation_of(&self.db, ballot, unit).await
+    }
+
+    async fn box_entries(&self, ballot: BallotId) -> Result<Vec<BoxEntry>> {
+        super::box_entries(&self.db, ballot).await
+    }
+
+    async fn box_count(&self, ballot: BallotId) -> Result<u64> {
+        super::box_count(&self.db, ballot).await
+    }
+
+    async fn refusals(&self, ballot: BallotId) -> Result<Vec<Refusal>> {
+        super::refusals(&self.db, ballot).await
+    }
+
+    async fn box_entry(&self, ballot: BallotId, tracker: Tracker) -> Result<Option<BoxEntry>> {
+        super::paper::box_entry(&self.db, ballot, tracker).await
+    }
+
+    async fn paper_piles(&self, ballot: BallotId) -> Result<Vec<PaperPile>> {
+        super::paper::piles(&self.db, ballot).await
+    }
+
+    async fn paper_batches(&self, ballot: BallotId) -> Result<Vec<PaperBatch>> {
+        super::paper::batches(&self.db, ballot).await
+    }
+
+    async fn voting_guards(&self) -> Result<Vec<String>> {
+        crate::backend::voting_guards_present(&self.db).await
+    }
+
+    async fn voting_counts(&self) -> Result<(u64, u64, u64)> {
+        super::counts(&self.db).await
+    }
+
+    async fn compact_ballot_box(&self) -> Result<()> {
+        crate::backend::compact_ballot_box(&self.db).await
+    }
+}
+
+#[async_trait]
+impl VotingWrites for SeaTx {
+    async fn insert_unit(&mut self, unit: &Unit) -> Result<()> {
+        super::insert_unit(&self.txn, unit).await
+    }
+
+    async fn update_unit(&mut self, unit: &Unit) -> Result<()> {
+        super::update_unit(&self.txn, unit).await
+    }
+
+    async fn insert_unit_owner(&mut self, owner: &UnitOwner) -> Result<()> {
+        super::insert_unit_owner(&self.txn, owner).await
+    }
+
+    async fn update_unit_owner(&mut self, owner: &UnitOwner) -> Result<()> {
+        super::update_unit_owner(&self.txn, owner).await
+    }
+
+    async fn delete_unit_owner(&mut self, unit: UnitId, subject: SubjectCode) -> Result<()> {
+        super::delete_unit_owner(&self.txn, unit, subject).await
+    }
+
+    async fn insert_ballot(&mut self, ballot: &StoredBallot) -> Result<()> {
+        super::insert_ballot(&self.txn, ballot).await
+    }
+
+    async fn lock_ballot(&mut self, id: BallotId, exclusive: bool) -> Result<Option<StoredBallot>> {
+        super::lock_ballot(&self.txn, id, exclusive).await
+    }
+
+    async fn participation_in_tx(&mut self, ballot: BallotId) -> Result<Vec<Participation>> {
+        super::participation(&self.txn, ballot).await
+    }
+
+    async fn box_entries_in_tx(&mut self, ballot: BallotId) -> Result<Vec<BoxEntry>> {
+        super::box_entries(&self.txn, ballot).await
+    }
+
+    async fn update_draft(
+        &mut self,
+        id: BallotId,
+        definition: &str,
+        hash: &Digest32,
+        closes_at: Timestamp,
+    ) -> Result<()> {
+        super::update_draft(&self.txn, id, definition, hash, closes_at).await
+    }
+
+    async fn publish_ballot(
+        &mut self,
+        id: BallotId,
+        at: Timestamp,
+        eligible: &[EligibleUnit],
+    ) -> Result<bool> {
+        super::publish_ballot(&self.txn, id, at, eligible).await
+    }
+
+    async fn cancel_ballot(&mut self, id: BallotId, at: Timestamp) -> Result<bool> {
+        super::cancel_ballot(&self.txn, id, at).await
+    }
+
+    async fn close_ballot(
+        &mut self,
+        id: BallotId,
+        at: Timestamp,
+        results: &str,
+        checkpoint: &str,
+    ) -> Result<bool> {
+        super::close_ballot(&self.txn, id, at, results, checkpoint).await
+    }
+
+    async fn insert_participation(&mut self, participation: &Participation) -> Result<bool> {
+        super::insert_participation(&self.txn, participation).await
+    }
+
+    async fn insert_box_entry(&mut self, entry: &BoxEntry) -> Result<()> {
+        super::insert_box_entry(&self.txn, entry).await
+    }
+
+    async fn shuffle_box(&mut self, ballot: BallotId) -> Result<u64> {
+        super::shuffle_box(&self.txn, ballot).await
+    }
+
+    async fn insert_refusal(&mut self, refusal: &Refusal) -> Result<()> {
+        super::insert_refusal(&self.txn, refusal).await
+    }
+
+    async fn add_to_paper_pile(&mut self, ballot: BallotId, weight: Weight) -> Result<()> {
+        super::paper::add_to_pile(&self.txn, ballot, weight).await
+    }
+
+    async fn open_paper_batch(
+        &mut self,
+        ballot: BallotId,
+        weight: Weight,
+        at: Timestamp,
+        by: Option<SubjectCode>,
+    ) -> Result<Option<PaperBatch>> {
+        super::paper::open_batch(&self.txn, ballot, weight, at, by).await
+    }
+
+    async fn count_into_paper_batch(&mut self, ballot: BallotId, number: u32) -> Result<bool> {
+        super::paper::count_into_batch(&self.txn, ballot, number).await
+    }
+
+    async fn paper_in_tx(&mut self, ballot: BallotId) -> Result<(Vec<PaperPile>, Vec<PaperBatch>)> {
+        Ok((
+            super::paper::piles(&self.txn, ballot).await?,
+            super::paper::batches(&self.txn, ballot).await?,
+        ))
+    }
+
+    async fn claim_reminder(
+        &mut self,
+        ballot: BallotId,
+        slot: &str,
+        at: Timestamp,
+    ) -> Result<bool> {
+        super::claim_reminder(&self.txn, ballot, slot, at).await
+    }
+}
