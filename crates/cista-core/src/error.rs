@@ -115,8 +115,10 @@ pub enum Error {
     SchemaTooNew { database: String, binary: String },
     #[error("the database has not been initialized; run `cista init` (or `cista demo`)")]
     NotInitialized,
+    /// The key provider refused (see `From<KeyProviderError>`: one that is unavailable is
+    /// `KeyProviderUnavailable` instead, which a retry may cure).
     #[error("{0}")]
-    Keys(#[from] KeyProviderError),
+    Keys(#[source] KeyProviderError),
     #[error("cryptographic check failed: {0}")]
     Crypto(#[from] CryptoError),
     #[error("integrity check failed: {0}")]
@@ -249,6 +251,15 @@ impl Error {
     }
 }
 
+impl From<KeyProviderError> for Error {
+    fn from(e: KeyProviderError) -> Self {
+        match e {
+            KeyProviderError::Unavailable { .. } => Self::KeyProviderUnavailable(Box::new(e)),
+            e => Self::Keys(e),
+        }
+    }
+}
+
 impl From<cista_types::ParseError> for Error {
     fn from(e: cista_types::ParseError) -> Self {
         Error::InvalidInput {
@@ -329,6 +340,22 @@ mod tests {
         assert_eq!(e.public_message(), voting.to_string());
         let e = Error::from(VotingError::AlreadyVoted("x".into()));
         assert_eq!(e.class(), ErrorClass::Conflict);
+    }
+
+    #[test]
+    fn a_key_provider_that_is_down_is_unavailable_not_an_internal_failure() {
+        let down = Error::from(KeyProviderError::Unavailable {
+            provider: "the PKCS#11 token \"cista\"".into(),
+            problem: "no answer from the module".into(),
+        });
+        assert_eq!(down.class(), ErrorClass::Unavailable);
+        assert_eq!(down.code(), "key_provider_unavailable");
+        assert!(down.chain().contains("no answer"));
+        let wrong = Error::from(KeyProviderError::WrongKey {
+            kek: cista_crypto::KekId::new("kek-1"),
+        });
+        assert_eq!(wrong.code(), "key_provider_failed");
+        assert_eq!(wrong.class(), ErrorClass::Internal);
     }
 
     #[test]

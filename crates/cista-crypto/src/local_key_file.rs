@@ -98,9 +98,14 @@ impl std::fmt::Debug for LocalKeyFile {
     }
 }
 
+/// How errors name this provider: `the key file PATH`.
+fn provider_name(path: &Path) -> String {
+    format!("the key file {}", path.display())
+}
+
 fn file_error(path: &Path, problem: impl Into<String>) -> KeyProviderError {
-    KeyProviderError::File {
-        path: path.to_owned(),
+    KeyProviderError::Unusable {
+        provider: provider_name(path),
         problem: problem.into(),
     }
 }
@@ -124,10 +129,14 @@ fn check_permissions(path: &Path, meta: &fs::Metadata) -> Result<(), KeyProvider
     use std::os::unix::fs::PermissionsExt as _;
     let mode = meta.permissions().mode() & 0o777;
     if mode & 0o077 != 0 {
-        return Err(KeyProviderError::Permissions {
-            path: path.to_owned(),
-            mode,
-        });
+        return Err(file_error(
+            path,
+            format!(
+                "it can be read by group or others (mode {mode:o}); run `chmod 600 {}` and \
+                 start again",
+                path.display()
+            ),
+        ));
     }
     Ok(())
 }
@@ -142,7 +151,8 @@ fn read_file(path: &Path) -> Result<Loaded, KeyProviderError> {
         Ok(meta) => meta,
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
             return Err(KeyProviderError::Missing {
-                path: path.to_owned(),
+                provider: provider_name(path),
+                remedy: "run `cista init` to create it".to_owned(),
             });
         }
         Err(e) => return Err(file_error(path, e.to_string())),
@@ -230,7 +240,7 @@ fn write_file(path: &Path, keks: &[LoadedKek], create_new: bool) -> Result<(), K
     if create_new && path.exists() {
         let _ = fs::remove_file(&tmp);
         return Err(KeyProviderError::AlreadyExists {
-            path: path.to_owned(),
+            provider: provider_name(path),
         });
     }
     fs::rename(&tmp, path).map_err(|e| file_error(path, e.to_string()))?;
@@ -245,7 +255,7 @@ impl LocalKeyFile {
     pub fn create(path: &Path, rng: &dyn Rng, now: Timestamp) -> Result<Self, KeyProviderError> {
         if path.exists() {
             return Err(KeyProviderError::AlreadyExists {
-                path: path.to_owned(),
+                provider: provider_name(path),
             });
         }
         let keks = vec![LoadedKek {
@@ -352,7 +362,7 @@ impl KeyProvider for LocalKeyFile {
             .find(|k| k.id == wrapped.kek)
             .ok_or_else(|| KeyProviderError::UnknownKek {
                 kek: wrapped.kek.clone(),
-                path: self.path.clone(),
+                provider: provider_name(&self.path),
             })?;
         let sealed = Sealed::from_bytes(wrapped.ciphertext.clone());
         let plain = kek
@@ -455,10 +465,8 @@ mod tests {
             use std::os::unix::fs::PermissionsExt as _;
             fs::set_permissions(&path, fs::Permissions::from_mode(0o644)).unwrap();
             let err = LocalKeyFile::open(&path).unwrap_err();
-            assert!(matches!(
-                err,
-                KeyProviderError::Permissions { mode: 0o644, .. }
-            ));
+            assert!(matches!(err, KeyProviderError::Unusable { .. }), "{err}");
+            assert!(err.to_string().contains("mode 644"), "{err}");
             assert!(err.to_string().contains("chmod 600"));
         }
     }

@@ -7,7 +7,6 @@ use async_trait::async_trait;
 use cista_types::{Rng, Timestamp};
 use serde::{Deserialize, Serialize};
 use std::fmt;
-use std::path::PathBuf;
 
 /// The name of one key-encryption key, e.g. `kek-20261122-1a2b3c4d`.
 #[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
@@ -63,31 +62,39 @@ pub struct ProviderInfo {
     pub retired_keks: Vec<KekId>,
 }
 
+/// Why a key provider refused, in words that hold for any provider (a key file, an HSM
+/// token, a cloud KMS). `provider` names the provider and where its keys are, as an operator
+/// reads it: `the key file /srv/cista.kek`, `the PKCS#11 token "cista"`. Never key material.
 #[derive(Debug, thiserror::Error)]
 pub enum KeyProviderError {
+    /// The key-encryption key that wrapped a stored key is not in this provider.
     #[error(
-        "the key file {path} does not hold key-encryption key {kek}, which wrapped this key; \
-         start Cista with the key file this database was created with"
+        "{provider} does not hold key-encryption key {kek}, which wrapped this key; start \
+         Cista with the keys this database was created with"
     )]
-    UnknownKek { kek: KekId, path: PathBuf },
+    UnknownKek { kek: KekId, provider: String },
+    /// The provider holds a KEK of that name, but it does not open the wrapped key.
     #[error(
-        "key-encryption key {kek} failed to unwrap a data key: the key file holds different key \
+        "key-encryption key {kek} failed to unwrap a data key: the provider holds different key \
          material under that name, or the wrapped key was altered"
     )]
     WrongKey { kek: KekId },
-    #[error(
-        "the key file {path} can be read by group or others (mode {mode:o}); \
-         run `chmod 600 {path}` and start again"
-    )]
-    Permissions { path: PathBuf, mode: u32 },
-    #[error("the key file {path} does not exist; run `cista init` to create it")]
-    Missing { path: PathBuf },
-    #[error("the key file {path} already exists; refusing to overwrite keys")]
-    AlreadyExists { path: PathBuf },
-    #[error("the key file {path} cannot be used: {problem}")]
-    File { path: PathBuf, problem: String },
+    /// The provider's keys are not where the configuration says.
+    #[error("{provider} does not exist; {remedy}")]
+    Missing { provider: String, remedy: String },
+    /// The provider exists but cannot be used as configured (its permissions, its format, a
+    /// wrong PIN); `problem` says what and how to fix it.
+    #[error("{provider} cannot be used: {problem}")]
+    Unusable { provider: String, problem: String },
+    /// Creating keys where some already are.
+    #[error("{provider} already exists; refusing to overwrite keys")]
+    AlreadyExists { provider: String },
     #[error("key-encryption key {kek} is still active; rotate before removing it")]
     StillActive { kek: KekId },
+    /// The provider did not answer (a network HSM or KMS that is down); retrying later may
+    /// work.
+    #[error("{provider} is unavailable: {problem}")]
+    Unavailable { provider: String, problem: String },
 }
 
 #[async_trait]

@@ -2,9 +2,9 @@
 //! an opened `Cista`, with errors that say what is wrong and how to fix it.
 
 use crate::cli::GlobalArgs;
-use crate::config::{Config, Resolved};
+use crate::config::{Config, KeysConfig, Resolved};
 use cista_core::{AccessSettings, Actor, Cista, Deps};
-use cista_crypto::{KeyProviderError, LocalKeyFile};
+use cista_crypto::{KeyProvider, KeyProviderError, LocalKeyFile};
 use cista_notify::{
     EmailSender, FileEmail, FileSms, HttpSms, HttpSmsSettings, SmsSender, SmtpEmail, SmtpSecurity,
     SmtpSettings,
@@ -144,14 +144,23 @@ impl Runtime {
         Ok(store)
     }
 
-    pub fn key_provider(&self) -> Result<Arc<LocalKeyFile>, Failure> {
-        if self.config.keys.provider != "local" {
-            return Err(Failure(format!(
-                "keys.provider `{}` is not available in this build; use `local`",
-                self.config.keys.provider
-            )));
+    /// The configured key provider, opened (its keys must exist: see `create_key_provider`).
+    pub fn key_provider(&self) -> Result<Arc<dyn KeyProvider>, Failure> {
+        match &self.config.keys {
+            KeysConfig::Local { .. } => Ok(Arc::new(LocalKeyFile::open(&self.paths.kek_file)?)),
         }
-        Ok(Arc::new(LocalKeyFile::open(&self.paths.kek_file)?))
+    }
+
+    /// Creates the configured provider's first key-encryption key (`cista init`); refuses
+    /// when keys already exist there.
+    pub fn create_key_provider(&self) -> Result<Arc<dyn KeyProvider>, Failure> {
+        match &self.config.keys {
+            KeysConfig::Local { .. } => Ok(Arc::new(LocalKeyFile::create(
+                &self.paths.kek_file,
+                &OsRng,
+                self.now(),
+            )?)),
+        }
     }
 
     /// The origin links and redirects use: `server.public_url`, or localhost on the port of
@@ -304,7 +313,7 @@ impl Runtime {
     pub async fn deps(
         &self,
         store: SeaStore,
-        keys: Arc<LocalKeyFile>,
+        keys: Arc<dyn KeyProvider>,
         create: bool,
         migrate: bool,
     ) -> Result<Deps, Failure> {

@@ -5,7 +5,6 @@ use crate::certs::{LocalTls, TlsOutcome};
 use crate::files::create_private_dir;
 use crate::runtime::{Failure, Runtime};
 use cista_core::{Actor, Cista};
-use cista_crypto::LocalKeyFile;
 use cista_types::OsRng;
 use std::sync::Arc;
 
@@ -95,7 +94,7 @@ pub async fn initialize(rt: &Runtime) -> Result<Initialized, Failure> {
     let key_created = existing_keys.is_none();
     let keys = match existing_keys {
         Some(keys) => keys,
-        None => Arc::new(LocalKeyFile::create(&paths.kek_file, &OsRng, rt.now())?),
+        None => rt.create_key_provider()?,
     };
     lines.push(format!(
         "{} key file        {}",
