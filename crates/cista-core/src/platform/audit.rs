@@ -30,6 +30,8 @@ pub enum AuditKind {
     PasswordResetRequested,
     PasswordReset,
     PasswordChanged,
+    /// A wrong current password on the change-password form (counts toward the lockout).
+    PasswordChangeFailed,
     TokenRejected,
     SignInSucceeded,
     SignInFailed,
@@ -77,6 +79,7 @@ impl AuditKind {
             AuditKind::PasswordResetRequested => "password.reset_requested",
             AuditKind::PasswordReset => "password.reset",
             AuditKind::PasswordChanged => "password.changed",
+            AuditKind::PasswordChangeFailed => "password.change_failed",
             AuditKind::TokenRejected => "token.rejected",
             AuditKind::SignInSucceeded => "sign_in.succeeded",
             AuditKind::SignInFailed => "sign_in.failed",

@@ -13,6 +13,7 @@ mod errors;
 mod headers;
 mod import;
 mod intake_api;
+mod password_change;
 mod repeats;
 mod roster;
 mod server;

@@ -222,13 +222,28 @@ impl Cista {
         Ok(())
     }
 
-    /// Changes the signed-in person's password after checking the current one; every session
-    /// of the account ends, this one included.
+    /// `change_password_from` for a requester that cannot say where it comes from.
     pub async fn change_password(
         &self,
         actor: &Actor,
         current: &str,
         new: &Password,
+    ) -> Result<()> {
+        self.change_password_from(actor, current, new, &Requester::unknown())
+            .await
+    }
+
+    /// Changes the signed-in person's password after checking the current one; every session
+    /// of the account ends, this one included. A wrong current password counts toward the
+    /// same lockout as a wrong password at sign-in (per requester, see `requesters`): a stolen
+    /// session must not be a way to guess the password without limit (OWASP ASVS 2.2.1).
+    /// While locked the answer is `rate_limited`, whatever was typed.
+    pub async fn change_password_from(
+        &self,
+        actor: &Actor,
+        current: &str,
+        new: &Password,
+        requester: &Requester,
     ) -> Result<()> {
         let person = actor
             .person()
@@ -236,35 +251,84 @@ impl Cista {
             .ok_or(Error::Forbidden {
                 action: "change this password",
             })?;
-        let mut account = self
+        let subject = person.subject;
+        let account = self
             .store()
-            .account(person.subject)
+            .account(subject)
             .await?
             .ok_or(Error::Unauthenticated)?;
-        if !self
+        // The slow work (checking the current password, hashing the new one) before the
+        // transaction, as at sign-in: it must not hold the person's lock.
+        let matched = self
             .hasher()
             .verify(current, account.password_hash.as_deref())
-            .await?
-        {
-            return Err(Error::invalid("current password", "is not right"));
-        }
-        let fields = self.own_fields(person.subject).await?;
-        let context = fields.guessable_words();
-        let context: Vec<&str> = context.iter().map(String::as_str).collect();
-        check_strength(new, &context)?;
-        let hash = self.hasher().hash(new).await?;
+            .await?;
+        let hash = if matched {
+            let fields = self.own_fields(subject).await?;
+            let context = fields.guessable_words();
+            let context: Vec<&str> = context.iter().map(String::as_str).collect();
+            check_strength(new, &context)?;
+            Some(self.hasher().hash(new).await?)
+        } else {
+            None
+        };
         let now = self.clock().now();
+        // Under the person's lock: a burst of guesses is counted one after the other, and a
+        // password changed meanwhile makes this check stale (it counts as wrong).
+        let mut tx = self.store().begin().await?;
+        let Some(mut account) = tx
+            .lock_account(subject)
+            .await?
+            .filter(|now_stored| now_stored.password_hash == account.password_hash)
+        else {
+            return Err(Error::invalid("current password", "is not right"));
+        };
+        let locked = match account.locked_until.filter(|until| *until > now) {
+            Some(until) => Some(until),
+            None => {
+                self.password_locked_until(tx.as_mut(), subject, requester, now)
+                    .await?
+            }
+        };
+        if locked.is_some() {
+            tx.commit(NewAuditEntry::new(
+                now,
+                actor,
+                None,
+                AuditKind::SignInLocked,
+                serde_json::json!({ "subject": subject.to_string(), "during": "password change" }),
+            ))
+            .await?;
+            return Err(Error::RateLimited);
+        }
+        let Some(hash) = hash else {
+            tx.record_access_attempt(&self.attempt(subject, AttemptKind::Password, requester, now))
+                .await?;
+            tx.commit(NewAuditEntry::new(
+                now,
+                actor,
+                None,
+                AuditKind::PasswordChangeFailed,
+                serde_json::json!({
+                    "subject": subject.to_string(),
+                    "trusted_device": requester.trusted_for(subject),
+                }),
+            ))
+            .await?;
+            return Err(Error::invalid("current password", "is not right"));
+        };
         account.password_hash = Some(hash);
         account.password_changed_at = Some(now);
-        let mut tx = self.store().begin().await?;
         tx.update_account(&account).await?;
-        let ended = tx.delete_sessions_of(person.subject).await?;
+        tx.clear_access_attempts(subject, AttemptKind::Password, requester.key())
+            .await?;
+        let ended = tx.delete_sessions_of(subject).await?;
         tx.commit(NewAuditEntry::new(
             now,
             actor,
             None,
             AuditKind::PasswordChanged,
-            serde_json::json!({ "subject": person.subject.to_string(), "sessions_ended": ended }),
+            serde_json::json!({ "subject": subject.to_string(), "sessions_ended": ended }),
         ))
         .await?;
         Ok(())

@@ -128,7 +128,7 @@ pub async fn password_submit(
     }
     match state
         .cista
-        .change_password(&actor, &form.current, &new)
+        .change_password_from(&actor, &form.current, &new, &ctx.requester)
         .await
     {
         Ok(()) => {
@@ -140,6 +140,15 @@ pub async fn password_submit(
         }
         Err(e @ Error::InvalidInput { .. }) => again(vec![FormError::from_error("current", &e)]),
         Err(e @ Error::WeakPassword { .. }) => again(vec![FormError::from_error("password", &e)]),
+        // Locked after too many wrong current passwords: the form again, saying so (429).
+        Err(Error::RateLimited) => {
+            let mut response = again(vec![FormError::new(
+                "current",
+                "Too many wrong passwords. Wait a while, then try again.",
+            )])?;
+            *response.status_mut() = StatusCode::TOO_MANY_REQUESTS;
+            Ok(response)
+        }
         Err(e) => Err(e.into()),
     }
 }
