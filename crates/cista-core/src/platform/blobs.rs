@@ -43,6 +43,13 @@ pub struct StoredBlob {
 pub trait BlobSource: Send {
     /// The next piece, or `None` at the end. An error ends the upload (nothing is stored).
     async fn next_chunk(&mut self) -> Result<Option<Vec<u8>>>;
+
+    /// The SHA-256 the sender says the bytes have (an HTTP `Content-Digest`, RFC 9530), if
+    /// it said: bytes that arrive with another digest were changed or cut on the way, and are
+    /// refused with nothing stored.
+    fn expected_sha256(&self) -> Option<Digest32> {
+        None
+    }
 }
 
 /// The key of an organization's blob with this plaintext SHA-256.
@@ -83,8 +90,9 @@ fn check_signature(head: &[u8], declared: &str) -> Result<()> {
 impl Cista {
     /// Streams an upload from `source` into `blobs` for `org`, checking the rules as it goes:
     /// `unsupported_media_type` (415) for a type the rules do not allow or bytes that are not
-    /// of the declared type, `payload_too_large` (413) as soon as the size passes the limit;
-    /// in every refusal nothing is stored.
+    /// of the declared type, `payload_too_large` (413) as soon as the size passes the limit,
+    /// `invalid_input` (400) when the bytes' SHA-256 is not the one the source declared
+    /// (`BlobSource::expected_sha256`); in every refusal nothing is stored.
     pub async fn store_blob(
         &self,
         blobs: &dyn BlobStore,
@@ -110,7 +118,7 @@ impl Cista {
         let mut size: u64 = 0;
         let mut head: Vec<u8> = Vec::with_capacity(SNIFF_BYTES);
         let mut checked = false;
-        let streamed: Result<()> = async {
+        let streamed: Result<Digest32> = async {
             while let Some(piece) = source.next_chunk().await? {
                 size += piece.len() as u64;
                 if size > rules.max_bytes {
@@ -135,16 +143,33 @@ impl Cista {
             if !checked {
                 check_signature(&head, &content_type)?;
             }
-            writer.write(sealer.finish()?).await
+            let sha256 = hasher.finish();
+            if let Some(expected) = source.expected_sha256()
+                && expected != sha256
+            {
+                return Err(Error::invalid(
+                    "Content-Digest",
+                    format!(
+                        "the file arrived with SHA-256 {}, not {} as sent: it was changed or cut \
+                         on the way; send it again",
+                        sha256.to_hex(),
+                        expected.to_hex()
+                    ),
+                ));
+            }
+            writer.write(sealer.finish()?).await?;
+            Ok(sha256)
         }
         .await;
-        if let Err(e) = streamed {
-            // Nothing was published; the staging object goes with the writer.
-            let _ = writer.abort().await;
-            return Err(e);
-        }
+        let sha256 = match streamed {
+            Ok(sha256) => sha256,
+            Err(e) => {
+                // Nothing was published; the staging object goes with the writer.
+                let _ = writer.abort().await;
+                return Err(e);
+            }
+        };
         writer.finish().await?;
-        let sha256 = hasher.finish();
         let address = blob_key(org, &sha256);
         let deduplicated = blobs.exists(&address).await?;
         if deduplicated {

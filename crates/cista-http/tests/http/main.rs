@@ -13,6 +13,7 @@ mod errors;
 mod headers;
 mod import;
 mod intake_api;
+mod intake_digest;
 mod password_change;
 mod repeats;
 mod roster;

@@ -16,6 +16,7 @@ use axum::response::{IntoResponse, Response};
 use cista_core::platform::blobs::{BlobRules, BlobSource, media_type};
 use cista_core::platform::intake::MAX_PAYLOAD_BYTES;
 use cista_core::{Error, Result};
+use cista_crypto::Digest32;
 use cista_types::{FormId, SubmissionId};
 use futures::StreamExt as _;
 use serde::{Deserialize, Serialize};
@@ -144,13 +145,17 @@ pub async fn submit(
     Ok((status(receipt.replayed), Json(body)).into_response())
 }
 
-/// An upload's body, piece by piece as it arrives.
-struct BodySource(axum::body::BodyDataStream);
+/// An upload's body, piece by piece as it arrives, with the SHA-256 its `Content-Digest`
+/// header declared.
+struct BodySource {
+    body: axum::body::BodyDataStream,
+    declared: Option<Digest32>,
+}
 
 #[async_trait]
 impl BlobSource for BodySource {
     async fn next_chunk(&mut self) -> Result<Option<Vec<u8>>> {
-        match self.0.next().await {
+        match self.body.next().await {
             None => Ok(None),
             Some(Ok(bytes)) => Ok(Some(bytes.to_vec())),
             Some(Err(_)) => Err(Error::BadRequest {
@@ -158,10 +163,45 @@ impl BlobSource for BodySource {
             }),
         }
     }
+
+    fn expected_sha256(&self) -> Option<Digest32> {
+        self.declared
+    }
+}
+
+/// The SHA-256 an upload's `Content-Digest` field declares (RFC 9530 §2: a Structured
+/// Field Dictionary, RFC 9651, such as `sha-256=:BASE64:`), or `None` without the field.
+/// A field that is not a dictionary, that has no `sha-256` member, or whose member is not a
+/// 32-byte Byte Sequence is refused (`invalid_input`): a client that sends a digest means it
+/// to be checked. Other algorithms beside `sha-256` are ignored.
+pub fn declared_sha256(headers: &HeaderMap) -> Result<Option<Digest32>> {
+    let Some(field) = headers.get("content-digest") else {
+        return Ok(None);
+    };
+    let refused = || {
+        Error::invalid(
+            "Content-Digest",
+            "must hold the file's SHA-256 as `sha-256=:BASE64:` (RFC 9530)",
+        )
+    };
+    let dictionary: sfv::Dictionary = sfv::Parser::new(field.as_bytes())
+        .parse()
+        .map_err(|_| refused())?;
+    match dictionary.get("sha-256") {
+        Some(sfv::ListEntry::Item(item)) => item
+            .bare_item
+            .as_byte_sequence()
+            .and_then(Digest32::from_slice)
+            .map(Some)
+            .ok_or_else(refused),
+        _ => Err(refused()),
+    }
 }
 
 /// Uploads one file of a submission, streamed (never held whole). Retrying the same file
 /// is safe; a file whose bytes are not of its `Content-Type` is refused and nothing is kept.
+/// With a `Content-Digest: sha-256=:…:` field (RFC 9530) the bytes must have that SHA-256,
+/// or they are refused (`400 invalid_input`) and nothing is kept.
 #[utoipa::path(
     put,
     path = "/submissions/{id}/files/{name}",
@@ -170,12 +210,14 @@ impl BlobSource for BodySource {
     params(
         ("id" = String, Path, description = "The submission's id (decimal)"),
         ("name" = String, Path, description = "The form field the file answers, e.g. photo_1"),
+        ("Content-Digest" = Option<String>, Header, description = "Optional, RFC 9530: `sha-256=:BASE64:`; the bytes must have that SHA-256"),
     ),
     request_body(content = Vec<u8>, content_type = "image/jpeg",
         description = "The file's bytes; its Content-Type must be image/jpeg, image/png, image/webp or application/pdf, at most 20 MiB"),
     responses(
         (status = 201, description = "Stored", body = StoredFile),
         (status = 200, description = "A retry: already stored", body = StoredFile),
+        (status = 400, description = "`invalid_input`: a Content-Digest that is malformed or that the bytes do not match", body = crate::error::JsonError),
         (status = 401, description = "`token_invalid`", body = crate::error::JsonError),
         (status = 404, description = "`not_found`: no such submission here", body = crate::error::JsonError),
         (status = 409, description = "`conflict`: that file was sent with other bytes", body = crate::error::JsonError),
@@ -206,6 +248,7 @@ pub async fn upload(
         }
         .into());
     }
+    let digest = declared_sha256(&headers)?;
     let rules = BlobRules {
         max_bytes: MAX_FILE_BYTES,
         allowed_types: FILE_TYPES.iter().map(|t| (*t).to_owned()).collect(),
@@ -220,7 +263,10 @@ pub async fn upload(
             &name,
             declared,
             &rules,
-            &mut BodySource(body.into_data_stream()),
+            &mut BodySource {
+                body: body.into_data_stream(),
+                declared: digest,
+            },
         )
         .await?;
     let file = StoredFile {
