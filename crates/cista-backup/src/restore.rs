@@ -5,7 +5,10 @@
 //! The work happens in a hidden directory inside the destination and is renamed into place
 //! only when everything checked out, so nothing half-restored ever looks like a database.
 
-use crate::format::{self, ChunkHeader, ListedLineage, SegmentHeader, SnapshotManifest};
+use crate::format::{
+    self, ChunkHeader, ListedLineage, ListedSegment, ListedSnapshot, SegmentHeader,
+    SnapshotManifest,
+};
 use crate::wal::{self, Checksum, FrameView, WalHeader};
 use crate::{BackupError, BackupTarget};
 use cista_crypto::DataKey;
@@ -203,72 +206,8 @@ pub async fn restore_file(
     progress: &(dyn Fn(Progress) + Sync),
 ) -> Result<RestoreReport, BackupError> {
     let lineages = restorable(target).await?;
-    let Some(whole) = window(&lineages) else {
-        return Err(BackupError::Invalid(format!(
-            "{} holds no complete snapshot: there is nothing to restore",
-            target.describe()
-        )));
-    };
-    // `stop`: apply transactions, in sequence order, until the first one stamped after it.
-    let (lineage, stop) = match point {
-        RestorePoint::Latest => match lineages.last() {
-            Some((lineage, _)) => (lineage, None),
-            None => {
-                return Err(BackupError::Invalid(format!(
-                    "{} holds no complete snapshot: there is nothing to restore",
-                    target.describe()
-                )));
-            }
-        },
-        RestorePoint::At(t) => {
-            if t < whole.first_ms || t > whole.last_ms {
-                return Err(BackupError::OutsideWindow(format!(
-                    "{} is outside the restorable window {} … {}",
-                    format_time(t),
-                    format_time(whole.first_ms),
-                    format_time(whole.last_ms)
-                )));
-            }
-            // The newest lineage (in the backup's order) whose stamps span the time, else the
-            // newest that had begun by then: the same choice as before whenever the clock only
-            // went forwards.
-            let chosen = lineages
-                .iter()
-                .rev()
-                .find(|(_, w)| w.first_ms <= t && t <= w.last_ms)
-                .or_else(|| lineages.iter().rev().find(|(_, w)| w.first_ms <= t));
-            let Some((lineage, _)) = chosen else {
-                return Err(BackupError::OutsideWindow(format!(
-                    "no lineage covers {}",
-                    format_time(t)
-                )));
-            };
-            (lineage, Some(t))
-        }
-    };
-    // The snapshot with the highest sequence number that the stopping point does not precede:
-    // it and every segment before it are stamped no later than the time.
-    let within = |seq: u64, at_ms: i64| {
-        stop.is_none_or(|t| {
-            at_ms <= t
-                && lineage
-                    .segments
-                    .iter()
-                    .filter(|s| s.seq <= seq)
-                    .all(|s| s.last_ms <= t)
-        })
-    };
-    let Some(snapshot) = lineage
-        .complete_snapshots()
-        .filter(|s| within(s.seq, s.at_ms))
-        .max_by_key(|s| (s.seq, s.at_ms))
-    else {
-        return Err(BackupError::OutsideWindow(format!(
-            "no snapshot of lineage {} precedes {}",
-            lineage.id,
-            format_time(stop.unwrap_or(i64::MAX))
-        )));
-    };
+    let (lineage, stop) = choose_lineage(target, &lineages, point)?;
+    let snapshot = choose_snapshot(lineage, stop)?;
     let at_ms = stop.unwrap_or(i64::MAX);
     let segments: Vec<_> = lineage
         .segments
@@ -276,63 +215,16 @@ pub async fn restore_file(
         .filter(|s| s.seq > snapshot.seq)
         .collect();
     let total_bytes = snapshot.size + segments.iter().map(|s| s.size).sum::<u64>();
-    let mut done_bytes = 0u64;
-    progress(Progress {
-        done_bytes,
+    let mut meter = Meter {
+        progress,
+        done_bytes: 0,
         total_bytes,
-    });
+    };
+    meter.report();
 
     // The snapshot.
-    let manifest_key = format::manifest_key(&snapshot.dir);
-    let manifest_object = fetch(target, &manifest_key).await?;
-    let (manifest, _): (SnapshotManifest, _) = format::open(key, &manifest_object, &manifest_key)?;
-    if manifest.lineage != lineage.id || manifest.seq != snapshot.seq {
-        return Err(BackupError::Integrity(format!(
-            "{manifest_key} describes lineage {} sequence {}, not where it is stored",
-            manifest.lineage, manifest.seq
-        )));
-    }
-    let file = std::fs::OpenOptions::new()
-        .write(true)
-        .create_new(true)
-        .mode(PRIVATE_FILE)
-        .open(dest)
-        .map_err(|e| BackupError::Io(format!("cannot create {}: {e}", dest.display())))?;
-    let mut whole_hash = sha2::Sha256::new();
-    let mut offset = 0u64;
-    for (index, info) in manifest.chunks.iter().enumerate() {
-        let chunk_key = format::chunk_key(&snapshot.dir, u32::try_from(index).unwrap_or(u32::MAX));
-        let object = fetch(target, &chunk_key).await?;
-        if format::sha256_hex(&object) != info.sha256 {
-            return Err(BackupError::Integrity(format!(
-                "{chunk_key} does not match its manifest: it was corrupted or replaced"
-            )));
-        }
-        let (header, bytes): (ChunkHeader, _) = format::open(key, &object, &chunk_key)?;
-        if header.lineage != lineage.id
-            || header.seq != snapshot.seq
-            || header.index as usize != index
-        {
-            return Err(BackupError::Integrity(format!(
-                "{chunk_key} belongs elsewhere"
-            )));
-        }
-        whole_hash.update(&bytes);
-        file.write_all_at(&bytes, offset)
-            .map_err(|e| BackupError::Io(format!("cannot write {}: {e}", dest.display())))?;
-        offset += bytes.len() as u64;
-        done_bytes += object.len() as u64;
-        progress(Progress {
-            done_bytes,
-            total_bytes,
-        });
-    }
-    if offset != manifest.db_len || hex::encode(whole_hash.finalize()) != manifest.db_sha256 {
-        return Err(BackupError::Integrity(format!(
-            "the snapshot {} does not add up to the database its manifest describes",
-            snapshot.dir
-        )));
-    }
+    let (file, manifest) = write_snapshot(target, key, lineage, snapshot, dest, &mut meter).await?;
+    let out = Output { file: &file, dest };
 
     // The segments after it, in order, without a gap.
     let mut report = RestoreReport {
@@ -368,90 +260,26 @@ pub async fn restore_file(
             other => other,
         })?;
         let last_good = format_time(report.restored_to_ms);
-        let (header, frames): (SegmentHeader, Vec<u8>) = format::open(key, &object, &listed.key)
-            .map_err(|e| {
-                BackupError::Integrity(format!("{e}; the last consistent time is {last_good}"))
-            })?;
-        if header.lineage != lineage.id || header.seq != listed.seq {
-            return Err(BackupError::Integrity(format!(
-                "{} holds segment {} of lineage {}; the last consistent time is {last_good}",
-                listed.key, header.seq, header.lineage
-            )));
-        }
-        let continues = match position {
-            Some((salt, end, sum)) if salt == header.wal_salt => {
-                header.wal_start == end && header.seed == sum
-            }
-            _ => header.wal_start == 0,
-        };
-        if !continues || header.page_size != manifest.page_size {
-            return Err(BackupError::Gap(format!(
-                "segment {} does not continue where segment {} ended; the last consistent time \
-                 is {last_good}",
-                header.seq,
-                header.seq - 1
-            )));
-        }
-        let wal_header = WalHeader {
-            big_endian: header.big_endian,
-            page_size: header.page_size,
-            checkpoint_seq: 0,
-            salt: header.wal_salt,
-            checksum: header.seed,
-        };
-        let frame_len = wal_header.frame_len();
-        let mut running = header.seed;
-        let mut applied_frames = 0u64;
-        let mut txn_start = 0usize;
-        let mut stopped = false;
-        for txn in &header.txns {
-            if txn.at_ms > at_ms {
-                stopped = true;
-                break;
-            }
-            let end = usize::try_from(txn.end_frame).unwrap_or(usize::MAX);
-            let bytes = frames
-                .get(txn_start * frame_len..end.saturating_mul(frame_len))
-                .ok_or_else(|| {
-                    BackupError::Integrity(format!(
-                        "{} is shorter than its header says; the last consistent time is {last_good}",
-                        listed.key
-                    ))
-                })?;
-            for frame in bytes.chunks(frame_len) {
-                running = wal::verify_frame(&wal_header, running, frame).ok_or_else(|| {
-                    BackupError::Integrity(format!(
-                        "{} holds a frame that breaks the WAL checksum chain; the last consistent \
-                         time is {last_good}",
-                        listed.key
-                    ))
-                })?;
-                let view = FrameView { bytes: frame };
-                let at =
-                    u64::from(view.page_number().saturating_sub(1)) * u64::from(header.page_size);
-                file.write_all_at(view.page(), at).map_err(|e| {
-                    BackupError::Io(format!("cannot write {}: {e}", dest.display()))
-                })?;
-                if view.commit_size() != 0 {
-                    let len = u64::from(view.commit_size()) * u64::from(header.page_size);
-                    file.set_len(len).map_err(|e| {
-                        BackupError::Io(format!("cannot size {}: {e}", dest.display()))
-                    })?;
-                    report.db_len = len;
-                }
-            }
-            applied_frames = txn.end_frame;
-            txn_start = end;
-            report.transactions += 1;
-            report.restored_to_ms = txn.at_ms;
-            report.restored_to_seq = header.seq;
-        }
+        let (header, frames) = open_segment(
+            key,
+            &object,
+            listed,
+            &lineage.id,
+            position,
+            manifest.page_size,
+            &last_good,
+        )?;
+        let (applied_frames, running, stopped) = apply_transactions(
+            &header,
+            &frames,
+            at_ms,
+            &out,
+            listed,
+            &last_good,
+            &mut report,
+        )?;
         report.segments += 1;
-        done_bytes += object.len() as u64;
-        progress(Progress {
-            done_bytes,
-            total_bytes,
-        });
+        meter.advance(object.len() as u64);
         if stopped {
             break;
         }
@@ -468,11 +296,300 @@ pub async fn restore_file(
     }
     file.sync_all()
         .map_err(|e| BackupError::Io(format!("cannot sync {}: {e}", dest.display())))?;
-    progress(Progress {
-        done_bytes: total_bytes,
-        total_bytes,
-    });
+    meter.finish();
     Ok(report)
+}
+
+/// Counts restored bytes and reports them to the progress callback.
+struct Meter<'a> {
+    progress: &'a (dyn Fn(Progress) + Sync),
+    done_bytes: u64,
+    total_bytes: u64,
+}
+
+impl Meter<'_> {
+    /// Reports the bytes done so far.
+    fn report(&self) {
+        (self.progress)(Progress {
+            done_bytes: self.done_bytes,
+            total_bytes: self.total_bytes,
+        });
+    }
+
+    /// Counts `bytes` more as done, then reports.
+    fn advance(&mut self, bytes: u64) {
+        self.done_bytes += bytes;
+        self.report();
+    }
+
+    /// Reports everything done.
+    fn finish(&self) {
+        (self.progress)(Progress {
+            done_bytes: self.total_bytes,
+            total_bytes: self.total_bytes,
+        });
+    }
+}
+
+/// The database file being built, with errors that name it.
+struct Output<'a> {
+    file: &'a std::fs::File,
+    dest: &'a Path,
+}
+
+impl Output<'_> {
+    /// Writes `bytes` at `offset`.
+    fn write_at(&self, bytes: &[u8], offset: u64) -> Result<(), BackupError> {
+        self.file
+            .write_all_at(bytes, offset)
+            .map_err(|e| BackupError::Io(format!("cannot write {}: {e}", self.dest.display())))
+    }
+
+    /// Sets the file's length.
+    fn set_len(&self, len: u64) -> Result<(), BackupError> {
+        self.file
+            .set_len(len)
+            .map_err(|e| BackupError::Io(format!("cannot size {}: {e}", self.dest.display())))
+    }
+}
+
+/// The lineage to restore from, and `stop`: apply transactions, in sequence order, until the
+/// first one stamped after it.
+fn choose_lineage<'a>(
+    target: &BackupTarget,
+    lineages: &'a [(ListedLineage, Window)],
+    point: RestorePoint,
+) -> Result<(&'a ListedLineage, Option<i64>), BackupError> {
+    let Some(whole) = window(lineages) else {
+        return Err(BackupError::Invalid(format!(
+            "{} holds no complete snapshot: there is nothing to restore",
+            target.describe()
+        )));
+    };
+    match point {
+        RestorePoint::Latest => match lineages.last() {
+            Some((lineage, _)) => Ok((lineage, None)),
+            None => Err(BackupError::Invalid(format!(
+                "{} holds no complete snapshot: there is nothing to restore",
+                target.describe()
+            ))),
+        },
+        RestorePoint::At(t) => {
+            if t < whole.first_ms || t > whole.last_ms {
+                return Err(BackupError::OutsideWindow(format!(
+                    "{} is outside the restorable window {} … {}",
+                    format_time(t),
+                    format_time(whole.first_ms),
+                    format_time(whole.last_ms)
+                )));
+            }
+            // The newest lineage (in the backup's order) whose stamps span the time, else the
+            // newest that had begun by then: the same choice as before whenever the clock only
+            // went forwards.
+            let chosen = lineages
+                .iter()
+                .rev()
+                .find(|(_, w)| w.first_ms <= t && t <= w.last_ms)
+                .or_else(|| lineages.iter().rev().find(|(_, w)| w.first_ms <= t));
+            let Some((lineage, _)) = chosen else {
+                return Err(BackupError::OutsideWindow(format!(
+                    "no lineage covers {}",
+                    format_time(t)
+                )));
+            };
+            Ok((lineage, Some(t)))
+        }
+    }
+}
+
+/// The snapshot with the highest sequence number that the stopping point does not precede:
+/// it and every segment before it are stamped no later than the time.
+fn choose_snapshot(
+    lineage: &ListedLineage,
+    stop: Option<i64>,
+) -> Result<&ListedSnapshot, BackupError> {
+    let within = |seq: u64, at_ms: i64| {
+        stop.is_none_or(|t| {
+            at_ms <= t
+                && lineage
+                    .segments
+                    .iter()
+                    .filter(|s| s.seq <= seq)
+                    .all(|s| s.last_ms <= t)
+        })
+    };
+    let Some(snapshot) = lineage
+        .complete_snapshots()
+        .filter(|s| within(s.seq, s.at_ms))
+        .max_by_key(|s| (s.seq, s.at_ms))
+    else {
+        return Err(BackupError::OutsideWindow(format!(
+            "no snapshot of lineage {} precedes {}",
+            lineage.id,
+            format_time(stop.unwrap_or(i64::MAX))
+        )));
+    };
+    Ok(snapshot)
+}
+
+/// Fetches and checks the snapshot's manifest, creates `dest` and writes every chunk into it;
+/// returns the file and the manifest.
+async fn write_snapshot(
+    target: &BackupTarget,
+    key: &DataKey,
+    lineage: &ListedLineage,
+    snapshot: &ListedSnapshot,
+    dest: &Path,
+    meter: &mut Meter<'_>,
+) -> Result<(std::fs::File, SnapshotManifest), BackupError> {
+    let manifest_key = format::manifest_key(&snapshot.dir);
+    let manifest_object = fetch(target, &manifest_key).await?;
+    let (manifest, _): (SnapshotManifest, _) = format::open(key, &manifest_object, &manifest_key)?;
+    if manifest.lineage != lineage.id || manifest.seq != snapshot.seq {
+        return Err(BackupError::Integrity(format!(
+            "{manifest_key} describes lineage {} sequence {}, not where it is stored",
+            manifest.lineage, manifest.seq
+        )));
+    }
+    let file = std::fs::OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .mode(PRIVATE_FILE)
+        .open(dest)
+        .map_err(|e| BackupError::Io(format!("cannot create {}: {e}", dest.display())))?;
+    let out = Output { file: &file, dest };
+    let mut whole_hash = sha2::Sha256::new();
+    let mut offset = 0u64;
+    for (index, info) in manifest.chunks.iter().enumerate() {
+        let chunk_key = format::chunk_key(&snapshot.dir, u32::try_from(index).unwrap_or(u32::MAX));
+        let object = fetch(target, &chunk_key).await?;
+        if format::sha256_hex(&object) != info.sha256 {
+            return Err(BackupError::Integrity(format!(
+                "{chunk_key} does not match its manifest: it was corrupted or replaced"
+            )));
+        }
+        let (header, bytes): (ChunkHeader, _) = format::open(key, &object, &chunk_key)?;
+        if header.lineage != lineage.id
+            || header.seq != snapshot.seq
+            || header.index as usize != index
+        {
+            return Err(BackupError::Integrity(format!(
+                "{chunk_key} belongs elsewhere"
+            )));
+        }
+        whole_hash.update(&bytes);
+        out.write_at(&bytes, offset)?;
+        offset += bytes.len() as u64;
+        meter.advance(object.len() as u64);
+    }
+    if offset != manifest.db_len || hex::encode(whole_hash.finalize()) != manifest.db_sha256 {
+        return Err(BackupError::Integrity(format!(
+            "the snapshot {} does not add up to the database its manifest describes",
+            snapshot.dir
+        )));
+    }
+    Ok((file, manifest))
+}
+
+/// Opens a fetched segment and checks that it is the one listed and continues from
+/// `position` (the previous segment's salt, end frame and checksum); its header and frames.
+fn open_segment(
+    key: &DataKey,
+    object: &[u8],
+    listed: &ListedSegment,
+    lineage_id: &str,
+    position: Option<((u32, u32), u64, Checksum)>,
+    page_size: u32,
+    last_good: &str,
+) -> Result<(SegmentHeader, Vec<u8>), BackupError> {
+    let (header, frames): (SegmentHeader, Vec<u8>) = format::open(key, object, &listed.key)
+        .map_err(|e| {
+            BackupError::Integrity(format!("{e}; the last consistent time is {last_good}"))
+        })?;
+    if header.lineage != lineage_id || header.seq != listed.seq {
+        return Err(BackupError::Integrity(format!(
+            "{} holds segment {} of lineage {}; the last consistent time is {last_good}",
+            listed.key, header.seq, header.lineage
+        )));
+    }
+    let continues = match position {
+        Some((salt, end, sum)) if salt == header.wal_salt => {
+            header.wal_start == end && header.seed == sum
+        }
+        _ => header.wal_start == 0,
+    };
+    if !continues || header.page_size != page_size {
+        return Err(BackupError::Gap(format!(
+            "segment {} does not continue where segment {} ended; the last consistent time \
+             is {last_good}",
+            header.seq,
+            header.seq - 1
+        )));
+    }
+    Ok((header, frames))
+}
+
+/// Applies a segment's transactions stamped no later than `at_ms`, checking every frame's
+/// checksum; returns the frames applied, the running checksum and whether it stopped early.
+fn apply_transactions(
+    header: &SegmentHeader,
+    frames: &[u8],
+    at_ms: i64,
+    out: &Output<'_>,
+    listed: &ListedSegment,
+    last_good: &str,
+    report: &mut RestoreReport,
+) -> Result<(u64, Checksum, bool), BackupError> {
+    let wal_header = WalHeader {
+        big_endian: header.big_endian,
+        page_size: header.page_size,
+        checkpoint_seq: 0,
+        salt: header.wal_salt,
+        checksum: header.seed,
+    };
+    let frame_len = wal_header.frame_len();
+    let mut running = header.seed;
+    let mut applied_frames = 0u64;
+    let mut txn_start = 0usize;
+    let mut stopped = false;
+    for txn in &header.txns {
+        if txn.at_ms > at_ms {
+            stopped = true;
+            break;
+        }
+        let end = usize::try_from(txn.end_frame).unwrap_or(usize::MAX);
+        let bytes = frames
+            .get(txn_start * frame_len..end.saturating_mul(frame_len))
+            .ok_or_else(|| {
+                BackupError::Integrity(format!(
+                    "{} is shorter than its header says; the last consistent time is {last_good}",
+                    listed.key
+                ))
+            })?;
+        for frame in bytes.chunks(frame_len) {
+            running = wal::verify_frame(&wal_header, running, frame).ok_or_else(|| {
+                BackupError::Integrity(format!(
+                    "{} holds a frame that breaks the WAL checksum chain; the last consistent \
+                     time is {last_good}",
+                    listed.key
+                ))
+            })?;
+            let view = FrameView { bytes: frame };
+            let at = u64::from(view.page_number().saturating_sub(1)) * u64::from(header.page_size);
+            out.write_at(view.page(), at)?;
+            if view.commit_size() != 0 {
+                let len = u64::from(view.commit_size()) * u64::from(header.page_size);
+                out.set_len(len)?;
+                report.db_len = len;
+            }
+        }
+        applied_frames = txn.end_frame;
+        txn_start = end;
+        report.transactions += 1;
+        report.restored_to_ms = txn.at_ms;
+        report.restored_to_seq = header.seq;
+    }
+    Ok((applied_frames, running, stopped))
 }
 
 async fn fetch(target: &BackupTarget, key: &str) -> Result<Vec<u8>, BackupError> {

@@ -208,6 +208,14 @@ impl AuditVerification {
 
 const PAGE: u32 = 1000;
 
+/// A problem found, naming the first bad entry when it can.
+fn problem(first_bad_entry: Option<u64>, message: String) -> AuditProblem {
+    AuditProblem {
+        first_bad_entry,
+        message,
+    }
+}
+
 /// Recomputes the whole log from the rows: every leaf hash from its content, the tree root at
 /// every signed checkpoint (and each checkpoint's signature), and the stored head.
 pub async fn verify(store: &dyn Store, verifier: &NoteVerifier) -> Result<AuditVerification> {
@@ -228,52 +236,71 @@ pub async fn verify(store: &dyn Store, verifier: &NoteVerifier) -> Result<AuditV
             .map_or_else(|_| String::new(), |h| h.root.to_hex()),
         problem: None,
     };
-    let fail = |report: &mut AuditVerification, first: Option<u64>, message: String| {
-        report.problem = Some(AuditProblem {
-            first_bad_entry: first,
-            message,
-        });
+    if let Err(found) = check_checkpoints(&checkpoints, verifier) {
+        report.problem = Some(found);
+        return Ok(report);
+    }
+    let checked = match replay(store, &checkpoints, &mut report).await? {
+        Ok(checked) => check_head(head, checked),
+        Err(found) => Err(found),
     };
+    report.problem = checked.err();
+    Ok(report)
+}
 
-    // Every checkpoint must carry a valid signature that matches its own columns.
-    for cp in &checkpoints {
+/// Every checkpoint must carry a valid signature that matches its own columns, and a
+/// checkpoint of the empty tree (if one was ever signed) must carry the empty root.
+fn check_checkpoints(
+    checkpoints: &[StoredCheckpoint],
+    verifier: &NoteVerifier,
+) -> std::result::Result<(), AuditProblem> {
+    for cp in checkpoints {
         match verifier.verify(&cp.note) {
             Ok(signed) if signed.size == cp.size && signed.root == cp.root => {}
             Ok(_) => {
-                fail(
-                    &mut report,
+                return Err(problem(
                     None,
                     format!(
                         "checkpoint at size {} does not match the note it stores",
                         cp.size
                     ),
-                );
-                return Ok(report);
+                ));
             }
             Err(e) => {
-                fail(
-                    &mut report,
+                return Err(problem(
                     None,
                     format!("checkpoint at size {} is not validly signed: {e}", cp.size),
-                );
-                return Ok(report);
+                ));
             }
         }
     }
-
-    let mut range = CompactRange::new();
-    // A checkpoint of the empty tree (if one was ever signed) must carry the empty root.
+    let empty_root = CompactRange::new().root();
     if let Some(cp) = checkpoints
         .iter()
-        .find(|cp| cp.size == 0 && cp.root != range.root())
+        .find(|cp| cp.size == 0 && cp.root != empty_root)
     {
-        fail(
-            &mut report,
+        return Err(problem(
             None,
             format!("checkpoint at size {} has a wrong root", cp.size),
-        );
-        return Ok(report);
+        ));
     }
+    Ok(())
+}
+
+/// The stored entries replayed: how many, and the tree over them.
+struct Replayed {
+    entries: u64,
+    range: CompactRange,
+}
+
+/// Replays the entries page by page, recomputing each leaf and the root at every signed
+/// checkpoint, counting what was checked in `report`.
+async fn replay(
+    store: &dyn Store,
+    checkpoints: &[StoredCheckpoint],
+    report: &mut AuditVerification,
+) -> Result<std::result::Result<Replayed, AuditProblem>> {
+    let mut range = CompactRange::new();
     let mut next_checkpoint = checkpoints.iter().filter(|cp| cp.size > 0).peekable();
     let mut last_good_checkpoint = 0u64;
     let mut expected: u64 = 0;
@@ -283,39 +310,17 @@ pub async fn verify(store: &dyn Store, verifier: &NoteVerifier) -> Result<AuditV
             break;
         }
         for entry in &page {
-            if entry.seq != expected {
-                fail(
-                    &mut report,
-                    Some(expected),
-                    format!(
-                        "entry {expected} is missing (the next stored entry is {}): entries \
-                         were deleted",
-                        entry.seq
-                    ),
-                );
-                return Ok(report);
-            }
-            let recomputed = recompute_leaf_hash(entry);
-            if recomputed != entry.leaf_hash {
-                fail(
-                    &mut report,
-                    Some(entry.seq),
-                    format!(
-                        "entry {} was altered or moved: its content does not match its \
-                         recorded hash",
-                        entry.seq
-                    ),
-                );
-                return Ok(report);
-            }
+            let recomputed = match check_entry(entry, expected) {
+                Ok(recomputed) => recomputed,
+                Err(found) => return Ok(Err(found)),
+            };
             range.append(recomputed);
             expected += 1;
             report.entries_checked = expected;
             while let Some(cp) = next_checkpoint.next_if(|cp| cp.size <= expected) {
                 report.checkpoints_checked += 1;
                 if cp.size == expected && cp.root != range.root() {
-                    fail(
-                        &mut report,
+                    return Ok(Err(problem(
                         Some(last_good_checkpoint),
                         format!(
                             "entries {last_good_checkpoint}..{} do not match the signed \
@@ -323,52 +328,78 @@ pub async fn verify(store: &dyn Store, verifier: &NoteVerifier) -> Result<AuditV
                             cp.size - 1,
                             cp.size
                         ),
-                    );
-                    return Ok(report);
+                    )));
                 }
                 last_good_checkpoint = cp.size;
             }
         }
     }
-
     if let Some(cp) = next_checkpoint.next() {
-        fail(
-            &mut report,
+        return Ok(Err(problem(
             Some(expected),
             format!(
                 "the signed checkpoint at size {} covers {} entries but only {expected} are \
                  stored: entries from {expected} on were deleted",
                 cp.size, cp.size
             ),
-        );
-        return Ok(report);
+        )));
     }
-    let head = match head {
-        Ok(head) => head,
-        Err(message) => {
-            fail(&mut report, None, message);
-            return Ok(report);
-        }
-    };
+    Ok(Ok(Replayed {
+        entries: expected,
+        range,
+    }))
+}
+
+/// One entry: in its place in the sequence, and with the hash of its content. Returns the
+/// recomputed leaf hash.
+fn check_entry(entry: &AuditEntry, expected: u64) -> std::result::Result<Digest32, AuditProblem> {
+    if entry.seq != expected {
+        return Err(problem(
+            Some(expected),
+            format!(
+                "entry {expected} is missing (the next stored entry is {}): entries \
+                 were deleted",
+                entry.seq
+            ),
+        ));
+    }
+    let recomputed = recompute_leaf_hash(entry);
+    if recomputed != entry.leaf_hash {
+        return Err(problem(
+            Some(entry.seq),
+            format!(
+                "entry {} was altered or moved: its content does not match its \
+                 recorded hash",
+                entry.seq
+            ),
+        ));
+    }
+    Ok(recomputed)
+}
+
+/// The stored head: readable, of the size replayed and with the root recomputed.
+fn check_head(
+    head: std::result::Result<AuditHead, String>,
+    replayed: Replayed,
+) -> std::result::Result<(), AuditProblem> {
+    let expected = replayed.entries;
+    let head = head.map_err(|message| problem(None, message))?;
     if head.size != expected {
-        fail(
-            &mut report,
+        return Err(problem(
             Some(expected.min(head.size)),
             format!(
                 "the log head records {} entries but {expected} are stored",
                 head.size
             ),
-        );
-        return Ok(report);
+        ));
     }
-    if head.root != range.root() {
-        fail(
-            &mut report,
+    if head.root != replayed.range.root() {
+        return Err(problem(
             None,
             "the log head's root does not match the entries".to_owned(),
-        );
+        ));
     }
-    Ok(report)
+    Ok(())
 }
 
 #[cfg(test)]

@@ -16,88 +16,148 @@ fn png(seed: u8) -> Vec<u8> {
     data
 }
 
-#[tokio::test]
-async fn a_record_and_its_files_arrive_once_and_refusals_store_nothing() {
-    let server = TestServer::start(Options::default()).await;
-    let cista = &server.state.cista;
-    let operator = Actor::operator("test");
-    let org = cista
-        .store()
-        .organization_by_slug(&OrgSlug::parse("palm-court").unwrap())
-        .await
-        .unwrap()
-        .unwrap()
-        .id;
-    let form = cista
-        .publish_form(
-            &operator,
-            org,
-            FormProduct::Collection,
-            "well-survey",
-            &json!({"v": 1}),
-        )
-        .await
-        .unwrap();
-    let token = |purpose| {
-        let cista = cista.clone();
-        let operator = operator.clone();
-        async move {
-            cista
-                .create_app_token(
-                    &operator,
-                    org,
-                    &AppTokenRequest {
-                        purpose,
-                        label: "Field app".to_owned(),
-                        lifetime_days: 30,
-                    },
-                )
-                .await
-                .unwrap()
-                .secret
+/// A client of the intake API for one published form, with two app tokens.
+struct Intake {
+    client: reqwest::Client,
+    /// The form's submissions endpoint.
+    submissions: String,
+    /// A token that may submit forms.
+    submitter: String,
+    /// A token of another purpose (reading voting results).
+    reader: String,
+}
+
+impl Intake {
+    /// Publishes a form in Palm Court and makes the two app tokens.
+    async fn start(server: &TestServer) -> Self {
+        let cista = &server.state.cista;
+        let operator = Actor::operator("test");
+        let org = cista
+            .store()
+            .organization_by_slug(&OrgSlug::parse("palm-court").unwrap())
+            .await
+            .unwrap()
+            .unwrap()
+            .id;
+        let form = cista
+            .publish_form(
+                &operator,
+                org,
+                FormProduct::Collection,
+                "well-survey",
+                &json!({"v": 1}),
+            )
+            .await
+            .unwrap();
+        let token = |purpose| {
+            let cista = cista.clone();
+            let operator = operator.clone();
+            async move {
+                cista
+                    .create_app_token(
+                        &operator,
+                        org,
+                        &AppTokenRequest {
+                            purpose,
+                            label: "Field app".to_owned(),
+                            lifetime_days: 30,
+                        },
+                    )
+                    .await
+                    .unwrap()
+                    .secret
+            }
+        };
+        let submitter = token(AppPurpose::FormsSubmit).await;
+        let reader = token(AppPurpose::VotingResults).await;
+        Self {
+            client: server.client(),
+            submissions: server.url(&format!("/api/v1/forms/{}/submissions", form.id)),
+            submitter,
+            reader,
         }
-    };
-    let submitter = token(AppPurpose::FormsSubmit).await;
-    let reader = token(AppPurpose::VotingResults).await;
-    let client = server.client();
-    let submissions = server.url(&format!("/api/v1/forms/{}/submissions", form.id));
-    let post = |secret: &str, body: Value| {
-        client
-            .post(&submissions)
+    }
+
+    /// Posts `body` to the form's submissions with `secret` as the bearer token.
+    async fn post(&self, secret: &str, body: Value) -> reqwest::Result<reqwest::Response> {
+        self.client
+            .post(&self.submissions)
             .bearer_auth(secret)
             .json(&body)
             .send()
-    };
+            .await
+    }
+
+    /// Uploads `bytes` as the file `name` of the submission `id`, as the submitter.
+    async fn put(
+        &self,
+        server: &TestServer,
+        id: &str,
+        name: &str,
+        content_type: &str,
+        bytes: Vec<u8>,
+    ) -> reqwest::Result<reqwest::Response> {
+        self.client
+            .put(file_url(server, id, name))
+            .bearer_auth(&self.submitter)
+            .header("content-type", content_type)
+            .body(bytes)
+            .send()
+            .await
+    }
+}
+
+/// The address of the file `name` of the submission `id`.
+fn file_url(server: &TestServer, id: &str, name: &str) -> String {
+    server.url(&format!("/api/v1/submissions/{id}/files/{name}"))
+}
+
+#[tokio::test]
+async fn a_record_and_its_files_arrive_once_and_refusals_store_nothing() {
+    let server = TestServer::start(Options::default()).await;
+    let api = Intake::start(&server).await;
+    let id = a_record_arrives_once_and_bad_records_are_refused(&api).await;
+    a_file_arrives_once_and_bad_files_are_refused(&server, &api, &id).await;
+    only_the_good_file_is_recorded_and_stored(&server, &id).await;
+    server.stop().await;
+}
+
+/// A record is created once (a retry replays it, a changed retry conflicts); another purpose's
+/// token, the wrong media type, bad JSON and an oversized record are refused. Returns the
+/// submission's id.
+async fn a_record_arrives_once_and_bad_records_are_refused(api: &Intake) -> String {
+    let (client, submissions, submitter) = (&api.client, &api.submissions, &api.submitter);
     let record = json!({"idempotency_key": "7d9f-0001", "payload": {"depth_m": 12.5}});
 
-    let r = post(&submitter, record.clone()).await.unwrap();
+    let r = api.post(submitter, record.clone()).await.unwrap();
     assert_eq!(r.status(), StatusCode::CREATED);
     let first: Value = r.json().await.unwrap();
     assert_eq!(first["replayed"], false);
     let id = first["submission"].as_str().unwrap().to_owned();
-    let r = post(&submitter, record.clone()).await.unwrap();
+    let r = api.post(submitter, record.clone()).await.unwrap();
     assert_eq!(r.status(), StatusCode::OK, "a retry");
     let again: Value = r.json().await.unwrap();
     assert_eq!(
         (again["submission"].as_str(), again["replayed"].as_bool()),
         (Some(id.as_str()), Some(true))
     );
-    let r = post(
-        &submitter,
-        json!({"idempotency_key": "7d9f-0001", "payload": {"depth_m": 9}}),
-    )
-    .await
-    .unwrap();
+    let r = api
+        .post(
+            submitter,
+            json!({"idempotency_key": "7d9f-0001", "payload": {"depth_m": 9}}),
+        )
+        .await
+        .unwrap();
     assert_eq!(r.status(), StatusCode::CONFLICT);
-    let r = post(&reader, record.clone()).await.unwrap();
+    let r = api.post(&api.reader, record.clone()).await.unwrap();
     assert_eq!(
         r.status(),
         StatusCode::FORBIDDEN,
         "a token of another purpose"
     );
     let r = client
-        .post(&submissions)
-        .bearer_auth(&submitter)
+        .post(submissions)
+        .bearer_auth(submitter)
         .header("content-type", "text/plain")
         .body(record.to_string())
         .send()
@@ -107,8 +167,8 @@ async fn a_record_and_its_files_arrive_once_and_refusals_store_nothing() {
     let body: Value = r.json().await.unwrap();
     assert_eq!(body["error"]["code"], "unsupported_media_type");
     let r = client
-        .post(&submissions)
-        .bearer_auth(&submitter)
+        .post(submissions)
+        .bearer_auth(submitter)
         .header("content-type", "application/json")
         .body("{not json")
         .send()
@@ -116,7 +176,7 @@ async fn a_record_and_its_files_arrive_once_and_refusals_store_nothing() {
         .unwrap();
     assert_eq!(r.status(), StatusCode::BAD_REQUEST);
     let huge = json!({"idempotency_key": "7d9f-0002", "payload": {"notes": "x".repeat(1_100_000)}});
-    let r = post(&submitter, huge).await.unwrap();
+    let r = api.post(submitter, huge).await.unwrap();
     assert_eq!(r.status(), StatusCode::PAYLOAD_TOO_LARGE);
     let body: Value = r.json().await.unwrap();
     assert_eq!(body["error"]["code"], "payload_too_large");
@@ -127,16 +187,17 @@ async fn a_record_and_its_files_arrive_once_and_refusals_store_nothing() {
             .contains("1052672"),
         "the limit is in the message: {body}"
     );
+    id
+}
 
-    let file_url = |name: &str| server.url(&format!("/api/v1/submissions/{id}/files/{name}"));
-    let put = |name: &str, content_type: &str, bytes: Vec<u8>| {
-        client
-            .put(file_url(name))
-            .bearer_auth(&submitter)
-            .header("content-type", content_type)
-            .body(bytes)
-            .send()
-    };
+/// A file is stored once (a retry is answered, a different file under the same name
+/// conflicts); a file that is not what it says, an announced oversize and a path are refused.
+async fn a_file_arrives_once_and_bad_files_are_refused(
+    server: &TestServer,
+    api: &Intake,
+    id: &str,
+) {
+    let put = |name, content_type, bytes| api.put(server, id, name, content_type, bytes);
     let photo = png(1);
     let r = put("photo_1", "image/png", photo.clone()).await.unwrap();
     assert_eq!(r.status(), StatusCode::CREATED);
@@ -160,9 +221,10 @@ async fn a_record_and_its_files_arrive_once_and_refusals_store_nothing() {
         let body: Value = r.json().await.unwrap();
         assert_eq!(body["error"]["code"], "unsupported_media_type");
     }
-    let r = client
-        .put(file_url("photo_3"))
-        .bearer_auth(&submitter)
+    let r = api
+        .client
+        .put(file_url(server, id, "photo_3"))
+        .bearer_auth(&api.submitter)
         .header("content-type", "image/png")
         .header("content-length", "30000000")
         .body(png(4))
@@ -175,8 +237,14 @@ async fn a_record_and_its_files_arrive_once_and_refusals_store_nothing() {
     }
     let r = put("../etc", "image/png", png(5)).await.unwrap();
     assert!(r.status().is_client_error(), "{}", r.status());
+}
 
-    let attachments = cista
+/// Only the good file is recorded, and the blob store holds two distinct files and no
+/// leftovers.
+async fn only_the_good_file_is_recorded_and_stored(server: &TestServer, id: &str) {
+    let attachments = server
+        .state
+        .cista
         .store()
         .intake()
         .attachments(SubmissionId::from_i64(id.parse().unwrap()))
@@ -204,5 +272,4 @@ async fn a_record_and_its_files_arrive_once_and_refusals_store_nothing() {
         2,
         "two distinct files stored, no leftovers: {files:?}"
     );
-    server.stop().await;
 }

@@ -9,8 +9,9 @@ use cista_backup::blobs::ObjectBlobStore;
 use cista_backup::target::TargetSpec;
 use cista_core::platform::blobs::{BlobRules, BlobSource, blob_key};
 use cista_core::ports::BlobStore;
-use cista_core::{Error, Result};
+use cista_core::{Cista, Error, Result};
 use cista_crypto::Digest32;
+use cista_types::OrgId;
 
 /// An upload arriving in pieces of `piece` bytes.
 struct Pieces {
@@ -170,6 +171,14 @@ async fn exercise(h: &Harness, blobs: &dyn BlobStore, local: Option<&std::path::
     assert!(matches!(swapped, Err(Error::Integrity(_))), "{swapped:?}");
 
     let before = local.map(files_under);
+    refusals_store_nothing(&cista, blobs, org.id).await;
+    if let (Some(dir), Some(before)) = (local, before) {
+        assert_eq!(files_under(dir), before, "no refusal left anything behind");
+    }
+}
+
+/// Too large, not what it says, a type not taken, or a source that fails midway: refused.
+async fn refusals_store_nothing(cista: &Cista, blobs: &dyn BlobStore, org: OrgId) {
     // Too large: refused as soon as the limit passes, nothing stored.
     let tight = BlobRules {
         max_bytes: 300 * 1024,
@@ -179,7 +188,7 @@ async fn exercise(h: &Harness, blobs: &dyn BlobStore, local: Option<&std::path::
     let refused = cista
         .store_blob(
             blobs,
-            org.id,
+            org,
             "image/png",
             &tight,
             &mut pieces(&big, 64 * 1024),
@@ -203,7 +212,7 @@ async fn exercise(h: &Harness, blobs: &dyn BlobStore, local: Option<&std::path::
         ("application/pdf", b"%PDF-1.7\n".to_vec()),
     ] {
         let refused = cista
-            .store_blob(blobs, org.id, declared, &rules(), &mut pieces(&data, 100))
+            .store_blob(blobs, org, declared, &rules(), &mut pieces(&data, 100))
             .await
             .unwrap_err();
         assert_eq!(refused.code(), "unsupported_media_type", "{declared}");
@@ -224,13 +233,10 @@ async fn exercise(h: &Harness, blobs: &dyn BlobStore, local: Option<&std::path::
     }
     assert!(
         cista
-            .store_blob(blobs, org.id, "image/png", &rules(), &mut Failing(0))
+            .store_blob(blobs, org, "image/png", &rules(), &mut Failing(0))
             .await
             .is_err()
     );
-    if let (Some(dir), Some(before)) = (local, before) {
-        assert_eq!(files_under(dir), before, "no refusal left anything behind");
-    }
 }
 
 /// The local directory store (the default: inside the data directory, 0700).

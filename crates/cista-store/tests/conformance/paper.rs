@@ -4,12 +4,12 @@
 //! a close that waits until every checked-in envelope's ballot is in the box.
 
 use crate::Harness;
-use crate::voting::{association, hash_of, open_ballot, request};
+use crate::voting::{Association, association, hash_of, open_ballot, request};
 use cista_core::ports::VoteOrigin;
 use cista_core::products::voting::definition::{Secrecy, Weighting};
 use cista_core::products::voting::paper::MIN_BATCH;
-use cista_core::{Actor, Store as _};
-use cista_types::Weight;
+use cista_core::{Actor, Cista, Store as _};
+use cista_types::{BallotId, Weight};
 use std::sync::Arc;
 use time::Duration;
 
@@ -43,36 +43,7 @@ pub async fn a_secret_ballot_takes_paper_only_in_two_envelopes(h: &Harness) {
     assert_eq!(err.code(), "conflict", "{err}");
     assert_eq!(store.voting().participation(ballot).await.unwrap().len(), 0);
 
-    // Step one: outer envelopes, by unit. The participation row is written, the box is not.
-    let labels = ["101", "102", "103", "104", "105", "106"];
-    for label in labels {
-        let done = cista
-            .check_in_envelope(&operator(), ballot, a.unit(label).id, staff_origin())
-            .await
-            .unwrap();
-        assert_eq!(done.unit, label);
-    }
-    assert_eq!(store.voting().participation(ballot).await.unwrap().len(), 6);
-    assert_eq!(store.voting().box_count(ballot).await.unwrap(), 0);
-    // A second envelope for a unit (or one that voted online) is refused and recorded.
-    let err = cista
-        .check_in_envelope(&operator(), ballot, a.unit("103").id, staff_origin())
-        .await
-        .unwrap_err();
-    assert_eq!(err.code(), "already_voted");
-    cista
-        .cast_vote(
-            &a.voter("107"),
-            request(ballot, a.unit("107"), &hash, &[("c1", "no")]),
-        )
-        .await
-        .unwrap();
-    let err = cista
-        .check_in_envelope(&operator(), ballot, a.unit("107").id, staff_origin())
-        .await
-        .unwrap_err();
-    assert_eq!(err.code(), "already_voted");
-    assert_eq!(store.voting().refusals(ballot).await.unwrap().len(), 2);
+    outer_envelopes_are_checked_in_by_unit(h, &cista, &a, ballot, &hash).await;
 
     // Step two: the six waiting envelopes are opened together.
     let batch = cista
@@ -153,6 +124,47 @@ pub async fn a_secret_ballot_takes_paper_only_in_two_envelopes(h: &Harness) {
     let (_, sealed) = cista.results(&operator(), ballot).await.unwrap();
     assert_eq!(sealed.tally.turnout.voted_units, 7);
     assert_eq!(sealed.tally.turnout.paper, 6);
+}
+
+/// Step one: outer envelopes, by unit; the participation row is written, the box is not.
+async fn outer_envelopes_are_checked_in_by_unit(
+    h: &Harness,
+    cista: &Cista,
+    a: &Association,
+    ballot: BallotId,
+    hash: &str,
+) {
+    let store = &h.store;
+    // Step one: outer envelopes, by unit. The participation row is written, the box is not.
+    let labels = ["101", "102", "103", "104", "105", "106"];
+    for label in labels {
+        let done = cista
+            .check_in_envelope(&operator(), ballot, a.unit(label).id, staff_origin())
+            .await
+            .unwrap();
+        assert_eq!(done.unit, label);
+    }
+    assert_eq!(store.voting().participation(ballot).await.unwrap().len(), 6);
+    assert_eq!(store.voting().box_count(ballot).await.unwrap(), 0);
+    // A second envelope for a unit (or one that voted online) is refused and recorded.
+    let err = cista
+        .check_in_envelope(&operator(), ballot, a.unit("103").id, staff_origin())
+        .await
+        .unwrap_err();
+    assert_eq!(err.code(), "already_voted");
+    cista
+        .cast_vote(
+            &a.voter("107"),
+            request(ballot, a.unit("107"), hash, &[("c1", "no")]),
+        )
+        .await
+        .unwrap();
+    let err = cista
+        .check_in_envelope(&operator(), ballot, a.unit("107").id, staff_origin())
+        .await
+        .unwrap_err();
+    assert_eq!(err.code(), "already_voted");
+    assert_eq!(store.voting().refusals(ballot).await.unwrap().len(), 2);
 }
 
 pub async fn small_batches_wait_for_the_close_and_the_close_waits_for_them(h: &Harness) {

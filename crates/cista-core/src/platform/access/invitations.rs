@@ -60,76 +60,110 @@ impl Cista {
     pub async fn invite(&self, actor: &Actor, org: OrgId, invitee: Invitee) -> Result<Invited> {
         actor.authorize_in(org, OrgAction::Invite(invitee.role))?;
         let organization = self.existing_organization(org).await?;
+        let organization = organization.name.to_string();
         let now = self.clock().now();
-        let membership = |subject| Membership {
+        match self.subject_by_email(&invitee.email).await? {
+            Some(subject) => {
+                self.add_known_person(actor, org, &organization, &invitee, subject, now)
+                    .await
+            }
+            None => {
+                self.invite_new_person(actor, org, &organization, &invitee, now)
+                    .await
+            }
+        }
+    }
+
+    /// Adds someone already known to `org`: an active account is told it was added; one not
+    /// yet active gets a fresh invitation link (older links stop working); a disabled one is
+    /// refused.
+    async fn add_known_person(
+        &self,
+        actor: &Actor,
+        org: OrgId,
+        organization: &str,
+        invitee: &Invitee,
+        subject: SubjectCode,
+        now: Timestamp,
+    ) -> Result<Invited> {
+        if self.store().membership(org, subject).await?.is_some() {
+            return Err(Error::Conflict(
+                "this person is already a member of this organization".to_owned(),
+            ));
+        }
+        let account = self.store().account(subject).await?;
+        let mut tx = self.store().begin().await?;
+        tx.insert_membership(&Membership {
             org,
             subject,
             role: invitee.role,
             created_at: now,
-        };
-
-        if let Some(subject) = self.subject_by_email(&invitee.email).await? {
-            if self.store().membership(org, subject).await?.is_some() {
+        })
+        .await?;
+        let (notice, link) = match &account {
+            Some(a) if a.status == AccountStatus::Active => (
+                Notice::AddedToOrganization {
+                    organization: organization.to_owned(),
+                    role: invitee.role.label().to_owned(),
+                    sign_in_link: format!(
+                        "{}/sign-in",
+                        self.settings().public_origin.trim_end_matches('/')
+                    ),
+                },
+                None,
+            ),
+            Some(a) if a.status != AccountStatus::Invited => {
                 return Err(Error::Conflict(
-                    "this person is already a member of this organization".to_owned(),
+                    "this person's account is disabled".to_owned(),
                 ));
             }
-            let account = self.store().account(subject).await?;
-            let mut tx = self.store().begin().await?;
-            tx.insert_membership(&membership(subject)).await?;
-            let (notice, link) = match &account {
-                Some(a) if a.status == AccountStatus::Active => (
-                    Notice::AddedToOrganization {
-                        organization: organization.name.to_string(),
-                        role: invitee.role.label().to_owned(),
-                        sign_in_link: format!(
-                            "{}/sign-in",
-                            self.settings().public_origin.trim_end_matches('/')
-                        ),
-                    },
-                    None,
-                ),
-                Some(a) if a.status != AccountStatus::Invited => {
-                    return Err(Error::Conflict(
-                        "this person's account is disabled".to_owned(),
-                    ));
-                }
-                _ => {
-                    if account.is_none() {
-                        tx.insert_account(&Account::new_invited(subject, now))
-                            .await?;
-                    }
-                    tx.revoke_credentials(subject, CredentialPurpose::Invite, now)
+            _ => {
+                if account.is_none() {
+                    tx.insert_account(&Account::new_invited(subject, now))
                         .await?;
-                    let (credential, link) = self.invitation_credential(subject, org, now);
-                    tx.insert_credential(&credential).await?;
-                    (
-                        Notice::Invitation {
-                            organization: organization.name.to_string(),
-                            role: invitee.role.label().to_owned(),
-                            link: link.clone(),
-                            expires_at: credential.expires_at,
-                        },
-                        Some(link),
-                    )
                 }
-            };
-            tx.enqueue(&self.message(subject, &notice)?).await?;
-            tx.commit(NewAuditEntry::new(
-                now,
-                actor,
-                Some(org),
-                AuditKind::MemberAdded,
-                serde_json::json!({ "subject": subject.to_string(), "role": invitee.role }),
-            ))
-            .await?;
-            return Ok(Invited {
-                subject,
-                link,
-                new_person: false,
-            });
-        }
+                tx.revoke_credentials(subject, CredentialPurpose::Invite, now)
+                    .await?;
+                let (credential, link) = self.invitation_credential(subject, org, now);
+                tx.insert_credential(&credential).await?;
+                (
+                    Notice::Invitation {
+                        organization: organization.to_owned(),
+                        role: invitee.role.label().to_owned(),
+                        link: link.clone(),
+                        expires_at: credential.expires_at,
+                    },
+                    Some(link),
+                )
+            }
+        };
+        tx.enqueue(&self.message(subject, &notice)?).await?;
+        tx.commit(NewAuditEntry::new(
+            now,
+            actor,
+            Some(org),
+            AuditKind::MemberAdded,
+            serde_json::json!({ "subject": subject.to_string(), "role": invitee.role }),
+        ))
+        .await?;
+        Ok(Invited {
+            subject,
+            link,
+            new_person: false,
+        })
+    }
 
+    /// Invites someone new: their fields go to the vault, then the account, membership,
+    /// invitation link, message and audit entry commit together (the vault record is removed
+    /// again if they do not).
+    async fn invite_new_person(
+        &self,
+        actor: &Actor,
+        org: OrgId,
+        organization: &str,
+        invitee: &Invitee,
+        now: Timestamp,
+    ) -> Result<Invited> {
         let subject = SubjectCode::new(self.rng().as_ref());
         let fields = PersonFields {
             first_name: invitee.first_name.clone(),
@@ -152,11 +186,17 @@ impl Cista {
             let mut tx = self.store().begin().await?;
             tx.insert_account(&Account::new_invited(subject, now))
                 .await?;
-            tx.insert_membership(&membership(subject)).await?;
+            tx.insert_membership(&Membership {
+                org,
+                subject,
+                role: invitee.role,
+                created_at: now,
+            })
+            .await?;
             let (credential, link) = self.invitation_credential(subject, org, now);
             tx.insert_credential(&credential).await?;
             let notice = Notice::Invitation {
-                organization: organization.name.to_string(),
+                organization: organization.to_owned(),
                 role: invitee.role.label().to_owned(),
                 link: link.clone(),
                 expires_at: credential.expires_at,

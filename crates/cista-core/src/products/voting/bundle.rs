@@ -7,9 +7,10 @@
 use super::definition::{BallotDefinition, Choices};
 use super::tally::{CountedBallot, Tally, Turnout, tally};
 use crate::{Error, Result};
+use cista_crypto::CryptoError;
 use cista_crypto::Digest32;
 use cista_crypto::merkle::{self, all_inclusion_proofs, verify_inclusion};
-use cista_crypto::note::NoteVerifier;
+use cista_crypto::note::{Checkpoint, NoteVerifier};
 use cista_types::{Timestamp, Tracker, Weight};
 use serde::{Deserialize, Serialize};
 
@@ -178,7 +179,32 @@ pub fn verify_bundle(bundle: &Bundle, pinned_key: Option<&str>) -> Verification 
     );
 
     let verifier = NoteVerifier::from_verifier_key(&bundle.verifier_key);
-    match (&verifier, pinned_key) {
+    check_verifier_key(&mut v, &verifier, pinned_key);
+    let checkpoint = check_checkpoint(&mut v, bundle, verifier.as_ref().ok());
+    check_tracker_order(&mut v, bundle);
+    check_tree(&mut v, bundle, checkpoint.as_ref());
+
+    let list_hash = ballot_list_sha256(&bundle.ballots).unwrap_or_default();
+    v.push(
+        "ballot list hash",
+        list_hash == bundle.results.ballot_list_sha256,
+        format!("SHA-256 {list_hash}"),
+    );
+
+    match definition {
+        Err(e) => v.push("recount", false, e.to_string()),
+        Ok(definition) => check_recount(&mut v, bundle, &definition),
+    }
+    v
+}
+
+/// The verifier key: readable, and the pinned one when a key is pinned.
+fn check_verifier_key(
+    v: &mut Verification,
+    verifier: &std::result::Result<NoteVerifier, CryptoError>,
+    pinned_key: Option<&str>,
+) {
+    match (verifier, pinned_key) {
         (Err(e), _) => v.push("verifier key", false, e.to_string()),
         (Ok(k), Some(pinned)) => v.push(
             "verifier key",
@@ -202,9 +228,15 @@ pub fn verify_bundle(bundle: &Bundle, pinned_key: Option<&str>) -> Verification 
             ),
         ),
     }
+}
 
-    let checkpoint = verifier.as_ref().ok().map(|k| k.verify(&bundle.checkpoint));
-    let checkpoint = match checkpoint {
+/// The checkpoint: signed by the verifier key, for this ballot. Returns it when signed.
+fn check_checkpoint(
+    v: &mut Verification,
+    bundle: &Bundle,
+    verifier: Option<&NoteVerifier>,
+) -> Option<Checkpoint> {
+    match verifier.map(|k| k.verify(&bundle.checkpoint)) {
         Some(Ok(cp)) => {
             let origin_ok = cp.origin.ends_with(&format!("/ballot/{}", bundle.ballot));
             v.push(
@@ -222,8 +254,11 @@ pub fn verify_bundle(bundle: &Bundle, pinned_key: Option<&str>) -> Verification 
             v.push("checkpoint signature", false, "no usable verifier key");
             None
         }
-    };
+    }
+}
 
+/// The ballot list is in strictly ascending tracker order.
+fn check_tracker_order(v: &mut Verification, bundle: &Bundle) {
     let ordered = bundle
         .ballots
         .windows(2)
@@ -240,109 +275,115 @@ pub fn verify_bundle(bundle: &Bundle, pinned_key: Option<&str>) -> Verification 
             "trackers are not strictly ascending".to_owned()
         },
     );
+}
 
-    match leaves(&bundle.ballot, &bundle.definition_sha256, &bundle.ballots) {
-        Err(e) => v.push("tree", false, e.to_string()),
-        Ok(leaves) => {
-            let root = merkle::root(&leaves);
-            let size = leaves.len() as u64;
-            let (root_ok, detail) = match &checkpoint {
-                Some(cp) => (
-                    cp.root == root && cp.size == size,
-                    format!(
-                        "recomputed root {} over {size} ballots {} the checkpoint",
-                        root.to_hex(),
-                        if cp.root == root && cp.size == size {
-                            "matches"
-                        } else {
-                            "does NOT match"
-                        }
-                    ),
-                ),
-                None => (false, "no checkpoint to compare with".to_owned()),
-            };
-            v.push("tree root", root_ok, detail);
-
-            let mut bad = Vec::new();
-            if bundle.proofs.len() != leaves.len() {
-                bad.push(format!(
-                    "{} proofs for {} ballots",
-                    bundle.proofs.len(),
-                    leaves.len()
-                ));
-            }
-            if let Some(cp) = &checkpoint {
-                for proof in &bundle.proofs {
-                    let leaf = usize::try_from(proof.index)
-                        .ok()
-                        .and_then(|i| leaves.get(i).zip(bundle.ballots.get(i)));
-                    let path: Option<Vec<Digest32>> =
-                        proof.path.iter().map(|h| Digest32::from_hex(h)).collect();
-                    let ok = match (leaf, path) {
-                        (Some((leaf, b)), Some(path)) => {
-                            b.tracker == proof.tracker
-                                && verify_inclusion(leaf, proof.index, cp.size, &path, &cp.root)
-                                    .is_ok()
-                        }
-                        _ => false,
-                    };
-                    if !ok {
-                        bad.push(format!("tracker {}", proof.tracker));
-                    }
-                }
-            } else {
-                bad.push("no checkpoint".to_owned());
-            }
-            v.push(
-                "inclusion proofs",
-                bad.is_empty(),
-                if bad.is_empty() {
-                    format!(
-                        "{} of {} verified against the checkpoint",
-                        bundle.proofs.len(),
-                        leaves.len()
-                    )
+/// The tree recomputed from the ballot list: its root and size against the checkpoint, and
+/// every inclusion proof.
+fn check_tree(v: &mut Verification, bundle: &Bundle, checkpoint: Option<&Checkpoint>) {
+    let leaves = match leaves(&bundle.ballot, &bundle.definition_sha256, &bundle.ballots) {
+        Err(e) => {
+            v.push("tree", false, e.to_string());
+            return;
+        }
+        Ok(leaves) => leaves,
+    };
+    let root = merkle::root(&leaves);
+    let size = leaves.len() as u64;
+    let (root_ok, detail) = match checkpoint {
+        Some(cp) => (
+            cp.root == root && cp.size == size,
+            format!(
+                "recomputed root {} over {size} ballots {} the checkpoint",
+                root.to_hex(),
+                if cp.root == root && cp.size == size {
+                    "matches"
                 } else {
-                    format!("failed: {}", bad.join(", "))
-                },
-            );
-        }
-    }
+                    "does NOT match"
+                }
+            ),
+        ),
+        None => (false, "no checkpoint to compare with".to_owned()),
+    };
+    v.push("tree root", root_ok, detail);
 
-    let list_hash = ballot_list_sha256(&bundle.ballots).unwrap_or_default();
+    let bad = failed_proofs(bundle, &leaves, checkpoint);
     v.push(
-        "ballot list hash",
-        list_hash == bundle.results.ballot_list_sha256,
-        format!("SHA-256 {list_hash}"),
+        "inclusion proofs",
+        bad.is_empty(),
+        if bad.is_empty() {
+            format!(
+                "{} of {} verified against the checkpoint",
+                bundle.proofs.len(),
+                leaves.len()
+            )
+        } else {
+            format!("failed: {}", bad.join(", "))
+        },
     );
+}
 
-    match definition {
-        Err(e) => v.push("recount", false, e.to_string()),
-        Ok(definition) => {
-            let counted: Vec<CountedBallot> = bundle
-                .ballots
-                .iter()
-                .map(|b| CountedBallot {
-                    tracker: b.tracker,
-                    weight: b.weight,
-                    choices: b.choices.clone(),
-                })
-                .collect();
-            match tally(&definition, bundle.turnout, &counted) {
-                Ok(recount) => v.push(
-                    "recount",
-                    recount == bundle.results.tally,
-                    if recount == bundle.results.tally {
-                        "recounting the ballot list gives the published results".to_owned()
-                    } else {
-                        "recounting the ballot list gives DIFFERENT results".to_owned()
-                    },
-                ),
-                Err(e) => v.push("recount", false, e.to_string()),
+/// What is wrong with the inclusion proofs: a count that is not one per ballot, each proof
+/// that does not hold against the checkpoint, or no checkpoint at all.
+fn failed_proofs(
+    bundle: &Bundle,
+    leaves: &[Digest32],
+    checkpoint: Option<&Checkpoint>,
+) -> Vec<String> {
+    let mut bad = Vec::new();
+    if bundle.proofs.len() != leaves.len() {
+        bad.push(format!(
+            "{} proofs for {} ballots",
+            bundle.proofs.len(),
+            leaves.len()
+        ));
+    }
+    let Some(cp) = checkpoint else {
+        bad.push("no checkpoint".to_owned());
+        return bad;
+    };
+    for proof in &bundle.proofs {
+        let leaf = usize::try_from(proof.index)
+            .ok()
+            .and_then(|i| leaves.get(i).zip(bundle.ballots.get(i)));
+        let path: Option<Vec<Digest32>> =
+            proof.path.iter().map(|h| Digest32::from_hex(h)).collect();
+        let ok = match (leaf, path) {
+            (Some((leaf, b)), Some(path)) => {
+                b.tracker == proof.tracker
+                    && verify_inclusion(leaf, proof.index, cp.size, &path, &cp.root).is_ok()
             }
+            _ => false,
+        };
+        if !ok {
+            bad.push(format!("tracker {}", proof.tracker));
         }
     }
-    v
+    bad
+}
+
+/// Recounts the ballot list and compares it with the published results.
+fn check_recount(v: &mut Verification, bundle: &Bundle, definition: &BallotDefinition) {
+    let counted: Vec<CountedBallot> = bundle
+        .ballots
+        .iter()
+        .map(|b| CountedBallot {
+            tracker: b.tracker,
+            weight: b.weight,
+            choices: b.choices.clone(),
+        })
+        .collect();
+    match tally(definition, bundle.turnout, &counted) {
+        Ok(recount) => v.push(
+            "recount",
+            recount == bundle.results.tally,
+            if recount == bundle.results.tally {
+                "recounting the ballot list gives the published results".to_owned()
+            } else {
+                "recounting the ballot list gives DIFFERENT results".to_owned()
+            },
+        ),
+        Err(e) => v.push("recount", false, e.to_string()),
+    }
 }
 
 /// Where a tracker is in a bundle, and whether its proof holds.

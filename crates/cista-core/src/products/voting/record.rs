@@ -114,6 +114,29 @@ pub struct ResultsForCertificate {
     pub verifier_key: String,
 }
 
+/// The units of a ballot: label and weight, as written in the record.
+type UnitCells = BTreeMap<UnitId, (String, String)>;
+
+/// A unit's label and weight cells (empty when the unit is not among the ballot's).
+fn unit_cells(units: &UnitCells, unit: &UnitId) -> (String, String) {
+    units.get(unit).cloned().unwrap_or_default()
+}
+
+/// The contests' titles, one column each after a record's fixed columns.
+fn contest_titles(definition: &BallotDefinition) -> Vec<String> {
+    definition
+        .contests
+        .iter()
+        .map(|c| c.title.clone())
+        .collect()
+}
+
+/// Sorts (unit label, row) pairs in the natural order of the labels and adds the rows.
+fn push_by_unit(rows: &mut Vec<Vec<String>>, mut lines: Vec<(String, Vec<String>)>) {
+    lines.sort_by(|a, b| super::units::natural_cmp(&a.0, &b.0));
+    rows.extend(lines.into_iter().map(|(_, r)| r));
+}
+
 impl Cista {
     /// One file of a ballot's official record, as CSV bytes.
     pub async fn export_record(
@@ -126,7 +149,7 @@ impl Cista {
         actor.authorize_in(org, VotingAction::ViewRecords)?;
         let ballot = self.ballot(actor, org, id).await?;
         let definition = &ballot.definition;
-        let labels: BTreeMap<UnitId, (String, String)> = self
+        let units: UnitCells = self
             .store()
             .voting()
             .eligible_units(id)
@@ -134,8 +157,6 @@ impl Cista {
             .into_iter()
             .map(|e| (e.unit, (e.label.to_string(), e.weight.to_string())))
             .collect();
-        let label = |u: &UnitId| labels.get(u).cloned().unwrap_or_default();
-        let tz = &definition.time_zone;
         let contents = matches!(
             file,
             RecordFile::RecordedVotes | RecordFile::AnonymousBallots
@@ -146,141 +167,12 @@ impl Cista {
                 ballot.local(definition.closes_at)
             ))));
         }
-        let contest_titles: Vec<String> = definition
-            .contests
-            .iter()
-            .map(|c| c.title.clone())
-            .collect();
-        let mut rows: Vec<Vec<String>> = Vec::new();
-        match file {
-            RecordFile::RecordedVotes => {
-                if definition.secrecy != Secrecy::Recorded {
-                    return Err(Error::invalid(
-                        "record",
-                        "a secret ballot has no per-unit votes; export the anonymous ballot list \
-                         and the participation list",
-                    ));
-                }
-                let participation: BTreeMap<UnitId, Participation> = self
-                    .store()
-                    .voting()
-                    .participation(id)
-                    .await?
-                    .into_iter()
-                    .map(|p| (p.unit, p))
-                    .collect();
-                let bundle = self.election_bundle(id).await?;
-                let published: BTreeMap<_, _> =
-                    bundle.ballots.iter().map(|b| (b.tracker, b)).collect();
-                let entries = self.store().voting().box_entries(id).await?;
-                let mut header = vec![
-                    "unit".to_owned(),
-                    "weight".to_owned(),
-                    "received".to_owned(),
-                    "received_utc".to_owned(),
-                    "channel".to_owned(),
-                    "tracker".to_owned(),
-                ];
-                header.extend(contest_titles);
-                rows.push(header);
-                let mut lines = Vec::new();
-                for entry in &entries {
-                    let (Some(unit), Some(published)) = (entry.unit, published.get(&entry.tracker))
-                    else {
-                        continue;
-                    };
-                    let (l, w) = label(&unit);
-                    let p = participation.get(&unit);
-                    let mut row = vec![
-                        l.clone(),
-                        w,
-                        p.map(|p| tz.format_precise(p.at)).unwrap_or_default(),
-                        p.map(|p| p.at.to_rfc3339()).unwrap_or_default(),
-                        p.map(|p| p.channel.as_str().to_owned()).unwrap_or_default(),
-                        published.tracker.to_string(),
-                    ];
-                    row.extend(choice_cells(definition, &published.choices.0));
-                    lines.push((l, row));
-                }
-                lines.sort_by(|a, b| super::units::natural_cmp(&a.0, &b.0));
-                rows.extend(lines.into_iter().map(|(_, r)| r));
-            }
-            RecordFile::AnonymousBallots => {
-                let bundle = self.election_bundle(id).await?;
-                let mut header = vec!["tracker".to_owned(), "weight".to_owned()];
-                header.extend(contest_titles);
-                rows.push(header);
-                for b in &bundle.ballots {
-                    let mut row = vec![b.tracker.to_string(), b.weight.to_string()];
-                    row.extend(choice_cells(definition, &b.choices.0));
-                    rows.push(row);
-                }
-            }
-            RecordFile::Participation => {
-                rows.push(
-                    [
-                        "unit",
-                        "weight",
-                        "channel",
-                        "received",
-                        "received_utc",
-                        "voter_subject",
-                        "origin",
-                    ]
-                    .map(str::to_owned)
-                    .to_vec(),
-                );
-                let mut lines: Vec<(String, Vec<String>)> = self
-                    .store()
-                    .voting()
-                    .participation(id)
-                    .await?
-                    .into_iter()
-                    .map(|p| {
-                        let (l, w) = label(&p.unit);
-                        let row = vec![
-                            l.clone(),
-                            w,
-                            p.channel.as_str().to_owned(),
-                            tz.format_precise(p.at),
-                            p.at.to_rfc3339(),
-                            p.voter.map(|s| s.to_string()).unwrap_or_default(),
-                            origin_cell(&p.origin.ip, &p.origin.user_agent, &p.origin.staff),
-                        ];
-                        (l, row)
-                    })
-                    .collect();
-                lines.sort_by(|a, b| super::units::natural_cmp(&a.0, &b.0));
-                rows.extend(lines.into_iter().map(|(_, r)| r));
-            }
-            RecordFile::Refusals => {
-                rows.push(
-                    [
-                        "unit",
-                        "channel",
-                        "at",
-                        "at_utc",
-                        "reason",
-                        "voter_subject",
-                        "origin",
-                    ]
-                    .map(str::to_owned)
-                    .to_vec(),
-                );
-                for r in self.store().voting().refusals(id).await? {
-                    let (l, _) = label(&r.unit);
-                    rows.push(vec![
-                        l,
-                        r.channel.as_str().to_owned(),
-                        tz.format_precise(r.at),
-                        r.at.to_rfc3339(),
-                        r.reason.clone(),
-                        r.voter.map(|s| s.to_string()).unwrap_or_default(),
-                        origin_cell(&r.origin.ip, &r.origin.user_agent, &r.origin.staff),
-                    ]);
-                }
-            }
-        }
+        let rows = match file {
+            RecordFile::RecordedVotes => self.recorded_vote_rows(id, definition, &units).await?,
+            RecordFile::AnonymousBallots => self.anonymous_ballot_rows(id, definition).await?,
+            RecordFile::Participation => self.participation_rows(id, definition, &units).await?,
+            RecordFile::Refusals => self.refusal_rows(id, definition, &units).await?,
+        };
         let bytes = write_rows(rows)?;
         self.store()
             .append_audit(NewAuditEntry::new(
@@ -292,6 +184,164 @@ impl Cista {
             ))
             .await?;
         Ok(bytes)
+    }
+
+    /// The recorded votes: per unit, when and how its ballot came and its choices (a secret
+    /// ballot has none to give).
+    async fn recorded_vote_rows(
+        &self,
+        id: BallotId,
+        definition: &BallotDefinition,
+        units: &UnitCells,
+    ) -> Result<Vec<Vec<String>>> {
+        if definition.secrecy != Secrecy::Recorded {
+            return Err(Error::invalid(
+                "record",
+                "a secret ballot has no per-unit votes; export the anonymous ballot list \
+                 and the participation list",
+            ));
+        }
+        let tz = &definition.time_zone;
+        let participation: BTreeMap<UnitId, Participation> = self
+            .store()
+            .voting()
+            .participation(id)
+            .await?
+            .into_iter()
+            .map(|p| (p.unit, p))
+            .collect();
+        let bundle = self.election_bundle(id).await?;
+        let published: BTreeMap<_, _> = bundle.ballots.iter().map(|b| (b.tracker, b)).collect();
+        let entries = self.store().voting().box_entries(id).await?;
+        let mut header = vec![
+            "unit".to_owned(),
+            "weight".to_owned(),
+            "received".to_owned(),
+            "received_utc".to_owned(),
+            "channel".to_owned(),
+            "tracker".to_owned(),
+        ];
+        header.extend(contest_titles(definition));
+        let mut rows = vec![header];
+        let mut lines = Vec::new();
+        for entry in &entries {
+            let (Some(unit), Some(published)) = (entry.unit, published.get(&entry.tracker)) else {
+                continue;
+            };
+            let (l, w) = unit_cells(units, &unit);
+            let p = participation.get(&unit);
+            let mut row = vec![
+                l.clone(),
+                w,
+                p.map(|p| tz.format_precise(p.at)).unwrap_or_default(),
+                p.map(|p| p.at.to_rfc3339()).unwrap_or_default(),
+                p.map(|p| p.channel.as_str().to_owned()).unwrap_or_default(),
+                published.tracker.to_string(),
+            ];
+            row.extend(choice_cells(definition, &published.choices.0));
+            lines.push((l, row));
+        }
+        push_by_unit(&mut rows, lines);
+        Ok(rows)
+    }
+
+    /// The anonymous ballot list: tracker, weight and choices, in tracker order.
+    async fn anonymous_ballot_rows(
+        &self,
+        id: BallotId,
+        definition: &BallotDefinition,
+    ) -> Result<Vec<Vec<String>>> {
+        let bundle = self.election_bundle(id).await?;
+        let mut header = vec!["tracker".to_owned(), "weight".to_owned()];
+        header.extend(contest_titles(definition));
+        let mut rows = vec![header];
+        for b in &bundle.ballots {
+            let mut row = vec![b.tracker.to_string(), b.weight.to_string()];
+            row.extend(choice_cells(definition, &b.choices.0));
+            rows.push(row);
+        }
+        Ok(rows)
+    }
+
+    /// The participation list: which units voted, when, how and from where.
+    async fn participation_rows(
+        &self,
+        id: BallotId,
+        definition: &BallotDefinition,
+        units: &UnitCells,
+    ) -> Result<Vec<Vec<String>>> {
+        let tz = &definition.time_zone;
+        let mut rows = vec![
+            [
+                "unit",
+                "weight",
+                "channel",
+                "received",
+                "received_utc",
+                "voter_subject",
+                "origin",
+            ]
+            .map(str::to_owned)
+            .to_vec(),
+        ];
+        let lines: Vec<(String, Vec<String>)> = self
+            .store()
+            .voting()
+            .participation(id)
+            .await?
+            .into_iter()
+            .map(|p| {
+                let (l, w) = unit_cells(units, &p.unit);
+                let row = vec![
+                    l.clone(),
+                    w,
+                    p.channel.as_str().to_owned(),
+                    tz.format_precise(p.at),
+                    p.at.to_rfc3339(),
+                    p.voter.map(|s| s.to_string()).unwrap_or_default(),
+                    origin_cell(&p.origin.ip, &p.origin.user_agent, &p.origin.staff),
+                ];
+                (l, row)
+            })
+            .collect();
+        push_by_unit(&mut rows, lines);
+        Ok(rows)
+    }
+
+    /// The refusals: every vote refused, with its reason.
+    async fn refusal_rows(
+        &self,
+        id: BallotId,
+        definition: &BallotDefinition,
+        units: &UnitCells,
+    ) -> Result<Vec<Vec<String>>> {
+        let tz = &definition.time_zone;
+        let mut rows = vec![
+            [
+                "unit",
+                "channel",
+                "at",
+                "at_utc",
+                "reason",
+                "voter_subject",
+                "origin",
+            ]
+            .map(str::to_owned)
+            .to_vec(),
+        ];
+        for r in self.store().voting().refusals(id).await? {
+            let (l, _) = unit_cells(units, &r.unit);
+            rows.push(vec![
+                l,
+                r.channel.as_str().to_owned(),
+                tz.format_precise(r.at),
+                r.at.to_rfc3339(),
+                r.reason.clone(),
+                r.voter.map(|s| s.to_string()).unwrap_or_default(),
+                origin_cell(&r.origin.ip, &r.origin.user_agent, &r.origin.staff),
+            ]);
+        }
+        Ok(rows)
     }
 
     /// What the certified results of a closed ballot print: the sealed results, the

@@ -2,7 +2,8 @@
 //! Weights are integers (millionths), so every comparison with a threshold is exact.
 
 use super::definition::{
-    Answer, BallotDefinition, Choice, Choices, ContestKind, Threshold, Weighting,
+    Answer, BallotDefinition, Candidate, Choice, Choices, Contest, ContestKind, Threshold,
+    Weighting,
 };
 use crate::{Error, Result};
 use cista_types::{Percent, Tracker, Weight};
@@ -138,6 +139,25 @@ fn zero() -> OptionCount {
     }
 }
 
+/// What every contest of one count is measured against.
+struct Counting {
+    weighting: Weighting,
+    quorum_reached: bool,
+    min_turnout_reached: Option<bool>,
+    /// All the voting interests (weights or units), for shares of all interests.
+    all_interests: i128,
+}
+
+impl Counting {
+    /// A count as the ballot measures it: weight for a weighted ballot, ballots otherwise.
+    fn measure(&self, c: &OptionCount) -> i128 {
+        match self.weighting {
+            Weighting::Weighted => i128::from(c.weight),
+            Weighting::PerUnit => i128::from(c.ballots),
+        }
+    }
+}
+
 /// Counts `ballots` under `definition`. Each ballot must match the definition exactly; the
 /// number of ballots must equal the number of units that took part (a box with more ballots
 /// than participants, or fewer, is an integrity failure, not a result).
@@ -153,15 +173,13 @@ pub fn tally(
             turnout.voted_units
         )));
     }
-    let measure = |c: &OptionCount| -> i128 {
-        match definition.weighting {
-            Weighting::Weighted => i128::from(c.weight),
-            Weighting::PerUnit => i128::from(c.ballots),
-        }
-    };
-    let quorum_reached = turnout.quorum_reached(definition);
-    let min_turnout_reached = turnout.min_turnout_reached(definition);
     let (_, all_interests) = turnout.quorum_measure(definition.weighting);
+    let counting = Counting {
+        weighting: definition.weighting,
+        quorum_reached: turnout.quorum_reached(definition),
+        min_turnout_reached: turnout.min_turnout_reached(definition),
+        all_interests,
+    };
     for b in ballots {
         b.choices.check(definition)?;
         if definition.weighting == Weighting::PerUnit && b.weight != Weight::ONE {
@@ -173,130 +191,153 @@ pub fn tally(
 
     let mut contests = Vec::with_capacity(definition.contests.len());
     for (index, contest) in definition.contests.iter().enumerate() {
-        let choices = ballots
+        let choices: Vec<(&CountedBallot, &Choice)> = ballots
             .iter()
-            .filter_map(|b| b.choices.0.get(index).map(|c| (b, c)));
-        match &contest.kind {
+            .filter_map(|b| b.choices.0.get(index).map(|c| (b, c)))
+            .collect();
+        contests.push(match &contest.kind {
             ContestKind::Resolution { threshold } => {
-                let (mut yes, mut no, mut abstain) = (zero(), zero(), zero());
-                for (b, choice) in choices {
-                    if let Choice::Answer { answer, .. } = choice {
-                        let slot = match answer {
-                            Answer::Yes => &mut yes,
-                            Answer::No => &mut no,
-                            Answer::Abstain => &mut abstain,
-                        };
-                        add(slot, b.weight)?;
-                    }
-                }
-                let (y, n) = (measure(&yes), measure(&no));
-                let threshold_met = match threshold {
-                    Threshold::MajorityOfCast => y > n,
-                    Threshold::TwoThirdsOfCast => y + n > 0 && y * 3 >= (y + n) * 2,
-                    Threshold::ShareOfAllInterests { percent } => {
-                        all_interests > 0 && y > 0 && percent.reached_by(y, all_interests)
-                    }
-                };
-                contests.push(ContestResult::Resolution {
-                    contest: contest.id,
-                    title: contest.title.clone(),
-                    yes,
-                    no,
-                    abstain,
-                    threshold: *threshold,
-                    threshold_met,
-                    passed: threshold_met && quorum_reached,
-                });
+                count_resolution(&counting, contest, *threshold, &choices)?
             }
             ContestKind::Election {
                 seats, candidates, ..
-            } => {
-                let mut counts: Vec<CandidateResult> = candidates
-                    .iter()
-                    .map(|c| CandidateResult {
-                        id: c.id,
-                        name: c.name.clone(),
-                        votes: zero(),
-                        elected: false,
-                    })
-                    .collect();
-                let mut blank = 0;
-                for (b, choice) in choices {
-                    if let Choice::Candidates { candidates, .. } = choice {
-                        if candidates.is_empty() {
-                            blank += 1;
-                        }
-                        for id in candidates {
-                            if let Some(c) = counts.iter_mut().find(|c| c.id == *id) {
-                                add(&mut c.votes, b.weight)?;
-                            }
-                        }
-                    }
-                }
-                counts.sort_by(|a, b| {
-                    measure(&b.votes)
-                        .cmp(&measure(&a.votes))
-                        .then_with(|| a.name.cmp(&b.name))
-                });
-                let seats_n = *seats as usize;
-                // The measure of the last seat, and of the first candidate below it: equal
-                // and above zero means a tie for the last seat(s).
-                let last_in = counts
-                    .get(seats_n.saturating_sub(1))
-                    .map(|c| measure(&c.votes));
-                let first_out = counts.get(seats_n).map(|c| measure(&c.votes));
-                let tie_value = match (last_in, first_out) {
-                    (Some(a), Some(b)) if a == b && a > 0 => Some(a),
-                    _ => None,
-                };
-                for c in &mut counts {
-                    let m = measure(&c.votes);
-                    c.elected = m > 0
-                        && match tie_value {
-                            Some(t) => m > t,
-                            None => last_in.is_some_and(|l| m >= l),
-                        };
-                }
-                let tied: Vec<u32> = match tie_value {
-                    Some(t) => counts
-                        .iter()
-                        .filter(|c| measure(&c.votes) == t)
-                        .map(|c| c.id)
-                        .collect(),
-                    None => Vec::new(),
-                };
-                let elected = counts.iter().filter(|c| c.elected).count() as u32;
-                let open_seats = seats.saturating_sub(elected);
-                let valid = quorum_reached && min_turnout_reached.unwrap_or(true);
-                let open_seats = if valid {
-                    open_seats
-                } else {
-                    for c in &mut counts {
-                        c.elected = false;
-                    }
-                    *seats
-                };
-                contests.push(ContestResult::Election {
-                    contest: contest.id,
-                    title: contest.title.clone(),
-                    seats: *seats,
-                    candidates: counts,
-                    tied,
-                    open_seats,
-                    blank,
-                    valid,
-                });
-            }
-        }
+            } => count_election(&counting, contest, *seats, candidates, &choices)?,
+        });
     }
     Ok(Tally {
         turnout,
         quorum: definition.quorum,
-        quorum_reached,
+        quorum_reached: counting.quorum_reached,
         min_turnout: definition.min_turnout,
-        min_turnout_reached,
+        min_turnout_reached: counting.min_turnout_reached,
         ballots_counted: ballots.len() as u64,
         contests,
+    })
+}
+
+/// Counts a resolution: yes, no and abstain, and whether yes reached the threshold.
+fn count_resolution(
+    counting: &Counting,
+    contest: &Contest,
+    threshold: Threshold,
+    choices: &[(&CountedBallot, &Choice)],
+) -> Result<ContestResult> {
+    let (mut yes, mut no, mut abstain) = (zero(), zero(), zero());
+    for (b, choice) in choices {
+        if let Choice::Answer { answer, .. } = choice {
+            let slot = match answer {
+                Answer::Yes => &mut yes,
+                Answer::No => &mut no,
+                Answer::Abstain => &mut abstain,
+            };
+            add(slot, b.weight)?;
+        }
+    }
+    let (y, n) = (counting.measure(&yes), counting.measure(&no));
+    let all_interests = counting.all_interests;
+    let threshold_met = match threshold {
+        Threshold::MajorityOfCast => y > n,
+        Threshold::TwoThirdsOfCast => y + n > 0 && y * 3 >= (y + n) * 2,
+        Threshold::ShareOfAllInterests { percent } => {
+            all_interests > 0 && y > 0 && percent.reached_by(y, all_interests)
+        }
+    };
+    Ok(ContestResult::Resolution {
+        contest: contest.id,
+        title: contest.title.clone(),
+        yes,
+        no,
+        abstain,
+        threshold,
+        threshold_met,
+        passed: threshold_met && counting.quorum_reached,
+    })
+}
+
+/// Counts an election: each candidate's votes, who is elected, who is tied for the last
+/// seat(s), and whether the election is valid at all.
+fn count_election(
+    counting: &Counting,
+    contest: &Contest,
+    seats: u32,
+    candidates: &[Candidate],
+    choices: &[(&CountedBallot, &Choice)],
+) -> Result<ContestResult> {
+    let measure = |c: &OptionCount| counting.measure(c);
+    let mut counts: Vec<CandidateResult> = candidates
+        .iter()
+        .map(|c| CandidateResult {
+            id: c.id,
+            name: c.name.clone(),
+            votes: zero(),
+            elected: false,
+        })
+        .collect();
+    let mut blank = 0;
+    for (b, choice) in choices {
+        if let Choice::Candidates { candidates, .. } = choice {
+            if candidates.is_empty() {
+                blank += 1;
+            }
+            for id in candidates {
+                if let Some(c) = counts.iter_mut().find(|c| c.id == *id) {
+                    add(&mut c.votes, b.weight)?;
+                }
+            }
+        }
+    }
+    counts.sort_by(|a, b| {
+        measure(&b.votes)
+            .cmp(&measure(&a.votes))
+            .then_with(|| a.name.cmp(&b.name))
+    });
+    let seats_n = seats as usize;
+    // The measure of the last seat, and of the first candidate below it: equal
+    // and above zero means a tie for the last seat(s).
+    let last_in = counts
+        .get(seats_n.saturating_sub(1))
+        .map(|c| measure(&c.votes));
+    let first_out = counts.get(seats_n).map(|c| measure(&c.votes));
+    let tie_value = match (last_in, first_out) {
+        (Some(a), Some(b)) if a == b && a > 0 => Some(a),
+        _ => None,
+    };
+    for c in &mut counts {
+        let m = measure(&c.votes);
+        c.elected = m > 0
+            && match tie_value {
+                Some(t) => m > t,
+                None => last_in.is_some_and(|l| m >= l),
+            };
+    }
+    let tied: Vec<u32> = match tie_value {
+        Some(t) => counts
+            .iter()
+            .filter(|c| measure(&c.votes) == t)
+            .map(|c| c.id)
+            .collect(),
+        None => Vec::new(),
+    };
+    let elected = counts.iter().filter(|c| c.elected).count() as u32;
+    let open_seats = seats.saturating_sub(elected);
+    let valid = counting.quorum_reached && counting.min_turnout_reached.unwrap_or(true);
+    let open_seats = if valid {
+        open_seats
+    } else {
+        for c in &mut counts {
+            c.elected = false;
+        }
+        seats
+    };
+    Ok(ContestResult::Election {
+        contest: contest.id,
+        title: contest.title.clone(),
+        seats,
+        candidates: counts,
+        tied,
+        open_seats,
+        blank,
+        valid,
     })
 }
 

@@ -1,0 +1,270 @@
+//! Voting records that cannot change, corrections, reminders and identifying weights.
+
+use super::*;
+
+pub async fn voting_records_cannot_be_changed_or_deleted(h: &Harness) {
+    let cista = h.cista().await;
+    let a = association(h, &cista, "retention").await;
+    let ballot = open_ballot(h, &cista, &a, Secrecy::Secret, Weighting::PerUnit).await;
+    let hash = hash_of(&cista, ballot).await;
+    cista
+        .cast_vote(
+            &a.voter("101"),
+            request(ballot, a.unit("101"), &hash, &[("c1", "yes")]),
+        )
+        .await
+        .unwrap();
+    let db = h.store.connection();
+    let refuse = |sql: String| async move {
+        let result = db.execute_unprepared(&sql).await;
+        assert!(result.is_err(), "the database must refuse `{sql}`");
+        assert!(result.unwrap_err().to_string().contains("cista:"), "{sql}");
+    };
+    refuse(format!(
+        "UPDATE ballots SET definition = '{{}}' WHERE id = {ballot}"
+    ))
+    .await;
+    refuse(format!(
+        "DELETE FROM participation WHERE ballot_id = {ballot}"
+    ))
+    .await;
+    refuse(format!(
+        "UPDATE participation SET channel = 'paper' WHERE ballot_id = {ballot}"
+    ))
+    .await;
+    refuse(format!(
+        "DELETE FROM ballot_roll WHERE ballot_id = {ballot}"
+    ))
+    .await;
+    refuse(format!(
+        "UPDATE ballot_box SET weight_micros = 9 WHERE ballot_id = {ballot}"
+    ))
+    .await;
+    refuse(format!("DELETE FROM ballots WHERE id = {ballot}")).await;
+    close(h, &cista, ballot).await;
+    refuse(format!("DELETE FROM ballot_box WHERE ballot_id = {ballot}")).await;
+    refuse(format!(
+        "UPDATE ballots SET results = '{{}}' WHERE id = {ballot}"
+    ))
+    .await;
+    refuse(format!(
+        "UPDATE ballots SET status = 'published' WHERE id = {ballot}"
+    ))
+    .await;
+    // The definition cannot change through the core either, and a correction is a reissue.
+    let err = cista
+        .update_ballot_settings(
+            &operator(),
+            a.org,
+            ballot,
+            settings(h, Secrecy::Secret, Weighting::PerUnit),
+        )
+        .await
+        .unwrap_err();
+    assert_eq!(err.code(), "conflict");
+}
+
+pub async fn a_correction_is_a_cancel_and_a_reissue(h: &Harness) {
+    let cista = h.cista().await;
+    let a = association(h, &cista, "reissue").await;
+    let ballot = open_ballot(h, &cista, &a, Secrecy::Secret, Weighting::PerUnit).await;
+    let hash = hash_of(&cista, ballot).await;
+    cista
+        .cast_vote(
+            &a.voter("101"),
+            request(ballot, a.unit("101"), &hash, &[("c1", "yes")]),
+        )
+        .await
+        .unwrap();
+    let err = cista
+        .cancel_ballot(&operator(), a.org, ballot, " ")
+        .await
+        .unwrap_err();
+    assert_eq!(err.code(), "invalid_input");
+    cista
+        .cancel_ballot(&operator(), a.org, ballot, "candidate name misspelt")
+        .await
+        .unwrap();
+    let err = cista
+        .cast_vote(
+            &a.voter("102"),
+            request(ballot, a.unit("102"), &hash, &[("c1", "yes")]),
+        )
+        .await
+        .unwrap_err();
+    assert_eq!(err.code(), "ballot_not_open");
+    let copy = cista
+        .reissue_ballot(&operator(), a.org, ballot)
+        .await
+        .unwrap();
+    let copy = cista.ballot(&operator(), a.org, copy).await.unwrap();
+    assert_eq!(copy.status(), BallotStatus::Draft);
+    assert_eq!(copy.stored.replaces, Some(ballot));
+    assert_eq!(copy.definition.contests.len(), 2);
+    // The cancelled ballot's record stays.
+    assert_eq!(counts(h, ballot).await.0, 1);
+    let kinds = audit_kinds(&cista).await;
+    assert!(kinds.contains(&"ballot.cancelled".to_owned()));
+    assert_eq!(kinds.iter().filter(|k| *k == "ballot.created").count(), 2);
+}
+
+pub async fn owners_are_notified_and_reminded_until_they_vote(h: &Harness) {
+    let cista = h.cista().await;
+    let a = association(h, &cista, "notices").await;
+    h.deliver_all(&cista).await;
+    let ballot = open_ballot(h, &cista, &a, Secrecy::Secret, Weighting::PerUnit).await;
+    let sent = h.deliver_all(&cista).await;
+    let published: Vec<_> = sent
+        .iter()
+        .filter(|d| {
+            matches!(
+                d.notice,
+                Notice::Voting(VotingNotice::BallotPublished { .. })
+            )
+        })
+        .collect();
+    // Everyone who votes for a unit: Ana (101, 102), Bo and Cy (103, no designated voter),
+    // Di (104's designated voter, not Ed), Fay, Gus, Hal, Ivy.
+    assert_eq!(
+        published.len(),
+        8,
+        "{:?}",
+        published.iter().map(|d| &d.address).collect::<Vec<_>>()
+    );
+    let ana = published
+        .iter()
+        .find(|d| d.address == "ana@palm.example")
+        .unwrap();
+    let Notice::Voting(VotingNotice::BallotPublished {
+        online_units,
+        paper_units,
+        set_password_link,
+        vote_link,
+        ..
+    }) = &ana.notice
+    else {
+        panic!()
+    };
+    assert_eq!(online_units, &vec!["101".to_owned(), "102".to_owned()]);
+    assert!(paper_units.is_empty());
+    assert!(set_password_link.is_some(), "Ana has no password yet");
+    assert!(vote_link.ends_with(&format!("/vote/{ballot}")));
+    assert!(!published.iter().any(|d| d.address == "ed@palm.example"));
+    let gus = published
+        .iter()
+        .find(|d| d.address == "gus@palm.example")
+        .unwrap();
+    let Notice::Voting(VotingNotice::BallotPublished { paper_units, .. }) = &gus.notice else {
+        panic!()
+    };
+    assert_eq!(paper_units, &vec!["106".to_owned()]);
+    // The SMS form goes to the one owner with a mobile number.
+    let sms: Vec<_> = sent
+        .iter()
+        .filter(|d| matches!(d.notice, Notice::Voting(VotingNotice::BallotSms { .. })))
+        .collect();
+    assert_eq!(sms.len(), 1);
+    assert_eq!(sms[0].address, "+13055550101");
+
+    // Ana votes for 101 only; the reminder names just 102.
+    let hash = hash_of(&cista, ballot).await;
+    cista
+        .cast_vote(
+            &a.voter("101"),
+            request(ballot, a.unit("101"), &hash, &[("c1", "yes")]),
+        )
+        .await
+        .unwrap();
+    cista
+        .send_reminders(&operator(), a.org, ballot)
+        .await
+        .unwrap();
+    let err = cista
+        .send_reminders(&operator(), a.org, ballot)
+        .await
+        .unwrap_err();
+    assert_eq!(err.code(), "conflict", "one manual reminder an hour");
+    let reminded = h.deliver_all(&cista).await;
+    let ana = reminded
+        .iter()
+        .find(|d| {
+            d.address == "ana@palm.example"
+                && matches!(
+                    d.notice,
+                    Notice::Voting(VotingNotice::BallotReminder { .. })
+                )
+        })
+        .unwrap();
+    let Notice::Voting(VotingNotice::BallotReminder { online_units, .. }) = &ana.notice else {
+        panic!()
+    };
+    assert_eq!(online_units, &vec!["102".to_owned()]);
+
+    // The scheduled reminder (48 hours before the close) goes once, even with two workers.
+    let closes = cista
+        .store()
+        .voting()
+        .ballot(ballot)
+        .await
+        .unwrap()
+        .unwrap()
+        .closes_at;
+    h.clock.set(closes.plus(Duration::hours(-47)));
+    let (x, y) = tokio::join!(
+        cista.run_voting_work(&Actor::System),
+        cista.run_voting_work(&Actor::System)
+    );
+    // Eight emails (every voter of a unit still to vote) and Ana's SMS.
+    assert_eq!(x.unwrap().reminders + y.unwrap().reminders, 9);
+    assert_eq!(
+        cista
+            .run_voting_work(&Actor::System)
+            .await
+            .unwrap()
+            .reminders,
+        0
+    );
+}
+
+pub async fn a_weighted_secret_ballot_refuses_weights_that_identify_units(h: &Harness) {
+    let cista = h.cista().await;
+    let a = association(h, &cista, "weights").await;
+    let id = cista
+        .create_ballot(
+            &operator(),
+            a.org,
+            settings(h, Secrecy::Secret, Weighting::Weighted),
+        )
+        .await
+        .unwrap();
+    cista
+        .add_contest(
+            &operator(),
+            a.org,
+            id,
+            NewContest {
+                title: "Budget".to_owned(),
+                description: String::new(),
+                kind: ContestKind::Resolution {
+                    threshold: Threshold::MajorityOfCast,
+                },
+            },
+        )
+        .await
+        .unwrap();
+    // Units 101 (1.25) and 102 (0.75) have weights no other unit has.
+    let err = cista
+        .publish_ballot(&operator(), a.org, id)
+        .await
+        .unwrap_err();
+    assert_eq!(err.code(), "invalid_input");
+    assert!(err.to_string().contains("101, 102"), "{err}");
+    // One vote per unit is fine.
+    let mut s = settings(h, Secrecy::Secret, Weighting::PerUnit);
+    s.title = "Budget".to_owned();
+    cista
+        .update_ballot_settings(&operator(), a.org, id, s)
+        .await
+        .unwrap();
+    cista.publish_ballot(&operator(), a.org, id).await.unwrap();
+}

@@ -1,0 +1,136 @@
+//! The roster import: checked whole, previewed, then applied.
+
+use super::*;
+
+pub async fn the_roster_is_checked_whole_previewed_then_applied(h: &Harness) {
+    let cista = h.cista().await;
+    let org = h.org(&cista, "roster").await;
+
+    a_bad_roster_is_refused_whole(&cista, org.id).await;
+    a_clean_roster_is_previewed_then_applied(&cista, org.id).await;
+
+    // Importing the same file again changes nothing.
+    let again = cista
+        .plan_import(&operator(), org.id, roster().as_bytes())
+        .await
+        .unwrap();
+    assert!(again.is_empty(), "{again:?}");
+    assert_eq!(again.units_unchanged, 8);
+
+    // A changed file: a weight, a new owner, a unit gone, a new unit.
+    let changed = roster()
+        .replace("107,1,Hal,Qi", "107,2,Hal,Qi")
+        .replace("108,1,Ivy,Ro,ivy@palm.example,,,yes\n", "")
+        + "109,1,Jo,Su,jo@palm.example,,,\n105,,Kim,Oh,kim@palm.example,,,\n";
+    let plan = cista
+        .plan_import(&operator(), org.id, changed.as_bytes())
+        .await
+        .unwrap();
+    assert_eq!(plan.units_added, vec!["109"]);
+    assert_eq!(plan.units_retired, vec!["108"]);
+    assert_eq!(plan.units_changed.len(), 1);
+    assert_eq!(plan.units_changed[0].changes, vec!["weight 1 → 2"]);
+    assert_eq!(
+        plan.owners_added,
+        vec![
+            ("105".to_owned(), "Kim Oh".to_owned()),
+            ("109".to_owned(), "Jo Su".to_owned())
+        ]
+    );
+    assert_eq!(
+        plan.owners_removed,
+        vec![("108".to_owned(), "Ivy Ro".to_owned())]
+    );
+    cista
+        .apply_import(
+            &operator(),
+            org.id,
+            changed.as_bytes(),
+            &plan.fingerprint,
+            &|_, _| {},
+        )
+        .await
+        .unwrap();
+    let a = load(&cista, org.id).await;
+    assert!(a.unit("108").retired_at.is_some());
+    assert_eq!(a.unit("107").weight.to_string(), "2");
+    assert_eq!(a.owners_of("105").len(), 2);
+
+    // Only owners and administrators import.
+    let member = a.voter("101");
+    let err = cista
+        .plan_import(&member, org.id, roster().as_bytes())
+        .await
+        .unwrap_err();
+    assert!(matches!(err, Error::Forbidden { .. }), "{err:?}");
+}
+
+/// A file with problems is refused whole: nothing is written.
+async fn a_bad_roster_is_refused_whole(cista: &Cista, org: OrgId) {
+    // A file with problems is refused whole: nothing is written.
+    let bad = format!("{HEADER}101,1,Ana,Ruiz,ana@palm.example,,,\n102,x,Bo,Li,bo@palm,,,\n");
+    let Err(Error::ImportRejected(problems)) =
+        cista.plan_import(&operator(), org, bad.as_bytes()).await
+    else {
+        panic!("a bad file must be rejected");
+    };
+    let text: Vec<String> = problems.iter().map(ToString::to_string).collect();
+    assert_eq!(text.len(), 2, "{text:?}");
+    assert!(text[0].starts_with("line 3, column weight"), "{text:?}");
+    assert!(text[1].starts_with("line 3, column email"), "{text:?}");
+    assert!(cista.store().voting().units(org).await.unwrap().is_empty());
+    assert!(cista.store().members(org).await.unwrap().is_empty());
+}
+
+/// A clean file: the preview, then the import (not with another preview's fingerprint).
+async fn a_clean_roster_is_previewed_then_applied(cista: &Cista, org: OrgId) {
+    // A clean file: the preview, then the import.
+    let plan = cista
+        .plan_import(&operator(), org, roster().as_bytes())
+        .await
+        .unwrap();
+    assert_eq!(plan.units_added.len(), 8);
+    assert_eq!(plan.owners_added.len(), 10);
+    assert_eq!(plan.people_new, 9, "Ana owns two units and is one person");
+    let wrong = cista
+        .apply_import(
+            &operator(),
+            org,
+            roster().as_bytes(),
+            "not-the-preview",
+            &|_, _| {},
+        )
+        .await
+        .unwrap_err();
+    assert!(matches!(wrong, Error::Conflict(_)), "{wrong:?}");
+    assert!(cista.store().voting().units(org).await.unwrap().is_empty());
+    let progress = std::sync::Mutex::new(Vec::new());
+    let done = cista
+        .apply_import(
+            &operator(),
+            org,
+            roster().as_bytes(),
+            &plan.fingerprint,
+            &|d, t| {
+                progress.lock().unwrap().push((d, t));
+            },
+        )
+        .await
+        .unwrap();
+    assert_eq!(done.people_new, 9);
+    let progress = progress.into_inner().unwrap();
+    assert_eq!(progress.last(), Some(&(plan.work(), plan.work())));
+    let a = load(cista, org).await;
+    assert_eq!(a.units.len(), 8);
+    assert_eq!(a.owners_of("101"), a.owners_of("102"));
+    assert_eq!(a.unit("101").weight.to_string(), "1.25");
+    assert_eq!(a.unit("101").consent, ConsentStatus::Consented);
+    assert_eq!(a.unit("105").consent, ConsentStatus::None);
+    assert_eq!(a.unit("106").consent, ConsentStatus::OptedOut);
+    assert_eq!(cista.store().members(org).await.unwrap().len(), 9);
+    assert!(
+        audit_kinds(cista)
+            .await
+            .contains(&"units.imported".to_owned())
+    );
+}

@@ -1,0 +1,188 @@
+//! Secrecy: the secret ballot box links nothing to the ledger; a recorded ballot does.
+
+use super::*;
+
+pub async fn a_secret_ballot_box_holds_nothing_that_links_it_to_the_ledger(h: &Harness) {
+    let cista = h.cista().await;
+    let a = association(h, &cista, "secret").await;
+    let ballot = open_ballot(h, &cista, &a, Secrecy::Secret, Weighting::PerUnit).await;
+    let hash = hash_of(&cista, ballot).await;
+    // Cast in a known order, a minute apart.
+    let order = ["101", "102", "103", "104", "107", "108"];
+    let mut cast_trackers = Vec::new();
+    for label in order {
+        h.advance(Duration::minutes(1));
+        let receipt = cista
+            .cast_vote(
+                &a.voter(label),
+                request(ballot, a.unit(label), &hash, &[("c1", "yes"), ("c2", "1")]),
+            )
+            .await
+            .unwrap();
+        cast_trackers.push(receipt.tracker.as_i64());
+    }
+    // A paper envelope checked in: a participation row, nothing in the box yet (its inner
+    // ballot goes in with a batch, with no unit: see the paper suite).
+    cista
+        .check_in_envelope(&operator(), ballot, a.unit("105").id, VoteOrigin::default())
+        .await
+        .unwrap();
+
+    the_ballot_box_has_no_linking_columns(h, ballot).await;
+
+    // Trackers are random, not sequential: cast order is not their order (1 in 720 chance).
+    let mut sorted = cast_trackers.clone();
+    sorted.sort_unstable();
+    assert_ne!(
+        cast_trackers, sorted,
+        "trackers must not grow with casting order"
+    );
+
+    // After the worker's shuffle, storage order is tracker order, whatever the casting order.
+    cista.run_voting_work(&Actor::System).await.unwrap();
+    let stored = if h.is_postgres() {
+        rows_i64(
+            h,
+            &format!("SELECT tracker FROM ballot_box WHERE ballot_id = {ballot} ORDER BY ctid"),
+        )
+        .await
+    } else {
+        // The tracker is the rowid: rows live in the table's B-tree in tracker order.
+        let rows = rows_i64(h, "SELECT rowid, tracker FROM ballot_box").await;
+        assert!(rows.iter().all(|r| r[0] == r[1]), "{rows:?}");
+        rows_i64(h, "SELECT tracker FROM ballot_box").await
+    };
+    let stored: Vec<i64> = stored.into_iter().map(|r| r[0]).collect();
+    let mut all = stored.clone();
+    all.sort_unstable();
+    assert_eq!(stored, all, "storage order is tracker order");
+    assert_eq!(stored.len(), 6);
+
+    if h.is_postgres() {
+        // No row of the box keeps the transaction id of the cast that wrote it.
+        let box_xmins: BTreeSet<String> = rows_text(
+            h,
+            &format!("SELECT xmin::text FROM ballot_box WHERE ballot_id = {ballot}"),
+        )
+        .await
+        .into_iter()
+        .collect();
+        let ledger_xmins: BTreeSet<String> = rows_text(
+            h,
+            &format!("SELECT xmin::text FROM participation WHERE ballot_id = {ballot}"),
+        )
+        .await
+        .into_iter()
+        .collect();
+        assert_eq!(box_xmins.len(), 1, "one shuffle wrote every row");
+        assert!(box_xmins.is_disjoint(&ledger_xmins));
+    }
+
+    // The ledger has the units and times; nothing in the box refers to it.
+    let ledger = cista.store().voting().participation(ballot).await.unwrap();
+    assert_eq!(ledger.len(), 7);
+    let box_entries = cista.store().voting().box_entries(ballot).await.unwrap();
+    for e in &box_entries {
+        assert!(e.unit.is_none() && e.cast_at.is_none());
+        assert!(!ledger.iter().any(|p| p.unit.as_i64() == e.tracker.as_i64()));
+    }
+    // Choices are sealed: the raw bytes hold no readable choice.
+    let raw = h.raw_database_bytes().await;
+    let needle = br#""answer":"yes""#;
+    assert!(
+        !raw.windows(needle.len()).any(|w| w == needle),
+        "choices must be encrypted at rest"
+    );
+}
+
+/// The ballot box's columns name nothing linkable, and the two that could are empty.
+async fn the_ballot_box_has_no_linking_columns(h: &Harness, ballot: BallotId) {
+    // The ballot box's columns: nothing names a unit, person, session, address or time...
+    let columns: BTreeSet<String> = if h.is_postgres() {
+        rows_text(
+            h,
+            "SELECT column_name::text FROM information_schema.columns \
+             WHERE table_name = 'ballot_box' AND table_schema = current_schema()",
+        )
+        .await
+    } else {
+        rows_text(h, "SELECT name FROM pragma_table_info('ballot_box')").await
+    }
+    .into_iter()
+    .collect();
+    let expected: BTreeSet<String> = [
+        "tracker",
+        "ballot_id",
+        "weight_micros",
+        "choices",
+        "unit_id",
+        "cast_at",
+    ]
+    .map(str::to_owned)
+    .into();
+    assert_eq!(columns, expected);
+    // ...and the two that could are empty for a secret ballot.
+    let linked = rows_i64(
+        h,
+        &format!(
+            "SELECT COUNT(*) FROM ballot_box WHERE ballot_id = {ballot} \
+             AND (unit_id IS NOT NULL OR cast_at IS NOT NULL)"
+        ),
+    )
+    .await;
+    assert_eq!(linked, vec![vec![0]]);
+}
+
+pub async fn a_recorded_ballot_links_choices_to_the_unit(h: &Harness) {
+    let cista = h.cista().await;
+    let a = association(h, &cista, "recorded").await;
+    let ballot = open_ballot(h, &cista, &a, Secrecy::Recorded, Weighting::Weighted).await;
+    let hash = hash_of(&cista, ballot).await;
+    for (label, answer) in [
+        ("101", "yes"),
+        ("102", "yes"),
+        ("103", "no"),
+        ("104", "abstain"),
+    ] {
+        cista
+            .cast_vote(
+                &a.voter(label),
+                request(ballot, a.unit(label), &hash, &[("c1", answer), ("c2", "3")]),
+            )
+            .await
+            .unwrap();
+    }
+    let entries = cista.store().voting().box_entries(ballot).await.unwrap();
+    assert!(
+        entries
+            .iter()
+            .all(|e| e.unit.is_some() && e.cast_at.is_some())
+    );
+    close(h, &cista, ballot).await;
+    let csv = cista
+        .export_record(&operator(), a.org, ballot, RecordFile::RecordedVotes)
+        .await
+        .unwrap();
+    let text = String::from_utf8(csv).unwrap();
+    let lines: Vec<&str> = text.lines().collect();
+    assert_eq!(lines.len(), 5, "{text}");
+    assert!(lines[0].starts_with(
+        "unit,weight,received,received_utc,channel,tracker,Amend article 7,Board of directors"
+    ));
+    assert!(lines[1].starts_with("101,1.25,"), "{text}");
+    assert!(lines[1].ends_with(",yes,Carla Sosa"), "{text}");
+    assert!(
+        lines[3].starts_with("103,1,")
+            && lines[3].contains(",web,")
+            && lines[3].ends_with(",no,Carla Sosa"),
+        "{text}"
+    );
+    // A secret ballot has no such file.
+    let secret = open_ballot(h, &cista, &a, Secrecy::Secret, Weighting::PerUnit).await;
+    close(h, &cista, secret).await;
+    let err = cista
+        .export_record(&operator(), a.org, secret, RecordFile::RecordedVotes)
+        .await
+        .unwrap_err();
+    assert_eq!(err.code(), "invalid_input");
+}
