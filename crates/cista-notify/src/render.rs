@@ -216,7 +216,23 @@ pub fn render(delivery: &Delivery) -> Result<Rendered, askama::Error> {
                 ),
             }
         }
-        Notice::Voting(VotingNotice::BallotPublished {
+        Notice::Voting(notice) => render_voting(first_name, notice)?,
+        Notice::SmsCode { code, minutes } => Rendered {
+            subject: String::new(),
+            text: SmsCodeText {
+                code,
+                minutes: *minutes,
+            }
+            .render()?,
+            html: None,
+        },
+    })
+}
+
+/// Renders a voting notice (a published ballot, a reminder, or their SMS) for `first_name`.
+fn render_voting(first_name: &str, notice: &VotingNotice) -> Result<Rendered, askama::Error> {
+    Ok(match notice {
+        VotingNotice::BallotPublished {
             organization,
             title,
             opens,
@@ -226,7 +242,7 @@ pub fn render(delivery: &Delivery) -> Result<Rendered, askama::Error> {
             paper_units,
             set_password_link,
             device_test_link,
-        }) => Rendered {
+        } => Rendered {
             subject: format!("{organization}: vote on {title}"),
             text: BallotPublishedText {
                 first_name,
@@ -257,7 +273,7 @@ pub fn render(delivery: &Delivery) -> Result<Rendered, askama::Error> {
                 .render()?,
             ),
         },
-        Notice::Voting(VotingNotice::BallotReminder {
+        VotingNotice::BallotReminder {
             organization,
             title,
             closes,
@@ -265,7 +281,7 @@ pub fn render(delivery: &Delivery) -> Result<Rendered, askama::Error> {
             online_units,
             paper_units,
             set_password_link,
-        }) => Rendered {
+        } => Rendered {
             subject: format!("Reminder: {title} closes {closes}"),
             text: BallotReminderText {
                 first_name,
@@ -292,13 +308,13 @@ pub fn render(delivery: &Delivery) -> Result<Rendered, askama::Error> {
                 .render()?,
             ),
         },
-        Notice::Voting(VotingNotice::BallotSms {
+        VotingNotice::BallotSms {
             organization,
             title,
             closes,
             vote_link,
             reminder,
-        }) => Rendered {
+        } => Rendered {
             subject: String::new(),
             text: BallotSmsText {
                 organization,
@@ -306,15 +322,6 @@ pub fn render(delivery: &Delivery) -> Result<Rendered, askama::Error> {
                 closes,
                 vote_link,
                 reminder: *reminder,
-            }
-            .render()?,
-            html: None,
-        },
-        Notice::SmsCode { code, minutes } => Rendered {
-            subject: String::new(),
-            text: SmsCodeText {
-                code,
-                minutes: *minutes,
             }
             .render()?,
             html: None,

@@ -26,9 +26,9 @@ fn content_digest(bytes: &[u8]) -> String {
     )
 }
 
-#[tokio::test]
-async fn a_declared_sha256_is_checked_and_a_mismatch_keeps_nothing() {
-    let server = TestServer::start(Options::default()).await;
+/// A published form, a `forms.submit` token for it and one submission: the token's secret
+/// and the submission's id.
+async fn a_submission(server: &TestServer) -> (String, String) {
     let cista = &server.state.cista;
     let operator = Actor::operator("test");
     let org = cista
@@ -61,8 +61,8 @@ async fn a_declared_sha256_is_checked_and_a_mismatch_keeps_nothing() {
         .await
         .unwrap()
         .secret;
-    let client = server.client();
-    let r = client
+    let r = server
+        .client()
         .post(server.url(&format!("/api/v1/forms/{}/submissions", form.id)))
         .bearer_auth(&secret)
         .json(&json!({"idempotency_key": "d1-0001", "payload": {"depth_m": 3}}))
@@ -74,6 +74,37 @@ async fn a_declared_sha256_is_checked_and_a_mismatch_keeps_nothing() {
         .as_str()
         .unwrap()
         .to_owned();
+    (secret, id)
+}
+
+/// Every file under the blob store's directory; none may be a staged upload left behind.
+fn stored_blobs(server: &TestServer) -> usize {
+    let mut files = 0;
+    let mut todo = vec![server.data_dir().join("blobs")];
+    while let Some(dir) = todo.pop() {
+        for entry in std::fs::read_dir(&dir).unwrap() {
+            let path = entry.unwrap().path();
+            if path.is_dir() {
+                todo.push(path);
+            } else {
+                assert!(
+                    !path.display().to_string().contains("staging"),
+                    "a staged upload was left: {}",
+                    path.display()
+                );
+                files += 1;
+            }
+        }
+    }
+    files
+}
+
+#[tokio::test]
+async fn a_declared_sha256_is_checked_and_a_mismatch_keeps_nothing() {
+    let server = TestServer::start(Options::default()).await;
+    let cista = &server.state.cista;
+    let (secret, id) = a_submission(&server).await;
+    let client = server.client();
     let put = |name: &str, digest: Option<String>, bytes: Vec<u8>| {
         let mut request = client
             .put(server.url(&format!("/api/v1/submissions/{id}/files/{name}")))
@@ -138,23 +169,6 @@ async fn a_declared_sha256_is_checked_and_a_mismatch_keeps_nothing() {
         .unwrap();
     let names: Vec<&str> = attachments.iter().map(|a| a.name.as_str()).collect();
     assert_eq!(names, vec!["photo_1", "photo_2"]);
-    let mut files = 0;
-    let mut todo = vec![server.data_dir().join("blobs")];
-    while let Some(dir) = todo.pop() {
-        for entry in std::fs::read_dir(&dir).unwrap() {
-            let path = entry.unwrap().path();
-            if path.is_dir() {
-                todo.push(path);
-            } else {
-                assert!(
-                    !path.display().to_string().contains("staging"),
-                    "a staged upload was left: {}",
-                    path.display()
-                );
-                files += 1;
-            }
-        }
-    }
-    assert_eq!(files, 2);
+    assert_eq!(stored_blobs(&server), 2);
     server.stop().await;
 }

@@ -62,6 +62,7 @@ conformance! {
     app_tokens::a_duplicate_app_token_is_a_conflict_and_writes_nothing,
     strangers::a_strangers_sms_requests_neither_revoke_her_code_nor_use_up_her_budget,
     strangers::a_strangers_wrong_passwords_never_lock_her_out,
+    strangers::a_stolen_session_cannot_guess_the_password_on_the_change_form,
     strangers::a_strangers_requests_leave_her_reset_and_invitation_links_valid,
     strangers::attempts_are_counted_per_requester_cleared_and_purged,
     strangers::a_burst_of_requests_at_once_cannot_exceed_a_budget_or_a_lockout,

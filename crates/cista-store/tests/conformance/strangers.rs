@@ -4,6 +4,7 @@
 
 use crate::Harness;
 use crate::harness::{PASSWORD, invitee, token_of};
+use cista_core::platform::access::SignedIn;
 use cista_core::platform::access::requesters::Requester;
 use cista_core::platform::notices::Notice;
 use cista_core::ports::{AccessAttempt, AttemptKind, AttemptScope, CredentialPurpose};
@@ -120,27 +121,40 @@ pub async fn a_strangers_sms_requests_neither_revoke_her_code_nor_use_up_her_bud
     );
 }
 
+/// A member who signed in with her password from `address`, and that browser as she uses it
+/// afterwards: a device she signed in from, trusted for her.
+async fn member_on_her_laptop(
+    h: &Harness,
+    cista: &Cista,
+    org: &cista_core::ports::Organization,
+    (first, last, email): (&str, &str, &str),
+    address: &str,
+) -> (SignedIn, Requester) {
+    let subject = h
+        .active_person(cista, org, invitee(first, last, email, None, Role::Member))
+        .await
+        .subject;
+    let browser = from(cista, address);
+    let signed_in = cista.sign_in_from(email, PASSWORD, &browser).await.unwrap();
+    assert_eq!(signed_in.subject, subject);
+    let laptop = cista.requester(
+        Some(address.parse().unwrap()),
+        Some(&cista.device_cookie(subject, &browser).unwrap()),
+    );
+    (signed_in, laptop)
+}
+
 pub async fn a_strangers_wrong_passwords_never_lock_her_out(h: &Harness) {
     let cista = h.cista().await;
     let org = h.org(&cista, "palm-court").await;
-    let subject = h
-        .active_person(
-            &cista,
-            &org,
-            invitee("Bea", "Cruz", "bea@example.org", None, Role::Member),
-        )
-        .await
-        .subject;
-    let laptop = from(&cista, "192.0.2.20");
-    let first = cista
-        .sign_in_from("bea@example.org", PASSWORD, &laptop)
-        .await
-        .unwrap();
-    assert_eq!(first.subject, subject);
-    let laptop = cista.requester(
-        Some("192.0.2.20".parse().unwrap()),
-        Some(&cista.device_cookie(subject, &laptop).unwrap()),
-    );
+    let (_, laptop) = member_on_her_laptop(
+        h,
+        &cista,
+        &org,
+        ("Bea", "Cruz", "bea@example.org"),
+        "192.0.2.20",
+    )
+    .await;
 
     // A stranger guesses ten times: the stranger is locked out, even with the right password.
     let thief = stranger(&cista, 66);
@@ -485,4 +499,70 @@ pub async fn a_locked_account_is_read_fresh_after_the_other_transaction_commits(
             .is_none()
     );
     tx.commit_housekeeping().await.unwrap();
+}
+
+/// Someone holding a stolen session guesses the current password on the change form: each
+/// wrong guess counts toward the thief's own lockout (as at sign-in), so the guessing stops
+/// after five, even with the right password, while her own device can still change it; and
+/// the lock ends like a sign-in lock.
+pub async fn a_stolen_session_cannot_guess_the_password_on_the_change_form(h: &Harness) {
+    let cista = h.cista().await;
+    let org = h.org(&cista, "palm-court").await;
+    let (signed_in, laptop) = member_on_her_laptop(
+        h,
+        &cista,
+        &org,
+        ("Ida", "Vega", "ida@example.org"),
+        "192.0.2.30",
+    )
+    .await;
+    let actor = cista
+        .resolve_session(&signed_in.token)
+        .await
+        .unwrap()
+        .unwrap()
+        .actor
+        .unwrap();
+    let new = Password::parse("harbor-lilac-compass-58").unwrap();
+
+    let thief = stranger(&cista, 77);
+    for _ in 0..5 {
+        let wrong = cista
+            .change_password_from(&actor, "guess-123", &new, &thief)
+            .await
+            .unwrap_err();
+        assert_eq!(wrong.code(), "invalid_input");
+    }
+    let locked = cista
+        .change_password_from(&actor, PASSWORD, &new, &thief)
+        .await
+        .unwrap_err();
+    assert_eq!(locked.code(), "rate_limited");
+    // The same lock holds at sign-in for the thief; not for her laptop.
+    assert!(
+        cista
+            .sign_in_from("ida@example.org", PASSWORD, &thief)
+            .await
+            .is_err()
+    );
+    cista
+        .change_password_from(&actor, PASSWORD, &new, &laptop)
+        .await
+        .expect("her own device is not locked by the thief's guesses");
+    let audit: Vec<String> = h
+        .store
+        .audit_entries(0, 1000)
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|e| e.kind)
+        .collect();
+    assert_eq!(
+        audit
+            .iter()
+            .filter(|k| *k == "password.change_failed")
+            .count(),
+        5
+    );
+    assert!(audit.iter().any(|k| k == "password.changed"));
 }

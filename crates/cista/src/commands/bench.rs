@@ -115,6 +115,78 @@ async fn bench(
     target: &Target,
     label: &str,
 ) -> Result<(), Failure> {
+    let listener = std::net::TcpListener::bind("127.0.0.1:0")
+        .map_err(|e| Failure(format!("cannot listen on loopback: {e}")))?;
+    let addr = listener.local_addr().map_err(|e| Failure(e.to_string()))?;
+    let origin = format!("https://localhost:{}", addr.port());
+    let (cista, store) = open_instance(target, dir, &origin, voters).await?;
+    println!("Setting up {voters} units with one owner each ({label})…");
+    let BenchAssociation {
+        ballot,
+        hash,
+        units,
+        ..
+    } = seed_association(&cista, voters).await?;
+
+    // The server, on loopback, with its own certificate.
+    let (state, ca) = loopback_state(&cista, &origin, dir)?;
+    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+    let server = tokio::spawn(cista_http::serve(
+        state,
+        Listeners {
+            https: listener,
+            http_redirect: None,
+        },
+        async {
+            let _ = stopped.await;
+        },
+        Duration::from_secs(5),
+    ));
+
+    // Every owner signs in through the form: a real session and its CSRF token each.
+    println!("Signing in {voters} owners over HTTPS…");
+    let browsers = sign_in_all(&origin, addr, &ca, voters, concurrency).await?;
+
+    // The measured part: one cast per unit, `concurrency` at a time.
+    println!("Casting {voters} ballots, {concurrency} at a time…");
+    let started = Instant::now();
+    let mut latencies = cast_all(&origin, ballot, &hash, browsers, units, concurrency).await?;
+    let wall = started.elapsed();
+    let _ = stop.send(());
+    let _ = server.await;
+    latencies.sort();
+
+    let stored = store.voting().participation(ballot).await?.len() as u64;
+    // The same database's raw durable single-row commit rate, in the same run.
+    let mut commits = store
+        .measure_commits(args.commits)
+        .await
+        .map_err(fail("raw commits"))?;
+    commits.sort();
+    print_report(
+        label,
+        voters,
+        concurrency,
+        wall,
+        &latencies,
+        &commits,
+        stored,
+    );
+    if stored != voters as u64 {
+        return Err(Failure(format!(
+            "{stored} votes stored for {voters} casts answered 200"
+        )));
+    }
+    Ok(())
+}
+
+/// Migrates the scratch database and opens Cista on it, with a fresh key file in `dir`.
+async fn open_instance(
+    target: &Target,
+    dir: &std::path::Path,
+    origin: &str,
+    voters: usize,
+) -> Result<(Cista, Arc<SeaStore>), Failure> {
     let store = SeaStore::connect_and_migrate(
         target,
         &ConnectOptions {
@@ -127,10 +199,6 @@ async fn bench(
     let vault = SeaVault::on(&store);
     vault.migrate().await?;
     let keys = LocalKeyFile::create(&dir.join("bench.kek"), &OsRng, SystemClock.now())?;
-    let listener = std::net::TcpListener::bind("127.0.0.1:0")
-        .map_err(|e| Failure(format!("cannot listen on loopback: {e}")))?;
-    let addr = listener.local_addr().map_err(|e| Failure(e.to_string()))?;
-    let origin = format!("https://localhost:{}", addr.port());
     let store = Arc::new(store);
     let deps = Deps {
         store: store.clone(),
@@ -139,7 +207,7 @@ async fn bench(
         clock: Arc::new(SystemClock),
         rng: Arc::new(OsRng),
         settings: AccessSettings {
-            public_origin: origin.clone(),
+            public_origin: origin.to_owned(),
             concurrent_hashes: 2,
             hash_queue: voters.max(64),
             ..AccessSettings::default()
@@ -147,15 +215,16 @@ async fn bench(
     };
     let operator = Actor::operator("bench");
     let (cista, _) = Cista::open_or_initialize(deps, &operator, None).await?;
-    println!("Setting up {voters} units with one owner each ({label})…");
-    let BenchAssociation {
-        ballot,
-        hash,
-        units,
-        ..
-    } = seed_association(&cista, voters).await?;
+    Ok((cista, store))
+}
 
-    // The server, on loopback, with its own certificate.
+/// The server's state with a self-signed certificate for `localhost` (no rate limit on
+/// sign-in, no backup), and that certificate for the clients to trust.
+fn loopback_state(
+    cista: &Cista,
+    origin: &str,
+    dir: &std::path::Path,
+) -> Result<(AppState, reqwest::Certificate), Failure> {
     let key = rcgen::KeyPair::generate().map_err(|e| Failure(e.to_string()))?;
     let params = rcgen::CertificateParams::new(vec!["localhost".to_owned()])
         .map_err(|e| Failure(e.to_string()))?;
@@ -165,7 +234,7 @@ async fn bench(
     let tls = TlsSettings::from_pem(cert.pem().as_bytes(), key.serialize_pem().as_bytes())?;
     let state = AppState::new(cista_http::Shared {
         cista: cista.clone(),
-        public_origin: Arc::from(origin.as_str()),
+        public_origin: Arc::from(origin),
         tls: Arc::new(tls),
         tls_stats: Arc::new(TlsStats::default()),
         http_redirect: false,
@@ -186,32 +255,25 @@ async fn bench(
             .map_err(|e| Failure(e.to_string()))?,
         ),
     });
-    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
-    let server = tokio::spawn(cista_http::serve(
-        state,
-        Listeners {
-            https: listener,
-            http_redirect: None,
-        },
-        async {
-            let _ = stopped.await;
-        },
-        Duration::from_secs(5),
-    ));
     let ca = reqwest::Certificate::from_pem(cert.pem().as_bytes())
         .map_err(|e| Failure(e.to_string()))?;
+    Ok((state, ca))
+}
 
-    // Every owner signs in through the form: a real session and its CSRF token each.
-    println!("Signing in {voters} owners over HTTPS…");
-    let browsers = sign_in_all(&origin, addr, &ca, voters, concurrency).await?;
-
-    // The measured part: one cast per unit, `concurrency` at a time.
-    println!("Casting {voters} ballots, {concurrency} at a time…");
-    let started = Instant::now();
+/// Casts one vote per unit through the ballot form, `concurrency` at a time, and returns each
+/// cast's latency; any answer but 200 fails the run.
+async fn cast_all(
+    origin: &str,
+    ballot: cista_types::BallotId,
+    hash: &str,
+    browsers: Vec<Browser>,
+    units: Vec<UnitId>,
+    concurrency: usize,
+) -> Result<Vec<Duration>, Failure> {
     let mut casts = tokio::task::JoinSet::new();
     let gate = Arc::new(Semaphore::new(concurrency));
     for ((i, browser, csrf), unit) in browsers.into_iter().zip(units) {
-        let (origin, gate, hash) = (origin.clone(), gate.clone(), hash.clone());
+        let (origin, gate, hash) = (origin.to_owned(), gate.clone(), hash.to_owned());
         casts.spawn(async move {
             let _permit = gate.acquire().await;
             let answer = if i % 3 == 0 { "no" } else { "yes" };
@@ -238,24 +300,25 @@ async fn bench(
             Ok::<_, String>(took)
         });
     }
-    let mut latencies = Vec::with_capacity(voters);
+    let mut latencies = Vec::with_capacity(casts.len());
     while let Some(done) = casts.join_next().await {
         latencies.push(done.map_err(|e| Failure(e.to_string()))?.map_err(Failure)?);
     }
-    let wall = started.elapsed();
-    let _ = stop.send(());
-    let _ = server.await;
-    latencies.sort();
+    Ok(latencies)
+}
 
-    let stored = store.voting().participation(ballot).await?.len() as u64;
-    // The same database's raw durable single-row commit rate, in the same run.
-    let mut commits = store
-        .measure_commits(args.commits)
-        .await
-        .map_err(fail("raw commits"))?;
+/// Prints the benchmark's result: throughput, cast latency and the raw commit rate beside it
+/// (`latencies` and `commits` sorted).
+fn print_report(
+    label: &str,
+    voters: usize,
+    concurrency: usize,
+    wall: Duration,
+    latencies: &[Duration],
+    commits: &[Duration],
+    stored: u64,
+) {
     let commit_total: Duration = commits.iter().sum();
-    commits.sort();
-
     let rate = voters as f64 / wall.as_secs_f64();
     let commit_rate = commits.len() as f64 / commit_total.as_secs_f64().max(f64::EPSILON);
     println!();
@@ -267,22 +330,16 @@ async fn bench(
     );
     println!(
         "  cast latency   p50 {}   p99 {}   max {}",
-        ms(percentile(&latencies, 50.0)),
-        ms(percentile(&latencies, 99.0)),
+        ms(percentile(latencies, 50.0)),
+        ms(percentile(latencies, 99.0)),
         ms(latencies.last().copied().unwrap_or_default())
     );
     println!(
         "  raw commits    {commit_rate:.1} durable single-row commits/s, one writer (p50 {}, p99 {}) on the same database",
-        ms(percentile(&commits, 50.0)),
-        ms(percentile(&commits, 99.0))
+        ms(percentile(commits, 50.0)),
+        ms(percentile(commits, 99.0))
     );
     println!("  check          {stored} participation rows for {voters} units");
-    if stored != voters as u64 {
-        return Err(Failure(format!(
-            "{stored} votes stored for {voters} casts answered 200"
-        )));
-    }
-    Ok(())
 }
 
 /// The benchmark association: one owner per unit, each with a password, and a published

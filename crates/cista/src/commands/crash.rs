@@ -98,7 +98,22 @@ pub async fn run(args: &CrashArgs) -> Result<ExitCode, Failure> {
     result
 }
 
-async fn harness(args: &CrashArgs, root: &Path) -> Result<ExitCode, Failure> {
+/// The harness's instance: its data directory and backup target, the seeded association and
+/// where `cista serve` listens.
+struct Instance {
+    data: PathBuf,
+    target: PathBuf,
+    association: super::bench::BenchAssociation,
+    ballot: i64,
+    port: u16,
+    addr: std::net::SocketAddr,
+    origin: String,
+    ca: reqwest::Certificate,
+}
+
+/// Runs `cista init` in `root/data`, seeds the association straight into it and picks a free
+/// loopback port for the server.
+async fn prepare(args: &CrashArgs, root: &Path) -> Result<Instance, Failure> {
     let data = root.join("data");
     let target = root.join("backup");
     std::fs::create_dir_all(&target).map_err(|e| Failure(e.to_string()))?;
@@ -134,14 +149,120 @@ async fn harness(args: &CrashArgs, root: &Path) -> Result<ExitCode, Failure> {
         &std::fs::read(data.join("tls").join("ca.pem")).map_err(|e| Failure(e.to_string()))?,
     )
     .map_err(|e| Failure(e.to_string()))?;
+    Ok(Instance {
+        data,
+        target,
+        association,
+        ballot,
+        port,
+        addr,
+        origin,
+        ca,
+    })
+}
+
+/// Owners casting at a steady rate through the running server, noting each acknowledgement.
+struct Voting<'a> {
+    instance: &'a Instance,
+    browsers: &'a [super::bench::Browser],
+    period: Duration,
+    acks: Acks,
+}
+
+impl Voting<'_> {
+    /// Plans as many casts as fit in `seconds` at the steady rate, taking owners from `next`,
+    /// and spawns them into `casting`, each at its moment.
+    fn cast_for(
+        &self,
+        seconds: f64,
+        casting: &mut tokio::task::JoinSet<()>,
+        next: &mut dyn Iterator<Item = (usize, cista_types::UnitId)>,
+    ) {
+        let period = self.period;
+        let ballot = self.instance.ballot;
+        let until = Instant::now() + Duration::from_secs_f64(seconds);
+        let mut planned = Vec::new();
+        while Instant::now() + period * u32::try_from(planned.len()).unwrap_or(0) < until {
+            match next.next() {
+                Some(p) => planned.push(p),
+                None => break,
+            }
+        }
+        planned.into_iter().enumerate().for_each(|(k, (i, unit))| {
+            let (origin, hash, acks) = (
+                self.instance.origin.clone(),
+                self.instance.association.hash.clone(),
+                self.acks.clone(),
+            );
+            let Some((_, browser, csrf)) = self.browsers.get(i).cloned() else {
+                return;
+            };
+            let delay = period * u32::try_from(k).unwrap_or(0);
+            casting.spawn(async move {
+                tokio::time::sleep(delay).await;
+                let sent = browser
+                    .post(format!("{origin}/vote/{ballot}/unit/{unit}"))
+                    .header("origin", origin.as_str())
+                    .form(&[
+                        ("csrf", csrf.as_str()),
+                        ("definition", hash.as_str()),
+                        ("c1", "yes"),
+                        ("c2", "1"),
+                    ])
+                    .send()
+                    .await;
+                if let Ok(response) = sent
+                    && response.status() == 200
+                    && let Ok(mut a) = acks.lock()
+                {
+                    a.push((unit.as_i64(), now_ms()));
+                }
+            });
+        });
+    }
+
+    /// Takes the backup target away for 3 s (a file where the directory was) while votes go
+    /// on, puts it back and says how many votes were acknowledged meanwhile and whether
+    /// shipping caught up.
+    async fn through_an_outage(
+        &self,
+        root: &Path,
+        casting: &mut tokio::task::JoinSet<()>,
+        next: &mut dyn Iterator<Item = (usize, cista_types::UnitId)>,
+    ) -> Result<String, Failure> {
+        let target = &self.instance.target;
+        let away = root.join("backup.away");
+        std::fs::rename(target, &away).map_err(|e| Failure(e.to_string()))?;
+        std::fs::write(target, b"not a directory").map_err(|e| Failure(e.to_string()))?;
+        let before = self.acks.lock().map(|a| a.len()).unwrap_or(0);
+        self.cast_for(3.0, casting, next);
+        while casting.join_next().await.is_some() {}
+        let during = self.acks.lock().map(|a| a.len()).unwrap_or(0) - before;
+        std::fs::remove_file(target).map_err(|e| Failure(e.to_string()))?;
+        std::fs::rename(&away, target).map_err(|e| Failure(e.to_string()))?;
+        let back = Instant::now();
+        let caught_up = wait_caught_up(&self.instance.data, Duration::from_secs(30)).await;
+        Ok(match caught_up {
+            Some(()) => format!(
+                "target gone 3 s: {during} votes acknowledged meanwhile; shipping caught up {:.1} s after it returned",
+                back.elapsed().as_secs_f64()
+            ),
+            None => "target gone 3 s: shipping did NOT catch up within 30 s".to_owned(),
+        })
+    }
+}
+
+async fn harness(args: &CrashArgs, root: &Path) -> Result<ExitCode, Failure> {
+    let instance = prepare(args, root).await?;
+    let (data, target, port) = (&instance.data, &instance.target, instance.port);
 
     // Owner i owns unit i: their browser casts that unit's vote.
-    let mut units = association.units.clone().into_iter().enumerate();
+    let mut units = instance.association.units.clone().into_iter().enumerate();
     let mut browsers = Vec::new();
     let mut rounds = Vec::new();
     let period = Duration::from_secs_f64(1.0 / f64::from(args.rate.max(1)));
     for round in 0..args.rounds {
-        let mut server = cista(&data, &target)?
+        let mut server = cista(data, target)?
             .args(["serve", "--listen", &format!("127.0.0.1:{port}")])
             // Every owner signs in from this one address.
             .env("CISTA_LIMITS_AUTH_PER_MINUTE", "1000000")
@@ -150,91 +271,45 @@ async fn harness(args: &CrashArgs, root: &Path) -> Result<ExitCode, Failure> {
             .stderr(Stdio::null())
             .spawn()
             .map_err(|e| Failure(format!("cannot start cista serve: {e}")))?;
-        wait_healthy(&origin, addr, &ca).await?;
+        wait_healthy(&instance.origin, instance.addr, &instance.ca).await?;
         if browsers.is_empty() {
             println!("Signing in {} owners over HTTPS…", args.voters);
-            browsers = super::bench::sign_in_all(&origin, addr, &ca, args.voters, 8).await?;
+            browsers = super::bench::sign_in_all(
+                &instance.origin,
+                instance.addr,
+                &instance.ca,
+                args.voters,
+                8,
+            )
+            .await?;
         }
-        let acks: Acks = Arc::new(Mutex::new(Vec::new()));
+        let voting = Voting {
+            instance: &instance,
+            browsers: &browsers,
+            period,
+            acks: Arc::new(Mutex::new(Vec::new())),
+        };
         let mut casting = tokio::task::JoinSet::new();
-        let cast_for =
-            |seconds: f64,
-             casting: &mut tokio::task::JoinSet<()>,
-             next: &mut dyn Iterator<Item = (usize, cista_types::UnitId)>| {
-                let until = Instant::now() + Duration::from_secs_f64(seconds);
-                let mut planned = Vec::new();
-                while Instant::now() + period * u32::try_from(planned.len()).unwrap_or(0) < until {
-                    match next.next() {
-                        Some(p) => planned.push(p),
-                        None => break,
-                    }
-                }
-                planned.into_iter().enumerate().for_each(|(k, (i, unit))| {
-                    let (origin, hash, acks) =
-                        (origin.clone(), association.hash.clone(), acks.clone());
-                    let Some((_, browser, csrf)) = browsers.get(i).cloned() else {
-                        return;
-                    };
-                    let delay = period * u32::try_from(k).unwrap_or(0);
-                    casting.spawn(async move {
-                        tokio::time::sleep(delay).await;
-                        let sent = browser
-                            .post(format!("{origin}/vote/{ballot}/unit/{unit}"))
-                            .header("origin", origin.as_str())
-                            .form(&[
-                                ("csrf", csrf.as_str()),
-                                ("definition", hash.as_str()),
-                                ("c1", "yes"),
-                                ("c2", "1"),
-                            ])
-                            .send()
-                            .await;
-                        if let Ok(response) = sent
-                            && response.status() == 200
-                            && let Ok(mut a) = acks.lock()
-                        {
-                            a.push((unit.as_i64(), now_ms()));
-                        }
-                    });
-                });
-            };
         let next = &mut units;
         // Warm up, then the point-in-time probe: pause, note T, dump, resume.
-        cast_for(1.0, &mut casting, next);
+        voting.cast_for(1.0, &mut casting, next);
         while casting.join_next().await.is_some() {}
         tokio::time::sleep(Duration::from_millis(400)).await;
         let pitr_at = now_ms();
-        let dump = voted_units(&data.join("cista.db"), ballot).await?;
+        let dump = voted_units(&data.join("cista.db"), instance.ballot).await?;
         tokio::time::sleep(Duration::from_millis(400)).await;
 
         // Round 2 takes the target away: a file where the directory was.
         let mut outage = None;
         if round == 1 {
-            let away = root.join("backup.away");
-            std::fs::rename(&target, &away).map_err(|e| Failure(e.to_string()))?;
-            std::fs::write(&target, b"not a directory").map_err(|e| Failure(e.to_string()))?;
-            let before = acks.lock().map(|a| a.len()).unwrap_or(0);
-            cast_for(3.0, &mut casting, next);
-            while casting.join_next().await.is_some() {}
-            let during = acks.lock().map(|a| a.len()).unwrap_or(0) - before;
-            std::fs::remove_file(&target).map_err(|e| Failure(e.to_string()))?;
-            std::fs::rename(&away, &target).map_err(|e| Failure(e.to_string()))?;
-            let back = Instant::now();
-            let caught_up = wait_caught_up(&data, Duration::from_secs(30)).await;
-            outage = Some(match caught_up {
-                Some(()) => format!(
-                    "target gone 3 s: {during} votes acknowledged meanwhile; shipping caught up {:.1} s after it returned",
-                    back.elapsed().as_secs_f64()
-                ),
-                None => "target gone 3 s: shipping did NOT catch up within 30 s".to_owned(),
-            });
+            outage = Some(voting.through_an_outage(root, &mut casting, next).await?);
         }
 
         // Steady voting, then SIGKILL at a random moment.
         let mut r = [0u8; 2];
         cista_types::OsRng.fill(&mut r);
         let kill_after = 0.5 + f64::from(u16::from_le_bytes(r) % 2500) / 1000.0;
-        cast_for(kill_after + 1.0, &mut casting, next);
+        voting.cast_for(kill_after + 1.0, &mut casting, next);
         tokio::time::sleep(Duration::from_secs_f64(kill_after)).await;
         let killed_at = now_ms();
         let _ = server.kill();
@@ -242,47 +317,15 @@ async fn harness(args: &CrashArgs, root: &Path) -> Result<ExitCode, Failure> {
         casting.abort_all();
         while casting.join_next().await.is_some() {}
 
-        // Restore the latest state into a fresh directory and compare.
-        let restored = root.join(format!("restored-{round}"));
-        let started = Instant::now();
-        check(
-            cista(&data, &target)?
-                .args(["restore", "--to", "latest", "--into"])
-                .arg(&restored)
-                .output()
-                .map_err(|e| Failure(e.to_string()))?,
-            "cista restore --to latest",
-        )?;
-        let restore_secs = started.elapsed().as_secs_f64();
-        let have = voted_units(&restored.join("cista.db"), ballot).await?;
-        let all_acked: Vec<(i64, i64)> = acks.lock().map(|a| a.clone()).unwrap_or_default();
-        let lost: Vec<&(i64, i64)> = all_acked
-            .iter()
-            .filter(|(u, _)| !have.contains(u))
-            .collect();
-        let worst_lost_ms = lost.iter().map(|(_, at)| killed_at - at).max().unwrap_or(0);
-
-        // Restore to the probe's time and compare with the dump taken then.
-        let at_probe = root.join(format!("pitr-{round}"));
-        let to = cista_backup::restore::format_time(pitr_at);
-        check(
-            cista(&data, &target)?
-                .args(["restore", "--to", &to, "--into"])
-                .arg(&at_probe)
-                .output()
-                .map_err(|e| Failure(e.to_string()))?,
-            "cista restore --to T",
-        )?;
-        let then = voted_units(&at_probe.join("cista.db"), ballot).await?;
-        let outcome = Round {
-            lost: lost.len(),
-            worst_lost_ms,
-            acked: all_acked.len(),
-            restore_secs,
-            pitr_match: then == dump,
-            pitr_rows: dump.len(),
-            outage,
+        let acked: Vec<(i64, i64)> = voting.acks.lock().map(|a| a.clone()).unwrap_or_default();
+        let killed = Killed {
+            round,
+            acked,
+            killed_at,
+            pitr_at,
+            dump,
         };
+        let outcome = compare_restores(&instance, root, killed, outage).await?;
         println!(
             "round {:>2}: killed {:.2} s into steady voting; {} acknowledged this round, {} lost (worst {} ms before the kill); restore {:.2} s; restore to T: {} ({} votes){}",
             round + 1,
@@ -303,10 +346,85 @@ async fn harness(args: &CrashArgs, root: &Path) -> Result<ExitCode, Failure> {
                 .map(|o| format!("; {o}"))
                 .unwrap_or_default()
         );
-        let _ = std::fs::remove_dir_all(&restored);
-        let _ = std::fs::remove_dir_all(&at_probe);
         rounds.push(outcome);
     }
+    Ok(summarize(args, &rounds))
+}
+
+/// What a round knew when it killed the server: the acknowledged votes, the kill's time, and
+/// the probe's time with the dump of who had voted then.
+struct Killed {
+    round: usize,
+    acked: Vec<(i64, i64)>,
+    killed_at: i64,
+    pitr_at: i64,
+    dump: BTreeSet<i64>,
+}
+
+/// Restores the latest state and the state at the probe's time into fresh directories and
+/// compares them with the acknowledged votes and the dump; removes both copies after.
+async fn compare_restores(
+    instance: &Instance,
+    root: &Path,
+    killed: Killed,
+    outage: Option<String>,
+) -> Result<Round, Failure> {
+    let (data, target, ballot) = (&instance.data, &instance.target, instance.ballot);
+    let round = killed.round;
+    // Restore the latest state into a fresh directory and compare.
+    let restored = root.join(format!("restored-{round}"));
+    let started = Instant::now();
+    check(
+        cista(data, target)?
+            .args(["restore", "--to", "latest", "--into"])
+            .arg(&restored)
+            .output()
+            .map_err(|e| Failure(e.to_string()))?,
+        "cista restore --to latest",
+    )?;
+    let restore_secs = started.elapsed().as_secs_f64();
+    let have = voted_units(&restored.join("cista.db"), ballot).await?;
+    let lost: Vec<&(i64, i64)> = killed
+        .acked
+        .iter()
+        .filter(|(u, _)| !have.contains(u))
+        .collect();
+    let worst_lost_ms = lost
+        .iter()
+        .map(|(_, at)| killed.killed_at - at)
+        .max()
+        .unwrap_or(0);
+
+    // Restore to the probe's time and compare with the dump taken then.
+    let at_probe = root.join(format!("pitr-{round}"));
+    let to = cista_backup::restore::format_time(killed.pitr_at);
+    check(
+        cista(data, target)?
+            .args(["restore", "--to", &to, "--into"])
+            .arg(&at_probe)
+            .output()
+            .map_err(|e| Failure(e.to_string()))?,
+        "cista restore --to T",
+    )?;
+    let then = voted_units(&at_probe.join("cista.db"), ballot).await?;
+    let outcome = Round {
+        lost: lost.len(),
+        worst_lost_ms,
+        acked: killed.acked.len(),
+        restore_secs,
+        pitr_match: then == killed.dump,
+        pitr_rows: killed.dump.len(),
+        outage,
+    };
+    let _ = std::fs::remove_dir_all(&restored);
+    let _ = std::fs::remove_dir_all(&at_probe);
+    Ok(outcome)
+}
+
+/// Prints the summary of all rounds and judges them: no acknowledged vote lost more than a
+/// second before the kill, every restore to T matching its dump, shipping caught up after
+/// the outage.
+fn summarize(args: &CrashArgs, rounds: &[Round]) -> ExitCode {
     let worst = rounds.iter().map(|r| r.worst_lost_ms).max().unwrap_or(0);
     let lost: usize = rounds.iter().map(|r| r.lost).sum();
     let acked: usize = rounds.iter().map(|r| r.acked).sum();
@@ -334,11 +452,11 @@ async fn harness(args: &CrashArgs, root: &Path) -> Result<ExitCode, Failure> {
         }
     );
     let ok = worst <= 1000 && pitr_ok && outage_ok;
-    Ok(if ok {
+    if ok {
         ExitCode::SUCCESS
     } else {
         ExitCode::FAILURE
-    })
+    }
 }
 
 async fn wait_healthy(

@@ -149,27 +149,68 @@ pub async fn seed(cista: &Cista, operator: &Actor, org: OrgId) -> Result<Vec<Str
         .map(|o| o.subject)
         .collect();
     let now = cista.clock().now();
-    let percent = |p: &str| Percent::parse(p).map_err(Failure::from);
-    let settings =
-        |title: &str, description: &str, secrecy, weighting, quorum, min_turnout| BallotSettings {
-            title: title.to_owned(),
-            description: description.to_owned(),
-            opens_at: now.plus(Duration::minutes(-1)),
-            closes_at: now.plus(Duration::days(14)),
-            secrecy,
-            weighting,
-            quorum,
-            min_turnout,
-            paper: true,
-            notify_sms: true,
-            reminder_hours: vec![72, 24],
-        };
+    seed_election(cista, operator, org, now).await?;
+    seed_amendment(cista, operator, org, now).await?;
+    let poll_closes = seed_poll(cista, operator, org, now).await?;
+    Ok(vec![
+        format!(
+            "created association   {} units, {} owners (unit 508 votes on paper only)",
+            imported.units_added,
+            owners.len()
+        ),
+        "created ballots       a secret board election and a recorded amendment vote, open 14 days"
+            .to_owned(),
+        format!(
+            "created quick poll    closes at {poll_closes} (two minutes from now); then its \
+             results, certified PDF and public bulletin appear"
+        ),
+    ])
+}
 
+/// A percentage from its text, such as `"66.67"`.
+fn percent(p: &str) -> Result<Percent, Failure> {
+    Percent::parse(p).map_err(Failure::from)
+}
+
+/// The demo ballots' settings: open since a minute before `now` for 14 days, paper allowed,
+/// SMS notices with reminders 72 and 24 hours before the close.
+fn settings(
+    now: cista_types::Timestamp,
+    title: &str,
+    description: &str,
+    secrecy: Secrecy,
+    weighting: Weighting,
+    quorum: Percent,
+    min_turnout: Option<Percent>,
+) -> BallotSettings {
+    BallotSettings {
+        title: title.to_owned(),
+        description: description.to_owned(),
+        opens_at: now.plus(Duration::minutes(-1)),
+        closes_at: now.plus(Duration::days(14)),
+        secrecy,
+        weighting,
+        quorum,
+        min_turnout,
+        paper: true,
+        notify_sms: true,
+        reminder_hours: vec![72, 24],
+    }
+}
+
+/// Creates and publishes the secret board election (three seats of five candidates).
+async fn seed_election(
+    cista: &Cista,
+    operator: &Actor,
+    org: OrgId,
+    now: cista_types::Timestamp,
+) -> Result<(), Failure> {
     let election = cista
         .create_ballot(
             operator,
             org,
             settings(
+                now,
                 "2027 Board of Directors election",
                 "Elect three directors for two-year terms. Secret ballot: nobody, staff included, \
                  can see how a unit voted.",
@@ -199,12 +240,22 @@ pub async fn seed(cista: &Cista, operator: &Actor, org: OrgId) -> Result<Vec<Str
         )
         .await?;
     cista.publish_ballot(operator, org, election).await?;
+    Ok(())
+}
 
+/// Creates and publishes the recorded, weighted vote on the pets amendment and the budget.
+async fn seed_amendment(
+    cista: &Cista,
+    operator: &Actor,
+    org: OrgId,
+    now: cista_types::Timestamp,
+) -> Result<(), Failure> {
     let amendment = cista
         .create_ballot(
             operator,
             org,
             settings(
+                now,
                 "Amendment to Article 12 (pets) and 2027 budget",
                 "Recorded vote, weighted by each unit's voting interest.",
                 Secrecy::Recorded,
@@ -242,20 +293,7 @@ pub async fn seed(cista: &Cista, operator: &Actor, org: OrgId) -> Result<Vec<Str
             .await?;
     }
     cista.publish_ballot(operator, org, amendment).await?;
-    let poll_closes = seed_poll(cista, operator, org, now).await?;
-    Ok(vec![
-        format!(
-            "created association   {} units, {} owners (unit 508 votes on paper only)",
-            imported.units_added,
-            owners.len()
-        ),
-        "created ballots       a secret board election and a recorded amendment vote, open 14 days"
-            .to_owned(),
-        format!(
-            "created quick poll    closes at {poll_closes} (two minutes from now); then its \
-             results, certified PDF and public bulletin appear"
-        ),
-    ])
+    Ok(())
 }
 
 /// Paper ballots already in the quick poll's box, as if collected at the office: (unit, answer).

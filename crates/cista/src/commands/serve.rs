@@ -386,17 +386,35 @@ pub async fn demo(mut rt: Runtime, args: &ServeArgs) -> Result<(), Failure> {
         .map_err(|e| Failure(format!("listener: {e}")))?;
     let origin = public_origin(&rt, bound)?;
     let links = demo_links(&rt, &cista, org.id, &origin).await?;
-    let ca = rt.paths.ca_file.display();
+    print_demo_guide(&rt, &done.lines, org_created, &association, &origin, &links);
+    println!("Press Ctrl-C to stop.");
+    let demo = Some(DemoInfo {
+        organization: DEMO_ORG_NAME.to_owned(),
+        outbox_dir: Some(rt.paths.outbox_dir.clone()),
+    });
+    run_server(&rt, cista, done.write_turn, tls, https, demo, shutdown).await
+}
 
+/// Prints what the demo set up, where to open it, the sign-in links, how to trust the local
+/// certificate authority, and where its data and backup go.
+fn print_demo_guide(
+    rt: &Runtime,
+    setup: &[String],
+    org_created: bool,
+    association: &[String],
+    origin: &str,
+    links: &[String],
+) {
+    let ca = rt.paths.ca_file.display();
     println!("Cista demo");
-    for line in &done.lines {
+    for line in setup {
         println!("  {line}");
     }
     println!(
         "  {} organization    {DEMO_ORG_NAME}",
         if org_created { "created" } else { "reused " }
     );
-    for line in &association {
+    for line in association {
         println!("  {line}");
     }
     println!();
@@ -417,7 +435,7 @@ pub async fn demo(mut rt: Runtime, args: &ServeArgs) -> Result<(), Failure> {
             "Sign-in links (each works once, for {} hours, to choose a password):",
             rt.config.access.invite_ttl_hours
         );
-        for line in &links {
+        for line in links {
             println!("  {line}");
         }
     }
@@ -453,10 +471,4 @@ pub async fn demo(mut rt: Runtime, args: &ServeArgs) -> Result<(), Failure> {
             rt.paths.data_dir.display()
         );
     }
-    println!("Press Ctrl-C to stop.");
-    let demo = Some(DemoInfo {
-        organization: DEMO_ORG_NAME.to_owned(),
-        outbox_dir: Some(rt.paths.outbox_dir.clone()),
-    });
-    run_server(&rt, cista, done.write_turn, tls, https, demo, shutdown).await
 }

@@ -84,6 +84,13 @@ fn app_tokens_are_created_once_shown_listed_and_revoked() {
     );
 
     // Bad input is one clear line, and nothing is written.
+    bad_input_is_one_clear_line(&data, org);
+    let listed = ok(app_token(&data, &["list", "--org", org])).stdout;
+    assert_eq!(listed.lines().count(), 2, "{listed}");
+}
+
+/// Each bad `create` or `revoke` fails with one line naming what is wrong.
+fn bad_input_is_one_clear_line(data: &std::path::Path, org: &str) {
     for (args, needle) in [
         (
             vec![
@@ -141,9 +148,7 @@ fn app_tokens_are_created_once_shown_listed_and_revoked() {
             "not found",
         ),
     ] {
-        let line = fails(app_token(&data, &args));
+        let line = fails(app_token(data, &args));
         assert!(line.contains(needle), "{args:?}: {line}");
     }
-    let listed = ok(app_token(&data, &["list", "--org", org])).stdout;
-    assert_eq!(listed.lines().count(), 2, "{listed}");
 }

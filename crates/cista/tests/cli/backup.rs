@@ -73,27 +73,7 @@ fn a_running_server_backs_up_and_restore_brings_back_a_past_moment_without_erase
     let data = tmp.path().join("data");
     init(&data);
     std::fs::create_dir_all(default_target(&data)).unwrap();
-    let mut create = cista(&data);
-    create.args([
-        "org",
-        "create",
-        "--name",
-        "Bayside Towers HOA",
-        "--owner-email",
-        "olivia@bayside.example",
-        "--owner-first-name",
-        "Olivia",
-        "--owner-last-name",
-        "Ortiz",
-    ]);
-    let ran = ok(create);
-    let subject = ran
-        .stdout
-        .lines()
-        .find_map(|l| l.strip_prefix("invited owner         subject "))
-        .unwrap()
-        .trim()
-        .to_owned();
+    let subject = create_bayside_with_olivia(&data);
 
     let port = free_port();
     let mut serve = cista(&data);
@@ -142,32 +122,7 @@ fn a_running_server_backs_up_and_restore_brings_back_a_past_moment_without_erase
         ran.stdout
     );
     assert!(ran.stdout.contains("integrity_check ok"), "{}", ran.stdout);
-    let db = restored.join("cista.db");
-    assert!(db.exists());
-    assert!(!restored.join(".restore-in-progress").exists());
-    assert_eq!(
-        query(
-            &db,
-            &format!("SELECT count(*) FROM vault_people WHERE subject = {subject}")
-        ),
-        vec!["0"]
-    );
-    assert_eq!(
-        query(
-            &db,
-            &format!("SELECT count(*) FROM vault_tombstones WHERE subject = {subject}")
-        ),
-        vec!["1"]
-    );
-    assert_eq!(
-        query(
-            &db,
-            &format!("SELECT status FROM accounts WHERE subject = {subject}")
-        ),
-        vec!["erased"]
-    );
-    // The organization created before the moment is there.
-    assert_eq!(query(&db, "SELECT count(*) FROM organizations"), vec!["1"]);
+    the_copy_holds_the_organization_but_not_the_erased_person(&restored, &subject);
 
     // A restored copy serves: the audit log verifies with the same key file.
     let mut verify = cista(&restored);
@@ -175,29 +130,7 @@ fn a_running_server_backs_up_and_restore_brings_back_a_past_moment_without_erase
     verify.args(["audit", "verify"]);
     assert!(ok(verify).stdout.starts_with("audit log OK"));
 
-    // Refusals: a directory with something in it, a time outside the window, a bad time.
-    let mut again = cista(&data);
-    again.args(["restore", "--to", "latest", "--into"]);
-    again.arg(&restored);
-    assert!(fails(again).contains("not empty"));
-    let mut early = cista(&data);
-    early.args(["restore", "--to", "2001-01-01T00:00:00Z", "--into"]);
-    early.arg(tmp.path().join("early"));
-    assert!(fails(early).contains("outside the restorable window"));
-    assert!(!tmp.path().join("early").exists(), "nothing is left behind");
-    let mut garbage = cista(&data);
-    garbage.args(["restore", "--to", "yesterday", "--into"]);
-    garbage.arg(tmp.path().join("garbage"));
-    assert!(fails(garbage).contains("RFC 3339"));
-
-    // Another key file cannot unwrap the backup key.
-    let other = tmp.path().join("other");
-    init(&other);
-    let mut wrong_key = cista(&data);
-    wrong_key.env("CISTA_KEYS_FILE", kek_path(&other));
-    wrong_key.args(["restore", "--to", "latest", "--into"]);
-    wrong_key.arg(tmp.path().join("wrong-key"));
-    assert!(fails(wrong_key).contains("cannot be unwrapped"));
+    restore_refuses_what_it_cannot_do(&data, tmp.path(), &restored);
 
     // Verify: a scratch restore of the latest state, checked.
     let mut verify = cista(&data);
@@ -340,30 +273,7 @@ fn a_restart_with_the_clock_two_hours_behind_loses_nothing_and_says_so() {
             .contains("Clock               WENT BACK")
     });
     // The trust page: the staff view names it; the public sees a neutral fact, no path.
-    let runtime = tokio::runtime::Runtime::new().unwrap();
-    let http = client(&data, port);
-    runtime.block_on(async {
-        for path in ["/", "/security", "/api/v1/trust"] {
-            let body = http
-                .get(format!("https://localhost:{port}{path}"))
-                .send()
-                .await
-                .unwrap()
-                .text()
-                .await
-                .unwrap();
-            for leak in [
-                backup_dir.display().to_string(),
-                data.display().to_string(),
-                format!("cista/{}", env!("CARGO_PKG_VERSION")),
-            ] {
-                assert!(!body.contains(&leak), "{path} shows `{leak}`");
-            }
-            if path == "/security" {
-                assert!(body.contains("clock was once set back"), "{body}");
-            }
-        }
-    });
+    the_trust_pages_name_the_step_and_leak_nothing(&data, &backup_dir, port);
     std::thread::sleep(Duration::from_millis(1500));
     assert_eq!(server.terminate(), 0);
 
@@ -405,4 +315,116 @@ fn a_restart_with_the_clock_two_hours_behind_loses_nothing_and_says_so() {
         ),
         vec!["1"]
     );
+}
+
+/// The trust pages after the clock went back: the staff view names the step; the public sees
+/// a neutral fact, and no page shows the backup directory, the data directory or the version.
+fn the_trust_pages_name_the_step_and_leak_nothing(data: &Path, backup_dir: &Path, port: u16) {
+    let runtime = tokio::runtime::Runtime::new().unwrap();
+    let http = client(data, port);
+    runtime.block_on(async {
+        for path in ["/", "/security", "/api/v1/trust"] {
+            let body = http
+                .get(format!("https://localhost:{port}{path}"))
+                .send()
+                .await
+                .unwrap()
+                .text()
+                .await
+                .unwrap();
+            for leak in [
+                backup_dir.display().to_string(),
+                data.display().to_string(),
+                format!("cista/{}", env!("CARGO_PKG_VERSION")),
+            ] {
+                assert!(!body.contains(&leak), "{path} shows `{leak}`");
+            }
+            if path == "/security" {
+                assert!(body.contains("clock was once set back"), "{body}");
+            }
+        }
+    });
+}
+
+/// Creates Bayside Towers with Olivia invited as its owner; returns her subject code.
+fn create_bayside_with_olivia(data: &Path) -> String {
+    let mut create = cista(data);
+    create.args([
+        "org",
+        "create",
+        "--name",
+        "Bayside Towers HOA",
+        "--owner-email",
+        "olivia@bayside.example",
+        "--owner-first-name",
+        "Olivia",
+        "--owner-last-name",
+        "Ortiz",
+    ]);
+    let ran = ok(create);
+    ran.stdout
+        .lines()
+        .find_map(|l| l.strip_prefix("invited owner         subject "))
+        .unwrap()
+        .trim()
+        .to_owned()
+}
+
+/// The restored copy in place, with the organization but without the erased person: her
+/// vault entry gone, her tombstone and her erased account there.
+fn the_copy_holds_the_organization_but_not_the_erased_person(restored: &Path, subject: &str) {
+    let db = restored.join("cista.db");
+    assert!(db.exists());
+    assert!(!restored.join(".restore-in-progress").exists());
+    assert_eq!(
+        query(
+            &db,
+            &format!("SELECT count(*) FROM vault_people WHERE subject = {subject}")
+        ),
+        vec!["0"]
+    );
+    assert_eq!(
+        query(
+            &db,
+            &format!("SELECT count(*) FROM vault_tombstones WHERE subject = {subject}")
+        ),
+        vec!["1"]
+    );
+    assert_eq!(
+        query(
+            &db,
+            &format!("SELECT status FROM accounts WHERE subject = {subject}")
+        ),
+        vec!["erased"]
+    );
+    // The organization created before the moment is there.
+    assert_eq!(query(&db, "SELECT count(*) FROM organizations"), vec!["1"]);
+}
+
+/// Restore refuses a directory with something in it, a time outside the window, a bad time,
+/// and another key file, leaving nothing behind.
+fn restore_refuses_what_it_cannot_do(data: &Path, tmp: &Path, restored: &Path) {
+    // Refusals: a directory with something in it, a time outside the window, a bad time.
+    let mut again = cista(data);
+    again.args(["restore", "--to", "latest", "--into"]);
+    again.arg(restored);
+    assert!(fails(again).contains("not empty"));
+    let mut early = cista(data);
+    early.args(["restore", "--to", "2001-01-01T00:00:00Z", "--into"]);
+    early.arg(tmp.join("early"));
+    assert!(fails(early).contains("outside the restorable window"));
+    assert!(!tmp.join("early").exists(), "nothing is left behind");
+    let mut garbage = cista(data);
+    garbage.args(["restore", "--to", "yesterday", "--into"]);
+    garbage.arg(tmp.join("garbage"));
+    assert!(fails(garbage).contains("RFC 3339"));
+
+    // Another key file cannot unwrap the backup key.
+    let other = tmp.join("other");
+    init(&other);
+    let mut wrong_key = cista(data);
+    wrong_key.env("CISTA_KEYS_FILE", kek_path(&other));
+    wrong_key.args(["restore", "--to", "latest", "--into"]);
+    wrong_key.arg(tmp.join("wrong-key"));
+    assert!(fails(wrong_key).contains("cannot be unwrapped"));
 }

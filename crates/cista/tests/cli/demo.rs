@@ -2,6 +2,7 @@
 //! cleanly on SIGTERM, and reuses its data the second time.
 
 use crate::{Running, cista, client, free_port};
+use std::path::Path;
 
 #[test]
 fn the_demo_serves_then_reuses_its_data() {
@@ -29,85 +30,11 @@ fn the_demo_serves_then_reuses_its_data() {
     );
 
     let http = client(&data, port);
-    runtime.block_on(async {
-        let page = http
-            .get(format!("https://localhost:{port}/"))
-            .send()
-            .await
-            .unwrap();
-        assert_eq!(page.status(), 200);
-        let html = page.text().await.unwrap();
-        assert!(
-            html.contains("Palm Court Condominium Association"),
-            "{html}"
-        );
-        let trust: serde_json::Value = http
-            .get(format!("https://localhost:{port}/api/v1/trust"))
-            .send()
-            .await
-            .unwrap()
-            .json()
-            .await
-            .unwrap();
-        assert_eq!(trust["report"]["database"]["backend"], "Sqlite");
-        assert_eq!(
-            trust["report"]["audit"]["latest_checkpoint"]["signature_valid"],
-            true
-        );
-        let token = std::fs::read_to_string(data.join("secrets/metrics-token")).unwrap();
-        let metrics = http
-            .get(format!("https://localhost:{port}/metrics"))
-            .bearer_auth(token.trim())
-            .send()
-            .await
-            .unwrap();
-        assert_eq!(metrics.status(), 200);
-    });
+    the_pages_trust_report_and_metrics_answer(&runtime, &http, &data, port);
 
     // Rotating keys from another process while the demo serves: no restart, no downtime.
     // Key ids are for staff and the operator, never in the public trust report.
-    let keys_status = || {
-        let mut status = cista(&data);
-        status.args(["keys", "status"]);
-        crate::ok(status).stdout
-    };
-    let active_kek = |printed: &str| {
-        printed
-            .lines()
-            .find_map(|l| l.strip_prefix("active     "))
-            .and_then(|rest| rest.split_whitespace().next())
-            .unwrap()
-            .to_owned()
-    };
-    let old_kek = active_kek(&keys_status());
-    runtime.block_on(async {
-        let text = http
-            .get(format!("https://localhost:{port}/api/v1/trust"))
-            .send()
-            .await
-            .unwrap()
-            .text()
-            .await
-            .unwrap();
-        assert!(!text.contains(&old_kek), "the public report names a key id");
-    });
-    let mut rotate = cista(&data);
-    rotate.args(["keys", "rotate"]);
-    let rotated = crate::ok(rotate).stdout;
-    // signing key, three instance keys, the organization's data key, and forty people's own
-    // keys in the vault (the manager and the association's 39 owners)
-    assert!(rotated.contains("re-wrapped 45 stored keys"), "{rotated}");
-    let after = keys_status();
-    assert_ne!(active_kek(&after), old_kek);
-    assert!(after.contains(&format!("retired    {old_kek}")), "{after}");
-    runtime.block_on(async {
-        let ready = http
-            .get(format!("https://localhost:{port}/readyz"))
-            .send()
-            .await
-            .unwrap();
-        assert_eq!(ready.status(), 200);
-    });
+    keys_rotate_while_it_serves(&runtime, &http, &data, port);
     assert_eq!(demo.terminate(), 0, "SIGTERM stops the demo cleanly");
 
     let mut again = cista(&data);
@@ -142,4 +69,100 @@ fn the_demo_serves_then_reuses_its_data() {
         "{}",
         ran.stdout
     );
+}
+
+/// The landing page, the trust report (SQLite, a valid signed checkpoint) and the metrics
+/// behind their token all answer.
+fn the_pages_trust_report_and_metrics_answer(
+    runtime: &tokio::runtime::Runtime,
+    http: &reqwest::Client,
+    data: &Path,
+    port: u16,
+) {
+    runtime.block_on(async {
+        let page = http
+            .get(format!("https://localhost:{port}/"))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(page.status(), 200);
+        let html = page.text().await.unwrap();
+        assert!(
+            html.contains("Palm Court Condominium Association"),
+            "{html}"
+        );
+        let trust: serde_json::Value = http
+            .get(format!("https://localhost:{port}/api/v1/trust"))
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
+        assert_eq!(trust["report"]["database"]["backend"], "Sqlite");
+        assert_eq!(
+            trust["report"]["audit"]["latest_checkpoint"]["signature_valid"],
+            true
+        );
+        let token = std::fs::read_to_string(data.join("secrets/metrics-token")).unwrap();
+        let metrics = http
+            .get(format!("https://localhost:{port}/metrics"))
+            .bearer_auth(token.trim())
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(metrics.status(), 200);
+    });
+}
+
+/// `keys rotate` from another process re-wraps every stored key while the demo serves; the
+/// public trust report never names a key id.
+fn keys_rotate_while_it_serves(
+    runtime: &tokio::runtime::Runtime,
+    http: &reqwest::Client,
+    data: &Path,
+    port: u16,
+) {
+    let keys_status = || {
+        let mut status = cista(data);
+        status.args(["keys", "status"]);
+        crate::ok(status).stdout
+    };
+    let active_kek = |printed: &str| {
+        printed
+            .lines()
+            .find_map(|l| l.strip_prefix("active     "))
+            .and_then(|rest| rest.split_whitespace().next())
+            .unwrap()
+            .to_owned()
+    };
+    let old_kek = active_kek(&keys_status());
+    runtime.block_on(async {
+        let text = http
+            .get(format!("https://localhost:{port}/api/v1/trust"))
+            .send()
+            .await
+            .unwrap()
+            .text()
+            .await
+            .unwrap();
+        assert!(!text.contains(&old_kek), "the public report names a key id");
+    });
+    let mut rotate = cista(data);
+    rotate.args(["keys", "rotate"]);
+    let rotated = crate::ok(rotate).stdout;
+    // signing key, three instance keys, the organization's data key, and forty people's own
+    // keys in the vault (the manager and the association's 39 owners)
+    assert!(rotated.contains("re-wrapped 45 stored keys"), "{rotated}");
+    let after = keys_status();
+    assert_ne!(active_kek(&after), old_kek);
+    assert!(after.contains(&format!("retired    {old_kek}")), "{after}");
+    runtime.block_on(async {
+        let ready = http
+            .get(format!("https://localhost:{port}/readyz"))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(ready.status(), 200);
+    });
 }

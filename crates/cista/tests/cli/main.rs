@@ -14,6 +14,7 @@ mod commands;
 mod demo;
 mod people;
 mod postgres;
+mod two_servers;
 mod voting;
 
 use std::io::{BufRead as _, BufReader};

@@ -2,7 +2,7 @@
 //! preview, then the import), `verify-election` on a real bundle and on tampered ones, and one
 //! vote per unit with two server processes on one PostgreSQL database.
 
-use crate::{Running, cista, client, fails, free_port, init, kek_path, ok, run};
+use crate::{cista, fails, init, kek_path, ok, run};
 use cista_core::products::voting::ballots::{BallotSettings, NewContest};
 use cista_core::products::voting::cast::CastRequest;
 use cista_core::products::voting::definition::{
@@ -11,22 +11,22 @@ use cista_core::products::voting::definition::{
 use cista_core::{Access, AccessSettings, Actor, Cista, Deps, PersonActor};
 use cista_crypto::LocalKeyFile;
 use cista_store::{ConnectOptions, SeaStore, SeaVault, Target};
-use cista_types::{BallotId, Clock as _, OrgId, OsRng, Percent, Rng as _, Role, SystemClock};
+use cista_types::{BallotId, Clock as _, OrgId, OsRng, Percent, Role, SystemClock};
 use std::collections::BTreeMap;
 use std::path::Path;
 use std::sync::Arc;
 use time::Duration;
 
-const ROSTER: &str = "unit,weight,first_name,last_name,email,phone,designated_voter,consent\n\
+pub(crate) const ROSTER: &str = "unit,weight,first_name,last_name,email,phone,designated_voter,consent\n\
     1A,1,Ana,Ruiz,ana@palm.example,,,yes\n\
     1B,1,Ana,Ruiz,ana@palm.example,,,yes\n\
     2A,1,Bo,Li,bo@palm.example,,,yes\n\
     2A,,Cy,Li,cy@palm.example,,,yes\n\
     3A,1,Fay,Oh,fay@palm.example,,,no\n";
 
-const PASSWORD: &str = "orbit-mango-cellar-91";
+pub(crate) const PASSWORD: &str = "orbit-mango-cellar-91";
 
-fn org_create(data: &Path, url: Option<&str>) {
+pub(crate) fn org_create(data: &Path, url: Option<&str>) {
     let mut create = cista(data);
     if let Some(url) = url {
         create.env("CISTA_DATABASE_URL", url);
@@ -55,7 +55,12 @@ fn org_create(data: &Path, url: Option<&str>) {
     );
 }
 
-fn import(data: &Path, url: Option<&str>, file: &Path, yes: bool) -> std::process::Command {
+pub(crate) fn import(
+    data: &Path,
+    url: Option<&str>,
+    file: &Path,
+    yes: bool,
+) -> std::process::Command {
     let mut command = cista(data);
     if let Some(url) = url {
         command.env("CISTA_DATABASE_URL", url);
@@ -231,7 +236,7 @@ fn members_import_reads_what_spreadsheets_write_as_the_upload_does() {
 
 /// An opened core on a data directory's database and key file, for setting up what the
 /// pages would (a ballot, owners' passwords).
-async fn core(data: &Path, url: Option<&str>) -> Cista {
+pub(crate) async fn core(data: &Path, url: Option<&str>) -> Cista {
     let target = match url {
         Some(url) => Target::parse(url).unwrap(),
         None => Target::SqliteFile(data.join("cista.db")),
@@ -254,7 +259,7 @@ async fn core(data: &Path, url: Option<&str>) -> Cista {
         .0
 }
 
-async fn open_ballot(cista: &Cista, org: OrgId, closes_in: Duration) -> BallotId {
+pub(crate) async fn open_ballot(cista: &Cista, org: OrgId, closes_in: Duration) -> BallotId {
     let operator = Actor::operator("test");
     let now = SystemClock.now();
     let id = cista
@@ -305,7 +310,7 @@ async fn open_ballot(cista: &Cista, org: OrgId, closes_in: Duration) -> BallotId
 }
 
 /// Units by label, and each unit's owners.
-async fn units(
+pub(crate) async fn units(
     cista: &Cista,
     org: OrgId,
 ) -> BTreeMap<String, (cista_types::UnitId, Vec<cista_types::SubjectCode>)> {
@@ -347,58 +352,9 @@ fn verify_election_recounts_a_real_bundle_and_fails_on_any_tampering() {
     ok(import(&data, None, &roster, true));
 
     let runtime = tokio::runtime::Runtime::new().unwrap();
-    let (bundle, key) = runtime.block_on(async {
-        let cista = core(&data, None).await;
-        let org = cista
-            .store()
-            .organization_by_slug(&cista_types::OrgSlug::parse("palm-court").unwrap())
-            .await
-            .unwrap()
-            .unwrap()
-            .id;
-        let ballot = open_ballot(&cista, org, Duration::seconds(2)).await;
-        let hash = cista
-            .store()
-            .voting()
-            .ballot(ballot)
-            .await
-            .unwrap()
-            .unwrap()
-            .definition_hash
-            .to_hex();
-        let units = units(&cista, org).await;
-        for (label, answer, candidate) in
-            [("1A", "yes", "1"), ("1B", "no", "2"), ("2A", "yes", "1")]
-        {
-            let (unit, owners) = &units[label];
-            cista
-                .cast_vote(
-                    &voter(org, owners[0]),
-                    CastRequest {
-                        ballot,
-                        unit: *unit,
-                        definition_hash: hash.clone(),
-                        fields: vec![
-                            ("c1".into(), answer.into()),
-                            ("c2".into(), candidate.into()),
-                        ],
-                        origin: Default::default(),
-                        submission: None,
-                    },
-                )
-                .await
-                .unwrap();
-        }
-        tokio::time::sleep(std::time::Duration::from_millis(2100)).await;
-        assert_eq!(
-            cista.run_voting_work(&Actor::System).await.unwrap().closed,
-            1
-        );
-        let bundle = cista.election_bundle(ballot).await.unwrap();
-        (bundle.clone(), bundle.verifier_key)
-    });
+    let (bundle, key) = runtime.block_on(three_votes_in_a_closed_ballot(&data));
     let file = tmp.path().join("bundle.json");
-    std::fs::write(&file, serde_json::to_string_pretty(&bundle).unwrap()).unwrap();
+    std::fs::write(&file, bundle).unwrap();
 
     let mut verify = cista(&data);
     verify
@@ -434,7 +390,88 @@ fn verify_election_recounts_a_real_bundle_and_fails_on_any_tampering() {
     // A changed choice, a dropped ballot, altered results, another key: each fails.
     let text = std::fs::read_to_string(&file).unwrap();
     let json: serde_json::Value = serde_json::from_str(&text).unwrap();
-    let tampered: Vec<(&str, serde_json::Value)> = vec![
+    let tampered = tampered_copies(&json);
+    for (what, j) in tampered {
+        let path = tmp.path().join(format!("{what}.json"));
+        std::fs::write(&path, j.to_string()).unwrap();
+        let mut verify = cista(&data);
+        verify.arg("verify-election").arg(&path);
+        let ran = run(verify);
+        assert_eq!(ran.code, 1, "{what}: {}", ran.stdout);
+        assert!(ran.stdout.contains("FAIL"), "{what}: {}", ran.stdout);
+        assert!(ran.stdout.contains("does NOT verify"), "{what}");
+    }
+    let mut wrong_key = cista(&data);
+    wrong_key
+        .arg("verify-election")
+        .arg(&file)
+        .args(["--key", "other+00000000+AQ=="]);
+    assert_eq!(run(wrong_key).code, 1);
+    let other = tmp.path().join("other.json");
+    std::fs::write(&other, "not json").unwrap();
+    let mut garbage = cista(&data);
+    garbage.arg("verify-election").arg(&other);
+    assert!(fails(garbage).contains("not a Cista election bundle"));
+}
+
+/// Three units vote in a ballot that closes two seconds after it opens; once the worker has
+/// closed it, its election bundle (pretty JSON) and the key that verifies it.
+async fn three_votes_in_a_closed_ballot(data: &Path) -> (String, String) {
+    let cista = core(data, None).await;
+    let org = cista
+        .store()
+        .organization_by_slug(&cista_types::OrgSlug::parse("palm-court").unwrap())
+        .await
+        .unwrap()
+        .unwrap()
+        .id;
+    let ballot = open_ballot(&cista, org, Duration::seconds(2)).await;
+    let hash = cista
+        .store()
+        .voting()
+        .ballot(ballot)
+        .await
+        .unwrap()
+        .unwrap()
+        .definition_hash
+        .to_hex();
+    let units = units(&cista, org).await;
+    for (label, answer, candidate) in [("1A", "yes", "1"), ("1B", "no", "2"), ("2A", "yes", "1")] {
+        let (unit, owners) = &units[label];
+        cista
+            .cast_vote(
+                &voter(org, owners[0]),
+                CastRequest {
+                    ballot,
+                    unit: *unit,
+                    definition_hash: hash.clone(),
+                    fields: vec![
+                        ("c1".into(), answer.into()),
+                        ("c2".into(), candidate.into()),
+                    ],
+                    origin: Default::default(),
+                    submission: None,
+                },
+            )
+            .await
+            .unwrap();
+    }
+    tokio::time::sleep(std::time::Duration::from_millis(2100)).await;
+    assert_eq!(
+        cista.run_voting_work(&Actor::System).await.unwrap().closed,
+        1
+    );
+    let bundle = cista.election_bundle(ballot).await.unwrap();
+    (
+        serde_json::to_string_pretty(&bundle).unwrap(),
+        bundle.verifier_key,
+    )
+}
+
+/// Copies of the bundle, each changed one way: a changed choice, a dropped ballot, altered
+/// results.
+fn tampered_copies(json: &serde_json::Value) -> Vec<(&'static str, serde_json::Value)> {
+    vec![
         ("choice", {
             let mut j = json.clone();
             let answer = &mut j["ballots"][0]["choices"][0]["answer"];
@@ -459,271 +496,5 @@ fn verify_election_recounts_a_real_bundle_and_fails_on_any_tampering() {
             .into();
             j
         }),
-    ];
-    for (what, j) in tampered {
-        let path = tmp.path().join(format!("{what}.json"));
-        std::fs::write(&path, j.to_string()).unwrap();
-        let mut verify = cista(&data);
-        verify.arg("verify-election").arg(&path);
-        let ran = run(verify);
-        assert_eq!(ran.code, 1, "{what}: {}", ran.stdout);
-        assert!(ran.stdout.contains("FAIL"), "{what}: {}", ran.stdout);
-        assert!(ran.stdout.contains("does NOT verify"), "{what}");
-    }
-    let mut wrong_key = cista(&data);
-    wrong_key
-        .arg("verify-election")
-        .arg(&file)
-        .args(["--key", "other+00000000+AQ=="]);
-    assert_eq!(run(wrong_key).code, 1);
-    let other = tmp.path().join("other.json");
-    std::fs::write(&other, "not json").unwrap();
-    let mut garbage = cista(&data);
-    garbage.arg("verify-election").arg(&other);
-    assert!(fails(garbage).contains("not a Cista election bundle"));
-}
-
-fn postgres_url() -> Option<String> {
-    let required = std::env::var("CISTA_TEST_REQUIRE_POSTGRES").is_ok_and(|v| v == "1");
-    match std::env::var("CISTA_TEST_POSTGRES_URL") {
-        Ok(url) => Some(url),
-        Err(_) => {
-            assert!(
-                !required,
-                "CISTA_TEST_REQUIRE_POSTGRES=1 but CISTA_TEST_POSTGRES_URL is not set"
-            );
-            eprintln!("SKIPPED: set CISTA_TEST_POSTGRES_URL to run two servers on PostgreSQL");
-            None
-        }
-    }
-}
-
-/// The CSRF token in a page's forms.
-fn csrf_in(html: &str) -> String {
-    let marker = r#"name="csrf" value=""#;
-    let start = html.find(marker).expect("a form with a CSRF token") + marker.len();
-    html[start..].split('"').next().unwrap().to_owned()
-}
-
-/// A signed-in browser session on one server.
-async fn signed_in(data: &Path, port: u16, email: &str) -> (reqwest::Client, String) {
-    let ca = std::fs::read(data.join("tls/ca.pem")).unwrap();
-    let browser = reqwest::Client::builder()
-        .tls_certs_only([reqwest::Certificate::from_pem(&ca).unwrap()])
-        .resolve("localhost", ([127, 0, 0, 1], port).into())
-        .cookie_store(true)
-        .redirect(reqwest::redirect::Policy::none())
-        .build()
-        .unwrap();
-    let origin = format!("https://localhost:{port}");
-    let page = browser
-        .get(format!("{origin}/sign-in"))
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
-    let signed = browser
-        .post(format!("{origin}/sign-in"))
-        .header("origin", &origin)
-        .form(&[
-            ("csrf", csrf_in(&page).as_str()),
-            ("email", email),
-            ("password", PASSWORD),
-        ])
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(signed.status(), 303, "sign-in of {email}");
-    let me = browser
-        .get(format!("{origin}/me"))
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
-    (browser, csrf_in(&me))
-}
-
-#[test]
-fn two_server_processes_on_postgresql_store_one_vote_per_unit() {
-    let Some(base) = postgres_url() else { return };
-    let runtime = tokio::runtime::Runtime::new().unwrap();
-    let schema = format!("cista_two_{:x}", OsRng.id63());
-    let admin = runtime.block_on(async {
-        use sea_orm::ConnectionTrait as _;
-        let admin = SeaStore::connect(&Target::parse(&base).unwrap(), &ConnectOptions::default())
-            .await
-            .unwrap();
-        admin
-            .connection()
-            .execute_unprepared(&format!("CREATE SCHEMA {schema}"))
-            .await
-            .unwrap();
-        admin
-    });
-    let sep = if base.contains('?') { '&' } else { '?' };
-    let url = format!("{base}{sep}options=-c%20search_path%3D{schema}");
-    let tmp = tempfile::tempdir().unwrap();
-    let data = tmp.path().join("data");
-    let mut first = cista(&data);
-    first.env("CISTA_DATABASE_URL", &url).arg("init");
-    ok(first);
-    org_create(&data, Some(&url));
-    let roster = tmp.path().join("roster.csv");
-    std::fs::write(&roster, ROSTER).unwrap();
-    ok(import(&data, Some(&url), &roster, true));
-
-    // The ballot and two co-owners' passwords, as the pages would set them.
-    let (ballot, unit, hash) = runtime.block_on(async {
-        let cista = core(&data, Some(&url)).await;
-        let org = cista
-            .store()
-            .organization_by_slug(&cista_types::OrgSlug::parse("palm-court").unwrap())
-            .await
-            .unwrap()
-            .unwrap()
-            .id;
-        let ballot = open_ballot(&cista, org, Duration::hours(1)).await;
-        for email in ["bo@palm.example", "cy@palm.example"] {
-            let subject = cista
-                .subject_for_email(&Actor::operator("test"), email)
-                .await
-                .unwrap()
-                .unwrap();
-            let link = cista
-                .resend_invitation(&Actor::operator("test"), org, subject)
-                .await
-                .unwrap();
-            cista
-                .set_password_with_link(
-                    link.rsplit('/').next().unwrap(),
-                    cista_core::ports::CredentialPurpose::Invite,
-                    &cista_types::Password::parse(PASSWORD).unwrap(),
-                )
-                .await
-                .unwrap();
-        }
-        let unit = units(&cista, org).await["2A"].0;
-        let hash = cista
-            .store()
-            .voting()
-            .ballot(ballot)
-            .await
-            .unwrap()
-            .unwrap()
-            .definition_hash
-            .to_hex();
-        (ballot, unit, hash)
-    });
-
-    let ports = [free_port(), free_port()];
-    let mut servers = Vec::new();
-    for port in ports {
-        let mut serve = cista(&data);
-        serve.env("CISTA_DATABASE_URL", &url).args([
-            "serve",
-            "--listen",
-            &format!("127.0.0.1:{port}"),
-        ]);
-        servers.push(Running::spawn(serve));
-        let http = client(&data, port);
-        runtime.block_on(async {
-            for _ in 0..100 {
-                if http
-                    .get(format!("https://localhost:{port}/readyz"))
-                    .send()
-                    .await
-                    .is_ok_and(|r| r.status() == 200)
-                {
-                    return;
-                }
-                tokio::time::sleep(std::time::Duration::from_millis(100)).await;
-            }
-            panic!("the server on port {port} never became ready");
-        });
-    }
-
-    // Bo on the first server and Cy on the second cast 50 votes each for unit 2A, all at once.
-    let outcomes = runtime.block_on(async {
-        let (bo, bo_csrf) = signed_in(&data, ports[0], "bo@palm.example").await;
-        let (cy, cy_csrf) = signed_in(&data, ports[1], "cy@palm.example").await;
-        let mut tasks = Vec::new();
-        for i in 0..100 {
-            let (browser, csrf, port) = if i % 2 == 0 {
-                (bo.clone(), bo_csrf.clone(), ports[0])
-            } else {
-                (cy.clone(), cy_csrf.clone(), ports[1])
-            };
-            let hash = hash.clone();
-            // Each attempt as if from a page of its own (a fresh submission id): a repeat of
-            // one submission would get its first outcome instead of racing.
-            let csrf = format!("{}.race{i}", csrf.split('.').next().unwrap());
-            tasks.push(tokio::spawn(async move {
-                let origin = format!("https://localhost:{port}");
-                let r = browser
-                    .post(format!("{origin}/vote/{ballot}/unit/{unit}"))
-                    .header("origin", &origin)
-                    .form(&[
-                        ("csrf", csrf.as_str()),
-                        ("definition", hash.as_str()),
-                        ("c1", "yes"),
-                        ("c2", "1"),
-                    ])
-                    .send()
-                    .await
-                    .unwrap();
-                let status = r.status().as_u16();
-                (status, r.text().await.unwrap())
-            }));
-        }
-        let mut outcomes = Vec::new();
-        for t in tasks {
-            outcomes.push(t.await.unwrap());
-        }
-        outcomes
-    });
-    // A stored vote answers 303 to its receipt (Post/Redirect/Get).
-    let stored = outcomes.iter().filter(|(s, _)| *s == 303).count();
-    let refused: Vec<_> = outcomes.iter().filter(|(s, _)| *s == 409).collect();
-    assert_eq!(
-        stored,
-        1,
-        "exactly one vote is stored: {:?}",
-        outcomes.iter().map(|o| o.0).collect::<Vec<_>>()
-    );
-    assert_eq!(refused.len(), 99);
-    assert!(
-        refused
-            .iter()
-            .all(|(_, body)| body.contains("already voted"))
-    );
-
-    let (participation, box_count, refusals) = runtime.block_on(async {
-        let cista = core(&data, Some(&url)).await;
-        (
-            cista
-                .store()
-                .voting()
-                .participation(ballot)
-                .await
-                .unwrap()
-                .len(),
-            cista.store().voting().box_count(ballot).await.unwrap(),
-            cista.store().voting().refusals(ballot).await.unwrap().len(),
-        )
-    });
-    assert_eq!((participation, box_count, refusals), (1, 1, 99));
-    for server in servers {
-        assert_eq!(server.terminate(), 0);
-    }
-    runtime.block_on(async {
-        use sea_orm::ConnectionTrait as _;
-        let _ = admin
-            .connection()
-            .execute_unprepared(&format!("DROP SCHEMA {schema} CASCADE"))
-            .await;
-    });
+    ]
 }

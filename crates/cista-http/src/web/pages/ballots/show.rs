@@ -248,69 +248,25 @@ pub async fn render_ballot(
     let chrome = Chrome::new(ctx, state);
     let head = Head::of(state, org, ballot);
     let d = &ballot.definition;
-    let zone = &d.time_zone;
     let status = extra.status.unwrap_or(StatusCode::OK);
     let cista = &state.cista;
     let may = |action| actor.may_in(org.id, action);
     match ballot.status() {
-        BallotStatus::Draft => {
-            let count = d.contests.len();
-            let contests = d
-                .contests
-                .iter()
-                .enumerate()
-                .map(|(i, c)| {
-                    let sent_back = extra
-                        .edit
-                        .as_ref()
-                        .filter(|(id, _)| *id == c.id)
-                        .map(|(_, f)| f.clone());
-                    DraftContest {
-                        contest: ContestView::of(c),
-                        open: sent_back.is_some(),
-                        form: sent_back.unwrap_or_else(|| ContestForm::from_contest(c)),
-                        first: i == 0,
-                        last: i + 1 == count,
-                    }
-                })
-                .collect();
-            render(
-                status,
-                DraftPage {
-                    chrome,
-                    head,
-                    notice: extra.notice,
-                    errors: extra.errors,
-                    can_manage: may(VotingAction::ManageBallots),
-                    name_warnings: cista_core::products::voting::names::candidate_warnings(d),
-                    settings: extra
-                        .settings
-                        .unwrap_or_else(|| SettingsForm::from_definition(d)),
-                    quorum_text: d.quorum.to_string(),
-                    min_turnout_text: d
-                        .min_turnout
-                        .map_or_else(|| "none".to_owned(), |p| format!("{p}%")),
-                    reminders_text: if d.reminder_hours.is_empty() {
-                        "none".to_owned()
-                    } else {
-                        d.reminder_hours
-                            .iter()
-                            .map(|h| format!("{h} hours"))
-                            .collect::<Vec<_>>()
-                            .join(", ")
-                            + " before the close"
-                    },
-                    contests,
-                    add_resolution: extra.add_resolution.unwrap_or_else(ContestForm::resolution),
-                    add_election: extra.add_election.unwrap_or_else(ContestForm::election),
-                    cancel_reason: extra.cancel_reason,
-                },
-            )
-        }
+        BallotStatus::Draft => render(
+            status,
+            draft_page(
+                chrome,
+                head,
+                ballot,
+                extra,
+                may(VotingAction::ManageBallots),
+            ),
+        ),
         BallotStatus::Published => {
             let live = cista.live_turnout(actor, ballot).await?;
             let window = cista.window_of(ballot);
             let accepts = window == cista_core::products::voting::Window::Open;
+            let (participation, refusals) = ledger_lines(state, actor, ballot).await?;
             render(
                 status,
                 LivePage {
@@ -320,18 +276,8 @@ pub async fn render_ballot(
                     errors: extra.errors,
                     turnout: TurnoutView::live(&live, d),
                     contests: ContestView::all(d),
-                    participation: cista
-                        .participation_list(actor, ballot)
-                        .await?
-                        .into_iter()
-                        .map(|p| ParticipationLine::of(zone, p))
-                        .collect(),
-                    refusals: cista
-                        .refusals(actor, ballot)
-                        .await?
-                        .into_iter()
-                        .map(|r| RefusalLine::of(zone, r))
-                        .collect(),
+                    participation,
+                    refusals,
                     can_paper: accepts && d.paper && may(VotingAction::EnterPaperBallots),
                     can_remind: accepts && may(VotingAction::ManageBallots),
                     can_cancel: may(VotingAction::ManageBallots),
@@ -350,6 +296,7 @@ pub async fn render_ballot(
             } else {
                 None
             };
+            let (participation, refusals) = ledger_lines(state, actor, ballot).await?;
             render(
                 status,
                 ClosedPage {
@@ -378,51 +325,119 @@ pub async fn render_ballot(
                         .map(|r| r.root_sha256.clone())
                         .unwrap_or_default(),
                     tree_size: sealed.as_ref().map_or(0, |r| r.tree_size),
-                    participation: cista
-                        .participation_list(actor, ballot)
-                        .await?
-                        .into_iter()
-                        .map(|p| ParticipationLine::of(zone, p))
-                        .collect(),
-                    refusals: cista
-                        .refusals(actor, ballot)
-                        .await?
-                        .into_iter()
-                        .map(|r| RefusalLine::of(zone, r))
-                        .collect(),
+                    participation,
+                    refusals,
                 },
             )
         }
-        BallotStatus::Cancelled => render(
-            status,
-            CancelledPage {
-                chrome,
-                head,
-                notice: extra.notice,
-                errors: extra.errors,
-                cancelled_at: ballot
-                    .stored
-                    .cancelled_at
-                    .map(|t| ballot.local(t))
-                    .unwrap_or_default(),
-                contests: ContestView::all(d),
-                participation: cista
-                    .participation_list(actor, ballot)
-                    .await?
-                    .into_iter()
-                    .map(|p| ParticipationLine::of(zone, p))
-                    .collect(),
-                refusals: cista
-                    .refusals(actor, ballot)
-                    .await?
-                    .into_iter()
-                    .map(|r| RefusalLine::of(zone, r))
-                    .collect(),
-                can_reissue: may(VotingAction::ManageBallots),
-                can_records: may(VotingAction::ViewRecords),
-            },
-        ),
+        BallotStatus::Cancelled => {
+            let (participation, refusals) = ledger_lines(state, actor, ballot).await?;
+            render(
+                status,
+                CancelledPage {
+                    chrome,
+                    head,
+                    notice: extra.notice,
+                    errors: extra.errors,
+                    cancelled_at: ballot
+                        .stored
+                        .cancelled_at
+                        .map(|t| ballot.local(t))
+                        .unwrap_or_default(),
+                    contests: ContestView::all(d),
+                    participation,
+                    refusals,
+                    can_reissue: may(VotingAction::ManageBallots),
+                    can_records: may(VotingAction::ViewRecords),
+                },
+            )
+        }
     }
+}
+
+/// The builder of a draft ballot: its settings and contests, with the forms `extra` sent back
+/// after a refused change open in place.
+fn draft_page(
+    chrome: Chrome,
+    head: Head,
+    ballot: &Ballot,
+    extra: Overrides,
+    can_manage: bool,
+) -> DraftPage {
+    let d = &ballot.definition;
+    let count = d.contests.len();
+    let contests = d
+        .contests
+        .iter()
+        .enumerate()
+        .map(|(i, c)| {
+            let sent_back = extra
+                .edit
+                .as_ref()
+                .filter(|(id, _)| *id == c.id)
+                .map(|(_, f)| f.clone());
+            DraftContest {
+                contest: ContestView::of(c),
+                open: sent_back.is_some(),
+                form: sent_back.unwrap_or_else(|| ContestForm::from_contest(c)),
+                first: i == 0,
+                last: i + 1 == count,
+            }
+        })
+        .collect();
+    DraftPage {
+        chrome,
+        head,
+        notice: extra.notice,
+        errors: extra.errors,
+        can_manage,
+        name_warnings: cista_core::products::voting::names::candidate_warnings(d),
+        settings: extra
+            .settings
+            .unwrap_or_else(|| SettingsForm::from_definition(d)),
+        quorum_text: d.quorum.to_string(),
+        min_turnout_text: d
+            .min_turnout
+            .map_or_else(|| "none".to_owned(), |p| format!("{p}%")),
+        reminders_text: if d.reminder_hours.is_empty() {
+            "none".to_owned()
+        } else {
+            d.reminder_hours
+                .iter()
+                .map(|h| format!("{h} hours"))
+                .collect::<Vec<_>>()
+                .join(", ")
+                + " before the close"
+        },
+        contests,
+        add_resolution: extra.add_resolution.unwrap_or_else(ContestForm::resolution),
+        add_election: extra.add_election.unwrap_or_else(ContestForm::election),
+        cancel_reason: extra.cancel_reason,
+    }
+}
+
+/// The ballot's participation list and its refused casts, as lines in the ballot's zone.
+async fn ledger_lines(
+    state: &AppState,
+    actor: &Actor,
+    ballot: &Ballot,
+) -> Result<(Vec<ParticipationLine>, Vec<RefusalLine>), AppError> {
+    let zone = &ballot.definition.time_zone;
+    let participation = state
+        .cista
+        .participation_list(actor, ballot)
+        .await?
+        .into_iter()
+        .map(|p| ParticipationLine::of(zone, p))
+        .collect();
+    let refusals = state
+        .cista
+        .refusals(actor, ballot)
+        .await?
+        .into_iter()
+        .map(|r| RefusalLine::of(zone, r))
+        .collect();
+    Ok((participation, refusals))
 }
 
 /// `?done=…` after a change, and a count where it has one.

@@ -1,0 +1,349 @@
+//! Setting a password from an invitation or reset link, and asking for a reset or a new
+//! invitation (answered identically for known and unknown addresses).
+
+use super::{NextQuery, NoticePage, SingleFieldPage, next_for, signed_in_redirect};
+use crate::AppState;
+use crate::error::AppError;
+use crate::web::context::RequestContext;
+use crate::web::limits::pad_to_floor;
+use crate::web::pages::chrome::{Chrome, FormError, render, see_other};
+use askama::Template;
+use axum::extract::{Path, Query, State};
+use axum::http::StatusCode;
+use axum::response::Response;
+use axum::{Extension, Form};
+use cista_core::Error;
+use cista_core::ports::CredentialPurpose;
+use cista_types::Password;
+use serde::Deserialize;
+use std::time::Instant;
+
+#[derive(Template)]
+#[template(path = "auth/set_password.html")]
+struct SetPasswordPage {
+    chrome: Chrome,
+    heading: &'static str,
+    first_name: String,
+    organization: Option<String>,
+    action: String,
+    errors: Vec<FormError>,
+}
+
+// --- links: invitation and reset ---------------------------------------------------------------
+
+fn invalid_link(
+    state: &AppState,
+    ctx: &RequestContext,
+    purpose: CredentialPurpose,
+) -> Result<Response, AppError> {
+    let (again, text) = match purpose {
+        CredentialPurpose::Reset => ("/reset", "Ask for a new reset link"),
+        _ => ("/invitation", "Ask for a new invitation link"),
+    };
+    render(
+        StatusCode::BAD_REQUEST,
+        NoticePage {
+            chrome: Chrome::new(ctx, state),
+            heading: "This link does not work",
+            message: "It has expired, was already used, or was not copied completely. Links work \
+                      once, for a limited time."
+                .to_owned(),
+            links: vec![(again, text), ("/sign-in", "Sign in")],
+        },
+    )
+}
+
+async fn link_page(
+    state: &AppState,
+    ctx: &RequestContext,
+    token: &str,
+    purpose: CredentialPurpose,
+    next: &NextQuery,
+    errors: Vec<FormError>,
+    status: StatusCode,
+) -> Result<Response, AppError> {
+    let view = match state.cista.inspect_link(token, purpose).await {
+        Ok(view) => view,
+        Err(Error::TokenInvalid | Error::PersonErased) => return invalid_link(state, ctx, purpose),
+        Err(e) => return Err(e.into()),
+    };
+    let (heading, prefix) = match purpose {
+        CredentialPurpose::Reset => ("Choose a new password", "r"),
+        _ => ("Choose your password", "i"),
+    };
+    render(
+        status,
+        SetPasswordPage {
+            chrome: Chrome::new(ctx, state),
+            heading,
+            first_name: view.first_name.to_string(),
+            organization: view.organization,
+            action: next.carry(&format!("/{prefix}/{token}")),
+            errors,
+        },
+    )
+}
+
+pub async fn invitation_link(
+    State(state): State<AppState>,
+    Extension(ctx): Extension<RequestContext>,
+    Path(token): Path<String>,
+    Query(next): Query<NextQuery>,
+) -> Result<Response, AppError> {
+    link_page(
+        &state,
+        &ctx,
+        &token,
+        CredentialPurpose::Invite,
+        &next,
+        Vec::new(),
+        StatusCode::OK,
+    )
+    .await
+}
+
+pub async fn reset_link(
+    State(state): State<AppState>,
+    Extension(ctx): Extension<RequestContext>,
+    Path(token): Path<String>,
+    Query(next): Query<NextQuery>,
+) -> Result<Response, AppError> {
+    link_page(
+        &state,
+        &ctx,
+        &token,
+        CredentialPurpose::Reset,
+        &next,
+        Vec::new(),
+        StatusCode::OK,
+    )
+    .await
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(default)]
+pub struct PasswordForm {
+    password: String,
+    confirm: String,
+}
+
+/// Saves the password chosen with a link and signs this browser in, then carries on to where
+/// the link was meant to lead (its `next`), through the second factor where one is required.
+async fn set_password(
+    state: &AppState,
+    ctx: &RequestContext,
+    token: &str,
+    purpose: CredentialPurpose,
+    next: &NextQuery,
+    form: &PasswordForm,
+) -> Result<Response, AppError> {
+    let password = match Password::parse(&form.password) {
+        Ok(p) => p,
+        Err(e) => {
+            let errors = vec![FormError::from_error("password", &Error::from(e))];
+            return link_page(
+                state,
+                ctx,
+                token,
+                purpose,
+                next,
+                errors,
+                StatusCode::UNPROCESSABLE_ENTITY,
+            )
+            .await;
+        }
+    };
+    if form.password != form.confirm {
+        let errors = vec![FormError::new(
+            "confirm",
+            "The two passwords are not the same.",
+        )];
+        return link_page(
+            state,
+            ctx,
+            token,
+            purpose,
+            next,
+            errors,
+            StatusCode::UNPROCESSABLE_ENTITY,
+        )
+        .await;
+    }
+    match state
+        .cista
+        .set_password_and_sign_in(token, purpose, &password)
+        .await
+    {
+        Ok(signed_in) => Ok(signed_in_redirect(
+            state,
+            ctx,
+            &signed_in,
+            &next_for(signed_in.stage, next),
+        )),
+        Err(Error::TokenInvalid | Error::PersonErased) => invalid_link(state, ctx, purpose),
+        Err(e @ (Error::WeakPassword { .. } | Error::InvalidInput { .. })) => {
+            let errors = vec![FormError::from_error("password", &e)];
+            link_page(
+                state,
+                ctx,
+                token,
+                purpose,
+                next,
+                errors,
+                StatusCode::UNPROCESSABLE_ENTITY,
+            )
+            .await
+        }
+        Err(e) => Err(e.into()),
+    }
+}
+
+pub async fn invitation_submit(
+    State(state): State<AppState>,
+    Extension(ctx): Extension<RequestContext>,
+    Path(token): Path<String>,
+    Query(next): Query<NextQuery>,
+    Form(form): Form<PasswordForm>,
+) -> Result<Response, AppError> {
+    set_password(
+        &state,
+        &ctx,
+        &token,
+        CredentialPurpose::Invite,
+        &next,
+        &form,
+    )
+    .await
+}
+
+pub async fn reset_submit(
+    State(state): State<AppState>,
+    Extension(ctx): Extension<RequestContext>,
+    Path(token): Path<String>,
+    Query(next): Query<NextQuery>,
+    Form(form): Form<PasswordForm>,
+) -> Result<Response, AppError> {
+    set_password(&state, &ctx, &token, CredentialPurpose::Reset, &next, &form).await
+}
+
+// --- asking for a reset or a new invitation ----------------------------------------------------
+
+fn reset_form(chrome: Chrome) -> SingleFieldPage {
+    SingleFieldPage {
+        chrome,
+        heading: "Forgot your password?",
+        intro: "Enter your email address. If an account uses it, we send a link to choose a new \
+                password. The link works once, for an hour.",
+        action: "/reset".to_owned(),
+        field: "email",
+        label: "Email address",
+        input_type: "email",
+        autocomplete: "username",
+        button: "Send the link",
+        notice: None,
+        errors: Vec::new(),
+    }
+}
+
+fn resend_form(chrome: Chrome) -> SingleFieldPage {
+    SingleFieldPage {
+        chrome,
+        heading: "Get a new invitation link",
+        intro: "Enter the email address your invitation was sent to. If an invitation is waiting \
+                for it, we send a new link; older links stop working.",
+        action: "/invitation".to_owned(),
+        field: "email",
+        label: "Email address",
+        input_type: "email",
+        autocomplete: "username",
+        button: "Send a new link",
+        notice: None,
+        errors: Vec::new(),
+    }
+}
+
+pub async fn reset_request_page(
+    State(state): State<AppState>,
+    Extension(ctx): Extension<RequestContext>,
+) -> Result<Response, AppError> {
+    render(StatusCode::OK, reset_form(Chrome::new(&ctx, &state)))
+}
+
+pub async fn resend_request_page(
+    State(state): State<AppState>,
+    Extension(ctx): Extension<RequestContext>,
+) -> Result<Response, AppError> {
+    render(StatusCode::OK, resend_form(Chrome::new(&ctx, &state)))
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(default)]
+pub struct EmailForm {
+    email: String,
+}
+
+pub async fn reset_request_submit(
+    State(state): State<AppState>,
+    Extension(ctx): Extension<RequestContext>,
+    Form(form): Form<EmailForm>,
+) -> Result<Response, AppError> {
+    let started = Instant::now();
+    let result = state
+        .cista
+        .request_password_reset_from(&form.email, &ctx.requester)
+        .await;
+    pad_to_floor(started, state.auth_limiter.settings.response_floor).await;
+    result?;
+    Ok(see_other("/reset/sent"))
+}
+
+/// The page after asking for a reset link (the same whatever the address).
+pub async fn reset_sent(
+    State(state): State<AppState>,
+    Extension(ctx): Extension<RequestContext>,
+) -> Result<Response, AppError> {
+    render(
+        StatusCode::OK,
+        NoticePage {
+            chrome: Chrome::new(&ctx, &state),
+            heading: "Check your email",
+            message: "If an account uses that address, we sent it a link to choose a new \
+                      password. The link works once, for an hour."
+                .to_owned(),
+            links: vec![("/sign-in", "Back to sign in")],
+        },
+    )
+}
+
+pub async fn resend_request_submit(
+    State(state): State<AppState>,
+    Extension(ctx): Extension<RequestContext>,
+    Form(form): Form<EmailForm>,
+) -> Result<Response, AppError> {
+    let started = Instant::now();
+    let result = state
+        .cista
+        .resend_invitation_by_email_from(&form.email, &ctx.requester)
+        .await;
+    pad_to_floor(started, state.auth_limiter.settings.response_floor).await;
+    result?;
+    Ok(see_other("/invitation/sent"))
+}
+
+/// The page after asking for a new invitation link (the same whatever the address).
+pub async fn resend_sent(
+    State(state): State<AppState>,
+    Extension(ctx): Extension<RequestContext>,
+) -> Result<Response, AppError> {
+    render(
+        StatusCode::OK,
+        NoticePage {
+            chrome: Chrome::new(&ctx, &state),
+            heading: "Check your email",
+            message: "If an invitation is waiting for that address, we sent it a new link. The \
+                      link works once, for 72 hours."
+                .to_owned(),
+            links: vec![("/sign-in", "Back to sign in")],
+        },
+    )
+}
