@@ -752,6 +752,10 @@ def run_sqlmap(demo: Demo, token: str, run: Run, targets: list[dict], long: bool
         # ratio that can flag a form by chance (POST /me/password once did, 1 run in 6).
         # Comparing the visible text only leaves what a boolean injection would change.
         "--text-only",
+        # A 429 is an answer like any other here: the change-password form locks a requester
+        # after five wrong current passwords (as sign-in does), and sqlmap would otherwise
+        # slow itself down to one request every few seconds for the rest of that form.
+        "--ignore-code", "429",
         "--output-dir", out,
     ]
     if long:
