@@ -538,6 +538,15 @@ pub async fn a_stolen_session_cannot_guess_the_password_on_the_change_form(h: &H
         .await
         .unwrap_err();
     assert_eq!(locked.code(), "rate_limited");
+    // Nor does a weak new password tell the locked thief that the current one was right.
+    let weak = Password::parse("password1").unwrap();
+    for current in [PASSWORD, "guess-456"] {
+        let locked = cista
+            .change_password_from(&actor, current, &weak, &thief)
+            .await
+            .unwrap_err();
+        assert_eq!(locked.code(), "rate_limited", "{current}");
+    }
     // The same lock holds at sign-in for the thief; not for her laptop.
     assert!(
         cista
@@ -545,6 +554,12 @@ pub async fn a_stolen_session_cannot_guess_the_password_on_the_change_form(h: &H
             .await
             .is_err()
     );
+    // From her laptop the same weak password is refused for what it is.
+    let refused = cista
+        .change_password_from(&actor, PASSWORD, &weak, &laptop)
+        .await
+        .unwrap_err();
+    assert_eq!(refused.code(), "weak_password");
     cista
         .change_password_from(&actor, PASSWORD, &new, &laptop)
         .await

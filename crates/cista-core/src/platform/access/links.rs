@@ -222,6 +222,16 @@ impl Cista {
         Ok(())
     }
 
+    /// The hash of `new` as `subject`'s next password, after the strength check against what
+    /// is known about the person (`weak_password` if it is too easy to guess).
+    async fn new_password_hash(&self, subject: SubjectCode, new: &Password) -> Result<String> {
+        let fields = self.own_fields(subject).await?;
+        let context = fields.guessable_words();
+        let context: Vec<&str> = context.iter().map(String::as_str).collect();
+        check_strength(new, &context)?;
+        self.hasher().hash(new).await
+    }
+
     /// `change_password_from` for a requester that cannot say where it comes from.
     pub async fn change_password(
         &self,
@@ -263,12 +273,11 @@ impl Cista {
             .hasher()
             .verify(current, account.password_hash.as_deref())
             .await?;
+        // The new password is judged and hashed now, but a refusal of it is said only after
+        // the lock check: a locked requester must not learn from "too easy to guess" that its
+        // guess of the current password was right.
         let hash = if matched {
-            let fields = self.own_fields(subject).await?;
-            let context = fields.guessable_words();
-            let context: Vec<&str> = context.iter().map(String::as_str).collect();
-            check_strength(new, &context)?;
-            Some(self.hasher().hash(new).await?)
+            Some(self.new_password_hash(subject, new).await)
         } else {
             None
         };
@@ -317,7 +326,8 @@ impl Cista {
             .await?;
             return Err(Error::invalid("current password", "is not right"));
         };
-        account.password_hash = Some(hash);
+        // A weak new password: refused, nothing written (the transaction rolls back).
+        account.password_hash = Some(hash?);
         account.password_changed_at = Some(now);
         tx.update_account(&account).await?;
         tx.clear_access_attempts(subject, AttemptKind::Password, requester.key())
