@@ -15,8 +15,20 @@ use cista_types::{
 use sea_orm::{DbErr, SqlErr};
 use time::OffsetDateTime;
 
+/// A time as the columns take it: the instant, plus one nanosecond that only SQLite's text keeps.
+///
+/// PostgreSQL keeps `timestamptz` at microsecond resolution and compares instants. SQLite keeps
+/// the text sqlx writes, RFC 3339 with the fraction's trailing zeros dropped and `Z` after it,
+/// so within one second text order is not time order (`…:39Z` sorts after `…:39.5Z`, `…:39.12Z`
+/// after `…:39.123Z`), and a message due at `.12` was not yet due at `.123`. A last nanosecond
+/// digit that is never zero keeps all nine fraction digits (`…:39.120000001Z`), so every text is
+/// 30 characters long and text order is time order. `Timestamp` holds whole microseconds, so
+/// the nanosecond is free; PostgreSQL truncates it (exactly, for instants after its epoch
+/// 2000-01-01, and Cista stores none before) and [`from_db_time`] drops it on the way back.
+/// Rows written before this rule are rewritten by the `sortable_times` migration.
 pub(crate) fn to_db_time(t: Timestamp) -> OffsetDateTime {
-    t.as_offset()
+    let at = t.as_offset();
+    at.replace_nanosecond(at.nanosecond() + 1).unwrap_or(at)
 }
 
 pub(crate) fn from_db_time(t: OffsetDateTime) -> Timestamp {
@@ -299,4 +311,35 @@ pub(crate) fn refusal(m: crate::entity::vote_refusal::Model) -> Result<Refusal, 
         at: from_db_time(m.at),
         reason: m.reason,
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use time::format_description::well_known::Rfc3339;
+
+    /// The text sqlx writes for SQLite (RFC 3339) sorts as the instants do, and the round trip
+    /// gives the same instant back.
+    #[test]
+    fn stored_time_text_sorts_in_time_order_and_round_trips() {
+        let times = [
+            "2026-11-22T14:03:59.999999Z",
+            "2026-11-22T14:04:00Z",
+            "2026-11-22T14:04:00.000001Z",
+            "2026-11-22T14:04:00.1Z",
+            "2026-11-22T14:04:00.100001Z",
+            "2026-11-22T14:04:00.12Z",
+            "2026-11-22T14:04:00.123Z",
+            "2026-11-22T14:04:01Z",
+        ]
+        .map(|t| Timestamp::parse_rfc3339(t).unwrap());
+        let texts = times.map(|t| to_db_time(t).format(&Rfc3339).unwrap());
+        for pair in texts.windows(2) {
+            assert!(pair[0] < pair[1], "{} sorts before {}", pair[0], pair[1]);
+            assert_eq!(pair[0].len(), 30, "{}", pair[0]);
+        }
+        for t in times {
+            assert_eq!(from_db_time(to_db_time(t)), t);
+        }
+    }
 }

@@ -7,7 +7,7 @@
 use crate::people;
 use crate::voting::operator;
 use crate::web::sign_in;
-use crate::{Options, TestServer, csrf_in, postgres_target};
+use crate::{Options, TestServer, csrf_in, on_postgres};
 use cista_core::Cista;
 use cista_store::Target;
 use cista_types::{OrgId, OrgSlug, PhoneRegion, Role, SubjectCode};
@@ -198,9 +198,7 @@ async fn spreadsheet_files_preview_and_import_on_sqlite() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn spreadsheet_files_preview_and_import_on_postgresql() {
-    if let Some(target) = postgres_target().await {
-        spreadsheet_files_preview_and_import(Some(target)).await;
-    }
+    on_postgres(|target| spreadsheet_files_preview_and_import(Some(target))).await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

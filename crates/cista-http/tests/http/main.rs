@@ -91,30 +91,18 @@ pub async fn cista_on(dir: &std::path::Path, target: Target) -> Cista {
     cista_with_clock(dir, target, Arc::new(SystemClock)).await
 }
 
-/// A fresh schema of the PostgreSQL database named by `CISTA_TEST_POSTGRES_URL`, or None
-/// (after saying so) when none is set and `CISTA_TEST_REQUIRE_POSTGRES` is not 1.
-pub async fn postgres_target() -> Option<Target> {
-    use sea_orm::ConnectionTrait as _;
-    let required = std::env::var("CISTA_TEST_REQUIRE_POSTGRES").is_ok_and(|v| v == "1");
-    let Ok(url) = std::env::var("CISTA_TEST_POSTGRES_URL") else {
-        assert!(
-            !required,
-            "CISTA_TEST_REQUIRE_POSTGRES=1 but CISTA_TEST_POSTGRES_URL is not set"
-        );
-        eprintln!("SKIPPED on PostgreSQL: set CISTA_TEST_POSTGRES_URL");
-        return None;
+/// Runs `test` on a private schema of the PostgreSQL test server, then drops the schema; does
+/// nothing (after saying so) when no server is configured and none is required.
+pub async fn on_postgres<F, Fut>(test: F)
+where
+    F: FnOnce(Target) -> Fut,
+    Fut: std::future::Future<Output = ()>,
+{
+    let Some(schema) = cista_testkit::postgres::PrivateSchema::create().await else {
+        return;
     };
-    let admin = SeaStore::connect(&Target::parse(&url).unwrap(), &ConnectOptions::default())
-        .await
-        .unwrap();
-    let schema = format!("cista_h_{:x}", cista_types::Rng::id63(&OsRng));
-    admin
-        .connection()
-        .execute_unprepared(&format!("CREATE SCHEMA {schema}"))
-        .await
-        .unwrap();
-    let sep = if url.contains('?') { '&' } else { '?' };
-    Some(Target::parse(&format!("{url}{sep}options=-c%20search_path%3D{schema}")).unwrap())
+    test(Target::parse(&schema.url()).unwrap()).await;
+    schema.drop_now().await;
 }
 
 pub async fn cista_with_clock(

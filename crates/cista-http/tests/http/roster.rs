@@ -168,10 +168,10 @@ async fn a_manager_sees_who_owns_each_unit_and_tells_namesakes_apart_on_sqlite()
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_manager_sees_who_owns_each_unit_and_tells_namesakes_apart_on_postgresql() {
-    let Some(target) = crate::postgres_target().await else {
-        return;
-    };
-    a_manager_sees_who_owns_each_unit_and_tells_namesakes_apart(Some(target)).await;
+    crate::on_postgres(|target| {
+        a_manager_sees_who_owns_each_unit_and_tells_namesakes_apart(Some(target))
+    })
+    .await;
 }
 
 async fn unit_id(cista: &Cista, org: OrgId, label: &str) -> UnitId {

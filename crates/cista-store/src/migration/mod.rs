@@ -13,6 +13,7 @@ mod m20261130_000003_phone_region;
 mod m20261130_000004_access_attempts;
 mod m20261201_000001_app_tokens;
 mod m20261201_000002_intake;
+mod m20261202_000001_sortable_times;
 pub mod vault;
 
 #[derive(Debug)]
@@ -29,6 +30,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261130_000004_access_attempts::Migration),
             Box::new(m20261201_000001_app_tokens::Migration),
             Box::new(m20261201_000002_intake::Migration),
+            Box::new(m20261202_000001_sortable_times::Migration),
         ]
     }
 }

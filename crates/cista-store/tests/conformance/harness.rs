@@ -4,7 +4,8 @@
 use cista_core::{AccessSettings, Actor, Cista, Deps};
 use cista_crypto::LocalKeyFile;
 use cista_store::{ConnectOptions, SeaStore, SeaVault, Target};
-use cista_types::{ManualClock, OsRng, Rng as _, Timestamp};
+use cista_testkit::postgres::PrivateSchema;
+use cista_types::{ManualClock, OsRng, Timestamp};
 use sea_orm::{ConnectionTrait, Statement};
 use std::sync::Arc;
 
@@ -15,17 +16,12 @@ pub struct Harness {
     pub target: Target,
     pub dir: tempfile::TempDir,
     pub clock: Arc<ManualClock>,
-    /// (admin URL, schema) for PostgreSQL, to drop the schema afterwards.
-    pg: Option<(String, String)>,
+    /// The test's own schema on PostgreSQL, dropped afterwards.
+    pg: Option<PrivateSchema>,
 }
 
 fn start_time() -> Timestamp {
     Timestamp::parse_rfc3339("2026-11-22T14:03:00.123456Z").unwrap()
-}
-
-fn with_search_path(url: &str, schema: &str) -> String {
-    let sep = if url.contains('?') { '&' } else { '?' };
-    format!("{url}{sep}options=-c%20search_path%3D{schema}")
 }
 
 impl Harness {
@@ -37,37 +33,13 @@ impl Harness {
 
     /// `None` (after saying so) when no PostgreSQL URL is configured and it is not required.
     pub async fn postgres() -> Option<Self> {
-        let required = std::env::var("CISTA_TEST_REQUIRE_POSTGRES").is_ok_and(|v| v == "1");
-        let Ok(url) = std::env::var("CISTA_TEST_POSTGRES_URL") else {
-            assert!(
-                !required,
-                "CISTA_TEST_REQUIRE_POSTGRES=1 but CISTA_TEST_POSTGRES_URL is not set"
-            );
-            eprintln!(
-                "SKIPPED: set CISTA_TEST_POSTGRES_URL to run the PostgreSQL conformance tests"
-            );
-            return None;
-        };
-        let admin = SeaStore::connect(&Target::parse(&url).unwrap(), &ConnectOptions::default())
-            .await
-            .unwrap_or_else(|e| {
-                panic!(
-                    "cannot reach PostgreSQL at CISTA_TEST_POSTGRES_URL: {}",
-                    e.chain()
-                )
-            });
-        let schema = format!("cista_t_{:x}", OsRng.id63());
-        admin
-            .connection()
-            .execute_unprepared(&format!("CREATE SCHEMA {schema}"))
-            .await
-            .unwrap();
+        let schema = PrivateSchema::create().await?;
         let dir = tempfile::tempdir().unwrap();
-        let target = Target::parse(&with_search_path(&url, &schema)).unwrap();
-        Some(Self::open(target, dir, Some((url, schema))).await)
+        let target = Target::parse(&schema.url()).unwrap();
+        Some(Self::open(target, dir, Some(schema)).await)
     }
 
-    async fn open(target: Target, dir: tempfile::TempDir, pg: Option<(String, String)>) -> Self {
+    async fn open(target: Target, dir: tempfile::TempDir, pg: Option<PrivateSchema>) -> Self {
         let store = SeaStore::connect_and_migrate(&target, &ConnectOptions::default())
             .await
             .unwrap_or_else(|e| panic!("store: {}", e.chain()));
@@ -150,9 +122,15 @@ impl Harness {
                 }
                 all
             }
-            (_, Some((url, schema))) => {
+            (_, Some(schema)) => {
                 let out = std::process::Command::new("pg_dump")
-                    .args(["--data-only", "--schema", schema, "--dbname", url])
+                    .args([
+                        "--data-only",
+                        "--schema",
+                        schema.name(),
+                        "--dbname",
+                        schema.server_url(),
+                    ])
                     .output()
                     .expect("pg_dump must be installed for the PostgreSQL conformance run");
                 assert!(
@@ -167,14 +145,8 @@ impl Harness {
     }
 
     pub async fn cleanup(self) {
-        if let Some((url, schema)) = &self.pg
-            && let Ok(admin) =
-                SeaStore::connect(&Target::parse(url).unwrap(), &ConnectOptions::default()).await
-        {
-            let _ = admin
-                .connection()
-                .execute_unprepared(&format!("DROP SCHEMA {schema} CASCADE"))
-                .await;
+        if let Some(schema) = self.pg {
+            schema.drop_now().await;
         }
     }
 }

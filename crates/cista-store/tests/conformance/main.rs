@@ -81,6 +81,8 @@ conformance! {
     schema::a_database_newer_than_the_binary_is_refused,
     schema::the_engine_reports_durable_settings,
     schema::timestamps_round_trip_to_the_microsecond,
+    schema::stored_times_keep_time_order_within_a_second,
+    schema::times_stored_before_the_fixed_width_rule_are_rewritten,
     organizations::an_instance_is_created_once,
     organizations::organizations_round_trip,
     organizations::a_taken_slug_is_refused_and_nothing_is_half_written,

@@ -7,7 +7,6 @@ use cista_core::ports::{AccountStatus, CredentialPurpose};
 use cista_core::{Actor, Error, Store as _, Vault as _};
 use cista_store::{ConnectOptions, SeaVault, Target};
 use cista_types::{Role, SubjectCode};
-use sea_orm::ConnectionTrait as _;
 
 const CANARY_FIRST: &str = "Zephyrine";
 const CANARY_LAST: &str = "Quillfeather";
@@ -265,12 +264,10 @@ pub async fn the_vault_can_live_in_its_own_database(h: &Harness) {
     let (target, cleanup) = match &h.target {
         Target::SqliteFile(_) => (Target::SqliteFile(h.dir.path().join("vault.db")), None),
         _ => {
-            let schema = format!("cista_v_{:x}", cista_types::Rng::id63(&cista_types::OsRng));
-            h.tamper(&format!("CREATE SCHEMA {schema}")).await;
-            let base = std::env::var("CISTA_TEST_POSTGRES_URL").unwrap();
-            let sep = if base.contains('?') { '&' } else { '?' };
-            let url = format!("{base}{sep}options=-c%20search_path%3D{schema}");
-            (Target::parse(&url).unwrap(), Some(schema))
+            let schema = cista_testkit::postgres::PrivateSchema::create()
+                .await
+                .expect("a PostgreSQL run has a server");
+            (Target::parse(&schema.url()).unwrap(), Some(schema))
         }
     };
     let vault = SeaVault::connect(&target, &ConnectOptions::default())
@@ -317,10 +314,6 @@ pub async fn the_vault_can_live_in_its_own_database(h: &Harness) {
         .unwrap();
     cista.sign_in("ida@example.org", PASSWORD).await.unwrap();
     if let Some(schema) = cleanup {
-        let _ = h
-            .store
-            .connection()
-            .execute_unprepared(&format!("DROP SCHEMA {schema} CASCADE"))
-            .await;
+        schema.drop_now().await;
     }
 }

@@ -5,7 +5,7 @@ use cista_core::Error;
 use cista_core::Store as _;
 use cista_core::ports::Backend;
 use cista_store::{ConnectOptions, SeaStore};
-use cista_types::{OrgName, OrgSlug};
+use cista_types::{OrgName, OrgSlug, Timestamp};
 
 pub async fn migrations_apply_once_and_leave_nothing_pending(h: &Harness) {
     let status = h.store.schema_status().await.unwrap();
@@ -73,4 +73,133 @@ pub async fn timestamps_round_trip_to_the_microsecond(h: &Harness) {
     let back = h.store.organization(org.id).await.unwrap().unwrap();
     assert_eq!(back.created_at, org.created_at);
     assert_eq!(back.created_at.to_rfc3339(), "2026-11-22T14:03:00.123456Z");
+}
+
+/// Invites someone at `at` and says whether their invitation is due `later` (the clock is set to
+/// each in turn; the outbox stores the invitation as due at `at`).
+async fn invitation_due(
+    h: &Harness,
+    cista: &cista_core::Cista,
+    email: &str,
+    at: &str,
+    later: &str,
+) -> bool {
+    use cista_core::Actor;
+    let org = h
+        .store
+        .organization_by_slug(&OrgSlug::parse("time-keepers").unwrap())
+        .await
+        .unwrap();
+    let org = match org {
+        Some(org) => org.id,
+        None => {
+            cista
+                .create_organization(
+                    &Actor::operator("test"),
+                    OrgName::parse("Time Keepers").unwrap(),
+                    OrgSlug::parse("time-keepers").unwrap(),
+                )
+                .await
+                .unwrap()
+                .id
+        }
+    };
+    h.clock.set(Timestamp::parse_rfc3339(at).unwrap());
+    cista
+        .invite(
+            &Actor::operator("test"),
+            org,
+            crate::harness::invitee("Tim", "Keeper", email, None, cista_types::Role::Member),
+        )
+        .await
+        .unwrap();
+    h.clock.set(Timestamp::parse_rfc3339(later).unwrap());
+    let due = cista.due_deliveries(&Actor::System, 10).await.unwrap();
+    due.iter().any(|d| d.address == email)
+}
+
+/// Stored times compare in time order even within one second, where the text SQLite used to
+/// keep (`…:00Z`, `…:00.12Z`: trailing zeros dropped) sorted a whole second after its fractions
+/// and `.12` after `.123`.
+pub async fn stored_times_keep_time_order_within_a_second(h: &Harness) {
+    let cista = h.cista().await;
+    for (email, at, later) in [
+        (
+            "whole@example.org",
+            "2026-11-22T14:04:00Z",
+            "2026-11-22T14:04:00.000001Z",
+        ),
+        (
+            "tenth@example.org",
+            "2026-11-22T14:05:00.1Z",
+            "2026-11-22T14:05:00.100001Z",
+        ),
+        (
+            "short@example.org",
+            "2026-11-22T14:06:00.12Z",
+            "2026-11-22T14:06:00.123Z",
+        ),
+        (
+            "same@example.org",
+            "2026-11-22T14:07:00.5Z",
+            "2026-11-22T14:07:00.5Z",
+        ),
+    ] {
+        assert!(
+            invitation_due(h, &cista, email, at, later).await,
+            "an invitation made at {at} is due at {later}"
+        );
+    }
+    // And not a microsecond early.
+    assert!(
+        !invitation_due(
+            h,
+            &cista,
+            "early@example.org",
+            "2026-11-22T14:08:00.000001Z",
+            "2026-11-22T14:08:00Z"
+        )
+        .await
+    );
+}
+
+/// A database written before the fixed-width rule keeps its times and, once migrated, compares
+/// them in time order too (on PostgreSQL the migration has nothing to do).
+pub async fn times_stored_before_the_fixed_width_rule_are_rewritten(h: &Harness) {
+    let cista = h.cista().await;
+    assert!(
+        !invitation_due(
+            h,
+            &cista,
+            "old@example.org",
+            "2026-11-22T14:04:01Z",
+            "2026-11-22T14:04:00.999999Z"
+        )
+        .await
+    );
+    // The text sqlx wrote before (trailing zeros dropped), as an older Cista left it.
+    h.tamper("UPDATE outbox SET next_attempt_at = '2026-11-22T14:04:00Z'")
+        .await;
+    h.tamper("UPDATE organizations SET created_at = '2026-11-22T14:03:00.12Z'")
+        .await;
+    h.tamper("DELETE FROM seaql_migrations WHERE version = 'm20261202_000001_sortable_times'")
+        .await;
+    assert_eq!(
+        h.store.migrate().await.unwrap(),
+        ["m20261202_000001_sortable_times"]
+    );
+    let org = h
+        .store
+        .organization_by_slug(&OrgSlug::parse("time-keepers").unwrap())
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(org.created_at.to_rfc3339(), "2026-11-22T14:03:00.120000Z");
+    h.clock
+        .set(Timestamp::parse_rfc3339("2026-11-22T14:04:00.000001Z").unwrap());
+    let due = cista
+        .due_deliveries(&cista_core::Actor::System, 10)
+        .await
+        .unwrap();
+    assert_eq!(due.len(), 1, "due at 14:04:00 and read just after");
 }

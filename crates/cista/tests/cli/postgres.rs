@@ -4,43 +4,13 @@
 use crate::{Running, cista, client, free_port, ok};
 use cista_types::Rng as _;
 
-fn postgres_url() -> Option<String> {
-    let required = std::env::var("CISTA_TEST_REQUIRE_POSTGRES").is_ok_and(|v| v == "1");
-    match std::env::var("CISTA_TEST_POSTGRES_URL") {
-        Ok(url) => Some(url),
-        Err(_) => {
-            assert!(
-                !required,
-                "CISTA_TEST_REQUIRE_POSTGRES=1 but CISTA_TEST_POSTGRES_URL is not set"
-            );
-            eprintln!("SKIPPED: set CISTA_TEST_POSTGRES_URL to run the binary on PostgreSQL");
-            None
-        }
-    }
-}
-
 #[test]
 fn the_same_binary_runs_on_postgresql() {
-    let Some(base) = postgres_url() else { return };
     let runtime = tokio::runtime::Runtime::new().unwrap();
-    let schema = format!("cista_cli_{:x}", cista_types::OsRng.id63());
-    let admin = runtime.block_on(async {
-        use sea_orm::ConnectionTrait as _;
-        let admin = cista_store::SeaStore::connect(
-            &cista_store::Target::parse(&base).unwrap(),
-            &cista_store::ConnectOptions::default(),
-        )
-        .await
-        .unwrap();
-        admin
-            .connection()
-            .execute_unprepared(&format!("CREATE SCHEMA {schema}"))
-            .await
-            .unwrap();
-        admin
-    });
-    let sep = if base.contains('?') { '&' } else { '?' };
-    let url = format!("{base}{sep}options=-c%20search_path%3D{schema}");
+    let Some(schema) = runtime.block_on(cista_testkit::postgres::PrivateSchema::create()) else {
+        return;
+    };
+    let url = schema.url();
 
     let tmp = tempfile::tempdir().unwrap();
     let data = tmp.path().join("data");
@@ -90,12 +60,5 @@ fn the_same_binary_runs_on_postgresql() {
         .args(["audit", "verify"]);
     assert!(ok(verify).stdout.starts_with("audit log OK"));
 
-    runtime.block_on(async {
-        use sea_orm::ConnectionTrait as _;
-        admin
-            .connection()
-            .execute_unprepared(&format!("DROP SCHEMA {schema} CASCADE"))
-            .await
-            .unwrap();
-    });
+    runtime.block_on(schema.drop_now());
 }

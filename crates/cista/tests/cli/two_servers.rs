@@ -9,21 +9,6 @@ use cista_types::{BallotId, OsRng, Rng as _};
 use std::path::Path;
 use time::Duration;
 
-fn postgres_url() -> Option<String> {
-    let required = std::env::var("CISTA_TEST_REQUIRE_POSTGRES").is_ok_and(|v| v == "1");
-    match std::env::var("CISTA_TEST_POSTGRES_URL") {
-        Ok(url) => Some(url),
-        Err(_) => {
-            assert!(
-                !required,
-                "CISTA_TEST_REQUIRE_POSTGRES=1 but CISTA_TEST_POSTGRES_URL is not set"
-            );
-            eprintln!("SKIPPED: set CISTA_TEST_POSTGRES_URL to run two servers on PostgreSQL");
-            None
-        }
-    }
-}
-
 /// The CSRF token in a page's forms.
 fn csrf_in(html: &str) -> String {
     let marker = r#"name="csrf" value=""#;
@@ -75,23 +60,11 @@ async fn signed_in(data: &Path, port: u16, email: &str) -> (reqwest::Client, Str
 
 #[test]
 fn two_server_processes_on_postgresql_store_one_vote_per_unit() {
-    let Some(base) = postgres_url() else { return };
     let runtime = tokio::runtime::Runtime::new().unwrap();
-    let schema = format!("cista_two_{:x}", OsRng.id63());
-    let admin = runtime.block_on(async {
-        use sea_orm::ConnectionTrait as _;
-        let admin = SeaStore::connect(&Target::parse(&base).unwrap(), &ConnectOptions::default())
-            .await
-            .unwrap();
-        admin
-            .connection()
-            .execute_unprepared(&format!("CREATE SCHEMA {schema}"))
-            .await
-            .unwrap();
-        admin
-    });
-    let sep = if base.contains('?') { '&' } else { '?' };
-    let url = format!("{base}{sep}options=-c%20search_path%3D{schema}");
+    let Some(schema) = runtime.block_on(cista_testkit::postgres::PrivateSchema::create()) else {
+        return;
+    };
+    let url = schema.url();
     let tmp = tempfile::tempdir().unwrap();
     let data = tmp.path().join("data");
     let mut first = cista(&data);
@@ -144,13 +117,7 @@ fn two_server_processes_on_postgresql_store_one_vote_per_unit() {
     for server in servers {
         assert_eq!(server.terminate(), 0);
     }
-    runtime.block_on(async {
-        use sea_orm::ConnectionTrait as _;
-        let _ = admin
-            .connection()
-            .execute_unprepared(&format!("DROP SCHEMA {schema} CASCADE"))
-            .await;
-    });
+    runtime.block_on(schema.drop_now());
 }
 
 /// A published ballot and passwords for two co-owners of unit 2A, as the pages would set them;

@@ -12,66 +12,6 @@ use cista_types::{BallotId, Clock as _, OrgId, OsRng, Percent, Rng as _, Role, S
 use reqwest::{Client, StatusCode};
 use time::Duration;
 
-/// A private schema on the PostgreSQL of `CISTA_TEST_POSTGRES_URL`, for an HTTP test server;
-/// `None` (after saying so) when no URL is set and `CISTA_TEST_REQUIRE_POSTGRES` is not `1`.
-struct PgSchema {
-    url: String,
-    schema: String,
-}
-
-impl PgSchema {
-    async fn create() -> Option<Self> {
-        use sea_orm::ConnectionTrait as _;
-        let required = std::env::var("CISTA_TEST_REQUIRE_POSTGRES").is_ok_and(|v| v == "1");
-        let Ok(url) = std::env::var("CISTA_TEST_POSTGRES_URL") else {
-            assert!(
-                !required,
-                "CISTA_TEST_REQUIRE_POSTGRES=1 but CISTA_TEST_POSTGRES_URL is not set"
-            );
-            eprintln!("SKIPPED: set CISTA_TEST_POSTGRES_URL to run this test on PostgreSQL");
-            return None;
-        };
-        let admin = SeaStore::connect(&Target::parse(&url).unwrap(), &ConnectOptions::default())
-            .await
-            .unwrap();
-        let schema = format!("cista_h_{:x}", OsRng.id63());
-        admin
-            .connection()
-            .execute_unprepared(&format!("CREATE SCHEMA {schema}"))
-            .await
-            .unwrap();
-        Some(Self { url, schema })
-    }
-
-    fn target(&self) -> Target {
-        let sep = if self.url.contains('?') { '&' } else { '?' };
-        Target::parse(&format!(
-            "{}{sep}options=-c%20search_path%3D{}",
-            self.url, self.schema
-        ))
-        .unwrap()
-    }
-
-    async fn server(&self) -> TestServer {
-        TestServer::start_on(Options::default(), Some(self.target())).await
-    }
-
-    async fn drop_schema(self) {
-        use sea_orm::ConnectionTrait as _;
-        let admin = SeaStore::connect(
-            &Target::parse(&self.url).unwrap(),
-            &ConnectOptions::default(),
-        )
-        .await
-        .unwrap();
-        admin
-            .connection()
-            .execute_unprepared(&format!("DROP SCHEMA {} CASCADE", self.schema))
-            .await
-            .unwrap();
-    }
-}
-
 /// Text without spaces and invisible characters: pdftotext may drop the space after an emoji
 /// (drawn from a bitmap font) and adds bidi marks around right-to-left runs.
 fn squashed(text: &str) -> String {
@@ -331,9 +271,11 @@ async fn names_in_any_script_reach_the_certified_pdf_on_sqlite() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn names_in_any_script_reach_the_certified_pdf_on_postgresql() {
-    let Some(schema) = PgSchema::create().await else {
-        return;
-    };
-    names_in_any_script_reach_the_certified_pdf(schema.server().await).await;
-    schema.drop_schema().await;
+    crate::on_postgres(|target| async move {
+        names_in_any_script_reach_the_certified_pdf(
+            TestServer::start_on(Options::default(), Some(target)).await,
+        )
+        .await;
+    })
+    .await;
 }

@@ -4,13 +4,17 @@
 use sea_orm_migration::prelude::*;
 
 mod m20261123_000001_vault;
+mod m20261202_000001_vault_sortable_times;
 
 #[derive(Debug)]
 pub struct VaultMigrator;
 
 impl MigratorTrait for VaultMigrator {
     fn migrations() -> Vec<Box<dyn MigrationTrait>> {
-        vec![Box::new(m20261123_000001_vault::Migration)]
+        vec![
+            Box::new(m20261123_000001_vault::Migration),
+            Box::new(m20261202_000001_vault_sortable_times::Migration),
+        ]
     }
 
     fn migration_table_name() -> DynIden {

@@ -1,0 +1,95 @@
+//! PostgreSQL for tests: a private schema per test on the server named by
+//! `CISTA_TEST_POSTGRES_URL`. With `CISTA_TEST_REQUIRE_POSTGRES=1` (as `.ci/run` sets) a missing
+//! URL or an unreachable server fails the test instead of skipping it.
+
+use sqlx::Connection as _;
+
+/// The server's URL, or `None` after saying the test is skipped; a panic when one is required
+/// and none is set.
+pub fn server_url() -> Option<String> {
+    let required = std::env::var("CISTA_TEST_REQUIRE_POSTGRES").is_ok_and(|v| v == "1");
+    match std::env::var("CISTA_TEST_POSTGRES_URL") {
+        Ok(url) => Some(url),
+        Err(_) => {
+            assert!(
+                !required,
+                "CISTA_TEST_REQUIRE_POSTGRES=1 but CISTA_TEST_POSTGRES_URL is not set"
+            );
+            eprintln!("SKIPPED on PostgreSQL: set CISTA_TEST_POSTGRES_URL to run it");
+            None
+        }
+    }
+}
+
+/// `url` with `search_path` set to `schema` for every connection made from it (libpq's
+/// `options` parameter, which sqlx honours).
+pub fn with_search_path(url: &str, schema: &str) -> String {
+    let sep = if url.contains('?') { '&' } else { '?' };
+    format!("{url}{sep}options=-c%20search_path%3D{schema}")
+}
+
+/// A schema of its own on the test server, so tests run side by side without seeing each
+/// other's tables. Dropped (with everything in it) by [`PrivateSchema::drop_now`]; a test that
+/// panics leaves it behind, named so it can be found (`cista_t_…`).
+#[derive(Debug)]
+pub struct PrivateSchema {
+    server: String,
+    name: String,
+}
+
+impl PrivateSchema {
+    /// Creates a fresh schema, or `None` (after saying so) when no server is configured and
+    /// none is required. Panics when the server cannot be reached.
+    pub async fn create() -> Option<Self> {
+        let server = server_url()?;
+        let name = format!("cista_t_{:016x}", rand_u64());
+        let mut admin = connect(&server).await;
+        sqlx::raw_sql(sqlx::AssertSqlSafe(format!("CREATE SCHEMA {name}")))
+            .execute(&mut admin)
+            .await
+            .unwrap_or_else(|e| panic!("CREATE SCHEMA {name}: {e}"));
+        let _ = admin.close().await;
+        Some(Self { server, name })
+    }
+
+    /// The schema's name.
+    pub fn name(&self) -> &str {
+        &self.name
+    }
+
+    /// The server's URL (for tools that take a schema of their own, such as pg_dump).
+    pub fn server_url(&self) -> &str {
+        &self.server
+    }
+
+    /// A URL whose connections see this schema first.
+    pub fn url(&self) -> String {
+        with_search_path(&self.server, &self.name)
+    }
+
+    /// Drops the schema and everything in it; errors are ignored (the test is over).
+    pub async fn drop_now(self) {
+        if let Ok(mut admin) = sqlx::PgConnection::connect(&self.server).await {
+            let _ = sqlx::raw_sql(sqlx::AssertSqlSafe(format!(
+                "DROP SCHEMA {} CASCADE",
+                self.name
+            )))
+            .execute(&mut admin)
+            .await;
+            let _ = admin.close().await;
+        }
+    }
+}
+
+async fn connect(url: &str) -> sqlx::PgConnection {
+    sqlx::PgConnection::connect(url)
+        .await
+        .unwrap_or_else(|e| panic!("cannot reach PostgreSQL at CISTA_TEST_POSTGRES_URL: {e}"))
+}
+
+/// 64 random bits from the operating system, for a schema name no other test picks.
+fn rand_u64() -> u64 {
+    let mut bytes = [0u8; 8];
+    getrandom::fill(&mut bytes).expect("the operating system's random source");
+    u64::from_le_bytes(bytes)
+}
