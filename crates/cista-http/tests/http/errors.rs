@@ -347,6 +347,9 @@ async fn a_slow_request_is_stopped_with_408() {
         ..Limits::default()
     })
     .await;
+    // Tokio's clock stands still from here and jumps to the next timer whenever every task
+    // waits: the 100 ms timeout fires at once, and no test waits on the real clock.
+    tokio::time::pause();
     let (status, body) = call(app, "/slow").await;
     assert_eq!(status, 408);
     assert!(body.contains(r#""code":"request_timeout""#), "{body}");

@@ -23,250 +23,9 @@ mod trust;
 mod vote;
 mod words;
 
-use cista_core::{Actor, Cista, Deps};
-use cista_crypto::LocalKeyFile;
-use cista_http::{AppState, Limits, Listeners, TlsSettings, TlsStats};
-use cista_store::{ConnectOptions, SeaStore, SeaVault, Target};
-use cista_types::{OrgName, OrgSlug, OsRng, ShiftedClock, SystemClock};
-use std::net::SocketAddr;
-use std::sync::Arc;
-use std::time::Duration;
-
-/// A running test server.
-#[derive(Debug)]
-pub struct TestServer {
-    pub addr: SocketAddr,
-    pub redirect_addr: Option<SocketAddr>,
-    pub origin: String,
-    pub ca_pem: String,
-    pub metrics_token: String,
-    stop: Option<tokio::sync::oneshot::Sender<()>>,
-    task: Option<tokio::task::JoinHandle<std::io::Result<()>>>,
-    pub state: AppState,
-    /// The server's clock: real time, which a test moves forward past a deadline (a ballot's
-    /// close) instead of sleeping until it.
-    pub clock: Arc<ShiftedClock>,
-    _dir: tempfile::TempDir,
-}
-
-#[derive(Debug)]
-pub struct Options {
-    pub with_redirect: bool,
-    pub metrics_token: bool,
-    pub limits: Limits,
-    pub auth_limits: cista_http::web::limits::AuthLimits,
-    /// What the trust page reports of the backup.
-    pub backup: Arc<dyn cista_http::BackupProbe>,
-}
-
-impl Default for Options {
-    fn default() -> Self {
-        Self {
-            with_redirect: false,
-            metrics_token: true,
-            limits: Limits::default(),
-            auth_limits: cista_http::web::limits::AuthLimits {
-                per_minute: 1000,
-                response_floor: Duration::from_millis(50),
-            },
-            backup: Arc::new(cista_http::NoBackup),
-        }
-    }
-}
-
-/// A self-signed certificate for localhost, as the client's only trusted root.
-fn certificate() -> (String, String) {
-    let key = rcgen::KeyPair::generate().unwrap();
-    let mut params = rcgen::CertificateParams::new(vec!["localhost".to_owned()]).unwrap();
-    params.is_ca = rcgen::IsCa::ExplicitNoCa;
-    let cert = params.self_signed(&key).unwrap();
-    (cert.pem(), key.serialize_pem())
-}
-
-pub async fn cista_in(dir: &std::path::Path) -> Cista {
-    cista_on(dir, Target::SqliteFile(dir.join("cista.db"))).await
-}
-
-pub async fn cista_on(dir: &std::path::Path, target: Target) -> Cista {
-    cista_with_clock(dir, target, Arc::new(SystemClock)).await
-}
-
-/// Runs `test` on a private schema of the PostgreSQL test server, then drops the schema; does
-/// nothing (after saying so) when no server is configured and none is required.
-pub async fn on_postgres<F, Fut>(test: F)
-where
-    F: FnOnce(Target) -> Fut,
-    Fut: std::future::Future<Output = ()>,
-{
-    let Some(schema) = cista_testkit::postgres::PrivateSchema::create().await else {
-        return;
-    };
-    test(Target::parse(&schema.url()).unwrap()).await;
-    schema.drop_now().await;
-}
-
-pub async fn cista_with_clock(
-    dir: &std::path::Path,
-    target: Target,
-    clock: Arc<dyn cista_types::Clock>,
-) -> Cista {
-    let store = SeaStore::connect_and_migrate(&target, &ConnectOptions::default())
-        .await
-        .unwrap();
-    let keys = LocalKeyFile::create(&dir.join("k.kek"), &OsRng, clock.now()).unwrap();
-    let vault = SeaVault::on(&store);
-    vault.migrate().await.unwrap();
-    let deps = Deps {
-        store: Arc::new(store),
-        vault: Arc::new(vault),
-        keys: Arc::new(keys),
-        clock,
-        rng: Arc::new(OsRng),
-        settings: cista_core::AccessSettings::default(),
-    };
-    let (cista, _) = Cista::open_or_initialize(deps, &Actor::operator("test"), None)
-        .await
-        .unwrap();
-    cista
-        .create_organization(
-            &Actor::operator("test"),
-            OrgName::parse("Palm Court").unwrap(),
-            OrgSlug::parse("palm-court").unwrap(),
-        )
-        .await
-        .unwrap();
-    cista.sign_checkpoint(&Actor::System).await.unwrap();
-    cista
-}
-
-pub fn state_for(
-    cista: Cista,
-    tls: TlsSettings,
-    origin: &str,
-    options: &Options,
-    blobs_dir: &std::path::Path,
-) -> AppState {
-    AppState::new(cista_http::Shared {
-        cista,
-        public_origin: Arc::from(origin),
-        tls: Arc::new(tls),
-        tls_stats: Arc::new(TlsStats::default()),
-        http_redirect: options.with_redirect,
-        metrics_token: options
-            .metrics_token
-            .then(|| Arc::from("test-metrics-token")),
-        limits: options.limits.clone(),
-        auth_limiter: cista_http::web::limits::AuthLimiter::new(options.auth_limits.clone()),
-        demo: None,
-        checkpoint_interval: Duration::from_secs(60),
-        messaging: Arc::from(vec![cista_http::MessagingLine {
-            channel: "Email".to_owned(),
-            public: "test".to_owned(),
-            staff: "test".to_owned(),
-        }]),
-        backup: options.backup.clone(),
-        blobs: Arc::new(
-            cista_backup::blobs::ObjectBlobStore::open(&cista_backup::TargetSpec::Local(
-                blobs_dir.to_owned(),
-            ))
-            .unwrap(),
-        ),
-    })
-}
-
-impl TestServer {
-    pub async fn start(options: Options) -> Self {
-        Self::start_on(options, None).await
-    }
-
-    /// A server on this database (None: SQLite in a temporary directory).
-    pub async fn start_on(options: Options, target: Option<Target>) -> Self {
-        let _ = rustls::crypto::aws_lc_rs::default_provider().install_default();
-        cista_http::ops::metrics::handle();
-        let dir = tempfile::tempdir().unwrap();
-        let target = target.unwrap_or_else(|| Target::SqliteFile(dir.path().join("cista.db")));
-        let clock = Arc::new(ShiftedClock::new());
-        let cista = cista_with_clock(dir.path(), target, clock.clone()).await;
-        let (cert, key) = certificate();
-        let tls = TlsSettings::from_pem(cert.as_bytes(), key.as_bytes()).unwrap();
-        let https = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
-        let addr = https.local_addr().unwrap();
-        let redirect = options
-            .with_redirect
-            .then(|| std::net::TcpListener::bind("127.0.0.1:0").unwrap());
-        let redirect_addr = redirect.as_ref().map(|l| l.local_addr().unwrap());
-        let origin = format!("https://localhost:{}", addr.port());
-        let state = state_for(cista, tls, &origin, &options, &dir.path().join("blobs"));
-        let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
-        let task = tokio::spawn(cista_http::serve(
-            state.clone(),
-            Listeners {
-                https,
-                http_redirect: redirect,
-            },
-            async {
-                let _ = stopped.await;
-            },
-            Duration::from_secs(5),
-        ));
-        Self {
-            addr,
-            redirect_addr,
-            origin,
-            ca_pem: cert,
-            metrics_token: "test-metrics-token".to_owned(),
-            stop: Some(stop),
-            task: Some(task),
-            state,
-            clock,
-            _dir: dir,
-        }
-    }
-
-    pub fn client_builder(&self) -> reqwest::ClientBuilder {
-        reqwest::Client::builder()
-            .tls_certs_only([reqwest::Certificate::from_pem(self.ca_pem.as_bytes()).unwrap()])
-            .resolve("localhost", self.addr)
-            .redirect(reqwest::redirect::Policy::none())
-    }
-
-    pub fn client(&self) -> reqwest::Client {
-        self.client_builder().build().unwrap()
-    }
-
-    /// A client that keeps cookies, like a browser.
-    pub fn browser(&self) -> reqwest::Client {
-        self.client_builder().cookie_store(true).build().unwrap()
-    }
-
-    /// The server's own data directory (its database and key file live here).
-    pub fn data_dir(&self) -> &std::path::Path {
-        self._dir.path()
-    }
-
-    pub fn url(&self, path: &str) -> String {
-        format!("{}{path}", self.origin)
-    }
-
-    pub async fn stop(mut self) {
-        if let Some(stop) = self.stop.take() {
-            let _ = stop.send(());
-        }
-        if let Some(task) = self.task.take() {
-            task.await.unwrap().unwrap();
-        }
-    }
-}
-
-/// The CSRF token in a page's forms.
-pub fn csrf_in(html: &str) -> String {
-    let marker = r#"name="csrf" value=""#;
-    let start = html
-        .find(marker)
-        .expect("the page has a form with a CSRF token")
-        + marker.len();
-    html[start..].split('"').next().unwrap().to_owned()
-}
+pub use cista_testkit::app::{Options, TestServer, on_postgres, state_for};
+pub use cista_testkit::fixtures::csrf_in;
+pub use cista_testkit::instance::{cista_in, cista_on, cista_with_clock};
 
 pub mod people {
     //! Making people for tests through the core, and reading what the outbox would send.
@@ -274,9 +33,9 @@ pub mod people {
     use cista_core::platform::notices::{DeliveryOutcome, Notice};
     use cista_core::ports::CredentialPurpose;
     use cista_core::{Actor, Cista};
-    use cista_types::{Email, OrgId, OrgName, OrgSlug, Password, PersonName, Phone, Role};
+    use cista_types::{OrgId, OrgName, OrgSlug, Password, Role};
 
-    pub const PASSWORD: &str = "orbit-mango-cellar-91";
+    pub use cista_testkit::fixtures::PASSWORD;
 
     pub async fn org(cista: &Cista, slug: &str) -> OrgId {
         cista
@@ -306,13 +65,7 @@ pub mod people {
     }
 
     pub fn invitee(email: &str, phone: Option<&str>, role: Role) -> Invitee {
-        Invitee {
-            first_name: PersonName::parse("Test").unwrap(),
-            last_name: PersonName::parse("Person").unwrap(),
-            email: Email::parse(email).unwrap(),
-            phone: phone.map(|p| Phone::parse(p, None).unwrap()),
-            role,
-        }
+        cista_testkit::fixtures::invitee("Test", "Person", email, phone, role)
     }
 
     /// Invites someone (as the operator) and returns their link, undelivered.
@@ -339,10 +92,9 @@ pub mod people {
         role: Role,
     ) -> cista_types::SubjectCode {
         let link = invited(cista, org, email, None, role).await;
-        let token = link.rsplit('/').next().unwrap();
         cista
             .set_password_with_link(
-                token,
+                cista_testkit::fixtures::token_of(&link),
                 CredentialPurpose::Invite,
                 &Password::parse(PASSWORD).unwrap(),
             )

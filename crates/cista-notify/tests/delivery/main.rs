@@ -12,57 +12,22 @@ mod sms;
 mod smtp;
 mod worker;
 
+use cista_core::Cista;
 use cista_core::platform::access::invitations::Invitee;
-use cista_core::{AccessSettings, Actor, Cista, Deps};
-use cista_crypto::LocalKeyFile;
-use cista_store::{ConnectOptions, SeaStore, SeaVault, Target};
-use cista_types::{Email, OrgName, OrgSlug, OsRng, PersonName, Phone, Role, SystemClock};
-use std::sync::Arc;
+use cista_types::{OrgSlug, Role};
 
-/// A fresh instance on a temporary SQLite file, with one organization.
+/// A fresh instance on a temporary SQLite file, with one organization (`palm-court`).
 pub async fn instance(dir: &std::path::Path) -> (Cista, cista_types::OrgId) {
-    let store = SeaStore::connect_and_migrate(
-        &Target::SqliteFile(dir.join("cista.db")),
-        &ConnectOptions::default(),
-    )
-    .await
-    .unwrap();
-    let vault = SeaVault::on(&store);
-    vault.migrate().await.unwrap();
-    let keys = LocalKeyFile::create(
-        &dir.join("k.kek"),
-        &OsRng,
-        cista_types::Clock::now(&SystemClock),
-    )
-    .unwrap();
-    let deps = Deps {
-        store: Arc::new(store),
-        vault: Arc::new(vault),
-        keys: Arc::new(keys),
-        clock: Arc::new(SystemClock),
-        rng: Arc::new(OsRng),
-        settings: AccessSettings::default(),
-    };
-    let (cista, _) = Cista::open_or_initialize(deps, &Actor::operator("test"), None)
-        .await
-        .unwrap();
+    let cista = cista_testkit::instance::cista_in(dir).await;
     let org = cista
-        .create_organization(
-            &Actor::operator("test"),
-            OrgName::parse("Palm Court").unwrap(),
-            OrgSlug::parse("palm-court").unwrap(),
-        )
+        .store()
+        .organization_by_slug(&OrgSlug::parse("palm-court").unwrap())
         .await
+        .unwrap()
         .unwrap();
     (cista, org.id)
 }
 
 pub fn invitee(email: &str, phone: Option<&str>) -> Invitee {
-    Invitee {
-        first_name: PersonName::parse("Ann").unwrap(),
-        last_name: PersonName::parse("Lee").unwrap(),
-        email: Email::parse(email).unwrap(),
-        phone: phone.map(|p| Phone::parse(p, None).unwrap()),
-        role: Role::Member,
-    }
+    cista_testkit::fixtures::invitee("Ann", "Lee", email, phone, Role::Member)
 }

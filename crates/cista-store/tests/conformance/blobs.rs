@@ -241,7 +241,7 @@ async fn refusals_store_nothing(cista: &Cista, blobs: &dyn BlobStore, org: OrgId
 
 /// The local directory store (the default: inside the data directory, 0700).
 pub async fn attachments_stream_seal_and_refuse_in_a_local_directory(h: &Harness) {
-    let dir = h.dir.path().join("blobs");
+    let dir = h.db.dir.path().join("blobs");
     let blobs = ObjectBlobStore::open(&TargetSpec::Local(dir.clone())).unwrap();
     exercise(h, &blobs, Some(&dir)).await;
 }

@@ -3,8 +3,8 @@
 
 use cista_core::{AccessSettings, Actor, Cista, Deps};
 use cista_crypto::LocalKeyFile;
-use cista_store::{ConnectOptions, SeaStore, SeaVault, Target};
-use cista_testkit::postgres::PrivateSchema;
+use cista_store::{ConnectOptions, SeaStore, SeaVault};
+use cista_testkit::db::TestDatabase;
 use cista_types::{ManualClock, OsRng, Timestamp};
 use sea_orm::{ConnectionTrait, Statement};
 use std::sync::Arc;
@@ -13,11 +13,9 @@ use std::sync::Arc;
 pub struct Harness {
     pub store: Arc<SeaStore>,
     pub vault: Arc<SeaVault>,
-    pub target: Target,
-    pub dir: tempfile::TempDir,
+    /// The test's database (SQLite file or PostgreSQL schema) and directory.
+    pub db: TestDatabase,
     pub clock: Arc<ManualClock>,
-    /// The test's own schema on PostgreSQL, dropped afterwards.
-    pg: Option<PrivateSchema>,
 }
 
 fn start_time() -> Timestamp {
@@ -26,21 +24,16 @@ fn start_time() -> Timestamp {
 
 impl Harness {
     pub async fn sqlite() -> Self {
-        let dir = tempfile::tempdir().unwrap();
-        let target = Target::SqliteFile(dir.path().join("cista.db"));
-        Self::open(target, dir, None).await
+        Self::open(TestDatabase::sqlite()).await
     }
 
     /// `None` (after saying so) when no PostgreSQL URL is configured and it is not required.
     pub async fn postgres() -> Option<Self> {
-        let schema = PrivateSchema::create().await?;
-        let dir = tempfile::tempdir().unwrap();
-        let target = Target::parse(&schema.url()).unwrap();
-        Some(Self::open(target, dir, Some(schema)).await)
+        Some(Self::open(TestDatabase::postgres().await?).await)
     }
 
-    async fn open(target: Target, dir: tempfile::TempDir, pg: Option<PrivateSchema>) -> Self {
-        let store = SeaStore::connect_and_migrate(&target, &ConnectOptions::default())
+    async fn open(db: TestDatabase) -> Self {
+        let store = SeaStore::connect_and_migrate(&db.target, &ConnectOptions::default())
             .await
             .unwrap_or_else(|e| panic!("store: {}", e.chain()));
         let vault = SeaVault::on(&store);
@@ -48,15 +41,13 @@ impl Harness {
         Self {
             store: Arc::new(store),
             vault: Arc::new(vault),
-            target,
-            dir,
+            db,
             clock: Arc::new(ManualClock::new(start_time())),
-            pg,
         }
     }
 
     pub fn key_file_path(&self) -> std::path::PathBuf {
-        self.dir.path().join("test.kek")
+        self.db.dir.path().join("test.kek")
     }
 
     /// The key file, created on first use.
@@ -106,72 +97,25 @@ impl Harness {
     }
 
     pub fn is_postgres(&self) -> bool {
-        self.pg.is_some()
+        self.db.is_postgres()
     }
 
-    /// Every byte the database holds: the SQLite files, or a pg_dump of the test schema.
+    /// Every byte the database holds (see `TestDatabase::raw_bytes`).
     pub async fn raw_database_bytes(&self) -> Vec<u8> {
-        match (&self.target, &self.pg) {
-            (Target::SqliteFile(path), _) => {
-                let mut all = Vec::new();
-                for suffix in ["", "-wal", "-shm"] {
-                    let file = format!("{}{suffix}", path.display());
-                    if let Ok(bytes) = std::fs::read(&file) {
-                        all.extend(bytes);
-                    }
-                }
-                all
-            }
-            (_, Some(schema)) => {
-                let out = std::process::Command::new("pg_dump")
-                    .args([
-                        "--data-only",
-                        "--schema",
-                        schema.name(),
-                        "--dbname",
-                        schema.server_url(),
-                    ])
-                    .output()
-                    .expect("pg_dump must be installed for the PostgreSQL conformance run");
-                assert!(
-                    out.status.success(),
-                    "pg_dump: {}",
-                    String::from_utf8_lossy(&out.stderr)
-                );
-                out.stdout
-            }
-            _ => panic!("no raw bytes for this target"),
-        }
+        self.db.raw_bytes()
     }
 
     pub async fn cleanup(self) {
-        if let Some(schema) = self.pg {
-            schema.drop_now().await;
-        }
+        self.db.cleanup().await;
     }
 }
 
 use cista_core::platform::access::invitations::{Invited, Invitee};
 use cista_core::platform::notices::{Delivery, DeliveryOutcome, Notice};
 use cista_core::ports::{CredentialPurpose, Organization};
-use cista_types::{Email, OrgName, OrgSlug, Password, PersonName, Phone, Role};
+use cista_types::{OrgName, OrgSlug, Password};
 
-pub fn invitee(first: &str, last: &str, email: &str, phone: Option<&str>, role: Role) -> Invitee {
-    Invitee {
-        first_name: PersonName::parse(first).unwrap(),
-        last_name: PersonName::parse(last).unwrap(),
-        email: Email::parse(email).unwrap(),
-        phone: phone.map(|p| Phone::parse(p, None).unwrap()),
-        role,
-    }
-}
-
-/// The one-time token at the end of a link.
-pub fn token_of(link: &str) -> &str {
-    link.rsplit('/').next().unwrap()
-}
-
-pub const PASSWORD: &str = "orbit-mango-cellar-91";
+pub use cista_testkit::fixtures::{PASSWORD, invitee, token_of};
 
 impl Harness {
     pub async fn org(&self, cista: &Cista, slug: &str) -> Organization {

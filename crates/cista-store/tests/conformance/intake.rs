@@ -275,7 +275,7 @@ fn png(seed: u8) -> Vec<u8> {
 pub async fn an_attachment_is_recorded_once_by_name(h: &Harness) {
     let cista = h.cista().await;
     let org = h.org(&cista, "palm-court").await;
-    let blobs = ObjectBlobStore::open(&TargetSpec::Local(h.dir.path().join("blobs"))).unwrap();
+    let blobs = ObjectBlobStore::open(&TargetSpec::Local(h.db.dir.path().join("blobs"))).unwrap();
     let rules = BlobRules {
         max_bytes: 1024 * 1024,
         allowed_types: vec!["image/png".to_owned()],

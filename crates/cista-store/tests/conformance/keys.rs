@@ -93,7 +93,7 @@ pub async fn a_wrong_key_encryption_key_fails_loudly(h: &Harness) {
 
     // A different key file: its KEK names nothing stored here.
     let other = Arc::new(
-        LocalKeyFile::create(&h.dir.path().join("other.kek"), &OsRng, h.clock_now()).unwrap(),
+        LocalKeyFile::create(&h.db.dir.path().join("other.kek"), &OsRng, h.clock_now()).unwrap(),
     );
     let err = Cista::open(h.deps_with(other)).await.unwrap_err();
     assert!(
@@ -115,7 +115,7 @@ pub async fn a_wrong_key_encryption_key_fails_loudly(h: &Harness) {
         use base64::Engine as _;
         base64::engine::general_purpose::STANDARD.encode([0x42u8; 32])
     };
-    let forged_path = h.dir.path().join("forged.kek");
+    let forged_path = h.db.dir.path().join("forged.kek");
     let forged_text = text.replace(&original_key, &forged_key);
     write_private(&forged_path, &forged_text);
     let forged = Arc::new(LocalKeyFile::open(&forged_path).unwrap());

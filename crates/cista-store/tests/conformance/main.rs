@@ -25,33 +25,7 @@ mod voting;
 
 pub use harness::Harness;
 
-/// Instantiates each listed test body once per backend: `sqlite::NAME` and `postgres::NAME`.
-macro_rules! conformance {
-    ($($module:ident :: $name:ident),* $(,)?) => {
-        mod sqlite {
-            $(
-                #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
-                async fn $name() {
-                    let h = crate::Harness::sqlite().await;
-                    crate::$module::$name(&h).await;
-                    h.cleanup().await;
-                }
-            )*
-        }
-        mod postgres {
-            $(
-                #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
-                async fn $name() {
-                    let Some(h) = crate::Harness::postgres().await else { return };
-                    crate::$module::$name(&h).await;
-                    h.cleanup().await;
-                }
-            )*
-        }
-    };
-}
-
-conformance! {
+cista_testkit::both_databases! { crate::Harness;
     intake::a_form_is_published_in_immutable_versions,
     intake::a_submission_is_sealed_and_a_retry_gets_the_first_receipt,
     intake::an_attachment_is_recorded_once_by_name,

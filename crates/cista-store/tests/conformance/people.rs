@@ -261,8 +261,8 @@ pub async fn erasure_is_allowed_only_to_owners_and_admins_of_the_persons_organiz
 
 pub async fn the_vault_can_live_in_its_own_database(h: &Harness) {
     // A second database on the same backend: another SQLite file, or another schema.
-    let (target, cleanup) = match &h.target {
-        Target::SqliteFile(_) => (Target::SqliteFile(h.dir.path().join("vault.db")), None),
+    let (target, cleanup) = match &h.db.target {
+        Target::SqliteFile(_) => (Target::SqliteFile(h.db.dir.path().join("vault.db")), None),
         _ => {
             let schema = cista_testkit::postgres::PrivateSchema::create()
                 .await

@@ -13,7 +13,7 @@ pub async fn migrations_apply_once_and_leave_nothing_pending(h: &Harness) {
     assert!(!status.applied.is_empty());
     // Running migrate again is a no-op.
     assert!(h.store.migrate().await.unwrap().is_empty());
-    let again = SeaStore::connect_and_migrate(&h.target, &ConnectOptions::default())
+    let again = SeaStore::connect_and_migrate(&h.db.target, &ConnectOptions::default())
         .await
         .unwrap();
     assert_eq!(again.schema_status().await.unwrap(), status);
@@ -25,7 +25,7 @@ pub async fn a_database_newer_than_the_binary_is_refused(h: &Harness) {
         "INSERT INTO seaql_migrations (version, applied_at) VALUES ('m29991231_000001_future', 0)",
     )
     .await;
-    let err = SeaStore::connect(&h.target, &ConnectOptions::default())
+    let err = SeaStore::connect(&h.db.target, &ConnectOptions::default())
         .await
         .unwrap_err();
     assert!(matches!(err, Error::SchemaTooNew { .. }), "{err:?}");

@@ -31,13 +31,7 @@ use thirtyfour::{RequestData, SessionId};
 
 const BIN: &str = env!("CARGO_BIN_EXE_cista");
 
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
-}
+use cista_testkit::fixtures::free_port;
 
 struct KillOnDrop(Child);
 
@@ -454,4 +448,4 @@ impl Browser {
 
 const MEMBER: &str = "manuel@palm-court.example";
 const OWNER: &str = "owner@palm-court.example";
-const PASSWORD: &str = "orbit-mango-cellar-91";
+use cista_testkit::fixtures::PASSWORD;

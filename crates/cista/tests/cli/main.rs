@@ -100,13 +100,7 @@ pub fn init(data_dir: &Path) -> Ran {
     ok(command)
 }
 
-pub fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
-}
+pub use cista_testkit::fixtures::free_port;
 
 /// A server process whose standard output is read line by line.
 #[derive(Debug)]

@@ -2,7 +2,6 @@
 //! `CISTA_TEST_POSTGRES_URL` is set; with `CISTA_TEST_REQUIRE_POSTGRES=1` it must.
 
 use crate::{Running, cista, client, free_port, ok};
-use cista_types::Rng as _;
 
 #[test]
 fn the_same_binary_runs_on_postgresql() {

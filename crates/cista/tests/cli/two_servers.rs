@@ -4,17 +4,11 @@
 use crate::voting::{PASSWORD, ROSTER, core, import, open_ballot, org_create, units};
 use crate::{Running, cista, client, free_port, ok};
 use cista_core::Actor;
-use cista_store::{ConnectOptions, SeaStore, Target};
-use cista_types::{BallotId, OsRng, Rng as _};
+use cista_types::BallotId;
 use std::path::Path;
 use time::Duration;
 
-/// The CSRF token in a page's forms.
-fn csrf_in(html: &str) -> String {
-    let marker = r#"name="csrf" value=""#;
-    let start = html.find(marker).expect("a form with a CSRF token") + marker.len();
-    html[start..].split('"').next().unwrap().to_owned()
-}
+use cista_testkit::fixtures::csrf_in;
 
 /// A signed-in browser session on one server.
 async fn signed_in(data: &Path, port: u16, email: &str) -> (reqwest::Client, String) {

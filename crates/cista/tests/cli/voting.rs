@@ -24,7 +24,7 @@ pub(crate) const ROSTER: &str = "unit,weight,first_name,last_name,email,phone,de
     2A,,Cy,Li,cy@palm.example,,,yes\n\
     3A,1,Fay,Oh,fay@palm.example,,,no\n";
 
-pub(crate) const PASSWORD: &str = "orbit-mango-cellar-91";
+pub(crate) use cista_testkit::fixtures::PASSWORD;
 
 pub(crate) fn org_create(data: &Path, url: Option<&str>) {
     let mut create = cista(data);

@@ -7,8 +7,7 @@ use crate::web::{page, post};
 use crate::{Options, TestServer, csrf_in};
 use cista_core::products::voting::ballots::BallotSettings;
 use cista_core::products::voting::definition::{Secrecy, Weighting};
-use cista_store::{ConnectOptions, SeaStore, Target};
-use cista_types::{BallotId, Clock as _, OrgId, OsRng, Percent, Rng as _, Role, SystemClock};
+use cista_types::{BallotId, Clock as _, OrgId, Percent, Role, SystemClock};
 use reqwest::{Client, StatusCode};
 use time::Duration;
 

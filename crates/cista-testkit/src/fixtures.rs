@@ -1,0 +1,45 @@
+//! Values and small helpers every test crate uses alike: the test password, people to invite,
+//! a link's token, a page's CSRF token, a free local port, a small roster.
+
+use cista_core::platform::access::invitations::Invitee;
+use cista_types::{Email, PersonName, Phone, Role};
+
+/// The password test people set: long and unusual enough for the password rules.
+pub const PASSWORD: &str = "orbit-mango-cellar-91";
+
+/// Someone to invite. Panics on a name, email or phone (E.164, `+…`) the types refuse.
+pub fn invitee(first: &str, last: &str, email: &str, phone: Option<&str>, role: Role) -> Invitee {
+    Invitee {
+        first_name: PersonName::parse(first).unwrap(),
+        last_name: PersonName::parse(last).unwrap(),
+        email: Email::parse(email).unwrap(),
+        phone: phone.map(|p| Phone::parse(p, None).unwrap()),
+        role,
+    }
+}
+
+/// The one-time token at the end of an emailed link (`https://…/invitation/TOKEN`).
+pub fn token_of(link: &str) -> &str {
+    link.rsplit('/').next().unwrap_or(link)
+}
+
+/// The CSRF token in a page's forms (the value of the hidden `csrf` field).
+pub fn csrf_in(html: &str) -> String {
+    let marker = r#"name="csrf" value=""#;
+    let start = html
+        .find(marker)
+        .expect("the page has a form with a CSRF token")
+        + marker.len();
+    html.get(start..)
+        .and_then(|rest| rest.split('"').next())
+        .unwrap_or_default()
+        .to_owned()
+}
+
+/// A TCP port on 127.0.0.1 that was free a moment ago (for a server process to bind).
+pub fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .map(|a| a.port())
+        .expect("a free local port")
+}
