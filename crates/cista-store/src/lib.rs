@@ -24,7 +24,7 @@ pub use vault::SeaVault;
 use async_trait::async_trait;
 use cista_core::platform::audit::NewAuditEntry;
 use cista_core::ports::{
-    Account, AppToken, AuditEntry, AuditHead, Backend, Credential, CredentialPurpose,
+    AccessReads, Account, AppToken, AuditEntry, AuditHead, Backend, Credential, CredentialPurpose,
     DatabaseDescription, Instance, KeyPurpose, Membership, Organization, OutboxMessage, Rewrap,
     Session, StoreTx, StoredCheckpoint, StoredKey, SubmissionClaim,
 };
@@ -428,89 +428,6 @@ impl Store for SeaStore {
         Ok(true)
     }
 
-    async fn account(&self, subject: SubjectCode) -> Result<Option<Account>> {
-        account::Entity::find_by_id(subject.as_i64())
-            .one(&self.db)
-            .await
-            .map_err(db_err)?
-            .map(convert::account)
-            .transpose()
-    }
-
-    async fn membership(&self, org: OrgId, subject: SubjectCode) -> Result<Option<Membership>> {
-        membership::Entity::find_by_id((org.as_i64(), subject.as_i64()))
-            .one(&self.db)
-            .await
-            .map_err(db_err)?
-            .map(convert::membership)
-            .transpose()
-    }
-
-    async fn memberships_of(&self, subject: SubjectCode) -> Result<Vec<Membership>> {
-        membership::Entity::find()
-            .filter(membership::Column::Subject.eq(subject.as_i64()))
-            .order_by_asc(membership::Column::OrgId)
-            .all(&self.db)
-            .await
-            .map_err(db_err)?
-            .into_iter()
-            .map(convert::membership)
-            .collect()
-    }
-
-    async fn members(&self, org: OrgId) -> Result<Vec<Membership>> {
-        membership::Entity::find()
-            .filter(membership::Column::OrgId.eq(org.as_i64()))
-            .order_by_asc(membership::Column::CreatedAt)
-            .all(&self.db)
-            .await
-            .map_err(db_err)?
-            .into_iter()
-            .map(convert::membership)
-            .collect()
-    }
-
-    async fn credential(&self, token_hash: &Digest32) -> Result<Option<Credential>> {
-        credential::Entity::find_by_id(token_hash.as_bytes().to_vec())
-            .one(&self.db)
-            .await
-            .map_err(db_err)?
-            .map(convert::credential)
-            .transpose()
-    }
-
-    async fn credentials_issued_since(
-        &self,
-        subject: SubjectCode,
-        purpose: CredentialPurpose,
-        since: Timestamp,
-    ) -> Result<u64> {
-        credential::Entity::find()
-            .filter(credential::Column::Subject.eq(subject.as_i64()))
-            .filter(credential::Column::Purpose.eq(purpose.as_str()))
-            .filter(credential::Column::CreatedAt.gte(to_db_time(since)))
-            .count(&self.db)
-            .await
-            .map_err(db_err)
-    }
-
-    async fn app_token(&self, secret_hash: &Digest32) -> Result<Option<AppToken>> {
-        app_tokens::by_hash(&self.db, secret_hash).await
-    }
-
-    async fn app_tokens(&self, org: OrgId) -> Result<Vec<AppToken>> {
-        app_tokens::of_org(&self.db, org).await
-    }
-
-    async fn session(&self, id_hash: &Digest32) -> Result<Option<Session>> {
-        session::Entity::find_by_id(id_hash.as_bytes().to_vec())
-            .one(&self.db)
-            .await
-            .map_err(db_err)?
-            .map(convert::session)
-            .transpose()
-    }
-
     async fn due_messages(&self, now: Timestamp, limit: u32) -> Result<Vec<OutboxMessage>> {
         let candidates = outbox::Entity::find()
             .filter(outbox::Column::DeliveredAt.is_null())
@@ -626,13 +543,6 @@ impl Store for SeaStore {
         txn.commit().await.map_err(db_err)
     }
 
-    async fn purge_access_attempts(&self, before: Timestamp) -> Result<u64> {
-        let (_turn, txn) = self.begin_write().await?;
-        let purged = attempts::purge(&txn, before).await?;
-        txn.commit().await.map_err(db_err)?;
-        Ok(purged)
-    }
-
     async fn purge_submissions(&self, before: Timestamp) -> Result<u64> {
         let (_turn, txn) = self.begin_write().await?;
         let purged = submissions::purge(&txn, before).await?;
@@ -650,5 +560,99 @@ impl Store for SeaStore {
 
     fn intake(&self) -> &dyn cista_core::ports::IntakeReads {
         self
+    }
+}
+
+/// The access capability (see `cista_core::ports::AccessReads`).
+#[async_trait]
+impl AccessReads for SeaStore {
+    async fn account(&self, subject: SubjectCode) -> Result<Option<Account>> {
+        account::Entity::find_by_id(subject.as_i64())
+            .one(&self.db)
+            .await
+            .map_err(db_err)?
+            .map(convert::account)
+            .transpose()
+    }
+
+    async fn membership(&self, org: OrgId, subject: SubjectCode) -> Result<Option<Membership>> {
+        membership::Entity::find_by_id((org.as_i64(), subject.as_i64()))
+            .one(&self.db)
+            .await
+            .map_err(db_err)?
+            .map(convert::membership)
+            .transpose()
+    }
+
+    async fn memberships_of(&self, subject: SubjectCode) -> Result<Vec<Membership>> {
+        membership::Entity::find()
+            .filter(membership::Column::Subject.eq(subject.as_i64()))
+            .order_by_asc(membership::Column::OrgId)
+            .all(&self.db)
+            .await
+            .map_err(db_err)?
+            .into_iter()
+            .map(convert::membership)
+            .collect()
+    }
+
+    async fn members(&self, org: OrgId) -> Result<Vec<Membership>> {
+        membership::Entity::find()
+            .filter(membership::Column::OrgId.eq(org.as_i64()))
+            .order_by_asc(membership::Column::CreatedAt)
+            .all(&self.db)
+            .await
+            .map_err(db_err)?
+            .into_iter()
+            .map(convert::membership)
+            .collect()
+    }
+
+    async fn credential(&self, token_hash: &Digest32) -> Result<Option<Credential>> {
+        credential::Entity::find_by_id(token_hash.as_bytes().to_vec())
+            .one(&self.db)
+            .await
+            .map_err(db_err)?
+            .map(convert::credential)
+            .transpose()
+    }
+
+    async fn credentials_issued_since(
+        &self,
+        subject: SubjectCode,
+        purpose: CredentialPurpose,
+        since: Timestamp,
+    ) -> Result<u64> {
+        credential::Entity::find()
+            .filter(credential::Column::Subject.eq(subject.as_i64()))
+            .filter(credential::Column::Purpose.eq(purpose.as_str()))
+            .filter(credential::Column::CreatedAt.gte(to_db_time(since)))
+            .count(&self.db)
+            .await
+            .map_err(db_err)
+    }
+
+    async fn purge_access_attempts(&self, before: Timestamp) -> Result<u64> {
+        let (_turn, txn) = self.begin_write().await?;
+        let purged = attempts::purge(&txn, before).await?;
+        txn.commit().await.map_err(db_err)?;
+        Ok(purged)
+    }
+
+    async fn session(&self, id_hash: &Digest32) -> Result<Option<Session>> {
+        session::Entity::find_by_id(id_hash.as_bytes().to_vec())
+            .one(&self.db)
+            .await
+            .map_err(db_err)?
+            .map(convert::session)
+            .transpose()
+    }
+
+    async fn app_token(&self, secret_hash: &Digest32) -> Result<Option<AppToken>> {
+        app_tokens::by_hash(&self.db, secret_hash).await
+    }
+
+    async fn app_tokens(&self, org: OrgId) -> Result<Vec<AppToken>> {
+        app_tokens::of_org(&self.db, org).await
     }
 }

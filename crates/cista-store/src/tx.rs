@@ -7,8 +7,9 @@ use crate::entity::{account, credential, membership, outbox, recovery_code, sess
 use async_trait::async_trait;
 use cista_core::platform::audit::NewAuditEntry;
 use cista_core::ports::{
-    AccessAttempt, Account, AppToken, AppTokenId, AttemptKind, AttemptScope, AttemptTally,
-    AuditEntry, Credential, CredentialPurpose, Membership, OutboxMessage, Session, StoreTx,
+    AccessAttempt, AccessWrites, Account, AppToken, AppTokenId, AttemptKind, AttemptScope,
+    AttemptTally, AuditEntry, Credential, CredentialPurpose, Membership, OutboxMessage, Session,
+    StoreTx,
 };
 use cista_core::{Error, Result};
 use cista_crypto::Digest32;
@@ -44,6 +45,103 @@ fn account_model(a: &Account) -> account::ActiveModel {
 
 #[async_trait]
 impl StoreTx for SeaTx {
+    async fn enqueue(&mut self, m: &OutboxMessage) -> Result<()> {
+        outbox::Entity::insert(outbox::ActiveModel {
+            id: Set(m.id),
+            channel: Set(m.channel.as_str().to_owned()),
+            recipient: Set(m.recipient.as_i64()),
+            template: Set(m.template.clone()),
+            params: Set(m.params.clone()),
+            created_at: Set(to_db_time(m.created_at)),
+            attempts: Set(m.attempts),
+            next_attempt_at: Set(to_db_time(m.next_attempt_at)),
+            delivered_at: Set(m.delivered_at.map(to_db_time)),
+            failed_at: Set(m.failed_at.map(to_db_time)),
+            last_error: Set(m.last_error.clone()),
+        })
+        .exec_without_returning(&self.txn)
+        .await
+        .map_err(db_err)?;
+        Ok(())
+    }
+
+    async fn mark_delivered(&mut self, id: i64, now: Timestamp) -> Result<()> {
+        outbox::Entity::update_many()
+            .col_expr(outbox::Column::DeliveredAt, Expr::value(to_db_time(now)))
+            .col_expr(outbox::Column::Params, Expr::value(Vec::<u8>::new()))
+            .col_expr(
+                outbox::Column::Attempts,
+                Expr::col(outbox::Column::Attempts).add(1),
+            )
+            .col_expr(
+                outbox::Column::LastError,
+                Expr::value(Option::<String>::None),
+            )
+            .filter(outbox::Column::Id.eq(id))
+            .exec(&self.txn)
+            .await
+            .map_err(db_err)?;
+        Ok(())
+    }
+
+    async fn mark_attempt_failed(
+        &mut self,
+        id: i64,
+        error: &str,
+        next_attempt_at: Option<Timestamp>,
+        now: Timestamp,
+    ) -> Result<()> {
+        let mut update = outbox::Entity::update_many()
+            .col_expr(
+                outbox::Column::Attempts,
+                Expr::col(outbox::Column::Attempts).add(1),
+            )
+            .col_expr(outbox::Column::LastError, Expr::value(error.to_owned()));
+        update = match next_attempt_at {
+            Some(at) => update.col_expr(outbox::Column::NextAttemptAt, Expr::value(to_db_time(at))),
+            None => update
+                .col_expr(outbox::Column::FailedAt, Expr::value(to_db_time(now)))
+                .col_expr(outbox::Column::Params, Expr::value(Vec::<u8>::new())),
+        };
+        update
+            .filter(outbox::Column::Id.eq(id))
+            .exec(&self.txn)
+            .await
+            .map_err(db_err)?;
+        Ok(())
+    }
+
+    async fn delete_messages_to(&mut self, subject: SubjectCode) -> Result<u64> {
+        Ok(outbox::Entity::delete_many()
+            .filter(outbox::Column::Recipient.eq(subject.as_i64()))
+            .exec(&self.txn)
+            .await
+            .map_err(db_err)?
+            .rows_affected)
+    }
+
+    fn voting(&mut self) -> &mut dyn cista_core::ports::VotingWrites {
+        self
+    }
+
+    fn intake(&mut self) -> &mut dyn cista_core::ports::IntakeWrites {
+        self
+    }
+
+    async fn commit(self: Box<Self>, audit: NewAuditEntry) -> Result<AuditEntry> {
+        let entry = audit_append::append(&self.txn, audit).await?;
+        self.txn.commit().await.map_err(db_err)?;
+        Ok(entry)
+    }
+
+    async fn commit_housekeeping(self: Box<Self>) -> Result<()> {
+        self.txn.commit().await.map_err(db_err)
+    }
+}
+
+/// The access capability of a transaction (see `cista_core::ports::AccessWrites`).
+#[async_trait]
+impl AccessWrites for SeaTx {
     async fn insert_account(&mut self, a: &Account) -> Result<()> {
         account::Entity::insert(account_model(a))
             .exec_without_returning(&self.txn)
@@ -355,98 +453,5 @@ impl StoreTx for SeaTx {
             .await
             .map_err(db_err)?
             .rows_affected)
-    }
-
-    async fn enqueue(&mut self, m: &OutboxMessage) -> Result<()> {
-        outbox::Entity::insert(outbox::ActiveModel {
-            id: Set(m.id),
-            channel: Set(m.channel.as_str().to_owned()),
-            recipient: Set(m.recipient.as_i64()),
-            template: Set(m.template.clone()),
-            params: Set(m.params.clone()),
-            created_at: Set(to_db_time(m.created_at)),
-            attempts: Set(m.attempts),
-            next_attempt_at: Set(to_db_time(m.next_attempt_at)),
-            delivered_at: Set(m.delivered_at.map(to_db_time)),
-            failed_at: Set(m.failed_at.map(to_db_time)),
-            last_error: Set(m.last_error.clone()),
-        })
-        .exec_without_returning(&self.txn)
-        .await
-        .map_err(db_err)?;
-        Ok(())
-    }
-
-    async fn mark_delivered(&mut self, id: i64, now: Timestamp) -> Result<()> {
-        outbox::Entity::update_many()
-            .col_expr(outbox::Column::DeliveredAt, Expr::value(to_db_time(now)))
-            .col_expr(outbox::Column::Params, Expr::value(Vec::<u8>::new()))
-            .col_expr(
-                outbox::Column::Attempts,
-                Expr::col(outbox::Column::Attempts).add(1),
-            )
-            .col_expr(
-                outbox::Column::LastError,
-                Expr::value(Option::<String>::None),
-            )
-            .filter(outbox::Column::Id.eq(id))
-            .exec(&self.txn)
-            .await
-            .map_err(db_err)?;
-        Ok(())
-    }
-
-    async fn mark_attempt_failed(
-        &mut self,
-        id: i64,
-        error: &str,
-        next_attempt_at: Option<Timestamp>,
-        now: Timestamp,
-    ) -> Result<()> {
-        let mut update = outbox::Entity::update_many()
-            .col_expr(
-                outbox::Column::Attempts,
-                Expr::col(outbox::Column::Attempts).add(1),
-            )
-            .col_expr(outbox::Column::LastError, Expr::value(error.to_owned()));
-        update = match next_attempt_at {
-            Some(at) => update.col_expr(outbox::Column::NextAttemptAt, Expr::value(to_db_time(at))),
-            None => update
-                .col_expr(outbox::Column::FailedAt, Expr::value(to_db_time(now)))
-                .col_expr(outbox::Column::Params, Expr::value(Vec::<u8>::new())),
-        };
-        update
-            .filter(outbox::Column::Id.eq(id))
-            .exec(&self.txn)
-            .await
-            .map_err(db_err)?;
-        Ok(())
-    }
-
-    async fn delete_messages_to(&mut self, subject: SubjectCode) -> Result<u64> {
-        Ok(outbox::Entity::delete_many()
-            .filter(outbox::Column::Recipient.eq(subject.as_i64()))
-            .exec(&self.txn)
-            .await
-            .map_err(db_err)?
-            .rows_affected)
-    }
-
-    fn voting(&mut self) -> &mut dyn cista_core::ports::VotingWrites {
-        self
-    }
-
-    fn intake(&mut self) -> &mut dyn cista_core::ports::IntakeWrites {
-        self
-    }
-
-    async fn commit(self: Box<Self>, audit: NewAuditEntry) -> Result<AuditEntry> {
-        let entry = audit_append::append(&self.txn, audit).await?;
-        self.txn.commit().await.map_err(db_err)?;
-        Ok(entry)
-    }
-
-    async fn commit_housekeeping(self: Box<Self>) -> Result<()> {
-        self.txn.commit().await.map_err(db_err)
     }
 }

@@ -8,8 +8,9 @@ pub mod intake;
 pub mod voting;
 
 pub use access::{
-    AccessAttempt, Account, AccountStatus, AttemptKind, AttemptScope, AttemptTally, Channel,
-    Credential, CredentialPurpose, Membership, OutboxMessage, Session, SessionStage, VaultPerson,
+    AccessAttempt, AccessReads, AccessWrites, Account, AccountStatus, AttemptKind, AttemptScope,
+    AttemptTally, Channel, Credential, CredentialPurpose, Membership, OutboxMessage, Session,
+    SessionStage, VaultPerson,
 };
 pub use blobs::{BlobReader, BlobStore, BlobWriter};
 pub use intake::{IntakeReads, IntakeWrites, StoredAttachment, StoredForm, StoredSubmission};
@@ -25,7 +26,7 @@ use crate::platform::audit::NewAuditEntry;
 use async_trait::async_trait;
 use cista_crypto::{Digest32, KekId, WrappedKey};
 use cista_types::{
-    KeyId, OrgId, OrgName, OrgSlug, PhoneRegion, Role, SubjectCode, TimeZoneName, Timestamp,
+    KeyId, OrgId, OrgName, OrgSlug, PhoneRegion, SubjectCode, TimeZoneName, Timestamp,
 };
 use serde::Serialize;
 
@@ -182,7 +183,7 @@ pub struct StoredCheckpoint {
 }
 
 #[async_trait]
-pub trait Store: Send + Sync + std::fmt::Debug {
+pub trait Store: AccessReads + Send + Sync + std::fmt::Debug {
     fn backend(&self) -> Backend;
 
     /// Checks the database answers.
@@ -280,39 +281,6 @@ pub trait Store: Send + Sync + std::fmt::Debug {
     /// (another process made it first).
     async fn add_instance_key(&self, key: &StoredKey, audit: NewAuditEntry) -> Result<bool>;
 
-    // --- people and access (reads) --------------------------------------------------------
-
-    async fn account(&self, subject: SubjectCode) -> Result<Option<Account>>;
-
-    async fn membership(&self, org: OrgId, subject: SubjectCode) -> Result<Option<Membership>>;
-
-    /// Every organization a person belongs to.
-    async fn memberships_of(&self, subject: SubjectCode) -> Result<Vec<Membership>>;
-
-    /// Every member of an organization.
-    async fn members(&self, org: OrgId) -> Result<Vec<Membership>>;
-
-    async fn credential(&self, token_hash: &Digest32) -> Result<Option<Credential>>;
-
-    /// How many credentials of `purpose` were issued to `subject` since `since` (rate limits).
-    async fn credentials_issued_since(
-        &self,
-        subject: SubjectCode,
-        purpose: CredentialPurpose,
-        since: Timestamp,
-    ) -> Result<u64>;
-
-    /// Deletes attempts made before `before`; returns how many.
-    async fn purge_access_attempts(&self, before: Timestamp) -> Result<u64>;
-
-    async fn session(&self, id_hash: &Digest32) -> Result<Option<Session>>;
-
-    /// The app token whose secret hashes to `secret_hash`, in any state.
-    async fn app_token(&self, secret_hash: &Digest32) -> Result<Option<AppToken>>;
-
-    /// An organization's app tokens, newest first, revoked and expired ones included.
-    async fn app_tokens(&self, org: OrgId) -> Result<Vec<AppToken>>;
-
     /// Messages due for delivery at `now`, oldest first.
     async fn due_messages(&self, now: Timestamp, limit: u32) -> Result<Vec<OutboxMessage>>;
 
@@ -368,119 +336,7 @@ pub enum SubmissionClaim {
 /// accident; `commit_housekeeping` is for bookkeeping that is not a security event (a session's
 /// last-seen time, an outbox delivery attempt).
 #[async_trait]
-pub trait StoreTx: Send {
-    async fn insert_account(&mut self, account: &Account) -> Result<()>;
-
-    /// Writes every field of the account except `totp_last_step`, which only moves forward
-    /// through `advance_totp_step` (the row must exist).
-    async fn update_account(&mut self, account: &Account) -> Result<()>;
-
-    /// Records a TOTP step as used, only if it is newer than the last one; false if not.
-    async fn advance_totp_step(&mut self, subject: SubjectCode, step: i64) -> Result<bool>;
-
-    /// Adds a membership; a person already in the organization is a `conflict`.
-    async fn insert_membership(&mut self, membership: &Membership) -> Result<()>;
-
-    async fn set_role(&mut self, org: OrgId, subject: SubjectCode, role: Role) -> Result<()>;
-
-    async fn delete_memberships_of(&mut self, subject: SubjectCode) -> Result<u64>;
-
-    async fn insert_credential(&mut self, credential: &Credential) -> Result<()>;
-
-    /// Marks a credential used if it is unused, unexpired and of `purpose`; returns it, or
-    /// `None` if another request used it first (single use is enforced here, atomically).
-    async fn consume_credential(
-        &mut self,
-        token_hash: &Digest32,
-        purpose: CredentialPurpose,
-        now: Timestamp,
-    ) -> Result<Option<Credential>>;
-
-    /// Counts a wrong attempt against an unused credential; returns the new count.
-    async fn count_credential_attempt(&mut self, token_hash: &Digest32) -> Result<i32>;
-
-    /// Retires every unused credential of `purpose` for `subject` (e.g. older invitations).
-    async fn revoke_credentials(
-        &mut self,
-        subject: SubjectCode,
-        purpose: CredentialPurpose,
-        now: Timestamp,
-    ) -> Result<u64>;
-
-    async fn delete_credentials_of(&mut self, subject: SubjectCode) -> Result<u64>;
-
-    /// How many attempts of `kind` against `subject` the scope made since `since`, and when
-    /// the latest was (per-requester budgets and lockouts). First takes the person's lock
-    /// (their account row, `FOR UPDATE` on PostgreSQL; SQLite's write transaction holds the
-    /// database's lock already) and keeps it until this transaction ends, so a decision taken
-    /// on the count and the attempt recorded with it cannot interleave with another request's
-    /// for the same person: concurrent requests never exceed a budget or a lockout.
-    async fn access_attempts(
-        &mut self,
-        subject: SubjectCode,
-        kind: AttemptKind,
-        scope: AttemptScope<'_>,
-        since: Timestamp,
-    ) -> Result<AttemptTally>;
-
-    /// The person's account as it is now, its row locked until this transaction ends (the
-    /// same lock as `access_attempts`): what a change decided on it writes back cannot undo
-    /// another request's change (a password set meanwhile, a lock set meanwhile).
-    async fn lock_account(&mut self, subject: SubjectCode) -> Result<Option<Account>>;
-
-    /// Counts one attempt against a person (a send or a failure).
-    async fn record_access_attempt(&mut self, attempt: &AccessAttempt) -> Result<()>;
-
-    /// Forgets one requester's attempts of `kind` against `subject` (after it succeeded);
-    /// returns how many.
-    async fn clear_access_attempts(
-        &mut self,
-        subject: SubjectCode,
-        kind: AttemptKind,
-        requester: &Digest32,
-    ) -> Result<u64>;
-
-    async fn insert_session(&mut self, session: &Session) -> Result<()>;
-
-    async fn touch_session(&mut self, id_hash: &Digest32, now: Timestamp) -> Result<()>;
-
-    async fn delete_session(&mut self, id_hash: &Digest32) -> Result<u64>;
-
-    /// Ends every session of a person (sign-out, password change, role change, erasure).
-    async fn delete_sessions_of(&mut self, subject: SubjectCode) -> Result<u64>;
-
-    /// Adds an app token; an id or a secret hash already in use is a `conflict`.
-    async fn insert_app_token(&mut self, token: &AppToken) -> Result<()>;
-
-    /// Revokes `org`'s token `id` at `at`: `Some(true)` if it was live and is now revoked,
-    /// `Some(false)` if it was revoked already (nothing written), `None` if `org` has no such
-    /// token.
-    async fn revoke_app_token(
-        &mut self,
-        org: OrgId,
-        id: AppTokenId,
-        at: Timestamp,
-    ) -> Result<Option<bool>>;
-
-    /// Records a token's use at `at` (its last-use time).
-    async fn touch_app_token(&mut self, id: AppTokenId, at: Timestamp) -> Result<()>;
-
-    async fn insert_recovery_codes(
-        &mut self,
-        subject: SubjectCode,
-        hashes: &[Digest32],
-    ) -> Result<()>;
-
-    /// Uses a recovery code once; false if it is unknown or was used.
-    async fn consume_recovery_code(
-        &mut self,
-        subject: SubjectCode,
-        hash: &Digest32,
-        now: Timestamp,
-    ) -> Result<bool>;
-
-    async fn delete_recovery_codes_of(&mut self, subject: SubjectCode) -> Result<u64>;
-
+pub trait StoreTx: AccessWrites + Send {
     /// Queues a message; its id is assigned by the caller (random).
     async fn enqueue(&mut self, message: &OutboxMessage) -> Result<()>;
 

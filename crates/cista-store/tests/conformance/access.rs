@@ -5,7 +5,7 @@ use crate::Harness;
 use crate::harness::{PASSWORD, invitee, token_of};
 use cista_core::platform::access::SignedIn;
 use cista_core::platform::notices::Notice;
-use cista_core::ports::{CredentialPurpose, SessionStage};
+use cista_core::ports::{AccessReads as _, CredentialPurpose, SessionStage};
 use cista_core::{Access, Actor, Cista, Error, Store as _, Vault as _};
 use cista_crypto::totp::TotpSecret;
 use cista_types::{Clock as _, Password, Role};

@@ -5,7 +5,7 @@ use crate::Harness;
 use cista_core::platform::access::app_tokens::{
     AppPurpose, AppTokenRequest, AppTokenState, TOKEN_PREFIX,
 };
-use cista_core::ports::AppTokenId;
+use cista_core::ports::{AccessReads as _, AppTokenId};
 use cista_core::{Access, Actor, Cista, Error, OrgAction, PersonActor, Store as _};
 use cista_types::{Clock as _, Role, SubjectCode};
 use std::collections::BTreeMap;

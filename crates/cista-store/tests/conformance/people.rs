@@ -3,7 +3,7 @@
 
 use crate::Harness;
 use crate::harness::{PASSWORD, invitee};
-use cista_core::ports::{AccountStatus, CredentialPurpose};
+use cista_core::ports::{AccessReads as _, AccountStatus, CredentialPurpose};
 use cista_core::{Actor, Error, Store as _, Vault as _};
 use cista_store::{ConnectOptions, SeaVault, Target};
 use cista_types::{Role, SubjectCode};

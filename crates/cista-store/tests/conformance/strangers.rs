@@ -7,6 +7,7 @@ use crate::harness::{PASSWORD, invitee, token_of};
 use cista_core::platform::access::SignedIn;
 use cista_core::platform::access::requesters::Requester;
 use cista_core::platform::notices::Notice;
+use cista_core::ports::AccessReads as _;
 use cista_core::ports::{AccessAttempt, AttemptKind, AttemptScope, CredentialPurpose};
 use cista_core::{Actor, Cista, Store as _};
 use cista_crypto::Digest32;
