@@ -74,11 +74,17 @@ pub async fn limit_auth_posts(State(state): State<AppState>, req: Request, next:
     next.run(req).await
 }
 
-/// Waits until `floor` has passed since `started`, so answers take the same time whatever the
-/// path taken (known or unknown address, sent or not sent).
-pub async fn pad_to_floor(started: Instant, floor: Duration) {
+/// Runs `work` and answers no sooner than `floor` after it began, so answers take the same time
+/// whatever the path taken (known or unknown address, sent or not sent, right or wrong password).
+pub async fn at_response_floor<T>(
+    floor: Duration,
+    work: impl std::future::Future<Output = T>,
+) -> T {
+    let started = Instant::now();
+    let result = work.await;
     let spent = started.elapsed();
     if spent < floor {
         tokio::time::sleep(floor - spent).await;
     }
+    result
 }

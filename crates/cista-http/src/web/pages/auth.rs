@@ -6,7 +6,7 @@ use super::chrome::{Chrome, FormError, local_next, render, see_other, with_next}
 use crate::AppState;
 use crate::error::AppError;
 use crate::web::context::{RequestContext, clear_session_cookie, session_cookie};
-use crate::web::limits::pad_to_floor;
+use crate::web::limits::at_response_floor;
 use askama::Template;
 use axum::extract::{Query, State};
 use axum::http::{StatusCode, header};
@@ -16,7 +16,6 @@ use cista_core::Error;
 use cista_core::platform::access::SignedIn;
 use cista_core::ports::SessionStage;
 use serde::Deserialize;
-use std::time::Instant;
 
 /// Where a visitor was going when a sign-in step interrupted: `?next=/vote/42`, carried by
 /// every sign-in step's form action and followed at the end (only ever a local page, see
@@ -201,12 +200,13 @@ pub async fn sign_in_submit(
     Query(next): Query<NextQuery>,
     Form(form): Form<SignInForm>,
 ) -> Result<Response, AppError> {
-    let started = Instant::now();
-    let result = state
-        .cista
-        .sign_in_from(&form.email, &form.password, &ctx.requester)
-        .await;
-    pad_to_floor(started, state.auth_limiter.settings.response_floor).await;
+    let result = at_response_floor(
+        state.auth_limiter.settings.response_floor,
+        state
+            .cista
+            .sign_in_from(&form.email, &form.password, &ctx.requester),
+    )
+    .await;
     match result {
         Ok(signed_in) => Ok(signed_in_redirect(
             &state,

@@ -5,7 +5,7 @@ use super::{NextQuery, NoticePage, SingleFieldPage, next_for, signed_in_redirect
 use crate::AppState;
 use crate::error::AppError;
 use crate::web::context::RequestContext;
-use crate::web::limits::pad_to_floor;
+use crate::web::limits::at_response_floor;
 use crate::web::pages::chrome::{Chrome, FormError, render, see_other};
 use askama::Template;
 use axum::extract::{Path, Query, State};
@@ -16,7 +16,6 @@ use cista_core::Error;
 use cista_core::ports::CredentialPurpose;
 use cista_types::Password;
 use serde::Deserialize;
-use std::time::Instant;
 
 #[derive(Template)]
 #[template(path = "auth/set_password.html")]
@@ -287,12 +286,13 @@ pub async fn reset_request_submit(
     Extension(ctx): Extension<RequestContext>,
     Form(form): Form<EmailForm>,
 ) -> Result<Response, AppError> {
-    let started = Instant::now();
-    let result = state
-        .cista
-        .request_password_reset_from(&form.email, &ctx.requester)
-        .await;
-    pad_to_floor(started, state.auth_limiter.settings.response_floor).await;
+    let result = at_response_floor(
+        state.auth_limiter.settings.response_floor,
+        state
+            .cista
+            .request_password_reset_from(&form.email, &ctx.requester),
+    )
+    .await;
     result?;
     Ok(see_other("/reset/sent"))
 }
@@ -320,12 +320,13 @@ pub async fn resend_request_submit(
     Extension(ctx): Extension<RequestContext>,
     Form(form): Form<EmailForm>,
 ) -> Result<Response, AppError> {
-    let started = Instant::now();
-    let result = state
-        .cista
-        .resend_invitation_by_email_from(&form.email, &ctx.requester)
-        .await;
-    pad_to_floor(started, state.auth_limiter.settings.response_floor).await;
+    let result = at_response_floor(
+        state.auth_limiter.settings.response_floor,
+        state
+            .cista
+            .resend_invitation_by_email_from(&form.email, &ctx.requester),
+    )
+    .await;
     result?;
     Ok(see_other("/invitation/sent"))
 }

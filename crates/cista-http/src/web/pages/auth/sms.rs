@@ -4,7 +4,7 @@ use super::{CodeForm, CodePage, NextQuery, SingleFieldPage, next_for, signed_in_
 use crate::AppState;
 use crate::error::AppError;
 use crate::web::context::{RequestContext, cookie_value};
-use crate::web::limits::pad_to_floor;
+use crate::web::limits::at_response_floor;
 use crate::web::pages::chrome::{Chrome, FormError, render, see_other};
 use axum::extract::{Query, State};
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
@@ -12,7 +12,6 @@ use axum::response::Response;
 use axum::{Extension, Form};
 use cista_core::Error;
 use serde::Deserialize;
-use std::time::Instant;
 
 const SMS_COOKIE: &str = "__Host-cista_sms";
 
@@ -69,12 +68,13 @@ pub async fn sms_request_submit(
     Query(next): Query<NextQuery>,
     Form(form): Form<IdentifierForm>,
 ) -> Result<Response, AppError> {
-    let started = Instant::now();
-    let result = state
-        .cista
-        .request_sms_code_from(&form.identifier, &ctx.requester)
-        .await;
-    pad_to_floor(started, state.auth_limiter.settings.response_floor).await;
+    let result = at_response_floor(
+        state.auth_limiter.settings.response_floor,
+        state
+            .cista
+            .request_sms_code_from(&form.identifier, &ctx.requester),
+    )
+    .await;
     let challenge = result?;
     // The challenge rides in a cookie, so the page is the same whether or not a code was sent.
     let mut cookie = cookie::Cookie::build((SMS_COOKIE, challenge))
