@@ -126,8 +126,12 @@ fn the_glyph_table_is_exactly_what_the_bundled_fonts_draw() {
     );
 
     let source = table_source(&ranges(drawn.iter().copied()));
-    let path =
-        std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../cista-types/src/glyphs/table.rs");
+    // The checkout being tested, read when the test runs (cargo sets it): a test binary reused
+    // from a target directory shared with another checkout carries that checkout's path.
+    let manifest_dir = std::env::var_os("CARGO_MANIFEST_DIR")
+        .map(std::path::PathBuf::from)
+        .unwrap_or_else(|| env!("CARGO_MANIFEST_DIR").into());
+    let path = manifest_dir.join("../cista-types/src/glyphs/table.rs");
     if std::env::var_os("CISTA_WRITE_GLYPH_TABLE").is_some() {
         std::fs::write(&path, &source).unwrap();
         return;
