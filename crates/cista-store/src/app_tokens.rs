@@ -3,6 +3,7 @@
 
 use crate::convert::{conflict_or, db_err, digest, from_db_time, to_db_time};
 use crate::entity::app_token;
+use crate::query::Fetch;
 use cista_core::ports::{AppPurpose, AppToken, AppTokenId};
 use cista_core::{Error, Result};
 use cista_crypto::Digest32;
@@ -34,11 +35,8 @@ pub(crate) async fn by_hash(
 ) -> Result<Option<AppToken>> {
     app_token::Entity::find()
         .filter(app_token::Column::SecretSha256.eq(secret_hash.as_bytes().to_vec()))
-        .one(db)
+        .one_as(db, from_row)
         .await
-        .map_err(db_err)?
-        .map(from_row)
-        .transpose()
 }
 
 pub(crate) async fn of_org(db: &impl ConnectionTrait, org: OrgId) -> Result<Vec<AppToken>> {
@@ -46,12 +44,8 @@ pub(crate) async fn of_org(db: &impl ConnectionTrait, org: OrgId) -> Result<Vec<
         .filter(app_token::Column::OrgId.eq(org.as_i64()))
         .order_by_desc(app_token::Column::CreatedAt)
         .order_by_asc(app_token::Column::Id)
-        .all(db)
+        .all_as(db, from_row)
         .await
-        .map_err(db_err)?
-        .into_iter()
-        .map(from_row)
-        .collect()
 }
 
 pub(crate) async fn insert(db: &impl ConnectionTrait, t: &AppToken) -> Result<()> {
@@ -92,9 +86,8 @@ pub(crate) async fn revoke(
     }
     let exists = app_token::Entity::find_by_id(id.as_i64())
         .filter(app_token::Column::OrgId.eq(org.as_i64()))
-        .one(db)
-        .await
-        .map_err(db_err)?
+        .first(db)
+        .await?
         .is_some();
     Ok(exists.then_some(false))
 }

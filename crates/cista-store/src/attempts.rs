@@ -4,13 +4,14 @@
 
 use crate::convert::{db_err, from_db_time, to_db_time};
 use crate::entity::{access_attempt, account};
+use crate::query::Fetch;
 use cista_core::Result;
 use cista_core::ports::{AccessAttempt, Account, AttemptKind, AttemptScope, AttemptTally};
 use cista_crypto::Digest32;
 use cista_types::{SubjectCode, Timestamp};
 use sea_orm::{
-    ActiveValue::NotSet, ActiveValue::Set, ColumnTrait, ConnectionTrait, EntityTrait,
-    PaginatorTrait, QueryFilter, QueryOrder, QuerySelect, Select,
+    ActiveValue::NotSet, ActiveValue::Set, ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter,
+    QueryOrder, QuerySelect, Select,
 };
 
 fn scoped(
@@ -40,11 +41,8 @@ pub(crate) async fn lock_account(
 ) -> Result<Option<Account>> {
     account::Entity::find_by_id(subject.as_i64())
         .lock_exclusive()
-        .one(db)
+        .one_as(db, crate::convert::account)
         .await
-        .map_err(db_err)?
-        .map(crate::convert::account)
-        .transpose()
 }
 
 pub(crate) async fn tally(
@@ -54,16 +52,12 @@ pub(crate) async fn tally(
     scope: AttemptScope<'_>,
     since: Timestamp,
 ) -> Result<AttemptTally> {
-    let count = scoped(subject, kind, scope, since)
-        .count(db)
-        .await
-        .map_err(db_err)?;
+    let count = scoped(subject, kind, scope, since).count_rows(db).await?;
     let latest = scoped(subject, kind, scope, since)
         .order_by_desc(access_attempt::Column::At)
         .limit(1)
-        .one(db)
-        .await
-        .map_err(db_err)?
+        .first(db)
+        .await?
         .map(|row| from_db_time(row.at));
     Ok(AttemptTally { count, latest })
 }

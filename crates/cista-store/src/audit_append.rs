@@ -4,6 +4,7 @@
 
 use crate::convert::{db_err, to_db_time};
 use crate::entity::{audit_entry, audit_head};
+use crate::query::Fetch;
 use cista_core::platform::audit::{self, NewAuditEntry};
 use cista_core::ports::AuditEntry;
 use cista_core::{Error, Result};
@@ -18,9 +19,8 @@ pub(crate) async fn append(txn: &DatabaseTransaction, entry: NewAuditEntry) -> R
     // transaction already holds the database's write lock.
     let head = audit_head::Entity::find_by_id(1)
         .lock_exclusive()
-        .one(txn)
-        .await
-        .map_err(db_err)?
+        .first(txn)
+        .await?
         .ok_or_else(|| Error::Integrity("the audit log head is missing".to_owned()))?;
     let size = u64::try_from(head.size)
         .map_err(|_| Error::Integrity("the audit log head has a negative size".to_owned()))?;

@@ -10,6 +10,7 @@ mod convert;
 mod entity;
 mod intake;
 pub mod migration;
+mod query;
 mod schema;
 mod submissions;
 mod tx;
@@ -37,10 +38,11 @@ use entity::{
     account, audit_checkpoint, audit_entry, audit_head, credential, instance, membership,
     organization, outbox, session, stored_key,
 };
+use query::Fetch;
 use sea_orm::sea_query::Expr;
 use sea_orm::{
-    ActiveValue::Set, ColumnTrait, DatabaseConnection, EntityTrait, PaginatorTrait, QueryFilter,
-    QueryOrder, QuerySelect, TransactionTrait,
+    ActiveValue::Set, ColumnTrait, DatabaseConnection, EntityTrait, QueryFilter, QueryOrder,
+    QuerySelect, TransactionTrait,
 };
 use std::sync::Arc;
 
@@ -156,11 +158,8 @@ impl Store for SeaStore {
 
     async fn instance(&self) -> Result<Option<Instance>> {
         instance::Entity::find_by_id(1)
-            .one(&self.db)
+            .one_as(&self.db, convert::instance)
             .await
-            .map_err(db_err)?
-            .map(convert::instance)
-            .transpose()
     }
 
     async fn create_instance(
@@ -170,12 +169,7 @@ impl Store for SeaStore {
         audit: NewAuditEntry,
     ) -> Result<()> {
         let (_turn, txn) = self.begin_write().await?;
-        if instance::Entity::find_by_id(1)
-            .one(&txn)
-            .await
-            .map_err(db_err)?
-            .is_some()
-        {
+        if instance::Entity::find_by_id(1).first(&txn).await?.is_some() {
             return Err(Error::Conflict(
                 "this database already has an instance".into(),
             ));
@@ -193,7 +187,7 @@ impl Store for SeaStore {
         .await
         .map_err(|e| convert::conflict_or(e, "this database already has an instance"))?;
         audit_append::append(&txn, audit).await?;
-        txn.commit().await.map_err(db_err)
+        query::commit(txn).await
     }
 
     async fn create_organization(
@@ -224,82 +218,56 @@ impl Store for SeaStore {
         })?;
         self.insert_key(&txn, data_key).await?;
         audit_append::append(&txn, audit).await?;
-        txn.commit().await.map_err(db_err)
+        query::commit(txn).await
     }
 
     async fn organization(&self, id: OrgId) -> Result<Option<Organization>> {
         organization::Entity::find_by_id(id.as_i64())
-            .one(&self.db)
+            .one_as(&self.db, convert::organization)
             .await
-            .map_err(db_err)?
-            .map(convert::organization)
-            .transpose()
     }
 
     async fn organization_by_slug(&self, slug: &OrgSlug) -> Result<Option<Organization>> {
         organization::Entity::find()
             .filter(organization::Column::Slug.eq(slug.as_str()))
-            .one(&self.db)
+            .one_as(&self.db, convert::organization)
             .await
-            .map_err(db_err)?
-            .map(convert::organization)
-            .transpose()
     }
 
     async fn organizations(&self) -> Result<Vec<Organization>> {
         organization::Entity::find()
             .order_by_asc(organization::Column::Name)
-            .all(&self.db)
+            .all_as(&self.db, convert::organization)
             .await
-            .map_err(db_err)?
-            .into_iter()
-            .map(convert::organization)
-            .collect()
     }
 
     async fn organization_count(&self) -> Result<u64> {
-        organization::Entity::find()
-            .count(&self.db)
-            .await
-            .map_err(db_err)
+        organization::Entity::find().count_rows(&self.db).await
     }
 
     async fn stored_key_count(&self) -> Result<u64> {
-        stored_key::Entity::find()
-            .count(&self.db)
-            .await
-            .map_err(db_err)
+        stored_key::Entity::find().count_rows(&self.db).await
     }
 
     async fn stored_key(&self, id: KeyId) -> Result<Option<StoredKey>> {
         stored_key::Entity::find_by_id(id.as_i64())
-            .one(&self.db)
+            .one_as(&self.db, convert::stored_key)
             .await
-            .map_err(db_err)?
-            .map(convert::stored_key)
-            .transpose()
     }
 
     async fn org_data_key(&self, org: OrgId) -> Result<Option<StoredKey>> {
         stored_key::Entity::find()
             .filter(stored_key::Column::OrgId.eq(org.as_i64()))
             .filter(stored_key::Column::Purpose.eq(cista_core::ports::KeyPurpose::OrgData.as_str()))
-            .one(&self.db)
+            .one_as(&self.db, convert::stored_key)
             .await
-            .map_err(db_err)?
-            .map(convert::stored_key)
-            .transpose()
     }
 
     async fn stored_keys(&self) -> Result<Vec<StoredKey>> {
         stored_key::Entity::find()
             .order_by_asc(stored_key::Column::Id)
-            .all(&self.db)
+            .all_as(&self.db, convert::stored_key)
             .await
-            .map_err(db_err)?
-            .into_iter()
-            .map(convert::stored_key)
-            .collect()
     }
 
     async fn rewrap_keys(&self, rewraps: &[Rewrap], audit: NewAuditEntry) -> Result<u64> {
@@ -326,22 +294,21 @@ impl Store for SeaStore {
             changed += result.rows_affected;
         }
         audit_append::append(&txn, audit).await?;
-        txn.commit().await.map_err(db_err)?;
+        query::commit(txn).await?;
         Ok(changed)
     }
 
     async fn append_audit(&self, entry: NewAuditEntry) -> Result<AuditEntry> {
         let (_turn, txn) = self.begin_write().await?;
         let written = audit_append::append(&txn, entry).await?;
-        txn.commit().await.map_err(db_err)?;
+        query::commit(txn).await?;
         Ok(written)
     }
 
     async fn audit_head(&self) -> Result<AuditHead> {
         let head = audit_head::Entity::find_by_id(1)
-            .one(&self.db)
-            .await
-            .map_err(db_err)?
+            .first(&self.db)
+            .await?
             .ok_or_else(|| Error::Integrity("the audit log head is missing".to_owned()))?;
         let size = u64::try_from(head.size)
             .map_err(|_| Error::Integrity("the audit log head has a negative size".to_owned()))?;
@@ -359,12 +326,8 @@ impl Store for SeaStore {
             .filter(audit_entry::Column::Seq.gte(from))
             .order_by_asc(audit_entry::Column::Seq)
             .limit(u64::from(limit))
-            .all(&self.db)
+            .all_as(&self.db, convert::audit_entry)
             .await
-            .map_err(db_err)?
-            .into_iter()
-            .map(convert::audit_entry)
-            .collect()
     }
 
     async fn add_checkpoint(&self, checkpoint: &StoredCheckpoint) -> Result<bool> {
@@ -386,33 +349,23 @@ impl Store for SeaStore {
     async fn latest_checkpoint(&self) -> Result<Option<StoredCheckpoint>> {
         audit_checkpoint::Entity::find()
             .order_by_desc(audit_checkpoint::Column::TreeSize)
-            .one(&self.db)
+            .one_as(&self.db, convert::checkpoint)
             .await
-            .map_err(db_err)?
-            .map(convert::checkpoint)
-            .transpose()
     }
 
     async fn checkpoints(&self) -> Result<Vec<StoredCheckpoint>> {
         audit_checkpoint::Entity::find()
             .order_by_asc(audit_checkpoint::Column::TreeSize)
-            .all(&self.db)
+            .all_as(&self.db, convert::checkpoint)
             .await
-            .map_err(db_err)?
-            .into_iter()
-            .map(convert::checkpoint)
-            .collect()
     }
 
     async fn instance_key(&self, purpose: KeyPurpose) -> Result<Option<StoredKey>> {
         stored_key::Entity::find()
             .filter(stored_key::Column::Purpose.eq(purpose.as_str()))
             .filter(stored_key::Column::OrgId.is_null())
-            .one(&self.db)
+            .one_as(&self.db, convert::stored_key)
             .await
-            .map_err(db_err)?
-            .map(convert::stored_key)
-            .transpose()
     }
 
     async fn add_instance_key(&self, key: &StoredKey, audit: NewAuditEntry) -> Result<bool> {
@@ -424,7 +377,7 @@ impl Store for SeaStore {
             };
         }
         audit_append::append(&txn, audit).await?;
-        txn.commit().await.map_err(db_err)?;
+        query::commit(txn).await?;
         Ok(true)
     }
 
@@ -435,9 +388,8 @@ impl Store for SeaStore {
             .filter(outbox::Column::NextAttemptAt.lte(to_db_time(now)))
             .order_by_asc(outbox::Column::NextAttemptAt)
             .limit(u64::from(limit))
-            .all(&self.db)
-            .await
-            .map_err(db_err)?;
+            .rows(&self.db)
+            .await?;
         // Claim each message for a while, so a second server process does not send it too.
         let lease = to_db_time(now.plus(time::Duration::minutes(2)));
         let mut claimed = Vec::with_capacity(candidates.len());
@@ -461,12 +413,8 @@ impl Store for SeaStore {
         outbox::Entity::find()
             .order_by_desc(outbox::Column::CreatedAt)
             .limit(u64::from(limit))
-            .all(&self.db)
+            .all_as(&self.db, convert::message)
             .await
-            .map_err(db_err)?
-            .into_iter()
-            .map(convert::message)
-            .collect()
     }
 
     async fn set_time_zone(
@@ -491,7 +439,7 @@ impl Store for SeaStore {
             });
         }
         audit_append::append(&txn, audit).await?;
-        txn.commit().await.map_err(db_err)
+        query::commit(txn).await
     }
 
     async fn set_phone_region(
@@ -516,7 +464,7 @@ impl Store for SeaStore {
             });
         }
         audit_append::append(&txn, audit).await?;
-        txn.commit().await.map_err(db_err)
+        query::commit(txn).await
     }
 
     async fn claim_submission(
@@ -527,26 +475,26 @@ impl Store for SeaStore {
     ) -> Result<SubmissionClaim> {
         let (_turn, txn) = self.begin_write().await?;
         let claim = submissions::claim(&txn, key, now, stale_before).await?;
-        txn.commit().await.map_err(db_err)?;
+        query::commit(txn).await?;
         Ok(claim)
     }
 
     async fn complete_submission(&self, key: &Digest32, outcome: &str) -> Result<()> {
         let (_turn, txn) = self.begin_write().await?;
         submissions::complete(&txn, key, outcome).await?;
-        txn.commit().await.map_err(db_err)
+        query::commit(txn).await
     }
 
     async fn release_submission(&self, key: &Digest32) -> Result<()> {
         let (_turn, txn) = self.begin_write().await?;
         submissions::release(&txn, key).await?;
-        txn.commit().await.map_err(db_err)
+        query::commit(txn).await
     }
 
     async fn purge_submissions(&self, before: Timestamp) -> Result<u64> {
         let (_turn, txn) = self.begin_write().await?;
         let purged = submissions::purge(&txn, before).await?;
-        txn.commit().await.map_err(db_err)?;
+        query::commit(txn).await?;
         Ok(purged)
     }
 
@@ -568,53 +516,36 @@ impl Store for SeaStore {
 impl AccessReads for SeaStore {
     async fn account(&self, subject: SubjectCode) -> Result<Option<Account>> {
         account::Entity::find_by_id(subject.as_i64())
-            .one(&self.db)
+            .one_as(&self.db, convert::account)
             .await
-            .map_err(db_err)?
-            .map(convert::account)
-            .transpose()
     }
 
     async fn membership(&self, org: OrgId, subject: SubjectCode) -> Result<Option<Membership>> {
         membership::Entity::find_by_id((org.as_i64(), subject.as_i64()))
-            .one(&self.db)
+            .one_as(&self.db, convert::membership)
             .await
-            .map_err(db_err)?
-            .map(convert::membership)
-            .transpose()
     }
 
     async fn memberships_of(&self, subject: SubjectCode) -> Result<Vec<Membership>> {
         membership::Entity::find()
             .filter(membership::Column::Subject.eq(subject.as_i64()))
             .order_by_asc(membership::Column::OrgId)
-            .all(&self.db)
+            .all_as(&self.db, convert::membership)
             .await
-            .map_err(db_err)?
-            .into_iter()
-            .map(convert::membership)
-            .collect()
     }
 
     async fn members(&self, org: OrgId) -> Result<Vec<Membership>> {
         membership::Entity::find()
             .filter(membership::Column::OrgId.eq(org.as_i64()))
             .order_by_asc(membership::Column::CreatedAt)
-            .all(&self.db)
+            .all_as(&self.db, convert::membership)
             .await
-            .map_err(db_err)?
-            .into_iter()
-            .map(convert::membership)
-            .collect()
     }
 
     async fn credential(&self, token_hash: &Digest32) -> Result<Option<Credential>> {
         credential::Entity::find_by_id(token_hash.as_bytes().to_vec())
-            .one(&self.db)
+            .one_as(&self.db, convert::credential)
             .await
-            .map_err(db_err)?
-            .map(convert::credential)
-            .transpose()
     }
 
     async fn credentials_issued_since(
@@ -627,25 +558,21 @@ impl AccessReads for SeaStore {
             .filter(credential::Column::Subject.eq(subject.as_i64()))
             .filter(credential::Column::Purpose.eq(purpose.as_str()))
             .filter(credential::Column::CreatedAt.gte(to_db_time(since)))
-            .count(&self.db)
+            .count_rows(&self.db)
             .await
-            .map_err(db_err)
     }
 
     async fn purge_access_attempts(&self, before: Timestamp) -> Result<u64> {
         let (_turn, txn) = self.begin_write().await?;
         let purged = attempts::purge(&txn, before).await?;
-        txn.commit().await.map_err(db_err)?;
+        query::commit(txn).await?;
         Ok(purged)
     }
 
     async fn session(&self, id_hash: &Digest32) -> Result<Option<Session>> {
         session::Entity::find_by_id(id_hash.as_bytes().to_vec())
-            .one(&self.db)
+            .one_as(&self.db, convert::session)
             .await
-            .map_err(db_err)?
-            .map(convert::session)
-            .transpose()
     }
 
     async fn app_token(&self, secret_hash: &Digest32) -> Result<Option<AppToken>> {

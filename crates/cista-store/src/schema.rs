@@ -6,6 +6,7 @@ use crate::SeaStore;
 use crate::backend::{self, ConnectOptions, Target};
 use crate::convert::db_err;
 use crate::migration::{Migrator, known_migrations};
+use crate::query;
 use cista_core::ports::Backend;
 use cista_core::{Error, Result};
 use sea_orm::DatabaseConnection;
@@ -140,7 +141,7 @@ impl SeaStore {
             let started = std::time::Instant::now();
             let (_turn, txn) = self.begin_write().await?;
             txn.execute(&insert).await.map_err(db_err)?;
-            txn.commit().await.map_err(db_err)?;
+            query::commit(txn).await?;
             times.push(started.elapsed());
         }
         let drop = Table::drop().table("cista_bench_commits").to_owned();

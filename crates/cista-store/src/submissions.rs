@@ -3,6 +3,7 @@
 
 use crate::convert::{db_err, from_db_time, to_db_time};
 use crate::entity::form_submission;
+use crate::query::Fetch;
 use cista_core::Result;
 use cista_core::ports::SubmissionClaim;
 use cista_crypto::Digest32;
@@ -32,9 +33,8 @@ pub(crate) async fn claim(
         return Ok(SubmissionClaim::Claimed);
     }
     let Some(row) = form_submission::Entity::find_by_id(key.clone())
-        .one(db)
-        .await
-        .map_err(db_err)?
+        .first(db)
+        .await?
     else {
         // Released between our insert and our read: the next attempt claims it.
         return Ok(SubmissionClaim::Running { since: now });

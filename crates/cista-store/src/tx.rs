@@ -4,6 +4,7 @@
 use crate::audit_append;
 use crate::convert::{db_err, to_db_time};
 use crate::entity::{account, credential, membership, outbox, recovery_code, session};
+use crate::query::{self, Fetch};
 use async_trait::async_trait;
 use cista_core::platform::audit::NewAuditEntry;
 use cista_core::ports::{
@@ -130,12 +131,12 @@ impl StoreTx for SeaTx {
 
     async fn commit(self: Box<Self>, audit: NewAuditEntry) -> Result<AuditEntry> {
         let entry = audit_append::append(&self.txn, audit).await?;
-        self.txn.commit().await.map_err(db_err)?;
+        query::commit(self.txn).await?;
         Ok(entry)
     }
 
     async fn commit_housekeeping(self: Box<Self>) -> Result<()> {
-        self.txn.commit().await.map_err(db_err)
+        query::commit(self.txn).await
     }
 }
 
@@ -272,11 +273,8 @@ impl AccessWrites for SeaTx {
             return Ok(None);
         }
         credential::Entity::find_by_id(hash(token_hash))
-            .one(&self.txn)
+            .one_as(&self.txn, crate::convert::credential)
             .await
-            .map_err(db_err)?
-            .map(crate::convert::credential)
-            .transpose()
     }
 
     async fn count_credential_attempt(&mut self, token_hash: &Digest32) -> Result<i32> {
@@ -291,9 +289,8 @@ impl AccessWrites for SeaTx {
             .await
             .map_err(db_err)?;
         Ok(credential::Entity::find_by_id(hash(token_hash))
-            .one(&self.txn)
-            .await
-            .map_err(db_err)?
+            .first(&self.txn)
+            .await?
             .map_or(0, |c| c.attempts))
     }
 

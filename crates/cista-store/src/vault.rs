@@ -7,6 +7,7 @@ use crate::backend::{self, ConnectOptions, Target};
 use crate::convert::{conflict_or, db_err, to_db_time};
 use crate::entity::{vault_person, vault_tombstone};
 use crate::migration::vault::{VaultMigrator, known_migrations};
+use crate::query::{self, Fetch};
 use crate::{SchemaStatus, schema_status_of};
 use async_trait::async_trait;
 use cista_core::ports::{Vault, VaultPerson};
@@ -15,8 +16,8 @@ use cista_crypto::WrappedKey;
 use cista_types::{SubjectCode, Timestamp};
 use sea_orm::sea_query::Expr;
 use sea_orm::{
-    ActiveValue::Set, ColumnTrait, DatabaseConnection, EntityTrait, PaginatorTrait, QueryFilter,
-    QueryOrder, TransactionTrait,
+    ActiveValue::Set, ColumnTrait, DatabaseConnection, EntityTrait, QueryFilter, QueryOrder,
+    TransactionTrait,
 };
 use sea_orm_migration::MigratorTrait;
 
@@ -89,9 +90,8 @@ impl Vault for SeaVault {
             .await
             .map_err(db_err)?;
         if vault_tombstone::Entity::find_by_id(p.subject.as_i64())
-            .one(&txn)
-            .await
-            .map_err(db_err)?
+            .first(&txn)
+            .await?
             .is_some()
         {
             return Err(Error::PersonErased);
@@ -109,36 +109,28 @@ impl Vault for SeaVault {
         .exec_without_returning(&txn)
         .await
         .map_err(|e| conflict_or(e, "someone with this email address is already on file"))?;
-        txn.commit().await.map_err(db_err)
+        query::commit(txn).await
     }
 
     async fn person(&self, subject: SubjectCode) -> Result<Option<VaultPerson>> {
         vault_person::Entity::find_by_id(subject.as_i64())
-            .one(&self.db)
+            .one_as(&self.db, crate::convert::vault_person)
             .await
-            .map_err(db_err)?
-            .map(crate::convert::vault_person)
-            .transpose()
     }
 
     async fn subject_by_email(&self, index: &[u8; 32]) -> Result<Option<SubjectCode>> {
         Ok(vault_person::Entity::find()
             .filter(vault_person::Column::EmailIndex.eq(index.to_vec()))
-            .one(&self.db)
-            .await
-            .map_err(db_err)?
+            .first(&self.db)
+            .await?
             .map(|m| SubjectCode::from_i64(m.subject)))
     }
 
     async fn subjects_by_phone(&self, index: &[u8; 32]) -> Result<Vec<SubjectCode>> {
-        Ok(vault_person::Entity::find()
+        vault_person::Entity::find()
             .filter(vault_person::Column::PhoneIndex.eq(index.to_vec()))
-            .all(&self.db)
+            .all_map(&self.db, |m| SubjectCode::from_i64(m.subject))
             .await
-            .map_err(db_err)?
-            .into_iter()
-            .map(|m| SubjectCode::from_i64(m.subject))
-            .collect())
     }
 
     async fn discard_person(&self, subject: SubjectCode) -> Result<()> {
@@ -167,24 +159,22 @@ impl Vault for SeaVault {
         .exec_without_returning(&txn)
         .await
         .map_err(db_err)?;
-        txn.commit().await.map_err(db_err)?;
+        query::commit(txn).await?;
         Ok(matches!(inserted, sea_orm::TryInsertResult::Inserted(n) if n > 0))
     }
 
     async fn tombstone(&self, subject: SubjectCode) -> Result<Option<Timestamp>> {
         Ok(vault_tombstone::Entity::find_by_id(subject.as_i64())
-            .one(&self.db)
-            .await
-            .map_err(db_err)?
+            .first(&self.db)
+            .await?
             .map(|t| crate::convert::from_db_time(t.erased_at)))
     }
 
     async fn tombstones(&self) -> Result<Vec<(SubjectCode, Timestamp)>> {
         Ok(vault_tombstone::Entity::find()
             .order_by_asc(vault_tombstone::Column::Subject)
-            .all(&self.db)
-            .await
-            .map_err(db_err)?
+            .rows(&self.db)
+            .await?
             .into_iter()
             .map(|t| {
                 (
@@ -196,23 +186,16 @@ impl Vault for SeaVault {
     }
 
     async fn counts(&self) -> Result<(u64, u64)> {
-        let people = vault_person::Entity::find()
-            .count(&self.db)
-            .await
-            .map_err(db_err)?;
-        let tombstones = vault_tombstone::Entity::find()
-            .count(&self.db)
-            .await
-            .map_err(db_err)?;
+        let people = vault_person::Entity::find().count_rows(&self.db).await?;
+        let tombstones = vault_tombstone::Entity::find().count_rows(&self.db).await?;
         Ok((people, tombstones))
     }
 
     async fn wrapped_keys(&self) -> Result<Vec<(SubjectCode, String, Vec<u8>)>> {
         Ok(vault_person::Entity::find()
             .order_by_asc(vault_person::Column::Subject)
-            .all(&self.db)
-            .await
-            .map_err(db_err)?
+            .rows(&self.db)
+            .await?
             .into_iter()
             .map(|m| (SubjectCode::from_i64(m.subject), m.kek_id, m.wrapped_key))
             .collect())

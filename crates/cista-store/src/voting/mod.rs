@@ -9,6 +9,7 @@ use crate::convert::{self, conflict_or, db_err, to_db_time};
 use crate::entity::{
     ballot, ballot_box, ballot_reminder, ballot_roll, participation, unit, unit_owner, vote_refusal,
 };
+use crate::query::Fetch;
 use cista_core::ports::{
     BallotStatus, BoxEntry, EligibleUnit, Participation, Refusal, StoredBallot, Unit, UnitOwner,
 };
@@ -17,8 +18,8 @@ use cista_crypto::Digest32;
 use cista_types::{BallotId, OrgId, SubjectCode, Timestamp, UnitId};
 use sea_orm::sea_query::{Expr, Query};
 use sea_orm::{
-    ActiveValue::Set, ColumnTrait, ConnectionTrait, EntityTrait, PaginatorTrait, QueryFilter,
-    QueryOrder, QuerySelect, TryInsertResult,
+    ActiveValue::Set, ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, QueryOrder,
+    QuerySelect, TryInsertResult,
 };
 
 // --- reads ---------------------------------------------------------------------------------
@@ -27,25 +28,18 @@ pub(crate) async fn units(db: &impl ConnectionTrait, org: OrgId) -> Result<Vec<U
     unit::Entity::find()
         .filter(unit::Column::OrgId.eq(org.as_i64()))
         .order_by_asc(unit::Column::LabelKey)
-        .all(db)
+        .all_as(db, convert::unit)
         .await
-        .map_err(db_err)?
-        .into_iter()
-        .map(convert::unit)
-        .collect()
 }
 
 pub(crate) async fn unit(db: &impl ConnectionTrait, id: UnitId) -> Result<Option<Unit>> {
     unit::Entity::find_by_id(id.as_i64())
-        .one(db)
+        .one_as(db, convert::unit)
         .await
-        .map_err(db_err)?
-        .map(convert::unit)
-        .transpose()
 }
 
 pub(crate) async fn unit_owners(db: &impl ConnectionTrait, org: OrgId) -> Result<Vec<UnitOwner>> {
-    Ok(unit_owner::Entity::find()
+    unit_owner::Entity::find()
         .filter(
             unit_owner::Column::UnitId.in_subquery(
                 Query::select()
@@ -55,49 +49,33 @@ pub(crate) async fn unit_owners(db: &impl ConnectionTrait, org: OrgId) -> Result
                     .to_owned(),
             ),
         )
-        .all(db)
+        .all_map(db, convert::unit_owner)
         .await
-        .map_err(db_err)?
-        .into_iter()
-        .map(convert::unit_owner)
-        .collect())
 }
 
 pub(crate) async fn owned_units(
     db: &impl ConnectionTrait,
     subject: SubjectCode,
 ) -> Result<Vec<UnitOwner>> {
-    Ok(unit_owner::Entity::find()
+    unit_owner::Entity::find()
         .filter(unit_owner::Column::Subject.eq(subject.as_i64()))
-        .all(db)
+        .all_map(db, convert::unit_owner)
         .await
-        .map_err(db_err)?
-        .into_iter()
-        .map(convert::unit_owner)
-        .collect())
 }
 
 pub(crate) async fn owners_of(db: &impl ConnectionTrait, unit: UnitId) -> Result<Vec<UnitOwner>> {
-    Ok(unit_owner::Entity::find()
+    unit_owner::Entity::find()
         .filter(unit_owner::Column::UnitId.eq(unit.as_i64()))
-        .all(db)
+        .all_map(db, convert::unit_owner)
         .await
-        .map_err(db_err)?
-        .into_iter()
-        .map(convert::unit_owner)
-        .collect())
 }
 
 pub(crate) async fn ballots(db: &impl ConnectionTrait, org: OrgId) -> Result<Vec<StoredBallot>> {
     ballot::Entity::find()
         .filter(ballot::Column::OrgId.eq(org.as_i64()))
         .order_by_desc(ballot::Column::CreatedAt)
-        .all(db)
+        .all_as(db, convert::ballot)
         .await
-        .map_err(db_err)?
-        .into_iter()
-        .map(convert::ballot)
-        .collect()
 }
 
 pub(crate) async fn ballot(
@@ -105,11 +83,8 @@ pub(crate) async fn ballot(
     id: BallotId,
 ) -> Result<Option<StoredBallot>> {
     ballot::Entity::find_by_id(id.as_i64())
-        .one(db)
+        .one_as(db, convert::ballot)
         .await
-        .map_err(db_err)?
-        .map(convert::ballot)
-        .transpose()
 }
 
 pub(crate) async fn ballots_with_status(
@@ -119,12 +94,8 @@ pub(crate) async fn ballots_with_status(
     ballot::Entity::find()
         .filter(ballot::Column::Status.eq(status.as_str()))
         .order_by_asc(ballot::Column::ClosesAt)
-        .all(db)
+        .all_as(db, convert::ballot)
         .await
-        .map_err(db_err)?
-        .into_iter()
-        .map(convert::ballot)
-        .collect()
 }
 
 pub(crate) async fn eligible_units(
@@ -133,12 +104,8 @@ pub(crate) async fn eligible_units(
 ) -> Result<Vec<EligibleUnit>> {
     ballot_roll::Entity::find()
         .filter(ballot_roll::Column::BallotId.eq(ballot.as_i64()))
-        .all(db)
+        .all_as(db, convert::eligible)
         .await
-        .map_err(db_err)?
-        .into_iter()
-        .map(convert::eligible)
-        .collect()
 }
 
 pub(crate) async fn eligible_unit(
@@ -147,11 +114,8 @@ pub(crate) async fn eligible_unit(
     unit: UnitId,
 ) -> Result<Option<EligibleUnit>> {
     ballot_roll::Entity::find_by_id((ballot.as_i64(), unit.as_i64()))
-        .one(db)
+        .one_as(db, convert::eligible)
         .await
-        .map_err(db_err)?
-        .map(convert::eligible)
-        .transpose()
 }
 
 pub(crate) async fn participation(
@@ -161,12 +125,8 @@ pub(crate) async fn participation(
     participation::Entity::find()
         .filter(participation::Column::BallotId.eq(ballot.as_i64()))
         .order_by_asc(participation::Column::At)
-        .all(db)
+        .all_as(db, convert::participation)
         .await
-        .map_err(db_err)?
-        .into_iter()
-        .map(convert::participation)
-        .collect()
 }
 
 pub(crate) async fn participation_of(
@@ -175,64 +135,43 @@ pub(crate) async fn participation_of(
     unit: UnitId,
 ) -> Result<Option<Participation>> {
     participation::Entity::find_by_id((ballot.as_i64(), unit.as_i64()))
-        .one(db)
+        .one_as(db, convert::participation)
         .await
-        .map_err(db_err)?
-        .map(convert::participation)
-        .transpose()
 }
 
 pub(crate) async fn box_entries(
     db: &impl ConnectionTrait,
     ballot: BallotId,
 ) -> Result<Vec<BoxEntry>> {
-    Ok(ballot_box::Entity::find()
+    ballot_box::Entity::find()
         .filter(ballot_box::Column::BallotId.eq(ballot.as_i64()))
         .order_by_asc(ballot_box::Column::Tracker)
-        .all(db)
+        .all_map(db, convert::box_entry)
         .await
-        .map_err(db_err)?
-        .into_iter()
-        .map(convert::box_entry)
-        .collect())
 }
 
 pub(crate) async fn box_count(db: &impl ConnectionTrait, ballot: BallotId) -> Result<u64> {
     ballot_box::Entity::find()
         .filter(ballot_box::Column::BallotId.eq(ballot.as_i64()))
-        .count(db)
+        .count_rows(db)
         .await
-        .map_err(db_err)
 }
 
 pub(crate) async fn refusals(db: &impl ConnectionTrait, ballot: BallotId) -> Result<Vec<Refusal>> {
     vote_refusal::Entity::find()
         .filter(vote_refusal::Column::BallotId.eq(ballot.as_i64()))
         .order_by_asc(vote_refusal::Column::At)
-        .all(db)
+        .all_as(db, convert::refusal)
         .await
-        .map_err(db_err)?
-        .into_iter()
-        .map(convert::refusal)
-        .collect()
 }
 
 pub(crate) async fn counts(db: &impl ConnectionTrait) -> Result<(u64, u64, u64)> {
     let with_status = |status: BallotStatus| {
         ballot::Entity::find().filter(ballot::Column::Status.eq(status.as_str()))
     };
-    let published = with_status(BallotStatus::Published)
-        .count(db)
-        .await
-        .map_err(db_err)?;
-    let closed = with_status(BallotStatus::Closed)
-        .count(db)
-        .await
-        .map_err(db_err)?;
-    let votes = participation::Entity::find()
-        .count(db)
-        .await
-        .map_err(db_err)?;
+    let published = with_status(BallotStatus::Published).count_rows(db).await?;
+    let closed = with_status(BallotStatus::Closed).count_rows(db).await?;
+    let votes = participation::Entity::find().count_rows(db).await?;
     Ok((published, closed, votes))
 }
 
@@ -361,11 +300,7 @@ pub(crate) async fn lock_ballot(
     } else {
         find.lock_shared()
     };
-    find.one(db)
-        .await
-        .map_err(db_err)?
-        .map(convert::ballot)
-        .transpose()
+    find.one_as(db, convert::ballot).await
 }
 
 pub(crate) async fn update_draft(

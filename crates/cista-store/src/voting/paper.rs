@@ -6,6 +6,7 @@
 
 use crate::convert::{db_err, from_db_time, to_db_time};
 use crate::entity::{ballot_box, paper_batch, paper_pile};
+use crate::query::Fetch;
 use cista_core::ports::{BoxEntry, PaperBatch, PaperPile};
 use cista_core::{Error, Result};
 use cista_types::{BallotId, SubjectCode, Timestamp, Tracker, Weight};
@@ -46,37 +47,28 @@ pub(crate) async fn box_entry(
 ) -> Result<Option<BoxEntry>> {
     Ok(ballot_box::Entity::find_by_id(tracker.as_i64())
         .filter(ballot_box::Column::BallotId.eq(ballot.as_i64()))
-        .one(db)
-        .await
-        .map_err(db_err)?
+        .first(db)
+        .await?
         .map(crate::convert::box_entry))
 }
 
 pub(crate) async fn piles(db: &impl ConnectionTrait, ballot: BallotId) -> Result<Vec<PaperPile>> {
-    Ok(paper_pile::Entity::find()
+    paper_pile::Entity::find()
         .filter(paper_pile::Column::BallotId.eq(ballot.as_i64()))
         .order_by_asc(paper_pile::Column::WeightMicros)
-        .all(db)
+        .all_map(db, pile)
         .await
-        .map_err(db_err)?
-        .into_iter()
-        .map(pile)
-        .collect())
 }
 
 pub(crate) async fn batches(
     db: &impl ConnectionTrait,
     ballot: BallotId,
 ) -> Result<Vec<PaperBatch>> {
-    Ok(paper_batch::Entity::find()
+    paper_batch::Entity::find()
         .filter(paper_batch::Column::BallotId.eq(ballot.as_i64()))
         .order_by_asc(paper_batch::Column::Number)
-        .all(db)
+        .all_map(db, batch)
         .await
-        .map_err(db_err)?
-        .into_iter()
-        .map(batch)
-        .collect())
 }
 
 pub(crate) async fn add_to_pile(
@@ -116,9 +108,8 @@ pub(crate) async fn open_batch(
 ) -> Result<Option<PaperBatch>> {
     // The caller holds the ballot's row lock, so the pile cannot move under this read.
     let Some(current) = paper_pile::Entity::find_by_id((ballot.as_i64(), weight.micros()))
-        .one(db)
-        .await
-        .map_err(db_err)?
+        .first(db)
+        .await?
     else {
         return Ok(None);
     };

@@ -1,0 +1,94 @@
+//! Small query helpers: a read runs, its driver error becomes the core's, and its rows become
+//! domain values in one call, so each store operation is its query and nothing around it.
+//!
+//! `select.one_as(db, convert::x)` replaces the five-line
+//! `select.one(db).await.map_err(db_err)?.map(convert::x).transpose()`, and `all_as`, `all_map`,
+//! `first`, `rows` and `count_rows` do the same for the other shapes. Connection-level failures
+//! still come out as `store_unavailable` and the rest as `store` (see [`db_err`]).
+
+use crate::convert::db_err;
+use cista_core::Result;
+use sea_orm::{
+    ConnectionTrait, DatabaseTransaction, EntityTrait, FromQueryResult, PaginatorTrait, Select,
+};
+
+/// Reads on a SeaORM [`Select`], with the core's errors.
+pub(crate) trait Fetch<E: EntityTrait> {
+    /// The first row (in the query's order), or `None`.
+    async fn first<C: ConnectionTrait>(self, db: &C) -> Result<Option<E::Model>>;
+
+    /// Every row, in the query's order.
+    async fn rows<C: ConnectionTrait>(self, db: &C) -> Result<Vec<E::Model>>;
+
+    /// The first row turned into a domain value by `to_domain`, or `None`.
+    async fn one_as<T, C: ConnectionTrait>(
+        self,
+        db: &C,
+        to_domain: impl FnOnce(E::Model) -> Result<T>,
+    ) -> Result<Option<T>>;
+
+    /// Every row turned into a domain value by `to_domain`; the first row that fails to
+    /// convert (a malformed stored value) fails the read.
+    async fn all_as<T, C: ConnectionTrait>(
+        self,
+        db: &C,
+        to_domain: impl FnMut(E::Model) -> Result<T>,
+    ) -> Result<Vec<T>>;
+
+    /// Every row turned into a domain value by `to_domain`, which cannot fail.
+    async fn all_map<T, C: ConnectionTrait>(
+        self,
+        db: &C,
+        to_domain: impl FnMut(E::Model) -> T,
+    ) -> Result<Vec<T>>;
+
+    /// How many rows the query selects (its `limit` and `offset` honoured).
+    async fn count_rows<C: ConnectionTrait>(self, db: &C) -> Result<u64>;
+}
+
+impl<E> Fetch<E> for Select<E>
+where
+    E: EntityTrait,
+    E::Model: FromQueryResult + Send + Sync,
+{
+    async fn first<C: ConnectionTrait>(self, db: &C) -> Result<Option<E::Model>> {
+        self.one(db).await.map_err(db_err)
+    }
+
+    async fn rows<C: ConnectionTrait>(self, db: &C) -> Result<Vec<E::Model>> {
+        self.all(db).await.map_err(db_err)
+    }
+
+    async fn one_as<T, C: ConnectionTrait>(
+        self,
+        db: &C,
+        to_domain: impl FnOnce(E::Model) -> Result<T>,
+    ) -> Result<Option<T>> {
+        self.first(db).await?.map(to_domain).transpose()
+    }
+
+    async fn all_as<T, C: ConnectionTrait>(
+        self,
+        db: &C,
+        to_domain: impl FnMut(E::Model) -> Result<T>,
+    ) -> Result<Vec<T>> {
+        self.rows(db).await?.into_iter().map(to_domain).collect()
+    }
+
+    async fn all_map<T, C: ConnectionTrait>(
+        self,
+        db: &C,
+        to_domain: impl FnMut(E::Model) -> T,
+    ) -> Result<Vec<T>> {
+        Ok(self.rows(db).await?.into_iter().map(to_domain).collect())
+    }
+
+    async fn count_rows<C: ConnectionTrait>(self, db: &C) -> Result<u64> {
+        PaginatorTrait::count(self, db).await.map_err(db_err)
+    }
+}
+
+/// Commits a transaction, with the core's error.
+pub(crate) async fn commit(txn: DatabaseTransaction) -> Result<()> {
+    txn.commit().await.map_err(db_err)
+}
