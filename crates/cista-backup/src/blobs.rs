@@ -7,8 +7,9 @@
 use crate::BackupError;
 use crate::target::{BackupTarget, TargetSpec};
 use async_trait::async_trait;
-use cista_core::ports::{BlobReader, BlobStore, BlobWriter};
+use cista_core::ports::{BlobListing, BlobReader, BlobStore, BlobWriter};
 use cista_core::{Error, Result};
+use cista_types::Timestamp;
 use futures::StreamExt as _;
 use futures::stream::BoxStream;
 use object_store::{ObjectStoreExt as _, WriteMultipart};
@@ -163,5 +164,24 @@ impl BlobStore for ObjectBlobStore {
 
     async fn delete(&self, key: &str) -> Result<()> {
         self.target.delete(key).await.map_err(core_error)
+    }
+
+    async fn list(&self, prefix: &str) -> Result<Vec<BlobListing>> {
+        self.target
+            .list_objects(prefix)
+            .await
+            .map_err(core_error)?
+            .into_iter()
+            // A local directory also holds `put_multipart`'s unfinished files (`KEY#N`), which
+            // are not blobs; the staging keys are (`staging/…`).
+            .filter(|o| !o.key.contains('#'))
+            .map(|o| {
+                Ok(BlobListing {
+                    modified: Timestamp::from_unix_micros(o.modified_unix_micros)
+                        .map_err(|e| Error::Internal(format!("{}: {e}", o.key)))?,
+                    key: o.key,
+                })
+            })
+            .collect()
     }
 }

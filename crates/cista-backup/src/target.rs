@@ -107,6 +107,17 @@ impl TargetSpec {
     }
 }
 
+/// An object as a listing shows it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ListedObject {
+    /// Its key relative to the target's root (or prefix).
+    pub key: String,
+    /// Bytes.
+    pub size: u64,
+    /// When it was last written, in microseconds since the Unix epoch (whole seconds on S3).
+    pub modified_unix_micros: i64,
+}
+
 /// An opened backup target. Keys are relative to the target's root (or prefix).
 #[derive(Clone)]
 pub struct BackupTarget {
@@ -256,26 +267,38 @@ impl BackupTarget {
     /// Every object under `prefix` (recursively), as (key relative to the target, size),
     /// sorted by key.
     pub async fn list(&self, prefix: &str) -> Result<Vec<(String, u64)>, BackupError> {
+        Ok(self
+            .list_objects(prefix)
+            .await?
+            .into_iter()
+            .map(|o| (o.key, o.size))
+            .collect())
+    }
+
+    /// Every object under `prefix` (recursively), with its size and modification time,
+    /// sorted by key.
+    pub async fn list_objects(&self, prefix: &str) -> Result<Vec<ListedObject>, BackupError> {
         let base = self.path(prefix.trim_end_matches('/'));
         let strip = if self.prefix.is_empty() {
             String::new()
         } else {
             format!("{}/", self.prefix)
         };
-        let mut listed: Vec<(String, u64)> = self
+        let mut listed: Vec<ListedObject> = self
             .store
             .list(Some(&base))
             .map_ok(|meta| {
                 let full = meta.location.to_string();
-                (
-                    full.strip_prefix(&strip).unwrap_or(&full).to_owned(),
-                    meta.size,
-                )
+                ListedObject {
+                    key: full.strip_prefix(&strip).unwrap_or(&full).to_owned(),
+                    size: meta.size,
+                    modified_unix_micros: meta.last_modified.timestamp_micros(),
+                }
             })
             .try_collect()
             .await
             .map_err(|e| self.unavailable(e))?;
-        listed.sort();
+        listed.sort_by(|a, b| a.key.cmp(&b.key));
         Ok(listed)
     }
 

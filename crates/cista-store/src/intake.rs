@@ -5,16 +5,19 @@
 use crate::SeaStore;
 use crate::convert::{conflict_or, db_err, digest, from_db_time, to_db_time};
 use crate::entity::{attachment, form, submission};
+use crate::query::Fetch;
 use crate::tx::SeaTx;
 use async_trait::async_trait;
 use cista_core::Result;
 use cista_core::ports::{
     IntakeReads, IntakeWrites, StoredAttachment, StoredForm, StoredSubmission,
 };
+use cista_crypto::Digest32;
 use cista_types::{FormId, OrgId, SubmissionId};
+use sea_orm::sea_query::Query;
 use sea_orm::{
     ActiveValue::Set, ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, QueryOrder,
-    TryInsertResult,
+    QuerySelect, TryInsertResult,
 };
 
 fn form_from(m: form::Model) -> Result<StoredForm> {
@@ -57,11 +60,8 @@ fn attachment_from(m: attachment::Model) -> Result<StoredAttachment> {
 
 async fn form_by_id(db: &impl ConnectionTrait, id: FormId) -> Result<Option<StoredForm>> {
     form::Entity::find_by_id(id.as_i64())
-        .one(db)
+        .one_as(db, form_from)
         .await
-        .map_err(db_err)?
-        .map(form_from)
-        .transpose()
 }
 
 async fn versions(db: &impl ConnectionTrait, org: OrgId, key: &str) -> Result<Vec<StoredForm>> {
@@ -69,12 +69,8 @@ async fn versions(db: &impl ConnectionTrait, org: OrgId, key: &str) -> Result<Ve
         .filter(form::Column::OrgId.eq(org.as_i64()))
         .filter(form::Column::FormKey.eq(key))
         .order_by_asc(form::Column::Version)
-        .all(db)
+        .all_as(db, form_from)
         .await
-        .map_err(db_err)?
-        .into_iter()
-        .map(form_from)
-        .collect()
 }
 
 async fn submission_by_id(
@@ -82,11 +78,8 @@ async fn submission_by_id(
     id: SubmissionId,
 ) -> Result<Option<StoredSubmission>> {
     submission::Entity::find_by_id(id.as_i64())
-        .one(db)
+        .one_as(db, submission_from)
         .await
-        .map_err(db_err)?
-        .map(submission_from)
-        .transpose()
 }
 
 async fn attachments_of(
@@ -96,12 +89,8 @@ async fn attachments_of(
     attachment::Entity::find()
         .filter(attachment::Column::SubmissionId.eq(id.as_i64()))
         .order_by_asc(attachment::Column::Name)
-        .all(db)
+        .all_as(db, attachment_from)
         .await
-        .map_err(db_err)?
-        .into_iter()
-        .map(attachment_from)
-        .collect()
 }
 
 #[async_trait]
@@ -120,6 +109,27 @@ impl IntakeReads for SeaStore {
 
     async fn attachments(&self, submission: SubmissionId) -> Result<Vec<StoredAttachment>> {
         attachments_of(&self.db, submission).await
+    }
+
+    async fn attachment_digests(&self, org: OrgId) -> Result<Vec<Digest32>> {
+        let of_org = Query::select()
+            .column(submission::Column::Id)
+            .from(submission::Entity)
+            .and_where(submission::Column::OrgId.eq(org.as_i64()))
+            .to_owned();
+        attachment::Entity::find()
+            .select_only()
+            .column(attachment::Column::Sha256)
+            .distinct()
+            .filter(attachment::Column::SubmissionId.in_subquery(of_org))
+            .order_by_asc(attachment::Column::Sha256)
+            .into_tuple::<Vec<u8>>()
+            .all(&self.db)
+            .await
+            .map_err(db_err)?
+            .iter()
+            .map(|bytes| digest(bytes, "attachment hash"))
+            .collect()
     }
 }
 
@@ -155,11 +165,8 @@ impl IntakeWrites for SeaTx {
         submission::Entity::find()
             .filter(submission::Column::OrgId.eq(org.as_i64()))
             .filter(submission::Column::IdempotencyKey.eq(idempotency_key))
-            .one(&self.txn)
+            .one_as(&self.txn, submission_from)
             .await
-            .map_err(db_err)?
-            .map(submission_from)
-            .transpose()
     }
 
     async fn insert_submission(&mut self, s: &StoredSubmission) -> Result<bool> {
@@ -190,11 +197,8 @@ impl IntakeWrites for SeaTx {
         name: &str,
     ) -> Result<Option<StoredAttachment>> {
         attachment::Entity::find_by_id((submission.as_i64(), name.to_owned()))
-            .one(&self.txn)
+            .one_as(&self.txn, attachment_from)
             .await
-            .map_err(db_err)?
-            .map(attachment_from)
-            .transpose()
     }
 
     async fn insert_attachment(&mut self, a: &StoredAttachment) -> Result<bool> {

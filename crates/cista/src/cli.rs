@@ -81,6 +81,27 @@ pub enum Command {
     /// Rebuild the database as it was at a moment, from the backup target, into a new
     /// directory (never over a live one); the erasure ledger is replayed before it is usable.
     Restore(RestoreArgs),
+    /// Work with the blob store (attachments' files).
+    #[command(subcommand)]
+    Blobs(BlobsCommand),
+}
+
+#[derive(Debug, Subcommand)]
+pub enum BlobsCommand {
+    /// Remove blobs no attachment refers to and staging files of uploads that died, once
+    /// they are older than the grace period (`serve` does this once a day by itself).
+    Sweep(SweepArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct SweepArgs {
+    /// Keep whatever was written in the last HOURS hours (at least 1): uploads in flight
+    /// publish their file a moment before they record it.
+    #[arg(long, value_name = "HOURS", default_value_t = 24)]
+    pub grace_hours: u64,
+    /// Count what would be removed, and remove nothing.
+    #[arg(long)]
+    pub dry_run: bool,
 }
 
 #[derive(Debug, Subcommand)]

@@ -13,8 +13,8 @@ mod runtime;
 
 use clap::Parser as _;
 use cli::{
-    AuditCommand, BackupCommand, BenchCommand, Cli, Command, KeysCommand, MembersCommand,
-    OrgCommand,
+    AuditCommand, BackupCommand, BenchCommand, BlobsCommand, Cli, Command, KeysCommand,
+    MembersCommand, OrgCommand,
 };
 use runtime::{Failure, Runtime};
 use std::process::ExitCode;
@@ -82,6 +82,7 @@ async fn run(cli: Cli) -> Result<ExitCode, Failure> {
         Command::Backup(BackupCommand::Snapshot) => commands::backup::snapshot(&rt).await?,
         Command::Backup(BackupCommand::Verify) => commands::backup::verify(&rt).await?,
         Command::Restore(args) => commands::backup::restore(&rt, args).await?,
+        Command::Blobs(BlobsCommand::Sweep(args)) => commands::blobs::sweep(&rt, args).await?,
         Command::VerifyElection(_) | Command::Bench(_) => {}
     }
     Ok(ExitCode::SUCCESS)

@@ -6,7 +6,7 @@
 //! failed upload leaves nothing: it is written under a staging key, and only a complete, checked
 //! blob is moved to its address. Reading verifies the SHA-256 at the end.
 
-use crate::ports::{BlobReader, BlobStore};
+use crate::ports::{BlobListing, BlobReader, BlobStore};
 use crate::{Cista, Error, Result};
 use async_trait::async_trait;
 use cista_crypto::stream::{StreamOpener, StreamSealer};
@@ -36,6 +36,45 @@ pub struct StoredBlob {
     pub content_type: String,
     /// The organization had these bytes already; nothing new was written.
     pub deduplicated: bool,
+}
+
+/// An upload streamed, checked and written under a staging key, not yet at its address. Made by
+/// [`Cista::stage_blob`]; dropped without `publish` or `discard`, it stays in `staging/` until
+/// [`Cista::sweep_blobs`] removes it.
+#[derive(Debug)]
+#[must_use = "a staged blob is published or discarded"]
+pub struct StagedBlob {
+    staging: String,
+    org: OrgId,
+    /// SHA-256 of the plaintext.
+    pub sha256: Digest32,
+    /// Plaintext bytes.
+    pub size: u64,
+    pub content_type: String,
+}
+
+impl StagedBlob {
+    /// Moves the blob to its address (`orgs/ORG/sha256/HEX`). When the organization has these
+    /// bytes already, the staged copy replaces the stored one (same plaintext, freshly sealed),
+    /// which renews its modification time: the sweeper's grace period then protects a blob
+    /// that an upload has just come to rely on.
+    pub async fn publish(self, blobs: &dyn BlobStore) -> Result<StoredBlob> {
+        let address = blob_key(self.org, &self.sha256);
+        let deduplicated = blobs.exists(&address).await?;
+        blobs.rename(&self.staging, &address).await?;
+        Ok(StoredBlob {
+            key: address,
+            sha256: self.sha256,
+            size: self.size,
+            content_type: self.content_type,
+            deduplicated,
+        })
+    }
+
+    /// Removes the staged bytes: nothing is published.
+    pub async fn discard(self, blobs: &dyn BlobStore) -> Result<()> {
+        blobs.delete(&self.staging).await
+    }
 }
 
 /// Where an upload's bytes come from (an HTTP body, a file): pieces, in order.
@@ -101,6 +140,22 @@ impl Cista {
         rules: &BlobRules,
         source: &mut dyn BlobSource,
     ) -> Result<StoredBlob> {
+        let staged = self.stage_blob(blobs, org, declared, rules, source).await?;
+        staged.publish(blobs).await
+    }
+
+    /// Streams and checks an upload as [`Cista::store_blob`] does, but leaves it under its
+    /// staging key: the caller decides, knowing the SHA-256, whether to
+    /// [`publish`](StagedBlob::publish) it or [`discard`](StagedBlob::discard) it (a retry that
+    /// turns out to clash with what was stored first is discarded, so it leaves no blob behind).
+    pub async fn stage_blob(
+        &self,
+        blobs: &dyn BlobStore,
+        org: OrgId,
+        declared: &str,
+        rules: &BlobRules,
+        source: &mut dyn BlobSource,
+    ) -> Result<StagedBlob> {
         let content_type = media_type(declared);
         if !rules.allowed_types.contains(&content_type) {
             return Err(Error::UnsupportedMediaType(format!(
@@ -170,19 +225,12 @@ impl Cista {
             }
         };
         writer.finish().await?;
-        let address = blob_key(org, &sha256);
-        let deduplicated = blobs.exists(&address).await?;
-        if deduplicated {
-            blobs.delete(&staging).await?;
-        } else {
-            blobs.rename(&staging, &address).await?;
-        }
-        Ok(StoredBlob {
-            key: address,
+        Ok(StagedBlob {
+            staging,
+            org,
             sha256,
             size,
             content_type,
-            deduplicated,
         })
     }
 
@@ -207,6 +255,125 @@ impl Cista {
             expected: *sha256,
         })
     }
+}
+
+/// The shortest grace period a sweep accepts: an upload publishes its blob a moment before it
+/// records the attachment, and no upload outlives the server's request timeout.
+pub const MIN_SWEEP_GRACE: std::time::Duration = std::time::Duration::from_secs(3600);
+
+/// What a sweep of the blob store found (see [`Cista::sweep_blobs`]).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct BlobSweep {
+    /// Published blobs an attachment refers to: kept.
+    pub referenced: u64,
+    /// Published blobs no attachment refers to, written within the grace period: kept, as an
+    /// upload may be about to record one.
+    pub recent: u64,
+    /// Published blobs no attachment refers to, written before the grace period: removed
+    /// (counted only, on a dry run).
+    pub orphans: u64,
+    /// Staging objects written before the grace period, left by uploads that died before they
+    /// finished: removed (counted only, on a dry run).
+    pub stale_staging: u64,
+    /// Objects whose keys Cista does not write: left alone.
+    pub unknown: u64,
+}
+
+impl Cista {
+    /// Removes from `blobs` what no record needs: published blobs that no attachment of their
+    /// organization refers to (a crash or failure between publishing a blob and recording its
+    /// attachment, or a concurrent upload that lost the race for a name) and staging objects
+    /// (uploads that died mid-way), each only when last written more than `grace` ago, so
+    /// uploads in flight keep theirs. With `dry_run` it only counts. Organizations are swept
+    /// one at a time; each one's listing is taken before its references are read, so a blob
+    /// published after the listing is not seen, and one published before it and recorded
+    /// since is seen as referenced. `invalid_input` when `grace` is under
+    /// [`MIN_SWEEP_GRACE`].
+    pub async fn sweep_blobs(
+        &self,
+        blobs: &dyn BlobStore,
+        grace: std::time::Duration,
+        dry_run: bool,
+    ) -> Result<BlobSweep> {
+        if grace < MIN_SWEEP_GRACE {
+            return Err(Error::invalid(
+                "grace",
+                format!(
+                    "a sweep keeps blobs written in the last {} minutes at least; uploads in \
+                     flight need them",
+                    MIN_SWEEP_GRACE.as_secs() / 60
+                ),
+            ));
+        }
+        let grace_micros = i64::try_from(grace.as_micros()).unwrap_or(i64::MAX);
+        let cutoff = self
+            .clock()
+            .now()
+            .unix_micros()
+            .saturating_sub(grace_micros);
+        let stale = |at: cista_types::Timestamp| at.unix_micros() < cutoff;
+        let mut found = BlobSweep::default();
+        for listed in blobs.list("staging/").await? {
+            if stale(listed.modified) {
+                found.stale_staging += 1;
+                if !dry_run {
+                    blobs.delete(&listed.key).await?;
+                }
+            } else {
+                found.recent += 1;
+            }
+        }
+        let known: std::collections::HashSet<OrgId> = self
+            .store()
+            .organizations()
+            .await?
+            .iter()
+            .map(|o| o.id)
+            .collect();
+        let mut by_org: std::collections::BTreeMap<OrgId, Vec<(Digest32, BlobListing)>> =
+            std::collections::BTreeMap::new();
+        for listed in blobs.list("orgs/").await? {
+            match org_blob_of(&listed.key) {
+                Some((org, sha)) if known.contains(&org) => {
+                    by_org.entry(org).or_default().push((sha, listed));
+                }
+                _ => found.unknown += 1,
+            }
+        }
+        for (org, listed) in by_org {
+            // Read after the listing: see above.
+            let kept: std::collections::HashSet<Digest32> = self
+                .store()
+                .intake()
+                .attachment_digests(org)
+                .await?
+                .into_iter()
+                .collect();
+            for (sha, l) in listed {
+                if kept.contains(&sha) {
+                    found.referenced += 1;
+                } else if stale(l.modified) {
+                    found.orphans += 1;
+                    if !dry_run {
+                        blobs.delete(&l.key).await?;
+                    }
+                } else {
+                    found.recent += 1;
+                }
+            }
+        }
+        Ok(found)
+    }
+}
+
+/// The organization and SHA-256 of a published blob's key (`orgs/ORG/sha256/HEX`), or `None`
+/// for any other key.
+fn org_blob_of(key: &str) -> Option<(OrgId, Digest32)> {
+    let rest = key.strip_prefix("orgs/")?;
+    let (org, hex) = rest.split_once("/sha256/")?;
+    let org = OrgId::from_i64(org.parse().ok()?);
+    let sha = Digest32::from_hex(hex)?;
+    (blob_key(org, &sha) == key).then_some((org, sha))
 }
 
 /// A blob's plaintext, piece by piece (see `Cista::open_blob`).

@@ -347,9 +347,20 @@ impl Cista {
             .ok_or(Error::NotFound {
                 what: "that submission",
             })?;
-        let blob = self
-            .store_blob(blobs, org, declared_type, rules, source)
+        let staged = self
+            .stage_blob(blobs, org, declared_type, rules, source)
             .await?;
+        // A retry of a name already recorded is answered from the first record, and its bytes
+        // are never published: a clashing retry leaves no blob behind. (One that races another
+        // upload of the same name past this check is caught by the insert below; its blob is
+        // then the sweeper's, `sweep_blobs`.)
+        let recorded = self.store().intake().attachments(parent.id).await?;
+        if let Some(first) = recorded.into_iter().find(|a| a.name == name) {
+            let same = first.sha256 == staged.sha256;
+            staged.discard(blobs).await?;
+            return answer_repeat(first, same, name);
+        }
+        let blob = staged.publish(blobs).await?;
         let now = self.clock().now();
         let attachment = StoredAttachment {
             submission: parent.id,
@@ -367,15 +378,8 @@ impl Cista {
                 .await?
                 .ok_or(Error::SubmissionInProgress)?;
             tx.commit_housekeeping().await?;
-            if first.sha256 != attachment.sha256 {
-                return Err(Error::Conflict(format!(
-                    "{name} of this submission was already sent with other contents"
-                )));
-            }
-            return Ok(AttachmentReceipt {
-                attachment: first,
-                replayed: true,
-            });
+            let same = first.sha256 == attachment.sha256;
+            return answer_repeat(first, same, name);
         }
         tx.commit(NewAuditEntry::new(
             now,
@@ -395,6 +399,20 @@ impl Cista {
             replayed: false,
         })
     }
+}
+
+/// The answer to a second upload for a name already recorded: the first receipt when the bytes
+/// are the same, a `conflict` when they are not.
+fn answer_repeat(first: StoredAttachment, same: bool, name: &str) -> Result<AttachmentReceipt> {
+    if !same {
+        return Err(Error::Conflict(format!(
+            "{name} of this submission was already sent with other contents"
+        )));
+    }
+    Ok(AttachmentReceipt {
+        attachment: first,
+        replayed: true,
+    })
 }
 
 #[cfg(test)]

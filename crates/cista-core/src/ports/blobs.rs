@@ -5,6 +5,17 @@
 
 use crate::Result;
 use async_trait::async_trait;
+use cista_types::Timestamp;
+
+/// A blob as a listing shows it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct BlobListing {
+    /// Its key, as `create` was given it.
+    pub key: String,
+    /// When it was last written (published or replaced), as the store records it (whole
+    /// seconds on some stores).
+    pub modified: Timestamp,
+}
 
 #[async_trait]
 pub trait BlobStore: Send + Sync + std::fmt::Debug {
@@ -25,6 +36,10 @@ pub trait BlobStore: Send + Sync + std::fmt::Debug {
 
     /// Removes a blob; removing one that is not there is not an error.
     async fn delete(&self, key: &str) -> Result<()>;
+
+    /// Every published blob whose key starts with `prefix`, sorted by key. The listing is held
+    /// in memory: callers list one organization's space (`orgs/ORG/`) at a time.
+    async fn list(&self, prefix: &str) -> Result<Vec<BlobListing>>;
 }
 
 #[async_trait]

@@ -67,6 +67,10 @@ pub trait IntakeReads: Send + Sync {
 
     /// A submission's attachments, by name.
     async fn attachments(&self, submission: SubmissionId) -> Result<Vec<StoredAttachment>>;
+
+    /// The SHA-256 of every file attached to any of the organization's submissions, each once,
+    /// in byte order: the blobs that must be kept (see `Cista::sweep_blobs`).
+    async fn attachment_digests(&self, org: OrgId) -> Result<Vec<Digest32>>;
 }
 
 #[async_trait]

@@ -12,7 +12,7 @@ pub use access::{
     AttemptTally, Channel, Credential, CredentialPurpose, Membership, OutboxMessage, Session,
     SessionStage, VaultPerson,
 };
-pub use blobs::{BlobReader, BlobStore, BlobWriter};
+pub use blobs::{BlobListing, BlobReader, BlobStore, BlobWriter};
 pub use intake::{IntakeReads, IntakeWrites, StoredAttachment, StoredForm, StoredSubmission};
 pub use voting::{
     BallotStatus, BoxEntry, ConsentStatus, EligibleUnit, PaperBatch, PaperPile, Participation,

@@ -5,6 +5,7 @@
 use crate::{Options, TestServer};
 use cista_core::Actor;
 use cista_core::platform::access::app_tokens::{AppPurpose, AppTokenRequest};
+use cista_core::platform::blobs::blob_key;
 use cista_core::platform::intake::FormProduct;
 use cista_types::{OrgSlug, SubmissionId};
 use reqwest::StatusCode;
@@ -239,8 +240,8 @@ async fn a_file_arrives_once_and_bad_files_are_refused(
     assert!(r.status().is_client_error(), "{}", r.status());
 }
 
-/// Only the good file is recorded, and the blob store holds two distinct files and no
-/// leftovers.
+/// Only the good file is recorded, and the blob store holds it and nothing else: not the
+/// clashing retry's bytes, not a staging leftover.
 async fn only_the_good_file_is_recorded_and_stored(server: &TestServer, id: &str) {
     let attachments = server
         .state
@@ -267,9 +268,24 @@ async fn only_the_good_file_is_recorded_and_stored(server: &TestServer, id: &str
             }
         }
     }
+    // The clashing retry's bytes were never published: the store holds the recorded file only.
+    let org = server
+        .state
+        .cista
+        .store()
+        .intake()
+        .submission(attachments[0].submission)
+        .await
+        .unwrap()
+        .unwrap()
+        .org;
+    let recorded = server
+        .data_dir()
+        .join("blobs")
+        .join(blob_key(org, &attachments[0].sha256));
     assert_eq!(
-        files.len(),
-        2,
-        "two distinct files stored, no leftovers: {files:?}"
+        files,
+        vec![recorded.display().to_string()],
+        "only the recorded file is stored, no leftovers"
     );
 }

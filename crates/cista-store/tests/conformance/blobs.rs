@@ -248,18 +248,27 @@ pub async fn attachments_stream_seal_and_refuse_in_a_local_directory(h: &Harness
 
 /// The S3 store, against moto.
 pub async fn attachments_stream_seal_and_refuse_in_an_s3_bucket(h: &Harness) {
-    let Some(server) = cista_testkit::s3::required() else {
+    let Some((blobs, _server)) = s3_blobs(h, "blobs") else {
         return;
     };
-    let blobs = ObjectBlobStore::open(&TargetSpec::S3(cista_backup::target::S3Spec {
-        bucket: cista_testkit::s3::BUCKET.into(),
-        prefix: format!("blobs-{}", cista_core::Store::backend(&*h.store).label()),
-        endpoint: Some(server.endpoint.clone()),
-        region: "us-east-1".into(),
-        path_style: true,
-        access_key_id: Some("test".into()),
-        secret_access_key: Some("test".parse().unwrap()),
-    }))
-    .unwrap();
     exercise(h, &blobs, None).await;
+}
+
+/// A blob store in a test S3 server (moto, stopped when the second value is dropped) under
+/// `NAME-ENGINE/`, or `None` when no server is configured and none is required.
+pub fn s3_blobs(h: &Harness, name: &str) -> Option<(ObjectBlobStore, cista_testkit::s3::S3Server)> {
+    let server = cista_testkit::s3::required()?;
+    Some((
+        ObjectBlobStore::open(&TargetSpec::S3(cista_backup::target::S3Spec {
+            bucket: cista_testkit::s3::BUCKET.into(),
+            prefix: format!("{name}-{}", cista_core::Store::backend(&*h.store).label()),
+            endpoint: Some(server.endpoint.clone()),
+            region: "us-east-1".into(),
+            path_style: true,
+            access_key_id: Some("test".into()),
+            secret_access_key: Some("test".parse().unwrap()),
+        }))
+        .unwrap(),
+        server,
+    ))
 }

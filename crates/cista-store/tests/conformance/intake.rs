@@ -6,9 +6,11 @@ use crate::Harness;
 use async_trait::async_trait;
 use cista_backup::blobs::ObjectBlobStore;
 use cista_backup::target::TargetSpec;
-use cista_core::platform::blobs::{BlobRules, BlobSource};
+use cista_core::platform::blobs::{BlobRules, BlobSource, blob_key};
 use cista_core::platform::intake::FormProduct;
+use cista_core::ports::BlobStore as _;
 use cista_core::{Access, Actor, Cista, Error, PersonActor, Result, Store as _};
+use cista_crypto::Digest32;
 use cista_types::{FormId, OrgId, Role, SubjectCode};
 use serde_json::json;
 use std::collections::BTreeMap;
@@ -257,7 +259,8 @@ async fn one_burst_stores_one_row(
     }
 }
 
-struct Bytes(Option<Vec<u8>>);
+/// An upload arriving in one piece.
+pub struct Bytes(pub Option<Vec<u8>>);
 
 #[async_trait]
 impl BlobSource for Bytes {
@@ -266,7 +269,8 @@ impl BlobSource for Bytes {
     }
 }
 
-fn png(seed: u8) -> Vec<u8> {
+/// A PNG signature and 5000 bytes that differ by `seed`.
+pub fn png(seed: u8) -> Vec<u8> {
     let mut data = vec![0x89, b'P', b'N', b'G', 0x0D, 0x0A, 0x1A, 0x0A];
     data.extend((0..5000u32).map(|i| (i as u8).wrapping_add(seed)));
     data
@@ -341,6 +345,14 @@ pub async fn an_attachment_is_recorded_once_by_name(h: &Harness) {
         .await
         .unwrap_err();
     assert!(matches!(clash, Error::Conflict(_)), "{clash:?}");
+    // The clashing bytes were never published, and no staging object is left of them.
+    let clashing = Digest32::sha256(&[&png(2)]);
+    assert!(!blobs.exists(&blob_key(org.id, &clashing)).await.unwrap());
+    assert!(blobs.list("staging/").await.unwrap().is_empty());
+    // The clashing bytes were never published, and no staging object is left of them.
+    let clashing = Digest32::sha256(&[&png(2)]);
+    assert!(!blobs.exists(&blob_key(org.id, &clashing)).await.unwrap());
+    assert!(blobs.list("staging/").await.unwrap().is_empty());
     let wrong = cista
         .attach(
             &blobs,

@@ -21,6 +21,7 @@ mod people;
 mod repeats;
 mod schema;
 mod strangers;
+mod sweep;
 mod voting;
 
 pub use harness::Harness;
@@ -31,6 +32,8 @@ cista_testkit::both_databases! { crate::Harness;
     intake::an_attachment_is_recorded_once_by_name,
     blobs::attachments_stream_seal_and_refuse_in_a_local_directory,
     blobs::attachments_stream_seal_and_refuse_in_an_s3_bucket,
+    sweep::a_sweep_removes_only_old_unreferenced_blobs_in_a_local_directory,
+    sweep::a_sweep_removes_only_old_unreferenced_blobs_in_an_s3_bucket,
     app_tokens::an_app_token_authenticates_until_it_expires_or_is_revoked,
     app_tokens::an_app_token_is_scoped_to_its_organization_and_purpose,
     app_tokens::a_duplicate_app_token_is_a_conflict_and_writes_nothing,

@@ -4,6 +4,7 @@ pub mod app_token;
 pub mod audit;
 pub mod backup;
 pub mod bench;
+pub mod blobs;
 pub mod configtest;
 pub mod crash;
 pub mod demo_data;

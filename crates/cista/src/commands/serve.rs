@@ -234,6 +234,33 @@ fn spawn_voting_worker(cista: Cista, interval: Duration) -> tokio::task::JoinHan
     })
 }
 
+/// Sweeps the blob store once a day, the first time an hour after the start (see
+/// `Cista::sweep_blobs`; `cista blobs sweep` runs the same by hand). Safe in several processes
+/// at once: a blob swept twice is removed once.
+fn spawn_blob_sweeper(
+    cista: Cista,
+    blobs: Arc<cista_backup::blobs::ObjectBlobStore>,
+) -> tokio::task::JoinHandle<()> {
+    const EVERY: Duration = Duration::from_secs(24 * 3600);
+    tokio::spawn(async move {
+        let first = tokio::time::Instant::now() + Duration::from_secs(3600);
+        let mut tick = tokio::time::interval_at(first, EVERY);
+        tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        loop {
+            tick.tick().await;
+            match cista.sweep_blobs(&*blobs, EVERY, false).await {
+                Ok(found) => tracing::info!(
+                    removed_blobs = found.orphans,
+                    removed_staging = found.stale_staging,
+                    kept = found.referenced + found.recent,
+                    "blob sweep"
+                ),
+                Err(e) => tracing::warn!(code = e.code(), cause = %e.chain(), "blob sweep failed"),
+            }
+        }
+    })
+}
+
 async fn run_server(
     rt: &Runtime,
     cista: Cista,
@@ -265,6 +292,7 @@ async fn run_server(
     };
     let interval = Duration::from_secs(rt.config.audit.checkpoint_interval_secs.max(1));
     let backup = super::backup::start(rt, &cista, write_turn).await?;
+    let blobs = Arc::new(super::backup::blob_store(rt)?);
     let state = AppState::new(cista_http::Shared {
         cista: cista.clone(),
         public_origin: Arc::from(public_origin(rt, bound)?),
@@ -284,10 +312,11 @@ async fn run_server(
         checkpoint_interval: interval,
         messaging: Arc::from(messaging),
         backup: backup.probe.clone(),
-        blobs: Arc::new(super::backup::blob_store(rt)?),
+        blobs: blobs.clone(),
     });
     cista_http::ops::metrics::handle();
     let checkpointer = spawn_checkpointer(cista.clone(), interval);
+    let sweeper = spawn_blob_sweeper(cista.clone(), blobs);
     let voting = spawn_voting_worker(
         cista.clone(),
         Duration::from_secs(rt.config.voting.worker_interval_secs.max(1)),
@@ -314,6 +343,7 @@ async fn run_server(
     )
     .await;
     checkpointer.abort();
+    sweeper.abort();
     voting.abort();
     let _ = stop_worker.send(true);
     let _ = worker.await;
