@@ -20,6 +20,9 @@ fn every_command_has_help_with_the_global_options() {
         vec!["org"],
         vec!["org", "create"],
         vec!["erase"],
+        vec!["blobs"],
+        vec!["blobs", "sweep"],
+        vec!["bench", "voting"],
     ] {
         let mut command = cista(dir.path());
         command.args(&args).arg("--help");
@@ -169,4 +172,25 @@ fn audit_verify_names_the_first_tampered_entry() {
     assert_eq!(ran.code, 1);
     let report: serde_json::Value = serde_json::from_str(&ran.stdout).unwrap();
     assert_eq!(report["problem"]["first_bad_entry"], 1);
+}
+
+/// `cista bench voting` runs end to end on a small scale: every cast answered with its receipt
+/// and stored (a cast's answer changed to a 303 once and the bench failed every run since).
+#[test]
+fn the_voting_bench_casts_every_ballot_and_counts_them() {
+    let tmp = tempfile::tempdir().unwrap();
+    let mut bench = cista(&tmp.path().join("data"));
+    bench.args([
+        "bench",
+        "voting",
+        "--voters",
+        "8",
+        "--concurrency",
+        "4",
+        "--commits",
+        "20",
+    ]);
+    let ran = ok(bench).stdout;
+    assert!(ran.contains("throughput"), "{ran}");
+    assert!(ran.contains("8 participation rows for 8 units"), "{ran}");
 }
