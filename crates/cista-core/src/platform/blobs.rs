@@ -266,8 +266,8 @@ pub const MIN_SWEEP_GRACE: std::time::Duration = std::time::Duration::from_secs(
 pub struct BlobSweep {
     /// Published blobs an attachment refers to: kept.
     pub referenced: u64,
-    /// Published blobs no attachment refers to, written within the grace period: kept, as an
-    /// upload may be about to record one.
+    /// Unreferenced blobs and staging objects written within the grace period: kept, as an
+    /// upload may still be writing or about to record one.
     pub recent: u64,
     /// Published blobs no attachment refers to, written before the grace period: removed
     /// (counted only, on a dry run).

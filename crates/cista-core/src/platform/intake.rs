@@ -356,9 +356,9 @@ impl Cista {
         // then the sweeper's, `sweep_blobs`.)
         let recorded = self.store().intake().attachments(parent.id).await?;
         if let Some(first) = recorded.into_iter().find(|a| a.name == name) {
-            let same = first.sha256 == staged.sha256;
+            let sha256 = staged.sha256;
             staged.discard(blobs).await?;
-            return answer_repeat(first, same, name);
+            return answer_repeat(first, &sha256, name);
         }
         let blob = staged.publish(blobs).await?;
         let now = self.clock().now();
@@ -378,8 +378,7 @@ impl Cista {
                 .await?
                 .ok_or(Error::SubmissionInProgress)?;
             tx.commit_housekeeping().await?;
-            let same = first.sha256 == attachment.sha256;
-            return answer_repeat(first, same, name);
+            return answer_repeat(first, &attachment.sha256, name);
         }
         tx.commit(NewAuditEntry::new(
             now,
@@ -401,10 +400,14 @@ impl Cista {
     }
 }
 
-/// The answer to a second upload for a name already recorded: the first receipt when the bytes
-/// are the same, a `conflict` when they are not.
-fn answer_repeat(first: StoredAttachment, same: bool, name: &str) -> Result<AttachmentReceipt> {
-    if !same {
+/// The answer to a second upload (of bytes with this `sha256`) for a name already recorded:
+/// the first receipt when the bytes are the same, a `conflict` when they are not.
+fn answer_repeat(
+    first: StoredAttachment,
+    sha256: &Digest32,
+    name: &str,
+) -> Result<AttachmentReceipt> {
+    if first.sha256 != *sha256 {
         return Err(Error::Conflict(format!(
             "{name} of this submission was already sent with other contents"
         )));

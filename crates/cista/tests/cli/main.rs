@@ -10,6 +10,7 @@
 mod app_tokens;
 mod backup;
 mod bad_input;
+mod blobs;
 mod commands;
 mod demo;
 mod people;
