@@ -40,8 +40,9 @@ impl IntoResponse for Unauthorized {
 }
 
 /// The token in `Authorization: Bearer <token>` (the scheme is case-insensitive), if any.
+/// Two `Authorization` field lines are no credential: which one would be meant is unknown.
 fn bearer(parts: &Parts) -> Option<&str> {
-    let value = parts.headers.get(header::AUTHORIZATION)?.to_str().ok()?;
+    let value = crate::fields::single_field(&parts.headers, header::AUTHORIZATION).ok()??;
     let (scheme, token) = value.split_once(' ')?;
     scheme
         .eq_ignore_ascii_case("bearer")

@@ -62,11 +62,10 @@ fn same_secret(given: &str, expected: &str) -> bool {
         == 0
 }
 
+/// The token in `Authorization: Bearer <token>`; none when the field came more than once.
 fn bearer(headers: &HeaderMap) -> Option<&str> {
-    headers
-        .get(header::AUTHORIZATION)?
-        .to_str()
-        .ok()?
+    crate::fields::single_field(headers, header::AUTHORIZATION)
+        .ok()??
         .strip_prefix("Bearer ")
 }
 

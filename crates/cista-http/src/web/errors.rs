@@ -17,10 +17,8 @@ fn wants_json(req_path: &str, headers: &HeaderMap) -> bool {
     if req_path.starts_with("/api/") || matches!(req_path, "/healthz" | "/readyz" | "/metrics") {
         return true;
     }
-    let accept = headers
-        .get(header::ACCEPT)
-        .and_then(|v| v.to_str().ok())
-        .unwrap_or("");
+    let accept = crate::fields::list_field(headers, header::ACCEPT).unwrap_or_default();
+    let accept = String::from_utf8_lossy(&accept);
     accept.contains("application/json") && !accept.contains("text/html")
 }
 

@@ -29,14 +29,19 @@ pub(crate) async fn csrf_origin_check(
         return next.run(req).await;
     }
     let headers = req.headers();
-    let origin = headers.get(header::ORIGIN).and_then(|v| v.to_str().ok());
-    let fetch_site = headers.get("sec-fetch-site").and_then(|v| v.to_str().ok());
-    let allowed = match (origin, fetch_site) {
-        (Some(o), site) if o != "null" => {
+    // Either field sent twice (never by a browser) is refused, not read by its first line.
+    let fields = crate::fields::single_field(headers, header::ORIGIN).and_then(|origin| {
+        Ok((
+            origin,
+            crate::fields::single_field(headers, "sec-fetch-site")?,
+        ))
+    });
+    let allowed = match fields {
+        Ok((Some(o), site)) if o != "null" => {
             o == &*state.public_origin && site.is_none_or(|s| s == "same-origin" || s == "none")
         }
-        (_, Some("same-origin")) => true,
-        _ => false,
+        Ok((_, Some("same-origin"))) => true,
+        Ok(_) | Err(_) => false,
     };
     if allowed {
         next.run(req).await

@@ -114,6 +114,23 @@ async fn the_api_takes_live_app_tokens_and_never_a_session_cookie() {
         .await
         .unwrap();
     assert_eq!(r.status(), StatusCode::OK);
+    // `Authorization` is a singleton field (RFC 9110 §11.6.2): sent twice it is no
+    // credential, whichever line holds the live token.
+    for lines in [
+        ["Bearer garbage", &format!("Bearer {secret}")],
+        [&format!("Bearer {secret}"), "Bearer garbage"],
+    ] {
+        let r = client
+            .get(server.url("/api/v1/token"))
+            .header("authorization", lines[0])
+            .header("authorization", lines[1])
+            .send()
+            .await
+            .unwrap();
+        let (status, headers) = (r.status(), r.headers().clone());
+        let body = r.json().await.unwrap_or(Value::Null);
+        refused_with(status, &headers, &body);
+    }
 
     assert!(cista.revoke_app_token(&operator(), org, id).await.unwrap());
     let (status, headers, body) = call(&server, &client, "/api/v1/token", Some(&secret)).await;

@@ -170,6 +170,23 @@ async fn cross_site_state_changes_are_refused() {
         .await
         .unwrap();
     assert_eq!(response.status(), 405);
+    // The same, with `Origin` sent twice (no browser does): refused, even when one line is
+    // our own origin, rather than judged by its first line.
+    for lines in [
+        [server.origin.as_str(), "https://evil.example"],
+        [server.origin.as_str(), server.origin.as_str()],
+    ] {
+        let response = browser
+            .post(server.url("/security"))
+            .header("accept", "application/json")
+            .header("origin", lines[0])
+            .header("origin", lines[1])
+            .form(&[("csrf", token.as_str())])
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(response.status(), 403, "{lines:?}");
+    }
     // A token from another browser is refused.
     let other = server.browser();
     other.get(server.url("/sign-in")).send().await.unwrap();

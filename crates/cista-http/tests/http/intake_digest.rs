@@ -129,6 +129,28 @@ async fn a_declared_sha256_is_checked_and_a_mismatch_keeps_nothing() {
     let digest = format!("sha-512=:AAAA:, {}", content_digest(&other));
     let r = put("photo_2", Some(digest), other).await.unwrap();
     assert_eq!(r.status(), StatusCode::CREATED);
+    // The same list over two field lines means the same (RFC 9110 §5.3): the sha-256 on the
+    // second line is found and checked.
+    let third = png(6);
+    let two_lines = |digest: String, bytes: Vec<u8>| {
+        client
+            .put(server.url(&format!("/api/v1/submissions/{id}/files/photo_5")))
+            .bearer_auth(&secret)
+            .header("content-type", "image/png")
+            .header("content-digest", "sha-512=:AAAA:")
+            .header("content-digest", digest)
+            .body(bytes)
+            .send()
+    };
+    let r = two_lines(content_digest(&png(7)), third.clone())
+        .await
+        .unwrap();
+    assert_eq!(r.status(), StatusCode::BAD_REQUEST);
+    let body: Value = r.json().await.unwrap();
+    let message = body["error"]["message"].as_str().unwrap();
+    assert!(message.contains("changed or cut"), "{message}");
+    let r = two_lines(content_digest(&third), third).await.unwrap();
+    assert_eq!(r.status(), StatusCode::CREATED);
 
     // Changed on the way (one byte), or cut short: refused, nothing kept.
     let mut changed = png(3);
@@ -159,8 +181,8 @@ async fn a_declared_sha256_is_checked_and_a_mismatch_keeps_nothing() {
         assert_eq!(body["error"]["code"], "invalid_input", "{bad}");
     }
 
-    // Only the two good files are recorded, and only their two blobs (plus nothing staged)
-    // are in the blob store.
+    // Only the three good files are recorded, and only their three blobs (plus nothing
+    // staged) are in the blob store.
     let attachments = cista
         .store()
         .intake()
@@ -168,7 +190,7 @@ async fn a_declared_sha256_is_checked_and_a_mismatch_keeps_nothing() {
         .await
         .unwrap();
     let names: Vec<&str> = attachments.iter().map(|a| a.name.as_str()).collect();
-    assert_eq!(names, vec!["photo_1", "photo_2"]);
-    assert_eq!(stored_blobs(&server), 2);
+    assert_eq!(names, vec!["photo_1", "photo_2", "photo_5"]);
+    assert_eq!(stored_blobs(&server), 3);
     server.stop().await;
 }

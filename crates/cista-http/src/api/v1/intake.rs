@@ -175,7 +175,8 @@ impl BlobSource for BodySource {
 /// 32-byte Byte Sequence is refused (`invalid_input`): a client that sends a digest means it
 /// to be checked. Other algorithms beside `sha-256` are ignored.
 pub fn declared_sha256(headers: &HeaderMap) -> Result<Option<Digest32>> {
-    let Some(field) = headers.get("content-digest") else {
+    // Several field lines are one list (RFC 9110 §5.3): a digest on the second line counts.
+    let Some(field) = crate::fields::list_field(headers, "content-digest") else {
         return Ok(None);
     };
     let refused = || {
@@ -184,9 +185,7 @@ pub fn declared_sha256(headers: &HeaderMap) -> Result<Option<Digest32>> {
             "must hold the file's SHA-256 as `sha-256=:BASE64:` (RFC 9530)",
         )
     };
-    let dictionary: sfv::Dictionary = sfv::Parser::new(field.as_bytes())
-        .parse()
-        .map_err(|_| refused())?;
+    let dictionary: sfv::Dictionary = sfv::Parser::new(&field).parse().map_err(|_| refused())?;
     match dictionary.get("sha-256") {
         Some(sfv::ListEntry::Item(item)) => item
             .bare_item
