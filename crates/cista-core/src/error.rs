@@ -106,8 +106,10 @@ pub enum Error {
     CsrfRejected,
     #[error("this service answers only over HTTPS")]
     HttpsRequired,
-    #[error("too many requests; try again later")]
-    RateLimited,
+    /// Refused for now; the same request may succeed after `retry_after_secs` seconds (sent
+    /// as HTTP `Retry-After`, RFC 9110 §10.2.3).
+    #[error("too many requests; try again in {}", wait_phrase(*retry_after_secs))]
+    RateLimited { retry_after_secs: u64 },
     #[error(
         "the database schema is at migration {database}, newer than this binary knows \
          (up to {binary}); run a newer Cista against this database"
@@ -173,7 +175,7 @@ impl Error {
             Self::MethodNotAllowed => "method_not_allowed",
             Self::CsrfRejected => "csrf_rejected",
             Self::HttpsRequired => "https_required",
-            Self::RateLimited => "rate_limited",
+            Self::RateLimited { .. } => "rate_limited",
             Self::SchemaTooNew { .. } => "schema_too_new",
             Self::NotInitialized => "not_initialized",
             Self::Keys(_) => "key_provider_failed",
@@ -210,7 +212,7 @@ impl Error {
             Self::PayloadTooLarge { .. } => ErrorClass::TooLarge,
             Self::UnsupportedMediaType(_) => ErrorClass::UnsupportedMediaType,
             Self::RequestTimeout => ErrorClass::Timeout,
-            Self::RateLimited => ErrorClass::RateLimited,
+            Self::RateLimited { .. } => ErrorClass::RateLimited,
             Self::StoreUnavailable(_) | Self::KeyProviderUnavailable(_) => ErrorClass::Unavailable,
             Self::SchemaTooNew { .. }
             | Self::NotInitialized
@@ -309,6 +311,19 @@ pub fn all_codes() -> impl Iterator<Item = &'static str> {
     ALL_CODES.iter().chain(VotingError::ALL_CODES).copied()
 }
 
+/// A wait said the way people say it: "1 second", "40 seconds", "2 minutes" (rounded up to
+/// whole minutes from one minute on, so nobody is told to come back too early).
+pub fn wait_phrase(secs: u64) -> String {
+    match secs {
+        0 | 1 => "1 second".to_owned(),
+        2..=59 => format!("{secs} seconds"),
+        _ => match secs.div_ceil(60) {
+            1 => "1 minute".to_owned(),
+            minutes => format!("{minutes} minutes"),
+        },
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -365,5 +380,18 @@ mod tests {
         assert!(e.chain().contains("relation"));
         let e = Error::Internal("password=hunter2".into());
         assert!(!e.public_message().contains("hunter2"));
+    }
+
+    #[test]
+    fn a_wait_is_said_in_seconds_then_whole_minutes_rounded_up() {
+        assert_eq!(wait_phrase(0), "1 second");
+        assert_eq!(wait_phrase(45), "45 seconds");
+        assert_eq!(wait_phrase(60), "1 minute");
+        assert_eq!(wait_phrase(61), "2 minutes");
+        assert_eq!(wait_phrase(15 * 60), "15 minutes");
+        let e = Error::RateLimited {
+            retry_after_secs: 90,
+        };
+        assert_eq!(e.to_string(), "too many requests; try again in 2 minutes");
     }
 }

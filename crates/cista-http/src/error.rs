@@ -62,10 +62,19 @@ pub fn error_response(err: &Error) -> Response {
         _ => None,
     };
     let mut response = status_for(class).into_response();
-    if class == ErrorClass::Unavailable {
-        response
-            .headers_mut()
-            .insert(header::RETRY_AFTER, HeaderValue::from_static("5"));
+    // When to come back (RFC 9110 §10.2.3), in seconds.
+    match err {
+        Error::RateLimited { retry_after_secs } => {
+            response
+                .headers_mut()
+                .insert(header::RETRY_AFTER, HeaderValue::from(*retry_after_secs));
+        }
+        _ if class == ErrorClass::Unavailable => {
+            response
+                .headers_mut()
+                .insert(header::RETRY_AFTER, HeaderValue::from_static("5"));
+        }
+        _ => {}
     }
     response.extensions_mut().insert(ErrorInfo {
         code: err.code(),

@@ -5,7 +5,7 @@
 use crate::AppState;
 use crate::error::error_response;
 use axum::extract::{ConnectInfo, Request, State};
-use axum::http::{HeaderValue, Method, header};
+use axum::http::Method;
 use axum::middleware::Next;
 use axum::response::Response;
 use cista_core::Error;
@@ -63,13 +63,14 @@ pub async fn limit_auth_posts(State(state): State<AppState>, req: Request, next:
         .extensions()
         .get::<ConnectInfo<SocketAddr>>()
         .map_or(IpAddr::from([0, 0, 0, 0]), |c| c.0.ip());
-    if state.auth_limiter.limiter.check_key(&ip).is_err() {
+    let limiter = &state.auth_limiter.limiter;
+    if let Err(not_until) = limiter.check_key(&ip) {
         metrics::counter!("cista_rate_limited_total").increment(1);
-        let mut response = error_response(&Error::RateLimited);
-        response
-            .headers_mut()
-            .insert(header::RETRY_AFTER, HeaderValue::from_static("60"));
-        return response;
+        // Until this address's bucket holds a token again, in whole seconds rounded up.
+        let wait = not_until.wait_time_from(governor::clock::Clock::now(limiter.clock()));
+        return error_response(&Error::RateLimited {
+            retry_after_secs: wait.as_secs() + u64::from(wait.subsec_nanos() > 0),
+        });
     }
     next.run(req).await
 }

@@ -42,8 +42,23 @@ async fn wrong_current_passwords_lock_the_change_form_and_are_audited() {
     }
     let r = change(PASSWORD).await;
     assert_eq!(r.status(), StatusCode::TOO_MANY_REQUESTS);
+    // How long, in the header (seconds) and in words on the form: the lock's length here.
+    let lock = cista.settings().lockout_base.whole_seconds();
+    let retry_after: i64 = r.headers()["retry-after"]
+        .to_str()
+        .unwrap()
+        .parse()
+        .unwrap();
+    assert!(
+        (1..=lock).contains(&retry_after),
+        "{retry_after} s against a {lock} s lock"
+    );
     let html = r.text().await.unwrap();
-    assert!(html.contains("Too many wrong passwords"), "{html}");
+    let said = format!(
+        "Too many wrong passwords. Try again in {}.",
+        cista_core::error::wait_phrase(retry_after as u64)
+    );
+    assert!(html.contains(&said), "{said}\n{html}");
     assert!(
         html.contains(r#"<form method="post" action="/me/password""#),
         "{html}"

@@ -299,7 +299,7 @@ impl Cista {
                     .await?
             }
         };
-        if locked.is_some() {
+        if let Some(until) = locked {
             tx.commit(NewAuditEntry::new(
                 now,
                 actor,
@@ -308,7 +308,11 @@ impl Cista {
                 serde_json::json!({ "subject": subject.to_string(), "during": "password change" }),
             ))
             .await?;
-            return Err(Error::RateLimited);
+            // Rounded up: told to come back at the second the lock ends, not before it.
+            let micros = u64::try_from(until.unix_micros() - now.unix_micros()).unwrap_or(0);
+            return Err(Error::RateLimited {
+                retry_after_secs: micros.div_ceil(1_000_000).max(1),
+            });
         }
         let Some(hash) = hash else {
             tx.record_access_attempt(&self.attempt(subject, AttemptKind::Password, requester, now))

@@ -57,6 +57,9 @@ pub struct PasswordHasher {
     queue_limit: usize,
 }
 
+/// How long a caller refused by a full hashing queue is told to wait, in seconds.
+const BUSY_RETRY_SECS: u64 = 2;
+
 /// Releases a place in the queue when dropped.
 struct QueueSlot(Arc<AtomicUsize>);
 
@@ -78,7 +81,10 @@ impl PasswordHasher {
     async fn run<T: Send + 'static>(&self, work: impl FnOnce() -> T + Send + 'static) -> Result<T> {
         if self.waiting.fetch_add(1, Ordering::SeqCst) >= self.queue_limit {
             self.waiting.fetch_sub(1, Ordering::SeqCst);
-            return Err(Error::RateLimited);
+            // A full queue drains in about a hash time per place; a short wait is honest.
+            return Err(Error::RateLimited {
+                retry_after_secs: BUSY_RETRY_SECS,
+            });
         }
         let _slot = QueueSlot(self.waiting.clone());
         let _permit = self
@@ -163,7 +169,7 @@ mod tests {
         }
         let mut refused = 0;
         for t in tasks {
-            if matches!(t.await.unwrap(), Err(Error::RateLimited)) {
+            if matches!(t.await.unwrap(), Err(Error::RateLimited { .. })) {
                 refused += 1;
             }
         }

@@ -141,12 +141,17 @@ pub async fn password_submit(
         Err(e @ Error::InvalidInput { .. }) => again(vec![FormError::from_error("current", &e)]),
         Err(e @ Error::WeakPassword { .. }) => again(vec![FormError::from_error("password", &e)]),
         // Locked after too many wrong current passwords: the form again, saying so (429).
-        Err(Error::RateLimited) => {
+        Err(Error::RateLimited { retry_after_secs }) => {
+            let wait = cista_core::error::wait_phrase(retry_after_secs);
             let mut response = again(vec![FormError::new(
                 "current",
-                "Too many wrong passwords. Wait a while, then try again.",
+                format!("Too many wrong passwords. Try again in {wait}."),
             )])?;
             *response.status_mut() = StatusCode::TOO_MANY_REQUESTS;
+            response.headers_mut().insert(
+                header::RETRY_AFTER,
+                axum::http::HeaderValue::from(retry_after_secs),
+            );
             Ok(response)
         }
         Err(e) => Err(e.into()),
