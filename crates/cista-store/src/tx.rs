@@ -3,7 +3,9 @@
 
 use crate::audit_append;
 use crate::convert::{db_err, to_db_time};
-use crate::entity::{account, credential, membership, outbox, recovery_code, session};
+use crate::entity::{
+    account, credential, membership, organization, outbox, recovery_code, session,
+};
 use crate::query::{self, Fetch};
 use async_trait::async_trait;
 use cista_core::platform::audit::NewAuditEntry;
@@ -16,7 +18,10 @@ use cista_core::{Error, Result};
 use cista_crypto::Digest32;
 use cista_types::{OrgId, Role, SubjectCode, Timestamp};
 use sea_orm::sea_query::{Expr, ExprTrait as _};
-use sea_orm::{ActiveValue::Set, ColumnTrait, DatabaseTransaction, EntityTrait, QueryFilter};
+use sea_orm::{
+    ActiveValue::Set, ColumnTrait, DatabaseTransaction, EntityTrait, QueryFilter, QueryOrder,
+    QuerySelect,
+};
 
 pub(crate) struct SeaTx {
     pub(crate) txn: DatabaseTransaction,
@@ -214,6 +219,18 @@ impl AccessWrites for SeaTx {
             crate::convert::conflict_or(e, "this person is already a member of this organization")
         })?;
         Ok(())
+    }
+
+    async fn lock_members(&mut self, org: OrgId) -> Result<Vec<Membership>> {
+        organization::Entity::find_by_id(org.as_i64())
+            .lock_exclusive()
+            .first(&self.txn)
+            .await?;
+        membership::Entity::find()
+            .filter(membership::Column::OrgId.eq(org.as_i64()))
+            .order_by_asc(membership::Column::CreatedAt)
+            .all_as(&self.txn, crate::convert::membership)
+            .await
     }
 
     async fn set_role(&mut self, org: OrgId, subject: SubjectCode, role: Role) -> Result<()> {

@@ -344,6 +344,14 @@ pub trait AccessWrites: Send {
     /// Adds a membership; a person already in the organization is a `conflict`.
     async fn insert_membership(&mut self, membership: &Membership) -> Result<()>;
 
+    /// The organization's members as they are now (oldest first), with the organization's row
+    /// locked until this transaction ends (`FOR UPDATE` on PostgreSQL; SQLite's write
+    /// transaction holds the database's lock already). A decision on who administers the
+    /// organization (its last administrator stays) taken on this list cannot interleave with
+    /// another transaction's that locked it too: two administrators demoting each other at
+    /// once leave one of them in place.
+    async fn lock_members(&mut self, org: OrgId) -> Result<Vec<Membership>>;
+
     async fn set_role(&mut self, org: OrgId, subject: SubjectCode, role: Role) -> Result<()>;
 
     async fn delete_memberships_of(&mut self, subject: SubjectCode) -> Result<u64>;

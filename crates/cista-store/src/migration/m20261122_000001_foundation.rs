@@ -201,8 +201,6 @@ impl MigrationTrait for Migration {
     }
 
     async fn down(&self, _manager: &SchemaManager) -> Result<(), DbErr> {
-        Err(DbErr::Migration(
-            "Cista's migrations are forward-only; restore a backup to go back".to_owned(),
-        ))
+        super::forward_only()
     }
 }

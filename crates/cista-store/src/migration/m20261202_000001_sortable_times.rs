@@ -8,6 +8,7 @@
 //! rewritten; a text already 30 characters long is left alone, so running it twice (the vault
 //! in the main database) changes nothing. PostgreSQL compares instants and is not touched.
 
+use super::quoted;
 use sea_orm_migration::prelude::*;
 use sea_orm_migration::sea_orm::{ConnectionTrait, DbBackend, Statement};
 
@@ -23,10 +24,6 @@ fn normalized(column: &str) -> String {
          THEN substr({c}, 21, length({c}) - 21) ELSE '' END || '000000', 1, 6) || '001Z'",
         c = column
     )
-}
-
-fn quoted(identifier: &str) -> String {
-    format!("\"{}\"", identifier.replace('"', "\"\""))
 }
 
 /// Rewrites every stored time of the connected SQLite database; nothing on PostgreSQL.
@@ -67,8 +64,6 @@ impl MigrationTrait for Migration {
     }
 
     async fn down(&self, _manager: &SchemaManager) -> Result<(), DbErr> {
-        Err(DbErr::Migration(
-            "Cista's migrations are forward-only; restore a backup to go back".to_owned(),
-        ))
+        super::forward_only()
     }
 }

@@ -14,6 +14,7 @@ mod m20261130_000004_access_attempts;
 mod m20261201_000001_app_tokens;
 mod m20261201_000002_intake;
 mod m20261202_000001_sortable_times;
+mod m20261202_000002_byte_order_text;
 pub mod vault;
 
 #[derive(Debug)]
@@ -31,8 +32,22 @@ impl MigratorTrait for Migrator {
             Box::new(m20261201_000001_app_tokens::Migration),
             Box::new(m20261201_000002_intake::Migration),
             Box::new(m20261202_000001_sortable_times::Migration),
+            Box::new(m20261202_000002_byte_order_text::Migration),
         ]
     }
+}
+
+/// What every migration's `down` answers: Cista's migrations are forward-only.
+pub(crate) fn forward_only() -> Result<(), DbErr> {
+    Err(DbErr::Migration(
+        "Cista's migrations are forward-only; restore a backup to go back".to_owned(),
+    ))
+}
+
+/// An identifier quoted for SQL (`"name"`, inner quotes doubled), for the migrations that
+/// name tables and columns read from the catalog.
+pub(crate) fn quoted(identifier: &str) -> String {
+    format!("\"{}\"", identifier.replace('"', "\"\""))
 }
 
 /// The names of the migrations this binary knows, oldest first.

@@ -6,6 +6,7 @@ use cista_core::Store as _;
 use cista_core::ports::Backend;
 use cista_store::{ConnectOptions, SeaStore};
 use cista_types::{OrgName, OrgSlug, Timestamp};
+use sea_orm::ConnectionTrait as _;
 
 pub async fn migrations_apply_once_and_leave_nothing_pending(h: &Harness) {
     let status = h.store.schema_status().await.unwrap();
@@ -202,4 +203,78 @@ pub async fn times_stored_before_the_fixed_width_rule_are_rewritten(h: &Harness)
         .await
         .unwrap();
     assert_eq!(due.len(), 1, "due at 14:04:00 and read just after");
+}
+
+/// Text sorts by its bytes (code points) on both engines: SQLite's `BINARY`, PostgreSQL's
+/// `"C"` on every text column. A PostgreSQL database created with a locale collation (as
+/// `en_US.UTF-8` production servers are) sorts `alpha` before `Zeta` and skips punctuation;
+/// the migration gives such a database byte order, and lists come out the same everywhere.
+pub async fn text_sorts_by_its_bytes_on_both_engines(h: &Harness) {
+    let cista = h.cista().await;
+    if h.is_postgres() {
+        // As a database with a locale's collation left it (ICU's root locale is always there
+        // when PostgreSQL has ICU): the migration must give byte order back.
+        h.tamper("ALTER TABLE organizations ALTER COLUMN name TYPE text COLLATE \"und-x-icu\"")
+            .await;
+        h.tamper("DELETE FROM seaql_migrations WHERE version = 'm20261202_000002_byte_order_text'")
+            .await;
+        assert_eq!(
+            h.store.migrate().await.unwrap(),
+            ["m20261202_000002_byte_order_text"]
+        );
+    }
+    let names = [
+        "Zeta Towers",
+        "alpha Court",
+        "Éclair House",
+        "_Annex",
+        "beta-Villas",
+        "Beta Villas",
+    ];
+    for (i, name) in names.iter().enumerate() {
+        cista
+            .create_organization(
+                &cista_core::Actor::operator("test"),
+                OrgName::parse(name).unwrap(),
+                OrgSlug::parse(&format!("sorted-{i}")).unwrap(),
+            )
+            .await
+            .unwrap();
+    }
+    let listed: Vec<String> = h
+        .store
+        .organizations()
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|o| o.name.to_string())
+        .filter(|n| names.contains(&n.as_str()))
+        .collect();
+    let mut bytewise: Vec<String> = names.iter().map(|n| (*n).to_owned()).collect();
+    bytewise.sort();
+    assert_eq!(listed, bytewise);
+    if h.is_postgres() {
+        // Every collatable column, the vault's too, so a later migration cannot bring a
+        // locale's order back unnoticed.
+        let rows = h
+            .store
+            .connection()
+            .query_all_raw(sea_orm::Statement::from_string(
+                sea_orm::DbBackend::Postgres,
+                "SELECT c.relname || '.' || a.attname AS col FROM pg_attribute a \
+                 JOIN pg_class c ON c.oid = a.attrelid \
+                 JOIN pg_namespace n ON n.oid = c.relnamespace \
+                 JOIN pg_collation co ON co.oid = a.attcollation \
+                 WHERE n.nspname = current_schema() AND c.relkind = 'r' AND a.attnum > 0 \
+                   AND NOT a.attisdropped AND co.collname <> 'C' \
+                   AND c.relname NOT LIKE 'seaql\\_migrations%'",
+            ))
+            .await
+            .unwrap();
+        let columns: Vec<String> = rows
+            .iter()
+            .map(|r| r.try_get::<String>("", "col").unwrap())
+            .collect();
+        assert!(columns.is_empty(), "not in byte order: {columns:?}");
+    }
 }

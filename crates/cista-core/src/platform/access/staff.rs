@@ -86,17 +86,6 @@ impl Cista {
         role: Role,
     ) -> Result<()> {
         actor.authorize_in(org, OrgAction::ChangeRole(role))?;
-        let current = self
-            .store()
-            .membership(org, subject)
-            .await?
-            .ok_or(Error::NotFound {
-                what: "this person",
-            })?;
-        actor.authorize_in(org, OrgAction::ChangeRole(current.role))?;
-        if current.role == role {
-            return Ok(());
-        }
         // Staff do not change their own role from a page (a slip of the select would lock them
         // out of the page they are on); another administrator, or the operator, does it.
         if actor.person().is_some_and(|me| me.subject == subject) {
@@ -104,10 +93,24 @@ impl Cista {
                 "you cannot change your own role: ask another administrator".to_owned(),
             ));
         }
+        let now = self.clock().now();
+        let mut tx = self.store().begin().await?;
+        // Decided on the members as they are under the organization's lock, so that a change
+        // made meanwhile (two administrators demoting each other at once) is seen.
+        let members = tx.lock_members(org).await?;
+        let current = members
+            .iter()
+            .find(|m| m.subject == subject)
+            .ok_or(Error::NotFound {
+                what: "this person",
+            })?;
+        actor.authorize_in(org, OrgAction::ChangeRole(current.role))?;
+        if current.role == role {
+            return Ok(());
+        }
         // The last person who can administer the organization keeps that power: its only
         // organization owner, or where it has none, its only administrator (who may still be
         // made organization owner).
-        let members = self.store().members(org).await?;
         if crate::platform::people::last_administrator(
             members.iter().map(|m| (m.subject, m.role)),
             subject,
@@ -118,8 +121,6 @@ impl Cista {
                     .to_owned(),
             ));
         }
-        let now = self.clock().now();
-        let mut tx = self.store().begin().await?;
         tx.set_role(org, subject, role).await?;
         tx.delete_sessions_of(subject).await?;
         tx.commit(NewAuditEntry::new(

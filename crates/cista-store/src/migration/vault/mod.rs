@@ -5,6 +5,7 @@ use sea_orm_migration::prelude::*;
 
 mod m20261123_000001_vault;
 mod m20261202_000001_vault_sortable_times;
+mod m20261202_000002_vault_byte_order_text;
 
 #[derive(Debug)]
 pub struct VaultMigrator;
@@ -14,6 +15,7 @@ impl MigratorTrait for VaultMigrator {
         vec![
             Box::new(m20261123_000001_vault::Migration),
             Box::new(m20261202_000001_vault_sortable_times::Migration),
+            Box::new(m20261202_000002_vault_byte_order_text::Migration),
         ]
     }
 

@@ -188,3 +188,72 @@ pub async fn invitations_by_staff_need_the_right_for_that_role(h: &Harness) {
         "the first invitation and three resends within the hour"
     );
 }
+
+/// Two owners demote each other at the same moment: the check that an organization keeps
+/// someone to administer it reads the members under the organization's lock, so the second
+/// change sees the first and is refused; one owner is always left, on both stores.
+pub async fn two_owners_demoting_each_other_at_once_leave_one_owner(h: &Harness) {
+    let cista = h.cista().await;
+    let org = h.org(&cista, "palm-court").await;
+    for (first, email) in [("Olga", "olga@example.org"), ("Otto", "otto@example.org")] {
+        h.active_person(
+            &cista,
+            &org,
+            invitee(first, "Owner", email, None, Role::Owner),
+        )
+        .await;
+    }
+    let olga = actor_for(&cista, h, "olga@example.org").await;
+    let otto = actor_for(&cista, h, "otto@example.org").await;
+    let (olga_code, otto_code) = (
+        olga.person().unwrap().subject,
+        otto.person().unwrap().subject,
+    );
+    let (a, b) = tokio::join!(
+        cista.change_role(&olga, org.id, otto_code, Role::Admin),
+        cista.change_role(&otto, org.id, olga_code, Role::Admin),
+    );
+    let refused = match (a, b) {
+        (Ok(()), Err(e)) | (Err(e), Ok(())) => e,
+        other => panic!("exactly one demotion must pass: {other:?}"),
+    };
+    assert_eq!(refused.code(), "conflict", "{refused}");
+    let owners = h
+        .store
+        .members(org.id)
+        .await
+        .unwrap()
+        .into_iter()
+        .filter(|m| m.role == Role::Owner)
+        .count();
+    assert_eq!(owners, 1);
+
+    // The lock itself: a second transaction's locked read waits for the first to commit
+    // and then sees its change.
+    let mut first = h.store.begin().await.unwrap();
+    let members = first.lock_members(org.id).await.unwrap();
+    assert_eq!(members.len(), 2);
+    let second = async {
+        let mut tx = h.store.begin().await.unwrap();
+        let fresh = tx.lock_members(org.id).await.unwrap();
+        tx.commit_housekeeping().await.unwrap();
+        fresh
+    };
+    let change = async {
+        for _ in 0..50 {
+            tokio::task::yield_now().await;
+        }
+        first
+            .set_role(org.id, olga_code, Role::Reviewer)
+            .await
+            .unwrap();
+        first.commit_housekeeping().await.unwrap();
+    };
+    let (fresh, ()) = tokio::join!(second, change);
+    let olga_now = fresh.iter().find(|m| m.subject == olga_code).unwrap();
+    assert_eq!(
+        olga_now.role,
+        Role::Reviewer,
+        "the second locked read waited for the first change"
+    );
+}
