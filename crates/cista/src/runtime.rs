@@ -89,11 +89,22 @@ impl Runtime {
         SystemClock.now()
     }
 
-    /// The person at the keyboard, named by their local account.
+    /// The person at the keyboard, named by their local account: `$USER`, else `$LOGNAME`,
+    /// else (a service or container that sets neither) the process's user id as `uid-N`, read
+    /// from the owner of `/proc/self`, so that the audit log and consent records always name
+    /// an account that can be looked up.
     pub fn operator(&self) -> Actor {
         let user = std::env::var("USER")
             .or_else(|_| std::env::var("LOGNAME"))
-            .unwrap_or_else(|_| "unknown".to_owned());
+            .ok()
+            .filter(|name| !name.trim().is_empty())
+            .or_else(|| {
+                use std::os::unix::fs::MetadataExt as _;
+                std::fs::metadata("/proc/self")
+                    .ok()
+                    .map(|m| format!("uid-{}", m.uid()))
+            })
+            .unwrap_or_else(|| "unknown".to_owned());
         Actor::operator(user)
     }
 

@@ -13,42 +13,6 @@ fn default_target(data: &Path) -> PathBuf {
     PathBuf::from(p)
 }
 
-/// One query on a SQLite file, returning the first column as text.
-fn query(db: &Path, sql: &str) -> Vec<String> {
-    let runtime = tokio::runtime::Runtime::new().unwrap();
-    runtime.block_on(async {
-        use sea_orm::ConnectionTrait as _;
-        let store = cista_store::SeaStore::connect(
-            &cista_store::Target::SqliteFile(db.to_owned()),
-            &cista_store::ConnectOptions {
-                create_if_missing: false,
-                ..cista_store::ConnectOptions::default()
-            },
-        )
-        .await
-        .unwrap();
-        let rows: Vec<String> = store
-            .connection()
-            .query_all_raw(sea_orm::Statement::from_string(
-                sea_orm::DbBackend::Sqlite,
-                sql.to_owned(),
-            ))
-            .await
-            .unwrap()
-            .into_iter()
-            .map(|row| {
-                row.try_get_by_index::<String>(0)
-                    .or_else(|_| row.try_get_by_index::<i64>(0).map(|n| n.to_string()))
-                    .unwrap()
-            })
-            .collect();
-        // Closed before returning: the last connection's close removes the -wal and -shm
-        // files, which must not happen while the caller lists the directory.
-        store.connection().close_by_ref().await.unwrap();
-        rows
-    })
-}
-
 fn now_rfc3339() -> String {
     let out = std::process::Command::new("date")
         .args(["-u", "+%Y-%m-%dT%H:%M:%S.%3NZ"])
@@ -252,7 +216,10 @@ fn a_restart_with_the_clock_two_hours_behind_loses_nothing_and_says_so() {
     restore.arg(&restored);
     ok(restore);
     let db = restored.join("cista.db");
-    assert_eq!(query(&db, "SELECT count(*) FROM organizations"), vec!["1"]);
+    assert_eq!(
+        crate::query_sqlite(&db, "SELECT count(*) FROM organizations"),
+        vec!["1"]
+    );
     std::fs::remove_dir_all(&restored).unwrap();
 
     // Restart with the clock two hours behind, write once more.
@@ -291,7 +258,10 @@ fn a_restart_with_the_clock_two_hours_behind_loses_nothing_and_says_so() {
     let ran = ok(restore);
     assert!(ran.stdout.contains("integrity_check ok"), "{}", ran.stdout);
     let db = latest.join("cista.db");
-    assert_eq!(query(&db, "SELECT count(*) FROM organizations"), vec!["2"]);
+    assert_eq!(
+        crate::query_sqlite(&db, "SELECT count(*) FROM organizations"),
+        vec!["2"]
+    );
     // As private as `init` makes the data directory.
     assert_eq!(mode(&latest), 0o700);
     for entry in std::fs::read_dir(&latest).unwrap() {
@@ -309,7 +279,7 @@ fn a_restart_with_the_clock_two_hours_behind_loses_nothing_and_says_so() {
     restore.arg(&again);
     ok(restore);
     assert_eq!(
-        query(
+        crate::query_sqlite(
             &again.join("cista.db"),
             "SELECT count(*) FROM organizations"
         ),
@@ -377,28 +347,31 @@ fn the_copy_holds_the_organization_but_not_the_erased_person(restored: &Path, su
     assert!(db.exists());
     assert!(!restored.join(".restore-in-progress").exists());
     assert_eq!(
-        query(
+        crate::query_sqlite(
             &db,
             &format!("SELECT count(*) FROM vault_people WHERE subject = {subject}")
         ),
         vec!["0"]
     );
     assert_eq!(
-        query(
+        crate::query_sqlite(
             &db,
             &format!("SELECT count(*) FROM vault_tombstones WHERE subject = {subject}")
         ),
         vec!["1"]
     );
     assert_eq!(
-        query(
+        crate::query_sqlite(
             &db,
             &format!("SELECT status FROM accounts WHERE subject = {subject}")
         ),
         vec!["erased"]
     );
     // The organization created before the moment is there.
-    assert_eq!(query(&db, "SELECT count(*) FROM organizations"), vec!["1"]);
+    assert_eq!(
+        crate::query_sqlite(&db, "SELECT count(*) FROM organizations"),
+        vec!["1"]
+    );
 }
 
 /// Restore refuses a directory with something in it, a time outside the window, a bad time,

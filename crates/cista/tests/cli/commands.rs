@@ -194,3 +194,27 @@ fn the_voting_bench_casts_every_ballot_and_counts_them() {
     assert!(ran.contains("throughput"), "{ran}");
     assert!(ran.contains("8 participation rows for 8 units"), "{ran}");
 }
+
+/// A command run where the environment names no user (a service unit, a container) still
+/// names its operator in the audit log: by the process's user id, never "unknown".
+#[test]
+fn an_operator_without_a_user_name_is_named_by_user_id() {
+    use std::os::unix::fs::MetadataExt as _;
+    let tmp = tempfile::tempdir().unwrap();
+    let data = tmp.path().join("data");
+    init(&data);
+    let mut rotate = cista(&data);
+    rotate
+        .env_remove("USER")
+        .env_remove("LOGNAME")
+        .args(["keys", "rotate"]);
+    ok(rotate);
+    let uid = std::fs::metadata("/proc/self").unwrap().uid();
+    assert_eq!(
+        crate::query_sqlite(
+            &data.join("cista.db"),
+            "SELECT actor FROM audit_entries ORDER BY seq DESC LIMIT 1"
+        ),
+        vec![format!("operator:uid-{uid}")]
+    );
+}

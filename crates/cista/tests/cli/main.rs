@@ -209,3 +209,39 @@ pub fn tamper_sqlite(data_dir: &Path, sql: &str) {
         store.connection().execute_unprepared(sql).await.unwrap();
     });
 }
+
+/// One query on a SQLite file, returning the first column as text.
+pub fn query_sqlite(db: &Path, sql: &str) -> Vec<String> {
+    let runtime = tokio::runtime::Runtime::new().unwrap();
+    runtime.block_on(async {
+        use sea_orm::ConnectionTrait as _;
+        let store = cista_store::SeaStore::connect(
+            &cista_store::Target::SqliteFile(db.to_owned()),
+            &cista_store::ConnectOptions {
+                create_if_missing: false,
+                ..cista_store::ConnectOptions::default()
+            },
+        )
+        .await
+        .unwrap();
+        let rows: Vec<String> = store
+            .connection()
+            .query_all_raw(sea_orm::Statement::from_string(
+                sea_orm::DbBackend::Sqlite,
+                sql.to_owned(),
+            ))
+            .await
+            .unwrap()
+            .into_iter()
+            .map(|row| {
+                row.try_get_by_index::<String>(0)
+                    .or_else(|_| row.try_get_by_index::<i64>(0).map(|n| n.to_string()))
+                    .unwrap()
+            })
+            .collect();
+        // Closed before returning: the last connection's close removes the -wal and -shm
+        // files, which must not happen while the caller lists the directory.
+        store.connection().close_by_ref().await.unwrap();
+        rows
+    })
+}
