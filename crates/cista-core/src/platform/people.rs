@@ -235,6 +235,62 @@ impl Cista {
         Ok(address.map(|a| (a, fields.first_name)))
     }
 
+    /// Before staff erase someone who administers an organization: under each organization's
+    /// lock (`lock_members`), refuse if they are its last administrator, otherwise make them a
+    /// member, in one audited transaction. Checked and changed together, so an erasure racing
+    /// another administrator's change of roles (two owners erasing or demoting each other at
+    /// once) cannot leave an organization with nobody to administer it; and done before the
+    /// vault erasure, which cannot share a store transaction. If the erasure then fails, the
+    /// person stays a member and the erasure can be asked again.
+    async fn step_down_before_erasure(
+        &self,
+        actor: &Actor,
+        subject: SubjectCode,
+        memberships: &[crate::ports::Membership],
+    ) -> Result<()> {
+        let administers = |role: Role| matches!(role, Role::Owner | Role::Admin);
+        let now = self.clock().now();
+        let mut tx = self.store().begin().await?;
+        let mut changed = Vec::new();
+        for m in memberships {
+            let members = tx.lock_members(m.org).await?;
+            if last_administrator(members.iter().map(|x| (x.subject, x.role)), subject) {
+                return Err(Error::Conflict(
+                    "this is the organization's last administrator: give someone else \
+                     the role first"
+                        .to_owned(),
+                ));
+            }
+            if let Some(now_role) = members
+                .iter()
+                .find(|x| x.subject == subject)
+                .map(|x| x.role)
+                .filter(|r| administers(*r))
+            {
+                tx.set_role(m.org, subject, Role::Member).await?;
+                changed.push(serde_json::json!({ "org": m.org.as_i64(), "from": now_role }));
+            }
+        }
+        if changed.is_empty() {
+            return Ok(());
+        }
+        tx.delete_sessions_of(subject).await?;
+        tx.commit(NewAuditEntry::new(
+            now,
+            actor,
+            memberships.first().map(|m| m.org),
+            AuditKind::RoleChanged,
+            serde_json::json!({
+                "subject": subject.to_string(),
+                "to": Role::Member,
+                "because": "erasure",
+                "changes": changed,
+            }),
+        ))
+        .await?;
+        Ok(())
+    }
+
     /// Erases a person: destroys their key and fields in the vault (leaving a tombstone that
     /// is never removed), then ends their sessions, memberships, credentials and queued
     /// messages. Allowed to the operator, and to owners and administrators of an organization
@@ -259,17 +315,8 @@ impl Cista {
                     "you cannot erase yourself: ask another administrator".to_owned(),
                 ));
             }
-            for m in &memberships {
-                let members = self.store().members(m.org).await?;
-                let roles = members.iter().map(|x| (x.subject, x.role));
-                if last_administrator(roles, subject) {
-                    return Err(Error::Conflict(
-                        "this is the organization's last administrator: give someone else \
-                         the role first"
-                            .to_owned(),
-                    ));
-                }
-            }
+            self.step_down_before_erasure(actor, subject, &memberships)
+                .await?;
         }
         let account = self.store().account(subject).await?;
         let known = account.is_some() || self.vault().person(subject).await?.is_some();

@@ -25,6 +25,7 @@ pub use roles::{
     invitations_by_staff_need_the_right_for_that_role,
     roles_follow_the_rules_and_changes_end_the_members_sessions,
     two_owners_demoting_each_other_at_once_leave_one_owner,
+    two_owners_erasing_each_other_at_once_leave_one_owner,
 };
 pub use second_factor::{
     owners_must_enrol_totp_and_codes_are_never_accepted_twice,

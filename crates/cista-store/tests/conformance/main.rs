@@ -96,6 +96,7 @@ cista_testkit::both_databases! { crate::Harness;
     access::owners_must_enrol_totp_and_codes_are_never_accepted_twice,
     access::roles_follow_the_rules_and_changes_end_the_members_sessions,
     access::two_owners_demoting_each_other_at_once_leave_one_owner,
+    access::two_owners_erasing_each_other_at_once_leave_one_owner,
     access::invitations_by_staff_need_the_right_for_that_role,
     access::undeliverable_messages_are_retried_then_abandoned_and_params_wiped,
     access::key_rotation_rewraps_every_persons_key,

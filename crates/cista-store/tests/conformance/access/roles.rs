@@ -189,10 +189,9 @@ pub async fn invitations_by_staff_need_the_right_for_that_role(h: &Harness) {
     );
 }
 
-/// Two owners demote each other at the same moment: the check that an organization keeps
-/// someone to administer it reads the members under the organization's lock, so the second
-/// change sees the first and is refused; one owner is always left, on both stores.
-pub async fn two_owners_demoting_each_other_at_once_leave_one_owner(h: &Harness) {
+/// An organization with two owners, Olga and Otto, signed in: the instance, the organization
+/// and their two actors.
+async fn two_owners(h: &Harness) -> (Cista, cista_core::ports::Organization, Actor, Actor) {
     let cista = h.cista().await;
     let org = h.org(&cista, "palm-court").await;
     for (first, email) in [("Olga", "olga@example.org"), ("Otto", "otto@example.org")] {
@@ -205,6 +204,14 @@ pub async fn two_owners_demoting_each_other_at_once_leave_one_owner(h: &Harness)
     }
     let olga = actor_for(&cista, h, "olga@example.org").await;
     let otto = actor_for(&cista, h, "otto@example.org").await;
+    (cista, org, olga, otto)
+}
+
+/// Two owners demote each other at the same moment: the check that an organization keeps
+/// someone to administer it reads the members under the organization's lock, so the second
+/// change sees the first and is refused; one owner is always left, on both stores.
+pub async fn two_owners_demoting_each_other_at_once_leave_one_owner(h: &Harness) {
+    let (cista, org, olga, otto) = two_owners(h).await;
     let (olga_code, otto_code) = (
         olga.person().unwrap().subject,
         otto.person().unwrap().subject,
@@ -255,5 +262,40 @@ pub async fn two_owners_demoting_each_other_at_once_leave_one_owner(h: &Harness)
         olga_now.role,
         Role::Reviewer,
         "the second locked read waited for the first change"
+    );
+}
+
+/// Two owners erase each other at the same moment: the erasure first steps its person down
+/// under the organization's lock, with the check that someone else administers it, so the
+/// second erasure sees the first and is refused; one owner is always left, the erased one is
+/// unreadable in the vault, and the step down is in the audit log.
+pub async fn two_owners_erasing_each_other_at_once_leave_one_owner(h: &Harness) {
+    let (cista, org, olga, otto) = two_owners(h).await;
+    let (olga_code, otto_code) = (
+        olga.person().unwrap().subject,
+        otto.person().unwrap().subject,
+    );
+    let (a, b) = tokio::join!(
+        cista.erase_person(&olga, otto_code),
+        cista.erase_person(&otto, olga_code),
+    );
+    let (refused, erased) = match (a, b) {
+        (Ok(()), Err(e)) => (e, otto_code),
+        (Err(e), Ok(())) => (e, olga_code),
+        other => panic!("exactly one erasure must pass: {other:?}"),
+    };
+    assert_eq!(refused.code(), "conflict", "{refused}");
+    let members = h.store.members(org.id).await.unwrap();
+    assert_eq!(members.len(), 1, "{members:?}");
+    assert_eq!(members[0].role, Role::Owner);
+    assert_ne!(members[0].subject, erased);
+    assert!(h.vault.person(erased).await.unwrap().is_none());
+    let head = h.store.audit_head().await.unwrap();
+    let entries = h.store.audit_entries(0, head.size as u32).await.unwrap();
+    assert!(
+        entries.iter().any(|e| e.kind == "member.role_changed"
+            && e.details.contains("\"because\":\"erasure\"")
+            && e.details.contains(&erased.to_string())),
+        "the step down before the erasure is audited"
     );
 }
