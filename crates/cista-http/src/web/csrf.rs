@@ -109,10 +109,10 @@ pub async fn check_csrf_token(State(state): State<AppState>, req: Request, next:
             });
         }
     };
-    let content_type = parts
-        .headers
-        .get(header::CONTENT_TYPE)
-        .and_then(|v| v.to_str().ok())
+    // Two `Content-Type` lines name no body type: no token is read, the request is refused.
+    let content_type = crate::fields::single_field(&parts.headers, header::CONTENT_TYPE)
+        .ok()
+        .flatten()
         .unwrap_or("");
     let presented = if content_type.starts_with("application/x-www-form-urlencoded") {
         serde_urlencoded::from_bytes::<Vec<(String, String)>>(&bytes)

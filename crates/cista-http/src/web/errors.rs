@@ -17,9 +17,14 @@ fn wants_json(req_path: &str, headers: &HeaderMap) -> bool {
     if req_path.starts_with("/api/") || matches!(req_path, "/healthz" | "/readyz" | "/metrics") {
         return true;
     }
-    let accept = crate::fields::list_field(headers, header::ACCEPT).unwrap_or_default();
-    let accept = String::from_utf8_lossy(&accept);
-    accept.contains("application/json") && !accept.contains("text/html")
+    // Every `Accept` line counts (a list field may come in several, RFC 9110 §5.3).
+    let accept = || {
+        headers
+            .get_all(header::ACCEPT)
+            .into_iter()
+            .filter_map(|v| v.to_str().ok())
+    };
+    accept().any(|v| v.contains("application/json")) && !accept().any(|v| v.contains("text/html"))
 }
 
 pub(crate) async fn render_errors(
@@ -116,6 +121,10 @@ mod tests {
             header::ACCEPT,
             HeaderValue::from_static("text/html,application/json"),
         );
+        assert!(!wants_json("/security", &h));
+        // The same list over two field lines: the page still wins.
+        h.insert(header::ACCEPT, HeaderValue::from_static("application/json"));
+        h.append(header::ACCEPT, HeaderValue::from_static("text/html"));
         assert!(!wants_json("/security", &h));
     }
 }

@@ -151,6 +151,17 @@ async fn a_declared_sha256_is_checked_and_a_mismatch_keeps_nothing() {
     assert!(message.contains("changed or cut"), "{message}");
     let r = two_lines(content_digest(&third), third).await.unwrap();
     assert_eq!(r.status(), StatusCode::CREATED);
+    // `Content-Type` is a singleton: sent twice it names no type, and nothing is kept.
+    let r = client
+        .put(server.url(&format!("/api/v1/submissions/{id}/files/photo_6")))
+        .bearer_auth(&secret)
+        .header("content-type", "image/png")
+        .header("content-type", "image/png")
+        .body(png(8))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), StatusCode::UNSUPPORTED_MEDIA_TYPE);
 
     // Changed on the way (one byte), or cut short: refused, nothing kept.
     let mut changed = png(3);

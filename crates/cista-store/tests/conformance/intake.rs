@@ -11,7 +11,7 @@ use cista_core::platform::intake::FormProduct;
 use cista_core::ports::BlobStore as _;
 use cista_core::{Access, Actor, Cista, Error, PersonActor, Result, Store as _};
 use cista_crypto::Digest32;
-use cista_types::{FormId, OrgId, Role, SubjectCode};
+use cista_types::{FormId, OrgId, Role, SubjectCode, SubmissionId};
 use serde_json::json;
 use std::collections::BTreeMap;
 
@@ -276,6 +276,25 @@ pub fn png(seed: u8) -> Vec<u8> {
     data
 }
 
+/// A submission of a freshly published form of `org`, for files to be attached to.
+pub async fn a_submission(cista: &Cista, org: OrgId) -> SubmissionId {
+    let form = cista
+        .publish_form(
+            &operator(),
+            org,
+            FormProduct::Collection,
+            "well-survey",
+            &json!({}),
+        )
+        .await
+        .unwrap();
+    cista
+        .submit(&operator(), org, form.id, "k-1", &json!({"depth_m": 1}))
+        .await
+        .unwrap()
+        .submission
+}
+
 pub async fn an_attachment_is_recorded_once_by_name(h: &Harness) {
     let cista = h.cista().await;
     let org = h.org(&cista, "palm-court").await;
@@ -284,21 +303,7 @@ pub async fn an_attachment_is_recorded_once_by_name(h: &Harness) {
         max_bytes: 1024 * 1024,
         allowed_types: vec!["image/png".to_owned()],
     };
-    let form = cista
-        .publish_form(
-            &operator(),
-            org.id,
-            FormProduct::Collection,
-            "well-survey",
-            &json!({}),
-        )
-        .await
-        .unwrap();
-    let sub = cista
-        .submit(&operator(), org.id, form.id, "k-1", &json!({"depth_m": 1}))
-        .await
-        .unwrap()
-        .submission;
+    let sub = a_submission(&cista, org.id).await;
     let photo = png(1);
     let first = cista
         .attach(

@@ -8,12 +8,10 @@ use cista_backup::blobs::ObjectBlobStore;
 use cista_backup::target::TargetSpec;
 use cista_core::Actor;
 use cista_core::platform::blobs::{BlobRules, BlobSweep, StoredBlob, blob_key};
-use cista_core::platform::intake::FormProduct;
 use cista_core::ports::BlobStore;
 use cista_core::ports::StoredAttachment;
 use cista_crypto::Digest32;
 use cista_types::{Clock as _, SystemClock};
-use serde_json::json;
 use std::time::Duration;
 
 fn rules() -> BlobRules {
@@ -39,21 +37,7 @@ async fn stock(
 ) {
     let operator = Actor::operator("test");
     let org = h.org(cista, "palm-court").await;
-    let form = cista
-        .publish_form(
-            &operator,
-            org.id,
-            FormProduct::Collection,
-            "well-survey",
-            &json!({}),
-        )
-        .await
-        .unwrap();
-    let sub = cista
-        .submit(&operator, org.id, form.id, "k-1", &json!({"depth_m": 1}))
-        .await
-        .unwrap()
-        .submission;
+    let sub = crate::intake::a_submission(cista, org.id).await;
     let kept = cista
         .attach(
             blobs,

@@ -107,9 +107,10 @@ pub async fn submit(
     body: Body,
 ) -> std::result::Result<Response, AppError> {
     let form = FormId::from_i64(parse_id(&form, "that form")?);
-    let json = headers
-        .get(header::CONTENT_TYPE)
-        .and_then(|v| v.to_str().ok())
+    // Sent twice, `Content-Type` is no type at all (a singleton field, RFC 9110 §5.3).
+    let json = crate::fields::single_field(&headers, header::CONTENT_TYPE)
+        .ok()
+        .flatten()
         .is_some_and(|v| media_type(v) == "application/json");
     if !json {
         return Err(Error::UnsupportedMediaType(
@@ -232,9 +233,10 @@ pub async fn upload(
     body: Body,
 ) -> std::result::Result<Response, AppError> {
     let submission = SubmissionId::from_i64(parse_id(&id, "that submission")?);
-    let declared = headers
-        .get(header::CONTENT_TYPE)
-        .and_then(|v| v.to_str().ok())
+    let declared = crate::fields::single_field(&headers, header::CONTENT_TYPE)
+        .map_err(|_| {
+            Error::UnsupportedMediaType("send one Content-Type, the file's own".to_owned())
+        })?
         .unwrap_or("application/octet-stream");
     let announced = headers
         .get(header::CONTENT_LENGTH)
