@@ -2,12 +2,12 @@
 """Reads the report `cargo build --timings` writes and prints where a cold build's time went.
 
     scripts/build-timings.py REPORT.html [--top 10] [--compare OTHER.html]
-    scripts/build-timings.py REPORT.html --typst-only [--over 3]
+    scripts/build-timings.py REPORT.html --pdf-only [--over 3]
 
 The first form prints the slowest units (a crate's compilation or a build script's run), in
 seconds, and with --compare a before/after table of the slowest crates of REPORT. The second
-prints the crates only Typst (the results PDF) pulls in that took over `--over` seconds: the
-list of `[profile.release.package.*] opt-level = 1` entries in Cargo.toml.
+prints the crates only the results PDF (`cista-report`: parley, krilla and what they pull in)
+needs that took over `--over` seconds, with the total: what the PDF costs a cold build.
 """
 
 import argparse
@@ -40,13 +40,11 @@ def tree(*args):
     return {line.split()[0] for line in text.splitlines() if line.strip()}
 
 
-def typst_only():
-    """Crates reachable from Cista's Typst dependencies and from nothing else in the binary."""
-    typst = set()
-    for root in ["typst", "typst-pdf", "typst-layout", "typst-as-lib", "typst-assets"]:
-        typst |= tree("-p", root)
+def pdf_only():
+    """Crates reachable from cista-report's dependencies and from nothing else in the binary."""
+    pdf = tree("-p", "cista-report") - {"cista-report"}
     rest = tree("-p", "cista", "--prune", "cista-report")
-    return typst - rest
+    return pdf - rest
 
 
 def main():
@@ -54,14 +52,16 @@ def main():
     p.add_argument("report")
     p.add_argument("--top", type=int, default=10)
     p.add_argument("--compare")
-    p.add_argument("--typst-only", action="store_true")
+    p.add_argument("--pdf-only", action="store_true")
     p.add_argument("--over", type=float, default=3.0)
     a = p.parse_args()
     times = units(a.report)
-    if a.typst_only:
-        only = typst_only()
-        for name in sorted(n for n, s in times.items() if n in only and s >= a.over):
-            print(name)
+    if a.pdf_only:
+        only = pdf_only()
+        mine = {n: s for n, s in times.items() if n.split(" ")[0] in only}
+        for name in sorted(n for n, s in mine.items() if s >= a.over):
+            print(f"{name}: {mine[name]:.1f} s")
+        print(f"total: {sum(mine.values()):.1f} s in {len(mine)} units")
         return
     slowest = sorted(times.items(), key=lambda kv: -kv[1])[: a.top]
     if a.compare:

@@ -1,8 +1,8 @@
 #!/usr/bin/env python3
 """Builds the fallback fonts that cista-report embeds, from Debian's Noto packages.
 
-The certified results PDF prints names exactly as staff typed them, in whatever script. Typst's
-own fonts (typst-assets: Libertinus Serif, New Computer Modern, DejaVu Sans Mono) cover Latin,
+The certified results PDF prints names exactly as staff typed them, in whatever script. The
+fonts borrowed from typst-assets (Libertinus Serif, New Computer Modern, DejaVu Sans Mono) cover Latin,
 Greek, Cyrillic and Hebrew; these Noto fonts cover the rest of the scripts people write names
 in. Each is subset (outlines only, no hinting: a PDF does not need it), gzip-compressed, and
 committed with its licence beside it; the binary embeds the committed files. Nothing runs at
@@ -26,7 +26,7 @@ What is kept, and why (the sizes are in crates/cista-report/fonts/README.md):
   Arabic, Hebrew, Armenian, Georgian, Ethiopic, the major Indic scripts (Devanagari, Bengali,
   Gurmukhi, Gujarati, Oriya, Tamil, Telugu, Kannada, Malayalam, Sinhala), Thai, Lao, Khmer and
   Myanmar: each font whole (its own character set), without hinting. Bold text in these
-  scripts prints in the Regular face (Typst does not synthesize bold).
+  scripts prints in the Regular face (cista-report does not synthesize bold).
 * CJK: Noto Sans CJK SC (Regular) cut to: all 20,992 CJK Unified Ideographs of the main block
   (U+4E00-U+9FFF: every Han character of GB2312, GBK, Big5, JIS X 0208 and KS X 1001 lies here,
   including the name characters that GB2312 lacks, such as 镕 or 喆), the compatibility

@@ -1,5 +1,5 @@
-//! The fonts documents are laid out with: Typst's own (typst-assets: Libertinus Serif, New
-//! Computer Modern, DejaVu Sans Mono), borrowed from the binary, and the Noto fallbacks under
+//! The fonts documents are laid out with: Libertinus Serif and DejaVu Sans Mono (and New
+//! Computer Modern, the last resort), borrowed from typst-assets, and the Noto fallbacks under
 //! `fonts/` that draw the scripts those lack (Arabic, Indic, Thai, CJK, emoji, …). The Noto
 //! files are committed gzip-compressed, embedded with `include_bytes!` and inflated once, on
 //! the first document; nothing is read from disk or downloaded. `scripts/fonts/subset_fonts.py`
@@ -9,11 +9,12 @@
 
 use crate::ReportError;
 use flate2::read::GzDecoder;
+use parley::fontique::{Blob, Collection, CollectionOptions, SourceCache};
+use parley::{FontContext, FontFamilyName};
+use skrifa::MetadataProvider;
 use std::collections::BTreeSet;
 use std::io::Read;
-use std::sync::LazyLock;
-use typst::foundations::Bytes;
-use typst::text::FontInfo;
+use std::sync::{Arc, LazyLock};
 
 /// One committed fallback font: its file name under `fonts/` and its compressed bytes.
 struct Compressed {
@@ -27,7 +28,7 @@ macro_rules! noto {
     };
 }
 
-/// The Noto fallbacks, in the order the templates list their families.
+/// The Noto fallbacks, in the order of `FALLBACK`.
 const NOTO: &[Compressed] = noto![
     "NotoSans-Regular.ttf.gz",
     "NotoSansArabic-Regular.ttf.gz",
@@ -56,26 +57,120 @@ const NOTO: &[Compressed] = noto![
 /// No committed font inflates past this; a larger one is a broken file, not a font.
 const MAX_FONT_BYTES: u64 = 64 << 20;
 
-/// Every font a document may use: Typst's, then the Noto fallbacks. Inflated once per
-/// process (a few tens of milliseconds); a file that does not inflate is reported, not
-/// panicked on, though the tests make sure none does.
-pub(crate) static ALL: LazyLock<Result<Vec<Bytes>, String>> = LazyLock::new(|| {
-    let mut fonts: Vec<Bytes> = typst_assets::fonts().map(Bytes::new).collect();
+/// The families text falls back to when its own face lacks a character, in this order: the
+/// Noto families (one per file of `NOTO`), then New Computer Modern for the symbols only it
+/// has. The core refuses, at entry, any character none of them draws.
+pub(crate) const FALLBACK: &[&str] = &[
+    "Noto Sans",
+    "Noto Sans Arabic",
+    "Noto Sans Hebrew",
+    "Noto Sans Armenian",
+    "Noto Sans Georgian",
+    "Noto Sans Ethiopic",
+    "Noto Sans Devanagari",
+    "Noto Sans Bengali",
+    "Noto Sans Gurmukhi",
+    "Noto Sans Gujarati",
+    "Noto Sans Oriya",
+    "Noto Sans Tamil",
+    "Noto Sans Telugu",
+    "Noto Sans Kannada",
+    "Noto Sans Malayalam",
+    "Noto Sans Sinhala",
+    "Noto Sans Thai",
+    "Noto Sans Lao",
+    "Noto Sans Khmer",
+    "Noto Sans Myanmar",
+    "Noto Sans CJK SC",
+    "Noto Color Emoji",
+    "NewComputerModern",
+    "NewComputerModern Math",
+];
+
+/// The body text's family.
+pub(crate) const SERIF: &str = "Libertinus Serif";
+/// The family of hashes, keys and commands.
+pub(crate) const MONO: &str = "DejaVu Sans Mono";
+
+/// `first`, then every fallback, then the other base family: the family list a style is set
+/// in. Every bundled family is in it, so a character any bundled font draws is drawn.
+pub(crate) fn families(first: &'static str) -> Vec<FontFamilyName<'static>> {
+    let last = if first == SERIF { MONO } else { SERIF };
+    std::iter::once(first)
+        .chain(FALLBACK.iter().copied())
+        .chain(std::iter::once(last))
+        .map(FontFamilyName::named)
+        .collect()
+}
+
+/// A font file's bytes, shared by the layout (parley) and the PDF writer (krilla).
+pub(crate) type FontBytes = Arc<Vec<u8>>;
+
+/// Every font a document may use: typst-assets' fonts, then the Noto fallbacks. Inflated
+/// once per process (a few tens of milliseconds); a file that does not inflate is reported,
+/// not panicked on, though the tests make sure none does.
+pub(crate) static ALL: LazyLock<Result<Vec<FontBytes>, String>> = LazyLock::new(|| {
+    let mut fonts: Vec<FontBytes> = typst_assets::fonts()
+        .map(|data| Arc::new(data.to_vec()))
+        .collect();
     for font in NOTO {
-        fonts.push(Bytes::new(inflate(font)?));
+        fonts.push(Arc::new(inflate(font)?));
     }
     Ok(fonts)
 });
 
-/// Every code point that some bundled font's character map gives a glyph: where Typst's font
-/// fallback looks. What the layout really draws is a subset (see `unprintable_characters`).
+/// A font database holding exactly the bundled fonts: no system font is ever looked at, so a
+/// document prints the same on every machine.
+pub(crate) fn context() -> Result<FontContext, ReportError> {
+    let fonts = ALL.as_ref().map_err(|e| ReportError::Fonts(e.clone()))?;
+    let mut collection = Collection::new(CollectionOptions {
+        shared: false,
+        system_fonts: false,
+    });
+    for data in fonts {
+        let shared: Arc<dyn AsRef<[u8]> + Send + Sync> = data.clone();
+        if collection
+            .register_fonts(Blob::new(shared), None)
+            .is_empty()
+        {
+            return Err(ReportError::Fonts(
+                "a bundled font has no usable face".to_owned(),
+            ));
+        }
+    }
+    Ok(FontContext {
+        collection,
+        source_cache: SourceCache::default(),
+    })
+}
+
+/// The first bundled font (its index in `ALL`) whose character map gives `c` a glyph, and that
+/// glyph: where a character goes when the font chosen for its cluster lacks it (a mark of one
+/// script on a letter of another, each drawn by a different font).
+pub(crate) fn any_font_for(c: char) -> Option<(usize, u32)> {
+    let fonts = ALL.as_ref().ok()?;
+    fonts.iter().enumerate().find_map(|(i, data)| {
+        let glyph = skrifa::FontRef::from_index(data, 0)
+            .ok()?
+            .charmap()
+            .map(c)?
+            .to_u32();
+        (glyph != 0).then_some((i, glyph))
+    })
+}
+
+/// Every code point that some bundled font's character map gives a glyph: where the layout's
+/// font fallback looks. What the layout really draws is a subset (see
+/// `unprintable_characters`).
 pub fn coverage() -> Result<BTreeSet<u32>, ReportError> {
     let fonts = ALL.as_ref().map_err(|e| ReportError::Fonts(e.clone()))?;
-    Ok(fonts
-        .iter()
-        .flat_map(|data| FontInfo::iter(data.as_slice()).collect::<Vec<_>>())
-        .flat_map(|info| info.coverage.iter().collect::<Vec<_>>())
-        .collect())
+    let mut covered = BTreeSet::new();
+    for data in fonts {
+        let font = skrifa::FontRef::from_index(data, 0)
+            .map_err(|e| ReportError::Fonts(format!("a bundled font does not parse: {e}")))?;
+        covered.extend(font.charmap().mappings().map(|(c, _)| c));
+    }
+    Ok(covered)
 }
 
 fn inflate(font: &Compressed) -> Result<Vec<u8>, String> {
@@ -96,20 +191,6 @@ mod tests {
         clippy::indexing_slicing
     )]
     use super::*;
-    use std::collections::BTreeSet;
-    use typst::text::Font;
-
-    #[test]
-    fn the_ignorable_characters_the_core_lets_through_are_those_typst_skips() {
-        for c in (0..=0x10FFFF_u32).filter_map(char::from_u32) {
-            assert_eq!(
-                cista_types::glyphs::is_default_ignorable(c),
-                typst::text::is_default_ignorable(c),
-                "U+{:04X}",
-                u32::from(c)
-            );
-        }
-    }
 
     #[test]
     fn every_bundled_font_inflates_and_parses() {
@@ -120,24 +201,29 @@ mod tests {
             .skip(typst_assets::fonts().count())
             .zip(NOTO.iter().map(|f| f.file))
         {
-            let font = Font::new(data.clone(), 0).unwrap_or_else(|| panic!("{file}"));
-            assert!(font.info().coverage.iter().next().is_some(), "{file}");
+            let font =
+                skrifa::FontRef::from_index(data, 0).unwrap_or_else(|e| panic!("{file}: {e}"));
+            assert!(font.charmap().mappings().next().is_some(), "{file}");
         }
     }
 
     #[test]
-    fn the_template_falls_back_to_every_bundled_family_and_only_those() {
-        let template = include_str!("../templates/results.typ");
-        let line = template
-            .lines()
-            .find(|l| l.starts_with("#let fallback = ("))
-            .expect("the template lists its fallback fonts");
-        let listed: BTreeSet<&str> = line.split('"').skip(1).step_by(2).collect();
-        let bundled: BTreeSet<String> = ALL.as_ref().unwrap()[typst_assets::fonts().count()..]
-            .iter()
-            .map(|data| Font::new(data.clone(), 0).unwrap().info().family.clone())
-            .collect();
-        let bundled: BTreeSet<&str> = bundled.iter().map(String::as_str).collect();
-        assert_eq!(listed, bundled);
+    fn every_family_text_is_set_in_is_bundled_and_every_bundled_noto_family_is_used() {
+        let mut cx = context().unwrap();
+        let bundled: BTreeSet<String> = cx.collection.family_names().map(str::to_owned).collect();
+        for family in [SERIF, MONO].iter().chain(FALLBACK) {
+            assert!(
+                bundled.contains(*family),
+                "{family} is not bundled: {bundled:?}"
+            );
+        }
+        let noto: BTreeSet<&String> = bundled.iter().filter(|f| f.starts_with("Noto")).collect();
+        assert_eq!(noto.len(), NOTO.len(), "{noto:?}");
+        for family in noto {
+            assert!(
+                FALLBACK.contains(&family.as_str()),
+                "{family} is bundled but never used"
+            );
+        }
     }
 }

@@ -1,17 +1,20 @@
-//! Cista's documents, laid out with Typst (fonts embedded, no network): the certified results
-//! of a closed ballot as a PDF.
+//! Cista's documents, laid out with parley and written as PDF/A by krilla (fonts embedded, no
+//! network): the certified results of a closed ballot.
 //!
 //! Names print in any script people write them in: Noto fallback fonts are bundled (see
 //! `fonts`), and `cista_types::glyphs` says which characters they draw, so the core refuses
 //! any other at entry.
 //!
-//! Untrusted text (organization names, ballot titles, candidate names) never becomes Typst
-//! source: each document is a static template under `templates/` that reads its data as JSON
-//! from `sys.inputs`, so a name like `#panic("x")` is printed, never evaluated.
+//! Untrusted text (organization names, ballot titles, candidate names) is only ever the text of
+//! a paragraph: there is no markup language in between, so a name like `#panic("x")` or
+//! `<b>x</b>` is printed as written, never interpreted.
 
+mod certificate;
+mod flow;
 mod fonts;
+mod layout;
 mod numbers;
-mod render;
+mod pdf;
 mod results;
 
 pub use fonts::coverage as font_coverage;
@@ -39,7 +42,7 @@ pub enum ReportError {
     /// The document's data could not be prepared for the template.
     #[error("the document's data could not be prepared: {0}")]
     Data(String),
-    /// Typst could not lay the document out.
+    /// The document could not be laid out.
     #[error("the document could not be laid out: {0}")]
     Layout(String),
     /// The laid-out document could not be written as PDF.

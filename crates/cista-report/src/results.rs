@@ -4,17 +4,16 @@
 //! signature block for the election official. Every figure is printed exactly from the sealed
 //! tally; only percentages are rounded, and the page says so.
 
-use crate::render::{self, Engine};
-use crate::{ReportError, numbers};
+use crate::layout::{Frame, Typesetter};
+use crate::{ReportError, certificate, fonts, numbers, pdf};
 use cista_core::products::voting::Ballot;
 use cista_core::products::voting::bundle::BallotResults;
 use cista_core::products::voting::definition::{ContestKind, Secrecy, Threshold, Weighting};
 use cista_core::products::voting::summary::{ContestSummary, ResultsSummary};
 use cista_core::products::voting::tally::{ContestResult, OptionCount, Tally};
 use cista_types::Timestamp;
-use serde::Serialize;
 use std::collections::BTreeSet;
-use std::sync::LazyLock;
+use std::panic::{AssertUnwindSafe, catch_unwind};
 
 /// Everything the certificate shows. The web app fills it from a closed ballot.
 #[derive(Debug, Clone, Copy)]
@@ -33,21 +32,27 @@ pub struct ResultsDocument<'a> {
     pub generated_at: Timestamp,
 }
 
-static TEMPLATE: LazyLock<Result<Engine, String>> =
-    LazyLock::new(|| render::engine(include_str!("../templates/results.typ")));
-
 /// Lays out the certified results as a US Letter PDF/A with its fonts embedded. Refuses
 /// (rather than prints) results that do not belong to the ballot or contradict themselves, and
 /// names or titles with a character no bundled font draws.
 pub fn certified_results_pdf(doc: &ResultsDocument<'_>) -> Result<Vec<u8>, ReportError> {
     printable(doc)?;
     let view = View::of(doc)?;
-    let title = format!(
+    let pages = lay_out(&view)?;
+    let ident = format!(
         "cista-results/{}/{}",
         doc.results.ballot, doc.results.root_sha256
     );
-    let laid_out = render::layout(&TEMPLATE, &view)?;
-    render::pdf(&laid_out, &title, doc.generated_at)
+    pdf::write(
+        &pages,
+        certificate::PAGE,
+        &pdf::Info {
+            title: &format!("Certified results: {}", view.title),
+            author: &view.organization,
+            ident: &ident,
+            created: doc.generated_at,
+        },
+    )
 }
 
 /// The characters of the certificate that the layout sets with no glyph (a font's "missing
@@ -55,106 +60,122 @@ pub fn certified_results_pdf(doc: &ResultsDocument<'_>) -> Result<Vec<u8>, Repor
 /// against. Empty for every certificate the core lets through.
 pub fn unprintable_characters(doc: &ResultsDocument<'_>) -> Result<BTreeSet<char>, ReportError> {
     let view = View::of(doc)?;
-    let laid_out = render::layout(&TEMPLATE, &view)?;
-    Ok(render::missing_glyphs(&laid_out))
+    Ok(pdf::missing_glyphs(&lay_out(&view)?))
 }
 
-/// What the template prints: strings already formatted (exactly), flags for the outcome marks.
-#[derive(Debug, Serialize)]
-struct View {
-    organization: String,
-    title: String,
-    reference: String,
-    opens: String,
-    closes: String,
-    zone: String,
-    closed_at: String,
-    generated_at: String,
-    secrecy: &'static str,
-    counting: &'static str,
-    weighted: bool,
-    participation: Vec<Fact>,
-    channels: Vec<Fact>,
-    quorum: Requirement,
-    min_turnout: Option<Requirement>,
-    contests: Vec<ContestView>,
-    integrity: Integrity,
+/// The certificate's pages, laid out with the bundled fonts only.
+fn lay_out(view: &View) -> Result<Vec<Frame>, ReportError> {
+    let mut typesetter = Typesetter::new(fonts::context()?);
+    // The layout engine reports nothing as an error; a panic inside it would be a bug there,
+    // and must not take a web request (or the server) down with it.
+    catch_unwind(AssertUnwindSafe(|| {
+        certificate::pages(view, &mut typesetter)
+    }))
+    .map_err(|_| ReportError::Layout("the layout engine failed unexpectedly".to_owned()))
+}
+
+/// What the certificate prints: strings already formatted (exactly), flags for the outcome
+/// marks.
+#[derive(Debug)]
+pub(crate) struct View {
+    pub(crate) organization: String,
+    pub(crate) title: String,
+    pub(crate) reference: String,
+    pub(crate) opens: String,
+    pub(crate) closes: String,
+    pub(crate) zone: String,
+    pub(crate) closed_at: String,
+    pub(crate) generated_at: String,
+    pub(crate) secrecy: &'static str,
+    pub(crate) counting: &'static str,
+    pub(crate) weighted: bool,
+    pub(crate) participation: Vec<Fact>,
+    pub(crate) channels: Vec<Fact>,
+    pub(crate) quorum: Requirement,
+    pub(crate) min_turnout: Option<Requirement>,
+    pub(crate) contests: Vec<ContestView>,
+    pub(crate) integrity: Integrity,
 }
 
 /// A labelled figure, with its share where one makes sense.
-#[derive(Debug, Serialize)]
-struct Fact {
-    label: &'static str,
-    value: String,
-    share: String,
+#[derive(Debug)]
+pub(crate) struct Fact {
+    pub(crate) label: &'static str,
+    pub(crate) value: String,
+    pub(crate) share: String,
 }
 
-#[derive(Debug, Serialize)]
-struct Requirement {
-    rule: String,
-    measured: String,
-    reached: bool,
+#[derive(Debug)]
+pub(crate) struct Requirement {
+    pub(crate) rule: String,
+    pub(crate) measured: String,
+    pub(crate) reached: bool,
 }
 
-#[derive(Debug, Serialize)]
-#[serde(tag = "kind", rename_all = "kebab-case")]
-enum ContestView {
-    Resolution {
-        number: usize,
-        title: String,
-        threshold: String,
-        rows: Vec<AnswerRow>,
-        measured: String,
-        passed: bool,
-        /// The verdict in capitals with its qualifier: `NOT PASSED: quorum not reached`.
-        outcome: String,
-        reason: String,
-    },
-    Election {
-        number: usize,
-        title: String,
-        seats: String,
-        candidates: Vec<CandidateRow>,
-        elected: String,
-        blank: String,
-        ballots: String,
-        tie: Option<String>,
-        open_seats: Option<String>,
-        valid: bool,
-        validity: String,
-    },
+#[derive(Debug)]
+pub(crate) enum ContestView {
+    Resolution(ResolutionView),
+    Election(ElectionView),
 }
 
-#[derive(Debug, Serialize)]
-struct AnswerRow {
-    label: &'static str,
-    ballots: String,
-    weight: String,
+#[derive(Debug)]
+pub(crate) struct ResolutionView {
+    pub(crate) number: usize,
+    pub(crate) title: String,
+    pub(crate) threshold: String,
+    pub(crate) rows: Vec<AnswerRow>,
+    pub(crate) measured: String,
+    pub(crate) passed: bool,
+    /// The verdict in capitals with its qualifier: `NOT PASSED: quorum not reached`.
+    pub(crate) outcome: String,
+    pub(crate) reason: String,
 }
 
-#[derive(Debug, Serialize)]
-struct CandidateRow {
-    rank: String,
-    name: String,
-    ballots: String,
-    weight: String,
+#[derive(Debug)]
+pub(crate) struct ElectionView {
+    pub(crate) number: usize,
+    pub(crate) title: String,
+    pub(crate) seats: String,
+    pub(crate) candidates: Vec<CandidateRow>,
+    pub(crate) elected: String,
+    pub(crate) blank: String,
+    pub(crate) ballots: String,
+    pub(crate) tie: Option<String>,
+    pub(crate) open_seats: Option<String>,
+    pub(crate) valid: bool,
+    pub(crate) validity: String,
+}
+
+#[derive(Debug)]
+pub(crate) struct AnswerRow {
+    pub(crate) label: &'static str,
+    pub(crate) ballots: String,
+    pub(crate) weight: String,
+}
+
+#[derive(Debug)]
+pub(crate) struct CandidateRow {
+    pub(crate) rank: String,
+    pub(crate) name: String,
+    pub(crate) ballots: String,
+    pub(crate) weight: String,
     /// `ELECTED`, `TIED` or empty.
-    status: String,
+    pub(crate) status: String,
 }
 
-#[derive(Debug, Serialize)]
-struct Integrity {
-    ballots_counted: String,
-    ballot_list_sha256: String,
-    root_sha256: String,
-    tree_size: String,
-    definition_sha256: String,
-    key_id: String,
+#[derive(Debug)]
+pub(crate) struct Integrity {
+    pub(crate) ballots_counted: String,
+    pub(crate) ballot_list_sha256: String,
+    pub(crate) root_sha256: String,
+    pub(crate) tree_size: String,
+    pub(crate) definition_sha256: String,
+    pub(crate) key_id: String,
     /// The verifier key cut at its `+` separators, so a long key name can wrap there.
-    key_parts: Vec<String>,
-    bulletin_url: String,
+    pub(crate) key_parts: Vec<String>,
+    pub(crate) bulletin_url: String,
     /// Only http(s) addresses become links; anything else is printed as text.
-    bulletin_link: bool,
+    pub(crate) bulletin_link: bool,
 }
 
 impl View {
@@ -475,7 +496,7 @@ fn contest(
                 }
             };
             let need = threshold.describe();
-            ContestView::Resolution {
+            ContestView::Resolution(ResolutionView {
                 number,
                 title: title.clone(),
                 threshold: need,
@@ -489,7 +510,7 @@ fn contest(
                     None => summary.verdict.to_uppercase(),
                 },
                 reason: summary.reason.clone(),
-            }
+            })
         }
         ContestResult::Election {
             title,
@@ -527,7 +548,7 @@ fn contest(
             let validity = format!("{verdict}: {}", summary.reason);
             let tie = summary.tie.clone();
             let open = summary.open_seats.clone();
-            ContestView::Election {
+            ContestView::Election(ElectionView {
                 number,
                 title: title.clone(),
                 seats: numbers::count(u64::from(*seats)),
@@ -539,7 +560,7 @@ fn contest(
                 open_seats: open,
                 valid: *valid,
                 validity,
-            }
+            })
         }
     }
 }

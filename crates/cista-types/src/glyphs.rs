@@ -1,5 +1,6 @@
 //! Which characters the certified documents can print. Names and titles are printed exactly as
-//! typed, with the fonts cista-report embeds (Typst's own plus Noto fallbacks for the world's
+//! typed, with the fonts cista-report embeds (Libertinus, DejaVu and New Computer Modern from
+//! typst-assets, plus Noto fallbacks for the world's
 //! major scripts and emoji); text they cannot draw is refused where it is entered, naming the
 //! character, so a document never fails later. `table.rs` is generated from those fonts, and a
 //! test in cista-report fails whenever the two disagree.
@@ -24,9 +25,9 @@ pub fn covered(c: u32) -> bool {
 }
 
 /// Unicode's default-ignorable code points (DerivedCoreProperties.txt, Unicode 16): joiners,
-/// variation selectors, bidi controls, tags and the like. Typst never draws them (it removes
-/// them after shaping, once they have done their work, e.g. joining an emoji sequence), so
-/// they need no glyph.
+/// variation selectors, bidi controls, tags and the like. The shaper hides them once they have
+/// done their work (joining an emoji sequence, say), and cista-report draws one left over as a
+/// space of its width, so they need no glyph.
 const DEFAULT_IGNORABLE: &[(u32, u32)] = &[
     (0x00AD, 0x00AD),
     (0x034F, 0x034F),

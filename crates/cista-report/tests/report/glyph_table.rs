@@ -1,8 +1,8 @@
 //! The table of printable characters the core checks names against
 //! (`cista-types/src/glyphs/table.rs`) is exactly what the certificate's layout draws with the
 //! bundled fonts: every character some font maps, laid out where names and titles go, less
-//! those that still come out as a missing-glyph box (Typst's fallback does not reach every
-//! font for every character). With `CISTA_WRITE_GLYPH_TABLE=1` the test writes the table;
+//! those that still come out as a missing-glyph box (a character the font chosen for its
+//! cluster lacks is drawn by any bundled font that has it, so today none). With `CISTA_WRITE_GLYPH_TABLE=1` the test writes the table;
 //! without, it fails whenever the table and the fonts disagree, so they cannot drift apart.
 
 use crate::fixtures::{Pick, close, definition, election};

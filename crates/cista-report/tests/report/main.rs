@@ -160,7 +160,7 @@ fn the_certificate_shows_the_counts_the_outcomes_and_the_integrity_figures() {
 }
 
 #[test]
-fn typst_markup_in_names_and_titles_is_printed_literally() {
+fn markup_in_names_and_titles_is_printed_literally() {
     let hostile = r#"#panic("x") *bold* $math$ <label> @ref \ [link]"#;
     let definition = definition(
         &format!("Title {hostile}"),

@@ -26,7 +26,7 @@ pub async fn download(
         .await?;
     let bulletin_url = format!("{}/e/{ballot}/bulletin", state.public_origin);
     let generated_at = cista.clock().now();
-    // Typst takes tens of milliseconds of CPU to lay a page out: off the async workers.
+    // Laying out and writing a certificate takes milliseconds of CPU: off the async workers.
     let laid_out = tokio::task::spawn_blocking(move || {
         certified_results_pdf(&ResultsDocument {
             organization: &certificate.organization,
@@ -98,8 +98,8 @@ mod tests {
         );
         let inconsistent = report_failure(ReportError::Inconsistent("the tree".to_owned()));
         assert_eq!(inconsistent.code(), "integrity_failed");
-        let layout = report_failure(ReportError::Layout("typst said no".to_owned()));
+        let layout = report_failure(ReportError::Layout("parley said no".to_owned()));
         assert_eq!(layout.class(), ErrorClass::Internal);
-        assert!(!layout.public_message().contains("typst"));
+        assert!(!layout.public_message().contains("parley"));
     }
 }
