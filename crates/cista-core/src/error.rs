@@ -2,6 +2,7 @@
 //! grep for; `cista-http` turns it into HTTP in exactly one place. Public messages never carry
 //! internal detail: causes go to the log through `source()`, not to the client.
 
+use crate::products::assessment::error::AssessmentError;
 use crate::products::voting::error::VotingError;
 use cista_crypto::{CryptoError, KeyProviderError};
 use std::error::Error as StdError;
@@ -90,6 +91,9 @@ pub enum Error {
     /// A refusal of association voting, with the product's own code.
     #[error(transparent)]
     Voting(#[from] VotingError),
+    /// A refusal of the embedded assessment (rules that do not hold, answers that do not fit).
+    #[error(transparent)]
+    Assessment(#[from] AssessmentError),
     /// The same form was submitted again while its first submission is still running.
     #[error("this form is still being processed; wait a moment, then reload the page")]
     SubmissionInProgress,
@@ -168,6 +172,7 @@ impl Error {
             Self::PersonErased => "person_erased",
             Self::SecondFactorRequired => "second_factor_required",
             Self::Voting(e) => e.code(),
+            Self::Assessment(e) => e.code(),
             Self::SubmissionInProgress => "submission_in_progress",
             Self::ImportRejected(_) => "import_rejected",
             Self::PayloadTooLarge { .. } => "payload_too_large",
@@ -209,6 +214,7 @@ impl Error {
                 ErrorClass::Conflict
             }
             Self::Voting(e) => e.class(),
+            Self::Assessment(e) => e.class(),
             Self::PayloadTooLarge { .. } => ErrorClass::TooLarge,
             Self::UnsupportedMediaType(_) => ErrorClass::UnsupportedMediaType,
             Self::RequestTimeout => ErrorClass::Timeout,
@@ -308,7 +314,11 @@ pub const ALL_CODES: &[&str] = &[
 
 /// Every code, the platform's and each product's.
 pub fn all_codes() -> impl Iterator<Item = &'static str> {
-    ALL_CODES.iter().chain(VotingError::ALL_CODES).copied()
+    ALL_CODES
+        .iter()
+        .chain(VotingError::ALL_CODES)
+        .chain(AssessmentError::ALL_CODES)
+        .copied()
 }
 
 /// A wait said the way people say it: "1 second", "40 seconds", "2 minutes" (rounded up to

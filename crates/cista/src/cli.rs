@@ -68,6 +68,9 @@ pub enum Command {
     /// (`/api/v1/`), each for one organization and one purpose.
     #[command(subcommand, name = "app-token")]
     AppToken(AppTokenCommand),
+    /// Import and export embedded assessments as files (questions, scoring rules, bands).
+    #[command(subcommand)]
+    Assessment(AssessmentCommand),
     /// Recount a closed ballot from its published bundle (`/e/BALLOT/bundle.json`) and check
     /// every signature, hash and inclusion proof; exit non-zero on any mismatch. Needs no
     /// database: anyone can run it.
@@ -244,6 +247,38 @@ pub struct AppTokenRevokeArgs {
     /// The token's id, `at-` and 16 hexadecimal digits.
     #[arg(long)]
     pub id: String,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum AssessmentCommand {
+    /// Check an assessment file (JSON) whole and publish it as the next version of the
+    /// organization's assessment KEY; a file whose rules do not hold is refused with the rule
+    /// and the reason, and nothing is stored.
+    Import(AssessmentImportArgs),
+    /// Print the newest version of an assessment as a file `import` takes back.
+    Export(AssessmentExportArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct AssessmentImportArgs {
+    /// The organization's slug.
+    #[arg(long)]
+    pub org: String,
+    /// The assessment's key: 1 to 64 of a-z, 0-9, - and _, starting with a letter.
+    #[arg(long)]
+    pub key: String,
+    /// The definition file (JSON; see the format in `docs/assessment.md`).
+    pub file: PathBuf,
+}
+
+#[derive(Debug, Args)]
+pub struct AssessmentExportArgs {
+    /// The organization's slug.
+    #[arg(long)]
+    pub org: String,
+    /// The assessment's key.
+    #[arg(long)]
+    pub key: String,
 }
 
 #[derive(Debug, Subcommand)]

@@ -75,6 +75,7 @@ async fn run(cli: Cli) -> Result<ExitCode, Failure> {
         Command::Org(OrgCommand::Create(args)) => commands::org::create(&rt, args).await?,
         Command::Erase(args) => commands::erase::run(&rt, args).await?,
         Command::AppToken(command) => commands::app_token::run(&rt, command).await?,
+        Command::Assessment(command) => commands::assessment::run(&rt, command).await?,
         Command::Members(MembersCommand::Import(args)) => {
             commands::members::import(&rt, args).await?;
         }

@@ -344,6 +344,20 @@ impl Runtime {
         Ok(self.open_parts(migrate).await?.0)
     }
 
+    /// Opens the instance and finds the organization `slug` as the operator sees it: what every
+    /// command about one organization starts with.
+    pub async fn open_org(
+        &self,
+        slug: &str,
+    ) -> Result<(Cista, cista_core::ports::Organization), Failure> {
+        let cista = self.open(false).await?;
+        let org = cista
+            .organization_for(&self.operator(), slug)
+            .await
+            .map_err(|_| Failure(format!("there is no organization `{slug}`")))?;
+        Ok((cista, org))
+    }
+
     /// Opens the instance and also returns the SQLite writers' queue (for the backup
     /// shipper, which must take its turn with them).
     pub async fn open_parts(

@@ -3,6 +3,7 @@
 //! actions inside an organization are `OrgAction`s, decided by `role_may`, the one table of
 //! who may do what.
 
+use crate::products::assessment::actions::AssessmentAction;
 use crate::products::voting::actions::VotingAction;
 use crate::{Error, Result};
 use cista_types::{OrgId, Role, SubjectCode};
@@ -126,7 +127,8 @@ pub enum OrgAction {
     ManageSettings,
     /// Create, list and revoke the organization's app tokens (API credentials).
     ManageAppTokens,
-    /// Publish forms (new versions of assessments and record forms).
+    /// Publish record forms (field data collection). Assessments have their own action
+    /// (`AssessmentAction::Manage`).
     ManageForms,
     /// Submit a form and attach its files.
     SubmitForms,
@@ -134,11 +136,19 @@ pub enum OrgAction {
     ViewSubmissions,
     /// An action of association voting.
     Voting(VotingAction),
+    /// An action of the embedded assessment.
+    Assessment(AssessmentAction),
 }
 
 impl From<VotingAction> for OrgAction {
     fn from(action: VotingAction) -> Self {
         Self::Voting(action)
+    }
+}
+
+impl From<AssessmentAction> for OrgAction {
+    fn from(action: AssessmentAction) -> Self {
+        Self::Assessment(action)
     }
 }
 
@@ -157,6 +167,7 @@ impl OrgAction {
             OrgAction::SubmitForms => "submit this organization's forms",
             OrgAction::ViewSubmissions => "read this organization's submissions",
             OrgAction::Voting(action) => action.describe(),
+            OrgAction::Assessment(action) => action.describe(),
         }
     }
 
@@ -174,6 +185,7 @@ impl OrgAction {
             OrgAction::ViewSubmissions,
         ];
         all.extend(VotingAction::ALL.map(OrgAction::Voting));
+        all.extend(AssessmentAction::ALL.map(OrgAction::Assessment));
         for role in Role::ALL {
             all.push(OrgAction::Invite(role));
             all.push(OrgAction::ChangeRole(role));
@@ -197,6 +209,7 @@ pub fn role_may(role: Role, action: impl Into<OrgAction>) -> bool {
         | OrgAction::SubmitForms
         | OrgAction::ViewSubmissions => matches!(role, Role::Owner | Role::Admin),
         OrgAction::Voting(action) => action.role_may(role),
+        OrgAction::Assessment(action) => action.role_may(role),
         OrgAction::Invite(target) | OrgAction::ChangeRole(target) => match role {
             Role::Owner => true,
             Role::Admin => target != Role::Owner,

@@ -10,6 +10,7 @@
 use crate::platform::audit::{AuditKind, NewAuditEntry};
 use crate::platform::blobs::{BlobRules, BlobSource};
 use crate::ports::{BlobStore, StoredAttachment, StoredForm, StoredSubmission};
+use crate::products::assessment::AssessmentAction;
 use crate::{Actor, Cista, Error, OrgAction, Result};
 use cista_crypto::{Digest32, Sealed};
 use cista_types::{FormId, OrgId, SubmissionId, Timestamp};
@@ -35,6 +36,14 @@ impl FormProduct {
         match self {
             FormProduct::Assessment => "assessment",
             FormProduct::Collection => "collection",
+        }
+    }
+
+    /// What publishing this product's forms takes: the product's own action where it has one.
+    pub fn publish_action(self) -> OrgAction {
+        match self {
+            FormProduct::Assessment => AssessmentAction::Manage.into(),
+            FormProduct::Collection => OrgAction::ManageForms,
         }
     }
 }
@@ -142,7 +151,7 @@ impl Cista {
         key: &str,
         definition: &serde_json::Value,
     ) -> Result<StoredForm> {
-        actor.authorize_in(org, OrgAction::ManageForms)?;
+        actor.authorize_in(org, product.publish_action())?;
         check_name("key", key)?;
         let text = canonical(definition, "definition", MAX_DEFINITION_BYTES)?;
         let hash = Digest32::sha256(&[text.as_bytes()]);

@@ -10,6 +10,7 @@
 
 mod access;
 mod app_tokens;
+mod assessments;
 mod audit;
 mod blobs;
 mod harness;
@@ -27,6 +28,7 @@ mod voting;
 pub use harness::Harness;
 
 cista_testkit::both_databases! { crate::Harness;
+    assessments::an_assessment_is_checked_whole_before_it_is_published,
     intake::a_form_is_published_in_immutable_versions,
     intake::a_submission_is_sealed_and_a_retry_gets_the_first_receipt,
     intake::an_attachment_is_recorded_once_by_name,

@@ -4,9 +4,8 @@
 
 use crate::cli::{AppTokenCommand, AppTokenCreateArgs};
 use crate::runtime::{Failure, Runtime};
-use cista_core::Cista;
 use cista_core::platform::access::app_tokens::{AppPurpose, AppTokenRequest};
-use cista_core::ports::{AppTokenId, Organization};
+use cista_core::ports::AppTokenId;
 use cista_types::{Clock as _, SystemClock, TimeZoneName, Timestamp};
 
 pub async fn run(rt: &Runtime, command: &AppTokenCommand) -> Result<(), Failure> {
@@ -20,7 +19,7 @@ pub async fn run(rt: &Runtime, command: &AppTokenCommand) -> Result<(), Failure>
                     args.id
                 ))
             })?;
-            let (cista, org) = open(rt, &args.org).await?;
+            let (cista, org) = rt.open_org(&args.org).await?;
             if cista.revoke_app_token(&rt.operator(), org.id, id).await? {
                 println!("revoked {id}: its next call is refused");
             } else {
@@ -29,15 +28,6 @@ pub async fn run(rt: &Runtime, command: &AppTokenCommand) -> Result<(), Failure>
             Ok(())
         }
     }
-}
-
-async fn open(rt: &Runtime, slug: &str) -> Result<(Cista, Organization), Failure> {
-    let cista = rt.open(false).await?;
-    let org = cista
-        .organization_for(&rt.operator(), slug)
-        .await
-        .map_err(|_| Failure(format!("there is no organization `{slug}`")))?;
-    Ok((cista, org))
 }
 
 fn when(at: Timestamp) -> String {
@@ -53,7 +43,7 @@ async fn create(rt: &Runtime, args: &AppTokenCreateArgs) -> Result<(), Failure> 
             known.join(", ")
         ))
     })?;
-    let (cista, org) = open(rt, &args.org).await?;
+    let (cista, org) = rt.open_org(&args.org).await?;
     let made = cista
         .create_app_token(
             &rt.operator(),
@@ -78,7 +68,7 @@ async fn create(rt: &Runtime, args: &AppTokenCreateArgs) -> Result<(), Failure> 
 }
 
 async fn list(rt: &Runtime, slug: &str) -> Result<(), Failure> {
-    let (cista, org) = open(rt, slug).await?;
+    let (cista, org) = rt.open_org(slug).await?;
     let tokens = cista.app_tokens(&rt.operator(), org.id).await?;
     if tokens.is_empty() {
         println!("{} has no app tokens", org.slug);

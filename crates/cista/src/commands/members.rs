@@ -59,12 +59,8 @@ fn confirm(question: &str) -> bool {
 pub async fn import(rt: &Runtime, args: &ImportArgs) -> Result<(), Failure> {
     let bytes =
         std::fs::read(&args.file).map_err(|e| Failure(format!("{}: {e}", args.file.display())))?;
-    let cista = rt.open(false).await?;
+    let (cista, org) = rt.open_org(&args.org).await?;
     let operator = rt.operator();
-    let org = cista
-        .organization_for(&operator, &args.org)
-        .await
-        .map_err(|_| Failure(format!("there is no organization `{}`", args.org)))?;
     let plan = match cista.plan_import(&operator, org.id, &bytes).await {
         Ok(plan) => plan,
         Err(Error::ImportRejected(problems)) => {

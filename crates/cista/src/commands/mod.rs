@@ -1,6 +1,7 @@
 //! One module per command.
 
 pub mod app_token;
+pub mod assessment;
 pub mod audit;
 pub mod backup;
 pub mod bench;

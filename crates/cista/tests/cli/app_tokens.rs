@@ -1,11 +1,9 @@
 //! `cista app-token create|list|revoke` against a stopped instance.
 
-use crate::{cista, fails, init, ok};
+use crate::{cista_command, create_org, fails, init, ok};
 
 fn app_token(data: &std::path::Path, args: &[&str]) -> std::process::Command {
-    let mut command = cista(data);
-    command.arg("app-token").args(args);
-    command
+    cista_command(data, "app-token", args)
 }
 
 #[test]
@@ -13,21 +11,13 @@ fn app_tokens_are_created_once_shown_listed_and_revoked() {
     let tmp = tempfile::tempdir().unwrap();
     let data = tmp.path().join("data");
     init(&data);
-    let mut org = cista(&data);
-    org.args([
-        "org",
-        "create",
-        "--name",
+    let org = create_org(
+        &data,
         "Bayside Towers HOA",
-        "--owner-email",
-        "olivia@bayside.example",
-        "--owner-first-name",
-        "Olivia",
-        "--owner-last-name",
-        "Ortiz",
-    ]);
-    ok(org);
-    let org = "bayside-towers-hoa";
+        ("Olivia", "Ortiz", "olivia@bayside.example"),
+    );
+    let org = org.as_str();
+    assert_eq!(org, "bayside-towers-hoa");
 
     let line = ok(app_token(&data, &["list", "--org", org])).stdout;
     assert!(line.contains("has no app tokens"), "{line}");

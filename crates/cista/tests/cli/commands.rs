@@ -23,6 +23,8 @@ fn every_command_has_help_with_the_global_options() {
         vec!["blobs"],
         vec!["blobs", "sweep"],
         vec!["bench", "voting"],
+        vec!["assessment", "import"],
+        vec!["assessment", "export"],
     ] {
         let mut command = cista(dir.path());
         command.args(&args).arg("--help");

@@ -8,6 +8,7 @@
 )]
 
 mod app_tokens;
+mod assessments;
 mod backup;
 mod bad_input;
 mod blobs;
@@ -39,6 +40,35 @@ pub fn cista(data_dir: &Path) -> Command {
         .arg(data_dir)
         .env("RUST_LOG", "warn");
     command
+}
+
+/// `cista COMMAND ARGS…` on the instance at `data_dir`.
+pub fn cista_command(data_dir: &Path, command: &str, args: &[&str]) -> Command {
+    let mut run = cista(data_dir);
+    run.arg(command).args(args);
+    run
+}
+
+/// Creates the organization `name` with an owner (first and last name, email); returns its
+/// slug.
+pub fn create_org(data_dir: &Path, name: &str, owner: (&str, &str, &str)) -> String {
+    let (first, last, email) = owner;
+    ok(cista_command(
+        data_dir,
+        "org",
+        &[
+            "create",
+            "--name",
+            name,
+            "--owner-email",
+            email,
+            "--owner-first-name",
+            first,
+            "--owner-last-name",
+            last,
+        ],
+    ));
+    name.to_lowercase().replace(' ', "-")
 }
 
 #[derive(Debug)]

@@ -1,0 +1,64 @@
+//! Publishing an assessment through the platform's form pipeline: the definition is checked
+//! whole (structure and rules) before anything is stored, then stored in its normal form (every
+//! default spelled out) as the next immutable version of the form; reading one back checks it
+//! again, so a result always names a definition that scores.
+
+use super::{Assessment, AssessmentAction};
+use crate::platform::intake::FormProduct;
+use crate::ports::StoredForm;
+use crate::{Actor, Cista, Error, Result};
+use cista_types::OrgId;
+
+/// A published version of an assessment, read and checked.
+#[derive(Debug)]
+pub struct PublishedAssessment {
+    pub form: StoredForm,
+    pub assessment: Assessment,
+}
+
+impl Cista {
+    /// Checks `definition` and publishes it as the next version of `org`'s assessment `key`
+    /// (version 1 when new; the newest version unchanged when the definition is the same).
+    /// A definition whose rules do not hold is refused with `rules_invalid`, naming the rule.
+    pub async fn publish_assessment(
+        &self,
+        actor: &Actor,
+        org: OrgId,
+        key: &str,
+        definition: &serde_json::Value,
+    ) -> Result<PublishedAssessment> {
+        actor.authorize_in(org, AssessmentAction::Manage)?;
+        let assessment = Assessment::parse(definition)?;
+        let normal = serde_json::to_value(&assessment.definition)
+            .map_err(|e| Error::Internal(e.to_string()))?;
+        let form = self
+            .publish_form(actor, org, FormProduct::Assessment, key, &normal)
+            .await?;
+        Ok(PublishedAssessment { form, assessment })
+    }
+
+    /// The newest version of `org`'s assessment `key`.
+    pub async fn latest_assessment(
+        &self,
+        actor: &Actor,
+        org: OrgId,
+        key: &str,
+    ) -> Result<PublishedAssessment> {
+        actor.authorize_in(org, AssessmentAction::Manage)?;
+        let form = self
+            .store()
+            .intake()
+            .form_versions(org, key)
+            .await?
+            .into_iter()
+            .rev()
+            .find(|f| f.product == FormProduct::Assessment.as_str())
+            .ok_or(Error::NotFound {
+                what: "that assessment",
+            })?;
+        let json: serde_json::Value = serde_json::from_str(&form.definition)
+            .map_err(|e| Error::Integrity(format!("a stored assessment is not JSON: {e}")))?;
+        let assessment = Assessment::parse(&json)?;
+        Ok(PublishedAssessment { form, assessment })
+    }
+}
