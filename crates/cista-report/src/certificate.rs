@@ -274,11 +274,7 @@ impl Table {
         );
         // Every row is laid out in the same columns: widths are settled over all rows.
         let all_rows: Vec<Vec<Block>> = rows.into_iter().map(aligned).collect();
-        let every_cell: Vec<Block> = head
-            .iter()
-            .chain(all_rows.iter().flatten())
-            .cloned()
-            .collect();
+        let every_cell: Vec<&Block> = head.iter().chain(all_rows.iter().flatten()).collect();
         let tracks: Vec<Track> = t
             .track_widths(&tracks, &every_cell, 0.0, width)
             .into_iter()

@@ -120,9 +120,17 @@ pub(crate) static ALL: LazyLock<Result<Vec<FontBytes>, String>> = LazyLock::new(
 });
 
 /// A font database holding exactly the bundled fonts: no system font is ever looked at, so a
-/// document prints the same on every machine.
+/// document prints the same on every machine. Each document gets its own copy of one database
+/// made on the first document (the fonts' tables are read once per process).
 pub(crate) fn context() -> Result<FontContext, ReportError> {
-    let fonts = ALL.as_ref().map_err(|e| ReportError::Fonts(e.clone()))?;
+    CONTEXT
+        .as_ref()
+        .cloned()
+        .map_err(|e| ReportError::Fonts(e.clone()))
+}
+
+static CONTEXT: LazyLock<Result<FontContext, String>> = LazyLock::new(|| {
+    let fonts = ALL.as_ref().map_err(Clone::clone)?;
     let mut collection = Collection::new(CollectionOptions {
         shared: false,
         system_fonts: false,
@@ -133,16 +141,14 @@ pub(crate) fn context() -> Result<FontContext, ReportError> {
             .register_fonts(Blob::new(shared), None)
             .is_empty()
         {
-            return Err(ReportError::Fonts(
-                "a bundled font has no usable face".to_owned(),
-            ));
+            return Err("a bundled font has no usable face".to_owned());
         }
     }
     Ok(FontContext {
         collection,
         source_cache: SourceCache::default(),
     })
-}
+});
 
 /// The first bundled font (its index in `ALL`) whose character map gives `c` a glyph, and that
 /// glyph: where a character goes when the font chosen for its cluster lacks it (a mark of one

@@ -10,6 +10,7 @@ use parley::{
     FontWeight, Layout, LayoutContext, LineBreakContext, LineHeight, OverflowWrap, StyleProperty,
     WhiteSpaceCollapse,
 };
+use std::borrow::Borrow;
 use std::rc::Rc;
 use std::sync::LazyLock;
 
@@ -268,7 +269,8 @@ impl Typesetter {
     /// The widest the paragraph is with no line broken but at its own line breaks.
     fn para_width(&mut self, para: &Para) -> f32 {
         let text = self.shape(para);
-        text.layout.calculate_content_widths().max
+        // Rounded up a little: a line exactly as wide as its box must not break.
+        text.layout.calculate_content_widths().max + 0.01
     }
 
     /// `para` set in lines at most `width` wide, as a frame `width` wide.
@@ -338,7 +340,7 @@ impl Typesetter {
     /// natural width (used for `Track::Auto` columns and shrink-wrapped boxes).
     fn natural_width(&mut self, block: &Block) -> f32 {
         match block {
-            Block::Para(para) => self.natural_width_of(para),
+            Block::Para(para) => self.para_width(para),
             Block::Gap(_) | Block::Rule { .. } => 0.0,
             Block::Columns(grid) => {
                 let widths: Vec<f32> = grid.cells.iter().map(|c| self.natural_width(c)).collect();
@@ -353,14 +355,7 @@ impl Typesetter {
                 }
                 total
             }
-            Block::Boxed(boxed) => {
-                2.0 * boxed.inset.0
-                    + boxed
-                        .content
-                        .iter()
-                        .map(|b| self.natural_width(b))
-                        .fold(0.0, f32::max)
-            }
+            Block::Boxed(boxed) => self.boxed_width(boxed),
             Block::Stack(blocks) => blocks
                 .iter()
                 .map(|b| self.natural_width(b))
@@ -368,16 +363,21 @@ impl Typesetter {
         }
     }
 
-    fn natural_width_of(&mut self, para: &Para) -> f32 {
-        // Rounded up a little: a line exactly as wide as its box must not break.
-        self.para_width(para) + 0.01
+    /// A box's natural width: its content's and its padding.
+    fn boxed_width(&mut self, boxed: &Boxed) -> f32 {
+        2.0 * boxed.inset.0
+            + boxed
+                .content
+                .iter()
+                .map(|b| self.natural_width(b))
+                .fold(0.0, f32::max)
     }
 
     /// The widths of `tracks` sharing `width`, `gutter` apart, fitting `cells` (row-major).
-    pub(crate) fn track_widths(
+    pub(crate) fn track_widths<B: Borrow<Block>>(
         &mut self,
         tracks: &[Track],
-        cells: &[Block],
+        cells: &[B],
         gutter: f32,
         width: f32,
     ) -> Vec<f32> {
@@ -392,7 +392,7 @@ impl Typesetter {
                         .iter()
                         .skip(i)
                         .step_by(columns)
-                        .map(|c| self.natural_width(c))
+                        .map(|c| self.natural_width(c.borrow()))
                         .fold(0.0, f32::max),
                 ),
                 Track::Fr(_) => None,
@@ -444,7 +444,7 @@ impl Typesetter {
     fn boxed(&mut self, boxed: &Boxed, width: f32) -> Frame {
         let (inset_x, inset_y) = boxed.inset;
         let outer = if boxed.shrink {
-            self.natural_width(&Block::Boxed(boxed.clone())).min(width)
+            self.boxed_width(boxed).min(width)
         } else {
             width
         };

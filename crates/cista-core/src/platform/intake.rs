@@ -10,7 +10,7 @@
 use crate::platform::audit::{AuditKind, NewAuditEntry};
 use crate::platform::blobs::{BlobRules, BlobSource};
 use crate::ports::{BlobStore, StoredAttachment, StoredForm, StoredSubmission};
-use crate::products::assessment::AssessmentAction;
+use crate::products::assessment::{Assessment, AssessmentAction};
 use crate::{Actor, Cista, Error, OrgAction, Result};
 use cista_crypto::{Digest32, Sealed};
 use cista_types::{FormId, OrgId, SubmissionId, Timestamp};
@@ -36,6 +36,20 @@ impl FormProduct {
         match self {
             FormProduct::Assessment => "assessment",
             FormProduct::Collection => "collection",
+        }
+    }
+
+    /// `definition` as this product stores it: an assessment checked whole (questions, rules,
+    /// bands: `rules_invalid` naming the rule) and in its normal form, every default spelled
+    /// out; a record form as given until its product checks its own.
+    fn normal_definition(self, definition: &serde_json::Value) -> Result<serde_json::Value> {
+        match self {
+            FormProduct::Assessment => {
+                let assessment = Assessment::parse(definition)?;
+                serde_json::to_value(&assessment.definition)
+                    .map_err(|e| Error::Internal(e.to_string()))
+            }
+            FormProduct::Collection => Ok(definition.clone()),
         }
     }
 
@@ -153,7 +167,8 @@ impl Cista {
     ) -> Result<StoredForm> {
         actor.authorize_in(org, product.publish_action())?;
         check_name("key", key)?;
-        let text = canonical(definition, "definition", MAX_DEFINITION_BYTES)?;
+        let definition = product.normal_definition(definition)?;
+        let text = canonical(&definition, "definition", MAX_DEFINITION_BYTES)?;
         let hash = Digest32::sha256(&[text.as_bytes()]);
         let now = self.clock().now();
         let mut tx = self.store().begin().await?;

@@ -3,6 +3,7 @@
 //! the same; advisors may publish, reviewers may not.
 
 use crate::Harness;
+use cista_core::platform::intake::FormProduct;
 use cista_core::products::assessment::{AssessmentError, RISK_PROFILE};
 use cista_core::{Access, Actor, Error, PersonActor, Store as _};
 use cista_types::{Role, SubjectCode};
@@ -76,6 +77,20 @@ pub async fn an_assessment_is_checked_whole_before_it_is_published(h: &Harness) 
         read.assessment.definition.result.bands[b.band].label,
         "Conservative"
     );
+
+    // The pipeline itself checks an assessment: publishing it as a plain form is no way round.
+    let raw = cista
+        .publish_form(
+            &advisor,
+            org.id,
+            FormProduct::Assessment,
+            "unchecked",
+            &json!({ "title": "No questions, no rules" }),
+        )
+        .await
+        .unwrap_err();
+    assert_eq!(raw.code(), "rules_invalid", "{raw}");
+    assert_eq!(h.store.audit_head().await.unwrap().size, head);
 
     let reviewer = staff(org.id, Role::Reviewer);
     assert!(matches!(

@@ -31,7 +31,7 @@ pub async fn a_form_is_published_in_immutable_versions(h: &Harness) {
         .publish_form(
             &operator(),
             org.id,
-            FormProduct::Assessment,
+            FormProduct::Collection,
             "risk-profile",
             &definition,
         )
@@ -43,7 +43,7 @@ pub async fn a_form_is_published_in_immutable_versions(h: &Harness) {
         .publish_form(
             &operator(),
             org.id,
-            FormProduct::Assessment,
+            FormProduct::Collection,
             "risk-profile",
             &json!({"questions": [{"kind": "scale", "id": "q1"}], "title": "Risk profile"}),
         )
@@ -58,7 +58,7 @@ pub async fn a_form_is_published_in_immutable_versions(h: &Harness) {
         .publish_form(
             &operator(),
             org.id,
-            FormProduct::Assessment,
+            FormProduct::Collection,
             "risk-profile",
             &json!({"title": "Risk profile, 2027"}),
         )
@@ -80,9 +80,9 @@ pub async fn a_form_is_published_in_immutable_versions(h: &Harness) {
             .publish_form(
                 &operator(),
                 org.id,
-                FormProduct::Collection,
+                FormProduct::Assessment,
                 "risk-profile",
-                &json!({})
+                &serde_json::from_str(cista_core::products::assessment::RISK_PROFILE).unwrap()
             )
             .await,
         Err(Error::Conflict(_))
@@ -92,7 +92,7 @@ pub async fn a_form_is_published_in_immutable_versions(h: &Harness) {
             .publish_form(
                 &operator(),
                 org.id,
-                FormProduct::Assessment,
+                FormProduct::Collection,
                 key,
                 &definition,
             )
@@ -107,7 +107,7 @@ pub async fn a_form_is_published_in_immutable_versions(h: &Harness) {
     });
     assert!(matches!(
         cista
-            .publish_form(&member, org.id, FormProduct::Assessment, "x", &json!({}))
+            .publish_form(&member, org.id, FormProduct::Collection, "x", &json!({}))
             .await,
         Err(Error::Forbidden { .. })
     ));

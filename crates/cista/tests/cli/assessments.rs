@@ -7,6 +7,21 @@ fn assessment(data: &std::path::Path, args: &[&str]) -> std::process::Command {
     cista_command(data, "assessment", args)
 }
 
+/// `cista assessment import` of `file` as the organization's assessment `risk-profile`.
+fn import(data: &std::path::Path, org: &str, file: &std::path::Path) -> std::process::Command {
+    assessment(
+        data,
+        &[
+            "import",
+            "--org",
+            org,
+            "--key",
+            "risk-profile",
+            file.to_str().unwrap(),
+        ],
+    )
+}
+
 #[test]
 fn an_assessment_file_is_imported_checked_versioned_and_exported_as_it_was() {
     let tmp = tempfile::tempdir().unwrap();
@@ -21,13 +36,8 @@ fn an_assessment_file_is_imported_checked_versioned_and_exported_as_it_was() {
     assert_eq!(org, "harbor-advisory");
     let file = tmp.path().join("risk.json");
     std::fs::write(&file, cista_core::products::assessment::RISK_PROFILE).unwrap();
-    let file = file.to_str().unwrap();
 
-    let imported = ok(assessment(
-        &data,
-        &["import", "--org", org, "--key", "risk-profile", file],
-    ))
-    .stdout;
+    let imported = ok(import(&data, org, &file)).stdout;
     assert!(
         imported.contains(
             "risk-profile version 1 of harbor-advisory (10 questions, 3 scores, 3 bands)"
@@ -42,17 +52,7 @@ fn an_assessment_file_is_imported_checked_versioned_and_exported_as_it_was() {
     broken["scores"][2]["logic"] = serde_json::json!({ "/": [100, { "var": "points.drop" }] });
     let broken_file = tmp.path().join("broken.json");
     std::fs::write(&broken_file, broken.to_string()).unwrap();
-    let refused = fails(assessment(
-        &data,
-        &[
-            "import",
-            "--org",
-            org,
-            "--key",
-            "risk-profile",
-            broken_file.to_str().unwrap(),
-        ],
-    ));
+    let refused = fails(import(&data, org, &broken_file));
     assert!(
         refused.contains("score risk: division by zero"),
         "{refused}"
@@ -75,18 +75,7 @@ fn an_assessment_file_is_imported_checked_versioned_and_exported_as_it_was() {
     assert_eq!(exported["scores"][0]["decimals"], 2);
     let export_file = tmp.path().join("exported.json");
     std::fs::write(&export_file, exported.to_string()).unwrap();
-    let again = ok(assessment(
-        &data,
-        &[
-            "import",
-            "--org",
-            org,
-            "--key",
-            "risk-profile",
-            export_file.to_str().unwrap(),
-        ],
-    ))
-    .stdout;
+    let again = ok(import(&data, org, &export_file)).stdout;
     assert!(again.contains("risk-profile version 1 of"), "{again}");
 
     let missing = fails(assessment(

@@ -18,13 +18,21 @@ pub struct Answers {
 }
 
 impl Answers {
-    /// The answers rules can read (`answers.Q`): every answered scored question. Free text is
-    /// never handed to the rules.
+    /// The answers rules can read (`answers.Q`): every scored question, an unanswered
+    /// optional one as nothing chosen (`null`, `[]`) or 0, as the publish-time ranges assume.
+    /// Free text is never handed to the rules.
     pub fn for_rules(&self, definition: &Definition) -> Map<String, Value> {
-        self.given
-            .iter()
-            .filter(|(id, _)| definition.question(id).is_some_and(|q| q.kind.is_scored()))
-            .map(|(id, v)| (id.clone(), v.clone()))
+        definition
+            .questions()
+            .filter(|q| q.kind.is_scored())
+            .map(|q| {
+                let value = self.given.get(&q.id).cloned().unwrap_or(match q.kind {
+                    QuestionKind::MultipleChoice { .. } => Value::Array(Vec::new()),
+                    QuestionKind::SingleChoice { .. } => Value::Null,
+                    _ => Value::from(0),
+                });
+                (q.id.clone(), value)
+            })
             .collect()
     }
 

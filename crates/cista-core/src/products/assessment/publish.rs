@@ -1,7 +1,7 @@
-//! Publishing an assessment through the platform's form pipeline: the definition is checked
-//! whole (structure and rules) before anything is stored, then stored in its normal form (every
-//! default spelled out) as the next immutable version of the form; reading one back checks it
-//! again, so a result always names a definition that scores.
+//! Publishing an assessment through the platform's form pipeline, which checks it whole
+//! (structure and rules) before anything is stored and stores it in its normal form (every
+//! default spelled out) as the next immutable version; reading one back checks it again, so a
+//! result always names a definition that scores.
 
 use super::{Assessment, AssessmentAction};
 use crate::platform::intake::FormProduct;
@@ -19,7 +19,8 @@ pub struct PublishedAssessment {
 impl Cista {
     /// Checks `definition` and publishes it as the next version of `org`'s assessment `key`
     /// (version 1 when new; the newest version unchanged when the definition is the same).
-    /// A definition whose rules do not hold is refused with `rules_invalid`, naming the rule.
+    /// A definition whose rules do not hold is refused with `rules_invalid`, naming the rule;
+    /// the check itself is the form pipeline's (`FormProduct::Assessment`).
     pub async fn publish_assessment(
         &self,
         actor: &Actor,
@@ -27,14 +28,10 @@ impl Cista {
         key: &str,
         definition: &serde_json::Value,
     ) -> Result<PublishedAssessment> {
-        actor.authorize_in(org, AssessmentAction::Manage)?;
-        let assessment = Assessment::parse(definition)?;
-        let normal = serde_json::to_value(&assessment.definition)
-            .map_err(|e| Error::Internal(e.to_string()))?;
         let form = self
-            .publish_form(actor, org, FormProduct::Assessment, key, &normal)
+            .publish_form(actor, org, FormProduct::Assessment, key, definition)
             .await?;
-        Ok(PublishedAssessment { form, assessment })
+        PublishedAssessment::read(form)
     }
 
     /// The newest version of `org`'s assessment `key`.
@@ -56,9 +53,16 @@ impl Cista {
             .ok_or(Error::NotFound {
                 what: "that assessment",
             })?;
+        PublishedAssessment::read(form)
+    }
+}
+
+impl PublishedAssessment {
+    /// A stored version read and checked again.
+    fn read(form: StoredForm) -> Result<Self> {
         let json: serde_json::Value = serde_json::from_str(&form.definition)
             .map_err(|e| Error::Integrity(format!("a stored assessment is not JSON: {e}")))?;
         let assessment = Assessment::parse(&json)?;
-        Ok(PublishedAssessment { form, assessment })
+        Ok(Self { form, assessment })
     }
 }

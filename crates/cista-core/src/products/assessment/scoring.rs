@@ -14,6 +14,9 @@ use serde::Serialize;
 use serde_json::{Map, Value, json};
 use std::collections::BTreeMap;
 
+/// The largest score, either side of zero, a rule may be able to produce.
+pub const MAX_SCORE: f64 = 1e12;
+
 /// The values a score can take: from `lo` to `hi`, both included.
 #[derive(Debug, Clone, Copy, PartialEq, Serialize)]
 pub struct Range {
@@ -387,6 +390,15 @@ impl Rules {
                 rule: &rule.id,
             };
             let range = env.number(&rule.logic)?;
+            // Beyond this a score loses the exactness rounding and bands rely on (and an
+            // overflowing range would compare as nothing at all).
+            for end in [range.lo, range.hi] {
+                if !end.is_finite() || end.abs() > MAX_SCORE {
+                    return Err(env.fail(format!(
+                        "the score can reach {end:e}; keep scores within ±1,000,000,000,000"
+                    )));
+                }
+            }
             // Rounding can move the ends outwards by half a unit of the last place.
             let range = Range {
                 lo: round(range.lo, rule.decimals),

@@ -345,3 +345,49 @@ proptest! {
         }
     }
 }
+
+#[test]
+fn unanswered_optional_questions_read_as_nothing_chosen_and_zero_in_rules() {
+    // Each kind of optional question, unanswered, used by a rule as an answer: the number
+    // and the scale in arithmetic, the choices in conditions.
+    let definition = json!({
+        "title": "Optional",
+        "purpose": "Testing answers left out.",
+        "sections": [{ "title": "One", "questions": [
+            { "id": "n", "text": "A number", "kind": "number", "min": 1, "max": 9 },
+            { "id": "s", "text": "A scale", "kind": "scale", "min": 1, "max": 5 },
+            { "id": "one", "text": "One", "kind": "single_choice", "options": [
+                { "id": "a", "label": "A", "points": 1 }, { "id": "b", "label": "B", "points": 2 } ] },
+            { "id": "many", "text": "Many", "kind": "multiple_choice", "options": [
+                { "id": "a", "label": "A", "points": 1 }, { "id": "b", "label": "B", "points": 2 } ] }
+        ]}],
+        "scores": [{ "id": "total", "label": "Total", "logic": { "+": [
+            { "var": "answers.n" },
+            { "var": "answers.s" },
+            { "if": [{ "==": [{ "var": "answers.one" }, "b"] }, 10, 0] },
+            { "if": [{ "in": ["b", { "var": "answers.many" }] }, 100, 0] }
+        ] } }],
+        "result": { "score": "total", "bands": [
+            { "from": 0, "to": 200, "label": "All", "client_text": "all" }
+        ]},
+        "client_sees": { "band": true }
+    });
+    let a = Assessment::parse(&definition).unwrap();
+    assert_eq!(a.rules.ranges()["total"].lo, 0.0);
+    let (_, scored) = a.evaluate(&json!({})).unwrap();
+    assert_eq!(scored.scores, vec![("total".to_owned(), 0.0)]);
+    let (_, scored) = a
+        .evaluate(&json!({ "n": 2, "s": 3, "one": "b", "many": ["a", "b"] }))
+        .unwrap();
+    assert_eq!(scored.scores, vec![("total".to_owned(), 115.0)]);
+}
+
+#[test]
+fn a_score_that_could_grow_past_what_a_number_holds_exactly_is_refused() {
+    let huge = with(
+        edges(2),
+        "/scores/0/logic",
+        json!({ "*": [{ "var": "points.n" }, 1e9, 1e9, 1e9] }),
+    );
+    assert!(refusal(huge).contains("score s: the score can reach"));
+}
