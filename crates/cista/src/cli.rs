@@ -39,7 +39,7 @@ pub struct GlobalArgs {
 pub enum Command {
     /// Run a demo: initialize the data directory if needed (local CA, certificate, key file,
     /// SQLite database), create a demo organization, print the links, and serve HTTPS.
-    Demo(ServeArgs),
+    Demo(DemoArgs),
     /// Serve HTTPS from an initialized data directory (see `init`).
     Serve(ServeArgs),
     /// Create the data directory, the local CA and server certificate, the key file and the
@@ -326,6 +326,21 @@ pub struct ServeArgs {
     /// The HTTPS listen address (overrides server.listen), e.g. 127.0.0.1:8443.
     #[arg(long, env = "CISTA_LISTEN", value_name = "ADDR:PORT")]
     pub listen: Option<String>,
+}
+
+#[derive(Debug, Args)]
+pub struct DemoArgs {
+    #[command(flatten)]
+    pub serve: ServeArgs,
+    /// How long after the demo is set up its quick poll closes, in seconds (10 to 86400): a
+    /// shorter wait for a walk-through or a browser test. Only a newly created poll uses it.
+    #[arg(
+        long,
+        default_value_t = 120,
+        value_name = "SECONDS",
+        value_parser = clap::value_parser!(u32).range(10..=86_400)
+    )]
+    pub quick_poll_seconds: u32,
 }
 
 #[derive(Debug, Args)]

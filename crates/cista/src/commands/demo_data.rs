@@ -131,7 +131,12 @@ pub fn roster() -> String {
 
 /// Imports the roster and publishes the two ballots, unless the association has units
 /// already. Returns lines to print.
-pub async fn seed(cista: &Cista, operator: &Actor, org: OrgId) -> Result<Vec<String>, Failure> {
+pub async fn seed(
+    cista: &Cista,
+    operator: &Actor,
+    org: OrgId,
+    quick_poll: Duration,
+) -> Result<Vec<String>, Failure> {
     if !cista.store().voting().units(org).await?.is_empty() {
         return Ok(vec!["reused  association (units and ballots)".to_owned()]);
     }
@@ -151,7 +156,7 @@ pub async fn seed(cista: &Cista, operator: &Actor, org: OrgId) -> Result<Vec<Str
     let now = cista.clock().now();
     seed_election(cista, operator, org, now).await?;
     seed_amendment(cista, operator, org, now).await?;
-    let poll_closes = seed_poll(cista, operator, org, now).await?;
+    let poll_closes = seed_poll(cista, operator, org, now, quick_poll).await?;
     Ok(vec![
         format!(
             "created association   {} units, {} owners (unit 508 votes on paper only)",
@@ -161,8 +166,9 @@ pub async fn seed(cista: &Cista, operator: &Actor, org: OrgId) -> Result<Vec<Str
         "created ballots       a secret board election and a recorded amendment vote, open 14 days"
             .to_owned(),
         format!(
-            "created quick poll    closes at {poll_closes} (two minutes from now); then its \
-             results, certified PDF and public bulletin appear"
+            "created quick poll    closes at {poll_closes} ({} from now); then its results, \
+             certified PDF and public bulletin appear",
+            in_words(quick_poll)
         ),
     ])
 }
@@ -312,26 +318,37 @@ const POLL_PAPER: [(&str, &str); 12] = [
     ("304", "yes"),
 ];
 
-/// A secret one-question poll that closes two minutes after the demo is set up, so a new user
-/// sees a ballot closed by the worker: its results, the certified PDF, the bulletin and a
-/// bundle to recount. Returns when it closes, in the association's time zone.
+/// How long `span` is, as the demo says it: "2 minutes", "90 seconds".
+fn in_words(span: Duration) -> String {
+    match span.whole_seconds() {
+        s if s % 60 == 0 && s > 60 => format!("{} minutes", s / 60),
+        60 => "1 minute".to_owned(),
+        s => format!("{s} seconds"),
+    }
+}
+
+/// A secret one-question poll that closes `after` the demo is set up (two minutes unless
+/// `cista demo --quick-poll-seconds` says otherwise), so a new user sees a ballot closed by
+/// the worker: its results, the certified PDF, the bulletin and a bundle to recount. Returns when it closes, in the association's time zone.
 async fn seed_poll(
     cista: &Cista,
     operator: &Actor,
     org: OrgId,
     now: cista_types::Timestamp,
+    after: Duration,
 ) -> Result<String, Failure> {
-    let closes_at = now.plus(Duration::minutes(2));
+    let closes_at = now.plus(after);
     let poll = cista
         .create_ballot(
             operator,
             org,
             BallotSettings {
                 title: "Quick poll: pool hours".to_owned(),
-                description: "A short secret poll: it closes two minutes after the demo is set \
-                              up, so the results, the certified PDF and the public bulletin can \
-                              be seen."
-                    .to_owned(),
+                description: format!(
+                    "A short secret poll: it closes {} after the demo is set up, so the \
+                     results, the certified PDF and the public bulletin can be seen.",
+                    in_words(after)
+                ),
                 opens_at: now.plus(Duration::minutes(-1)),
                 closes_at,
                 secrecy: Secrecy::Secret,

@@ -2,7 +2,7 @@
 //! files, key file, database, instance), then serve HTTPS until SIGTERM or Ctrl-C, signing
 //! audit checkpoints in the background.
 
-use crate::cli::ServeArgs;
+use crate::cli::{DemoArgs, ServeArgs};
 use crate::commands::init;
 use crate::files::write_private;
 use crate::runtime::{Failure, Runtime};
@@ -368,9 +368,9 @@ pub async fn serve(mut rt: Runtime, args: &ServeArgs) -> Result<(), Failure> {
     run_server(&rt, cista, write_turn, tls, https, None, shutdown).await
 }
 
-pub async fn demo(mut rt: Runtime, args: &ServeArgs) -> Result<(), Failure> {
+pub async fn demo(mut rt: Runtime, args: &DemoArgs) -> Result<(), Failure> {
     let shutdown = shutdown_signal()?;
-    if let Some(listen) = &args.listen {
+    if let Some(listen) = &args.serve.listen {
         rt.config.server.listen.clone_from(listen);
     }
     // The demo backs up continuously to a directory beside its data directory.
@@ -403,7 +403,8 @@ pub async fn demo(mut rt: Runtime, args: &ServeArgs) -> Result<(), Failure> {
         }
     };
     demo_people(&rt, &cista, org.id).await?;
-    let association = super::demo_data::seed(&cista, &rt.operator(), org.id).await?;
+    let quick_poll = time::Duration::seconds(i64::from(args.quick_poll_seconds));
+    let association = super::demo_data::seed(&cista, &rt.operator(), org.id, quick_poll).await?;
     if rt.config.metrics.token.is_none() && !rt.paths.metrics_token_file.exists() {
         let token: String = OsRng.bytes32().iter().map(|b| format!("{b:02x}")).collect();
         write_private(&rt.paths.metrics_token_file, token.as_bytes())?;

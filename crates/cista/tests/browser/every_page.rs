@@ -174,7 +174,7 @@ async fn links(b: &Browser, path: &str, css: &str) -> Vec<String> {
     out
 }
 
-#[tokio::test]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn every_page_fits_a_phone_and_passes_axe() {
     let Some(b) = Browser::start().await else {
         return;
@@ -295,7 +295,7 @@ async fn every_page_fits_a_phone_and_passes_axe() {
     b.driver.clone().quit().await.unwrap();
 }
 
-#[tokio::test]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_header_focus_ring_contrasts_at_least_3_to_1() {
     let Some(b) = Browser::start().await else {
         return;

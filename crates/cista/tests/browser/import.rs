@@ -27,7 +27,7 @@ async fn upload(b: &Browser, dir: &std::path::Path, name: &str, bytes: &[u8]) {
     b.click_and_wait(button).await;
 }
 
-#[tokio::test]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn spreadsheet_files_preview_with_totals_and_warnings_in_chromium() {
     let Some(b) = Browser::start().await else {
         return;

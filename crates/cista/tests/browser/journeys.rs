@@ -10,7 +10,7 @@ use thirtyfour::prelude::*;
 /// An owner of the demo who never chose a password (the demo prints links for three people).
 const PRIYA: &str = "priya@palm-court.example";
 
-#[tokio::test]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn links_lead_on_through_sign_in_and_a_first_password() {
     let Some(b) = Browser::start().await else {
         return;

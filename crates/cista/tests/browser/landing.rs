@@ -5,7 +5,7 @@
 use crate::{Browser, console_problems};
 use thirtyfour::prelude::*;
 
-#[tokio::test]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_landing_and_trust_pages_render_cleanly_in_chromium() {
     let Some(b) = Browser::start().await else {
         return;

@@ -87,7 +87,11 @@ fn screenshot_dir() -> PathBuf {
     dir
 }
 
-/// A running demo and a Chromium driving it.
+/// A running demo and a Chromium driving it. Tests that use one run on the multi-threaded
+/// runtime (`start` refuses the current-thread one): thirtyfour ends the session in `Drop` by
+/// blocking on a thread of its own, and on a current-thread runtime that blocks the very
+/// runtime its HTTP client's connection needs, a stall of two minutes per test until the
+/// client's timeout.
 struct Browser {
     driver: WebDriver,
     origin: String,
@@ -109,6 +113,11 @@ impl Browser {
             );
             return None;
         }
+        assert_eq!(
+            tokio::runtime::Handle::current().runtime_flavor(),
+            tokio::runtime::RuntimeFlavor::MultiThread,
+            "a browser test runs on #[tokio::test(flavor = \"multi_thread\")] (see `Browser`)"
+        );
         let tmp = tempfile::tempdir().unwrap();
         let data = tmp.path().join("data");
         let port = free_port();
@@ -122,6 +131,9 @@ impl Browser {
             .args(["demo", "--data-dir"])
             .arg(&data)
             .args(["--listen", &format!("127.0.0.1:{port}")])
+            // The voting test waits for the quick poll to close: time enough for its vote
+            // first (done a few seconds in), a minute less to wait than the demo's default.
+            .args(["--quick-poll-seconds", "60"])
             // Fast answers for the test; the production floor is 400 ms.
             .env("CISTA_LIMITS_AUTH_RESPONSE_FLOOR_MS", "20")
             .stdout(Stdio::piped())

@@ -5,7 +5,7 @@
 use crate::{Browser, MEMBER, OWNER, PASSWORD};
 use thirtyfour::prelude::*;
 
-#[tokio::test]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn people_and_access_flows_work_in_chromium() {
     let Some(b) = Browser::start().await else {
         return;

@@ -13,7 +13,7 @@ const SOFIA: &str = "sofia@palm-court.example";
 /// voted by its designated voter, the manager watches turnout (never counts) and enters a
 /// paper ballot, and once the quick poll closes the results, the certified PDF and the public
 /// bulletin (where the owner finds his tracker) are there. Screenshots of each are saved.
-#[tokio::test]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn association_voting_works_in_chromium() {
     let Some(b) = Browser::start().await else {
         return;
@@ -29,8 +29,8 @@ async fn association_voting_works_in_chromium() {
 
 /// Manuel's first sign-in and his ballots; his vote in the quick poll, whose tracker he keeps.
 async fn manuel_votes_in_the_quick_poll(b: &Browser) -> String {
-    // Manuel: the printed link, a password, his ballots (the quick poll first: it closes two
-    // minutes after the demo started).
+    // Manuel: the printed link, a password, his ballots (the quick poll first: it closes a
+    // minute after this test's demo started).
     b.first_sign_in(MEMBER, false).await;
     b.go("/vote").await;
     let ballots = b.main_text().await;

@@ -166,3 +166,23 @@ fn keys_rotate_while_it_serves(
         assert_eq!(ready.status(), 200);
     });
 }
+
+/// A quick poll the demo could not show closing (under ten seconds) or that would outlast a
+/// walk-through by days is refused before anything is written, naming the allowed range.
+#[test]
+fn a_quick_poll_wait_out_of_range_is_refused_before_anything_is_written() {
+    let tmp = tempfile::tempdir().unwrap();
+    let data = tmp.path().join("cista-data");
+    for seconds in ["5", "86401", "soon", "-1"] {
+        let mut command = cista(&data);
+        command.args(["demo", &format!("--quick-poll-seconds={seconds}")]);
+        let ran = command.output().unwrap();
+        let stderr = String::from_utf8_lossy(&ran.stderr);
+        assert_eq!(ran.status.code(), Some(2), "{seconds}: {stderr}");
+        assert!(
+            stderr.contains("--quick-poll-seconds"),
+            "{seconds}: {stderr}"
+        );
+        assert!(!data.exists(), "{seconds}: a refused start writes nothing");
+    }
+}
