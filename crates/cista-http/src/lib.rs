@@ -6,14 +6,16 @@
 //! - `api/`: the JSON API under `/api/` (bearer app tokens only, no cookies and so no CSRF,
 //!   JSON errors, per-route body limits, the OpenAPI document);
 //! - `ops/`: `/healthz`, `/readyz`, `/metrics` for load balancers and monitoring;
-//! - `embed/`: where the embeddable widget's surface goes (no cookies, a per-form origin
-//!   allow-list driving `frame-ancestors`, CORS and the Origin check).
+//! - `embed/`: the embeddable widget's loader, page and JSON calls (no cookies, a per-form
+//!   site allow-list driving `frame-ancestors`, CORS and the Origin check, a signed
+//!   single-use load token instead of session and CSRF token).
 //!
 //! What they share: request ids, logs, metrics and security headers (`middleware`), the one
 //! place where core errors become HTTP statuses and codes (`error`), the trust report
 //! (`trust`), and TLS serving (`tls`, `server`, `redirect`).
 
 pub mod api;
+pub mod demo_site;
 pub mod embed;
 pub mod error;
 mod fields;
@@ -46,6 +48,8 @@ pub struct DemoInfo {
 pub struct Limits {
     pub body_bytes: usize,
     pub request_timeout: Duration,
+    /// The embed surface's rate limits.
+    pub embed: embed::limits::EmbedLimits,
 }
 
 impl Default for Limits {
@@ -53,6 +57,7 @@ impl Default for Limits {
         Self {
             body_bytes: 1024 * 1024,
             request_timeout: Duration::from_secs(30),
+            embed: embed::limits::EmbedLimits::default(),
         }
     }
 }
@@ -178,6 +183,7 @@ pub fn app(state: AppState) -> Router {
     Router::new()
         .nest("/api", api::surface(&state))
         .merge(ops::surface(&state))
+        .merge(embed::surface(&state))
         .merge(web::surface(&state))
         .with_state(state)
 }

@@ -33,13 +33,18 @@ pub const HSTS: &str = "max-age=63072000; includeSubDomains";
 
 /// The CSP for a response with `nonce`. No inline script or style is allowed: scripts only
 /// with the nonce, styles only from our origin, and no framing by anyone (CSP Level 3). The
-/// web pages, the API and the operational endpoints all send it; the embed surface (see
-/// `embed`) will replace `frame-ancestors` with a form's allow-list.
+/// web pages, the API and the operational endpoints all send it; the embed surface's widget
+/// page sends `content_security_policy_framed` with its form's sites instead.
 pub fn content_security_policy(nonce: &str) -> String {
+    content_security_policy_framed(nonce, "'none'")
+}
+
+/// The same policy with `frame-ancestors` set to `ancestors` (a CSP source list).
+pub fn content_security_policy_framed(nonce: &str, ancestors: &str) -> String {
     format!(
         "default-src 'none'; script-src 'nonce-{nonce}' 'strict-dynamic'; \
          style-src 'self'; img-src 'self' data:; font-src 'self'; connect-src 'self'; \
-         form-action 'self'; frame-ancestors 'none'; base-uri 'none'; manifest-src 'self'"
+         form-action 'self'; frame-ancestors {ancestors}; base-uri 'none'; manifest-src 'self'"
     )
 }
 
@@ -186,27 +191,49 @@ async fn security_headers(State(state): State<AppState>, mut req: Request, next:
     let nonce: Arc<str> = base64::engine::general_purpose::STANDARD.encode(raw).into();
     req.extensions_mut().insert(CspNonce(nonce.clone()));
     let mut response = next.run(req).await;
-    let headers = response.headers_mut();
     let set = |headers: &mut HeaderMap, name: &'static str, value: &str| {
         if let Ok(v) = HeaderValue::from_str(value) {
             headers.insert(name, v);
         }
     };
+    // The embed surface marks the responses other sites may frame or load (see `embed`).
+    let ancestors = response
+        .extensions()
+        .get::<crate::embed::FrameAncestors>()
+        .filter(|a| !a.0.is_empty())
+        .map(crate::embed::FrameAncestors::source_list);
+    let shared = response
+        .extensions()
+        .get::<crate::embed::SharedResource>()
+        .is_some();
+    let headers = response.headers_mut();
     set(headers, "strict-transport-security", HSTS);
     set(
         headers,
         "content-security-policy",
-        &content_security_policy(&nonce),
+        &content_security_policy_framed(&nonce, ancestors.as_deref().unwrap_or("'none'")),
     );
     set(headers, "x-content-type-options", "nosniff");
     set(headers, "referrer-policy", "no-referrer");
-    set(headers, "x-frame-options", "DENY");
+    // X-Frame-Options cannot name sites; where the CSP allows framing it must not say DENY
+    // (a browser that honours both would refuse the widget everywhere).
+    if ancestors.is_none() {
+        set(headers, "x-frame-options", "DENY");
+    }
     // Turns off the XSS auditor of old browsers (OWASP HTTP headers cheat sheet): its
     // filtering could be abused to blank parts of a page or leak data across origins, and the
     // CSP above already forbids inline script.
     set(headers, "x-xss-protection", "0");
     set(headers, "cross-origin-opener-policy", "same-origin");
-    set(headers, "cross-origin-resource-policy", "same-origin");
+    set(
+        headers,
+        "cross-origin-resource-policy",
+        if shared {
+            "cross-origin"
+        } else {
+            "same-origin"
+        },
+    );
     set(
         headers,
         "permissions-policy",

@@ -82,6 +82,18 @@ async fn submission_by_id(
         .await
 }
 
+async fn submission_with_key(
+    db: &impl ConnectionTrait,
+    org: OrgId,
+    idempotency_key: &str,
+) -> Result<Option<StoredSubmission>> {
+    submission::Entity::find()
+        .filter(submission::Column::OrgId.eq(org.as_i64()))
+        .filter(submission::Column::IdempotencyKey.eq(idempotency_key))
+        .one_as(db, submission_from)
+        .await
+}
+
 async fn attachments_of(
     db: &impl ConnectionTrait,
     id: SubmissionId,
@@ -105,6 +117,14 @@ impl IntakeReads for SeaStore {
 
     async fn submission(&self, id: SubmissionId) -> Result<Option<StoredSubmission>> {
         submission_by_id(&self.db, id).await
+    }
+
+    async fn submission_by_key(
+        &self,
+        org: OrgId,
+        idempotency_key: &str,
+    ) -> Result<Option<StoredSubmission>> {
+        submission_with_key(&self.db, org, idempotency_key).await
     }
 
     async fn attachments(&self, submission: SubmissionId) -> Result<Vec<StoredAttachment>> {
@@ -162,11 +182,7 @@ impl IntakeWrites for SeaTx {
         org: OrgId,
         idempotency_key: &str,
     ) -> Result<Option<StoredSubmission>> {
-        submission::Entity::find()
-            .filter(submission::Column::OrgId.eq(org.as_i64()))
-            .filter(submission::Column::IdempotencyKey.eq(idempotency_key))
-            .one_as(&self.txn, submission_from)
-            .await
+        submission_with_key(&self.txn, org, idempotency_key).await
     }
 
     async fn insert_submission(&mut self, s: &StoredSubmission) -> Result<bool> {

@@ -43,3 +43,14 @@ pub fn free_port() -> u16 {
         .map(|a| a.port())
         .expect("a free local port")
 }
+
+/// The id of Palm Court, the organization every test server and instance starts with.
+pub async fn palm_court_id(cista: &cista_core::Cista) -> cista_types::OrgId {
+    cista
+        .store()
+        .organization_by_slug(&cista_types::OrgSlug::parse("palm-court").expect("a valid slug"))
+        .await
+        .expect("the store answers")
+        .expect("every test instance has Palm Court")
+        .id
+}

@@ -15,6 +15,7 @@ pub mod secret;
 pub mod time_zone;
 pub mod timestamp;
 pub mod voting;
+pub mod web_origin;
 pub mod words;
 
 pub use clock::{Clock, ManualClock, ShiftedClock, SystemClock};
@@ -28,6 +29,7 @@ pub use secret::Secret;
 pub use time_zone::TimeZoneName;
 pub use timestamp::Timestamp;
 pub use voting::{Tracker, UnitLabel, Weight};
+pub use web_origin::WebOrigin;
 
 /// Why a value was refused by its constructor. The message is safe to show a user: it names
 /// the rule that was broken, never echoes secrets.

@@ -3,6 +3,7 @@
 //! the stored rows and the signed checkpoints.
 
 use crate::ports::{AuditEntry, AuditHead, Store, StoredCheckpoint};
+use crate::products::assessment::audit::AssessmentAuditKind;
 use crate::products::voting::audit::VotingAuditKind;
 use crate::{Actor, Result};
 use cista_crypto::Digest32;
@@ -53,6 +54,14 @@ pub enum AuditKind {
     AttachmentStored,
     /// A kind of association voting.
     Voting(VotingAuditKind),
+    /// A kind of the embedded assessment.
+    Assessment(AssessmentAuditKind),
+}
+
+impl From<AssessmentAuditKind> for AuditKind {
+    fn from(kind: AssessmentAuditKind) -> Self {
+        Self::Assessment(kind)
+    }
 }
 
 impl From<VotingAuditKind> for AuditKind {
@@ -100,6 +109,7 @@ impl AuditKind {
             AuditKind::SubmissionReceived => "submission.received",
             AuditKind::AttachmentStored => "attachment.stored",
             AuditKind::Voting(kind) => kind.as_str(),
+            AuditKind::Assessment(kind) => kind.as_str(),
         }
     }
 }

@@ -117,7 +117,7 @@ fn check_idempotency_key(key: &str) -> Result<()> {
 
 /// `value` with every object's keys in sorted order. serde_json keeps insertion order when any
 /// crate of the build turns on its `preserve_order` feature (one does), so sorting is ours.
-fn sorted(value: &serde_json::Value) -> serde_json::Value {
+pub(crate) fn sorted(value: &serde_json::Value) -> serde_json::Value {
     match value {
         serde_json::Value::Object(map) => {
             let mut keys: Vec<&String> = map.keys().collect();
@@ -139,7 +139,7 @@ fn sorted(value: &serde_json::Value) -> serde_json::Value {
 
 /// Compact JSON with every object's keys sorted, so the same content always has the same
 /// bytes and hash.
-fn canonical(value: &serde_json::Value, field: &str, max: usize) -> Result<String> {
+pub(crate) fn canonical(value: &serde_json::Value, field: &str, max: usize) -> Result<String> {
     if !value.is_object() {
         return Err(Error::invalid(field, "must be a JSON object"));
     }
@@ -238,9 +238,55 @@ impl Cista {
         let text = canonical(payload, "payload", MAX_PAYLOAD_BYTES)?;
         let content_sha256 = Digest32::sha256(&[text.as_bytes()]);
         let form = self.published_form(org, form).await?;
+        let recording = Recording {
+            form: &form,
+            idempotency_key,
+            content_sha256,
+            payload: text,
+            audit: serde_json::Map::new(),
+        };
+        self.record_submission(actor, recording).await
+    }
+
+    /// The first receipt of the submission made with `idempotency_key` in `org`, if there is
+    /// one and it has this content; a `conflict` if it has other content.
+    pub(crate) async fn earlier_submission(
+        &self,
+        org: OrgId,
+        form: FormId,
+        idempotency_key: &str,
+        content_sha256: &Digest32,
+    ) -> Result<Option<SubmissionReceipt>> {
+        match self
+            .store()
+            .intake()
+            .submission_by_key(org, idempotency_key)
+            .await?
+        {
+            Some(first) => Ok(Some(self.replayed(first, form, content_sha256).await?)),
+            None => Ok(None),
+        }
+    }
+
+    /// Seals and records a submission in one transaction with its audit entry, or answers a
+    /// retry with the first receipt (see `submit`). Products with their own checks (the
+    /// assessment) call this after them.
+    pub(crate) async fn record_submission(
+        &self,
+        actor: &Actor,
+        recording: Recording<'_>,
+    ) -> Result<SubmissionReceipt> {
+        let Recording {
+            form,
+            idempotency_key,
+            content_sha256,
+            payload,
+            audit,
+        } = recording;
+        let org = form.org;
         let id = SubmissionId::new(self.rng().as_ref());
         let sealed = self
-            .seal_for_org(org, &payload_aad(org, id), text.as_bytes())
+            .seal_for_org(org, &payload_aad(org, id), payload.as_bytes())
             .await?;
         let now = self.clock().now();
         let submission = StoredSubmission {
@@ -263,17 +309,21 @@ impl Cista {
             tx.commit_housekeeping().await?;
             return self.replayed(first, form.id, &content_sha256).await;
         }
+        let mut details = serde_json::json!({
+            "submission": id,
+            "form": form.id,
+            "version": form.version,
+            "content_sha256": content_sha256.to_hex(),
+        });
+        if let Some(map) = details.as_object_mut() {
+            map.extend(audit);
+        }
         tx.commit(NewAuditEntry::new(
             now,
             actor,
             Some(org),
             AuditKind::SubmissionReceived,
-            serde_json::json!({
-                "submission": id,
-                "form": form.id,
-                "version": form.version,
-                "content_sha256": content_sha256.to_hex(),
-            }),
+            details,
         ))
         .await?;
         Ok(SubmissionReceipt {
@@ -333,16 +383,23 @@ impl Cista {
             .ok_or(Error::NotFound {
                 what: "that submission",
             })?;
+        let payload = self.open_payload(&stored).await?;
+        Ok((stored, payload))
+    }
+
+    /// A stored submission's payload, opened (no check of who asks: callers do that).
+    pub(crate) async fn open_payload(
+        &self,
+        stored: &StoredSubmission,
+    ) -> Result<serde_json::Value> {
         let plain = self
             .open_for_org(
-                org,
-                &payload_aad(org, id),
+                stored.org,
+                &payload_aad(stored.org, stored.id),
                 &Sealed::from_bytes(stored.sealed_payload.clone()),
             )
             .await?;
-        let payload =
-            serde_json::from_slice(&plain).map_err(|e| Error::Integrity(e.to_string()))?;
-        Ok((stored, payload))
+        serde_json::from_slice(&plain).map_err(|e| Error::Integrity(e.to_string()))
     }
 
     /// Streams a file for field `name` of a submission into the blob store and records it. A
@@ -422,6 +479,19 @@ impl Cista {
             replayed: false,
         })
     }
+}
+
+/// A submission a product has checked, ready to be sealed and recorded.
+pub(crate) struct Recording<'a> {
+    pub form: &'a StoredForm,
+    /// Unique in the organization: a second submission with it is a retry or a conflict.
+    pub idempotency_key: &'a str,
+    /// What decides whether a retry is the same submission.
+    pub content_sha256: Digest32,
+    /// The payload's text (compact JSON), sealed under the organization's data key.
+    pub payload: String,
+    /// Facts the audit entry adds to the submission's id, form, version and hash.
+    pub audit: serde_json::Map<String, serde_json::Value>,
 }
 
 /// The answer to a second upload (of bytes with this `sha256`) for a name already recorded:

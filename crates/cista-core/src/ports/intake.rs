@@ -65,6 +65,13 @@ pub trait IntakeReads: Send + Sync {
 
     async fn submission(&self, id: SubmissionId) -> Result<Option<StoredSubmission>>;
 
+    /// The submission with this idempotency key in the organization, if any.
+    async fn submission_by_key(
+        &self,
+        org: OrgId,
+        idempotency_key: &str,
+    ) -> Result<Option<StoredSubmission>>;
+
     /// A submission's attachments, by name.
     async fn attachments(&self, submission: SubmissionId) -> Result<Vec<StoredAttachment>>;
 

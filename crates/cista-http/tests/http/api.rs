@@ -8,22 +8,14 @@ use crate::voting::{import_roster, open_ballot, operator};
 use crate::{Options, TestServer};
 use cista_core::platform::access::app_tokens::{AppPurpose, AppTokenRequest};
 use cista_core::products::voting::definition::Secrecy;
-use cista_types::{OrgId, OrgSlug, Role};
+use cista_types::{OrgId, Role};
 use reqwest::StatusCode;
 use serde_json::Value;
 use time::Duration;
 
 /// The organization every test server starts with.
 async fn palm_court(server: &TestServer) -> OrgId {
-    server
-        .state
-        .cista
-        .store()
-        .organization_by_slug(&OrgSlug::parse("palm-court").unwrap())
-        .await
-        .unwrap()
-        .unwrap()
-        .id
+    cista_testkit::fixtures::palm_court_id(&server.state.cista).await
 }
 
 async fn token_for(server: &TestServer, org: OrgId) -> (cista_core::ports::AppTokenId, String) {

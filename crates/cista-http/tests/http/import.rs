@@ -10,7 +10,7 @@ use crate::web::sign_in;
 use crate::{Options, TestServer, csrf_in, on_postgres};
 use cista_core::Cista;
 use cista_store::Target;
-use cista_types::{OrgId, OrgSlug, PhoneRegion, Role, SubjectCode};
+use cista_types::{OrgId, PhoneRegion, Role, SubjectCode};
 use reqwest::multipart::{Form, Part};
 use reqwest::{Client, StatusCode};
 
@@ -25,13 +25,7 @@ const EUROPEAN: &str = "unit;weight;first_name;last_name;email;phone\r\n\
     104;25;Oscar;B\u{430}ker;oscar.b@palm.example;\r\n";
 
 async fn palm_court(cista: &Cista) -> OrgId {
-    cista
-        .store()
-        .organization_by_slug(&OrgSlug::parse("palm-court").unwrap())
-        .await
-        .unwrap()
-        .unwrap()
-        .id
+    cista_testkit::fixtures::palm_court_id(cista).await
 }
 
 async fn upload(

@@ -9,6 +9,7 @@
 
 mod access;
 mod api;
+mod embed;
 mod errors;
 mod headers;
 mod import;

@@ -15,20 +15,14 @@ use crate::{Options, TestServer, csrf_in};
 use cista_core::platform::notices::Notice;
 use cista_core::products::voting::VotingNotice;
 use cista_core::products::voting::definition::Secrecy;
-use cista_types::{BallotId, OrgId, OrgSlug, Role, UnitId};
+use cista_types::{BallotId, OrgId, Role, UnitId};
 use reqwest::{Client, StatusCode};
 use time::Duration;
 
 async fn palm_court() -> (TestServer, OrgId) {
     let server = TestServer::start(Options::default()).await;
     let cista = &server.state.cista;
-    let org = cista
-        .store()
-        .organization_by_slug(&OrgSlug::parse("palm-court").unwrap())
-        .await
-        .unwrap()
-        .unwrap()
-        .id;
+    let org = cista_testkit::fixtures::palm_court_id(cista).await;
     import_roster(cista, org).await;
     (server, org)
 }

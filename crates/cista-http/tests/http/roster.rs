@@ -13,7 +13,7 @@ use cista_core::ports::VoteOrigin;
 use cista_core::products::voting::cast::CastRequest;
 use cista_core::products::voting::definition::Secrecy;
 use cista_store::Target;
-use cista_types::{BallotId, OrgId, OrgSlug, Role, UnitId};
+use cista_types::{BallotId, OrgId, Role, UnitId};
 use reqwest::StatusCode;
 use time::Duration;
 
@@ -28,13 +28,7 @@ const ROSTER: &str = "unit,weight,first_name,last_name,email,phone,designated_vo
     402,,Raj,Shah,raj@palm.example,,,\n";
 
 async fn palm_court(cista: &Cista) -> OrgId {
-    cista
-        .store()
-        .organization_by_slug(&OrgSlug::parse("palm-court").unwrap())
-        .await
-        .unwrap()
-        .unwrap()
-        .id
+    cista_testkit::fixtures::palm_court_id(cista).await
 }
 
 async fn with_roster(target: Option<Target>) -> (TestServer, OrgId) {

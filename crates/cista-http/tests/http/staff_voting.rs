@@ -18,7 +18,7 @@ use crate::web::{between, post, sign_in};
 use cista_core::Cista;
 use cista_core::ports::VoteOrigin;
 use cista_core::products::voting::cast::CastRequest;
-use cista_types::{BallotId, OrgId, OrgSlug, Role, UnitId};
+use cista_types::{BallotId, OrgId, Role, UnitId};
 use reqwest::Client;
 use reqwest::multipart::{Form, Part};
 
@@ -26,13 +26,7 @@ const UNITS: &str = "/admin/palm-court/units";
 const BALLOTS: &str = "/admin/palm-court/ballots";
 
 async fn palm_court(cista: &Cista) -> OrgId {
-    cista
-        .store()
-        .organization_by_slug(&OrgSlug::parse("palm-court").unwrap())
-        .await
-        .unwrap()
-        .unwrap()
-        .id
+    cista_testkit::fixtures::palm_court_id(cista).await
 }
 
 /// Someone with `role` in Palm Court, signed in.

@@ -9,6 +9,7 @@ pub mod blobs;
 pub mod configtest;
 pub mod crash;
 pub mod demo_data;
+pub mod demo_firm;
 pub mod erase;
 pub mod init;
 pub mod keys;

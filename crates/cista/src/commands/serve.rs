@@ -303,6 +303,7 @@ async fn run_server(
         limits: Limits {
             body_bytes: rt.config.server.body_limit_bytes,
             request_timeout: Duration::from_secs(rt.config.server.request_timeout_secs.max(1)),
+            ..Limits::default()
         },
         auth_limiter: AuthLimiter::new(AuthLimits {
             per_minute: rt.config.limits.auth_per_minute,
@@ -404,7 +405,8 @@ pub async fn demo(mut rt: Runtime, args: &DemoArgs) -> Result<(), Failure> {
     };
     demo_people(&rt, &cista, org.id).await?;
     let quick_poll = time::Duration::seconds(i64::from(args.quick_poll_seconds));
-    let association = super::demo_data::seed(&cista, &rt.operator(), org.id, quick_poll).await?;
+    let mut association =
+        super::demo_data::seed(&cista, &rt.operator(), org.id, quick_poll).await?;
     if rt.config.metrics.token.is_none() && !rt.paths.metrics_token_file.exists() {
         let token: String = OsRng.bytes32().iter().map(|b| format!("{b:02x}")).collect();
         write_private(&rt.paths.metrics_token_file, token.as_bytes())?;
@@ -416,13 +418,31 @@ pub async fn demo(mut rt: Runtime, args: &DemoArgs) -> Result<(), Failure> {
         .local_addr()
         .map_err(|e| Failure(format!("listener: {e}")))?;
     let origin = public_origin(&rt, bound)?;
-    let links = demo_links(&rt, &cista, org.id, &origin).await?;
+    // The advisory firm and its own web site, on the two ports after Cista's.
+    let sites = super::demo_firm::FirmSites::bind(bound)?;
+    let (listed, unlisted) = (sites.listed_origin()?, sites.unlisted_origin()?);
+    let (firm, firm_lines) = super::demo_firm::seed(&rt, &cista, &listed).await?;
+    association.extend(firm_lines);
+    let mut links = demo_links(&rt, &cista, org.id, &origin).await?;
+    links.extend(super::demo_firm::advisor_link(&rt, &cista, firm, &origin).await?);
     print_demo_guide(&rt, &done.lines, org_created, &association, &origin, &links);
+    println!();
+    println!("Harbor Advisory's embedded assessment (Ada Brooks, its advisor, signs in above):");
+    println!("  The firm's web site     {listed}/   (the widget: answer, send, see your profile)");
+    println!(
+        "  A site not on its list  {unlisted}/   (the browser refuses the widget; so does Cista)"
+    );
     println!("Press Ctrl-C to stop.");
     let demo = Some(DemoInfo {
         organization: DEMO_ORG_NAME.to_owned(),
         outbox_dir: Some(rt.paths.outbox_dir.clone()),
     });
+    let (stop_sites, sites_stop) = tokio::sync::watch::channel(false);
+    sites.spawn(&tls, &origin, &sites_stop);
+    let shutdown = async move {
+        shutdown.await;
+        let _ = stop_sites.send(true);
+    };
     run_server(&rt, cista, done.write_turn, tls, https, demo, shutdown).await
 }
 

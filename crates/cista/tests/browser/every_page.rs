@@ -174,6 +174,15 @@ async fn links(b: &Browser, path: &str, css: &str) -> Vec<String> {
     out
 }
 
+/// The demo firm's widget page (opened on its own, as its iframe shows it), and its refusal.
+async fn widget_pages(b: &Browser, failures: &mut Vec<String>) {
+    let site = b.firm_site.replace(':', "%3A").replace('/', "%2F");
+    for origin in [site.as_str(), "https%3A%2F%2Fevil.example"] {
+        let path = format!("/w/harbor-advisory/risk-profile?origin={origin}");
+        check(b, &path, failures).await;
+    }
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn every_page_fits_a_phone_and_passes_axe() {
     let Some(b) = Browser::start().await else {
@@ -197,6 +206,7 @@ async fn every_page_fits_a_phone_and_passes_axe() {
     ] {
         check(&b, path, &mut failures).await;
     }
+    widget_pages(&b, &mut failures).await;
 
     // An owner of units.
     b.first_sign_in(MEMBER, false).await;

@@ -18,6 +18,7 @@ mod journeys;
 mod landing;
 mod people;
 mod voting;
+mod widget;
 
 use base64::Engine as _;
 use sha2::Digest as _;
@@ -98,6 +99,9 @@ struct Browser {
     /// The demo's printed sign-in links, by email address (what a person copies from the
     /// terminal).
     sign_in_links: Vec<(String, String)>,
+    /// The demo firm's own web site (its form lists it) and a site its form does not list.
+    firm_site: String,
+    other_site: String,
     shots: PathBuf,
     _server: KillOnDrop,
     _chromedriver: KillOnDrop,
@@ -144,10 +148,24 @@ impl Browser {
         let server = KillOnDrop(server);
         let mut lines = BufReader::new(stdout).lines();
         let mut sign_in_links = Vec::new();
+        let (mut firm_site, mut other_site) = (String::new(), String::new());
         for line in lines.by_ref() {
             let line = line.unwrap();
             if line.contains("Press Ctrl-C") {
                 break;
+            }
+            // "  The firm's web site     https://localhost:PORT/   (…)"
+            let url = || {
+                line.split_whitespace()
+                    .find(|w| w.starts_with("https://"))
+                    .unwrap_or("")
+                    .trim_end_matches('/')
+                    .to_owned()
+            };
+            if line.contains("The firm's web site") {
+                firm_site = url();
+            } else if line.contains("A site not on its list") {
+                other_site = url();
             }
             // "  Name, role (email): https://…/i/…"
             if let Some((who, link)) = line.split_once("): ")
@@ -203,6 +221,8 @@ impl Browser {
             driver: driver.expect("chromedriver did not start"),
             origin: format!("https://localhost:{port}"),
             sign_in_links,
+            firm_site,
+            other_site,
             shots: screenshot_dir(),
             _server: server,
             _chromedriver: chromedriver,

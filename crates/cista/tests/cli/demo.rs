@@ -28,6 +28,14 @@ fn the_demo_serves_then_reuses_its_data() {
         printed.contains("created organization    Palm Court Condominium Association"),
         "{printed}"
     );
+    assert!(
+        printed.contains("created organization    Harbor Advisory (an advisory firm)"),
+        "{printed}"
+    );
+    assert!(
+        printed.contains("The firm's web site     https://localhost:"),
+        "{printed}"
+    );
 
     let http = client(&data, port);
     the_pages_trust_report_and_metrics_answer(&runtime, &http, &data, port);
@@ -51,8 +59,10 @@ fn the_demo_serves_then_reuses_its_data() {
     // links are printed, the roster import, the election (created, one contest, published),
     // the amendment vote (created, two contests, published), the quick poll (created, one
     // contest, published, and its paper in two envelopes: twelve outer envelopes checked in,
-    // one batch opened, twelve inner ballots entered), two re-wrap batches, and (second run)
-    // three fresh links again for people who had not set a password.
+    // one batch opened, twelve inner ballots entered), the advisory firm (the organization,
+    // its advisor's invitation and fresh link, its assessment published), two re-wrap
+    // batches, and (second run) four fresh links again for people who had not set a password
+    // (the assessment is not published again: the same definition, the same site).
     let mut verify = cista(&data);
     verify.args(["audit", "verify"]);
     let ran = crate::ok(verify);
@@ -65,7 +75,7 @@ fn the_demo_serves_then_reuses_its_data() {
         .unwrap();
     assert_eq!(
         entries,
-        4 + 1 + 2 + 3 + 1 + 3 + 4 + 3 + (12 + 1 + 12) + 2 + 3,
+        4 + 1 + 2 + 3 + 1 + 3 + 4 + 3 + (12 + 1 + 12) + 4 + 2 + 4,
         "{}",
         ran.stdout
     );
@@ -151,9 +161,10 @@ fn keys_rotate_while_it_serves(
     let mut rotate = cista(data);
     rotate.args(["keys", "rotate"]);
     let rotated = crate::ok(rotate).stdout;
-    // signing key, three instance keys, the organization's data key, and forty people's own
-    // keys in the vault (the manager and the association's 39 owners)
-    assert!(rotated.contains("re-wrapped 45 stored keys"), "{rotated}");
+    // signing key, three instance keys, the two organizations' data keys (the association
+    // and the advisory firm), and 41 people's own keys in the vault (the manager, the
+    // association's 39 owners and the firm's advisor)
+    assert!(rotated.contains("re-wrapped 47 stored keys"), "{rotated}");
     let after = keys_status();
     assert_ne!(active_kek(&after), old_kek);
     assert!(after.contains(&format!("retired    {old_kek}")), "{after}");

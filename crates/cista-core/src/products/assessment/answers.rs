@@ -72,9 +72,27 @@ impl Answers {
             if let Some(p) = scored {
                 points.insert(question.id.clone(), p);
             }
-            given.insert(question.id.clone(), value.clone());
+            // A number is kept in one form (45, not 45.0), so the same answers always have
+            // the same bytes and hash, whoever sent them.
+            let kept = match scored {
+                Some(n) if question.kind.is_numeric() => normal_number(n),
+                _ => value.clone(),
+            };
+            given.insert(question.id.clone(), kept);
         }
         Ok(Self { given, points })
+    }
+}
+
+/// The largest magnitude below which every whole number is exact in an `f64` (2^53).
+const MAX_EXACT: f64 = 9_007_199_254_740_992.0;
+
+/// `n` as JSON: a whole number as an integer, anything else as it is.
+fn normal_number(n: f64) -> Value {
+    if n.fract() == 0.0 && n.abs() <= MAX_EXACT {
+        Value::from(n as i64)
+    } else {
+        Value::from(n)
     }
 }
 
@@ -140,8 +158,15 @@ fn points_of(question: &Question, value: &Value) -> Result<Option<f64>, Assessme
             Ok(Some(n))
         }
         QuestionKind::Scale { min, max, .. } => {
+            // 7 or 7.0 (a form's number field, a script's arithmetic): the same point.
             let n = value
                 .as_i64()
+                .or_else(|| {
+                    value
+                        .as_f64()
+                        .filter(|f| f.fract() == 0.0 && f.abs() <= MAX_EXACT)
+                        .map(|f| f as i64)
+                })
                 .ok_or_else(|| fail("choose a point on the scale"))?;
             if n < *min || n > *max {
                 return Err(AssessmentError::answer(

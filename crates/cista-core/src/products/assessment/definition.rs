@@ -5,6 +5,7 @@
 //! versions it). Pure code: no store, no clock.
 
 use super::error::AssessmentError;
+use cista_types::WebOrigin;
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeSet;
 
@@ -16,6 +17,8 @@ pub const MAX_QUESTIONS: usize = 200;
 pub const MAX_OPTIONS: usize = 50;
 /// The longest answer a short-text question may allow, in characters.
 pub const MAX_SHORT_TEXT: u32 = 2000;
+/// The most sites one assessment may be embedded on.
+pub const MAX_ORIGINS: usize = 20;
 /// The most computed scores and bands.
 pub const MAX_SCORES: usize = 50;
 pub const MAX_BANDS: usize = 50;
@@ -34,6 +37,20 @@ pub struct Definition {
     pub result: ResultBands,
     /// What the client sees after submitting.
     pub client_sees: ClientView,
+    /// Where the widget may be used. Without it, nowhere: the form can only be previewed.
+    #[serde(default)]
+    pub embed: Embedding,
+}
+
+/// The sites allowed to embed the widget: each an HTTPS origin (`https://www.example.com`).
+/// They become the embed page's `frame-ancestors`, the submit call's CORS answer and the
+/// `Origin` check of every widget request; they are part of the published version, so which
+/// sites were allowed when is in the form's history.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Embedding {
+    #[serde(default)]
+    pub allowed_origins: Vec<WebOrigin>,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -224,6 +241,23 @@ impl Definition {
                 }
                 check_question(question)?;
             }
+        }
+        let origins = &self.embed.allowed_origins;
+        if origins.len() > MAX_ORIGINS {
+            return Err(AssessmentError::rules(
+                "embed",
+                format!("list at most {MAX_ORIGINS} sites"),
+            ));
+        }
+        if let Some(twice) = origins
+            .iter()
+            .enumerate()
+            .find(|(i, o)| origins.iter().skip(i + 1).any(|other| other == *o))
+        {
+            return Err(AssessmentError::rules(
+                "embed",
+                format!("{} is listed twice", twice.1),
+            ));
         }
         if self.scores.is_empty() || self.scores.len() > MAX_SCORES {
             return Err(AssessmentError::rules(

@@ -42,8 +42,12 @@ impl Cista {
         key: &str,
     ) -> Result<PublishedAssessment> {
         actor.authorize_in(org, AssessmentAction::Manage)?;
-        let form = self
-            .store()
+        PublishedAssessment::read(self.newest_assessment(org, key).await?)
+    }
+
+    /// The newest published version of `org`'s assessment `key`, unchecked.
+    pub(crate) async fn newest_assessment(&self, org: OrgId, key: &str) -> Result<StoredForm> {
+        self.store()
             .intake()
             .form_versions(org, key)
             .await?
@@ -52,14 +56,13 @@ impl Cista {
             .find(|f| f.product == FormProduct::Assessment.as_str())
             .ok_or(Error::NotFound {
                 what: "that assessment",
-            })?;
-        PublishedAssessment::read(form)
+            })
     }
 }
 
 impl PublishedAssessment {
     /// A stored version read and checked again.
-    fn read(form: StoredForm) -> Result<Self> {
+    pub fn read(form: StoredForm) -> Result<Self> {
         let json: serde_json::Value = serde_json::from_str(&form.definition)
             .map_err(|e| Error::Integrity(format!("a stored assessment is not JSON: {e}")))?;
         let assessment = Assessment::parse(&json)?;

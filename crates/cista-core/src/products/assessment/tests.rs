@@ -391,3 +391,102 @@ fn a_score_that_could_grow_past_what_a_number_holds_exactly_is_refused() {
     );
     assert!(refusal(huge).contains("score s: the score can reach"));
 }
+
+/// A change to a definition, named.
+type Change = (&'static str, fn(&mut Value));
+
+#[test]
+fn the_rules_hash_follows_scoring_not_wording() {
+    let base: Value = serde_json::from_str(RISK_PROFILE).unwrap();
+    let hash = |d: &Value| Assessment::parse(d).unwrap().rules_sha256();
+    let first = hash(&base);
+    assert_eq!(first, hash(&base), "deterministic");
+    for (path, value) in [
+        ("/title", json!("Another title")),
+        ("/sections/0/questions/0/text", json!("Reworded?")),
+        ("/result/bands/0/client_text", json!("Reworded.")),
+        ("/embed/allowed_origins", json!(["https://other.example"])),
+    ] {
+        assert_eq!(hash(&with(base.clone(), path, value)), first, "{path}");
+    }
+    let changes: [Change; 3] = [
+        ("an option's points", |d| {
+            d["sections"][0]["questions"][0]["options"][0]["points"] = json!(0.5)
+        }),
+        ("a band's label", |d| {
+            d["result"]["bands"][0]["label"] = json!("Careful")
+        }),
+        ("a score's rounding", |d| {
+            d["scores"][0]["decimals"] = json!(1)
+        }),
+    ];
+    for (what, change) in changes {
+        let mut changed = base.clone();
+        change(&mut changed);
+        assert_ne!(hash(&changed), first, "{what}");
+    }
+}
+
+#[test]
+fn embedding_sites_are_https_origins_listed_once() {
+    let base: Value = serde_json::from_str(RISK_PROFILE).unwrap();
+    let parsed = Assessment::parse(&with(
+        base.clone(),
+        "/embed/allowed_origins",
+        json!(["https://A.example/", "https://b.example:8444"]),
+    ))
+    .unwrap();
+    let origins: Vec<&str> = parsed
+        .definition
+        .embed
+        .allowed_origins
+        .iter()
+        .map(|o| o.as_str())
+        .collect();
+    assert_eq!(origins, ["https://a.example", "https://b.example:8444"]);
+    let refused = |origins: Value| {
+        Assessment::parse(&with(base.clone(), "/embed/allowed_origins", origins))
+            .unwrap_err()
+            .to_string()
+    };
+    assert!(refused(json!(["http://a.example"])).contains("https://"));
+    assert!(refused(json!(["https://a.example/page"])).contains("without a path"));
+    assert!(
+        refused(json!(["https://a.example", "https://A.example/"]))
+            .contains("embed: https://a.example is listed twice")
+    );
+    let many: Vec<String> = (0..21).map(|i| format!("https://s{i}.example")).collect();
+    assert!(refused(json!(many)).contains("at most 20"));
+    // Without the list, nowhere.
+    let mut none = base;
+    none.as_object_mut().unwrap().remove("embed");
+    let parsed = Assessment::parse(&none).unwrap();
+    assert!(parsed.definition.embed.allowed_origins.is_empty());
+}
+
+#[test]
+fn whole_numbers_are_read_and_kept_in_one_form() {
+    let a = risk_profile();
+    let as_int = json!({
+        "horizon": "over_7", "income": "steady", "reserve": "over_3", "age": 45,
+        "drop": "hold", "experience": "some", "goals": ["growth"], "comfort": 7
+    });
+    let mut as_float = as_int.clone();
+    as_float["age"] = json!(45.0);
+    as_float["comfort"] = json!(7.0);
+    let (int_answers, int_scored) = a.evaluate(&as_int).unwrap();
+    let (float_answers, float_scored) = a.evaluate(&as_float).unwrap();
+    assert_eq!(int_scored, float_scored);
+    assert_eq!(int_answers.given, float_answers.given, "kept as 45 and 7");
+    assert_eq!(
+        serde_json::to_string(&float_answers.given["comfort"]).unwrap(),
+        "7"
+    );
+    let mut half = as_int;
+    half["comfort"] = json!(7.5);
+    let refused = a.evaluate(&half).unwrap_err().to_string();
+    assert!(
+        refused.contains("comfort: choose a point on the scale"),
+        "{refused}"
+    );
+}

@@ -9,10 +9,13 @@ const STYLESHEET: &str = concat!(
     include_str!("../../../static/app.css"),
     include_str!("../../../static/vote.css"),
     include_str!("../../../static/staff.css"),
+    include_str!("../../../static/widget.css"),
 );
 const FAVICON: &str = include_str!("../../../static/favicon.svg");
 /// The one page script (see its header): loaded with the CSP nonce, never inline.
 const SCRIPT: &str = include_str!("../../../static/forms.js");
+/// The widget page's script (sizing and messages to the firm's page; see its header).
+const EMBED_SCRIPT: &str = include_str!("../../../static/embed.js");
 
 fn cached(content_type: &'static str, body: &'static str) -> impl IntoResponse {
     (
@@ -37,4 +40,8 @@ pub async fn favicon() -> impl IntoResponse {
 
 pub async fn script() -> impl IntoResponse {
     cached("text/javascript; charset=utf-8", SCRIPT)
+}
+
+pub async fn embed_script() -> impl IntoResponse {
+    cached("text/javascript; charset=utf-8", EMBED_SCRIPT)
 }

@@ -67,6 +67,7 @@ pub fn routes(state: &AppState) -> Router<AppState> {
         .route("/static/app.css", get(assets::stylesheet))
         .route("/static/favicon.svg", get(assets::favicon))
         .route("/static/forms.js", get(assets::script))
+        .route("/static/embed.js", get(assets::embed_script))
         .route("/sign-out", post(auth::sign_out))
         .route("/sign-out/everywhere", post(auth::sign_out_everywhere))
         .route("/me", get(account::me))

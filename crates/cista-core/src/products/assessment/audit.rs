@@ -1,0 +1,19 @@
+//! The embedded assessment's audit kinds. They fold into the platform's `AuditKind` through one
+//! `From`. The string forms are stored and hashed into the audit log: never rename one.
+
+/// What happened in the embedded assessment (its results are the platform's
+/// `submission.received`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum AssessmentAuditKind {
+    /// A widget was refused: a site not on the form's list, or a bad or expired load token.
+    WidgetRefused,
+}
+
+impl AssessmentAuditKind {
+    /// The stored form, `subject.verb`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::WidgetRefused => "widget.refused",
+        }
+    }
+}

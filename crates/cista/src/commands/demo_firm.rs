@@ -1,0 +1,183 @@
+//! The demo's advisory firm (the embedded assessment): **Harbor Advisory**, its advisor (a
+//! printed sign-in link), its published "Investment risk profile", and its own web site on
+//! two more HTTPS origins of the demo: one the form lists (the widget appears and works) and
+//! one it does not (the browser refuses the frame, and Cista refuses a direct call).
+
+use crate::runtime::{Failure, Runtime};
+use cista_core::Cista;
+use cista_core::platform::access::invitations::Invitee;
+use cista_core::ports::AccountStatus;
+use cista_core::products::assessment::RISK_PROFILE;
+use cista_http::TlsSettings;
+use cista_http::demo_site::FirmSite;
+use cista_types::{Email, OrgId, OrgName, OrgSlug, PersonName, Role, TimeZoneName, WebOrigin};
+use std::net::{SocketAddr, TcpListener};
+
+pub const FIRM_NAME: &str = "Harbor Advisory";
+pub const FIRM_SLUG: &str = "harbor-advisory";
+pub const FORM_KEY: &str = "risk-profile";
+const ADVISOR: (&str, &str, &str) = ("Ada", "Brooks", "advisor@harbor-advisory.example");
+
+/// The firm's two sites, bound: the one its form lists and one it does not.
+#[derive(Debug)]
+pub struct FirmSites {
+    pub listed: TcpListener,
+    pub unlisted: TcpListener,
+}
+
+impl FirmSites {
+    /// Binds the ports after Cista's own (8444 and 8445 beside 8443), or any free ports when
+    /// Cista's was chosen by the system (port 0).
+    pub fn bind(cista: SocketAddr) -> Result<Self, Failure> {
+        let next = |by: u16| {
+            let port = if cista.port() == 0 {
+                0
+            } else {
+                cista.port().saturating_add(by)
+            };
+            let addr = SocketAddr::new(cista.ip(), port);
+            TcpListener::bind(addr).map_err(|e| {
+                Failure(format!(
+                    "cannot listen on {addr} for the demo firm's web site: {e}; the demo uses \
+                     the two ports after --listen's"
+                ))
+            })
+        };
+        Ok(Self {
+            listed: next(1)?,
+            unlisted: next(2)?,
+        })
+    }
+
+    fn origin(listener: &TcpListener) -> Result<String, Failure> {
+        let port = listener
+            .local_addr()
+            .map_err(|e| Failure(format!("listener: {e}")))?
+            .port();
+        Ok(format!("https://localhost:{port}"))
+    }
+
+    pub fn listed_origin(&self) -> Result<String, Failure> {
+        Self::origin(&self.listed)
+    }
+
+    pub fn unlisted_origin(&self) -> Result<String, Failure> {
+        Self::origin(&self.unlisted)
+    }
+
+    /// Serves both sites until `shutdown` says so.
+    pub fn spawn(
+        self,
+        tls: &TlsSettings,
+        cista_origin: &str,
+        shutdown: &tokio::sync::watch::Receiver<bool>,
+    ) {
+        for (listener, listed) in [(self.listed, true), (self.unlisted, false)] {
+            let site = FirmSite {
+                cista_origin: cista_origin.to_owned(),
+                form: format!("{FIRM_SLUG}/{FORM_KEY}"),
+                listed,
+            };
+            let tls = tls.clone();
+            let mut stop = shutdown.clone();
+            tokio::spawn(async move {
+                let stopped = async move {
+                    let _ = stop.wait_for(|s| *s).await;
+                };
+                if let Err(e) = cista_http::demo_site::serve(listener, &tls, site, stopped).await {
+                    tracing::error!(error = %e, "the demo firm's web site stopped");
+                }
+            });
+        }
+    }
+}
+
+/// Creates the firm, its advisor and its assessment once (later runs find them; the
+/// assessment gets a new version only if the firm's site moved to another port). Returns the
+/// lines the demo prints about it.
+pub async fn seed(
+    rt: &Runtime,
+    cista: &Cista,
+    listed_origin: &str,
+) -> Result<(OrgId, Vec<String>), Failure> {
+    let operator = rt.operator();
+    let slug = OrgSlug::parse(FIRM_SLUG)?;
+    let (org, created) = match cista.store().organization_by_slug(&slug).await? {
+        Some(org) => (org, false),
+        None => {
+            let org = cista
+                .create_organization_with(
+                    &operator,
+                    OrgName::parse(FIRM_NAME)?,
+                    slug,
+                    TimeZoneName::parse("America/New_York")?,
+                    None,
+                )
+                .await?;
+            (org, true)
+        }
+    };
+    let (first, last, email) = ADVISOR;
+    let invitee = Invitee {
+        first_name: PersonName::parse(first)?,
+        last_name: PersonName::parse(last)?,
+        email: Email::parse(email)?,
+        phone: None,
+        role: Role::Advisor,
+    };
+    match cista.invite(&operator, org.id, invitee).await {
+        Ok(_) | Err(cista_core::Error::Conflict(_)) => {}
+        Err(e) => return Err(e.into()),
+    }
+    let mut definition: serde_json::Value = serde_json::from_str(RISK_PROFILE)
+        .map_err(|e| Failure(format!("the demo's assessment: {e}")))?;
+    let site = WebOrigin::parse(listed_origin)?;
+    if let Some(fields) = definition.as_object_mut() {
+        fields.insert(
+            "embed".to_owned(),
+            serde_json::json!({ "allowed_origins": [site.as_str()] }),
+        );
+    }
+    let published = cista
+        .publish_assessment(&operator, org.id, FORM_KEY, &definition)
+        .await?;
+    Ok((
+        org.id,
+        vec![
+            format!(
+                "{} organization    {FIRM_NAME} (an advisory firm)",
+                if created { "created" } else { "reused " }
+            ),
+            format!(
+                "published assessment  Investment risk profile, version {}, embeddable on {listed_origin} only",
+                published.form.version
+            ),
+        ],
+    ))
+}
+
+/// The advisor's sign-in line, as `demo_links` prints the others.
+pub async fn advisor_link(
+    rt: &Runtime,
+    cista: &Cista,
+    org: OrgId,
+    origin: &str,
+) -> Result<Option<String>, Failure> {
+    let operator = rt.operator();
+    let (_, _, email) = ADVISOR;
+    let Some(subject) = cista.subject_for_email(&operator, email).await? else {
+        return Ok(None);
+    };
+    let invited = cista
+        .store()
+        .account(subject)
+        .await?
+        .is_some_and(|a| a.status == AccountStatus::Invited);
+    let who = "Ada Brooks, advisor at Harbor Advisory";
+    Ok(Some(if invited {
+        let link = cista.resend_invitation(&operator, org, subject).await?;
+        format!("{who} ({email}): {link}")
+    } else {
+        format!("{who} ({email}): has a password; sign in at {origin}/sign-in")
+    }))
+}
