@@ -26,20 +26,22 @@ pub struct FirmSites {
 }
 
 impl FirmSites {
-    /// Binds the ports after Cista's own (8444 and 8445 beside 8443), or any free ports when
-    /// Cista's was chosen by the system (port 0).
+    /// Binds the two ports after Cista's own (8444 and 8445 beside 8443); a port that is taken
+    /// (or Cista's chosen by the system) gives way to one the system chooses. The demo prints
+    /// the addresses it got, and the form lists the one the firm's site got.
     pub fn bind(cista: SocketAddr) -> Result<Self, Failure> {
         let next = |by: u16| {
-            let port = if cista.port() == 0 {
-                0
+            let wanted = SocketAddr::new(cista.ip(), cista.port().saturating_add(by));
+            let any = SocketAddr::new(cista.ip(), 0);
+            let bound = if cista.port() == 0 {
+                TcpListener::bind(any)
             } else {
-                cista.port().saturating_add(by)
+                TcpListener::bind(wanted).or_else(|_| TcpListener::bind(any))
             };
-            let addr = SocketAddr::new(cista.ip(), port);
-            TcpListener::bind(addr).map_err(|e| {
+            bound.map_err(|e| {
                 Failure(format!(
-                    "cannot listen on {addr} for the demo firm's web site: {e}; the demo uses \
-                     the two ports after --listen's"
+                    "cannot listen on {} for the demo firm's web site: {e}",
+                    cista.ip()
                 ))
             })
         };
