@@ -182,6 +182,22 @@ async fn only_listed_sites_load_it(
         .unwrap_err();
     assert_eq!(e.code(), "not_found");
     assert_eq!(h.store.audit_head().await.unwrap().size, head + 4);
+    // A record form of the same organization is no assessment to a widget.
+    let record_form = cista
+        .publish_form(
+            &Actor::operator("test"),
+            org,
+            cista_core::platform::intake::FormProduct::Collection,
+            "field-records",
+            &json!({ "v": 1 }),
+        )
+        .await
+        .unwrap();
+    let e = cista
+        .embeddable(org, record_form.id, Some(SITE))
+        .await
+        .unwrap_err();
+    assert_eq!(e.code(), "not_found", "{e}");
     let refusal = h.store.audit_entries(head, 1).await.unwrap();
     assert_eq!(refusal[0].kind, "widget.refused");
     assert!(

@@ -197,10 +197,12 @@ impl Cista {
         form: FormId,
         origin: Option<&str>,
     ) -> Result<(PublishedAssessment, WebOrigin)> {
-        let published = PublishedAssessment::read(self.published_form(org, form).await?)?;
-        if published.form.product != FormProduct::Assessment.as_str() {
-            return Err(Error::NotFound { what: "that form" });
-        }
+        // Another product's form (a record form) is no assessment to a widget: not found,
+        // before its definition is read as one.
+        let stored = Some(self.published_form(org, form).await?)
+            .filter(|f| f.product == FormProduct::Assessment.as_str())
+            .ok_or(Error::NotFound { what: "that form" })?;
+        let published = PublishedAssessment::read(stored)?;
         let refused = || AssessmentError::OriginNotAllowed {
             origin: origin
                 .unwrap_or("a page that did not say where it is")
