@@ -127,6 +127,22 @@ impl IntakeReads for SeaStore {
         submission_with_key(&self.db, org, idempotency_key).await
     }
 
+    async fn submissions_of(
+        &self,
+        org: OrgId,
+        forms: &[FormId],
+        limit: u64,
+    ) -> Result<Vec<StoredSubmission>> {
+        submission::Entity::find()
+            .filter(submission::Column::OrgId.eq(org.as_i64()))
+            .filter(submission::Column::FormId.is_in(forms.iter().map(FormId::as_i64)))
+            .order_by_desc(submission::Column::ReceivedAt)
+            .order_by_desc(submission::Column::Id)
+            .limit(limit)
+            .all_as(&self.db, submission_from)
+            .await
+    }
+
     async fn attachments(&self, submission: SubmissionId) -> Result<Vec<StoredAttachment>> {
         attachments_of(&self.db, submission).await
     }

@@ -16,4 +16,5 @@ pub mod org;
 pub mod people;
 pub mod resubmit;
 pub mod settings;
+pub mod spreadsheet;
 pub mod trust;

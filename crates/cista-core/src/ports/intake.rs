@@ -72,6 +72,14 @@ pub trait IntakeReads: Send + Sync {
         idempotency_key: &str,
     ) -> Result<Option<StoredSubmission>>;
 
+    /// The organization's submissions of these form versions, newest first, at most `limit`.
+    async fn submissions_of(
+        &self,
+        org: OrgId,
+        forms: &[FormId],
+        limit: u64,
+    ) -> Result<Vec<StoredSubmission>>;
+
     /// A submission's attachments, by name.
     async fn attachments(&self, submission: SubmissionId) -> Result<Vec<StoredAttachment>>;
 

@@ -8,6 +8,7 @@
 )]
 
 mod access;
+mod advisor_results;
 mod api;
 mod embed;
 mod errors;

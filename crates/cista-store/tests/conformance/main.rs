@@ -20,6 +20,7 @@ mod organizations;
 mod paper;
 mod people;
 mod repeats;
+mod results;
 mod schema;
 mod strangers;
 mod sweep;
@@ -31,6 +32,7 @@ pub use harness::Harness;
 cista_testkit::both_databases! { crate::Harness;
     assessments::an_assessment_is_checked_whole_before_it_is_published,
     widget::a_widget_submission_is_scored_sealed_apart_and_recorded_once,
+    results::results_are_listed_de_identified_revealed_with_audit_and_purged,
     intake::a_form_is_published_in_immutable_versions,
     intake::a_submission_is_sealed_and_a_retry_gets_the_first_receipt,
     intake::an_attachment_is_recorded_once_by_name,

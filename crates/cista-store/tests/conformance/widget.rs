@@ -16,13 +16,13 @@ use cista_types::{FormId, OrgId, Role, SubjectCode, WebOrigin};
 use serde_json::{Value, json};
 use std::collections::BTreeMap;
 
-const SITE: &str = "https://www.harbor-advisory.example";
+pub const SITE: &str = "https://www.harbor-advisory.example";
 const OTHER_SITE: &str = "https://blog.harbor-advisory.example";
-const FIRST: &str = "Zebediah";
+pub const FIRST: &str = "Zebediah";
 const LAST: &str = "Quillfeather";
 const EMAIL: &str = "zeb.quillfeather@client.example";
 
-fn growth_answers() -> Value {
+pub fn growth_answers() -> Value {
     json!({
         "horizon": "over_7", "income": "steady", "reserve": "over_3", "age": 45,
         "drop": "hold", "experience": "some", "goals": ["growth", "income"], "comfort": 7,
@@ -30,7 +30,7 @@ fn growth_answers() -> Value {
     })
 }
 
-fn client() -> ClientDetails {
+pub fn client() -> ClientDetails {
     ClientDetails {
         first_name: FIRST.to_owned(),
         last_name: LAST.to_owned(),
@@ -39,7 +39,7 @@ fn client() -> ClientDetails {
     }
 }
 
-fn advisor(org: OrgId) -> Actor {
+pub fn advisor(org: OrgId) -> Actor {
     Actor::Person(PersonActor {
         subject: SubjectCode::from_i64(11),
         access: Access::Full,
@@ -47,7 +47,7 @@ fn advisor(org: OrgId) -> Actor {
     })
 }
 
-async fn submit(
+pub async fn submit(
     cista: &Cista,
     org: OrgId,
     form: FormId,

@@ -432,6 +432,11 @@ pub async fn demo(mut rt: Runtime, args: &DemoArgs) -> Result<(), Failure> {
     println!(
         "  A site not on its list  {unlisted}/   (the browser refuses the widget; so does Cista)"
     );
+    println!(
+        "  Results (advisors)      {origin}/admin/{}/assessments/{}",
+        super::demo_firm::FIRM_SLUG,
+        super::demo_firm::FORM_KEY
+    );
     println!("Press Ctrl-C to stop.");
     let demo = Some(DemoInfo {
         organization: DEMO_ORG_NAME.to_owned(),

@@ -63,6 +63,7 @@ async fn a_visitor_answers_on_the_firms_site_and_another_site_gets_nothing() {
         b.firm_site
     );
     a_visitor_answers_on_the_firms_site(&b).await;
+    the_advisor_sees_the_result_and_who_sent_it(&b).await;
     another_site_gets_nothing(&b).await;
     b.driver.clone().quit().await.unwrap();
 }
@@ -122,6 +123,42 @@ async fn a_visitor_answers_on_the_firms_site(b: &Browser) {
     let height = frame_height_until(&frame, |h| h < 800).await;
     assert!(height < 800, "the frame fits the result: {height}px");
     b.shot("widget-result.png").await;
+    let problems = b.problems().await;
+    assert!(problems.is_empty(), "{problems:?}");
+}
+
+/// Ada, the firm's advisor, signs in from her printed link and finds the visitor's result,
+/// de-identified, then shows who sent it by giving a reason.
+async fn the_advisor_sees_the_result_and_who_sent_it(b: &Browser) {
+    b.first_sign_in("advisor@harbor-advisory.example", false)
+        .await;
+    b.go("/admin/harbor-advisory/assessments/risk-profile")
+        .await;
+    let results = b.main_text().await;
+    assert!(
+        results.contains("Results of Investment risk profile"),
+        "{results}"
+    );
+    assert!(results.contains("Growth"), "{results}");
+    assert!(
+        !results.contains("Quillfeather"),
+        "de-identified: {results}"
+    );
+    b.shot("advisor-results.png").await;
+    let purpose = b.driver.find(By::Css("input[name=purpose]")).await.unwrap();
+    purpose.send_keys("to call back").await.unwrap();
+    let show = b
+        .driver
+        .find(By::XPath("//button[normalize-space(text())='Show who']"))
+        .await
+        .unwrap();
+    b.click_and_wait(show).await;
+    let shown = b.main_text().await;
+    assert!(
+        shown.contains("Zebediah Quillfeather, zeb@client.example"),
+        "{shown}"
+    );
+    b.shot("advisor-show-who.png").await;
     let problems = b.problems().await;
     assert!(problems.is_empty(), "{problems:?}");
 }

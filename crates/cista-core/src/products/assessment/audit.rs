@@ -7,6 +7,8 @@
 pub enum AssessmentAuditKind {
     /// A widget was refused: a site not on the form's list, or a bad or expired load token.
     WidgetRefused,
+    /// Staff downloaded the de-identified results as CSV.
+    ResultsExported,
 }
 
 impl AssessmentAuditKind {
@@ -14,6 +16,7 @@ impl AssessmentAuditKind {
     pub fn as_str(self) -> &'static str {
         match self {
             Self::WidgetRefused => "widget.refused",
+            Self::ResultsExported => "results.exported",
         }
     }
 }

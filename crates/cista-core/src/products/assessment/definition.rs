@@ -204,6 +204,11 @@ impl Definition {
         Ok(definition)
     }
 
+    /// The scores' labels, in order.
+    pub fn score_labels(&self) -> Vec<String> {
+        self.scores.iter().map(|s| s.label.clone()).collect()
+    }
+
     /// Every question, in order.
     pub fn questions(&self) -> impl Iterator<Item = &Question> {
         self.sections.iter().flat_map(|s| s.questions.iter())

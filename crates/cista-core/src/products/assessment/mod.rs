@@ -1,9 +1,11 @@
 //! The embedded assessment (seed `001`): a firm defines questions, scoring rules and result
 //! bands; a client answers in a widget on the firm's own site; the score is computed here, on
-//! the server, never in the browser. So far: the definition and its checks (`definition`), the
-//! answers' checks (`answers`), scoring with its publish-time proofs (`scoring`: no division by
-//! zero, every score in its range, exactly one band for every result), and publishing through
-//! the platform's form pipeline (`publish`).
+//! the server, never in the browser. The definition and its checks (`definition`), the
+//! answers' checks (`answers`), scoring with its publish-time proofs (`scoring`), publishing
+//! through the platform's form pipeline (`publish`), what a client's browser may see of a
+//! definition (`client_form`), the widget's signed load token (`load_token`), a submission
+//! from the widget with the client apart in the person vault (`submit`), and the firm's side
+//! of results: list, reveal, purge, export (`results`).
 
 pub mod actions;
 pub mod answers;
@@ -13,6 +15,7 @@ pub mod definition;
 pub mod error;
 pub mod load_token;
 pub mod publish;
+pub mod results;
 pub mod scoring;
 pub mod submit;
 
@@ -24,6 +27,7 @@ pub use definition::Definition;
 pub use error::AssessmentError;
 pub use load_token::{LOAD_TOKEN_LIFETIME, LoadClaims, LoadToken};
 pub use publish::PublishedAssessment;
+pub use results::{Client, MAX_RESULTS, ResultRow};
 pub use scoring::{Rules, Scored};
 pub use submit::{
     ClientDetails, ClientResult, LoadedWidget, SentFrom, ShownBand, ShownScore, WidgetSubmission,

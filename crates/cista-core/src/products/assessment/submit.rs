@@ -87,16 +87,16 @@ pub struct ClientResult {
 
 /// The result as stored (sealed) in the submission's payload.
 #[derive(Debug, Serialize, Deserialize)]
-struct StoredResult {
+pub(crate) struct StoredResult {
     /// The client's subject code in the person vault: the only link to who it was.
-    subject: SubjectCode,
-    answers: serde_json::Map<String, Value>,
-    scores: serde_json::Map<String, Value>,
-    band: usize,
-    band_label: String,
-    rules_sha256: String,
-    origin: String,
-    consented_to: String,
+    pub subject: SubjectCode,
+    pub answers: serde_json::Map<String, Value>,
+    pub scores: serde_json::Map<String, Value>,
+    pub band: usize,
+    pub band_label: String,
+    pub rules_sha256: String,
+    pub origin: String,
+    pub consented_to: String,
 }
 
 /// A widget ready to be shown on a listed site: the newest version and a fresh load token.

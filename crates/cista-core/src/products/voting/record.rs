@@ -48,25 +48,8 @@ impl RecordFile {
     }
 }
 
-/// Neutralises cells a spreadsheet would run as a formula.
-fn cell(text: &str) -> String {
-    if text.starts_with(['=', '+', '-', '@', '\t', '\r']) {
-        format!("'{text}")
-    } else {
-        text.to_owned()
-    }
-}
-
 fn write_rows(rows: Vec<Vec<String>>) -> Result<Vec<u8>> {
-    let mut writer = csv::Writer::from_writer(Vec::new());
-    for row in rows {
-        writer
-            .write_record(row.iter().map(|c| cell(c)))
-            .map_err(|e| Error::Internal(e.to_string()))?;
-    }
-    writer
-        .into_inner()
-        .map_err(|e| Error::Internal(e.to_string()))
+    crate::platform::spreadsheet::csv_bytes(rows)
 }
 
 fn choice_cells(definition: &BallotDefinition, choices: &[Choice]) -> Vec<String> {

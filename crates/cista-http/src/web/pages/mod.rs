@@ -4,6 +4,7 @@
 pub mod account;
 pub mod admin;
 pub mod app_tokens;
+pub mod assessments;
 pub mod assets;
 pub mod auth;
 pub mod ballots;
@@ -95,6 +96,19 @@ pub fn routes(state: &AppState) -> Router<AppState> {
         .route(
             "/admin/{org}/app-tokens/{id}/revoke",
             post(app_tokens::revoke),
+        )
+        .route("/admin/{org}/assessments/{form}", get(assessments::results))
+        .route(
+            "/admin/{org}/assessments/{form}/results.csv",
+            get(assessments::results_csv),
+        )
+        .route(
+            "/admin/{org}/assessments/{form}/results/{id}/reveal",
+            post(assessments::reveal),
+        )
+        .route(
+            "/admin/{org}/assessments/{form}/results/{id}/purge",
+            post(assessments::purge),
         )
         .merge(public_forms)
         .merge(vote::routes())

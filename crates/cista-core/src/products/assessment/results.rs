@@ -1,0 +1,248 @@
+//! What the firm's staff do with results: list them de-identified (subject code, date,
+//! version, band, scores), see who one client is (a vault read, audited every time, with its
+//! purpose), and erase a client's name and email for good on request (crypto-shredding: the
+//! person's own key is destroyed and a tombstone kept, which every restore replays; the
+//! scored answers stay under the subject code). The code that links a result to its client is
+//! read from the sealed result itself, so a result can only ever reveal or purge its own.
+
+use super::{AssessmentAction, PublishedAssessment};
+use crate::platform::audit::{AuditKind, NewAuditEntry};
+use crate::platform::people::PersonFields;
+use crate::ports::StoredSubmission;
+use crate::{Actor, Cista, Error, Result};
+use cista_types::{FormId, OrgId, SubjectCode, SubmissionId, Timestamp};
+use std::collections::BTreeMap;
+
+/// The most results one listing returns.
+pub const MAX_RESULTS: u64 = 1000;
+
+/// One result as staff list it: no name, no email.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ResultRow {
+    pub submission: SubmissionId,
+    pub received_at: Timestamp,
+    pub form_version: u32,
+    pub subject: SubjectCode,
+    pub band: String,
+    /// Every score, label and value, in the version's order.
+    pub scores: Vec<(String, f64)>,
+    /// The client's name and email were erased.
+    pub client_erased: bool,
+}
+
+impl ResultRow {
+    /// The value of each score named in `labels` (a version's score labels, in order), as
+    /// text; empty where this result has no such score.
+    pub fn score_cells(&self, labels: &[String]) -> Vec<String> {
+        labels
+            .iter()
+            .map(|label| {
+                self.scores
+                    .iter()
+                    .find(|(l, _)| l == label)
+                    .map_or_else(String::new, |(_, v)| v.to_string())
+            })
+            .collect()
+    }
+}
+
+/// Who a client is, or that they were erased.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Client {
+    Known(PersonFields),
+    Erased(Timestamp),
+}
+
+impl Cista {
+    /// The results of `org`'s assessment `key`, every version, newest first (at most
+    /// `MAX_RESULTS`), and the newest version.
+    pub async fn assessment_results(
+        &self,
+        actor: &Actor,
+        org: OrgId,
+        key: &str,
+    ) -> Result<(PublishedAssessment, Vec<ResultRow>)> {
+        actor.authorize_in(org, AssessmentAction::ViewResults)?;
+        let mut versions = BTreeMap::new();
+        for form in self.store().intake().form_versions(org, key).await? {
+            if form.product == crate::platform::intake::FormProduct::Assessment.as_str() {
+                versions.insert(form.id, PublishedAssessment::read(form)?);
+            }
+        }
+        let ids: Vec<FormId> = versions.keys().copied().collect();
+        let stored = self
+            .store()
+            .intake()
+            .submissions_of(org, &ids, MAX_RESULTS)
+            .await?;
+        let mut rows = Vec::with_capacity(stored.len());
+        for submission in stored {
+            let Some(version) = versions.get(&submission.form) else {
+                continue;
+            };
+            let result = self.stored_result(&submission).await?;
+            let definition = &version.assessment.definition;
+            let scores = definition
+                .scores
+                .iter()
+                .filter_map(|rule| {
+                    let value = result.scores.get(&rule.id)?.as_f64()?;
+                    Some((rule.label.clone(), value))
+                })
+                .collect();
+            rows.push(ResultRow {
+                submission: submission.id,
+                received_at: submission.received_at,
+                form_version: version.form.version,
+                subject: result.subject,
+                band: result.band_label,
+                scores,
+                client_erased: self.vault().tombstone(result.subject).await?.is_some(),
+            });
+        }
+        let newest = versions
+            .into_values()
+            .max_by_key(|v| v.form.version)
+            .ok_or(Error::NotFound {
+                what: "that assessment",
+            })?;
+        Ok((newest, rows))
+    }
+
+    /// The de-identified results of `org`'s assessment `key` as CSV (one row per result:
+    /// result id, received at (RFC 3339, UTC), version, subject code, band, every score of the
+    /// newest version, whether the client was erased), formula-safe; audited.
+    pub async fn assessment_results_csv(
+        &self,
+        actor: &Actor,
+        org: OrgId,
+        key: &str,
+    ) -> Result<Vec<u8>> {
+        let (newest, rows) = self.assessment_results(actor, org, key).await?;
+        let labels = newest.assessment.definition.score_labels();
+        let mut lines = vec![
+            ["result", "received_at", "version", "subject", "band"]
+                .iter()
+                .map(|h| (*h).to_owned())
+                .chain(labels.iter().cloned())
+                .chain(["client_erased".to_owned()])
+                .collect::<Vec<_>>(),
+        ];
+        for row in &rows {
+            let mut line = vec![
+                row.submission.to_string(),
+                row.received_at.to_rfc3339(),
+                row.form_version.to_string(),
+                row.subject.to_string(),
+                row.band.clone(),
+            ];
+            line.extend(row.score_cells(&labels));
+            line.push(row.client_erased.to_string());
+            lines.push(line);
+        }
+        let bytes = crate::platform::spreadsheet::csv_bytes(lines)?;
+        self.store()
+            .append_audit(NewAuditEntry::new(
+                self.clock().now(),
+                actor,
+                Some(org),
+                super::AssessmentAuditKind::ResultsExported,
+                serde_json::json!({ "form": newest.form.key, "rows": rows.len() }),
+            ))
+            .await?;
+        Ok(bytes)
+    }
+
+    /// Who the client of result `submission` is, for `purpose` (recorded in the audit log
+    /// with the subject code, never the name).
+    pub async fn reveal_client(
+        &self,
+        actor: &Actor,
+        org: OrgId,
+        submission: SubmissionId,
+        purpose: &str,
+    ) -> Result<(SubjectCode, Client)> {
+        actor.authorize_in(org, AssessmentAction::RevealClient)?;
+        let purpose = purpose.trim();
+        if purpose.is_empty() || purpose.chars().count() > 200 {
+            return Err(Error::invalid(
+                "purpose",
+                "say in a few words why you need to see who this is (at most 200 characters)",
+            ));
+        }
+        let subject = self.result_subject(org, submission).await?;
+        let client = match self.vault().tombstone(subject).await? {
+            Some(at) => Client::Erased(at),
+            None => Client::Known(self.own_fields(subject).await?),
+        };
+        self.store()
+            .append_audit(NewAuditEntry::new(
+                self.clock().now(),
+                actor,
+                Some(org),
+                AuditKind::PersonRead,
+                serde_json::json!({
+                    "subjects": [subject.to_string()],
+                    "submission": submission,
+                    "purpose": purpose,
+                }),
+            ))
+            .await?;
+        Ok((subject, client))
+    }
+
+    /// Erases the name and email of result `submission`'s client for good. Erasing again
+    /// changes nothing and records nothing.
+    pub async fn purge_client(
+        &self,
+        actor: &Actor,
+        org: OrgId,
+        submission: SubmissionId,
+    ) -> Result<SubjectCode> {
+        actor.authorize_in(org, AssessmentAction::PurgeClient)?;
+        let subject = self.result_subject(org, submission).await?;
+        let now = self.clock().now();
+        // The vault first: once this returns, the name and email are unreadable everywhere,
+        // and the tombstone makes every later restore erase them again.
+        if self.vault().erase_person(subject, now).await? {
+            self.store()
+                .append_audit(NewAuditEntry::new(
+                    now,
+                    actor,
+                    Some(org),
+                    AuditKind::PersonErased,
+                    serde_json::json!({
+                        "subject": subject.to_string(),
+                        "submission": submission,
+                        "client_of": "assessment",
+                    }),
+                ))
+                .await?;
+        }
+        Ok(subject)
+    }
+
+    /// The subject code sealed in `org`'s assessment result `submission`.
+    async fn result_subject(&self, org: OrgId, submission: SubmissionId) -> Result<SubjectCode> {
+        let stored = self
+            .store()
+            .intake()
+            .submission(submission)
+            .await?
+            .filter(|s| s.org == org)
+            .ok_or(Error::NotFound {
+                what: "that result",
+            })?;
+        Ok(self.stored_result(&stored).await?.subject)
+    }
+
+    async fn stored_result(
+        &self,
+        stored: &StoredSubmission,
+    ) -> Result<super::submit::StoredResult> {
+        let payload = self.open_payload(stored).await?;
+        serde_json::from_value(payload).map_err(|_| Error::NotFound {
+            what: "that result",
+        })
+    }
+}

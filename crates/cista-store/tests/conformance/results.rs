@@ -1,0 +1,163 @@
+//! An advisory firm's results on both stores: listed de-identified (subject code, band,
+//! scores), a client revealed only through an audited read with its purpose, a client's name
+//! and email purged for good while the scored answers stay; reviewers and other organizations
+//! get nothing.
+
+use crate::Harness;
+use crate::widget::{FIRST, SITE, advisor, client, growth_answers, submit};
+use cista_core::products::assessment::{Client, RISK_PROFILE};
+use cista_core::{Access, Actor, Error, PersonActor, Store as _};
+use cista_types::{Role, SubjectCode, SubmissionId, WebOrigin};
+use serde_json::{Value, json};
+use std::collections::BTreeMap;
+
+pub async fn results_are_listed_de_identified_revealed_with_audit_and_purged(h: &Harness) {
+    let cista = h.cista().await;
+    let org = h.org(&cista, "harbor-advisory").await;
+    let mut definition: Value = serde_json::from_str(RISK_PROFILE).unwrap();
+    definition["embed"] = json!({ "allowed_origins": [SITE] });
+    let form = cista
+        .publish_assessment(&advisor(org.id), org.id, "risk-profile", &definition)
+        .await
+        .unwrap()
+        .form
+        .id;
+    let site = WebOrigin::parse(SITE).unwrap();
+    let mut cautious = growth_answers();
+    for (question, answer) in [
+        ("horizon", "under_3"),
+        ("drop", "sell_all"),
+        ("reserve", "none"),
+    ] {
+        cautious[question] = json!(answer);
+    }
+    cautious["comfort"] = json!(1);
+    cautious["goals"] = json!(["preserve"]);
+    let mut sent = Vec::new();
+    for answers in [growth_answers(), cautious] {
+        let token = cista.issue_load_token(org.id, form, &site).unwrap().token;
+        let shown = submit(&cista, org.id, form, Some(SITE), &token, client(), &answers)
+            .await
+            .unwrap();
+        sent.push(shown.receipt.submission);
+        h.advance(time::Duration::seconds(1));
+    }
+
+    // Listed newest first, with bands and labelled scores, and nobody's name.
+    let (newest, rows) = cista
+        .assessment_results(&advisor(org.id), org.id, "risk-profile")
+        .await
+        .unwrap();
+    assert_eq!(newest.form.id, form);
+    assert_eq!(rows.len(), 2);
+    assert_eq!(rows[0].submission, sent[1]);
+    assert_eq!(rows[1].band, "Growth");
+    assert_eq!(
+        rows[1].scores.last().unwrap(),
+        &("Risk score (0 to 100)".to_owned(), 71.0)
+    );
+    assert!(rows.iter().all(|r| !r.client_erased && r.form_version == 1));
+    assert_ne!(
+        rows[0].subject, rows[1].subject,
+        "each result its own subject code"
+    );
+    assert!(!format!("{rows:?}").contains(FIRST));
+    let reviewer = Actor::Person(PersonActor {
+        subject: SubjectCode::from_i64(12),
+        access: Access::Full,
+        roles: BTreeMap::from([(org.id, Role::Reviewer)]),
+    });
+    for e in [
+        cista
+            .assessment_results(&reviewer, org.id, "risk-profile")
+            .await
+            .err(),
+        cista
+            .reveal_client(&reviewer, org.id, sent[0], "x")
+            .await
+            .err(),
+        cista.purge_client(&reviewer, org.id, sent[0]).await.err(),
+    ] {
+        assert!(matches!(e, Some(Error::Forbidden { .. })), "{e:?}");
+    }
+
+    // Revealing is a vault read with its purpose in the audit log; it needs a purpose.
+    let head = h.store.audit_head().await.unwrap().size;
+    let e = cista
+        .reveal_client(&advisor(org.id), org.id, sent[0], "  ")
+        .await
+        .unwrap_err();
+    assert_eq!(e.code(), "invalid_input");
+    let (subject, who) = cista
+        .reveal_client(
+            &advisor(org.id),
+            org.id,
+            sent[0],
+            "call back about the meeting",
+        )
+        .await
+        .unwrap();
+    assert_eq!(subject, rows[1].subject);
+    let Client::Known(fields) = who else {
+        panic!("{who:?}")
+    };
+    assert_eq!(fields.first_name.as_str(), FIRST);
+    let read = h.store.audit_entries(head, 1).await.unwrap();
+    assert_eq!(read[0].kind, "person.read");
+    assert!(read[0].details.contains("call back about the meeting"));
+    assert!(read[0].details.contains(&subject.to_string()));
+    assert!(!read[0].details.contains(FIRST));
+
+    purged_for_good_the_result_stays(h, &cista, org.id, &sent, subject).await;
+
+    // Another organization's staff, or a result id that is not this organization's: nothing.
+    let other = h.org(&cista, "other-firm").await;
+    let e = cista
+        .reveal_client(&advisor(other.id), other.id, sent[1], "x")
+        .await
+        .unwrap_err();
+    assert_eq!(e.code(), "not_found");
+    let e = cista
+        .purge_client(&advisor(org.id), org.id, SubmissionId::from_i64(42))
+        .await
+        .unwrap_err();
+    assert_eq!(e.code(), "not_found");
+}
+
+/// Purged: the name is gone for good, the scored answers stay; purging again is a no-op.
+async fn purged_for_good_the_result_stays(
+    h: &Harness,
+    cista: &cista_core::Cista,
+    org: cista_types::OrgId,
+    sent: &[SubmissionId],
+    subject: SubjectCode,
+) {
+    assert_eq!(
+        cista
+            .purge_client(&advisor(org), org, sent[0])
+            .await
+            .unwrap(),
+        subject
+    );
+    let size = h.store.audit_head().await.unwrap().size;
+    cista
+        .purge_client(&advisor(org), org, sent[0])
+        .await
+        .unwrap();
+    assert_eq!(
+        h.store.audit_head().await.unwrap().size,
+        size,
+        "nothing new"
+    );
+    let (_, who) = cista
+        .reveal_client(&advisor(org), org, sent[0], "erasure check")
+        .await
+        .unwrap();
+    assert!(matches!(who, Client::Erased(_)), "{who:?}");
+    let (_, rows) = cista
+        .assessment_results(&advisor(org), org, "risk-profile")
+        .await
+        .unwrap();
+    assert!(rows[1].client_erased && !rows[0].client_erased);
+    assert_eq!(rows[1].band, "Growth", "the de-identified result stays");
+}
