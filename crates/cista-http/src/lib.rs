@@ -35,7 +35,8 @@ use std::time::Duration;
 pub use server::{Listeners, serve};
 pub use tls::{TlsSettings, TlsStats};
 
-/// What a demo instance shows: its organization, and the folder its "sent" messages go to.
+/// What a demo instance shows: its organizations in words, and the folder its "sent" messages
+/// go to.
 #[derive(Debug, Clone)]
 pub struct DemoInfo {
     pub organization: String,

@@ -439,7 +439,10 @@ pub async fn demo(mut rt: Runtime, args: &DemoArgs) -> Result<(), Failure> {
     );
     println!("Press Ctrl-C to stop.");
     let demo = Some(DemoInfo {
-        organization: DEMO_ORG_NAME.to_owned(),
+        organization: format!(
+            "{DEMO_ORG_NAME} (association voting) and {} (an embedded assessment)",
+            super::demo_firm::FIRM_NAME
+        ),
         outbox_dir: Some(rt.paths.outbox_dir.clone()),
     });
     let (stop_sites, sites_stop) = tokio::sync::watch::channel(false);
