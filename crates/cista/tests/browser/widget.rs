@@ -163,7 +163,7 @@ async fn the_advisor_sees_the_result_and_who_sent_it(b: &Browser) {
     assert!(problems.is_empty(), "{problems:?}");
 }
 
-/// A site not on the list: the frame stays empty (refused by the browser, as the console
+/// A site not on the list: the frame shows only the browser's refusal (as the console
 /// says), and a call straight from the page is refused.
 async fn another_site_gets_nothing(b: &Browser) {
     b.driver.goto(&b.other_site).await.unwrap();
