@@ -6,7 +6,6 @@
 use crate::runtime::{Failure, Runtime};
 use cista_core::Cista;
 use cista_core::platform::access::invitations::Invitee;
-use cista_core::ports::AccountStatus;
 use cista_core::products::assessment::RISK_PROFILE;
 use cista_http::TlsSettings;
 use cista_http::demo_site::FirmSite;
@@ -101,6 +100,7 @@ pub async fn seed(
     rt: &Runtime,
     cista: &Cista,
     listed_origin: &str,
+    fresh: &mut super::serve::FreshLinks,
 ) -> Result<(OrgId, Vec<String>), Failure> {
     let operator = rt.operator();
     let slug = OrgSlug::parse(FIRM_SLUG)?;
@@ -128,7 +128,12 @@ pub async fn seed(
         role: Role::Advisor,
     };
     match cista.invite(&operator, org.id, invitee).await {
-        Ok(_) | Err(cista_core::Error::Conflict(_)) => {}
+        Ok(invited) => {
+            if let Some(link) = invited.link {
+                fresh.insert(email.to_owned(), link);
+            }
+        }
+        Err(cista_core::Error::Conflict(_)) => {}
         Err(e) => return Err(e.into()),
     }
     let mut definition: serde_json::Value = serde_json::from_str(RISK_PROFILE)
@@ -158,28 +163,15 @@ pub async fn seed(
     ))
 }
 
-/// The advisor's sign-in line, as `demo_links` prints the others.
+/// The advisor's sign-in line, as the demo prints the others.
 pub async fn advisor_link(
     rt: &Runtime,
     cista: &Cista,
     org: OrgId,
     origin: &str,
+    fresh: &super::serve::FreshLinks,
 ) -> Result<Option<String>, Failure> {
-    let operator = rt.operator();
     let (_, _, email) = ADVISOR;
-    let Some(subject) = cista.subject_for_email(&operator, email).await? else {
-        return Ok(None);
-    };
-    let invited = cista
-        .store()
-        .account(subject)
-        .await?
-        .is_some_and(|a| a.status == AccountStatus::Invited);
     let who = "Ada Brooks, advisor at Harbor Advisory";
-    Ok(Some(if invited {
-        let link = cista.resend_invitation(&operator, org, subject).await?;
-        format!("{who} ({email}): {link}")
-    } else {
-        format!("{who} ({email}): has a password; sign in at {origin}/sign-in")
-    }))
+    super::serve::sign_in_line(rt, cista, org, origin, fresh, (who, email)).await
 }

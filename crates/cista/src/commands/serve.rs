@@ -42,9 +42,19 @@ const DEMO_PEOPLE: [(&str, &str, &str, Option<&str>, Role); 2] = [
     ),
 ];
 
-/// Invites the demo's staff member and first owner once (later runs find them).
-async fn demo_people(rt: &Runtime, cista: &Cista, org: cista_types::OrgId) -> Result<(), Failure> {
+/// Sign-in links made in this run, by email: printed as they are, not made again (a second
+/// link would mean a second email in the outbox, with a link the terminal never showed).
+pub type FreshLinks = std::collections::BTreeMap<String, String>;
+
+/// Invites the demo's staff member and first owner once (later runs find them); returns the
+/// links of those invited now.
+async fn demo_people(
+    rt: &Runtime,
+    cista: &Cista,
+    org: cista_types::OrgId,
+) -> Result<FreshLinks, Failure> {
     let operator = rt.operator();
+    let mut fresh = FreshLinks::new();
     for (first, last, email, phone, role) in DEMO_PEOPLE {
         let invitee = Invitee {
             first_name: PersonName::parse(first)?,
@@ -56,11 +66,16 @@ async fn demo_people(rt: &Runtime, cista: &Cista, org: cista_types::OrgId) -> Re
             role,
         };
         match cista.invite(&operator, org, invitee).await {
-            Ok(_) | Err(cista_core::Error::Conflict(_)) => {}
+            Ok(invited) => {
+                if let Some(link) = invited.link {
+                    fresh.insert(email.to_owned(), link);
+                }
+            }
+            Err(cista_core::Error::Conflict(_)) => {}
             Err(e) => return Err(e.into()),
         }
     }
-    Ok(())
+    Ok(fresh)
 }
 
 /// The people whose sign-in links the demo prints: the manager and two owners. Someone
@@ -71,28 +86,42 @@ async fn demo_links(
     cista: &Cista,
     org: cista_types::OrgId,
     origin: &str,
+    fresh: &FreshLinks,
 ) -> Result<Vec<String>, Failure> {
-    let operator = rt.operator();
     let mut lines = Vec::new();
     for (who, email) in DEMO_LINKS {
-        let Some(subject) = cista.subject_for_email(&operator, email).await? else {
-            continue;
-        };
-        let invited = cista
-            .store()
-            .account(subject)
-            .await?
-            .is_some_and(|a| a.status == AccountStatus::Invited);
-        if invited {
-            let link = cista.resend_invitation(&operator, org, subject).await?;
-            lines.push(format!("{who} ({email}): {link}"));
-        } else {
-            lines.push(format!(
-                "{who} ({email}): has a password; sign in at {origin}/sign-in"
-            ));
-        }
+        lines.extend(sign_in_line(rt, cista, org, origin, fresh, (who, email)).await?);
     }
     Ok(lines)
+}
+
+/// The line the demo prints for one person: a one-time link (this run's, or a new one) for
+/// someone without a password, else where to sign in; nothing for someone unknown.
+pub async fn sign_in_line(
+    rt: &Runtime,
+    cista: &Cista,
+    org: cista_types::OrgId,
+    origin: &str,
+    fresh: &FreshLinks,
+    (who, email): (&str, &str),
+) -> Result<Option<String>, Failure> {
+    let operator = rt.operator();
+    let Some(subject) = cista.subject_for_email(&operator, email).await? else {
+        return Ok(None);
+    };
+    let invited = cista
+        .store()
+        .account(subject)
+        .await?
+        .is_some_and(|a| a.status == AccountStatus::Invited);
+    Ok(Some(if !invited {
+        format!("{who} ({email}): has a password; sign in at {origin}/sign-in")
+    } else if let Some(link) = fresh.get(email) {
+        format!("{who} ({email}): {link}")
+    } else {
+        let link = cista.resend_invitation(&operator, org, subject).await?;
+        format!("{who} ({email}): {link}")
+    }))
 }
 
 /// Whose links the demo prints: the manager and two owners (Manuel owns 101 and 305; Sofia is
@@ -403,7 +432,7 @@ pub async fn demo(mut rt: Runtime, args: &DemoArgs) -> Result<(), Failure> {
             )
         }
     };
-    demo_people(&rt, &cista, org.id).await?;
+    let mut fresh = demo_people(&rt, &cista, org.id).await?;
     let quick_poll = time::Duration::seconds(i64::from(args.quick_poll_seconds));
     let mut association =
         super::demo_data::seed(&cista, &rt.operator(), org.id, quick_poll).await?;
@@ -421,10 +450,10 @@ pub async fn demo(mut rt: Runtime, args: &DemoArgs) -> Result<(), Failure> {
     // The advisory firm and its own web site, on the two ports after Cista's.
     let sites = super::demo_firm::FirmSites::bind(bound)?;
     let (listed, unlisted) = (sites.listed_origin()?, sites.unlisted_origin()?);
-    let (firm, firm_lines) = super::demo_firm::seed(&rt, &cista, &listed).await?;
+    let (firm, firm_lines) = super::demo_firm::seed(&rt, &cista, &listed, &mut fresh).await?;
     association.extend(firm_lines);
-    let mut links = demo_links(&rt, &cista, org.id, &origin).await?;
-    links.extend(super::demo_firm::advisor_link(&rt, &cista, firm, &origin).await?);
+    let mut links = demo_links(&rt, &cista, org.id, &origin, &fresh).await?;
+    links.extend(super::demo_firm::advisor_link(&rt, &cista, firm, &origin, &fresh).await?);
     print_demo_guide(&rt, &done.lines, org_created, &association, &origin, &links);
     println!();
     println!("Harbor Advisory's embedded assessment (Ada Brooks, its advisor, signs in above):");

@@ -55,14 +55,15 @@ fn the_demo_serves_then_reuses_its_data() {
     assert_eq!(demo.terminate(), 0);
 
     // Everything the demo did is in the audit log, and it verifies: the instance and its
-    // three keys, the organization, two invitations, three fresh links for the people whose
-    // links are printed, the roster import, the election (created, one contest, published),
-    // the amendment vote (created, two contests, published), the quick poll (created, one
-    // contest, published, and its paper in two envelopes: twelve outer envelopes checked in,
-    // one batch opened, twelve inner ballots entered), the advisory firm (the organization,
-    // its advisor's invitation and fresh link, its assessment published), two re-wrap
-    // batches, and (second run) four fresh links again for people who had not set a password
-    // (the assessment is not published again: the same definition, the same site).
+    // three keys, the organization, two invitations (their links are the ones printed: no
+    // second link, so no second email), one fresh link (Sofia, invited by the roster import),
+    // the roster import, the election (created, one contest, published), the amendment vote
+    // (created, two contests, published), the quick poll (created, one contest, published,
+    // and its paper in two envelopes: twelve outer envelopes checked in, one batch opened,
+    // twelve inner ballots entered), the advisory firm (the organization, its advisor's
+    // invitation, its assessment published), two re-wrap batches, and (second run) four fresh
+    // links for the people who had not set a password (the assessment is not published again:
+    // the same definition, the same site).
     let mut verify = cista(&data);
     verify.args(["audit", "verify"]);
     let ran = crate::ok(verify);
@@ -75,7 +76,7 @@ fn the_demo_serves_then_reuses_its_data() {
         .unwrap();
     assert_eq!(
         entries,
-        4 + 1 + 2 + 3 + 1 + 3 + 4 + 3 + (12 + 1 + 12) + 4 + 2 + 4,
+        4 + 1 + 2 + 1 + 1 + 3 + 4 + 3 + (12 + 1 + 12) + 3 + 2 + 4,
         "{}",
         ran.stdout
     );
