@@ -374,17 +374,25 @@ impl Cista {
         id: SubmissionId,
     ) -> Result<(StoredSubmission, serde_json::Value)> {
         actor.authorize_in(org, OrgAction::ViewSubmissions)?;
-        let stored = self
-            .store()
+        let stored = self.org_submission(org, id, "that submission").await?;
+        let payload = self.open_payload(&stored).await?;
+        Ok((stored, payload))
+    }
+
+    /// `org`'s submission `id`; `not_found` (naming `what`) for any other, so no caller can
+    /// reach another organization's by its id.
+    pub(crate) async fn org_submission(
+        &self,
+        org: OrgId,
+        id: SubmissionId,
+        what: &'static str,
+    ) -> Result<StoredSubmission> {
+        self.store()
             .intake()
             .submission(id)
             .await?
             .filter(|s| s.org == org)
-            .ok_or(Error::NotFound {
-                what: "that submission",
-            })?;
-        let payload = self.open_payload(&stored).await?;
-        Ok((stored, payload))
+            .ok_or(Error::NotFound { what })
     }
 
     /// A stored submission's payload, opened (no check of who asks: callers do that).
@@ -420,14 +428,8 @@ impl Cista {
         actor.authorize_in(org, OrgAction::SubmitForms)?;
         check_name("name", name)?;
         let parent = self
-            .store()
-            .intake()
-            .submission(submission)
-            .await?
-            .filter(|s| s.org == org)
-            .ok_or(Error::NotFound {
-                what: "that submission",
-            })?;
+            .org_submission(org, submission, "that submission")
+            .await?;
         let staged = self
             .stage_blob(blobs, org, declared_type, rules, source)
             .await?;

@@ -20,7 +20,7 @@ use cista_core::platform::blobs::media_type;
 use cista_core::products::assessment::{
     ClientDetails, ClientForm, SentFrom, ShownBand, ShownScore, WidgetSubmission,
 };
-use cista_types::FormId;
+use cista_types::{FormId, WebOrigin};
 use serde::{Deserialize, Serialize};
 
 /// A form as a page draws it.
@@ -118,13 +118,6 @@ pub async fn submit(
         Err(e) => return refused(e),
     };
     let form = FormId::from_i64(sent.form.parse::<i64>().unwrap_or(0));
-    // The site may read the answer, refusals included, only if the form lists it.
-    let listed = state
-        .cista
-        .embeddable(org.id, form, origin)
-        .await
-        .ok()
-        .map(|(_, site)| site);
     let submitted = state
         .cista
         .submit_assessment(WidgetSubmission {
@@ -152,6 +145,18 @@ pub async fn submit(
             (status, Json(body)).into_response()
         }
         Err(e) => refused(e),
+    };
+    // The site may read the answer, refusals included, only if the form lists it. A result
+    // means the core found it listed; only a refusal needs the list read again.
+    let listed = if response.status().is_success() {
+        origin.and_then(|o| WebOrigin::parse(o).ok())
+    } else {
+        state
+            .cista
+            .embeddable(org.id, form, origin)
+            .await
+            .ok()
+            .map(|(_, site)| site)
     };
     if let Some(site) = listed {
         allow(&mut response, &site);

@@ -224,15 +224,7 @@ impl Cista {
 
     /// The subject code sealed in `org`'s assessment result `submission`.
     async fn result_subject(&self, org: OrgId, submission: SubmissionId) -> Result<SubjectCode> {
-        let stored = self
-            .store()
-            .intake()
-            .submission(submission)
-            .await?
-            .filter(|s| s.org == org)
-            .ok_or(Error::NotFound {
-                what: "that result",
-            })?;
+        let stored = self.org_submission(org, submission, "that result").await?;
         Ok(self.stored_result(&stored).await?.subject)
     }
 

@@ -327,11 +327,8 @@ impl Cista {
         receipt: SubmissionReceipt,
     ) -> Result<ClientResult> {
         let first = self
-            .store()
-            .intake()
-            .submission(receipt.submission)
-            .await?
-            .ok_or(Error::SubmissionInProgress)?;
+            .org_submission(published.form.org, receipt.submission, "that result")
+            .await?;
         let payload = self.open_payload(&first).await?;
         let stored: StoredResult = serde_json::from_value(payload)
             .map_err(|e| Error::Integrity(format!("a stored assessment result: {e}")))?;
