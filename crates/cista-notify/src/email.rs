@@ -163,7 +163,7 @@ impl EmailSender for SmtpEmail {
             );
         };
         let to = Mailbox::new(Some(to_name.to_owned()), address);
-        let body = match &message.html {
+        let mut body = match &message.html {
             Some(html) => MultiPart::alternative_plain_html(message.text.clone(), html.clone()),
             None => MultiPart::mixed().singlepart(
                 SinglePart::builder()
@@ -171,6 +171,22 @@ impl EmailSender for SmtpEmail {
                     .body(message.text.clone()),
             ),
         };
+        if !message.attachments.is_empty() {
+            // multipart/mixed: the text (and its HTML twin) first, then each file.
+            let mut mixed = MultiPart::mixed().multipart(body);
+            for file in &message.attachments {
+                let Ok(content_type) = ContentType::parse(&file.content_type) else {
+                    return DeliveryOutcome::Abandon(
+                        "an attachment's media type is malformed".to_owned(),
+                    );
+                };
+                mixed = mixed.singlepart(
+                    lettre::message::Attachment::new(file.file_name.clone())
+                        .body(file.bytes.clone(), content_type),
+                );
+            }
+            body = mixed;
+        }
         let email = match Message::builder()
             .from(self.from.clone())
             .to(to)
@@ -206,6 +222,7 @@ pub(crate) async fn write_to_folder(
     kind: &str,
     text: &str,
     html: Option<&str>,
+    attachments: &[crate::render::Attachment],
     announce: Option<String>,
 ) -> DeliveryOutcome {
     let mut raw = [0u8; 4];
@@ -221,6 +238,24 @@ pub(crate) async fn write_to_folder(
         tokio::fs::write(stem.with_extension("txt"), text).await?;
         if let Some(html) = html {
             tokio::fs::write(stem.with_extension("html"), html).await?;
+        }
+        for file in attachments {
+            // Beside the message, named after it: `…-email-1a2b3c4d.risk-profile-result-7.pdf`.
+            // The name is the core's (no path separators); anything else is replaced.
+            let safe: String = file
+                .file_name
+                .chars()
+                .map(|c| {
+                    if c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.') {
+                        c
+                    } else {
+                        '_'
+                    }
+                })
+                .collect();
+            let mut path = stem.clone().into_os_string();
+            path.push(format!(".{safe}"));
+            tokio::fs::write(path, &file.bytes).await?;
         }
         Ok::<_, std::io::Error>(())
     }
@@ -251,7 +286,15 @@ impl EmailSender for FileEmail {
         let announce = self
             .announce
             .then(|| format!("email to {to_address}: {}", message.subject));
-        write_to_folder(&self.dir, "email", &text, message.html.as_deref(), announce).await
+        write_to_folder(
+            &self.dir,
+            "email",
+            &text,
+            message.html.as_deref(),
+            &message.attachments,
+            announce,
+        )
+        .await
     }
 
     fn describe(&self) -> String {

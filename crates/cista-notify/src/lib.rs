@@ -10,7 +10,7 @@ pub mod sms;
 pub mod worker;
 
 pub use email::{EmailSender, FileEmail, SmtpEmail, SmtpSecurity, SmtpSettings};
-pub use render::{Rendered, render};
+pub use render::{Attachment, Rendered, render};
 pub use sms::{FileSms, HttpSms, HttpSmsSettings, SmsSender};
 pub use worker::OutboxWorker;
 

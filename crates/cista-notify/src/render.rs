@@ -3,14 +3,62 @@
 
 use askama::Template;
 use cista_core::platform::notices::{Delivery, Notice};
+use cista_core::products::assessment::AssessmentNotice;
 use cista_core::products::voting::VotingNotice;
 
 /// A message ready for a transport.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Rendered {
     pub subject: String,
     pub text: String,
     pub html: Option<String>,
+    /// Files sent with an email (the advisor's report, when a form's settings attach it).
+    pub attachments: Vec<Attachment>,
+}
+
+/// A file attached to an email.
+#[derive(Clone, PartialEq, Eq)]
+pub struct Attachment {
+    /// The file's name as the recipient sees it; no personal data.
+    pub file_name: String,
+    /// Its media type, `application/pdf`.
+    pub content_type: String,
+    pub bytes: Vec<u8>,
+}
+
+impl std::fmt::Debug for Attachment {
+    // The bytes may name a client: never in a log line.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Attachment")
+            .field("file_name", &self.file_name)
+            .field("content_type", &self.content_type)
+            .field("bytes", &self.bytes.len())
+            .finish()
+    }
+}
+
+#[derive(Template)]
+#[template(path = "assessment_result.txt")]
+struct AssessmentResultText<'a> {
+    first_name: &'a str,
+    organization: &'a str,
+    title: &'a str,
+    band: &'a str,
+    subject: &'a str,
+    link: &'a str,
+    attached: bool,
+}
+
+#[derive(Template)]
+#[template(path = "assessment_result.html")]
+struct AssessmentResultHtml<'a> {
+    first_name: &'a str,
+    organization: &'a str,
+    title: &'a str,
+    band: &'a str,
+    subject: &'a str,
+    link: &'a str,
+    attached: bool,
 }
 
 #[derive(Template)]
@@ -171,6 +219,7 @@ pub fn render(delivery: &Delivery) -> Result<Rendered, askama::Error> {
                     }
                     .render()?,
                 ),
+                ..Default::default()
             }
         }
         Notice::AddedToOrganization {
@@ -195,6 +244,7 @@ pub fn render(delivery: &Delivery) -> Result<Rendered, askama::Error> {
                 }
                 .render()?,
             ),
+            ..Default::default()
         },
         Notice::PasswordReset { link, expires_at } => {
             let expires = delivery.time_zone.format(*expires_at);
@@ -214,9 +264,11 @@ pub fn render(delivery: &Delivery) -> Result<Rendered, askama::Error> {
                     }
                     .render()?,
                 ),
+                ..Default::default()
             }
         }
         Notice::Voting(notice) => render_voting(first_name, notice)?,
+        Notice::Assessment(notice) => render_assessment(first_name, notice)?,
         Notice::SmsCode { code, minutes } => Rendered {
             subject: String::new(),
             text: SmsCodeText {
@@ -225,7 +277,51 @@ pub fn render(delivery: &Delivery) -> Result<Rendered, askama::Error> {
             }
             .render()?,
             html: None,
+            ..Default::default()
         },
+    })
+}
+
+/// Renders a notice of the embedded assessment for `first_name`. The report itself, when
+/// the form attaches it, is added by the worker (`OutboxWorker`), which has the core at hand.
+fn render_assessment(
+    first_name: &str,
+    notice: &AssessmentNotice,
+) -> Result<Rendered, askama::Error> {
+    let AssessmentNotice::AssessmentResult {
+        organization,
+        title,
+        subject,
+        band,
+        link,
+        attach_report,
+        ..
+    } = notice;
+    Ok(Rendered {
+        subject: format!("{organization}: a new result for {title}"),
+        text: AssessmentResultText {
+            first_name,
+            organization,
+            title,
+            band,
+            subject,
+            link,
+            attached: *attach_report,
+        }
+        .render()?,
+        html: Some(
+            AssessmentResultHtml {
+                first_name,
+                organization,
+                title,
+                band,
+                subject,
+                link,
+                attached: *attach_report,
+            }
+            .render()?,
+        ),
+        ..Default::default()
     })
 }
 
@@ -272,6 +368,7 @@ fn render_voting(first_name: &str, notice: &VotingNotice) -> Result<Rendered, as
                 }
                 .render()?,
             ),
+            ..Default::default()
         },
         VotingNotice::BallotReminder {
             organization,
@@ -307,6 +404,7 @@ fn render_voting(first_name: &str, notice: &VotingNotice) -> Result<Rendered, as
                 }
                 .render()?,
             ),
+            ..Default::default()
         },
         VotingNotice::BallotSms {
             organization,
@@ -325,6 +423,7 @@ fn render_voting(first_name: &str, notice: &VotingNotice) -> Result<Rendered, as
             }
             .render()?,
             html: None,
+            ..Default::default()
         },
     })
 }

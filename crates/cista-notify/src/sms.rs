@@ -136,7 +136,7 @@ impl SmsSender for FileSms {
     async fn send(&self, to: &str, text: &str) -> DeliveryOutcome {
         let body = format!("To: {to}\nSubject: SMS\n\n{text}");
         let announce = self.announce.then(|| format!("SMS to {to}: {text}"));
-        write_to_folder(&self.dir, "sms", &body, None, announce).await
+        write_to_folder(&self.dir, "sms", &body, None, &[], announce).await
     }
 
     fn describe(&self) -> String {

@@ -1,9 +1,11 @@
 //! The outbox worker: every second, take what is due, render it, send it, and record how it
 //! went. Several server processes may run one each: the core claims each message for one.
 
+use crate::render::{Attachment, Rendered};
 use crate::{EmailSender, SmsSender, render};
-use cista_core::platform::notices::DeliveryOutcome;
+use cista_core::platform::notices::{DeliveryOutcome, Notice};
 use cista_core::ports::Channel;
+use cista_core::products::assessment::AssessmentNotice;
 use cista_core::{Actor, Cista};
 use std::sync::Arc;
 use std::time::Duration;
@@ -24,8 +26,14 @@ impl OutboxWorker {
         let due = self.cista.due_deliveries(&Actor::System, BATCH).await?;
         let count = due.len();
         for delivery in due {
-            let outcome = match render(&delivery) {
-                Err(_) => DeliveryOutcome::Abandon("the message could not be rendered".to_owned()),
+            let rendered = match render(&delivery) {
+                Err(_) => Err(DeliveryOutcome::Abandon(
+                    "the message could not be rendered".to_owned(),
+                )),
+                Ok(message) => self.with_attachments(&delivery.notice, message).await,
+            };
+            let outcome = match rendered {
+                Err(outcome) => outcome,
                 Ok(message) => match delivery.channel {
                     Channel::Email => {
                         self.email
@@ -54,6 +62,59 @@ impl OutboxWorker {
                 .await?;
         }
         Ok(count)
+    }
+
+    /// Adds the files a notice sends along: the advisor's report when the form's settings
+    /// attach it (read and rendered now, so it shows the client as they are now: an erased
+    /// client is not named). A result that is gone (deleted at the end of its retention
+    /// period) abandons the message; any other failure is retried.
+    async fn with_attachments(
+        &self,
+        notice: &Notice,
+        mut message: Rendered,
+    ) -> Result<Rendered, DeliveryOutcome> {
+        let Notice::Assessment(AssessmentNotice::AssessmentResult {
+            org,
+            submission,
+            attach_report: true,
+            ..
+        }) = notice
+        else {
+            return Ok(message);
+        };
+        let report = match self
+            .cista
+            .report_for_delivery(&Actor::System, *org, *submission)
+            .await
+        {
+            Ok(report) => report,
+            Err(cista_core::Error::NotFound { .. }) => {
+                return Err(DeliveryOutcome::Abandon(
+                    "the result is no longer held".to_owned(),
+                ));
+            }
+            Err(e) => {
+                tracing::warn!(code = e.code(), cause = %e.chain(), "could not read a result for its report");
+                return Err(DeliveryOutcome::Retry(
+                    "the report could not be prepared".to_owned(),
+                ));
+            }
+        };
+        let bytes = match cista_report::assessment_report_pdf(&report) {
+            Ok(bytes) => bytes,
+            Err(e) => {
+                tracing::warn!(cause = %e, "could not draw a report");
+                return Err(DeliveryOutcome::Abandon(
+                    "the report could not be drawn".to_owned(),
+                ));
+            }
+        };
+        message.attachments.push(Attachment {
+            file_name: report.file_name(),
+            content_type: "application/pdf".to_owned(),
+            bytes,
+        });
+        Ok(message)
     }
 
     /// Runs until `stop` turns true, finishing the pass under way.

@@ -11,27 +11,27 @@ use crate::pdf::PageSize;
 use crate::results::{ContestView, ElectionView, Fact, Requirement, ResolutionView, View};
 use std::rc::Rc;
 
-const INK: Ink = Ink(0x1b, 0x1f, 0x24);
-const MUTED: Ink = Ink(0x5b, 0x64, 0x70);
-const FAINT: Ink = Ink(0xc9, 0xce, 0xd6);
-const ACCENT: Ink = Ink(0x1d, 0x35, 0x57);
-const GOOD: Ink = Ink(0x1e, 0x6b, 0x3a);
-const BAD: Ink = Ink(0x9b, 0x1c, 0x1c);
-const PANEL: Ink = Ink(0xf3, 0xf5, 0xf8);
+pub(crate) const INK: Ink = Ink(0x1b, 0x1f, 0x24);
+pub(crate) const MUTED: Ink = Ink(0x5b, 0x64, 0x70);
+pub(crate) const FAINT: Ink = Ink(0xc9, 0xce, 0xd6);
+pub(crate) const ACCENT: Ink = Ink(0x1d, 0x35, 0x57);
+pub(crate) const GOOD: Ink = Ink(0x1e, 0x6b, 0x3a);
+pub(crate) const BAD: Ink = Ink(0x9b, 0x1c, 0x1c);
+pub(crate) const PANEL: Ink = Ink(0xf3, 0xf5, 0xf8);
 
 /// US Letter.
 pub(crate) const PAGE: PageSize = PageSize {
     width: 612.0,
     height: 792.0,
 };
-const LEFT: f32 = 0.95 * 72.0;
-const RIGHT: f32 = 0.95 * 72.0;
-const TOP: f32 = 0.8 * 72.0;
-const BOTTOM: f32 = 0.95 * 72.0;
-const BODY: f32 = PAGE.width - LEFT - RIGHT;
+pub(crate) const LEFT: f32 = 0.95 * 72.0;
+pub(crate) const RIGHT: f32 = 0.95 * 72.0;
+pub(crate) const TOP: f32 = 0.8 * 72.0;
+pub(crate) const BOTTOM: f32 = 0.95 * 72.0;
+pub(crate) const BODY: f32 = PAGE.width - LEFT - RIGHT;
 
 /// Body text.
-fn body() -> Style {
+pub(crate) fn body() -> Style {
     Style::serif(10.5, INK)
 }
 
@@ -41,7 +41,21 @@ const CELL: (f32, f32) = (5.0, 2.5);
 /// The certificate's pages, each a whole page drawn from its top left.
 pub(crate) fn pages(view: &View, typesetter: &mut Typesetter) -> Vec<Frame> {
     let pieces = pieces(view, typesetter);
-    let bodies = paginate(&pieces, BODY, PAGE.height - TOP - BOTTOM);
+    let footer = format!(
+        "Certified results, ballot {}. Generated {} by Cista.",
+        view.reference, view.generated_at
+    );
+    letter_pages(&pieces, &footer, typesetter)
+}
+
+/// `pieces` cut into US Letter pages with the margins of Cista's documents, each with
+/// `footer` and its page number at the bottom.
+pub(crate) fn letter_pages(
+    pieces: &[Piece],
+    footer: &str,
+    typesetter: &mut Typesetter,
+) -> Vec<Frame> {
+    let bodies = paginate(pieces, BODY, PAGE.height - TOP - BOTTOM);
     let count = bodies.len();
     bodies
         .into_iter()
@@ -49,14 +63,14 @@ pub(crate) fn pages(view: &View, typesetter: &mut Typesetter) -> Vec<Frame> {
         .map(|(i, body)| {
             let mut page = Frame::new(PAGE.width, PAGE.height);
             page.place(LEFT, TOP, body);
-            let footer = footer(view, i + 1, count, typesetter);
+            let footer = footer_block(footer, i + 1, count, typesetter);
             page.place(LEFT, PAGE.height - BOTTOM + 30.0, footer);
             page
         })
         .collect()
 }
 
-fn footer(view: &View, page: usize, of: usize, t: &mut Typesetter) -> Frame {
+fn footer_block(line: &str, page: usize, of: usize, t: &mut Typesetter) -> Frame {
     let small = Style::serif(8.0, MUTED);
     t.stack(
         &[
@@ -70,14 +84,7 @@ fn footer(view: &View, page: usize, of: usize, t: &mut Typesetter) -> Frame {
                 gutter: 12.0,
                 row_gap: 0.0,
                 cells: vec![
-                    Para::of(
-                        format!(
-                            "Certified results, ballot {}. Generated {} by Cista.",
-                            view.reference, view.generated_at
-                        ),
-                        small,
-                    )
-                    .into(),
+                    Para::of(line, small).into(),
                     Para::of(format!("Page {page} of {of}"), small).into(),
                 ],
             }),
@@ -157,21 +164,27 @@ fn pieces(view: &View, t: &mut Typesetter) -> Vec<Piece> {
     out
 }
 
-fn text(s: &str) -> Block {
+pub(crate) fn text(s: &str) -> Block {
     Para::of(s, body()).into()
 }
 
 fn title_block(view: &View) -> Block {
+    document_title(&view.organization, "Certified results", &view.title)
+}
+
+/// A document's title block: the organization, what the document is, and what it is about,
+/// centred between two rules.
+pub(crate) fn document_title(organization: &str, heading: &str, subject: &str) -> Block {
     Block::Boxed(Boxed {
         content: vec![
-            Para::of(&view.organization, Style::serif(12.0, MUTED))
+            Para::of(organization, Style::serif(12.0, MUTED))
                 .align(Align::Center)
                 .into(),
             Block::Gap(2.0),
-            Para::of("Certified results", Style::serif(25.0, ACCENT).semibold())
+            Para::of(heading, Style::serif(25.0, ACCENT).semibold())
                 .align(Align::Center)
                 .into(),
-            Para::of(&view.title, Style::serif(14.5, INK).italic())
+            Para::of(subject, Style::serif(14.5, INK).italic())
                 .align(Align::Center)
                 .into(),
         ],
@@ -183,7 +196,7 @@ fn title_block(view: &View) -> Block {
 }
 
 /// A section heading: small capitals in the accent colour over a rule.
-fn section(title: &str) -> Block {
+pub(crate) fn section(title: &str) -> Block {
     Block::Stack(vec![
         Para::of(
             title.to_uppercase(),
@@ -199,7 +212,7 @@ fn section(title: &str) -> Block {
 }
 
 /// Label / value pairs in two columns, the labels `label_width` wide.
-fn facts(rows: Vec<(&str, Block)>, label_width: f32) -> Block {
+pub(crate) fn facts(rows: Vec<(&str, Block)>, label_width: f32) -> Block {
     Block::Columns(Grid {
         tracks: vec![Track::Fixed(label_width), Track::Fr(1.0)],
         gutter: 12.0,
@@ -221,7 +234,7 @@ fn yes_no(requirement: &Requirement) -> Block {
 }
 
 /// An outcome in a coloured outline: `PASSED`, `NOT VALID`, ….
-fn mark(ok: bool, label: &str) -> Block {
+pub(crate) fn mark(ok: bool, label: &str) -> Block {
     let ink = if ok { GOOD } else { BAD };
     Block::Boxed(Boxed {
         content: vec![Para::of(label, Style::serif(9.5, ink).bold()).into()],
@@ -244,14 +257,14 @@ fn cell(para: Para) -> Block {
 
 /// A table's parts: its header (rules around it) and its rows (the last with the closing
 /// rule), each a block as wide as the table.
-struct Table {
-    header: Block,
-    rows: Vec<Block>,
+pub(crate) struct Table {
+    pub(crate) header: Block,
+    pub(crate) rows: Vec<Block>,
 }
 
 impl Table {
     /// A table `width` wide; `Auto` columns fit the widest cell of any row or the header.
-    fn new(
+    pub(crate) fn new(
         t: &mut Typesetter,
         width: f32,
         columns: &[(Track, Align)],
@@ -306,7 +319,7 @@ impl Table {
     }
 
     /// The whole table as one block.
-    fn block(self) -> Block {
+    pub(crate) fn block(self) -> Block {
         let mut parts = vec![self.header];
         parts.extend(self.rows);
         Block::Stack(parts)
@@ -455,7 +468,7 @@ fn election<'a>(view: &View, e: &'a ElectionView, t: &mut Typesetter) -> Contest
     }
 }
 
-fn note(text: &str) -> Para {
+pub(crate) fn note(text: &str) -> Para {
     Para::of(text, Style::serif(9.5, INK))
 }
 

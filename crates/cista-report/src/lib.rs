@@ -1,5 +1,6 @@
 //! Cista's documents, laid out with parley and written as PDF/A by krilla (fonts embedded, no
-//! network): the certified results of a closed ballot.
+//! network): the certified results of a closed ballot, and the advisor's report of an
+//! assessment result.
 //!
 //! Names print in any script people write them in: Noto fallback fonts are bundled (see
 //! `fonts`), and `cista_types::glyphs` says which characters they draw, so the core refuses
@@ -9,6 +10,7 @@
 //! a paragraph: there is no markup language in between, so a name like `#panic("x")` or
 //! `<b>x</b>` is printed as written, never interpreted.
 
+mod assessment;
 mod certificate;
 mod flow;
 mod fonts;
@@ -17,6 +19,7 @@ mod numbers;
 mod pdf;
 mod results;
 
+pub use assessment::{Drawn, assessment_report, assessment_report_pdf};
 pub use fonts::coverage as font_coverage;
 pub use results::{ResultsDocument, certified_results_pdf, unprintable_characters};
 

@@ -4,20 +4,20 @@
 
 use crate::SeaStore;
 use crate::convert::{conflict_or, db_err, digest, from_db_time, to_db_time};
-use crate::entity::{attachment, form, submission};
+use crate::entity::{attachment, form, form_setting, submission};
 use crate::query::Fetch;
 use crate::tx::SeaTx;
 use async_trait::async_trait;
 use cista_core::Result;
 use cista_core::ports::{
-    IntakeReads, IntakeWrites, StoredAttachment, StoredForm, StoredSubmission,
+    IntakeReads, IntakeWrites, StoredAttachment, StoredForm, StoredFormSettings, StoredSubmission,
 };
 use cista_crypto::Digest32;
-use cista_types::{FormId, OrgId, SubmissionId};
-use sea_orm::sea_query::Query;
+use cista_types::{FormId, OrgId, SubjectCode, SubmissionId, Timestamp};
+use sea_orm::sea_query::{OnConflict, Query};
 use sea_orm::{
-    ActiveValue::Set, ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, QueryOrder,
-    QuerySelect, TryInsertResult,
+    ActiveValue::Set, ColumnTrait, ConnectionTrait, EntityTrait, PaginatorTrait, QueryFilter,
+    QueryOrder, QuerySelect, TryInsertResult,
 };
 
 fn form_from(m: form::Model) -> Result<StoredForm> {
@@ -44,6 +44,34 @@ fn submission_from(m: submission::Model) -> Result<StoredSubmission> {
         sealed_payload: m.sealed_payload,
         submitted_by: m.submitted_by,
         received_at: from_db_time(m.received_at),
+    })
+}
+
+/// A row count for `LIMIT`: the drivers bind it as a signed 64-bit integer (sea-query-sqlx
+/// panics on a larger `u64`), so "no limit" (`u64::MAX`) is clamped to the largest one.
+fn row_limit(limit: u64) -> u64 {
+    limit.min(i64::MAX.unsigned_abs())
+}
+
+fn settings_from(m: form_setting::Model) -> Result<StoredFormSettings> {
+    let codes: Vec<String> = serde_json::from_str(&m.notify).map_err(|_| {
+        cista_core::Error::Integrity("a form's notify list is not a list of subject codes".into())
+    })?;
+    let notify = codes
+        .iter()
+        .map(|c| {
+            SubjectCode::parse(c).map_err(|_| {
+                cista_core::Error::Integrity("a form's notify list holds a bad subject code".into())
+            })
+        })
+        .collect::<Result<_>>()?;
+    Ok(StoredFormSettings {
+        org: OrgId::from_i64(m.org_id),
+        key: m.form_key,
+        notify,
+        attach_report: m.attach_report,
+        retention_days: m.retention_days.and_then(|d| u32::try_from(d).ok()),
+        updated_at: from_db_time(m.updated_at),
     })
 }
 
@@ -138,9 +166,59 @@ impl IntakeReads for SeaStore {
             .filter(submission::Column::FormId.is_in(forms.iter().map(FormId::as_i64)))
             .order_by_desc(submission::Column::ReceivedAt)
             .order_by_desc(submission::Column::Id)
-            .limit(limit)
+            .limit(row_limit(limit))
             .all_as(&self.db, submission_from)
             .await
+    }
+
+    async fn submissions_before(
+        &self,
+        org: OrgId,
+        forms: &[FormId],
+        before: Timestamp,
+        limit: u64,
+    ) -> Result<Vec<StoredSubmission>> {
+        submission::Entity::find()
+            .filter(submission::Column::OrgId.eq(org.as_i64()))
+            .filter(submission::Column::FormId.is_in(forms.iter().map(FormId::as_i64)))
+            .filter(submission::Column::ReceivedAt.lt(to_db_time(before)))
+            .order_by_asc(submission::Column::ReceivedAt)
+            .order_by_asc(submission::Column::Id)
+            .limit(row_limit(limit))
+            .all_as(&self.db, submission_from)
+            .await
+    }
+
+    async fn forms_of(&self, org: OrgId) -> Result<Vec<StoredForm>> {
+        form::Entity::find()
+            .filter(form::Column::OrgId.eq(org.as_i64()))
+            .order_by_asc(form::Column::FormKey)
+            .order_by_asc(form::Column::Version)
+            .all_as(&self.db, form_from)
+            .await
+    }
+
+    async fn form_settings(&self, org: OrgId, key: &str) -> Result<Option<StoredFormSettings>> {
+        form_setting::Entity::find_by_id((org.as_i64(), key.to_owned()))
+            .one_as(&self.db, settings_from)
+            .await
+    }
+
+    async fn retention_settings(&self) -> Result<Vec<StoredFormSettings>> {
+        form_setting::Entity::find()
+            .filter(form_setting::Column::RetentionDays.is_not_null())
+            .order_by_asc(form_setting::Column::OrgId)
+            .order_by_asc(form_setting::Column::FormKey)
+            .all_as(&self.db, settings_from)
+            .await
+    }
+
+    async fn forms_attaching_reports(&self) -> Result<u64> {
+        form_setting::Entity::find()
+            .filter(form_setting::Column::AttachReport.eq(true))
+            .count(&self.db)
+            .await
+            .map_err(db_err)
     }
 
     async fn attachments(&self, submission: SubmissionId) -> Result<Vec<StoredAttachment>> {
@@ -247,5 +325,49 @@ impl IntakeWrites for SeaTx {
         .await
         .map_err(db_err)?;
         Ok(matches!(inserted, TryInsertResult::Inserted(1)))
+    }
+
+    async fn put_form_settings(&mut self, s: &StoredFormSettings) -> Result<()> {
+        let codes: Vec<String> = s.notify.iter().map(ToString::to_string).collect();
+        let notify = serde_json::to_string(&codes)
+            .map_err(|e| cista_core::Error::Internal(e.to_string()))?;
+        let row = form_setting::ActiveModel {
+            org_id: Set(s.org.as_i64()),
+            form_key: Set(s.key.clone()),
+            notify: Set(notify),
+            attach_report: Set(s.attach_report),
+            retention_days: Set(s
+                .retention_days
+                .map(|d| i32::try_from(d).unwrap_or(i32::MAX))),
+            updated_at: Set(to_db_time(s.updated_at)),
+        };
+        form_setting::Entity::insert(row)
+            .on_conflict(
+                OnConflict::columns([form_setting::Column::OrgId, form_setting::Column::FormKey])
+                    .update_columns([
+                        form_setting::Column::Notify,
+                        form_setting::Column::AttachReport,
+                        form_setting::Column::RetentionDays,
+                        form_setting::Column::UpdatedAt,
+                    ])
+                    .to_owned(),
+            )
+            .exec_without_returning(&self.txn)
+            .await
+            .map_err(db_err)?;
+        Ok(())
+    }
+
+    async fn delete_submission(&mut self, id: SubmissionId) -> Result<bool> {
+        attachment::Entity::delete_many()
+            .filter(attachment::Column::SubmissionId.eq(id.as_i64()))
+            .exec(&self.txn)
+            .await
+            .map_err(db_err)?;
+        let deleted = submission::Entity::delete_by_id(id.as_i64())
+            .exec(&self.txn)
+            .await
+            .map_err(db_err)?;
+        Ok(deleted.rows_affected == 1)
     }
 }

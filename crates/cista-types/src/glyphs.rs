@@ -99,7 +99,7 @@ impl fmt::Display for Unprintable {
         } else if matches!(code, 0x3400..=0x4DBF | 0x20000..=0x3FFFF) {
             "it is a rare Han character, outside the main CJK block that the fonts cover"
         } else {
-            "no font of the certified results has it"
+            "no font of the printed documents has it"
         };
         if c.is_control() {
             write!(

@@ -83,6 +83,44 @@ impl TimeZoneName {
         Timestamp::from_unix_micros(zoned.timestamp().as_microsecond())
             .map_err(|_| bad("is outside the supported range"))
     }
+
+    /// The first instant of the local date `raw` (`2026-12-03`, an `<input type="date">`'s
+    /// value) in this zone: midnight, or the first moment after it where a daylight-saving
+    /// change skips midnight.
+    pub fn start_of_day(&self, raw: &str, what: &'static str) -> Result<Timestamp, ParseError> {
+        self.day_start(raw, what, 0)
+    }
+
+    /// The first instant of the day after the local date `raw` in this zone: where a day
+    /// given as the last one of a range ends.
+    pub fn start_of_next_day(
+        &self,
+        raw: &str,
+        what: &'static str,
+    ) -> Result<Timestamp, ParseError> {
+        self.day_start(raw, what, 1)
+    }
+
+    fn day_start(
+        &self,
+        raw: &str,
+        what: &'static str,
+        after: i32,
+    ) -> Result<Timestamp, ParseError> {
+        let bad = |message: &str| ParseError::new(what, message.to_owned());
+        let date: jiff::civil::Date = raw
+            .trim()
+            .parse()
+            .map_err(|_| bad("must be a date such as 2026-12-03"))?;
+        let date = date
+            .checked_add(jiff::Span::new().days(after))
+            .map_err(|_| bad("is outside the supported range"))?;
+        let zoned = date
+            .to_zoned(self.zone())
+            .map_err(|_| bad("is outside the supported range"))?;
+        Timestamp::from_unix_micros(zoned.timestamp().as_microsecond())
+            .map_err(|_| bad("is outside the supported range"))
+    }
 }
 
 impl fmt::Display for TimeZoneName {
@@ -108,6 +146,20 @@ impl TryFrom<String> for TimeZoneName {
 mod tests {
     #![allow(clippy::unwrap_used)]
     use super::*;
+
+    #[test]
+    fn a_day_starts_at_local_midnight_or_when_a_change_skips_it() {
+        let ny = TimeZoneName::parse("America/New_York").unwrap();
+        let start = ny.start_of_day("2026-12-03", "from").unwrap();
+        assert_eq!(start.to_rfc3339(), "2026-12-03T05:00:00.000000Z");
+        // Santiago skipped midnight on 2026-09-06 (clocks went from 00:00 to 01:00).
+        let santiago = TimeZoneName::parse("America/Santiago").unwrap();
+        let skipped = santiago.start_of_day("2026-09-06", "from").unwrap();
+        assert_eq!(skipped.to_rfc3339(), "2026-09-06T04:00:00.000000Z");
+        assert!(ny.start_of_day("3 December", "from").is_err());
+        let end = ny.start_of_next_day("2026-12-31", "to").unwrap();
+        assert_eq!(end.to_rfc3339(), "2027-01-01T05:00:00.000000Z");
+    }
 
     #[test]
     fn local_times_round_trip_in_their_zone() {

@@ -134,6 +134,11 @@ pub enum BenchCommand {
     /// Cast ballots over HTTPS with real sessions and print casts per second and p50/p99
     /// latency, next to the raw durable single-row commit rate of the same database.
     Voting(BenchArgs),
+    /// Submit embedded assessments through the real embed API (load token, origin, scoring,
+    /// vault, audit) and print submissions per second and p50/p99 latency next to the raw
+    /// durable commit rate of the same database; then the advisor's report's pages per second
+    /// and the loader's gzipped size.
+    Assessment(AssessmentBenchArgs),
     /// The crash harness: casts votes at a steady rate through a real `cista serve` process
     /// that backs up continuously, kills it with SIGKILL at random moments, restores from
     /// the backup target into fresh directories and reports the worst lost acknowledged
@@ -153,6 +158,26 @@ pub struct BenchArgs {
     /// Single-row commits for the raw commit rate.
     #[arg(long, default_value_t = 500)]
     pub commits: u32,
+    /// A PostgreSQL server to measure instead of SQLite (a scratch schema is created and
+    /// dropped), e.g. postgres://postgres@127.0.0.1:5432/test.
+    #[arg(long, value_name = "URL")]
+    pub database_url: Option<cista_types::Secret>,
+}
+
+#[derive(Debug, Args)]
+pub struct AssessmentBenchArgs {
+    /// Assessments submitted (each a load and a submission).
+    #[arg(long, default_value_t = 500)]
+    pub submissions: usize,
+    /// Clients submitting at the same time.
+    #[arg(long, default_value_t = 16)]
+    pub concurrency: usize,
+    /// Single-row commits for the raw commit rate.
+    #[arg(long, default_value_t = 500)]
+    pub commits: u32,
+    /// Advisor's reports drawn, one after the other, for the pages-per-second figure.
+    #[arg(long, default_value_t = 20)]
+    pub reports: usize,
     /// A PostgreSQL server to measure instead of SQLite (a scratch schema is created and
     /// dropped), e.g. postgres://postgres@127.0.0.1:5432/test.
     #[arg(long, value_name = "URL")]

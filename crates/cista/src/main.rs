@@ -52,6 +52,11 @@ async fn run(cli: Cli) -> Result<ExitCode, Failure> {
             commands::bench::run(args).await?;
             return Ok(ExitCode::SUCCESS);
         }
+        Command::Bench(BenchCommand::Assessment(args)) => {
+            logging::init(&config::LogConfig::default(), "warn");
+            commands::bench_assessment::run(args).await?;
+            return Ok(ExitCode::SUCCESS);
+        }
         Command::Bench(BenchCommand::Crash(args)) => {
             logging::init(&config::LogConfig::default(), "warn");
             return commands::crash::run(args).await;

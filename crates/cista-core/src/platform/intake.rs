@@ -9,11 +9,12 @@
 
 use crate::platform::audit::{AuditKind, NewAuditEntry};
 use crate::platform::blobs::{BlobRules, BlobSource};
+use crate::platform::notices::Notice;
 use crate::ports::{BlobStore, StoredAttachment, StoredForm, StoredSubmission};
 use crate::products::assessment::{Assessment, AssessmentAction};
 use crate::{Actor, Cista, Error, OrgAction, Result};
 use cista_crypto::{Digest32, Sealed};
-use cista_types::{FormId, OrgId, SubmissionId, Timestamp};
+use cista_types::{FormId, OrgId, SubjectCode, SubmissionId, Timestamp};
 use serde::Serialize;
 
 /// The largest form definition, in bytes of compact JSON.
@@ -244,6 +245,7 @@ impl Cista {
             content_sha256,
             payload: text,
             audit: serde_json::Map::new(),
+            notices: &|_| Vec::new(),
         };
         self.record_submission(actor, recording).await
     }
@@ -282,6 +284,7 @@ impl Cista {
             content_sha256,
             payload,
             audit,
+            notices,
         } = recording;
         let org = form.org;
         let id = SubmissionId::new(self.rng().as_ref());
@@ -317,6 +320,9 @@ impl Cista {
         });
         if let Some(map) = details.as_object_mut() {
             map.extend(audit);
+        }
+        for (recipient, notice) in notices(id) {
+            tx.enqueue(&self.message(recipient, &notice)?).await?;
         }
         tx.commit(NewAuditEntry::new(
             now,
@@ -494,6 +500,10 @@ pub(crate) struct Recording<'a> {
     pub payload: String,
     /// Facts the audit entry adds to the submission's id, form, version and hash.
     pub audit: serde_json::Map<String, serde_json::Value>,
+    /// Messages that the submission sets off (staff told of it), each with its recipient,
+    /// made from the new submission's id and queued in the same transaction: sent if and only
+    /// if the submission is recorded.
+    pub notices: &'a (dyn Fn(SubmissionId) -> Vec<(SubjectCode, Notice)> + Send + Sync),
 }
 
 /// The answer to a second upload (of bytes with this `sha256`) for a name already recorded:

@@ -5,6 +5,7 @@
 
 use crate::platform::audit::{AuditKind, NewAuditEntry};
 use crate::ports::{Channel, OutboxMessage};
+use crate::products::assessment::notices::AssessmentNotice;
 use crate::products::voting::notices::VotingNotice;
 use crate::{Action, Actor, Cista, Error, Result};
 use cista_crypto::Sealed;
@@ -38,6 +39,9 @@ pub enum Notice {
     /// stored, exactly as before the product had its own enum.
     #[serde(untagged)]
     Voting(VotingNotice),
+    /// A message of the embedded assessment, tagged by its own `template` likewise.
+    #[serde(untagged)]
+    Assessment(AssessmentNotice),
 }
 
 impl Notice {
@@ -48,6 +52,7 @@ impl Notice {
             | Notice::AddedToOrganization { .. }
             | Notice::PasswordReset { .. } => Channel::Email,
             Notice::Voting(notice) => notice.channel(),
+            Notice::Assessment(notice) => notice.channel(),
         }
     }
 
@@ -58,6 +63,7 @@ impl Notice {
             Notice::PasswordReset { .. } => "password-reset",
             Notice::SmsCode { .. } => "sms-code",
             Notice::Voting(notice) => notice.template(),
+            Notice::Assessment(notice) => notice.template(),
         }
     }
 }
@@ -65,6 +71,12 @@ impl Notice {
 impl From<VotingNotice> for Notice {
     fn from(notice: VotingNotice) -> Self {
         Self::Voting(notice)
+    }
+}
+
+impl From<AssessmentNotice> for Notice {
+    fn from(notice: AssessmentNotice) -> Self {
+        Self::Assessment(notice)
     }
 }
 

@@ -127,7 +127,7 @@ impl Cista {
         })
     }
 
-    async fn open_person(&self, person: &VaultPerson) -> Result<PersonFields> {
+    pub(crate) async fn open_person(&self, person: &VaultPerson) -> Result<PersonFields> {
         let wrapped = WrappedKey {
             kek: KekId::new(person.kek_id.clone()),
             ciphertext: person.wrapped_key.clone(),

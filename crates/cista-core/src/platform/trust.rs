@@ -24,7 +24,18 @@ pub struct TrustReport {
     pub audit: AuditReport,
     pub access: AccessReport,
     pub voting: VotingReport,
+    pub assessments: AssessmentReport,
     pub organizations: u64,
+}
+
+/// How embedded assessments treat a result and the report that names its client.
+#[derive(Debug, Clone, Serialize)]
+pub struct AssessmentReport {
+    pub scoring: &'static str,
+    pub clients: &'static str,
+    /// How advisors get the report: a link unless a form's settings attach it, with the count.
+    pub reports: String,
+    pub retention: &'static str,
 }
 
 /// How votes are kept, from the running database: the guard triggers it actually has, and
@@ -174,7 +185,42 @@ impl Cista {
             },
             access: self.access_report().await?,
             voting: self.voting_report().await?,
+            assessments: self.assessments_trust_report().await?,
             organizations: store.organization_count().await?,
+        })
+    }
+
+    async fn assessments_trust_report(&self) -> Result<AssessmentReport> {
+        let attaching = self.store().intake().forms_attaching_reports().await?;
+        let reports = match attaching {
+            0 => "advisors are emailed a link to the report in the portal (sign-in required, \
+                  each read audited), never the report itself: no assessment here attaches it"
+                .to_owned(),
+            n => format!(
+                "advisors are emailed a link to the report in the portal (sign-in required, \
+                 each read audited) by default; {n} {} the report as a PDF instead, which \
+                 then sits in the recipients' mailboxes and is encrypted at their provider \
+                 only if that provider does so",
+                if n == 1 {
+                    "assessment's settings attach"
+                } else {
+                    "assessments' settings attach"
+                }
+            ),
+        };
+        Ok(AssessmentReport {
+            scoring: "answers are scored on this server under rules published with the form \
+                      (JSONLogic, validated at publish time); the browser never sees the \
+                      scoring rules, and each result records the rules' SHA-256",
+            clients: "a client's name and email are sealed in the person vault under a random \
+                      subject code, apart from the answers; staff see results de-identified, \
+                      and showing who, or downloading the report that names the client, is \
+                      recorded in the audit log; an erased client stays erased through every \
+                      restore",
+            reports,
+            retention: "de-identified results are kept indefinitely unless a form sets a \
+                        retention period; past it, the result and the client's name and email \
+                        are deleted within the hour",
         })
     }
 

@@ -8,7 +8,7 @@
 use crate::Result;
 use async_trait::async_trait;
 use cista_crypto::Digest32;
-use cista_types::{FormId, OrgId, SubmissionId, Timestamp};
+use cista_types::{FormId, OrgId, SubjectCode, SubmissionId, Timestamp};
 
 /// One published version of a form: immutable once stored.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -56,6 +56,22 @@ pub struct StoredAttachment {
     pub stored_at: Timestamp,
 }
 
+/// What an organization decided about one of its forms (every version): who is told of a new
+/// submission, how, and how long submissions are kept.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StoredFormSettings {
+    pub org: OrgId,
+    pub key: String,
+    /// Staff told of each new submission, by subject code (their address is read from the
+    /// vault when the message is sent).
+    pub notify: Vec<SubjectCode>,
+    /// The message carries the report itself rather than a link to it.
+    pub attach_report: bool,
+    /// Submissions older than this many days are deleted; `None`: kept indefinitely.
+    pub retention_days: Option<u32>,
+    pub updated_at: Timestamp,
+}
+
 #[async_trait]
 pub trait IntakeReads: Send + Sync {
     async fn form(&self, id: FormId) -> Result<Option<StoredForm>>;
@@ -79,6 +95,28 @@ pub trait IntakeReads: Send + Sync {
         forms: &[FormId],
         limit: u64,
     ) -> Result<Vec<StoredSubmission>>;
+
+    /// The organization's submissions of these form versions received before `before`,
+    /// oldest first, at most `limit`: what a retention period has run out for.
+    async fn submissions_before(
+        &self,
+        org: OrgId,
+        forms: &[FormId],
+        before: Timestamp,
+        limit: u64,
+    ) -> Result<Vec<StoredSubmission>>;
+
+    /// Every version of every form of the organization, by key then version.
+    async fn forms_of(&self, org: OrgId) -> Result<Vec<StoredForm>>;
+
+    /// What the organization decided about its form `key`, if it decided anything.
+    async fn form_settings(&self, org: OrgId, key: &str) -> Result<Option<StoredFormSettings>>;
+
+    /// Every form's settings, across organizations, that set a retention period.
+    async fn retention_settings(&self) -> Result<Vec<StoredFormSettings>>;
+
+    /// How many forms' settings attach the report to the message instead of linking to it.
+    async fn forms_attaching_reports(&self) -> Result<u64>;
 
     /// A submission's attachments, by name.
     async fn attachments(&self, submission: SubmissionId) -> Result<Vec<StoredAttachment>>;
@@ -116,4 +154,11 @@ pub trait IntakeWrites: Send {
 
     /// Adds an attachment unless the submission has one of that name: false then.
     async fn insert_attachment(&mut self, attachment: &StoredAttachment) -> Result<bool>;
+
+    /// Stores the settings of a form, replacing any earlier ones.
+    async fn put_form_settings(&mut self, settings: &StoredFormSettings) -> Result<()>;
+
+    /// Deletes a submission and its attachments' rows (the blobs go at the next sweep);
+    /// false if there was none.
+    async fn delete_submission(&mut self, id: SubmissionId) -> Result<bool>;
 }

@@ -13,7 +13,9 @@ pub use access::{
     SessionStage, VaultPerson,
 };
 pub use blobs::{BlobListing, BlobReader, BlobStore, BlobWriter};
-pub use intake::{IntakeReads, IntakeWrites, StoredAttachment, StoredForm, StoredSubmission};
+pub use intake::{
+    IntakeReads, IntakeWrites, StoredAttachment, StoredForm, StoredFormSettings, StoredSubmission,
+};
 pub use voting::{
     BallotStatus, BoxEntry, ConsentStatus, EligibleUnit, PaperBatch, PaperPile, Participation,
     Refusal, StoredBallot, Unit, UnitOwner, VoteChannel, VoteOrigin, VotingReads, VotingWrites,

@@ -134,3 +134,139 @@ async fn advisors_see_results_de_identified_reveal_with_a_reason_and_erase_for_g
     assert_eq!(status, StatusCode::FORBIDDEN);
     server.stop().await;
 }
+
+#[tokio::test]
+async fn a_result_reads_in_full_its_report_downloads_and_the_settings_choose_who_is_told() {
+    let server = TestServer::start(Options::default()).await;
+    let id = one_result(&server).await;
+    let cista = &server.state.cista;
+    let org = cista_testkit::fixtures::palm_court_id(cista).await;
+    let ada_code = active(cista, org, "ada@palm.example", Role::Advisor).await;
+    let ada = sign_in(&server, "ada@palm.example").await;
+
+    // The organization's home leads to the results; the list filters by band and day.
+    let (_, home) = page(&ada, &server, "/admin/palm-court").await;
+    assert!(home.contains(&format!("href=\"{RESULTS}\"")), "{home}");
+    let (status, none) = page(&ada, &server, &format!("{RESULTS}?band=Cautious")).await;
+    assert_eq!(status, StatusCode::OK);
+    assert!(none.contains("No result matches this filter"), "{none}");
+    assert!(none.contains("results.csv?band=Cautious"), "{none}");
+    let (status, bad) = page(&ada, &server, &format!("{RESULTS}?from=yesterday")).await;
+    assert_eq!(status, StatusCode::BAD_REQUEST);
+    assert!(bad.contains("must be a date such as"), "{bad}");
+    let (_, listed) = page(&ada, &server, &format!("{RESULTS}?band=Growth")).await;
+    assert!(
+        listed.contains(&format!("{RESULTS}/results/{id}")),
+        "{listed}"
+    );
+    let csv = ada
+        .get(server.url(&format!("{RESULTS}/results.csv?band=Cautious")))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert_eq!(csv.lines().count(), 1, "only the header: {csv}");
+
+    // The result's page: every answer in words, de-identified.
+    let (status, html) = page(&ada, &server, &format!("{RESULTS}/results/{id}")).await;
+    assert_eq!(status, StatusCode::OK, "{html}");
+    assert!(html.contains("In more than 7 years"), "{html}");
+    assert!(html.contains("Growth"));
+    assert!(!html.contains("Quillfeather"), "de-identified");
+    let (status, _) = page(&ada, &server, &format!("{RESULTS}/results/12345")).await;
+    assert_eq!(status, StatusCode::NOT_FOUND);
+    let (status, _) = page(&ada, &server, &format!("{RESULTS}/results/x")).await;
+    assert_eq!(status, StatusCode::NOT_FOUND);
+
+    // The report: a PDF, not cached, naming the client.
+    let pdf = ada
+        .get(server.url(&format!("{RESULTS}/results/{id}/report.pdf")))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(pdf.status(), StatusCode::OK);
+    assert_eq!(pdf.headers()["content-type"], "application/pdf");
+    assert_eq!(pdf.headers()["cache-control"], "no-store");
+    assert!(
+        pdf.headers()["content-disposition"]
+            .to_str()
+            .unwrap()
+            .contains(&format!("risk-result-{id}.pdf"))
+    );
+    assert!(pdf.bytes().await.unwrap().starts_with(b"%PDF-"));
+
+    settings_choose_who_is_told(&server, &ada, ada_code).await;
+
+    // A reviewer gets none of it.
+    active(cista, org, "rex@palm.example", Role::Reviewer).await;
+    let rex = sign_in(&server, "rex@palm.example").await;
+    for path in [
+        format!("{RESULTS}/results/{id}"),
+        format!("{RESULTS}/results/{id}/report.pdf"),
+        format!("{RESULTS}/settings"),
+    ] {
+        let (status, _) = page(&rex, &server, &path).await;
+        assert_eq!(status, StatusCode::FORBIDDEN, "{path}");
+    }
+    server.stop().await;
+}
+
+/// Ada chooses herself and the attached report on the settings page; a code that is not one
+/// of the organization's staff is refused.
+async fn settings_choose_who_is_told(
+    server: &TestServer,
+    ada: &reqwest::Client,
+    ada_code: cista_types::SubjectCode,
+) {
+    let cista = &server.state.cista;
+    let org = cista_testkit::fixtures::palm_court_id(cista).await;
+    // The settings: Ada chooses herself and the attached report; a stranger's code is refused.
+    let settings = format!("{RESULTS}/settings");
+    let (status, form) = page(ada, server, &settings).await;
+    assert_eq!(status, StatusCode::OK, "{form}");
+    assert!(form.contains(&format!("value=\"{ada_code}\"")), "{form}");
+    assert!(form.contains("Test Person (Advisor)"), "{form}");
+    let csrf = csrf_in(&form);
+    let code = ada_code.to_string();
+    let r = post(
+        ada,
+        server,
+        &settings,
+        &csrf,
+        &[("notify", "42"), ("delivery", "link")],
+    )
+    .await;
+    assert_eq!(r.status(), StatusCode::BAD_REQUEST);
+    assert!(
+        r.text()
+            .await
+            .unwrap()
+            .contains("Only owners, administrators and advisors")
+    );
+    let r = post(
+        ada,
+        server,
+        &settings,
+        &csrf,
+        &[
+            ("notify", &code),
+            ("delivery", "attach"),
+            ("retention_days", ""),
+        ],
+    )
+    .await;
+    assert_eq!(r.status(), StatusCode::SEE_OTHER);
+    let chosen = cista
+        .assessment_settings(&Actor::operator("test"), org, "risk")
+        .await
+        .unwrap();
+    assert_eq!(chosen.notify, vec![ada_code]);
+    assert!(chosen.attach_report && chosen.retention_days.is_none());
+    let (_, list) = page(ada, server, RESULTS).await;
+    assert!(
+        list.contains("emailed to 1 person, with the report attached"),
+        "{list}"
+    );
+}

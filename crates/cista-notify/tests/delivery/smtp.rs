@@ -184,6 +184,7 @@ async fn starttls_with_an_unknown_certificate_is_not_sent_in_the_clear() {
                 subject: "s".into(),
                 text: "t".into(),
                 html: None,
+                ..Default::default()
             },
         )
         .await;
@@ -223,6 +224,7 @@ async fn an_unreachable_mail_server_is_retried_later() {
                 subject: "s".into(),
                 text: "t".into(),
                 html: None,
+                ..Default::default()
             },
         )
         .await;

@@ -6,22 +6,27 @@ use cista_core::Actor;
 use cista_notify::{FileEmail, FileSms, OutboxWorker};
 use std::sync::Arc;
 
+/// The worker with the demo's file sinks, both writing to `outbox`.
+fn file_worker(cista: &cista_core::Cista, outbox: &std::path::Path) -> OutboxWorker {
+    OutboxWorker {
+        cista: cista.clone(),
+        email: Arc::new(FileEmail {
+            dir: outbox.to_owned(),
+            announce: false,
+        }),
+        sms: Arc::new(FileSms {
+            dir: outbox.to_owned(),
+            announce: false,
+        }),
+    }
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_file_sinks_receive_each_message_once() {
     let dir = tempfile::tempdir().unwrap();
     let (cista, org) = instance(dir.path()).await;
     let outbox = dir.path().join("outbox");
-    let worker = OutboxWorker {
-        cista: cista.clone(),
-        email: Arc::new(FileEmail {
-            dir: outbox.clone(),
-            announce: false,
-        }),
-        sms: Arc::new(FileSms {
-            dir: outbox.clone(),
-            announce: false,
-        }),
-    };
+    let worker = file_worker(&cista, &outbox);
     cista
         .invite(
             &Actor::operator("test"),
@@ -69,4 +74,99 @@ async fn the_file_sinks_receive_each_message_once() {
             "delivered messages keep no link or code"
         );
     }
+}
+
+/// A form whose settings attach the report: the advisor's email carries the PDF (drawn at
+/// delivery, naming the client), while the email's own text never names the client.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_advisor_gets_the_report_attached_when_the_form_says_so() {
+    use cista_core::products::assessment::{
+        AssessmentSettings, ClientDetails, RISK_PROFILE, SentFrom, WidgetSubmission,
+    };
+    const SITE: &str = "https://www.harbor-advisory.example";
+    let dir = tempfile::tempdir().unwrap();
+    let (cista, org) = instance(dir.path()).await;
+    let outbox = dir.path().join("outbox");
+    let worker = file_worker(&cista, &outbox);
+    let operator = Actor::operator("test");
+    let ada = cista
+        .invite(
+            &operator,
+            org,
+            cista_testkit::fixtures::invitee(
+                "Ada",
+                "Brooks",
+                "ada@palm.example",
+                None,
+                cista_types::Role::Advisor,
+            ),
+        )
+        .await
+        .unwrap()
+        .subject;
+    let mut definition: serde_json::Value = serde_json::from_str(RISK_PROFILE).unwrap();
+    definition["embed"] = serde_json::json!({ "allowed_origins": [SITE] });
+    let form = cista
+        .publish_assessment(&operator, org, "risk", &definition)
+        .await
+        .unwrap()
+        .form
+        .id;
+    let settings = AssessmentSettings {
+        notify: vec![ada],
+        attach_report: true,
+        retention_days: None,
+    };
+    cista
+        .change_assessment_settings(&operator, org, "risk", settings)
+        .await
+        .unwrap();
+    assert_eq!(worker.deliver_due().await.unwrap(), 1, "the invitation");
+    std::fs::remove_dir_all(&outbox).unwrap();
+
+    let site = cista_types::WebOrigin::parse(SITE).unwrap();
+    let token = cista.issue_load_token(org, form, &site).unwrap().token;
+    let answers = serde_json::json!({
+        "horizon": "over_7", "income": "steady", "reserve": "over_3", "age": 45,
+        "drop": "hold", "experience": "some", "goals": ["growth"], "comfort": 7
+    });
+    let shown = cista
+        .submit_assessment(WidgetSubmission {
+            org,
+            form,
+            sent_from: SentFrom::Page(Some(SITE)),
+            load_token: &token,
+            client: ClientDetails {
+                first_name: "Zebediah".to_owned(),
+                last_name: "Quillfeather".to_owned(),
+                email: "zeb@client.example".to_owned(),
+                consent: true,
+            },
+            answers: &answers,
+        })
+        .await
+        .unwrap();
+    assert_eq!(worker.deliver_due().await.unwrap(), 1);
+    let files: Vec<std::path::PathBuf> = std::fs::read_dir(&outbox)
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .collect();
+    let pdf = files
+        .iter()
+        .find(|p| p.to_string_lossy().ends_with(".pdf"))
+        .unwrap_or_else(|| panic!("no PDF in {files:?}"));
+    assert!(
+        pdf.to_string_lossy()
+            .ends_with(&format!("risk-result-{}.pdf", shown.receipt.submission)),
+        "{pdf:?}"
+    );
+    assert!(std::fs::read(pdf).unwrap().starts_with(b"%PDF-"));
+    let text = files
+        .iter()
+        .find(|p| p.extension().is_some_and(|e| e == "txt"))
+        .map(|p| std::fs::read_to_string(p).unwrap())
+        .unwrap();
+    assert!(text.starts_with("To: Ada <ada@palm.example>"), "{text}");
+    assert!(text.contains("attached as a PDF"), "{text}");
+    assert!(!text.contains("Quillfeather"), "{text}");
 }

@@ -7,6 +7,7 @@
     clippy::indexing_slicing
 )]
 
+mod assessment;
 mod fixtures;
 mod glyph_table;
 mod poppler;
@@ -21,14 +22,18 @@ use poppler::Rendered;
 /// margin, and saves the PDF and first page for people to look at when
 /// `CISTA_SCREENSHOT_DIR` is set.
 fn render(closed: &Closed, name: &str) -> (Rendered, String) {
-    let bytes = certified_results_pdf(&closed.document()).unwrap();
-    let rendered = Rendered::new(&bytes);
+    render_bytes(&certified_results_pdf(&closed.document()).unwrap(), name)
+}
+
+/// `render` for any of Cista's US Letter documents.
+fn render_bytes(bytes: &[u8], name: &str) -> (Rendered, String) {
+    let rendered = Rendered::new(bytes);
 
     let pngs = rendered.pngs();
     if let Some(dir) = std::env::var_os("CISTA_SCREENSHOT_DIR") {
         let dir = std::path::PathBuf::from(dir);
         std::fs::create_dir_all(&dir).unwrap();
-        std::fs::write(dir.join(format!("{name}.pdf")), &bytes).unwrap();
+        std::fs::write(dir.join(format!("{name}.pdf")), bytes).unwrap();
         for (i, png) in pngs.iter().enumerate() {
             std::fs::copy(png, dir.join(format!("{name}-page{}.png", i + 1))).unwrap();
         }

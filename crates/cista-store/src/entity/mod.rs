@@ -13,6 +13,7 @@ pub mod ballot_reminder;
 pub mod ballot_roll;
 pub mod credential;
 pub mod form;
+pub mod form_setting;
 pub mod form_submission;
 pub mod instance;
 pub mod membership;

@@ -9,6 +9,7 @@
 )]
 
 mod access;
+mod advisors;
 mod app_tokens;
 mod assessments;
 mod audit;
@@ -33,6 +34,8 @@ cista_testkit::both_databases! { crate::Harness;
     assessments::an_assessment_is_checked_whole_before_it_is_published,
     widget::a_widget_submission_is_scored_sealed_apart_and_recorded_once,
     results::results_are_listed_de_identified_revealed_with_audit_and_purged,
+    advisors::the_chosen_advisors_are_told_of_each_result_without_the_clients_name,
+    advisors::results_past_their_retention_period_go_with_their_clients,
     intake::a_form_is_published_in_immutable_versions,
     intake::a_submission_is_sealed_and_a_retry_gets_the_first_receipt,
     intake::an_attachment_is_recorded_once_by_name,

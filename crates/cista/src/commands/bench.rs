@@ -25,18 +25,18 @@ use tokio::sync::Semaphore;
 
 const PASSWORD: &str = "bench-orbit-mango-cellar-91";
 
-fn fail(what: &str) -> impl Fn(cista_core::Error) -> Failure + '_ {
+pub(crate) fn fail(what: &str) -> impl Fn(cista_core::Error) -> Failure + '_ {
     move |e| Failure(format!("{what}: {}", e.chain()))
 }
 
 /// Where the throw-away instance lives, removed at the end.
-struct Scratch {
-    dir: std::path::PathBuf,
+pub(crate) struct Scratch {
+    pub(crate) dir: std::path::PathBuf,
     postgres: Option<(SeaStore, String)>,
 }
 
 impl Scratch {
-    async fn cleanup(self) {
+    pub(crate) async fn cleanup(self) {
         if let Some((admin, schema)) = &self.postgres {
             let _ = admin
                 .connection()
@@ -47,7 +47,7 @@ impl Scratch {
     }
 }
 
-fn percentile(sorted: &[Duration], p: f64) -> Duration {
+pub(crate) fn percentile(sorted: &[Duration], p: f64) -> Duration {
     if sorted.is_empty() {
         return Duration::ZERO;
     }
@@ -58,7 +58,7 @@ fn percentile(sorted: &[Duration], p: f64) -> Duration {
         .unwrap_or_default()
 }
 
-fn ms(d: Duration) -> String {
+pub(crate) fn ms(d: Duration) -> String {
     format!("{:.2} ms", d.as_secs_f64() * 1000.0)
 }
 
@@ -71,13 +71,25 @@ fn csrf_in(html: &str) -> Option<String> {
 pub async fn run(args: &BenchArgs) -> Result<(), Failure> {
     let voters = args.voters.max(1);
     let concurrency = args.concurrency.max(1);
+    let (scratch, target, label) = scratch_database(args.database_url.as_ref()).await?;
+    let dir = scratch.dir.clone();
+    let result = bench(args, voters, concurrency, &dir, &target, &label).await;
+    scratch.cleanup().await;
+    result
+}
+
+/// A throw-away database for a benchmark: a SQLite file in a new temporary directory, or a
+/// new schema on the PostgreSQL server at `database_url`; with its description.
+pub(crate) async fn scratch_database(
+    database_url: Option<&cista_types::Secret>,
+) -> Result<(Scratch, Target, String), Failure> {
     let dir = std::env::temp_dir().join(format!("cista-bench-{:x}", OsRng.id63()));
     std::fs::create_dir_all(&dir).map_err(|e| Failure(format!("{}: {e}", dir.display())))?;
     let mut scratch = Scratch {
         dir: dir.clone(),
         postgres: None,
     };
-    let (target, label) = match &args.database_url {
+    let (target, label) = match database_url {
         None => (
             Target::SqliteFile(dir.join("bench.db")),
             "SQLite (file, WAL, synchronous=FULL)".to_owned(),
@@ -102,9 +114,7 @@ pub async fn run(args: &BenchArgs) -> Result<(), Failure> {
             )
         }
     };
-    let result = bench(args, voters, concurrency, &dir, &target, &label).await;
-    scratch.cleanup().await;
-    result
+    Ok((scratch, target, label))
 }
 
 async fn bench(
@@ -129,19 +139,8 @@ async fn bench(
     } = seed_association(&cista, voters).await?;
 
     // The server, on loopback, with its own certificate.
-    let (state, ca) = loopback_state(&cista, &origin, dir)?;
-    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
-    let server = tokio::spawn(cista_http::serve(
-        state,
-        Listeners {
-            https: listener,
-            http_redirect: None,
-        },
-        async {
-            let _ = stopped.await;
-        },
-        Duration::from_secs(5),
-    ));
+    let (state, ca) = loopback_state(&cista, &origin, dir, Limits::default())?;
+    let (stop, server) = spawn_server(state, listener);
 
     // Every owner signs in through the form: a real session and its CSRF token each.
     println!("Signing in {voters} owners over HTTPS…");
@@ -180,8 +179,32 @@ async fn bench(
     Ok(())
 }
 
+/// Serves `state` on `listener` until the sender is used (or dropped); the handle ends when
+/// the server has stopped.
+pub(crate) fn spawn_server(
+    state: AppState,
+    listener: std::net::TcpListener,
+) -> (
+    tokio::sync::oneshot::Sender<()>,
+    tokio::task::JoinHandle<std::io::Result<()>>,
+) {
+    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+    let server = tokio::spawn(cista_http::serve(
+        state,
+        Listeners {
+            https: listener,
+            http_redirect: None,
+        },
+        async {
+            let _ = stopped.await;
+        },
+        Duration::from_secs(5),
+    ));
+    (stop, server)
+}
+
 /// Migrates the scratch database and opens Cista on it, with a fresh key file in `dir`.
-async fn open_instance(
+pub(crate) async fn open_instance(
     target: &Target,
     dir: &std::path::Path,
     origin: &str,
@@ -219,11 +242,12 @@ async fn open_instance(
 }
 
 /// The server's state with a self-signed certificate for `localhost` (no rate limit on
-/// sign-in, no backup), and that certificate for the clients to trust.
-fn loopback_state(
+/// sign-in, no backup, `limits` for the rest), and that certificate for the clients to trust.
+pub(crate) fn loopback_state(
     cista: &Cista,
     origin: &str,
     dir: &std::path::Path,
+    limits: Limits,
 ) -> Result<(AppState, reqwest::Certificate), Failure> {
     let key = rcgen::KeyPair::generate().map_err(|e| Failure(e.to_string()))?;
     let params = rcgen::CertificateParams::new(vec!["localhost".to_owned()])
@@ -239,7 +263,7 @@ fn loopback_state(
         tls_stats: Arc::new(TlsStats::default()),
         http_redirect: false,
         metrics_token: None,
-        limits: Limits::default(),
+        limits,
         auth_limiter: AuthLimiter::new(AuthLimits {
             per_minute: 1_000_000,
             response_floor: Duration::ZERO,

@@ -148,6 +148,17 @@ pub async fn seed(
     let published = cista
         .publish_assessment(&operator, org.id, FORM_KEY, &definition)
         .await?;
+    // Ada is told of each new result, by a link to it (the default way); a user who changed
+    // the settings in a later run keeps them.
+    if created && let Some(ada) = cista.subject_for_email(&operator, email).await? {
+        let settings = cista_core::products::assessment::AssessmentSettings {
+            notify: vec![ada],
+            ..Default::default()
+        };
+        cista
+            .change_assessment_settings(&operator, org.id, FORM_KEY, settings)
+            .await?;
+    }
     Ok((
         org.id,
         vec![

@@ -5,6 +5,7 @@ pub mod assessment;
 pub mod audit;
 pub mod backup;
 pub mod bench;
+pub mod bench_assessment;
 pub mod blobs;
 pub mod configtest;
 pub mod crash;

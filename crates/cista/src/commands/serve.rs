@@ -228,7 +228,9 @@ fn spawn_checkpointer(cista: Cista, interval: Duration) -> tokio::task::JoinHand
 }
 
 /// Closes ballots at their closing time, shuffles open ballot boxes and sends scheduled
-/// reminders, every `interval`. Safe in several processes at once.
+/// reminders, every `interval`; once an hour, purges what has expired (forms' first outcomes,
+/// access attempts, assessment results past their form's retention period). Safe in several
+/// processes at once.
 fn spawn_voting_worker(cista: Cista, interval: Duration) -> tokio::task::JoinHandle<()> {
     tokio::spawn(async move {
         let mut tick = tokio::time::interval(interval);
@@ -244,6 +246,16 @@ fn spawn_voting_worker(cista: Cista, interval: Duration) -> tokio::task::JoinHan
                 }
                 if let Err(e) = cista.purge_access_attempts().await {
                     tracing::warn!(code = e.code(), cause = %e.chain(), "could not purge old access attempts");
+                }
+                match cista.apply_retention().await {
+                    Ok(0) => {}
+                    Ok(deleted) => tracing::info!(
+                        deleted,
+                        "assessment results past their retention period deleted"
+                    ),
+                    Err(e) => {
+                        tracing::warn!(code = e.code(), cause = %e.chain(), "could not apply the assessments' retention periods")
+                    }
                 }
             }
             match cista.run_voting_work(&Actor::System).await {

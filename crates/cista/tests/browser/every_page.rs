@@ -183,6 +183,49 @@ async fn widget_pages(b: &Browser, failures: &mut Vec<String>) {
     }
 }
 
+/// The header at 320 px: every item, "Sign out" included, is on the screen.
+async fn header_fits_a_phone(b: &Browser) {
+    phone(b, 320).await;
+    b.go("/admin/palm-court").await;
+    let off_screen = b
+        .driver
+        .execute(
+            r#"return [...document.querySelectorAll("header.site a, header.site button")]
+                 .filter(e => { const r = e.getBoundingClientRect();
+                                return r.left < 0 || r.right > window.innerWidth; })
+                 .map(e => e.textContent.trim());"#,
+            vec![],
+        )
+        .await
+        .unwrap()
+        .json()
+        .clone();
+    assert_eq!(
+        off_screen,
+        json!([]),
+        "header items off the screen at 320 px"
+    );
+    let sign_out = b.driver.find(By::Css("header.site button")).await.unwrap();
+    assert_eq!(sign_out.text().await.unwrap(), "Sign out");
+    assert!(sign_out.is_displayed().await.unwrap());
+    desktop(b).await;
+}
+
+/// The firm's advisor: the firm's home, its assessment's results (filtered too) and settings.
+async fn advisor_pages(b: &Browser, failures: &mut Vec<String>) {
+    b.sign_out().await;
+    b.first_sign_in("advisor@harbor-advisory.example", false)
+        .await;
+    for path in [
+        "/admin/harbor-advisory",
+        "/admin/harbor-advisory/assessments/risk-profile",
+        "/admin/harbor-advisory/assessments/risk-profile?band=Growth&from=2026-01-01",
+        "/admin/harbor-advisory/assessments/risk-profile/settings",
+    ] {
+        check(b, path, failures).await;
+    }
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn every_page_fits_a_phone_and_passes_axe() {
     let Some(b) = Browser::start().await else {
@@ -268,31 +311,8 @@ async fn every_page_fits_a_phone_and_passes_axe() {
         }
     }
 
-    // The header at 320 px: every item, "Sign out" included, is on the screen.
-    phone(&b, 320).await;
-    b.go("/admin/palm-court").await;
-    let off_screen = b
-        .driver
-        .execute(
-            r#"return [...document.querySelectorAll("header.site a, header.site button")]
-                 .filter(e => { const r = e.getBoundingClientRect();
-                                return r.left < 0 || r.right > window.innerWidth; })
-                 .map(e => e.textContent.trim());"#,
-            vec![],
-        )
-        .await
-        .unwrap()
-        .json()
-        .clone();
-    assert_eq!(
-        off_screen,
-        json!([]),
-        "header items off the screen at 320 px"
-    );
-    let sign_out = b.driver.find(By::Css("header.site button")).await.unwrap();
-    assert_eq!(sign_out.text().await.unwrap(), "Sign out");
-    assert!(sign_out.is_displayed().await.unwrap());
-    desktop(&b).await;
+    header_fits_a_phone(&b).await;
+    advisor_pages(&b, &mut failures).await;
 
     assert!(
         failures.is_empty(),

@@ -127,24 +127,32 @@ async fn a_visitor_answers_on_the_firms_site(b: &Browser) {
     assert!(problems.is_empty(), "{problems:?}");
 }
 
-/// Ada, the firm's advisor, signs in from her printed link and finds the visitor's result,
-/// de-identified, then shows who sent it by giving a reason.
+/// Ada, the firm's advisor, signs in from her printed link, finds the email that told her of
+/// the visitor's result (naming no client) in the demo's outbox, follows its link to the
+/// result, de-identified, and shows who sent it by giving a reason; the list has it too.
 async fn the_advisor_sees_the_result_and_who_sent_it(b: &Browser) {
     b.first_sign_in("advisor@harbor-advisory.example", false)
         .await;
-    b.go("/admin/harbor-advisory/assessments/risk-profile")
+    let (_, email) = b
+        .outbox(
+            "advisor@harbor-advisory.example",
+            "a new result for Investment risk profile",
+        )
         .await;
-    let results = b.main_text().await;
-    assert!(
-        results.contains("Results of Investment risk profile"),
-        "{results}"
-    );
-    assert!(results.contains("Growth"), "{results}");
-    assert!(
-        !results.contains("Quillfeather"),
-        "de-identified: {results}"
-    );
-    b.shot("advisor-results.png").await;
+    assert!(email.contains("Result: Growth"), "{email}");
+    assert!(!email.contains("Quillfeather"), "{email}");
+    let link = email
+        .lines()
+        .map(str::trim)
+        .find(|l| l.starts_with("https://") && l.contains("/results/"))
+        .unwrap_or_else(|| panic!("no link to the result in {email}"))
+        .to_owned();
+    b.driver.goto(&link).await.unwrap();
+    let result = b.main_text().await;
+    assert!(result.contains("Growth"), "{result}");
+    assert!(result.contains("In more than 7 years"), "{result}");
+    assert!(!result.contains("Quillfeather"), "de-identified: {result}");
+    b.shot("advisor-result.png").await;
     let purpose = b.driver.find(By::Css("input[name=purpose]")).await.unwrap();
     purpose.send_keys("to call back").await.unwrap();
     let show = b
@@ -159,6 +167,21 @@ async fn the_advisor_sees_the_result_and_who_sent_it(b: &Browser) {
         "{shown}"
     );
     b.shot("advisor-show-who.png").await;
+
+    b.go("/admin/harbor-advisory/assessments/risk-profile")
+        .await;
+    let results = b.main_text().await;
+    assert!(
+        results.contains("Results of Investment risk profile"),
+        "{results}"
+    );
+    assert!(results.contains("Growth"), "{results}");
+    assert!(
+        !results.contains("Quillfeather"),
+        "de-identified: {results}"
+    );
+    assert!(results.contains("emailed to 1 person"), "{results}");
+    b.shot("advisor-results.png").await;
     let problems = b.problems().await;
     assert!(problems.is_empty(), "{problems:?}");
 }

@@ -197,6 +197,34 @@ fn the_voting_bench_casts_every_ballot_and_counts_them() {
     assert!(ran.contains("8 participation rows for 8 units"), "{ran}");
 }
 
+/// The assessment bench goes through the real embed API, counts what was stored, draws
+/// reports and reports the loader's size.
+#[test]
+fn the_assessment_bench_submits_through_the_embed_api_and_counts_the_results() {
+    let tmp = tempfile::tempdir().unwrap();
+    let mut bench = cista(&tmp.path().join("data"));
+    bench.args([
+        "bench",
+        "assessment",
+        "--submissions",
+        "12",
+        "--concurrency",
+        "4",
+        "--commits",
+        "20",
+        "--reports",
+        "2",
+    ]);
+    let ran = ok(bench).stdout;
+    assert!(ran.contains("submissions/s"), "{ran}");
+    assert!(
+        ran.contains("12 results stored for 12 submissions"),
+        "{ran}"
+    );
+    assert!(ran.contains("2 reports, "), "{ran}");
+    assert!(ran.contains("bytes gzipped (limit 2,048)"), "{ran}");
+}
+
 /// A command run where the environment names no user (a service unit, a container) still
 /// names its operator in the audit log: by the process's user id, never "unknown".
 #[test]

@@ -61,7 +61,8 @@ fn the_demo_serves_then_reuses_its_data() {
     // (created, two contests, published), the quick poll (created, one contest, published,
     // and its paper in two envelopes: twelve outer envelopes checked in, one batch opened,
     // twelve inner ballots entered), the advisory firm (the organization, its advisor's
-    // invitation, its assessment published), two re-wrap batches, and (second run) four fresh
+    // invitation, its assessment published, its settings telling the advisor of results),
+    // two re-wrap batches, and (second run) four fresh
     // links for the people who had not set a password (the assessment is not published again:
     // the same definition, the same site).
     let mut verify = cista(&data);
@@ -76,7 +77,7 @@ fn the_demo_serves_then_reuses_its_data() {
         .unwrap();
     assert_eq!(
         entries,
-        4 + 1 + 2 + 1 + 1 + 3 + 4 + 3 + (12 + 1 + 12) + 3 + 2 + 4,
+        4 + 1 + 2 + 1 + 1 + 3 + 4 + 3 + (12 + 1 + 12) + 4 + 2 + 4,
         "{}",
         ran.stdout
     );

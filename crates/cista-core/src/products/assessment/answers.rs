@@ -193,6 +193,11 @@ fn points_of(question: &Question, value: &Value) -> Result<Option<f64>, Assessme
             {
                 return Err(fail("remove the control characters"));
             }
+            // The advisor's report prints the answer as written: a character no font of the
+            // report draws is refused here, named, rather than printed as a box.
+            if let Err(e) = cista_types::glyphs::check_printable(text) {
+                return Err(AssessmentError::answer(question.id.clone(), e.to_string()));
+            }
             Ok(None)
         }
     }

@@ -9,6 +9,10 @@ pub enum AssessmentAuditKind {
     WidgetRefused,
     /// Staff downloaded the de-identified results as CSV.
     ResultsExported,
+    /// Staff changed a form's settings (who is told, report by link or attached, retention).
+    SettingsChanged,
+    /// Results older than their form's retention period were deleted, their clients erased.
+    ResultsExpired,
 }
 
 impl AssessmentAuditKind {
@@ -17,6 +21,8 @@ impl AssessmentAuditKind {
         match self {
             Self::WidgetRefused => "widget.refused",
             Self::ResultsExported => "results.exported",
+            Self::SettingsChanged => "assessment.settings_changed",
+            Self::ResultsExpired => "results.expired",
         }
     }
 }

@@ -416,7 +416,7 @@ fn name(what: &str, id: &str) -> Result<(), AssessmentError> {
 }
 
 /// Text the firm wrote: present when `required`, at most `MAX_TEXT` characters, no control
-/// characters but line breaks and tabs.
+/// characters but line breaks and tabs, every character one the report's fonts draw.
 fn text(what: &str, value: &str, required: bool) -> Result<(), AssessmentError> {
     if required && value.trim().is_empty() {
         return Err(AssessmentError::rules(what, "write something here"));
@@ -436,5 +436,7 @@ fn text(what: &str, value: &str, required: bool) -> Result<(), AssessmentError> 
             "remove the control characters",
         ));
     }
-    Ok(())
+    // The advisor's report prints it: refused here, naming the character, rather than later.
+    cista_types::glyphs::check_printable(value)
+        .map_err(|e| AssessmentError::rules(what, e.to_string()))
 }

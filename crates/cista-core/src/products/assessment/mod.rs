@@ -14,9 +14,12 @@ pub mod client_form;
 pub mod definition;
 pub mod error;
 pub mod load_token;
+pub mod notices;
 pub mod publish;
+pub mod report;
 pub mod results;
 pub mod scoring;
+pub mod settings;
 pub mod submit;
 
 pub use actions::AssessmentAction;
@@ -26,9 +29,12 @@ pub use client_form::{ClientForm, ClientOption, ClientQuestion, ClientSection};
 pub use definition::Definition;
 pub use error::AssessmentError;
 pub use load_token::{LOAD_TOKEN_LIFETIME, LoadClaims, LoadToken};
+pub use notices::AssessmentNotice;
 pub use publish::PublishedAssessment;
-pub use results::{Client, MAX_RESULTS, ResultRow};
+pub use report::{AnswerLine, AnswerSection, ResultDetail, ResultReport, ScoreLine};
+pub use results::{Client, MAX_RESULTS, ResultFilter, ResultRow};
 pub use scoring::{Rules, Scored};
+pub use settings::{AssessmentSettings, MAX_NOTIFIED, MAX_RETENTION_DAYS, StaffChoice};
 pub use submit::{
     ClientDetails, ClientResult, LoadedWidget, SentFrom, ShownBand, ShownScore, WidgetSubmission,
 };

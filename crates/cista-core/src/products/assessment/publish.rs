@@ -45,6 +45,35 @@ impl Cista {
         PublishedAssessment::read(self.newest_assessment(org, key).await?)
     }
 
+    /// Every assessment of `org`: its key, the newest version's title, and that version's
+    /// number, by key. For staff who may see results.
+    pub async fn assessments_of(
+        &self,
+        actor: &Actor,
+        org: OrgId,
+    ) -> Result<Vec<(String, String, u32)>> {
+        actor.authorize_in(org, AssessmentAction::ViewResults)?;
+        let mut newest: std::collections::BTreeMap<String, StoredForm> = Default::default();
+        for form in self.store().intake().forms_of(org).await? {
+            if form.product == FormProduct::Assessment.as_str() {
+                // Versions come oldest first: the last one of a key stays.
+                newest.insert(form.key.clone(), form);
+            }
+        }
+        newest
+            .into_values()
+            .map(|form| {
+                let version = form.version;
+                let published = PublishedAssessment::read(form)?;
+                Ok((
+                    published.form.key.clone(),
+                    published.assessment.definition.title.clone(),
+                    version,
+                ))
+            })
+            .collect()
+    }
+
     /// The newest published version of `org`'s assessment `key`, unchecked.
     pub(crate) async fn newest_assessment(&self, org: OrgId, key: &str) -> Result<StoredForm> {
         self.store()

@@ -46,6 +46,32 @@ impl ResultRow {
     }
 }
 
+/// Which results a listing keeps: every one by default.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct ResultFilter {
+    /// Only results in the band with this label.
+    pub band: Option<String>,
+    /// Only results received at or after this instant.
+    pub received_from: Option<Timestamp>,
+    /// Only results received before this instant.
+    pub received_before: Option<Timestamp>,
+}
+
+impl ResultFilter {
+    fn keeps(&self, band: &str, received_at: Timestamp) -> bool {
+        self.band.as_deref().is_none_or(|b| b == band)
+            && self.received_from.is_none_or(|from| received_at >= from)
+            && self
+                .received_before
+                .is_none_or(|before| received_at < before)
+    }
+
+    /// Whether it keeps everything.
+    pub fn is_empty(&self) -> bool {
+        *self == Self::default()
+    }
+}
+
 /// Who a client is, or that they were erased.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Client {
@@ -54,13 +80,26 @@ pub enum Client {
 }
 
 impl Cista {
-    /// The results of `org`'s assessment `key`, every version, newest first (at most
+    /// The results of `org`'s assessment `key`, every version, newest first (the newest
     /// `MAX_RESULTS`), and the newest version.
     pub async fn assessment_results(
         &self,
         actor: &Actor,
         org: OrgId,
         key: &str,
+    ) -> Result<(PublishedAssessment, Vec<ResultRow>)> {
+        self.assessment_results_where(actor, org, key, &ResultFilter::default())
+            .await
+    }
+
+    /// The results of `org`'s assessment `key` that `filter` keeps, among the newest
+    /// `MAX_RESULTS`, newest first, and the newest version.
+    pub async fn assessment_results_where(
+        &self,
+        actor: &Actor,
+        org: OrgId,
+        key: &str,
+        filter: &ResultFilter,
     ) -> Result<(PublishedAssessment, Vec<ResultRow>)> {
         actor.authorize_in(org, AssessmentAction::ViewResults)?;
         let mut versions = BTreeMap::new();
@@ -81,6 +120,9 @@ impl Cista {
                 continue;
             };
             let result = self.stored_result(&submission).await?;
+            if !filter.keeps(&result.band_label, submission.received_at) {
+                continue;
+            }
             let definition = &version.assessment.definition;
             let scores = definition
                 .scores
@@ -109,16 +151,20 @@ impl Cista {
         Ok((newest, rows))
     }
 
-    /// The de-identified results of `org`'s assessment `key` as CSV (one row per result:
-    /// result id, received at (RFC 3339, UTC), version, subject code, band, every score of the
-    /// newest version, whether the client was erased), formula-safe; audited.
+    /// The de-identified results of `org`'s assessment `key` that `filter` keeps, as CSV (one
+    /// row per result: result id, received at (RFC 3339, UTC), version, subject code, band,
+    /// every score of the newest version, whether the client was erased), formula-safe;
+    /// audited with the filter.
     pub async fn assessment_results_csv(
         &self,
         actor: &Actor,
         org: OrgId,
         key: &str,
+        filter: &ResultFilter,
     ) -> Result<Vec<u8>> {
-        let (newest, rows) = self.assessment_results(actor, org, key).await?;
+        let (newest, rows) = self
+            .assessment_results_where(actor, org, key, filter)
+            .await?;
         let labels = newest.assessment.definition.score_labels();
         let mut lines = vec![
             ["result", "received_at", "version", "subject", "band"]
@@ -147,7 +193,13 @@ impl Cista {
                 actor,
                 Some(org),
                 super::AssessmentAuditKind::ResultsExported,
-                serde_json::json!({ "form": newest.form.key, "rows": rows.len() }),
+                serde_json::json!({
+                    "form": newest.form.key,
+                    "rows": rows.len(),
+                    "band": filter.band,
+                    "received_from": filter.received_from.map(|t| t.to_rfc3339()),
+                    "received_before": filter.received_before.map(|t| t.to_rfc3339()),
+                }),
             ))
             .await?;
         Ok(bytes)
@@ -171,6 +223,21 @@ impl Cista {
             ));
         }
         let subject = self.result_subject(org, submission).await?;
+        let client = self
+            .read_client(actor, org, (subject, submission), purpose)
+            .await?;
+        Ok((subject, client))
+    }
+
+    /// Reads who client `subject` of result `submission` is, or that they were erased, and
+    /// records the read with its purpose (subject code and purpose, never the name).
+    pub(crate) async fn read_client(
+        &self,
+        actor: &Actor,
+        org: OrgId,
+        (subject, submission): (SubjectCode, SubmissionId),
+        purpose: &str,
+    ) -> Result<Client> {
         let client = match self.vault().tombstone(subject).await? {
             Some(at) => Client::Erased(at),
             None => Client::Known(self.own_fields(subject).await?),
@@ -188,7 +255,7 @@ impl Cista {
                 }),
             ))
             .await?;
-        Ok((subject, client))
+        Ok(client)
     }
 
     /// Erases the name and email of result `submission`'s client for good. Erasing again
@@ -228,7 +295,7 @@ impl Cista {
         Ok(self.stored_result(&stored).await?.subject)
     }
 
-    async fn stored_result(
+    pub(crate) async fn stored_result(
         &self,
         stored: &StoredSubmission,
     ) -> Result<super::submit::StoredResult> {

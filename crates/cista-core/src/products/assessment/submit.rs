@@ -7,15 +7,17 @@
 
 use super::audit::AssessmentAuditKind;
 use super::load_token::LoadClaims;
+use super::notices::AssessmentNotice;
 use super::{AssessmentError, PublishedAssessment};
 use crate::platform::audit::NewAuditEntry;
 use crate::platform::intake::{
     FormProduct, MAX_PAYLOAD_BYTES, Recording, SubmissionReceipt, canonical,
 };
+use crate::platform::notices::Notice;
 use crate::platform::people::PersonFields;
 use crate::{Actor, Cista, Error, Result};
 use cista_crypto::Digest32;
-use cista_types::{Email, FormId, OrgId, PersonName, SubjectCode, WebOrigin};
+use cista_types::{Email, FormId, OrgId, PersonName, SubjectCode, SubmissionId, WebOrigin};
 use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 
@@ -310,14 +312,62 @@ impl Cista {
         audit.insert("subject".to_owned(), json!(stored.subject.to_string()));
         audit.insert("origin".to_owned(), json!(claims.origin));
         audit.insert("rules_sha256".to_owned(), json!(stored.rules_sha256));
+        let told = self.result_notices(published, stored).await?;
         let recording = Recording {
             form: &published.form,
             idempotency_key: key,
             content_sha256,
             payload,
             audit,
+            notices: &|submission| told(submission),
         };
         self.record_submission(&Actor::Anonymous, recording).await
+    }
+
+    /// The messages that tell the form's chosen staff of a new result: a link to the result
+    /// in the portal, or the report attached if the form's settings say so.
+    async fn result_notices(
+        &self,
+        published: &PublishedAssessment,
+        stored: &StoredResult,
+    ) -> Result<impl Fn(SubmissionId) -> Vec<(SubjectCode, Notice)> + Send + Sync + use<>> {
+        let form = &published.form;
+        let settings = self.settings_of(form.org, &form.key).await?;
+        let org = self
+            .store()
+            .organization(form.org)
+            .await?
+            .ok_or(Error::NotFound {
+                what: "that organization",
+            })?;
+        let portal = format!(
+            "{}/admin/{}/assessments/{}/results",
+            self.settings().public_origin.trim_end_matches('/'),
+            org.slug,
+            form.key
+        );
+        let organization = org.name.as_str().to_owned();
+        let title = published.assessment.definition.title.clone();
+        let (subject, band) = (stored.subject.to_string(), stored.band_label.clone());
+        Ok(move |submission: SubmissionId| {
+            settings
+                .notify
+                .iter()
+                .map(|advisor| {
+                    let notice = AssessmentNotice::AssessmentResult {
+                        organization: organization.clone(),
+                        title: title.clone(),
+                        org: org.id,
+                        submission,
+                        subject: subject.clone(),
+                        band: band.clone(),
+                        link: format!("{portal}/{submission}"),
+                        attach_report: settings.attach_report,
+                    };
+                    (*advisor, notice.into())
+                })
+                .collect()
+        })
     }
 
     /// The client's view of the first submission made with a token, for a retry.

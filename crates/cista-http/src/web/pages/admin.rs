@@ -15,6 +15,7 @@ use axum::{Extension, Form};
 use cista_core::platform::access::invitations::Invitee;
 use cista_core::platform::people::last_administrator;
 use cista_core::ports::{AccountStatus, BallotStatus, Organization};
+use cista_core::products::assessment::AssessmentAction;
 use cista_core::products::voting::VotingAction;
 use cista_core::products::voting::Window;
 use cista_core::products::voting::directory::PersonWithUnits;
@@ -36,6 +37,8 @@ struct OrgPage {
     can_view_ballots: bool,
     can_manage_settings: bool,
     can_manage_app_tokens: bool,
+    /// The organization's assessments (key, title), for staff who may see their results.
+    assessments: Vec<(String, String)>,
     /// The ballots open now, the one that closes first first.
     open_ballots: Vec<OpenBallot>,
     /// The organization's time zone, or what was typed when it was sent back.
@@ -230,7 +233,16 @@ async fn org_page(
         .person()
         .and_then(|p| p.roles.get(&org.id))
         .map_or("operator", |r| r.label());
+    let assessments = if actor.may_in(org.id, AssessmentAction::ViewResults) {
+        state.cista.assessments_of(actor, org.id).await?
+    } else {
+        Vec::new()
+    };
     Ok(OrgPage {
+        assessments: assessments
+            .into_iter()
+            .map(|(key, title, _)| (key, title))
+            .collect(),
         open_ballots: open_ballots(state, actor, org).await?,
         chrome: Chrome::new(ctx, state),
         name: org.name.to_string(),

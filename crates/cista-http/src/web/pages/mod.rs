@@ -103,6 +103,18 @@ pub fn routes(state: &AppState) -> Router<AppState> {
             get(assessments::results_csv),
         )
         .route(
+            "/admin/{org}/assessments/{form}/settings",
+            get(assessments::settings).post(assessments::settings_submit),
+        )
+        .route(
+            "/admin/{org}/assessments/{form}/results/{id}",
+            get(assessments::result),
+        )
+        .route(
+            "/admin/{org}/assessments/{form}/results/{id}/report.pdf",
+            get(assessments::report_pdf),
+        )
+        .route(
             "/admin/{org}/assessments/{form}/results/{id}/reveal",
             post(assessments::reveal),
         )

@@ -1,54 +1,41 @@
-//! The advisor portal's results page, `/admin/{org}/assessments/{form}`: every result of the
-//! form, de-identified (the client's subject code, the band, the scores); "Show who" reveals
-//! one client's name and email on this response only, after a reason is given, and the core
-//! records the read in the audit log; "Erase" destroys a client's name and email for good
-//! (the result stays, de-identified); `results.csv` downloads the de-identified results
-//! (formula-safe cells, audited).
+//! `/admin/{org}/assessments/{form}/results/{id}`: one result in full, de-identified — the
+//! band with its texts, every score, every answer, the hashes that identify it — with its
+//! actions: "Show who" reveals the client's name and email on this response only, after a
+//! reason is given (the core records the read); `report.pdf` is the advisor's report, which
+//! names the client (an audited read too); "Erase" destroys the client's name and email for
+//! good (the result stays, de-identified).
 
-use super::chrome::{Chrome, FormError, render, see_other};
+use super::{form_path, result_id};
 use crate::AppState;
 use crate::error::AppError;
 use crate::web::context::{RequestContext, with_notice};
 use crate::web::extract::SignedIn;
+use crate::web::pages::chrome::{Chrome, FormError, render, see_other};
 use askama::Template;
 use axum::extract::{Path, State};
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::{Extension, Form};
-use cista_core::products::assessment::{AssessmentAction, Client};
+use cista_core::products::assessment::{AssessmentAction, Client, ResultDetail};
 use cista_core::{Actor, Error};
-use cista_types::{SubmissionId, TimeZoneName};
 use serde::Deserialize;
 
-struct Row {
-    id: String,
-    received: String,
-    version: u32,
-    band: String,
-    scores: Vec<String>,
-    subject: String,
-    erased: bool,
-}
-
-/// A client shown on this response only.
+/// A client shown on this response only: name and email, or that they were erased and when.
 struct Revealed {
-    result: String,
-    subject: String,
-    /// Name and email, or that they were erased and when.
     who: String,
 }
 
 #[derive(Template)]
-#[template(path = "admin/assessment_results.html")]
-struct ResultsPage {
+#[template(path = "admin/assessment_result.html")]
+struct ResultPage {
     chrome: Chrome,
     name: String,
     slug: String,
     key: String,
-    title: String,
-    version: u32,
-    score_labels: Vec<String>,
-    rows: Vec<Row>,
+    id: String,
+    received: String,
+    erased: Option<String>,
+    detail: ResultDetail,
     revealed: Option<Revealed>,
     can_reveal: bool,
     can_purge: bool,
@@ -67,50 +54,38 @@ pub struct PurgeForm {
     confirm: String,
 }
 
-fn result_id(raw: &str) -> Result<SubmissionId, AppError> {
-    raw.parse::<i64>().map(SubmissionId::from_i64).map_err(|_| {
-        AppError(Error::NotFound {
-            what: "that result",
-        })
-    })
-}
-
 async fn page_for(
     state: &AppState,
     ctx: &RequestContext,
     actor: &Actor,
-    (slug, key): (&str, &str),
+    (slug, key, id): (&str, &str, &str),
     revealed: Option<Revealed>,
     errors: Vec<FormError>,
     status: StatusCode,
 ) -> Result<Response, AppError> {
     let org = state.cista.organization_for(actor, slug).await?;
-    let (newest, results) = state.cista.assessment_results(actor, org.id, key).await?;
-    let zone: &TimeZoneName = &org.time_zone;
-    let score_labels = newest.assessment.definition.score_labels();
-    let rows = results
-        .into_iter()
-        .map(|r| Row {
-            id: r.submission.to_string(),
-            received: zone.format(r.received_at),
-            version: r.form_version,
-            scores: r.score_cells(&score_labels),
-            band: r.band,
-            subject: r.subject.to_string(),
-            erased: r.client_erased,
-        })
-        .collect();
+    let detail = state
+        .cista
+        .assessment_result(actor, org.id, result_id(id)?)
+        .await?;
+    // A result is reached through its own form's pages only.
+    if detail.form_key != key {
+        return Err(AppError(Error::NotFound {
+            what: "that result",
+        }));
+    }
+    let erased = detail.client_erased_at.map(|at| org.time_zone.format(at));
     render(
         status,
-        ResultsPage {
+        ResultPage {
             chrome: Chrome::new(ctx, state),
             name: org.name.to_string(),
             slug: org.slug.to_string(),
             key: key.to_owned(),
-            title: newest.assessment.definition.title.clone(),
-            version: newest.form.version,
-            score_labels,
-            rows,
+            id: id.to_owned(),
+            received: org.time_zone.format_precise(detail.received_at),
+            erased,
+            detail,
             revealed,
             can_reveal: actor.may_in(org.id, AssessmentAction::RevealClient),
             can_purge: actor.may_in(org.id, AssessmentAction::PurgeClient),
@@ -119,18 +94,18 @@ async fn page_for(
     )
 }
 
-/// `GET /admin/{org}/assessments/{form}`.
-pub async fn results(
+/// `GET /admin/{org}/assessments/{form}/results/{id}`.
+pub async fn result(
     State(state): State<AppState>,
     Extension(ctx): Extension<RequestContext>,
     SignedIn { actor, .. }: SignedIn,
-    Path((slug, key)): Path<(String, String)>,
+    Path((slug, key, id)): Path<(String, String, String)>,
 ) -> Result<Response, AppError> {
     page_for(
         &state,
         &ctx,
         &actor,
-        (&slug, &key),
+        (&slug, &key, &id),
         None,
         Vec::new(),
         StatusCode::OK,
@@ -138,25 +113,38 @@ pub async fn results(
     .await
 }
 
-/// `GET /admin/{org}/assessments/{form}/results.csv`.
-pub async fn results_csv(
+/// `GET /admin/{org}/assessments/{form}/results/{id}/report.pdf`: the advisor's report, which
+/// names the client; the core records the read.
+pub async fn report_pdf(
     State(state): State<AppState>,
     SignedIn { actor, .. }: SignedIn,
-    Path((slug, key)): Path<(String, String)>,
+    Path((slug, key, id)): Path<(String, String, String)>,
 ) -> Result<Response, AppError> {
     let org = state.cista.organization_for(&actor, &slug).await?;
-    let csv = state
+    let report = state
         .cista
-        .assessment_results_csv(&actor, org.id, &key)
+        .assessment_report(&actor, org.id, result_id(&id)?)
         .await?;
-    let disposition = format!("attachment; filename=\"{}-{key}-results.csv\"", org.slug);
-    let mut response = csv.into_response();
+    if report.detail.form_key != key {
+        return Err(AppError(Error::NotFound {
+            what: "that result",
+        }));
+    }
+    let file_name = report.file_name();
+    // Drawing takes tens of milliseconds of CPU: off the async workers.
+    let pdf = tokio::task::spawn_blocking(move || cista_report::assessment_report_pdf(&report))
+        .await
+        .map_err(|e| AppError(Error::Internal(format!("the report task failed: {e}"))))?
+        .map_err(|e| AppError(Error::Internal(e.to_string())))?;
+    let mut response = pdf.into_response();
     let headers = response.headers_mut();
     headers.insert(
         header::CONTENT_TYPE,
-        HeaderValue::from_static("text/csv; charset=utf-8"),
+        HeaderValue::from_static("application/pdf"),
     );
-    if let Ok(value) = HeaderValue::from_str(&disposition) {
+    // It names the client: never kept by a shared cache or the browser's.
+    headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    if let Ok(value) = HeaderValue::from_str(&format!("attachment; filename=\"{file_name}\"")) {
         headers.insert(header::CONTENT_DISPOSITION, value);
     }
     Ok(response)
@@ -171,26 +159,17 @@ pub async fn reveal(
     Form(form): Form<RevealForm>,
 ) -> Result<Response, AppError> {
     let org = state.cista.organization_for(&actor, &slug).await?;
-    let result = result_id(&id)?;
     let shown = state
         .cista
-        .reveal_client(&actor, org.id, result, &form.purpose)
+        .reveal_client(&actor, org.id, result_id(&id)?, &form.purpose)
         .await;
-    let (subject, client) = match shown {
+    let place = (slug.as_str(), key.as_str(), id.as_str());
+    let (_, client) = match shown {
         Ok(shown) => shown,
         Err(Error::InvalidInput { reason, .. }) => {
             let error = FormError::new("purpose", format!("To see who this is, {reason}."));
             let status = StatusCode::BAD_REQUEST;
-            return page_for(
-                &state,
-                &ctx,
-                &actor,
-                (&slug, &key),
-                None,
-                vec![error],
-                status,
-            )
-            .await;
+            return page_for(&state, &ctx, &actor, place, None, vec![error], status).await;
         }
         Err(e) => return Err(e.into()),
     };
@@ -206,17 +185,13 @@ pub async fn reveal(
         ),
         Client::Erased(at) => format!("erased on {}", org.time_zone.format(at)),
     };
-    let revealed = Revealed {
-        result: id,
-        subject: subject.to_string(),
-        who,
-    };
+    let revealed = Some(Revealed { who });
     page_for(
         &state,
         &ctx,
         &actor,
-        (&slug, &key),
-        Some(revealed),
+        place,
+        revealed,
         Vec::new(),
         StatusCode::OK,
     )
@@ -238,20 +213,12 @@ pub async fn purge(
             "confirm",
             "Tick the box to confirm: erasing a client's name and email cannot be undone.",
         );
+        let place = (slug.as_str(), key.as_str(), id.as_str());
         let status = StatusCode::BAD_REQUEST;
-        return page_for(
-            &state,
-            &ctx,
-            &actor,
-            (&slug, &key),
-            None,
-            vec![error],
-            status,
-        )
-        .await;
+        return page_for(&state, &ctx, &actor, place, None, vec![error], status).await;
     }
     let subject = state.cista.purge_client(&actor, org.id, result).await?;
-    let response = see_other(&format!("/admin/{}/assessments/{key}", org.slug));
+    let response = see_other(&format!("{}/results/{id}", form_path(&slug, &key)));
     Ok(with_notice(
         &state,
         &ctx,

@@ -1,0 +1,30 @@
+//! The advisor portal, `/admin/{org}/assessments/{form}/…`: the results of a form,
+//! de-identified and filtered (`list`); one result in full with "Show who", the report as PDF
+//! and "Erase" (`result`); and the form's settings — who is told of new results, whether the
+//! email links to the report or attaches it, how long results are kept (`settings`).
+
+pub mod list;
+pub mod result;
+pub mod settings;
+
+use crate::error::AppError;
+use cista_core::Error;
+use cista_types::SubmissionId;
+
+pub use list::{results, results_csv};
+pub use result::{purge, report_pdf, result, reveal};
+pub use settings::{settings, settings_submit};
+
+/// A result's id from its path segment; anything else is a result that does not exist.
+fn result_id(raw: &str) -> Result<SubmissionId, AppError> {
+    raw.parse::<i64>().map(SubmissionId::from_i64).map_err(|_| {
+        AppError(Error::NotFound {
+            what: "that result",
+        })
+    })
+}
+
+/// The path of a form's pages.
+fn form_path(slug: &str, key: &str) -> String {
+    format!("/admin/{slug}/assessments/{key}")
+}
