@@ -8,6 +8,7 @@
 )]
 
 mod app_tokens;
+mod assessment_restore;
 mod assessments;
 mod backup;
 mod bad_input;
