@@ -38,6 +38,26 @@ impl std::fmt::Debug for Attachment {
 }
 
 #[derive(Template)]
+#[template(path = "assessment_copy.txt")]
+struct AssessmentCopyText<'a> {
+    first_name: &'a str,
+    organization: &'a str,
+    title: &'a str,
+    band: &'a Option<(String, String)>,
+    scores: &'a [(String, String)],
+}
+
+#[derive(Template)]
+#[template(path = "assessment_copy.html")]
+struct AssessmentCopyHtml<'a> {
+    first_name: &'a str,
+    organization: &'a str,
+    title: &'a str,
+    band: &'a Option<(String, String)>,
+    scores: &'a [(String, String)],
+}
+
+#[derive(Template)]
 #[template(path = "assessment_result.txt")]
 struct AssessmentResultText<'a> {
     first_name: &'a str,
@@ -288,15 +308,46 @@ fn render_assessment(
     first_name: &str,
     notice: &AssessmentNotice,
 ) -> Result<Rendered, askama::Error> {
-    let AssessmentNotice::AssessmentResult {
-        organization,
-        title,
-        subject,
-        band,
-        link,
-        attach_report,
-        ..
-    } = notice;
+    let (organization, title, subject, band, link, attach_report) = match notice {
+        AssessmentNotice::AssessmentResult {
+            organization,
+            title,
+            subject,
+            band,
+            link,
+            attach_report,
+            ..
+        } => (organization, title, subject, band, link, *attach_report),
+        AssessmentNotice::ResultCopy {
+            organization,
+            title,
+            band,
+            scores,
+        } => {
+            return Ok(Rendered {
+                subject: format!("Your result: {title}"),
+                text: AssessmentCopyText {
+                    first_name,
+                    organization,
+                    title,
+                    band,
+                    scores,
+                }
+                .render()?,
+                html: Some(
+                    AssessmentCopyHtml {
+                        first_name,
+                        organization,
+                        title,
+                        band,
+                        scores,
+                    }
+                    .render()?,
+                ),
+                ..Default::default()
+            });
+        }
+    };
     Ok(Rendered {
         subject: format!("{organization}: a new result for {title}"),
         text: AssessmentResultText {
@@ -306,7 +357,7 @@ fn render_assessment(
             band,
             subject,
             link,
-            attached: *attach_report,
+            attached: attach_report,
         }
         .render()?,
         html: Some(
@@ -317,7 +368,7 @@ fn render_assessment(
                 band,
                 subject,
                 link,
-                attached: *attach_report,
+                attached: attach_report,
             }
             .render()?,
         ),
@@ -518,6 +569,32 @@ mod tests {
         .unwrap();
         assert!(sms.text.len() <= 160, "{}", sms.text);
         assert!(sms.text.contains("reminder"));
+    }
+
+    #[test]
+    fn a_clients_copy_holds_only_what_they_were_shown_escaped_in_html() {
+        let r = render(&delivery(Notice::Assessment(
+            AssessmentNotice::ResultCopy {
+                organization: "Harbor & Co".into(),
+                title: "Risk <profile>".into(),
+                band: Some(("Growth".into(), "Swings are fine.".into())),
+                scores: vec![("Risk score".into(), "71".into())],
+            },
+        )))
+        .unwrap();
+        assert_eq!(r.subject, "Your result: Risk <profile>");
+        assert!(
+            r.text.contains("Your result: Growth\nSwings are fine."),
+            "{}",
+            r.text
+        );
+        assert!(r.text.contains("Risk score: 71"), "{}", r.text);
+        let html = r.html.unwrap();
+        assert!(
+            html.contains("Risk &#60;profile&#62;") || html.contains("Risk &lt;profile&gt;"),
+            "{html}"
+        );
+        assert!(!html.contains("<profile>"), "{html}");
     }
 
     #[test]

@@ -100,6 +100,9 @@ struct FormView {
     last_name: String,
     email: String,
     consent: bool,
+    /// The form offers a copy of the result by email; whether the client asked for one.
+    offers_copy: bool,
+    email_copy: bool,
     /// Problems not tied to one question (and a summary of those that are).
     errors: Vec<String>,
     field_errors: BTreeMap<String, String>,
@@ -210,6 +213,8 @@ fn form_view(
         last_name: typed.one("last_name"),
         email: typed.one("email"),
         consent: typed.one("consent") == "yes",
+        offers_copy: client.email_copy,
+        email_copy: typed.one("email_copy") == "yes",
         errors,
         field_errors,
     }
@@ -448,6 +453,7 @@ async fn answer(
         last_name: typed.one("last_name"),
         email: typed.one("email"),
         consent: typed.one("consent") == "yes",
+        email_copy: typed.one("email_copy") == "yes",
     };
     let submitted = state
         .cista

@@ -48,6 +48,7 @@ async fn one_result(server: &TestServer) -> String {
                 last_name: "Quillfeather".to_owned(),
                 email: "zeb@client.example".to_owned(),
                 consent: true,
+                email_copy: false,
             },
             answers: &answers,
         })

@@ -10,6 +10,7 @@
 mod access;
 mod advisor_results;
 mod api;
+mod assessment_builder;
 mod embed;
 mod errors;
 mod headers;

@@ -141,6 +141,7 @@ async fn an_advisor_gets_the_report_attached_when_the_form_says_so() {
                 last_name: "Quillfeather".to_owned(),
                 email: "zeb@client.example".to_owned(),
                 consent: true,
+                email_copy: false,
             },
             answers: &answers,
         })

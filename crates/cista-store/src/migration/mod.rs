@@ -16,6 +16,7 @@ mod m20261201_000002_intake;
 mod m20261202_000001_sortable_times;
 mod m20261202_000002_byte_order_text;
 mod m20261203_000001_form_settings;
+mod m20261203_000002_outbox_any_person;
 pub mod vault;
 
 #[derive(Debug)]
@@ -35,6 +36,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261202_000001_sortable_times::Migration),
             Box::new(m20261202_000002_byte_order_text::Migration),
             Box::new(m20261203_000001_form_settings::Migration),
+            Box::new(m20261203_000002_outbox_any_person::Migration),
         ]
     }
 }

@@ -332,3 +332,62 @@ pub async fn results_past_their_retention_period_go_with_their_clients(h: &Harne
     assert_eq!(expired[0].kind, "results.expired");
     assert!(expired[0].details.contains(&subject.to_string()));
 }
+
+pub async fn a_client_who_asks_gets_a_copy_of_what_they_were_shown_if_the_form_allows(h: &Harness) {
+    let cista = h.cista().await;
+    let (org, form) = published(h, &cista, "harbor-advisory").await;
+    let site = WebOrigin::parse(SITE).unwrap();
+    let asking = || cista_core::products::assessment::ClientDetails {
+        email_copy: true,
+        ..client()
+    };
+    let token = cista.issue_load_token(org, form, &site).unwrap().token;
+    submit(
+        &cista,
+        org,
+        form,
+        Some(SITE),
+        &token,
+        asking(),
+        &growth_answers(),
+    )
+    .await
+    .unwrap();
+    let sent = h.deliver_all(&cista).await;
+    assert_eq!(sent.len(), 1, "{sent:?}");
+    assert_eq!(sent[0].address, crate::widget::EMAIL);
+    let Notice::Assessment(AssessmentNotice::ResultCopy { band, scores, .. }) = &sent[0].notice
+    else {
+        panic!("{:?}", sent[0].notice)
+    };
+    assert_eq!(band.as_ref().unwrap().0, "Growth");
+    assert_eq!(
+        scores,
+        &vec![("Risk score (0 to 100)".to_owned(), "71".to_owned())],
+        "only what the client was shown"
+    );
+
+    // A version that does not offer it sends nothing, whatever the client asks.
+    let mut definition: Value = serde_json::from_str(RISK_PROFILE).unwrap();
+    definition["embed"] = json!({ "allowed_origins": [SITE] });
+    definition["client_sees"]["email_copy"] = json!(false);
+    let form = cista
+        .publish_assessment(&advisor(org), org, "risk-profile", &definition)
+        .await
+        .unwrap()
+        .form
+        .id;
+    let token = cista.issue_load_token(org, form, &site).unwrap().token;
+    submit(
+        &cista,
+        org,
+        form,
+        Some(SITE),
+        &token,
+        asking(),
+        &growth_answers(),
+    )
+    .await
+    .unwrap();
+    assert!(h.deliver_all(&cista).await.is_empty());
+}

@@ -20,7 +20,7 @@ pub const SITE: &str = "https://www.harbor-advisory.example";
 const OTHER_SITE: &str = "https://blog.harbor-advisory.example";
 pub const FIRST: &str = "Zebediah";
 const LAST: &str = "Quillfeather";
-const EMAIL: &str = "zeb.quillfeather@client.example";
+pub const EMAIL: &str = "zeb.quillfeather@client.example";
 
 pub fn growth_answers() -> Value {
     json!({
@@ -36,6 +36,7 @@ pub fn client() -> ClientDetails {
         last_name: LAST.to_owned(),
         email: EMAIL.to_owned(),
         consent: true,
+        email_copy: false,
     }
 }
 

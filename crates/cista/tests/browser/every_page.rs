@@ -221,6 +221,9 @@ async fn advisor_pages(b: &Browser, failures: &mut Vec<String>) {
         "/admin/harbor-advisory/assessments/risk-profile",
         "/admin/harbor-advisory/assessments/risk-profile?band=Growth&from=2026-01-01",
         "/admin/harbor-advisory/assessments/risk-profile/settings",
+        "/admin/harbor-advisory/assessments",
+        "/admin/harbor-advisory/assessments/new",
+        "/admin/harbor-advisory/assessments/risk-profile/edit",
     ] {
         check(b, path, failures).await;
     }

@@ -13,6 +13,8 @@ pub struct ClientForm {
     /// What the client consents to.
     pub purpose: String,
     pub sections: Vec<ClientSection>,
+    /// The client may ask for a copy of their result by email (`email_copy` in the answers).
+    pub email_copy: bool,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize)]
@@ -79,6 +81,7 @@ impl Definition {
         ClientForm {
             title: self.title.clone(),
             purpose: self.purpose.clone(),
+            email_copy: self.client_sees.email_copy,
             sections: self
                 .sections
                 .iter()

@@ -165,6 +165,9 @@ pub struct ClientView {
     /// These scores' values.
     #[serde(default)]
     pub scores: Vec<String>,
+    /// The client may ask to be sent what they were shown by email.
+    #[serde(default)]
+    pub email_copy: bool,
 }
 
 impl QuestionKind {

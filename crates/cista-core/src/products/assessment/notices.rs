@@ -1,4 +1,5 @@
-//! What the embedded assessment tells people: the firm's chosen staff, of each new result.
+//! What the embedded assessment tells people: the firm's chosen staff, of each new result;
+//! the client, if they ask and the form allows it, what they were shown.
 //! The words are rendered at delivery (`cista-notify`); here is only what a message says,
 //! folded into the platform's `Notice` through one `From`. A message names the result by its
 //! subject code and band, never the client: by default it links to the result in the portal
@@ -26,12 +27,23 @@ pub enum AssessmentNotice {
         /// Attach the report as a PDF (the form's settings say so); otherwise only the link.
         attach_report: bool,
     },
+    /// The client's copy of what they were shown (when the form allows it and they asked).
+    ResultCopy {
+        organization: String,
+        title: String,
+        /// The band's label and its text for the client, if the client sees the band.
+        band: Option<(String, String)>,
+        /// The scores the client sees: label and value.
+        scores: Vec<(String, String)>,
+    },
 }
 
 impl AssessmentNotice {
     pub fn channel(&self) -> Channel {
         match self {
-            AssessmentNotice::AssessmentResult { .. } => Channel::Email,
+            AssessmentNotice::AssessmentResult { .. } | AssessmentNotice::ResultCopy { .. } => {
+                Channel::Email
+            }
         }
     }
 
@@ -39,6 +51,7 @@ impl AssessmentNotice {
     pub fn template(&self) -> &'static str {
         match self {
             AssessmentNotice::AssessmentResult { .. } => "assessment-result",
+            AssessmentNotice::ResultCopy { .. } => "assessment-copy",
         }
     }
 }

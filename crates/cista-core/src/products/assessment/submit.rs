@@ -29,6 +29,10 @@ pub struct ClientDetails {
     pub email: String,
     /// The client agreed to the form's stated purpose.
     pub consent: bool,
+    /// The client asks to be sent what they are shown by email (honoured when the form
+    /// allows it; ignored otherwise).
+    #[serde(default)]
+    pub email_copy: bool,
 }
 
 impl std::fmt::Debug for ClientDetails {
@@ -281,7 +285,13 @@ impl Cista {
             consented_to: definition.purpose.clone(),
         };
         let recorded = self
-            .record_result(&published, &claims, &key, content_sha256, &stored)
+            .record_result(
+                &published,
+                &claims,
+                (&key, content_sha256),
+                &stored,
+                s.client.email_copy,
+            )
             .await;
         match recorded {
             Ok(receipt) if receipt.replayed => {
@@ -302,9 +312,9 @@ impl Cista {
         &self,
         published: &PublishedAssessment,
         claims: &LoadClaims,
-        key: &str,
-        content_sha256: Digest32,
+        (key, content_sha256): (&str, Digest32),
         stored: &StoredResult,
+        copy_asked: bool,
     ) -> Result<SubmissionReceipt> {
         let payload = serde_json::to_value(stored).map_err(|e| Error::Internal(e.to_string()))?;
         let payload = canonical(&payload, "payload", MAX_PAYLOAD_BYTES)?;
@@ -312,14 +322,27 @@ impl Cista {
         audit.insert("subject".to_owned(), json!(stored.subject.to_string()));
         audit.insert("origin".to_owned(), json!(claims.origin));
         audit.insert("rules_sha256".to_owned(), json!(stored.rules_sha256));
-        let told = self.result_notices(published, stored).await?;
+        let mut told = self.result_notices(published, stored).await?;
+        if copy_asked && published.assessment.definition.client_sees.email_copy {
+            let (band, scores) = shown_part(published, stored);
+            let copy = AssessmentNotice::ResultCopy {
+                organization: told.organization.clone(),
+                title: published.assessment.definition.title.clone(),
+                band: band.map(|b| (b.label, b.text)),
+                scores: scores
+                    .into_iter()
+                    .map(|s| (s.label, s.value.to_string()))
+                    .collect(),
+            };
+            told.extra.push((stored.subject, copy.into()));
+        }
         let recording = Recording {
             form: &published.form,
             idempotency_key: key,
             content_sha256,
             payload,
             audit,
-            notices: &|submission| told(submission),
+            notices: &|submission| told.for_result(submission),
         };
         self.record_submission(&Actor::Anonymous, recording).await
     }
@@ -330,7 +353,7 @@ impl Cista {
         &self,
         published: &PublishedAssessment,
         stored: &StoredResult,
-    ) -> Result<impl Fn(SubmissionId) -> Vec<(SubjectCode, Notice)> + Send + Sync + use<>> {
+    ) -> Result<ResultNotices> {
         let form = &published.form;
         let settings = self.settings_of(form.org, &form.key).await?;
         let org = self
@@ -340,33 +363,21 @@ impl Cista {
             .ok_or(Error::NotFound {
                 what: "that organization",
             })?;
-        let portal = format!(
-            "{}/admin/{}/assessments/{}/results",
-            self.settings().public_origin.trim_end_matches('/'),
-            org.slug,
-            form.key
-        );
-        let organization = org.name.as_str().to_owned();
-        let title = published.assessment.definition.title.clone();
-        let (subject, band) = (stored.subject.to_string(), stored.band_label.clone());
-        Ok(move |submission: SubmissionId| {
-            settings
-                .notify
-                .iter()
-                .map(|advisor| {
-                    let notice = AssessmentNotice::AssessmentResult {
-                        organization: organization.clone(),
-                        title: title.clone(),
-                        org: org.id,
-                        submission,
-                        subject: subject.clone(),
-                        band: band.clone(),
-                        link: format!("{portal}/{submission}"),
-                        attach_report: settings.attach_report,
-                    };
-                    (*advisor, notice.into())
-                })
-                .collect()
+        Ok(ResultNotices {
+            portal: format!(
+                "{}/admin/{}/assessments/{}/results",
+                self.settings().public_origin.trim_end_matches('/'),
+                org.slug,
+                form.key
+            ),
+            organization: org.name.as_str().to_owned(),
+            org: org.id,
+            title: published.assessment.definition.title.clone(),
+            subject: stored.subject.to_string(),
+            band: stored.band_label.clone(),
+            notify: settings.notify,
+            attach_report: settings.attach_report,
+            extra: Vec::new(),
         })
     }
 
@@ -383,6 +394,45 @@ impl Cista {
         let stored: StoredResult = serde_json::from_value(payload)
             .map_err(|e| Error::Integrity(format!("a stored assessment result: {e}")))?;
         Ok(client_view(published, &stored, receipt))
+    }
+}
+
+/// The messages a new result sets off, made once its id is known (in its transaction).
+struct ResultNotices {
+    portal: String,
+    organization: String,
+    org: OrgId,
+    title: String,
+    subject: String,
+    band: String,
+    /// Staff told of it.
+    notify: Vec<SubjectCode>,
+    attach_report: bool,
+    /// Messages that do not name the result (the client's copy).
+    extra: Vec<(SubjectCode, Notice)>,
+}
+
+impl ResultNotices {
+    fn for_result(&self, submission: SubmissionId) -> Vec<(SubjectCode, Notice)> {
+        let mut out: Vec<(SubjectCode, Notice)> = self
+            .notify
+            .iter()
+            .map(|advisor| {
+                let notice = AssessmentNotice::AssessmentResult {
+                    organization: self.organization.clone(),
+                    title: self.title.clone(),
+                    org: self.org,
+                    submission,
+                    subject: self.subject.clone(),
+                    band: self.band.clone(),
+                    link: format!("{}/{submission}", self.portal),
+                    attach_report: self.attach_report,
+                };
+                (*advisor, notice.into())
+            })
+            .collect();
+        out.extend(self.extra.iter().cloned());
+        out
     }
 }
 
@@ -427,6 +477,19 @@ fn client_view(
     stored: &StoredResult,
     receipt: SubmissionReceipt,
 ) -> ClientResult {
+    let (band, scores) = shown_part(published, stored);
+    ClientResult {
+        band,
+        scores,
+        receipt,
+    }
+}
+
+/// The band and scores `client_sees` shows of `stored`.
+fn shown_part(
+    published: &PublishedAssessment,
+    stored: &StoredResult,
+) -> (Option<ShownBand>, Vec<ShownScore>) {
     let definition = &published.assessment.definition;
     let band = definition
         .client_sees
@@ -449,9 +512,5 @@ fn client_view(
             })
         })
         .collect();
-    ClientResult {
-        band,
-        scores,
-        receipt,
-    }
+    (band, scores)
 }

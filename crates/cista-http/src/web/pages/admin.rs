@@ -37,6 +37,7 @@ struct OrgPage {
     can_view_ballots: bool,
     can_manage_settings: bool,
     can_manage_app_tokens: bool,
+    can_manage_assessments: bool,
     /// The organization's assessments (key, title), for staff who may see their results.
     assessments: Vec<(String, String)>,
     /// The ballots open now, the one that closes first first.
@@ -256,6 +257,7 @@ async fn org_page(
         can_view_ballots: actor.may_in(org.id, VotingAction::ViewBallots),
         can_manage_settings: actor.may_in(org.id, OrgAction::ManageSettings),
         can_manage_app_tokens: actor.may_in(org.id, OrgAction::ManageAppTokens),
+        can_manage_assessments: actor.may_in(org.id, AssessmentAction::Manage),
         time_zone,
         zones: COMMON_ZONES,
         phone_region,

@@ -97,6 +97,15 @@ pub fn routes(state: &AppState) -> Router<AppState> {
             "/admin/{org}/app-tokens/{id}/revoke",
             post(app_tokens::revoke),
         )
+        .route("/admin/{org}/assessments", get(assessments::list))
+        .route(
+            "/admin/{org}/assessments/new",
+            get(assessments::new).post(assessments::new_submit),
+        )
+        .route(
+            "/admin/{org}/assessments/{form}/edit",
+            get(assessments::edit).post(assessments::edit_submit),
+        )
         .route("/admin/{org}/assessments/{form}", get(assessments::results))
         .route(
             "/admin/{org}/assessments/{form}/results.csv",

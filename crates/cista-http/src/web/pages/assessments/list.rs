@@ -46,6 +46,9 @@ struct ResultsPage {
     filtered: bool,
     /// How many staff are told of new results, and how.
     told: String,
+    /// The two lines a firm's page carries, and the sites the newest version lists.
+    snippet: String,
+    sites: Vec<String>,
     can_manage: bool,
     errors: Vec<FormError>,
 }
@@ -154,6 +157,17 @@ pub async fn results(
             query,
             csv_query,
             told,
+            snippet: format!(
+                "<div data-cista-form=\"{}/{key}\"></div>\n<script src=\"{}/widget.js\" async></script>",
+                org.slug,
+                state.public_origin.trim_end_matches('/')
+            ),
+            sites: definition
+                .embed
+                .allowed_origins
+                .iter()
+                .map(|o| o.as_str().to_owned())
+                .collect(),
             can_manage: actor.may_in(org.id, AssessmentAction::Manage),
             errors,
         },

@@ -1,8 +1,10 @@
-//! The advisor portal, `/admin/{org}/assessments/{form}/…`: the results of a form,
+//! The advisor portal, `/admin/{org}/assessments/…`: building and publishing an assessment
+//! (`edit`); the results of a form,
 //! de-identified and filtered (`list`); one result in full with "Show who", the report as PDF
 //! and "Erase" (`result`); and the form's settings — who is told of new results, whether the
 //! email links to the report or attaches it, how long results are kept (`settings`).
 
+pub mod edit;
 pub mod list;
 pub mod result;
 pub mod settings;
@@ -11,6 +13,7 @@ use crate::error::AppError;
 use cista_core::Error;
 use cista_types::SubmissionId;
 
+pub use edit::{edit, edit_submit, list, new, new_submit};
 pub use list::{results, results_csv};
 pub use result::{purge, report_pdf, result, reveal};
 pub use settings::{settings, settings_submit};
