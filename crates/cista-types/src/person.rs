@@ -241,9 +241,11 @@ impl Role {
         self != Role::Member
     }
 
-    /// Owners and administrators must use a second factor (TOTP).
+    /// Owners, administrators and advisors must use a second factor (TOTP): the first two
+    /// run the organization, and an advisor can see who an assessment's client is and
+    /// download reports that name clients.
     pub fn requires_mfa(self) -> bool {
-        matches!(self, Role::Owner | Role::Admin)
+        matches!(self, Role::Owner | Role::Admin | Role::Advisor)
     }
 }
 
@@ -348,6 +350,7 @@ mod tests {
         assert_eq!(Role::parse("admin").unwrap(), Role::Admin);
         assert!(Role::parse("root").is_err());
         assert!(Role::Owner.requires_mfa() && !Role::Inspector.requires_mfa());
+        assert!(Role::Advisor.requires_mfa() && !Role::Reviewer.requires_mfa());
         assert!(Password::parse("1234567").is_err());
         assert!(Password::parse(&"x".repeat(129)).is_err());
         assert!(Password::parse(&"é".repeat(128)).is_ok());

@@ -14,6 +14,21 @@ use cista_crypto::KekId;
 use cista_types::Timestamp;
 use serde::Serialize;
 
+/// The roles that must use a second factor, in words: `organization owner, administrator and
+/// advisor` (read from `Role::requires_mfa`, so the page cannot disagree with the code).
+fn roles_requiring_mfa() -> String {
+    let roles: Vec<String> = cista_types::Role::ALL
+        .iter()
+        .filter(|r| r.requires_mfa())
+        .map(|r| r.short_label().to_lowercase())
+        .collect();
+    match roles.split_last() {
+        Some((last, rest)) if !rest.is_empty() => format!("{} and {last}", rest.join(", ")),
+        Some((last, _)) => last.clone(),
+        None => "nobody".to_owned(),
+    }
+}
+
 #[derive(Debug, Clone, Serialize)]
 pub struct TrustReport {
     pub generated_at: Timestamp,
@@ -70,7 +85,7 @@ pub struct AccessReport {
     pub sessions: String,
     pub links: String,
     pub sms: String,
-    pub second_factor: &'static str,
+    pub second_factor: String,
     pub lockout: String,
     pub vault: String,
     pub people: u64,
@@ -302,8 +317,10 @@ impl Cista {
                 s.sms_code_ttl.whole_minutes(),
                 s.sms_code_attempts
             ),
-            second_factor: "TOTP (RFC 6238) required for owners and administrators; ten \
-                            single-use recovery codes stored hashed",
+            second_factor: format!(
+                "TOTP (RFC 6238) required of every {}; ten single-use recovery codes stored hashed",
+                roles_requiring_mfa()
+            ),
             lockout: format!(
                 "after {} wrong passwords the device or address that typed them is locked out \
                  for {} s, doubling with each further failure up to {} min, and after {} from \

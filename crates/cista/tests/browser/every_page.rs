@@ -214,7 +214,7 @@ async fn header_fits_a_phone(b: &Browser) {
 /// The firm's advisor: the firm's home, its assessment's results (filtered too) and settings.
 async fn advisor_pages(b: &Browser, failures: &mut Vec<String>) {
     b.sign_out().await;
-    b.first_sign_in("advisor@harbor-advisory.example", false)
+    b.first_sign_in("advisor@harbor-advisory.example", true)
         .await;
     for path in [
         "/admin/harbor-advisory",

@@ -131,7 +131,7 @@ async fn a_visitor_answers_on_the_firms_site(b: &Browser) {
 /// the visitor's result (naming no client) in the demo's outbox, follows its link to the
 /// result, de-identified, and shows who sent it by giving a reason; the list has it too.
 async fn the_advisor_sees_the_result_and_who_sent_it(b: &Browser) {
-    b.first_sign_in("advisor@harbor-advisory.example", false)
+    b.first_sign_in("advisor@harbor-advisory.example", true)
         .await;
     let (_, email) = b
         .outbox(
