@@ -47,14 +47,14 @@ impl OutboxWorker {
                 DeliveryOutcome::Delivered => {
                     metrics_delivered(delivery.channel, "delivered");
                     tracing::info!(
-                        message = delivery.id,
+                        outbox_id = delivery.id,
                         channel = delivery.channel.as_str(),
                         "delivered"
                     );
                 }
                 DeliveryOutcome::Retry(error) | DeliveryOutcome::Abandon(error) => {
                     metrics_delivered(delivery.channel, "failed");
-                    tracing::warn!(message = delivery.id, channel = delivery.channel.as_str(), error = %error, "delivery failed");
+                    tracing::warn!(outbox_id = delivery.id, channel = delivery.channel.as_str(), error = %error, "delivery failed");
                 }
             }
             self.cista
