@@ -54,3 +54,16 @@ pub async fn palm_court_id(cista: &cista_core::Cista) -> cista_types::OrgId {
         .expect("every test instance has Palm Court")
         .id
 }
+
+/// A small valid record form of field data collection titled `title`: a depth, notes and a
+/// site name, none required.
+pub fn record_form(title: &str) -> serde_json::Value {
+    serde_json::json!({
+        "title": title,
+        "fields": [
+            { "id": "depth_m", "label": "Depth (m)", "kind": "number", "min": 0, "max": 1000 },
+            { "id": "notes", "label": "Notes", "kind": "text", "max_length": 100000 },
+            { "id": "site", "label": "Site", "kind": "text" }
+        ]
+    })
+}

@@ -40,9 +40,9 @@ impl FormProduct {
         }
     }
 
-    /// `definition` as this product stores it: an assessment checked whole (questions, rules,
-    /// bands: `rules_invalid` naming the rule) and in its normal form, every default spelled
-    /// out; a record form as given until its product checks its own.
+    /// `definition` as this product stores it, checked whole and in its normal form (every
+    /// default spelled out): an assessment (questions, rules, bands: `rules_invalid` naming
+    /// the rule) or a record form (fields and constraints: `invalid_input` naming the field).
     fn normal_definition(self, definition: &serde_json::Value) -> Result<serde_json::Value> {
         match self {
             FormProduct::Assessment => {
@@ -50,7 +50,9 @@ impl FormProduct {
                 serde_json::to_value(&assessment.definition)
                     .map_err(|e| Error::Internal(e.to_string()))
             }
-            FormProduct::Collection => Ok(definition.clone()),
+            FormProduct::Collection => {
+                crate::products::collection::RecordForm::parse(definition)?.normal_form()
+            }
         }
     }
 
@@ -84,6 +86,40 @@ pub struct AttachmentReceipt {
 }
 
 /// A form key or a field name: 1 to 64 of `a-z`, `0-9`, `-`, `_`, starting with a letter.
+/// Whether `id` is an id of a form's file format (a question, field, option or score): 1 to 64
+/// of `a-z`, `0-9`, `_`, starting with a letter, so it can stand in a rule's variable path and
+/// an export's column name.
+pub(crate) fn is_form_id(id: &str) -> bool {
+    !id.is_empty()
+        && id.len() <= 64
+        && id.starts_with(|c: char| c.is_ascii_lowercase())
+        && id
+            .bytes()
+            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'_')
+}
+
+/// What is wrong with a text staff wrote in a form (a title, label, hint, choice), if
+/// anything: empty when `required`, over `max` characters, a control character other than a
+/// line break or tab, or a character the printed documents' fonts cannot draw (refused here,
+/// named, rather than printed as a box later). Each product words the refusal its own way.
+pub(crate) fn form_text_problem(value: &str, required: bool, max: usize) -> Option<String> {
+    if required && value.trim().is_empty() {
+        return Some("write something here".to_owned());
+    }
+    if value.chars().count() > max {
+        return Some(format!("at most {max} characters"));
+    }
+    if value
+        .chars()
+        .any(|c| c.is_control() && c != '\n' && c != '\t')
+    {
+        return Some("remove the control characters".to_owned());
+    }
+    cista_types::glyphs::check_printable(value)
+        .err()
+        .map(|e| e.to_string())
+}
+
 fn check_name(field: &str, name: &str) -> Result<()> {
     let ok = name.len() <= 64
         && name.starts_with(|c: char| c.is_ascii_lowercase())

@@ -46,7 +46,7 @@ impl Intake {
                 org,
                 FormProduct::Collection,
                 "well-survey",
-                &json!({"v": 1}),
+                &cista_testkit::fixtures::record_form("Well survey"),
             )
             .await
             .unwrap();

@@ -44,7 +44,7 @@ async fn a_submission(server: &TestServer) -> (String, String) {
             org,
             FormProduct::Collection,
             "well-survey",
-            &json!({"v": 1}),
+            &cista_testkit::fixtures::record_form("Well survey"),
         )
         .await
         .unwrap();

@@ -11,6 +11,7 @@ use cista_core::platform::intake::FormProduct;
 use cista_core::ports::BlobStore as _;
 use cista_core::{Access, Actor, Cista, Error, PersonActor, Result, Store as _};
 use cista_crypto::Digest32;
+use cista_testkit::fixtures::record_form;
 use cista_types::{FormId, OrgId, Role, SubjectCode, SubmissionId};
 use serde_json::json;
 use std::collections::BTreeMap;
@@ -26,7 +27,7 @@ async fn audit_size(h: &Harness) -> u64 {
 pub async fn a_form_is_published_in_immutable_versions(h: &Harness) {
     let cista = h.cista().await;
     let org = h.org(&cista, "palm-court").await;
-    let definition = json!({"title": "Risk profile", "questions": [{"id": "q1", "kind": "scale"}]});
+    let definition = record_form("Risk profile");
     let v1 = cista
         .publish_form(
             &operator(),
@@ -45,7 +46,7 @@ pub async fn a_form_is_published_in_immutable_versions(h: &Harness) {
             org.id,
             FormProduct::Collection,
             "risk-profile",
-            &json!({"questions": [{"kind": "scale", "id": "q1"}], "title": "Risk profile"}),
+            &serde_json::from_str(&record_form("Risk profile").to_string()).unwrap(),
         )
         .await
         .unwrap();
@@ -60,7 +61,7 @@ pub async fn a_form_is_published_in_immutable_versions(h: &Harness) {
             org.id,
             FormProduct::Collection,
             "risk-profile",
-            &json!({"title": "Risk profile, 2027"}),
+            &record_form("Risk profile, 2027"),
         )
         .await
         .unwrap();
@@ -87,7 +88,11 @@ pub async fn a_form_is_published_in_immutable_versions(h: &Harness) {
             .await,
         Err(Error::Conflict(_))
     ));
-    for (key, definition) in [("Risk Profile", json!({})), ("ok", json!([1, 2]))] {
+    for (key, definition) in [
+        ("Risk Profile", record_form("x")),
+        ("ok", json!([1, 2])),
+        ("ok", json!({"title": "x", "fields": []})),
+    ] {
         let bad = cista
             .publish_form(
                 &operator(),
@@ -127,7 +132,7 @@ pub async fn a_submission_is_sealed_and_a_retry_gets_the_first_receipt(h: &Harne
             org.id,
             FormProduct::Collection,
             "well-survey",
-            &json!({"v": 1}),
+            &record_form("Well survey"),
         )
         .await
         .unwrap();
@@ -158,7 +163,7 @@ pub async fn a_submission_is_sealed_and_a_retry_gets_the_first_receipt(h: &Harne
             org.id,
             FormProduct::Collection,
             "pump-check",
-            &json!({"v": 1}),
+            &record_form("Well survey"),
         )
         .await
         .unwrap();
@@ -284,7 +289,7 @@ pub async fn a_submission(cista: &Cista, org: OrgId) -> SubmissionId {
             org,
             FormProduct::Collection,
             "well-survey",
-            &json!({}),
+            &record_form("Well survey"),
         )
         .await
         .unwrap();

@@ -190,7 +190,7 @@ async fn only_listed_sites_load_it(
             org,
             cista_core::platform::intake::FormProduct::Collection,
             "field-records",
-            &json!({ "v": 1 }),
+            &cista_testkit::fixtures::record_form("Field records"),
         )
         .await
         .unwrap();

@@ -402,13 +402,7 @@ fn check_question(q: &Question) -> Result<(), AssessmentError> {
 /// A question, option or score id: 1 to 64 of `a-z`, `0-9`, `_`, starting with a letter (so
 /// it can stand in a rule's variable path).
 fn name(what: &str, id: &str) -> Result<(), AssessmentError> {
-    let ok = !id.is_empty()
-        && id.len() <= 64
-        && id.starts_with(|c: char| c.is_ascii_lowercase())
-        && id
-            .bytes()
-            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'_');
-    if ok {
+    if crate::platform::intake::is_form_id(id) {
         Ok(())
     } else {
         Err(AssessmentError::rules(
@@ -421,25 +415,8 @@ fn name(what: &str, id: &str) -> Result<(), AssessmentError> {
 /// Text the firm wrote: present when `required`, at most `MAX_TEXT` characters, no control
 /// characters but line breaks and tabs, every character one the report's fonts draw.
 fn text(what: &str, value: &str, required: bool) -> Result<(), AssessmentError> {
-    if required && value.trim().is_empty() {
-        return Err(AssessmentError::rules(what, "write something here"));
+    match crate::platform::intake::form_text_problem(value, required, MAX_TEXT) {
+        Some(reason) => Err(AssessmentError::rules(what, reason)),
+        None => Ok(()),
     }
-    if value.chars().count() > MAX_TEXT {
-        return Err(AssessmentError::rules(
-            what,
-            format!("at most {MAX_TEXT} characters"),
-        ));
-    }
-    if value
-        .chars()
-        .any(|c| c.is_control() && c != '\n' && c != '\t')
-    {
-        return Err(AssessmentError::rules(
-            what,
-            "remove the control characters",
-        ));
-    }
-    // The advisor's report prints it: refused here, naming the character, rather than later.
-    cista_types::glyphs::check_printable(value)
-        .map_err(|e| AssessmentError::rules(what, e.to_string()))
 }
