@@ -67,3 +67,63 @@ pub fn record_form(title: &str) -> serde_json::Value {
         ]
     })
 }
+
+/// Publishes the demo's risk profile as `org`'s assessment `key`, embeddable on `site` only;
+/// returns the version's id.
+pub async fn publish_risk_profile(
+    cista: &cista_core::Cista,
+    org: cista_types::OrgId,
+    key: &str,
+    site: &str,
+) -> cista_types::FormId {
+    use cista_core::products::assessment::RISK_PROFILE;
+    let mut definition: serde_json::Value = serde_json::from_str(RISK_PROFILE).unwrap();
+    definition.as_object_mut().unwrap().insert(
+        "embed".to_owned(),
+        serde_json::json!({ "allowed_origins": [site] }),
+    );
+    cista
+        .publish_assessment(&cista_core::Actor::operator("test"), org, key, &definition)
+        .await
+        .unwrap()
+        .form
+        .id
+}
+
+/// Zebediah Quillfeather (`zeb@client.example`) sends `form` from `site` with a fresh load
+/// token, answering for the band Growth; returns the result's id.
+pub async fn submit_risk_profile(
+    cista: &cista_core::Cista,
+    org: cista_types::OrgId,
+    form: cista_types::FormId,
+    site: &str,
+) -> cista_types::SubmissionId {
+    use cista_core::products::assessment::{ClientDetails, SentFrom, WidgetSubmission};
+    let token = cista
+        .issue_load_token(org, form, &cista_types::WebOrigin::parse(site).unwrap())
+        .unwrap()
+        .token;
+    let answers = serde_json::json!({
+        "horizon": "over_7", "income": "steady", "reserve": "over_3", "age": 45,
+        "drop": "hold", "experience": "some", "goals": ["growth", "income"], "comfort": 7
+    });
+    cista
+        .submit_assessment(WidgetSubmission {
+            org,
+            form,
+            sent_from: SentFrom::Page(Some(site)),
+            load_token: &token,
+            client: ClientDetails {
+                first_name: "Zebediah".to_owned(),
+                last_name: "Quillfeather".to_owned(),
+                email: "zeb@client.example".to_owned(),
+                consent: true,
+                email_copy: false,
+            },
+            answers: &answers,
+        })
+        .await
+        .unwrap()
+        .receipt
+        .submission
+}

@@ -8,10 +8,8 @@ use crate::people::active;
 use crate::web::{page, post, sign_in};
 use crate::{Options, TestServer};
 use cista_core::Actor;
-use cista_core::products::assessment::{ClientDetails, RISK_PROFILE, SentFrom, WidgetSubmission};
-use cista_types::{Role, WebOrigin};
+use cista_types::Role;
 use reqwest::StatusCode;
-use serde_json::{Value, json};
 
 const SITE: &str = "https://www.harbor-advisory.example";
 const RESULTS: &str = "/admin/palm-court/assessments/risk";
@@ -19,42 +17,13 @@ const RESULTS: &str = "/admin/palm-court/assessments/risk";
 /// Publishes the risk profile as `palm-court/risk` and sends one result from `SITE`; returns
 /// the result's id.
 async fn one_result(server: &TestServer) -> String {
+    use cista_testkit::fixtures::{palm_court_id, publish_risk_profile, submit_risk_profile};
     let cista = &server.state.cista;
-    let org = cista_testkit::fixtures::palm_court_id(cista).await;
-    let mut definition: Value = serde_json::from_str(RISK_PROFILE).unwrap();
-    definition["embed"] = json!({ "allowed_origins": [SITE] });
-    let form = cista
-        .publish_assessment(&Actor::operator("test"), org, "risk", &definition)
+    let org = palm_court_id(cista).await;
+    let form = publish_risk_profile(cista, org, "risk", SITE).await;
+    submit_risk_profile(cista, org, form, SITE)
         .await
-        .unwrap()
-        .form
-        .id;
-    let token = cista
-        .issue_load_token(org, form, &WebOrigin::parse(SITE).unwrap())
-        .unwrap()
-        .token;
-    let answers = json!({
-        "horizon": "over_7", "income": "steady", "reserve": "over_3", "age": 45,
-        "drop": "hold", "experience": "some", "goals": ["growth", "income"], "comfort": 7
-    });
-    let shown = cista
-        .submit_assessment(WidgetSubmission {
-            org,
-            form,
-            sent_from: SentFrom::Page(Some(SITE)),
-            load_token: &token,
-            client: ClientDetails {
-                first_name: "Zebediah".to_owned(),
-                last_name: "Quillfeather".to_owned(),
-                email: "zeb@client.example".to_owned(),
-                consent: true,
-                email_copy: false,
-            },
-            answers: &answers,
-        })
-        .await
-        .unwrap();
-    shown.receipt.submission.to_string()
+        .to_string()
 }
 
 #[tokio::test]

@@ -80,9 +80,7 @@ async fn the_file_sinks_receive_each_message_once() {
 /// delivery, naming the client), while the email's own text never names the client.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_advisor_gets_the_report_attached_when_the_form_says_so() {
-    use cista_core::products::assessment::{
-        AssessmentSettings, ClientDetails, RISK_PROFILE, SentFrom, WidgetSubmission,
-    };
+    use cista_core::products::assessment::AssessmentSettings;
     const SITE: &str = "https://www.harbor-advisory.example";
     let dir = tempfile::tempdir().unwrap();
     let (cista, org) = instance(dir.path()).await;
@@ -104,14 +102,7 @@ async fn an_advisor_gets_the_report_attached_when_the_form_says_so() {
         .await
         .unwrap()
         .subject;
-    let mut definition: serde_json::Value = serde_json::from_str(RISK_PROFILE).unwrap();
-    definition["embed"] = serde_json::json!({ "allowed_origins": [SITE] });
-    let form = cista
-        .publish_assessment(&operator, org, "risk", &definition)
-        .await
-        .unwrap()
-        .form
-        .id;
+    let form = cista_testkit::fixtures::publish_risk_profile(&cista, org, "risk", SITE).await;
     let settings = AssessmentSettings {
         notify: vec![ada],
         attach_report: true,
@@ -124,29 +115,7 @@ async fn an_advisor_gets_the_report_attached_when_the_form_says_so() {
     assert_eq!(worker.deliver_due().await.unwrap(), 1, "the invitation");
     std::fs::remove_dir_all(&outbox).unwrap();
 
-    let site = cista_types::WebOrigin::parse(SITE).unwrap();
-    let token = cista.issue_load_token(org, form, &site).unwrap().token;
-    let answers = serde_json::json!({
-        "horizon": "over_7", "income": "steady", "reserve": "over_3", "age": 45,
-        "drop": "hold", "experience": "some", "goals": ["growth"], "comfort": 7
-    });
-    let shown = cista
-        .submit_assessment(WidgetSubmission {
-            org,
-            form,
-            sent_from: SentFrom::Page(Some(SITE)),
-            load_token: &token,
-            client: ClientDetails {
-                first_name: "Zebediah".to_owned(),
-                last_name: "Quillfeather".to_owned(),
-                email: "zeb@client.example".to_owned(),
-                consent: true,
-                email_copy: false,
-            },
-            answers: &answers,
-        })
-        .await
-        .unwrap();
+    let submission = cista_testkit::fixtures::submit_risk_profile(&cista, org, form, SITE).await;
     assert_eq!(worker.deliver_due().await.unwrap(), 1);
     let files: Vec<std::path::PathBuf> = std::fs::read_dir(&outbox)
         .unwrap()
@@ -158,7 +127,7 @@ async fn an_advisor_gets_the_report_attached_when_the_form_says_so() {
         .unwrap_or_else(|| panic!("no PDF in {files:?}"));
     assert!(
         pdf.to_string_lossy()
-            .ends_with(&format!("risk-result-{}.pdf", shown.receipt.submission)),
+            .ends_with(&format!("risk-result-{submission}.pdf")),
         "{pdf:?}"
     );
     assert!(std::fs::read(pdf).unwrap().starts_with(b"%PDF-"));

@@ -29,9 +29,19 @@ async fn published(h: &Harness, cista: &cista_core::Cista, slug: &str) -> (OrgId
 }
 
 async fn send(cista: &cista_core::Cista, org: OrgId, form: FormId, answers: &Value) -> String {
+    send_as(cista, (org, form), client(), answers).await
+}
+
+/// One submission from `SITE` with a fresh load token, by `who`; returns the result's id.
+async fn send_as(
+    cista: &cista_core::Cista,
+    (org, form): (OrgId, FormId),
+    who: cista_core::products::assessment::ClientDetails,
+    answers: &Value,
+) -> String {
     let site = WebOrigin::parse(SITE).unwrap();
     let token = cista.issue_load_token(org, form, &site).unwrap().token;
-    submit(cista, org, form, Some(SITE), &token, client(), answers)
+    submit(cista, org, form, Some(SITE), &token, who, answers)
         .await
         .unwrap()
         .receipt
@@ -336,23 +346,11 @@ pub async fn results_past_their_retention_period_go_with_their_clients(h: &Harne
 pub async fn a_client_who_asks_gets_a_copy_of_what_they_were_shown_if_the_form_allows(h: &Harness) {
     let cista = h.cista().await;
     let (org, form) = published(h, &cista, "harbor-advisory").await;
-    let site = WebOrigin::parse(SITE).unwrap();
     let asking = || cista_core::products::assessment::ClientDetails {
         email_copy: true,
         ..client()
     };
-    let token = cista.issue_load_token(org, form, &site).unwrap().token;
-    submit(
-        &cista,
-        org,
-        form,
-        Some(SITE),
-        &token,
-        asking(),
-        &growth_answers(),
-    )
-    .await
-    .unwrap();
+    send_as(&cista, (org, form), asking(), &growth_answers()).await;
     let sent = h.deliver_all(&cista).await;
     assert_eq!(sent.len(), 1, "{sent:?}");
     assert_eq!(sent[0].address, crate::widget::EMAIL);
@@ -377,17 +375,6 @@ pub async fn a_client_who_asks_gets_a_copy_of_what_they_were_shown_if_the_form_a
         .unwrap()
         .form
         .id;
-    let token = cista.issue_load_token(org, form, &site).unwrap().token;
-    submit(
-        &cista,
-        org,
-        form,
-        Some(SITE),
-        &token,
-        asking(),
-        &growth_answers(),
-    )
-    .await
-    .unwrap();
+    send_as(&cista, (org, form), asking(), &growth_answers()).await;
     assert!(h.deliver_all(&cista).await.is_empty());
 }

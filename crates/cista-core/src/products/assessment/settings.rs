@@ -41,7 +41,6 @@ pub struct StaffChoice {
     pub role: Role,
     /// "First Last"; `None` if the person was erased.
     pub name: Option<String>,
-    pub chosen: bool,
 }
 
 /// Roles whose members may be told of results: those who may see them.
@@ -82,8 +81,9 @@ impl Cista {
             .unwrap_or_default())
     }
 
-    /// The staff of `org` who may be told of results (owners, administrators, advisors), with
-    /// their names (an audited vault read) and whether `key` tells them now.
+    /// The staff of `org` who may be told of results of `key` (owners, administrators,
+    /// advisors), with their names (an audited vault read); whom it tells now is in its
+    /// settings (`assessment_settings`).
     pub async fn notify_choices(
         &self,
         actor: &Actor,
@@ -91,7 +91,7 @@ impl Cista {
         key: &str,
     ) -> Result<Vec<StaffChoice>> {
         actor.authorize_in(org, AssessmentAction::Manage)?;
-        let settings = self.assessment_settings(actor, org, key).await?;
+        self.newest_assessment(org, key).await?;
         let staff: Vec<_> = self
             .store()
             .members(org)
@@ -112,7 +112,6 @@ impl Cista {
                 subject: member.subject,
                 role: member.role,
                 name,
-                chosen: settings.notify.contains(&member.subject),
             });
         }
         let codes: Vec<String> = staff.iter().map(|m| m.subject.to_string()).collect();
@@ -238,20 +237,28 @@ impl Cista {
         if expired.is_empty() {
             return Ok(0);
         }
-        let mut subjects = Vec::with_capacity(expired.len());
+        let mut clients = Vec::with_capacity(expired.len());
         for submission in &expired {
             // The client goes first: a crash after this leaves a result whose client is
             // erased (as after a purge), never a client nobody can find any more.
             let subject = self.stored_result(submission).await?.subject;
             self.vault().erase_person(subject, now).await?;
-            subjects.push(subject.to_string());
+            clients.push((submission.id, subject));
         }
         let mut tx = self.store().begin().await?;
-        let mut count = 0u64;
-        for submission in &expired {
-            if tx.intake().delete_submission(submission.id).await? {
-                count += 1;
+        // Only what this pass deleted is recorded: another server process may have deleted
+        // some of them first, and recorded those itself.
+        let mut subjects = Vec::with_capacity(clients.len());
+        for (submission, subject) in clients {
+            if tx.intake().delete_submission(submission).await? {
+                subjects.push(subject.to_string());
             }
+        }
+        let count = subjects.len() as u64;
+        if count == 0 {
+            // Another server process deleted them all first: nothing to record.
+            tx.commit_housekeeping().await?;
+            return Ok(0);
         }
         tx.commit(NewAuditEntry::new(
             now,
