@@ -272,7 +272,9 @@ class FormParser(html.parser.HTMLParser):
                 self._form["fields"].append((a["name"], a.get("value", "on")))
             elif kind == "file":
                 self._form["file"] = True
-            elif kind not in ("submit", "button", "image", "reset"):
+            elif kind in ("submit", "image"):
+                self._submitter(a)
+            elif kind not in ("button", "reset"):
                 self._form["fields"].append((a["name"], a.get("value") or sample(kind, a)))
         elif self._form is not None and tag == "select" and a.get("name"):
             self._select = a["name"]
@@ -285,10 +287,23 @@ class FormParser(html.parser.HTMLParser):
         elif self._form is not None and tag == "textarea" and a.get("name"):
             self._textarea = a["name"]
             self._form["fields"].append((a["name"], "Scan text"))
-        elif self._form is not None and tag == "button" and a.get("name"):
-            self._form["fields"].append((a["name"], a.get("value", "")))
+        elif self._form is not None and tag == "button" and a.get("type", "submit").lower() == "submit":
+            self._submitter(a)
         elif tag == "code" and "secret" in a.get("class", "").split():
             self._in_secret = True
+
+    def _submitter(self, a: dict) -> None:
+        """A submit button of the open form. A browser sends the name and value of the one
+        button that submitted the form and no other; pressing Enter in a field submits with
+        the form's first submit button, so that is the one sent here. (Sending every named
+        button gave a form two `action` fields no browser sends, answered with an error page
+        whose request id changes each time, and sqlmap took that change for an injection.)"""
+        assert self._form is not None
+        if self._form.get("submitted_by"):
+            return
+        self._form["submitted_by"] = True
+        if a.get("name"):
+            self._form["fields"].append((a["name"], a.get("value", "")))
 
     def handle_endtag(self, tag: str) -> None:
         if tag == "form":

@@ -4,7 +4,7 @@
 
 use crate::SeaStore;
 use crate::convert::{conflict_or, db_err, digest, from_db_time, to_db_time};
-use crate::entity::{attachment, form, form_setting, submission};
+use crate::entity::{attachment, form, form_setting, record_review, submission};
 use crate::query::Fetch;
 use crate::tx::SeaTx;
 use async_trait::async_trait;
@@ -359,6 +359,11 @@ impl IntakeWrites for SeaTx {
     }
 
     async fn delete_submission(&mut self, id: SubmissionId) -> Result<bool> {
+        record_review::Entity::delete_many()
+            .filter(record_review::Column::SubmissionId.eq(id.as_i64()))
+            .exec(&self.txn)
+            .await
+            .map_err(db_err)?;
         attachment::Entity::delete_many()
             .filter(attachment::Column::SubmissionId.eq(id.as_i64()))
             .exec(&self.txn)

@@ -6,6 +6,7 @@ mod app_tokens;
 mod attempts;
 mod audit_append;
 pub mod backend;
+mod collection;
 mod convert;
 mod entity;
 mod intake;
@@ -507,6 +508,10 @@ impl Store for SeaStore {
     }
 
     fn intake(&self) -> &dyn cista_core::ports::IntakeReads {
+        self
+    }
+
+    fn collection(&self) -> &dyn cista_core::ports::CollectionReads {
         self
     }
 }

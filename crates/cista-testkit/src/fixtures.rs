@@ -63,7 +63,9 @@ pub fn record_form(title: &str) -> serde_json::Value {
         "fields": [
             { "id": "depth_m", "label": "Depth (m)", "kind": "number", "min": 0, "max": 1000 },
             { "id": "notes", "label": "Notes", "kind": "text", "max_length": 100000 },
-            { "id": "site", "label": "Site", "kind": "text" }
+            { "id": "site", "label": "Site", "kind": "text" },
+            { "id": "where", "label": "Where", "kind": "geopoint" },
+            { "id": "photos", "label": "Photos", "kind": "photos", "max": 10 }
         ]
     })
 }

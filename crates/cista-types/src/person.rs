@@ -175,16 +175,19 @@ pub enum Role {
     Inspector,
     Advisor,
     Reviewer,
+    /// Fills records on a phone (field data collection) through a device token.
+    Collector,
     Member,
 }
 
 impl Role {
-    pub const ALL: [Role; 6] = [
+    pub const ALL: [Role; 7] = [
         Role::Owner,
         Role::Admin,
         Role::Inspector,
         Role::Advisor,
         Role::Reviewer,
+        Role::Collector,
         Role::Member,
     ];
 
@@ -195,6 +198,7 @@ impl Role {
             Role::Inspector => "inspector",
             Role::Advisor => "advisor",
             Role::Reviewer => "reviewer",
+            Role::Collector => "collector",
             Role::Member => "member",
         }
     }
@@ -207,7 +211,8 @@ impl Role {
             Role::Admin => "Administrator",
             Role::Inspector => "Inspector (read-only election monitor)",
             Role::Advisor => "Advisor",
-            Role::Reviewer => "Reviewer",
+            Role::Reviewer => "Reviewer (reviews collected records)",
+            Role::Collector => "Collector (fills records on a phone)",
             Role::Member => "Member",
         }
     }
@@ -220,6 +225,7 @@ impl Role {
             Role::Inspector => "Inspector",
             Role::Advisor => "Advisor",
             Role::Reviewer => "Reviewer",
+            Role::Collector => "Collector",
             Role::Member => "Member",
         }
     }
@@ -231,7 +237,7 @@ impl Role {
             .ok_or_else(|| {
                 ParseError::new(
                     "role",
-                    "must be one of owner, admin, inspector, advisor, reviewer, member",
+                    "must be one of owner, admin, inspector, advisor, reviewer, collector, member",
                 )
             })
     }

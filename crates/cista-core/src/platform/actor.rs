@@ -4,6 +4,7 @@
 //! who may do what.
 
 use crate::products::assessment::actions::AssessmentAction;
+use crate::products::collection::actions::CollectionAction;
 use crate::products::voting::actions::VotingAction;
 use crate::{Error, Result};
 use cista_types::{OrgId, Role, SubjectCode};
@@ -42,6 +43,9 @@ pub enum Access {
     Full,
     /// A one-time SMS code: enough to vote, nothing else.
     SmsRestricted,
+    /// A collector's phone, by its device token (field data collection): enough to fill
+    /// records of the token's organization and read one's own, nothing else.
+    Device(crate::products::collection::devices::DeviceId),
 }
 
 /// A signed-in person and the roles they hold, loaded with the session.
@@ -130,14 +134,23 @@ pub enum OrgAction {
     /// Publish record forms (field data collection). Assessments have their own action
     /// (`AssessmentAction::Manage`).
     ManageForms,
-    /// Submit a form and attach its files.
+    /// Submit a form and attach its files (a collector's records; one's own records and
+    /// their reviews can be read back).
     SubmitForms,
-    /// Read submissions and their files.
+    /// Read every submission and its files (reviewers of records).
     ViewSubmissions,
     /// An action of association voting.
     Voting(VotingAction),
     /// An action of the embedded assessment.
     Assessment(AssessmentAction),
+    /// An action of field data collection.
+    Collection(CollectionAction),
+}
+
+impl From<CollectionAction> for OrgAction {
+    fn from(action: CollectionAction) -> Self {
+        Self::Collection(action)
+    }
 }
 
 impl From<VotingAction> for OrgAction {
@@ -168,6 +181,7 @@ impl OrgAction {
             OrgAction::ViewSubmissions => "read this organization's submissions",
             OrgAction::Voting(action) => action.describe(),
             OrgAction::Assessment(action) => action.describe(),
+            OrgAction::Collection(action) => action.describe(),
         }
     }
 
@@ -186,6 +200,7 @@ impl OrgAction {
         ];
         all.extend(VotingAction::ALL.map(OrgAction::Voting));
         all.extend(AssessmentAction::ALL.map(OrgAction::Assessment));
+        all.extend(CollectionAction::ALL.map(OrgAction::Collection));
         for role in Role::ALL {
             all.push(OrgAction::Invite(role));
             all.push(OrgAction::ChangeRole(role));
@@ -205,10 +220,12 @@ pub fn role_may(role: Role, action: impl Into<OrgAction>) -> bool {
         | OrgAction::ErasePerson
         | OrgAction::ManageSettings
         | OrgAction::ManageAppTokens
-        | OrgAction::ManageForms
-        | OrgAction::SubmitForms
-        | OrgAction::ViewSubmissions => matches!(role, Role::Owner | Role::Admin),
+        | OrgAction::ManageForms => matches!(role, Role::Owner | Role::Admin),
+        // Records of field data collection: collectors fill them, reviewers read them.
+        OrgAction::SubmitForms => matches!(role, Role::Owner | Role::Admin | Role::Collector),
+        OrgAction::ViewSubmissions => matches!(role, Role::Owner | Role::Admin | Role::Reviewer),
         OrgAction::Voting(action) => action.role_may(role),
+        OrgAction::Collection(action) => action.role_may(role),
         OrgAction::Assessment(action) => action.role_may(role),
         OrgAction::Invite(target) | OrgAction::ChangeRole(target) => match role {
             Role::Owner => true,
@@ -265,7 +282,14 @@ impl Actor {
         match self {
             Actor::Operator { .. } => true,
             Actor::Person(p) => {
-                p.access == Access::Full
+                let access_allows = match p.access {
+                    Access::Full => true,
+                    Access::Device(_) => {
+                        matches!(action, OrgAction::ViewOrganization | OrgAction::SubmitForms)
+                    }
+                    Access::SmsRestricted => false,
+                };
+                access_allows
                     && p.roles
                         .get(&org)
                         .is_some_and(|role| role_may(*role, action))

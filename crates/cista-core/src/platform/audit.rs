@@ -4,6 +4,7 @@
 
 use crate::ports::{AuditEntry, AuditHead, Store, StoredCheckpoint};
 use crate::products::assessment::audit::AssessmentAuditKind;
+use crate::products::collection::audit::CollectionAuditKind;
 use crate::products::voting::audit::VotingAuditKind;
 use crate::{Actor, Result};
 use cista_crypto::Digest32;
@@ -56,6 +57,14 @@ pub enum AuditKind {
     Voting(VotingAuditKind),
     /// A kind of the embedded assessment.
     Assessment(AssessmentAuditKind),
+    /// A kind of field data collection.
+    Collection(CollectionAuditKind),
+}
+
+impl From<CollectionAuditKind> for AuditKind {
+    fn from(kind: CollectionAuditKind) -> Self {
+        Self::Collection(kind)
+    }
 }
 
 impl From<AssessmentAuditKind> for AuditKind {
@@ -110,6 +119,7 @@ impl AuditKind {
             AuditKind::AttachmentStored => "attachment.stored",
             AuditKind::Voting(kind) => kind.as_str(),
             AuditKind::Assessment(kind) => kind.as_str(),
+            AuditKind::Collection(kind) => kind.as_str(),
         }
     }
 }

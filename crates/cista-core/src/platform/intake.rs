@@ -12,6 +12,7 @@ use crate::platform::blobs::{BlobRules, BlobSource};
 use crate::platform::notices::Notice;
 use crate::ports::{BlobStore, StoredAttachment, StoredForm, StoredSubmission};
 use crate::products::assessment::{Assessment, AssessmentAction};
+use crate::products::collection::RecordForm;
 use crate::{Actor, Cista, Error, OrgAction, Result};
 use cista_crypto::{Digest32, Sealed};
 use cista_types::{FormId, OrgId, SubjectCode, SubmissionId, Timestamp};
@@ -21,6 +22,8 @@ use serde::Serialize;
 pub const MAX_DEFINITION_BYTES: usize = 256 * 1024;
 /// The largest submission payload, in bytes of compact JSON.
 pub const MAX_PAYLOAD_BYTES: usize = 1024 * 1024;
+/// The largest file one upload may carry, in bytes (20 MiB).
+pub const MAX_FILE_BYTES: u64 = 20 * 1024 * 1024;
 /// The longest idempotency key (a UUID is 36).
 pub const MAX_IDEMPOTENCY_KEY: usize = 64;
 
@@ -187,6 +190,62 @@ pub(crate) fn canonical(value: &serde_json::Value, field: &str, max: usize) -> R
     Ok(text)
 }
 
+/// The product a stored form belongs to.
+fn product_of(form: &StoredForm) -> Result<FormProduct> {
+    match form.product.as_str() {
+        "assessment" => Ok(FormProduct::Assessment),
+        "collection" => Ok(FormProduct::Collection),
+        _ => Err(Error::Integrity(format!(
+            "form {} has an unknown product",
+            form.id.as_i64()
+        ))),
+    }
+}
+
+/// A stored record form's definition, read back.
+pub(crate) fn record_form(form: &StoredForm) -> Result<RecordForm> {
+    let json: serde_json::Value =
+        serde_json::from_str(&form.definition).map_err(|e| Error::Integrity(e.to_string()))?;
+    RecordForm::parse(&json).map_err(|e| Error::Integrity(format!("a stored record form: {e}")))
+}
+
+/// The rules an upload for file `name` of `parent` must meet, within the route's `rules`: a
+/// record's file must be a photo its answers announce (`not_found` otherwise), an image, no
+/// larger than its field allows.
+async fn upload_rules(
+    cista: &Cista,
+    parent: &StoredSubmission,
+    name: &str,
+    rules: &BlobRules,
+) -> Result<BlobRules> {
+    let form = cista
+        .store()
+        .intake()
+        .form(parent.form)
+        .await?
+        .ok_or_else(|| Error::Integrity("a submission's form is missing".to_owned()))?;
+    match product_of(&form)? {
+        FormProduct::Assessment => Ok(rules.clone()),
+        FormProduct::Collection => {
+            let answers = cista.open_payload(parent).await?;
+            let slot = record_form(&form)?
+                .photo_slot(&answers, name)
+                .ok_or(Error::NotFound {
+                    what: "that photo (the record's answers do not name it)",
+                })?;
+            Ok(BlobRules {
+                max_bytes: rules.max_bytes.min(slot.max_bytes),
+                allowed_types: rules
+                    .allowed_types
+                    .iter()
+                    .filter(|t| t.starts_with("image/"))
+                    .cloned()
+                    .collect(),
+            })
+        }
+    }
+}
+
 fn payload_aad(org: OrgId, id: SubmissionId) -> Vec<u8> {
     format!("cista/v1|submission|{org}|{id}").into_bytes()
 }
@@ -275,12 +334,25 @@ impl Cista {
         let text = canonical(payload, "payload", MAX_PAYLOAD_BYTES)?;
         let content_sha256 = Digest32::sha256(&[text.as_bytes()]);
         let form = self.published_form(org, form).await?;
+        match product_of(&form)? {
+            FormProduct::Collection => record_form(&form)?.check_record(payload)?,
+            // An assessment is answered through its widget, which scores it.
+            FormProduct::Assessment => {
+                return Err(Error::NotFound {
+                    what: "that form (an assessment is answered through its widget)",
+                });
+            }
+        }
+        let mut audit = serde_json::Map::new();
+        if let Some(crate::Access::Device(device)) = actor.person().map(|p| p.access) {
+            audit.insert("device".to_owned(), serde_json::json!(device));
+        }
         let recording = Recording {
             form: &form,
             idempotency_key,
             content_sha256,
             payload: text,
-            audit: serde_json::Map::new(),
+            audit,
             notices: &|_| Vec::new(),
         };
         self.record_submission(actor, recording).await
@@ -472,8 +544,9 @@ impl Cista {
         let parent = self
             .org_submission(org, submission, "that submission")
             .await?;
+        let rules = upload_rules(self, &parent, name, rules).await?;
         let staged = self
-            .stage_blob(blobs, org, declared_type, rules, source)
+            .stage_blob(blobs, org, declared_type, &rules, source)
             .await?;
         // A retry of a name already recorded is answered from the first record, and its bytes
         // are never published: a clashing retry leaves no blob behind. (One that races another

@@ -14,6 +14,7 @@ pub mod keys;
 pub mod notices;
 pub mod org;
 pub mod people;
+pub(crate) mod public_id;
 pub mod resubmit;
 pub mod settings;
 pub mod spreadsheet;

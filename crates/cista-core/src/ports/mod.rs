@@ -4,6 +4,7 @@
 
 pub mod access;
 pub mod blobs;
+pub mod collection;
 pub mod intake;
 pub mod voting;
 
@@ -13,6 +14,7 @@ pub use access::{
     SessionStage, VaultPerson,
 };
 pub use blobs::{BlobListing, BlobReader, BlobStore, BlobWriter};
+pub use collection::{CollectionReads, CollectionWrites};
 pub use intake::{
     IntakeReads, IntakeWrites, StoredAttachment, StoredForm, StoredFormSettings, StoredSubmission,
 };
@@ -320,6 +322,9 @@ pub trait Store: AccessReads + Send + Sync + std::fmt::Debug {
 
     /// Units, owners, ballots, participation and the ballot box (see `voting`).
     fn voting(&self) -> &dyn VotingReads;
+
+    /// Collectors' devices and records' reviews (see `collection`).
+    fn collection(&self) -> &dyn CollectionReads;
 }
 
 /// Where a submitted form stands (see `Store::claim_submission`).
@@ -362,6 +367,9 @@ pub trait StoreTx: AccessWrites + Send {
     /// Units, owners, ballots, participation and the ballot box, in this transaction (see
     /// `voting`).
     fn voting(&mut self) -> &mut dyn VotingWrites;
+
+    /// Collectors' devices and records' reviews, in this transaction (see `collection`).
+    fn collection(&mut self) -> &mut dyn CollectionWrites;
 
     async fn commit(self: Box<Self>, audit: NewAuditEntry) -> Result<AuditEntry>;
 

@@ -73,3 +73,46 @@ impl FromRequestParts<AppState> for AppClient {
         }
     }
 }
+
+/// The caller of a route that takes either credential: an app token (another system) or a
+/// collector's device token (Cista Collect on a phone). Each acts only in its own
+/// organization, as far as its purpose (app) or its collector's role (device) allows.
+#[derive(Debug, Clone)]
+pub struct ApiCaller {
+    /// `Actor::App`, or the collector as `Actor::Person` with `Access::Device`.
+    pub actor: Actor,
+    /// The credential's organization.
+    pub org: cista_types::OrgId,
+    /// The device, when the credential is a device token.
+    pub device: Option<cista_core::products::collection::Device>,
+}
+
+impl FromRequestParts<AppState> for ApiCaller {
+    type Rejection = Unauthorized;
+
+    async fn from_request_parts(
+        parts: &mut Parts,
+        state: &AppState,
+    ) -> Result<Self, Self::Rejection> {
+        use cista_core::products::collection::devices::DEVICE_TOKEN_PREFIX;
+        let token = bearer(parts).ok_or(Unauthorized(Error::BearerTokenInvalid))?;
+        if token.starts_with(DEVICE_TOKEN_PREFIX) {
+            let caller = state
+                .cista
+                .authenticate_device(token)
+                .await
+                .map_err(Unauthorized)?;
+            return Ok(Self {
+                actor: caller.actor,
+                org: caller.device.org,
+                device: Some(caller.device),
+            });
+        }
+        let app = AppClient::from_request_parts(parts, state).await?;
+        Ok(Self {
+            org: app.app.org,
+            actor: app.actor,
+            device: None,
+        })
+    }
+}

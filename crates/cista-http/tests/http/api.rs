@@ -242,18 +242,27 @@ async fn the_openapi_document_matches_the_served_routes_and_validates() {
         [
             "/ballots",
             "/ballots/{id}/results",
+            "/device",
+            "/devices/pair",
+            "/forms",
+            "/forms/{form}",
             "/forms/{form}/submissions",
             "/submissions/{id}/files/{name}",
+            "/submissions/{id}/status",
             "/token",
             "/trust"
         ]
     );
-    // Every documented operation is served: the public one answers, the others ask for the
-    // token the document says they need.
+    let device = &doc["components"]["securitySchemes"]["device_token"];
+    assert_eq!(device["scheme"], "bearer");
+    // Every documented operation is served: the public ones answer (pairing, sent nothing,
+    // asks for JSON), the others ask for the token the document says they need.
     let mut operations = 0;
     for (path, item) in paths {
         for (method, operation) in item.as_object().unwrap() {
-            let secured = operation["security"][0].get("app_token").is_some();
+            let secured = operation["security"]
+                .as_array()
+                .is_some_and(|schemes| !schemes.is_empty());
             let concrete = path
                 .replace("{id}", "1")
                 .replace("{form}", "1")
@@ -266,6 +275,8 @@ async fn the_openapi_document_matches_the_served_routes_and_validates() {
                 .unwrap();
             let expected = if secured {
                 StatusCode::UNAUTHORIZED
+            } else if path == "/devices/pair" {
+                StatusCode::UNSUPPORTED_MEDIA_TYPE
             } else {
                 StatusCode::OK
             };
@@ -273,7 +284,7 @@ async fn the_openapi_document_matches_the_served_routes_and_validates() {
             operations += 1;
         }
     }
-    assert_eq!(operations, 6);
+    assert_eq!(operations, 11);
 
     let python = std::env::var("CISTA_TEST_PYTHON").ok();
     let required = std::env::var("CISTA_TEST_REQUIRE_OPENAPI_VALIDATOR").is_ok_and(|v| v == "1");

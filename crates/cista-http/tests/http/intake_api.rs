@@ -128,7 +128,10 @@ async fn a_record_and_its_files_arrive_once_and_refusals_store_nothing() {
 /// submission's id.
 async fn a_record_arrives_once_and_bad_records_are_refused(api: &Intake) -> String {
     let (client, submissions, submitter) = (&api.client, &api.submissions, &api.submitter);
-    let record = json!({"idempotency_key": "7d9f-0001", "payload": {"depth_m": 12.5}});
+    let record = json!({
+        "idempotency_key": "7d9f-0001",
+        "payload": {"depth_m": 12.5, "photos": ["photo_1", "photo_2", "photo_3"]}
+    });
 
     let r = api.post(submitter, record.clone()).await.unwrap();
     assert_eq!(r.status(), StatusCode::CREATED);

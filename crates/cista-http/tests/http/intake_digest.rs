@@ -65,7 +65,13 @@ async fn a_submission(server: &TestServer) -> (String, String) {
         .client()
         .post(server.url(&format!("/api/v1/forms/{}/submissions", form.id)))
         .bearer_auth(&secret)
-        .json(&json!({"idempotency_key": "d1-0001", "payload": {"depth_m": 3}}))
+        .json(&json!({
+            "idempotency_key": "d1-0001",
+            "payload": {
+                "depth_m": 3,
+                "photos": ["photo_1", "photo_2", "photo_3", "photo_4", "photo_5", "photo_6"]
+            }
+        }))
         .send()
         .await
         .unwrap();

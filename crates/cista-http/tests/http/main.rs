@@ -11,6 +11,7 @@ mod access;
 mod advisor_results;
 mod api;
 mod assessment_builder;
+mod collect_api;
 mod embed;
 mod errors;
 mod headers;

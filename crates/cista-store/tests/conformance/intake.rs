@@ -137,7 +137,10 @@ pub async fn a_submission_is_sealed_and_a_retry_gets_the_first_receipt(h: &Harne
         .await
         .unwrap();
     let canary = "Canary Zebra-Okapi 7781";
-    let payload = json!({"depth_m": 12.5, "notes": canary, "site": {"b": 2, "a": 1}});
+    let payload = json!({
+        "depth_m": 12.5, "notes": canary,
+        "where": {"longitude": 2, "latitude": 1, "accuracy_m": 5}
+    });
     let key = "3f2a9c0d-41b7-4e65-9a1b-0c3d5e7f9a1b";
     let first = cista
         .submit(&operator(), org.id, form.id, key, &payload)
@@ -174,7 +177,10 @@ pub async fn a_submission_is_sealed_and_a_retry_gets_the_first_receipt(h: &Harne
             org.id,
             form.id,
             key,
-            &json!({"site": {"a": 1, "b": 2}, "notes": canary, "depth_m": 12.5}),
+            &json!({
+                "where": {"accuracy_m": 5, "latitude": 1, "longitude": 2},
+                "notes": canary, "depth_m": 12.5
+            }),
         )
         .await
         .unwrap();
@@ -294,7 +300,13 @@ pub async fn a_submission(cista: &Cista, org: OrgId) -> SubmissionId {
         .await
         .unwrap();
     cista
-        .submit(&operator(), org, form.id, "k-1", &json!({"depth_m": 1}))
+        .submit(
+            &operator(),
+            org,
+            form.id,
+            "k-1",
+            &json!({"depth_m": 1, "photos": ["photo_1", "photo_2"]}),
+        )
         .await
         .unwrap()
         .submission

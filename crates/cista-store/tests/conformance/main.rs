@@ -14,12 +14,14 @@ mod app_tokens;
 mod assessments;
 mod audit;
 mod blobs;
+mod devices;
 mod harness;
 mod intake;
 mod keys;
 mod organizations;
 mod paper;
 mod people;
+mod records;
 mod repeats;
 mod results;
 mod schema;
@@ -40,6 +42,9 @@ cista_testkit::both_databases! { crate::Harness;
     intake::a_form_is_published_in_immutable_versions,
     intake::a_submission_is_sealed_and_a_retry_gets_the_first_receipt,
     intake::an_attachment_is_recorded_once_by_name,
+    records::a_record_is_checked_against_its_form_before_anything_is_stored,
+    devices::a_device_pairs_once_and_acts_for_its_collector_until_revoked,
+    devices::a_review_is_sealed_audited_and_read_by_its_collector_and_reviewers,
     blobs::attachments_stream_seal_and_refuse_in_a_local_directory,
     blobs::attachments_stream_seal_and_refuse_in_an_s3_bucket,
     sweep::a_sweep_removes_only_old_unreferenced_blobs_in_a_local_directory,

@@ -14,7 +14,6 @@ use cista_crypto::token::{new_token, token_hash};
 use cista_types::{OrgId, Timestamp};
 use serde::Serialize;
 use std::fmt;
-use std::str::FromStr;
 use time::Duration;
 
 /// What every token's text starts with, so a leaked one is recognisable (secret scanners,
@@ -34,46 +33,14 @@ pub const MAX_LABEL_CHARS: usize = 80;
 /// Last-use times are written at most this often, not on every call.
 const TOUCH_EVERY: Duration = Duration::minutes(1);
 
-/// A token's public id (not a secret): how staff name it to list or revoke it. Shown as
-/// `at-` and 16 hexadecimal digits.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
-#[serde(into = "String")]
-pub struct AppTokenId(i64);
-
-impl AppTokenId {
-    pub fn from_i64(id: i64) -> Self {
-        Self(id)
-    }
-
-    pub fn as_i64(self) -> i64 {
-        self.0
-    }
-}
-
-impl fmt::Display for AppTokenId {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "at-{:016x}", self.0.cast_unsigned())
-    }
-}
-
-impl From<AppTokenId> for String {
-    fn from(id: AppTokenId) -> Self {
-        id.to_string()
-    }
-}
-
-impl FromStr for AppTokenId {
-    type Err = Error;
-
-    /// Parses `at-` and 16 hexadecimal digits; anything else is `invalid_input`.
-    fn from_str(text: &str) -> Result<Self> {
-        text.strip_prefix("at-")
-            .filter(|hex| hex.len() == 16)
-            .and_then(|hex| u64::from_str_radix(hex, 16).ok())
-            .map(|id| Self(id.cast_signed()))
-            .ok_or_else(|| Error::invalid("id", "an app token id looks like at-0123456789abcdef"))
-    }
-}
+crate::platform::public_id::public_id!(
+    /// A token's public id (not a secret): how staff name it to list or revoke it. Shown as
+    /// `at-` and 16 hexadecimal digits.
+    AppTokenId,
+    "at-",
+    "id",
+    "an app token id"
+);
 
 /// What a token's holder may do in its organization. Each product adds its purposes here;
 /// a purpose allows a fixed set of `OrgAction`s and nothing else.

@@ -17,8 +17,9 @@ pub const MAX_FIELDS: usize = 250;
 pub const MAX_CHOICES: usize = 200;
 /// The most photos one photos field may take.
 pub const MAX_PHOTOS: u32 = 10;
-/// The largest photo a form may accept, in bytes (50 MiB).
-pub const MAX_PHOTO_BYTES: u64 = 50 * 1024 * 1024;
+/// The largest photo a form may accept, in bytes: the largest file the intake API takes
+/// (20 MiB).
+pub const MAX_PHOTO_BYTES: u64 = crate::platform::intake::MAX_FILE_BYTES;
 /// A photo's default size limit, in bytes (10 MiB).
 pub const DEFAULT_PHOTO_BYTES: u64 = 10 * 1024 * 1024;
 /// Texts of the form (title, labels, hints, choices): at most this many characters.
@@ -241,7 +242,7 @@ fn check_kind(at: &str, kind: &FieldKind) -> Result<()> {
             if !(1024..=MAX_PHOTO_BYTES).contains(max_bytes) {
                 return Err(refuse(
                     at,
-                    format!("needs max_bytes from 1024 to {MAX_PHOTO_BYTES} (50 MiB)"),
+                    format!("needs max_bytes from 1024 to {MAX_PHOTO_BYTES} (20 MiB)"),
                 ));
             }
             match downscale_to {

@@ -1,7 +1,21 @@
 //! Field data collection (seed `002`, issue 13): record forms that collectors fill on their
-//! phones. So far: the record form's definition and its checks (`definition`), which the
-//! platform's form pipeline applies when a record form is published.
+//! phones. The record form's definition and its checks (`definition`), which the platform's
+//! form pipeline applies when a record form is published; a record's answers checked against
+//! its form (`record`), which the pipeline applies to every record and photo it receives;
+//! collectors' phones and their device tokens (`devices`); the forms they may fill (`forms`);
+//! reviews of records (`review`).
 
+pub mod actions;
+pub mod audit;
 pub mod definition;
+pub mod devices;
+pub mod forms;
+pub mod record;
+pub mod review;
 
+pub use actions::CollectionAction;
 pub use definition::{Choice, Field, FieldKind, RecordForm};
+pub use devices::{Device, DeviceId, DeviceRequest, DeviceState};
+pub use forms::RecordFormVersion;
+pub use record::PhotoSlot;
+pub use review::{RecordStatus, Review, ReviewState};

@@ -116,6 +116,11 @@ impl Cista {
             match person.access {
                 Access::Full => "online, by the owner (signed in with a password)".to_owned(),
                 Access::SmsRestricted => "online, by the owner (signed in by SMS code)".to_owned(),
+                Access::Device(_) => {
+                    return Err(Error::Forbidden {
+                        action: "record consent with a device token",
+                    });
+                }
             }
         };
         if status == ConsentStatus::None {

@@ -5,7 +5,7 @@
 //! key (or file name) with other content is `409`.
 
 use crate::AppState;
-use crate::api::client::AppClient;
+use crate::api::client::ApiCaller;
 use crate::error::AppError;
 use async_trait::async_trait;
 use axum::Json;
@@ -22,8 +22,7 @@ use futures::StreamExt as _;
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
-/// The largest file one upload may carry.
-pub const MAX_FILE_BYTES: u64 = 20 * 1024 * 1024;
+pub use cista_core::platform::intake::MAX_FILE_BYTES;
 
 /// The file types uploads may have (each is checked against the file's own signature).
 pub const FILE_TYPES: [&str; 4] = ["image/jpeg", "image/png", "image/webp", "application/pdf"];
@@ -85,7 +84,7 @@ fn status(replayed: bool) -> StatusCode {
     post,
     path = "/forms/{form}/submissions",
     tag = "intake",
-    security(("app_token" = [])),
+    security(("app_token" = []), ("device_token" = [])),
     params(("form" = String, Path, description = "The form version's id (decimal)")),
     request_body = NewSubmission,
     responses(
@@ -101,7 +100,7 @@ fn status(replayed: bool) -> StatusCode {
 )]
 pub async fn submit(
     State(state): State<AppState>,
-    client: AppClient,
+    client: ApiCaller,
     Path(form): Path<String>,
     headers: HeaderMap,
     body: Body,
@@ -129,7 +128,7 @@ pub async fn submit(
         .cista
         .submit(
             &client.actor,
-            client.app.org,
+            client.org,
             form,
             &new.idempotency_key,
             &new.payload,
@@ -206,7 +205,7 @@ pub fn declared_sha256(headers: &HeaderMap) -> Result<Option<Digest32>> {
     put,
     path = "/submissions/{id}/files/{name}",
     tag = "intake",
-    security(("app_token" = [])),
+    security(("app_token" = []), ("device_token" = [])),
     params(
         ("id" = String, Path, description = "The submission's id (decimal)"),
         ("name" = String, Path, description = "The form field the file answers, e.g. photo_1"),
@@ -227,7 +226,7 @@ pub fn declared_sha256(headers: &HeaderMap) -> Result<Option<Digest32>> {
 )]
 pub async fn upload(
     State(state): State<AppState>,
-    client: AppClient,
+    client: ApiCaller,
     Path((id, name)): Path<(String, String)>,
     headers: HeaderMap,
     body: Body,
@@ -259,7 +258,7 @@ pub async fn upload(
         .attach(
             state.blobs.as_ref(),
             &client.actor,
-            client.app.org,
+            client.org,
             submission,
             &name,
             declared,

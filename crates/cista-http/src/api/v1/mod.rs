@@ -3,6 +3,7 @@
 //! served or miss one that is. Served at `/api/v1/openapi.json`.
 
 pub mod ballots;
+pub mod collect;
 pub mod intake;
 pub mod token;
 pub mod trust;
@@ -20,14 +21,18 @@ use utoipa_axum::routes;
 
 /// The name of the bearer security scheme in the document.
 pub const APP_TOKEN: &str = "app_token";
+/// The name of the collectors' device token scheme in the document.
+pub const DEVICE_TOKEN: &str = "device_token";
 
 #[derive(OpenApi)]
 #[openapi(
     info(
         title = "Cista API",
-        description = "Cista's JSON API. Calls other than `/trust` and `/openapi.json` need an \
-                       app token (`Authorization: Bearer cista_…`), which staff create for one \
-                       organization and one purpose. Errors are `{\"error\": {\"code\", \
+        description = "Cista's JSON API. Calls other than `/trust`, `/openapi.json` and \
+                       `/devices/pair` need an app token (`Authorization: Bearer cista_…`), \
+                       which staff create for one organization and one purpose, or, for field \
+                       data collection, a collector's device token (`Bearer cista_dt_…`). \
+                       Errors are `{\"error\": {\"code\", \
                        \"message\", \"field\"?, \"request_id\"}}` with a stable code.",
         license(name = "AGPL-3.0-only", identifier = "AGPL-3.0-only")
     ),
@@ -49,6 +54,15 @@ impl Modify for Security {
                 .to_owned(),
         );
         components.add_security_scheme(APP_TOKEN, SecurityScheme::Http(http));
+        let mut device = Http::new(HttpAuthScheme::Bearer);
+        device.description = Some(
+            "A collector's device token: `cista_dt_` and 43 base64url characters, from \
+             `POST /devices/pair` with the pairing code of a QR code. It acts as its collector, \
+             for records only, until it expires (30 days unless staff chose otherwise) or is \
+             revoked."
+                .to_owned(),
+        );
+        components.add_security_scheme(DEVICE_TOKEN, SecurityScheme::Http(device));
     }
 }
 
@@ -61,6 +75,11 @@ fn parts() -> (Router<AppState>, Document) {
         .routes(routes!(ballots::results))
         .routes(routes!(intake::submit))
         .routes(routes!(intake::upload))
+        .routes(routes!(collect::pair))
+        .routes(routes!(collect::device))
+        .routes(routes!(collect::forms))
+        .routes(routes!(collect::form))
+        .routes(routes!(collect::status))
         .split_for_parts()
 }
 

@@ -127,6 +127,12 @@ impl Cista {
         let channel = match person.access {
             Access::Full => VoteChannel::Web,
             Access::SmsRestricted => VoteChannel::SmsSession,
+            // A collector's phone token fills records; it never votes.
+            Access::Device(_) => {
+                return Err(Error::Forbidden {
+                    action: "vote with a device token",
+                });
+            }
         };
         let voter = person.subject;
         if let Some(receipt) = self.repeated_cast(actor, &request).await? {

@@ -1,0 +1,28 @@
+//! Field data collection's audit kinds. They fold into the platform's `AuditKind` through one
+//! `From`. The string forms are stored and hashed into the audit log: never rename one.
+
+/// What happened in field data collection (records themselves are the platform's
+/// `submission.received`, their photos `attachment.stored`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum CollectionAuditKind {
+    /// A device sign-in (its pairing code, shown as a QR code) was issued for a collector.
+    DeviceIssued,
+    /// A phone exchanged a pairing code for its device token.
+    DevicePaired,
+    /// A device, or every device of a collector, was revoked.
+    DeviceRevoked,
+    /// A reviewer put a record in a review state.
+    RecordReviewed,
+}
+
+impl CollectionAuditKind {
+    /// The stored form, `subject.verb`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::DeviceIssued => "device.issued",
+            Self::DevicePaired => "device.paired",
+            Self::DeviceRevoked => "device.revoked",
+            Self::RecordReviewed => "record.reviewed",
+        }
+    }
+}
