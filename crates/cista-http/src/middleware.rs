@@ -48,6 +48,22 @@ pub fn content_security_policy_framed(nonce: &str, ancestors: &str) -> String {
     )
 }
 
+/// Marks a response of Cista Collect (`/collect/`), the installable app: its policy adds
+/// `worker-src 'self'` (its service worker), `blob:` images (photos shown before they are
+/// sent), and lets the page ask for the phone's location and camera (Permissions Policy).
+#[derive(Debug, Clone, Copy)]
+pub struct InstallableApp;
+
+/// The policy of a Cista Collect response (see [`InstallableApp`]).
+pub fn content_security_policy_app(nonce: &str) -> String {
+    format!(
+        "default-src 'none'; script-src 'nonce-{nonce}' 'strict-dynamic'; \
+         style-src 'self'; img-src 'self' data: blob:; font-src 'self'; connect-src 'self'; \
+         worker-src 'self'; form-action 'self'; frame-ancestors 'none'; base-uri 'none'; \
+         manifest-src 'self'"
+    )
+}
+
 /// Wraps routes in the web surface's full stack (tests use it to exercise panics and
 /// timeouts on routes of their own).
 pub fn wrap(routes: Router<AppState>, state: AppState) -> Router {
@@ -206,13 +222,15 @@ async fn security_headers(State(state): State<AppState>, mut req: Request, next:
         .extensions()
         .get::<crate::embed::SharedResource>()
         .is_some();
+    let app = response.extensions().get::<InstallableApp>().is_some();
     let headers = response.headers_mut();
     set(headers, "strict-transport-security", HSTS);
-    set(
-        headers,
-        "content-security-policy",
-        &content_security_policy_framed(&nonce, ancestors.as_deref().unwrap_or("'none'")),
-    );
+    let policy = if app {
+        content_security_policy_app(&nonce)
+    } else {
+        content_security_policy_framed(&nonce, ancestors.as_deref().unwrap_or("'none'"))
+    };
+    set(headers, "content-security-policy", &policy);
     set(headers, "x-content-type-options", "nosniff");
     set(headers, "referrer-policy", "no-referrer");
     // X-Frame-Options cannot name sites; where the CSP allows framing it must not say DENY
@@ -237,7 +255,11 @@ async fn security_headers(State(state): State<AppState>, mut req: Request, next:
     set(
         headers,
         "permissions-policy",
-        "camera=(), microphone=(), payment=(), usb=(), interest-cohort=()",
+        if app {
+            "camera=(self), geolocation=(self), microphone=(), payment=(), usb=(), interest-cohort=()"
+        } else {
+            "camera=(), microphone=(), payment=(), usb=(), interest-cohort=()"
+        },
     );
     // Nothing is cached unless a handler says so (only static assets do): pages may hold
     // personal data and sit behind a sign-in.

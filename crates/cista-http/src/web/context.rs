@@ -262,3 +262,63 @@ pub fn vote_origin(
         staff: None,
     }
 }
+
+/// A secret a page shows once, after the form that made it redirected (Post/Redirect/Get): a
+/// new app token, a phone's pairing code. The redirect carries it sealed to the session in a
+/// short-lived cookie (`__Host-`, HttpOnly, SameSite=Strict); the page after it opens it,
+/// shows it, and clears the cookie, so a reload no longer has it.
+#[derive(Debug, Clone, Copy)]
+pub struct ShownOnce {
+    /// The cookie's name (`__Host-…`).
+    pub cookie: &'static str,
+    /// What the seal is for: a cookie of one kind never opens as another.
+    pub purpose: &'static str,
+    pub ttl: time::Duration,
+}
+
+impl ShownOnce {
+    /// A 303 to `to` carrying `secret` sealed to this session.
+    pub fn redirect(
+        &self,
+        state: &crate::AppState,
+        ctx: &RequestContext,
+        to: &str,
+        secret: &[u8],
+    ) -> Result<axum::response::Response, crate::error::AppError> {
+        let session = ctx.session_token.as_deref().unwrap_or_default();
+        let sealed = state
+            .cista
+            .seal_for_browser(self.purpose, session, self.ttl, secret)?;
+        let mut response = crate::web::pages::chrome::see_other(to);
+        if let Some(cookie) = sealed_cookie(self.cookie, &sealed, self.ttl) {
+            response.headers_mut().append(header::SET_COOKIE, cookie);
+        }
+        Ok(response)
+    }
+
+    /// The secret the request's cookie carries, if it opens for this session (and whether
+    /// there was such a cookie at all, to clear it with [`ShownOnce::forget`]).
+    pub fn take(
+        &self,
+        state: &crate::AppState,
+        ctx: &RequestContext,
+        headers: &HeaderMap,
+    ) -> (Option<String>, bool) {
+        let sealed = cookie_value(headers, self.cookie);
+        let secret = match (&ctx.session_token, &sealed) {
+            (Some(token), Some(sealed)) => state
+                .cista
+                .open_from_browser(self.purpose, token, sealed)
+                .and_then(|plain| String::from_utf8(plain).ok()),
+            _ => None,
+        };
+        (secret, sealed.is_some())
+    }
+
+    /// Clears the cookie on `response`: shown once, a reload no longer has it.
+    pub fn forget(&self, response: &mut axum::response::Response) {
+        if let Some(clear) = sealed_cookie(self.cookie, "", self.ttl) {
+            response.headers_mut().append(header::SET_COOKIE, clear);
+        }
+    }
+}

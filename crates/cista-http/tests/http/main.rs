@@ -12,6 +12,7 @@ mod advisor_results;
 mod api;
 mod assessment_builder;
 mod collect_api;
+mod collect_pages;
 mod embed;
 mod errors;
 mod headers;

@@ -9,7 +9,7 @@ use cista_core::platform::access::invitations::Invitee;
 use cista_core::products::assessment::RISK_PROFILE;
 use cista_http::TlsSettings;
 use cista_http::demo_site::FirmSite;
-use cista_types::{Email, OrgId, OrgName, OrgSlug, PersonName, Role, TimeZoneName, WebOrigin};
+use cista_types::{Email, OrgId, PersonName, Role, WebOrigin};
 use std::net::{SocketAddr, TcpListener};
 
 pub const FIRM_NAME: &str = "Harbor Advisory";
@@ -103,22 +103,13 @@ pub async fn seed(
     fresh: &mut super::serve::FreshLinks,
 ) -> Result<(OrgId, Vec<String>), Failure> {
     let operator = rt.operator();
-    let slug = OrgSlug::parse(FIRM_SLUG)?;
-    let (org, created) = match cista.store().organization_by_slug(&slug).await? {
-        Some(org) => (org, false),
-        None => {
-            let org = cista
-                .create_organization_with(
-                    &operator,
-                    OrgName::parse(FIRM_NAME)?,
-                    slug,
-                    TimeZoneName::parse("America/New_York")?,
-                    None,
-                )
-                .await?;
-            (org, true)
-        }
-    };
+    let (org, created) = super::serve::demo_organization(
+        rt,
+        cista,
+        (FIRM_NAME, FIRM_SLUG, "America/New_York"),
+        None,
+    )
+    .await?;
     let (first, last, email) = ADVISOR;
     let invitee = Invitee {
         first_name: PersonName::parse(first)?,
@@ -127,15 +118,7 @@ pub async fn seed(
         phone: None,
         role: Role::Advisor,
     };
-    match cista.invite(&operator, org.id, invitee).await {
-        Ok(invited) => {
-            if let Some(link) = invited.link {
-                fresh.insert(email.to_owned(), link);
-            }
-        }
-        Err(cista_core::Error::Conflict(_)) => {}
-        Err(e) => return Err(e.into()),
-    }
+    super::serve::invite_once(cista, &operator, org.id, invitee, fresh).await?;
     let mut definition: serde_json::Value = serde_json::from_str(RISK_PROFILE)
         .map_err(|e| Failure(format!("the demo's assessment: {e}")))?;
     let site = WebOrigin::parse(listed_origin)?;

@@ -11,6 +11,7 @@ pub mod configtest;
 pub mod crash;
 pub mod demo_data;
 pub mod demo_firm;
+mod demo_river;
 pub mod erase;
 pub mod init;
 pub mod keys;

@@ -65,17 +65,31 @@ async fn demo_people(
                 .transpose()?,
             role,
         };
-        match cista.invite(&operator, org, invitee).await {
-            Ok(invited) => {
-                if let Some(link) = invited.link {
-                    fresh.insert(email.to_owned(), link);
-                }
-            }
-            Err(cista_core::Error::Conflict(_)) => {}
-            Err(e) => return Err(e.into()),
-        }
+        invite_once(cista, &operator, org, invitee, &mut fresh).await?;
     }
     Ok(fresh)
+}
+
+/// Invites someone to one of the demo's organizations unless they are there already (a later
+/// run); a link made now is kept in `fresh`, to be printed.
+pub async fn invite_once(
+    cista: &Cista,
+    operator: &Actor,
+    org: cista_types::OrgId,
+    invitee: Invitee,
+    fresh: &mut FreshLinks,
+) -> Result<(), Failure> {
+    let email = invitee.email.as_str().to_owned();
+    match cista.invite(operator, org, invitee).await {
+        Ok(invited) => {
+            if let Some(link) = invited.link {
+                fresh.insert(email, link);
+            }
+            Ok(())
+        }
+        Err(cista_core::Error::Conflict(_)) => Ok(()),
+        Err(e) => Err(e.into()),
+    }
 }
 
 /// The people whose sign-in links the demo prints: the manager and two owners. Someone
@@ -93,6 +107,30 @@ async fn demo_links(
         lines.extend(sign_in_line(rt, cista, org, origin, fresh, (who, email)).await?);
     }
     Ok(lines)
+}
+
+/// One of the demo's organizations (name, slug, time zone): found by its slug on a later run
+/// (and `false`), or created now (and `true`).
+pub async fn demo_organization(
+    rt: &Runtime,
+    cista: &Cista,
+    (name, slug, zone): (&str, &str, &str),
+    phone_region: Option<PhoneRegion>,
+) -> Result<(cista_core::ports::Organization, bool), Failure> {
+    let slug = OrgSlug::parse(slug)?;
+    if let Some(org) = cista.store().organization_by_slug(&slug).await? {
+        return Ok((org, false));
+    }
+    let org = cista
+        .create_organization_with(
+            &rt.operator(),
+            OrgName::parse(name)?,
+            slug,
+            TimeZoneName::parse(zone)?,
+            phone_region,
+        )
+        .await?;
+    Ok((org, true))
 }
 
 /// The line the demo prints for one person: a one-time link (this run's, or a new one) for
@@ -424,26 +462,14 @@ pub async fn demo(mut rt: Runtime, args: &DemoArgs) -> Result<(), Failure> {
     }
     let done = init::initialize(&rt).await?;
     let cista = done.cista;
-    let slug = OrgSlug::parse(DEMO_ORG_SLUG).map_err(|e| Failure(e.to_string()))?;
-    let (org, org_created) = match cista.store().organization_by_slug(&slug).await? {
-        Some(org) => (org, false),
-        None => {
-            let name = OrgName::parse(DEMO_ORG_NAME)?;
-            (
-                cista
-                    .create_organization_with(
-                        &rt.operator(),
-                        name,
-                        slug,
-                        TimeZoneName::parse(DEMO_TIME_ZONE)?,
-                        // A Florida association: national numbers are US numbers.
-                        Some(PhoneRegion::US),
-                    )
-                    .await?,
-                true,
-            )
-        }
-    };
+    // A Florida association: national numbers are US numbers.
+    let (org, org_created) = demo_organization(
+        &rt,
+        &cista,
+        (DEMO_ORG_NAME, DEMO_ORG_SLUG, DEMO_TIME_ZONE),
+        Some(PhoneRegion::US),
+    )
+    .await?;
     let mut fresh = demo_people(&rt, &cista, org.id).await?;
     let quick_poll = time::Duration::seconds(i64::from(args.quick_poll_seconds));
     let mut association =
@@ -464,8 +490,12 @@ pub async fn demo(mut rt: Runtime, args: &DemoArgs) -> Result<(), Failure> {
     let (listed, unlisted) = (sites.listed_origin()?, sites.unlisted_origin()?);
     let (firm, firm_lines) = super::demo_firm::seed(&rt, &cista, &listed, &mut fresh).await?;
     association.extend(firm_lines);
+    let (river_org, river) = super::demo_river::seed(&rt, &cista, &origin, &mut fresh).await?;
     let mut links = demo_links(&rt, &cista, org.id, &origin, &fresh).await?;
     links.extend(super::demo_firm::advisor_link(&rt, &cista, firm, &origin, &fresh).await?);
+    links.extend(
+        super::demo_river::coordinator_link(&rt, &cista, river_org, &origin, &fresh).await?,
+    );
     print_demo_guide(&rt, &done.lines, org_created, &association, &origin, &links);
     println!();
     println!("Harbor Advisory's embedded assessment (Ada Brooks, its advisor, signs in above):");
@@ -478,11 +508,21 @@ pub async fn demo(mut rt: Runtime, args: &DemoArgs) -> Result<(), Failure> {
         super::demo_firm::FIRM_SLUG,
         super::demo_firm::FORM_KEY
     );
+    println!();
+    println!("River Watch's field data collection (open a link on a phone, or at phone size):");
+    for line in &river {
+        println!("  {line}");
+    }
+    println!(
+        "  Collectors' phones      {origin}/admin/{}/people   (Robin, above: Phones of each collector)",
+        super::demo_river::RIVER_SLUG
+    );
     println!("Press Ctrl-C to stop.");
     let demo = Some(DemoInfo {
         organization: format!(
-            "{DEMO_ORG_NAME} (association voting) and {} (an embedded assessment)",
-            super::demo_firm::FIRM_NAME
+            "{DEMO_ORG_NAME} (association voting), {} (an embedded assessment) and {} (field data collection)",
+            super::demo_firm::FIRM_NAME,
+            super::demo_river::RIVER_NAME
         ),
         outbox_dir: Some(rt.paths.outbox_dir.clone()),
     });

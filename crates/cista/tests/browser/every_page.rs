@@ -15,7 +15,7 @@ const WIDTHS: [u32; 2] = [320, 390];
 
 /// A Chrome DevTools command through chromedriver (`goog/cdp/execute`).
 #[derive(Debug)]
-struct Cdp(&'static str, Value);
+pub(crate) struct Cdp(pub(crate) &'static str, pub(crate) Value);
 
 impl FormatRequestData for Cdp {
     fn format_request(&self, session_id: &SessionId) -> RequestData {
@@ -28,7 +28,7 @@ impl FormatRequestData for Cdp {
 }
 
 /// Makes the page a phone `width` CSS pixels wide (as a real phone: the viewport meta applies).
-async fn phone(b: &Browser, width: u32) {
+pub(crate) async fn phone(b: &Browser, width: u32) {
     b.driver
         .handle()
         .cmd(Cdp(
@@ -48,7 +48,7 @@ async fn desktop(b: &Browser) {
 }
 
 /// The serious and critical axe-core violations on the current page, one line each.
-async fn axe_violations(b: &Browser) -> Vec<String> {
+pub(crate) async fn axe_violations(b: &Browser) -> Vec<String> {
     b.driver.execute(AXE, vec![]).await.unwrap();
     let script = r#"
         const done = arguments[arguments.length - 1];
@@ -65,7 +65,7 @@ async fn axe_violations(b: &Browser) -> Vec<String> {
 
 /// What is wrong with the page now showing, at this width: overflow, axe, doubled hints,
 /// "(s)" plurals.
-async fn problems_here(b: &Browser, width: u32) -> Vec<String> {
+pub(crate) async fn problems_here(b: &Browser, width: u32) -> Vec<String> {
     let mut out = Vec::new();
     let measures = b
         .driver

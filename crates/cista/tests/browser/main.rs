@@ -12,6 +12,7 @@
     clippy::indexing_slicing
 )]
 
+mod collect;
 mod every_page;
 mod import;
 mod journeys;
@@ -88,6 +89,56 @@ fn screenshot_dir() -> PathBuf {
     dir
 }
 
+/// What the demo prints before "Press Ctrl-C": the links a person copies from the terminal.
+#[derive(Default)]
+struct Banner {
+    sign_in_links: Vec<(String, String)>,
+    phone_links: Vec<(String, String)>,
+    firm_site: String,
+    other_site: String,
+}
+
+impl Banner {
+    fn read(lines: &mut impl Iterator<Item = std::io::Result<String>>) -> Self {
+        let mut banner = Self::default();
+        for line in lines.by_ref() {
+            let line = line.unwrap();
+            if line.contains("Press Ctrl-C") {
+                break;
+            }
+            // "  The firm's web site     https://localhost:PORT/   (…)"
+            let url = || {
+                line.split_whitespace()
+                    .find(|w| w.starts_with("https://"))
+                    .unwrap_or("")
+                    .trim_end_matches('/')
+                    .to_owned()
+            };
+            if line.contains("The firm's web site") {
+                banner.firm_site = url();
+            } else if line.contains("A site not on its list") {
+                banner.other_site = url();
+            }
+            // "  Sam Rivera's phone (collector): https://…/collect/#pair=…"
+            if let Some((who, link)) = line.split_once("'s phone (collector): ") {
+                banner
+                    .phone_links
+                    .push((who.trim().to_owned(), link.trim().to_owned()));
+            }
+            // "  Name, role (email): https://…/i/…"
+            if let Some((who, link)) = line.split_once("): ")
+                && let Some((_, email)) = who.rsplit_once('(')
+                && link.contains("/i/")
+            {
+                banner
+                    .sign_in_links
+                    .push((email.to_owned(), link.trim().to_owned()));
+            }
+        }
+        banner
+    }
+}
+
 /// A running demo and a Chromium driving it. Tests that use one run on the multi-threaded
 /// runtime (`start` refuses the current-thread one): thirtyfour ends the session in `Drop` by
 /// blocking on a thread of its own, and on a current-thread runtime that blocks the very
@@ -99,6 +150,8 @@ struct Browser {
     /// The demo's printed sign-in links, by email address (what a person copies from the
     /// terminal).
     sign_in_links: Vec<(String, String)>,
+    /// River Watch's printed phone sign-in links (Cista Collect), by collector ("Sam Rivera").
+    phone_links: Vec<(String, String)>,
     /// The demo firm's own web site (its form lists it) and a site its form does not list.
     firm_site: String,
     other_site: String,
@@ -147,34 +200,7 @@ impl Browser {
         let stdout = server.stdout.take().unwrap();
         let server = KillOnDrop(server);
         let mut lines = BufReader::new(stdout).lines();
-        let mut sign_in_links = Vec::new();
-        let (mut firm_site, mut other_site) = (String::new(), String::new());
-        for line in lines.by_ref() {
-            let line = line.unwrap();
-            if line.contains("Press Ctrl-C") {
-                break;
-            }
-            // "  The firm's web site     https://localhost:PORT/   (…)"
-            let url = || {
-                line.split_whitespace()
-                    .find(|w| w.starts_with("https://"))
-                    .unwrap_or("")
-                    .trim_end_matches('/')
-                    .to_owned()
-            };
-            if line.contains("The firm's web site") {
-                firm_site = url();
-            } else if line.contains("A site not on its list") {
-                other_site = url();
-            }
-            // "  Name, role (email): https://…/i/…"
-            if let Some((who, link)) = line.split_once("): ")
-                && let Some((_, email)) = who.rsplit_once('(')
-                && link.contains("/i/")
-            {
-                sign_in_links.push((email.to_owned(), link.trim().to_owned()));
-            }
-        }
+        let banner = Banner::read(&mut lines);
         // Keep reading the server's output so it never blocks on a full pipe.
         std::thread::spawn(move || for _ in lines {});
 
@@ -220,9 +246,10 @@ impl Browser {
         Some(Self {
             driver: driver.expect("chromedriver did not start"),
             origin: format!("https://localhost:{port}"),
-            sign_in_links,
-            firm_site,
-            other_site,
+            sign_in_links: banner.sign_in_links,
+            phone_links: banner.phone_links,
+            firm_site: banner.firm_site,
+            other_site: banner.other_site,
             shots: screenshot_dir(),
             _server: server,
             _chromedriver: chromedriver,

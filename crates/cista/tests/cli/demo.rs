@@ -64,7 +64,10 @@ fn the_demo_serves_then_reuses_its_data() {
     // invitation, its assessment published, its settings telling the advisor of results),
     // two re-wrap batches, and (second run) four fresh
     // links for the people who had not set a password (the assessment is not published again:
-    // the same definition, the same site).
+    // the same definition, the same site). Then the water-quality project: the organization,
+    // three invitations (its coordinator and two collectors), its form published, 30 records and
+    // 20 reviews of them, and on each run a device issued for each collector (the printed phone
+    // links), and on the second run a fresh link for its coordinator.
     let mut verify = cista(&data);
     verify.args(["audit", "verify"]);
     let ran = crate::ok(verify);
@@ -77,7 +80,20 @@ fn the_demo_serves_then_reuses_its_data() {
         .unwrap();
     assert_eq!(
         entries,
-        4 + 1 + 2 + 1 + 1 + 3 + 4 + 3 + (12 + 1 + 12) + 4 + 2 + 4,
+        4 + 1
+            + 2
+            + 1
+            + 1
+            + 3
+            + 4
+            + 3
+            + (12 + 1 + 12)
+            + 4
+            + 2
+            + 4
+            + (1 + 3 + 1 + 30 + 20)
+            + 2 * 2
+            + 1,
         "{}",
         ran.stdout
     );
@@ -163,10 +179,11 @@ fn keys_rotate_while_it_serves(
     let mut rotate = cista(data);
     rotate.args(["keys", "rotate"]);
     let rotated = crate::ok(rotate).stdout;
-    // signing key, three instance keys, the two organizations' data keys (the association
-    // and the advisory firm), and 41 people's own keys in the vault (the manager, the
-    // association's 39 owners and the firm's advisor)
-    assert!(rotated.contains("re-wrapped 47 stored keys"), "{rotated}");
+    // signing key, three instance keys, the three organizations' data keys (the association,
+    // the advisory firm and the water-quality project), and 44 people's own keys in the vault
+    // (the manager, the association's 39 owners, the firm's advisor, the project's coordinator
+    // and its two collectors)
+    assert!(rotated.contains("re-wrapped 51 stored keys"), "{rotated}");
     let after = keys_status();
     assert_ne!(active_kek(&after), old_kek);
     assert!(after.contains(&format!("retired    {old_kek}")), "{after}");

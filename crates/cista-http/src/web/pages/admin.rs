@@ -16,6 +16,7 @@ use cista_core::platform::access::invitations::Invitee;
 use cista_core::platform::people::last_administrator;
 use cista_core::ports::{AccountStatus, BallotStatus, Organization};
 use cista_core::products::assessment::AssessmentAction;
+use cista_core::products::collection::CollectionAction;
 use cista_core::products::voting::VotingAction;
 use cista_core::products::voting::Window;
 use cista_core::products::voting::directory::PersonWithUnits;
@@ -38,6 +39,8 @@ struct OrgPage {
     can_manage_settings: bool,
     can_manage_app_tokens: bool,
     can_manage_assessments: bool,
+    /// The viewer fills records here: a link to their phones (Cista Collect's sign-in).
+    own_phones: Option<String>,
     /// The organization's assessments (key, title), for staff who may see their results.
     assessments: Vec<(String, String)>,
     /// The ballots open now, the one that closes first first.
@@ -171,6 +174,8 @@ struct PersonLine {
     last_admin: bool,
     /// The units the person owns, e.g. `101, 305`.
     units: String,
+    /// A collector whose phones the viewer manages: a link to them.
+    phones: bool,
 }
 
 #[derive(Template)]
@@ -258,6 +263,10 @@ async fn org_page(
         can_manage_settings: actor.may_in(org.id, OrgAction::ManageSettings),
         can_manage_app_tokens: actor.may_in(org.id, OrgAction::ManageAppTokens),
         can_manage_assessments: actor.may_in(org.id, AssessmentAction::Manage),
+        own_phones: actor
+            .person()
+            .filter(|p| p.roles.get(&org.id) == Some(&Role::Collector))
+            .map(|p| format!("/admin/{}/people/{}/devices", org.slug, p.subject)),
         time_zone,
         zones: COMMON_ZONES,
         phone_region,
@@ -458,6 +467,9 @@ fn person_line(
         own_row,
         last_admin,
         units: line.units.join(", "),
+        phones: row.role == Role::Collector
+            && row.fields.is_some()
+            && actor.may_in(org.id, CollectionAction::ManageDevices),
         name,
         email,
         phone,

@@ -6,11 +6,11 @@
 use super::chrome::{Chrome, FormError, render, see_other};
 use crate::AppState;
 use crate::error::AppError;
-use crate::web::context::{RequestContext, cookie_value, sealed_cookie, with_notice};
+use crate::web::context::{RequestContext, ShownOnce, with_notice};
 use crate::web::extract::SignedIn;
 use askama::Template;
 use axum::extract::{Path, State};
-use axum::http::{HeaderMap, StatusCode, header};
+use axum::http::{HeaderMap, StatusCode};
 use axum::response::Response;
 use axum::{Extension, Form};
 use cista_core::platform::access::app_tokens::{
@@ -22,9 +22,11 @@ use cista_types::TimeZoneName;
 use serde::Deserialize;
 
 /// The new token, sealed to the session for the page after the redirect.
-const NEW_TOKEN_COOKIE: &str = "__Host-cista_app_token";
-const NEW_TOKEN_TTL: time::Duration = time::Duration::minutes(5);
-const SEAL_PURPOSE: &str = "app-token";
+const NEW_TOKEN: ShownOnce = ShownOnce {
+    cookie: "__Host-cista_app_token",
+    purpose: "app-token",
+    ttl: time::Duration::minutes(5),
+};
 
 #[derive(Debug, Deserialize)]
 pub struct TokenForm {
@@ -139,14 +141,7 @@ pub async fn page(
     headers: HeaderMap,
 ) -> Result<Response, AppError> {
     let org = staff_org(&state, &actor, &slug).await?;
-    let new_secret = match (&ctx.session_token, cookie_value(&headers, NEW_TOKEN_COOKIE)) {
-        (Some(token), Some(sealed)) => state
-            .cista
-            .open_from_browser(SEAL_PURPOSE, token, &sealed)
-            .and_then(|plain| String::from_utf8(plain).ok()),
-        _ => None,
-    };
-    let had_cookie = cookie_value(&headers, NEW_TOKEN_COOKIE).is_some();
+    let (new_secret, had_cookie) = NEW_TOKEN.take(&state, &ctx, &headers);
     let mut response = page_for(
         &state,
         &ctx,
@@ -159,10 +154,7 @@ pub async fn page(
     )
     .await?;
     if had_cookie {
-        // Shown once: a reload no longer has it.
-        if let Some(clear) = sealed_cookie(NEW_TOKEN_COOKIE, "", NEW_TOKEN_TTL) {
-            response.headers_mut().append(header::SET_COOKIE, clear);
-        }
+        NEW_TOKEN.forget(&mut response);
     }
     Ok(response)
 }
@@ -220,18 +212,12 @@ pub async fn create(
         }
         Err(e) => return Err(e.into()),
     };
-    let session = ctx.session_token.as_deref().unwrap_or_default();
-    let sealed = state.cista.seal_for_browser(
-        SEAL_PURPOSE,
-        session,
-        NEW_TOKEN_TTL,
+    NEW_TOKEN.redirect(
+        &state,
+        &ctx,
+        &format!("/admin/{}/app-tokens", org.slug),
         made.secret.as_bytes(),
-    )?;
-    let mut response = see_other(&format!("/admin/{}/app-tokens", org.slug));
-    if let Some(cookie) = sealed_cookie(NEW_TOKEN_COOKIE, &sealed, NEW_TOKEN_TTL) {
-        response.headers_mut().append(header::SET_COOKIE, cookie);
-    }
-    Ok(response)
+    )
 }
 
 pub async fn revoke(

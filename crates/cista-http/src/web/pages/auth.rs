@@ -269,7 +269,7 @@ pub struct CodeForm {
 }
 
 mod links;
-mod mfa;
+pub(crate) mod mfa;
 mod sms;
 
 pub use links::{

@@ -10,7 +10,9 @@ pub mod auth;
 pub mod ballots;
 pub mod bulletin;
 pub mod chrome;
+pub mod collect;
 pub mod demo;
+pub mod devices;
 pub mod landing;
 pub mod templates;
 pub mod trust;
@@ -97,45 +99,14 @@ pub fn routes(state: &AppState) -> Router<AppState> {
             "/admin/{org}/app-tokens/{id}/revoke",
             post(app_tokens::revoke),
         )
-        .route("/admin/{org}/assessments", get(assessments::list))
-        .route(
-            "/admin/{org}/assessments/new",
-            get(assessments::new).post(assessments::new_submit),
-        )
-        .route(
-            "/admin/{org}/assessments/{form}/edit",
-            get(assessments::edit).post(assessments::edit_submit),
-        )
-        .route("/admin/{org}/assessments/{form}", get(assessments::results))
-        .route(
-            "/admin/{org}/assessments/{form}/results.csv",
-            get(assessments::results_csv),
-        )
-        .route(
-            "/admin/{org}/assessments/{form}/settings",
-            get(assessments::settings).post(assessments::settings_submit),
-        )
-        .route(
-            "/admin/{org}/assessments/{form}/results/{id}",
-            get(assessments::result),
-        )
-        .route(
-            "/admin/{org}/assessments/{form}/results/{id}/report.pdf",
-            get(assessments::report_pdf),
-        )
-        .route(
-            "/admin/{org}/assessments/{form}/results/{id}/reveal",
-            post(assessments::reveal),
-        )
-        .route(
-            "/admin/{org}/assessments/{form}/results/{id}/purge",
-            post(assessments::purge),
-        )
         .merge(public_forms)
         .merge(vote::routes())
         .merge(bulletin::routes())
         .merge(ballots::routes())
-        .merge(units::routes());
+        .merge(units::routes())
+        .merge(assessments::routes())
+        .merge(collect::routes())
+        .merge(devices::routes());
     if state.demo.as_ref().is_some_and(|d| d.outbox_dir.is_some()) {
         router = router.route("/demo/outbox", get(demo::outbox));
     }

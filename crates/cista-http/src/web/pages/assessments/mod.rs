@@ -9,7 +9,10 @@ pub mod list;
 pub mod result;
 pub mod settings;
 
+use crate::AppState;
 use crate::error::AppError;
+use axum::Router;
+use axum::routing::{get, post};
 use cista_core::Error;
 use cista_types::SubmissionId;
 
@@ -17,6 +20,39 @@ pub use edit::{edit, edit_submit, list, new, new_submit};
 pub use list::{results, results_csv};
 pub use result::{purge, report_pdf, result, reveal};
 pub use settings::{settings, settings_submit};
+
+/// The advisor portal's routes.
+pub fn routes() -> Router<AppState> {
+    Router::new()
+        .route("/admin/{org}/assessments", get(list))
+        .route("/admin/{org}/assessments/new", get(new).post(new_submit))
+        .route(
+            "/admin/{org}/assessments/{form}/edit",
+            get(edit).post(edit_submit),
+        )
+        .route("/admin/{org}/assessments/{form}", get(results))
+        .route(
+            "/admin/{org}/assessments/{form}/results.csv",
+            get(results_csv),
+        )
+        .route(
+            "/admin/{org}/assessments/{form}/settings",
+            get(settings).post(settings_submit),
+        )
+        .route("/admin/{org}/assessments/{form}/results/{id}", get(result))
+        .route(
+            "/admin/{org}/assessments/{form}/results/{id}/report.pdf",
+            get(report_pdf),
+        )
+        .route(
+            "/admin/{org}/assessments/{form}/results/{id}/reveal",
+            post(reveal),
+        )
+        .route(
+            "/admin/{org}/assessments/{form}/results/{id}/purge",
+            post(purge),
+        )
+}
 
 /// A result's id from its path segment; anything else is a result that does not exist.
 fn result_id(raw: &str) -> Result<SubmissionId, AppError> {

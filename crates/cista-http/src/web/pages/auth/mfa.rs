@@ -40,7 +40,7 @@ struct RecoveryCodesPage {
 
 // --- second factor -----------------------------------------------------------------------------
 
-fn qr_data_uri(uri: &str) -> Result<String, AppError> {
+pub(crate) fn qr_data_uri(uri: &str) -> Result<String, AppError> {
     let code = qrcode::QrCode::new(uri.as_bytes())
         .map_err(|e| AppError(Error::Internal(format!("QR code: {e}"))))?;
     let svg = code
