@@ -4,19 +4,20 @@
 
 use crate::SeaStore;
 use crate::convert::{conflict_or, db_err, digest, from_db_time, to_db_time};
-use crate::entity::{device, record_review};
+use crate::entity::{attachment, attachment_media, device, form, record_review, submission};
 use crate::query::Fetch;
 use crate::tx::SeaTx;
 use async_trait::async_trait;
-use cista_core::ports::{CollectionReads, CollectionWrites};
+use cista_core::ports::{CollectionReads, CollectionWrites, StoredAttachment, StoredMedia};
 use cista_core::products::collection::devices::{Device, DeviceId};
 use cista_core::products::collection::review::{ReviewState, StoredReview};
 use cista_core::{Error, Result};
 use cista_crypto::Digest32;
 use cista_types::{OrgId, SubjectCode, SubmissionId, Timestamp};
-use sea_orm::sea_query::{Expr, ExprTrait as _};
+use sea_orm::sea_query::{Expr, ExprTrait as _, Query};
 use sea_orm::{
-    ActiveValue::Set, ColumnTrait, Condition, ConnectionTrait, EntityTrait, QueryFilter, QueryOrder,
+    ActiveValue::Set, ColumnTrait, Condition, ConnectionTrait, EntityTrait, QueryFilter,
+    QueryOrder, QuerySelect,
 };
 
 fn device_from(m: device::Model) -> Result<Device> {
@@ -52,6 +53,48 @@ fn review_from(m: record_review::Model) -> Result<StoredReview> {
     })
 }
 
+fn media_from(m: attachment_media::Model) -> Result<StoredMedia> {
+    let delivered = match (m.delivered_sha256, m.delivered_type, m.delivered_size) {
+        (Some(sha), Some(kind), Some(size)) => Some((
+            digest(&sha, "delivered photo hash")?,
+            kind,
+            u64::try_from(size).unwrap_or(0),
+        )),
+        _ => None,
+    };
+    Ok(StoredMedia {
+        submission: SubmissionId::from_i64(m.submission_id),
+        name: m.name,
+        delivered,
+        thumbnail: m
+            .thumbnail_sha256
+            .map(|t| digest(&t, "thumbnail hash"))
+            .transpose()?,
+        error: m.error,
+        processed_at: from_db_time(m.processed_at),
+    })
+}
+
+/// `SELECT 1 FROM attachment_media` for the attachment row of the enclosing query: whether
+/// that photo was processed (a correlated subquery for `EXISTS`).
+pub(crate) fn media_row_of_attachment() -> sea_orm::sea_query::SelectStatement {
+    Query::select()
+        .expr(Expr::val(1))
+        .from(attachment_media::Entity)
+        .and_where(
+            Expr::col((
+                attachment_media::Entity,
+                attachment_media::Column::SubmissionId,
+            ))
+            .equals((attachment::Entity, attachment::Column::SubmissionId)),
+        )
+        .and_where(
+            Expr::col((attachment_media::Entity, attachment_media::Column::Name))
+                .equals((attachment::Entity, attachment::Column::Name)),
+        )
+        .to_owned()
+}
+
 async fn by_hash(db: &impl ConnectionTrait, hash: &Digest32) -> Result<Option<Device>> {
     device::Entity::find()
         .filter(device::Column::SecretSha256.eq(hash.as_bytes().to_vec()))
@@ -74,6 +117,37 @@ impl CollectionReads for SeaStore {
             .order_by_desc(device::Column::CreatedAt)
             .order_by_asc(device::Column::Id)
             .all_as(&self.db, device_from)
+            .await
+    }
+
+    async fn photos_to_process(&self, limit: u64) -> Result<Vec<StoredAttachment>> {
+        let record_forms = Query::select()
+            .column(form::Column::Id)
+            .from(form::Entity)
+            .and_where(form::Column::Product.eq("collection"))
+            .to_owned();
+        let records = Query::select()
+            .column(submission::Column::Id)
+            .from(submission::Entity)
+            .and_where(submission::Column::FormId.in_subquery(record_forms))
+            .to_owned();
+        let processed = media_row_of_attachment();
+        attachment::Entity::find()
+            .filter(attachment::Column::ContentType.starts_with("image/"))
+            .filter(attachment::Column::SubmissionId.in_subquery(records))
+            .filter(Expr::exists(processed).not())
+            .order_by_asc(attachment::Column::StoredAt)
+            .order_by_asc(attachment::Column::SubmissionId)
+            .limit(crate::intake::row_limit(limit))
+            .all_as(&self.db, crate::intake::attachment_from)
+            .await
+    }
+
+    async fn media_of(&self, submission: SubmissionId) -> Result<Vec<StoredMedia>> {
+        attachment_media::Entity::find()
+            .filter(attachment_media::Column::SubmissionId.eq(submission.as_i64()))
+            .order_by_asc(attachment_media::Column::Name)
+            .all_as(&self.db, media_from)
             .await
     }
 
@@ -207,6 +281,26 @@ impl CollectionWrites for SeaTx {
             .exec(&self.txn)
             .await
             .map_err(db_err)?;
+        Ok(())
+    }
+
+    async fn insert_media(&mut self, m: &StoredMedia) -> Result<()> {
+        attachment_media::Entity::insert(attachment_media::ActiveModel {
+            submission_id: Set(m.submission.as_i64()),
+            name: Set(m.name.clone()),
+            delivered_sha256: Set(m.delivered.as_ref().map(|d| d.0.as_bytes().to_vec())),
+            delivered_type: Set(m.delivered.as_ref().map(|d| d.1.clone())),
+            delivered_size: Set(m
+                .delivered
+                .as_ref()
+                .map(|d| i64::try_from(d.2).unwrap_or(i64::MAX))),
+            thumbnail_sha256: Set(m.thumbnail.map(|t| t.as_bytes().to_vec())),
+            error: Set(m.error.clone()),
+            processed_at: Set(to_db_time(m.processed_at)),
+        })
+        .exec_without_returning(&self.txn)
+        .await
+        .map_err(|e| conflict_or(e, "that photo was processed already"))?;
         Ok(())
     }
 

@@ -4,7 +4,7 @@
 
 use crate::SeaStore;
 use crate::convert::{conflict_or, db_err, digest, from_db_time, to_db_time};
-use crate::entity::{attachment, form, form_setting, record_review, submission};
+use crate::entity::{attachment, attachment_media, form, form_setting, record_review, submission};
 use crate::query::Fetch;
 use crate::tx::SeaTx;
 use async_trait::async_trait;
@@ -14,7 +14,7 @@ use cista_core::ports::{
 };
 use cista_crypto::Digest32;
 use cista_types::{FormId, OrgId, SubjectCode, SubmissionId, Timestamp};
-use sea_orm::sea_query::{OnConflict, Query};
+use sea_orm::sea_query::{Expr, ExprTrait as _, OnConflict, Query};
 use sea_orm::{
     ActiveValue::Set, ColumnTrait, ConnectionTrait, EntityTrait, PaginatorTrait, QueryFilter,
     QueryOrder, QuerySelect, TryInsertResult,
@@ -49,8 +49,8 @@ fn submission_from(m: submission::Model) -> Result<StoredSubmission> {
 
 /// A row count for `LIMIT`: the drivers bind it as a signed 64-bit integer (sea-query-sqlx
 /// panics on a larger `u64`), so "no limit" (`u64::MAX`) is clamped to the largest one.
-fn row_limit(limit: u64) -> u64 {
-    limit.min(i64::MAX.unsigned_abs())
+pub(crate) fn row_limit(limit: u64) -> u64 {
+    Ord::min(limit, i64::MAX.unsigned_abs())
 }
 
 fn settings_from(m: form_setting::Model) -> Result<StoredFormSettings> {
@@ -75,7 +75,7 @@ fn settings_from(m: form_setting::Model) -> Result<StoredFormSettings> {
     })
 }
 
-fn attachment_from(m: attachment::Model) -> Result<StoredAttachment> {
+pub(crate) fn attachment_from(m: attachment::Model) -> Result<StoredAttachment> {
     Ok(StoredAttachment {
         submission: SubmissionId::from_i64(m.submission_id),
         name: m.name,
@@ -226,22 +226,40 @@ impl IntakeReads for SeaStore {
     }
 
     async fn attachment_digests(&self, org: OrgId) -> Result<Vec<Digest32>> {
-        let of_org = Query::select()
-            .column(submission::Column::Id)
-            .from(submission::Entity)
-            .and_where(submission::Column::OrgId.eq(org.as_i64()))
+        let of_org = || {
+            Query::select()
+                .column(submission::Column::Id)
+                .from(submission::Entity)
+                .and_where(submission::Column::OrgId.eq(org.as_i64()))
+                .to_owned()
+        };
+        // An original is kept until processing made its delivered copy (then the copy and the
+        // thumbnail are what is kept; the original may carry the phone's location).
+        let replaced = crate::collection::media_row_of_attachment()
+            .and_where(attachment_media::Column::DeliveredSha256.is_not_null())
             .to_owned();
-        attachment::Entity::find()
+        let originals = attachment::Entity::find()
             .select_only()
             .column(attachment::Column::Sha256)
-            .distinct()
-            .filter(attachment::Column::SubmissionId.in_subquery(of_org))
-            .order_by_asc(attachment::Column::Sha256)
+            .filter(attachment::Column::SubmissionId.in_subquery(of_org()))
+            .filter(Expr::exists(replaced).not())
             .into_tuple::<Vec<u8>>()
             .all(&self.db)
             .await
-            .map_err(db_err)?
-            .iter()
+            .map_err(db_err)?;
+        let media = attachment_media::Entity::find()
+            .filter(attachment_media::Column::SubmissionId.in_subquery(of_org()))
+            .all(&self.db)
+            .await
+            .map_err(db_err)?;
+        let mut kept: Vec<Vec<u8>> = originals;
+        for m in media {
+            kept.extend(m.delivered_sha256);
+            kept.extend(m.thumbnail_sha256);
+        }
+        kept.sort();
+        kept.dedup();
+        kept.iter()
             .map(|bytes| digest(bytes, "attachment hash"))
             .collect()
     }
@@ -359,6 +377,11 @@ impl IntakeWrites for SeaTx {
     }
 
     async fn delete_submission(&mut self, id: SubmissionId) -> Result<bool> {
+        attachment_media::Entity::delete_many()
+            .filter(attachment_media::Column::SubmissionId.eq(id.as_i64()))
+            .exec(&self.txn)
+            .await
+            .map_err(db_err)?;
         record_review::Entity::delete_many()
             .filter(record_review::Column::SubmissionId.eq(id.as_i64()))
             .exec(&self.txn)

@@ -74,10 +74,12 @@ pub enum Action {
     ErasePersonAnywhere,
     /// Look a person up by email address (the command line's `demo` and support work).
     FindPeople,
+    /// Turn uploaded photos into their delivered copies and thumbnails (background work).
+    ProcessMedia,
 }
 
 impl Action {
-    pub const ALL: [Action; 12] = [
+    pub const ALL: [Action; 13] = [
         Action::InitializeInstance,
         Action::CreateOrganization,
         Action::ListOrganizations,
@@ -90,6 +92,7 @@ impl Action {
         Action::DeliverMessages,
         Action::ErasePersonAnywhere,
         Action::FindPeople,
+        Action::ProcessMedia,
     ];
 
     /// Words for "you are not allowed to …".
@@ -107,6 +110,7 @@ impl Action {
             Action::DeliverMessages => "deliver messages",
             Action::ErasePersonAnywhere => "erase people",
             Action::FindPeople => "look people up by email address",
+            Action::ProcessMedia => "process uploaded photos",
         }
     }
 }
@@ -253,6 +257,7 @@ impl Actor {
                     | Action::ListOrganizations
                     | Action::ViewKeyStatus
                     | Action::DeliverMessages
+                    | Action::ProcessMedia
             ),
             // Versions, paths and key ids help an attacker more than a visitor: staff only.
             Actor::Person(p) if matches!(action, Action::ViewTrustDetails) => {

@@ -91,6 +91,17 @@ pub trait BlobSource: Send {
     }
 }
 
+/// Bytes already in memory (a processed photo, a generated one), handed over in one piece.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct InMemory(pub Option<Vec<u8>>);
+
+#[async_trait::async_trait]
+impl BlobSource for InMemory {
+    async fn next_chunk(&mut self) -> Result<Option<Vec<u8>>> {
+        Ok(self.0.take())
+    }
+}
+
 /// The key of an organization's blob with this plaintext SHA-256.
 pub fn blob_key(org: OrgId, sha256: &Digest32) -> String {
     format!("orgs/{org}/sha256/{}", sha256.to_hex())

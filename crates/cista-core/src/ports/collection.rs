@@ -3,14 +3,36 @@
 //! (see `intake` for why capabilities are ports of their own).
 
 use crate::Result;
+use crate::ports::StoredAttachment;
 use crate::products::collection::devices::{Device, DeviceId};
 use crate::products::collection::review::StoredReview;
 use async_trait::async_trait;
 use cista_crypto::Digest32;
 use cista_types::{OrgId, SubjectCode, SubmissionId, Timestamp};
 
+/// What processing made of one record photo: its delivered copy and thumbnail (blobs of the
+/// organization), or why it could not be processed.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StoredMedia {
+    pub submission: SubmissionId,
+    pub name: String,
+    /// The delivered copy's SHA-256, media type and size in bytes.
+    pub delivered: Option<(Digest32, String, u64)>,
+    pub thumbnail: Option<Digest32>,
+    /// Why there is no delivered copy (a photo that cannot be read).
+    pub error: Option<String>,
+    pub processed_at: Timestamp,
+}
+
 #[async_trait]
 pub trait CollectionReads: Send + Sync {
+    /// Photos of records (image attachments of record forms' submissions) not processed yet,
+    /// oldest first, at most `limit`.
+    async fn photos_to_process(&self, limit: u64) -> Result<Vec<StoredAttachment>>;
+
+    /// What processing made of a record's photos, by name.
+    async fn media_of(&self, submission: SubmissionId) -> Result<Vec<StoredMedia>>;
+
     /// The device whose current secret (pairing code while pending, token once paired) has
     /// this SHA-256.
     async fn device_by_hash(&self, secret_hash: &Digest32) -> Result<Option<Device>>;
@@ -61,4 +83,7 @@ pub trait CollectionWrites: Send {
     async fn count_device_use(&mut self, id: DeviceId, at: Timestamp) -> Result<()>;
 
     async fn insert_review(&mut self, review: &StoredReview) -> Result<()>;
+
+    /// Records what processing made of a photo (once: a second row for it is a `conflict`).
+    async fn insert_media(&mut self, media: &StoredMedia) -> Result<()>;
 }

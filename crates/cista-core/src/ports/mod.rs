@@ -14,7 +14,7 @@ pub use access::{
     SessionStage, VaultPerson,
 };
 pub use blobs::{BlobListing, BlobReader, BlobStore, BlobWriter};
-pub use collection::{CollectionReads, CollectionWrites};
+pub use collection::{CollectionReads, CollectionWrites, StoredMedia};
 pub use intake::{
     IntakeReads, IntakeWrites, StoredAttachment, StoredForm, StoredFormSettings, StoredSubmission,
 };

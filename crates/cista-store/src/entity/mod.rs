@@ -4,6 +4,7 @@ pub mod access_attempt;
 pub mod account;
 pub mod app_token;
 pub mod attachment;
+pub mod attachment_media;
 pub mod audit_checkpoint;
 pub mod audit_entry;
 pub mod audit_head;

@@ -18,6 +18,7 @@ mod m20261202_000002_byte_order_text;
 mod m20261203_000001_form_settings;
 mod m20261203_000002_outbox_any_person;
 mod m20261204_000001_collection;
+mod m20261204_000002_record_media;
 pub mod vault;
 
 #[derive(Debug)]
@@ -39,6 +40,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261203_000001_form_settings::Migration),
             Box::new(m20261203_000002_outbox_any_person::Migration),
             Box::new(m20261204_000001_collection::Migration),
+            Box::new(m20261204_000002_record_media::Migration),
         ]
     }
 }

@@ -18,6 +18,7 @@ mod devices;
 mod harness;
 mod intake;
 mod keys;
+mod media;
 mod organizations;
 mod paper;
 mod people;
@@ -45,6 +46,7 @@ cista_testkit::both_databases! { crate::Harness;
     records::a_record_is_checked_against_its_form_before_anything_is_stored,
     devices::a_device_pairs_once_and_acts_for_its_collector_until_revoked,
     devices::a_review_is_sealed_audited_and_read_by_its_collector_and_reviewers,
+    media::photos_are_delivered_upright_without_their_metadata,
     blobs::attachments_stream_seal_and_refuse_in_a_local_directory,
     blobs::attachments_stream_seal_and_refuse_in_an_s3_bucket,
     sweep::a_sweep_removes_only_old_unreferenced_blobs_in_a_local_directory,

@@ -7,8 +7,10 @@
 
 use crate::runtime::{Failure, Runtime};
 use cista_core::platform::access::invitations::Invitee;
+use cista_core::platform::blobs::{BlobRules, InMemory};
 use cista_core::platform::intake::FormProduct;
 use cista_core::products::collection::devices::MAX_PAIRING_MINUTES;
+use cista_core::products::collection::media;
 use cista_core::products::collection::{DeviceRequest, ReviewState};
 use cista_core::{Access, Actor, Cista, PersonActor};
 use cista_types::{Email, OrgId, PersonName, Role, SubjectCode};
@@ -111,7 +113,8 @@ pub async fn seed(
         )
         .await?;
     if created {
-        seed_records(cista, &operator, org.id, form.id, &collectors).await?;
+        let blobs = super::backup::blob_store(rt)?;
+        seed_records(cista, (&blobs, &operator), org.id, form.id, &collectors).await?;
     }
     let mut lines = vec![format!(
         "{} organization    {RIVER_NAME} (field data collection), form Stream survey version {}",
@@ -145,11 +148,13 @@ pub async fn coordinator_link(
     super::serve::sign_in_line(rt, cista, org, origin, fresh, (who, email)).await
 }
 
-/// 30 records by the two collectors along the river, received over the last fortnight; a
-/// third approved, some rejected or needing changes with a reviewer's comment.
+/// 30 records by the two collectors along the river; a third approved, some rejected or
+/// needing changes with a reviewer's comment; every third with a generated photo that, as a
+/// phone's would, carries a location, a camera serial number and (every other one) a sideways
+/// orientation in its metadata: the server strips it and turns the photo upright.
 async fn seed_records(
     cista: &Cista,
-    operator: &Actor,
+    (blobs, operator): (&dyn cista_core::ports::BlobStore, &Actor),
     org: OrgId,
     form: cista_types::FormId,
     collectors: &[(String, SubjectCode)],
@@ -168,7 +173,7 @@ async fn seed_records(
         let (lat, lon) = RIVER.get(at).copied().unwrap_or((45.5, -122.67));
         // Spread the points a few dozen metres around the site, the same on every machine.
         let jitter = |k: usize| ((i * 7919 + k * 104_729) % 200) as f64 / 200.0 - 0.5;
-        let answers = serde_json::json!({
+        let mut answers = serde_json::json!({
             "site": SITES.get(at).copied().unwrap_or("Riverbank"),
             "clarity": clarity.get(i % 3).copied().unwrap_or("clear"),
             "temperature_c": 8.0 + (i % 9) as f64 * 0.7,
@@ -179,6 +184,14 @@ async fn seed_records(
             },
             "notes": if i % 4 == 0 { "Heron on the far bank." } else { "" }
         });
+        let photo = (i % 3 == 0)
+            .then(|| media::sample_photo(640, 480, if i % 2 == 0 { 1 } else { 6 }, i as u8))
+            .transpose()?;
+        if photo.is_some()
+            && let Some(fields) = answers.as_object_mut()
+        {
+            fields.insert("photos".to_owned(), serde_json::json!(["p1"]));
+        }
         let receipt = cista
             .submit(
                 &collector,
@@ -188,6 +201,24 @@ async fn seed_records(
                 &answers,
             )
             .await?;
+        if let Some(bytes) = photo {
+            let rules = BlobRules {
+                max_bytes: 1 << 24,
+                allowed_types: vec!["image/jpeg".to_owned()],
+            };
+            cista
+                .attach(
+                    blobs,
+                    &collector,
+                    org,
+                    receipt.submission,
+                    "p1",
+                    "image/jpeg",
+                    &rules,
+                    &mut InMemory(Some(bytes)),
+                )
+                .await?;
+        }
         let review = match i % 6 {
             0 | 3 => Some((ReviewState::Approved, "")),
             1 => Some((

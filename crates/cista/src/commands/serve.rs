@@ -340,6 +340,35 @@ fn spawn_blob_sweeper(
     })
 }
 
+/// Processes photos of records as they arrive (see `Cista::process_photos`): every two seconds
+/// a pass over what came in since, a few at a time, so a burst of uploads never holds more
+/// than one photo's pixels in memory at once. Safe in several processes at once: a photo two
+/// passes processed is recorded once.
+fn spawn_photo_worker(
+    cista: Cista,
+    blobs: Arc<cista_backup::blobs::ObjectBlobStore>,
+) -> tokio::task::JoinHandle<()> {
+    const EVERY: Duration = Duration::from_secs(2);
+    tokio::spawn(async move {
+        let mut tick = tokio::time::interval(EVERY);
+        tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        loop {
+            tick.tick().await;
+            match cista.process_photos(&Actor::System, &*blobs, 8).await {
+                Ok(pass) if pass.processed + pass.unreadable > 0 => tracing::info!(
+                    processed = pass.processed,
+                    unreadable = pass.unreadable,
+                    "photos processed"
+                ),
+                Ok(_) => {}
+                Err(e) => {
+                    tracing::warn!(code = e.code(), cause = %e.chain(), "photo processing failed");
+                }
+            }
+        }
+    })
+}
+
 async fn run_server(
     rt: &Runtime,
     cista: Cista,
@@ -396,7 +425,8 @@ async fn run_server(
     });
     cista_http::ops::metrics::handle();
     let checkpointer = spawn_checkpointer(cista.clone(), interval);
-    let sweeper = spawn_blob_sweeper(cista.clone(), blobs);
+    let sweeper = spawn_blob_sweeper(cista.clone(), blobs.clone());
+    let photos = spawn_photo_worker(cista.clone(), blobs);
     let voting = spawn_voting_worker(
         cista.clone(),
         Duration::from_secs(rt.config.voting.worker_interval_secs.max(1)),
@@ -424,6 +454,7 @@ async fn run_server(
     .await;
     checkpointer.abort();
     sweeper.abort();
+    photos.abort();
     voting.abort();
     let _ = stop_worker.send(true);
     let _ = worker.await;

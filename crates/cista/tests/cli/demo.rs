@@ -65,8 +65,8 @@ fn the_demo_serves_then_reuses_its_data() {
     // two re-wrap batches, and (second run) four fresh
     // links for the people who had not set a password (the assessment is not published again:
     // the same definition, the same site). Then the water-quality project: the organization,
-    // three invitations (its coordinator and two collectors), its form published, 30 records and
-    // 20 reviews of them, and on each run a device issued for each collector (the printed phone
+    // three invitations (its coordinator and two collectors), its form published, 30 records, a
+    // photo of every third, and 20 reviews, and on each run a device issued for each collector (the printed phone
     // links), and on the second run a fresh link for its coordinator.
     let mut verify = cista(&data);
     verify.args(["audit", "verify"]);
@@ -91,7 +91,7 @@ fn the_demo_serves_then_reuses_its_data() {
             + 4
             + 2
             + 4
-            + (1 + 3 + 1 + 30 + 20)
+            + (1 + 3 + 1 + 30 + 10 + 20)
             + 2 * 2
             + 1,
         "{}",

@@ -13,6 +13,10 @@ pub enum CollectionAuditKind {
     DeviceRevoked,
     /// A reviewer put a record in a review state.
     RecordReviewed,
+    /// Someone was shown a record's photos (signed URLs issued), counted per record.
+    PhotosShown,
+    /// Staff exported records (CSV, GeoJSON).
+    RecordsExported,
 }
 
 impl CollectionAuditKind {
@@ -23,6 +27,8 @@ impl CollectionAuditKind {
             Self::DevicePaired => "device.paired",
             Self::DeviceRevoked => "device.revoked",
             Self::RecordReviewed => "record.reviewed",
+            Self::PhotosShown => "record.photos_shown",
+            Self::RecordsExported => "records.exported",
         }
     }
 }

@@ -8,9 +8,13 @@
 pub mod actions;
 pub mod audit;
 pub mod definition;
+pub mod delivery;
 pub mod devices;
+pub mod export;
 pub mod forms;
+pub mod media;
 pub mod record;
+pub mod records;
 pub mod review;
 
 pub use actions::CollectionAction;

@@ -39,6 +39,8 @@ struct OrgPage {
     can_manage_settings: bool,
     can_manage_app_tokens: bool,
     can_manage_assessments: bool,
+    /// The viewer reads collected records (owners, administrators, reviewers).
+    can_view_records: bool,
     /// The viewer fills records here: a link to their phones (Cista Collect's sign-in).
     own_phones: Option<String>,
     /// The organization's assessments (key, title), for staff who may see their results.
@@ -263,6 +265,7 @@ async fn org_page(
         can_manage_settings: actor.may_in(org.id, OrgAction::ManageSettings),
         can_manage_app_tokens: actor.may_in(org.id, OrgAction::ManageAppTokens),
         can_manage_assessments: actor.may_in(org.id, AssessmentAction::Manage),
+        can_view_records: actor.may_in(org.id, OrgAction::ViewSubmissions),
         own_phones: actor
             .person()
             .filter(|p| p.roles.get(&org.id) == Some(&Role::Collector))

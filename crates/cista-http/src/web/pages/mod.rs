@@ -14,6 +14,8 @@ pub mod collect;
 pub mod demo;
 pub mod devices;
 pub mod landing;
+pub mod records;
+pub mod records_map;
 pub mod templates;
 pub mod trust;
 pub mod units;
@@ -106,7 +108,8 @@ pub fn routes(state: &AppState) -> Router<AppState> {
         .merge(units::routes())
         .merge(assessments::routes())
         .merge(collect::routes())
-        .merge(devices::routes());
+        .merge(devices::routes())
+        .merge(records::routes());
     if state.demo.as_ref().is_some_and(|d| d.outbox_dir.is_some()) {
         router = router.route("/demo/outbox", get(demo::outbox));
     }

@@ -1,0 +1,261 @@
+//! Records as reviewers see them (issue 13, item 6): the organization's records, newest first,
+//! filtered by form, review state, collector and days received, each with its state and a
+//! one-line summary; and one record whole, its answers in the words of its form, its point,
+//! its photos (signed URLs) and its reviews. Reading records needs `ViewSubmissions`
+//! (owners, administrators, reviewers).
+
+use crate::ports::StoredSubmission;
+use crate::products::collection::delivery::PhotoLinks;
+use crate::products::collection::review::{RecordStatus, ReviewState};
+use crate::products::collection::{FieldKind, RecordForm};
+use crate::{Actor, Cista, OrgAction, Result};
+use cista_types::{FormId, OrgId, SubmissionId, Timestamp};
+use serde_json::Value;
+
+/// The most records one list shows.
+pub const MAX_LISTED: u64 = 1000;
+
+/// Which records a list shows; every part optional.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct RecordFilter {
+    /// A form's key.
+    pub form: Option<String>,
+    pub state: Option<ReviewState>,
+    /// The collector, as the audit log names actors (`subject:…`).
+    pub collector: Option<String>,
+    /// Received at or after this moment.
+    pub since: Option<Timestamp>,
+}
+
+/// One record in a list.
+#[derive(Debug, Clone, PartialEq)]
+pub struct RecordRow {
+    pub submission: SubmissionId,
+    pub form: FormId,
+    pub form_key: String,
+    pub form_title: String,
+    pub version: u32,
+    pub received_at: Timestamp,
+    /// Who sent it, as the audit log names actors.
+    pub collector: String,
+    pub state: ReviewState,
+    /// The first text answer, cut to 80 characters.
+    pub summary: String,
+    /// The first point answered: latitude, longitude, accuracy in metres.
+    pub point: Option<(f64, f64, f64)>,
+}
+
+/// One record whole.
+#[derive(Debug, Clone, PartialEq)]
+pub struct RecordDetail {
+    pub row: RecordRow,
+    /// Each field's label and its answer in words ("Not answered" when left out); notes left
+    /// out.
+    pub answers: Vec<(String, String)>,
+    pub status: RecordStatus,
+    pub photos: Vec<PhotoLinks>,
+}
+
+/// An answer in words.
+fn in_words(kind: &FieldKind, value: Option<&Value>) -> String {
+    let unanswered = |v: &&Value| match v {
+        Value::Null => true,
+        Value::String(s) => s.is_empty(),
+        Value::Array(a) => a.is_empty(),
+        _ => false,
+    };
+    let Some(value) = value.filter(|v| !unanswered(v)) else {
+        return "Not answered".to_owned();
+    };
+    let label = |id: &str| {
+        kind.choices()
+            .iter()
+            .find(|c| c.id == id)
+            .map_or_else(|| id.to_owned(), |c| c.label.clone())
+    };
+    match (kind, value) {
+        (FieldKind::SelectOne { .. }, Value::String(id)) => label(id),
+        (FieldKind::SelectMany { .. }, Value::Array(ids)) => ids
+            .iter()
+            .filter_map(Value::as_str)
+            .map(label)
+            .collect::<Vec<_>>()
+            .join(", "),
+        (FieldKind::Geopoint {}, Value::Object(p)) => {
+            let n = |k: &str| p.get(k).and_then(Value::as_f64).unwrap_or(0.0);
+            format!(
+                "{:.5}, {:.5} (within {} m)",
+                n("latitude"),
+                n("longitude"),
+                n("accuracy_m").round()
+            )
+        }
+        (FieldKind::Photos { .. }, Value::Array(names)) => match names.len() {
+            1 => "1 photo".to_owned(),
+            n => format!("{n} photos"),
+        },
+        (_, Value::String(text)) => text.clone(),
+        (_, other) => other.to_string(),
+    }
+}
+
+fn point_of(form: &RecordForm, answers: &Value) -> Option<(f64, f64, f64)> {
+    form.fields
+        .iter()
+        .filter(|f| matches!(f.kind, FieldKind::Geopoint {}))
+        .find_map(|f| {
+            let p = answers.get(&f.id)?;
+            Some((
+                p.get("latitude")?.as_f64()?,
+                p.get("longitude")?.as_f64()?,
+                p.get("accuracy_m")?.as_f64()?,
+            ))
+        })
+}
+
+fn summary_of(form: &RecordForm, answers: &Value) -> String {
+    form.fields
+        .iter()
+        .filter(|f| matches!(f.kind, FieldKind::Text { .. }))
+        .find_map(|f| answers.get(&f.id).and_then(Value::as_str))
+        .map(|t| t.chars().take(80).collect())
+        .unwrap_or_default()
+}
+
+impl Cista {
+    async fn record_row(
+        &self,
+        stored: &StoredSubmission,
+        (key, title, version, form): (&str, &str, u32, &RecordForm),
+    ) -> Result<(RecordRow, Value)> {
+        let answers = self.open_payload(stored).await?;
+        let state = self
+            .store()
+            .collection()
+            .reviews_of(stored.id)
+            .await?
+            .last()
+            .map_or(ReviewState::Received, |r| r.state);
+        Ok((
+            RecordRow {
+                submission: stored.id,
+                form: stored.form,
+                form_key: key.to_owned(),
+                form_title: title.to_owned(),
+                version,
+                received_at: stored.received_at,
+                collector: stored.submitted_by.clone(),
+                state,
+                summary: summary_of(form, &answers),
+                point: point_of(form, &answers),
+            },
+            answers,
+        ))
+    }
+
+    /// `org`'s records that `filter` lets through, newest first, at most `MAX_LISTED`.
+    pub async fn records(
+        &self,
+        actor: &Actor,
+        org: OrgId,
+        filter: &RecordFilter,
+    ) -> Result<Vec<RecordRow>> {
+        Ok(self
+            .records_with_answers(actor, org, filter)
+            .await?
+            .into_iter()
+            .map(|(row, _)| row)
+            .collect())
+    }
+
+    /// The same records, each with its answers in words by field id (for exports), in the
+    /// order of its form's fields.
+    pub async fn records_with_answers(
+        &self,
+        actor: &Actor,
+        org: OrgId,
+        filter: &RecordFilter,
+    ) -> Result<Vec<(RecordRow, Vec<(String, String)>)>> {
+        actor.authorize_in(org, OrgAction::ViewSubmissions)?;
+        let forms = self
+            .store()
+            .intake()
+            .forms_of(org)
+            .await?
+            .into_iter()
+            .filter(|f| f.product == "collection")
+            .filter(|f| filter.form.as_deref().is_none_or(|k| k == f.key))
+            .map(|f| Ok((crate::platform::intake::record_form(&f)?, f)))
+            .collect::<Result<Vec<_>>>()?;
+        let ids: Vec<FormId> = forms.iter().map(|(_, f)| f.id).collect();
+        if ids.is_empty() {
+            return Ok(Vec::new());
+        }
+        let stored = self
+            .store()
+            .intake()
+            .submissions_of(org, &ids, MAX_LISTED)
+            .await?;
+        let mut rows = Vec::new();
+        for s in stored {
+            if filter.since.is_some_and(|since| s.received_at < since)
+                || filter
+                    .collector
+                    .as_deref()
+                    .is_some_and(|c| c != s.submitted_by)
+            {
+                continue;
+            }
+            let Some((definition, form)) = forms.iter().find(|(_, f)| f.id == s.form) else {
+                continue;
+            };
+            let (row, answers) = self
+                .record_row(&s, (&form.key, &definition.title, form.version, definition))
+                .await?;
+            if filter.state.is_none_or(|state| state == row.state) {
+                let words = definition
+                    .fields
+                    .iter()
+                    .filter(|f| f.kind.takes_answer())
+                    .map(|f| (f.id.clone(), in_words(&f.kind, answers.get(&f.id))))
+                    .collect();
+                rows.push((row, words));
+            }
+        }
+        Ok(rows)
+    }
+
+    /// Record `id` of `org` whole, with signed URLs for its photos (their issue audited).
+    pub async fn record_detail(
+        &self,
+        actor: &Actor,
+        org: OrgId,
+        id: SubmissionId,
+    ) -> Result<RecordDetail> {
+        actor.authorize_in(org, OrgAction::ViewSubmissions)?;
+        let status = self.record_status(actor, org, id).await?;
+        let stored = self.org_submission(org, id, "that record").await?;
+        let form = self.published_form(org, stored.form).await?;
+        let definition = crate::platform::intake::record_form(&form)?;
+        let (row, answers) = self
+            .record_row(
+                &stored,
+                (&form.key, &definition.title, form.version, &definition),
+            )
+            .await?;
+        let shown: Vec<(String, String)> = definition
+            .fields
+            .iter()
+            .filter(|f| f.kind.takes_answer())
+            .map(|f| (f.label.clone(), in_words(&f.kind, answers.get(&f.id))))
+            .collect();
+        let names = definition.photo_names(&answers);
+        let photos = self.record_photos(actor, org, id, &names).await?;
+        Ok(RecordDetail {
+            row,
+            answers: shown,
+            status,
+            photos,
+        })
+    }
+}

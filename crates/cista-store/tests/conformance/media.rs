@@ -1,0 +1,185 @@
+//! Photos of records processed on both stores: a photo that carries the phone's location, the
+//! camera's serial and a sideways orientation gets a delivered copy (upright, none of that
+//! left) and a thumbnail; a photo that cannot be read is recorded with the reason; a second
+//! pass finds nothing to do; the original's blob is no longer kept once its copy exists; only
+//! the system processes photos.
+
+use crate::Harness;
+use crate::intake::{Bytes, png};
+use cista_backup::blobs::ObjectBlobStore;
+use cista_backup::target::TargetSpec;
+use cista_core::platform::blobs::BlobRules;
+use cista_core::platform::intake::FormProduct;
+use cista_core::products::collection::media::{PhotoPass, sample_photo};
+use cista_core::{Actor, Error, Store as _};
+use cista_testkit::fixtures::record_form;
+use serde_json::json;
+
+pub async fn photos_are_delivered_upright_without_their_metadata(h: &Harness) {
+    let cista = h.cista().await;
+    let org = h.org(&cista, "river-watch").await;
+    let operator = Actor::operator("test");
+    let form = cista
+        .publish_form(
+            &operator,
+            org.id,
+            FormProduct::Collection,
+            "wells",
+            &record_form("Wells"),
+        )
+        .await
+        .unwrap();
+    let record = cista
+        .submit(
+            &operator,
+            org.id,
+            form.id,
+            "m-1",
+            &json!({ "photos": ["p1", "p2"] }),
+        )
+        .await
+        .unwrap()
+        .submission;
+    let blobs = ObjectBlobStore::open(&TargetSpec::Local(h.db.dir.path().join("blobs"))).unwrap();
+    let rules = BlobRules {
+        max_bytes: 1 << 22,
+        allowed_types: vec!["image/jpeg".to_owned(), "image/png".to_owned()],
+    };
+    let sideways = sample_photo(80, 40, 6, 9).unwrap();
+    for (name, kind, bytes) in [
+        ("p1", "image/jpeg", sideways.clone()),
+        ("p2", "image/png", png(4)),
+    ] {
+        cista
+            .attach(
+                &blobs,
+                &operator,
+                org.id,
+                record,
+                name,
+                kind,
+                &rules,
+                &mut Bytes(Some(bytes)),
+            )
+            .await
+            .unwrap();
+    }
+    let original = cista_crypto::Digest32::sha256(&[&sideways]);
+    assert!(
+        h.store
+            .intake()
+            .attachment_digests(org.id)
+            .await
+            .unwrap()
+            .contains(&original),
+        "kept until processed"
+    );
+
+    let e = cista
+        .process_photos(&operator_person(org.id), &blobs, 10)
+        .await
+        .unwrap_err();
+    assert!(matches!(e, Error::Forbidden { .. }), "{e:?}");
+    let pass = cista
+        .process_photos(&Actor::System, &blobs, 10)
+        .await
+        .unwrap();
+    assert_eq!(
+        pass,
+        PhotoPass {
+            processed: 1,
+            unreadable: 1
+        }
+    );
+    assert_eq!(
+        cista
+            .process_photos(&Actor::System, &blobs, 10)
+            .await
+            .unwrap(),
+        PhotoPass::default(),
+        "a photo is processed once"
+    );
+
+    copies_carry_none_of_the_phones_data(h, &cista, &blobs, (org.id, record), &sideways).await;
+}
+
+/// The delivered copy is upright with no metadata, the thumbnail small; the original is let go
+/// and an unreadable photo kept as sent.
+async fn copies_carry_none_of_the_phones_data(
+    h: &Harness,
+    cista: &cista_core::Cista,
+    blobs: &ObjectBlobStore,
+    (org, record): (cista_types::OrgId, cista_types::SubmissionId),
+    sideways: &[u8],
+) {
+    let original = cista_crypto::Digest32::sha256(&[sideways]);
+    let media = h.store.collection().media_of(record).await.unwrap();
+    assert_eq!(media.len(), 2);
+    let (delivered, kind, size) = media[0].delivered.clone().expect("p1 has a copy");
+    assert_eq!(
+        (media[0].name.as_str(), kind.as_str()),
+        ("p1", "image/jpeg")
+    );
+    assert!(
+        media[1].delivered.is_none() && media[1].error.is_some(),
+        "p2 cannot be read"
+    );
+    let copy = cista
+        .open_blob(blobs, org, &delivered)
+        .await
+        .unwrap()
+        .read_all()
+        .await
+        .unwrap();
+    assert_eq!(copy.len() as u64, size);
+    for canary in [&b"SN12345"[..], b"CanaryCreek", b"Exif\0\0"] {
+        assert!(
+            !copy.windows(canary.len()).any(|w| w == canary),
+            "{canary:?} left"
+        );
+    }
+    let upright = image_size(&copy);
+    assert_eq!(upright, (40, 80), "turned as the camera said");
+    let thumbnail = media[0].thumbnail.expect("a thumbnail");
+    let thumb = cista
+        .open_blob(blobs, org, &thumbnail)
+        .await
+        .unwrap()
+        .read_all()
+        .await
+        .unwrap();
+    let (w, h_px) = image_size(&thumb);
+    assert!(w <= 320 && h_px <= 320 && h_px > w, "{w}x{h_px}");
+
+    let kept = h.store.intake().attachment_digests(org).await.unwrap();
+    assert!(
+        !kept.contains(&original),
+        "the original, with its location, is let go"
+    );
+    assert!(kept.contains(&delivered) && kept.contains(&thumbnail));
+    let unreadable = cista_crypto::Digest32::sha256(&[&png(4)]);
+    assert!(
+        kept.contains(&unreadable),
+        "an unreadable photo is kept as sent"
+    );
+}
+
+/// A staff member of `org`, signed in: not the system.
+fn operator_person(org: cista_types::OrgId) -> Actor {
+    Actor::Person(cista_core::PersonActor {
+        subject: cista_types::SubjectCode::from_i64(1),
+        access: cista_core::Access::Full,
+        roles: [(org, cista_types::Role::Owner)].into(),
+    })
+}
+
+/// Width and height of a JPEG, from its frame header.
+fn image_size(jpeg: &[u8]) -> (u32, u32) {
+    let at = jpeg
+        .windows(2)
+        .position(|w| w == [0xFF, 0xC0])
+        .expect("a baseline frame header");
+    let h = u32::from(u16::from_be_bytes([jpeg[at + 5], jpeg[at + 6]]));
+    let w = u32::from(u16::from_be_bytes([jpeg[at + 7], jpeg[at + 8]]));
+    (w, h)
+}
