@@ -71,6 +71,9 @@ pub enum Command {
     /// Import and export embedded assessments as files (questions, scoring rules, bands).
     #[command(subcommand)]
     Assessment(AssessmentCommand),
+    /// Import and export record forms (field data collection) as files.
+    #[command(subcommand, name = "record-form")]
+    RecordForm(RecordFormCommand),
     /// Recount a closed ballot from its published bundle (`/e/BALLOT/bundle.json`) and check
     /// every signature, hash and inclusion proof; exit non-zero on any mismatch. Needs no
     /// database: anyone can run it.
@@ -279,31 +282,42 @@ pub enum AssessmentCommand {
     /// Check an assessment file (JSON) whole and publish it as the next version of the
     /// organization's assessment KEY; a file whose rules do not hold is refused with the rule
     /// and the reason, and nothing is stored.
-    Import(AssessmentImportArgs),
+    Import(FormImportArgs),
     /// Print the newest version of an assessment as a file `import` takes back.
-    Export(AssessmentExportArgs),
+    Export(FormExportArgs),
 }
 
 #[derive(Debug, Args)]
-pub struct AssessmentImportArgs {
+pub struct FormImportArgs {
     /// The organization's slug.
     #[arg(long)]
     pub org: String,
-    /// The assessment's key: 1 to 64 of a-z, 0-9, - and _, starting with a letter.
+    /// The form's key: 1 to 64 of a-z, 0-9, - and _, starting with a letter.
     #[arg(long)]
     pub key: String,
-    /// The definition file (JSON; see the format in `docs/assessment.md`).
+    /// The definition file (JSON; the formats are in `docs/assessment.md` and
+    /// `docs/collection.md`).
     pub file: PathBuf,
 }
 
 #[derive(Debug, Args)]
-pub struct AssessmentExportArgs {
+pub struct FormExportArgs {
     /// The organization's slug.
     #[arg(long)]
     pub org: String,
-    /// The assessment's key.
+    /// The form's key.
     #[arg(long)]
     pub key: String,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum RecordFormCommand {
+    /// Check a record form file (JSON) whole and publish it as the next version of the
+    /// organization's form KEY (the same file published again changes nothing); a form that
+    /// does not hold is refused naming the field, and nothing is stored.
+    Import(FormImportArgs),
+    /// Print the newest version of a record form as a file `import` takes back.
+    Export(FormExportArgs),
 }
 
 #[derive(Debug, Subcommand)]

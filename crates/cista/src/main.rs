@@ -81,6 +81,7 @@ async fn run(cli: Cli) -> Result<ExitCode, Failure> {
         Command::Erase(args) => commands::erase::run(&rt, args).await?,
         Command::AppToken(command) => commands::app_token::run(&rt, command).await?,
         Command::Assessment(command) => commands::assessment::run(&rt, command).await?,
+        Command::RecordForm(command) => commands::record_form::run(&rt, command).await?,
         Command::Members(MembersCommand::Import(args)) => {
             commands::members::import(&rt, args).await?;
         }

@@ -18,5 +18,6 @@ pub mod keys;
 pub mod members;
 pub mod migrate;
 pub mod org;
+pub mod record_form;
 pub mod serve;
 pub mod verify_election;

@@ -25,6 +25,8 @@ fn every_command_has_help_with_the_global_options() {
         vec!["bench", "voting"],
         vec!["assessment", "import"],
         vec!["assessment", "export"],
+        vec!["record-form", "import"],
+        vec!["record-form", "export"],
     ] {
         let mut command = cista(dir.path());
         command.args(&args).arg("--help");

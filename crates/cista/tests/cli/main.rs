@@ -17,6 +17,7 @@ mod commands;
 mod demo;
 mod people;
 mod postgres;
+mod record_forms;
 mod two_servers;
 mod voting;
 
