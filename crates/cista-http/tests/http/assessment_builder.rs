@@ -228,3 +228,62 @@ async fn an_edit_is_the_next_version(
 
     text
 }
+
+/// A body no browser sends, such as a form with both of its submit buttons' values (what a
+/// scanner sent): a coded 4xx that names no internals, nothing published, the same answer each
+/// time but for its request id. The same for a field sent twice on another form.
+#[tokio::test]
+async fn a_field_sent_twice_is_refused_plainly_and_changes_nothing() {
+    let server = TestServer::start(Options::default()).await;
+    let cista = &server.state.cista;
+    let org = cista_testkit::fixtures::palm_court_id(cista).await;
+    active(cista, org, "ada@palm.example", Role::Advisor).await;
+    let ada = sign_in(&server, "ada@palm.example").await;
+    let (_, editor) = page(&ada, &server, NEW).await;
+    let definition = definition("https://www.example.com").to_string();
+    for _ in 0..2 {
+        let r = post(
+            &ada,
+            &server,
+            NEW,
+            &csrf_in(&editor),
+            &[
+                ("key", "twice"),
+                ("definition", &definition),
+                ("action", "check"),
+                ("action", "publish"),
+            ],
+        )
+        .await;
+        assert!(r.status().is_client_error(), "{}", r.status());
+        let body = r.text().await.unwrap();
+        assert!(
+            !body.contains("duplicate field"),
+            "no internal text: {body}"
+        );
+    }
+    assert!(
+        cista
+            .latest_assessment(&Actor::operator("test"), org, "twice")
+            .await
+            .is_err(),
+        "nothing published"
+    );
+    let (_, me) = page(&ada, &server, "/me/password").await;
+    let r = post(
+        &ada,
+        &server,
+        "/me/password",
+        &csrf_in(&me),
+        &[
+            ("current", crate::people::PASSWORD),
+            ("current", "another"),
+            ("password", "a-new-long-passphrase-42"),
+            ("confirm", "a-new-long-passphrase-42"),
+        ],
+    )
+    .await;
+    assert!(r.status().is_client_error(), "{}", r.status());
+    assert!(!r.text().await.unwrap().contains("duplicate field"));
+    server.stop().await;
+}

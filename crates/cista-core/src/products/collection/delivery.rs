@@ -11,7 +11,8 @@ use crate::platform::audit::NewAuditEntry;
 use crate::platform::blobs::BlobPlaintext;
 use crate::ports::{BlobStore, StoredMedia};
 use crate::products::collection::audit::CollectionAuditKind;
-use crate::{Actor, Cista, Error, OrgAction, Result};
+use crate::products::collection::review::OpenedRecord;
+use crate::{Actor, Cista, Error, Result};
 use base64::Engine as _;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use cista_crypto::Digest32;
@@ -120,37 +121,22 @@ impl Cista {
         ))
     }
 
-    /// Signed URLs for every photo of record `id`, for staff who read records (or its own
-    /// collector); the issue is recorded in the audit log, one entry for the record.
-    pub async fn record_photos(
+    /// Signed URLs for every photo `record` announces (opened for `actor` by `open_record`,
+    /// which checked who may read it); the issue is recorded in the audit log, one entry for
+    /// the record.
+    pub(crate) async fn record_photos(
         &self,
         actor: &Actor,
-        org: OrgId,
-        id: SubmissionId,
-        names: &[String],
+        record: &OpenedRecord,
     ) -> Result<Vec<PhotoLinks>> {
-        let record = self.org_submission(org, id, "that record").await?;
-        let own = actor.may_in(org, OrgAction::SubmitForms)
-            && actor.person().is_some()
-            && record.submitted_by == actor.audit_name();
-        if !own && !actor.may_in(org, OrgAction::ViewSubmissions) {
-            return Err(Error::NotFound {
-                what: "that record",
-            });
-        }
+        let (org, id) = (record.stored.org, record.stored.id);
+        let names = record.definition.photo_names(&record.answers);
+        let arrived = &record.arrived;
         let processed = self.store().collection().media_of(id).await?;
-        let arrived: Vec<String> = self
-            .store()
-            .intake()
-            .attachments(id)
-            .await?
-            .into_iter()
-            .map(|a| a.name)
-            .collect();
         let now = self.clock().now();
         let expires = now.plus(MEDIA_URL_LIFETIME);
         let mut links = Vec::new();
-        for name in names {
+        for name in &names {
             let media = processed.iter().find(|m| &m.name == name);
             let link = match media {
                 Some(m) if m.delivered.is_some() => PhotoLinks {

@@ -27,6 +27,16 @@ pub struct RecordFilter {
     pub since: Option<Timestamp>,
 }
 
+impl RecordFilter {
+    /// Whether the filter lets `row` through.
+    pub fn admits(&self, row: &RecordRow) -> bool {
+        self.form.as_deref().is_none_or(|k| k == row.form_key)
+            && self.state.is_none_or(|s| s == row.state)
+            && self.collector.as_deref().is_none_or(|c| c == row.collector)
+            && self.since.is_none_or(|since| row.received_at >= since)
+    }
+}
+
 /// One record in a list.
 #[derive(Debug, Clone, PartialEq)]
 pub struct RecordRow {
@@ -122,6 +132,27 @@ fn summary_of(form: &RecordForm, answers: &Value) -> String {
         .unwrap_or_default()
 }
 
+/// A record's line in a list, from what was read of it.
+fn row_of(
+    stored: &StoredSubmission,
+    (key, title, version, form): (&str, &str, u32, &RecordForm),
+    answers: &Value,
+    state: ReviewState,
+) -> RecordRow {
+    RecordRow {
+        submission: stored.id,
+        form: stored.form,
+        form_key: key.to_owned(),
+        form_title: title.to_owned(),
+        version,
+        received_at: stored.received_at,
+        collector: stored.submitted_by.clone(),
+        state,
+        summary: summary_of(form, answers),
+        point: point_of(form, answers),
+    }
+}
+
 impl Cista {
     async fn record_row(
         &self,
@@ -136,21 +167,8 @@ impl Cista {
             .await?
             .last()
             .map_or(ReviewState::Received, |r| r.state);
-        Ok((
-            RecordRow {
-                submission: stored.id,
-                form: stored.form,
-                form_key: key.to_owned(),
-                form_title: title.to_owned(),
-                version,
-                received_at: stored.received_at,
-                collector: stored.submitted_by.clone(),
-                state,
-                summary: summary_of(form, &answers),
-                point: point_of(form, &answers),
-            },
-            answers,
-        ))
+        let row = row_of(stored, (key, title, version, form), &answers, state);
+        Ok((row, answers))
     }
 
     /// `org`'s records that `filter` lets through, newest first, at most `MAX_LISTED`.
@@ -198,21 +216,13 @@ impl Cista {
             .await?;
         let mut rows = Vec::new();
         for s in stored {
-            if filter.since.is_some_and(|since| s.received_at < since)
-                || filter
-                    .collector
-                    .as_deref()
-                    .is_some_and(|c| c != s.submitted_by)
-            {
-                continue;
-            }
             let Some((definition, form)) = forms.iter().find(|(_, f)| f.id == s.form) else {
                 continue;
             };
             let (row, answers) = self
                 .record_row(&s, (&form.key, &definition.title, form.version, definition))
                 .await?;
-            if filter.state.is_none_or(|state| state == row.state) {
+            if filter.admits(&row) {
                 let words = definition
                     .fields
                     .iter()
@@ -233,24 +243,28 @@ impl Cista {
         id: SubmissionId,
     ) -> Result<RecordDetail> {
         actor.authorize_in(org, OrgAction::ViewSubmissions)?;
-        let status = self.record_status(actor, org, id).await?;
-        let stored = self.org_submission(org, id, "that record").await?;
-        let form = self.published_form(org, stored.form).await?;
-        let definition = crate::platform::intake::record_form(&form)?;
-        let (row, answers) = self
-            .record_row(
-                &stored,
-                (&form.key, &definition.title, form.version, &definition),
-            )
-            .await?;
+        // One read of each: the record, its form, its answers, its files, its reviews.
+        let record = self.open_record(actor, org, id).await?;
+        let status = record.status(self.reviews(org, id).await?);
+        let (form, definition) = (&record.form, &record.definition);
+        let row = row_of(
+            &record.stored,
+            (&form.key, &definition.title, form.version, definition),
+            &record.answers,
+            status.state,
+        );
         let shown: Vec<(String, String)> = definition
             .fields
             .iter()
             .filter(|f| f.kind.takes_answer())
-            .map(|f| (f.label.clone(), in_words(&f.kind, answers.get(&f.id))))
+            .map(|f| {
+                (
+                    f.label.clone(),
+                    in_words(&f.kind, record.answers.get(&f.id)),
+                )
+            })
             .collect();
-        let names = definition.photo_names(&answers);
-        let photos = self.record_photos(actor, org, id, &names).await?;
+        let photos = self.record_photos(actor, &record).await?;
         Ok(RecordDetail {
             row,
             answers: shown,

@@ -188,30 +188,56 @@ impl Cista {
         })
     }
 
-    /// Record `id`'s review state, its reviews with their comments, and which of its photos
-    /// have arrived. Its collector may read it (by password or device), as may staff who read
-    /// records; anyone else gets `not_found` for another's record.
-    pub async fn record_status(
+    /// Record `id` of `org`, opened for `actor`: its collector may read it (by password or
+    /// device), as may staff who read records; anyone else gets `not_found`.
+    pub(crate) async fn open_record(
         &self,
         actor: &Actor,
         org: OrgId,
         id: SubmissionId,
-    ) -> Result<RecordStatus> {
-        let record = self.org_record(org, id).await?;
+    ) -> Result<OpenedRecord> {
+        let stored = self.org_submission(org, id, "that record").await?;
+        let form = self.published_form(org, stored.form).await?;
+        if form.product != "collection" {
+            return Err(Error::NotFound {
+                what: "that record",
+            });
+        }
         let own = actor.may_in(org, OrgAction::SubmitForms)
             && actor.person().is_some()
-            && record.submitted_by == actor.audit_name();
+            && stored.submitted_by == actor.audit_name();
         if !own && !actor.may_in(org, OrgAction::ViewSubmissions) {
             return Err(Error::NotFound {
                 what: "that record",
             });
         }
+        let definition = crate::platform::intake::record_form(&form)?;
+        let answers = self.open_payload(&stored).await?;
+        let arrived = self
+            .store()
+            .intake()
+            .attachments(stored.id)
+            .await?
+            .into_iter()
+            .map(|a| a.name)
+            .collect();
+        Ok(OpenedRecord {
+            stored,
+            form,
+            definition,
+            answers,
+            arrived,
+        })
+    }
+
+    /// A record's reviews, oldest first, their comments opened.
+    pub(crate) async fn reviews(&self, org: OrgId, id: SubmissionId) -> Result<Vec<Review>> {
         let mut reviews = Vec::new();
-        for stored in self.store().collection().reviews_of(record.id).await? {
+        for stored in self.store().collection().reviews_of(id).await? {
             let plain = self
                 .open_for_org(
                     org,
-                    &comment_aad(org, record.id, stored.id),
+                    &comment_aad(org, id, stored.id),
                     &Sealed::from_bytes(stored.sealed_comment.clone()),
                 )
                 .await?;
@@ -222,31 +248,53 @@ impl Cista {
                 reviewed_at: stored.reviewed_at,
             });
         }
-        let form = self.published_form(org, record.form).await?;
-        let answers = self.open_payload(&record).await?;
-        let arrived: Vec<String> = self
-            .store()
-            .intake()
-            .attachments(record.id)
-            .await?
-            .into_iter()
-            .map(|a| a.name)
-            .collect();
-        let photos = crate::platform::intake::record_form(&form)?
-            .photo_names(&answers)
+        Ok(reviews)
+    }
+
+    /// Record `id`'s review state, its reviews with their comments, and which of its photos
+    /// have arrived. Its collector may read it (by password or device), as may staff who read
+    /// records; anyone else gets `not_found` for another's record.
+    pub async fn record_status(
+        &self,
+        actor: &Actor,
+        org: OrgId,
+        id: SubmissionId,
+    ) -> Result<RecordStatus> {
+        let record = self.open_record(actor, org, id).await?;
+        let reviews = self.reviews(org, id).await?;
+        Ok(record.status(reviews))
+    }
+}
+
+/// A record opened once for a page or an answer: its row, form, answers and arrived files.
+pub(crate) struct OpenedRecord {
+    pub stored: StoredSubmission,
+    pub form: crate::ports::StoredForm,
+    pub definition: crate::products::collection::RecordForm,
+    pub answers: serde_json::Value,
+    /// Names of the files that have arrived.
+    pub arrived: Vec<String>,
+}
+
+impl OpenedRecord {
+    /// The record's status, given its reviews.
+    pub(crate) fn status(&self, reviews: Vec<Review>) -> RecordStatus {
+        let photos = self
+            .definition
+            .photo_names(&self.answers)
             .into_iter()
             .map(|name| {
-                let here = arrived.contains(&name);
+                let here = self.arrived.contains(&name);
                 (name, here)
             })
             .collect();
-        Ok(RecordStatus {
-            submission: record.id,
-            received_at: record.received_at,
+        RecordStatus {
+            submission: self.stored.id,
+            received_at: self.stored.received_at,
             state: reviews.last().map_or(ReviewState::Received, |r| r.state),
             reviews,
             photos,
-        })
+        }
     }
 }
 

@@ -149,11 +149,12 @@ pub async fn list(
 ) -> Result<Response, AppError> {
     let org = state.cista.organization_for(&actor, &slug).await?;
     let (filter, errors) = filter_of(&state, &query);
-    let rows = state.cista.records(&actor, org.id, &filter).await?;
+    // One read: every record for the filters' choices, the filtered ones among them.
     let all = state
         .cista
         .records(&actor, org.id, &RecordFilter::default())
         .await?;
+    let rows: Vec<&RecordRow> = all.iter().filter(|r| filter.admits(r)).collect();
     let mut forms: Vec<(String, String, bool)> = Vec::new();
     let mut collectors: Vec<(String, String, bool)> = Vec::new();
     for row in &all {
