@@ -12,6 +12,7 @@ pub mod merkle;
 pub mod note;
 pub mod password;
 pub mod provider;
+pub mod standard_webhooks;
 pub mod stream;
 pub mod token;
 pub mod totp;

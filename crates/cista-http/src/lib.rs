@@ -15,6 +15,7 @@
 //! (`trust`), and TLS serving (`tls`, `server`, `redirect`).
 
 pub mod api;
+pub mod demo_receiver;
 pub mod demo_site;
 pub mod embed;
 pub mod error;
@@ -42,6 +43,8 @@ pub struct DemoInfo {
     pub organization: String,
     /// The local outbox, served at `/demo/outbox`.
     pub outbox_dir: Option<std::path::PathBuf>,
+    /// The demo's webhook receiver, at `/demo/webhook-receiver` and `/demo/webhooks`.
+    pub webhooks: Option<Arc<demo_receiver::DemoReceiver>>,
 }
 
 /// Limits applied to every request.
@@ -178,12 +181,30 @@ impl BackupProbe for NoBackup {
     }
 }
 
+/// The demo's webhook receiver in the operational endpoints' stack (no cookies, no CSRF:
+/// a webhook's signature authenticates it); nothing outside the demo.
+fn demo_receiver_surface(state: &AppState) -> Router<AppState> {
+    if state.demo.as_ref().is_none_or(|d| d.webhooks.is_none()) {
+        return Router::new();
+    }
+    let routes = Router::new().route(
+        "/demo/webhook-receiver",
+        axum::routing::post(demo_receiver::receive),
+    );
+    let routes = middleware::guarded(routes, state).layer(axum::middleware::from_fn_with_state(
+        state.clone(),
+        middleware::render_json_errors,
+    ));
+    middleware::common(routes, state)
+}
+
 /// The application: each surface in its own stack. `/api/…` is the API's (its own 404s
 /// included), the operational endpoints are `ops`', and every other path is the web's.
 pub fn app(state: AppState) -> Router {
     Router::new()
         .nest("/api", api::surface(&state))
         .merge(ops::surface(&state))
+        .merge(demo_receiver_surface(&state))
         .merge(embed::surface(&state))
         .merge(web::surface(&state))
         .with_state(state)

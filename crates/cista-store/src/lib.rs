@@ -17,6 +17,7 @@ mod submissions;
 mod tx;
 pub mod vault;
 mod voting;
+mod webhooks;
 
 pub use backend::{ConnectOptions, Target};
 pub use schema::SchemaStatus;
@@ -512,6 +513,10 @@ impl Store for SeaStore {
     }
 
     fn collection(&self) -> &dyn cista_core::ports::CollectionReads {
+        self
+    }
+
+    fn webhooks(&self) -> &dyn cista_core::ports::WebhookReads {
         self
     }
 }

@@ -138,6 +138,10 @@ impl StoreTx for SeaTx {
         self
     }
 
+    fn webhooks(&mut self) -> &mut dyn cista_core::ports::WebhookWrites {
+        self
+    }
+
     async fn commit(self: Box<Self>, audit: NewAuditEntry) -> Result<AuditEntry> {
         let entry = audit_append::append(&self.txn, audit).await?;
         query::commit(self.txn).await?;

@@ -24,6 +24,16 @@ pub async fn cista_with_clock(
     target: Target,
     clock: Arc<dyn cista_types::Clock>,
 ) -> Cista {
+    cista_with_settings(dir, target, clock, cista_core::AccessSettings::default()).await
+}
+
+/// As `cista_with_clock`, with these settings.
+pub async fn cista_with_settings(
+    dir: &std::path::Path,
+    target: Target,
+    clock: Arc<dyn cista_types::Clock>,
+    settings: cista_core::AccessSettings,
+) -> Cista {
     let store = SeaStore::connect_and_migrate(&target, &ConnectOptions::default())
         .await
         .unwrap();
@@ -36,7 +46,7 @@ pub async fn cista_with_clock(
         keys: Arc::new(keys),
         clock,
         rng: Arc::new(OsRng),
-        settings: cista_core::AccessSettings::default(),
+        settings,
     };
     let (cista, _) = Cista::open_or_initialize(deps, &Actor::operator("test"), None)
         .await

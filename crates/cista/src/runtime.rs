@@ -69,6 +69,8 @@ pub type Senders = (Arc<dyn EmailSender>, Arc<dyn SmsSender>);
 pub struct Runtime {
     pub config: Config,
     pub paths: Resolved,
+    /// Running `cista demo`: webhooks may go to this machine (the demo's own receiver).
+    pub demo: bool,
 }
 
 impl Runtime {
@@ -82,7 +84,11 @@ impl Runtime {
                 .join(&global.data_dir)
         };
         let paths = Resolved::new(&config, &data_dir);
-        Ok(Self { config, paths })
+        Ok(Self {
+            config,
+            paths,
+            demo: false,
+        })
     }
 
     pub fn now(&self) -> Timestamp {
@@ -210,6 +216,7 @@ impl Runtime {
             untrusted_sends_per_hour: a.untrusted_sends_per_hour,
             untrusted_lockout_after: a.untrusted_lockout_after.max(1),
             concurrent_hashes: a.concurrent_hashes.max(1),
+            allow_internal_webhooks: self.demo,
             ..AccessSettings::default()
         }
     }

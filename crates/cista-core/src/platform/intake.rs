@@ -12,7 +12,8 @@ use crate::platform::blobs::{BlobRules, BlobSource};
 use crate::platform::notices::Notice;
 use crate::ports::{BlobStore, StoredAttachment, StoredForm, StoredSubmission};
 use crate::products::assessment::{Assessment, AssessmentAction};
-use crate::products::collection::RecordForm;
+use crate::products::collection::webhooks::{RecordEvent, WebhookEvent};
+use crate::products::collection::{RecordForm, ReviewState};
 use crate::{Actor, Cista, Error, OrgAction, Result};
 use cista_crypto::{Digest32, Sealed};
 use cista_types::{FormId, OrgId, SubjectCode, SubmissionId, Timestamp};
@@ -431,6 +432,18 @@ impl Cista {
         }
         for (recipient, notice) in notices(id) {
             tx.enqueue(&self.message(recipient, &notice)?).await?;
+        }
+        if product_of(form)? == FormProduct::Collection {
+            let event = RecordEvent {
+                event: WebhookEvent::RecordCreated,
+                org,
+                form_key: &form.key,
+                form_version: form.version,
+                record: id,
+                state: ReviewState::Received.as_str(),
+                at: now,
+            };
+            self.queue_record_event(&mut tx, &event).await?;
         }
         tx.commit(NewAuditEntry::new(
             now,

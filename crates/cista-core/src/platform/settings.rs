@@ -33,6 +33,9 @@ pub struct AccessSettings {
     /// Password hashes computed at once; more wait, and past `hash_queue` are refused.
     pub concurrent_hashes: usize,
     pub hash_queue: usize,
+    /// Webhooks may go to this machine or a private network (the demo's own receiver, tests);
+    /// off in production, where an endpoint must be a public HTTPS address.
+    pub allow_internal_webhooks: bool,
 }
 
 impl Default for AccessSettings {
@@ -55,6 +58,7 @@ impl Default for AccessSettings {
             untrusted_lockout_after: 20,
             concurrent_hashes: 2,
             hash_queue: 64,
+            allow_internal_webhooks: false,
         }
     }
 }

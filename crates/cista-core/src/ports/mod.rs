@@ -7,6 +7,7 @@ pub mod blobs;
 pub mod collection;
 pub mod intake;
 pub mod voting;
+pub mod webhooks;
 
 pub use access::{
     AccessAttempt, AccessReads, AccessWrites, Account, AccountStatus, AttemptKind, AttemptScope,
@@ -22,6 +23,7 @@ pub use voting::{
     BallotStatus, BoxEntry, ConsentStatus, EligibleUnit, PaperBatch, PaperPile, Participation,
     Refusal, StoredBallot, Unit, UnitOwner, VoteChannel, VoteOrigin, VotingReads, VotingWrites,
 };
+pub use webhooks::{AttemptEnd, WebhookReads, WebhookWrites};
 
 pub use crate::platform::access::app_tokens::{AppPurpose, AppToken, AppTokenId};
 
@@ -325,6 +327,9 @@ pub trait Store: AccessReads + Send + Sync + std::fmt::Debug {
 
     /// Collectors' devices and records' reviews (see `collection`).
     fn collection(&self) -> &dyn CollectionReads;
+
+    /// Webhook endpoints, their message queue and attempt log (see `webhooks`).
+    fn webhooks(&self) -> &dyn WebhookReads;
 }
 
 /// Where a submitted form stands (see `Store::claim_submission`).
@@ -370,6 +375,9 @@ pub trait StoreTx: AccessWrites + Send {
 
     /// Collectors' devices and records' reviews, in this transaction (see `collection`).
     fn collection(&mut self) -> &mut dyn CollectionWrites;
+
+    /// Webhook endpoints and queued messages, in this transaction (see `webhooks`).
+    fn webhooks(&mut self) -> &mut dyn WebhookWrites;
 
     async fn commit(self: Box<Self>, audit: NewAuditEntry) -> Result<AuditEntry>;
 

@@ -10,6 +10,7 @@
 
 mod sms;
 mod smtp;
+mod webhooks;
 mod worker;
 
 use cista_core::Cista;

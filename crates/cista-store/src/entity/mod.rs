@@ -34,3 +34,6 @@ pub mod unit_owner;
 pub mod vault_person;
 pub mod vault_tombstone;
 pub mod vote_refusal;
+pub mod webhook;
+pub mod webhook_attempt;
+pub mod webhook_delivery;

@@ -19,6 +19,7 @@ mod m20261203_000001_form_settings;
 mod m20261203_000002_outbox_any_person;
 mod m20261204_000001_collection;
 mod m20261204_000002_record_media;
+mod m20261206_000001_webhooks;
 pub mod vault;
 
 #[derive(Debug)]
@@ -41,6 +42,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261203_000002_outbox_any_person::Migration),
             Box::new(m20261204_000001_collection::Migration),
             Box::new(m20261204_000002_record_media::Migration),
+            Box::new(m20261206_000001_webhooks::Migration),
         ]
     }
 }

@@ -255,7 +255,7 @@ async fn devices_are_revoked_alone_or_all_at_once(
 }
 
 /// Someone of the organization with a password and `role` (`name@river.example`).
-async fn member(
+pub(crate) async fn member(
     h: &Harness,
     cista: &Cista,
     org: &Organization,
@@ -268,7 +268,7 @@ async fn member(
         .subject
 }
 
-async fn pair(
+pub(crate) async fn pair(
     cista: &cista_core::Cista,
     org: cista_types::OrgId,
     subject: cista_types::SubjectCode,

@@ -29,6 +29,7 @@ mod schema;
 mod strangers;
 mod sweep;
 mod voting;
+mod webhooks;
 mod widget;
 
 pub use harness::Harness;
@@ -46,6 +47,12 @@ cista_testkit::both_databases! { crate::Harness;
     records::a_record_is_checked_against_its_form_before_anything_is_stored,
     devices::a_device_pairs_once_and_acts_for_its_collector_until_revoked,
     devices::a_review_is_sealed_audited_and_read_by_its_collector_and_reviewers,
+    webhooks::endpoints_are_checked_sealed_and_managed_by_staff_only,
+    webhooks::a_record_queues_one_message_of_ids_and_links,
+    webhooks::a_message_is_claimed_once_retried_on_failure_and_delivered,
+    webhooks::an_unanswered_message_is_given_up_then_sent_again_by_hand,
+    webhooks::a_removed_endpoint_gets_nothing_more,
+    webhooks::concurrent_workers_claim_each_message_once,
     media::photos_are_delivered_upright_without_their_metadata,
     blobs::attachments_stream_seal_and_refuse_in_a_local_directory,
     blobs::attachments_stream_seal_and_refuse_in_an_s3_bucket,

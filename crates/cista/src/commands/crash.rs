@@ -128,7 +128,11 @@ async fn prepare(args: &CrashArgs, root: &Path) -> Result<Instance, Failure> {
     // Defaults only: the harness's own instance ignores the caller's CISTA_ variables.
     let config = crate::config::Config::load(None, std::iter::empty())?;
     let paths = crate::config::Resolved::new(&config, &data);
-    let rt = Runtime { config, paths };
+    let rt = Runtime {
+        config,
+        paths,
+        demo: false,
+    };
     let association = {
         let cista = rt.open(false).await?;
         println!("Setting up {} units with one owner each…", args.voters);

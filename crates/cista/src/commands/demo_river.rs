@@ -11,9 +11,10 @@ use cista_core::platform::blobs::{BlobRules, InMemory};
 use cista_core::platform::intake::FormProduct;
 use cista_core::products::collection::devices::MAX_PAIRING_MINUTES;
 use cista_core::products::collection::media;
+use cista_core::products::collection::webhooks::WebhookEvent;
 use cista_core::products::collection::{DeviceRequest, ReviewState};
 use cista_core::{Access, Actor, Cista, PersonActor};
-use cista_types::{Email, OrgId, PersonName, Role, SubjectCode};
+use cista_types::{Email, OrgId, PersonName, Role, Secret, SubjectCode};
 use std::collections::BTreeMap;
 
 pub const RIVER_NAME: &str = "River Watch";
@@ -67,14 +68,15 @@ const SITES: [&str; 6] = [
 ];
 
 /// Creates River Watch, its coordinator, its collectors and its form once (seeding 30 records
-/// the first time), and returns the organization and the lines the demo prints about it: what
-/// was set up, and a phone sign-in link for each collector.
+/// the first time), and returns the organization, the lines the demo prints about it (what
+/// was set up, and a phone sign-in link for each collector) and the secret of its webhook to
+/// the demo's receiver (a new endpoint each start: the receiver keeps no secret across runs).
 pub async fn seed(
     rt: &Runtime,
     cista: &Cista,
     origin: &str,
     fresh: &mut super::serve::FreshLinks,
-) -> Result<(OrgId, Vec<String>), Failure> {
+) -> Result<(OrgId, Vec<String>, Secret), Failure> {
     let operator = rt.operator();
     let (org, created) = super::serve::demo_organization(
         rt,
@@ -112,6 +114,7 @@ pub async fn seed(
             &definition,
         )
         .await?;
+    let webhook = demo_webhook(cista, &operator, org.id, origin).await?;
     if created {
         let blobs = super::backup::blob_store(rt)?;
         seed_records(cista, (&blobs, &operator), org.id, form.id, &collectors).await?;
@@ -132,7 +135,28 @@ pub async fn seed(
             issued.code.expose()
         ));
     }
-    Ok((org.id, lines))
+    Ok((org.id, lines, webhook))
+}
+
+/// River Watch's webhook to the demo's own receiver, made anew (an earlier run's is removed:
+/// its secret died with that run's receiver). Made before the seeded records, so their
+/// messages show on the receiver's page the first time.
+async fn demo_webhook(
+    cista: &Cista,
+    operator: &Actor,
+    org: OrgId,
+    origin: &str,
+) -> Result<Secret, Failure> {
+    let url = format!("{origin}/demo/webhook-receiver");
+    for old in cista.webhooks(operator, org).await? {
+        if old.is_live() && old.url.ends_with("/demo/webhook-receiver") {
+            cista.remove_webhook(operator, org, old.id).await?;
+        }
+    }
+    let new = cista
+        .create_webhook(operator, org, &url, &WebhookEvent::ALL)
+        .await?;
+    Ok(new.secret)
 }
 
 /// The coordinator's sign-in line, as the demo prints the others.

@@ -11,7 +11,7 @@ use cista_core::ports::AccountStatus;
 use cista_core::{Actor, Cista};
 use cista_http::web::limits::{AuthLimiter, AuthLimits};
 use cista_http::{AppState, DemoInfo, Limits, Listeners, TlsSettings, TlsStats};
-use cista_notify::OutboxWorker;
+use cista_notify::{OutboxWorker, WebhookWorker};
 use cista_types::{Email, PersonName, Phone, PhoneRegion, Role};
 use cista_types::{OrgName, OrgSlug, OsRng, Rng as _, TimeZoneName};
 use std::net::{SocketAddr, TcpListener};
@@ -379,6 +379,7 @@ async fn run_server(
     shutdown: impl std::future::Future<Output = ()> + Send + 'static,
 ) -> Result<(), Failure> {
     let (email, sms) = rt.senders(demo.is_some())?;
+    let demo_flag = demo.is_some();
     let messaging = vec![
         cista_http::MessagingLine {
             channel: "Email".to_owned(),
@@ -439,7 +440,10 @@ async fn run_server(
             email,
             sms,
         }
-        .run(Duration::from_secs(1), worker_stopped),
+        .run(Duration::from_secs(1), worker_stopped.clone()),
+    );
+    let webhooks = tokio::spawn(
+        webhook_worker(rt, &cista, demo_flag)?.run(Duration::from_secs(1), worker_stopped),
     );
     tracing::info!(listen = %bound, public_origin = %state.public_origin, "serving HTTPS");
     let result = cista_http::serve(
@@ -458,6 +462,7 @@ async fn run_server(
     voting.abort();
     let _ = stop_worker.send(true);
     let _ = worker.await;
+    let _ = webhooks.await;
     // One last checkpoint so everything written before the stop is covered, then ship it.
     if let Err(e) = cista.sign_checkpoint(&Actor::System).await {
         tracing::error!(cause = %e.chain(), "final checkpoint failed");
@@ -465,6 +470,19 @@ async fn run_server(
     backup.stop().await;
     tracing::info!("stopped");
     result.map_err(|e| Failure(format!("server: {e}")))
+}
+
+/// The webhook worker. In the demo it also trusts the demo's local certificate authority,
+/// whose certificate the demo's own receiver (this server) presents.
+fn webhook_worker(rt: &Runtime, cista: &Cista, demo: bool) -> Result<WebhookWorker, Failure> {
+    let mut roots = Vec::new();
+    if demo && rt.paths.ca_file.exists() {
+        roots
+            .push(std::fs::read(&rt.paths.ca_file).map_err(|e| {
+                Failure(format!("cannot read {}: {e}", rt.paths.ca_file.display()))
+            })?);
+    }
+    WebhookWorker::new(cista.clone(), &roots).map_err(|e| Failure(e.0))
 }
 
 pub async fn serve(mut rt: Runtime, args: &ServeArgs) -> Result<(), Failure> {
@@ -481,6 +499,7 @@ pub async fn serve(mut rt: Runtime, args: &ServeArgs) -> Result<(), Failure> {
 
 pub async fn demo(mut rt: Runtime, args: &DemoArgs) -> Result<(), Failure> {
     let shutdown = shutdown_signal()?;
+    rt.demo = true;
     if let Some(listen) = &args.serve.listen {
         rt.config.server.listen.clone_from(listen);
     }
@@ -521,7 +540,10 @@ pub async fn demo(mut rt: Runtime, args: &DemoArgs) -> Result<(), Failure> {
     let (listed, unlisted) = (sites.listed_origin()?, sites.unlisted_origin()?);
     let (firm, firm_lines) = super::demo_firm::seed(&rt, &cista, &listed, &mut fresh).await?;
     association.extend(firm_lines);
-    let (river_org, river) = super::demo_river::seed(&rt, &cista, &origin, &mut fresh).await?;
+    let (river_org, river, webhook_secret) =
+        super::demo_river::seed(&rt, &cista, &origin, &mut fresh).await?;
+    let receiver = Arc::new(cista_http::demo_receiver::DemoReceiver::default());
+    receiver.set_secret(webhook_secret.expose());
     let mut links = demo_links(&rt, &cista, org.id, &origin, &fresh).await?;
     links.extend(super::demo_firm::advisor_link(&rt, &cista, firm, &origin, &fresh).await?);
     links.extend(
@@ -548,6 +570,10 @@ pub async fn demo(mut rt: Runtime, args: &DemoArgs) -> Result<(), Failure> {
         "  Collectors' phones      {origin}/admin/{}/people   (Robin, above: Phones of each collector)",
         super::demo_river::RIVER_SLUG
     );
+    println!(
+        "  Webhook deliveries      {origin}/demo/webhooks   (the demo's receiver; the log: {origin}/admin/{}/webhooks)",
+        super::demo_river::RIVER_SLUG
+    );
     println!("Press Ctrl-C to stop.");
     let demo = Some(DemoInfo {
         organization: format!(
@@ -556,6 +582,7 @@ pub async fn demo(mut rt: Runtime, args: &DemoArgs) -> Result<(), Failure> {
             super::demo_river::RIVER_NAME
         ),
         outbox_dir: Some(rt.paths.outbox_dir.clone()),
+        webhooks: Some(receiver),
     });
     let (stop_sites, sites_stop) = tokio::sync::watch::channel(false);
     sites.spawn(&tls, &origin, &sites_stop);

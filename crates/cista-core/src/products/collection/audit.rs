@@ -17,6 +17,12 @@ pub enum CollectionAuditKind {
     PhotosShown,
     /// Staff exported records (CSV, GeoJSON).
     RecordsExported,
+    /// Staff added a webhook endpoint.
+    WebhookCreated,
+    /// Staff removed a webhook endpoint.
+    WebhookRemoved,
+    /// Staff queued a webhook message to be sent again.
+    WebhookRedelivered,
 }
 
 impl CollectionAuditKind {
@@ -29,6 +35,9 @@ impl CollectionAuditKind {
             Self::RecordReviewed => "record.reviewed",
             Self::PhotosShown => "record.photos_shown",
             Self::RecordsExported => "records.exported",
+            Self::WebhookCreated => "webhook.created",
+            Self::WebhookRemoved => "webhook.removed",
+            Self::WebhookRedelivered => "webhook.redelivered",
         }
     }
 }

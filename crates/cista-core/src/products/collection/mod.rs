@@ -3,7 +3,8 @@
 //! form pipeline applies when a record form is published; a record's answers checked against
 //! its form (`record`), which the pipeline applies to every record and photo it receives;
 //! collectors' phones and their device tokens (`devices`); the forms they may fill (`forms`);
-//! reviews of records (`review`).
+//! reviews of records (`review`); partner systems told of records and reviews by signed
+//! webhooks (`webhooks`, sent by `webhook_delivery`).
 
 pub mod actions;
 pub mod audit;
@@ -16,6 +17,8 @@ pub mod media;
 pub mod record;
 pub mod records;
 pub mod review;
+pub mod webhook_delivery;
+pub mod webhooks;
 
 pub use actions::CollectionAction;
 pub use definition::{Choice, Field, FieldKind, RecordForm};

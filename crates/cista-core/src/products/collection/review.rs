@@ -6,9 +6,10 @@
 //! who read records read any.
 
 use crate::platform::audit::NewAuditEntry;
-use crate::ports::StoredSubmission;
+use crate::ports::{StoredForm, StoredSubmission};
 use crate::products::collection::actions::CollectionAction;
 use crate::products::collection::audit::CollectionAuditKind;
+use crate::products::collection::webhooks::{RecordEvent, WebhookEvent};
 use crate::{Actor, Cista, Error, OrgAction, Result};
 use cista_crypto::Sealed;
 use cista_types::{OrgId, SubmissionId, Timestamp};
@@ -122,7 +123,11 @@ fn check_comment(comment: &str) -> Result<String> {
 
 impl Cista {
     /// A record of `org` (a submission of a record form); `not_found` for anything else.
-    async fn org_record(&self, org: OrgId, id: SubmissionId) -> Result<StoredSubmission> {
+    async fn org_record(
+        &self,
+        org: OrgId,
+        id: SubmissionId,
+    ) -> Result<(StoredSubmission, StoredForm)> {
         let stored = self.org_submission(org, id, "that record").await?;
         let form = self.published_form(org, stored.form).await?;
         if form.product != "collection" {
@@ -130,7 +135,7 @@ impl Cista {
                 what: "that record",
             });
         }
-        Ok(stored)
+        Ok((stored, form))
     }
 
     /// Puts record `id` of `org` in `state` with `comment` (which its collector reads; may
@@ -145,7 +150,7 @@ impl Cista {
     ) -> Result<Review> {
         actor.authorize_in(org, CollectionAction::Review)?;
         let comment = check_comment(comment)?;
-        let record = self.org_record(org, id).await?;
+        let (record, form) = self.org_record(org, id).await?;
         let mut raw = [0u8; 8];
         self.rng().fill(&mut raw);
         let review_id = i64::from_be_bytes(raw);
@@ -168,6 +173,16 @@ impl Cista {
         };
         let mut tx = self.store().begin().await?;
         tx.collection().insert_review(&stored).await?;
+        let event = RecordEvent {
+            event: WebhookEvent::RecordReviewed,
+            org,
+            form_key: &form.key,
+            form_version: form.version,
+            record: record.id,
+            state: state.as_str(),
+            at: now,
+        };
+        self.queue_record_event(&mut tx, &event).await?;
         tx.commit(NewAuditEntry::new(
             now,
             actor,

@@ -250,9 +250,7 @@ pub async fn issue(
     let issued = match state.cista.issue_device(&actor, org.id, &request).await {
         Ok(issued) => issued,
         Err(Error::InvalidInput { reason, .. }) => {
-            let mut chars = reason.chars();
-            let first = chars.next().map(|c| c.to_uppercase().to_string());
-            return refuse(format!("{}{}.", first.unwrap_or_default(), chars.as_str())).await;
+            return refuse(super::webhooks::sentence(&reason)).await;
         }
         Err(e) => return Err(e.into()),
     };

@@ -20,6 +20,7 @@ pub mod templates;
 pub mod trust;
 pub mod units;
 pub mod vote;
+pub mod webhooks;
 
 use crate::AppState;
 use axum::Router;
@@ -109,9 +110,13 @@ pub fn routes(state: &AppState) -> Router<AppState> {
         .merge(assessments::routes())
         .merge(collect::routes())
         .merge(devices::routes())
-        .merge(records::routes());
+        .merge(records::routes())
+        .merge(webhooks::routes());
     if state.demo.as_ref().is_some_and(|d| d.outbox_dir.is_some()) {
         router = router.route("/demo/outbox", get(demo::outbox));
+    }
+    if state.demo.as_ref().is_some_and(|d| d.webhooks.is_some()) {
+        router = router.route("/demo/webhooks", get(crate::demo_receiver::page));
     }
     router
 }

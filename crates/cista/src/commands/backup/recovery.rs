@@ -78,6 +78,7 @@ async fn restore_into(
     let mut scratch = Runtime {
         config: rt.config.clone(),
         paths: rt.paths.clone(),
+        demo: false,
     };
     scratch.config.database.url = Some(Secret::new(format!("sqlite://{}", work.display())));
     scratch.paths.database_url = Secret::new(format!("sqlite://{}", work.display()));
