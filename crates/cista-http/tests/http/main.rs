@@ -27,6 +27,7 @@ mod server;
 mod staff_voting;
 mod trust;
 mod vote;
+mod webhooks_pages;
 mod words;
 
 pub use cista_testkit::app::{Options, TestServer, on_postgres, state_for};
