@@ -9,6 +9,7 @@ use crate::runtime::{Failure, Runtime};
 use cista_core::platform::access::invitations::Invitee;
 use cista_core::platform::blobs::{BlobRules, InMemory};
 use cista_core::platform::intake::FormProduct;
+use cista_core::products::collection::definition::STREAM_SURVEY;
 use cista_core::products::collection::devices::MAX_PAIRING_MINUTES;
 use cista_core::products::collection::media;
 use cista_core::products::collection::webhooks::WebhookEvent;
@@ -26,26 +27,6 @@ const COLLECTORS: [(&str, &str, &str); 2] = [
     ("Sam", "Rivera", "sam@river-watch.example"),
     ("Lee", "Park", "lee@river-watch.example"),
 ];
-
-/// The Stream survey, in the record form file format (`docs/collection.md`).
-pub const STREAM_SURVEY: &str = r#"{
-  "title": "Stream survey",
-  "description": "One record per visit to a sampling site. Stand where you took the water sample.",
-  "fields": [
-    { "id": "site", "label": "Site name", "kind": "text", "required": true, "max_length": 80,
-      "hint": "As on the site's marker post, such as Sellwood Bridge east bank." },
-    { "id": "clarity", "label": "Water clarity", "kind": "select_one", "required": true,
-      "choices": [ { "id": "clear", "label": "Clear" }, { "id": "cloudy", "label": "Slightly cloudy" },
-                   { "id": "murky", "label": "Murky" } ] },
-    { "id": "temperature_c", "label": "Water temperature (°C)", "kind": "number",
-      "min": -2, "max": 40 },
-    { "id": "where", "label": "Where you stand", "kind": "geopoint", "required": true },
-    { "id": "photos", "label": "Photos of the water", "kind": "photos", "max": 3,
-      "downscale_to": 1600 },
-    { "id": "notes", "label": "Notes", "kind": "text", "max_length": 1000 },
-    { "id": "thanks", "label": "Thank you: the record is saved on your phone first and sent when there is a signal.", "kind": "note" }
-  ]
-}"#;
 
 /// Points along the river (latitude, longitude), north to south, that the seeded records
 /// sit near.

@@ -25,6 +25,27 @@ pub const DEFAULT_PHOTO_BYTES: u64 = 10 * 1024 * 1024;
 /// Texts of the form (title, labels, hints, choices): at most this many characters.
 pub const MAX_LABEL: usize = 2000;
 
+/// The demo's Stream survey (River Watch) in the record form file format (`docs/collection.md`);
+/// also what the admin editor offers to start a new record form from.
+pub const STREAM_SURVEY: &str = r#"{
+  "title": "Stream survey",
+  "description": "One record per visit to a sampling site. Stand where you took the water sample.",
+  "fields": [
+    { "id": "site", "label": "Site name", "kind": "text", "required": true, "max_length": 80,
+      "hint": "As on the site's marker post, such as Sellwood Bridge east bank." },
+    { "id": "clarity", "label": "Water clarity", "kind": "select_one", "required": true,
+      "choices": [ { "id": "clear", "label": "Clear" }, { "id": "cloudy", "label": "Slightly cloudy" },
+                   { "id": "murky", "label": "Murky" } ] },
+    { "id": "temperature_c", "label": "Water temperature (°C)", "kind": "number",
+      "min": -2, "max": 40 },
+    { "id": "where", "label": "Where you stand", "kind": "geopoint", "required": true },
+    { "id": "photos", "label": "Photos of the water", "kind": "photos", "max": 3,
+      "downscale_to": 1600 },
+    { "id": "notes", "label": "Notes", "kind": "text", "max_length": 1000 },
+    { "id": "thanks", "label": "Thank you: the record is saved on your phone first and sent when there is a signal.", "kind": "note" }
+  ]
+}"#;
+
 /// A record form as published.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -114,6 +135,45 @@ pub struct Choice {
 }
 
 impl FieldKind {
+    /// What the field takes, in words for staff: `A number from -2 to 40`, `Photos: at most 3,
+    /// each at most 10 MiB, downscaled to 1600 px`.
+    pub fn describe(&self) -> String {
+        let mib = |bytes: u64| bytes.div_ceil(1024 * 1024);
+        match self {
+            FieldKind::Text { max_length } => format!("Text, at most {max_length} characters"),
+            FieldKind::Number { min, max, whole } => format!(
+                "A {}number from {min} to {max}",
+                if *whole { "whole " } else { "" }
+            ),
+            FieldKind::Date {} => "A date".to_owned(),
+            FieldKind::SelectOne { choices } => format!("One of {} choices", choices.len()),
+            FieldKind::SelectMany {
+                choices,
+                max_selected,
+            } => match max_selected {
+                Some(n) => format!("Up to {n} of {} choices", choices.len()),
+                None => format!("Any of {} choices", choices.len()),
+            },
+            FieldKind::Geopoint {} => {
+                "A point from the phone's location, with its accuracy".to_owned()
+            }
+            FieldKind::Photos {
+                max,
+                max_bytes,
+                downscale_to,
+            } => {
+                let each = format!("each at most {} MiB", mib(*max_bytes));
+                match downscale_to {
+                    Some(px) => {
+                        format!("Photos: at most {max}, {each}, downscaled on the phone to {px} px")
+                    }
+                    None => format!("Photos: at most {max}, {each}"),
+                }
+            }
+            FieldKind::Note {} => "A note: text shown, no answer".to_owned(),
+        }
+    }
+
     /// Whether the field takes an answer (every kind but a note).
     pub fn takes_answer(&self) -> bool {
         !matches!(self, FieldKind::Note {})

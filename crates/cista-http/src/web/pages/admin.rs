@@ -42,6 +42,7 @@ struct OrgPage {
     /// The viewer reads collected records (owners, administrators, reviewers).
     can_view_records: bool,
     can_manage_webhooks: bool,
+    can_manage_forms: bool,
     /// The viewer fills records here: a link to their phones (Cista Collect's sign-in).
     own_phones: Option<String>,
     /// The organization's assessments (key, title), for staff who may see their results.
@@ -268,6 +269,7 @@ async fn org_page(
         can_manage_assessments: actor.may_in(org.id, AssessmentAction::Manage),
         can_view_records: actor.may_in(org.id, OrgAction::ViewSubmissions),
         can_manage_webhooks: actor.may_in(org.id, CollectionAction::ManageWebhooks),
+        can_manage_forms: actor.may_in(org.id, OrgAction::ManageForms),
         own_phones: actor
             .person()
             .filter(|p| p.roles.get(&org.id) == Some(&Role::Collector))

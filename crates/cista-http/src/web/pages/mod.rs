@@ -14,6 +14,7 @@ pub mod collect;
 pub mod demo;
 pub mod devices;
 pub mod landing;
+pub mod record_forms;
 pub mod records;
 pub mod records_map;
 pub mod templates;
@@ -111,7 +112,8 @@ pub fn routes(state: &AppState) -> Router<AppState> {
         .merge(collect::routes())
         .merge(devices::routes())
         .merge(records::routes())
-        .merge(webhooks::routes());
+        .merge(webhooks::routes())
+        .merge(record_forms::routes());
     if state.demo.as_ref().is_some_and(|d| d.outbox_dir.is_some()) {
         router = router.route("/demo/outbox", get(demo::outbox));
     }
