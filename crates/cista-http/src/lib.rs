@@ -20,6 +20,7 @@ pub mod demo_site;
 pub mod embed;
 pub mod error;
 mod fields;
+pub mod map_tiles;
 pub mod middleware;
 pub mod ops;
 pub mod redirect;
@@ -33,6 +34,7 @@ use cista_core::Cista;
 use std::sync::Arc;
 use std::time::Duration;
 
+pub use map_tiles::MapTiles;
 pub use server::{Listeners, serve};
 pub use tls::{TlsSettings, TlsStats};
 
@@ -108,6 +110,8 @@ pub struct Shared {
     pub backup: Arc<dyn BackupProbe>,
     /// Where attachments' bytes go (sealed by the core before they get there).
     pub blobs: Arc<dyn cista_core::ports::BlobStore>,
+    /// The tile server under the records map; `None` (the default): a plain grid.
+    pub map_tiles: Option<MapTiles>,
 }
 
 /// One way messages leave this instance, as the trust page shows it.

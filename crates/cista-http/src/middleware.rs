@@ -64,6 +64,11 @@ pub fn content_security_policy_app(nonce: &str) -> String {
     )
 }
 
+/// Marks a page that shows map tiles from this origin (the records map with a tile server
+/// configured): its policy allows images from that one origin besides its own.
+#[derive(Debug, Clone)]
+pub struct TileImages(pub String);
+
 /// Wraps routes in the web surface's full stack (tests use it to exercise panics and
 /// timeouts on routes of their own).
 pub fn wrap(routes: Router<AppState>, state: AppState) -> Router {
@@ -223,12 +228,25 @@ async fn security_headers(State(state): State<AppState>, mut req: Request, next:
         .get::<crate::embed::SharedResource>()
         .is_some();
     let app = response.extensions().get::<InstallableApp>().is_some();
+    let tiles = response
+        .extensions()
+        .get::<TileImages>()
+        .map(|t| t.0.clone());
     let headers = response.headers_mut();
     set(headers, "strict-transport-security", HSTS);
     let policy = if app {
         content_security_policy_app(&nonce)
     } else {
         content_security_policy_framed(&nonce, ancestors.as_deref().unwrap_or("'none'"))
+    };
+    // The origin comes from the configuration, checked to be one https origin (`MapTiles`).
+    let policy = match tiles {
+        Some(origin) => policy.replacen(
+            "img-src 'self' data:",
+            &format!("img-src 'self' data: {origin}"),
+            1,
+        ),
+        None => policy,
     };
     set(headers, "content-security-policy", &policy);
     set(headers, "x-content-type-options", "nosniff");

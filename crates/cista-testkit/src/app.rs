@@ -53,6 +53,8 @@ pub struct Options {
     pub auth_limits: cista_http::web::limits::AuthLimits,
     /// What the trust page reports of the backup.
     pub backup: Arc<dyn cista_http::BackupProbe>,
+    /// A tile server under the records map (listed on the trust page, as `serve` does).
+    pub map_tiles: Option<cista_http::MapTiles>,
 }
 
 impl Default for Options {
@@ -66,6 +68,7 @@ impl Default for Options {
                 response_floor: Duration::from_millis(50),
             },
             backup: Arc::new(cista_http::NoBackup),
+            map_tiles: None,
         }
     }
 }
@@ -101,12 +104,22 @@ pub fn state_for(
         auth_limiter: cista_http::web::limits::AuthLimiter::new(options.auth_limits.clone()),
         demo: None,
         checkpoint_interval: Duration::from_secs(60),
-        messaging: Arc::from(vec![cista_http::MessagingLine {
-            channel: "Email".to_owned(),
-            public: "test".to_owned(),
-            staff: "test".to_owned(),
-        }]),
+        messaging: Arc::from(
+            std::iter::once(cista_http::MessagingLine {
+                channel: "Email".to_owned(),
+                public: "test".to_owned(),
+                staff: "test".to_owned(),
+            })
+            .chain(
+                options
+                    .map_tiles
+                    .iter()
+                    .map(cista_http::MapTiles::third_party_line),
+            )
+            .collect::<Vec<_>>(),
+        ),
         backup: options.backup.clone(),
+        map_tiles: options.map_tiles.clone(),
         blobs: Arc::new(
             cista_backup::blobs::ObjectBlobStore::open(&cista_backup::TargetSpec::Local(
                 blobs_dir.to_owned(),

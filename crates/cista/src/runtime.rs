@@ -198,6 +198,20 @@ impl Runtime {
         }
     }
 
+    /// The tile server under the records map, if `[map] tile_url` is set and holds.
+    pub fn map_tiles(&self) -> Result<Option<cista_http::MapTiles>, Failure> {
+        let map = &self.config.map;
+        match &map.tile_url {
+            None => Ok(None),
+            Some(url) if url.trim().is_empty() => Ok(None),
+            Some(url) => {
+                cista_http::MapTiles::parse(url, map.tile_attribution.as_deref().unwrap_or(""))
+                    .map(Some)
+                    .map_err(Failure)
+            }
+        }
+    }
+
     pub fn access_settings(&self) -> AccessSettings {
         let a = &self.config.access;
         let minutes = |m: u64| time::Duration::minutes(i64::try_from(m).unwrap_or(i64::MAX));

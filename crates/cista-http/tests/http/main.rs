@@ -19,6 +19,7 @@ mod headers;
 mod import;
 mod intake_api;
 mod intake_digest;
+mod map_tiles;
 mod password_change;
 mod record_forms_pages;
 mod records_pages;

@@ -272,6 +272,7 @@ pub(crate) fn loopback_state(
         checkpoint_interval: Duration::from_secs(60),
         messaging: Arc::from(Vec::<cista_http::MessagingLine>::new()),
         backup: Arc::new(cista_http::NoBackup),
+        map_tiles: None,
         blobs: Arc::new(
             cista_backup::blobs::ObjectBlobStore::open(&cista_backup::TargetSpec::Local(
                 dir.join("blobs"),

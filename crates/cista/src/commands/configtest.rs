@@ -38,6 +38,14 @@ pub async fn run(rt: &Runtime, args: &ConfigtestArgs) -> Result<ExitCode, Failur
             "server.public_url",
         );
     }
+    if rt.config.map.tile_url.is_some() {
+        check(
+            rt.map_tiles()
+                .map(|t| t.map_or_else(|| "off".to_owned(), |t| t.origin))
+                .map_err(|e| e.0),
+            "map.tile_url",
+        );
+    }
     check(
         cista_http::TlsSettings::load(&rt.paths.cert_file, &rt.paths.key_file)
             .map(|t| {

@@ -380,7 +380,7 @@ async fn run_server(
 ) -> Result<(), Failure> {
     let (email, sms) = rt.senders(demo.is_some())?;
     let demo_flag = demo.is_some();
-    let messaging = vec![
+    let mut messaging = vec![
         cista_http::MessagingLine {
             channel: "Email".to_owned(),
             public: email.describe_public(),
@@ -392,6 +392,10 @@ async fn run_server(
             staff: sms.describe(),
         },
     ];
+    let map_tiles = rt.map_tiles()?;
+    if let Some(tiles) = &map_tiles {
+        messaging.push(tiles.third_party_line());
+    }
     let bound = https
         .local_addr()
         .map_err(|e| Failure(format!("listener: {e}")))?;
@@ -423,6 +427,7 @@ async fn run_server(
         messaging: Arc::from(messaging),
         backup: backup.probe.clone(),
         blobs: blobs.clone(),
+        map_tiles,
     });
     cista_http::ops::metrics::handle();
     let checkpointer = spawn_checkpointer(cista.clone(), interval);

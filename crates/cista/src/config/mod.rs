@@ -43,6 +43,7 @@ pub struct Config {
     pub voting: VotingConfig,
     pub backup: BackupConfig,
     pub blobs: BlobsConfig,
+    pub map: MapConfig,
     pub metrics: MetricsConfig,
     pub log: LogConfig,
 }
@@ -117,6 +118,10 @@ impl Config {
             },
             blobs: BlobsConfig {
                 target: Some(String::new()),
+            },
+            map: MapConfig {
+                tile_url: Some(String::new()),
+                tile_attribution: Some(String::new()),
             },
             metrics: MetricsConfig {
                 token: Some(Secret::from(REDACTED)),

@@ -15,6 +15,19 @@ pub struct BlobsConfig {
     pub target: Option<String>,
 }
 
+/// Map tiles under the records map (field data collection). Off by default: the map draws the
+/// records' points on a plain latitude/longitude grid and nothing goes to a map provider.
+#[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields, default)]
+pub struct MapConfig {
+    /// An XYZ tile URL template, `https://tile.example.org/{z}/{x}/{y}.png` (`{s}` for
+    /// subdomains is not taken: name one host). When set, staff's browsers load tiles from that
+    /// host, which learns the area they look at and their IP address; the trust page lists it.
+    pub tile_url: Option<String>,
+    /// What the provider's terms ask the map to show, such as `© OpenStreetMap contributors`.
+    pub tile_attribution: Option<String>,
+}
+
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
 #[serde(deny_unknown_fields, default)]
 pub struct ServerConfig {

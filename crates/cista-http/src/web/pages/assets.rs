@@ -17,6 +17,12 @@ const SCRIPT: &str = include_str!("../../../static/forms.js");
 /// The widget page's script (sizing and messages to the firm's page; see its header).
 const EMBED_SCRIPT: &str = include_str!("../../../static/embed.js");
 
+/// The records map's script over a configured tile server, and the vendored Leaflet 1.9.4
+/// (BSD-2-Clause, `static/vendor/leaflet/LICENSE`) it draws with.
+const RECORDS_MAP_SCRIPT: &str = include_str!("../../../static/records_map.js");
+const LEAFLET_SCRIPT: &str = include_str!("../../../static/vendor/leaflet/leaflet.js");
+const LEAFLET_STYLESHEET: &str = include_str!("../../../static/vendor/leaflet/leaflet.css");
+
 fn cached(content_type: &'static str, body: &'static str) -> impl IntoResponse {
     (
         [
@@ -44,4 +50,16 @@ pub async fn script() -> impl IntoResponse {
 
 pub async fn embed_script() -> impl IntoResponse {
     cached("text/javascript; charset=utf-8", EMBED_SCRIPT)
+}
+
+pub async fn records_map_script() -> impl IntoResponse {
+    cached("text/javascript; charset=utf-8", RECORDS_MAP_SCRIPT)
+}
+
+pub async fn leaflet_script() -> impl IntoResponse {
+    cached("text/javascript; charset=utf-8", LEAFLET_SCRIPT)
+}
+
+pub async fn leaflet_stylesheet() -> impl IntoResponse {
+    cached("text/css; charset=utf-8", LEAFLET_STYLESHEET)
 }

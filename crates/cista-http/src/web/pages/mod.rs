@@ -75,6 +75,15 @@ pub fn routes(state: &AppState) -> Router<AppState> {
         .route("/static/favicon.svg", get(assets::favicon))
         .route("/static/forms.js", get(assets::script))
         .route("/static/embed.js", get(assets::embed_script))
+        .route("/static/records_map.js", get(assets::records_map_script))
+        .route(
+            "/static/vendor/leaflet/leaflet.js",
+            get(assets::leaflet_script),
+        )
+        .route(
+            "/static/vendor/leaflet/leaflet.css",
+            get(assets::leaflet_stylesheet),
+        )
         .route("/sign-out", post(auth::sign_out))
         .route("/sign-out/everywhere", post(auth::sign_out_everywhere))
         .route("/me", get(account::me))

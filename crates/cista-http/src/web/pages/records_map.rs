@@ -1,5 +1,7 @@
-//! The map of records (issue 13, item 6) and their exports. No tile server is configured, so
-//! the points are drawn on a plain coordinate grid: an SVG the server draws (no script, no
+//! The map of records (issue 13, item 6) and their exports. With a tile server configured
+//! (`crate::map_tiles`), the page also shows the points over its tiles with the vendored
+//! Leaflet. Without one (the default), or without script, the points are drawn on a plain
+//! coordinate grid: an SVG the server draws (no script, no
 //! request to anyone else), longitude across and latitude up, scaled so a kilometre is as long
 //! either way at the records' latitude; each point links to its record, coloured by its review
 //! state and named for screen readers. The same filters as the list apply; **CSV** and
@@ -52,6 +54,37 @@ struct MapPage {
     without_point: usize,
     width: String,
     height: String,
+    /// The tile map, when a tile server is configured.
+    tiles: Option<TileView>,
+}
+
+/// What the tile map's script reads from its element: the provider's template and
+/// attribution and the points as JSON (`[{lat, lon, href, label, state}]`).
+struct TileView {
+    template: String,
+    attribution: String,
+    points: String,
+}
+
+fn tile_view(tiles: &crate::MapTiles, slug: &str, rows: &[RecordRow]) -> TileView {
+    let points: Vec<serde_json::Value> = rows
+        .iter()
+        .filter_map(|r| {
+            let (lat, lon, _) = r.point?;
+            Some(serde_json::json!({
+                "lat": lat,
+                "lon": lon,
+                "href": format!("/admin/{slug}/records/{}", r.submission.as_i64()),
+                "label": format!("{}: {}", r.form_title, r.state.label()),
+                "state": r.state.as_str(),
+            }))
+        })
+        .collect();
+    TileView {
+        template: tiles.template.clone(),
+        attribution: tiles.attribution.clone(),
+        points: serde_json::Value::Array(points).to_string(),
+    }
 }
 
 /// A round step for grid lines over `span` degrees: about five lines.
@@ -155,7 +188,11 @@ pub async fn map(
     let rows = state.cista.records(&actor, org.id, &filter).await?;
     let (dots, columns, grid_rows) = drawing(&org.slug.to_string(), &rows);
     let without_point = rows.iter().filter(|r| r.point.is_none()).count();
-    render(
+    let tiles = state
+        .map_tiles
+        .as_ref()
+        .map(|t| tile_view(t, &org.slug.to_string(), &rows));
+    let mut response = render(
         StatusCode::OK,
         MapPage {
             chrome: Chrome::new(&ctx, &state),
@@ -168,8 +205,15 @@ pub async fn map(
             without_point,
             width: format!("{WIDTH}"),
             height: format!("{HEIGHT}"),
+            tiles,
         },
-    )
+    )?;
+    if let Some(t) = &state.map_tiles {
+        response
+            .extensions_mut()
+            .insert(crate::middleware::TileImages(t.origin.clone()));
+    }
+    Ok(response)
 }
 
 async fn export(
