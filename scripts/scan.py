@@ -146,6 +146,18 @@ def excluded(path: str) -> bool:
     return any(re.search(p, path) for p in EXCLUDED)
 
 
+def scratch(prefix: str, keep: str | None) -> tuple[str, "tempfile.TemporaryDirectory | None"]:
+    """The directory for the demo's data, the reports and the logs: `keep` (made if need be,
+    left behind), or a temporary one removed with its holder. From here on a CI timeout's
+    SIGTERM unwinds like Ctrl-C, so the server and the tools are stopped."""
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
+    if keep:
+        os.makedirs(keep, exist_ok=True)
+        return os.path.abspath(keep), None
+    holder = tempfile.TemporaryDirectory(prefix=prefix)
+    return holder.name, holder
+
+
 # --- the demo server --------------------------------------------------------------------------
 
 
@@ -158,6 +170,8 @@ class Demo:
         self.origin = f"https://localhost:{self.port}"
         self.log_path = os.path.join(tmp, "server.log")
         self.links: dict[str, str] = {}
+        # Every line the demo printed before serving (api-fuzz.py reads the phone links).
+        self.lines: list[str] = []
         env = {k: v for k, v in os.environ.items() if not k.startswith("CISTA_")}
         # Scanners send hundreds of sign-in-family forms a minute from one address: without
         # this they would test the rate limiter (429) instead of the forms. The response
@@ -189,6 +203,7 @@ class Demo:
             if line is None:
                 self.stop()
                 raise RuntimeError("the demo did not start (see its log: " + self.log_path + ")")
+            self.lines.append(line)
             # "  Name, role (email): https://…/i/…"
             m = re.search(r"\(([^()\s]+@[^()\s]+)\):\s*(https://\S+/i/\S+)", line)
             if m:
@@ -862,15 +877,7 @@ def main() -> int:
     tools = [args.only] if args.only else ["wapiti", "sqlmap"]
     started = time.monotonic()
     runs: list[Run] = []
-    tmp_holder = None
-    if args.keep:
-        os.makedirs(args.keep, exist_ok=True)
-        tmp = os.path.abspath(args.keep)
-    else:
-        tmp_holder = tempfile.TemporaryDirectory(prefix="cista-scan-")
-        tmp = tmp_holder.name
-    # A CI timeout's SIGTERM unwinds like Ctrl-C: the server and the scanner are stopped.
-    signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
+    tmp, tmp_holder = scratch("cista-scan-", args.keep)
     demo = Demo(binary, tmp)
     try:
         log(f"demo on {demo.origin} after {time.monotonic() - started:.0f} s (data in {demo.data})")

@@ -142,6 +142,12 @@ pub enum BenchCommand {
     /// durable commit rate of the same database; then the advisor's report's pages per second
     /// and the loader's gzipped size.
     Assessment(AssessmentBenchArgs),
+    /// Send records through the real JSON API as collectors' phones do (device tokens paired
+    /// over the API, a UUID idempotency key each), without and then with a 2 MB photo each,
+    /// and print records/s, MB/s, p50/p99 and successes next to the raw durable commit rate
+    /// of the same database; then the process's peak resident memory while 20 photos of 20 MB
+    /// are uploaded at once.
+    Collection(CollectionBenchArgs),
     /// The crash harness: casts votes at a steady rate through a real `cista serve` process
     /// that backs up continuously, kills it with SIGKILL at random moments, restores from
     /// the backup target into fresh directories and reports the worst lost acknowledged
@@ -181,6 +187,29 @@ pub struct AssessmentBenchArgs {
     /// Advisor's reports drawn, one after the other, for the pages-per-second figure.
     #[arg(long, default_value_t = 20)]
     pub reports: usize,
+    /// A PostgreSQL server to measure instead of SQLite (a scratch schema is created and
+    /// dropped), e.g. postgres://postgres@127.0.0.1:5432/test.
+    #[arg(long, value_name = "URL")]
+    pub database_url: Option<cista_types::Secret>,
+}
+
+#[derive(Debug, Args)]
+pub struct CollectionBenchArgs {
+    /// Records sent in each of the two runs (without a photo, then each with a 2 MB photo).
+    #[arg(long, default_value_t = 500)]
+    pub records: usize,
+    /// Phones sending at the same time (each a collector with a device token of its own).
+    #[arg(long, default_value_t = 16)]
+    pub concurrency: usize,
+    /// Photos uploaded at once for the peak-memory figure.
+    #[arg(long, default_value_t = 20)]
+    pub large_photos: usize,
+    /// The size of each of those photos in MB (10^6 bytes), 1 to 20 (the API takes 20 MiB).
+    #[arg(long, default_value_t = 20)]
+    pub large_photo_mb: usize,
+    /// Single-row commits for the raw commit rate.
+    #[arg(long, default_value_t = 500)]
+    pub commits: u32,
     /// A PostgreSQL server to measure instead of SQLite (a scratch schema is created and
     /// dropped), e.g. postgres://postgres@127.0.0.1:5432/test.
     #[arg(long, value_name = "URL")]

@@ -57,6 +57,11 @@ async fn run(cli: Cli) -> Result<ExitCode, Failure> {
             commands::bench_assessment::run(args).await?;
             return Ok(ExitCode::SUCCESS);
         }
+        Command::Bench(BenchCommand::Collection(args)) => {
+            logging::init(&config::LogConfig::default(), "warn");
+            commands::bench_collection::run(args).await?;
+            return Ok(ExitCode::SUCCESS);
+        }
         Command::Bench(BenchCommand::Crash(args)) => {
             logging::init(&config::LogConfig::default(), "warn");
             return commands::crash::run(args).await;

@@ -62,6 +62,39 @@ pub(crate) fn ms(d: Duration) -> String {
     format!("{:.2} ms", d.as_secs_f64() * 1000.0)
 }
 
+/// A listener on a free loopback port, its address, and the origin clients reach it at
+/// (`https://localhost:PORT`: the certificate of [`loopback_state`] names `localhost`).
+pub(crate) fn loopback_listener()
+-> Result<(std::net::TcpListener, std::net::SocketAddr, String), Failure> {
+    let listener = std::net::TcpListener::bind("127.0.0.1:0")
+        .map_err(|e| Failure(format!("cannot listen on loopback: {e}")))?;
+    let addr = listener.local_addr().map_err(|e| Failure(e.to_string()))?;
+    let origin = format!("https://localhost:{}", addr.port());
+    Ok((listener, addr, origin))
+}
+
+/// `count` durable single-row commits on `store`, one writer, each one's time, sorted: the
+/// raw commit rate every benchmark prints beside its own figures.
+pub(crate) async fn raw_commits(store: &SeaStore, count: u32) -> Result<Vec<Duration>, Failure> {
+    let mut commits = store
+        .measure_commits(count)
+        .await
+        .map_err(fail("raw commits"))?;
+    commits.sort();
+    Ok(commits)
+}
+
+/// The report's line for the raw commit rate (`commits` sorted).
+pub(crate) fn commits_line(commits: &[Duration]) -> String {
+    let total: Duration = commits.iter().sum();
+    let rate = commits.len() as f64 / total.as_secs_f64().max(f64::EPSILON);
+    format!(
+        "  raw commits    {rate:.1} durable single-row commits/s, one writer (p50 {}, p99 {}) on the same database",
+        ms(percentile(commits, 50.0)),
+        ms(percentile(commits, 99.0))
+    )
+}
+
 fn csrf_in(html: &str) -> Option<String> {
     let marker = r#"name="csrf" value=""#;
     let start = html.find(marker)? + marker.len();
@@ -125,10 +158,7 @@ async fn bench(
     target: &Target,
     label: &str,
 ) -> Result<(), Failure> {
-    let listener = std::net::TcpListener::bind("127.0.0.1:0")
-        .map_err(|e| Failure(format!("cannot listen on loopback: {e}")))?;
-    let addr = listener.local_addr().map_err(|e| Failure(e.to_string()))?;
-    let origin = format!("https://localhost:{}", addr.port());
+    let (listener, addr, origin) = loopback_listener()?;
     let (cista, store) = open_instance(target, dir, &origin, voters).await?;
     println!("Setting up {voters} units with one owner each ({label})…");
     let BenchAssociation {
@@ -157,11 +187,7 @@ async fn bench(
 
     let stored = store.voting().participation(ballot).await?.len() as u64;
     // The same database's raw durable single-row commit rate, in the same run.
-    let mut commits = store
-        .measure_commits(args.commits)
-        .await
-        .map_err(fail("raw commits"))?;
-    commits.sort();
+    let commits = raw_commits(&store, args.commits).await?;
     print_report(
         label,
         voters,
@@ -350,9 +376,7 @@ fn print_report(
     commits: &[Duration],
     stored: u64,
 ) {
-    let commit_total: Duration = commits.iter().sum();
     let rate = voters as f64 / wall.as_secs_f64();
-    let commit_rate = commits.len() as f64 / commit_total.as_secs_f64().max(f64::EPSILON);
     println!();
     println!("Cista voting benchmark — {label}");
     println!("  ballots cast   {voters} over HTTPS with real sessions, {concurrency} at a time");
@@ -366,11 +390,7 @@ fn print_report(
         ms(percentile(latencies, 99.0)),
         ms(latencies.last().copied().unwrap_or_default())
     );
-    println!(
-        "  raw commits    {commit_rate:.1} durable single-row commits/s, one writer (p50 {}, p99 {}) on the same database",
-        ms(percentile(commits, 50.0)),
-        ms(percentile(commits, 99.0))
-    );
+    println!("{}", commits_line(commits));
     println!("  check          {stored} participation rows for {voters} units");
 }
 

@@ -7,7 +7,8 @@
 //! the loader a firm's page downloads.
 
 use super::bench::{
-    Scratch, fail, loopback_state, ms, open_instance, percentile, scratch_database, spawn_server,
+    Scratch, commits_line, fail, loopback_listener, loopback_state, ms, open_instance, percentile,
+    raw_commits, scratch_database, spawn_server,
 };
 use crate::cli::AssessmentBenchArgs;
 use crate::runtime::Failure;
@@ -41,10 +42,7 @@ async fn bench(
 ) -> Result<(), Failure> {
     let submissions = args.submissions.max(1);
     let concurrency = args.concurrency.max(1);
-    let listener = std::net::TcpListener::bind("127.0.0.1:0")
-        .map_err(|e| Failure(format!("cannot listen on loopback: {e}")))?;
-    let addr = listener.local_addr().map_err(|e| Failure(e.to_string()))?;
-    let origin = format!("https://localhost:{}", addr.port());
+    let (listener, addr, origin) = loopback_listener()?;
     let (cista, store) = open_instance(target, &scratch.dir, &origin, 64).await?;
     let (org, form) = firm(&cista).await?;
 
@@ -83,15 +81,9 @@ async fn bench(
         .await
         .map_err(fail("counting the results"))?
         .len();
-    let mut commits = store
-        .measure_commits(args.commits)
-        .await
-        .map_err(fail("raw commits"))?;
-    commits.sort();
+    let commits = raw_commits(&store, args.commits).await?;
     let reports = reports(&cista, org, &ids, args.reports).await?;
 
-    let commit_total: Duration = commits.iter().sum();
-    let commit_rate = commits.len() as f64 / commit_total.as_secs_f64().max(f64::EPSILON);
     let rate = submissions as f64 / wall.as_secs_f64();
     let loader = cista_http::embed::loader::LOADER;
     println!();
@@ -114,11 +106,7 @@ async fn bench(
         ms(percentile(&loads, 50.0)),
         ms(percentile(&loads, 99.0))
     );
-    println!(
-        "  raw commits    {commit_rate:.1} durable single-row commits/s, one writer (p50 {}, p99 {}) on the same database",
-        ms(percentile(&commits, 50.0)),
-        ms(percentile(&commits, 99.0))
-    );
+    println!("{}", commits_line(&commits));
     println!(
         "  reports        {} reports, {} pages in {:.2} s: {:.1} pages/s (vault read, audit entry and PDF each, one at a time)",
         reports.count,

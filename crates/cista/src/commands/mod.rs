@@ -6,6 +6,7 @@ pub mod audit;
 pub mod backup;
 pub mod bench;
 pub mod bench_assessment;
+pub mod bench_collection;
 pub mod blobs;
 pub mod configtest;
 pub mod crash;

@@ -23,6 +23,7 @@ fn every_command_has_help_with_the_global_options() {
         vec!["blobs"],
         vec!["blobs", "sweep"],
         vec!["bench", "voting"],
+        vec!["bench", "collection"],
         vec!["assessment", "import"],
         vec!["assessment", "export"],
         vec!["record-form", "import"],
@@ -225,6 +226,48 @@ fn the_assessment_bench_submits_through_the_embed_api_and_counts_the_results() {
     );
     assert!(ran.contains("2 reports, "), "{ran}");
     assert!(ran.contains("bytes gzipped (limit 2,048)"), "{ran}");
+}
+
+/// The collection bench pairs phones over the API, sends records with and without a photo,
+/// uploads photos at once for the memory figure, and every request succeeds and is stored.
+#[test]
+fn the_collection_bench_sends_every_record_and_photo_through_the_api() {
+    let tmp = tempfile::tempdir().unwrap();
+    let mut bench = cista(&tmp.path().join("data"));
+    bench.args([
+        "bench",
+        "collection",
+        "--records",
+        "12",
+        "--concurrency",
+        "4",
+        "--large-photos",
+        "3",
+        "--large-photo-mb",
+        "1",
+        "--commits",
+        "20",
+    ]);
+    let ran = ok(bench).stdout;
+    for line in [
+        "no photo",
+        "2 MB photo",
+        "large photos",
+        "raw commits",
+        "goal",
+    ] {
+        assert!(ran.contains(line), "{line}: {ran}");
+    }
+    assert!(ran.contains("records/s"), "{ran}");
+    assert!(ran.contains(" MB/s"), "{ran}");
+    assert_eq!(ran.matches("success 12/12 (100.0 %)").count(), 2, "{ran}");
+    assert!(ran.contains("success 3/3 (100.0 %)"), "{ran}");
+    assert!(ran.contains("peak RSS"), "{ran}");
+    assert!(
+        ran.contains("27 records and 15 photos stored for 27 records and 15 photos answered 201"),
+        "{ran}"
+    );
+    assert!(!ran.contains("refused"), "{ran}");
 }
 
 /// A command run where the environment names no user (a service unit, a container) still

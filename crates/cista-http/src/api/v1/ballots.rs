@@ -80,6 +80,8 @@ pub async fn list(
     responses(
         (status = 200, description = "The certified results",
          content_type = "application/json", body = Object),
+        (status = 400, description = "`bad_request`: the id is not a number",
+         body = crate::error::JsonError),
         (status = 401, description = "`token_invalid`", body = crate::error::JsonError),
         (status = 403, description = "`results_sealed`: the ballot is not closed",
          body = crate::error::JsonError),
