@@ -110,12 +110,25 @@ async fn an_owner_checks_publishes_and_versions_a_record_form() {
         listed.contains("Version 1 of Stream survey is published"),
         "{listed}"
     );
+    versions_and_refusals(&server, &owner, org, token).await;
+}
+
+/// The name taken, version 2 by editing, the same form again, and a reviewer refused.
+async fn versions_and_refusals(
+    server: &TestServer,
+    owner: &reqwest::Client,
+    org: cista_types::OrgId,
+    token: String,
+) {
+    let cista = &server.state.cista;
+    let example = cista_core::products::collection::definition::STREAM_SURVEY;
+    let new = "/admin/river-watch/record-forms/new";
     // The same body again is a repeat (its first outcome, not a second run); another body
     // naming the same key finds the name taken.
     let respaced = format!("{example}\n");
     let r = post(
-        &owner,
-        &server,
+        owner,
+        server,
         new,
         &token,
         &[
@@ -130,9 +143,8 @@ async fn an_owner_checks_publishes_and_versions_a_record_form() {
         StatusCode::UNPROCESSABLE_ENTITY,
         "the name is taken"
     );
-
     let edit = "/admin/river-watch/record-forms/stream/edit";
-    let (_, current) = page(&owner, &server, edit).await;
+    let (_, current) = page(owner, server, edit).await;
     let token = csrf_in(&current);
     assert!(
         current.contains("&#34;downscale_to&#34;: 1600"),
@@ -140,25 +152,25 @@ async fn an_owner_checks_publishes_and_versions_a_record_form() {
     );
     let changed = example.replace("Water clarity", "Clarity of the water");
     let r = post(
-        &owner,
-        &server,
+        owner,
+        server,
         edit,
         &token,
         &[("definition", &changed), ("action", "publish")],
     )
     .await;
-    let (_, _, listed) = follow(&owner, &server, r).await;
+    let (_, _, listed) = follow(owner, server, r).await;
     assert!(listed.contains("Version 2 of Stream survey"), "{listed}");
     let respaced = format!("{changed}\n");
     let r = post(
-        &owner,
-        &server,
+        owner,
+        server,
         edit,
         &token,
         &[("definition", &respaced), ("action", "publish")],
     )
     .await;
-    let (_, _, listed) = follow(&owner, &server, r).await;
+    let (_, _, listed) = follow(owner, server, r).await;
     assert!(
         listed.contains("Version 2 of Stream survey"),
         "the same form again: {listed}"
@@ -171,10 +183,10 @@ async fn an_owner_checks_publishes_and_versions_a_record_form() {
     assert_eq!(forms[0].form.version, 2);
     assert_eq!(forms[0].definition.fields[1].label, "Clarity of the water");
 
-    let reviewer = sign_in(&server, "rex@river.example").await;
+    let reviewer = sign_in(server, "rex@river.example").await;
     for path in ["/admin/river-watch/record-forms", edit, new] {
         assert_eq!(
-            page(&reviewer, &server, path).await.0,
+            page(&reviewer, server, path).await.0,
             StatusCode::FORBIDDEN,
             "{path}"
         );

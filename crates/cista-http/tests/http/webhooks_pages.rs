@@ -81,6 +81,17 @@ async fn an_owner_adds_an_endpoint_sees_its_log_and_removes_it() {
     assert!(again.contains("https://hooks.example.org/in"));
     assert!(again.contains("record.created"));
 
+    log_resend_refuse_and_remove(&server, &owner, org, hooks).await;
+}
+
+/// A record's message in the log, Send again, a reviewer refused, Remove.
+async fn log_resend_refuse_and_remove(
+    server: &TestServer,
+    owner: &reqwest::Client,
+    org: cista_types::OrgId,
+    hooks: &str,
+) {
+    let cista = &server.state.cista;
     // A record queues a message, listed with Send again.
     let operator = Actor::operator("test");
     let form = cista
@@ -103,7 +114,7 @@ async fn an_owner_adds_an_endpoint_sees_its_log_and_removes_it() {
         )
         .await
         .unwrap();
-    let (_, log) = page(&owner, &server, hooks).await;
+    let (_, log) = page(owner, server, hooks).await;
     assert!(
         log.contains(&format!(
             "record.created · record {}",
@@ -118,36 +129,36 @@ async fn an_owner_adds_an_endpoint_sees_its_log_and_removes_it() {
         "\"",
     );
     let r = post(
-        &owner,
-        &server,
+        owner,
+        server,
         &format!("/admin/river-watch/webhooks/messages/{resend}"),
         &csrf_in(&log),
         &[],
     )
     .await;
-    let (_, status, after) = follow(&owner, &server, r).await;
+    let (_, status, after) = follow(owner, server, r).await;
     assert_eq!(status, StatusCode::OK);
     assert!(after.contains("queued to be sent again"), "{after}");
 
     // A reviewer manages none of it.
-    let reviewer = sign_in(&server, "rex@river.example").await;
+    let reviewer = sign_in(server, "rex@river.example").await;
     assert_eq!(
-        page(&reviewer, &server, hooks).await.0,
+        page(&reviewer, server, hooks).await.0,
         StatusCode::FORBIDDEN
     );
-    let (_, rex_home) = page(&reviewer, &server, "/admin/river-watch").await;
+    let (_, rex_home) = page(&reviewer, server, "/admin/river-watch").await;
     assert!(!rex_home.contains(hooks));
 
     let remove = between(&after, r#"action="/admin/river-watch/webhooks/wh-"#, "\"");
     let r = post(
-        &owner,
-        &server,
+        owner,
+        server,
         &format!("/admin/river-watch/webhooks/wh-{remove}"),
         &csrf_in(&after),
         &[],
     )
     .await;
-    let (_, _, removed) = follow(&owner, &server, r).await;
+    let (_, _, removed) = follow(owner, server, r).await;
     assert!(removed.contains("The endpoint is removed"), "{removed}");
     assert!(removed.contains("removed "), "{removed}");
     assert!(!removed.contains("Send again"), "{removed}");
