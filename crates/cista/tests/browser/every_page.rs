@@ -1,5 +1,5 @@
-//! Every kind of page, on a phone: each of the app's routes a visitor, an owner and a manager
-//! reach in the demo is opened at 320 and 390 px and must fit without sideways scrolling,
+//! Every kind of page, on a phone: each of the app's routes a visitor, an owner, a manager, an
+//! advisor and a field project's coordinator reach in the demo is opened at 320 and 390 px and must fit without sideways scrolling,
 //! pass axe-core with no serious or critical violation, show no help paragraph twice and no
 //! `unit(s)`-style plural. axe-core (vendored, see `vendor/README.md`) is injected through
 //! WebDriver's execute-script, so the pages keep their strict CSP.
@@ -229,6 +229,45 @@ async fn advisor_pages(b: &Browser, failures: &mut Vec<String>) {
     }
 }
 
+/// River Watch's coordinator: the records, one record, the map, the record forms and their
+/// editor, the webhooks and their log, and a collector's phones.
+async fn coordinator_pages(b: &Browser, failures: &mut Vec<String>) {
+    b.sign_out().await;
+    b.first_sign_in("coordinator@river-watch.example", true)
+        .await;
+    for path in [
+        "/admin/river-watch",
+        "/admin/river-watch/records",
+        "/admin/river-watch/records?state=approved",
+        "/admin/river-watch/records/map",
+        "/admin/river-watch/record-forms",
+        "/admin/river-watch/record-forms/new",
+        "/admin/river-watch/record-forms/stream-survey/edit",
+        "/admin/river-watch/webhooks",
+        "/admin/river-watch/people",
+    ] {
+        check(b, path, failures).await;
+    }
+    let records = links(
+        b,
+        "/admin/river-watch/records",
+        "main a[href^='/admin/river-watch/records/']",
+    )
+    .await;
+    let record = records
+        .iter()
+        .find(|l| {
+            l.rsplit('/')
+                .next()
+                .is_some_and(|id| id.parse::<i64>().is_ok())
+        })
+        .expect("the demo's records are listed");
+    check(b, record, failures).await;
+    let phones = links(b, "/admin/river-watch/people", "main a[href$='/devices']").await;
+    let phones = phones.first().expect("a collector's phones are linked");
+    check(b, phones, failures).await;
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn every_page_fits_a_phone_and_passes_axe() {
     let Some(b) = Browser::start().await else {
@@ -247,6 +286,7 @@ async fn every_page_fits_a_phone_and_passes_axe() {
         "/vote/test-device",
         "/vote/test-device?done=yes",
         "/demo/outbox",
+        "/demo/webhooks",
         "/i/not-a-real-link",
         "/no-such-page",
     ] {
@@ -316,6 +356,7 @@ async fn every_page_fits_a_phone_and_passes_axe() {
 
     header_fits_a_phone(&b).await;
     advisor_pages(&b, &mut failures).await;
+    coordinator_pages(&b, &mut failures).await;
 
     assert!(
         failures.is_empty(),
