@@ -15,6 +15,7 @@ mod assessments;
 mod audit;
 mod blobs;
 mod devices;
+mod exports;
 mod harness;
 mod intake;
 mod keys;
@@ -47,6 +48,7 @@ cista_testkit::both_databases! { crate::Harness;
     devices::a_device_pairs_once_and_acts_for_its_collector_until_revoked,
     devices::a_review_is_sealed_audited_and_read_by_its_collector_and_reviewers,
     media::photos_are_delivered_upright_without_their_metadata,
+    exports::exports_hold_the_area_asked_and_the_zip_its_delivered_photos,
     blobs::attachments_stream_seal_and_refuse_in_a_local_directory,
     blobs::attachments_stream_seal_and_refuse_in_an_s3_bucket,
     sweep::a_sweep_removes_only_old_unreferenced_blobs_in_a_local_directory,

@@ -3,9 +3,11 @@
 //! form pipeline applies when a record form is published; a record's answers checked against
 //! its form (`record`), which the pipeline applies to every record and photo it receives;
 //! collectors' phones and their device tokens (`devices`); the forms they may fill (`forms`);
-//! reviews of records (`review`).
+//! reviews of records (`review`); the review portal's filter (`records`, `area`) and
+//! exports (`export`, `zip`).
 
 pub mod actions;
+pub mod area;
 pub mod audit;
 pub mod definition;
 pub mod delivery;
@@ -16,6 +18,7 @@ pub mod media;
 pub mod record;
 pub mod records;
 pub mod review;
+pub mod zip;
 
 pub use actions::CollectionAction;
 pub use definition::{Choice, Field, FieldKind, RecordForm};

@@ -86,6 +86,7 @@ pub(crate) fn filter_of(state: &AppState, query: &ListQuery) -> (RecordFilter, V
         state: ReviewState::parse(&query.state),
         collector: Some(query.collector.clone()).filter(|c| !c.is_empty()),
         since,
+        area: None,
     };
     (filter, errors)
 }
