@@ -20,6 +20,7 @@ mod import;
 mod intake_api;
 mod intake_digest;
 mod password_change;
+mod records_exports;
 mod records_pages;
 mod repeats;
 mod roster;

@@ -15,6 +15,7 @@ pub mod demo;
 pub mod devices;
 pub mod landing;
 pub mod records;
+pub mod records_export;
 pub mod records_map;
 pub mod templates;
 pub mod trust;
