@@ -129,3 +129,39 @@ pub async fn submit_risk_profile(
         .receipt
         .submission
 }
+
+/// One file of a ZIP archive, read back: its name, whether it was stored (not compressed),
+/// and its bytes (CRC checked).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Unzipped {
+    pub name: String,
+    pub stored: bool,
+    pub bytes: Vec<u8>,
+}
+
+/// Every file of the ZIP archive `zip`, in order, read through its central directory.
+// async_zip 0.0.19 marks its readers deprecated in favour of a `read1` module it does not
+// ship yet; they are its only readers.
+#[allow(deprecated)]
+pub async fn unzip(zip: Vec<u8>) -> Vec<Unzipped> {
+    let reader = async_zip::base::read::mem::ZipFileReader::new(zip)
+        .await
+        .unwrap();
+    let mut files = Vec::new();
+    for (i, entry) in reader.file().entries().iter().enumerate() {
+        let mut bytes = Vec::new();
+        reader
+            .reader_with_entry(i)
+            .await
+            .unwrap()
+            .read_to_end_checked(&mut bytes)
+            .await
+            .unwrap();
+        files.push(Unzipped {
+            name: entry.filename().as_str().unwrap().to_owned(),
+            stored: entry.compression() == async_zip::Compression::Stored,
+            bytes,
+        });
+    }
+    files
+}

@@ -74,6 +74,9 @@ pub enum Command {
     /// Import and export record forms (field data collection) as files.
     #[command(subcommand, name = "record-form")]
     RecordForm(RecordFormCommand),
+    /// Export the records of field data collection, as the review portal does.
+    #[command(subcommand)]
+    Records(RecordsCommand),
     /// Recount a closed ballot from its published bundle (`/e/BALLOT/bundle.json`) and check
     /// every signature, hash and inclusion proof; exit non-zero on any mismatch. Needs no
     /// database: anyone can run it.
@@ -347,6 +350,45 @@ pub enum RecordFormCommand {
     Import(FormImportArgs),
     /// Print the newest version of a record form as a file `import` takes back.
     Export(FormExportArgs),
+}
+
+#[derive(Debug, Subcommand)]
+pub enum RecordsCommand {
+    /// Write an organization's records (newest first, at most 1000) as CSV (photos as signed
+    /// links valid 15 minutes), GeoJSON, or a ZIP with `records.csv` and the delivered photos
+    /// (without their metadata); recorded in the audit log like an export from the portal.
+    Export(RecordsExportArgs),
+}
+
+/// The formats `cista records export` writes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum RecordsFormat {
+    Csv,
+    Geojson,
+    Zip,
+}
+
+#[derive(Debug, Args)]
+pub struct RecordsExportArgs {
+    /// The organization's slug.
+    #[arg(long)]
+    pub org: String,
+    #[arg(long, value_enum)]
+    pub format: RecordsFormat,
+    /// Only the records of this form (its key).
+    #[arg(long)]
+    pub form: Option<String>,
+    /// Only records in this review state: received, approved, rejected or needs_changes.
+    #[arg(long)]
+    pub state: Option<String>,
+    /// Only records whose point lies in this box: south,west,north,east in degrees (a west
+    /// edge east of the east edge crosses the antimeridian).
+    #[arg(long, value_name = "S,W,N,E", allow_hyphen_values = true)]
+    pub area: Option<String>,
+    /// Write to FILE (a ZIP first to FILE.part, renamed when whole). Default: standard output,
+    /// except for a ZIP to a terminal.
+    #[arg(long, value_name = "FILE")]
+    pub out: Option<PathBuf>,
 }
 
 #[derive(Debug, Subcommand)]

@@ -14,7 +14,7 @@ mod runtime;
 use clap::Parser as _;
 use cli::{
     AuditCommand, BackupCommand, BenchCommand, BlobsCommand, Cli, Command, KeysCommand,
-    MembersCommand, OrgCommand,
+    MembersCommand, OrgCommand, RecordsCommand,
 };
 use runtime::{Failure, Runtime};
 use std::process::ExitCode;
@@ -87,6 +87,9 @@ async fn run(cli: Cli) -> Result<ExitCode, Failure> {
         Command::AppToken(command) => commands::app_token::run(&rt, command).await?,
         Command::Assessment(command) => commands::assessment::run(&rt, command).await?,
         Command::RecordForm(command) => commands::record_form::run(&rt, command).await?,
+        Command::Records(RecordsCommand::Export(args)) => {
+            commands::records::export(&rt, args).await?;
+        }
         Command::Members(MembersCommand::Import(args)) => {
             commands::members::import(&rt, args).await?;
         }

@@ -22,6 +22,7 @@ mod intake_digest;
 mod map_tiles;
 mod password_change;
 mod record_forms_pages;
+mod records_exports;
 mod records_pages;
 mod repeats;
 mod roster;

@@ -25,9 +25,12 @@ impl cista_core::platform::blobs::BlobSource for Once {
     }
 }
 
-#[tokio::test]
-async fn a_reviewer_sees_a_record_with_its_photo_and_reviews_it() {
-    let server = TestServer::start(Options::default()).await;
+/// River Watch with a collector (ana) and a reviewer (rex), and one record of ana's at the
+/// river whose photo `photo` (as a phone sends it) has been processed.
+pub(crate) async fn a_record_with_a_photo(
+    server: &TestServer,
+    photo: Vec<u8>,
+) -> (cista_types::OrgId, cista_types::SubmissionId, Actor) {
     let cista = server.state.cista.clone();
     let org = org(&cista, "river-watch").await;
     let ana = active(&cista, org, "ana@river.example", Role::Collector).await;
@@ -63,7 +66,6 @@ async fn a_reviewer_sees_a_record_with_its_photo_and_reviews_it() {
         max_bytes: 1 << 22,
         allowed_types: vec!["image/jpeg".to_owned()],
     };
-    let photo = sample_photo(60, 40, 1, 3).unwrap();
     cista
         .attach(
             server.state.blobs.as_ref(),
@@ -81,7 +83,15 @@ async fn a_reviewer_sees_a_record_with_its_photo_and_reviews_it() {
         .process_photos(&Actor::System, server.state.blobs.as_ref(), 10)
         .await
         .unwrap();
+    (org, record, collector)
+}
 
+#[tokio::test]
+async fn a_reviewer_sees_a_record_with_its_photo_and_reviews_it() {
+    let server = TestServer::start(Options::default()).await;
+    let cista = server.state.cista.clone();
+    let photo = sample_photo(60, 40, 1, 3).unwrap();
+    let (org, record, collector) = a_record_with_a_photo(&server, photo).await;
     the_reviewer_pages_work(&server, &cista, (org, record), &collector).await;
     server.stop().await;
 }

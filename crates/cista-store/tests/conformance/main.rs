@@ -15,6 +15,7 @@ mod assessments;
 mod audit;
 mod blobs;
 mod devices;
+mod exports;
 mod harness;
 mod intake;
 mod keys;
@@ -54,6 +55,7 @@ cista_testkit::both_databases! { crate::Harness;
     webhooks::a_removed_endpoint_gets_nothing_more,
     webhooks::concurrent_workers_claim_each_message_once,
     media::photos_are_delivered_upright_without_their_metadata,
+    exports::exports_hold_the_area_asked_and_the_zip_its_delivered_photos,
     blobs::attachments_stream_seal_and_refuse_in_a_local_directory,
     blobs::attachments_stream_seal_and_refuse_in_an_s3_bucket,
     sweep::a_sweep_removes_only_old_unreferenced_blobs_in_a_local_directory,

@@ -20,5 +20,6 @@ pub mod members;
 pub mod migrate;
 pub mod org;
 pub mod record_form;
+pub mod records;
 pub mod serve;
 pub mod verify_election;

@@ -18,6 +18,7 @@ mod demo;
 mod people;
 mod postgres;
 mod record_forms;
+mod records_export;
 mod two_servers;
 mod voting;
 

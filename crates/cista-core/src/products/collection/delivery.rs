@@ -121,6 +121,21 @@ impl Cista {
         ))
     }
 
+    /// The absolute signed URL of `media`'s delivered copy, valid until `expires`: what an
+    /// export's CSV carries (its issue is counted in the export's audit entry).
+    pub(crate) fn photo_url(
+        &self,
+        org: OrgId,
+        media: &StoredMedia,
+        expires: Timestamp,
+    ) -> Result<String> {
+        Ok(format!(
+            "{}{}",
+            self.settings().public_origin.trim_end_matches('/'),
+            self.media_path(org, media, MediaVariant::Photo, expires)?
+        ))
+    }
+
     /// Signed URLs for every photo `record` announces (opened for `actor` by `open_record`,
     /// which checked who may read it); the issue is recorded in the audit log, one entry for
     /// the record.

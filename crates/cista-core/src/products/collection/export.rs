@@ -1,14 +1,19 @@
 //! Exports of records (issue 13, item 6), for staff who read records: **CSV** (one row per
-//! record, one column per field id across the forms listed; every cell formula-safe) and
+//! record, one column per field id across the forms listed, and one `FIELD.links` column per
+//! photos field with the signed URLs of its delivered photos; every cell formula-safe),
 //! **GeoJSON** (RFC 7946: a FeatureCollection of Points, `[longitude, latitude]` in WGS 84, the
-//! record's facts and answers as properties; records without a point are left out). Answers are
-//! in words (choice labels, "Not answered"); photos are counted, never embedded. Each export is
-//! one audit entry with its format and how many records it holds.
+//! record's facts and answers as properties; records without a point are left out) and a
+//! **ZIP** with the photos (`zip`). Answers are in words (choice labels, "Not answered").
+//! A photo link is signed and lives `MEDIA_URL_LIFETIME` (15 minutes) like every photo URL:
+//! never an unsigned one, so a CSV that travels opens no photo after that. Each export is one
+//! audit entry with its format, how many records it holds and how many photo links or photos.
 
 use crate::platform::audit::NewAuditEntry;
 use crate::platform::spreadsheet::formula_safe;
+use crate::ports::StoredMedia;
 use crate::products::collection::audit::CollectionAuditKind;
-use crate::products::collection::records::{RecordFilter, RecordRow};
+use crate::products::collection::delivery::MEDIA_URL_LIFETIME;
+use crate::products::collection::records::{AnsweredRecord, RecordFilter, RecordRow};
 use crate::{Actor, Cista, Error, Result};
 use cista_types::OrgId;
 use serde_json::{Map, Value, json};
@@ -37,7 +42,21 @@ impl ExportFormat {
     }
 }
 
-type Answered = (RecordRow, Vec<(String, String)>);
+/// A record as an export holds it: its answers, and its delivered photos with their signed
+/// links by photos field.
+pub(crate) struct Exported {
+    pub record: AnsweredRecord,
+    /// Each photos field's id and the signed URLs of its delivered photos, in announced order.
+    pub links: Vec<(String, Vec<String>)>,
+    /// The record's delivered photos, in announced order.
+    pub photos: Vec<StoredMedia>,
+}
+
+impl Exported {
+    fn link_count(&self) -> usize {
+        self.links.iter().map(|(_, l)| l.len()).sum()
+    }
+}
 
 fn facts(row: &RecordRow) -> Vec<(&'static str, String)> {
     vec![
@@ -63,12 +82,18 @@ enum Cell {
     Number(String),
 }
 
-fn csv(records: &[Answered]) -> Result<Vec<u8>> {
-    let mut fields: Vec<String> = Vec::new();
-    for (_, answers) in records {
-        for (id, _) in answers {
+/// The records as CSV (RFC 4180).
+pub(crate) fn csv(records: &[Exported]) -> Result<Vec<u8>> {
+    let (mut fields, mut photo_fields): (Vec<String>, Vec<String>) = (Vec::new(), Vec::new());
+    for exported in records {
+        for (id, _) in &exported.record.words {
             if !fields.contains(id) {
                 fields.push(id.clone());
+            }
+        }
+        for (id, _) in &exported.links {
+            if !photo_fields.contains(id) {
+                photo_fields.push(id.clone());
             }
         }
     }
@@ -87,8 +112,15 @@ fn csv(records: &[Answered]) -> Result<Vec<u8>> {
     .map(|h| Cell::Text((*h).to_owned()))
     .collect();
     header.extend(fields.iter().cloned().map(Cell::Text));
+    // A field id has no dot, so `photos.links` names no field.
+    header.extend(
+        photo_fields
+            .iter()
+            .map(|id| Cell::Text(format!("{id}.links"))),
+    );
     let mut rows = vec![header];
-    for (row, answers) in records {
+    for exported in records {
+        let (row, answers) = (&exported.record.row, &exported.record.words);
         let mut line: Vec<Cell> = facts(row).into_iter().map(|(_, v)| Cell::Text(v)).collect();
         match row.point {
             Some((lat, lon, acc)) => line.extend([lat, lon, acc].iter().map(|n| {
@@ -107,6 +139,15 @@ fn csv(records: &[Answered]) -> Result<Vec<u8>> {
                 .map_or("", |(_, a)| a.as_str());
             line.push(Cell::Text(answer.to_owned()));
         }
+        for id in &photo_fields {
+            let links = exported
+                .links
+                .iter()
+                .find(|(f, _)| f == id)
+                .map(|(_, l)| l.join(" "))
+                .unwrap_or_default();
+            line.push(Cell::Text(links));
+        }
         rows.push(line);
     }
     let mut writer = csv::Writer::from_writer(Vec::new());
@@ -123,9 +164,10 @@ fn csv(records: &[Answered]) -> Result<Vec<u8>> {
         .map_err(|e| Error::Internal(e.to_string()))
 }
 
-fn geojson(records: &[Answered]) -> Result<Vec<u8>> {
+fn geojson(records: &[Exported]) -> Result<Vec<u8>> {
     let features: Vec<Value> = records
         .iter()
+        .map(|e| (&e.record.row, &e.record.words))
         .filter_map(|(row, answers)| {
             let (lat, lon, acc) = row.point?;
             let mut properties = Map::new();
@@ -151,6 +193,51 @@ fn geojson(records: &[Answered]) -> Result<Vec<u8>> {
 }
 
 impl Cista {
+    /// `org`'s records that `filter` lets through, each with its delivered photos and their
+    /// signed links (valid `MEDIA_URL_LIFETIME` from now).
+    pub(crate) async fn exported_records(
+        &self,
+        actor: &Actor,
+        org: OrgId,
+        filter: &RecordFilter,
+    ) -> Result<Vec<Exported>> {
+        let records = self.records_with_answers(actor, org, filter).await?;
+        let expires = self.clock().now().plus(MEDIA_URL_LIFETIME);
+        let mut exported = Vec::with_capacity(records.len());
+        for record in records {
+            let announced = record.photos.iter().any(|(_, names)| !names.is_empty());
+            let media = if announced {
+                self.store()
+                    .collection()
+                    .media_of(record.row.submission)
+                    .await?
+            } else {
+                Vec::new()
+            };
+            let (mut links, mut photos) = (Vec::new(), Vec::new());
+            for (field, names) in &record.photos {
+                let mut urls = Vec::new();
+                for name in names {
+                    let Some(m) = media
+                        .iter()
+                        .find(|m| &m.name == name && m.delivered.is_some())
+                    else {
+                        continue;
+                    };
+                    urls.push(self.photo_url(org, m, expires)?);
+                    photos.push(m.clone());
+                }
+                links.push((field.clone(), urls));
+            }
+            exported.push(Exported {
+                record,
+                links,
+                photos,
+            });
+        }
+        Ok(exported)
+    }
+
     /// `org`'s records that `filter` lets through, as a file of `format`; audited.
     pub async fn export_records(
         &self,
@@ -159,10 +246,18 @@ impl Cista {
         filter: &RecordFilter,
         format: ExportFormat,
     ) -> Result<Vec<u8>> {
-        let records = self.records_with_answers(actor, org, filter).await?;
-        let bytes = match format {
-            ExportFormat::Csv => csv(&records)?,
-            ExportFormat::GeoJson => geojson(&records)?,
+        let records = self.exported_records(actor, org, filter).await?;
+        let (bytes, detail) = match format {
+            ExportFormat::Csv => {
+                let links: usize = records.iter().map(Exported::link_count).sum();
+                let detail =
+                    json!({ "format": "csv", "records": records.len(), "photo_links": links });
+                (csv(&records)?, detail)
+            }
+            ExportFormat::GeoJson => (
+                geojson(&records)?,
+                json!({ "format": "geojson", "records": records.len() }),
+            ),
         };
         self.store()
             .append_audit(NewAuditEntry::new(
@@ -170,7 +265,7 @@ impl Cista {
                 actor,
                 Some(org),
                 CollectionAuditKind::RecordsExported,
-                json!({ "format": format.as_str(), "records": records.len() }),
+                detail,
             ))
             .await?;
         Ok(bytes)

@@ -1,10 +1,11 @@
 //! Records as reviewers see them (issue 13, item 6): the organization's records, newest first,
-//! filtered by form, review state, collector and days received, each with its state and a
+//! filtered by form, review state, collector, days received and area, each with its state and a
 //! one-line summary; and one record whole, its answers in the words of its form, its point,
 //! its photos (signed URLs) and its reviews. Reading records needs `ViewSubmissions`
 //! (owners, administrators, reviewers).
 
 use crate::ports::StoredSubmission;
+use crate::products::collection::area::Area;
 use crate::products::collection::delivery::PhotoLinks;
 use crate::products::collection::review::{RecordStatus, ReviewState};
 use crate::products::collection::{FieldKind, RecordForm};
@@ -15,7 +16,8 @@ use serde_json::Value;
 /// The most records one list shows.
 pub const MAX_LISTED: u64 = 1000;
 
-/// Which records a list shows; every part optional.
+/// Which records a list, the map and the exports show; every part optional. The one
+/// definition of the filter: every surface builds one and asks `admits`.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct RecordFilter {
     /// A form's key.
@@ -25,6 +27,9 @@ pub struct RecordFilter {
     pub collector: Option<String>,
     /// Received at or after this moment.
     pub since: Option<Timestamp>,
+    /// Only records whose point lies in this box; a record without a point is left out when
+    /// an area is set.
+    pub area: Option<Area>,
 }
 
 impl RecordFilter {
@@ -34,6 +39,10 @@ impl RecordFilter {
             && self.state.is_none_or(|s| s == row.state)
             && self.collector.as_deref().is_none_or(|c| c == row.collector)
             && self.since.is_none_or(|since| row.received_at >= since)
+            && self.area.is_none_or(|area| {
+                row.point
+                    .is_some_and(|(lat, lon, _)| area.contains(lat, lon))
+            })
     }
 }
 
@@ -53,6 +62,16 @@ pub struct RecordRow {
     pub summary: String,
     /// The first point answered: latitude, longitude, accuracy in metres.
     pub point: Option<(f64, f64, f64)>,
+}
+
+/// A record as the exports read it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct AnsweredRecord {
+    pub row: RecordRow,
+    /// Each field's id and its answer in words, in the order of its form's fields.
+    pub words: Vec<(String, String)>,
+    /// Each photos field's id and the names of the photos its answer announces.
+    pub photos: Vec<(String, Vec<String>)>,
 }
 
 /// One record whole.
@@ -182,18 +201,18 @@ impl Cista {
             .records_with_answers(actor, org, filter)
             .await?
             .into_iter()
-            .map(|(row, _)| row)
+            .map(|r| r.row)
             .collect())
     }
 
     /// The same records, each with its answers in words by field id (for exports), in the
-    /// order of its form's fields.
+    /// order of its form's fields, and the photo names each photos field announces.
     pub async fn records_with_answers(
         &self,
         actor: &Actor,
         org: OrgId,
         filter: &RecordFilter,
-    ) -> Result<Vec<(RecordRow, Vec<(String, String)>)>> {
+    ) -> Result<Vec<AnsweredRecord>> {
         actor.authorize_in(org, OrgAction::ViewSubmissions)?;
         let forms = self
             .store()
@@ -223,13 +242,25 @@ impl Cista {
                 .record_row(&s, (&form.key, &definition.title, form.version, definition))
                 .await?;
             if filter.admits(&row) {
-                let words = definition
-                    .fields
-                    .iter()
-                    .filter(|f| f.kind.takes_answer())
+                let fields = definition.fields.iter().filter(|f| f.kind.takes_answer());
+                let words = fields
+                    .clone()
                     .map(|f| (f.id.clone(), in_words(&f.kind, answers.get(&f.id))))
                     .collect();
-                rows.push((row, words));
+                let photos = fields
+                    .filter(|f| matches!(f.kind, FieldKind::Photos { .. }))
+                    .map(|f| {
+                        let names = answers
+                            .get(&f.id)
+                            .and_then(Value::as_array)
+                            .into_iter()
+                            .flatten()
+                            .filter_map(|n| n.as_str().map(str::to_owned))
+                            .collect();
+                        (f.id.clone(), names)
+                    })
+                    .collect();
+                rows.push(AnsweredRecord { row, words, photos });
             }
         }
         Ok(rows)

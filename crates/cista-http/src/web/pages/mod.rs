@@ -16,6 +16,7 @@ pub mod devices;
 pub mod landing;
 pub mod record_forms;
 pub mod records;
+pub mod records_export;
 pub mod records_map;
 pub mod templates;
 pub mod trust;

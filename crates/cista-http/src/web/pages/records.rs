@@ -1,6 +1,7 @@
 //! The review portal of field data collection (issue 13, item 6), for owners, administrators
 //! and reviewers: `/admin/{org}/records` lists the records newest first, filtered by form,
-//! review state, collector and days received; `/admin/{org}/records/{id}` shows one record with
+//! review state, collector, days received and area (a box of south, west, north and east
+//! edges in degrees); `/admin/{org}/records/{id}` shows one record with
 //! its answers in the words of its form, its point, its photos (thumbnails opening the photo;
 //! signed URLs, their issue audited) and its reviews, and takes a new review: a state and a
 //! comment the collector sees on the phone. `/media/…` serves a photo a signed URL names.
@@ -18,6 +19,7 @@ use axum::response::Response;
 use axum::routing::{get, post};
 use axum::{Extension, Form, Router};
 use cista_core::Error;
+use cista_core::products::collection::area::Area;
 use cista_core::products::collection::delivery::{MediaRequest, MediaVariant, PhotoLinks};
 use cista_core::products::collection::records::{RecordFilter, RecordRow};
 use cista_core::products::collection::{CollectionAction, ReviewState};
@@ -29,11 +31,12 @@ pub fn routes() -> Router<AppState> {
     Router::new()
         .route("/admin/{org}/records", get(list))
         .route("/admin/{org}/records/map", get(super::records_map::map))
-        .route("/admin/{org}/records.csv", get(super::records_map::csv))
+        .route("/admin/{org}/records.csv", get(super::records_export::csv))
         .route(
             "/admin/{org}/records.geojson",
-            get(super::records_map::geojson),
+            get(super::records_export::geojson),
         )
+        .route("/admin/{org}/records.zip", get(super::records_export::zip))
         .route("/admin/{org}/records/{id}", get(record))
         .route("/admin/{org}/records/{id}/review", post(review))
         .route("/media/{org}/{record}/{name}/{variant}", get(media))
@@ -46,6 +49,10 @@ pub struct ListQuery {
     state: String,
     collector: String,
     days: String,
+    south: String,
+    west: String,
+    north: String,
+    east: String,
 }
 
 impl ListQuery {
@@ -56,6 +63,10 @@ impl ListQuery {
             ("state", &self.state),
             ("collector", &self.collector),
             ("days", &self.days),
+            ("south", &self.south),
+            ("west", &self.west),
+            ("north", &self.north),
+            ("east", &self.east),
         ];
         let kept: Vec<(&str, &String)> = pairs.into_iter().filter(|(_, v)| !v.is_empty()).collect();
         match serde_urlencoded::to_string(kept) {
@@ -65,8 +76,44 @@ impl ListQuery {
     }
 }
 
-/// The filter the query asks for, and what was wrong with it (a bad number of days is left
-/// out of the filter and reported).
+/// The area the query asks for: none when its four edges are all empty.
+fn area_of(query: &ListQuery) -> Result<Option<Area>, FormError> {
+    let edges = [&query.south, &query.west, &query.north, &query.east];
+    if edges.iter().all(|e| e.trim().is_empty()) {
+        return Ok(None);
+    }
+    Area::parse(&query.south, &query.west, &query.north, &query.east)
+        .map(Some)
+        .map_err(|e| match e {
+            Error::InvalidInput { field, reason } => {
+                let field = ["west", "north", "east"]
+                    .into_iter()
+                    .find(|f| *f == field)
+                    .unwrap_or("south");
+                FormError::new(field, format!("The area's {field} edge {reason}."))
+            }
+            other => FormError::from_error("south", &other),
+        })
+}
+
+impl ListQuery {
+    /// The filters other than the area that are set, by name.
+    pub(crate) fn other_than_area(&self) -> Vec<(&'static str, String)> {
+        [
+            ("form", &self.form),
+            ("state", &self.state),
+            ("collector", &self.collector),
+            ("days", &self.days),
+        ]
+        .into_iter()
+        .filter(|(_, v)| !v.is_empty())
+        .map(|(k, v)| (k, v.clone()))
+        .collect()
+    }
+}
+
+/// The filter the query asks for, and what was wrong with it (a bad number of days or a bad
+/// area is left out of the filter and reported).
 pub(crate) fn filter_of(state: &AppState, query: &ListQuery) -> (RecordFilter, Vec<FormError>) {
     let mut errors = Vec::new();
     let days = query.days.trim();
@@ -81,13 +128,41 @@ pub(crate) fn filter_of(state: &AppState, query: &ListQuery) -> (RecordFilter, V
             None
         }
     };
+    let area = area_of(query).unwrap_or_else(|e| {
+        errors.push(e);
+        None
+    });
     let filter = RecordFilter {
         form: Some(query.form.clone()).filter(|f| !f.is_empty()),
         state: ReviewState::parse(&query.state),
         collector: Some(query.collector.clone()).filter(|c| !c.is_empty()),
         since,
+        area,
     };
     (filter, errors)
+}
+
+/// The filter the query asks for, all of it, or a coded `invalid_input` (`400`) naming what
+/// is wrong: an export holds exactly what was asked, never more.
+pub(crate) fn exact_filter_of(
+    state: &AppState,
+    query: &ListQuery,
+) -> Result<RecordFilter, AppError> {
+    let (filter, errors) = filter_of(state, query);
+    match errors.into_iter().next() {
+        None => Ok(filter),
+        Some(e) => Err(AppError(Error::invalid(e.field, e.message))),
+    }
+}
+
+/// The four edges of the area as the form shows them.
+pub(crate) fn area_fields(query: &ListQuery) -> [(&'static str, &'static str, String); 4] {
+    [
+        ("south", "South edge (latitude)", query.south.clone()),
+        ("west", "West edge (longitude)", query.west.clone()),
+        ("north", "North edge (latitude)", query.north.clone()),
+        ("east", "East edge (longitude)", query.east.clone()),
+    ]
 }
 
 struct Line {
@@ -115,6 +190,8 @@ struct ListPage {
     /// Value (`subject:…`), label, chosen.
     collectors: Vec<(String, String, bool)>,
     days: String,
+    /// Name, label, value of each edge of the area.
+    area: [(&'static str, &'static str, String); 4],
     /// The filters as a query string, for the map and export links.
     query: String,
     errors: Vec<FormError>,
@@ -188,6 +265,7 @@ pub async fn list(
                 .collect(),
             collectors,
             days: query.days.clone(),
+            area: area_fields(&query),
             query: query.as_query_string(),
             errors,
         },

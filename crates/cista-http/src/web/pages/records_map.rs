@@ -4,11 +4,11 @@
 //! coordinate grid: an SVG the server draws (no script, no
 //! request to anyone else), longitude across and latitude up, scaled so a kilometre is as long
 //! either way at the records' latitude; each point links to its record, coloured by its review
-//! state and named for screen readers. The same filters as the list apply; **CSV** and
-//! **GeoJSON** download what the filters show.
+//! state and named for screen readers. The same filters as the list apply, the area among them
+//! (set here by its four edges); the exports (`records_export`) download what they show.
 
-use super::chrome::{Chrome, render};
-use super::records::{ListQuery, filter_of};
+use super::chrome::{Chrome, FormError, render};
+use super::records::{ListQuery, area_fields, filter_of};
 use crate::AppState;
 use crate::error::AppError;
 use crate::web::context::RequestContext;
@@ -16,9 +16,8 @@ use crate::web::extract::SignedIn;
 use askama::Template;
 use axum::Extension;
 use axum::extract::{Path, Query, State};
-use axum::http::{HeaderValue, StatusCode, header};
+use axum::http::StatusCode;
 use axum::response::Response;
-use cista_core::products::collection::export::ExportFormat;
 use cista_core::products::collection::records::RecordRow;
 
 /// The drawing's size in SVG units.
@@ -48,6 +47,11 @@ struct MapPage {
     name: String,
     slug: String,
     query: String,
+    /// The filters other than the area, kept as hidden fields of the area's form.
+    kept: Vec<(&'static str, String)>,
+    /// Name, label, value of each edge of the area.
+    area: [(&'static str, &'static str, String); 4],
+    errors: Vec<FormError>,
     dots: Vec<Dot>,
     columns: Vec<GridLine>,
     rows: Vec<GridLine>,
@@ -184,7 +188,7 @@ pub async fn map(
     Query(query): Query<ListQuery>,
 ) -> Result<Response, AppError> {
     let org = state.cista.organization_for(&actor, &slug).await?;
-    let (filter, _) = filter_of(&state, &query);
+    let (filter, errors) = filter_of(&state, &query);
     let rows = state.cista.records(&actor, org.id, &filter).await?;
     let (dots, columns, grid_rows) = drawing(&org.slug.to_string(), &rows);
     let without_point = rows.iter().filter(|r| r.point.is_none()).count();
@@ -192,13 +196,21 @@ pub async fn map(
         .map_tiles
         .as_ref()
         .map(|t| tile_view(t, &org.slug.to_string(), &rows));
+    let status = if errors.is_empty() {
+        StatusCode::OK
+    } else {
+        StatusCode::UNPROCESSABLE_ENTITY
+    };
     let mut response = render(
-        StatusCode::OK,
+        status,
         MapPage {
             chrome: Chrome::new(&ctx, &state),
             name: org.name.to_string(),
             slug: org.slug.to_string(),
             query: query.as_query_string(),
+            kept: query.other_than_area(),
+            area: area_fields(&query),
+            errors,
             dots,
             columns,
             rows: grid_rows,
@@ -214,56 +226,6 @@ pub async fn map(
             .insert(crate::middleware::TileImages(t.origin.clone()));
     }
     Ok(response)
-}
-
-async fn export(
-    state: AppState,
-    actor: cista_core::Actor,
-    slug: String,
-    query: ListQuery,
-    format: ExportFormat,
-) -> Result<Response, AppError> {
-    let org = state.cista.organization_for(&actor, &slug).await?;
-    let (filter, _) = filter_of(&state, &query);
-    let bytes = state
-        .cista
-        .export_records(&actor, org.id, &filter, format)
-        .await?;
-    let mut response = Response::new(axum::body::Body::from(bytes));
-    let headers = response.headers_mut();
-    headers.insert(
-        header::CONTENT_TYPE,
-        HeaderValue::from_static(format.media_type()),
-    );
-    headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
-    if let Ok(value) = HeaderValue::from_str(&format!(
-        "attachment; filename=\"{}-records.{}\"",
-        org.slug,
-        format.as_str()
-    )) {
-        headers.insert(header::CONTENT_DISPOSITION, value);
-    }
-    Ok(response)
-}
-
-/// `GET /admin/{org}/records.csv`.
-pub async fn csv(
-    State(state): State<AppState>,
-    SignedIn { actor, .. }: SignedIn,
-    Path(slug): Path<String>,
-    Query(query): Query<ListQuery>,
-) -> Result<Response, AppError> {
-    export(state, actor, slug, query, ExportFormat::Csv).await
-}
-
-/// `GET /admin/{org}/records.geojson`.
-pub async fn geojson(
-    State(state): State<AppState>,
-    SignedIn { actor, .. }: SignedIn,
-    Path(slug): Path<String>,
-    Query(query): Query<ListQuery>,
-) -> Result<Response, AppError> {
-    export(state, actor, slug, query, ExportFormat::GeoJson).await
 }
 
 #[cfg(test)]
