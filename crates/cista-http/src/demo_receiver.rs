@@ -162,7 +162,17 @@ pub async fn receive(State(state): State<AppState>, headers: HeaderMap, body: By
         record: text("/data/record"),
         body: String::from_utf8_lossy(&body).chars().take(2000).collect(),
     });
-    answered.into_response()
+    // The receiver's answers are what a partner system would say, on purpose: not Cista's
+    // errors, so the error renderer leaves them (and the log does not call them faults).
+    let mut response = (answered, check).into_response();
+    response.extensions_mut().insert(crate::error::OwnBody);
+    if answered == StatusCode::SERVICE_UNAVAILABLE {
+        response.headers_mut().insert(
+            axum::http::header::RETRY_AFTER,
+            axum::http::HeaderValue::from_static("5"),
+        );
+    }
+    response
 }
 
 #[derive(Template)]

@@ -269,3 +269,52 @@ async fn maps_and_exports_show_what_the_filters_show(
     );
     assert_eq!(geo["features"][0]["properties"]["state"], "needs_changes");
 }
+
+/// Staff who may read people see who collected a record by name (one audited read for the
+/// page); a reviewer, who may not, sees the subject code.
+#[tokio::test]
+async fn collectors_are_named_to_staff_who_may_read_people_only() {
+    let server = TestServer::start(Options::default()).await;
+    let cista = server.state.cista.clone();
+    let org = org(&cista, "river-watch").await;
+    let ana = active(&cista, org, "ana@river.example", Role::Collector).await;
+    active(&cista, org, "olivia@river.example", Role::Owner).await;
+    active(&cista, org, "rex@river.example", Role::Reviewer).await;
+    let form = cista
+        .publish_form(
+            &Actor::operator("test"),
+            org,
+            FormProduct::Collection,
+            "wells",
+            &cista_testkit::fixtures::record_form("Well survey"),
+        )
+        .await
+        .unwrap();
+    let collector = Actor::Person(PersonActor {
+        subject: ana,
+        access: Access::Full,
+        roles: [(org, Role::Collector)].into(),
+    });
+    cista
+        .submit(&collector, org, form.id, "n-1", &json!({ "depth_m": 2 }))
+        .await
+        .unwrap();
+    let owner = sign_in(&server, "olivia@river.example").await;
+    let before = cista.store().audit_head().await.unwrap().size;
+    let (_, list) = page(&owner, &server, "/admin/river-watch/records").await;
+    // Everyone invited through the test helper is named "Test Person".
+    assert!(list.contains("Test Person"), "a name: {list}");
+    assert!(
+        !list.contains(&format!(">{ana}<")),
+        "not the code (it stays in the filter's value only): {list}"
+    );
+    assert_eq!(
+        cista.store().audit_head().await.unwrap().size,
+        before + 1,
+        "one audited read of the names"
+    );
+    let reviewer = sign_in(&server, "rex@river.example").await;
+    let (_, list) = page(&reviewer, &server, "/admin/river-watch/records").await;
+    assert!(list.contains(&format!(">{ana}<")), "the code: {list}");
+    assert!(!list.contains("Test Person"), "no name: {list}");
+}

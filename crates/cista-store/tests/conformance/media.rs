@@ -2,7 +2,7 @@
 //! camera's serial and a sideways orientation gets a delivered copy (upright, none of that
 //! left) and a thumbnail; a photo that cannot be read is recorded with the reason; a second
 //! pass finds nothing to do; the original's blob is no longer kept once its copy exists; only
-//! the system processes photos.
+//! the system processes photos. In a local directory and in an S3 bucket (moto).
 
 use crate::Harness;
 use crate::intake::{Bytes, png};
@@ -15,7 +15,21 @@ use cista_core::{Actor, Error, Store as _};
 use cista_testkit::fixtures::record_form;
 use serde_json::json;
 
-pub async fn photos_are_delivered_upright_without_their_metadata(h: &Harness) {
+pub async fn photos_are_delivered_upright_without_their_metadata_from_a_local_directory(
+    h: &Harness,
+) {
+    let blobs = ObjectBlobStore::open(&TargetSpec::Local(h.db.dir.path().join("blobs"))).unwrap();
+    photos_are_delivered_upright_without_their_metadata(h, &blobs).await;
+}
+
+pub async fn photos_are_delivered_upright_without_their_metadata_from_an_s3_bucket(h: &Harness) {
+    let Some((blobs, _server)) = crate::blobs::s3_blobs(h, "media") else {
+        return;
+    };
+    photos_are_delivered_upright_without_their_metadata(h, &blobs).await;
+}
+
+async fn photos_are_delivered_upright_without_their_metadata(h: &Harness, blobs: &ObjectBlobStore) {
     let cista = h.cista().await;
     let org = h.org(&cista, "river-watch").await;
     let operator = Actor::operator("test");
@@ -40,7 +54,6 @@ pub async fn photos_are_delivered_upright_without_their_metadata(h: &Harness) {
         .await
         .unwrap()
         .submission;
-    let blobs = ObjectBlobStore::open(&TargetSpec::Local(h.db.dir.path().join("blobs"))).unwrap();
     let rules = BlobRules {
         max_bytes: 1 << 22,
         allowed_types: vec!["image/jpeg".to_owned(), "image/png".to_owned()],
@@ -52,7 +65,7 @@ pub async fn photos_are_delivered_upright_without_their_metadata(h: &Harness) {
     ] {
         cista
             .attach(
-                &blobs,
+                blobs,
                 &operator,
                 org.id,
                 record,
@@ -76,12 +89,12 @@ pub async fn photos_are_delivered_upright_without_their_metadata(h: &Harness) {
     );
 
     let e = cista
-        .process_photos(&operator_person(org.id), &blobs, 10)
+        .process_photos(&operator_person(org.id), blobs, 10)
         .await
         .unwrap_err();
     assert!(matches!(e, Error::Forbidden { .. }), "{e:?}");
     let pass = cista
-        .process_photos(&Actor::System, &blobs, 10)
+        .process_photos(&Actor::System, blobs, 10)
         .await
         .unwrap();
     assert_eq!(
@@ -93,14 +106,14 @@ pub async fn photos_are_delivered_upright_without_their_metadata(h: &Harness) {
     );
     assert_eq!(
         cista
-            .process_photos(&Actor::System, &blobs, 10)
+            .process_photos(&Actor::System, blobs, 10)
             .await
             .unwrap(),
         PhotoPass::default(),
         "a photo is processed once"
     );
 
-    copies_carry_none_of_the_phones_data(h, &cista, &blobs, (org.id, record), &sideways).await;
+    copies_carry_none_of_the_phones_data(h, &cista, blobs, (org.id, record), &sideways).await;
 }
 
 /// The delivered copy is upright with no metadata, the thumbnail small; the original is let go

@@ -14,6 +14,7 @@ pub mod collect;
 pub mod demo;
 pub mod devices;
 pub mod landing;
+pub mod names;
 pub mod record_forms;
 pub mod records;
 pub mod records_export;

@@ -7,6 +7,7 @@
 //! comment the collector sees on the phone. `/media/…` serves a photo a signed URL names.
 
 use super::chrome::{Chrome, FormError, render, see_other};
+use super::names::Names;
 use crate::AppState;
 use crate::error::AppError;
 use crate::web::context::{RequestContext, with_notice};
@@ -194,19 +195,17 @@ struct ListPage {
     area: [(&'static str, &'static str, String); 4],
     /// The filters as a query string, for the map and export links.
     query: String,
+    /// The filters held (when not, nothing is listed).
+    filtered: bool,
     errors: Vec<FormError>,
 }
 
-fn line(row: &RecordRow, zone: &TimeZoneName) -> Line {
+fn line(row: &RecordRow, zone: &TimeZoneName, names: &Names) -> Line {
     Line {
         id: row.submission.as_i64().to_string(),
         received: TimeZoneName::format_precise(zone, row.received_at),
         form: row.form_title.clone(),
-        collector: row
-            .collector
-            .strip_prefix("subject:")
-            .unwrap_or(&row.collector)
-            .to_owned(),
+        collector: names.of(&row.collector),
         state: row.state.label(),
         state_key: row.state.as_str(),
         summary: row.summary.clone(),
@@ -231,7 +230,20 @@ pub async fn list(
         .cista
         .records(&actor, org.id, &RecordFilter::default())
         .await?;
-    let rows: Vec<&RecordRow> = all.iter().filter(|r| filter.admits(r)).collect();
+    // A filter that does not hold lists nothing (rather than everything under its error).
+    let rows: Vec<&RecordRow> = if errors.is_empty() {
+        all.iter().filter(|r| filter.admits(r)).collect()
+    } else {
+        Vec::new()
+    };
+    let names = Names::read(
+        &state,
+        &actor,
+        org.id,
+        all.iter().map(|r| r.collector.as_str()),
+        "records list",
+    )
+    .await;
     let mut forms: Vec<(String, String, bool)> = Vec::new();
     let mut collectors: Vec<(String, String, bool)> = Vec::new();
     for row in &all {
@@ -240,7 +252,7 @@ pub async fn list(
             forms.push((row.form_key.clone(), row.form_title.clone(), chosen));
         }
         if !collectors.iter().any(|(c, _, _)| *c == row.collector) {
-            let label = line(row, &org.time_zone).collector;
+            let label = names.of(&row.collector);
             let chosen = query.collector == row.collector;
             collectors.push((row.collector.clone(), label, chosen));
         }
@@ -257,7 +269,11 @@ pub async fn list(
             chrome: Chrome::new(&ctx, &state),
             name: org.name.to_string(),
             slug: org.slug.to_string(),
-            lines: rows.iter().map(|r| line(r, &org.time_zone)).collect(),
+            lines: rows
+                .iter()
+                .map(|r| line(r, &org.time_zone, &names))
+                .collect(),
+            filtered: errors.is_empty(),
             forms,
             states: ReviewState::ALL
                 .iter()
@@ -307,6 +323,15 @@ async fn record_page(
     let org = state.cista.organization_for(actor, slug).await?;
     let detail = state.cista.record_detail(actor, org.id, id).await?;
     let zone = &org.time_zone;
+    let names = Names::read(
+        state,
+        actor,
+        org.id,
+        std::iter::once(detail.row.collector.as_str())
+            .chain(detail.status.reviews.iter().map(|r| r.reviewed_by.as_str())),
+        "record page",
+    )
+    .await;
     let status = if errors.is_empty() {
         StatusCode::OK
     } else {
@@ -318,7 +343,7 @@ async fn record_page(
             chrome: Chrome::new(ctx, state),
             name: org.name.to_string(),
             slug: org.slug.to_string(),
-            line: line(&detail.row, zone),
+            line: line(&detail.row, zone, &names),
             answers: detail.answers,
             photos: detail.photos,
             reviews: detail
@@ -330,10 +355,7 @@ async fn record_page(
                         r.state.label(),
                         r.comment.clone(),
                         TimeZoneName::format_precise(zone, r.reviewed_at),
-                        r.reviewed_by
-                            .strip_prefix("subject:")
-                            .unwrap_or(&r.reviewed_by)
-                            .to_owned(),
+                        names.of(&r.reviewed_by),
                     )
                 })
                 .collect(),

@@ -189,7 +189,12 @@ pub async fn map(
 ) -> Result<Response, AppError> {
     let org = state.cista.organization_for(&actor, &slug).await?;
     let (filter, errors) = filter_of(&state, &query);
-    let rows = state.cista.records(&actor, org.id, &filter).await?;
+    // A filter that does not hold draws nothing (rather than everything under its error).
+    let rows = if errors.is_empty() {
+        state.cista.records(&actor, org.id, &filter).await?
+    } else {
+        Vec::new()
+    };
     let (dots, columns, grid_rows) = drawing(&org.slug.to_string(), &rows);
     let without_point = rows.iter().filter(|r| r.point.is_none()).count();
     let tiles = state
