@@ -1,7 +1,9 @@
 //! The demo's webhook receiver (issue 13, item 8): a partner system in miniature, inside the
 //! demo server. `POST /demo/webhook-receiver` checks each message as a Standard Webhooks
 //! receiver must (signature under the endpoint's secret, timestamp within five minutes) and,
-//! to show retries, refuses the first attempt at every third message with a 503 on purpose;
+//! to show retries, refuses the first attempt at every third message with a 429 (Too Many
+//! Requests, as a busy partner would; not a 5xx, which would read as this server failing) on
+//! purpose;
 //! `/demo/webhooks` lists what arrived. Routed only in demo mode, outside the web surface's
 //! cookie and CSRF stack (a webhook carries no session: its signature authenticates it).
 
@@ -141,7 +143,7 @@ pub async fn receive(State(state): State<AppState>, headers: HeaderMap, body: By
     let answered = if check != "valid" {
         StatusCode::UNAUTHORIZED
     } else if receiver.refuse_on_purpose(&id) {
-        StatusCode::SERVICE_UNAVAILABLE
+        StatusCode::TOO_MANY_REQUESTS
     } else {
         StatusCode::NO_CONTENT
     };
@@ -163,10 +165,10 @@ pub async fn receive(State(state): State<AppState>, headers: HeaderMap, body: By
         body: String::from_utf8_lossy(&body).chars().take(2000).collect(),
     });
     // The receiver's answers are what a partner system would say, on purpose: not Cista's
-    // errors, so the error renderer leaves them (and the log does not call them faults).
+    // errors, so the error renderer leaves them.
     let mut response = (answered, check).into_response();
     response.extensions_mut().insert(crate::error::OwnBody);
-    if answered == StatusCode::SERVICE_UNAVAILABLE {
+    if answered == StatusCode::TOO_MANY_REQUESTS {
         response.headers_mut().insert(
             axum::http::header::RETRY_AFTER,
             axum::http::HeaderValue::from_static("5"),
