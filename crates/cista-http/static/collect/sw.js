@@ -13,7 +13,9 @@
     "/collect/app.js",
     "/collect/app.css",
     "/collect/manifest.webmanifest",
-    "/collect/icon.svg"
+    "/collect/icon.svg",
+    "/collect/icon-192.png",
+    "/collect/icon-512.png"
   ];
 
   self.addEventListener("install", function (event) {

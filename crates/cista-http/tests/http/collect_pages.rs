@@ -121,3 +121,37 @@ async fn staff_show_a_qr_code_once_and_sign_phones_out() {
     assert_eq!(device(token).await, StatusCode::UNAUTHORIZED);
     server.stop().await;
 }
+
+/// Cista Collect's manifest names its icons, and each is served with the type and, for the
+/// bitmaps, the size it declares (what a browser checks before it offers to install the app).
+#[tokio::test]
+async fn the_apps_manifest_icons_are_served_as_declared() {
+    let server = TestServer::start(Options::default()).await;
+    let client = server.client();
+    let manifest: serde_json::Value = client
+        .get(server.url("/collect/manifest.webmanifest"))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let icons = manifest["icons"].as_array().unwrap();
+    assert!(icons.iter().any(|i| i["sizes"] == "512x512"), "{manifest}");
+    for icon in icons {
+        let r = client
+            .get(server.url(icon["src"].as_str().unwrap()))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status(), StatusCode::OK, "{icon}");
+        assert_eq!(r.headers()["content-type"], icon["type"].as_str().unwrap());
+        let bytes = r.bytes().await.unwrap();
+        if icon["type"] == "image/png" {
+            assert_eq!(&bytes[..8], b"\x89PNG\r\n\x1a\n", "{icon}");
+            let width = u32::from_be_bytes(bytes[16..20].try_into().unwrap());
+            let height = u32::from_be_bytes(bytes[20..24].try_into().unwrap());
+            assert_eq!(format!("{width}x{height}"), icon["sizes"].as_str().unwrap());
+        }
+    }
+}

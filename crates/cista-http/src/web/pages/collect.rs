@@ -23,6 +23,10 @@ const WORKER: &str = include_str!("../../../static/collect/sw.js");
 const STYLE: &str = include_str!("../../../static/collect/app.css");
 const MANIFEST: &str = include_str!("../../../static/collect/manifest.webmanifest");
 const ICON: &str = include_str!("../../../static/collect/icon.svg");
+/// The same icon drawn at 192 and 512 pixels (rendered from `icon.svg` by Chromium), for
+/// browsers and launchers that want bitmap icons to offer installing the app.
+const ICON_192: &[u8] = include_bytes!("../../../static/collect/icon-192.png");
+const ICON_512: &[u8] = include_bytes!("../../../static/collect/icon-512.png");
 
 #[derive(Template)]
 #[template(path = "collect/app.html")]
@@ -40,6 +44,8 @@ pub fn routes() -> Router<AppState> {
         .route("/collect/app.css", get(stylesheet))
         .route("/collect/manifest.webmanifest", get(manifest))
         .route("/collect/icon.svg", get(icon))
+        .route("/collect/icon-192.png", get(icon_192))
+        .route("/collect/icon-512.png", get(icon_512))
 }
 
 /// The first 16 hex digits of the SHA-256 of every asset: the service worker's cache name.
@@ -58,7 +64,7 @@ fn version() -> &'static str {
     })
 }
 
-fn asset(content_type: &'static str, body: String) -> Response {
+fn asset(content_type: &'static str, body: impl IntoResponse) -> Response {
     let mut response = (
         [
             (header::CONTENT_TYPE, HeaderValue::from_static(content_type)),
@@ -121,4 +127,12 @@ pub async fn manifest() -> Response {
 
 pub async fn icon() -> Response {
     asset("image/svg+xml", ICON.to_owned())
+}
+
+pub async fn icon_192() -> Response {
+    asset("image/png", ICON_192)
+}
+
+pub async fn icon_512() -> Response {
+    asset("image/png", ICON_512)
 }
