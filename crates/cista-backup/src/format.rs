@@ -136,6 +136,13 @@ pub fn segment_key(lineage: &str, seq: u64, first_ms: i64, last_ms: i64) -> Stri
     format!("{SQLITE}/{lineage}/segments/{seq:016}-{first_ms:013}-{last_ms:013}.seg")
 }
 
+/// A reach mark: the lineage had reached `at_ms` with segment `seq` its last, so nothing after
+/// `seq` happened before then. Written only when the clock went back behind a heartbeat, which
+/// the next heartbeat (stamped earlier) would otherwise overwrite.
+pub fn reach_key(lineage: &str, seq: u64, at_ms: i64) -> String {
+    format!("{SQLITE}/{lineage}/reached/{seq:016}-{at_ms:013}")
+}
+
 pub fn snapshot_dir(lineage: &str, seq: u64, at_ms: i64) -> String {
     format!("{SQLITE}/{lineage}/snapshots/{seq:016}-{at_ms:013}")
 }
@@ -270,12 +277,22 @@ pub struct ListedSnapshot {
     pub objects: Vec<String>,
 }
 
+/// A reach mark as listed (see [`reach_key`]).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ListedReach {
+    pub key: String,
+    pub seq: u64,
+    pub at_ms: i64,
+}
+
 /// One lineage as listed.
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
 pub struct ListedLineage {
     pub id: String,
     pub segments: Vec<ListedSegment>,
     pub snapshots: Vec<ListedSnapshot>,
+    /// Reach marks, in sequence order.
+    pub reached: Vec<ListedReach>,
     /// Objects in the lineage that match no known name (left alone, reported).
     pub unknown: Vec<String>,
 }
@@ -290,7 +307,15 @@ impl ListedLineage {
     pub fn last_ms(&self) -> Option<i64> {
         let seg = self.segments.iter().map(|s| s.last_ms).max();
         let snap = self.complete_snapshots().map(|s| s.at_ms).max();
-        seg.max(snap)
+        let reach = self.reached.iter().map(|r| r.at_ms).max();
+        seg.max(snap).max(reach)
+    }
+
+    /// Whether a reach mark at a sequence `seqs` accepts says the lineage was already past
+    /// `t_ms` there: whatever comes after that sequence happened after `t_ms`, whatever its
+    /// stamp (the clock went back).
+    pub fn reached_after(&self, seqs: impl Fn(u64) -> bool, t_ms: i64) -> bool {
+        self.reached.iter().any(|r| seqs(r.seq) && r.at_ms > t_ms)
     }
 
     pub fn first_ms(&self) -> Option<i64> {
@@ -340,6 +365,14 @@ pub fn catalog(listing: &[(String, u64)]) -> Vec<ListedLineage> {
                 }),
                 None => lineage.unknown.push(key.clone()),
             },
+            "reached" => match parse_snapshot_dir(name) {
+                Some((seq, at_ms)) => lineage.reached.push(ListedReach {
+                    key: key.clone(),
+                    seq,
+                    at_ms,
+                }),
+                None => lineage.unknown.push(key.clone()),
+            },
             "snapshots" => {
                 let (dir_name, object) = name.split_once('/').unwrap_or((name, ""));
                 let Some((seq, at_ms)) = parse_snapshot_dir(dir_name) else {
@@ -379,6 +412,7 @@ pub fn catalog(listing: &[(String, u64)]) -> Vec<ListedLineage> {
     for lineage in &mut out {
         lineage.segments.sort_by_key(|s| s.seq);
         lineage.snapshots.sort_by_key(|s| (s.seq, s.at_ms));
+        lineage.reached.sort_by_key(|r| (r.seq, r.at_ms));
     }
     out
 }
@@ -431,7 +465,8 @@ pub fn clock_steps(lineages: &[ListedLineage]) -> Vec<ClockStep> {
     let mut out = Vec::new();
     let mut previous: Option<i64> = None;
     for lineage in lineages {
-        // (seq, earliest, latest): a snapshot at seq n sits after segment n.
+        // (seq, order, earliest, latest): a snapshot at seq n sits after segment n, and a
+        // reach mark at n after both.
         let mut events: Vec<(u64, u8, i64, i64)> = lineage
             .complete_snapshots()
             .map(|s| (s.seq, 1, s.at_ms, s.at_ms))
@@ -441,6 +476,7 @@ pub fn clock_steps(lineages: &[ListedLineage]) -> Vec<ClockStep> {
                     .iter()
                     .map(|s| (s.seq, 0, s.first_ms, s.last_ms)),
             )
+            .chain(lineage.reached.iter().map(|r| (r.seq, 2, r.at_ms, r.at_ms)))
             .collect();
         events.sort_unstable();
         for (seq, _, earliest, latest) in events {

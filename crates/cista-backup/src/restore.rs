@@ -241,7 +241,13 @@ pub async fn restore_file(
         .wal_salt
         .zip(manifest.end_checksum)
         .map(|(salt, sum)| (salt, manifest.wal_end, sum));
+    // A reach mark past the stopping time ends the restore where it stands: what follows it
+    // happened later, though a clock set back stamped it earlier.
+    let mut reached_stop = lineage.reached_after(|r| r == snapshot.seq, at_ms);
     for (expected_seq, listed) in (snapshot.seq + 1..).zip(segments) {
+        if reached_stop {
+            break;
+        }
         if listed.seq != expected_seq {
             return Err(BackupError::Gap(format!(
                 "segment {expected_seq} of lineage {} is missing; the last consistent time is {} \
@@ -290,6 +296,7 @@ pub async fn restore_file(
             )));
         }
         position = Some((header.wal_salt, header.wal_end, header.end_checksum));
+        reached_stop = lineage.reached_after(|r| r == listed.seq, at_ms);
     }
     if matches!(point, RestorePoint::At(_)) {
         report.restored_to_ms = report.restored_to_ms.max(snapshot.at_ms);
@@ -416,6 +423,7 @@ fn choose_snapshot(
                     .iter()
                     .filter(|s| s.seq <= seq)
                     .all(|s| s.last_ms <= t)
+                && !lineage.reached_after(|r| r < seq, t)
         })
     };
     let Some(snapshot) = lineage

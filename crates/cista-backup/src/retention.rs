@@ -56,6 +56,8 @@ pub fn plan(lineages: &[ListedLineage], now_ms: i64, keep_ms: i64) -> RetentionP
                     .iter()
                     .flat_map(|s| s.objects.iter().cloned()),
             );
+            out.delete
+                .extend(lineage.reached.iter().map(|r| r.key.clone()));
             out.delete.push(format!(
                 "{}/heartbeat.json",
                 format::lineage_prefix(&lineage.id)
@@ -77,6 +79,14 @@ pub fn plan(lineages: &[ListedLineage], now_ms: i64, keep_ms: i64) -> RetentionP
                 out.delete.push(segment.key.clone());
             }
         }
+        // A mark at the oldest kept snapshot's sequence still bounds restores from it.
+        out.delete.extend(
+            lineage
+                .reached
+                .iter()
+                .filter(|r| r.seq < oldest_kept_seq)
+                .map(|r| r.key.clone()),
+        );
     }
     out
 }

@@ -150,6 +150,9 @@ pub struct Shipper {
     last_stamp_ms: Option<i64>,
     /// The latest step back of the clock, found in the stored backup or seen while shipping.
     clock_step: Option<format::ClockStep>,
+    /// The lineage's heartbeat while it is the newest word on how far the lineage reached:
+    /// its sequence and time. Kept as a reach mark before anything stamped earlier follows.
+    heartbeat_reach: Option<(u64, i64)>,
 }
 
 impl std::fmt::Debug for Shipper {
@@ -250,6 +253,7 @@ impl Shipper {
             status,
             last_stamp_ms,
             clock_step,
+            heartbeat_reach: None,
         };
         if !shipper.resume().await? {
             shipper.begin_lineage().await?;
@@ -337,6 +341,7 @@ impl Shipper {
             .max_by_key(|s| (s.at_ms, s.seq));
         self.last_snapshot_ms = newest.map(|s| s.at_ms);
         self.last_snapshot_seq = newest.map(|s| s.seq);
+        self.heartbeat_reach = self.stored_heartbeat(header.seq).await?;
         tracing::info!(lineage = %self.lineage, seq = header.seq, "backup continues its lineage");
         Ok(true)
     }
@@ -352,6 +357,7 @@ impl Shipper {
         self.last_snapshot_ms = None;
         self.last_snapshot_seq = None;
         self.next_seq = 1;
+        self.heartbeat_reach = None;
         self.pending.clear();
         self.batch_len = None;
         self.generation = None;

@@ -6,6 +6,7 @@ impl Shipper {
     /// Writes the lineage's heartbeat object: the time and the last shipped sequence.
     pub(super) async fn heartbeat(&mut self) -> Result<(), BackupError> {
         let now_ms = self.now_ms();
+        self.keep_reach(now_ms).await?;
         let body = serde_json::json!({ "at_ms": now_ms, "seq": self.next_seq - 1 });
         self.target
             .put(
@@ -14,6 +15,44 @@ impl Shipper {
             )
             .await?;
         self.last_heartbeat_ms = now_ms;
+        self.heartbeat_reach = Some((self.next_seq - 1, now_ms));
+        Ok(())
+    }
+
+    /// The stored heartbeat of this lineage, if it speaks of sequence `seq` (the last shipped).
+    pub(super) async fn stored_heartbeat(
+        &self,
+        seq: u64,
+    ) -> Result<Option<(u64, i64)>, BackupError> {
+        let key = format!("{}/heartbeat.json", format::lineage_prefix(&self.lineage));
+        let Some(bytes) = self.target.get(&key).await? else {
+            return Ok(None);
+        };
+        let beat: serde_json::Value = serde_json::from_slice(&bytes).unwrap_or_default();
+        let beat_seq = beat.get("seq").and_then(serde_json::Value::as_u64);
+        let at_ms = beat.get("at_ms").and_then(serde_json::Value::as_i64);
+        Ok(match (beat_seq, at_ms) {
+            (Some(s), Some(at)) if s == seq => Some((s, at)),
+            _ => None,
+        })
+    }
+
+    /// Before an object stamped `now_ms` follows the heartbeat: if the clock is now behind the
+    /// heartbeat, the time it vouched for is written as a reach mark, which nothing
+    /// overwrites, so restores to the quiet time before the step still stop there.
+    pub(super) async fn keep_reach(&mut self, now_ms: i64) -> Result<(), BackupError> {
+        if let Some((seq, at_ms)) = self.heartbeat_reach
+            && now_ms < at_ms
+        {
+            let body = serde_json::json!({ "at_ms": at_ms, "seq": seq });
+            self.target
+                .put(
+                    &format::reach_key(&self.lineage, seq, at_ms),
+                    body.to_string().into_bytes(),
+                )
+                .await?;
+            self.heartbeat_reach = None;
+        }
         Ok(())
     }
 

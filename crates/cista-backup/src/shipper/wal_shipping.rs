@@ -147,7 +147,10 @@ impl Shipper {
             let earliest = batch.iter().map(|p| p.at_ms).min().unwrap_or(first.at_ms);
             let latest = batch.iter().map(|p| p.at_ms).max().unwrap_or(last.at_ms);
             let key = format::segment_key(&self.lineage, self.next_seq, earliest, latest);
+            self.keep_reach(earliest).await?;
             self.target.put(&key, object).await?;
+            // The segment now says how far the lineage reached.
+            self.heartbeat_reach = None;
             metrics::counter!("cista_backup_segments_total").increment(1);
             metrics::counter!("cista_backup_bytes_total").increment(frames.len() as u64);
             self.next_seq += 1;

@@ -163,3 +163,69 @@ async fn a_new_lineage_begun_with_a_clock_behind_is_still_the_newest() {
     let step = status.lock().unwrap().clock_step.clone();
     assert!(step.is_some_and(|s| s.behind_ms > 7_000_000));
 }
+
+/// The CLI's case: a clean stop vouches for the quiet seconds before it (the heartbeat), then a
+/// restart with the clock two hours behind continues the lineage and writes its own, earlier
+/// heartbeat over it. The quiet time must stay restorable, to the state it had, and a snapshot
+/// taken after the step must not be mistaken for it.
+#[tokio::test]
+async fn a_restart_behind_a_clean_stop_keeps_the_quiet_time_before_it() {
+    let f = fixture().await;
+    let clock = Arc::new(ManualClock::new(SystemClock.now()));
+    let status = Arc::new(Mutex::new(BackupStatus::default()));
+    let mut s = shipper_with_status(&f, clock.clone(), status.clone()).await;
+    s.flush().await.unwrap();
+    let lineage = s.lineage().to_owned();
+    clock.advance(time::Duration::seconds(1));
+    insert(&f.pool, 0, 100).await;
+    s.tick().await.unwrap();
+    clock.advance(time::Duration::seconds(1));
+    let quiet = ms(&clock);
+    clock.advance(time::Duration::seconds(1));
+    s.flush().await.unwrap();
+    drop(s);
+    let before_step = vec!["unit-0".to_owned()];
+    assert_eq!(
+        restore_units(&f, RestorePoint::At(quiet), "quiet")
+            .await
+            .unwrap(),
+        before_step
+    );
+
+    clock.advance(time::Duration::hours(-2));
+    let mut s = shipper_with_status(&f, clock.clone(), status.clone()).await;
+    assert_eq!(
+        s.lineage(),
+        lineage,
+        "the WAL still holds the last shipped frame"
+    );
+    s.flush().await.unwrap();
+    clock.advance(time::Duration::seconds(1));
+    insert(&f.pool, 1, 100).await;
+    s.tick().await.unwrap();
+    s.snapshot_now().await.unwrap();
+    clock.advance(time::Duration::seconds(1));
+    insert(&f.pool, 2, 100).await;
+    s.tick().await.unwrap();
+    s.flush().await.unwrap();
+    drop(s);
+
+    let catalog = format::catalog(&f.target.list(format::SQLITE).await.unwrap());
+    assert_eq!(catalog.len(), 1);
+    assert_eq!(catalog[0].reached.len(), 1, "{catalog:?}");
+    assert!(catalog[0].reached[0].at_ms > quiet);
+    assert_eq!(
+        restore_units(&f, RestorePoint::At(quiet), "quiet-again")
+            .await
+            .unwrap(),
+        before_step,
+        "the same state as before the step"
+    );
+    let all: Vec<String> = (0..3).map(|n| format!("unit-{n}")).collect();
+    assert_eq!(
+        restore_units(&f, RestorePoint::Latest, "latest")
+            .await
+            .unwrap(),
+        all
+    );
+}
