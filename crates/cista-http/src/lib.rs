@@ -17,6 +17,7 @@
 pub mod api;
 pub mod demo_receiver;
 pub mod demo_site;
+pub mod disclosure;
 pub mod embed;
 pub mod error;
 mod fields;
@@ -112,6 +113,28 @@ pub struct Shared {
     pub blobs: Arc<dyn cista_core::ports::BlobStore>,
     /// The tile server under the records map; `None` (the default): a plain grid.
     pub map_tiles: Option<MapTiles>,
+    /// Every external service this instance's configuration sends data to (the trust page's
+    /// third parties; webhook receivers are added live from the database).
+    pub third_parties: Arc<[ThirdParty]>,
+    /// The `/.well-known/security.txt` the `[disclosure]` section describes; `None`: not
+    /// configured (the file answers 404 and the trust page says so).
+    pub disclosure: Option<disclosure::SecurityTxt>,
+}
+
+/// One external service that receives data from this instance, as the trust page lists it
+/// (`/security/third-parties`, `third_parties` in `/api/v1/trust`).
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct ThirdParty {
+    /// What kind of service: `Email relay (SMTP)`, `Map tiles`, ….
+    pub service: String,
+    /// Who, for everyone: a host name, or a phrase when the address is for staff only.
+    pub public_endpoint: String,
+    /// Who, for staff: the host and port (never a password or a path).
+    pub endpoint: String,
+    /// What it receives, and what it never does.
+    pub receives: String,
+    /// The configuration keys that send data there (`email.smtp_host`).
+    pub settings: Vec<String>,
 }
 
 /// One way messages leave this instance, as the trust page shows it.

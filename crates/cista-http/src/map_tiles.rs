@@ -60,16 +60,16 @@ impl MapTiles {
         })
     }
 
-    /// The trust page's line: who receives what.
-    pub fn third_party_line(&self) -> crate::MessagingLine {
-        let text = format!(
-            "{}: staff's browsers load map tiles from it on the records map; it learns which area they look at and their IP address, never a record",
-            self.origin
-        );
-        crate::MessagingLine {
-            channel: "Map tiles".to_owned(),
-            public: text.clone(),
-            staff: text,
+    /// The trust page's entry: who receives what.
+    pub fn third_party(&self) -> crate::ThirdParty {
+        crate::ThirdParty {
+            service: "Map tiles".to_owned(),
+            public_endpoint: self.origin.clone(),
+            endpoint: self.origin.clone(),
+            receives: "staff's browsers load map tiles from it on the records map: it learns \
+                       which area they look at and their IP address, never a record"
+                .to_owned(),
+            settings: vec!["map.tile_url".to_owned()],
         }
     }
 }

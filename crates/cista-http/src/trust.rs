@@ -24,6 +24,72 @@ pub struct TrustView {
     pub checkpoint_interval_seconds: u64,
     pub messaging: Vec<(String, String)>,
     pub backup: crate::BackupLine,
+    /// Every external service this instance sends data to, from the live configuration and
+    /// (webhook receivers) the database.
+    pub third_parties: Vec<ThirdPartyLine>,
+    /// Where vulnerabilities are reported, as `/.well-known/security.txt` says.
+    pub disclosure: DisclosureLine,
+}
+
+/// One third party as this viewer may see it.
+#[derive(Debug, Clone, Serialize)]
+pub struct ThirdPartyLine {
+    pub service: String,
+    /// The host for everyone where it is public; the staff view's exact address otherwise.
+    pub endpoint: String,
+    pub receives: String,
+    /// The configuration keys behind it (staff view; empty for the public).
+    pub settings: Vec<String>,
+}
+
+/// The responsible-disclosure line: served or not, and why.
+#[derive(Debug, Clone, Serialize)]
+pub struct DisclosureLine {
+    /// `/.well-known/security.txt` is served now.
+    pub served: bool,
+    pub contact: Vec<String>,
+    pub expires: Option<cista_types::Timestamp>,
+    /// `2 March 2027, 14:57:24 UTC`, for the pages.
+    pub valid_until: Option<String>,
+    pub summary: String,
+}
+
+impl DisclosureLine {
+    /// From the configured file at `now`.
+    pub fn of(txt: Option<&crate::disclosure::SecurityTxt>, now: cista_types::Timestamp) -> Self {
+        match txt {
+            Some(txt) if !txt.expired(now) => Self {
+                served: true,
+                contact: txt.contact.clone(),
+                expires: Some(txt.expires),
+                valid_until: Some(instance_time(txt.expires)),
+                summary: format!(
+                    "/.well-known/security.txt (RFC 9116), valid until {}",
+                    instance_time(txt.expires)
+                ),
+            },
+            Some(txt) => Self {
+                served: false,
+                contact: txt.contact.clone(),
+                expires: Some(txt.expires),
+                valid_until: None,
+                summary: format!(
+                    "security.txt expired on {} and is not served until the operator confirms \
+                     the contacts",
+                    instance_time(txt.expires)
+                ),
+            },
+            None => Self {
+                served: false,
+                contact: Vec::new(),
+                expires: None,
+                valid_until: None,
+                summary: "no security contact is configured: /.well-known/security.txt is not \
+                          served"
+                    .to_owned(),
+            },
+        }
+    }
 }
 
 /// How the instance-wide pages show a time: in UTC, saying so (`30 November 2026, 19:05:09
@@ -46,6 +112,8 @@ impl TrustView {
     ) -> Result<Self, Error> {
         let report = state.cista.trust_report(actor).await?;
         let staff = report.details;
+        let now = report.generated_at;
+        let report_webhooks = report.webhooks.clone();
         let backup = state.backup.line();
         Ok(Self {
             report,
@@ -74,6 +142,60 @@ impl TrustView {
                 })
                 .collect(),
             backup: if staff { backup } else { backup.public() },
+            third_parties: third_parties(state, &report_webhooks, staff),
+            disclosure: DisclosureLine::of(state.disclosure.as_ref(), now),
         })
     }
+}
+
+/// The configured third parties, then the webhook receivers organizations set.
+fn third_parties(
+    state: &AppState,
+    webhooks: &cista_core::platform::trust::WebhookReport,
+    staff: bool,
+) -> Vec<ThirdPartyLine> {
+    let mut out: Vec<ThirdPartyLine> = state
+        .third_parties
+        .iter()
+        .map(|t| ThirdPartyLine {
+            service: t.service.clone(),
+            endpoint: if staff {
+                t.endpoint.clone()
+            } else {
+                t.public_endpoint.clone()
+            },
+            receives: t.receives.clone(),
+            settings: if staff {
+                t.settings.clone()
+            } else {
+                Vec::new()
+            },
+        })
+        .collect();
+    if webhooks.endpoints > 0 {
+        let count = format!(
+            "{} set by {}",
+            cista_types::words::count(webhooks.endpoints as usize, "endpoint", "endpoints"),
+            cista_types::words::count(
+                webhooks.organizations as usize,
+                "organization",
+                "organizations"
+            )
+        );
+        out.push(ThirdPartyLine {
+            service: "Webhook receivers".to_owned(),
+            endpoint: if staff && !webhooks.hosts.is_empty() {
+                format!("{count}: {}", webhooks.hosts.join(", "))
+            } else {
+                count
+            },
+            receives: webhooks.receives.to_owned(),
+            settings: if staff {
+                vec!["an organization's webhooks page".to_owned()]
+            } else {
+                Vec::new()
+            },
+        });
+    }
+    out
 }

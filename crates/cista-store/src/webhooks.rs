@@ -101,6 +101,15 @@ impl WebhookReads for SeaStore {
             .await
     }
 
+    async fn live_webhook_receivers(&self) -> Result<Vec<Webhook>> {
+        webhook::Entity::find()
+            .filter(webhook::Column::RemovedAt.is_null())
+            .order_by_asc(webhook::Column::CreatedAt)
+            .order_by_asc(webhook::Column::Id)
+            .all_as(&self.db, webhook_from)
+            .await
+    }
+
     async fn webhook(&self, org: OrgId, id: WebhookId) -> Result<Option<Webhook>> {
         webhook::Entity::find()
             .filter(webhook::Column::OrgId.eq(org.as_i64()))

@@ -55,6 +55,10 @@ pub struct Options {
     pub backup: Arc<dyn cista_http::BackupProbe>,
     /// A tile server under the records map (listed on the trust page, as `serve` does).
     pub map_tiles: Option<cista_http::MapTiles>,
+    /// More third parties for the trust page (what `serve` derives from its configuration).
+    pub third_parties: Vec<cista_http::ThirdParty>,
+    /// The `/.well-known/security.txt` to serve, if any.
+    pub disclosure: Option<cista_http::disclosure::SecurityTxt>,
 }
 
 impl Default for Options {
@@ -69,6 +73,8 @@ impl Default for Options {
             },
             backup: Arc::new(cista_http::NoBackup),
             map_tiles: None,
+            third_parties: Vec::new(),
+            disclosure: None,
         }
     }
 }
@@ -104,20 +110,23 @@ pub fn state_for(
         auth_limiter: cista_http::web::limits::AuthLimiter::new(options.auth_limits.clone()),
         demo: None,
         checkpoint_interval: Duration::from_secs(60),
-        messaging: Arc::from(
-            std::iter::once(cista_http::MessagingLine {
-                channel: "Email".to_owned(),
-                public: "test".to_owned(),
-                staff: "test".to_owned(),
-            })
+        messaging: Arc::from(vec![cista_http::MessagingLine {
+            channel: "Email".to_owned(),
+            public: "test".to_owned(),
+            staff: "test".to_owned(),
+        }]),
+        third_parties: options
+            .third_parties
+            .iter()
+            .cloned()
             .chain(
                 options
                     .map_tiles
                     .iter()
-                    .map(cista_http::MapTiles::third_party_line),
+                    .map(cista_http::MapTiles::third_party),
             )
-            .collect::<Vec<_>>(),
-        ),
+            .collect(),
+        disclosure: options.disclosure.clone(),
         backup: options.backup.clone(),
         map_tiles: options.map_tiles.clone(),
         blobs: Arc::new(

@@ -10,6 +10,7 @@ mod config;
 mod files;
 mod logging;
 mod runtime;
+mod third_parties;
 
 use clap::Parser as _;
 use cli::{

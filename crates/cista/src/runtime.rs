@@ -212,6 +212,58 @@ impl Runtime {
         }
     }
 
+    /// The security.txt `[disclosure]` describes (its dates are checked by the caller, against
+    /// `now`). `Ok(None)`: no contact is set (the file is not served). The demo, without a `[disclosure]` of its own, names the demo's
+    /// outbox address and expires 90 days on, so a new user sees the file as it will be.
+    pub fn disclosure(
+        &self,
+        now: Timestamp,
+    ) -> Result<Option<cista_http::disclosure::SecurityTxt>, Failure> {
+        let d = &self.config.disclosure;
+        let demo_contact = ["mailto:security@cista.localhost".to_owned()];
+        let demo_expires = now.plus(time::Duration::days(90)).to_rfc3339();
+        let (contact, expires): (&[String], Option<&str>) = if d.contact.is_empty() && self.demo {
+            (&demo_contact, Some(demo_expires.as_str()))
+        } else {
+            (&d.contact, d.expires.as_deref())
+        };
+        if contact.is_empty() {
+            return Ok(None);
+        }
+        let settings = cista_http::disclosure::DisclosureSettings {
+            contact,
+            expires,
+            preferred_languages: &d.preferred_languages,
+            policy: d.policy.as_deref(),
+            encryption: d.encryption.as_deref(),
+            acknowledgments: d.acknowledgments.as_deref(),
+        };
+        cista_http::disclosure::SecurityTxt::build(&settings, &self.public_origin())
+            .map(Some)
+            .map_err(Failure)
+    }
+
+    /// Whether people outside this machine reach the instance: `server.public_url` names a host
+    /// other than `localhost` or a loopback address. Such an instance must say where
+    /// vulnerabilities are reported (`configtest`).
+    pub fn is_public(&self) -> bool {
+        let Some(url) = &self.config.server.public_url else {
+            return false;
+        };
+        let Some(host) = url::Url::parse(url)
+            .ok()
+            .and_then(|u| u.host_str().map(str::to_owned))
+        else {
+            return false;
+        };
+        let host = host.trim_start_matches('[').trim_end_matches(']');
+        !(host.eq_ignore_ascii_case("localhost")
+            || host.to_ascii_lowercase().ends_with(".localhost")
+            || host
+                .parse::<std::net::IpAddr>()
+                .is_ok_and(|ip| ip.is_loopback()))
+    }
+
     pub fn access_settings(&self) -> AccessSettings {
         let a = &self.config.access;
         let minutes = |m: u64| time::Duration::minutes(i64::try_from(m).unwrap_or(i64::MAX));

@@ -40,7 +40,21 @@ pub struct TrustReport {
     pub access: AccessReport,
     pub voting: VotingReport,
     pub assessments: AssessmentReport,
+    pub webhooks: WebhookReport,
     pub organizations: u64,
+}
+
+/// The webhook receivers organizations have set (third parties that are data, not
+/// configuration): how many, and, for staff, their hosts.
+#[derive(Debug, Clone, Serialize)]
+pub struct WebhookReport {
+    /// Live endpoints over all organizations.
+    pub endpoints: u64,
+    /// Organizations with at least one.
+    pub organizations: u64,
+    /// Distinct `host[:port]`s, sorted; empty in the public view.
+    pub hosts: Vec<String>,
+    pub receives: &'static str,
 }
 
 /// How embedded assessments treat a result and the report that names its client.
@@ -201,7 +215,34 @@ impl Cista {
             access: self.access_report().await?,
             voting: self.voting_report().await?,
             assessments: self.assessments_trust_report().await?,
+            webhooks: self.webhooks_trust_report(details).await?,
             organizations: store.organization_count().await?,
+        })
+    }
+
+    async fn webhooks_trust_report(&self, details: bool) -> Result<WebhookReport> {
+        let live = self.store().webhooks().live_webhook_receivers().await?;
+        let organizations: std::collections::BTreeSet<_> = live.iter().map(|w| w.org).collect();
+        let hosts: std::collections::BTreeSet<String> = if details {
+            live.iter()
+                .filter_map(|w| {
+                    let url = url::Url::parse(&w.url).ok()?;
+                    let host = url.host_str()?.to_owned();
+                    Some(match url.port() {
+                        Some(port) => format!("{host}:{port}"),
+                        None => host,
+                    })
+                })
+                .collect()
+        } else {
+            Default::default()
+        };
+        Ok(WebhookReport {
+            endpoints: live.len() as u64,
+            organizations: organizations.len() as u64,
+            hosts: hosts.into_iter().collect(),
+            receives: "signed messages when a record is created or reviewed: ids and links, \
+                       never a record's answers or a person's name",
         })
     }
 

@@ -25,6 +25,10 @@ pub trait WebhookReads: Send + Sync {
 
     async fn webhook(&self, org: OrgId, id: WebhookId) -> Result<Option<Webhook>>;
 
+    /// Every organization's live (not removed) endpoints, oldest first: the receivers the
+    /// trust page lists among the third parties.
+    async fn live_webhook_receivers(&self) -> Result<Vec<Webhook>>;
+
     /// `org`'s newest messages (of one endpoint when given), at most `limit`.
     async fn webhook_deliveries(
         &self,

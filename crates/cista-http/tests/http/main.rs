@@ -13,6 +13,7 @@ mod api;
 mod assessment_builder;
 mod collect_api;
 mod collect_pages;
+mod disclosure;
 mod embed;
 mod errors;
 mod headers;

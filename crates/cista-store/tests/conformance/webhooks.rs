@@ -449,6 +449,17 @@ pub async fn a_removed_endpoint_gets_nothing_more(h: &Harness) {
     let failed = cista.webhook_log(&operator(), org.id, None).await.unwrap()[0]
         .0
         .clone();
+    // The trust page lists the live receivers among the third parties: by host for staff.
+    let listed = cista.trust_report(&operator()).await.unwrap().webhooks;
+    assert_eq!((listed.endpoints, listed.organizations), (1, 1));
+    assert_eq!(listed.hosts, ["hooks.example.org"]);
+    let public = cista
+        .trust_report(&Actor::Anonymous)
+        .await
+        .unwrap()
+        .webhooks;
+    assert_eq!(public.endpoints, 1);
+    assert!(public.hosts.is_empty(), "hosts are for staff");
     // Removed: its waiting message is given up, new records queue nothing, it cannot be sent
     // again; removing twice changes nothing.
     assert!(
@@ -483,6 +494,8 @@ pub async fn a_removed_endpoint_gets_nothing_more(h: &Harness) {
         .unwrap();
     let log = cista.webhook_log(&operator(), org.id, None).await.unwrap();
     assert_eq!(log.len(), 1, "nothing queued for a removed endpoint");
+    let listed = cista.trust_report(&operator()).await.unwrap().webhooks;
+    assert_eq!(listed.endpoints, 0, "a removed endpoint is no third party");
     assert_eq!(
         log[0].0.state(),
         "failed",

@@ -299,6 +299,8 @@ pub(crate) fn loopback_state(
         messaging: Arc::from(Vec::<cista_http::MessagingLine>::new()),
         backup: Arc::new(cista_http::NoBackup),
         map_tiles: None,
+        third_parties: Arc::from(Vec::<cista_http::ThirdParty>::new()),
+        disclosure: None,
         blobs: Arc::new(
             cista_backup::blobs::ObjectBlobStore::open(&cista_backup::TargetSpec::Local(
                 dir.join("blobs"),

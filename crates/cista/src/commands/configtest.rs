@@ -46,6 +46,7 @@ pub async fn run(rt: &Runtime, args: &ConfigtestArgs) -> Result<ExitCode, Failur
             "map.tile_url",
         );
     }
+    check(disclosure(rt), "disclosure (security.txt)");
     check(
         cista_http::TlsSettings::load(&rt.paths.cert_file, &rt.paths.key_file)
             .map(|t| {
@@ -112,5 +113,30 @@ pub async fn run(rt: &Runtime, args: &ConfigtestArgs) -> Result<ExitCode, Failur
     } else {
         println!("configuration OK");
         Ok(ExitCode::SUCCESS)
+    }
+}
+
+/// The `[disclosure]` check: a contact on a public instance, and an Expires within the year.
+fn disclosure(rt: &Runtime) -> Result<String, String> {
+    let now = rt.now();
+    match rt.disclosure(now) {
+        Ok(Some(txt)) => match txt.expiry_problem(now) {
+            Some(problem) => Err(problem),
+            None => Ok(format!(
+                "{}, expires {}",
+                txt.contact.join(", "),
+                txt.expires.to_rfc3339()
+            )),
+        },
+        Ok(None) if rt.is_public() => Err("disclosure.contact is missing: a public instance \
+                                           must say where vulnerabilities are reported; set \
+                                           [disclosure] contact and expires (RFC 9116)"
+            .to_owned()),
+        Ok(None) => Ok(
+            "not set: /.well-known/security.txt answers 404 (required once \
+                        server.public_url names a public host)"
+                .to_owned(),
+        ),
+        Err(e) => Err(e.0),
     }
 }

@@ -380,7 +380,7 @@ async fn run_server(
 ) -> Result<(), Failure> {
     let (email, sms) = rt.senders(demo.is_some())?;
     let demo_flag = demo.is_some();
-    let mut messaging = vec![
+    let messaging = vec![
         cista_http::MessagingLine {
             channel: "Email".to_owned(),
             public: email.describe_public(),
@@ -393,8 +393,19 @@ async fn run_server(
         },
     ];
     let map_tiles = rt.map_tiles()?;
-    if let Some(tiles) = &map_tiles {
-        messaging.push(tiles.third_party_line());
+    let third_parties = crate::third_parties::listed(&rt.config, &rt.paths);
+    let disclosure = rt.disclosure(rt.now())?;
+    match &disclosure {
+        Some(txt) => {
+            if let Some(problem) = txt.expiry_problem(rt.now()) {
+                tracing::warn!(%problem, "security.txt");
+            }
+        }
+        None if rt.is_public() => tracing::warn!(
+            "disclosure.contact is not set: /.well-known/security.txt answers 404; say where \
+             vulnerabilities are reported (RFC 9116)"
+        ),
+        None => {}
     }
     let bound = https
         .local_addr()
@@ -428,6 +439,8 @@ async fn run_server(
         backup: backup.probe.clone(),
         blobs: blobs.clone(),
         map_tiles,
+        third_parties: Arc::from(third_parties),
+        disclosure,
     });
     cista_http::ops::metrics::handle();
     let checkpointer = spawn_checkpointer(cista.clone(), interval);

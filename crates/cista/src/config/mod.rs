@@ -44,6 +44,7 @@ pub struct Config {
     pub backup: BackupConfig,
     pub blobs: BlobsConfig,
     pub map: MapConfig,
+    pub disclosure: DisclosureConfig,
     pub metrics: MetricsConfig,
     pub log: LogConfig,
 }
@@ -59,7 +60,7 @@ fn err(message: impl Into<String>) -> ConfigError {
 
 impl Config {
     /// Every field set, so the key list and value types are known for the environment layer.
-    fn example() -> Self {
+    pub(crate) fn example() -> Self {
         Self {
             server: ServerConfig {
                 public_url: Some(String::new()),
@@ -122,6 +123,14 @@ impl Config {
             map: MapConfig {
                 tile_url: Some(String::new()),
                 tile_attribution: Some(String::new()),
+            },
+            disclosure: DisclosureConfig {
+                contact: vec![String::new()],
+                expires: Some(String::new()),
+                preferred_languages: vec![String::new()],
+                policy: Some(String::new()),
+                encryption: Some(String::new()),
+                acknowledgments: Some(String::new()),
             },
             metrics: MetricsConfig {
                 token: Some(Secret::from(REDACTED)),
@@ -271,6 +280,14 @@ fn apply_env(
                 "false" | "0" | "no" => toml::Value::Boolean(false),
                 _ => return Err(err(format!("{name} must be true or false, not `{raw}`"))),
             },
+            // A list (`disclosure.contact`): comma-separated, as in `mailto:a@x, https://x/r`.
+            toml::Value::Array(_) => toml::Value::Array(
+                raw.split(',')
+                    .map(str::trim)
+                    .filter(|v| !v.is_empty())
+                    .map(|v| toml::Value::String(v.to_owned()))
+                    .collect(),
+            ),
             _ => toml::Value::String(raw),
         };
         let entry = table

@@ -15,6 +15,29 @@ pub struct BlobsConfig {
     pub target: Option<String>,
 }
 
+/// Responsible disclosure: what `/.well-known/security.txt` (RFC 9116) and the
+/// `/security/disclosure` page say. Without `contact` the file is not served; `configtest`
+/// refuses that on a public instance, and refuses an `expires` that is past or more than a
+/// year ahead on any.
+#[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields, default)]
+pub struct DisclosureConfig {
+    /// Where vulnerabilities are reported, most preferred first: `mailto:`, `https:` or `tel:`
+    /// URIs, such as `["mailto:security@example.org"]`.
+    pub contact: Vec<String>,
+    /// When the file stops being valid, RFC 3339 (`2027-06-30T00:00:00Z`), at most a year ahead:
+    /// confirm the contacts and move it forward before then.
+    pub expires: Option<String>,
+    /// Languages reports may be written in (RFC 5646 tags). Default `["en"]`.
+    pub preferred_languages: Vec<String>,
+    /// The disclosure policy. Default `<public url>/security/disclosure`, the built-in page.
+    pub policy: Option<String>,
+    /// A key to encrypt reports with (`https:` URL of an OpenPGP key, or `openpgp4fpr:`).
+    pub encryption: Option<String>,
+    /// Where reporters are thanked (`https:`).
+    pub acknowledgments: Option<String>,
+}
+
 /// Map tiles under the records map (field data collection). Off by default: the map draws the
 /// records' points on a plain latitude/longitude grid and nothing goes to a map provider.
 #[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq)]

@@ -178,3 +178,67 @@ fn a_taken_port_is_reported_with_a_way_out() {
     );
     assert!(line.contains("--listen"), "{line}");
 }
+
+/// `configtest` on `[disclosure]` (RFC 9116 security.txt): a public instance must name a
+/// contact; an Expires that is past or more than a year ahead is refused on any instance, with
+/// the key and the fix; a good one is reported with its contact.
+#[test]
+fn configtest_refuses_a_missing_contact_on_a_public_instance_and_a_stale_expires() {
+    let tmp = tempfile::tempdir().unwrap();
+    let data = tmp.path().join("data");
+    init(&data);
+    // Runs configtest with `vars`; checks its exit code and that it prints `text`.
+    let says = |vars: &[(&str, String)], code: i32, text: &str| {
+        let mut command = cista(&data);
+        command.arg("configtest");
+        for (key, value) in vars {
+            command.env(key, value);
+        }
+        let ran = crate::run(command);
+        assert_eq!(ran.code, code, "{}", ran.stdout);
+        assert!(ran.stdout.contains(text), "`{text}` in {}", ran.stdout);
+    };
+    says(&[], 0, "ok    disclosure (security.txt): not set");
+    let public = (
+        "CISTA_SERVER_PUBLIC_URL",
+        "https://vote.palmcourt.example".to_owned(),
+    );
+    says(
+        std::slice::from_ref(&public),
+        1,
+        "FAIL  disclosure (security.txt): disclosure.contact is missing",
+    );
+    let contact = (
+        "CISTA_DISCLOSURE_CONTACT",
+        "mailto:security@palmcourt.example, https://palmcourt.example/report".to_owned(),
+    );
+    let date = |days: i64| {
+        (
+            "CISTA_DISCLOSURE_EXPIRES",
+            cista_types::Clock::now(&cista_types::SystemClock)
+                .plus(time::Duration::days(days))
+                .to_rfc3339(),
+        )
+    };
+    says(&[public.clone(), contact.clone(), date(-2)], 1, "is past");
+    says(
+        &[public.clone(), contact.clone(), date(400)],
+        1,
+        "more than a year ahead",
+    );
+    says(
+        &[public.clone(), contact, date(200)],
+        0,
+        "ok    disclosure (security.txt): mailto:security@palmcourt.example, \
+         https://palmcourt.example/report, expires",
+    );
+    let malformed = (
+        "CISTA_DISCLOSURE_CONTACT",
+        "security@palmcourt.example".to_owned(),
+    );
+    says(
+        &[public, malformed, date(200)],
+        1,
+        "must be a URI starting with mailto:",
+    );
+}

@@ -13,6 +13,7 @@ pub mod chrome;
 pub mod collect;
 pub mod demo;
 pub mod devices;
+pub mod disclosure;
 pub mod landing;
 pub mod names;
 pub mod record_forms;
@@ -73,6 +74,9 @@ pub fn routes(state: &AppState) -> Router<AppState> {
     let mut router = Router::new()
         .route("/", get(landing::page))
         .route("/security", get(trust::page))
+        .route("/security/disclosure", get(disclosure::policy))
+        .route("/security/third-parties", get(disclosure::third_parties))
+        .route("/.well-known/security.txt", get(disclosure::security_txt))
         .route("/static/app.css", get(assets::stylesheet))
         .route("/static/favicon.svg", get(assets::favicon))
         .route("/static/forms.js", get(assets::script))
