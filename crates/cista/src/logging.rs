@@ -28,8 +28,11 @@ pub fn choose_format(configured: &str, stderr_is_terminal: bool) -> LogFormat {
 }
 
 /// `default_level` applies when neither `RUST_LOG` nor the config says otherwise; commands
-/// that print their own output use `warn` so logs do not drown it.
-pub fn init(config: &LogConfig, default_level: &str) {
+/// that print their own output use `warn` so logs do not drown it. With `report_errors`
+/// (a Sentry client is running), error events are also reported, after the local line.
+pub fn init(config: &LogConfig, default_level: &str, report_errors: bool) {
+    use tracing_subscriber::layer::SubscriberExt as _;
+    use tracing_subscriber::util::SubscriberInitExt as _;
     let level = if config.level == "info" {
         default_level
     } else {
@@ -40,17 +43,26 @@ pub fn init(config: &LogConfig, default_level: &str) {
             "{level},sqlx=warn,sea_orm=warn,sea_orm_migration=warn"
         ))
     });
-    let builder = tracing_subscriber::fmt()
-        .with_env_filter(filter)
-        .with_writer(std::io::stderr);
-    let _ = match choose_format(&config.format, std::io::stderr().is_terminal()) {
-        LogFormat::Text => builder.compact().try_init(),
-        LogFormat::Json => builder
-            .json()
-            .with_current_span(true)
-            .with_span_list(false)
-            .try_init(),
+    let lines = tracing_subscriber::fmt::layer().with_writer(std::io::stderr);
+    let (text, json) = match choose_format(&config.format, std::io::stderr().is_terminal()) {
+        LogFormat::Text => (Some(lines.compact()), None),
+        LogFormat::Json => (
+            None,
+            Some(
+                tracing_subscriber::fmt::layer()
+                    .with_writer(std::io::stderr)
+                    .json()
+                    .with_current_span(true)
+                    .with_span_list(false),
+            ),
+        ),
     };
+    let _ = tracing_subscriber::registry()
+        .with(filter)
+        .with(text)
+        .with(json)
+        .with(report_errors.then(crate::error_reporting::layer))
+        .try_init();
 }
 
 #[cfg(test)]

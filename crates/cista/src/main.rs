@@ -7,6 +7,7 @@ mod certs;
 mod cli;
 mod commands;
 mod config;
+mod error_reporting;
 mod files;
 mod logging;
 mod runtime;
@@ -49,29 +50,35 @@ async fn run(cli: Cli) -> Result<ExitCode, Failure> {
     match &cli.command {
         Command::VerifyElection(args) => return commands::verify_election::run(args),
         Command::Bench(BenchCommand::Voting(args)) => {
-            logging::init(&config::LogConfig::default(), "warn");
+            logging::init(&config::LogConfig::default(), "warn", false);
             commands::bench::run(args).await?;
             return Ok(ExitCode::SUCCESS);
         }
         Command::Bench(BenchCommand::Assessment(args)) => {
-            logging::init(&config::LogConfig::default(), "warn");
+            logging::init(&config::LogConfig::default(), "warn", false);
             commands::bench_assessment::run(args).await?;
             return Ok(ExitCode::SUCCESS);
         }
         Command::Bench(BenchCommand::Collection(args)) => {
-            logging::init(&config::LogConfig::default(), "warn");
+            logging::init(&config::LogConfig::default(), "warn", false);
             commands::bench_collection::run(args).await?;
             return Ok(ExitCode::SUCCESS);
         }
         Command::Bench(BenchCommand::Crash(args)) => {
-            logging::init(&config::LogConfig::default(), "warn");
+            logging::init(&config::LogConfig::default(), "warn", false);
             return commands::crash::run(args).await;
         }
         _ => {}
     }
     let rt = Runtime::load(&cli.global)?;
     let serving = matches!(cli.command, Command::Demo(_) | Command::Serve(_));
-    logging::init(&rt.config.log, if serving { "info" } else { "warn" });
+    // Flushes what is queued (at most 2 s) when `run` returns.
+    let reporting = error_reporting::init(&rt.config.errors, env!("CARGO_PKG_VERSION"))?;
+    logging::init(
+        &rt.config.log,
+        if serving { "info" } else { "warn" },
+        reporting.is_some(),
+    );
     match &cli.command {
         Command::Demo(args) => commands::serve::demo(rt, args).await?,
         Command::Serve(args) => commands::serve::serve(rt, args).await?,

@@ -99,6 +99,19 @@ pub fn listed(config: &Config, paths: &Resolved) -> Vec<ThirdParty> {
             settings: keys(&["backup.pgbackrest_stanza"]),
         });
     }
+    if let Some(dsn) = config.errors.sentry_dsn.as_ref().filter(|d| !d.is_empty()) {
+        let endpoint = host_of(dsn.expose());
+        out.push(ThirdParty {
+            service: "Error reporting (Sentry protocol)".to_owned(),
+            public_endpoint: endpoint.clone(),
+            endpoint,
+            receives: "panics and errors as codes and places in the code, with the time: never \
+                       a request, a cookie, a token, a name, an email address or a phone number \
+                       (a scrubber keeps only codes before anything is sent)"
+                .to_owned(),
+            settings: keys(&["errors.sentry_dsn"]),
+        });
+    }
     if let Some(url) = config
         .map
         .tile_url
@@ -204,6 +217,11 @@ mod tests {
             ("backup.pgbackrest_stanza", |c| {
                 c.backup.pgbackrest_stanza = Some("cista".to_owned());
             }),
+            ("errors.sentry_dsn", |c| {
+                c.errors.sentry_dsn = Some(Secret::new(
+                    "https://public@o1.ingest.sentry.io/42".to_owned(),
+                ));
+            }),
             ("map.tile_url", |c| {
                 c.map.tile_url = Some("https://tile.openstreetmap.org/{z}/{x}/{y}.png".to_owned());
             }),
@@ -257,6 +275,7 @@ mod tests {
         "backup.pgbackrest_config",
         "map.tile_attribution",
         "disclosure.*",
+        "errors.environment",
         "metrics.*",
         "log.*",
     ];

@@ -45,6 +45,7 @@ pub struct Config {
     pub blobs: BlobsConfig,
     pub map: MapConfig,
     pub disclosure: DisclosureConfig,
+    pub errors: ErrorsConfig,
     pub metrics: MetricsConfig,
     pub log: LogConfig,
 }
@@ -131,6 +132,10 @@ impl Config {
                 policy: Some(String::new()),
                 encryption: Some(String::new()),
                 acknowledgments: Some(String::new()),
+            },
+            errors: ErrorsConfig {
+                sentry_dsn: Some(Secret::from(REDACTED)),
+                ..ErrorsConfig::default()
             },
             metrics: MetricsConfig {
                 token: Some(Secret::from(REDACTED)),

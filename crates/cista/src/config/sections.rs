@@ -38,6 +38,27 @@ pub struct DisclosureConfig {
     pub acknowledgments: Option<String>,
 }
 
+/// Error reporting to a Sentry-protocol service (Sentry, GlitchTip, …). Off by default. When on,
+/// panics and error log events are sent after the scrubber kept only codes and places (see
+/// `error_reporting`), and the trust page lists the service.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields, default)]
+pub struct ErrorsConfig {
+    /// `https://public-key@sentry.example.org/42`. A secret: it lets anyone post reports.
+    pub sentry_dsn: Option<Secret>,
+    /// The environment reports are filed under. Default `production`.
+    pub environment: String,
+}
+
+impl Default for ErrorsConfig {
+    fn default() -> Self {
+        Self {
+            sentry_dsn: None,
+            environment: "production".to_owned(),
+        }
+    }
+}
+
 /// Map tiles under the records map (field data collection). Off by default: the map draws the
 /// records' points on a plain latitude/longitude grid and nothing goes to a map provider.
 #[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq)]
