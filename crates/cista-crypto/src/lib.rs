@@ -11,6 +11,7 @@ pub mod mac;
 pub mod merkle;
 pub mod note;
 pub mod password;
+pub mod pkcs11;
 pub mod provider;
 pub mod standard_webhooks;
 pub mod stream;

@@ -110,7 +110,7 @@ fn file_error(path: &Path, problem: impl Into<String>) -> KeyProviderError {
     }
 }
 
-fn new_kek_id(rng: &dyn Rng, now: Timestamp) -> KekId {
+pub(crate) fn new_kek_id(rng: &dyn Rng, now: Timestamp) -> KekId {
     let mut suffix = [0u8; 4];
     rng.fill(&mut suffix);
     let date = now.as_offset().date();
@@ -297,12 +297,6 @@ impl LocalKeyFile {
         }
         Ok(())
     }
-
-    fn wrap_aad(kek: &KekId, aad: &[u8]) -> Vec<u8> {
-        let mut out = format!("cista/kek/{kek}|").into_bytes();
-        out.extend_from_slice(aad);
-        out
-    }
 }
 
 #[async_trait]
@@ -342,7 +336,7 @@ impl KeyProvider for LocalKeyFile {
             .key
             .seal(
                 &cista_types::OsRng,
-                &Self::wrap_aad(&active.id, aad),
+                &crate::provider::kek_aad(&active.id, aad),
                 key.expose(),
             )
             .map_err(|e| file_error(&self.path, e.to_string()))?;
@@ -367,7 +361,7 @@ impl KeyProvider for LocalKeyFile {
         let sealed = Sealed::from_bytes(wrapped.ciphertext.clone());
         let plain = kek
             .key
-            .open(&Self::wrap_aad(&kek.id, aad), &sealed)
+            .open(&crate::provider::kek_aad(&kek.id, aad), &sealed)
             .map_err(|e| match e {
                 CryptoError::Decrypt | CryptoError::Malformed(_) => KeyProviderError::WrongKey {
                     kek: kek.id.clone(),

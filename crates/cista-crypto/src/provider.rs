@@ -29,6 +29,14 @@ impl fmt::Display for KekId {
     }
 }
 
+/// The associated data a KEK seals a data key with: the KEK's name, then the caller's `aad`,
+/// so a wrapped key cannot be presented as wrapped by another KEK or for another place.
+pub fn kek_aad(kek: &KekId, aad: &[u8]) -> Vec<u8> {
+    let mut out = format!("cista/kek/{kek}|").into_bytes();
+    out.extend_from_slice(aad);
+    out
+}
+
 /// A data key encrypted under a KEK, with the name of that KEK.
 #[derive(Clone, PartialEq, Eq)]
 pub struct WrappedKey {

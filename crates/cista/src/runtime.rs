@@ -4,6 +4,7 @@
 use crate::cli::GlobalArgs;
 use crate::config::{Config, KeysConfig, Resolved};
 use cista_core::{AccessSettings, Actor, Cista, Deps};
+use cista_crypto::pkcs11::{Pkcs11Provider, Pkcs11Settings};
 use cista_crypto::{KeyProvider, KeyProviderError, LocalKeyFile};
 use cista_notify::{
     EmailSender, FileEmail, FileSms, HttpSms, HttpSmsSettings, SmsSender, SmtpEmail, SmtpSecurity,
@@ -165,7 +166,70 @@ impl Runtime {
     pub fn key_provider(&self) -> Result<Arc<dyn KeyProvider>, Failure> {
         match &self.config.keys {
             KeysConfig::Local { .. } => Ok(Arc::new(LocalKeyFile::open(&self.paths.kek_file)?)),
+            KeysConfig::Pkcs11 { .. } => {
+                let token = Pkcs11Provider::open(&self.pkcs11_settings()?)?;
+                if !token.has_keys()? {
+                    return Err(Failure(format!(
+                        "the PKCS#11 token \"{}\" holds no Cista key-encryption key; run \
+                         cista init first",
+                        token.label()
+                    )));
+                }
+                Ok(Arc::new(token))
+            }
         }
+    }
+
+    /// The provider if its keys already exist (`cista init` reuses them), `None` if not.
+    pub fn existing_key_provider(&self) -> Result<Option<Arc<dyn KeyProvider>>, Failure> {
+        match &self.config.keys {
+            KeysConfig::Local { .. } if !self.paths.kek_file.exists() => Ok(None),
+            KeysConfig::Local { .. } => self.key_provider().map(Some),
+            KeysConfig::Pkcs11 { .. } => {
+                let token = Pkcs11Provider::open(&self.pkcs11_settings()?)?;
+                Ok(if token.has_keys()? {
+                    Some(Arc::new(token))
+                } else {
+                    None
+                })
+            }
+        }
+    }
+
+    /// Where the key-encryption keys are, as an operator reads it.
+    pub fn keys_location(&self) -> String {
+        match &self.config.keys {
+            KeysConfig::Local { .. } => format!("key file {}", self.paths.kek_file.display()),
+            KeysConfig::Pkcs11 { token_label, .. } => {
+                format!("PKCS#11 token \"{token_label}\"")
+            }
+        }
+    }
+
+    fn pkcs11_settings(&self) -> Result<Pkcs11Settings, Failure> {
+        let KeysConfig::Pkcs11 {
+            module,
+            token_label,
+            pin,
+            ..
+        } = &self.config.keys
+        else {
+            return Err(Failure("keys.provider is not pkcs11".to_owned()));
+        };
+        let Some(pin) = pin else {
+            return Err(Failure(
+                "keys.pin_file is not set: the PKCS#11 token needs its user PIN (a file of \
+                 mode 0600 holding it)"
+                    .to_owned(),
+            ));
+        };
+        Ok(Pkcs11Settings {
+            module: module
+                .clone()
+                .unwrap_or_else(|| cista_crypto::pkcs11::SOFTHSM2_MODULE.into()),
+            token_label: token_label.clone(),
+            pin: pin.expose().to_owned(),
+        })
     }
 
     /// Creates the configured provider's first key-encryption key (`cista init`); refuses
@@ -174,6 +238,11 @@ impl Runtime {
         match &self.config.keys {
             KeysConfig::Local { .. } => Ok(Arc::new(LocalKeyFile::create(
                 &self.paths.kek_file,
+                &OsRng,
+                self.now(),
+            )?)),
+            KeysConfig::Pkcs11 { .. } => Ok(Arc::new(Pkcs11Provider::create(
+                &self.pkcs11_settings()?,
                 &OsRng,
                 self.now(),
             )?)),

@@ -62,9 +62,9 @@ pub async fn run(rt: &Runtime, args: &ConfigtestArgs) -> Result<ExitCode, Failur
     let keys = rt.key_provider();
     check(
         keys.as_ref()
-            .map(|_| rt.paths.kek_file.display().to_string())
+            .map(|_| rt.keys_location())
             .map_err(ToString::to_string),
-        "key file",
+        "keys",
     );
     let store = rt.store(false, false).await;
     match &store {

@@ -27,11 +27,7 @@ pub async fn initialize(rt: &Runtime) -> Result<Initialized, Failure> {
     // Check everything that can be checked before writing anything: a refused init leaves no
     // half-made data directory or key file behind.
     let target = rt.target()?;
-    let existing_keys = if paths.kek_file.exists() {
-        Some(rt.key_provider()?)
-    } else {
-        None
-    };
+    let existing_keys = rt.existing_key_provider()?;
     if !paths.generated_tls {
         cista_http::TlsSettings::load(&paths.cert_file, &paths.key_file)?;
     }
@@ -49,12 +45,22 @@ pub async fn initialize(rt: &Runtime) -> Result<Initialized, Failure> {
         && !store.schema_status().await?.applied.is_empty()
         && cista_core::Store::instance(store).await?.is_some()
     {
+        let restore = match &rt.config.keys {
+            crate::config::KeysConfig::Local { .. } => format!(
+                "a key file that is not at {}; restore that key file (or set keys.file to \
+                 where it is)",
+                paths.kek_file.display()
+            ),
+            crate::config::KeysConfig::Pkcs11 { .. } => format!(
+                "keys that are not on the {}; restore them to the token (or set \
+                 keys.token_label to the token that holds them)",
+                rt.keys_location()
+            ),
+        };
         return Err(Failure(format!(
-            "the database {} was initialized with a key file that is not at {}; restore that \
-             key file (or set keys.file to where it is): a new key file cannot decrypt this \
+            "the database {} was initialized with {restore}: new keys cannot decrypt this \
              database",
-            store.location(),
-            paths.kek_file.display()
+            store.location()
         )));
     }
 
@@ -97,9 +103,9 @@ pub async fn initialize(rt: &Runtime) -> Result<Initialized, Failure> {
         None => rt.create_key_provider()?,
     };
     lines.push(format!(
-        "{} key file        {}",
+        "{} keys            {}",
         said(key_created),
-        paths.kek_file.display()
+        rt.keys_location()
     ));
 
     let store = match early_store {
@@ -131,11 +137,18 @@ pub async fn run(rt: &Runtime) -> Result<(), Failure> {
     for line in &done.lines {
         println!("{line}");
     }
-    println!(
-        "\nKeep the key file {} apart from the data directory and back it up separately: \
-         without it the data cannot be decrypted.",
-        rt.paths.kek_file.display()
-    );
+    match &rt.config.keys {
+        crate::config::KeysConfig::Local { .. } => println!(
+            "\nKeep the key file {} apart from the data directory and back it up separately: \
+             without it the data cannot be decrypted.",
+            rt.paths.kek_file.display()
+        ),
+        crate::config::KeysConfig::Pkcs11 { .. } => println!(
+            "\nThe key-encryption keys stay on the {}: keep the token (or its backup, as the \
+             HSM's vendor describes) and its PIN; without them the data cannot be decrypted.",
+            rt.keys_location()
+        ),
+    }
     println!(
         "Start the server with: cista serve --data-dir {}",
         rt.paths.data_dir.display()

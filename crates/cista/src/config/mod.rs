@@ -198,6 +198,9 @@ impl Config {
             self.metrics.token.take(),
             self.metrics.token_file.as_deref(),
         )?;
+        if let KeysConfig::Pkcs11 { pin, pin_file, .. } = &mut self.keys {
+            *pin = read_secret("keys.pin", pin.take(), pin_file.as_deref())?;
+        }
         self.backup.s3_secret_access_key = read_secret(
             "backup.s3_secret_access_key",
             self.backup.s3_secret_access_key.take(),
@@ -255,8 +258,16 @@ fn apply_env(
     table: &mut toml::Table,
     env: impl IntoIterator<Item = (String, String)>,
 ) -> Result<(), ConfigError> {
-    let example =
+    let mut example =
         toml::Table::try_from(Config::example()).map_err(|e| err(format!("internal: {e}")))?;
+    // `[keys]` is one of several providers: every provider's fields may be set.
+    let pkcs11 = toml::Table::try_from(KeysConfig::pkcs11_example())
+        .map_err(|e| err(format!("internal: {e}")))?;
+    if let Some(keys) = example.get_mut("keys").and_then(toml::Value::as_table_mut) {
+        for (field, sample) in pkcs11 {
+            keys.entry(field).or_insert(sample);
+        }
+    }
     let mut vars: Vec<(String, String)> = env
         .into_iter()
         .filter(|(k, _)| k.starts_with("CISTA_") && !NON_CONFIG_ENV.contains(&k.as_str()))

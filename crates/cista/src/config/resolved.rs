@@ -55,6 +55,8 @@ impl Resolved {
                 .unwrap_or_else(|| tls_dir.join("server-key.pem")),
             kek_file: match &config.keys {
                 KeysConfig::Local { file } => file.clone().unwrap_or_else(|| PathBuf::from(kek)),
+                // Not used: the keys are on the token.
+                KeysConfig::Pkcs11 { .. } => PathBuf::from(kek),
             },
             ca_file: tls_dir.join("ca.pem"),
             metrics_token_file: data_dir.join("secrets").join("metrics-token"),

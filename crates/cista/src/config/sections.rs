@@ -156,6 +156,30 @@ pub enum KeysConfig {
         /// The key file, kept outside the data directory. Default `<data dir>.kek`.
         file: Option<PathBuf>,
     },
+    /// Keys on an HSM token through PKCS#11 (SoftHSM2, a network HSM, a smart card): the
+    /// key-encryption keys never leave the token; wrapping happens inside it.
+    Pkcs11 {
+        /// The vendor's PKCS#11 library. Default `/usr/lib/softhsm/libsofthsm2.so`.
+        module: Option<PathBuf>,
+        /// The token's label.
+        token_label: String,
+        /// The user PIN. A secret: prefer `pin_file`.
+        pin: Option<Secret>,
+        /// A file holding the user PIN (mode 0600).
+        pin_file: Option<PathBuf>,
+    },
+}
+
+impl KeysConfig {
+    /// Every PKCS#11 field set, so environment variables can name them.
+    pub fn pkcs11_example() -> Self {
+        Self::Pkcs11 {
+            module: Some(PathBuf::new()),
+            token_label: String::new(),
+            pin: Some(Secret::from(cista_types::secret::REDACTED)),
+            pin_file: Some(PathBuf::new()),
+        }
+    }
 }
 
 impl Default for KeysConfig {
@@ -174,6 +198,15 @@ impl<'de> Deserialize<'de> for KeysConfig {
                 #[serde(default)]
                 file: Option<PathBuf>,
             },
+            Pkcs11 {
+                #[serde(default)]
+                module: Option<PathBuf>,
+                token_label: String,
+                #[serde(default)]
+                pin: Option<Secret>,
+                #[serde(default)]
+                pin_file: Option<PathBuf>,
+            },
         }
         let mut table = toml::Table::deserialize(deserializer)?;
         table
@@ -183,6 +216,17 @@ impl<'de> Deserialize<'de> for KeysConfig {
             .map_err(|e| serde::de::Error::custom(format!("[keys]: {}", e.message())))?;
         Ok(match tagged {
             Tagged::Local { file } => Self::Local { file },
+            Tagged::Pkcs11 {
+                module,
+                token_label,
+                pin,
+                pin_file,
+            } => Self::Pkcs11 {
+                module,
+                token_label,
+                pin,
+                pin_file,
+            },
         })
     }
 }

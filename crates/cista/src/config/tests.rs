@@ -192,9 +192,37 @@ fn the_keys_section_is_tagged_by_provider_and_local_is_the_default() {
         }
     );
     // A provider this build does not have, and a field the provider does not take, are named.
-    let file = write(dir.path(), "c.toml", "[keys]\nprovider = \"pkcs11\"\n");
+    let file = write(dir.path(), "c.toml", "[keys]\nprovider = \"kms\"\n");
     let e = Config::load(Some(&file), env(&[])).unwrap_err().to_string();
-    assert!(e.contains("pkcs11") && e.contains("local"), "{e}");
+    assert!(
+        e.contains("kms") && e.contains("local") && e.contains("pkcs11"),
+        "{e}"
+    );
+    // PKCS#11: the token's label is required; the PIN is a secret that never prints.
+    let file = write(dir.path(), "e.toml", "[keys]\nprovider = \"pkcs11\"\n");
+    let e = Config::load(Some(&file), env(&[])).unwrap_err().to_string();
+    assert!(e.contains("token_label"), "{e}");
+    let pin = write(dir.path(), "pin", "246810\n");
+    let config = Config::load(
+        None,
+        env(&[
+            ("CISTA_KEYS_PROVIDER", "pkcs11"),
+            ("CISTA_KEYS_TOKEN_LABEL", "cista"),
+            ("CISTA_KEYS_PIN_FILE", pin.to_str().unwrap()),
+        ]),
+    )
+    .unwrap();
+    let KeysConfig::Pkcs11 {
+        token_label,
+        pin: Some(read),
+        ..
+    } = &config.keys
+    else {
+        panic!("{:?}", config.keys);
+    };
+    assert_eq!(token_label, "cista");
+    assert_eq!(read.expose(), "246810");
+    assert!(!config.to_redacted_toml().contains("246810"));
     let file = write(
         dir.path(),
         "d.toml",
