@@ -297,14 +297,17 @@ impl KeyProvider for Pkcs11Provider {
         let mut iv = [0u8; IV_LEN];
         cista_types::OsRng.fill(&mut iv);
         let aad = crate::provider::kek_aad(&active.id, aad);
+        // The token may write the IV it used back into the parameters (some HSMs make their
+        // own in FIPS mode): what is stored is what the parameters hold after encrypting.
         let mut params_iv = iv;
-        let params = GcmParams::new(&mut params_iv, &aad, TAG_BITS.into())
-            .map_err(|e| token_error(&self.label, "preparing AES-GCM", e))?;
-        let sealed = self
-            .lock()
-            .encrypt(&Mechanism::AesGcm(params), active.handle, key.expose())
-            .map_err(|e| token_error(&self.label, "wrapping a key", e))?;
-        let mut ciphertext = iv.to_vec();
+        let sealed = {
+            let params = GcmParams::new(&mut params_iv, &aad, TAG_BITS.into())
+                .map_err(|e| token_error(&self.label, "preparing AES-GCM", e))?;
+            self.lock()
+                .encrypt(&Mechanism::AesGcm(params), active.handle, key.expose())
+                .map_err(|e| token_error(&self.label, "wrapping a key", e))?
+        };
+        let mut ciphertext = params_iv.to_vec();
         ciphertext.extend_from_slice(&sealed);
         Ok(WrappedKey {
             kek: active.id,
@@ -333,7 +336,14 @@ impl KeyProvider for Pkcs11Provider {
         let plain = self
             .lock()
             .decrypt(&Mechanism::AesGcm(params), kek.handle, sealed)
-            .map_err(|_| wrong())?;
+            .map_err(|e| match e {
+                // The tag did not verify: other material under that name, or altered bytes.
+                CkError::Pkcs11(
+                    RvError::EncryptedDataInvalid | RvError::EncryptedDataLenRange,
+                    _,
+                ) => wrong(),
+                other => token_error(&self.label, "unwrapping a key", other),
+            })?;
         DataKey::from_slice(&plain).map_err(|_| wrong())
     }
 

@@ -195,9 +195,12 @@ impl SecurityTxt {
 /// The value trimmed, if it starts with one of `schemes` and parses as a URL without spaces.
 fn check_uri(value: &str, schemes: &[&str], key: &str) -> Result<String, String> {
     let value = value.trim();
-    let scheme_ok = schemes
-        .iter()
-        .any(|s| value.len() > s.len() && value[..s.len()].eq_ignore_ascii_case(s));
+    let scheme_ok = schemes.iter().any(|s| {
+        value.len() > s.len()
+            && value
+                .get(..s.len())
+                .is_some_and(|prefix| prefix.eq_ignore_ascii_case(s))
+    });
     if !scheme_ok || value.contains(char::is_whitespace) || url::Url::parse(value).is_err() {
         return Err(format!(
             "{key} `{value}` must be a URI starting with {}",

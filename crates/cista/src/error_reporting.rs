@@ -101,6 +101,9 @@ pub fn scrub(mut event: Event<'static>) -> Option<Event<'static>> {
     event.culprit = None;
     event.transaction = None;
     event.modules = Default::default();
+    // Source context and the paths of loaded libraries and of the binary: server details.
+    event.template = None;
+    event.debug_meta = Default::default();
     event.message = event.message.take().map(|m| plain_or_withheld(&m));
     if let Some(entry) = event.logentry.as_mut() {
         entry.message = plain_or_withheld(&entry.message);
@@ -119,8 +122,15 @@ pub fn scrub(mut event: Event<'static>) -> Option<Event<'static>> {
                 let kept = codes_only(map);
                 (!kept.is_empty()).then(|| (name, Context::Other(kept)))
             }
-            // Operating system, runtime, device kinds: no person in them.
-            other @ (Context::Os(_) | Context::Runtime(_)) => Some((name, other)),
+            // Operating system and runtime kinds and versions: no person in them.
+            Context::Os(mut os) => {
+                os.other.clear();
+                Some((name, Context::Os(os)))
+            }
+            Context::Runtime(mut runtime) => {
+                runtime.other.clear();
+                Some((name, Context::Runtime(runtime)))
+            }
             _ => None,
         })
         .collect();
@@ -131,7 +141,11 @@ pub fn scrub(mut event: Event<'static>) -> Option<Event<'static>> {
         trace.frames.iter_mut().for_each(scrub_frame);
     }
     for thread in event.threads.values.iter_mut() {
-        if let Some(trace) = thread.stacktrace.as_mut() {
+        thread.name = None;
+        for trace in [thread.stacktrace.as_mut(), thread.raw_stacktrace.as_mut()]
+            .into_iter()
+            .flatten()
+        {
             trace.frames.iter_mut().for_each(scrub_frame);
         }
     }
@@ -140,6 +154,18 @@ pub fn scrub(mut event: Event<'static>) -> Option<Event<'static>> {
 
 fn scrub_exception(exception: &mut Exception) {
     exception.value = exception.value.take().map(|v| plain_or_withheld(&v));
+    // The type comes from the error's own text when an error is logged as a field: only a
+    // Rust type path or `panic` passes.
+    if !is_type_name(&exception.ty) {
+        exception.ty = "error".to_owned();
+    }
+    exception.module = None;
+    if let Some(mechanism) = exception.mechanism.as_mut() {
+        mechanism.description = None;
+        mechanism.help_link = None;
+        mechanism.data.clear();
+        mechanism.meta = Default::default();
+    }
     if let Some(trace) = exception.stacktrace.as_mut() {
         trace.frames.iter_mut().for_each(scrub_frame);
     }
@@ -184,14 +210,24 @@ fn looks_like_code(value: &str) -> bool {
         || (!value.is_empty() && value.len() <= 8 && value.chars().all(|c| c.is_ascii_uppercase()))
 }
 
+/// `panic`, or a path of Rust identifiers with `::` (`std::io::Error`, `sqlx::Error`).
+fn is_type_name(ty: &str) -> bool {
+    ty == "panic"
+        || (ty.len() <= 100
+            && ty.contains("::")
+            && ty.split("::").all(|part| {
+                !part.is_empty() && part.chars().all(|c| c.is_ascii_alphanumeric() || c == '_')
+            }))
+}
+
 /// The text itself if it is plain lower-case words; otherwise the withheld marker.
 fn plain_or_withheld(text: &str) -> String {
     let plain = text.len() <= 200
         && text.split_whitespace().all(|word| {
             word.len() <= 20
-                && word.chars().all(|c| {
-                    c.is_ascii_lowercase() || matches!(c, ',' | ';' | ':' | '.' | '-' | '\'' | '`')
-                })
+                && word
+                    .chars()
+                    .all(|c| c.is_ascii_lowercase() || matches!(c, ',' | ';' | ':' | '.' | '-'))
         });
     if plain {
         text.to_owned()

@@ -52,7 +52,8 @@ pub struct WebhookReport {
     pub endpoints: u64,
     /// Organizations with at least one.
     pub organizations: u64,
-    /// Distinct `host[:port]`s, sorted; empty in the public view.
+    /// Distinct `host[:port]`s of the organizations whose webhooks the viewer manages, sorted;
+    /// empty in the public view.
     pub hosts: Vec<String>,
     pub receives: &'static str,
 }
@@ -215,16 +216,24 @@ impl Cista {
             access: self.access_report().await?,
             voting: self.voting_report().await?,
             assessments: self.assessments_trust_report().await?,
-            webhooks: self.webhooks_trust_report(details).await?,
+            webhooks: self.webhooks_trust_report(actor, details).await?,
             organizations: store.organization_count().await?,
         })
     }
 
-    async fn webhooks_trust_report(&self, details: bool) -> Result<WebhookReport> {
+    async fn webhooks_trust_report(&self, actor: &Actor, details: bool) -> Result<WebhookReport> {
         let live = self.store().webhooks().live_webhook_receivers().await?;
         let organizations: std::collections::BTreeSet<_> = live.iter().map(|w| w.org).collect();
+        // An organization's partners are its own business: staff see the hosts of the
+        // organizations whose webhooks they manage (the operator sees all), counts for the rest.
         let hosts: std::collections::BTreeSet<String> = if details {
             live.iter()
+                .filter(|w| {
+                    actor.may_in(
+                        w.org,
+                        crate::products::collection::CollectionAction::ManageWebhooks,
+                    )
+                })
                 .filter_map(|w| {
                     let url = url::Url::parse(&w.url).ok()?;
                     let host = url.host_str()?.to_owned();

@@ -15,6 +15,7 @@ mod bad_input;
 mod blobs;
 mod commands;
 mod demo;
+mod error_reporting;
 mod hsm;
 mod people;
 mod postgres;
