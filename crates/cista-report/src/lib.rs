@@ -18,10 +18,12 @@ mod layout;
 mod numbers;
 mod pdf;
 mod results;
+mod subject_access;
 
 pub use assessment::{Drawn, assessment_report, assessment_report_pdf};
 pub use fonts::coverage as font_coverage;
 pub use results::{ResultsDocument, certified_results_pdf, unprintable_characters};
+pub use subject_access::subject_access_pdf;
 
 /// Why a document could not be produced. The message says what failed; nothing here panics.
 #[derive(Debug, thiserror::Error)]

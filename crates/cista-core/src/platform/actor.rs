@@ -325,12 +325,17 @@ impl Actor {
 
     /// How the actor is named in the audit log. Never personal data: operators are named by
     /// their local account, people by subject code.
+    /// How the audit log (and a submission's `submitted_by`) names a person who acted.
+    pub fn audit_name_of(subject: SubjectCode) -> String {
+        format!("subject:{subject}")
+    }
+
     pub fn audit_name(&self) -> String {
         match self {
             Actor::Operator { user } => format!("operator:{user}"),
             Actor::System => "system".to_owned(),
             Actor::Anonymous => "anonymous".to_owned(),
-            Actor::Person(p) => format!("subject:{}", p.subject),
+            Actor::Person(p) => Self::audit_name_of(p.subject),
             Actor::App(app) => format!("app:{}", app.token),
         }
     }

@@ -18,4 +18,5 @@ pub(crate) mod public_id;
 pub mod resubmit;
 pub mod settings;
 pub mod spreadsheet;
+pub mod subject_access;
 pub mod trust;

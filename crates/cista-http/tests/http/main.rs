@@ -21,6 +21,7 @@ mod import;
 mod intake_api;
 mod intake_digest;
 mod map_tiles;
+mod my_data;
 mod password_change;
 mod record_forms_pages;
 mod records_exports;

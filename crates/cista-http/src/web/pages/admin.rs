@@ -194,6 +194,8 @@ struct PeoplePage {
     q: String,
     /// `2 people match`, when searching.
     found: Option<String>,
+    /// The viewer may download what is held about a member (subject access requests).
+    can_export_people: bool,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -422,6 +424,7 @@ pub async fn people(
             chrome: Chrome::new(&ctx, &state),
             name: org.name.to_string(),
             slug: org.slug.to_string(),
+            can_export_people: actor.may_in(org.id, OrgAction::ViewPeople),
             people,
             notice,
             q,

@@ -15,6 +15,7 @@ pub mod demo;
 pub mod devices;
 pub mod disclosure;
 pub mod landing;
+pub mod my_data;
 pub mod names;
 pub mod record_forms;
 pub mod records;
@@ -93,6 +94,17 @@ pub fn routes(state: &AppState) -> Router<AppState> {
         .route("/sign-out", post(auth::sign_out))
         .route("/sign-out/everywhere", post(auth::sign_out_everywhere))
         .route("/me", get(account::me))
+        .route("/me/data", get(my_data::page))
+        .route("/me/data.json", get(my_data::my_json))
+        .route("/me/data.pdf", get(my_data::my_pdf))
+        .route(
+            "/admin/{org}/people/{subject}/data.json",
+            get(my_data::member_json),
+        )
+        .route(
+            "/admin/{org}/people/{subject}/data.pdf",
+            get(my_data::member_pdf),
+        )
         .route(
             "/me/password",
             get(account::password_page).post(account::password_submit),

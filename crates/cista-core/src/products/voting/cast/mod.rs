@@ -247,7 +247,7 @@ impl Cista {
     }
 
     /// The choices sealed in one box entry.
-    async fn open_box_entry(&self, org: OrgId, entry: &BoxEntry) -> Result<Choices> {
+    pub(crate) async fn open_box_entry(&self, org: OrgId, entry: &BoxEntry) -> Result<Choices> {
         open_choices(&self.org_data_key(org).await?, entry)
     }
 

@@ -1,0 +1,118 @@
+//! Subject access (GDPR Art. 15/20; issue 14, item 6), on both databases: a person gets
+//! everything held about them (vault fields, membership, units, votes with the choices only
+//! where the ballot recorded them, the audit entries that name them); staff who may read people
+//! get it for their members, other members do not; each production is audited; an erased
+//! person's report holds no fields; an unknown code is not found.
+
+use crate::Harness;
+use crate::voting::{association, hash_of, open_ballot, request};
+use cista_core::Actor;
+use cista_core::Store as _;
+use cista_core::products::voting::definition::{Secrecy, Weighting};
+use cista_types::SubjectCode;
+
+pub async fn a_person_gets_everything_held_about_them_and_others_do_not(h: &Harness) {
+    let cista = h.cista().await;
+    let a = association(h, &cista, "access-request").await;
+    let recorded = open_ballot(h, &cista, &a, Secrecy::Recorded, Weighting::Weighted).await;
+    let hash = hash_of(&cista, recorded).await;
+    let ivy = a.voter("108");
+    cista
+        .cast_vote(
+            &ivy,
+            request(recorded, a.unit("108"), &hash, &[("c1", "no"), ("c2", "2")]),
+        )
+        .await
+        .unwrap();
+    let secret = open_ballot(h, &cista, &a, Secrecy::Secret, Weighting::PerUnit).await;
+    let hash = hash_of(&cista, secret).await;
+    cista
+        .cast_vote(
+            &ivy,
+            request(secret, a.unit("108"), &hash, &[("c1", "yes"), ("c2", "1")]),
+        )
+        .await
+        .unwrap();
+    let subject = a.owners_of("108")[0];
+
+    let report = cista.subject_access(&ivy, subject).await.unwrap();
+    let person = report.person.as_ref().unwrap();
+    assert_eq!(
+        (person.first_name.as_str(), person.last_name.as_str()),
+        ("Ivy", "Ro")
+    );
+    assert_eq!(person.email.as_deref(), Some("ivy@palm.example"));
+    assert_eq!(report.memberships.len(), 1);
+    assert_eq!(report.memberships[0].slug, "access-request");
+    let units: Vec<&str> = report.units.iter().map(|u| u.unit.as_str()).collect();
+    assert_eq!(units, ["108"]);
+    assert_eq!(report.votes.len(), 2, "{:?}", report.votes);
+    let with_choices: Vec<_> = report
+        .votes
+        .iter()
+        .filter(|v| !v.choices.is_empty())
+        .collect();
+    assert_eq!(with_choices.len(), 1, "only the recorded ballot's choices");
+    assert!(
+        with_choices[0]
+            .choices
+            .iter()
+            .any(|(contest, words)| contest == "Amend article 7" && words.len() == 1),
+        "{:?}",
+        with_choices[0].choices
+    );
+    assert!(report.votes.iter().all(|v| v.cast_by_this_person));
+    assert!(
+        report
+            .audit_entries
+            .iter()
+            .any(|e| e.by_this_person && e.kind.starts_with("vote.")),
+        "{:?}",
+        report.audit_entries
+    );
+    // The JSON download never holds a password hash or an authenticator secret.
+    let json = serde_json::to_string(&report).unwrap();
+    assert!(!json.contains("argon2"), "{json}");
+
+    // Another member may not; the operator may, and every production is audited.
+    let hal = a.voter("107");
+    assert_eq!(
+        cista
+            .subject_access(&hal, subject)
+            .await
+            .unwrap_err()
+            .code(),
+        "forbidden"
+    );
+    let operator = Actor::operator("test");
+    cista.subject_access(&operator, subject).await.unwrap();
+    let requests = h
+        .store
+        .audit_entries(0, 100_000)
+        .await
+        .unwrap()
+        .into_iter()
+        .filter(|e| {
+            e.details.contains("subject access request") && e.details.contains(&subject.to_string())
+        })
+        .count();
+    assert_eq!(requests, 2, "one entry per production");
+
+    // Erased: nothing of the vault is left to give, the record of what happened stays.
+    let gus = a.owners_of("106")[0];
+    cista.erase_person(&operator, gus).await.unwrap();
+    let erased = cista.subject_access(&operator, gus).await.unwrap();
+    assert!(erased.erased_at.is_some());
+    assert!(erased.person.is_none());
+    assert!(!erased.audit_entries.is_empty());
+
+    let unknown = SubjectCode::from_i64(987_654_321);
+    assert_eq!(
+        cista
+            .subject_access(&operator, unknown)
+            .await
+            .unwrap_err()
+            .code(),
+        "not_found"
+    );
+}
