@@ -81,6 +81,7 @@ cista_testkit::both_databases! { crate::Harness;
     repeats::a_repeated_cast_returns_the_first_receipt_and_is_never_a_refusal,
     repeats::the_same_cast_sent_many_times_at_once_casts_one_vote,
     subject_access::a_person_gets_everything_held_about_them_and_others_do_not,
+    subject_access::a_collectors_report_holds_their_records_and_phones,
     repeats::a_receipt_signs_the_ballot_tracker_and_checkpoint_never_the_unit_or_choices,
     repeats::a_sealed_receipt_opens_only_for_its_session_unit_and_half_hour,
     schema::migrations_apply_once_and_leave_nothing_pending,

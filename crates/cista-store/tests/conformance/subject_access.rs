@@ -116,3 +116,63 @@ pub async fn a_person_gets_everything_held_about_them_and_others_do_not(h: &Harn
         "not_found"
     );
 }
+
+/// A collector's report holds the records they sent and their phone; a reviewer's does not
+/// hold the collector's records, and the collector cannot read the reviewer's.
+pub async fn a_collectors_report_holds_their_records_and_phones(h: &Harness) {
+    use crate::devices::{member, pair};
+    use cista_core::platform::intake::FormProduct;
+    use cista_testkit::fixtures::record_form;
+    use cista_types::Role;
+
+    let cista = h.cista().await;
+    let org = h.org(&cista, "access-records").await;
+    let ana = member(h, &cista, &org, "Ana", Role::Collector).await;
+    let rex = member(h, &cista, &org, "Rex", Role::Reviewer).await;
+    let operator = Actor::operator("test");
+    let form = cista
+        .publish_form(
+            &operator,
+            org.id,
+            FormProduct::Collection,
+            "wells",
+            &record_form("Wells"),
+        )
+        .await
+        .unwrap();
+    let phone = cista
+        .authenticate_device(
+            pair(&cista, org.id, ana, "Ana's phone")
+                .await
+                .token
+                .expose(),
+        )
+        .await
+        .unwrap()
+        .actor;
+    cista
+        .submit(
+            &phone,
+            org.id,
+            form.id,
+            "5a5a5a5a-0000-4000-8000-000000000001",
+            &serde_json::json!({ "depth_m": 4 }),
+        )
+        .await
+        .unwrap();
+
+    let report = cista.subject_access(&operator, ana).await.unwrap();
+    assert_eq!(report.records.len(), 1, "{:?}", report.records);
+    assert_eq!(report.records[0].content["depth_m"], 4);
+    assert_eq!(report.devices.len(), 1);
+    assert_eq!(report.devices[0].name, "Ana's phone");
+    assert!(report.assessment_results.is_empty());
+    let reviewer = cista.subject_access(&operator, rex).await.unwrap();
+    assert!(reviewer.records.is_empty());
+    assert!(reviewer.devices.is_empty());
+    // The phone acts for records only: it cannot produce the report.
+    assert_eq!(
+        cista.subject_access(&phone, ana).await.unwrap_err().code(),
+        "forbidden"
+    );
+}
