@@ -8,13 +8,12 @@ use crate::Harness;
 use cista_backup::blobs::ObjectBlobStore;
 use cista_backup::target::TargetSpec;
 use cista_core::platform::blobs::BlobRules;
-use cista_core::platform::intake::FormProduct;
 use cista_core::products::collection::area::Area;
 use cista_core::products::collection::export::ExportFormat;
 use cista_core::products::collection::media::sample_photo;
 use cista_core::products::collection::records::RecordFilter;
 use cista_core::{Actor, Cista, Error, Store as _};
-use cista_testkit::fixtures::{record_form, unzip};
+use cista_testkit::fixtures::unzip;
 use cista_types::{OrgId, SubmissionId};
 use serde_json::{Value, json};
 
@@ -36,16 +35,7 @@ pub async fn exports_hold_the_area_asked_and_the_zip_its_delivered_photos(h: &Ha
     let cista = h.cista().await;
     let org = h.org(&cista, "river-watch").await;
     let operator = Actor::operator("test");
-    let form = cista
-        .publish_form(
-            &operator,
-            org.id,
-            FormProduct::Collection,
-            "wells",
-            &record_form("Wells"),
-        )
-        .await
-        .unwrap();
+    let form = crate::records::publish_wells(&cista, org.id).await;
     let mut records = Vec::new();
     for (key, answers) in [
         (

@@ -9,10 +9,8 @@ use crate::intake::{Bytes, png};
 use cista_backup::blobs::ObjectBlobStore;
 use cista_backup::target::TargetSpec;
 use cista_core::platform::blobs::BlobRules;
-use cista_core::platform::intake::FormProduct;
 use cista_core::products::collection::media::{PhotoPass, sample_photo};
 use cista_core::{Actor, Error, Store as _};
-use cista_testkit::fixtures::record_form;
 use serde_json::json;
 
 pub async fn photos_are_delivered_upright_without_their_metadata_from_a_local_directory(
@@ -33,16 +31,7 @@ async fn photos_are_delivered_upright_without_their_metadata(h: &Harness, blobs:
     let cista = h.cista().await;
     let org = h.org(&cista, "river-watch").await;
     let operator = Actor::operator("test");
-    let form = cista
-        .publish_form(
-            &operator,
-            org.id,
-            FormProduct::Collection,
-            "wells",
-            &record_form("Wells"),
-        )
-        .await
-        .unwrap();
+    let form = crate::records::publish_wells(&cista, org.id).await;
     let record = cista
         .submit(
             &operator,

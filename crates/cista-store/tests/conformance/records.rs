@@ -170,3 +170,20 @@ async fn photos_are_taken_only_as_announced(
         .collect();
     assert_eq!(names, ["front"], "only the good photo is recorded");
 }
+
+/// The "Wells" record form of the test fixtures, published by the operator in `org`.
+pub async fn publish_wells(
+    cista: &cista_core::Cista,
+    org: cista_types::OrgId,
+) -> cista_core::ports::StoredForm {
+    cista
+        .publish_form(
+            &cista_core::Actor::operator("test"),
+            org,
+            cista_core::platform::intake::FormProduct::Collection,
+            "wells",
+            &cista_testkit::fixtures::record_form("Wells"),
+        )
+        .await
+        .unwrap()
+}

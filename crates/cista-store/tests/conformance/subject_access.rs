@@ -121,8 +121,6 @@ pub async fn a_person_gets_everything_held_about_them_and_others_do_not(h: &Harn
 /// hold the collector's records, and the collector cannot read the reviewer's.
 pub async fn a_collectors_report_holds_their_records_and_phones(h: &Harness) {
     use crate::devices::{member, pair};
-    use cista_core::platform::intake::FormProduct;
-    use cista_testkit::fixtures::record_form;
     use cista_types::Role;
 
     let cista = h.cista().await;
@@ -130,16 +128,7 @@ pub async fn a_collectors_report_holds_their_records_and_phones(h: &Harness) {
     let ana = member(h, &cista, &org, "Ana", Role::Collector).await;
     let rex = member(h, &cista, &org, "Rex", Role::Reviewer).await;
     let operator = Actor::operator("test");
-    let form = cista
-        .publish_form(
-            &operator,
-            org.id,
-            FormProduct::Collection,
-            "wells",
-            &record_form("Wells"),
-        )
-        .await
-        .unwrap();
+    let form = crate::records::publish_wells(&cista, org.id).await;
     let phone = cista
         .authenticate_device(
             pair(&cista, org.id, ana, "Ana's phone")
