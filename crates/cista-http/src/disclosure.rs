@@ -135,14 +135,14 @@ impl SecurityTxt {
             return Some(format!(
                 "disclosure.expires {} is past: security.txt is stale and is not served; \
                  confirm the contacts and set a new date less than a year ahead",
-                self.expires.to_rfc3339()
+                self.expires_field()
             ));
         }
         if self.expires > now.plus(MAX_EXPIRES_AHEAD) {
             return Some(format!(
                 "disclosure.expires {} is more than a year ahead: set a date within a year so \
                  the contacts are confirmed again (RFC 9116 §2.5.5)",
-                self.expires.to_rfc3339()
+                self.expires_field()
             ));
         }
         None
@@ -178,7 +178,7 @@ impl SecurityTxt {
     }
 
     /// `Expires` in the RFC 3339 form RFC 9116's examples use: whole seconds, `Z`.
-    fn expires_field(&self) -> String {
+    pub fn expires_field(&self) -> String {
         let at = self.expires.as_offset().to_offset(time::UtcOffset::UTC);
         format!(
             "{:04}-{:02}-{:02}T{:02}:{:02}:{:02}Z",

@@ -100,9 +100,9 @@ fn pieces(report: &SubjectAccessReport, utc: &TimeZoneName, t: &mut Typesetter) 
                 utc.format_precise(e.at),
                 e.kind,
                 if e.by_this_person {
-                    "by you"
+                    "done by you, signed in"
                 } else {
-                    "names you"
+                    "about you"
                 }
             )
         })
@@ -253,7 +253,7 @@ fn vote_pieces(
                 " (by another owner)"
             }
         ))];
-        if v.choices.is_empty() {
+        if v.secret {
             blocks.push(
                 Para::of(
                     "A secret ballot: the choice is in no one's reach, yours included.",

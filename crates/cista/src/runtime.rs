@@ -216,6 +216,26 @@ impl Runtime {
         else {
             return Err(Failure("keys.provider is not pkcs11".to_owned()));
         };
+        if let KeysConfig::Pkcs11 {
+            pin_file: Some(path),
+            ..
+        } = &self.config.keys
+        {
+            use std::os::unix::fs::PermissionsExt as _;
+            let mode = std::fs::metadata(path)
+                .map_err(|e| Failure(format!("keys.pin_file {}: {e}", path.display())))?
+                .permissions()
+                .mode();
+            if mode & 0o077 != 0 {
+                return Err(Failure(format!(
+                    "keys.pin_file {} can be read by group or others (mode {:o}): the PIN \
+                     unlocks the keys; chmod 600 {}",
+                    path.display(),
+                    mode & 0o777,
+                    path.display()
+                )));
+            }
+        }
         let Some(pin) = pin else {
             return Err(Failure(
                 "keys.pin_file is not set: the PKCS#11 token needs its user PIN (a file of \

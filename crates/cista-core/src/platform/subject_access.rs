@@ -77,8 +77,11 @@ pub struct VoteData {
     pub organization: String,
     pub ballot: String,
     pub unit: String,
+    /// `online`, `online, signed in by SMS`, `on paper`.
     pub channel: String,
     pub at: Timestamp,
+    /// A secret ballot: the choice was never recorded against the unit, so it is not here.
+    pub secret: bool,
     /// Whether this person cast it (another owner of the unit may have).
     pub cast_by_this_person: bool,
     /// Each contest's title and the choices, where the ballot recorded them against the unit;
@@ -299,8 +302,9 @@ impl Cista {
                     organization: organization.clone(),
                     ballot: definition.title.clone(),
                     unit: unit.label.to_string(),
-                    channel: format!("{:?}", cast.channel).to_lowercase(),
+                    channel: channel_words(cast.channel).to_owned(),
                     at: cast.at,
+                    secret: definition.secrecy == Secrecy::Secret,
                     cast_by_this_person: cast.voter == Some(subject),
                     choices,
                 });
@@ -387,5 +391,13 @@ impl Cista {
             }
         }
         Ok(out)
+    }
+}
+
+fn channel_words(channel: crate::ports::VoteChannel) -> &'static str {
+    match channel {
+        crate::ports::VoteChannel::Web => "online",
+        crate::ports::VoteChannel::SmsSession => "online, signed in by SMS",
+        crate::ports::VoteChannel::Paper => "on paper",
     }
 }

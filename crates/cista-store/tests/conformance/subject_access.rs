@@ -62,6 +62,12 @@ pub async fn a_person_gets_everything_held_about_them_and_others_do_not(h: &Harn
         with_choices[0].choices
     );
     assert!(report.votes.iter().all(|v| v.cast_by_this_person));
+    assert_eq!(
+        report.votes.iter().filter(|v| v.secret).count(),
+        1,
+        "the secret ballot's vote says why it has no choices"
+    );
+    assert!(report.votes.iter().all(|v| v.channel == "online"));
     assert!(
         report
             .audit_entries

@@ -125,7 +125,7 @@ fn disclosure(rt: &Runtime) -> Result<String, String> {
             None => Ok(format!(
                 "{}, expires {}",
                 txt.contact.join(", "),
-                txt.expires.to_rfc3339()
+                txt.expires_field()
             )),
         },
         Ok(None) if rt.is_public() => Err("disclosure.contact is missing: a public instance \

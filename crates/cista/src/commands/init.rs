@@ -150,8 +150,14 @@ pub async fn run(rt: &Runtime) -> Result<(), Failure> {
         ),
     }
     println!(
-        "Start the server with: cista serve --data-dir {}",
-        rt.paths.data_dir.display()
+        "Start the server with: cista serve --data-dir {}{}",
+        rt.paths.data_dir.display(),
+        match &rt.config.keys {
+            crate::config::KeysConfig::Local { .. } => "",
+            // Every command needs the token: without these settings it looks for a key file.
+            crate::config::KeysConfig::Pkcs11 { .. } =>
+                " (with the same [keys] settings: provider pkcs11, token_label, pin_file)",
+        }
     );
     Ok(())
 }

@@ -193,6 +193,18 @@ fn keys_on_a_softhsm2_token_init_serve_rotate_and_restore_on_sqlite() {
     let line = fails(wrong);
     assert!(line.contains("refused the PIN"), "{line}");
     assert!(line.contains("keys.pin_file"), "{line}");
+    // A PIN file others can read is refused, naming the fix.
+    let open_pin = hsm.pin_file.with_file_name("open-pin");
+    std::fs::copy(&hsm.pin_file, &open_pin).unwrap();
+    {
+        use std::os::unix::fs::PermissionsExt as _;
+        std::fs::set_permissions(&open_pin, std::fs::Permissions::from_mode(0o644)).unwrap();
+    }
+    let mut open = hsm.cista(&data, None);
+    open.env("CISTA_KEYS_PIN_FILE", &open_pin);
+    open.args(["keys", "status"]);
+    let line = fails(open);
+    assert!(line.contains("chmod 600"), "{line}");
     let mut missing = hsm.cista(&data, None);
     missing.env("CISTA_KEYS_TOKEN_LABEL", "elsewhere");
     missing.args(["serve", "--listen", &format!("127.0.0.1:{}", free_port())]);
