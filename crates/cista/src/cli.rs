@@ -77,6 +77,9 @@ pub enum Command {
     /// Export the records of field data collection, as the review portal does.
     #[command(subcommand)]
     Records(RecordsCommand),
+    /// Incident response (GDPR Art. 33/34): who an incident window could have touched.
+    #[command(subcommand)]
+    Breach(BreachCommand),
     /// Recount a closed ballot from its published bundle (`/e/BALLOT/bundle.json`) and check
     /// every signature, hash and inclusion proof; exit non-zero on any mismatch. Needs no
     /// database: anyone can run it.
@@ -350,6 +353,35 @@ pub enum RecordFormCommand {
     Import(FormImportArgs),
     /// Print the newest version of a record form as a file `import` takes back.
     Export(FormExportArgs),
+}
+
+#[derive(Debug, Subcommand)]
+pub enum BreachCommand {
+    /// List, from the audit log (and with `--scope members` the membership list), the people
+    /// of an organization whose data an incident between --from and --to could have touched:
+    /// by subject code, with counts per kind of data; erased people are marked (never to be
+    /// contacted). Recorded in the audit log.
+    Assess(BreachAssessArgs),
+}
+
+#[derive(Debug, clap::Args)]
+pub struct BreachAssessArgs {
+    /// The organization's slug.
+    #[arg(long)]
+    pub org: String,
+    /// The window's start, RFC 3339 (`2026-12-01T08:00:00Z`).
+    #[arg(long)]
+    pub from: String,
+    /// The window's end, RFC 3339; later than --from.
+    #[arg(long)]
+    pub to: String,
+    /// `activity` (the people named by what happened in the window; the default) or
+    /// `members` (also every member: an incident that exposed the stored data).
+    #[arg(long, default_value = "activity")]
+    pub scope: String,
+    /// Print JSON instead of lines.
+    #[arg(long)]
+    pub json: bool,
 }
 
 #[derive(Debug, Subcommand)]

@@ -28,6 +28,7 @@ pub enum AuditKind {
     RoleChanged,
     PersonRead,
     PersonErased,
+    BreachAssessed,
     PasswordSet,
     PasswordResetRequested,
     PasswordReset,
@@ -93,6 +94,7 @@ impl AuditKind {
             AuditKind::RoleChanged => "member.role_changed",
             AuditKind::PersonRead => "person.read",
             AuditKind::PersonErased => "person.erased",
+            AuditKind::BreachAssessed => "breach.assessed",
             AuditKind::PasswordSet => "password.set",
             AuditKind::PasswordResetRequested => "password.reset_requested",
             AuditKind::PasswordReset => "password.reset",
@@ -420,6 +422,27 @@ fn check_head(
         ));
     }
     Ok(())
+}
+
+impl crate::Cista {
+    /// Calls `visit` with every audit entry, oldest first, reading the log a page at a time
+    /// (the whole log is never in memory at once): for the scans that answer subject access
+    /// requests and assess incidents.
+    pub(crate) async fn for_each_audit_entry(
+        &self,
+        mut visit: impl FnMut(crate::ports::AuditEntry) + Send,
+    ) -> crate::Result<()> {
+        const PAGE: u32 = 5_000;
+        let mut next = 0;
+        loop {
+            let page = self.store().audit_entries(next, PAGE).await?;
+            let Some(last) = page.last() else {
+                return Ok(());
+            };
+            next = last.seq + 1;
+            page.into_iter().for_each(&mut visit);
+        }
+    }
 }
 
 #[cfg(test)]

@@ -7,6 +7,7 @@ pub mod access;
 pub mod actor;
 pub mod audit;
 pub mod blobs;
+pub mod breach;
 pub mod instance;
 pub(crate) mod instance_keys;
 pub mod intake;

@@ -13,9 +13,6 @@ use crate::{Action, Actor, Cista, Error, OrgAction, Result};
 use cista_types::{OrgId, SubjectCode, Timestamp};
 use serde::Serialize;
 
-/// How many audit entries are read per page while looking for the person's.
-const AUDIT_PAGE: u32 = 5_000;
-
 /// Everything held about one person, in the shape the JSON download has.
 #[derive(Debug, Clone, Serialize)]
 pub struct SubjectAccessReport {
@@ -369,27 +366,20 @@ impl Cista {
         let code = subject.to_string();
         let actor = Actor::audit_name_of(subject);
         let mut out = Vec::new();
-        let mut from = 0;
-        loop {
-            let page = self.store().audit_entries(from, AUDIT_PAGE).await?;
-            let Some(last) = page.last() else {
-                break;
-            };
-            from = last.seq + 1;
-            for entry in page {
-                let by = entry.actor == actor;
-                if by || entry.details.contains(&code) {
-                    out.push(AuditData {
-                        seq: entry.seq,
-                        at: entry.at,
-                        kind: entry.kind,
-                        by_this_person: by,
-                        details: serde_json::from_str(&entry.details)
-                            .unwrap_or(serde_json::Value::Null),
-                    });
-                }
+        self.for_each_audit_entry(|entry| {
+            let by = entry.actor == actor;
+            if by || entry.details.contains(&code) {
+                out.push(AuditData {
+                    seq: entry.seq,
+                    at: entry.at,
+                    kind: entry.kind,
+                    by_this_person: by,
+                    details: serde_json::from_str(&entry.details)
+                        .unwrap_or(serde_json::Value::Null),
+                });
             }
-        }
+        })
+        .await?;
         Ok(out)
     }
 }

@@ -8,6 +8,7 @@ pub mod bench;
 pub mod bench_assessment;
 pub mod bench_collection;
 pub mod blobs;
+pub mod breach;
 pub mod configtest;
 pub mod crash;
 pub mod demo_data;

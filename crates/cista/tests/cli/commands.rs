@@ -28,6 +28,7 @@ fn every_command_has_help_with_the_global_options() {
         vec!["assessment", "export"],
         vec!["record-form", "import"],
         vec!["record-form", "export"],
+        vec!["breach", "assess"],
     ] {
         let mut command = cista(dir.path());
         command.args(&args).arg("--help");

@@ -13,6 +13,7 @@ mod assessments;
 mod backup;
 mod bad_input;
 mod blobs;
+mod breach;
 mod commands;
 mod demo;
 mod error_reporting;

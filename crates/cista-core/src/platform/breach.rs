@@ -1,0 +1,189 @@
+//! Breach assessment (GDPR Art. 33/34; issue 14, item 2, first part): for an incident window,
+//! the people whose data it could have touched, by subject code, with counts per kind of data,
+//! read from the audit log (every change and every read of personal data is an entry naming
+//! the subject) and, for an incident that exposed the whole database, from the membership
+//! list. Erased people are listed as erased: they are never to be contacted. The assessment is
+//! itself an audit entry. Notifying them through the outbox is the next part (not built yet).
+
+use crate::platform::audit::{AuditKind, NewAuditEntry};
+use crate::{Actor, Cista, Error, OrgAction, Result};
+use cista_types::{OrgId, SubjectCode, Timestamp};
+use serde::Serialize;
+use std::collections::BTreeMap;
+
+/// Whose data the incident could have touched.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum BreachScope {
+    /// The people named by what happened in the window (reads, changes, sign-ins, votes,
+    /// records): an incident that exposed what the instance handled then.
+    Activity,
+    /// Also every member of the organization: an incident that exposed the stored data.
+    Members,
+}
+
+impl BreachScope {
+    /// `activity` or `members`.
+    pub fn parse(text: &str) -> Result<Self> {
+        match text {
+            "activity" => Ok(Self::Activity),
+            "members" => Ok(Self::Members),
+            _ => Err(Error::invalid(
+                "scope",
+                "the scope is activity (the people named in the window) or members (also \
+                 every member of the organization)",
+            )),
+        }
+    }
+}
+
+/// One person the incident could have touched.
+#[derive(Debug, Clone, Serialize)]
+pub struct AffectedPerson {
+    /// The subject code, as text.
+    pub subject: String,
+    /// Erased: never contacted.
+    pub erased: bool,
+    /// Kind of data → how many audit entries (or 1 for a membership) touch it.
+    pub kinds: BTreeMap<&'static str, u64>,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct BreachAssessment {
+    pub from: Timestamp,
+    pub to: Timestamp,
+    pub scope: BreachScope,
+    pub assessed_at: Timestamp,
+    pub people: Vec<AffectedPerson>,
+}
+
+impl BreachAssessment {
+    /// How many can be told (not erased).
+    pub fn to_notify(&self) -> usize {
+        self.people.iter().filter(|p| !p.erased).count()
+    }
+}
+
+/// The kind of personal data an audit entry's kind is about.
+pub fn kind_of_data(entry_kind: &str) -> &'static str {
+    let family = entry_kind.split('.').next().unwrap_or("");
+    match family {
+        "person" | "member" | "invitation" => "contact details and membership",
+        "password" | "sign_in" | "mfa" | "session" | "sessions" | "sms" | "reset" => {
+            "account and sign-ins"
+        }
+        "vote" | "ballot" | "paper" | "unit" | "units" | "roster" => "votes and units",
+        "submission" | "record" | "review" | "result" | "assessment" | "export" => {
+            "answers, results and records"
+        }
+        "device" | "devices" => "phones",
+        _ => "other activity",
+    }
+}
+
+/// Every subject code an entry names: its actor, and `subject` / `subjects` in its details.
+fn subjects_named(actor: &str, details: &str) -> Vec<SubjectCode> {
+    let mut out = Vec::new();
+    if let Some(code) = actor.strip_prefix("subject:")
+        && let Ok(subject) = SubjectCode::parse(code)
+    {
+        out.push(subject);
+    }
+    let Ok(value) = serde_json::from_str::<serde_json::Value>(details) else {
+        return out;
+    };
+    let mut codes: Vec<&serde_json::Value> = Vec::new();
+    if let Some(one) = value.get("subject") {
+        codes.push(one);
+    }
+    if let Some(many) = value.get("subjects").and_then(serde_json::Value::as_array) {
+        codes.extend(many);
+    }
+    for code in codes {
+        let text = match code {
+            serde_json::Value::String(s) => s.clone(),
+            serde_json::Value::Number(n) => n.to_string(),
+            _ => continue,
+        };
+        if let Ok(subject) = SubjectCode::parse(&text) {
+            out.push(subject);
+        }
+    }
+    out.sort();
+    out.dedup();
+    out
+}
+
+impl Cista {
+    /// The people of `org` an incident between `from` and `to` could have touched. Staff who
+    /// may read people, and the operator. Errors: `invalid_input` on `window` when it ends
+    /// before it starts; `forbidden` otherwise.
+    pub async fn assess_breach(
+        &self,
+        actor: &Actor,
+        org: OrgId,
+        (from, to): (Timestamp, Timestamp),
+        scope: BreachScope,
+    ) -> Result<BreachAssessment> {
+        actor.authorize_in(org, OrgAction::ViewPeople)?;
+        if to <= from {
+            return Err(Error::invalid(
+                "window",
+                "the window ends before it starts: --to must be later than --from",
+            ));
+        }
+        let mut found: BTreeMap<SubjectCode, BTreeMap<&'static str, u64>> = BTreeMap::new();
+        self.for_each_audit_entry(|entry| {
+            if entry.org != Some(org) || entry.at < from || entry.at > to {
+                return;
+            }
+            for subject in subjects_named(&entry.actor, &entry.details) {
+                *found
+                    .entry(subject)
+                    .or_default()
+                    .entry(kind_of_data(&entry.kind))
+                    .or_default() += 1;
+            }
+        })
+        .await?;
+        if scope == BreachScope::Members {
+            for member in self.store().members(org).await? {
+                *found
+                    .entry(member.subject)
+                    .or_default()
+                    .entry("stored membership and contact details")
+                    .or_default() += 1;
+            }
+        }
+        let mut people = Vec::with_capacity(found.len());
+        for (subject, kinds) in found {
+            people.push(AffectedPerson {
+                subject: subject.to_string(),
+                erased: self.vault().tombstone(subject).await?.is_some(),
+                kinds,
+            });
+        }
+        let assessed_at = self.clock().now();
+        self.store()
+            .append_audit(NewAuditEntry::new(
+                assessed_at,
+                actor,
+                Some(org),
+                AuditKind::BreachAssessed,
+                serde_json::json!({
+                    "from": from,
+                    "to": to,
+                    "scope": scope,
+                    "people": people.len(),
+                }),
+            ))
+            .await?;
+        Ok(BreachAssessment {
+            from,
+            to,
+            scope,
+            assessed_at,
+            people,
+        })
+    }
+}
