@@ -126,14 +126,44 @@ impl Cista {
         actor: &Actor,
         subject: SubjectCode,
     ) -> Result<SubjectAccessReport> {
-        let memberships = self.store().memberships_of(subject).await?;
-        // Their own, with a full sign-in (an SMS session may only vote).
+        let all_memberships = self.store().memberships_of(subject).await?;
+        // Their own (a full sign-in: an SMS session may only vote) or the operator's answer to
+        // a request sees everything; staff see only what their own organizations hold (an
+        // administrator of one association learns nothing of the person's other ones).
         let own = actor
             .person()
             .is_some_and(|p| p.subject == subject && p.access == crate::Access::Full);
-        let mut orgs: Vec<OrgId> = memberships.iter().map(|m| m.org).collect();
-        // Staff may answer for a client of theirs who is no member (an assessment's client).
-        if let Some(p) = actor.person() {
+        let scope: Option<std::collections::BTreeSet<OrgId>> =
+            if own || actor.may(Action::ErasePersonAnywhere) {
+                None
+            } else {
+                Some(
+                    actor
+                        .person()
+                        .map(|p| {
+                            p.roles
+                                .keys()
+                                .copied()
+                                .filter(|org| actor.may_in(*org, OrgAction::ViewPeople))
+                                .collect()
+                        })
+                        .unwrap_or_default(),
+                )
+            };
+        let in_scope = |org: OrgId| scope.as_ref().is_none_or(|s| s.contains(&org));
+        let memberships: Vec<Membership> = all_memberships
+            .into_iter()
+            .filter(|m| in_scope(m.org))
+            .collect();
+        // Where to look for results about them and records they sent: their organizations,
+        // and (staff may answer for a client who is no member) the staff's own.
+        let mut orgs: Vec<OrgId> = match &scope {
+            None => memberships.iter().map(|m| m.org).collect(),
+            Some(visible) => visible.iter().copied().collect(),
+        };
+        if scope.is_none()
+            && let Some(p) = actor.person()
+        {
             orgs.extend(
                 p.roles
                     .keys()
@@ -142,6 +172,12 @@ impl Cista {
         }
         orgs.sort();
         orgs.dedup();
+        let about = self.submissions_about(subject, &orgs).await?;
+        if scope.is_some() && memberships.is_empty() && about.is_empty() {
+            return Err(Error::Forbidden {
+                action: OrgAction::ViewPeople.describe(),
+            });
+        }
         let erased_at = self.vault().tombstone(subject).await?;
         let vault = self.vault().person(subject).await?;
         let account = self.store().account(subject).await?;
@@ -182,20 +218,13 @@ impl Cista {
             audit_entries: Vec::new(),
         };
         report.memberships = self.memberships_data(&memberships).await?;
-        self.units_and_votes(subject, &mut report).await?;
-        let about = self.submissions_about(subject, &orgs).await?;
-        let staff_orgs: Vec<OrgId> = about
+        self.units_and_votes(subject, &in_scope, &mut report)
+            .await?;
+        let staff_org = about
             .iter()
             .map(|(org, _, _)| *org)
             .chain(memberships.iter().map(|m| m.org))
-            .filter(|org| actor.may_in(*org, OrgAction::ViewPeople))
-            .collect();
-        let allowed = own || actor.may(Action::ErasePersonAnywhere) || !staff_orgs.is_empty();
-        if !allowed {
-            return Err(Error::Forbidden {
-                action: OrgAction::ViewPeople.describe(),
-            });
-        }
+            .find(|_| !own);
         for (_, is_record, data) in about {
             if is_record {
                 report.records.push(data);
@@ -220,12 +249,12 @@ impl Cista {
                 });
             }
         }
-        report.audit_entries = self.audit_entries_about(subject).await?;
+        report.audit_entries = self.audit_entries_about(subject, &in_scope).await?;
         self.store()
             .append_audit(NewAuditEntry::new(
                 report.generated_at,
                 actor,
-                staff_orgs.first().copied().filter(|_| !own),
+                staff_org,
                 AuditKind::PersonRead,
                 serde_json::json!({
                     "subjects": [subject.to_string()],
@@ -264,11 +293,12 @@ impl Cista {
     async fn units_and_votes(
         &self,
         subject: SubjectCode,
+        in_scope: &(dyn Fn(OrgId) -> bool + Sync),
         report: &mut SubjectAccessReport,
     ) -> Result<()> {
         let voting = self.store().voting();
         for owner in voting.owned_units(subject).await? {
-            let Some(unit) = voting.unit(owner.unit).await? else {
+            let Some(unit) = voting.unit(owner.unit).await?.filter(|u| in_scope(u.org)) else {
                 continue;
             };
             let organization = self.org_label(unit.org).await?;
@@ -336,12 +366,18 @@ impl Cista {
                     continue;
                 };
                 let is_record = stored.submitted_by == collector;
+                let is_assessment =
+                    form.product == crate::platform::intake::FormProduct::Assessment.as_str();
+                if !is_record && !is_assessment {
+                    continue;
+                }
+                // One decryption per submission: the payload says whose result it is.
+                let content = self.open_payload(&stored).await?;
                 let is_result = !is_record
-                    && form.product == crate::platform::intake::FormProduct::Assessment.as_str()
-                    && self
-                        .stored_result(&stored)
-                        .await
-                        .is_ok_and(|r| r.subject == subject);
+                    && serde_json::from_value::<crate::products::assessment::submit::StoredResult>(
+                        content.clone(),
+                    )
+                    .is_ok_and(|r| r.subject == subject);
                 if !is_record && !is_result {
                     continue;
                 }
@@ -353,7 +389,7 @@ impl Cista {
                         form: format!("{} (version {})", form.key, form.version),
                         id: stored.id.to_string(),
                         received_at: stored.received_at,
-                        content: self.open_payload(&stored).await?,
+                        content,
                     },
                 ));
             }
@@ -362,13 +398,19 @@ impl Cista {
     }
 
     /// Every audit entry the person made or that names their code.
-    async fn audit_entries_about(&self, subject: SubjectCode) -> Result<Vec<AuditData>> {
+    async fn audit_entries_about(
+        &self,
+        subject: SubjectCode,
+        in_scope: &(dyn Fn(OrgId) -> bool + Sync),
+    ) -> Result<Vec<AuditData>> {
         let code = subject.to_string();
         let actor = Actor::audit_name_of(subject);
         let mut out = Vec::new();
         self.for_each_audit_entry(|entry| {
             let by = entry.actor == actor;
-            if by || entry.details.contains(&code) {
+            // Instance-wide entries (sign-ins, password changes) have no organization.
+            let visible = entry.org.is_none_or(in_scope);
+            if visible && (by || entry.details.contains(&code)) {
                 out.push(AuditData {
                     seq: entry.seq,
                     at: entry.at,

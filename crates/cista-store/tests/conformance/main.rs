@@ -83,6 +83,7 @@ cista_testkit::both_databases! { crate::Harness;
     repeats::the_same_cast_sent_many_times_at_once_casts_one_vote,
     subject_access::a_person_gets_everything_held_about_them_and_others_do_not,
     subject_access::a_collectors_report_holds_their_records_and_phones,
+    subject_access::staff_see_only_what_their_own_organization_holds,
     breach::an_incident_window_names_the_people_it_could_have_touched,
     repeats::a_receipt_signs_the_ballot_tracker_and_checkpoint_never_the_unit_or_choices,
     repeats::a_sealed_receipt_opens_only_for_its_session_unit_and_half_hour,

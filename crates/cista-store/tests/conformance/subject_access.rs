@@ -171,3 +171,65 @@ pub async fn a_collectors_report_holds_their_records_and_phones(h: &Harness) {
         "forbidden"
     );
 }
+
+/// Staff answer for their own organization only: an administrator of another organization
+/// the person also belongs to gets that membership and nothing of the association (no units,
+/// no votes, no audit entries of it).
+pub async fn staff_see_only_what_their_own_organization_holds(h: &Harness) {
+    use cista_core::{Access, PersonActor};
+    use cista_testkit::fixtures::invitee;
+    use cista_types::Role;
+
+    let cista = h.cista().await;
+    let a = association(h, &cista, "access-home").await;
+    let recorded = open_ballot(h, &cista, &a, Secrecy::Recorded, Weighting::Weighted).await;
+    let hash = hash_of(&cista, recorded).await;
+    cista
+        .cast_vote(
+            &a.voter("108"),
+            request(recorded, a.unit("108"), &hash, &[("c1", "no"), ("c2", "2")]),
+        )
+        .await
+        .unwrap();
+    let ivy = a.owners_of("108")[0];
+    let club = h.org(&cista, "tennis-club").await;
+    let operator = Actor::operator("test");
+    cista
+        .invite(
+            &operator,
+            club.id,
+            invitee("Ivy", "Ro", "ivy@palm.example", None, Role::Member),
+        )
+        .await
+        .unwrap();
+    let club_admin = Actor::Person(PersonActor {
+        subject: SubjectCode::from_i64(424_242),
+        access: Access::Full,
+        roles: [(club.id, Role::Admin)].into(),
+    });
+
+    let seen = cista.subject_access(&club_admin, ivy).await.unwrap();
+    let slugs: Vec<&str> = seen.memberships.iter().map(|m| m.slug.as_str()).collect();
+    assert_eq!(slugs, ["tennis-club"]);
+    assert!(seen.units.is_empty(), "{:?}", seen.units);
+    assert!(seen.votes.is_empty(), "{:?}", seen.votes);
+    let home_entries = h
+        .store
+        .audit_entries(0, 100_000)
+        .await
+        .unwrap()
+        .into_iter()
+        .filter(|e| e.org == Some(a.org))
+        .map(|e| e.seq)
+        .collect::<Vec<_>>();
+    assert!(
+        seen.audit_entries
+            .iter()
+            .all(|e| !home_entries.contains(&e.seq)),
+        "no entry of the association"
+    );
+    // Her own copy holds both.
+    let own = cista.subject_access(&a.voter("108"), ivy).await.unwrap();
+    assert_eq!(own.memberships.len(), 2);
+    assert_eq!(own.votes.len(), 1);
+}
