@@ -133,45 +133,13 @@ impl Cista {
         let own = actor
             .person()
             .is_some_and(|p| p.subject == subject && p.access == crate::Access::Full);
-        let scope: Option<std::collections::BTreeSet<OrgId>> =
-            if own || actor.may(Action::ErasePersonAnywhere) {
-                None
-            } else {
-                Some(
-                    actor
-                        .person()
-                        .map(|p| {
-                            p.roles
-                                .keys()
-                                .copied()
-                                .filter(|org| actor.may_in(*org, OrgAction::ViewPeople))
-                                .collect()
-                        })
-                        .unwrap_or_default(),
-                )
-            };
+        let scope = access_scope(actor, own);
         let in_scope = |org: OrgId| scope.as_ref().is_none_or(|s| s.contains(&org));
         let memberships: Vec<Membership> = all_memberships
             .into_iter()
             .filter(|m| in_scope(m.org))
             .collect();
-        // Where to look for results about them and records they sent: their organizations,
-        // and (staff may answer for a client who is no member) the staff's own.
-        let mut orgs: Vec<OrgId> = match &scope {
-            None => memberships.iter().map(|m| m.org).collect(),
-            Some(visible) => visible.iter().copied().collect(),
-        };
-        if scope.is_none()
-            && let Some(p) = actor.person()
-        {
-            orgs.extend(
-                p.roles
-                    .keys()
-                    .filter(|org| actor.may_in(**org, OrgAction::ViewPeople)),
-            );
-        }
-        orgs.sort();
-        orgs.dedup();
+        let orgs = orgs_to_search(actor, scope.as_ref(), &memberships);
         let about = self.submissions_about(subject, &orgs).await?;
         if scope.is_some() && memberships.is_empty() && about.is_empty() {
             return Err(Error::Forbidden {
@@ -432,4 +400,49 @@ fn channel_words(channel: crate::ports::VoteChannel) -> &'static str {
         crate::ports::VoteChannel::SmsSession => "online, signed in by SMS",
         crate::ports::VoteChannel::Paper => "on paper",
     }
+}
+
+/// The organizations whose data `actor` may see in a report: `None` (everything) for the
+/// person themselves (`own`) and the operator; otherwise those where the actor may read people.
+fn access_scope(actor: &Actor, own: bool) -> Option<std::collections::BTreeSet<OrgId>> {
+    if own || actor.may(Action::ErasePersonAnywhere) {
+        return None;
+    }
+    Some(
+        actor
+            .person()
+            .map(|p| {
+                p.roles
+                    .keys()
+                    .copied()
+                    .filter(|org| actor.may_in(*org, OrgAction::ViewPeople))
+                    .collect()
+            })
+            .unwrap_or_default(),
+    )
+}
+
+/// Where to look for results about the person and records they sent: their organizations in
+/// scope, and (staff may answer for a client who is no member) the staff's own.
+fn orgs_to_search(
+    actor: &Actor,
+    scope: Option<&std::collections::BTreeSet<OrgId>>,
+    memberships: &[Membership],
+) -> Vec<OrgId> {
+    let mut orgs: Vec<OrgId> = match scope {
+        Some(visible) => visible.iter().copied().collect(),
+        None => memberships.iter().map(|m| m.org).collect(),
+    };
+    if scope.is_none()
+        && let Some(p) = actor.person()
+    {
+        orgs.extend(
+            p.roles
+                .keys()
+                .filter(|org| actor.may_in(**org, OrgAction::ViewPeople)),
+        );
+    }
+    orgs.sort();
+    orgs.dedup();
+    orgs
 }
