@@ -289,6 +289,19 @@ pub fn render(delivery: &Delivery) -> Result<Rendered, askama::Error> {
         }
         Notice::Voting(notice) => render_voting(first_name, notice)?,
         Notice::Assessment(notice) => render_assessment(first_name, notice)?,
+        // Words staff wrote (MiniJinja, checked when saved), in plain text only: no HTML part
+        // to escape them into.
+        Notice::BreachNotice { words, values } => {
+            let (subject, text) = words
+                .render(first_name, values)
+                .map_err(|e| askama::Error::Custom(Box::new(e)))?;
+            Rendered {
+                subject,
+                text,
+                html: None,
+                ..Default::default()
+            }
+        }
         Notice::SmsCode { code, minutes } => Rendered {
             subject: String::new(),
             text: SmsCodeText {
@@ -495,6 +508,23 @@ mod tests {
             attempts: 0,
             time_zone: cista_types::TimeZoneName::parse("America/New_York").unwrap(),
         }
+    }
+
+    #[test]
+    fn a_breach_notice_is_the_staffs_words_for_this_person_in_plain_text() {
+        use cista_core::platform::breach::template::{NoticeTemplate, NoticeValues};
+        let r = render(&delivery(Notice::BreachNotice {
+            words: NoticeTemplate::default(),
+            values: NoticeValues::sample(),
+        }))
+        .unwrap();
+        assert_eq!(
+            r.subject,
+            "Palm Court Condominium Association: a security incident that may concern your data"
+        );
+        assert!(r.text.starts_with("Hello Ann <b>,"), "{}", r.text);
+        assert!(r.text.contains("votes and units"), "{}", r.text);
+        assert!(r.html.is_none(), "plain text only");
     }
 
     #[test]

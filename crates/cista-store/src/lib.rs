@@ -6,6 +6,7 @@ mod app_tokens;
 mod attempts;
 mod audit_append;
 pub mod backend;
+mod breaches;
 mod collection;
 mod convert;
 mod entity;
@@ -517,6 +518,10 @@ impl Store for SeaStore {
     }
 
     fn webhooks(&self) -> &dyn cista_core::ports::WebhookReads {
+        self
+    }
+
+    fn breaches(&self) -> &dyn cista_core::ports::BreachReads {
         self
     }
 }

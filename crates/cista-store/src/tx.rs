@@ -142,6 +142,10 @@ impl StoreTx for SeaTx {
         self
     }
 
+    fn breaches(&mut self) -> &mut dyn cista_core::ports::BreachWrites {
+        self
+    }
+
     async fn commit(self: Box<Self>, audit: NewAuditEntry) -> Result<AuditEntry> {
         let entry = audit_append::append(&self.txn, audit).await?;
         query::commit(self.txn).await?;

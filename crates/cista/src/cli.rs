@@ -362,6 +362,77 @@ pub enum BreachCommand {
     /// by subject code, with counts per kind of data; erased people are marked (never to be
     /// contacted). Recorded in the audit log.
     Assess(BreachAssessArgs),
+    /// Record a breach of an organization (GDPR Art. 33): the incident window, its scope and
+    /// what happened. The organization is aware of it from now: the supervisory authority is
+    /// to be told within 72 hours (the deadline is printed). The notice to the people
+    /// concerned starts from a default with `[FILL IN: …]` parts (see `notice`).
+    Record(BreachRecordArgs),
+    /// List an organization's breaches with their 72-hour deadline, whether the authority
+    /// was told, and how many people were told.
+    List(BreachListArgs),
+    /// Print a breach's notice (`Subject: …`, a blank line, the body: MiniJinja, with the
+    /// names it may use), or with --set FILE replace it with that file's (same shape);
+    /// with --preview print it as the first person would read it.
+    Notice(BreachNoticeArgs),
+    /// Tell each person the breach could have touched, by email through the outbox, in the
+    /// breach's notice words: once each (a second run tells only those not yet told), never
+    /// an erased person; people without an email address are counted, to be told another
+    /// way. Each notice is one audit entry. Refused while the notice has `[FILL IN: …]` left.
+    Notify(BreachRefArgs),
+    /// Record that the supervisory authority was told of a breach (now).
+    Reported(BreachRefArgs),
+}
+
+#[derive(Debug, clap::Args)]
+pub struct BreachRecordArgs {
+    /// The organization's slug.
+    #[arg(long)]
+    pub org: String,
+    /// The incident window's start, RFC 3339 (`2026-12-01T08:00:00Z`); not in the future.
+    #[arg(long)]
+    pub from: String,
+    /// The window's end, RFC 3339; later than --from.
+    #[arg(long)]
+    pub to: String,
+    /// `activity` (the people named by what happened in the window; the default) or
+    /// `members` (also every member: an incident that exposed the stored data).
+    #[arg(long, default_value = "activity")]
+    pub scope: String,
+    /// What happened, in a sentence or two, without naming anyone (the notice quotes it).
+    #[arg(long)]
+    pub description: String,
+}
+
+#[derive(Debug, clap::Args)]
+pub struct BreachListArgs {
+    /// The organization's slug.
+    #[arg(long)]
+    pub org: String,
+    /// Print JSON instead of lines.
+    #[arg(long)]
+    pub json: bool,
+}
+
+#[derive(Debug, clap::Args)]
+pub struct BreachRefArgs {
+    /// The organization's slug.
+    #[arg(long)]
+    pub org: String,
+    /// The breach's id (`br-` and 16 hexadecimal digits, as `record` and `list` print it).
+    #[arg(long)]
+    pub breach: String,
+}
+
+#[derive(Debug, clap::Args)]
+pub struct BreachNoticeArgs {
+    #[command(flatten)]
+    pub breach: BreachRefArgs,
+    /// A file holding the new notice: `Subject: …` on its first line, a blank line, the body.
+    #[arg(long, conflicts_with = "preview")]
+    pub set: Option<std::path::PathBuf>,
+    /// Print the notice as a person would read it (with a sample first name).
+    #[arg(long)]
+    pub preview: bool,
 }
 
 #[derive(Debug, clap::Args)]

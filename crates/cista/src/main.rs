@@ -15,8 +15,8 @@ mod third_parties;
 
 use clap::Parser as _;
 use cli::{
-    AuditCommand, BackupCommand, BenchCommand, BlobsCommand, BreachCommand, Cli, Command,
-    KeysCommand, MembersCommand, OrgCommand, RecordsCommand,
+    AuditCommand, BackupCommand, BenchCommand, BlobsCommand, Cli, Command, KeysCommand,
+    MembersCommand, OrgCommand, RecordsCommand,
 };
 use runtime::{Failure, Runtime};
 use std::process::ExitCode;
@@ -95,7 +95,7 @@ async fn run(cli: Cli) -> Result<ExitCode, Failure> {
         Command::AppToken(command) => commands::app_token::run(&rt, command).await?,
         Command::Assessment(command) => commands::assessment::run(&rt, command).await?,
         Command::RecordForm(command) => commands::record_form::run(&rt, command).await?,
-        Command::Breach(BreachCommand::Assess(args)) => commands::breach::assess(&rt, args).await?,
+        Command::Breach(command) => commands::breach::run(&rt, command).await?,
         Command::Records(RecordsCommand::Export(args)) => {
             commands::records::export(&rt, args).await?;
         }

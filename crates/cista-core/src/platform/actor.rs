@@ -135,6 +135,9 @@ pub enum OrgAction {
     ManageSettings,
     /// Create, list and revoke the organization's app tokens (API credentials).
     ManageAppTokens,
+    /// Record breaches, see who they could have touched, tell them and record that the
+    /// supervisory authority was told (GDPR Art. 33/34).
+    ManageBreaches,
     /// Publish record forms (field data collection). Assessments have their own action
     /// (`AssessmentAction::Manage`).
     ManageForms,
@@ -180,6 +183,7 @@ impl OrgAction {
             OrgAction::ErasePerson => "erase people",
             OrgAction::ManageSettings => "change this organization's settings",
             OrgAction::ManageAppTokens => "manage this organization's app tokens",
+            OrgAction::ManageBreaches => "manage this organization's breaches",
             OrgAction::ManageForms => "publish this organization's forms",
             OrgAction::SubmitForms => "submit this organization's forms",
             OrgAction::ViewSubmissions => "read this organization's submissions",
@@ -198,6 +202,7 @@ impl OrgAction {
             OrgAction::ErasePerson,
             OrgAction::ManageSettings,
             OrgAction::ManageAppTokens,
+            OrgAction::ManageBreaches,
             OrgAction::ManageForms,
             OrgAction::SubmitForms,
             OrgAction::ViewSubmissions,
@@ -224,6 +229,7 @@ pub fn role_may(role: Role, action: impl Into<OrgAction>) -> bool {
         | OrgAction::ErasePerson
         | OrgAction::ManageSettings
         | OrgAction::ManageAppTokens
+        | OrgAction::ManageBreaches
         | OrgAction::ManageForms => matches!(role, Role::Owner | Role::Admin),
         // Records of field data collection: collectors fill them, reviewers read them.
         OrgAction::SubmitForms => matches!(role, Role::Owner | Role::Admin | Role::Collector),

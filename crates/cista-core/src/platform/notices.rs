@@ -4,6 +4,7 @@
 //! codes) are sealed under the instance secrets key and wiped once delivered.
 
 use crate::platform::audit::{AuditKind, NewAuditEntry};
+use crate::platform::breach::template::{NoticeTemplate, NoticeValues};
 use crate::ports::{Channel, OutboxMessage};
 use crate::products::assessment::notices::AssessmentNotice;
 use crate::products::voting::notices::VotingNotice;
@@ -35,6 +36,12 @@ pub enum Notice {
     PasswordReset { link: String, expires_at: Timestamp },
     /// A one-time sign-in code by SMS.
     SmsCode { code: String, minutes: i64 },
+    /// A breach notice (GDPR Art. 34): the breach's words and this person's values, rendered
+    /// at delivery with their first name.
+    BreachNotice {
+        words: NoticeTemplate,
+        values: NoticeValues,
+    },
     /// A message of association voting. Untagged here: its own `template` tag is the one
     /// stored, exactly as before the product had its own enum.
     #[serde(untagged)]
@@ -50,7 +57,8 @@ impl Notice {
             Notice::SmsCode { .. } => Channel::Sms,
             Notice::Invitation { .. }
             | Notice::AddedToOrganization { .. }
-            | Notice::PasswordReset { .. } => Channel::Email,
+            | Notice::PasswordReset { .. }
+            | Notice::BreachNotice { .. } => Channel::Email,
             Notice::Voting(notice) => notice.channel(),
             Notice::Assessment(notice) => notice.channel(),
         }
@@ -62,6 +70,7 @@ impl Notice {
             Notice::AddedToOrganization { .. } => "added-to-organization",
             Notice::PasswordReset { .. } => "password-reset",
             Notice::SmsCode { .. } => "sms-code",
+            Notice::BreachNotice { .. } => "breach-notice",
             Notice::Voting(notice) => notice.template(),
             Notice::Assessment(notice) => notice.template(),
         }

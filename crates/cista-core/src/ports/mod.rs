@@ -4,6 +4,7 @@
 
 pub mod access;
 pub mod blobs;
+pub mod breaches;
 pub mod collection;
 pub mod intake;
 pub mod voting;
@@ -15,6 +16,7 @@ pub use access::{
     SessionStage, VaultPerson,
 };
 pub use blobs::{BlobListing, BlobReader, BlobStore, BlobWriter};
+pub use breaches::{BreachReads, BreachWrites};
 pub use collection::{CollectionReads, CollectionWrites, StoredMedia};
 pub use intake::{
     IntakeReads, IntakeWrites, StoredAttachment, StoredForm, StoredFormSettings, StoredSubmission,
@@ -330,6 +332,9 @@ pub trait Store: AccessReads + Send + Sync + std::fmt::Debug {
 
     /// Webhook endpoints, their message queue and attempt log (see `webhooks`).
     fn webhooks(&self) -> &dyn WebhookReads;
+
+    /// Recorded breaches and who was told of each (see `breaches`).
+    fn breaches(&self) -> &dyn BreachReads;
 }
 
 /// Where a submitted form stands (see `Store::claim_submission`).
@@ -378,6 +383,9 @@ pub trait StoreTx: AccessWrites + Send {
 
     /// Webhook endpoints and queued messages, in this transaction (see `webhooks`).
     fn webhooks(&mut self) -> &mut dyn WebhookWrites;
+
+    /// Recorded breaches and who was told of each, in this transaction (see `breaches`).
+    fn breaches(&mut self) -> &mut dyn BreachWrites;
 
     async fn commit(self: Box<Self>, audit: NewAuditEntry) -> Result<AuditEntry>;
 

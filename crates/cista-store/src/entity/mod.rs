@@ -12,6 +12,8 @@ pub mod ballot;
 pub mod ballot_box;
 pub mod ballot_reminder;
 pub mod ballot_roll;
+pub mod breach;
+pub mod breach_notice;
 pub mod credential;
 pub mod device;
 pub mod form;

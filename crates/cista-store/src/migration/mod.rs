@@ -20,6 +20,7 @@ mod m20261203_000002_outbox_any_person;
 mod m20261204_000001_collection;
 mod m20261204_000002_record_media;
 mod m20261206_000001_webhooks;
+mod m20261207_000001_breaches;
 pub mod vault;
 
 #[derive(Debug)]
@@ -43,6 +44,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261204_000001_collection::Migration),
             Box::new(m20261204_000002_record_media::Migration),
             Box::new(m20261206_000001_webhooks::Migration),
+            Box::new(m20261207_000001_breaches::Migration),
         ]
     }
 }

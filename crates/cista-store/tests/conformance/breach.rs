@@ -2,12 +2,15 @@
 //! window could have touched come from the audit log (and, with the members scope, the
 //! membership list), with counts per kind of data; an erased person is marked; a window that
 //! ends before it starts and a member without the right are refused; the assessment is audited.
+//! Then the fixture incident end to end: recorded, its notice filled in, each person told once
+//! through the outbox, the erased never, the supervisory authority's notification recorded.
 
 use crate::Harness;
 use crate::voting::{association, hash_of, open_ballot, request};
-use cista_core::platform::breach::BreachScope;
+use cista_core::platform::breach::{BreachScope, NewBreach, NoticeTemplate};
+use cista_core::platform::notices::Notice;
 use cista_core::products::voting::definition::{Secrecy, Weighting};
-use cista_core::{Actor, Store as _};
+use cista_core::{Actor, Error, Store as _};
 use cista_types::Clock as _;
 use time::Duration;
 
@@ -87,4 +90,202 @@ pub async fn an_incident_window_names_the_people_it_could_have_touched(h: &Harne
         .filter(|e| e.kind == "breach.assessed")
         .count();
     assert_eq!(assessed, 2, "each assessment is audited, refusals are not");
+}
+
+fn filled_in() -> NoticeTemplate {
+    NoticeTemplate {
+        subject: "{{ organization }}: a security incident".to_owned(),
+        body: "Hello {{ first_name }},\n\n{{ what_happened }} It could have touched: \
+               {{ kinds_of_data }}.\n\nWrite to privacy@palm.example.\n"
+            .to_owned(),
+    }
+}
+
+/// The fixture incident end to end: a breach is recorded with its 72-hour deadline; its
+/// notice is refused while `[FILL IN: …]` is left or a name is unknown; notify tells each
+/// person the window names once, through the outbox, one audit entry each, never the erased
+/// one; a second run tells nobody again; the authority's notification is recorded once.
+pub async fn a_recorded_breach_tells_each_person_once_and_never_the_erased(h: &Harness) {
+    let cista = h.cista().await;
+    let a = association(h, &cista, "fixture-incident").await;
+    let operator = Actor::operator("test");
+    let ballot = open_ballot(h, &cista, &a, Secrecy::Recorded, Weighting::Weighted).await;
+    h.deliver_all(&cista).await;
+    let from = h.clock.now();
+    h.clock.advance(Duration::minutes(1));
+    let hash = hash_of(&cista, ballot).await;
+    for (unit, choice) in [("108", "yes"), ("107", "no")] {
+        cista
+            .cast_vote(
+                &a.voter(unit),
+                request(ballot, a.unit(unit), &hash, &[("c1", choice), ("c2", "1")]),
+            )
+            .await
+            .unwrap();
+    }
+    let gus = a.owners_of("106")[0];
+    cista.erase_person(&operator, gus).await.unwrap();
+    h.clock.advance(Duration::minutes(1));
+    let to = h.clock.now();
+    h.clock.advance(Duration::minutes(30));
+    let new = || NewBreach {
+        from,
+        to,
+        scope: BreachScope::Activity,
+        description: "A copy of the voting records was exposed.".to_owned(),
+    };
+
+    assert_eq!(
+        cista
+            .record_breach(&a.voter("108"), a.org, new())
+            .await
+            .unwrap_err()
+            .code(),
+        "forbidden"
+    );
+    let breach = cista.record_breach(&operator, a.org, new()).await.unwrap();
+    assert_eq!(breach.recorded_at, h.clock.now());
+    assert_eq!(breach.deadline(), h.clock.now().plus(Duration::hours(72)));
+    assert_eq!(
+        cista.breach(&operator, a.org, breach.id).await.unwrap(),
+        breach,
+        "stored and read back whole"
+    );
+    let unfilled = cista
+        .notify_breach(&operator, a.org, breach.id)
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(&unfilled, Error::InvalidInput { reason, .. } if reason.contains("[FILL IN")),
+        "{unfilled:?}"
+    );
+    let mut unknown = filled_in();
+    unknown.body.push_str("{{ last_name }}");
+    assert!(
+        cista
+            .set_breach_notice(&operator, a.org, breach.id, unknown)
+            .await
+            .is_err()
+    );
+    cista
+        .set_breach_notice(&operator, a.org, breach.id, filled_in())
+        .await
+        .unwrap();
+
+    let done = cista
+        .notify_breach(&operator, a.org, breach.id)
+        .await
+        .unwrap();
+    assert_eq!((done.sent, done.erased, done.already_told), (2, 1, 0));
+    let sent = h.deliver_all(&cista).await;
+    let notices: Vec<_> = sent
+        .iter()
+        .filter_map(|d| match &d.notice {
+            Notice::BreachNotice { words, values } => Some((d.address.as_str(), words, values)),
+            _ => None,
+        })
+        .collect();
+    let mut addresses: Vec<&str> = notices.iter().map(|n| n.0).collect();
+    addresses.sort_unstable();
+    assert_eq!(addresses, ["hal@palm.example", "ivy@palm.example"]);
+    for (_, words, values) in &notices {
+        assert_eq!(**words, filled_in());
+        assert_eq!(values.organization, "Org fixture-incident");
+        assert!(
+            values.kinds_of_data.contains("votes and units"),
+            "{values:?}"
+        );
+    }
+    let entries = h.store.audit_entries(0, 100_000).await.unwrap();
+    let told: Vec<_> = entries
+        .iter()
+        .filter(|e| e.kind == "breach.notified")
+        .collect();
+    assert_eq!(told.len(), 2, "one audit entry per notice");
+    assert!(told.iter().all(|e| !e.details.contains(&gus.to_string())));
+    assert_eq!(
+        cista
+            .breach_notices(&operator, a.org, breach.id)
+            .await
+            .unwrap()
+            .len(),
+        2
+    );
+
+    let again = cista
+        .notify_breach(&operator, a.org, breach.id)
+        .await
+        .unwrap();
+    assert_eq!((again.sent, again.already_told, again.erased), (0, 2, 1));
+    assert!(
+        h.deliver_all(&cista).await.is_empty(),
+        "nobody is told twice"
+    );
+
+    assert!(
+        cista
+            .record_breach_reported(&operator, a.org, breach.id)
+            .await
+            .unwrap()
+    );
+    assert!(
+        !cista
+            .record_breach_reported(&operator, a.org, breach.id)
+            .await
+            .unwrap()
+    );
+    let reported = cista.breach(&operator, a.org, breach.id).await.unwrap();
+    assert_eq!(reported.reported_at, Some(h.clock.now()));
+    let entries = h.store.audit_entries(0, 100_000).await.unwrap();
+    let count = |kind: &str| entries.iter().filter(|e| e.kind == kind).count();
+    assert_eq!(count("breach.recorded"), 1);
+    assert_eq!(count("breach.notice_edited"), 1);
+    assert_eq!(count("breach.reported"), 1);
+}
+
+/// Two notify runs at once (two staff pressing the button, or the CLI beside the page) tell
+/// each person once between them: the told row's primary key decides.
+pub async fn two_notify_runs_at_once_tell_each_person_once(h: &Harness) {
+    let cista = h.cista().await;
+    let a = association(h, &cista, "double-notify").await;
+    let operator = Actor::operator("test");
+    h.deliver_all(&cista).await;
+    let from = h.clock.now();
+    h.clock.advance(Duration::minutes(1));
+    let to = h.clock.now();
+    let breach = cista
+        .record_breach(
+            &operator,
+            a.org,
+            NewBreach {
+                from: from.plus(Duration::hours(-1)),
+                to,
+                scope: BreachScope::Members,
+                description: "A backup was left readable.".to_owned(),
+            },
+        )
+        .await
+        .unwrap();
+    cista
+        .set_breach_notice(&operator, a.org, breach.id, filled_in())
+        .await
+        .unwrap();
+    let (one, two) = tokio::join!(
+        cista.notify_breach(&operator, a.org, breach.id),
+        cista.notify_breach(&operator, a.org, breach.id)
+    );
+    let (one, two) = (one.unwrap(), two.unwrap());
+    let members = cista.store().members(a.org).await.unwrap().len();
+    assert_eq!(one.sent + two.sent, members, "{one:?} {two:?}");
+    let sent = h.deliver_all(&cista).await;
+    let mut to_each: Vec<&str> = sent
+        .iter()
+        .filter(|d| matches!(d.notice, Notice::BreachNotice { .. }))
+        .map(|d| d.address.as_str())
+        .collect();
+    to_each.sort_unstable();
+    let before = to_each.len();
+    to_each.dedup();
+    assert_eq!(before, to_each.len(), "one notice per person");
+    assert_eq!(to_each.len(), members);
 }

@@ -85,6 +85,8 @@ cista_testkit::both_databases! { crate::Harness;
     subject_access::a_collectors_report_holds_their_records_and_phones,
     subject_access::staff_see_only_what_their_own_organization_holds,
     breach::an_incident_window_names_the_people_it_could_have_touched,
+    breach::a_recorded_breach_tells_each_person_once_and_never_the_erased,
+    breach::two_notify_runs_at_once_tell_each_person_once,
     repeats::a_receipt_signs_the_ballot_tracker_and_checkpoint_never_the_unit_or_choices,
     repeats::a_sealed_receipt_opens_only_for_its_session_unit_and_half_hour,
     schema::migrations_apply_once_and_leave_nothing_pending,

@@ -38,6 +38,7 @@ struct OrgPage {
     can_view_ballots: bool,
     can_manage_settings: bool,
     can_manage_app_tokens: bool,
+    can_manage_breaches: bool,
     can_manage_assessments: bool,
     /// The viewer reads collected records (owners, administrators, reviewers).
     can_view_records: bool,
@@ -268,6 +269,7 @@ async fn org_page(
         can_view_ballots: actor.may_in(org.id, VotingAction::ViewBallots),
         can_manage_settings: actor.may_in(org.id, OrgAction::ManageSettings),
         can_manage_app_tokens: actor.may_in(org.id, OrgAction::ManageAppTokens),
+        can_manage_breaches: actor.may_in(org.id, OrgAction::ManageBreaches),
         can_manage_assessments: actor.may_in(org.id, AssessmentAction::Manage),
         can_view_records: actor.may_in(org.id, OrgAction::ViewSubmissions),
         can_manage_webhooks: actor.may_in(org.id, CollectionAction::ManageWebhooks),

@@ -8,6 +8,7 @@ pub mod assessments;
 pub mod assets;
 pub mod auth;
 pub mod ballots;
+pub mod breaches;
 pub mod bulletin;
 pub mod chrome;
 pub mod collect;
@@ -135,6 +136,7 @@ pub fn routes(state: &AppState) -> Router<AppState> {
         .merge(bulletin::routes())
         .merge(ballots::routes())
         .merge(units::routes())
+        .merge(breaches::routes())
         .merge(assessments::routes())
         .merge(collect::routes())
         .merge(devices::routes())

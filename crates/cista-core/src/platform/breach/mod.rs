@@ -3,7 +3,21 @@
 //! read from the audit log (every change and every read of personal data is an entry naming
 //! the subject) and, for an incident that exposed the whole database, from the membership
 //! list. Erased people are listed as erased: they are never to be contacted. The assessment is
-//! itself an audit entry. Notifying them through the outbox is the next part (not built yet).
+//! itself an audit entry.
+//!
+//! A breach is then recorded (`record`: the window, what happened, the 72-hour deadline to
+//! tell the supervisory authority) and the people concerned are told through the outbox
+//! (`notify`), in words staff edit (`template`).
+
+pub mod notify;
+pub mod record;
+pub mod template;
+
+pub use notify::NotifyOutcome;
+pub use record::{
+    Breach, BreachId, BreachNotice, DeadlineState, NewBreach, REGULATOR_DEADLINE, minutes_in_words,
+};
+pub use template::NoticeTemplate;
 
 use crate::platform::audit::{AuditKind, NewAuditEntry};
 use crate::{Actor, Cista, Error, OrgAction, Result};
@@ -23,6 +37,21 @@ pub enum BreachScope {
 }
 
 impl BreachScope {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Activity => "activity",
+            Self::Members => "members",
+        }
+    }
+
+    /// What the scope takes in, for pages and notices.
+    pub fn describe(self) -> &'static str {
+        match self {
+            Self::Activity => "the people named by what happened in the window",
+            Self::Members => "every member, and the people named by what happened in the window",
+        }
+    }
+
     /// `activity` or `members`.
     pub fn parse(text: &str) -> Result<Self> {
         match text {
@@ -42,6 +71,8 @@ impl BreachScope {
 pub struct AffectedPerson {
     /// The subject code, as text.
     pub subject: String,
+    #[serde(skip)]
+    pub code: SubjectCode,
     /// Erased: never contacted.
     pub erased: bool,
     /// Kind of data → how many audit entries (or 1 for a membership) touch it.
@@ -115,23 +146,14 @@ fn subjects_named(actor: &str, details: &str) -> Vec<SubjectCode> {
 }
 
 impl Cista {
-    /// The people of `org` an incident between `from` and `to` could have touched. Staff who
-    /// may read people, and the operator. Errors: `invalid_input` on `window` when it ends
-    /// before it starts; `forbidden` otherwise.
-    pub async fn assess_breach(
+    /// Who an incident window could have touched (see `assess_breach`), without the audit
+    /// entry: for a recorded breach's page and its notices, which are audited themselves.
+    pub(crate) async fn affected_people(
         &self,
-        actor: &Actor,
         org: OrgId,
         (from, to): (Timestamp, Timestamp),
         scope: BreachScope,
-    ) -> Result<BreachAssessment> {
-        actor.authorize_in(org, OrgAction::ViewPeople)?;
-        if to <= from {
-            return Err(Error::invalid(
-                "window",
-                "the window ends before it starts: --to must be later than --from",
-            ));
-        }
+    ) -> Result<Vec<AffectedPerson>> {
         let mut found: BTreeMap<SubjectCode, BTreeMap<&'static str, u64>> = BTreeMap::new();
         self.for_each_audit_entry(|entry| {
             if entry.org != Some(org) || entry.at < from || entry.at > to {
@@ -159,10 +181,32 @@ impl Cista {
         for (subject, kinds) in found {
             people.push(AffectedPerson {
                 subject: subject.to_string(),
+                code: subject,
                 erased: self.vault().tombstone(subject).await?.is_some(),
                 kinds,
             });
         }
+        Ok(people)
+    }
+
+    /// The people of `org` an incident between `from` and `to` could have touched. Staff who
+    /// manage breaches, and the operator. Errors: `invalid_input` on `window` when it ends
+    /// before it starts; `forbidden` otherwise.
+    pub async fn assess_breach(
+        &self,
+        actor: &Actor,
+        org: OrgId,
+        (from, to): (Timestamp, Timestamp),
+        scope: BreachScope,
+    ) -> Result<BreachAssessment> {
+        actor.authorize_in(org, OrgAction::ManageBreaches)?;
+        if to <= from {
+            return Err(Error::invalid(
+                "window",
+                "the window ends before it starts: --to must be later than --from",
+            ));
+        }
+        let people = self.affected_people(org, (from, to), scope).await?;
         let assessed_at = self.clock().now();
         self.store()
             .append_audit(NewAuditEntry::new(
