@@ -71,6 +71,12 @@ impl BreachReads for SeaStore {
             .all_map(&self.db, notice_from)
             .await
     }
+
+    async fn breach_counts(&self) -> Result<(u64, u64)> {
+        let breaches = breach::Entity::find().count_rows(&self.db).await?;
+        let notices = breach_notice::Entity::find().count_rows(&self.db).await?;
+        Ok((breaches, notices))
+    }
 }
 
 #[async_trait]

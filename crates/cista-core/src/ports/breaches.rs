@@ -17,6 +17,10 @@ pub trait BreachReads: Send + Sync {
 
     /// The people told of breach `id`, oldest first.
     async fn breach_notices(&self, id: BreachId) -> Result<Vec<BreachNotice>>;
+
+    /// Across the instance: how many breaches were recorded and how many notices were sent
+    /// (the trust page's evidence).
+    async fn breach_counts(&self) -> Result<(u64, u64)>;
 }
 
 #[async_trait]

@@ -11,6 +11,7 @@ mod access;
 mod advisor_results;
 mod api;
 mod assessment_builder;
+mod breaches_pages;
 mod collect_api;
 mod collect_pages;
 mod disclosure;

@@ -271,6 +271,9 @@ async fn the_pages_show_the_live_facts() {
         "AES-256-GCM",
         "RFC 6962",
         "signature <strong>valid</strong>",
+        "Breach notification",
+        "72 hours to tell the supervisory authority",
+        "0 breaches recorded, 0 people told.",
     ] {
         assert!(security.contains(expected), "/security lacks `{expected}`");
     }

@@ -71,3 +71,149 @@ fn breach_assess_lists_who_a_window_touched() {
     ]);
     assert!(fails(not_a_time).contains("--from \"yesterday\" is not an RFC 3339 time"));
 }
+
+/// The operator's whole path through a breach: record (deadline printed), print the notice,
+/// notify refused while `[FILL IN: …]` is left, replace the notice from a file, notify (one
+/// notice queued, the owner), notify again (nobody twice), list, reported; the audit log
+/// still verifies.
+#[test]
+fn breach_record_notice_notify_and_reported() {
+    let tmp = tempfile::tempdir().unwrap();
+    let data = tmp.path().join("data");
+    init(&data);
+    let from = now().plus(time::Duration::seconds(-5)).to_rfc3339();
+    let slug = create_org(
+        &data,
+        "Bayside Towers HOA",
+        ("Olivia", "Reyes", "olivia@bayside.example"),
+    );
+    let to = now().plus(time::Duration::seconds(5)).to_rfc3339();
+    let run = |args: &[&str]| {
+        let mut command = cista(&data);
+        command.args(args);
+        command
+    };
+
+    let recorded = ok(run(&[
+        "breach",
+        "record",
+        "--org",
+        &slug,
+        "--from",
+        &from,
+        "--to",
+        &to,
+        "--description",
+        "A laptop with the roster was stolen.",
+    ]))
+    .stdout;
+    assert!(
+        recorded.contains("Deadline: tell the supervisory authority by"),
+        "{recorded}"
+    );
+    assert!(recorded.contains("71 h 59 min left") || recorded.contains("72 h 0 min left"));
+    assert!(
+        recorded.contains("1 person could have been touched"),
+        "{recorded}"
+    );
+    let id = recorded
+        .split_whitespace()
+        .find(|w| w.starts_with("br-"))
+        .unwrap()
+        .to_owned();
+
+    let printed = ok(run(&["breach", "notice", "--org", &slug, "--breach", &id]));
+    assert!(
+        printed.stdout.starts_with("Subject: {{ organization }}:"),
+        "{}",
+        printed.stdout
+    );
+    assert!(
+        printed.stderr.contains("kinds_of_data"),
+        "the names are listed"
+    );
+    let refused = fails(run(&["breach", "notify", "--org", &slug, "--breach", &id]));
+    assert!(refused.contains("[FILL IN"), "{refused}");
+
+    let file = tmp.path().join("notice.txt");
+    std::fs::write(&file, "Hello").unwrap();
+    let bad_file = fails(run(&[
+        "breach",
+        "notice",
+        "--org",
+        &slug,
+        "--breach",
+        &id,
+        "--set",
+        file.to_str().unwrap(),
+    ]));
+    assert!(
+        bad_file.contains("starts with a line `Subject: …`"),
+        "{bad_file}"
+    );
+    std::fs::write(
+        &file,
+        "Subject: {{ organization }}: a security incident\n\nHello {{ first_name }},\n\n\
+         {{ what_happened }}\n\nWrite to privacy@bayside.example.\n",
+    )
+    .unwrap();
+    ok(run(&[
+        "breach",
+        "notice",
+        "--org",
+        &slug,
+        "--breach",
+        &id,
+        "--set",
+        file.to_str().unwrap(),
+    ]));
+    let preview = ok(run(&[
+        "breach",
+        "notice",
+        "--org",
+        &slug,
+        "--breach",
+        &id,
+        "--preview",
+    ]))
+    .stdout;
+    assert!(
+        preview.contains("Subject: Bayside Towers HOA: a security incident"),
+        "{preview}"
+    );
+    assert!(preview.contains("Hello Alex,"), "{preview}");
+
+    let sent = ok(run(&["breach", "notify", "--org", &slug, "--breach", &id])).stdout;
+    assert!(sent.contains("1 notice queued in the outbox"), "{sent}");
+    let again = ok(run(&["breach", "notify", "--org", &slug, "--breach", &id])).stdout;
+    assert!(
+        again.contains("0 notices queued") && again.contains("; 1 told before"),
+        "{again}"
+    );
+
+    let listed = ok(run(&["breach", "list", "--org", &slug])).stdout;
+    assert!(
+        listed.contains(&id) && listed.contains("1 person told"),
+        "{listed}"
+    );
+    let reported = ok(run(&[
+        "breach", "reported", "--org", &slug, "--breach", &id,
+    ]))
+    .stdout;
+    assert!(
+        reported.contains("the supervisory authority was told"),
+        "{reported}"
+    );
+    let json = ok(run(&["breach", "list", "--org", &slug, "--json"])).stdout;
+    let value: serde_json::Value = serde_json::from_str(&json).unwrap();
+    assert_eq!(value[0]["deadline_state"]["state"], "reported");
+    assert_eq!(value[0]["people_told"], 1);
+    let unknown = fails(run(&[
+        "breach", "notify", "--org", &slug, "--breach", "br-1",
+    ]));
+    assert!(
+        unknown.contains("a breach id looks like br-0123456789abcdef"),
+        "{unknown}"
+    );
+    ok(run(&["audit", "verify"]));
+}

@@ -29,6 +29,11 @@ fn every_command_has_help_with_the_global_options() {
         vec!["record-form", "import"],
         vec!["record-form", "export"],
         vec!["breach", "assess"],
+        vec!["breach", "record"],
+        vec!["breach", "list"],
+        vec!["breach", "notice"],
+        vec!["breach", "notify"],
+        vec!["breach", "reported"],
     ] {
         let mut command = cista(dir.path());
         command.args(&args).arg("--help");

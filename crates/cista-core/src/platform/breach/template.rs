@@ -200,7 +200,11 @@ impl NoticeTemplate {
 
 /// MiniJinja's words for what is wrong and the line, without the template's name.
 fn template_problem(e: &minijinja::Error) -> String {
-    let detail = e.detail().map(|d| format!(": {d}")).unwrap_or_default();
+    let mut detail = e.detail().map(|d| format!(": {d}")).unwrap_or_default();
+    if e.kind() == minijinja::ErrorKind::UndefinedError {
+        let names: Vec<&str> = NAMES.iter().map(|(name, _)| *name).collect();
+        detail.push_str(&format!(" (a notice may use {})", names.join(", ")));
+    }
     match e.line() {
         Some(line) => format!("line {line}: {}{detail}", e.kind()),
         None => format!("{}{detail}", e.kind()),
