@@ -212,29 +212,38 @@ pub async fn a_recorded_breach_tells_each_person_once_and_never_the_erased(h: &H
         2
     );
 
-    let again = cista
-        .notify_breach(&operator, a.org, breach.id)
-        .await
-        .unwrap();
+    told_once_then_reported(h, &cista, &a, breach.id).await;
+}
+
+/// A second run tells nobody again; the authority's notification is recorded once; each
+/// change has its one audit entry.
+async fn told_once_then_reported(
+    h: &Harness,
+    cista: &cista_core::Cista,
+    a: &crate::voting::Association,
+    id: cista_core::platform::breach::BreachId,
+) {
+    let operator = Actor::operator("test");
+    let again = cista.notify_breach(&operator, a.org, id).await.unwrap();
     assert_eq!((again.sent, again.already_told, again.erased), (0, 2, 1));
     assert!(
-        h.deliver_all(&cista).await.is_empty(),
+        h.deliver_all(cista).await.is_empty(),
         "nobody is told twice"
     );
 
     assert!(
         cista
-            .record_breach_reported(&operator, a.org, breach.id)
+            .record_breach_reported(&operator, a.org, id)
             .await
             .unwrap()
     );
     assert!(
         !cista
-            .record_breach_reported(&operator, a.org, breach.id)
+            .record_breach_reported(&operator, a.org, id)
             .await
             .unwrap()
     );
-    let reported = cista.breach(&operator, a.org, breach.id).await.unwrap();
+    let reported = cista.breach(&operator, a.org, id).await.unwrap();
     assert_eq!(reported.reported_at, Some(h.clock.now()));
     let entries = h.store.audit_entries(0, 100_000).await.unwrap();
     let count = |kind: &str| entries.iter().filter(|e| e.kind == kind).count();

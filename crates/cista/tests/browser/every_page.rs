@@ -183,6 +183,39 @@ async fn widget_pages(b: &Browser, failures: &mut Vec<String>) {
     }
 }
 
+/// The manager's breaches: the list with its form, then a breach recorded through that form
+/// (a wide window over the stored data, so its table lists every member) and its page.
+async fn breach_pages(b: &Browser, failures: &mut Vec<String>) {
+    check(b, "/admin/palm-court/breaches", failures).await;
+    b.go("/admin/palm-court/breaches").await;
+    // A datetime-local field takes typed keys in the browser's locale order: set its value.
+    b.driver
+        .execute(
+            r#"document.getElementById("from").value = "2020-01-01T08:00";
+               document.getElementById("to").value = "2099-01-01T08:00";
+               document.querySelector("input[name=scope][value=members]").checked = true;"#,
+            vec![],
+        )
+        .await
+        .unwrap();
+    b.fill("description", "A copy of the roster was left readable.")
+        .await;
+    b.submit().await;
+    let page = b.path().await;
+    assert!(
+        page.starts_with("/admin/palm-court/breaches/br-"),
+        "{page}: {}",
+        b.main_text().await
+    );
+    let text = b.main_text().await;
+    assert!(text.contains("Tell the supervisory authority by"), "{text}");
+    assert!(
+        text.contains("Not yet: the notice still has text to fill in"),
+        "{text}"
+    );
+    check_here(b, "breach", failures).await;
+}
+
 /// The header at 320 px: every item, "Sign out" included, is on the screen.
 async fn header_fits_a_phone(b: &Browser) {
     phone(b, 320).await;
@@ -354,6 +387,7 @@ async fn every_page_fits_a_phone_and_passes_axe() {
         }
     }
 
+    breach_pages(&b, &mut failures).await;
     header_fits_a_phone(&b).await;
     advisor_pages(&b, &mut failures).await;
     coordinator_pages(&b, &mut failures).await;

@@ -135,53 +135,7 @@ fn breach_record_notice_notify_and_reported() {
     let refused = fails(run(&["breach", "notify", "--org", &slug, "--breach", &id]));
     assert!(refused.contains("[FILL IN"), "{refused}");
 
-    let file = tmp.path().join("notice.txt");
-    std::fs::write(&file, "Hello").unwrap();
-    let bad_file = fails(run(&[
-        "breach",
-        "notice",
-        "--org",
-        &slug,
-        "--breach",
-        &id,
-        "--set",
-        file.to_str().unwrap(),
-    ]));
-    assert!(
-        bad_file.contains("starts with a line `Subject: …`"),
-        "{bad_file}"
-    );
-    std::fs::write(
-        &file,
-        "Subject: {{ organization }}: a security incident\n\nHello {{ first_name }},\n\n\
-         {{ what_happened }}\n\nWrite to privacy@bayside.example.\n",
-    )
-    .unwrap();
-    ok(run(&[
-        "breach",
-        "notice",
-        "--org",
-        &slug,
-        "--breach",
-        &id,
-        "--set",
-        file.to_str().unwrap(),
-    ]));
-    let preview = ok(run(&[
-        "breach",
-        "notice",
-        "--org",
-        &slug,
-        "--breach",
-        &id,
-        "--preview",
-    ]))
-    .stdout;
-    assert!(
-        preview.contains("Subject: Bayside Towers HOA: a security incident"),
-        "{preview}"
-    );
-    assert!(preview.contains("Hello Alex,"), "{preview}");
+    fill_in_the_notice(&run, tmp.path(), &slug, &id);
 
     let sent = ok(run(&["breach", "notify", "--org", &slug, "--breach", &id])).stdout;
     assert!(sent.contains("1 notice queued in the outbox"), "{sent}");
@@ -216,4 +170,60 @@ fn breach_record_notice_notify_and_reported() {
         "{unknown}"
     );
     ok(run(&["audit", "verify"]));
+}
+
+/// A notice file without its subject line is refused; a filled-in one is saved and previewed.
+fn fill_in_the_notice(
+    run: &dyn Fn(&[&str]) -> std::process::Command,
+    dir: &std::path::Path,
+    slug: &str,
+    id: &str,
+) {
+    let file = dir.join("notice.txt");
+    std::fs::write(&file, "Hello").unwrap();
+    let bad_file = fails(run(&[
+        "breach",
+        "notice",
+        "--org",
+        slug,
+        "--breach",
+        id,
+        "--set",
+        file.to_str().unwrap(),
+    ]));
+    assert!(
+        bad_file.contains("starts with a line `Subject: …`"),
+        "{bad_file}"
+    );
+    std::fs::write(
+        &file,
+        "Subject: {{ organization }}: a security incident\n\nHello {{ first_name }},\n\n\
+         {{ what_happened }}\n\nWrite to privacy@bayside.example.\n",
+    )
+    .unwrap();
+    ok(run(&[
+        "breach",
+        "notice",
+        "--org",
+        slug,
+        "--breach",
+        id,
+        "--set",
+        file.to_str().unwrap(),
+    ]));
+    let preview = ok(run(&[
+        "breach",
+        "notice",
+        "--org",
+        slug,
+        "--breach",
+        id,
+        "--preview",
+    ]))
+    .stdout;
+    assert!(
+        preview.contains("Subject: Bayside Towers HOA: a security incident"),
+        "{preview}"
+    );
+    assert!(preview.contains("Hello Alex,"), "{preview}");
 }
