@@ -152,7 +152,13 @@ fn read_file(path: &Path) -> Result<Loaded, KeyProviderError> {
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
             return Err(KeyProviderError::Missing {
                 provider: provider_name(path),
-                remedy: "run `cista init` to create it".to_owned(),
+                // The same words serve a new instance and an existing one whose keys are
+                // elsewhere (a moved file, or a PKCS#11 token without its settings).
+                remedy: "for a new instance run `cista init` to create it; for an existing one \
+                         restore it or set keys.file to where it is, or, if its keys are in a \
+                         PKCS#11 token, set keys.provider = \"pkcs11\" with keys.token_label \
+                         and keys.pin_file"
+                    .to_owned(),
             });
         }
         Err(e) => return Err(file_error(path, e.to_string())),

@@ -3,18 +3,21 @@
 
 use crate::SeaStore;
 use crate::convert::{conflict_or, db_err, from_db_time, to_db_time};
-use crate::entity::{breach, breach_notice};
+use crate::entity::{breach, breach_notice, outbox};
 use crate::query::Fetch;
 use crate::tx::SeaTx;
 use async_trait::async_trait;
-use cista_core::platform::breach::{Breach, BreachId, BreachNotice, BreachScope, NoticeTemplate};
+use cista_core::platform::breach::{
+    Breach, BreachId, BreachNotice, BreachScope, NoticeDelivery, NoticeTemplate,
+};
 use cista_core::ports::{BreachReads, BreachWrites};
 use cista_core::{Error, Result};
 use cista_types::{OrgId, SubjectCode, Timestamp};
-use sea_orm::sea_query::Expr;
+use sea_orm::sea_query::{Expr, Query};
 use sea_orm::{
     ActiveValue::Set, ColumnTrait, EntityTrait, QueryFilter, QueryOrder, TryInsertResult,
 };
+use std::collections::HashMap;
 
 fn breach_from(m: breach::Model) -> Result<Breach> {
     Ok(Breach {
@@ -35,13 +38,35 @@ fn breach_from(m: breach::Model) -> Result<Breach> {
     })
 }
 
-fn notice_from(m: breach_notice::Model) -> BreachNotice {
+/// A notice with its message's state: delivered, given up, waiting, or gone (erased).
+fn notice_from(m: breach_notice::Model, message: Option<&outbox::Model>) -> BreachNotice {
+    let delivery = match message {
+        None => NoticeDelivery::Withdrawn,
+        Some(o) => match (o.delivered_at, o.failed_at) {
+            (Some(at), _) => NoticeDelivery::Delivered {
+                at: from_db_time(at),
+            },
+            (None, Some(at)) => NoticeDelivery::Failed {
+                at: from_db_time(at),
+            },
+            (None, None) => NoticeDelivery::Queued,
+        },
+    };
     BreachNotice {
         breach: BreachId::from_i64(m.breach_id),
         subject: SubjectCode::from_i64(m.subject),
         notified_at: from_db_time(m.notified_at),
         message: m.message_id,
+        delivery,
     }
+}
+
+/// `SELECT message_id FROM breach_notices`: every notice's message.
+fn notice_messages() -> sea_orm::sea_query::SelectStatement {
+    Query::select()
+        .column(breach_notice::Column::MessageId)
+        .from(breach_notice::Entity)
+        .to_owned()
 }
 
 #[async_trait]
@@ -64,18 +89,42 @@ impl BreachReads for SeaStore {
     }
 
     async fn breach_notices(&self, id: BreachId) -> Result<Vec<BreachNotice>> {
-        breach_notice::Entity::find()
+        let notices = breach_notice::Entity::find()
             .filter(breach_notice::Column::BreachId.eq(id.as_i64()))
             .order_by_asc(breach_notice::Column::NotifiedAt)
             .order_by_asc(breach_notice::Column::Subject)
-            .all_map(&self.db, notice_from)
-            .await
+            .rows(&self.db)
+            .await?;
+        let messages: HashMap<i64, outbox::Model> = outbox::Entity::find()
+            .filter(
+                outbox::Column::Id.in_subquery(
+                    notice_messages()
+                        .and_where(breach_notice::Column::BreachId.eq(id.as_i64()))
+                        .to_owned(),
+                ),
+            )
+            .rows(&self.db)
+            .await?
+            .into_iter()
+            .map(|m| (m.id, m))
+            .collect();
+        Ok(notices
+            .into_iter()
+            .map(|n| {
+                let message = messages.get(&n.message_id);
+                notice_from(n, message)
+            })
+            .collect())
     }
 
     async fn breach_counts(&self) -> Result<(u64, u64)> {
         let breaches = breach::Entity::find().count_rows(&self.db).await?;
-        let notices = breach_notice::Entity::find().count_rows(&self.db).await?;
-        Ok((breaches, notices))
+        let delivered = outbox::Entity::find()
+            .filter(outbox::Column::DeliveredAt.is_not_null())
+            .filter(outbox::Column::Id.in_subquery(notice_messages()))
+            .count_rows(&self.db)
+            .await?;
+        Ok((breaches, delivered))
     }
 }
 

@@ -379,8 +379,18 @@ pub enum BreachCommand {
     /// an erased person; people without an email address are counted, to be told another
     /// way. Each notice is one audit entry. Refused while the notice has `[FILL IN: …]` left.
     Notify(BreachRefArgs),
-    /// Record that the supervisory authority was told of a breach (now).
-    Reported(BreachRefArgs),
+    /// Record that the supervisory authority was told of a breach: now, or at --at.
+    Reported(BreachReportedArgs),
+}
+
+#[derive(Debug, clap::Args)]
+pub struct BreachReportedArgs {
+    #[command(flatten)]
+    pub breach: BreachRefArgs,
+    /// When it was told, RFC 3339 (by phone or through its portal before this is recorded);
+    /// now when left out. Not in the future, not before the incident window.
+    #[arg(long)]
+    pub at: Option<String>,
 }
 
 #[derive(Debug, clap::Args)]
@@ -388,10 +398,10 @@ pub struct BreachRecordArgs {
     /// The organization's slug.
     #[arg(long)]
     pub org: String,
-    /// The incident window's start, RFC 3339 (`2026-12-01T08:00:00Z`); not in the future.
+    /// The incident window's start, RFC 3339 (`2026-12-01T08:00:00Z`).
     #[arg(long)]
     pub from: String,
-    /// The window's end, RFC 3339; later than --from.
+    /// The window's end, RFC 3339; later than --from, and now at the latest.
     #[arg(long)]
     pub to: String,
     /// `activity` (the people named by what happened in the window; the default) or

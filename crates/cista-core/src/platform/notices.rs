@@ -258,6 +258,27 @@ mod tests {
     }
 
     #[test]
+    fn a_breach_notice_is_stored_tagged_and_read_back() {
+        // Queued messages outlive upgrades: the stored shape is pinned.
+        let notice = Notice::BreachNotice {
+            words: NoticeTemplate {
+                subject: "S".into(),
+                body: "B".into(),
+            },
+            values: NoticeValues::sample(),
+        };
+        let json = serde_json::to_string(&notice).unwrap();
+        assert!(
+            json.starts_with(
+                r#"{"template":"breach-notice","words":{"subject":"S","body":"B"},"values":{"organization":"#
+            ),
+            "{json}"
+        );
+        assert_eq!(serde_json::from_str::<Notice>(&json).unwrap(), notice);
+        assert_eq!(notice.channel(), Channel::Email);
+    }
+
+    #[test]
     fn notices_name_their_channel_and_template() {
         let sms = Notice::SmsCode {
             code: "123456".into(),

@@ -107,9 +107,12 @@ pub struct AccessReport {
     pub erased: u64,
     /// How breaches are handled (GDPR Art. 33/34).
     pub breaches: String,
-    /// Breaches recorded on this instance, and people told of one.
-    pub breaches_recorded: u64,
-    pub breach_notices: u64,
+    /// Breaches recorded on this instance, and notices delivered: for staff only (a visitor
+    /// must not learn of a tenant's breach before it is disclosed).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub breaches_recorded: Option<u64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub breach_notices: Option<u64>,
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -218,7 +221,7 @@ impl Cista {
                 key_id: details.then(|| verifier.key_id()),
                 latest_checkpoint,
             },
-            access: self.access_report().await?,
+            access: self.access_report(details).await?,
             voting: self.voting_report().await?,
             assessments: self.assessments_trust_report().await?,
             webhooks: self.webhooks_trust_report(actor, details).await?,
@@ -340,10 +343,15 @@ impl Cista {
         })
     }
 
-    async fn access_report(&self) -> Result<AccessReport> {
+    async fn access_report(&self, details: bool) -> Result<AccessReport> {
         let s = self.settings();
         let (people, erased) = self.vault().counts().await?;
-        let (breaches_recorded, breach_notices) = self.store().breaches().breach_counts().await?;
+        let (breaches_recorded, breach_notices) = if details {
+            let (recorded, delivered) = self.store().breaches().breach_counts().await?;
+            (Some(recorded), Some(delivered))
+        } else {
+            (None, None)
+        };
         Ok(AccessReport {
             passwords: format!(
                 "Argon2id (m = {} MiB, t = {}, p = {}); 8 to 128 characters; zxcvbn score {} of 4 \

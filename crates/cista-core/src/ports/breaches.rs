@@ -15,11 +15,11 @@ pub trait BreachReads: Send + Sync {
 
     async fn breach(&self, org: OrgId, id: BreachId) -> Result<Option<Breach>>;
 
-    /// The people told of breach `id`, oldest first.
+    /// The notices of breach `id`, oldest first, each with its message's state in the outbox.
     async fn breach_notices(&self, id: BreachId) -> Result<Vec<BreachNotice>>;
 
-    /// Across the instance: how many breaches were recorded and how many notices were sent
-    /// (the trust page's evidence).
+    /// Across the instance: how many breaches were recorded and how many notices were
+    /// delivered (the trust page's evidence, for staff).
     async fn breach_counts(&self) -> Result<(u64, u64)>;
 }
 

@@ -182,9 +182,12 @@ pub async fn load_context(State(state): State<AppState>, mut req: Request, next:
         csrf,
         path,
     };
+    // Machine-read files (`/.well-known/security.txt`) start no browser state: a scanner or
+    // a crawler fetching them gets no cookie.
+    let machine_read = req.uri().path().starts_with("/.well-known/");
     req.extensions_mut().insert(context);
     let mut response = next.run(req).await;
-    if new_pre {
+    if new_pre && !machine_read {
         response
             .headers_mut()
             .append(header::SET_COOKIE, pre_session_cookie(&pre_value));

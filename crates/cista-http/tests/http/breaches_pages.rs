@@ -9,6 +9,7 @@ use crate::people::{active, last_notice, org};
 use crate::web::{follow, page, post, sign_in};
 use crate::{Options, TestServer, csrf_in};
 use cista_core::Actor;
+use cista_core::platform::breach::{BreachScope, NewBreach};
 use cista_core::platform::notices::Notice;
 use cista_types::Role;
 use reqwest::StatusCode;
@@ -40,22 +41,31 @@ async fn an_owner_records_a_breach_fills_the_notice_and_tells_each_person_once()
         .time_zone;
     let now = cista.clock().now();
     let local = |minutes: i64| zone.to_local_input(now.plus(time::Duration::minutes(minutes)));
-    let (earlier, later) = (local(-60), local(2));
-    let r = post(
-        &owner,
-        &server,
-        list,
-        &csrf_in(&html),
-        &[
-            ("from", later.as_str()),
-            ("to", earlier.as_str()),
-            ("scope", "activity"),
-            ("description", "A laptop was stolen."),
-        ],
-    )
-    .await;
+    let (earlier, later) = (local(-60), local(0));
+    let record = async |(from, to): (&str, &str), scope: &str, description: &str| {
+        let fields = [
+            ("from", from),
+            ("to", to),
+            ("scope", scope),
+            ("description", description),
+        ];
+        post(&owner, &server, list, &csrf_in(&html), &fields).await
+    };
+    let r = record((&later, &earlier), "activity", "A laptop was stolen.").await;
     assert_eq!(r.status(), StatusCode::BAD_REQUEST);
-    assert!(r.text().await.unwrap().contains("ends before it starts"));
+    assert!(r.text().await.unwrap().contains("must end after it starts"));
+    let r = record((&earlier, &later), "members", "a\u{0}b").await;
+    assert_eq!(
+        r.status(),
+        StatusCode::BAD_REQUEST,
+        "a NUL is refused, never a 500"
+    );
+    assert!(
+        r.text()
+            .await
+            .unwrap()
+            .contains("Remove the control characters")
+    );
     let no_csrf = server
         .browser()
         .post(server.url(list))
@@ -68,20 +78,10 @@ async fn an_owner_records_a_breach_fills_the_notice_and_tells_each_person_once()
     let operator = Actor::operator("test");
     assert!(cista.breaches(&operator, org_id).await.unwrap().is_empty());
 
-    let r = post(
-        &owner,
-        &server,
-        list,
-        &csrf_in(&html),
-        &[
-            ("from", earlier.as_str()),
-            ("to", later.as_str()),
-            ("scope", "activity"),
-            (
-                "description",
-                "A laptop with a copy of the roster was stolen.",
-            ),
-        ],
+    let r = record(
+        (&earlier, &later),
+        "members",
+        "A laptop with a copy of the roster was stolen.",
     )
     .await;
     let (at, status, shown) = follow(&owner, &server, r).await;
@@ -124,7 +124,7 @@ async fn tell_and_report(server: &TestServer, owner: &reqwest::Client, at: &str,
     assert_eq!(r.status(), StatusCode::BAD_REQUEST);
     let refused = r.text().await.unwrap();
     assert!(
-        refused.contains("Line 1: undefined value (a notice may use first_name,"),
+        refused.contains("The body uses `last_name`, which a notice does not know"),
         "{refused}"
     );
     assert!(
@@ -182,4 +182,91 @@ async fn tell_and_report(server: &TestServer, owner: &reqwest::Client, at: &str,
         "{reported}"
     );
     assert!(!reported.contains("min left"), "{reported}");
+}
+
+/// An owner of one organization reaches no breach of another: not by its own list, not by a
+/// breach id put under their own organization's path, not with a malformed id.
+#[tokio::test]
+async fn an_owner_never_reaches_another_organizations_breach() {
+    let server = TestServer::start(Options::default()).await;
+    let cista = &server.state.cista;
+    let mine = org(cista, "seaside-hoa").await;
+    let theirs = org(cista, "harbor-hoa").await;
+    active(cista, mine, "olivia@seaside.example", Role::Owner).await;
+    active(cista, theirs, "hank@harbor.example", Role::Owner).await;
+    let now = cista.clock().now();
+    let breach = cista
+        .record_breach(
+            &Actor::operator("test"),
+            theirs,
+            NewBreach {
+                from: now.plus(time::Duration::hours(-1)),
+                to: now,
+                scope: BreachScope::Members,
+                description: "Harbor's incident.".to_owned(),
+            },
+        )
+        .await
+        .unwrap();
+    let owner = sign_in(&server, "olivia@seaside.example").await;
+    let (status, _) = page(&owner, &server, "/admin/harbor-hoa/breaches").await;
+    assert!(
+        status.is_client_error(),
+        "another organization's list: {status}"
+    );
+    let (status, _) = page(
+        &owner,
+        &server,
+        &format!("/admin/harbor-hoa/breaches/{}", breach.id),
+    )
+    .await;
+    assert!(
+        status.is_client_error(),
+        "another organization's breach: {status}"
+    );
+    let (status, body) = page(
+        &owner,
+        &server,
+        &format!("/admin/seaside-hoa/breaches/{}", breach.id),
+    )
+    .await;
+    assert_eq!(status, StatusCode::NOT_FOUND, "under my own path: {body}");
+    assert!(!body.contains("Harbor's incident"));
+    for bad in ["br-1", "not-an-id", "br-zzzzzzzzzzzzzzzz", "%00"] {
+        let (status, _) = page(
+            &owner,
+            &server,
+            &format!("/admin/seaside-hoa/breaches/{bad}"),
+        )
+        .await;
+        assert_eq!(status, StatusCode::NOT_FOUND, "{bad}");
+    }
+    let (_, list) = page(&owner, &server, "/admin/seaside-hoa/breaches").await;
+    let r = post(
+        &owner,
+        &server,
+        &format!("/admin/seaside-hoa/breaches/{}/notify", breach.id),
+        &csrf_in(&list),
+        &[],
+    )
+    .await;
+    assert_eq!(
+        r.status(),
+        StatusCode::NOT_FOUND,
+        "no notice of another's breach"
+    );
+    let r = post(
+        &owner,
+        &server,
+        &format!("/admin/seaside-hoa/breaches/{}/reported", breach.id),
+        &csrf_in(&list),
+        &[("reported_at", "")],
+    )
+    .await;
+    assert_eq!(r.status(), StatusCode::NOT_FOUND);
+    let untouched = cista
+        .breach(&Actor::operator("test"), theirs, breach.id)
+        .await
+        .unwrap();
+    assert_eq!(untouched.reported_at, None);
 }

@@ -50,6 +50,10 @@ async fn security_txt_is_served_as_rfc_9116_says_while_it_is_valid() {
     .await;
     let response = get(&server, "/.well-known/security.txt").await;
     assert_eq!(response.status(), StatusCode::OK);
+    assert!(
+        response.headers().get("set-cookie").is_none(),
+        "a machine-read file starts no browser state"
+    );
     assert_eq!(
         response.headers()["content-type"],
         "text/plain; charset=utf-8"

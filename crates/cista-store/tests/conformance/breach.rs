@@ -7,11 +7,12 @@
 
 use crate::Harness;
 use crate::voting::{association, hash_of, open_ballot, request};
-use cista_core::platform::breach::{BreachScope, NewBreach, NoticeTemplate};
+use cista_core::platform::breach::{BreachScope, NewBreach, NoticeDelivery, NoticeTemplate};
 use cista_core::platform::notices::Notice;
 use cista_core::products::voting::definition::{Secrecy, Weighting};
 use cista_core::{Actor, Error, Store as _};
 use cista_types::Clock as _;
+use cista_types::Timestamp;
 use time::Duration;
 
 pub async fn an_incident_window_names_the_people_it_could_have_touched(h: &Harness) {
@@ -143,6 +144,14 @@ pub async fn a_recorded_breach_tells_each_person_once_and_never_the_erased(h: &H
             .code(),
         "forbidden"
     );
+    // A NUL (which PostgreSQL's text refuses) is a clear refusal on both engines, never a
+    // storage failure.
+    let mut with_nul = new();
+    with_nul.description = "a\u{0}b".to_owned();
+    refused_on(
+        "description",
+        cista.record_breach(&operator, a.org, with_nul).await,
+    );
     let breach = cista.record_breach(&operator, a.org, new()).await.unwrap();
     assert_eq!(breach.recorded_at, h.clock.now());
     assert_eq!(breach.deadline(), h.clock.now().plus(Duration::hours(72)));
@@ -230,16 +239,54 @@ async fn told_once_then_reported(
         h.deliver_all(cista).await.is_empty(),
         "nobody is told twice"
     );
+    let notices = cista.breach_notices(&operator, a.org, id).await.unwrap();
+    assert!(
+        notices
+            .iter()
+            .all(|n| matches!(n.delivery, NoticeDelivery::Delivered { .. })),
+        "{notices:?}"
+    );
+    // A later breach whose window covers the notices does not list the people told: a
+    // breach's own entries are the response, not the incident.
+    let later = cista
+        .record_breach(
+            &operator,
+            a.org,
+            NewBreach {
+                from: h.clock.now().plus(Duration::minutes(-1)),
+                to: h.clock.now(),
+                scope: BreachScope::Activity,
+                description: "Another incident.".to_owned(),
+            },
+        )
+        .await
+        .unwrap();
+    let (_, people) = cista
+        .breach_people(&operator, a.org, later.id)
+        .await
+        .unwrap();
+    assert!(people.is_empty(), "{people:?}");
+    for bad in [
+        Some(h.clock.now().plus(Duration::minutes(5))),
+        Some(Timestamp::parse_rfc3339("2000-01-01T00:00:00Z").unwrap()),
+    ] {
+        refused_on(
+            "reported_at",
+            cista
+                .record_breach_reported(&operator, a.org, id, bad)
+                .await,
+        );
+    }
 
     assert!(
         cista
-            .record_breach_reported(&operator, a.org, id)
+            .record_breach_reported(&operator, a.org, id, None)
             .await
             .unwrap()
     );
     assert!(
         !cista
-            .record_breach_reported(&operator, a.org, id)
+            .record_breach_reported(&operator, a.org, id, None)
             .await
             .unwrap()
     );
@@ -247,7 +294,14 @@ async fn told_once_then_reported(
     assert_eq!(reported.reported_at, Some(h.clock.now()));
     let entries = h.store.audit_entries(0, 100_000).await.unwrap();
     let count = |kind: &str| entries.iter().filter(|e| e.kind == kind).count();
-    assert_eq!(count("breach.recorded"), 1);
+    assert_eq!(count("breach.recorded"), 2);
+    assert!(
+        entries
+            .iter()
+            .filter(|e| e.kind == "breach.notified")
+            .all(|e| e.details.contains(&filled_in().digest())),
+        "each notice names the words it went out in"
+    );
     assert_eq!(count("breach.notice_edited"), 1);
     assert_eq!(count("breach.reported"), 1);
 }
@@ -297,4 +351,13 @@ pub async fn two_notify_runs_at_once_tell_each_person_once(h: &Harness) {
     to_each.dedup();
     assert_eq!(before, to_each.len(), "one notice per person");
     assert_eq!(to_each.len(), members);
+}
+
+/// `outcome` is an `invalid_input` on `field`.
+fn refused_on<T: std::fmt::Debug>(field: &str, outcome: cista_core::Result<T>) {
+    let refused = outcome.unwrap_err();
+    assert!(
+        matches!(&refused, Error::InvalidInput { field: f, .. } if f == field),
+        "{refused:?}"
+    );
 }

@@ -7,7 +7,7 @@
 
 use crate::cli::{
     BreachAssessArgs, BreachCommand, BreachListArgs, BreachNoticeArgs, BreachRecordArgs,
-    BreachRefArgs,
+    BreachRefArgs, BreachReportedArgs,
 };
 use crate::runtime::{Failure, Runtime};
 use cista_core::Cista;
@@ -17,6 +17,18 @@ use cista_core::platform::breach::{
 };
 use cista_core::ports::Organization;
 use cista_types::Timestamp;
+
+/// The window given by `--from` and `--to`. Errors: a time that is not RFC 3339, or an end
+/// that is not after the start, as one line naming the flags.
+fn window(from: &str, to: &str) -> Result<(Timestamp, Timestamp), Failure> {
+    let (from, to) = (time("--from", from)?, time("--to", to)?);
+    if to <= from {
+        return Err(Failure(
+            "the window must end after it starts: --to must be later than --from".to_owned(),
+        ));
+    }
+    Ok((from, to))
+}
 
 pub async fn run(rt: &Runtime, command: &BreachCommand) -> Result<(), Failure> {
     match command {
@@ -38,8 +50,7 @@ fn time(flag: &str, text: &str) -> Result<Timestamp, Failure> {
 }
 
 async fn assess(rt: &Runtime, args: &BreachAssessArgs) -> Result<(), Failure> {
-    let from = time("--from", &args.from)?;
-    let to = time("--to", &args.to)?;
+    let (from, to) = window(&args.from, &args.to)?;
     let scope = BreachScope::parse(&args.scope)?;
     let (cista, org) = rt.open_org(&args.org).await?;
     let assessment = cista
@@ -107,13 +118,7 @@ fn deadline_words(org: &Organization, breach: &Breach, now: Timestamp) -> String
 }
 
 async fn record(rt: &Runtime, args: &BreachRecordArgs) -> Result<(), Failure> {
-    let from = time("--from", &args.from)?;
-    let to = time("--to", &args.to)?;
-    if to <= from {
-        return Err(Failure(
-            "the window ends before it starts: --to must be later than --from".to_owned(),
-        ));
-    }
+    let (from, to) = window(&args.from, &args.to)?;
     let scope = BreachScope::parse(&args.scope)?;
     let (cista, org) = rt.open_org(&args.org).await?;
     let breach = cista
@@ -137,10 +142,13 @@ async fn record(rt: &Runtime, args: &BreachRecordArgs) -> Result<(), Failure> {
         "Deadline: {}.",
         deadline_words(&org, &breach, cista.clock().now())
     );
+    let erased = people.iter().filter(|p| p.person.erased).count();
+    let by_email = people.iter().filter(|p| p.has_email).count();
     println!(
-        "{} could have been touched ({} with an email address can be told).",
+        "{} could have been touched: {by_email} can be told by email, {erased} erased (never \
+         contacted), {} without an email address.",
         cista_types::words::count(people.len(), "person", "people"),
-        people.iter().filter(|p| p.has_email).count()
+        people.len() - by_email - erased
     );
     println!(
         "Next: fill in the notice (cista breach notice --org {0} --breach {1} > notice.txt, \
@@ -205,19 +213,22 @@ fn notice_file(notice: &NoticeTemplate) -> String {
     format!("Subject: {}\n\n{}", notice.subject, notice.body)
 }
 
-/// Reads a notice file back. Errors: a clear line when the first line is not `Subject: …`.
+/// Reads a notice file back. Errors: a clear line unless it is a `Subject: …` line, a blank
+/// line and the body (a subject wrapped onto a second line is refused, not taken as body).
 fn parse_notice_file(text: &str) -> Result<NoticeTemplate, Failure> {
-    let text = text.replace("\r\n", "\n");
-    let (first, rest) = text.split_once('\n').unwrap_or((&text, ""));
-    let subject = first.strip_prefix("Subject:").ok_or_else(|| {
+    let shape = || {
         Failure(
             "the notice file starts with a line `Subject: …`, then a blank line, then the body"
                 .to_owned(),
         )
-    })?;
+    };
+    let text = text.replace("\r\n", "\n");
+    let (first, rest) = text.split_once('\n').ok_or_else(shape)?;
+    let subject = first.strip_prefix("Subject:").ok_or_else(shape)?;
+    let body = rest.strip_prefix('\n').ok_or_else(shape)?;
     Ok(NoticeTemplate {
         subject: subject.trim().to_owned(),
-        body: rest.strip_prefix('\n').unwrap_or(rest).to_owned(),
+        body: body.to_owned(),
     })
 }
 
@@ -242,6 +253,12 @@ async fn notice(rt: &Runtime, args: &BreachNoticeArgs) -> Result<(), Failure> {
             .preview_breach_notice(&operator, org.id, id, "Alex")
             .await?;
         print!("Subject: {subject}\n\n{body}");
+        if !body.ends_with('\n') {
+            println!();
+        }
+        eprintln!(
+            "(\"Alex\" stands for each person's first name; the kinds of data are each person's own)"
+        );
         return Ok(());
     }
     let breach = cista.breach(&operator, org.id, id).await?;
@@ -267,10 +284,13 @@ async fn notify(rt: &Runtime, args: &BreachRefArgs) -> Result<(), Failure> {
     Ok(())
 }
 
-async fn reported(rt: &Runtime, args: &BreachRefArgs) -> Result<(), Failure> {
-    let (cista, org, id) = open_breach(rt, args).await?;
+async fn reported(rt: &Runtime, args: &BreachReportedArgs) -> Result<(), Failure> {
+    let at = args.at.as_deref().map(|t| time("--at", t)).transpose()?;
+    let (cista, org, id) = open_breach(rt, &args.breach).await?;
     let operator = rt.operator();
-    let first = cista.record_breach_reported(&operator, org.id, id).await?;
+    let first = cista
+        .record_breach_reported(&operator, org.id, id, at)
+        .await?;
     let breach = cista.breach(&operator, org.id, id).await?;
     if !first {
         println!("Already recorded:");
@@ -288,6 +308,10 @@ mod tests {
         let notice = NoticeTemplate::default();
         assert_eq!(parse_notice_file(&notice_file(&notice)).unwrap(), notice);
         assert!(parse_notice_file("Hello").is_err());
+        assert!(
+            parse_notice_file("Subject: Palm Court\nincident\n\nBody").is_err(),
+            "a wrapped subject is refused, not taken as the body"
+        );
         let crlf = parse_notice_file("Subject: S\r\n\r\nBody\r\n").unwrap();
         assert_eq!(crlf.subject, "S");
         assert_eq!(crlf.body, "Body\n");

@@ -106,6 +106,9 @@ pub async fn run(rt: &Runtime, args: &ConfigtestArgs) -> Result<ExitCode, Failur
                 .map_err(|e| e.to_string()),
             "instance",
         );
+    } else {
+        // Say why the instance was not opened, so a missing line is never silent.
+        println!("skip  instance: not opened, as the keys or the database above failed");
     }
     if failed {
         println!("configuration has problems");

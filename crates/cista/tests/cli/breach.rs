@@ -19,7 +19,7 @@ fn breach_assess_lists_who_a_window_touched() {
         "Bayside Towers HOA",
         ("Olivia", "Reyes", "olivia@bayside.example"),
     );
-    let to = now().plus(time::Duration::seconds(5)).to_rfc3339();
+    let to = now().to_rfc3339();
 
     let mut assess = cista(&data);
     assess.args([
@@ -87,26 +87,28 @@ fn breach_record_notice_notify_and_reported() {
         "Bayside Towers HOA",
         ("Olivia", "Reyes", "olivia@bayside.example"),
     );
-    let to = now().plus(time::Duration::seconds(5)).to_rfc3339();
+    let to = now().to_rfc3339();
     let run = |args: &[&str]| {
         let mut command = cista(&data);
         command.args(args);
         command
     };
 
-    let recorded = ok(run(&[
-        "breach",
-        "record",
-        "--org",
-        &slug,
-        "--from",
-        &from,
-        "--to",
-        &to,
-        "--description",
-        "A laptop with the roster was stolen.",
-    ]))
-    .stdout;
+    let record = |to: &str| {
+        run(&[
+            "breach",
+            "record",
+            "--org",
+            &slug,
+            "--from",
+            &from,
+            "--to",
+            to,
+            "--description",
+            "A laptop with the roster was stolen.",
+        ])
+    };
+    let recorded = ok(record(&to)).stdout;
     assert!(
         recorded.contains("Deadline: tell the supervisory authority by"),
         "{recorded}"
@@ -162,6 +164,17 @@ fn breach_record_notice_notify_and_reported() {
     let value: serde_json::Value = serde_json::from_str(&json).unwrap();
     assert_eq!(value[0]["deadline_state"]["state"], "reported");
     assert_eq!(value[0]["people_told"], 1);
+    let future = fails(record("2999-01-01T00:00:00Z"));
+    assert!(future.contains("the window ends in the future"), "{future}");
+    let nowhere = fails(run(&[
+        "breach",
+        "notify",
+        "--org",
+        &slug,
+        "--breach",
+        "br-0123456789abcdef",
+    ]));
+    assert!(nowhere.contains("that breach was not found"), "{nowhere}");
     let unknown = fails(run(&[
         "breach", "notify", "--org", &slug, "--breach", "br-1",
     ]));

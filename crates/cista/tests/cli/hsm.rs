@@ -193,6 +193,17 @@ fn keys_on_a_softhsm2_token_init_serve_rotate_and_restore_on_sqlite() {
     let line = fails(wrong);
     assert!(line.contains("refused the PIN"), "{line}");
     assert!(line.contains("keys.pin_file"), "{line}");
+    let mut configtest = hsm.cista(&data, None);
+    configtest.env("CISTA_KEYS_PIN_FILE", &hsm.wrong_pin_file);
+    configtest.arg("configtest");
+    let ran = crate::run(configtest);
+    assert_eq!(ran.code, 1, "{}", ran.stdout);
+    assert!(ran.stdout.contains("FAIL  keys: "), "{}", ran.stdout);
+    assert!(
+        ran.stdout.contains("skip  instance: not opened"),
+        "never a silently missing line: {}",
+        ran.stdout
+    );
     // A PIN file others can read is refused, naming the fix.
     let open_pin = hsm.pin_file.with_file_name("open-pin");
     std::fs::copy(&hsm.pin_file, &open_pin).unwrap();

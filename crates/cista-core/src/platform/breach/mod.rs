@@ -15,7 +15,8 @@ pub mod template;
 
 pub use notify::NotifyOutcome;
 pub use record::{
-    Breach, BreachId, BreachNotice, DeadlineState, NewBreach, REGULATOR_DEADLINE, minutes_in_words,
+    Breach, BreachId, BreachNotice, DeadlineState, NewBreach, NoticeDelivery, REGULATOR_DEADLINE,
+    minutes_in_words,
 };
 pub use template::NoticeTemplate;
 
@@ -108,8 +109,20 @@ pub fn kind_of_data(entry_kind: &str) -> &'static str {
             "answers, results and records"
         }
         "device" | "devices" => "phones",
-        _ => "other activity",
+        _ => "other records of your activity",
     }
+}
+
+/// Refuses control characters other than line breaks and tabs (PostgreSQL's `text` refuses
+/// NUL, and none belongs in a notice). Errors: `invalid_input` on `field`.
+pub(crate) fn refuse_control(field: &str, text: &str) -> Result<()> {
+    if text
+        .chars()
+        .any(|c| c.is_control() && c != '\n' && c != '\t')
+    {
+        return Err(Error::invalid(field, "remove the control characters"));
+    }
+    Ok(())
 }
 
 /// Every subject code an entry names: its actor, and `subject` / `subjects` in its details.
@@ -156,7 +169,13 @@ impl Cista {
     ) -> Result<Vec<AffectedPerson>> {
         let mut found: BTreeMap<SubjectCode, BTreeMap<&'static str, u64>> = BTreeMap::new();
         self.for_each_audit_entry(|entry| {
-            if entry.org != Some(org) || entry.at < from || entry.at > to {
+            // A breach's own entries (its notices name the people told) are the response,
+            // not the incident: a later breach's window over them must not list them.
+            if entry.org != Some(org)
+                || entry.at < from
+                || entry.at > to
+                || entry.kind.starts_with("breach.")
+            {
                 return;
             }
             for subject in subjects_named(&entry.actor, &entry.details) {
@@ -173,7 +192,7 @@ impl Cista {
                 *found
                     .entry(member.subject)
                     .or_default()
-                    .entry("stored membership and contact details")
+                    .entry(kind_of_data("member"))
                     .or_default() += 1;
             }
         }
@@ -200,12 +219,7 @@ impl Cista {
         scope: BreachScope,
     ) -> Result<BreachAssessment> {
         actor.authorize_in(org, OrgAction::ManageBreaches)?;
-        if to <= from {
-            return Err(Error::invalid(
-                "window",
-                "the window ends before it starts: --to must be later than --from",
-            ));
-        }
+        record::check_window(from, to, self.clock().now())?;
         let people = self.affected_people(org, (from, to), scope).await?;
         let assessed_at = self.clock().now();
         self.store()

@@ -6,7 +6,7 @@
 //! skip them, even two runs at once), the queued message and one audit entry, committed
 //! together; a failure stops the run with what was sent so far kept.
 
-use super::record::{BreachId, BreachNotice};
+use super::record::{BreachId, BreachNotice, NoticeDelivery};
 use super::template::NoticeValues;
 use super::{AffectedPerson, Breach};
 use crate::platform::audit::{AuditKind, NewAuditEntry};
@@ -178,6 +178,7 @@ impl Cista {
             subject: person.code,
             notified_at: now,
             message: message.id,
+            delivery: NoticeDelivery::Queued,
         };
         let mut tx = self.store().begin().await?;
         if !tx.breaches().insert_breach_notice(&row).await? {
@@ -193,6 +194,7 @@ impl Cista {
                 "breach": breach.id,
                 "subject": person.subject,
                 "message": message.id.to_string(),
+                "notice_sha256": breach.notice.digest(),
             }),
         ))
         .await?;

@@ -86,14 +86,16 @@ impl Breach {
                 late: at > deadline,
             },
             None => {
-                let minutes = (deadline.as_offset() - now.as_offset()).whole_minutes();
-                if minutes >= 0 {
+                // Whole minutes left (rounded down), or started minutes over (rounded up): a
+                // second past the deadline is overdue, never "0 min left".
+                let seconds = (deadline.as_offset() - now.as_offset()).whole_seconds();
+                if seconds >= 0 {
                     DeadlineState::Open {
-                        minutes_left: minutes,
+                        minutes_left: seconds / 60,
                     }
                 } else {
                     DeadlineState::Overdue {
-                        minutes_over: -minutes,
+                        minutes_over: (59 - seconds) / 60,
                     }
                 }
             }
@@ -101,14 +103,31 @@ impl Breach {
     }
 }
 
-/// One person told of a breach: the row that makes a second `notify` skip them.
+/// One person's notice of a breach: the row that makes a second `notify` skip them.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct BreachNotice {
     pub breach: BreachId,
     pub subject: SubjectCode,
+    /// When it was queued.
     pub notified_at: Timestamp,
     /// The outbox message that carries it.
     pub message: i64,
+    /// Where that message stands, read from the outbox (not stored with the notice).
+    pub delivery: NoticeDelivery,
+}
+
+/// Where a notice's message stands: staff tell the people it did not reach another way.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(tag = "state", rename_all = "snake_case")]
+pub enum NoticeDelivery {
+    /// Waiting for the outbox worker (or for a retry).
+    Queued,
+    /// Handed to the mail relay.
+    Delivered { at: Timestamp },
+    /// Given up (a refused address, too many failed attempts).
+    Failed { at: Timestamp },
+    /// The message is gone: the person was erased after it was queued.
+    Withdrawn,
 }
 
 /// What staff give to record a breach.
@@ -125,13 +144,14 @@ pub(crate) fn check_window(from: Timestamp, to: Timestamp, now: Timestamp) -> Re
     if to <= from {
         return Err(Error::invalid(
             "window",
-            "the window ends before it starts: its end must be later than its start",
+            "the window must end after it starts",
         ));
     }
-    if from > now {
+    if to > now {
         return Err(Error::invalid(
             "window",
-            "the window starts in the future: give when the incident started",
+            "the window ends in the future: give its end as now at the latest (for an incident \
+             still going on, record it now and record another breach for what follows)",
         ));
     }
     Ok(())
@@ -145,6 +165,7 @@ fn check_description(text: &str) -> Result<String> {
             "say what happened, in a sentence or two (the notice quotes it)",
         ));
     }
+    super::refuse_control("description", text)?;
     if text.chars().count() > MAX_DESCRIPTION {
         return Err(Error::invalid(
             "description",
@@ -243,28 +264,48 @@ impl Cista {
             actor,
             Some(org),
             AuditKind::BreachNoticeEdited,
-            serde_json::json!({ "breach": id, "left_to_fill": notice.left_to_fill().is_some() }),
+            serde_json::json!({
+                "breach": id,
+                "notice_sha256": notice.digest(),
+                "left_to_fill": notice.left_to_fill().is_some(),
+            }),
         ))
         .await?;
         Ok(())
     }
 
-    /// Records that the supervisory authority was told of breach `id` (now). True if this
-    /// recorded it, false if it was recorded already (the first time stays). Errors:
-    /// `forbidden`; `not_found`.
+    /// Records that the supervisory authority was told of breach `id`, at `at` (now when
+    /// `None`: an authority told by phone or through its portal before this was recorded is
+    /// recorded with the time it was told). True if this recorded it, false if it was
+    /// recorded already (the first time stays). Errors: `forbidden`; `not_found`;
+    /// `invalid_input` on `reported_at` when `at` is in the future or before the window.
     pub async fn record_breach_reported(
         &self,
         actor: &Actor,
         org: OrgId,
         id: BreachId,
+        at: Option<Timestamp>,
     ) -> Result<bool> {
         let breach = self.breach(actor, org, id).await?;
         if breach.reported_at.is_some() {
             return Ok(false);
         }
         let now = self.clock().now();
+        let at = at.unwrap_or(now);
+        if at > now {
+            return Err(Error::invalid(
+                "reported_at",
+                "the time the authority was told is in the future",
+            ));
+        }
+        if at < breach.from {
+            return Err(Error::invalid(
+                "reported_at",
+                "the time the authority was told is before the incident window starts",
+            ));
+        }
         let mut tx = self.store().begin().await?;
-        if !tx.breaches().set_breach_reported(org, id, now).await? {
+        if !tx.breaches().set_breach_reported(org, id, at).await? {
             return Ok(false);
         }
         tx.commit(NewAuditEntry::new(
@@ -272,7 +313,7 @@ impl Cista {
             actor,
             Some(org),
             AuditKind::BreachReported,
-            serde_json::json!({ "breach": id, "late": now > breach.deadline() }),
+            serde_json::json!({ "breach": id, "reported_at": at, "late": at > breach.deadline() }),
         ))
         .await?;
         Ok(true)
@@ -314,6 +355,19 @@ mod tests {
             b.deadline_state(at("2026-12-04T10:00:00Z")),
             DeadlineState::Overdue { minutes_over: 60 }
         );
+        assert_eq!(
+            b.deadline_state(at("2026-12-04T09:00:00Z")),
+            DeadlineState::Open { minutes_left: 0 }
+        );
+        assert_eq!(
+            b.deadline_state(at("2026-12-04T09:00:01Z")),
+            DeadlineState::Overdue { minutes_over: 1 },
+            "a second past the deadline is overdue"
+        );
+        assert_eq!(
+            b.deadline_state(at("2026-12-04T08:59:59Z")),
+            DeadlineState::Open { minutes_left: 0 }
+        );
         let told = breach(Some(at("2026-12-05T09:00:00Z")));
         assert_eq!(
             told.deadline_state(at("2026-12-06T00:00:00Z")),
@@ -331,6 +385,11 @@ mod tests {
         assert!(check_window(at("2026-12-01T09:00:00Z"), at("2026-12-01T08:00:00Z"), now).is_err());
         assert!(check_window(at("2026-12-01T09:00:00Z"), at("2026-12-01T09:00:00Z"), now).is_err());
         assert!(check_window(at("2026-12-02T09:00:00Z"), at("2026-12-02T10:00:00Z"), now).is_err());
+        assert!(
+            check_window(at("2026-12-01T09:00:00Z"), at("2026-12-01T12:00:01Z"), now).is_err(),
+            "an end in the future"
+        );
+        assert!(check_description("a\u{0}b").is_err());
         assert!(check_description("  ").is_err());
         assert_eq!(minutes_in_words(4205), "70 h 5 min");
         assert_eq!(minutes_in_words(45), "45 min");

@@ -153,6 +153,8 @@ impl NoticeTemplate {
         if self.body.trim().is_empty() {
             return Err(Error::invalid("notice_body", "the body is empty"));
         }
+        super::refuse_control("notice_subject", &self.subject)?;
+        super::refuse_control("notice_body", &self.body)?;
         if self.body.chars().count() > MAX_BODY {
             return Err(Error::invalid(
                 "notice_body",
@@ -161,12 +163,35 @@ impl NoticeTemplate {
         }
         let env = environment();
         let sample = values("Alex", &NoticeValues::sample());
-        for (field, source) in [
-            ("notice_subject", &self.subject),
-            ("notice_body", &self.body),
+        for (field, part, source) in [
+            ("notice_subject", "the subject", &self.subject),
+            ("notice_body", "the body", &self.body),
         ] {
-            env.render_str(source, sample.clone())
-                .map_err(|e| Error::invalid(field, template_problem(&e)))?;
+            let template = env
+                .template_from_str(source)
+                .map_err(|e| Error::invalid(field, template_problem(part, &e)))?;
+            // Name the unknown name (MiniJinja's strict mode only says "undefined value").
+            let mut unknown: Vec<String> = template
+                .undeclared_variables(false)
+                .into_iter()
+                .filter(|name| {
+                    !NAMES.iter().any(|(known, _)| known == name)
+                        && !BUILTIN_FUNCTIONS.contains(&name.as_str())
+                })
+                .collect();
+            unknown.sort();
+            if let Some(name) = unknown.first() {
+                return Err(Error::invalid(
+                    field,
+                    format!(
+                        "{part} uses `{name}`, which a notice does not know ({})",
+                        names()
+                    ),
+                ));
+            }
+            template
+                .render(sample.clone())
+                .map_err(|e| Error::invalid(field, template_problem(part, &e)))?;
         }
         Ok(())
     }
@@ -188,26 +213,49 @@ impl NoticeTemplate {
         let ctx = values(first_name, v);
         let subject = env
             .render_str(&self.subject, ctx.clone())
-            .map_err(|e| Error::invalid("notice_subject", template_problem(&e)))?;
+            .map_err(|e| Error::invalid("notice_subject", template_problem("the subject", &e)))?;
         let body = env
             .render_str(&self.body, ctx)
-            .map_err(|e| Error::invalid("notice_body", template_problem(&e)))?;
-        // A value with a line break must not start a second header line.
+            .map_err(|e| Error::invalid("notice_body", template_problem("the body", &e)))?;
+        // A value with a line break must not start a second header line, and a long value
+        // (the description) must not make a header some mail servers refuse.
         let subject = subject.split_whitespace().collect::<Vec<_>>().join(" ");
+        let subject = if subject.chars().count() > MAX_SUBJECT {
+            let cut: String = subject.chars().take(MAX_SUBJECT - 1).collect();
+            format!("{}…", cut.trim_end())
+        } else {
+            subject
+        };
         Ok((subject, body))
+    }
+
+    /// SHA-256 of the subject and body (hex): which words a notice was sent in, for the audit
+    /// entries (GDPR Art. 33(5): the breach's documentation), without the words themselves.
+    pub fn digest(&self) -> String {
+        cista_crypto::Digest32::sha256(&[self.subject.as_bytes(), b"\n\n", self.body.as_bytes()])
+            .to_hex()
     }
 }
 
-/// MiniJinja's words for what is wrong and the line, without the template's name.
-fn template_problem(e: &minijinja::Error) -> String {
+/// MiniJinja's global functions (with the `builtins` feature), which a template may call.
+const BUILTIN_FUNCTIONS: [&str; 4] = ["range", "dict", "namespace", "debug"];
+
+/// `a notice may use first_name, organization, …`.
+fn names() -> String {
+    let names: Vec<&str> = NAMES.iter().map(|(name, _)| *name).collect();
+    format!("a notice may use {}", names.join(", "))
+}
+
+/// MiniJinja's words for what is wrong in `part` (`the body`) and the line of that part,
+/// without the template's name.
+fn template_problem(part: &str, e: &minijinja::Error) -> String {
     let mut detail = e.detail().map(|d| format!(": {d}")).unwrap_or_default();
     if e.kind() == minijinja::ErrorKind::UndefinedError {
-        let names: Vec<&str> = NAMES.iter().map(|(name, _)| *name).collect();
-        detail.push_str(&format!(" (a notice may use {})", names.join(", ")));
+        detail.push_str(&format!(" ({})", names()));
     }
     match e.line() {
-        Some(line) => format!("line {line}: {}{detail}", e.kind()),
-        None => format!("{}{detail}", e.kind()),
+        Some(line) => format!("{part}, line {line}: {}{detail}", e.kind()),
+        None => format!("{part}: {}{detail}", e.kind()),
     }
 }
 
@@ -243,10 +291,19 @@ mod tests {
         let unknown = with("Hello {{ last_name }}").check().unwrap_err();
         assert!(
             matches!(&unknown, Error::InvalidInput { field, reason }
-                if field == "notice_body" && reason.contains("line 1") && reason.contains("undefined")),
+                if field == "notice_body"
+                    && reason.starts_with("the body uses `last_name`, which a notice does not know")
+                    && reason.contains("first_name, organization")),
             "{unknown:?}"
         );
-        assert!(with("Hello {{ first_name").check().is_err());
+        let syntax = with("Hello\n{{ first_name").check().unwrap_err();
+        assert!(
+            matches!(&syntax, Error::InvalidInput { reason, .. } if reason.starts_with("the body, line 2: ")),
+            "{syntax:?}"
+        );
+        with("{% for i in range(2) %}{{ loop.index }}{% endfor %}")
+            .check()
+            .unwrap();
         let runaway =
             with("{% for i in range(1000) %}{% for j in range(1000) %}x{% endfor %}{% endfor %}")
                 .check()
@@ -258,6 +315,26 @@ mod tests {
         };
         assert!(two_lines.check().is_err());
         assert!(with("Filled in.").left_to_fill().is_none());
+    }
+
+    #[test]
+    fn control_characters_are_refused_and_a_long_subject_is_cut() {
+        let with_nul = NoticeTemplate {
+            subject: "Notice".to_owned(),
+            body: "a\u{0}b".to_owned(),
+        };
+        assert!(
+            matches!(with_nul.check(), Err(Error::InvalidInput { field, .. }) if field == "notice_body")
+        );
+        let mut v = NoticeValues::sample();
+        v.organization = "x".repeat(5000);
+        let template = NoticeTemplate {
+            subject: "{{ organization }}".to_owned(),
+            body: "x".to_owned(),
+        };
+        let (subject, _) = template.render("Ivy", &v).unwrap();
+        assert_eq!(subject.chars().count(), MAX_SUBJECT);
+        assert!(subject.ends_with('…'));
     }
 
     #[test]

@@ -19,7 +19,8 @@ use axum::{Extension, Form, Router};
 use cista_core::platform::breach::notify::PersonStanding;
 use cista_core::platform::breach::template::NAMES;
 use cista_core::platform::breach::{
-    Breach, BreachId, BreachScope, DeadlineState, NewBreach, NoticeTemplate, minutes_in_words,
+    Breach, BreachId, BreachScope, DeadlineState, NewBreach, NoticeDelivery, NoticeTemplate,
+    minutes_in_words,
 };
 use cista_core::ports::Organization;
 use cista_core::{Actor, Error, OrgAction};
@@ -90,6 +91,7 @@ struct Row {
     recorded: String,
     window: String,
     scope: &'static str,
+    told: usize,
     deadline: Deadline,
 }
 
@@ -134,19 +136,21 @@ async fn list_page(
 ) -> Result<Response, AppError> {
     let now = state.cista.clock().now();
     let zone = &org.time_zone;
-    let breaches = state
-        .cista
-        .breaches(actor, org.id)
-        .await?
-        .iter()
-        .map(|b| Row {
+    let mut breaches = Vec::new();
+    for b in state.cista.breaches(actor, org.id).await? {
+        let told = state.cista.breach_notices(actor, org.id, b.id).await?.len();
+        breaches.push(Row {
             id: b.id.to_string(),
             recorded: zone.format(b.recorded_at),
             window: format!("{} to {}", zone.format(b.from), zone.format(b.to)),
-            scope: b.scope.as_str(),
-            deadline: deadline(org, b, now),
-        })
-        .collect();
+            scope: match b.scope {
+                BreachScope::Activity => "what was handled in the window",
+                BreachScope::Members => "the stored data",
+            },
+            told,
+            deadline: deadline(org, &b, now),
+        });
+    }
     let status = if errors.is_empty() {
         StatusCode::OK
     } else {
@@ -268,6 +272,10 @@ struct BreachPage {
     scope: &'static str,
     description: String,
     deadline: Deadline,
+    /// Now, as the reported form's default.
+    now: String,
+    /// Some notices went out: editing the words changes only the later ones.
+    any_told: bool,
     people: Vec<PersonRow>,
     summary: String,
     to_tell: usize,
@@ -278,6 +286,20 @@ struct BreachPage {
     errors: Vec<FormError>,
 }
 
+/// Who recorded a breach, for the page: you, the operator's account, or a staff member by
+/// subject code.
+fn recorded_by(audit_name: &str, viewer: &Actor) -> String {
+    if audit_name == viewer.audit_name() {
+        "you".to_owned()
+    } else if let Some(user) = audit_name.strip_prefix("operator:") {
+        format!("the operator ({user}, on the command line)")
+    } else if let Some(code) = audit_name.strip_prefix("subject:") {
+        format!("a staff member (subject {code})")
+    } else {
+        audit_name.to_owned()
+    }
+}
+
 fn person_row(org: &Organization, p: &PersonStanding) -> PersonRow {
     let kinds: Vec<String> = p
         .person
@@ -285,10 +307,16 @@ fn person_row(org: &Organization, p: &PersonStanding) -> PersonRow {
         .iter()
         .map(|(kind, n)| format!("{kind} ({n})"))
         .collect();
-    let state = if p.person.erased {
+    let zone = &org.time_zone;
+    let state = if let Some(told) = &p.told {
+        match told.delivery {
+            NoticeDelivery::Queued => format!("queued {}", zone.format(told.notified_at)),
+            NoticeDelivery::Delivered { at } => format!("sent {}", zone.format(at)),
+            NoticeDelivery::Failed { .. } => "not delivered: tell them another way".to_owned(),
+            NoticeDelivery::Withdrawn => "withdrawn: erased after it was queued".to_owned(),
+        }
+    } else if p.person.erased {
         "erased: never contacted".to_owned()
-    } else if let Some(told) = &p.told {
-        format!("told {}", org.time_zone.format(told.notified_at))
     } else if !p.has_email {
         "no email address: tell them another way".to_owned()
     } else {
@@ -317,17 +345,29 @@ async fn breach_page(
         .iter()
         .filter(|p| !p.person.erased && p.told.is_none() && p.has_email)
         .count();
-    let told = people.iter().filter(|p| p.told.is_some()).count();
-    let summary = format!(
-        "{} could have been touched: {told} told, {to_tell} to tell by email, {} erased \
-         (never contacted), {} without an email address.",
-        words::count(people.len(), "person", "people"),
-        people.iter().filter(|p| p.person.erased).count(),
+    let delivered = |wanted: fn(&NoticeDelivery) -> bool| {
         people
             .iter()
-            .filter(|p| !p.person.erased && !p.has_email)
+            .filter(|p| p.told.as_ref().is_some_and(|t| wanted(&t.delivery)))
+            .count()
+    };
+    let sent = delivered(|d| matches!(d, NoticeDelivery::Delivered { .. }));
+    let queued = delivered(|d| matches!(d, NoticeDelivery::Queued));
+    let failed = delivered(|d| matches!(d, NoticeDelivery::Failed { .. }));
+    let summary = format!(
+        "{} could have been touched: {sent} sent, {queued} queued, {failed} not delivered, \
+         {to_tell} to tell by email, {} erased (never contacted), {} without an email address.",
+        words::count(people.len(), "person", "people"),
+        people
+            .iter()
+            .filter(|p| p.person.erased && p.told.is_none())
+            .count(),
+        people
+            .iter()
+            .filter(|p| !p.person.erased && !p.has_email && p.told.is_none())
             .count()
     );
+    let any_told = people.iter().any(|p| p.told.is_some());
     let preview = if words.is_none() {
         state
             .cista
@@ -351,15 +391,13 @@ async fn breach_page(
             slug: org.slug.to_string(),
             id: breach.id.to_string(),
             recorded: zone.format(breach.recorded_at),
-            recorded_by: if breach.recorded_by == actor.audit_name() {
-                "you".to_owned()
-            } else {
-                breach.recorded_by.clone()
-            },
+            recorded_by: recorded_by(&breach.recorded_by, actor),
             window: format!("{} to {}", zone.format(breach.from), zone.format(breach.to)),
             scope: breach.scope.describe(),
             description: breach.description.clone(),
             deadline: deadline(org, &breach, state.cista.clock().now()),
+            now: zone.to_local_input(state.cista.clock().now()),
+            any_told,
             people: people.iter().map(|p| person_row(org, p)).collect(),
             summary,
             to_tell,
@@ -458,18 +496,41 @@ pub async fn notify(
     }
 }
 
+#[derive(Debug, Deserialize)]
+pub struct ReportedForm {
+    #[serde(default)]
+    reported_at: String,
+}
+
 pub async fn reported(
     State(state): State<AppState>,
     Extension(ctx): Extension<RequestContext>,
     SignedIn { actor, .. }: SignedIn,
     Path((slug, id)): Path<(String, String)>,
+    Form(form): Form<ReportedForm>,
 ) -> Result<Response, AppError> {
     let org = staff_org(&state, &actor, &slug).await?;
     let id = breach_id(&id)?;
-    let first = state
+    let refuse = async |message: String| {
+        let errors = vec![FormError::new("reported_at", message)];
+        breach_page(&state, &ctx, &actor, &org, id, None, errors).await
+    };
+    let at = match form.reported_at.trim() {
+        "" => None,
+        raw => match org.time_zone.parse_local(raw, "time it was told") {
+            Ok(at) => Some(at),
+            Err(e) => return refuse(format!("The time it was told {}.", e.message)).await,
+        },
+    };
+    let first = match state
         .cista
-        .record_breach_reported(&actor, org.id, id)
-        .await?;
+        .record_breach_reported(&actor, org.id, id, at)
+        .await
+    {
+        Ok(first) => first,
+        Err(e @ Error::InvalidInput { .. }) => return refuse(sentence(&e)).await,
+        Err(e) => return Err(e.into()),
+    };
     Ok(with_notice(
         &state,
         &ctx,
