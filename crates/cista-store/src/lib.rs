@@ -333,6 +333,25 @@ impl Store for SeaStore {
             .await
     }
 
+    async fn org_audit_entries(
+        &self,
+        org: OrgId,
+        (from, to): (Timestamp, Timestamp),
+        after: u64,
+        limit: u32,
+    ) -> Result<Vec<AuditEntry>> {
+        let after = i64::try_from(after).map_err(|_| Error::invalid("from", "too large"))?;
+        audit_entry::Entity::find()
+            .filter(audit_entry::Column::OrgId.eq(org.as_i64()))
+            .filter(audit_entry::Column::At.gte(convert::to_db_time(from)))
+            .filter(audit_entry::Column::At.lte(convert::to_db_time(to)))
+            .filter(audit_entry::Column::Seq.gte(after))
+            .order_by_asc(audit_entry::Column::Seq)
+            .limit(u64::from(limit))
+            .all_as(&self.db, convert::audit_entry)
+            .await
+    }
+
     async fn add_checkpoint(&self, checkpoint: &StoredCheckpoint) -> Result<bool> {
         let size =
             i64::try_from(checkpoint.size).map_err(|_| Error::invalid("size", "too large"))?;

@@ -436,6 +436,28 @@ impl crate::Cista {
     /// Calls `visit` with every audit entry, oldest first, reading the log a page at a time
     /// (the whole log is never in memory at once): for the scans that answer subject access
     /// requests and assess incidents.
+    /// Visits `org`'s entries with `at` in `window`, in order, a page at a time.
+    pub(crate) async fn for_each_org_audit_entry(
+        &self,
+        org: OrgId,
+        window: (Timestamp, Timestamp),
+        mut visit: impl FnMut(crate::ports::AuditEntry) + Send,
+    ) -> crate::Result<()> {
+        const PAGE: u32 = 5_000;
+        let mut next = 0;
+        loop {
+            let page = self
+                .store()
+                .org_audit_entries(org, window, next, PAGE)
+                .await?;
+            let Some(last) = page.last() else {
+                return Ok(());
+            };
+            next = last.seq + 1;
+            page.into_iter().for_each(&mut visit);
+        }
+    }
+
     pub(crate) async fn for_each_audit_entry(
         &self,
         mut visit: impl FnMut(crate::ports::AuditEntry) + Send,

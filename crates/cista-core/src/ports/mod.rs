@@ -272,6 +272,16 @@ pub trait Store: AccessReads + Send + Sync + std::fmt::Debug {
     /// Entries with `seq >= from`, in order, at most `limit`.
     async fn audit_entries(&self, from: u64, limit: u32) -> Result<Vec<AuditEntry>>;
 
+    /// `org`'s entries with `at` in `from..=to` and `seq >= after`, in order, at most `limit`
+    /// (an incident window's entries, read through the index on organization and time).
+    async fn org_audit_entries(
+        &self,
+        org: OrgId,
+        (from, to): (Timestamp, Timestamp),
+        after: u64,
+        limit: u32,
+    ) -> Result<Vec<AuditEntry>>;
+
     /// Stores a checkpoint; returns false if one of that size exists already.
     async fn add_checkpoint(&self, checkpoint: &StoredCheckpoint) -> Result<bool>;
 

@@ -4,7 +4,8 @@
 //! 72-hour deadline runs from then), the notice's subject and body (MiniJinja templates, no
 //! personal data) and when the supervisory authority was told. `breach_notices`: one row per
 //! person told of a breach (by subject code), with the outbox message that carries the notice;
-//! its primary key on breach and subject makes sure nobody is told twice.
+//! its primary key on breach and subject makes sure nobody is told twice. An index on the audit
+//! log's organization and time, for a breach's window.
 
 use super::columns::{big, fk, random_id, text, timestamp, timestamp_null};
 use sea_orm_migration::prelude::*;
@@ -64,6 +65,17 @@ impl MigrationTrait for Migration {
                         ("breach_notices", "breach_id"),
                         ("breaches", "id"),
                     ))
+                    .to_owned(),
+            )
+            .await?;
+        // A breach's assessment reads one organization's entries in its window.
+        manager
+            .create_index(
+                Index::create()
+                    .name("ix_audit_entries_org_at")
+                    .table("audit_entries")
+                    .col("org_id")
+                    .col("at")
                     .to_owned(),
             )
             .await?;

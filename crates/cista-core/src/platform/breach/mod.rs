@@ -168,14 +168,10 @@ impl Cista {
         scope: BreachScope,
     ) -> Result<Vec<AffectedPerson>> {
         let mut found: BTreeMap<SubjectCode, BTreeMap<&'static str, u64>> = BTreeMap::new();
-        self.for_each_audit_entry(|entry| {
+        self.for_each_org_audit_entry(org, (from, to), |entry| {
             // A breach's own entries (its notices name the people told) are the response,
             // not the incident: a later breach's window over them must not list them.
-            if entry.org != Some(org)
-                || entry.at < from
-                || entry.at > to
-                || entry.kind.starts_with("breach.")
-            {
+            if entry.kind.starts_with("breach.") {
                 return;
             }
             for subject in subjects_named(&entry.actor, &entry.details) {
