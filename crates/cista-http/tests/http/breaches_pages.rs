@@ -168,6 +168,26 @@ async fn tell_and_report(server: &TestServer, owner: &reqwest::Client, at: &str,
         "A laptop with a copy of the roster was stolen."
     );
 
+    // A time in the future is refused beside the field that had it, the time kept.
+    let r = post(
+        owner,
+        server,
+        &format!("{at}/reported"),
+        &csrf_in(&sent),
+        &[("reported_at", "2999-01-01T10:00")],
+    )
+    .await;
+    assert_eq!(r.status(), StatusCode::BAD_REQUEST);
+    let refused = r.text().await.unwrap();
+    let panel = refused.split("<h2 id=\"people\">").next().unwrap();
+    assert!(
+        panel.contains("is in the future"),
+        "shown in the deadline panel: {refused}"
+    );
+    assert!(
+        panel.contains("value=\"2999-01-01T10:00\""),
+        "the time typed stays"
+    );
     let r = post(
         owner,
         server,

@@ -272,8 +272,10 @@ struct BreachPage {
     scope: &'static str,
     description: String,
     deadline: Deadline,
-    /// Now, as the reported form's default.
+    /// Now, as the reported form's default (or the time a refused form sent).
     now: String,
+    /// Why the reported form was refused, shown beside it.
+    reported_error: Option<String>,
     /// Some notices went out: editing the words changes only the later ones.
     any_told: bool,
     people: Vec<PersonRow>,
@@ -329,16 +331,39 @@ fn person_row(org: &Organization, p: &PersonStanding) -> PersonRow {
     }
 }
 
-/// The breach's page; `words` replaces the stored notice when a refused edit is shown again.
+/// What a refused form sent, shown again in its place.
+enum Again {
+    Nothing,
+    /// The notice's words, in the editor.
+    Notice(NoticeTemplate),
+    /// The time the authority was told, in the deadline panel.
+    ReportedAt(String),
+}
+
+/// The breach's page, with a refused form's input and errors shown where that form is.
 async fn breach_page(
     state: &AppState,
     ctx: &RequestContext,
     actor: &Actor,
     org: &Organization,
     id: BreachId,
-    words: Option<NoticeTemplate>,
-    errors: Vec<FormError>,
+    again: Again,
+    mut errors: Vec<FormError>,
 ) -> Result<Response, AppError> {
+    let (words, reported_value) = match again {
+        Again::Nothing => (None, None),
+        Again::Notice(words) => (Some(words), None),
+        Again::ReportedAt(value) => (None, Some(value)),
+    };
+    let status = if errors.is_empty() {
+        StatusCode::OK
+    } else {
+        StatusCode::BAD_REQUEST
+    };
+    let reported_error = errors
+        .iter()
+        .position(|e| e.field == "reported_at")
+        .map(|i| errors.remove(i).message);
     let (breach, people) = state.cista.breach_people(actor, org.id, id).await?;
     let zone = &org.time_zone;
     let to_tell = people
@@ -378,11 +403,6 @@ async fn breach_page(
         None
     };
     let notice = words.unwrap_or_else(|| breach.notice.clone());
-    let status = if errors.is_empty() {
-        StatusCode::OK
-    } else {
-        StatusCode::BAD_REQUEST
-    };
     render(
         status,
         BreachPage {
@@ -396,7 +416,8 @@ async fn breach_page(
             scope: breach.scope.describe(),
             description: breach.description.clone(),
             deadline: deadline(org, &breach, state.cista.clock().now()),
-            now: zone.to_local_input(state.cista.clock().now()),
+            now: reported_value.unwrap_or_else(|| zone.to_local_input(state.cista.clock().now())),
+            reported_error,
             any_told,
             people: people.iter().map(|p| person_row(org, p)).collect(),
             summary,
@@ -418,7 +439,7 @@ pub async fn show(
 ) -> Result<Response, AppError> {
     let org = staff_org(&state, &actor, &slug).await?;
     let id = breach_id(&id)?;
-    breach_page(&state, &ctx, &actor, &org, id, None, Vec::new()).await
+    breach_page(&state, &ctx, &actor, &org, id, Again::Nothing, Vec::new()).await
 }
 
 #[derive(Debug, Deserialize)]
@@ -460,7 +481,7 @@ pub async fn save_notice(
                 _ => "body",
             };
             let errors = vec![FormError::new(field, sentence(&e))];
-            breach_page(&state, &ctx, &actor, &org, id, Some(words), errors).await
+            breach_page(&state, &ctx, &actor, &org, id, Again::Notice(words), errors).await
         }
         Err(e) => Err(e.into()),
     }
@@ -490,7 +511,7 @@ pub async fn notify(
         )),
         Err(e @ Error::InvalidInput { .. }) => {
             let errors = vec![FormError::new("body", sentence(&e))];
-            breach_page(&state, &ctx, &actor, &org, id, None, errors).await
+            breach_page(&state, &ctx, &actor, &org, id, Again::Nothing, errors).await
         }
         Err(e) => Err(e.into()),
     }
@@ -511,9 +532,11 @@ pub async fn reported(
 ) -> Result<Response, AppError> {
     let org = staff_org(&state, &actor, &slug).await?;
     let id = breach_id(&id)?;
+    let entered = form.reported_at.clone();
     let refuse = async |message: String| {
         let errors = vec![FormError::new("reported_at", message)];
-        breach_page(&state, &ctx, &actor, &org, id, None, errors).await
+        let again = Again::ReportedAt(entered);
+        breach_page(&state, &ctx, &actor, &org, id, again, errors).await
     };
     let at = match form.reported_at.trim() {
         "" => None,
