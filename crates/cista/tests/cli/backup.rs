@@ -21,8 +21,10 @@ fn now_rfc3339() -> String {
     String::from_utf8(out.stdout).unwrap().trim().to_owned()
 }
 
+/// Waits up to a minute (each check may start a `cista` process, slow on a busy 2-core
+/// machine) for `check`.
 fn wait_until(what: &str, mut check: impl FnMut() -> bool) {
-    for _ in 0..200 {
+    for _ in 0..600 {
         if check() {
             return;
         }
