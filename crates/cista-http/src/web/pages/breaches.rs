@@ -240,16 +240,11 @@ pub async fn record(
     }
 }
 
-/// A core input error as a sentence: its reason, capitalised, with a full stop.
+/// A core input error as a sentence for the form (`webhooks::sentence` on its reason).
 fn sentence(e: &Error) -> String {
-    let reason = match e {
-        Error::InvalidInput { reason, .. } => reason.clone(),
-        other => other.to_string(),
-    };
-    let mut chars = reason.chars();
-    match chars.next() {
-        Some(first) => first.to_uppercase().chain(chars).collect::<String>() + ".",
-        None => String::new(),
+    match e {
+        Error::InvalidInput { reason, .. } => super::webhooks::sentence(reason),
+        other => super::webhooks::sentence(&other.to_string()),
     }
 }
 
