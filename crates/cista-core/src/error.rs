@@ -129,6 +129,10 @@ pub enum Error {
     Crypto(#[from] CryptoError),
     #[error("integrity check failed: {0}")]
     Integrity(String),
+    /// The server is handling as many requests as it may at once and refused this one before
+    /// doing anything (load shedding); sent as 503 with `Retry-After`.
+    #[error("the server is busy; nothing was done, try again in a moment")]
+    Overloaded,
     #[error("the database is unavailable")]
     StoreUnavailable(#[source] Cause),
     #[error("the key provider is unavailable")]
@@ -186,6 +190,7 @@ impl Error {
             Self::Keys(_) => "key_provider_failed",
             Self::Crypto(_) => "crypto_check_failed",
             Self::Integrity(_) => "integrity_failed",
+            Self::Overloaded => "overloaded",
             Self::StoreUnavailable(_) => "storage_unavailable",
             Self::KeyProviderUnavailable(_) => "key_provider_unavailable",
             Self::Store(_) => "storage_failed",
@@ -219,7 +224,9 @@ impl Error {
             Self::UnsupportedMediaType(_) => ErrorClass::UnsupportedMediaType,
             Self::RequestTimeout => ErrorClass::Timeout,
             Self::RateLimited { .. } => ErrorClass::RateLimited,
-            Self::StoreUnavailable(_) | Self::KeyProviderUnavailable(_) => ErrorClass::Unavailable,
+            Self::Overloaded | Self::StoreUnavailable(_) | Self::KeyProviderUnavailable(_) => {
+                ErrorClass::Unavailable
+            }
             Self::SchemaTooNew { .. }
             | Self::NotInitialized
             | Self::Keys(_)
@@ -239,6 +246,7 @@ impl Error {
                  you report it."
                     .to_owned()
             }
+            ErrorClass::Unavailable if matches!(self, Self::Overloaded) => self.to_string(),
             ErrorClass::Unavailable => {
                 "The service is temporarily unavailable. Please try again in a moment.".to_owned()
             }

@@ -46,6 +46,10 @@ pub struct Cista {
     signer: Arc<NoteSigner>,
     instance_keys: Arc<InstanceKeys>,
     hasher: PasswordHasher,
+    /// Concurrent casts, written together (group commit).
+    casts: Arc<products::voting::cast::CastCommitter>,
+    /// Published ballots' definitions, parsed once.
+    definitions: Arc<products::voting::DefinitionCache>,
 }
 
 impl Cista {
@@ -63,6 +67,14 @@ impl Cista {
 
     pub(crate) fn instance_keys(&self) -> &InstanceKeys {
         &self.instance_keys
+    }
+
+    pub(crate) fn cast_committer(&self) -> &Arc<products::voting::cast::CastCommitter> {
+        &self.casts
+    }
+
+    pub(crate) fn definition_cache(&self) -> &products::voting::DefinitionCache {
+        &self.definitions
     }
 
     pub(crate) fn hasher(&self) -> &PasswordHasher {

@@ -52,6 +52,8 @@ pub fn status_for(class: ErrorClass) -> StatusCode {
 pub fn error_response(err: &Error) -> Response {
     let class = err.class();
     match class {
+        // Shedding is the server working as meant, and logging each one would add to the load.
+        ErrorClass::Unavailable if matches!(err, Error::Overloaded) => {}
         ErrorClass::Internal | ErrorClass::Unavailable => {
             tracing::error!(code = err.code(), cause = %err.chain(), "request failed");
         }
@@ -68,6 +70,11 @@ pub fn error_response(err: &Error) -> Response {
             response
                 .headers_mut()
                 .insert(header::RETRY_AFTER, HeaderValue::from(*retry_after_secs));
+        }
+        Error::Overloaded => {
+            response
+                .headers_mut()
+                .insert(header::RETRY_AFTER, HeaderValue::from_static("1"));
         }
         _ if class == ErrorClass::Unavailable => {
             response

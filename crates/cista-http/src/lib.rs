@@ -26,6 +26,7 @@ pub mod middleware;
 pub mod ops;
 pub mod redirect;
 pub mod server;
+mod shed;
 pub mod tls;
 pub mod trust;
 pub mod web;
@@ -50,6 +51,10 @@ pub struct DemoInfo {
     pub webhooks: Option<Arc<demo_receiver::DemoReceiver>>,
 }
 
+/// Requests handled at once unless configured otherwise: far above what two cores finish in
+/// a request's lifetime at full speed, far below what would exhaust memory.
+pub const DEFAULT_MAX_IN_FLIGHT: usize = 512;
+
 /// Limits applied to every request.
 #[derive(Debug, Clone)]
 pub struct Limits {
@@ -57,6 +62,9 @@ pub struct Limits {
     pub request_timeout: Duration,
     /// The embed surface's rate limits.
     pub embed: embed::limits::EmbedLimits,
+    /// Requests handled at once; one more is refused at once with 503 and `Retry-After`
+    /// (load shedding, see `shed`), so an overload cannot queue without bound.
+    pub max_in_flight: usize,
 }
 
 impl Default for Limits {
@@ -65,6 +73,7 @@ impl Default for Limits {
             body_bytes: 1024 * 1024,
             request_timeout: Duration::from_secs(30),
             embed: embed::limits::EmbedLimits::default(),
+            max_in_flight: DEFAULT_MAX_IN_FLIGHT,
         }
     }
 }
@@ -72,11 +81,28 @@ impl Default for Limits {
 /// Everything a handler may need: one `Arc`, so cloning it per request and per layer is one
 /// reference count.
 #[derive(Debug, Clone)]
-pub struct AppState(Arc<Shared>);
+pub struct AppState {
+    shared: Arc<Shared>,
+    /// One permit per request being handled (`Limits::max_in_flight`).
+    pub(crate) in_flight: Arc<tokio::sync::Semaphore>,
+}
 
 impl AppState {
     pub fn new(shared: Shared) -> Self {
-        Self(Arc::new(shared))
+        let permits = shared
+            .limits
+            .max_in_flight
+            .clamp(1, tokio::sync::Semaphore::MAX_PERMITS);
+        Self {
+            shared: Arc::new(shared),
+            in_flight: Arc::new(tokio::sync::Semaphore::new(permits)),
+        }
+    }
+
+    /// One permit per request being handled (`Limits::max_in_flight`): what the load
+    /// shedding counts, and what a test holds to stand for requests in flight.
+    pub fn in_flight(&self) -> &Arc<tokio::sync::Semaphore> {
+        &self.in_flight
     }
 }
 
@@ -84,7 +110,7 @@ impl std::ops::Deref for AppState {
     type Target = Shared;
 
     fn deref(&self) -> &Shared {
-        &self.0
+        &self.shared
     }
 }
 

@@ -76,10 +76,14 @@ pub fn wrap(routes: Router<AppState>, state: AppState) -> Router {
 }
 
 /// The layers every surface shares, added outside the surface's own: request id (outermost),
-/// log span, metrics, security headers. Each surface calls this last on its router, so the
+/// log span, metrics, security headers, load shedding. Each surface calls this last on its router, so the
 /// route templates (`MatchedPath`) the log and the metrics name are the surface's own.
 pub fn common(routes: Router<AppState>, state: &AppState) -> Router<AppState> {
     routes
+        .layer(from_fn_with_state(
+            state.clone(),
+            crate::shed::shed_when_overloaded,
+        ))
         .layer(from_fn_with_state(state.clone(), security_headers))
         .layer(from_fn(crate::ops::metrics::record_request))
         .layer(from_fn(log_request))

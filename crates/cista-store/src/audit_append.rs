@@ -15,6 +15,21 @@ use sea_orm::{
 };
 
 pub(crate) async fn append(txn: &DatabaseTransaction, entry: NewAuditEntry) -> Result<AuditEntry> {
+    append_all(txn, vec![entry])
+        .await?
+        .pop()
+        .ok_or_else(|| Error::Internal("an audit append returned no entry".to_owned()))
+}
+
+/// Appends `entries` in order at the next positions, under one lock of the head and one move
+/// of it (a group commit's entries). Returns them as stored; nothing for an empty list.
+pub(crate) async fn append_all(
+    txn: &DatabaseTransaction,
+    entries: Vec<NewAuditEntry>,
+) -> Result<Vec<AuditEntry>> {
+    if entries.is_empty() {
+        return Ok(Vec::new());
+    }
     // FOR UPDATE on PostgreSQL serializes appenders on this one row; SQLite's IMMEDIATE
     // transaction already holds the database's write lock.
     let head = audit_head::Entity::find_by_id(1)
@@ -22,28 +37,46 @@ pub(crate) async fn append(txn: &DatabaseTransaction, entry: NewAuditEntry) -> R
         .first(txn)
         .await?
         .ok_or_else(|| Error::Integrity("the audit log head is missing".to_owned()))?;
-    let size = u64::try_from(head.size)
+    let first = u64::try_from(head.size)
         .map_err(|_| Error::Integrity("the audit log head has a negative size".to_owned()))?;
-    let mut range = CompactRange::from_bytes(size, &head.frontier)
+    let mut range = CompactRange::from_bytes(first, &head.frontier)
         .ok_or_else(|| Error::Integrity("the audit log head is corrupt".to_owned()))?;
-    let leaf = audit::leaf_hash_for(size, &entry);
-    range.append(leaf);
-
-    audit_entry::Entity::insert(audit_entry::ActiveModel {
-        seq: Set(head.size),
-        at: Set(to_db_time(entry.at)),
-        actor: Set(entry.actor.clone()),
-        org_id: Set(entry.org.map(|o| o.as_i64())),
-        kind: Set(entry.kind.clone()),
-        details: Set(entry.details.clone()),
-        leaf_hash: Set(leaf.as_bytes().to_vec()),
-    })
-    .exec_without_returning(txn)
-    .await
-    .map_err(db_err)?;
+    let mut rows = Vec::with_capacity(entries.len());
+    let mut appended = Vec::with_capacity(entries.len());
+    for (seq, entry) in (first..).zip(entries) {
+        let leaf = audit::leaf_hash_for(seq, &entry);
+        range.append(leaf);
+        rows.push(audit_entry::ActiveModel {
+            seq: Set(i64::try_from(seq)
+                .map_err(|_| Error::Integrity("the audit log is full".to_owned()))?),
+            at: Set(to_db_time(entry.at)),
+            actor: Set(entry.actor.clone()),
+            org_id: Set(entry.org.map(|o| o.as_i64())),
+            kind: Set(entry.kind.clone()),
+            details: Set(entry.details.clone()),
+            leaf_hash: Set(leaf.as_bytes().to_vec()),
+        });
+        appended.push(AuditEntry {
+            seq,
+            at: entry.at,
+            actor: entry.actor,
+            org: entry.org,
+            kind: entry.kind,
+            details: entry.details,
+            leaf_hash: leaf,
+        });
+    }
+    let size = head.size + i64::try_from(appended.len()).unwrap_or(i64::MAX);
+    // One statement for the rows, in chunks that stay under SQLite's 32,766 bound variables.
+    for chunk in chunked(rows, 512) {
+        audit_entry::Entity::insert_many(chunk)
+            .exec_without_returning(txn)
+            .await
+            .map_err(db_err)?;
+    }
 
     let moved = audit_head::Entity::update_many()
-        .col_expr(audit_head::Column::Size, Expr::value(head.size + 1))
+        .col_expr(audit_head::Column::Size, Expr::value(size))
         .col_expr(audit_head::Column::Frontier, Expr::value(range.to_bytes()))
         .filter(audit_head::Column::Slot.eq(1))
         .filter(audit_head::Column::Size.eq(head.size))
@@ -55,13 +88,14 @@ pub(crate) async fn append(txn: &DatabaseTransaction, entry: NewAuditEntry) -> R
             "the audit log head moved during an append".to_owned(),
         ));
     }
-    Ok(AuditEntry {
-        seq: size,
-        at: entry.at,
-        actor: entry.actor,
-        org: entry.org,
-        kind: entry.kind,
-        details: entry.details,
-        leaf_hash: leaf,
-    })
+    Ok(appended)
+}
+
+fn chunked<T>(items: Vec<T>, size: usize) -> Vec<Vec<T>> {
+    let mut chunks = Vec::new();
+    let mut items = items.into_iter().peekable();
+    while items.peek().is_some() {
+        chunks.push(items.by_ref().take(size).collect());
+    }
+    chunks
 }

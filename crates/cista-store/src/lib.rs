@@ -21,8 +21,8 @@ mod voting;
 mod webhooks;
 
 pub use backend::{ConnectOptions, Target};
-pub use schema::SchemaStatus;
 pub(crate) use schema::schema_status_of;
+pub use schema::{RawCommits, SchemaStatus};
 pub use vault::SeaVault;
 
 use async_trait::async_trait;

@@ -119,8 +119,10 @@ impl SeaStore {
 
     /// Measures the database's raw durable commit rate: `n` single-row inserts into a scratch
     /// table, each in its own write transaction with the same durability settings as every
-    /// vote. Returns each commit's duration; the scratch table is dropped afterwards.
-    pub async fn measure_commits(&self, n: u32) -> Result<Vec<std::time::Duration>> {
+    /// vote, from `writers` writers at once (PostgreSQL then flushes concurrent commits
+    /// together, its group commit; SQLite's writers take turns). The scratch table is dropped
+    /// afterwards.
+    pub async fn measure_commits(&self, n: u32, writers: u32) -> Result<RawCommits> {
         use sea_orm::ConnectionTrait as _;
         use sea_orm::sea_query::{ColumnDef, Query, Table};
         let create = Table::create()
@@ -130,22 +132,54 @@ impl SeaStore {
             .col(ColumnDef::new("payload").text().not_null())
             .to_owned();
         self.db.execute(&create).await.map_err(db_err)?;
-        let mut times = Vec::with_capacity(n as usize);
-        for i in 0..n {
-            let insert = Query::insert()
-                .into_table("cista_bench_commits")
-                .columns(["id", "payload"])
-                .values([i64::from(i).into(), "a single durable row".into()])
-                .map_err(|e| Error::Internal(e.to_string()))?
-                .to_owned();
-            let started = std::time::Instant::now();
-            let (_turn, txn) = self.begin_write().await?;
-            txn.execute(&insert).await.map_err(db_err)?;
-            query::commit(txn).await?;
-            times.push(started.elapsed());
-        }
+        let writers = writers.clamp(1, n.max(1));
+        let started = std::time::Instant::now();
+        // Each writer commits its share of the rows, one row per transaction, all at once.
+        let per_writer = futures::future::try_join_all((0..writers).map(|w| async move {
+            let mut times = Vec::new();
+            for i in (w..n).step_by(writers as usize) {
+                let insert = Query::insert()
+                    .into_table("cista_bench_commits")
+                    .columns(["id", "payload"])
+                    .values([i64::from(i).into(), "a single durable row".into()])
+                    .map_err(|e| Error::Internal(e.to_string()))?
+                    .to_owned();
+                let began = std::time::Instant::now();
+                let (_turn, txn) = self.begin_write().await?;
+                txn.execute(&insert).await.map_err(db_err)?;
+                query::commit(txn).await?;
+                times.push(began.elapsed());
+            }
+            Ok::<_, Error>(times)
+        }))
+        .await?;
+        let wall = started.elapsed();
         let drop = Table::drop().table("cista_bench_commits").to_owned();
         self.db.execute(&drop).await.map_err(db_err)?;
-        Ok(times)
+        let mut latencies: Vec<_> = per_writer.into_iter().flatten().collect();
+        latencies.sort();
+        Ok(RawCommits {
+            writers,
+            wall,
+            latencies,
+        })
+    }
+}
+
+/// What [`SeaStore::measure_commits`] measured.
+#[derive(Debug, Clone)]
+pub struct RawCommits {
+    /// Writers committing at the same time.
+    pub writers: u32,
+    /// From the first commit's start to the last one's end.
+    pub wall: std::time::Duration,
+    /// Each commit's time from asking for the transaction to its durable end, sorted.
+    pub latencies: Vec<std::time::Duration>,
+}
+
+impl RawCommits {
+    /// Durable commits per second over the whole measurement.
+    pub fn per_second(&self) -> f64 {
+        self.latencies.len() as f64 / self.wall.as_secs_f64().max(f64::EPSILON)
     }
 }

@@ -152,6 +152,12 @@ impl StoreTx for SeaTx {
         Ok(entry)
     }
 
+    async fn commit_all(self: Box<Self>, audit: Vec<NewAuditEntry>) -> Result<Vec<AuditEntry>> {
+        let entries = audit_append::append_all(&self.txn, audit).await?;
+        query::commit(self.txn).await?;
+        Ok(entries)
+    }
+
     async fn commit_housekeeping(self: Box<Self>) -> Result<()> {
         query::commit(self.txn).await
     }

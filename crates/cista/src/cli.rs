@@ -170,13 +170,21 @@ pub struct BenchArgs {
     /// Browsers casting at the same time.
     #[arg(long, default_value_t = 16)]
     pub concurrency: usize,
-    /// Single-row commits for the raw commit rate.
-    #[arg(long, default_value_t = 500)]
+    /// Single-row commits for the raw commit rate (from as many writers at once as casts).
+    #[arg(long, default_value_t = 1000)]
     pub commits: u32,
     /// A PostgreSQL server to measure instead of SQLite (a scratch schema is created and
     /// dropped), e.g. postgres://postgres@127.0.0.1:5432/test.
     #[arg(long, value_name = "URL")]
     pub database_url: Option<cista_types::Secret>,
+    /// Fail (exit 1) when casts per second fall below this fraction of the raw commit rate
+    /// measured in the same run, e.g. 0.5 (CI's check: a ratio, never an absolute time).
+    #[arg(long, value_name = "FRACTION")]
+    pub min_ratio: Option<f64>,
+    /// After the measured casts, offer ten times the reached rate for this many seconds on a
+    /// second ballot, and report what was accepted and what was shed (503).
+    #[arg(long, value_name = "SECS")]
+    pub overload: Option<u64>,
 }
 
 #[derive(Debug, Args)]

@@ -21,6 +21,13 @@ use cli::{
 use runtime::{Failure, Runtime};
 use std::process::ExitCode;
 
+/// mimalloc instead of glibc's malloc: glibc serves the 19 MiB blocks of each Argon2id hash
+/// from its heap once a few have been freed (its mmap threshold grows with them) and keeps
+/// that memory after the hash, so a server that had signed in a thousand people held a
+/// gigabyte; mimalloc gives freed memory back, and allocates faster under many threads.
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 fn main() -> ExitCode {
     let cli = Cli::parse();
     // More than one rustls crypto provider is linked; choose one explicitly for every client.

@@ -237,6 +237,7 @@ mod tests {
         "server.body_limit_bytes",
         "server.request_timeout_secs",
         "server.shutdown_grace_secs",
+        "server.max_in_flight",
         "tls.cert_file",
         "tls.key_file",
         "database.url_file",

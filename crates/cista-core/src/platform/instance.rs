@@ -96,6 +96,8 @@ impl Cista {
             signer: Arc::new(signer),
             instance_keys: Arc::new(instance_keys),
             hasher,
+            casts: Arc::default(),
+            definitions: Arc::default(),
         })
     }
 

@@ -399,6 +399,11 @@ pub trait StoreTx: AccessWrites + Send {
 
     async fn commit(self: Box<Self>, audit: NewAuditEntry) -> Result<AuditEntry>;
 
+    /// Commits with several audit entries, appended in the order given under one lock of the
+    /// log's head (a group commit: several changes, one transaction, one durable flush).
+    /// An empty list commits with no entry, for a group whose every change was refused.
+    async fn commit_all(self: Box<Self>, audit: Vec<NewAuditEntry>) -> Result<Vec<AuditEntry>>;
+
     async fn commit_housekeeping(self: Box<Self>) -> Result<()>;
 }
 

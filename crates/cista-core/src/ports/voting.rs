@@ -419,6 +419,11 @@ pub trait VotingWrites: Send {
     /// Adds a ballot to the box; a tracker already in use is a `conflict`.
     async fn insert_box_entry(&mut self, entry: &BoxEntry) -> Result<()>;
 
+    /// Adds a ballot to the box unless its tracker is taken: returns false then and writes
+    /// nothing, without an error (which would spoil a PostgreSQL transaction that holds other
+    /// casts of the same group commit).
+    async fn insert_box_entry_if_free(&mut self, entry: &BoxEntry) -> Result<bool>;
+
     /// Rewrites a published ballot's box in tracker order, so neither storage order nor
     /// any row's write history reflects casting order; returns the entries written.
     async fn shuffle_box(&mut self, ballot: BallotId) -> Result<u64>;

@@ -287,6 +287,72 @@ async fn health_endpoints_answer() {
 }
 
 /// The in-process app around extra routes that fail on purpose.
+/// Load shedding: with every permit taken (here held by the test, as requests in flight
+/// would), a page, the API and the embed surface answer 503 `overloaded` with
+/// `Retry-After: 1` at once, the health endpoints still answer, and once a permit is free
+/// the same request is served.
+#[tokio::test]
+async fn over_the_in_flight_limit_requests_are_shed_with_503_and_retry_after() {
+    let server = TestServer::start(Options {
+        limits: Limits {
+            max_in_flight: 2,
+            ..Limits::default()
+        },
+        ..Options::default()
+    })
+    .await;
+    let client = server.client();
+    let held = server
+        .state
+        .in_flight()
+        .clone()
+        .try_acquire_many_owned(2)
+        .unwrap();
+
+    let page = client.get(server.url("/sign-in")).send().await.unwrap();
+    assert_eq!(page.status(), 503);
+    assert_eq!(page.headers()["retry-after"], "1");
+    assert_eq!(page.headers()["cache-control"], "no-store");
+    assert!(page.headers().contains_key("content-security-policy"));
+    assert!(
+        page.headers().get("set-cookie").is_none(),
+        "nothing was done"
+    );
+    let body = page.text().await.unwrap();
+    assert!(body.contains("The server is busy"), "{body}");
+    assert!(!body.contains("<script"), "{body}");
+
+    let api = client
+        .get(server.url("/api/v1/trust"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(api.headers()["retry-after"], "1");
+    let (status, _, json) = json(api).await;
+    assert_eq!(status, 503);
+    assert_eq!(json["error"]["code"], "overloaded");
+    assert!(
+        json["error"]["request_id"]
+            .as_str()
+            .is_some_and(|id| !id.is_empty())
+    );
+
+    for path in ["/healthz", "/readyz"] {
+        let health = client.get(server.url(path)).send().await.unwrap();
+        assert_eq!(health.status(), 200, "{path} is never shed");
+    }
+
+    drop(held);
+    let page = client.get(server.url("/sign-in")).send().await.unwrap();
+    assert_eq!(page.status(), 200);
+    assert_eq!(
+        server.state.in_flight().available_permits(),
+        2,
+        "every permit is given back"
+    );
+    server.stop().await;
+}
+
 async fn app_with_failing_routes(limits: Limits) -> (axum::Router, tempfile::TempDir) {
     let dir = tempfile::tempdir().unwrap();
     let cista = crate::cista_in(dir.path()).await;

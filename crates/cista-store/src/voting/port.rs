@@ -183,6 +183,10 @@ impl VotingWrites for SeaTx {
         super::insert_box_entry(&self.txn, entry).await
     }
 
+    async fn insert_box_entry_if_free(&mut self, entry: &BoxEntry) -> Result<bool> {
+        super::insert_box_entry_if_free(&self.txn, entry).await
+    }
+
     async fn shuffle_box(&mut self, ballot: BallotId) -> Result<u64> {
         super::shuffle_box(&self.txn, ballot).await
     }

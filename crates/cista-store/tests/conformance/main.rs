@@ -137,6 +137,7 @@ cista_testkit::both_databases! { crate::Harness;
     access::key_rotation_rewraps_every_persons_key,
     voting::the_roster_is_checked_whole_previewed_then_applied,
     voting::a_hundred_concurrent_casts_for_one_unit_store_exactly_one,
+    voting::concurrent_casts_commit_together_and_one_failing_cast_takes_none_down,
     voting::paper_and_online_refuse_each_other_in_either_order,
     voting::a_secret_ballot_box_holds_nothing_that_links_it_to_the_ledger,
     voting::a_recorded_ballot_links_choices_to_the_unit,

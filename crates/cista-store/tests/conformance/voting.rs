@@ -31,6 +31,7 @@ mod secrecy;
 
 pub use casting::{
     a_hundred_concurrent_casts_for_one_unit_store_exactly_one,
+    concurrent_casts_commit_together_and_one_failing_cast_takes_none_down,
     paper_and_online_refuse_each_other_in_either_order,
 };
 pub use records::{

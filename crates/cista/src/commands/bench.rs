@@ -16,14 +16,16 @@ use cista_core::{AccessSettings, Actor, Cista, Deps, Store as _};
 use cista_crypto::LocalKeyFile;
 use cista_http::web::limits::{AuthLimiter, AuthLimits};
 use cista_http::{AppState, Limits, Listeners, TlsSettings, TlsStats};
-use cista_store::{ConnectOptions, SeaStore, SeaVault, Target};
+use cista_store::{ConnectOptions, RawCommits, SeaStore, SeaVault, Target};
+
+pub(crate) use super::bench_clients::{Browser, sign_in_all};
 use cista_types::{Clock as _, OrgName, OrgSlug, OsRng, Percent, Rng as _, SystemClock, UnitId};
 use sea_orm::ConnectionTrait as _;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 use tokio::sync::Semaphore;
 
-const PASSWORD: &str = "bench-orbit-mango-cellar-91";
+pub(crate) const PASSWORD: &str = "bench-orbit-mango-cellar-91";
 
 pub(crate) fn fail(what: &str) -> impl Fn(cista_core::Error) -> Failure + '_ {
     move |e| Failure(format!("{what}: {}", e.chain()))
@@ -73,32 +75,31 @@ pub(crate) fn loopback_listener()
     Ok((listener, addr, origin))
 }
 
-/// `count` durable single-row commits on `store`, one writer, each one's time, sorted: the
-/// raw commit rate every benchmark prints beside its own figures.
-pub(crate) async fn raw_commits(store: &SeaStore, count: u32) -> Result<Vec<Duration>, Failure> {
-    let mut commits = store
-        .measure_commits(count)
+/// `count` durable single-row commits on `store` from `writers` writers at once: the raw
+/// commit rate every benchmark prints beside its own figures.
+pub(crate) async fn raw_commits(
+    store: &SeaStore,
+    count: u32,
+    writers: u32,
+) -> Result<RawCommits, Failure> {
+    store
+        .measure_commits(count, writers)
         .await
-        .map_err(fail("raw commits"))?;
-    commits.sort();
-    Ok(commits)
+        .map_err(fail("raw commits"))
 }
 
-/// The report's line for the raw commit rate (`commits` sorted).
-pub(crate) fn commits_line(commits: &[Duration]) -> String {
-    let total: Duration = commits.iter().sum();
-    let rate = commits.len() as f64 / total.as_secs_f64().max(f64::EPSILON);
+/// The report's line for the raw commit rate.
+pub(crate) fn commits_line(commits: &RawCommits) -> String {
+    let writers = match commits.writers {
+        1 => "one writer".to_owned(),
+        n => format!("{n} writers at once"),
+    };
     format!(
-        "  raw commits    {rate:.1} durable single-row commits/s, one writer (p50 {}, p99 {}) on the same database",
-        ms(percentile(commits, 50.0)),
-        ms(percentile(commits, 99.0))
+        "  raw commits    {:.1} durable single-row commits/s, {writers} (p50 {}, p99 {}) on the same database",
+        commits.per_second(),
+        ms(percentile(&commits.latencies, 50.0)),
+        ms(percentile(&commits.latencies, 99.0))
     )
-}
-
-fn csrf_in(html: &str) -> Option<String> {
-    let marker = r#"name="csrf" value=""#;
-    let start = html.find(marker)? + marker.len();
-    html.get(start..)?.split('"').next().map(str::to_owned)
 }
 
 pub async fn run(args: &BenchArgs) -> Result<(), Failure> {
@@ -162,10 +163,10 @@ async fn bench(
     let (cista, store) = open_instance(target, dir, &origin, voters).await?;
     println!("Setting up {voters} units with one owner each ({label})…");
     let BenchAssociation {
+        org,
         ballot,
         hash,
         units,
-        ..
     } = seed_association(&cista, voters).await?;
 
     // The server, on loopback, with its own certificate.
@@ -178,28 +179,74 @@ async fn bench(
 
     // The measured part: one cast per unit, `concurrency` at a time.
     println!("Casting {voters} ballots, {concurrency} at a time…");
+    let memory = crate::commands::bench_memory::PeakRss::watch();
     let started = Instant::now();
-    let mut latencies = cast_all(&origin, ballot, &hash, browsers, units, concurrency).await?;
+    let mut latencies = cast_all(
+        &origin,
+        ballot,
+        &hash,
+        browsers.clone(),
+        units.clone(),
+        concurrency,
+    )
+    .await?;
     let wall = started.elapsed();
+    let peak_rss = memory.stop().await;
+    let overloaded = match args.overload {
+        Some(seconds) => {
+            let overload = crate::commands::bench_overload::Overload {
+                cista: &cista,
+                org,
+                origin: &origin,
+                browsers: &browsers,
+                units: &units,
+            };
+            let reached = voters as f64 / wall.as_secs_f64().max(f64::EPSILON);
+            Some(overload.run(reached, seconds).await)
+        }
+        None => None,
+    };
     let _ = stop.send(());
     let _ = server.await;
     latencies.sort();
 
     let stored = store.voting().participation(ballot).await?.len() as u64;
-    // The same database's raw durable single-row commit rate, in the same run.
-    let commits = raw_commits(&store, args.commits).await?;
-    print_report(
-        label,
+    // The same database's raw durable single-row commit rate, in the same run: from one
+    // writer and from as many writers as there were casts at once (PostgreSQL flushes
+    // concurrent commits together; SQLite's writers take turns). The casts are measured
+    // against the better of the two.
+    let writers = u32::try_from(concurrency).unwrap_or(u32::MAX);
+    let alone = raw_commits(&store, args.commits, 1).await?;
+    let together = raw_commits(&store, args.commits, writers).await?;
+    let casts = Casts {
         voters,
         concurrency,
         wall,
-        &latencies,
-        &commits,
-        stored,
-    );
+        latencies,
+        peak_rss,
+    };
+    print_report(label, &casts, [&alone, &together], stored);
+    let commits = if together.per_second() > alone.per_second() {
+        &together
+    } else {
+        &alone
+    };
     if stored != voters as u64 {
         return Err(Failure(format!(
             "{stored} votes stored for {voters} casts answered with a receipt"
+        )));
+    }
+    if let Some(result) = overloaded {
+        result?;
+    }
+    let ratio = casts.per_second() / commits.per_second().max(f64::EPSILON);
+    if let Some(min) = args.min_ratio
+        && ratio < min
+    {
+        return Err(Failure(format!(
+            "casts reached {:.0} % of the raw commit rate, below the {:.0} % asked for",
+            ratio * 100.0,
+            min * 100.0
         )));
     }
     Ok(())
@@ -325,7 +372,8 @@ async fn cast_all(
 ) -> Result<Vec<Duration>, Failure> {
     let mut casts = tokio::task::JoinSet::new();
     let gate = Arc::new(Semaphore::new(concurrency));
-    for ((i, browser, csrf), unit) in browsers.into_iter().zip(units) {
+    for (browser, unit) in browsers.into_iter().zip(units) {
+        let (i, csrf) = (browser.index, browser.csrf.clone());
         let (origin, gate, hash) = (origin.to_owned(), gate.clone(), hash.to_owned());
         casts.spawn(async move {
             let _permit = gate.acquire().await;
@@ -367,24 +415,36 @@ async fn cast_all(
     Ok(latencies)
 }
 
-/// Prints the benchmark's result: throughput, cast latency and the raw commit rate beside it
-/// (`latencies` and `commits` sorted).
-fn print_report(
-    label: &str,
+/// The measured casts: how many, how many at once, how long in all and each (sorted), and the
+/// process's peak resident memory while they ran (bytes; the server and the clients).
+struct Casts {
     voters: usize,
     concurrency: usize,
     wall: Duration,
-    latencies: &[Duration],
-    commits: &[Duration],
-    stored: u64,
-) {
-    let rate = voters as f64 / wall.as_secs_f64();
+    latencies: Vec<Duration>,
+    peak_rss: Option<u64>,
+}
+
+impl Casts {
+    fn per_second(&self) -> f64 {
+        self.voters as f64 / self.wall.as_secs_f64().max(f64::EPSILON)
+    }
+}
+
+/// Prints the benchmark's result: throughput and cast latency, the raw commit rate beside it
+/// and the ratio of the two.
+fn print_report(label: &str, casts: &Casts, raw: [&RawCommits; 2], stored: u64) {
+    let (voters, rate) = (casts.voters, casts.per_second());
+    let latencies = &casts.latencies;
     println!();
     println!("Cista voting benchmark — {label}");
-    println!("  ballots cast   {voters} over HTTPS with real sessions, {concurrency} at a time");
+    println!(
+        "  ballots cast   {voters} over HTTPS with real sessions, {} at a time",
+        casts.concurrency
+    );
     println!(
         "  throughput     {rate:.1} casts/s ({voters} in {:.2} s)",
-        wall.as_secs_f64()
+        casts.wall.as_secs_f64()
     );
     println!(
         "  cast latency   p50 {}   p99 {}   max {}",
@@ -392,13 +452,27 @@ fn print_report(
         ms(percentile(latencies, 99.0)),
         ms(latencies.last().copied().unwrap_or_default())
     );
-    println!("{}", commits_line(commits));
+    for commits in raw {
+        println!("{}", commits_line(commits));
+    }
+    let best = raw.iter().map(|c| c.per_second()).fold(0.0, f64::max);
+    println!(
+        "  ratio          casts/s ÷ the better raw commits/s = {:.0} %",
+        100.0 * rate / best.max(f64::EPSILON)
+    );
+    if let Some(bytes) = casts.peak_rss {
+        println!(
+            "  memory         peak RSS while casting {:.1} MB (server and clients in one process)",
+            bytes as f64 / 1e6
+        );
+    }
     println!("  check          {stored} participation rows for {voters} units");
 }
 
 /// The benchmark association: one owner per unit, each with a password, and a published
 /// secret ballot open for a day.
 pub(crate) struct BenchAssociation {
+    pub org: cista_types::OrgId,
     pub ballot: cista_types::BallotId,
     /// The ballot definition's hash, which the ballot form carries.
     pub hash: String,
@@ -436,13 +510,62 @@ pub(crate) async fn seed_association(
             &|_, _| {},
         )
         .await?;
+    let (ballot, hash) = publish_ballot(cista, org, "Benchmark ballot").await?;
+    let units = unit_ids(cista, org, voters).await?;
+
+    // Owners choose passwords (Argon2id; two at a time, as the server does).
+    let mut setting = tokio::task::JoinSet::new();
+    let gate = Arc::new(Semaphore::new(4));
+    for i in 0..voters {
+        let cista = cista.clone();
+        let gate = gate.clone();
+        setting.spawn(async move {
+            let _permit = gate.acquire().await;
+            let email = format!("voter{i}@bench.example");
+            let subject = cista
+                .subject_for_email(&Actor::operator("bench"), &email)
+                .await?
+                .ok_or(cista_core::Error::NotFound { what: "a voter" })?;
+            let link = cista
+                .resend_invitation(&Actor::operator("bench"), org, subject)
+                .await?;
+            let token = link.rsplit('/').next().unwrap_or_default().to_owned();
+            cista
+                .set_password_with_link(
+                    &token,
+                    cista_core::ports::CredentialPurpose::Invite,
+                    &cista_types::Password::parse(PASSWORD)?,
+                )
+                .await
+        });
+    }
+    while let Some(done) = setting.join_next().await {
+        done.map_err(|e| Failure(e.to_string()))??;
+    }
+
+    Ok(BenchAssociation {
+        org,
+        ballot,
+        hash,
+        units,
+    })
+}
+
+/// Creates and publishes a secret ballot of two contests in `org`, open for a day; returns it
+/// with its definition's hash (which the ballot form carries).
+pub(crate) async fn publish_ballot(
+    cista: &Cista,
+    org: cista_types::OrgId,
+    title: &str,
+) -> Result<(cista_types::BallotId, String), Failure> {
+    let operator = Actor::operator("bench");
     let now = SystemClock.now();
     let ballot = cista
         .create_ballot(
             &operator,
             org,
             BallotSettings {
-                title: "Benchmark ballot".to_owned(),
+                title: title.to_owned(),
                 description: String::new(),
                 opens_at: now.plus(time::Duration::minutes(-1)),
                 closes_at: now.plus(time::Duration::days(1)),
@@ -485,112 +608,7 @@ pub(crate) async fn seed_association(
         .ok_or_else(|| Failure("the ballot vanished".to_owned()))?
         .definition_hash
         .to_hex();
-    let units = unit_ids(cista, org, voters).await?;
-
-    // Owners choose passwords (Argon2id; two at a time, as the server does).
-    let mut setting = tokio::task::JoinSet::new();
-    let gate = Arc::new(Semaphore::new(4));
-    for i in 0..voters {
-        let cista = cista.clone();
-        let gate = gate.clone();
-        setting.spawn(async move {
-            let _permit = gate.acquire().await;
-            let email = format!("voter{i}@bench.example");
-            let subject = cista
-                .subject_for_email(&Actor::operator("bench"), &email)
-                .await?
-                .ok_or(cista_core::Error::NotFound { what: "a voter" })?;
-            let link = cista
-                .resend_invitation(&Actor::operator("bench"), org, subject)
-                .await?;
-            let token = link.rsplit('/').next().unwrap_or_default().to_owned();
-            cista
-                .set_password_with_link(
-                    &token,
-                    cista_core::ports::CredentialPurpose::Invite,
-                    &cista_types::Password::parse(PASSWORD)?,
-                )
-                .await
-        });
-    }
-    while let Some(done) = setting.join_next().await {
-        done.map_err(|e| Failure(e.to_string()))??;
-    }
-
-    Ok(BenchAssociation {
-        ballot,
-        hash,
-        units,
-    })
-}
-
-/// A signed-in owner: their index, their browser (cookie jar) and their session's CSRF token.
-pub(crate) type Browser = (usize, reqwest::Client, String);
-
-/// Signs every owner in through the sign-in form, `concurrency` at a time.
-pub(crate) async fn sign_in_all(
-    origin: &str,
-    addr: std::net::SocketAddr,
-    ca: &reqwest::Certificate,
-    voters: usize,
-    concurrency: usize,
-) -> Result<Vec<Browser>, Failure> {
-    let mut sessions = tokio::task::JoinSet::new();
-    let gate = Arc::new(Semaphore::new(concurrency));
-    for i in 0..voters {
-        let (ca, origin, gate) = (ca.clone(), origin.to_owned(), gate.clone());
-        sessions.spawn(async move {
-            let _permit = gate.acquire().await;
-            let browser = reqwest::Client::builder()
-                .tls_certs_only([ca])
-                .resolve("localhost", addr)
-                .cookie_store(true)
-                .redirect(reqwest::redirect::Policy::none())
-                .build()
-                .map_err(|e| e.to_string())?;
-            let page = browser
-                .get(format!("{origin}/sign-in"))
-                .send()
-                .await
-                .map_err(|e| e.to_string())?
-                .text()
-                .await
-                .map_err(|e| e.to_string())?;
-            let email = format!("voter{i}@bench.example");
-            let csrf = csrf_in(&page).ok_or("no CSRF token on the sign-in page")?;
-            let signed = browser
-                .post(format!("{origin}/sign-in"))
-                .header("origin", origin.as_str())
-                .form(&[
-                    ("csrf", csrf.as_str()),
-                    ("email", &email),
-                    ("password", PASSWORD),
-                ])
-                .send()
-                .await
-                .map_err(|e| e.to_string())?;
-            if signed.status() != 303 {
-                return Err(format!("sign-in of {email}: {}", signed.status()));
-            }
-            let me = browser
-                .get(format!("{origin}/me"))
-                .send()
-                .await
-                .map_err(|e| e.to_string())?
-                .text()
-                .await
-                .map_err(|e| e.to_string())?;
-            let csrf = csrf_in(&me).ok_or("no CSRF token on /me")?;
-            Ok::<_, String>((i, browser, csrf))
-        });
-    }
-    let mut browsers = Vec::with_capacity(voters);
-    while let Some(done) = sessions.join_next().await {
-        browsers.push(done.map_err(|e| Failure(e.to_string()))?.map_err(Failure)?);
-    }
-    browsers.sort_by_key(|(i, _, _)| *i);
-
-    Ok(browsers)
+    Ok((ballot, hash))
 }
 
 async fn unit_ids(

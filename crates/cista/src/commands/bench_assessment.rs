@@ -81,7 +81,7 @@ async fn bench(
         .await
         .map_err(fail("counting the results"))?
         .len();
-    let commits = raw_commits(&store, args.commits).await?;
+    let commits = raw_commits(&store, args.commits, 1).await?;
     let reports = reports(&cista, org, &ids, args.reports).await?;
 
     let rate = submissions as f64 / wall.as_secs_f64();

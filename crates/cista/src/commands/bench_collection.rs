@@ -168,7 +168,7 @@ async fn bench(
     let _ = stop.send(());
     let _ = server.await;
     let (bare, photos, memory) = measured?;
-    let commits = raw_commits(&store, args.commits).await?;
+    let commits = raw_commits(&store, args.commits, 1).await?;
     let (stored, attached) = stored(&store, org, form).await?;
     let expected = (
         bare.ok() + photos.ok() + memory.run.sent,

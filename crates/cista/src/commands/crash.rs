@@ -198,9 +198,10 @@ impl Voting<'_> {
                 self.instance.association.hash.clone(),
                 self.acks.clone(),
             );
-            let Some((_, browser, csrf)) = self.browsers.get(i).cloned() else {
+            let Some(browser) = self.browsers.get(i).cloned() else {
                 return;
             };
+            let csrf = browser.csrf.clone();
             let delay = period * u32::try_from(k).unwrap_or(0);
             casting.spawn(async move {
                 tokio::time::sleep(delay).await;

@@ -427,6 +427,7 @@ async fn run_server(
         limits: Limits {
             body_bytes: rt.config.server.body_limit_bytes,
             request_timeout: Duration::from_secs(rt.config.server.request_timeout_secs.max(1)),
+            max_in_flight: rt.config.server.max_in_flight.max(1),
             ..Limits::default()
         },
         auth_limiter: AuthLimiter::new(AuthLimits {

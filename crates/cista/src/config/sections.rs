@@ -88,6 +88,9 @@ pub struct ServerConfig {
     pub request_timeout_secs: u64,
     /// On SIGTERM/SIGINT, how long requests in flight may finish. Default 20.
     pub shutdown_grace_secs: u64,
+    /// Requests handled at once; more are refused at once with 503 and `Retry-After: 1`
+    /// (load shedding; `/healthz`, `/readyz` and `/metrics` are always answered). Default 512.
+    pub max_in_flight: usize,
 }
 
 impl Default for ServerConfig {
@@ -99,6 +102,7 @@ impl Default for ServerConfig {
             body_limit_bytes: 1024 * 1024,
             request_timeout_secs: 30,
             shutdown_grace_secs: 20,
+            max_in_flight: cista_http::DEFAULT_MAX_IN_FLIGHT,
         }
     }
 }

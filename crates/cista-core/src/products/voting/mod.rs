@@ -28,8 +28,10 @@ use crate::ports::{BallotStatus, StoredBallot};
 use crate::{Actor, Cista, Error, Result};
 pub use actions::VotingAction;
 pub use audit::VotingAuditKind;
+use cista_crypto::Digest32;
 use cista_types::{BallotId, OrgId, Timestamp};
 use definition::BallotDefinition;
+use std::sync::Arc;
 pub use error::VotingError;
 pub use notices::VotingNotice;
 
@@ -93,6 +95,45 @@ impl Ballot {
     }
 }
 
+/// How many published ballots' definitions are kept parsed; past it the cache starts afresh.
+const CACHED_DEFINITIONS: usize = 256;
+
+/// Published ballots' definitions, parsed and checked against their hash once. A definition
+/// is immutable from publication (its hash is on every receipt and in the bulletin), so it is
+/// safe to keep; the ballot's row (status, shuffle, results) is read each time, and an entry
+/// is used only while the row still carries the same definition hash. Drafts are never kept.
+#[derive(Default)]
+pub(crate) struct DefinitionCache(
+    std::sync::Mutex<std::collections::HashMap<BallotId, (Digest32, Arc<BallotDefinition>)>>,
+);
+
+impl std::fmt::Debug for DefinitionCache {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("DefinitionCache")
+    }
+}
+
+impl DefinitionCache {
+    fn get(&self, stored: &StoredBallot) -> Option<Arc<BallotDefinition>> {
+        let cache = self.0.lock().unwrap_or_else(|e| e.into_inner());
+        cache
+            .get(&stored.id)
+            .filter(|(hash, _)| hash.ct_eq(&stored.definition_hash))
+            .map(|(_, definition)| definition.clone())
+    }
+
+    fn put(&self, stored: &StoredBallot, definition: &BallotDefinition) {
+        let mut cache = self.0.lock().unwrap_or_else(|e| e.into_inner());
+        if cache.len() >= CACHED_DEFINITIONS {
+            cache.clear();
+        }
+        cache.insert(
+            stored.id,
+            (stored.definition_hash, Arc::new(definition.clone())),
+        );
+    }
+}
+
 impl Cista {
     /// Any ballot, for the core's own use (no authorization: callers check).
     pub(crate) async fn load_ballot(&self, id: BallotId) -> Result<Ballot> {
@@ -104,7 +145,19 @@ impl Cista {
             .ok_or(Error::NotFound {
                 what: "this ballot",
             })?;
-        Ballot::from_stored(stored)
+        if stored.status == BallotStatus::Draft {
+            return Ballot::from_stored(stored);
+        }
+        if let Some(definition) = self.definition_cache().get(&stored) {
+            return Ok(Ballot {
+                stored,
+                definition: (*definition).clone(),
+            });
+        }
+        let ballot = Ballot::from_stored(stored)?;
+        self.definition_cache()
+            .put(&ballot.stored, &ballot.definition);
+        Ok(ballot)
     }
 
     /// A ballot of `org`, for staff who may see its ballots.

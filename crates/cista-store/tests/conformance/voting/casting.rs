@@ -118,3 +118,73 @@ pub async fn paper_and_online_refuse_each_other_in_either_order(h: &Harness) {
         .unwrap_err();
     assert!(matches!(err, Error::Forbidden { .. }), "{err:?}");
 }
+
+/// Casts for many units at once are written in shared transactions (group commit): each is
+/// acknowledged with its own receipt, every acknowledged one is stored once with its audit
+/// entry, repeats for a unit that voted are refused inside the group, two casts whose forms
+/// gave the same tracker both end up stored under different trackers, and a cast the
+/// database refuses (a NUL in a text column, which PostgreSQL rejects) fails alone.
+pub async fn concurrent_casts_commit_together_and_one_failing_cast_takes_none_down(h: &Harness) {
+    let cista = h.cista().await;
+    let a = association(h, &cista, "grouped").await;
+    let ballot = open_ballot(h, &cista, &a, Secrecy::Secret, Weighting::PerUnit).await;
+    let hash = hash_of(&cista, ballot).await;
+    let labels = ["101", "102", "103", "104", "107", "108"];
+    let mut tasks = Vec::new();
+    for round in 0..4 {
+        for label in labels {
+            let cista = cista.clone();
+            let actor = a.voter(label);
+            let mut request = request(ballot, a.unit(label), &hash, &[("c1", "yes"), ("c2", "1")]);
+            // 107 and 108 send forms with the same submission id: the same first tracker.
+            request.submission = match label {
+                "107" | "108" => Some(format!("shared-form-{round}")),
+                _ => Some(format!("form-{label}-{round}")),
+            };
+            tasks.push((
+                label,
+                tokio::spawn(async move { cista.cast_vote(&actor, request).await }),
+            ));
+        }
+    }
+    // A cast whose stored text the database may refuse, sent among the others.
+    let bad = {
+        let cista = cista.clone();
+        let actor = a.voter("104");
+        let mut request = request(ballot, a.unit("104"), &hash, &[("c1", "no"), ("c2", "2")]);
+        request.origin.user_agent = Some("broken\u{0}agent".to_owned());
+        tokio::spawn(async move { cista.cast_vote(&actor, request).await })
+    };
+    let mut accepted = BTreeMap::new();
+    let mut trackers = BTreeSet::new();
+    for (label, task) in tasks {
+        match task.await.unwrap() {
+            Ok(receipt) => {
+                assert!(trackers.insert(receipt.tracker), "a tracker given twice");
+                *accepted.entry(label).or_insert(0) += 1;
+            }
+            Err(e) => assert_eq!(e.code(), "already_voted", "{label}: {e:?}"),
+        }
+    }
+    let bad = bad.await.unwrap();
+    for label in labels {
+        if label != "104" {
+            assert_eq!(accepted.get(label).copied(), Some(1), "{label} voted once");
+        }
+    }
+    // 104 voted once: by the broken cast (SQLite keeps the text) or by a good one.
+    let for_104 = accepted.get("104").copied().unwrap_or(0) + usize::from(bad.is_ok());
+    assert_eq!(for_104, 1, "104: {bad:?}");
+    if let Err(e) = &bad {
+        assert!(
+            matches!(e.code(), "storage_failed" | "already_voted"),
+            "{e:?}"
+        );
+    }
+    let (rows, boxed, _) = counts(h, ballot).await;
+    assert_eq!((rows, boxed), (6, 6), "six units, each stored once");
+    let kinds = audit_kinds(&cista).await;
+    assert_eq!(kinds.iter().filter(|k| *k == "vote.cast").count(), 6);
+    let verified = cista.verify_audit(&operator()).await.unwrap();
+    assert!(verified.is_ok(), "{:?}", verified.problem);
+}

@@ -32,8 +32,11 @@ use cista_crypto::envelope::{Sealed, aad};
 use cista_crypto::{DataKey, Digest32};
 use cista_types::{BallotId, OrgId, SubjectCode, Timestamp, Tracker, UnitId, Weight};
 
+mod group;
 mod receipt;
 
+pub(crate) use group::CastCommitter;
+use group::{CastWrite, Written};
 pub use receipt::{RECEIPT_TTL, Receipt};
 
 /// A submitted ballot form.
@@ -112,11 +115,16 @@ pub(crate) async fn lock_open_ballot(
     if live {
         Ok(())
     } else {
-        Err(Error::from(VotingError::BallotNotOpen(format!(
-            "voting on “{}” has closed; no late ballots are accepted",
-            ballot.definition.title
-        ))))
+        Err(closed_refusal(ballot))
     }
+}
+
+/// The refusal of a vote that reached the database after the ballot closed.
+fn closed_refusal(ballot: &Ballot) -> Error {
+    Error::from(VotingError::BallotNotOpen(format!(
+        "voting on “{}” has closed; no late ballots are accepted",
+        ballot.definition.title
+    )))
 }
 
 impl Cista {
@@ -135,12 +143,15 @@ impl Cista {
             }
         };
         let voter = person.subject;
-        if let Some(receipt) = self.repeated_cast(actor, &request).await? {
-            return Ok(receipt);
-        }
+        // A repeat is recognised where the first cast shows: at the write (the unit has voted)
+        // or, once the ballot has closed since, at the checks. Looking for it before every
+        // first cast would cost each voter a read.
         let checked = match self.check_cast(actor, &request, channel, Some(voter)).await {
             Ok(c) => c,
             Err(refusal) => {
+                if let Some(receipt) = self.repeated_cast(actor, &request).await? {
+                    return Ok(receipt);
+                }
                 return Err(self
                     .refused(actor, &request, channel, Some(voter), refusal)
                     .await);
@@ -392,8 +403,10 @@ impl Cista {
         Ok((ballot, unit, weight))
     }
 
-    /// Writes the participation row and the ballot in one transaction with the audit entry.
-    /// Returns `AlreadyVoted` (writing nothing) if the unit took part first.
+    /// Writes the participation row and the ballot with the audit entry, in one transaction
+    /// shared with the casts arriving at the same moment (see `group`). Returns
+    /// `AlreadyVoted` (writing nothing) if the unit took part first, `BallotNotOpen` if the
+    /// ballot closed meanwhile.
     async fn write_vote(
         &self,
         actor: &Actor,
@@ -419,48 +432,53 @@ impl Cista {
                     choices_json.as_bytes(),
                 )
                 .await?;
-            let mut tx = self.store().begin().await?;
-            let now = self.clock().now();
-            lock_open_ballot(tx.as_mut(), ballot, now).await?;
-            let participation = Participation {
+            // `at` and `cast_at` are set inside the group's transaction.
+            let placeholder = self.clock().now();
+            let cast = CastWrite {
                 ballot: ballot.id(),
-                unit: checked.unit.id,
-                channel,
-                voter,
-                origin: origin.clone(),
-                at: now,
-                submission: submission.map(submission_sha256),
+                participation: Participation {
+                    ballot: ballot.id(),
+                    unit: checked.unit.id,
+                    channel,
+                    voter,
+                    origin: origin.clone(),
+                    at: placeholder,
+                    submission: submission.map(submission_sha256),
+                },
+                entry: BoxEntry {
+                    ballot: ballot.id(),
+                    tracker,
+                    weight: checked.weight,
+                    sealed_choices: sealed.into_bytes(),
+                    unit: recorded.then_some(checked.unit.id),
+                    cast_at: None,
+                },
+                recorded,
+                audit: NewAuditEntry::new(
+                    placeholder,
+                    actor,
+                    Some(ballot.org()),
+                    VotingAuditKind::VoteCast,
+                    serde_json::json!({
+                        "ballot": ballot.id().to_string(),
+                        "unit": checked.unit.id.to_string(),
+                        "channel": channel.as_str(),
+                    }),
+                ),
             };
-            if !tx.voting().insert_participation(&participation).await? {
-                drop(tx);
-                return Err(self.already_voted(ballot, &checked.unit).await?);
-            }
-            let entry = BoxEntry {
-                ballot: ballot.id(),
-                tracker,
-                weight: checked.weight,
-                sealed_choices: sealed.into_bytes(),
-                unit: recorded.then_some(checked.unit.id),
-                cast_at: recorded.then_some(now),
-            };
-            match tx.voting().insert_box_entry(&entry).await {
-                Ok(()) => {}
+            let written = match self
+                .cast_committer()
+                .write(self.store(), self.clock(), cast)
+                .await
+            {
                 Err(Error::Conflict(_)) => continue,
-                Err(e) => return Err(e),
-            }
-            tx.commit(NewAuditEntry::new(
-                now,
-                actor,
-                Some(ballot.org()),
-                VotingAuditKind::VoteCast,
-                serde_json::json!({
-                    "ballot": ballot.id().to_string(),
-                    "unit": checked.unit.id.to_string(),
-                    "channel": channel.as_str(),
-                }),
-            ))
-            .await?;
-            return Ok((tracker, now));
+                other => other?,
+            };
+            return match written {
+                Written::Cast(at) => Ok((tracker, at)),
+                Written::AlreadyVoted => Err(self.already_voted(ballot, &checked.unit).await?),
+                Written::BallotClosed => Err(closed_refusal(ballot)),
+            };
         }
         Err(Error::Internal(
             "could not draw an unused tracker".to_owned(),

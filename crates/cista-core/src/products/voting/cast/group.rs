@@ -1,0 +1,200 @@
+//! Group commit for casts. Casts that arrive while another group is being written wait in a
+//! queue; the next group writes all of them in one transaction with one durable flush (one
+//! `fsync` of SQLite's WAL, one WAL flush of PostgreSQL) instead of one each. Each cast is still
+//! answered only after the transaction that holds it has committed, the primary key on
+//! (ballot, unit) still decides between two casts for one unit (also inside one group), and a
+//! cast that cannot be written never takes the others down: refusals are decided per cast
+//! without a database error, and should the group's transaction fail anyway, each of its
+//! casts is written again in a transaction of its own.
+//!
+//! The writer is a task spawned when a cast finds nobody writing and ends when the queue is
+//! empty, so no task outlives the work and a caller that goes away (a closed connection) does
+//! not cancel the writes of the others.
+
+use crate::platform::audit::NewAuditEntry;
+use crate::ports::{BallotStatus, BoxEntry, Participation, Store};
+use crate::{Error, Result};
+use cista_types::{BallotId, Clock, Timestamp};
+use std::collections::BTreeMap;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use tokio::sync::oneshot;
+
+/// The most casts one transaction writes; more wait for the next group.
+const MAX_GROUP: usize = 256;
+
+/// One cast, ready to write: every check that needs no lock has passed. `at` fields are set
+/// when its group is written, to the time taken inside that transaction.
+pub(crate) struct CastWrite {
+    pub ballot: BallotId,
+    pub participation: Participation,
+    pub entry: BoxEntry,
+    /// Whether the box entry keeps the unit and time (a recorded ballot).
+    pub recorded: bool,
+    pub audit: NewAuditEntry,
+}
+
+/// What became of one cast in its group.
+#[derive(Debug)]
+pub(crate) enum Written {
+    /// Committed at this time.
+    Cast(Timestamp),
+    /// The unit took part first (this or an earlier group); nothing written.
+    AlreadyVoted,
+    /// The ballot was closed (or unpublished) when the group took its lock.
+    BallotClosed,
+}
+
+struct Pending {
+    cast: CastWrite,
+    reply: oneshot::Sender<Result<Written>>,
+}
+
+/// The queue of casts waiting to be written, and whether a writer is running.
+#[derive(Default)]
+pub(crate) struct CastCommitter {
+    queue: std::sync::Mutex<Vec<Pending>>,
+    writing: AtomicBool,
+}
+
+impl std::fmt::Debug for CastCommitter {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("CastCommitter")
+    }
+}
+
+impl CastCommitter {
+    /// Queues `cast` and waits until the group holding it has committed (or failed).
+    pub(crate) async fn write(
+        self: &Arc<Self>,
+        store: &Arc<dyn Store>,
+        clock: &Arc<dyn Clock>,
+        cast: CastWrite,
+    ) -> Result<Written> {
+        let (reply, answer) = oneshot::channel();
+        self.lock_queue().push(Pending { cast, reply });
+        if !self.writing.swap(true, Ordering::AcqRel) {
+            tokio::spawn(self.clone().drain(store.clone(), clock.clone()));
+        }
+        answer.await.map_err(|_| {
+            // The writer ended without an answer (the runtime is shutting down): whether the
+            // cast committed is not known, so the voter is told to retry, which is safe.
+            Error::store_unavailable(std::io::Error::other(
+                "the cast's write group ended without an answer",
+            ))
+        })?
+    }
+
+    fn lock_queue(&self) -> std::sync::MutexGuard<'_, Vec<Pending>> {
+        // A panic while holding this lock leaves a plain Vec behind: still usable.
+        self.queue.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    fn take_group(&self) -> Vec<Pending> {
+        let mut queue = self.lock_queue();
+        let take = queue.len().min(MAX_GROUP);
+        queue.drain(..take).collect()
+    }
+
+    /// Writes groups until the queue is empty, then stands down; a cast queued just as it
+    /// stood down starts a writer itself, or finds this one back at work.
+    async fn drain(self: Arc<Self>, store: Arc<dyn Store>, clock: Arc<dyn Clock>) {
+        loop {
+            let group = self.take_group();
+            if group.is_empty() {
+                self.writing.store(false, Ordering::Release);
+                let more = !self.lock_queue().is_empty();
+                if more && !self.writing.swap(true, Ordering::AcqRel) {
+                    continue;
+                }
+                return;
+            }
+            write_group(store.as_ref(), clock.as_ref(), group).await;
+        }
+    }
+}
+
+/// Writes a group and answers each of its casts. Should the group's transaction fail, each
+/// cast is written again alone, so one cast's fault is that cast's answer only.
+async fn write_group(store: &dyn Store, clock: &dyn Clock, group: Vec<Pending>) {
+    let casts: Vec<&CastWrite> = group.iter().map(|p| &p.cast).collect();
+    match write_together(store, clock, &casts).await {
+        Ok(outcomes) => {
+            for (pending, outcome) in group.into_iter().zip(outcomes) {
+                let _ = pending.reply.send(Ok(outcome));
+            }
+        }
+        Err(e) if group.len() == 1 => {
+            if let Some(pending) = group.into_iter().next() {
+                let _ = pending.reply.send(Err(e));
+            }
+        }
+        Err(e) => {
+            tracing::warn!(code = e.code(), casts = group.len(), cause = %e.chain(), "a group of casts failed; writing each alone");
+            for pending in group {
+                let alone = write_together(store, clock, &[&pending.cast]).await;
+                let answer = alone.and_then(|mut outcomes| {
+                    outcomes
+                        .pop()
+                        .ok_or_else(|| Error::Internal("a cast's write gave no outcome".to_owned()))
+                });
+                let _ = pending.reply.send(answer);
+            }
+        }
+    }
+}
+
+/// One transaction for `casts`: each ballot locked (shared) once and checked open, each cast's
+/// participation row and box entry, then every written cast's audit entry at commit.
+async fn write_together(
+    store: &dyn Store,
+    clock: &dyn Clock,
+    casts: &[&CastWrite],
+) -> Result<Vec<Written>> {
+    let mut tx = store.begin().await?;
+    let now = clock.now();
+    let mut open = BTreeMap::new();
+    for cast in casts {
+        if let std::collections::btree_map::Entry::Vacant(slot) = open.entry(cast.ballot) {
+            let live = tx
+                .voting()
+                .lock_ballot(cast.ballot, false)
+                .await?
+                .is_some_and(|b| b.status == BallotStatus::Published && now < b.closes_at);
+            slot.insert(live);
+        }
+    }
+    let mut outcomes = Vec::with_capacity(casts.len());
+    let mut audit = Vec::with_capacity(casts.len());
+    for cast in casts {
+        if !open.get(&cast.ballot).copied().unwrap_or(false) {
+            outcomes.push(Written::BallotClosed);
+            continue;
+        }
+        let participation = Participation {
+            at: now,
+            ..cast.participation.clone()
+        };
+        if !tx.voting().insert_participation(&participation).await? {
+            outcomes.push(Written::AlreadyVoted);
+            continue;
+        }
+        let entry = BoxEntry {
+            cast_at: cast.recorded.then_some(now),
+            ..cast.entry.clone()
+        };
+        if !tx.voting().insert_box_entry_if_free(&entry).await? {
+            // Participation rows are never deleted (a trigger refuses it), so the group is
+            // undone and its casts written again one by one; alone, this cast fails with the
+            // conflict and its caller draws another tracker.
+            return Err(Error::Conflict("this tracker is taken".to_owned()));
+        }
+        audit.push(NewAuditEntry {
+            at: now,
+            ..cast.audit.clone()
+        });
+        outcomes.push(Written::Cast(now));
+    }
+    tx.commit_all(audit).await?;
+    Ok(outcomes)
+}

@@ -1,0 +1,163 @@
+//! The benchmarks' browsers: owners signed in through the sign-in form over HTTPS, each with
+//! their own cookies and CSRF token, sending their requests through a few shared clients (as
+//! a few connections serve many browsers behind a proxy), so the load generator's own memory
+//! and handshakes stay small next to the server's.
+
+use super::bench::PASSWORD;
+use crate::runtime::Failure;
+use std::sync::Arc;
+use tokio::sync::Semaphore;
+
+fn csrf_in(html: &str) -> Option<String> {
+    let marker = r#"name="csrf" value=""#;
+    let start = html.find(marker)? + marker.len();
+    html.get(start..)?.split('"').next().map(str::to_owned)
+}
+
+/// A signed-in owner: their index, the client their requests go through (shared with other
+/// owners, as a few connections serve many browsers), their cookies and their session's CSRF
+/// token.
+#[derive(Clone)]
+pub(crate) struct Browser {
+    pub index: usize,
+    client: reqwest::Client,
+    cookies: CookieJar,
+    pub csrf: String,
+}
+
+impl Browser {
+    /// A POST with this browser's cookies.
+    pub(crate) fn post(&self, url: String) -> reqwest::RequestBuilder {
+        self.client
+            .post(url)
+            .header(reqwest::header::COOKIE, self.cookies.header())
+    }
+}
+
+/// One browser's cookies, kept by hand: the clients are shared, so none keeps a jar.
+#[derive(Clone, Default)]
+struct CookieJar(Vec<(String, String)>);
+
+impl CookieJar {
+    /// Takes the `Set-Cookie` headers of `response` (a cookie set to nothing is removed).
+    fn take(&mut self, response: &reqwest::Response) {
+        for set in response.headers().get_all(reqwest::header::SET_COOKIE) {
+            let Some((name, value)) = set
+                .to_str()
+                .ok()
+                .and_then(|s| s.split(';').next())
+                .and_then(|pair| pair.split_once('='))
+            else {
+                continue;
+            };
+            self.0.retain(|(n, _)| n != name.trim());
+            if !value.is_empty() {
+                self.0.push((name.trim().to_owned(), value.to_owned()));
+            }
+        }
+    }
+
+    fn header(&self) -> String {
+        self.0
+            .iter()
+            .map(|(n, v)| format!("{n}={v}"))
+            .collect::<Vec<_>>()
+            .join("; ")
+    }
+}
+
+/// `count` HTTPS clients trusting `ca` and reaching `localhost` at `addr`, without redirects
+/// or cookie jars.
+fn clients(
+    addr: std::net::SocketAddr,
+    ca: &reqwest::Certificate,
+    count: usize,
+) -> Result<Vec<reqwest::Client>, Failure> {
+    (0..count.max(1))
+        .map(|_| {
+            reqwest::Client::builder()
+                .tls_certs_only([ca.clone()])
+                .resolve("localhost", addr)
+                .redirect(reqwest::redirect::Policy::none())
+                .build()
+                .map_err(|e| Failure(e.to_string()))
+        })
+        .collect()
+}
+
+/// Signs every owner in through the sign-in form, `concurrency` at a time, over as many
+/// clients.
+pub(crate) async fn sign_in_all(
+    origin: &str,
+    addr: std::net::SocketAddr,
+    ca: &reqwest::Certificate,
+    voters: usize,
+    concurrency: usize,
+) -> Result<Vec<Browser>, Failure> {
+    let clients = clients(addr, ca, concurrency)?;
+    let mut sessions = tokio::task::JoinSet::new();
+    let gate = Arc::new(Semaphore::new(concurrency));
+    for i in 0..voters {
+        let client = clients
+            .get(i % clients.len())
+            .cloned()
+            .ok_or_else(|| Failure("no client".to_owned()))?;
+        let (origin, gate) = (origin.to_owned(), gate.clone());
+        sessions.spawn(async move {
+            let _permit = gate.acquire().await;
+            sign_in(client, &origin, i).await
+        });
+    }
+    let mut browsers = Vec::with_capacity(voters);
+    while let Some(done) = sessions.join_next().await {
+        browsers.push(done.map_err(|e| Failure(e.to_string()))?.map_err(Failure)?);
+    }
+    browsers.sort_by_key(|b| b.index);
+
+    Ok(browsers)
+}
+
+/// Signs owner `i` in: the sign-in page, the form, then `/me` for the session's CSRF token.
+async fn sign_in(client: reqwest::Client, origin: &str, i: usize) -> Result<Browser, String> {
+    let mut cookies = CookieJar::default();
+    let page = client
+        .get(format!("{origin}/sign-in"))
+        .send()
+        .await
+        .map_err(|e| e.to_string())?;
+    cookies.take(&page);
+    let page = page.text().await.map_err(|e| e.to_string())?;
+    let email = format!("voter{i}@bench.example");
+    let csrf = csrf_in(&page).ok_or("no CSRF token on the sign-in page")?;
+    let signed = client
+        .post(format!("{origin}/sign-in"))
+        .header("origin", origin)
+        .header(reqwest::header::COOKIE, cookies.header())
+        .form(&[
+            ("csrf", csrf.as_str()),
+            ("email", &email),
+            ("password", PASSWORD),
+        ])
+        .send()
+        .await
+        .map_err(|e| e.to_string())?;
+    if signed.status() != 303 {
+        return Err(format!("sign-in of {email}: {}", signed.status()));
+    }
+    cookies.take(&signed);
+    let me = client
+        .get(format!("{origin}/me"))
+        .header(reqwest::header::COOKIE, cookies.header())
+        .send()
+        .await
+        .map_err(|e| e.to_string())?;
+    cookies.take(&me);
+    let me = me.text().await.map_err(|e| e.to_string())?;
+    let csrf = csrf_in(&me).ok_or("no CSRF token on /me")?;
+    Ok(Browser {
+        index: i,
+        client,
+        cookies,
+        csrf,
+    })
+}
