@@ -192,18 +192,19 @@ async fn bench(
     .await?;
     let wall = started.elapsed();
     let peak_rss = memory.stop().await;
+    // Then open-loop: every unit once more at half the reached rate (the latency a server
+    // gives at half its throughput), and, when asked, ten times that rate.
+    let open_loop = crate::commands::bench_overload::Overload {
+        cista: &cista,
+        org,
+        origin: &origin,
+        browsers: &browsers,
+        units: &units,
+    };
+    let reached = voters as f64 / wall.as_secs_f64().max(f64::EPSILON);
+    let paced = open_loop.paced(reached).await;
     let overloaded = match args.overload {
-        Some(seconds) => {
-            let overload = crate::commands::bench_overload::Overload {
-                cista: &cista,
-                org,
-                origin: &origin,
-                browsers: &browsers,
-                units: &units,
-            };
-            let reached = voters as f64 / wall.as_secs_f64().max(f64::EPSILON);
-            Some(overload.run(reached, seconds).await)
-        }
+        Some(seconds) => Some(open_loop.run(reached, seconds).await),
         None => None,
     };
     let _ = stop.send(());
@@ -236,6 +237,7 @@ async fn bench(
             "{stored} votes stored for {voters} casts answered with a receipt"
         )));
     }
+    paced?;
     if let Some(result) = overloaded {
         result?;
     }

@@ -17,6 +17,15 @@ use std::time::{Duration, Instant};
 /// not sent (the generator's own bound, so its memory stays bounded too).
 const MAX_OUTSTANDING: usize = 8192;
 
+/// What an open-loop run sent and how each cast ended.
+#[derive(Default)]
+struct Sent {
+    outcomes: Vec<Offered>,
+    planned: u64,
+    not_sent: u64,
+    wall: Duration,
+}
+
 /// How one offered cast ended.
 enum Offered {
     /// 303 to the receipt: acknowledged, so it must be stored.
@@ -41,56 +50,117 @@ impl Overload<'_> {
     /// report and fails when an acknowledged vote is missing or a vote is stored twice.
     pub(crate) async fn run(&self, reached: f64, seconds: u64) -> Result<(), Failure> {
         let (ballot, hash) = publish_ballot(self.cista, self.org, "Overload ballot").await?;
-        let offered_rate = (reached * 10.0).max(1.0);
-        let period = Duration::from_secs_f64(1.0 / offered_rate);
+        let rate = (reached * 10.0).max(1.0);
         println!(
-            "Offering {offered_rate:.0} casts/s (10 × {reached:.0}) for {seconds} s on a second ballot…"
+            "Offering {rate:.0} casts/s (10 × {reached:.0}) for {seconds} s on a second ballot…"
         );
         let memory = PeakRss::watch();
+        let until = Instant::now() + Duration::from_secs(seconds);
+        let sent = self.open_loop(ballot, &hash, rate, until, true).await?;
+        let peak = memory.stop().await;
+        self.report(ballot, sent, peak).await
+    }
+
+    /// Offers each unit's cast once at half the `reached` rate, each at its moment, on a
+    /// ballot of its own, and prints the latency of those casts: the latency a server working
+    /// at half its throughput gives.
+    pub(crate) async fn paced(&self, reached: f64) -> Result<(), Failure> {
+        let (ballot, hash) = publish_ballot(self.cista, self.org, "Paced ballot").await?;
+        let rate = (reached / 2.0).max(1.0);
+        let seconds = self.units.len() as f64 / rate;
+        println!("Casting at half that rate, {rate:.0} casts/s, for {seconds:.1} s…");
+        let until = Instant::now() + Duration::from_secs_f64(seconds + 0.5);
+        let sent = self.open_loop(ballot, &hash, rate, until, false).await?;
+        let mut latencies: Vec<Duration> = sent
+            .outcomes
+            .iter()
+            .filter_map(|o| match o {
+                Offered::Accepted(_, took) => Some(*took),
+                _ => None,
+            })
+            .collect();
+        latencies.sort();
+        println!(
+            "  at half rate   {} of {} accepted, cast latency p50 {}   p99 {}   max {}",
+            latencies.len(),
+            sent.planned,
+            ms(percentile(&latencies, 50.0)),
+            ms(percentile(&latencies, 99.0)),
+            ms(latencies.last().copied().unwrap_or_default())
+        );
+        if latencies.len() as u64 != sent.planned {
+            return Err(Failure(format!(
+                "at half rate only {} of {} casts were accepted",
+                latencies.len(),
+                sent.planned
+            )));
+        }
+        Ok(())
+    }
+
+    /// Sends casts at `rate` per second until `until`, each at its moment whether or not the
+    /// earlier ones were answered, taking owners and their units in turn (over and over when
+    /// `cycle`, else each once), and collects how each ended.
+    async fn open_loop(
+        &self,
+        ballot: cista_types::BallotId,
+        hash: &str,
+        rate: f64,
+        until: Instant,
+        cycle: bool,
+    ) -> Result<Sent, Failure> {
+        let period = Duration::from_secs_f64(1.0 / rate);
         let started = Instant::now();
-        let until = started + Duration::from_secs(seconds);
         let mut casts = tokio::task::JoinSet::new();
-        let (mut planned, mut not_sent) = (0u64, 0u64);
-        let pairs = self.browsers.iter().zip(self.units.iter()).cycle();
+        let mut sent = Sent::default();
+        let pairs = self.browsers.iter().zip(self.units.iter());
+        let pairs: Box<dyn Iterator<Item = _>> = if cycle {
+            Box::new(pairs.cycle())
+        } else {
+            Box::new(pairs)
+        };
         for (k, (browser, unit)) in pairs.enumerate() {
             let at = started + period * u32::try_from(k).unwrap_or(u32::MAX);
             if at >= until {
                 break;
             }
             tokio::time::sleep_until(at.into()).await;
-            planned += 1;
+            sent.planned += 1;
             while let Some(done) = casts.try_join_next() {
-                drop(done);
+                sent.outcomes
+                    .push(done.map_err(|e| Failure(e.to_string()))?);
             }
             if casts.len() >= MAX_OUTSTANDING {
-                not_sent += 1;
+                sent.not_sent += 1;
                 continue;
             }
-            let (browser, unit, hash) = (browser.clone(), *unit, hash.clone());
+            let (browser, unit, hash) = (browser.clone(), *unit, hash.to_owned());
             let origin = self.origin.to_owned();
             casts.spawn(async move { offer(&browser, &origin, ballot, unit, &hash).await });
         }
-        let mut outcomes = Vec::new();
         while let Some(done) = casts.join_next().await {
-            outcomes.push(done.map_err(|e| Failure(e.to_string()))?);
+            sent.outcomes
+                .push(done.map_err(|e| Failure(e.to_string()))?);
         }
-        let wall = started.elapsed();
-        let peak = memory.stop().await;
-        self.report(ballot, outcomes, (planned, not_sent), wall, peak)
-            .await
+        sent.wall = started.elapsed();
+        Ok(sent)
     }
 
     async fn report(
         &self,
         ballot: cista_types::BallotId,
-        outcomes: Vec<Offered>,
-        (planned, not_sent): (u64, u64),
-        wall: Duration,
+        sent: Sent,
         peak: Option<u64>,
     ) -> Result<(), Failure> {
         let mut acknowledged = BTreeSet::new();
         let (mut latencies, mut shed, mut failed) = (Vec::new(), 0u64, 0u64);
         let mut other = std::collections::BTreeMap::<u16, u64>::new();
+        let Sent {
+            outcomes,
+            planned,
+            not_sent,
+            wall,
+        } = sent;
         for outcome in outcomes {
             match outcome {
                 Offered::Accepted(unit, took) => {

@@ -369,6 +369,16 @@ fn spawn_photo_worker(
     })
 }
 
+/// Body size, request timeout and in-flight bound from `[server]`.
+fn server_limits(rt: &Runtime) -> Limits {
+    Limits {
+        body_bytes: rt.config.server.body_limit_bytes,
+        request_timeout: Duration::from_secs(rt.config.server.request_timeout_secs.max(1)),
+        max_in_flight: rt.config.server.max_in_flight.max(1),
+        ..Limits::default()
+    }
+}
+
 async fn run_server(
     rt: &Runtime,
     cista: Cista,
@@ -424,12 +434,7 @@ async fn run_server(
         tls_stats: Arc::new(TlsStats::default()),
         http_redirect: http_redirect.is_some(),
         metrics_token: metrics_token(rt)?,
-        limits: Limits {
-            body_bytes: rt.config.server.body_limit_bytes,
-            request_timeout: Duration::from_secs(rt.config.server.request_timeout_secs.max(1)),
-            max_in_flight: rt.config.server.max_in_flight.max(1),
-            ..Limits::default()
-        },
+        limits: server_limits(rt),
         auth_limiter: AuthLimiter::new(AuthLimits {
             per_minute: rt.config.limits.auth_per_minute,
             response_floor: Duration::from_millis(rt.config.limits.auth_response_floor_ms),

@@ -31,9 +31,9 @@ pub use audit::VotingAuditKind;
 use cista_crypto::Digest32;
 use cista_types::{BallotId, OrgId, Timestamp};
 use definition::BallotDefinition;
-use std::sync::Arc;
 pub use error::VotingError;
 pub use notices::VotingNotice;
+use std::sync::Arc;
 
 /// A ballot with its definition read.
 #[derive(Debug, Clone)]
