@@ -9,8 +9,8 @@
 use crate::convert::db_err;
 use cista_core::Result;
 use sea_orm::{
-    ConnectionTrait, DatabaseTransaction, DbBackend, EntityTrait, FromQueryResult,
-    PaginatorTrait, QuerySelect as _, QueryTrait as _, Select, Statement, Value,
+    ConnectionTrait, DatabaseTransaction, DbBackend, EntityTrait, FromQueryResult, PaginatorTrait,
+    QuerySelect as _, QueryTrait as _, Select, Statement, Value,
 };
 
 /// Writes a one-row read's `LIMIT ?` (bound to 1) as `LIMIT 1` on SQLite. SQLite reads a bound

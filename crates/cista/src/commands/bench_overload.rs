@@ -188,7 +188,8 @@ impl Overload<'_> {
             wall.as_secs_f64()
         );
         println!(
-            "  accepted       {} (p50 {}, p99 {})",
+            "  accepted       {} answers with a receipt, for {} units (a repeat of an owner's form gets its first cast's receipt; p50 {}, p99 {})",
+            latencies.len(),
             acknowledged.len(),
             ms(percentile(&latencies, 50.0)),
             ms(percentile(&latencies, 99.0))
