@@ -50,6 +50,8 @@ pub struct Cista {
     casts: Arc<products::voting::cast::CastCommitter>,
     /// Published ballots' definitions, parsed once.
     definitions: Arc<products::voting::DefinitionCache>,
+    /// The leaf hashes of the last closed ballot a tracker was looked up on.
+    leaves: Arc<products::voting::published::LeafCache>,
 }
 
 impl Cista {
@@ -75,6 +77,10 @@ impl Cista {
 
     pub(crate) fn definition_cache(&self) -> &products::voting::DefinitionCache {
         &self.definitions
+    }
+
+    pub(crate) fn leaf_cache(&self) -> &products::voting::published::LeafCache {
+        &self.leaves
     }
 
     pub(crate) fn hasher(&self) -> &PasswordHasher {

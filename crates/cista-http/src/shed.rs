@@ -3,7 +3,8 @@
 //! `Retry-After: 1` (RFC 9110 §15.6.4, §10.2.3), so an overload costs a few microseconds per
 //! refused request instead of a queue that grows until memory or every deadline runs out. The
 //! operational endpoints (`/healthz`, `/readyz`, `/metrics`) are never shed: a load balancer
-//! and the monitoring must still see a busy server answer.
+//! and the monitoring must still see a busy server answer. A request holds its place until
+//! its response body has been sent (or dropped), so a streamed download counts while it runs.
 
 use crate::AppState;
 use crate::error::{ErrorInfo, error_response, json_body};
@@ -33,15 +34,43 @@ pub(crate) async fn shed_when_overloaded(
         return next.run(req).await;
     }
     match state.in_flight.clone().try_acquire_owned() {
-        Ok(permit) => {
-            let response = next.run(req).await;
-            drop(permit);
-            response
-        }
+        Ok(permit) => next.run(req).await.map(|body| {
+            Body::new(HoldingPermit {
+                body,
+                _permit: permit,
+            })
+        }),
         Err(_) => {
             metrics::counter!("cista_http_shed_total").increment(1);
             overloaded(&req)
         }
+    }
+}
+
+/// A response body that keeps its request's in-flight permit until the body ends or is
+/// dropped; everything else is the inner body's (frames, end, size hint for Content-Length).
+struct HoldingPermit {
+    body: Body,
+    _permit: tokio::sync::OwnedSemaphorePermit,
+}
+
+impl http_body::Body for HoldingPermit {
+    type Data = axum::body::Bytes;
+    type Error = axum::Error;
+
+    fn poll_frame(
+        mut self: std::pin::Pin<&mut Self>,
+        cx: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<Option<Result<http_body::Frame<Self::Data>, Self::Error>>> {
+        std::pin::Pin::new(&mut self.body).poll_frame(cx)
+    }
+
+    fn is_end_stream(&self) -> bool {
+        self.body.is_end_stream()
+    }
+
+    fn size_hint(&self) -> http_body::SizeHint {
+        self.body.size_hint()
     }
 }
 

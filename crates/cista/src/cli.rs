@@ -154,6 +154,10 @@ pub enum BenchCommand {
     /// of the same database; then the process's peak resident memory while 20 photos of 20 MB
     /// are uploaded at once.
     Collection(CollectionBenchArgs),
+    /// The close, the published bundle, the bulletin page and `verify-election` of one
+    /// weighted ballot of four contests at a million units (`--units`), every unit having
+    /// voted (units and ballots written straight to the store): time and peak memory of each.
+    Tally(TallyBenchArgs),
     /// The crash harness: casts votes at a steady rate through a real `cista serve` process
     /// that backs up continuously, kills it with SIGKILL at random moments, restores from
     /// the backup target into fresh directories and reports the worst lost acknowledged
@@ -185,6 +189,17 @@ pub struct BenchArgs {
     /// second ballot, and report what was accepted and what was shed (503).
     #[arg(long, value_name = "SECS")]
     pub overload: Option<u64>,
+}
+
+#[derive(Debug, Args)]
+pub struct TallyBenchArgs {
+    /// Units on the ballot's roll; every one of them votes.
+    #[arg(long, default_value_t = 1_000_000)]
+    pub units: usize,
+    /// A PostgreSQL server to measure instead of SQLite (a scratch schema is created and
+    /// dropped), e.g. postgres://postgres@127.0.0.1:5432/test.
+    #[arg(long, value_name = "URL")]
+    pub database_url: Option<cista_types::Secret>,
 }
 
 #[derive(Debug, Args)]

@@ -71,6 +71,11 @@ async fn run(cli: Cli) -> Result<ExitCode, Failure> {
             commands::bench_collection::run(args).await?;
             return Ok(ExitCode::SUCCESS);
         }
+        Command::Bench(BenchCommand::Tally(args)) => {
+            logging::init(&config::LogConfig::default(), "warn", false);
+            commands::bench_tally::run(args).await?;
+            return Ok(ExitCode::SUCCESS);
+        }
         Command::Bench(BenchCommand::Crash(args)) => {
             logging::init(&config::LogConfig::default(), "warn", false);
             return commands::crash::run(args).await;

@@ -98,6 +98,7 @@ impl Cista {
             hasher,
             casts: Arc::default(),
             definitions: Arc::default(),
+            leaves: Arc::default(),
         })
     }
 

@@ -23,7 +23,8 @@ pub use intake::{
 };
 pub use voting::{
     BallotStatus, BoxEntry, ConsentStatus, EligibleUnit, PaperBatch, PaperPile, Participation,
-    Refusal, StoredBallot, Unit, UnitOwner, VoteChannel, VoteOrigin, VotingReads, VotingWrites,
+    Refusal, StoredBallot, TurnoutTotals, Unit, UnitOwner, VoteChannel, VoteOrigin, VotingReads,
+    VotingWrites,
 };
 pub use webhooks::{AttemptEnd, WebhookReads, WebhookWrites};
 

@@ -215,6 +215,16 @@ pub struct Participation {
 /// The outer envelopes of a secret ballot's paper channel, for one voting weight: how many
 /// were checked in (each is a participation row) and how many of those were opened into
 /// batches.
+/// A ballot's roll and participation as the store sums them: units and weight (millionths)
+/// on the roll, and units and their roll weight that took part, per channel.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct TurnoutTotals {
+    pub eligible_units: u64,
+    pub eligible_weight: i64,
+    /// (channel, units, weight) for each channel that has any.
+    pub voted: Vec<(VoteChannel, u64, i64)>,
+}
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct PaperPile {
     pub weight: Weight,
@@ -324,6 +334,32 @@ pub trait VotingReads: Send + Sync {
     /// The ballot box of a ballot, in tracker order.
     async fn box_entries(&self, ballot: BallotId) -> Result<Vec<BoxEntry>>;
 
+    /// The roll and the participation summed in the database (one query each), rather than
+    /// read row by row: a million units' turnout without a million rows.
+    async fn turnout_totals(&self, ballot: BallotId) -> Result<TurnoutTotals>;
+
+    /// Up to `limit` box entries with a tracker above `after` (from the first when `None`),
+    /// in tracker order: a ballot list read page by page in bounded memory.
+    async fn box_entries_after(
+        &self,
+        ballot: BallotId,
+        after: Option<Tracker>,
+        limit: u64,
+    ) -> Result<Vec<BoxEntry>>;
+
+    /// Up to `limit` box entries from position `offset` (0-based) in tracker order: a
+    /// numbered page of the list.
+    async fn box_entries_at(
+        &self,
+        ballot: BallotId,
+        offset: u64,
+        limit: u64,
+    ) -> Result<Vec<BoxEntry>>;
+
+    /// How many box entries have a tracker below `tracker`: its 0-based position in tracker
+    /// order when it is in the box.
+    async fn box_position(&self, ballot: BallotId, tracker: Tracker) -> Result<u64>;
+
     async fn box_count(&self, ballot: BallotId) -> Result<u64>;
 
     /// Refused attempts on a ballot, oldest first.
@@ -358,6 +394,10 @@ pub trait VotingWrites: Send {
     /// Adds a unit; a label already used in the organization (ignoring case) is a `conflict`.
     async fn insert_unit(&mut self, unit: &Unit) -> Result<()>;
 
+    /// Adds many units at once (multi-row inserts); a label used twice, or already used in
+    /// the organization, is a `conflict`. For bulk loads such as `cista bench tally`.
+    async fn insert_units(&mut self, units: &[Unit]) -> Result<()>;
+
     /// Writes label, weight, consent and retirement of an existing unit.
     async fn update_unit(&mut self, unit: &Unit) -> Result<()>;
 
@@ -378,6 +418,9 @@ pub trait VotingWrites: Send {
 
     /// The participation ledger as this transaction sees it.
     async fn participation_in_tx(&mut self, ballot: BallotId) -> Result<Vec<Participation>>;
+
+    /// `VotingReads::turnout_totals` as this transaction sees it.
+    async fn turnout_totals_in_tx(&mut self, ballot: BallotId) -> Result<TurnoutTotals>;
 
     /// The ballot box as this transaction sees it, in tracker order.
     async fn box_entries_in_tx(&mut self, ballot: BallotId) -> Result<Vec<BoxEntry>>;
@@ -416,6 +459,13 @@ pub trait VotingWrites: Send {
     /// false then, and writes nothing. The uniqueness is the database's, not a prior read.
     async fn insert_participation(&mut self, participation: &Participation) -> Result<bool>;
 
+    /// Adds many participation rows at once; a unit that took part already is a `conflict`.
+    async fn insert_participations(&mut self, rows: &[Participation]) -> Result<()>;
+
+    /// Adds many ballots to the box at once, written in the order given; a tracker already
+    /// in use is a `conflict`.
+    async fn insert_box_entries(&mut self, entries: &[BoxEntry]) -> Result<()>;
+
     /// Adds a ballot to the box; a tracker already in use is a `conflict`.
     async fn insert_box_entry(&mut self, entry: &BoxEntry) -> Result<()>;
 
@@ -425,7 +475,9 @@ pub trait VotingWrites: Send {
     async fn insert_box_entry_if_free(&mut self, entry: &BoxEntry) -> Result<bool>;
 
     /// Rewrites a published ballot's box in tracker order, so neither storage order nor
-    /// any row's write history reflects casting order; returns the entries written.
+    /// any row's write history reflects casting order; returns the entries in the box. A box
+    /// nothing was added to since its last shuffle is left as it is. The caller holds the
+    /// ballot's exclusive lock (`lock_ballot`), so no cast commits in between.
     async fn shuffle_box(&mut self, ballot: BallotId) -> Result<u64>;
 
     async fn insert_refusal(&mut self, refusal: &Refusal) -> Result<()>;

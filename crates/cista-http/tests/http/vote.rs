@@ -3,6 +3,7 @@
 //! per unit across browsers, consent (FL-01), tampered forms (FL-04), sealed results before
 //! the close (FL-09), the bulletin and bundle after it, and the device test (FL-03).
 
+mod bulletin_pages;
 mod casting;
 mod results;
 

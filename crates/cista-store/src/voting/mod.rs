@@ -2,6 +2,7 @@
 //! inside the transaction that seals it), and the writes of `StoreTx`. The one-vote rule is
 //! the participation table's primary key; an insert that meets it does nothing and says so.
 
+mod lists;
 mod paper;
 mod port;
 
@@ -190,6 +191,22 @@ fn unit_model(u: &Unit) -> unit::ActiveModel {
         created_at: Set(to_db_time(u.created_at)),
         retired_at: Set(u.retired_at.map(to_db_time)),
     }
+}
+
+/// Rows one multi-row insert writes: under both engines' limits on bound parameters (SQLite
+/// 32,766, PostgreSQL 65,535) for the widest voting table (units, ten columns).
+const INSERT_CHUNK: usize = 500;
+
+/// Adds many units, in multi-row inserts of `INSERT_CHUNK`; a label already used in the
+/// organization is a `conflict` (and the caller's transaction is then to be rolled back).
+pub(crate) async fn insert_units(db: &impl ConnectionTrait, units: &[Unit]) -> Result<()> {
+    for chunk in units.chunks(INSERT_CHUNK) {
+        unit::Entity::insert_many(chunk.iter().map(unit_model))
+            .exec_without_returning(db)
+            .await
+            .map_err(|e| conflict_or(e, "a unit label is used twice"))?;
+    }
+    Ok(())
 }
 
 pub(crate) async fn insert_unit(db: &impl ConnectionTrait, u: &Unit) -> Result<()> {
@@ -421,11 +438,8 @@ pub(crate) async fn close_ballot(
     Ok(changed.rows_affected == 1)
 }
 
-pub(crate) async fn insert_participation(
-    db: &impl ConnectionTrait,
-    p: &Participation,
-) -> Result<bool> {
-    let inserted = participation::Entity::insert(participation::ActiveModel {
+fn participation_model(p: &Participation) -> participation::ActiveModel {
+    participation::ActiveModel {
         ballot_id: Set(p.ballot.as_i64()),
         unit_id: Set(p.unit.as_i64()),
         channel: Set(p.channel.as_str().to_owned()),
@@ -435,12 +449,34 @@ pub(crate) async fn insert_participation(
         user_agent: Set(p.origin.user_agent.clone()),
         at: Set(to_db_time(p.at)),
         submission_sha256: Set(p.submission.map(|d| d.as_bytes().to_vec())),
-    })
-    .on_conflict_do_nothing()
-    .exec_without_returning(db)
-    .await
-    .map_err(db_err)?;
+    }
+}
+
+pub(crate) async fn insert_participation(
+    db: &impl ConnectionTrait,
+    p: &Participation,
+) -> Result<bool> {
+    let inserted = participation::Entity::insert(participation_model(p))
+        .on_conflict_do_nothing()
+        .exec_without_returning(db)
+        .await
+        .map_err(db_err)?;
     Ok(matches!(inserted, TryInsertResult::Inserted(1)))
+}
+
+/// Adds many participation rows in multi-row inserts; a unit that took part already is a
+/// `conflict` (the primary key decides, as for one row).
+pub(crate) async fn insert_participations(
+    db: &impl ConnectionTrait,
+    rows: &[Participation],
+) -> Result<()> {
+    for chunk in rows.chunks(INSERT_CHUNK) {
+        participation::Entity::insert_many(chunk.iter().map(participation_model))
+            .exec_without_returning(db)
+            .await
+            .map_err(|e| conflict_or(e, "a unit took part in this ballot already"))?;
+    }
+    Ok(())
 }
 
 fn box_model(e: &BoxEntry) -> ballot_box::ActiveModel {
@@ -452,6 +488,21 @@ fn box_model(e: &BoxEntry) -> ballot_box::ActiveModel {
         unit_id: Set(e.unit.map(|u| u.as_i64())),
         cast_at: Set(e.cast_at.map(to_db_time)),
     }
+}
+
+/// Adds many ballots to a box in multi-row inserts, in the order given (each statement's rows
+/// are written in that order); a tracker already in use is a `conflict`.
+pub(crate) async fn insert_box_entries(
+    db: &impl ConnectionTrait,
+    entries: &[BoxEntry],
+) -> Result<()> {
+    for chunk in entries.chunks(INSERT_CHUNK) {
+        ballot_box::Entity::insert_many(chunk.iter().map(box_model))
+            .exec_without_returning(db)
+            .await
+            .map_err(|err| conflict_or(err, "this tracker is taken"))?;
+    }
+    Ok(())
 }
 
 pub(crate) async fn insert_box_entry(db: &impl ConnectionTrait, e: &BoxEntry) -> Result<()> {
@@ -476,21 +527,28 @@ pub(crate) async fn insert_box_entry_if_free(
     Ok(matches!(inserted, TryInsertResult::Inserted(1)))
 }
 
+/// Rewrites a ballot's box in tracker order, unless nothing was added since the last rewrite
+/// (the box holds as many entries as that shuffle wrote: entries are only ever added). The
+/// caller holds the ballot's exclusive lock, so no cast lands between the read and the delete.
 pub(crate) async fn shuffle_box(db: &impl ConnectionTrait, ballot: BallotId) -> Result<u64> {
+    let shuffled = ballot::Entity::find_by_id(ballot.as_i64())
+        .first(db)
+        .await?
+        .map(|b| b.shuffled_count);
+    let count = box_count(db, ballot).await?;
+    if shuffled == Some(i64::try_from(count).unwrap_or(i64::MAX)) {
+        return Ok(count);
+    }
     let entries = box_entries(db, ballot).await?;
     ballot_box::Entity::delete_many()
         .filter(ballot_box::Column::BallotId.eq(ballot.as_i64()))
         .exec(db)
         .await
         .map_err(db_err)?;
-    // Re-inserted one by one in tracker order: new row versions, written by this
-    // transaction, land in tracker order whatever order the originals were cast in.
-    for e in &entries {
-        ballot_box::Entity::insert(box_model(e))
-            .exec_without_returning(db)
-            .await
-            .map_err(db_err)?;
-    }
+    // Re-inserted in tracker order (multi-row inserts keep their rows' order): new row
+    // versions, written by this transaction, land in tracker order whatever order the
+    // originals were cast in.
+    insert_box_entries(db, &entries).await?;
     let count = entries.len() as u64;
     ballot::Entity::update_many()
         .col_expr(

@@ -8,7 +8,7 @@ use async_trait::async_trait;
 use cista_core::Result;
 use cista_core::ports::{
     BallotStatus, BoxEntry, EligibleUnit, PaperBatch, PaperPile, Participation, Refusal,
-    StoredBallot, Unit, UnitOwner, VotingReads, VotingWrites,
+    StoredBallot, TurnoutTotals, Unit, UnitOwner, VotingReads, VotingWrites,
 };
 use cista_crypto::Digest32;
 use cista_types::{BallotId, OrgId, SubjectCode, Timestamp, Tracker, UnitId, Weight};
@@ -71,6 +71,32 @@ impl VotingReads for SeaStore {
         super::box_entries(&self.db, ballot).await
     }
 
+    async fn box_entries_after(
+        &self,
+        ballot: BallotId,
+        after: Option<Tracker>,
+        limit: u64,
+    ) -> Result<Vec<BoxEntry>> {
+        super::lists::box_entries_after(&self.db, ballot, after, limit).await
+    }
+
+    async fn turnout_totals(&self, ballot: BallotId) -> Result<TurnoutTotals> {
+        super::lists::turnout_totals(&self.db, ballot).await
+    }
+
+    async fn box_entries_at(
+        &self,
+        ballot: BallotId,
+        offset: u64,
+        limit: u64,
+    ) -> Result<Vec<BoxEntry>> {
+        super::lists::box_entries_at(&self.db, ballot, offset, limit).await
+    }
+
+    async fn box_position(&self, ballot: BallotId, tracker: Tracker) -> Result<u64> {
+        super::lists::box_position(&self.db, ballot, tracker).await
+    }
+
     async fn box_count(&self, ballot: BallotId) -> Result<u64> {
         super::box_count(&self.db, ballot).await
     }
@@ -110,6 +136,10 @@ impl VotingWrites for SeaTx {
         super::insert_unit(&self.txn, unit).await
     }
 
+    async fn insert_units(&mut self, units: &[Unit]) -> Result<()> {
+        super::insert_units(&self.txn, units).await
+    }
+
     async fn update_unit(&mut self, unit: &Unit) -> Result<()> {
         super::update_unit(&self.txn, unit).await
     }
@@ -136,6 +166,10 @@ impl VotingWrites for SeaTx {
 
     async fn participation_in_tx(&mut self, ballot: BallotId) -> Result<Vec<Participation>> {
         super::participation(&self.txn, ballot).await
+    }
+
+    async fn turnout_totals_in_tx(&mut self, ballot: BallotId) -> Result<TurnoutTotals> {
+        super::lists::turnout_totals(&self.txn, ballot).await
     }
 
     async fn box_entries_in_tx(&mut self, ballot: BallotId) -> Result<Vec<BoxEntry>> {
@@ -177,6 +211,14 @@ impl VotingWrites for SeaTx {
 
     async fn insert_participation(&mut self, participation: &Participation) -> Result<bool> {
         super::insert_participation(&self.txn, participation).await
+    }
+
+    async fn insert_participations(&mut self, rows: &[Participation]) -> Result<()> {
+        super::insert_participations(&self.txn, rows).await
+    }
+
+    async fn insert_box_entries(&mut self, entries: &[BoxEntry]) -> Result<()> {
+        super::insert_box_entries(&self.txn, entries).await
     }
 
     async fn insert_box_entry(&mut self, entry: &BoxEntry) -> Result<()> {

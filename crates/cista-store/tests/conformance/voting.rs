@@ -23,6 +23,7 @@ use std::collections::{BTreeMap, BTreeSet};
 use time::Duration;
 
 mod casting;
+mod published;
 mod records;
 mod refusals;
 mod results;
@@ -31,9 +32,11 @@ mod secrecy;
 
 pub use casting::{
     a_hundred_concurrent_casts_for_one_unit_store_exactly_one,
+    a_shuffle_waits_for_casts_in_flight_and_drops_no_ballot,
     concurrent_casts_commit_together_and_one_failing_cast_takes_none_down,
     paper_and_online_refuse_each_other_in_either_order,
 };
+pub use published::a_large_ballot_publishes_page_by_page_and_finds_any_tracker;
 pub use records::{
     a_correction_is_a_cancel_and_a_reissue,
     a_weighted_secret_ballot_refuses_weights_that_identify_units,

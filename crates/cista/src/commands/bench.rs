@@ -285,6 +285,17 @@ pub(crate) async fn open_instance(
     origin: &str,
     voters: usize,
 ) -> Result<(Cista, Arc<SeaStore>), Failure> {
+    open_instance_with_clock(target, dir, origin, voters, Arc::new(SystemClock)).await
+}
+
+/// `open_instance` with its own clock (a `ShiftedClock` lets a bench jump past a close).
+pub(crate) async fn open_instance_with_clock(
+    target: &Target,
+    dir: &std::path::Path,
+    origin: &str,
+    voters: usize,
+    clock: Arc<dyn cista_types::Clock>,
+) -> Result<(Cista, Arc<SeaStore>), Failure> {
     let store = SeaStore::connect_and_migrate(
         target,
         &ConnectOptions {
@@ -302,7 +313,7 @@ pub(crate) async fn open_instance(
         store: store.clone(),
         vault: Arc::new(vault),
         keys: Arc::new(keys),
-        clock: Arc::new(SystemClock),
+        clock,
         rng: Arc::new(OsRng),
         settings: AccessSettings {
             public_origin: origin.to_owned(),
@@ -560,8 +571,44 @@ pub(crate) async fn publish_ballot(
     org: cista_types::OrgId,
     title: &str,
 ) -> Result<(cista_types::BallotId, String), Failure> {
+    publish_ballot_with(
+        cista,
+        org,
+        title,
+        Weighting::PerUnit,
+        vec![
+            NewContest {
+                title: "Resolution".to_owned(),
+                description: String::new(),
+                kind: ContestKind::Resolution {
+                    threshold: Threshold::MajorityOfCast,
+                },
+            },
+            NewContest {
+                title: "Board".to_owned(),
+                description: String::new(),
+                kind: ContestKind::Election {
+                    seats: 2,
+                    candidates: candidates_from_lines("Alma\nBen\nCarla\nDavid"),
+                    shuffle: true,
+                },
+            },
+        ],
+    )
+    .await
+}
+
+/// Creates and publishes a secret ballot of `contests` in `org` (quorum 30 %), open from a
+/// minute ago for a day by Cista's clock; returns it with its definition's hash.
+pub(crate) async fn publish_ballot_with(
+    cista: &Cista,
+    org: cista_types::OrgId,
+    title: &str,
+    weighting: Weighting,
+    contests: Vec<NewContest>,
+) -> Result<(cista_types::BallotId, String), Failure> {
     let operator = Actor::operator("bench");
-    let now = SystemClock.now();
+    let now = cista.clock().now();
     let ballot = cista
         .create_ballot(
             &operator,
@@ -572,7 +619,7 @@ pub(crate) async fn publish_ballot(
                 opens_at: now.plus(time::Duration::minutes(-1)),
                 closes_at: now.plus(time::Duration::days(1)),
                 secrecy: Secrecy::Secret,
-                weighting: Weighting::PerUnit,
+                weighting,
                 quorum: Percent::parse("30")?,
                 min_turnout: None,
                 paper: false,
@@ -581,24 +628,7 @@ pub(crate) async fn publish_ballot(
             },
         )
         .await?;
-    for contest in [
-        NewContest {
-            title: "Resolution".to_owned(),
-            description: String::new(),
-            kind: ContestKind::Resolution {
-                threshold: Threshold::MajorityOfCast,
-            },
-        },
-        NewContest {
-            title: "Board".to_owned(),
-            description: String::new(),
-            kind: ContestKind::Election {
-                seats: 2,
-                candidates: candidates_from_lines("Alma\nBen\nCarla\nDavid"),
-                shuffle: true,
-            },
-        },
-    ] {
+    for contest in contests {
         cista.add_contest(&operator, org, ballot, contest).await?;
     }
     cista.publish_ballot(&operator, org, ballot).await?;

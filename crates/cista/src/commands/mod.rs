@@ -10,6 +10,7 @@ pub(crate) mod bench_clients;
 pub mod bench_collection;
 pub(crate) mod bench_memory;
 pub(crate) mod bench_overload;
+pub(crate) mod bench_tally;
 pub mod blobs;
 pub mod breach;
 pub mod configtest;

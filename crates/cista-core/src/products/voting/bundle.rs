@@ -1,29 +1,29 @@
 //! What a closed ballot publishes and how anyone checks it, without trusting the server: the
 //! ballot list (tracker, weight, choices) in tracker order, the RFC 6962 Merkle tree over it,
-//! the checkpoint signed with the instance's key, an inclusion proof per tracker, and the
-//! results. `verify_bundle` recomputes every one of these from the bundle alone, and the
-//! results by recounting; `cista verify-election` runs it.
+//! the checkpoint signed with the instance's key, and the results. `verify_bundle` recomputes
+//! every one of these from the bundle alone, and the results by recounting; `cista
+//! verify-election` runs it. A tracker's inclusion proof follows from the list
+//! (`find_tracker`); format 1 also carried one per ballot, which format 2 leaves out (at a
+//! million ballots they were a gigabyte that told a verifier nothing the list does not).
 
-use super::definition::{BallotDefinition, Choices};
+use super::definition::BallotDefinition;
 use super::tally::{CountedBallot, Tally, Turnout, tally};
 use crate::{Error, Result};
 use cista_crypto::CryptoError;
-use cista_crypto::Digest32;
 use cista_crypto::merkle::{self, all_inclusion_proofs, verify_inclusion};
 use cista_crypto::note::{Checkpoint, NoteVerifier};
-use cista_types::{Timestamp, Tracker, Weight};
+use cista_crypto::{Digest32, Sha256Stream};
+use cista_types::{Timestamp, Tracker};
 use serde::{Deserialize, Serialize};
 
-pub const BUNDLE_FORMAT: &str = "cista-election-bundle/1";
+/// The bundle's format: the ballot list without per-ballot proofs.
+pub const BUNDLE_FORMAT: &str = "cista-election-bundle/2";
+/// The first format, still verified: as format 2 with an inclusion proof per ballot.
+pub const BUNDLE_FORMAT_1: &str = "cista-election-bundle/1";
 pub const RESULTS_FORMAT: &str = "cista-results/1";
 
-/// One ballot as published after the close.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct PublishedBallot {
-    pub tracker: Tracker,
-    pub weight: Weight,
-    pub choices: Choices,
-}
+/// One ballot as published after the close: what is counted, so a list is counted as it is.
+pub type PublishedBallot = CountedBallot;
 
 /// The results sealed at close, stored with the ballot and published.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -64,11 +64,65 @@ pub struct Bundle {
     pub verifier_key: String,
     /// The signed checkpoint of the ballot list.
     pub checkpoint: String,
-    pub ballots: Vec<PublishedBallot>,
     pub turnout: Turnout,
     pub results: BallotResults,
+    /// In tracker order; last, so a bundle streams with everything else ahead of it.
+    pub ballots: Vec<PublishedBallot>,
+    /// Format 1 only: an inclusion proof per ballot (checked when present).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub proofs: Vec<TrackerProof>,
 }
+
+/// Everything of a bundle but its ballot list: what `Cista::bundle_head` returns and a
+/// streamed bundle writes ahead of the list (`BundleHead::json_prefix`).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct BundleHead {
+    pub format: String,
+    pub organization: String,
+    pub ballot: String,
+    pub title: String,
+    pub definition_json: String,
+    pub definition_sha256: String,
+    pub verifier_key: String,
+    pub checkpoint: String,
+    pub turnout: Turnout,
+    pub results: BallotResults,
+}
+
+impl BundleHead {
+    /// The bundle's JSON up to its ballot list: `{"format":…,…,"results":{…},"ballots":[`.
+    /// Each ballot follows as compact JSON, comma-separated, then `]}` ends the bundle.
+    pub fn json_prefix(&self) -> Result<Vec<u8>> {
+        let mut json = serde_json::to_vec(self).map_err(|e| Error::Internal(e.to_string()))?;
+        // A serialized struct ends with its closing brace; the list goes in its place.
+        if json.pop() != Some(b'}') {
+            return Err(Error::Internal("a bundle head is not an object".to_owned()));
+        }
+        json.extend_from_slice(br#","ballots":["#);
+        Ok(json)
+    }
+
+    /// The whole bundle in memory, with `ballots` (in tracker order).
+    pub fn with_ballots(self, ballots: Vec<PublishedBallot>) -> Bundle {
+        Bundle {
+            format: self.format,
+            organization: self.organization,
+            ballot: self.ballot,
+            title: self.title,
+            definition_json: self.definition_json,
+            definition_sha256: self.definition_sha256,
+            verifier_key: self.verifier_key,
+            checkpoint: self.checkpoint,
+            turnout: self.turnout,
+            results: self.results,
+            ballots,
+            proofs: Vec::new(),
+        }
+    }
+}
+
+/// The end of a streamed bundle, after its last ballot.
+pub const JSON_SUFFIX: &[u8] = b"]}";
 
 /// The origin line of a ballot's checkpoint.
 pub fn checkpoint_origin(audit_origin: &str, ballot: &str) -> String {
@@ -76,19 +130,25 @@ pub fn checkpoint_origin(audit_origin: &str, ballot: &str) -> String {
 }
 
 /// The bytes hashed into the tree for one ballot: the ballot id and definition hash bind it
-/// to exactly this ballot.
+/// to exactly this ballot. Compact JSON, `["cista-ballot/1", ballot, definition_sha256,
+/// tracker, weight, choices]`, each choice's keys in declaration order (`contest` first):
+/// written straight from the values, never through `serde_json::Value`, whose key order
+/// would depend on a Cargo feature (`preserve_order`) that any crate in a build may turn on.
 pub fn leaf_data(ballot: &str, definition_sha256: &str, b: &PublishedBallot) -> Result<Vec<u8>> {
-    let choices = serde_json::to_value(&b.choices).map_err(|e| Error::Internal(e.to_string()))?;
-    Ok(serde_json::json!([
-        "cista-ballot/1",
-        ballot,
-        definition_sha256,
-        b.tracker.to_string(),
-        b.weight.to_string(),
-        choices
-    ])
-    .to_string()
-    .into_bytes())
+    let mut out = Vec::with_capacity(160);
+    serde_json::to_writer(
+        &mut out,
+        &(
+            "cista-ballot/1",
+            ballot,
+            definition_sha256,
+            b.tracker.to_string(),
+            b.weight.to_string(),
+            &b.choices,
+        ),
+    )
+    .map_err(|e| Error::Internal(e.to_string()))?;
+    Ok(out)
 }
 
 /// Leaves of the tree over a ballot list (which must be in tracker order).
@@ -102,10 +162,26 @@ pub fn leaves(
         .collect()
 }
 
-/// The published ballot list's canonical bytes and their hash.
+/// The hash of the published ballot list's canonical bytes (compact JSON), written into the
+/// hash as they are made: a million ballots never sit in memory as one string.
 pub fn ballot_list_sha256(list: &[PublishedBallot]) -> Result<String> {
-    let json = serde_json::to_string(list).map_err(|e| Error::Internal(e.to_string()))?;
-    Ok(Digest32::sha256(&[json.as_bytes()]).to_hex())
+    let mut hashing = HashingWriter(Sha256Stream::new());
+    serde_json::to_writer(&mut hashing, list).map_err(|e| Error::Internal(e.to_string()))?;
+    Ok(hashing.0.finish().to_hex())
+}
+
+/// An `io::Write` that only hashes what is written.
+struct HashingWriter(Sha256Stream);
+
+impl std::io::Write for HashingWriter {
+    fn write(&mut self, bytes: &[u8]) -> std::io::Result<usize> {
+        self.0.update(bytes);
+        Ok(bytes.len())
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
 }
 
 /// Inclusion proofs for every ballot of a list.
@@ -161,11 +237,14 @@ impl Verification {
 /// inclusion proof, the ballot list hash, and the results by recounting.
 pub fn verify_bundle(bundle: &Bundle, pinned_key: Option<&str>) -> Verification {
     let mut v = Verification { checks: Vec::new() };
-    if bundle.format != BUNDLE_FORMAT {
+    if bundle.format != BUNDLE_FORMAT && bundle.format != BUNDLE_FORMAT_1 {
         v.push(
             "format",
             false,
-            format!("expected {BUNDLE_FORMAT}, found {}", bundle.format),
+            format!(
+                "expected {BUNDLE_FORMAT} or {BUNDLE_FORMAT_1}, found {}",
+                bundle.format
+            ),
         );
         return v;
     }
@@ -306,6 +385,10 @@ fn check_tree(v: &mut Verification, bundle: &Bundle, checkpoint: Option<&Checkpo
     };
     v.push("tree root", root_ok, detail);
 
+    // Format 2 carries no proofs: the root recomputed above proves every ballot's inclusion.
+    if bundle.format != BUNDLE_FORMAT_1 && bundle.proofs.is_empty() {
+        return;
+    }
     let bad = failed_proofs(bundle, &leaves, checkpoint);
     v.push(
         "inclusion proofs",
@@ -363,16 +446,7 @@ fn failed_proofs(
 
 /// Recounts the ballot list and compares it with the published results.
 fn check_recount(v: &mut Verification, bundle: &Bundle, definition: &BallotDefinition) {
-    let counted: Vec<CountedBallot> = bundle
-        .ballots
-        .iter()
-        .map(|b| CountedBallot {
-            tracker: b.tracker,
-            weight: b.weight,
-            choices: b.choices.clone(),
-        })
-        .collect();
-    match tally(definition, bundle.turnout, &counted) {
+    match tally(definition, bundle.turnout, &bundle.ballots) {
         Ok(recount) => v.push(
             "recount",
             recount == bundle.results.tally,
@@ -386,26 +460,69 @@ fn check_recount(v: &mut Verification, bundle: &Bundle, definition: &BallotDefin
     }
 }
 
-/// Where a tracker is in a bundle, and whether its proof holds.
+/// Where a tracker is in a bundle, and whether its inclusion proof holds against the signed
+/// checkpoint: the bundle's own proof (format 1) or one built from its list (format 2).
 pub fn find_tracker(bundle: &Bundle, tracker: Tracker) -> Option<(u64, &PublishedBallot, bool)> {
     let index = bundle
         .ballots
         .binary_search_by(|b| b.tracker.cmp(&tracker))
         .ok()?;
     let ballot = bundle.ballots.get(index)?;
-    let proven = (|| {
-        let verifier = NoteVerifier::from_verifier_key(&bundle.verifier_key).ok()?;
-        let cp = verifier.verify(&bundle.checkpoint).ok()?;
-        let proof = bundle.proofs.get(index)?;
-        let path: Vec<Digest32> = proof
-            .path
-            .iter()
-            .map(|h| Digest32::from_hex(h))
-            .collect::<Option<_>>()?;
-        let leaf =
-            merkle::leaf_hash(&leaf_data(&bundle.ballot, &bundle.definition_sha256, ballot).ok()?);
-        Some(verify_inclusion(&leaf, index as u64, cp.size, &path, &cp.root).is_ok())
-    })()
-    .unwrap_or(false);
+    let path: Option<Vec<Digest32>> = match bundle.proofs.get(index) {
+        Some(proof) => proof.path.iter().map(|h| Digest32::from_hex(h)).collect(),
+        None => leaves(&bundle.ballot, &bundle.definition_sha256, &bundle.ballots)
+            .ok()
+            .and_then(|leaves| merkle::inclusion_proof(&leaves, index).ok()),
+    };
+    let proven = path.is_some_and(|path| proof_holds(bundle, ballot, index as u64, &path));
     Some((index as u64, ballot, proven))
+}
+
+/// Whether `path` proves `ballot` at `index` under the bundle's signed checkpoint.
+fn proof_holds(bundle: &Bundle, ballot: &PublishedBallot, index: u64, path: &[Digest32]) -> bool {
+    let Ok(verifier) = NoteVerifier::from_verifier_key(&bundle.verifier_key) else {
+        return false;
+    };
+    let Ok(cp) = verifier.verify(&bundle.checkpoint) else {
+        return false;
+    };
+    let Ok(data) = leaf_data(&bundle.ballot, &bundle.definition_sha256, ballot) else {
+        return false;
+    };
+    verify_inclusion(&merkle::leaf_hash(&data), index, cp.size, path, &cp.root).is_ok()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::products::voting::definition::{Answer, Choice, Choices};
+    use cista_types::Weight;
+
+    /// The leaf bytes every published root was signed over: compact, keys in declaration
+    /// order. Pinned as text, so a change of serializer or of Cargo features shows here.
+    #[test]
+    fn a_leaf_is_the_same_bytes_whatever_features_serde_json_has() {
+        let b = PublishedBallot {
+            tracker: Tracker::from_i64(0x0123_4567_89ab),
+            weight: Weight::from_micros(1_500_000),
+            choices: Choices(vec![
+                Choice::Answer {
+                    contest: 1,
+                    answer: Answer::Yes,
+                },
+                Choice::Candidates {
+                    contest: 2,
+                    candidates: vec![1, 3],
+                },
+            ]),
+        };
+        let data = String::from_utf8(leaf_data("42", "ab", &b).unwrap()).unwrap();
+        assert_eq!(
+            data,
+            format!(
+                r#"["cista-ballot/1","42","ab","{}","{}",[{{"contest":1,"answer":"yes"}},{{"contest":2,"candidates":[1,3]}}]]"#,
+                b.tracker, b.weight
+            )
+        );
+    }
 }

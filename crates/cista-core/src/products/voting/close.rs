@@ -7,16 +7,19 @@ use super::VotingAction;
 use super::VotingError;
 use super::audit::VotingAuditKind;
 use super::bundle::{
-    self, BUNDLE_FORMAT, BallotResults, Bundle, PublishedBallot, RESULTS_FORMAT, checkpoint_origin,
+    self, BallotResults, Bundle, PublishedBallot, RESULTS_FORMAT, checkpoint_origin,
 };
 use super::cast::open_choices;
 use super::definition::BallotDefinition;
-use super::tally::{CountedBallot, Turnout, tally};
+use super::tally::{Turnout, tally};
 use super::{Ballot, Window};
 use crate::platform::audit::NewAuditEntry;
-use crate::ports::{BallotStatus, BoxEntry, EligibleUnit, Participation, VoteChannel};
+use crate::ports::{
+    BallotStatus, BoxEntry, EligibleUnit, Participation, TurnoutTotals, VoteChannel,
+};
 use crate::{Action, Actor, Cista, Error, Result};
 use cista_crypto::note::Checkpoint;
+use cista_crypto::{DataKey, Digest32};
 use cista_types::{BallotId, OrgId, Timestamp};
 use std::collections::BTreeMap;
 
@@ -38,7 +41,31 @@ pub struct LiveTurnout {
     pub min_turnout_reached: Option<bool>,
 }
 
-/// Turnout from the frozen roll and the participation ledger.
+/// Turnout from the roll and participation as the store sums them.
+pub fn turnout_from(totals: &TurnoutTotals) -> Turnout {
+    let mut t = Turnout {
+        eligible_units: totals.eligible_units,
+        eligible_weight: totals.eligible_weight,
+        voted_units: 0,
+        voted_weight: 0,
+        web: 0,
+        sms_session: 0,
+        paper: 0,
+    };
+    for &(channel, units, weight) in &totals.voted {
+        t.voted_units += units;
+        t.voted_weight += weight;
+        match channel {
+            VoteChannel::Web => t.web += units,
+            VoteChannel::SmsSession => t.sms_session += units,
+            VoteChannel::Paper => t.paper += units,
+        }
+    }
+    t
+}
+
+/// Turnout from the frozen roll and the participation ledger, row by row (what
+/// `turnout_from` sums in the database; kept to check the two agree).
 pub fn turnout_of(eligible: &[EligibleUnit], participation: &[Participation]) -> Turnout {
     let weights: BTreeMap<_, _> = eligible.iter().map(|e| (e.unit, e.weight)).collect();
     let mut t = Turnout {
@@ -118,6 +145,12 @@ impl Cista {
     /// Rewrites an open ballot's box in tracker order (see `StoreTx::shuffle_box`).
     pub(crate) async fn shuffle_box(&self, ballot: BallotId) -> Result<u64> {
         let mut tx = self.store().begin().await?;
+        // Exclusive: casts in flight (which hold it shared) finish first and later ones
+        // wait, so none is committed between the read of the box and its rewrite (on
+        // PostgreSQL the delete would otherwise see, and drop, a ballot the read missed).
+        if tx.voting().lock_ballot(ballot, true).await?.is_none() {
+            return Ok(0);
+        }
         let written = tx.voting().shuffle_box(ballot).await?;
         tx.commit_housekeeping().await?;
         self.compact_box().await;
@@ -131,7 +164,11 @@ impl Cista {
         }
     }
 
-    async fn open_entries(&self, org: OrgId, entries: &[BoxEntry]) -> Result<Vec<PublishedBallot>> {
+    pub(crate) async fn open_entries(
+        &self,
+        org: OrgId,
+        entries: &[BoxEntry],
+    ) -> Result<Vec<PublishedBallot>> {
         let key = self.org_data_key(org).await?;
         let mut out = Vec::with_capacity(entries.len());
         for e in entries {
@@ -155,7 +192,6 @@ impl Cista {
                 "a ballot closes at its closing time, not before".to_owned(),
             )));
         }
-        let eligible = self.store().voting().eligible_units(ballot.id()).await?;
         let mut tx = self.store().begin().await?;
         let Some(locked) = tx.voting().lock_ballot(ballot.id(), true).await? else {
             return Ok(false);
@@ -169,21 +205,19 @@ impl Cista {
         }
         tx.voting().shuffle_box(ballot.id()).await?;
         let entries = tx.voting().box_entries_in_tx(ballot.id()).await?;
-        let participation = tx.voting().participation_in_tx(ballot.id()).await?;
-        let list = self.open_entries(ballot.org(), &entries).await?;
-        let turnout = turnout_of(&eligible, &participation);
-        let counted: Vec<CountedBallot> = list
-            .iter()
-            .map(|b| CountedBallot {
-                tracker: b.tracker,
-                weight: b.weight,
-                choices: b.choices.clone(),
-            })
-            .collect();
-        let result = tally(&ballot.definition, turnout, &counted)?;
+        let turnout = turnout_from(&tx.voting().turnout_totals_in_tx(ballot.id()).await?);
         let id = ballot.id().to_string();
         let definition_sha256 = ballot.stored.definition_hash.to_hex();
-        let leaves = bundle::leaves(&id, &definition_sha256, &list)?;
+        let key = self.org_data_key(ballot.org()).await?;
+        let (list, leaves) = {
+            let (id, definition_sha256) = (id.clone(), definition_sha256.clone());
+            tokio::task::spawn_blocking(move || {
+                open_and_hash(&key, &id, &definition_sha256, entries)
+            })
+            .await
+            .map_err(|e| Error::Internal(format!("opening the ballots stopped: {e}")))??
+        };
+        let result = tally(&ballot.definition, turnout, &list)?;
         let root = cista_crypto::merkle::root(&leaves);
         let checkpoint = Checkpoint {
             origin: checkpoint_origin(&self.instance().audit_origin, &id),
@@ -246,9 +280,7 @@ impl Cista {
     /// Live turnout and quorum of a published or closed ballot, for staff and inspectors.
     pub async fn live_turnout(&self, actor: &Actor, ballot: &Ballot) -> Result<LiveTurnout> {
         actor.authorize_in(ballot.org(), VotingAction::ViewBallots)?;
-        let eligible = self.store().voting().eligible_units(ballot.id()).await?;
-        let participation = self.store().voting().participation(ballot.id()).await?;
-        let turnout = turnout_of(&eligible, &participation);
+        let turnout = turnout_from(&self.store().voting().turnout_totals(ballot.id()).await?);
         Ok(LiveTurnout {
             quorum_reached: turnout.quorum_reached(&ballot.definition),
             min_turnout_reached: turnout.min_turnout_reached(&ballot.definition),
@@ -270,46 +302,61 @@ impl Cista {
         let results = sealed_results(&ballot)?;
         Ok((ballot, results))
     }
+}
 
-    /// The public bundle of a closed ballot: anyone may fetch it and recount.
-    pub async fn election_bundle(&self, id: BallotId) -> Result<Bundle> {
-        let ballot = self.load_ballot(id).await?;
-        if ballot.status() == BallotStatus::Draft {
-            return Err(Error::NotFound {
-                what: "this ballot",
-            });
-        }
-        let results = sealed_results(&ballot)?;
-        let checkpoint = ballot
-            .stored
-            .checkpoint
-            .clone()
-            .ok_or_else(|| Error::Integrity("a closed ballot has no checkpoint".to_owned()))?;
-        let entries = self.store().voting().box_entries(id).await?;
-        let list = self.open_entries(ballot.org(), &entries).await?;
-        let id_text = id.to_string();
-        let (_, proofs) = bundle::proofs(&id_text, &results.definition_sha256, &list)?;
-        let organization = self
-            .store()
-            .organization(ballot.org())
-            .await?
-            .map(|o| o.name.to_string())
-            .unwrap_or_default();
-        Ok(Bundle {
-            format: BUNDLE_FORMAT.to_owned(),
-            organization,
-            ballot: id_text,
-            title: ballot.definition.title.clone(),
-            definition_json: ballot.stored.definition.clone(),
-            definition_sha256: results.definition_sha256.clone(),
-            verifier_key: self.signer().verifier().to_verifier_key(),
-            checkpoint,
-            ballots: list,
-            turnout: results.tally.turnout,
-            results,
-            proofs,
-        })
+/// Opens every sealed ballot and hashes its Merkle leaf, the entries (sorted by tracker first)
+/// split over the machine's cores: AES-GCM, JSON and SHA-256 for each ballot are the close's
+/// CPU work, a few seconds on one core for a million ballots. Returns the ballot list and its
+/// leaves, both in tracker order.
+fn open_and_hash(
+    key: &DataKey,
+    ballot: &str,
+    definition_sha256: &str,
+    mut entries: Vec<BoxEntry>,
+) -> Result<(Vec<PublishedBallot>, Vec<Digest32>)> {
+    entries.sort_by_key(|e| e.tracker);
+    let threads = std::thread::available_parallelism().map_or(1, |n| n.get().min(8));
+    let per_thread = entries.len().div_ceil(threads).max(1);
+    let parts: Vec<Result<(Vec<PublishedBallot>, Vec<Digest32>)>> = std::thread::scope(|scope| {
+        let workers: Vec<_> = entries
+            .chunks(per_thread)
+            .map(|part| {
+                scope.spawn(move || {
+                    let mut list = Vec::with_capacity(part.len());
+                    let mut leaves = Vec::with_capacity(part.len());
+                    for e in part {
+                        let b = PublishedBallot {
+                            tracker: e.tracker,
+                            weight: e.weight,
+                            choices: open_choices(key, e)?,
+                        };
+                        let data = bundle::leaf_data(ballot, definition_sha256, &b)?;
+                        leaves.push(cista_crypto::merkle::leaf_hash(&data));
+                        list.push(b);
+                    }
+                    Ok((list, leaves))
+                })
+            })
+            .collect();
+        workers
+            .into_iter()
+            .map(|w| {
+                w.join().unwrap_or_else(|_| {
+                    Err(Error::Internal(
+                        "a thread opening ballots panicked".to_owned(),
+                    ))
+                })
+            })
+            .collect()
+    });
+    let mut list = Vec::with_capacity(entries.len());
+    let mut leaves = Vec::with_capacity(entries.len());
+    for part in parts {
+        let (l, h) = part?;
+        list.extend(l);
+        leaves.extend(h);
     }
+    Ok((list, leaves))
 }
 
 /// A closed ballot's results; `results_sealed` for any other.

@@ -7,6 +7,7 @@
 pub mod actions;
 pub mod audit;
 pub mod ballots;
+pub mod bulk;
 pub mod bundle;
 pub mod cast;
 pub mod close;
@@ -18,6 +19,7 @@ pub mod import;
 pub mod names;
 pub mod notices;
 pub mod paper;
+pub mod published;
 pub mod record;
 pub mod spreadsheet;
 pub mod summary;

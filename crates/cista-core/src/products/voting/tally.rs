@@ -9,9 +9,9 @@ use crate::{Error, Result};
 use cista_types::{Percent, Tracker, Weight};
 use serde::{Deserialize, Serialize};
 
-/// One ballot as counted: its tracker, the weight it carries (1 for one-vote-per-unit
-/// ballots) and its choices.
-#[derive(Debug, Clone, PartialEq, Eq)]
+/// One ballot as counted and published: its tracker, the weight it carries (1 for
+/// one-vote-per-unit ballots) and its choices (`bundle::PublishedBallot` is the same type).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct CountedBallot {
     pub tracker: Tracker,
     pub weight: Weight,

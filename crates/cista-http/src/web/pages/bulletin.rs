@@ -1,6 +1,8 @@
-//! The public bulletin of a closed ballot: trackers with their choices, the signed checkpoint,
-//! a tracker lookup with its inclusion proof, and the bundle anyone can recount from. No
-//! sign-in; before the close it says when the bulletin will appear and shows no counts (FL-09).
+//! The public bulletin of a closed ballot: trackers with their choices, a page of
+//! `ROWS_PER_PAGE` at a time, the signed checkpoint, a tracker lookup with its inclusion proof,
+//! and the bundle anyone can recount from, streamed page by page so a million ballots take no
+//! more memory than a few thousand. No sign-in; before the close it says when the bulletin will
+//! appear and shows no counts (FL-09).
 
 use super::chrome::{Chrome, render};
 use super::vote::ballot_id;
@@ -9,6 +11,7 @@ use crate::AppState;
 use crate::error::AppError;
 use crate::web::context::RequestContext;
 use askama::Template;
+use axum::body::{Body, Bytes};
 use axum::extract::{Path, Query, State};
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
@@ -17,9 +20,9 @@ use axum::{Extension, Router};
 use cista_core::Error;
 use cista_core::ports::BallotStatus;
 use cista_core::products::voting::VotingError;
-use cista_core::products::voting::bundle::{Bundle, find_tracker};
-use cista_core::products::voting::close::definition_of;
+use cista_core::products::voting::bundle::{BundleHead, JSON_SUFFIX, PublishedBallot};
 use cista_core::products::voting::definition::BallotDefinition;
+use cista_core::products::voting::published::{BALLOT_PAGE, TrackerLocation};
 use cista_types::{BallotId, Tracker};
 use serde::Deserialize;
 
@@ -29,10 +32,16 @@ pub fn routes() -> Router<AppState> {
         .route("/e/{ballot}/bundle.json", get(bundle_json))
 }
 
+/// Ballots one page of the bulletin lists.
+const ROWS_PER_PAGE: u64 = 500;
+
 #[derive(Debug, Default, Deserialize)]
 #[serde(default)]
 pub struct LookupQuery {
     tracker: Option<String>,
+    /// The page of the list, from 1; text, so a malformed one is explained, not a 400 page
+    /// from the extractor.
+    page: Option<String>,
 }
 
 /// A ballot that has no bulletin yet: why, and when it will have one.
@@ -72,17 +81,60 @@ struct ClosedPage {
     ballot_list_sha256: String,
     root_sha256: String,
     rows: Vec<BallotRow>,
+    pages: Pages,
     query: String,
     lookup: Option<Lookup>,
 }
 
+/// Where the shown page is in the list, for its heading and links.
+struct Pages {
+    total: u64,
+    /// 1-based positions of the first and last ballot shown (0 and 0 when none).
+    first: u64,
+    last: u64,
+    page: u64,
+    count: u64,
+}
+
+impl Pages {
+    fn new(total: u64, page: u64, shown: usize) -> Self {
+        let count = total.div_ceil(ROWS_PER_PAGE).max(1);
+        let first = (page - 1) * ROWS_PER_PAGE + 1;
+        Self {
+            total,
+            first: if shown == 0 { 0 } else { first },
+            last: if shown == 0 {
+                0
+            } else {
+                first + shown as u64 - 1
+            },
+            page,
+            count,
+        }
+    }
+
+    fn previous(&self) -> Option<u64> {
+        (self.page > 1).then(|| self.page - 1)
+    }
+
+    fn next(&self) -> Option<u64> {
+        (self.page < self.count).then(|| self.page + 1)
+    }
+}
+
 /// Looks a tracker up on the bulletin; a malformed one is explained, not an error page.
-fn lookup(bundle: &Bundle, raw: &str) -> (StatusCode, Option<Tracker>, Lookup) {
+/// Returns the status, the location when found, and the answer to show.
+async fn lookup(
+    state: &AppState,
+    head: &BundleHead,
+    id: BallotId,
+    raw: &str,
+) -> Result<(StatusCode, Option<TrackerLocation>, Lookup), AppError> {
     let tracker = match Tracker::parse(raw) {
         Ok(t) => t,
         Err(e) => {
             let message = format!("That is not a tracker: it {}.", e.message);
-            return (
+            return Ok((
                 StatusCode::BAD_REQUEST,
                 None,
                 Lookup {
@@ -90,42 +142,46 @@ fn lookup(bundle: &Bundle, raw: &str) -> (StatusCode, Option<Tracker>, Lookup) {
                     found: false,
                     message,
                 },
-            );
+            ));
         }
     };
-    let total = bundle.ballots.len();
-    let hit = find_tracker(bundle, tracker);
-    let found = matches!(hit, Some((_, _, true)));
-    let message = match hit {
-        Some((index, _, true)) => format!(
-            "Found: position {} of {total}; its inclusion proof verifies against the signed \
+    let hit = state.cista.locate_tracker(head, id, tracker).await?;
+    let message = match &hit {
+        Some(l) if l.proven => format!(
+            "Found: position {} of {}; its inclusion proof verifies against the signed \
              checkpoint. Your ballot was counted as published below.",
-            index + 1
+            l.index + 1,
+            l.of
         ),
-        Some((index, _, false)) => format!(
-            "Found at position {} of {total}, but its inclusion proof does NOT verify against \
+        Some(l) => format!(
+            "Found at position {} of {}, but its inclusion proof does NOT verify against \
              the signed checkpoint. Report this to the association and keep your receipt.",
-            index + 1
+            l.index + 1,
+            l.of
         ),
         None => format!(
             "Tracker {tracker} is not on this ballot's list. Check it against your receipt; \
              if it is right, report this to the association and keep your receipt."
         ),
     };
-    (
+    let found = hit.as_ref().is_some_and(|l| l.proven);
+    Ok((
         StatusCode::OK,
-        Some(tracker),
+        hit,
         Lookup {
             tracker: tracker.to_string(),
             found,
             message,
         },
-    )
+    ))
 }
 
-fn rows(bundle: &Bundle, definition: &BallotDefinition, found: Option<Tracker>) -> Vec<BallotRow> {
-    bundle
-        .ballots
+fn rows(
+    ballots: &[PublishedBallot],
+    definition: &BallotDefinition,
+    found: Option<Tracker>,
+) -> Vec<BallotRow> {
+    ballots
         .iter()
         .map(|b| BallotRow {
             tracker: b.tracker.to_string(),
@@ -141,15 +197,27 @@ fn rows(bundle: &Bundle, definition: &BallotDefinition, found: Option<Tracker>) 
         .collect()
 }
 
+/// The page asked for: 1 when none; a malformed one is a `bad_request`.
+fn page_number(raw: Option<&str>) -> Result<u64, AppError> {
+    match raw.map(str::trim).filter(|p| !p.is_empty()) {
+        None => Ok(1),
+        Some(text) => text.parse::<u64>().ok().filter(|&n| n >= 1).ok_or_else(|| {
+            AppError(Error::BadRequest {
+                reason: "page must be a whole number from 1".to_owned(),
+            })
+        }),
+    }
+}
+
 /// A ballot as the bulletin sees it: published, or not yet (and why).
 enum Published {
-    Bundle(Box<Bundle>),
+    Head(Box<BundleHead>),
     Pending { title: String, message: String },
 }
 
 async fn published(state: &AppState, id: BallotId) -> Result<Published, AppError> {
-    match state.cista.election_bundle(id).await {
-        Ok(bundle) => Ok(Published::Bundle(Box::new(bundle))),
+    match state.cista.bundle_head(id).await {
+        Ok(head) => Ok(Published::Head(Box::new(head))),
         Err(Error::Voting(VotingError::ResultsSealed(_))) => {
             // Sealed: say when the bulletin appears, from the published definition.
             let stored = state
@@ -194,8 +262,8 @@ pub async fn bulletin(
 ) -> Result<Response, AppError> {
     let id = ballot_id(&raw)?;
     let chrome = Chrome::new(&ctx, &state);
-    let bundle = match published(&state, id).await? {
-        Published::Bundle(bundle) => bundle,
+    let head = match published(&state, id).await? {
+        Published::Head(head) => head,
         Published::Pending { title, message } => {
             return render(
                 StatusCode::OK,
@@ -207,42 +275,58 @@ pub async fn bulletin(
             );
         }
     };
-    let definition = definition_of(&bundle)?;
+    let definition = BallotDefinition::from_json(&head.definition_json)?;
     let query_text = query.tracker.unwrap_or_default();
     let (status, found, lookup) = if query_text.trim().is_empty() {
         (StatusCode::OK, None, None)
     } else {
-        let (status, found, lookup) = lookup(&bundle, &query_text);
+        let (status, found, lookup) = lookup(&state, &head, id, &query_text).await?;
         (status, found, Some(lookup))
     };
+    // The page holding a found tracker, else the one asked for (past the end: the last).
+    let total = head.results.tree_size;
+    let last_page = total.div_ceil(ROWS_PER_PAGE).max(1);
+    let page = match &found {
+        Some(l) => l.index / ROWS_PER_PAGE + 1,
+        None => page_number(query.page.as_deref())?.min(last_page),
+    };
+    let ballots = state
+        .cista
+        .published_ballots_at(id, (page - 1) * ROWS_PER_PAGE, ROWS_PER_PAGE)
+        .await?;
     render(
         status,
         ClosedPage {
             chrome,
             id: id.to_string(),
-            title: bundle.title.clone(),
-            organization: bundle.organization.clone(),
-            results: ResultsView::of(&definition, &bundle.results),
-            rows: rows(&bundle, &definition, found),
-            checkpoint: bundle.checkpoint.clone(),
-            verifier_key: bundle.verifier_key.clone(),
-            definition_sha256: bundle.definition_sha256.clone(),
-            ballot_list_sha256: bundle.results.ballot_list_sha256.clone(),
-            root_sha256: bundle.results.root_sha256.clone(),
+            title: head.title.clone(),
+            organization: head.organization.clone(),
+            results: ResultsView::of(&definition, &head.results),
+            rows: rows(&ballots, &definition, found.map(|l| l.ballot.tracker)),
+            pages: Pages::new(total, page, ballots.len()),
+            checkpoint: head.checkpoint.clone(),
+            verifier_key: head.verifier_key.clone(),
+            definition_sha256: head.definition_sha256.clone(),
+            ballot_list_sha256: head.results.ballot_list_sha256.clone(),
+            root_sha256: head.results.root_sha256.clone(),
             query: query_text.chars().take(40).collect(),
             lookup,
         },
     )
 }
 
-/// The bundle as a download: anyone can recount it with `cista verify-election`.
+/// The bundle as a download: anyone can recount it with `cista verify-election`. Streamed:
+/// the head, then the ballot list `BALLOT_PAGE` ballots at a time as the client reads, so a
+/// million ballots take the memory of one page. An error part-way ends the response without
+/// its closing bytes (the client sees a broken download, never a short valid list).
 pub async fn bundle_json(
     State(state): State<AppState>,
     Path(raw): Path<String>,
 ) -> Result<Response, AppError> {
     let id = ballot_id(&raw)?;
-    let bundle = state.cista.election_bundle(id).await?;
-    let body = serde_json::to_vec_pretty(&bundle).map_err(|e| Error::Internal(e.to_string()))?;
+    let head = state.cista.bundle_head(id).await?;
+    let prefix = head.json_prefix()?;
+    let body = Body::from_stream(bundle_chunks(state, id, prefix));
     let mut response = body.into_response();
     let headers = response.headers_mut();
     headers.insert(
@@ -255,4 +339,64 @@ pub async fn bundle_json(
         headers.insert(header::CONTENT_DISPOSITION, v);
     }
     Ok(response)
+}
+
+/// Where a streamed bundle is: the head still to send, then pages after a tracker, then done.
+enum Streaming {
+    Head(Vec<u8>),
+    After(Option<Tracker>),
+    Done,
+}
+
+/// The bundle's bytes: the head, one chunk per page of ballots, the closing brackets.
+fn bundle_chunks(
+    state: AppState,
+    id: BallotId,
+    prefix: Vec<u8>,
+) -> impl futures::Stream<Item = Result<Bytes, std::io::Error>> {
+    futures::stream::unfold(Streaming::Head(prefix), move |at| {
+        let state = state.clone();
+        async move {
+            let after = match at {
+                Streaming::Head(prefix) => {
+                    return Some((Ok(Bytes::from(prefix)), Streaming::After(None)));
+                }
+                Streaming::After(after) => after,
+                Streaming::Done => return None,
+            };
+            let page = match state.cista.published_ballots(id, after, BALLOT_PAGE).await {
+                Ok(page) => page,
+                Err(e) => {
+                    tracing::error!(ballot = %id, code = e.code(), cause = %e.chain(), "the bundle stopped part-way");
+                    return Some((
+                        Err(std::io::Error::other("the bundle stopped")),
+                        Streaming::Done,
+                    ));
+                }
+            };
+            let mut chunk = Vec::with_capacity(page.len() * 160);
+            for (i, b) in page.iter().enumerate() {
+                if after.is_some() || i > 0 {
+                    chunk.push(b',');
+                }
+                if let Err(e) = serde_json::to_writer(&mut chunk, b) {
+                    tracing::error!(ballot = %id, cause = %e, "a ballot cannot be written");
+                    return Some((
+                        Err(std::io::Error::other("the bundle stopped")),
+                        Streaming::Done,
+                    ));
+                }
+            }
+            let next = match page.last() {
+                Some(last) if page.len() == BALLOT_PAGE as usize => {
+                    Streaming::After(Some(last.tracker))
+                }
+                _ => {
+                    chunk.extend_from_slice(JSON_SUFFIX);
+                    Streaming::Done
+                }
+            };
+            Some((Ok(Bytes::from(chunk)), next))
+        }
+    })
 }

@@ -188,3 +188,82 @@ pub async fn concurrent_casts_commit_together_and_one_failing_cast_takes_none_do
     let verified = cista.verify_audit(&operator()).await.unwrap();
     assert!(verified.is_ok(), "{:?}", verified.problem);
 }
+
+/// The worker's shuffle of an open box waits for a cast whose transaction is still open (it
+/// takes the ballot's exclusive lock, which a cast holds shared): on PostgreSQL a rewrite
+/// that did not wait could read the box before a cast commits and delete it after, dropping
+/// that ballot. Afterwards the box holds every ballot the ledger counts.
+pub async fn a_shuffle_waits_for_casts_in_flight_and_drops_no_ballot(h: &Harness) {
+    use cista_core::ports::{BoxEntry, Participation, VoteChannel};
+    let cista = h.cista().await;
+    let a = association(h, &cista, "shuffle").await;
+    let ballot = open_ballot(h, &cista, &a, Secrecy::Secret, Weighting::PerUnit).await;
+    let hash = hash_of(&cista, ballot).await;
+    cista
+        .cast_vote(
+            &a.voter("102"),
+            request(ballot, a.unit("102"), &hash, &[("c1", "yes")]),
+        )
+        .await
+        .unwrap();
+
+    // A cast in flight: the ballot locked shared, its rows written, not yet committed.
+    let mut cast = cista.store().begin().await.unwrap();
+    assert!(
+        cast.voting()
+            .lock_ballot(ballot, false)
+            .await
+            .unwrap()
+            .is_some()
+    );
+    let unit = a.unit("101").id;
+    assert!(
+        cast.voting()
+            .insert_participation(&Participation {
+                ballot,
+                unit,
+                channel: VoteChannel::Web,
+                voter: None,
+                origin: VoteOrigin::default(),
+                at: h.clock.now(),
+                submission: None,
+            })
+            .await
+            .unwrap()
+    );
+    cast.voting()
+        .insert_box_entry(&BoxEntry {
+            ballot,
+            tracker: cista_types::Tracker::from_i64(42),
+            weight: cista_types::Weight::ONE,
+            sealed_choices: vec![1, 2, 3],
+            unit: None,
+            cast_at: None,
+        })
+        .await
+        .unwrap();
+
+    let worker = {
+        let cista = cista.clone();
+        tokio::spawn(async move { cista.run_voting_work(&Actor::System).await })
+    };
+    tokio::time::sleep(std::time::Duration::from_millis(300)).await;
+    assert!(
+        !worker.is_finished(),
+        "the shuffle did not wait for the cast"
+    );
+    cast.commit_housekeeping().await.unwrap();
+    let done = worker.await.unwrap().unwrap();
+    assert_eq!(done.shuffled, 1);
+    let (participation, boxed, _) = counts(h, ballot).await;
+    assert_eq!((participation, boxed), (2, 2));
+    // Nothing added since: the next pass leaves the box as it is.
+    assert_eq!(
+        cista
+            .run_voting_work(&Actor::System)
+            .await
+            .unwrap()
+            .shuffled,
+        0
+    );
+}

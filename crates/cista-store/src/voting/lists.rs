@@ -1,0 +1,135 @@
+//! Whole ballots read in bulk: the roll and participation summed by the database, and the
+//! ballot box read a page at a time (keyset or numbered pages), so a million-unit ballot's
+//! turnout, bulletin and bundle never need a million rows in memory at once.
+
+use crate::convert::db_err;
+use crate::entity::{ballot_box, ballot_roll, participation};
+use crate::query::Fetch;
+use cista_core::ports::{BoxEntry, TurnoutTotals, VoteChannel};
+use cista_core::{Error, Result};
+use cista_types::{BallotId, Tracker};
+use sea_orm::sea_query::{Alias, Expr, ExprTrait as _, Func, Query};
+use sea_orm::{ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, QueryOrder, QuerySelect};
+
+/// A ballot's roll and participation summed by the database. Sums of BIGINT are NUMERIC on
+/// PostgreSQL, so they are cast back (a million units of the largest weight stay in range).
+pub(crate) async fn turnout_totals(
+    db: &impl ConnectionTrait,
+    ballot: BallotId,
+) -> Result<TurnoutTotals> {
+    let backend = db.get_database_backend();
+    let sum = |column: Expr| {
+        Func::cast_as(
+            Func::coalesce([Expr::from(Func::sum(column)), Expr::val(0i64)]),
+            Alias::new("BIGINT"),
+        )
+    };
+    let roll = Query::select()
+        .expr(Expr::col(ballot_roll::Column::UnitId).count())
+        .expr(sum(Expr::col(ballot_roll::Column::WeightMicros)))
+        .from(ballot_roll::Entity)
+        .and_where(Expr::col(ballot_roll::Column::BallotId).eq(ballot.as_i64()))
+        .to_owned();
+    let row = db
+        .query_one_raw(backend.build(&roll))
+        .await
+        .map_err(db_err)?;
+    let number =
+        |row: &sea_orm::QueryResult, i: usize| row.try_get_by_index::<i64>(i).map_err(db_err);
+    let mut totals = TurnoutTotals::default();
+    if let Some(row) = row {
+        totals.eligible_units = count(number(&row, 0)?);
+        totals.eligible_weight = number(&row, 1)?;
+    }
+    let voted = Query::select()
+        .column((participation::Entity, participation::Column::Channel))
+        .expr(Expr::col((participation::Entity, participation::Column::UnitId)).count())
+        .expr(sum(Expr::col((
+            ballot_roll::Entity,
+            ballot_roll::Column::WeightMicros,
+        ))))
+        .from(participation::Entity)
+        .inner_join(
+            ballot_roll::Entity,
+            Expr::col((ballot_roll::Entity, ballot_roll::Column::BallotId))
+                .equals((participation::Entity, participation::Column::BallotId))
+                .and(
+                    Expr::col((ballot_roll::Entity, ballot_roll::Column::UnitId))
+                        .equals((participation::Entity, participation::Column::UnitId)),
+                ),
+        )
+        .and_where(
+            Expr::col((participation::Entity, participation::Column::BallotId)).eq(ballot.as_i64()),
+        )
+        .group_by_col((participation::Entity, participation::Column::Channel))
+        .to_owned();
+    for row in db
+        .query_all_raw(backend.build(&voted))
+        .await
+        .map_err(db_err)?
+    {
+        let channel: String = row.try_get_by_index(0).map_err(db_err)?;
+        let channel = VoteChannel::parse(&channel)
+            .ok_or_else(|| Error::Integrity(format!("unknown vote channel {channel:?}")))?;
+        totals
+            .voted
+            .push((channel, count(number(&row, 1)?), number(&row, 2)?));
+    }
+    Ok(totals)
+}
+
+/// A count as read from the database (never negative).
+fn count(n: i64) -> u64 {
+    u64::try_from(n).unwrap_or(0)
+}
+
+/// Up to `limit` box entries after `after` (from the first when `None`), in tracker order:
+/// keyset paging on the `(ballot_id, tracker)` index, so page n costs what page 1 does.
+pub(crate) async fn box_entries_after(
+    db: &impl ConnectionTrait,
+    ballot: BallotId,
+    after: Option<Tracker>,
+    limit: u64,
+) -> Result<Vec<BoxEntry>> {
+    let mut query =
+        ballot_box::Entity::find().filter(ballot_box::Column::BallotId.eq(ballot.as_i64()));
+    if let Some(after) = after {
+        query = query.filter(ballot_box::Column::Tracker.gt(after.as_i64()));
+    }
+    query
+        .order_by_asc(ballot_box::Column::Tracker)
+        .limit(limit)
+        .all_map(db, crate::convert::box_entry)
+        .await
+}
+
+/// Up to `limit` box entries from position `offset` (0-based) in tracker order: a numbered
+/// page of the list (the index is stepped through up to `offset`, so deep pages cost more).
+pub(crate) async fn box_entries_at(
+    db: &impl ConnectionTrait,
+    ballot: BallotId,
+    offset: u64,
+    limit: u64,
+) -> Result<Vec<BoxEntry>> {
+    ballot_box::Entity::find()
+        .filter(ballot_box::Column::BallotId.eq(ballot.as_i64()))
+        .order_by_asc(ballot_box::Column::Tracker)
+        .offset(offset)
+        .limit(limit)
+        .all_map(db, crate::convert::box_entry)
+        .await
+}
+
+/// How many of a ballot's box entries have a tracker below `tracker` (its 0-based position
+/// in tracker order, when it is in the box).
+pub(crate) async fn box_position(
+    db: &impl ConnectionTrait,
+    ballot: BallotId,
+    tracker: Tracker,
+) -> Result<u64> {
+    ballot_box::Entity::find()
+        .filter(ballot_box::Column::BallotId.eq(ballot.as_i64()))
+        .filter(ballot_box::Column::Tracker.lt(tracker.as_i64()))
+        .count_rows(db)
+        .await
+}

@@ -1,0 +1,181 @@
+//! A large closed ballot's published side: units and votes loaded in bulk, the ballot list
+//! read page by page (keyset and numbered pages agree with the whole list), the streamed
+//! bundle's bytes parse into the bundle and verify, a tracker is found with a proof that
+//! holds, and bundles of the first format (with a proof per ballot) still verify.
+
+use super::*;
+use cista_core::products::voting::bundle::{BUNDLE_FORMAT_1, JSON_SUFFIX, PublishedBallot, proofs};
+use cista_core::products::voting::close::{turnout_from, turnout_of};
+use cista_core::products::voting::published::BALLOT_PAGE;
+
+pub async fn a_large_ballot_publishes_page_by_page_and_finds_any_tracker(h: &Harness) {
+    let cista = h.cista().await;
+    let a = association(h, &cista, "large").await;
+    // More than two pages of the list, and not a multiple of a page.
+    let bulk = 2 * BALLOT_PAGE as usize + 345;
+    cista
+        .add_units_in_bulk(&operator(), a.org, "L", bulk, &|_| {})
+        .await
+        .unwrap();
+    let units = cista.store().voting().units(a.org).await.unwrap().len();
+    assert_eq!(units, bulk + a.units.len());
+    // A label in use is a conflict, and the whole batch is refused.
+    let again = cista
+        .add_units_in_bulk(&operator(), a.org, "L", 3, &|_| {})
+        .await
+        .unwrap_err();
+    assert_eq!(again.code(), "conflict", "{again:?}");
+
+    let ballot = open_ballot(h, &cista, &a, Secrecy::Secret, Weighting::PerUnit).await;
+    let filled = cista
+        .fill_ballot_box(&operator(), a.org, ballot, &|_| {})
+        .await
+        .unwrap();
+    assert_eq!(filled, units as u64);
+    let (participation, boxed, _) = counts(h, ballot).await;
+    assert_eq!((participation, boxed), (units, units as u64));
+    // Filling twice is refused by the primary key: nobody votes twice.
+    let twice = cista
+        .fill_ballot_box(&operator(), a.org, ballot, &|_| {})
+        .await
+        .unwrap_err();
+    assert_eq!(twice.code(), "conflict", "{twice:?}");
+
+    // The turnout the database sums is the one counted row by row.
+    let totals = cista.store().voting().turnout_totals(ballot).await.unwrap();
+    let rows = turnout_of(
+        &cista.store().voting().eligible_units(ballot).await.unwrap(),
+        &cista.store().voting().participation(ballot).await.unwrap(),
+    );
+    assert_eq!(turnout_from(&totals), rows);
+    assert_eq!(rows.voted_units, units as u64);
+
+    // Nothing is published before the close.
+    assert!(cista.bundle_head(ballot).await.is_err());
+    assert!(cista.published_ballots(ballot, None, 10).await.is_err());
+    close(h, &cista, ballot).await;
+
+    let bundle = cista.election_bundle(ballot).await.unwrap();
+    assert_eq!(bundle.ballots.len(), units);
+    assert!(bundle.proofs.is_empty());
+    let verification = verify_bundle(&bundle, None);
+    assert!(verification.ok(), "{verification:?}");
+
+    the_pages_agree_with_the_whole_list(&cista, ballot, &bundle).await;
+    the_streamed_bytes_are_the_bundle(&cista, ballot, &bundle).await;
+    any_tracker_is_found_with_a_proof(&cista, ballot, &bundle).await;
+    a_first_format_bundle_still_verifies(&bundle);
+}
+
+/// Keyset pages of every size, and numbered pages, give the list in the same order.
+async fn the_pages_agree_with_the_whole_list(cista: &Cista, ballot: BallotId, bundle: &Bundle) {
+    for size in [1_000, 777] {
+        let mut paged = Vec::new();
+        loop {
+            let page = cista
+                .published_ballots(
+                    ballot,
+                    paged.last().map(|b: &PublishedBallot| b.tracker),
+                    size,
+                )
+                .await
+                .unwrap();
+            let done = page.len() < size as usize;
+            paged.extend(page);
+            if done {
+                break;
+            }
+        }
+        assert_eq!(paged, bundle.ballots);
+    }
+    let at = cista
+        .published_ballots_at(ballot, 1_000, 500)
+        .await
+        .unwrap();
+    assert_eq!(at, bundle.ballots[1_000..1_500]);
+    let tail = cista
+        .published_ballots_at(ballot, bundle.ballots.len() as u64 - 3, 500)
+        .await
+        .unwrap();
+    assert_eq!(tail.len(), 3);
+    assert!(
+        cista
+            .published_ballots_at(ballot, bundle.ballots.len() as u64, 500)
+            .await
+            .unwrap()
+            .is_empty()
+    );
+}
+
+/// The head, the list written page by page and the suffix parse into the same bundle.
+async fn the_streamed_bytes_are_the_bundle(cista: &Cista, ballot: BallotId, bundle: &Bundle) {
+    let head = cista.bundle_head(ballot).await.unwrap();
+    let mut bytes = head.json_prefix().unwrap();
+    let mut after = None;
+    loop {
+        let page = cista
+            .published_ballots(ballot, after, BALLOT_PAGE)
+            .await
+            .unwrap();
+        for b in &page {
+            if after.is_some() || !std::ptr::eq(b, &page[0]) {
+                bytes.push(b',');
+            }
+            serde_json::to_writer(&mut bytes, b).unwrap();
+        }
+        after = page.last().map(|b| b.tracker);
+        if page.len() < BALLOT_PAGE as usize {
+            break;
+        }
+    }
+    bytes.extend_from_slice(JSON_SUFFIX);
+    let streamed: Bundle = serde_json::from_slice(&bytes).unwrap();
+    assert_eq!(&streamed, bundle);
+}
+
+/// The first, a middle and the last tracker are found at their place with a proof that
+/// holds; a tracker not on the list is not found.
+async fn any_tracker_is_found_with_a_proof(cista: &Cista, ballot: BallotId, bundle: &Bundle) {
+    let head = cista.bundle_head(ballot).await.unwrap();
+    let n = bundle.ballots.len();
+    for index in [0, n / 2, n - 1] {
+        let wanted = &bundle.ballots[index];
+        let found = cista
+            .locate_tracker(&head, ballot, wanted.tracker)
+            .await
+            .unwrap()
+            .unwrap();
+        assert_eq!(found.index, index as u64);
+        assert_eq!(found.of, n as u64);
+        assert_eq!(&found.ballot, wanted);
+        assert!(found.proven);
+    }
+    let absent = cista_types::Tracker::from_i64(1);
+    assert!(!bundle.ballots.iter().any(|b| b.tracker == absent));
+    assert!(
+        cista
+            .locate_tracker(&head, ballot, absent)
+            .await
+            .unwrap()
+            .is_none()
+    );
+}
+
+/// A bundle of the first format carries a proof per ballot: it verifies with them, and not
+/// with one missing or one wrong.
+fn a_first_format_bundle_still_verifies(bundle: &Bundle) {
+    let mut first = bundle.clone();
+    first.format = BUNDLE_FORMAT_1.to_owned();
+    let (_, all) = proofs(&first.ballot, &first.definition_sha256, &first.ballots).unwrap();
+    first.proofs = all;
+    assert!(verify_bundle(&first, None).ok());
+    let mut missing = first.clone();
+    missing.proofs.pop();
+    assert!(!verify_bundle(&missing, None).ok());
+    let mut wrong = first.clone();
+    wrong.proofs[7].path.swap(0, 1);
+    assert!(!verify_bundle(&wrong, None).ok());
+    let mut without = first;
+    without.proofs.clear();
+    assert!(!verify_bundle(&without, None).ok());
+}

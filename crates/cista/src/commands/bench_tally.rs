@@ -1,0 +1,302 @@
+//! `cista bench tally`: the close, the published bundle, the bulletin and the recount of one
+//! weighted ballot of four contests at `--units` units (a million by default), every unit
+//! having voted. The units and the filled ballot box are written straight to the store
+//! (`Cista::add_units_in_bulk`, `Cista::fill_ballot_box`; the cast path is what `cista bench
+//! voting` measures); the box is shuffled as the voting worker does while a ballot is open;
+//! then the clock jumps past the close and each step is timed with the process's peak
+//! resident memory while it ran: the close (read, open, count, tree, sign, store), the count
+//! alone, the bundle downloaded over HTTPS, the bulletin page, and `verify-election` on the
+//! downloaded file.
+
+use super::bench::{
+    Scratch, fail, loopback_listener, loopback_state, ms, open_instance_with_clock,
+    publish_ballot_with, scratch_database, spawn_server,
+};
+use super::bench_memory::PeakRss;
+use crate::cli::TallyBenchArgs;
+use crate::runtime::Failure;
+use cista_core::products::voting::ballots::NewContest;
+use cista_core::products::voting::bundle::Bundle;
+use cista_core::products::voting::close::definition_of;
+use cista_core::products::voting::definition::{
+    ContestKind, Threshold, Weighting, candidates_from_lines,
+};
+use cista_core::products::voting::tally::tally;
+use cista_core::{Actor, Cista};
+use cista_http::Limits;
+use cista_types::{BallotId, OrgId, OrgName, OrgSlug, Percent, ShiftedClock};
+use std::future::Future;
+use std::path::Path;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+pub async fn run(args: &TallyBenchArgs) -> Result<(), Failure> {
+    let (scratch, target, label) = scratch_database(args.database_url.as_ref()).await?;
+    let result = bench(args, &scratch, &target, &label).await;
+    scratch.cleanup().await;
+    result
+}
+
+/// One measured step: how long it took, and the process's resident memory just before and
+/// at its peak while it ran.
+struct Step {
+    took: Duration,
+    before: Option<u64>,
+    peak: Option<u64>,
+}
+
+impl Step {
+    fn line(&self, what: &str, extra: &str) -> String {
+        let mb = |b: u64| b / 1_000_000;
+        let memory = match (self.before, self.peak) {
+            (Some(before), Some(peak)) => format!(
+                "peak RSS {:>5} MB (+{} MB)",
+                mb(peak),
+                mb(peak.saturating_sub(before))
+            ),
+            _ => "peak RSS ?".to_owned(),
+        };
+        format!("  {what:<20} {:>10}   {memory}{extra}", ms(self.took))
+    }
+}
+
+/// Runs `work`, timing it and sampling the resident memory.
+async fn measured<T, F: Future<Output = Result<T, Failure>>>(
+    work: F,
+) -> Result<(T, Step), Failure> {
+    let before = super::bench_memory::resident_bytes();
+    let memory = PeakRss::watch();
+    let started = Instant::now();
+    let out = work.await;
+    let took = started.elapsed();
+    let peak = memory.stop().await;
+    Ok((out?, Step { took, before, peak }))
+}
+
+/// What the published side measured: the bundle and the bulletin page (bytes, step).
+struct Published {
+    bundle: (u64, Step),
+    bulletin: (u64, Step),
+}
+
+async fn bench(
+    args: &TallyBenchArgs,
+    scratch: &Scratch,
+    target: &cista_store::Target,
+    label: &str,
+) -> Result<(), Failure> {
+    let units = args.units.max(1);
+    let (listener, addr, origin) = loopback_listener()?;
+    let clock = Arc::new(ShiftedClock::new());
+    let (cista, _store) =
+        open_instance_with_clock(target, &scratch.dir, &origin, 64, clock.clone()).await?;
+    println!("Setting up {units} units that all voted on one weighted ballot ({label})…");
+    let (org, ballot) = set_up(&cista, units).await?;
+
+    // The close: the clock jumps past the closing time, as the worker would find it.
+    clock.advance(time::Duration::days(2));
+    println!("Closing (read the box, open every ballot, count, tree, sign, store)…");
+    let (_, close) = measured(async {
+        cista
+            .close_ballot_now(&Actor::operator("bench"), org, ballot)
+            .await
+            .map_err(fail("close"))
+    })
+    .await?;
+
+    println!("Downloading the bundle and the bulletin page over HTTPS…");
+    let (state, ca) = loopback_state(&cista, &origin, &scratch.dir, Limits::default())?;
+    let (stop, server) = spawn_server(state, listener);
+    let fetched = fetch_published(&origin, addr, ca, ballot, &scratch.dir).await;
+    let _ = stop.send(());
+    let _ = server.await;
+    let published = fetched?;
+
+    println!("Recounting the downloaded bundle (cista verify-election)…");
+    let bundle_path = scratch.dir.join("bundle.json");
+    let ((verified, ballots), verify) = measured(async {
+        let (bundle, verification) = super::verify_election::verify_file(&bundle_path, None)?;
+        Ok((verification, bundle.ballots.len()))
+    })
+    .await?;
+    let count = count_alone(&bundle_path).await?;
+
+    println!("\n{label}, {units} units, weighted, 4 contests");
+    println!("{}", close.line("close (whole)", ""));
+    println!(
+        "{}",
+        count.line("count alone", "   (tally of the list in memory)")
+    );
+    for (what, (bytes, step)) in [
+        ("bundle over HTTPS", &published.bundle),
+        ("bulletin page", &published.bulletin),
+    ] {
+        let size = format!("   ({:.1} MB)", *bytes as f64 / 1e6);
+        println!("{}", step.line(what, &size));
+    }
+    let outcome = if verified.ok() { "verified" } else { "FAILED" };
+    let detail = format!("   ({ballots} ballots, {outcome})");
+    println!("{}", verify.line("verify-election", &detail));
+    println!("  goals: count ≤ 2 s, verify-election ≤ 10 s, bundle and bulletin memory bounded");
+    if !verified.ok() {
+        for check in verified.checks.iter().filter(|c| !c.ok) {
+            println!("  FAIL {}: {}", check.name, check.detail);
+        }
+        return Err(Failure("the downloaded bundle does not verify".to_owned()));
+    }
+    if ballots != units {
+        return Err(Failure(format!(
+            "{ballots} ballots published for {units} units"
+        )));
+    }
+    Ok(())
+}
+
+/// The association of `units` units, its weighted ballot published, every unit's ballot in
+/// the box, and the box shuffled as the worker does while a ballot is open.
+async fn set_up(cista: &Cista, units: usize) -> Result<(OrgId, BallotId), Failure> {
+    let operator = Actor::operator("bench");
+    let org = cista
+        .create_organization(
+            &operator,
+            OrgName::parse("Million Towers")?,
+            OrgSlug::parse("million")?,
+        )
+        .await?
+        .id;
+    let started = Instant::now();
+    let report = |what: &'static str| {
+        let step = (units / 4).max(1);
+        move |done: usize| {
+            if done % step < 10_000 || done == units {
+                println!("  {what}: {done}");
+            }
+        }
+    };
+    cista
+        .add_units_in_bulk(&operator, org, "M", units, &report("units"))
+        .await
+        .map_err(fail("units"))?;
+    let ballot = publish_weighted(cista, org).await?;
+    cista
+        .fill_ballot_box(&operator, org, ballot, &report("ballots"))
+        .await
+        .map_err(fail("ballot box"))?;
+    let (_, shuffle) = measured(async {
+        cista
+            .run_voting_work(&Actor::System)
+            .await
+            .map_err(fail("shuffle"))
+    })
+    .await?;
+    println!(
+        "  set up in {:.1} s (the worker's shuffle of the open box: {})",
+        started.elapsed().as_secs_f64(),
+        ms(shuffle.took)
+    );
+    Ok((org, ballot))
+}
+
+/// Downloads the bundle and the first bulletin page into `dir`, each timed and measured.
+async fn fetch_published(
+    origin: &str,
+    addr: std::net::SocketAddr,
+    ca: reqwest::Certificate,
+    ballot: BallotId,
+    dir: &Path,
+) -> Result<Published, Failure> {
+    let client = reqwest::Client::builder()
+        .tls_certs_only([ca])
+        .resolve("localhost", addr)
+        .build()
+        .map_err(|e| Failure(e.to_string()))?;
+    let bundle = measured(download(
+        &client,
+        &format!("{origin}/e/{ballot}/bundle.json"),
+        &dir.join("bundle.json"),
+    ))
+    .await?;
+    let bulletin = measured(download(
+        &client,
+        &format!("{origin}/e/{ballot}/bulletin"),
+        &dir.join("bulletin.html"),
+    ))
+    .await?;
+    Ok(Published { bundle, bulletin })
+}
+
+/// Streams the body at `url` into `path`; returns its length. Anything but 200 fails.
+async fn download(client: &reqwest::Client, url: &str, path: &Path) -> Result<u64, Failure> {
+    use tokio::io::AsyncWriteExt as _;
+    let mut response = client
+        .get(url)
+        .send()
+        .await
+        .map_err(|e| Failure(format!("{url}: {e}")))?;
+    if response.status() != reqwest::StatusCode::OK {
+        return Err(Failure(format!("{url}: {}", response.status())));
+    }
+    let mut file = tokio::fs::File::create(path)
+        .await
+        .map_err(|e| Failure(format!("{}: {e}", path.display())))?;
+    let mut length = 0u64;
+    while let Some(chunk) = response
+        .chunk()
+        .await
+        .map_err(|e| Failure(format!("{url}: {e}")))?
+    {
+        length += chunk.len() as u64;
+        file.write_all(&chunk)
+            .await
+            .map_err(|e| Failure(e.to_string()))?;
+    }
+    file.flush().await.map_err(|e| Failure(e.to_string()))?;
+    Ok(length)
+}
+
+/// The count alone (`tally`), on the ballot list of the downloaded bundle read beforehand:
+/// what a recount costs once the ballots are in memory.
+async fn count_alone(bundle_path: &Path) -> Result<Step, Failure> {
+    let bytes = std::fs::read(bundle_path).map_err(|e| Failure(e.to_string()))?;
+    let bundle: Bundle = serde_json::from_slice(&bytes).map_err(|e| Failure(e.to_string()))?;
+    drop(bytes);
+    let definition = definition_of(&bundle)?;
+    let (_, step) = measured(async {
+        tally(&definition, bundle.turnout, &bundle.ballots).map_err(Failure::from)
+    })
+    .await?;
+    Ok(step)
+}
+
+/// Creates and publishes the benchmark's weighted secret ballot: three resolutions (majority
+/// of votes cast, two thirds of votes cast, a majority of all voting interests) and an
+/// election of three seats among six candidates; open now, closing in a day.
+async fn publish_weighted(cista: &Cista, org: OrgId) -> Result<BallotId, Failure> {
+    let resolution = |title: &str, threshold| NewContest {
+        title: title.to_owned(),
+        description: String::new(),
+        kind: ContestKind::Resolution { threshold },
+    };
+    let contests = vec![
+        resolution("Budget", Threshold::MajorityOfCast),
+        resolution("Amend the bylaws", Threshold::TwoThirdsOfCast),
+        resolution(
+            "Waive the reserves",
+            Threshold::ShareOfAllInterests {
+                percent: Percent::parse("50")?,
+            },
+        ),
+        NewContest {
+            title: "Board".to_owned(),
+            description: String::new(),
+            kind: ContestKind::Election {
+                seats: 3,
+                candidates: candidates_from_lines("Alma\nBen\nCarla\nDavid\nEva\nFrank"),
+                shuffle: true,
+            },
+        },
+    ];
+    let (ballot, _) =
+        publish_ballot_with(cista, org, "Annual meeting", Weighting::Weighted, contests).await?;
+    Ok(ballot)
+}
