@@ -389,7 +389,11 @@ fn verify_election_recounts_a_real_bundle_and_fails_on_any_tampering() {
     // to check (seven checks, the tree root among them).
     let checks = report["checks"].as_array().unwrap();
     assert_eq!(checks.len(), 7, "{checks:?}");
-    assert!(checks.iter().any(|c| c["name"] == "tree root" && c["ok"] == true));
+    assert!(
+        checks
+            .iter()
+            .any(|c| c["name"] == "tree root" && c["ok"] == true)
+    );
 
     // A changed choice, a dropped ballot, altered results, another key: each fails.
     let text = std::fs::read_to_string(&file).unwrap();
