@@ -29,6 +29,7 @@ use std::process::ExitCode;
 static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
 fn main() -> ExitCode {
+    disable_transparent_huge_pages();
     let cli = Cli::parse();
     // More than one rustls crypto provider is linked; choose one explicitly for every client.
     let _ = rustls::crypto::aws_lc_rs::default_provider().install_default();
@@ -49,6 +50,17 @@ fn main() -> ExitCode {
             ExitCode::FAILURE
         }
     }
+}
+
+/// Keeps the kernel from backing the allocator's memory with 2 MiB transparent huge pages.
+/// mimalloc asks for them (`madvise(MADV_HUGEPAGE)` on its arenas), so where THP is in
+/// `madvise` mode (Debian's default) a few small allocations in a fresh arena made 2 MiB
+/// resident each: an idle `cista demo` measured 81 MB RSS with 35 MB of huge pages, 49 MB
+/// without them. The flag is the process's (`prctl(2)`), set before the runtime's threads
+/// start; a kernel that refuses it only costs memory, so a failure is ignored.
+fn disable_transparent_huge_pages() {
+    #[cfg(target_os = "linux")]
+    let _ = rustix::thread::disable_transparent_huge_pages(true);
 }
 
 async fn run(cli: Cli) -> Result<ExitCode, Failure> {

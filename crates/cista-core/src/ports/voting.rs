@@ -212,19 +212,21 @@ pub struct Participation {
     pub submission: Option<Digest32>,
 }
 
-/// The outer envelopes of a secret ballot's paper channel, for one voting weight: how many
-/// were checked in (each is a participation row) and how many of those were opened into
-/// batches.
 /// A ballot's roll and participation as the store sums them: units and weight (millionths)
-/// on the roll, and units and their roll weight that took part, per channel.
+/// on the roll, the units that took part per channel, and their weight on the roll.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct TurnoutTotals {
     pub eligible_units: u64,
     pub eligible_weight: i64,
-    /// (channel, units, weight) for each channel that has any.
-    pub voted: Vec<(VoteChannel, u64, i64)>,
+    /// (channel, units) for each channel that has any.
+    pub voted: Vec<(VoteChannel, u64)>,
+    /// The roll weight of every unit that took part (millionths).
+    pub voted_weight: i64,
 }
 
+/// The outer envelopes of a secret ballot's paper channel, for one voting weight: how many
+/// were checked in (each is a participation row) and how many of those were opened into
+/// batches.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct PaperPile {
     pub weight: Weight,
@@ -422,8 +424,14 @@ pub trait VotingWrites: Send {
     /// `VotingReads::turnout_totals` as this transaction sees it.
     async fn turnout_totals_in_tx(&mut self, ballot: BallotId) -> Result<TurnoutTotals>;
 
-    /// The ballot box as this transaction sees it, in tracker order.
-    async fn box_entries_in_tx(&mut self, ballot: BallotId) -> Result<Vec<BoxEntry>>;
+    /// `VotingReads::box_entries_after` as this transaction sees it: the close reads the box
+    /// page by page under the ballot's lock.
+    async fn box_entries_after_in_tx(
+        &mut self,
+        ballot: BallotId,
+        after: Option<Tracker>,
+        limit: u64,
+    ) -> Result<Vec<BoxEntry>>;
 
     /// Replaces a draft's definition; a ballot that is no longer a draft is a `conflict`.
     async fn update_draft(

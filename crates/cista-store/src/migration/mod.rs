@@ -21,6 +21,7 @@ mod m20261204_000001_collection;
 mod m20261204_000002_record_media;
 mod m20261206_000001_webhooks;
 mod m20261207_000001_breaches;
+mod m20261208_000001_turnout_indexes;
 pub mod vault;
 
 #[derive(Debug)]
@@ -45,6 +46,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261204_000002_record_media::Migration),
             Box::new(m20261206_000001_webhooks::Migration),
             Box::new(m20261207_000001_breaches::Migration),
+            Box::new(m20261208_000001_turnout_indexes::Migration),
         ]
     }
 }

@@ -17,7 +17,7 @@ use cista_core::ports::{
 use cista_core::{Error, Result};
 use cista_crypto::Digest32;
 use cista_types::{BallotId, OrgId, SubjectCode, Timestamp, UnitId};
-use sea_orm::sea_query::{Expr, Query};
+use sea_orm::sea_query::{Alias, Expr, Order, Query};
 use sea_orm::{
     ActiveValue::Set, ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, QueryOrder,
     QuerySelect, TryInsertResult,
@@ -529,7 +529,9 @@ pub(crate) async fn insert_box_entry_if_free(
 
 /// Rewrites a ballot's box in tracker order, unless nothing was added since the last rewrite
 /// (the box holds as many entries as that shuffle wrote: entries are only ever added). The
-/// caller holds the ballot's exclusive lock, so no cast lands between the read and the delete.
+/// caller holds the ballot's exclusive lock, so no cast lands between the copy and the delete.
+/// The rows go through a temporary table inside the database (copy, delete, insert back in
+/// tracker order), so a million-ballot box never passes through this process's memory.
 pub(crate) async fn shuffle_box(db: &impl ConnectionTrait, ballot: BallotId) -> Result<u64> {
     let shuffled = ballot::Entity::find_by_id(ballot.as_i64())
         .first(db)
@@ -539,17 +541,65 @@ pub(crate) async fn shuffle_box(db: &impl ConnectionTrait, ballot: BallotId) -> 
     if shuffled == Some(i64::try_from(count).unwrap_or(i64::MAX)) {
         return Ok(count);
     }
-    let entries = box_entries(db, ballot).await?;
+    use ballot_box::Column as C;
+    let columns = [
+        C::Tracker,
+        C::BallotId,
+        C::WeightMicros,
+        C::Choices,
+        C::UnitId,
+        C::CastAt,
+    ];
+    let shuffle = Alias::new(SHUFFLE_TABLE);
+    // Created empty with the box's columns (no statement parameters in DDL), filled and
+    // dropped in this transaction: a failure rolls the table back with everything else.
+    db.execute_unprepared(&format!(
+        "CREATE TEMPORARY TABLE {SHUFFLE_TABLE} AS SELECT tracker, ballot_id, weight_micros, \
+         choices, unit_id, cast_at FROM ballot_box WHERE 1 = 0"
+    ))
+    .await
+    .map_err(db_err)?;
+    let backend = db.get_database_backend();
+    let copy = Query::insert()
+        .into_table(shuffle.clone())
+        .columns(columns)
+        .select_from(
+            Query::select()
+                .columns(columns)
+                .from(ballot_box::Entity)
+                .and_where(C::BallotId.eq(ballot.as_i64()))
+                .to_owned(),
+        )
+        .map_err(|e| Error::Internal(e.to_string()))?
+        .to_owned();
+    db.execute_raw(backend.build(&copy)).await.map_err(db_err)?;
     ballot_box::Entity::delete_many()
-        .filter(ballot_box::Column::BallotId.eq(ballot.as_i64()))
+        .filter(C::BallotId.eq(ballot.as_i64()))
         .exec(db)
         .await
         .map_err(db_err)?;
-    // Re-inserted in tracker order (multi-row inserts keep their rows' order): new row
-    // versions, written by this transaction, land in tracker order whatever order the
-    // originals were cast in.
-    insert_box_entries(db, &entries).await?;
-    let count = entries.len() as u64;
+    // Back in tracker order: new row versions, written by this transaction, land in tracker
+    // order whatever order the originals were cast in.
+    let back = Query::insert()
+        .into_table(ballot_box::Entity)
+        .columns(columns)
+        .select_from(
+            Query::select()
+                .columns(columns)
+                .from(shuffle)
+                .order_by(C::Tracker, Order::Asc)
+                .to_owned(),
+        )
+        .map_err(|e| Error::Internal(e.to_string()))?
+        .to_owned();
+    let count = db
+        .execute_raw(backend.build(&back))
+        .await
+        .map_err(db_err)?
+        .rows_affected();
+    db.execute_unprepared(&format!("DROP TABLE {SHUFFLE_TABLE}"))
+        .await
+        .map_err(db_err)?;
     ballot::Entity::update_many()
         .col_expr(
             ballot::Column::ShuffledCount,
@@ -561,6 +611,9 @@ pub(crate) async fn shuffle_box(db: &impl ConnectionTrait, ballot: BallotId) -> 
         .map_err(db_err)?;
     Ok(count)
 }
+
+/// The temporary table a shuffle copies a box through (per connection, dropped before commit).
+const SHUFFLE_TABLE: &str = "ballot_box_shuffle";
 
 pub(crate) async fn insert_refusal(db: &impl ConnectionTrait, r: &Refusal) -> Result<()> {
     vote_refusal::Entity::insert(vote_refusal::ActiveModel {

@@ -172,8 +172,13 @@ impl VotingWrites for SeaTx {
         super::lists::turnout_totals(&self.txn, ballot).await
     }
 
-    async fn box_entries_in_tx(&mut self, ballot: BallotId) -> Result<Vec<BoxEntry>> {
-        super::box_entries(&self.txn, ballot).await
+    async fn box_entries_after_in_tx(
+        &mut self,
+        ballot: BallotId,
+        after: Option<Tracker>,
+        limit: u64,
+    ) -> Result<Vec<BoxEntry>> {
+        super::lists::box_entries_after(&self.txn, ballot, after, limit).await
     }
 
     async fn update_draft(

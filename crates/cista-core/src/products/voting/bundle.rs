@@ -165,9 +165,71 @@ pub fn leaves(
 /// The hash of the published ballot list's canonical bytes (compact JSON), written into the
 /// hash as they are made: a million ballots never sit in memory as one string.
 pub fn ballot_list_sha256(list: &[PublishedBallot]) -> Result<String> {
-    let mut hashing = HashingWriter(Sha256Stream::new());
-    serde_json::to_writer(&mut hashing, list).map_err(|e| Error::Internal(e.to_string()))?;
-    Ok(hashing.0.finish().to_hex())
+    let mut hasher = BallotListHasher::new();
+    for b in list {
+        hasher.add(b)?;
+    }
+    Ok(hasher.finish())
+}
+
+/// `ballot_list_sha256` a ballot at a time, for a list read page by page: the same bytes as
+/// the list serialized whole (`[`, the ballots' compact JSON separated by `,`, `]`).
+pub struct BallotListHasher {
+    hashing: HashingWriter,
+    empty: bool,
+}
+
+impl std::fmt::Debug for BallotListHasher {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("BallotListHasher")
+            .field("empty", &self.empty)
+            .finish_non_exhaustive()
+    }
+}
+
+impl BallotListHasher {
+    pub fn new() -> Self {
+        let mut hashing = HashingWriter(Sha256Stream::new());
+        hashing.0.update(b"[");
+        Self {
+            hashing,
+            empty: true,
+        }
+    }
+
+    /// Adds the next ballot of the list (in tracker order).
+    pub fn add(&mut self, b: &PublishedBallot) -> Result<()> {
+        if !self.empty {
+            self.hashing.0.update(b",");
+        }
+        self.empty = false;
+        serde_json::to_writer(&mut self.hashing, b).map_err(|e| Error::Internal(e.to_string()))
+    }
+
+    /// Adds the next ballots of the list as their compact JSON joined by commas (what
+    /// serializing them one by one with `add` hashes); nothing when `joined` is empty.
+    pub fn add_json(&mut self, joined: &[u8]) {
+        if joined.is_empty() {
+            return;
+        }
+        if !self.empty {
+            self.hashing.0.update(b",");
+        }
+        self.empty = false;
+        self.hashing.0.update(joined);
+    }
+
+    /// The SHA-256 of the whole list, lowercase hex.
+    pub fn finish(mut self) -> String {
+        self.hashing.0.update(b"]");
+        self.hashing.0.finish().to_hex()
+    }
+}
+
+impl Default for BallotListHasher {
+    fn default() -> Self {
+        Self::new()
+    }
 }
 
 /// An `io::Write` that only hashes what is written.
@@ -524,5 +586,41 @@ mod tests {
                 b.tracker, b.weight
             )
         );
+    }
+
+    /// The list's hash is the SHA-256 of the list serialized whole, whether the ballots are
+    /// added one by one or as pages of joined JSON of any size (the close adds pages).
+    #[test]
+    fn the_list_hash_is_the_same_added_whole_one_by_one_or_by_pages() {
+        let list: Vec<PublishedBallot> = (0..7)
+            .map(|i| PublishedBallot {
+                tracker: Tracker::from_i64(1_000 + i),
+                weight: Weight::from_micros(1_000_000 + i),
+                choices: Choices(vec![Choice::Answer {
+                    contest: 1,
+                    answer: if i % 2 == 0 { Answer::Yes } else { Answer::No },
+                }]),
+            })
+            .collect();
+        let whole = Digest32::sha256(&[&serde_json::to_vec(&list).unwrap()]);
+        assert_eq!(ballot_list_sha256(&list).unwrap(), whole.to_hex());
+        for page in [1, 3, 7, 10] {
+            let mut hasher = BallotListHasher::new();
+            hasher.add_json(b"");
+            for chunk in list.chunks(page) {
+                let joined: Vec<String> = chunk
+                    .iter()
+                    .map(|b| serde_json::to_string(b).unwrap())
+                    .collect();
+                hasher.add_json(joined.join(",").as_bytes());
+            }
+            assert_eq!(hasher.finish(), whole.to_hex(), "pages of {page}");
+        }
+        assert_eq!(
+            BallotListHasher::new().finish(),
+            ballot_list_sha256(&[]).unwrap()
+        );
+        let empty = Digest32::sha256(&[b"[]"]);
+        assert_eq!(ballot_list_sha256(&[]).unwrap(), empty.to_hex());
     }
 }

@@ -6,22 +6,18 @@
 use super::VotingAction;
 use super::VotingError;
 use super::audit::VotingAuditKind;
-use super::bundle::{
-    self, BallotResults, Bundle, PublishedBallot, RESULTS_FORMAT, checkpoint_origin,
-};
-use super::cast::open_choices;
+use super::bundle::{BallotListHasher, BallotResults, Bundle, RESULTS_FORMAT, checkpoint_origin};
 use super::definition::BallotDefinition;
-use super::tally::{Turnout, tally};
+use super::opening::{LeafContext, OPENING_PAGE, OpenedPage, PageOpener};
+use super::tally::{Counter, Turnout};
 use super::{Ballot, Window};
 use crate::platform::audit::NewAuditEntry;
-use crate::ports::{
-    BallotStatus, BoxEntry, EligibleUnit, Participation, TurnoutTotals, VoteChannel,
-};
+use crate::ports::{BallotStatus, EligibleUnit, Participation, TurnoutTotals, VoteChannel};
 use crate::{Action, Actor, Cista, Error, Result};
 use cista_crypto::note::Checkpoint;
-use cista_crypto::{DataKey, Digest32};
 use cista_types::{BallotId, OrgId, Timestamp};
 use std::collections::BTreeMap;
+use std::sync::Arc;
 
 /// What one pass of the voting worker did.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -47,14 +43,13 @@ pub fn turnout_from(totals: &TurnoutTotals) -> Turnout {
         eligible_units: totals.eligible_units,
         eligible_weight: totals.eligible_weight,
         voted_units: 0,
-        voted_weight: 0,
+        voted_weight: totals.voted_weight,
         web: 0,
         sms_session: 0,
         paper: 0,
     };
-    for &(channel, units, weight) in &totals.voted {
+    for &(channel, units) in &totals.voted {
         t.voted_units += units;
-        t.voted_weight += weight;
         match channel {
             VoteChannel::Web => t.web += units,
             VoteChannel::SmsSession => t.sms_session += units,
@@ -164,24 +159,6 @@ impl Cista {
         }
     }
 
-    pub(crate) async fn open_entries(
-        &self,
-        org: OrgId,
-        entries: &[BoxEntry],
-    ) -> Result<Vec<PublishedBallot>> {
-        let key = self.org_data_key(org).await?;
-        let mut out = Vec::with_capacity(entries.len());
-        for e in entries {
-            out.push(PublishedBallot {
-                tracker: e.tracker,
-                weight: e.weight,
-                choices: open_choices(&key, e)?,
-            });
-        }
-        out.sort_by_key(|b| b.tracker);
-        Ok(out)
-    }
-
     /// Closes a ballot whose window is over: waits for votes in flight, shuffles, tallies,
     /// signs the ballot list's checkpoint and stores the results, in one transaction with
     /// its audit entry. False if another process closed it first.
@@ -204,20 +181,48 @@ impl Cista {
             return Err(pending);
         }
         tx.voting().shuffle_box(ballot.id()).await?;
-        let entries = tx.voting().box_entries_in_tx(ballot.id()).await?;
         let turnout = turnout_from(&tx.voting().turnout_totals_in_tx(ballot.id()).await?);
         let id = ballot.id().to_string();
         let definition_sha256 = ballot.stored.definition_hash.to_hex();
-        let key = self.org_data_key(ballot.org()).await?;
-        let (list, leaves) = {
-            let (id, definition_sha256) = (id.clone(), definition_sha256.clone());
-            tokio::task::spawn_blocking(move || {
-                open_and_hash(&key, &id, &definition_sha256, entries)
-            })
-            .await
-            .map_err(|e| Error::Internal(format!("opening the ballots stopped: {e}")))??
+        let context = LeafContext {
+            ballot: id.clone(),
+            definition_sha256: definition_sha256.clone(),
         };
-        let result = tally(&ballot.definition, turnout, &list)?;
+        let key = Arc::new(self.org_data_key(ballot.org()).await?);
+        let mut opener = PageOpener::new(key, Some(context));
+        let mut counter = Counter::new(&ballot.definition);
+        let mut list_hash = BallotListHasher::new();
+        let mut leaves = Vec::new();
+        // The box a page at a time inside the close's transaction: the next page is read
+        // while the one before is opened, and each is folded into the count, the list's hash
+        // and the leaves (32 bytes a ballot) and then dropped.
+        let mut fold = |page: OpenedPage| -> Result<()> {
+            for b in &page.ballots {
+                counter.add(b)?;
+            }
+            list_hash.add_json(&page.list_json);
+            leaves.extend(page.leaves);
+            Ok(())
+        };
+        let mut after = None;
+        loop {
+            let page = tx
+                .voting()
+                .box_entries_after_in_tx(ballot.id(), after, OPENING_PAGE)
+                .await?;
+            let more = page.len() as u64 == OPENING_PAGE;
+            after = page.last().map(|e| e.tracker);
+            if let Some(opened) = opener.push(page).await? {
+                fold(opened)?;
+            }
+            if !more {
+                break;
+            }
+        }
+        if let Some(opened) = opener.finish().await? {
+            fold(opened)?;
+        }
+        let result = counter.finish(turnout)?;
         let root = cista_crypto::merkle::root(&leaves);
         let checkpoint = Checkpoint {
             origin: checkpoint_origin(&self.instance().audit_origin, &id),
@@ -231,7 +236,7 @@ impl Cista {
             definition_sha256: definition_sha256.clone(),
             closed_at: now,
             tally: result,
-            ballot_list_sha256: bundle::ballot_list_sha256(&list)?,
+            ballot_list_sha256: list_hash.finish(),
             tree_size: leaves.len() as u64,
             root_sha256: root.to_hex(),
         };
@@ -302,61 +307,6 @@ impl Cista {
         let results = sealed_results(&ballot)?;
         Ok((ballot, results))
     }
-}
-
-/// Opens every sealed ballot and hashes its Merkle leaf, the entries (sorted by tracker first)
-/// split over the machine's cores: AES-GCM, JSON and SHA-256 for each ballot are the close's
-/// CPU work, a few seconds on one core for a million ballots. Returns the ballot list and its
-/// leaves, both in tracker order.
-fn open_and_hash(
-    key: &DataKey,
-    ballot: &str,
-    definition_sha256: &str,
-    mut entries: Vec<BoxEntry>,
-) -> Result<(Vec<PublishedBallot>, Vec<Digest32>)> {
-    entries.sort_by_key(|e| e.tracker);
-    let threads = std::thread::available_parallelism().map_or(1, |n| n.get().min(8));
-    let per_thread = entries.len().div_ceil(threads).max(1);
-    let parts: Vec<Result<(Vec<PublishedBallot>, Vec<Digest32>)>> = std::thread::scope(|scope| {
-        let workers: Vec<_> = entries
-            .chunks(per_thread)
-            .map(|part| {
-                scope.spawn(move || {
-                    let mut list = Vec::with_capacity(part.len());
-                    let mut leaves = Vec::with_capacity(part.len());
-                    for e in part {
-                        let b = PublishedBallot {
-                            tracker: e.tracker,
-                            weight: e.weight,
-                            choices: open_choices(key, e)?,
-                        };
-                        let data = bundle::leaf_data(ballot, definition_sha256, &b)?;
-                        leaves.push(cista_crypto::merkle::leaf_hash(&data));
-                        list.push(b);
-                    }
-                    Ok((list, leaves))
-                })
-            })
-            .collect();
-        workers
-            .into_iter()
-            .map(|w| {
-                w.join().unwrap_or_else(|_| {
-                    Err(Error::Internal(
-                        "a thread opening ballots panicked".to_owned(),
-                    ))
-                })
-            })
-            .collect()
-    });
-    let mut list = Vec::with_capacity(entries.len());
-    let mut leaves = Vec::with_capacity(entries.len());
-    for part in parts {
-        let (l, h) = part?;
-        list.extend(l);
-        leaves.extend(h);
-    }
-    Ok((list, leaves))
 }
 
 /// A closed ballot's results; `results_sealed` for any other.

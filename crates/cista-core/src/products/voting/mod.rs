@@ -18,6 +18,7 @@ pub mod error;
 pub mod import;
 pub mod names;
 pub mod notices;
+pub mod opening;
 pub mod paper;
 pub mod published;
 pub mod record;

@@ -1,21 +1,26 @@
 //! The published side of a closed ballot at any size: the bundle's head (everything but the
-//! ballot list), the list read page by page in tracker order (keyset paging, so memory stays
-//! bounded and page n costs what page 1 does), the whole bundle for callers that want it in
-//! memory, and a tracker's place on the list with its inclusion proof. A closed ballot's list
-//! never changes, so the leaf hashes a proof needs are computed once and kept for the most
-//! recently looked-up ballot (32 bytes a ballot: 32 MB at a million).
+//! ballot list), the list read page by page in tracker order (keyset or numbered pages, so
+//! memory stays bounded), the whole bundle for callers that want it in memory, and a
+//! tracker's place on the list with its inclusion proof. A closed ballot's list never changes,
+//! so the leaf hashes a proof needs are computed once and kept for the few most recently
+//! looked-up ballots (32 bytes a ballot: 32 MB at a million).
 
 use super::bundle::{BUNDLE_FORMAT, Bundle, BundleHead, PublishedBallot, leaf_data};
 use super::close::sealed_results;
-use crate::ports::BallotStatus;
+use super::opening::{LeafContext, OPENING_PAGE, PageOpener, open_page};
+use crate::ports::{BallotStatus, BoxEntry};
 use crate::{Cista, Error, Result};
-use cista_crypto::Digest32;
 use cista_crypto::merkle::{self, verify_inclusion};
-use cista_types::{BallotId, OrgId, Tracker};
-use std::sync::Arc;
+use cista_crypto::{DataKey, Digest32};
+use cista_types::{BallotId, Tracker};
+use std::sync::{Arc, Mutex};
+use tokio::sync::OnceCell;
 
-/// Ballots read, opened and written per page of a published list.
+/// Ballots read, opened and written per page of a streamed bundle.
 pub const BALLOT_PAGE: u64 = 2_000;
+
+/// Closed ballots whose leaf hashes are kept at once.
+const LEAF_CACHE_BALLOTS: usize = 4;
 
 /// Where a tracker is on a closed ballot's published list.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -29,10 +34,51 @@ pub struct TrackerLocation {
     pub proven: bool,
 }
 
-/// The leaf hashes of the last closed ballot whose proofs were asked for; a lock held while
-/// they are computed, so concurrent lookups compute them once.
+/// A closed ballot's published list, checked once (closed, its organization's data key
+/// unwrapped): pages are then read with `Cista::published_page` / `published_page_at`
+/// without loading the ballot or calling the key provider again.
+#[derive(Debug, Clone)]
+pub struct PublishedList {
+    id: BallotId,
+    key: Arc<DataKey>,
+}
+
+impl PublishedList {
+    pub fn ballot(&self) -> BallotId {
+        self.id
+    }
+}
+
+/// The leaf hashes of the last few closed ballots whose proofs were asked for, one cell per
+/// ballot: concurrent lookups of one ballot compute its leaves once, and a lookup on another
+/// ballot does not wait for them.
 #[derive(Default)]
-pub(crate) struct LeafCache(tokio::sync::Mutex<Option<(BallotId, Arc<Vec<Digest32>>)>>);
+pub(crate) struct LeafCache(Mutex<Vec<(BallotId, LeafCell)>>);
+
+/// One ballot's leaf hashes, computed by the first lookup that needs them.
+type LeafCell = Arc<OnceCell<Arc<Vec<Digest32>>>>;
+
+impl LeafCache {
+    /// The cell of `id`'s leaves, made (and the oldest dropped) when it is not kept.
+    fn cell(&self, id: BallotId) -> LeafCell {
+        let mut kept = self
+            .0
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner());
+        if let Some(at) = kept.iter().position(|(ballot, _)| *ballot == id) {
+            let hit = kept.remove(at);
+            let cell = hit.1.clone();
+            kept.push(hit);
+            return cell;
+        }
+        if kept.len() >= LEAF_CACHE_BALLOTS {
+            kept.remove(0);
+        }
+        let cell = Arc::new(OnceCell::new());
+        kept.push((id, cell.clone()));
+        cell
+    }
+}
 
 impl std::fmt::Debug for LeafCache {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
@@ -77,65 +123,63 @@ impl Cista {
         })
     }
 
-    /// Up to `limit` ballots of a closed ballot's published list with a tracker above
-    /// `after` (from the first when `None`), opened, in tracker order. Errors as
-    /// `bundle_head`.
-    pub async fn published_ballots(
-        &self,
-        id: BallotId,
-        after: Option<Tracker>,
-        limit: u64,
-    ) -> Result<Vec<PublishedBallot>> {
-        let org = self.closed_ballot_org(id).await?;
-        let entries = self
-            .store()
-            .voting()
-            .box_entries_after(id, after, limit)
-            .await?;
-        self.open_entries(org, &entries).await
-    }
-
-    /// Up to `limit` ballots of a closed ballot's published list from position `offset`
-    /// (0-based), opened, in tracker order: a numbered page. Errors as `published_ballots`.
-    pub async fn published_ballots_at(
-        &self,
-        id: BallotId,
-        offset: u64,
-        limit: u64,
-    ) -> Result<Vec<PublishedBallot>> {
-        let org = self.closed_ballot_org(id).await?;
-        let entries = self
-            .store()
-            .voting()
-            .box_entries_at(id, offset, limit)
-            .await?;
-        self.open_entries(org, &entries).await
-    }
-
-    /// The organization of a closed ballot, whose list is public; `not_found` for any other.
-    async fn closed_ballot_org(&self, id: BallotId) -> Result<OrgId> {
+    /// A closed ballot's list, to read page by page. Errors: `not_found` for any ballot that
+    /// is not closed (its list is public only then).
+    pub async fn published_list(&self, id: BallotId) -> Result<PublishedList> {
         let ballot = self.load_ballot(id).await?;
         if ballot.status() != BallotStatus::Closed {
             return Err(Error::NotFound {
                 what: "this ballot's list",
             });
         }
-        Ok(ballot.org())
+        Ok(PublishedList {
+            id,
+            key: Arc::new(self.org_data_key(ballot.org()).await?),
+        })
+    }
+
+    /// Up to `limit` ballots of the list with a tracker above `after` (from the first when
+    /// `None`), opened, in tracker order: keyset paging, so page n costs what page 1 does.
+    pub async fn published_page(
+        &self,
+        list: &PublishedList,
+        after: Option<Tracker>,
+        limit: u64,
+    ) -> Result<Vec<PublishedBallot>> {
+        let entries = self
+            .store()
+            .voting()
+            .box_entries_after(list.id, after, limit)
+            .await?;
+        open_off_runtime(list, entries).await
+    }
+
+    /// Up to `limit` ballots of the list from position `offset` (0-based), opened, in
+    /// tracker order: a numbered page.
+    pub async fn published_page_at(
+        &self,
+        list: &PublishedList,
+        offset: u64,
+        limit: u64,
+    ) -> Result<Vec<PublishedBallot>> {
+        let entries = self
+            .store()
+            .voting()
+            .box_entries_at(list.id, offset, limit)
+            .await?;
+        open_off_runtime(list, entries).await
     }
 
     /// The public bundle of a closed ballot, whole in memory: anyone may fetch it and
-    /// recount. For a large ballot, stream `bundle_head` and `published_ballots` instead.
+    /// recount. For a large ballot, stream `bundle_head` and `published_page` instead.
+    /// Errors as `bundle_head`.
     pub async fn election_bundle(&self, id: BallotId) -> Result<Bundle> {
         let head = self.bundle_head(id).await?;
+        let list = self.published_list(id).await?;
         let mut ballots = Vec::new();
         loop {
-            let page = self
-                .published_ballots(
-                    id,
-                    ballots.last().map(|b: &PublishedBallot| b.tracker),
-                    BALLOT_PAGE,
-                )
-                .await?;
+            let after = ballots.last().map(|b: &PublishedBallot| b.tracker);
+            let page = self.published_page(&list, after, BALLOT_PAGE).await?;
             let last = page.len() < BALLOT_PAGE as usize;
             ballots.extend(page);
             if last {
@@ -148,26 +192,22 @@ impl Cista {
     /// Where `tracker` is on a closed ballot's published list, and whether its inclusion
     /// proof holds against the signed checkpoint; `None` when it is not on the list. The
     /// first lookup of a ballot reads the whole list once (its leaf hashes are then kept).
-    /// Errors as `bundle_head`.
+    /// Errors as `published_list`.
     pub async fn locate_tracker(
         &self,
         head: &BundleHead,
         id: BallotId,
         tracker: Tracker,
     ) -> Result<Option<TrackerLocation>> {
+        let list = self.published_list(id).await?;
         let Some(entry) = self.store().voting().box_entry(id, tracker).await? else {
             return Ok(None);
         };
-        let ballot = self.load_ballot(id).await?;
-        let Some(published) = self
-            .open_entries(ballot.org(), std::slice::from_ref(&entry))
-            .await?
-            .pop()
-        else {
+        let Some(published) = open_page(&list.key, None, vec![entry])?.ballots.pop() else {
             return Ok(None);
         };
         let index = self.store().voting().box_position(id, tracker).await?;
-        let leaves = self.published_leaves(head, id).await?;
+        let leaves = self.published_leaves(head, &list).await?;
         let proven = (|| {
             let at = usize::try_from(index).ok()?;
             let path = merkle::inclusion_proof(&leaves, at).ok()?;
@@ -193,36 +233,57 @@ impl Cista {
         }))
     }
 
-    /// The leaf hashes of a closed ballot's list, from the cache or read page by page.
+    /// The leaf hashes of a closed ballot's list, kept or read page by page (the next page
+    /// read while the one before is opened and hashed).
     async fn published_leaves(
         &self,
         head: &BundleHead,
-        id: BallotId,
+        list: &PublishedList,
     ) -> Result<Arc<Vec<Digest32>>> {
-        let mut cached = self.leaf_cache().0.lock().await;
-        if let Some((ballot, leaves)) = cached.as_ref()
-            && *ballot == id
-        {
-            return Ok(leaves.clone());
-        }
-        let mut leaves = Vec::new();
-        let mut after = None;
-        loop {
-            let page = self.published_ballots(id, after, BALLOT_PAGE).await?;
-            for b in &page {
-                leaves.push(merkle::leaf_hash(&leaf_data(
-                    &head.ballot,
-                    &head.definition_sha256,
-                    b,
-                )?));
-            }
-            after = page.last().map(|b| b.tracker);
-            if page.len() < BALLOT_PAGE as usize {
-                break;
-            }
-        }
-        let leaves = Arc::new(leaves);
-        *cached = Some((id, leaves.clone()));
-        Ok(leaves)
+        let cell = self.leaf_cache().cell(list.id);
+        let leaves = cell
+            .get_or_try_init(|| async {
+                let context = LeafContext {
+                    ballot: head.ballot.clone(),
+                    definition_sha256: head.definition_sha256.clone(),
+                };
+                let mut opener = PageOpener::new(list.key.clone(), Some(context));
+                let mut leaves = Vec::new();
+                let mut after = None;
+                loop {
+                    let page = self
+                        .store()
+                        .voting()
+                        .box_entries_after(list.id, after, OPENING_PAGE)
+                        .await?;
+                    let more = page.len() as u64 == OPENING_PAGE;
+                    after = page.last().map(|e| e.tracker);
+                    if let Some(opened) = opener.push(page).await? {
+                        leaves.extend(opened.leaves);
+                    }
+                    if !more {
+                        break;
+                    }
+                }
+                if let Some(opened) = opener.finish().await? {
+                    leaves.extend(opened.leaves);
+                }
+                Ok::<_, Error>(Arc::new(leaves))
+            })
+            .await?;
+        Ok(leaves.clone())
     }
+}
+
+/// Opens a page of `list` on a blocking thread (a page of ballots is milliseconds of AES-GCM
+/// and JSON, which would otherwise hold up the runtime's other requests).
+async fn open_off_runtime(
+    list: &PublishedList,
+    entries: Vec<BoxEntry>,
+) -> Result<Vec<PublishedBallot>> {
+    let key = list.key.clone();
+    tokio::task::spawn_blocking(move || open_page(&key, None, entries))
+        .await
+        .map_err(|e| Error::Internal(format!("opening ballots stopped: {e}")))?
+        .map(|page| page.ballots)
 }

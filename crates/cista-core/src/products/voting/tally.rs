@@ -166,73 +166,171 @@ pub fn tally(
     turnout: Turnout,
     ballots: &[CountedBallot],
 ) -> Result<Tally> {
-    if ballots.len() as u64 != turnout.voted_units {
-        return Err(Error::Integrity(format!(
-            "the ballot box holds {} ballots but {} units took part",
-            ballots.len(),
-            turnout.voted_units
-        )));
-    }
-    let (_, all_interests) = turnout.quorum_measure(definition.weighting);
-    let counting = Counting {
-        weighting: definition.weighting,
-        quorum_reached: turnout.quorum_reached(definition),
-        min_turnout_reached: turnout.min_turnout_reached(definition),
-        all_interests,
-    };
+    let mut counter = Counter::new(definition);
     for b in ballots {
+        counter.add(b)?;
+    }
+    counter.finish(turnout)
+}
+
+/// A count in progress, a ballot at a time: the close folds a million-ballot box into it
+/// page by page, and `finish` gives what `tally` gives over the whole list. Memory is a few
+/// numbers per option, whatever the number of ballots.
+#[derive(Debug)]
+pub struct Counter<'d> {
+    definition: &'d BallotDefinition,
+    ballots: u64,
+    /// One per contest, in the definition's order.
+    contests: Vec<ContestCount>,
+}
+
+/// The running counts of one contest.
+#[derive(Debug)]
+enum ContestCount {
+    Resolution {
+        yes: OptionCount,
+        no: OptionCount,
+        abstain: OptionCount,
+    },
+    /// Votes per candidate in the definition's order, and ballots that chose nobody.
+    Election { votes: Vec<OptionCount>, blank: u64 },
+}
+
+impl<'d> Counter<'d> {
+    pub fn new(definition: &'d BallotDefinition) -> Self {
+        let contests = definition
+            .contests
+            .iter()
+            .map(|contest| match &contest.kind {
+                ContestKind::Resolution { .. } => ContestCount::Resolution {
+                    yes: zero(),
+                    no: zero(),
+                    abstain: zero(),
+                },
+                ContestKind::Election { candidates, .. } => ContestCount::Election {
+                    votes: vec![zero(); candidates.len()],
+                    blank: 0,
+                },
+            })
+            .collect();
+        Self {
+            definition,
+            ballots: 0,
+            contests,
+        }
+    }
+
+    /// Adds one ballot. Errors: `integrity` when it does not match the definition, or
+    /// carries a weight on a one-vote-per-unit ballot, or a total overflows.
+    pub fn add(&mut self, b: &CountedBallot) -> Result<()> {
+        let definition = self.definition;
         b.choices.check(definition)?;
         if definition.weighting == Weighting::PerUnit && b.weight != Weight::ONE {
             return Err(Error::Integrity(
                 "a ballot of a one-vote-per-unit ballot carries a weight".to_owned(),
             ));
         }
+        for ((count, contest), choice) in self
+            .contests
+            .iter_mut()
+            .zip(&definition.contests)
+            .zip(&b.choices.0)
+        {
+            match (count, choice, &contest.kind) {
+                (
+                    ContestCount::Resolution { yes, no, abstain },
+                    Choice::Answer { answer, .. },
+                    _,
+                ) => {
+                    let slot = match answer {
+                        Answer::Yes => yes,
+                        Answer::No => no,
+                        Answer::Abstain => abstain,
+                    };
+                    add(slot, b.weight)?;
+                }
+                (
+                    ContestCount::Election { votes, blank },
+                    Choice::Candidates {
+                        candidates: chosen, ..
+                    },
+                    ContestKind::Election { candidates, .. },
+                ) => {
+                    if chosen.is_empty() {
+                        *blank += 1;
+                    }
+                    for id in chosen {
+                        if let Some(i) = candidates.iter().position(|c| c.id == *id)
+                            && let Some(slot) = votes.get_mut(i)
+                        {
+                            add(slot, b.weight)?;
+                        }
+                    }
+                }
+                _ => {}
+            }
+        }
+        self.ballots += 1;
+        Ok(())
     }
 
-    let mut contests = Vec::with_capacity(definition.contests.len());
-    for (index, contest) in definition.contests.iter().enumerate() {
-        let choices: Vec<(&CountedBallot, &Choice)> = ballots
+    /// The result. Errors: `integrity` when the ballots added are not as many as the units
+    /// that took part.
+    pub fn finish(self, turnout: Turnout) -> Result<Tally> {
+        let definition = self.definition;
+        if self.ballots != turnout.voted_units {
+            return Err(Error::Integrity(format!(
+                "the ballot box holds {} ballots but {} units took part",
+                self.ballots, turnout.voted_units
+            )));
+        }
+        let (_, all_interests) = turnout.quorum_measure(definition.weighting);
+        let counting = Counting {
+            weighting: definition.weighting,
+            quorum_reached: turnout.quorum_reached(definition),
+            min_turnout_reached: turnout.min_turnout_reached(definition),
+            all_interests,
+        };
+        let contests = definition
+            .contests
             .iter()
-            .filter_map(|b| b.choices.0.get(index).map(|c| (b, c)))
-            .collect();
-        contests.push(match &contest.kind {
-            ContestKind::Resolution { threshold } => {
-                count_resolution(&counting, contest, *threshold, &choices)?
-            }
-            ContestKind::Election {
-                seats, candidates, ..
-            } => count_election(&counting, contest, *seats, candidates, &choices)?,
-        });
+            .zip(self.contests)
+            .map(|(contest, count)| match (&contest.kind, count) {
+                (
+                    ContestKind::Resolution { threshold },
+                    ContestCount::Resolution { yes, no, abstain },
+                ) => resolution_result(&counting, contest, *threshold, [yes, no, abstain]),
+                (
+                    ContestKind::Election {
+                        seats, candidates, ..
+                    },
+                    ContestCount::Election { votes, blank },
+                ) => election_result(&counting, contest, *seats, candidates, votes, blank),
+                _ => Err(Error::Internal(
+                    "a contest's count does not match its kind".to_owned(),
+                )),
+            })
+            .collect::<Result<Vec<_>>>()?;
+        Ok(Tally {
+            turnout,
+            quorum: definition.quorum,
+            quorum_reached: counting.quorum_reached,
+            min_turnout: definition.min_turnout,
+            min_turnout_reached: counting.min_turnout_reached,
+            ballots_counted: self.ballots,
+            contests,
+        })
     }
-    Ok(Tally {
-        turnout,
-        quorum: definition.quorum,
-        quorum_reached: counting.quorum_reached,
-        min_turnout: definition.min_turnout,
-        min_turnout_reached: counting.min_turnout_reached,
-        ballots_counted: ballots.len() as u64,
-        contests,
-    })
 }
 
-/// Counts a resolution: yes, no and abstain, and whether yes reached the threshold.
-fn count_resolution(
+/// A resolution's result from its counts (yes, no, abstain): whether yes reached the
+/// threshold.
+fn resolution_result(
     counting: &Counting,
     contest: &Contest,
     threshold: Threshold,
-    choices: &[(&CountedBallot, &Choice)],
+    [yes, no, abstain]: [OptionCount; 3],
 ) -> Result<ContestResult> {
-    let (mut yes, mut no, mut abstain) = (zero(), zero(), zero());
-    for (b, choice) in choices {
-        if let Choice::Answer { answer, .. } = choice {
-            let slot = match answer {
-                Answer::Yes => &mut yes,
-                Answer::No => &mut no,
-                Answer::Abstain => &mut abstain,
-            };
-            add(slot, b.weight)?;
-        }
-    }
     let (y, n) = (counting.measure(&yes), counting.measure(&no));
     let all_interests = counting.all_interests;
     let threshold_met = match threshold {
@@ -254,38 +352,28 @@ fn count_resolution(
     })
 }
 
-/// Counts an election: each candidate's votes, who is elected, who is tied for the last
-/// seat(s), and whether the election is valid at all.
-fn count_election(
+/// An election's result from its counts (votes per candidate, in the definition's order, and
+/// blank ballots): who is elected, who is tied for the last seat(s), and whether the
+/// election is valid at all.
+fn election_result(
     counting: &Counting,
     contest: &Contest,
     seats: u32,
     candidates: &[Candidate],
-    choices: &[(&CountedBallot, &Choice)],
+    votes: Vec<OptionCount>,
+    blank: u64,
 ) -> Result<ContestResult> {
     let measure = |c: &OptionCount| counting.measure(c);
     let mut counts: Vec<CandidateResult> = candidates
         .iter()
-        .map(|c| CandidateResult {
+        .zip(votes)
+        .map(|(c, votes)| CandidateResult {
             id: c.id,
             name: c.name.clone(),
-            votes: zero(),
+            votes,
             elected: false,
         })
         .collect();
-    let mut blank = 0;
-    for (b, choice) in choices {
-        if let Choice::Candidates { candidates, .. } = choice {
-            if candidates.is_empty() {
-                blank += 1;
-            }
-            for id in candidates {
-                if let Some(c) = counts.iter_mut().find(|c| c.id == *id) {
-                    add(&mut c.votes, b.weight)?;
-                }
-            }
-        }
-    }
     counts.sort_by(|a, b| {
         measure(&b.votes)
             .cmp(&measure(&a.votes))

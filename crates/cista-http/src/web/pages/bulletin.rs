@@ -22,7 +22,7 @@ use cista_core::ports::BallotStatus;
 use cista_core::products::voting::VotingError;
 use cista_core::products::voting::bundle::{BundleHead, JSON_SUFFIX, PublishedBallot};
 use cista_core::products::voting::definition::BallotDefinition;
-use cista_core::products::voting::published::{BALLOT_PAGE, TrackerLocation};
+use cista_core::products::voting::published::{BALLOT_PAGE, PublishedList, TrackerLocation};
 use cista_types::{BallotId, Tracker};
 use serde::Deserialize;
 
@@ -290,9 +290,10 @@ pub async fn bulletin(
         Some(l) => l.index / ROWS_PER_PAGE + 1,
         None => page_number(query.page.as_deref())?.min(last_page),
     };
+    let list = state.cista.published_list(id).await?;
     let ballots = state
         .cista
-        .published_ballots_at(id, (page - 1) * ROWS_PER_PAGE, ROWS_PER_PAGE)
+        .published_page_at(&list, (page - 1) * ROWS_PER_PAGE, ROWS_PER_PAGE)
         .await?;
     render(
         status,
@@ -325,8 +326,9 @@ pub async fn bundle_json(
 ) -> Result<Response, AppError> {
     let id = ballot_id(&raw)?;
     let head = state.cista.bundle_head(id).await?;
+    let list = state.cista.published_list(id).await?;
     let prefix = head.json_prefix()?;
-    let body = Body::from_stream(bundle_chunks(state, id, prefix));
+    let body = Body::from_stream(bundle_chunks(state, list, prefix));
     let mut response = body.into_response();
     let headers = response.headers_mut();
     headers.insert(
@@ -341,62 +343,65 @@ pub async fn bundle_json(
     Ok(response)
 }
 
-/// Where a streamed bundle is: the head still to send, then pages after a tracker, then done.
-enum Streaming {
-    Head(Vec<u8>),
-    After(Option<Tracker>),
-    Done,
-}
-
-/// The bundle's bytes: the head, one chunk per page of ballots, the closing brackets.
+/// The bundle's bytes: the head, one chunk per page of ballots, the closing brackets. A task
+/// reads and writes the pages one ahead of the client (a channel of one chunk), so the next
+/// page is read from the store while the last one is on the wire; it stops when the client
+/// goes away (the channel closes).
 fn bundle_chunks(
     state: AppState,
-    id: BallotId,
+    list: PublishedList,
     prefix: Vec<u8>,
 ) -> impl futures::Stream<Item = Result<Bytes, std::io::Error>> {
-    futures::stream::unfold(Streaming::Head(prefix), move |at| {
-        let state = state.clone();
-        async move {
-            let after = match at {
-                Streaming::Head(prefix) => {
-                    return Some((Ok(Bytes::from(prefix)), Streaming::After(None)));
-                }
-                Streaming::After(after) => after,
-                Streaming::Done => return None,
-            };
-            let page = match state.cista.published_ballots(id, after, BALLOT_PAGE).await {
-                Ok(page) => page,
-                Err(e) => {
-                    tracing::error!(ballot = %id, code = e.code(), cause = %e.chain(), "the bundle stopped part-way");
-                    return Some((
-                        Err(std::io::Error::other("the bundle stopped")),
-                        Streaming::Done,
-                    ));
-                }
-            };
-            let mut chunk = Vec::with_capacity(page.len() * 160);
-            for (i, b) in page.iter().enumerate() {
-                if after.is_some() || i > 0 {
-                    chunk.push(b',');
-                }
-                if let Err(e) = serde_json::to_writer(&mut chunk, b) {
-                    tracing::error!(ballot = %id, cause = %e, "a ballot cannot be written");
-                    return Some((
-                        Err(std::io::Error::other("the bundle stopped")),
-                        Streaming::Done,
-                    ));
-                }
-            }
-            let next = match page.last() {
-                Some(last) if page.len() == BALLOT_PAGE as usize => {
-                    Streaming::After(Some(last.tracker))
-                }
-                _ => {
-                    chunk.extend_from_slice(JSON_SUFFIX);
-                    Streaming::Done
-                }
-            };
-            Some((Ok(Bytes::from(chunk)), next))
+    let (tx, rx) = tokio::sync::mpsc::channel(1);
+    tokio::spawn(async move {
+        if tx.send(Ok(Bytes::from(prefix))).await.is_err() {
+            return;
         }
+        let mut after = None;
+        loop {
+            let (chunk, more) = match bundle_page(&state, &list, after).await {
+                Ok((chunk, last)) => {
+                    after = last;
+                    (Ok(chunk), after.is_some())
+                }
+                Err(e) => {
+                    let id = list.ballot();
+                    tracing::error!(ballot = %id, code = e.code(), cause = %e.chain(), "the bundle stopped part-way");
+                    (Err(std::io::Error::other("the bundle stopped")), false)
+                }
+            };
+            if tx.send(chunk).await.is_err() || !more {
+                return;
+            }
+        }
+    });
+    futures::stream::unfold(rx, |mut rx| async move {
+        rx.recv().await.map(|item| (item, rx))
     })
+}
+
+/// One chunk of the bundle: the ballots after `after`, each but the list's first preceded by a
+/// comma, and the closing brackets after the last page; with the tracker to read on from
+/// (`None` once the list is done).
+async fn bundle_page(
+    state: &AppState,
+    list: &PublishedList,
+    after: Option<Tracker>,
+) -> Result<(Bytes, Option<Tracker>), Error> {
+    let page = state.cista.published_page(list, after, BALLOT_PAGE).await?;
+    let mut chunk = Vec::with_capacity(page.len() * 160);
+    for (i, b) in page.iter().enumerate() {
+        if after.is_some() || i > 0 {
+            chunk.push(b',');
+        }
+        serde_json::to_writer(&mut chunk, b).map_err(|e| Error::Internal(e.to_string()))?;
+    }
+    let next = match page.last() {
+        Some(last) if page.len() == BALLOT_PAGE as usize => Some(last.tracker),
+        _ => {
+            chunk.extend_from_slice(JSON_SUFFIX);
+            None
+        }
+    };
+    Ok((Bytes::from(chunk), next))
 }

@@ -4,9 +4,13 @@
 //! holds, and bundles of the first format (with a proof per ballot) still verify.
 
 use super::*;
+use cista_core::products::voting::bundle::ballot_list_sha256;
 use cista_core::products::voting::bundle::{BUNDLE_FORMAT_1, JSON_SUFFIX, PublishedBallot, proofs};
+use cista_core::products::voting::close::definition_of;
 use cista_core::products::voting::close::{turnout_from, turnout_of};
+use cista_core::products::voting::opening::OPENING_PAGE;
 use cista_core::products::voting::published::BALLOT_PAGE;
+use cista_core::products::voting::tally::tally;
 
 pub async fn a_large_ballot_publishes_page_by_page_and_finds_any_tracker(h: &Harness) {
     let cista = h.cista().await;
@@ -52,11 +56,24 @@ pub async fn a_large_ballot_publishes_page_by_page_and_finds_any_tracker(h: &Har
 
     // Nothing is published before the close.
     assert!(cista.bundle_head(ballot).await.is_err());
-    assert!(cista.published_ballots(ballot, None, 10).await.is_err());
+    assert!(cista.published_list(ballot).await.is_err());
     close(h, &cista, ballot).await;
 
     let bundle = cista.election_bundle(ballot).await.unwrap();
     assert_eq!(bundle.ballots.len(), units);
+    // The close read the box a page at a time (more than one page here) and folded each into
+    // the count and the list's hash: both equal what the whole list gives at once.
+    assert!(units as u64 > OPENING_PAGE);
+    let recount = tally(
+        &definition_of(&bundle).unwrap(),
+        bundle.turnout,
+        &bundle.ballots,
+    );
+    assert_eq!(recount.unwrap(), bundle.results.tally);
+    assert_eq!(
+        ballot_list_sha256(&bundle.ballots).unwrap(),
+        bundle.results.ballot_list_sha256
+    );
     assert!(bundle.proofs.is_empty());
     let verification = verify_bundle(&bundle, None);
     assert!(verification.ok(), "{verification:?}");
@@ -69,12 +86,13 @@ pub async fn a_large_ballot_publishes_page_by_page_and_finds_any_tracker(h: &Har
 
 /// Keyset pages of every size, and numbered pages, give the list in the same order.
 async fn the_pages_agree_with_the_whole_list(cista: &Cista, ballot: BallotId, bundle: &Bundle) {
+    let list = cista.published_list(ballot).await.unwrap();
     for size in [1_000, 777] {
         let mut paged = Vec::new();
         loop {
             let page = cista
-                .published_ballots(
-                    ballot,
+                .published_page(
+                    &list,
                     paged.last().map(|b: &PublishedBallot| b.tracker),
                     size,
                 )
@@ -88,19 +106,16 @@ async fn the_pages_agree_with_the_whole_list(cista: &Cista, ballot: BallotId, bu
         }
         assert_eq!(paged, bundle.ballots);
     }
-    let at = cista
-        .published_ballots_at(ballot, 1_000, 500)
-        .await
-        .unwrap();
+    let at = cista.published_page_at(&list, 1_000, 500).await.unwrap();
     assert_eq!(at, bundle.ballots[1_000..1_500]);
     let tail = cista
-        .published_ballots_at(ballot, bundle.ballots.len() as u64 - 3, 500)
+        .published_page_at(&list, bundle.ballots.len() as u64 - 3, 500)
         .await
         .unwrap();
     assert_eq!(tail.len(), 3);
     assert!(
         cista
-            .published_ballots_at(ballot, bundle.ballots.len() as u64, 500)
+            .published_page_at(&list, bundle.ballots.len() as u64, 500)
             .await
             .unwrap()
             .is_empty()
@@ -110,11 +125,12 @@ async fn the_pages_agree_with_the_whole_list(cista: &Cista, ballot: BallotId, bu
 /// The head, the list written page by page and the suffix parse into the same bundle.
 async fn the_streamed_bytes_are_the_bundle(cista: &Cista, ballot: BallotId, bundle: &Bundle) {
     let head = cista.bundle_head(ballot).await.unwrap();
+    let list = cista.published_list(ballot).await.unwrap();
     let mut bytes = head.json_prefix().unwrap();
     let mut after = None;
     loop {
         let page = cista
-            .published_ballots(ballot, after, BALLOT_PAGE)
+            .published_page(&list, after, BALLOT_PAGE)
             .await
             .unwrap();
         for b in &page {

@@ -1,0 +1,154 @@
+//! Opening a ballot box page by page: each page's sealed ballots are decrypted (AES-GCM),
+//! parsed and, when asked, hashed into their Merkle leaves on every core, off the async
+//! runtime, while the caller reads the next page from the store. The close and the published
+//! list both read a box this way, so a million ballots cost one page of memory at a time.
+
+use super::bundle::{self, PublishedBallot};
+use super::cast::open_choices;
+use crate::ports::BoxEntry;
+use crate::{Error, Result};
+use cista_crypto::{DataKey, Digest32};
+use std::sync::Arc;
+use tokio::task::JoinHandle;
+
+/// Box entries read from the store per page when a whole box is opened (the close, the leaf
+/// hashes of a published list): large enough that a page's hand-off costs little (245 pages
+/// for a million ballots), small enough that a page's sealed and opened ballots take about a
+/// megabyte. The conformance test's large ballot spans two pages.
+pub const OPENING_PAGE: u64 = 4_096;
+
+/// What a leaf is bound to besides the ballot itself (`bundle::leaf_data`).
+#[derive(Debug, Clone)]
+pub(crate) struct LeafContext {
+    /// The ballot's id, as published.
+    pub ballot: String,
+    /// The SHA-256 of its definition, lowercase hex.
+    pub definition_sha256: String,
+}
+
+/// One opened page: its ballots in tracker order and, when hashing was asked for, their
+/// Merkle leaf hashes in the same order and their compact JSON joined by commas (the page's
+/// part of the published list's bytes, for `BallotListHasher::add_json`); both empty
+/// otherwise.
+#[derive(Debug, Default)]
+pub(crate) struct OpenedPage {
+    pub ballots: Vec<PublishedBallot>,
+    pub leaves: Vec<Digest32>,
+    pub list_json: Vec<u8>,
+}
+
+/// Opens pages in order, one in flight while the caller reads the next: `push` hands over a
+/// page and returns the one before it once opened; `finish` returns the last.
+pub(crate) struct PageOpener {
+    key: Arc<DataKey>,
+    leaves: Option<Arc<LeafContext>>,
+    in_flight: Option<JoinHandle<Result<OpenedPage>>>,
+}
+
+impl PageOpener {
+    /// Opens with `key`; hashes each ballot's leaf too when `leaves` is given.
+    pub(crate) fn new(key: Arc<DataKey>, leaves: Option<LeafContext>) -> Self {
+        Self {
+            key,
+            leaves: leaves.map(Arc::new),
+            in_flight: None,
+        }
+    }
+
+    /// Starts opening `page` and returns the page handed over before it, opened (`None` for
+    /// the first). An empty page starts nothing.
+    pub(crate) async fn push(&mut self, page: Vec<BoxEntry>) -> Result<Option<OpenedPage>> {
+        let previous = self.finish().await?;
+        if !page.is_empty() {
+            let (key, leaves) = (self.key.clone(), self.leaves.clone());
+            self.in_flight = Some(tokio::task::spawn_blocking(move || {
+                open_page(&key, leaves.as_deref(), page)
+            }));
+        }
+        Ok(previous)
+    }
+
+    /// The page in flight, opened; `None` when there is none.
+    pub(crate) async fn finish(&mut self) -> Result<Option<OpenedPage>> {
+        match self.in_flight.take() {
+            None => Ok(None),
+            Some(task) => task
+                .await
+                .map_err(|e| Error::Internal(format!("opening ballots stopped: {e}")))?
+                .map(Some),
+        }
+    }
+}
+
+/// Opens `entries` with `key`, in tracker order, split over the machine's cores (AES-GCM, JSON
+/// and SHA-256 for each ballot are the CPU work of a close); with `leaves`, each ballot's
+/// Merkle leaf hash and the page's list bytes too. Blocking: call from a blocking thread.
+pub(crate) fn open_page(
+    key: &DataKey,
+    leaves: Option<&LeafContext>,
+    mut entries: Vec<BoxEntry>,
+) -> Result<OpenedPage> {
+    // Pages come in tracker order from the store; sorting sorted entries is one pass.
+    entries.sort_by_key(|e| e.tracker);
+    let threads = std::thread::available_parallelism().map_or(1, |n| n.get().min(8));
+    // Below this a thread costs more than it saves.
+    let per_thread = entries.len().div_ceil(threads).max(500);
+    let open_part = |part: &[BoxEntry]| -> Result<OpenedPage> {
+        let mut out = OpenedPage {
+            ballots: Vec::with_capacity(part.len()),
+            ..OpenedPage::default()
+        };
+        for e in part {
+            let b = PublishedBallot {
+                tracker: e.tracker,
+                weight: e.weight,
+                choices: open_choices(key, e)?,
+            };
+            if let Some(context) = leaves {
+                let data = bundle::leaf_data(&context.ballot, &context.definition_sha256, &b)?;
+                out.leaves.push(cista_crypto::merkle::leaf_hash(&data));
+                if !out.list_json.is_empty() {
+                    out.list_json.push(b',');
+                }
+                serde_json::to_writer(&mut out.list_json, &b)
+                    .map_err(|e| Error::Internal(e.to_string()))?;
+            }
+            out.ballots.push(b);
+        }
+        Ok(out)
+    };
+    if entries.len() <= per_thread {
+        return open_part(&entries);
+    }
+    let open_part = &open_part;
+    let parts: Vec<Result<OpenedPage>> = std::thread::scope(|scope| {
+        let workers: Vec<_> = entries
+            .chunks(per_thread)
+            .map(|part| scope.spawn(move || open_part(part)))
+            .collect();
+        workers
+            .into_iter()
+            .map(|w| {
+                w.join().unwrap_or_else(|_| {
+                    Err(Error::Internal(
+                        "a thread opening ballots panicked".to_owned(),
+                    ))
+                })
+            })
+            .collect()
+    });
+    let mut whole = OpenedPage {
+        ballots: Vec::with_capacity(entries.len()),
+        ..OpenedPage::default()
+    };
+    for part in parts {
+        let part = part?;
+        whole.ballots.extend(part.ballots);
+        whole.leaves.extend(part.leaves);
+        if !whole.list_json.is_empty() && !part.list_json.is_empty() {
+            whole.list_json.push(b',');
+        }
+        whole.list_json.extend(part.list_json);
+    }
+    Ok(whole)
+}
