@@ -76,10 +76,14 @@ pub enum Action {
     FindPeople,
     /// Turn uploaded photos into their delivered copies and thumbnails (background work).
     ProcessMedia,
+    /// Write benchmark data straight to the store (`cista bench tally`: units and a filled
+    /// ballot box without the cast path or a per-vote audit entry). The machine's operator
+    /// only: no session, no app token and no background job can.
+    LoadBenchmarkData,
 }
 
 impl Action {
-    pub const ALL: [Action; 13] = [
+    pub const ALL: [Action; 14] = [
         Action::InitializeInstance,
         Action::CreateOrganization,
         Action::ListOrganizations,
@@ -93,6 +97,7 @@ impl Action {
         Action::ErasePersonAnywhere,
         Action::FindPeople,
         Action::ProcessMedia,
+        Action::LoadBenchmarkData,
     ];
 
     /// Words for "you are not allowed to …".
@@ -111,6 +116,7 @@ impl Action {
             Action::ErasePersonAnywhere => "erase people",
             Action::FindPeople => "look people up by email address",
             Action::ProcessMedia => "process uploaded photos",
+            Action::LoadBenchmarkData => "load benchmark data",
         }
     }
 }
@@ -390,6 +396,15 @@ mod tests {
         assert!(!person(org, Role::Admin, Access::SmsRestricted).may(Action::ViewTrustDetails));
         assert!(person(org, Role::Inspector, Access::Full).may(Action::ViewTrustDetails));
         assert!(Actor::operator("root").may(Action::ViewTrustDetails));
+    }
+
+    #[test]
+    fn only_the_operator_loads_benchmark_data() {
+        let org = OrgId::from_i64(1);
+        assert!(Actor::operator("root").may(Action::LoadBenchmarkData));
+        assert!(!Actor::System.may(Action::LoadBenchmarkData));
+        assert!(!person(org, Role::Owner, Access::Full).may(Action::LoadBenchmarkData));
+        assert!(!person(org, Role::Admin, Access::Full).may(Action::LoadBenchmarkData));
     }
 
     #[test]

@@ -5,8 +5,8 @@
 //! voting` measures); the box is shuffled as the voting worker does while a ballot is open;
 //! then the clock jumps past the close and each step is timed with the process's peak
 //! resident memory while it ran: the close (read, open, count, tree, sign, store), the count
-//! alone, the bundle downloaded over HTTPS, the bulletin page, and `verify-election` on the
-//! downloaded file.
+//! alone, the bundle downloaded over HTTPS, the bulletin's first and last pages, and
+//! `verify-election` on the downloaded file.
 
 use super::bench::{
     Scratch, fail, loopback_listener, loopback_state, ms, open_instance_with_clock,
@@ -73,10 +73,12 @@ async fn measured<T, F: Future<Output = Result<T, Failure>>>(
     Ok((out?, Step { took, before, peak }))
 }
 
-/// What the published side measured: the bundle and the bulletin page (bytes, step).
+/// What the published side measured: the bundle, the bulletin's first page and its last
+/// (a numbered page: the deepest offset), as (bytes, step).
 struct Published {
     bundle: (u64, Step),
     bulletin: (u64, Step),
+    last_page: (u64, Step),
 }
 
 async fn bench(
@@ -107,7 +109,7 @@ async fn bench(
     println!("Downloading the bundle and the bulletin page over HTTPS…");
     let (state, ca) = loopback_state(&cista, &origin, &scratch.dir, Limits::default())?;
     let (stop, server) = spawn_server(state, listener);
-    let fetched = fetch_published(&origin, addr, ca, ballot, &scratch.dir).await;
+    let fetched = fetch_published(&origin, addr, ca, ballot, units, &scratch.dir).await;
     let _ = stop.send(());
     let _ = server.await;
     let published = fetched?;
@@ -130,6 +132,7 @@ async fn bench(
     for (what, (bytes, step)) in [
         ("bundle over HTTPS", &published.bundle),
         ("bulletin page", &published.bulletin),
+        ("bulletin last page", &published.last_page),
     ] {
         let size = format!("   ({:.1} MB)", *bytes as f64 / 1e6);
         println!("{}", step.line(what, &size));
@@ -197,12 +200,14 @@ async fn set_up(cista: &Cista, units: usize) -> Result<(OrgId, BallotId), Failur
     Ok((org, ballot))
 }
 
-/// Downloads the bundle and the first bulletin page into `dir`, each timed and measured.
+/// Downloads the bundle and the bulletin's first and last pages (500 ballots a page) into
+/// `dir`, each timed and measured.
 async fn fetch_published(
     origin: &str,
     addr: std::net::SocketAddr,
     ca: reqwest::Certificate,
     ballot: BallotId,
+    units: usize,
     dir: &Path,
 ) -> Result<Published, Failure> {
     let client = reqwest::Client::builder()
@@ -222,7 +227,17 @@ async fn fetch_published(
         &dir.join("bulletin.html"),
     ))
     .await?;
-    Ok(Published { bundle, bulletin })
+    let last_page = measured(download(
+        &client,
+        &format!("{origin}/e/{ballot}/bulletin?page={}", units.div_ceil(500)),
+        &dir.join("bulletin-last.html"),
+    ))
+    .await?;
+    Ok(Published {
+        bundle,
+        bulletin,
+        last_page,
+    })
 }
 
 /// Streams the body at `url` into `path`; returns its length. Anything but 200 fails.

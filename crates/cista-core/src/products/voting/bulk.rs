@@ -3,13 +3,15 @@
 //! the bulletin, the bundle and the recount are then measured at a million units, which the
 //! cast path (a real session and form per unit) would take hours to reach. The rows are the
 //! same rows a cast writes (participation, sealed box entry), so everything after them runs
-//! as in production; no audit entry is written per vote, which a real cast would add.
+//! as in production; no audit entry is written per vote, which a real cast would add, so
+//! both writers are the machine operator's alone (`Action::LoadBenchmarkData`): no route of
+//! the server reaches them.
 
 use super::VotingAction;
 use super::cast::choices_aad;
 use super::definition::{Answer, Choice, Choices, ContestKind};
 use crate::ports::{BallotStatus, BoxEntry, ConsentStatus, Participation, Unit, VoteChannel};
-use crate::{Actor, Cista, Error, Result};
+use crate::{Action, Actor, Cista, Error, Result};
 use cista_types::{BallotId, OrgId, Rng, Tracker, UnitId, UnitLabel, Weight};
 
 /// Rows written per transaction: large enough that commits do not dominate, small enough
@@ -29,6 +31,7 @@ impl Cista {
         count: usize,
         progress: &(dyn Fn(usize) + Sync),
     ) -> Result<()> {
+        actor.authorize(Action::LoadBenchmarkData)?;
         actor.authorize_in(org, VotingAction::ManageUnits)?;
         let now = self.clock().now();
         let mut written = 0;
@@ -75,6 +78,7 @@ impl Cista {
         id: BallotId,
         progress: &(dyn Fn(usize) + Sync),
     ) -> Result<u64> {
+        actor.authorize(Action::LoadBenchmarkData)?;
         actor.authorize_in(org, VotingAction::ManageBallots)?;
         let ballot = self.ballot(actor, org, id).await?;
         if ballot.status() != BallotStatus::Published {

@@ -287,3 +287,28 @@ async fn open_off_runtime(
         .map_err(|e| Error::Internal(format!("opening ballots stopped: {e}")))?
         .map(|page| page.ballots)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Lookups of one ballot share one cell (its leaves are computed once); a fifth ballot
+    /// drops the least recently used one, and a kept ballot's cell is the same cell.
+    #[test]
+    fn the_leaf_cache_keeps_one_cell_per_ballot_for_the_last_four() {
+        let cache = LeafCache::default();
+        let ballot = |n| BallotId::from_i64(n);
+        let first = cache.cell(ballot(1));
+        assert!(Arc::ptr_eq(&first, &cache.cell(ballot(1))));
+        let second = cache.cell(ballot(2));
+        assert!(!Arc::ptr_eq(&first, &second));
+        for n in 3..=4 {
+            cache.cell(ballot(n));
+        }
+        // 1 was used after 2: 2 is the oldest and goes when 5 comes.
+        assert!(Arc::ptr_eq(&first, &cache.cell(ballot(1))));
+        cache.cell(ballot(5));
+        assert!(Arc::ptr_eq(&first, &cache.cell(ballot(1))));
+        assert!(!Arc::ptr_eq(&second, &cache.cell(ballot(2))));
+    }
+}

@@ -38,6 +38,23 @@ pub async fn a_large_ballot_publishes_page_by_page_and_finds_any_tracker(h: &Har
     assert_eq!(filled, units as u64);
     let (participation, boxed, _) = counts(h, ballot).await;
     assert_eq!((participation, boxed), (units, units as u64));
+    // Staff of the association cannot: the bulk writers skip the cast path and its audit
+    // entries, so they are the machine operator's alone.
+    let staff = Actor::Person(PersonActor {
+        subject: a.owners[0].subject,
+        access: Access::Full,
+        roles: BTreeMap::from([(a.org, Role::Admin)]),
+    });
+    let refused = cista
+        .fill_ballot_box(&staff, a.org, ballot, &|_| {})
+        .await
+        .unwrap_err();
+    assert_eq!(refused.code(), "forbidden", "{refused:?}");
+    let refused = cista
+        .add_units_in_bulk(&staff, a.org, "S", 1, &|_| {})
+        .await
+        .unwrap_err();
+    assert_eq!(refused.code(), "forbidden", "{refused:?}");
     // Filling twice is refused by the primary key: nobody votes twice.
     let twice = cista
         .fill_ballot_box(&operator(), a.org, ballot, &|_| {})
