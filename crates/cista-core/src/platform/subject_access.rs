@@ -283,15 +283,13 @@ impl Cista {
                 };
                 let definition = BallotDefinition::from_json(&ballot.definition)?;
                 let mut choices = Vec::new();
-                if definition.secrecy == Secrecy::Recorded {
-                    for entry in voting.box_entries(ballot.id).await? {
-                        if entry.unit == Some(unit.id) {
-                            choices = self
-                                .open_box_entry(unit.org, &entry)
-                                .await?
-                                .describe(&definition);
-                        }
-                    }
+                if definition.secrecy == Secrecy::Recorded
+                    && let Some(entry) = voting.box_entry_of_unit(ballot.id, unit.id).await?
+                {
+                    choices = self
+                        .open_box_entry(unit.org, &entry)
+                        .await?
+                        .describe(&definition);
                 }
                 report.votes.push(VoteData {
                     organization: organization.clone(),

@@ -333,8 +333,14 @@ pub trait VotingReads: Send + Sync {
         unit: UnitId,
     ) -> Result<Option<Participation>>;
 
-    /// The ballot box of a ballot, in tracker order.
+    /// The whole ballot box of a ballot, in tracker order, in memory: for tests and small
+    /// boxes only. Whatever may meet a large ballot reads `box_entries_after` page by page.
     async fn box_entries(&self, ballot: BallotId) -> Result<Vec<BoxEntry>>;
+
+    /// The box entry a unit's vote put in a recorded ballot's box (`None` when the unit has
+    /// not voted, or the ballot is secret: its box names no unit). Found in the database, not
+    /// by reading the box.
+    async fn box_entry_of_unit(&self, ballot: BallotId, unit: UnitId) -> Result<Option<BoxEntry>>;
 
     /// The roll and the participation summed in the database (one query each), rather than
     /// read row by row: a million units' turnout without a million rows.

@@ -9,7 +9,7 @@ use crate::entity::{ballot_box, paper_batch, paper_pile};
 use crate::query::Fetch;
 use cista_core::ports::{BoxEntry, PaperBatch, PaperPile};
 use cista_core::{Error, Result};
-use cista_types::{BallotId, SubjectCode, Timestamp, Tracker, Weight};
+use cista_types::{BallotId, SubjectCode, Timestamp, Tracker, UnitId, Weight};
 use sea_orm::sea_query::{Expr, ExprTrait as _, OnConflict};
 use sea_orm::{
     ActiveValue::Set, ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, QueryOrder,
@@ -47,6 +47,19 @@ pub(crate) async fn box_entry(
 ) -> Result<Option<BoxEntry>> {
     Ok(ballot_box::Entity::find_by_id(tracker.as_i64())
         .filter(ballot_box::Column::BallotId.eq(ballot.as_i64()))
+        .first(db)
+        .await?
+        .map(crate::convert::box_entry))
+}
+
+pub(crate) async fn box_entry_of_unit(
+    db: &impl ConnectionTrait,
+    ballot: BallotId,
+    unit: UnitId,
+) -> Result<Option<BoxEntry>> {
+    Ok(ballot_box::Entity::find()
+        .filter(ballot_box::Column::BallotId.eq(ballot.as_i64()))
+        .filter(ballot_box::Column::UnitId.eq(unit.as_i64()))
         .first(db)
         .await?
         .map(crate::convert::box_entry))

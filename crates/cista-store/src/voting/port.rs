@@ -109,6 +109,10 @@ impl VotingReads for SeaStore {
         super::paper::box_entry(&self.db, ballot, tracker).await
     }
 
+    async fn box_entry_of_unit(&self, ballot: BallotId, unit: UnitId) -> Result<Option<BoxEntry>> {
+        super::paper::box_entry_of_unit(&self.db, ballot, unit).await
+    }
+
     async fn paper_piles(&self, ballot: BallotId) -> Result<Vec<PaperPile>> {
         super::paper::piles(&self.db, ballot).await
     }

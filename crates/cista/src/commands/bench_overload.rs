@@ -181,7 +181,7 @@ impl Overload<'_> {
             .map(|p| p.unit)
             .collect();
         let rows = voting.participation(ballot).await?.len();
-        let boxed = voting.box_entries(ballot).await?.len();
+        let boxed = voting.box_count(ballot).await?;
         println!();
         println!(
             "Overload — {planned} casts offered in {:.1} s",
@@ -210,7 +210,7 @@ impl Overload<'_> {
         }
         println!("  check          {rows} participation rows, {boxed} ballot box entries");
         let lost = acknowledged.difference(&stored).count();
-        if lost > 0 || rows != stored.len() || boxed != rows {
+        if lost > 0 || rows != stored.len() || boxed != rows as u64 {
             return Err(Failure(format!(
                 "overload: {lost} acknowledged votes missing, {rows} participation rows for {} units, {boxed} box entries",
                 stored.len()

@@ -68,7 +68,8 @@ impl Cista {
 
     /// Fills an open ballot's box as if every unit on its roll had voted online once, with
     /// choices drawn at random (every contest answered; elections with one to `seats`
-    /// candidates), sealed under the organization's data key exactly as a cast seals them.
+    /// candidates), sealed under the organization's data key exactly as a cast seals them
+    /// (on a recorded ballot each entry names its unit and time, as a cast's does).
     /// Returns how many ballots were written. Errors: the ballot is not open (`conflict`),
     /// a unit already took part (`conflict`), storage.
     pub async fn fill_ballot_box(
@@ -90,6 +91,8 @@ impl Cista {
         let key = self.org_data_key(org).await?;
         let now = self.clock().now();
         let weighted = ballot.definition.weighting == super::definition::Weighting::Weighted;
+        // A recorded ballot's box names the unit and the time, as a cast writes it.
+        let recorded = ballot.definition.secrecy == super::definition::Secrecy::Recorded;
         let mut written = 0;
         for chunk in roll.chunks(ROWS_PER_TRANSACTION) {
             let mut participation = Vec::with_capacity(chunk.len());
@@ -120,8 +123,8 @@ impl Cista {
                         Weight::ONE
                     },
                     sealed_choices: sealed.into_bytes(),
-                    unit: None,
-                    cast_at: None,
+                    unit: recorded.then_some(eligible.unit),
+                    cast_at: recorded.then_some(now),
                 });
             }
             let mut tx = self.store().begin().await?;

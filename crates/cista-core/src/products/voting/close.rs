@@ -8,16 +8,20 @@ use super::VotingError;
 use super::audit::VotingAuditKind;
 use super::bundle::{BallotListHasher, BallotResults, Bundle, RESULTS_FORMAT, checkpoint_origin};
 use super::definition::BallotDefinition;
-use super::opening::{LeafContext, OPENING_PAGE, OpenedPage, PageOpener};
+use super::opening::{BoxInTx, LeafContext, OpenedPage, PageOpener, open_box_by_pages};
 use super::tally::{Counter, Turnout};
 use super::{Ballot, Window};
 use crate::platform::audit::NewAuditEntry;
-use crate::ports::{BallotStatus, EligibleUnit, Participation, TurnoutTotals, VoteChannel};
+use crate::ports::{
+    BallotStatus, EligibleUnit, Participation, StoreTx, TurnoutTotals, VoteChannel,
+};
 use crate::{Action, Actor, Cista, Error, Result};
 use cista_crypto::note::Checkpoint;
+use cista_crypto::{DataKey, Digest32};
 use cista_types::{BallotId, OrgId, Timestamp};
 use std::collections::BTreeMap;
 use std::sync::Arc;
+use std::time::Instant;
 
 /// What one pass of the voting worker did.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -180,8 +184,11 @@ impl Cista {
         if let Some(pending) = (super::paper::PaperState { piles, batches }).blocks_close() {
             return Err(pending);
         }
+        let started = Instant::now();
         tx.voting().shuffle_box(ballot.id()).await?;
+        let shuffled = started.elapsed();
         let turnout = turnout_from(&tx.voting().turnout_totals_in_tx(ballot.id()).await?);
+        let summed = started.elapsed();
         let id = ballot.id().to_string();
         let definition_sha256 = ballot.stored.definition_hash.to_hex();
         let context = LeafContext {
@@ -189,39 +196,8 @@ impl Cista {
             definition_sha256: definition_sha256.clone(),
         };
         let key = Arc::new(self.org_data_key(ballot.org()).await?);
-        let mut opener = PageOpener::new(key, Some(context));
-        let mut counter = Counter::new(&ballot.definition);
-        let mut list_hash = BallotListHasher::new();
-        let mut leaves = Vec::new();
-        // The box a page at a time inside the close's transaction: the next page is read
-        // while the one before is opened, and each is folded into the count, the list's hash
-        // and the leaves (32 bytes a ballot) and then dropped.
-        let mut fold = |page: OpenedPage| -> Result<()> {
-            for b in &page.ballots {
-                counter.add(b)?;
-            }
-            list_hash.add_json(&page.list_json);
-            leaves.extend(page.leaves);
-            Ok(())
-        };
-        let mut after = None;
-        loop {
-            let page = tx
-                .voting()
-                .box_entries_after_in_tx(ballot.id(), after, OPENING_PAGE)
-                .await?;
-            let more = page.len() as u64 == OPENING_PAGE;
-            after = page.last().map(|e| e.tracker);
-            if let Some(opened) = opener.push(page).await? {
-                fold(opened)?;
-            }
-            if !more {
-                break;
-            }
-        }
-        if let Some(opened) = opener.finish().await? {
-            fold(opened)?;
-        }
+        let (counter, list_hash, leaves) = count_box(&mut *tx, ballot, key, context).await?;
+        let counted = started.elapsed();
         let result = counter.finish(turnout)?;
         let root = cista_crypto::merkle::root(&leaves);
         let checkpoint = Checkpoint {
@@ -264,6 +240,15 @@ impl Cista {
             }),
         ))
         .await?;
+        tracing::info!(
+            ballot = %ballot.id(),
+            ballots = leaves.len(),
+            shuffle_ms = shuffled.as_millis(),
+            turnout_ms = (summed - shuffled).as_millis(),
+            read_open_count_ms = (counted - summed).as_millis(),
+            sign_store_commit_ms = (started.elapsed() - counted).as_millis(),
+            "ballot closed"
+        );
         self.compact_box().await;
         Ok(true)
     }
@@ -307,6 +292,38 @@ impl Cista {
         let results = sealed_results(&ballot)?;
         Ok((ballot, results))
     }
+}
+
+/// What the close folds the box into: the running count, the list's hash and the leaves.
+type CountedBox<'d> = (Counter<'d>, BallotListHasher, Vec<Digest32>);
+
+/// Reads the box a page at a time inside the close's transaction `tx`: the next page is read
+/// while the one before is opened (with `key`) and hashed into its leaves (bound to
+/// `context`), and each is folded into the count, the list's hash and the leaves (32 bytes a
+/// ballot) and then dropped.
+async fn count_box<'d>(
+    tx: &mut dyn StoreTx,
+    ballot: &'d Ballot,
+    key: Arc<DataKey>,
+    context: LeafContext,
+) -> Result<CountedBox<'d>> {
+    let mut counter = Counter::new(&ballot.definition);
+    let mut list_hash = BallotListHasher::new();
+    let mut leaves = Vec::new();
+    let fold = |page: OpenedPage| -> Result<()> {
+        for b in &page.ballots {
+            counter.add(b)?;
+        }
+        list_hash.add_json(&page.list_json);
+        leaves.extend(page.leaves);
+        Ok(())
+    };
+    let mut pages = BoxInTx {
+        tx,
+        ballot: ballot.id(),
+    };
+    open_box_by_pages(PageOpener::new(key, Some(context)), &mut pages, fold).await?;
+    Ok((counter, list_hash, leaves))
 }
 
 /// A closed ballot's results; `results_sealed` for any other.

@@ -5,9 +5,10 @@
 
 use super::bundle::{self, PublishedBallot};
 use super::cast::open_choices;
-use crate::ports::BoxEntry;
+use crate::ports::{BoxEntry, StoreTx, VotingReads};
 use crate::{Error, Result};
 use cista_crypto::{DataKey, Digest32};
+use cista_types::{BallotId, Tracker, UnitId};
 use std::sync::Arc;
 use tokio::task::JoinHandle;
 
@@ -26,13 +27,15 @@ pub(crate) struct LeafContext {
     pub definition_sha256: String,
 }
 
-/// One opened page: its ballots in tracker order and, when hashing was asked for, their
+/// One opened page: its ballots in tracker order, the unit each came from in the same order
+/// (`None` on a secret ballot, whose box holds none) and, when hashing was asked for, their
 /// Merkle leaf hashes in the same order and their compact JSON joined by commas (the page's
 /// part of the published list's bytes, for `BallotListHasher::add_json`); both empty
 /// otherwise.
 #[derive(Debug, Default)]
 pub(crate) struct OpenedPage {
     pub ballots: Vec<PublishedBallot>,
+    pub units: Vec<Option<UnitId>>,
     pub leaves: Vec<Digest32>,
     pub list_json: Vec<u8>,
 }
@@ -80,6 +83,72 @@ impl PageOpener {
     }
 }
 
+/// Where a whole box is read from, a page at a time: the store as it stands (a published
+/// list) or a transaction (the close, under the ballot's lock).
+#[async_trait::async_trait]
+pub(crate) trait BoxPages: Send {
+    /// Up to `OPENING_PAGE` entries with a tracker above `after` (from the first when
+    /// `None`), in tracker order.
+    async fn page(&mut self, after: Option<Tracker>) -> Result<Vec<BoxEntry>>;
+}
+
+/// A ballot's box as the store holds it.
+pub(crate) struct StoredBox<'a> {
+    pub voting: &'a dyn VotingReads,
+    pub ballot: BallotId,
+}
+
+#[async_trait::async_trait]
+impl BoxPages for StoredBox<'_> {
+    async fn page(&mut self, after: Option<Tracker>) -> Result<Vec<BoxEntry>> {
+        self.voting
+            .box_entries_after(self.ballot, after, OPENING_PAGE)
+            .await
+    }
+}
+
+/// A ballot's box as a transaction sees it.
+pub(crate) struct BoxInTx<'a> {
+    pub tx: &'a mut dyn StoreTx,
+    pub ballot: BallotId,
+}
+
+#[async_trait::async_trait]
+impl BoxPages for BoxInTx<'_> {
+    async fn page(&mut self, after: Option<Tracker>) -> Result<Vec<BoxEntry>> {
+        self.tx
+            .voting()
+            .box_entries_after_in_tx(self.ballot, after, OPENING_PAGE)
+            .await
+    }
+}
+
+/// Reads a whole box from `pages` and opens it: each page is opened by `opener` while the
+/// next is read, and handed to `fold` in tracker order, so a million ballots take one page of
+/// memory at a time. Stops at the first error of either.
+pub(crate) async fn open_box_by_pages(
+    mut opener: PageOpener,
+    pages: &mut dyn BoxPages,
+    mut fold: impl FnMut(OpenedPage) -> Result<()> + Send,
+) -> Result<()> {
+    let mut after = None;
+    loop {
+        let page = pages.page(after).await?;
+        let more = page.len() as u64 >= OPENING_PAGE;
+        after = page.last().map(|e| e.tracker);
+        if let Some(opened) = opener.push(page).await? {
+            fold(opened)?;
+        }
+        if !more {
+            break;
+        }
+    }
+    if let Some(opened) = opener.finish().await? {
+        fold(opened)?;
+    }
+    Ok(())
+}
+
 /// Opens `entries` with `key`, in tracker order, split over the machine's cores (AES-GCM, JSON
 /// and SHA-256 for each ballot are the CPU work of a close); with `leaves`, each ballot's
 /// Merkle leaf hash and the page's list bytes too. Blocking: call from a blocking thread.
@@ -96,6 +165,7 @@ pub(crate) fn open_page(
     let open_part = |part: &[BoxEntry]| -> Result<OpenedPage> {
         let mut out = OpenedPage {
             ballots: Vec::with_capacity(part.len()),
+            units: part.iter().map(|e| e.unit).collect(),
             ..OpenedPage::default()
         };
         for e in part {
@@ -144,6 +214,7 @@ pub(crate) fn open_page(
     for part in parts {
         let part = part?;
         whole.ballots.extend(part.ballots);
+        whole.units.extend(part.units);
         whole.leaves.extend(part.leaves);
         if !whole.list_json.is_empty() && !part.list_json.is_empty() {
             whole.list_json.push(b',');

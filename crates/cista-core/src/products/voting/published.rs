@@ -7,7 +7,9 @@
 
 use super::bundle::{BUNDLE_FORMAT, Bundle, BundleHead, PublishedBallot, leaf_data};
 use super::close::sealed_results;
-use super::opening::{LeafContext, OPENING_PAGE, PageOpener, open_page};
+use super::opening::{
+    LeafContext, OpenedPage, PageOpener, StoredBox, open_box_by_pages, open_page,
+};
 use crate::ports::{BallotStatus, BoxEntry};
 use crate::{Cista, Error, Result};
 use cista_crypto::merkle::{self, verify_inclusion};
@@ -233,6 +235,22 @@ impl Cista {
         }))
     }
 
+    /// Reads and opens a whole published list page by page (with each ballot's leaf hash
+    /// when `leaves` is given) and hands each page to `fold` in tracker order: one page of
+    /// memory at a time however long the list.
+    pub(crate) async fn open_published_list(
+        &self,
+        list: &PublishedList,
+        leaves: Option<LeafContext>,
+        fold: impl FnMut(OpenedPage) -> Result<()> + Send,
+    ) -> Result<()> {
+        let mut pages = StoredBox {
+            voting: self.store().voting(),
+            ballot: list.id,
+        };
+        open_box_by_pages(PageOpener::new(list.key.clone(), leaves), &mut pages, fold).await
+    }
+
     /// The leaf hashes of a closed ballot's list, kept or read page by page (the next page
     /// read while the one before is opened and hashed).
     async fn published_leaves(
@@ -247,27 +265,12 @@ impl Cista {
                     ballot: head.ballot.clone(),
                     definition_sha256: head.definition_sha256.clone(),
                 };
-                let mut opener = PageOpener::new(list.key.clone(), Some(context));
                 let mut leaves = Vec::new();
-                let mut after = None;
-                loop {
-                    let page = self
-                        .store()
-                        .voting()
-                        .box_entries_after(list.id, after, OPENING_PAGE)
-                        .await?;
-                    let more = page.len() as u64 == OPENING_PAGE;
-                    after = page.last().map(|e| e.tracker);
-                    if let Some(opened) = opener.push(page).await? {
-                        leaves.extend(opened.leaves);
-                    }
-                    if !more {
-                        break;
-                    }
-                }
-                if let Some(opened) = opener.finish().await? {
+                self.open_published_list(list, Some(context), |opened| {
                     leaves.extend(opened.leaves);
-                }
+                    Ok(())
+                })
+                .await?;
                 Ok::<_, Error>(Arc::new(leaves))
             })
             .await?;

@@ -193,9 +193,6 @@ impl Cista {
             .into_iter()
             .map(|p| (p.unit, p))
             .collect();
-        let bundle = self.election_bundle(id).await?;
-        let published: BTreeMap<_, _> = bundle.ballots.iter().map(|b| (b.tracker, b)).collect();
-        let entries = self.store().voting().box_entries(id).await?;
         let mut header = vec![
             "unit".to_owned(),
             "weight".to_owned(),
@@ -207,23 +204,30 @@ impl Cista {
         header.extend(contest_titles(definition));
         let mut rows = vec![header];
         let mut lines = Vec::new();
-        for entry in &entries {
-            let (Some(unit), Some(published)) = (entry.unit, published.get(&entry.tracker)) else {
-                continue;
-            };
-            let (l, w) = unit_cells(units, &unit);
-            let p = participation.get(&unit);
-            let mut row = vec![
-                l.clone(),
-                w,
-                p.map(|p| tz.format_precise(p.at)).unwrap_or_default(),
-                p.map(|p| p.at.to_rfc3339()).unwrap_or_default(),
-                p.map(|p| p.channel.as_str().to_owned()).unwrap_or_default(),
-                published.tracker.to_string(),
-            ];
-            row.extend(choice_cells(definition, &published.choices.0));
-            lines.push((l, row));
-        }
+        // The box page by page (each entry of a recorded ballot names its unit), not the
+        // whole list at once.
+        let list = self.published_list(id).await?;
+        self.open_published_list(&list, None, |page| {
+            for (unit, published) in page.units.iter().zip(&page.ballots) {
+                let Some(unit) = unit else {
+                    continue;
+                };
+                let (l, w) = unit_cells(units, unit);
+                let p = participation.get(unit);
+                let mut row = vec![
+                    l.clone(),
+                    w,
+                    p.map(|p| tz.format_precise(p.at)).unwrap_or_default(),
+                    p.map(|p| p.at.to_rfc3339()).unwrap_or_default(),
+                    p.map(|p| p.channel.as_str().to_owned()).unwrap_or_default(),
+                    published.tracker.to_string(),
+                ];
+                row.extend(choice_cells(definition, &published.choices.0));
+                lines.push((l, row));
+            }
+            Ok(())
+        })
+        .await?;
         push_by_unit(&mut rows, lines);
         Ok(rows)
     }
@@ -234,15 +238,19 @@ impl Cista {
         id: BallotId,
         definition: &BallotDefinition,
     ) -> Result<Vec<Vec<String>>> {
-        let bundle = self.election_bundle(id).await?;
         let mut header = vec!["tracker".to_owned(), "weight".to_owned()];
         header.extend(contest_titles(definition));
         let mut rows = vec![header];
-        for b in &bundle.ballots {
-            let mut row = vec![b.tracker.to_string(), b.weight.to_string()];
-            row.extend(choice_cells(definition, &b.choices.0));
-            rows.push(row);
-        }
+        let list = self.published_list(id).await?;
+        self.open_published_list(&list, None, |page| {
+            for b in &page.ballots {
+                let mut row = vec![b.tracker.to_string(), b.weight.to_string()];
+                row.extend(choice_cells(definition, &b.choices.0));
+                rows.push(row);
+            }
+            Ok(())
+        })
+        .await?;
         Ok(rows)
     }
 

@@ -99,6 +99,86 @@ pub async fn a_large_ballot_publishes_page_by_page_and_finds_any_tracker(h: &Har
     the_streamed_bytes_are_the_bundle(&cista, ballot, &bundle).await;
     any_tracker_is_found_with_a_proof(&cista, ballot, &bundle).await;
     a_first_format_bundle_still_verifies(&bundle);
+    the_anonymous_list_exports_every_ballot(&cista, &a, ballot, &bundle).await;
+    a_recorded_ballot_exports_every_unit(h, &cista, &a, ballot).await;
+}
+
+/// The anonymous ballot list's file, read from the box page by page, holds every ballot once,
+/// in the list's order.
+async fn the_anonymous_list_exports_every_ballot(
+    cista: &Cista,
+    a: &Association,
+    ballot: BallotId,
+    bundle: &Bundle,
+) {
+    let csv = cista
+        .export_record(&operator(), a.org, ballot, RecordFile::AnonymousBallots)
+        .await
+        .unwrap();
+    let text = String::from_utf8(csv).unwrap();
+    let exported: Vec<&str> = text
+        .lines()
+        .skip(1)
+        .map(|line| line.split(',').next().unwrap())
+        .collect();
+    let listed: Vec<String> = bundle
+        .ballots
+        .iter()
+        .map(|b| b.tracker.to_string())
+        .collect();
+    assert_eq!(exported, listed);
+}
+
+/// A recorded ballot over more than a page of units: each unit's box entry is found by its
+/// unit (a secret ballot's by none), and the record, read page by page, names every unit once
+/// with that entry's tracker.
+async fn a_recorded_ballot_exports_every_unit(
+    h: &Harness,
+    cista: &Cista,
+    a: &Association,
+    secret: BallotId,
+) {
+    let ballot = open_ballot(h, cista, a, Secrecy::Recorded, Weighting::Weighted).await;
+    let units = cista.store().voting().units(a.org).await.unwrap();
+    let filled = cista
+        .fill_ballot_box(&operator(), a.org, ballot, &|_| {})
+        .await
+        .unwrap();
+    assert_eq!(filled, units.len() as u64);
+    close(h, cista, ballot).await;
+    let csv = cista
+        .export_record(&operator(), a.org, ballot, RecordFile::RecordedVotes)
+        .await
+        .unwrap();
+    let text = String::from_utf8(csv).unwrap();
+    let rows: Vec<&str> = text.lines().skip(1).collect();
+    assert_eq!(rows.len(), units.len());
+    let labels: BTreeSet<&str> = rows.iter().map(|r| r.split(',').next().unwrap()).collect();
+    assert_eq!(labels.len(), units.len(), "each unit once");
+    let voting = cista.store().voting();
+    for unit in [&units[0], &units[units.len() / 2], &units[units.len() - 1]] {
+        let entry = voting
+            .box_entry_of_unit(ballot, unit.id)
+            .await
+            .unwrap()
+            .unwrap();
+        assert_eq!(entry.unit, Some(unit.id));
+        let label = unit.label.to_string();
+        let row = rows
+            .iter()
+            .find(|r| r.split(',').next() == Some(label.as_str()))
+            .unwrap();
+        let tracker = entry.tracker.to_string();
+        assert!(row.split(',').any(|cell| cell == tracker), "{row}");
+        assert!(
+            voting
+                .box_entry_of_unit(secret, unit.id)
+                .await
+                .unwrap()
+                .is_none(),
+            "a secret ballot's box names no unit"
+        );
+    }
 }
 
 /// Keyset pages of every size, and numbered pages, give the list in the same order.
