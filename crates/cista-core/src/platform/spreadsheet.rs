@@ -15,15 +15,47 @@ pub fn formula_safe(text: &str) -> String {
 
 /// The rows as CSV (RFC 4180, by the csv crate), every cell formula-safe.
 pub fn csv_bytes(rows: Vec<Vec<String>>) -> Result<Vec<u8>> {
-    let mut writer = csv::Writer::from_writer(Vec::new());
+    let mut csv = CsvBytes::new();
     for row in rows {
-        writer
-            .write_record(row.iter().map(|c| formula_safe(c)))
-            .map_err(|e| Error::Internal(e.to_string()))?;
+        csv.row(&row)?;
     }
-    writer
-        .into_inner()
-        .map_err(|e| Error::Internal(e.to_string()))
+    csv.finish()
+}
+
+/// CSV written row by row into memory (RFC 4180, by the csv crate), every cell
+/// formula-safe: a long file costs its bytes, not its rows as strings too.
+pub struct CsvBytes(csv::Writer<Vec<u8>>);
+
+impl CsvBytes {
+    pub fn new() -> Self {
+        Self(csv::Writer::from_writer(Vec::new()))
+    }
+
+    /// Adds one row.
+    pub fn row<S: AsRef<str>>(&mut self, cells: &[S]) -> Result<()> {
+        self.0
+            .write_record(cells.iter().map(|c| formula_safe(c.as_ref())))
+            .map_err(|e| Error::Internal(e.to_string()))
+    }
+
+    /// The file's bytes.
+    pub fn finish(self) -> Result<Vec<u8>> {
+        self.0
+            .into_inner()
+            .map_err(|e| Error::Internal(e.to_string()))
+    }
+}
+
+impl std::fmt::Debug for CsvBytes {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("CsvBytes").finish_non_exhaustive()
+    }
+}
+
+impl Default for CsvBytes {
+    fn default() -> Self {
+        Self::new()
+    }
 }
 
 #[cfg(test)]

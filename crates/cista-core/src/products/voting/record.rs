@@ -9,6 +9,7 @@ use super::audit::VotingAuditKind;
 use super::definition::{Answer, BallotDefinition, Choice, Secrecy};
 use super::{Ballot, Window};
 use crate::platform::audit::NewAuditEntry;
+use crate::platform::spreadsheet::CsvBytes;
 use crate::ports::{BallotStatus, Participation, Refusal};
 use crate::{Actor, Cista, Error, Result};
 use cista_types::{BallotId, OrgId, SubjectCode, UnitId};
@@ -150,13 +151,16 @@ impl Cista {
                 ballot.local(definition.closes_at)
             ))));
         }
-        let rows = match file {
-            RecordFile::RecordedVotes => self.recorded_vote_rows(id, definition, &units).await?,
-            RecordFile::AnonymousBallots => self.anonymous_ballot_rows(id, definition).await?,
-            RecordFile::Participation => self.participation_rows(id, definition, &units).await?,
-            RecordFile::Refusals => self.refusal_rows(id, definition, &units).await?,
+        let bytes = match file {
+            RecordFile::RecordedVotes => {
+                write_rows(self.recorded_vote_rows(id, definition, &units).await?)?
+            }
+            RecordFile::AnonymousBallots => self.anonymous_ballot_csv(id, definition).await?,
+            RecordFile::Participation => {
+                write_rows(self.participation_rows(id, definition, &units).await?)?
+            }
+            RecordFile::Refusals => write_rows(self.refusal_rows(id, definition, &units).await?)?,
         };
-        let bytes = write_rows(rows)?;
         self.store()
             .append_audit(NewAuditEntry::new(
                 self.clock().now(),
@@ -232,26 +236,28 @@ impl Cista {
         Ok(rows)
     }
 
-    /// The anonymous ballot list: tracker, weight and choices, in tracker order.
-    async fn anonymous_ballot_rows(
+    /// The anonymous ballot list as CSV: tracker, weight and choices, in tracker order,
+    /// written as the box is read page by page.
+    async fn anonymous_ballot_csv(
         &self,
         id: BallotId,
         definition: &BallotDefinition,
-    ) -> Result<Vec<Vec<String>>> {
+    ) -> Result<Vec<u8>> {
+        let mut csv = CsvBytes::new();
         let mut header = vec!["tracker".to_owned(), "weight".to_owned()];
         header.extend(contest_titles(definition));
-        let mut rows = vec![header];
+        csv.row(&header)?;
         let list = self.published_list(id).await?;
         self.open_published_list(&list, None, |page| {
             for b in &page.ballots {
                 let mut row = vec![b.tracker.to_string(), b.weight.to_string()];
                 row.extend(choice_cells(definition, &b.choices.0));
-                rows.push(row);
+                csv.row(&row)?;
             }
             Ok(())
         })
         .await?;
-        Ok(rows)
+        csv.finish()
     }
 
     /// The participation list: which units voted, when, how and from where.

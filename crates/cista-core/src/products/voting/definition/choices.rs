@@ -34,8 +34,9 @@ impl Answer {
     }
 }
 
-/// One contest's choice.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+/// One contest's choice. As JSON, `{"contest": 1, "answer": "yes"}` or `{"contest": 2,
+/// "candidates": [1, 3]}`; one with both or neither is refused.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 #[serde(untagged)]
 pub enum Choice {
     Answer {
@@ -47,6 +48,35 @@ pub enum Choice {
         contest: u32,
         candidates: Vec<u32>,
     },
+}
+
+impl<'de> Deserialize<'de> for Choice {
+    /// Reads either form in one pass over the fields. (A derived untagged enum buffers each
+    /// choice and tries the forms in turn: most of the parse in a million-ballot close or
+    /// recount.)
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> std::result::Result<Self, D::Error> {
+        #[derive(Deserialize)]
+        struct Fields {
+            contest: u32,
+            answer: Option<Answer>,
+            candidates: Option<Vec<u32>>,
+        }
+        let Fields {
+            contest,
+            answer,
+            candidates,
+        } = Fields::deserialize(d)?;
+        match (answer, candidates) {
+            (Some(answer), None) => Ok(Choice::Answer { contest, answer }),
+            (None, Some(candidates)) => Ok(Choice::Candidates {
+                contest,
+                candidates,
+            }),
+            _ => Err(serde::de::Error::custom(
+                "a choice has an answer or candidates, not both or neither",
+            )),
+        }
+    }
 }
 
 impl Choice {

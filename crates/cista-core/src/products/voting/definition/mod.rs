@@ -383,6 +383,35 @@ mod tests {
             .collect()
     }
 
+    /// Stored and published choices read back as written; a choice with both an answer and
+    /// candidates, neither, no contest or a wrong answer is malformed.
+    #[test]
+    fn choices_read_back_and_malformed_ones_are_refused() {
+        let both = r#"[{"contest":1,"answer":"yes"},{"contest":2,"candidates":[]}]"#;
+        let read = Choices::from_json(both).unwrap();
+        assert_eq!(read.to_json().unwrap(), both);
+        assert_eq!(
+            read.0[1],
+            Choice::Candidates {
+                contest: 2,
+                candidates: vec![]
+            }
+        );
+        for bad in [
+            r#"[{"contest":1,"answer":"yes","candidates":[1]}]"#,
+            r#"[{"contest":1}]"#,
+            r#"[{"answer":"yes"}]"#,
+            r#"[{"contest":1,"answer":"maybe"}]"#,
+            r#"[{"contest":-1,"answer":"yes"}]"#,
+            r#"[{"contest":1,"candidates":"1"}]"#,
+            r#"[{"contest":1,"answer":"yes","answer":"no"}]"#,
+            r#"{"contest":1,"answer":"yes"}"#,
+        ] {
+            let err = Choices::from_json(bad).unwrap_err();
+            assert_eq!(err.code(), "integrity_failed", "{bad}");
+        }
+    }
+
     #[test]
     fn a_complete_form_becomes_choices_in_contest_order() {
         let d = sample();
