@@ -27,6 +27,7 @@ pub fn csv_bytes(rows: Vec<Vec<String>>) -> Result<Vec<u8>> {
 pub struct CsvBytes(csv::Writer<Vec<u8>>);
 
 impl CsvBytes {
+    /// An empty file.
     pub fn new() -> Self {
         Self(csv::Writer::from_writer(Vec::new()))
     }

@@ -338,8 +338,8 @@ pub trait VotingReads: Send + Sync {
     async fn box_entries(&self, ballot: BallotId) -> Result<Vec<BoxEntry>>;
 
     /// The box entry a unit's vote put in a recorded ballot's box (`None` when the unit has
-    /// not voted, or the ballot is secret: its box names no unit). Found in the database, not
-    /// by reading the box.
+    /// not voted, or the ballot is secret: its box names no unit). One read of the partial
+    /// unique index `ix_ballot_box_unit`, which also keeps a unit to one entry.
     async fn box_entry_of_unit(&self, ballot: BallotId, unit: UnitId) -> Result<Option<BoxEntry>>;
 
     /// The roll and the participation summed in the database (one query each), rather than

@@ -22,6 +22,7 @@ mod m20261204_000002_record_media;
 mod m20261206_000001_webhooks;
 mod m20261207_000001_breaches;
 mod m20261208_000001_turnout_indexes;
+mod m20261209_000001_box_unit_index;
 pub mod vault;
 
 #[derive(Debug)]
@@ -47,6 +48,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261206_000001_webhooks::Migration),
             Box::new(m20261207_000001_breaches::Migration),
             Box::new(m20261208_000001_turnout_indexes::Migration),
+            Box::new(m20261209_000001_box_unit_index::Migration),
         ]
     }
 }

@@ -52,6 +52,8 @@ pub(crate) async fn box_entry(
         .map(crate::convert::box_entry))
 }
 
+/// The entry naming `unit` in a recorded ballot's box, through `ix_ballot_box_unit` (unique:
+/// at most one).
 pub(crate) async fn box_entry_of_unit(
     db: &impl ConnectionTrait,
     ballot: BallotId,

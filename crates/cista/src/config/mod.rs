@@ -18,8 +18,13 @@ use cista_types::secret::REDACTED;
 use serde::{Deserialize, Serialize};
 use std::path::{Path, PathBuf};
 
+/// Set by the binary on itself when it starts again with transparent huge pages off
+/// (`main.rs`, `disable_transparent_huge_pages`): it then never starts a third time.
+pub(crate) const STARTED_WITHOUT_THP: &str = "CISTA_STARTED_WITHOUT_THP";
+
 /// Environment variables that belong to the CLI or the test suite, not to the config tree.
 const NON_CONFIG_ENV: &[&str] = &[
+    STARTED_WITHOUT_THP,
     "CISTA_CONFIG",
     "CISTA_DATA_DIR",
     "CISTA_LISTEN",

@@ -1,7 +1,8 @@
 //! Opening a ballot box page by page: each page's sealed ballots are decrypted (AES-GCM),
 //! parsed and, when asked, hashed into their Merkle leaves on every core, off the async
 //! runtime, while the caller reads the next page from the store. The close and the published
-//! list both read a box this way, so a million ballots cost one page of memory at a time.
+//! list's leaf hashes and the record files all read a box this way, so a million ballots cost
+//! one page of memory at a time.
 
 use super::bundle::{self, PublishedBallot};
 use super::cast::open_choices;
@@ -94,7 +95,9 @@ pub(crate) trait BoxPages: Send {
 
 /// A ballot's box as the store holds it.
 pub(crate) struct StoredBox<'a> {
+    /// The store's voting reads.
     pub voting: &'a dyn VotingReads,
+    /// Whose box.
     pub ballot: BallotId,
 }
 
@@ -109,7 +112,9 @@ impl BoxPages for StoredBox<'_> {
 
 /// A ballot's box as a transaction sees it.
 pub(crate) struct BoxInTx<'a> {
+    /// The transaction (the close's, holding the ballot's lock).
     pub tx: &'a mut dyn StoreTx,
+    /// Whose box.
     pub ballot: BallotId,
 }
 

@@ -133,14 +133,6 @@ impl Cista {
         actor.authorize_in(org, VotingAction::ViewRecords)?;
         let ballot = self.ballot(actor, org, id).await?;
         let definition = &ballot.definition;
-        let units: UnitCells = self
-            .store()
-            .voting()
-            .eligible_units(id)
-            .await?
-            .into_iter()
-            .map(|e| (e.unit, (e.label.to_string(), e.weight.to_string())))
-            .collect();
         let contents = matches!(
             file,
             RecordFile::RecordedVotes | RecordFile::AnonymousBallots
@@ -152,14 +144,20 @@ impl Cista {
             ))));
         }
         let bytes = match file {
+            // The anonymous list names no unit: the roll is not read for it.
+            RecordFile::AnonymousBallots => self.anonymous_ballot_csv(id, definition).await?,
             RecordFile::RecordedVotes => {
+                let units = self.unit_cells(id).await?;
                 write_rows(self.recorded_vote_rows(id, definition, &units).await?)?
             }
-            RecordFile::AnonymousBallots => self.anonymous_ballot_csv(id, definition).await?,
             RecordFile::Participation => {
+                let units = self.unit_cells(id).await?;
                 write_rows(self.participation_rows(id, definition, &units).await?)?
             }
-            RecordFile::Refusals => write_rows(self.refusal_rows(id, definition, &units).await?)?,
+            RecordFile::Refusals => {
+                let units = self.unit_cells(id).await?;
+                write_rows(self.refusal_rows(id, definition, &units).await?)?
+            }
         };
         self.store()
             .append_audit(NewAuditEntry::new(
@@ -171,6 +169,18 @@ impl Cista {
             ))
             .await?;
         Ok(bytes)
+    }
+
+    /// The ballot's roll: each unit's label and weight cells.
+    async fn unit_cells(&self, id: BallotId) -> Result<UnitCells> {
+        Ok(self
+            .store()
+            .voting()
+            .eligible_units(id)
+            .await?
+            .into_iter()
+            .map(|e| (e.unit, (e.label.to_string(), e.weight.to_string())))
+            .collect())
     }
 
     /// The recorded votes: per unit, when and how its ballot came and its choices (a secret

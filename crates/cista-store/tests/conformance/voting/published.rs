@@ -8,6 +8,7 @@ use cista_core::products::voting::bundle::ballot_list_sha256;
 use cista_core::products::voting::bundle::{BUNDLE_FORMAT_1, JSON_SUFFIX, PublishedBallot, proofs};
 use cista_core::products::voting::close::definition_of;
 use cista_core::products::voting::close::{turnout_from, turnout_of};
+use cista_core::products::voting::definition::Choice;
 use cista_core::products::voting::opening::OPENING_PAGE;
 use cista_core::products::voting::published::BALLOT_PAGE;
 use cista_core::products::voting::tally::tally;
@@ -116,17 +117,25 @@ async fn the_anonymous_list_exports_every_ballot(
         .await
         .unwrap();
     let text = String::from_utf8(csv).unwrap();
-    let exported: Vec<&str> = text
+    let rows: Vec<Vec<&str>> = text
         .lines()
         .skip(1)
-        .map(|line| line.split(',').next().unwrap())
+        .map(|l| l.split(',').collect())
         .collect();
-    let listed: Vec<String> = bundle
-        .ballots
-        .iter()
-        .map(|b| b.tracker.to_string())
-        .collect();
-    assert_eq!(exported, listed);
+    assert_eq!(rows.len(), bundle.ballots.len());
+    // Each row is its ballot: tracker, weight and the resolution's answer, in list order.
+    for (row, b) in rows.iter().zip(&bundle.ballots) {
+        let expected = [b.tracker.to_string(), b.weight.to_string(), answer_of(b)];
+        assert_eq!(row[..3], expected, "{row:?}");
+    }
+}
+
+/// The first contest's answer, as the record writes it.
+fn answer_of(b: &PublishedBallot) -> String {
+    match &b.choices.0[0] {
+        Choice::Answer { answer, .. } => format!("{answer:?}").to_lowercase(),
+        other => panic!("the first contest is a resolution: {other:?}"),
+    }
 }
 
 /// A recorded ballot over more than a page of units: each unit's box entry is found by its
@@ -146,6 +155,7 @@ async fn a_recorded_ballot_exports_every_unit(
         .unwrap();
     assert_eq!(filled, units.len() as u64);
     close(h, cista, ballot).await;
+    let bundle = cista.election_bundle(ballot).await.unwrap();
     let csv = cista
         .export_record(&operator(), a.org, ballot, RecordFile::RecordedVotes)
         .await
@@ -168,8 +178,20 @@ async fn a_recorded_ballot_exports_every_unit(
             .iter()
             .find(|r| r.split(',').next() == Some(label.as_str()))
             .unwrap();
-        let tracker = entry.tracker.to_string();
-        assert!(row.split(',').any(|cell| cell == tracker), "{row}");
+        // The row holds the unit's own ballot: its tracker, then its answer (the time cell
+        // before them holds a comma, so the tracker's cell is found, not counted).
+        let cells: Vec<&str> = row.split(',').collect();
+        let at = cells
+            .iter()
+            .position(|c| *c == entry.tracker.to_string())
+            .unwrap();
+        let published = bundle
+            .ballots
+            .iter()
+            .find(|b| b.tracker == entry.tracker)
+            .unwrap();
+        assert_eq!(cells[at + 1], answer_of(published), "{row}");
+        assert_eq!(cells[1], unit.weight.to_string(), "{row}");
         assert!(
             voting
                 .box_entry_of_unit(secret, unit.id)

@@ -86,6 +86,11 @@ pub async fn a_secret_ballot_box_holds_nothing_that_links_it_to_the_ledger(h: &H
         assert!(e.unit.is_none() && e.cast_at.is_none());
         assert!(!ledger.iter().any(|p| p.unit.as_i64() == e.tracker.as_i64()));
     }
+    // Nor is any entry found by a unit that voted.
+    for p in &ledger {
+        let found = cista.store().voting().box_entry_of_unit(ballot, p.unit);
+        assert!(found.await.unwrap().is_none());
+    }
     // Choices are sealed: the raw bytes hold no readable choice.
     let raw = h.raw_database_bytes().await;
     let needle = br#""answer":"yes""#;
@@ -158,6 +163,48 @@ pub async fn a_recorded_ballot_links_choices_to_the_unit(h: &Harness) {
             .iter()
             .all(|e| e.unit.is_some() && e.cast_at.is_some())
     );
+    // Each unit's entry is found by its unit (each of the four once, with its own tracker),
+    // and none by a unit that did not vote.
+    let voting = cista.store().voting();
+    for label in ["101", "102", "103", "104"] {
+        let unit = a.unit(label).id;
+        let found = voting
+            .box_entry_of_unit(ballot, unit)
+            .await
+            .unwrap()
+            .unwrap();
+        assert_eq!(found.unit, Some(unit));
+        assert!(entries.contains(&found));
+    }
+    let absent = a
+        .units
+        .values()
+        .find(|u| !["101", "102", "103", "104"].contains(&u.label.as_str()));
+    let absent = absent.expect("a unit that did not vote").id;
+    assert!(
+        voting
+            .box_entry_of_unit(ballot, absent)
+            .await
+            .unwrap()
+            .is_none()
+    );
+    // The database keeps a unit to one entry: a second one naming 101 is refused.
+    let first = voting
+        .box_entry_of_unit(ballot, a.unit("101").id)
+        .await
+        .unwrap()
+        .unwrap();
+    let mut tx = cista.store().begin().await.unwrap();
+    let second = tx
+        .voting()
+        .insert_box_entry(&cista_core::ports::BoxEntry {
+            tracker: cista_types::Tracker::from_i64(first.tracker.as_i64() ^ 1),
+            ..first
+        })
+        .await
+        .unwrap_err();
+    assert_eq!(second.code(), "conflict", "{second:?}");
+    drop(tx);
     close(h, &cista, ballot).await;
     let csv = cista
         .export_record(&operator(), a.org, ballot, RecordFile::RecordedVotes)

@@ -35,7 +35,7 @@ impl Answer {
 }
 
 /// One contest's choice. As JSON, `{"contest": 1, "answer": "yes"}` or `{"contest": 2,
-/// "candidates": [1, 3]}`; one with both or neither is refused.
+/// "candidates": [1, 3]}`; one with both or neither, or any other key, is refused.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 #[serde(untagged)]
 pub enum Choice {
@@ -55,7 +55,10 @@ impl<'de> Deserialize<'de> for Choice {
     /// choice and tries the forms in turn: most of the parse in a million-ballot close or
     /// recount.)
     fn deserialize<D: serde::Deserializer<'de>>(d: D) -> std::result::Result<Self, D::Error> {
+        // Exactly the written form: a published list with anything more is not the one that
+        // was hashed and signed.
         #[derive(Deserialize)]
+        #[serde(deny_unknown_fields)]
         struct Fields {
             contest: u32,
             answer: Option<Answer>,

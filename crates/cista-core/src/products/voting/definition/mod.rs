@@ -384,7 +384,7 @@ mod tests {
     }
 
     /// Stored and published choices read back as written; a choice with both an answer and
-    /// candidates, neither, no contest or a wrong answer is malformed.
+    /// candidates, neither, no contest, a wrong answer or another key is malformed.
     #[test]
     fn choices_read_back_and_malformed_ones_are_refused() {
         let both = r#"[{"contest":1,"answer":"yes"},{"contest":2,"candidates":[]}]"#;
@@ -405,6 +405,7 @@ mod tests {
             r#"[{"contest":-1,"answer":"yes"}]"#,
             r#"[{"contest":1,"candidates":"1"}]"#,
             r#"[{"contest":1,"answer":"yes","answer":"no"}]"#,
+            r#"[{"contest":1,"answer":"yes","note":"x"}]"#,
             r#"{"contest":1,"answer":"yes"}"#,
         ] {
             let err = Choices::from_json(bad).unwrap_err();
