@@ -96,6 +96,28 @@ fn keys_status(hsm: &SoftHsm, data: &Path, url: Option<&str>) -> String {
     ok(status).stdout
 }
 
+/// The trust report of the server on `port`, once it answers: it has then opened the token.
+/// A command that uses the token waits for this, so two processes do not open the same
+/// SoftHSM2 token at the same moment (its file store then fails a login now and then with
+/// `CKR_GENERAL_ERROR`).
+fn trust_report_once_serving(data: &Path, port: u16) -> serde_json::Value {
+    let http = client(data, port);
+    let runtime = tokio::runtime::Runtime::new().unwrap();
+    runtime.block_on(async {
+        for _ in 0..100 {
+            if let Ok(r) = http
+                .get(format!("https://localhost:{port}/api/v1/trust"))
+                .send()
+                .await
+            {
+                return r.json().await.unwrap();
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+        }
+        panic!("the server did not answer");
+    })
+}
+
 /// Init, serve (the trust page names the token), rotate while serving, audit verify.
 fn init_serve_rotate(hsm: &SoftHsm, data: &Path, url: Option<&str>) {
     let mut init = hsm.cista(data, url);
@@ -122,22 +144,8 @@ fn init_serve_rotate(hsm: &SoftHsm, data: &Path, url: Option<&str>) {
     let mut serve = hsm.cista(data, url);
     serve.args(["serve", "--listen", &format!("127.0.0.1:{port}")]);
     let server = Running::spawn(serve);
-    let http = client(data, port);
-    let runtime = tokio::runtime::Runtime::new().unwrap();
-    let kind = runtime.block_on(async {
-        for _ in 0..100 {
-            if let Ok(r) = http
-                .get(format!("https://localhost:{port}/api/v1/trust"))
-                .send()
-                .await
-            {
-                let report: serde_json::Value = r.json().await.unwrap();
-                return report["report"]["keys"]["provider"]["kind"].clone();
-            }
-            tokio::time::sleep(std::time::Duration::from_millis(100)).await;
-        }
-        panic!("the server did not answer");
-    });
+    let report = trust_report_once_serving(data, port);
+    let kind = report["report"]["keys"]["provider"]["kind"].clone();
     assert_eq!(kind, "PKCS#11 token \"cista\"");
 
     // Rotation while the server runs: a new key on the token; everything still opens.
@@ -167,9 +175,11 @@ fn keys_on_a_softhsm2_token_init_serve_rotate_and_restore_on_sqlite() {
 
     // The backup is sealed under a key the token wraps: it restores with the token.
     let slug = {
+        let port = free_port();
         let mut orgs = hsm.cista(&data, None);
-        orgs.args(["serve", "--listen", &format!("127.0.0.1:{}", free_port())]);
+        orgs.args(["serve", "--listen", &format!("127.0.0.1:{port}")]);
         let server = Running::spawn(orgs);
+        trust_report_once_serving(&data, port);
         let slug = create_org_with(&hsm, &data, "Bayside Towers HOA");
         std::thread::sleep(std::time::Duration::from_millis(1500));
         assert_eq!(server.terminate(), 0);
