@@ -200,8 +200,8 @@ async fn set_up(cista: &Cista, units: usize) -> Result<(OrgId, BallotId), Failur
     Ok((org, ballot))
 }
 
-/// Downloads the bundle and the bulletin's first and last pages (500 ballots a page) into
-/// `dir`, each timed and measured.
+/// Downloads the bundle and the bulletin's first and last pages into `dir`, each timed and
+/// measured.
 async fn fetch_published(
     origin: &str,
     addr: std::net::SocketAddr,
@@ -229,7 +229,10 @@ async fn fetch_published(
     .await?;
     let last_page = measured(download(
         &client,
-        &format!("{origin}/e/{ballot}/bulletin?page={}", units.div_ceil(500)),
+        &format!(
+            "{origin}/e/{ballot}/bulletin?page={}",
+            (units as u64).div_ceil(cista_http::web::pages::bulletin::ROWS_PER_PAGE)
+        ),
         &dir.join("bulletin-last.html"),
     ))
     .await?;

@@ -5,6 +5,7 @@
 //! so the leaf hashes a proof needs are computed once and kept for the few most recently
 //! looked-up ballots (32 bytes a ballot: 32 MB at a million).
 
+use super::Ballot;
 use super::bundle::{BUNDLE_FORMAT, Bundle, BundleHead, PublishedBallot, leaf_data};
 use super::close::sealed_results;
 use super::opening::{
@@ -128,14 +129,18 @@ impl Cista {
     /// A closed ballot's list, to read page by page. Errors: `not_found` for any ballot that
     /// is not closed (its list is public only then).
     pub async fn published_list(&self, id: BallotId) -> Result<PublishedList> {
-        let ballot = self.load_ballot(id).await?;
+        self.published_list_of(&self.load_ballot(id).await?).await
+    }
+
+    /// `published_list` of a ballot already loaded (the record export has it).
+    pub(crate) async fn published_list_of(&self, ballot: &Ballot) -> Result<PublishedList> {
         if ballot.status() != BallotStatus::Closed {
             return Err(Error::NotFound {
                 what: "this ballot's list",
             });
         }
         Ok(PublishedList {
-            id,
+            id: ballot.id(),
             key: Arc::new(self.org_data_key(ballot.org()).await?),
         })
     }

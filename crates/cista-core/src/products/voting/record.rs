@@ -145,10 +145,10 @@ impl Cista {
         }
         let bytes = match file {
             // The anonymous list names no unit: the roll is not read for it.
-            RecordFile::AnonymousBallots => self.anonymous_ballot_csv(id, definition).await?,
+            RecordFile::AnonymousBallots => self.anonymous_ballot_csv(&ballot).await?,
             RecordFile::RecordedVotes => {
                 let units = self.unit_cells(id).await?;
-                write_rows(self.recorded_vote_rows(id, definition, &units).await?)?
+                write_rows(self.recorded_vote_rows(&ballot, &units).await?)?
             }
             RecordFile::Participation => {
                 let units = self.unit_cells(id).await?;
@@ -187,10 +187,10 @@ impl Cista {
     /// ballot has none to give).
     async fn recorded_vote_rows(
         &self,
-        id: BallotId,
-        definition: &BallotDefinition,
+        ballot: &Ballot,
         units: &UnitCells,
     ) -> Result<Vec<Vec<String>>> {
+        let (id, definition) = (ballot.id(), &ballot.definition);
         if definition.secrecy != Secrecy::Recorded {
             return Err(Error::invalid(
                 "record",
@@ -220,7 +220,7 @@ impl Cista {
         let mut lines = Vec::new();
         // The box page by page (each entry of a recorded ballot names its unit), not the
         // whole list at once.
-        let list = self.published_list(id).await?;
+        let list = self.published_list_of(ballot).await?;
         self.open_published_list(&list, None, |page| {
             for (unit, published) in page.units.iter().zip(&page.ballots) {
                 let Some(unit) = unit else {
@@ -248,16 +248,13 @@ impl Cista {
 
     /// The anonymous ballot list as CSV: tracker, weight and choices, in tracker order,
     /// written as the box is read page by page.
-    async fn anonymous_ballot_csv(
-        &self,
-        id: BallotId,
-        definition: &BallotDefinition,
-    ) -> Result<Vec<u8>> {
+    async fn anonymous_ballot_csv(&self, ballot: &Ballot) -> Result<Vec<u8>> {
+        let definition = &ballot.definition;
         let mut csv = CsvBytes::new();
         let mut header = vec!["tracker".to_owned(), "weight".to_owned()];
         header.extend(contest_titles(definition));
         csv.row(&header)?;
-        let list = self.published_list(id).await?;
+        let list = self.published_list_of(ballot).await?;
         self.open_published_list(&list, None, |page| {
             for b in &page.ballots {
                 let mut row = vec![b.tracker.to_string(), b.weight.to_string()];
