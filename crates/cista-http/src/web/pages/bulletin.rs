@@ -32,8 +32,8 @@ pub fn routes() -> Router<AppState> {
         .route("/e/{ballot}/bundle.json", get(bundle_json))
 }
 
-/// Ballots one page of the bulletin lists.
-const ROWS_PER_PAGE: u64 = 500;
+/// Ballots one page of the bulletin lists (`?page=n` is ballots `(n-1)·500 …`).
+pub const ROWS_PER_PAGE: u64 = 500;
 
 #[derive(Debug, Default, Deserialize)]
 #[serde(default)]
