@@ -127,6 +127,22 @@ fn is_local_host(host: &str) -> bool {
     host.starts_with('/') || matches!(host, "localhost" | "127.0.0.1" | "::1" | "[::1]")
 }
 
+/// Rows sqlx-sqlite's worker thread may read ahead of the task that takes them (its default
+/// is 50): a page of a ballot box (`opening::OPENING_PAGE`, 4,096 rows) can then be read
+/// whole while the close folds the page before it, and crosses from the worker to the async
+/// side without a wake-up per row. At most a page of rows (about a megabyte) waits here.
+const SQLITE_ROW_BUFFER: usize = 4_096;
+
+/// Bytes of the database file SQLite reads through a memory map instead of `pread(2)`
+/// (`PRAGMA mmap_size`; SQLite's own default is 0, its ceiling 2 GiB). A million-ballot close
+/// made a system call and a copy per 4 KiB page; with the map it took 3.2 s to read, open and
+/// count instead of 4.8 s, and the bundle 4.4 s instead of 6.9 s. Writes still go through
+/// the WAL with `write(2)` and `fsync(2)`, so durability is unchanged. Two costs, accepted:
+/// the pages read count in the process's resident memory (page cache, which the kernel
+/// reclaims, not the heap), and a disk read error ends the process with `SIGBUS` instead of
+/// failing the one statement.
+const SQLITE_MMAP_SIZE: u64 = 1 << 30;
+
 pub(crate) async fn connect(
     target: &Target,
     options: &ConnectOptions,
@@ -147,7 +163,9 @@ pub(crate) async fn connect(
                 .journal_mode(SqliteJournalMode::Wal)
                 .synchronous(SqliteSynchronous::Full)
                 .busy_timeout(options.busy_timeout)
-                .foreign_keys(true);
+                .foreign_keys(true)
+                .row_buffer_size(SQLITE_ROW_BUFFER)
+                .pragma("mmap_size", SQLITE_MMAP_SIZE.to_string());
             let connect = if options.checkpoints_by_backup {
                 connect.pragma("wal_autocheckpoint", "0")
             } else {

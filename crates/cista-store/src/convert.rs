@@ -282,6 +282,7 @@ pub(crate) fn participation(
         voter: m.voter_subject.map(SubjectCode::from_i64),
         origin: origin(m.ip, m.user_agent, m.staff_subject),
         at: from_db_time(m.at),
+        roll_weight: Weight::from_micros(m.roll_weight_micros),
         submission: m
             .submission_sha256
             .as_deref()

@@ -77,20 +77,27 @@ fn disable_transparent_huge_pages() {
         let already_off = rustix::thread::transparent_huge_pages_are_disabled().unwrap_or(true);
         // Started through the dynamic loader (`ld-linux… ./cista`), /proc/self/exe is the
         // loader, which would not know what to run.
-        let exe_is_ours = std::fs::read_link("/proc/self/exe").is_ok_and(|exe| {
+        let exe = std::fs::read_link("/proc/self/exe").ok().filter(|exe| {
             exe.file_name()
                 .is_some_and(|name| !name.to_string_lossy().starts_with("ld-"))
         });
+        let Some(exe) = exe else {
+            return;
+        };
         if !thp_on
             || already_off
-            || !exe_is_ours
             || std::env::var_os(STARTED_AGAIN).is_some()
             || rustix::thread::disable_transparent_huge_pages(true).is_err()
         {
             return;
         }
         let mut args = std::env::args_os();
-        let mut again = std::process::Command::new("/proc/self/exe");
+        // The binary's own path rather than /proc/self/exe: the kernel names a process
+        // (`/proc/PID/comm`, what `ps` and `top` show) after the file it executes, and
+        // /proc/self/exe would name it `exe`. Should the file have been deleted since, the exec
+        // fails and this image goes on as it is; had it been replaced by an upgrade, the new
+        // binary starts, as any restart would.
+        let mut again = std::process::Command::new(exe);
         if let Some(name) = args.next() {
             again.arg0(name);
         }

@@ -206,6 +206,10 @@ pub struct Participation {
     pub voter: Option<SubjectCode>,
     pub origin: VoteOrigin,
     pub at: Timestamp,
+    /// The unit's voting weight on the ballot's frozen roll (also on a ballot that counts one
+    /// per unit): the turnout's voters' weight is the sum of this column, read from one index
+    /// instead of a roll lookup per voter.
+    pub roll_weight: Weight,
     /// SHA-256 of the voting form's submission id (online casts from a form only): a repeat of
     /// the same submission is the voter's own first cast, not a second attempt. The id itself
     /// lives only in the voter's page.

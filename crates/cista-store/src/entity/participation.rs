@@ -17,6 +17,8 @@ pub struct Model {
     pub at: TimeDateTimeWithTimeZone,
     /// SHA-256 of the voting form's submission id (online casts only).
     pub submission_sha256: Option<Vec<u8>>,
+    /// The unit's weight on the ballot's roll, in millionths (what turnout sums).
+    pub roll_weight_micros: i64,
 }
 
 #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]

@@ -23,6 +23,7 @@ mod m20261206_000001_webhooks;
 mod m20261207_000001_breaches;
 mod m20261208_000001_turnout_indexes;
 mod m20261209_000001_box_unit_index;
+mod m20261210_000001_participation_weight;
 pub mod vault;
 
 #[derive(Debug)]
@@ -49,6 +50,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261207_000001_breaches::Migration),
             Box::new(m20261208_000001_turnout_indexes::Migration),
             Box::new(m20261209_000001_box_unit_index::Migration),
+            Box::new(m20261210_000001_participation_weight::Migration),
         ]
     }
 }

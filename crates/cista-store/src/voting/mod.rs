@@ -448,6 +448,7 @@ fn participation_model(p: &Participation) -> participation::ActiveModel {
         ip: Set(p.origin.ip.clone()),
         user_agent: Set(p.origin.user_agent.clone()),
         at: Set(to_db_time(p.at)),
+        roll_weight_micros: Set(p.roll_weight.micros()),
         submission_sha256: Set(p.submission.map(|d| d.as_bytes().to_vec())),
     }
 }

@@ -140,6 +140,7 @@ cista_testkit::both_databases! { crate::Harness;
     voting::a_shuffle_waits_for_casts_in_flight_and_drops_no_ballot,
     voting::concurrent_casts_commit_together_and_one_failing_cast_takes_none_down,
     voting::paper_and_online_refuse_each_other_in_either_order,
+    voting::participation_from_before_the_roll_weight_column_is_weighed_from_the_roll,
     voting::a_secret_ballot_box_holds_nothing_that_links_it_to_the_ledger,
     voting::a_recorded_ballot_links_choices_to_the_unit,
     voting::refused_casts_are_explained_recorded_and_store_nothing,

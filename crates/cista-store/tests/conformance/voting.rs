@@ -35,6 +35,7 @@ pub use casting::{
     a_shuffle_waits_for_casts_in_flight_and_drops_no_ballot,
     concurrent_casts_commit_together_and_one_failing_cast_takes_none_down,
     paper_and_online_refuse_each_other_in_either_order,
+    participation_from_before_the_roll_weight_column_is_weighed_from_the_roll,
 };
 pub use published::a_large_ballot_publishes_page_by_page_and_finds_any_tracker;
 pub use records::{

@@ -112,6 +112,7 @@ impl Cista {
                     voter: None,
                     origin: Default::default(),
                     at: now,
+                    roll_weight: eligible.weight,
                     submission: None,
                 });
                 entries.push(BoxEntry {

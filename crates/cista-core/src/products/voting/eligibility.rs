@@ -233,6 +233,7 @@ mod tests {
                 staff: None,
             },
             at: at("2026-12-02T09:30:00Z"),
+            roll_weight: cista_types::Weight::ONE,
             submission: None,
         };
         assert_eq!(UnitBallotState::CanVote.refusal(&b, "3A", now), None);

@@ -4,8 +4,8 @@
 //! list's leaf hashes and the record files all read a box this way, so a million ballots cost
 //! one page of memory at a time.
 
-use super::bundle::{self, PublishedBallot};
-use super::cast::open_choices;
+use super::bundle::{BallotWriter, PublishedBallot};
+use super::cast::{ChoicesAad, open_choices};
 use crate::ports::{BoxEntry, StoreTx, VotingReads};
 use crate::{Error, Result};
 use cista_crypto::{DataKey, Digest32};
@@ -41,8 +41,8 @@ pub(crate) struct OpenedPage {
     pub list_json: Vec<u8>,
 }
 
-/// Opens pages in order, one in flight while the caller reads the next: `push` hands over a
-/// page and returns the one before it once opened; `finish` returns the last.
+/// Opens pages in order, one in flight while the caller reads the next: `start` hands over a
+/// page, `finish` returns it opened.
 pub(crate) struct PageOpener {
     key: Arc<DataKey>,
     leaves: Option<Arc<LeafContext>>,
@@ -59,17 +59,21 @@ impl PageOpener {
         }
     }
 
-    /// Starts opening `page` and returns the page handed over before it, opened (`None` for
-    /// the first). An empty page starts nothing.
-    pub(crate) async fn push(&mut self, page: Vec<BoxEntry>) -> Result<Option<OpenedPage>> {
-        let previous = self.finish().await?;
+    /// Starts opening `page` on the blocking threads; an empty page starts nothing. The page
+    /// before it must have been taken with `finish` (pages come back in the order given).
+    fn start(&mut self, page: Vec<BoxEntry>) -> Result<()> {
+        if self.in_flight.is_some() {
+            return Err(Error::Internal(
+                "a page was started before the one before it was taken".to_owned(),
+            ));
+        }
         if !page.is_empty() {
             let (key, leaves) = (self.key.clone(), self.leaves.clone());
             self.in_flight = Some(tokio::task::spawn_blocking(move || {
                 open_page(&key, leaves.as_deref(), page)
             }));
         }
-        Ok(previous)
+        Ok(())
     }
 
     /// The page in flight, opened; `None` when there is none.
@@ -128,9 +132,9 @@ impl BoxPages for BoxInTx<'_> {
     }
 }
 
-/// Reads a whole box from `pages` and opens it: each page is opened by `opener` while the
-/// next is read, and handed to `fold` in tracker order, so a million ballots take one page of
-/// memory at a time. Stops at the first error of either.
+/// Reads a whole box from `pages` and opens it: each page is opened by `opener` and handed to
+/// `fold` in tracker order while the next is read, so a million ballots take a few pages of
+/// memory at a time. Stops at the first error of any of them.
 pub(crate) async fn open_box_by_pages(
     mut opener: PageOpener,
     pages: &mut dyn BoxPages,
@@ -138,12 +142,21 @@ pub(crate) async fn open_box_by_pages(
 ) -> Result<()> {
     let mut after = None;
     loop {
-        let page = pages.page(after).await?;
+        // Three stages at once: the database reads page n (on SQLite, sqlx's worker thread
+        // fills its row buffer, the store's `SQLITE_ROW_BUFFER`, with no one waiting for each
+        // row), the blocking threads open page n - 1, and this task folds it once opened.
+        let fold_previous = async {
+            match opener.finish().await? {
+                Some(opened) => fold(opened),
+                None => Ok(()),
+            }
+        };
+        let (page, folded) = tokio::join!(pages.page(after), fold_previous);
+        folded?;
+        let page = page?;
         let more = page.len() as u64 >= OPENING_PAGE;
         after = page.last().map(|e| e.tracker);
-        if let Some(opened) = opener.push(page).await? {
-            fold(opened)?;
-        }
+        opener.start(page)?;
         if !more {
             break;
         }
@@ -173,20 +186,24 @@ pub(crate) fn open_page(
             units: part.iter().map(|e| e.unit).collect(),
             ..OpenedPage::default()
         };
+        let mut writer = leaves
+            .map(|c| BallotWriter::new(&c.ballot, &c.definition_sha256))
+            .transpose()?;
+        let mut leaf = Vec::new();
+        let opener = key.opener()?;
+        let mut aad = ChoicesAad::default();
         for e in part {
             let b = PublishedBallot {
                 tracker: e.tracker,
                 weight: e.weight,
-                choices: open_choices(key, e)?,
+                choices: open_choices(&opener, aad.of(e.ballot, e.tracker), e)?,
             };
-            if let Some(context) = leaves {
-                let data = bundle::leaf_data(&context.ballot, &context.definition_sha256, &b)?;
-                out.leaves.push(cista_crypto::merkle::leaf_hash(&data));
+            if let Some(writer) = writer.as_mut() {
                 if !out.list_json.is_empty() {
                     out.list_json.push(b',');
                 }
-                serde_json::to_writer(&mut out.list_json, &b)
-                    .map_err(|e| Error::Internal(e.to_string()))?;
+                writer.write(&b, &mut leaf, &mut out.list_json)?;
+                out.leaves.push(cista_crypto::merkle::leaf_hash(&leaf));
             }
             out.ballots.push(b);
         }

@@ -155,7 +155,12 @@ impl Cista {
         let checked = self
             .check_participation(actor, ballot, unit, channel, None)
             .await;
-        let (ballot, unit, weight) = match checked {
+        let super::cast::Admitted {
+            ballot,
+            unit,
+            roll_weight,
+            weight,
+        } = match checked {
             Ok(found) => found,
             Err(refusal) => {
                 return Err(self.refused(actor, &attempt, channel, None, refusal).await);
@@ -171,6 +176,7 @@ impl Cista {
             voter: None,
             origin,
             at: now,
+            roll_weight,
             submission: None,
         };
         if !tx.voting().insert_participation(&row).await? {

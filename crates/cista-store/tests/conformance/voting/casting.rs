@@ -96,7 +96,16 @@ pub async fn paper_and_online_refuse_each_other_in_either_order(h: &Harness) {
         .enter_paper_ballot(&operator(), request(ballot, a.unit("106"), &hash, &fields))
         .await
         .unwrap();
-    assert_eq!(counts(h, ballot).await, (3, 3, 2));
+    // Unit 101 weighs 1.25 on the roll; this ballot counts one per unit.
+    cista
+        .cast_vote(
+            &a.voter("101"),
+            request(ballot, a.unit("101"), &hash, &fields),
+        )
+        .await
+        .unwrap();
+    assert_eq!(counts(h, ballot).await, (4, 4, 2));
+    the_turnout_sums_roll_weights_per_channel(&cista, ballot).await;
     let refusals = cista.store().voting().refusals(ballot).await.unwrap();
     let paper_refusal = refusals
         .iter()
@@ -117,6 +126,101 @@ pub async fn paper_and_online_refuse_each_other_in_either_order(h: &Harness) {
         .await
         .unwrap_err();
     assert!(matches!(err, Error::Forbidden { .. }), "{err:?}");
+}
+
+/// Turnout as the database sums it (each participation row's roll weight, per channel) is
+/// turnout counted row by row from the roll: two units online (108 and 101, weights 1 and
+/// 1.25 on the roll) and two on paper (107 and 106, weight 1 each). The voters' weight is the
+/// roll's even on a ballot that counts one per unit.
+async fn the_turnout_sums_roll_weights_per_channel(cista: &Cista, ballot: BallotId) {
+    use cista_core::products::voting::close::{turnout_from, turnout_of};
+    let voting = cista.store().voting();
+    let totals = voting.turnout_totals(ballot).await.unwrap();
+    let turnout = turnout_from(&totals);
+    let rows = turnout_of(
+        &voting.eligible_units(ballot).await.unwrap(),
+        &voting.participation(ballot).await.unwrap(),
+    );
+    assert_eq!(turnout, rows);
+    assert_eq!((turnout.web, turnout.paper, turnout.voted_units), (2, 2, 4));
+    assert_eq!(turnout.voted_weight, 4_250_000);
+    assert_eq!(turnout.eligible_units, 8);
+    assert_eq!(turnout.eligible_weight, 8_000_000);
+    // The same inside a transaction (what the close reads).
+    let mut tx = cista.store().begin().await.unwrap();
+    assert_eq!(
+        tx.voting().turnout_totals_in_tx(ballot).await.unwrap(),
+        totals
+    );
+}
+
+/// Participation written before each row kept its unit's roll weight gets the weight from
+/// the roll when the database is migrated: the turnout is the same before and after, the guard
+/// that refuses updates to participation is back in place, and casts go on.
+pub async fn participation_from_before_the_roll_weight_column_is_weighed_from_the_roll(
+    h: &Harness,
+) {
+    let cista = h.cista().await;
+    let a = association(h, &cista, "backfill").await;
+    let ballot = open_ballot(h, &cista, &a, Secrecy::Recorded, Weighting::Weighted).await;
+    let hash = hash_of(&cista, ballot).await;
+    let fields = [("c1", "yes"), ("c2", "1")];
+    for label in ["101", "102"] {
+        cista
+            .cast_vote(
+                &a.voter(label),
+                request(ballot, a.unit(label), &hash, &fields),
+            )
+            .await
+            .unwrap();
+    }
+    cista
+        .enter_paper_ballot(&operator(), request(ballot, a.unit("107"), &hash, &fields))
+        .await
+        .unwrap();
+    let before = cista.store().voting().turnout_totals(ballot).await.unwrap();
+    assert_eq!(before.voted_weight, 3_000_000, "1.25 + 0.75 + 1");
+
+    // The schema as the migration before this one left it.
+    h.tamper("DROP INDEX ix_participation_turnout").await;
+    h.tamper("ALTER TABLE participation DROP COLUMN roll_weight_micros")
+        .await;
+    h.tamper("CREATE INDEX ix_participation_channel ON participation (ballot_id, channel)")
+        .await;
+    h.tamper(
+        "DELETE FROM seaql_migrations WHERE version = 'm20261210_000001_participation_weight'",
+    )
+    .await;
+    assert_eq!(
+        h.store.migrate().await.unwrap(),
+        ["m20261210_000001_participation_weight"]
+    );
+
+    let after = cista.store().voting().turnout_totals(ballot).await.unwrap();
+    assert_eq!(after, before);
+    let rows = cista_core::products::voting::close::turnout_of(
+        &cista.store().voting().eligible_units(ballot).await.unwrap(),
+        &cista.store().voting().participation(ballot).await.unwrap(),
+    );
+    assert_eq!(
+        cista_core::products::voting::close::turnout_from(&after),
+        rows
+    );
+    let update = format!("UPDATE participation SET channel = 'paper' WHERE ballot_id = {ballot}");
+    let refused = h.store.connection().execute_unprepared(&update).await;
+    assert!(
+        refused.is_err_and(|e| e.to_string().contains("cista:")),
+        "the guard is back"
+    );
+    cista
+        .cast_vote(
+            &a.voter("103"),
+            request(ballot, a.unit("103"), &hash, &fields),
+        )
+        .await
+        .unwrap();
+    let last = cista.store().voting().turnout_totals(ballot).await.unwrap();
+    assert_eq!(last.voted_weight, 4_000_000);
 }
 
 /// Casts for many units at once are written in shared transactions (group commit): each is
@@ -226,6 +330,7 @@ pub async fn a_shuffle_waits_for_casts_in_flight_and_drops_no_ballot(h: &Harness
                 voter: None,
                 origin: VoteOrigin::default(),
                 at: h.clock.now(),
+                roll_weight: cista_types::Weight::ONE,
                 submission: None,
             })
             .await

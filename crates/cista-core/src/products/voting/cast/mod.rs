@@ -28,8 +28,8 @@ use super::units::votes_for;
 use crate::platform::audit::NewAuditEntry;
 use crate::ports::{BallotStatus, BoxEntry, Participation, Refusal, Unit, VoteChannel, VoteOrigin};
 use crate::{Access, Actor, Cista, Error, Result};
-use cista_crypto::envelope::{Sealed, aad};
-use cista_crypto::{DataKey, Digest32};
+use cista_crypto::Digest32;
+use cista_crypto::envelope::{Opener, aad};
 use cista_types::{BallotId, OrgId, SubjectCode, Timestamp, Tracker, UnitId, Weight};
 
 mod group;
@@ -71,32 +71,69 @@ pub struct PaperEntered {
     pub at_local: String,
 }
 
-/// The choices sealed in a box entry, opened with the organization's data key.
-pub(crate) fn open_choices(key: &DataKey, entry: &BoxEntry) -> Result<Choices> {
-    let plain = key.open(
-        &choices_aad(entry.ballot, entry.tracker),
-        &Sealed::from_bytes(entry.sealed_choices.clone()),
-    )?;
+/// The choices sealed in a box entry, opened with the organization's data key made ready
+/// (`DataKey::opener`) and the entry's associated data (from `ChoicesAad`).
+pub(crate) fn open_choices(opener: &Opener, aad: &[u8], entry: &BoxEntry) -> Result<Choices> {
+    let plain = opener.open(aad, &entry.sealed_choices)?;
     let text = String::from_utf8(plain)
         .map_err(|_| Error::Integrity("a ballot is not text".to_owned()))?;
     Choices::from_json(&text)
 }
 
-/// The associated data a ballot's sealed choices are bound to.
+/// The associated data a ballot's sealed choices are bound to:
+/// `aad("ballot_box", "choices", "{ballot}/{tracker as a signed integer}")`.
 pub(crate) fn choices_aad(ballot: BallotId, tracker: Tracker) -> Vec<u8> {
-    aad(
-        "ballot_box",
-        "choices",
-        &format!("{}/{}", ballot, tracker.as_i64()),
-    )
+    ChoicesAad::default().of(ballot, tracker).to_vec()
+}
+
+/// `choices_aad` for many ballots of one ballot box, its fixed part written once per box (a
+/// close makes one for each of a million ballots).
+#[derive(Default)]
+pub(crate) struct ChoicesAad {
+    /// The box the prefix is for.
+    ballot: Option<BallotId>,
+    /// `aad("ballot_box", "choices", "{ballot}/")`
+    prefix: Vec<u8>,
+    /// The last one made.
+    made: Vec<u8>,
+}
+
+impl ChoicesAad {
+    /// The associated data of the choices of the ballot `tracker` in `ballot`'s box.
+    pub(crate) fn of(&mut self, ballot: BallotId, tracker: Tracker) -> &[u8] {
+        use std::io::Write as _;
+        if self.ballot != Some(ballot) {
+            self.prefix = aad("ballot_box", "choices", &format!("{ballot}/"));
+            self.ballot = Some(ballot);
+        }
+        self.made.clear();
+        self.made.extend_from_slice(&self.prefix);
+        // Writing into a Vec cannot fail.
+        let _ = write!(self.made, "{}", tracker.as_i64());
+        &self.made
+    }
 }
 
 struct Checked {
     ballot: Ballot,
     unit: Unit,
     organization: String,
+    /// The unit's weight on the roll (what turnout sums).
+    roll_weight: Weight,
+    /// The weight its ballot counts with.
     weight: Weight,
     choices: Choices,
+}
+
+/// A unit that may take part in a ballot now (`Cista::check_participation`).
+pub(crate) struct Admitted {
+    pub ballot: Ballot,
+    pub unit: Unit,
+    /// The unit's voting weight on the ballot's frozen roll: what turnout sums.
+    pub roll_weight: Weight,
+    /// The weight its ballot counts with: `roll_weight` on a weighted ballot, one on a ballot
+    /// that counts one per unit.
+    pub weight: Weight,
 }
 
 /// Takes the ballot's shared lock inside `tx` and refuses unless it is still published and
@@ -259,7 +296,12 @@ impl Cista {
 
     /// The choices sealed in one box entry.
     pub(crate) async fn open_box_entry(&self, org: OrgId, entry: &BoxEntry) -> Result<Choices> {
-        open_choices(&self.org_data_key(org).await?, entry)
+        let opener = self.org_data_key(org).await?.opener()?;
+        open_choices(
+            &opener,
+            ChoicesAad::default().of(entry.ballot, entry.tracker),
+            entry,
+        )
     }
 
     async fn organization_name(&self, org: OrgId) -> Result<String> {
@@ -324,7 +366,12 @@ impl Cista {
         channel: VoteChannel,
         voter: Option<SubjectCode>,
     ) -> Result<Checked> {
-        let (ballot, unit, weight) = self
+        let Admitted {
+            ballot,
+            unit,
+            roll_weight,
+            weight,
+        } = self
             .check_participation(actor, request.ballot, request.unit, channel, voter)
             .await?;
         let hash_ok = Digest32::from_hex(request.definition_hash.trim())
@@ -338,6 +385,7 @@ impl Cista {
             ballot,
             unit,
             organization,
+            roll_weight,
             weight,
             choices,
         })
@@ -345,8 +393,8 @@ impl Cista {
 
     /// Whether `unit` may take part in the ballot now through `channel`: the ballot is open,
     /// the unit on its roll, and (online) the voter owns it, votes for it and has consent on
-    /// file. Returns the ballot, the unit and the weight the unit's ballot counts with.
-    /// Errors here are refusals.
+    /// file. Returns the ballot, the unit, its weight on the roll and the weight its ballot
+    /// counts with. Errors here are refusals.
     pub(crate) async fn check_participation(
         &self,
         actor: &Actor,
@@ -354,7 +402,7 @@ impl Cista {
         unit: UnitId,
         channel: VoteChannel,
         voter: Option<SubjectCode>,
-    ) -> Result<(Ballot, Unit, Weight)> {
+    ) -> Result<Admitted> {
         let ballot = self.load_ballot(ballot).await?;
         let unit = self
             .store()
@@ -400,7 +448,12 @@ impl Cista {
             Weighting::Weighted => eligible.weight,
             Weighting::PerUnit => Weight::ONE,
         };
-        Ok((ballot, unit, weight))
+        Ok(Admitted {
+            ballot,
+            unit,
+            roll_weight: eligible.weight,
+            weight,
+        })
     }
 
     /// Writes the participation row and the ballot with the audit entry, in one transaction
@@ -443,6 +496,7 @@ impl Cista {
                     voter,
                     origin: origin.clone(),
                     at: placeholder,
+                    roll_weight: checked.roll_weight,
                     submission: submission.map(submission_sha256),
                 },
                 entry: BoxEntry {
@@ -592,5 +646,30 @@ impl Cista {
             .collect();
         units.sort_by(|a, b| super::units::natural_cmp(a.label.as_str(), b.label.as_str()));
         Ok(units)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The associated data made for many trackers is the one every stored ballot was sealed
+    /// with: `cista/v1|ballot_box|choices|{ballot}/{tracker as i64}`, negative trackers too, and
+    /// nothing of one tracker is left in the next.
+    #[test]
+    fn choices_aad_made_for_many_trackers_is_the_sealed_one() {
+        let ballot = BallotId::from_i64(7_806_171_082_920_479_310);
+        let mut made = ChoicesAad::default();
+        // Made for another box first: the prefix follows the box.
+        made.of(BallotId::from_i64(3), Tracker::from_i64(9));
+        for tracker in [i64::MIN, -1, 0, 42, 4_540_003_017_647_731_657, 5] {
+            let tracker = Tracker::from_i64(tracker);
+            let expected = format!(
+                "cista/v1|ballot_box|choices|7806171082920479310/{}",
+                tracker.as_i64()
+            );
+            assert_eq!(made.of(ballot, tracker), expected.as_bytes());
+            assert_eq!(choices_aad(ballot, tracker), expected.into_bytes());
+        }
     }
 }
