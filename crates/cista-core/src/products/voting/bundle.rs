@@ -151,76 +151,6 @@ pub fn leaf_data(ballot: &str, definition_sha256: &str, b: &PublishedBallot) -> 
     Ok(out)
 }
 
-/// A ballot's leaf data (`leaf_data`) and its element of the published list (the compact JSON
-/// of `PublishedBallot`), written with its choices serialized once and the ballot's id and
-/// definition hash once per list: the close writes both for each of a million ballots. The
-/// bytes are exactly those of `leaf_data` and of `serde_json::to_writer(ballot)`; a test
-/// checks both against them.
-#[derive(Debug, Clone)]
-pub(crate) struct BallotWriter {
-    /// `["cista-ballot/1",<ballot>,<definition_sha256>,`
-    leaf_prefix: Vec<u8>,
-    /// One ballot's choices, tracker and weight as JSON, reused from ballot to ballot. A
-    /// tracker and a weight serialize as the text `leaf_data` writes (their `Display`).
-    choices: Vec<u8>,
-    tracker: Vec<u8>,
-    weight: Vec<u8>,
-}
-
-impl BallotWriter {
-    /// For the ballots of `ballot` (its id as published) with `definition_sha256` (hex).
-    pub(crate) fn new(ballot: &str, definition_sha256: &str) -> Result<Self> {
-        let mut leaf_prefix = b"[".to_vec();
-        for part in ["cista-ballot/1", ballot, definition_sha256] {
-            json_into(&mut leaf_prefix, part)?;
-            leaf_prefix.push(b',');
-        }
-        Ok(Self {
-            leaf_prefix,
-            choices: Vec::with_capacity(128),
-            tracker: Vec::with_capacity(24),
-            weight: Vec::with_capacity(24),
-        })
-    }
-
-    /// Replaces `leaf` with `b`'s leaf data and appends `b`'s list element to `list`.
-    pub(crate) fn write(
-        &mut self,
-        b: &PublishedBallot,
-        leaf: &mut Vec<u8>,
-        list: &mut Vec<u8>,
-    ) -> Result<()> {
-        // Each of these is written once and copied into both.
-        self.choices.clear();
-        json_into(&mut self.choices, &b.choices)?;
-        self.tracker.clear();
-        json_into(&mut self.tracker, &b.tracker)?;
-        self.weight.clear();
-        json_into(&mut self.weight, &b.weight)?;
-        leaf.clear();
-        leaf.extend_from_slice(&self.leaf_prefix);
-        leaf.extend_from_slice(&self.tracker);
-        leaf.push(b',');
-        leaf.extend_from_slice(&self.weight);
-        leaf.push(b',');
-        leaf.extend_from_slice(&self.choices);
-        leaf.push(b']');
-        list.extend_from_slice(b"{\"tracker\":");
-        list.extend_from_slice(&self.tracker);
-        list.extend_from_slice(b",\"weight\":");
-        list.extend_from_slice(&self.weight);
-        list.extend_from_slice(b",\"choices\":");
-        list.extend_from_slice(&self.choices);
-        list.push(b'}');
-        Ok(())
-    }
-}
-
-/// Appends `value`'s compact JSON to `out`.
-fn json_into(out: &mut Vec<u8>, value: &(impl Serialize + ?Sized)) -> Result<()> {
-    serde_json::to_writer(out, value).map_err(|e| Error::Internal(e.to_string()))
-}
-
 /// Leaves of the tree over a ballot list (which must be in tracker order).
 pub fn leaves(
     ballot: &str,
@@ -630,20 +560,6 @@ mod tests {
     use crate::products::voting::definition::{Answer, Choice, Choices};
     use cista_types::Weight;
 
-    /// A resolution answered yes and an election with candidates 1 and 3.
-    fn yes_and_two_candidates() -> Choices {
-        Choices(vec![
-            Choice::Answer {
-                contest: 1,
-                answer: Answer::Yes,
-            },
-            Choice::Candidates {
-                contest: 2,
-                candidates: vec![1, 3],
-            },
-        ])
-    }
-
     /// The leaf bytes every published root was signed over: compact, keys in declaration
     /// order. Pinned as text, so a change of serializer or of Cargo features shows here.
     #[test]
@@ -651,7 +567,16 @@ mod tests {
         let b = PublishedBallot {
             tracker: Tracker::from_i64(0x0123_4567_89ab),
             weight: Weight::from_micros(1_500_000),
-            choices: yes_and_two_candidates(),
+            choices: Choices(vec![
+                Choice::Answer {
+                    contest: 1,
+                    answer: Answer::Yes,
+                },
+                Choice::Candidates {
+                    contest: 2,
+                    candidates: vec![1, 3],
+                },
+            ]),
         };
         let data = String::from_utf8(leaf_data("42", "ab", &b).unwrap()).unwrap();
         assert_eq!(
@@ -661,41 +586,6 @@ mod tests {
                 b.tracker, b.weight
             )
         );
-    }
-
-    /// The writer the close uses gives exactly `leaf_data` and the ballot's own JSON, for
-    /// ballots of every kind of choice, weight and tracker, one after another (nothing of a
-    /// ballot stays behind in the next one's bytes), with ids and hashes that need escaping.
-    #[test]
-    fn the_ballot_writer_writes_the_leaf_and_list_bytes_of_serde() {
-        let ballots = [
-            yes_and_two_candidates(),
-            Choices(vec![Choice::Candidates {
-                contest: 9,
-                candidates: vec![],
-            }]),
-            Choices(vec![]),
-            Choices(vec![Choice::Answer {
-                contest: u32::MAX,
-                answer: Answer::Abstain,
-            }]),
-        ];
-        for (ballot, definition) in [("42", "ab"), ("7806171082920479310", "\"q\"\\é\n")] {
-            let mut writer = BallotWriter::new(ballot, definition).unwrap();
-            let (mut leaf, mut list) = (Vec::new(), Vec::new());
-            let mut expected_list = Vec::new();
-            for (i, choices) in ballots.iter().enumerate() {
-                let b = PublishedBallot {
-                    tracker: Tracker::from_i64(0x0fed_cba9_8765_4321 >> (i * 7)),
-                    weight: Weight::from_micros([1, 1_500_000, 999_999_999, 0][i]),
-                    choices: choices.clone(),
-                };
-                writer.write(&b, &mut leaf, &mut list).unwrap();
-                assert_eq!(leaf, leaf_data(ballot, definition, &b).unwrap());
-                expected_list.extend(serde_json::to_vec(&b).unwrap());
-                assert_eq!(list, expected_list);
-            }
-        }
     }
 
     /// The list's hash is the SHA-256 of the list serialized whole, whether the ballots are

@@ -4,12 +4,13 @@
 //! list's leaf hashes and the record files all read a box this way, so a million ballots cost
 //! one page of memory at a time.
 
-use super::bundle::{BallotWriter, PublishedBallot};
+use super::bundle::PublishedBallot;
 use super::cast::{ChoicesAad, open_choices};
 use crate::ports::{BoxEntry, StoreTx, VotingReads};
 use crate::{Error, Result};
 use cista_crypto::{DataKey, Digest32};
 use cista_types::{BallotId, Tracker, UnitId};
+use serde::Serialize;
 use std::sync::Arc;
 use tokio::task::JoinHandle;
 
@@ -167,6 +168,71 @@ pub(crate) async fn open_box_by_pages(
     Ok(())
 }
 
+/// A ballot's leaf data (`leaf_data`) and its element of the published list (the compact JSON
+/// of `PublishedBallot`), written with its choices serialized once and the ballot's id and
+/// definition hash once per list: the close writes both for each of a million ballots. The
+/// bytes are exactly those of `leaf_data` and of `serde_json::to_writer(ballot)`; a test
+/// checks both against them.
+#[derive(Debug, Clone)]
+struct BallotWriter {
+    /// `["cista-ballot/1",<ballot>,<definition_sha256>,`
+    leaf_prefix: Vec<u8>,
+    /// One ballot's choices, tracker and weight as JSON, reused from ballot to ballot. A
+    /// tracker and a weight serialize as the text `leaf_data` writes (their `Display`).
+    choices: Vec<u8>,
+    tracker: Vec<u8>,
+    weight: Vec<u8>,
+}
+
+impl BallotWriter {
+    /// For the ballots of `ballot` (its id as published) with `definition_sha256` (hex).
+    fn new(ballot: &str, definition_sha256: &str) -> Result<Self> {
+        let mut leaf_prefix = b"[".to_vec();
+        for part in ["cista-ballot/1", ballot, definition_sha256] {
+            json_into(&mut leaf_prefix, part)?;
+            leaf_prefix.push(b',');
+        }
+        Ok(Self {
+            leaf_prefix,
+            choices: Vec::with_capacity(128),
+            tracker: Vec::with_capacity(24),
+            weight: Vec::with_capacity(24),
+        })
+    }
+
+    /// Replaces `leaf` with `b`'s leaf data and appends `b`'s list element to `list`.
+    fn write(&mut self, b: &PublishedBallot, leaf: &mut Vec<u8>, list: &mut Vec<u8>) -> Result<()> {
+        // Each of these is written once and copied into both.
+        self.choices.clear();
+        json_into(&mut self.choices, &b.choices)?;
+        self.tracker.clear();
+        json_into(&mut self.tracker, &b.tracker)?;
+        self.weight.clear();
+        json_into(&mut self.weight, &b.weight)?;
+        leaf.clear();
+        leaf.extend_from_slice(&self.leaf_prefix);
+        leaf.extend_from_slice(&self.tracker);
+        leaf.push(b',');
+        leaf.extend_from_slice(&self.weight);
+        leaf.push(b',');
+        leaf.extend_from_slice(&self.choices);
+        leaf.push(b']');
+        list.extend_from_slice(b"{\"tracker\":");
+        list.extend_from_slice(&self.tracker);
+        list.extend_from_slice(b",\"weight\":");
+        list.extend_from_slice(&self.weight);
+        list.extend_from_slice(b",\"choices\":");
+        list.extend_from_slice(&self.choices);
+        list.push(b'}');
+        Ok(())
+    }
+}
+
+/// Appends `value`'s compact JSON to `out`.
+fn json_into(out: &mut Vec<u8>, value: &(impl Serialize + ?Sized)) -> Result<()> {
+    serde_json::to_writer(out, value).map_err(|e| Error::Internal(e.to_string()))
+}
+
 /// Opens `entries` with `key`, in tracker order, split over the machine's cores (AES-GCM, JSON
 /// and SHA-256 for each ballot are the CPU work of a close); with `leaves`, each ballot's
 /// Merkle leaf hash and the page's list bytes too. Blocking: call from a blocking thread.
@@ -244,4 +310,56 @@ pub(crate) fn open_page(
         whole.list_json.extend(part.list_json);
     }
     Ok(whole)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::products::voting::bundle::leaf_data;
+    use crate::products::voting::definition::{Answer, Choice, Choices};
+    use cista_types::Weight;
+
+    /// The writer the close uses gives exactly `leaf_data` and the ballot's own JSON, for
+    /// ballots of every kind of choice, weight and tracker, one after another (nothing of a
+    /// ballot stays behind in the next one's bytes), with ids and hashes that need escaping.
+    #[test]
+    fn the_ballot_writer_writes_the_leaf_and_list_bytes_of_serde() {
+        let ballots = [
+            Choices(vec![
+                Choice::Candidates {
+                    contest: 4,
+                    candidates: vec![2, 5, 11],
+                },
+                Choice::Answer {
+                    contest: 1,
+                    answer: Answer::No,
+                },
+            ]),
+            Choices(vec![Choice::Candidates {
+                contest: 9,
+                candidates: vec![],
+            }]),
+            Choices(vec![]),
+            Choices(vec![Choice::Answer {
+                contest: u32::MAX,
+                answer: Answer::Abstain,
+            }]),
+        ];
+        for (ballot, definition) in [("42", "ab"), ("7806171082920479310", "\"q\"\\é\n")] {
+            let mut writer = BallotWriter::new(ballot, definition).unwrap();
+            let (mut leaf, mut list) = (Vec::new(), Vec::new());
+            let mut expected_list = Vec::new();
+            for (i, choices) in ballots.iter().enumerate() {
+                let b = PublishedBallot {
+                    tracker: Tracker::from_i64(0x0fed_cba9_8765_4321 >> (i * 7)),
+                    weight: Weight::from_micros([1, 1_500_000, 999_999_999, 0][i]),
+                    choices: choices.clone(),
+                };
+                writer.write(&b, &mut leaf, &mut list).unwrap();
+                assert_eq!(leaf, leaf_data(ballot, definition, &b).unwrap());
+                expected_list.extend(serde_json::to_vec(&b).unwrap());
+                assert_eq!(list, expected_list);
+            }
+        }
+    }
 }
