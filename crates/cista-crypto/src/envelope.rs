@@ -79,7 +79,6 @@ impl DataKey {
 
 /// A data key made ready to open values (`DataKey::opener`). Its expanded key is zeroed when
 /// it is dropped, and it never prints.
-#[derive(Clone)]
 pub struct Opener(Aes256Gcm);
 
 impl Opener {

@@ -173,7 +173,6 @@ pub(crate) async fn open_box_by_pages(
 /// definition hash once per list: the close writes both for each of a million ballots. The
 /// bytes are exactly those of `leaf_data` and of `serde_json::to_writer(ballot)`; a test
 /// checks both against them.
-#[derive(Debug, Clone)]
 struct BallotWriter {
     /// `["cista-ballot/1",<ballot>,<definition_sha256>,`
     leaf_prefix: Vec<u8>,
