@@ -133,15 +133,38 @@ fn is_local_host(host: &str) -> bool {
 /// side without a wake-up per row. At most a page of rows (about a megabyte) waits here.
 const SQLITE_ROW_BUFFER: usize = 4_096;
 
-/// Bytes of the database file SQLite reads through a memory map instead of `pread(2)`
-/// (`PRAGMA mmap_size`; SQLite's own default is 0, its ceiling 2 GiB). A million-ballot close
-/// made a system call and a copy per 4 KiB page; with the map it took 3.2 s to read, open and
-/// count instead of 4.8 s, and the bundle 4.4 s instead of 6.9 s. Writes still go through
-/// the WAL with `write(2)` and `fsync(2)`, so durability is unchanged. Two costs, accepted:
-/// the pages read count in the process's resident memory (page cache, which the kernel
-/// reclaims, not the heap), and a disk read error ends the process with `SIGBUS` instead of
-/// failing the one statement.
+/// Bytes of the database file a bulk read (a ballot box, page after page) reads through a
+/// memory map instead of `pread(2)` (`PRAGMA mmap_size`; SQLite's own default is 0, its
+/// ceiling 2 GiB). A million-ballot close made a system call and a copy per 4 KiB page; with
+/// the map it took 3.2 s to read, open and count instead of 4.8 s. Writes still go through the
+/// WAL with `write(2)` and `fsync(2)`, so durability is unchanged.
+///
+/// Only the connection doing the bulk read maps the file ([`map_for_bulk_read`]), and the
+/// pool's `after_release` hook unmaps it when the connection goes back
+/// ([`SQLITE_UNMAP`]): every mapped page counts in the process's resident memory, once per
+/// connection that touched it, and an idle `serve` with the map on every pooled connection
+/// stood at 41.0 MB against a 40 MB goal. The other cost, accepted for the read's duration: a
+/// disk read error ends the process with `SIGBUS` instead of failing the one statement.
 const SQLITE_MMAP_SIZE: u64 = 1 << 30;
+
+/// Takes a connection's memory map down (SQLite's default); a no-op inside SQLite when it is
+/// already down, so the pool runs it on every connection it takes back.
+const SQLITE_UNMAP: &str = "PRAGMA mmap_size = 0";
+
+/// Maps the database file for the SQLite connection `conn` runs on (a transaction, so the
+/// pages that follow are read on that same connection) until the pool takes the connection
+/// back. Nothing on PostgreSQL, whose server does its own reading.
+///
+/// # Errors
+/// The store's error if SQLite refuses the pragma.
+pub(crate) async fn map_for_bulk_read(conn: &impl ConnectionTrait) -> Result<()> {
+    if conn.get_database_backend() == DbBackend::Sqlite {
+        conn.execute_unprepared(&format!("PRAGMA mmap_size = {SQLITE_MMAP_SIZE}"))
+            .await
+            .map_err(Error::store)?;
+    }
+    Ok(())
+}
 
 pub(crate) async fn connect(
     target: &Target,
@@ -164,8 +187,7 @@ pub(crate) async fn connect(
                 .synchronous(SqliteSynchronous::Full)
                 .busy_timeout(options.busy_timeout)
                 .foreign_keys(true)
-                .row_buffer_size(SQLITE_ROW_BUFFER)
-                .pragma("mmap_size", SQLITE_MMAP_SIZE.to_string());
+                .row_buffer_size(SQLITE_ROW_BUFFER);
             let connect = if options.checkpoints_by_backup {
                 connect.pragma("wal_autocheckpoint", "0")
             } else {
@@ -174,6 +196,14 @@ pub(crate) async fn connect(
             let pool = SqlitePoolOptions::new()
                 .max_connections(options.max_connections.max(1))
                 .acquire_timeout(options.connect_timeout)
+                // A bulk read may have mapped the file (`map_for_bulk_read`); no connection
+                // waits in the pool with a map. An error closes the connection instead.
+                .after_release(|conn, _| {
+                    Box::pin(async move {
+                        sqlx::Executor::execute(conn, SQLITE_UNMAP).await?;
+                        Ok(true)
+                    })
+                })
                 .connect_with(connect)
                 .await
                 .map_err(Error::store_unavailable)?;
@@ -237,7 +267,7 @@ pub(crate) fn write_transaction() -> TransactionOptions {
     }
 }
 
-async fn text(db: &DatabaseConnection, sql: &str) -> Result<Option<String>> {
+async fn text(db: &impl ConnectionTrait, sql: &str) -> Result<Option<String>> {
     let row = db
         .query_one_raw(Statement::from_string(db.get_database_backend(), sql))
         .await
@@ -471,5 +501,68 @@ mod tests {
             .await
             .unwrap_err();
         assert!(err.to_string().contains("sslmode=verify-full"), "{err}");
+    }
+
+    /// The database file's memory maps in this process, from `/proc/self/maps`.
+    fn mappings_of(path: &std::path::Path) -> usize {
+        let maps = std::fs::read_to_string("/proc/self/maps").unwrap();
+        let path = path.to_str().unwrap();
+        maps.lines().filter(|line| line.ends_with(path)).count()
+    }
+
+    async fn mmap_size(conn: &impl ConnectionTrait) -> String {
+        text(conn, "PRAGMA mmap_size").await.unwrap().unwrap()
+    }
+
+    #[tokio::test]
+    async fn only_a_bulk_read_maps_the_database_and_the_pool_takes_the_map_down() {
+        use sea_orm::TransactionTrait as _;
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("mapped.db");
+        // One connection, so every statement below runs on the connection the read mapped.
+        let options = ConnectOptions {
+            max_connections: 1,
+            ..ConnectOptions::default()
+        };
+        let db = connect(&Target::SqliteFile(path.clone()), &options)
+            .await
+            .unwrap();
+        db.execute_unprepared(
+            "CREATE TABLE t (x BLOB); \
+             INSERT INTO t SELECT randomblob(1000) FROM (SELECT 1 UNION SELECT 2 UNION SELECT 3); \
+             PRAGMA wal_checkpoint(TRUNCATE);",
+        )
+        .await
+        .unwrap();
+        // Reads that are not bulk reads go through `pread(2)`, as SQLite does by default.
+        assert_eq!(
+            db.query_all_raw(Statement::from_string(DbBackend::Sqlite, "SELECT x FROM t"))
+                .await
+                .unwrap()
+                .len(),
+            3
+        );
+        assert_eq!(mmap_size(&db).await, "0");
+        assert_eq!(mappings_of(&path), 0);
+
+        let txn = db.begin().await.unwrap();
+        map_for_bulk_read(&txn).await.unwrap();
+        assert_eq!(mmap_size(&txn).await, SQLITE_MMAP_SIZE.to_string());
+        let read = txn
+            .query_all_raw(Statement::from_string(DbBackend::Sqlite, "SELECT x FROM t"))
+            .await
+            .unwrap();
+        assert_eq!(read.len(), 3);
+        assert_eq!(mappings_of(&path), 1, "the bulk read maps the file");
+        txn.commit().await.unwrap();
+
+        // The next statement waits for the one connection, which the pool hands out only
+        // after its `after_release` hook has run.
+        assert_eq!(mmap_size(&db).await, "0");
+        assert_eq!(
+            mappings_of(&path),
+            0,
+            "no connection waits in the pool with a map"
+        );
     }
 }

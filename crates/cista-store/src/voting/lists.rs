@@ -11,7 +11,10 @@ use cista_core::ports::{BoxEntry, TurnoutTotals, VoteChannel};
 use cista_core::{Error, Result};
 use cista_types::{BallotId, Tracker};
 use sea_orm::sea_query::{Alias, Asterisk, Expr, ExprTrait as _, Func, Order, Query};
-use sea_orm::{ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, QueryOrder, QuerySelect};
+use sea_orm::{
+    ColumnTrait, ConnectionTrait, DatabaseConnection, DatabaseTransaction, EntityTrait,
+    QueryFilter, QueryOrder, QuerySelect, TransactionTrait as _,
+};
 
 /// A ballot's roll and participation summed by the database. Sums of BIGINT are NUMERIC on
 /// PostgreSQL, so they are cast back (a million units of the largest weight stay in range).
@@ -80,13 +83,16 @@ fn count(n: i64) -> u64 {
 }
 
 /// Up to `limit` box entries after `after` (from the first when `None`), in tracker order:
-/// keyset paging on the `(ballot_id, tracker)` index, so page n costs what page 1 does.
+/// keyset paging on the `(ballot_id, tracker)` index, so page n costs what page 1 does. On
+/// SQLite the connection reads through a memory map (`backend::map_for_bulk_read`), so `db`
+/// must be a transaction: a pool could run the pragma and the query on two connections.
 pub(crate) async fn box_entries_after(
-    db: &impl ConnectionTrait,
+    db: &DatabaseTransaction,
     ballot: BallotId,
     after: Option<Tracker>,
     limit: u64,
 ) -> Result<Vec<BoxEntry>> {
+    crate::backend::map_for_bulk_read(db).await?;
     let mut query =
         ballot_box::Entity::find().filter(ballot_box::Column::BallotId.eq(ballot.as_i64()));
     if let Some(after) = after {
@@ -97,6 +103,20 @@ pub(crate) async fn box_entries_after(
         .limit(limit)
         .all_map(db, crate::convert::box_entry)
         .await
+}
+
+/// [`box_entries_after`] on the store's pool, in a read transaction of its own (one snapshot,
+/// one connection for the map and the page).
+pub(crate) async fn box_entries_after_in_pool(
+    db: &DatabaseConnection,
+    ballot: BallotId,
+    after: Option<Tracker>,
+    limit: u64,
+) -> Result<Vec<BoxEntry>> {
+    let txn = db.begin().await.map_err(db_err)?;
+    let page = box_entries_after(&txn, ballot, after, limit).await?;
+    txn.commit().await.map_err(db_err)?;
+    Ok(page)
 }
 
 /// Up to `limit` box entries from position `offset` (0-based) in tracker order: a numbered

@@ -77,7 +77,7 @@ impl VotingReads for SeaStore {
         after: Option<Tracker>,
         limit: u64,
     ) -> Result<Vec<BoxEntry>> {
-        super::lists::box_entries_after(&self.db, ballot, after, limit).await
+        super::lists::box_entries_after_in_pool(&self.db, ballot, after, limit).await
     }
 
     async fn turnout_totals(&self, ballot: BallotId) -> Result<TurnoutTotals> {
