@@ -9,11 +9,14 @@ use crate::entity::{ballot_box, ballot_roll, participation};
 use crate::query::Fetch;
 use cista_core::ports::{BoxEntry, TurnoutTotals, VoteChannel};
 use cista_core::{Error, Result};
-use cista_types::{BallotId, Tracker};
-use sea_orm::sea_query::{Alias, Asterisk, Expr, ExprTrait as _, Func, Order, Query};
+use cista_types::{BallotId, Tracker, UnitId, Weight};
+use sea_orm::prelude::TimeDateTimeWithTimeZone;
+use sea_orm::sea_query::{
+    Alias, Asterisk, Expr, ExprTrait as _, Func, Order, Query, SelectStatement,
+};
 use sea_orm::{
     ColumnTrait, ConnectionTrait, DatabaseConnection, DatabaseTransaction, EntityTrait,
-    QueryFilter, QueryOrder, QuerySelect, TransactionTrait as _,
+    QueryFilter, TransactionTrait as _,
 };
 
 /// A ballot's roll and participation summed by the database. Sums of BIGINT are NUMERIC on
@@ -93,16 +96,67 @@ pub(crate) async fn box_entries_after(
     limit: u64,
 ) -> Result<Vec<BoxEntry>> {
     crate::backend::map_for_bulk_read(db).await?;
-    let mut query =
-        ballot_box::Entity::find().filter(ballot_box::Column::BallotId.eq(ballot.as_i64()));
+    let mut query = box_page(ballot, limit);
     if let Some(after) = after {
-        query = query.filter(ballot_box::Column::Tracker.gt(after.as_i64()));
+        query.and_where(Expr::col(ballot_box::Column::Tracker).gt(after.as_i64()));
     }
-    query
-        .order_by_asc(ballot_box::Column::Tracker)
+    read_box_page(db, ballot, &query).await
+}
+
+/// The columns of a box page, in the order [`box_entry_at`] reads them.
+const BOX_PAGE_COLUMNS: [ballot_box::Column; 5] = [
+    ballot_box::Column::Tracker,
+    ballot_box::Column::WeightMicros,
+    ballot_box::Column::Choices,
+    ballot_box::Column::UnitId,
+    ballot_box::Column::CastAt,
+];
+
+/// The first `limit` of a ballot's box entries in tracker order, as [`BOX_PAGE_COLUMNS`].
+fn box_page(ballot: BallotId, limit: u64) -> SelectStatement {
+    Query::select()
+        .columns(BOX_PAGE_COLUMNS)
+        .from(ballot_box::Entity)
+        .and_where(Expr::col(ballot_box::Column::BallotId).eq(ballot.as_i64()))
+        .order_by(ballot_box::Column::Tracker, Order::Asc)
         .limit(limit)
-        .all_map(db, crate::convert::box_entry)
+        .to_owned()
+}
+
+/// Runs a [`box_page`] query. The close, the bundle and the record files read a whole box
+/// this way, a million rows for a million units, so each row is read by column position and
+/// without the ballot's id: the entity's own decoding looks every column up by name and
+/// formats a message for each NULL (a secret ballot's unit and time). Measured on a
+/// 300,000-ballot close, the task that takes the rows used a fifth less CPU (0.49 s to
+/// 0.40 s); the close's wall time stayed the same (the other stages bound it).
+async fn read_box_page(
+    db: &impl ConnectionTrait,
+    ballot: BallotId,
+    query: &SelectStatement,
+) -> Result<Vec<BoxEntry>> {
+    let rows = db
+        .query_all_raw(db.get_database_backend().build(query))
         .await
+        .map_err(db_err)?;
+    rows.iter().map(|row| box_entry_at(ballot, row)).collect()
+}
+
+/// One row of a [`box_page`] as the box entry of `ballot` it holds.
+fn box_entry_at(ballot: BallotId, row: &sea_orm::QueryResult) -> Result<BoxEntry> {
+    Ok(BoxEntry {
+        ballot,
+        tracker: Tracker::from_i64(row.try_get_by_index(0).map_err(db_err)?),
+        weight: Weight::from_micros(row.try_get_by_index(1).map_err(db_err)?),
+        sealed_choices: row.try_get_by_index(2).map_err(db_err)?,
+        unit: row
+            .try_get_by_index::<Option<i64>>(3)
+            .map_err(db_err)?
+            .map(UnitId::from_i64),
+        cast_at: row
+            .try_get_by_index::<Option<TimeDateTimeWithTimeZone>>(4)
+            .map_err(db_err)?
+            .map(crate::convert::from_db_time),
+    })
 }
 
 /// [`box_entries_after`] on the store's pool, in a read transaction of its own (one snapshot,
@@ -127,13 +181,7 @@ pub(crate) async fn box_entries_at(
     offset: u64,
     limit: u64,
 ) -> Result<Vec<BoxEntry>> {
-    ballot_box::Entity::find()
-        .filter(ballot_box::Column::BallotId.eq(ballot.as_i64()))
-        .order_by_asc(ballot_box::Column::Tracker)
-        .offset(offset)
-        .limit(limit)
-        .all_map(db, crate::convert::box_entry)
-        .await
+    read_box_page(db, ballot, box_page(ballot, limit).offset(offset)).await
 }
 
 /// How many of a ballot's box entries have a tracker below `tracker` (its 0-based position

@@ -173,6 +173,23 @@ async fn a_recorded_ballot_exports_every_unit(
             .unwrap()
             .unwrap();
         assert_eq!(entry.unit, Some(unit.id));
+        assert!(entry.cast_at.is_some(), "a recorded ballot keeps its time");
+        // The box's pages (keyset and numbered, read by column position) give the very entry
+        // the row lookup gives: unit, time, weight and sealed choices alike.
+        let position = voting.box_position(ballot, entry.tracker).await.unwrap();
+        let before = match position {
+            0 => None,
+            n => voting
+                .box_entries_at(ballot, n - 1, 1)
+                .await
+                .unwrap()
+                .first()
+                .map(|e| e.tracker),
+        };
+        let keyset = voting.box_entries_after(ballot, before, 1).await.unwrap();
+        let numbered = voting.box_entries_at(ballot, position, 1).await.unwrap();
+        assert_eq!(keyset, std::slice::from_ref(&entry));
+        assert_eq!(numbered, std::slice::from_ref(&entry));
         let label = unit.label.to_string();
         let row = rows
             .iter()
