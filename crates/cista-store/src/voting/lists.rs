@@ -96,7 +96,8 @@ pub(crate) async fn box_entries_after(
     limit: u64,
 ) -> Result<Vec<BoxEntry>> {
     crate::backend::map_for_bulk_read(db).await?;
-    let mut query = box_page(ballot, limit);
+    let mut query = box_page(ballot);
+    query.limit(limit);
     if let Some(after) = after {
         query.and_where(Expr::col(ballot_box::Column::Tracker).gt(after.as_i64()));
     }
@@ -112,15 +113,24 @@ const BOX_PAGE_COLUMNS: [ballot_box::Column; 5] = [
     ballot_box::Column::CastAt,
 ];
 
-/// The first `limit` of a ballot's box entries in tracker order, as [`BOX_PAGE_COLUMNS`].
-fn box_page(ballot: BallotId, limit: u64) -> SelectStatement {
+/// A ballot's box entries in tracker order, as [`BOX_PAGE_COLUMNS`] (callers add the page's
+/// `LIMIT`, and where the page starts).
+fn box_page(ballot: BallotId) -> SelectStatement {
     Query::select()
         .columns(BOX_PAGE_COLUMNS)
         .from(ballot_box::Entity)
         .and_where(Expr::col(ballot_box::Column::BallotId).eq(ballot.as_i64()))
         .order_by(ballot_box::Column::Tracker, Order::Asc)
-        .limit(limit)
         .to_owned()
+}
+
+/// A ballot's whole box in tracker order, for the small boxes that are read at once (see
+/// `VotingReads::box_entries`); a large one is read with [`box_entries_after`], page by page.
+pub(crate) async fn box_entries(
+    db: &impl ConnectionTrait,
+    ballot: BallotId,
+) -> Result<Vec<BoxEntry>> {
+    read_box_page(db, ballot, &box_page(ballot)).await
 }
 
 /// Runs a [`box_page`] query. The close, the bundle and the record files read a whole box
@@ -181,7 +191,7 @@ pub(crate) async fn box_entries_at(
     offset: u64,
     limit: u64,
 ) -> Result<Vec<BoxEntry>> {
-    read_box_page(db, ballot, box_page(ballot, limit).offset(offset)).await
+    read_box_page(db, ballot, box_page(ballot).limit(limit).offset(offset)).await
 }
 
 /// How many of a ballot's box entries have a tracker below `tracker` (its 0-based position

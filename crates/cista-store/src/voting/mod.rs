@@ -140,17 +140,6 @@ pub(crate) async fn participation_of(
         .await
 }
 
-pub(crate) async fn box_entries(
-    db: &impl ConnectionTrait,
-    ballot: BallotId,
-) -> Result<Vec<BoxEntry>> {
-    ballot_box::Entity::find()
-        .filter(ballot_box::Column::BallotId.eq(ballot.as_i64()))
-        .order_by_asc(ballot_box::Column::Tracker)
-        .all_map(db, convert::box_entry)
-        .await
-}
-
 pub(crate) async fn box_count(db: &impl ConnectionTrait, ballot: BallotId) -> Result<u64> {
     ballot_box::Entity::find()
         .filter(ballot_box::Column::BallotId.eq(ballot.as_i64()))

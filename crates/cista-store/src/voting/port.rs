@@ -68,7 +68,7 @@ impl VotingReads for SeaStore {
     }
 
     async fn box_entries(&self, ballot: BallotId) -> Result<Vec<BoxEntry>> {
-        super::box_entries(&self.db, ballot).await
+        super::lists::box_entries(&self.db, ballot).await
     }
 
     async fn box_entries_after(
