@@ -565,4 +565,29 @@ mod tests {
             "no connection waits in the pool with a map"
         );
     }
+
+    /// The SQLite linked in is built with `SQLITE_DEFAULT_MEMSTATUS=0` (set for every build
+    /// in `.cargo/config.toml`): its allocations take no process-wide lock. A build without
+    /// that file, or with the variable overridden, fails here instead of silently slowing
+    /// every bulk read.
+    #[tokio::test]
+    async fn the_linked_sqlite_keeps_no_memory_statistics() {
+        let db = connect(&Target::SqliteMemory, &ConnectOptions::default())
+            .await
+            .unwrap();
+        let options: Vec<String> = db
+            .query_all_raw(Statement::from_string(
+                DbBackend::Sqlite,
+                "PRAGMA compile_options",
+            ))
+            .await
+            .unwrap()
+            .iter()
+            .map(|row| row.try_get_by_index::<String>(0).unwrap())
+            .collect();
+        assert!(
+            options.iter().any(|o| o == "DEFAULT_MEMSTATUS=0"),
+            "{options:?}"
+        );
+    }
 }

@@ -2,7 +2,7 @@
 //! trackers. Weights are fixed-point integers, so tallies are exact: no float ever decides an
 //! election.
 
-use crate::decimal::{format_fixed, parse_fixed};
+use crate::decimal::{parse_fixed, write_fixed};
 use crate::{ParseError, Rng};
 use serde::{Deserialize, Serialize};
 use std::fmt;
@@ -66,9 +66,10 @@ impl TryFrom<String> for UnitLabel {
 }
 
 /// A unit's voting weight (its voting interest): a positive decimal with up to six places,
-/// e.g. `1`, `0.8234` or `2.5`, held exactly as millionths.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
-#[serde(try_from = "String", into = "String")]
+/// e.g. `1`, `0.8234` or `2.5`, held exactly as millionths. As JSON, that decimal as a
+/// string (`"0.8234"`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Deserialize)]
+#[serde(try_from = "String")]
 pub struct Weight(i64);
 
 impl Weight {
@@ -100,7 +101,15 @@ impl Weight {
 
 impl fmt::Display for Weight {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(&format_fixed(self.0, Self::PLACES))
+        write_fixed(f, self.0, Self::PLACES)
+    }
+}
+
+impl Serialize for Weight {
+    /// Its `Display`, written straight into the output (a million-ballot list writes one
+    /// per ballot).
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.collect_str(self)
     }
 }
 
@@ -200,24 +209,27 @@ impl Tracker {
 }
 
 impl fmt::Display for Tracker {
+    /// `XXXX-XXXX-XXXX`: the low 60 bits, five to a Crockford letter, most significant first.
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         let value = self.0 as u64;
-        for i in 0..12 {
-            if i == 4 || i == 8 {
-                f.write_str("-")?;
+        let mut shown = [b'-'; 14];
+        let places = (0..14).filter(|i| i % 5 != 4);
+        for (i, place) in places.enumerate() {
+            let digit = ((value >> (5 * (11 - i))) & 31) as usize;
+            if let (Some(out), Some(c)) = (shown.get_mut(place), CROCKFORD.get(digit)) {
+                *out = *c;
             }
-            let shift = 5 * (11 - i);
-            let digit = ((value >> shift) & 31) as usize;
-            let c = CROCKFORD.get(digit).copied().unwrap_or(b'0');
-            write!(f, "{}", char::from(c))?;
         }
-        Ok(())
+        // Only ASCII was written.
+        f.write_str(std::str::from_utf8(&shown).map_err(|_| fmt::Error)?)
     }
 }
 
 impl Serialize for Tracker {
+    /// Its `Display`, written straight into the output (a million-ballot list writes one
+    /// per ballot).
     fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
-        s.serialize_str(&self.to_string())
+        s.collect_str(self)
     }
 }
 
@@ -275,6 +287,36 @@ mod tests {
         );
         assert!(Tracker::parse("0000-0000-00").is_err());
         assert!(Tracker::parse("0000-0000-000U").is_err());
+    }
+
+    /// Trackers and weights print, and serialize as JSON strings, exactly as receipts, the
+    /// bulletin and published lists have always shown them.
+    #[test]
+    fn trackers_and_weights_are_written_as_published() {
+        for (value, shown) in [
+            (0, "0000-0000-0000"),
+            ((1 << 60) - 1, "ZZZZ-ZZZZ-ZZZZ"),
+            (0x0123_4567_89ab_cdef, "28T5-CY4T-QKFF"),
+            (0x0fed_cba9_8765_4321, "ZVEB-N63P-AGS1"),
+        ] {
+            let t = Tracker::from_i64(value);
+            assert_eq!(t.to_string(), shown);
+            assert_eq!(serde_json::to_string(&t).unwrap(), format!("\"{shown}\""));
+            assert_eq!(
+                serde_json::from_str::<Tracker>(&format!("\"{shown}\"")).unwrap(),
+                t
+            );
+        }
+        for (micros, shown) in [(1, "0.000001"), (823_400, "0.8234"), (2_500_000, "2.5")] {
+            let w = Weight::from_micros(micros);
+            assert_eq!(w.to_string(), shown);
+            assert_eq!(String::from(w), shown);
+            assert_eq!(serde_json::to_string(&w).unwrap(), format!("\"{shown}\""));
+            assert_eq!(
+                serde_json::from_str::<Weight>(&format!("\"{shown}\"")).unwrap(),
+                w
+            );
+        }
     }
 
     #[test]

@@ -266,6 +266,17 @@ impl PaperBatch {
     }
 }
 
+/// Which columns a page of a ballot box is read with.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum BoxColumns {
+    /// The ballots alone: tracker, weight and sealed choices. Each entry's `unit` and
+    /// `cast_at` come back `None`, unread. What a count, the published list, its leaves and
+    /// the public bulletin need; a million-ballot close reads two values fewer per row.
+    Ballots,
+    /// Every column: a recorded ballot's entries with their unit and time (its record files).
+    All,
+}
+
 /// One entry of the ballot box. For a secret ballot: the tracker and the sealed choices,
 /// nothing else. For a recorded ballot, also the unit and the time.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -351,21 +362,24 @@ pub trait VotingReads: Send + Sync {
     async fn turnout_totals(&self, ballot: BallotId) -> Result<TurnoutTotals>;
 
     /// Up to `limit` box entries with a tracker above `after` (from the first when `None`),
-    /// in tracker order: a ballot list read page by page in bounded memory.
+    /// in tracker order, read with `columns`: a ballot list read page by page in bounded
+    /// memory.
     async fn box_entries_after(
         &self,
         ballot: BallotId,
         after: Option<Tracker>,
         limit: u64,
+        columns: BoxColumns,
     ) -> Result<Vec<BoxEntry>>;
 
-    /// Up to `limit` box entries from position `offset` (0-based) in tracker order: a
-    /// numbered page of the list.
+    /// Up to `limit` box entries from position `offset` (0-based) in tracker order, read with
+    /// `columns`: a numbered page of the list.
     async fn box_entries_at(
         &self,
         ballot: BallotId,
         offset: u64,
         limit: u64,
+        columns: BoxColumns,
     ) -> Result<Vec<BoxEntry>>;
 
     /// How many box entries have a tracker below `tracker`: its 0-based position in tracker
@@ -441,6 +455,7 @@ pub trait VotingWrites: Send {
         ballot: BallotId,
         after: Option<Tracker>,
         limit: u64,
+        columns: BoxColumns,
     ) -> Result<Vec<BoxEntry>>;
 
     /// Replaces a draft's definition; a ballot that is no longer a draft is a `conflict`.

@@ -7,7 +7,7 @@
 use crate::convert::db_err;
 use crate::entity::{ballot_box, ballot_roll, participation};
 use crate::query::Fetch;
-use cista_core::ports::{BoxEntry, TurnoutTotals, VoteChannel};
+use cista_core::ports::{BoxColumns, BoxEntry, TurnoutTotals, VoteChannel};
 use cista_core::{Error, Result};
 use cista_types::{BallotId, Tracker, UnitId, Weight};
 use sea_orm::prelude::TimeDateTimeWithTimeZone;
@@ -85,26 +85,29 @@ fn count(n: i64) -> u64 {
     u64::try_from(n).unwrap_or(0)
 }
 
-/// Up to `limit` box entries after `after` (from the first when `None`), in tracker order:
-/// keyset paging on the `(ballot_id, tracker)` index, so page n costs what page 1 does. On
-/// SQLite the connection reads through a memory map (`backend::map_for_bulk_read`), so `db`
-/// must be a transaction: a pool could run the pragma and the query on two connections.
+/// Up to `limit` box entries after `after` (from the first when `None`), in tracker order,
+/// read with `columns`: keyset paging on the `(ballot_id, tracker)` index, so page n costs
+/// what page 1 does. On SQLite the connection reads through a memory map
+/// (`backend::map_for_bulk_read`), so `db` must be a transaction: a pool could run the pragma
+/// and the query on two connections.
 pub(crate) async fn box_entries_after(
     db: &DatabaseTransaction,
     ballot: BallotId,
     after: Option<Tracker>,
     limit: u64,
+    columns: BoxColumns,
 ) -> Result<Vec<BoxEntry>> {
     crate::backend::map_for_bulk_read(db).await?;
-    let mut query = box_page(ballot);
+    let mut query = box_page(ballot, columns);
     query.limit(limit);
     if let Some(after) = after {
         query.and_where(Expr::col(ballot_box::Column::Tracker).gt(after.as_i64()));
     }
-    read_box_page(db, ballot, &query).await
+    read_box_page(db, ballot, columns, &query).await
 }
 
-/// The columns of a box page, in the order [`box_entry_at`] reads them.
+/// The columns of a box page, in the order [`box_entry_at`] reads them: the ballot's own
+/// three, then its unit and time (`BoxColumns::All` only).
 const BOX_PAGE_COLUMNS: [ballot_box::Column; 5] = [
     ballot_box::Column::Tracker,
     ballot_box::Column::WeightMicros,
@@ -113,60 +116,84 @@ const BOX_PAGE_COLUMNS: [ballot_box::Column; 5] = [
     ballot_box::Column::CastAt,
 ];
 
-/// A ballot's box entries in tracker order, as [`BOX_PAGE_COLUMNS`] (callers add the page's
-/// `LIMIT`, and where the page starts).
-fn box_page(ballot: BallotId) -> SelectStatement {
+/// How many of [`BOX_PAGE_COLUMNS`] a page reads.
+fn column_count(columns: BoxColumns) -> usize {
+    match columns {
+        BoxColumns::Ballots => 3,
+        BoxColumns::All => BOX_PAGE_COLUMNS.len(),
+    }
+}
+
+/// A ballot's box entries in tracker order, with the first `column_count(columns)` of
+/// [`BOX_PAGE_COLUMNS`] (callers add the page's `LIMIT`, and where the page starts).
+fn box_page(ballot: BallotId, columns: BoxColumns) -> SelectStatement {
     Query::select()
-        .columns(BOX_PAGE_COLUMNS)
+        .columns(BOX_PAGE_COLUMNS.into_iter().take(column_count(columns)))
         .from(ballot_box::Entity)
         .and_where(Expr::col(ballot_box::Column::BallotId).eq(ballot.as_i64()))
         .order_by(ballot_box::Column::Tracker, Order::Asc)
         .to_owned()
 }
 
-/// A ballot's whole box in tracker order, for the small boxes that are read at once (see
-/// `VotingReads::box_entries`); a large one is read with [`box_entries_after`], page by page.
+/// A ballot's whole box in tracker order, every column, for the small boxes that are read at
+/// once (see `VotingReads::box_entries`); a large one is read with [`box_entries_after`],
+/// page by page.
 pub(crate) async fn box_entries(
     db: &impl ConnectionTrait,
     ballot: BallotId,
 ) -> Result<Vec<BoxEntry>> {
-    read_box_page(db, ballot, &box_page(ballot)).await
+    let all = BoxColumns::All;
+    read_box_page(db, ballot, all, &box_page(ballot, all)).await
 }
 
-/// Runs a [`box_page`] query. The close, the bundle and the record files read a whole box
-/// this way, a million rows for a million units, so each row is read by column position and
-/// without the ballot's id: the entity's own decoding looks every column up by name and
-/// formats a message for each NULL (a secret ballot's unit and time). Measured on a
-/// 300,000-ballot close, the task that takes the rows used a fifth less CPU (0.49 s to
-/// 0.40 s); the close's wall time stayed the same (the other stages bound it).
+/// Runs a [`box_page`] query made with `columns`. The close, the bundle and the record files
+/// read a whole box this way, a million rows for a million units, so each row is read by
+/// column position, without the ballot's id, and (but for a record file's) without the unit
+/// and time: the entity's own decoding looks every column up by name and formats a message
+/// for each NULL (a secret ballot's unit and time), and every value read is one more copy
+/// the driver makes. Measured on a 300,000-ballot close, reading by position cut the CPU of
+/// the task that takes the rows by a fifth (0.49 s to 0.40 s).
 async fn read_box_page(
     db: &impl ConnectionTrait,
     ballot: BallotId,
+    columns: BoxColumns,
     query: &SelectStatement,
 ) -> Result<Vec<BoxEntry>> {
     let rows = db
         .query_all_raw(db.get_database_backend().build(query))
         .await
         .map_err(db_err)?;
-    rows.iter().map(|row| box_entry_at(ballot, row)).collect()
+    rows.iter()
+        .map(|row| box_entry_at(ballot, columns, row))
+        .collect()
 }
 
-/// One row of a [`box_page`] as the box entry of `ballot` it holds.
-fn box_entry_at(ballot: BallotId, row: &sea_orm::QueryResult) -> Result<BoxEntry> {
-    Ok(BoxEntry {
+/// One row of a [`box_page`] made with `columns` as the box entry of `ballot` it holds (with
+/// no unit or time when they were not read).
+fn box_entry_at(
+    ballot: BallotId,
+    columns: BoxColumns,
+    row: &sea_orm::QueryResult,
+) -> Result<BoxEntry> {
+    let mut entry = BoxEntry {
         ballot,
         tracker: Tracker::from_i64(row.try_get_by_index(0).map_err(db_err)?),
         weight: Weight::from_micros(row.try_get_by_index(1).map_err(db_err)?),
         sealed_choices: row.try_get_by_index(2).map_err(db_err)?,
-        unit: row
+        unit: None,
+        cast_at: None,
+    };
+    if columns == BoxColumns::All {
+        entry.unit = row
             .try_get_by_index::<Option<i64>>(3)
             .map_err(db_err)?
-            .map(UnitId::from_i64),
-        cast_at: row
+            .map(UnitId::from_i64);
+        entry.cast_at = row
             .try_get_by_index::<Option<TimeDateTimeWithTimeZone>>(4)
             .map_err(db_err)?
-            .map(crate::convert::from_db_time),
-    })
+            .map(crate::convert::from_db_time);
+    }
+    Ok(entry)
 }
 
 /// [`box_entries_after`] on the store's pool, in a read transaction of its own (one snapshot,
@@ -176,22 +203,29 @@ pub(crate) async fn box_entries_after_in_pool(
     ballot: BallotId,
     after: Option<Tracker>,
     limit: u64,
+    columns: BoxColumns,
 ) -> Result<Vec<BoxEntry>> {
     let txn = db.begin().await.map_err(db_err)?;
-    let page = box_entries_after(&txn, ballot, after, limit).await?;
+    let page = box_entries_after(&txn, ballot, after, limit, columns).await?;
     txn.commit().await.map_err(db_err)?;
     Ok(page)
 }
 
-/// Up to `limit` box entries from position `offset` (0-based) in tracker order: a numbered
-/// page of the list (the index is stepped through up to `offset`, so deep pages cost more).
+/// Up to `limit` box entries from position `offset` (0-based) in tracker order, read with
+/// `columns`: a numbered page of the list (the index is stepped through up to `offset`, so
+/// deep pages cost more).
 pub(crate) async fn box_entries_at(
     db: &impl ConnectionTrait,
     ballot: BallotId,
     offset: u64,
     limit: u64,
+    columns: BoxColumns,
 ) -> Result<Vec<BoxEntry>> {
-    read_box_page(db, ballot, box_page(ballot).limit(limit).offset(offset)).await
+    let query = box_page(ballot, columns)
+        .limit(limit)
+        .offset(offset)
+        .to_owned();
+    read_box_page(db, ballot, columns, &query).await
 }
 
 /// How many of a ballot's box entries have a tracker below `tracker` (its 0-based position

@@ -7,8 +7,8 @@ use crate::tx::SeaTx;
 use async_trait::async_trait;
 use cista_core::Result;
 use cista_core::ports::{
-    BallotStatus, BoxEntry, EligibleUnit, PaperBatch, PaperPile, Participation, Refusal,
-    StoredBallot, TurnoutTotals, Unit, UnitOwner, VotingReads, VotingWrites,
+    BallotStatus, BoxColumns, BoxEntry, EligibleUnit, PaperBatch, PaperPile, Participation,
+    Refusal, StoredBallot, TurnoutTotals, Unit, UnitOwner, VotingReads, VotingWrites,
 };
 use cista_crypto::Digest32;
 use cista_types::{BallotId, OrgId, SubjectCode, Timestamp, Tracker, UnitId, Weight};
@@ -76,8 +76,9 @@ impl VotingReads for SeaStore {
         ballot: BallotId,
         after: Option<Tracker>,
         limit: u64,
+        columns: BoxColumns,
     ) -> Result<Vec<BoxEntry>> {
-        super::lists::box_entries_after_in_pool(&self.db, ballot, after, limit).await
+        super::lists::box_entries_after_in_pool(&self.db, ballot, after, limit, columns).await
     }
 
     async fn turnout_totals(&self, ballot: BallotId) -> Result<TurnoutTotals> {
@@ -89,8 +90,9 @@ impl VotingReads for SeaStore {
         ballot: BallotId,
         offset: u64,
         limit: u64,
+        columns: BoxColumns,
     ) -> Result<Vec<BoxEntry>> {
-        super::lists::box_entries_at(&self.db, ballot, offset, limit).await
+        super::lists::box_entries_at(&self.db, ballot, offset, limit, columns).await
     }
 
     async fn box_position(&self, ballot: BallotId, tracker: Tracker) -> Result<u64> {
@@ -181,8 +183,9 @@ impl VotingWrites for SeaTx {
         ballot: BallotId,
         after: Option<Tracker>,
         limit: u64,
+        columns: BoxColumns,
     ) -> Result<Vec<BoxEntry>> {
-        super::lists::box_entries_after(&self.txn, ballot, after, limit).await
+        super::lists::box_entries_after(&self.txn, ballot, after, limit, columns).await
     }
 
     async fn update_draft(

@@ -6,7 +6,7 @@
 
 use super::bundle::PublishedBallot;
 use super::cast::{ChoicesAad, open_choices};
-use crate::ports::{BoxEntry, StoreTx, VotingReads};
+use crate::ports::{BoxColumns, BoxEntry, StoreTx, VotingReads};
 use crate::{Error, Result};
 use cista_crypto::{DataKey, Digest32};
 use cista_types::{BallotId, Tracker, UnitId};
@@ -30,7 +30,8 @@ pub(crate) struct LeafContext {
 }
 
 /// One opened page: its ballots in tracker order, the unit each came from in the same order
-/// (`None` on a secret ballot, whose box holds none) and, when hashing was asked for, their
+/// (`None` on a secret ballot, whose box holds none, and wherever the page was read without
+/// units: `BoxColumns::Ballots`) and, when hashing was asked for, their
 /// Merkle leaf hashes in the same order and their compact JSON joined by commas (the page's
 /// part of the published list's bytes, for `BallotListHasher::add_json`); both empty
 /// otherwise.
@@ -104,18 +105,21 @@ pub(crate) struct StoredBox<'a> {
     pub voting: &'a dyn VotingReads,
     /// Whose box.
     pub ballot: BallotId,
+    /// What is read of each entry (its unit and time only where a record file names them).
+    pub columns: BoxColumns,
 }
 
 #[async_trait::async_trait]
 impl BoxPages for StoredBox<'_> {
     async fn page(&mut self, after: Option<Tracker>) -> Result<Vec<BoxEntry>> {
         self.voting
-            .box_entries_after(self.ballot, after, OPENING_PAGE)
+            .box_entries_after(self.ballot, after, OPENING_PAGE, self.columns)
             .await
     }
 }
 
-/// A ballot's box as a transaction sees it.
+/// A ballot's box as a transaction sees it, its ballots alone (`BoxColumns::Ballots`: a
+/// count needs no unit or time).
 pub(crate) struct BoxInTx<'a> {
     /// The transaction (the close's, holding the ballot's lock).
     pub tx: &'a mut dyn StoreTx,
@@ -128,7 +132,7 @@ impl BoxPages for BoxInTx<'_> {
     async fn page(&mut self, after: Option<Tracker>) -> Result<Vec<BoxEntry>> {
         self.tx
             .voting()
-            .box_entries_after_in_tx(self.ballot, after, OPENING_PAGE)
+            .box_entries_after_in_tx(self.ballot, after, OPENING_PAGE, BoxColumns::Ballots)
             .await
     }
 }

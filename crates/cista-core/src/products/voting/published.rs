@@ -11,7 +11,7 @@ use super::close::sealed_results;
 use super::opening::{
     LeafContext, OpenedPage, PageOpener, StoredBox, open_box_by_pages, open_page,
 };
-use crate::ports::{BallotStatus, BoxEntry};
+use crate::ports::{BallotStatus, BoxColumns, BoxEntry};
 use crate::{Cista, Error, Result};
 use cista_crypto::merkle::{self, verify_inclusion};
 use cista_crypto::{DataKey, Digest32};
@@ -156,7 +156,7 @@ impl Cista {
         let entries = self
             .store()
             .voting()
-            .box_entries_after(list.id, after, limit)
+            .box_entries_after(list.id, after, limit, BoxColumns::Ballots)
             .await?;
         open_off_runtime(list, entries).await
     }
@@ -172,7 +172,7 @@ impl Cista {
         let entries = self
             .store()
             .voting()
-            .box_entries_at(list.id, offset, limit)
+            .box_entries_at(list.id, offset, limit, BoxColumns::Ballots)
             .await?;
         open_off_runtime(list, entries).await
     }
@@ -240,18 +240,20 @@ impl Cista {
         }))
     }
 
-    /// Reads and opens a whole published list page by page (with each ballot's leaf hash
-    /// when `leaves` is given) and hands each page to `fold` in tracker order: one page of
-    /// memory at a time however long the list.
+    /// Reads and opens a whole published list page by page, each entry read with `columns`
+    /// (with each ballot's leaf hash when `leaves` is given), and hands each page to `fold`
+    /// in tracker order: one page of memory at a time however long the list.
     pub(crate) async fn open_published_list(
         &self,
         list: &PublishedList,
+        columns: BoxColumns,
         leaves: Option<LeafContext>,
         fold: impl FnMut(OpenedPage) -> Result<()> + Send,
     ) -> Result<()> {
         let mut pages = StoredBox {
             voting: self.store().voting(),
             ballot: list.id,
+            columns,
         };
         open_box_by_pages(PageOpener::new(list.key.clone(), leaves), &mut pages, fold).await
     }
@@ -271,7 +273,7 @@ impl Cista {
                     definition_sha256: head.definition_sha256.clone(),
                 };
                 let mut leaves = Vec::new();
-                self.open_published_list(list, Some(context), |opened| {
+                self.open_published_list(list, BoxColumns::Ballots, Some(context), |opened| {
                     leaves.extend(opened.leaves);
                     Ok(())
                 })

@@ -10,7 +10,7 @@ use super::definition::{Answer, BallotDefinition, Choice, Secrecy};
 use super::{Ballot, Window};
 use crate::platform::audit::NewAuditEntry;
 use crate::platform::spreadsheet::CsvBytes;
-use crate::ports::{BallotStatus, Participation, Refusal};
+use crate::ports::{BallotStatus, BoxColumns, Participation, Refusal};
 use crate::{Actor, Cista, Error, Result};
 use cista_types::{BallotId, OrgId, SubjectCode, UnitId};
 use std::collections::BTreeMap;
@@ -221,7 +221,7 @@ impl Cista {
         // The box page by page (each entry of a recorded ballot names its unit), not the
         // whole list at once.
         let list = self.published_list_of(ballot).await?;
-        self.open_published_list(&list, None, |page| {
+        self.open_published_list(&list, BoxColumns::All, None, |page| {
             for (unit, published) in page.units.iter().zip(&page.ballots) {
                 let Some(unit) = unit else {
                     continue;
@@ -255,7 +255,7 @@ impl Cista {
         header.extend(contest_titles(definition));
         csv.row(&header)?;
         let list = self.published_list_of(ballot).await?;
-        self.open_published_list(&list, None, |page| {
+        self.open_published_list(&list, BoxColumns::Ballots, None, |page| {
             for b in &page.ballots {
                 let mut row = vec![b.tracker.to_string(), b.weight.to_string()];
                 row.extend(choice_cells(definition, &b.choices.0));

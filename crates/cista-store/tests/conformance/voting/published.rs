@@ -4,6 +4,7 @@
 //! holds, and bundles of the first format (with a proof per ballot) still verify.
 
 use super::*;
+use cista_core::ports::{BoxColumns, BoxEntry};
 use cista_core::products::voting::bundle::ballot_list_sha256;
 use cista_core::products::voting::bundle::{BUNDLE_FORMAT_1, JSON_SUFFIX, PublishedBallot, proofs};
 use cista_core::products::voting::close::definition_of;
@@ -175,21 +176,38 @@ async fn a_recorded_ballot_exports_every_unit(
         assert_eq!(entry.unit, Some(unit.id));
         assert!(entry.cast_at.is_some(), "a recorded ballot keeps its time");
         // The box's pages (keyset and numbered, read by column position) give the very entry
-        // the row lookup gives: unit, time, weight and sealed choices alike.
+        // the row lookup gives: unit, time, weight and sealed choices alike when every column
+        // is read, and the same ballot with no unit or time when only the ballots are.
         let position = voting.box_position(ballot, entry.tracker).await.unwrap();
         let before = match position {
             0 => None,
             n => voting
-                .box_entries_at(ballot, n - 1, 1)
+                .box_entries_at(ballot, n - 1, 1, BoxColumns::Ballots)
                 .await
                 .unwrap()
                 .first()
                 .map(|e| e.tracker),
         };
-        let keyset = voting.box_entries_after(ballot, before, 1).await.unwrap();
-        let numbered = voting.box_entries_at(ballot, position, 1).await.unwrap();
-        assert_eq!(keyset, std::slice::from_ref(&entry));
-        assert_eq!(numbered, std::slice::from_ref(&entry));
+        let ballot_alone = BoxEntry {
+            unit: None,
+            cast_at: None,
+            ..entry.clone()
+        };
+        for (columns, expected) in [
+            (BoxColumns::All, &entry),
+            (BoxColumns::Ballots, &ballot_alone),
+        ] {
+            let keyset = voting
+                .box_entries_after(ballot, before, 1, columns)
+                .await
+                .unwrap();
+            let numbered = voting
+                .box_entries_at(ballot, position, 1, columns)
+                .await
+                .unwrap();
+            assert_eq!(keyset, std::slice::from_ref(expected), "{columns:?}");
+            assert_eq!(numbered, std::slice::from_ref(expected), "{columns:?}");
+        }
         let label = unit.label.to_string();
         let row = rows
             .iter()
