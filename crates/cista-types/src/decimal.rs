@@ -50,8 +50,14 @@ pub(crate) fn parse_fixed(raw: &str, places: u32, what: &'static str) -> Result<
 
 /// Writes `value` scaled by 10^places as a decimal with no trailing zeros (`1`, `0.8234`,
 /// `2.5`, `-0.25`), without allocating: a million-ballot close writes a weight per ballot.
-pub(crate) fn write_fixed(out: &mut impl fmt::Write, value: i64, places: u32) -> fmt::Result {
-    let scale = 10_i64.pow(places);
+/// Takes `i128` so sums of weights (`voting::format_weight_sum`) are written the same way.
+pub(crate) fn write_fixed(
+    out: &mut impl fmt::Write,
+    value: impl Into<i128>,
+    places: u32,
+) -> fmt::Result {
+    let value: i128 = value.into();
+    let scale = 10_i128.pow(places);
     let whole = value / scale;
     let frac = (value % scale).unsigned_abs();
     if value < 0 && whole == 0 {
@@ -107,7 +113,7 @@ impl Percent {
 
 impl fmt::Display for Percent {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write_fixed(f, i64::from(self.0), Self::PLACES)
+        write_fixed(f, self.0, Self::PLACES)
     }
 }
 

@@ -128,14 +128,10 @@ impl TryFrom<String> for Weight {
 
 /// A sum of weights, for totals and tallies (never overflows for any real association).
 pub fn format_weight_sum(micros: i128) -> String {
-    let scale = 1_000_000_i128;
-    let whole = micros / scale;
-    let frac = micros % scale;
-    if frac == 0 {
-        return whole.to_string();
-    }
-    let digits = format!("{frac:06}");
-    format!("{whole}.{}", digits.trim_end_matches('0'))
+    let mut out = String::new();
+    // Writing into a String cannot fail.
+    let _ = write_fixed(&mut out, micros, Weight::PLACES);
+    out
 }
 
 /// Crockford's base32 alphabet: no I, L, O or U, so a tracker read aloud or copied by hand
@@ -268,6 +264,12 @@ mod tests {
         }
         assert_eq!(format_weight_sum(1_500_000), "1.5");
         assert_eq!(format_weight_sum(40_000_000), "40");
+        // Sums beyond any one weight's range are written like a weight.
+        assert_eq!(format_weight_sum(1), "0.000001");
+        assert_eq!(
+            format_weight_sum(10_i128.pow(21) + 250_000),
+            "1000000000000000.25"
+        );
     }
 
     #[test]

@@ -221,10 +221,8 @@ pub(crate) async fn box_entries_at(
     limit: u64,
     columns: BoxColumns,
 ) -> Result<Vec<BoxEntry>> {
-    let query = box_page(ballot, columns)
-        .limit(limit)
-        .offset(offset)
-        .to_owned();
+    let mut query = box_page(ballot, columns);
+    query.limit(limit).offset(offset);
     read_box_page(db, ballot, columns, &query).await
 }
 
