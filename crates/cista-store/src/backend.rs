@@ -145,7 +145,7 @@ const SQLITE_ROW_BUFFER: usize = 4_096;
 /// connection that touched it, and an idle `serve` with the map on every pooled connection
 /// stood at 41.0 MB against a 40 MB goal. The other cost, accepted for the read's duration: a
 /// disk read error ends the process with `SIGBUS` instead of failing the one statement.
-const SQLITE_MMAP_SIZE: u64 = 1 << 30;
+pub(crate) const SQLITE_MMAP_SIZE: u64 = 1 << 30;
 
 /// Takes a connection's memory map down (SQLite's default); a no-op inside SQLite when it is
 /// already down, so the pool runs it on every connection it takes back.

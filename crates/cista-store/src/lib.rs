@@ -62,6 +62,9 @@ pub struct SeaStore {
     write_turn: Option<Arc<tokio::sync::Mutex<()>>>,
     /// How long a writer waits for its turn, as long as SQLite's busy timeout.
     write_wait: std::time::Duration,
+    /// The SQLite database file (`None` in memory and on PostgreSQL): whole ballot boxes
+    /// are read from it through a reader of their own (`voting::box_reader`).
+    sqlite_file: Option<Arc<std::path::Path>>,
 }
 
 /// This process's turn to write on SQLite; held until the transaction ends.
@@ -522,7 +525,11 @@ impl Store for SeaStore {
 
     async fn begin(&self) -> Result<Box<dyn StoreTx>> {
         let (turn, txn) = self.begin_write().await?;
-        Ok(Box::new(tx::SeaTx { txn, _turn: turn }))
+        Ok(Box::new(tx::SeaTx {
+            txn,
+            _turn: turn,
+            box_reader: voting::TxBoxReading::new(self.sqlite_file.clone(), self.write_wait),
+        }))
     }
     fn voting(&self) -> &dyn cista_core::ports::VotingReads {
         self

@@ -67,6 +67,10 @@ impl SeaStore {
             location: target.describe(),
             write_turn: (backend == Backend::Sqlite).then(|| Arc::new(tokio::sync::Mutex::new(()))),
             write_wait: options.busy_timeout,
+            sqlite_file: match target {
+                Target::SqliteFile(path) => Some(Arc::from(path.as_path())),
+                Target::SqliteMemory | Target::Postgres(_) => None,
+            },
         };
         store.schema_status().await?;
         Ok(store)

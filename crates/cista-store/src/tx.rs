@@ -28,6 +28,8 @@ pub(crate) struct SeaTx {
     /// Declared after `txn`, so dropped after it: the turn is handed on once the transaction
     /// has committed or rolled back.
     pub(crate) _turn: crate::WriteTurn,
+    /// How the close reads its box's pages (on SQLite, through a reader of its own).
+    pub(crate) box_reader: crate::voting::TxBoxReading,
 }
 
 fn hash(d: &Digest32) -> Vec<u8> {

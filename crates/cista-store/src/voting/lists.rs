@@ -98,12 +98,25 @@ pub(crate) async fn box_entries_after(
     columns: BoxColumns,
 ) -> Result<Vec<BoxEntry>> {
     crate::backend::map_for_bulk_read(db).await?;
+    let query = keyset_page(ballot, after, limit, columns);
+    read_box_page(db, ballot, columns, &query).await
+}
+
+/// The query of [`box_entries_after`]: a [`box_page`] of up to `limit` entries with a
+/// tracker above `after` (from the first when `None`). SQLite's bulk reader runs it too
+/// (`box_reader`).
+pub(super) fn keyset_page(
+    ballot: BallotId,
+    after: Option<Tracker>,
+    limit: u64,
+    columns: BoxColumns,
+) -> SelectStatement {
     let mut query = box_page(ballot, columns);
     query.limit(limit);
     if let Some(after) = after {
         query.and_where(Expr::col(ballot_box::Column::Tracker).gt(after.as_i64()));
     }
-    read_box_page(db, ballot, columns, &query).await
+    query
 }
 
 /// The columns of a box page, in the order [`box_entry_at`] reads them: the ballot's own

@@ -2,6 +2,8 @@
 //! inside the transaction that seals it), and the writes of `StoreTx`. The one-vote rule is
 //! the participation table's primary key; an insert that meets it does nothing and says so.
 
+mod box_reader;
+pub(crate) use box_reader::TxBoxReading;
 mod lists;
 mod paper;
 mod port;

@@ -78,6 +78,12 @@ impl VotingReads for SeaStore {
         limit: u64,
         columns: BoxColumns,
     ) -> Result<Vec<BoxEntry>> {
+        if let (Some(file), BoxColumns::Ballots) = (&self.sqlite_file, columns) {
+            // A connection for the one page: a published list's pages come seconds apart at
+            // most, and an idle reader would keep its cache and map in memory.
+            let page = (ballot, after, limit);
+            return super::box_reader::read_page(&mut None, file, self.write_wait, page).await;
+        }
         super::lists::box_entries_after_in_pool(&self.db, ballot, after, limit, columns).await
     }
 
@@ -185,6 +191,9 @@ impl VotingWrites for SeaTx {
         limit: u64,
         columns: BoxColumns,
     ) -> Result<Vec<BoxEntry>> {
+        if let Some(page) = self.box_reader.page(ballot, after, limit, columns).await {
+            return page;
+        }
         super::lists::box_entries_after(&self.txn, ballot, after, limit, columns).await
     }
 
@@ -230,14 +239,17 @@ impl VotingWrites for SeaTx {
     }
 
     async fn insert_box_entries(&mut self, entries: &[BoxEntry]) -> Result<()> {
+        self.box_reader.box_written();
         super::insert_box_entries(&self.txn, entries).await
     }
 
     async fn insert_box_entry(&mut self, entry: &BoxEntry) -> Result<()> {
+        self.box_reader.box_written();
         super::insert_box_entry(&self.txn, entry).await
     }
 
     async fn insert_box_entry_if_free(&mut self, entry: &BoxEntry) -> Result<bool> {
+        self.box_reader.box_written();
         super::insert_box_entry_if_free(&self.txn, entry).await
     }
 

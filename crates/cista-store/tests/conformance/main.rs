@@ -147,6 +147,7 @@ cista_testkit::both_databases! { crate::Harness;
     voting::consent_is_recorded_with_when_and_how,
     voting::results_stay_sealed_until_the_close_then_the_bundle_recounts,
     voting::a_large_ballot_publishes_page_by_page_and_finds_any_tracker,
+    voting::a_transaction_reads_its_box_as_it_stands_in_the_transaction,
     voting::voting_records_cannot_be_changed_or_deleted,
     voting::a_correction_is_a_cancel_and_a_reissue,
     voting::owners_are_notified_and_reminded_until_they_vote,

@@ -33,6 +33,7 @@ mod secrecy;
 pub use casting::{
     a_hundred_concurrent_casts_for_one_unit_store_exactly_one,
     a_shuffle_waits_for_casts_in_flight_and_drops_no_ballot,
+    a_transaction_reads_its_box_as_it_stands_in_the_transaction,
     concurrent_casts_commit_together_and_one_failing_cast_takes_none_down,
     paper_and_online_refuse_each_other_in_either_order,
     participation_from_before_the_roll_weight_column_is_weighed_from_the_roll,

@@ -11,7 +11,9 @@ use crate::{Error, Result};
 use cista_crypto::{DataKey, Digest32};
 use cista_types::{BallotId, Tracker, UnitId};
 use serde::Serialize;
+use std::collections::VecDeque;
 use std::sync::Arc;
+use tokio::sync::mpsc::error::TryRecvError;
 use tokio::task::JoinHandle;
 
 /// Box entries read from the store per page when a whole box is opened (the close, the leaf
@@ -43,12 +45,12 @@ pub(crate) struct OpenedPage {
     pub list_json: Vec<u8>,
 }
 
-/// Opens pages in order, one in flight while the caller reads the next: `start` hands over a
-/// page, `finish` returns it opened.
+/// Opens pages on the blocking threads, in the order they are started: `start` hands a
+/// page over, `finish` returns the oldest one opened.
 pub(crate) struct PageOpener {
     key: Arc<DataKey>,
     leaves: Option<Arc<LeafContext>>,
-    in_flight: Option<JoinHandle<Result<OpenedPage>>>,
+    in_flight: VecDeque<JoinHandle<Result<OpenedPage>>>,
 }
 
 impl PageOpener {
@@ -57,30 +59,24 @@ impl PageOpener {
         Self {
             key,
             leaves: leaves.map(Arc::new),
-            in_flight: None,
+            in_flight: VecDeque::new(),
         }
     }
 
-    /// Starts opening `page` on the blocking threads; an empty page starts nothing. The page
-    /// before it must have been taken with `finish` (pages come back in the order given).
-    fn start(&mut self, page: Vec<BoxEntry>) -> Result<()> {
-        if self.in_flight.is_some() {
-            return Err(Error::Internal(
-                "a page was started before the one before it was taken".to_owned(),
-            ));
-        }
+    /// Starts opening `page` on the blocking threads; an empty page starts nothing.
+    fn start(&mut self, page: Vec<BoxEntry>) {
         if !page.is_empty() {
             let (key, leaves) = (self.key.clone(), self.leaves.clone());
-            self.in_flight = Some(tokio::task::spawn_blocking(move || {
-                open_page(&key, leaves.as_deref(), page)
-            }));
+            self.in_flight
+                .push_back(tokio::task::spawn_blocking(move || {
+                    open_page(&key, leaves.as_deref(), page)
+                }));
         }
-        Ok(())
     }
 
-    /// The page in flight, opened; `None` when there is none.
+    /// The oldest page started, opened; `None` when none is being opened.
     pub(crate) async fn finish(&mut self) -> Result<Option<OpenedPage>> {
-        match self.in_flight.take() {
+        match self.in_flight.pop_front() {
             None => Ok(None),
             Some(task) => task
                 .await
@@ -137,39 +133,65 @@ impl BoxPages for BoxInTx<'_> {
     }
 }
 
+/// Pages read ahead of their opening: the store reads on while the cores open.
+const PAGES_READ_AHEAD: usize = 2;
+
+/// Pages being opened at once: the next page is already opening when the one before it is
+/// folded, so the cores never wait for the fold.
+const PAGES_OPENING: usize = 2;
+
 /// Reads a whole box from `pages` and opens it: each page is opened by `opener` and handed to
-/// `fold` in tracker order while the next is read, so a million ballots take a few pages of
-/// memory at a time. Stops at the first error of any of them.
+/// `fold` in tracker order, so a million ballots take a few pages of memory at a time. Three
+/// stages run at once, each as fast as it can, joined by short queues: the store reads pages
+/// ahead (on SQLite on a thread of its own: `cista_store`'s box reader), the blocking threads
+/// open them, and this task folds them. Stops at the first error of any of them.
 pub(crate) async fn open_box_by_pages(
     mut opener: PageOpener,
     pages: &mut dyn BoxPages,
     mut fold: impl FnMut(OpenedPage) -> Result<()> + Send,
 ) -> Result<()> {
-    let mut after = None;
-    loop {
-        // Three stages at once: the database reads page n (on SQLite, sqlx's worker thread
-        // fills its row buffer, the store's `SQLITE_ROW_BUFFER`, with no one waiting for each
-        // row), the blocking threads open page n - 1, and this task folds it once opened.
-        let fold_previous = async {
-            match opener.finish().await? {
-                Some(opened) => fold(opened),
-                None => Ok(()),
+    let (sender, mut receiver) = tokio::sync::mpsc::channel::<Vec<BoxEntry>>(PAGES_READ_AHEAD);
+    let read = async move {
+        let mut after = None;
+        loop {
+            let page = pages.page(after).await?;
+            let more = page.len() as u64 >= OPENING_PAGE;
+            after = page.last().map(|e| e.tracker);
+            // A closed queue means the other stages failed: theirs is the error returned.
+            if page.is_empty() || sender.send(page).await.is_err() || !more {
+                return Ok::<(), Error>(());
             }
-        };
-        let (page, folded) = tokio::join!(pages.page(after), fold_previous);
-        folded?;
-        let page = page?;
-        let more = page.len() as u64 >= OPENING_PAGE;
-        after = page.last().map(|e| e.tracker);
-        opener.start(page)?;
-        if !more {
-            break;
         }
-    }
-    if let Some(opened) = opener.finish().await? {
-        fold(opened)?;
-    }
-    Ok(())
+    };
+    let open_and_fold = async {
+        let mut reading = true;
+        loop {
+            // Start every page read so far, up to `PAGES_OPENING`; wait for one only when
+            // none is being opened.
+            while reading && opener.in_flight.len() < PAGES_OPENING {
+                let next = if opener.in_flight.is_empty() {
+                    receiver.recv().await
+                } else {
+                    match receiver.try_recv() {
+                        Ok(page) => Some(page),
+                        Err(TryRecvError::Empty) => break,
+                        Err(TryRecvError::Disconnected) => None,
+                    }
+                };
+                match next {
+                    Some(page) => opener.start(page),
+                    None => reading = false,
+                }
+            }
+            match opener.finish().await? {
+                Some(opened) => fold(opened)?,
+                None => return Ok::<(), Error>(()),
+            }
+        }
+    };
+    let (read, opened) = tokio::join!(read, open_and_fold);
+    opened?;
+    read
 }
 
 /// A ballot's leaf data (`leaf_data`) and its element of the published list (the compact JSON

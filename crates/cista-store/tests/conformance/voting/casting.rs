@@ -372,3 +372,83 @@ pub async fn a_shuffle_waits_for_casts_in_flight_and_drops_no_ballot(h: &Harness
         0
     );
 }
+
+/// The close reads its box through its own transaction (`box_entries_after_in_tx`): after a
+/// shuffle, which writes the same entries back in another order, its pages hold exactly the
+/// committed box; once the transaction adds an entry (here with the smallest tracker there
+/// is, so the first page must start below every other), its pages hold that one too; and a
+/// rollback leaves the box as committed.
+pub async fn a_transaction_reads_its_box_as_it_stands_in_the_transaction(h: &Harness) {
+    use cista_core::ports::{BoxColumns, BoxEntry, StoreTx};
+    use cista_types::{Tracker, Weight};
+    /// Every page of three, in order, as the transaction reads them.
+    async fn pages_in_tx(tx: &mut dyn StoreTx, ballot: BallotId) -> Vec<BoxEntry> {
+        let (mut all, mut after) = (Vec::new(), None);
+        loop {
+            let page = tx
+                .voting()
+                .box_entries_after_in_tx(ballot, after, 3, BoxColumns::Ballots)
+                .await
+                .unwrap();
+            match page.last() {
+                None => return all,
+                Some(last) => after = Some(last.tracker),
+            }
+            all.extend(page);
+        }
+    }
+    let cista = h.cista().await;
+    let a = association(h, &cista, "in-tx").await;
+    let ballot = open_ballot(h, &cista, &a, Secrecy::Secret, Weighting::PerUnit).await;
+    let filled = cista
+        .fill_ballot_box(&operator(), a.org, ballot, &|_| {})
+        .await
+        .unwrap();
+    let committed: Vec<BoxEntry> = cista
+        .store()
+        .voting()
+        .box_entries(ballot)
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|e| BoxEntry {
+            unit: None,
+            cast_at: None,
+            ..e
+        })
+        .collect();
+    assert_eq!(committed.len() as u64, filled);
+    assert!(filled > 6, "more than two pages of three");
+
+    let mut tx = cista.store().begin().await.unwrap();
+    assert!(
+        tx.voting()
+            .lock_ballot(ballot, true)
+            .await
+            .unwrap()
+            .is_some()
+    );
+    assert_eq!(tx.voting().shuffle_box(ballot).await.unwrap(), filled);
+    assert_eq!(pages_in_tx(&mut *tx, ballot).await, committed);
+    let added = BoxEntry {
+        ballot,
+        tracker: Tracker::from_i64(i64::MIN),
+        weight: Weight::ONE,
+        sealed_choices: vec![7; 40],
+        unit: None,
+        cast_at: None,
+    };
+    tx.voting().insert_box_entry(&added).await.unwrap();
+    let mut with_added = vec![added];
+    with_added.extend(committed.iter().cloned());
+    assert_eq!(pages_in_tx(&mut *tx, ballot).await, with_added);
+    drop(tx);
+
+    let after_rollback = cista
+        .store()
+        .voting()
+        .box_entries_after(ballot, None, 100, BoxColumns::Ballots)
+        .await
+        .unwrap();
+    assert_eq!(after_rollback, committed);
+}
