@@ -22,9 +22,9 @@ pub use intake::{
     IntakeReads, IntakeWrites, StoredAttachment, StoredForm, StoredFormSettings, StoredSubmission,
 };
 pub use voting::{
-    BallotStatus, BoxColumns, BoxEntry, ConsentStatus, EligibleUnit, PaperBatch, PaperPile,
-    Participation, Refusal, StoredBallot, TurnoutTotals, Unit, UnitOwner, VoteChannel, VoteOrigin,
-    VotingReads, VotingWrites,
+    BallotStatus, BoxColumns, BoxEntry, BoxReaderApart, ConsentStatus, EligibleUnit, PaperBatch,
+    PaperPile, Participation, Refusal, StoredBallot, TurnoutTotals, Unit, UnitOwner, VoteChannel,
+    VoteOrigin, VotingReads, VotingWrites,
 };
 pub use webhooks::{AttemptEnd, WebhookReads, WebhookWrites};
 

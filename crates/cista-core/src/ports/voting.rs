@@ -277,6 +277,16 @@ pub enum BoxColumns {
     All,
 }
 
+/// A ballot's box read page by page apart from the transaction it came from
+/// (`VotingWrites::box_reader_apart`).
+#[async_trait]
+pub trait BoxReaderApart: Send {
+    /// Up to `limit` entries with a tracker above `after` (from the first when `None`), in
+    /// tracker order, with no unit or time: `VotingWrites::box_entries_after_in_tx` with
+    /// `BoxColumns::Ballots`.
+    async fn page(&mut self, after: Option<Tracker>, limit: u64) -> Result<Vec<BoxEntry>>;
+}
+
 /// One entry of the ballot box. For a secret ballot: the tracker and the sealed choices,
 /// nothing else. For a recorded ballot, also the unit and the time.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -457,6 +467,14 @@ pub trait VotingWrites: Send {
         limit: u64,
         columns: BoxColumns,
     ) -> Result<Vec<BoxEntry>>;
+
+    /// A reader of `ballot`'s box, its ballots alone (`BoxColumns::Ballots`), that sees the
+    /// box as this transaction does but needs nothing of the transaction while it reads, so
+    /// the transaction may run other statements meanwhile: the close sums the turnout while
+    /// the box is read. Once this transaction adds box entries, the reader's pages fail
+    /// (`Internal`) instead of missing them. `None` where the store reads a box only on the
+    /// transaction's own connection (then `box_entries_after_in_tx` reads it).
+    fn box_reader_apart(&mut self, ballot: BallotId) -> Option<Box<dyn BoxReaderApart>>;
 
     /// Replaces a draft's definition; a ballot that is no longer a draft is a `conflict`.
     async fn update_draft(

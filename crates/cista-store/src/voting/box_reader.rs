@@ -14,7 +14,8 @@
 //! `SeaTx::box_as_committed`).
 
 use super::lists::keyset_page;
-use cista_core::ports::{BoxColumns, BoxEntry};
+use async_trait::async_trait;
+use cista_core::ports::{BoxColumns, BoxEntry, BoxReaderApart};
 use cista_core::{Error, Result};
 use cista_types::{BallotId, Tracker, Weight};
 use rusqlite::config::DbConfig;
@@ -23,6 +24,7 @@ use sea_orm::DbBackend;
 use sea_orm::sea_query::Value;
 use std::path::Path;
 use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
 /// A read-only connection to the store's SQLite file, for box pages. The file is read
@@ -145,14 +147,16 @@ pub(crate) async fn read_page(
 /// trigger refuses it) and only a shuffle deletes them, writing every one back
 /// (`shuffle_box`: the same entries in another order), so the one change that counts is
 /// adding entries: [`TxBoxReading::box_written`] marks it, and from then on the
-/// transaction's own connection reads the pages.
+/// transaction's own connection reads the pages, and a reader handed out apart from the
+/// transaction ([`TxBoxReading::apart`]) fails.
 pub(crate) struct TxBoxReading {
     /// The database file; `None` in memory and on PostgreSQL.
     file: Option<Arc<Path>>,
     busy_timeout: Duration,
     reader: Option<BoxReader>,
-    /// False once the transaction has added entries to a box.
-    as_committed: bool,
+    /// False once the transaction has added entries to a box; shared with the readers
+    /// handed out apart from it.
+    as_committed: Arc<AtomicBool>,
 }
 
 impl TxBoxReading {
@@ -162,14 +166,31 @@ impl TxBoxReading {
             file,
             busy_timeout,
             reader: None,
-            as_committed: true,
+            as_committed: Arc::new(AtomicBool::new(true)),
         }
     }
 
     /// Marks that the transaction added entries to a box (before it writes them).
     pub(crate) fn box_written(&mut self) {
-        self.as_committed = false;
+        self.as_committed.store(false, Ordering::SeqCst);
         self.reader = None;
+    }
+
+    /// A reader of `ballot`'s box apart from the transaction (`None` in memory, on
+    /// PostgreSQL, and once the transaction has added box entries).
+    pub(crate) fn apart(&self, ballot: BallotId) -> Option<Box<dyn BoxReaderApart>> {
+        let file = self.file.clone()?;
+        self.as_committed
+            .load(Ordering::SeqCst)
+            .then(|| -> Box<dyn BoxReaderApart> {
+                Box::new(ReaderApart {
+                    file,
+                    busy_timeout: self.busy_timeout,
+                    reader: None,
+                    as_committed: self.as_committed.clone(),
+                    ballot,
+                })
+            })
     }
 
     /// A page as `lists::box_entries_after` reads it, through the reader when it can be
@@ -182,10 +203,35 @@ impl TxBoxReading {
         columns: BoxColumns,
     ) -> Option<Result<Vec<BoxEntry>>> {
         let file = self.file.as_ref()?;
-        if !self.as_committed || columns != BoxColumns::Ballots {
+        if !self.as_committed.load(Ordering::SeqCst) || columns != BoxColumns::Ballots {
             return None;
         }
         let page = (ballot, after, limit);
         Some(read_page(&mut self.reader, file, self.busy_timeout, page).await)
+    }
+}
+
+/// [`TxBoxReading::apart`]'s reader.
+struct ReaderApart {
+    file: Arc<Path>,
+    busy_timeout: Duration,
+    reader: Option<BoxReader>,
+    as_committed: Arc<AtomicBool>,
+    ballot: BallotId,
+}
+
+#[async_trait]
+impl BoxReaderApart for ReaderApart {
+    async fn page(&mut self, after: Option<Tracker>, limit: u64) -> Result<Vec<BoxEntry>> {
+        let page = (self.ballot, after, limit);
+        let read = read_page(&mut self.reader, &self.file, self.busy_timeout, page).await?;
+        // Checked after the read too: entries the transaction added while the page was read
+        // are not in it.
+        if !self.as_committed.load(Ordering::SeqCst) {
+            return Err(Error::Internal(
+                "the transaction added to the box it was reading apart from it".to_owned(),
+            ));
+        }
+        Ok(read)
     }
 }

@@ -7,8 +7,9 @@ use crate::tx::SeaTx;
 use async_trait::async_trait;
 use cista_core::Result;
 use cista_core::ports::{
-    BallotStatus, BoxColumns, BoxEntry, EligibleUnit, PaperBatch, PaperPile, Participation,
-    Refusal, StoredBallot, TurnoutTotals, Unit, UnitOwner, VotingReads, VotingWrites,
+    BallotStatus, BoxColumns, BoxEntry, BoxReaderApart, EligibleUnit, PaperBatch, PaperPile,
+    Participation, Refusal, StoredBallot, TurnoutTotals, Unit, UnitOwner, VotingReads,
+    VotingWrites,
 };
 use cista_crypto::Digest32;
 use cista_types::{BallotId, OrgId, SubjectCode, Timestamp, Tracker, UnitId, Weight};
@@ -195,6 +196,10 @@ impl VotingWrites for SeaTx {
             return page;
         }
         super::lists::box_entries_after(&self.txn, ballot, after, limit, columns).await
+    }
+
+    fn box_reader_apart(&mut self, ballot: BallotId) -> Option<Box<dyn BoxReaderApart>> {
+        self.box_reader.apart(ballot)
     }
 
     async fn update_draft(

@@ -428,7 +428,7 @@ fn check_tree(v: &mut Verification, bundle: &Bundle, checkpoint: Option<&Checkpo
         }
         Ok(leaves) => leaves,
     };
-    let root = merkle::root(&leaves);
+    let root = merkle::root_on_threads(&leaves, super::opening::cores());
     let size = leaves.len() as u64;
     let (root_ok, detail) = match checkpoint {
         Some(cp) => (

@@ -8,7 +8,9 @@ use super::VotingError;
 use super::audit::VotingAuditKind;
 use super::bundle::{BallotListHasher, BallotResults, Bundle, RESULTS_FORMAT, checkpoint_origin};
 use super::definition::BallotDefinition;
-use super::opening::{BoxInTx, LeafContext, OpenedPage, PageOpener, open_box_by_pages};
+use super::opening::{
+    BoxApart, BoxInTx, BoxPages, LeafContext, OpenedPage, PageOpener, open_box_by_pages,
+};
 use super::tally::{Counter, Turnout};
 use super::{Ballot, Window};
 use crate::platform::audit::NewAuditEntry;
@@ -187,8 +189,6 @@ impl Cista {
         let started = Instant::now();
         tx.voting().shuffle_box(ballot.id()).await?;
         let shuffled = started.elapsed();
-        let turnout = turnout_from(&tx.voting().turnout_totals_in_tx(ballot.id()).await?);
-        let summed = started.elapsed();
         let id = ballot.id().to_string();
         let definition_sha256 = ballot.stored.definition_hash.to_hex();
         let context = LeafContext {
@@ -196,13 +196,43 @@ impl Cista {
             definition_sha256: definition_sha256.clone(),
         };
         let key = Arc::new(self.org_data_key(ballot.org()).await?);
-        let (counter, list_hash, leaves) = count_box(&mut *tx, ballot, key, context).await?;
-        let counted = started.elapsed();
+        // Each phase's time from here (the turnout and the box's read may overlap).
+        let since = Instant::now();
+        let ((totals, summed), (counted_box, counted)) =
+            match tx.voting().box_reader_apart(ballot.id()) {
+                // The store reads the box apart from the transaction, which sums the
+                // turnout meanwhile.
+                Some(apart) => {
+                    let mut pages = BoxApart(apart);
+                    tokio::join!(
+                        timed(tx.voting().turnout_totals_in_tx(ballot.id()), since),
+                        timed(count_box(&mut pages, ballot, key, context), since),
+                    )
+                }
+                None => {
+                    let totals = timed(tx.voting().turnout_totals_in_tx(ballot.id()), since).await;
+                    let mut pages = BoxInTx {
+                        tx: &mut *tx,
+                        ballot: ballot.id(),
+                    };
+                    let counted = timed(count_box(&mut pages, ballot, key, context), since).await;
+                    (totals, counted)
+                }
+            };
+        let turnout = turnout_from(&totals?);
+        let (counter, list_hash, leaves) = counted_box?;
+        let counted_at = started.elapsed();
         let result = counter.finish(turnout)?;
-        let root = cista_crypto::merkle::root(&leaves);
+        let size = leaves.len() as u64;
+        // A million inner nodes at a million ballots: off the async runtime, on every core.
+        let root = tokio::task::spawn_blocking(move || {
+            cista_crypto::merkle::root_on_threads(&leaves, super::opening::cores())
+        })
+        .await
+        .map_err(|e| Error::Internal(format!("hashing the ballot tree stopped: {e}")))?;
         let checkpoint = Checkpoint {
             origin: checkpoint_origin(&self.instance().audit_origin, &id),
-            size: leaves.len() as u64,
+            size,
             root,
         };
         let note = self.signer().sign(&checkpoint);
@@ -213,7 +243,7 @@ impl Cista {
             closed_at: now,
             tally: result,
             ballot_list_sha256: list_hash.finish(),
-            tree_size: leaves.len() as u64,
+            tree_size: size,
             root_sha256: root.to_hex(),
         };
         let results_json =
@@ -233,7 +263,7 @@ impl Cista {
             serde_json::json!({
                 "ballot": id,
                 "definition_sha256": definition_sha256,
-                "ballots": leaves.len(),
+                "ballots": size,
                 "root_sha256": results.root_sha256,
                 "ballot_list_sha256": results.ballot_list_sha256,
                 "quorum_reached": results.tally.quorum_reached,
@@ -242,11 +272,11 @@ impl Cista {
         .await?;
         tracing::info!(
             ballot = %ballot.id(),
-            ballots = leaves.len(),
+            ballots = size,
             shuffle_ms = shuffled.as_millis(),
-            turnout_ms = (summed - shuffled).as_millis(),
-            read_open_count_ms = (counted - summed).as_millis(),
-            sign_store_commit_ms = (started.elapsed() - counted).as_millis(),
+            turnout_ms = summed.as_millis(),
+            read_open_count_ms = counted.as_millis(),
+            sign_store_commit_ms = (started.elapsed() - counted_at).as_millis(),
             "ballot closed"
         );
         self.compact_box().await;
@@ -294,15 +324,21 @@ impl Cista {
     }
 }
 
+/// `phase`'s outcome and the time from `since` to its end.
+async fn timed<T>(phase: impl Future<Output = T>, since: Instant) -> (T, std::time::Duration) {
+    let outcome = phase.await;
+    (outcome, since.elapsed())
+}
+
 /// What the close folds the box into: the running count, the list's hash and the leaves.
 type CountedBox<'d> = (Counter<'d>, BallotListHasher, Vec<Digest32>);
 
-/// Reads the box a page at a time inside the close's transaction `tx`: the next page is read
-/// while the one before is opened (with `key`) and hashed into its leaves (bound to
-/// `context`), and each is folded into the count, the list's hash and the leaves (32 bytes a
-/// ballot) and then dropped.
+/// Reads the box a page at a time from `pages` (as the close's transaction sees it): the
+/// next page is read while the ones before are opened (with `key`) and hashed into their
+/// leaves (bound to `context`), and each is folded into the count, the list's hash and the
+/// leaves (32 bytes a ballot) and then dropped.
 async fn count_box<'d>(
-    tx: &mut dyn StoreTx,
+    pages: &mut dyn BoxPages,
     ballot: &'d Ballot,
     key: Arc<DataKey>,
     context: LeafContext,
@@ -318,11 +354,7 @@ async fn count_box<'d>(
         leaves.extend(page.leaves);
         Ok(())
     };
-    let mut pages = BoxInTx {
-        tx,
-        ballot: ballot.id(),
-    };
-    open_box_by_pages(PageOpener::new(key, Some(context)), &mut pages, fold).await?;
+    open_box_by_pages(PageOpener::new(key, Some(context)), pages, fold).await?;
     Ok((counter, list_hash, leaves))
 }
 

@@ -6,7 +6,7 @@
 
 use super::bundle::PublishedBallot;
 use super::cast::{ChoicesAad, open_choices};
-use crate::ports::{BoxColumns, BoxEntry, StoreTx, VotingReads};
+use crate::ports::{BoxColumns, BoxEntry, BoxReaderApart, StoreTx, VotingReads};
 use crate::{Error, Result};
 use cista_crypto::{DataKey, Digest32};
 use cista_types::{BallotId, Tracker, UnitId};
@@ -140,6 +140,17 @@ const PAGES_READ_AHEAD: usize = 2;
 /// folded, so the cores never wait for the fold.
 const PAGES_OPENING: usize = 2;
 
+/// A ballot's box read apart from the close's transaction
+/// (`VotingWrites::box_reader_apart`), its ballots alone.
+pub(crate) struct BoxApart(pub Box<dyn BoxReaderApart>);
+
+#[async_trait::async_trait]
+impl BoxPages for BoxApart {
+    async fn page(&mut self, after: Option<Tracker>) -> Result<Vec<BoxEntry>> {
+        self.0.page(after, OPENING_PAGE).await
+    }
+}
+
 /// Reads a whole box from `pages` and opens it: each page is opened by `opener` and handed to
 /// `fold` in tracker order, so a million ballots take a few pages of memory at a time. Three
 /// stages run at once, each as fast as it can, joined by short queues: the store reads pages
@@ -258,6 +269,11 @@ fn json_into(out: &mut Vec<u8>, value: &(impl Serialize + ?Sized)) -> Result<()>
     serde_json::to_writer(out, value).map_err(|e| Error::Internal(e.to_string()))
 }
 
+/// The threads a page's or a tree's hashing is split over: the machine's cores, at most 8.
+pub(crate) fn cores() -> usize {
+    std::thread::available_parallelism().map_or(1, |n| n.get().min(8))
+}
+
 /// Opens `entries` with `key`, in tracker order, split over the machine's cores (AES-GCM, JSON
 /// and SHA-256 for each ballot are the CPU work of a close); with `leaves`, each ballot's
 /// Merkle leaf hash and the page's list bytes too. Blocking: call from a blocking thread.
@@ -268,7 +284,7 @@ pub(crate) fn open_page(
 ) -> Result<OpenedPage> {
     // Pages come in tracker order from the store; sorting sorted entries is one pass.
     entries.sort_by_key(|e| e.tracker);
-    let threads = std::thread::available_parallelism().map_or(1, |n| n.get().min(8));
+    let threads = cores();
     // Below this a thread costs more than it saves.
     let per_thread = entries.len().div_ceil(threads).max(500);
     let open_part = |part: &[BoxEntry]| -> Result<OpenedPage> {
