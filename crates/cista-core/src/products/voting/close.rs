@@ -14,9 +14,7 @@ use super::opening::{
 use super::tally::{Counter, Turnout};
 use super::{Ballot, Window};
 use crate::platform::audit::NewAuditEntry;
-use crate::ports::{
-    BallotStatus, EligibleUnit, Participation, StoreTx, TurnoutTotals, VoteChannel,
-};
+use crate::ports::{BallotStatus, EligibleUnit, Participation, TurnoutTotals, VoteChannel};
 use crate::{Action, Actor, Cista, Error, Result};
 use cista_crypto::note::Checkpoint;
 use cista_crypto::{DataKey, Digest32};
