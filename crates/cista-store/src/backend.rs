@@ -128,9 +128,11 @@ fn is_local_host(host: &str) -> bool {
 }
 
 /// Rows sqlx-sqlite's worker thread may read ahead of the task that takes them (its default
-/// is 50): a page of a ballot box (`opening::OPENING_PAGE`, 4,096 rows) can then be read
-/// whole while the close folds the page before it, and crosses from the worker to the async
-/// side without a wake-up per row. At most a page of rows (about a megabyte) waits here.
+/// is 50): a page of a ballot box (`opening::OPENING_PAGE`, 4,096 rows) read through sqlx
+/// (a record file naming units, a SQLite database in memory) can then be read whole while
+/// the pages before it are opened, and crosses from the worker to the async side without a
+/// wake-up per row. At most a page of rows (about a megabyte) waits here. The close and the
+/// published list read a file's box through `voting::box_reader` instead.
 const SQLITE_ROW_BUFFER: usize = 4_096;
 
 /// Bytes of the database file a bulk read (a ballot box, page after page) reads through a
