@@ -65,6 +65,9 @@ pub struct SeaStore {
     /// The SQLite database file (`None` in memory and on PostgreSQL): whole ballot boxes
     /// are read from it through a reader of their own (`voting::box_reader`).
     sqlite_file: Option<Arc<std::path::Path>>,
+    /// Box readers open at once outside a transaction (the bulletin's pages are public), as
+    /// many as the pool has connections: each is a connection to the file of its own.
+    box_readers: Arc<tokio::sync::Semaphore>,
 }
 
 /// This process's turn to write on SQLite; held until the transaction ends.

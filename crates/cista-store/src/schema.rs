@@ -71,6 +71,9 @@ impl SeaStore {
                 Target::SqliteFile(path) => Some(Arc::from(path.as_path())),
                 Target::SqliteMemory | Target::Postgres(_) => None,
             },
+            box_readers: Arc::new(tokio::sync::Semaphore::new(
+                usize::try_from(options.max_connections.max(1)).unwrap_or(1),
+            )),
         };
         store.schema_status().await?;
         Ok(store)

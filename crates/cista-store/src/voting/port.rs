@@ -81,7 +81,11 @@ impl VotingReads for SeaStore {
     ) -> Result<Vec<BoxEntry>> {
         if let (Some(file), BoxColumns::Ballots) = (&self.sqlite_file, columns) {
             // A connection for the one page: a published list's pages come seconds apart at
-            // most, and an idle reader would keep its cache and map in memory.
+            // most, and an idle reader would keep its cache and map in memory. No more of
+            // them at once than the pool has connections.
+            let _reading = self.box_readers.acquire().await.map_err(|_| {
+                cista_core::Error::Internal("the store's box readers are closed".to_owned())
+            })?;
             let page = (ballot, after, limit);
             return super::box_reader::read_page(&mut None, file, self.write_wait, page).await;
         }

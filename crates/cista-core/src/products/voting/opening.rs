@@ -174,7 +174,10 @@ pub(crate) async fn open_box_by_pages(
             }
         }
     };
-    let open_and_fold = async {
+    // Owns the queue's receiving end, so that when this stage stops (an error in opening or
+    // folding) the queue closes and the reader, waiting to hand over a page, stops too
+    // instead of waiting forever (with the close's write lock held).
+    let open_and_fold = async move {
         let mut reading = true;
         loop {
             // Start every page read so far, up to `PAGES_OPENING`; wait for one only when
@@ -359,6 +362,66 @@ mod tests {
     use crate::products::voting::bundle::leaf_data;
     use crate::products::voting::definition::{Answer, Choice, Choices};
     use cista_types::Weight;
+
+    /// An endless box of ballots that do not open (their sealed bytes are not a sealed value),
+    /// or that fails to read its third page.
+    struct Endless {
+        pages: u64,
+        fail_read_at: Option<u64>,
+    }
+
+    #[async_trait::async_trait]
+    impl BoxPages for Endless {
+        async fn page(&mut self, after: Option<Tracker>) -> Result<Vec<BoxEntry>> {
+            self.pages += 1;
+            if self.fail_read_at == Some(self.pages) {
+                return Err(Error::Internal("the store failed".to_owned()));
+            }
+            let first = after.map_or(0, |t| t.as_i64() + 1);
+            Ok((0..OPENING_PAGE as i64)
+                .map(|i| BoxEntry {
+                    ballot: BallotId::from_i64(1),
+                    tracker: Tracker::from_i64(first + i),
+                    weight: cista_types::Weight::ONE,
+                    sealed_choices: vec![0; 40],
+                    unit: None,
+                    cast_at: None,
+                })
+                .collect())
+        }
+    }
+
+    /// A failure in any stage ends the whole read with that failure, however many pages the
+    /// reader could still hand over: ballots that do not open (the reader must not wait
+    /// forever to hand over its next page, which held the close's write lock), and a page the
+    /// store cannot read while the pages before it open.
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn a_failing_stage_stops_the_others() {
+        let key = Arc::new(DataKey::generate(&cista_types::OsRng));
+        let within = std::time::Duration::from_secs(60);
+        for fail_read_at in [None, Some(1), Some(3)] {
+            let mut pages = Endless {
+                pages: 0,
+                fail_read_at,
+            };
+            let read =
+                open_box_by_pages(PageOpener::new(key.clone(), None), &mut pages, |_| Ok(()));
+            let failed = tokio::time::timeout(within, read)
+                .await
+                .expect("a stage waited for another that had stopped")
+                .unwrap_err();
+            if fail_read_at == Some(1) {
+                assert_eq!(failed.code(), "internal_error", "{failed:?}");
+            } else {
+                assert_ne!(failed.code(), "internal_error", "{failed:?}");
+            }
+            assert!(
+                pages.pages < 10,
+                "the reader went on: {} pages",
+                pages.pages
+            );
+        }
+    }
 
     /// The writer the close uses gives exactly `leaf_data` and the ballot's own JSON, for
     /// ballots of every kind of choice, weight and tracker, one after another (nothing of a
