@@ -531,7 +531,11 @@ impl Store for SeaStore {
         Ok(Box::new(tx::SeaTx {
             txn,
             _turn: turn,
-            box_reader: voting::TxBoxReading::new(self.sqlite_file.clone(), self.write_wait),
+            box_reader: voting::TxBoxReading::new(
+                self.sqlite_file.clone(),
+                (self.backend == Backend::Postgres).then(|| self.db.clone()),
+                self.write_wait,
+            ),
         }))
     }
     fn voting(&self) -> &dyn cista_core::ports::VotingReads {

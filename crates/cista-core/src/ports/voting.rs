@@ -473,8 +473,16 @@ pub trait VotingWrites: Send {
     /// the transaction may run other statements meanwhile: the close sums the turnout while
     /// the box is read. Once this transaction adds box entries, the reader's pages fail
     /// (`Internal`) instead of missing them. `None` where the store reads a box only on the
-    /// transaction's own connection (then `box_entries_after_in_tx` reads it).
-    fn box_reader_apart(&mut self, ballot: BallotId) -> Option<Box<dyn BoxReaderApart>>;
+    /// transaction's own connection, or has no connection to spare for another (then
+    /// `box_entries_after_in_tx` reads it).
+    ///
+    /// # Errors
+    /// The store's error if the database refuses what the reader needs (on PostgreSQL, the
+    /// transaction's snapshot exported and imported).
+    async fn box_reader_apart(
+        &mut self,
+        ballot: BallotId,
+    ) -> Result<Option<Box<dyn BoxReaderApart>>>;
 
     /// Replaces a draft's definition; a ballot that is no longer a draft is a `conflict`.
     async fn update_draft(

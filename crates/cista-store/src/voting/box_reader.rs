@@ -11,7 +11,11 @@
 //!
 //! The reader is another connection, so it sees what is committed, not a transaction's own
 //! uncommitted writes: `SeaTx` reads through it only while the box is as committed (see
-//! `SeaTx::box_as_committed`).
+//! [`TxBoxReading`]).
+//!
+//! On PostgreSQL the close's box is read apart from its transaction too, so that the
+//! transaction sums the turnout meanwhile: through sqlx, in a read-only transaction that
+//! imports the close's snapshot ([`TxBoxReading::apart`]).
 
 use super::lists::keyset_page;
 use async_trait::async_trait;
@@ -20,8 +24,11 @@ use cista_core::{Error, Result};
 use cista_types::{BallotId, Tracker, Weight};
 use rusqlite::config::DbConfig;
 use rusqlite::{Connection, OpenFlags};
-use sea_orm::DbBackend;
 use sea_orm::sea_query::Value;
+use sea_orm::{
+    AccessMode, ConnectionTrait as _, DatabaseConnection, DatabaseTransaction, DbBackend,
+    IsolationLevel, Statement, TransactionTrait as _,
+};
 use std::path::Path;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -136,9 +143,10 @@ pub(crate) async fn read_page(
     Ok(page)
 }
 
-/// How a write transaction (`SeaTx`) reads its box pages on SQLite: through a [`BoxReader`]
+/// How a write transaction (`SeaTx`) reads its box pages: on SQLite, through a [`BoxReader`]
 /// of its own while that sees the box exactly as the transaction does, through its own
-/// connection otherwise.
+/// connection otherwise; and how it hands out a reader apart from it (SQLite's file and
+/// PostgreSQL).
 ///
 /// The reader sees what is committed. A write transaction on SQLite holds the database's
 /// write lock from its `BEGIN IMMEDIATE` (`backend::write_transaction`), so nothing is
@@ -152,6 +160,9 @@ pub(crate) async fn read_page(
 pub(crate) struct TxBoxReading {
     /// The database file; `None` in memory and on PostgreSQL.
     file: Option<Arc<Path>>,
+    /// The store's pool on PostgreSQL (`None` on SQLite): a reader apart from the
+    /// transaction reads on a connection of its own, in the transaction's snapshot.
+    postgres: Option<DatabaseConnection>,
     busy_timeout: Duration,
     reader: Option<BoxReader>,
     /// False once the transaction has added entries to a box; shared with the readers
@@ -160,10 +171,16 @@ pub(crate) struct TxBoxReading {
 }
 
 impl TxBoxReading {
-    /// For a transaction on the database in `file` (`None` in memory and on PostgreSQL).
-    pub(crate) fn new(file: Option<Arc<Path>>, busy_timeout: Duration) -> Self {
+    /// For a transaction on the database in `file` (`None` in memory and on PostgreSQL), or
+    /// on the PostgreSQL server of the pool `postgres`.
+    pub(crate) fn new(
+        file: Option<Arc<Path>>,
+        postgres: Option<DatabaseConnection>,
+        busy_timeout: Duration,
+    ) -> Self {
         Self {
             file,
+            postgres,
             busy_timeout,
             reader: None,
             as_committed: Arc::new(AtomicBool::new(true)),
@@ -176,21 +193,47 @@ impl TxBoxReading {
         self.reader = None;
     }
 
-    /// A reader of `ballot`'s box apart from the transaction (`None` in memory, on
-    /// PostgreSQL, and once the transaction has added box entries).
-    pub(crate) fn apart(&self, ballot: BallotId) -> Option<Box<dyn BoxReaderApart>> {
-        let file = self.file.clone()?;
-        self.as_committed
-            .load(Ordering::SeqCst)
-            .then(|| -> Box<dyn BoxReaderApart> {
-                Box::new(ReaderApart {
-                    file,
-                    busy_timeout: self.busy_timeout,
-                    reader: None,
-                    as_committed: self.as_committed.clone(),
-                    ballot,
-                })
-            })
+    /// A reader of `ballot`'s box apart from `txn`, the transaction this reads for: on a
+    /// SQLite file, a read-only connection of its own (it sees what is committed, which is
+    /// the transaction's box: see above); on PostgreSQL, a read-only transaction of its own
+    /// in `txn`'s snapshot (`pg_export_snapshot`, `SET TRANSACTION SNAPSHOT`), which sees the
+    /// box as committed when the snapshot was taken, as the transaction saw it, without the
+    /// transaction's own writes (a shuffle's: the same entries). A close holds its ballot's
+    /// exclusive lock (`lock_ballot`), which every cast into the box waits for, so nothing is
+    /// added to the box after the snapshot but by the transaction itself. `None` in memory, once the
+    /// transaction has added box entries, and when the pool has no connection to spare
+    /// within [`SPARE_CONNECTION_WAIT`] (the transaction then reads the box itself, rather
+    /// than every connection of a busy pool waiting on another).
+    ///
+    /// # Errors
+    /// The store's error if PostgreSQL refuses to export or import the snapshot.
+    pub(crate) async fn apart(
+        &mut self,
+        txn: &DatabaseTransaction,
+        ballot: BallotId,
+    ) -> Result<Option<Box<dyn BoxReaderApart>>> {
+        if !self.as_committed.load(Ordering::SeqCst) {
+            return Ok(None);
+        }
+        let source = if let Some(file) = &self.file {
+            ApartSource::SqliteFile {
+                file: file.clone(),
+                busy_timeout: self.busy_timeout,
+                reader: None,
+            }
+        } else if let Some(pool) = &self.postgres {
+            match in_snapshot_of(txn, pool).await? {
+                Some(reading) => ApartSource::Postgres(reading),
+                None => return Ok(None),
+            }
+        } else {
+            return Ok(None);
+        };
+        Ok(Some(Box::new(ReaderApart {
+            source,
+            as_committed: self.as_committed.clone(),
+            ballot,
+        })))
     }
 
     /// A page as `lists::box_entries_after` reads it, through the reader when it can be
@@ -211,11 +254,70 @@ impl TxBoxReading {
     }
 }
 
+/// How long [`TxBoxReading::apart`] waits for a spare connection of a PostgreSQL pool.
+const SPARE_CONNECTION_WAIT: Duration = Duration::from_millis(250);
+
+/// A read-only transaction on `pool` in `txn`'s snapshot, or `None` when the pool has no
+/// connection to spare within [`SPARE_CONNECTION_WAIT`]. The snapshot is imported while
+/// `txn`, which exported it, is still open, as PostgreSQL requires.
+///
+/// # Errors
+/// The store's error if PostgreSQL refuses the export or the import, or names the snapshot
+/// in a form other than its own (hexadecimal groups joined by `-`).
+async fn in_snapshot_of(
+    txn: &DatabaseTransaction,
+    pool: &DatabaseConnection,
+) -> Result<Option<DatabaseTransaction>> {
+    let exported = txn
+        .query_one_raw(Statement::from_string(
+            DbBackend::Postgres,
+            "SELECT pg_export_snapshot()",
+        ))
+        .await
+        .map_err(Error::store)?
+        .ok_or_else(|| Error::Internal("pg_export_snapshot() returned no row".to_owned()))?;
+    let snapshot: String = exported.try_get_by_index(0).map_err(Error::store)?;
+    // `SET TRANSACTION SNAPSHOT` takes no parameters: only a name of PostgreSQL's own form
+    // is written into the statement.
+    if snapshot.is_empty()
+        || !snapshot
+            .split('-')
+            .all(|group| !group.is_empty() && group.bytes().all(|b| b.is_ascii_hexdigit()))
+    {
+        return Err(Error::Internal(format!(
+            "PostgreSQL exported a snapshot named {snapshot:?}"
+        )));
+    }
+    let begin = pool.begin_with_config(
+        Some(IsolationLevel::RepeatableRead),
+        Some(AccessMode::ReadOnly),
+    );
+    let Ok(reading) = tokio::time::timeout(SPARE_CONNECTION_WAIT, begin).await else {
+        return Ok(None);
+    };
+    let reading = reading.map_err(Error::store)?;
+    reading
+        .execute_unprepared(&format!("SET TRANSACTION SNAPSHOT '{snapshot}'"))
+        .await
+        .map_err(Error::store)?;
+    Ok(Some(reading))
+}
+
+/// Where a [`ReaderApart`] reads.
+enum ApartSource {
+    SqliteFile {
+        file: Arc<Path>,
+        busy_timeout: Duration,
+        reader: Option<BoxReader>,
+    },
+    /// A read-only transaction in the snapshot of the transaction the reader is apart from
+    /// (rolled back when the reader is dropped: it wrote nothing).
+    Postgres(DatabaseTransaction),
+}
+
 /// [`TxBoxReading::apart`]'s reader.
 struct ReaderApart {
-    file: Arc<Path>,
-    busy_timeout: Duration,
-    reader: Option<BoxReader>,
+    source: ApartSource,
     as_committed: Arc<AtomicBool>,
     ballot: BallotId,
 }
@@ -223,8 +325,17 @@ struct ReaderApart {
 #[async_trait]
 impl BoxReaderApart for ReaderApart {
     async fn page(&mut self, after: Option<Tracker>, limit: u64) -> Result<Vec<BoxEntry>> {
-        let page = (self.ballot, after, limit);
-        let read = read_page(&mut self.reader, &self.file, self.busy_timeout, page).await?;
+        let read = match &mut self.source {
+            ApartSource::SqliteFile {
+                file,
+                busy_timeout,
+                reader,
+            } => read_page(reader, file, *busy_timeout, (self.ballot, after, limit)).await?,
+            ApartSource::Postgres(txn) => {
+                super::lists::box_entries_after(txn, self.ballot, after, limit, BoxColumns::Ballots)
+                    .await?
+            }
+        };
         // Checked after the read too: entries the transaction added while the page was read
         // are not in it.
         if !self.as_committed.load(Ordering::SeqCst) {
@@ -233,5 +344,53 @@ impl BoxReaderApart for ReaderApart {
             ));
         }
         Ok(read)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use crate::{ConnectOptions, SeaStore, Target};
+    use cista_core::ports::Store as _;
+    use cista_testkit::postgres::PrivateSchema;
+    use cista_types::BallotId;
+
+    /// A close on a PostgreSQL pool with no connection to spare reads its box in its own
+    /// transaction: the reader apart is `None`, after a short wait, rather than the close
+    /// waiting for a connection that every other holder may be waiting for too.
+    #[tokio::test]
+    async fn a_pool_with_no_connection_to_spare_gives_no_reader_apart() {
+        let Some(schema) = PrivateSchema::create().await else {
+            return;
+        };
+        let target = Target::parse(&schema.url()).unwrap();
+        let options = ConnectOptions {
+            max_connections: 1,
+            ..ConnectOptions::default()
+        };
+        let store = SeaStore::connect_and_migrate(&target, &options)
+            .await
+            .unwrap();
+        let mut tx = store.begin().await.unwrap();
+        let apart = tx
+            .voting()
+            .box_reader_apart(BallotId::from_i64(7))
+            .await
+            .unwrap();
+        assert!(apart.is_none());
+        drop(tx);
+
+        let roomy = SeaStore::connect(&target, &ConnectOptions::default())
+            .await
+            .unwrap();
+        let mut tx = roomy.begin().await.unwrap();
+        let mut apart = tx
+            .voting()
+            .box_reader_apart(BallotId::from_i64(7))
+            .await
+            .unwrap()
+            .expect("a spare connection");
+        assert!(apart.page(None, 10).await.unwrap().is_empty());
+        drop((apart, tx));
+        schema.drop_now().await;
     }
 }

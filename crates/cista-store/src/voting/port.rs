@@ -202,8 +202,11 @@ impl VotingWrites for SeaTx {
         super::lists::box_entries_after(&self.txn, ballot, after, limit, columns).await
     }
 
-    fn box_reader_apart(&mut self, ballot: BallotId) -> Option<Box<dyn BoxReaderApart>> {
-        self.box_reader.apart(ballot)
+    async fn box_reader_apart(
+        &mut self,
+        ballot: BallotId,
+    ) -> Result<Option<Box<dyn BoxReaderApart>>> {
+        self.box_reader.apart(&self.txn, ballot).await
     }
 
     async fn update_draft(

@@ -197,7 +197,7 @@ impl Cista {
         // Each phase's time from here (the turnout and the box's read may overlap).
         let since = Instant::now();
         let ((totals, summed), (counted_box, counted)) =
-            match tx.voting().box_reader_apart(ballot.id()) {
+            match tx.voting().box_reader_apart(ballot.id()).await? {
                 // The store reads the box apart from the transaction, which sums the
                 // turnout meanwhile.
                 Some(apart) => {
