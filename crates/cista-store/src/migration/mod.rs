@@ -24,6 +24,7 @@ mod m20261207_000001_breaches;
 mod m20261208_000001_turnout_indexes;
 mod m20261209_000001_box_unit_index;
 mod m20261210_000001_participation_weight;
+mod m20261211_000001_box_guard_per_statement;
 pub mod vault;
 
 #[derive(Debug)]
@@ -51,6 +52,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261208_000001_turnout_indexes::Migration),
             Box::new(m20261209_000001_box_unit_index::Migration),
             Box::new(m20261210_000001_participation_weight::Migration),
+            Box::new(m20261211_000001_box_guard_per_statement::Migration),
         ]
     }
 }

@@ -149,6 +149,7 @@ cista_testkit::both_databases! { crate::Harness;
     voting::a_large_ballot_publishes_page_by_page_and_finds_any_tracker,
     voting::a_transaction_reads_its_box_as_it_stands_in_the_transaction,
     voting::voting_records_cannot_be_changed_or_deleted,
+    voting::the_box_guard_is_replaced_in_an_upgraded_database,
     voting::a_correction_is_a_cancel_and_a_reissue,
     voting::owners_are_notified_and_reminded_until_they_vote,
     voting::a_weighted_secret_ballot_refuses_weights_that_identify_units,

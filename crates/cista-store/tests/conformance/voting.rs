@@ -18,7 +18,7 @@ use cista_core::products::voting::record::RecordFile;
 use cista_core::products::voting::tally::ContestResult;
 use cista_core::{Access, Actor, Cista, Error, PersonActor, Store as _};
 use cista_types::{BallotId, Clock as _, OrgId, Percent, Role, SubjectCode, Timestamp};
-use sea_orm::{ConnectionTrait, Statement};
+use sea_orm::{ConnectionTrait, DbBackend, Statement};
 use std::collections::{BTreeMap, BTreeSet};
 use time::Duration;
 
@@ -42,7 +42,8 @@ pub use published::a_large_ballot_publishes_page_by_page_and_finds_any_tracker;
 pub use records::{
     a_correction_is_a_cancel_and_a_reissue,
     a_weighted_secret_ballot_refuses_weights_that_identify_units,
-    owners_are_notified_and_reminded_until_they_vote, voting_records_cannot_be_changed_or_deleted,
+    owners_are_notified_and_reminded_until_they_vote,
+    the_box_guard_is_replaced_in_an_upgraded_database, voting_records_cannot_be_changed_or_deleted,
 };
 pub use refusals::{
     consent_is_recorded_with_when_and_how, refused_casts_are_explained_recorded_and_store_nothing,

@@ -43,6 +43,24 @@ pub async fn voting_records_cannot_be_changed_or_deleted(h: &Harness) {
     refuse(format!("DELETE FROM ballots WHERE id = {ballot}")).await;
     close(h, &cista, ballot).await;
     refuse(format!("DELETE FROM ballot_box WHERE ballot_id = {ballot}")).await;
+    // One statement over a closed ballot's box and an open one's fails whole: the open box
+    // keeps its entry too (PostgreSQL checks once a statement, over the rows it deleted).
+    let open = open_ballot(h, &cista, &a, Secrecy::Secret, Weighting::PerUnit).await;
+    let open_hash = hash_of(&cista, open).await;
+    cista
+        .cast_vote(
+            &a.voter("101"),
+            request(open, a.unit("101"), &open_hash, &[("c1", "no")]),
+        )
+        .await
+        .unwrap();
+    refuse(format!(
+        "DELETE FROM ballot_box WHERE ballot_id IN ({ballot}, {open})"
+    ))
+    .await;
+    let voting = cista.store().voting();
+    assert_eq!(voting.box_count(open).await.unwrap(), 1);
+    assert_eq!(voting.box_count(ballot).await.unwrap(), 1);
     refuse(format!(
         "UPDATE ballots SET results = '{{}}' WHERE id = {ballot}"
     ))
@@ -62,6 +80,73 @@ pub async fn voting_records_cannot_be_changed_or_deleted(h: &Harness) {
         .await
         .unwrap_err();
     assert_eq!(err.code(), "conflict");
+}
+
+/// A PostgreSQL database from before `m20261211_000001_box_guard_per_statement` guarded the
+/// box with a row trigger; migrating puts the statement trigger in its place (on SQLite the
+/// migration leaves the row trigger), and a closed ballot's box is still kept.
+pub async fn the_box_guard_is_replaced_in_an_upgraded_database(h: &Harness) {
+    let cista = h.cista().await;
+    let a = association(h, &cista, "guard-upgrade").await;
+    let ballot = open_ballot(h, &cista, &a, Secrecy::Secret, Weighting::PerUnit).await;
+    let hash = hash_of(&cista, ballot).await;
+    cista
+        .cast_vote(
+            &a.voter("101"),
+            request(ballot, a.unit("101"), &hash, &[("c1", "yes")]),
+        )
+        .await
+        .unwrap();
+    close(h, &cista, ballot).await;
+    if h.is_postgres() {
+        // The guard as the first voting migration installed it.
+        h.tamper("DROP TRIGGER ballot_box_kept ON ballot_box").await;
+        h.tamper(
+            "CREATE OR REPLACE FUNCTION cista_ballot_box_delete() RETURNS trigger \
+             LANGUAGE plpgsql AS $$ BEGIN \
+             IF (SELECT status FROM ballots WHERE id = OLD.ballot_id) IS DISTINCT FROM 'published' \
+             THEN RAISE EXCEPTION 'cista: voting records are kept'; END IF; RETURN OLD; END $$",
+        )
+        .await;
+        h.tamper(
+            "CREATE TRIGGER ballot_box_kept BEFORE DELETE ON ballot_box \
+             FOR EACH ROW EXECUTE FUNCTION cista_ballot_box_delete()",
+        )
+        .await;
+    }
+    h.tamper(
+        "DELETE FROM seaql_migrations WHERE version = 'm20261211_000001_box_guard_per_statement'",
+    )
+    .await;
+    assert_eq!(
+        h.store.migrate().await.unwrap(),
+        ["m20261211_000001_box_guard_per_statement"]
+    );
+    if h.is_postgres() {
+        // pg_trigger.tgtype's lowest bit is TRIGGER_TYPE_ROW.
+        let row = h
+            .store
+            .connection()
+            .query_one_raw(Statement::from_string(
+                DbBackend::Postgres,
+                "SELECT t.tgtype::int4 AS tgtype FROM pg_trigger t \
+                 JOIN pg_class c ON c.oid = t.tgrelid \
+                 JOIN pg_namespace n ON n.oid = c.relnamespace \
+                 WHERE n.nspname = current_schema() AND t.tgname = 'ballot_box_kept'",
+            ))
+            .await
+            .unwrap()
+            .expect("the guard is in place");
+        let tgtype: i32 = row.try_get("", "tgtype").unwrap();
+        assert_eq!(tgtype & 1, 0, "a statement trigger, not a row trigger");
+    }
+    let delete = format!("DELETE FROM ballot_box WHERE ballot_id = {ballot}");
+    let refused = h.store.connection().execute_unprepared(&delete).await;
+    assert!(
+        refused.is_err_and(|e| e.to_string().contains("cista: voting records are kept")),
+        "the guard keeps a closed ballot's box"
+    );
+    assert_eq!(cista.store().voting().box_count(ballot).await.unwrap(), 1);
 }
 
 pub async fn a_correction_is_a_cancel_and_a_reissue(h: &Harness) {
