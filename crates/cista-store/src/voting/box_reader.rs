@@ -203,10 +203,11 @@ impl TxBoxReading {
     /// added to the box after the snapshot but by the transaction itself. `None` in memory, once the
     /// transaction has added box entries, and when the pool has no connection to spare
     /// within [`SPARE_CONNECTION_WAIT`] (the transaction then reads the box itself, rather
-    /// than every connection of a busy pool waiting on another).
+    /// than every connection of a busy pool waiting on another) or that connection cannot
+    /// take the snapshot (logged as a warning).
     ///
     /// # Errors
-    /// The store's error if PostgreSQL refuses to export or import the snapshot.
+    /// The store's error if PostgreSQL refuses to export the snapshot.
     pub(crate) async fn apart(
         &mut self,
         txn: &DatabaseTransaction,
@@ -261,9 +262,12 @@ const SPARE_CONNECTION_WAIT: Duration = Duration::from_millis(250);
 /// connection to spare within [`SPARE_CONNECTION_WAIT`]. The snapshot is imported while
 /// `txn`, which exported it, is still open, as PostgreSQL requires.
 ///
+/// `None` too, with a warning, when the other connection fails to begin or to import the
+/// snapshot.
+///
 /// # Errors
-/// The store's error if PostgreSQL refuses the export or the import, or names the snapshot
-/// in a form other than its own (hexadecimal groups joined by `-`).
+/// The store's error if PostgreSQL refuses the export (which runs in `txn`), or names the
+/// snapshot in a form other than its own (hexadecimal groups joined by `-`).
 async fn in_snapshot_of(
     txn: &DatabaseTransaction,
     pool: &DatabaseConnection,
@@ -295,11 +299,22 @@ async fn in_snapshot_of(
     let Ok(reading) = tokio::time::timeout(SPARE_CONNECTION_WAIT, begin).await else {
         return Ok(None);
     };
-    let reading = reading.map_err(Error::store)?;
-    reading
-        .execute_unprepared(&format!("SET TRANSACTION SNAPSHOT '{snapshot}'"))
-        .await
-        .map_err(Error::store)?;
+    // Past the export, `txn` has run nothing that failed: if the other connection cannot be
+    // had or cannot take the snapshot (a closed pool, a proxy that sends read-only
+    // transactions elsewhere), the transaction reads its box itself rather than fail.
+    let reading = match reading {
+        Ok(reading) => reading,
+        Err(err) => {
+            tracing::warn!(error = %err, "no reader apart from the transaction: its box is read in it");
+            return Ok(None);
+        }
+    };
+    let import = format!("SET TRANSACTION SNAPSHOT '{snapshot}'");
+    if let Err(err) = reading.execute_unprepared(&import).await {
+        tracing::warn!(error = %err, "no reader apart from the transaction: its box is read in it");
+        // Dropped, the reading transaction is rolled back; it wrote nothing.
+        return Ok(None);
+    }
     Ok(Some(reading))
 }
 
@@ -391,6 +406,46 @@ mod tests {
             .expect("a spare connection");
         assert!(apart.page(None, 10).await.unwrap().is_empty());
         drop((apart, tx));
+        schema.drop_now().await;
+    }
+
+    /// A snapshot that the other connection cannot import (here: exported from another
+    /// database, which PostgreSQL refuses) gives no reader apart, and leaves the transaction
+    /// that exported it usable: the close then reads its box itself instead of failing.
+    #[tokio::test]
+    async fn a_snapshot_the_pool_cannot_import_gives_no_reader_apart() {
+        use sea_orm::{ConnectionTrait as _, DbBackend, Statement, TransactionTrait as _};
+        let Some(schema) = PrivateSchema::create().await else {
+            return;
+        };
+        let here = sea_orm::Database::connect(schema.url()).await.unwrap();
+        // The server's URL with the database `postgres` in place of its own.
+        let (address, query) = schema
+            .server_url()
+            .split_once('?')
+            .unwrap_or((schema.server_url(), ""));
+        let (server, _database) = address.rsplit_once('/').unwrap();
+        let elsewhere = if query.is_empty() {
+            format!("{server}/postgres")
+        } else {
+            format!("{server}/postgres?{query}")
+        };
+        let other_database = sea_orm::Database::connect(elsewhere).await.unwrap();
+        let txn = here.begin().await.unwrap();
+        let mut reading = super::TxBoxReading::new(
+            None,
+            Some(other_database),
+            std::time::Duration::from_secs(1),
+        );
+        let apart = reading.apart(&txn, BallotId::from_i64(7)).await.unwrap();
+        assert!(apart.is_none());
+        let still = txn
+            .query_one_raw(Statement::from_string(DbBackend::Postgres, "SELECT 1"))
+            .await
+            .unwrap()
+            .unwrap();
+        assert_eq!(still.try_get_by_index::<i32>(0).unwrap(), 1);
+        txn.rollback().await.unwrap();
         schema.drop_now().await;
     }
 }
