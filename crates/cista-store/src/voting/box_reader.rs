@@ -301,21 +301,21 @@ async fn in_snapshot_of(
     };
     // Past the export, `txn` has run nothing that failed: if the other connection cannot be
     // had or cannot take the snapshot (a closed pool, a proxy that sends read-only
-    // transactions elsewhere), the transaction reads its box itself rather than fail.
-    let reading = match reading {
-        Ok(reading) => reading,
+    // transactions elsewhere), the transaction reads its box itself rather than fail. A
+    // reading transaction dropped here is rolled back; it wrote nothing.
+    let import = format!("SET TRANSACTION SNAPSHOT '{snapshot}'");
+    let imported = async {
+        let reading = reading?;
+        reading.execute_unprepared(&import).await?;
+        Ok::<_, sea_orm::DbErr>(reading)
+    };
+    match imported.await {
+        Ok(reading) => Ok(Some(reading)),
         Err(err) => {
             tracing::warn!(error = %err, "no reader apart from the transaction: its box is read in it");
-            return Ok(None);
+            Ok(None)
         }
-    };
-    let import = format!("SET TRANSACTION SNAPSHOT '{snapshot}'");
-    if let Err(err) = reading.execute_unprepared(&import).await {
-        tracing::warn!(error = %err, "no reader apart from the transaction: its box is read in it");
-        // Dropped, the reading transaction is rolled back; it wrote nothing.
-        return Ok(None);
     }
-    Ok(Some(reading))
 }
 
 /// Where a [`ReaderApart`] reads.

@@ -211,14 +211,16 @@ async fn rows_in_index_order(
             .await
             .map_err(db_err)?;
     }
-    let rows = txn.query_all_raw(statement).await.map_err(db_err);
+    // A failed statement is returned as it is: PostgreSQL has aborted the transaction, so
+    // the setting goes with it, and a reset would only fail in its place.
+    let rows = txn.query_all_raw(statement).await.map_err(db_err)?;
     if on_postgres {
         // Back to the setting in force before, for whatever the transaction runs next.
         txn.execute_unprepared("SET LOCAL enable_sort TO DEFAULT")
             .await
             .map_err(db_err)?;
     }
-    rows
+    Ok(rows)
 }
 
 /// One row of a [`box_page`] made with `columns` as the box entry of `ballot` it holds (with
@@ -348,6 +350,24 @@ mod tests {
     /// after a page's start and sorts them; a box page walks the index instead, keyset and
     /// numbered pages alike, reads the whole box in tracker order, and leaves the
     /// transaction's planner as it found it.
+    /// A statement that fails under [`rows_in_index_order`] is reported as itself, not as
+    /// the setting's reset that PostgreSQL then refuses in the aborted transaction.
+    #[tokio::test]
+    async fn a_failing_statement_read_in_index_order_reports_its_own_error() {
+        let Some(schema) = PrivateSchema::create().await else {
+            return;
+        };
+        let db = sea_orm::Database::connect(schema.url()).await.unwrap();
+        let txn = db.begin().await.unwrap();
+        let missing = Statement::from_string(DbBackend::Postgres, "SELECT * FROM no_such_box");
+        let err = rows_in_index_order(&txn, missing).await.unwrap_err();
+        let text = format!("{err:?}");
+        assert!(text.contains("no_such_box"), "{text}");
+        assert!(!text.contains("current transaction is aborted"), "{text}");
+        drop(txn);
+        schema.drop_now().await;
+    }
+
     #[tokio::test]
     async fn a_box_page_on_postgresql_walks_the_index_whatever_the_statistics() {
         // A private schema (the test kit's `TestDatabase` holds its own build of this
