@@ -51,7 +51,7 @@ pub(crate) fn conflict_or(e: DbErr, message: &str) -> Error {
     }
 }
 
-fn corrupt(what: &str) -> Error {
+pub(crate) fn corrupt(what: &str) -> Error {
     Error::Integrity(format!("a stored {what} is malformed"))
 }
 

@@ -11,6 +11,7 @@ mod collection;
 mod convert;
 mod entity;
 mod intake;
+mod joined;
 pub mod migration;
 mod query;
 mod schema;
@@ -30,7 +31,7 @@ use cista_core::platform::audit::NewAuditEntry;
 use cista_core::ports::{
     AccessReads, Account, AppToken, AuditEntry, AuditHead, Backend, Credential, CredentialPurpose,
     DatabaseDescription, Instance, KeyPurpose, Membership, Organization, OutboxMessage, Rewrap,
-    Session, StoreTx, StoredCheckpoint, StoredKey, SubmissionClaim,
+    Session, SessionAccess, StoreTx, StoredCheckpoint, StoredKey, SubmissionClaim,
 };
 use cista_core::{Error, Result, Store};
 use cista_crypto::Digest32;
@@ -270,6 +271,13 @@ impl Store for SeaStore {
             .filter(stored_key::Column::Purpose.eq(cista_core::ports::KeyPurpose::OrgData.as_str()))
             .one_as(&self.db, convert::stored_key)
             .await
+    }
+
+    async fn organization_with_data_key(
+        &self,
+        org: OrgId,
+    ) -> Result<Option<(Organization, Option<StoredKey>)>> {
+        joined::organization_with_data_key(&self.db, org).await
     }
 
     async fn stored_keys(&self) -> Result<Vec<StoredKey>> {
@@ -621,6 +629,10 @@ impl AccessReads for SeaStore {
         session::Entity::find_by_id(id_hash.as_bytes().to_vec())
             .one_as(&self.db, convert::session)
             .await
+    }
+
+    async fn session_with_access(&self, id_hash: &Digest32) -> Result<Option<SessionAccess>> {
+        joined::session_with_access(&self.db, id_hash).await
     }
 
     async fn app_token(&self, secret_hash: &Digest32) -> Result<Option<AppToken>> {

@@ -120,3 +120,14 @@ where
 pub(crate) async fn commit(txn: DatabaseTransaction) -> Result<()> {
     txn.commit().await.map_err(db_err)
 }
+
+/// Every row of a hand-built `SELECT` (a join the entities do not describe), for the caller
+/// to read by column name, with the core's error.
+pub(crate) async fn select_rows<C: ConnectionTrait>(
+    db: &C,
+    select: &sea_orm::sea_query::SelectStatement,
+) -> Result<Vec<sea_orm::QueryResult>> {
+    db.query_all_raw(db.get_database_backend().build(select))
+        .await
+        .map_err(db_err)
+}

@@ -225,13 +225,31 @@ impl Cista {
 
     /// The organization's data key, unwrapped.
     pub(crate) async fn org_data_key(&self, org: OrgId) -> Result<DataKey> {
-        let stored = self
-            .store()
-            .org_data_key(org)
-            .await?
-            .ok_or(Error::NotFound {
-                what: "the organization's data key",
-            })?;
+        let stored = self.store().org_data_key(org).await?;
+        self.unwrap_org_data_key(org, stored).await
+    }
+
+    /// The organization's name and its data key, unwrapped, from one read of the store: what
+    /// a vote cast needs of its organization (the receipt names it; the ballot is sealed with
+    /// the key).
+    pub(crate) async fn org_name_and_data_key(&self, org: OrgId) -> Result<(String, DataKey)> {
+        let (organization, stored) =
+            self.store()
+                .organization_with_data_key(org)
+                .await?
+                .ok_or(Error::NotFound {
+                    what: "the organization",
+                })?;
+        let key = self.unwrap_org_data_key(org, stored).await?;
+        Ok((organization.name.to_string(), key))
+    }
+
+    /// `stored`, the organization's wrapped data key, unwrapped by the key provider. Errors:
+    /// `NotFound` when there is none, the provider's when it cannot unwrap it.
+    async fn unwrap_org_data_key(&self, org: OrgId, stored: Option<StoredKey>) -> Result<DataKey> {
+        let stored = stored.ok_or(Error::NotFound {
+            what: "the organization's data key",
+        })?;
         let aad = StoredKey::wrap_aad(stored.id, KeyPurpose::OrgData, Some(org));
         Ok(self.key_provider().unwrap(&stored.wrapped, &aad).await?)
     }

@@ -171,6 +171,17 @@ pub struct Session {
     pub expires_at: Timestamp,
 }
 
+/// A session with what resolving it needs, read in one statement
+/// (`AccessReads::session_with_access`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SessionAccess {
+    pub session: Session,
+    /// The status of the session's account; `None` when the account is gone.
+    pub account_status: Option<AccountStatus>,
+    /// The account's role in each organization it belongs to, by organization id.
+    pub roles: Vec<(OrgId, Role)>,
+}
+
 /// Which way a message leaves.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 pub enum Channel {
@@ -319,6 +330,11 @@ pub trait AccessReads: Send + Sync {
     async fn purge_access_attempts(&self, before: Timestamp) -> Result<u64>;
 
     async fn session(&self, id_hash: &Digest32) -> Result<Option<Session>>;
+
+    /// The session `id_hash` names with its account's status and roles, in one round trip
+    /// (what `session`, `account` and `memberships_of` give apart): every signed-in request
+    /// reads it. `None` when there is no such session.
+    async fn session_with_access(&self, id_hash: &Digest32) -> Result<Option<SessionAccess>>;
 
     /// The app token whose secret hashes to `secret_hash`, in any state.
     async fn app_token(&self, secret_hash: &Digest32) -> Result<Option<AppToken>>;

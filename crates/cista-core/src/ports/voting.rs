@@ -146,6 +146,17 @@ pub struct EligibleUnit {
     pub weight: Weight,
 }
 
+/// What a cast checks of one unit, read in one statement (`VotingReads::unit_for_ballot`):
+/// the unit, its row on the ballot's frozen roll and its owners.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct UnitForBallot {
+    pub unit: Unit,
+    /// The unit's row on the ballot's roll; `None` when it is not on it.
+    pub on_roll: Option<EligibleUnit>,
+    /// Every owner link of the unit, by subject code; empty for a unit with no owners.
+    pub owners: Vec<UnitOwner>,
+}
+
 /// How a vote arrived.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "kebab-case")]
@@ -349,6 +360,15 @@ pub trait VotingReads: Send + Sync {
 
     async fn eligible_unit(&self, ballot: BallotId, unit: UnitId) -> Result<Option<EligibleUnit>>;
 
+    /// `unit`, its row on `ballot`'s roll and its owners, in one round trip (what
+    /// `unit`, `eligible_unit` and `owners_of` give apart): the checks of every cast. `None`
+    /// when there is no such unit, whatever its organization.
+    async fn unit_for_ballot(
+        &self,
+        ballot: BallotId,
+        unit: UnitId,
+    ) -> Result<Option<UnitForBallot>>;
+
     /// The participation ledger of a ballot, oldest first.
     async fn participation(&self, ballot: BallotId) -> Result<Vec<Participation>>;
 
@@ -518,6 +538,11 @@ pub trait VotingWrites: Send {
     /// false then, and writes nothing. The uniqueness is the database's, not a prior read.
     async fn insert_participation(&mut self, participation: &Participation) -> Result<bool>;
 
+    /// Adds participation rows at once, each unless its unit already took part in the ballot
+    /// (before, or in an earlier row of `rows`): whether each row was written, in order. As
+    /// with `insert_participation`, the uniqueness is the database's.
+    async fn insert_participations_if_free(&mut self, rows: &[Participation]) -> Result<Vec<bool>>;
+
     /// Adds many participation rows at once; a unit that took part already is a `conflict`.
     async fn insert_participations(&mut self, rows: &[Participation]) -> Result<()>;
 
@@ -532,6 +557,11 @@ pub trait VotingWrites: Send {
     /// nothing, without an error (which would spoil a PostgreSQL transaction that holds other
     /// casts of the same group commit).
     async fn insert_box_entry_if_free(&mut self, entry: &BoxEntry) -> Result<bool>;
+
+    /// Adds ballots to the box at once, in the order given, unless a tracker is taken: returns
+    /// false then, without an error, having written the others; the caller abandons the
+    /// transaction (a group commit writes its casts again one by one).
+    async fn insert_box_entries_if_free(&mut self, entries: &[BoxEntry]) -> Result<bool>;
 
     /// Rewrites a published ballot's box in tracker order, so neither storage order nor
     /// any row's write history reflects casting order; returns the entries in the box. A box

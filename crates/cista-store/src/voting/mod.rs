@@ -3,7 +3,11 @@
 //! the participation table's primary key; an insert that meets it does nothing and says so.
 
 mod box_reader;
+mod casts;
 pub(crate) use box_reader::TxBoxReading;
+pub(crate) use casts::{
+    insert_box_entries_if_free, insert_participations_if_free, unit_for_ballot,
+};
 mod lists;
 mod paper;
 mod port;

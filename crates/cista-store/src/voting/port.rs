@@ -8,8 +8,8 @@ use async_trait::async_trait;
 use cista_core::Result;
 use cista_core::ports::{
     BallotStatus, BoxColumns, BoxEntry, BoxReaderApart, EligibleUnit, PaperBatch, PaperPile,
-    Participation, Refusal, StoredBallot, TurnoutTotals, Unit, UnitOwner, VotingReads,
-    VotingWrites,
+    Participation, Refusal, StoredBallot, TurnoutTotals, Unit, UnitForBallot, UnitOwner,
+    VotingReads, VotingWrites,
 };
 use cista_crypto::Digest32;
 use cista_types::{BallotId, OrgId, SubjectCode, Timestamp, Tracker, UnitId, Weight};
@@ -54,6 +54,14 @@ impl VotingReads for SeaStore {
 
     async fn eligible_unit(&self, ballot: BallotId, unit: UnitId) -> Result<Option<EligibleUnit>> {
         super::eligible_unit(&self.db, ballot, unit).await
+    }
+
+    async fn unit_for_ballot(
+        &self,
+        ballot: BallotId,
+        unit: UnitId,
+    ) -> Result<Option<UnitForBallot>> {
+        super::unit_for_ballot(&self.db, ballot, unit).await
     }
 
     async fn participation(&self, ballot: BallotId) -> Result<Vec<Participation>> {
@@ -246,6 +254,10 @@ impl VotingWrites for SeaTx {
         super::insert_participation(&self.txn, participation).await
     }
 
+    async fn insert_participations_if_free(&mut self, rows: &[Participation]) -> Result<Vec<bool>> {
+        super::insert_participations_if_free(&self.txn, rows).await
+    }
+
     async fn insert_participations(&mut self, rows: &[Participation]) -> Result<()> {
         super::insert_participations(&self.txn, rows).await
     }
@@ -263,6 +275,11 @@ impl VotingWrites for SeaTx {
     async fn insert_box_entry_if_free(&mut self, entry: &BoxEntry) -> Result<bool> {
         self.box_reader.box_written();
         super::insert_box_entry_if_free(&self.txn, entry).await
+    }
+
+    async fn insert_box_entries_if_free(&mut self, entries: &[BoxEntry]) -> Result<bool> {
+        self.box_reader.box_written();
+        super::insert_box_entries_if_free(&self.txn, entries).await
     }
 
     async fn shuffle_box(&mut self, ballot: BallotId) -> Result<u64> {

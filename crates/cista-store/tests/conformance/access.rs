@@ -32,6 +32,7 @@ pub use second_factor::{
     sms_codes_are_single_use_limited_and_open_a_voting_only_session,
 };
 pub use sign_in::{
+    a_sessions_one_read_gives_its_account_status_and_every_role,
     changing_or_resetting_a_password_ends_every_session,
     sessions_end_when_idle_absolutely_and_on_sign_out_everywhere,
     sign_in_fails_identically_and_locks_out_with_growing_back_off,

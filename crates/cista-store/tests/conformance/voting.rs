@@ -31,6 +31,8 @@ mod roster;
 mod secrecy;
 
 pub use casting::{
+    a_casts_read_of_its_unit_matches_the_reads_apart,
+    a_group_writes_its_rows_at_once_and_the_primary_keys_still_decide,
     a_hundred_concurrent_casts_for_one_unit_store_exactly_one,
     a_shuffle_waits_for_casts_in_flight_and_drops_no_ballot,
     a_transaction_reads_its_box_as_it_stands_in_the_transaction,
@@ -144,6 +146,27 @@ async fn load(cista: &Cista, org: OrgId) -> Association {
         .collect();
     let owners = cista.store().voting().unit_owners(org).await.unwrap();
     Association { org, units, owners }
+}
+
+/// A secret ballot, one per unit, opened in `a`, with unit `label`'s vote (`choice` in contest
+/// `c1`) cast by its owner.
+pub async fn open_with_one_vote(
+    h: &Harness,
+    cista: &Cista,
+    a: &Association,
+    label: &str,
+    choice: &str,
+) -> BallotId {
+    let ballot = open_ballot(h, cista, a, Secrecy::Secret, Weighting::PerUnit).await;
+    let hash = hash_of(cista, ballot).await;
+    cista
+        .cast_vote(
+            &a.voter(label),
+            request(ballot, a.unit(label), &hash, &[("c1", choice)]),
+        )
+        .await
+        .unwrap();
+    ballot
 }
 
 pub fn window_start(h: &Harness) -> Timestamp {

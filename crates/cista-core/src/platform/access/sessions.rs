@@ -4,7 +4,7 @@
 //! cookie) by a keyed hash.
 
 use crate::platform::audit::{AuditKind, NewAuditEntry};
-use crate::ports::{AccountStatus, Organization, SessionStage};
+use crate::ports::{AccountStatus, Organization, SessionAccess, SessionStage};
 use crate::{Access, Actor, Cista, Error, PersonActor, Result};
 use base64::Engine as _;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
@@ -34,16 +34,22 @@ impl Cista {
         let Some(hash) = token_hash(token) else {
             return Ok(None);
         };
-        let Some(session) = self.store().session(&hash).await? else {
+        // The session, its account's status and its roles in one read: every signed-in
+        // request makes it.
+        let Some(SessionAccess {
+            session,
+            account_status,
+            roles,
+        }) = self.store().session_with_access(&hash).await?
+        else {
             return Ok(None);
         };
         let now = self.clock().now();
         let idle_expired = session.last_seen_at.plus(self.settings().session_idle) <= now;
-        let account_live = self
-            .store()
-            .account(session.subject)
-            .await?
-            .is_some_and(|a| matches!(a.status, AccountStatus::Active | AccountStatus::Invited));
+        let account_live = matches!(
+            account_status,
+            Some(AccountStatus::Active | AccountStatus::Invited)
+        );
         if session.expires_at <= now || idle_expired || !account_live {
             let mut tx = self.store().begin().await?;
             tx.delete_session(&hash).await?;
@@ -60,23 +66,13 @@ impl Cista {
             SessionStage::Sms => Some(Access::SmsRestricted),
             SessionStage::MfaEnrol | SessionStage::MfaPending => None,
         };
-        let actor = match access {
-            Some(access) => {
-                let roles: BTreeMap<_, _> = self
-                    .store()
-                    .memberships_of(session.subject)
-                    .await?
-                    .into_iter()
-                    .map(|m| (m.org, m.role))
-                    .collect();
-                Some(Actor::Person(PersonActor {
-                    subject: session.subject,
-                    access,
-                    roles,
-                }))
-            }
-            None => None,
-        };
+        let actor = access.map(|access| {
+            Actor::Person(PersonActor {
+                subject: session.subject,
+                access,
+                roles: roles.into_iter().collect::<BTreeMap<_, _>>(),
+            })
+        });
         Ok(Some(ResolvedSession {
             id_hash: hash,
             subject: session.subject,

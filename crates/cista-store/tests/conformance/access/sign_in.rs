@@ -198,3 +198,82 @@ pub async fn changing_or_resetting_a_password_ends_every_session(h: &Harness) {
         "token_invalid"
     );
 }
+
+/// The one read that resolves a session (`session_with_access`) gives what the reads apart
+/// give: the session, its account's status and the account's role in every organization,
+/// by organization; once the account is disabled and in no organization the read says so,
+/// and resolving the session ends it.
+pub async fn a_sessions_one_read_gives_its_account_status_and_every_role(h: &Harness) {
+    use cista_core::ports::Membership;
+    use cista_crypto::token::token_hash;
+    let cista = h.cista().await;
+    let first = h.org(&cista, "palm-court").await;
+    let second = h.org(&cista, "bay-view").await;
+    let dee = h
+        .active_person(
+            &cista,
+            &first,
+            invitee("Dee", "Eve", "dee@example.org", None, Role::Member),
+        )
+        .await;
+    let now = h.clock.now();
+    let mut tx = h.store.begin().await.unwrap();
+    tx.insert_membership(&Membership {
+        org: second.id,
+        subject: dee.subject,
+        role: Role::Reviewer,
+        created_at: now,
+    })
+    .await
+    .unwrap();
+    tx.commit_housekeeping().await.unwrap();
+
+    let signed_in = cista.sign_in("dee@example.org", PASSWORD).await.unwrap();
+    let hash = token_hash(&signed_in.token).unwrap();
+    let read = h.store.session_with_access(&hash).await.unwrap().unwrap();
+    assert_eq!(read.session, h.store.session(&hash).await.unwrap().unwrap());
+    let account = h.store.account(dee.subject).await.unwrap().unwrap();
+    assert_eq!(read.account_status, Some(account.status));
+    let apart: Vec<_> = h
+        .store
+        .memberships_of(dee.subject)
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|m| (m.org, m.role))
+        .collect();
+    assert_eq!(read.roles, apart);
+    assert_eq!(read.roles.len(), 2);
+    let resolved = cista.resolve_session(&signed_in.token).await.unwrap();
+    let Some(Actor::Person(p)) = resolved.unwrap().actor else {
+        panic!("a signed-in person")
+    };
+    assert_eq!(p.roles.get(&first.id), Some(&Role::Member));
+    assert_eq!(p.roles.get(&second.id), Some(&Role::Reviewer));
+
+    // Disabled and in no organization: the read says so, and resolving the session ends it.
+    let mut tx = h.store.begin().await.unwrap();
+    tx.update_account(&cista_core::ports::Account {
+        status: cista_core::ports::AccountStatus::Disabled,
+        ..account
+    })
+    .await
+    .unwrap();
+    assert_eq!(tx.delete_memberships_of(dee.subject).await.unwrap(), 2);
+    tx.commit_housekeeping().await.unwrap();
+    let read = h.store.session_with_access(&hash).await.unwrap().unwrap();
+    assert_eq!(
+        (read.account_status, read.roles.len()),
+        (Some(cista_core::ports::AccountStatus::Disabled), 0)
+    );
+    assert!(
+        cista
+            .resolve_session(&signed_in.token)
+            .await
+            .unwrap()
+            .is_none()
+    );
+    assert_eq!(h.store.session(&hash).await.unwrap(), None, "ended");
+    let unknown = cista_crypto::Digest32::sha256(&[b"no such session"]);
+    assert_eq!(h.store.session_with_access(&unknown).await.unwrap(), None);
+}

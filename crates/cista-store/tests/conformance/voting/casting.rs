@@ -301,15 +301,7 @@ pub async fn a_shuffle_waits_for_casts_in_flight_and_drops_no_ballot(h: &Harness
     use cista_core::ports::{BoxEntry, Participation, VoteChannel};
     let cista = h.cista().await;
     let a = association(h, &cista, "shuffle").await;
-    let ballot = open_ballot(h, &cista, &a, Secrecy::Secret, Weighting::PerUnit).await;
-    let hash = hash_of(&cista, ballot).await;
-    cista
-        .cast_vote(
-            &a.voter("102"),
-            request(ballot, a.unit("102"), &hash, &[("c1", "yes")]),
-        )
-        .await
-        .unwrap();
+    let ballot = open_with_one_vote(h, &cista, &a, "102", "yes").await;
 
     // A cast in flight: the ballot locked shared, its rows written, not yet committed.
     let mut cast = cista.store().begin().await.unwrap();
@@ -490,4 +482,182 @@ pub async fn a_transaction_reads_its_box_as_it_stands_in_the_transaction(h: &Har
         .await
         .unwrap();
     assert_eq!(after_rollback, committed);
+}
+
+/// The one read a cast makes of its unit (`unit_for_ballot`) gives what the three reads apart
+/// give: the unit, its roll row for that ballot only, and every owner (none for a unit without
+/// owners, two for a unit with two); a unit added after the roll was frozen is not on it, and
+/// a unit that does not exist is `None`.
+pub async fn a_casts_read_of_its_unit_matches_the_reads_apart(h: &Harness) {
+    let cista = h.cista().await;
+    let a = association(h, &cista, "one-read").await;
+    let ballot = open_ballot(h, &cista, &a, Secrecy::Recorded, Weighting::Weighted).await;
+    // Added after publication: not on the frozen roll, and with no owners.
+    cista
+        .add_units_in_bulk(&operator(), a.org, "Z", 1, &|_| {})
+        .await
+        .unwrap();
+    let voting = cista.store().voting();
+    let units = voting.units(a.org).await.unwrap();
+    assert_eq!(units.len(), a.units.len() + 1);
+    let mut owner_counts = BTreeSet::new();
+    for unit in &units {
+        let read = voting
+            .unit_for_ballot(ballot, unit.id)
+            .await
+            .unwrap()
+            .expect("the unit");
+        assert_eq!(&read.unit, unit);
+        assert_eq!(read.unit, voting.unit(unit.id).await.unwrap().unwrap());
+        assert_eq!(
+            read.on_roll,
+            voting.eligible_unit(ballot, unit.id).await.unwrap()
+        );
+        let mut apart = voting.owners_of(unit.id).await.unwrap();
+        apart.sort_by_key(|o| o.subject.as_i64());
+        assert_eq!(read.owners, apart, "{}", unit.label);
+        owner_counts.insert(read.owners.len());
+        // Another ballot's roll row is never this one's.
+        let other = voting
+            .unit_for_ballot(BallotId::from_i64(ballot.as_i64() ^ 1), unit.id)
+            .await
+            .unwrap()
+            .unwrap();
+        assert_eq!(other.on_roll, None);
+        assert_eq!(other.owners, read.owners);
+    }
+    // The roster has units with one owner and with two; the added unit has none.
+    assert_eq!(owner_counts, BTreeSet::from([0, 1, 2]));
+    let added = units.iter().find(|u| u.label.as_str().starts_with('Z'));
+    let added = voting
+        .unit_for_ballot(ballot, added.unwrap().id)
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!((added.on_roll, added.owners.len()), (None, 0));
+    // The roll row keeps the weight frozen at publication: 1.25 for unit 101.
+    let on_roll = voting
+        .unit_for_ballot(ballot, a.unit("101").id)
+        .await
+        .unwrap()
+        .unwrap()
+        .on_roll
+        .unwrap();
+    assert_eq!(
+        (on_roll.ballot, on_roll.weight.to_string()),
+        (ballot, "1.25".to_owned())
+    );
+    let missing = cista_types::UnitId::from_i64(i64::MAX - 7);
+    assert_eq!(voting.unit_for_ballot(ballot, missing).await.unwrap(), None);
+}
+
+/// A group commit's two statements: participation rows written at once keep the first row of
+/// each unit (a unit that voted before, or twice in one statement, is skipped and said so, in
+/// order), and box entries written at once report a taken tracker without an error that would
+/// spoil the transaction; the group's transaction is then abandoned and leaves nothing.
+pub async fn a_group_writes_its_rows_at_once_and_the_primary_keys_still_decide(h: &Harness) {
+    use cista_core::ports::{BoxEntry, Participation, VoteChannel};
+    use cista_types::{Tracker, Weight};
+    let cista = h.cista().await;
+    let a = association(h, &cista, "group-rows").await;
+    let ballot = open_with_one_vote(h, &cista, &a, "102", "yes").await;
+    let row = |label: &str, agent: &str| Participation {
+        ballot,
+        unit: a.unit(label).id,
+        channel: VoteChannel::Web,
+        voter: None,
+        origin: VoteOrigin {
+            user_agent: Some(agent.to_owned()),
+            ..VoteOrigin::default()
+        },
+        at: h.clock.now(),
+        roll_weight: Weight::ONE,
+        submission: None,
+    };
+    let entry = |tracker: i64| BoxEntry {
+        ballot,
+        tracker: Tracker::from_i64(tracker),
+        weight: Weight::ONE,
+        sealed_choices: vec![7; 3],
+        unit: None,
+        cast_at: None,
+    };
+    let taken = cista
+        .store()
+        .voting()
+        .box_entries(ballot)
+        .await
+        .unwrap()
+        .first()
+        .map(|e| e.tracker)
+        .unwrap();
+
+    // 102 voted before; 101 comes twice, and its first row is the one kept.
+    let rows = [
+        row("101", "first"),
+        row("102", "again"),
+        row("103", "only"),
+        row("101", "second"),
+    ];
+    let mut tx = cista.store().begin().await.unwrap();
+    let written = tx
+        .voting()
+        .insert_participations_if_free(&rows)
+        .await
+        .unwrap();
+    assert_eq!(written, vec![true, false, true, false]);
+    assert!(
+        tx.voting()
+            .insert_participations_if_free(&[])
+            .await
+            .unwrap()
+            .is_empty()
+    );
+    // A taken tracker among free ones: false, no error, and the transaction still answers.
+    let refused = tx
+        .voting()
+        .insert_box_entries_if_free(&[entry(11), entry(taken.as_i64())])
+        .await
+        .unwrap();
+    assert!(!refused);
+    assert!(
+        tx.voting()
+            .lock_ballot(ballot, false)
+            .await
+            .unwrap()
+            .is_some()
+    );
+    drop(tx);
+    let (participation, boxed, _) = counts(h, ballot).await;
+    assert_eq!(
+        (participation, boxed),
+        (1, 1),
+        "the abandoned group left nothing"
+    );
+
+    let mut tx = cista.store().begin().await.unwrap();
+    assert_eq!(
+        tx.voting()
+            .insert_participations_if_free(&rows)
+            .await
+            .unwrap(),
+        vec![true, false, true, false]
+    );
+    assert!(
+        tx.voting()
+            .insert_box_entries_if_free(&[entry(11), entry(12)])
+            .await
+            .unwrap()
+    );
+    tx.commit_housekeeping().await.unwrap();
+    let (participation, boxed, _) = counts(h, ballot).await;
+    assert_eq!((participation, boxed), (3, 3));
+    let kept = cista
+        .store()
+        .voting()
+        .participation_of(ballot, a.unit("101").id)
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(kept.origin.user_agent.as_deref(), Some("first"));
 }

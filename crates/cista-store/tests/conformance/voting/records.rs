@@ -5,7 +5,7 @@ use super::*;
 pub async fn voting_records_cannot_be_changed_or_deleted(h: &Harness) {
     let cista = h.cista().await;
     let a = association(h, &cista, "retention").await;
-    let ballot = open_with_one_vote(h, &cista, &a, "yes").await;
+    let ballot = open_with_one_vote(h, &cista, &a, "101", "yes").await;
     let db = h.store.connection();
     let refuse = |sql: String| async move {
         let result = db.execute_unprepared(&sql).await;
@@ -37,7 +37,7 @@ pub async fn voting_records_cannot_be_changed_or_deleted(h: &Harness) {
     refuse(format!("DELETE FROM ballot_box WHERE ballot_id = {ballot}")).await;
     // One statement over a closed ballot's box and an open one's fails whole: the open box
     // keeps its entry too (PostgreSQL checks once a statement, over the rows it deleted).
-    let open = open_with_one_vote(h, &cista, &a, "no").await;
+    let open = open_with_one_vote(h, &cista, &a, "101", "no").await;
     refuse(format!(
         "DELETE FROM ballot_box WHERE ballot_id IN ({ballot}, {open})"
     ))
@@ -72,7 +72,7 @@ pub async fn voting_records_cannot_be_changed_or_deleted(h: &Harness) {
 pub async fn the_box_guard_is_replaced_in_an_upgraded_database(h: &Harness) {
     let cista = h.cista().await;
     let a = association(h, &cista, "guard-upgrade").await;
-    let ballot = open_with_one_vote(h, &cista, &a, "yes").await;
+    let ballot = open_with_one_vote(h, &cista, &a, "101", "yes").await;
     close(h, &cista, ballot).await;
     if h.is_postgres() {
         // The guard as the first voting migration installed it.
@@ -128,7 +128,7 @@ pub async fn the_box_guard_is_replaced_in_an_upgraded_database(h: &Harness) {
 pub async fn a_correction_is_a_cancel_and_a_reissue(h: &Harness) {
     let cista = h.cista().await;
     let a = association(h, &cista, "reissue").await;
-    let ballot = open_with_one_vote(h, &cista, &a, "yes").await;
+    let ballot = open_with_one_vote(h, &cista, &a, "101", "yes").await;
     let hash = hash_of(&cista, ballot).await;
     let err = cista
         .cancel_ballot(&operator(), a.org, ballot, " ")
@@ -321,19 +321,4 @@ pub async fn a_weighted_secret_ballot_refuses_weights_that_identify_units(h: &Ha
         .await
         .unwrap();
     cista.publish_ballot(&operator(), a.org, id).await.unwrap();
-}
-
-/// A secret ballot, one per unit, opened in `a`, with unit 101's vote (`choice` in contest
-/// `c1`) cast by its owner.
-async fn open_with_one_vote(h: &Harness, cista: &Cista, a: &Association, choice: &str) -> BallotId {
-    let ballot = open_ballot(h, cista, a, Secrecy::Secret, Weighting::PerUnit).await;
-    let hash = hash_of(cista, ballot).await;
-    cista
-        .cast_vote(
-            &a.voter("101"),
-            request(ballot, a.unit("101"), &hash, &[("c1", choice)]),
-        )
-        .await
-        .unwrap();
-    ballot
 }

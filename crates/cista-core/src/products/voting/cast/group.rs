@@ -144,8 +144,9 @@ async fn write_group(store: &dyn Store, clock: &dyn Clock, group: Vec<Pending>) 
     }
 }
 
-/// One transaction for `casts`: each ballot locked (shared) once and checked open, each cast's
-/// participation row and box entry, then every written cast's audit entry at commit.
+/// One transaction for `casts`: each ballot locked (shared) once and checked open, the casts'
+/// participation rows and box entries in a statement each, then every written cast's audit
+/// entry at commit.
 async fn write_together(
     store: &dyn Store,
     clock: &dyn Clock,
@@ -164,36 +165,54 @@ async fn write_together(
             slot.insert(live);
         }
     }
+    // The casts whose ballot is open, written in two statements: their participation rows
+    // (the primary key keeps the first of each unit), then the box entries of those written.
+    let live: Vec<&CastWrite> = casts
+        .iter()
+        .copied()
+        .filter(|cast| open.get(&cast.ballot).copied().unwrap_or(false))
+        .collect();
+    let participations: Vec<Participation> = live
+        .iter()
+        .map(|cast| Participation {
+            at: now,
+            ..cast.participation.clone()
+        })
+        .collect();
+    let written = tx
+        .voting()
+        .insert_participations_if_free(&participations)
+        .await?;
+    let entries: Vec<BoxEntry> = live
+        .iter()
+        .zip(&written)
+        .filter(|(_, written)| **written)
+        .map(|(cast, _)| BoxEntry {
+            cast_at: cast.recorded.then_some(now),
+            ..cast.entry.clone()
+        })
+        .collect();
+    if !tx.voting().insert_box_entries_if_free(&entries).await? {
+        // Participation rows are never deleted (a trigger refuses it), so the group is undone
+        // and its casts written again one by one; alone, the cast whose tracker is taken fails
+        // with the conflict and its caller draws another tracker.
+        return Err(Error::Conflict("this tracker is taken".to_owned()));
+    }
+    let mut written = written.into_iter();
     let mut outcomes = Vec::with_capacity(casts.len());
-    let mut audit = Vec::with_capacity(casts.len());
+    let mut audit = Vec::with_capacity(entries.len());
     for cast in casts {
         if !open.get(&cast.ballot).copied().unwrap_or(false) {
             outcomes.push(Written::BallotClosed);
-            continue;
-        }
-        let participation = Participation {
-            at: now,
-            ..cast.participation.clone()
-        };
-        if !tx.voting().insert_participation(&participation).await? {
+        } else if written.next() == Some(true) {
+            audit.push(NewAuditEntry {
+                at: now,
+                ..cast.audit.clone()
+            });
+            outcomes.push(Written::Cast(now));
+        } else {
             outcomes.push(Written::AlreadyVoted);
-            continue;
         }
-        let entry = BoxEntry {
-            cast_at: cast.recorded.then_some(now),
-            ..cast.entry.clone()
-        };
-        if !tx.voting().insert_box_entry_if_free(&entry).await? {
-            // Participation rows are never deleted (a trigger refuses it), so the group is
-            // undone and its casts written again one by one; alone, this cast fails with the
-            // conflict and its caller draws another tracker.
-            return Err(Error::Conflict("this tracker is taken".to_owned()));
-        }
-        audit.push(NewAuditEntry {
-            at: now,
-            ..cast.audit.clone()
-        });
-        outcomes.push(Written::Cast(now));
     }
     tx.commit_all(audit).await?;
     Ok(outcomes)

@@ -26,8 +26,11 @@ use super::definition::{Choices, Secrecy, Weighting};
 use super::eligibility;
 use super::units::votes_for;
 use crate::platform::audit::NewAuditEntry;
-use crate::ports::{BallotStatus, BoxEntry, Participation, Refusal, Unit, VoteChannel, VoteOrigin};
+use crate::ports::{
+    BallotStatus, BoxEntry, Participation, Refusal, Unit, UnitForBallot, VoteChannel, VoteOrigin,
+};
 use crate::{Access, Actor, Cista, Error, Result};
+use cista_crypto::DataKey;
 use cista_crypto::Digest32;
 use cista_crypto::envelope::{Opener, aad};
 use cista_types::{BallotId, OrgId, SubjectCode, Timestamp, Tracker, UnitId, Weight};
@@ -118,6 +121,8 @@ struct Checked {
     ballot: Ballot,
     unit: Unit,
     organization: String,
+    /// The organization's data key, which seals the choices.
+    data_key: DataKey,
     /// The unit's weight on the roll (what turnout sums).
     roll_weight: Weight,
     /// The weight its ballot counts with.
@@ -380,11 +385,12 @@ impl Cista {
             return Err(Error::from(VotingError::BallotChanged));
         }
         let choices = Choices::from_form(&ballot.definition, &request.fields)?;
-        let organization = self.organization_name(ballot.org()).await?;
+        let (organization, data_key) = self.org_name_and_data_key(ballot.org()).await?;
         Ok(Checked {
             ballot,
             unit,
             organization,
+            data_key,
             roll_weight,
             weight,
             choices,
@@ -404,12 +410,17 @@ impl Cista {
         voter: Option<SubjectCode>,
     ) -> Result<Admitted> {
         let ballot = self.load_ballot(ballot).await?;
-        let unit = self
+        // The unit, its roll row and its owners in one read: every cast makes it.
+        let UnitForBallot {
+            unit,
+            on_roll,
+            owners,
+        } = self
             .store()
             .voting()
-            .unit(unit)
+            .unit_for_ballot(ballot.id(), unit)
             .await?
-            .filter(|u| u.org == ballot.org())
+            .filter(|u| u.unit.org == ballot.org())
             .ok_or(Error::NotFound { what: "this unit" })?;
         if ballot.status() == BallotStatus::Draft {
             return Err(Error::NotFound {
@@ -420,19 +431,13 @@ impl Cista {
             return Err(refusal.into());
         }
         let label = unit.label.as_str();
-        let eligible = self
-            .store()
-            .voting()
-            .eligible_unit(ballot.id(), unit.id)
-            .await?
-            .ok_or_else(|| eligibility::not_on_roll(&ballot, label))?;
+        let eligible = on_roll.ok_or_else(|| eligibility::not_on_roll(&ballot, label))?;
         if channel == VoteChannel::Paper {
             if !ballot.definition.paper {
                 return Err(eligibility::paper_not_accepted(&ballot).into());
             }
         } else {
             let person = actor.person().ok_or(Error::Unauthenticated)?;
-            let owners = self.store().voting().owners_of(unit.id).await?;
             let owner = owners.iter().any(|o| Some(o.subject) == voter);
             if !owner || !person.roles.contains_key(&ballot.org()) {
                 return Err(eligibility::not_an_owner(label).into());
@@ -478,13 +483,11 @@ impl Cista {
                 Some(id) => self.derived_tracker(ballot.id(), id, attempt)?,
                 None => Tracker::new(self.rng().as_ref()),
             };
-            let sealed = self
-                .seal_for_org(
-                    ballot.org(),
-                    &choices_aad(ballot.id(), tracker),
-                    choices_json.as_bytes(),
-                )
-                .await?;
+            let sealed = checked.data_key.seal(
+                self.rng().as_ref(),
+                &choices_aad(ballot.id(), tracker),
+                choices_json.as_bytes(),
+            )?;
             // `at` and `cast_at` are set inside the group's transaction.
             let placeholder = self.clock().now();
             let cast = CastWrite {
