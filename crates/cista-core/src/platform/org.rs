@@ -229,10 +229,13 @@ impl Cista {
         self.unwrap_org_data_key(org, stored).await
     }
 
-    /// The organization's name and its data key, unwrapped, from one read of the store: what
-    /// a vote cast needs of its organization (the receipt names it; the ballot is sealed with
-    /// the key).
-    pub(crate) async fn org_name_and_data_key(&self, org: OrgId) -> Result<(String, DataKey)> {
+    /// The organization's name and its wrapped data key (`None` when it has none), from one
+    /// read of the store: what a vote cast needs of its organization (the receipt names it;
+    /// the ballot is sealed with the key, unwrapped by `unwrap_org_data_key`).
+    pub(crate) async fn org_name_and_wrapped_key(
+        &self,
+        org: OrgId,
+    ) -> Result<(String, Option<StoredKey>)> {
         let (organization, stored) =
             self.store()
                 .organization_with_data_key(org)
@@ -240,13 +243,16 @@ impl Cista {
                 .ok_or(Error::NotFound {
                     what: "the organization",
                 })?;
-        let key = self.unwrap_org_data_key(org, stored).await?;
-        Ok((organization.name.to_string(), key))
+        Ok((organization.name.to_string(), stored))
     }
 
     /// `stored`, the organization's wrapped data key, unwrapped by the key provider. Errors:
     /// `NotFound` when there is none, the provider's when it cannot unwrap it.
-    async fn unwrap_org_data_key(&self, org: OrgId, stored: Option<StoredKey>) -> Result<DataKey> {
+    pub(crate) async fn unwrap_org_data_key(
+        &self,
+        org: OrgId,
+        stored: Option<StoredKey>,
+    ) -> Result<DataKey> {
         let stored = stored.ok_or(Error::NotFound {
             what: "the organization's data key",
         })?;

@@ -2,7 +2,7 @@
 //! owners before the cast, and a group commit's participation rows and box entries, many
 //! casts at once, with the primary keys still deciding.
 
-use super::{INSERT_CHUNK, box_model, participation_model};
+use super::{box_model, participation_model};
 use crate::convert::{self, db_err};
 use crate::entity::{ballot_box, ballot_roll, participation, unit, unit_owner};
 use cista_core::Result;
@@ -88,6 +88,28 @@ pub(crate) async fn unit_for_ballot(
     }))
 }
 
+/// The most rows one of a group commit's inserts writes (a group holds up to 256 casts).
+const LARGEST_GROUP_INSERT: usize = 256;
+
+/// `rows` cut into chunks whose sizes are powers of two, largest first (13 rows: 8, 4, 1), none
+/// over `LARGEST_GROUP_INSERT`. A multi-row insert's SQL text follows its row count, and the
+/// driver keeps a prepared statement per text in a bounded cache; group commits of every size
+/// from 1 to 256 would make 256 texts a table and push the cast path's other statements out of
+/// that cache, where these sizes make at most nine.
+fn power_of_two_chunks<T>(mut rows: &[T]) -> impl Iterator<Item = &[T]> {
+    std::iter::from_fn(move || {
+        if rows.is_empty() {
+            return None;
+        }
+        let size = rows.len().min(LARGEST_GROUP_INSERT);
+        // The largest power of two not above `size` (its highest bit).
+        let size = 1 << (usize::BITS - 1 - size.leading_zeros());
+        let (chunk, rest) = rows.split_at_checked(size)?;
+        rows = rest;
+        Some(chunk)
+    })
+}
+
 /// Adds participation rows in multi-row inserts, each unless its unit took part in the ballot
 /// already (before, or in an earlier row of `rows`): whether each row was written, in order.
 /// The primary key decides, as for one row: `ON CONFLICT DO NOTHING` skips the row, and
@@ -98,7 +120,7 @@ pub(crate) async fn insert_participations_if_free(
 ) -> Result<Vec<bool>> {
     use participation::Column as C;
     let mut written = Vec::with_capacity(rows.len());
-    for chunk in rows.chunks(INSERT_CHUNK) {
+    for chunk in power_of_two_chunks(rows) {
         let mut insert = participation::Entity::insert_many(chunk.iter().map(participation_model))
             .on_conflict(
                 OnConflict::columns([C::BallotId, C::UnitId])
@@ -137,7 +159,7 @@ pub(crate) async fn insert_box_entries_if_free(
     entries: &[BoxEntry],
 ) -> Result<bool> {
     let mut all = true;
-    for chunk in entries.chunks(INSERT_CHUNK) {
+    for chunk in power_of_two_chunks(entries) {
         let written = ballot_box::Entity::insert_many(chunk.iter().map(box_model))
             .on_conflict(
                 OnConflict::columns([ballot_box::Column::Tracker])
@@ -150,4 +172,37 @@ pub(crate) async fn insert_box_entries_if_free(
         all &= usize::try_from(written).is_ok_and(|n| n == chunk.len());
     }
     Ok(all)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn sizes(n: usize) -> Vec<usize> {
+        let rows = vec![0u8; n];
+        power_of_two_chunks(&rows).map(<[u8]>::len).collect()
+    }
+
+    /// Every row lands in exactly one chunk, in order, in powers of two no larger than 256.
+    #[test]
+    fn group_inserts_are_cut_into_powers_of_two() {
+        assert!(sizes(0).is_empty());
+        assert_eq!(sizes(1), [1]);
+        assert_eq!(sizes(2), [2]);
+        assert_eq!(sizes(13), [8, 4, 1]);
+        assert_eq!(sizes(256), [256]);
+        assert_eq!(sizes(300), [256, 32, 8, 4]);
+        let rows: Vec<usize> = (0..1000).collect();
+        let rejoined: Vec<usize> = power_of_two_chunks(&rows).flatten().copied().collect();
+        assert_eq!(rejoined, rows);
+        for n in 0..=600 {
+            let cut = sizes(n);
+            assert_eq!(cut.iter().sum::<usize>(), n);
+            assert!(
+                cut.iter().all(|s| s.is_power_of_two() && *s <= 256),
+                "{n}: {cut:?}"
+            );
+            assert!(cut.windows(2).all(|w| w[0] >= w[1]), "{n}: {cut:?}");
+        }
+    }
 }

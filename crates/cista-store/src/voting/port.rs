@@ -278,6 +278,9 @@ impl VotingWrites for SeaTx {
     }
 
     async fn insert_box_entries_if_free(&mut self, entries: &[BoxEntry]) -> Result<bool> {
+        if entries.is_empty() {
+            return Ok(true);
+        }
         self.box_reader.box_written();
         super::insert_box_entries_if_free(&self.txn, entries).await
     }

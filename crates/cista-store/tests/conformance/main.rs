@@ -147,6 +147,7 @@ cista_testkit::both_databases! { crate::Harness;
     voting::a_secret_ballot_box_holds_nothing_that_links_it_to_the_ledger,
     voting::a_recorded_ballot_links_choices_to_the_unit,
     voting::refused_casts_are_explained_recorded_and_store_nothing,
+    voting::a_server_fault_during_a_cast_is_not_recorded_against_the_unit,
     voting::consent_is_recorded_with_when_and_how,
     voting::results_stay_sealed_until_the_close_then_the_bundle_recounts,
     voting::a_large_ballot_publishes_page_by_page_and_finds_any_tracker,

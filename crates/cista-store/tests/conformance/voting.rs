@@ -48,6 +48,7 @@ pub use records::{
     the_box_guard_is_replaced_in_an_upgraded_database, voting_records_cannot_be_changed_or_deleted,
 };
 pub use refusals::{
+    a_server_fault_during_a_cast_is_not_recorded_against_the_unit,
     consent_is_recorded_with_when_and_how, refused_casts_are_explained_recorded_and_store_nothing,
 };
 pub use results::results_stay_sealed_until_the_close_then_the_bundle_recounts;

@@ -216,6 +216,13 @@ pub async fn a_sessions_one_read_gives_its_account_status_and_every_role(h: &Har
             invitee("Dee", "Eve", "dee@example.org", None, Role::Member),
         )
         .await;
+    // Another person with a role of her own: none of it is Dee's.
+    h.active_person(
+        &cista,
+        &first,
+        invitee("Flo", "Gee", "flo@example.org", None, Role::Admin),
+    )
+    .await;
     let now = h.clock.now();
     let mut tx = h.store.begin().await.unwrap();
     tx.insert_membership(&Membership {

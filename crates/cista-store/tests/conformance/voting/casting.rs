@@ -497,6 +497,22 @@ pub async fn a_casts_read_of_its_unit_matches_the_reads_apart(h: &Harness) {
         .add_units_in_bulk(&operator(), a.org, "Z", 1, &|_| {})
         .await
         .unwrap();
+    // Reweighted after publication: the unit says 2, its roll row still 1.25.
+    let reweighted = roster().replace("101,1.25,", "101,2,");
+    let plan = cista
+        .plan_import(&operator(), a.org, reweighted.as_bytes())
+        .await
+        .unwrap();
+    cista
+        .apply_import(
+            &operator(),
+            a.org,
+            reweighted.as_bytes(),
+            &plan.fingerprint,
+            &|_, _| {},
+        )
+        .await
+        .unwrap();
     let voting = cista.store().voting();
     let units = voting.units(a.org).await.unwrap();
     assert_eq!(units.len(), a.units.len() + 1);
@@ -535,18 +551,19 @@ pub async fn a_casts_read_of_its_unit_matches_the_reads_apart(h: &Harness) {
         .unwrap()
         .unwrap();
     assert_eq!((added.on_roll, added.owners.len()), (None, 0));
-    // The roll row keeps the weight frozen at publication: 1.25 for unit 101.
-    let on_roll = voting
+    // The roll row keeps the weight frozen at publication (1.25 for unit 101), whatever the
+    // unit says now (2).
+    let read = voting
         .unit_for_ballot(ballot, a.unit("101").id)
         .await
         .unwrap()
-        .unwrap()
-        .on_roll
         .unwrap();
+    let on_roll = read.on_roll.unwrap();
     assert_eq!(
         (on_roll.ballot, on_roll.weight.to_string()),
         (ballot, "1.25".to_owned())
     );
+    assert_eq!(read.unit.weight.to_string(), "2");
     let missing = cista_types::UnitId::from_i64(i64::MAX - 7);
     assert_eq!(voting.unit_for_ballot(ballot, missing).await.unwrap(), None);
 }
@@ -627,6 +644,13 @@ pub async fn a_group_writes_its_rows_at_once_and_the_primary_keys_still_decide(h
             .unwrap()
             .is_some()
     );
+    // One tracker twice in one statement: refused the same way.
+    let twice = tx
+        .voting()
+        .insert_box_entries_if_free(&[entry(21), entry(21)])
+        .await
+        .unwrap();
+    assert!(!twice);
     drop(tx);
     let (participation, boxed, _) = counts(h, ballot).await;
     assert_eq!(

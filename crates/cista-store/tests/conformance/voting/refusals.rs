@@ -207,3 +207,63 @@ pub async fn consent_is_recorded_with_when_and_how(h: &Harness) {
             .contains(&"unit.consent_recorded".to_owned())
     );
 }
+
+/// A fault of the server is never recorded as the voter's refusal: with the organization's
+/// wrapped data key damaged, a cast fails with the key provider's error, stores nothing, and
+/// leaves no refusal row and no `vote.refused` entry against the unit; with a damaged
+/// organization row the same holds for the integrity error.
+pub async fn a_server_fault_during_a_cast_is_not_recorded_against_the_unit(h: &Harness) {
+    let cista = h.cista().await;
+    let a = association(h, &cista, "faults").await;
+    let ballot = open_ballot(h, &cista, &a, Secrecy::Secret, Weighting::PerUnit).await;
+    let hash = hash_of(&cista, ballot).await;
+    let damaged = if h.is_postgres() {
+        "'\\x00112233'::bytea"
+    } else {
+        "X'00112233'"
+    };
+    h.tamper(&format!(
+        "UPDATE stored_keys SET wrapped = {damaged} WHERE org_id = {}",
+        a.org.as_i64()
+    ))
+    .await;
+    let err = cista
+        .cast_vote(
+            &a.voter("101"),
+            request(ballot, a.unit("101"), &hash, &[("c1", "yes")]),
+        )
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(err, Error::Keys(_) | Error::Crypto(_)),
+        "the key provider's fault: {err:?}"
+    );
+    assert_eq!(
+        counts(h, ballot).await,
+        (0, 0, 0),
+        "nothing stored, nothing recorded"
+    );
+
+    // A stored organization row that no longer parses (read with the cast's checks, not by
+    // the step that records a refusal): the integrity error is the server's too.
+    h.tamper(&format!(
+        "UPDATE organizations SET slug = 'Not A Slug!' WHERE id = {}",
+        a.org.as_i64()
+    ))
+    .await;
+    let err = cista
+        .cast_vote(
+            &a.voter("102"),
+            request(ballot, a.unit("102"), &hash, &[("c1", "yes")]),
+        )
+        .await
+        .unwrap_err();
+    assert_eq!(err.code(), "integrity_failed", "{err:?}");
+    assert_eq!(
+        counts(h, ballot).await,
+        (0, 0, 0),
+        "nothing stored, nothing recorded"
+    );
+    let kinds = audit_kinds(&cista).await;
+    assert!(!kinds.iter().any(|k| k == "vote.refused"), "{kinds:?}");
+}

@@ -27,10 +27,10 @@ use super::eligibility;
 use super::units::votes_for;
 use crate::platform::audit::NewAuditEntry;
 use crate::ports::{
-    BallotStatus, BoxEntry, Participation, Refusal, Unit, UnitForBallot, VoteChannel, VoteOrigin,
+    BallotStatus, BoxEntry, Participation, Refusal, StoredKey, Unit, UnitForBallot, VoteChannel,
+    VoteOrigin,
 };
 use crate::{Access, Actor, Cista, Error, Result};
-use cista_crypto::DataKey;
 use cista_crypto::Digest32;
 use cista_crypto::envelope::{Opener, aad};
 use cista_types::{BallotId, OrgId, SubjectCode, Timestamp, Tracker, UnitId, Weight};
@@ -121,8 +121,10 @@ struct Checked {
     ballot: Ballot,
     unit: Unit,
     organization: String,
-    /// The organization's data key, which seals the choices.
-    data_key: DataKey,
+    /// The organization's data key as stored (wrapped), which seals the choices once
+    /// unwrapped: at the write, so a key provider's fault is the server's error, never a
+    /// refusal recorded against the voter's unit.
+    wrapped_key: Option<StoredKey>,
     /// The unit's weight on the roll (what turnout sums).
     roll_weight: Weight,
     /// The weight its ballot counts with.
@@ -385,12 +387,12 @@ impl Cista {
             return Err(Error::from(VotingError::BallotChanged));
         }
         let choices = Choices::from_form(&ballot.definition, &request.fields)?;
-        let (organization, data_key) = self.org_name_and_data_key(ballot.org()).await?;
+        let (organization, wrapped_key) = self.org_name_and_wrapped_key(ballot.org()).await?;
         Ok(Checked {
             ballot,
             unit,
             organization,
-            data_key,
+            wrapped_key,
             roll_weight,
             weight,
             choices,
@@ -477,13 +479,16 @@ impl Cista {
         let ballot = &checked.ballot;
         let choices_json = checked.choices.to_json()?;
         let recorded = ballot.definition.secrecy == Secrecy::Recorded;
+        let data_key = self
+            .unwrap_org_data_key(ballot.org(), checked.wrapped_key.clone())
+            .await?;
         // A tracker collision (60 random bits) is vanishingly rare; one retry covers it.
         for attempt in 0..TRACKER_ATTEMPTS {
             let tracker = match submission {
                 Some(id) => self.derived_tracker(ballot.id(), id, attempt)?,
                 None => Tracker::new(self.rng().as_ref()),
             };
-            let sealed = checked.data_key.seal(
+            let sealed = data_key.seal(
                 self.rng().as_ref(),
                 &choices_aad(ballot.id(), tracker),
                 choices_json.as_bytes(),
@@ -564,6 +569,9 @@ impl Cista {
         voter: Option<SubjectCode>,
         refusal: Error,
     ) -> Error {
+        // A refusal is the voter's (why this unit could not vote now); a fault of the server,
+        // its database, its keys or its stored data is the server's, and is never recorded
+        // against the unit.
         let recordable = !matches!(
             refusal,
             Error::NotFound { .. }
@@ -572,6 +580,12 @@ impl Cista {
                 | Error::Store(_)
                 | Error::StoreUnavailable(_)
                 | Error::KeyProviderUnavailable(_)
+                | Error::Keys(_)
+                | Error::Crypto(_)
+                | Error::Integrity(_)
+                | Error::Overloaded
+                | Error::NotInitialized
+                | Error::SchemaTooNew { .. }
                 | Error::Internal(_)
         );
         if !recordable {
