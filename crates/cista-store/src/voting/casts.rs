@@ -91,19 +91,25 @@ pub(crate) async fn unit_for_ballot(
 /// The most rows one of a group commit's inserts writes (a group holds up to 256 casts).
 const LARGEST_GROUP_INSERT: usize = 256;
 
-/// `rows` cut into chunks whose sizes are powers of two, largest first (13 rows: 8, 4, 1), none
-/// over `LARGEST_GROUP_INSERT`. A multi-row insert's SQL text follows its row count, and the
-/// driver keeps a prepared statement per text in a bounded cache; group commits of every size
-/// from 1 to 256 would make 256 texts a table and push the cast path's other statements out of
-/// that cache, where these sizes make at most nine.
-fn power_of_two_chunks<T>(mut rows: &[T]) -> impl Iterator<Item = &[T]> {
+/// Up to this many rows, a group's insert has exactly as many rows as it writes.
+const EXACT_GROUP_INSERT: usize = 16;
+
+/// `rows` cut into chunks of sizes from a small set, largest first: exactly what is left up to
+/// `EXACT_GROUP_INSERT` rows (most groups), else the largest power of two that fits, up to
+/// `LARGEST_GROUP_INSERT` (300 rows: 256, 32, 12). A multi-row insert's SQL text follows its
+/// row count, and the driver keeps a prepared statement per text in a bounded cache (100 a
+/// connection); group commits of every size from 1 to 256 would make 256 texts a table and
+/// push the cast path's other statements out of it, where these sizes make at most twenty.
+fn group_insert_chunks<T>(mut rows: &[T]) -> impl Iterator<Item = &[T]> {
     std::iter::from_fn(move || {
         if rows.is_empty() {
             return None;
         }
-        let size = rows.len().min(LARGEST_GROUP_INSERT);
-        // The largest power of two not above `size` (its highest bit).
-        let size = 1 << (usize::BITS - 1 - size.leading_zeros());
+        let mut size = rows.len().min(LARGEST_GROUP_INSERT);
+        if size > EXACT_GROUP_INSERT {
+            // The largest power of two not above `size` (its highest bit).
+            size = 1 << (usize::BITS - 1 - size.leading_zeros());
+        }
         let (chunk, rest) = rows.split_at_checked(size)?;
         rows = rest;
         Some(chunk)
@@ -120,7 +126,7 @@ pub(crate) async fn insert_participations_if_free(
 ) -> Result<Vec<bool>> {
     use participation::Column as C;
     let mut written = Vec::with_capacity(rows.len());
-    for chunk in power_of_two_chunks(rows) {
+    for chunk in group_insert_chunks(rows) {
         let mut insert = participation::Entity::insert_many(chunk.iter().map(participation_model))
             .on_conflict(
                 OnConflict::columns([C::BallotId, C::UnitId])
@@ -159,7 +165,7 @@ pub(crate) async fn insert_box_entries_if_free(
     entries: &[BoxEntry],
 ) -> Result<bool> {
     let mut all = true;
-    for chunk in power_of_two_chunks(entries) {
+    for chunk in group_insert_chunks(entries) {
         let written = ballot_box::Entity::insert_many(chunk.iter().map(box_model))
             .on_conflict(
                 OnConflict::columns([ballot_box::Column::Tracker])
@@ -180,29 +186,36 @@ mod tests {
 
     fn sizes(n: usize) -> Vec<usize> {
         let rows = vec![0u8; n];
-        power_of_two_chunks(&rows).map(<[u8]>::len).collect()
+        group_insert_chunks(&rows).map(<[u8]>::len).collect()
     }
 
-    /// Every row lands in exactly one chunk, in order, in powers of two no larger than 256.
+    /// Every row lands in exactly one chunk, in order: exact sizes up to 16 rows, then powers
+    /// of two no larger than 256, twenty sizes in all.
     #[test]
-    fn group_inserts_are_cut_into_powers_of_two() {
+    fn group_inserts_are_cut_into_few_sizes() {
         assert!(sizes(0).is_empty());
         assert_eq!(sizes(1), [1]);
-        assert_eq!(sizes(2), [2]);
-        assert_eq!(sizes(13), [8, 4, 1]);
+        assert_eq!(sizes(13), [13]);
+        assert_eq!(sizes(16), [16]);
+        assert_eq!(sizes(17), [16, 1]);
+        assert_eq!(sizes(40), [32, 8]);
         assert_eq!(sizes(256), [256]);
-        assert_eq!(sizes(300), [256, 32, 8, 4]);
+        assert_eq!(sizes(300), [256, 32, 12]);
         let rows: Vec<usize> = (0..1000).collect();
-        let rejoined: Vec<usize> = power_of_two_chunks(&rows).flatten().copied().collect();
+        let rejoined: Vec<usize> = group_insert_chunks(&rows).flatten().copied().collect();
         assert_eq!(rejoined, rows);
+        let mut seen = std::collections::BTreeSet::new();
         for n in 0..=600 {
             let cut = sizes(n);
             assert_eq!(cut.iter().sum::<usize>(), n);
             assert!(
-                cut.iter().all(|s| s.is_power_of_two() && *s <= 256),
+                cut.iter()
+                    .all(|s| *s <= 16 || (s.is_power_of_two() && *s <= 256)),
                 "{n}: {cut:?}"
             );
             assert!(cut.windows(2).all(|w| w[0] >= w[1]), "{n}: {cut:?}");
+            seen.extend(cut);
         }
+        assert_eq!(seen.len(), 20);
     }
 }
