@@ -553,11 +553,6 @@ pub trait VotingWrites: Send {
     /// Adds a ballot to the box; a tracker already in use is a `conflict`.
     async fn insert_box_entry(&mut self, entry: &BoxEntry) -> Result<()>;
 
-    /// Adds a ballot to the box unless its tracker is taken: returns false then and writes
-    /// nothing, without an error (which would spoil a PostgreSQL transaction that holds other
-    /// casts of the same group commit).
-    async fn insert_box_entry_if_free(&mut self, entry: &BoxEntry) -> Result<bool>;
-
     /// Adds ballots to the box at once, in the order given, unless a tracker is taken: returns
     /// false then, without an error, having written the others; the caller abandons the
     /// transaction (a group commit writes its casts again one by one).

@@ -63,11 +63,7 @@ pub(crate) async fn turnout_totals(
         // In channel order on both engines (PostgreSQL's hash aggregate has none of its own).
         .order_by(participation::Column::Channel, Order::Asc)
         .to_owned();
-    for row in db
-        .query_all_raw(backend.build(&channels))
-        .await
-        .map_err(db_err)?
-    {
+    for row in crate::query::select_rows(db, &channels).await? {
         let channel: String = row.try_get_by_index(0).map_err(db_err)?;
         let channel = VoteChannel::parse(&channel)
             .ok_or_else(|| Error::Integrity(format!("unknown vote channel {channel:?}")))?;

@@ -509,20 +509,6 @@ pub(crate) async fn insert_box_entry(db: &impl ConnectionTrait, e: &BoxEntry) ->
     Ok(())
 }
 
-/// Adds a ballot to the box unless its tracker is taken: false then, and nothing written. No
-/// error is raised, so a PostgreSQL transaction holding other casts stays usable.
-pub(crate) async fn insert_box_entry_if_free(
-    db: &impl ConnectionTrait,
-    e: &BoxEntry,
-) -> Result<bool> {
-    let inserted = ballot_box::Entity::insert(box_model(e))
-        .on_conflict_do_nothing()
-        .exec_without_returning(db)
-        .await
-        .map_err(db_err)?;
-    Ok(matches!(inserted, TryInsertResult::Inserted(1)))
-}
-
 /// Rewrites a ballot's box in tracker order, unless nothing was added since the last rewrite
 /// (the box holds as many entries as that shuffle wrote: entries are only ever added). The
 /// caller holds the ballot's exclusive lock, so no cast lands between the copy and the delete.

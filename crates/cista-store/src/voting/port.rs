@@ -272,11 +272,6 @@ impl VotingWrites for SeaTx {
         super::insert_box_entry(&self.txn, entry).await
     }
 
-    async fn insert_box_entry_if_free(&mut self, entry: &BoxEntry) -> Result<bool> {
-        self.box_reader.box_written();
-        super::insert_box_entry_if_free(&self.txn, entry).await
-    }
-
     async fn insert_box_entries_if_free(&mut self, entries: &[BoxEntry]) -> Result<bool> {
         if entries.is_empty() {
             return Ok(true);
