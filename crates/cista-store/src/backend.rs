@@ -143,15 +143,43 @@ const SQLITE_ROW_BUFFER: usize = 4_096;
 ///
 /// Only the connection doing the bulk read maps the file ([`map_for_bulk_read`]), and the
 /// pool's `after_release` hook unmaps it when the connection goes back
-/// ([`SQLITE_UNMAP`]): every mapped page counts in the process's resident memory, once per
+/// ([`unmap_if_mapped`]): every mapped page counts in the process's resident memory, once per
 /// connection that touched it, and an idle `serve` with the map on every pooled connection
 /// stood at 41.0 MB against a 40 MB goal. The other cost, accepted for the read's duration: a
 /// disk read error ends the process with `SIGBUS` instead of failing the one statement.
 pub(crate) const SQLITE_MMAP_SIZE: u64 = 1 << 30;
 
-/// Takes a connection's memory map down (SQLite's default); a no-op inside SQLite when it is
-/// already down, so the pool runs it on every connection it takes back.
+/// Takes a connection's memory map down (SQLite's default).
 const SQLITE_UNMAP: &str = "PRAGMA mmap_size = 0";
+
+/// SQLite connections a bulk read has mapped (in any pool of this process) and the pool has
+/// not yet taken back. While it is zero, a connection going back runs no statement (the pool
+/// takes one back four or five times a vote cast; a pragma each time went through the
+/// connection's worker thread). Otherwise each is asked for its map size, and the mapped one
+/// is unmapped and counted off. A mapped connection closed instead leaves the count up: every
+/// release then asks, which costs time but never leaves a map behind.
+static SQLITE_MAPPED: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
+
+/// The pool's `after_release` hook: unmaps `conn` if a bulk read mapped it (see
+/// [`SQLITE_MAPPED`]). Errors: SQLite's, which make the pool close the connection instead.
+async fn unmap_if_mapped(
+    conn: &mut sqlx::SqliteConnection,
+) -> std::result::Result<(), sqlx::Error> {
+    use std::sync::atomic::Ordering;
+    if SQLITE_MAPPED.load(Ordering::Acquire) == 0 {
+        return Ok(());
+    }
+    let size: i64 = sqlx::query_scalar("PRAGMA mmap_size")
+        .fetch_one(&mut *conn)
+        .await?;
+    if size > 0 {
+        sqlx::Executor::execute(&mut *conn, SQLITE_UNMAP).await?;
+        // Never below zero, whatever order releases arrive in.
+        let _ =
+            SQLITE_MAPPED.fetch_update(Ordering::AcqRel, Ordering::Acquire, |n| n.checked_sub(1));
+    }
+    Ok(())
+}
 
 /// Maps the database file for the SQLite connection `conn` runs on (a transaction, so the
 /// pages that follow are read on that same connection) until the pool takes the connection
@@ -161,6 +189,8 @@ const SQLITE_UNMAP: &str = "PRAGMA mmap_size = 0";
 /// The store's error if SQLite refuses the pragma.
 pub(crate) async fn map_for_bulk_read(conn: &impl ConnectionTrait) -> Result<()> {
     if conn.get_database_backend() == DbBackend::Sqlite {
+        // Counted before the map exists, so the connection's release cannot miss it.
+        SQLITE_MAPPED.fetch_add(1, std::sync::atomic::Ordering::AcqRel);
         conn.execute_unprepared(&format!("PRAGMA mmap_size = {SQLITE_MMAP_SIZE}"))
             .await
             .map_err(Error::store)?;
@@ -202,7 +232,7 @@ pub(crate) async fn connect(
                 // waits in the pool with a map. An error closes the connection instead.
                 .after_release(|conn, _| {
                     Box::pin(async move {
-                        sqlx::Executor::execute(conn, SQLITE_UNMAP).await?;
+                        unmap_if_mapped(conn).await?;
                         Ok(true)
                     })
                 })
@@ -574,6 +604,72 @@ mod tests {
             0,
             "no connection waits in the pool with a map"
         );
+
+        // A bulk read abandoned half-way (its transaction dropped, not committed) is unmapped
+        // all the same.
+        let txn = db.begin().await.unwrap();
+        map_for_bulk_read(&txn).await.unwrap();
+        assert_eq!(
+            txn.query_all_raw(Statement::from_string(DbBackend::Sqlite, "SELECT x FROM t"))
+                .await
+                .unwrap()
+                .len(),
+            3
+        );
+        assert_eq!(mappings_of(&path), 1);
+        drop(txn);
+        assert_eq!(mmap_size(&db).await, "0");
+        assert_eq!(mappings_of(&path), 0, "an abandoned bulk read left its map");
+    }
+
+    /// Connections going back while another holds a map are left as they are, and the mapped
+    /// one is unmapped whichever goes back first.
+    #[tokio::test]
+    async fn the_pool_unmaps_the_mapped_connection_among_others() {
+        use sea_orm::TransactionTrait as _;
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("among.db");
+        let options = ConnectOptions {
+            max_connections: 3,
+            ..ConnectOptions::default()
+        };
+        let db = connect(&Target::SqliteFile(path.clone()), &options)
+            .await
+            .unwrap();
+        db.execute_unprepared(
+            "CREATE TABLE t (x BLOB); INSERT INTO t VALUES (randomblob(5000)); \
+             PRAGMA wal_checkpoint(TRUNCATE);",
+        )
+        .await
+        .unwrap();
+        let select = || Statement::from_string(DbBackend::Sqlite, "SELECT x FROM t");
+        for mapped_goes_back_first in [false, true] {
+            let plain = db.begin().await.unwrap();
+            let mapped = db.begin().await.unwrap();
+            map_for_bulk_read(&mapped).await.unwrap();
+            assert_eq!(mapped.query_all_raw(select()).await.unwrap().len(), 1);
+            assert_eq!(plain.query_all_raw(select()).await.unwrap().len(), 1);
+            assert_eq!(mmap_size(&plain).await, "0");
+            assert_eq!(mappings_of(&path), 1);
+            if mapped_goes_back_first {
+                mapped.commit().await.unwrap();
+                plain.commit().await.unwrap();
+            } else {
+                plain.commit().await.unwrap();
+                mapped.commit().await.unwrap();
+            }
+            // Every pooled connection in turn: none holds a map.
+            let held: Vec<_> = futures::future::join_all((0..3).map(|_| db.begin()))
+                .await
+                .into_iter()
+                .map(Result::unwrap)
+                .collect();
+            for txn in &held {
+                assert_eq!(mmap_size(txn).await, "0");
+            }
+            assert_eq!(mappings_of(&path), 0, "a map was left behind");
+            drop(held);
+        }
     }
 
     /// The SQLite linked in is built with `SQLITE_DEFAULT_MEMSTATUS=0` (set for every build
