@@ -18,6 +18,7 @@ use cista_http::web::limits::{AuthLimiter, AuthLimits};
 use cista_http::{AppState, Limits, Listeners, TlsSettings, TlsStats};
 use cista_store::{ConnectOptions, RawCommits, SeaStore, SeaVault, Target};
 
+use super::bench_clients::HttpsFloor;
 pub(crate) use super::bench_clients::{Browser, sign_in_all};
 use cista_types::{Clock as _, OrgName, OrgSlug, OsRng, Percent, Rng as _, SystemClock, UnitId};
 use sea_orm::ConnectionTrait as _;
@@ -26,6 +27,10 @@ use std::time::{Duration, Instant};
 use tokio::sync::Semaphore;
 
 pub(crate) const PASSWORD: &str = "bench-orbit-mango-cellar-91";
+
+/// Requests sent to each endpoint of the HTTPS floor: enough for half a second or more at
+/// the floor's rate on the 2-core machine, whatever the number of voters.
+const FLOOR_REQUESTS: usize = 4_000;
 
 pub(crate) fn fail(what: &str) -> impl Fn(cista_core::Error) -> Failure + '_ {
     move |e| Failure(format!("{what}: {}", e.chain()))
@@ -192,6 +197,7 @@ async fn bench(
     .await?;
     let wall = started.elapsed();
     let peak_rss = memory.stop().await;
+    let floor = HttpsFloor::measure(&origin, &browsers, FLOOR_REQUESTS, concurrency).await?;
     // Then open-loop: every unit once more at half the reached rate (the latency a server
     // gives at half its throughput), and, when asked, ten times that rate.
     let open_loop = crate::commands::bench_overload::Overload {
@@ -226,7 +232,7 @@ async fn bench(
         latencies,
         peak_rss,
     };
-    print_report(label, &casts, [&alone, &together], stored);
+    print_report(label, &casts, [&alone, &together], &floor, stored);
     let commits = if together.per_second() > alone.per_second() {
         &together
     } else {
@@ -446,7 +452,13 @@ impl Casts {
 
 /// Prints the benchmark's result: throughput and cast latency, the raw commit rate beside it
 /// and the ratio of the two.
-fn print_report(label: &str, casts: &Casts, raw: [&RawCommits; 2], stored: u64) {
+fn print_report(
+    label: &str,
+    casts: &Casts,
+    raw: [&RawCommits; 2],
+    floor: &HttpsFloor,
+    stored: u64,
+) {
     let (voters, rate) = (casts.voters, casts.per_second());
     let latencies = &casts.latencies;
     println!();
@@ -472,6 +484,13 @@ fn print_report(label: &str, casts: &Casts, raw: [&RawCommits; 2], stored: u64) 
     println!(
         "  ratio          casts/s ÷ the better raw commits/s = {:.0} %",
         100.0 * rate / best.max(f64::EPSILON)
+    );
+    println!(
+        "  HTTPS floor    GET /healthz {:.0} req/s, GET /readyz (one database round trip) {:.0} req/s, {} at a time; casts/s ÷ /healthz = {:.0} %",
+        floor.healthz,
+        floor.readyz,
+        casts.concurrency,
+        100.0 * rate / floor.healthz.max(f64::EPSILON)
     );
     if let Some(bytes) = casts.peak_rss {
         println!(

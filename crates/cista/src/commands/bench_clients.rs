@@ -161,3 +161,69 @@ async fn sign_in(client: reqwest::Client, origin: &str, i: usize) -> Result<Brow
         csrf,
     })
 }
+
+/// What the HTTPS stack alone allows on this machine, measured through the browsers' shared
+/// clients right after their casts: requests per second of `GET /healthz` (reads nothing) and
+/// of `GET /readyz` (one database round trip, the store's ping), `concurrency` at a time.
+/// A cast can go no faster than the first; the gap between the two is what one round trip
+/// costs at this concurrency.
+pub(crate) struct HttpsFloor {
+    pub healthz: f64,
+    pub readyz: f64,
+}
+
+impl HttpsFloor {
+    /// Sends `count` requests to each endpoint in turn. Errors: any answer but 200.
+    pub(crate) async fn measure(
+        origin: &str,
+        browsers: &[Browser],
+        count: usize,
+        concurrency: usize,
+    ) -> Result<Self, Failure> {
+        Ok(Self {
+            healthz: request_rate(origin, browsers, "/healthz", count, concurrency).await?,
+            readyz: request_rate(origin, browsers, "/readyz", count, concurrency).await?,
+        })
+    }
+}
+
+/// Requests per second of `count` GETs of `path`, `concurrency` at a time, each through the
+/// next browser's client with its cookies (as a cast is sent).
+async fn request_rate(
+    origin: &str,
+    browsers: &[Browser],
+    path: &str,
+    count: usize,
+    concurrency: usize,
+) -> Result<f64, Failure> {
+    let gate = Arc::new(Semaphore::new(concurrency.max(1)));
+    let mut requests = tokio::task::JoinSet::new();
+    let started = std::time::Instant::now();
+    for i in 0..count {
+        let browser = browsers
+            .get(i % browsers.len().max(1))
+            .cloned()
+            .ok_or_else(|| Failure("no browsers to send requests through".to_owned()))?;
+        let (url, gate) = (format!("{origin}{path}"), gate.clone());
+        requests.spawn(async move {
+            let _permit = gate.acquire().await;
+            let r = browser
+                .client
+                .get(&url)
+                .header(reqwest::header::COOKIE, browser.cookies.header())
+                .send()
+                .await
+                .map_err(|e| e.to_string())?;
+            let status = r.status();
+            let _ = r.bytes().await;
+            if status != 200 {
+                return Err(format!("GET {url} answered {status}"));
+            }
+            Ok::<_, String>(())
+        });
+    }
+    while let Some(done) = requests.join_next().await {
+        done.map_err(|e| Failure(e.to_string()))?.map_err(Failure)?;
+    }
+    Ok(count as f64 / started.elapsed().as_secs_f64().max(f64::EPSILON))
+}
