@@ -30,7 +30,7 @@ use crate::ports::{
     BallotStatus, BoxEntry, Participation, Refusal, StoredKey, Unit, UnitForBallot, VoteChannel,
     VoteOrigin,
 };
-use crate::{Access, Actor, Cista, Error, Result};
+use crate::{Access, Actor, Cista, Error, ErrorClass, Result};
 use cista_crypto::Digest32;
 use cista_crypto::envelope::{Opener, aad};
 use cista_types::{BallotId, OrgId, SubjectCode, Timestamp, Tracker, UnitId, Weight};
@@ -569,25 +569,19 @@ impl Cista {
         voter: Option<SubjectCode>,
         refusal: Error,
     ) -> Error {
-        // A refusal is the voter's (why this unit could not vote now); a fault of the server,
-        // its database, its keys or its stored data is the server's, and is never recorded
-        // against the unit.
-        let recordable = !matches!(
-            refusal,
-            Error::NotFound { .. }
-                | Error::Unauthenticated
-                | Error::Forbidden { .. }
-                | Error::Store(_)
-                | Error::StoreUnavailable(_)
-                | Error::KeyProviderUnavailable(_)
-                | Error::Keys(_)
-                | Error::Crypto(_)
-                | Error::Integrity(_)
-                | Error::Overloaded
-                | Error::NotInitialized
-                | Error::SchemaTooNew { .. }
-                | Error::Internal(_)
+        // A refusal is the voter's (why this unit could not vote now). A fault of the server,
+        // its database, its keys or its stored data (an internal or unavailable error, by the
+        // error's own class, so a new kind of fault is left out too) is never recorded
+        // against the unit, nor is a request that names nothing the voter may act on.
+        let servers_fault = matches!(
+            refusal.class(),
+            ErrorClass::Internal | ErrorClass::Unavailable
         );
+        let recordable = !servers_fault
+            && !matches!(
+                refusal,
+                Error::NotFound { .. } | Error::Unauthenticated | Error::Forbidden { .. }
+            );
         if !recordable {
             return refusal;
         }

@@ -183,19 +183,28 @@ async fn unmap_if_mapped(
 
 /// Maps the database file for the SQLite connection `conn` runs on (a transaction, so the
 /// pages that follow are read on that same connection) until the pool takes the connection
-/// back. Nothing on PostgreSQL, whose server does its own reading.
+/// back. Nothing on PostgreSQL, whose server does its own reading. Returns whether this call
+/// mapped it: a read of many pages in one transaction calls this for each page, and only the
+/// first counts in [`SQLITE_MAPPED`] (the release unmaps, and counts off, once).
 ///
 /// # Errors
 /// The store's error if SQLite refuses the pragma.
-pub(crate) async fn map_for_bulk_read(conn: &impl ConnectionTrait) -> Result<()> {
-    if conn.get_database_backend() == DbBackend::Sqlite {
-        // Counted before the map exists, so the connection's release cannot miss it.
-        SQLITE_MAPPED.fetch_add(1, std::sync::atomic::Ordering::AcqRel);
-        conn.execute_unprepared(&format!("PRAGMA mmap_size = {SQLITE_MMAP_SIZE}"))
-            .await
-            .map_err(Error::store)?;
+pub(crate) async fn map_for_bulk_read(conn: &impl ConnectionTrait) -> Result<bool> {
+    if conn.get_database_backend() != DbBackend::Sqlite {
+        return Ok(false);
     }
-    Ok(())
+    let mapped = text(conn, "PRAGMA mmap_size")
+        .await?
+        .is_some_and(|size| size != "0");
+    if mapped {
+        return Ok(false);
+    }
+    // Counted before the map exists, so the connection's release cannot miss it.
+    SQLITE_MAPPED.fetch_add(1, std::sync::atomic::Ordering::AcqRel);
+    conn.execute_unprepared(&format!("PRAGMA mmap_size = {SQLITE_MMAP_SIZE}"))
+        .await
+        .map_err(Error::store)?;
+    Ok(true)
 }
 
 pub(crate) async fn connect(
@@ -508,192 +517,4 @@ pub(crate) async fn compact_ballot_box(db: &DatabaseConnection) -> Result<()> {
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn urls_are_parsed_and_passwords_never_printed() {
-        assert_eq!(
-            Target::parse("sqlite:///tmp/x.db").unwrap(),
-            Target::SqliteFile(PathBuf::from("/tmp/x.db"))
-        );
-        assert_eq!(
-            Target::parse("sqlite::memory:").unwrap(),
-            Target::SqliteMemory
-        );
-        let pg = Target::parse("postgres://cista:s3cret@db.example:5433/cista").unwrap();
-        assert_eq!(pg.describe(), "postgres://cista@db.example:5433/cista");
-        assert!(!format!("{pg:?}").contains("s3cret"));
-        for bad in [
-            "mysql://x",
-            "sqlite://",
-            "nonsense",
-            "postgres://a:b@host:notaport/db",
-        ] {
-            assert!(Target::parse(bad).is_err(), "{bad}");
-        }
-    }
-
-    #[tokio::test]
-    async fn a_remote_postgres_without_verified_tls_is_refused_before_connecting() {
-        let target = Target::parse("postgres://cista@db.example.invalid/cista").unwrap();
-        let err = connect(&target, &ConnectOptions::default())
-            .await
-            .unwrap_err();
-        assert!(err.to_string().contains("sslmode=verify-full"), "{err}");
-    }
-
-    /// The database file's memory maps in this process, from `/proc/self/maps`.
-    fn mappings_of(path: &std::path::Path) -> usize {
-        let maps = std::fs::read_to_string("/proc/self/maps").unwrap();
-        let path = path.to_str().unwrap();
-        maps.lines().filter(|line| line.ends_with(path)).count()
-    }
-
-    async fn mmap_size(conn: &impl ConnectionTrait) -> String {
-        text(conn, "PRAGMA mmap_size").await.unwrap().unwrap()
-    }
-
-    #[tokio::test]
-    async fn only_a_bulk_read_maps_the_database_and_the_pool_takes_the_map_down() {
-        use sea_orm::TransactionTrait as _;
-        let dir = tempfile::tempdir().unwrap();
-        let path = dir.path().join("mapped.db");
-        // One connection, so every statement below runs on the connection the read mapped.
-        let options = ConnectOptions {
-            max_connections: 1,
-            ..ConnectOptions::default()
-        };
-        let db = connect(&Target::SqliteFile(path.clone()), &options)
-            .await
-            .unwrap();
-        db.execute_unprepared(
-            "CREATE TABLE t (x BLOB); \
-             INSERT INTO t SELECT randomblob(1000) FROM (SELECT 1 UNION SELECT 2 UNION SELECT 3); \
-             PRAGMA wal_checkpoint(TRUNCATE);",
-        )
-        .await
-        .unwrap();
-        // Reads that are not bulk reads go through `pread(2)`, as SQLite does by default.
-        assert_eq!(
-            db.query_all_raw(Statement::from_string(DbBackend::Sqlite, "SELECT x FROM t"))
-                .await
-                .unwrap()
-                .len(),
-            3
-        );
-        assert_eq!(mmap_size(&db).await, "0");
-        assert_eq!(mappings_of(&path), 0);
-
-        let txn = db.begin().await.unwrap();
-        map_for_bulk_read(&txn).await.unwrap();
-        assert_eq!(mmap_size(&txn).await, SQLITE_MMAP_SIZE.to_string());
-        let read = txn
-            .query_all_raw(Statement::from_string(DbBackend::Sqlite, "SELECT x FROM t"))
-            .await
-            .unwrap();
-        assert_eq!(read.len(), 3);
-        assert_eq!(mappings_of(&path), 1, "the bulk read maps the file");
-        txn.commit().await.unwrap();
-
-        // The next statement waits for the one connection, which the pool hands out only
-        // after its `after_release` hook has run.
-        assert_eq!(mmap_size(&db).await, "0");
-        assert_eq!(
-            mappings_of(&path),
-            0,
-            "no connection waits in the pool with a map"
-        );
-
-        // A bulk read abandoned half-way (its transaction dropped, not committed) is unmapped
-        // all the same.
-        let txn = db.begin().await.unwrap();
-        map_for_bulk_read(&txn).await.unwrap();
-        assert_eq!(
-            txn.query_all_raw(Statement::from_string(DbBackend::Sqlite, "SELECT x FROM t"))
-                .await
-                .unwrap()
-                .len(),
-            3
-        );
-        assert_eq!(mappings_of(&path), 1);
-        drop(txn);
-        assert_eq!(mmap_size(&db).await, "0");
-        assert_eq!(mappings_of(&path), 0, "an abandoned bulk read left its map");
-    }
-
-    /// Connections going back while another holds a map are left as they are, and the mapped
-    /// one is unmapped whichever goes back first.
-    #[tokio::test]
-    async fn the_pool_unmaps_the_mapped_connection_among_others() {
-        use sea_orm::TransactionTrait as _;
-        let dir = tempfile::tempdir().unwrap();
-        let path = dir.path().join("among.db");
-        let options = ConnectOptions {
-            max_connections: 3,
-            ..ConnectOptions::default()
-        };
-        let db = connect(&Target::SqliteFile(path.clone()), &options)
-            .await
-            .unwrap();
-        db.execute_unprepared(
-            "CREATE TABLE t (x BLOB); INSERT INTO t VALUES (randomblob(5000)); \
-             PRAGMA wal_checkpoint(TRUNCATE);",
-        )
-        .await
-        .unwrap();
-        let select = || Statement::from_string(DbBackend::Sqlite, "SELECT x FROM t");
-        for mapped_goes_back_first in [false, true] {
-            let plain = db.begin().await.unwrap();
-            let mapped = db.begin().await.unwrap();
-            map_for_bulk_read(&mapped).await.unwrap();
-            assert_eq!(mapped.query_all_raw(select()).await.unwrap().len(), 1);
-            assert_eq!(plain.query_all_raw(select()).await.unwrap().len(), 1);
-            assert_eq!(mmap_size(&plain).await, "0");
-            assert_eq!(mappings_of(&path), 1);
-            if mapped_goes_back_first {
-                mapped.commit().await.unwrap();
-                plain.commit().await.unwrap();
-            } else {
-                plain.commit().await.unwrap();
-                mapped.commit().await.unwrap();
-            }
-            // Every pooled connection in turn: none holds a map.
-            let held: Vec<_> = futures::future::join_all((0..3).map(|_| db.begin()))
-                .await
-                .into_iter()
-                .map(Result::unwrap)
-                .collect();
-            for txn in &held {
-                assert_eq!(mmap_size(txn).await, "0");
-            }
-            assert_eq!(mappings_of(&path), 0, "a map was left behind");
-            drop(held);
-        }
-    }
-
-    /// The SQLite linked in is built with `SQLITE_DEFAULT_MEMSTATUS=0` (set for every build
-    /// in `.cargo/config.toml`): its allocations take no process-wide lock. A build without
-    /// that file, or with the variable overridden, fails here instead of silently slowing
-    /// every bulk read.
-    #[tokio::test]
-    async fn the_linked_sqlite_keeps_no_memory_statistics() {
-        let db = connect(&Target::SqliteMemory, &ConnectOptions::default())
-            .await
-            .unwrap();
-        let options: Vec<String> = db
-            .query_all_raw(Statement::from_string(
-                DbBackend::Sqlite,
-                "PRAGMA compile_options",
-            ))
-            .await
-            .unwrap()
-            .iter()
-            .map(|row| row.try_get_by_index::<String>(0).unwrap())
-            .collect();
-        assert!(
-            options.iter().any(|o| o == "DEFAULT_MEMSTATUS=0"),
-            "{options:?}"
-        );
-    }
-}
+mod tests;
