@@ -35,11 +35,42 @@ pub(crate) fn from_db_time(t: OffsetDateTime) -> Timestamp {
     Timestamp::from_offset(t)
 }
 
-/// Connection-level failures mean the database is unavailable; the rest are failures.
+/// A database error as the core's: `StoreUnavailable` (503, worth retrying) when the database
+/// could not be reached or the connection broke ([`lost_the_database`]), `Store` (500) for the
+/// rest.
 pub(crate) fn db_err(e: DbErr) -> Error {
+    if lost_the_database(&e) {
+        Error::store_unavailable(e)
+    } else {
+        Error::store(e)
+    }
+}
+
+/// Whether `e` says the database was out of reach rather than that a statement failed: no
+/// connection to be had (the pool's, or a new one), a connection that broke during the
+/// statement (an I/O or TLS error, sqlx-sqlite's worker gone), or PostgreSQL's SQLSTATE class
+/// 08 (connection exception) or 57P (the server shutting down, restarting or not yet
+/// accepting: `57P01` admin_shutdown, `57P02` crash_shutdown, `57P03` cannot_connect_now).
+/// A statement that a broken connection fails is one such: sqlx hands back the error of the
+/// statement, not of the connection.
+pub(crate) fn lost_the_database(e: &DbErr) -> bool {
+    use sea_orm::RuntimeErr;
     match e {
-        DbErr::ConnectionAcquire(_) | DbErr::Conn(_) => Error::store_unavailable(e),
-        other => Error::store(other),
+        DbErr::ConnectionAcquire(_) | DbErr::Conn(_) => true,
+        DbErr::Query(RuntimeErr::SqlxError(cause)) | DbErr::Exec(RuntimeErr::SqlxError(cause)) => {
+            match cause.as_ref() {
+                sqlx::Error::Io(_)
+                | sqlx::Error::Tls(_)
+                | sqlx::Error::PoolTimedOut
+                | sqlx::Error::PoolClosed
+                | sqlx::Error::WorkerCrashed => true,
+                sqlx::Error::Database(db) => db
+                    .code()
+                    .is_some_and(|code| code.starts_with("08") || code.starts_with("57P")),
+                _ => false,
+            }
+        }
+        _ => false,
     }
 }
 

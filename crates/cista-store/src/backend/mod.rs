@@ -203,9 +203,19 @@ pub(crate) async fn map_for_bulk_read(conn: &impl ConnectionTrait) -> Result<boo
     SQLITE_MAPPED.fetch_add(1, std::sync::atomic::Ordering::AcqRel);
     conn.execute_unprepared(&format!("PRAGMA mmap_size = {SQLITE_MMAP_SIZE}"))
         .await
-        .map_err(Error::store)?;
+        .map_err(crate::convert::db_err)?;
     Ok(true)
 }
+
+/// How long a pooled PostgreSQL connection may have been idle before the pool pings it
+/// (one round trip) ahead of handing it out. sqlx pings every connection before every use by
+/// default, and again when it goes back: with a vote cast taking a connection four times,
+/// those pings were a third of its round trips to the server. A connection the server or the
+/// network dropped while idle for longer than this is found and replaced before use; one
+/// dropped within this time of its last use (a server restart under steady load) fails the
+/// one request that takes it, as `Unavailable` (a 503 the client may retry; a vote cast is
+/// safe to repeat), and the pool closes it when it goes back and opens a new one.
+pub(crate) const PING_IF_IDLE_FOR: Duration = Duration::from_secs(1);
 
 pub(crate) async fn connect(
     target: &Target,
@@ -237,6 +247,9 @@ pub(crate) async fn connect(
             let pool = SqlitePoolOptions::new()
                 .max_connections(options.max_connections.max(1))
                 .acquire_timeout(options.connect_timeout)
+                // A connection to a local file cannot be hung up on: no ping (a trip through
+                // the connection's worker thread) before each use.
+                .test_before_acquire(false)
                 // A bulk read may have mapped the file (`map_for_bulk_read`); no connection
                 // waits in the pool with a map. An error closes the connection instead.
                 .after_release(|conn, _| {
@@ -258,6 +271,9 @@ pub(crate) async fn connect(
             let pool = SqlitePoolOptions::new()
                 .max_connections(1)
                 .min_connections(1)
+                // Nothing to ping, and an acquire with no await point cannot drop the one
+                // connection (and with it the database) when its caller is cancelled.
+                .test_before_acquire(false)
                 .idle_timeout(None)
                 .max_lifetime(None)
                 .connect_with(connect)
@@ -290,6 +306,15 @@ pub(crate) async fn connect(
             let pool = PgPoolOptions::new()
                 .max_connections(options.max_connections.max(1))
                 .acquire_timeout(options.connect_timeout)
+                .test_before_acquire(false)
+                .before_acquire(|conn, meta| {
+                    Box::pin(async move {
+                        if meta.idle_for >= PING_IF_IDLE_FOR {
+                            sqlx::Connection::ping(conn).await?;
+                        }
+                        Ok(true)
+                    })
+                })
                 .connect_with(connect)
                 .await
                 .map_err(Error::store_unavailable)?;
@@ -312,7 +337,7 @@ async fn text(db: &impl ConnectionTrait, sql: &str) -> Result<Option<String>> {
     let row = db
         .query_one_raw(Statement::from_string(db.get_database_backend(), sql))
         .await
-        .map_err(Error::store)?;
+        .map_err(crate::convert::db_err)?;
     Ok(row.and_then(|r| {
         r.try_get_by_index::<String>(0)
             .ok()
@@ -341,7 +366,7 @@ pub(crate) async fn engine_settings(
                      FROM pg_stat_ssl WHERE pid = pg_backend_pid()",
                 ))
                 .await
-                .map_err(Error::store)?
+                .map_err(crate::convert::db_err)?
                 .map(|r| {
                     let on = r.try_get_by_index::<bool>(0).unwrap_or(false);
                     let detail = r.try_get_by_index::<String>(1).unwrap_or_default();
@@ -497,7 +522,7 @@ pub(crate) async fn voting_guards_present(db: &DatabaseConnection) -> Result<Vec
     let rows = db
         .query_all_raw(Statement::from_string(db.get_database_backend(), sql))
         .await
-        .map_err(Error::store)?;
+        .map_err(crate::convert::db_err)?;
     Ok(rows
         .iter()
         .filter_map(|r| r.try_get_by_index::<String>(0).ok())

@@ -196,3 +196,64 @@ async fn the_linked_sqlite_keeps_no_memory_statistics() {
         "{options:?}"
     );
 }
+
+/// The server process behind the pool's one PostgreSQL connection.
+async fn backend_pid(db: &DatabaseConnection) -> Result<String> {
+    Ok(text(db, "SELECT pg_backend_pid()::text")
+        .await?
+        .unwrap_or_default())
+}
+
+/// Ends the server process `pid` and waits (up to 5 s) until it has gone.
+async fn end_backend(admin: &DatabaseConnection, pid: &str) {
+    let ended = text(admin, &format!("SELECT pg_terminate_backend({pid}, 5000)"))
+        .await
+        .unwrap();
+    assert_eq!(ended.as_deref(), Some("true"), "backend {pid}");
+}
+
+/// A PostgreSQL connection the server ends while it waits in the pool: once it has been idle
+/// for `PING_IF_IDLE_FOR`, the pool's ping finds it before use and a new one is opened, with no
+/// error; taken sooner, it fails the one statement that takes it as unavailable (a 503 to
+/// retry, never a fault of the statement), and the next statement runs on a new connection.
+#[tokio::test]
+async fn a_postgres_connection_the_server_ended_is_replaced() {
+    let Some(schema) = cista_testkit::postgres::PrivateSchema::create().await else {
+        return;
+    };
+    let options = ConnectOptions {
+        max_connections: 1,
+        ..ConnectOptions::default()
+    };
+    let db = connect(&Target::parse(&schema.url()).unwrap(), &options)
+        .await
+        .unwrap();
+    let admin = connect(
+        &Target::parse(schema.server_url()).unwrap(),
+        &ConnectOptions::default(),
+    )
+    .await
+    .unwrap();
+
+    let first = backend_pid(&db).await.unwrap();
+    end_backend(&admin, &first).await;
+    tokio::time::sleep(PING_IF_IDLE_FOR + Duration::from_millis(200)).await;
+    let second = backend_pid(&db)
+        .await
+        .expect("an idle connection the server ended is replaced before use");
+    assert_ne!(first, second);
+
+    end_backend(&admin, &second).await;
+    match backend_pid(&db).await {
+        Err(e) => assert!(matches!(e, Error::StoreUnavailable(_)), "{e:?}"),
+        // Only if more than `PING_IF_IDLE_FOR` passed since the last statement (a slow
+        // machine): the ping found it, as above.
+        Ok(pid) => assert_ne!(pid, second),
+    }
+    let third = backend_pid(&db)
+        .await
+        .expect("the pool opened a new connection");
+    assert_ne!(third, second);
+    drop(db);
+    schema.drop_now().await;
+}
