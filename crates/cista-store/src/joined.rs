@@ -1,15 +1,15 @@
 //! Reads that join what a hot path would otherwise fetch in several round trips: a session
-//! with its account's status and roles (every signed-in request), and an organization with
-//! its data key (every vote cast).
+//! with its account's status and roles (every signed-in request). A vote cast's one read is
+//! `voting::cast_context`.
 
 use crate::convert::{self, db_err};
-use crate::entity::{account, membership, organization, session, stored_key};
+use crate::entity::{account, membership, session};
 use cista_core::Result;
-use cista_core::ports::{AccountStatus, KeyPurpose, Organization, SessionAccess, StoredKey};
+use cista_core::ports::{AccountStatus, SessionAccess};
 use cista_crypto::Digest32;
 use cista_types::{OrgId, Role};
 use sea_orm::sea_query::{Alias, Expr, ExprTrait as _, Order, Query};
-use sea_orm::{ConnectionTrait, FromQueryResult, IdenStatic as _, Iterable};
+use sea_orm::{ConnectionTrait, FromQueryResult, Iterable};
 
 /// The session `id_hash` names, its account's status and roles: one statement, a row per
 /// membership (one whose membership columns are null when there is none), each with the
@@ -74,48 +74,4 @@ pub(crate) async fn session_with_access(
         account_status,
         roles,
     }))
-}
-
-/// The organization `org` and its data key (`None` when it has none), in one statement: the
-/// organization's columns and its key's, each of the key's named `key_{column}`.
-pub(crate) async fn organization_with_data_key(
-    db: &impl ConnectionTrait,
-    org: OrgId,
-) -> Result<Option<(Organization, Option<StoredKey>)>> {
-    let key = |c: stored_key::Column| Expr::col((stored_key::Entity, c));
-    let mut query = Query::select();
-    query.columns(organization::Column::iter().map(|c| (organization::Entity, c)));
-    for column in stored_key::Column::iter() {
-        query.expr_as(key(column), Alias::new(format!("key_{}", column.as_str())));
-    }
-    query
-        .from(organization::Entity)
-        .left_join(
-            stored_key::Entity,
-            key(stored_key::Column::OrgId)
-                .equals((organization::Entity, organization::Column::Id))
-                .and(key(stored_key::Column::Purpose).eq(KeyPurpose::OrgData.as_str())),
-        )
-        .and_where(Expr::col((organization::Entity, organization::Column::Id)).eq(org.as_i64()));
-    let Some(row) = crate::query::select_rows(db, &query)
-        .await?
-        .into_iter()
-        .next()
-    else {
-        return Ok(None);
-    };
-    let organization =
-        convert::organization(organization::Model::from_query_result(&row, "").map_err(db_err)?)?;
-    let has_key = row
-        .try_get::<Option<i64>>("", "key_id")
-        .map_err(db_err)?
-        .is_some();
-    let data_key = if has_key {
-        Some(convert::stored_key(
-            stored_key::Model::from_query_result(&row, "key_").map_err(db_err)?,
-        )?)
-    } else {
-        None
-    };
-    Ok(Some((organization, data_key)))
 }

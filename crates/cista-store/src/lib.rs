@@ -273,13 +273,6 @@ impl Store for SeaStore {
             .await
     }
 
-    async fn organization_with_data_key(
-        &self,
-        org: OrgId,
-    ) -> Result<Option<(Organization, Option<StoredKey>)>> {
-        joined::organization_with_data_key(&self.db, org).await
-    }
-
     async fn stored_keys(&self) -> Result<Vec<StoredKey>> {
         stored_key::Entity::find()
             .order_by_asc(stored_key::Column::Id)

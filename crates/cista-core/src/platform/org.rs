@@ -229,23 +229,6 @@ impl Cista {
         self.unwrap_org_data_key(org, stored).await
     }
 
-    /// The organization's name and its wrapped data key (`None` when it has none), from one
-    /// read of the store: what a vote cast needs of its organization (the receipt names it;
-    /// the ballot is sealed with the key, unwrapped by `unwrap_org_data_key`).
-    pub(crate) async fn org_name_and_wrapped_key(
-        &self,
-        org: OrgId,
-    ) -> Result<(String, Option<StoredKey>)> {
-        let (organization, stored) =
-            self.store()
-                .organization_with_data_key(org)
-                .await?
-                .ok_or(Error::NotFound {
-                    what: "the organization",
-                })?;
-        Ok((organization.name.to_string(), stored))
-    }
-
     /// `stored`, the organization's wrapped data key, unwrapped by the key provider. Errors:
     /// `NotFound` when there is none, the provider's when it cannot unwrap it.
     pub(crate) async fn unwrap_org_data_key(

@@ -22,9 +22,9 @@ pub use intake::{
     IntakeReads, IntakeWrites, StoredAttachment, StoredForm, StoredFormSettings, StoredSubmission,
 };
 pub use voting::{
-    BallotStatus, BoxColumns, BoxEntry, BoxReaderApart, ConsentStatus, EligibleUnit, PaperBatch,
-    PaperPile, Participation, Refusal, StoredBallot, TurnoutTotals, Unit, UnitForBallot, UnitOwner,
-    VoteChannel, VoteOrigin, VotingReads, VotingWrites,
+    BallotStatus, BoxColumns, BoxEntry, BoxReaderApart, CastContext, ConsentStatus, EligibleUnit,
+    PaperBatch, PaperPile, Participation, Refusal, StoredBallot, TurnoutTotals, Unit,
+    UnitForBallot, UnitOwner, VoteChannel, VoteOrigin, VotingReads, VotingWrites,
 };
 pub use webhooks::{AttemptEnd, WebhookReads, WebhookWrites};
 
@@ -253,14 +253,6 @@ pub trait Store: AccessReads + Send + Sync + std::fmt::Debug {
     async fn stored_key(&self, id: KeyId) -> Result<Option<StoredKey>>;
 
     async fn org_data_key(&self, org: OrgId) -> Result<Option<StoredKey>>;
-
-    /// The organization and its data key (`None` when it has none), in one round trip (what
-    /// `organization` and `org_data_key` give apart): every vote cast reads both. `None` when
-    /// there is no such organization.
-    async fn organization_with_data_key(
-        &self,
-        org: OrgId,
-    ) -> Result<Option<(Organization, Option<StoredKey>)>>;
 
     /// Every stored key, for rotation and status.
     async fn stored_keys(&self) -> Result<Vec<StoredKey>>;

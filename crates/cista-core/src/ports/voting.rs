@@ -10,6 +10,7 @@
 //! `Store::voting` (`VotingReads`), writes through `StoreTx::voting` (`VotingWrites`), written
 //! once in `cista-store/src/voting.rs`.
 
+use super::{Organization, StoredKey};
 use crate::Result;
 use async_trait::async_trait;
 use cista_crypto::Digest32;
@@ -146,8 +147,19 @@ pub struct EligibleUnit {
     pub weight: Weight,
 }
 
-/// What a cast checks of one unit, read in one statement (`VotingReads::unit_for_ballot`):
-/// the unit, its row on the ballot's frozen roll and its owners.
+/// What a cast checks, read in one statement (`VotingReads::cast_context`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CastContext {
+    pub ballot: StoredBallot,
+    pub organization: Organization,
+    /// The organization's data key as stored (wrapped); `None` when it has none.
+    pub data_key: Option<StoredKey>,
+    /// `None` when the ballot's organization has no such unit.
+    pub unit: Option<UnitForBallot>,
+}
+
+/// What a cast checks of one unit (part of [`CastContext`]): the unit, its row on the
+/// ballot's frozen roll and its owners.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct UnitForBallot {
     pub unit: Unit,
@@ -360,14 +372,12 @@ pub trait VotingReads: Send + Sync {
 
     async fn eligible_unit(&self, ballot: BallotId, unit: UnitId) -> Result<Option<EligibleUnit>>;
 
-    /// `unit`, its row on `ballot`'s roll and its owners, in one round trip (what
-    /// `unit`, `eligible_unit` and `owners_of` give apart): the checks of every cast. `None`
-    /// when there is no such unit, whatever its organization.
-    async fn unit_for_ballot(
-        &self,
-        ballot: BallotId,
-        unit: UnitId,
-    ) -> Result<Option<UnitForBallot>>;
+    /// What every cast checks, in one round trip: `ballot`, its organization with its data key
+    /// (what `ballot` and `Store::organization_with_data_key` give apart) and `unit` with its
+    /// row on the ballot's roll and its owners (what `unit`, `eligible_unit` and `owners_of`
+    /// give). `None` when there is no such ballot; the context's `unit` is `None` when the
+    /// ballot's organization has no such unit.
+    async fn cast_context(&self, ballot: BallotId, unit: UnitId) -> Result<Option<CastContext>>;
 
     /// The participation ledger of a ballot, oldest first.
     async fn participation(&self, ballot: BallotId) -> Result<Vec<Participation>>;

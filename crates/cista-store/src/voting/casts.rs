@@ -1,90 +1,146 @@
-//! What a vote cast reads and writes, one statement each: the unit with its roll row and
-//! owners before the cast, and a group commit's participation rows and box entries, many
+//! What a vote cast reads and writes, one statement each: the ballot, its organization and
+//! data key, and the unit with its roll row and owners before the cast, and a group commit's participation rows and box entries, many
 //! casts at once, with the primary keys still deciding.
 
 use super::{box_model, participation_model};
 use crate::convert::{self, db_err};
-use crate::entity::{ballot_box, ballot_roll, participation, unit, unit_owner};
+use crate::entity::{
+    ballot, ballot_box, ballot_roll, organization, participation, stored_key, unit, unit_owner,
+};
 use cista_core::Result;
-use cista_core::ports::{BoxEntry, Participation, UnitForBallot};
+use cista_core::ports::{BoxEntry, CastContext, KeyPurpose, Participation, UnitForBallot};
 use cista_types::{BallotId, UnitId};
-use sea_orm::sea_query::{Alias, Expr, ExprTrait as _, OnConflict, Order, Query};
-use sea_orm::{ConnectionTrait, EntityTrait, FromQueryResult, Iterable, QueryTrait};
+use sea_orm::sea_query::{Alias, Expr, ExprTrait as _, OnConflict, Order, Query, SelectStatement};
+use sea_orm::{
+    ConnectionTrait, EntityTrait, FromQueryResult, IdenStatic as _, Iterable, QueryTrait,
+};
 
-/// `id` with its row on `ballot`'s roll and its owners, in one statement: a row per owner
-/// (one whose owner columns are null when the unit has none), each with the unit's columns
-/// and its roll row's (null when it is not on the roll).
-pub(crate) async fn unit_for_ballot(
+/// Selects every column of `entity` (as `{prefix}{column}`), so a join of several tables reads
+/// each back with `from_query_result(row, prefix)`.
+fn select_prefixed<E>(query: &mut SelectStatement, entity: E, prefix: &str)
+where
+    E: EntityTrait,
+    E::Column: Iterable,
+{
+    for column in E::Column::iter() {
+        query.expr_as(
+            Expr::col((entity, column)),
+            Alias::new(format!("{prefix}{}", column.as_str())),
+        );
+    }
+}
+
+/// What a cast checks, in one statement (see `VotingReads::cast_context`): a row per owner of
+/// the unit (one whose owner columns are null when it has none), each with the ballot's
+/// columns (`b_`), its organization's (`o_`) and data key's (`key_`, null when it has none),
+/// the unit's (`u_`, null when the ballot's organization has no such unit) and its roll row's
+/// (`roll_`, null when it is not on the roll).
+pub(crate) async fn cast_context(
     db: &impl ConnectionTrait,
-    ballot: BallotId,
-    id: UnitId,
-) -> Result<Option<UnitForBallot>> {
+    ballot_id: BallotId,
+    unit_id: UnitId,
+) -> Result<Option<CastContext>> {
+    let b = |c: ballot::Column| Expr::col((ballot::Entity, c));
+    let u = |c: unit::Column| Expr::col((unit::Entity, c));
     let roll = |c: ballot_roll::Column| Expr::col((ballot_roll::Entity, c));
-    let owner = |c: unit_owner::Column| Expr::col((unit_owner::Entity, c));
-    let query = Query::select()
-        .columns(unit::Column::iter().map(|c| (unit::Entity, c)))
-        .expr_as(roll(ballot_roll::Column::Label), Alias::new("roll_label"))
-        .expr_as(
-            roll(ballot_roll::Column::WeightMicros),
-            Alias::new("roll_weight_micros"),
+    let key = |c: stored_key::Column| Expr::col((stored_key::Entity, c));
+    let mut query = Query::select();
+    select_prefixed(&mut query, ballot::Entity, "b_");
+    select_prefixed(&mut query, organization::Entity, "o_");
+    select_prefixed(&mut query, stored_key::Entity, "key_");
+    select_prefixed(&mut query, unit::Entity, "u_");
+    select_prefixed(&mut query, ballot_roll::Entity, "roll_");
+    select_prefixed(&mut query, unit_owner::Entity, "owner_");
+    query
+        .from(ballot::Entity)
+        .inner_join(
+            organization::Entity,
+            Expr::col((organization::Entity, organization::Column::Id))
+                .equals((ballot::Entity, ballot::Column::OrgId)),
         )
-        .expr_as(
-            owner(unit_owner::Column::Subject),
-            Alias::new("owner_subject"),
+        .left_join(
+            stored_key::Entity,
+            key(stored_key::Column::OrgId)
+                .equals((ballot::Entity, ballot::Column::OrgId))
+                .and(key(stored_key::Column::Purpose).eq(KeyPurpose::OrgData.as_str())),
         )
-        .expr_as(
-            owner(unit_owner::Column::Designated),
-            Alias::new("owner_designated"),
+        .left_join(
+            unit::Entity,
+            u(unit::Column::Id)
+                .eq(unit_id.as_i64())
+                .and(u(unit::Column::OrgId).equals((ballot::Entity, ballot::Column::OrgId))),
         )
-        .from(unit::Entity)
         .left_join(
             ballot_roll::Entity,
             roll(ballot_roll::Column::BallotId)
-                .eq(ballot.as_i64())
+                .equals((ballot::Entity, ballot::Column::Id))
                 .and(roll(ballot_roll::Column::UnitId).equals((unit::Entity, unit::Column::Id))),
         )
         .left_join(
             unit_owner::Entity,
-            owner(unit_owner::Column::UnitId).equals((unit::Entity, unit::Column::Id)),
+            Expr::col((unit_owner::Entity, unit_owner::Column::UnitId))
+                .equals((unit::Entity, unit::Column::Id)),
         )
-        .and_where(Expr::col((unit::Entity, unit::Column::Id)).eq(id.as_i64()))
+        .and_where(b(ballot::Column::Id).eq(ballot_id.as_i64()))
         .order_by(
             (unit_owner::Entity, unit_owner::Column::Subject),
             Order::Asc,
-        )
-        .to_owned();
+        );
     let rows = crate::query::select_rows(db, &query).await?;
     let Some(first) = rows.first() else {
         return Ok(None);
     };
-    let unit = convert::unit(unit::Model::from_query_result(first, "").map_err(db_err)?)?;
-    let roll_label: Option<String> = first.try_get("", "roll_label").map_err(db_err)?;
-    let roll_weight: Option<i64> = first.try_get("", "roll_weight_micros").map_err(db_err)?;
-    let on_roll = match (roll_label, roll_weight) {
-        (Some(label), Some(weight_micros)) => Some(convert::eligible(ballot_roll::Model {
-            ballot_id: ballot.as_i64(),
-            unit_id: unit.id.as_i64(),
-            label,
-            weight_micros,
-        })?),
-        _ => None,
+    let present = |column: &str| {
+        first
+            .try_get::<Option<i64>>("", column)
+            .map(|v| v.is_some())
+            .map_err(db_err)
     };
-    let mut owners = Vec::with_capacity(rows.len());
-    for row in &rows {
-        let subject: Option<i64> = row.try_get("", "owner_subject").map_err(db_err)?;
-        let designated: Option<bool> = row.try_get("", "owner_designated").map_err(db_err)?;
-        if let (Some(subject), Some(designated)) = (subject, designated) {
-            owners.push(convert::unit_owner(unit_owner::Model {
-                unit_id: unit.id.as_i64(),
-                subject,
-                designated,
-            }));
+    let ballot = convert::ballot(ballot::Model::from_query_result(first, "b_").map_err(db_err)?)?;
+    let organization = convert::organization(
+        organization::Model::from_query_result(first, "o_").map_err(db_err)?,
+    )?;
+    let data_key = if present("key_id")? {
+        Some(convert::stored_key(
+            stored_key::Model::from_query_result(first, "key_").map_err(db_err)?,
+        )?)
+    } else {
+        None
+    };
+    let unit = if present("u_id")? {
+        let unit = convert::unit(unit::Model::from_query_result(first, "u_").map_err(db_err)?)?;
+        let on_roll = if present("roll_unit_id")? {
+            Some(convert::eligible(
+                ballot_roll::Model::from_query_result(first, "roll_").map_err(db_err)?,
+            )?)
+        } else {
+            None
+        };
+        let mut owners = Vec::with_capacity(rows.len());
+        for row in &rows {
+            if row
+                .try_get::<Option<i64>>("", "owner_subject")
+                .map_err(db_err)?
+                .is_some()
+            {
+                owners.push(convert::unit_owner(
+                    unit_owner::Model::from_query_result(row, "owner_").map_err(db_err)?,
+                ));
+            }
         }
-    }
-    Ok(Some(UnitForBallot {
+        Some(UnitForBallot {
+            unit,
+            on_roll,
+            owners,
+        })
+    } else {
+        None
+    };
+    Ok(Some(CastContext {
+        ballot,
+        organization,
+        data_key,
         unit,
-        on_roll,
-        owners,
     }))
 }
 

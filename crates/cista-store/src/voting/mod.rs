@@ -5,9 +5,7 @@
 mod box_reader;
 mod casts;
 pub(crate) use box_reader::TxBoxReading;
-pub(crate) use casts::{
-    insert_box_entries_if_free, insert_participations_if_free, unit_for_ballot,
-};
+pub(crate) use casts::{cast_context, insert_box_entries_if_free, insert_participations_if_free};
 mod lists;
 mod paper;
 mod port;

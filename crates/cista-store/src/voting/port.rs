@@ -7,9 +7,9 @@ use crate::tx::SeaTx;
 use async_trait::async_trait;
 use cista_core::Result;
 use cista_core::ports::{
-    BallotStatus, BoxColumns, BoxEntry, BoxReaderApart, EligibleUnit, PaperBatch, PaperPile,
-    Participation, Refusal, StoredBallot, TurnoutTotals, Unit, UnitForBallot, UnitOwner,
-    VotingReads, VotingWrites,
+    BallotStatus, BoxColumns, BoxEntry, BoxReaderApart, CastContext, EligibleUnit, PaperBatch,
+    PaperPile, Participation, Refusal, StoredBallot, TurnoutTotals, Unit, UnitOwner, VotingReads,
+    VotingWrites,
 };
 use cista_crypto::Digest32;
 use cista_types::{BallotId, OrgId, SubjectCode, Timestamp, Tracker, UnitId, Weight};
@@ -56,12 +56,8 @@ impl VotingReads for SeaStore {
         super::eligible_unit(&self.db, ballot, unit).await
     }
 
-    async fn unit_for_ballot(
-        &self,
-        ballot: BallotId,
-        unit: UnitId,
-    ) -> Result<Option<UnitForBallot>> {
-        super::unit_for_ballot(&self.db, ballot, unit).await
+    async fn cast_context(&self, ballot: BallotId, unit: UnitId) -> Result<Option<CastContext>> {
+        super::cast_context(&self.db, ballot, unit).await
     }
 
     async fn participation(&self, ballot: BallotId) -> Result<Vec<Participation>> {

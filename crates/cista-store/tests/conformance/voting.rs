@@ -22,6 +22,7 @@ use sea_orm::{ConnectionTrait, DbBackend, Statement};
 use std::collections::{BTreeMap, BTreeSet};
 use time::Duration;
 
+mod cast_read;
 mod casting;
 mod published;
 mod records;
@@ -30,8 +31,10 @@ mod results;
 mod roster;
 mod secrecy;
 
+pub use cast_read::{
+    a_casts_one_read_keeps_to_the_ballots_organization, a_casts_one_read_matches_the_reads_apart,
+};
 pub use casting::{
-    a_casts_read_of_its_unit_matches_the_reads_apart,
     a_group_writes_its_rows_at_once_and_the_primary_keys_still_decide,
     a_hundred_concurrent_casts_for_one_unit_store_exactly_one,
     a_shuffle_waits_for_casts_in_flight_and_drops_no_ballot,

@@ -148,6 +148,14 @@ impl Cista {
             .ok_or(Error::NotFound {
                 what: "this ballot",
             })?;
+        self.ballot_from_stored(stored)
+    }
+
+    /// A stored ballot with its definition read, from the cache of published definitions
+    /// (immutable, keyed by ballot and definition hash) when it is there. A draft's
+    /// definition can change, so it is read every time. Errors: `Integrity` when the stored
+    /// definition does not parse.
+    pub(crate) fn ballot_from_stored(&self, stored: StoredBallot) -> Result<Ballot> {
         if stored.status == BallotStatus::Draft {
             return Ballot::from_stored(stored);
         }

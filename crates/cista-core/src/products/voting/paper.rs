@@ -160,6 +160,7 @@ impl Cista {
             unit,
             roll_weight,
             weight,
+            ..
         } = match checked {
             Ok(found) => found,
             Err(refusal) => {
@@ -376,6 +377,33 @@ impl Cista {
             piles: self.store().voting().paper_piles(ballot).await?,
             batches: self.store().voting().paper_batches(ballot).await?,
         })
+    }
+
+    /// Units staff may enter a paper ballot for: on the roll, not yet voted.
+    pub async fn paper_candidates(
+        &self,
+        actor: &Actor,
+        ballot: &Ballot,
+    ) -> Result<Vec<crate::ports::EligibleUnit>> {
+        actor.authorize_in(ballot.org(), VotingAction::EnterPaperBallots)?;
+        let voted: std::collections::BTreeSet<_> = self
+            .store()
+            .voting()
+            .participation(ballot.id())
+            .await?
+            .into_iter()
+            .map(|p| p.unit)
+            .collect();
+        let mut units: Vec<_> = self
+            .store()
+            .voting()
+            .eligible_units(ballot.id())
+            .await?
+            .into_iter()
+            .filter(|u| !voted.contains(&u.unit))
+            .collect();
+        units.sort_by(|a, b| super::units::natural_cmp(a.label.as_str(), b.label.as_str()));
+        Ok(units)
     }
 }
 

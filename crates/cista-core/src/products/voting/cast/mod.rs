@@ -27,8 +27,8 @@ use super::eligibility;
 use super::units::votes_for;
 use crate::platform::audit::NewAuditEntry;
 use crate::ports::{
-    BallotStatus, BoxEntry, Participation, Refusal, StoredKey, Unit, UnitForBallot, VoteChannel,
-    VoteOrigin,
+    BallotStatus, BoxEntry, CastContext, Participation, Refusal, StoredKey, Unit, UnitForBallot,
+    VoteChannel, VoteOrigin,
 };
 use crate::{Access, Actor, Cista, Error, ErrorClass, Result};
 use cista_crypto::Digest32;
@@ -136,6 +136,10 @@ struct Checked {
 pub(crate) struct Admitted {
     pub ballot: Ballot,
     pub unit: Unit,
+    /// The ballot's organization's name (for the receipt).
+    pub organization: String,
+    /// The organization's data key as stored (wrapped): see `Checked::wrapped_key`.
+    pub wrapped_key: Option<StoredKey>,
     /// The unit's voting weight on the ballot's frozen roll: what turnout sums.
     pub roll_weight: Weight,
     /// The weight its ballot counts with: `roll_weight` on a weighted ballot, one on a ballot
@@ -376,6 +380,8 @@ impl Cista {
         let Admitted {
             ballot,
             unit,
+            organization,
+            wrapped_key,
             roll_weight,
             weight,
         } = self
@@ -387,7 +393,6 @@ impl Cista {
             return Err(Error::from(VotingError::BallotChanged));
         }
         let choices = Choices::from_form(&ballot.definition, &request.fields)?;
-        let (organization, wrapped_key) = self.org_name_and_wrapped_key(ballot.org()).await?;
         Ok(Checked {
             ballot,
             unit,
@@ -401,8 +406,8 @@ impl Cista {
 
     /// Whether `unit` may take part in the ballot now through `channel`: the ballot is open,
     /// the unit on its roll, and (online) the voter owns it, votes for it and has consent on
-    /// file. Returns the ballot, the unit, its weight on the roll and the weight its ballot
-    /// counts with. Errors here are refusals.
+    /// file. Returns the ballot, the unit, its organization, its weight on the roll and the
+    /// weight its ballot counts with. Errors here are refusals.
     pub(crate) async fn check_participation(
         &self,
         actor: &Actor,
@@ -411,19 +416,27 @@ impl Cista {
         channel: VoteChannel,
         voter: Option<SubjectCode>,
     ) -> Result<Admitted> {
-        let ballot = self.load_ballot(ballot).await?;
-        // The unit, its roll row and its owners in one read: every cast makes it.
+        // The ballot, its organization and data key, the unit, its roll row and its owners in
+        // one read: every cast makes it.
+        let CastContext {
+            ballot,
+            organization,
+            data_key,
+            unit,
+        } = self
+            .store()
+            .voting()
+            .cast_context(ballot, unit)
+            .await?
+            .ok_or(Error::NotFound {
+                what: "this ballot",
+            })?;
+        let ballot = self.ballot_from_stored(ballot)?;
         let UnitForBallot {
             unit,
             on_roll,
             owners,
-        } = self
-            .store()
-            .voting()
-            .unit_for_ballot(ballot.id(), unit)
-            .await?
-            .filter(|u| u.unit.org == ballot.org())
-            .ok_or(Error::NotFound { what: "this unit" })?;
+        } = unit.ok_or(Error::NotFound { what: "this unit" })?;
         if ballot.status() == BallotStatus::Draft {
             return Err(Error::NotFound {
                 what: "this ballot",
@@ -458,6 +471,8 @@ impl Cista {
         Ok(Admitted {
             ballot,
             unit,
+            organization: organization.name.to_string(),
+            wrapped_key: data_key,
             roll_weight: eligible.weight,
             weight,
         })
@@ -630,33 +645,6 @@ impl Cista {
             tracing::error!(code = e.code(), cause = %e.chain(), "could not record a refused vote");
         }
         refusal
-    }
-
-    /// Units staff may enter a paper ballot for: on the roll, not yet voted.
-    pub async fn paper_candidates(
-        &self,
-        actor: &Actor,
-        ballot: &Ballot,
-    ) -> Result<Vec<crate::ports::EligibleUnit>> {
-        actor.authorize_in(ballot.org(), VotingAction::EnterPaperBallots)?;
-        let voted: std::collections::BTreeSet<_> = self
-            .store()
-            .voting()
-            .participation(ballot.id())
-            .await?
-            .into_iter()
-            .map(|p| p.unit)
-            .collect();
-        let mut units: Vec<_> = self
-            .store()
-            .voting()
-            .eligible_units(ballot.id())
-            .await?
-            .into_iter()
-            .filter(|u| !voted.contains(&u.unit))
-            .collect();
-        units.sort_by(|a, b| super::units::natural_cmp(a.label.as_str(), b.label.as_str()));
-        Ok(units)
     }
 }
 
