@@ -48,11 +48,16 @@ pub(crate) fn db_err(e: DbErr) -> Error {
 
 /// Whether `e` says the database was out of reach rather than that a statement failed: no
 /// connection to be had (the pool's, or a new one), a connection that broke during the
-/// statement (an I/O or TLS error, sqlx-sqlite's worker gone), or PostgreSQL's SQLSTATE class
+/// statement (an I/O or TLS error, sqlx-sqlite's worker gone), PostgreSQL's SQLSTATE class
 /// 08 (connection exception) or 57P (the server shutting down, restarting or not yet
-/// accepting: `57P01` admin_shutdown, `57P02` crash_shutdown, `57P03` cannot_connect_now).
+/// accepting: `57P01` admin_shutdown, `57P02` crash_shutdown, `57P03` cannot_connect_now), or
+/// SQLite's `SQLITE_BUSY` (result code 5 and its extended codes: another connection held the
+/// lock past the busy timeout), as a writer that found no turn within its wait already is.
 /// A statement that a broken connection fails is one such: sqlx hands back the error of the
 /// statement, not of the connection.
+/// SQLite's primary result code for a database locked by another connection.
+const SQLITE_BUSY: i32 = 5;
+
 pub(crate) fn lost_the_database(e: &DbErr) -> bool {
     use sea_orm::RuntimeErr;
     match e {
@@ -64,9 +69,15 @@ pub(crate) fn lost_the_database(e: &DbErr) -> bool {
                 | sqlx::Error::PoolTimedOut
                 | sqlx::Error::PoolClosed
                 | sqlx::Error::WorkerCrashed => true,
-                sqlx::Error::Database(db) => db
-                    .code()
-                    .is_some_and(|code| code.starts_with("08") || code.starts_with("57P")),
+                sqlx::Error::Database(db) => {
+                    let code = db.code().unwrap_or_default();
+                    if db.try_downcast_ref::<sqlx::sqlite::SqliteError>().is_some() {
+                        // Extended result codes keep the primary code in the low byte.
+                        code.parse::<i32>().is_ok_and(|c| c & 0xff == SQLITE_BUSY)
+                    } else {
+                        code.starts_with("08") || code.starts_with("57P")
+                    }
+                }
                 _ => false,
             }
         }

@@ -209,12 +209,13 @@ pub(crate) async fn map_for_bulk_read(conn: &impl ConnectionTrait) -> Result<boo
 
 /// How long a pooled PostgreSQL connection may have been idle before the pool pings it
 /// (one round trip) ahead of handing it out. sqlx pings every connection before every use by
-/// default, and again when it goes back: with a vote cast taking a connection four times,
-/// those pings were a third of its round trips to the server. A connection the server or the
-/// network dropped while idle for longer than this is found and replaced before use; one
-/// dropped within this time of its last use (a server restart under steady load) fails the
-/// one request that takes it, as `Unavailable` (a 503 the client may retry; a vote cast is
-/// safe to repeat), and the pool closes it when it goes back and opens a new one.
+/// default, and again when it goes back (that one always): a read was three round trips to
+/// the server instead of two. A connection the server or the network dropped while idle for
+/// longer than this is found and replaced before use; one dropped within this time of its
+/// last use (a server restart under steady load) fails the one statement that takes it, as
+/// `StoreUnavailable` (a 503 the client may retry; a vote cast is safe to repeat; see
+/// `convert::lost_the_database`), and the pool closes it when it goes back and opens a new
+/// one.
 pub(crate) const PING_IF_IDLE_FOR: Duration = Duration::from_secs(1);
 
 pub(crate) async fn connect(

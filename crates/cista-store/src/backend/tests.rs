@@ -257,3 +257,44 @@ async fn a_postgres_connection_the_server_ended_is_replaced() {
     drop(db);
     schema.drop_now().await;
 }
+
+/// A SQLite write that another connection's lock keeps out past the busy timeout is the
+/// database out of reach (a 503 to retry, as a PostgreSQL connection lost is), while a
+/// statement SQLite refuses on its own terms stays the store's fault.
+#[tokio::test]
+async fn a_sqlite_write_kept_out_by_another_lock_is_unavailable() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("busy.db");
+    let options = ConnectOptions {
+        max_connections: 1,
+        busy_timeout: Duration::from_millis(50),
+        ..ConnectOptions::default()
+    };
+    let db = connect(&Target::SqliteFile(path.clone()), &options)
+        .await
+        .unwrap();
+    db.execute_unprepared("CREATE TABLE t (x INTEGER PRIMARY KEY)")
+        .await
+        .unwrap();
+    let other = rusqlite::Connection::open(&path).unwrap();
+    other.execute_batch("BEGIN IMMEDIATE").unwrap();
+    let kept_out = db
+        .execute_unprepared("INSERT INTO t VALUES (1)")
+        .await
+        .map_err(crate::convert::db_err)
+        .unwrap_err();
+    assert!(
+        matches!(kept_out, Error::StoreUnavailable(_)),
+        "{kept_out:?}"
+    );
+    other.execute_batch("ROLLBACK").unwrap();
+    db.execute_unprepared("INSERT INTO t VALUES (1)")
+        .await
+        .unwrap();
+    let refused = db
+        .execute_unprepared("INSERT INTO t VALUES (1)")
+        .await
+        .map_err(crate::convert::db_err)
+        .unwrap_err();
+    assert!(matches!(refused, Error::Store(_)), "{refused:?}");
+}

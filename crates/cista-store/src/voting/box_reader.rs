@@ -278,9 +278,11 @@ async fn in_snapshot_of(
             "SELECT pg_export_snapshot()",
         ))
         .await
-        .map_err(Error::store)?
+        .map_err(crate::convert::db_err)?
         .ok_or_else(|| Error::Internal("pg_export_snapshot() returned no row".to_owned()))?;
-    let snapshot: String = exported.try_get_by_index(0).map_err(Error::store)?;
+    let snapshot: String = exported
+        .try_get_by_index(0)
+        .map_err(crate::convert::db_err)?;
     // `SET TRANSACTION SNAPSHOT` takes no parameters: only a name of PostgreSQL's own form
     // is written into the statement.
     if snapshot.is_empty()

@@ -27,7 +27,7 @@ pub mod summary;
 pub mod tally;
 pub mod units;
 
-use crate::ports::{BallotStatus, StoredBallot};
+use crate::ports::{BallotStatus, EligibleUnit, StoredBallot};
 use crate::{Actor, Cista, Error, Result};
 pub use actions::VotingAction;
 pub use audit::VotingAuditKind;
@@ -169,6 +169,27 @@ impl Cista {
         self.definition_cache()
             .put(&ballot.stored, &ballot.definition);
         Ok(ballot)
+    }
+
+    /// The units on `ballot`'s frozen roll that have not taken part yet: whom
+    /// reminders go to, and whom staff may enter a paper ballot for.
+    pub(crate) async fn yet_to_vote(&self, ballot: BallotId) -> Result<Vec<EligibleUnit>> {
+        let voted: std::collections::BTreeSet<_> = self
+            .store()
+            .voting()
+            .participation(ballot)
+            .await?
+            .into_iter()
+            .map(|p| p.unit)
+            .collect();
+        Ok(self
+            .store()
+            .voting()
+            .eligible_units(ballot)
+            .await?
+            .into_iter()
+            .filter(|u| !voted.contains(&u.unit))
+            .collect())
     }
 
     /// A ballot of `org`, for staff who may see its ballots.

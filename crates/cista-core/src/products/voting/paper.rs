@@ -386,22 +386,7 @@ impl Cista {
         ballot: &Ballot,
     ) -> Result<Vec<crate::ports::EligibleUnit>> {
         actor.authorize_in(ballot.org(), VotingAction::EnterPaperBallots)?;
-        let voted: std::collections::BTreeSet<_> = self
-            .store()
-            .voting()
-            .participation(ballot.id())
-            .await?
-            .into_iter()
-            .map(|p| p.unit)
-            .collect();
-        let mut units: Vec<_> = self
-            .store()
-            .voting()
-            .eligible_units(ballot.id())
-            .await?
-            .into_iter()
-            .filter(|u| !voted.contains(&u.unit))
-            .collect();
+        let mut units = self.yet_to_vote(ballot.id()).await?;
         units.sort_by(|a, b| super::units::natural_cmp(a.label.as_str(), b.label.as_str()));
         Ok(units)
     }

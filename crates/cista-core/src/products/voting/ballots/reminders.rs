@@ -8,7 +8,7 @@ use crate::products::voting::audit::VotingAuditKind;
 use crate::products::voting::{Ballot, VotingAction, VotingError, VotingNotice, Window};
 use crate::{Actor, Cista, Error, Result};
 use cista_types::{BallotId, OrgId, SubjectCode, Timestamp};
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::BTreeMap;
 use time::Duration;
 
 impl Cista {
@@ -77,22 +77,11 @@ impl Cista {
         ballot: &Ballot,
     ) -> Result<BTreeMap<SubjectCode, Recipient>> {
         let org = ballot.org();
-        let voted: BTreeSet<_> = self
-            .store()
-            .voting()
-            .participation(ballot.id())
-            .await?
-            .into_iter()
-            .map(|p| p.unit)
-            .collect();
         let pending = self
-            .store()
-            .voting()
-            .eligible_units(ballot.id())
+            .yet_to_vote(ballot.id())
             .await?
             .into_iter()
-            .map(|e| e.unit)
-            .filter(|u| !voted.contains(u));
+            .map(|e| e.unit);
         let units: BTreeMap<_, Unit> = self
             .store()
             .voting()
