@@ -306,7 +306,12 @@ pub enum BoxColumns {
 pub trait BoxReaderApart: Send {
     /// Up to `limit` entries with a tracker above `after` (from the first when `None`), in
     /// tracker order, with no unit or time: `VotingWrites::box_entries_after_in_tx` with
-    /// `BoxColumns::Ballots`.
+    /// `BoxColumns::Ballots`. A reader reads its box once, in order: `after` is the last
+    /// tracker of the page before (`None` for the first page), and an empty page is the end.
+    ///
+    /// # Errors
+    /// The store's error; `Internal` for a page asked out of that order, or once the
+    /// transaction has added entries to the box.
     async fn page(&mut self, after: Option<Tracker>, limit: u64) -> Result<Vec<BoxEntry>>;
 }
 

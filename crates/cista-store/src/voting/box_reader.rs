@@ -14,9 +14,11 @@
 //! [`TxBoxReading`]).
 //!
 //! On PostgreSQL the close's box is read apart from its transaction too, so that the
-//! transaction sums the turnout meanwhile: through sqlx, in a read-only transaction that
-//! imports the close's snapshot ([`TxBoxReading::apart`]).
+//! transaction sums the turnout meanwhile: as one streamed statement, on a connection of its
+//! own in a read-only transaction that imports the close's snapshot ([`TxBoxReading::apart`],
+//! `box_stream`).
 
+use super::box_stream::PostgresBoxStream;
 use super::lists::keyset_page;
 use async_trait::async_trait;
 use cista_core::ports::{BoxColumns, BoxEntry, BoxReaderApart};
@@ -26,9 +28,10 @@ use rusqlite::config::DbConfig;
 use rusqlite::{Connection, OpenFlags};
 use sea_orm::sea_query::Value;
 use sea_orm::{
-    AccessMode, ConnectionTrait as _, DatabaseConnection, DatabaseTransaction, DbBackend,
-    IsolationLevel, Statement, TransactionTrait as _,
+    ConnectionTrait as _, DatabaseConnection, DatabaseTransaction, DbBackend, Statement,
 };
+use sqlx::pool::PoolConnection;
+use sqlx::{Executor as _, Postgres};
 use std::path::Path;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -224,7 +227,7 @@ impl TxBoxReading {
             }
         } else if let Some(pool) = &self.postgres {
             match in_snapshot_of(txn, pool).await? {
-                Some(reading) => ApartSource::Postgres(reading),
+                Some(conn) => ApartSource::Postgres(PostgresBoxStream::start(conn, ballot)?),
                 None => return Ok(None),
             }
         } else {
@@ -234,6 +237,7 @@ impl TxBoxReading {
             source,
             as_committed: self.as_committed.clone(),
             ballot,
+            next_after: Some(None),
         })))
     }
 
@@ -258,9 +262,9 @@ impl TxBoxReading {
 /// How long [`TxBoxReading::apart`] waits for a spare connection of a PostgreSQL pool.
 const SPARE_CONNECTION_WAIT: Duration = Duration::from_millis(250);
 
-/// A read-only transaction on `pool` in `txn`'s snapshot, or `None` when the pool has no
-/// connection to spare within [`SPARE_CONNECTION_WAIT`]. The snapshot is imported while
-/// `txn`, which exported it, is still open, as PostgreSQL requires.
+/// A connection of `pool` in a read-only transaction in `txn`'s snapshot, or `None` when the
+/// pool has no connection to spare within [`SPARE_CONNECTION_WAIT`]. The snapshot is
+/// imported while `txn`, which exported it, is still open, as PostgreSQL requires.
 ///
 /// `None` too, with a warning, when the other connection fails to begin or to import the
 /// snapshot.
@@ -271,7 +275,7 @@ const SPARE_CONNECTION_WAIT: Duration = Duration::from_millis(250);
 async fn in_snapshot_of(
     txn: &DatabaseTransaction,
     pool: &DatabaseConnection,
-) -> Result<Option<DatabaseTransaction>> {
+) -> Result<Option<PoolConnection<Postgres>>> {
     let exported = txn
         .query_one_raw(Statement::from_string(
             DbBackend::Postgres,
@@ -294,26 +298,35 @@ async fn in_snapshot_of(
             "PostgreSQL exported a snapshot named {snapshot:?}"
         )));
     }
-    let begin = pool.begin_with_config(
-        Some(IsolationLevel::RepeatableRead),
-        Some(AccessMode::ReadOnly),
-    );
-    let Ok(reading) = tokio::time::timeout(SPARE_CONNECTION_WAIT, begin).await else {
+    if pool.get_database_backend() != DbBackend::Postgres {
+        return Ok(None);
+    }
+    let acquire = pool.get_postgres_connection_pool().acquire();
+    let Ok(acquired) = tokio::time::timeout(SPARE_CONNECTION_WAIT, acquire).await else {
         return Ok(None);
     };
     // Past the export, `txn` has run nothing that failed: if the other connection cannot be
     // had or cannot take the snapshot (a closed pool, a proxy that sends read-only
     // transactions elsewhere), the transaction reads its box itself rather than fail. A
-    // reading transaction dropped here is rolled back; it wrote nothing.
-    let import = format!("SET TRANSACTION SNAPSHOT '{snapshot}'");
+    // connection that began its transaction and then failed is closed, not put back.
+    let mut conn = match acquired {
+        Ok(conn) => conn,
+        Err(err) => {
+            tracing::warn!(error = %err, "no reader apart from the transaction: its box is read in it");
+            return Ok(None);
+        }
+    };
+    // Checked above to be of PostgreSQL's own form.
+    let import = sqlx::AssertSqlSafe(format!("SET TRANSACTION SNAPSHOT '{snapshot}'"));
     let imported = async {
-        let reading = reading?;
-        reading.execute_unprepared(&import).await?;
-        Ok::<_, sea_orm::DbErr>(reading)
+        conn.execute("BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY")
+            .await?;
+        conn.execute(sqlx::raw_sql(import)).await
     };
     match imported.await {
-        Ok(reading) => Ok(Some(reading)),
+        Ok(_) => Ok(Some(conn)),
         Err(err) => {
+            conn.close_on_drop();
             tracing::warn!(error = %err, "no reader apart from the transaction: its box is read in it");
             Ok(None)
         }
@@ -327,9 +340,10 @@ enum ApartSource {
         busy_timeout: Duration,
         reader: Option<BoxReader>,
     },
-    /// A read-only transaction in the snapshot of the transaction the reader is apart from
-    /// (rolled back when the reader is dropped: it wrote nothing).
-    Postgres(DatabaseTransaction),
+    /// The box streamed from a read-only transaction in the snapshot of the transaction the
+    /// reader is apart from (its connection closed if the reader is dropped before the end:
+    /// it wrote nothing).
+    Postgres(PostgresBoxStream),
 }
 
 /// [`TxBoxReading::apart`]'s reader.
@@ -337,22 +351,31 @@ struct ReaderApart {
     source: ApartSource,
     as_committed: Arc<AtomicBool>,
     ballot: BallotId,
+    /// Where the next page must start: `Some(None)` before the first page, then the last
+    /// tracker handed out (`None` once a page came back empty: the box was read to its end).
+    next_after: Option<Option<Tracker>>,
 }
 
 #[async_trait]
 impl BoxReaderApart for ReaderApart {
     async fn page(&mut self, after: Option<Tracker>, limit: u64) -> Result<Vec<BoxEntry>> {
+        // PostgreSQL's reader streams one statement, so every reader keeps to one order.
+        if self.next_after != Some(after) {
+            return Err(Error::Internal(format!(
+                "a box read apart is read once, in order: a page after {after:?} was asked \
+                 where the next is after {:?}",
+                self.next_after
+            )));
+        }
         let read = match &mut self.source {
             ApartSource::SqliteFile {
                 file,
                 busy_timeout,
                 reader,
             } => read_page(reader, file, *busy_timeout, (self.ballot, after, limit)).await?,
-            ApartSource::Postgres(txn) => {
-                super::lists::box_entries_after(txn, self.ballot, after, limit, BoxColumns::Ballots)
-                    .await?
-            }
+            ApartSource::Postgres(stream) => stream.next_page(limit).await?,
         };
+        self.next_after = read.last().map(|last| Some(last.tracker));
         // Checked after the read too: entries the transaction added while the page was read
         // are not in it.
         if !self.as_committed.load(Ordering::SeqCst) {

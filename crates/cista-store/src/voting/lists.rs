@@ -135,7 +135,7 @@ fn column_count(columns: BoxColumns) -> usize {
 
 /// A ballot's box entries in tracker order, with the first `column_count(columns)` of
 /// [`BOX_PAGE_COLUMNS`] (callers add the page's `LIMIT`, and where the page starts).
-fn box_page(ballot: BallotId, columns: BoxColumns) -> SelectStatement {
+pub(super) fn box_page(ballot: BallotId, columns: BoxColumns) -> SelectStatement {
     Query::select()
         .columns(BOX_PAGE_COLUMNS.into_iter().take(column_count(columns)))
         .from(ballot_box::Entity)

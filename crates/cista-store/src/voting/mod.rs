@@ -3,6 +3,7 @@
 //! the participation table's primary key; an insert that meets it does nothing and says so.
 
 mod box_reader;
+mod box_stream;
 mod casts;
 pub(crate) use box_reader::TxBoxReading;
 pub(crate) use casts::{cast_context, insert_box_entries_if_free, insert_participations_if_free};

@@ -372,7 +372,7 @@ pub async fn a_shuffle_waits_for_casts_in_flight_and_drops_no_ballot(h: &Harness
 /// rollback leaves the box as committed. A reader apart from the transaction (on SQLite's
 /// file a read-only connection of its own, on PostgreSQL a read-only transaction in the
 /// transaction's snapshot) reads the same box while the transaction runs other statements,
-/// and fails rather than miss what the transaction adds.
+/// once and in order, and fails rather than miss what the transaction adds.
 pub async fn a_transaction_reads_its_box_as_it_stands_in_the_transaction(h: &Harness) {
     use cista_core::ports::{BoxColumns, BoxEntry, BoxReaderApart, StoreTx};
     /// Every page of three, in order, as the reader apart reads them.
@@ -451,6 +451,8 @@ pub async fn a_transaction_reads_its_box_as_it_stands_in_the_transaction(h: &Har
     );
     assert_eq!(read.unwrap(), committed);
     assert!(turnout.unwrap().eligible_units > 0);
+    let (mut reader, first) =
+        a_reader_apart_keeps_to_one_order(reader, &mut *tx, ballot, &committed).await;
     let added = BoxEntry {
         ballot,
         tracker: Tracker::from_i64(i64::MIN),
@@ -463,7 +465,10 @@ pub async fn a_transaction_reads_its_box_as_it_stands_in_the_transaction(h: &Har
     let mut with_added = vec![added];
     with_added.extend(committed.iter().cloned());
     assert_eq!(pages_in_tx(&mut *tx, ballot).await, with_added);
-    let stale = reader.page(None, 3).await.unwrap_err();
+    let stale = reader
+        .page(first.last().map(|e| e.tracker), 3)
+        .await
+        .unwrap_err();
     assert_eq!(stale.code(), "internal_error", "{stale:?}");
     drop(reader);
     assert!(
@@ -482,6 +487,44 @@ pub async fn a_transaction_reads_its_box_as_it_stands_in_the_transaction(h: &Har
         .await
         .unwrap();
     assert_eq!(after_rollback, committed);
+}
+
+/// A reader apart reads its box once, in order (PostgreSQL's streams one statement): one
+/// read to its end (`read_to_end`) has nothing more to give, a page asked out of order is
+/// refused, and a reader dropped part way leaves the store as it was for the next (on
+/// PostgreSQL its half-read connection is closed, not pooled). Returns a new reader and the
+/// first page it read.
+async fn a_reader_apart_keeps_to_one_order(
+    mut read_to_end: Box<dyn cista_core::ports::BoxReaderApart>,
+    tx: &mut dyn cista_core::ports::StoreTx,
+    ballot: BallotId,
+    committed: &[cista_core::ports::BoxEntry],
+) -> (
+    Box<dyn cista_core::ports::BoxReaderApart>,
+    Vec<cista_core::ports::BoxEntry>,
+) {
+    let past_the_end = read_to_end.page(None, 3).await.unwrap_err();
+    assert_eq!(past_the_end.code(), "internal_error", "{past_the_end:?}");
+    drop(read_to_end);
+    let mut again = tx
+        .voting()
+        .box_reader_apart(ballot)
+        .await
+        .unwrap()
+        .expect("a second reader apart");
+    assert_eq!(again.page(None, 3).await.unwrap(), committed[..3]);
+    let out_of_order = again.page(None, 3).await.unwrap_err();
+    assert_eq!(out_of_order.code(), "internal_error", "{out_of_order:?}");
+    drop(again);
+    let mut reader = tx
+        .voting()
+        .box_reader_apart(ballot)
+        .await
+        .unwrap()
+        .expect("a third reader apart");
+    let first = reader.page(None, 3).await.unwrap();
+    assert_eq!(first, committed[..3]);
+    (reader, first)
 }
 
 /// A group commit's two statements: participation rows written at once keep the first row of
