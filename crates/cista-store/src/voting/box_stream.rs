@@ -60,6 +60,8 @@ impl PostgresBoxStream {
         let ballot_id = match parameters.as_slice() {
             [Value::BigInt(Some(id))] => *id,
             other => {
+                // Its transaction is open: the connection must not go back to the pool.
+                conn.close_on_drop();
                 return Err(Error::Internal(format!(
                     "a whole box's query holds other parameters than its ballot: {other:?}"
                 )));
