@@ -378,9 +378,9 @@ pub trait VotingReads: Send + Sync {
     async fn eligible_unit(&self, ballot: BallotId, unit: UnitId) -> Result<Option<EligibleUnit>>;
 
     /// What every cast checks, in one round trip: `ballot`, its organization with its data key
-    /// (what `ballot` and `Store::organization_with_data_key` give apart) and `unit` with its
-    /// row on the ballot's roll and its owners (what `unit`, `eligible_unit` and `owners_of`
-    /// give). `None` when there is no such ballot; the context's `unit` is `None` when the
+    /// (what `ballot`, `Store::organization` and `Store::org_data_key` give apart) and `unit`
+    /// with its row on the ballot's roll and its owners (what `unit`, `eligible_unit` and
+    /// `owners_of` give). `None` when there is no such ballot; the context's `unit` is `None` when the
     /// ballot's organization has no such unit.
     async fn cast_context(&self, ballot: BallotId, unit: UnitId) -> Result<Option<CastContext>>;
 

@@ -309,12 +309,13 @@ async fn in_snapshot_of(
     // had or cannot take the snapshot (a closed pool, a proxy that sends read-only
     // transactions elsewhere), the transaction reads its box itself rather than fail. A
     // connection that began its transaction and then failed is closed, not put back.
+    let no_reader = |err: sqlx::Error| {
+        tracing::warn!(error = %err, "no reader apart from the transaction: its box is read in it");
+        Ok(None)
+    };
     let mut conn = match acquired {
         Ok(conn) => conn,
-        Err(err) => {
-            tracing::warn!(error = %err, "no reader apart from the transaction: its box is read in it");
-            return Ok(None);
-        }
+        Err(err) => return no_reader(err),
     };
     // Checked above to be of PostgreSQL's own form.
     let import = sqlx::AssertSqlSafe(format!("SET TRANSACTION SNAPSHOT '{snapshot}'"));
@@ -327,8 +328,7 @@ async fn in_snapshot_of(
         Ok(_) => Ok(Some(conn)),
         Err(err) => {
             conn.close_on_drop();
-            tracing::warn!(error = %err, "no reader apart from the transaction: its box is read in it");
-            Ok(None)
+            no_reader(err)
         }
     }
 }

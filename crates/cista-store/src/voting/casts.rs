@@ -1,6 +1,7 @@
-//! What a vote cast reads and writes, one statement each: the ballot, its organization and
-//! data key, and the unit with its roll row and owners before the cast, and a group commit's participation rows and box entries, many
-//! casts at once, with the primary keys still deciding.
+//! What a vote cast reads and writes, one statement each: before the cast, the ballot, its
+//! organization and data key, and the unit with its roll row and owners; then a group
+//! commit's participation rows and box entries, many casts at once, with the primary keys
+//! still deciding.
 
 use super::{box_model, participation_model};
 use crate::convert::{self, db_err};
