@@ -455,6 +455,11 @@ pub trait VotingReads: Send + Sync {
     /// Removes the superseded row versions a shuffle leaves in the data files (PostgreSQL
     /// keeps them, with their original transaction ids, until a vacuum); a no-op elsewhere.
     async fn compact_ballot_box(&self) -> Result<()>;
+
+    /// Brings the visibility map and statistics of the tables a turnout is summed from up to
+    /// date (PostgreSQL's `VACUUM (ANALYZE)`), so that a close and the live turnout read them
+    /// from their indexes rather than row by row; a no-op elsewhere.
+    async fn vacuum_turnout_tables(&self) -> Result<()>;
 }
 
 /// The voting capability's writes, inside one `StoreTx`: through `StoreTx::voting`.

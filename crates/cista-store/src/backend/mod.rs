@@ -534,8 +534,25 @@ pub(crate) async fn voting_guards_present(db: &DatabaseConnection) -> Result<Vec
 /// (with their original transaction ids) in its data files until a vacuum removes them; this
 /// removes them now. SQLite stores the box in tracker order and has no row history.
 pub(crate) async fn compact_ballot_box(db: &DatabaseConnection) -> Result<()> {
+    vacuum_on_postgres(db, "VACUUM ballot_box").await
+}
+
+/// Vacuums and analyses the tables a ballot's turnout is summed from (`participation` and
+/// `ballot_roll`) on PostgreSQL, so that the sums can be read from their indexes alone (an
+/// index-only scan needs the visibility map a vacuum sets) or in parallel, and are planned
+/// for the rows there are. Without it, a server whose autovacuum is off or behind plans a
+/// million voters as a few thousand and reads them through a bitmap heap scan: 440 ms for the
+/// two sums against 130–260 ms, measured on the 2-core machine at a million units (issue 15).
+/// Vacuum skips the pages it has already marked all-visible, so each run costs in proportion
+/// to the rows written since the last. SQLite reads the turnout from its indexes already.
+pub(crate) async fn vacuum_turnout_tables(db: &DatabaseConnection) -> Result<()> {
+    vacuum_on_postgres(db, "VACUUM (ANALYZE) participation, ballot_roll").await
+}
+
+/// Runs `statement` (a `VACUUM`, which cannot run in a transaction) on PostgreSQL only.
+async fn vacuum_on_postgres(db: &DatabaseConnection, statement: &str) -> Result<()> {
     if db.get_database_backend() == DbBackend::Postgres {
-        db.execute_unprepared("VACUUM ballot_box")
+        db.execute_unprepared(statement)
             .await
             .map_err(crate::convert::db_err)?;
     }

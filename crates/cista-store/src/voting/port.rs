@@ -149,6 +149,10 @@ impl VotingReads for SeaStore {
     async fn compact_ballot_box(&self) -> Result<()> {
         crate::backend::compact_ballot_box(&self.db).await
     }
+
+    async fn vacuum_turnout_tables(&self) -> Result<()> {
+        crate::backend::vacuum_turnout_tables(&self.db).await
+    }
 }
 
 #[async_trait]

@@ -147,6 +147,7 @@ cista_testkit::both_databases! { crate::Harness;
     voting::participation_from_before_the_roll_weight_column_is_weighed_from_the_roll,
     voting::a_secret_ballot_box_holds_nothing_that_links_it_to_the_ledger,
     voting::a_recorded_ballot_links_choices_to_the_unit,
+    voting::a_close_shuffles_what_was_cast_since_the_last_shuffle,
     voting::refused_casts_are_explained_recorded_and_store_nothing,
     voting::a_server_fault_during_a_cast_is_not_recorded_against_the_unit,
     voting::consent_is_recorded_with_when_and_how,

@@ -57,6 +57,7 @@ pub use refusals::{
 pub use results::results_stay_sealed_until_the_close_then_the_bundle_recounts;
 pub use roster::the_roster_is_checked_whole_previewed_then_applied;
 pub use secrecy::{
+    a_close_shuffles_what_was_cast_since_the_last_shuffle,
     a_recorded_ballot_links_choices_to_the_unit,
     a_secret_ballot_box_holds_nothing_that_links_it_to_the_ledger,
 };

@@ -14,14 +14,16 @@ use super::opening::{
 use super::tally::{Counter, Turnout};
 use super::{Ballot, Window};
 use crate::platform::audit::NewAuditEntry;
-use crate::ports::{BallotStatus, EligibleUnit, Participation, TurnoutTotals, VoteChannel};
+use crate::ports::{
+    BallotStatus, EligibleUnit, Participation, StoreTx, StoredBallot, TurnoutTotals, VoteChannel,
+};
 use crate::{Action, Actor, Cista, Error, Result};
 use cista_crypto::note::Checkpoint;
 use cista_crypto::{DataKey, Digest32};
 use cista_types::{BallotId, OrgId, Timestamp};
 use std::collections::BTreeMap;
 use std::sync::Arc;
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 /// What one pass of the voting worker did.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -153,6 +155,10 @@ impl Cista {
         let written = tx.voting().shuffle_box(ballot).await?;
         tx.commit_housekeeping().await?;
         self.compact_box().await;
+        // While the ballot is open, so that its close sums the turnout from the indexes.
+        if let Err(e) = self.store().voting().vacuum_turnout_tables().await {
+            tracing::warn!(cause = %e.chain(), "could not vacuum the turnout's tables");
+        }
         Ok(written)
     }
 
@@ -163,9 +169,10 @@ impl Cista {
         }
     }
 
-    /// Closes a ballot whose window is over: waits for votes in flight, shuffles, tallies,
-    /// signs the ballot list's checkpoint and stores the results, in one transaction with
-    /// its audit entry. False if another process closed it first.
+    /// Closes a ballot whose window is over: waits for votes in flight, tallies, shuffles
+    /// what was cast since the last shuffle, signs the ballot list's checkpoint and stores
+    /// the results, in one transaction with its audit entry. False if another process
+    /// closed it first.
     pub(crate) async fn close_ballot(&self, actor: &Actor, ballot: &Ballot) -> Result<bool> {
         let now = self.clock().now();
         if now < ballot.definition.closes_at {
@@ -185,8 +192,6 @@ impl Cista {
             return Err(pending);
         }
         let started = Instant::now();
-        tx.voting().shuffle_box(ballot.id()).await?;
-        let shuffled = started.elapsed();
         let id = ballot.id().to_string();
         let definition_sha256 = ballot.stored.definition_hash.to_hex();
         let context = LeafContext {
@@ -220,6 +225,7 @@ impl Cista {
         let turnout = turnout_from(&totals?);
         let (counter, list_hash, leaves) = counted_box?;
         let counted_at = started.elapsed();
+        let shuffled = shuffle_what_is_left(&mut *tx, &locked, leaves.len()).await?;
         let result = counter.finish(turnout)?;
         let size = leaves.len() as u64;
         // A million inner nodes at a million ballots: off the async runtime, on every core.
@@ -274,7 +280,10 @@ impl Cista {
             shuffle_ms = shuffled.as_millis(),
             turnout_ms = summed.as_millis(),
             read_open_count_ms = counted.as_millis(),
-            sign_store_commit_ms = (started.elapsed() - counted_at).as_millis(),
+            sign_store_commit_ms = started
+                .elapsed()
+                .saturating_sub(counted_at + shuffled)
+                .as_millis(),
             "ballot closed"
         );
         self.compact_box().await;
@@ -320,6 +329,24 @@ impl Cista {
         let results = sealed_results(&ballot)?;
         Ok((ballot, results))
     }
+}
+
+/// Puts the entries cast since the worker last shuffled `ballot`'s box in tracker order, in
+/// the close's transaction, after the close has read `read` entries (its read is in tracker
+/// order whatever the rows' order). The read counted the box, so a box the worker has already
+/// shuffled is not counted again; the ballot's lock keeps every cast out until the commit, so
+/// the count is the box's. Returns the time it took (zero when there was nothing to shuffle).
+async fn shuffle_what_is_left(
+    tx: &mut dyn StoreTx,
+    ballot: &StoredBallot,
+    read: usize,
+) -> Result<Duration> {
+    if i64::try_from(read).ok() == Some(ballot.shuffled_count) {
+        return Ok(Duration::ZERO);
+    }
+    let shuffling = Instant::now();
+    tx.voting().shuffle_box(ballot.id).await?;
+    Ok(shuffling.elapsed())
 }
 
 /// `phase`'s outcome and the time from `since` to its end.

@@ -40,19 +40,7 @@ pub async fn a_secret_ballot_box_holds_nothing_that_links_it_to_the_ledger(h: &H
 
     // After the worker's shuffle, storage order is tracker order, whatever the casting order.
     cista.run_voting_work(&Actor::System).await.unwrap();
-    let stored = if h.is_postgres() {
-        rows_i64(
-            h,
-            &format!("SELECT tracker FROM ballot_box WHERE ballot_id = {ballot} ORDER BY ctid"),
-        )
-        .await
-    } else {
-        // The tracker is the rowid: rows live in the table's B-tree in tracker order.
-        let rows = rows_i64(h, "SELECT rowid, tracker FROM ballot_box").await;
-        assert!(rows.iter().all(|r| r[0] == r[1]), "{rows:?}");
-        rows_i64(h, "SELECT tracker FROM ballot_box").await
-    };
-    let stored: Vec<i64> = stored.into_iter().map(|r| r[0]).collect();
+    let stored = stored_trackers(h, ballot).await;
     let mut all = stored.clone();
     all.sort_unstable();
     assert_eq!(stored, all, "storage order is tracker order");
@@ -98,6 +86,86 @@ pub async fn a_secret_ballot_box_holds_nothing_that_links_it_to_the_ledger(h: &H
         !raw.windows(needle.len()).any(|w| w == needle),
         "choices must be encrypted at rest"
     );
+}
+
+/// The trackers of `ballot`'s box in the order its rows are stored.
+async fn stored_trackers(h: &Harness, ballot: BallotId) -> Vec<i64> {
+    let rows = if h.is_postgres() {
+        rows_i64(
+            h,
+            &format!("SELECT tracker FROM ballot_box WHERE ballot_id = {ballot} ORDER BY ctid"),
+        )
+        .await
+    } else {
+        // The tracker is the rowid: rows live in the table's B-tree in tracker order.
+        let rows = rows_i64(h, "SELECT rowid, tracker FROM ballot_box").await;
+        assert!(rows.iter().all(|r| r[0] == r[1]), "{rows:?}");
+        rows_i64(
+            h,
+            &format!("SELECT tracker FROM ballot_box WHERE ballot_id = {ballot}"),
+        )
+        .await
+    };
+    rows.into_iter().map(|r| r[0]).collect()
+}
+
+/// The transaction ids that wrote `ballot`'s box rows, on PostgreSQL (SQLite keeps none).
+async fn box_writers(h: &Harness, ballot: BallotId) -> BTreeSet<String> {
+    if !h.is_postgres() {
+        return BTreeSet::new();
+    }
+    let sql = format!("SELECT xmin::text FROM ballot_box WHERE ballot_id = {ballot}");
+    rows_text(h, &sql).await.into_iter().collect()
+}
+
+/// The close reads the box before it shuffles: what was cast since the worker's last shuffle
+/// is still put in tracker order, in the close's transaction, and a box the worker has
+/// already shuffled is left as it is (not rewritten, and not counted a second time).
+pub async fn a_close_shuffles_what_was_cast_since_the_last_shuffle(h: &Harness) {
+    let cista = h.cista().await;
+    let a = association(h, &cista, "close-shuffle").await;
+    let mut ballots = Vec::new();
+    for _ in 0..2 {
+        let ballot = open_ballot(h, &cista, &a, Secrecy::Secret, Weighting::PerUnit).await;
+        let hash = hash_of(&cista, ballot).await;
+        ballots.push((ballot, hash));
+    }
+    let cast = async |ballot, hash: &str, label| {
+        let request = request(ballot, a.unit(label), hash, &[("c1", "yes"), ("c2", "1")]);
+        cista.cast_vote(&a.voter(label), request).await.unwrap();
+    };
+    for label in ["101", "102", "103"] {
+        for (ballot, hash) in &ballots {
+            cast(*ballot, hash, label).await;
+        }
+    }
+    cista.run_voting_work(&Actor::System).await.unwrap();
+    let (late, settled) = (&ballots[0], &ballots[1]);
+    let settled_writers = box_writers(h, settled.0).await;
+    // Cast after the worker's shuffle, into the first ballot only, in an order their
+    // trackers are unlikely to follow.
+    for label in ["104", "107", "108"] {
+        cast(late.0, &late.1, label).await;
+    }
+    let shuffled_writers = box_writers(h, late.0).await;
+    close(h, &cista, late.0).await;
+    close(h, &cista, settled.0).await;
+
+    for (ballot, units) in [(late.0, 6), (settled.0, 3)] {
+        let stored = stored_trackers(h, ballot).await;
+        let mut sorted = stored.clone();
+        sorted.sort_unstable();
+        assert_eq!(stored, sorted, "storage order is tracker order");
+        assert_eq!(stored.len(), units);
+        let bundle = cista.election_bundle(ballot).await.unwrap();
+        assert_eq!(bundle.ballots.len(), units);
+    }
+    if h.is_postgres() {
+        let rewritten = box_writers(h, late.0).await;
+        assert_eq!(rewritten.len(), 1, "the close's shuffle wrote every row");
+        assert!(rewritten.is_disjoint(&shuffled_writers));
+        assert_eq!(box_writers(h, settled.0).await, settled_writers);
+    }
 }
 
 /// The ballot box's columns name nothing linkable, and the two that could are empty.
