@@ -19,11 +19,11 @@
 //! `box_stream`).
 
 use super::box_stream::PostgresBoxStream;
-use super::lists::keyset_page;
+use super::lists::{ballot_entry, keyset_page};
 use async_trait::async_trait;
 use cista_core::ports::{BoxColumns, BoxEntry, BoxReaderApart};
 use cista_core::{Error, Result};
-use cista_types::{BallotId, Tracker, Weight};
+use cista_types::{BallotId, Tracker};
 use rusqlite::config::DbConfig;
 use rusqlite::{Connection, OpenFlags};
 use sea_orm::sea_query::Value;
@@ -92,14 +92,12 @@ impl BoxReader {
         while let Some(row) = rows.next().map_err(Error::store)? {
             // The columns of `lists::box_page`, by position: tracker, weight, choices.
             let sealed = row.get_ref(2).map_err(Error::store)?;
-            page.push(BoxEntry {
+            page.push(ballot_entry(
                 ballot,
-                tracker: Tracker::from_i64(row.get(0).map_err(Error::store)?),
-                weight: Weight::from_micros(row.get(1).map_err(Error::store)?),
-                sealed_choices: sealed.as_blob().map_err(Error::store)?.to_vec(),
-                unit: None,
-                cast_at: None,
-            });
+                row.get(0).map_err(Error::store)?,
+                row.get(1).map_err(Error::store)?,
+                sealed.as_blob().map_err(Error::store)?.to_vec(),
+            ));
         }
         Ok(page)
     }

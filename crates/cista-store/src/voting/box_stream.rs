@@ -12,11 +12,11 @@
 //! a result of its own and looks each value up again: at a million rows that cost more CPU
 //! than the server spent sending them.
 
-use super::lists::box_page;
+use super::lists::{ballot_entry, box_page};
 use crate::convert::db_err;
 use cista_core::ports::{BoxColumns, BoxEntry};
 use cista_core::{Error, Result};
-use cista_types::{BallotId, Tracker, Weight};
+use cista_types::BallotId;
 use futures::TryStreamExt as _;
 use sea_orm::sea_query::Value;
 use sea_orm::{DbBackend, DbErr, RuntimeErr};
@@ -138,14 +138,12 @@ async fn stream_rows(
     let mut chunk = Vec::with_capacity(CHUNK_ROWS);
     while let Some(row) = rows.try_next().await.map_err(sqlx_err)? {
         // The columns of `lists::box_page`, by position: tracker, weight, choices.
-        chunk.push(BoxEntry {
+        chunk.push(ballot_entry(
             ballot,
-            tracker: Tracker::from_i64(row.try_get(0).map_err(sqlx_err)?),
-            weight: Weight::from_micros(row.try_get(1).map_err(sqlx_err)?),
-            sealed_choices: row.try_get(2).map_err(sqlx_err)?,
-            unit: None,
-            cast_at: None,
-        });
+            row.try_get(0).map_err(sqlx_err)?,
+            row.try_get(1).map_err(sqlx_err)?,
+            row.try_get(2).map_err(sqlx_err)?,
+        ));
         if chunk.len() == CHUNK_ROWS {
             let full = std::mem::replace(&mut chunk, Vec::with_capacity(CHUNK_ROWS));
             if sender.send(Ok(full)).await.is_err() {

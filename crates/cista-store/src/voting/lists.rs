@@ -219,6 +219,25 @@ async fn rows_in_index_order(
     Ok(rows)
 }
 
+/// The box entry of `ballot` held by the first three columns of a [`box_page`] row (tracker,
+/// weight in millionths, sealed choices), with no unit or time: every reader of the box
+/// builds its entries through this, whichever driver read the row.
+pub(super) fn ballot_entry(
+    ballot: BallotId,
+    tracker: i64,
+    weight_micros: i64,
+    sealed_choices: Vec<u8>,
+) -> BoxEntry {
+    BoxEntry {
+        ballot,
+        tracker: Tracker::from_i64(tracker),
+        weight: Weight::from_micros(weight_micros),
+        sealed_choices,
+        unit: None,
+        cast_at: None,
+    }
+}
+
 /// One row of a [`box_page`] made with `columns` as the box entry of `ballot` it holds (with
 /// no unit or time when they were not read).
 fn box_entry_at(
@@ -226,14 +245,12 @@ fn box_entry_at(
     columns: BoxColumns,
     row: &sea_orm::QueryResult,
 ) -> Result<BoxEntry> {
-    let mut entry = BoxEntry {
+    let mut entry = ballot_entry(
         ballot,
-        tracker: Tracker::from_i64(row.try_get_by_index(0).map_err(db_err)?),
-        weight: Weight::from_micros(row.try_get_by_index(1).map_err(db_err)?),
-        sealed_choices: row.try_get_by_index(2).map_err(db_err)?,
-        unit: None,
-        cast_at: None,
-    };
+        row.try_get_by_index(0).map_err(db_err)?,
+        row.try_get_by_index(1).map_err(db_err)?,
+        row.try_get_by_index(2).map_err(db_err)?,
+    );
     if columns == BoxColumns::All {
         entry.unit = row
             .try_get_by_index::<Option<i64>>(3)

@@ -140,10 +140,15 @@ impl Cista {
                 tracing::error!(ballot = %ballot.id(), code = e.code(), cause = %e.chain(), "voting work failed");
             }
         }
+        if done.shuffled > 0 {
+            // Once a pass, not once a box: each vacuum covers every ballot's rows.
+            self.vacuum_after_shuffles().await;
+        }
         Ok(done)
     }
 
-    /// Rewrites an open ballot's box in tracker order (see `StoreTx::shuffle_box`).
+    /// Rewrites an open ballot's box in tracker order (see `StoreTx::shuffle_box`); the
+    /// pass vacuums after its shuffles (`vacuum_after_shuffles`).
     pub(crate) async fn shuffle_box(&self, ballot: BallotId) -> Result<u64> {
         let mut tx = self.store().begin().await?;
         // Exclusive: casts in flight (which hold it shared) finish first and later ones
@@ -154,12 +159,17 @@ impl Cista {
         }
         let written = tx.voting().shuffle_box(ballot).await?;
         tx.commit_housekeeping().await?;
+        Ok(written)
+    }
+
+    /// After a pass that shuffled open boxes: clears the superseded row versions, and readies
+    /// the turnout's tables while the ballots are open, so that their closes sum the turnout
+    /// from the indexes. A failure only delays either.
+    async fn vacuum_after_shuffles(&self) {
         self.compact_box().await;
-        // While the ballot is open, so that its close sums the turnout from the indexes.
         if let Err(e) = self.store().voting().vacuum_turnout_tables().await {
             tracing::warn!(cause = %e.chain(), "could not vacuum the turnout's tables");
         }
-        Ok(written)
     }
 
     /// Clears superseded row versions after a shuffle; a failure only delays that.
@@ -286,7 +296,10 @@ impl Cista {
                 .as_millis(),
             "ballot closed"
         );
-        self.compact_box().await;
+        // Only a close that rewrote its box left superseded rows in it.
+        if !shuffled.is_zero() {
+            self.compact_box().await;
+        }
         Ok(true)
     }
 
