@@ -7,8 +7,8 @@
 //! the loader a firm's page downloads.
 
 use super::bench::{
-    Scratch, commits_line, fail, loopback_listener, loopback_state, ms, open_instance, percentile,
-    raw_commits, scratch_database, spawn_server,
+    BENCH_POOL, Scratch, commits_line, fail, loopback_listener, loopback_state, ms, open_instance,
+    percentile, raw_commits, scratch_database, spawn_server,
 };
 use crate::cli::AssessmentBenchArgs;
 use crate::runtime::Failure;
@@ -43,7 +43,7 @@ async fn bench(
     let submissions = args.submissions.max(1);
     let concurrency = args.concurrency.max(1);
     let (listener, addr, origin) = loopback_listener()?;
-    let (cista, store) = open_instance(target, &scratch.dir, &origin, 64).await?;
+    let (cista, store) = open_instance(target, &scratch.dir, &origin, 64, BENCH_POOL).await?;
     let (org, form) = firm(&cista).await?;
 
     // Every request comes from one address: the per-address and per-form limits are lifted

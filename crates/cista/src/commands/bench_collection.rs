@@ -9,8 +9,8 @@
 //! bounded (uploads stream into the blob store).
 
 use super::bench::{
-    Scratch, commits_line, loopback_listener, loopback_state, ms, open_instance, percentile,
-    raw_commits, scratch_database, spawn_server,
+    BENCH_POOL, Scratch, commits_line, loopback_listener, loopback_state, ms, open_instance,
+    percentile, raw_commits, scratch_database, spawn_server,
 };
 use crate::cli::CollectionBenchArgs;
 use crate::runtime::Failure;
@@ -140,7 +140,7 @@ async fn bench(
     let records = args.records.max(1);
     let concurrency = args.concurrency.max(1);
     let (listener, addr, origin) = loopback_listener()?;
-    let (cista, store) = open_instance(target, &scratch.dir, &origin, 64).await?;
+    let (cista, store) = open_instance(target, &scratch.dir, &origin, 64, BENCH_POOL).await?;
     println!("Setting up a record form and {concurrency} collectors ({label})…");
     let (org, form) = project(&cista).await?;
     let codes = pairing_codes(&cista, org, concurrency).await?;

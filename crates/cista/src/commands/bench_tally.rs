@@ -9,7 +9,7 @@
 //! `verify-election` on the downloaded file.
 
 use super::bench::{
-    Scratch, fail, loopback_listener, loopback_state, ms, open_instance_with_clock,
+    BENCH_POOL, Scratch, fail, loopback_listener, loopback_state, ms, open_instance_with_clock,
     publish_ballot_with, scratch_database, spawn_server,
 };
 use super::bench_memory::PeakRss;
@@ -91,7 +91,8 @@ async fn bench(
     let (listener, addr, origin) = loopback_listener()?;
     let clock = Arc::new(ShiftedClock::new());
     let (cista, _store) =
-        open_instance_with_clock(target, &scratch.dir, &origin, 64, clock.clone()).await?;
+        open_instance_with_clock(target, &scratch.dir, &origin, 64, clock.clone(), BENCH_POOL)
+            .await?;
     println!("Setting up {units} units that all voted on one weighted ballot ({label})…");
     let (org, ballot) = set_up(&cista, units).await?;
 

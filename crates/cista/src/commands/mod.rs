@@ -8,6 +8,7 @@ pub mod bench;
 pub mod bench_assessment;
 pub(crate) mod bench_clients;
 pub mod bench_collection;
+pub(crate) mod bench_commits;
 pub(crate) mod bench_memory;
 pub(crate) mod bench_overload;
 pub(crate) mod bench_tally;
