@@ -20,8 +20,7 @@ use cista_store::{ConnectOptions, RawCommits, SeaStore, SeaVault, Target};
 
 use super::bench_clients::HttpsFloor;
 pub(crate) use super::bench_clients::{Browser, sign_in_all};
-use super::bench_commits::raw_commits_apart;
-pub(crate) use super::bench_commits::{commits_line, raw_commits};
+use super::bench_commits::{commits_line, raw_commits_apart};
 use cista_types::{Clock as _, OrgName, OrgSlug, OsRng, Percent, Rng as _, SystemClock, UnitId};
 use sea_orm::ConnectionTrait as _;
 use std::sync::Arc;

@@ -7,9 +7,10 @@
 //! the loader a firm's page downloads.
 
 use super::bench::{
-    BENCH_POOL, Scratch, commits_line, fail, loopback_listener, loopback_state, ms, open_instance,
-    percentile, raw_commits, scratch_database, spawn_server,
+    BENCH_POOL, Scratch, fail, loopback_listener, loopback_state, ms, open_instance, percentile,
+    scratch_database, spawn_server,
 };
+use super::bench_commits::{commits_line, raw_commits};
 use crate::cli::AssessmentBenchArgs;
 use crate::runtime::Failure;
 use cista_core::products::assessment::RISK_PROFILE;

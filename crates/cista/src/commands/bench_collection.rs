@@ -9,9 +9,10 @@
 //! bounded (uploads stream into the blob store).
 
 use super::bench::{
-    BENCH_POOL, Scratch, commits_line, loopback_listener, loopback_state, ms, open_instance,
-    percentile, raw_commits, scratch_database, spawn_server,
+    BENCH_POOL, Scratch, loopback_listener, loopback_state, ms, open_instance, percentile,
+    scratch_database, spawn_server,
 };
+use super::bench_commits::{commits_line, raw_commits};
 use crate::cli::CollectionBenchArgs;
 use crate::runtime::Failure;
 use base64::Engine as _;
