@@ -267,6 +267,15 @@ pub(crate) fn spawn_server(
 /// (the cast bench's serves with `serve`'s default instead, `ConnectOptions::default()`).
 pub(crate) const BENCH_POOL: u32 = 16;
 
+/// The connection settings every bench opens its stores with: the defaults (those of
+/// `serve`), with `connections` in the pool.
+pub(crate) fn pool_of(connections: u32) -> ConnectOptions {
+    ConnectOptions {
+        max_connections: connections,
+        ..ConnectOptions::default()
+    }
+}
+
 /// Migrates the scratch database and opens Cista on it, with a fresh key file in `dir` and a
 /// pool of `pool` connections.
 pub(crate) async fn open_instance(
@@ -288,15 +297,9 @@ pub(crate) async fn open_instance_with_clock(
     clock: Arc<dyn cista_types::Clock>,
     pool: u32,
 ) -> Result<(Cista, Arc<SeaStore>), Failure> {
-    let store = SeaStore::connect_and_migrate(
-        target,
-        &ConnectOptions {
-            max_connections: pool,
-            ..ConnectOptions::default()
-        },
-    )
-    .await
-    .map_err(fail("database"))?;
+    let store = SeaStore::connect_and_migrate(target, &pool_of(pool))
+        .await
+        .map_err(fail("database"))?;
     let vault = SeaVault::on(&store);
     vault.migrate().await?;
     let keys = LocalKeyFile::create(&dir.join("bench.kek"), &OsRng, SystemClock.now())?;

@@ -2,9 +2,9 @@
 //! inserts, each in its own write transaction with the durability of every vote (SQLite's
 //! `synchronous=FULL` in WAL mode, PostgreSQL's `synchronous_commit on`).
 
-use super::bench::{fail, ms, percentile};
+use super::bench::{fail, ms, percentile, pool_of};
 use crate::runtime::Failure;
-use cista_store::{ConnectOptions, RawCommits, SeaStore, Target};
+use cista_store::{RawCommits, SeaStore, Target};
 
 /// `count` durable single-row commits on `store` from `writers` writers at once: the raw
 /// commit rate every benchmark prints beside its own figures.
@@ -43,15 +43,9 @@ pub(crate) async fn raw_commits_apart(
     writers: u32,
 ) -> Result<[RawCommits; 2], Failure> {
     let writers = writers.max(1);
-    let store = SeaStore::connect(
-        target,
-        &ConnectOptions {
-            max_connections: writers,
-            ..ConnectOptions::default()
-        },
-    )
-    .await
-    .map_err(fail("database"))?;
+    let store = SeaStore::connect(target, &pool_of(writers))
+        .await
+        .map_err(fail("database"))?;
     raw_commits(&store, writers.saturating_mul(4), writers).await?;
     let alone = raw_commits(&store, count, 1).await?;
     let together = raw_commits(&store, count, writers).await?;
