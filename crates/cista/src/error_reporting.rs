@@ -120,7 +120,7 @@ pub fn scrub(mut event: Event<'static>) -> Option<Event<'static>> {
             // The log event's fields: codes only.
             Context::Other(map) => {
                 let kept = codes_only(map);
-                (!kept.is_empty()).then(|| (name, Context::Other(kept)))
+                (!kept.is_empty()).then_some((name, Context::Other(kept)))
             }
             // Operating system and runtime kinds and versions: no person in them.
             Context::Os(mut os) => {
