@@ -272,4 +272,5 @@ fn keys_on_a_softhsm2_token_init_serve_and_rotate_on_postgresql() {
         return;
     };
     init_serve_rotate(&hsm, &tmp.path().join("data"), Some(&schema.url()));
+    runtime.block_on(schema.drop_now());
 }
