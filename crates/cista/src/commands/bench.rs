@@ -44,7 +44,29 @@ pub(crate) struct Scratch {
 }
 
 impl Scratch {
-    pub(crate) async fn cleanup(self) {
+    /// Runs `bench` on this throw-away instance, then removes it: also when the bench fails,
+    /// and when SIGINT (Ctrl-C) or SIGTERM stops it, so an interrupted run leaves no scratch
+    /// schema on the PostgreSQL server it was given, nor a directory. Returns the bench's
+    /// result, or a failure saying it was interrupted.
+    pub(crate) async fn run_then_remove(
+        self,
+        bench: impl std::future::Future<Output = Result<(), Failure>>,
+    ) -> Result<(), Failure> {
+        let interrupted = crate::commands::serve::shutdown_signal();
+        let result = match interrupted {
+            Ok(interrupted) => tokio::select! {
+                result = bench => result,
+                () = interrupted => Err(Failure(
+                    "interrupted; the benchmark's scratch database is removed".to_owned(),
+                )),
+            },
+            Err(e) => Err(e),
+        };
+        self.cleanup().await;
+        result
+    }
+
+    async fn cleanup(self) {
         if let Some((admin, schema)) = &self.postgres {
             let _ = admin
                 .connection()
@@ -86,9 +108,9 @@ pub async fn run(args: &BenchArgs) -> Result<(), Failure> {
     let concurrency = args.concurrency.max(1);
     let (scratch, target, label) = scratch_database(args.database_url.as_ref()).await?;
     let dir = scratch.dir.clone();
-    let result = bench(args, voters, concurrency, &dir, &target, &label).await;
-    scratch.cleanup().await;
-    result
+    scratch
+        .run_then_remove(bench(args, voters, concurrency, &dir, &target, &label))
+        .await
 }
 
 /// A throw-away database for a benchmark: a SQLite file in a new temporary directory, or a

@@ -7,7 +7,7 @@
 //! the loader a firm's page downloads.
 
 use super::bench::{
-    BENCH_POOL, Scratch, fail, loopback_listener, loopback_state, ms, open_instance, percentile,
+    BENCH_POOL, fail, loopback_listener, loopback_state, ms, open_instance, percentile,
     scratch_database, spawn_server,
 };
 use super::bench_commits::{commits_line, raw_commits};
@@ -19,6 +19,7 @@ use cista_http::Limits;
 use cista_http::embed::limits::EmbedLimits;
 use cista_types::{FormId, OrgId, OrgName, OrgSlug, SubmissionId};
 use std::io::Write as _;
+use std::path::Path;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 use tokio::sync::Semaphore;
@@ -30,21 +31,22 @@ const FORM: &str = "risk-profile";
 
 pub async fn run(args: &AssessmentBenchArgs) -> Result<(), Failure> {
     let (scratch, target, label) = scratch_database(args.database_url.as_ref()).await?;
-    let result = bench(args, &scratch, &target, &label).await;
-    scratch.cleanup().await;
-    result
+    let dir = scratch.dir.clone();
+    scratch
+        .run_then_remove(bench(args, &dir, &target, &label))
+        .await
 }
 
 async fn bench(
     args: &AssessmentBenchArgs,
-    scratch: &Scratch,
+    dir: &Path,
     target: &cista_store::Target,
     label: &str,
 ) -> Result<(), Failure> {
     let submissions = args.submissions.max(1);
     let concurrency = args.concurrency.max(1);
     let (listener, addr, origin) = loopback_listener()?;
-    let (cista, store) = open_instance(target, &scratch.dir, &origin, 64, BENCH_POOL).await?;
+    let (cista, store) = open_instance(target, dir, &origin, 64, BENCH_POOL).await?;
     let (org, form) = firm(&cista).await?;
 
     // Every request comes from one address: the per-address and per-form limits are lifted
@@ -56,7 +58,7 @@ async fn bench(
         },
         ..Limits::default()
     };
-    let (state, ca) = loopback_state(&cista, &origin, &scratch.dir, limits)?;
+    let (state, ca) = loopback_state(&cista, &origin, dir, limits)?;
     let (stop, server) = spawn_server(state, listener);
     let client = reqwest::Client::builder()
         .add_root_certificate(ca)

@@ -9,8 +9,8 @@
 //! bounded (uploads stream into the blob store).
 
 use super::bench::{
-    BENCH_POOL, Scratch, loopback_listener, loopback_state, ms, open_instance, percentile,
-    scratch_database, spawn_server,
+    BENCH_POOL, loopback_listener, loopback_state, ms, open_instance, percentile, scratch_database,
+    spawn_server,
 };
 use super::bench_commits::{commits_line, raw_commits};
 use crate::cli::CollectionBenchArgs;
@@ -25,6 +25,7 @@ use cista_http::Limits;
 use cista_store::SeaStore;
 use cista_types::{Email, FormId, OrgId, OrgName, OrgSlug, OsRng, PersonName, Rng as _, Role};
 use std::future::Future;
+use std::path::Path;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
@@ -56,9 +57,10 @@ const SURVEY: &str = r#"{
 
 pub async fn run(args: &CollectionBenchArgs) -> Result<(), Failure> {
     let (scratch, target, label) = scratch_database(args.database_url.as_ref()).await?;
-    let result = bench(args, &scratch, &target, &label).await;
-    scratch.cleanup().await;
-    result
+    let dir = scratch.dir.clone();
+    scratch
+        .run_then_remove(bench(args, &dir, &target, &label))
+        .await
 }
 
 /// The phones: one HTTPS client, the server's origin, the form's id and a device token per
@@ -134,18 +136,18 @@ struct Memory {
 
 async fn bench(
     args: &CollectionBenchArgs,
-    scratch: &Scratch,
+    dir: &Path,
     target: &cista_store::Target,
     label: &str,
 ) -> Result<(), Failure> {
     let records = args.records.max(1);
     let concurrency = args.concurrency.max(1);
     let (listener, addr, origin) = loopback_listener()?;
-    let (cista, store) = open_instance(target, &scratch.dir, &origin, 64, BENCH_POOL).await?;
+    let (cista, store) = open_instance(target, dir, &origin, 64, BENCH_POOL).await?;
     println!("Setting up a record form and {concurrency} collectors ({label})…");
     let (org, form) = project(&cista).await?;
     let codes = pairing_codes(&cista, org, concurrency).await?;
-    let (state, ca) = loopback_state(&cista, &origin, &scratch.dir, Limits::default())?;
+    let (state, ca) = loopback_state(&cista, &origin, dir, Limits::default())?;
     let (stop, server) = spawn_server(state, listener);
     let client = reqwest::Client::builder()
         .tls_certs_only([ca])

@@ -9,7 +9,7 @@
 //! `verify-election` on the downloaded file.
 
 use super::bench::{
-    BENCH_POOL, Scratch, fail, loopback_listener, loopback_state, ms, open_instance_with_clock,
+    BENCH_POOL, fail, loopback_listener, loopback_state, ms, open_instance_with_clock,
     publish_ballot_with, scratch_database, spawn_server,
 };
 use super::bench_memory::PeakRss;
@@ -32,9 +32,10 @@ use std::time::{Duration, Instant};
 
 pub async fn run(args: &TallyBenchArgs) -> Result<(), Failure> {
     let (scratch, target, label) = scratch_database(args.database_url.as_ref()).await?;
-    let result = bench(args, &scratch, &target, &label).await;
-    scratch.cleanup().await;
-    result
+    let dir = scratch.dir.clone();
+    scratch
+        .run_then_remove(bench(args, &dir, &target, &label))
+        .await
 }
 
 /// One measured step: how long it took, and the process's resident memory just before and
@@ -83,7 +84,7 @@ struct Published {
 
 async fn bench(
     args: &TallyBenchArgs,
-    scratch: &Scratch,
+    dir: &Path,
     target: &cista_store::Target,
     label: &str,
 ) -> Result<(), Failure> {
@@ -91,8 +92,7 @@ async fn bench(
     let (listener, addr, origin) = loopback_listener()?;
     let clock = Arc::new(ShiftedClock::new());
     let (cista, _store) =
-        open_instance_with_clock(target, &scratch.dir, &origin, 64, clock.clone(), BENCH_POOL)
-            .await?;
+        open_instance_with_clock(target, dir, &origin, 64, clock.clone(), BENCH_POOL).await?;
     println!("Setting up {units} units that all voted on one weighted ballot ({label})…");
     let (org, ballot) = set_up(&cista, units).await?;
 
@@ -108,15 +108,15 @@ async fn bench(
     .await?;
 
     println!("Downloading the bundle and the bulletin page over HTTPS…");
-    let (state, ca) = loopback_state(&cista, &origin, &scratch.dir, Limits::default())?;
+    let (state, ca) = loopback_state(&cista, &origin, dir, Limits::default())?;
     let (stop, server) = spawn_server(state, listener);
-    let fetched = fetch_published(&origin, addr, ca, ballot, units, &scratch.dir).await;
+    let fetched = fetch_published(&origin, addr, ca, ballot, units, dir).await;
     let _ = stop.send(());
     let _ = server.await;
     let published = fetched?;
 
     println!("Recounting the downloaded bundle (cista verify-election)…");
-    let bundle_path = scratch.dir.join("bundle.json");
+    let bundle_path = dir.join("bundle.json");
     let ((verified, ballots), verify) = measured(async {
         let (bundle, verification) = super::verify_election::verify_file(&bundle_path, None)?;
         Ok((verification, bundle.ballots.len()))

@@ -222,7 +222,8 @@ fn metrics_token(rt: &Runtime) -> Result<Option<Arc<str>>, Failure> {
 /// not when it is first awaited: a signal that arrives while we still start up must stop us
 /// gracefully, not kill us.
 #[cfg(unix)]
-fn shutdown_signal() -> Result<impl std::future::Future<Output = ()> + Send + 'static, Failure> {
+pub(crate) fn shutdown_signal()
+-> Result<impl std::future::Future<Output = ()> + Send + 'static, Failure> {
     use tokio::signal::unix::{SignalKind, signal};
     let mut terminate = signal(SignalKind::terminate())
         .map_err(|e| Failure(format!("cannot handle SIGTERM: {e}")))?;
@@ -237,7 +238,8 @@ fn shutdown_signal() -> Result<impl std::future::Future<Output = ()> + Send + 's
 }
 
 #[cfg(not(unix))]
-fn shutdown_signal() -> Result<impl std::future::Future<Output = ()> + Send + 'static, Failure> {
+pub(crate) fn shutdown_signal()
+-> Result<impl std::future::Future<Output = ()> + Send + 'static, Failure> {
     Ok(async {
         let _ = tokio::signal::ctrl_c().await;
     })

@@ -299,3 +299,71 @@ fn an_operator_without_a_user_name_is_named_by_user_id() {
         vec![format!("operator:uid-{uid}")]
     );
 }
+
+/// Runs `cista bench voting` with `extra` arguments and a temporary directory of its own
+/// (`TMPDIR`), interrupts it with SIGINT while it signs its owners in, and returns its exit
+/// code, its standard error and that directory.
+fn interrupt_a_bench(extra: &[&str]) -> (i32, String, tempfile::TempDir) {
+    let tmp = tempfile::tempdir().unwrap();
+    let scratch_parent = tempfile::tempdir().unwrap();
+    let mut bench = cista(&tmp.path().join("data"));
+    bench
+        .env("TMPDIR", scratch_parent.path())
+        .args(["bench", "voting", "--voters", "300", "--commits", "20"])
+        .args(extra);
+    let mut running = crate::Running::spawn(bench);
+    running.wait_for("Signing in");
+    std::process::Command::new("kill")
+        .args(["-INT", &running.child.id().to_string()])
+        .status()
+        .unwrap();
+    let output = running.child.wait_with_output().unwrap();
+    (
+        output.status.code().unwrap_or(-1),
+        String::from_utf8_lossy(&output.stderr).into_owned(),
+        scratch_parent,
+    )
+}
+
+/// A bench stopped with Ctrl-C fails with a clear line and removes its scratch instance: the
+/// directory of its SQLite file, and on PostgreSQL the scratch schema it made on the server
+/// (which an interrupted run used to leave behind).
+#[test]
+fn an_interrupted_bench_removes_its_scratch_database() {
+    let (code, stderr, scratch_parent) = interrupt_a_bench(&[]);
+    assert_eq!(code, 1, "{stderr}");
+    assert!(stderr.contains("interrupted"), "{stderr}");
+    let left: Vec<_> = std::fs::read_dir(scratch_parent.path())
+        .unwrap()
+        .map(|e| e.unwrap().file_name())
+        .collect();
+    assert!(left.is_empty(), "left behind: {left:?}");
+
+    let Some(server) = cista_testkit::postgres::server_url() else {
+        return;
+    };
+    let runtime = tokio::runtime::Runtime::new().unwrap();
+    let bench_schemas = || {
+        runtime.block_on(async {
+            let mut admin = <sqlx::PgConnection as sqlx::Connection>::connect(&server)
+                .await
+                .unwrap();
+            let names: Vec<String> = sqlx::query_scalar(
+                "SELECT nspname FROM pg_namespace WHERE nspname LIKE 'cista_bench_%'",
+            )
+            .fetch_all(&mut admin)
+            .await
+            .unwrap();
+            names
+        })
+    };
+    let before = bench_schemas();
+    let (code, stderr, _) = interrupt_a_bench(&["--database-url", &server]);
+    assert_eq!(code, 1, "{stderr}");
+    assert!(stderr.contains("interrupted"), "{stderr}");
+    let after = bench_schemas();
+    assert!(
+        after.iter().all(|name| before.contains(name)),
+        "left behind: {after:?} (before: {before:?})"
+    );
+}
