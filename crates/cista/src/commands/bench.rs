@@ -16,11 +16,13 @@ use cista_core::{AccessSettings, Actor, Cista, Deps, Store as _};
 use cista_crypto::LocalKeyFile;
 use cista_http::web::limits::{AuthLimiter, AuthLimits};
 use cista_http::{AppState, Limits, Listeners, TlsSettings, TlsStats};
-use cista_store::{ConnectOptions, RawCommits, SeaStore, SeaVault, Target};
+use cista_store::{ConnectOptions, SeaStore, SeaVault, Target};
 
 use super::bench_clients::HttpsFloor;
 pub(crate) use super::bench_clients::{Browser, sign_in_all};
-use super::bench_commits::{commits_line, raw_commits_apart};
+use super::bench_commits::raw_commits_apart;
+use super::bench_cpu::CpuMeter;
+use super::bench_report::{Casts, print_report};
 use cista_types::{Clock as _, OrgName, OrgSlug, OsRng, Percent, Rng as _, SystemClock, UnitId};
 use sea_orm::ConnectionTrait as _;
 use std::sync::Arc;
@@ -186,6 +188,7 @@ async fn bench(
     // The measured part: one cast per unit, `concurrency` at a time.
     println!("Casting {voters} ballots, {concurrency} at a time…");
     let memory = crate::commands::bench_memory::PeakRss::watch();
+    let processor = CpuMeter::start();
     let started = Instant::now();
     let mut latencies = cast_all(
         &origin,
@@ -197,6 +200,7 @@ async fn bench(
     )
     .await?;
     let wall = started.elapsed();
+    let cpu = processor.stop();
     let peak_rss = memory.stop().await;
     let floor = HttpsFloor::measure(&origin, &browsers, FLOOR_REQUESTS, concurrency).await?;
     // Then open-loop: every unit once more at half the reached rate (the latency a server
@@ -225,15 +229,24 @@ async fn bench(
     // against the better of the two. The raw writers have a pool of their own, a connection
     // each, so that none of them waits for a connection of the server's smaller pool.
     let writers = u32::try_from(concurrency).unwrap_or(u32::MAX);
-    let [alone, together] = raw_commits_apart(target, args.commits, writers).await?;
+    let [(alone, _), (together, together_cpu)] =
+        raw_commits_apart(target, args.commits, writers).await?;
     let casts = Casts {
         voters,
         concurrency,
         wall,
         latencies,
         peak_rss,
+        cpu,
     };
-    print_report(label, &casts, [&alone, &together], &floor, stored);
+    print_report(
+        label,
+        &casts,
+        [&alone, &together],
+        together_cpu.as_ref(),
+        &floor,
+        stored,
+    );
     let commits = if together.per_second() > alone.per_second() {
         &together
     } else {
@@ -443,73 +456,6 @@ async fn cast_all(
         latencies.push(done.map_err(|e| Failure(e.to_string()))?.map_err(Failure)?);
     }
     Ok(latencies)
-}
-
-/// The measured casts: how many, how many at once, how long in all and each (sorted), and the
-/// process's peak resident memory while they ran (bytes; the server and the clients).
-struct Casts {
-    voters: usize,
-    concurrency: usize,
-    wall: Duration,
-    latencies: Vec<Duration>,
-    peak_rss: Option<u64>,
-}
-
-impl Casts {
-    fn per_second(&self) -> f64 {
-        self.voters as f64 / self.wall.as_secs_f64().max(f64::EPSILON)
-    }
-}
-
-/// Prints the benchmark's result: throughput and cast latency, the raw commit rate beside it
-/// and the ratio of the two.
-fn print_report(
-    label: &str,
-    casts: &Casts,
-    raw: [&RawCommits; 2],
-    floor: &HttpsFloor,
-    stored: u64,
-) {
-    let (voters, rate) = (casts.voters, casts.per_second());
-    let latencies = &casts.latencies;
-    println!();
-    println!("Cista voting benchmark — {label}");
-    println!(
-        "  ballots cast   {voters} over HTTPS with real sessions, {} at a time",
-        casts.concurrency
-    );
-    println!(
-        "  throughput     {rate:.1} casts/s ({voters} in {:.2} s)",
-        casts.wall.as_secs_f64()
-    );
-    println!(
-        "  cast latency   p50 {}   p99 {}   max {}",
-        ms(percentile(latencies, 50.0)),
-        ms(percentile(latencies, 99.0)),
-        ms(latencies.last().copied().unwrap_or_default())
-    );
-    for commits in raw {
-        println!("{}", commits_line(commits));
-    }
-    let best = raw.iter().map(|c| c.per_second()).fold(0.0, f64::max);
-    println!(
-        "  ratio          casts/s ÷ the better raw commits/s = {:.0} %",
-        100.0 * rate / best.max(f64::EPSILON)
-    );
-    println!(
-        "  HTTPS floor    GET /healthz {:.0} req/s, GET /readyz (one database round trip) {:.0} req/s, {} at a time; casts/s ÷ /healthz = {:.0} %",
-        floor.healthz,
-        floor.readyz,
-        casts.concurrency,
-        100.0 * rate / floor.healthz.max(f64::EPSILON)
-    );
-    if let Some(bytes) = casts.peak_rss {
-        println!(
-            "  memory         peak RSS while casting {:.1} MB (server and clients in one process)",
-            bytes as f64 / 1e6
-        );
-    }
-    println!("  check          {stored} participation rows for {voters} units");
 }
 
 /// The benchmark association: one owner per unit, each with a password, and a published

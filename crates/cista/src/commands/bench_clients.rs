@@ -4,6 +4,7 @@
 //! and handshakes stay small next to the server's.
 
 use super::bench::PASSWORD;
+use super::bench_cpu::{CpuMeter, CpuUse};
 use crate::runtime::Failure;
 use std::sync::Arc;
 use tokio::sync::Semaphore;
@@ -166,10 +167,14 @@ async fn sign_in(client: reqwest::Client, origin: &str, i: usize) -> Result<Brow
 /// clients right after their casts: requests per second of `GET /healthz` (reads nothing) and
 /// of `GET /readyz` (one database round trip, the store's ping), `concurrency` at a time.
 /// A cast can go no faster than the first; the gap between the two is what one round trip
-/// costs at this concurrency.
+/// costs at this concurrency. With the processor time each endpoint's requests took.
 pub(crate) struct HttpsFloor {
     pub healthz: f64,
     pub readyz: f64,
+    pub healthz_cpu: Option<CpuUse>,
+    pub readyz_cpu: Option<CpuUse>,
+    /// Requests sent to each endpoint.
+    pub count: usize,
 }
 
 impl HttpsFloor {
@@ -180,9 +185,17 @@ impl HttpsFloor {
         count: usize,
         concurrency: usize,
     ) -> Result<Self, Failure> {
+        let meter = CpuMeter::start();
+        let healthz = request_rate(origin, browsers, "/healthz", count, concurrency).await?;
+        let healthz_cpu = meter.stop();
+        let meter = CpuMeter::start();
+        let readyz = request_rate(origin, browsers, "/readyz", count, concurrency).await?;
         Ok(Self {
-            healthz: request_rate(origin, browsers, "/healthz", count, concurrency).await?,
-            readyz: request_rate(origin, browsers, "/readyz", count, concurrency).await?,
+            healthz,
+            readyz,
+            healthz_cpu,
+            readyz_cpu: meter.stop(),
+            count,
         })
     }
 }
