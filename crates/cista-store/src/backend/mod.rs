@@ -156,8 +156,12 @@ const SQLITE_UNMAP: &str = "PRAGMA mmap_size = 0";
 /// not yet taken back. While it is zero, a connection going back runs no statement (the pool
 /// takes one back four or five times a vote cast; a pragma each time went through the
 /// connection's worker thread). Otherwise each is asked for its map size, and the mapped one
-/// is unmapped and counted off. A mapped connection closed instead leaves the count up: every
-/// release then asks, which costs time but never leaves a map behind.
+/// is unmapped and counted off. A mapped connection the pool closed without the hook would
+/// leave the count up for the life of the process, every release asking from then on (it
+/// costs time but never leaves a map behind); so the SQLite pool never retires a connection
+/// for its age (sqlx's `max_lifetime`, 30 minutes by default, closes an old connection as it
+/// goes back, before `after_release` runs), and a connection whose unmapping fails, which the
+/// pool then closes with its map, is counted off too.
 static SQLITE_MAPPED: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
 
 /// The pool's `after_release` hook: unmaps `conn` if a bulk read mapped it (see
@@ -173,10 +177,12 @@ async fn unmap_if_mapped(
         .fetch_one(&mut *conn)
         .await?;
     if size > 0 {
-        sqlx::Executor::execute(&mut *conn, SQLITE_UNMAP).await?;
+        // Unmapped, or failing and so closed by the pool with its map: counted off either way.
+        let unmapped = sqlx::Executor::execute(&mut *conn, SQLITE_UNMAP).await;
         // Never below zero, whatever order releases arrive in.
         let _ =
             SQLITE_MAPPED.fetch_update(Ordering::AcqRel, Ordering::Acquire, |n| n.checked_sub(1));
+        unmapped?;
     }
     Ok(())
 }
@@ -251,6 +257,10 @@ pub(crate) async fn connect(
                 // A connection to a local file cannot be hung up on: no ping (a trip through
                 // the connection's worker thread) before each use.
                 .test_before_acquire(false)
+                // Nor does it need retiring with age (that is for a server's connections).
+                // sqlx would close an old one as it goes back, before `after_release`, so a
+                // connection a bulk read mapped would leave `SQLITE_MAPPED` up for good.
+                .max_lifetime(None)
                 // A bulk read may have mapped the file (`map_for_bulk_read`); no connection
                 // waits in the pool with a map. An error closes the connection instead.
                 .after_release(|conn, _| {

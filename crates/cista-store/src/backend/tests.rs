@@ -172,6 +172,23 @@ async fn the_pool_unmaps_the_mapped_connection_among_others() {
     }
 }
 
+/// Every SQLite connection goes back through the pool's `after_release` hook, which unmaps
+/// it: the pool never closes one for its age as it goes back (sqlx's default `max_lifetime`
+/// of 30 minutes did, before the hook, so a bulk read on a connection older than that left
+/// the mapped count up and every later release asked each connection for its map size).
+#[tokio::test]
+async fn no_sqlite_connection_is_closed_for_its_age_before_the_unmapping_hook() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = connect(
+        &Target::SqliteFile(dir.path().join("aged.db")),
+        &ConnectOptions::default(),
+    )
+    .await
+    .unwrap();
+    let options = db.get_sqlite_connection_pool().options();
+    assert_eq!(options.get_max_lifetime(), None);
+}
+
 /// The SQLite linked in is built with `SQLITE_DEFAULT_MEMSTATUS=0` (set for every build
 /// in `.cargo/config.toml`): its allocations take no process-wide lock. A build without
 /// that file, or with the variable overridden, fails here instead of silently slowing
