@@ -160,8 +160,12 @@ const SQLITE_UNMAP: &str = "PRAGMA mmap_size = 0";
 /// leave the count up for the life of the process, every release asking from then on (it
 /// costs time but never leaves a map behind); so the SQLite pool never retires a connection
 /// for its age (sqlx's `max_lifetime`, 30 minutes by default, closes an old connection as it
-/// goes back, before `after_release` runs), and a connection whose unmapping fails, which the
-/// pool then closes with its map, is counted off too.
+/// goes back, before `after_release` runs), a connection whose unmapping fails, which the
+/// pool then closes with its map, is counted off too, and so is a map that failed to be set.
+/// Two ways remain, both leaving only the cost: a pool closed while a mapped connection is
+/// out (the process is done with that pool), and a connection whose map size cannot even be
+/// read as it goes back (closed uncounted: counting it off without knowing could leave a real
+/// map on another connection).
 static SQLITE_MAPPED: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
 
 /// The pool's `after_release` hook: unmaps `conn` if a bulk read mapped it (see
@@ -207,9 +211,18 @@ pub(crate) async fn map_for_bulk_read(conn: &impl ConnectionTrait) -> Result<boo
     }
     // Counted before the map exists, so the connection's release cannot miss it.
     SQLITE_MAPPED.fetch_add(1, std::sync::atomic::Ordering::AcqRel);
-    conn.execute_unprepared(&format!("PRAGMA mmap_size = {SQLITE_MMAP_SIZE}"))
+    if let Err(e) = conn
+        .execute_unprepared(&format!("PRAGMA mmap_size = {SQLITE_MMAP_SIZE}"))
         .await
-        .map_err(crate::convert::db_err)?;
+    {
+        // Not mapped after all: its release will find no map to count off.
+        let _ = SQLITE_MAPPED.fetch_update(
+            std::sync::atomic::Ordering::AcqRel,
+            std::sync::atomic::Ordering::Acquire,
+            |n| n.checked_sub(1),
+        );
+        return Err(crate::convert::db_err(e));
+    }
     Ok(true)
 }
 

@@ -172,12 +172,12 @@ async fn the_pool_unmaps_the_mapped_connection_among_others() {
     }
 }
 
-/// Every SQLite connection goes back through the pool's `after_release` hook, which unmaps
-/// it: the pool never closes one for its age as it goes back (sqlx's default `max_lifetime`
-/// of 30 minutes did, before the hook, so a bulk read on a connection older than that left
-/// the mapped count up and every later release asked each connection for its map size).
+/// The SQLite pool has no `max_lifetime`, so it never closes a connection for its age as it
+/// goes back, before the `after_release` hook that unmaps it (sqlx's default of 30 minutes
+/// did: a bulk read on a connection older than that left the mapped count up, and every
+/// later release asked its connection for its map size).
 #[tokio::test]
-async fn no_sqlite_connection_is_closed_for_its_age_before_the_unmapping_hook() {
+async fn the_sqlite_pool_retires_no_connection_for_its_age() {
     let dir = tempfile::tempdir().unwrap();
     let db = connect(
         &Target::SqliteFile(dir.path().join("aged.db")),
