@@ -141,7 +141,8 @@ pub struct RestoreArgs {
 #[derive(Debug, Subcommand)]
 pub enum BenchCommand {
     /// Cast ballots over HTTPS with real sessions and print casts per second and p50/p99
-    /// latency, next to the raw durable single-row commit rate of the same database.
+    /// latency, next to the raw durable single-row commit rate of the same database; with the
+    /// processor time a cast and a commit took and the casts per second the cores allow at it.
     Voting(BenchArgs),
     /// Submit embedded assessments through the real embed API (load token, origin, scoring,
     /// vault, audit) and print submissions per second and p50/p99 latency next to the raw

@@ -6,7 +6,7 @@
 
 use std::time::{Duration, Instant};
 
-/// The machine's processor counters at one moment: busy and all ticks summed over every core
+/// The machine's processor counters at one moment: busy ticks summed over every core
 /// (`/proc/stat`'s `cpu` line), and how many cores it counts (its `cpuN` lines).
 #[derive(Clone, Copy, Debug, PartialEq)]
 struct MachineTicks {
@@ -19,6 +19,7 @@ struct MachineTicks {
 /// user + nice + system + irq + softirq: not idle or waiting for a disk, and not stolen by the
 /// hypervisor (time the machine did not have); guest time is already inside user. `None` when
 /// the text is not in that form.
+#[cfg(any(target_os = "linux", test))]
 fn parse_proc_stat(text: &str) -> Option<MachineTicks> {
     let mut lines = text.lines();
     let mut fields = lines.next()?.split_whitespace();
@@ -54,16 +55,23 @@ fn machine_ticks() -> Option<MachineTicks> {
     None
 }
 
-/// Ticks per second of `/proc/stat`'s counters (`USER_HZ`).
+/// Ticks per second of `/proc/stat`'s counters (`USER_HZ`); `None` where the kernel does
+/// not say (rustix gives 0 then).
 #[cfg(target_os = "linux")]
-fn ticks_per_second() -> u64 {
-    rustix::param::clock_ticks_per_second()
+fn ticks_per_second() -> Option<u64> {
+    Some(rustix::param::clock_ticks_per_second()).filter(|&hz| hz > 0)
 }
 
 #[cfg(not(target_os = "linux"))]
-fn ticks_per_second() -> u64 {
-    100
+fn ticks_per_second() -> Option<u64> {
+    None
 }
+
+/// The fewest ticks of the cores' capacity (wall clock × cores × `USER_HZ`) over which the
+/// machine's busy time is given: its counters move a whole tick at a time, so over 50 ticks
+/// (a quarter of a second on two cores at 100 Hz) a reading is within about 2 %; a shorter
+/// part gives this process's time alone.
+const FEWEST_TICKS: f64 = 50.0;
 
 /// This process's processor time so far, all threads together; `None` where it cannot be read.
 #[cfg(target_os = "linux")]
@@ -112,20 +120,25 @@ impl CpuMeter {
         }
     }
 
-    /// What the part took; `None` where this process's time cannot be read.
+    /// What the part took; `None` where this process's time cannot be read. The machine's
+    /// part is left out where `/proc/stat` cannot be read, its counters went backwards, or the
+    /// part was too short for them (see [`FEWEST_TICKS`]).
     pub(crate) fn stop(self) -> Option<CpuUse> {
         let wall = self.started.elapsed();
         let process = process_time()?.checked_sub(self.process?)?;
-        let machine = match (self.machine, machine_ticks()) {
-            (Some(before), Some(after)) if after.cores == before.cores => {
+        let machine = self
+            .machine
+            .zip(machine_ticks())
+            .zip(ticks_per_second())
+            .and_then(|((before, after), hz)| {
                 let ticks = after.busy.checked_sub(before.busy)?;
-                Some(MachineUse {
-                    busy: Duration::from_secs_f64(ticks as f64 / ticks_per_second() as f64),
+                let hz = hz as f64;
+                let capacity = wall.as_secs_f64() * after.cores as f64 * hz;
+                (after.cores == before.cores && capacity >= FEWEST_TICKS).then(|| MachineUse {
+                    busy: Duration::from_secs_f64(ticks as f64 / hz),
                     cores: after.cores,
                 })
-            }
-            _ => None,
-        };
+            });
         Some(CpuUse {
             wall,
             process,
@@ -147,15 +160,17 @@ impl CpuUse {
         let process = micros_each(self.process, count);
         match self.machine {
             Some(m) => {
-                // The machine's counters tick at 100 Hz: over a short part they can read less
-                // than this process alone, which they include.
-                let machine = micros_each(m.busy, count).max(process);
+                // The machine's counters move a whole tick (`USER_HZ`) at a time: they can
+                // read a little less than this process alone, which they include.
+                let busy = m.busy.max(self.process);
+                let machine = micros_each(busy, count);
+                let percent = 100.0 * busy.as_secs_f64()
+                    / (self.wall.as_secs_f64() * m.cores as f64).max(f64::EPSILON);
                 format!(
-                    "{machine:.0} µs of processor time {what} (this process {process:.0}, the rest of the machine {:.0}), {} cores {:.0} % busy",
+                    "{machine:.0} µs of processor time {what} (this process {process:.0} µs, the rest of the machine {:.0} µs), {} cores {:.0} % busy",
                     machine - process,
                     m.cores,
-                    100.0 * m.busy.as_secs_f64()
-                        / (self.wall.as_secs_f64() * m.cores as f64).max(f64::EPSILON)
+                    percent.min(100.0)
                 )
             }
             None => format!("this process {process:.0} µs of processor time {what}"),
@@ -163,11 +178,15 @@ impl CpuUse {
     }
 
     /// The most operations a second the machine's cores allow at this part's processor time
-    /// for each of `count` operations (all cores busy, nothing else running); `None` where the
-    /// machine's time is not known.
+    /// for each of `count` operations, with every core busy; `None` where the machine's time
+    /// is not known. Whatever else ran on the machine meanwhile counts in that time, and so
+    /// lowers the ceiling; a reading over the cores' capacity (a tick too many) is taken as
+    /// the capacity, so the ceiling is never under the rate the part reached.
     pub(crate) fn ceiling(&self, count: u64) -> Option<f64> {
         let m = self.machine?;
-        let each = m.busy.max(self.process).as_secs_f64() / count.max(1) as f64;
+        let capacity = self.wall.as_secs_f64() * m.cores as f64;
+        let busy = m.busy.max(self.process).as_secs_f64().min(capacity);
+        let each = busy / count.max(1) as f64;
         (each > 0.0).then(|| m.cores as f64 / each)
     }
 }
@@ -199,20 +218,29 @@ mod tests {
         assert_eq!(parse_proc_stat("cpu 1 2 x 4 5 6 7\n"), None);
     }
 
-    /// The meter reads this process's time on Linux, and a spin of the calling thread shows
-    /// in it.
+    /// The meter reads this process's time on Linux: a spin of the calling thread for 300 ms
+    /// of processor time shows in it, and the machine's busy time (which includes it) is
+    /// given over a part that long.
     #[cfg(target_os = "linux")]
     #[test]
     fn a_spin_shows_in_this_process_time() {
+        let spin = Duration::from_millis(300);
         let meter = CpuMeter::start();
-        let until = Instant::now() + Duration::from_millis(30);
+        let began = process_time().unwrap();
+        let give_up = Instant::now() + Duration::from_secs(30);
         let mut spins = 0u64;
-        while Instant::now() < until {
+        while process_time().unwrap() - began < spin && Instant::now() < give_up {
             spins = std::hint::black_box(spins + 1);
         }
         let used = meter.stop().expect("this process's time on Linux");
-        assert!(used.process >= Duration::from_millis(20), "{used:?}");
-        assert!(used.machine.is_some_and(|m| m.cores >= 1), "{used:?}");
+        assert!(used.process >= spin, "{used:?}");
+        let machine = used.machine.expect("the machine's time over 300 ms");
+        assert!(machine.cores >= 1, "{used:?}");
+        // Within a few of the counters' ticks of this process's time, which it includes.
+        assert!(
+            machine.busy + Duration::from_millis(20) * machine.cores as u32 >= spin,
+            "{used:?}"
+        );
     }
 
     /// A ceiling is the cores divided by the processor time each, and the description gives
@@ -235,10 +263,20 @@ mod tests {
             "{words}"
         );
         assert!(
-            words.contains("this process 600, the rest of the machine 1000"),
+            words.contains("this process 600 µs, the rest of the machine 1000 µs"),
             "{words}"
         );
         assert!(words.contains("2 cores 80 % busy"), "{words}");
+        // Counters that read more than the cores could give (a tick too many over a short
+        // part) are never shown as more than 100 % busy.
+        let over = CpuUse {
+            wall: Duration::from_millis(100),
+            ..used
+        };
+        let words = over.describe(1000, "a cast");
+        assert!(words.contains("2 cores 100 % busy"), "{words}");
+        // 1,000 operations in 100 ms: the ceiling is at least those 10,000 a second.
+        assert_eq!(over.ceiling(1000).map(f64::round), Some(10_000.0));
         let alone = CpuUse {
             machine: None,
             ..used

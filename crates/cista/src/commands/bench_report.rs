@@ -116,7 +116,7 @@ fn print_processor(casts: &Casts, together: &RawCommits, raw_cpu: Option<&CpuUse
     }
     if let Some(ceiling) = cpu.ceiling(voters) {
         println!(
-            "  ceiling        at that processor time a cast, the cores allow at most {ceiling:.0} casts/s = {:.0} % of the better raw commits/s",
+            "  ceiling        at that processor time a cast, with every core busy, the cores allow at most {ceiling:.0} casts/s = {:.0} % of the better raw commits/s",
             100.0 * ceiling / best.max(f64::EPSILON)
         );
     }

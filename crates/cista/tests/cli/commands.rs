@@ -204,8 +204,9 @@ fn the_voting_bench_casts_every_ballot_and_counts_them() {
     let ran = ok(bench).stdout;
     assert!(ran.contains("throughput"), "{ran}");
     assert!(ran.contains("8 participation rows for 8 units"), "{ran}");
-    // The processor time a cast took, and the most casts a second the cores allow at it
-    // (read off `/proc` and `CLOCK_PROCESS_CPUTIME_ID`, on Linux).
+    // The processor time a cast took (this process's at least; the machine's and the
+    // ceiling it puts on the casts only over a part long enough for `/proc/stat`'s ticks,
+    // which eight casts are not), read off `CLOCK_PROCESS_CPUTIME_ID` on Linux.
     if !cfg!(target_os = "linux") {
         return;
     }
@@ -214,7 +215,7 @@ fn the_voting_bench_casts_every_ballot_and_counts_them() {
         .find(|l| l.trim_start().starts_with("processor      casting:"))
         .unwrap_or_else(|| panic!("no processor line: {ran}"));
     let micros: f64 = processor
-        .split("casting: ")
+        .split("this process ")
         .nth(1)
         .and_then(|rest| rest.split(' ').next())
         .and_then(|n| n.parse().ok())
@@ -222,7 +223,6 @@ fn the_voting_bench_casts_every_ballot_and_counts_them() {
     assert!(micros > 0.0, "{processor}");
     assert!(ran.contains("raw commits, 4 writers: "), "{ran}");
     assert!(ran.contains("GET /healthz: "), "{ran}");
-    assert!(ran.contains("the cores allow at most"), "{ran}");
 }
 
 /// The assessment bench goes through the real embed API, counts what was stored, draws
