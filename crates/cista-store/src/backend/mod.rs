@@ -168,6 +168,12 @@ const SQLITE_UNMAP: &str = "PRAGMA mmap_size = 0";
 /// map on another connection).
 static SQLITE_MAPPED: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
 
+/// Takes one off [`SQLITE_MAPPED`]; never below zero, whatever order releases arrive in.
+fn count_off_mapped() {
+    use std::sync::atomic::Ordering;
+    let _ = SQLITE_MAPPED.fetch_update(Ordering::AcqRel, Ordering::Acquire, |n| n.checked_sub(1));
+}
+
 /// The pool's `after_release` hook: unmaps `conn` if a bulk read mapped it (see
 /// [`SQLITE_MAPPED`]). Errors: SQLite's, which make the pool close the connection instead.
 async fn unmap_if_mapped(
@@ -183,9 +189,7 @@ async fn unmap_if_mapped(
     if size > 0 {
         // Unmapped, or failing and so closed by the pool with its map: counted off either way.
         let unmapped = sqlx::Executor::execute(&mut *conn, SQLITE_UNMAP).await;
-        // Never below zero, whatever order releases arrive in.
-        let _ =
-            SQLITE_MAPPED.fetch_update(Ordering::AcqRel, Ordering::Acquire, |n| n.checked_sub(1));
+        count_off_mapped();
         unmapped?;
     }
     Ok(())
@@ -216,11 +220,7 @@ pub(crate) async fn map_for_bulk_read(conn: &impl ConnectionTrait) -> Result<boo
         .await
     {
         // Not mapped after all: its release will find no map to count off.
-        let _ = SQLITE_MAPPED.fetch_update(
-            std::sync::atomic::Ordering::AcqRel,
-            std::sync::atomic::Ordering::Acquire,
-            |n| n.checked_sub(1),
-        );
+        count_off_mapped();
         return Err(crate::convert::db_err(e));
     }
     Ok(true)

@@ -229,7 +229,7 @@ async fn bench(
     // against the better of the two. The raw writers have a pool of their own, a connection
     // each, so that none of them waits for a connection of the server's smaller pool.
     let writers = u32::try_from(concurrency).unwrap_or(u32::MAX);
-    let [(alone, _), (together, together_cpu)] =
+    let ([alone, together], together_cpu) =
         raw_commits_apart(target, args.commits, writers).await?;
     let casts = Casts {
         voters,

@@ -154,23 +154,29 @@ fn micros_each(time: Duration, count: u64) -> f64 {
 }
 
 impl CpuUse {
+    /// The machine's busy time over the part as the report uses it, with its cores: at least
+    /// this process's time, which it includes (the counters move a whole tick, `USER_HZ`, at a
+    /// time and can read a little less), and at most the cores' capacity over the wall clock
+    /// (they can read a tick more); `None` where the machine's time is not known.
+    fn machine_busy(&self) -> Option<(Duration, usize)> {
+        let m = self.machine?;
+        let capacity = self.wall.mul_f64(m.cores as f64);
+        Some((m.busy.max(self.process).min(capacity), m.cores))
+    }
+
     /// The report's words for `count` operations (`what`: "a cast", "a commit") in this span:
     /// processor time each, all of the machine's and this process's, and how busy the cores
     /// were.
     pub(crate) fn describe(&self, count: u64, what: &str) -> String {
         let process = micros_each(self.process, count);
-        match self.machine {
-            Some(m) => {
-                // The machine's counters move a whole tick (`USER_HZ`) at a time: they can
-                // read a little less than this process alone, which they include.
-                let busy = m.busy.max(self.process);
+        match self.machine_busy() {
+            Some((busy, cores)) => {
                 let machine = micros_each(busy, count);
                 let percent = 100.0 * busy.as_secs_f64()
-                    / (self.wall.as_secs_f64() * m.cores as f64).max(f64::EPSILON);
+                    / (self.wall.as_secs_f64() * cores as f64).max(f64::EPSILON);
                 format!(
-                    "{machine:.0} µs of processor time {what} (this process {process:.0} µs, the rest of the machine {:.0} µs), {} cores {:.0} % busy",
-                    machine - process,
-                    m.cores,
+                    "{machine:.0} µs of processor time {what} (this process {process:.0} µs, the rest of the machine {:.0} µs), {cores} cores {:.0} % busy",
+                    (machine - process).max(0.0),
                     percent.min(100.0)
                 )
             }
@@ -184,11 +190,9 @@ impl CpuUse {
     /// lowers the ceiling; a reading over the cores' capacity (a tick too many) is taken as
     /// the capacity, so the ceiling is never under the rate the part reached.
     pub(crate) fn ceiling(&self, count: u64) -> Option<f64> {
-        let m = self.machine?;
-        let capacity = self.wall.as_secs_f64() * m.cores as f64;
-        let busy = m.busy.max(self.process).as_secs_f64().min(capacity);
-        let each = busy / count.max(1) as f64;
-        (each > 0.0).then(|| m.cores as f64 / each)
+        let (busy, cores) = self.machine_busy()?;
+        let each = busy.as_secs_f64() / count.max(1) as f64;
+        (each > 0.0).then(|| cores as f64 / each)
     }
 }
 
