@@ -492,6 +492,12 @@ pub trait VotingWrites: Send {
     /// see the ballot closed, so no vote slips between the last read and the tally.
     async fn lock_ballot(&mut self, id: BallotId, exclusive: bool) -> Result<Option<StoredBallot>>;
 
+    /// Takes the lock of a ballot's box for the rest of the transaction: one rewrite of the
+    /// box (`shuffle_box`: the worker's, or a close's) at a time, in every process, while
+    /// casts, which never take it, go on. A close takes it before the ballot's exclusive
+    /// lock, so a close never holds the ballot while it waits for a shuffle's entries.
+    async fn lock_box(&mut self, ballot: BallotId) -> Result<()>;
+
     /// The participation ledger as this transaction sees it.
     async fn participation_in_tx(&mut self, ballot: BallotId) -> Result<Vec<Participation>>;
 
@@ -581,7 +587,9 @@ pub trait VotingWrites: Send {
     /// Rewrites a published ballot's box in tracker order, so neither storage order nor
     /// any row's write history reflects casting order; returns the entries in the box. A box
     /// nothing was added to since its last shuffle is left as it is. The caller holds the
-    /// ballot's exclusive lock (`lock_ballot`), so no cast commits in between.
+    /// box's lock (`lock_box`). Casts may commit meanwhile: an entry the rewrite's copy did
+    /// not see stays as it was written, and is not counted as shuffled, so the next shuffle
+    /// takes it.
     async fn shuffle_box(&mut self, ballot: BallotId) -> Result<u64>;
 
     async fn insert_refusal(&mut self, refusal: &Refusal) -> Result<()>;

@@ -189,6 +189,10 @@ impl VotingWrites for SeaTx {
         super::lock_ballot(&self.txn, id, exclusive).await
     }
 
+    async fn lock_box(&mut self, ballot: BallotId) -> Result<()> {
+        super::lock_box(&self.txn, ballot).await
+    }
+
     async fn participation_in_tx(&mut self, ballot: BallotId) -> Result<Vec<Participation>> {
         super::participation(&self.txn, ballot).await
     }

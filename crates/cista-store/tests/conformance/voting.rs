@@ -37,7 +37,7 @@ pub use cast_read::{
 pub use casting::{
     a_group_writes_its_rows_at_once_and_the_primary_keys_still_decide,
     a_hundred_concurrent_casts_for_one_unit_store_exactly_one,
-    a_shuffle_waits_for_casts_in_flight_and_drops_no_ballot,
+    a_shuffle_drops_no_ballot_cast_in_flight,
     a_transaction_reads_its_box_as_it_stands_in_the_transaction,
     concurrent_casts_commit_together_and_one_failing_cast_takes_none_down,
     paper_and_online_refuse_each_other_in_either_order,
@@ -60,6 +60,7 @@ pub use secrecy::{
     a_close_shuffles_what_was_cast_since_the_last_shuffle,
     a_recorded_ballot_links_choices_to_the_unit,
     a_secret_ballot_box_holds_nothing_that_links_it_to_the_ledger,
+    votes_are_cast_and_kept_while_the_box_is_shuffled,
 };
 
 fn operator() -> Actor {

@@ -186,19 +186,61 @@ async fn set_up(cista: &Cista, units: usize) -> Result<(OrgId, BallotId), Failur
         .fill_ballot_box(&operator, org, ballot, &report("ballots"))
         .await
         .map_err(fail("ballot box"))?;
-    let (_, shuffle) = measured(async {
-        cista
-            .run_voting_work(&Actor::System)
-            .await
-            .map_err(fail("shuffle"))
-    })
-    .await?;
+    let shuffled = std::sync::atomic::AtomicBool::new(false);
+    let ((_, shuffle), waits) = tokio::try_join!(
+        async {
+            let done = measured(async {
+                cista
+                    .run_voting_work(&Actor::System)
+                    .await
+                    .map_err(fail("shuffle"))
+            })
+            .await;
+            shuffled.store(true, std::sync::atomic::Ordering::Relaxed);
+            done
+        },
+        casts_lock_while(cista, ballot, &shuffled),
+    )?;
     println!(
         "  set up in {:.1} s (the worker's shuffle of the open box: {})",
         started.elapsed().as_secs_f64(),
         ms(shuffle.took)
     );
+    if let Some(longest) = waits.iter().max() {
+        println!(
+            "  during the shuffle  a cast's transaction took the ballot's shared lock {} times, \
+             each within {}",
+            waits.len(),
+            ms(*longest)
+        );
+    }
     Ok((org, ballot))
+}
+
+/// Until `over` is set, every 100 ms: a transaction takes `ballot`'s shared lock, as each
+/// cast's (group commit's) transaction does, and commits. Returns how long each took, from
+/// its start to its commit: what the shuffle held casts up by. On SQLite that includes
+/// waiting for the write turn, which the shuffle's transaction holds throughout.
+async fn casts_lock_while(
+    cista: &Cista,
+    ballot: BallotId,
+    over: &std::sync::atomic::AtomicBool,
+) -> Result<Vec<Duration>, Failure> {
+    let mut waits = Vec::new();
+    while !over.load(std::sync::atomic::Ordering::Relaxed) {
+        tokio::time::sleep(Duration::from_millis(100)).await;
+        let started = Instant::now();
+        let mut tx = cista.store().begin().await.map_err(fail("a cast's lock"))?;
+        tx.voting()
+            .lock_ballot(ballot, false)
+            .await
+            .map_err(fail("a cast's lock"))?;
+        tx.commit_housekeeping()
+            .await
+            .map_err(fail("a cast's lock"))?;
+        waits.push(started.elapsed());
+    }
+    Ok(waits)
 }
 
 /// Downloads the bundle and the bulletin's first and last pages into `dir`, each timed and

@@ -151,12 +151,10 @@ impl Cista {
     /// pass vacuums after its shuffles (`vacuum_after_shuffles`).
     pub(crate) async fn shuffle_box(&self, ballot: BallotId) -> Result<u64> {
         let mut tx = self.store().begin().await?;
-        // Exclusive: casts in flight (which hold it shared) finish first and later ones
-        // wait, so none is committed between the read of the box and its rewrite (on
-        // PostgreSQL the delete would otherwise see, and drop, a ballot the read missed).
-        if tx.voting().lock_ballot(ballot, true).await?.is_none() {
-            return Ok(0);
-        }
+        // The box's lock, not the ballot's: casts go on while a large box is rewritten (on
+        // PostgreSQL; SQLite writes one transaction at a time). The rewrite deletes only the
+        // entries it copied, so a vote committed meanwhile is kept, and shuffled next pass.
+        tx.voting().lock_box(ballot).await?;
         let written = tx.voting().shuffle_box(ballot).await?;
         tx.commit_housekeeping().await?;
         Ok(written)
@@ -191,12 +189,9 @@ impl Cista {
             )));
         }
         let mut tx = self.store().begin().await?;
-        let Some(locked) = tx.voting().lock_ballot(ballot.id(), true).await? else {
+        let Some(locked) = lock_for_close(&mut *tx, ballot.id()).await? else {
             return Ok(false);
         };
-        if locked.status != BallotStatus::Published {
-            return Ok(false);
-        }
         let (piles, batches) = tx.voting().paper_in_tx(ballot.id()).await?;
         if let Some(pending) = (super::paper::PaperState { piles, batches }).blocks_close() {
             return Err(pending);
@@ -342,6 +337,19 @@ impl Cista {
         let results = sealed_results(&ballot)?;
         Ok((ballot, results))
     }
+}
+
+/// Takes what a close holds until its commit: the box's lock, then the ballot's exclusive
+/// lock. The box's first, so a worker's shuffle of this box (in any process) ends before the
+/// close holds the ballot, and neither waits for what the other holds. Returns the ballot,
+/// or None if it is gone or no longer open (another process closed it first).
+async fn lock_for_close(tx: &mut dyn StoreTx, ballot: BallotId) -> Result<Option<StoredBallot>> {
+    tx.voting().lock_box(ballot).await?;
+    Ok(tx
+        .voting()
+        .lock_ballot(ballot, true)
+        .await?
+        .filter(|locked| locked.status == BallotStatus::Published))
 }
 
 /// Puts the entries cast since the worker last shuffled `ballot`'s box in tracker order, in
