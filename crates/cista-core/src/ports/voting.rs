@@ -585,12 +585,19 @@ pub trait VotingWrites: Send {
     async fn insert_box_entries_if_free(&mut self, entries: &[BoxEntry]) -> Result<bool>;
 
     /// Rewrites a published ballot's box in tracker order, so neither storage order nor
-    /// any row's write history reflects casting order; returns the entries in the box. A box
-    /// nothing was added to since its last shuffle is left as it is. The caller holds the
-    /// box's lock (`lock_box`). Casts may commit meanwhile: an entry the rewrite's copy did
-    /// not see stays as it was written, and is not counted as shuffled, so the next shuffle
-    /// takes it.
+    /// any row's write history reflects casting order; returns the entries it wrote. A box
+    /// nothing was added to since its last shuffle is left as it is (and its entries
+    /// counted). The caller holds the box's lock (`lock_box`) and then records the count
+    /// (`record_shuffled`). Casts may commit meanwhile: an entry the rewrite did not see
+    /// stays as it was written, and is not in the count, so the next shuffle takes it.
     async fn shuffle_box(&mut self, ballot: BallotId) -> Result<u64>;
+
+    /// Records that the first `count` entries of a published ballot's box are in tracker
+    /// order (the ballot's `shuffled_count`); a ballot no longer open is left as it is. It
+    /// updates the ballot's row, so it waits for casts in flight: the worker records in a
+    /// transaction of its own, after the rewrite's commit, so a cast waiting for one of the
+    /// rewrite's rows never waits on a rewrite that waits on it.
+    async fn record_shuffled(&mut self, ballot: BallotId, count: u64) -> Result<()>;
 
     async fn insert_refusal(&mut self, refusal: &Refusal) -> Result<()>;
 

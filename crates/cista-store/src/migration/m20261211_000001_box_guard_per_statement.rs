@@ -1,7 +1,8 @@
 //! On PostgreSQL the guard that keeps a ballot box's entries once their ballot is closed
 //! (`ballot_box_kept`) checks once a statement, over the rows the statement deleted, instead
-//! of once a row (issue 15). A shuffle deletes and rewrites a whole box while it holds the
-//! ballot's exclusive lock, so casts wait for it; at a million entries the row trigger's
+//! of once a row (issue 15). A shuffle deletes and rewrites a whole box (then under the
+//! ballot's exclusive lock, so casts waited for it; since `179a981` under the box's own lock,
+//! while casts go on); at a million entries the row trigger's
 //! PL/pgSQL call and ballot lookup took 15 s of a 25 s shuffle. The rule is the same: a
 //! statement that deletes an entry whose ballot is not open (or gone) fails, and with it every
 //! row it deleted. SQLite's row trigger is a plain `WHEN` and stays.

@@ -193,6 +193,10 @@ impl VotingWrites for SeaTx {
         super::lock_box(&self.txn, ballot).await
     }
 
+    async fn record_shuffled(&mut self, ballot: BallotId, count: u64) -> Result<()> {
+        super::record_shuffled(&self.txn, ballot, count).await
+    }
+
     async fn participation_in_tx(&mut self, ballot: BallotId) -> Result<Vec<Participation>> {
         super::participation(&self.txn, ballot).await
     }

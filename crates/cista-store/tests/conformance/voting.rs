@@ -57,8 +57,8 @@ pub use refusals::{
 pub use results::results_stay_sealed_until_the_close_then_the_bundle_recounts;
 pub use roster::the_roster_is_checked_whole_previewed_then_applied;
 pub use secrecy::{
-    a_close_shuffles_what_was_cast_since_the_last_shuffle,
-    a_recorded_ballot_links_choices_to_the_unit,
+    a_close_shuffles_what_was_cast_since_the_last_shuffle, a_close_waits_for_a_shuffle_under_way,
+    a_recorded_ballot_links_choices_to_the_unit, a_rewrite_never_waits_on_a_cast_that_waits_on_it,
     a_secret_ballot_box_holds_nothing_that_links_it_to_the_ledger,
     votes_are_cast_and_kept_while_the_box_is_shuffled,
 };
@@ -294,6 +294,24 @@ async fn audit_kinds(cista: &Cista) -> Vec<String> {
         .into_iter()
         .map(|e| e.kind)
         .collect()
+}
+
+/// Starts a pass of the voting worker and checks that 300 ms later it is still waiting, for
+/// what `waiting_for` says; returns the pass, to await once that is let go.
+pub async fn a_worker_pass_waiting(
+    cista: &Cista,
+    waiting_for: &str,
+) -> tokio::task::JoinHandle<cista_core::Result<cista_core::products::voting::close::WorkDone>> {
+    let worker = {
+        let cista = cista.clone();
+        tokio::spawn(async move { cista.run_voting_work(&Actor::System).await })
+    };
+    tokio::time::sleep(std::time::Duration::from_millis(300)).await;
+    assert!(
+        !worker.is_finished(),
+        "the pass did not wait for {waiting_for}"
+    );
+    worker
 }
 
 /// Closes the ballot as the worker would, after its closing time.

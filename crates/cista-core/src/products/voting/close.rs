@@ -151,11 +151,21 @@ impl Cista {
     /// pass vacuums after its shuffles (`vacuum_after_shuffles`).
     pub(crate) async fn shuffle_box(&self, ballot: BallotId) -> Result<u64> {
         let mut tx = self.store().begin().await?;
-        // The box's lock, not the ballot's: casts go on while a large box is rewritten (on
-        // PostgreSQL; SQLite writes one transaction at a time). The rewrite deletes only the
-        // entries it copied, so a vote committed meanwhile is kept, and shuffled next pass.
+        // The box's lock and the ballot's shared lock, which casts hold too: casts go on
+        // while a large box is rewritten (on PostgreSQL; SQLite writes one transaction at a
+        // time), while a cancel or a close waits for the rewrite. The rewrite takes only the
+        // entries it sees, so a vote committed meanwhile is kept, and shuffled next pass.
         tx.voting().lock_box(ballot).await?;
+        let open = tx.voting().lock_ballot(ballot, false).await?;
+        if open.is_none_or(|b| b.status != BallotStatus::Published) {
+            return Ok(0);
+        }
         let written = tx.voting().shuffle_box(ballot).await?;
+        tx.commit_housekeeping().await?;
+        // Apart from the rewrite (see `record_shuffled`). Should this fail, or another
+        // process's shuffle record a larger count first, the next pass rewrites once more.
+        let mut tx = self.store().begin().await?;
+        tx.voting().record_shuffled(ballot, written).await?;
         tx.commit_housekeeping().await?;
         Ok(written)
     }
@@ -366,7 +376,9 @@ async fn shuffle_what_is_left(
         return Ok(Duration::ZERO);
     }
     let shuffling = Instant::now();
-    tx.voting().shuffle_box(ballot.id).await?;
+    let written = tx.voting().shuffle_box(ballot.id).await?;
+    // The close holds the ballot: no cast is in flight to wait for.
+    tx.voting().record_shuffled(ballot.id, written).await?;
     Ok(shuffling.elapsed())
 }
 

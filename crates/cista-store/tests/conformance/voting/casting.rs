@@ -342,17 +342,9 @@ pub async fn a_shuffle_drops_no_ballot_cast_in_flight(h: &Harness) {
         .await
         .unwrap();
 
-    let worker = {
-        let cista = cista.clone();
-        tokio::spawn(async move { cista.run_voting_work(&Actor::System).await })
-    };
-    tokio::time::sleep(std::time::Duration::from_millis(300)).await;
     // Until the cast commits, the shuffle cannot record its count (PostgreSQL) or even start
     // (SQLite): either way it is not over.
-    assert!(
-        !worker.is_finished(),
-        "the shuffle recorded its count under a cast in flight"
-    );
+    let worker = a_worker_pass_waiting(&cista, "the cast in flight").await;
     cast.commit_housekeeping().await.unwrap();
     let done = worker.await.unwrap().unwrap();
     assert_eq!(done.shuffled, 1);

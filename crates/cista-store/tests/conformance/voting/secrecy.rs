@@ -302,10 +302,11 @@ pub async fn a_recorded_ballot_links_choices_to_the_unit(h: &Harness) {
     assert_eq!(err.code(), "invalid_input");
 }
 
-/// A shuffle holds the box, not the ballot: on PostgreSQL votes are cast while an open
-/// ballot's box is rewritten, before, during and after the rewrite's copy of it, and each is
-/// kept (its entry counted once, and shuffled by the next pass); a second rewrite of the same
-/// box waits for the first. On SQLite, whose writes run one at a time, the votes come after.
+/// A shuffle holds the box, not the ballot: on PostgreSQL a vote is cast while a shuffle
+/// holds an open ballot's box, a second rewrite of the box waits for the first, and votes
+/// cast while the rewrite runs (whether they land before or after its move of the box is not
+/// controlled here) are each kept, counted once and shuffled by the next pass. On SQLite,
+/// whose writes run one at a time, the votes come after.
 pub async fn votes_are_cast_and_kept_while_the_box_is_shuffled(h: &Harness) {
     let cista = h.cista().await;
     let a = association(h, &cista, "shuffle-casting").await;
@@ -373,4 +374,93 @@ pub async fn votes_are_cast_and_kept_while_the_box_is_shuffled(h: &Harness) {
     let bundle = cista.election_bundle(ballot).await.unwrap();
     assert_eq!(bundle.ballots.len(), 6);
     assert!(verify_bundle(&bundle, None).ok());
+}
+
+/// A close waits for a shuffle of its box that is under way (in any process), then counts
+/// every ballot: what the shuffle rewrote, as it committed it.
+pub async fn a_close_waits_for_a_shuffle_under_way(h: &Harness) {
+    let cista = h.cista().await;
+    let a = association(h, &cista, "shuffle-close").await;
+    let ballot = open_ballot(h, &cista, &a, Secrecy::Secret, Weighting::PerUnit).await;
+    let hash = hash_of(&cista, ballot).await;
+    for label in ["101", "102", "103"] {
+        let request = request(ballot, a.unit(label), &hash, &[("c1", "yes"), ("c2", "1")]);
+        cista.cast_vote(&a.voter(label), request).await.unwrap();
+    }
+    let mut shuffle = cista.store().begin().await.unwrap();
+    shuffle.voting().lock_box(ballot).await.unwrap();
+    assert_eq!(shuffle.voting().shuffle_box(ballot).await.unwrap(), 3);
+    let closes_at = cista.store().voting().ballot(ballot).await.unwrap();
+    h.clock
+        .set(closes_at.unwrap().closes_at.plus(Duration::seconds(1)));
+    let worker = a_worker_pass_waiting(&cista, "the shuffle under way").await;
+    shuffle.commit_housekeeping().await.unwrap();
+    assert_eq!(worker.await.unwrap().unwrap().closed, 1);
+    let bundle = cista.election_bundle(ballot).await.unwrap();
+    assert_eq!(bundle.ballots.len(), 3);
+    assert!(verify_bundle(&bundle, None).ok());
+}
+
+/// A rewrite never waits on a cast that waits on it: on PostgreSQL a cast holding the
+/// ballot (shared) whose tracker is one the rewrite has just written waits for the rewrite's
+/// commit, and the rewrite commits without waiting for the cast (the count is recorded apart,
+/// `record_shuffled`), where updating the ballot in the rewrite's transaction would deadlock.
+pub async fn a_rewrite_never_waits_on_a_cast_that_waits_on_it(h: &Harness) {
+    use cista_core::ports::BoxEntry;
+    if !h.is_postgres() {
+        return; // SQLite writes one transaction at a time: the two never overlap.
+    }
+    let cista = h.cista().await;
+    let a = association(h, &cista, "shuffle-collide").await;
+    let ballot = open_with_one_vote(h, &cista, &a, "102", "yes").await;
+    let taken = cista.store().voting().box_entries(ballot).await.unwrap()[0].tracker;
+    let mut cast = cista.store().begin().await.unwrap();
+    assert!(
+        cast.voting()
+            .lock_ballot(ballot, false)
+            .await
+            .unwrap()
+            .is_some()
+    );
+    let mut shuffle = cista.store().begin().await.unwrap();
+    shuffle.voting().lock_box(ballot).await.unwrap();
+    let patience = std::time::Duration::from_secs(20);
+    let written = tokio::time::timeout(patience, shuffle.voting().shuffle_box(ballot))
+        .await
+        .expect("the rewrite waits for no cast");
+    assert_eq!(written.unwrap(), 1);
+    let colliding = BoxEntry {
+        ballot,
+        tracker: taken,
+        weight: cista_types::Weight::ONE,
+        sealed_choices: vec![1, 2, 3],
+        unit: None,
+        cast_at: None,
+    };
+    let insert = cast
+        .voting()
+        .insert_box_entries_if_free(std::slice::from_ref(&colliding));
+    let commit = async {
+        tokio::time::sleep(std::time::Duration::from_millis(300)).await;
+        shuffle.commit_housekeeping().await
+    };
+    let (inserted, committed) =
+        tokio::time::timeout(patience, async { tokio::join!(insert, commit) })
+            .await
+            .expect("neither waits for the other");
+    committed.unwrap();
+    assert!(!inserted.unwrap(), "the tracker is taken");
+    drop(cast);
+    let mut record = cista.store().begin().await.unwrap();
+    record.voting().record_shuffled(ballot, 1).await.unwrap();
+    record.commit_housekeeping().await.unwrap();
+    let stored = cista
+        .store()
+        .voting()
+        .ballot(ballot)
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(stored.shuffled_count, 1);
+    assert_eq!(cista.store().voting().box_count(ballot).await.unwrap(), 1);
 }
