@@ -592,8 +592,9 @@ pub trait VotingWrites: Send {
     /// stays as it was written, and is not in the count, so the next shuffle takes it.
     async fn shuffle_box(&mut self, ballot: BallotId) -> Result<u64>;
 
-    /// Records that the first `count` entries of a published ballot's box are in tracker
-    /// order (the ballot's `shuffled_count`); a ballot no longer open is left as it is. It
+    /// Records `count` as a published ballot's `shuffled_count`: a box holding exactly that
+    /// many entries is wholly in tracker order (entries are only ever added, and a rewrite
+    /// counts what it wrote). A ballot no longer open is left as it is. It
     /// updates the ballot's row, so it waits for casts in flight: the worker records in a
     /// transaction of its own, after the rewrite's commit, so a cast waiting for one of the
     /// rewrite's rows never waits on a rewrite that waits on it.

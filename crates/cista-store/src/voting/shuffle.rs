@@ -37,13 +37,14 @@ pub(crate) async fn lock_box(db: &impl ConnectionTrait, ballot: BallotId) -> Res
 /// Rewrites a ballot's box in tracker order, unless nothing was added since the last rewrite
 /// (the box holds as many entries as that shuffle wrote: entries are only ever added); returns
 /// the entries written (or, left as it was, counted). The caller records the count
-/// (`record_shuffled`). The
-/// rows go through a temporary table inside the database (copy, delete, insert back in
-/// tracker order), so a million-ballot box never passes through this process's memory.
+/// (`record_shuffled`). The rows go through a temporary table inside the database (moved
+/// there by `take_box`, then written back in tracker order), so a million-ballot box never
+/// passes through this process's memory.
 ///
-/// Casts may commit while it runs (on PostgreSQL the caller holds the box lock, not the
-/// ballot's): the rewrite takes only the entries it sees (`take_box`), so an entry committed
-/// meanwhile stays as it was cast, and the count written leaves it for the next shuffle.
+/// Casts may commit while it runs (on PostgreSQL the worker holds the box's lock and the
+/// ballot only shared, as casts do): the rewrite takes only the entries it sees, so an entry
+/// committed meanwhile stays as it was cast, and the count written leaves it for the next
+/// shuffle.
 pub(crate) async fn shuffle_box(db: &impl ConnectionTrait, ballot: BallotId) -> Result<u64> {
     let shuffled = ballot::Entity::find_by_id(ballot.as_i64())
         .first(db)

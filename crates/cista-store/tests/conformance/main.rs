@@ -151,6 +151,7 @@ cista_testkit::both_databases! { crate::Harness;
     voting::votes_are_cast_and_kept_while_the_box_is_shuffled,
     voting::a_close_waits_for_a_shuffle_under_way,
     voting::a_rewrite_never_waits_on_a_cast_that_waits_on_it,
+    voting::a_shuffle_waits_for_a_cancel_and_leaves_the_cancelled_box,
     voting::refused_casts_are_explained_recorded_and_store_nothing,
     voting::a_server_fault_during_a_cast_is_not_recorded_against_the_unit,
     voting::consent_is_recorded_with_when_and_how,

@@ -128,8 +128,9 @@ impl Cista {
                     return Ok::<_, Error>(());
                 }
                 let count = self.store().voting().box_count(ballot.id()).await?;
-                if i64::try_from(count).unwrap_or(i64::MAX) != ballot.stored.shuffled_count {
-                    self.shuffle_box(ballot.id()).await?;
+                if i64::try_from(count).unwrap_or(i64::MAX) != ballot.stored.shuffled_count
+                    && self.shuffle_box(ballot.id()).await?.is_some()
+                {
                     done.shuffled += 1;
                 }
                 done.reminders += self.scheduled_reminders(&ballot, now).await?;
@@ -147,18 +148,20 @@ impl Cista {
         Ok(done)
     }
 
-    /// Rewrites an open ballot's box in tracker order (see `StoreTx::shuffle_box`); the
-    /// pass vacuums after its shuffles (`vacuum_after_shuffles`).
-    pub(crate) async fn shuffle_box(&self, ballot: BallotId) -> Result<u64> {
+    /// Rewrites an open ballot's box in tracker order (see `StoreTx::shuffle_box`) and
+    /// records the count; the pass vacuums after its shuffles (`vacuum_after_shuffles`).
+    /// Returns the entries written, or None for a ballot no longer open (left as it is).
+    pub(crate) async fn shuffle_box(&self, ballot: BallotId) -> Result<Option<u64>> {
         let mut tx = self.store().begin().await?;
         // The box's lock and the ballot's shared lock, which casts hold too: casts go on
         // while a large box is rewritten (on PostgreSQL; SQLite writes one transaction at a
-        // time), while a cancel or a close waits for the rewrite. The rewrite takes only the
-        // entries it sees, so a vote committed meanwhile is kept, and shuffled next pass.
+        // time), while a cancel, the opening of a paper batch or a close waits for the
+        // rewrite. The rewrite takes only the entries it sees, so a vote committed meanwhile
+        // is kept, and shuffled next pass.
         tx.voting().lock_box(ballot).await?;
         let open = tx.voting().lock_ballot(ballot, false).await?;
         if open.is_none_or(|b| b.status != BallotStatus::Published) {
-            return Ok(0);
+            return Ok(None);
         }
         let written = tx.voting().shuffle_box(ballot).await?;
         tx.commit_housekeeping().await?;
@@ -167,7 +170,7 @@ impl Cista {
         let mut tx = self.store().begin().await?;
         tx.voting().record_shuffled(ballot, written).await?;
         tx.commit_housekeeping().await?;
-        Ok(written)
+        Ok(Some(written))
     }
 
     /// After a pass that shuffled open boxes: clears the superseded row versions, and readies

@@ -294,8 +294,8 @@ pub async fn concurrent_casts_commit_together_and_one_failing_cast_takes_none_do
 }
 
 /// The worker's shuffle of an open box never drops a cast whose transaction is still open:
-/// on PostgreSQL the rewrite goes on beside it (it holds the box's lock, not the ballot's),
-/// copies the box without that cast's entry and deletes only what it copied; it counts what
+/// on PostgreSQL the rewrite goes on beside it (it holds the box's lock and the ballot only
+/// shared, as the cast does), and moves the box without that cast's entry; it records what
 /// it wrote only once the cast has let go of the ballot. On SQLite it waits for the cast's
 /// write. Afterwards the box holds every ballot the ledger counts, and the next pass
 /// shuffles what the rewrite did not see, then nothing.

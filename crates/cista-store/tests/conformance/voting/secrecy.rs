@@ -302,8 +302,8 @@ pub async fn a_recorded_ballot_links_choices_to_the_unit(h: &Harness) {
     assert_eq!(err.code(), "invalid_input");
 }
 
-/// A shuffle holds the box, not the ballot: on PostgreSQL a vote is cast while a shuffle
-/// holds an open ballot's box, a second rewrite of the box waits for the first, and votes
+/// A shuffle holds the box, and the ballot only shared: on PostgreSQL a vote is cast while a
+/// shuffle holds an open ballot's box, a second rewrite of the box waits for the first, and votes
 /// cast while the rewrite runs (whether they land before or after its move of the box is not
 /// controlled here) are each kept, counted once and shuffled by the next pass. On SQLite,
 /// whose writes run one at a time, the votes come after.
@@ -321,7 +321,7 @@ pub async fn votes_are_cast_and_kept_while_the_box_is_shuffled(h: &Harness) {
     }
     let mut shuffle = cista.store().begin().await.unwrap();
     shuffle.voting().lock_box(ballot).await.unwrap();
-    if h.is_postgres() {
+    let written = if h.is_postgres() {
         let patience = std::time::Duration::from_secs(20);
         tokio::time::timeout(patience, cast("104"))
             .await
@@ -337,6 +337,13 @@ pub async fn votes_are_cast_and_kept_while_the_box_is_shuffled(h: &Harness) {
         let rewrite = async {
             let written = shuffle.voting().shuffle_box(ballot).await.unwrap();
             shuffle.commit_housekeeping().await.unwrap();
+            let mut record = cista.store().begin().await.unwrap();
+            record
+                .voting()
+                .record_shuffled(ballot, written)
+                .await
+                .unwrap();
+            record.commit_housekeeping().await.unwrap();
             written
         };
         let (written, (), ()) = tokio::time::timeout(patience, async {
@@ -345,19 +352,25 @@ pub async fn votes_are_cast_and_kept_while_the_box_is_shuffled(h: &Harness) {
         .await
         .expect("votes are cast while the box is rewritten");
         assert!((4..=6).contains(&written), "{written}");
+        written
     } else {
         assert_eq!(shuffle.voting().shuffle_box(ballot).await.unwrap(), 3);
         shuffle.commit_housekeeping().await.unwrap();
+        let mut record = cista.store().begin().await.unwrap();
+        record.voting().record_shuffled(ballot, 3).await.unwrap();
+        record.commit_housekeeping().await.unwrap();
         for label in ["104", "107", "108"] {
             cast(label).await;
         }
-    }
+        3
+    };
     let voting = cista.store().voting();
     assert_eq!(voting.box_count(ballot).await.unwrap(), 6);
     assert_eq!(voting.participation(ballot).await.unwrap().len(), 6);
-    // What the rewrite did not copy is shuffled by the next pass: the whole box is in
-    // tracker order, written by one transaction.
-    cista.run_voting_work(&Actor::System).await.unwrap();
+    // What the rewrite did not take (and only then) is shuffled by the next pass: the whole
+    // box is in tracker order, written by one transaction.
+    let next = cista.run_voting_work(&Actor::System).await.unwrap();
+    assert_eq!(next.shuffled, usize::from(written < 6), "{written}");
     let stored = stored_trackers(h, ballot).await;
     let mut sorted = stored.clone();
     sorted.sort_unstable();
@@ -387,13 +400,14 @@ pub async fn a_close_waits_for_a_shuffle_under_way(h: &Harness) {
         let request = request(ballot, a.unit(label), &hash, &[("c1", "yes"), ("c2", "1")]);
         cista.cast_vote(&a.voter(label), request).await.unwrap();
     }
-    let mut shuffle = cista.store().begin().await.unwrap();
-    shuffle.voting().lock_box(ballot).await.unwrap();
-    assert_eq!(shuffle.voting().shuffle_box(ballot).await.unwrap(), 3);
     let closes_at = cista.store().voting().ballot(ballot).await.unwrap();
     h.clock
         .set(closes_at.unwrap().closes_at.plus(Duration::seconds(1)));
+    // The shuffle holds the box's lock and nothing else yet: only that lock stops the close.
+    let mut shuffle = cista.store().begin().await.unwrap();
+    shuffle.voting().lock_box(ballot).await.unwrap();
     let worker = a_worker_pass_waiting(&cista, "the shuffle under way").await;
+    assert_eq!(shuffle.voting().shuffle_box(ballot).await.unwrap(), 3);
     shuffle.commit_housekeeping().await.unwrap();
     assert_eq!(worker.await.unwrap().unwrap().closed, 1);
     let bundle = cista.election_bundle(ballot).await.unwrap();
@@ -401,34 +415,21 @@ pub async fn a_close_waits_for_a_shuffle_under_way(h: &Harness) {
     assert!(verify_bundle(&bundle, None).ok());
 }
 
-/// A rewrite never waits on a cast that waits on it: on PostgreSQL a cast holding the
-/// ballot (shared) whose tracker is one the rewrite has just written waits for the rewrite's
-/// commit, and the rewrite commits without waiting for the cast (the count is recorded apart,
-/// `record_shuffled`), where updating the ballot in the rewrite's transaction would deadlock.
+/// A rewrite never waits on a cast that waits on it: on PostgreSQL, while a cast holds the
+/// ballot shared, the worker's pass rewrites the box and commits, then waits to record its
+/// count; the cast's entry, whose tracker is one the rewrite wrote, finds it taken instead of
+/// waiting on a rewrite that waits on the cast (a deadlock when the count was recorded in the
+/// rewrite's transaction). On SQLite the pass waits for the cast's write to begin at all.
 pub async fn a_rewrite_never_waits_on_a_cast_that_waits_on_it(h: &Harness) {
     use cista_core::ports::BoxEntry;
-    if !h.is_postgres() {
-        return; // SQLite writes one transaction at a time: the two never overlap.
-    }
     let cista = h.cista().await;
     let a = association(h, &cista, "shuffle-collide").await;
     let ballot = open_with_one_vote(h, &cista, &a, "102", "yes").await;
     let taken = cista.store().voting().box_entries(ballot).await.unwrap()[0].tracker;
     let mut cast = cista.store().begin().await.unwrap();
-    assert!(
-        cast.voting()
-            .lock_ballot(ballot, false)
-            .await
-            .unwrap()
-            .is_some()
-    );
-    let mut shuffle = cista.store().begin().await.unwrap();
-    shuffle.voting().lock_box(ballot).await.unwrap();
-    let patience = std::time::Duration::from_secs(20);
-    let written = tokio::time::timeout(patience, shuffle.voting().shuffle_box(ballot))
-        .await
-        .expect("the rewrite waits for no cast");
-    assert_eq!(written.unwrap(), 1);
+    let held = cast.voting().lock_ballot(ballot, false).await.unwrap();
+    assert!(held.is_some());
+    let worker = a_worker_pass_waiting(&cista, "the cast holding the ballot").await;
     let colliding = BoxEntry {
         ballot,
         tracker: taken,
@@ -437,30 +438,55 @@ pub async fn a_rewrite_never_waits_on_a_cast_that_waits_on_it(h: &Harness) {
         unit: None,
         cast_at: None,
     };
-    let insert = cast
-        .voting()
-        .insert_box_entries_if_free(std::slice::from_ref(&colliding));
-    let commit = async {
-        tokio::time::sleep(std::time::Duration::from_millis(300)).await;
-        shuffle.commit_housekeeping().await
-    };
-    let (inserted, committed) =
-        tokio::time::timeout(patience, async { tokio::join!(insert, commit) })
-            .await
-            .expect("neither waits for the other");
-    committed.unwrap();
+    let patience = std::time::Duration::from_secs(20);
+    let inserted = tokio::time::timeout(
+        patience,
+        cast.voting()
+            .insert_box_entries_if_free(std::slice::from_ref(&colliding)),
+    )
+    .await
+    .expect("the cast waits on no rewrite");
     assert!(!inserted.unwrap(), "the tracker is taken");
     drop(cast);
-    let mut record = cista.store().begin().await.unwrap();
-    record.voting().record_shuffled(ballot, 1).await.unwrap();
-    record.commit_housekeeping().await.unwrap();
-    let stored = cista
-        .store()
-        .voting()
-        .ballot(ballot)
+    let done = tokio::time::timeout(patience, worker)
         .await
-        .unwrap()
-        .unwrap();
-    assert_eq!(stored.shuffled_count, 1);
+        .expect("the pass ends once the cast is over");
+    assert_eq!(done.unwrap().unwrap().shuffled, 1);
+    let stored = cista.store().voting().ballot(ballot).await.unwrap();
+    assert_eq!(stored.unwrap().shuffled_count, 1);
     assert_eq!(cista.store().voting().box_count(ballot).await.unwrap(), 1);
+}
+
+/// A cancel in progress makes the worker's shuffle wait (it holds the ballot shared), and
+/// the cancelled ballot's box is then left as it was: not rewritten, not counted as shuffled.
+pub async fn a_shuffle_waits_for_a_cancel_and_leaves_the_cancelled_box(h: &Harness) {
+    let cista = h.cista().await;
+    let a = association(h, &cista, "shuffle-cancel").await;
+    let ballot = open_ballot(h, &cista, &a, Secrecy::Secret, Weighting::PerUnit).await;
+    let hash = hash_of(&cista, ballot).await;
+    for label in ["104", "101", "103"] {
+        let request = request(ballot, a.unit(label), &hash, &[("c1", "yes"), ("c2", "1")]);
+        cista.cast_vote(&a.voter(label), request).await.unwrap();
+    }
+    let (order, writers) = (
+        stored_trackers(h, ballot).await,
+        box_writers(h, ballot).await,
+    );
+    let mut cancel = cista.store().begin().await.unwrap();
+    assert!(
+        cancel
+            .voting()
+            .cancel_ballot(ballot, h.clock.now())
+            .await
+            .unwrap()
+    );
+    let worker = a_worker_pass_waiting(&cista, "the cancel in progress").await;
+    cancel.commit_housekeeping().await.unwrap();
+    assert_eq!(worker.await.unwrap().unwrap().shuffled, 0);
+    assert_eq!(
+        stored_trackers(h, ballot).await,
+        order,
+        "the box is as it was"
+    );
+    assert_eq!(box_writers(h, ballot).await, writers);
 }
