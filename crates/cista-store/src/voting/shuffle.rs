@@ -64,15 +64,19 @@ pub(crate) async fn shuffle_box(db: &impl ConnectionTrait, ballot: BallotId) -> 
         C::CastAt,
     ];
     let shuffle = Alias::new(SHUFFLE_TABLE);
+    let names = columns
+        .iter()
+        .map(sea_orm::IdenStatic::as_str)
+        .collect::<Vec<_>>()
+        .join(", ");
     // Created empty with the box's columns (no statement parameters in DDL), filled and
     // dropped in this transaction: a failure rolls the table back with everything else.
     db.execute_unprepared(&format!(
-        "CREATE TEMPORARY TABLE {SHUFFLE_TABLE} AS SELECT tracker, ballot_id, weight_micros, \
-         choices, unit_id, cast_at FROM ballot_box WHERE 1 = 0"
+        "CREATE TEMPORARY TABLE {SHUFFLE_TABLE} AS SELECT {names} FROM ballot_box WHERE 1 = 0"
     ))
     .await
     .map_err(db_err)?;
-    take_box(db, ballot, &columns).await?;
+    take_box(db, ballot, &columns, &names).await?;
     // Back in tracker order: new row versions, written by this transaction, land in tracker
     // order whatever order the originals were cast in.
     let back = Query::insert()
@@ -124,19 +128,16 @@ pub(crate) async fn record_shuffled(
 /// entry committed meanwhile is neither copied nor deleted. On SQLite the transaction holds
 /// the write lock from its start (`BEGIN IMMEDIATE`), so a copy and then a delete of the
 /// ballot's entries see the same box.
+/// `names` is `columns` as SQL, comma-separated.
 async fn take_box(
     db: &impl ConnectionTrait,
     ballot: BallotId,
     columns: &[ballot_box::Column],
+    names: &str,
 ) -> Result<()> {
     use ballot_box::Column as C;
     let backend = db.get_database_backend();
     if backend == sea_orm::DbBackend::Postgres {
-        let names = columns
-            .iter()
-            .map(|c| sea_orm::IdenStatic::as_str(c))
-            .collect::<Vec<_>>()
-            .join(", ");
         db.execute_raw(sea_orm::Statement::from_sql_and_values(
             backend,
             format!(

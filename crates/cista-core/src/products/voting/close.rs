@@ -159,12 +159,21 @@ impl Cista {
         // rewrite. The rewrite takes only the entries it sees, so a vote committed meanwhile
         // is kept, and shuffled next pass.
         tx.voting().lock_box(ballot).await?;
-        let open = tx.voting().lock_ballot(ballot, false).await?;
-        if open.is_none_or(|b| b.status != BallotStatus::Published) {
+        let Some(open) = tx
+            .voting()
+            .lock_ballot(ballot, false)
+            .await?
+            .filter(|b| b.status == BallotStatus::Published)
+        else {
             return Ok(None);
-        }
+        };
         let written = tx.voting().shuffle_box(ballot).await?;
         tx.commit_housekeeping().await?;
+        // A box another process shuffled while this one waited for its lock is left as it
+        // is, and its count is already recorded.
+        if i64::try_from(written).ok() == Some(open.shuffled_count) {
+            return Ok(Some(written));
+        }
         // Apart from the rewrite (see `record_shuffled`). Should this fail, or another
         // process's shuffle record a larger count first, the next pass rewrites once more.
         let mut tx = self.store().begin().await?;

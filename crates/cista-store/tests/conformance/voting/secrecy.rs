@@ -302,6 +302,23 @@ pub async fn a_recorded_ballot_links_choices_to_the_unit(h: &Harness) {
     assert_eq!(err.code(), "invalid_input");
 }
 
+/// A secret per-unit ballot opened for `a`, with a vote ("yes", candidate 1) cast for each
+/// of `labels` in that order; returns the ballot and its definition hash.
+async fn open_secret_with_votes(
+    h: &Harness,
+    cista: &Cista,
+    a: &Association,
+    labels: &[&str],
+) -> (BallotId, String) {
+    let ballot = open_ballot(h, cista, a, Secrecy::Secret, Weighting::PerUnit).await;
+    let hash = hash_of(cista, ballot).await;
+    for label in labels {
+        let request = request(ballot, a.unit(label), &hash, &[("c1", "yes"), ("c2", "1")]);
+        cista.cast_vote(&a.voter(label), request).await.unwrap();
+    }
+    (ballot, hash)
+}
+
 /// A shuffle holds the box, and the ballot only shared: on PostgreSQL a vote is cast while a
 /// shuffle holds an open ballot's box, a second rewrite of the box waits for the first, and votes
 /// cast while the rewrite runs (whether they land before or after its move of the box is not
@@ -310,15 +327,11 @@ pub async fn a_recorded_ballot_links_choices_to_the_unit(h: &Harness) {
 pub async fn votes_are_cast_and_kept_while_the_box_is_shuffled(h: &Harness) {
     let cista = h.cista().await;
     let a = association(h, &cista, "shuffle-casting").await;
-    let ballot = open_ballot(h, &cista, &a, Secrecy::Secret, Weighting::PerUnit).await;
-    let hash = hash_of(&cista, ballot).await;
+    let (ballot, hash) = open_secret_with_votes(h, &cista, &a, &["101", "102", "103"]).await;
     let cast = async |label| {
         let request = request(ballot, a.unit(label), &hash, &[("c1", "yes"), ("c2", "1")]);
         cista.cast_vote(&a.voter(label), request).await.unwrap();
     };
-    for label in ["101", "102", "103"] {
-        cast(label).await;
-    }
     let mut shuffle = cista.store().begin().await.unwrap();
     shuffle.voting().lock_box(ballot).await.unwrap();
     let written = if h.is_postgres() {
@@ -394,12 +407,7 @@ pub async fn votes_are_cast_and_kept_while_the_box_is_shuffled(h: &Harness) {
 pub async fn a_close_waits_for_a_shuffle_under_way(h: &Harness) {
     let cista = h.cista().await;
     let a = association(h, &cista, "shuffle-close").await;
-    let ballot = open_ballot(h, &cista, &a, Secrecy::Secret, Weighting::PerUnit).await;
-    let hash = hash_of(&cista, ballot).await;
-    for label in ["101", "102", "103"] {
-        let request = request(ballot, a.unit(label), &hash, &[("c1", "yes"), ("c2", "1")]);
-        cista.cast_vote(&a.voter(label), request).await.unwrap();
-    }
+    let (ballot, _) = open_secret_with_votes(h, &cista, &a, &["101", "102", "103"]).await;
     let closes_at = cista.store().voting().ballot(ballot).await.unwrap();
     h.clock
         .set(closes_at.unwrap().closes_at.plus(Duration::seconds(1)));
@@ -462,12 +470,7 @@ pub async fn a_rewrite_never_waits_on_a_cast_that_waits_on_it(h: &Harness) {
 pub async fn a_shuffle_waits_for_a_cancel_and_leaves_the_cancelled_box(h: &Harness) {
     let cista = h.cista().await;
     let a = association(h, &cista, "shuffle-cancel").await;
-    let ballot = open_ballot(h, &cista, &a, Secrecy::Secret, Weighting::PerUnit).await;
-    let hash = hash_of(&cista, ballot).await;
-    for label in ["104", "101", "103"] {
-        let request = request(ballot, a.unit(label), &hash, &[("c1", "yes"), ("c2", "1")]);
-        cista.cast_vote(&a.voter(label), request).await.unwrap();
-    }
+    let (ballot, _) = open_secret_with_votes(h, &cista, &a, &["104", "101", "103"]).await;
     let (order, writers) = (
         stored_trackers(h, ballot).await,
         box_writers(h, ballot).await,
