@@ -40,6 +40,7 @@ pub use casting::{
     a_shuffle_drops_no_ballot_cast_in_flight,
     a_transaction_reads_its_box_as_it_stands_in_the_transaction,
     concurrent_casts_commit_together_and_one_failing_cast_takes_none_down,
+    group_commits_are_counted_with_the_casts_they_hold,
     paper_and_online_refuse_each_other_in_either_order,
     participation_from_before_the_roll_weight_column_is_weighed_from_the_roll,
 };

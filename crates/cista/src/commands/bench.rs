@@ -163,10 +163,9 @@ async fn bench(
     label: &str,
 ) -> Result<(), Failure> {
     let (listener, addr, origin) = loopback_listener()?;
-    // The server's pool is the one `serve` has by default (`database.max_connections`, 8):
-    // the casts are measured as a default server runs them. With the 16 connections it had
-    // before, the casts were 6-12 % slower on PostgreSQL and 6 % on SQLite (medians of
-    // interleaved runs, 5 December).
+    // The server's pool is `serve`'s default (`database.max_connections`, 8), as a default
+    // server runs; with the 16 connections it had before, the casts were 6-12 % slower on
+    // PostgreSQL and 6 % on SQLite (medians of interleaved runs, 5 December).
     let pool = ConnectOptions::default().max_connections;
     let (cista, store) = open_instance(target, dir, &origin, voters, pool).await?;
     println!("Setting up {voters} units with one owner each ({label})…");
@@ -188,7 +187,7 @@ async fn bench(
     // The measured part: one cast per unit, `concurrency` at a time.
     println!("Casting {voters} ballots, {concurrency} at a time…");
     let memory = crate::commands::bench_memory::PeakRss::watch();
-    let processor = CpuMeter::start();
+    let (processor, groups_before) = (CpuMeter::start(), cista.group_commits());
     let started = Instant::now();
     let mut latencies = cast_all(
         &origin,
@@ -201,6 +200,7 @@ async fn bench(
     .await?;
     let wall = started.elapsed();
     let cpu = processor.stop();
+    let groups = cista.group_commits().since(groups_before);
     let peak_rss = memory.stop().await;
     let floor = HttpsFloor::measure(&origin, &browsers, FLOOR_REQUESTS, concurrency).await?;
     // Then open-loop: every unit once more at half the reached rate (the latency a server
@@ -238,6 +238,7 @@ async fn bench(
         latencies,
         peak_rss,
         cpu,
+        groups,
     };
     print_report(
         label,

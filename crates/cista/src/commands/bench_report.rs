@@ -6,12 +6,13 @@ use super::bench::{ms, percentile};
 use super::bench_clients::HttpsFloor;
 use super::bench_commits::commits_line;
 use super::bench_cpu::CpuUse;
+use cista_core::products::voting::cast::GroupCommits;
 use cista_store::RawCommits;
 use std::time::Duration;
 
 /// The measured casts: how many, how many at once, how long in all and each (sorted), the
 /// process's peak resident memory while they ran (bytes; the server and the clients) and the
-/// processor time they took.
+/// processor time they took, and the group commits that wrote them.
 pub(super) struct Casts {
     pub voters: usize,
     pub concurrency: usize,
@@ -19,6 +20,8 @@ pub(super) struct Casts {
     pub latencies: Vec<Duration>,
     pub peak_rss: Option<u64>,
     pub cpu: Option<CpuUse>,
+    /// The group commits the server wrote while casting: how many, and the casts they held.
+    pub groups: GroupCommits,
 }
 
 impl Casts {
@@ -56,6 +59,14 @@ pub(super) fn print_report(
         ms(percentile(latencies, 99.0)),
         ms(latencies.last().copied().unwrap_or_default())
     );
+    if casts.groups.groups > 0 {
+        println!(
+            "  group commits  {} transactions for {} casts, {:.1} casts each",
+            casts.groups.groups,
+            casts.groups.casts,
+            casts.groups.casts as f64 / casts.groups.groups as f64
+        );
+    }
     for commits in raw {
         println!("{}", commits_line(commits));
     }

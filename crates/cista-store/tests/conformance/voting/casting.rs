@@ -223,6 +223,49 @@ pub async fn participation_from_before_the_roll_weight_column_is_weighed_from_th
     assert_eq!(last.voted_weight, 4_000_000);
 }
 
+/// Each group commit is counted with the casts it held (`Cista::group_commits`, which
+/// `bench voting` prints): casts one after another are a group each, whatever becomes of
+/// them; a cast refused at its checks never reaches a group; casts sent at once share groups.
+pub async fn group_commits_are_counted_with_the_casts_they_hold(h: &Harness) {
+    let cista = h.cista().await;
+    let a = association(h, &cista, "counted").await;
+    let ballot = open_ballot(h, &cista, &a, Secrecy::Secret, Weighting::PerUnit).await;
+    let hash = hash_of(&cista, ballot).await;
+    let written = || {
+        let g = cista.group_commits();
+        (g.groups, g.casts)
+    };
+    assert_eq!(written(), (0, 0));
+    let cast = |label: &'static str, hash: String| {
+        let cista = cista.clone();
+        let actor = a.voter(label);
+        let request = request(ballot, a.unit(label), &hash, &[("c1", "yes"), ("c2", "1")]);
+        async move { cista.cast_vote(&actor, request).await }
+    };
+    cast("101", hash.clone()).await.unwrap();
+    cast("102", hash.clone()).await.unwrap();
+    // A second cast for 101 reaches the write, where its unit is found to have voted.
+    let again = cast("101", hash.clone()).await.unwrap_err();
+    assert_eq!(again.code(), "already_voted");
+    assert_eq!(written(), (3, 3));
+    // A form made from another definition is refused before it is queued.
+    let stale = cast("103", "00".repeat(32)).await.unwrap_err();
+    assert_eq!(stale.code(), "ballot_changed", "{stale:?}");
+    assert_eq!(written(), (3, 3));
+    // Casts sent at once: every one is in exactly one group, and no group is empty.
+    let at_once: Vec<_> = ["103", "104", "107", "108"]
+        .into_iter()
+        .map(|label| tokio::spawn(cast(label, hash.clone())))
+        .collect();
+    for task in at_once {
+        task.await.unwrap().unwrap();
+    }
+    let (groups, casts) = written();
+    assert_eq!(casts, 7);
+    assert!((4..=7).contains(&groups), "{groups} groups");
+    assert_eq!(counts(h, ballot).await.0, 6);
+}
+
 /// Casts for many units at once are written in shared transactions (group commit): each is
 /// acknowledged with its own receipt, every acknowledged one is stored once with its audit
 /// entry, repeats for a unit that voted are refused inside the group, two casts whose forms

@@ -17,7 +17,7 @@ use crate::{Error, Result};
 use cista_types::{BallotId, Clock, Timestamp};
 use std::collections::BTreeMap;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use tokio::sync::oneshot;
 
 /// The most casts one transaction writes; more wait for the next group.
@@ -50,11 +50,33 @@ struct Pending {
     reply: oneshot::Sender<Result<Written>>,
 }
 
-/// The queue of casts waiting to be written, and whether a writer is running.
+/// The queue of casts waiting to be written, whether a writer is running, and how many groups
+/// it has written.
 #[derive(Default)]
 pub(crate) struct CastCommitter {
     queue: std::sync::Mutex<Vec<Pending>>,
     writing: AtomicBool,
+    /// Groups written, and the casts in them (each cast once, whatever became of it).
+    groups: AtomicU64,
+    grouped: AtomicU64,
+}
+
+/// How many groups of casts an instance has written since it opened, and how many casts they
+/// held (their mean is how many casts share a transaction).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct GroupCommits {
+    pub groups: u64,
+    pub casts: u64,
+}
+
+impl GroupCommits {
+    /// What was written between `earlier` (a reading of the same instance) and this reading.
+    pub fn since(self, earlier: GroupCommits) -> GroupCommits {
+        GroupCommits {
+            groups: self.groups.saturating_sub(earlier.groups),
+            casts: self.casts.saturating_sub(earlier.casts),
+        }
+    }
 }
 
 impl std::fmt::Debug for CastCommitter {
@@ -64,6 +86,14 @@ impl std::fmt::Debug for CastCommitter {
 }
 
 impl CastCommitter {
+    /// The groups written so far and the casts they held.
+    pub(crate) fn written(&self) -> GroupCommits {
+        GroupCommits {
+            groups: self.groups.load(Ordering::Relaxed),
+            casts: self.grouped.load(Ordering::Relaxed),
+        }
+    }
+
     /// Queues `cast` and waits until the group holding it has committed (or failed).
     pub(crate) async fn write(
         self: &Arc<Self>,
@@ -109,6 +139,9 @@ impl CastCommitter {
                 }
                 return;
             }
+            self.groups.fetch_add(1, Ordering::Relaxed);
+            self.grouped
+                .fetch_add(group.len() as u64, Ordering::Relaxed);
             write_group(store.as_ref(), clock.as_ref(), group).await;
         }
     }

@@ -39,6 +39,7 @@ mod group;
 mod receipt;
 
 pub(crate) use group::CastCommitter;
+pub use group::GroupCommits;
 use group::{CastWrite, Written};
 pub use receipt::{RECEIPT_TTL, Receipt};
 
@@ -236,6 +237,12 @@ impl Cista {
             &checked.choices,
             false,
         ))
+    }
+
+    /// How many group commits this instance has written since it opened, and how many casts
+    /// they held (`cista bench voting` prints their mean).
+    pub fn group_commits(&self) -> GroupCommits {
+        self.cast_committer().written()
     }
 
     /// The first cast's receipt when `request` repeats the submission that cast it (same
