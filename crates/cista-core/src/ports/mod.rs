@@ -23,7 +23,7 @@ pub use intake::{
 };
 pub use voting::{
     BallotStatus, BoxColumns, BoxEntry, BoxReaderApart, CastContext, ConsentStatus, EligibleUnit,
-    PaperBatch, PaperPile, Participation, Refusal, StoredBallot, TurnoutTotals, Unit,
+    PaperBatch, PaperPile, Participation, Refusal, ShuffledPart, StoredBallot, TurnoutTotals, Unit,
     UnitForBallot, UnitOwner, VoteChannel, VoteOrigin, VotingReads, VotingWrites,
 };
 pub use webhooks::{AttemptEnd, WebhookReads, WebhookWrites};

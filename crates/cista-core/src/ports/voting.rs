@@ -315,6 +315,16 @@ pub trait BoxReaderApart: Send {
     async fn page(&mut self, after: Option<Tracker>, limit: u64) -> Result<Vec<BoxEntry>>;
 }
 
+/// What one part of a box's shuffle did (`VotingWrites::shuffle_box_part`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ShuffledPart {
+    /// The entries the part rewrote; for a box left as it was, the entries counted.
+    pub written: u64,
+    /// The part's last tracker, after which the next part starts; `None` when the part
+    /// reached the end of the box.
+    pub last: Option<Tracker>,
+}
+
 /// One entry of the ballot box. For a secret ballot: the tracker and the sealed choices,
 /// nothing else. For a recorded ballot, also the unit and the time.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -591,6 +601,24 @@ pub trait VotingWrites: Send {
     /// (`record_shuffled`). Casts may commit meanwhile: an entry the rewrite did not see
     /// stays as it was written, and is not in the count, so the next shuffle takes it.
     async fn shuffle_box(&mut self, ballot: BallotId) -> Result<u64>;
+
+    /// `shuffle_box` for one part of the box: rewrites, in tracker order, the entries with a
+    /// tracker above `after` (from the first when `None`) that this transaction sees, at most
+    /// `entries` of them where writes take turns (SQLite), so that a cast into a large box
+    /// being shuffled waits for one part, a transaction of its own, not for the whole box.
+    /// Where casts go on beside a rewrite (PostgreSQL) the part is the rest of the box, so
+    /// the box is stored in tracker order as a whole, not part by part. The first part
+    /// (`after` of `None`) leaves a box nothing was added to since its last shuffle as it is
+    /// and counts it. Returns the entries written and the part's last tracker, after which
+    /// the next part starts (`None`: the part reached the end of the box). A part keeps what
+    /// a whole shuffle keeps: an entry cast into a part already rewritten stays as it was
+    /// written, and is not counted, so the next shuffle takes it.
+    async fn shuffle_box_part(
+        &mut self,
+        ballot: BallotId,
+        after: Option<Tracker>,
+        entries: u64,
+    ) -> Result<ShuffledPart>;
 
     /// Records `count` as a published ballot's `shuffled_count`: a box holding exactly that
     /// many entries is wholly in tracker order (entries are only ever added, and a rewrite

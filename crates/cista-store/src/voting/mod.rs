@@ -11,7 +11,7 @@ mod lists;
 mod paper;
 mod port;
 mod shuffle;
-pub(crate) use shuffle::{lock_box, record_shuffled, shuffle_box};
+pub(crate) use shuffle::{lock_box, record_shuffled, shuffle_box, shuffle_box_part};
 
 use crate::convert::{self, conflict_or, db_err, to_db_time};
 use crate::entity::{

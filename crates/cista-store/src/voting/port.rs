@@ -8,8 +8,8 @@ use async_trait::async_trait;
 use cista_core::Result;
 use cista_core::ports::{
     BallotStatus, BoxColumns, BoxEntry, BoxReaderApart, CastContext, EligibleUnit, PaperBatch,
-    PaperPile, Participation, Refusal, StoredBallot, TurnoutTotals, Unit, UnitOwner, VotingReads,
-    VotingWrites,
+    PaperPile, Participation, Refusal, ShuffledPart, StoredBallot, TurnoutTotals, Unit, UnitOwner,
+    VotingReads, VotingWrites,
 };
 use cista_crypto::Digest32;
 use cista_types::{BallotId, OrgId, SubjectCode, Timestamp, Tracker, UnitId, Weight};
@@ -290,6 +290,15 @@ impl VotingWrites for SeaTx {
 
     async fn shuffle_box(&mut self, ballot: BallotId) -> Result<u64> {
         super::shuffle_box(&self.txn, ballot).await
+    }
+
+    async fn shuffle_box_part(
+        &mut self,
+        ballot: BallotId,
+        after: Option<Tracker>,
+        entries: u64,
+    ) -> Result<ShuffledPart> {
+        super::shuffle_box_part(&self.txn, ballot, after, entries).await
     }
 
     async fn insert_refusal(&mut self, refusal: &Refusal) -> Result<()> {

@@ -150,6 +150,8 @@ cista_testkit::both_databases! { crate::Harness;
     voting::a_recorded_ballot_links_choices_to_the_unit,
     voting::a_close_shuffles_what_was_cast_since_the_last_shuffle,
     voting::votes_are_cast_and_kept_while_the_box_is_shuffled,
+    voting::a_large_box_is_shuffled_part_by_part,
+    voting::a_vote_cast_between_two_parts_of_a_shuffle_is_kept,
     voting::a_close_waits_for_a_shuffle_under_way,
     voting::a_rewrite_never_waits_on_a_cast_that_waits_on_it,
     voting::a_shuffle_waits_for_a_cancel_and_leaves_the_cancelled_box,

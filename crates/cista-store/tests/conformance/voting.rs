@@ -59,9 +59,11 @@ pub use results::results_stay_sealed_until_the_close_then_the_bundle_recounts;
 pub use roster::the_roster_is_checked_whole_previewed_then_applied;
 pub use secrecy::{
     a_close_shuffles_what_was_cast_since_the_last_shuffle, a_close_waits_for_a_shuffle_under_way,
-    a_recorded_ballot_links_choices_to_the_unit, a_rewrite_never_waits_on_a_cast_that_waits_on_it,
+    a_large_box_is_shuffled_part_by_part, a_recorded_ballot_links_choices_to_the_unit,
+    a_rewrite_never_waits_on_a_cast_that_waits_on_it,
     a_secret_ballot_box_holds_nothing_that_links_it_to_the_ledger,
     a_shuffle_waits_for_a_cancel_and_leaves_the_cancelled_box,
+    a_vote_cast_between_two_parts_of_a_shuffle_is_kept,
     votes_are_cast_and_kept_while_the_box_is_shuffled,
 };
 

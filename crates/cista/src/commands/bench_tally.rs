@@ -226,8 +226,15 @@ impl std::fmt::Display for LockProbes {
             "a transaction took the ballot's shared lock, as a cast's does, {} times",
             self.took.len()
         )?;
-        if let Some(longest) = self.took.iter().max() {
-            write!(f, ", each within {} (begin to commit)", ms(*longest))?;
+        let mut took = self.took.clone();
+        took.sort_unstable();
+        if let (Some(longest), Some(median)) = (took.last(), took.get(took.len() / 2)) {
+            write!(
+                f,
+                ", each within {} (begin to commit; median {})",
+                ms(*longest),
+                ms(*median)
+            )?;
         }
         if let Some(longest) = self.failed.iter().max() {
             write!(

@@ -109,6 +109,18 @@ async fn stored_trackers(h: &Harness, ballot: BallotId) -> Vec<i64> {
     rows.into_iter().map(|r| r[0]).collect()
 }
 
+/// Records `count` as `ballot`'s shuffled entries in a transaction of its own, as the worker
+/// does after its rewrite.
+async fn record_shuffled(cista: &Cista, ballot: BallotId, count: u64) {
+    let mut record = cista.store().begin().await.unwrap();
+    record
+        .voting()
+        .record_shuffled(ballot, count)
+        .await
+        .unwrap();
+    record.commit_housekeeping().await.unwrap();
+}
+
 /// The transaction ids that wrote `ballot`'s box rows, on PostgreSQL (SQLite keeps none).
 async fn box_writers(h: &Harness, ballot: BallotId) -> BTreeSet<String> {
     if !h.is_postgres() {
@@ -350,13 +362,7 @@ pub async fn votes_are_cast_and_kept_while_the_box_is_shuffled(h: &Harness) {
         let rewrite = async {
             let written = shuffle.voting().shuffle_box(ballot).await.unwrap();
             shuffle.commit_housekeeping().await.unwrap();
-            let mut record = cista.store().begin().await.unwrap();
-            record
-                .voting()
-                .record_shuffled(ballot, written)
-                .await
-                .unwrap();
-            record.commit_housekeeping().await.unwrap();
+            record_shuffled(&cista, ballot, written).await;
             written
         };
         let (written, (), ()) = tokio::time::timeout(patience, async {
@@ -369,9 +375,7 @@ pub async fn votes_are_cast_and_kept_while_the_box_is_shuffled(h: &Harness) {
     } else {
         assert_eq!(shuffle.voting().shuffle_box(ballot).await.unwrap(), 3);
         shuffle.commit_housekeeping().await.unwrap();
-        let mut record = cista.store().begin().await.unwrap();
-        record.voting().record_shuffled(ballot, 3).await.unwrap();
-        record.commit_housekeeping().await.unwrap();
+        record_shuffled(&cista, ballot, 3).await;
         for label in ["104", "107", "108"] {
             cast(label).await;
         }
@@ -492,4 +496,118 @@ pub async fn a_shuffle_waits_for_a_cancel_and_leaves_the_cancelled_box(h: &Harne
         "the box is as it was"
     );
     assert_eq!(box_writers(h, ballot).await, writers);
+}
+
+/// On SQLite, whose writes take turns, the worker shuffles a large box part by part, a
+/// transaction each (`SHUFFLE_PART_ENTRIES` entries a part), so a cast waits for one part at
+/// most: every entry is kept, the box ends in tracker order and its count is recorded once,
+/// after the last part. On PostgreSQL, where casts go on beside a rewrite, one transaction
+/// rewrites the whole box, which is then stored in tracker order as a whole.
+pub async fn a_large_box_is_shuffled_part_by_part(h: &Harness) {
+    use cista_core::ports::BoxEntry;
+    use cista_core::products::voting::close::SHUFFLE_PART_ENTRIES;
+    let cista = h.cista().await;
+    let a = association(h, &cista, "shuffle-parts").await;
+    let (ballot, _) = open_secret_with_votes(h, &cista, &a, &["101", "102", "103"]).await;
+    // Two whole parts and a few entries more, written straight to the box in an order
+    // that is not tracker order.
+    let entries: Vec<BoxEntry> = (0..2 * SHUFFLE_PART_ENTRIES + 5)
+        .map(|_| BoxEntry {
+            ballot,
+            tracker: cista_types::Tracker::new(&**cista.rng()),
+            weight: cista_types::Weight::ONE,
+            sealed_choices: vec![7; 16],
+            unit: None,
+            cast_at: None,
+        })
+        .collect();
+    let mut tx = cista.store().begin().await.unwrap();
+    tx.voting().insert_box_entries(&entries).await.unwrap();
+    tx.commit_housekeeping().await.unwrap();
+    let total = 2 * SHUFFLE_PART_ENTRIES + 8;
+    let voting = cista.store().voting();
+    assert_eq!(voting.box_count(ballot).await.unwrap(), total);
+
+    let done = cista.run_voting_work(&Actor::System).await.unwrap();
+    assert_eq!(done.shuffled, 1);
+    let stored = stored_trackers(h, ballot).await;
+    let mut sorted = stored.clone();
+    sorted.sort_unstable();
+    assert_eq!(stored, sorted, "storage order is tracker order");
+    assert_eq!(u64::try_from(stored.len()).unwrap(), total);
+    let recorded = cista.store().voting().ballot(ballot).await.unwrap();
+    assert_eq!(
+        u64::try_from(recorded.unwrap().shuffled_count).unwrap(),
+        total
+    );
+    if h.is_postgres() {
+        assert_eq!(box_writers(h, ballot).await.len(), 1, "one rewrite, whole");
+    }
+    // Nothing was cast since: the next pass leaves the box as it is.
+    let writers = box_writers(h, ballot).await;
+    let next = cista.run_voting_work(&Actor::System).await.unwrap();
+    assert_eq!(next.shuffled, 0);
+    assert_eq!(box_writers(h, ballot).await, writers);
+}
+
+/// A part rewrites the entries after the last tracker of the part before, up to its size
+/// (on PostgreSQL, the rest of the box), each part in a transaction of its own; a vote cast
+/// between two parts is kept. It is in the count only when it landed in a part still to
+/// come, and otherwise the next pass shuffles it. Parts of two entries here, over a box of
+/// four: on SQLite the fourth entry ends a full second part, and a third part finds what is
+/// left after it (the new vote, or nothing); on PostgreSQL the first part is the whole box.
+pub async fn a_vote_cast_between_two_parts_of_a_shuffle_is_kept(h: &Harness) {
+    let cista = h.cista().await;
+    let a = association(h, &cista, "shuffle-between").await;
+    let labels = ["101", "102", "103", "104"];
+    let (ballot, hash) = open_secret_with_votes(h, &cista, &a, &labels).await;
+    let mut first = stored_trackers(h, ballot).await;
+    first.sort_unstable();
+    let part = async |after| {
+        let mut tx = cista.store().begin().await.unwrap();
+        tx.voting().lock_box(ballot).await.unwrap();
+        let part = tx.voting().shuffle_box_part(ballot, after, 2).await;
+        tx.commit_housekeeping().await.unwrap();
+        part.unwrap()
+    };
+    let one = part(None).await;
+    let in_parts = !h.is_postgres();
+    if in_parts {
+        assert_eq!(one.written, 2);
+        assert_eq!(one.last.map(|t| t.as_i64()), Some(first[1]));
+    } else {
+        assert_eq!(
+            (one.written, one.last),
+            (4, None),
+            "the whole box in one part"
+        );
+    }
+    let request = request(ballot, a.unit("107"), &hash, &[("c1", "no"), ("c2", "2")]);
+    let late = cista.cast_vote(&a.voter("107"), request).await.unwrap();
+    let late_in_a_later_part = in_parts && late.tracker.as_i64() > first[1];
+    let mut written = one.written;
+    let mut after = one.last;
+    let mut parts = 1;
+    while let Some(last) = after {
+        let next = part(Some(last)).await;
+        assert!(next.written <= 2);
+        written += next.written;
+        after = next.last;
+        parts += 1;
+    }
+    assert_eq!(parts, if in_parts { 3 } else { 1 });
+    assert_eq!(written, 4 + u64::from(late_in_a_later_part));
+    record_shuffled(&cista, ballot, written).await;
+
+    let next = cista.run_voting_work(&Actor::System).await.unwrap();
+    assert_eq!(next.shuffled, usize::from(!late_in_a_later_part));
+    let stored = stored_trackers(h, ballot).await;
+    let mut sorted = stored.clone();
+    sorted.sort_unstable();
+    assert_eq!(stored, sorted, "storage order is tracker order");
+    assert_eq!(stored.len(), 5);
+    close(h, &cista, ballot).await;
+    let bundle = cista.election_bundle(ballot).await.unwrap();
+    assert_eq!(bundle.ballots.len(), 5);
+    assert!(verify_bundle(&bundle, None).ok());
 }
