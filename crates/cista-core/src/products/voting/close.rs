@@ -27,9 +27,10 @@ use std::time::{Duration, Instant};
 
 /// The entries one part of the worker's shuffle rewrites, in a transaction of its own, where
 /// the store shuffles in parts (SQLite: see `VotingWrites::shuffle_box_part`). Writes take
-/// turns there, so a cast into a box being shuffled waits for one part at most (at most 38
-/// ms, median 12 ms, in `bench tally` at a million entries), not for the whole box (14 s on
-/// the same machine, past a cast's 10 s wait for its turn to write).
+/// turns there, so a cast into a box being shuffled waits for one part at most (the longest
+/// wait 38 and 120 ms, the median 12 and 22 ms, in two runs of `bench tally` at a million
+/// entries), not for the whole box (14 s on the same machine, past a cast's 10 s wait for its
+/// turn to write).
 pub const SHUFFLE_PART_ENTRIES: u64 = 4096;
 
 /// What one pass of the voting worker did.
