@@ -9,7 +9,8 @@
 //!
 //! The writer is a task spawned when a cast finds nobody writing and ends when the queue is
 //! empty, so no task outlives the work and a caller that goes away (a closed connection) does
-//! not cancel the writes of the others.
+//! not cancel the writes of the others. A writer that panics, or is dropped with its runtime,
+//! stands down on its way out (`OnDuty`), so the next cast starts another.
 
 use crate::platform::audit::NewAuditEntry;
 use crate::ports::{BallotStatus, BoxEntry, Participation, Store};
@@ -129,12 +130,19 @@ impl CastCommitter {
     /// Writes groups until the queue is empty, then stands down; a cast queued just as it
     /// stood down starts a writer itself, or finds this one back at work.
     async fn drain(self: Arc<Self>, store: Arc<dyn Store>, clock: Arc<dyn Clock>) {
+        let mut on_duty = OnDuty {
+            queue: &self.queue,
+            writing: &self.writing,
+            armed: true,
+        };
         loop {
             let group = self.take_group();
             if group.is_empty() {
+                on_duty.armed = false;
                 self.writing.store(false, Ordering::Release);
                 let more = !self.lock_queue().is_empty();
                 if more && !self.writing.swap(true, Ordering::AcqRel) {
+                    on_duty.armed = true;
                     continue;
                 }
                 return;
@@ -143,6 +151,28 @@ impl CastCommitter {
             self.grouped
                 .fetch_add(group.len() as u64, Ordering::Relaxed);
             write_group(store.as_ref(), clock.as_ref(), group).await;
+        }
+    }
+}
+
+/// Stands a writer down should it end while on duty: by a panic (a task's panic is caught by
+/// the runtime, and the server goes on), or dropped with its runtime. Without it the flag
+/// would say a writer is at work for ever, and every cast after would wait for an answer that
+/// never comes. The casts still queued are dropped, so their callers are told to retry
+/// (nothing of theirs was written), and the next cast starts a writer of its own.
+struct OnDuty<'a, T> {
+    queue: &'a std::sync::Mutex<Vec<T>>,
+    writing: &'a AtomicBool,
+    armed: bool,
+}
+
+impl<T> Drop for OnDuty<'_, T> {
+    fn drop(&mut self) {
+        if self.armed {
+            drop(std::mem::take(
+                &mut *self.queue.lock().unwrap_or_else(|e| e.into_inner()),
+            ));
+            self.writing.store(false, Ordering::Release);
         }
     }
 }
@@ -249,4 +279,75 @@ async fn write_together(
     }
     tx.commit_all(audit).await?;
     Ok(outcomes)
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used, clippy::panic)]
+    use super::*;
+
+    /// A writer that panics, or is dropped with its runtime, while on duty stands down: the
+    /// flag is cleared for the next cast to start a writer, and the casts still queued get an
+    /// answer (a closed channel, which `write` turns into "retry") instead of waiting for ever.
+    /// One that stood down itself (disarmed) leaves the flag and queue to whoever is on duty.
+    #[test]
+    fn a_writer_that_ends_while_on_duty_stands_down() {
+        let queue = std::sync::Mutex::new(Vec::new());
+        let writing = AtomicBool::new(true);
+        let (queued, mut answer) = oneshot::channel::<()>();
+        queue.lock().unwrap().push(queued);
+        let ended = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+            let _on_duty = OnDuty {
+                queue: &queue,
+                writing: &writing,
+                armed: true,
+            };
+            panic!("a writer's panic");
+        }));
+        assert!(ended.is_err());
+        assert!(!writing.load(Ordering::Acquire), "stood down");
+        assert!(queue.lock().unwrap().is_empty());
+        assert_eq!(answer.try_recv(), Err(oneshot::error::TryRecvError::Closed));
+
+        // Dropped with its runtime while waiting on the store.
+        writing.store(true, Ordering::Release);
+        let (queued, mut answer) = oneshot::channel::<()>();
+        queue.lock().unwrap().push(queued);
+        let runtime = tokio::runtime::Builder::new_current_thread()
+            .build()
+            .unwrap();
+        let (queue, writing) = (Arc::new(queue), Arc::new(writing));
+        let (q, w) = (queue.clone(), writing.clone());
+        runtime.block_on(async move {
+            tokio::spawn(async move {
+                let _on_duty = OnDuty {
+                    queue: &*q,
+                    writing: &w,
+                    armed: true,
+                };
+                std::future::pending::<()>().await;
+            });
+            tokio::task::yield_now().await;
+        });
+        assert!(writing.load(Ordering::Acquire), "still on duty");
+        drop(runtime);
+        assert!(
+            !writing.load(Ordering::Acquire),
+            "stood down with its runtime"
+        );
+        assert_eq!(answer.try_recv(), Err(oneshot::error::TryRecvError::Closed));
+
+        // Disarmed: another writer may be on duty by then; nothing is touched.
+        writing.store(true, Ordering::Release);
+        let (queued, mut answer) = oneshot::channel::<()>();
+        queue.lock().unwrap().push(queued);
+        drop(OnDuty {
+            queue: &*queue,
+            writing: &writing,
+            armed: false,
+        });
+        assert!(writing.load(Ordering::Acquire));
+        assert_eq!(queue.lock().unwrap().len(), 1);
+        assert_eq!(answer.try_recv(), Err(oneshot::error::TryRecvError::Empty));
+    }
 }
