@@ -117,8 +117,7 @@ impl CastCommitter {
     }
 
     fn lock_queue(&self) -> std::sync::MutexGuard<'_, Vec<Pending>> {
-        // A panic while holding this lock leaves a plain Vec behind: still usable.
-        self.queue.lock().unwrap_or_else(|e| e.into_inner())
+        lock_queue(&self.queue)
     }
 
     fn take_group(&self) -> Vec<Pending> {
@@ -169,12 +168,21 @@ struct OnDuty<'a, T> {
 impl<T> Drop for OnDuty<'_, T> {
     fn drop(&mut self) {
         if self.armed {
-            drop(std::mem::take(
-                &mut *self.queue.lock().unwrap_or_else(|e| e.into_inner()),
-            ));
+            // The flag is cleared while the queue is held: a cast queued after this sees no
+            // writer and starts one. Cleared after the queue was let go, a cast queued in
+            // between would find the flag still set, start nobody, and wait for the next
+            // cast to start a writer.
+            let mut queue = lock_queue(self.queue);
+            drop(std::mem::take(&mut *queue));
             self.writing.store(false, Ordering::Release);
         }
     }
+}
+
+/// The queue of casts locked. A panic while holding it leaves a plain Vec behind: still
+/// usable.
+fn lock_queue<T>(queue: &std::sync::Mutex<Vec<T>>) -> std::sync::MutexGuard<'_, Vec<T>> {
+    queue.lock().unwrap_or_else(|e| e.into_inner())
 }
 
 /// Writes a group and answers each of its casts. Should the group's transaction fail, each
