@@ -583,10 +583,10 @@ pub trait VotingWrites: Send {
     async fn insert_participations(&mut self, rows: &[Participation]) -> Result<()>;
 
     /// Adds many ballots to the box at once, written in the order given; a tracker already
-    /// in use is a `conflict`.
+    /// in use in its ballot is a `conflict`.
     async fn insert_box_entries(&mut self, entries: &[BoxEntry]) -> Result<()>;
 
-    /// Adds a ballot to the box; a tracker already in use is a `conflict`.
+    /// Adds a ballot to the box; a tracker already in use in its ballot is a `conflict`.
     async fn insert_box_entry(&mut self, entry: &BoxEntry) -> Result<()>;
 
     /// Adds ballots to the box at once, in the order given, unless a tracker is taken: returns

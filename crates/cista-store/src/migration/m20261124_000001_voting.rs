@@ -237,7 +237,9 @@ async fn create_participation(manager: &SchemaManager<'_>) -> Result<(), DbErr> 
 /// Creates the `ballot_box` table and its index.
 async fn create_ballot_box(manager: &SchemaManager<'_>) -> Result<(), DbErr> {
     // The ballot box: the random tracker is the (SQLite rowid) key, so rows are stored
-    // in tracker order. No unit, person, session, address or time for a secret ballot.
+    // in tracker order (keyed by ballot and tracker since
+    // `m20261212_000001_box_keyed_by_ballot`). No unit, person, session, address or time for
+    // a secret ballot.
     manager
         .create_table(
             Table::create()

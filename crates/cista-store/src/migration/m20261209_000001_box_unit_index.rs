@@ -11,15 +11,17 @@ use sea_orm_migration::prelude::*;
 #[derive(DeriveMigrationName)]
 pub struct Migration;
 
+/// The index's statement (`m20261212_000001_box_keyed_by_ballot` puts it back on the rebuilt
+/// SQLite table).
+pub(super) const CREATE_UNIT_INDEX: &str = "CREATE UNIQUE INDEX ix_ballot_box_unit ON ballot_box \
+     (ballot_id, unit_id) WHERE unit_id IS NOT NULL";
+
 #[async_trait::async_trait]
 impl MigrationTrait for Migration {
     async fn up(&self, manager: &SchemaManager) -> Result<(), DbErr> {
         manager
             .get_connection()
-            .execute_unprepared(
-                "CREATE UNIQUE INDEX ix_ballot_box_unit ON ballot_box (ballot_id, unit_id) \
-                 WHERE unit_id IS NOT NULL",
-            )
+            .execute_unprepared(CREATE_UNIT_INDEX)
             .await?;
         Ok(())
     }

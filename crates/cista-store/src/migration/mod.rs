@@ -25,6 +25,7 @@ mod m20261208_000001_turnout_indexes;
 mod m20261209_000001_box_unit_index;
 mod m20261210_000001_participation_weight;
 mod m20261211_000001_box_guard_per_statement;
+mod m20261212_000001_box_keyed_by_ballot;
 pub mod vault;
 
 #[derive(Debug)]
@@ -53,6 +54,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261209_000001_box_unit_index::Migration),
             Box::new(m20261210_000001_participation_weight::Migration),
             Box::new(m20261211_000001_box_guard_per_statement::Migration),
+            Box::new(m20261212_000001_box_keyed_by_ballot::Migration),
         ]
     }
 }

@@ -225,7 +225,7 @@ pub(crate) async fn insert_box_entries_if_free(
     for chunk in group_insert_chunks(entries) {
         let written = ballot_box::Entity::insert_many(chunk.iter().map(box_model))
             .on_conflict(
-                OnConflict::columns([ballot_box::Column::Tracker])
+                OnConflict::columns([ballot_box::Column::BallotId, ballot_box::Column::Tracker])
                     .do_nothing()
                     .to_owned(),
             )

@@ -422,8 +422,7 @@ mod tests {
             let statement = DbBackend::Postgres.build(query);
             let in_order = plan(&txn, &statement, true).await;
             assert!(
-                in_order.contains("Index Scan using ix_ballot_box_ballot")
-                    && !in_order.contains("Sort"),
+                in_order.contains("Index Scan using ballot_box_pkey") && !in_order.contains("Sort"),
                 "{in_order}"
             );
         }

@@ -45,11 +45,12 @@ pub(crate) async fn box_entry(
     ballot: BallotId,
     tracker: Tracker,
 ) -> Result<Option<BoxEntry>> {
-    Ok(ballot_box::Entity::find_by_id(tracker.as_i64())
-        .filter(ballot_box::Column::BallotId.eq(ballot.as_i64()))
-        .first(db)
-        .await?
-        .map(crate::convert::box_entry))
+    Ok(
+        ballot_box::Entity::find_by_id((ballot.as_i64(), tracker.as_i64()))
+            .first(db)
+            .await?
+            .map(crate::convert::box_entry),
+    )
 }
 
 /// The entry naming `unit` in a recorded ballot's box, through `ix_ballot_box_unit` (unique:

@@ -163,6 +163,7 @@ cista_testkit::both_databases! { crate::Harness;
     voting::a_transaction_reads_its_box_as_it_stands_in_the_transaction,
     voting::voting_records_cannot_be_changed_or_deleted,
     voting::the_box_guard_is_replaced_in_an_upgraded_database,
+    voting::a_box_keyed_by_its_tracker_alone_is_rekeyed_whole,
     voting::a_correction_is_a_cancel_and_a_reissue,
     voting::owners_are_notified_and_reminded_until_they_vote,
     voting::a_weighted_secret_ballot_refuses_weights_that_identify_units,

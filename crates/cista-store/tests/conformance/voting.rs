@@ -46,7 +46,7 @@ pub use casting::{
 };
 pub use published::a_large_ballot_publishes_page_by_page_and_finds_any_tracker;
 pub use records::{
-    a_correction_is_a_cancel_and_a_reissue,
+    a_box_keyed_by_its_tracker_alone_is_rekeyed_whole, a_correction_is_a_cancel_and_a_reissue,
     a_weighted_secret_ballot_refuses_weights_that_identify_units,
     owners_are_notified_and_reminded_until_they_vote,
     the_box_guard_is_replaced_in_an_upgraded_database, voting_records_cannot_be_changed_or_deleted,

@@ -1,6 +1,7 @@
 //! Voting records that cannot change, corrections, reminders and identifying weights.
 
 use super::*;
+use sea_orm::TransactionTrait as _;
 
 pub async fn voting_records_cannot_be_changed_or_deleted(h: &Harness) {
     let cista = h.cista().await;
@@ -123,6 +124,176 @@ pub async fn the_box_guard_is_replaced_in_an_upgraded_database(h: &Harness) {
         "the guard keeps a closed ballot's box"
     );
     assert_eq!(cista.store().voting().box_count(ballot).await.unwrap(), 1);
+}
+
+/// A database from before `m20261212_000001_box_keyed_by_ballot` kept its boxes keyed by the
+/// tracker alone (on SQLite the rowid) and found a ballot's entries through
+/// `ix_ballot_box_ballot`. Migrating keys the box by `(ballot_id, tracker)` (on SQLite a
+/// `WITHOUT ROWID` table) and keeps every entry of every box, the unit index and the guards;
+/// casting goes on into the rekeyed box.
+pub async fn a_box_keyed_by_its_tracker_alone_is_rekeyed_whole(h: &Harness) {
+    let cista = h.cista().await;
+    let a = association(h, &cista, "box-rekey").await;
+    let closed = open_with_one_vote(h, &cista, &a, "101", "yes").await;
+    close(h, &cista, closed).await;
+    let recorded = open_ballot(h, &cista, &a, Secrecy::Recorded, Weighting::Weighted).await;
+    let hash = hash_of(&cista, recorded).await;
+    let fields = [("c1", "yes"), ("c2", "1")];
+    for label in ["101", "102"] {
+        let vote = request(recorded, a.unit(label), &hash, &fields);
+        cista.cast_vote(&a.voter(label), vote).await.unwrap();
+    }
+    let paper = request(recorded, a.unit("107"), &hash, &fields);
+    cista.enter_paper_ballot(&operator(), paper).await.unwrap();
+    let voting = cista.store().voting();
+    let before = [
+        voting.box_entries(closed).await.unwrap(),
+        voting.box_entries(recorded).await.unwrap(),
+    ];
+    assert_eq!((before[0].len(), before[1].len()), (1, 3));
+
+    key_the_box_by_its_tracker_alone(h).await;
+    assert_eq!(box_key(h).await, ["tracker"]);
+    h.tamper("DELETE FROM seaql_migrations WHERE version = 'm20261212_000001_box_keyed_by_ballot'")
+        .await;
+    assert_eq!(
+        h.store.migrate().await.unwrap(),
+        ["m20261212_000001_box_keyed_by_ballot"]
+    );
+
+    assert_eq!(box_key(h).await, ["ballot_id", "tracker"]);
+    let (indexes, without_rowid) = box_indexes(h).await;
+    let expected: &[&str] = if h.is_postgres() {
+        &["ballot_box_pkey", "ix_ballot_box_unit"]
+    } else {
+        &["ix_ballot_box_unit"]
+    };
+    assert_eq!(
+        indexes, expected,
+        "the old index is gone, the unit index kept"
+    );
+    assert!(without_rowid, "on SQLite the key is the table itself");
+    let after = [
+        voting.box_entries(closed).await.unwrap(),
+        voting.box_entries(recorded).await.unwrap(),
+    ];
+    assert_eq!(after, before);
+    let of_unit = voting.box_entry_of_unit(recorded, a.unit("107").id).await;
+    assert_eq!(
+        of_unit.unwrap().as_ref(),
+        before[1].iter().find(|e| e.unit == Some(a.unit("107").id))
+    );
+
+    // The guards are back: no entry changes, and a closed ballot's box is kept.
+    let db = h.store.connection();
+    for sql in [
+        format!("UPDATE ballot_box SET weight_micros = 9 WHERE ballot_id = {recorded}"),
+        format!("DELETE FROM ballot_box WHERE ballot_id = {closed}"),
+    ] {
+        let refused = db.execute_unprepared(&sql).await;
+        assert!(
+            refused.is_err_and(|e| e.to_string().contains("cista:")),
+            "{sql}"
+        );
+    }
+    // The key refuses a tracker twice in one box, the unit index a unit twice in one box.
+    let unit = a.unit("101").id.as_i64();
+    for sql in [
+        format!(
+            "INSERT INTO ballot_box (tracker, ballot_id, weight_micros, choices) \
+             SELECT tracker, ballot_id, weight_micros, choices FROM ballot_box \
+             WHERE ballot_id = {closed}"
+        ),
+        format!(
+            "INSERT INTO ballot_box (tracker, ballot_id, weight_micros, choices, unit_id, cast_at) \
+             SELECT tracker + 1, ballot_id, weight_micros, choices, unit_id, cast_at \
+             FROM ballot_box WHERE ballot_id = {recorded} AND unit_id = {unit}"
+        ),
+    ] {
+        assert!(db.execute_unprepared(&sql).await.is_err(), "{sql}");
+    }
+    // A unit that voted is still refused, and casting goes on.
+    let again = request(recorded, a.unit("101"), &hash, &fields);
+    let err = cista.cast_vote(&a.voter("101"), again).await.unwrap_err();
+    assert_eq!(err.code(), "already_voted");
+    let vote = request(recorded, a.unit("103"), &hash, &fields);
+    cista.cast_vote(&a.voter("103"), vote).await.unwrap();
+    assert_eq!(voting.box_count(recorded).await.unwrap(), 4);
+}
+
+/// Puts the box back as the migrations before `m20261212_000001_box_keyed_by_ballot` left it:
+/// keyed by the tracker alone (on SQLite the rowid), `ix_ballot_box_ballot` beside it.
+async fn key_the_box_by_its_tracker_alone(h: &Harness) {
+    if h.is_postgres() {
+        for sql in [
+            "ALTER TABLE ballot_box DROP CONSTRAINT ballot_box_pkey",
+            "ALTER TABLE ballot_box ADD PRIMARY KEY (tracker)",
+            "CREATE INDEX ix_ballot_box_ballot ON ballot_box (ballot_id, tracker)",
+        ] {
+            h.tamper(sql).await;
+        }
+    } else {
+        let guards = rows_text(
+            h,
+            "SELECT sql FROM sqlite_master WHERE type = 'trigger' AND tbl_name = 'ballot_box'",
+        )
+        .await;
+        assert_eq!(guards.len(), 2, "{guards:?}");
+        // In one transaction on one connection: run one by one on the pool's connections,
+        // a statement was once refused against the schema as it stood before the last one.
+        let rebuild = h.store.connection().begin().await.unwrap();
+        for sql in [
+            "CREATE TABLE ballot_box_old (tracker integer NOT NULL PRIMARY KEY, \
+             ballot_id integer NOT NULL, weight_micros integer NOT NULL, choices blob NOT NULL, \
+             unit_id integer NULL, cast_at timestamp_with_timezone_text NULL, \
+             CONSTRAINT fk_ballot_box_ballot FOREIGN KEY (ballot_id) REFERENCES ballots (id) \
+             ON DELETE RESTRICT, CONSTRAINT fk_ballot_box_unit FOREIGN KEY (unit_id) \
+             REFERENCES units (id) ON DELETE RESTRICT)",
+            "INSERT INTO ballot_box_old SELECT tracker, ballot_id, weight_micros, choices, \
+             unit_id, cast_at FROM ballot_box",
+            "DROP TABLE ballot_box",
+            "ALTER TABLE ballot_box_old RENAME TO ballot_box",
+            "CREATE INDEX ix_ballot_box_ballot ON ballot_box (ballot_id, tracker)",
+            "CREATE UNIQUE INDEX ix_ballot_box_unit ON ballot_box (ballot_id, unit_id) \
+             WHERE unit_id IS NOT NULL",
+        ]
+        .into_iter()
+        .chain(guards.iter().map(String::as_str))
+        {
+            let done = rebuild.execute_unprepared(sql).await;
+            done.unwrap_or_else(|e| panic!("`{sql}`: {e}"));
+        }
+        rebuild.commit().await.unwrap();
+    }
+}
+
+/// The names of the box's indexes (created ones on SQLite, every one on PostgreSQL), and
+/// whether the table is `WITHOUT ROWID` (always true on PostgreSQL, which has no rowid).
+async fn box_indexes(h: &Harness) -> (Vec<String>, bool) {
+    if h.is_postgres() {
+        let sql = "SELECT indexname::text FROM pg_indexes \
+                   WHERE schemaname = current_schema() AND tablename = 'ballot_box' ORDER BY 1";
+        (rows_text(h, sql).await, true)
+    } else {
+        let sql = "SELECT name FROM pragma_index_list('ballot_box') WHERE origin = 'c' \
+                   ORDER BY name";
+        let table = "SELECT sql FROM sqlite_master WHERE type = 'table' AND name = 'ballot_box'";
+        let table = rows_text(h, table).await.concat();
+        (rows_text(h, sql).await, table.ends_with("WITHOUT ROWID"))
+    }
+}
+
+/// The box's primary key columns, in key order.
+async fn box_key(h: &Harness) -> Vec<String> {
+    let sql = if h.is_postgres() {
+        "SELECT a.attname::text FROM pg_index i \
+         JOIN pg_attribute a ON a.attrelid = i.indrelid AND a.attnum = ANY (i.indkey) \
+         WHERE i.indrelid = 'ballot_box'::regclass AND i.indisprimary \
+         ORDER BY array_position(i.indkey::int2[], a.attnum)"
+    } else {
+        "SELECT name FROM pragma_table_info('ballot_box') WHERE pk > 0 ORDER BY pk"
+    };
+    rows_text(h, sql).await
 }
 
 pub async fn a_correction_is_a_cancel_and_a_reissue(h: &Harness) {
