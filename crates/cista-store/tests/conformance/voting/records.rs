@@ -161,18 +161,7 @@ pub async fn a_box_keyed_by_its_tracker_alone_is_rekeyed_whole(h: &Harness) {
         ["m20261212_000001_box_keyed_by_ballot"]
     );
 
-    assert_eq!(box_key(h).await, ["ballot_id", "tracker"]);
-    let (indexes, without_rowid) = box_indexes(h).await;
-    let expected: &[&str] = if h.is_postgres() {
-        &["ballot_box_pkey", "ix_ballot_box_unit"]
-    } else {
-        &["ix_ballot_box_unit"]
-    };
-    assert_eq!(
-        indexes, expected,
-        "the old index is gone, the unit index kept"
-    );
-    assert!(without_rowid, "on SQLite the key is the table itself");
+    assert_the_box_is_keyed_by_ballot(h).await;
     let after = [
         voting.box_entries(closed).await.unwrap(),
         voting.box_entries(recorded).await.unwrap(),
@@ -196,9 +185,15 @@ pub async fn a_box_keyed_by_its_tracker_alone_is_rekeyed_whole(h: &Harness) {
             "{sql}"
         );
     }
-    // The key refuses a tracker twice in one box, the unit index a unit twice in one box.
+    // The key refuses a tracker twice in one box, the unit index a unit twice in one box, and
+    // the foreign key a ballot that does not exist.
     let unit = a.unit("101").id.as_i64();
     for sql in [
+        format!(
+            "INSERT INTO ballot_box (tracker, ballot_id, weight_micros, choices) \
+             SELECT tracker, -1, weight_micros, choices FROM ballot_box \
+             WHERE ballot_id = {closed}"
+        ),
         format!(
             "INSERT INTO ballot_box (tracker, ballot_id, weight_micros, choices) \
              SELECT tracker, ballot_id, weight_micros, choices FROM ballot_box \
@@ -212,6 +207,27 @@ pub async fn a_box_keyed_by_its_tracker_alone_is_rekeyed_whole(h: &Harness) {
     ] {
         assert!(db.execute_unprepared(&sql).await.is_err(), "{sql}");
     }
+    // A tracker is unique within its ballot only; an open ballot's entry can still be
+    // deleted (as the shuffle does).
+    let elsewhere = format!(
+        "INSERT INTO ballot_box (tracker, ballot_id, weight_micros, choices) \
+         SELECT tracker, {recorded}, weight_micros, choices FROM ballot_box \
+         WHERE ballot_id = {closed}"
+    );
+    assert_eq!(
+        db.execute_unprepared(&elsewhere)
+            .await
+            .unwrap()
+            .rows_affected(),
+        1
+    );
+    let tracker = before[0][0].tracker.as_i64();
+    let gone =
+        format!("DELETE FROM ballot_box WHERE ballot_id = {recorded} AND tracker = {tracker}");
+    assert_eq!(
+        db.execute_unprepared(&gone).await.unwrap().rows_affected(),
+        1
+    );
     // A unit that voted is still refused, and casting goes on.
     let again = request(recorded, a.unit("101"), &hash, &fields);
     let err = cista.cast_vote(&a.voter("101"), again).await.unwrap_err();
@@ -219,6 +235,28 @@ pub async fn a_box_keyed_by_its_tracker_alone_is_rekeyed_whole(h: &Harness) {
     let vote = request(recorded, a.unit("103"), &hash, &fields);
     cista.cast_vote(&a.voter("103"), vote).await.unwrap();
     assert_eq!(voting.box_count(recorded).await.unwrap(), 4);
+    // And the worker's shuffle rewrites the rekeyed box, keeping every entry.
+    let before_shuffle = voting.box_entries(recorded).await.unwrap();
+    let done = cista.run_voting_work(&Actor::System).await.unwrap();
+    assert_eq!(done.shuffled, 1);
+    assert_eq!(voting.box_entries(recorded).await.unwrap(), before_shuffle);
+}
+
+/// The box's key is `(ballot_id, tracker)` (on SQLite the table itself, `WITHOUT ROWID`),
+/// the old index is gone and the unit index kept.
+async fn assert_the_box_is_keyed_by_ballot(h: &Harness) {
+    assert_eq!(box_key(h).await, ["ballot_id", "tracker"]);
+    let (indexes, without_rowid) = box_indexes(h).await;
+    let expected: &[&str] = if h.is_postgres() {
+        &["ballot_box_pkey", "ix_ballot_box_unit"]
+    } else {
+        &["ix_ballot_box_count", "ix_ballot_box_unit"]
+    };
+    assert_eq!(
+        indexes, expected,
+        "the old index is gone, the unit index kept"
+    );
+    assert!(without_rowid, "on SQLite the key is the table itself");
 }
 
 /// Puts the box back as the migrations before `m20261212_000001_box_keyed_by_ballot` left it:
