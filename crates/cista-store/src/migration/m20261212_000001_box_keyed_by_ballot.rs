@@ -31,7 +31,7 @@
 use sea_orm::{DbBackend, Statement};
 use sea_orm_migration::prelude::*;
 
-use super::columns::{fk, timestamp_null};
+use super::columns::{big, blob, fk, timestamp_null};
 
 #[derive(DeriveMigrationName)]
 pub struct Migration;
@@ -69,7 +69,6 @@ impl MigrationTrait for Migration {
 /// The box as a `WITHOUT ROWID` table keyed by `(ballot_id, tracker)`, its rows, unit index
 /// and guards kept, with its narrow index for counts.
 async fn rebuild_on_sqlite(manager: &SchemaManager<'_>) -> Result<(), DbErr> {
-    let big = |name: &'static str| ColumnDef::new(name).big_integer().not_null().to_owned();
     manager
         .create_table(
             Table::create()
@@ -77,7 +76,7 @@ async fn rebuild_on_sqlite(manager: &SchemaManager<'_>) -> Result<(), DbErr> {
                 .col(big("tracker"))
                 .col(big("ballot_id"))
                 .col(big("weight_micros"))
-                .col(ColumnDef::new("choices").blob().not_null())
+                .col(blob("choices"))
                 .col(ColumnDef::new("unit_id").big_integer().null())
                 .col(timestamp_null("cast_at"))
                 .primary_key(Index::create().col("ballot_id").col("tracker"))

@@ -277,8 +277,10 @@ async fn key_the_box_by_its_tracker_alone(h: &Harness) {
         )
         .await;
         assert_eq!(guards.len(), 2, "{guards:?}");
-        // In one transaction on one connection: run one by one on the pool's connections,
-        // a statement was once refused against the schema as it stood before the last one.
+        // In one transaction on one connection: SQLite checks the names in a schema change
+        // against the connection's cached schema, so run one by one on the pool's
+        // connections, a statement could be refused against the schema as it stood before
+        // the one run just before it ("index … already exists" after its table was dropped).
         let rebuild = h.store.connection().begin().await.unwrap();
         for sql in [
             "CREATE TABLE ballot_box_old (tracker integer NOT NULL PRIMARY KEY, \
