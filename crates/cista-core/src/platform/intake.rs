@@ -539,7 +539,8 @@ impl Cista {
 
     /// Streams a file for field `name` of a submission into the blob store and records it. A
     /// retry with the same bytes gets the first record; other bytes for the same name are a
-    /// `conflict`. Size and type refusals (413, 415) record nothing.
+    /// `conflict`. Size and type refusals (413, 415) record nothing. Only the submission's
+    /// sender may add its files: anyone else gets `not_found`.
     #[allow(clippy::too_many_arguments)]
     pub async fn attach(
         &self,
@@ -557,6 +558,15 @@ impl Cista {
         let parent = self
             .org_submission(org, submission, "that submission")
             .await?;
+        // Only whoever sent the submission adds its files: the collector (through any of their
+        // device tokens) or the app token that sent it. Another collector or partner of the same
+        // organization gets the answer a submission that does not exist gets, as for its status
+        // (OWASP API Security Top 10, API1: broken object level authorization).
+        if parent.submitted_by != actor.audit_name() {
+            return Err(Error::NotFound {
+                what: "that submission",
+            });
+        }
         let rules = upload_rules(self, &parent, name, rules).await?;
         let staged = self
             .stage_blob(blobs, org, declared_type, &rules, source)

@@ -150,6 +150,7 @@ async fn a_phone_pairs_fills_a_record_and_reads_its_review() {
         status["photos"],
         json!([{ "name": "front", "received": true }])
     );
+    only_the_sender_adds_photos(&server, org, &ana_phone, &bo_phone, &form_id).await;
     let others = bo_phone.get(&format!("/submissions/{id}/status")).await;
     assert_eq!(
         others.status(),
@@ -212,6 +213,64 @@ async fn a_record_is_checked_and_sent_once(phone: &Phone, form_id: &str) -> Stri
         .await;
     assert_eq!(front.status(), StatusCode::CREATED);
     id
+}
+
+/// A photo a record announced is taken only from whoever sent the record: another collector's
+/// phone and a partner's app token of the same organization get `404`, as for a record that
+/// does not exist, and store nothing; the sender's upload then goes in.
+async fn only_the_sender_adds_photos(
+    server: &TestServer,
+    org: OrgId,
+    sender: &Phone,
+    other: &Phone,
+    form_id: &str,
+) {
+    let record = json!({ "idempotency_key": "c0ffee00-0000-4000-8000-000000000003",
+                         "payload": { "depth_m": 2,
+                                      "where": { "latitude": 45.4, "longitude": -122.5, "accuracy_m": 4.0 },
+                                      "photos": ["front"] } });
+    let r = sender
+        .post(&format!("/forms/{form_id}/submissions"), &record)
+        .await;
+    assert_eq!(r.status(), StatusCode::CREATED);
+    let receipt: Value = r.json().await.unwrap();
+    let id = receipt["submission"].as_str().unwrap().to_owned();
+    let partner = Phone {
+        client: server.client(),
+        base: server.url("/api/v1"),
+        token: server
+            .state
+            .cista
+            .create_app_token(
+                &Actor::operator("test"),
+                org,
+                &AppTokenRequest {
+                    purpose: AppPurpose::FormsSubmit,
+                    label: "Another partner".to_owned(),
+                    lifetime_days: 30,
+                },
+            )
+            .await
+            .unwrap()
+            .secret,
+    };
+    let path = format!("/submissions/{id}/files/front");
+    for (who, intruder) in [
+        ("another collector", other),
+        ("a partner's app token", &partner),
+    ] {
+        let r = intruder.put_png(&path).await;
+        assert_eq!(r.status(), StatusCode::NOT_FOUND, "{who}");
+        let error: Value = r.json().await.unwrap();
+        assert_eq!(error["error"]["code"], "not_found", "{who}");
+    }
+    let status = sender.json(&format!("/submissions/{id}/status")).await;
+    assert_eq!(
+        status["photos"],
+        json!([{ "name": "front", "received": false }]),
+        "nothing was stored"
+    );
+    assert_eq!(sender.put_png(&path).await.status(), StatusCode::CREATED);
 }
 
 /// A partner system's app token lists the same forms; a device token is refused where only

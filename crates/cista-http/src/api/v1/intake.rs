@@ -200,7 +200,9 @@ pub fn declared_sha256(headers: &HeaderMap) -> Result<Option<Digest32>> {
 /// Uploads one file of a submission, streamed (never held whole). Retrying the same file
 /// is safe; a file whose bytes are not of its `Content-Type` is refused and nothing is kept.
 /// With a `Content-Digest: sha-256=:…:` field (RFC 9530) the bytes must have that SHA-256,
-/// or they are refused (`400 invalid_input`) and nothing is kept.
+/// or they are refused (`400 invalid_input`) and nothing is kept. Only whoever sent the
+/// submission (the same collector, or the same app token) uploads its files; anyone else in the
+/// organization gets `404`, as for a submission that does not exist.
 #[utoipa::path(
     put,
     path = "/submissions/{id}/files/{name}",
@@ -218,7 +220,7 @@ pub fn declared_sha256(headers: &HeaderMap) -> Result<Option<Digest32>> {
         (status = 200, description = "A retry: already stored", body = StoredFile),
         (status = 400, description = "`invalid_input`: a Content-Digest that is malformed or that the bytes do not match", body = crate::error::JsonError),
         (status = 401, description = "`token_invalid`", body = crate::error::JsonError),
-        (status = 404, description = "`not_found`: no such submission here", body = crate::error::JsonError),
+        (status = 404, description = "`not_found`: no such submission here, or one another collector or app token sent", body = crate::error::JsonError),
         (status = 409, description = "`conflict`: that file was sent with other bytes", body = crate::error::JsonError),
         (status = 413, description = "`payload_too_large`: over 20 MiB", body = crate::error::JsonError),
         (status = 415, description = "`unsupported_media_type`: a type not taken, or bytes that are not of it", body = crate::error::JsonError),
