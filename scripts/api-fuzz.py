@@ -2,7 +2,8 @@
 """Property-based tests of Cista's JSON API with schemathesis, against its OpenAPI document.
 
 Starts `cista demo` on a free loopback port with a scratch data directory (scan.py's Demo),
-then gets the credentials the API takes, the way their holders would:
+its quick poll closing 10 seconds after set-up (`--quick-poll-seconds 10`), then gets the
+credentials the API takes, the way their holders would:
 
 - two staff app tokens from `cista app-token create` on the demo's data directory: one of
   purpose `voting.results` for Palm Court, one of purpose `forms.submit` for River Watch;
@@ -19,6 +20,9 @@ credential, each run limited to the operations that credential is for:
 
 Path parameters that name a record form or a ballot are given real ids of the demo some of the
 time (schemathesis's `[parameters]`), so the generated bodies reach the checks behind the 404.
+The voting run waits until the worker has closed the quick poll, so that one of those ballots
+has certified results: `GET /ballots/{id}/results` is then answered 200 as well as
+`403 results_sealed`, and its results are checked against their documented schema.
 Every answer is checked for: no 5xx (`not_a_server_error`), a body that conforms to the schema
 documented for its status (`response_schema_conformance`), a status the document lists
 (`status_code_conformance`) and a documented content type (`content_type_conformance`).
@@ -81,6 +85,19 @@ def call(demo: Demo, method: str, path: str, token: str | None = None, body=None
         return json.load(r)
 
 
+def ballots_once_one_closed(demo: Demo, token: str, within: float = 120.0) -> list[dict]:
+    """The token's ballots, once the worker has closed one of them (the demo's quick poll), so
+    that its results can be fetched. Fails after `within` seconds without a closed ballot."""
+    deadline = time.monotonic() + within
+    while True:
+        ballots = call(demo, "GET", "/api/v1/ballots", token)
+        if any(b.get("results") for b in ballots):
+            return ballots
+        if time.monotonic() > deadline:
+            raise RuntimeError(f"no ballot closed within {within:.0f} s: {ballots}")
+        time.sleep(1)
+
+
 def device_token(demo: Demo) -> str:
     """Pairs a phone with the code of the first collector's printed link."""
     code = None
@@ -111,10 +128,11 @@ def write_config(path: str, values: dict[str, list[str]]) -> None:
         f.write("\n".join(lines) + "\n")
 
 
-def a_record(demo: Demo, device: str, form: str) -> str:
-    """A record announcing a photo `p1`, so that uploads are tried against a real record."""
-    receipt = call(demo, "POST", f"/api/v1/forms/{form}/submissions", device, {
-        "idempotency_key": "3f2a9c0d-41b7-4e65-9a1b-0c3d5e7f9a1b",
+def a_record(demo: Demo, token: str, form: str, idempotency_key: str) -> str:
+    """A record announcing a photo `p1`, sent with `token`, so that uploads and status reads are
+    tried against a real record that this credential submitted."""
+    receipt = call(demo, "POST", f"/api/v1/forms/{form}/submissions", token, {
+        "idempotency_key": idempotency_key,
         "payload": {
             "site": "Fuzz site", "clarity": "clear",
             "where": {"latitude": 45.5, "longitude": -122.67, "accuracy_m": 5},
@@ -164,7 +182,9 @@ def main() -> int:
     binary = os.path.abspath(args.binary)
     started = time.monotonic()
     tmp, holder = scratch("cista-api-fuzz-", args.keep)
-    demo = Demo(binary, tmp)
+    # The quick poll closes 10 s after set-up (the least `cista demo` takes), so a ballot has
+    # results to fetch by the time the voting run starts.
+    demo = Demo(binary, tmp, ("--quick-poll-seconds", "10"))
     failed: list[str] = []
     try:
         log(f"demo on {demo.origin} after {time.monotonic() - started:.0f} s")
@@ -172,14 +192,15 @@ def main() -> int:
         submit = app_token(binary, demo.data, "river-watch", "forms.submit")
         device = device_token(demo)
         forms = [f["form"] for f in call(demo, "GET", "/api/v1/forms", device)]
-        ballots = [b["id"] for b in call(demo, "GET", "/api/v1/ballots", voting)]
-        record = a_record(demo, device, forms[0])
+        ballots = [b["id"] for b in ballots_once_one_closed(demo, voting)]
+        # One record from each credential: each reads and uploads to the records it sent.
+        by_device = a_record(demo, device, forms[0], "3f2a9c0d-41b7-4e65-9a1b-0c3d5e7f9a1b")
+        by_app = a_record(demo, submit, forms[0], "8c1e5b7a-2d4f-4a69-b3c0-9e8d7f6a5b4c")
         tags = [a for t in COLLECTION_TAGS for a in ("--include-tag", t)]
-        collection = {"form": forms, "id": [record], "name": ["p1"]}
         runs = [
             ("voting", voting, ["--include-path-regex", VOTING_PATHS], {"id": [str(b) for b in ballots]}),
-            ("device", device, tags, collection),
-            ("app", submit, tags, collection),
+            ("device", device, tags, {"form": forms, "id": [by_device], "name": ["p1"]}),
+            ("app", submit, tags, {"form": forms, "id": [by_app], "name": ["p1"]}),
         ]
         offset = demo.log_size()
         for name, token, filters, values in runs:

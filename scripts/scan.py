@@ -164,7 +164,7 @@ def scratch(prefix: str, keep: str | None) -> tuple[str, "tempfile.TemporaryDire
 class Demo:
     """`cista demo` in a scratch directory; its JSON log goes to a file the runs are read from."""
 
-    def __init__(self, binary: str, tmp: str):
+    def __init__(self, binary: str, tmp: str, extra_args: tuple[str, ...] = ()):
         self.data = os.path.join(tmp, "data")
         self.port = free_port()
         self.origin = f"https://localhost:{self.port}"
@@ -180,7 +180,8 @@ class Demo:
         env["CISTA_LIMITS_AUTH_RESPONSE_FLOOR_MS"] = "20"
         self._log_file = open(self.log_path, "wb")
         self.process = subprocess.Popen(
-            [binary, "demo", "--data-dir", self.data, "--listen", f"127.0.0.1:{self.port}"],
+            [binary, "demo", "--data-dir", self.data, "--listen", f"127.0.0.1:{self.port}",
+             *extra_args],
             stdout=subprocess.PIPE,
             stderr=self._log_file,
             text=True,
