@@ -150,7 +150,8 @@ async fn a_phone_pairs_fills_a_record_and_reads_its_review() {
         status["photos"],
         json!([{ "name": "front", "received": true }])
     );
-    only_the_sender_adds_photos(&server, org, &ana_phone, &bo_phone, &form_id).await;
+    let ana_tablet = Phone::pair(&server, org, ana, "Ana's tablet").await;
+    only_the_sender_adds_photos(&server, org, (&ana_phone, &ana_tablet), &bo_phone, &form_id).await;
     let others = bo_phone.get(&format!("/submissions/{id}/status")).await;
     assert_eq!(
         others.status(),
@@ -217,18 +218,19 @@ async fn a_record_is_checked_and_sent_once(phone: &Phone, form_id: &str) -> Stri
 
 /// A photo a record announced is taken only from whoever sent the record: another collector's
 /// phone and a partner's app token of the same organization get `404`, as for a record that
-/// does not exist, and store nothing; the sender's upload then goes in.
+/// does not exist, and store nothing; the sender's uploads then go in, from the phone that sent
+/// the record and from another phone of the same collector.
 async fn only_the_sender_adds_photos(
     server: &TestServer,
     org: OrgId,
-    sender: &Phone,
+    (sender, senders_other_phone): (&Phone, &Phone),
     other: &Phone,
     form_id: &str,
 ) {
     let record = json!({ "idempotency_key": "c0ffee00-0000-4000-8000-000000000003",
                          "payload": { "depth_m": 2,
                                       "where": { "latitude": 45.4, "longitude": -122.5, "accuracy_m": 4.0 },
-                                      "photos": ["front"] } });
+                                      "photos": ["front", "side"] } });
     let r = sender
         .post(&format!("/forms/{form_id}/submissions"), &record)
         .await;
@@ -267,10 +269,18 @@ async fn only_the_sender_adds_photos(
     let status = sender.json(&format!("/submissions/{id}/status")).await;
     assert_eq!(
         status["photos"],
-        json!([{ "name": "front", "received": false }]),
+        json!([{ "name": "front", "received": false }, { "name": "side", "received": false }]),
         "nothing was stored"
     );
     assert_eq!(sender.put_png(&path).await.status(), StatusCode::CREATED);
+    let side = senders_other_phone
+        .put_png(&format!("/submissions/{id}/files/side"))
+        .await;
+    assert_eq!(
+        side.status(),
+        StatusCode::CREATED,
+        "the same collector on another phone"
+    );
 }
 
 /// A partner system's app token lists the same forms; a device token is refused where only
