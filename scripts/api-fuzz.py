@@ -129,8 +129,8 @@ def write_config(path: str, values: dict[str, list[str]]) -> None:
 
 
 def a_record(demo: Demo, token: str, form: str, idempotency_key: str) -> str:
-    """A record announcing a photo `p1`, sent with `token`, so that uploads and status reads are
-    tried against a real record that this credential submitted."""
+    """A record announcing a photo `p1`, sent with `token`, so that uploads (which only the
+    record's sender may make) are tried against a real record this credential sent."""
     receipt = call(demo, "POST", f"/api/v1/forms/{form}/submissions", token, {
         "idempotency_key": idempotency_key,
         "payload": {
@@ -193,7 +193,8 @@ def main() -> int:
         device = device_token(demo)
         forms = [f["form"] for f in call(demo, "GET", "/api/v1/forms", device)]
         ballots = [b["id"] for b in ballots_once_one_closed(demo, voting)]
-        # One record from each credential: each reads and uploads to the records it sent.
+        # One record from each credential: only a record's sender uploads its files (a device
+        # also reads back its status; a forms.submit app token cannot, by design).
         by_device = a_record(demo, device, forms[0], "3f2a9c0d-41b7-4e65-9a1b-0c3d5e7f9a1b")
         by_app = a_record(demo, submit, forms[0], "8c1e5b7a-2d4f-4a69-b3c0-9e8d7f6a5b4c")
         tags = [a for t in COLLECTION_TAGS for a in ("--include-tag", t)]

@@ -562,7 +562,7 @@ impl Cista {
         // device tokens) or the app token that sent it. Another collector or partner of the same
         // organization gets the answer a submission that does not exist gets, as for its status
         // (OWASP API Security Top 10, API1: broken object level authorization).
-        if parent.submitted_by != actor.audit_name() {
+        if !parent.sent_by(actor) {
             return Err(Error::NotFound {
                 what: "that submission",
             });

@@ -40,8 +40,18 @@ pub struct StoredSubmission {
     /// key and the same content gets the first receipt, other content is a conflict.
     pub content_sha256: Digest32,
     pub sealed_payload: Vec<u8>,
+    /// The sender's audit name (`Actor::audit_name`): a person's (`subject:…`, whichever of
+    /// their device tokens sent it) or an app token's (`app:…`).
     pub submitted_by: String,
     pub received_at: Timestamp,
+}
+
+impl StoredSubmission {
+    /// Whether `actor` sent this submission: the one rule for who reads back its status and
+    /// adds its files without an organization-wide right to its submissions.
+    pub fn sent_by(&self, actor: &crate::Actor) -> bool {
+        self.submitted_by == actor.audit_name()
+    }
 }
 
 /// A file attached to a submission, stored in the blob store.

@@ -220,7 +220,7 @@ impl Cista {
         }
         let own = actor.may_in(org, OrgAction::SubmitForms)
             && actor.person().is_some()
-            && stored.submitted_by == actor.audit_name();
+            && stored.sent_by(actor);
         if !own && !actor.may_in(org, OrgAction::ViewSubmissions) {
             return Err(Error::NotFound {
                 what: "that record",
