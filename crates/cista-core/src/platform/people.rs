@@ -254,6 +254,17 @@ impl Cista {
         let mut changed = Vec::new();
         for m in memberships {
             let members = tx.lock_members(m.org).await?;
+            // The role read under the lock, as `change_role` does: one given since the check
+            // above counts.
+            let role_now = members
+                .iter()
+                .find(|x| x.subject == subject)
+                .map(|x| x.role);
+            if role_now.is_some_and(|role| !may_erase_in(actor, m.org, role)) {
+                return Err(Error::Forbidden {
+                    action: ERASE_BEYOND_REACH,
+                });
+            }
             if last_administrator(members.iter().map(|x| (x.subject, x.role)), subject) {
                 return Err(Error::Conflict(
                     "this is the organization's last administrator: give someone else \
@@ -261,12 +272,7 @@ impl Cista {
                         .to_owned(),
                 ));
             }
-            if let Some(now_role) = members
-                .iter()
-                .find(|x| x.subject == subject)
-                .map(|x| x.role)
-                .filter(|r| administers(*r))
-            {
+            if let Some(now_role) = role_now.filter(|r| administers(*r)) {
                 tx.set_role(m.org, subject, Role::Member).await?;
                 changed.push(serde_json::json!({ "org": m.org.as_i64(), "from": now_role }));
             }
@@ -293,17 +299,22 @@ impl Cista {
 
     /// Erases a person: destroys their key and fields in the vault (leaving a tombstone that
     /// is never removed), then ends their sessions, memberships, credentials and queued
-    /// messages. Allowed to the operator, and to owners and administrators of an organization
-    /// the person belongs to.
+    /// messages. Allowed to the operator, and to staff who may erase people and give the
+    /// person's role in *every* organization the person belongs to: the erasure reaches all
+    /// of them, so an administrator of one organization never erases a member of another (one
+    /// person can belong to several), nor an owner of their own (administrators do not
+    /// touch owners, as with roles). `forbidden` otherwise; the operator erases at the
+    /// command line (`cista erase`).
     pub async fn erase_person(&self, actor: &Actor, subject: SubjectCode) -> Result<()> {
         let memberships = self.store().memberships_of(subject).await?;
         let allowed = actor.may(Action::ErasePersonAnywhere)
-            || memberships
-                .iter()
-                .any(|m| actor.may_in(m.org, OrgAction::ErasePerson));
+            || (!memberships.is_empty()
+                && memberships
+                    .iter()
+                    .all(|m| may_erase_in(actor, m.org, m.role)));
         if !allowed {
             return Err(Error::Forbidden {
-                action: OrgAction::ErasePerson.describe(),
+                action: ERASE_BEYOND_REACH,
             });
         }
         // Staff keep their organization running: nobody erases themselves from a page, nor
@@ -351,6 +362,16 @@ impl Cista {
         .await?;
         Ok(())
     }
+}
+
+/// What staff are told when a person is beyond their reach to erase.
+const ERASE_BEYOND_REACH: &str = "erase this person: they belong to an organization you do \
+    not administer, or hold a role you cannot give (the operator can, with `cista erase`)";
+
+/// Whether `actor` may erase someone holding `role` in `org`: the right to erase people there
+/// and to give that role (so administrators never erase owners).
+fn may_erase_in(actor: &Actor, org: OrgId, role: Role) -> bool {
+    actor.may_in(org, OrgAction::ErasePerson) && actor.may_in(org, OrgAction::ChangeRole(role))
 }
 
 #[cfg(test)]

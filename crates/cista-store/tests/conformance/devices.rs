@@ -254,6 +254,47 @@ async fn devices_are_revoked_alone_or_all_at_once(
     );
 }
 
+/// A phone acts as its collector and staff read its pairing code, so staff pair one only for
+/// someone whose role they could give: an administrator for a collector, never for an owner
+/// (who may fill records too); an owner for anyone; each person for themself.
+pub async fn staff_pair_phones_only_for_roles_they_could_give(h: &Harness) {
+    let cista = h.cista().await;
+    let org = h.org(&cista, "river-watch").await;
+    let ana = member(h, &cista, &org, "Ana", Role::Collector).await;
+    let olu = member(h, &cista, &org, "Olu", Role::Owner).await;
+    let as_role = |subject: i64, role: Role| {
+        Actor::Person(cista_core::PersonActor {
+            subject: SubjectCode::from_i64(subject),
+            access: Access::Full,
+            roles: std::collections::BTreeMap::from([(org.id, role)]),
+        })
+    };
+    let admin = as_role(77, Role::Admin);
+    let e = cista
+        .issue_device(&admin, org.id, &DeviceRequest::for_collector(olu))
+        .await
+        .unwrap_err();
+    assert_eq!(e.code(), "forbidden", "{e:?}");
+    assert!(
+        cista
+            .devices(&operator(), org.id, Some(olu))
+            .await
+            .unwrap()
+            .is_empty(),
+        "nothing was issued"
+    );
+    for (who, whom) in [
+        (&admin, ana),
+        (&as_role(78, Role::Owner), olu),
+        (&as_role(olu.as_i64(), Role::Owner), olu),
+    ] {
+        cista
+            .issue_device(who, org.id, &DeviceRequest::for_collector(whom))
+            .await
+            .unwrap();
+    }
+}
+
 /// Someone of the organization with a password and `role` (`name@river.example`).
 pub(crate) async fn member(
     h: &Harness,

@@ -259,6 +259,82 @@ pub async fn erasure_is_allowed_only_to_owners_and_admins_of_the_persons_organiz
     let _ = admin_elsewhere;
 }
 
+/// The erasure reaches every organization the person belongs to, so staff erase only people
+/// wholly within their reach: not a member of another organization too (one person, one vault
+/// entry, whichever organization added them), and, for administrators, not an owner of their
+/// own (two owners here, so the last-administrator rule is not what refuses).
+pub async fn erasure_reaches_only_people_wholly_within_the_erasers_reach(h: &Harness) {
+    let cista = h.cista().await;
+    let org = h.org(&cista, "palm-court").await;
+    let other = h.org(&cista, "bayside").await;
+    for (first, email, role) in [
+        ("Ed", "ed@example.org", Role::Admin),
+        ("Ola", "ola@example.org", Role::Owner),
+        ("Pia", "pia@example.org", Role::Owner),
+    ] {
+        h.active_person(&cista, &org, invitee(first, "Fox", email, None, role))
+            .await;
+    }
+    let both = invitee("Gil", "Ho", "gil@example.org", None, Role::Member);
+    let shared = cista
+        .invite(&operator(), other.id, both.clone())
+        .await
+        .unwrap()
+        .subject;
+    let again = cista.invite(&operator(), org.id, both).await.unwrap();
+    assert_eq!(again.subject, shared, "one person in both organizations");
+    let only_here = cista
+        .invite(
+            &operator(),
+            org.id,
+            invitee("Ivo", "Ru", "ivo@example.org", None, Role::Member),
+        )
+        .await
+        .unwrap()
+        .subject;
+    let pia = cista
+        .subject_for_email(&operator(), "pia@example.org")
+        .await
+        .unwrap()
+        .unwrap();
+    let admin = crate::access::actor_for(&cista, h, "ed@example.org").await;
+    let owner = crate::access::actor_for(&cista, h, "ola@example.org").await;
+
+    for (who, whom) in [(&admin, shared), (&owner, shared), (&admin, pia)] {
+        let e = cista.erase_person(who, whom).await.unwrap_err();
+        assert_eq!(e.code(), "forbidden", "{e}");
+        assert!(h.vault.person(whom).await.unwrap().is_some(), "not erased");
+    }
+    let roles = |subject| {
+        let store = h.store.clone();
+        async move {
+            let mut m: Vec<_> = store
+                .memberships_of(subject)
+                .await
+                .unwrap()
+                .into_iter()
+                .map(|m| (m.org, m.role))
+                .collect();
+            m.sort();
+            m
+        }
+    };
+    assert_eq!(
+        roles(pia).await,
+        [(org.id, Role::Owner)],
+        "nor stepped down"
+    );
+    assert_eq!(roles(shared).await.len(), 2, "a member of both still");
+
+    // Within reach: a member of this organization only; the operator reaches everyone.
+    cista.erase_person(&admin, only_here).await.unwrap();
+    assert!(h.vault.person(only_here).await.unwrap().is_none());
+    cista.erase_person(&operator(), shared).await.unwrap();
+    assert!(roles(shared).await.is_empty());
+    cista.erase_person(&owner, pia).await.unwrap();
+    assert!(h.vault.tombstone(pia).await.unwrap().is_some());
+}
+
 pub async fn the_vault_can_live_in_its_own_database(h: &Harness) {
     // A second database on the same backend: another SQLite file, or another schema.
     let (target, cleanup) = match &h.db.target {

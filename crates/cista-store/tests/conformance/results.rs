@@ -5,6 +5,7 @@
 
 use crate::Harness;
 use crate::widget::{FIRST, SITE, advisor, client, growth_answers, submit};
+use cista_core::platform::intake::FormProduct;
 use cista_core::products::assessment::{Client, RISK_PROFILE};
 use cista_core::{Access, Actor, Error, PersonActor, Store as _};
 use cista_types::{Role, SubjectCode, SubmissionId, WebOrigin};
@@ -160,4 +161,85 @@ async fn purged_for_good_the_result_stays(
         .unwrap();
     assert!(rows[1].client_erased && !rows[0].client_erased);
     assert_eq!(rows[1].band, "Growth", "the de-identified result stays");
+}
+
+/// A field record is never read as a result. Its answers are the collector's to shape, so a
+/// record form whose fields mimic a result's (a `subject` number, two objects, a band and
+/// five texts) could name anyone's subject code; an owner who also fills records must not
+/// reveal or purge that person through the record's id (OWASP API1).
+pub async fn a_record_is_never_read_as_a_result(h: &Harness) {
+    let cista = h.cista().await;
+    let org = h.org(&cista, "harbor-advisory").await;
+    let elsewhere = h.org(&cista, "palm-court").await;
+    let victim = h
+        .active_person(
+            &cista,
+            &elsewhere,
+            cista_testkit::fixtures::invitee(
+                "Wilhelmina",
+                "Okonkwo",
+                "wil@palm.example",
+                None,
+                Role::Owner,
+            ),
+        )
+        .await
+        .subject;
+    let owner = Actor::Person(PersonActor {
+        subject: SubjectCode::from_i64(13),
+        access: Access::Full,
+        roles: BTreeMap::from([(org.id, Role::Owner)]),
+    });
+    let point = |id: &str| json!({ "id": id, "label": id, "kind": "geopoint" });
+    let text = |id: &str| json!({ "id": id, "label": id, "kind": "text" });
+    let mimic = json!({
+        "title": "Looks like a result",
+        "fields": [
+            { "id": "subject", "label": "Subject", "kind": "number", "min": 0, "max": 9.3e18 },
+            point("answers"),
+            point("scores"),
+            { "id": "band", "label": "Band", "kind": "number", "min": 0, "max": 10 },
+            text("band_label"),
+            text("rules_sha256"),
+            text("origin"),
+            text("consented_to"),
+        ]
+    });
+    let form = cista
+        .publish_form(&owner, org.id, FormProduct::Collection, "mimic", &mimic)
+        .await
+        .unwrap();
+    let at = json!({ "latitude": 1, "longitude": 1, "accuracy_m": 1 });
+    let payload = json!({
+        "subject": victim.as_i64(), "answers": at, "scores": at, "band": 0,
+        "band_label": "x", "rules_sha256": "x", "origin": "x", "consented_to": "x",
+    });
+    let record = cista
+        .submit(&owner, org.id, form.id, "mimic-1", &payload)
+        .await
+        .unwrap()
+        .submission;
+    for e in [
+        cista
+            .reveal_client(&owner, org.id, record, "who is this")
+            .await
+            .map(|_| ())
+            .err(),
+        cista
+            .purge_client(&owner, org.id, record)
+            .await
+            .map(|_| ())
+            .err(),
+        cista
+            .assessment_report(&owner, org.id, record)
+            .await
+            .map(|_| ())
+            .err(),
+    ] {
+        assert_eq!(e.map(|e| e.code()), Some("not_found"));
+    }
+    assert!(
+        cista.vault().tombstone(victim).await.unwrap().is_none(),
+        "the person the record named is not erased"
+    );
 }

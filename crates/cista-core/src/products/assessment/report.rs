@@ -142,16 +142,7 @@ impl Cista {
     }
 
     async fn result_detail(&self, org: OrgId, submission: SubmissionId) -> Result<ResultDetail> {
-        let stored = self.org_submission(org, submission, "that result").await?;
-        let form = self
-            .store()
-            .intake()
-            .form(stored.form)
-            .await?
-            .filter(|f| f.product == crate::platform::intake::FormProduct::Assessment.as_str())
-            .ok_or(Error::NotFound {
-                what: "that result",
-            })?;
+        let (stored, form) = self.org_result(org, submission).await?;
         let published = PublishedAssessment::read(form)?;
         let result: StoredResult = serde_json::from_value(self.open_payload(&stored).await?)
             .map_err(|_| Error::NotFound {

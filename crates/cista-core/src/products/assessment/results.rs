@@ -7,8 +7,9 @@
 
 use super::{AssessmentAction, PublishedAssessment};
 use crate::platform::audit::{AuditKind, NewAuditEntry};
+use crate::platform::intake::FormProduct;
 use crate::platform::people::PersonFields;
-use crate::ports::StoredSubmission;
+use crate::ports::{StoredForm, StoredSubmission};
 use crate::{Actor, Cista, Error, Result};
 use cista_types::{FormId, OrgId, SubjectCode, SubmissionId, Timestamp};
 use std::collections::BTreeMap;
@@ -291,8 +292,32 @@ impl Cista {
 
     /// The subject code sealed in `org`'s assessment result `submission`.
     async fn result_subject(&self, org: OrgId, submission: SubmissionId) -> Result<SubjectCode> {
-        let stored = self.org_submission(org, submission, "that result").await?;
+        let (stored, _) = self.org_result(org, submission).await?;
         Ok(self.stored_result(&stored).await?.subject)
+    }
+
+    /// `org`'s assessment result `submission` and the form version it answered; `not_found`
+    /// for anything else. A field record is a submission of the same organization too, and
+    /// its answers are the collector's to shape: read as a result, a record whose fields
+    /// mimic one would name any subject code, and a reveal or a purge would act on that
+    /// person (OWASP API1, broken object level authorization). Every read of one result by
+    /// its id goes through here.
+    pub(crate) async fn org_result(
+        &self,
+        org: OrgId,
+        submission: SubmissionId,
+    ) -> Result<(StoredSubmission, StoredForm)> {
+        let stored = self.org_submission(org, submission, "that result").await?;
+        let form = self
+            .store()
+            .intake()
+            .form(stored.form)
+            .await?
+            .filter(|f| f.product == FormProduct::Assessment.as_str())
+            .ok_or(Error::NotFound {
+                what: "that result",
+            })?;
+        Ok((stored, form))
     }
 
     pub(crate) async fn stored_result(

@@ -232,8 +232,8 @@ impl Cista {
     }
 
     /// Issues a device for a collector of `org` and returns its one-time pairing code (shown
-    /// once, as a QR code). Refused (`forbidden`) unless the actor manages devices or is the
-    /// collector; `invalid_input` when the person does not fill records here or the lifetimes
+    /// once, as a QR code). Refused (`forbidden`) unless the actor is the collector, or
+    /// manages devices and may give the collector's role; `invalid_input` when the person does not fill records here or the lifetimes
     /// are out of range.
     pub async fn issue_device(
         &self,
@@ -243,15 +243,20 @@ impl Cista {
     ) -> Result<NewPairing> {
         self.authorize_devices_of(actor, org, request.collector)?;
         request.check()?;
-        if self
-            .collecting_role(org, request.collector)
-            .await?
-            .is_none()
-        {
+        let Some(role) = self.collecting_role(org, request.collector).await? else {
             return Err(Error::invalid(
                 "collector",
                 "this person does not fill records here: give them the collector role first",
             ));
+        };
+        // A phone acts as its collector, and staff read its pairing code: so staff pair one
+        // only for someone whose role they could give (an administrator never for an owner,
+        // as with roles), or the phone would let them act as that person.
+        if actor
+            .person()
+            .is_none_or(|p| p.subject != request.collector)
+        {
+            actor.authorize_in(org, OrgAction::ChangeRole(role))?;
         }
         let now = self.clock().now();
         let fresh = new_token(self.rng().as_ref());

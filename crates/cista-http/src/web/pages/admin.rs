@@ -475,7 +475,10 @@ fn person_line(
         can_erase: row.fields.is_some()
             && !own_row
             && !last_admin
-            && actor.may_in(org.id, OrgAction::ErasePerson),
+            && actor.may_in(org.id, OrgAction::ErasePerson)
+            // As the core rules (`erase_person`): administrators never erase owners. Someone
+            // who belongs to another organization too is refused there, with the reason.
+            && actor.may_in(org.id, OrgAction::ChangeRole(row.role)),
         own_row,
         last_admin,
         units: line.units.join(", "),
