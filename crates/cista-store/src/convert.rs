@@ -36,13 +36,37 @@ pub(crate) fn from_db_time(t: OffsetDateTime) -> Timestamp {
 }
 
 /// A database error as the core's: `StoreUnavailable` (503, worth retrying) when the database
-/// could not be reached or the connection broke ([`lost_the_database`]), `Store` (500) for the
-/// rest.
+/// could not be reached or the connection broke ([`lost_the_database`]); `BadRequest` (400)
+/// when PostgreSQL refused text it cannot store ([`unstorable_text`]), which only a caller's
+/// input brings; `Store` (500) for the rest.
 pub(crate) fn db_err(e: DbErr) -> Error {
     if lost_the_database(&e) {
         Error::store_unavailable(e)
+    } else if unstorable_text(&e) {
+        Error::BadRequest {
+            reason: "the text holds a character that cannot be stored (a NUL byte)".to_owned(),
+        }
     } else {
         Error::store(e)
+    }
+}
+
+/// Whether PostgreSQL refused a text value for its characters: SQLSTATE `22021`
+/// (character_not_in_repertoire: a NUL byte, which PostgreSQL text never holds while SQLite's
+/// does) or `22P05` (untranslatable_character). The text came from outside, since Cista's own
+/// never holds one: a key in a path, a header, a field no rule of its own checked. Input
+/// rules answer first where they exist (a form key that breaks the key rule is `not_found`
+/// before any read); this keeps any text they miss a client's error, not a 500.
+fn unstorable_text(e: &DbErr) -> bool {
+    use sea_orm::RuntimeErr;
+    let (DbErr::Query(RuntimeErr::SqlxError(cause)) | DbErr::Exec(RuntimeErr::SqlxError(cause))) =
+        e
+    else {
+        return false;
+    };
+    match cause.as_ref() {
+        sqlx::Error::Database(db) => matches!(db.code().as_deref(), Some("22021" | "22P05")),
+        _ => false,
     }
 }
 

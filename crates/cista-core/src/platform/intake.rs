@@ -124,7 +124,7 @@ pub(crate) fn form_text_problem(value: &str, required: bool, max: usize) -> Opti
         .map(|e| e.to_string())
 }
 
-fn check_name(field: &str, name: &str) -> Result<()> {
+pub(crate) fn check_name(field: &str, name: &str) -> Result<()> {
     let ok = name.len() <= 64
         && name.starts_with(|c: char| c.is_ascii_lowercase())
         && name

@@ -342,3 +342,52 @@ async fn the_json_calls_answer_cors_only_for_a_listed_site() {
     assert_eq!(body["error"]["code"], "invalid_input", "{body}");
     server.stop().await;
 }
+
+/// A form key that breaks the key rule, a NUL byte in it above all (PostgreSQL refuses one in
+/// text, SQLite keeps it), is an unknown form on both databases: `404 not_found`, never a 500.
+async fn a_key_no_form_could_have_is_not_found(target: Option<cista_store::Target>) {
+    let server = TestServer::start_on(Options::default(), target).await;
+    publish(&server).await;
+    let client = server.client();
+    for key in ["%00", "risk%00", "ri%00sk", "Risk", "risk%20", "%C3%A9"] {
+        for path in [
+            format!("/embed/v1/palm-court/{key}"),
+            format!("/w/palm-court/{key}"),
+        ] {
+            let response = client
+                .get(server.url(&path))
+                .header("origin", SITE)
+                .send()
+                .await
+                .unwrap();
+            assert_eq!(response.status(), StatusCode::NOT_FOUND, "{path}");
+            let body = response.text().await.unwrap();
+            assert!(!body.contains("storage"), "{path}: {body}");
+            if path.starts_with("/embed/") {
+                assert!(body.contains("\"not_found\""), "{path}: {body}");
+            }
+        }
+    }
+    let found = client
+        .get(server.url("/w/palm-court/risk"))
+        .header("referer", format!("{SITE}/"))
+        .send()
+        .await
+        .unwrap();
+    assert_ne!(
+        found.status(),
+        StatusCode::NOT_FOUND,
+        "the real key is there"
+    );
+    server.stop().await;
+}
+
+#[tokio::test]
+async fn a_key_no_form_could_have_is_not_found_on_sqlite() {
+    a_key_no_form_could_have_is_not_found(None).await;
+}
+
+#[tokio::test]
+async fn a_key_no_form_could_have_is_not_found_on_postgresql() {
+    crate::on_postgres(|target| a_key_no_form_could_have_is_not_found(Some(target))).await;
+}

@@ -146,6 +146,7 @@ cista_testkit::both_databases! { crate::Harness;
     voting::a_group_writes_its_rows_at_once_and_the_primary_keys_still_decide,
     voting::a_shuffle_drops_no_ballot_cast_in_flight,
     voting::concurrent_casts_commit_together_and_one_failing_cast_takes_none_down,
+    voting::text_the_database_cannot_store_is_the_callers_error,
     voting::group_commits_are_counted_with_the_casts_they_hold,
     voting::paper_and_online_refuse_each_other_in_either_order,
     voting::participation_from_before_the_roll_weight_column_is_weighed_from_the_roll,

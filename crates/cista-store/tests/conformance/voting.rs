@@ -54,6 +54,7 @@ pub use records::{
 pub use refusals::{
     a_server_fault_during_a_cast_is_not_recorded_against_the_unit,
     consent_is_recorded_with_when_and_how, refused_casts_are_explained_recorded_and_store_nothing,
+    text_the_database_cannot_store_is_the_callers_error,
 };
 pub use results::results_stay_sealed_until_the_close_then_the_bundle_recounts;
 pub use roster::the_roster_is_checked_whole_previewed_then_applied;

@@ -4,7 +4,7 @@
 //! result always names a definition that scores.
 
 use super::{Assessment, AssessmentAction};
-use crate::platform::intake::FormProduct;
+use crate::platform::intake::{FormProduct, check_name};
 use crate::ports::StoredForm;
 use crate::{Actor, Cista, Error, Result};
 use cista_types::OrgId;
@@ -74,11 +74,19 @@ impl Cista {
             .collect()
     }
 
+    /// Every version of `org`'s form `key`, oldest first; none for a key that breaks the key
+    /// rule (`check_name`), which no form was ever published under. Keys arrive in paths, so
+    /// the rule answers before the database sees one (PostgreSQL refuses a NUL byte in text).
+    pub(crate) async fn versions_of_key(&self, org: OrgId, key: &str) -> Result<Vec<StoredForm>> {
+        if check_name("key", key).is_err() {
+            return Ok(Vec::new());
+        }
+        self.store().intake().form_versions(org, key).await
+    }
+
     /// The newest published version of `org`'s assessment `key`, unchecked.
     pub(crate) async fn newest_assessment(&self, org: OrgId, key: &str) -> Result<StoredForm> {
-        self.store()
-            .intake()
-            .form_versions(org, key)
+        self.versions_of_key(org, key)
             .await?
             .into_iter()
             .rev()

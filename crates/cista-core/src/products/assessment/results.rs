@@ -104,8 +104,8 @@ impl Cista {
     ) -> Result<(PublishedAssessment, Vec<ResultRow>)> {
         actor.authorize_in(org, AssessmentAction::ViewResults)?;
         let mut versions = BTreeMap::new();
-        for form in self.store().intake().form_versions(org, key).await? {
-            if form.product == crate::platform::intake::FormProduct::Assessment.as_str() {
+        for form in self.versions_of_key(org, key).await? {
+            if form.product == FormProduct::Assessment.as_str() {
                 versions.insert(form.id, PublishedAssessment::read(form)?);
             }
         }

@@ -323,10 +323,7 @@ pub async fn concurrent_casts_commit_together_and_one_failing_cast_takes_none_do
     let for_104 = accepted.get("104").copied().unwrap_or(0) + usize::from(bad.is_ok());
     assert_eq!(for_104, 1, "104: {bad:?}");
     if let Err(e) = &bad {
-        assert!(
-            matches!(e.code(), "storage_failed" | "already_voted"),
-            "{e:?}"
-        );
+        assert!(matches!(e.code(), "bad_request" | "already_voted"), "{e:?}");
     }
     let (rows, boxed, _) = counts(h, ballot).await;
     assert_eq!((rows, boxed), (6, 6), "six units, each stored once");

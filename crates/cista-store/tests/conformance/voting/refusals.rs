@@ -267,3 +267,30 @@ pub async fn a_server_fault_during_a_cast_is_not_recorded_against_the_unit(h: &H
     let kinds = audit_kinds(&cista).await;
     assert!(!kinds.iter().any(|k| k == "vote.refused"), "{kinds:?}");
 }
+
+/// Text the database cannot store, sent on its own: PostgreSQL refuses a NUL byte in text
+/// (SQLSTATE 22021), SQLite keeps it. The caller's error (`bad_request`, 400), never a 500,
+/// and nothing stored; on SQLite the vote counts.
+pub async fn text_the_database_cannot_store_is_the_callers_error(h: &Harness) {
+    let cista = h.cista().await;
+    let a = association(h, &cista, "nul-agent").await;
+    let ballot = open_ballot(h, &cista, &a, Secrecy::Secret, Weighting::PerUnit).await;
+    let hash = hash_of(&cista, ballot).await;
+    let mut request = request(ballot, a.unit("101"), &hash, &[("c1", "no"), ("c2", "2")]);
+    request.origin.user_agent = Some("broken\u{0}agent".to_owned());
+    let cast = cista.cast_vote(&a.voter("101"), request).await;
+    let (rows, boxed, _) = counts(h, ballot).await;
+    if h.is_postgres() {
+        let e = cast.unwrap_err();
+        assert_eq!(e.code(), "bad_request", "{e:?}");
+        assert!(
+            !e.public_message().contains("22021"),
+            "{}",
+            e.public_message()
+        );
+        assert_eq!((rows, boxed), (0, 0), "nothing stored");
+    } else {
+        cast.unwrap();
+        assert_eq!((rows, boxed), (1, 1));
+    }
+}
