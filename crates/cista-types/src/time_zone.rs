@@ -4,6 +4,13 @@ use crate::{ParseError, Timestamp};
 use serde::{Deserialize, Serialize};
 use std::fmt;
 
+/// The years a date or time typed into a form may name. The storage holds four-digit years
+/// only (`Timestamp`), and keeps no instant before 2000 (PostgreSQL's epoch, the columns'
+/// rule): a year outside is a slip of the keyboard (`0226` for `2026`) or a probe, refused
+/// with this message rather than stored.
+const PLAUSIBLE_YEARS: std::ops::RangeInclusive<i16> = 2000..=9999;
+const PLAUSIBLE_YEARS_MESSAGE: &str = "must be in the years 2000 to 9999";
+
 /// An IANA time zone name (`America/New_York`), checked against the bundled time zone
 /// database. Ballot windows are entered and shown in the organization's zone.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -73,6 +80,9 @@ impl TimeZoneName {
             .trim()
             .parse()
             .map_err(|_| bad("must be a date and time such as 2026-12-03T14:05"))?;
+        if !PLAUSIBLE_YEARS.contains(&civil.year()) {
+            return Err(bad(PLAUSIBLE_YEARS_MESSAGE));
+        }
         let zoned = self
             .zone()
             .to_ambiguous_zoned(civil)
@@ -112,6 +122,9 @@ impl TimeZoneName {
             .trim()
             .parse()
             .map_err(|_| bad("must be a date such as 2026-12-03"))?;
+        if !PLAUSIBLE_YEARS.contains(&date.year()) {
+            return Err(bad(PLAUSIBLE_YEARS_MESSAGE));
+        }
         let date = date
             .checked_add(jiff::Span::new().days(after))
             .map_err(|_| bad("is outside the supported range"))?;
@@ -171,5 +184,23 @@ mod tests {
         // 02:30 on the spring-forward night does not exist in New York.
         assert!(ny.parse_local("2026-03-08T02:30", "opens").is_err());
         assert!(TimeZoneName::parse("Mars/Olympus").is_err());
+    }
+
+    #[test]
+    fn a_year_the_storage_cannot_hold_or_nobody_means_is_refused() {
+        let ny = TimeZoneName::parse("America/New_York").unwrap();
+        for raw in [
+            "-000001-06-01T09:00",
+            "0001-06-01T09:00",
+            "1999-12-31T23:59",
+        ] {
+            let e = ny.parse_local(raw, "opens").unwrap_err();
+            assert!(e.message.contains("2000 to 9999"), "{raw}: {e:?}");
+        }
+        for raw in ["-000001-06-01", "0226-01-01", "+010000-01-01"] {
+            assert!(ny.start_of_day(raw, "from").is_err(), "{raw}");
+        }
+        assert!(ny.start_of_next_day("9999-12-31", "to").is_err());
+        assert!(ny.parse_local("2000-01-01T00:00", "opens").is_ok());
     }
 }

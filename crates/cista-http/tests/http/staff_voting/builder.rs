@@ -108,6 +108,15 @@ async fn the_new_ballot_form_refuses_bad_times_then_saves_a_draft(
     let r = new_ballot(admin, server, &token, "someday", &closes).await;
     assert_eq!(r.status(), StatusCode::UNPROCESSABLE_ENTITY);
     assert!(r.text().await.unwrap().contains(r##"href="#opens""##));
+    // A year with no four-digit text (the input takes signed six-digit years), or one nobody
+    // means: refused at the field, nothing stored, the ballot list still shown.
+    for opens in ["-000001-06-01T09:00", "0226-06-01T09:00"] {
+        let r = new_ballot(admin, server, &token, opens, &closes).await;
+        assert_eq!(r.status(), StatusCode::UNPROCESSABLE_ENTITY, "{opens}");
+        let html = r.text().await.unwrap();
+        assert!(html.contains("must be in the years 2000 to 9999"), "{html}");
+    }
+    assert_eq!(page(admin, server, BALLOTS).await.0, 200);
 
     let r = new_ballot(admin, server, &token, &opens, &closes).await;
     assert_eq!(r.status(), StatusCode::SEE_OTHER);
