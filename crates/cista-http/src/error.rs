@@ -23,6 +23,22 @@ impl From<Error> for AppError {
     }
 }
 
+/// What a document (`cista-report`'s PDFs) that could not be drawn tells its reader: text no
+/// bundled font can draw, stored before such text was refused at entry, is a `conflict`
+/// naming the character and the `document`, then `aside`, so the reader knows what to have
+/// corrected; results that contradict themselves are an integrity failure; anything else is
+/// ours (500, its text kept for the log).
+pub(crate) fn document_failure(e: cista_report::ReportError, document: &str, aside: &str) -> Error {
+    use cista_report::ReportError;
+    match e {
+        ReportError::Unprintable { .. } => {
+            Error::Conflict(format!("{document} cannot be printed: {e}{aside}"))
+        }
+        ReportError::Inconsistent(why) => Error::Integrity(why),
+        other => Error::Internal(other.to_string()),
+    }
+}
+
 /// What the error renderer needs, carried on the response until it is rendered.
 #[derive(Debug, Clone, Serialize)]
 pub struct ErrorInfo {

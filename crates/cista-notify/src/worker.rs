@@ -103,7 +103,15 @@ impl OutboxWorker {
         let bytes = match cista_report::assessment_report_pdf(&report) {
             Ok(bytes) => bytes,
             Err(e) => {
-                tracing::warn!(cause = %e, "could not draw a report");
+                // Not the error's text: an unprintable name quotes the client's name, and the
+                // log is no place for personal data.
+                let cause = match &e {
+                    cista_report::ReportError::Unprintable { what, reason, .. } => {
+                        format!("the {what} {reason}")
+                    }
+                    other => other.to_string(),
+                };
+                tracing::warn!(%cause, "could not draw a report");
                 return Err(DeliveryOutcome::Abandon(
                     "the report could not be drawn".to_owned(),
                 ));

@@ -87,8 +87,14 @@ impl PersonName {
 
     /// Cleans a name as typed (NFC, single spaces) and refuses invisible characters; see
     /// `crate::names`.
+    /// Names are printed as typed (a client's report, a person's own data export), so one
+    /// the bundled fonts cannot draw is refused here, naming the character
+    /// (`crate::glyphs`), rather than failing the document later.
     pub fn parse(raw: &str) -> Result<Self, ParseError> {
-        crate::names::clean_name(raw, "name", Self::MAX_CHARS).map(Self)
+        let name = crate::names::clean_name(raw, "name", Self::MAX_CHARS)?;
+        crate::glyphs::check_printable(&name)
+            .map_err(|e| ParseError::new("name", e.to_string()))?;
+        Ok(Self(name))
     }
 
     /// Reads back a stored name, which was checked when it was entered: rules for new names
@@ -110,12 +116,24 @@ personal!(Email);
 impl TryFrom<String> for Email {
     type Error = ParseError;
     fn try_from(value: String) -> Result<Self, Self::Error> {
-        Self::parse(&value)
+        Self::from_stored(&value)
     }
 }
 
 impl Email {
+    /// Reads an address as typed: its shape (`from_stored`), and, since addresses are printed
+    /// as typed (a client's report, a person's own data export), only characters the bundled
+    /// fonts draw (`crate::glyphs`).
     pub fn parse(raw: &str) -> Result<Self, ParseError> {
+        let email = Self::from_stored(raw)?;
+        crate::glyphs::check_printable(&email.0)
+            .map_err(|e| ParseError::new("email address", e.to_string()))?;
+        Ok(email)
+    }
+
+    /// Reads back a stored address by its shape alone: rules for new addresses may tighten
+    /// (the printable check came later), and a person stays readable when they do.
+    pub fn from_stored(raw: &str) -> Result<Self, ParseError> {
         let what = "email address";
         let value = raw.trim();
         let example = "should look like name@example.org";
@@ -330,6 +348,24 @@ mod tests {
             assert!(Email::parse(bad).is_err(), "{bad:?} accepted");
         }
         assert!(Email::parse(&format!("{}@example.org", "a".repeat(65))).is_err());
+    }
+
+    #[test]
+    fn names_and_addresses_the_documents_cannot_print_are_refused_when_typed() {
+        let rare_han = "\u{20000}";
+        let e = PersonName::parse(rare_han).unwrap_err();
+        assert!(e.message.contains("U+20000"), "{e:?}");
+        assert!(Email::parse(&format!("{rare_han}@example.org")).is_err());
+        assert!(Email::parse("\u{e000}@example.org").is_err(), "private use");
+        // Stored before the rule: still readable.
+        assert!(PersonName::from_stored(rare_han).is_ok());
+        assert!(Email::from_stored(&format!("{rare_han}@example.org")).is_ok());
+        let json = format!("\"{rare_han}@example.org\"");
+        assert!(serde_json::from_str::<Email>(&json).is_ok());
+        for name in ["Zoë", "Müller", "张伟", "Σωκράτης", "Nguyễn", "Ōta"] {
+            assert!(PersonName::parse(name).is_ok(), "{name}");
+        }
+        assert!(Email::parse("zoë@example.org").is_ok());
     }
 
     #[test]

@@ -270,6 +270,24 @@ async fn one_token_makes_one_submission(
     assert_eq!(h.store.audit_head().await.unwrap().size, head + 1);
 }
 
+/// The client's details with a first name (or else an email address) that the report's fonts
+/// cannot draw: a rare Han character, outside the main CJK block. Refused when sent, not a
+/// report that fails to print for the advisor later.
+fn unprintable(in_name: bool) -> ClientDetails {
+    let rare = "\u{20000}";
+    if in_name {
+        ClientDetails {
+            first_name: rare.to_owned(),
+            ..client()
+        }
+    } else {
+        ClientDetails {
+            email: format!("{rare}@client.example"),
+            ..client()
+        }
+    }
+}
+
 /// A forged, moved or expired token, a site not listed, answers that do not fit, a missing
 /// consent or a bad email: each refused with its code, nothing stored anywhere.
 async fn refusals_store_nothing(
@@ -340,6 +358,8 @@ async fn refusals_store_nothing(
         ("out of bounds", client(), &out_of_bounds, "answer_invalid"),
         ("no consent", no_consent, &answers, "answer_invalid"),
         ("bad email", bad_email, &answers, "invalid_input"),
+        ("odd name", unprintable(true), &answers, "invalid_input"),
+        ("odd email", unprintable(false), &answers, "invalid_input"),
     ];
     for (what, details, answers, code) in client_to_fix {
         let e = submit(cista, org, form, Some(SITE), &token, details, answers)

@@ -127,6 +127,12 @@ async fn pdf(report: SubjectAccessReport) -> Result<Response, AppError> {
     let body = tokio::task::spawn_blocking(move || cista_report::subject_access_pdf(&report))
         .await
         .map_err(|e| AppError(Error::Internal(format!("the report task failed: {e}"))))?
-        .map_err(|e| AppError(Error::Internal(e.to_string())))?;
+        .map_err(|e| {
+            AppError(crate::error::document_failure(
+                e,
+                "this report",
+                ". The same data is in the JSON download",
+            ))
+        })?;
     Ok(download(body, "application/pdf", &name))
 }

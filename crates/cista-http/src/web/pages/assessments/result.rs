@@ -135,7 +135,7 @@ pub async fn report_pdf(
     let pdf = tokio::task::spawn_blocking(move || cista_report::assessment_report_pdf(&report))
         .await
         .map_err(|e| AppError(Error::Internal(format!("the report task failed: {e}"))))?
-        .map_err(|e| AppError(Error::Internal(e.to_string())))?;
+        .map_err(|e| AppError(crate::error::document_failure(e, "this report", "")))?;
     let mut response = pdf.into_response();
     let headers = response.headers_mut();
     headers.insert(

@@ -62,18 +62,14 @@ pub async fn download(
     Ok(response)
 }
 
-/// What a failed certificate tells its reader. A name no bundled font can draw (only in a
-/// ballot made before names were checked at entry) is said plainly, naming the character;
-/// results that contradict themselves are an integrity failure; anything else is ours.
+/// What a failed certificate tells its reader (`document_failure`), with where the results
+/// are to be read meanwhile.
 fn report_failure(e: ReportError) -> Error {
-    match e {
-        ReportError::Unprintable { .. } => Error::Conflict(format!(
-            "the certified results cannot be printed: {e}. The results themselves are in \
-             the official record and on the public bulletin"
-        )),
-        ReportError::Inconsistent(why) => Error::Integrity(why),
-        other => Error::Internal(other.to_string()),
-    }
+    crate::error::document_failure(
+        e,
+        "the certified results",
+        ". The results themselves are in the official record and on the public bulletin",
+    )
 }
 
 #[cfg(test)]
