@@ -290,9 +290,56 @@ impl PreviewPage {
             file_format: plan.file_format,
             warnings: plan.warnings,
             fingerprint: plan.fingerprint,
-            file_base64: base64::engine::general_purpose::STANDARD.encode(bytes),
+            file_base64: carried(bytes),
         }
     }
+}
+
+/// The previewed file as the page carries it back to `import_apply`: gzip, then base64. The
+/// apply form is url-encoded under the same body limit as the upload, and base64 alone made
+/// a file over about 740 KB a third larger again (and each `+` and `/` three characters), so
+/// a file that previewed cleanly was refused with 413 when applied. A roster compresses
+/// several times over; `fits_the_apply_form` checks the rest before the preview is shown.
+fn carried(bytes: &[u8]) -> String {
+    use std::io::Write as _;
+    let mut gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::default());
+    // Writing to a vector does not fail.
+    let _ = gz.write_all(bytes);
+    let packed = gz.finish().unwrap_or_default();
+    base64::engine::general_purpose::STANDARD.encode(packed)
+}
+
+/// The file `carried` made, read back: at most `limit` bytes once unpacked (the upload's own
+/// limit), so a crafted body cannot unpack into more than an upload could hold.
+fn uncarried(text: &str, limit: usize) -> Result<Vec<u8>, AppError> {
+    use std::io::Read as _;
+    let broken = || {
+        AppError(Error::BadRequest {
+            reason: "the previewed file did not come back intact; upload it again".to_owned(),
+        })
+    };
+    let packed = base64::engine::general_purpose::STANDARD
+        .decode(text.trim())
+        .map_err(|_| broken())?;
+    let mut bytes = Vec::new();
+    flate2::read::GzDecoder::new(packed.as_slice())
+        .take(limit as u64 + 1)
+        .read_to_end(&mut bytes)
+        .map_err(|_| broken())?;
+    if bytes.len() > limit {
+        return Err(broken());
+    }
+    Ok(bytes)
+}
+
+/// Whether the apply form for `carried_text` (url-encoded: `+` and `/` take three characters
+/// each, and the token and fingerprint about 300 more) fits under `limit` bytes.
+fn fits_the_apply_form(carried_text: &str, limit: usize) -> bool {
+    let escaped = carried_text
+        .bytes()
+        .filter(|b| matches!(b, b'+' | b'/' | b'='))
+        .count();
+    carried_text.len() + 2 * escaped + 1024 <= limit
 }
 
 fn problems_page(
@@ -360,10 +407,21 @@ pub async fn import_preview(
     };
     let chrome = Chrome::new(&ctx, &state);
     match state.cista.plan_import(&actor, org.id, &bytes).await {
-        Ok(plan) => render(
-            StatusCode::OK,
-            PreviewPage::of(chrome, &org, file_name, plan, &bytes),
-        ),
+        Ok(plan) => {
+            let page = PreviewPage::of(chrome, &org, file_name, plan, &bytes);
+            if !fits_the_apply_form(&page.file_base64, state.limits.body_bytes) {
+                // Only a file that hardly compresses: said before any preview, not after.
+                let errors = vec![FormError::new(
+                    "file",
+                    "This file is too large to import through this page once it is \
+                     checked. Import it at the command line: cista members import FILE \
+                     --org SLUG.",
+                )];
+                let page = roster_page(&state, &ctx, &actor, &org, "", None, errors).await?;
+                return render(StatusCode::PAYLOAD_TOO_LARGE, page);
+            }
+            render(StatusCode::OK, page)
+        }
         Err(Error::ImportRejected(problems)) => render(
             StatusCode::UNPROCESSABLE_ENTITY,
             problems_page(chrome, &org, file_name, &problems),
@@ -389,13 +447,7 @@ pub async fn import_apply(
 ) -> Result<Response, AppError> {
     let org = state.cista.organization_for(&actor, &slug).await?;
     actor.authorize_in(org.id, VotingAction::ManageUnits)?;
-    let bytes = base64::engine::general_purpose::STANDARD
-        .decode(form.file_base64.trim())
-        .map_err(|_| {
-            AppError(Error::BadRequest {
-                reason: "the previewed file did not come back intact; upload it again".to_owned(),
-            })
-        })?;
+    let bytes = uncarried(&form.file_base64, state.limits.body_bytes)?;
     match state
         .cista
         .apply_import(&actor, org.id, &bytes, &form.fingerprint, &|_, _| {})
@@ -453,4 +505,34 @@ pub async fn consent(
         "/admin/{}/units?done=consent",
         org.slug
     )))
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+    use super::*;
+
+    #[test]
+    fn the_previewed_file_comes_back_whole_and_never_larger_than_an_upload() {
+        let roster = EXAMPLE_CSV.repeat(2000);
+        let text = carried(roster.as_bytes());
+        assert!(text.len() < roster.len() / 4, "{} bytes", text.len());
+        assert_eq!(uncarried(&text, roster.len()).unwrap(), roster.as_bytes());
+        // A body crafted to unpack into more than an upload could hold is refused.
+        assert!(uncarried(&text, roster.len() - 1).is_err());
+        let bomb = carried(&vec![b'a'; 50 * 1024 * 1024]);
+        assert!(bomb.len() < 200_000);
+        assert!(uncarried(&bomb, 1024 * 1024).is_err());
+        assert!(uncarried("no base64 here", 1024).is_err());
+        assert!(
+            uncarried(
+                &base64::engine::general_purpose::STANDARD.encode("plain"),
+                1024
+            )
+            .is_err()
+        );
+        // The apply form's size counts the characters url-encoding triples.
+        assert!(fits_the_apply_form(&"a".repeat(1000), 2024));
+        assert!(!fits_the_apply_form(&"+".repeat(1000), 2024));
+    }
 }

@@ -33,6 +33,30 @@ fn yes_no(raw: &str) -> Option<Option<bool>> {
 }
 
 /// A problem at a line of the file, in one column or in the whole row.
+/// The most problems one refused file reports: enough to correct a file by, and a bound on
+/// the page and the answer that list them (a file of 20,000 rows can hold several problems a
+/// row).
+pub const MAX_PROBLEMS: usize = 500;
+
+/// `problems` (sorted by line) cut to the first `MAX_PROBLEMS`, with a last one that says
+/// how many more there were.
+fn first_problems(mut problems: Vec<ImportProblem>) -> Vec<ImportProblem> {
+    if problems.len() > MAX_PROBLEMS {
+        let more = problems.len() - MAX_PROBLEMS;
+        problems.truncate(MAX_PROBLEMS);
+        let after = problems.last().map_or(0, |p| p.line);
+        problems.push(problem(
+            after,
+            None,
+            format!(
+                "and {more} more problems after this one: correct the ones above and upload \
+                 the file again to see the rest"
+            ),
+        ));
+    }
+    problems
+}
+
 fn problem(line: u64, column: Option<&str>, message: String) -> ImportProblem {
     ImportProblem {
         line,
@@ -390,17 +414,31 @@ impl Reading {
                 let line = e.position().map_or(0, |p| lines.line_at(p.byte()));
                 self.problems
                     .push(problem(line, None, format!("cannot be read: {e}")));
-                return ControlFlow::Continue(());
+                return self.count_row(line);
             }
         };
         let line = record.position().map_or(0, |p| lines.line_at(p.byte()));
         if record.iter().all(str::is_empty) {
             return ControlFlow::Continue(());
         }
+        // Every record that is not blank counts toward the file's rows, misshapen ones too: a
+        // file of a million one-field lines stops at the limit, not after a million problems.
         if let Some(message) = self.field_count_problem(&record) {
             self.problems.push(problem(line, None, message));
-            return ControlFlow::Continue(());
+            return self.count_row(line);
         }
+        if self.count_row(line).is_break() {
+            return ControlFlow::Break(());
+        }
+        if let Some(row) = self.read_cells(line, &record) {
+            self.add_row(line, row);
+        }
+        ControlFlow::Continue(())
+    }
+
+    /// Counts the record on `line` as a row of the file; past `MAX_ROWS` rows, reports that
+    /// and breaks.
+    fn count_row(&mut self, line: u64) -> ControlFlow<()> {
         self.rows += 1;
         if self.rows > MAX_ROWS {
             self.problems.push(problem(
@@ -409,9 +447,6 @@ impl Reading {
                 format!("the file has more than {MAX_ROWS} rows"),
             ));
             return ControlFlow::Break(());
-        }
-        if let Some(row) = self.read_cells(line, &record) {
-            self.add_row(line, row);
         }
         ControlFlow::Continue(())
     }
@@ -626,7 +661,7 @@ impl Reading {
         }
         if !self.problems.is_empty() {
             self.problems.sort_by_key(|p| p.line);
-            return Err(self.problems);
+            return Err(first_problems(self.problems));
         }
         Ok(Roster {
             units: out,
