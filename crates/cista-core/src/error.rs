@@ -97,9 +97,13 @@ pub enum Error {
     /// The same form was submitted again while its first submission is still running.
     #[error("this form is still being processed; wait a moment, then reload the page")]
     SubmissionInProgress,
-    /// A file was refused as a whole; every problem is listed, by line and column.
-    #[error("the file was not imported: {} found", cista_types::words::count(.0.len(), "problem", "problems"))]
-    ImportRejected(Vec<ImportProblem>),
+    /// A file was refused as a whole: `total` problems, the first of them (at most 500,
+    /// `products::voting::import::MAX_LISTED_PROBLEMS`) listed by line and column.
+    #[error("the file was not imported: {} found", cista_types::words::count(*total, "problem", "problems"))]
+    ImportRejected {
+        problems: Vec<ImportProblem>,
+        total: usize,
+    },
     #[error("the request body is larger than the {limit_bytes} bytes allowed")]
     PayloadTooLarge { limit_bytes: usize },
     #[error("the request took too long and was stopped")]
@@ -178,7 +182,7 @@ impl Error {
             Self::Voting(e) => e.code(),
             Self::Assessment(e) => e.code(),
             Self::SubmissionInProgress => "submission_in_progress",
-            Self::ImportRejected(_) => "import_rejected",
+            Self::ImportRejected { .. } => "import_rejected",
             Self::PayloadTooLarge { .. } => "payload_too_large",
             Self::RequestTimeout => "request_timeout",
             Self::MethodNotAllowed => "method_not_allowed",
@@ -214,7 +218,7 @@ impl Error {
             | Self::WeakPassword { .. }
             | Self::MethodNotAllowed
             | Self::HttpsRequired
-            | Self::ImportRejected(_) => ErrorClass::BadRequest,
+            | Self::ImportRejected { .. } => ErrorClass::BadRequest,
             Self::Conflict(_) | Self::PersonErased | Self::SubmissionInProgress => {
                 ErrorClass::Conflict
             }

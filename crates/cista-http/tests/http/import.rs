@@ -366,3 +366,24 @@ async fn a_roster_near_the_upload_limit_previews_and_applies() {
     }
     server.stop().await;
 }
+
+/// A file with more problems than a page lists: the true count, the first 500 by line, and
+/// what to do next; nothing imported.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_file_with_many_problems_lists_the_first_ones_and_counts_them_all() {
+    let (server, org, admin) = staff_of_palm_court("admin@palm.example", Role::Admin).await;
+    let (_, html) = crate::web::page(&admin, &server, UNITS).await;
+    let token = csrf_in(&html);
+    let rows: String = (0..600).map(|i| format!("{i},1,,Ruiz\n")).collect();
+    let file = format!("unit,weight,first_name,last_name\n{rows}");
+    let (status, html) = upload(&admin, &server, &token, file.as_bytes()).await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY);
+    assert!(html.contains("600 problems found in roster.csv"), "{html}");
+    assert!(html.contains("The first 500 are listed, by line"), "{html}");
+    assert_eq!(html.matches("<tr><th scope=\"row\">line ").count(), 500);
+    assert!(html.contains("line 501, column first_name"), "{html}");
+    assert!(!html.contains("line 502,"), "{html}");
+    let cista = &server.state.cista;
+    assert!(cista.roster(&operator(), org).await.unwrap().is_empty());
+    server.stop().await;
+}

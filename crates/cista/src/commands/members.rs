@@ -63,14 +63,21 @@ pub async fn import(rt: &Runtime, args: &ImportArgs) -> Result<(), Failure> {
     let operator = rt.operator();
     let plan = match cista.plan_import(&operator, org.id, &bytes).await {
         Ok(plan) => plan,
-        Err(Error::ImportRejected(problems)) => {
+        Err(Error::ImportRejected { problems, total }) => {
             for p in &problems {
                 eprintln!("{}: {p}", args.file.display());
+            }
+            if total > problems.len() {
+                eprintln!(
+                    "{}: the first {} are listed; the next run shows those that remain",
+                    args.file.display(),
+                    problems.len()
+                );
             }
             return Err(Failure(format!(
                 "{}: {}; nothing was imported. Fix the file and run the import again.",
                 args.file.display(),
-                cista_types::words::count(problems.len(), "problem", "problems")
+                cista_types::words::count(total, "problem", "problems")
             )));
         }
         Err(e) => return Err(e.into()),

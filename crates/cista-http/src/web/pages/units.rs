@@ -234,6 +234,8 @@ struct ProblemsPage {
     name: String,
     slug: String,
     file_name: String,
+    /// How many problems the file has; the first of them (at most 500) are `problems`.
+    total: usize,
     problems: Vec<ProblemLine>,
 }
 
@@ -347,12 +349,14 @@ fn problems_page(
     org: &Organization,
     file_name: String,
     problems: &[ImportProblem],
+    total: usize,
 ) -> ProblemsPage {
     ProblemsPage {
         chrome,
         name: org.name.to_string(),
         slug: org.slug.to_string(),
         file_name,
+        total,
         problems: problems
             .iter()
             .map(|p| ProblemLine {
@@ -422,9 +426,9 @@ pub async fn import_preview(
             }
             render(StatusCode::OK, page)
         }
-        Err(Error::ImportRejected(problems)) => render(
+        Err(Error::ImportRejected { problems, total }) => render(
             StatusCode::UNPROCESSABLE_ENTITY,
-            problems_page(chrome, &org, file_name, &problems),
+            problems_page(chrome, &org, file_name, &problems, total),
         ),
         Err(e) => Err(e.into()),
     }
@@ -457,9 +461,15 @@ pub async fn import_apply(
             "/admin/{}/units?done=imported",
             org.slug
         ))),
-        Err(Error::ImportRejected(problems)) => render(
+        Err(Error::ImportRejected { problems, total }) => render(
             StatusCode::UNPROCESSABLE_ENTITY,
-            problems_page(Chrome::new(&ctx, &state), &org, String::new(), &problems),
+            problems_page(
+                Chrome::new(&ctx, &state),
+                &org,
+                String::new(),
+                &problems,
+                total,
+            ),
         ),
         Err(e) => Err(e.into()),
     }

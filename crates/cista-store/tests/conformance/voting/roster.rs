@@ -69,7 +69,7 @@ pub async fn the_roster_is_checked_whole_previewed_then_applied(h: &Harness) {
 async fn a_bad_roster_is_refused_whole(cista: &Cista, org: OrgId) {
     // A file with problems is refused whole: nothing is written.
     let bad = format!("{HEADER}101,1,Ana,Ruiz,ana@palm.example,,,\n102,x,Bo,Li,bo@palm,,,\n");
-    let Err(Error::ImportRejected(problems)) =
+    let Err(Error::ImportRejected { problems, .. }) =
         cista.plan_import(&operator(), org, bad.as_bytes()).await
     else {
         panic!("a bad file must be rejected");

@@ -25,6 +25,18 @@ pub use parse::parse_roster;
 /// The most rows one file may have.
 pub const MAX_ROWS: usize = 20_000;
 
+/// The most problems a refused file lists: enough to correct a file by, and a bound on the
+/// page and the answer that list them (20,000 rows can hold several problems each).
+pub const MAX_LISTED_PROBLEMS: usize = 500;
+
+/// A refused file's error: its first `MAX_LISTED_PROBLEMS` problems (`problems`, sorted by
+/// line), and how many it had in all.
+pub(crate) fn rejection(mut problems: Vec<crate::error::ImportProblem>) -> crate::Error {
+    let total = problems.len();
+    problems.truncate(MAX_LISTED_PROBLEMS);
+    crate::Error::ImportRejected { problems, total }
+}
+
 const COLUMNS: [&str; 8] = [
     "unit",
     "weight",

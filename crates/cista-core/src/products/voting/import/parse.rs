@@ -33,30 +33,6 @@ fn yes_no(raw: &str) -> Option<Option<bool>> {
 }
 
 /// A problem at a line of the file, in one column or in the whole row.
-/// The most problems one refused file reports: enough to correct a file by, and a bound on
-/// the page and the answer that list them (a file of 20,000 rows can hold several problems a
-/// row).
-pub const MAX_PROBLEMS: usize = 500;
-
-/// `problems` (sorted by line) cut to the first `MAX_PROBLEMS`, with a last one that says
-/// how many more there were.
-fn first_problems(mut problems: Vec<ImportProblem>) -> Vec<ImportProblem> {
-    if problems.len() > MAX_PROBLEMS {
-        let more = problems.len() - MAX_PROBLEMS;
-        problems.truncate(MAX_PROBLEMS);
-        let after = problems.last().map_or(0, |p| p.line);
-        problems.push(problem(
-            after,
-            None,
-            format!(
-                "and {more} more problems after this one: correct the ones above and upload \
-                 the file again to see the rest"
-            ),
-        ));
-    }
-    problems
-}
-
 fn problem(line: u64, column: Option<&str>, message: String) -> ImportProblem {
     ImportProblem {
         line,
@@ -661,7 +637,7 @@ impl Reading {
         }
         if !self.problems.is_empty() {
             self.problems.sort_by_key(|p| p.line);
-            return Err(first_problems(self.problems));
+            return Err(self.problems);
         }
         Ok(Roster {
             units: out,

@@ -8,7 +8,7 @@ use super::{
 use crate::platform::people::PersonFields;
 use crate::ports::{ConsentStatus, Unit, UnitOwner};
 use crate::products::voting::VotingAction;
-use crate::{Actor, Cista, Error, Result};
+use crate::{Actor, Cista, Result};
 use cista_crypto::Digest32;
 use cista_types::voting::format_weight_sum;
 use cista_types::{OrgId, PhoneRegion, SubjectCode, UnitId};
@@ -69,7 +69,7 @@ impl Cista {
     pub async fn plan_import(&self, actor: &Actor, org: OrgId, bytes: &[u8]) -> Result<ImportPlan> {
         actor.authorize_in(org, VotingAction::ManageUnits)?;
         let phone_region = self.existing_organization(org).await?.phone_region;
-        let roster = parse_roster(bytes, phone_region).map_err(Error::ImportRejected)?;
+        let roster = parse_roster(bytes, phone_region).map_err(super::rejection)?;
         let existing_units = self.store().voting().units(org).await?;
         let existing_owners = self.store().voting().unit_owners(org).await?;
         let mut on_file = self
