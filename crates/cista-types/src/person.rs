@@ -131,6 +131,13 @@ impl Email {
         Ok(email)
     }
 
+    /// Reads an address typed to find someone already on file (signing in, a reset or a
+    /// resent invitation, the operator's search): its shape alone, as `from_stored`, so an
+    /// address stored before the printable rule still finds its person.
+    pub fn parse_lookup(raw: &str) -> Result<Self, ParseError> {
+        Self::from_stored(raw)
+    }
+
     /// Reads back a stored address by its shape alone: rules for new addresses may tighten
     /// (the printable check came later), and a person stays readable when they do.
     pub fn from_stored(raw: &str) -> Result<Self, ParseError> {
@@ -360,6 +367,7 @@ mod tests {
         // Stored before the rule: still readable.
         assert!(PersonName::from_stored(rare_han).is_ok());
         assert!(Email::from_stored(&format!("{rare_han}@example.org")).is_ok());
+        assert!(Email::parse_lookup(&format!("{rare_han}@example.org")).is_ok());
         let json = format!("\"{rare_han}@example.org\"");
         assert!(serde_json::from_str::<Email>(&json).is_ok());
         for name in ["Zoë", "Müller", "张伟", "Σωκράτης", "Nguyễn", "Ōta"] {

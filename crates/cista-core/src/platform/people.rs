@@ -175,7 +175,7 @@ impl Cista {
         email: &str,
     ) -> Result<Option<SubjectCode>> {
         actor.authorize(Action::FindPeople)?;
-        self.subject_by_email(&Email::parse(email)?).await
+        self.subject_by_email(&Email::parse_lookup(email)?).await
     }
 
     /// The one way staff read personal data: checks the right, reads, and records in the audit

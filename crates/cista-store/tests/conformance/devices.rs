@@ -293,6 +293,37 @@ pub async fn staff_pair_phones_only_for_roles_they_could_give(h: &Harness) {
             .await
             .unwrap();
     }
+
+    // The rule holds when the phone pairs too: a code an administrator issued for a collector
+    // who has since been made an owner pairs nothing. The administrator is a real member
+    // here, so the check reads their role as it is now.
+    let ada = member(h, &cista, &org, "Ada", Role::Admin).await;
+    let bea = member(h, &cista, &org, "Bea", Role::Collector).await;
+    let issued = cista
+        .issue_device(
+            &as_role(ada.as_i64(), Role::Admin),
+            org.id,
+            &DeviceRequest::for_collector(bea),
+        )
+        .await
+        .unwrap();
+    cista
+        .change_role(&operator(), org.id, bea, Role::Owner)
+        .await
+        .unwrap();
+    let e = cista
+        .pair_device(issued.code.expose(), "Bea's phone")
+        .await
+        .unwrap_err();
+    assert!(matches!(e, Error::TokenInvalid), "{e:?}");
+    cista
+        .change_role(&operator(), org.id, bea, Role::Collector)
+        .await
+        .unwrap();
+    cista
+        .pair_device(issued.code.expose(), "Bea's phone")
+        .await
+        .unwrap();
 }
 
 /// Someone of the organization with a password and `role` (`name@river.example`).

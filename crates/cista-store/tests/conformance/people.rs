@@ -335,6 +335,39 @@ pub async fn erasure_reaches_only_people_wholly_within_the_erasers_reach(h: &Har
     assert!(h.vault.tombstone(pia).await.unwrap().is_some());
 }
 
+/// An address stored before addresses had to be printable (a rare Han character, outside the
+/// CJK block the fonts cover) still finds its person: they sign in with it, and the operator finds them by
+/// it. New addresses are refused such characters where they are typed (`Email::parse`).
+pub async fn an_address_stored_before_the_printable_rule_still_signs_in(h: &Harness) {
+    let cista = h.cista().await;
+    let org = h.org(&cista, "palm-court").await;
+    let address = "\u{20000}ld@example.org";
+    assert!(
+        cista_types::Email::parse(address).is_err(),
+        "refused when typed now"
+    );
+    let mut who = invitee(
+        "Old",
+        "Address",
+        "placeholder@example.org",
+        None,
+        Role::Member,
+    );
+    who.email = cista_types::Email::from_stored(address).unwrap();
+    let invited = h.active_person(&cista, &org, who).await;
+    let signed_in = cista.sign_in(address, PASSWORD).await.unwrap();
+    let session = cista
+        .resolve_session(&signed_in.token)
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(session.subject, invited.subject);
+    assert_eq!(
+        cista.subject_for_email(&operator(), address).await.unwrap(),
+        Some(invited.subject)
+    );
+}
+
 pub async fn the_vault_can_live_in_its_own_database(h: &Harness) {
     // A second database on the same backend: another SQLite file, or another schema.
     let (target, cleanup) = match &h.db.target {

@@ -169,7 +169,7 @@ impl Cista {
         email: &str,
         requester: &Requester,
     ) -> Result<()> {
-        let Ok(email) = Email::parse(email) else {
+        let Ok(email) = Email::parse_lookup(email) else {
             return Ok(());
         };
         let Some(subject) = self.subject_by_email(&email).await? else {

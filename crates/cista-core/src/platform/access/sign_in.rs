@@ -72,7 +72,7 @@ impl Cista {
         password: &str,
         requester: &Requester,
     ) -> Result<SignedIn> {
-        let subject = match Email::parse(email) {
+        let subject = match Email::parse_lookup(email) {
             Ok(email) => self.subject_by_email(&email).await?,
             Err(_) => None,
         };

@@ -15,7 +15,7 @@ impl Cista {
     /// Finds the one person an email address or phone number names.
     async fn subject_for_identifier(&self, identifier: &str) -> Result<Option<SubjectCode>> {
         if identifier.contains('@') {
-            return match Email::parse(identifier) {
+            return match Email::parse_lookup(identifier) {
                 Ok(email) => self.subject_by_email(&email).await,
                 Err(_) => Ok(None),
             };

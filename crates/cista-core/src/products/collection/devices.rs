@@ -214,6 +214,28 @@ impl Cista {
         actor.authorize_in(org, CollectionAction::ManageDevices)
     }
 
+    /// Whether the staff member who issued `pending` may still give `role`, the role its
+    /// collector holds now: `issue_device`'s rule, checked again when the phone pairs, since
+    /// the collector may have been made an owner in between (an administrator's code then
+    /// pairs nothing). The collector's own codes, and the operator's, always may.
+    async fn issuer_may_give(&self, pending: &Device, role: cista_types::Role) -> Result<bool> {
+        let Some(issuer) = pending
+            .created_by
+            .strip_prefix("subject:")
+            .and_then(|code| SubjectCode::parse(code).ok())
+        else {
+            return Ok(true);
+        };
+        if issuer == pending.subject {
+            return Ok(true);
+        }
+        Ok(self
+            .store()
+            .membership(pending.org, issuer)
+            .await?
+            .is_some_and(|m| crate::platform::actor::role_may(m.role, OrgAction::ChangeRole(role))))
+    }
+
     /// The role `subject` holds in `org`, if they are a live member whose role fills records.
     async fn collecting_role(
         &self,
@@ -322,6 +344,9 @@ impl Cista {
             .collecting_role(pending.org, pending.subject)
             .await?
             .ok_or(Error::TokenInvalid)?;
+        if !self.issuer_may_give(&pending, role).await? {
+            return Err(Error::TokenInvalid);
+        }
         let fresh = new_token(self.rng().as_ref());
         let expires_at = now.plus(Duration::days(i64::from(pending.lifetime_days)));
         let mut tx = self.store().begin().await?;

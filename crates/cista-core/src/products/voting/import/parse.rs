@@ -125,11 +125,26 @@ fn read_header(
     };
     let mut problems = Vec::new();
     let mut index = BTreeMap::new();
+    // Each name is reported once, and a header with more wrong names than a page lists is
+    // cut short: a 1 MiB header line of `x,x,x,…` is one problem, not half a million.
+    let mut reported = std::collections::BTreeSet::new();
     for (i, h) in headers.iter().enumerate() {
-        if h.is_empty() {
+        if h.is_empty() || reported.contains(h) {
             continue;
         }
+        if problems.len() >= super::MAX_LISTED_PROBLEMS {
+            problems.push(problem(
+                1,
+                None,
+                format!(
+                    "has more than {} unknown or repeated columns: is this the roster file?",
+                    super::MAX_LISTED_PROBLEMS
+                ),
+            ));
+            break;
+        }
         if !COLUMNS.contains(&h.as_str()) {
+            reported.insert(h.clone());
             problems.push(problem(
                 1,
                 Some(h),
@@ -140,7 +155,8 @@ fn read_header(
                 ),
             ));
         } else if index.insert(h.clone(), i).is_some() {
-            problems.push(problem(1, Some(h), "appears twice".to_owned()));
+            reported.insert(h.clone());
+            problems.push(problem(1, Some(h), "appears more than once".to_owned()));
         }
     }
     for required in REQUIRED {
@@ -417,10 +433,16 @@ impl Reading {
     fn count_row(&mut self, line: u64) -> ControlFlow<()> {
         self.rows += 1;
         if self.rows > MAX_ROWS {
+            // A problem of the whole file, listed first (line 1): a refusal lists only its
+            // first problems by line, and this one says why the rest was not read.
             self.problems.push(problem(
-                line,
+                1,
                 None,
-                format!("the file has more than {MAX_ROWS} rows"),
+                format!(
+                    "the file has more than {MAX_ROWS} rows (line {line} is row {}): nothing \
+                     after it was read",
+                    MAX_ROWS + 1
+                ),
             ));
             return ControlFlow::Break(());
         }

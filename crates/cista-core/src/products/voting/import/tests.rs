@@ -58,25 +58,53 @@ fn a_file_of_misshapen_lines_stops_at_the_row_limit_and_lists_a_bounded_few() {
     // A line with one field where the header has three, half a million times over (1 MB).
     let csv = format!("unit,first_name,last_name\n{}", "x\n".repeat(500_000));
     let problems = parse_roster(csv.as_bytes(), None).unwrap_err();
-    // 20,001 rows read, each misshapen, the last past the row limit, which is the last
-    // problem: 20,002 in all, and the rest of the file never read.
+    // 20,001 rows read, each misshapen, the last past the row limit: 20,002 problems, the
+    // rest of the file never read. The limit is the file's problem, listed first.
     assert_eq!(problems.len(), MAX_ROWS + 2);
-    assert!(
-        problems[MAX_ROWS + 1]
-            .message
-            .contains("more than 20000 rows")
-    );
     let crate::Error::ImportRejected { problems, total } = rejection(problems) else {
         panic!("a rejection");
     };
     assert_eq!((problems.len(), total), (MAX_LISTED_PROBLEMS, MAX_ROWS + 2));
+    assert_eq!(problems[0].line, 1);
+    assert!(
+        problems[0]
+            .message
+            .contains("more than 20000 rows (line 20002 is row 20001)"),
+        "{}",
+        problems[0].message
+    );
     assert_eq!(
-        (problems[0].line, problems[499].line),
-        (2, 501),
-        "the first, by line"
+        (problems[1].line, problems[499].line),
+        (2, 500),
+        "then by line"
     );
     let shown = crate::Error::ImportRejected { problems, total }.to_string();
     assert!(shown.ends_with("20002 problems found"), "{shown}");
+}
+
+#[test]
+fn a_header_of_many_wrong_names_reports_each_once_and_stops() {
+    let repeated = format!(
+        "unit,first_name,last_name{}\n101,Ana,Ruiz\n",
+        ",x".repeat(300_000)
+    );
+    let problems = parse_roster(repeated.as_bytes(), None).unwrap_err();
+    assert_eq!(messages(&problems).len(), 1, "{:?}", messages(&problems));
+    let twice = "unit,unit,unit,first_name,last_name\n101,101,101,Ana,Ruiz\n";
+    let problems = parse_roster(twice.as_bytes(), None).unwrap_err();
+    assert_eq!(
+        messages(&problems),
+        ["line 1, column unit: appears more than once"]
+    );
+    let distinct: String = (0..2000).map(|i| format!(",x{i}")).collect();
+    let header = format!("unit,first_name,last_name{distinct}\n101,Ana,Ruiz\n");
+    let problems = parse_roster(header.as_bytes(), None).unwrap_err();
+    assert_eq!(problems.len(), MAX_LISTED_PROBLEMS + 1);
+    assert!(
+        problems[MAX_LISTED_PROBLEMS]
+            .message
+            .contains("is this the roster file?")
+    );
 }
 
 #[test]
