@@ -97,6 +97,13 @@ pub enum Error {
     /// The same form was submitted again while its first submission is still running.
     #[error("this form is still being processed; wait a moment, then reload the page")]
     SubmissionInProgress,
+    /// The same form was submitted again after its first submission died without recording
+    /// where it went: it may or may not have made its change, so it is not run again.
+    #[error(
+        "this form was sent before and we cannot tell whether it went through: check the page \
+         it changes, then open the form again if you still need to send it"
+    )]
+    SubmissionOutcomeUnknown,
     /// A file was refused as a whole: `total` problems, the first of them (at most 500,
     /// `products::voting::import::MAX_LISTED_PROBLEMS`) listed by line and column.
     #[error("the file was not imported: {} found", cista_types::words::count(*total, "problem", "problems"))]
@@ -182,6 +189,7 @@ impl Error {
             Self::Voting(e) => e.code(),
             Self::Assessment(e) => e.code(),
             Self::SubmissionInProgress => "submission_in_progress",
+            Self::SubmissionOutcomeUnknown => "submission_outcome_unknown",
             Self::ImportRejected { .. } => "import_rejected",
             Self::PayloadTooLarge { .. } => "payload_too_large",
             Self::RequestTimeout => "request_timeout",
@@ -219,9 +227,10 @@ impl Error {
             | Self::MethodNotAllowed
             | Self::HttpsRequired
             | Self::ImportRejected { .. } => ErrorClass::BadRequest,
-            Self::Conflict(_) | Self::PersonErased | Self::SubmissionInProgress => {
-                ErrorClass::Conflict
-            }
+            Self::Conflict(_)
+            | Self::PersonErased
+            | Self::SubmissionInProgress
+            | Self::SubmissionOutcomeUnknown => ErrorClass::Conflict,
             Self::Voting(e) => e.class(),
             Self::Assessment(e) => e.class(),
             Self::PayloadTooLarge { .. } => ErrorClass::TooLarge,
@@ -306,6 +315,7 @@ pub const ALL_CODES: &[&str] = &[
     "person_erased",
     "second_factor_required",
     "submission_in_progress",
+    "submission_outcome_unknown",
     "import_rejected",
     "payload_too_large",
     "request_timeout",

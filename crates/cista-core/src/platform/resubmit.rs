@@ -16,6 +16,7 @@ use base64::Engine as _;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use cista_crypto::Digest32;
 use cista_crypto::envelope::{Sealed, aad};
+use cista_types::Timestamp;
 use std::time::Duration;
 
 /// How long a submission's first outcome is kept for repeats.
@@ -27,12 +28,17 @@ pub const REPEAT_WAIT: Duration = Duration::from_secs(10);
 /// A repeat of a submission whose first run has not finished within `REPEAT_WAIT`.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Repeat {
-    /// Run it: this is its first arrival (or its first run died).
+    /// Run it: this is its first arrival.
     Run,
     /// Send the browser where the first run sent it.
     Replay(String),
     /// The first run is still going after the wait.
     StillRunning,
+    /// The first run started longer ago than any request can last and never recorded where
+    /// it went: it died, before or after its change committed, and nothing tells which. It is
+    /// not run again (that could make the change twice); the person checks, then sends the
+    /// form again from a freshly opened page.
+    OutcomeUnknown,
 }
 
 impl Cista {
@@ -60,19 +66,24 @@ impl Cista {
 
     /// Claims a submission before it runs, waiting (up to `REPEAT_WAIT`) while another request
     /// runs the same one. A claim older than `stale_after` that never finished belonged to a
-    /// request that died; it is taken over.
+    /// request that died, maybe after its change committed (its outcome is recorded apart,
+    /// after the handler's transaction): `OutcomeUnknown`, never a second run.
     pub async fn claim_submission(&self, key: &Digest32, stale_after: Duration) -> Result<Repeat> {
         let stale = time::Duration::try_from(stale_after).unwrap_or(time::Duration::MINUTE);
         let started = std::time::Instant::now();
         loop {
             let now = self.clock().now();
+            // No claim is ever taken over (the store's cut-off is the first instant there is).
             match self
                 .store()
-                .claim_submission(key, now, now.plus(-stale))
+                .claim_submission(key, now, Timestamp::EARLIEST)
                 .await?
             {
                 SubmissionClaim::Claimed => return Ok(Repeat::Run),
                 SubmissionClaim::Done { outcome } => return Ok(Repeat::Replay(outcome)),
+                SubmissionClaim::Running { since } if since < now.plus(-stale) => {
+                    return Ok(Repeat::OutcomeUnknown);
+                }
                 SubmissionClaim::Running { .. } if started.elapsed() < REPEAT_WAIT => {
                     tokio::time::sleep(Duration::from_millis(100)).await;
                 }

@@ -5,7 +5,9 @@
 //! and exact body, which includes the page's submission id) is claimed before it runs and
 //! completed with the place its 303 sent the browser. A repeat of a completed submission is sent
 //! to the same place without running again; a repeat that arrives while the first is running
-//! waits for it (up to `REPEAT_WAIT`) and then follows it. A submission whose answer is not a
+//! waits for it (up to `REPEAT_WAIT`) and then follows it; a repeat of one whose first run died
+//! without recording where it went is refused (`submission_outcome_unknown`), never run again,
+//! since its change may have committed. A submission whose answer is not a
 //! redirect (a form shown again with its errors) changed nothing and is released, so the same
 //! form can be corrected and sent again.
 //!
@@ -65,6 +67,7 @@ pub async fn run_once(state: &AppState, key: Digest32, req: Request, next: Next)
         Err(e) => error_response(&e),
         Ok(Repeat::Replay(to)) => replay(&to),
         Ok(Repeat::StillRunning) => error_response(&Error::SubmissionInProgress),
+        Ok(Repeat::OutcomeUnknown) => error_response(&Error::SubmissionOutcomeUnknown),
         Ok(Repeat::Run) => {
             let response = next.run(req).await;
             let recorded = match local_redirect(&response) {
@@ -72,7 +75,7 @@ pub async fn run_once(state: &AppState, key: Digest32, req: Request, next: Next)
                 None => state.cista.release_submission(&key).await,
             };
             if let Err(e) = recorded {
-                // The change itself is done; only a later repeat would run it again.
+                // The change itself is done; a later repeat is told its outcome is unknown.
                 tracing::warn!(code = e.code(), cause = %e.chain(), "could not record a form submission's outcome");
             }
             response

@@ -80,6 +80,7 @@ cista_testkit::both_databases! { crate::Harness;
     paper::concurrent_inner_ballots_never_outnumber_their_envelopes,
     paper::each_weights_envelopes_are_opened_and_counted_with_their_own_weight,
     repeats::a_submission_runs_once_and_repeats_get_its_first_outcome,
+    repeats::a_form_whose_first_run_died_is_never_run_again,
     repeats::concurrent_arrivals_of_one_submission_run_it_once,
     repeats::a_repeated_cast_returns_the_first_receipt_and_is_never_a_refusal,
     repeats::the_same_cast_sent_many_times_at_once_casts_one_vote,

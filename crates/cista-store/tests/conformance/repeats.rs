@@ -320,3 +320,41 @@ pub async fn a_sealed_receipt_opens_only_for_its_session_unit_and_half_hour(h: &
             .is_none()
     );
 }
+
+/// A repeat of a form whose first run died without recording where it went is never run
+/// again: the run may have committed its change before it died (its outcome is recorded after
+/// the handler's transaction). The core answers `OutcomeUnknown`, and keeps answering it; a
+/// completed form still replays its first outcome.
+pub async fn a_form_whose_first_run_died_is_never_run_again(h: &Harness) {
+    use cista_core::platform::resubmit::Repeat;
+    let cista = h.cista().await;
+    let stale = std::time::Duration::from_secs(35);
+    assert_eq!(
+        cista.claim_submission(&key(7), stale).await.unwrap(),
+        Repeat::Run
+    );
+    assert_eq!(
+        cista.claim_submission(&key(8), stale).await.unwrap(),
+        Repeat::Run
+    );
+    cista.complete_submission(&key(8), "/done").await.unwrap();
+    h.advance(Duration::seconds(36));
+    for _ in 0..2 {
+        assert_eq!(
+            cista.claim_submission(&key(7), stale).await.unwrap(),
+            Repeat::OutcomeUnknown
+        );
+    }
+    assert_eq!(
+        cista.claim_submission(&key(8), stale).await.unwrap(),
+        Repeat::Replay("/done".to_owned())
+    );
+    let e = cista_core::Error::SubmissionOutcomeUnknown;
+    assert_eq!(
+        (e.code(), e.class()),
+        (
+            "submission_outcome_unknown",
+            cista_core::ErrorClass::Conflict
+        )
+    );
+}

@@ -59,6 +59,7 @@ pub fn next_steps(
             vec![to("/", "Go to the start page")],
         ),
         "submission_in_progress" => (None, vec![to(path, "Reload")]),
+        "submission_outcome_unknown" => (None, vec![to("/", "Go to the start page")]),
         "not_found" if signed_in => (
             Some("Check the address, or start again from your account."),
             vec![to("/me", "Your account"), to("/vote", "Your ballots")],
