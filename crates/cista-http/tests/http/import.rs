@@ -358,6 +358,7 @@ async fn a_roster_near_the_upload_limit_previews_and_applies() {
     let r = apply(&admin, &server, &token, &preview, &carried).await;
     assert_eq!(r.status(), StatusCode::SEE_OTHER);
     assert_eq!(cista.roster(&operator(), org).await.unwrap().len(), 4300);
+    units_are_listed_a_page_at_a_time(&admin, &server).await;
 
     // What comes back must be what `carried` made: anything else is refused, nothing applied.
     for broken in ["not base64!", "aGVsbG8="] {
@@ -386,4 +387,62 @@ async fn a_file_with_many_problems_lists_the_first_ones_and_counts_them_all() {
     let cista = &server.state.cista;
     assert!(cista.roster(&operator(), org).await.unwrap().is_empty());
     server.stop().await;
+}
+
+/// With 4,300 units on file, the units page lists 200 at a time, in natural order, and reads
+/// only those units' owners (one audited read of their names); a search pages the same way.
+async fn units_are_listed_a_page_at_a_time(admin: &Client, server: &TestServer) {
+    let rows = |html: &str| html.matches("<th scope=\"row\">").count();
+    let (status, first) = crate::web::page(admin, server, UNITS).await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(rows(&first), 200);
+    assert!(first.contains("4300 units on file"), "{first}");
+    assert!(first.contains("Page 1 of 22"), "{first}");
+    assert!(first.contains("<th scope=\"row\">199</th>") && !first.contains(">200</th>"));
+    assert!(first.contains("href=\"/admin/palm-court/units?page=2#roster\" rel=\"next\""));
+    let read = server
+        .state
+        .cista
+        .store()
+        .audit_entries(0, 100_000)
+        .await
+        .unwrap()
+        .into_iter()
+        .rev()
+        .find(|e| e.kind == "person.read")
+        .unwrap();
+    assert!(read.details.contains("units page"), "{}", read.details);
+    let subjects: serde_json::Value = serde_json::from_str(&read.details).unwrap();
+    assert_eq!(
+        subjects["subjects"].as_array().unwrap().len(),
+        200,
+        "only the page's owners"
+    );
+    for (path, shown, first_label) in [
+        (format!("{UNITS}?page=22"), 100, "4200"),
+        (format!("{UNITS}?page=999"), 100, "4200"),
+        (format!("{UNITS}?page=nonsense"), 200, "0"),
+        (format!("{UNITS}?q=429&page=1"), 14, "429"),
+    ] {
+        let (status, html) = crate::web::page(admin, server, &path).await;
+        assert_eq!(status, StatusCode::OK, "{path}");
+        assert_eq!(rows(&html), shown, "{path}");
+        assert!(
+            html.contains(&format!("<th scope=\"row\">{first_label}</th>")),
+            "{path}"
+        );
+    }
+    // A search that matches more than a page pages too, its links keeping the search.
+    let ones = (0..4300)
+        .filter(|i: &i32| i.to_string().contains('1'))
+        .count();
+    let (_, html) = crate::web::page(admin, server, &format!("{UNITS}?q=1&page=2")).await;
+    assert_eq!(rows(&html), (ones - 200).min(200));
+    assert!(html.contains(&format!("{ones} units match")), "{html}");
+    let end = html.find("\" rel=\"prev\"").unwrap();
+    let previous = &html[html[..end].rfind("href=\"").unwrap() + 6..end];
+    assert!(
+        previous.starts_with("/admin/palm-court/units?q=1&") && previous.ends_with("page=1#roster"),
+        "{previous}"
+    );
 }

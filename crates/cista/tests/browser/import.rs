@@ -113,6 +113,15 @@ async fn a_large_roster_applies_and_a_long_list_of_problems_is_cut_in_chromium()
         assert!(applied.contains(text), "{text}: {applied}");
     }
     b.shot("import-applied-3100-units.png").await;
+    // 200 units a page: the last of 16 holds the last 100, with links back.
+    b.go("/admin/palm-court/units?page=16#roster").await;
+    let last = b.main_text().await;
+    assert!(last.contains("Page 16 of 16"), "{last}");
+    assert!(
+        last.contains("L3099") && !last.contains("L2999\n"),
+        "{last}"
+    );
+    b.shot("units-last-page.png").await;
     b.go("/admin/palm-court/units?q=L3099").await;
     let found = b.main_text().await;
     assert!(found.contains("L3099"), "{found}");

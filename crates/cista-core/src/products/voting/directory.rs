@@ -44,6 +44,30 @@ pub struct PersonWithUnits {
     pub units: Vec<String>,
 }
 
+/// How many units a page of the units list shows.
+pub const UNITS_PER_PAGE: usize = 200;
+
+/// One page of the units list (`Cista::units_with_owners`).
+#[derive(Debug, Clone)]
+pub struct UnitsPage {
+    pub units: Vec<UnitWithOwners>,
+    /// The units the list has in all: every unit, or those the search matched.
+    pub total: usize,
+    /// The organization's units on file, retired ones left out, whatever the search.
+    pub active: usize,
+    /// This page, from 1, and how many there are (at least 1).
+    pub page: usize,
+    pub pages: usize,
+}
+
+/// The first index and the length of page `page` (from 1; 0 and past the last mean the first
+/// and the last) of a list of `len` items, `UNITS_PER_PAGE` a page.
+fn page_bounds(len: usize, page: usize) -> (usize, usize) {
+    let pages = len.div_ceil(UNITS_PER_PAGE).max(1);
+    let first = (page.clamp(1, pages) - 1) * UNITS_PER_PAGE;
+    (first, len.saturating_sub(first).min(UNITS_PER_PAGE))
+}
+
 /// What a search asks for, in a form that compares: lower case, single spaces.
 fn folded(text: &str) -> String {
     text.split_whitespace()
@@ -65,16 +89,38 @@ pub fn matches_search(query: &str, labels: &[&str], names: &[&str]) -> bool {
 }
 
 impl Cista {
-    /// The units (retired ones last) with their owners' names, those matching `query`. Needs
-    /// the right to see people; the names are one audited read.
+    /// Page `page` (from 1; past the last, the last) of the units (retired ones last, labels
+    /// in natural order) with their owners' names, those matching `query`. Needs the right to
+    /// see people; the names are one audited read. Without a query only the page's owners are
+    /// read (an association of 4,300 units made a page of 6 MB, every name decrypted); a
+    /// search reads every owner's name, since any of them may match.
     pub async fn units_with_owners(
         &self,
         actor: &Actor,
         org: OrgId,
         query: &str,
-    ) -> Result<Vec<UnitWithOwners>> {
+        page: usize,
+    ) -> Result<UnitsPage> {
         actor.authorize_in(org, OrgAction::ViewPeople)?;
-        let links = self.store().voting().unit_owners(org).await?;
+        let mut units = self.store().voting().units(org).await?;
+        units.sort_by(|a, b| {
+            a.retired_at
+                .is_some()
+                .cmp(&b.retired_at.is_some())
+                .then_with(|| natural_cmp(a.label.as_str(), b.label.as_str()))
+        });
+        let active = units.iter().filter(|u| u.retired_at.is_none()).count();
+        let mut links = self.store().voting().unit_owners(org).await?;
+        let searching = !folded(query).is_empty();
+        let (first, shown, total) = if searching {
+            (0, units.len(), 0)
+        } else {
+            let (first, shown) = page_bounds(units.len(), page);
+            let on_page: BTreeSet<UnitId> =
+                units.iter().skip(first).take(shown).map(|u| u.id).collect();
+            links.retain(|l| on_page.contains(&l.unit));
+            (first, shown, units.len())
+        };
         let names = self.owner_names(actor, org, &links, "units page").await?;
         let mut by_unit: BTreeMap<UnitId, Vec<OwnerName>> = BTreeMap::new();
         for link in &links {
@@ -84,12 +130,10 @@ impl Cista {
                 designated: link.designated,
             });
         }
-        let mut units: Vec<UnitWithOwners> = self
-            .store()
-            .voting()
-            .units(org)
-            .await?
+        let mut listed: Vec<UnitWithOwners> = units
             .into_iter()
+            .skip(first)
+            .take(shown)
             .map(|unit| {
                 let mut owners = by_unit.remove(&unit.id).unwrap_or_default();
                 owners.sort_by(|a, b| b.designated.cmp(&a.designated).then(a.name.cmp(&b.name)));
@@ -100,14 +144,21 @@ impl Cista {
                 matches_search(query, &[u.unit.label.as_str()], &names)
             })
             .collect();
-        units.sort_by(|a, b| {
-            a.unit
-                .retired_at
-                .is_some()
-                .cmp(&b.unit.retired_at.is_some())
-                .then_with(|| natural_cmp(a.unit.label.as_str(), b.unit.label.as_str()))
-        });
-        Ok(units)
+        let (total, page) = if searching {
+            let total = listed.len();
+            let (first, shown) = page_bounds(total, page);
+            listed = listed.into_iter().skip(first).take(shown).collect();
+            (total, first / UNITS_PER_PAGE + 1)
+        } else {
+            (total, first / UNITS_PER_PAGE + 1)
+        };
+        Ok(UnitsPage {
+            units: listed,
+            total,
+            active,
+            page,
+            pages: total.div_ceil(UNITS_PER_PAGE).max(1),
+        })
     }
 
     /// The organization's people with the units each owns, those matching `query` by name or

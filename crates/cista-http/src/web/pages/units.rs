@@ -22,7 +22,7 @@ use base64::Engine as _;
 use cista_core::error::ImportProblem;
 use cista_core::ports::{ConsentStatus, Organization, Unit};
 use cista_core::products::voting::VotingAction;
-use cista_core::products::voting::directory::matches_search;
+use cista_core::products::voting::directory::{UNITS_PER_PAGE, matches_search};
 use cista_core::products::voting::import::ImportPlan;
 use cista_core::{Actor, Error, OrgAction};
 use cista_types::UnitId;
@@ -77,6 +77,8 @@ struct RosterPage {
     q: String,
     /// Whether owners are shown by name (the viewer may see people).
     with_names: bool,
+    /// The links to the list's other pages (`UNITS_PER_PAGE` units a page).
+    pages: Pager,
     can_manage: bool,
     notice: Option<String>,
     errors: Vec<FormError>,
@@ -88,6 +90,40 @@ pub struct Done {
     done: Option<String>,
     /// The search: part of a unit label or an owner's name.
     q: String,
+    /// The page of the list, from 1 (anything else: the first).
+    page: Option<String>,
+}
+
+/// The links between the pages of the units list, each keeping the search.
+struct Pager {
+    page: usize,
+    count: usize,
+    first: Option<String>,
+    previous: Option<String>,
+    next: Option<String>,
+    last: Option<String>,
+}
+
+impl Pager {
+    fn new(path: &str, q: &str, page: usize, total: usize) -> Self {
+        let count = total.div_ceil(UNITS_PER_PAGE).max(1);
+        let href = |n: usize| {
+            let mut query = url::form_urlencoded::Serializer::new(String::new());
+            if !q.is_empty() {
+                query.append_pair("q", q);
+            }
+            query.append_pair("page", &n.to_string());
+            format!("{path}?{}#roster", query.finish())
+        };
+        Self {
+            page,
+            count,
+            first: (page > 1).then(|| href(1)),
+            previous: (page > 1).then(|| href(page - 1)),
+            next: (page < count).then(|| href(page + 1)),
+            last: (page < count).then(|| href(count)),
+        }
+    }
 }
 
 async fn roster_page(
@@ -95,7 +131,7 @@ async fn roster_page(
     ctx: &RequestContext,
     actor: &Actor,
     org: &Organization,
-    q: &str,
+    (q, page): (&str, usize),
     notice: Option<String>,
     errors: Vec<FormError>,
 ) -> Result<RosterPage, AppError> {
@@ -121,11 +157,13 @@ async fn roster_page(
         }
     };
     let with_names = actor.may_in(org.id, OrgAction::ViewPeople);
-    let units: Vec<UnitLine> = if with_names {
-        state
+    let (units, total, active, page) = if with_names {
+        let listed = state
             .cista
-            .units_with_owners(actor, org.id, q)
-            .await?
+            .units_with_owners(actor, org.id, q, page)
+            .await?;
+        let units = listed
+            .units
             .into_iter()
             .map(|u| {
                 let voter = match u.voter() {
@@ -144,18 +182,28 @@ async fn roster_page(
                 l.voter = voter;
                 l
             })
-            .collect()
+            .collect();
+        (units, listed.total, listed.active, listed.page)
     } else {
-        state
-            .cista
-            .roster(actor, org.id)
-            .await?
+        let roster = state.cista.roster(actor, org.id).await?;
+        let active = roster
+            .iter()
+            .filter(|r| r.unit.retired_at.is_none())
+            .count();
+        let found: Vec<_> = roster
             .into_iter()
             .filter(|r| matches_search(q, &[r.unit.label.as_str()], &[]))
+            .collect();
+        let total = found.len();
+        let page = page.clamp(1, total.div_ceil(UNITS_PER_PAGE).max(1));
+        let units = found
+            .into_iter()
+            .skip((page - 1) * UNITS_PER_PAGE)
+            .take(UNITS_PER_PAGE)
             .map(|r| line(r.unit, r.owners, r.has_designated_voter))
-            .collect()
+            .collect();
+        (units, total, active, page)
     };
-    let active = units.iter().filter(|u| !u.retired).count();
     let (summary, found) = if q.is_empty() {
         (count(active, "unit on file", "units on file"), None)
     } else {
@@ -164,8 +212,9 @@ async fn roster_page(
         } else {
             ("unit label matches", "unit labels match")
         };
-        (String::new(), Some(count(units.len(), what.0, what.1)))
+        (String::new(), Some(count(total, what.0, what.1)))
     };
+    let pages = Pager::new(&format!("/admin/{}/units", org.slug), q, page, total);
     Ok(RosterPage {
         chrome: Chrome::new(ctx, state),
         name: org.name.to_string(),
@@ -175,6 +224,7 @@ async fn roster_page(
         q: q.to_owned(),
         with_names,
         units,
+        pages,
         can_manage: actor.may_in(org.id, VotingAction::ManageUnits),
         notice,
         errors,
@@ -198,7 +248,12 @@ pub async fn roster(
         _ => None,
     };
     let q = done.q.trim().to_owned();
-    let page = roster_page(&state, &ctx, &actor, &org, &q, notice, Vec::new()).await?;
+    let number = done
+        .page
+        .as_deref()
+        .and_then(|p| p.parse().ok())
+        .unwrap_or(1);
+    let page = roster_page(&state, &ctx, &actor, &org, (&q, number), notice, Vec::new()).await?;
     render(StatusCode::OK, page)
 }
 
@@ -406,7 +461,7 @@ pub async fn import_preview(
             "file",
             "Choose the CSV file of units and owners to import.",
         )];
-        let page = roster_page(&state, &ctx, &actor, &org, "", None, errors).await?;
+        let page = roster_page(&state, &ctx, &actor, &org, ("", 1), None, errors).await?;
         return render(StatusCode::UNPROCESSABLE_ENTITY, page);
     };
     let chrome = Chrome::new(&ctx, &state);
@@ -421,7 +476,7 @@ pub async fn import_preview(
                      checked. Import it at the command line: cista members import FILE \
                      --org SLUG.",
                 )];
-                let page = roster_page(&state, &ctx, &actor, &org, "", None, errors).await?;
+                let page = roster_page(&state, &ctx, &actor, &org, ("", 1), None, errors).await?;
                 return render(StatusCode::PAYLOAD_TOO_LARGE, page);
             }
             render(StatusCode::OK, page)
