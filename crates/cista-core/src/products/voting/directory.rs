@@ -47,25 +47,54 @@ pub struct PersonWithUnits {
 /// How many units a page of the units list shows.
 pub const UNITS_PER_PAGE: usize = 200;
 
-/// One page of the units list (`Cista::units_with_owners`).
+/// One page of a list, `UNITS_PER_PAGE` items a page (`page_of`).
 #[derive(Debug, Clone)]
-pub struct UnitsPage {
-    pub units: Vec<UnitWithOwners>,
-    /// The units the list has in all: every unit, or those the search matched.
-    pub total: usize,
-    /// The organization's units on file, retired ones left out, whatever the search.
-    pub active: usize,
+pub struct Paged<T> {
+    pub items: Vec<T>,
     /// This page, from 1, and how many there are (at least 1).
     pub page: usize,
     pub pages: usize,
+    /// The items the whole list has.
+    pub total: usize,
 }
 
-/// The first index and the length of page `page` (from 1; 0 and past the last mean the first
-/// and the last) of a list of `len` items, `UNITS_PER_PAGE` a page.
-fn page_bounds(len: usize, page: usize) -> (usize, usize) {
-    let pages = len.div_ceil(UNITS_PER_PAGE).max(1);
-    let first = (page.clamp(1, pages) - 1) * UNITS_PER_PAGE;
-    (first, len.saturating_sub(first).min(UNITS_PER_PAGE))
+impl<T> Paged<T> {
+    /// The same page of the same list, holding `items` (what this page's items became).
+    pub fn with_items<U>(self, items: Vec<U>) -> Paged<U> {
+        Paged {
+            items,
+            page: self.page,
+            pages: self.pages,
+            total: self.total,
+        }
+    }
+}
+
+/// Page `page` of `items` (from 1; 0 means the first, past the last the last).
+pub fn page_of<T>(items: Vec<T>, page: usize) -> Paged<T> {
+    let total = items.len();
+    let pages = total.div_ceil(UNITS_PER_PAGE).max(1);
+    let page = page.clamp(1, pages);
+    let items = items
+        .into_iter()
+        .skip((page - 1) * UNITS_PER_PAGE)
+        .take(UNITS_PER_PAGE)
+        .collect();
+    Paged {
+        items,
+        page,
+        pages,
+        total,
+    }
+}
+
+/// One page of the units list (`Cista::units_with_owners`).
+#[derive(Debug, Clone)]
+pub struct UnitsPage {
+    /// The page's units: of every unit, or of those the search matched.
+    pub listed: Paged<UnitWithOwners>,
+    /// The organization's units on file, retired ones left out, whatever the search.
+    pub active: usize,
 }
 
 /// What a search asks for, in a form that compares: lower case, single spaces.
@@ -110,17 +139,18 @@ impl Cista {
                 .then_with(|| natural_cmp(a.label.as_str(), b.label.as_str()))
         });
         let active = units.iter().filter(|u| u.retired_at.is_none()).count();
-        let mut links = self.store().voting().unit_owners(org).await?;
+        // Without a search the page is cut first, so only its owners' names are read; a
+        // search needs every name, and its matches are cut after.
         let searching = !folded(query).is_empty();
-        let (first, shown, total) = if searching {
-            (0, units.len(), 0)
+        let (units, unpaged) = if searching {
+            (units, None)
         } else {
-            let (first, shown) = page_bounds(units.len(), page);
-            let on_page: BTreeSet<UnitId> =
-                units.iter().skip(first).take(shown).map(|u| u.id).collect();
-            links.retain(|l| on_page.contains(&l.unit));
-            (first, shown, units.len())
+            let mut paged = page_of(units, page);
+            (std::mem::take(&mut paged.items), Some(paged))
         };
+        let shown: BTreeSet<UnitId> = units.iter().map(|u| u.id).collect();
+        let mut links = self.store().voting().unit_owners(org).await?;
+        links.retain(|l| shown.contains(&l.unit));
         let names = self.owner_names(actor, org, &links, "units page").await?;
         let mut by_unit: BTreeMap<UnitId, Vec<OwnerName>> = BTreeMap::new();
         for link in &links {
@@ -130,10 +160,8 @@ impl Cista {
                 designated: link.designated,
             });
         }
-        let mut listed: Vec<UnitWithOwners> = units
+        let with_owners: Vec<UnitWithOwners> = units
             .into_iter()
-            .skip(first)
-            .take(shown)
             .map(|unit| {
                 let mut owners = by_unit.remove(&unit.id).unwrap_or_default();
                 owners.sort_by(|a, b| b.designated.cmp(&a.designated).then(a.name.cmp(&b.name)));
@@ -144,21 +172,11 @@ impl Cista {
                 matches_search(query, &[u.unit.label.as_str()], &names)
             })
             .collect();
-        let (total, page) = if searching {
-            let total = listed.len();
-            let (first, shown) = page_bounds(total, page);
-            listed = listed.into_iter().skip(first).take(shown).collect();
-            (total, first / UNITS_PER_PAGE + 1)
-        } else {
-            (total, first / UNITS_PER_PAGE + 1)
+        let listed = match unpaged {
+            Some(paged) => paged.with_items(with_owners),
+            None => page_of(with_owners, page),
         };
-        Ok(UnitsPage {
-            units: listed,
-            total,
-            active,
-            page,
-            pages: total.div_ceil(UNITS_PER_PAGE).max(1),
-        })
+        Ok(UnitsPage { listed, active })
     }
 
     /// The organization's people with the units each owns, those matching `query` by name or

@@ -22,7 +22,7 @@ use base64::Engine as _;
 use cista_core::error::ImportProblem;
 use cista_core::ports::{ConsentStatus, Organization, Unit};
 use cista_core::products::voting::VotingAction;
-use cista_core::products::voting::directory::{UNITS_PER_PAGE, matches_search};
+use cista_core::products::voting::directory::{Paged, matches_search, page_of};
 use cista_core::products::voting::import::ImportPlan;
 use cista_core::{Actor, Error, OrgAction};
 use cista_types::UnitId;
@@ -105,8 +105,8 @@ struct Pager {
 }
 
 impl Pager {
-    fn new(path: &str, q: &str, page: usize, total: usize) -> Self {
-        let count = total.div_ceil(UNITS_PER_PAGE).max(1);
+    fn new<T>(path: &str, q: &str, list: &Paged<T>) -> Self {
+        let (page, count) = (list.page, list.pages);
         let href = |n: usize| {
             let mut query = url::form_urlencoded::Serializer::new(String::new());
             if !q.is_empty() {
@@ -157,13 +157,12 @@ async fn roster_page(
         }
     };
     let with_names = actor.may_in(org.id, OrgAction::ViewPeople);
-    let (units, total, active, page) = if with_names {
-        let listed = state
+    let (listed, active) = if with_names {
+        let mut page = state
             .cista
             .units_with_owners(actor, org.id, q, page)
             .await?;
-        let units = listed
-            .units
+        let lines = std::mem::take(&mut page.listed.items)
             .into_iter()
             .map(|u| {
                 let voter = match u.voter() {
@@ -183,7 +182,7 @@ async fn roster_page(
                 l
             })
             .collect();
-        (units, listed.total, listed.active, listed.page)
+        (page.listed.with_items(lines), page.active)
     } else {
         let roster = state.cista.roster(actor, org.id).await?;
         let active = roster
@@ -194,15 +193,12 @@ async fn roster_page(
             .into_iter()
             .filter(|r| matches_search(q, &[r.unit.label.as_str()], &[]))
             .collect();
-        let total = found.len();
-        let page = page.clamp(1, total.div_ceil(UNITS_PER_PAGE).max(1));
-        let units = found
+        let mut paged = page_of(found, page);
+        let lines = std::mem::take(&mut paged.items)
             .into_iter()
-            .skip((page - 1) * UNITS_PER_PAGE)
-            .take(UNITS_PER_PAGE)
             .map(|r| line(r.unit, r.owners, r.has_designated_voter))
             .collect();
-        (units, total, active, page)
+        (paged.with_items(lines), active)
     };
     let (summary, found) = if q.is_empty() {
         (count(active, "unit on file", "units on file"), None)
@@ -212,9 +208,9 @@ async fn roster_page(
         } else {
             ("unit label matches", "unit labels match")
         };
-        (String::new(), Some(count(total, what.0, what.1)))
+        (String::new(), Some(count(listed.total, what.0, what.1)))
     };
-    let pages = Pager::new(&format!("/admin/{}/units", org.slug), q, page, total);
+    let pages = Pager::new(&format!("/admin/{}/units", org.slug), q, &listed);
     Ok(RosterPage {
         chrome: Chrome::new(ctx, state),
         name: org.name.to_string(),
@@ -223,8 +219,8 @@ async fn roster_page(
         found,
         q: q.to_owned(),
         with_names,
-        units,
         pages,
+        units: listed.items,
         can_manage: actor.may_in(org.id, VotingAction::ManageUnits),
         notice,
         errors,
