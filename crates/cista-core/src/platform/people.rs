@@ -9,6 +9,7 @@ use cista_crypto::envelope::aad;
 use cista_crypto::{DataKey, KekId, Sealed, WrappedKey};
 use cista_types::{Email, OrgId, PersonName, Phone, Role, SubjectCode};
 use serde::{Deserialize, Serialize};
+use std::collections::{BTreeMap, BTreeSet};
 
 /// A person's personal fields. Each value redacts itself in `Debug`.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -188,15 +189,24 @@ impl Cista {
         purpose: &str,
     ) -> Result<Vec<(SubjectCode, Option<PersonFields>)>> {
         actor.authorize_in(org, OrgAction::ViewPeople)?;
+        // Two reads whatever the number of people (a page of 4,300 owners made 8,600).
+        let members = self.member_subjects(org).await?;
+        if !subjects.iter().all(|s| members.contains(s)) {
+            return Err(Error::NotFound {
+                what: "this person",
+            });
+        }
+        let stored: BTreeMap<SubjectCode, VaultPerson> = self
+            .vault()
+            .people(subjects)
+            .await?
+            .into_iter()
+            .map(|p| (p.subject, p))
+            .collect();
         let mut out = Vec::with_capacity(subjects.len());
         for subject in subjects {
-            if self.store().membership(org, *subject).await?.is_none() {
-                return Err(Error::NotFound {
-                    what: "this person",
-                });
-            }
-            let fields = match self.vault().person(*subject).await? {
-                Some(person) => Some(self.open_person(&person).await?),
+            let fields = match stored.get(subject) {
+                Some(person) => Some(self.open_person(person).await?),
                 None => None,
             };
             out.push((*subject, fields));
@@ -212,6 +222,17 @@ impl Cista {
             ))
             .await?;
         Ok(out)
+    }
+
+    /// The subject codes of the organization's members (one read).
+    pub(crate) async fn member_subjects(&self, org: OrgId) -> Result<BTreeSet<SubjectCode>> {
+        Ok(self
+            .store()
+            .members(org)
+            .await?
+            .into_iter()
+            .map(|m| m.subject)
+            .collect())
     }
 
     /// Where to deliver a message to `subject` on `channel`, and the first name to greet them

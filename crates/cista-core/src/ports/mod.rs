@@ -417,6 +417,11 @@ pub trait Vault: Send + Sync + std::fmt::Debug {
 
     async fn person(&self, subject: SubjectCode) -> Result<Option<VaultPerson>>;
 
+    /// The people among `subjects` who are in the vault (erased or unknown ones are left
+    /// out), in no particular order: one read per thousand subjects, for a page that shows
+    /// many people at once.
+    async fn people(&self, subjects: &[SubjectCode]) -> Result<Vec<VaultPerson>>;
+
     async fn subject_by_email(&self, index: &[u8; 32]) -> Result<Option<SubjectCode>>;
 
     async fn subjects_by_phone(&self, index: &[u8; 32]) -> Result<Vec<SubjectCode>>;

@@ -359,6 +359,7 @@ async fn a_roster_near_the_upload_limit_previews_and_applies() {
     assert_eq!(r.status(), StatusCode::SEE_OTHER);
     assert_eq!(cista.roster(&operator(), org).await.unwrap().len(), 4300);
     units_are_listed_a_page_at_a_time(&admin, &server).await;
+    people_are_listed_a_page_at_a_time(&admin, &server, org).await;
 
     // What comes back must be what `carried` made: anything else is refused, nothing applied.
     for broken in ["not base64!", "aGVsbG8="] {
@@ -444,5 +445,62 @@ async fn units_are_listed_a_page_at_a_time(admin: &Client, server: &TestServer) 
     assert!(
         previous.starts_with("/admin/palm-court/units?q=1&") && previous.ends_with("page=1#roster"),
         "{previous}"
+    );
+}
+
+/// With 4,300 owners the people page lists 200 at a time, by role and then last name, the
+/// pages following on from each other; a search pages the same way, its links keeping it.
+async fn people_are_listed_a_page_at_a_time(admin: &Client, server: &TestServer, org: OrgId) {
+    const PEOPLE: &str = "/admin/palm-court/people";
+    let names = |html: &str| -> Vec<String> {
+        html.split("<th scope=\"row\">")
+            .skip(1)
+            .map(|row| row[..row.find('<').unwrap()].trim().to_owned())
+            .collect()
+    };
+    let members = server.state.cista.store().members(org).await.unwrap();
+    let total = members.len();
+    assert!(total > 4300, "{total}");
+    let pages = total.div_ceil(200);
+    let (status, first) = crate::web::page(admin, server, PEOPLE).await;
+    assert_eq!(status, StatusCode::OK);
+    assert!(first.len() < 1_500_000, "a page of {} bytes", first.len());
+    assert!(first.contains(&format!("{total} people in the organization")));
+    assert!(first.contains(&format!("Page 1 of {pages}")), "{first}");
+    assert!(first.contains("href=\"/admin/palm-court/people?page=2#people\" rel=\"next\""));
+    let (_, second) = crate::web::page(admin, server, &format!("{PEOPLE}?page=2")).await;
+    let (_, last) = crate::web::page(admin, server, &format!("{PEOPLE}?page={pages}")).await;
+    let (_, past) = crate::web::page(admin, server, &format!("{PEOPLE}?page=99999")).await;
+    let (_, odd) = crate::web::page(admin, server, &format!("{PEOPLE}?page=-1")).await;
+    assert_eq!(names(&first).len(), 200);
+    assert_eq!(names(&second).len(), 200);
+    assert_eq!(names(&last).len(), total - 200 * (pages - 1));
+    assert_eq!(names(&past), names(&last));
+    assert_eq!(names(&odd), names(&first));
+    // The owners of units come after the staff, by last name, and page 2 goes on from page 1.
+    let owners: Vec<String> = names(&first)
+        .into_iter()
+        .chain(names(&second))
+        .filter(|n| n.ends_with("nnnnn"))
+        .collect();
+    assert!(owners.len() > 350, "{}", owners.len());
+    let last_name = |n: &String| n.split(' ').nth(1).unwrap().to_lowercase();
+    assert!(
+        owners
+            .windows(2)
+            .all(|w| last_name(&w[0]) <= last_name(&w[1]))
+    );
+    // A search by unit label: 429, 1429, 2429, 3429 and 4290–4299.
+    let (_, found) = crate::web::page(admin, server, &format!("{PEOPLE}?q=429")).await;
+    assert_eq!(names(&found).len(), 14);
+    assert!(found.contains("14 people match"), "{found}");
+    assert!(!found.contains("Page 1 of"));
+    let (_, html) = crate::web::page(admin, server, &format!("{PEOPLE}?q=nnnnn&page=2")).await;
+    assert!(html.contains("4300 people match"), "{html}");
+    assert!(html.contains("Page 2 of 22"), "{html}");
+    assert!(
+        html.contains("href=\"/admin/palm-court/people?q=nnnnn&#38;page=3#people\""),
+        "{}",
+        &html[html.find("<nav class=\"pages\"").unwrap()..]
     );
 }

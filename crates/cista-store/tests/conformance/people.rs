@@ -141,6 +141,91 @@ pub async fn staff_reads_of_personal_data_are_audited_and_scoped(h: &Harness) {
     );
 }
 
+/// Many people are read at once, in reads of a thousand subjects: those on file, whoever is
+/// asked for twice once, never an erased or an unknown subject; and a staff read of many
+/// people gives each their own fields, in the order asked.
+pub async fn the_vault_reads_many_people_at_once(h: &Harness) {
+    let cista = h.cista().await;
+    let org = h.org(&cista, "palm-court").await;
+    let mut invited = Vec::new();
+    for (first, email) in [("Ana", "ana@example.org"), ("Bea", "bea@example.org")] {
+        let person = cista
+            .invite(
+                &operator(),
+                org.id,
+                invitee(first, "Lee", email, None, Role::Member),
+            )
+            .await
+            .unwrap();
+        invited.push(person.subject);
+    }
+    let gone = cista
+        .invite(
+            &operator(),
+            org.id,
+            invitee("Cy", "Lee", "cy@example.org", None, Role::Member),
+        )
+        .await
+        .unwrap()
+        .subject;
+    cista.erase_person(&operator(), gone).await.unwrap();
+    // A thousand more rows, so that the subjects asked for take two reads.
+    let template = h.vault.person(invited[0]).await.unwrap().unwrap();
+    let mut asked: Vec<SubjectCode> = Vec::new();
+    for i in 0..1000 {
+        let subject = SubjectCode::from_i64(7_000_000 + i);
+        let row = cista_core::ports::VaultPerson {
+            subject,
+            email_index: None,
+            ..template.clone()
+        };
+        h.vault.insert_person(&row).await.unwrap();
+        asked.push(subject);
+    }
+    asked.extend([
+        invited[1],
+        gone,
+        SubjectCode::from_i64(9_999_999),
+        invited[0],
+        invited[1],
+    ]);
+    let mut found: Vec<SubjectCode> = h
+        .vault
+        .people(&asked)
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|p| p.subject)
+        .collect();
+    found.sort();
+    let mut expected: Vec<SubjectCode> = asked[..1000].to_vec();
+    expected.extend(&invited);
+    expected.sort();
+    assert_eq!(found, expected);
+    assert!(h.vault.people(&[]).await.unwrap().is_empty());
+
+    let read = cista
+        .read_people(
+            &operator(),
+            org.id,
+            &[invited[1], invited[0]],
+            "people page",
+        )
+        .await
+        .unwrap();
+    let firsts: Vec<_> = read
+        .iter()
+        .map(|(s, f)| (*s, f.as_ref().unwrap().first_name.to_string()))
+        .collect();
+    assert_eq!(
+        firsts,
+        [
+            (invited[1], "Bea".to_owned()),
+            (invited[0], "Ana".to_owned())
+        ]
+    );
+}
+
 pub async fn an_erased_person_is_unreadable_and_never_recreated(h: &Harness) {
     let cista = h.cista().await;
     let org = h.org(&cista, "palm-court").await;

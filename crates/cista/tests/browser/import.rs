@@ -125,6 +125,20 @@ async fn a_large_roster_applies_and_a_long_list_of_problems_is_cut_in_chromium()
     b.go("/admin/palm-court/units?q=L3099").await;
     let found = b.main_text().await;
     assert!(found.contains("L3099"), "{found}");
+    // The people page lists 200 at a time too, by last name; Next goes on from there.
+    b.go("/admin/palm-court/people").await;
+    let people = b.main_text().await;
+    assert!(people.contains("Page 1 of 16"), "{people}");
+    let next = b
+        .driver
+        .find(By::Css("nav.pages a[rel='next']"))
+        .await
+        .unwrap();
+    b.click_and_wait(next).await;
+    let second = b.main_text().await;
+    assert!(second.contains("Page 2 of 16"), "{second}");
+    assert!(second.contains("Ruiz "), "{second}");
+    b.shot("people-second-page.png").await;
 
     let bad: String = (0..600).map(|i| format!("{i},1,,Ruiz\n")).collect();
     let bad = format!("unit,weight,first_name,last_name\n{bad}");

@@ -3,7 +3,7 @@
 
 use crate::platform::audit::{AuditKind, NewAuditEntry};
 use crate::platform::people::PersonFields;
-use crate::ports::{AccountStatus, Organization};
+use crate::ports::{AccountStatus, Membership, Organization};
 use crate::{Actor, Cista, Error, OrgAction, Result};
 use cista_types::{OrgId, OrgSlug, Role, SubjectCode};
 
@@ -40,14 +40,44 @@ impl Cista {
     /// Everyone in the organization with their personal data, read through the audited vault
     /// function (one audit entry per view).
     pub async fn organization_people(&self, actor: &Actor, org: OrgId) -> Result<Vec<PersonRow>> {
+        let members = self.members_by_name(actor, org).await?;
+        self.person_rows(members).await
+    }
+
+    /// The organization's members with their personal data (`None`: erased), by role and then
+    /// last name: one audited read of everyone's data ("people page"), since the order needs
+    /// every name. Needs the right to see people.
+    pub(crate) async fn members_by_name(
+        &self,
+        actor: &Actor,
+        org: OrgId,
+    ) -> Result<Vec<(Membership, Option<PersonFields>)>> {
         actor.authorize_in(org, OrgAction::ViewPeople)?;
         let members = self.store().members(org).await?;
         let subjects: Vec<SubjectCode> = members.iter().map(|m| m.subject).collect();
         let fields = self
             .read_people(actor, org, &subjects, "people page")
             .await?;
+        let mut rows: Vec<(Membership, Option<PersonFields>)> = members
+            .into_iter()
+            .zip(fields)
+            .map(|(member, (_, fields))| (member, fields))
+            .collect();
+        let last_name = |fields: &Option<PersonFields>| {
+            fields.as_ref().map(|f| f.last_name.as_str().to_lowercase())
+        };
+        rows.sort_by_cached_key(|(member, fields)| (member.role, last_name(fields)));
+        Ok(rows)
+    }
+
+    /// The people page's rows for these members, in their order, with each one's account
+    /// (one read each: call it with the page's members, not the whole organization's).
+    pub(crate) async fn person_rows(
+        &self,
+        members: Vec<(Membership, Option<PersonFields>)>,
+    ) -> Result<Vec<PersonRow>> {
         let mut rows = Vec::with_capacity(members.len());
-        for (member, (_, fields)) in members.iter().zip(fields) {
+        for (member, fields) in members {
             let account = self.store().account(member.subject).await?;
             rows.push(PersonRow {
                 subject: member.subject,
@@ -57,20 +87,6 @@ impl Cista {
                 fields,
             });
         }
-        rows.sort_by(|a, b| {
-            (
-                a.role,
-                a.fields
-                    .as_ref()
-                    .map(|f| f.last_name.as_str().to_lowercase()),
-            )
-                .cmp(&(
-                    b.role,
-                    b.fields
-                        .as_ref()
-                        .map(|f| f.last_name.as_str().to_lowercase()),
-                ))
-        });
         Ok(rows)
     }
 

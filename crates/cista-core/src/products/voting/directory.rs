@@ -44,10 +44,10 @@ pub struct PersonWithUnits {
     pub units: Vec<String>,
 }
 
-/// How many units a page of the units list shows.
-pub const UNITS_PER_PAGE: usize = 200;
+/// How many rows a page of a long list shows (the units list, the people list).
+pub const ROWS_PER_PAGE: usize = 200;
 
-/// One page of a list, `UNITS_PER_PAGE` items a page (`page_of`).
+/// One page of a list, `ROWS_PER_PAGE` items a page (`page_of`).
 #[derive(Debug, Clone)]
 pub struct Paged<T> {
     pub items: Vec<T>,
@@ -73,12 +73,12 @@ impl<T> Paged<T> {
 /// Page `page` of `items` (from 1; 0 means the first, past the last the last).
 pub fn page_of<T>(items: Vec<T>, page: usize) -> Paged<T> {
     let total = items.len();
-    let pages = total.div_ceil(UNITS_PER_PAGE).max(1);
+    let pages = total.div_ceil(ROWS_PER_PAGE).max(1);
     let page = page.clamp(1, pages);
     let items = items
         .into_iter()
-        .skip((page - 1) * UNITS_PER_PAGE)
-        .take(UNITS_PER_PAGE)
+        .skip((page - 1) * ROWS_PER_PAGE)
+        .take(ROWS_PER_PAGE)
         .collect();
     Paged {
         items,
@@ -179,15 +179,19 @@ impl Cista {
         Ok(UnitsPage { listed, active })
     }
 
-    /// The organization's people with the units each owns, those matching `query` by name or
-    /// unit label (one audited read of personal data, as `organization_people`).
+    /// Page `page` (from 1; past the last, the last) of the organization's people, by role
+    /// and last name, with the units each owns, those matching `query` by name or unit label.
+    /// Every member's data is one audited read, as in `organization_people`, since the order
+    /// and the search need every name; only the page's accounts are read (an association of
+    /// 4,300 owners made a page of 11.7 MB).
     pub async fn people_with_units(
         &self,
         actor: &Actor,
         org: OrgId,
         query: &str,
-    ) -> Result<Vec<PersonWithUnits>> {
-        let people = self.organization_people(actor, org).await?;
+        page: usize,
+    ) -> Result<Paged<PersonWithUnits>> {
+        let people = self.members_by_name(actor, org).await?;
         let labels: BTreeMap<UnitId, String> = self
             .store()
             .voting()
@@ -203,25 +207,35 @@ impl Cista {
                 owned.entry(link.subject).or_default().push(label.clone());
             }
         }
-        Ok(people
+        let found: Vec<_> = people
             .into_iter()
-            .map(|person| {
-                let mut units = owned.remove(&person.subject).unwrap_or_default();
+            .map(|(member, fields)| {
+                let mut units = owned.remove(&member.subject).unwrap_or_default();
                 units.sort_by(|a, b| natural_cmp(a, b));
                 units.dedup();
-                PersonWithUnits { person, units }
+                (member, fields, units)
             })
-            .filter(|p| {
-                let name = p
-                    .person
-                    .fields
+            .filter(|(_, fields, units)| {
+                let name = fields
                     .as_ref()
                     .map(|f| format!("{} {}", f.first_name, f.last_name))
                     .unwrap_or_default();
-                let labels: Vec<&str> = p.units.iter().map(String::as_str).collect();
+                let labels: Vec<&str> = units.iter().map(String::as_str).collect();
                 matches_search(query, &labels, &[&name])
             })
-            .collect())
+            .collect();
+        let mut paged = page_of(found, page);
+        let (members, units): (Vec<_>, Vec<_>) = std::mem::take(&mut paged.items)
+            .into_iter()
+            .map(|(member, fields, units)| ((member, fields), units))
+            .unzip();
+        let rows = self.person_rows(members).await?;
+        let lines = rows
+            .into_iter()
+            .zip(units)
+            .map(|(person, units)| PersonWithUnits { person, units })
+            .collect();
+        Ok(paged.with_items(lines))
     }
 
     /// The names of the owners in `links` who are still members (erased people are not), in
@@ -233,13 +247,7 @@ impl Cista {
         links: &[UnitOwner],
         purpose: &str,
     ) -> Result<BTreeMap<SubjectCode, Option<String>>> {
-        let members: BTreeSet<SubjectCode> = self
-            .store()
-            .members(org)
-            .await?
-            .into_iter()
-            .map(|m| m.subject)
-            .collect();
+        let members = self.member_subjects(org).await?;
         let subjects: Vec<SubjectCode> = links
             .iter()
             .map(|l| l.subject)

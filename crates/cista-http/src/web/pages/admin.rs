@@ -7,6 +7,7 @@ use crate::AppState;
 use crate::error::AppError;
 use crate::web::context::RequestContext;
 use crate::web::extract::SignedIn;
+use crate::web::pages::pager::{Pager, requested_page};
 use askama::Template;
 use axum::extract::{Path, Query, State};
 use axum::http::StatusCode;
@@ -193,8 +194,12 @@ struct PeoplePage {
     notice: Option<String>,
     /// The search as typed (empty: everyone).
     q: String,
+    /// `4300 people` (without a search).
+    summary: String,
     /// `2 people match`, when searching.
     found: Option<String>,
+    /// The links to the list's other pages (`ROWS_PER_PAGE` people a page).
+    pages: Pager,
     /// The viewer may download what is held about a member (subject access requests).
     can_export_people: bool,
 }
@@ -378,6 +383,8 @@ pub struct PeopleQuery {
     done: Option<String>,
     /// The search: part of a name or a unit label.
     q: String,
+    /// The page of the list, from 1 (anything else: the first).
+    page: Option<String>,
 }
 
 fn status_label(status: Option<AccountStatus>) -> &'static str {
@@ -398,7 +405,10 @@ pub async fn people(
 ) -> Result<Response, AppError> {
     let org = organization(&state, &actor, &slug).await?;
     let q = query.q.trim().to_owned();
-    let rows = state.cista.people_with_units(&actor, org.id, &q).await?;
+    let mut listed = state
+        .cista
+        .people_with_units(&actor, org.id, &q, requested_page(query.page.as_deref()))
+        .await?;
     let roles = state
         .cista
         .store()
@@ -408,7 +418,7 @@ pub async fn people(
         .map(|m| (m.subject, m.role))
         .collect::<Vec<_>>();
     let me = actor.person().map(|p| p.subject);
-    let people: Vec<PersonLine> = rows
+    let people: Vec<PersonLine> = std::mem::take(&mut listed.items)
         .into_iter()
         .map(|line| person_line(&actor, &org, &roles, me, line))
         .collect();
@@ -419,7 +429,18 @@ pub async fn people(
         Some("erased") => Some("The person's personal data is erased.".to_owned()),
         _ => None,
     };
-    let found = (!q.is_empty()).then(|| count(people.len(), "person matches", "people match"));
+    let (summary, found) = if q.is_empty() {
+        (count(listed.total, "person", "people"), None)
+    } else {
+        let found = count(listed.total, "person matches", "people match");
+        (String::new(), Some(found))
+    };
+    let pages = Pager::new(
+        "Pages of the people list",
+        (&format!("/admin/{}/people", org.slug), "people"),
+        &q,
+        &listed,
+    );
     render(
         StatusCode::OK,
         PeoplePage {
@@ -430,7 +451,9 @@ pub async fn people(
             people,
             notice,
             q,
+            summary,
             found,
+            pages,
         },
     )
 }

@@ -18,6 +18,7 @@ pub mod disclosure;
 pub mod landing;
 pub mod my_data;
 pub mod names;
+pub(crate) mod pager;
 pub mod record_forms;
 pub mod records;
 pub mod records_export;

@@ -12,6 +12,7 @@ use crate::error::AppError;
 use crate::web::context::RequestContext;
 use crate::web::extract::SignedIn;
 use crate::web::pages::chrome::{Chrome, FormError, render, see_other};
+use crate::web::pages::pager::{Pager, requested_page};
 use askama::Template;
 use axum::extract::{Multipart, Path, Query, State};
 use axum::http::{HeaderValue, StatusCode, header};
@@ -22,7 +23,7 @@ use base64::Engine as _;
 use cista_core::error::ImportProblem;
 use cista_core::ports::{ConsentStatus, Organization, Unit};
 use cista_core::products::voting::VotingAction;
-use cista_core::products::voting::directory::{Paged, matches_search, page_of};
+use cista_core::products::voting::directory::{matches_search, page_of};
 use cista_core::products::voting::import::ImportPlan;
 use cista_core::{Actor, Error, OrgAction};
 use cista_types::UnitId;
@@ -77,7 +78,7 @@ struct RosterPage {
     q: String,
     /// Whether owners are shown by name (the viewer may see people).
     with_names: bool,
-    /// The links to the list's other pages (`UNITS_PER_PAGE` units a page).
+    /// The links to the list's other pages (`ROWS_PER_PAGE` units a page).
     pages: Pager,
     can_manage: bool,
     notice: Option<String>,
@@ -92,38 +93,6 @@ pub struct Done {
     q: String,
     /// The page of the list, from 1 (anything else: the first).
     page: Option<String>,
-}
-
-/// The links between the pages of the units list, each keeping the search.
-struct Pager {
-    page: usize,
-    count: usize,
-    first: Option<String>,
-    previous: Option<String>,
-    next: Option<String>,
-    last: Option<String>,
-}
-
-impl Pager {
-    fn new<T>(path: &str, q: &str, list: &Paged<T>) -> Self {
-        let (page, count) = (list.page, list.pages);
-        let href = |n: usize| {
-            let mut query = url::form_urlencoded::Serializer::new(String::new());
-            if !q.is_empty() {
-                query.append_pair("q", q);
-            }
-            query.append_pair("page", &n.to_string());
-            format!("{path}?{}#roster", query.finish())
-        };
-        Self {
-            page,
-            count,
-            first: (page > 1).then(|| href(1)),
-            previous: (page > 1).then(|| href(page - 1)),
-            next: (page < count).then(|| href(page + 1)),
-            last: (page < count).then(|| href(count)),
-        }
-    }
 }
 
 async fn roster_page(
@@ -210,7 +179,12 @@ async fn roster_page(
         };
         (String::new(), Some(count(listed.total, what.0, what.1)))
     };
-    let pages = Pager::new(&format!("/admin/{}/units", org.slug), q, &listed);
+    let pages = Pager::new(
+        "Pages of the units list",
+        (&format!("/admin/{}/units", org.slug), "roster"),
+        q,
+        &listed,
+    );
     Ok(RosterPage {
         chrome: Chrome::new(ctx, state),
         name: org.name.to_string(),
@@ -244,11 +218,7 @@ pub async fn roster(
         _ => None,
     };
     let q = done.q.trim().to_owned();
-    let number = done
-        .page
-        .as_deref()
-        .and_then(|p| p.parse().ok())
-        .unwrap_or(1);
+    let number = requested_page(done.page.as_deref());
     let page = roster_page(&state, &ctx, &actor, &org, (&q, number), notice, Vec::new()).await?;
     render(StatusCode::OK, page)
 }

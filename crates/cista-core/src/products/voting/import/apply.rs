@@ -151,13 +151,7 @@ impl Cista {
             tx.insert_account(&Account::new_invited(*subject, now))
                 .await?;
         }
-        let members: BTreeSet<SubjectCode> = self
-            .store()
-            .members(org)
-            .await?
-            .into_iter()
-            .map(|m| m.subject)
-            .collect();
+        let members = self.member_subjects(org).await?;
         let mut writing = Writing {
             org,
             now,

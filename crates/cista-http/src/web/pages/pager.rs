@@ -1,0 +1,51 @@
+//! The links between the pages of a long list (`First`, `Previous`, `Page N of M`, `Next`,
+//! `Last`), each keeping the list's search; drawn by `templates/pager.html`.
+
+use cista_core::products::voting::directory::Paged;
+
+/// The links to a list's other pages, for a page `list` of it.
+pub(crate) struct Pager {
+    /// The `aria-label` of the links' `nav`: `Pages of the units list`.
+    pub(crate) label: &'static str,
+    pub(crate) page: usize,
+    pub(crate) count: usize,
+    pub(crate) first: Option<String>,
+    pub(crate) previous: Option<String>,
+    pub(crate) next: Option<String>,
+    pub(crate) last: Option<String>,
+}
+
+impl Pager {
+    /// Links to `path?q=…&page=N#anchor` (no `q` without a search), for the page `list`.
+    pub(crate) fn new<T>(
+        label: &'static str,
+        (path, anchor): (&str, &str),
+        q: &str,
+        list: &Paged<T>,
+    ) -> Self {
+        let (page, count) = (list.page, list.pages);
+        let href = |n: usize| {
+            let mut query = url::form_urlencoded::Serializer::new(String::new());
+            if !q.is_empty() {
+                query.append_pair("q", q);
+            }
+            query.append_pair("page", &n.to_string());
+            format!("{path}?{}#{anchor}", query.finish())
+        };
+        Self {
+            label,
+            page,
+            count,
+            first: (page > 1).then(|| href(1)),
+            previous: (page > 1).then(|| href(page - 1)),
+            next: (page < count).then(|| href(page + 1)),
+            last: (page < count).then(|| href(count)),
+        }
+    }
+}
+
+/// The page a request's `page` parameter names: a number from 1, anything else the first
+/// (`page_of` clamps a number past the last to the last).
+pub(crate) fn requested_page(page: Option<&str>) -> usize {
+    page.and_then(|p| p.trim().parse().ok()).unwrap_or(1)
+}
