@@ -569,6 +569,15 @@ impl AccessReads for SeaStore {
             .await
     }
 
+    async fn accounts(&self, subjects: &[SubjectCode]) -> Result<Vec<Account>> {
+        query::read_by_subjects(subjects, |codes| {
+            account::Entity::find()
+                .filter(account::Column::Subject.is_in(codes))
+                .all_as(&self.db, convert::account)
+        })
+        .await
+    }
+
     async fn membership(&self, org: OrgId, subject: SubjectCode) -> Result<Option<Membership>> {
         membership::Entity::find_by_id((org.as_i64(), subject.as_i64()))
             .one_as(&self.db, convert::membership)

@@ -13,6 +13,27 @@ use sea_orm::{
     QuerySelect as _, QueryTrait as _, Select, Statement, Value,
 };
 
+/// How many keys a read by a list of keys (`IN (…)`) takes at most, so that the statement stays
+/// well under the engines' bound on parameters (SQLite 32,766, PostgreSQL 65,535).
+const KEYS_A_READ: usize = 1000;
+
+/// The rows `read` gives for `subjects`, read `KEYS_A_READ` subject codes at a time (`read`
+/// gets the codes of one such part, for its `IN (…)`).
+pub(crate) async fn read_by_subjects<T, F, Fut>(
+    subjects: &[cista_types::SubjectCode],
+    read: F,
+) -> Result<Vec<T>>
+where
+    F: Fn(Vec<i64>) -> Fut,
+    Fut: std::future::Future<Output = Result<Vec<T>>>,
+{
+    let mut rows = Vec::with_capacity(subjects.len());
+    for part in subjects.chunks(KEYS_A_READ) {
+        rows.extend(read(part.iter().map(|s| s.as_i64()).collect()).await?);
+    }
+    Ok(rows)
+}
+
 /// Writes a one-row read's `LIMIT ?` (bound to 1) as `LIMIT 1` on SQLite. SQLite reads a bound
 /// LIMIT while planning (`sqlite3ExprIsInteger`), so it marks the statement to be prepared
 /// again whenever that parameter is bound: every primary-key lookup was parsed and planned anew

@@ -119,19 +119,12 @@ impl Vault for SeaVault {
     }
 
     async fn people(&self, subjects: &[SubjectCode]) -> Result<Vec<VaultPerson>> {
-        // A statement's parameters are bounded (SQLite 32,766, PostgreSQL 65,535).
-        const SUBJECTS_A_READ: usize = 1000;
-        let mut people = Vec::with_capacity(subjects.len());
-        for chunk in subjects.chunks(SUBJECTS_A_READ) {
-            let codes: Vec<i64> = chunk.iter().map(|s| s.as_i64()).collect();
-            people.extend(
-                vault_person::Entity::find()
-                    .filter(vault_person::Column::Subject.is_in(codes))
-                    .all_as(&self.db, crate::convert::vault_person)
-                    .await?,
-            );
-        }
-        Ok(people)
+        query::read_by_subjects(subjects, |codes| {
+            vault_person::Entity::find()
+                .filter(vault_person::Column::Subject.is_in(codes))
+                .all_as(&self.db, crate::convert::vault_person)
+        })
+        .await
     }
 
     async fn subject_by_email(&self, index: &[u8; 32]) -> Result<Option<SubjectCode>> {

@@ -308,6 +308,10 @@ pub struct AttemptTally {
 pub trait AccessReads: Send + Sync {
     async fn account(&self, subject: SubjectCode) -> Result<Option<Account>>;
 
+    /// The accounts of those among `subjects` who have one, in no particular order: one read
+    /// per thousand subjects, for a page or a mailing that concerns many people at once.
+    async fn accounts(&self, subjects: &[SubjectCode]) -> Result<Vec<Account>>;
+
     async fn membership(&self, org: OrgId, subject: SubjectCode) -> Result<Option<Membership>>;
 
     /// Every organization a person belongs to.

@@ -122,7 +122,7 @@ cista_testkit::both_databases! { crate::Harness;
     people::the_canary_name_email_and_phone_never_reach_the_database,
     people::lookups_by_email_ignore_case_and_never_store_the_address,
     people::staff_reads_of_personal_data_are_audited_and_scoped,
-    people::the_vault_reads_many_people_at_once,
+    people::many_people_are_read_at_once,
     people::an_erased_person_is_unreadable_and_never_recreated,
     people::erasure_is_allowed_only_to_owners_and_admins_of_the_persons_organization,
     people::erasure_reaches_only_people_wholly_within_the_erasers_reach,

@@ -3,9 +3,10 @@
 
 use crate::platform::audit::{AuditKind, NewAuditEntry};
 use crate::platform::people::PersonFields;
-use crate::ports::{AccountStatus, Membership, Organization};
+use crate::ports::{Account, AccountStatus, Membership, Organization};
 use crate::{Actor, Cista, Error, OrgAction, Result};
 use cista_types::{OrgId, OrgSlug, Role, SubjectCode};
+use std::collections::BTreeMap;
 
 /// One row of an organization's people page.
 #[derive(Debug, Clone)]
@@ -71,23 +72,32 @@ impl Cista {
     }
 
     /// The people page's rows for these members, in their order, with each one's account
-    /// (one read each: call it with the page's members, not the whole organization's).
+    /// (one read for them all: call it with the page's members, not the whole organization's).
     pub(crate) async fn person_rows(
         &self,
         members: Vec<(Membership, Option<PersonFields>)>,
     ) -> Result<Vec<PersonRow>> {
-        let mut rows = Vec::with_capacity(members.len());
-        for (member, fields) in members {
-            let account = self.store().account(member.subject).await?;
-            rows.push(PersonRow {
-                subject: member.subject,
-                role: member.role,
-                status: account.as_ref().map(|a| a.status),
-                second_factor: account.is_some_and(|a| a.totp_secret.is_some()),
-                fields,
-            });
-        }
-        Ok(rows)
+        let subjects: Vec<SubjectCode> = members.iter().map(|(m, _)| m.subject).collect();
+        let accounts: BTreeMap<SubjectCode, Account> = self
+            .store()
+            .accounts(&subjects)
+            .await?
+            .into_iter()
+            .map(|a| (a.subject, a))
+            .collect();
+        Ok(members
+            .into_iter()
+            .map(|(member, fields)| {
+                let account = accounts.get(&member.subject);
+                PersonRow {
+                    subject: member.subject,
+                    role: member.role,
+                    status: account.map(|a| a.status),
+                    second_factor: account.is_some_and(|a| a.totp_secret.is_some()),
+                    fields,
+                }
+            })
+            .collect())
     }
 
     /// Gives a member another role. Needs the right to give the new role and to act on the

@@ -64,6 +64,8 @@ pub struct Published {
 struct Recipient {
     online: Vec<String>,
     paper: Vec<String>,
+    /// Their account is still invited: they have not chosen a password yet.
+    invited: bool,
 }
 
 impl Cista {
@@ -418,7 +420,7 @@ impl Cista {
         let mut notices = 0;
         for (subject, recipient) in &recipients {
             let set_password_link = self
-                .set_password_link(tx.as_mut(), *subject, org, &ballot, now)
+                .set_password_link(tx.as_mut(), (*subject, recipient), org, &ballot, now)
                 .await?;
             let notice = VotingNotice::BallotPublished {
                 organization: organization.name.to_string(),
@@ -514,18 +516,13 @@ impl Cista {
     async fn set_password_link(
         &self,
         tx: &mut dyn StoreTx,
-        subject: SubjectCode,
+        (subject, recipient): (SubjectCode, &Recipient),
         org: OrgId,
         ballot: &Ballot,
         now: Timestamp,
     ) -> Result<Option<String>> {
         let closes_at = ballot.definition.closes_at;
-        let invited = self
-            .store()
-            .account(subject)
-            .await?
-            .is_some_and(|a| a.status == AccountStatus::Invited);
-        if !invited {
+        if !recipient.invited {
             return Ok(None);
         }
         let ttl = (closes_at.as_offset() - now.as_offset())
@@ -586,14 +583,25 @@ impl Cista {
                 }
             }
         }
-        // Erased people get nothing.
+        // Erased people get nothing. One read of every account (4,300 owners made 4,300).
+        let subjects: Vec<SubjectCode> = out.keys().copied().collect();
+        let status: BTreeMap<SubjectCode, AccountStatus> = self
+            .store()
+            .accounts(&subjects)
+            .await?
+            .into_iter()
+            .map(|a| (a.subject, a.status))
+            .collect();
         let mut live = BTreeMap::new();
         for (subject, mut r) in out {
             r.online.sort_by(|a, b| super::units::natural_cmp(a, b));
             r.paper.sort_by(|a, b| super::units::natural_cmp(a, b));
-            let account = self.store().account(subject).await?;
-            if account.is_some_and(|a| a.status != AccountStatus::Erased) {
-                live.insert(subject, r);
+            match status.get(&subject) {
+                Some(AccountStatus::Erased) | None => {}
+                Some(status) => {
+                    r.invited = *status == AccountStatus::Invited;
+                    live.insert(subject, r);
+                }
             }
         }
         Ok(live)

@@ -112,7 +112,7 @@ impl Cista {
         let mut sent = 0;
         for (subject, r) in &recipients {
             let set_password_link = self
-                .set_password_link(tx.as_mut(), *subject, org, ballot, now)
+                .set_password_link(tx.as_mut(), (*subject, r), org, ballot, now)
                 .await?;
             let notice = VotingNotice::BallotReminder {
                 organization: organization.name.to_string(),
