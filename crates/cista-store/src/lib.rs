@@ -43,7 +43,7 @@ use entity::{
     organization, outbox, session, stored_key,
 };
 use query::Fetch;
-use sea_orm::sea_query::Expr;
+use sea_orm::sea_query::{Expr, ExprTrait as _, LikeExpr};
 use sea_orm::{
     ActiveValue::Set, ColumnTrait, DatabaseConnection, EntityTrait, QueryFilter, QueryOrder,
     QuerySelect, TransactionTrait,
@@ -334,6 +334,34 @@ impl Store for SeaStore {
         let from = i64::try_from(from).map_err(|_| Error::invalid("from", "too large"))?;
         audit_entry::Entity::find()
             .filter(audit_entry::Column::Seq.gte(from))
+            .order_by_asc(audit_entry::Column::Seq)
+            .limit(u64::from(limit))
+            .all_as(&self.db, convert::audit_entry)
+            .await
+    }
+
+    async fn audit_entries_naming(
+        &self,
+        (actor, text): (&str, &str),
+        from: u64,
+        limit: u32,
+    ) -> Result<Vec<AuditEntry>> {
+        let from = i64::try_from(from).map_err(|_| Error::invalid("from", "too large"))?;
+        let mut literal = String::with_capacity(text.len() + 2);
+        for c in text.chars() {
+            if matches!(c, '\\' | '%' | '_') {
+                literal.push('\\');
+            }
+            literal.push(c);
+        }
+        let contains = LikeExpr::new(format!("%{literal}%")).escape('\\');
+        audit_entry::Entity::find()
+            .filter(audit_entry::Column::Seq.gte(from))
+            .filter(
+                audit_entry::Column::Actor
+                    .eq(actor)
+                    .or(audit_entry::Column::Details.like(contains)),
+            )
             .order_by_asc(audit_entry::Column::Seq)
             .limit(u64::from(limit))
             .all_as(&self.db, convert::audit_entry)

@@ -458,14 +458,20 @@ impl crate::Cista {
         }
     }
 
-    pub(crate) async fn for_each_audit_entry(
+    /// Visits, in order, every entry `actor` made or whose details contain `text` (read in
+    /// pages, filtered by the database: see `AuditLog::audit_entries_naming`).
+    pub(crate) async fn for_each_audit_entry_naming(
         &self,
+        (actor, text): (&str, &str),
         mut visit: impl FnMut(crate::ports::AuditEntry) + Send,
     ) -> crate::Result<()> {
         const PAGE: u32 = 5_000;
         let mut next = 0;
         loop {
-            let page = self.store().audit_entries(next, PAGE).await?;
+            let page = self
+                .store()
+                .audit_entries_naming((actor, text), next, PAGE)
+                .await?;
             let Some(last) = page.last() else {
                 return Ok(());
             };

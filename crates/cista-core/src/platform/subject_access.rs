@@ -363,7 +363,9 @@ impl Cista {
         Ok(out)
     }
 
-    /// Every audit entry the person made or that names their code.
+    /// Every audit entry the person made or that names their code (as a value of its details,
+    /// not as a part of a longer number). Other people's codes in an entry that names several
+    /// (a staff page's read of many people) are left out and counted.
     async fn audit_entries_about(
         &self,
         subject: SubjectCode,
@@ -372,23 +374,57 @@ impl Cista {
         let code = subject.to_string();
         let actor = Actor::audit_name_of(subject);
         let mut out = Vec::new();
-        self.for_each_audit_entry(|entry| {
+        self.for_each_audit_entry_naming((&actor, &code), |entry| {
             let by = entry.actor == actor;
             // Instance-wide entries (sign-ins, password changes) have no organization.
-            let visible = entry.org.is_none_or(in_scope);
-            if visible && (by || entry.details.contains(&code)) {
-                out.push(AuditData {
-                    seq: entry.seq,
-                    at: entry.at,
-                    kind: entry.kind,
-                    by_this_person: by,
-                    details: serde_json::from_str(&entry.details)
-                        .unwrap_or(serde_json::Value::Null),
-                });
+            if !entry.org.is_none_or(in_scope) {
+                return;
             }
+            let mut details: serde_json::Value =
+                serde_json::from_str(&entry.details).unwrap_or(serde_json::Value::Null);
+            if !by && !names_subject(&details, subject) {
+                return;
+            }
+            keep_only_subject(&mut details, subject);
+            out.push(AuditData {
+                seq: entry.seq,
+                at: entry.at,
+                kind: entry.kind,
+                by_this_person: by,
+                details,
+            });
         })
         .await?;
         Ok(out)
+    }
+}
+
+/// Whether `subject`'s code is a value somewhere in `details` (a string or a number).
+fn names_subject(details: &serde_json::Value, subject: SubjectCode) -> bool {
+    use serde_json::Value;
+    match details {
+        Value::String(s) => s.parse::<i64>() == Ok(subject.as_i64()),
+        Value::Number(n) => n.as_i64() == Some(subject.as_i64()),
+        Value::Array(items) => items.iter().any(|v| names_subject(v, subject)),
+        Value::Object(fields) => fields.values().any(|v| names_subject(v, subject)),
+        Value::Null | Value::Bool(_) => false,
+    }
+}
+
+/// Cuts a list of subjects in `details` (`"subjects": [...]`, as a read of personal data
+/// records them) down to `subject` alone, and records how many others it named.
+fn keep_only_subject(details: &mut serde_json::Value, subject: SubjectCode) {
+    let Some(fields) = details.as_object_mut() else {
+        return;
+    };
+    let Some(serde_json::Value::Array(subjects)) = fields.get_mut("subjects") else {
+        return;
+    };
+    let before = subjects.len();
+    subjects.retain(|v| names_subject(v, subject));
+    let others = before - subjects.len();
+    if others > 0 {
+        fields.insert("other_subjects".to_owned(), serde_json::json!(others));
     }
 }
 

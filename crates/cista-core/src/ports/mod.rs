@@ -273,6 +273,16 @@ pub trait Store: AccessReads + Send + Sync + std::fmt::Debug {
     /// Entries with `seq >= from`, in order, at most `limit`.
     async fn audit_entries(&self, from: u64, limit: u32) -> Result<Vec<AuditEntry>>;
 
+    /// Entries with `seq >= from` made by `actor` or whose details contain `text`, in order,
+    /// at most `limit`: a subject access request's candidates, filtered in the database so that
+    /// the rest of the log never leaves it (`text` is matched literally, `%` and `_` too).
+    async fn audit_entries_naming(
+        &self,
+        (actor, text): (&str, &str),
+        from: u64,
+        limit: u32,
+    ) -> Result<Vec<AuditEntry>>;
+
     /// `org`'s entries with `at` in `from..=to` and `seq >= after`, in order, at most `limit`
     /// (an incident window's entries, read through the index on organization and time).
     async fn org_audit_entries(

@@ -87,6 +87,7 @@ cista_testkit::both_databases! { crate::Harness;
     subject_access::a_person_gets_everything_held_about_them_and_others_do_not,
     subject_access::a_collectors_report_holds_their_records_and_phones,
     subject_access::staff_see_only_what_their_own_organization_holds,
+    subject_access::a_report_holds_only_its_own_persons_audit_entries,
     breach::an_incident_window_names_the_people_it_could_have_touched,
     breach::a_recorded_breach_tells_each_person_once_and_never_the_erased,
     breach::two_notify_runs_at_once_tell_each_person_once,

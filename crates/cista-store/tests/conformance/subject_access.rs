@@ -8,8 +8,9 @@ use crate::Harness;
 use crate::voting::{association, hash_of, open_ballot, request};
 use cista_core::Actor;
 use cista_core::Store as _;
+use cista_core::platform::audit::{AuditKind, NewAuditEntry};
 use cista_core::products::voting::definition::{Secrecy, Weighting};
-use cista_types::SubjectCode;
+use cista_types::{Clock as _, SubjectCode};
 
 pub async fn a_person_gets_everything_held_about_them_and_others_do_not(h: &Harness) {
     let cista = h.cista().await;
@@ -232,4 +233,69 @@ pub async fn staff_see_only_what_their_own_organization_holds(h: &Harness) {
     let own = cista.subject_access(&a.voter("108"), ivy).await.unwrap();
     assert_eq!(own.memberships.len(), 2);
     assert_eq!(own.votes.len(), 1);
+}
+
+/// The audit entries in a report are those that name the person's code as a value, found by
+/// the database: a read of many people shows only the person's own code and how many others
+/// it named; an entry holding the code inside a longer number is not theirs. The database's
+/// filter takes its text literally (`%` and `_` are not wildcards).
+pub async fn a_report_holds_only_its_own_persons_audit_entries(h: &Harness) {
+    let cista = h.cista().await;
+    let a = association(h, &cista, "audit-naming").await;
+    let subject = a.owners_of("108")[0];
+    let others: Vec<SubjectCode> = ["101", "102", "103"]
+        .iter()
+        .map(|label| a.owners_of(label)[0])
+        .collect();
+    let operator = Actor::operator("test");
+    let mut read = others.clone();
+    read.insert(1, subject);
+    cista
+        .read_people(&operator, a.org, &read, "people page")
+        .await
+        .unwrap();
+    let longer = format!("{subject}7");
+    for details in [
+        serde_json::json!({ "subject": longer }),
+        serde_json::json!({ "note": "50%_ off" }),
+        serde_json::json!({ "note": "50 percent off" }),
+    ] {
+        h.store
+            .append_audit(NewAuditEntry::new(
+                h.clock.now(),
+                &Actor::System,
+                Some(a.org),
+                AuditKind::KeysRewrapped,
+                details,
+            ))
+            .await
+            .unwrap();
+    }
+
+    let report = cista.subject_access(&operator, subject).await.unwrap();
+    let reads: Vec<&serde_json::Value> = report
+        .audit_entries
+        .iter()
+        .filter(|e| e.details["purpose"] == "people page")
+        .map(|e| &e.details)
+        .collect();
+    assert_eq!(reads.len(), 1, "{:?}", report.audit_entries);
+    assert_eq!(
+        reads[0]["subjects"],
+        serde_json::json!([subject.to_string()])
+    );
+    assert_eq!(reads[0]["other_subjects"], 3);
+    let json = serde_json::to_string(&report).unwrap();
+    for other in &others {
+        assert!(!json.contains(&other.to_string()), "{json}");
+    }
+    assert!(!json.contains(&longer), "{json}");
+
+    let literal = h
+        .store
+        .audit_entries_naming(("nobody", "50%_"), 0, 100)
+        .await
+        .unwrap();
+    assert_eq!(literal.len(), 1);
+    assert!(literal[0].details.contains("50%_ off"));
 }
