@@ -117,6 +117,13 @@ impl BreachReads for SeaStore {
             .collect())
     }
 
+    async fn breach_told(&self, id: BreachId) -> Result<Vec<SubjectCode>> {
+        breach_notice::Entity::find()
+            .filter(breach_notice::Column::BreachId.eq(id.as_i64()))
+            .all_map(&self.db, |n| SubjectCode::from_i64(n.subject))
+            .await
+    }
+
     async fn breach_counts(&self) -> Result<(u64, u64)> {
         let breaches = breach::Entity::find().count_rows(&self.db).await?;
         let delivered = outbox::Entity::find()

@@ -6,7 +6,7 @@ use crate::Result;
 use crate::platform::breach::template::NoticeTemplate;
 use crate::platform::breach::{Breach, BreachId, BreachNotice};
 use async_trait::async_trait;
-use cista_types::{OrgId, Timestamp};
+use cista_types::{OrgId, SubjectCode, Timestamp};
 
 #[async_trait]
 pub trait BreachReads: Send + Sync {
@@ -17,6 +17,10 @@ pub trait BreachReads: Send + Sync {
 
     /// The notices of breach `id`, oldest first, each with its message's state in the outbox.
     async fn breach_notices(&self, id: BreachId) -> Result<Vec<BreachNotice>>;
+
+    /// Who breach `id` has told, by subject code (its notices' rows alone, without the
+    /// messages: a count or a check of who is left).
+    async fn breach_told(&self, id: BreachId) -> Result<Vec<SubjectCode>>;
 
     /// Across the instance: how many breaches were recorded and how many notices were
     /// delivered (the trust page's evidence, for staff).

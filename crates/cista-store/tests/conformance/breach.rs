@@ -12,7 +12,7 @@ use cista_core::platform::notices::Notice;
 use cista_core::products::voting::definition::{Secrecy, Weighting};
 use cista_core::{Actor, Error, Store as _};
 use cista_types::Clock as _;
-use cista_types::Timestamp;
+use cista_types::{SubjectCode, Timestamp};
 use time::Duration;
 
 pub async fn an_incident_window_names_the_people_it_could_have_touched(h: &Harness) {
@@ -212,16 +212,37 @@ pub async fn a_recorded_breach_tells_each_person_once_and_never_the_erased(h: &H
         .collect();
     assert_eq!(told.len(), 2, "one audit entry per notice");
     assert!(told.iter().all(|e| !e.details.contains(&gus.to_string())));
-    assert_eq!(
-        cista
-            .breach_notices(&operator, a.org, breach.id)
-            .await
-            .unwrap()
-            .len(),
-        2
-    );
+    let notices = cista
+        .breach_notices(&operator, a.org, breach.id)
+        .await
+        .unwrap();
+    assert_eq!(notices.len(), 2);
+    told_without_their_messages(h, &cista, (a.org, breach.id), &notices, gus).await;
 
     told_once_then_reported(h, &cista, &a, breach.id).await;
+}
+
+/// Who a breach told, read without the messages: the people its notices name (never the
+/// erased one), and the breaches list's count.
+async fn told_without_their_messages(
+    h: &Harness,
+    cista: &cista_core::Cista,
+    (org, id): (cista_types::OrgId, cista_core::platform::breach::BreachId),
+    notices: &[cista_core::platform::breach::BreachNotice],
+    gus: SubjectCode,
+) {
+    let operator = Actor::operator("test");
+    let mut told: Vec<SubjectCode> = h.store.breaches().breach_told(id).await.unwrap();
+    told.sort();
+    let mut expected: Vec<SubjectCode> = notices.iter().map(|n| n.subject).collect();
+    expected.sort();
+    assert_eq!(told, expected);
+    assert!(!told.contains(&gus));
+    let listed = cista.breaches_with_told(&operator, org).await.unwrap();
+    assert_eq!(
+        listed.iter().map(|(b, n)| (b.id, *n)).collect::<Vec<_>>(),
+        [(id, 2)]
+    );
 }
 
 /// A second run tells nobody again; the authority's notification is recorded once; each

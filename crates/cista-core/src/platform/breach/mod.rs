@@ -67,6 +67,14 @@ impl BreachScope {
     }
 }
 
+/// Whether a person is erased (their vault entry destroyed, a tombstone left) and whether
+/// an email address is on file for them (`Cista::vault_standing`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct VaultStanding {
+    pub(crate) erased: bool,
+    pub(crate) has_email: bool,
+}
+
 /// One person the incident could have touched.
 #[derive(Debug, Clone, Serialize)]
 pub struct AffectedPerson {
@@ -192,16 +200,47 @@ impl Cista {
                     .or_default() += 1;
             }
         }
-        let mut people = Vec::with_capacity(found.len());
-        for (subject, kinds) in found {
-            people.push(AffectedPerson {
+        let subjects: Vec<SubjectCode> = found.keys().copied().collect();
+        let standing = self.vault_standing(&subjects).await?;
+        Ok(found
+            .into_iter()
+            .map(|(subject, kinds)| AffectedPerson {
                 subject: subject.to_string(),
                 code: subject,
-                erased: self.vault().tombstone(subject).await?.is_some(),
+                erased: standing.get(&subject).is_some_and(|s| s.erased),
                 kinds,
-            });
+            })
+            .collect())
+    }
+
+    /// Where each of `subjects` stands in the vault: one read of the vault for them all, and
+    /// one more for each who is no longer in it (to tell the erased from the never stored).
+    pub(crate) async fn vault_standing(
+        &self,
+        subjects: &[SubjectCode],
+    ) -> Result<BTreeMap<SubjectCode, VaultStanding>> {
+        let stored: BTreeMap<SubjectCode, bool> = self
+            .vault()
+            .people(subjects)
+            .await?
+            .into_iter()
+            .map(|p| (p.subject, p.email_index.is_some()))
+            .collect();
+        let mut standing = BTreeMap::new();
+        for subject in subjects {
+            let known = match stored.get(subject) {
+                Some(has_email) => VaultStanding {
+                    erased: false,
+                    has_email: *has_email,
+                },
+                None => VaultStanding {
+                    erased: self.vault().tombstone(*subject).await?.is_some(),
+                    has_email: false,
+                },
+            };
+            standing.insert(*subject, known);
         }
-        Ok(people)
+        Ok(standing)
     }
 
     /// The people of `org` an incident between `from` and `to` could have touched. Staff who

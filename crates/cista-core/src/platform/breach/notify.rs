@@ -11,10 +11,11 @@ use super::template::NoticeValues;
 use super::{AffectedPerson, Breach};
 use crate::platform::audit::{AuditKind, NewAuditEntry};
 use crate::platform::notices::Notice;
+use crate::ports::Organization;
 use crate::{Actor, Cista, Error, OrgAction, Result};
-use cista_types::OrgId;
+use cista_types::{OrgId, SubjectCode};
 use serde::Serialize;
-use std::collections::BTreeSet;
+use std::collections::{BTreeMap, BTreeSet};
 
 /// What a `notify` run did, person by person counted.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]
@@ -50,22 +51,24 @@ impl Cista {
         let people = self
             .affected_people(org, (breach.from, breach.to), breach.scope)
             .await?;
-        let told = self.store().breaches().breach_notices(id).await?;
-        let mut out = Vec::with_capacity(people.len());
-        for person in people {
-            let has_email = !person.erased
-                && self
-                    .vault()
-                    .person(person.code)
-                    .await?
-                    .is_some_and(|p| p.email_index.is_some());
-            let told = told.iter().find(|n| n.subject == person.code).cloned();
-            out.push(PersonStanding {
+        let mut told: BTreeMap<SubjectCode, BreachNotice> = self
+            .store()
+            .breaches()
+            .breach_notices(id)
+            .await?
+            .into_iter()
+            .map(|n| (n.subject, n))
+            .collect();
+        let subjects: Vec<SubjectCode> = people.iter().map(|p| p.code).collect();
+        let standing = self.vault_standing(&subjects).await?;
+        let out = people
+            .into_iter()
+            .map(|person| PersonStanding {
+                has_email: standing.get(&person.code).is_some_and(|s| s.has_email),
+                told: told.remove(&person.code),
                 person,
-                has_email,
-                told,
-            });
-        }
+            })
+            .collect();
         Ok((breach, out))
     }
 
@@ -79,28 +82,18 @@ impl Cista {
         first_name: &str,
     ) -> Result<(String, String)> {
         let breach = self.breach(actor, org, id).await?;
-        let values = self
-            .notice_values(&breach, "(the kinds of data of each person)")
-            .await?;
+        let organization = self.breach_organization(&breach).await?;
+        let values = notice_values(&breach, &organization, "(the kinds of data of each person)");
         breach.notice.render(first_name, &values)
     }
 
-    async fn notice_values(&self, breach: &Breach, kinds: &str) -> Result<NoticeValues> {
-        let org = self
-            .store()
+    async fn breach_organization(&self, breach: &Breach) -> Result<Organization> {
+        self.store()
             .organization(breach.org)
             .await?
             .ok_or(Error::NotFound {
                 what: "that organization",
-            })?;
-        Ok(NoticeValues {
-            organization: org.name.to_string(),
-            what_happened: breach.description.clone(),
-            window_start: org.time_zone.format(breach.from),
-            window_end: org.time_zone.format(breach.to),
-            time_zone: org.time_zone.to_string(),
-            kinds_of_data: kinds.to_owned(),
-        })
+            })
     }
 
     /// Queues breach `id`'s notice to each person it could have touched who has not been told,
@@ -126,17 +119,21 @@ impl Cista {
         let people = self
             .affected_people(org, (breach.from, breach.to), breach.scope)
             .await?;
-        let told: BTreeSet<_> = self
+        let told: BTreeSet<SubjectCode> = self
             .store()
             .breaches()
-            .breach_notices(id)
+            .breach_told(id)
             .await?
             .into_iter()
-            .map(|n| n.subject)
             .collect();
+        // Where each stands now (an erasure since the window was read counts), in one read.
+        let subjects: Vec<SubjectCode> = people.iter().map(|p| p.code).collect();
+        let standing = self.vault_standing(&subjects).await?;
+        let organization = self.breach_organization(&breach).await?;
         let mut outcome = NotifyOutcome::default();
         for person in people {
-            if person.erased || self.vault().tombstone(person.code).await?.is_some() {
+            let now = standing.get(&person.code).copied();
+            if person.erased || now.is_some_and(|s| s.erased) {
                 outcome.erased += 1;
                 continue;
             }
@@ -144,16 +141,11 @@ impl Cista {
                 outcome.already_told += 1;
                 continue;
             }
-            let has_email = self
-                .vault()
-                .person(person.code)
-                .await?
-                .is_some_and(|p| p.email_index.is_some());
-            if !has_email {
+            if !now.is_some_and(|s| s.has_email) {
                 outcome.without_email += 1;
                 continue;
             }
-            if self.tell(actor, &breach, &person).await? {
+            if self.tell(actor, (&breach, &organization), &person).await? {
                 outcome.sent += 1;
             } else {
                 outcome.already_told += 1;
@@ -164,9 +156,14 @@ impl Cista {
 
     /// One person's notice: the told row, the message and the audit entry in one transaction.
     /// False if another run told them first.
-    async fn tell(&self, actor: &Actor, breach: &Breach, person: &AffectedPerson) -> Result<bool> {
+    async fn tell(
+        &self,
+        actor: &Actor,
+        (breach, organization): (&Breach, &Organization),
+        person: &AffectedPerson,
+    ) -> Result<bool> {
         let kinds: Vec<&str> = person.kinds.keys().copied().collect();
-        let values = self.notice_values(breach, &kinds.join(", ")).await?;
+        let values = notice_values(breach, organization, &kinds.join(", "));
         let notice = Notice::BreachNotice {
             words: breach.notice.clone(),
             values,
@@ -199,5 +196,18 @@ impl Cista {
         ))
         .await?;
         Ok(true)
+    }
+}
+
+/// What fills a notice's placeholders: the organization, the breach's description and
+/// window in the organization's time zone, and the kinds of data (`kinds`).
+fn notice_values(breach: &Breach, org: &Organization, kinds: &str) -> NoticeValues {
+    NoticeValues {
+        organization: org.name.to_string(),
+        what_happened: breach.description.clone(),
+        window_start: org.time_zone.format(breach.from),
+        window_end: org.time_zone.format(breach.to),
+        time_zone: org.time_zone.to_string(),
+        kinds_of_data: kinds.to_owned(),
     }
 }

@@ -219,6 +219,21 @@ impl Cista {
         self.store().breaches().breaches_of(org).await
     }
 
+    /// `org`'s breaches, newest first, each with how many people it has told. Errors:
+    /// `forbidden`.
+    pub async fn breaches_with_told(
+        &self,
+        actor: &Actor,
+        org: OrgId,
+    ) -> Result<Vec<(Breach, usize)>> {
+        let mut out = Vec::new();
+        for breach in self.breaches(actor, org).await? {
+            let told = self.store().breaches().breach_told(breach.id).await?.len();
+            out.push((breach, told));
+        }
+        Ok(out)
+    }
+
     /// One of `org`'s breaches. Errors: `forbidden`; `not_found`.
     pub async fn breach(&self, actor: &Actor, org: OrgId, id: BreachId) -> Result<Breach> {
         actor.authorize_in(org, OrgAction::ManageBreaches)?;

@@ -137,8 +137,7 @@ async fn list_page(
     let now = state.cista.clock().now();
     let zone = &org.time_zone;
     let mut breaches = Vec::new();
-    for b in state.cista.breaches(actor, org.id).await? {
-        let told = state.cista.breach_notices(actor, org.id, b.id).await?.len();
+    for (b, told) in state.cista.breaches_with_told(actor, org.id).await? {
         breaches.push(Row {
             id: b.id.to_string(),
             recorded: zone.format(b.recorded_at),
