@@ -15,7 +15,7 @@ use crate::products::assessment::{Assessment, AssessmentAction};
 use crate::products::collection::webhooks::{RecordEvent, WebhookEvent};
 use crate::products::collection::{RecordForm, ReviewState};
 use crate::{Actor, Cista, Error, OrgAction, Result};
-use cista_crypto::{Digest32, Sealed};
+use cista_crypto::Digest32;
 use cista_types::{FormId, OrgId, SubjectCode, SubmissionId, Timestamp};
 use serde::Serialize;
 
@@ -247,7 +247,7 @@ async fn upload_rules(
     }
 }
 
-fn payload_aad(org: OrgId, id: SubmissionId) -> Vec<u8> {
+pub(crate) fn payload_aad(org: OrgId, id: SubmissionId) -> Vec<u8> {
     format!("cista/v1|submission|{org}|{id}").into_bytes()
 }
 
@@ -527,14 +527,8 @@ impl Cista {
         &self,
         stored: &StoredSubmission,
     ) -> Result<serde_json::Value> {
-        let plain = self
-            .open_for_org(
-                stored.org,
-                &payload_aad(stored.org, stored.id),
-                &Sealed::from_bytes(stored.sealed_payload.clone()),
-            )
-            .await?;
-        serde_json::from_slice(&plain).map_err(|e| Error::Integrity(e.to_string()))
+        let key = self.org_data_key(stored.org).await?;
+        super::org::open_payload_with(&key, stored)
     }
 
     /// Streams a file for field `name` of a submission into the blob store and records it. A

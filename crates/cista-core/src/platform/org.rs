@@ -2,7 +2,7 @@
 //! provider, in the same transaction as the audit entry.
 
 use crate::platform::audit::{AuditKind, NewAuditEntry};
-use crate::ports::{KeyPurpose, Organization, StoredKey};
+use crate::ports::{KeyPurpose, Organization, StoredKey, StoredSubmission};
 use crate::{Action, Actor, Cista, Error, Result};
 use cista_crypto::{DataKey, Sealed};
 use cista_types::{KeyId, OrgId, OrgName, OrgSlug, PhoneRegion, Role, TimeZoneName};
@@ -254,4 +254,18 @@ impl Cista {
         let key = self.org_data_key(org).await?;
         Ok(key.open(aad, sealed)?)
     }
+}
+
+/// A stored submission's payload, opened with its organization's data key, unwrapped by the
+/// caller: a list of many submissions unwraps the key once (through a PKCS#11 token each
+/// unwrap is a call to the token), not once a row. No check of who asks: callers do that.
+pub(crate) fn open_payload_with(
+    key: &DataKey,
+    stored: &StoredSubmission,
+) -> Result<serde_json::Value> {
+    let plain = key.open(
+        &super::intake::payload_aad(stored.org, stored.id),
+        &Sealed::from_bytes(stored.sealed_payload.clone()),
+    )?;
+    serde_json::from_slice(&plain).map_err(|e| Error::Integrity(e.to_string()))
 }

@@ -15,7 +15,12 @@ use cista_testkit::fixtures::invitee;
 use cista_types::{FormId, OrgId, Role, SubjectCode, WebOrigin};
 use serde_json::{Value, json};
 
-async fn published(h: &Harness, cista: &cista_core::Cista, slug: &str) -> (OrgId, FormId) {
+/// An organization `slug` with the risk profile published, embeddable from `SITE`.
+pub(crate) async fn published(
+    h: &Harness,
+    cista: &cista_core::Cista,
+    slug: &str,
+) -> (OrgId, FormId) {
     let org = h.org(cista, slug).await;
     let mut definition: Value = serde_json::from_str(RISK_PROFILE).unwrap();
     definition["embed"] = json!({ "allowed_origins": [SITE] });
@@ -28,7 +33,13 @@ async fn published(h: &Harness, cista: &cista_core::Cista, slug: &str) -> (OrgId
     (org.id, form)
 }
 
-async fn send(cista: &cista_core::Cista, org: OrgId, form: FormId, answers: &Value) -> String {
+/// One submission of `answers` from `SITE` by the usual client; returns the result's id.
+pub(crate) async fn send(
+    cista: &cista_core::Cista,
+    org: OrgId,
+    form: FormId,
+    answers: &Value,
+) -> String {
     send_as(cista, (org, form), client(), answers).await
 }
 

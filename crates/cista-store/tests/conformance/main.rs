@@ -42,6 +42,7 @@ cista_testkit::both_databases! { crate::Harness;
     widget::a_widget_submission_is_scored_sealed_apart_and_recorded_once,
     results::results_are_listed_de_identified_revealed_with_audit_and_purged,
     results::a_record_is_never_read_as_a_result,
+    results::a_list_of_results_unwraps_the_data_key_once,
     advisors::the_chosen_advisors_are_told_of_each_result_without_the_clients_name,
     advisors::results_past_their_retention_period_go_with_their_clients,
     advisors::a_client_who_asks_gets_a_copy_of_what_they_were_shown_if_the_form_allows,

@@ -243,3 +243,71 @@ pub async fn a_record_is_never_read_as_a_result(h: &Harness) {
         "the person the record named is not erased"
     );
 }
+
+/// A key provider that counts its unwraps (through a PKCS#11 token, each is a call to it).
+#[derive(Debug)]
+struct CountingKeys {
+    inner: std::sync::Arc<cista_crypto::LocalKeyFile>,
+    unwraps: std::sync::atomic::AtomicUsize,
+}
+
+#[async_trait::async_trait]
+impl cista_crypto::KeyProvider for CountingKeys {
+    async fn info(&self) -> Result<cista_crypto::ProviderInfo, cista_crypto::KeyProviderError> {
+        self.inner.info().await
+    }
+    async fn wrap(
+        &self,
+        key: &cista_crypto::DataKey,
+        aad: &[u8],
+    ) -> Result<cista_crypto::WrappedKey, cista_crypto::KeyProviderError> {
+        self.inner.wrap(key, aad).await
+    }
+    async fn unwrap(
+        &self,
+        wrapped: &cista_crypto::WrappedKey,
+        aad: &[u8],
+    ) -> Result<cista_crypto::DataKey, cista_crypto::KeyProviderError> {
+        self.unwraps
+            .fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+        self.inner.unwrap(wrapped, aad).await
+    }
+    async fn rotate(
+        &self,
+        rng: &dyn cista_types::Rng,
+        now: cista_types::Timestamp,
+    ) -> Result<cista_crypto::KekId, cista_crypto::KeyProviderError> {
+        self.inner.rotate(rng, now).await
+    }
+    async fn remove_retired(
+        &self,
+        kek: &cista_crypto::KekId,
+    ) -> Result<(), cista_crypto::KeyProviderError> {
+        self.inner.remove_retired(kek).await
+    }
+}
+
+/// A list of many results unwraps the organization's data key once, not once a result.
+pub async fn a_list_of_results_unwraps_the_data_key_once(h: &Harness) {
+    let keys = std::sync::Arc::new(CountingKeys {
+        inner: h.key_file(),
+        unwraps: Default::default(),
+    });
+    let mut deps = h.deps_with(h.key_file());
+    deps.keys = keys.clone();
+    let (cista, _) = cista_core::Cista::open_or_initialize(deps, &Actor::operator("test"), None)
+        .await
+        .unwrap();
+    let (org, form) = crate::advisors::published(h, &cista, "harbor-advisory").await;
+    for _ in 0..3 {
+        crate::advisors::send(&cista, org, form, &growth_answers()).await;
+    }
+    let before = keys.unwraps.load(std::sync::atomic::Ordering::SeqCst);
+    let (_, rows) = cista
+        .assessment_results(&advisor(org), org, "risk-profile")
+        .await
+        .unwrap();
+    assert_eq!(rows.len(), 3);
+    let unwraps = keys.unwraps.load(std::sync::atomic::Ordering::SeqCst) - before;
+    assert_eq!(unwraps, 1, "one unwrap for three results");
+}

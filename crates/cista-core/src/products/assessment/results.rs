@@ -8,6 +8,7 @@
 use super::{AssessmentAction, PublishedAssessment};
 use crate::platform::audit::{AuditKind, NewAuditEntry};
 use crate::platform::intake::FormProduct;
+use crate::platform::org::open_payload_with;
 use crate::platform::people::PersonFields;
 use crate::ports::{StoredForm, StoredSubmission};
 use crate::{Actor, Cista, Error, Result};
@@ -115,12 +116,26 @@ impl Cista {
             .intake()
             .submissions_of(org, &ids, MAX_RESULTS)
             .await?;
-        let mut rows = Vec::with_capacity(stored.len());
+        // The data key unwrapped once for the list, and who is erased in one vault read.
+        let data_key = match stored.first() {
+            Some(_) => Some(self.org_data_key(org).await?),
+            None => None,
+        };
+        let mut results = Vec::with_capacity(stored.len());
         for submission in stored {
             let Some(version) = versions.get(&submission.form) else {
                 continue;
             };
-            let result = self.stored_result(&submission).await?;
+            let Some(key) = data_key.as_ref() else {
+                continue;
+            };
+            let result = result_of(open_payload_with(key, &submission)?)?;
+            results.push((submission, version, result));
+        }
+        let subjects: Vec<SubjectCode> = results.iter().map(|(_, _, r)| r.subject).collect();
+        let standing = self.vault_standing(&subjects).await?;
+        let mut rows = Vec::with_capacity(results.len());
+        for (submission, version, result) in results {
             if !filter.keeps(&result.band_label, submission.received_at) {
                 continue;
             }
@@ -140,7 +155,7 @@ impl Cista {
                 subject: result.subject,
                 band: result.band_label,
                 scores,
-                client_erased: self.vault().tombstone(result.subject).await?.is_some(),
+                client_erased: standing.get(&result.subject).is_some_and(|s| s.erased),
             });
         }
         let newest = versions
@@ -324,9 +339,13 @@ impl Cista {
         &self,
         stored: &StoredSubmission,
     ) -> Result<super::submit::StoredResult> {
-        let payload = self.open_payload(stored).await?;
-        serde_json::from_value(payload).map_err(|_| Error::NotFound {
-            what: "that result",
-        })
+        result_of(self.open_payload(stored).await?)
     }
+}
+
+/// An assessment's stored result, from its opened payload (`not_found` if it is none).
+fn result_of(payload: serde_json::Value) -> Result<super::submit::StoredResult> {
+    serde_json::from_value(payload).map_err(|_| Error::NotFound {
+        what: "that result",
+    })
 }

@@ -4,12 +4,14 @@
 //! its photos (signed URLs) and its reviews. Reading records needs `ViewSubmissions`
 //! (owners, administrators, reviewers).
 
+use crate::platform::org::open_payload_with;
 use crate::ports::StoredSubmission;
 use crate::products::collection::area::Area;
 use crate::products::collection::delivery::PhotoLinks;
 use crate::products::collection::review::{RecordStatus, ReviewState};
 use crate::products::collection::{FieldKind, RecordForm};
 use crate::{Actor, Cista, OrgAction, Result};
+use cista_crypto::DataKey;
 use cista_types::{FormId, OrgId, SubmissionId, Timestamp};
 use serde_json::Value;
 
@@ -175,10 +177,10 @@ fn row_of(
 impl Cista {
     async fn record_row(
         &self,
-        stored: &StoredSubmission,
+        (data_key, stored): (&DataKey, &StoredSubmission),
         (key, title, version, form): (&str, &str, u32, &RecordForm),
     ) -> Result<(RecordRow, Value)> {
-        let answers = self.open_payload(stored).await?;
+        let answers = open_payload_with(data_key, stored)?;
         let state = self
             .store()
             .collection()
@@ -233,13 +235,21 @@ impl Cista {
             .intake()
             .submissions_of(org, &ids, MAX_LISTED)
             .await?;
+        if stored.is_empty() {
+            return Ok(Vec::new());
+        }
+        // Unwrapped once for the list, not once a record.
+        let data_key = self.org_data_key(org).await?;
         let mut rows = Vec::new();
         for s in stored {
             let Some((definition, form)) = forms.iter().find(|(_, f)| f.id == s.form) else {
                 continue;
             };
             let (row, answers) = self
-                .record_row(&s, (&form.key, &definition.title, form.version, definition))
+                .record_row(
+                    (&data_key, &s),
+                    (&form.key, &definition.title, form.version, definition),
+                )
                 .await?;
             if filter.admits(&row) {
                 let fields = definition.fields.iter().filter(|f| f.kind.takes_answer());
