@@ -16,8 +16,8 @@ use cista_crypto::Digest32;
 use cista_types::{FormId, OrgId, SubjectCode, SubmissionId, Timestamp};
 use sea_orm::sea_query::{Expr, ExprTrait as _, OnConflict, Query};
 use sea_orm::{
-    ActiveValue::Set, ColumnTrait, ConnectionTrait, EntityTrait, PaginatorTrait, QueryFilter,
-    QueryOrder, QuerySelect, TryInsertResult,
+    ActiveValue::Set, ColumnTrait, Condition, ConnectionTrait, EntityTrait, PaginatorTrait,
+    QueryFilter, QueryOrder, QuerySelect, TryInsertResult,
 };
 
 fn form_from(m: form::Model) -> Result<StoredForm> {
@@ -159,11 +159,24 @@ impl IntakeReads for SeaStore {
         &self,
         org: OrgId,
         forms: &[FormId],
+        older_than: Option<(Timestamp, SubmissionId)>,
         limit: u64,
     ) -> Result<Vec<StoredSubmission>> {
-        submission::Entity::find()
+        let mut select = submission::Entity::find()
             .filter(submission::Column::OrgId.eq(org.as_i64()))
-            .filter(submission::Column::FormId.is_in(forms.iter().map(FormId::as_i64)))
+            .filter(submission::Column::FormId.is_in(forms.iter().map(FormId::as_i64)));
+        if let Some((at, id)) = older_than {
+            select = select.filter(
+                Condition::any()
+                    .add(submission::Column::ReceivedAt.lt(to_db_time(at)))
+                    .add(
+                        Condition::all()
+                            .add(submission::Column::ReceivedAt.eq(to_db_time(at)))
+                            .add(submission::Column::Id.lt(id.as_i64())),
+                    ),
+            );
+        }
+        select
             .order_by_desc(submission::Column::ReceivedAt)
             .order_by_desc(submission::Column::Id)
             .limit(row_limit(limit))

@@ -325,7 +325,7 @@ impl Cista {
             for stored in self
                 .store()
                 .intake()
-                .submissions_of(org, &ids, u64::MAX)
+                .submissions_of(org, &ids, None, u64::MAX)
                 .await?
             {
                 let Some(form) = forms.iter().find(|f| f.id == stored.form) else {

@@ -98,11 +98,14 @@ pub trait IntakeReads: Send + Sync {
         idempotency_key: &str,
     ) -> Result<Option<StoredSubmission>>;
 
-    /// The organization's submissions of these form versions, newest first, at most `limit`.
+    /// The organization's submissions of these form versions, newest first (by receipt, then
+    /// id), at most `limit`; with `older_than`, only those after that one in this order (the
+    /// last one a page ended on), so that a long list is read a page at a time.
     async fn submissions_of(
         &self,
         org: OrgId,
         forms: &[FormId],
+        older_than: Option<(Timestamp, SubmissionId)>,
         limit: u64,
     ) -> Result<Vec<StoredSubmission>>;
 

@@ -312,7 +312,7 @@ pub async fn results_past_their_retention_period_go_with_their_clients(h: &Harne
     let all = h
         .store
         .intake()
-        .submissions_of(org, &[form], u64::MAX)
+        .submissions_of(org, &[form], None, u64::MAX)
         .await
         .unwrap();
     assert_eq!(all.len(), 2);

@@ -199,3 +199,62 @@ async fn the_zip_holds_the_csv_and_the_delivered_photos(
         );
     }
 }
+
+/// More records than a list shows (`MAX_LISTED`), all but the first in the same second: the list
+/// shows the newest 1,000, a filter finds the oldest past them, and the CSV export holds every
+/// record once (read a page at a time, ties on the time of receipt broken by id).
+pub async fn an_export_holds_every_record_and_a_filter_finds_the_oldest(h: &Harness) {
+    use cista_core::products::collection::records::MAX_LISTED;
+    let cista = h.cista().await;
+    let org = h.org(&cista, "river-watch").await;
+    let operator = Actor::operator("test");
+    let form = crate::records::publish_wells(&cista, org.id).await;
+    let total = MAX_LISTED + 101;
+    let mut sent = Vec::new();
+    for i in 0..total {
+        let answers = if i == 0 {
+            json!({ "site": "Oldest",
+                    "where": { "latitude": 45.5, "longitude": -122.6, "accuracy_m": 5 } })
+        } else {
+            json!({ "site": format!("Site {i}") })
+        };
+        let receipt = cista
+            .submit(&operator, org.id, form.id, &format!("r{i}"), &answers)
+            .await
+            .unwrap();
+        sent.push(receipt.submission);
+        if i == 0 {
+            // The rest a second later, all in that one second (ids are random, not in order).
+            h.advance(time::Duration::seconds(1));
+        }
+    }
+    let listed = ids(&cista, org.id, &RecordFilter::default()).await;
+    assert_eq!(listed.len(), MAX_LISTED);
+    assert!(!listed.contains(&sent[0]));
+    let around_the_oldest = RecordFilter {
+        area: Some(Area::new(45.0, -123.0, 46.0, -122.0).unwrap()),
+        ..RecordFilter::default()
+    };
+    assert_eq!(ids(&cista, org.id, &around_the_oldest).await, [sent[0]]);
+
+    let csv = cista
+        .export_records(
+            &operator,
+            org.id,
+            &RecordFilter::default(),
+            ExportFormat::Csv,
+        )
+        .await
+        .unwrap();
+    let csv = String::from_utf8(csv).unwrap();
+    let mut exported: Vec<String> = csv
+        .lines()
+        .skip(1)
+        .map(|line| line.split(',').next().unwrap().to_owned())
+        .collect();
+    assert_eq!(exported.len(), total, "{}", &csv[..400]);
+    exported.sort();
+    exported.dedup();
+    assert_eq!(exported.len(), total, "each record once");
+    assert!(csv.contains("Oldest"));
+}

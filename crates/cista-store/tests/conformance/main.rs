@@ -62,6 +62,7 @@ cista_testkit::both_databases! { crate::Harness;
     media::photos_are_delivered_upright_without_their_metadata_from_a_local_directory,
     media::photos_are_delivered_upright_without_their_metadata_from_an_s3_bucket,
     exports::exports_hold_the_area_asked_and_the_zip_its_delivered_photos,
+    exports::an_export_holds_every_record_and_a_filter_finds_the_oldest,
     blobs::attachments_stream_seal_and_refuse_in_a_local_directory,
     blobs::attachments_stream_seal_and_refuse_in_an_s3_bucket,
     sweep::a_sweep_removes_only_old_unreferenced_blobs_in_a_local_directory,

@@ -80,7 +80,7 @@ async fn bench(
 
     let stored = store
         .intake()
-        .submissions_of(org, &[form], u64::MAX)
+        .submissions_of(org, &[form], None, u64::MAX)
         .await
         .map_err(fail("counting the results"))?
         .len();

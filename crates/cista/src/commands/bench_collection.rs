@@ -636,7 +636,7 @@ impl RssWatch {
 /// The records and photos stored in the benchmark's project.
 async fn stored(store: &SeaStore, org: OrgId, form: FormId) -> Result<(usize, usize), Failure> {
     let intake = store.intake();
-    let records = intake.submissions_of(org, &[form], u64::MAX).await?;
+    let records = intake.submissions_of(org, &[form], None, u64::MAX).await?;
     let mut photos = 0;
     for record in &records {
         photos += intake.attachments(record.id).await?.len();

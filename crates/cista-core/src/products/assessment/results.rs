@@ -114,7 +114,7 @@ impl Cista {
         let stored = self
             .store()
             .intake()
-            .submissions_of(org, &ids, MAX_RESULTS)
+            .submissions_of(org, &ids, None, MAX_RESULTS)
             .await?;
         // The data key unwrapped once for the list, and who is erased in one vault read.
         let data_key = match stored.first() {

@@ -16,7 +16,10 @@ use cista_types::{FormId, OrgId, SubmissionId, Timestamp};
 use serde_json::Value;
 
 /// The most records one list shows.
-pub const MAX_LISTED: u64 = 1000;
+pub const MAX_LISTED: usize = 1000;
+
+/// How many records a list or an export reads from the store at a time.
+const RECORDS_A_READ: u64 = 500;
 
 /// Which records a list, the map and the exports show; every part optional. The one
 /// definition of the filter: every surface builds one and asks `admits`.
@@ -192,7 +195,8 @@ impl Cista {
         Ok((row, answers))
     }
 
-    /// `org`'s records that `filter` lets through, newest first, at most `MAX_LISTED`.
+    /// `org`'s records that `filter` lets through, newest first, at most `MAX_LISTED` (the
+    /// filter is applied to every record, so an older match is found past newer ones).
     pub async fn records(
         &self,
         actor: &Actor,
@@ -200,7 +204,7 @@ impl Cista {
         filter: &RecordFilter,
     ) -> Result<Vec<RecordRow>> {
         Ok(self
-            .records_with_answers(actor, org, filter)
+            .records_with_answers(actor, org, filter, Some(MAX_LISTED))
             .await?
             .into_iter()
             .map(|r| r.row)
@@ -208,12 +212,14 @@ impl Cista {
     }
 
     /// The same records, each with its answers in words by field id (for exports), in the
-    /// order of its form's fields, and the photo names each photos field announces.
+    /// order of its form's fields, and the photo names each photos field announces: at most
+    /// `most` of them, or every one (an export). Read `RECORDS_A_READ` at a time.
     pub async fn records_with_answers(
         &self,
         actor: &Actor,
         org: OrgId,
         filter: &RecordFilter,
+        most: Option<usize>,
     ) -> Result<Vec<AnsweredRecord>> {
         actor.authorize_in(org, OrgAction::ViewSubmissions)?;
         let forms = self
@@ -227,50 +233,45 @@ impl Cista {
             .map(|f| Ok((crate::platform::intake::record_form(&f)?, f)))
             .collect::<Result<Vec<_>>>()?;
         let ids: Vec<FormId> = forms.iter().map(|(_, f)| f.id).collect();
-        if ids.is_empty() {
-            return Ok(Vec::new());
-        }
-        let stored = self
-            .store()
-            .intake()
-            .submissions_of(org, &ids, MAX_LISTED)
-            .await?;
-        if stored.is_empty() {
-            return Ok(Vec::new());
-        }
-        // Unwrapped once for the list, not once a record.
-        let data_key = self.org_data_key(org).await?;
         let mut rows = Vec::new();
-        for s in stored {
-            let Some((definition, form)) = forms.iter().find(|(_, f)| f.id == s.form) else {
-                continue;
-            };
-            let (row, answers) = self
-                .record_row(
-                    (&data_key, &s),
-                    (&form.key, &definition.title, form.version, definition),
-                )
+        let mut data_key = None;
+        let mut older_than = None;
+        while !ids.is_empty() && most.is_none_or(|most| rows.len() < most) {
+            let stored = self
+                .store()
+                .intake()
+                .submissions_of(org, &ids, older_than, RECORDS_A_READ)
                 .await?;
-            if filter.admits(&row) {
-                let fields = definition.fields.iter().filter(|f| f.kind.takes_answer());
-                let words = fields
-                    .clone()
-                    .map(|f| (f.id.clone(), in_words(&f.kind, answers.get(&f.id))))
-                    .collect();
-                let photos = fields
-                    .filter(|f| matches!(f.kind, FieldKind::Photos { .. }))
-                    .map(|f| {
-                        let names = answers
-                            .get(&f.id)
-                            .and_then(Value::as_array)
-                            .into_iter()
-                            .flatten()
-                            .filter_map(|n| n.as_str().map(str::to_owned))
-                            .collect();
-                        (f.id.clone(), names)
-                    })
-                    .collect();
-                rows.push(AnsweredRecord { row, words, photos });
+            let Some(last) = stored.last() else {
+                break;
+            };
+            older_than = Some((last.received_at, last.id));
+            let read_whole = stored.len() < usize::try_from(RECORDS_A_READ).unwrap_or(usize::MAX);
+            // Unwrapped once for the list, not once a record.
+            let key = match data_key.take() {
+                Some(key) => key,
+                None => self.org_data_key(org).await?,
+            };
+            for s in stored {
+                if most.is_some_and(|most| rows.len() >= most) {
+                    break;
+                }
+                let Some((definition, form)) = forms.iter().find(|(_, f)| f.id == s.form) else {
+                    continue;
+                };
+                let (row, answers) = self
+                    .record_row(
+                        (&key, &s),
+                        (&form.key, &definition.title, form.version, definition),
+                    )
+                    .await?;
+                if filter.admits(&row) {
+                    rows.push(answered(row, definition, &answers));
+                }
+            }
+            data_key = Some(key);
+            if read_whole {
+                break;
             }
         }
         Ok(rows)
@@ -313,4 +314,27 @@ impl Cista {
             photos,
         })
     }
+}
+
+/// A record with its answers in words and the photo names its photos fields announce.
+fn answered(row: RecordRow, definition: &RecordForm, answers: &Value) -> AnsweredRecord {
+    let fields = definition.fields.iter().filter(|f| f.kind.takes_answer());
+    let words = fields
+        .clone()
+        .map(|f| (f.id.clone(), in_words(&f.kind, answers.get(&f.id))))
+        .collect();
+    let photos = fields
+        .filter(|f| matches!(f.kind, FieldKind::Photos { .. }))
+        .map(|f| {
+            let names = answers
+                .get(&f.id)
+                .and_then(Value::as_array)
+                .into_iter()
+                .flatten()
+                .filter_map(|n| n.as_str().map(str::to_owned))
+                .collect();
+            (f.id.clone(), names)
+        })
+        .collect();
+    AnsweredRecord { row, words, photos }
 }

@@ -22,7 +22,7 @@ use axum::{Extension, Form, Router};
 use cista_core::Error;
 use cista_core::products::collection::area::Area;
 use cista_core::products::collection::delivery::{MediaRequest, MediaVariant, PhotoLinks};
-use cista_core::products::collection::records::{RecordFilter, RecordRow};
+use cista_core::products::collection::records::{MAX_LISTED, RecordFilter, RecordRow};
 use cista_core::products::collection::{CollectionAction, ReviewState};
 use cista_types::{OrgId, SubmissionId, TimeZoneName};
 use serde::Deserialize;
@@ -197,6 +197,8 @@ struct ListPage {
     query: String,
     /// The filters held (when not, nothing is listed).
     filtered: bool,
+    /// The list holds `MAX_LISTED` records, the newest that match: there may be more.
+    capped: bool,
     errors: Vec<FormError>,
 }
 
@@ -225,17 +227,21 @@ pub async fn list(
 ) -> Result<Response, AppError> {
     let org = state.cista.organization_for(&actor, &slug).await?;
     let (filter, errors) = filter_of(&state, &query);
-    // One read: every record for the filters' choices, the filtered ones among them.
+    // The newest records give the filters' choices; a filter is applied to every record (an
+    // older match past the newest `MAX_LISTED` is found), in a read of its own.
     let all = state
         .cista
         .records(&actor, org.id, &RecordFilter::default())
         .await?;
     // A filter that does not hold lists nothing (rather than everything under its error).
-    let rows: Vec<&RecordRow> = if errors.is_empty() {
-        all.iter().filter(|r| filter.admits(r)).collect()
-    } else {
+    let matching = if !errors.is_empty() {
         Vec::new()
+    } else if filter == RecordFilter::default() {
+        all.clone()
+    } else {
+        state.cista.records(&actor, org.id, &filter).await?
     };
+    let rows: Vec<&RecordRow> = matching.iter().collect();
     let names = Names::read(
         &state,
         &actor,
@@ -274,6 +280,7 @@ pub async fn list(
                 .map(|r| line(r, &org.time_zone, &names))
                 .collect(),
             filtered: errors.is_empty(),
+            capped: rows.len() >= MAX_LISTED,
             forms,
             states: ReviewState::ALL
                 .iter()
