@@ -5,7 +5,7 @@
 //! results past their form's retention period deleted with their client's name and email.
 
 use crate::Harness;
-use crate::widget::{FIRST, SITE, advisor, client, growth_answers, submit};
+use crate::widget::{FIRST, SITE, advisor, cautious_answers, client, growth_answers, submit};
 use cista_core::platform::notices::Notice;
 use cista_core::products::assessment::{
     AssessmentNotice, AssessmentSettings, Client, RISK_PROFILE, ResultFilter,
@@ -388,4 +388,51 @@ pub async fn a_client_who_asks_gets_a_copy_of_what_they_were_shown_if_the_form_a
         .id;
     send_as(&cista, (org, form), asking(), &growth_answers()).await;
     assert!(h.deliver_all(&cista).await.is_empty());
+}
+
+/// More results than a list shows (`MAX_RESULTS`): the list shows the newest 1,000, a band
+/// filter finds the oldest past them, and the CSV holds every result once.
+pub async fn the_csv_holds_every_result_and_a_filter_finds_the_oldest(h: &Harness) {
+    use cista_core::products::assessment::MAX_RESULTS;
+    let cista = h.cista().await;
+    let (org, form) = published(h, &cista, "harbor-advisory").await;
+    let cautious = cautious_answers();
+    let oldest = send(&cista, org, form, &cautious).await;
+    h.advance(time::Duration::seconds(1));
+    for _ in 0..MAX_RESULTS {
+        send(&cista, org, form, &growth_answers()).await;
+    }
+    let staff = advisor(org);
+    let (_, listed) = cista
+        .assessment_results(&staff, org, "risk-profile")
+        .await
+        .unwrap();
+    assert_eq!(listed.len(), MAX_RESULTS);
+    assert!(listed.iter().all(|r| r.submission.to_string() != oldest));
+    let cautious_only = ResultFilter {
+        band: Some("Conservative".to_owned()),
+        ..ResultFilter::default()
+    };
+    let (_, found) = cista
+        .assessment_results_where(&staff, org, "risk-profile", &cautious_only)
+        .await
+        .unwrap();
+    let found: Vec<String> = found.iter().map(|r| r.submission.to_string()).collect();
+    assert_eq!(found, std::slice::from_ref(&oldest));
+
+    let csv = cista
+        .assessment_results_csv(&staff, org, "risk-profile", &ResultFilter::default())
+        .await
+        .unwrap();
+    let csv = String::from_utf8(csv).unwrap();
+    let mut ids: Vec<&str> = csv
+        .lines()
+        .skip(1)
+        .map(|l| l.split(',').next().unwrap())
+        .collect();
+    assert_eq!(ids.len(), MAX_RESULTS + 1);
+    ids.sort_unstable();
+    ids.dedup();
+    assert_eq!(ids.len(), MAX_RESULTS + 1, "each result once");
+    assert!(ids.contains(&oldest.as_str()));
 }

@@ -45,6 +45,7 @@ cista_testkit::both_databases! { crate::Harness;
     results::a_list_of_results_unwraps_the_data_key_once,
     advisors::the_chosen_advisors_are_told_of_each_result_without_the_clients_name,
     advisors::results_past_their_retention_period_go_with_their_clients,
+    advisors::the_csv_holds_every_result_and_a_filter_finds_the_oldest,
     advisors::a_client_who_asks_gets_a_copy_of_what_they_were_shown_if_the_form_allows,
     intake::a_form_is_published_in_immutable_versions,
     intake::a_submission_is_sealed_and_a_retry_gets_the_first_receipt,

@@ -4,7 +4,7 @@
 //! get nothing.
 
 use crate::Harness;
-use crate::widget::{FIRST, SITE, advisor, client, growth_answers, submit};
+use crate::widget::{FIRST, SITE, advisor, cautious_answers, client, growth_answers, submit};
 use cista_core::platform::intake::FormProduct;
 use cista_core::products::assessment::{Client, RISK_PROFILE};
 use cista_core::{Access, Actor, Error, PersonActor, Store as _};
@@ -24,16 +24,7 @@ pub async fn results_are_listed_de_identified_revealed_with_audit_and_purged(h: 
         .form
         .id;
     let site = WebOrigin::parse(SITE).unwrap();
-    let mut cautious = growth_answers();
-    for (question, answer) in [
-        ("horizon", "under_3"),
-        ("drop", "sell_all"),
-        ("reserve", "none"),
-    ] {
-        cautious[question] = json!(answer);
-    }
-    cautious["comfort"] = json!(1);
-    cautious["goals"] = json!(["preserve"]);
+    let cautious = cautious_answers();
     let mut sent = Vec::new();
     for answers in [growth_answers(), cautious] {
         let token = cista.issue_load_token(org.id, form, &site).unwrap().token;

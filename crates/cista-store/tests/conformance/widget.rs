@@ -22,6 +22,21 @@ pub const FIRST: &str = "Zebediah";
 const LAST: &str = "Quillfeather";
 pub const EMAIL: &str = "zeb.quillfeather@client.example";
 
+/// Answers that score in the lowest band ("Conservative").
+pub fn cautious_answers() -> Value {
+    let mut cautious = growth_answers();
+    for (question, answer) in [
+        ("horizon", "under_3"),
+        ("drop", "sell_all"),
+        ("reserve", "none"),
+    ] {
+        cautious[question] = json!(answer);
+    }
+    cautious["comfort"] = json!(1);
+    cautious["goals"] = json!(["preserve"]);
+    cautious
+}
+
 pub fn growth_answers() -> Value {
     json!({
         "horizon": "over_7", "income": "steady", "reserve": "over_3", "age": 45,

@@ -16,7 +16,10 @@ use cista_types::{FormId, OrgId, SubjectCode, SubmissionId, Timestamp};
 use std::collections::BTreeMap;
 
 /// The most results one listing returns.
-pub const MAX_RESULTS: u64 = 1000;
+pub const MAX_RESULTS: usize = 1000;
+
+/// How many results a list or the CSV reads from the store at a time.
+const RESULTS_A_READ: u64 = 500;
 
 /// One result as staff list it: no name, no email.
 #[derive(Debug, Clone, PartialEq)]
@@ -94,14 +97,29 @@ impl Cista {
             .await
     }
 
-    /// The results of `org`'s assessment `key` that `filter` keeps, among the newest
-    /// `MAX_RESULTS`, newest first, and the newest version.
+    /// The results of `org`'s assessment `key` that `filter` keeps, newest first, at most
+    /// `MAX_RESULTS` (the filter is applied to every result, so an older match is found past
+    /// newer ones), and the newest version.
     pub async fn assessment_results_where(
         &self,
         actor: &Actor,
         org: OrgId,
         key: &str,
         filter: &ResultFilter,
+    ) -> Result<(PublishedAssessment, Vec<ResultRow>)> {
+        self.results_matching(actor, org, key, (filter, Some(MAX_RESULTS)))
+            .await
+    }
+
+    /// The results `filter` keeps, newest first: at most `most`, or every one (the CSV).
+    /// Read `RESULTS_A_READ` at a time, the data key unwrapped once, who is erased found in
+    /// one vault read.
+    async fn results_matching(
+        &self,
+        actor: &Actor,
+        org: OrgId,
+        key: &str,
+        (filter, most): (&ResultFilter, Option<usize>),
     ) -> Result<(PublishedAssessment, Vec<ResultRow>)> {
         actor.authorize_in(org, AssessmentAction::ViewResults)?;
         let mut versions = BTreeMap::new();
@@ -111,34 +129,45 @@ impl Cista {
             }
         }
         let ids: Vec<FormId> = versions.keys().copied().collect();
-        let stored = self
-            .store()
-            .intake()
-            .submissions_of(org, &ids, None, MAX_RESULTS)
-            .await?;
-        // The data key unwrapped once for the list, and who is erased in one vault read.
-        let data_key = match stored.first() {
-            Some(_) => Some(self.org_data_key(org).await?),
-            None => None,
-        };
-        let mut results = Vec::with_capacity(stored.len());
-        for submission in stored {
-            let Some(version) = versions.get(&submission.form) else {
-                continue;
+        let mut results = Vec::new();
+        let mut data_key = None;
+        let mut older_than = None;
+        while !ids.is_empty() && most.is_none_or(|most| results.len() < most) {
+            let stored = self
+                .store()
+                .intake()
+                .submissions_of(org, &ids, older_than, RESULTS_A_READ)
+                .await?;
+            let Some(last) = stored.last() else {
+                break;
             };
-            let Some(key) = data_key.as_ref() else {
-                continue;
+            older_than = Some((last.received_at, last.id));
+            let read_whole = stored.len() < usize::try_from(RESULTS_A_READ).unwrap_or(usize::MAX);
+            let key = match data_key.take() {
+                Some(key) => key,
+                None => self.org_data_key(org).await?,
             };
-            let result = result_of(open_payload_with(key, &submission)?)?;
-            results.push((submission, version, result));
+            for submission in stored {
+                if most.is_some_and(|most| results.len() >= most) {
+                    break;
+                }
+                let Some(version) = versions.get(&submission.form) else {
+                    continue;
+                };
+                let result = result_of(open_payload_with(&key, &submission)?)?;
+                if filter.keeps(&result.band_label, submission.received_at) {
+                    results.push((submission, version, result));
+                }
+            }
+            data_key = Some(key);
+            if read_whole {
+                break;
+            }
         }
         let subjects: Vec<SubjectCode> = results.iter().map(|(_, _, r)| r.subject).collect();
         let standing = self.vault_standing(&subjects).await?;
         let mut rows = Vec::with_capacity(results.len());
         for (submission, version, result) in results {
-            if !filter.keeps(&result.band_label, submission.received_at) {
-                continue;
-            }
             let definition = &version.assessment.definition;
             let scores = definition
                 .scores
@@ -178,8 +207,9 @@ impl Cista {
         key: &str,
         filter: &ResultFilter,
     ) -> Result<Vec<u8>> {
+        // Every result the filter keeps: the download is whole, however many there are.
         let (newest, rows) = self
-            .assessment_results_where(actor, org, key, filter)
+            .results_matching(actor, org, key, (filter, None))
             .await?;
         let labels = newest.assessment.definition.score_labels();
         let mut lines = vec![

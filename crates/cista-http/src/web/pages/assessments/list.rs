@@ -13,7 +13,7 @@ use axum::Extension;
 use axum::extract::{Path, Query, State};
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
-use cista_core::products::assessment::{AssessmentAction, ResultFilter};
+use cista_core::products::assessment::{AssessmentAction, MAX_RESULTS, ResultFilter};
 use cista_types::TimeZoneName;
 use serde::Deserialize;
 
@@ -44,6 +44,8 @@ struct ResultsPage {
     /// The query string of the filter, for the CSV link (`?band=…`, or empty).
     csv_query: String,
     filtered: bool,
+    /// The list holds `MAX_RESULTS` results, the newest that match: there may be more.
+    capped: bool,
     /// How many staff are told of new results, and how.
     told: String,
     /// The two lines a firm's page carries, and the sites the newest version lists.
@@ -113,6 +115,7 @@ pub async fn results(
         .await?;
     let definition = &newest.assessment.definition;
     let score_labels = definition.score_labels();
+    let capped = results.len() >= MAX_RESULTS;
     let rows = results
         .into_iter()
         .map(|r| Row {
@@ -154,6 +157,7 @@ pub async fn results(
                 .collect(),
             rows,
             filtered: !filter.is_empty(),
+            capped,
             query,
             csv_query,
             told,
