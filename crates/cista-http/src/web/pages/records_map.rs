@@ -18,7 +18,7 @@ use axum::Extension;
 use axum::extract::{Path, Query, State};
 use axum::http::StatusCode;
 use axum::response::Response;
-use cista_core::products::collection::records::RecordRow;
+use cista_core::products::collection::records::{MAX_LISTED, RecordRow};
 
 /// The drawing's size in SVG units.
 const WIDTH: f64 = 800.0;
@@ -56,6 +56,8 @@ struct MapPage {
     columns: Vec<GridLine>,
     rows: Vec<GridLine>,
     without_point: usize,
+    /// The map holds the newest `MAX_LISTED` records that match: there may be more.
+    capped: bool,
     width: String,
     height: String,
     /// The tile map, when a tile server is configured.
@@ -220,6 +222,7 @@ pub async fn map(
             columns,
             rows: grid_rows,
             without_point,
+            capped: rows.len() >= MAX_LISTED,
             width: format!("{WIDTH}"),
             height: format!("{HEIGHT}"),
             tiles,

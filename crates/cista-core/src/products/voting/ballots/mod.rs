@@ -66,6 +66,8 @@ struct Recipient {
     paper: Vec<String>,
     /// Their account is still invited: they have not chosen a password yet.
     invited: bool,
+    /// A mobile number is on file for them (their vault entry has a phone lookup).
+    has_phone: bool,
 }
 
 impl Cista {
@@ -438,7 +440,7 @@ impl Cista {
             notices += self
                 .queue_ballot_sms(
                     tx.as_mut(),
-                    *subject,
+                    (*subject, recipient),
                     &ballot,
                     &organization.name.to_string(),
                     false,
@@ -479,13 +481,13 @@ impl Cista {
     async fn queue_ballot_sms(
         &self,
         tx: &mut dyn StoreTx,
-        subject: SubjectCode,
+        (subject, recipient): (SubjectCode, &Recipient),
         ballot: &Ballot,
         organization: &str,
         reminder: bool,
     ) -> Result<usize> {
         let definition = &ballot.definition;
-        if !definition.notify_sms || !self.has_phone(subject).await? {
+        if !definition.notify_sms || !recipient.has_phone {
             return Ok(0);
         }
         let sms = VotingNotice::BallotSms {
@@ -497,14 +499,6 @@ impl Cista {
         };
         tx.enqueue(&self.message(subject, &sms.into())?).await?;
         Ok(1)
-    }
-
-    async fn has_phone(&self, subject: SubjectCode) -> Result<bool> {
-        match self.own_fields(subject).await {
-            Ok(fields) => Ok(fields.phone.is_some()),
-            Err(Error::PersonErased | Error::NotFound { .. }) => Ok(false),
-            Err(e) => Err(e),
-        }
     }
 
     /// For an owner who has not chosen a password yet: a fresh invitation link (valid until
@@ -592,6 +586,16 @@ impl Cista {
             .into_iter()
             .map(|a| (a.subject, a.status))
             .collect();
+        // Who has a mobile number, in one vault read: the lookup exists exactly when a
+        // number was given (vault entries are written once), so no entry is decrypted.
+        let with_phone: BTreeSet<SubjectCode> = self
+            .vault()
+            .people(&subjects)
+            .await?
+            .into_iter()
+            .filter(|p| p.phone_index.is_some())
+            .map(|p| p.subject)
+            .collect();
         let mut live = BTreeMap::new();
         for (subject, mut r) in out {
             r.online.sort_by(|a, b| super::units::natural_cmp(a, b));
@@ -600,6 +604,7 @@ impl Cista {
                 Some(AccountStatus::Erased) | None => {}
                 Some(status) => {
                     r.invited = *status == AccountStatus::Invited;
+                    r.has_phone = with_phone.contains(&subject);
                     live.insert(subject, r);
                 }
             }

@@ -128,7 +128,7 @@ impl Cista {
             sent += self
                 .queue_ballot_sms(
                     tx.as_mut(),
-                    *subject,
+                    (*subject, r),
                     ballot,
                     &organization.name.to_string(),
                     true,
