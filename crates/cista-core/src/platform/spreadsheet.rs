@@ -1,8 +1,24 @@
 //! CSV files people open in a spreadsheet: every cell that a spreadsheet would run as a
 //! formula is neutralised (OWASP "CSV Injection": a leading `=`, `+`, `-`, `@`, tab or
-//! carriage return gets a `'` in front), whoever wrote its text.
+//! carriage return gets a `'` in front), whoever wrote its text; and the bound on how many
+//! rows one export holds.
 
 use crate::{Error, Result};
+
+/// The most records or results one export holds, all in memory while it is written: more is
+/// refused (`invalid_input` on `filters`), never cut short without a word.
+pub const MAX_EXPORTED: usize = 50_000;
+
+/// The refusal of an export that would hold more than `MAX_EXPORTED` rows.
+pub(crate) fn too_many_to_export(what: &str) -> Error {
+    Error::invalid(
+        "filters",
+        format!(
+            "more than {MAX_EXPORTED} {what} match these filters: narrow them to export at \
+             most {MAX_EXPORTED} at a time"
+        ),
+    )
+}
 
 /// `text` as a cell no spreadsheet runs.
 pub fn formula_safe(text: &str) -> String {

@@ -411,20 +411,36 @@ fn names_subject(details: &serde_json::Value, subject: SubjectCode) -> bool {
     }
 }
 
-/// Cuts a list of subjects in `details` (`"subjects": [...]`, as a read of personal data
-/// records them) down to `subject` alone, and records how many others it named.
+/// Cuts every list of subject codes in `details` (`"subjects": [...]`, as a read of personal
+/// data records them; `"subjects_erased"`, as an expiry does) down to `subject` alone, and
+/// records how many others they named (`other_subjects`).
 fn keep_only_subject(details: &mut serde_json::Value, subject: SubjectCode) {
     let Some(fields) = details.as_object_mut() else {
         return;
     };
-    let Some(serde_json::Value::Array(subjects)) = fields.get_mut("subjects") else {
-        return;
-    };
-    let before = subjects.len();
-    subjects.retain(|v| names_subject(v, subject));
-    let others = before - subjects.len();
+    let mut others = 0;
+    for value in fields.values_mut() {
+        let serde_json::Value::Array(items) = value else {
+            continue;
+        };
+        if items.is_empty() || !items.iter().all(is_code) {
+            continue;
+        }
+        let before = items.len();
+        items.retain(|v| names_subject(v, subject));
+        others += before - items.len();
+    }
     if others > 0 {
         fields.insert("other_subjects".to_owned(), serde_json::json!(others));
+    }
+}
+
+/// Whether `value` has the shape of a subject code: a whole number, or text of one.
+fn is_code(value: &serde_json::Value) -> bool {
+    match value {
+        serde_json::Value::String(s) => s.parse::<i64>().is_ok(),
+        serde_json::Value::Number(n) => n.is_i64(),
+        _ => false,
     }
 }
 

@@ -255,8 +255,13 @@ pub async fn a_report_holds_only_its_own_persons_audit_entries(h: &Harness) {
         .await
         .unwrap();
     let longer = format!("{subject}7");
+    let expired: Vec<String> = [others[0], subject, others[2]]
+        .iter()
+        .map(ToString::to_string)
+        .collect();
     for details in [
         serde_json::json!({ "subject": longer }),
+        serde_json::json!({ "results": 3, "subjects_erased": expired }),
         serde_json::json!({ "note": "50%_ off" }),
         serde_json::json!({ "note": "50 percent off" }),
     ] {
@@ -285,6 +290,18 @@ pub async fn a_report_holds_only_its_own_persons_audit_entries(h: &Harness) {
         serde_json::json!([subject.to_string()])
     );
     assert_eq!(reads[0]["other_subjects"], 3);
+    // Any list of codes is cut to the person's own (an expiry names every client it erased).
+    let expiry = report
+        .audit_entries
+        .iter()
+        .find(|e| e.details.get("subjects_erased").is_some())
+        .unwrap();
+    assert_eq!(
+        expiry.details["subjects_erased"],
+        serde_json::json!([subject.to_string()])
+    );
+    assert_eq!(expiry.details["other_subjects"], 2);
+    assert_eq!(expiry.details["results"], 3);
     let json = serde_json::to_string(&report).unwrap();
     for other in &others {
         assert!(!json.contains(&other.to_string()), "{json}");

@@ -101,10 +101,17 @@ impl Cista {
             .account(subject)
             .await?
             .ok_or(Error::TokenInvalid)?;
-        if matches!(
-            account.status,
-            AccountStatus::Erased | AccountStatus::Disabled
-        ) {
+        // An invitation sets a first password: once one is set (a ballot's mailing may have
+        // sent a fresh invitation link just as the person chose it), only a reset may change
+        // it.
+        let stale_invitation =
+            purpose == CredentialPurpose::Invite && account.status == AccountStatus::Active;
+        if stale_invitation
+            || matches!(
+                account.status,
+                AccountStatus::Erased | AccountStatus::Disabled
+            )
+        {
             return Err(Error::TokenInvalid);
         }
         let now = self.clock().now();

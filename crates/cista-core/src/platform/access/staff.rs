@@ -67,7 +67,10 @@ impl Cista {
         let last_name = |fields: &Option<PersonFields>| {
             fields.as_ref().map(|f| f.last_name.as_str().to_lowercase())
         };
-        rows.sort_by_cached_key(|(member, fields)| (member.role, last_name(fields)));
+        // The subject code last, so that namesakes keep one order from page to page.
+        rows.sort_by_cached_key(|(member, fields)| {
+            (member.role, last_name(fields), member.subject)
+        });
         Ok(rows)
     }
 

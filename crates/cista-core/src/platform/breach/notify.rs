@@ -145,6 +145,11 @@ impl Cista {
                 outcome.without_email += 1;
                 continue;
             }
+            // Erased since the run began (the standing above is read once): never told.
+            if self.vault().tombstone(person.code).await?.is_some() {
+                outcome.erased += 1;
+                continue;
+            }
             if self.tell(actor, (&breach, &organization), &person).await? {
                 outcome.sent += 1;
             } else {

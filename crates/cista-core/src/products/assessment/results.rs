@@ -10,6 +10,7 @@ use crate::platform::audit::{AuditKind, NewAuditEntry};
 use crate::platform::intake::FormProduct;
 use crate::platform::org::open_payload_with;
 use crate::platform::people::PersonFields;
+use crate::platform::spreadsheet::{MAX_EXPORTED, too_many_to_export};
 use crate::ports::{StoredForm, StoredSubmission};
 use crate::{Actor, Cista, Error, Result};
 use cista_types::{FormId, OrgId, SubjectCode, SubmissionId, Timestamp};
@@ -147,8 +148,15 @@ impl Cista {
                 Some(key) => key,
                 None => self.org_data_key(org).await?,
             };
+            let mut done = false;
             for submission in stored {
-                if most.is_some_and(|most| results.len() >= most) {
+                // Newest first: once past the filter's first day (or full), nothing further
+                // can be kept.
+                let too_old = filter
+                    .received_from
+                    .is_some_and(|from| submission.received_at < from);
+                if too_old || most.is_some_and(|most| results.len() >= most) {
+                    done = true;
                     break;
                 }
                 let Some(version) = versions.get(&submission.form) else {
@@ -156,18 +164,19 @@ impl Cista {
                 };
                 let result = result_of(open_payload_with(&key, &submission)?)?;
                 if filter.keeps(&result.band_label, submission.received_at) {
-                    results.push((submission, version, result));
+                    // Not the sealed payload: only what the row shows is kept.
+                    results.push(((submission.id, submission.received_at), version, result));
                 }
             }
             data_key = Some(key);
-            if read_whole {
+            if read_whole || done {
                 break;
             }
         }
         let subjects: Vec<SubjectCode> = results.iter().map(|(_, _, r)| r.subject).collect();
         let standing = self.vault_standing(&subjects).await?;
         let mut rows = Vec::with_capacity(results.len());
-        for (submission, version, result) in results {
+        for ((submission, received_at), version, result) in results {
             let definition = &version.assessment.definition;
             let scores = definition
                 .scores
@@ -178,8 +187,8 @@ impl Cista {
                 })
                 .collect();
             rows.push(ResultRow {
-                submission: submission.id,
-                received_at: submission.received_at,
+                submission,
+                received_at,
                 form_version: version.form.version,
                 subject: result.subject,
                 band: result.band_label,
@@ -207,10 +216,13 @@ impl Cista {
         key: &str,
         filter: &ResultFilter,
     ) -> Result<Vec<u8>> {
-        // Every result the filter keeps: the download is whole, however many there are.
+        // Every result the filter keeps: the download is whole, or refused.
         let (newest, rows) = self
-            .results_matching(actor, org, key, (filter, None))
+            .results_matching(actor, org, key, (filter, Some(MAX_EXPORTED + 1)))
             .await?;
+        if rows.len() > MAX_EXPORTED {
+            return Err(too_many_to_export("results"));
+        }
         let labels = newest.assessment.definition.score_labels();
         let mut lines = vec![
             ["result", "received_at", "version", "subject", "band"]

@@ -10,6 +10,7 @@
 
 use crate::platform::audit::NewAuditEntry;
 use crate::platform::spreadsheet::formula_safe;
+use crate::platform::spreadsheet::{MAX_EXPORTED, too_many_to_export};
 use crate::ports::StoredMedia;
 use crate::products::collection::audit::CollectionAuditKind;
 use crate::products::collection::delivery::MEDIA_URL_LIFETIME;
@@ -201,8 +202,13 @@ impl Cista {
         org: OrgId,
         filter: &RecordFilter,
     ) -> Result<Vec<Exported>> {
-        // Every record the filter lets through: an export is whole, however many there are.
-        let records = self.records_with_answers(actor, org, filter, None).await?;
+        // Every record the filter lets through: an export is whole, or refused.
+        let records = self
+            .records_with_answers(actor, org, filter, Some(MAX_EXPORTED + 1))
+            .await?;
+        if records.len() > MAX_EXPORTED {
+            return Err(too_many_to_export("records"));
+        }
         let expires = self.clock().now().plus(MEDIA_URL_LIFETIME);
         let mut exported = Vec::with_capacity(records.len());
         for record in records {

@@ -253,8 +253,10 @@ impl Cista {
                 None => self.org_data_key(org).await?,
             };
             for s in stored {
-                if most.is_some_and(|most| rows.len() >= most) {
-                    break;
+                // Newest first: once past `since` (or full), nothing further can be listed.
+                let too_old = filter.since.is_some_and(|since| s.received_at < since);
+                if too_old || most.is_some_and(|most| rows.len() >= most) {
+                    return Ok(rows);
                 }
                 let Some((definition, form)) = forms.iter().find(|(_, f)| f.id == s.form) else {
                     continue;

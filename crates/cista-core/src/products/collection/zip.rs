@@ -1,8 +1,9 @@
 //! The ZIP export of records (issue 13, item 6): `records.csv` (the CSV export, byte for byte
 //! the same content) and every delivered photo of those records under
 //! `photos/{record}/{name}.{jpg|png}`: the copies Cista made, stripped of EXIF, XMP and the
-//! rest (`media`), never an original. Written as it goes (never built whole in memory: one
-//! photo at a time), every entry *stored*, not deflated: photos are compressed already.
+//! rest (`media`), never an original. Written as it goes (the photos one at a time, never
+//! all in memory; the records' rows, at most `MAX_EXPORTED`, are), every entry *stored*, not
+//! deflated: photos are compressed already.
 //!
 //! Planned first (`Cista::plan_records_zip`: who asks is checked, the export recorded in the
 //! audit log with how many records and photos it holds), then written (`write_records_zip`).

@@ -6,7 +6,7 @@ use super::VotingAction;
 use super::audit::VotingAuditKind;
 use super::{Ballot, Window};
 use crate::platform::audit::NewAuditEntry;
-use crate::ports::{BallotStatus, ConsentStatus, Participation, Unit, UnitOwner};
+use crate::ports::{BallotStatus, ConsentStatus, Participation, StoredBallot, Unit, UnitOwner};
 use crate::{Access, Actor, Cista, Error, Result};
 use cista_types::{OrgId, SubjectCode, UnitId};
 use std::collections::BTreeMap;
@@ -193,7 +193,6 @@ impl Cista {
     /// units, with where each unit stands.
     pub async fn my_ballots(&self, actor: &Actor) -> Result<Vec<MyBallot>> {
         let units = self.my_units(actor).await?;
-        let now = self.clock().now();
         let mut by_org: BTreeMap<OrgId, Vec<&MyUnit>> = BTreeMap::new();
         for u in &units {
             by_org.entry(u.unit.org).or_default().push(u);
@@ -205,24 +204,9 @@ impl Cista {
                 .map(|m| m.organization.clone())
                 .unwrap_or_default();
             for stored in self.store().voting().ballots(org).await? {
-                if !matches!(
-                    stored.status,
-                    BallotStatus::Published | BallotStatus::Closed
-                ) {
-                    continue;
+                if let Some(mine) = self.my_ballot_of(stored, &organization, &mine).await? {
+                    out.push(mine);
                 }
-                let ballot = Ballot::from_stored(stored)?;
-                let mut states = Vec::new();
-                for m in &mine {
-                    let state = self.unit_state(&ballot, m).await?;
-                    states.push((m.unit.clone(), state));
-                }
-                out.push(MyBallot {
-                    window: ballot.window(now),
-                    ballot,
-                    organization: organization.clone(),
-                    units: states,
-                });
             }
         }
         out.sort_by(|a, b| {
@@ -235,14 +219,54 @@ impl Cista {
     }
 
     /// One of my ballots by id, or not found (also when I own no unit in its organization).
+    /// Reads that ballot alone, not every ballot of the organization's history.
     pub async fn my_ballot(&self, actor: &Actor, id: cista_types::BallotId) -> Result<MyBallot> {
-        self.my_ballots(actor)
+        let not_found = || Error::NotFound {
+            what: "this ballot",
+        };
+        let stored = self
+            .store()
+            .voting()
+            .ballot(id)
             .await?
-            .into_iter()
-            .find(|b| b.ballot.id() == id)
-            .ok_or(Error::NotFound {
-                what: "this ballot",
-            })
+            .ok_or_else(not_found)?;
+        let units = self.my_units(actor).await?;
+        let mine: Vec<&MyUnit> = units.iter().filter(|u| u.unit.org == stored.org).collect();
+        let Some(first) = mine.first() else {
+            return Err(not_found());
+        };
+        let organization = first.organization.clone();
+        self.my_ballot_of(stored, &organization, &mine)
+            .await?
+            .ok_or_else(not_found)
+    }
+
+    /// Where each of my units (`mine`, all of the ballot's organization) stands on `stored`,
+    /// if it is published or closed (`None` for a draft or a cancelled ballot).
+    async fn my_ballot_of(
+        &self,
+        stored: StoredBallot,
+        organization: &str,
+        mine: &[&MyUnit],
+    ) -> Result<Option<MyBallot>> {
+        if !matches!(
+            stored.status,
+            BallotStatus::Published | BallotStatus::Closed
+        ) {
+            return Ok(None);
+        }
+        let ballot = Ballot::from_stored(stored)?;
+        let mut units = Vec::with_capacity(mine.len());
+        for m in mine {
+            let state = self.unit_state(&ballot, m).await?;
+            units.push((m.unit.clone(), state));
+        }
+        Ok(Some(MyBallot {
+            window: ballot.window(self.clock().now()),
+            ballot,
+            organization: organization.to_owned(),
+            units,
+        }))
     }
 
     /// The voting weight a unit's ballot counts with on a ballot: its weight on the roll

@@ -242,11 +242,12 @@ pub async fn list(
         state.cista.records(&actor, org.id, &filter).await?
     };
     let rows: Vec<&RecordRow> = matching.iter().collect();
+    // The collectors of what is shown too: a filter's older matches are not among `all`.
     let names = Names::read(
         &state,
         &actor,
         org.id,
-        all.iter().map(|r| r.collector.as_str()),
+        all.iter().chain(&matching).map(|r| r.collector.as_str()),
         "records list",
     )
     .await;

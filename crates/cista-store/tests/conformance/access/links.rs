@@ -1,6 +1,8 @@
 //! Invitation links: a password set once, expiry, and weak passwords explained.
 
 use super::*;
+use cista_core::ports::Credential;
+use cista_types::{OrgId, OsRng, SubjectCode};
 
 pub async fn an_invitation_link_sets_a_password_once_even_under_concurrency(h: &Harness) {
     let cista = h.cista().await;
@@ -44,6 +46,7 @@ pub async fn an_invitation_link_sets_a_password_once_even_under_concurrency(h: &
     }
     assert_eq!(ok, 1, "exactly one use of the link");
     assert!(cista.sign_in("ann@example.org", PASSWORD).await.is_ok());
+    a_late_invitation_is_refused_once_a_password_is_set(h, &cista, invited.subject, org.id).await;
     // Later, the used link is refused too.
     assert_eq!(
         cista
@@ -73,6 +76,44 @@ pub async fn an_invitation_link_sets_a_password_once_even_under_concurrency(h: &
         .filter(|e| e.kind == "token.rejected")
         .count();
     assert!(rejected >= 1, "reusing a link is recorded");
+}
+
+/// An invitation link made just before the person chose their password (a ballot's mailing
+/// reads who is still invited before it writes their links) no longer sets one: only a reset
+/// changes a password that is set.
+async fn a_late_invitation_is_refused_once_a_password_is_set(
+    h: &Harness,
+    cista: &Cista,
+    subject: SubjectCode,
+    org: OrgId,
+) {
+    let token = cista_crypto::token::new_token(&OsRng);
+    let now = h.clock.now();
+    let mut tx = h.store.begin().await.unwrap();
+    tx.insert_credential(&Credential {
+        token_hash: token.hash,
+        purpose: CredentialPurpose::Invite,
+        subject,
+        org: Some(org),
+        code_hash: None,
+        created_at: now,
+        expires_at: now.plus(Duration::days(7)),
+        used_at: None,
+        attempts: 0,
+    })
+    .await
+    .unwrap();
+    tx.commit_housekeeping().await.unwrap();
+    let late = cista
+        .set_password_with_link(
+            &token.secret,
+            CredentialPurpose::Invite,
+            &Password::parse("an-entirely-other-passphrase").unwrap(),
+        )
+        .await
+        .unwrap_err();
+    assert_eq!(late.code(), "token_invalid");
+    assert!(cista.sign_in("ann@example.org", PASSWORD).await.is_ok());
 }
 
 pub async fn an_expired_link_is_refused_and_a_weak_password_explained(h: &Harness) {
