@@ -491,10 +491,10 @@ pub struct BreachAssessArgs {
 
 #[derive(Debug, Subcommand)]
 pub enum RecordsCommand {
-    /// Write an organization's records (newest first, every one the filters let through) as
-    /// CSV (photos as signed links valid 15 minutes), GeoJSON, or a ZIP with `records.csv` and
-    /// the delivered photos (without their metadata); recorded in the audit log like an
-    /// export from the portal.
+    /// Write an organization's records (newest first, every one the filters let through, up
+    /// to 50,000: more is refused) as CSV (photos as signed links valid 15 minutes), GeoJSON,
+    /// or a ZIP with `records.csv` and the delivered photos (without their metadata);
+    /// recorded in the audit log like an export from the portal.
     Export(RecordsExportArgs),
 }
 
