@@ -20,4 +20,5 @@ pub mod resubmit;
 pub mod settings;
 pub mod spreadsheet;
 pub mod subject_access;
+pub(crate) mod submission_pages;
 pub mod trust;

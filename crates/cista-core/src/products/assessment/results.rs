@@ -8,9 +8,9 @@
 use super::{AssessmentAction, PublishedAssessment};
 use crate::platform::audit::{AuditKind, NewAuditEntry};
 use crate::platform::intake::FormProduct;
-use crate::platform::org::open_payload_with;
 use crate::platform::people::PersonFields;
 use crate::platform::spreadsheet::{MAX_EXPORTED, too_many_to_export};
+use crate::platform::submission_pages::SubmissionPages;
 use crate::ports::{StoredForm, StoredSubmission};
 use crate::{Actor, Cista, Error, Result};
 use cista_types::{FormId, OrgId, SubjectCode, SubmissionId, Timestamp};
@@ -18,9 +18,6 @@ use std::collections::BTreeMap;
 
 /// The most results one listing returns.
 pub const MAX_RESULTS: usize = 1000;
-
-/// How many results a list or the CSV reads from the store at a time.
-const RESULTS_A_READ: u64 = 500;
 
 /// One result as staff list it: no name, no email.
 #[derive(Debug, Clone, PartialEq)]
@@ -113,8 +110,8 @@ impl Cista {
     }
 
     /// The results `filter` keeps, newest first: at most `most`, or every one (the CSV).
-    /// Read `RESULTS_A_READ` at a time, the data key unwrapped once, who is erased found in
-    /// one vault read.
+    /// Read a page at a time (`SubmissionPages`, the data key unwrapped once); who is erased
+    /// is found in one vault read.
     async fn results_matching(
         &self,
         actor: &Actor,
@@ -131,46 +128,25 @@ impl Cista {
         }
         let ids: Vec<FormId> = versions.keys().copied().collect();
         let mut results = Vec::new();
-        let mut data_key = None;
-        let mut older_than = None;
-        while !ids.is_empty() && most.is_none_or(|most| results.len() < most) {
-            let stored = self
-                .store()
-                .intake()
-                .submissions_of(org, &ids, older_than, RESULTS_A_READ)
-                .await?;
-            let Some(last) = stored.last() else {
-                break;
-            };
-            older_than = Some((last.received_at, last.id));
-            let read_whole = stored.len() < usize::try_from(RESULTS_A_READ).unwrap_or(usize::MAX);
-            let key = match data_key.take() {
-                Some(key) => key,
-                None => self.org_data_key(org).await?,
-            };
-            let mut done = false;
-            for submission in stored {
+        let mut pages = SubmissionPages::new(self, org, ids);
+        'read: while let Some(page) = pages.next().await? {
+            for (submission, payload) in page {
                 // Newest first: once past the filter's first day (or full), nothing further
                 // can be kept.
                 let too_old = filter
                     .received_from
                     .is_some_and(|from| submission.received_at < from);
                 if too_old || most.is_some_and(|most| results.len() >= most) {
-                    done = true;
-                    break;
+                    break 'read;
                 }
                 let Some(version) = versions.get(&submission.form) else {
                     continue;
                 };
-                let result = result_of(open_payload_with(&key, &submission)?)?;
+                let result = result_of(payload)?;
                 if filter.keeps(&result.band_label, submission.received_at) {
                     // Not the sealed payload: only what the row shows is kept.
                     results.push(((submission.id, submission.received_at), version, result));
                 }
-            }
-            data_key = Some(key);
-            if read_whole || done {
-                break;
             }
         }
         let subjects: Vec<SubjectCode> = results.iter().map(|(_, _, r)| r.subject).collect();

@@ -4,22 +4,18 @@
 //! its photos (signed URLs) and its reviews. Reading records needs `ViewSubmissions`
 //! (owners, administrators, reviewers).
 
-use crate::platform::org::open_payload_with;
+use crate::platform::submission_pages::SubmissionPages;
 use crate::ports::StoredSubmission;
 use crate::products::collection::area::Area;
 use crate::products::collection::delivery::PhotoLinks;
 use crate::products::collection::review::{RecordStatus, ReviewState};
 use crate::products::collection::{FieldKind, RecordForm};
 use crate::{Actor, Cista, OrgAction, Result};
-use cista_crypto::DataKey;
 use cista_types::{FormId, OrgId, SubmissionId, Timestamp};
 use serde_json::Value;
 
 /// The most records one list shows.
 pub const MAX_LISTED: usize = 1000;
-
-/// How many records a list or an export reads from the store at a time.
-const RECORDS_A_READ: u64 = 500;
 
 /// Which records a list, the map and the exports show; every part optional. The one
 /// definition of the filter: every surface builds one and asks `admits`.
@@ -180,10 +176,9 @@ fn row_of(
 impl Cista {
     async fn record_row(
         &self,
-        (data_key, stored): (&DataKey, &StoredSubmission),
+        (stored, answers): (&StoredSubmission, &Value),
         (key, title, version, form): (&str, &str, u32, &RecordForm),
-    ) -> Result<(RecordRow, Value)> {
-        let answers = open_payload_with(data_key, stored)?;
+    ) -> Result<RecordRow> {
         let state = self
             .store()
             .collection()
@@ -191,8 +186,7 @@ impl Cista {
             .await?
             .last()
             .map_or(ReviewState::Received, |r| r.state);
-        let row = row_of(stored, (key, title, version, form), &answers, state);
-        Ok((row, answers))
+        Ok(row_of(stored, (key, title, version, form), answers, state))
     }
 
     /// `org`'s records that `filter` lets through, newest first, at most `MAX_LISTED` (the
@@ -213,7 +207,7 @@ impl Cista {
 
     /// The same records, each with its answers in words by field id (for exports), in the
     /// order of its form's fields, and the photo names each photos field announces: at most
-    /// `most` of them, or every one (an export). Read `RECORDS_A_READ` at a time.
+    /// `most` of them, or every one (an export). Read a page at a time (`SubmissionPages`).
     pub async fn records_with_answers(
         &self,
         actor: &Actor,
@@ -234,46 +228,26 @@ impl Cista {
             .collect::<Result<Vec<_>>>()?;
         let ids: Vec<FormId> = forms.iter().map(|(_, f)| f.id).collect();
         let mut rows = Vec::new();
-        let mut data_key = None;
-        let mut older_than = None;
-        while !ids.is_empty() && most.is_none_or(|most| rows.len() < most) {
-            let stored = self
-                .store()
-                .intake()
-                .submissions_of(org, &ids, older_than, RECORDS_A_READ)
-                .await?;
-            let Some(last) = stored.last() else {
-                break;
-            };
-            older_than = Some((last.received_at, last.id));
-            let read_whole = stored.len() < usize::try_from(RECORDS_A_READ).unwrap_or(usize::MAX);
-            // Unwrapped once for the list, not once a record.
-            let key = match data_key.take() {
-                Some(key) => key,
-                None => self.org_data_key(org).await?,
-            };
-            for s in stored {
+        let mut pages = SubmissionPages::new(self, org, ids);
+        'read: while let Some(page) = pages.next().await? {
+            for (s, answers) in page {
                 // Newest first: once past `since` (or full), nothing further can be listed.
                 let too_old = filter.since.is_some_and(|since| s.received_at < since);
                 if too_old || most.is_some_and(|most| rows.len() >= most) {
-                    return Ok(rows);
+                    break 'read;
                 }
                 let Some((definition, form)) = forms.iter().find(|(_, f)| f.id == s.form) else {
                     continue;
                 };
-                let (row, answers) = self
+                let row = self
                     .record_row(
-                        (&key, &s),
+                        (&s, &answers),
                         (&form.key, &definition.title, form.version, definition),
                     )
                     .await?;
                 if filter.admits(&row) {
                     rows.push(answered(row, definition, &answers));
                 }
-            }
-            data_key = Some(key);
-            if read_whole {
-                break;
             }
         }
         Ok(rows)
