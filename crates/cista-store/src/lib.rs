@@ -43,7 +43,7 @@ use entity::{
     organization, outbox, session, stored_key,
 };
 use query::Fetch;
-use sea_orm::sea_query::{Expr, ExprTrait as _, LikeExpr};
+use sea_orm::sea_query::{Expr, ExprTrait as _};
 use sea_orm::{
     ActiveValue::Set, ColumnTrait, DatabaseConnection, EntityTrait, QueryFilter, QueryOrder,
     QuerySelect, TransactionTrait,
@@ -347,14 +347,7 @@ impl Store for SeaStore {
         limit: u32,
     ) -> Result<Vec<AuditEntry>> {
         let from = i64::try_from(from).map_err(|_| Error::invalid("from", "too large"))?;
-        let mut literal = String::with_capacity(text.len() + 2);
-        for c in text.chars() {
-            if matches!(c, '\\' | '%' | '_') {
-                literal.push('\\');
-            }
-            literal.push(c);
-        }
-        let contains = LikeExpr::new(format!("%{literal}%")).escape('\\');
+        let contains = query::contains_literal(text);
         audit_entry::Entity::find()
             .filter(audit_entry::Column::Seq.gte(from))
             .filter(

@@ -13,6 +13,19 @@ use sea_orm::{
     QuerySelect as _, QueryTrait as _, Select, Statement, Value,
 };
 
+/// A `LIKE` pattern that matches text containing `text` literally: its `%`, `_` and `\`
+/// are escaped (with `\`, named as the escape character, which both engines need said).
+pub(crate) fn contains_literal(text: &str) -> sea_orm::sea_query::LikeExpr {
+    let mut literal = String::with_capacity(text.len() + 2);
+    for c in text.chars() {
+        if matches!(c, '\\' | '%' | '_') {
+            literal.push('\\');
+        }
+        literal.push(c);
+    }
+    sea_orm::sea_query::LikeExpr::new(format!("%{literal}%")).escape('\\')
+}
+
 /// How many keys a read by a list of keys (`IN (…)`) takes at most, so that the statement stays
 /// well under the engines' bound on parameters (SQLite 32,766, PostgreSQL 65,535).
 const KEYS_A_READ: usize = 1000;

@@ -397,6 +397,36 @@ pub trait VotingReads: Send + Sync {
     /// The participation ledger of a ballot, oldest first.
     async fn participation(&self, ballot: BallotId) -> Result<Vec<Participation>>;
 
+    /// Up to `limit` of a ballot's participation rows from position `offset` (0-based),
+    /// newest first (receipt time, then unit id, both descending), each with its unit's label
+    /// on the ballot's roll (empty if the unit is not on it): a numbered page of the list.
+    async fn participation_at(
+        &self,
+        ballot: BallotId,
+        offset: u64,
+        limit: u64,
+    ) -> Result<Vec<(String, Participation)>>;
+
+    /// How many units took part in a ballot so far.
+    async fn participation_count(&self, ballot: BallotId) -> Result<u64>;
+
+    /// Up to `limit` units of a ballot's roll whose unit's label contains `folded` (already
+    /// lower case with single spaces, as `UnitLabel::key`; `%`, `_` and `\` are literal), in
+    /// the order of that key, each with its participation row when it took part.
+    async fn roll_matching(
+        &self,
+        ballot: BallotId,
+        folded: &str,
+        limit: u64,
+    ) -> Result<Vec<(EligibleUnit, Option<Participation>)>>;
+
+    /// Up to `limit` units of a ballot's roll yet to take part, in roll-label (byte) order.
+    async fn yet_to_vote_at_most(&self, ballot: BallotId, limit: u64) -> Result<Vec<EligibleUnit>>;
+
+    /// The unit of a ballot's roll whose label's `UnitLabel::key` is `key`, if any.
+    async fn roll_unit_labelled(&self, ballot: BallotId, key: &str)
+    -> Result<Option<EligibleUnit>>;
+
     async fn participation_of(
         &self,
         ballot: BallotId,
@@ -445,6 +475,17 @@ pub trait VotingReads: Send + Sync {
 
     /// Refused attempts on a ballot, oldest first.
     async fn refusals(&self, ballot: BallotId) -> Result<Vec<Refusal>>;
+
+    /// Up to `limit` refused attempts from position `offset`, as `participation_at` reads.
+    async fn refusals_at(
+        &self,
+        ballot: BallotId,
+        offset: u64,
+        limit: u64,
+    ) -> Result<Vec<(String, Refusal)>>;
+
+    /// How many attempts on a ballot were refused.
+    async fn refusal_count(&self, ballot: BallotId) -> Result<u64>;
 
     /// One entry of a ballot's box, by tracker.
     async fn box_entry(&self, ballot: BallotId, tracker: Tracker) -> Result<Option<BoxEntry>>;

@@ -7,6 +7,7 @@
 
 mod builder;
 mod closed;
+mod large;
 mod live;
 mod script_names;
 mod units;

@@ -5,6 +5,7 @@
 mod box_reader;
 mod box_stream;
 mod casts;
+pub(crate) mod ledger;
 pub(crate) use box_reader::TxBoxReading;
 pub(crate) use casts::{cast_context, insert_box_entries_if_free, insert_participations_if_free};
 mod lists;

@@ -64,6 +64,40 @@ impl VotingReads for SeaStore {
         super::participation(&self.db, ballot).await
     }
 
+    async fn participation_at(
+        &self,
+        ballot: BallotId,
+        offset: u64,
+        limit: u64,
+    ) -> Result<Vec<(String, Participation)>> {
+        super::ledger::participation_at(&self.db, ballot, offset, limit).await
+    }
+
+    async fn participation_count(&self, ballot: BallotId) -> Result<u64> {
+        super::ledger::participation_count(&self.db, ballot).await
+    }
+
+    async fn roll_matching(
+        &self,
+        ballot: BallotId,
+        folded: &str,
+        limit: u64,
+    ) -> Result<Vec<(EligibleUnit, Option<Participation>)>> {
+        super::ledger::roll_matching(&self.db, ballot, folded, limit).await
+    }
+
+    async fn yet_to_vote_at_most(&self, ballot: BallotId, limit: u64) -> Result<Vec<EligibleUnit>> {
+        super::ledger::yet_to_vote_at_most(&self.db, ballot, limit).await
+    }
+
+    async fn roll_unit_labelled(
+        &self,
+        ballot: BallotId,
+        key: &str,
+    ) -> Result<Option<EligibleUnit>> {
+        super::ledger::roll_unit_labelled(&self.db, ballot, key).await
+    }
+
     async fn participation_of(
         &self,
         ballot: BallotId,
@@ -120,6 +154,19 @@ impl VotingReads for SeaStore {
 
     async fn refusals(&self, ballot: BallotId) -> Result<Vec<Refusal>> {
         super::refusals(&self.db, ballot).await
+    }
+
+    async fn refusals_at(
+        &self,
+        ballot: BallotId,
+        offset: u64,
+        limit: u64,
+    ) -> Result<Vec<(String, Refusal)>> {
+        super::ledger::refusals_at(&self.db, ballot, offset, limit).await
+    }
+
+    async fn refusal_count(&self, ballot: BallotId) -> Result<u64> {
+        super::ledger::refusal_count(&self.db, ballot).await
     }
 
     async fn box_entry(&self, ballot: BallotId, tracker: Tracker) -> Result<Option<BoxEntry>> {

@@ -24,6 +24,7 @@ use time::Duration;
 
 mod cast_read;
 mod casting;
+mod ledger;
 mod published;
 mod records;
 mod refusals;
@@ -44,6 +45,7 @@ pub use casting::{
     paper_and_online_refuse_each_other_in_either_order,
     participation_from_before_the_roll_weight_column_is_weighed_from_the_roll,
 };
+pub use ledger::the_ballot_page_reads_who_took_part_a_page_at_a_time;
 pub use published::a_large_ballot_publishes_page_by_page_and_finds_any_tracker;
 pub use records::{
     a_box_keyed_by_its_tracker_alone_is_rekeyed_whole, a_correction_is_a_cancel_and_a_reissue,

@@ -259,6 +259,35 @@ async fn the_manager_watches_turnout_and_enters_paper_ballots(b: &Browser) {
     }
     let done = b.main_text().await;
     assert!(done.contains("Batch 1 is complete"), "{done}");
+    // Back on the ballot's page, a search of the roll says whether a unit voted: 508 has, on
+    // paper, just now.
+    b.follow("2027 Board of Directors election").await;
+    b.fill("unit-q", "508").await;
+    b.click_and_wait(
+        b.driver
+            .find(By::Css("main form.search button"))
+            .await
+            .unwrap(),
+    )
+    .await;
+    let found = b.main_text().await;
+    assert!(
+        found.contains("Units on the roll matching “508”"),
+        "{found}"
+    );
+    let row = b
+        .driver
+        .find(By::Css("table.found tbody tr"))
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(
+        row.contains("508") && row.contains("Yes") && row.contains("paper"),
+        "{row}"
+    );
+    b.shot("admin-ballot-search.png").await;
 }
 
 /// The quick poll closes on its own, with results and a certified PDF; returns its path.

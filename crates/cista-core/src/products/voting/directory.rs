@@ -70,22 +70,31 @@ impl<T> Paged<T> {
     }
 }
 
+impl Paged<()> {
+    /// Which page `page` (from 1; 0 means the first, past the last the last) of a list of
+    /// `total` items is, with nothing in it yet: its items start at `first_index()`.
+    pub fn numbered(total: usize, page: usize) -> Self {
+        let pages = total.div_ceil(ROWS_PER_PAGE).max(1);
+        Self {
+            items: Vec::new(),
+            page: page.clamp(1, pages),
+            pages,
+            total,
+        }
+    }
+
+    /// The 0-based position in the whole list of this page's first item.
+    pub fn first_index(&self) -> usize {
+        (self.page - 1) * ROWS_PER_PAGE
+    }
+}
+
 /// Page `page` of `items` (from 1; 0 means the first, past the last the last).
 pub fn page_of<T>(items: Vec<T>, page: usize) -> Paged<T> {
-    let total = items.len();
-    let pages = total.div_ceil(ROWS_PER_PAGE).max(1);
-    let page = page.clamp(1, pages);
-    let items = items
-        .into_iter()
-        .skip((page - 1) * ROWS_PER_PAGE)
-        .take(ROWS_PER_PAGE)
-        .collect();
-    Paged {
-        items,
-        page,
-        pages,
-        total,
-    }
+    let shape = Paged::numbered(items.len(), page);
+    let first = shape.first_index();
+    let items = items.into_iter().skip(first).take(ROWS_PER_PAGE).collect();
+    shape.with_items(items)
 }
 
 /// One page of the units list (`Cista::units_with_owners`).
@@ -98,7 +107,7 @@ pub struct UnitsPage {
 }
 
 /// What a search asks for, in a form that compares: lower case, single spaces.
-fn folded(text: &str) -> String {
+pub(crate) fn folded(text: &str) -> String {
     text.split_whitespace()
         .collect::<Vec<_>>()
         .join(" ")

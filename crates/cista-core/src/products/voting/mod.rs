@@ -16,6 +16,7 @@ pub mod directory;
 pub mod eligibility;
 pub mod error;
 pub mod import;
+pub mod ledger;
 pub mod names;
 pub mod notices;
 pub mod opening;

@@ -379,17 +379,69 @@ impl Cista {
         })
     }
 
-    /// Units staff may enter a paper ballot for: on the roll, not yet voted.
-    pub async fn paper_candidates(
+    /// Units staff may enter a paper ballot for (on the roll, not yet voted), to choose from:
+    /// all of them, labels in natural order, while there are at most `UNITS_LISTED`; past
+    /// that, `PaperUnits::Typed`, and staff type the label (`paper_unit_labelled`). A list of
+    /// thousands is no help to choose from, and a million-unit ballot's would fill the page.
+    ///
+    /// # Errors
+    /// `forbidden` without the right to enter paper ballots; the store's errors.
+    pub async fn paper_candidates(&self, actor: &Actor, ballot: &Ballot) -> Result<PaperUnits> {
+        actor.authorize_in(ballot.org(), VotingAction::EnterPaperBallots)?;
+        let bound = u64::try_from(UNITS_LISTED + 1).unwrap_or(u64::MAX);
+        let mut units = self
+            .store()
+            .voting()
+            .yet_to_vote_at_most(ballot.id(), bound)
+            .await?;
+        if units.len() > UNITS_LISTED {
+            return Ok(PaperUnits::Typed);
+        }
+        units.sort_by(|a, b| super::units::natural_cmp(a.label.as_str(), b.label.as_str()));
+        Ok(PaperUnits::Listed(units))
+    }
+
+    /// The unit on `ballot`'s roll labelled `label` as staff typed it (case and extra spaces
+    /// aside), for paper entry. Whether it has voted is the cast's to check (and record).
+    ///
+    /// # Errors
+    /// `invalid_input` on `unit` when no unit on the roll has that label; `forbidden` without
+    /// the right to enter paper ballots; the store's errors.
+    pub async fn paper_unit_labelled(
         &self,
         actor: &Actor,
         ballot: &Ballot,
-    ) -> Result<Vec<crate::ports::EligibleUnit>> {
+        label: &str,
+    ) -> Result<UnitId> {
         actor.authorize_in(ballot.org(), VotingAction::EnterPaperBallots)?;
-        let mut units = self.yet_to_vote(ballot.id()).await?;
-        units.sort_by(|a, b| super::units::natural_cmp(a.label.as_str(), b.label.as_str()));
-        Ok(units)
+        let key = super::directory::folded(label);
+        let found = if key.is_empty() {
+            None
+        } else {
+            self.store()
+                .voting()
+                .roll_unit_labelled(ballot.id(), &key)
+                .await?
+        };
+        found.map(|e| e.unit).ok_or_else(|| {
+            Error::invalid(
+                "unit",
+                "no unit on this ballot's roll has that label: type it as the roll has it",
+            )
+        })
     }
+}
+
+/// How many units yet to vote a paper entry page lists to choose from, at most.
+pub const UNITS_LISTED: usize = 500;
+
+/// The units a paper entry page offers (`Cista::paper_candidates`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum PaperUnits {
+    /// Every unit yet to vote, labels in natural order (none: every unit has voted).
+    Listed(Vec<crate::ports::EligibleUnit>),
+    /// More than `UNITS_LISTED` units are yet to vote: staff type the unit's label.
+    Typed,
 }
 
 /// When a batch was opened, for the staff page.

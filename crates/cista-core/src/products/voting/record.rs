@@ -10,7 +10,7 @@ use super::definition::{Answer, BallotDefinition, Choice, Secrecy};
 use super::{Ballot, Window};
 use crate::platform::audit::NewAuditEntry;
 use crate::platform::spreadsheet::CsvBytes;
-use crate::ports::{BallotStatus, BoxColumns, Participation, Refusal};
+use crate::ports::{BallotStatus, BoxColumns, Participation};
 use crate::{Actor, Cista, Error, Result};
 use cista_types::{BallotId, OrgId, SubjectCode, UnitId};
 use std::collections::BTreeMap;
@@ -383,54 +383,6 @@ impl Cista {
             verifier_key_id: verifier.key_id(),
             verifier_key: verifier.to_verifier_key(),
         })
-    }
-
-    /// Refused attempts on a ballot, for staff and inspectors.
-    pub async fn refusals(&self, actor: &Actor, ballot: &Ballot) -> Result<Vec<(String, Refusal)>> {
-        actor.authorize_in(ballot.org(), VotingAction::ViewBallots)?;
-        let labels: BTreeMap<UnitId, String> = self
-            .store()
-            .voting()
-            .units(ballot.org())
-            .await?
-            .into_iter()
-            .map(|u| (u.id, u.label.to_string()))
-            .collect();
-        Ok(self
-            .store()
-            .voting()
-            .refusals(ballot.id())
-            .await?
-            .into_iter()
-            .map(|r| (labels.get(&r.unit).cloned().unwrap_or_default(), r))
-            .collect())
-    }
-
-    /// Units that took part so far (labels, channels and times), for staff and inspectors.
-    pub async fn participation_list(
-        &self,
-        actor: &Actor,
-        ballot: &Ballot,
-    ) -> Result<Vec<(String, Participation)>> {
-        actor.authorize_in(ballot.org(), VotingAction::ViewBallots)?;
-        let labels: BTreeMap<UnitId, String> = self
-            .store()
-            .voting()
-            .eligible_units(ballot.id())
-            .await?
-            .into_iter()
-            .map(|e| (e.unit, e.label.to_string()))
-            .collect();
-        let mut out: Vec<(String, Participation)> = self
-            .store()
-            .voting()
-            .participation(ballot.id())
-            .await?
-            .into_iter()
-            .map(|p| (labels.get(&p.unit).cloned().unwrap_or_default(), p))
-            .collect();
-        out.sort_by(|a, b| super::units::natural_cmp(&a.0, &b.0));
-        Ok(out)
     }
 
     /// Whether a ballot's window is over (for pages that offer to close it).

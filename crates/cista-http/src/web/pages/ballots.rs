@@ -7,6 +7,7 @@
 mod certificate;
 mod edit;
 mod form;
+mod ledger;
 mod paper;
 mod record;
 mod show;

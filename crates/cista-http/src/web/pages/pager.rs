@@ -23,13 +23,25 @@ impl Pager {
         q: &str,
         list: &Paged<T>,
     ) -> Self {
+        Self::with_parameter(label, "page", (path, anchor), q, list)
+    }
+
+    /// Links that name the page in `parameter` (`path?q=…&refused=N#anchor`): for a second
+    /// list on a page that has one paged by `page` already.
+    pub(crate) fn with_parameter<T>(
+        label: &'static str,
+        parameter: &str,
+        (path, anchor): (&str, &str),
+        q: &str,
+        list: &Paged<T>,
+    ) -> Self {
         let (page, count) = (list.page, list.pages);
         let href = |n: usize| {
             let mut query = url::form_urlencoded::Serializer::new(String::new());
             if !q.is_empty() {
                 query.append_pair("q", q);
             }
-            query.append_pair("page", &n.to_string());
+            query.append_pair(parameter, &n.to_string());
             format!("{path}?{}#{anchor}", query.finish())
         };
         Self {

@@ -156,6 +156,35 @@ async fn the_live_page_lists_who_voted_and_who_was_refused(
     for label in ["1A", "2A", "3B"] {
         assert!(voted.contains(label), "{label}: {voted}");
     }
+    assert!(live.contains("3 units have voted, newest first."), "{live}");
+    assert!(
+        live.contains("2 attempts were refused, newest first."),
+        "{live}"
+    );
+
+    // A search of the roll says of each unit found whether it voted: 3A has not.
+    let (status, found) = page(admin, server, &format!("{path}?q=+3%20")).await;
+    assert_eq!(status, StatusCode::OK);
+    let found = between(&found, r#"class="cards found""#, "</table>");
+    let rows: Vec<&str> = found.split("<tr>").skip(2).collect();
+    assert_eq!(rows.len(), 2, "{found}");
+    assert!(
+        rows[0].contains(">3A<") && rows[0].contains(">No<"),
+        "{found}"
+    );
+    assert!(
+        rows[1].contains(">3B<") && rows[1].contains(">Yes<"),
+        "{found}"
+    );
+    // `%` is a character like any other, and odd page numbers show the first page.
+    let (status, none) = page(admin, server, &format!("{path}?q=%25&page=x&refused=-2")).await;
+    assert_eq!(status, StatusCode::OK);
+    assert!(
+        none.contains("No unit on this ballot&#39;s roll matches “%”")
+            || none.contains("No unit on this ballot's roll matches “%”"),
+        "{none}"
+    );
+    assert!(none.contains("3 units have voted"), "{none}");
 
     // The participation list can be downloaded while open; the ballot list cannot.
     let r = admin

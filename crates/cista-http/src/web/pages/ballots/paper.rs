@@ -28,7 +28,7 @@ use cista_core::products::voting::Ballot;
 use cista_core::products::voting::VotingAction;
 use cista_core::products::voting::VotingError;
 use cista_core::products::voting::cast::CastRequest;
-use cista_core::products::voting::paper::{self, MIN_BATCH, PaperState, envelopes};
+use cista_core::products::voting::paper::{self, MIN_BATCH, PaperState, PaperUnits, envelopes};
 use cista_core::{Actor, Error};
 use cista_types::{UnitId, Weight};
 use std::net::SocketAddr;
@@ -65,7 +65,12 @@ struct PaperPage {
     /// Whether the two-envelope flow applies (a secret ballot).
     two_envelopes: bool,
     weighted: bool,
+    /// The units yet to vote to choose from (id, label); empty with `typed_unit`.
     units: Vec<(String, String)>,
+    /// Too many units are yet to vote to list: the unit's label is typed instead.
+    typed_unit: bool,
+    /// The label typed in a form sent back.
+    unit_label: String,
     definition_sha256: String,
     contests: Vec<ContestView>,
     disabled: bool,
@@ -108,12 +113,16 @@ async fn page_for(
 ) -> Result<PaperPage, AppError> {
     let cista = &state.cista;
     let now = cista.clock().now();
-    let units = cista
-        .paper_candidates(actor, ballot)
-        .await?
-        .into_iter()
-        .map(|u| (u.unit.to_string(), u.label.to_string()))
-        .collect();
+    let (units, typed_unit) = match cista.paper_candidates(actor, ballot).await? {
+        PaperUnits::Listed(units) => (
+            units
+                .into_iter()
+                .map(|u| (u.unit.to_string(), u.label.to_string()))
+                .collect(),
+            false,
+        ),
+        PaperUnits::Typed => (Vec::new(), true),
+    };
     let accepts_votes = ballot.accepts_votes(now);
     let two_envelopes = paper::two_envelopes(ballot);
     let why_not = if !ballot.definition.paper {
@@ -169,6 +178,8 @@ async fn page_for(
         weighted: ballot.definition.weighting
             == cista_core::products::voting::definition::Weighting::Weighted,
         units,
+        typed_unit,
+        unit_label: String::new(),
         definition_sha256: ballot.stored.definition_hash.to_hex(),
         contests: ContestView::all(&ballot.definition),
         disabled: false,
@@ -200,6 +211,39 @@ pub async fn page(
     let (org, ballot) = staff_ballot(&state, &actor, &slug, &id).await?;
     let page = page_for(&state, &ctx, &actor, &org, &ballot, Vec::new()).await?;
     render(StatusCode::OK, page)
+}
+
+/// The unit a paper form names: `unit_label` as typed (the page offers a text field when too
+/// many units are yet to vote to list them), else `unit`, an id chosen from the list. A form
+/// naming none is sent back saying `missing`, one naming a label the roll does not have with
+/// the core's reason; any other error is the request's.
+async fn named_unit(
+    state: &AppState,
+    actor: &Actor,
+    ballot: &Ballot,
+    fields: &[(String, String)],
+    missing: &str,
+) -> Result<Result<UnitId, (Problem, StatusCode)>, AppError> {
+    let label = value(fields, "unit_label");
+    if label.is_empty() {
+        let chosen = value(fields, "unit").parse::<i64>().ok();
+        return Ok(chosen.map(UnitId::from_i64).ok_or_else(|| {
+            (
+                Problem::new("unit", missing),
+                StatusCode::UNPROCESSABLE_ENTITY,
+            )
+        }));
+    }
+    match state.cista.paper_unit_labelled(actor, ballot, &label).await {
+        Ok(unit) => Ok(Ok(unit)),
+        // A label the roll does not have is a field to correct (422), as an unanswered
+        // contest is.
+        Err(e @ Error::InvalidInput { .. }) => Ok(Err((
+            Problem::from_error("unit", &e),
+            StatusCode::UNPROCESSABLE_ENTITY,
+        ))),
+        Err(e) => Err(e.into()),
+    }
 }
 
 /// Whether a field is a contest's choice (`c` and the contest id).
@@ -260,15 +304,21 @@ pub async fn submit(
 ) -> Result<Response, AppError> {
     let (org, ballot) = staff_ballot(&state, &actor, &slug, &id).await?;
     let refuse = async |problem: Problem, status: StatusCode| {
-        let page = page_for(&state, &ctx, &actor, &org, &ballot, vec![problem]).await?;
+        let mut page = page_for(&state, &ctx, &actor, &org, &ballot, vec![problem]).await?;
+        page.unit_label = value(&fields, "unit_label");
         render(status, page)
     };
-    let Ok(unit) = value(&fields, "unit").parse::<i64>().map(UnitId::from_i64) else {
-        return refuse(
-            Problem::new("unit", "Choose the unit whose paper ballot this is."),
-            StatusCode::UNPROCESSABLE_ENTITY,
-        )
-        .await;
+    let unit = match named_unit(
+        &state,
+        &actor,
+        &ballot,
+        &fields,
+        "Choose the unit whose paper ballot this is.",
+    )
+    .await?
+    {
+        Ok(unit) => unit,
+        Err((problem, status)) => return refuse(problem, status).await,
     };
     let request = CastRequest {
         ballot: ballot.id(),
@@ -308,15 +358,21 @@ pub async fn check_in(
 ) -> Result<Response, AppError> {
     let (org, ballot) = staff_ballot(&state, &actor, &slug, &id).await?;
     let refuse = async |problem: Problem, status: StatusCode| {
-        let page = page_for(&state, &ctx, &actor, &org, &ballot, vec![problem]).await?;
+        let mut page = page_for(&state, &ctx, &actor, &org, &ballot, vec![problem]).await?;
+        page.unit_label = value(&fields, "unit_label");
         render(status, page)
     };
-    let Ok(unit) = value(&fields, "unit").parse::<i64>().map(UnitId::from_i64) else {
-        return refuse(
-            Problem::new("unit", "Choose the unit named on the outer envelope."),
-            StatusCode::UNPROCESSABLE_ENTITY,
-        )
-        .await;
+    let unit = match named_unit(
+        &state,
+        &actor,
+        &ballot,
+        &fields,
+        "Choose the unit named on the outer envelope.",
+    )
+    .await?
+    {
+        Ok(unit) => unit,
+        Err((problem, status)) => return refuse(problem, status).await,
     };
     let origin = vote_origin(&headers, peer.map(|Extension(ConnectInfo(p))| p));
     match state

@@ -3,9 +3,8 @@
 //! for a closed one, the reissue for a cancelled one), and the preview.
 
 use super::form::{ContestForm, SettingsForm};
-use super::view::{
-    ContestView, ParticipationLine, RefusalLine, ResultView, TurnoutView, status_label,
-};
+use super::ledger::{Ledger, LedgerQuery};
+use super::view::{ContestView, ResultView, TurnoutView, status_label};
 use super::{Problem, org_and_ballot};
 use crate::AppState;
 use crate::error::AppError;
@@ -101,6 +100,8 @@ pub struct Overrides {
     pub add_resolution: Option<ContestForm>,
     pub add_election: Option<ContestForm>,
     pub cancel_reason: String,
+    /// What the address asked of the lists of who took part.
+    pub ledger: LedgerQuery,
 }
 
 /// A contest of a draft, with its edit form.
@@ -190,8 +191,7 @@ struct LivePage {
     errors: Vec<Problem>,
     turnout: TurnoutView,
     contests: Vec<ContestView>,
-    participation: Vec<ParticipationLine>,
-    refusals: Vec<RefusalLine>,
+    ledger: Ledger,
     can_paper: bool,
     can_remind: bool,
     can_cancel: bool,
@@ -217,8 +217,7 @@ struct ClosedPage {
     ballot_list_sha256: String,
     root_sha256: String,
     tree_size: u64,
-    participation: Vec<ParticipationLine>,
-    refusals: Vec<RefusalLine>,
+    ledger: Ledger,
 }
 
 #[derive(Template)]
@@ -230,8 +229,7 @@ struct CancelledPage {
     errors: Vec<Problem>,
     cancelled_at: String,
     contests: Vec<ContestView>,
-    participation: Vec<ParticipationLine>,
-    refusals: Vec<RefusalLine>,
+    ledger: Ledger,
     can_reissue: bool,
     can_records: bool,
 }
@@ -249,6 +247,7 @@ pub async fn render_ballot(
     let head = Head::of(state, org, ballot);
     let d = &ballot.definition;
     let status = extra.status.unwrap_or(StatusCode::OK);
+    let page_path = format!("/admin/{}/ballots/{}", org.slug, ballot.id());
     let cista = &state.cista;
     let may = |action| actor.may_in(org.id, action);
     match ballot.status() {
@@ -266,7 +265,7 @@ pub async fn render_ballot(
             let live = cista.live_turnout(actor, ballot).await?;
             let window = cista.window_of(ballot);
             let accepts = window == cista_core::products::voting::Window::Open;
-            let (participation, refusals) = ledger_lines(state, actor, ballot).await?;
+            let ledger = Ledger::read(state, actor, ballot, &page_path, &extra.ledger).await?;
             render(
                 status,
                 LivePage {
@@ -276,8 +275,7 @@ pub async fn render_ballot(
                     errors: extra.errors,
                     turnout: TurnoutView::live(&live, d),
                     contests: ContestView::all(d),
-                    participation,
-                    refusals,
+                    ledger,
                     can_paper: accepts && d.paper && may(VotingAction::EnterPaperBallots),
                     can_remind: accepts && may(VotingAction::ManageBallots),
                     can_cancel: may(VotingAction::ManageBallots),
@@ -296,7 +294,7 @@ pub async fn render_ballot(
             } else {
                 None
             };
-            let (participation, refusals) = ledger_lines(state, actor, ballot).await?;
+            let ledger = Ledger::read(state, actor, ballot, &page_path, &extra.ledger).await?;
             render(
                 status,
                 ClosedPage {
@@ -325,13 +323,12 @@ pub async fn render_ballot(
                         .map(|r| r.root_sha256.clone())
                         .unwrap_or_default(),
                     tree_size: sealed.as_ref().map_or(0, |r| r.tree_size),
-                    participation,
-                    refusals,
+                    ledger,
                 },
             )
         }
         BallotStatus::Cancelled => {
-            let (participation, refusals) = ledger_lines(state, actor, ballot).await?;
+            let ledger = Ledger::read(state, actor, ballot, &page_path, &extra.ledger).await?;
             render(
                 status,
                 CancelledPage {
@@ -345,8 +342,7 @@ pub async fn render_ballot(
                         .map(|t| ballot.local(t))
                         .unwrap_or_default(),
                     contests: ContestView::all(d),
-                    participation,
-                    refusals,
+                    ledger,
                     can_reissue: may(VotingAction::ManageBallots),
                     can_records: may(VotingAction::ViewRecords),
                 },
@@ -416,30 +412,6 @@ fn draft_page(
     }
 }
 
-/// The ballot's participation list and its refused casts, as lines in the ballot's zone.
-async fn ledger_lines(
-    state: &AppState,
-    actor: &Actor,
-    ballot: &Ballot,
-) -> Result<(Vec<ParticipationLine>, Vec<RefusalLine>), AppError> {
-    let zone = &ballot.definition.time_zone;
-    let participation = state
-        .cista
-        .participation_list(actor, ballot)
-        .await?
-        .into_iter()
-        .map(|p| ParticipationLine::of(zone, p))
-        .collect();
-    let refusals = state
-        .cista
-        .refusals(actor, ballot)
-        .await?
-        .into_iter()
-        .map(|r| RefusalLine::of(zone, r))
-        .collect();
-    Ok((participation, refusals))
-}
-
 /// `?done=…` after a change, and a count where it has one.
 #[derive(Debug, Default, Deserialize)]
 #[serde(default)]
@@ -490,10 +462,12 @@ pub async fn ballot(
     SignedIn { actor, .. }: SignedIn,
     Path((slug, id)): Path<(String, String)>,
     Query(done): Query<Done>,
+    Query(ledger): Query<LedgerQuery>,
 ) -> Result<Response, AppError> {
     let (org, ballot) = org_and_ballot(&state, &actor, &slug, &id).await?;
     let extra = Overrides {
         notice: notice(&done),
+        ledger,
         ..Overrides::default()
     };
     render_ballot(&state, &ctx, &actor, &org, &ballot, extra).await

@@ -1,0 +1,203 @@
+//! A ballot's participation list and refused attempts a page at a time, and the units of its
+//! roll a search names: what the staff's ballot page shows, read in bounded memory however
+//! large the ballot (a million-unit ballot's page used to hold every unit that voted); and
+//! for paper entry, the units yet to vote up to a bound, and a unit found by its label.
+
+use crate::convert;
+use crate::entity::{ballot_roll, participation, unit, vote_refusal};
+use crate::query::{Fetch, contains_literal};
+use cista_core::Result;
+use cista_core::ports::{EligibleUnit, Participation, Refusal};
+use cista_types::{BallotId, UnitId};
+use sea_orm::sea_query::{Expr, ExprTrait as _, Query};
+use sea_orm::{
+    ColumnTrait, ConnectionTrait, EntityTrait, JoinType, QueryFilter, QueryOrder, QuerySelect,
+    prelude::RelationDef,
+};
+use std::collections::HashMap;
+
+/// Up to `limit` participation rows of `ballot` from `offset`, newest first, with their
+/// units' labels on the roll (see `VotingReads::participation_at`). The ballot's rows come
+/// from the primary key's `(ballot_id, unit_id)` prefix and are sorted by time there: no
+/// index on the time, which every cast would pay for.
+pub(crate) async fn participation_at(
+    db: &impl ConnectionTrait,
+    ballot: BallotId,
+    offset: u64,
+    limit: u64,
+) -> Result<Vec<(String, Participation)>> {
+    let rows = participation::Entity::find()
+        .filter(participation::Column::BallotId.eq(ballot.as_i64()))
+        .order_by_desc(participation::Column::At)
+        .order_by_desc(participation::Column::UnitId)
+        .offset(offset)
+        .limit(limit)
+        .all_as(db, convert::participation)
+        .await?;
+    let units: Vec<UnitId> = rows.iter().map(|p| p.unit).collect();
+    let labels = roll_labels(db, ballot, &units).await?;
+    Ok(rows
+        .into_iter()
+        .map(|p| (labels.get(&p.unit).cloned().unwrap_or_default(), p))
+        .collect())
+}
+
+/// How many units took part in `ballot`.
+pub(crate) async fn participation_count(
+    db: &impl ConnectionTrait,
+    ballot: BallotId,
+) -> Result<u64> {
+    participation::Entity::find()
+        .filter(participation::Column::BallotId.eq(ballot.as_i64()))
+        .count_rows(db)
+        .await
+}
+
+/// The labels on `ballot`'s roll of `units` (a page's worth: one `IN` list).
+async fn roll_labels(
+    db: &impl ConnectionTrait,
+    ballot: BallotId,
+    units: &[UnitId],
+) -> Result<HashMap<UnitId, String>> {
+    if units.is_empty() {
+        return Ok(HashMap::new());
+    }
+    let roll = ballot_roll::Entity::find()
+        .filter(ballot_roll::Column::BallotId.eq(ballot.as_i64()))
+        .filter(ballot_roll::Column::UnitId.is_in(units.iter().map(|u| u.as_i64())))
+        .all_as(db, convert::eligible)
+        .await?;
+    Ok(roll
+        .into_iter()
+        .map(|e| (e.unit, e.label.to_string()))
+        .collect())
+}
+
+/// The join from a roll row to its unit.
+fn roll_unit() -> RelationDef {
+    ballot_roll::Entity::belongs_to(unit::Entity)
+        .from(ballot_roll::Column::UnitId)
+        .to(unit::Column::Id)
+        .into()
+}
+
+/// Up to `limit` units on `ballot`'s roll whose unit's `label_key` contains `folded`, in
+/// roll-label order, each with its participation row (see `VotingReads::roll_matching`).
+pub(crate) async fn roll_matching(
+    db: &impl ConnectionTrait,
+    ballot: BallotId,
+    folded: &str,
+    limit: u64,
+) -> Result<Vec<(EligibleUnit, Option<Participation>)>> {
+    let roll = ballot_roll::Entity::find()
+        .join(JoinType::InnerJoin, roll_unit())
+        .filter(ballot_roll::Column::BallotId.eq(ballot.as_i64()))
+        .filter(unit::Column::LabelKey.like(contains_literal(folded)))
+        .order_by_asc(ballot_roll::Column::Label)
+        .order_by_asc(ballot_roll::Column::UnitId)
+        .limit(limit)
+        .all_as(db, convert::eligible)
+        .await?;
+    if roll.is_empty() {
+        return Ok(Vec::new());
+    }
+    let mut voted: HashMap<UnitId, Participation> = participation::Entity::find()
+        .filter(participation::Column::BallotId.eq(ballot.as_i64()))
+        .filter(participation::Column::UnitId.is_in(roll.iter().map(|e| e.unit.as_i64())))
+        .all_as(db, convert::participation)
+        .await?
+        .into_iter()
+        .map(|p| (p.unit, p))
+        .collect();
+    Ok(roll
+        .into_iter()
+        .map(|e| {
+            let p = voted.remove(&e.unit);
+            (e, p)
+        })
+        .collect())
+}
+
+/// Up to `limit` refused attempts on `ballot` from `offset`, newest first (from the
+/// `(ballot_id, at)` index), with their units' labels.
+pub(crate) async fn refusals_at(
+    db: &impl ConnectionTrait,
+    ballot: BallotId,
+    offset: u64,
+    limit: u64,
+) -> Result<Vec<(String, Refusal)>> {
+    let rows = vote_refusal::Entity::find()
+        .filter(vote_refusal::Column::BallotId.eq(ballot.as_i64()))
+        .order_by_desc(vote_refusal::Column::At)
+        .order_by_desc(vote_refusal::Column::Id)
+        .offset(offset)
+        .limit(limit)
+        .all_as(db, convert::refusal)
+        .await?;
+    if rows.is_empty() {
+        return Ok(Vec::new());
+    }
+    let labels: HashMap<UnitId, String> = unit::Entity::find()
+        .filter(unit::Column::Id.is_in(rows.iter().map(|r| r.unit.as_i64())))
+        .all_as(db, convert::unit)
+        .await?
+        .into_iter()
+        .map(|u| (u.id, u.label.to_string()))
+        .collect();
+    Ok(rows
+        .into_iter()
+        .map(|r| (labels.get(&r.unit).cloned().unwrap_or_default(), r))
+        .collect())
+}
+
+/// How many attempts on `ballot` were refused.
+pub(crate) async fn refusal_count(db: &impl ConnectionTrait, ballot: BallotId) -> Result<u64> {
+    vote_refusal::Entity::find()
+        .filter(vote_refusal::Column::BallotId.eq(ballot.as_i64()))
+        .count_rows(db)
+        .await
+}
+
+/// Up to `limit` units on `ballot`'s roll that have not taken part, in roll-label order: the
+/// roll read against the participation table's primary key, no unit that voted brought over.
+pub(crate) async fn yet_to_vote_at_most(
+    db: &impl ConnectionTrait,
+    ballot: BallotId,
+    limit: u64,
+) -> Result<Vec<EligibleUnit>> {
+    let voted = Query::select()
+        .expr(Expr::val(1))
+        .from(participation::Entity)
+        .and_where(
+            Expr::col((participation::Entity, participation::Column::BallotId))
+                .equals((ballot_roll::Entity, ballot_roll::Column::BallotId)),
+        )
+        .and_where(
+            Expr::col((participation::Entity, participation::Column::UnitId))
+                .equals((ballot_roll::Entity, ballot_roll::Column::UnitId)),
+        )
+        .to_owned();
+    ballot_roll::Entity::find()
+        .filter(ballot_roll::Column::BallotId.eq(ballot.as_i64()))
+        .filter(Expr::exists(voted).not())
+        .order_by_asc(ballot_roll::Column::Label)
+        .order_by_asc(ballot_roll::Column::UnitId)
+        .limit(limit)
+        .all_as(db, convert::eligible)
+        .await
+}
+
+/// The unit on `ballot`'s roll whose unit's label is `key` (as `UnitLabel::key`): one read of
+/// the organization's unique `(org_id, label_key)` index joined to the roll.
+pub(crate) async fn roll_unit_labelled(
+    db: &impl ConnectionTrait,
+    ballot: BallotId,
+    key: &str,
+) -> Result<Option<EligibleUnit>> {
+    ballot_roll::Entity::find()
+        .join(JoinType::InnerJoin, roll_unit())
+        .filter(ballot_roll::Column::BallotId.eq(ballot.as_i64()))
+        .filter(unit::Column::LabelKey.eq(key))
+        .one_as(db, convert::eligible)
+        .await
+}

@@ -1,0 +1,221 @@
+//! The staff's view of who took part, a page at a time: the participation list and the
+//! refused attempts newest first, pages that neither repeat nor skip a unit when many voted
+//! in the same instant, a search of the roll that says whether each unit found voted (its
+//! `%` and `_` literal), and paper entry's units yet to vote, listed while few and typed by
+//! label past `UNITS_LISTED`.
+
+use super::*;
+use cista_core::products::voting::directory::ROWS_PER_PAGE;
+use cista_core::products::voting::ledger::SEARCH_LIMIT;
+use cista_core::products::voting::paper::{PaperUnits, UNITS_LISTED};
+
+pub async fn the_ballot_page_reads_who_took_part_a_page_at_a_time(h: &Harness) {
+    let cista = h.cista().await;
+    let a = association(h, &cista, "ledger").await;
+    a_small_ballots_lists_search_and_paper_units(h, &cista, &a).await;
+    a_large_ballots_pages_neither_repeat_nor_skip(h, &cista, &a).await;
+}
+
+/// Three votes a minute apart and two refused attempts: newest first, a search of the roll
+/// (its wildcards literal), and the units yet to vote listed for paper.
+async fn a_small_ballots_lists_search_and_paper_units(h: &Harness, cista: &Cista, a: &Association) {
+    // A small ballot first: three votes a minute apart, and two refused attempts.
+    let small = open_ballot(h, cista, a, Secrecy::Secret, Weighting::PerUnit).await;
+    let hash = hash_of(cista, small).await;
+    for label in ["103", "101", "108"] {
+        cista
+            .cast_vote(
+                &a.voter(label),
+                request(small, a.unit(label), &hash, &[("c1", "yes")]),
+            )
+            .await
+            .unwrap();
+        h.advance(Duration::minutes(1));
+    }
+    for _ in 0..2 {
+        let twice = cista
+            .cast_vote(
+                &a.voter("101"),
+                request(small, a.unit("101"), &hash, &[("c1", "no")]),
+            )
+            .await
+            .unwrap_err();
+        assert_eq!(twice.code(), "already_voted", "{twice:?}");
+        h.advance(Duration::minutes(1));
+    }
+    let ballot = cista.ballot(&operator(), a.org, small).await.unwrap();
+    let page = cista
+        .participation_page(&operator(), &ballot, 1)
+        .await
+        .unwrap();
+    let labels: Vec<&str> = page.items.iter().map(|(l, _)| l.as_str()).collect();
+    assert_eq!(labels, ["108", "101", "103"], "newest first");
+    assert_eq!((page.page, page.pages, page.total), (1, 1, 3));
+    // A page past the last is the last; page 0 the first.
+    for asked in [0, 9] {
+        let p = cista
+            .participation_page(&operator(), &ballot, asked)
+            .await
+            .unwrap();
+        assert_eq!((p.page, p.items.len()), (1, 3));
+    }
+    let refused = cista.refusals_page(&operator(), &ballot, 1).await.unwrap();
+    assert_eq!(refused.total, 2);
+    assert!(
+        refused
+            .items
+            .iter()
+            .all(|(l, r)| l == "101" && r.reason == "already_voted")
+    );
+    assert!(
+        refused.items[0].1.at > refused.items[1].1.at,
+        "newest first"
+    );
+
+    // The search finds units of the roll, voted or not, labels in natural order.
+    let found = cista
+        .roll_search(&operator(), &ballot, " 10 ")
+        .await
+        .unwrap();
+    let lines: Vec<(String, bool)> = found
+        .units
+        .iter()
+        .map(|(e, p)| (e.label.to_string(), p.is_some()))
+        .collect();
+    let voted = ["101", "103", "108"];
+    let expected: Vec<(String, bool)> = (101..=108)
+        .map(|n| (n.to_string(), voted.contains(&n.to_string().as_str())))
+        .collect();
+    assert_eq!(lines, expected);
+    assert!(!found.more);
+    // `%`, `_` and `\` are literal, and an empty search finds nothing.
+    for literal in ["%", "_", "1_1", "\\", "   "] {
+        let found = cista
+            .roll_search(&operator(), &ballot, literal)
+            .await
+            .unwrap();
+        assert!(found.units.is_empty(), "{literal:?}: {found:?}");
+    }
+    // Paper entry lists the units yet to vote while they are few.
+    let PaperUnits::Listed(yet) = cista.paper_candidates(&operator(), &ballot).await.unwrap()
+    else {
+        panic!("a small ballot's units are listed");
+    };
+    let yet: Vec<String> = yet.iter().map(|e| e.label.to_string()).collect();
+    assert_eq!(yet, ["102", "104", "105", "106", "107"]);
+}
+
+/// More units than three pages, all voted in one instant: the pages hold each once; paper
+/// entry takes a typed label; a wide search says there is more; members read none of it.
+async fn a_large_ballots_pages_neither_repeat_nor_skip(
+    h: &Harness,
+    cista: &Cista,
+    a: &Association,
+) {
+    // A large ballot: more units than a page lists thrice, every one voted in one instant
+    // (the bulk fill), so its pages are ordered by unit id alone.
+    let bulk = 3 * ROWS_PER_PAGE + 17;
+    cista
+        .add_units_in_bulk(&operator(), a.org, "L", bulk, &|_| {})
+        .await
+        .unwrap();
+    let large = open_ballot(h, cista, a, Secrecy::Secret, Weighting::PerUnit).await;
+    let ballot = cista.ballot(&operator(), a.org, large).await.unwrap();
+    let on_roll = bulk + a.units.len();
+    assert!(on_roll > UNITS_LISTED);
+    assert_eq!(
+        cista.paper_candidates(&operator(), &ballot).await.unwrap(),
+        PaperUnits::Typed,
+        "more than {UNITS_LISTED} units yet to vote are typed, not listed"
+    );
+    // A typed label names its unit, whatever its case and spaces; an unknown one is refused.
+    let typed = cista
+        .paper_unit_labelled(&operator(), &ballot, "  l0000007 ")
+        .await
+        .unwrap();
+    let l7 = cista
+        .store()
+        .voting()
+        .units(a.org)
+        .await
+        .unwrap()
+        .into_iter()
+        .find(|u| u.label.as_str() == "L0000007")
+        .unwrap();
+    assert_eq!(typed, l7.id);
+    for unknown in ["L0000007x", "", "%", "L000000_"] {
+        let e = cista
+            .paper_unit_labelled(&operator(), &ballot, unknown)
+            .await
+            .unwrap_err();
+        assert_eq!(e.code(), "invalid_input", "{unknown:?}: {e:?}");
+    }
+    cista
+        .fill_ballot_box(&operator(), a.org, large, &|_| {})
+        .await
+        .unwrap();
+    let mut seen = Vec::new();
+    let pages = on_roll.div_ceil(ROWS_PER_PAGE);
+    for n in 1..=pages {
+        let page = cista
+            .participation_page(&operator(), &ballot, n)
+            .await
+            .unwrap();
+        assert_eq!((page.page, page.pages, page.total), (n, pages, on_roll));
+        let expected = if n < pages {
+            ROWS_PER_PAGE
+        } else {
+            on_roll - (pages - 1) * ROWS_PER_PAGE
+        };
+        assert_eq!(page.items.len(), expected, "page {n}");
+        assert!(page.items.iter().all(|(label, _)| !label.is_empty()));
+        seen.extend(page.items.into_iter().map(|(_, p)| p.unit));
+    }
+    let distinct: BTreeSet<_> = seen.iter().copied().collect();
+    assert_eq!(distinct.len(), on_roll, "no unit twice, none left out");
+    assert!(
+        seen.windows(2).all(|w| w[0].as_i64() > w[1].as_i64()),
+        "one instant: by unit, newest first"
+    );
+    // Everyone voted: nothing to list, and the list is not "typed" any more.
+    assert_eq!(
+        cista.paper_candidates(&operator(), &ballot).await.unwrap(),
+        PaperUnits::Listed(Vec::new())
+    );
+    // A search matching more than it shows says so.
+    let found = cista
+        .roll_search(&operator(), &ballot, "L000")
+        .await
+        .unwrap();
+    assert_eq!(found.units.len(), SEARCH_LIMIT);
+    assert!(found.more && found.units.iter().all(|(_, p)| p.is_some()));
+    let one = cista
+        .roll_search(&operator(), &ballot, "L0000007")
+        .await
+        .unwrap();
+    assert_eq!(one.units.len(), 1);
+    assert!(!one.more);
+    // No refusal on this one.
+    let refused = cista.refusals_page(&operator(), &ballot, 1).await.unwrap();
+    assert_eq!(
+        (refused.total, refused.pages, refused.items.len()),
+        (0, 1, 0)
+    );
+
+    // A member without the right to view ballots reads none of it.
+    let member = a.voter("101");
+    for e in [
+        cista
+            .participation_page(&member, &ballot, 1)
+            .await
+            .unwrap_err(),
+        cista.refusals_page(&member, &ballot, 1).await.unwrap_err(),
+        cista.roll_search(&member, &ballot, "1").await.unwrap_err(),
+        cista
+            .paper_unit_labelled(&member, &ballot, "101")
+            .await
+            .unwrap_err(),
+    ] {
+        assert_eq!(e.code(), "forbidden", "{e:?}");
+    }
+}
