@@ -397,9 +397,8 @@ pub trait VotingReads: Send + Sync {
     /// The participation ledger of a ballot, oldest first.
     async fn participation(&self, ballot: BallotId) -> Result<Vec<Participation>>;
 
-    /// Up to `limit` of a ballot's participation rows from position `offset` (0-based),
-    /// newest first (receipt time, then unit id, both descending), each with its unit's label
-    /// on the ballot's roll (empty if the unit is not on it): a numbered page of the list.
+    /// Up to `limit` participation rows from position `offset` (0-based), newest first (time,
+    /// then unit id), each with its unit's label on the roll (empty if not on it): a page.
     async fn participation_at(
         &self,
         ballot: BallotId,
@@ -410,9 +409,8 @@ pub trait VotingReads: Send + Sync {
     /// How many units took part in a ballot so far.
     async fn participation_count(&self, ballot: BallotId) -> Result<u64>;
 
-    /// Up to `limit` units of a ballot's roll whose unit's label contains `folded` (already
-    /// lower case with single spaces, as `UnitLabel::key`; `%`, `_` and `\` are literal), in
-    /// the order of that key, each with its participation row when it took part.
+    /// Up to `limit` units of a ballot's roll whose label's `UnitLabel::key` contains `folded`
+    /// (`%`, `_`, `\` literal), by roll label, each with its participation row if it voted.
     async fn roll_matching(
         &self,
         ballot: BallotId,
@@ -423,9 +421,12 @@ pub trait VotingReads: Send + Sync {
     /// Up to `limit` units of a ballot's roll yet to take part, in roll-label (byte) order.
     async fn yet_to_vote_at_most(&self, ballot: BallotId, limit: u64) -> Result<Vec<EligibleUnit>>;
 
-    /// The unit of a ballot's roll whose label's `UnitLabel::key` is `key`, if any.
-    async fn roll_unit_labelled(&self, ballot: BallotId, key: &str)
-    -> Result<Option<EligibleUnit>>;
+    /// The unit of `org` on a ballot's roll whose label's `UnitLabel::key` is `key`, if any.
+    async fn roll_unit_labelled(
+        &self,
+        org_ballot: (OrgId, BallotId),
+        key: &str,
+    ) -> Result<Option<EligibleUnit>>;
 
     async fn participation_of(
         &self,
@@ -476,7 +477,7 @@ pub trait VotingReads: Send + Sync {
     /// Refused attempts on a ballot, oldest first.
     async fn refusals(&self, ballot: BallotId) -> Result<Vec<Refusal>>;
 
-    /// Up to `limit` refused attempts from position `offset`, as `participation_at` reads.
+    /// Up to `limit` refused attempts from `offset`, newest first, with their units' labels.
     async fn refusals_at(
         &self,
         ballot: BallotId,

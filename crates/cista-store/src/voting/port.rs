@@ -92,10 +92,10 @@ impl VotingReads for SeaStore {
 
     async fn roll_unit_labelled(
         &self,
-        ballot: BallotId,
+        org_ballot: (OrgId, BallotId),
         key: &str,
     ) -> Result<Option<EligibleUnit>> {
-        super::ledger::roll_unit_labelled(&self.db, ballot, key).await
+        super::ledger::roll_unit_labelled(&self.db, org_ballot, key).await
     }
 
     async fn participation_of(

@@ -107,6 +107,9 @@ async fn bench(
     })
     .await?;
 
+    println!("Reading the staff page's lists and the participation record…");
+    let (lists, staff) = staff_side(&cista, org, ballot).await?;
+
     println!("Downloading the bundle and the bulletin page over HTTPS…");
     let (state, ca) = loopback_state(&cista, &origin, dir, Limits::default())?;
     let (stop, server) = spawn_server(state, listener);
@@ -138,6 +141,18 @@ async fn bench(
         let size = format!("   ({:.1} MB)", *bytes as f64 / 1e6);
         println!("{}", step.line(what, &size));
     }
+    println!(
+        "{}",
+        staff.lists.line(
+            "staff page lists",
+            &format!("   ({lists} rows: first and last pages, a search)")
+        )
+    );
+    let size = format!(
+        "   ({:.1} MB, built in memory)",
+        staff.record_bytes as f64 / 1e6
+    );
+    println!("{}", staff.record.line("participation.csv", &size));
     let outcome = if verified.ok() { "verified" } else { "FAILED" };
     let detail = format!("   ({ballots} ballots, {outcome})");
     println!("{}", verify.line("verify-election", &detail));
@@ -154,6 +169,56 @@ async fn bench(
         )));
     }
     Ok(())
+}
+
+/// What the staff side measured: the ballot page's lists (the participation list's first and
+/// last pages, the refused attempts, a search of the roll) and the participation record file.
+struct StaffSide {
+    lists: Step,
+    record: Step,
+    record_bytes: u64,
+}
+
+/// Reads what the staff's page of the closed ballot lists, as its handler does, and the
+/// participation list as the record's CSV; returns the rows the lists held, and the steps.
+async fn staff_side(
+    cista: &Cista,
+    org: OrgId,
+    ballot: BallotId,
+) -> Result<(usize, StaffSide), Failure> {
+    let operator = Actor::operator("bench");
+    let loaded = cista
+        .ballot(&operator, org, ballot)
+        .await
+        .map_err(fail("read the ballot"))?;
+    let (rows, lists) = measured(async {
+        let first = cista.participation_page(&operator, &loaded, 1).await;
+        let first = first.map_err(fail("participation page"))?;
+        let last = cista
+            .participation_page(&operator, &loaded, first.pages)
+            .await
+            .map_err(fail("participation page"))?;
+        let refused = cista.refusals_page(&operator, &loaded, 1).await;
+        let refused = refused.map_err(fail("refusals page"))?;
+        let found = cista.roll_search(&operator, &loaded, "0000123").await;
+        let found = found.map_err(fail("roll search"))?;
+        Ok(first.items.len() + last.items.len() + refused.items.len() + found.units.len())
+    })
+    .await?;
+    let file = cista_core::products::voting::record::RecordFile::Participation;
+    let (bytes, record) = measured(async {
+        let csv = cista.export_record(&operator, org, ballot, file).await;
+        Ok(csv.map_err(fail("participation.csv"))?.len() as u64)
+    })
+    .await?;
+    Ok((
+        rows,
+        StaffSide {
+            lists,
+            record,
+            record_bytes: bytes,
+        },
+    ))
 }
 
 /// The association of `units` units, its weighted ballot published, every unit's ballot in

@@ -106,9 +106,13 @@ pub struct UnitsPage {
     pub active: usize,
 }
 
-/// What a search asks for, in a form that compares: lower case, single spaces.
+/// What a search asks for, in a form that compares: composed (NFC, as labels and names are
+/// stored), lower case, single spaces; a label's `UnitLabel::key` is this form of it.
 pub(crate) fn folded(text: &str) -> String {
-    text.split_whitespace()
+    use unicode_normalization::UnicodeNormalization as _;
+    let composed: String = text.nfc().collect();
+    composed
+        .split_whitespace()
         .collect::<Vec<_>>()
         .join(" ")
         .to_lowercase()

@@ -1,8 +1,8 @@
 //! What the staff's ballot page lists, a page at a time: the units that took part (newest
 //! first), the refused attempts (newest first), and a search of the roll by unit label that
-//! says of each unit found whether, how and when it voted. Each read is bounded by a page,
-//! so the page of a million-unit ballot costs what a small one's does; the whole lists are
-//! the record's CSV files (`record`).
+//! says of each unit found whether, how and when it voted. Each read holds one page, so the
+//! page of a million-unit ballot takes the memory of a small one's (the database still walks
+//! the ballot's rows to order them); the whole lists are the record's CSV files (`record`).
 
 use super::Ballot;
 use super::VotingAction;

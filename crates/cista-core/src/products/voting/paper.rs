@@ -388,11 +388,17 @@ impl Cista {
     /// `forbidden` without the right to enter paper ballots; the store's errors.
     pub async fn paper_candidates(&self, actor: &Actor, ballot: &Ballot) -> Result<PaperUnits> {
         actor.authorize_in(ballot.org(), VotingAction::EnterPaperBallots)?;
-        let bound = u64::try_from(UNITS_LISTED + 1).unwrap_or(u64::MAX);
+        // The sums first (from indexes alone): past the bound, the roll is not walked at all.
+        let totals = self.store().voting().turnout_totals(ballot.id()).await?;
+        let voted: u64 = totals.voted.iter().map(|(_, n)| n).sum();
+        let bound = u64::try_from(UNITS_LISTED).unwrap_or(u64::MAX);
+        if totals.eligible_units.saturating_sub(voted) > bound {
+            return Ok(PaperUnits::Typed);
+        }
         let mut units = self
             .store()
             .voting()
-            .yet_to_vote_at_most(ballot.id(), bound)
+            .yet_to_vote_at_most(ballot.id(), bound + 1)
             .await?;
         if units.len() > UNITS_LISTED {
             return Ok(PaperUnits::Typed);
@@ -420,7 +426,7 @@ impl Cista {
         } else {
             self.store()
                 .voting()
-                .roll_unit_labelled(ballot.id(), &key)
+                .roll_unit_labelled((ballot.org(), ballot.id()), &key)
                 .await?
         };
         found.map(|e| e.unit).ok_or_else(|| {

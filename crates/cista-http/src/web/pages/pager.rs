@@ -23,14 +23,15 @@ impl Pager {
         q: &str,
         list: &Paged<T>,
     ) -> Self {
-        Self::with_parameter(label, "page", (path, anchor), q, list)
+        Self::with_parameter(label, ("page", None), (path, anchor), q, list)
     }
 
-    /// Links that name the page in `parameter` (`path?q=…&refused=N#anchor`): for a second
-    /// list on a page that has one paged by `page` already.
+    /// Links that name the page in `parameter` (`path?q=…&refused=N#anchor`), for one of two
+    /// lists on a page; each link keeps `other`, the other list's parameter and page, past
+    /// its first.
     pub(crate) fn with_parameter<T>(
         label: &'static str,
-        parameter: &str,
+        (parameter, other): (&str, Option<(&str, usize)>),
         (path, anchor): (&str, &str),
         q: &str,
         list: &Paged<T>,
@@ -40,6 +41,9 @@ impl Pager {
             let mut query = url::form_urlencoded::Serializer::new(String::new());
             if !q.is_empty() {
                 query.append_pair("q", q);
+            }
+            if let Some((name, other_page)) = other.filter(|(_, p)| *p > 1) {
+                query.append_pair(name, &other_page.to_string());
             }
             query.append_pair(parameter, &n.to_string());
             format!("{path}?{}#{anchor}", query.finish())
@@ -60,4 +64,40 @@ impl Pager {
 /// (`page_of` clamps a number past the last to the last).
 pub(crate) fn requested_page(page: Option<&str>) -> usize {
     page.and_then(|p| p.trim().parse().ok()).unwrap_or(1)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use cista_core::products::voting::directory::Paged;
+
+    #[test]
+    fn a_second_lists_links_keep_the_search_and_the_first_lists_page() {
+        let list = Paged::numbered(1_000, 2).with_items(Vec::<()>::new());
+        let pages = Pager::with_parameter(
+            "Pages",
+            ("refused", Some(("page", 3))),
+            ("/b", "refused"),
+            "1 A",
+            &list,
+        );
+        assert_eq!(
+            pages.next.as_deref(),
+            Some("/b?q=1+A&page=3&refused=3#refused")
+        );
+        assert_eq!(
+            pages.first.as_deref(),
+            Some("/b?q=1+A&page=3&refused=1#refused")
+        );
+        // The other list on its first page is left out; so is an empty search.
+        let pages = Pager::with_parameter(
+            "Pages",
+            ("page", Some(("refused", 1))),
+            ("/b", "p"),
+            "",
+            &list,
+        );
+        assert_eq!(pages.previous.as_deref(), Some("/b?page=1#p"));
+        assert_eq!((pages.page, pages.count), (2, 5));
+    }
 }

@@ -116,7 +116,7 @@ async fn a_large_ballots_pages_neither_repeat_nor_skip(
     // (the bulk fill), so its pages are ordered by unit id alone.
     let bulk = 3 * ROWS_PER_PAGE + 17;
     cista
-        .add_units_in_bulk(&operator(), a.org, "L", bulk, &|_| {})
+        .add_units_in_bulk(&operator(), a.org, "Lé", bulk, &|_| {})
         .await
         .unwrap();
     let large = open_ballot(h, cista, a, Secrecy::Secret, Weighting::PerUnit).await;
@@ -128,9 +128,10 @@ async fn a_large_ballots_pages_neither_repeat_nor_skip(
         PaperUnits::Typed,
         "more than {UNITS_LISTED} units yet to vote are typed, not listed"
     );
-    // A typed label names its unit, whatever its case and spaces; an unknown one is refused.
+    // A typed label names its unit, whatever its case, spaces and Unicode form (decomposed
+    // here, composed on file); an unknown one is refused.
     let typed = cista
-        .paper_unit_labelled(&operator(), &ballot, "  l0000007 ")
+        .paper_unit_labelled(&operator(), &ballot, "  LE\u{301}0000007 ")
         .await
         .unwrap();
     let l7 = cista
@@ -140,10 +141,10 @@ async fn a_large_ballots_pages_neither_repeat_nor_skip(
         .await
         .unwrap()
         .into_iter()
-        .find(|u| u.label.as_str() == "L0000007")
+        .find(|u| u.label.as_str() == "Lé0000007")
         .unwrap();
     assert_eq!(typed, l7.id);
-    for unknown in ["L0000007x", "", "%", "L000000_"] {
+    for unknown in ["Lé0000007x", "", "%", "Lé000000_", "L0000007"] {
         let e = cista
             .paper_unit_labelled(&operator(), &ballot, unknown)
             .await
@@ -184,13 +185,13 @@ async fn a_large_ballots_pages_neither_repeat_nor_skip(
     );
     // A search matching more than it shows says so.
     let found = cista
-        .roll_search(&operator(), &ballot, "L000")
+        .roll_search(&operator(), &ballot, "LÉ000")
         .await
         .unwrap();
     assert_eq!(found.units.len(), SEARCH_LIMIT);
     assert!(found.more && found.units.iter().all(|(_, p)| p.is_some()));
     let one = cista
-        .roll_search(&operator(), &ballot, "L0000007")
+        .roll_search(&operator(), &ballot, "le\u{301}0000007")
         .await
         .unwrap();
     assert_eq!(one.units.len(), 1);

@@ -89,15 +89,16 @@ impl Ledger {
             .await?;
         let voted_summary = summary(voted.total, ("unit has", "units have"), "voted");
         let refused_summary = summary(refused.total, ("attempt was", "attempts were"), "refused");
-        let voted_pages = Pager::new(
+        let voted_pages = Pager::with_parameter(
             "Pages of the units that voted",
+            ("page", Some(("refused", refused.page))),
             (path, "participation"),
             q,
             &voted,
         );
         let refused_pages = Pager::with_parameter(
             "Pages of the refused attempts",
-            "refused",
+            ("refused", Some(("page", voted.page))),
             (path, "refused"),
             q,
             &refused,
