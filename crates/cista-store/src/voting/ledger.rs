@@ -2,14 +2,15 @@
 //! roll a search names: what the staff's ballot page shows, read in bounded memory however
 //! large the ballot (a million-unit ballot's page used to hold every unit that voted; each
 //! read still walks the ballot's rows in the database, so its time grows with them); and
-//! for paper entry, the units yet to vote up to a bound, and a unit found by its label.
+//! for paper entry, the units yet to vote up to a bound, and a unit found by its label; and
+//! for the record's files, the rows of a part of the roll and the refusals page by page.
 
-use crate::convert;
-use crate::entity::{ballot_roll, participation, unit, vote_refusal};
+use crate::convert::{self, to_db_time};
+use crate::entity::{ballot_box, ballot_roll, participation, unit, vote_refusal};
 use crate::query::{Fetch, contains_literal};
 use cista_core::Result;
-use cista_core::ports::{EligibleUnit, Participation, Refusal};
-use cista_types::{BallotId, OrgId, UnitId};
+use cista_core::ports::{BoxEntry, EligibleUnit, Participation, Refusal};
+use cista_types::{BallotId, OrgId, Timestamp, UnitId};
 use sea_orm::sea_query::{Expr, ExprTrait as _, Query};
 use sea_orm::{
     ColumnTrait, ConnectionTrait, EntityTrait, JoinType, QueryFilter, QueryOrder, QuerySelect,
@@ -54,21 +55,30 @@ pub(crate) async fn participation_count(
         .await
 }
 
-/// The labels on `ballot`'s roll of `units` (a page's worth: one `IN` list).
+/// The rows of `ballot`'s roll for `units` (a page's worth: one `IN` list), in no order.
+pub(crate) async fn eligible_units_of(
+    db: &impl ConnectionTrait,
+    ballot: BallotId,
+    units: &[UnitId],
+) -> Result<Vec<EligibleUnit>> {
+    if units.is_empty() {
+        return Ok(Vec::new());
+    }
+    ballot_roll::Entity::find()
+        .filter(ballot_roll::Column::BallotId.eq(ballot.as_i64()))
+        .filter(ballot_roll::Column::UnitId.is_in(units.iter().map(|u| u.as_i64())))
+        .all_as(db, convert::eligible)
+        .await
+}
+
+/// The labels on `ballot`'s roll of `units`.
 async fn roll_labels(
     db: &impl ConnectionTrait,
     ballot: BallotId,
     units: &[UnitId],
 ) -> Result<HashMap<UnitId, String>> {
-    if units.is_empty() {
-        return Ok(HashMap::new());
-    }
-    let roll = ballot_roll::Entity::find()
-        .filter(ballot_roll::Column::BallotId.eq(ballot.as_i64()))
-        .filter(ballot_roll::Column::UnitId.is_in(units.iter().map(|u| u.as_i64())))
-        .all_as(db, convert::eligible)
-        .await?;
-    Ok(roll
+    Ok(eligible_units_of(db, ballot, units)
+        .await?
         .into_iter()
         .map(|e| (e.unit, e.label.to_string()))
         .collect())
@@ -202,5 +212,69 @@ pub(crate) async fn roll_unit_labelled(
         .filter(unit::Column::OrgId.eq(org.as_i64()))
         .filter(unit::Column::LabelKey.eq(key))
         .one_as(db, convert::eligible)
+        .await
+}
+
+/// The participation rows of `units` in `ballot` (a part of a record file: one `IN` list on
+/// the primary key), in no order.
+pub(crate) async fn participation_of_units(
+    db: &impl ConnectionTrait,
+    ballot: BallotId,
+    units: &[UnitId],
+) -> Result<Vec<Participation>> {
+    if units.is_empty() {
+        return Ok(Vec::new());
+    }
+    participation::Entity::find()
+        .filter(participation::Column::BallotId.eq(ballot.as_i64()))
+        .filter(participation::Column::UnitId.is_in(units.iter().map(|u| u.as_i64())))
+        .all_as(db, convert::participation)
+        .await
+}
+
+/// The box entries of `ballot` that name one of `units` (a recorded ballot's; a secret box
+/// names none), every column, in no order: from the partial unique index on the unit.
+pub(crate) async fn box_entries_of_units(
+    db: &impl ConnectionTrait,
+    ballot: BallotId,
+    units: &[UnitId],
+) -> Result<Vec<BoxEntry>> {
+    if units.is_empty() {
+        return Ok(Vec::new());
+    }
+    ballot_box::Entity::find()
+        .filter(ballot_box::Column::BallotId.eq(ballot.as_i64()))
+        .filter(ballot_box::Column::UnitId.is_in(units.iter().map(|u| u.as_i64())))
+        .all_map(db, convert::box_entry)
+        .await
+}
+
+/// Up to `limit` refused attempts on `ballot` after `after` (its time and id), oldest first:
+/// keyset paging on the `(ballot_id, at)` index, so a record file reads them a page at a
+/// time and an attempt refused meanwhile is neither repeated nor skipped.
+pub(crate) async fn refusals_after(
+    db: &impl ConnectionTrait,
+    ballot: BallotId,
+    after: Option<(Timestamp, i64)>,
+    limit: u64,
+) -> Result<Vec<Refusal>> {
+    use sea_orm::sea_query::Condition;
+    let mut query =
+        vote_refusal::Entity::find().filter(vote_refusal::Column::BallotId.eq(ballot.as_i64()));
+    if let Some((at, id)) = after {
+        let at = to_db_time(at);
+        query = query.filter(
+            Condition::any().add(vote_refusal::Column::At.gt(at)).add(
+                Condition::all()
+                    .add(vote_refusal::Column::At.eq(at))
+                    .add(vote_refusal::Column::Id.gt(id)),
+            ),
+        );
+    }
+    query
+        .order_by_asc(vote_refusal::Column::At)
+        .order_by_asc(vote_refusal::Column::Id)
+        .limit(limit)
+        .all_as(db, convert::refusal)
         .await
 }

@@ -56,6 +56,14 @@ impl VotingReads for SeaStore {
         super::eligible_unit(&self.db, ballot, unit).await
     }
 
+    async fn eligible_units_of(
+        &self,
+        ballot: BallotId,
+        units: &[UnitId],
+    ) -> Result<Vec<EligibleUnit>> {
+        super::ledger::eligible_units_of(&self.db, ballot, units).await
+    }
+
     async fn cast_context(&self, ballot: BallotId, unit: UnitId) -> Result<Option<CastContext>> {
         super::cast_context(&self.db, ballot, unit).await
     }
@@ -163,6 +171,31 @@ impl VotingReads for SeaStore {
         limit: u64,
     ) -> Result<Vec<(String, Refusal)>> {
         super::ledger::refusals_at(&self.db, ballot, offset, limit).await
+    }
+
+    async fn participation_of_units(
+        &self,
+        ballot: BallotId,
+        units: &[UnitId],
+    ) -> Result<Vec<Participation>> {
+        super::ledger::participation_of_units(&self.db, ballot, units).await
+    }
+
+    async fn box_entries_of_units(
+        &self,
+        ballot: BallotId,
+        units: &[UnitId],
+    ) -> Result<Vec<BoxEntry>> {
+        super::ledger::box_entries_of_units(&self.db, ballot, units).await
+    }
+
+    async fn refusals_after(
+        &self,
+        ballot: BallotId,
+        after: Option<(Timestamp, i64)>,
+        limit: u64,
+    ) -> Result<Vec<Refusal>> {
+        super::ledger::refusals_after(&self.db, ballot, after, limit).await
     }
 
     async fn refusal_count(&self, ballot: BallotId) -> Result<u64> {

@@ -287,15 +287,23 @@ impl Cista {
 
 /// Opens a page of `list` on a blocking thread (a page of ballots is milliseconds of AES-GCM
 /// and JSON, which would otherwise hold up the runtime's other requests).
-async fn open_off_runtime(
+/// Opens `entries` on the blocking threads, each with the unit it names (a recorded
+/// ballot's; `None` in a secret box).
+pub(crate) async fn open_with_units(
     list: &PublishedList,
     entries: Vec<BoxEntry>,
-) -> Result<Vec<PublishedBallot>> {
+) -> Result<super::opening::OpenedPage> {
     let key = list.key.clone();
     tokio::task::spawn_blocking(move || open_page(&key, None, entries))
         .await
         .map_err(|e| Error::Internal(format!("opening ballots stopped: {e}")))?
-        .map(|page| page.ballots)
+}
+
+async fn open_off_runtime(
+    list: &PublishedList,
+    entries: Vec<BoxEntry>,
+) -> Result<Vec<PublishedBallot>> {
+    Ok(open_with_units(list, entries).await?.ballots)
 }
 
 #[cfg(test)]

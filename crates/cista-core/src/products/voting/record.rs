@@ -6,14 +6,16 @@
 use super::VotingAction;
 use super::VotingError;
 use super::audit::VotingAuditKind;
+use super::bundle::PublishedBallot;
 use super::definition::{Answer, BallotDefinition, Choice, Secrecy};
+use super::published::BALLOT_PAGE;
 use super::{Ballot, Window};
 use crate::platform::audit::NewAuditEntry;
 use crate::platform::spreadsheet::CsvBytes;
-use crate::ports::{BallotStatus, BoxColumns, Participation};
+use crate::ports::{BallotStatus, EligibleUnit, Participation};
 use crate::{Actor, Cista, Error, Result};
 use cista_types::{BallotId, OrgId, SubjectCode, UnitId};
-use std::collections::BTreeMap;
+use std::collections::HashMap;
 
 /// Which file of the record.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -47,10 +49,6 @@ impl RecordFile {
             Self::Refusals => "refusals",
         }
     }
-}
-
-fn write_rows(rows: Vec<Vec<String>>) -> Result<Vec<u8>> {
-    crate::platform::spreadsheet::csv_bytes(rows)
 }
 
 fn choice_cells(definition: &BallotDefinition, choices: &[Choice]) -> Vec<String> {
@@ -98,13 +96,11 @@ pub struct ResultsForCertificate {
     pub verifier_key: String,
 }
 
-/// The units of a ballot: label and weight, as written in the record.
-type UnitCells = BTreeMap<UnitId, (String, String)>;
+/// How many units of the roll a record file reads and writes at a time (one `IN` list).
+const RECORD_PART: usize = 1000;
 
-/// A unit's label and weight cells (empty when the unit is not among the ballot's).
-fn unit_cells(units: &UnitCells, unit: &UnitId) -> (String, String) {
-    units.get(unit).cloned().unwrap_or_default()
-}
+/// How many refused attempts a record file reads at a time.
+const REFUSAL_PAGE: u64 = 1000;
 
 /// The contests' titles, one column each after a record's fixed columns.
 fn contest_titles(definition: &BallotDefinition) -> Vec<String> {
@@ -115,14 +111,42 @@ fn contest_titles(definition: &BallotDefinition) -> Vec<String> {
         .collect()
 }
 
-/// Sorts (unit label, row) pairs in the natural order of the labels and adds the rows.
-fn push_by_unit(rows: &mut Vec<Vec<String>>, mut lines: Vec<(String, Vec<String>)>) {
-    lines.sort_by(|a, b| super::units::natural_cmp(&a.0, &b.0));
-    rows.extend(lines.into_iter().map(|(_, r)| r));
+/// A file's fixed columns, then the contests' titles for the files that hold choices.
+fn header(columns: &[&str], contests: Option<&BallotDefinition>) -> Vec<String> {
+    let mut header: Vec<String> = columns.iter().map(|c| (*c).to_owned()).collect();
+    header.extend(contests.map(contest_titles).unwrap_or_default());
+    header
+}
+
+/// Writes one part of a file (its rows as CSV) to `out`.
+async fn write_part<W>(out: &mut W, csv: CsvBytes) -> Result<()>
+where
+    W: tokio::io::AsyncWrite + Unpin + Send,
+{
+    use tokio::io::AsyncWriteExt as _;
+    let bytes = csv.finish()?;
+    out.write_all(&bytes)
+        .await
+        .map_err(|e| Error::Internal(format!("writing the record file: {e}")))
+}
+
+/// One file of a ballot's official record, checked and audited, to be written by
+/// `Cista::write_record`.
+#[derive(Debug, Clone)]
+pub struct RecordPlan {
+    ballot: Ballot,
+    file: RecordFile,
+}
+
+impl RecordPlan {
+    pub fn file(&self) -> RecordFile {
+        self.file
+    }
 }
 
 impl Cista {
-    /// One file of a ballot's official record, as CSV bytes.
+    /// One file of a ballot's official record, as CSV bytes, whole in memory: for tests and
+    /// the command line. Errors as `plan_record` and `write_record`.
     pub async fn export_record(
         &self,
         actor: &Actor,
@@ -130,6 +154,25 @@ impl Cista {
         id: BallotId,
         file: RecordFile,
     ) -> Result<Vec<u8>> {
+        let plan = self.plan_record(actor, org, id, file).await?;
+        let mut bytes = Vec::new();
+        self.write_record(&plan, &mut bytes).await?;
+        Ok(bytes)
+    }
+
+    /// Checks that `actor` may export `file` of ballot `id` now, and audits the export.
+    ///
+    /// # Errors
+    /// `forbidden` without the right to view records; `not_found` for another organization's
+    /// ballot; `results_sealed` for the ballot's contents before the close (FL-09);
+    /// `invalid_input` on `record` for the votes of a secret ballot (it has none per unit).
+    pub async fn plan_record(
+        &self,
+        actor: &Actor,
+        org: OrgId,
+        id: BallotId,
+        file: RecordFile,
+    ) -> Result<RecordPlan> {
         actor.authorize_in(org, VotingAction::ViewRecords)?;
         let ballot = self.ballot(actor, org, id).await?;
         let definition = &ballot.definition;
@@ -143,22 +186,13 @@ impl Cista {
                 ballot.local(definition.closes_at)
             ))));
         }
-        let bytes = match file {
-            // The anonymous list names no unit: the roll is not read for it.
-            RecordFile::AnonymousBallots => self.anonymous_ballot_csv(&ballot).await?,
-            RecordFile::RecordedVotes => {
-                let units = self.unit_cells(id).await?;
-                write_rows(self.recorded_vote_rows(&ballot, &units).await?)?
-            }
-            RecordFile::Participation => {
-                let units = self.unit_cells(id).await?;
-                write_rows(self.participation_rows(id, definition, &units).await?)?
-            }
-            RecordFile::Refusals => {
-                let units = self.unit_cells(id).await?;
-                write_rows(self.refusal_rows(id, definition, &units).await?)?
-            }
-        };
+        if file == RecordFile::RecordedVotes && definition.secrecy != Secrecy::Recorded {
+            return Err(Error::invalid(
+                "record",
+                "a secret ballot has no per-unit votes; export the anonymous ballot list \
+                 and the participation list",
+            ));
+        }
         self.store()
             .append_audit(NewAuditEntry::new(
                 self.clock().now(),
@@ -168,160 +202,154 @@ impl Cista {
                 serde_json::json!({ "ballot": id.to_string(), "file": file.as_str() }),
             ))
             .await?;
-        Ok(bytes)
+        Ok(RecordPlan { ballot, file })
     }
 
-    /// The ballot's roll: each unit's label and weight cells.
-    async fn unit_cells(&self, id: BallotId) -> Result<UnitCells> {
-        Ok(self
-            .store()
-            .voting()
-            .eligible_units(id)
-            .await?
-            .into_iter()
-            .map(|e| (e.unit, (e.label.to_string(), e.weight.to_string())))
-            .collect())
-    }
-
-    /// The recorded votes: per unit, when and how its ballot came and its choices (a secret
-    /// ballot has none to give).
-    async fn recorded_vote_rows(
-        &self,
-        ballot: &Ballot,
-        units: &UnitCells,
-    ) -> Result<Vec<Vec<String>>> {
-        let (id, definition) = (ballot.id(), &ballot.definition);
-        if definition.secrecy != Secrecy::Recorded {
-            return Err(Error::invalid(
-                "record",
-                "a secret ballot has no per-unit votes; export the anonymous ballot list \
-                 and the participation list",
-            ));
-        }
-        let tz = &definition.time_zone;
-        let participation: BTreeMap<UnitId, Participation> = self
-            .store()
-            .voting()
-            .participation(id)
-            .await?
-            .into_iter()
-            .map(|p| (p.unit, p))
-            .collect();
-        let mut header = vec![
-            "unit".to_owned(),
-            "weight".to_owned(),
-            "received".to_owned(),
-            "received_utc".to_owned(),
-            "channel".to_owned(),
-            "tracker".to_owned(),
-        ];
-        header.extend(contest_titles(definition));
-        let mut rows = vec![header];
-        let mut lines = Vec::new();
-        // The box page by page (each entry of a recorded ballot names its unit), not the
-        // whole list at once.
-        let list = self.published_list_of(ballot).await?;
-        self.open_published_list(&list, BoxColumns::All, None, |page| {
-            for (unit, published) in page.units.iter().zip(&page.ballots) {
-                let Some(unit) = unit else {
-                    continue;
-                };
-                let (l, w) = unit_cells(units, unit);
-                let p = participation.get(unit);
-                let mut row = vec![
-                    l.clone(),
-                    w,
-                    p.map(|p| tz.format_precise(p.at)).unwrap_or_default(),
-                    p.map(|p| p.at.to_rfc3339()).unwrap_or_default(),
-                    p.map(|p| p.channel.as_str().to_owned()).unwrap_or_default(),
-                    published.tracker.to_string(),
-                ];
-                row.extend(choice_cells(definition, &published.choices.0));
-                lines.push((l, row));
+    /// Writes a planned record file to `out` as CSV, a part at a time: the files by unit
+    /// (the votes, the participation list) hold the ballot's roll in natural label order
+    /// and read `RECORD_PART` units' rows at a time; the anonymous list and the refusals are
+    /// read page by page. A million-unit ballot's file takes the memory of its roll's labels,
+    /// not of its rows.
+    ///
+    /// # Errors
+    /// The store's errors, and `internal` when `out` refuses the bytes (the client went
+    /// away); what was written before stays written.
+    pub async fn write_record<W>(&self, plan: &RecordPlan, out: &mut W) -> Result<()>
+    where
+        W: tokio::io::AsyncWrite + Unpin + Send,
+    {
+        match plan.file {
+            // The anonymous list names no unit: the roll is not read for it.
+            RecordFile::AnonymousBallots => self.write_anonymous_ballots(&plan.ballot, out).await,
+            RecordFile::RecordedVotes | RecordFile::Participation => {
+                self.write_by_unit(plan, out).await
             }
-            Ok(())
-        })
-        .await?;
-        push_by_unit(&mut rows, lines);
-        Ok(rows)
+            RecordFile::Refusals => self.write_refusals(&plan.ballot, out).await,
+        }
     }
 
-    /// The anonymous ballot list as CSV: tracker, weight and choices, in tracker order,
-    /// written as the box is read page by page.
-    async fn anonymous_ballot_csv(&self, ballot: &Ballot) -> Result<Vec<u8>> {
+    /// The ballot's roll, labels in natural order.
+    async fn roll_in_label_order(&self, id: BallotId) -> Result<Vec<EligibleUnit>> {
+        let mut roll = self.store().voting().eligible_units(id).await?;
+        roll.sort_by(|a, b| super::units::natural_cmp(a.label.as_str(), b.label.as_str()));
+        Ok(roll)
+    }
+
+    /// The recorded votes (per unit: when and how its ballot came, and its choices) or the
+    /// participation list (which units voted, when, how and from where), by unit.
+    async fn write_by_unit<W>(&self, plan: &RecordPlan, out: &mut W) -> Result<()>
+    where
+        W: tokio::io::AsyncWrite + Unpin + Send,
+    {
+        let (ballot, votes) = (&plan.ballot, plan.file == RecordFile::RecordedVotes);
+        let (id, definition) = (ballot.id(), &ballot.definition);
+        let mut csv = CsvBytes::new();
+        csv.row(&if votes {
+            header(
+                &[
+                    "unit",
+                    "weight",
+                    "received",
+                    "received_utc",
+                    "channel",
+                    "tracker",
+                ],
+                Some(definition),
+            )
+        } else {
+            header(
+                &[
+                    "unit",
+                    "weight",
+                    "channel",
+                    "received",
+                    "received_utc",
+                    "voter_subject",
+                    "origin",
+                ],
+                None,
+            )
+        })?;
+        write_part(out, csv).await?;
+        let list = if votes {
+            Some(self.published_list_of(ballot).await?)
+        } else {
+            None
+        };
+        let roll = self.roll_in_label_order(id).await?;
+        let voting = self.store().voting();
+        for part in roll.chunks(RECORD_PART) {
+            let units: Vec<UnitId> = part.iter().map(|e| e.unit).collect();
+            let mut taken: HashMap<UnitId, Participation> = voting
+                .participation_of_units(id, &units)
+                .await?
+                .into_iter()
+                .map(|p| (p.unit, p))
+                .collect();
+            let mut csv = CsvBytes::new();
+            if let Some(list) = &list {
+                let entries = voting.box_entries_of_units(id, &units).await?;
+                let opened = super::published::open_with_units(list, entries).await?;
+                let mut choices: HashMap<UnitId, PublishedBallot> = opened
+                    .units
+                    .into_iter()
+                    .zip(opened.ballots)
+                    .filter_map(|(unit, ballot)| unit.map(|u| (u, ballot)))
+                    .collect();
+                for e in part {
+                    if let Some(published) = choices.remove(&e.unit) {
+                        csv.row(&vote_row(definition, e, taken.get(&e.unit), &published))?;
+                    }
+                }
+            } else {
+                for e in part {
+                    if let Some(p) = taken.remove(&e.unit) {
+                        csv.row(&participation_row(definition, e, &p))?;
+                    }
+                }
+            }
+            write_part(out, csv).await?;
+        }
+        Ok(())
+    }
+
+    /// The anonymous ballot list: tracker, weight and choices, in tracker order, a page at a
+    /// time.
+    async fn write_anonymous_ballots<W>(&self, ballot: &Ballot, out: &mut W) -> Result<()>
+    where
+        W: tokio::io::AsyncWrite + Unpin + Send,
+    {
         let definition = &ballot.definition;
         let mut csv = CsvBytes::new();
-        let mut header = vec!["tracker".to_owned(), "weight".to_owned()];
-        header.extend(contest_titles(definition));
-        csv.row(&header)?;
+        csv.row(&header(&["tracker", "weight"], Some(definition)))?;
+        write_part(out, csv).await?;
         let list = self.published_list_of(ballot).await?;
-        self.open_published_list(&list, BoxColumns::Ballots, None, |page| {
-            for b in &page.ballots {
+        let mut after = None;
+        loop {
+            let page = self.published_page(&list, after, BALLOT_PAGE).await?;
+            let mut csv = CsvBytes::new();
+            for b in &page {
                 let mut row = vec![b.tracker.to_string(), b.weight.to_string()];
                 row.extend(choice_cells(definition, &b.choices.0));
                 csv.row(&row)?;
             }
-            Ok(())
-        })
-        .await?;
-        csv.finish()
+            write_part(out, csv).await?;
+            match page.last() {
+                Some(last) if page.len() == BALLOT_PAGE as usize => after = Some(last.tracker),
+                _ => return Ok(()),
+            }
+        }
     }
 
-    /// The participation list: which units voted, when, how and from where.
-    async fn participation_rows(
-        &self,
-        id: BallotId,
-        definition: &BallotDefinition,
-        units: &UnitCells,
-    ) -> Result<Vec<Vec<String>>> {
-        let tz = &definition.time_zone;
-        let mut rows = vec![
-            [
-                "unit",
-                "weight",
-                "channel",
-                "received",
-                "received_utc",
-                "voter_subject",
-                "origin",
-            ]
-            .map(str::to_owned)
-            .to_vec(),
-        ];
-        let lines: Vec<(String, Vec<String>)> = self
-            .store()
-            .voting()
-            .participation(id)
-            .await?
-            .into_iter()
-            .map(|p| {
-                let (l, w) = unit_cells(units, &p.unit);
-                let row = vec![
-                    l.clone(),
-                    w,
-                    p.channel.as_str().to_owned(),
-                    tz.format_precise(p.at),
-                    p.at.to_rfc3339(),
-                    p.voter.map(|s| s.to_string()).unwrap_or_default(),
-                    origin_cell(&p.origin.ip, &p.origin.user_agent, &p.origin.staff),
-                ];
-                (l, row)
-            })
-            .collect();
-        push_by_unit(&mut rows, lines);
-        Ok(rows)
-    }
-
-    /// The refusals: every vote refused, with its reason.
-    async fn refusal_rows(
-        &self,
-        id: BallotId,
-        definition: &BallotDefinition,
-        units: &UnitCells,
-    ) -> Result<Vec<Vec<String>>> {
-        let tz = &definition.time_zone;
-        let mut rows = vec![
-            [
+    /// The refusals: every attempt refused, with its reason, oldest first, a page at a time.
+    async fn write_refusals<W>(&self, ballot: &Ballot, out: &mut W) -> Result<()>
+    where
+        W: tokio::io::AsyncWrite + Unpin + Send,
+    {
+        let (id, tz) = (ballot.id(), &ballot.definition.time_zone);
+        let mut csv = CsvBytes::new();
+        csv.row(&header(
+            &[
                 "unit",
                 "channel",
                 "at",
@@ -329,23 +357,41 @@ impl Cista {
                 "reason",
                 "voter_subject",
                 "origin",
-            ]
-            .map(str::to_owned)
-            .to_vec(),
-        ];
-        for r in self.store().voting().refusals(id).await? {
-            let (l, _) = unit_cells(units, &r.unit);
-            rows.push(vec![
-                l,
-                r.channel.as_str().to_owned(),
-                tz.format_precise(r.at),
-                r.at.to_rfc3339(),
-                r.reason.clone(),
-                r.voter.map(|s| s.to_string()).unwrap_or_default(),
-                origin_cell(&r.origin.ip, &r.origin.user_agent, &r.origin.staff),
-            ]);
+            ],
+            None,
+        ))?;
+        write_part(out, csv).await?;
+        let voting = self.store().voting();
+        let mut after = None;
+        loop {
+            let page = voting.refusals_after(id, after, REFUSAL_PAGE).await?;
+            let units: Vec<UnitId> = page.iter().map(|r| r.unit).collect();
+            // The labels on the roll (empty for a unit not on it), as the other files have.
+            let labels: HashMap<UnitId, String> = voting
+                .eligible_units_of(id, &units)
+                .await?
+                .into_iter()
+                .map(|e| (e.unit, e.label.to_string()))
+                .collect();
+            let mut csv = CsvBytes::new();
+            for r in &page {
+                let label = labels.get(&r.unit).cloned().unwrap_or_default();
+                csv.row(&[
+                    label,
+                    r.channel.as_str().to_owned(),
+                    tz.format_precise(r.at),
+                    r.at.to_rfc3339(),
+                    r.reason.clone(),
+                    r.voter.map(|s| s.to_string()).unwrap_or_default(),
+                    origin_cell(&r.origin.ip, &r.origin.user_agent, &r.origin.staff),
+                ])?;
+            }
+            write_part(out, csv).await?;
+            match page.last() {
+                Some(last) if page.len() as u64 == REFUSAL_PAGE => after = Some((last.at, last.id)),
+                _ => return Ok(()),
+            }
         }
-        Ok(rows)
     }
 
     /// What the certified results of a closed ballot print: the sealed results, the
@@ -389,4 +435,42 @@ impl Cista {
     pub fn window_of(&self, ballot: &Ballot) -> Window {
         ballot.window(self.clock().now())
     }
+}
+
+/// A participation list's row for unit `e` (its label and weight on the roll).
+fn participation_row(
+    definition: &BallotDefinition,
+    e: &EligibleUnit,
+    p: &Participation,
+) -> Vec<String> {
+    vec![
+        e.label.to_string(),
+        e.weight.to_string(),
+        p.channel.as_str().to_owned(),
+        definition.time_zone.format_precise(p.at),
+        p.at.to_rfc3339(),
+        p.voter.map(|s| s.to_string()).unwrap_or_default(),
+        origin_cell(&p.origin.ip, &p.origin.user_agent, &p.origin.staff),
+    ]
+}
+
+/// A recorded ballot's row for unit `e`: when and how its ballot came (blank without its
+/// participation row), its tracker and choices.
+fn vote_row(
+    definition: &BallotDefinition,
+    e: &EligibleUnit,
+    p: Option<&Participation>,
+    published: &PublishedBallot,
+) -> Vec<String> {
+    let tz = &definition.time_zone;
+    let mut row = vec![
+        e.label.to_string(),
+        e.weight.to_string(),
+        p.map(|p| tz.format_precise(p.at)).unwrap_or_default(),
+        p.map(|p| p.at.to_rfc3339()).unwrap_or_default(),
+        p.map(|p| p.channel.as_str().to_owned()).unwrap_or_default(),
+        published.tracker.to_string(),
+    ];
+    row.extend(choice_cells(definition, &published.choices.0));
+    row
 }

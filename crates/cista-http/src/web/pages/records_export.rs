@@ -17,8 +17,9 @@ use axum::response::Response;
 use cista_core::products::collection::export::ExportFormat;
 use tokio::io::{AsyncReadExt as _, DuplexStream};
 
-/// How much of the archive may wait between the writer and the response, in bytes.
-const PIPE_BYTES: usize = 64 * 1024;
+/// How much of a streamed download (the archive, a ballot's record file) may wait between
+/// its writer and the response, in bytes.
+pub(crate) const PIPE_BYTES: usize = 64 * 1024;
 
 fn download(response: &mut Response, media_type: &'static str, file_name: &str) {
     let headers = response.headers_mut();
@@ -112,11 +113,11 @@ pub async fn zip(
     Ok(response)
 }
 
-type Outcome = tokio::sync::oneshot::Receiver<cista_core::Result<()>>;
+pub(crate) type Outcome = tokio::sync::oneshot::Receiver<cista_core::Result<()>>;
 
 /// The pipe's bytes as a body stream; at its end, the writer's outcome: nothing more when it
 /// finished, an error when it did not.
-fn drain(
+pub(crate) fn drain(
     reader: DuplexStream,
     outcome: Outcome,
 ) -> impl futures::Stream<Item = Result<Vec<u8>, std::io::Error>> + Send + 'static {
@@ -129,7 +130,7 @@ fn drain(
                     let failed = match outcome?.await {
                         Ok(Ok(())) => return None,
                         Ok(Err(e)) => std::io::Error::other(e.code()),
-                        Err(_) => std::io::Error::other("the ZIP writer stopped"),
+                        Err(_) => std::io::Error::other("the writer stopped"),
                     };
                     Some((Err(failed), (reader, None)))
                 }

@@ -5,6 +5,7 @@
 //! label past `UNITS_LISTED`.
 
 use super::*;
+use cista_core::ports::Refusal;
 use cista_core::products::voting::directory::ROWS_PER_PAGE;
 use cista_core::products::voting::ledger::SEARCH_LIMIT;
 use cista_core::products::voting::paper::{PaperUnits, UNITS_LISTED};
@@ -71,6 +72,9 @@ async fn a_small_ballots_lists_search_and_paper_units(h: &Harness, cista: &Cista
         refused.items[0].1.at > refused.items[1].1.at,
         "newest first"
     );
+
+    let newest_first: Vec<Refusal> = refused.items.iter().map(|(_, r)| r.clone()).collect();
+    the_record_reads_refusals_and_parts_of_the_roll(cista, a, small, &newest_first).await;
 
     // The search finds units of the roll, voted or not, labels in natural order.
     let found = cista
@@ -219,4 +223,71 @@ async fn a_large_ballots_pages_neither_repeat_nor_skip(
     ] {
         assert_eq!(e.code(), "forbidden", "{e:?}");
     }
+}
+
+/// What the record's files read: the refusals page by page from a key, oldest first (two
+/// attempts, both for 101), and a part of the roll by its units (101 and 103 voted).
+async fn the_record_reads_refusals_and_parts_of_the_roll(
+    cista: &Cista,
+    a: &Association,
+    small: BallotId,
+    newest_first: &[Refusal],
+) {
+    // The record file reads the refusals a page at a time, oldest first, from a key.
+    let voting = cista.store().voting();
+    let first = voting.refusals_after(small, None, 1).await.unwrap();
+    let key = first.iter().map(|r| (r.at, r.id)).next_back();
+    let second = voting.refusals_after(small, key, 1).await.unwrap();
+    let key = second.iter().map(|r| (r.at, r.id)).next_back();
+    assert!(
+        voting
+            .refusals_after(small, key, 1)
+            .await
+            .unwrap()
+            .is_empty()
+    );
+    let oldest_first: Vec<Refusal> = newest_first.iter().rev().cloned().collect();
+    assert_eq!([&first[..], &second[..]].concat(), oldest_first);
+    let file = cista
+        .export_record(&operator(), a.org, small, RecordFile::Refusals)
+        .await
+        .unwrap();
+    let file = String::from_utf8(file).unwrap();
+    let rows: Vec<&str> = file.lines().skip(1).collect();
+    assert!(
+        rows.len() == 2 && rows.iter().all(|r| r.starts_with("101,")),
+        "{file}"
+    );
+    // A part of the roll is read by its units: their participation rows, their roll rows,
+    // and their box entries, none in a secret box.
+    let part = [a.unit("101").id, a.unit("102").id, a.unit("103").id];
+    let mut took: Vec<_> = voting
+        .participation_of_units(small, &part)
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|p| p.unit)
+        .collect();
+    took.sort();
+    let mut expected = vec![part[0], part[2]];
+    expected.sort();
+    assert_eq!(took, expected);
+    assert_eq!(
+        voting.eligible_units_of(small, &part).await.unwrap().len(),
+        3
+    );
+    assert!(
+        voting
+            .box_entries_of_units(small, &part)
+            .await
+            .unwrap()
+            .is_empty()
+    );
+    assert!(
+        voting
+            .participation_of_units(small, &[])
+            .await
+            .unwrap()
+            .is_empty()
+    );
 }

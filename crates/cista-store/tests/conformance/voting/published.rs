@@ -13,6 +13,7 @@ use cista_core::products::voting::definition::Choice;
 use cista_core::products::voting::opening::OPENING_PAGE;
 use cista_core::products::voting::published::BALLOT_PAGE;
 use cista_core::products::voting::tally::tally;
+use cista_core::products::voting::units::natural_cmp;
 
 pub async fn a_large_ballot_publishes_page_by_page_and_finds_any_tracker(h: &Harness) {
     let cista = h.cista().await;
@@ -166,6 +167,24 @@ async fn a_recorded_ballot_exports_every_unit(
     assert_eq!(rows.len(), units.len());
     let labels: BTreeSet<&str> = rows.iter().map(|r| r.split(',').next().unwrap()).collect();
     assert_eq!(labels.len(), units.len(), "each unit once");
+    // Written a part of the roll at a time, in the natural order of the labels.
+    let in_order: Vec<&str> = rows.iter().map(|r| r.split(',').next().unwrap()).collect();
+    assert!(
+        in_order.windows(2).all(|w| natural_cmp(w[0], w[1]).is_lt()),
+        "natural order"
+    );
+    // The participation list names every unit once too, in the same order.
+    let csv = cista
+        .export_record(&operator(), a.org, ballot, RecordFile::Participation)
+        .await
+        .unwrap();
+    let text = String::from_utf8(csv).unwrap();
+    let listed: Vec<&str> = text
+        .lines()
+        .skip(1)
+        .map(|r| r.split(',').next().unwrap())
+        .collect();
+    assert_eq!(listed, in_order);
     let voting = cista.store().voting();
     for unit in [&units[0], &units[units.len() / 2], &units[units.len() - 1]] {
         let entry = voting
