@@ -251,7 +251,8 @@ pub(crate) async fn box_entries_of_units(
 
 /// Up to `limit` refused attempts on `ballot` after `after` (its time and id), oldest first:
 /// keyset paging on the `(ballot_id, at)` index, so a record file reads them a page at a
-/// time and an attempt refused meanwhile is neither repeated nor skipped.
+/// time and none is repeated (one refused meanwhile, stamped before the page already read,
+/// is left out, as a file read at once would have left it).
 pub(crate) async fn refusals_after(
     db: &impl ConnectionTrait,
     ballot: BallotId,

@@ -8,7 +8,7 @@ use super::VotingError;
 use super::audit::VotingAuditKind;
 use super::bundle::PublishedBallot;
 use super::definition::{Answer, BallotDefinition, Choice, Secrecy};
-use super::published::BALLOT_PAGE;
+use super::published::{BALLOT_PAGE, PublishedList};
 use super::{Ballot, Window};
 use crate::platform::audit::NewAuditEntry;
 use crate::platform::spreadsheet::CsvBytes;
@@ -136,6 +136,10 @@ where
 pub struct RecordPlan {
     ballot: Ballot,
     file: RecordFile,
+    /// The ballot's list with its key unwrapped, for the files that hold its contents: read
+    /// while planning, so an outage of the key provider is the request's error, not a broken
+    /// download.
+    list: Option<PublishedList>,
 }
 
 impl RecordPlan {
@@ -193,6 +197,11 @@ impl Cista {
                  and the participation list",
             ));
         }
+        let list = if contents {
+            Some(self.published_list_of(&ballot).await?)
+        } else {
+            None
+        };
         self.store()
             .append_audit(NewAuditEntry::new(
                 self.clock().now(),
@@ -202,7 +211,7 @@ impl Cista {
                 serde_json::json!({ "ballot": id.to_string(), "file": file.as_str() }),
             ))
             .await?;
-        Ok(RecordPlan { ballot, file })
+        Ok(RecordPlan { ballot, file, list })
     }
 
     /// Writes a planned record file to `out` as CSV, a part at a time: the files by unit
@@ -220,7 +229,7 @@ impl Cista {
     {
         match plan.file {
             // The anonymous list names no unit: the roll is not read for it.
-            RecordFile::AnonymousBallots => self.write_anonymous_ballots(&plan.ballot, out).await,
+            RecordFile::AnonymousBallots => self.write_anonymous_ballots(plan, out).await,
             RecordFile::RecordedVotes | RecordFile::Participation => {
                 self.write_by_unit(plan, out).await
             }
@@ -231,7 +240,7 @@ impl Cista {
     /// The ballot's roll, labels in natural order.
     async fn roll_in_label_order(&self, id: BallotId) -> Result<Vec<EligibleUnit>> {
         let mut roll = self.store().voting().eligible_units(id).await?;
-        roll.sort_by(|a, b| super::units::natural_cmp(a.label.as_str(), b.label.as_str()));
+        roll.sort_by_cached_key(|e| super::units::natural_key(e.label.as_str()));
         Ok(roll)
     }
 
@@ -271,11 +280,7 @@ impl Cista {
             )
         })?;
         write_part(out, csv).await?;
-        let list = if votes {
-            Some(self.published_list_of(ballot).await?)
-        } else {
-            None
-        };
+        let list = plan.list.as_ref().filter(|_| votes);
         let roll = self.roll_in_label_order(id).await?;
         let voting = self.store().voting();
         for part in roll.chunks(RECORD_PART) {
@@ -287,7 +292,7 @@ impl Cista {
                 .map(|p| (p.unit, p))
                 .collect();
             let mut csv = CsvBytes::new();
-            if let Some(list) = &list {
+            if let Some(list) = list {
                 let entries = voting.box_entries_of_units(id, &units).await?;
                 let opened = super::published::open_with_units(list, entries).await?;
                 let mut choices: HashMap<UnitId, PublishedBallot> = opened
@@ -315,18 +320,20 @@ impl Cista {
 
     /// The anonymous ballot list: tracker, weight and choices, in tracker order, a page at a
     /// time.
-    async fn write_anonymous_ballots<W>(&self, ballot: &Ballot, out: &mut W) -> Result<()>
+    async fn write_anonymous_ballots<W>(&self, plan: &RecordPlan, out: &mut W) -> Result<()>
     where
         W: tokio::io::AsyncWrite + Unpin + Send,
     {
-        let definition = &ballot.definition;
+        let definition = &plan.ballot.definition;
         let mut csv = CsvBytes::new();
         csv.row(&header(&["tracker", "weight"], Some(definition)))?;
         write_part(out, csv).await?;
-        let list = self.published_list_of(ballot).await?;
+        let Some(list) = &plan.list else {
+            return Err(Error::Internal("the plan holds no ballot list".to_owned()));
+        };
         let mut after = None;
         loop {
-            let page = self.published_page(&list, after, BALLOT_PAGE).await?;
+            let page = self.published_page(list, after, BALLOT_PAGE).await?;
             let mut csv = CsvBytes::new();
             for b in &page {
                 let mut row = vec![b.tracker.to_string(), b.weight.to_string()];

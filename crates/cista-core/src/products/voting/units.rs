@@ -349,31 +349,60 @@ pub(crate) fn votes_for(owners: &[UnitOwner], subject: SubjectCode) -> bool {
 
 /// Orders labels as people expect: `2` before `10`, `10A` before `10B`.
 pub fn natural_cmp(a: &str, b: &str) -> std::cmp::Ordering {
-    fn chunks(s: &str) -> Vec<(bool, String)> {
-        let mut out: Vec<(bool, String)> = Vec::new();
-        for c in s.chars() {
-            let digit = c.is_ascii_digit();
-            match out.last_mut() {
-                Some((d, text)) if *d == digit => text.push(c),
-                _ => out.push((digit, c.to_string())),
-            }
-        }
-        out
-    }
-    let (ca, cb) = (chunks(&a.to_lowercase()), chunks(&b.to_lowercase()));
-    for (x, y) in ca.iter().zip(cb.iter()) {
-        let ord = match (x, y) {
-            ((true, n), (true, m)) => {
-                let (n, m) = (n.trim_start_matches('0'), m.trim_start_matches('0'));
-                n.len().cmp(&m.len()).then_with(|| n.cmp(m))
-            }
-            ((_, s), (_, t)) => s.cmp(t),
-        };
-        if ord != std::cmp::Ordering::Equal {
-            return ord;
+    natural_key(a).cmp(&natural_key(b))
+}
+
+/// A label's place in the natural order (`natural_cmp` compares two labels' keys): made once
+/// a label, so a long list sorts by cached keys (`sort_by_cached_key`) rather than splitting
+/// both labels at each of its comparisons.
+pub fn natural_key(label: &str) -> NaturalKey {
+    let mut chunks: Vec<(bool, String)> = Vec::new();
+    for c in label.to_lowercase().chars() {
+        let digit = c.is_ascii_digit();
+        match chunks.last_mut() {
+            Some((d, text)) if *d == digit => text.push(c),
+            _ => chunks.push((digit, c.to_string())),
         }
     }
-    ca.len().cmp(&cb.len()).then_with(|| a.cmp(b))
+    NaturalKey {
+        chunks,
+        label: label.to_owned(),
+    }
+}
+
+/// See `natural_key`: runs of digits compared as numbers, other runs as lower-case text, then
+/// the label itself, so two keys are equal only for the same label.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct NaturalKey {
+    chunks: Vec<(bool, String)>,
+    label: String,
+}
+
+impl Ord for NaturalKey {
+    fn cmp(&self, other: &Self) -> std::cmp::Ordering {
+        for (x, y) in self.chunks.iter().zip(other.chunks.iter()) {
+            let ord = match (x, y) {
+                ((true, n), (true, m)) => {
+                    let (n, m) = (n.trim_start_matches('0'), m.trim_start_matches('0'));
+                    n.len().cmp(&m.len()).then_with(|| n.cmp(m))
+                }
+                ((_, s), (_, t)) => s.cmp(t),
+            };
+            if ord != std::cmp::Ordering::Equal {
+                return ord;
+            }
+        }
+        self.chunks
+            .len()
+            .cmp(&other.chunks.len())
+            .then_with(|| self.label.cmp(&other.label))
+    }
+}
+
+impl PartialOrd for NaturalKey {
+    fn partial_cmp(&self, other: &Self) -> Option<std::cmp::Ordering> {
+        Some(self.cmp(other))
+    }
 }
 
 #[cfg(test)]
@@ -387,6 +416,16 @@ mod tests {
         assert_eq!(
             labels,
             vec!["1", "2", "03", "10A", "10B", "Lot 3", "Lot 12"]
+        );
+        // Cached keys sort as the comparison does, ties of case and zeros included.
+        let mut keyed = vec!["lot 12", "10b", "Lot 3", "3", "03", "10B", "2", "1", "10A"];
+        let mut compared = keyed.clone();
+        keyed.sort_by_cached_key(|l| natural_key(l));
+        compared.sort_by(|a, b| natural_cmp(a, b));
+        assert_eq!(keyed, compared);
+        assert_eq!(
+            keyed,
+            vec!["1", "2", "03", "3", "10A", "10B", "10b", "Lot 3", "lot 12"]
         );
     }
 }

@@ -47,15 +47,23 @@ pub async fn download(
         .plan_record(&actor, org.id, ballot.id(), file)
         .await?;
     let (mut writer, reader) = tokio::io::duplex(PIPE_BYTES);
-    let (done, outcome) = tokio::sync::oneshot::channel();
+    let (mut done, outcome) = tokio::sync::oneshot::channel();
     let cista = state.cista.clone();
     tokio::spawn(async move {
         // Names and titles may be in any script. The file is UTF-8, and says so with a byte
         // order mark: without one, Excel opens a CSV in the machine's legacy code page and
         // garbles them.
-        let written = match writer.write_all(UTF8_BOM).await {
-            Ok(()) => cista.write_record(&plan, &mut writer).await,
-            Err(e) => Err(Error::Internal(format!("writing the record file: {e}"))),
+        let write = async {
+            match writer.write_all(UTF8_BOM).await {
+                Ok(()) => cista.write_record(&plan, &mut writer).await,
+                Err(e) => Err(Error::Internal(format!("writing the record file: {e}"))),
+            }
+        };
+        // A client that goes away drops the body and with it the outcome's receiver: the
+        // writer stops there, even between parts that write nothing (no unit voted).
+        let written = tokio::select! {
+            written = write => written,
+            () = done.closed() => return,
         };
         if let Err(e) = &written {
             tracing::warn!(error = %e, code = e.code(), "a ballot's record file stopped");
