@@ -429,8 +429,13 @@ pub trait VotingReads: Send + Sync {
         limit: u64,
     ) -> Result<Vec<(EligibleUnit, Option<Participation>)>>;
 
-    /// Up to `limit` units of a ballot's roll yet to take part, in roll-label (byte) order.
-    async fn yet_to_vote_at_most(&self, ballot: BallotId, limit: u64) -> Result<Vec<EligibleUnit>>;
+    /// The units of a ballot's roll yet to take part (at most `limit`; all with `None`), in
+    /// roll-label (byte) order.
+    async fn units_yet_to_vote(
+        &self,
+        ballot: BallotId,
+        limit: Option<u64>,
+    ) -> Result<Vec<EligibleUnit>>;
 
     /// The unit of `org` on a ballot's roll whose label's `UnitLabel::key` is `key`, if any.
     async fn roll_unit_labelled(
@@ -488,7 +493,8 @@ pub trait VotingReads: Send + Sync {
     /// Refused attempts on a ballot, oldest first.
     async fn refusals(&self, ballot: BallotId) -> Result<Vec<Refusal>>;
 
-    /// Up to `limit` refused attempts from `offset`, newest first, with their units' labels.
+    /// Up to `limit` refused attempts from `offset`, newest first, with their units' labels
+    /// (on the roll, else the unit's own: a unit refused as not on it).
     async fn refusals_at(
         &self,
         ballot: BallotId,
@@ -512,13 +518,14 @@ pub trait VotingReads: Send + Sync {
     ) -> Result<Vec<BoxEntry>>;
 
     /// Up to `limit` refused attempts on a ballot after `after` (an attempt's time and id;
-    /// from the first when `None`), oldest first: keyset pages of the record file.
+    /// from the first when `None`), oldest first, each with its unit's label (as
+    /// `refusals_at`): keyset pages of the record file.
     async fn refusals_after(
         &self,
         ballot: BallotId,
         after: Option<(Timestamp, i64)>,
         limit: u64,
-    ) -> Result<Vec<Refusal>>;
+    ) -> Result<Vec<(String, Refusal)>>;
 
     /// How many attempts on a ballot were refused.
     async fn refusal_count(&self, ballot: BallotId) -> Result<u64>;

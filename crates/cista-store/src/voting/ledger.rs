@@ -145,16 +145,30 @@ pub(crate) async fn refusals_at(
         .limit(limit)
         .all_as(db, convert::refusal)
         .await?;
-    if rows.is_empty() {
-        return Ok(Vec::new());
-    }
-    let labels: HashMap<UnitId, String> = unit::Entity::find()
-        .filter(unit::Column::Id.is_in(rows.iter().map(|r| r.unit.as_i64())))
-        .all_as(db, convert::unit)
-        .await?
-        .into_iter()
-        .map(|u| (u.id, u.label.to_string()))
+    with_labels(db, ballot, rows).await
+}
+
+/// Refused attempts with their units' labels: on the ballot's roll, else (a unit refused as
+/// not on it) the unit's own. The staff page and the record file name them alike.
+async fn with_labels(
+    db: &impl ConnectionTrait,
+    ballot: BallotId,
+    rows: Vec<Refusal>,
+) -> Result<Vec<(String, Refusal)>> {
+    let units: Vec<UnitId> = rows.iter().map(|r| r.unit).collect();
+    let mut labels = roll_labels(db, ballot, &units).await?;
+    let off_roll: Vec<i64> = units
+        .iter()
+        .filter(|u| !labels.contains_key(u))
+        .map(|u| u.as_i64())
         .collect();
+    if !off_roll.is_empty() {
+        let found = unit::Entity::find()
+            .filter(unit::Column::Id.is_in(off_roll))
+            .all_as(db, convert::unit)
+            .await?;
+        labels.extend(found.into_iter().map(|u| (u.id, u.label.to_string())));
+    }
     Ok(rows
         .into_iter()
         .map(|r| (labels.get(&r.unit).cloned().unwrap_or_default(), r))
@@ -169,12 +183,13 @@ pub(crate) async fn refusal_count(db: &impl ConnectionTrait, ballot: BallotId) -
         .await
 }
 
-/// Up to `limit` units on `ballot`'s roll that have not taken part, in roll-label order: the
-/// roll read against the participation table's primary key, no unit that voted brought over.
-pub(crate) async fn yet_to_vote_at_most(
+/// The units on `ballot`'s roll that have not taken part (at most `limit`; all with `None`),
+/// in roll-label order: the roll read against the participation table's primary key, no
+/// unit that voted brought over.
+pub(crate) async fn units_yet_to_vote(
     db: &impl ConnectionTrait,
     ballot: BallotId,
-    limit: u64,
+    limit: Option<u64>,
 ) -> Result<Vec<EligibleUnit>> {
     let voted = Query::select()
         .expr(Expr::val(1))
@@ -258,7 +273,7 @@ pub(crate) async fn refusals_after(
     ballot: BallotId,
     after: Option<(Timestamp, i64)>,
     limit: u64,
-) -> Result<Vec<Refusal>> {
+) -> Result<Vec<(String, Refusal)>> {
     use sea_orm::sea_query::Condition;
     let mut query =
         vote_refusal::Entity::find().filter(vote_refusal::Column::BallotId.eq(ballot.as_i64()));
@@ -272,10 +287,11 @@ pub(crate) async fn refusals_after(
             ),
         );
     }
-    query
+    let rows = query
         .order_by_asc(vote_refusal::Column::At)
         .order_by_asc(vote_refusal::Column::Id)
         .limit(limit)
         .all_as(db, convert::refusal)
-        .await
+        .await?;
+    with_labels(db, ballot, rows).await
 }

@@ -94,8 +94,12 @@ impl VotingReads for SeaStore {
         super::ledger::roll_matching(&self.db, ballot, folded, limit).await
     }
 
-    async fn yet_to_vote_at_most(&self, ballot: BallotId, limit: u64) -> Result<Vec<EligibleUnit>> {
-        super::ledger::yet_to_vote_at_most(&self.db, ballot, limit).await
+    async fn units_yet_to_vote(
+        &self,
+        ballot: BallotId,
+        limit: Option<u64>,
+    ) -> Result<Vec<EligibleUnit>> {
+        super::ledger::units_yet_to_vote(&self.db, ballot, limit).await
     }
 
     async fn roll_unit_labelled(
@@ -194,7 +198,7 @@ impl VotingReads for SeaStore {
         ballot: BallotId,
         after: Option<(Timestamp, i64)>,
         limit: u64,
-    ) -> Result<Vec<Refusal>> {
+    ) -> Result<Vec<(String, Refusal)>> {
         super::ledger::refusals_after(&self.db, ballot, after, limit).await
     }
 

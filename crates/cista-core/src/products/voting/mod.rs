@@ -173,24 +173,9 @@ impl Cista {
     }
 
     /// The units on `ballot`'s frozen roll that have not taken part yet: whom
-    /// reminders go to, and whom staff may enter a paper ballot for.
+    /// reminders go to (paper entry reads them up to a bound: `paper_candidates`).
     pub(crate) async fn yet_to_vote(&self, ballot: BallotId) -> Result<Vec<EligibleUnit>> {
-        let voted: std::collections::BTreeSet<_> = self
-            .store()
-            .voting()
-            .participation(ballot)
-            .await?
-            .into_iter()
-            .map(|p| p.unit)
-            .collect();
-        Ok(self
-            .store()
-            .voting()
-            .eligible_units(ballot)
-            .await?
-            .into_iter()
-            .filter(|u| !voted.contains(&u.unit))
-            .collect())
+        self.store().voting().units_yet_to_vote(ballot, None).await
     }
 
     /// A ballot of `org`, for staff who may see its ballots.

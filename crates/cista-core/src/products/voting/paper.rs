@@ -398,7 +398,7 @@ impl Cista {
         let mut units = self
             .store()
             .voting()
-            .yet_to_vote_at_most(ballot.id(), bound + 1)
+            .units_yet_to_vote(ballot.id(), Some(bound + 1))
             .await?;
         if units.len() > UNITS_LISTED {
             return Ok(PaperUnits::Typed);

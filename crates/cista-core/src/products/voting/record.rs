@@ -372,19 +372,10 @@ impl Cista {
         let mut after = None;
         loop {
             let page = voting.refusals_after(id, after, REFUSAL_PAGE).await?;
-            let units: Vec<UnitId> = page.iter().map(|r| r.unit).collect();
-            // The labels on the roll (empty for a unit not on it), as the other files have.
-            let labels: HashMap<UnitId, String> = voting
-                .eligible_units_of(id, &units)
-                .await?
-                .into_iter()
-                .map(|e| (e.unit, e.label.to_string()))
-                .collect();
             let mut csv = CsvBytes::new();
-            for r in &page {
-                let label = labels.get(&r.unit).cloned().unwrap_or_default();
+            for (label, r) in &page {
                 csv.row(&[
-                    label,
+                    label.clone(),
                     r.channel.as_str().to_owned(),
                     tz.format_precise(r.at),
                     r.at.to_rfc3339(),
@@ -395,7 +386,9 @@ impl Cista {
             }
             write_part(out, csv).await?;
             match page.last() {
-                Some(last) if page.len() as u64 == REFUSAL_PAGE => after = Some((last.at, last.id)),
+                Some((_, last)) if page.len() as u64 == REFUSAL_PAGE => {
+                    after = Some((last.at, last.id));
+                }
                 _ => return Ok(()),
             }
         }

@@ -15,6 +15,48 @@ pub async fn the_ballot_page_reads_who_took_part_a_page_at_a_time(h: &Harness) {
     let a = association(h, &cista, "ledger").await;
     a_small_ballots_lists_search_and_paper_units(h, &cista, &a).await;
     a_large_ballots_pages_neither_repeat_nor_skip(h, &cista, &a).await;
+    a_unit_refused_off_the_roll_is_named(h, &cista, &a).await;
+}
+
+/// A unit added after publication is not on the roll: its paper ballot is refused and
+/// recorded, and the staff page and the record file both name it by its own label.
+async fn a_unit_refused_off_the_roll_is_named(h: &Harness, cista: &Cista, a: &Association) {
+    let recorded = open_ballot(h, cista, a, Secrecy::Recorded, Weighting::PerUnit).await;
+    cista
+        .add_units_in_bulk(&operator(), a.org, "Late", 1, &|_| {})
+        .await
+        .unwrap();
+    let late = cista
+        .store()
+        .voting()
+        .units(a.org)
+        .await
+        .unwrap()
+        .into_iter()
+        .find(|u| u.label.as_str() == "Late0000001")
+        .unwrap();
+    let hash = hash_of(cista, recorded).await;
+    let refused = cista
+        .enter_paper_ballot(
+            &operator(),
+            request(recorded, &late, &hash, &[("c1", "yes"), ("c2", "1")]),
+        )
+        .await
+        .unwrap_err();
+    assert_eq!(refused.code(), "not_eligible", "{refused:?}");
+    let ballot = cista.ballot(&operator(), a.org, recorded).await.unwrap();
+    let page = cista.refusals_page(&operator(), &ballot, 1).await.unwrap();
+    let labels: Vec<&str> = page.items.iter().map(|(l, _)| l.as_str()).collect();
+    assert_eq!(labels, ["Late0000001"]);
+    let file = cista
+        .export_record(&operator(), a.org, recorded, RecordFile::Refusals)
+        .await
+        .unwrap();
+    let file = String::from_utf8(file).unwrap();
+    assert!(
+        file.lines().nth(1).unwrap().starts_with("Late0000001,"),
+        "{file}"
+    );
 }
 
 /// Three votes a minute apart and two refused attempts: newest first, a search of the roll
@@ -235,9 +277,13 @@ async fn the_record_reads_refusals_and_parts_of_the_roll(
 ) {
     // The record file reads the refusals a page at a time, oldest first, from a key.
     let voting = cista.store().voting();
-    let first = voting.refusals_after(small, None, 1).await.unwrap();
+    let unlabelled = |page: Vec<(String, Refusal)>| -> Vec<Refusal> {
+        assert!(page.iter().all(|(label, _)| label == "101"), "{page:?}");
+        page.into_iter().map(|(_, r)| r).collect()
+    };
+    let first = unlabelled(voting.refusals_after(small, None, 1).await.unwrap());
     let key = first.iter().map(|r| (r.at, r.id)).next_back();
-    let second = voting.refusals_after(small, key, 1).await.unwrap();
+    let second = unlabelled(voting.refusals_after(small, key, 1).await.unwrap());
     let key = second.iter().map(|r| (r.at, r.id)).next_back();
     assert!(
         voting
