@@ -421,7 +421,8 @@ pub trait VotingReads: Send + Sync {
     async fn participation_count(&self, ballot: BallotId) -> Result<u64>;
 
     /// Up to `limit` units of a ballot's roll whose label's `UnitLabel::key` contains `folded`
-    /// (`%`, `_`, `\` literal), by roll label, each with its participation row if it voted.
+    /// (`%`, `_`, `\` literal), in natural roll-label order (`natural_key`), each with its
+    /// participation row if it voted.
     async fn roll_matching(
         &self,
         ballot: BallotId,
@@ -429,8 +430,19 @@ pub trait VotingReads: Send + Sync {
         limit: u64,
     ) -> Result<Vec<(EligibleUnit, Option<Participation>)>>;
 
+    /// Up to `limit` units of a ballot's roll in natural roll-label order (the roll's stored
+    /// `natural_key` bytes, then unit id), after `after` (the `natural_key` bytes and unit id
+    /// of the last unit of the part before; `None` from the start): a part of the roll, read
+    /// from an index in bounded memory however long the roll.
+    async fn roll_in_order(
+        &self,
+        ballot: BallotId,
+        after: Option<(&[u8], UnitId)>,
+        limit: u64,
+    ) -> Result<Vec<EligibleUnit>>;
+
     /// The units of a ballot's roll yet to take part (at most `limit`; all with `None`), in
-    /// roll-label (byte) order.
+    /// natural roll-label order.
     async fn units_yet_to_vote(
         &self,
         ballot: BallotId,

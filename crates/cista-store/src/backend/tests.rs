@@ -369,8 +369,9 @@ async fn the_turnout_vacuum_readies_the_turnout_tables() {
         "ALTER TABLE participation SET (autovacuum_enabled = false); \
          ALTER TABLE ballot_roll SET (autovacuum_enabled = false); \
          SET LOCAL session_replication_role = replica; \
-         INSERT INTO ballot_roll (ballot_id, unit_id, label, weight_micros) \
-         SELECT 7, n, 'U' || n, 1000000 FROM generate_series(1, 50000) AS n; \
+         INSERT INTO ballot_roll (ballot_id, unit_id, label, weight_micros, sort_key) \
+         SELECT 7, n, 'U' || n, 1000000, convert_to('U' || n, 'UTF8') \
+         FROM generate_series(1, 50000) AS n; \
          INSERT INTO participation (ballot_id, unit_id, channel, at, roll_weight_micros) \
          SELECT 7, n, 'online', now(), 1000000 FROM generate_series(1, 50000) AS n",
     )

@@ -13,6 +13,11 @@ pub struct Model {
     pub weight_micros: i64,
 }
 
+/// `ballot_roll.sort_key`: the roll label's `natural_key` (bytes whose byte order is the
+/// labels' natural order), written at publication and read only to order the roll in SQL
+/// (`ix_ballot_roll_sort`). Not in `Model`, so the roll's other reads do not carry it.
+pub const SORT_KEY: &str = "sort_key";
+
 #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
 pub enum Relation {}
 

@@ -47,24 +47,12 @@ impl MigrationTrait for Migration {
                     .to_owned(),
             )
             .await?;
-        let (lift, restore) = match backend {
-            DbBackend::Sqlite => {
-                let create = crate::backend::voting_guards(backend)
-                    .into_iter()
-                    .find(|s| s.starts_with(&format!("CREATE TRIGGER {SQLITE_UPDATE_GUARD} ")))
-                    .ok_or_else(|| {
-                        DbErr::Migration(format!("no guard named {SQLITE_UPDATE_GUARD}"))
-                    })?;
-                (
-                    format!("DROP TRIGGER {SQLITE_UPDATE_GUARD}"),
-                    create.to_owned(),
-                )
-            }
-            _ => (
-                format!("ALTER TABLE participation DISABLE TRIGGER {POSTGRES_GUARD}"),
-                format!("ALTER TABLE participation ENABLE TRIGGER {POSTGRES_GUARD}"),
-            ),
-        };
+        let (lift, restore) = super::update_guard_lifted(
+            backend,
+            "participation",
+            SQLITE_UPDATE_GUARD,
+            POSTGRES_GUARD,
+        )?;
         db.execute_unprepared(&lift).await?;
         db.execute_unprepared(
             "UPDATE participation SET roll_weight_micros = (SELECT r.weight_micros \

@@ -26,6 +26,7 @@ mod m20261209_000001_box_unit_index;
 mod m20261210_000001_participation_weight;
 mod m20261211_000001_box_guard_per_statement;
 mod m20261212_000001_box_keyed_by_ballot;
+mod m20261213_000001_roll_sort_key;
 pub mod vault;
 
 #[derive(Debug)]
@@ -55,6 +56,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261210_000001_participation_weight::Migration),
             Box::new(m20261211_000001_box_guard_per_statement::Migration),
             Box::new(m20261212_000001_box_keyed_by_ballot::Migration),
+            Box::new(m20261213_000001_roll_sort_key::Migration),
         ]
     }
 }
@@ -64,6 +66,34 @@ pub(crate) fn forward_only() -> Result<(), DbErr> {
     Err(DbErr::Migration(
         "Cista's migrations are forward-only; restore a backup to go back".to_owned(),
     ))
+}
+
+/// The statements that lift a voting table's guard against updates for a migration's
+/// backfill, and that put it back (`backend::voting_guards`): on SQLite the trigger
+/// `sqlite_trigger` is dropped and created again as the guards define it; on PostgreSQL the
+/// trigger `postgres_trigger` on `table` is disabled and enabled. Run both in the migration's
+/// transaction, so the guard is never left lifted.
+///
+/// # Errors
+/// `DbErr::Migration` when the guards define no SQLite trigger of that name.
+pub(crate) fn update_guard_lifted(
+    backend: sea_orm::DbBackend,
+    table: &str,
+    sqlite_trigger: &str,
+    postgres_trigger: &str,
+) -> Result<(String, String), DbErr> {
+    if backend == sea_orm::DbBackend::Sqlite {
+        let create = crate::backend::voting_guards(backend)
+            .into_iter()
+            .find(|s| s.starts_with(&format!("CREATE TRIGGER {sqlite_trigger} ")))
+            .ok_or_else(|| DbErr::Migration(format!("no guard named {sqlite_trigger}")))?;
+        Ok((format!("DROP TRIGGER {sqlite_trigger}"), create.to_owned()))
+    } else {
+        Ok((
+            format!("ALTER TABLE {table} DISABLE TRIGGER {postgres_trigger}"),
+            format!("ALTER TABLE {table} ENABLE TRIGGER {postgres_trigger}"),
+        ))
+    }
 }
 
 /// An identifier quoted for SQL (`"name"`, inner quotes doubled), for the migrations that

@@ -104,7 +104,7 @@ pub(crate) async fn roll_matching(
         .join(JoinType::InnerJoin, roll_unit())
         .filter(ballot_roll::Column::BallotId.eq(ballot.as_i64()))
         .filter(unit::Column::LabelKey.like(contains_literal(folded)))
-        .order_by_asc(ballot_roll::Column::Label)
+        .order_by_asc(Expr::col((ballot_roll::Entity, ballot_roll::SORT_KEY)))
         .order_by_asc(ballot_roll::Column::UnitId)
         .limit(limit)
         .all_as(db, convert::eligible)
@@ -206,7 +206,34 @@ pub(crate) async fn units_yet_to_vote(
     ballot_roll::Entity::find()
         .filter(ballot_roll::Column::BallotId.eq(ballot.as_i64()))
         .filter(Expr::exists(voted).not())
-        .order_by_asc(ballot_roll::Column::Label)
+        .order_by_asc(Expr::col(ballot_roll::SORT_KEY))
+        .order_by_asc(ballot_roll::Column::UnitId)
+        .limit(limit)
+        .all_as(db, convert::eligible)
+        .await
+}
+
+/// Up to `limit` units of `ballot`'s roll in natural label order, after `after` (a sort key
+/// and unit id), from the `(ballot_id, sort_key, unit_id)` index (see
+/// `VotingReads::roll_in_order`).
+pub(crate) async fn roll_in_order(
+    db: &impl ConnectionTrait,
+    ballot: BallotId,
+    after: Option<(&[u8], UnitId)>,
+    limit: u64,
+) -> Result<Vec<EligibleUnit>> {
+    let sort_key = || Expr::col(ballot_roll::SORT_KEY);
+    let mut find =
+        ballot_roll::Entity::find().filter(ballot_roll::Column::BallotId.eq(ballot.as_i64()));
+    if let Some((key, unit)) = after {
+        find = find.filter(
+            Expr::tuple([sort_key(), Expr::col(ballot_roll::Column::UnitId)]).gt(Expr::tuple([
+                Expr::val(key.to_vec()),
+                Expr::val(unit.as_i64()),
+            ])),
+        );
+    }
+    find.order_by_asc(sort_key())
         .order_by_asc(ballot_roll::Column::UnitId)
         .limit(limit)
         .all_as(db, convert::eligible)

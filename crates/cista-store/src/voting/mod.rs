@@ -22,6 +22,7 @@ use crate::query::Fetch;
 use cista_core::ports::{
     BallotStatus, BoxEntry, EligibleUnit, Participation, Refusal, StoredBallot, Unit, UnitOwner,
 };
+use cista_core::products::voting::units::natural_key;
 use cista_core::{Error, Result};
 use cista_crypto::Digest32;
 use cista_types::{BallotId, OrgId, SubjectCode, Timestamp, UnitId};
@@ -381,17 +382,29 @@ pub(crate) async fn publish_ballot(
     {
         return Ok(false);
     }
-    // In chunks, to stay under the engines' limits on bound parameters.
+    // In chunks, to stay under the engines' limits on bound parameters. Each row carries its
+    // label's natural sort key, which the entity leaves out of `Model`.
     for chunk in roll.chunks(500) {
-        ballot_roll::Entity::insert_many(chunk.iter().map(|e| ballot_roll::ActiveModel {
-            ballot_id: Set(e.ballot.as_i64()),
-            unit_id: Set(e.unit.as_i64()),
-            label: Set(e.label.as_str().to_owned()),
-            weight_micros: Set(e.weight.micros()),
-        }))
-        .exec_without_returning(db)
-        .await
-        .map_err(db_err)?;
+        let mut insert = Query::insert();
+        insert.into_table(ballot_roll::Entity).columns([
+            "ballot_id",
+            "unit_id",
+            "label",
+            "weight_micros",
+            ballot_roll::SORT_KEY,
+        ]);
+        for e in chunk {
+            insert
+                .values([
+                    e.ballot.as_i64().into(),
+                    e.unit.as_i64().into(),
+                    e.label.as_str().into(),
+                    e.weight.micros().into(),
+                    natural_key(e.label.as_str()).into_bytes().into(),
+                ])
+                .map_err(|e| Error::Internal(e.to_string()))?;
+        }
+        db.execute(&insert).await.map_err(db_err)?;
     }
     Ok(true)
 }

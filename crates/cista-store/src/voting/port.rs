@@ -94,6 +94,15 @@ impl VotingReads for SeaStore {
         super::ledger::roll_matching(&self.db, ballot, folded, limit).await
     }
 
+    async fn roll_in_order(
+        &self,
+        ballot: BallotId,
+        after: Option<(&[u8], UnitId)>,
+        limit: u64,
+    ) -> Result<Vec<EligibleUnit>> {
+        super::ledger::roll_in_order(&self.db, ballot, after, limit).await
+    }
+
     async fn units_yet_to_vote(
         &self,
         ballot: BallotId,

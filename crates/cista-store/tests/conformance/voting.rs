@@ -45,7 +45,10 @@ pub use casting::{
     paper_and_online_refuse_each_other_in_either_order,
     participation_from_before_the_roll_weight_column_is_weighed_from_the_roll,
 };
-pub use ledger::the_ballot_page_reads_who_took_part_a_page_at_a_time;
+pub use ledger::{
+    the_ballot_page_reads_who_took_part_a_page_at_a_time,
+    the_roll_reads_in_natural_order_from_its_stored_keys,
+};
 pub use published::a_large_ballot_publishes_page_by_page_and_finds_any_tracker;
 pub use records::{
     a_box_keyed_by_its_tracker_alone_is_rekeyed_whole, a_correction_is_a_cancel_and_a_reissue,
@@ -129,16 +132,21 @@ impl Association {
 }
 
 pub async fn association(h: &Harness, cista: &Cista, slug: &str) -> Association {
+    association_with(h, cista, slug, &roster()).await
+}
+
+/// An association with `roster` (a CSV with `HEADER`) imported.
+pub async fn association_with(h: &Harness, cista: &Cista, slug: &str, roster: &str) -> Association {
     let org = h.org(cista, slug).await;
     let plan = cista
-        .plan_import(&operator(), org.id, roster().as_bytes())
+        .plan_import(&operator(), org.id, roster.as_bytes())
         .await
         .unwrap();
     cista
         .apply_import(
             &operator(),
             org.id,
-            roster().as_bytes(),
+            roster.as_bytes(),
             &plan.fingerprint,
             &|_, _| {},
         )

@@ -7,7 +7,6 @@
 use super::Ballot;
 use super::VotingAction;
 use super::directory::{Paged, ROWS_PER_PAGE, folded};
-use super::units::natural_cmp;
 use crate::ports::{EligibleUnit, Participation, Refusal};
 use crate::{Actor, Cista, Result};
 
@@ -112,7 +111,6 @@ impl Cista {
             .await?;
         let more = units.len() > SEARCH_LIMIT;
         units.truncate(SEARCH_LIMIT);
-        units.sort_by(|a, b| natural_cmp(a.0.label.as_str(), b.0.label.as_str()));
         Ok(RollSearch { units, more })
     }
 }

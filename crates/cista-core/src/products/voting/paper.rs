@@ -395,7 +395,8 @@ impl Cista {
         if totals.eligible_units.saturating_sub(voted) > bound {
             return Ok(PaperUnits::Typed);
         }
-        let mut units = self
+        // In natural label order, from the roll's sort keys.
+        let units = self
             .store()
             .voting()
             .units_yet_to_vote(ballot.id(), Some(bound + 1))
@@ -403,7 +404,6 @@ impl Cista {
         if units.len() > UNITS_LISTED {
             return Ok(PaperUnits::Typed);
         }
-        units.sort_by(|a, b| super::units::natural_cmp(a.label.as_str(), b.label.as_str()));
         Ok(PaperUnits::Listed(units))
     }
 

@@ -9,6 +9,7 @@ use super::audit::VotingAuditKind;
 use super::bundle::PublishedBallot;
 use super::definition::{Answer, BallotDefinition, Choice, Secrecy};
 use super::published::{BALLOT_PAGE, PublishedList};
+use super::units::{NaturalKey, natural_key};
 use super::{Ballot, Window};
 use crate::platform::audit::NewAuditEntry;
 use crate::platform::spreadsheet::CsvBytes;
@@ -97,7 +98,7 @@ pub struct ResultsForCertificate {
 }
 
 /// How many units of the roll a record file reads and writes at a time (one `IN` list).
-const RECORD_PART: usize = 1000;
+const RECORD_PART: u64 = 1000;
 
 /// How many refused attempts a record file reads at a time.
 const REFUSAL_PAGE: u64 = 1000;
@@ -215,10 +216,10 @@ impl Cista {
     }
 
     /// Writes a planned record file to `out` as CSV, a part at a time: the files by unit
-    /// (the votes, the participation list) hold the ballot's roll in natural label order
-    /// and read `RECORD_PART` units' rows at a time; the anonymous list and the refusals are
-    /// read page by page. A million-unit ballot's file takes the memory of its roll's labels,
-    /// not of its rows.
+    /// (the votes, the participation list) read the ballot's roll `RECORD_PART` units at a
+    /// time in natural label order (from the roll's stored sort keys) with those units' rows;
+    /// the anonymous list and the refusals are read page by page. A million-unit ballot's
+    /// file takes the memory of a part, not of its roll.
     ///
     /// # Errors
     /// The store's errors, and `internal` when `out` refuses the bytes (the client went
@@ -235,13 +236,6 @@ impl Cista {
             }
             RecordFile::Refusals => self.write_refusals(&plan.ballot, out).await,
         }
-    }
-
-    /// The ballot's roll, labels in natural order.
-    async fn roll_in_label_order(&self, id: BallotId) -> Result<Vec<EligibleUnit>> {
-        let mut roll = self.store().voting().eligible_units(id).await?;
-        roll.sort_by_cached_key(|e| super::units::natural_key(e.label.as_str()));
-        Ok(roll)
     }
 
     /// The recorded votes (per unit: when and how its ballot came, and its choices) or the
@@ -281,9 +275,11 @@ impl Cista {
         })?;
         write_part(out, csv).await?;
         let list = plan.list.as_ref().filter(|_| votes);
-        let roll = self.roll_in_label_order(id).await?;
         let voting = self.store().voting();
-        for part in roll.chunks(RECORD_PART) {
+        let mut after: Option<(NaturalKey, UnitId)> = None;
+        loop {
+            let cursor = after.as_ref().map(|(key, unit)| (key.as_bytes(), *unit));
+            let part = voting.roll_in_order(id, cursor, RECORD_PART).await?;
             let units: Vec<UnitId> = part.iter().map(|e| e.unit).collect();
             let mut taken: HashMap<UnitId, Participation> = voting
                 .participation_of_units(id, &units)
@@ -301,21 +297,26 @@ impl Cista {
                     .zip(opened.ballots)
                     .filter_map(|(unit, ballot)| unit.map(|u| (u, ballot)))
                     .collect();
-                for e in part {
+                for e in &part {
                     if let Some(published) = choices.remove(&e.unit) {
                         csv.row(&vote_row(definition, e, taken.get(&e.unit), &published))?;
                     }
                 }
             } else {
-                for e in part {
+                for e in &part {
                     if let Some(p) = taken.remove(&e.unit) {
                         csv.row(&participation_row(definition, e, &p))?;
                     }
                 }
             }
             write_part(out, csv).await?;
+            match part.last() {
+                Some(last) if part.len() as u64 == RECORD_PART => {
+                    after = Some((natural_key(last.label.as_str()), last.unit));
+                }
+                _ => return Ok(()),
+            }
         }
-        Ok(())
     }
 
     /// The anonymous ballot list: tracker, weight and choices, in tracker order, a page at a

@@ -352,56 +352,77 @@ pub fn natural_cmp(a: &str, b: &str) -> std::cmp::Ordering {
     natural_key(a).cmp(&natural_key(b))
 }
 
-/// A label's place in the natural order (`natural_cmp` compares two labels' keys): made once
-/// a label, so a long list sorts by cached keys (`sort_by_cached_key`) rather than splitting
-/// both labels at each of its comparisons.
+/// Escapes a zero byte inside a text run of a `NaturalKey`.
+const ZERO_ESCAPED: [u8; 2] = [0x00, 0xFF];
+/// Ends a text run: below every byte a run can go on with, escaped zero included.
+const TEXT_RUN_END: [u8; 2] = [0x00, 0x01];
+/// Ends the runs, before the label itself: below the start of any further run.
+const RUNS_END: [u8; 2] = [0x00, 0x00];
+/// Starts a run of digits: `0`, so that a run of digits and a run of other characters at the
+/// same place compare as their first characters do (a text run never starts with a digit).
+const DIGIT_RUN: u8 = b'0';
+
+/// A label's place in the natural order, as bytes whose plain byte order (`memcmp`: Rust's
+/// `Ord` on `[u8]`, SQLite's `BLOB` and PostgreSQL's `bytea` comparisons) is that order, so
+/// the database can sort and page a ballot's roll by a stored copy (`ballot_roll.sort_key`,
+/// written at publication) as the program sorts labels in memory.
+///
+/// The lower-cased label is split into runs of ASCII digits and runs of other characters,
+/// and the runs are compared in turn: two runs of digits as numbers (leading zeros ignored:
+/// `DIGIT_RUN`, the count of significant digits as 4 big-endian bytes, the digits), two text
+/// runs as text (UTF-8 with a zero byte escaped, `TEXT_RUN_END` after), a run of digits and a
+/// text run by their first characters; a label whose runs are a prefix of another's comes
+/// first (`RUNS_END`); last comes the label itself, so two keys are equal only for the same
+/// label (`03` before `3`, `10B` before `10b`).
+///
+/// A stored key is only as good as the encoding that wrote it: changing this function needs
+/// a migration that rewrites `ballot_roll.sort_key`.
 pub fn natural_key(label: &str) -> NaturalKey {
-    let mut chunks: Vec<(bool, String)> = Vec::new();
-    for c in label.to_lowercase().chars() {
-        let digit = c.is_ascii_digit();
-        match chunks.last_mut() {
-            Some((d, text)) if *d == digit => text.push(c),
-            _ => chunks.push((digit, c.to_string())),
-        }
-    }
-    NaturalKey {
-        chunks,
-        label: label.to_owned(),
-    }
-}
-
-/// See `natural_key`: runs of digits compared as numbers, other runs as lower-case text, then
-/// the label itself, so two keys are equal only for the same label.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct NaturalKey {
-    chunks: Vec<(bool, String)>,
-    label: String,
-}
-
-impl Ord for NaturalKey {
-    fn cmp(&self, other: &Self) -> std::cmp::Ordering {
-        for (x, y) in self.chunks.iter().zip(other.chunks.iter()) {
-            let ord = match (x, y) {
-                ((true, n), (true, m)) => {
-                    let (n, m) = (n.trim_start_matches('0'), m.trim_start_matches('0'));
-                    n.len().cmp(&m.len()).then_with(|| n.cmp(m))
+    let lower = label.to_lowercase();
+    let mut key = Vec::with_capacity(lower.len() * 2 + label.len() + 8);
+    let mut rest = lower.as_str();
+    while let Some(first) = rest.chars().next() {
+        let digits = first.is_ascii_digit();
+        let run_len = rest
+            .find(|c: char| c.is_ascii_digit() != digits)
+            .unwrap_or(rest.len());
+        let (run, after) = rest.split_at(run_len);
+        if digits {
+            let significant = run.trim_start_matches('0');
+            let count = u32::try_from(significant.len()).unwrap_or(u32::MAX);
+            key.push(DIGIT_RUN);
+            key.extend_from_slice(&count.to_be_bytes());
+            key.extend_from_slice(significant.as_bytes());
+        } else {
+            for &byte in run.as_bytes() {
+                if byte == 0 {
+                    key.extend_from_slice(&ZERO_ESCAPED);
+                } else {
+                    key.push(byte);
                 }
-                ((_, s), (_, t)) => s.cmp(t),
-            };
-            if ord != std::cmp::Ordering::Equal {
-                return ord;
             }
+            key.extend_from_slice(&TEXT_RUN_END);
         }
-        self.chunks
-            .len()
-            .cmp(&other.chunks.len())
-            .then_with(|| self.label.cmp(&other.label))
+        rest = after;
     }
+    key.extend_from_slice(&RUNS_END);
+    key.extend_from_slice(label.as_bytes());
+    NaturalKey(key)
 }
 
-impl PartialOrd for NaturalKey {
-    fn partial_cmp(&self, other: &Self) -> Option<std::cmp::Ordering> {
-        Some(self.cmp(other))
+/// See `natural_key`: compared byte by byte.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct NaturalKey(Vec<u8>);
+
+impl NaturalKey {
+    /// The key's bytes, as stored in `ballot_roll.sort_key`.
+    pub fn as_bytes(&self) -> &[u8] {
+        &self.0
+    }
+
+    /// The key's bytes, owned.
+    pub fn into_bytes(self) -> Vec<u8> {
+        self.0
     }
 }
 
@@ -427,5 +448,99 @@ mod tests {
             keyed,
             vec!["1", "2", "03", "3", "10A", "10B", "10b", "Lot 3", "lot 12"]
         );
+    }
+
+    /// The order of the runs compared one by one, as `natural_key` was first written: the
+    /// reference its bytes must keep.
+    fn runs_cmp(a: &str, b: &str) -> std::cmp::Ordering {
+        fn runs(label: &str) -> Vec<(bool, String)> {
+            let mut runs: Vec<(bool, String)> = Vec::new();
+            for c in label.to_lowercase().chars() {
+                let digit = c.is_ascii_digit();
+                match runs.last_mut() {
+                    Some((d, text)) if *d == digit => text.push(c),
+                    _ => runs.push((digit, c.to_string())),
+                }
+            }
+            runs
+        }
+        let (x, y) = (runs(a), runs(b));
+        for (p, q) in x.iter().zip(y.iter()) {
+            let ord = match (p, q) {
+                ((true, n), (true, m)) => {
+                    let (n, m) = (n.trim_start_matches('0'), m.trim_start_matches('0'));
+                    n.len().cmp(&m.len()).then_with(|| n.cmp(m))
+                }
+                ((_, s), (_, t)) => s.cmp(t),
+            };
+            if ord != std::cmp::Ordering::Equal {
+                return ord;
+            }
+        }
+        x.len().cmp(&y.len()).then_with(|| a.cmp(b))
+    }
+
+    #[test]
+    fn keys_order_tricky_labels_as_runs_do() {
+        let labels = [
+            "",
+            "0",
+            "00",
+            "000",
+            "1",
+            "01",
+            "10",
+            "9",
+            "a",
+            "A",
+            "a0",
+            "a00",
+            "a-1",
+            "a1",
+            "a 1",
+            "a\0",
+            "a\x001",
+            "a\x01",
+            "a\0b",
+            "ab",
+            "a\u{ff}",
+            "é",
+            "É",
+            "e\u{301}",
+            "1a",
+            "1-a",
+            "1 a",
+            "Lot 3",
+            "lot 03",
+            "lot3",
+            "Lot  3",
+            "10B",
+            "10b",
+            "100000000000000000000000",
+            "9z",
+            "z9",
+            "~",
+            "!",
+            "ß",
+            "ǅ",
+            "İ",
+        ];
+        for a in labels {
+            for b in labels {
+                assert_eq!(natural_cmp(a, b), runs_cmp(a, b), "{a:?} against {b:?}");
+            }
+        }
+    }
+
+    proptest::proptest! {
+        /// Any two labels, drawn from digits, letters, spaces, signs, a zero byte and
+        /// characters that change length when lower-cased, compare by key as by runs.
+        #[test]
+        fn keys_order_any_labels_as_runs_do(
+            a in "[0-9aAzZ \\-\\x00\u{e9}\u{130}\u{1c5}]{0,8}",
+            b in "[0-9aAzZ \\-\\x00\u{e9}\u{130}\u{1c5}]{0,8}",
+        ) {
+            proptest::prop_assert_eq!(natural_cmp(&a, &b), runs_cmp(&a, &b));
+        }
     }
 }

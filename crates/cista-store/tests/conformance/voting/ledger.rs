@@ -2,13 +2,16 @@
 //! refused attempts newest first, pages that neither repeat nor skip a unit when many voted
 //! in the same instant, a search of the roll that says whether each unit found voted (its
 //! `%` and `_` literal), and paper entry's units yet to vote, listed while few and typed by
-//! label past `UNITS_LISTED`.
+//! label past `UNITS_LISTED`; and the roll itself in natural label order from its stored
+//! sort keys, those of rows from before the keys included.
 
 use super::*;
 use cista_core::ports::Refusal;
 use cista_core::products::voting::directory::ROWS_PER_PAGE;
 use cista_core::products::voting::ledger::SEARCH_LIMIT;
 use cista_core::products::voting::paper::{PaperUnits, UNITS_LISTED};
+use cista_core::products::voting::units::{natural_cmp, natural_key};
+use cista_types::UnitId;
 
 pub async fn the_ballot_page_reads_who_took_part_a_page_at_a_time(h: &Harness) {
     let cista = h.cista().await;
@@ -336,4 +339,110 @@ async fn the_record_reads_refusals_and_parts_of_the_roll(
             .unwrap()
             .is_empty()
     );
+}
+
+/// A roll whose labels' byte order is not their natural order (`Lot 10` before `Lot 2` by
+/// bytes) comes out of the database in natural order from its stored sort keys: a part at a
+/// time, in the roll search (the first `SEARCH_LIMIT` of more), and in paper entry's list.
+/// A database whose roll rows were written before the sort key existed gets them from the
+/// migration, with the roll's guard back in place after it.
+pub async fn the_roll_reads_in_natural_order_from_its_stored_keys(h: &Harness) {
+    let cista = h.cista().await;
+    let mut labels: Vec<String> = (1..=230).map(|n| format!("Lot {n}")).collect();
+    labels.extend(
+        [
+            "2", "10A", "10b", "lot 03", "Ésta 1", "Esta 2", "B-1", "B1", "b 1",
+        ]
+        .map(String::from),
+    );
+    let roster: String = std::iter::once(HEADER.to_owned())
+        .chain(
+            labels
+                .iter()
+                .map(|l| format!("{l},1,Ana,Ruiz,ana@natural.example,,,yes\n")),
+        )
+        .collect();
+    let a = association_with(h, &cista, "natural", &roster).await;
+    let org = a.org;
+    let ballot = open_ballot(h, &cista, &a, Secrecy::Secret, Weighting::PerUnit).await;
+    let mut natural = labels.clone();
+    natural.sort_by(|x, y| natural_cmp(x, y));
+    assert_ne!(
+        natural[..12],
+        {
+            let mut bytes = labels.clone();
+            bytes.sort();
+            bytes
+        }[..12]
+    );
+    let in_parts = || async {
+        let voting = cista.store().voting();
+        let (mut read, mut after) = (Vec::new(), None::<(Vec<u8>, UnitId)>);
+        loop {
+            let cursor = after.as_ref().map(|(k, u)| (k.as_slice(), *u));
+            let part = voting.roll_in_order(ballot, cursor, 7).await.unwrap();
+            read.extend(part.iter().map(|e| e.label.to_string()));
+            match part.last() {
+                Some(last) if part.len() == 7 => {
+                    after = Some((natural_key(last.label.as_str()).into_bytes(), last.unit));
+                }
+                _ => return read,
+            }
+        }
+    };
+    assert_eq!(in_parts().await, natural);
+
+    // A search matching more than it shows shows the first in natural order.
+    let stored = cista.ballot(&operator(), org, ballot).await.unwrap();
+    let found = cista
+        .roll_search(&operator(), &stored, "lot")
+        .await
+        .unwrap();
+    assert!(found.more);
+    let shown: Vec<String> = found
+        .units
+        .iter()
+        .map(|(e, _)| e.label.to_string())
+        .collect();
+    let lots: Vec<&String> = natural
+        .iter()
+        .filter(|l| l.to_lowercase().contains("lot"))
+        .collect();
+    assert_eq!(shown.iter().collect::<Vec<_>>(), lots[..SEARCH_LIMIT]);
+    assert_eq!(shown[..4], ["Lot 1", "Lot 2", "Lot 3", "lot 03"]);
+    // Paper entry lists the units yet to vote (all of them) in the same order.
+    let PaperUnits::Listed(yet) = cista.paper_candidates(&operator(), &stored).await.unwrap()
+    else {
+        panic!("{} units are listed", labels.len());
+    };
+    let yet: Vec<String> = yet.iter().map(|e| e.label.to_string()).collect();
+    assert_eq!(yet, natural);
+
+    // Rows from before the column: the migration computes their keys.
+    h.tamper("DROP INDEX ix_ballot_roll_sort").await;
+    h.tamper("ALTER TABLE ballot_roll DROP COLUMN sort_key")
+        .await;
+    h.tamper("DELETE FROM seaql_migrations WHERE version = 'm20261213_000001_roll_sort_key'")
+        .await;
+    assert_eq!(
+        h.store.migrate().await.unwrap(),
+        ["m20261213_000001_roll_sort_key"]
+    );
+    assert_eq!(in_parts().await, natural);
+    let update = format!("UPDATE ballot_roll SET label = 'x' WHERE ballot_id = {ballot}");
+    let refused = h.store.connection().execute_unprepared(&update).await;
+    assert!(
+        refused.is_err_and(|e| e.to_string().contains("cista:")),
+        "the guard is back"
+    );
+    // A ballot published after the migration writes its keys (PostgreSQL has no default).
+    let later = open_ballot(h, &cista, &a, Secrecy::Secret, Weighting::PerUnit).await;
+    let first = cista
+        .store()
+        .voting()
+        .roll_in_order(later, None, 3)
+        .await
+        .unwrap();
+    let first: Vec<String> = first.iter().map(|e| e.label.to_string()).collect();
+    assert_eq!(first, natural[..3]);
 }
