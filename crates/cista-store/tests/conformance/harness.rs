@@ -61,6 +61,11 @@ impl Harness {
     }
 
     pub fn deps_with(&self, keys: Arc<LocalKeyFile>) -> Deps {
+        self.deps_with_provider(keys)
+    }
+
+    /// As `deps_with`, with any key provider.
+    pub fn deps_with_provider(&self, keys: Arc<dyn cista_crypto::KeyProvider>) -> Deps {
         Deps {
             store: self.store.clone(),
             vault: self.vault.clone(),

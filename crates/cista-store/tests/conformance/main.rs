@@ -149,6 +149,7 @@ cista_testkit::both_databases! { crate::Harness;
     voting::the_roster_is_checked_whole_previewed_then_applied,
     voting::the_ballot_page_reads_who_took_part_a_page_at_a_time,
     voting::the_roll_reads_in_natural_order_from_its_stored_keys,
+    voting::a_key_provider_outage_refuses_retryably_and_leaves_nothing_half_done,
     voting::a_hundred_concurrent_casts_for_one_unit_store_exactly_one,
     voting::a_casts_one_read_matches_the_reads_apart,
     voting::a_casts_one_read_keeps_to_the_ballots_organization,

@@ -193,14 +193,7 @@ pub async fn small_batches_wait_for_the_close_and_the_close_waits_for_them(h: &H
     assert!(err.to_string().contains(&MIN_BATCH.to_string()), "{err}");
 
     // At the closing time the worker does not close: two paper ballots are pending.
-    let b = cista
-        .store()
-        .voting()
-        .ballot(ballot)
-        .await
-        .unwrap()
-        .unwrap();
-    h.clock.set(b.closes_at.plus(Duration::seconds(1)));
+    crate::voting::past_closing_time(h, &cista, ballot).await;
     let done = cista.run_voting_work(&Actor::System).await.unwrap();
     assert_eq!((done.closed, done.waiting_for_paper), (0, 1));
     let err = cista

@@ -5,7 +5,7 @@
 
 use crate::Harness;
 use cista_core::platform::notices::Notice;
-use cista_core::ports::{BallotStatus, ConsentStatus, Unit, UnitOwner, VoteOrigin};
+use cista_core::ports::{BallotStatus, ConsentStatus, StoredBallot, Unit, UnitOwner, VoteOrigin};
 use cista_core::products::voting::VotingNotice;
 use cista_core::products::voting::ballots::{BallotSettings, NewContest};
 use cista_core::products::voting::bundle::{Bundle, verify_bundle};
@@ -25,6 +25,7 @@ use time::Duration;
 mod cast_read;
 mod casting;
 mod ledger;
+mod outage;
 mod published;
 mod records;
 mod refusals;
@@ -49,6 +50,7 @@ pub use ledger::{
     the_ballot_page_reads_who_took_part_a_page_at_a_time,
     the_roll_reads_in_natural_order_from_its_stored_keys,
 };
+pub use outage::a_key_provider_outage_refuses_retryably_and_leaves_nothing_half_done;
 pub use published::a_large_ballot_publishes_page_by_page_and_finds_any_tracker;
 pub use records::{
     a_box_keyed_by_its_tracker_alone_is_rekeyed_whole, a_correction_is_a_cancel_and_a_reissue,
@@ -329,16 +331,26 @@ pub async fn a_worker_pass_waiting(
     worker
 }
 
-/// Closes the ballot as the worker would, after its closing time.
-pub async fn close(h: &Harness, cista: &Cista, ballot: BallotId) {
-    let b = cista
+/// The ballot as stored.
+pub async fn stored_ballot(cista: &Cista, ballot: BallotId) -> StoredBallot {
+    cista
         .store()
         .voting()
         .ballot(ballot)
         .await
         .unwrap()
-        .unwrap();
+        .unwrap()
+}
+
+/// Sets the clock to a second after the ballot's closing time.
+pub async fn past_closing_time(h: &Harness, cista: &Cista, ballot: BallotId) {
+    let b = stored_ballot(cista, ballot).await;
     h.clock.set(b.closes_at.plus(Duration::seconds(1)));
+}
+
+/// Closes the ballot as the worker would, after its closing time.
+pub async fn close(h: &Harness, cista: &Cista, ballot: BallotId) {
+    past_closing_time(h, cista, ballot).await;
     let done = cista.run_voting_work(&Actor::System).await.unwrap();
     assert_eq!(done.closed, 1);
 }
