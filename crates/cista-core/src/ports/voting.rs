@@ -431,15 +431,18 @@ pub trait VotingReads: Send + Sync {
     ) -> Result<Vec<(EligibleUnit, Option<Participation>)>>;
 
     /// Up to `limit` units of a ballot's roll in natural roll-label order (the roll's stored
-    /// `natural_key` bytes, then unit id), after `after` (the `natural_key` bytes and unit id
-    /// of the last unit of the part before; `None` from the start): a part of the roll, read
-    /// from an index in bounded memory however long the roll.
+    /// `natural_key` bytes, then unit id), each with its stored key, after `after` (the
+    /// stored key and unit id of the last unit of the part before, as read; `None` from the
+    /// start): a part of the roll, read from an index in bounded memory however long the
+    /// roll. The cursor is the stored key, never one computed again from the label, so that
+    /// a key computed differently (a new toolchain's Unicode case tables) can neither skip
+    /// units nor read a part again.
     async fn roll_in_order(
         &self,
         ballot: BallotId,
         after: Option<(&[u8], UnitId)>,
         limit: u64,
-    ) -> Result<Vec<EligibleUnit>>;
+    ) -> Result<Vec<(Vec<u8>, EligibleUnit)>>;
 
     /// The units of a ballot's roll yet to take part (at most `limit`; all with `None`), in
     /// natural roll-label order.

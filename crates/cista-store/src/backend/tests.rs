@@ -363,7 +363,8 @@ async fn the_turnout_vacuum_readies_the_turnout_tables() {
         .unwrap();
     let db = store.connection();
     // Rows as casts leave them, written since the tables were last vacuumed; the ballot and
-    // units they name need not exist for the plans (replica mode skips foreign keys).
+    // units they name need not exist for the plans (replica mode skips foreign keys), nor need
+    // the roll's sort keys be natural ones (the plans read the weights).
     let txn = db.begin().await.unwrap();
     txn.execute_unprepared(
         "ALTER TABLE participation SET (autovacuum_enabled = false); \

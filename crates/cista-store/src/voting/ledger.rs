@@ -5,7 +5,7 @@
 //! for paper entry, the units yet to vote up to a bound, and a unit found by its label; and
 //! for the record's files, the rows of a part of the roll and the refusals page by page.
 
-use crate::convert::{self, to_db_time};
+use crate::convert::{self, db_err, to_db_time};
 use crate::entity::{ballot_box, ballot_roll, participation, unit, vote_refusal};
 use crate::query::{Fetch, contains_literal};
 use cista_core::Result;
@@ -13,8 +13,8 @@ use cista_core::ports::{BoxEntry, EligibleUnit, Participation, Refusal};
 use cista_types::{BallotId, OrgId, Timestamp, UnitId};
 use sea_orm::sea_query::{Expr, ExprTrait as _, Query};
 use sea_orm::{
-    ColumnTrait, ConnectionTrait, EntityTrait, JoinType, QueryFilter, QueryOrder, QuerySelect,
-    prelude::RelationDef,
+    ColumnTrait, ConnectionTrait, EntityTrait, FromQueryResult, JoinType, QueryFilter, QueryOrder,
+    QuerySelect, QueryTrait, prelude::RelationDef,
 };
 use std::collections::HashMap;
 
@@ -93,7 +93,7 @@ fn roll_unit() -> RelationDef {
 }
 
 /// Up to `limit` units on `ballot`'s roll whose unit's `label_key` contains `folded`, in
-/// roll-label order, each with its participation row (see `VotingReads::roll_matching`).
+/// natural roll-label order, each with its participation row (see `VotingReads::roll_matching`).
 pub(crate) async fn roll_matching(
     db: &impl ConnectionTrait,
     ballot: BallotId,
@@ -184,7 +184,7 @@ pub(crate) async fn refusal_count(db: &impl ConnectionTrait, ballot: BallotId) -
 }
 
 /// The units on `ballot`'s roll that have not taken part (at most `limit`; all with `None`),
-/// in roll-label order: the roll read against the participation table's primary key, no
+/// in natural roll-label order: the roll read against the participation table's primary key, no
 /// unit that voted brought over.
 pub(crate) async fn units_yet_to_vote(
     db: &impl ConnectionTrait,
@@ -213,18 +213,19 @@ pub(crate) async fn units_yet_to_vote(
         .await
 }
 
-/// Up to `limit` units of `ballot`'s roll in natural label order, after `after` (a sort key
-/// and unit id), from the `(ballot_id, sort_key, unit_id)` index (see
-/// `VotingReads::roll_in_order`).
+/// Up to `limit` units of `ballot`'s roll in natural label order, each with its stored sort
+/// key, after `after` (a stored sort key and unit id), from the `(ballot_id, sort_key,
+/// unit_id)` index (see `VotingReads::roll_in_order`).
 pub(crate) async fn roll_in_order(
     db: &impl ConnectionTrait,
     ballot: BallotId,
     after: Option<(&[u8], UnitId)>,
     limit: u64,
-) -> Result<Vec<EligibleUnit>> {
+) -> Result<Vec<(Vec<u8>, EligibleUnit)>> {
     let sort_key = || Expr::col(ballot_roll::SORT_KEY);
-    let mut find =
-        ballot_roll::Entity::find().filter(ballot_roll::Column::BallotId.eq(ballot.as_i64()));
+    let mut find = ballot_roll::Entity::find()
+        .column_as(sort_key(), ballot_roll::SORT_KEY)
+        .filter(ballot_roll::Column::BallotId.eq(ballot.as_i64()));
     if let Some((key, unit)) = after {
         find = find.filter(
             Expr::tuple([sort_key(), Expr::col(ballot_roll::Column::UnitId)]).gt(Expr::tuple([
@@ -233,11 +234,18 @@ pub(crate) async fn roll_in_order(
             ])),
         );
     }
-    find.order_by_asc(sort_key())
+    let query = find
+        .order_by_asc(sort_key())
         .order_by_asc(ballot_roll::Column::UnitId)
         .limit(limit)
-        .all_as(db, convert::eligible)
-        .await
+        .into_query();
+    let mut part = Vec::new();
+    for row in crate::query::select_rows(db, &query).await? {
+        let key: Vec<u8> = row.try_get("", ballot_roll::SORT_KEY).map_err(db_err)?;
+        let model = ballot_roll::Model::from_query_result(&row, "").map_err(db_err)?;
+        part.push((key, convert::eligible(model)?));
+    }
+    Ok(part)
 }
 
 /// The unit of `org` on `ballot`'s roll whose label is `key` (as `UnitLabel::key`): one read of

@@ -99,7 +99,7 @@ impl VotingReads for SeaStore {
         ballot: BallotId,
         after: Option<(&[u8], UnitId)>,
         limit: u64,
-    ) -> Result<Vec<EligibleUnit>> {
+    ) -> Result<Vec<(Vec<u8>, EligibleUnit)>> {
         super::ledger::roll_in_order(&self.db, ballot, after, limit).await
     }
 

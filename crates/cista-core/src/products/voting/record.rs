@@ -9,7 +9,6 @@ use super::audit::VotingAuditKind;
 use super::bundle::PublishedBallot;
 use super::definition::{Answer, BallotDefinition, Choice, Secrecy};
 use super::published::{BALLOT_PAGE, PublishedList};
-use super::units::{NaturalKey, natural_key};
 use super::{Ballot, Window};
 use crate::platform::audit::NewAuditEntry;
 use crate::platform::spreadsheet::CsvBytes;
@@ -276,10 +275,15 @@ impl Cista {
         write_part(out, csv).await?;
         let list = plan.list.as_ref().filter(|_| votes);
         let voting = self.store().voting();
-        let mut after: Option<(NaturalKey, UnitId)> = None;
+        // The cursor is the last row's stored key, as read (see `roll_in_order`).
+        let mut after: Option<(Vec<u8>, UnitId)> = None;
         loop {
-            let cursor = after.as_ref().map(|(key, unit)| (key.as_bytes(), *unit));
-            let part = voting.roll_in_order(id, cursor, RECORD_PART).await?;
+            let cursor = after.as_ref().map(|(key, unit)| (key.as_slice(), *unit));
+            let (mut keys, part): (Vec<Vec<u8>>, Vec<EligibleUnit>) = voting
+                .roll_in_order(id, cursor, RECORD_PART)
+                .await?
+                .into_iter()
+                .unzip();
             let units: Vec<UnitId> = part.iter().map(|e| e.unit).collect();
             let mut taken: HashMap<UnitId, Participation> = voting
                 .participation_of_units(id, &units)
@@ -310,9 +314,9 @@ impl Cista {
                 }
             }
             write_part(out, csv).await?;
-            match part.last() {
-                Some(last) if part.len() as u64 == RECORD_PART => {
-                    after = Some((natural_key(last.label.as_str()), last.unit));
+            match (keys.pop(), part.last()) {
+                (Some(key), Some(last)) if part.len() as u64 == RECORD_PART => {
+                    after = Some((key, last.unit));
                 }
                 _ => return Ok(()),
             }

@@ -375,22 +375,7 @@ pub async fn the_roll_reads_in_natural_order_from_its_stored_keys(h: &Harness) {
             bytes
         }[..12]
     );
-    let in_parts = || async {
-        let voting = cista.store().voting();
-        let (mut read, mut after) = (Vec::new(), None::<(Vec<u8>, UnitId)>);
-        loop {
-            let cursor = after.as_ref().map(|(k, u)| (k.as_slice(), *u));
-            let part = voting.roll_in_order(ballot, cursor, 7).await.unwrap();
-            read.extend(part.iter().map(|e| e.label.to_string()));
-            match part.last() {
-                Some(last) if part.len() == 7 => {
-                    after = Some((natural_key(last.label.as_str()).into_bytes(), last.unit));
-                }
-                _ => return read,
-            }
-        }
-    };
-    assert_eq!(in_parts().await, natural);
+    assert_eq!(roll_in_parts(&cista, ballot).await, natural);
 
     // A search matching more than it shows shows the first in natural order.
     let stored = cista.ballot(&operator(), org, ballot).await.unwrap();
@@ -418,7 +403,54 @@ pub async fn the_roll_reads_in_natural_order_from_its_stored_keys(h: &Harness) {
     let yet: Vec<String> = yet.iter().map(|e| e.label.to_string()).collect();
     assert_eq!(yet, natural);
 
-    // Rows from before the column: the migration computes their keys.
+    keys_of_rows_from_before_the_column(h, &cista, &a, ballot, &natural).await;
+}
+
+/// The units of `ballot`'s roll read 7 at a time by `roll_in_order`, their labels in the order
+/// read; each stored key is checked against its label's.
+async fn roll_in_parts(cista: &Cista, ballot: BallotId) -> Vec<String> {
+    let voting = cista.store().voting();
+    let (mut read, mut after) = (Vec::new(), None::<(Vec<u8>, UnitId)>);
+    loop {
+        let cursor = after.as_ref().map(|(k, u)| (k.as_slice(), *u));
+        let part = voting.roll_in_order(ballot, cursor, 7).await.unwrap();
+        read.extend(part.iter().map(|(_, e)| e.label.to_string()));
+        assert!(
+            part.iter()
+                .all(|(key, e)| *key == natural_key(e.label.as_str()).into_bytes())
+        );
+        match part.last() {
+            Some((key, last)) if part.len() == 7 => after = Some((key.clone(), last.unit)),
+            _ => return read,
+        }
+    }
+}
+
+/// Roll rows written before the column (two ballots', over a thousand rows: more than one
+/// page of the backfill) get their keys from the migration; the roll's guard is back after
+/// it; a row inserted without its key is refused on both engines; a ballot published after
+/// it writes its own keys.
+async fn keys_of_rows_from_before_the_column(
+    h: &Harness,
+    cista: &Cista,
+    a: &Association,
+    ballot: BallotId,
+    natural: &[String],
+) {
+    cista
+        .add_units_in_bulk(&operator(), a.org, "Bulk", 1_000, &|_| {})
+        .await
+        .unwrap();
+    let later = open_ballot(h, cista, a, Secrecy::Secret, Weighting::PerUnit).await;
+    let mut later_natural: Vec<String> = natural.to_vec();
+    later_natural.extend((1..=1_000).map(|n| format!("Bulk{n:07}")));
+    later_natural.sort_by(|x, y| natural_cmp(x, y));
+    assert_eq!(roll_in_parts(cista, later).await, later_natural);
+
+    let backend = h.store.connection().get_database_backend();
+    if backend == DbBackend::Sqlite {
+        h.tamper("DROP TRIGGER ballot_roll_sort_key_given").await;
+    }
     h.tamper("DROP INDEX ix_ballot_roll_sort").await;
     h.tamper("ALTER TABLE ballot_roll DROP COLUMN sort_key")
         .await;
@@ -428,21 +460,50 @@ pub async fn the_roll_reads_in_natural_order_from_its_stored_keys(h: &Harness) {
         h.store.migrate().await.unwrap(),
         ["m20261213_000001_roll_sort_key"]
     );
-    assert_eq!(in_parts().await, natural);
+    assert_eq!(roll_in_parts(cista, ballot).await, natural);
+    assert_eq!(roll_in_parts(cista, later).await, later_natural);
     let update = format!("UPDATE ballot_roll SET label = 'x' WHERE ballot_id = {ballot}");
     let refused = h.store.connection().execute_unprepared(&update).await;
     assert!(
         refused.is_err_and(|e| e.to_string().contains("cista:")),
         "the guard is back"
     );
-    // A ballot published after the migration writes its keys (PostgreSQL has no default).
-    let later = open_ballot(h, &cista, &a, Secrecy::Secret, Weighting::PerUnit).await;
-    let first = cista
+    // A bulk unit is not on the first ballot's roll: a row for it without a key is refused
+    // (PostgreSQL: the column has no default left; SQLite: the trigger).
+    let bulk = cista
         .store()
         .voting()
-        .roll_in_order(later, None, 3)
+        .units(a.org)
         .await
+        .unwrap()
+        .into_iter()
+        .find(|u| u.label.as_str() == "Bulk0000001")
         .unwrap();
-    let first: Vec<String> = first.iter().map(|e| e.label.to_string()).collect();
-    assert_eq!(first, natural[..3]);
+    let keyless = format!(
+        "INSERT INTO ballot_roll (ballot_id, unit_id, label, weight_micros) \
+         VALUES ({ballot}, {}, 'Bulk0000001', 1000000)",
+        bulk.id.as_i64()
+    );
+    let refused = h.store.connection().execute_unprepared(&keyless).await;
+    assert!(
+        refused.is_err_and(|e| e.to_string().contains("sort")),
+        "a roll row without its sort key"
+    );
+    // The same row with its key is taken: the refusal was the key's.
+    let keyed = keyless
+        .replace("weight_micros)", "weight_micros, sort_key)")
+        .replace(
+            "1000000)",
+            &format!(
+                "1000000, {})",
+                match backend {
+                    DbBackend::Sqlite => "X'42756c6b'",
+                    _ => "'\\x42756c6b'::bytea",
+                }
+            ),
+        );
+    h.tamper(&keyed).await;
+    // A ballot published after the migration writes its keys.
+    let third = open_ballot(h, cista, a, Secrecy::Secret, Weighting::PerUnit).await;
+    assert_eq!(roll_in_parts(cista, third).await, later_natural);
 }
