@@ -13,8 +13,8 @@ use cista_core::ports::{BoxEntry, EligibleUnit, Participation, Refusal};
 use cista_types::{BallotId, OrgId, Timestamp, UnitId};
 use sea_orm::sea_query::{Expr, ExprTrait as _, Query};
 use sea_orm::{
-    ColumnTrait, ConnectionTrait, EntityTrait, FromQueryResult, JoinType, QueryFilter, QueryOrder,
-    QuerySelect, QueryTrait, prelude::RelationDef,
+    ColumnTrait, ConnectionTrait, DbBackend, EntityTrait, FromQueryResult, JoinType, QueryFilter,
+    QueryOrder, QuerySelect, QueryTrait, prelude::RelationDef,
 };
 use std::collections::HashMap;
 
@@ -104,7 +104,14 @@ pub(crate) async fn roll_matching(
         .join(JoinType::InnerJoin, roll_unit())
         .filter(ballot_roll::Column::BallotId.eq(ballot.as_i64()))
         .filter(unit::Column::LabelKey.like(contains_literal(folded)))
-        .order_by_asc(Expr::col((ballot_roll::Entity, ballot_roll::SORT_KEY)))
+        .order_by_asc(match db.get_database_backend() {
+            // SQLite would walk the sort key's index and look every roll row up in the table
+            // and its unit: 2.75 s at a million units for a search that finds one, where the
+            // primary key's walk and a sort of what matched took under 1 s (`bench tally`).
+            // Unary `+` keeps the value and hides the index from the planner.
+            DbBackend::Sqlite => Expr::cust("+\"ballot_roll\".\"sort_key\""),
+            _ => Expr::col((ballot_roll::Entity, ballot_roll::SORT_KEY)),
+        })
         .order_by_asc(ballot_roll::Column::UnitId)
         .limit(limit)
         .all_as(db, convert::eligible)
