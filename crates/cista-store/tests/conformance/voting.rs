@@ -331,6 +331,19 @@ pub async fn a_worker_pass_waiting(
     worker
 }
 
+/// The unit of `org` labelled `label` exactly, as stored.
+pub async fn unit_labelled(cista: &Cista, org: OrgId, label: &str) -> Unit {
+    cista
+        .store()
+        .voting()
+        .units(org)
+        .await
+        .unwrap()
+        .into_iter()
+        .find(|u| u.label.as_str() == label)
+        .unwrap_or_else(|| panic!("no unit {label}"))
+}
+
 /// The ballot as stored.
 pub async fn stored_ballot(cista: &Cista, ballot: BallotId) -> StoredBallot {
     cista

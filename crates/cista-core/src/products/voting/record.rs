@@ -279,11 +279,15 @@ impl Cista {
         let mut after: Option<(Vec<u8>, UnitId)> = None;
         loop {
             let cursor = after.as_ref().map(|(key, unit)| (key.as_slice(), *unit));
-            let (mut keys, part): (Vec<Vec<u8>>, Vec<EligibleUnit>) = voting
-                .roll_in_order(id, cursor, RECORD_PART)
-                .await?
-                .into_iter()
-                .unzip();
+            let rows = voting.roll_in_order(id, cursor, RECORD_PART).await?;
+            // A full part may have more after it, from its last row's key.
+            let next = match rows.last() {
+                Some((key, last)) if rows.len() as u64 == RECORD_PART => {
+                    Some((key.clone(), last.unit))
+                }
+                _ => None,
+            };
+            let part: Vec<EligibleUnit> = rows.into_iter().map(|(_, e)| e).collect();
             let units: Vec<UnitId> = part.iter().map(|e| e.unit).collect();
             let mut taken: HashMap<UnitId, Participation> = voting
                 .participation_of_units(id, &units)
@@ -314,11 +318,9 @@ impl Cista {
                 }
             }
             write_part(out, csv).await?;
-            match (keys.pop(), part.last()) {
-                (Some(key), Some(last)) if part.len() as u64 == RECORD_PART => {
-                    after = Some((key, last.unit));
-                }
-                _ => return Ok(()),
+            match next {
+                Some(next) => after = Some(next),
+                None => return Ok(()),
             }
         }
     }

@@ -414,16 +414,11 @@ pub fn natural_key(label: &str) -> NaturalKey {
 }
 
 /// See `natural_key`: compared byte by byte.
-#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash)]
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
 pub struct NaturalKey(Vec<u8>);
 
 impl NaturalKey {
     /// The key's bytes, as stored in `ballot_roll.sort_key`.
-    pub fn as_bytes(&self) -> &[u8] {
-        &self.0
-    }
-
-    /// The key's bytes, owned.
     pub fn into_bytes(self) -> Vec<u8> {
         self.0
     }

@@ -29,15 +29,7 @@ async fn a_unit_refused_off_the_roll_is_named(h: &Harness, cista: &Cista, a: &As
         .add_units_in_bulk(&operator(), a.org, "Late", 1, &|_| {})
         .await
         .unwrap();
-    let late = cista
-        .store()
-        .voting()
-        .units(a.org)
-        .await
-        .unwrap()
-        .into_iter()
-        .find(|u| u.label.as_str() == "Late0000001")
-        .unwrap();
+    let late = unit_labelled(cista, a.org, "Late0000001").await;
     let hash = hash_of(cista, recorded).await;
     let refused = cista
         .enter_paper_ballot(
@@ -183,15 +175,7 @@ async fn a_large_ballots_pages_neither_repeat_nor_skip(
         .paper_unit_labelled(&operator(), &ballot, "  LE\u{301}0000007 ")
         .await
         .unwrap();
-    let l7 = cista
-        .store()
-        .voting()
-        .units(a.org)
-        .await
-        .unwrap()
-        .into_iter()
-        .find(|u| u.label.as_str() == "Lé0000007")
-        .unwrap();
+    let l7 = unit_labelled(cista, a.org, "Lé0000007").await;
     assert_eq!(typed, l7.id);
     for unknown in ["Lé0000007x", "", "%", "Lé000000_", "L0000007"] {
         let e = cista
@@ -470,15 +454,7 @@ async fn keys_of_rows_from_before_the_column(
     );
     // A bulk unit is not on the first ballot's roll: a row for it without a key is refused
     // (PostgreSQL: the column has no default left; SQLite: the trigger).
-    let bulk = cista
-        .store()
-        .voting()
-        .units(a.org)
-        .await
-        .unwrap()
-        .into_iter()
-        .find(|u| u.label.as_str() == "Bulk0000001")
-        .unwrap();
+    let bulk = unit_labelled(cista, a.org, "Bulk0000001").await;
     let keyless = format!(
         "INSERT INTO ballot_roll (ballot_id, unit_id, label, weight_micros) \
          VALUES ({ballot}, {}, 'Bulk0000001', 1000000)",
