@@ -147,6 +147,7 @@ cista_testkit::both_databases! { crate::Harness;
     access::undeliverable_messages_are_retried_then_abandoned_and_params_wiped,
     access::key_rotation_rewraps_every_persons_key,
     voting::the_roster_is_checked_whole_previewed_then_applied,
+    voting::a_phone_alone_names_only_a_member_of_the_organization,
     voting::the_ballot_page_reads_who_took_part_a_page_at_a_time,
     voting::the_roll_reads_in_natural_order_from_its_stored_keys,
     voting::a_key_provider_outage_refuses_retryably_and_leaves_nothing_half_done,

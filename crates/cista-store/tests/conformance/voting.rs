@@ -14,6 +14,7 @@ use cista_core::products::voting::cast::Receipt;
 use cista_core::products::voting::definition::{
     ContestKind, Secrecy, Threshold, Weighting, candidates_from_lines,
 };
+use cista_core::products::voting::import::ImportPlan;
 use cista_core::products::voting::record::RecordFile;
 use cista_core::products::voting::tally::ContestResult;
 use cista_core::{Access, Actor, Cista, Error, PersonActor, Store as _};
@@ -64,7 +65,10 @@ pub use refusals::{
     text_the_database_cannot_store_is_the_callers_error,
 };
 pub use results::results_stay_sealed_until_the_close_then_the_bundle_recounts;
-pub use roster::the_roster_is_checked_whole_previewed_then_applied;
+pub use roster::{
+    a_phone_alone_names_only_a_member_of_the_organization,
+    the_roster_is_checked_whole_previewed_then_applied,
+};
 pub use secrecy::{
     a_close_shuffles_what_was_cast_since_the_last_shuffle, a_close_waits_for_a_shuffle_under_way,
     a_large_box_is_shuffled_part_by_part, a_recorded_ballot_links_choices_to_the_unit,
@@ -140,21 +144,27 @@ pub async fn association(h: &Harness, cista: &Cista, slug: &str) -> Association 
 /// An association with `roster` (a CSV with `HEADER`) imported.
 pub async fn association_with(h: &Harness, cista: &Cista, slug: &str, roster: &str) -> Association {
     let org = h.org(cista, slug).await;
+    imported(cista, org.id, roster).await;
+    load(cista, org.id).await
+}
+
+/// Previews `roster` for `org`, applies that preview, and returns it.
+pub async fn imported(cista: &Cista, org: OrgId, roster: &str) -> ImportPlan {
     let plan = cista
-        .plan_import(&operator(), org.id, roster.as_bytes())
+        .plan_import(&operator(), org, roster.as_bytes())
         .await
         .unwrap();
     cista
         .apply_import(
             &operator(),
-            org.id,
+            org,
             roster.as_bytes(),
             &plan.fingerprint,
             &|_, _| {},
         )
         .await
         .unwrap();
-    load(cista, org.id).await
+    plan
 }
 
 async fn load(cista: &Cista, org: OrgId) -> Association {

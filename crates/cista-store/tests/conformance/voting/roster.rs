@@ -134,3 +134,80 @@ async fn a_clean_roster_is_previewed_then_applied(cista: &Cista, org: OrgId) {
             .contains(&"units.imported".to_owned())
     );
 }
+
+/// A row with a phone number and no email names someone the organization already has, never
+/// a person of another organization who has (or once had) that number: numbers change hands,
+/// and linking them would give the unit's vote to a stranger and show this organization's
+/// staff the stranger's name and email address. Within the organization the number still
+/// finds its one member.
+pub async fn a_phone_alone_names_only_a_member_of_the_organization(h: &Harness) {
+    let cista = h.cista().await;
+    let elsewhere = association_with(
+        h,
+        &cista,
+        "phone-elsewhere",
+        &format!("{HEADER}201,1,Jane,Doe,jane@elsewhere.example,+13055550177,,yes\n"),
+    )
+    .await;
+    let jane = elsewhere.owners_of("201")[0];
+
+    let org = h.org(&cista, "phone-here").await;
+    let first = format!("{HEADER}301,1,John,Roe,,+13055550177,,yes\n");
+    let plan = imported(&cista, org.id, &first).await;
+    assert_eq!(
+        plan.people_new, 1,
+        "a stranger with the number is not named"
+    );
+    assert_eq!(
+        plan.owners_added,
+        vec![("301".to_owned(), "John Roe".to_owned())]
+    );
+    let here = load(&cista, org.id).await;
+    let john = here.owners_of("301")[0];
+    assert_ne!(john, jane);
+    let members: Vec<SubjectCode> = cista
+        .store()
+        .members(org.id)
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|m| m.subject)
+        .collect();
+    assert_eq!(
+        members,
+        vec![john],
+        "the other organization's person stays out"
+    );
+    assert!(
+        cista
+            .store()
+            .membership(org.id, jane)
+            .await
+            .unwrap()
+            .is_none()
+    );
+    assert_eq!(
+        cista
+            .store()
+            .voting()
+            .owned_units(jane)
+            .await
+            .unwrap()
+            .len(),
+        1,
+        "Jane owns her own unit only"
+    );
+
+    // The same number on another unit of this roster is the member it already names, though
+    // two people on the platform now have it.
+    let second = format!("{first}302,1,John,Roe,,+13055550177,,yes\n");
+    let plan = imported(&cista, org.id, &second).await;
+    assert_eq!(plan.people_new, 0, "{plan:?}");
+    assert_eq!(
+        plan.owners_added,
+        vec![("302".to_owned(), "John Roe".to_owned())]
+    );
+    let here = load(&cista, org.id).await;
+    assert_eq!(here.owners_of("302"), vec![john]);
+    assert_eq!(cista.store().members(org.id).await.unwrap().len(), 1);
+}

@@ -26,6 +26,8 @@ fn describe_consent(c: ConsentStatus) -> &'static str {
 struct OnFile {
     /// The current owners' names (None: erased).
     names: BTreeMap<SubjectCode, Option<PersonFields>>,
+    /// The organization's members: the only people a phone number alone may name.
+    members: BTreeSet<SubjectCode>,
     /// Units by label key; those left after the file's units are taken are retired.
     by_key: BTreeMap<String, Unit>,
     owners_by_unit: BTreeMap<UnitId, Vec<UnitOwner>>,
@@ -152,6 +154,7 @@ impl Cista {
         }
         Ok(OnFile {
             names,
+            members: self.member_subjects(org).await?,
             by_key,
             owners_by_unit,
         })
@@ -213,8 +216,13 @@ impl Cista {
         Ok(())
     }
 
-    /// The known person a row names: by email, else by a phone only one person has, else
-    /// by name among the unit's current owners.
+    /// The known person a row names: by email, else by a phone only one of the
+    /// organization's members has, else by name among the unit's current owners.
+    ///
+    /// A phone number alone never names someone outside the organization: numbers are
+    /// passed on to new subscribers, so a row of this roster would otherwise give its
+    /// unit's vote to a stranger who once had the number, and show this organization's
+    /// staff that stranger's name and email address. Such a row is a new person.
     async fn find_owner(
         &self,
         row: &RosterRow,
@@ -224,10 +232,11 @@ impl Cista {
         Ok(match (&row.email, &row.phone) {
             (Some(email), _) => self.subject_by_email(email).await?,
             (None, Some(phone)) => {
-                let matches = self
+                let mut matches = self
                     .vault()
                     .subjects_by_phone(&self.phone_index(phone)?)
                     .await?;
+                matches.retain(|s| on_file.members.contains(s));
                 match matches.as_slice() {
                     [one] => Some(*one),
                     _ => None,
