@@ -108,6 +108,13 @@ impl CollectionReads for SeaStore {
         by_hash(&self.db, secret_hash).await
     }
 
+    async fn device(&self, org: OrgId, id: DeviceId) -> Result<Option<Device>> {
+        device::Entity::find_by_id(id.as_i64())
+            .filter(device::Column::OrgId.eq(org.as_i64()))
+            .one_as(&self.db, device_from)
+            .await
+    }
+
     async fn devices_of(&self, org: OrgId, subject: Option<SubjectCode>) -> Result<Vec<Device>> {
         let mut query = device::Entity::find().filter(device::Column::OrgId.eq(org.as_i64()));
         if let Some(subject) = subject {

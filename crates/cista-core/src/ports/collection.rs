@@ -37,6 +37,9 @@ pub trait CollectionReads: Send + Sync {
     /// this SHA-256.
     async fn device_by_hash(&self, secret_hash: &Digest32) -> Result<Option<Device>>;
 
+    /// The device `id` of `org` (one read by its key); `None` when `org` has no such device.
+    async fn device(&self, org: OrgId, id: DeviceId) -> Result<Option<Device>>;
+
     /// `org`'s devices, newest first; only `subject`'s when given.
     async fn devices_of(&self, org: OrgId, subject: Option<SubjectCode>) -> Result<Vec<Device>>;
 

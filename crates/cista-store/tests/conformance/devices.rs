@@ -13,7 +13,7 @@ use cista_core::platform::intake::FormProduct;
 use cista_core::ports::Organization;
 use cista_core::products::collection::devices::PairedDevice;
 use cista_core::products::collection::devices::{
-    DEVICE_TOKEN_PREFIX, DeviceRequest, DeviceState, PAIRING_CODE_PREFIX,
+    DEVICE_TOKEN_PREFIX, DeviceId, DeviceRequest, DeviceState, PAIRING_CODE_PREFIX,
 };
 use cista_core::products::collection::{CollectionAction, ReviewState};
 use cista_core::{Access, Actor, Cista, Error, OrgAction, Store as _};
@@ -190,6 +190,18 @@ async fn devices_are_revoked_alone_or_all_at_once(
             .unwrap(),
         "a second revocation changes nothing"
     );
+    // A device is found in its own organization only, and an unknown one nowhere.
+    let elsewhere = h.org(cista, "devices-elsewhere").await;
+    for (in_org, id) in [
+        (elsewhere.id, phone.device.id),
+        (org, DeviceId::from_i64(i64::MAX)),
+    ] {
+        let err = cista
+            .revoke_device(&operator(), in_org, id)
+            .await
+            .unwrap_err();
+        assert!(matches!(err, Error::NotFound { .. }), "{err:?}");
+    }
     assert!(matches!(
         cista.authenticate_device(phone.token.expose()).await,
         Err(Error::BearerTokenInvalid)

@@ -424,10 +424,8 @@ impl Cista {
         let device = self
             .store()
             .collection()
-            .devices_of(org, None)
+            .device(org, id)
             .await?
-            .into_iter()
-            .find(|d| d.id == id)
             .ok_or(Error::NotFound {
                 what: "that device",
             })?;
