@@ -19,6 +19,8 @@ use base64::Engine as _;
 use cista_core::platform::access::invitations::Invitee;
 use cista_core::platform::intake::FormProduct;
 use cista_core::products::collection::DeviceRequest;
+use cista_core::products::collection::ReviewState;
+use cista_core::products::collection::records::RecordFilter;
 use cista_core::{Actor, Cista, Store as _};
 use cista_crypto::Digest32;
 use cista_http::Limits;
@@ -173,6 +175,7 @@ async fn bench(
     let (bare, photos, memory) = measured?;
     let commits = raw_commits(&store, args.commits, 1).await?;
     let (stored, attached) = stored(&store, org, form).await?;
+    let listing = list_matching_none(&cista, org).await?;
     let expected = (
         bare.ok() + photos.ok() + memory.run.sent,
         photos.ok() + memory.run.ok(),
@@ -199,6 +202,11 @@ async fn bench(
         photos.summary()
     );
     println!("{}", commits_line(&commits));
+    println!(
+        "  records list   a filter matching none of the {stored} records (every page read): median {}, fastest {} ({LIST_RUNS} runs)",
+        ms(percentile(&listing, 50.0)),
+        ms(listing.first().copied().unwrap_or_default())
+    );
     print_memory(&memory, size_label(args));
     let met = bare.rate() >= GOAL_PER_SECOND
         && percentile(&bare.latencies, 99.0) <= GOAL_P99
@@ -228,6 +236,35 @@ async fn bench(
         )));
     }
     Ok(())
+}
+
+/// How many times the records list is read for its figure.
+const LIST_RUNS: usize = 5;
+
+/// How long a reviewer's records list takes, `LIST_RUNS` times, sorted, when its filter
+/// (rejected records) matches none of the records: every page of the history is read, its
+/// payloads opened and its records' review states looked up.
+async fn list_matching_none(cista: &Cista, org: OrgId) -> Result<Vec<Duration>, Failure> {
+    let filter = RecordFilter {
+        state: Some(ReviewState::Rejected),
+        ..RecordFilter::default()
+    };
+    let mut took = Vec::with_capacity(LIST_RUNS);
+    for _ in 0..LIST_RUNS {
+        let began = Instant::now();
+        let rows = cista
+            .records(&Actor::operator("bench"), org, &filter)
+            .await?;
+        took.push(began.elapsed());
+        if !rows.is_empty() {
+            return Err(Failure(format!(
+                "{} records listed as rejected",
+                rows.len()
+            )));
+        }
+    }
+    took.sort();
+    Ok(took)
 }
 
 fn size_label(args: &CollectionBenchArgs) -> String {
