@@ -166,6 +166,42 @@ impl CollectionReads for SeaStore {
             .all_as(&self.db, review_from)
             .await
     }
+
+    async fn review_states(
+        &self,
+        submissions: &[SubmissionId],
+    ) -> Result<Vec<(SubmissionId, ReviewState)>> {
+        if submissions.is_empty() {
+            return Ok(Vec::new());
+        }
+        // In `reviews_of`'s order within each record, so the last row of a record is its
+        // last review, as there.
+        let rows: Vec<(i64, String)> = record_review::Entity::find()
+            .select_only()
+            .column(record_review::Column::SubmissionId)
+            .column(record_review::Column::State)
+            .filter(
+                record_review::Column::SubmissionId.is_in(submissions.iter().map(|s| s.as_i64())),
+            )
+            .order_by_asc(record_review::Column::SubmissionId)
+            .order_by_asc(record_review::Column::ReviewedAt)
+            .order_by_asc(record_review::Column::Id)
+            .into_tuple()
+            .all(&self.db)
+            .await
+            .map_err(db_err)?;
+        let mut last: Vec<(SubmissionId, ReviewState)> = Vec::new();
+        for (submission, state) in rows {
+            let state = ReviewState::parse(&state)
+                .ok_or_else(|| Error::Integrity("a stored review state is unknown".into()))?;
+            let submission = SubmissionId::from_i64(submission);
+            match last.last_mut() {
+                Some((s, latest)) if *s == submission => *latest = state,
+                _ => last.push((submission, state)),
+            }
+        }
+        Ok(last)
+    }
 }
 
 #[async_trait]

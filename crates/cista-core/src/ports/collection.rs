@@ -5,7 +5,7 @@
 use crate::Result;
 use crate::ports::StoredAttachment;
 use crate::products::collection::devices::{Device, DeviceId};
-use crate::products::collection::review::StoredReview;
+use crate::products::collection::review::{ReviewState, StoredReview};
 use async_trait::async_trait;
 use cista_crypto::Digest32;
 use cista_types::{OrgId, SubjectCode, SubmissionId, Timestamp};
@@ -45,6 +45,17 @@ pub trait CollectionReads: Send + Sync {
 
     /// Every review of a record, oldest first (the last is its state).
     async fn reviews_of(&self, submission: SubmissionId) -> Result<Vec<StoredReview>>;
+
+    /// The state each of `submissions` (a page of a list: one `IN` list, at most a few
+    /// hundred) was left in by its last review, in one read; a record never reviewed is
+    /// absent. The state alone is read: no comment, no reviewer.
+    ///
+    /// # Errors
+    /// The store's; `integrity` for a stored state this build does not know.
+    async fn review_states(
+        &self,
+        submissions: &[SubmissionId],
+    ) -> Result<Vec<(SubmissionId, ReviewState)>>;
 }
 
 #[async_trait]

@@ -15,6 +15,7 @@ use cista_core::products::collection::devices::PairedDevice;
 use cista_core::products::collection::devices::{
     DEVICE_TOKEN_PREFIX, DeviceId, DeviceRequest, DeviceState, PAIRING_CODE_PREFIX,
 };
+use cista_core::products::collection::records::RecordFilter;
 use cista_core::products::collection::{CollectionAction, ReviewState};
 use cista_core::{Access, Actor, Cista, Error, OrgAction, Store as _};
 use cista_testkit::fixtures::{invitee, record_form};
@@ -499,6 +500,29 @@ async fn reviews_are_sealed_and_read_back(
                 (ReviewState::Approved, "Thanks")
             ]
         );
+    }
+    // A list reads the last review of a page's records in one read; a record never
+    // reviewed has none, and is listed as received.
+    let unknown = SubmissionId::from_i64(i64::MAX);
+    assert_eq!(
+        h.store
+            .collection()
+            .review_states(&[unknown, record])
+            .await
+            .unwrap(),
+        [(record, ReviewState::Approved)]
+    );
+    for (state, listed) in [
+        (ReviewState::Approved, vec![record]),
+        (ReviewState::NeedsChanges, vec![]),
+    ] {
+        let filter = RecordFilter {
+            state: Some(state),
+            ..RecordFilter::default()
+        };
+        let rows = cista.records(rex, org, &filter).await.unwrap();
+        let ids: Vec<SubmissionId> = rows.iter().map(|r| r.submission).collect();
+        assert_eq!(ids, listed, "{state:?}");
     }
     let e = cista
         .record_status(bo_phone, org, record)

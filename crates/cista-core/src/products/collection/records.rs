@@ -13,6 +13,7 @@ use crate::products::collection::{FieldKind, RecordForm};
 use crate::{Actor, Cista, OrgAction, Result};
 use cista_types::{FormId, OrgId, SubmissionId, Timestamp};
 use serde_json::Value;
+use std::collections::HashMap;
 
 /// The most records one list shows.
 pub const MAX_LISTED: usize = 1000;
@@ -174,21 +175,6 @@ fn row_of(
 }
 
 impl Cista {
-    async fn record_row(
-        &self,
-        (stored, answers): (&StoredSubmission, &Value),
-        (key, title, version, form): (&str, &str, u32, &RecordForm),
-    ) -> Result<RecordRow> {
-        let state = self
-            .store()
-            .collection()
-            .reviews_of(stored.id)
-            .await?
-            .last()
-            .map_or(ReviewState::Received, |r| r.state);
-        Ok(row_of(stored, (key, title, version, form), answers, state))
-    }
-
     /// `org`'s records that `filter` lets through, newest first, at most `MAX_LISTED` (the
     /// filter is applied to every record, so an older match is found past newer ones).
     pub async fn records(
@@ -230,6 +216,15 @@ impl Cista {
         let mut rows = Vec::new();
         let mut pages = SubmissionPages::new(self, org, ids);
         'read: while let Some(page) = pages.next().await? {
+            // The page's review states in one read, not one read a record.
+            let ids: Vec<SubmissionId> = page.iter().map(|(s, _)| s.id).collect();
+            let states: HashMap<SubmissionId, ReviewState> = self
+                .store()
+                .collection()
+                .review_states(&ids)
+                .await?
+                .into_iter()
+                .collect();
             for (s, answers) in page {
                 // Newest first: once past `since` (or full), nothing further can be listed.
                 let too_old = filter.since.is_some_and(|since| s.received_at < since);
@@ -239,12 +234,13 @@ impl Cista {
                 let Some((definition, form)) = forms.iter().find(|(_, f)| f.id == s.form) else {
                     continue;
                 };
-                let row = self
-                    .record_row(
-                        (&s, &answers),
-                        (&form.key, &definition.title, form.version, definition),
-                    )
-                    .await?;
+                let state = states.get(&s.id).copied().unwrap_or(ReviewState::Received);
+                let row = row_of(
+                    &s,
+                    (&form.key, &definition.title, form.version, definition),
+                    &answers,
+                    state,
+                );
                 if filter.admits(&row) {
                     rows.push(answered(row, definition, &answers));
                 }
