@@ -16,8 +16,8 @@ use cista_crypto::Digest32;
 use cista_types::{FormId, OrgId, SubjectCode, SubmissionId, Timestamp};
 use sea_orm::sea_query::{Expr, ExprTrait as _, OnConflict, Query};
 use sea_orm::{
-    ActiveValue::Set, ColumnTrait, Condition, ConnectionTrait, EntityTrait, PaginatorTrait,
-    QueryFilter, QueryOrder, QuerySelect, TryInsertResult,
+    ActiveValue::Set, ColumnTrait, ConnectionTrait, EntityTrait, PaginatorTrait, QueryFilter,
+    QueryOrder, QuerySelect, TryInsertResult,
 };
 
 fn form_from(m: form::Model) -> Result<StoredForm> {
@@ -166,14 +166,18 @@ impl IntakeReads for SeaStore {
             .filter(submission::Column::OrgId.eq(org.as_i64()))
             .filter(submission::Column::FormId.is_in(forms.iter().map(FormId::as_i64)));
         if let Some((at, id)) = older_than {
+            // One row-value comparison, which both engines take as a range of the index
+            // `(org_id, received_at, id)`: a page starts where the last one ended instead
+            // of walking past every newer submission again.
             select = select.filter(
-                Condition::any()
-                    .add(submission::Column::ReceivedAt.lt(to_db_time(at)))
-                    .add(
-                        Condition::all()
-                            .add(submission::Column::ReceivedAt.eq(to_db_time(at)))
-                            .add(submission::Column::Id.lt(id.as_i64())),
-                    ),
+                Expr::tuple([
+                    Expr::col(submission::Column::ReceivedAt),
+                    Expr::col(submission::Column::Id),
+                ])
+                .lt(Expr::tuple([
+                    Expr::val(to_db_time(at)),
+                    Expr::val(id.as_i64()),
+                ])),
             );
         }
         select

@@ -27,6 +27,7 @@ mod m20261210_000001_participation_weight;
 mod m20261211_000001_box_guard_per_statement;
 mod m20261212_000001_box_keyed_by_ballot;
 mod m20261213_000001_roll_sort_key;
+mod m20261214_000001_submissions_by_time;
 pub mod vault;
 
 #[derive(Debug)]
@@ -57,6 +58,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261211_000001_box_guard_per_statement::Migration),
             Box::new(m20261212_000001_box_keyed_by_ballot::Migration),
             Box::new(m20261213_000001_roll_sort_key::Migration),
+            Box::new(m20261214_000001_submissions_by_time::Migration),
         ]
     }
 }

@@ -405,3 +405,87 @@ pub async fn an_attachment_is_recorded_once_by_name(h: &Harness) {
         .unwrap();
     assert!(back == photo);
 }
+
+/// An organization's submissions are read newest first a page at a time, each page starting
+/// after the last one's end, ties in time broken by id; other forms and other organizations
+/// stay out, and retention reads the oldest first up to a moment.
+pub async fn submissions_are_read_newest_first_a_page_at_a_time(h: &Harness) {
+    let cista = h.cista().await;
+    let publish = |org: OrgId, key: &'static str| {
+        let cista = cista.clone();
+        async move {
+            cista
+                .publish_form(
+                    &operator(),
+                    org,
+                    FormProduct::Collection,
+                    key,
+                    &record_form(key),
+                )
+                .await
+                .unwrap()
+                .id
+        }
+    };
+    let submit = |org: OrgId, form: FormId, key: String| {
+        let cista = cista.clone();
+        async move {
+            cista
+                .submit(&operator(), org, form, &key, &json!({"depth_m": 1}))
+                .await
+                .unwrap();
+        }
+    };
+    let (org, other) = (
+        h.org(&cista, "pages-here").await.id,
+        h.org(&cista, "pages-elsewhere").await.id,
+    );
+    let (wells, springs, theirs) = (
+        publish(org, "wells").await,
+        publish(org, "springs").await,
+        publish(other, "wells").await,
+    );
+    // Seven at one instant (the harness clock stands still), then more a second later.
+    for i in 0..7 {
+        submit(org, wells, format!("w-{i}")).await;
+    }
+    h.advance(time::Duration::seconds(1));
+    for i in 0..3 {
+        submit(org, springs, format!("s-{i}")).await;
+        submit(other, theirs, format!("t-{i}")).await;
+    }
+    submit(org, wells, "w-late".to_owned()).await;
+
+    let intake = h.store.intake();
+    for (forms, whole) in [(vec![wells, springs], 11), (vec![wells], 8)] {
+        let all = intake
+            .submissions_of(org, &forms, None, u64::MAX)
+            .await
+            .unwrap();
+        assert_eq!(all.len(), whole);
+        let order: Vec<_> = all.iter().map(|s| (s.received_at, s.id)).collect();
+        let mut newest_first = order.clone();
+        newest_first.sort_by(|a, b| b.cmp(a));
+        assert_eq!(order, newest_first);
+        assert!(all.iter().all(|s| s.org == org && forms.contains(&s.form)));
+        for page_size in [1, 2, 3, 7] {
+            let mut paged = Vec::new();
+            let mut older_than = None;
+            loop {
+                let page = intake
+                    .submissions_of(org, &forms, older_than, page_size)
+                    .await
+                    .unwrap();
+                let Some(last) = page.last() else { break };
+                older_than = Some((last.received_at, last.id));
+                paged.extend(page.iter().map(|s| (s.received_at, s.id)));
+            }
+            assert_eq!(paged, order, "pages of {page_size}");
+        }
+        let before = intake
+            .submissions_before(org, &forms, all[0].received_at, u64::MAX)
+            .await
+            .unwrap();
+        assert_eq!(before.len(), 7, "the seven of the first instant");
+    }
+}

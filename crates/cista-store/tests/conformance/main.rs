@@ -50,6 +50,7 @@ cista_testkit::both_databases! { crate::Harness;
     intake::a_form_is_published_in_immutable_versions,
     intake::a_submission_is_sealed_and_a_retry_gets_the_first_receipt,
     intake::an_attachment_is_recorded_once_by_name,
+    intake::submissions_are_read_newest_first_a_page_at_a_time,
     records::a_record_is_checked_against_its_form_before_anything_is_stored,
     devices::a_device_pairs_once_and_acts_for_its_collector_until_revoked,
     devices::staff_pair_phones_only_for_roles_they_could_give,
