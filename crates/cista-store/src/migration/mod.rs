@@ -28,6 +28,7 @@ mod m20261211_000001_box_guard_per_statement;
 mod m20261212_000001_box_keyed_by_ballot;
 mod m20261213_000001_roll_sort_key;
 mod m20261214_000001_submissions_by_time;
+mod m20261215_000001_due_and_org_pages;
 pub mod vault;
 
 #[derive(Debug)]
@@ -59,6 +60,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261212_000001_box_keyed_by_ballot::Migration),
             Box::new(m20261213_000001_roll_sort_key::Migration),
             Box::new(m20261214_000001_submissions_by_time::Migration),
+            Box::new(m20261215_000001_due_and_org_pages::Migration),
         ]
     }
 }
