@@ -4,7 +4,7 @@
 
 use crate::SeaStore;
 use crate::convert::{conflict_or, db_err, digest, from_db_time, to_db_time};
-use crate::entity::{attachment, attachment_media, device, form, record_review, submission};
+use crate::entity::{attachment, attachment_media, device, media_pending, record_review};
 use crate::query::Fetch;
 use crate::tx::SeaTx;
 use async_trait::async_trait;
@@ -14,7 +14,7 @@ use cista_core::products::collection::review::{ReviewState, StoredReview};
 use cista_core::{Error, Result};
 use cista_crypto::Digest32;
 use cista_types::{OrgId, SubjectCode, SubmissionId, Timestamp};
-use sea_orm::sea_query::{Expr, ExprTrait as _, Query};
+use sea_orm::sea_query::{Expr, ExprTrait as _, Order, Query};
 use sea_orm::{
     ActiveValue::Set, ColumnTrait, Condition, ConnectionTrait, EntityTrait, QueryFilter,
     QueryOrder, QuerySelect,
@@ -128,24 +128,27 @@ impl CollectionReads for SeaStore {
     }
 
     async fn photos_to_process(&self, limit: u64) -> Result<Vec<StoredAttachment>> {
-        let record_forms = Query::select()
-            .column(form::Column::Id)
-            .from(form::Entity)
-            .and_where(form::Column::Product.eq("collection"))
+        // The oldest rows of the queue, from its index; then those attachments by their key.
+        let due = Query::select()
+            .columns([
+                media_pending::Column::SubmissionId,
+                media_pending::Column::Name,
+            ])
+            .from(media_pending::Entity)
+            .order_by(media_pending::Column::StoredAt, Order::Asc)
+            .order_by(media_pending::Column::SubmissionId, Order::Asc)
+            .limit(crate::intake::row_limit(limit))
             .to_owned();
-        let records = Query::select()
-            .column(submission::Column::Id)
-            .from(submission::Entity)
-            .and_where(submission::Column::FormId.in_subquery(record_forms))
-            .to_owned();
-        let processed = media_row_of_attachment();
         attachment::Entity::find()
-            .filter(attachment::Column::ContentType.starts_with("image/"))
-            .filter(attachment::Column::SubmissionId.in_subquery(records))
-            .filter(Expr::exists(processed).not())
+            .filter(
+                Expr::tuple([
+                    Expr::col(attachment::Column::SubmissionId),
+                    Expr::col(attachment::Column::Name),
+                ])
+                .in_subquery(due),
+            )
             .order_by_asc(attachment::Column::StoredAt)
             .order_by_asc(attachment::Column::SubmissionId)
-            .limit(crate::intake::row_limit(limit))
             .all_as(&self.db, crate::intake::attachment_from)
             .await
     }
@@ -344,6 +347,10 @@ impl CollectionWrites for SeaTx {
         .exec_without_returning(&self.txn)
         .await
         .map_err(|e| conflict_or(e, "that photo was processed already"))?;
+        media_pending::Entity::delete_by_id((m.submission.as_i64(), m.name.clone()))
+            .exec(&self.txn)
+            .await
+            .map_err(db_err)?;
         Ok(())
     }
 

@@ -4,7 +4,9 @@
 
 use crate::SeaStore;
 use crate::convert::{conflict_or, db_err, digest, from_db_time, to_db_time};
-use crate::entity::{attachment, attachment_media, form, form_setting, record_review, submission};
+use crate::entity::{
+    attachment, attachment_media, form, form_setting, media_pending, record_review, submission,
+};
 use crate::query::Fetch;
 use crate::tx::SeaTx;
 use async_trait::async_trait;
@@ -120,6 +122,50 @@ async fn submission_with_key(
         .filter(submission::Column::IdempotencyKey.eq(idempotency_key))
         .one_as(db, submission_from)
         .await
+}
+
+/// Queues a record's image attachment for the photo worker (`media_pending`, read by
+/// `CollectionReads::photos_to_process`), in the transaction that stores the attachment: one
+/// statement, which writes the row only if the submission is a record (of a collection form),
+/// as the worker's old question over every attachment did.
+async fn photo_to_process(db: &impl ConnectionTrait, a: &StoredAttachment) -> Result<()> {
+    let of_a_record = Query::select()
+        .expr(Expr::val(1))
+        .from(submission::Entity)
+        .inner_join(
+            form::Entity,
+            Expr::col((form::Entity, form::Column::Id))
+                .equals((submission::Entity, submission::Column::FormId)),
+        )
+        .and_where(
+            Expr::col((submission::Entity, submission::Column::Id)).eq(a.submission.as_i64()),
+        )
+        .and_where(Expr::col((form::Entity, form::Column::Product)).eq("collection"))
+        .to_owned();
+    let queued = Query::insert()
+        .into_table(media_pending::Entity)
+        .columns([
+            media_pending::Column::SubmissionId,
+            media_pending::Column::Name,
+            media_pending::Column::StoredAt,
+        ])
+        .select_from(
+            Query::select()
+                .exprs([
+                    Expr::val(a.submission.as_i64()),
+                    Expr::val(a.name.clone()),
+                    Expr::val(to_db_time(a.stored_at)),
+                ])
+                .and_where(Expr::exists(of_a_record))
+                .to_owned(),
+        )
+        .map_err(|e| cista_core::Error::Internal(e.to_string()))?
+        .to_owned();
+    let backend = db.get_database_backend();
+    db.execute_raw(backend.build(&queued))
+        .await
+        .map_err(db_err)?;
+    Ok(())
 }
 
 async fn attachments_of(
@@ -359,7 +405,11 @@ impl IntakeWrites for SeaTx {
         .exec_without_returning(&self.txn)
         .await
         .map_err(db_err)?;
-        Ok(matches!(inserted, TryInsertResult::Inserted(1)))
+        let inserted = matches!(inserted, TryInsertResult::Inserted(1));
+        if inserted && a.content_type.starts_with("image/") {
+            photo_to_process(&self.txn, a).await?;
+        }
+        Ok(inserted)
     }
 
     async fn put_form_settings(&mut self, s: &StoredFormSettings) -> Result<()> {
@@ -394,6 +444,11 @@ impl IntakeWrites for SeaTx {
     }
 
     async fn delete_submission(&mut self, id: SubmissionId) -> Result<bool> {
+        media_pending::Entity::delete_many()
+            .filter(media_pending::Column::SubmissionId.eq(id.as_i64()))
+            .exec(&self.txn)
+            .await
+            .map_err(db_err)?;
         attachment_media::Entity::delete_many()
             .filter(attachment_media::Column::SubmissionId.eq(id.as_i64()))
             .exec(&self.txn)

@@ -20,6 +20,7 @@ pub mod form;
 pub mod form_setting;
 pub mod form_submission;
 pub mod instance;
+pub mod media_pending;
 pub mod membership;
 pub mod organization;
 pub mod outbox;

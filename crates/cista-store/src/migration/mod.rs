@@ -29,6 +29,7 @@ mod m20261212_000001_box_keyed_by_ballot;
 mod m20261213_000001_roll_sort_key;
 mod m20261214_000001_submissions_by_time;
 mod m20261215_000001_due_and_org_pages;
+mod m20261216_000001_media_pending;
 pub mod vault;
 
 #[derive(Debug)]
@@ -61,6 +62,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261213_000001_roll_sort_key::Migration),
             Box::new(m20261214_000001_submissions_by_time::Migration),
             Box::new(m20261215_000001_due_and_org_pages::Migration),
+            Box::new(m20261216_000001_media_pending::Migration),
         ]
     }
 }

@@ -63,6 +63,7 @@ cista_testkit::both_databases! { crate::Harness;
     webhooks::concurrent_workers_claim_each_message_once,
     media::photos_are_delivered_upright_without_their_metadata_from_a_local_directory,
     media::photos_are_delivered_upright_without_their_metadata_from_an_s3_bucket,
+    media::the_photo_queue_holds_what_is_left_to_process,
     exports::exports_hold_the_area_asked_and_the_zip_its_delivered_photos,
     exports::an_export_holds_every_record_and_a_filter_finds_the_oldest,
     blobs::attachments_stream_seal_and_refuse_in_a_local_directory,

@@ -185,3 +185,91 @@ fn image_size(jpeg: &[u8]) -> (u32, u32) {
     let w = u32::from(u16::from_be_bytes([jpeg[at + 7], jpeg[at + 8]]));
     (w, h)
 }
+
+/// The photo worker reads what is left to process from a queue written with each record's
+/// image attachment and emptied as each is processed (or its record deleted), oldest first;
+/// the migration that made the queue filled it with the photos not yet processed.
+pub async fn the_photo_queue_holds_what_is_left_to_process(h: &Harness) {
+    let cista = h.cista().await;
+    let org = h.org(&cista, "photo-queue").await;
+    let blobs = ObjectBlobStore::open(&TargetSpec::Local(h.db.dir.path().join("blobs"))).unwrap();
+    let operator = Actor::operator("test");
+    let form = crate::records::publish_wells(&cista, org.id).await;
+    let rules = BlobRules {
+        max_bytes: 1 << 22,
+        allowed_types: vec!["image/png".to_owned()],
+    };
+    let mut records = Vec::new();
+    for (key, photos) in [("q-1", ["p1", "p2"]), ("q-2", ["p3", "p4"])] {
+        let record = cista
+            .submit(
+                &operator,
+                org.id,
+                form.id,
+                key,
+                &json!({ "photos": photos }),
+            )
+            .await
+            .unwrap()
+            .submission;
+        for (i, name) in photos.into_iter().enumerate() {
+            h.advance(time::Duration::seconds(1));
+            cista
+                .attach(
+                    &blobs,
+                    &operator,
+                    org.id,
+                    record,
+                    name,
+                    "image/png",
+                    &rules,
+                    &mut Bytes(Some(png(u8::try_from(i).unwrap()))),
+                )
+                .await
+                .unwrap();
+        }
+        records.push(record);
+    }
+    let queued = || async {
+        h.store
+            .collection()
+            .photos_to_process(10)
+            .await
+            .unwrap()
+            .into_iter()
+            .map(|a| a.name)
+            .collect::<Vec<_>>()
+    };
+    assert_eq!(queued().await, ["p1", "p2", "p3", "p4"], "oldest first");
+    let first = h.store.collection().photos_to_process(1).await.unwrap();
+    assert_eq!(first.len(), 1);
+    assert_eq!(first[0].name, "p1");
+
+    let pass = cista
+        .process_photos(&Actor::System, &blobs, 1)
+        .await
+        .unwrap();
+    assert_eq!(pass.processed + pass.unreadable, 1);
+    assert_eq!(queued().await, ["p2", "p3", "p4"]);
+
+    // The migration's own filling: the queue made again from the attachments.
+    h.tamper("DROP TABLE media_pending").await;
+    h.tamper("DELETE FROM seaql_migrations WHERE version = 'm20261216_000001_media_pending'")
+        .await;
+    assert_eq!(
+        h.store.migrate().await.unwrap(),
+        ["m20261216_000001_media_pending"]
+    );
+    assert_eq!(queued().await, ["p2", "p3", "p4"], "p1 was processed");
+
+    // A deleted record's photos leave the queue with it.
+    let mut tx = h.store.begin().await.unwrap();
+    assert!(tx.intake().delete_submission(records[1]).await.unwrap());
+    tx.commit_housekeeping().await.unwrap();
+    assert_eq!(queued().await, ["p2"]);
+    cista
+        .process_photos(&Actor::System, &blobs, 10)
+        .await
+        .unwrap();
+    assert!(queued().await.is_empty());
+}
