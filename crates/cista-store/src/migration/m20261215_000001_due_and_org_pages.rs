@@ -35,6 +35,12 @@ const REPLACED: [(&str, &str, &str, &[&str]); 2] = [
 
 #[async_trait::async_trait]
 impl MigrationTrait for Migration {
+    /// One transaction on both engines (sea-orm-migration opens one only on PostgreSQL by
+    /// default): a migration stopped part-way leaves nothing made, and runs again whole.
+    fn use_transaction(&self) -> Option<bool> {
+        Some(true)
+    }
+
     async fn up(&self, manager: &SchemaManager) -> Result<(), DbErr> {
         for (old, new, table, columns) in REPLACED {
             let mut index = Index::create();

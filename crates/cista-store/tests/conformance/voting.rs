@@ -378,7 +378,8 @@ pub async fn close(h: &Harness, cista: &Cista, ballot: BallotId) {
     assert_eq!(done.closed, 1);
 }
 
-async fn rows_i64(h: &Harness, sql: &str) -> Vec<Vec<i64>> {
+/// The rows of `sql` read straight from the database, each as its leading integer columns.
+pub async fn rows_i64(h: &Harness, sql: &str) -> Vec<Vec<i64>> {
     let db = h.store.connection();
     let rows = db
         .query_all_raw(Statement::from_string(

@@ -158,6 +158,17 @@ pub async fn a_phone_alone_names_only_a_member_of_the_organization(h: &Harness) 
         plan.people_new, 1,
         "a stranger with the number is not named"
     );
+    let phones_alone: Vec<&String> = plan
+        .warnings
+        .iter()
+        .filter(|w| w.contains("phone number but no email"))
+        .collect();
+    assert_eq!(phones_alone.len(), 1, "{:?}", plan.warnings);
+    assert!(phones_alone[0].starts_with("line 2: John Roe has a phone number"));
+    assert!(
+        !phones_alone[0].contains("Jane"),
+        "nothing of the other one"
+    );
     assert_eq!(
         plan.owners_added,
         vec![("301".to_owned(), "John Roe".to_owned())]
@@ -203,6 +214,11 @@ pub async fn a_phone_alone_names_only_a_member_of_the_organization(h: &Harness) 
     let second = format!("{first}302,1,John,Roe,,+13055550177,,yes\n");
     let plan = imported(&cista, org.id, &second).await;
     assert_eq!(plan.people_new, 0, "{plan:?}");
+    assert!(
+        plan.warnings.iter().all(|w| !w.contains("no email")),
+        "a member already on file is no new person: {:?}",
+        plan.warnings
+    );
     assert_eq!(
         plan.owners_added,
         vec![("302".to_owned(), "John Roe".to_owned())]

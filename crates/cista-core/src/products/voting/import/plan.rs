@@ -305,6 +305,15 @@ fn new_person(plan: &mut ImportPlan, new_people: &mut NewPeople, row: &RosterRow
              only on paper",
             row.line, row.first_name, row.last_name
         ));
+    } else if row.email.is_none() {
+        // Said of every such row alike, whether or not someone else has the number, so that
+        // the preview tells nothing of other organizations' people (see `find_owner`).
+        plan.warnings.push(format!(
+            "line {}: {} {} has a phone number but no email: a number signs in by SMS \
+             only while no one else on this server has it, so add an email to be sure \
+             they can vote online",
+            row.line, row.first_name, row.last_name
+        ));
     }
     PersonRef::New(i)
 }
