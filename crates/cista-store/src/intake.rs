@@ -11,6 +11,7 @@ use crate::query::Fetch;
 use crate::tx::SeaTx;
 use async_trait::async_trait;
 use cista_core::Result;
+use cista_core::platform::intake::FormProduct;
 use cista_core::ports::{
     IntakeReads, IntakeWrites, StoredAttachment, StoredForm, StoredFormSettings, StoredSubmission,
 };
@@ -140,7 +141,9 @@ async fn photo_to_process(db: &impl ConnectionTrait, a: &StoredAttachment) -> Re
         .and_where(
             Expr::col((submission::Entity, submission::Column::Id)).eq(a.submission.as_i64()),
         )
-        .and_where(Expr::col((form::Entity, form::Column::Product)).eq("collection"))
+        .and_where(
+            Expr::col((form::Entity, form::Column::Product)).eq(FormProduct::Collection.as_str()),
+        )
         .to_owned();
     let queued = Query::insert()
         .into_table(media_pending::Entity)

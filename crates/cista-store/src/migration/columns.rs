@@ -16,6 +16,20 @@ pub(crate) fn timestamp_null(name: &'static str) -> ColumnDef {
         .to_owned()
 }
 
+/// A plain (not unique) index `name` on `table`'s `columns`, in that order.
+pub(crate) fn index(
+    name: &str,
+    table: &'static str,
+    columns: &[&'static str],
+) -> IndexCreateStatement {
+    let mut index = Index::create();
+    index.name(name).table(table);
+    for column in columns {
+        index.col(*column);
+    }
+    index.to_owned()
+}
+
 pub(crate) fn fk(
     name: &str,
     from: (&'static str, &'static str),

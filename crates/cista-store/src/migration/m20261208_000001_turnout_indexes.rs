@@ -25,12 +25,9 @@ impl MigrationTrait for Migration {
                 &["ballot_id", "unit_id", "weight_micros"][..],
             ),
         ] {
-            let mut index = Index::create();
-            index.name(name).table(table);
-            for column in columns {
-                index.col(*column);
-            }
-            manager.create_index(index.to_owned()).await?;
+            manager
+                .create_index(super::columns::index(name, table, columns))
+                .await?;
         }
         Ok(())
     }

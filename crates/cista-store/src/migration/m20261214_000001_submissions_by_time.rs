@@ -15,15 +15,11 @@ pub struct Migration;
 impl MigrationTrait for Migration {
     async fn up(&self, manager: &SchemaManager) -> Result<(), DbErr> {
         manager
-            .create_index(
-                Index::create()
-                    .name("ix_submissions_org_received")
-                    .table("submissions")
-                    .col("org_id")
-                    .col("received_at")
-                    .col("id")
-                    .to_owned(),
-            )
+            .create_index(super::columns::index(
+                "ix_submissions_org_received",
+                "submissions",
+                &["org_id", "received_at", "id"],
+            ))
             .await
     }
 

@@ -43,12 +43,9 @@ impl MigrationTrait for Migration {
 
     async fn up(&self, manager: &SchemaManager) -> Result<(), DbErr> {
         for (old, new, table, columns) in REPLACED {
-            let mut index = Index::create();
-            index.name(new).table(table);
-            for column in columns {
-                index.col(*column);
-            }
-            manager.create_index(index.to_owned()).await?;
+            manager
+                .create_index(super::columns::index(new, table, columns))
+                .await?;
             manager
                 .drop_index(Index::drop().name(old).table(table).to_owned())
                 .await?;

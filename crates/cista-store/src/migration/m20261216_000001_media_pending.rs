@@ -6,7 +6,7 @@
 //! the row that records its processing, so a pass reads the few rows left, oldest first, from
 //! `ix_media_pending_due`. The migration writes the rows of the photos not yet processed.
 
-use super::columns::{big, text, timestamp};
+use super::columns::{big, index, text, timestamp};
 use sea_orm_migration::prelude::*;
 use sea_orm_migration::sea_orm::ConnectionTrait;
 
@@ -34,14 +34,11 @@ impl MigrationTrait for Migration {
             )
             .await?;
         manager
-            .create_index(
-                Index::create()
-                    .name("ix_media_pending_due")
-                    .table("media_pending")
-                    .col("stored_at")
-                    .col("submission_id")
-                    .to_owned(),
-            )
+            .create_index(index(
+                "ix_media_pending_due",
+                "media_pending",
+                &["stored_at", "submission_id"],
+            ))
             .await?;
         super::m20261202_000002_byte_order_text::byte_order_text(manager).await?;
         // The photos the worker's old question would still have found.
