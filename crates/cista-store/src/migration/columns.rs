@@ -30,6 +30,17 @@ pub(crate) fn index(
     index.to_owned()
 }
 
+/// Makes each plain index of `indexes`: (name, table, columns), in order.
+pub(crate) async fn create_indexes(
+    manager: &SchemaManager<'_>,
+    indexes: &[(&str, &'static str, &[&'static str])],
+) -> Result<(), DbErr> {
+    for (name, table, columns) in indexes {
+        manager.create_index(index(name, table, columns)).await?;
+    }
+    Ok(())
+}
+
 pub(crate) fn fk(
     name: &str,
     from: (&'static str, &'static str),

@@ -13,23 +13,22 @@ pub struct Migration;
 #[async_trait::async_trait]
 impl MigrationTrait for Migration {
     async fn up(&self, manager: &SchemaManager) -> Result<(), DbErr> {
-        for (name, table, columns) in [
-            (
-                "ix_participation_channel",
-                "participation",
-                &["ballot_id", "channel"][..],
-            ),
-            (
-                "ix_ballot_roll_weight",
-                "ballot_roll",
-                &["ballot_id", "unit_id", "weight_micros"][..],
-            ),
-        ] {
-            manager
-                .create_index(super::columns::index(name, table, columns))
-                .await?;
-        }
-        Ok(())
+        super::columns::create_indexes(
+            manager,
+            &[
+                (
+                    "ix_participation_channel",
+                    "participation",
+                    &["ballot_id", "channel"],
+                ),
+                (
+                    "ix_ballot_roll_weight",
+                    "ballot_roll",
+                    &["ballot_id", "unit_id", "weight_micros"],
+                ),
+            ],
+        )
+        .await
     }
 
     async fn down(&self, _manager: &SchemaManager) -> Result<(), DbErr> {

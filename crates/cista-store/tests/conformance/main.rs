@@ -105,6 +105,7 @@ cista_testkit::both_databases! { crate::Harness;
     schema::stored_times_keep_time_order_within_a_second,
     schema::times_stored_before_the_fixed_width_rule_are_rewritten,
     schema::text_sorts_by_its_bytes_on_both_engines,
+    schema::reads_keyed_by_a_column_start_from_its_index,
     organizations::an_instance_is_created_once,
     organizations::organizations_round_trip,
     organizations::a_taken_slug_is_refused_and_nothing_is_half_written,
