@@ -52,6 +52,8 @@ pub struct Cista {
     definitions: Arc<products::voting::DefinitionCache>,
     /// The leaf hashes of the last closed ballot a tracker was looked up on.
     leaves: Arc<products::voting::published::LeafCache>,
+    /// The trust report's counts of whole tables, taken at most every 30 s.
+    counts: Arc<platform::trust_counts::CountCache>,
 }
 
 impl Cista {
@@ -81,6 +83,10 @@ impl Cista {
 
     pub(crate) fn leaf_cache(&self) -> &products::voting::published::LeafCache {
         &self.leaves
+    }
+
+    pub(crate) fn count_cache(&self) -> &platform::trust_counts::CountCache {
+        &self.counts
     }
 
     pub(crate) fn hasher(&self) -> &PasswordHasher {

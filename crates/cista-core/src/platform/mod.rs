@@ -22,3 +22,4 @@ pub mod spreadsheet;
 pub mod subject_access;
 pub(crate) mod submission_pages;
 pub mod trust;
+pub(crate) mod trust_counts;

@@ -8,6 +8,7 @@
 //! only for staff".
 
 use crate::platform::audit::{self, AuditVerification};
+use crate::platform::trust_counts::TableCounts;
 use crate::ports::{DatabaseDescription, StoredCheckpoint};
 use crate::{Action, Actor, Cista, Result};
 use cista_crypto::KekId;
@@ -32,6 +33,9 @@ fn roles_requiring_mfa() -> String {
 #[derive(Debug, Clone, Serialize)]
 pub struct TrustReport {
     pub generated_at: Timestamp,
+    /// When the counts of whole tables (votes, people, erased people, organizations, stored
+    /// keys, ballots) were taken: they are kept for up to 30 s (`trust_counts::KEPT_FOR`).
+    pub counted_at: Timestamp,
     /// Whether the operational details below were filled in (staff view).
     pub details: bool,
     pub database: DatabaseDescription,
@@ -179,7 +183,7 @@ impl Cista {
             database.location = String::new();
         }
         let provider = self.key_provider().info().await?;
-        let stored_keys = store.stored_key_count().await?;
+        let counts = self.table_counts().await?;
         let head = store.audit_head().await?;
         let verifier = self.signer().verifier();
         let latest_checkpoint = store.latest_checkpoint().await?.map(|cp| {
@@ -197,6 +201,7 @@ impl Cista {
         });
         Ok(TrustReport {
             generated_at: self.clock().now(),
+            counted_at: counts.counted_at,
             details,
             database,
             keys: KeyReport {
@@ -210,7 +215,7 @@ impl Cista {
                     },
                 },
                 cipher: "AES-256-GCM envelope encryption (one data key per organization)",
-                stored_keys,
+                stored_keys: counts.stored_keys,
             },
             audit: AuditReport {
                 entries: head.size,
@@ -221,11 +226,11 @@ impl Cista {
                 key_id: details.then(|| verifier.key_id()),
                 latest_checkpoint,
             },
-            access: self.access_report(details).await?,
-            voting: self.voting_report().await?,
+            access: self.access_report(details, &counts).await?,
+            voting: self.voting_report(&counts).await?,
             assessments: self.assessments_trust_report().await?,
             webhooks: self.webhooks_trust_report(actor, details).await?,
-            organizations: store.organization_count().await?,
+            organizations: counts.organizations,
         })
     }
 
@@ -297,7 +302,7 @@ impl Cista {
         })
     }
 
-    async fn voting_report(&self) -> Result<VotingReport> {
+    async fn voting_report(&self, counts: &TableCounts) -> Result<VotingReport> {
         let guards: Vec<String> = self
             .store()
             .voting()
@@ -311,7 +316,6 @@ impl Cista {
         let guards_complete = EXPECTED_GUARDS
             .iter()
             .all(|e| guards.iter().any(|g| g == e));
-        let (ballots_open, ballots_closed, votes) = self.store().voting().voting_counts().await?;
         Ok(VotingReport {
             one_vote_per_unit: "enforced by the database: (ballot, unit) is the primary key of \
                                 the participation ledger, whatever the channel (online, SMS \
@@ -337,15 +341,14 @@ impl Cista {
                       is immutable",
             guards,
             guards_complete,
-            ballots_open,
-            ballots_closed,
-            votes,
+            ballots_open: counts.ballots_open,
+            ballots_closed: counts.ballots_closed,
+            votes: counts.votes,
         })
     }
 
-    async fn access_report(&self, details: bool) -> Result<AccessReport> {
+    async fn access_report(&self, details: bool, counts: &TableCounts) -> Result<AccessReport> {
         let s = self.settings();
-        let (people, erased) = self.vault().counts().await?;
         let (breaches_recorded, breach_notices) = if details {
             let (recorded, delivered) = self.store().breaches().breach_counts().await?;
             (Some(recorded), Some(delivered))
@@ -402,8 +405,8 @@ impl Cista {
                     AES-256-GCM key; lookups by keyed hash (HMAC-SHA-256); erasing destroys the \
                     key"
             .to_owned(),
-            people,
-            erased,
+            people: counts.people,
+            erased: counts.erased,
             breaches: format!(
                 "staff record a breach and Cista counts the {} hours to tell the supervisory \
                  authority from then (GDPR Art. 33), lists who the incident window could have \

@@ -31,6 +31,7 @@ mod schema;
 mod strangers;
 mod subject_access;
 mod sweep;
+mod trust;
 mod voting;
 mod webhooks;
 mod widget;
@@ -106,6 +107,7 @@ cista_testkit::both_databases! { crate::Harness;
     schema::times_stored_before_the_fixed_width_rule_are_rewritten,
     schema::text_sorts_by_its_bytes_on_both_engines,
     schema::reads_keyed_by_a_column_start_from_its_index,
+    trust::the_trust_reports_counts_are_kept_for_thirty_seconds,
     organizations::an_instance_is_created_once,
     organizations::organizations_round_trip,
     organizations::a_taken_slug_is_refused_and_nothing_is_half_written,
