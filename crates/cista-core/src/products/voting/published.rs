@@ -2,8 +2,8 @@
 //! ballot list), the list read page by page in tracker order (keyset or numbered pages, so
 //! memory stays bounded), the whole bundle for callers that want it in memory, and a
 //! tracker's place on the list with its inclusion proof. A closed ballot's list never changes,
-//! so the leaf hashes a proof needs are computed once and kept for the few most recently
-//! looked-up ballots (32 bytes a ballot: 32 MB at a million).
+//! so the leaf hashes a proof needs are computed once and kept for the most recently
+//! looked-up ballots, up to a budget of leaves (32 bytes a ballot: 32 MB at a million).
 
 use super::Ballot;
 use super::bundle::{BUNDLE_FORMAT, Bundle, BundleHead, PublishedBallot, leaf_data};
@@ -22,8 +22,12 @@ use tokio::sync::OnceCell;
 /// Ballots read, opened and written per page of a streamed bundle.
 pub const BALLOT_PAGE: u64 = 2_000;
 
-/// Closed ballots whose leaf hashes are kept at once.
-const LEAF_CACHE_BALLOTS: usize = 4;
+/// Leaf hashes kept at once over all ballots: 2^20, 32 MiB. The ballot looked up last is
+/// kept whatever its size.
+const LEAF_CACHE_LEAVES: usize = 1 << 20;
+
+/// Closed ballots whose leaf hashes are kept at once, however small.
+const LEAF_CACHE_BALLOTS: usize = 256;
 
 /// Where a tracker is on a closed ballot's published list.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -52,34 +56,67 @@ impl PublishedList {
     }
 }
 
-/// The leaf hashes of the last few closed ballots whose proofs were asked for, one cell per
-/// ballot: concurrent lookups of one ballot compute its leaves once, and a lookup on another
-/// ballot does not wait for them.
-#[derive(Default)]
-pub(crate) struct LeafCache(Mutex<Vec<(BallotId, LeafCell)>>);
+/// The leaf hashes of the closed ballots whose proofs were asked for last, one cell per
+/// ballot, least recently used first: concurrent lookups of one ballot compute its leaves
+/// once. The tracker lookup is public, and computing a ballot's leaves reads, opens and
+/// hashes its whole list; so the cache keeps as many ballots as fit in `LEAF_CACHE_LEAVES`
+/// (a rotation over a few ballots, which emptied a cache of four, finds them kept), and
+/// computes one ballot's leaves at a time (lookups that miss take one core at most).
+pub(crate) struct LeafCache {
+    kept: Mutex<Vec<(BallotId, LeafCell)>>,
+    computing: tokio::sync::Semaphore,
+}
+
+impl Default for LeafCache {
+    fn default() -> Self {
+        Self {
+            kept: Mutex::default(),
+            computing: tokio::sync::Semaphore::new(1),
+        }
+    }
+}
 
 /// One ballot's leaf hashes, computed by the first lookup that needs them.
 type LeafCell = Arc<OnceCell<Arc<Vec<Digest32>>>>;
 
 impl LeafCache {
-    /// The cell of `id`'s leaves, made (and the oldest dropped) when it is not kept.
-    fn cell(&self, id: BallotId) -> LeafCell {
-        let mut kept = self
-            .0
+    fn kept(&self) -> std::sync::MutexGuard<'_, Vec<(BallotId, LeafCell)>> {
+        self.kept
             .lock()
-            .unwrap_or_else(|poisoned| poisoned.into_inner());
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+    }
+
+    /// The cell of `id`'s leaves, made (and the least recently used dropped while over the
+    /// budget) when it is not kept.
+    fn cell(&self, id: BallotId) -> LeafCell {
+        let mut kept = self.kept();
         if let Some(at) = kept.iter().position(|(ballot, _)| *ballot == id) {
             let hit = kept.remove(at);
             let cell = hit.1.clone();
             kept.push(hit);
             return cell;
         }
-        if kept.len() >= LEAF_CACHE_BALLOTS {
-            kept.remove(0);
-        }
         let cell = Arc::new(OnceCell::new());
         kept.push((id, cell.clone()));
+        trim(&mut kept);
         cell
+    }
+
+    /// Drops the least recently used ballots once a computed cell has made the kept leaves
+    /// more than the budget.
+    fn settle(&self) {
+        trim(&mut self.kept());
+    }
+}
+
+/// Drops the least recently used cells while more than `LEAF_CACHE_BALLOTS` are kept or the
+/// computed ones hold more than `LEAF_CACHE_LEAVES` leaves; the last cell always stays.
+fn trim(kept: &mut Vec<(BallotId, LeafCell)>) {
+    let size = |cell: &LeafCell| cell.get().map_or(0, |leaves| leaves.len());
+    let mut leaves: usize = kept.iter().map(|(_, cell)| size(cell)).sum();
+    while kept.len() > 1 && (kept.len() > LEAF_CACHE_BALLOTS || leaves > LEAF_CACHE_LEAVES) {
+        let (_, dropped) = kept.remove(0);
+        leaves -= size(&dropped);
     }
 }
 
@@ -215,9 +252,17 @@ impl Cista {
         };
         let index = self.store().voting().box_position(id, tracker).await?;
         let leaves = self.published_leaves(head, &list).await?;
-        let proven = (|| {
+        let of = leaves.len() as u64;
+        // The path hashes the whole list again (a million SHA-256 at a million ballots):
+        // off the runtime's threads, as opening a page is.
+        let path = tokio::task::spawn_blocking(move || {
             let at = usize::try_from(index).ok()?;
-            let path = merkle::inclusion_proof(&leaves, at).ok()?;
+            merkle::inclusion_proof(&leaves, at).ok()
+        })
+        .await
+        .map_err(|e| Error::Internal(format!("the inclusion proof stopped: {e}")))?;
+        let proven = (|| {
+            let path = path?;
             let checkpoint = self.signer().verifier().verify(&head.checkpoint).ok()?;
             let data = leaf_data(&head.ballot, &head.definition_sha256, &published).ok()?;
             Some(
@@ -234,7 +279,7 @@ impl Cista {
         .unwrap_or(false);
         Ok(Some(TrackerLocation {
             index,
-            of: leaves.len() as u64,
+            of,
             ballot: published,
             proven,
         }))
@@ -265,9 +310,15 @@ impl Cista {
         head: &BundleHead,
         list: &PublishedList,
     ) -> Result<Arc<Vec<Digest32>>> {
-        let cell = self.leaf_cache().cell(list.id);
+        let cache = self.leaf_cache();
+        let cell = cache.cell(list.id);
         let leaves = cell
             .get_or_try_init(|| async {
+                let _one_at_a_time = cache
+                    .computing
+                    .acquire()
+                    .await
+                    .map_err(|_| Error::Internal("the leaf cache was shut down".to_owned()))?;
                 let context = LeafContext {
                     ballot: head.ballot.clone(),
                     definition_sha256: head.definition_sha256.clone(),
@@ -280,8 +331,10 @@ impl Cista {
                 .await?;
                 Ok::<_, Error>(Arc::new(leaves))
             })
-            .await?;
-        Ok(leaves.clone())
+            .await?
+            .clone();
+        cache.settle();
+        Ok(leaves)
     }
 }
 
@@ -310,23 +363,61 @@ async fn open_off_runtime(
 mod tests {
     use super::*;
 
-    /// Lookups of one ballot share one cell (its leaves are computed once); a fifth ballot
-    /// drops the least recently used one, and a kept ballot's cell is the same cell.
+    fn leaves(n: usize) -> Arc<Vec<Digest32>> {
+        Arc::new(vec![merkle::leaf_hash(b"ballot"); n])
+    }
+
+    /// Lookups of one ballot share one cell (its leaves are computed once); the least
+    /// recently used ballots go once the computed leaves pass the budget, and the last
+    /// ballot stays whatever its size.
     #[test]
-    fn the_leaf_cache_keeps_one_cell_per_ballot_for_the_last_four() {
+    fn the_leaf_cache_keeps_the_last_ballots_within_its_budget_of_leaves() {
         let cache = LeafCache::default();
         let ballot = |n| BallotId::from_i64(n);
         let first = cache.cell(ballot(1));
         assert!(Arc::ptr_eq(&first, &cache.cell(ballot(1))));
+        first.set(leaves(LEAF_CACHE_LEAVES / 4)).unwrap();
         let second = cache.cell(ballot(2));
         assert!(!Arc::ptr_eq(&first, &second));
-        for n in 3..=4 {
-            cache.cell(ballot(n));
+        second.set(leaves(LEAF_CACHE_LEAVES / 4)).unwrap();
+        // Many small ballots fit beside them: a rotation over them misses nothing.
+        for n in 3..=40 {
+            cache.cell(ballot(n)).set(leaves(100)).unwrap();
         }
-        // 1 was used after 2: 2 is the oldest and goes when 5 comes.
+        cache.settle();
+        for n in 1..=40 {
+            assert!(
+                cache.cell(ballot(n)).initialized(),
+                "ballot {n} was dropped"
+            );
+        }
+        // 1 was used after 2: 2 is the least recently used and goes when a third quarter
+        // and more comes.
         assert!(Arc::ptr_eq(&first, &cache.cell(ballot(1))));
-        cache.cell(ballot(5));
+        cache
+            .cell(ballot(41))
+            .set(leaves(LEAF_CACHE_LEAVES / 2 + 1))
+            .unwrap();
+        cache.settle();
         assert!(Arc::ptr_eq(&first, &cache.cell(ballot(1))));
-        assert!(!Arc::ptr_eq(&second, &cache.cell(ballot(2))));
+        assert!(!cache.cell(ballot(2)).initialized(), "2 was kept");
+        // A ballot larger than the budget is kept alone while it is the last one asked for.
+        let huge = cache.cell(ballot(42));
+        huge.set(leaves(LEAF_CACHE_LEAVES + 1)).unwrap();
+        cache.settle();
+        assert_eq!(cache.kept().len(), 1);
+        assert!(Arc::ptr_eq(&huge, &cache.cell(ballot(42))));
+    }
+
+    /// However many empty ballots are asked for, no more than `LEAF_CACHE_BALLOTS` cells stay.
+    #[test]
+    fn the_leaf_cache_keeps_a_bounded_number_of_ballots() {
+        let cache = LeafCache::default();
+        for n in 0..1000 {
+            cache.cell(BallotId::from_i64(n)).set(leaves(0)).unwrap();
+        }
+        assert_eq!(cache.kept().len(), LEAF_CACHE_BALLOTS);
+        assert!(cache.cell(BallotId::from_i64(999)).initialized());
+        assert!(!cache.cell(BallotId::from_i64(0)).initialized());
     }
 }
