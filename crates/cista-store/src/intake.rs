@@ -104,6 +104,22 @@ async fn versions(db: &impl ConnectionTrait, org: OrgId, key: &str) -> Result<Ve
         .await
 }
 
+/// The newest version of `org`'s form `key`: the last entry of `ux_forms_org_key_version`'s
+/// range for the key, one row.
+async fn newest_version(
+    db: &impl ConnectionTrait,
+    org: OrgId,
+    key: &str,
+) -> Result<Option<StoredForm>> {
+    form::Entity::find()
+        .filter(form::Column::OrgId.eq(org.as_i64()))
+        .filter(form::Column::FormKey.eq(key))
+        .order_by_desc(form::Column::Version)
+        .limit(1)
+        .one_as(db, form_from)
+        .await
+}
+
 async fn submission_by_id(
     db: &impl ConnectionTrait,
     id: SubmissionId,
@@ -190,6 +206,10 @@ impl IntakeReads for SeaStore {
 
     async fn form_versions(&self, org: OrgId, key: &str) -> Result<Vec<StoredForm>> {
         versions(&self.db, org, key).await
+    }
+
+    async fn newest_form_version(&self, org: OrgId, key: &str) -> Result<Option<StoredForm>> {
+        newest_version(&self.db, org, key).await
     }
 
     async fn submission(&self, id: SubmissionId) -> Result<Option<StoredSubmission>> {
@@ -334,7 +354,7 @@ impl IntakeReads for SeaStore {
 #[async_trait]
 impl IntakeWrites for SeaTx {
     async fn latest_form(&mut self, org: OrgId, key: &str) -> Result<Option<StoredForm>> {
-        Ok(versions(&self.txn, org, key).await?.pop())
+        newest_version(&self.txn, org, key).await
     }
 
     async fn insert_form(&mut self, f: &StoredForm) -> Result<()> {

@@ -89,6 +89,11 @@ pub trait IntakeReads: Send + Sync {
     /// Every version of an organization's form `key`, oldest first.
     async fn form_versions(&self, org: OrgId, key: &str) -> Result<Vec<StoredForm>>;
 
+    /// The newest version of an organization's form `key`, if one was published: one row,
+    /// read from the end of the key's versions in the index, however many there are (an
+    /// embedded widget asks this at every load).
+    async fn newest_form_version(&self, org: OrgId, key: &str) -> Result<Option<StoredForm>>;
+
     async fn submission(&self, id: SubmissionId) -> Result<Option<StoredSubmission>>;
 
     /// The submission with this idempotency key in the organization, if any.

@@ -74,6 +74,9 @@ pub async fn a_form_is_published_in_immutable_versions(h: &Harness) {
         .await
         .unwrap();
     assert_eq!(versions, [v1.clone(), v2.clone()], "v1 is unchanged");
+    let newest = |key: &'static str| h.store.intake().newest_form_version(org.id, key);
+    assert_eq!(newest("risk-profile").await.unwrap(), Some(v2.clone()));
+    assert_eq!(newest("never-published").await.unwrap(), None);
     assert_eq!(cista.published_form(org.id, v1.id).await.unwrap(), v1);
 
     assert!(matches!(

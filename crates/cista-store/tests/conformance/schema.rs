@@ -320,7 +320,7 @@ async fn plan(h: &Harness, sql: &str) -> String {
 /// must name one of the indexes listed for it.
 pub async fn reads_keyed_by_a_column_start_from_its_index(h: &Harness) {
     let time = "'2026-12-07T00:00:00.000000Z'";
-    let statements: [(&str, String, &[&str]); 6] = [
+    let statements: [(&str, String, &[&str]); 7] = [
         (
             "erasure: the messages queued to a person",
             "DELETE FROM outbox WHERE recipient = 5".to_owned(),
@@ -359,6 +359,13 @@ pub async fn reads_keyed_by_a_column_start_from_its_index(h: &Harness) {
                  ORDER BY received_at DESC, id DESC LIMIT 500"
             ),
             &["ix_submissions_form_received"],
+        ),
+        (
+            "a widget's load: the newest version of a form",
+            "SELECT id FROM forms WHERE org_id = 1 AND form_key = 'risk-profile' \
+             ORDER BY version DESC LIMIT 1"
+                .to_owned(),
+            &["ux_forms_org_key_version"],
         ),
         (
             "an organization's submissions of all its forms",
