@@ -381,6 +381,57 @@ async fn the_device_test_works_without_signing_in_and_is_recorded() {
     server.stop().await;
 }
 
+/// Each practice is an audit entry, and anyone may practise: one address's practices are
+/// limited as the sign-in forms are (429 with `Retry-After` past the quota), so a script
+/// cannot grow the audit log without end.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn device_tests_from_one_address_are_limited() {
+    let server = TestServer::start(Options {
+        auth_limits: cista_http::web::limits::AuthLimits {
+            per_minute: 5,
+            response_floor: std::time::Duration::from_millis(10),
+        },
+        ..Options::default()
+    })
+    .await;
+    let visitor = server.browser();
+    let mut statuses = Vec::new();
+    for _ in 0..8 {
+        // A fresh form each time: a form sent again gets its first answer back.
+        let html = ok_page(&visitor, &server, "/vote/test-device").await;
+        let token = csrf_in(&html);
+        let r = post(
+            &visitor,
+            &server,
+            "/vote/test-device",
+            &token,
+            &[("practice", "yes")],
+        )
+        .await;
+        if r.status() == StatusCode::TOO_MANY_REQUESTS {
+            assert!(r.headers().contains_key("retry-after"));
+        }
+        statuses.push(r.status());
+    }
+    let refused = statuses
+        .iter()
+        .filter(|s| **s == StatusCode::TOO_MANY_REQUESTS)
+        .count();
+    assert_eq!(refused, 3, "{statuses:?}");
+    let entries = server
+        .state
+        .cista
+        .store()
+        .audit_entries(0, 10_000)
+        .await
+        .unwrap();
+    let tested = entries.iter().filter(|e| e.kind == "device.tested").count();
+    assert_eq!(tested, 5, "one entry per practice let through");
+    // The page itself is never limited.
+    ok_page(&visitor, &server, "/vote/test-device").await;
+    server.stop().await;
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn candidates_appear_in_a_random_order_on_each_form() {
     let (server, org) = palm_court().await;

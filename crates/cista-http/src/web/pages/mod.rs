@@ -68,6 +68,12 @@ pub fn routes(state: &AppState) -> Router<AppState> {
             get(auth::mfa_enrol_page).post(auth::mfa_enrol_submit),
         )
         .route("/mfa/recovery-codes", get(auth::recovery_codes_page))
+        // Anyone may practise there, and each practice is an audit entry: without a limit,
+        // a script could grow the audit log (kept for a year at least) without end.
+        .route(
+            "/vote/test-device",
+            get(vote::device::page).post(vote::device::submit),
+        )
         .route("/reset/sent", get(auth::reset_sent))
         .route("/invitation/sent", get(auth::resend_sent))
         .route_layer(from_fn_with_state(

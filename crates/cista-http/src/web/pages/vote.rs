@@ -2,7 +2,7 @@
 //! online voting (FL-01), and the "test my device" page (FL-03). Owners only ever see their
 //! own units' states; no page here shows a count per choice before the close (FL-09).
 
-mod device;
+pub(crate) mod device;
 mod form;
 pub(crate) mod results;
 mod states;
@@ -29,7 +29,6 @@ use states::UnitLine;
 pub fn routes() -> Router<AppState> {
     Router::new()
         .route("/vote", get(index))
-        .route("/vote/test-device", get(device::page).post(device::submit))
         .route("/vote/units/{unit}/consent", post(consent))
         .route("/vote/{ballot}", get(ballot))
         .route(
