@@ -337,14 +337,7 @@ async fn an_sms_session_can_reach_no_staff_page() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn too_many_sign_in_attempts_from_one_address_are_refused() {
-    let server = TestServer::start(Options {
-        auth_limits: cista_http::web::limits::AuthLimits {
-            per_minute: 5,
-            response_floor: std::time::Duration::from_millis(10),
-        },
-        ..Options::default()
-    })
-    .await;
+    let server = crate::server_limiting_forms_to(5).await;
     let browser = server.browser();
     let (_, html) = page(&browser, &server, "/sign-in").await;
     let token = csrf_in(&html);

@@ -40,6 +40,19 @@ pub use cista_testkit::app::{Options, TestServer, on_postgres, state_for};
 pub use cista_testkit::fixtures::csrf_in;
 pub use cista_testkit::instance::{cista_in, cista_on, cista_with_clock};
 
+/// A server whose public forms take `per_minute` posts from one address (and answer
+/// enumeration-sensitive forms after 10 ms at least).
+pub async fn server_limiting_forms_to(per_minute: u32) -> TestServer {
+    TestServer::start(Options {
+        auth_limits: cista_http::web::limits::AuthLimits {
+            per_minute,
+            response_floor: std::time::Duration::from_millis(10),
+        },
+        ..Options::default()
+    })
+    .await
+}
+
 pub mod people {
     //! Making people for tests through the core, and reading what the outbox would send.
     use cista_core::platform::access::invitations::Invitee;

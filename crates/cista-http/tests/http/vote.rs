@@ -386,14 +386,7 @@ async fn the_device_test_works_without_signing_in_and_is_recorded() {
 /// cannot grow the audit log without end.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn device_tests_from_one_address_are_limited() {
-    let server = TestServer::start(Options {
-        auth_limits: cista_http::web::limits::AuthLimits {
-            per_minute: 5,
-            response_floor: std::time::Duration::from_millis(10),
-        },
-        ..Options::default()
-    })
-    .await;
+    let server = crate::server_limiting_forms_to(5).await;
     let visitor = server.browser();
     let mut statuses = Vec::new();
     for _ in 0..8 {

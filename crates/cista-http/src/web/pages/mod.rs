@@ -34,9 +34,9 @@ use axum::Router;
 use axum::middleware::from_fn_with_state;
 use axum::routing::{get, post};
 
-pub fn routes(state: &AppState) -> Router<AppState> {
-    // The forms anyone can submit: rate-limited per address.
-    let public_forms = Router::new()
+/// The forms anyone can submit: rate-limited per address.
+fn public_forms(state: &AppState) -> Router<AppState> {
+    Router::new()
         .route(
             "/sign-in",
             get(auth::sign_in_page).post(auth::sign_in_submit),
@@ -79,7 +79,11 @@ pub fn routes(state: &AppState) -> Router<AppState> {
         .route_layer(from_fn_with_state(
             state.clone(),
             crate::web::limits::limit_auth_posts,
-        ));
+        ))
+}
+
+pub fn routes(state: &AppState) -> Router<AppState> {
+    let public_forms = public_forms(state);
     let mut router = Router::new()
         .route("/", get(landing::page))
         .route("/security", get(trust::page))
