@@ -50,7 +50,7 @@ pub struct Cista {
     casts: Arc<products::voting::cast::CastCommitter>,
     /// Published ballots' definitions, parsed once.
     definitions: Arc<products::voting::DefinitionCache>,
-    /// The leaf hashes of the last closed ballot a tracker was looked up on.
+    /// The leaf hashes of the closed ballots trackers were last looked up on, within a budget.
     leaves: Arc<products::voting::published::LeafCache>,
     /// The trust report's counts of whole tables, taken at most every 30 s.
     counts: Arc<platform::trust_counts::CountCache>,

@@ -65,11 +65,11 @@ pub struct Limits {
     /// Requests handled at once; one more is refused at once with 503 and `Retry-After`
     /// (load shedding, see `shed`), so an overload cannot queue without bound.
     pub max_in_flight: usize,
-    /// Election bundles (`/e/BALLOT/bundle.json`) streamed at once. Each reads and opens a
-    /// whole ballot box (a million ballots: seconds of a core), and the route is public, so
-    /// one more is refused at once with 503 and `Retry-After` rather than let downloads take
-    /// every core. Default: half the cores, at least one.
-    pub bundle_streams: usize,
+    /// Pages of election bundles (`/e/BALLOT/bundle.json`, 2,000 ballots a page) read and
+    /// opened at once. A download reads and opens a whole ballot box (a million ballots:
+    /// seconds of a core), and the route is public; so downloads take turns a page at a time
+    /// rather than take every core. Default: half the cores, at least one.
+    pub bundle_readers: usize,
 }
 
 impl Default for Limits {
@@ -79,7 +79,7 @@ impl Default for Limits {
             request_timeout: Duration::from_secs(30),
             embed: embed::limits::EmbedLimits::default(),
             max_in_flight: DEFAULT_MAX_IN_FLIGHT,
-            bundle_streams: std::thread::available_parallelism()
+            bundle_readers: std::thread::available_parallelism()
                 .map_or(1, |cores| cores.get() / 2)
                 .max(1),
         }
@@ -93,8 +93,8 @@ pub struct AppState {
     shared: Arc<Shared>,
     /// One permit per request being handled (`Limits::max_in_flight`).
     pub(crate) in_flight: Arc<tokio::sync::Semaphore>,
-    /// One permit per election bundle being streamed (`Limits::bundle_streams`).
-    pub(crate) bundle_streams: Arc<tokio::sync::Semaphore>,
+    /// One permit per page of an election bundle being read (`Limits::bundle_readers`).
+    pub(crate) bundle_readers: Arc<tokio::sync::Semaphore>,
 }
 
 impl AppState {
@@ -105,12 +105,12 @@ impl AppState {
             .clamp(1, tokio::sync::Semaphore::MAX_PERMITS);
         let bundles = shared
             .limits
-            .bundle_streams
+            .bundle_readers
             .clamp(1, tokio::sync::Semaphore::MAX_PERMITS);
         Self {
             shared: Arc::new(shared),
             in_flight: Arc::new(tokio::sync::Semaphore::new(permits)),
-            bundle_streams: Arc::new(tokio::sync::Semaphore::new(bundles)),
+            bundle_readers: Arc::new(tokio::sync::Semaphore::new(bundles)),
         }
     }
 
@@ -120,9 +120,9 @@ impl AppState {
         &self.in_flight
     }
 
-    /// One permit per election bundle being streamed (`Limits::bundle_streams`).
-    pub fn bundle_streams(&self) -> &Arc<tokio::sync::Semaphore> {
-        &self.bundle_streams
+    /// One permit per page of an election bundle being read (`Limits::bundle_readers`).
+    pub fn bundle_readers(&self) -> &Arc<tokio::sync::Semaphore> {
+        &self.bundle_readers
     }
 }
 

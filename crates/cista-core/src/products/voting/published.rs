@@ -304,37 +304,46 @@ impl Cista {
     }
 
     /// The leaf hashes of a closed ballot's list, kept or read page by page (the next page
-    /// read while the one before is opened and hashed).
+    /// read while the one before is opened and hashed). The reading runs in a task of its
+    /// own that fills the cache, so a lookup that gives up (its client gone, its request's
+    /// time out, perhaps while it waited its turn) leaves the leaves to be kept for the next.
     async fn published_leaves(
         &self,
         head: &BundleHead,
         list: &PublishedList,
     ) -> Result<Arc<Vec<Digest32>>> {
-        let cache = self.leaf_cache();
-        let cell = cache.cell(list.id);
-        let leaves = cell
-            .get_or_try_init(|| async {
-                let _one_at_a_time = cache
-                    .computing
-                    .acquire()
-                    .await
-                    .map_err(|_| Error::Internal("the leaf cache was shut down".to_owned()))?;
-                let context = LeafContext {
-                    ballot: head.ballot.clone(),
-                    definition_sha256: head.definition_sha256.clone(),
-                };
-                let mut leaves = Vec::new();
-                self.open_published_list(list, BoxColumns::Ballots, Some(context), |opened| {
-                    leaves.extend(opened.leaves);
-                    Ok(())
+        let cell = self.leaf_cache().cell(list.id);
+        if let Some(leaves) = cell.get() {
+            return Ok(leaves.clone());
+        }
+        let (this, list) = (self.clone(), list.clone());
+        let context = LeafContext {
+            ballot: head.ballot.clone(),
+            definition_sha256: head.definition_sha256.clone(),
+        };
+        tokio::spawn(async move {
+            let cache = this.leaf_cache();
+            let leaves = cell
+                .get_or_try_init(|| async {
+                    let _one_at_a_time =
+                        cache.computing.acquire().await.map_err(|_| {
+                            Error::Internal("the leaf cache was shut down".to_owned())
+                        })?;
+                    let mut leaves = Vec::new();
+                    this.open_published_list(&list, BoxColumns::Ballots, Some(context), |opened| {
+                        leaves.extend(opened.leaves);
+                        Ok(())
+                    })
+                    .await?;
+                    Ok::<_, Error>(Arc::new(leaves))
                 })
-                .await?;
-                Ok::<_, Error>(Arc::new(leaves))
-            })
-            .await?
-            .clone();
-        cache.settle();
-        Ok(leaves)
+                .await?
+                .clone();
+            cache.settle();
+            Ok(leaves)
+        })
+        .await
+        .map_err(|e| Error::Internal(format!("reading the leaf hashes stopped: {e}")))?
     }
 }
 

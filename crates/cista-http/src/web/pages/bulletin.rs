@@ -320,22 +320,17 @@ pub async fn bulletin(
 /// the head, then the ballot list `BALLOT_PAGE` ballots at a time as the client reads, so a
 /// million ballots take the memory of one page. An error part-way ends the response without
 /// its closing bytes (the client sees a broken download, never a short valid list). At most
-/// `Limits::bundle_streams` stream at once; one more is `overloaded` (503, `Retry-After`)
-/// before any read.
+/// `Limits::bundle_readers` pages of bundles are read and opened at once, however many
+/// downloads run: the others wait their turn, a page at a time.
 pub async fn bundle_json(
     State(state): State<AppState>,
     Path(raw): Path<String>,
 ) -> Result<Response, AppError> {
     let id = ballot_id(&raw)?;
-    let permit = state
-        .bundle_streams
-        .clone()
-        .try_acquire_owned()
-        .map_err(|_| cista_core::Error::Overloaded)?;
     let head = state.cista.bundle_head(id).await?;
     let list = state.cista.published_list(id).await?;
     let prefix = head.json_prefix()?;
-    let body = Body::from_stream(bundle_chunks(state, list, prefix, permit));
+    let body = Body::from_stream(bundle_chunks(state, list, prefix));
     let mut response = body.into_response();
     let headers = response.headers_mut();
     headers.insert(
@@ -353,22 +348,33 @@ pub async fn bundle_json(
 /// The bundle's bytes: the head, one chunk per page of ballots, the closing brackets. A task
 /// reads and writes the pages one ahead of the client (a channel of one chunk), so the next
 /// page is read from the store while the last one is on the wire; it stops when the client
-/// goes away (the channel closes). The task holds the stream's `permit` until it ends.
+/// goes away (the channel closes). Each page is read and opened holding a place among
+/// `Limits::bundle_readers`, given back before the chunk waits for the client: a client
+/// that reads slowly, or not at all, holds no place.
 fn bundle_chunks(
     state: AppState,
     list: PublishedList,
     prefix: Vec<u8>,
-    permit: tokio::sync::OwnedSemaphorePermit,
 ) -> impl futures::Stream<Item = Result<Bytes, std::io::Error>> {
     let (tx, rx) = tokio::sync::mpsc::channel(1);
     tokio::spawn(async move {
-        let _streaming = permit;
         if tx.send(Ok(Bytes::from(prefix))).await.is_err() {
             return;
         }
         let mut after = None;
         loop {
-            let (chunk, more) = match bundle_page(&state, &list, after).await {
+            let read = async {
+                let _place = state
+                    .bundle_readers
+                    .clone()
+                    .acquire_owned()
+                    .await
+                    .map_err(|_| {
+                        Error::Internal("the bundle readers' places were closed".to_owned())
+                    })?;
+                bundle_page(&state, &list, after).await
+            };
+            let (chunk, more) = match read.await {
                 Ok((chunk, last)) => {
                     after = last;
                     (Ok(chunk), after.is_some())
