@@ -69,6 +69,8 @@ pub async fn limit(State(limiter): State<Arc<EmbedLimiter>>, req: Request, next:
         .extensions()
         .get::<ConnectInfo<SocketAddr>>()
         .map_or(IpAddr::from([0, 0, 0, 0]), |c| c.0.ip());
+    // An IPv6 client is its /64, which it could otherwise rotate through.
+    let ip = cista_core::platform::access::requesters::requester_network(ip);
     let refused = match limiter.per_address.check_key(&ip) {
         Err(not_until) => Some(("address", not_until)),
         Ok(()) => match form_key(req.uri().path()) {

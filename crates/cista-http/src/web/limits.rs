@@ -63,6 +63,8 @@ pub async fn limit_auth_posts(State(state): State<AppState>, req: Request, next:
         .extensions()
         .get::<ConnectInfo<SocketAddr>>()
         .map_or(IpAddr::from([0, 0, 0, 0]), |c| c.0.ip());
+    // An IPv6 client is its /64, which it could otherwise rotate through.
+    let ip = cista_core::platform::access::requesters::requester_network(ip);
     let limiter = &state.auth_limiter.limiter;
     if let Err(not_until) = limiter.check_key(&ip) {
         metrics::counter!("cista_rate_limited_total").increment(1);

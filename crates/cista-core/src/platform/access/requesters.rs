@@ -72,6 +72,23 @@ impl Requester {
     }
 }
 
+/// The network that names one requester, as an address: the whole IPv4 address (an IPv4
+/// address mapped into IPv6 too), or the /64 prefix of an IPv6 address with its host part
+/// zeroed (one subscriber's network, RFC 6177: a client rotating through its own /64 is one
+/// requester). The per-address rate limits key on it.
+pub fn requester_network(address: IpAddr) -> IpAddr {
+    match address {
+        IpAddr::V4(_) => address,
+        IpAddr::V6(v6) => match v6.to_ipv4_mapped() {
+            Some(v4) => IpAddr::V4(v4),
+            None => {
+                let s = v6.segments();
+                IpAddr::V6(std::net::Ipv6Addr::new(s[0], s[1], s[2], s[3], 0, 0, 0, 0))
+            }
+        },
+    }
+}
+
 /// The part of a network address that names one requester: the whole IPv4 address, or the
 /// /64 prefix of an IPv6 address (one subscriber's network, RFC 6177).
 fn network_part(address: IpAddr) -> String {
@@ -275,6 +292,25 @@ impl Cista {
 
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn a_requesters_network_is_its_ipv4_address_or_its_ipv6_slash_64() {
+        use super::requester_network;
+        use std::net::IpAddr;
+        let ip = |text: &str| text.parse::<IpAddr>().unwrap();
+        assert_eq!(requester_network(ip("203.0.113.7")), ip("203.0.113.7"));
+        assert_eq!(
+            requester_network(ip("::ffff:203.0.113.7")),
+            ip("203.0.113.7")
+        );
+        let prefix = ip("2001:db8:1:2::");
+        assert_eq!(
+            requester_network(ip("2001:db8:1:2:aaaa:bbbb:cccc:dddd")),
+            prefix
+        );
+        assert_eq!(requester_network(ip("2001:db8:1:2::1")), prefix);
+        assert_ne!(requester_network(ip("2001:db8:1:3::1")), prefix);
+    }
+
     use super::*;
 
     #[test]
