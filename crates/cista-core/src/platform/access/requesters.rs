@@ -91,16 +91,14 @@ pub fn requester_network(address: IpAddr) -> IpAddr {
 
 /// The part of a network address that names one requester: the whole IPv4 address, or the
 /// /64 prefix of an IPv6 address (one subscriber's network, RFC 6177).
+/// The text is hashed into stored requester keys, so it keeps its first form.
 fn network_part(address: IpAddr) -> String {
-    match address {
+    match requester_network(address) {
         IpAddr::V4(v4) => v4.to_string(),
-        IpAddr::V6(v6) => match v6.to_ipv4_mapped() {
-            Some(v4) => v4.to_string(),
-            None => {
-                let s = v6.segments();
-                format!("{:x}:{:x}:{:x}:{:x}::/64", s[0], s[1], s[2], s[3])
-            }
-        },
+        IpAddr::V6(v6) => {
+            let s = v6.segments();
+            format!("{:x}:{:x}:{:x}:{:x}::/64", s[0], s[1], s[2], s[3])
+        }
     }
 }
 
