@@ -1,12 +1,16 @@
 //! Password hashing with Argon2id at OWASP's minimum cost (m = 19 MiB, t = 2, p = 1), stored as
 //! PHC strings. These functions are CPU-bound and block: callers run them on a bounded blocking
 //! pool (see `cista_core::platform::access::passwords`), never on the async threads.
+//!
+//! Each hash fills 19 MiB of working memory. During a burst of sign-ins it is kept from one hash
+//! to the next (zeroed after each, a few buffers at most; see `WorkingMemory`) rather than
+//! allocated afresh and faulted in page by page.
 
 use crate::CryptoError;
-use argon2::password_hash::phc::PasswordHash;
-use argon2::password_hash::{PasswordHasher as _, PasswordVerifier as _};
-use argon2::{Algorithm, Argon2, Params, Version};
-use std::sync::OnceLock;
+use argon2::password_hash::phc::{Output, ParamsString, PasswordHash, Salt};
+use argon2::{Algorithm, Argon2, Block, Params, Version};
+use std::sync::{Mutex, OnceLock, PoisonError};
+use zeroize::Zeroize;
 
 /// Memory cost in KiB (19 MiB).
 pub const MEMORY_KIB: u32 = 19 * 1024;
@@ -14,30 +18,116 @@ pub const MEMORY_KIB: u32 = 19 * 1024;
 pub const ITERATIONS: u32 = 2;
 /// Lanes.
 pub const PARALLELISM: u32 = 1;
+/// Bytes of salt in a new hash (the PHC string format's recommended length).
+const SALT_LEN: usize = 16;
+/// Bytes of output in a new hash.
+const OUTPUT_LEN: usize = 32;
 
-fn argon2() -> Result<Argon2<'static>, CryptoError> {
-    let params = Params::new(MEMORY_KIB, ITERATIONS, PARALLELISM, None)
-        .map_err(|_| CryptoError::Malformed("argon2 parameters"))?;
-    Ok(Argon2::new(Algorithm::Argon2id, Version::V0x13, params))
+fn policy() -> Result<Params, CryptoError> {
+    Params::new(MEMORY_KIB, ITERATIONS, PARALLELISM, Some(OUTPUT_LEN))
+        .map_err(|_| CryptoError::Malformed("argon2 parameters"))
 }
 
-/// Hashes a password with a fresh random salt.
+/// Argon2's working memory at the policy's size, kept for the next hash while sign-ins keep
+/// coming (`release_working_memory` frees it). Hashes run a few at a time
+/// (`access.concurrent_hashes`, 2 by default), so as many buffers are kept as ran at once, up
+/// to `KEPT_AT_MOST`; a buffer of another size (a stored hash made under other parameters) is
+/// used once and freed.
+#[derive(Debug)]
+struct WorkingMemory;
+
+/// The most policy-sized buffers kept between hashes (19 MiB each).
+const KEPT_AT_MOST: usize = 4;
+
+static KEPT: Mutex<Vec<Vec<Block>>> = Mutex::new(Vec::new());
+
+impl WorkingMemory {
+    /// Runs `work` with `blocks` blocks of working memory, then zeroes them: what a hash
+    /// leaves in them would let anyone who reads them test guesses at the password cheaply.
+    fn with<T>(blocks: usize, work: impl FnOnce(&mut [Block]) -> T) -> T {
+        let policy_sized = policy().is_ok_and(|p| p.block_count() == blocks);
+        let kept = if policy_sized {
+            KEPT.lock().unwrap_or_else(PoisonError::into_inner).pop()
+        } else {
+            None
+        };
+        let mut memory = kept.unwrap_or_else(|| vec![Block::new(); blocks]);
+        let result = work(&mut memory);
+        for block in &mut memory {
+            block.as_mut().zeroize();
+        }
+        if policy_sized {
+            let mut kept = KEPT.lock().unwrap_or_else(PoisonError::into_inner);
+            if kept.len() < KEPT_AT_MOST {
+                kept.push(memory);
+            }
+        }
+        result
+    }
+}
+
+/// Frees the working memory kept between hashes. The password hasher calls it when its queue
+/// has emptied, so that a server between bursts of sign-ins keeps none.
+pub fn release_working_memory() {
+    let released = std::mem::take(&mut *KEPT.lock().unwrap_or_else(PoisonError::into_inner));
+    drop(released);
+}
+
+/// Argon2 `argon2` run over `password` and `salt` into `out`, in kept working memory.
+fn hash_into(argon2: &Argon2<'_>, password: &[u8], salt: &[u8], out: &mut [u8]) -> bool {
+    let blocks = argon2.params().block_count();
+    WorkingMemory::with(blocks, |memory| {
+        argon2
+            .hash_password_into_with_memory(password, salt, out, memory)
+            .is_ok()
+    })
+}
+
+/// Hashes a password with a fresh random salt, as a PHC string
+/// (`$argon2id$v=19$m=19456,t=2,p=1$<salt>$<hash>`, the salt and hash in unpadded base64).
 pub fn hash_password(password: &str) -> Result<String, CryptoError> {
-    argon2()?
-        .hash_password(password.as_bytes())
-        .map(|h| h.to_string())
-        .map_err(|_| CryptoError::Malformed("argon2 hashing failed"))
+    let params = policy()?;
+    let mut salt = [0u8; SALT_LEN];
+    cista_types::Rng::fill(&cista_types::OsRng, &mut salt);
+    let argon2 = Argon2::new(Algorithm::Argon2id, Version::V0x13, params.clone());
+    let mut out = [0u8; OUTPUT_LEN];
+    if !hash_into(&argon2, password.as_bytes(), &salt, &mut out) {
+        return Err(CryptoError::Malformed("argon2 hashing failed"));
+    }
+    let phc = PasswordHash {
+        algorithm: Algorithm::Argon2id.ident(),
+        version: Some(Version::V0x13.into()),
+        params: ParamsString::try_from(&params)
+            .map_err(|_| CryptoError::Malformed("argon2 parameters"))?,
+        salt: Some(Salt::new(&salt).map_err(|_| CryptoError::Malformed("argon2 salt"))?),
+        hash: Some(Output::new(&out).map_err(|_| CryptoError::Malformed("argon2 output"))?),
+    };
+    Ok(phc.to_string())
 }
 
-/// Whether `password` matches the stored PHC string. A malformed hash never matches.
+/// Whether `password` matches the stored PHC string, compared in constant time
+/// (`Output`'s equality). A malformed hash never matches. The algorithm, version and
+/// parameters come from the stored hash, so older hashes still verify.
 pub fn verify_password(password: &str, phc: &str) -> bool {
     let Ok(parsed) = PasswordHash::new(phc) else {
         return false;
     };
-    // Parameters come from the stored hash, so older hashes still verify.
-    Argon2::default()
-        .verify_password(password.as_bytes(), &parsed)
-        .is_ok()
+    let (Some(salt), Some(expected)) = (&parsed.salt, &parsed.hash) else {
+        return false;
+    };
+    let Ok(algorithm) = Algorithm::try_from(parsed.algorithm.as_str()) else {
+        return false;
+    };
+    let Ok(version) = parsed.version.map(Version::try_from).transpose() else {
+        return false;
+    };
+    let Ok(params) = Params::try_from(&parsed) else {
+        return false;
+    };
+    let argon2 = Argon2::new(algorithm, version.unwrap_or_default(), params);
+    let mut out = vec![0u8; expected.len()];
+    hash_into(&argon2, password.as_bytes(), salt, &mut out)
+        && Output::new(&out).is_ok_and(|computed| computed == *expected)
 }
 
 /// Whether a stored hash is weaker than the current policy (and should be replaced at the next
@@ -73,8 +163,16 @@ pub fn dummy_hash() -> &'static str {
 mod tests {
     use super::*;
 
+    /// The tests here take turns: they share the kept working memory, and two of them count it.
+    static TURNS: Mutex<()> = Mutex::new(());
+
+    fn turn() -> std::sync::MutexGuard<'static, ()> {
+        TURNS.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
     #[test]
     fn hashes_are_argon2id_at_the_policy_cost_and_verify() {
+        let _turn = turn();
         let phc = hash_password("correct horse battery staple").unwrap();
         assert!(phc.starts_with("$argon2id$v=19$m=19456,t=2,p=1$"), "{phc}");
         assert!(verify_password("correct horse battery staple", &phc));
@@ -87,8 +185,82 @@ mod tests {
         );
     }
 
+    /// Hashes made by the argon2 crate's own `PasswordHasher` (as stored before the working
+    /// memory was kept) verify here, and hashes made here verify there: the same algorithm,
+    /// salt, parameters and encoding, whatever the memory held before.
+    #[test]
+    fn hashes_agree_with_the_argon2_crates_own_hasher_and_verifier() {
+        let _turn = turn();
+        use argon2::password_hash::{PasswordHasher as _, PasswordVerifier as _};
+        let library = Argon2::new(Algorithm::Argon2id, Version::V0x13, policy().unwrap());
+        let theirs = library
+            .hash_password(b"orbit-mango-cellar-91")
+            .unwrap()
+            .to_string();
+        // Twice each: the second runs in the memory the first one used.
+        for _ in 0..2 {
+            assert!(verify_password("orbit-mango-cellar-91", &theirs));
+            assert!(!verify_password("orbit-mango-cellar-92", &theirs));
+        }
+        let ours = hash_password("orbit-mango-cellar-91").unwrap();
+        let parsed = PasswordHash::new(&ours).unwrap();
+        assert!(
+            library
+                .verify_password(b"orbit-mango-cellar-91", &parsed)
+                .is_ok()
+        );
+        assert!(
+            library
+                .verify_password(b"orbit-mango-cellar-92", &parsed)
+                .is_err()
+        );
+        // A hash under other parameters (the weaker `m`, `t` of an older policy) runs in
+        // memory of its own size.
+        let older = Argon2::new(
+            Algorithm::Argon2id,
+            Version::V0x13,
+            Params::new(4096, 1, 1, None).unwrap(),
+        );
+        let older = older.hash_password(b"x").unwrap().to_string();
+        assert!(verify_password("x", &older));
+        assert!(!verify_password("y", &older));
+        assert!(needs_rehash(&older));
+    }
+
+    /// At most `KEPT_AT_MOST` buffers are kept however many hashes ran at once, each is zeroed
+    /// when it is given back, and `release_working_memory` frees them.
+    #[test]
+    fn working_memory_is_kept_zeroed_and_bounded() {
+        let _turn = turn();
+        let phc = hash_password("orbit-mango-cellar-91").unwrap();
+        std::thread::scope(|s| {
+            for _ in 0..KEPT_AT_MOST + 2 {
+                s.spawn(|| assert!(verify_password("orbit-mango-cellar-91", &phc)));
+            }
+        });
+        let kept = KEPT.lock().unwrap_or_else(PoisonError::into_inner);
+        assert!(
+            !kept.is_empty() && kept.len() <= KEPT_AT_MOST,
+            "{}",
+            kept.len()
+        );
+        let policy_blocks = policy().unwrap().block_count();
+        for memory in kept.iter() {
+            assert_eq!(memory.len(), policy_blocks);
+            assert!(memory.iter().all(|b| b.as_ref().iter().all(|w| *w == 0)));
+        }
+        drop(kept);
+        release_working_memory();
+        assert!(
+            KEPT.lock()
+                .unwrap_or_else(PoisonError::into_inner)
+                .is_empty()
+        );
+    }
+
     #[test]
     fn malformed_or_weak_hashes_never_match_and_ask_for_rehash() {
+        let _turn = turn();
         assert!(!verify_password("x", "not a hash"));
         assert!(needs_rehash("not a hash"));
         let weak = "$argon2id$v=19$m=4096,t=1,p=1$c29tZXNhbHQ$RdescudvJCsgt3ub+b+dWRWJTmaaJObG";

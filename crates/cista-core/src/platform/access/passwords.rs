@@ -92,9 +92,15 @@ impl PasswordHasher {
             .acquire()
             .await
             .map_err(|_| Error::Internal("the password hasher was shut down".to_owned()))?;
-        tokio::task::spawn_blocking(work)
+        let done = tokio::task::spawn_blocking(work)
             .await
-            .map_err(|e| Error::Internal(format!("password hashing task failed: {e}")))
+            .map_err(|e| Error::Internal(format!("password hashing task failed: {e}")));
+        // The last in the queue: the burst of sign-ins is over, and the hashes' working
+        // memory (19 MiB each, kept between them) is freed.
+        if self.waiting.load(Ordering::SeqCst) == 1 {
+            cista_crypto::password::release_working_memory();
+        }
+        done
     }
 
     pub async fn hash(&self, password: &Password) -> Result<String> {
