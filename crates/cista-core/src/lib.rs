@@ -52,6 +52,8 @@ pub struct Cista {
     definitions: Arc<products::voting::DefinitionCache>,
     /// The leaf hashes of the closed ballots trackers were last looked up on, within a budget.
     leaves: Arc<products::voting::published::LeafCache>,
+    /// Marks on the closed ballots' lists last read past their first page or looked up on.
+    marks: Arc<products::voting::list_marks::MarkCache>,
     /// The trust report's counts of whole tables, taken at most every 30 s.
     counts: Arc<platform::trust_counts::CountCache>,
 }
@@ -83,6 +85,10 @@ impl Cista {
 
     pub(crate) fn leaf_cache(&self) -> &products::voting::published::LeafCache {
         &self.leaves
+    }
+
+    pub(crate) fn mark_cache(&self) -> &products::voting::list_marks::MarkCache {
+        &self.marks
     }
 
     pub(crate) fn count_cache(&self) -> &platform::trust_counts::CountCache {

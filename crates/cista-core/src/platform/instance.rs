@@ -99,6 +99,7 @@ impl Cista {
             casts: Arc::default(),
             definitions: Arc::default(),
             leaves: Arc::default(),
+            marks: Arc::default(),
             counts: Arc::default(),
         })
     }

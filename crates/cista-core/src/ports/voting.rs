@@ -489,19 +489,33 @@ pub trait VotingReads: Send + Sync {
         columns: BoxColumns,
     ) -> Result<Vec<BoxEntry>>;
 
-    /// Up to `limit` box entries from position `offset` (0-based) in tracker order, read with
-    /// `columns`: a numbered page of the list.
+    /// Up to `limit` box entries with a tracker above `from.0` (from the first when `None`),
+    /// skipping the first `from.1` of those, in tracker order, read with `columns`: a numbered
+    /// page of the list, read from the mark before it (`box_marks`), so that its cost grows
+    /// with the distance from that mark, not with the page's number.
     async fn box_entries_at(
         &self,
         ballot: BallotId,
-        offset: u64,
+        from: (Option<Tracker>, u64),
         limit: u64,
         columns: BoxColumns,
     ) -> Result<Vec<BoxEntry>>;
 
-    /// How many box entries have a tracker below `tracker`: its 0-based position in tracker
-    /// order when it is in the box.
-    async fn box_position(&self, ballot: BallotId, tracker: Tracker) -> Result<u64>;
+    /// How many box entries have a tracker above `after` (from the first when `None`) and
+    /// below `tracker`: with no `after`, its 0-based position in tracker order when it is in
+    /// the box.
+    async fn box_position(
+        &self,
+        ballot: BallotId,
+        after: Option<Tracker>,
+        tracker: Tracker,
+    ) -> Result<u64>;
+
+    /// The trackers at positions `every - 1`, `2 * every - 1`, … of the box in tracker order
+    /// (the last of each whole run of `every` entries): marks from which a numbered page or
+    /// a tracker's position is found in at most `every` steps. One walk of the box's index;
+    /// a closed ballot's marks never change. Errors: `invalid_input` when `every` is 0.
+    async fn box_marks(&self, ballot: BallotId, every: u64) -> Result<Vec<Tracker>>;
 
     async fn box_count(&self, ballot: BallotId) -> Result<u64>;
 

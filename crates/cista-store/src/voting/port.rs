@@ -158,15 +158,24 @@ impl VotingReads for SeaStore {
     async fn box_entries_at(
         &self,
         ballot: BallotId,
-        offset: u64,
+        from: (Option<Tracker>, u64),
         limit: u64,
         columns: BoxColumns,
     ) -> Result<Vec<BoxEntry>> {
-        super::lists::box_entries_at(&self.db, ballot, offset, limit, columns).await
+        super::lists::box_entries_at(&self.db, ballot, from, limit, columns).await
     }
 
-    async fn box_position(&self, ballot: BallotId, tracker: Tracker) -> Result<u64> {
-        super::lists::box_position(&self.db, ballot, tracker).await
+    async fn box_position(
+        &self,
+        ballot: BallotId,
+        after: Option<Tracker>,
+        tracker: Tracker,
+    ) -> Result<u64> {
+        super::lists::box_position(&self.db, ballot, after, tracker).await
+    }
+
+    async fn box_marks(&self, ballot: BallotId, every: u64) -> Result<Vec<Tracker>> {
+        super::lists::box_marks(&self.db, ballot, every).await
     }
 
     async fn box_count(&self, ballot: BallotId) -> Result<u64> {

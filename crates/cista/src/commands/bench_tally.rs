@@ -76,11 +76,13 @@ async fn measured<T, F: Future<Output = Result<T, Failure>>>(
 }
 
 /// What the published side measured: the bundle, the bulletin's first page and its last
-/// (a numbered page: the deepest offset), as (bytes, step).
+/// (a numbered page: the deepest offset), first with the list's marks still to read and then
+/// again from them, as (bytes, step).
 struct Published {
     bundle: (u64, Step),
     bulletin: (u64, Step),
     last_page: (u64, Step),
+    last_page_again: (u64, Step),
 }
 
 async fn bench(
@@ -138,6 +140,7 @@ async fn bench(
         ("bundle over HTTPS", &published.bundle),
         ("bulletin page", &published.bulletin),
         ("bulletin last page", &published.last_page),
+        ("… again (marks kept)", &published.last_page_again),
     ] {
         let size = format!("   ({:.1} MB)", *bytes as f64 / 1e6);
         println!("{}", step.line(what, &size));
@@ -379,19 +382,19 @@ async fn fetch_published(
         &dir.join("bulletin.html"),
     ))
     .await?;
-    let last_page = measured(download(
-        &client,
-        &format!(
-            "{origin}/e/{ballot}/bulletin?page={}",
-            (units as u64).div_ceil(cista_http::web::pages::bulletin::ROWS_PER_PAGE)
-        ),
-        &dir.join("bulletin-last.html"),
-    ))
-    .await?;
+    let last = format!(
+        "{origin}/e/{ballot}/bulletin?page={}",
+        (units as u64).div_ceil(cista_http::web::pages::bulletin::ROWS_PER_PAGE)
+    );
+    let last_path = dir.join("bulletin-last.html");
+    // The first read past the first page reads the list's marks; the next starts from them.
+    let last_page = measured(download(&client, &last, &last_path)).await?;
+    let last_page_again = measured(download(&client, &last, &last_path)).await?;
     Ok(Published {
         bundle,
         bulletin,
         last_page,
+        last_page_again,
     })
 }
 

@@ -17,6 +17,7 @@ pub mod eligibility;
 pub mod error;
 pub mod import;
 pub mod ledger;
+pub mod list_marks;
 pub mod names;
 pub mod notices;
 pub mod opening;

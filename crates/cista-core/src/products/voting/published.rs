@@ -1,13 +1,15 @@
 //! The published side of a closed ballot at any size: the bundle's head (everything but the
 //! ballot list), the list read page by page in tracker order (keyset or numbered pages, so
-//! memory stays bounded), the whole bundle for callers that want it in memory, and a
-//! tracker's place on the list with its inclusion proof. A closed ballot's list never changes,
-//! so the leaf hashes a proof needs are computed once and kept for the most recently
-//! looked-up ballots, up to a budget of leaves (32 bytes a ballot: 32 MB at a million).
+//! memory stays bounded; numbered pages start from the list's marks, see `list_marks`), the
+//! whole bundle for callers that want it in memory, and a tracker's place on the list with its
+//! inclusion proof. A closed ballot's list never changes, so the leaf hashes a proof needs are
+//! computed once and kept for the most recently looked-up ballots, up to a budget of leaves
+//! (32 bytes a ballot: 32 MB at a million).
 
 use super::Ballot;
 use super::bundle::{BUNDLE_FORMAT, Bundle, BundleHead, PublishedBallot, leaf_data};
 use super::close::sealed_results;
+use super::list_marks::{MARK_EVERY, mark_below, read_from};
 use super::opening::{
     LeafContext, OpenedPage, PageOpener, StoredBox, open_box_by_pages, open_page,
 };
@@ -199,17 +201,24 @@ impl Cista {
     }
 
     /// Up to `limit` ballots of the list from position `offset` (0-based), opened, in
-    /// tracker order: a numbered page.
+    /// tracker order: a numbered page, read from the list's mark before it (see
+    /// `list_marks`; the marks are read once a ballot, by the first read past its first
+    /// `MARK_EVERY` entries).
     pub async fn published_page_at(
         &self,
         list: &PublishedList,
         offset: u64,
         limit: u64,
     ) -> Result<Vec<PublishedBallot>> {
+        let from = if offset < MARK_EVERY {
+            (None, offset)
+        } else {
+            read_from(&self.closed_list_marks(list.id).await?, offset)
+        };
         let entries = self
             .store()
             .voting()
-            .box_entries_at(list.id, offset, limit, BoxColumns::Ballots)
+            .box_entries_at(list.id, from, limit, BoxColumns::Ballots)
             .await?;
         open_off_runtime(list, entries).await
     }
@@ -250,7 +259,13 @@ impl Cista {
         let Some(published) = open_page(&list.key, None, vec![entry])?.ballots.pop() else {
             return Ok(None);
         };
-        let index = self.store().voting().box_position(id, tracker).await?;
+        let (mark, before) = mark_below(&self.closed_list_marks(id).await?, tracker);
+        let index = before
+            + self
+                .store()
+                .voting()
+                .box_position(id, mark, tracker)
+                .await?;
         let leaves = self.published_leaves(head, &list).await?;
         let of = leaves.len() as u64;
         // The path hashes the whole list again (a million SHA-256 at a million ballots):

@@ -10,6 +10,7 @@ use cista_core::products::voting::bundle::{BUNDLE_FORMAT_1, JSON_SUFFIX, Publish
 use cista_core::products::voting::close::definition_of;
 use cista_core::products::voting::close::{turnout_from, turnout_of};
 use cista_core::products::voting::definition::Choice;
+use cista_core::products::voting::list_marks::MARK_EVERY;
 use cista_core::products::voting::opening::OPENING_PAGE;
 use cista_core::products::voting::published::BALLOT_PAGE;
 use cista_core::products::voting::tally::tally;
@@ -197,11 +198,14 @@ async fn a_recorded_ballot_exports_every_unit(
         // The box's pages (keyset and numbered, read by column position) give the very entry
         // the row lookup gives: unit, time, weight and sealed choices alike when every column
         // is read, and the same ballot with no unit or time when only the ballots are.
-        let position = voting.box_position(ballot, entry.tracker).await.unwrap();
+        let position = voting
+            .box_position(ballot, None, entry.tracker)
+            .await
+            .unwrap();
         let before = match position {
             0 => None,
             n => voting
-                .box_entries_at(ballot, n - 1, 1, BoxColumns::Ballots)
+                .box_entries_at(ballot, (None, n - 1), 1, BoxColumns::Ballots)
                 .await
                 .unwrap()
                 .first()
@@ -221,7 +225,7 @@ async fn a_recorded_ballot_exports_every_unit(
                 .await
                 .unwrap();
             let numbered = voting
-                .box_entries_at(ballot, position, 1, columns)
+                .box_entries_at(ballot, (None, position), 1, columns)
                 .await
                 .unwrap();
             assert_eq!(keyset, std::slice::from_ref(expected), "{columns:?}");
@@ -281,6 +285,61 @@ async fn the_pages_agree_with_the_whole_list(cista: &Cista, ballot: BallotId, bu
     }
     let at = cista.published_page_at(&list, 1_000, 500).await.unwrap();
     assert_eq!(at, bundle.ballots[1_000..1_500]);
+    // Numbered pages are read from the list's marks (every `MARK_EVERY`-th tracker): pages
+    // starting before, on and after a mark, and across the last one.
+    let n = bundle.ballots.len();
+    let every = MARK_EVERY as usize;
+    for offset in [
+        1,
+        every - 1,
+        every,
+        every + 1,
+        3 * every + 17,
+        n - every - 1,
+        n - 1,
+    ] {
+        let page = cista
+            .published_page_at(&list, offset as u64, 300)
+            .await
+            .unwrap();
+        assert_eq!(
+            page,
+            bundle.ballots[offset..(offset + 300).min(n)],
+            "{offset}"
+        );
+    }
+    // The marks as the store reads them: the last tracker of each whole run.
+    let voting = cista.store().voting();
+    let marks = voting.box_marks(ballot, MARK_EVERY).await.unwrap();
+    let expected: Vec<_> = bundle
+        .ballots
+        .iter()
+        .skip(every - 1)
+        .step_by(every)
+        .map(|b| b.tracker)
+        .collect();
+    assert_eq!(marks.len(), n / every);
+    assert_eq!(marks, expected);
+    let every_one = voting.box_marks(ballot, 1).await.unwrap();
+    assert_eq!(every_one.len(), n);
+    assert!(
+        voting
+            .box_marks(ballot, n as u64 + 1)
+            .await
+            .unwrap()
+            .is_empty()
+    );
+    let zero = voting.box_marks(ballot, 0).await.unwrap_err();
+    assert_eq!(zero.code(), "invalid_input", "{zero:?}");
+    // Positions counted from a mark.
+    let wanted = bundle.ballots[2 * every + 5].tracker;
+    let from_mark = voting
+        .box_position(ballot, Some(marks[1]), wanted)
+        .await
+        .unwrap();
+    assert_eq!(from_mark, 5);
+    let from_start = voting.box_position(ballot, None, wanted).await.unwrap();
+    assert_eq!(from_start, 2 * MARK_EVERY + 5);
     let tail = cista
         .published_page_at(&list, bundle.ballots.len() as u64 - 3, 500)
         .await
@@ -327,7 +386,8 @@ async fn the_streamed_bytes_are_the_bundle(cista: &Cista, ballot: BallotId, bund
 async fn any_tracker_is_found_with_a_proof(cista: &Cista, ballot: BallotId, bundle: &Bundle) {
     let head = cista.bundle_head(ballot).await.unwrap();
     let n = bundle.ballots.len();
-    for index in [0, n / 2, n - 1] {
+    let every = MARK_EVERY as usize;
+    for index in [0, every - 2, every - 1, every, n / 2, n - 1] {
         let wanted = &bundle.ballots[index];
         let found = cista
             .locate_tracker(&head, ballot, wanted.tracker)
