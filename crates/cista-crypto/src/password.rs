@@ -9,6 +9,7 @@
 use crate::CryptoError;
 use argon2::password_hash::phc::{Output, ParamsString, PasswordHash, Salt};
 use argon2::{Algorithm, Argon2, Block, Params, Version};
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Mutex, OnceLock, PoisonError};
 use zeroize::Zeroize;
 
@@ -39,36 +40,61 @@ struct WorkingMemory;
 /// The most policy-sized buffers kept between hashes (19 MiB each).
 const KEPT_AT_MOST: usize = 4;
 
+/// The most working memory a stored hash may ask for, in 1 KiB blocks (1 GiB, 54 times the
+/// policy's): a damaged or altered hash asking for more never matches, rather than having
+/// the process allocate it.
+const MOST_BLOCKS: usize = 1 << 20;
+
 static KEPT: Mutex<Vec<Vec<Block>>> = Mutex::new(Vec::new());
+
+/// Whether a buffer given back is kept: set by each hash that starts, cleared by
+/// `release_working_memory`, so that a hash still running when the memory was released (its
+/// request gone) frees its buffer when it ends rather than keeping it on an idle server.
+static KEEPING: AtomicBool = AtomicBool::new(false);
 
 impl WorkingMemory {
     /// Runs `work` with `blocks` blocks of working memory, then zeroes them: what a hash
     /// leaves in them would let anyone who reads them test guesses at the password cheaply.
-    fn with<T>(blocks: usize, work: impl FnOnce(&mut [Block]) -> T) -> T {
+    /// None when `blocks` is over `MOST_BLOCKS` or cannot be allocated.
+    fn with<T>(blocks: usize, work: impl FnOnce(&mut [Block]) -> T) -> Option<T> {
+        if blocks > MOST_BLOCKS {
+            return None;
+        }
         let policy_sized = policy().is_ok_and(|p| p.block_count() == blocks);
         let kept = if policy_sized {
+            KEEPING.store(true, Ordering::SeqCst);
             KEPT.lock().unwrap_or_else(PoisonError::into_inner).pop()
         } else {
             None
         };
-        let mut memory = kept.unwrap_or_else(|| vec![Block::new(); blocks]);
+        let mut memory = match kept {
+            Some(memory) => memory,
+            None => {
+                let mut fresh = Vec::new();
+                fresh.try_reserve_exact(blocks).ok()?;
+                fresh.resize(blocks, Block::new());
+                fresh
+            }
+        };
         let result = work(&mut memory);
         for block in &mut memory {
             block.as_mut().zeroize();
         }
-        if policy_sized {
+        if policy_sized && KEEPING.load(Ordering::SeqCst) {
             let mut kept = KEPT.lock().unwrap_or_else(PoisonError::into_inner);
             if kept.len() < KEPT_AT_MOST {
                 kept.push(memory);
             }
         }
-        result
+        Some(result)
     }
 }
 
-/// Frees the working memory kept between hashes. The password hasher calls it when its queue
-/// has emptied, so that a server between bursts of sign-ins keeps none.
+/// Frees the working memory kept between hashes, and has a hash still running free its own
+/// when it ends. The password hasher calls it when its queue has emptied (also when the last
+/// request in it was dropped), so that a server between bursts of sign-ins keeps none.
 pub fn release_working_memory() {
+    KEEPING.store(false, Ordering::SeqCst);
     let released = std::mem::take(&mut *KEPT.lock().unwrap_or_else(PoisonError::into_inner));
     drop(released);
 }
@@ -81,6 +107,7 @@ fn hash_into(argon2: &Argon2<'_>, password: &[u8], salt: &[u8], out: &mut [u8]) 
             .hash_password_into_with_memory(password, salt, out, memory)
             .is_ok()
     })
+    .unwrap_or(false)
 }
 
 /// Hashes a password with a fresh random salt, as a PHC string
@@ -202,6 +229,12 @@ mod tests {
             assert!(verify_password("orbit-mango-cellar-91", &theirs));
             assert!(!verify_password("orbit-mango-cellar-92", &theirs));
         }
+        assert!(
+            !KEPT
+                .lock()
+                .unwrap_or_else(PoisonError::into_inner)
+                .is_empty()
+        );
         let ours = hash_password("orbit-mango-cellar-91").unwrap();
         let parsed = PasswordHash::new(&ours).unwrap();
         assert!(
@@ -256,6 +289,37 @@ mod tests {
                 .unwrap_or_else(PoisonError::into_inner)
                 .is_empty()
         );
+    }
+
+    /// A hash still running when the memory is released (its sign-in gone) frees its buffer
+    /// when it ends; the next hash keeps its own again.
+    #[test]
+    fn a_hash_ending_after_a_release_keeps_nothing() {
+        let _turn = turn();
+        let phc = hash_password("orbit-mango-cellar-91").unwrap();
+        release_working_memory();
+        let blocks = policy().unwrap().block_count();
+        let ran = WorkingMemory::with(blocks, |_| release_working_memory());
+        assert!(ran.is_some());
+        assert!(
+            KEPT.lock()
+                .unwrap_or_else(PoisonError::into_inner)
+                .is_empty()
+        );
+        assert!(verify_password("orbit-mango-cellar-91", &phc));
+        assert_eq!(KEPT.lock().unwrap_or_else(PoisonError::into_inner).len(), 1);
+        release_working_memory();
+    }
+
+    /// A stored hash asking for more memory than `MOST_BLOCKS` never matches, and is not
+    /// allocated.
+    #[test]
+    fn a_hash_asking_for_too_much_memory_never_matches() {
+        let _turn = turn();
+        let ours = hash_password("x").unwrap();
+        let huge = ours.replace("m=19456", "m=4294967295");
+        assert_ne!(huge, ours);
+        assert!(!verify_password("x", &huge));
     }
 
     #[test]

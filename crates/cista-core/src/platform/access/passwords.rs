@@ -65,7 +65,11 @@ struct QueueSlot(Arc<AtomicUsize>);
 
 impl Drop for QueueSlot {
     fn drop(&mut self) {
-        self.0.fetch_sub(1, Ordering::SeqCst);
+        // The last in the queue, done or dropped: the burst of sign-ins is over, and the
+        // hashes' working memory (19 MiB each, kept between them) is freed.
+        if self.0.fetch_sub(1, Ordering::SeqCst) == 1 {
+            cista_crypto::password::release_working_memory();
+        }
     }
 }
 
@@ -92,15 +96,9 @@ impl PasswordHasher {
             .acquire()
             .await
             .map_err(|_| Error::Internal("the password hasher was shut down".to_owned()))?;
-        let done = tokio::task::spawn_blocking(work)
+        tokio::task::spawn_blocking(work)
             .await
-            .map_err(|e| Error::Internal(format!("password hashing task failed: {e}")));
-        // The last in the queue: the burst of sign-ins is over, and the hashes' working
-        // memory (19 MiB each, kept between them) is freed.
-        if self.waiting.load(Ordering::SeqCst) == 1 {
-            cista_crypto::password::release_working_memory();
-        }
-        done
+            .map_err(|e| Error::Internal(format!("password hashing task failed: {e}")))
     }
 
     pub async fn hash(&self, password: &Password) -> Result<String> {
