@@ -64,19 +64,29 @@ impl MarkCache {
 impl Cista {
     /// The marks of closed ballot `id`'s list (`VotingReads::box_marks` every `MARK_EVERY`),
     /// read by the first caller and then kept; concurrent callers wait for that one read.
-    /// Only for a closed ballot: an open box's marks would move with every cast.
+    /// Only for a closed ballot: an open box's marks would move with every cast. The read
+    /// runs in a task of its own that fills the cache, as the leaf hashes' does, so a request
+    /// that gives up (its client gone, its time out) leaves the marks kept for the next.
     pub(crate) async fn closed_list_marks(&self, id: BallotId) -> Result<Arc<Vec<Tracker>>> {
-        let cache = self.mark_cache();
-        let cell = cache.cell(id);
-        cell.get_or_try_init(|| async {
-            let _turn = cache.reading.acquire().await.map_err(|_| {
-                crate::Error::Internal("the list marks' reader was shut down".to_owned())
-            })?;
-            let marks = self.store().voting().box_marks(id, MARK_EVERY).await?;
-            Ok::<_, crate::Error>(Arc::new(marks))
+        let cell = self.mark_cache().cell(id);
+        if let Some(marks) = cell.get() {
+            return Ok(marks.clone());
+        }
+        let this = self.clone();
+        tokio::spawn(async move {
+            let cache = this.mark_cache();
+            cell.get_or_try_init(|| async {
+                let _turn = cache.reading.acquire().await.map_err(|_| {
+                    crate::Error::Internal("the list marks' reader was shut down".to_owned())
+                })?;
+                let marks = this.store().voting().box_marks(id, MARK_EVERY).await?;
+                Ok::<_, crate::Error>(Arc::new(marks))
+            })
+            .await
+            .cloned()
         })
         .await
-        .cloned()
+        .map_err(|e| crate::Error::Internal(format!("reading the list's marks stopped: {e}")))?
     }
 }
 
