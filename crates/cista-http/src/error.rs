@@ -135,6 +135,65 @@ pub fn error_for_status(status: StatusCode, body_limit: usize) -> Error {
     }
 }
 
+/// Reads a JSON body as `T`. On failure, says what is wrong and where, without quoting a
+/// value: "a field is missing, unknown or of the wrong type at `client.email` (line 1, column
+/// 31)". serde_json's own messages quote the values they reject (`invalid type: integer
+/// `3055550100`, expected a string`), which may be personal data, and an error's reason can
+/// reach the logs. The path names the fields and list positions down to the one refused
+/// (serde_path_to_error's segments, joined as `a.b[2]`, at most 80 characters), never an
+/// unknown field's own name (a key the client made up); line and column are 1-based, as
+/// serde_json counts, at the end of the value refused.
+pub fn read_json<T: serde::de::DeserializeOwned>(bytes: &[u8]) -> Result<T, String> {
+    let mut reader = serde_json::Deserializer::from_slice(bytes);
+    let value = serde_path_to_error::deserialize(&mut reader)
+        .map_err(|e| json_problem(e.path().iter().collect(), e.inner()))?;
+    // As serde_json::from_slice does: nothing but white space may follow the value.
+    reader.end().map_err(|e| json_problem(Vec::new(), &e))?;
+    Ok(value)
+}
+
+/// See `read_json`.
+fn json_problem(mut segments: Vec<&serde_path_to_error::Segment>, e: &serde_json::Error) -> String {
+    use serde_json::error::Category;
+    use serde_path_to_error::Segment;
+    let kind = match e.classify() {
+        Category::Io => return "unreadable".to_owned(),
+        Category::Syntax => "not JSON",
+        Category::Data => "a field is missing, unknown or of the wrong type",
+        Category::Eof => "cut short",
+    };
+    // The path of an unknown field ends at its name, which is the client's own text. serde's
+    // message for it (`de::Error::unknown_field`) has begun so since serde 1.0.
+    if e.to_string().starts_with("unknown field") {
+        segments.pop();
+    }
+    let mut joined = String::new();
+    for segment in segments {
+        match segment {
+            Segment::Seq { index } => joined.push_str(&format!("[{index}]")),
+            Segment::Map { key: name } | Segment::Enum { variant: name } => {
+                if !joined.is_empty() {
+                    joined.push('.');
+                }
+                joined.push_str(name);
+            }
+            Segment::Unknown => joined.push_str(if joined.is_empty() { "?" } else { ".?" }),
+        }
+    }
+    let at = if joined.is_empty() || e.classify() != Category::Data {
+        String::new()
+    } else {
+        let shown: String = joined.chars().take(80).collect();
+        let more = if shown.len() < joined.len() {
+            "…"
+        } else {
+            ""
+        };
+        format!(" at `{shown}{more}`")
+    };
+    format!("{kind}{at} (line {}, column {})", e.line(), e.column())
+}
+
 /// The body of every JSON error (the API's, the operational endpoints', and the web's for a
 /// client that asks for JSON).
 #[derive(Debug, Serialize, utoipa::ToSchema)]
@@ -201,5 +260,73 @@ mod tests {
         }
         assert!(status_for(ErrorClass::Internal).is_server_error());
         assert!(status_for(ErrorClass::Unavailable).is_server_error());
+    }
+
+    #[derive(Debug, serde::Deserialize)]
+    #[serde(deny_unknown_fields)]
+    #[allow(dead_code)] // read only to be refused
+    struct Shape {
+        client: Client,
+        answers: Vec<u32>,
+    }
+
+    #[derive(Debug, serde::Deserialize)]
+    #[serde(deny_unknown_fields)]
+    #[allow(dead_code)]
+    struct Client {
+        email: String,
+    }
+
+    #[test]
+    fn a_json_problem_names_the_field_and_never_the_value() {
+        let problem = |body: &str| read_json::<Shape>(body.as_bytes()).unwrap_err();
+        let wrong = "a field is missing, unknown or of the wrong type";
+        for (body, said) in [
+            (
+                r#"{"client": {"email": 3055550100}, "answers": []}"#,
+                format!("{wrong} at `client.email` (line 1, column 31)"),
+            ),
+            (
+                r#"{"client": {"email": "a@b.c"}, "answers": [1, "Maria Lopez"]}"#,
+                format!("{wrong} at `answers[1]` (line 1, column 59)"),
+            ),
+            (
+                r#"{"client": {"email": "a@b.c"}}"#,
+                format!("{wrong} (line 1, column 30)"),
+            ),
+            (
+                r#"{"client": {"email": "a@b.c", "Maria Lopez": 1}, "answers": []}"#,
+                format!("{wrong} at `client` (line 1, column 43)"),
+            ),
+            (
+                r#"{"client": {"email": "a@b.c"}, "answers": [], "Maria Lopez": 1}"#,
+                format!("{wrong} (line 1, column 59)"),
+            ),
+            (
+                "{\n\"client\": \"Maria",
+                "cut short (line 2, column 16)".to_owned(),
+            ),
+            (
+                r#"{"client": Maria}"#,
+                "not JSON (line 1, column 12)".to_owned(),
+            ),
+        ] {
+            let got = problem(body);
+            assert_eq!(got, said, "{body}");
+            assert!(
+                !got.contains("Maria") && !got.contains("3055550100"),
+                "{got}"
+            );
+        }
+        // A path is cut at 80 characters: a map's keys are the client's.
+        let long = "k".repeat(100);
+        let cut = read_json::<std::collections::HashMap<String, u32>>(
+            format!(r#"{{"{long}": "x"}}"#).as_bytes(),
+        )
+        .unwrap_err();
+        assert!(cut.contains(&format!("at `{}…`", "k".repeat(80))), "{cut}");
+        let read: Shape =
+            read_json(br#" {"client": {"email": "a@b.c"}, "answers": [7]} "#).unwrap();
+        assert_eq!(read.answers, [7]);
     }
 }

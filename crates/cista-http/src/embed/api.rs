@@ -175,24 +175,14 @@ fn read_answers(headers: &HeaderMap, body: &[u8]) -> cista_core::Result<Answers>
             "send the answers as application/json".to_owned(),
         ));
     }
-    serde_json::from_slice(body).map_err(|e| {
+    crate::error::read_json(body).map_err(|problem| {
         Error::invalid(
             "body",
             format!(
                 "send {{\"form\", \"load_token\", \"client\": {{\"first_name\", \"last_name\", \
-                 \"email\", \"consent\"}}, \"answers\"}} ({})",
-                json_problem(&e)
+                 \"email\", \"consent\"}}, \"answers\"}}: {}",
+                problem
             ),
         )
     })
-}
-
-/// What kind of problem a body has, without echoing any of it.
-fn json_problem(e: &serde_json::Error) -> &'static str {
-    match e.classify() {
-        serde_json::error::Category::Io => "unreadable",
-        serde_json::error::Category::Syntax => "not JSON",
-        serde_json::error::Category::Data => "a field is missing, unknown or of the wrong type",
-        serde_json::error::Category::Eof => "cut short",
-    }
 }

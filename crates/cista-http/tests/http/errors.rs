@@ -437,3 +437,43 @@ async fn a_slow_request_is_stopped_with_408() {
     assert_eq!(status, 408);
     assert!(body.contains(r#""code":"request_timeout""#), "{body}");
 }
+
+/// A JSON body that does not read is refused with what is wrong and where, never with the
+/// JSON library's own message: that quotes the rejected value, which may be personal data
+/// (a phone number given where a string belongs, here).
+#[tokio::test]
+async fn a_json_body_that_does_not_read_is_described_not_quoted() {
+    let server = TestServer::start(Options::default()).await;
+    let client = server.client();
+    let bodies = [
+        (
+            r#"{"code": 3055550100, "device_name": "Ana"}"#,
+            "a field is missing, unknown or of the wrong type at `code` (line 1, column 19)",
+        ),
+        (r#"{"code": "3055550100" "#, "cut short (line 1, column 22)"),
+        (r#"{"code" 3055550100}"#, "not JSON (line 1, column 9)"),
+        (
+            r#"{"code": "x", "device_name": "Ana"} 3055550100"#,
+            "not JSON (line 1, column 37)",
+        ),
+    ];
+    for (sent, problem) in bodies {
+        let (status, id, body) = json(
+            client
+                .post(server.url("/api/v1/devices/pair"))
+                .header("content-type", "application/json")
+                .body(sent)
+                .send()
+                .await
+                .unwrap(),
+        )
+        .await;
+        assert_eq!(status, 400, "{sent}: {body}");
+        assert_eq!(body["error"]["code"], "bad_request", "{sent}: {body}");
+        assert_eq!(body["error"]["request_id"], id.as_str());
+        let message = body["error"]["message"].as_str().unwrap();
+        assert!(message.ends_with(problem), "{sent}: {message}");
+        assert!(!message.contains("3055550100"), "{sent}: {message}");
+    }
+    server.stop().await;
+}

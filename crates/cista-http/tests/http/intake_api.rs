@@ -179,6 +179,20 @@ async fn a_record_arrives_once_and_bad_records_are_refused(api: &Intake) -> Stri
         .await
         .unwrap();
     assert_eq!(r.status(), StatusCode::BAD_REQUEST);
+    // A value of the wrong type is described, not quoted back (it may be personal data).
+    let r = api
+        .post(
+            submitter,
+            json!({"idempotency_key": 3055550100u64, "payload": {}}),
+        )
+        .await
+        .unwrap();
+    assert_eq!(r.status(), StatusCode::BAD_REQUEST);
+    let body: Value = r.json().await.unwrap();
+    assert_eq!(body["error"]["code"], "bad_request");
+    let message = body["error"]["message"].as_str().unwrap();
+    assert!(message.contains("of the wrong type"), "{message}");
+    assert!(!message.contains("3055550100"), "{message}");
     let huge = json!({"idempotency_key": "7d9f-0002", "payload": {"notes": "x".repeat(1_100_000)}});
     let r = api.post(submitter, huge).await.unwrap();
     assert_eq!(r.status(), StatusCode::PAYLOAD_TOO_LARGE);

@@ -177,9 +177,10 @@ pub async fn pair(
         .map_err(|_| Error::PayloadTooLarge {
             limit_bytes: PAIR_BODY_BYTES,
         })?;
-    let request: PairRequest = serde_json::from_slice(&bytes).map_err(|e| Error::BadRequest {
-        reason: format!("the body is not a pairing request: {e}"),
-    })?;
+    let request: PairRequest =
+        crate::error::read_json(&bytes).map_err(|problem| Error::BadRequest {
+            reason: format!("the body is not a pairing request: {problem}"),
+        })?;
     let paired = state
         .cista
         .pair_device(&request.code, &request.device_name)

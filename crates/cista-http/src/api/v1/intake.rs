@@ -121,9 +121,10 @@ pub async fn submit(
     let bytes = to_bytes(body, limit)
         .await
         .map_err(|_| Error::PayloadTooLarge { limit_bytes: limit })?;
-    let new: NewSubmission = serde_json::from_slice(&bytes).map_err(|e| Error::BadRequest {
-        reason: format!("the body is not a submission: {e}"),
-    })?;
+    let new: NewSubmission =
+        crate::error::read_json(&bytes).map_err(|problem| Error::BadRequest {
+            reason: format!("the body is not a submission: {problem}"),
+        })?;
     let receipt = state
         .cista
         .submit(
