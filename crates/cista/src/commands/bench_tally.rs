@@ -387,7 +387,8 @@ async fn fetch_published(
         (units as u64).div_ceil(cista_http::web::pages::bulletin::ROWS_PER_PAGE)
     );
     let last_path = dir.join("bulletin-last.html");
-    // The first read past the first page reads the list's marks; the next starts from them.
+    // The first read this deep (past `MARKS_FROM`) reads the list's marks; the next starts
+    // from them. The bench's lists are always that long.
     let last_page = measured(download(&client, &last, &last_path)).await?;
     let last_page_again = measured(download(&client, &last, &last_path)).await?;
     Ok(Published {

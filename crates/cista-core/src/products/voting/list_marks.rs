@@ -4,7 +4,9 @@
 //! before them rather than counted from the list's start. A deep page of a million-ballot list
 //! stepped through up to a million index entries on every request (92 ms on SQLite, 315 ms on
 //! PostgreSQL for the last page, `bench tally`); from its mark it steps through fewer than
-//! `MARK_EVERY`. A closed ballot's list never changes, so its marks never go stale.
+//! `MARK_EVERY`. Pages before `MARKS_FROM` are counted from the start while no marks are kept,
+//! which costs less than reading them. A closed ballot's list never changes, so its marks
+//! never go stale.
 
 use crate::{Cista, Result};
 use cista_types::{BallotId, Tracker};
@@ -14,6 +16,14 @@ use tokio::sync::OnceCell;
 /// Entries between two marks: the bulletin's page (`ROWS_PER_PAGE`, 500), so a page starts at
 /// a mark. A million-ballot list has 2,000 marks (16 KB).
 pub const MARK_EVERY: u64 = 500;
+
+/// The position from which a numbered page reads its list's marks when they are not kept yet.
+/// Below it, stepping through the entries from the list's start (at most 10,000 index
+/// entries, about a millisecond) costs less than reading the marks, which steps through the
+/// whole box once (about 100 ms on SQLite and 230 ms on PostgreSQL at a million ballots,
+/// `bench tally`): the first twenty pages of a large list, and every page of a list this
+/// short, are read without them.
+pub const MARKS_FROM: u64 = 20 * MARK_EVERY;
 
 /// Closed ballots whose marks are kept at once, the least recently used dropped first: as
 /// many as the leaf hashes are kept for (`LEAF_CACHE_BALLOTS`).
@@ -59,9 +69,36 @@ impl MarkCache {
         }
         cell
     }
+
+    /// `id`'s marks if they are kept and read, made the most recently used when `touch`;
+    /// never reads them nor makes a cell for them.
+    fn kept(&self, id: BallotId, touch: bool) -> Option<Arc<Vec<Tracker>>> {
+        let mut kept = self
+            .kept
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner());
+        let at = kept.iter().position(|(ballot, _)| *ballot == id)?;
+        let marks = kept.get(at)?.1.get()?.clone();
+        if touch {
+            let entry = kept.remove(at);
+            kept.push(entry);
+        }
+        Some(marks)
+    }
 }
 
 impl Cista {
+    /// The marks of closed ballot `id`'s list if they are kept, without reading them.
+    pub(crate) fn kept_list_marks(&self, id: BallotId) -> Option<Arc<Vec<Tracker>>> {
+        self.mark_cache().kept(id, true)
+    }
+
+    /// Whether the marks of closed ballot `id`'s list are kept (read and not yet dropped).
+    /// Asking changes nothing: for `bench tally` and the tests.
+    pub fn list_marks_kept(&self, id: BallotId) -> bool {
+        self.mark_cache().kept(id, false).is_some()
+    }
+
     /// The marks of closed ballot `id`'s list (`VotingReads::box_marks` every `MARK_EVERY`),
     /// read by the first caller and then kept; concurrent callers wait for that one read.
     /// Only for a closed ballot: an open box's marks would move with every cast. The read
@@ -187,5 +224,24 @@ mod tests {
         assert_eq!(kept.len(), MARKED_BALLOTS);
         assert!(kept.iter().any(|(id, _)| id.as_i64() == 0));
         assert!(!kept.iter().any(|(id, _)| id.as_i64() == 1));
+    }
+
+    #[test]
+    fn asking_for_kept_marks_never_reads_nor_keeps_a_cell() {
+        let cache = MarkCache::default();
+        let id = BallotId::from_i64(7);
+        assert!(cache.kept(id, true).is_none());
+        assert!(cache.kept.lock().unwrap().is_empty(), "no cell made");
+        // A cell whose marks are still being read is not kept marks.
+        let cell = cache.cell(id);
+        assert!(cache.kept(id, true).is_none());
+        cell.set(Arc::new(vec![])).unwrap();
+        assert!(cache.kept(id, false).is_some());
+        // Touched, a ballot is the most recently used; merely asked, it is not.
+        cache.cell(BallotId::from_i64(8));
+        cache.kept(id, false);
+        assert_eq!(cache.kept.lock().unwrap()[0].0, id);
+        cache.kept(id, true);
+        assert_eq!(cache.kept.lock().unwrap()[1].0, id);
     }
 }

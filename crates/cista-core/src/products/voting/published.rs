@@ -9,7 +9,7 @@
 use super::Ballot;
 use super::bundle::{BUNDLE_FORMAT, Bundle, BundleHead, PublishedBallot, leaf_data};
 use super::close::sealed_results;
-use super::list_marks::{MARK_EVERY, mark_below, read_from};
+use super::list_marks::{MARKS_FROM, mark_below, read_from};
 use super::opening::{
     LeafContext, OpenedPage, PageOpener, StoredBox, open_box_by_pages, open_page,
 };
@@ -201,19 +201,19 @@ impl Cista {
     }
 
     /// Up to `limit` ballots of the list from position `offset` (0-based), opened, in
-    /// tracker order: a numbered page, read from the list's mark before it (see
-    /// `list_marks`; the marks are read once a ballot, by the first read past its first
-    /// `MARK_EVERY` entries).
+    /// tracker order: a numbered page, read from the list's mark before it when the marks are
+    /// kept (see `list_marks`), else counted from the list's start below `MARKS_FROM`; the
+    /// first page at or past `MARKS_FROM`, or the first tracker lookup, reads the marks.
     pub async fn published_page_at(
         &self,
         list: &PublishedList,
         offset: u64,
         limit: u64,
     ) -> Result<Vec<PublishedBallot>> {
-        let from = if offset < MARK_EVERY {
-            (None, offset)
-        } else {
-            read_from(&self.closed_list_marks(list.id).await?, offset)
+        let from = match self.kept_list_marks(list.id) {
+            Some(marks) => read_from(&marks, offset),
+            None if offset < MARKS_FROM => (None, offset),
+            None => read_from(&self.closed_list_marks(list.id).await?, offset),
         };
         let entries = self
             .store()

@@ -10,9 +10,9 @@ use cista_core::products::voting::bundle::{BUNDLE_FORMAT_1, JSON_SUFFIX, Publish
 use cista_core::products::voting::close::definition_of;
 use cista_core::products::voting::close::{turnout_from, turnout_of};
 use cista_core::products::voting::definition::Choice;
-use cista_core::products::voting::list_marks::MARK_EVERY;
+use cista_core::products::voting::list_marks::{MARK_EVERY, MARKS_FROM};
 use cista_core::products::voting::opening::OPENING_PAGE;
-use cista_core::products::voting::published::BALLOT_PAGE;
+use cista_core::products::voting::published::{BALLOT_PAGE, PublishedList};
 use cista_core::products::voting::tally::tally;
 use cista_core::products::voting::units::natural_cmp;
 
@@ -261,6 +261,32 @@ async fn a_recorded_ballot_exports_every_unit(
     }
 }
 
+/// Numbered pages starting before, on and after a mark, and across the last one, are the
+/// whole list's slices.
+async fn numbered_pages_agree(cista: &Cista, list: &PublishedList, bundle: &Bundle) {
+    let n = bundle.ballots.len();
+    let every = MARK_EVERY as usize;
+    for offset in [
+        1,
+        every - 1,
+        every,
+        every + 1,
+        3 * every + 17,
+        n - every - 1,
+        n - 1,
+    ] {
+        let page = cista
+            .published_page_at(list, offset as u64, 300)
+            .await
+            .unwrap();
+        assert_eq!(
+            page,
+            bundle.ballots[offset..(offset + 300).min(n)],
+            "{offset}"
+        );
+    }
+}
+
 /// Keyset pages of every size, and numbered pages, give the list in the same order.
 async fn the_pages_agree_with_the_whole_list(cista: &Cista, ballot: BallotId, bundle: &Bundle) {
     let list = cista.published_list(ballot).await.unwrap();
@@ -285,29 +311,17 @@ async fn the_pages_agree_with_the_whole_list(cista: &Cista, ballot: BallotId, bu
     }
     let at = cista.published_page_at(&list, 1_000, 500).await.unwrap();
     assert_eq!(at, bundle.ballots[1_000..1_500]);
-    // Numbered pages are read from the list's marks (every `MARK_EVERY`-th tracker): pages
-    // starting before, on and after a mark, and across the last one.
-    let n = bundle.ballots.len();
-    let every = MARK_EVERY as usize;
-    for offset in [
-        1,
-        every - 1,
-        every,
-        every + 1,
-        3 * every + 17,
-        n - every - 1,
-        n - 1,
-    ] {
-        let page = cista
-            .published_page_at(&list, offset as u64, 300)
-            .await
-            .unwrap();
-        assert_eq!(
-            page,
-            bundle.ballots[offset..(offset + 300).min(n)],
-            "{offset}"
-        );
-    }
+    // Numbered pages below `MARKS_FROM` are counted from the list's start while its marks are
+    // not kept; the first page past it reads them (this list is shorter: that page is empty),
+    // and then every page starts from the mark before it (every `MARK_EVERY`-th tracker).
+    let (n, every) = (bundle.ballots.len(), MARK_EVERY as usize);
+    assert!((n as u64) < MARKS_FROM);
+    numbered_pages_agree(cista, &list, bundle).await;
+    assert!(!cista.list_marks_kept(ballot), "no page read the marks");
+    let past = cista.published_page_at(&list, MARKS_FROM, 300).await;
+    assert_eq!(past.unwrap(), []);
+    assert!(cista.list_marks_kept(ballot));
+    numbered_pages_agree(cista, &list, bundle).await;
     // The marks as the store reads them: the last tracker of each whole run.
     let voting = cista.store().voting();
     let marks = voting.box_marks(ballot, MARK_EVERY).await.unwrap();
