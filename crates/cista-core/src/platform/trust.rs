@@ -90,11 +90,13 @@ pub struct VotingReport {
     pub votes: u64,
 }
 
-/// The guard triggers the voting migration installs (on either engine).
+/// The guard triggers the voting migrations install (on either engine).
 const EXPECTED_GUARDS: &[&str] = &[
     "ballot_box_kept",
     "ballot_box_no_update",
+    "ballot_box_sealed",
     "participation_kept",
+    "participation_sealed",
 ];
 
 /// How people sign in and where their personal data lives, from the running settings.

@@ -445,7 +445,8 @@ pub(crate) async fn engine_settings(
 /// never changes; closed and cancelled are final; participation rows, the roll and refused
 /// attempts are never updated or deleted; a ballot box entry is never updated, and deleted
 /// only while its ballot is open (the shuffle rewrites it). FL-12 asks for a year; the
-/// database refuses outright.
+/// database refuses outright. The guards against a vote added to a ballot that is not open
+/// are `m20261218_000001_votes_sealed`'s, installed after the migrations that rebuild the box.
 pub(crate) fn voting_guards(backend: DbBackend) -> Vec<&'static str> {
     match backend {
         DbBackend::Sqlite => vec![

@@ -31,6 +31,7 @@ mod m20261214_000001_submissions_by_time;
 mod m20261215_000001_due_and_org_pages;
 mod m20261216_000001_media_pending;
 mod m20261217_000001_reads_by_owner;
+mod m20261218_000001_votes_sealed;
 pub mod vault;
 
 #[derive(Debug)]
@@ -65,6 +66,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261215_000001_due_and_org_pages::Migration),
             Box::new(m20261216_000001_media_pending::Migration),
             Box::new(m20261217_000001_reads_by_owner::Migration),
+            Box::new(m20261218_000001_votes_sealed::Migration),
         ]
     }
 }

@@ -70,8 +70,11 @@ impl Cista {
     /// choices drawn at random (every contest answered; elections with one to `seats`
     /// candidates), sealed under the organization's data key exactly as a cast seals them
     /// (on a recorded ballot each entry names its unit and time, as a cast's does).
-    /// Returns how many ballots were written. Errors: the ballot is not open (`conflict`),
-    /// a unit already took part (`conflict`), storage.
+    /// Returns how many ballots were written. Each transaction holds the ballot's shared lock
+    /// and checks it is still open, as a cast does, so a close never races the writes.
+    /// Errors: the ballot is not published (`conflict`), it closed before a transaction
+    /// (`ballot_not_open`; the transactions before it stay written), a unit already took part
+    /// (`conflict`), storage.
     pub async fn fill_ballot_box(
         &self,
         actor: &Actor,
@@ -129,6 +132,10 @@ impl Cista {
                 });
             }
             let mut tx = self.store().begin().await?;
+            // As a cast does: the ballot's shared lock, taken before the first row, makes a
+            // close wait for this transaction, and a ballot closed since the check above is
+            // refused here rather than given rows after its close.
+            super::cast::lock_open_ballot(tx.as_mut(), &ballot, self.clock().now()).await?;
             tx.voting().insert_participations(&participation).await?;
             tx.voting().insert_box_entries(&entries).await?;
             tx.commit_housekeeping().await?;

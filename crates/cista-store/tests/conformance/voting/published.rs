@@ -79,6 +79,17 @@ pub async fn a_large_ballot_publishes_page_by_page_and_finds_any_tracker(h: &Har
     assert!(cista.bundle_head(ballot).await.is_err());
     assert!(cista.published_list(ballot).await.is_err());
     close(h, &cista, ballot).await;
+    // A ballot still marked published but past its closing time is closed to the bulk writer
+    // as to a cast: the check runs under the ballot's lock, inside the writing transaction.
+    let late = open_ballot(h, &cista, &a, Secrecy::Secret, Weighting::PerUnit).await;
+    past_closing_time(h, &cista, late).await;
+    let refused = cista
+        .fill_ballot_box(&operator(), a.org, late, &|_| {})
+        .await
+        .unwrap_err();
+    assert_eq!(refused.code(), "ballot_not_open", "{refused:?}");
+    assert_eq!(counts(h, late).await, (0, 0, 0));
+    close(h, &cista, late).await;
 
     let bundle = cista.election_bundle(ballot).await.unwrap();
     assert_eq!(bundle.ballots.len(), units);

@@ -5,14 +5,15 @@ use sea_orm::TransactionTrait as _;
 
 pub async fn voting_records_cannot_be_changed_or_deleted(h: &Harness) {
     let cista = h.cista().await;
+    // The trust page reads the guards from the database's catalog: every one is there.
+    let report = cista.trust_report(&operator()).await.unwrap().voting;
+    assert!(report.guards_complete, "{:?}", report.guards);
+    for sealed in ["ballot_box_sealed", "participation_sealed"] {
+        assert!(report.guards.iter().any(|g| g == sealed), "{sealed}");
+    }
     let a = association(h, &cista, "retention").await;
     let ballot = open_with_one_vote(h, &cista, &a, "101", "yes").await;
-    let db = h.store.connection();
-    let refuse = |sql: String| async move {
-        let result = db.execute_unprepared(&sql).await;
-        assert!(result.is_err(), "the database must refuse `{sql}`");
-        assert!(result.unwrap_err().to_string().contains("cista:"), "{sql}");
-    };
+    let refuse = |sql: String| async move { refused_by_a_guard(h, &sql).await };
     refuse(format!(
         "UPDATE ballots SET definition = '{{}}' WHERE id = {ballot}"
     ))
@@ -46,6 +47,7 @@ pub async fn voting_records_cannot_be_changed_or_deleted(h: &Harness) {
     let voting = cista.store().voting();
     assert_eq!(voting.box_count(open).await.unwrap(), 1);
     assert_eq!(voting.box_count(ballot).await.unwrap(), 1);
+    a_closed_ballot_takes_no_more_votes(h, &cista, &a, (ballot, open)).await;
     refuse(format!(
         "UPDATE ballots SET results = '{{}}' WHERE id = {ballot}"
     ))
@@ -65,6 +67,68 @@ pub async fn voting_records_cannot_be_changed_or_deleted(h: &Harness) {
         .await
         .unwrap_err();
     assert_eq!(err.code(), "conflict");
+}
+
+/// A closed ballot's box and participation take no more rows, through the store or in SQL; a
+/// statement writing into a closed box and an open one fails whole; a draft's box takes none.
+async fn a_closed_ballot_takes_no_more_votes(
+    h: &Harness,
+    cista: &Cista,
+    a: &Association,
+    (ballot, open): (BallotId, BallotId),
+) {
+    let refuse = |sql: String| async move { refused_by_a_guard(h, &sql).await };
+    let voting = cista.store().voting();
+    let kept = voting.box_entries(ballot).await.unwrap().remove(0);
+    let mut tx = cista.store().begin().await.unwrap();
+    let late = tx
+        .voting()
+        .insert_box_entry(&cista_core::ports::BoxEntry {
+            tracker: cista_types::Tracker::from_i64(kept.tracker.as_i64() ^ 1),
+            ..kept
+        })
+        .await;
+    assert!(late.is_err(), "a late ballot is refused: {late:?}");
+    drop(tx);
+    let mut tx = cista.store().begin().await.unwrap();
+    let late = tx
+        .voting()
+        .insert_participation(&cista_core::ports::Participation {
+            ballot,
+            unit: a.unit("102").id,
+            channel: cista_core::ports::VoteChannel::Web,
+            voter: None,
+            origin: Default::default(),
+            at: h.clock.now(),
+            roll_weight: cista_types::Weight::ONE,
+            submission: None,
+        })
+        .await;
+    assert!(late.is_err(), "a late participation is refused: {late:?}");
+    drop(tx);
+    refuse(format!(
+        "INSERT INTO ballot_box (tracker, ballot_id, weight_micros, choices) \
+         SELECT tracker + 1, ballot_id, weight_micros, choices FROM ballot_box \
+         WHERE ballot_id IN ({ballot}, {open})"
+    ))
+    .await;
+    assert_eq!(voting.box_count(open).await.unwrap(), 1);
+    assert_eq!(voting.box_count(ballot).await.unwrap(), 1);
+    // A draft's box takes none either: it has no voters yet.
+    let draft = cista
+        .create_ballot(
+            &operator(),
+            a.org,
+            settings(h, Secrecy::Secret, Weighting::PerUnit),
+        )
+        .await
+        .unwrap();
+    refuse(format!(
+        "INSERT INTO ballot_box (tracker, ballot_id, weight_micros, choices) \
+         SELECT tracker, {draft}, weight_micros, choices FROM ballot_box \
+         WHERE ballot_id = {open}"
+    ))
+    .await;
 }
 
 /// A PostgreSQL database from before `m20261211_000001_box_guard_per_statement` guarded the
@@ -91,14 +155,7 @@ pub async fn the_box_guard_is_replaced_in_an_upgraded_database(h: &Harness) {
         )
         .await;
     }
-    h.tamper(
-        "DELETE FROM seaql_migrations WHERE version = 'm20261211_000001_box_guard_per_statement'",
-    )
-    .await;
-    assert_eq!(
-        h.store.migrate().await.unwrap(),
-        ["m20261211_000001_box_guard_per_statement"]
-    );
+    replay(h, &["m20261211_000001_box_guard_per_statement"]).await;
     if h.is_postgres() {
         // pg_trigger.tgtype's lowest bit is TRIGGER_TYPE_ROW.
         let row = h
@@ -154,12 +211,14 @@ pub async fn a_box_keyed_by_its_tracker_alone_is_rekeyed_whole(h: &Harness) {
 
     key_the_box_by_its_tracker_alone(h).await;
     assert_eq!(box_key(h).await, ["tracker"]);
-    h.tamper("DELETE FROM seaql_migrations WHERE version = 'm20261212_000001_box_keyed_by_ballot'")
-        .await;
-    assert_eq!(
-        h.store.migrate().await.unwrap(),
-        ["m20261212_000001_box_keyed_by_ballot"]
-    );
+    replay(
+        h,
+        &[
+            "m20261212_000001_box_keyed_by_ballot",
+            "m20261218_000001_votes_sealed",
+        ],
+    )
+    .await;
 
     assert_the_box_is_keyed_by_ballot(h).await;
     let after = [
@@ -173,11 +232,17 @@ pub async fn a_box_keyed_by_its_tracker_alone_is_rekeyed_whole(h: &Harness) {
         before[1].iter().find(|e| e.unit == Some(a.unit("107").id))
     );
 
-    // The guards are back: no entry changes, and a closed ballot's box is kept.
+    // The guards are back: no entry changes, and a closed ballot's box is kept and takes
+    // no more.
     let db = h.store.connection();
     for sql in [
         format!("UPDATE ballot_box SET weight_micros = 9 WHERE ballot_id = {recorded}"),
         format!("DELETE FROM ballot_box WHERE ballot_id = {closed}"),
+        format!(
+            "INSERT INTO ballot_box (tracker, ballot_id, weight_micros, choices) \
+             SELECT tracker + 1, ballot_id, weight_micros, choices FROM ballot_box \
+             WHERE ballot_id = {closed}"
+        ),
     ] {
         let refused = db.execute_unprepared(&sql).await;
         assert!(
@@ -262,6 +327,14 @@ async fn assert_the_box_is_keyed_by_ballot(h: &Harness) {
 /// Puts the box back as the migrations before `m20261212_000001_box_keyed_by_ballot` left it:
 /// keyed by the tracker alone (on SQLite the rowid), `ix_ballot_box_ballot` beside it.
 async fn key_the_box_by_its_tracker_alone(h: &Harness) {
+    // A database that old had no guard against inserts into a closed box either
+    // (`m20261218_000001_votes_sealed`).
+    h.tamper(if h.is_postgres() {
+        "DROP TRIGGER ballot_box_sealed ON ballot_box"
+    } else {
+        "DROP TRIGGER ballot_box_sealed"
+    })
+    .await;
     if h.is_postgres() {
         for sql in [
             "ALTER TABLE ballot_box DROP CONSTRAINT ballot_box_pkey",
@@ -532,4 +605,22 @@ pub async fn a_weighted_secret_ballot_refuses_weights_that_identify_units(h: &Ha
         .await
         .unwrap();
     cista.publish_ballot(&operator(), a.org, id).await.unwrap();
+}
+
+/// Forgets that the migrations `versions` ran, and migrates: they, and only they, run again.
+async fn replay(h: &Harness, versions: &[&str]) {
+    for version in versions {
+        h.tamper(&format!(
+            "DELETE FROM seaql_migrations WHERE version = '{version}'"
+        ))
+        .await;
+    }
+    assert_eq!(h.store.migrate().await.unwrap(), versions);
+}
+
+/// Runs `sql` straight on the database: a guard refuses it (`cista:` in the error).
+async fn refused_by_a_guard(h: &Harness, sql: &str) {
+    let result = h.store.connection().execute_unprepared(sql).await;
+    assert!(result.is_err(), "the database must refuse `{sql}`");
+    assert!(result.unwrap_err().to_string().contains("cista:"), "{sql}");
 }
