@@ -75,8 +75,11 @@ pub fn error_response(err: &Error) -> Response {
         }
         _ => tracing::info!(code = err.code(), "request refused"),
     }
+    // A field's name or a reason may hold the client's own text (a key of its record, a file
+    // name): bounded here, for every error, so a request cannot make its answer as large as
+    // itself.
     let field = match err {
-        Error::InvalidInput { field, .. } => Some(field.clone()),
+        Error::InvalidInput { field, .. } => Some(at_most(field, FIELD_CHARS)),
         _ => None,
     };
     let mut response = status_for(class).into_response();
@@ -101,10 +104,25 @@ pub fn error_response(err: &Error) -> Response {
     }
     response.extensions_mut().insert(ErrorInfo {
         code: err.code(),
-        message: err.public_message(),
+        message: at_most(&err.public_message(), MESSAGE_CHARS),
         field,
     });
     response
+}
+
+/// The most characters of an error's message a response carries (a message is a sentence or
+/// two; a longer one quotes something at length).
+pub const MESSAGE_CHARS: usize = 1_000;
+
+/// The most characters of the name of the field at fault a response carries.
+pub const FIELD_CHARS: usize = 200;
+
+/// `text` cut to at most `chars` characters, an ellipsis marking the cut.
+fn at_most(text: &str, chars: usize) -> String {
+    match text.char_indices().nth(chars) {
+        Some((cut, _)) => format!("{}…", &text[..cut]),
+        None => text.to_owned(),
+    }
 }
 
 impl IntoResponse for AppError {
@@ -241,6 +259,27 @@ mod tests {
         let body = json_body(info, "abc123");
         assert!(body.contains(r#""request_id":"abc123""#));
         assert!(!body.contains("hunter2"));
+    }
+
+    #[test]
+    fn a_message_and_a_field_are_bounded_whatever_the_client_sent() {
+        let long = Error::InvalidInput {
+            field: format!("answers.{}", "k".repeat(300_000)),
+            reason: "é".repeat(5_000),
+        };
+        let response = error_response(&long);
+        let info = response.extensions().get::<ErrorInfo>().unwrap();
+        let field = info.field.as_deref().unwrap();
+        assert_eq!(field.chars().count(), FIELD_CHARS + 1);
+        assert!(field.starts_with("answers.kkk") && field.ends_with('…'));
+        assert_eq!(info.message.chars().count(), MESSAGE_CHARS + 1);
+        assert!(info.message.ends_with('…'));
+        // A short one is left whole.
+        let short = Error::invalid("answers.depth_m", "must be a number");
+        let response = error_response(&short);
+        let info = response.extensions().get::<ErrorInfo>().unwrap();
+        assert_eq!(info.field.as_deref(), Some("answers.depth_m"));
+        assert_eq!(info.message, short.public_message());
     }
 
     #[test]

@@ -193,6 +193,26 @@ async fn a_record_arrives_once_and_bad_records_are_refused(api: &Intake) -> Stri
     let message = body["error"]["message"].as_str().unwrap();
     assert!(message.contains("of the wrong type"), "{message}");
     assert!(!message.contains("3055550100"), "{message}");
+    // A field the form does not have is named in the refusal, but a name as long as the
+    // record is cut short: an answer is never as large as the request.
+    let mut payload = serde_json::Map::new();
+    payload.insert("k".repeat(100_000), json!(1));
+    let r = api
+        .post(
+            submitter,
+            json!({"idempotency_key": "7d9f-0003", "payload": payload}),
+        )
+        .await
+        .unwrap();
+    assert!(r.status().is_client_error(), "{}", r.status());
+    let body: Value = r.json().await.unwrap();
+    assert_eq!(body["error"]["code"], "invalid_input");
+    let field = body["error"]["field"].as_str().unwrap();
+    assert!(
+        field.contains("kkkk") && field.chars().count() <= 201,
+        "{field}"
+    );
+    assert!(body["error"]["message"].as_str().unwrap().chars().count() <= 1_001);
     let huge = json!({"idempotency_key": "7d9f-0002", "payload": {"notes": "x".repeat(1_100_000)}});
     let r = api.post(submitter, huge).await.unwrap();
     assert_eq!(r.status(), StatusCode::PAYLOAD_TOO_LARGE);
