@@ -97,8 +97,10 @@ pub async fn serve(
         .with_state(Arc::new(site));
     listener.set_nonblocking(true)?;
     let handle = axum_server::Handle::new();
-    let server =
-        axum_server::from_tcp_rustls(listener, tls.rustls_config())?.handle(handle.clone());
+    // As the main server's (`tls::DetailedTlsAcceptor`): each write is sent at once.
+    let server = axum_server::from_tcp_rustls(listener, tls.rustls_config())?
+        .map(|tls| tls.acceptor(axum_server::accept::NoDelayAcceptor::new()))
+        .handle(handle.clone());
     tokio::spawn(async move {
         shutdown.await;
         handle.graceful_shutdown(Some(Duration::from_secs(2)));

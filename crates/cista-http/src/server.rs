@@ -41,7 +41,9 @@ pub async fn serve(
     let redirect_task = match listeners.http_redirect {
         Some(listener) => {
             listener.set_nonblocking(true)?;
-            let server = axum_server::from_tcp(listener)?.handle(redirect_handle.clone());
+            let server = axum_server::from_tcp(listener)?
+                .acceptor(axum_server::accept::NoDelayAcceptor::new())
+                .handle(redirect_handle.clone());
             Some(tokio::spawn(server.serve(
                 redirect::app(state.public_origin.clone()).into_make_service(),
             )))
