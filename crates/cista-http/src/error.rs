@@ -117,6 +117,9 @@ pub const MESSAGE_CHARS: usize = 1_000;
 /// The most characters of the name of the field at fault a response carries.
 pub const FIELD_CHARS: usize = 200;
 
+/// The most characters of a JSON field's path a refusal names (`read_json`).
+const PATH_CHARS: usize = 80;
+
 /// `text` cut to at most `chars` characters, an ellipsis marking the cut.
 fn at_most(text: &str, chars: usize) -> String {
     match text.char_indices().nth(chars) {
@@ -201,13 +204,7 @@ fn json_problem(mut segments: Vec<&serde_path_to_error::Segment>, e: &serde_json
     let at = if joined.is_empty() || e.classify() != Category::Data {
         String::new()
     } else {
-        let shown: String = joined.chars().take(80).collect();
-        let more = if shown.len() < joined.len() {
-            "…"
-        } else {
-            ""
-        };
-        format!(" at `{shown}{more}`")
+        format!(" at `{}`", at_most(&joined, PATH_CHARS))
     };
     format!("{kind}{at} (line {}, column {})", e.line(), e.column())
 }
