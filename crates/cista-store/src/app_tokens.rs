@@ -3,15 +3,13 @@
 
 use crate::convert::{conflict_or, db_err, digest, from_db_time, to_db_time};
 use crate::entity::app_token;
-use crate::query::Fetch;
+use crate::query::{Db, Fetch};
 use cista_core::ports::{AppPurpose, AppToken, AppTokenId};
 use cista_core::{Error, Result};
 use cista_crypto::Digest32;
 use cista_types::{OrgId, Timestamp};
 use sea_orm::sea_query::Expr;
-use sea_orm::{
-    ActiveValue::Set, ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, QueryOrder,
-};
+use sea_orm::{ActiveValue::Set, ColumnTrait, EntityTrait, QueryFilter, QueryOrder};
 
 fn from_row(m: app_token::Model) -> Result<AppToken> {
     Ok(AppToken {
@@ -29,17 +27,14 @@ fn from_row(m: app_token::Model) -> Result<AppToken> {
     })
 }
 
-pub(crate) async fn by_hash(
-    db: &impl ConnectionTrait,
-    secret_hash: &Digest32,
-) -> Result<Option<AppToken>> {
+pub(crate) async fn by_hash(db: &impl Db, secret_hash: &Digest32) -> Result<Option<AppToken>> {
     app_token::Entity::find()
         .filter(app_token::Column::SecretSha256.eq(secret_hash.as_bytes().to_vec()))
         .one_as(db, from_row)
         .await
 }
 
-pub(crate) async fn of_org(db: &impl ConnectionTrait, org: OrgId) -> Result<Vec<AppToken>> {
+pub(crate) async fn of_org(db: &impl Db, org: OrgId) -> Result<Vec<AppToken>> {
     app_token::Entity::find()
         .filter(app_token::Column::OrgId.eq(org.as_i64()))
         .order_by_desc(app_token::Column::CreatedAt)
@@ -48,7 +43,7 @@ pub(crate) async fn of_org(db: &impl ConnectionTrait, org: OrgId) -> Result<Vec<
         .await
 }
 
-pub(crate) async fn insert(db: &impl ConnectionTrait, t: &AppToken) -> Result<()> {
+pub(crate) async fn insert(db: &impl Db, t: &AppToken) -> Result<()> {
     app_token::Entity::insert(app_token::ActiveModel {
         id: Set(t.id.as_i64()),
         org_id: Set(t.org.as_i64()),
@@ -68,7 +63,7 @@ pub(crate) async fn insert(db: &impl ConnectionTrait, t: &AppToken) -> Result<()
 }
 
 pub(crate) async fn revoke(
-    db: &impl ConnectionTrait,
+    db: &impl Db,
     org: OrgId,
     id: AppTokenId,
     at: Timestamp,
@@ -92,7 +87,7 @@ pub(crate) async fn revoke(
     Ok(exists.then_some(false))
 }
 
-pub(crate) async fn touch(db: &impl ConnectionTrait, id: AppTokenId, at: Timestamp) -> Result<()> {
+pub(crate) async fn touch(db: &impl Db, id: AppTokenId, at: Timestamp) -> Result<()> {
     app_token::Entity::update_many()
         .col_expr(app_token::Column::LastUsedAt, Expr::value(to_db_time(at)))
         .filter(app_token::Column::Id.eq(id.as_i64()))

@@ -4,14 +4,14 @@
 
 use crate::convert::{db_err, from_db_time, to_db_time};
 use crate::entity::{access_attempt, account};
-use crate::query::Fetch;
+use crate::query::{Db, Fetch};
 use cista_core::Result;
 use cista_core::ports::{AccessAttempt, Account, AttemptKind, AttemptScope, AttemptTally};
 use cista_crypto::Digest32;
 use cista_types::{SubjectCode, Timestamp};
 use sea_orm::{
-    ActiveValue::NotSet, ActiveValue::Set, ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter,
-    QueryOrder, QuerySelect, Select,
+    ActiveValue::NotSet, ActiveValue::Set, ColumnTrait, EntityTrait, QueryFilter, QueryOrder,
+    QuerySelect, Select,
 };
 
 fn scoped(
@@ -35,10 +35,7 @@ fn scoped(
 /// Reads the person's account and locks its row until the transaction ends (`SELECT … FOR
 /// UPDATE` on PostgreSQL; on SQLite the write transaction already holds the database's lock and
 /// the clause is left out). A person without an account has nothing to lock: `None`.
-pub(crate) async fn lock_account(
-    db: &impl ConnectionTrait,
-    subject: SubjectCode,
-) -> Result<Option<Account>> {
+pub(crate) async fn lock_account(db: &impl Db, subject: SubjectCode) -> Result<Option<Account>> {
     account::Entity::find_by_id(subject.as_i64())
         .lock_exclusive()
         .one_as(db, crate::convert::account)
@@ -46,7 +43,7 @@ pub(crate) async fn lock_account(
 }
 
 pub(crate) async fn tally(
-    db: &impl ConnectionTrait,
+    db: &impl Db,
     subject: SubjectCode,
     kind: AttemptKind,
     scope: AttemptScope<'_>,
@@ -62,7 +59,7 @@ pub(crate) async fn tally(
     Ok(AttemptTally { count, latest })
 }
 
-pub(crate) async fn record(db: &impl ConnectionTrait, attempt: &AccessAttempt) -> Result<()> {
+pub(crate) async fn record(db: &impl Db, attempt: &AccessAttempt) -> Result<()> {
     access_attempt::Entity::insert(access_attempt::ActiveModel {
         id: NotSet,
         subject: Set(attempt.subject.as_i64()),
@@ -78,7 +75,7 @@ pub(crate) async fn record(db: &impl ConnectionTrait, attempt: &AccessAttempt) -
 }
 
 pub(crate) async fn clear(
-    db: &impl ConnectionTrait,
+    db: &impl Db,
     subject: SubjectCode,
     kind: AttemptKind,
     requester: &Digest32,
@@ -93,7 +90,7 @@ pub(crate) async fn clear(
     Ok(done.rows_affected)
 }
 
-pub(crate) async fn purge(db: &impl ConnectionTrait, before: Timestamp) -> Result<u64> {
+pub(crate) async fn purge(db: &impl Db, before: Timestamp) -> Result<u64> {
     let done = access_attempt::Entity::delete_many()
         .filter(access_attempt::Column::At.lt(to_db_time(before)))
         .exec(db)

@@ -5,7 +5,7 @@
 use crate::SeaStore;
 use crate::convert::{conflict_or, db_err, digest, from_db_time, to_db_time};
 use crate::entity::{attachment, attachment_media, device, media_pending, record_review};
-use crate::query::Fetch;
+use crate::query::{Db, Fetch};
 use crate::tx::SeaTx;
 use async_trait::async_trait;
 use cista_core::ports::{CollectionReads, CollectionWrites, StoredAttachment, StoredMedia};
@@ -16,8 +16,7 @@ use cista_crypto::Digest32;
 use cista_types::{OrgId, SubjectCode, SubmissionId, Timestamp};
 use sea_orm::sea_query::{Expr, ExprTrait as _, Order, Query};
 use sea_orm::{
-    ActiveValue::Set, ColumnTrait, Condition, ConnectionTrait, EntityTrait, QueryFilter,
-    QueryOrder, QuerySelect,
+    ActiveValue::Set, ColumnTrait, Condition, EntityTrait, QueryFilter, QueryOrder, QuerySelect,
 };
 
 fn device_from(m: device::Model) -> Result<Device> {
@@ -95,7 +94,7 @@ pub(crate) fn media_row_of_attachment() -> sea_orm::sea_query::SelectStatement {
         .to_owned()
 }
 
-async fn by_hash(db: &impl ConnectionTrait, hash: &Digest32) -> Result<Option<Device>> {
+async fn by_hash(db: &impl Db, hash: &Digest32) -> Result<Option<Device>> {
     device::Entity::find()
         .filter(device::Column::SecretSha256.eq(hash.as_bytes().to_vec()))
         .one_as(db, device_from)

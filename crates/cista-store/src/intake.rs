@@ -7,7 +7,7 @@ use crate::convert::{conflict_or, db_err, digest, from_db_time, to_db_time};
 use crate::entity::{
     attachment, attachment_media, form, form_setting, media_pending, record_review, submission,
 };
-use crate::query::Fetch;
+use crate::query::{Db, Fetch};
 use crate::tx::SeaTx;
 use async_trait::async_trait;
 use cista_core::Result;
@@ -19,8 +19,8 @@ use cista_crypto::Digest32;
 use cista_types::{FormId, OrgId, SubjectCode, SubmissionId, Timestamp};
 use sea_orm::sea_query::{Expr, ExprTrait as _, OnConflict, Query};
 use sea_orm::{
-    ActiveValue::Set, ColumnTrait, ConnectionTrait, EntityTrait, PaginatorTrait, QueryFilter,
-    QueryOrder, QuerySelect, TryInsertResult,
+    ActiveValue::Set, ColumnTrait, EntityTrait, PaginatorTrait, QueryFilter, QueryOrder,
+    QuerySelect, TryInsertResult,
 };
 
 fn form_from(m: form::Model) -> Result<StoredForm> {
@@ -89,13 +89,13 @@ pub(crate) fn attachment_from(m: attachment::Model) -> Result<StoredAttachment> 
     })
 }
 
-async fn form_by_id(db: &impl ConnectionTrait, id: FormId) -> Result<Option<StoredForm>> {
+async fn form_by_id(db: &impl Db, id: FormId) -> Result<Option<StoredForm>> {
     form::Entity::find_by_id(id.as_i64())
         .one_as(db, form_from)
         .await
 }
 
-async fn versions(db: &impl ConnectionTrait, org: OrgId, key: &str) -> Result<Vec<StoredForm>> {
+async fn versions(db: &impl Db, org: OrgId, key: &str) -> Result<Vec<StoredForm>> {
     form::Entity::find()
         .filter(form::Column::OrgId.eq(org.as_i64()))
         .filter(form::Column::FormKey.eq(key))
@@ -106,11 +106,7 @@ async fn versions(db: &impl ConnectionTrait, org: OrgId, key: &str) -> Result<Ve
 
 /// The newest version of `org`'s form `key`: the last entry of `ux_forms_org_key_version`'s
 /// range for the key, one row.
-async fn newest_version(
-    db: &impl ConnectionTrait,
-    org: OrgId,
-    key: &str,
-) -> Result<Option<StoredForm>> {
+async fn newest_version(db: &impl Db, org: OrgId, key: &str) -> Result<Option<StoredForm>> {
     form::Entity::find()
         .filter(form::Column::OrgId.eq(org.as_i64()))
         .filter(form::Column::FormKey.eq(key))
@@ -120,17 +116,14 @@ async fn newest_version(
         .await
 }
 
-async fn submission_by_id(
-    db: &impl ConnectionTrait,
-    id: SubmissionId,
-) -> Result<Option<StoredSubmission>> {
+async fn submission_by_id(db: &impl Db, id: SubmissionId) -> Result<Option<StoredSubmission>> {
     submission::Entity::find_by_id(id.as_i64())
         .one_as(db, submission_from)
         .await
 }
 
 async fn submission_with_key(
-    db: &impl ConnectionTrait,
+    db: &impl Db,
     org: OrgId,
     idempotency_key: &str,
 ) -> Result<Option<StoredSubmission>> {
@@ -145,7 +138,7 @@ async fn submission_with_key(
 /// `CollectionReads::photos_to_process`), in the transaction that stores the attachment: one
 /// statement, which writes the row only if the submission is a record (of a collection form),
 /// as the worker's old question over every attachment did.
-async fn photo_to_process(db: &impl ConnectionTrait, a: &StoredAttachment) -> Result<()> {
+async fn photo_to_process(db: &impl Db, a: &StoredAttachment) -> Result<()> {
     let of_a_record = Query::select()
         .expr(Expr::val(1))
         .from(submission::Entity)
@@ -180,17 +173,14 @@ async fn photo_to_process(db: &impl ConnectionTrait, a: &StoredAttachment) -> Re
         )
         .map_err(|e| cista_core::Error::Internal(e.to_string()))?
         .to_owned();
-    let backend = db.get_database_backend();
+    let backend = db.backend();
     db.execute_raw(backend.build(&queued))
         .await
         .map_err(db_err)?;
     Ok(())
 }
 
-async fn attachments_of(
-    db: &impl ConnectionTrait,
-    id: SubmissionId,
-) -> Result<Vec<StoredAttachment>> {
+async fn attachments_of(db: &impl Db, id: SubmissionId) -> Result<Vec<StoredAttachment>> {
     attachment::Entity::find()
         .filter(attachment::Column::SubmissionId.eq(id.as_i64()))
         .order_by_asc(attachment::Column::Name)

@@ -5,13 +5,30 @@
 //! `select.one(db).await.map_err(db_err)?.map(convert::x).transpose()`, and `all_as`, `all_map`,
 //! `first`, `rows` and `count_rows` do the same for the other shapes. Connection-level failures
 //! still come out as `store_unavailable` and the rest as `store` (see [`db_err`]).
+//!
+//! The list reads (`rows`, `all_as`, `all_map`) stream: each row becomes its model and its
+//! domain value as it arrives, and the driver's row is dropped at once. SeaORM's `all` first
+//! collects every driver row (on SQLite each value a `sqlite3_value` copy of its own), which
+//! at a million units was about 1.4 GB for one read of the `units` table.
 
 use crate::convert::db_err;
 use cista_core::Result;
+use futures::TryStreamExt as _;
 use sea_orm::{
     ConnectionTrait, DatabaseTransaction, DbBackend, EntityTrait, FromQueryResult, PaginatorTrait,
-    QuerySelect as _, QueryTrait as _, Select, Statement, Value,
+    QuerySelect as _, QueryTrait as _, Select, Statement, StreamTrait, Value,
 };
+
+/// What a store read runs on: the pool's connection or a transaction, which can both run a
+/// statement and stream its rows.
+pub(crate) trait Db: ConnectionTrait + StreamTrait + Send {
+    /// The engine it runs on (both traits name it `get_database_backend`).
+    fn backend(&self) -> DbBackend {
+        ConnectionTrait::get_database_backend(self)
+    }
+}
+
+impl<T: ConnectionTrait + StreamTrait + Send> Db for T {}
 
 /// A `LIKE` pattern that matches text containing `text` literally: its `%`, `_` and `\`
 /// are escaped (with `\`, named as the escape character, which both engines need said).
@@ -73,7 +90,7 @@ pub(crate) trait Fetch<E: EntityTrait> {
     async fn first<C: ConnectionTrait>(self, db: &C) -> Result<Option<E::Model>>;
 
     /// Every row, in the query's order.
-    async fn rows<C: ConnectionTrait>(self, db: &C) -> Result<Vec<E::Model>>;
+    async fn rows<C: Db>(self, db: &C) -> Result<Vec<E::Model>>;
 
     /// The first row turned into a domain value by `to_domain`, or `None`.
     async fn one_as<T, C: ConnectionTrait>(
@@ -84,14 +101,14 @@ pub(crate) trait Fetch<E: EntityTrait> {
 
     /// Every row turned into a domain value by `to_domain`; the first row that fails to
     /// convert (a malformed stored value) fails the read.
-    async fn all_as<T, C: ConnectionTrait>(
+    async fn all_as<T, C: Db>(
         self,
         db: &C,
         to_domain: impl FnMut(E::Model) -> Result<T>,
     ) -> Result<Vec<T>>;
 
     /// Every row turned into a domain value by `to_domain`, which cannot fail.
-    async fn all_map<T, C: ConnectionTrait>(
+    async fn all_map<T, C: Db>(
         self,
         db: &C,
         to_domain: impl FnMut(E::Model) -> T,
@@ -117,8 +134,8 @@ where
             .map_err(db_err)
     }
 
-    async fn rows<C: ConnectionTrait>(self, db: &C) -> Result<Vec<E::Model>> {
-        self.all(db).await.map_err(db_err)
+    async fn rows<C: Db>(self, db: &C) -> Result<Vec<E::Model>> {
+        self.all_map(db, |model| model).await
     }
 
     async fn one_as<T, C: ConnectionTrait>(
@@ -129,20 +146,25 @@ where
         self.first(db).await?.map(to_domain).transpose()
     }
 
-    async fn all_as<T, C: ConnectionTrait>(
+    async fn all_as<T, C: Db>(
         self,
         db: &C,
-        to_domain: impl FnMut(E::Model) -> Result<T>,
+        mut to_domain: impl FnMut(E::Model) -> Result<T>,
     ) -> Result<Vec<T>> {
-        self.rows(db).await?.into_iter().map(to_domain).collect()
+        let mut models = self.stream(db).await.map_err(db_err)?;
+        let mut out = Vec::new();
+        while let Some(model) = models.try_next().await.map_err(db_err)? {
+            out.push(to_domain(model)?);
+        }
+        Ok(out)
     }
 
-    async fn all_map<T, C: ConnectionTrait>(
+    async fn all_map<T, C: Db>(
         self,
         db: &C,
-        to_domain: impl FnMut(E::Model) -> T,
+        mut to_domain: impl FnMut(E::Model) -> T,
     ) -> Result<Vec<T>> {
-        Ok(self.rows(db).await?.into_iter().map(to_domain).collect())
+        self.all_as(db, |model| Ok(to_domain(model))).await
     }
 
     async fn count_rows<C: ConnectionTrait>(self, db: &C) -> Result<u64> {
@@ -164,4 +186,104 @@ pub(crate) async fn select_rows<C: ConnectionTrait>(
     db.query_all_raw(db.get_database_backend().build(select))
         .await
         .map_err(db_err)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::{Db, Fetch};
+    use cista_core::Error;
+    use sea_orm::{ConnectOptions, Database, DatabaseConnection, TransactionTrait as _};
+    use sea_orm::{ConnectionTrait as _, EntityTrait as _, QueryOrder as _};
+
+    /// A table of its own, so that the reads below depend on no migration.
+    mod row {
+        use sea_orm::entity::prelude::*;
+
+        #[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel)]
+        #[sea_orm(table_name = "t")]
+        pub struct Model {
+            #[sea_orm(primary_key)]
+            pub id: i64,
+            pub text: String,
+        }
+
+        #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
+        pub enum Relation {}
+
+        impl ActiveModelBehavior for ActiveModel {}
+    }
+
+    /// One in-memory SQLite connection holding `rows` rows, ids 1 to `rows`.
+    async fn table_of(rows: u32) -> DatabaseConnection {
+        let mut options = ConnectOptions::new("sqlite::memory:");
+        options.max_connections(1).sqlx_logging(false);
+        let db = Database::connect(options).await.unwrap();
+        db.execute_unprepared(&format!(
+            "CREATE TABLE t (id INTEGER PRIMARY KEY, text TEXT NOT NULL); \
+             WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < {rows}) \
+             INSERT INTO t SELECT i, 'row ' || i FROM n;"
+        ))
+        .await
+        .unwrap();
+        db
+    }
+
+    async fn ids(db: &impl Db) -> Vec<i64> {
+        row::Entity::find()
+            .order_by_asc(row::Column::Id)
+            .all_map(db, |m| m.id)
+            .await
+            .unwrap()
+    }
+
+    #[tokio::test]
+    async fn a_list_read_streams_every_row_in_order_and_gives_its_connection_back() {
+        // More rows than any driver buffer between the SQLite thread and the reader.
+        let db = table_of(20_000).await;
+        assert_eq!(ids(&db).await, (1..=20_000).collect::<Vec<_>>());
+        // In a transaction, on the pool's one connection: the transaction's next statement
+        // and its commit would wait forever if the read's stream still held it.
+        let txn = db.begin().await.unwrap();
+        assert_eq!(ids(&txn).await.len(), 20_000);
+        txn.execute_unprepared("DELETE FROM t WHERE id > 3")
+            .await
+            .unwrap();
+        let rows = row::Entity::find()
+            .order_by_asc(row::Column::Id)
+            .rows(&txn)
+            .await
+            .unwrap();
+        assert_eq!(rows.len(), 3);
+        assert_eq!(rows[2].text, "row 3");
+        txn.commit().await.unwrap();
+        assert_eq!(ids(&db).await, vec![1, 2, 3]);
+    }
+
+    #[tokio::test]
+    async fn a_row_that_does_not_convert_fails_the_read_and_nothing_else() {
+        let db = table_of(10).await;
+        let txn = db.begin().await.unwrap();
+        let mut converted = 0;
+        let read = row::Entity::find()
+            .order_by_asc(row::Column::Id)
+            .all_as(&txn, |m| {
+                converted += 1;
+                if m.id == 4 {
+                    return Err(Error::Integrity(format!("row {} is malformed", m.id)));
+                }
+                Ok(m.id)
+            })
+            .await;
+        assert!(
+            matches!(&read, Err(Error::Integrity(m)) if m == "row 4 is malformed"),
+            "{read:?}"
+        );
+        assert_eq!(converted, 4, "the read stops at the first row that fails");
+        // The half-read statement is gone: the transaction goes on and commits.
+        txn.execute_unprepared("DELETE FROM t WHERE id = 4")
+            .await
+            .unwrap();
+        txn.commit().await.unwrap();
+        assert_eq!(ids(&db).await.len(), 9);
+    }
 }

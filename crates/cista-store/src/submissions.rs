@@ -3,18 +3,16 @@
 
 use crate::convert::{db_err, from_db_time, to_db_time};
 use crate::entity::form_submission;
-use crate::query::Fetch;
+use crate::query::{Db, Fetch};
 use cista_core::Result;
 use cista_core::ports::SubmissionClaim;
 use cista_crypto::Digest32;
 use cista_types::Timestamp;
 use sea_orm::sea_query::Expr;
-use sea_orm::{
-    ActiveValue::Set, ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, TryInsertResult,
-};
+use sea_orm::{ActiveValue::Set, ColumnTrait, EntityTrait, QueryFilter, TryInsertResult};
 
 pub(crate) async fn claim(
-    db: &impl ConnectionTrait,
+    db: &impl Db,
     key: &Digest32,
     now: Timestamp,
     stale_before: Timestamp,
@@ -64,11 +62,7 @@ pub(crate) async fn claim(
     Ok(SubmissionClaim::Running { since })
 }
 
-pub(crate) async fn complete(
-    db: &impl ConnectionTrait,
-    key: &Digest32,
-    outcome: &str,
-) -> Result<()> {
+pub(crate) async fn complete(db: &impl Db, key: &Digest32, outcome: &str) -> Result<()> {
     form_submission::Entity::update_many()
         .col_expr(form_submission::Column::Outcome, Expr::value(outcome))
         .filter(form_submission::Column::Key.eq(key.as_bytes().to_vec()))
@@ -78,7 +72,7 @@ pub(crate) async fn complete(
     Ok(())
 }
 
-pub(crate) async fn release(db: &impl ConnectionTrait, key: &Digest32) -> Result<()> {
+pub(crate) async fn release(db: &impl Db, key: &Digest32) -> Result<()> {
     form_submission::Entity::delete_many()
         .filter(form_submission::Column::Key.eq(key.as_bytes().to_vec()))
         .filter(form_submission::Column::Outcome.is_null())
@@ -88,7 +82,7 @@ pub(crate) async fn release(db: &impl ConnectionTrait, key: &Digest32) -> Result
     Ok(())
 }
 
-pub(crate) async fn purge(db: &impl ConnectionTrait, before: Timestamp) -> Result<u64> {
+pub(crate) async fn purge(db: &impl Db, before: Timestamp) -> Result<u64> {
     Ok(form_submission::Entity::delete_many()
         .filter(form_submission::Column::ClaimedAt.lt(to_db_time(before)))
         .exec(db)

@@ -5,7 +5,7 @@
 use crate::SeaStore;
 use crate::convert::{conflict_or, db_err, from_db_time, to_db_time};
 use crate::entity::{webhook, webhook_attempt, webhook_delivery};
-use crate::query::{self, Fetch};
+use crate::query::{self, Db, Fetch};
 use crate::tx::SeaTx;
 use async_trait::async_trait;
 use cista_core::ports::{AttemptEnd, WebhookReads, WebhookWrites};
@@ -15,10 +15,7 @@ use cista_core::products::collection::webhooks::{
 use cista_core::{Error, Result};
 use cista_types::{OrgId, Timestamp};
 use sea_orm::sea_query::{Expr, ExprTrait as _, LockBehavior, LockType, Query};
-use sea_orm::{
-    ActiveValue::Set, ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, QueryOrder,
-    QuerySelect,
-};
+use sea_orm::{ActiveValue::Set, ColumnTrait, EntityTrait, QueryFilter, QueryOrder, QuerySelect};
 
 fn webhook_from(m: webhook::Model) -> Result<Webhook> {
     let events = m
@@ -80,7 +77,7 @@ fn live_ids() -> sea_orm::sea_query::SelectStatement {
         .to_owned()
 }
 
-async fn live_of(db: &impl ConnectionTrait, org: OrgId) -> Result<Vec<Webhook>> {
+async fn live_of(db: &impl Db, org: OrgId) -> Result<Vec<Webhook>> {
     webhook::Entity::find()
         .filter(webhook::Column::OrgId.eq(org.as_i64()))
         .filter(webhook::Column::RemovedAt.is_null())

@@ -7,14 +7,14 @@
 
 use crate::convert::{self, db_err, to_db_time};
 use crate::entity::{ballot_box, ballot_roll, participation, unit, vote_refusal};
-use crate::query::{Fetch, contains_literal};
+use crate::query::{Db, Fetch, contains_literal};
 use cista_core::Result;
 use cista_core::ports::{BoxEntry, EligibleUnit, Participation, Refusal};
 use cista_types::{BallotId, OrgId, Timestamp, UnitId};
 use sea_orm::sea_query::{Expr, ExprTrait as _, Query};
 use sea_orm::{
-    ColumnTrait, ConnectionTrait, DbBackend, EntityTrait, FromQueryResult, JoinType, QueryFilter,
-    QueryOrder, QuerySelect, QueryTrait, prelude::RelationDef,
+    ColumnTrait, DbBackend, EntityTrait, FromQueryResult, JoinType, QueryFilter, QueryOrder,
+    QuerySelect, QueryTrait, prelude::RelationDef,
 };
 use std::collections::HashMap;
 
@@ -23,7 +23,7 @@ use std::collections::HashMap;
 /// from the primary key's `(ballot_id, unit_id)` prefix and are sorted by time there: no
 /// index on the time, which every cast would pay for.
 pub(crate) async fn participation_at(
-    db: &impl ConnectionTrait,
+    db: &impl Db,
     ballot: BallotId,
     offset: u64,
     limit: u64,
@@ -45,10 +45,7 @@ pub(crate) async fn participation_at(
 }
 
 /// How many units took part in `ballot`.
-pub(crate) async fn participation_count(
-    db: &impl ConnectionTrait,
-    ballot: BallotId,
-) -> Result<u64> {
+pub(crate) async fn participation_count(db: &impl Db, ballot: BallotId) -> Result<u64> {
     participation::Entity::find()
         .filter(participation::Column::BallotId.eq(ballot.as_i64()))
         .count_rows(db)
@@ -57,7 +54,7 @@ pub(crate) async fn participation_count(
 
 /// The rows of `ballot`'s roll for `units` (a page's worth: one `IN` list), in no order.
 pub(crate) async fn eligible_units_of(
-    db: &impl ConnectionTrait,
+    db: &impl Db,
     ballot: BallotId,
     units: &[UnitId],
 ) -> Result<Vec<EligibleUnit>> {
@@ -73,7 +70,7 @@ pub(crate) async fn eligible_units_of(
 
 /// The labels on `ballot`'s roll of `units`.
 async fn roll_labels(
-    db: &impl ConnectionTrait,
+    db: &impl Db,
     ballot: BallotId,
     units: &[UnitId],
 ) -> Result<HashMap<UnitId, String>> {
@@ -95,7 +92,7 @@ fn roll_unit() -> RelationDef {
 /// Up to `limit` units on `ballot`'s roll whose unit's `label_key` contains `folded`, in
 /// natural roll-label order, each with its participation row (see `VotingReads::roll_matching`).
 pub(crate) async fn roll_matching(
-    db: &impl ConnectionTrait,
+    db: &impl Db,
     ballot: BallotId,
     folded: &str,
     limit: u64,
@@ -104,7 +101,7 @@ pub(crate) async fn roll_matching(
         .join(JoinType::InnerJoin, roll_unit())
         .filter(ballot_roll::Column::BallotId.eq(ballot.as_i64()))
         .filter(unit::Column::LabelKey.like(contains_literal(folded)))
-        .order_by_asc(match db.get_database_backend() {
+        .order_by_asc(match db.backend() {
             // SQLite would walk the sort key's index and look every roll row up in the table
             // and its unit: 2.75 s at a million units for a search that finds one, where the
             // primary key's walk and a sort of what matched took under 1 s (`bench tally`).
@@ -139,7 +136,7 @@ pub(crate) async fn roll_matching(
 /// Up to `limit` refused attempts on `ballot` from `offset`, newest first (from the
 /// `(ballot_id, at)` index), with their units' labels.
 pub(crate) async fn refusals_at(
-    db: &impl ConnectionTrait,
+    db: &impl Db,
     ballot: BallotId,
     offset: u64,
     limit: u64,
@@ -158,7 +155,7 @@ pub(crate) async fn refusals_at(
 /// Refused attempts with their units' labels: on the ballot's roll, else (a unit refused as
 /// not on it) the unit's own. The staff page and the record file name them alike.
 async fn with_labels(
-    db: &impl ConnectionTrait,
+    db: &impl Db,
     ballot: BallotId,
     rows: Vec<Refusal>,
 ) -> Result<Vec<(String, Refusal)>> {
@@ -183,7 +180,7 @@ async fn with_labels(
 }
 
 /// How many attempts on `ballot` were refused.
-pub(crate) async fn refusal_count(db: &impl ConnectionTrait, ballot: BallotId) -> Result<u64> {
+pub(crate) async fn refusal_count(db: &impl Db, ballot: BallotId) -> Result<u64> {
     vote_refusal::Entity::find()
         .filter(vote_refusal::Column::BallotId.eq(ballot.as_i64()))
         .count_rows(db)
@@ -194,7 +191,7 @@ pub(crate) async fn refusal_count(db: &impl ConnectionTrait, ballot: BallotId) -
 /// in natural roll-label order: the roll read against the participation table's primary key, no
 /// unit that voted brought over.
 pub(crate) async fn units_yet_to_vote(
-    db: &impl ConnectionTrait,
+    db: &impl Db,
     ballot: BallotId,
     limit: Option<u64>,
 ) -> Result<Vec<EligibleUnit>> {
@@ -224,7 +221,7 @@ pub(crate) async fn units_yet_to_vote(
 /// key, after `after` (a stored sort key and unit id), from the `(ballot_id, sort_key,
 /// unit_id)` index (see `VotingReads::roll_in_order`).
 pub(crate) async fn roll_in_order(
-    db: &impl ConnectionTrait,
+    db: &impl Db,
     ballot: BallotId,
     after: Option<(&[u8], UnitId)>,
     limit: u64,
@@ -259,7 +256,7 @@ pub(crate) async fn roll_in_order(
 /// the organization's unique `(org_id, label_key)` index, then the roll's primary key (without
 /// the organization, the roll would be walked unit by unit: 62 ms at 200,000 on SQLite).
 pub(crate) async fn roll_unit_labelled(
-    db: &impl ConnectionTrait,
+    db: &impl Db,
     (org, ballot): (OrgId, BallotId),
     key: &str,
 ) -> Result<Option<EligibleUnit>> {
@@ -275,7 +272,7 @@ pub(crate) async fn roll_unit_labelled(
 /// The participation rows of `units` in `ballot` (a part of a record file: one `IN` list on
 /// the primary key), in no order.
 pub(crate) async fn participation_of_units(
-    db: &impl ConnectionTrait,
+    db: &impl Db,
     ballot: BallotId,
     units: &[UnitId],
 ) -> Result<Vec<Participation>> {
@@ -292,7 +289,7 @@ pub(crate) async fn participation_of_units(
 /// The box entries of `ballot` that name one of `units` (a recorded ballot's; a secret box
 /// names none), every column, in no order: from the partial unique index on the unit.
 pub(crate) async fn box_entries_of_units(
-    db: &impl ConnectionTrait,
+    db: &impl Db,
     ballot: BallotId,
     units: &[UnitId],
 ) -> Result<Vec<BoxEntry>> {
@@ -311,7 +308,7 @@ pub(crate) async fn box_entries_of_units(
 /// time and none is repeated (one refused meanwhile, stamped before the page already read,
 /// is left out, as a file read at once would have left it).
 pub(crate) async fn refusals_after(
-    db: &impl ConnectionTrait,
+    db: &impl Db,
     ballot: BallotId,
     after: Option<(Timestamp, i64)>,
     limit: u64,

@@ -6,7 +6,7 @@
 
 use crate::convert::db_err;
 use crate::entity::{ballot_box, ballot_roll, participation};
-use crate::query::Fetch;
+use crate::query::{Db, Fetch};
 use cista_core::ports::{BoxColumns, BoxEntry, TurnoutTotals, VoteChannel};
 use cista_core::{Error, Result};
 use cista_types::{BallotId, Tracker, UnitId, Weight};
@@ -21,11 +21,8 @@ use sea_orm::{
 
 /// A ballot's roll and participation summed by the database. Sums of BIGINT are NUMERIC on
 /// PostgreSQL, so they are cast back (a million units of the largest weight stay in range).
-pub(crate) async fn turnout_totals(
-    db: &impl ConnectionTrait,
-    ballot: BallotId,
-) -> Result<TurnoutTotals> {
-    let backend = db.get_database_backend();
+pub(crate) async fn turnout_totals(db: &impl Db, ballot: BallotId) -> Result<TurnoutTotals> {
+    let backend = db.backend();
     let sum = |column: Expr| {
         Func::cast_as(
             Func::coalesce([Expr::from(Func::sum(column)), Expr::val(0i64)]),
@@ -318,7 +315,7 @@ pub(crate) async fn box_entries_at(
 /// `None`) and below `tracker`: its 0-based position in tracker order counted from `after`,
 /// when it is in the box.
 pub(crate) async fn box_position(
-    db: &impl ConnectionTrait,
+    db: &impl Db,
     ballot: BallotId,
     after: Option<Tracker>,
     tracker: Tracker,

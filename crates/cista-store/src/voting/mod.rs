@@ -18,7 +18,7 @@ use crate::convert::{self, conflict_or, db_err, to_db_time};
 use crate::entity::{
     ballot, ballot_box, ballot_reminder, ballot_roll, participation, unit, unit_owner, vote_refusal,
 };
-use crate::query::Fetch;
+use crate::query::{Db, Fetch};
 use cista_core::ports::{
     BallotStatus, BoxEntry, EligibleUnit, Participation, Refusal, StoredBallot, Unit, UnitOwner,
 };
@@ -28,13 +28,13 @@ use cista_crypto::Digest32;
 use cista_types::{BallotId, OrgId, SubjectCode, Timestamp, UnitId};
 use sea_orm::sea_query::{Expr, Query};
 use sea_orm::{
-    ActiveValue::Set, ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, QueryOrder,
-    QuerySelect, TryInsertResult,
+    ActiveValue::Set, ColumnTrait, EntityTrait, QueryFilter, QueryOrder, QuerySelect,
+    TryInsertResult,
 };
 
 // --- reads ---------------------------------------------------------------------------------
 
-pub(crate) async fn units(db: &impl ConnectionTrait, org: OrgId) -> Result<Vec<Unit>> {
+pub(crate) async fn units(db: &impl Db, org: OrgId) -> Result<Vec<Unit>> {
     unit::Entity::find()
         .filter(unit::Column::OrgId.eq(org.as_i64()))
         .order_by_asc(unit::Column::LabelKey)
@@ -42,13 +42,13 @@ pub(crate) async fn units(db: &impl ConnectionTrait, org: OrgId) -> Result<Vec<U
         .await
 }
 
-pub(crate) async fn unit(db: &impl ConnectionTrait, id: UnitId) -> Result<Option<Unit>> {
+pub(crate) async fn unit(db: &impl Db, id: UnitId) -> Result<Option<Unit>> {
     unit::Entity::find_by_id(id.as_i64())
         .one_as(db, convert::unit)
         .await
 }
 
-pub(crate) async fn unit_owners(db: &impl ConnectionTrait, org: OrgId) -> Result<Vec<UnitOwner>> {
+pub(crate) async fn unit_owners(db: &impl Db, org: OrgId) -> Result<Vec<UnitOwner>> {
     unit_owner::Entity::find()
         .filter(
             unit_owner::Column::UnitId.in_subquery(
@@ -63,24 +63,21 @@ pub(crate) async fn unit_owners(db: &impl ConnectionTrait, org: OrgId) -> Result
         .await
 }
 
-pub(crate) async fn owned_units(
-    db: &impl ConnectionTrait,
-    subject: SubjectCode,
-) -> Result<Vec<UnitOwner>> {
+pub(crate) async fn owned_units(db: &impl Db, subject: SubjectCode) -> Result<Vec<UnitOwner>> {
     unit_owner::Entity::find()
         .filter(unit_owner::Column::Subject.eq(subject.as_i64()))
         .all_map(db, convert::unit_owner)
         .await
 }
 
-pub(crate) async fn owners_of(db: &impl ConnectionTrait, unit: UnitId) -> Result<Vec<UnitOwner>> {
+pub(crate) async fn owners_of(db: &impl Db, unit: UnitId) -> Result<Vec<UnitOwner>> {
     unit_owner::Entity::find()
         .filter(unit_owner::Column::UnitId.eq(unit.as_i64()))
         .all_map(db, convert::unit_owner)
         .await
 }
 
-pub(crate) async fn ballots(db: &impl ConnectionTrait, org: OrgId) -> Result<Vec<StoredBallot>> {
+pub(crate) async fn ballots(db: &impl Db, org: OrgId) -> Result<Vec<StoredBallot>> {
     ballot::Entity::find()
         .filter(ballot::Column::OrgId.eq(org.as_i64()))
         .order_by_desc(ballot::Column::CreatedAt)
@@ -88,17 +85,14 @@ pub(crate) async fn ballots(db: &impl ConnectionTrait, org: OrgId) -> Result<Vec
         .await
 }
 
-pub(crate) async fn ballot(
-    db: &impl ConnectionTrait,
-    id: BallotId,
-) -> Result<Option<StoredBallot>> {
+pub(crate) async fn ballot(db: &impl Db, id: BallotId) -> Result<Option<StoredBallot>> {
     ballot::Entity::find_by_id(id.as_i64())
         .one_as(db, convert::ballot)
         .await
 }
 
 pub(crate) async fn ballots_with_status(
-    db: &impl ConnectionTrait,
+    db: &impl Db,
     status: BallotStatus,
 ) -> Result<Vec<StoredBallot>> {
     ballot::Entity::find()
@@ -108,10 +102,7 @@ pub(crate) async fn ballots_with_status(
         .await
 }
 
-pub(crate) async fn eligible_units(
-    db: &impl ConnectionTrait,
-    ballot: BallotId,
-) -> Result<Vec<EligibleUnit>> {
+pub(crate) async fn eligible_units(db: &impl Db, ballot: BallotId) -> Result<Vec<EligibleUnit>> {
     ballot_roll::Entity::find()
         .filter(ballot_roll::Column::BallotId.eq(ballot.as_i64()))
         .all_as(db, convert::eligible)
@@ -119,7 +110,7 @@ pub(crate) async fn eligible_units(
 }
 
 pub(crate) async fn eligible_unit(
-    db: &impl ConnectionTrait,
+    db: &impl Db,
     ballot: BallotId,
     unit: UnitId,
 ) -> Result<Option<EligibleUnit>> {
@@ -128,10 +119,7 @@ pub(crate) async fn eligible_unit(
         .await
 }
 
-pub(crate) async fn participation(
-    db: &impl ConnectionTrait,
-    ballot: BallotId,
-) -> Result<Vec<Participation>> {
+pub(crate) async fn participation(db: &impl Db, ballot: BallotId) -> Result<Vec<Participation>> {
     participation::Entity::find()
         .filter(participation::Column::BallotId.eq(ballot.as_i64()))
         .order_by_asc(participation::Column::At)
@@ -140,7 +128,7 @@ pub(crate) async fn participation(
 }
 
 pub(crate) async fn participation_of(
-    db: &impl ConnectionTrait,
+    db: &impl Db,
     ballot: BallotId,
     unit: UnitId,
 ) -> Result<Option<Participation>> {
@@ -149,14 +137,14 @@ pub(crate) async fn participation_of(
         .await
 }
 
-pub(crate) async fn box_count(db: &impl ConnectionTrait, ballot: BallotId) -> Result<u64> {
+pub(crate) async fn box_count(db: &impl Db, ballot: BallotId) -> Result<u64> {
     ballot_box::Entity::find()
         .filter(ballot_box::Column::BallotId.eq(ballot.as_i64()))
         .count_rows(db)
         .await
 }
 
-pub(crate) async fn refusals(db: &impl ConnectionTrait, ballot: BallotId) -> Result<Vec<Refusal>> {
+pub(crate) async fn refusals(db: &impl Db, ballot: BallotId) -> Result<Vec<Refusal>> {
     vote_refusal::Entity::find()
         .filter(vote_refusal::Column::BallotId.eq(ballot.as_i64()))
         .order_by_asc(vote_refusal::Column::At)
@@ -164,7 +152,7 @@ pub(crate) async fn refusals(db: &impl ConnectionTrait, ballot: BallotId) -> Res
         .await
 }
 
-pub(crate) async fn counts(db: &impl ConnectionTrait) -> Result<(u64, u64, u64)> {
+pub(crate) async fn counts(db: &impl Db) -> Result<(u64, u64, u64)> {
     let with_status = |status: BallotStatus| {
         ballot::Entity::find().filter(ballot::Column::Status.eq(status.as_str()))
     };
@@ -197,7 +185,7 @@ const INSERT_CHUNK: usize = 500;
 
 /// Adds many units, in multi-row inserts of `INSERT_CHUNK`; a label already used in the
 /// organization is a `conflict` (and the caller's transaction is then to be rolled back).
-pub(crate) async fn insert_units(db: &impl ConnectionTrait, units: &[Unit]) -> Result<()> {
+pub(crate) async fn insert_units(db: &impl Db, units: &[Unit]) -> Result<()> {
     for chunk in units.chunks(INSERT_CHUNK) {
         unit::Entity::insert_many(chunk.iter().map(unit_model))
             .exec_without_returning(db)
@@ -207,7 +195,7 @@ pub(crate) async fn insert_units(db: &impl ConnectionTrait, units: &[Unit]) -> R
     Ok(())
 }
 
-pub(crate) async fn insert_unit(db: &impl ConnectionTrait, u: &Unit) -> Result<()> {
+pub(crate) async fn insert_unit(db: &impl Db, u: &Unit) -> Result<()> {
     unit::Entity::insert(unit_model(u))
         .exec_without_returning(db)
         .await
@@ -215,7 +203,7 @@ pub(crate) async fn insert_unit(db: &impl ConnectionTrait, u: &Unit) -> Result<(
     Ok(())
 }
 
-pub(crate) async fn update_unit(db: &impl ConnectionTrait, u: &Unit) -> Result<()> {
+pub(crate) async fn update_unit(db: &impl Db, u: &Unit) -> Result<()> {
     let changed = unit::Entity::update_many()
         .col_expr(unit::Column::Label, Expr::value(u.label.as_str()))
         .col_expr(unit::Column::LabelKey, Expr::value(u.label.key()))
@@ -244,7 +232,7 @@ pub(crate) async fn update_unit(db: &impl ConnectionTrait, u: &Unit) -> Result<(
     Ok(())
 }
 
-pub(crate) async fn insert_unit_owner(db: &impl ConnectionTrait, o: &UnitOwner) -> Result<()> {
+pub(crate) async fn insert_unit_owner(db: &impl Db, o: &UnitOwner) -> Result<()> {
     unit_owner::Entity::insert(unit_owner::ActiveModel {
         unit_id: Set(o.unit.as_i64()),
         subject: Set(o.subject.as_i64()),
@@ -256,7 +244,7 @@ pub(crate) async fn insert_unit_owner(db: &impl ConnectionTrait, o: &UnitOwner) 
     Ok(())
 }
 
-pub(crate) async fn update_unit_owner(db: &impl ConnectionTrait, o: &UnitOwner) -> Result<()> {
+pub(crate) async fn update_unit_owner(db: &impl Db, o: &UnitOwner) -> Result<()> {
     unit_owner::Entity::update_many()
         .col_expr(unit_owner::Column::Designated, Expr::value(o.designated))
         .filter(unit_owner::Column::UnitId.eq(o.unit.as_i64()))
@@ -268,7 +256,7 @@ pub(crate) async fn update_unit_owner(db: &impl ConnectionTrait, o: &UnitOwner) 
 }
 
 pub(crate) async fn delete_unit_owner(
-    db: &impl ConnectionTrait,
+    db: &impl Db,
     unit: UnitId,
     subject: SubjectCode,
 ) -> Result<()> {
@@ -281,7 +269,7 @@ pub(crate) async fn delete_unit_owner(
     Ok(())
 }
 
-pub(crate) async fn insert_ballot(db: &impl ConnectionTrait, b: &StoredBallot) -> Result<()> {
+pub(crate) async fn insert_ballot(db: &impl Db, b: &StoredBallot) -> Result<()> {
     ballot::Entity::insert(ballot::ActiveModel {
         id: Set(b.id.as_i64()),
         org_id: Set(b.org.as_i64()),
@@ -305,7 +293,7 @@ pub(crate) async fn insert_ballot(db: &impl ConnectionTrait, b: &StoredBallot) -
 }
 
 pub(crate) async fn lock_ballot(
-    db: &impl ConnectionTrait,
+    db: &impl Db,
     id: BallotId,
     exclusive: bool,
 ) -> Result<Option<StoredBallot>> {
@@ -319,7 +307,7 @@ pub(crate) async fn lock_ballot(
 }
 
 pub(crate) async fn update_draft(
-    db: &impl ConnectionTrait,
+    db: &impl Db,
     id: BallotId,
     definition: &str,
     hash: &Digest32,
@@ -346,7 +334,7 @@ pub(crate) async fn update_draft(
 }
 
 async fn set_status(
-    db: &impl ConnectionTrait,
+    db: &impl Db,
     id: BallotId,
     from: &[BallotStatus],
     to: BallotStatus,
@@ -365,7 +353,7 @@ async fn set_status(
 }
 
 pub(crate) async fn publish_ballot(
-    db: &impl ConnectionTrait,
+    db: &impl Db,
     id: BallotId,
     at: Timestamp,
     roll: &[EligibleUnit],
@@ -409,11 +397,7 @@ pub(crate) async fn publish_ballot(
     Ok(true)
 }
 
-pub(crate) async fn cancel_ballot(
-    db: &impl ConnectionTrait,
-    id: BallotId,
-    at: Timestamp,
-) -> Result<bool> {
+pub(crate) async fn cancel_ballot(db: &impl Db, id: BallotId, at: Timestamp) -> Result<bool> {
     set_status(
         db,
         id,
@@ -426,7 +410,7 @@ pub(crate) async fn cancel_ballot(
 }
 
 pub(crate) async fn close_ballot(
-    db: &impl ConnectionTrait,
+    db: &impl Db,
     id: BallotId,
     at: Timestamp,
     results: &str,
@@ -463,10 +447,7 @@ fn participation_model(p: &Participation) -> participation::ActiveModel {
     }
 }
 
-pub(crate) async fn insert_participation(
-    db: &impl ConnectionTrait,
-    p: &Participation,
-) -> Result<bool> {
+pub(crate) async fn insert_participation(db: &impl Db, p: &Participation) -> Result<bool> {
     let inserted = participation::Entity::insert(participation_model(p))
         .on_conflict_do_nothing()
         .exec_without_returning(db)
@@ -477,10 +458,7 @@ pub(crate) async fn insert_participation(
 
 /// Adds many participation rows in multi-row inserts; a unit that took part already is a
 /// `conflict` (the primary key decides, as for one row).
-pub(crate) async fn insert_participations(
-    db: &impl ConnectionTrait,
-    rows: &[Participation],
-) -> Result<()> {
+pub(crate) async fn insert_participations(db: &impl Db, rows: &[Participation]) -> Result<()> {
     for chunk in rows.chunks(INSERT_CHUNK) {
         participation::Entity::insert_many(chunk.iter().map(participation_model))
             .exec_without_returning(db)
@@ -503,10 +481,7 @@ fn box_model(e: &BoxEntry) -> ballot_box::ActiveModel {
 
 /// Adds many ballots to a box in multi-row inserts, in the order given (each statement's rows
 /// are written in that order); a tracker already in use is a `conflict`.
-pub(crate) async fn insert_box_entries(
-    db: &impl ConnectionTrait,
-    entries: &[BoxEntry],
-) -> Result<()> {
+pub(crate) async fn insert_box_entries(db: &impl Db, entries: &[BoxEntry]) -> Result<()> {
     for chunk in entries.chunks(INSERT_CHUNK) {
         ballot_box::Entity::insert_many(chunk.iter().map(box_model))
             .exec_without_returning(db)
@@ -516,7 +491,7 @@ pub(crate) async fn insert_box_entries(
     Ok(())
 }
 
-pub(crate) async fn insert_box_entry(db: &impl ConnectionTrait, e: &BoxEntry) -> Result<()> {
+pub(crate) async fn insert_box_entry(db: &impl Db, e: &BoxEntry) -> Result<()> {
     ballot_box::Entity::insert(box_model(e))
         .exec_without_returning(db)
         .await
@@ -524,7 +499,7 @@ pub(crate) async fn insert_box_entry(db: &impl ConnectionTrait, e: &BoxEntry) ->
     Ok(())
 }
 
-pub(crate) async fn insert_refusal(db: &impl ConnectionTrait, r: &Refusal) -> Result<()> {
+pub(crate) async fn insert_refusal(db: &impl Db, r: &Refusal) -> Result<()> {
     vote_refusal::Entity::insert(vote_refusal::ActiveModel {
         id: Set(r.id),
         ballot_id: Set(r.ballot.as_i64()),
@@ -544,7 +519,7 @@ pub(crate) async fn insert_refusal(db: &impl ConnectionTrait, r: &Refusal) -> Re
 }
 
 pub(crate) async fn claim_reminder(
-    db: &impl ConnectionTrait,
+    db: &impl Db,
     ballot: BallotId,
     slot: &str,
     at: Timestamp,

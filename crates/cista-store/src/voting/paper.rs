@@ -6,15 +6,12 @@
 
 use crate::convert::{db_err, from_db_time, to_db_time};
 use crate::entity::{ballot_box, paper_batch, paper_pile};
-use crate::query::Fetch;
+use crate::query::{Db, Fetch};
 use cista_core::ports::{BoxEntry, PaperBatch, PaperPile};
 use cista_core::{Error, Result};
 use cista_types::{BallotId, SubjectCode, Timestamp, Tracker, UnitId, Weight};
 use sea_orm::sea_query::{Expr, ExprTrait as _, OnConflict};
-use sea_orm::{
-    ActiveValue::Set, ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, QueryOrder,
-    QuerySelect,
-};
+use sea_orm::{ActiveValue::Set, ColumnTrait, EntityTrait, QueryFilter, QueryOrder, QuerySelect};
 
 fn count(value: i64) -> u64 {
     u64::try_from(value).unwrap_or(0)
@@ -41,7 +38,7 @@ fn batch(m: paper_batch::Model) -> PaperBatch {
 }
 
 pub(crate) async fn box_entry(
-    db: &impl ConnectionTrait,
+    db: &impl Db,
     ballot: BallotId,
     tracker: Tracker,
 ) -> Result<Option<BoxEntry>> {
@@ -56,7 +53,7 @@ pub(crate) async fn box_entry(
 /// The entry naming `unit` in a recorded ballot's box, through `ix_ballot_box_unit` (unique:
 /// at most one).
 pub(crate) async fn box_entry_of_unit(
-    db: &impl ConnectionTrait,
+    db: &impl Db,
     ballot: BallotId,
     unit: UnitId,
 ) -> Result<Option<BoxEntry>> {
@@ -68,7 +65,7 @@ pub(crate) async fn box_entry_of_unit(
         .map(crate::convert::box_entry))
 }
 
-pub(crate) async fn piles(db: &impl ConnectionTrait, ballot: BallotId) -> Result<Vec<PaperPile>> {
+pub(crate) async fn piles(db: &impl Db, ballot: BallotId) -> Result<Vec<PaperPile>> {
     paper_pile::Entity::find()
         .filter(paper_pile::Column::BallotId.eq(ballot.as_i64()))
         .order_by_asc(paper_pile::Column::WeightMicros)
@@ -76,10 +73,7 @@ pub(crate) async fn piles(db: &impl ConnectionTrait, ballot: BallotId) -> Result
         .await
 }
 
-pub(crate) async fn batches(
-    db: &impl ConnectionTrait,
-    ballot: BallotId,
-) -> Result<Vec<PaperBatch>> {
+pub(crate) async fn batches(db: &impl Db, ballot: BallotId) -> Result<Vec<PaperBatch>> {
     paper_batch::Entity::find()
         .filter(paper_batch::Column::BallotId.eq(ballot.as_i64()))
         .order_by_asc(paper_batch::Column::Number)
@@ -87,11 +81,7 @@ pub(crate) async fn batches(
         .await
 }
 
-pub(crate) async fn add_to_pile(
-    db: &impl ConnectionTrait,
-    ballot: BallotId,
-    weight: Weight,
-) -> Result<()> {
+pub(crate) async fn add_to_pile(db: &impl Db, ballot: BallotId, weight: Weight) -> Result<()> {
     paper_pile::Entity::insert(paper_pile::ActiveModel {
         ballot_id: Set(ballot.as_i64()),
         weight_micros: Set(weight.micros()),
@@ -116,7 +106,7 @@ pub(crate) async fn add_to_pile(
 }
 
 pub(crate) async fn open_batch(
-    db: &impl ConnectionTrait,
+    db: &impl Db,
     ballot: BallotId,
     weight: Weight,
     at: Timestamp,
@@ -182,11 +172,7 @@ pub(crate) async fn open_batch(
     Ok(Some(batch(model)))
 }
 
-pub(crate) async fn count_into_batch(
-    db: &impl ConnectionTrait,
-    ballot: BallotId,
-    number: u32,
-) -> Result<bool> {
+pub(crate) async fn count_into_batch(db: &impl Db, ballot: BallotId, number: u32) -> Result<bool> {
     let changed = paper_batch::Entity::update_many()
         .col_expr(
             paper_batch::Column::Entered,

@@ -5,12 +5,12 @@
 use super::box_count;
 use crate::convert::db_err;
 use crate::entity::{ballot, ballot_box};
-use crate::query::Fetch as _;
+use crate::query::{Db, Fetch as _};
 use cista_core::ports::{BallotStatus, ShuffledPart};
 use cista_core::{Error, Result};
 use cista_types::{BallotId, Tracker};
 use sea_orm::sea_query::{Alias, Expr, Order, Query};
-use sea_orm::{ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, QueryOrder, QuerySelect};
+use sea_orm::{ColumnTrait, EntityTrait, QueryFilter, QueryOrder, QuerySelect};
 
 /// Takes `ballot`'s box lock for the rest of the transaction (see `VotingWrites::lock_box`): on
 /// PostgreSQL a transaction-level advisory lock keyed by the schema and the ballot, so two
@@ -18,8 +18,8 @@ use sea_orm::{ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, QueryOrder
 /// interleave, while casts, which never take it, go on. Two ballots whose ids are equal
 /// modulo 2^31 − 1 share a key, which only makes their rewrites wait for each other. On SQLite,
 /// whose write transactions run one at a time, the transaction already holds the box.
-pub(crate) async fn lock_box(db: &impl ConnectionTrait, ballot: BallotId) -> Result<()> {
-    if db.get_database_backend() != sea_orm::DbBackend::Postgres {
+pub(crate) async fn lock_box(db: &impl Db, ballot: BallotId) -> Result<()> {
+    if db.backend() != sea_orm::DbBackend::Postgres {
         return Ok(());
     }
     let key = i32::try_from(ballot.as_i64().rem_euclid(i64::from(i32::MAX)))
@@ -45,7 +45,7 @@ pub(crate) async fn lock_box(db: &impl ConnectionTrait, ballot: BallotId) -> Res
 /// ballot only shared, as casts do): the rewrite takes only the entries it sees, so an entry
 /// committed meanwhile stays as it was cast, and the count written leaves it for the next
 /// shuffle.
-pub(crate) async fn shuffle_box(db: &impl ConnectionTrait, ballot: BallotId) -> Result<u64> {
+pub(crate) async fn shuffle_box(db: &impl Db, ballot: BallotId) -> Result<u64> {
     Ok(shuffle_part(db, ballot, None, None).await?.written)
 }
 
@@ -55,20 +55,19 @@ pub(crate) async fn shuffle_box(db: &impl ConnectionTrait, ballot: BallotId) -> 
 /// would each be in tracker order but not among themselves, since a later part's rows reuse
 /// the space the earlier parts' old rows left (pruned as the next part reads the pages).
 pub(crate) async fn shuffle_box_part(
-    db: &impl ConnectionTrait,
+    db: &impl Db,
     ballot: BallotId,
     after: Option<Tracker>,
     entries: u64,
 ) -> Result<ShuffledPart> {
-    let entries =
-        (db.get_database_backend() != sea_orm::DbBackend::Postgres).then_some(entries.max(1));
+    let entries = (db.backend() != sea_orm::DbBackend::Postgres).then_some(entries.max(1));
     shuffle_part(db, ballot, after, entries).await
 }
 
 /// Rewrites the entries above `after` (all when `None`), at most `entries` of them (all when
 /// `None`); the first part leaves an unchanged box as it is.
 async fn shuffle_part(
-    db: &impl ConnectionTrait,
+    db: &impl Db,
     ballot: BallotId,
     after: Option<Tracker>,
     entries: Option<u64>,
@@ -94,7 +93,7 @@ async fn shuffle_part(
         None => None,
     };
     let range = (from, last.map_or(i64::MAX, |t| t.as_i64()));
-    let written = if db.get_database_backend() == sea_orm::DbBackend::Postgres {
+    let written = if db.backend() == sea_orm::DbBackend::Postgres {
         rewrite_in_one_statement(db, ballot, range).await?
     } else {
         rewrite_through_a_table(db, ballot, range).await?
@@ -128,7 +127,7 @@ fn box_columns() -> ([ballot_box::Column; 6], String) {
 /// An entry committed meanwhile is neither deleted nor written. One statement, and no
 /// temporary table made and dropped in the system catalogs on each pass.
 async fn rewrite_in_one_statement(
-    db: &impl ConnectionTrait,
+    db: &impl Db,
     ballot: BallotId,
     (from, to): (i64, i64),
 ) -> Result<u64> {
@@ -154,13 +153,13 @@ async fn rewrite_in_one_statement(
 /// written back in tracker order, so their cells are laid out anew in that order whatever
 /// order they were cast in. The rows never pass through this process's memory.
 async fn rewrite_through_a_table(
-    db: &impl ConnectionTrait,
+    db: &impl Db,
     ballot: BallotId,
     (from, to): (i64, i64),
 ) -> Result<u64> {
     use ballot_box::Column as C;
     let (columns, names) = box_columns();
-    let backend = db.get_database_backend();
+    let backend = db.backend();
     let shuffle = Alias::new(SHUFFLE_TABLE);
     // Created empty with the box's columns (no statement parameters in DDL), filled and
     // dropped in this transaction: a failure rolls the table back with everything else.
@@ -216,7 +215,7 @@ async fn rewrite_through_a_table(
 /// tracker from there, walked on the box's index; `None` when fewer are left, so the part
 /// runs to the end of the box.
 async fn part_end(
-    db: &impl ConnectionTrait,
+    db: &impl Db,
     ballot: BallotId,
     from: i64,
     entries: u64,
@@ -239,11 +238,7 @@ async fn part_end(
 
 /// Records that `count` entries of an open ballot's box are in tracker order (see
 /// `VotingWrites::record_shuffled`). A ballot no longer open is left as it is.
-pub(crate) async fn record_shuffled(
-    db: &impl ConnectionTrait,
-    ballot: BallotId,
-    count: u64,
-) -> Result<()> {
+pub(crate) async fn record_shuffled(db: &impl Db, ballot: BallotId, count: u64) -> Result<()> {
     ballot::Entity::update_many()
         .col_expr(
             ballot::Column::ShuffledCount,

@@ -262,7 +262,15 @@ async fn set_up(cista: &Cista, units: usize) -> Result<(OrgId, BallotId), Failur
         .add_units_in_bulk(&operator, org, "M", units, &report("units"))
         .await
         .map_err(fail("units"))?;
-    let ballot = publish_weighted(cista, org).await?;
+    // Publication reads every unit and freezes the roll: its memory grows with the units.
+    let (ballot, published) = measured(publish_weighted(cista, org)).await?;
+    println!(
+        "{}",
+        published.line(
+            "published",
+            &format!("   (the roll of {units} units frozen)")
+        )
+    );
     cista
         .fill_ballot_box(&operator, org, ballot, &report("ballots"))
         .await

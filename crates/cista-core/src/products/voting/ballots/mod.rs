@@ -312,22 +312,19 @@ impl Cista {
         .await
     }
 
-    /// The roll a ballot would be published with: every unit not retired.
-    async fn current_roll(&self, org: OrgId, ballot: BallotId) -> Result<Vec<EligibleUnit>> {
-        Ok(self
-            .store()
-            .voting()
-            .units(org)
-            .await?
-            .into_iter()
+    /// The roll a ballot would be published with: every unit of `units` not retired, in
+    /// their order.
+    fn current_roll(ballot: BallotId, units: &[Unit]) -> Vec<EligibleUnit> {
+        units
+            .iter()
             .filter(|u| u.retired_at.is_none())
             .map(|u| EligibleUnit {
                 ballot,
                 unit: u.id,
-                label: u.label,
+                label: u.label.clone(),
                 weight: u.weight,
             })
-            .collect())
+            .collect()
     }
 
     /// Why a secret weighted ballot would reveal some units' ballots, if it would.
@@ -367,7 +364,10 @@ impl Cista {
         let now = self.clock().now();
         let definition = &ballot.definition;
         definition.validate_for_publication(now)?;
-        let roll = self.current_roll(org, id).await?;
+        // One read of the units serves the roll and the notices (a million units read twice
+        // held both copies at once).
+        let units = self.store().voting().units(org).await?;
+        let roll = Self::current_roll(id, &units);
         if roll.is_empty() {
             return Err(Error::invalid(
                 "units",
@@ -400,14 +400,6 @@ impl Cista {
                 ));
             }
         }
-        let units: BTreeMap<_, Unit> = self
-            .store()
-            .voting()
-            .units(org)
-            .await?
-            .into_iter()
-            .map(|u| (u.id, u))
-            .collect();
         let recipients = self
             .recipients(org, &units, roll.iter().map(|e| e.unit))
             .await?;
@@ -547,7 +539,7 @@ impl Cista {
     async fn recipients(
         &self,
         org: OrgId,
-        units: &BTreeMap<cista_types::UnitId, Unit>,
+        units: &[Unit],
         unit_ids: impl Iterator<Item = cista_types::UnitId>,
     ) -> Result<BTreeMap<SubjectCode, Recipient>> {
         let wanted: BTreeSet<_> = unit_ids.collect();
@@ -556,6 +548,13 @@ impl Cista {
         for o in owners.iter().filter(|o| wanted.contains(&o.unit)) {
             by_unit.entry(o.unit).or_default().push(*o);
         }
+        // Only the units someone owns, by reference: a roll of a million units mostly
+        // without owners on file stays one copy.
+        let units: BTreeMap<_, &Unit> = units
+            .iter()
+            .filter(|u| by_unit.contains_key(&u.id))
+            .map(|u| (u.id, u))
+            .collect();
         let mut out: BTreeMap<SubjectCode, Recipient> = BTreeMap::new();
         for (unit_id, owners) in by_unit {
             let Some(unit) = units.get(&unit_id) else {

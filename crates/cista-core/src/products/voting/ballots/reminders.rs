@@ -3,7 +3,6 @@
 
 use super::Recipient;
 use crate::platform::audit::NewAuditEntry;
-use crate::ports::Unit;
 use crate::products::voting::audit::VotingAuditKind;
 use crate::products::voting::{Ballot, VotingAction, VotingError, VotingNotice, Window};
 use crate::{Actor, Cista, Error, Result};
@@ -82,14 +81,7 @@ impl Cista {
             .await?
             .into_iter()
             .map(|e| e.unit);
-        let units: BTreeMap<_, Unit> = self
-            .store()
-            .voting()
-            .units(org)
-            .await?
-            .into_iter()
-            .map(|u| (u.id, u))
-            .collect();
+        let units = self.store().voting().units(org).await?;
         self.recipients(org, &units, pending).await
     }
 
