@@ -1,5 +1,5 @@
 //! Tests of the connection settings: URLs, TLS refusal, the SQLite memory map and the pool's
-//! unmapping, and the linked SQLite's build options.
+//! unmapping, the linked SQLite's build options, and `TCP_NODELAY` on PostgreSQL's sockets.
 use super::*;
 
 #[test]
@@ -316,6 +316,17 @@ async fn a_sqlite_write_kept_out_by_another_lock_is_unavailable() {
     assert!(matches!(refused, Error::Store(_)), "{refused:?}");
 }
 
+/// A store on a schema of its own on the test server, migrated; `None` without a server.
+async fn migrated_private_schema()
+-> Option<(cista_testkit::postgres::PrivateSchema, crate::SeaStore)> {
+    let schema = cista_testkit::postgres::PrivateSchema::create().await?;
+    let target = Target::parse(&schema.url()).unwrap();
+    let store = crate::SeaStore::connect_and_migrate(&target, &ConnectOptions::default())
+        .await
+        .unwrap();
+    Some((schema, store))
+}
+
 /// `(relpages, relallvisible)` of `table` in the schema the connection uses.
 async fn visibility(db: &DatabaseConnection, table: &str) -> (i64, i64) {
     let row = db
@@ -354,13 +365,9 @@ async fn turnout_plan(db: &DatabaseConnection, table: &str, weight: &str) -> Str
 async fn the_turnout_vacuum_readies_the_turnout_tables() {
     use cista_core::ports::Store as _;
     use sea_orm::TransactionTrait as _;
-    let Some(schema) = cista_testkit::postgres::PrivateSchema::create().await else {
+    let Some((schema, store)) = migrated_private_schema().await else {
         return;
     };
-    let target = Target::parse(&schema.url()).unwrap();
-    let store = crate::SeaStore::connect_and_migrate(&target, &ConnectOptions::default())
-        .await
-        .unwrap();
     let db = store.connection();
     // Rows as casts leave them, written since the tables were last vacuumed; the ballot and
     // units they name need not exist for the plans (replica mode skips foreign keys), nor need
@@ -414,6 +421,70 @@ async fn the_turnout_vacuum_readies_the_turnout_tables() {
     .await
     .unwrap();
     sqlite.voting().vacuum_turnout_tables().await.unwrap();
+    drop(store);
+    schema.drop_now().await;
+}
+
+/// Every socket of this process connected to PostgreSQL's `port` on loopback, as copies of
+/// their descriptors (`pidfd_getfd(2)` on this process; closing a copy leaves the socket).
+fn sockets_to(port: u16) -> Vec<rustix::fd::OwnedFd> {
+    use rustix::process::{PidfdFlags, PidfdGetfdFlags};
+    let me = rustix::process::Pid::from_raw(std::process::id().try_into().unwrap()).unwrap();
+    let pidfd = rustix::process::pidfd_open(me, PidfdFlags::empty()).unwrap();
+    let mut found = Vec::new();
+    for entry in std::fs::read_dir("/proc/self/fd").unwrap() {
+        let entry = entry.unwrap();
+        let is_socket = std::fs::read_link(entry.path())
+            .is_ok_and(|target| target.to_string_lossy().starts_with("socket:"));
+        let number = entry.file_name().to_str().and_then(|n| n.parse().ok());
+        let Some(number) = number.filter(|_| is_socket) else {
+            continue;
+        };
+        // A descriptor closed since the listing is skipped.
+        let Ok(copy) = rustix::process::pidfd_getfd(&pidfd, number, PidfdGetfdFlags::empty())
+        else {
+            continue;
+        };
+        let peer = rustix::net::getpeername(&copy)
+            .ok()
+            .flatten()
+            .and_then(|a| std::net::SocketAddr::try_from(a).ok());
+        if peer.is_some_and(|p| p.port() == port && p.ip().is_loopback()) {
+            found.push(copy);
+        }
+    }
+    found
+}
+
+/// The store's connections to PostgreSQL send each statement at once. With Nagle's algorithm
+/// (RFC 896) on, a statement longer than a segment ended with a small one that waited for
+/// the server's delayed acknowledgement: sqlx 0.9.0 left `TCP_NODELAY` off
+/// (transact-rs/sqlx#4335), and every 500-row insert of a roll, a box or a shuffle waited
+/// about 50 ms (a million-unit publication took 107 s). sqlx 0.9.1 sets it on every socket.
+#[tokio::test]
+async fn connections_to_postgres_send_without_waiting_nagle() {
+    let Some((schema, store)) = migrated_private_schema().await else {
+        return;
+    };
+    let port: i32 = store
+        .connection()
+        .query_one_raw(Statement::from_string(
+            DbBackend::Postgres,
+            "SELECT inet_server_port()",
+        ))
+        .await
+        .unwrap()
+        .unwrap()
+        .try_get_by_index(0)
+        .expect("the test server is reached over TCP");
+    let sockets = sockets_to(u16::try_from(port).unwrap());
+    assert!(!sockets.is_empty(), "no socket to port {port} found");
+    for socket in &sockets {
+        assert!(
+            rustix::net::sockopt::tcp_nodelay(socket).unwrap(),
+            "a connection to PostgreSQL has Nagle's algorithm on"
+        );
+    }
     drop(store);
     schema.drop_now().await;
 }
