@@ -178,7 +178,7 @@ impl CollectionReads for SeaStore {
         }
         // In `reviews_of`'s order within each record, so the last row of a record is its
         // last review, as there.
-        let rows: Vec<(i64, String)> = record_review::Entity::find()
+        let rows = record_review::Entity::find()
             .select_only()
             .column(record_review::Column::SubmissionId)
             .column(record_review::Column::State)
@@ -188,10 +188,8 @@ impl CollectionReads for SeaStore {
             .order_by_asc(record_review::Column::SubmissionId)
             .order_by_asc(record_review::Column::ReviewedAt)
             .order_by_asc(record_review::Column::Id)
-            .into_tuple()
-            .all(&self.db)
-            .await
-            .map_err(db_err)?;
+            .into_tuple::<(i64, String)>();
+        let rows = crate::query::all_items(rows, &self.db).await?;
         let mut last: Vec<(SubmissionId, ReviewState)> = Vec::new();
         for (submission, state) in rows {
             let state = ReviewState::parse(&state)

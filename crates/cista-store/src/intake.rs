@@ -319,15 +319,13 @@ impl IntakeReads for SeaStore {
             .column(attachment::Column::Sha256)
             .filter(attachment::Column::SubmissionId.in_subquery(of_org()))
             .filter(Expr::exists(replaced).not())
-            .into_tuple::<Vec<u8>>()
-            .all(&self.db)
-            .await
-            .map_err(db_err)?;
+            .into_tuple::<Vec<u8>>();
+        // Every attachment of the organization: streamed, as the list reads are.
+        let originals = crate::query::all_items(originals, &self.db).await?;
         let media = attachment_media::Entity::find()
             .filter(attachment_media::Column::SubmissionId.in_subquery(of_org()))
-            .all(&self.db)
-            .await
-            .map_err(db_err)?;
+            .rows(&self.db)
+            .await?;
         let mut kept: Vec<Vec<u8>> = originals;
         for m in media {
             kept.extend(m.delivered_sha256);

@@ -6,7 +6,7 @@
 //! `first`, `rows` and `count_rows` do the same for the other shapes. Connection-level failures
 //! still come out as `store_unavailable` and the rest as `store` (see [`db_err`]).
 //!
-//! The list reads (`rows`, `all_as`, `all_map`) stream: each row becomes its model and its
+//! The list reads (`rows`, `all_as`, `all_map`, and `all_items` for a selected tuple) stream: each row becomes its model and its
 //! domain value as it arrives, and the driver's row is dropped at once. SeaORM's `all` first
 //! collects every driver row (on SQLite each value a `sqlite3_value` copy of its own), which
 //! at a million units was about 1.4 GB for one read of the `units` table.
@@ -21,14 +21,14 @@ use sea_orm::{
 
 /// What a store read runs on: the pool's connection or a transaction, which can both run a
 /// statement and stream its rows.
-pub(crate) trait Db: ConnectionTrait + StreamTrait + Send {
+pub(crate) trait Db: ConnectionTrait + StreamTrait {
     /// The engine it runs on (both traits name it `get_database_backend`).
     fn backend(&self) -> DbBackend {
         ConnectionTrait::get_database_backend(self)
     }
 }
 
-impl<T: ConnectionTrait + StreamTrait + Send> Db for T {}
+impl<T: ConnectionTrait + StreamTrait> Db for T {}
 
 /// A `LIKE` pattern that matches text containing `text` literally: its `%`, `_` and `\`
 /// are escaped (with `\`, named as the escape character, which both engines need said).
@@ -177,6 +177,23 @@ pub(crate) async fn commit(txn: DatabaseTransaction) -> Result<()> {
     txn.commit().await.map_err(db_err)
 }
 
+/// Every item a SeaORM [`Selector`] reads (a selected tuple, `into_tuple`), streamed as the
+/// list reads of [`Fetch`] are, with the core's error.
+pub(crate) async fn all_items<S, C>(selector: sea_orm::Selector<S>, db: &C) -> Result<Vec<S::Item>>
+where
+    S: sea_orm::SelectorTrait,
+    S::Item: Send,
+    C: Db,
+{
+    selector
+        .stream(db)
+        .await
+        .map_err(db_err)?
+        .try_collect()
+        .await
+        .map_err(db_err)
+}
+
 /// Every row of a hand-built `SELECT` (a join the entities do not describe), for the caller
 /// to read by column name, with the core's error.
 pub(crate) async fn select_rows<C: ConnectionTrait>(
@@ -193,7 +210,7 @@ mod tests {
     use super::{Db, Fetch};
     use cista_core::Error;
     use sea_orm::{ConnectOptions, Database, DatabaseConnection, TransactionTrait as _};
-    use sea_orm::{ConnectionTrait as _, EntityTrait as _, QueryOrder as _};
+    use sea_orm::{ConnectionTrait as _, EntityTrait as _, QueryOrder as _, QuerySelect as _};
 
     /// A table of its own, so that the reads below depend on no migration.
     mod row {
@@ -255,6 +272,19 @@ mod tests {
             .unwrap();
         assert_eq!(rows.len(), 3);
         assert_eq!(rows[2].text, "row 3");
+        // A selected tuple streams the same way, and the transaction still goes on.
+        let texts = row::Entity::find()
+            .select_only()
+            .column(row::Column::Id)
+            .column(row::Column::Text)
+            .order_by_desc(row::Column::Id)
+            .into_tuple::<(i64, String)>();
+        let texts = super::all_items(texts, &txn).await.unwrap();
+        assert_eq!(texts[0], (3, "row 3".to_owned()));
+        assert_eq!(texts.len(), 3);
+        txn.execute_unprepared("UPDATE t SET text = 'three' WHERE id = 3")
+            .await
+            .unwrap();
         txn.commit().await.unwrap();
         assert_eq!(ids(&db).await, vec![1, 2, 3]);
     }
