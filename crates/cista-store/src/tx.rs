@@ -10,9 +10,9 @@ use crate::query::{self, Fetch};
 use async_trait::async_trait;
 use cista_core::platform::audit::NewAuditEntry;
 use cista_core::ports::{
-    AccessAttempt, AccessWrites, Account, AppToken, AppTokenId, AttemptKind, AttemptScope,
-    AttemptTally, AuditEntry, Credential, CredentialPurpose, Membership, OutboxMessage, Session,
-    StoreTx,
+    AccessAttempt, AccessWrites, Account, AccountStatus, AppToken, AppTokenId, AttemptKind,
+    AttemptScope, AttemptTally, AuditEntry, Credential, CredentialPurpose, Membership,
+    OutboxMessage, Session, StoreTx,
 };
 use cista_core::{Error, Result};
 use cista_crypto::Digest32;
@@ -227,6 +227,21 @@ impl AccessWrites for SeaTx {
     }
 
     async fn insert_membership(&mut self, m: &Membership) -> Result<()> {
+        // The person's lock, shared: an erasure takes it exclusively (`lock_account`) and
+        // marks the account erased before it destroys the vault entry, so a link either
+        // lands before the erasure reads the memberships it must be allowed to end, or waits
+        // for it and is refused here. Without a row the foreign key refuses below.
+        let status = account::Entity::find_by_id(m.subject.as_i64())
+            .select_only()
+            .column(account::Column::Status)
+            .lock_shared()
+            .into_tuple::<String>()
+            .one(&self.txn)
+            .await
+            .map_err(db_err)?;
+        if status.as_deref() == Some(AccountStatus::Erased.as_str()) {
+            return Err(Error::PersonErased);
+        }
         membership::Entity::insert(membership::ActiveModel {
             org_id: Set(m.org.as_i64()),
             subject: Set(m.subject.as_i64()),
@@ -262,6 +277,14 @@ impl AccessWrites for SeaTx {
             .await
             .map_err(db_err)?;
         Ok(())
+    }
+
+    async fn memberships_of(&mut self, subject: SubjectCode) -> Result<Vec<Membership>> {
+        membership::Entity::find()
+            .filter(membership::Column::Subject.eq(subject.as_i64()))
+            .order_by_asc(membership::Column::OrgId)
+            .all_as(&self.txn, crate::convert::membership)
+            .await
     }
 
     async fn delete_memberships_of(&mut self, subject: SubjectCode) -> Result<u64> {

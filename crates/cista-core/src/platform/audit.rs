@@ -28,6 +28,9 @@ pub enum AuditKind {
     RoleChanged,
     PersonRead,
     PersonErased,
+    /// An erasure's first step: the account marked erased, its sessions and credentials
+    /// ended, before the vault entry is destroyed (`person.erased` follows).
+    PersonErasureBegun,
     BreachAssessed,
     BreachRecorded,
     BreachNoticeEdited,
@@ -98,6 +101,7 @@ impl AuditKind {
             AuditKind::RoleChanged => "member.role_changed",
             AuditKind::PersonRead => "person.read",
             AuditKind::PersonErased => "person.erased",
+            AuditKind::PersonErasureBegun => "person.erasure_begun",
             AuditKind::BreachAssessed => "breach.assessed",
             AuditKind::BreachRecorded => "breach.recorded",
             AuditKind::BreachNoticeEdited => "breach.notice_edited",

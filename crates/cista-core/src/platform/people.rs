@@ -3,11 +3,11 @@
 //! function through which staff read personal data, and erasure by destroying the key.
 
 use crate::platform::audit::{AuditKind, NewAuditEntry};
-use crate::ports::{AccountStatus, Channel, VaultPerson};
+use crate::ports::{Account, AccountStatus, Channel, Membership, VaultPerson};
 use crate::{Action, Actor, Cista, Error, OrgAction, Result};
 use cista_crypto::envelope::aad;
 use cista_crypto::{DataKey, KekId, Sealed, WrappedKey};
-use cista_types::{Email, OrgId, PersonName, Phone, Role, SubjectCode};
+use cista_types::{Email, OrgId, PersonName, Phone, Role, SubjectCode, Timestamp};
 use serde::{Deserialize, Serialize};
 use std::collections::{BTreeMap, BTreeSet};
 
@@ -267,7 +267,7 @@ impl Cista {
         &self,
         actor: &Actor,
         subject: SubjectCode,
-        memberships: &[crate::ports::Membership],
+        memberships: &[Membership],
     ) -> Result<()> {
         let administers = |role: Role| matches!(role, Role::Owner | Role::Admin);
         let now = self.clock().now();
@@ -326,18 +326,15 @@ impl Cista {
     /// person can belong to several), nor an owner of their own (administrators do not
     /// touch owners, as with roles). `forbidden` otherwise; the operator erases at the
     /// command line (`cista erase`).
+    ///
+    /// Three steps, because the vault may be a database of its own: a transaction that takes
+    /// the person's lock, checks the right to erase against the memberships it then reads,
+    /// and marks the account erased (no organization links the person after that:
+    /// `insert_membership` refuses); the vault; then a transaction that ends the memberships.
+    /// Stopped between steps, a second call finishes the erasure on the same right.
     pub async fn erase_person(&self, actor: &Actor, subject: SubjectCode) -> Result<()> {
         let memberships = self.store().memberships_of(subject).await?;
-        let allowed = actor.may(Action::ErasePersonAnywhere)
-            || (!memberships.is_empty()
-                && memberships
-                    .iter()
-                    .all(|m| may_erase_in(actor, m.org, m.role)));
-        if !allowed {
-            return Err(Error::Forbidden {
-                action: ERASE_BEYOND_REACH,
-            });
-        }
+        may_erase(actor, &memberships)?;
         // Staff keep their organization running: nobody erases themselves from a page, nor
         // the last person who can administer an organization (the operator, at the command
         // line, answers erasure requests and may).
@@ -358,7 +355,8 @@ impl Cista {
             });
         }
         let now = self.clock().now();
-        // The vault first: once this returns, the personal data is unreadable everywhere.
+        let memberships = self.begin_erasure(actor, subject, now).await?;
+        // The vault next: once this returns, the personal data is unreadable everywhere.
         self.vault().erase_person(subject, now).await?;
         let mut tx = self.store().begin().await?;
         tx.delete_sessions_of(subject).await?;
@@ -366,11 +364,8 @@ impl Cista {
         tx.delete_recovery_codes_of(subject).await?;
         tx.delete_messages_to(subject).await?;
         let orgs = tx.delete_memberships_of(subject).await?;
-        if let Some(mut account) = account {
-            account.status = AccountStatus::Erased;
-            account.password_hash = None;
-            account.totp_secret = None;
-            account.totp_pending = None;
+        if let Some(mut account) = tx.lock_account(subject).await? {
+            erased(&mut account);
             tx.update_account(&account).await?;
         }
         tx.commit(NewAuditEntry::new(
@@ -382,6 +377,67 @@ impl Cista {
         ))
         .await?;
         Ok(())
+    }
+
+    /// The erasure's first step: under the person's lock, the right to erase checked again
+    /// against the memberships as they are now (an organization may have linked the person
+    /// since the first look), then the account marked erased, its password and second
+    /// factor gone and its sessions, credentials, recovery codes and queued messages ended,
+    /// with a `person.erasure_begun` entry. An account already marked (an erasure stopped
+    /// part way, or a second call) is left as it is. Returns the memberships read.
+    async fn begin_erasure(
+        &self,
+        actor: &Actor,
+        subject: SubjectCode,
+        now: Timestamp,
+    ) -> Result<Vec<Membership>> {
+        let mut tx = self.store().begin().await?;
+        let account = tx.lock_account(subject).await?;
+        let memberships = tx.memberships_of(subject).await?;
+        may_erase(actor, &memberships)?;
+        let Some(mut account) = account.filter(|a| a.status != AccountStatus::Erased) else {
+            return Ok(memberships);
+        };
+        erased(&mut account);
+        tx.update_account(&account).await?;
+        tx.delete_sessions_of(subject).await?;
+        tx.delete_credentials_of(subject).await?;
+        tx.delete_recovery_codes_of(subject).await?;
+        tx.delete_messages_to(subject).await?;
+        tx.commit(NewAuditEntry::new(
+            now,
+            actor,
+            memberships.first().map(|m| m.org),
+            AuditKind::PersonErasureBegun,
+            serde_json::json!({ "subject": subject.to_string() }),
+        ))
+        .await?;
+        Ok(memberships)
+    }
+}
+
+/// Marks an account erased: no password, no second factor, never signed in again.
+fn erased(account: &mut Account) {
+    account.status = AccountStatus::Erased;
+    account.password_hash = None;
+    account.totp_secret = None;
+    account.totp_pending = None;
+}
+
+/// `forbidden` unless `actor` may erase a person who holds `memberships`: the operator
+/// anyone, staff only someone in at least one organization and wholly within their reach.
+fn may_erase(actor: &Actor, memberships: &[Membership]) -> Result<()> {
+    let allowed = actor.may(Action::ErasePersonAnywhere)
+        || (!memberships.is_empty()
+            && memberships
+                .iter()
+                .all(|m| may_erase_in(actor, m.org, m.role)));
+    if allowed {
+        Ok(())
+    } else {
+        Err(Error::Forbidden {
+            action: ERASE_BEYOND_REACH,
+        })
     }
 }
 

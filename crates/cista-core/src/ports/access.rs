@@ -361,8 +361,15 @@ pub trait AccessWrites: Send {
     /// Records a TOTP step as used, only if it is newer than the last one; false if not.
     async fn advance_totp_step(&mut self, subject: SubjectCode, step: i64) -> Result<bool>;
 
-    /// Adds a membership; a person already in the organization is a `conflict`.
+    /// Adds a membership; a person already in the organization is a `conflict`, an erased
+    /// person (or one whose erasure has begun) `person_erased`. Takes the person's lock
+    /// shared (`FOR SHARE` on their account row on PostgreSQL) before it reads their status,
+    /// so it waits for an erasure holding that lock and sees the erasure's mark.
     async fn insert_membership(&mut self, membership: &Membership) -> Result<()>;
+
+    /// The person's memberships as this transaction sees them, by organization. Read after
+    /// `lock_account`, no other transaction adds one until this one ends.
+    async fn memberships_of(&mut self, subject: SubjectCode) -> Result<Vec<Membership>>;
 
     /// The organization's members as they are now (oldest first), with the organization's row
     /// locked until this transaction ends (`FOR UPDATE` on PostgreSQL; SQLite's write

@@ -159,7 +159,11 @@ async fn refused_at_the_check_naming_the_fault(
     )
     .await;
     assert_eq!(r.status(), StatusCode::UNPROCESSABLE_ENTITY);
-    assert!(r.text().await.unwrap().contains("line 2"));
+    // Where, once (serde_json's message carries the line and column).
+    let shown = r.text().await.unwrap();
+    assert!(shown.contains("is not JSON"), "{shown}");
+    assert_eq!(shown.matches("line 2 column 12").count(), 1, "{shown}");
+    assert!(!shown.contains("(line"), "{shown}");
     let mut broken = definition("https://www.palm.example");
     broken["scores"][2]["logic"] = json!({ "/": [100, { "var": "points.drop" }] });
     let text = broken.to_string();

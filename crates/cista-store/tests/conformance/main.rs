@@ -16,6 +16,7 @@ mod audit;
 mod blobs;
 mod breach;
 mod devices;
+mod erasure;
 mod exports;
 mod harness;
 mod intake;
@@ -135,6 +136,8 @@ cista_testkit::both_databases! { crate::Harness;
     people::an_erased_person_is_unreadable_and_never_recreated,
     people::erasure_is_allowed_only_to_owners_and_admins_of_the_persons_organization,
     people::erasure_reaches_only_people_wholly_within_the_erasers_reach,
+    erasure::a_person_whose_erasure_has_begun_is_never_linked,
+    erasure::an_erasure_checks_its_right_against_the_memberships_under_the_lock,
     people::an_address_stored_before_the_printable_rule_still_signs_in,
     people::the_vault_can_live_in_its_own_database,
     access::an_invitation_link_sets_a_password_once_even_under_concurrency,

@@ -320,14 +320,8 @@ async fn submit(
     let text = form.definition;
     let checked = serde_json::from_str::<serde_json::Value>(&text)
         .map_err(|e| {
-            FormError::new(
-                "definition",
-                format!(
-                    "The definition is not JSON: {e} (line {}, column {}).",
-                    e.line(),
-                    e.column()
-                ),
-            )
+            // serde_json's message ends with the line and column already.
+            FormError::new("definition", format!("The definition is not JSON: {e}."))
         })
         .and_then(|json| {
             Assessment::parse(&json)
