@@ -251,6 +251,31 @@ impl Store for SeaStore {
             .await
     }
 
+    async fn organization_time_zones(
+        &self,
+        among: Option<&[OrgId]>,
+        limit: u64,
+    ) -> Result<Vec<String>> {
+        let mut zones = organization::Entity::find()
+            .select_only()
+            .column(organization::Column::TimeZone)
+            .distinct();
+        if let Some(ids) = among {
+            zones = zones.filter(organization::Column::Id.is_in(ids.iter().map(|id| id.as_i64())));
+        }
+        query::all_items(zones.limit(limit).into_tuple::<String>(), &self.db).await
+    }
+
+    async fn organization_phone_regions(&self, limit: u64) -> Result<Vec<Option<String>>> {
+        let regions = organization::Entity::find()
+            .select_only()
+            .column(organization::Column::PhoneRegion)
+            .distinct()
+            .limit(limit)
+            .into_tuple::<Option<String>>();
+        query::all_items(regions, &self.db).await
+    }
+
     async fn organization_count(&self) -> Result<u64> {
         organization::Entity::find().count_rows(&self.db).await
     }

@@ -130,16 +130,9 @@ impl Cista {
     /// form): the organizations' region when they all have the same one, else none (the
     /// number then needs its country code).
     pub(crate) async fn instance_phone_region(&self) -> Result<Option<PhoneRegion>> {
-        let regions: std::collections::BTreeSet<Option<String>> = self
-            .store()
-            .organizations()
-            .await?
-            .into_iter()
-            .map(|o| o.phone_region.map(String::from))
-            .collect();
-        let mut only = regions.into_iter();
-        Ok(match (only.next(), only.next()) {
-            (Some(Some(one)), None) => PhoneRegion::parse(&one).ok(),
+        let regions = self.store().organization_phone_regions(2).await?;
+        Ok(match regions.as_slice() {
+            [Some(one)] => PhoneRegion::parse(one).ok(),
             _ => None,
         })
     }
@@ -171,24 +164,20 @@ impl Cista {
         self.time_zone_among(&mine).await
     }
 
+    /// Reads at most two zones for `mine`, then for everyone: never every organization.
     async fn time_zone_among(&self, mine: &[OrgId]) -> Result<TimeZoneName> {
-        let orgs = self.store().organizations().await?;
-        let only = |zones: std::collections::BTreeSet<&str>| {
-            let mut it = zones.into_iter();
-            match (it.next(), it.next()) {
-                (Some(one), None) => TimeZoneName::parse(one).ok(),
-                _ => None,
-            }
+        let only = |zones: Vec<String>| match zones.as_slice() {
+            [one] => TimeZoneName::parse(one).ok(),
+            _ => None,
         };
-        let theirs = orgs
-            .iter()
-            .filter(|o| mine.contains(&o.id))
-            .map(|o| o.time_zone.as_str())
-            .collect();
-        let everyone = orgs.iter().map(|o| o.time_zone.as_str()).collect();
-        Ok(only(theirs)
-            .or_else(|| only(everyone))
-            .unwrap_or_else(TimeZoneName::utc))
+        if !mine.is_empty() {
+            let theirs = self.store().organization_time_zones(Some(mine), 2).await?;
+            if let Some(zone) = only(theirs) {
+                return Ok(zone);
+            }
+        }
+        let everyone = self.store().organization_time_zones(None, 2).await?;
+        Ok(only(everyone).unwrap_or_else(TimeZoneName::utc))
     }
 
     /// An organization that must exist (for the core's own use; callers authorize).

@@ -232,6 +232,19 @@ pub trait Store: AccessReads + Send + Sync + std::fmt::Debug {
 
     async fn organization_count(&self) -> Result<u64>;
 
+    /// At most `limit` of the distinct time zones (IANA names) of the organizations `among`
+    /// names, or of every organization when `among` is `None`, in no set order: enough to
+    /// tell whether they share one without reading every organization.
+    async fn organization_time_zones(
+        &self,
+        among: Option<&[OrgId]>,
+        limit: u64,
+    ) -> Result<Vec<String>>;
+
+    /// At most `limit` of the distinct phone regions (ISO 3166-1 alpha-2; `None` for an
+    /// organization without one) of every organization, in no set order.
+    async fn organization_phone_regions(&self, limit: u64) -> Result<Vec<Option<String>>>;
+
     /// Changes an organization's time zone, with its audit entry.
     async fn set_time_zone(
         &self,

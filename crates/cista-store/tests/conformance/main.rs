@@ -113,6 +113,7 @@ cista_testkit::both_databases! { crate::Harness;
     organizations::organizations_round_trip,
     organizations::a_taken_slug_is_refused_and_nothing_is_half_written,
     organizations::an_organizations_country_for_phone_numbers_is_set_read_and_cleared,
+    organizations::shared_zones_and_phone_regions_are_read_as_distinct_values,
     keys::the_database_holds_only_wrapped_keys,
     keys::a_wrong_key_encryption_key_fails_loudly,
     keys::rotation_rewraps_every_key_while_a_running_server_keeps_working,

@@ -5,7 +5,7 @@ use cista_core::platform::audit::{AuditKind, NewAuditEntry};
 use cista_core::ports::{Instance, KeyPurpose, StoredKey};
 use cista_core::{Actor, Cista, Error, Store as _};
 use cista_crypto::{KekId, WrappedKey};
-use cista_types::{Clock as _, KeyId, OrgName, OrgSlug, OsRng, PhoneRegion};
+use cista_types::{Clock as _, KeyId, OrgName, OrgSlug, OsRng, PhoneRegion, TimeZoneName};
 
 fn operator() -> Actor {
     Actor::operator("test")
@@ -229,4 +229,97 @@ pub async fn an_organizations_country_for_phone_numbers_is_set_read_and_cleared(
     );
     // Each change is audited.
     assert_eq!(h.store.audit_head().await.unwrap().size, before + 2);
+}
+
+/// The zone times are shown in, and the country of a phone number typed without its code,
+/// come from the settings the organizations share: read as at most a few distinct values,
+/// never every organization. One zone shared by a person's organizations is theirs; zones
+/// that differ fall back to the one every organization shares, else UTC.
+pub async fn shared_zones_and_phone_regions_are_read_as_distinct_values(h: &Harness) {
+    let cista = h.cista().await;
+    let zone = |name: &str| TimeZoneName::parse(name).unwrap();
+    let sorted = |mut values: Vec<String>| {
+        values.sort();
+        values
+    };
+    assert!(
+        h.store
+            .organization_time_zones(None, 2)
+            .await
+            .unwrap()
+            .is_empty()
+    );
+    assert_eq!(cista.time_zone_for(&operator()).await.unwrap(), zone("UTC"));
+
+    let palm = h.org(&cista, "palm-court").await;
+    let bay = h.org(&cista, "bayside").await;
+    let lake = h.org(&cista, "lakeside").await;
+    for org in [&palm, &bay, &lake] {
+        cista
+            .set_time_zone(&operator(), org.id, zone("America/New_York"))
+            .await
+            .unwrap();
+    }
+    let us = Some(PhoneRegion::US);
+    cista
+        .set_phone_region(&operator(), palm.id, us)
+        .await
+        .unwrap();
+    cista
+        .set_phone_region(&operator(), bay.id, us)
+        .await
+        .unwrap();
+    assert_eq!(
+        h.store.organization_time_zones(None, 2).await.unwrap(),
+        ["America/New_York"]
+    );
+    assert_eq!(
+        cista.time_zone_for(&operator()).await.unwrap(),
+        zone("America/New_York")
+    );
+
+    cista
+        .set_time_zone(&operator(), lake.id, zone("America/Chicago"))
+        .await
+        .unwrap();
+    assert_eq!(
+        sorted(h.store.organization_time_zones(None, 5).await.unwrap()),
+        ["America/Chicago", "America/New_York"]
+    );
+    assert_eq!(
+        h.store
+            .organization_time_zones(None, 1)
+            .await
+            .unwrap()
+            .len(),
+        1,
+        "the limit"
+    );
+    assert_eq!(
+        h.store
+            .organization_time_zones(Some(&[palm.id, bay.id]), 2)
+            .await
+            .unwrap(),
+        ["America/New_York"]
+    );
+    assert_eq!(
+        h.store
+            .organization_time_zones(Some(&[lake.id]), 2)
+            .await
+            .unwrap(),
+        ["America/Chicago"]
+    );
+    assert_eq!(cista.time_zone_for(&operator()).await.unwrap(), zone("UTC"));
+
+    let mut regions = h.store.organization_phone_regions(5).await.unwrap();
+    regions.sort();
+    assert_eq!(regions, [None, Some("US".to_owned())]);
+    cista
+        .set_phone_region(&operator(), lake.id, us)
+        .await
+        .unwrap();
+    assert_eq!(
+        h.store.organization_phone_regions(2).await.unwrap(),
+        [Some("US".to_owned())]
+    );
 }
