@@ -9,9 +9,10 @@ use cista_core::platform::audit::{self, NewAuditEntry};
 use cista_core::ports::AuditEntry;
 use cista_core::{Error, Result};
 use cista_crypto::merkle::CompactRange;
-use sea_orm::sea_query::Expr;
+use sea_orm::sea_query::{CommonTableExpression, Expr, UpdateStatement, WithClause, WithQuery};
 use sea_orm::{
-    ActiveValue::Set, ColumnTrait, DatabaseTransaction, EntityTrait, QueryFilter, QuerySelect,
+    ActiveValue::Set, ColumnTrait, ConnectionTrait, DatabaseTransaction, DbBackend, EntityTrait,
+    QueryFilter, QuerySelect, QueryTrait,
 };
 
 pub(crate) async fn append(txn: &DatabaseTransaction, entry: NewAuditEntry) -> Result<AuditEntry> {
@@ -67,28 +68,54 @@ pub(crate) async fn append_all(
         });
     }
     let size = head.size + i64::try_from(appended.len()).unwrap_or(i64::MAX);
+    let move_head = audit_head::Entity::update_many()
+        .col_expr(audit_head::Column::Size, Expr::value(size))
+        .col_expr(audit_head::Column::Frontier, Expr::value(range.to_bytes()))
+        .filter(audit_head::Column::Slot.eq(1))
+        .filter(audit_head::Column::Size.eq(head.size))
+        .into_query();
     // One statement for the rows, in chunks that stay under SQLite's 32,766 bound variables.
-    for chunk in chunked(rows, 512) {
+    let mut chunks = chunked(rows, 512);
+    let last = chunks.pop().unwrap_or_default();
+    for chunk in chunks {
         audit_entry::Entity::insert_many(chunk)
             .exec_without_returning(txn)
             .await
             .map_err(db_err)?;
     }
-
-    let moved = audit_head::Entity::update_many()
-        .col_expr(audit_head::Column::Size, Expr::value(size))
-        .col_expr(audit_head::Column::Frontier, Expr::value(range.to_bytes()))
-        .filter(audit_head::Column::Slot.eq(1))
-        .filter(audit_head::Column::Size.eq(head.size))
-        .exec(txn)
-        .await
-        .map_err(db_err)?;
-    if moved.rows_affected != 1 {
+    let backend = txn.get_database_backend();
+    let moved = if backend == DbBackend::Postgres {
+        // The last rows and the head's move in one statement (a data-modifying `WITH`, which
+        // PostgreSQL runs whole even unreferenced): a round trip fewer on every audited
+        // write, a group commit's included. The count is the head's update.
+        txn.execute_raw(backend.build(&rows_then_head(last, move_head)))
+            .await
+    } else {
+        if !last.is_empty() {
+            audit_entry::Entity::insert_many(last)
+                .exec_without_returning(txn)
+                .await
+                .map_err(db_err)?;
+        }
+        txn.execute_raw(backend.build(&move_head)).await
+    }
+    .map_err(db_err)?;
+    if moved.rows_affected() != 1 {
         return Err(Error::Integrity(
             "the audit log head moved during an append".to_owned(),
         ));
     }
     Ok(appended)
+}
+
+/// `INSERT` of `rows` inside a `WITH`, then `move_head`: one PostgreSQL statement.
+fn rows_then_head(rows: Vec<audit_entry::ActiveModel>, move_head: UpdateStatement) -> WithQuery {
+    let insert = audit_entry::Entity::insert_many(rows).into_query();
+    let appended = CommonTableExpression::new()
+        .query(insert)
+        .table_name("appended")
+        .to_owned();
+    WithClause::new().cte(appended).to_owned().query(move_head)
 }
 
 fn chunked<T>(items: Vec<T>, size: usize) -> Vec<Vec<T>> {
@@ -98,4 +125,45 @@ fn chunked<T>(items: Vec<T>, size: usize) -> Vec<Vec<T>> {
         chunks.push(items.by_ref().take(size).collect());
     }
     chunks
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// On PostgreSQL the entries and the head's move are one statement: the insert inside a
+    /// `WITH`, the update last (so the statement's count is the head's).
+    #[test]
+    fn rows_and_the_heads_move_are_one_postgres_statement() {
+        let row = audit_entry::ActiveModel {
+            seq: Set(7),
+            at: Set(to_db_time(
+                cista_types::Timestamp::from_unix_micros(0)
+                    .unwrap_or_else(|_| unreachable!("zero is a time")),
+            )),
+            actor: Set("operator:test".to_owned()),
+            org_id: Set(None),
+            kind: Set("keys.rewrapped".to_owned()),
+            details: Set("{}".to_owned()),
+            leaf_hash: Set(vec![0; 32]),
+        };
+        let move_head = audit_head::Entity::update_many()
+            .col_expr(audit_head::Column::Size, Expr::value(8_i64))
+            .filter(audit_head::Column::Slot.eq(1))
+            .filter(audit_head::Column::Size.eq(7_i64))
+            .into_query();
+        let sql = DbBackend::Postgres
+            .build(&rows_then_head(vec![row.clone(), row], move_head))
+            .sql;
+        assert!(
+            sql.starts_with(r#"WITH "appended" AS (INSERT INTO "audit_entries" "#),
+            "{sql}"
+        );
+        assert!(
+            sql.contains(r#") UPDATE "audit_head" SET "size" = $"#),
+            "{sql}"
+        );
+        assert_eq!(sql.matches("INSERT").count(), 1, "{sql}");
+        assert!(!sql.contains(';'), "one statement: {sql}");
+    }
 }
