@@ -17,7 +17,7 @@ use cista_core::ports::{
 use cista_core::{Error, Result};
 use cista_crypto::Digest32;
 use cista_types::{OrgId, Role, SubjectCode, Timestamp};
-use sea_orm::sea_query::{Expr, ExprTrait as _};
+use sea_orm::sea_query::{Expr, ExprTrait as _, LockType};
 use sea_orm::{
     ActiveValue::Set, ColumnTrait, DatabaseTransaction, EntityTrait, QueryFilter, QueryOrder,
     QuerySelect,
@@ -203,16 +203,33 @@ impl AccessWrites for SeaTx {
                 account::Column::LockedUntil,
                 Expr::value(a.locked_until.map(to_db_time)),
             )
-            .filter(account::Column::Subject.eq(a.subject.as_i64()))
-            .exec(&self.txn)
-            .await
-            .map_err(db_err)?;
-        if changed.rows_affected != 1 {
-            return Err(Error::NotFound {
-                what: "the account",
-            });
+            .filter(account::Column::Subject.eq(a.subject.as_i64()));
+        // An erased account stays erased: a write decided on an account read before an
+        // erasure marked it (a second factor checked meanwhile) cannot bring it back.
+        let unerasing = a.status != AccountStatus::Erased;
+        let changed = if unerasing {
+            changed.filter(account::Column::Status.ne(AccountStatus::Erased.as_str()))
+        } else {
+            changed
         }
-        Ok(())
+        .exec(&self.txn)
+        .await
+        .map_err(db_err)?;
+        if changed.rows_affected == 1 {
+            return Ok(());
+        }
+        let erased = unerasing
+            && account::Entity::find_by_id(a.subject.as_i64())
+                .first(&self.txn)
+                .await?
+                .is_some_and(|row| row.status == AccountStatus::Erased.as_str());
+        Err(if erased {
+            Error::PersonErased
+        } else {
+            Error::NotFound {
+                what: "the account",
+            }
+        })
     }
 
     async fn advance_totp_step(&mut self, subject: SubjectCode, step: i64) -> Result<bool> {
@@ -227,14 +244,17 @@ impl AccessWrites for SeaTx {
     }
 
     async fn insert_membership(&mut self, m: &Membership) -> Result<()> {
-        // The person's lock, shared: an erasure takes it exclusively (`lock_account`) and
-        // marks the account erased before it destroys the vault entry, so a link either
+        // The weakest row lock that waits for an erasure's `lock_account` (`FOR UPDATE`),
+        // which marks the account erased before it destroys the vault entry: a link either
         // lands before the erasure reads the memberships it must be allowed to end, or waits
-        // for it and is refused here. Without a row the foreign key refuses below.
+        // and reads the mark here (PostgreSQL re-reads a row it waited for). `FOR KEY SHARE`
+        // does not wait for ordinary account updates (a password set from a link that holds
+        // its credential's row), so no lock cycle forms with them. Without a row the foreign
+        // key refuses below.
         let status = account::Entity::find_by_id(m.subject.as_i64())
             .select_only()
             .column(account::Column::Status)
-            .lock_shared()
+            .lock(LockType::KeyShare)
             .into_tuple::<String>()
             .one(&self.txn)
             .await

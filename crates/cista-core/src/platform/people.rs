@@ -382,8 +382,7 @@ impl Cista {
     /// The erasure's first step: under the person's lock, the right to erase checked again
     /// against the memberships as they are now (an organization may have linked the person
     /// since the first look), then the account marked erased, its password and second
-    /// factor gone and its sessions, credentials, recovery codes and queued messages ended,
-    /// with a `person.erasure_begun` entry. An account already marked (an erasure stopped
+    /// factor gone, with a `person.erasure_begun` entry. An account already marked (an erasure stopped
     /// part way, or a second call) is left as it is. Returns the memberships read.
     async fn begin_erasure(
         &self,
@@ -398,12 +397,13 @@ impl Cista {
         let Some(mut account) = account.filter(|a| a.status != AccountStatus::Erased) else {
             return Ok(memberships);
         };
+        // Nothing else is written under the lock: a sign-in by link or code holds its
+        // credential's row while it waits for the account's, so deleting credentials here
+        // could close a cycle of locks. The sessions and links are ended after the vault;
+        // meanwhile a session of an erased account is refused when used, and an erased
+        // account is never written back to another status.
         erased(&mut account);
         tx.update_account(&account).await?;
-        tx.delete_sessions_of(subject).await?;
-        tx.delete_credentials_of(subject).await?;
-        tx.delete_recovery_codes_of(subject).await?;
-        tx.delete_messages_to(subject).await?;
         tx.commit(NewAuditEntry::new(
             now,
             actor,

@@ -355,16 +355,17 @@ pub trait AccessWrites: Send {
     async fn insert_account(&mut self, account: &Account) -> Result<()>;
 
     /// Writes every field of the account except `totp_last_step`, which only moves forward
-    /// through `advance_totp_step` (the row must exist).
+    /// through `advance_totp_step` (the row must exist: `not_found`). An erased account is
+    /// never written back to another status (`person_erased`).
     async fn update_account(&mut self, account: &Account) -> Result<()>;
 
     /// Records a TOTP step as used, only if it is newer than the last one; false if not.
     async fn advance_totp_step(&mut self, subject: SubjectCode, step: i64) -> Result<bool>;
 
     /// Adds a membership; a person already in the organization is a `conflict`, an erased
-    /// person (or one whose erasure has begun) `person_erased`. Takes the person's lock
-    /// shared (`FOR SHARE` on their account row on PostgreSQL) before it reads their status,
-    /// so it waits for an erasure holding that lock and sees the erasure's mark.
+    /// person (or one whose erasure has begun) `person_erased`. Reads their status under
+    /// `FOR KEY SHARE` on their account row on PostgreSQL, so it waits for an erasure holding
+    /// the person's lock (`lock_account`) and sees the erasure's mark.
     async fn insert_membership(&mut self, membership: &Membership) -> Result<()>;
 
     /// The person's memberships as this transaction sees them, by organization. Read after

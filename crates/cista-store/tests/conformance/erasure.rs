@@ -25,14 +25,18 @@ async fn link(
     subject: SubjectCode,
 ) -> cista_core::Result<()> {
     let mut tx = store.begin().await?;
-    tx.insert_membership(&Membership {
+    tx.insert_membership(&member(org, subject)).await?;
+    tx.commit_housekeeping().await
+}
+
+/// `subject` as a member of `org`.
+fn member(org: OrgId, subject: SubjectCode) -> Membership {
+    Membership {
         org,
         subject,
         role: Role::Member,
         created_at: Timestamp::from_unix_micros(1_800_000_000_000_000).unwrap(),
-    })
-    .await?;
-    tx.commit_housekeeping().await
+    }
 }
 
 /// An erasure holding the person's lock with the account marked (its first step) makes a link
@@ -106,12 +110,7 @@ pub async fn an_erasure_checks_its_right_against_the_memberships_under_the_lock(
     // starts: its first look at the memberships sees only the administrator's organization.
     let mut linking = h.store.begin().await.unwrap();
     linking
-        .insert_membership(&Membership {
-            org: other.id,
-            subject: person,
-            role: Role::Member,
-            created_at: Timestamp::from_unix_micros(1_800_000_000_000_000).unwrap(),
-        })
+        .insert_membership(&member(other.id, person))
         .await
         .unwrap();
     let erasure = {
@@ -136,4 +135,65 @@ pub async fn an_erasure_checks_its_right_against_the_memberships_under_the_lock(
         !entries.iter().any(|e| e.kind.starts_with("person.eras")),
         "no erasure recorded"
     );
+}
+
+/// A write decided on an account read before an erasure marked it (a second factor checked
+/// meanwhile) cannot bring the account back: `person_erased`, and the mark stays. On
+/// PostgreSQL a link's lock on the account row (`FOR KEY SHARE`) does not make an ordinary
+/// account update wait, so a link and a password set from a link cannot close a cycle of
+/// locks.
+pub async fn an_erased_account_is_never_written_back(h: &Harness) {
+    let cista = h.cista().await;
+    let org = h.org(&cista, "palm-court").await;
+    let other = h.org(&cista, "bayside").await;
+    let person = h
+        .active_person(
+            &cista,
+            &org,
+            invitee("Gil", "Ho", "gil@example.org", None, Role::Member),
+        )
+        .await
+        .subject;
+    let stale = h.store.account(person).await.unwrap().unwrap();
+    assert_eq!(stale.status, AccountStatus::Active);
+
+    if h.is_postgres() {
+        let mut linking = h.store.begin().await.unwrap();
+        linking
+            .insert_membership(&member(other.id, person))
+            .await
+            .unwrap();
+        let mut updating = h.store.begin().await.unwrap();
+        let mut changed = stale.clone();
+        changed.failed_attempts = 1;
+        tokio::time::timeout(Duration::from_secs(5), updating.update_account(&changed))
+            .await
+            .expect("an account update does not wait for a link's lock")
+            .unwrap();
+        updating.commit_housekeeping().await.unwrap();
+        linking.commit_housekeeping().await.unwrap();
+    }
+
+    let mut marking = h.store.begin().await.unwrap();
+    let mut account = marking.lock_account(person).await.unwrap().unwrap();
+    account.status = AccountStatus::Erased;
+    account.password_hash = None;
+    marking.update_account(&account).await.unwrap();
+    marking.commit_housekeeping().await.unwrap();
+
+    let mut writing = h.store.begin().await.unwrap();
+    let refused = writing.update_account(&stale).await.unwrap_err();
+    assert_eq!(refused.code(), "person_erased", "{refused}");
+    drop(writing);
+    let now = h.store.account(person).await.unwrap().unwrap();
+    assert_eq!(now.status, AccountStatus::Erased);
+    assert!(now.password_hash.is_none());
+    // Marking it again is allowed (an erasure finished by a second call); a missing account
+    // is still `not_found`.
+    let mut writing = h.store.begin().await.unwrap();
+    writing.update_account(&now).await.unwrap();
+    let mut ghost = stale.clone();
+    ghost.subject = SubjectCode::from_i64(987_654_321);
+    let missing = writing.update_account(&ghost).await.unwrap_err();
+    assert_eq!(missing.code(), "not_found", "{missing}");
 }

@@ -139,6 +139,7 @@ cista_testkit::both_databases! { crate::Harness;
     people::erasure_reaches_only_people_wholly_within_the_erasers_reach,
     erasure::a_person_whose_erasure_has_begun_is_never_linked,
     erasure::an_erasure_checks_its_right_against_the_memberships_under_the_lock,
+    erasure::an_erased_account_is_never_written_back,
     people::an_address_stored_before_the_printable_rule_still_signs_in,
     people::the_vault_can_live_in_its_own_database,
     access::an_invitation_link_sets_a_password_once_even_under_concurrency,
