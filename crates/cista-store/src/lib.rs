@@ -631,11 +631,7 @@ impl AccessReads for SeaStore {
     }
 
     async fn memberships_of(&self, subject: SubjectCode) -> Result<Vec<Membership>> {
-        membership::Entity::find()
-            .filter(membership::Column::Subject.eq(subject.as_i64()))
-            .order_by_asc(membership::Column::OrgId)
-            .all_as(&self.db, convert::membership)
-            .await
+        tx::memberships_of(&self.db, subject).await
     }
 
     async fn members(&self, org: OrgId) -> Result<Vec<Membership>> {

@@ -51,6 +51,18 @@ fn account_model(a: &Account) -> account::ActiveModel {
     }
 }
 
+/// A person's memberships, by organization: for the store's reads and inside a transaction.
+pub(crate) async fn memberships_of(
+    db: &impl crate::query::Db,
+    subject: SubjectCode,
+) -> Result<Vec<Membership>> {
+    membership::Entity::find()
+        .filter(membership::Column::Subject.eq(subject.as_i64()))
+        .order_by_asc(membership::Column::OrgId)
+        .all_as(db, crate::convert::membership)
+        .await
+}
+
 #[async_trait]
 impl StoreTx for SeaTx {
     async fn enqueue(&mut self, m: &OutboxMessage) -> Result<()> {
@@ -300,11 +312,7 @@ impl AccessWrites for SeaTx {
     }
 
     async fn memberships_of(&mut self, subject: SubjectCode) -> Result<Vec<Membership>> {
-        membership::Entity::find()
-            .filter(membership::Column::Subject.eq(subject.as_i64()))
-            .order_by_asc(membership::Column::OrgId)
-            .all_as(&self.txn, crate::convert::membership)
-            .await
+        memberships_of(&self.txn, subject).await
     }
 
     async fn delete_memberships_of(&mut self, subject: SubjectCode) -> Result<u64> {

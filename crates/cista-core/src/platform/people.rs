@@ -3,7 +3,7 @@
 //! function through which staff read personal data, and erasure by destroying the key.
 
 use crate::platform::audit::{AuditKind, NewAuditEntry};
-use crate::ports::{Account, AccountStatus, Channel, Membership, VaultPerson};
+use crate::ports::{AccountStatus, Channel, Membership, VaultPerson};
 use crate::{Action, Actor, Cista, Error, OrgAction, Result};
 use cista_crypto::envelope::aad;
 use cista_crypto::{DataKey, KekId, Sealed, WrappedKey};
@@ -347,8 +347,8 @@ impl Cista {
             self.step_down_before_erasure(actor, subject, &memberships)
                 .await?;
         }
-        let account = self.store().account(subject).await?;
-        let known = account.is_some() || self.vault().person(subject).await?.is_some();
+        let known = self.store().account(subject).await?.is_some()
+            || self.vault().person(subject).await?.is_some();
         if !known && self.vault().tombstone(subject).await?.is_none() {
             return Err(Error::NotFound {
                 what: "this person",
@@ -363,11 +363,10 @@ impl Cista {
         tx.delete_credentials_of(subject).await?;
         tx.delete_recovery_codes_of(subject).await?;
         tx.delete_messages_to(subject).await?;
+        // The account was marked in the first step and an erased account is never written
+        // back, so there is nothing to write to it here (and no lock to take after the rows
+        // above).
         let orgs = tx.delete_memberships_of(subject).await?;
-        if let Some(mut account) = tx.lock_account(subject).await? {
-            erased(&mut account);
-            tx.update_account(&account).await?;
-        }
         tx.commit(NewAuditEntry::new(
             now,
             actor,
@@ -402,7 +401,10 @@ impl Cista {
         // could close a cycle of locks. The sessions and links are ended after the vault;
         // meanwhile a session of an erased account is refused when used, and an erased
         // account is never written back to another status.
-        erased(&mut account);
+        account.status = AccountStatus::Erased;
+        account.password_hash = None;
+        account.totp_secret = None;
+        account.totp_pending = None;
         tx.update_account(&account).await?;
         tx.commit(NewAuditEntry::new(
             now,
@@ -414,14 +416,6 @@ impl Cista {
         .await?;
         Ok(memberships)
     }
-}
-
-/// Marks an account erased: no password, no second factor, never signed in again.
-fn erased(account: &mut Account) {
-    account.status = AccountStatus::Erased;
-    account.password_hash = None;
-    account.totp_secret = None;
-    account.totp_pending = None;
 }
 
 /// `forbidden` unless `actor` may erase a person who holds `memberships`: the operator
