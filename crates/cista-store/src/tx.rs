@@ -20,7 +20,7 @@ use cista_types::{OrgId, Role, SubjectCode, Timestamp};
 use sea_orm::sea_query::{Expr, ExprTrait as _, LockType};
 use sea_orm::{
     ActiveValue::Set, ColumnTrait, DatabaseTransaction, EntityTrait, QueryFilter, QueryOrder,
-    QuerySelect,
+    QuerySelect, TryInsertResult,
 };
 
 pub(crate) struct SeaTx {
@@ -61,6 +61,30 @@ pub(crate) async fn memberships_of(
         .order_by_asc(membership::Column::OrgId)
         .all_as(db, crate::convert::membership)
         .await
+}
+
+/// `person_erased` if the person's account is marked erased (an erasure finished, or begun),
+/// read under `FOR KEY SHARE` on PostgreSQL: the weakest row lock that waits for an erasure's
+/// `lock_account` (`FOR UPDATE`), which marks the account before it destroys the vault entry
+/// and reads the memberships it must be allowed to end. So a link or a role change either
+/// commits before the erasure reads the memberships (and counts against the right to erase),
+/// or waits and reads the mark here (PostgreSQL re-reads a row it waited for). `FOR KEY
+/// SHARE` does not wait for ordinary account updates (a password set from a link that holds
+/// its credential's row), so no lock cycle forms with them. A person without an account
+/// passes: a membership's foreign key needs the row anyway.
+async fn refuse_erased(db: &DatabaseTransaction, subject: SubjectCode) -> Result<()> {
+    let status = account::Entity::find_by_id(subject.as_i64())
+        .select_only()
+        .column(account::Column::Status)
+        .lock(LockType::KeyShare)
+        .into_tuple::<String>()
+        .one(db)
+        .await
+        .map_err(db_err)?;
+    if status.as_deref() == Some(AccountStatus::Erased.as_str()) {
+        return Err(Error::PersonErased);
+    }
+    Ok(())
 }
 
 #[async_trait]
@@ -188,6 +212,17 @@ impl AccessWrites for SeaTx {
         Ok(())
     }
 
+    async fn insert_account_if_absent(&mut self, a: &Account) -> Result<bool> {
+        // `ON CONFLICT DO NOTHING`: on PostgreSQL it waits for a transaction that inserted the
+        // same person uncommitted, and does nothing if that one commits.
+        let inserted = account::Entity::insert(account_model(a))
+            .on_conflict_do_nothing_on([account::Column::Subject])
+            .exec_without_returning(&self.txn)
+            .await
+            .map_err(db_err)?;
+        Ok(matches!(inserted, TryInsertResult::Inserted(1)))
+    }
+
     async fn update_account(&mut self, a: &Account) -> Result<()> {
         let changed = account::Entity::update_many()
             .col_expr(account::Column::Status, Expr::value(a.status.as_str()))
@@ -256,24 +291,7 @@ impl AccessWrites for SeaTx {
     }
 
     async fn insert_membership(&mut self, m: &Membership) -> Result<()> {
-        // The weakest row lock that waits for an erasure's `lock_account` (`FOR UPDATE`),
-        // which marks the account erased before it destroys the vault entry: a link either
-        // lands before the erasure reads the memberships it must be allowed to end, or waits
-        // and reads the mark here (PostgreSQL re-reads a row it waited for). `FOR KEY SHARE`
-        // does not wait for ordinary account updates (a password set from a link that holds
-        // its credential's row), so no lock cycle forms with them. Without a row the foreign
-        // key refuses below.
-        let status = account::Entity::find_by_id(m.subject.as_i64())
-            .select_only()
-            .column(account::Column::Status)
-            .lock(LockType::KeyShare)
-            .into_tuple::<String>()
-            .one(&self.txn)
-            .await
-            .map_err(db_err)?;
-        if status.as_deref() == Some(AccountStatus::Erased.as_str()) {
-            return Err(Error::PersonErased);
-        }
+        refuse_erased(&self.txn, m.subject).await?;
         membership::Entity::insert(membership::ActiveModel {
             org_id: Set(m.org.as_i64()),
             subject: Set(m.subject.as_i64()),
@@ -289,8 +307,12 @@ impl AccessWrites for SeaTx {
     }
 
     async fn lock_members(&mut self, org: OrgId) -> Result<Vec<Membership>> {
+        // `FOR NO KEY UPDATE`: it waits for (and makes wait) another `lock_members`, but not a
+        // foreign-key check on the organization (`FOR KEY SHARE`), which an invitation resent
+        // under the person's lock makes when it inserts its link. With `FOR UPDATE`, a role
+        // change here (then `set_role`'s share of the person's row) would close a cycle with it.
         organization::Entity::find_by_id(org.as_i64())
-            .lock_exclusive()
+            .lock(LockType::NoKeyUpdate)
             .first(&self.txn)
             .await?;
         membership::Entity::find()
@@ -301,6 +323,7 @@ impl AccessWrites for SeaTx {
     }
 
     async fn set_role(&mut self, org: OrgId, subject: SubjectCode, role: Role) -> Result<()> {
+        refuse_erased(&self.txn, subject).await?;
         membership::Entity::update_many()
             .col_expr(membership::Column::Role, Expr::value(role.as_str()))
             .filter(membership::Column::OrgId.eq(org.as_i64()))

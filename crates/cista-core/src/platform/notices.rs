@@ -198,7 +198,7 @@ impl Cista {
                         message.id,
                         message.attempts,
                         DeliveryOutcome::Abandon(format!(
-                            "the recipient has no {} address",
+                            "the recipient has no {} address, or was erased",
                             message.channel.as_str()
                         )),
                     )

@@ -3,7 +3,7 @@
 //! function through which staff read personal data, and erasure by destroying the key.
 
 use crate::platform::audit::{AuditKind, NewAuditEntry};
-use crate::ports::{AccountStatus, Channel, Membership, VaultPerson};
+use crate::ports::{Account, AccountStatus, Channel, Membership, VaultPerson};
 use crate::{Action, Actor, Cista, Error, OrgAction, Result};
 use cista_crypto::envelope::aad;
 use cista_crypto::{DataKey, KekId, Sealed, WrappedKey};
@@ -236,7 +236,8 @@ impl Cista {
     }
 
     /// Where to deliver a message to `subject` on `channel`, and the first name to greet them
-    /// with; `None` if the person has no such address or was erased.
+    /// with; `None` if the person has no such address, or was erased (or their erasure has
+    /// begun).
     pub async fn delivery_address(
         &self,
         actor: &Actor,
@@ -244,6 +245,13 @@ impl Cista {
         channel: Channel,
     ) -> Result<Option<(String, PersonName)>> {
         actor.authorize(Action::DeliverMessages)?;
+        // An erasure marks the account before it destroys the vault entry and drops the
+        // person's queued messages: a message picked up after the mark (a sign-in code asked
+        // for as the erasure began, say) is not sent. One picked up just before may be.
+        let account = self.store().account(subject).await?;
+        if account.is_some_and(|a| a.status == AccountStatus::Erased) {
+            return Ok(None);
+        }
         let fields = match self.own_fields(subject).await {
             Ok(fields) => fields,
             Err(Error::PersonErased | Error::NotFound { .. }) => return Ok(None),
@@ -294,8 +302,16 @@ impl Cista {
                 ));
             }
             if let Some(now_role) = role_now.filter(|r| administers(*r)) {
-                tx.set_role(m.org, subject, Role::Member).await?;
-                changed.push(serde_json::json!({ "org": m.org.as_i64(), "from": now_role }));
+                match tx.set_role(m.org, subject, Role::Member).await {
+                    Ok(()) => {
+                        changed.push(serde_json::json!({ "org": m.org.as_i64(), "from": now_role }))
+                    }
+                    // Marked by an erasure begun before (the operator's, stopped part way):
+                    // no role changes any more, and the memberships end in the last step.
+                    // The refusal is the store's own check, so the transaction goes on.
+                    Err(Error::PersonErased) => {}
+                    Err(e) => return Err(e),
+                }
             }
         }
         if changed.is_empty() {
@@ -390,7 +406,17 @@ impl Cista {
         now: Timestamp,
     ) -> Result<Vec<Membership>> {
         let mut tx = self.store().begin().await?;
-        let account = tx.lock_account(subject).await?;
+        let mut account = tx.lock_account(subject).await?;
+        if account.is_none() {
+            // Someone the vault alone knows (a leftover of an invitation or import stopped
+            // part way) has no row to lock, and a link that found them before this erasure
+            // would give them an account and a membership after it. A row, marked below,
+            // makes such a link wait and be refused, as for anyone else; one a link
+            // inserted meanwhile is waited for and locked instead.
+            tx.insert_account_if_absent(&Account::new_invited(subject, now))
+                .await?;
+            account = tx.lock_account(subject).await?;
+        }
         let memberships = tx.memberships_of(subject).await?;
         may_erase(actor, &memberships)?;
         let Some(mut account) = account.filter(|a| a.status != AccountStatus::Erased) else {

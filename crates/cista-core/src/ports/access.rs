@@ -354,6 +354,11 @@ pub trait AccessReads: Send + Sync {
 pub trait AccessWrites: Send {
     async fn insert_account(&mut self, account: &Account) -> Result<()>;
 
+    /// Inserts the account unless the person has one already (committed, or inserted by a
+    /// transaction this one waited for); true if it did. For a person known to the vault
+    /// alone, so that `lock_account` has a row to lock.
+    async fn insert_account_if_absent(&mut self, account: &Account) -> Result<bool>;
+
     /// Writes every field of the account except `totp_last_step`, which only moves forward
     /// through `advance_totp_step` (the row must exist: `not_found`). An erased account is
     /// never written back to another status (`person_erased`).
@@ -373,13 +378,18 @@ pub trait AccessWrites: Send {
     async fn memberships_of(&mut self, subject: SubjectCode) -> Result<Vec<Membership>>;
 
     /// The organization's members as they are now (oldest first), with the organization's row
-    /// locked until this transaction ends (`FOR UPDATE` on PostgreSQL; SQLite's write
+    /// locked until this transaction ends (`FOR NO KEY UPDATE` on PostgreSQL, which foreign-key
+    /// checks on the organization do not wait for; SQLite's write
     /// transaction holds the database's lock already). A decision on who administers the
     /// organization (its last administrator stays) taken on this list cannot interleave with
     /// another transaction's that locked it too: two administrators demoting each other at
     /// once leave one of them in place.
     async fn lock_members(&mut self, org: OrgId) -> Result<Vec<Membership>>;
 
+    /// Changes a member's role. An erased person (or one whose erasure has begun) is
+    /// `person_erased`, read under the same lock as `insert_membership`'s: a promotion either
+    /// commits before an erasure reads the memberships it checks its right against, or waits
+    /// for the erasure and is refused.
     async fn set_role(&mut self, org: OrgId, subject: SubjectCode, role: Role) -> Result<()>;
 
     async fn delete_memberships_of(&mut self, subject: SubjectCode) -> Result<u64>;

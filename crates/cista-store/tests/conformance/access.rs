@@ -18,6 +18,7 @@ mod sign_in;
 mod upkeep;
 
 pub use links::{
+    a_person_known_only_to_the_vault_is_invited_with_an_account,
     an_expired_link_is_refused_and_a_weak_password_explained,
     an_invitation_link_sets_a_password_once_even_under_concurrency,
 };

@@ -97,6 +97,21 @@ impl Harness {
             .unwrap_or_else(|e| panic!("tamper `{sql}`: {e}"));
     }
 
+    /// Leaves `subject` known to the vault alone, as an invitation or a roll import stopped
+    /// between the vault and the store does: their links, queued messages, memberships and
+    /// account are deleted, their vault entry (bound to the subject) kept.
+    pub async fn forget_in_store(&self, subject: cista_types::SubjectCode) {
+        let s = subject.as_i64();
+        for sql in [
+            format!("DELETE FROM credentials WHERE subject = {s}"),
+            format!("DELETE FROM outbox WHERE recipient = {s}"),
+            format!("DELETE FROM memberships WHERE subject = {s}"),
+            format!("DELETE FROM accounts WHERE subject = {s}"),
+        ] {
+            self.tamper(&sql).await;
+        }
+    }
+
     pub async fn exec(&self, stmt: Statement) {
         self.store.connection().execute_raw(stmt).await.unwrap();
     }

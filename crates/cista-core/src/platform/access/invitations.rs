@@ -93,6 +93,13 @@ impl Cista {
         }
         let account = self.store().account(subject).await?;
         let mut tx = self.store().begin().await?;
+        if account.is_none() {
+            // Known to the vault alone (an invitation or import stopped part way): the
+            // account first, which the membership's foreign key needs (unless an erasure
+            // made one meanwhile, which the membership then refuses).
+            tx.insert_account_if_absent(&Account::new_invited(subject, now))
+                .await?;
+        }
         tx.insert_membership(&Membership {
             org,
             subject,
@@ -118,10 +125,6 @@ impl Cista {
                 ));
             }
             _ => {
-                if account.is_none() {
-                    tx.insert_account(&Account::new_invited(subject, now))
-                        .await?;
-                }
                 tx.revoke_credentials(subject, CredentialPurpose::Invite, now)
                     .await?;
                 let (credential, link) = self.invitation_credential(subject, org, now);

@@ -173,3 +173,54 @@ pub async fn an_expired_link_is_refused_and_a_weak_password_explained(h: &Harnes
         .await
         .unwrap();
 }
+
+/// Someone the vault knows by email but who has no account (an invitation stopped between the
+/// vault and the store) is invited as a known person: their account is made before the
+/// membership that refers to it, and the invitation link sets their password.
+pub async fn a_person_known_only_to_the_vault_is_invited_with_an_account(h: &Harness) {
+    let cista = h.cista().await;
+    let org = h.org(&cista, "palm-court").await;
+    let other = h.org(&cista, "bayside").await;
+    let subject = cista
+        .invite(
+            &operator(),
+            org.id,
+            invitee("Gil", "Ho", "gil@example.org", None, Role::Member),
+        )
+        .await
+        .unwrap()
+        .subject;
+    h.forget_in_store(subject).await;
+    assert!(h.store.account(subject).await.unwrap().is_none());
+    assert!(h.vault.person(subject).await.unwrap().is_some());
+
+    let invited = cista
+        .invite(
+            &operator(),
+            other.id,
+            invitee("Gil", "Ho", "gil@example.org", None, Role::Member),
+        )
+        .await
+        .unwrap();
+    assert_eq!(invited.subject, subject, "found by email");
+    assert!(!invited.new_person);
+    let account = h.store.account(subject).await.unwrap().unwrap();
+    assert_eq!(account.status, cista_core::ports::AccountStatus::Invited);
+    assert!(
+        h.store
+            .membership(other.id, subject)
+            .await
+            .unwrap()
+            .is_some()
+    );
+    let link = invited.link.expect("a link to set a password");
+    cista
+        .set_password_with_link(
+            token_of(&link),
+            CredentialPurpose::Invite,
+            &Password::parse(PASSWORD).unwrap(),
+        )
+        .await
+        .unwrap();
+    cista.sign_in("gil@example.org", PASSWORD).await.unwrap();
+}

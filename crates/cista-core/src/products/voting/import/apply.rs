@@ -267,7 +267,9 @@ impl Cista {
             if !writing.members.contains(&subject) && writing.joined.insert(subject) {
                 let known = matches!(person, PersonRef::Known(_));
                 if known && self.store().account(subject).await?.is_none() {
-                    tx.insert_account(&Account::new_invited(subject, now))
+                    // Unless an erasure made one since: the membership below then
+                    // refuses (`person_erased`).
+                    tx.insert_account_if_absent(&Account::new_invited(subject, now))
                         .await?;
                 }
                 tx.insert_membership(&Membership {
