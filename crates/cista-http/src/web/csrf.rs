@@ -134,7 +134,11 @@ pub async fn check_csrf_token(State(state): State<AppState>, req: Request, next:
     }
     let guarded = form.submission.is_some() && !crate::web::resubmit::handles_own_repeats(&parts);
     let key = if guarded {
-        let route = format!("{} {}", parts.method, parts.uri.path());
+        // The path as the router reads it (each segment percent-decoded), so one form sent
+        // again to another spelling of the same address (`palm%2Dcourt`, `%31`) is still a
+        // repeat.
+        let path = percent_encoding::percent_decode_str(parts.uri.path()).decode_utf8_lossy();
+        let route = format!("{} {path}", parts.method);
         match state.cista.submission_key(&context.browser, &route, &bytes) {
             Ok(key) => Some(key),
             Err(e) => return error_response(&e),

@@ -26,14 +26,22 @@ async fn one_result(server: &TestServer) -> String {
         .to_string()
 }
 
-#[tokio::test]
-async fn advisors_see_results_de_identified_reveal_with_a_reason_and_erase_for_good() {
+/// A server with one result, and Ada, an advisor of palm-court, signed in: the server, the
+/// result's id and Ada's browser.
+async fn one_result_and_ada() -> (TestServer, String, reqwest::Client) {
     let server = TestServer::start(Options::default()).await;
     let id = one_result(&server).await;
     let cista = &server.state.cista;
     let org = cista_testkit::fixtures::palm_court_id(cista).await;
     active(cista, org, "ada@palm.example", Role::Advisor).await;
     let ada = sign_in(&server, "ada@palm.example").await;
+    (server, id, ada)
+}
+
+#[tokio::test]
+async fn advisors_see_results_de_identified_reveal_with_a_reason_and_erase_for_good() {
+    let (server, id, ada) = one_result_and_ada().await;
+    let cista = &server.state.cista;
 
     let (status, html) = page(&ada, &server, RESULTS).await;
     assert_eq!(status, StatusCode::OK, "{html}");
@@ -98,10 +106,58 @@ async fn advisors_see_results_de_identified_reveal_with_a_reason_and_erase_for_g
     assert!(r.text().await.unwrap().contains("erased on"));
 
     // A reviewer of the same organization sees none of it.
+    let org = cista_testkit::fixtures::palm_court_id(cista).await;
     active(cista, org, "rex@palm.example", Role::Reviewer).await;
     let rex = sign_in(&server, "rex@palm.example").await;
     let (status, _) = page(&rex, &server, RESULTS).await;
     assert_eq!(status, StatusCode::FORBIDDEN);
+    server.stop().await;
+}
+
+/// A result reached through another form's address (a mistyped or crafted path) is not found
+/// before anything happens: no read of the client recorded, nothing erased, and a path with a
+/// control character in it still gets a plain 404.
+#[tokio::test]
+async fn a_result_reached_through_another_form_is_not_found_and_nothing_happens() {
+    let (server, id, ada) = one_result_and_ada().await;
+    let cista = &server.state.cista;
+    let (_, html) = page(&ada, &server, RESULTS).await;
+    let csrf = csrf_in(&html);
+
+    for form in ["nope", "risk%0A", "risk%20", "RISK"] {
+        let at = format!("/admin/palm-court/assessments/{form}/results/{id}");
+        let (reveal, purge) = (format!("{at}/reveal"), format!("{at}/purge"));
+        let r = post(&ada, &server, &reveal, &csrf, &[("purpose", "x")]).await;
+        assert_eq!(r.status(), StatusCode::NOT_FOUND, "{form}");
+        let purge = post(&ada, &server, &purge, &csrf, &[("confirm", "yes")]).await;
+        assert_eq!(purge.status(), StatusCode::NOT_FOUND, "{form}");
+        let body = purge.text().await.unwrap();
+        assert!(
+            !body.contains("failed to parse"),
+            "{form}: never internal text: {body}"
+        );
+        let (status, _) = page(&ada, &server, &format!("{at}/report.pdf")).await;
+        assert_eq!(status, StatusCode::NOT_FOUND, "{form}");
+    }
+    let entries = cista.store().audit_entries(0, 1000).await.unwrap();
+    assert!(
+        !entries
+            .iter()
+            .any(|e| e.kind == "person.read" || e.kind == "person.erased"),
+        "nothing read or erased"
+    );
+    // Through its own form, the client is still there.
+    let reveal = format!("{RESULTS}/results/{id}/reveal");
+    let r = post(
+        &ada,
+        &server,
+        &reveal,
+        &csrf,
+        &[("purpose", "to call back")],
+    )
+    .await;
+    assert_eq!(r.status(), StatusCode::OK);
+    assert!(r.text().await.unwrap().contains("Zebediah Quillfeather"));
     server.stop().await;
 }
 
@@ -170,6 +226,7 @@ async fn a_result_reads_in_full_its_report_downloads_and_the_settings_choose_who
     settings_choose_who_is_told(&server, &ada, ada_code).await;
 
     // A reviewer gets none of it.
+    let org = cista_testkit::fixtures::palm_court_id(cista).await;
     active(cista, org, "rex@palm.example", Role::Reviewer).await;
     let rex = sign_in(&server, "rex@palm.example").await;
     for path in [

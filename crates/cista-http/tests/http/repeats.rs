@@ -190,6 +190,12 @@ async fn a_staff_form_sent_twice_runs_once_and_a_corrected_form_can_be_sent_agai
     assert_eq!(r.status(), StatusCode::SEE_OTHER);
     assert_eq!(r.headers()["location"].to_str().unwrap(), first_to);
     assert_eq!(r.headers()["cista-repeat"], "first-outcome");
+    // Sent to another spelling of the same address, it is the same form: still a repeat.
+    for spelled in ["/admin/palm%2Dcourt/invite", "/admin/%70alm-court/invite"] {
+        let r = post(&admin, &server, spelled, &token, &fields).await;
+        assert_eq!(r.status(), StatusCode::SEE_OTHER, "{spelled}");
+        assert_eq!(r.headers()["cista-repeat"], "first-outcome", "{spelled}");
+    }
     let invitations = cista
         .store()
         .audit_entries(0, 100_000)

@@ -178,15 +178,27 @@ async fn devices_are_revoked_alone_or_all_at_once(
         access: Access::Full,
         roles: [(org, Role::Collector)].into(),
     });
+    // Reached through another person, the phone is not found and stays paired.
+    let err = cista
+        .revoke_device(&operator(), org, rex, phone.device.id)
+        .await
+        .unwrap_err();
+    assert!(matches!(err, Error::NotFound { .. }), "{err:?}");
     assert!(
         cista
-            .revoke_device(&ana_signed_in, org, phone.device.id)
+            .authenticate_device(phone.token.expose())
+            .await
+            .is_ok()
+    );
+    assert!(
+        cista
+            .revoke_device(&ana_signed_in, org, ana, phone.device.id)
             .await
             .unwrap()
     );
     assert!(
         !cista
-            .revoke_device(&ana_signed_in, org, phone.device.id)
+            .revoke_device(&ana_signed_in, org, ana, phone.device.id)
             .await
             .unwrap(),
         "a second revocation changes nothing"
@@ -198,7 +210,7 @@ async fn devices_are_revoked_alone_or_all_at_once(
         (org, DeviceId::from_i64(i64::MAX)),
     ] {
         let err = cista
-            .revoke_device(&operator(), in_org, id)
+            .revoke_device(&operator(), in_org, ana, id)
             .await
             .unwrap_err();
         assert!(matches!(err, Error::NotFound { .. }), "{err:?}");

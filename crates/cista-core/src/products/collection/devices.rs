@@ -418,14 +418,22 @@ impl Cista {
         self.store().collection().devices_of(org, subject).await
     }
 
-    /// Revokes `org`'s device `id` at once. Returns false if it was revoked already (nothing
-    /// is written then); `not_found` if `org` has no such device.
-    pub async fn revoke_device(&self, actor: &Actor, org: OrgId, id: DeviceId) -> Result<bool> {
+    /// Revokes device `id` of `collector` in `org` at once. Returns false if it was revoked
+    /// already (nothing is written then); `not_found` if `org` has no such device or it is
+    /// another collector's (a page reached it through the wrong person: nothing changes).
+    pub async fn revoke_device(
+        &self,
+        actor: &Actor,
+        org: OrgId,
+        collector: SubjectCode,
+        id: DeviceId,
+    ) -> Result<bool> {
         let device = self
             .store()
             .collection()
             .device(org, id)
             .await?
+            .filter(|d| d.subject == collector)
             .ok_or(Error::NotFound {
                 what: "that device",
             })?;

@@ -91,9 +91,15 @@ pub fn render(status: StatusCode, page: impl Template) -> Result<Response, AppEr
     Ok(response)
 }
 
-/// A redirect after a successful form (303: the browser follows with a GET).
+/// A redirect after a successful form (303: the browser follows with a GET). Bytes a header
+/// cannot carry (controls, non-ASCII: a path segment decoded from the request, say) are
+/// percent-encoded (RFC 3986 §2.1), so the answer always has its `Location`.
 pub fn see_other(to: &str) -> Response {
-    (StatusCode::SEE_OTHER, Redirect::to(to)).into_response()
+    /// What a `Location` value cannot hold as it is: C0 controls and DEL (non-ASCII is always
+    /// encoded), and the space.
+    const NOT_IN_HEADER: &percent_encoding::AsciiSet = &percent_encoding::CONTROLS.add(b' ');
+    let to = percent_encoding::utf8_percent_encode(to, NOT_IN_HEADER).to_string();
+    (StatusCode::SEE_OTHER, Redirect::to(&to)).into_response()
 }
 
 /// For pages: the fully signed-in (or SMS) person, or where they must go first; the page
@@ -167,6 +173,21 @@ pub fn person_or_refuse(ctx: &RequestContext) -> Result<(Actor, &ResolvedSession
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_redirect_always_carries_its_location() {
+        for (to, location) in [
+            ("/admin/palm-court/ballots/7", "/admin/palm-court/ballots/7"),
+            ("/admin/x?q=a%20b#notice", "/admin/x?q=a%20b#notice"),
+            ("/admin/risk\n/results/1", "/admin/risk%0A/results/1"),
+            ("/a\r\nSet-Cookie: x", "/a%0D%0ASet-Cookie:%20x"),
+            ("/caf\u{e9} d\u{7f}", "/caf%C3%A9%20d%7F"),
+        ] {
+            let response = see_other(to);
+            assert_eq!(response.status(), StatusCode::SEE_OTHER, "{to:?}");
+            assert_eq!(response.headers()[axum::http::header::LOCATION], location);
+        }
+    }
 
     #[test]
     fn next_is_only_ever_a_local_page() {

@@ -275,7 +275,10 @@ pub async fn revoke(
     let id: DeviceId = device.parse().map_err(|_| Error::NotFound {
         what: "that device",
     })?;
-    state.cista.revoke_device(&actor, org.id, id).await?;
+    state
+        .cista
+        .revoke_device(&actor, org.id, subject, id)
+        .await?;
     Ok(with_notice(
         &state,
         &ctx,

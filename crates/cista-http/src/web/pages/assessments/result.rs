@@ -18,6 +18,7 @@ use axum::response::{IntoResponse, Response};
 use axum::{Extension, Form};
 use cista_core::products::assessment::{AssessmentAction, Client, ResultDetail};
 use cista_core::{Actor, Error};
+use cista_types::OrgId;
 use serde::Deserialize;
 
 /// A client shown on this response only: name and email, or that they were erased and when.
@@ -54,6 +55,28 @@ pub struct PurgeForm {
     confirm: String,
 }
 
+/// Result `id` of `org` as reached through form `key`'s pages: `not_found` when it belongs to
+/// another form. Checked before an action records a read of the client or erases them, so a
+/// path that names the wrong form changes nothing and leaves no trace.
+async fn result_in_form(
+    state: &AppState,
+    actor: &Actor,
+    org: OrgId,
+    key: &str,
+    id: &str,
+) -> Result<ResultDetail, AppError> {
+    let detail = state
+        .cista
+        .assessment_result(actor, org, result_id(id)?)
+        .await?;
+    if detail.form_key != key {
+        return Err(AppError(Error::NotFound {
+            what: "that result",
+        }));
+    }
+    Ok(detail)
+}
+
 async fn page_for(
     state: &AppState,
     ctx: &RequestContext,
@@ -64,16 +87,7 @@ async fn page_for(
     status: StatusCode,
 ) -> Result<Response, AppError> {
     let org = state.cista.organization_for(actor, slug).await?;
-    let detail = state
-        .cista
-        .assessment_result(actor, org.id, result_id(id)?)
-        .await?;
-    // A result is reached through its own form's pages only.
-    if detail.form_key != key {
-        return Err(AppError(Error::NotFound {
-            what: "that result",
-        }));
-    }
+    let detail = result_in_form(state, actor, org.id, key, id).await?;
     let erased = detail.client_erased_at.map(|at| org.time_zone.format(at));
     render(
         status,
@@ -121,15 +135,11 @@ pub async fn report_pdf(
     Path((slug, key, id)): Path<(String, String, String)>,
 ) -> Result<Response, AppError> {
     let org = state.cista.organization_for(&actor, &slug).await?;
+    result_in_form(&state, &actor, org.id, &key, &id).await?;
     let report = state
         .cista
         .assessment_report(&actor, org.id, result_id(&id)?)
         .await?;
-    if report.detail.form_key != key {
-        return Err(AppError(Error::NotFound {
-            what: "that result",
-        }));
-    }
     let file_name = report.file_name();
     // Drawing takes tens of milliseconds of CPU: off the async workers.
     let pdf = tokio::task::spawn_blocking(move || cista_report::assessment_report_pdf(&report))
@@ -159,6 +169,7 @@ pub async fn reveal(
     Form(form): Form<RevealForm>,
 ) -> Result<Response, AppError> {
     let org = state.cista.organization_for(&actor, &slug).await?;
+    result_in_form(&state, &actor, org.id, &key, &id).await?;
     let shown = state
         .cista
         .reveal_client(&actor, org.id, result_id(&id)?, &form.purpose)
@@ -207,7 +218,9 @@ pub async fn purge(
     Form(form): Form<PurgeForm>,
 ) -> Result<Response, AppError> {
     let org = state.cista.organization_for(&actor, &slug).await?;
-    let result = result_id(&id)?;
+    let result = result_in_form(&state, &actor, org.id, &key, &id)
+        .await?
+        .submission;
     if form.confirm != "yes" {
         let error = FormError::new(
             "confirm",
