@@ -134,11 +134,7 @@ pub async fn check_csrf_token(State(state): State<AppState>, req: Request, next:
     }
     let guarded = form.submission.is_some() && !crate::web::resubmit::handles_own_repeats(&parts);
     let key = if guarded {
-        // The path as the router reads it (each segment percent-decoded), so one form sent
-        // again to another spelling of the same address (`palm%2Dcourt`, `%31`) is still a
-        // repeat.
-        let path = percent_encoding::percent_decode_str(parts.uri.path()).decode_utf8_lossy();
-        let route = format!("{} {path}", parts.method);
+        let route = format!("{} {}", parts.method, decoded_path(parts.uri.path()));
         match state.cista.submission_key(&context.browser, &route, &bytes) {
             Ok(key) => Some(key),
             Err(e) => return error_response(&e),
@@ -156,9 +152,40 @@ pub async fn check_csrf_token(State(state): State<AppState>, req: Request, next:
     }
 }
 
+/// `path` with each segment percent-decoded, as the handlers read their parameters, so one
+/// form sent again to another spelling of the same address (`palm%2Dcourt`, `%31`) is still
+/// a repeat. A `/` decoded inside a segment stays encoded: `a%2Fb` is one segment, never two.
+fn decoded_path(path: &str) -> String {
+    path.split('/')
+        .map(|segment| {
+            percent_encoding::percent_decode_str(segment)
+                .decode_utf8_lossy()
+                .replace('/', "%2F")
+        })
+        .collect::<Vec<_>>()
+        .join("/")
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_path_is_keyed_as_its_segments_read() {
+        assert_eq!(
+            decoded_path("/admin/palm%2Dcourt/ballots/%31"),
+            "/admin/palm-court/ballots/1"
+        );
+        assert_eq!(
+            decoded_path("/admin/palm-court/invite"),
+            "/admin/palm-court/invite"
+        );
+        assert_eq!(
+            decoded_path("/admin/palm-court%2Finvite"),
+            "/admin/palm-court%2Finvite",
+            "an encoded slash stays inside its segment"
+        );
+    }
 
     #[test]
     fn a_form_token_splits_into_token_and_submission_id() {

@@ -428,6 +428,8 @@ impl Cista {
         collector: SubjectCode,
         id: DeviceId,
     ) -> Result<bool> {
+        // The right first, so that the answer tells nobody whose a device is.
+        self.authorize_devices_of(actor, org, collector)?;
         let device = self
             .store()
             .collection()
@@ -437,7 +439,6 @@ impl Cista {
             .ok_or(Error::NotFound {
                 what: "that device",
             })?;
-        self.authorize_devices_of(actor, org, device.subject)?;
         let now = self.clock().now();
         let mut tx = self.store().begin().await?;
         match tx.collection().revoke_device(org, id, now).await? {
