@@ -397,8 +397,9 @@ impl Cista {
     /// The erasure's first step: under the person's lock, the right to erase checked again
     /// against the memberships as they are now (an organization may have linked the person
     /// since the first look), then the account marked erased, its password and second
-    /// factor gone, with a `person.erasure_begun` entry. An account already marked (an erasure stopped
-    /// part way, or a second call) is left as it is. Returns the memberships read.
+    /// factor gone, with a `person.erasure_begun` entry. An account already marked (an
+    /// erasure stopped part way, or a second call) is left as it is. Returns the memberships
+    /// read.
     async fn begin_erasure(
         &self,
         actor: &Actor,

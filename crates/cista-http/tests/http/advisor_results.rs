@@ -13,6 +13,8 @@ use reqwest::StatusCode;
 
 const SITE: &str = "https://www.harbor-advisory.example";
 const RESULTS: &str = "/admin/palm-court/assessments/risk";
+/// The reason given to see who a client is.
+const CALL_BACK: (&str, &str) = ("purpose", "to call back");
 
 /// Publishes the risk profile as `palm-court/risk` and sends one result from `SITE`; returns
 /// the result's id.
@@ -54,14 +56,7 @@ async fn advisors_see_results_de_identified_reveal_with_a_reason_and_erase_for_g
     let r = post(&ada, &server, &reveal, &csrf, &[("purpose", " ")]).await;
     assert_eq!(r.status(), StatusCode::BAD_REQUEST);
     assert!(r.text().await.unwrap().contains("To see who this is"));
-    let r = post(
-        &ada,
-        &server,
-        &reveal,
-        &csrf,
-        &[("purpose", "to call back")],
-    )
-    .await;
+    let r = post(&ada, &server, &reveal, &csrf, &[CALL_BACK]).await;
     assert_eq!(r.status(), StatusCode::OK);
     let shown = r.text().await.unwrap();
     assert!(
@@ -148,14 +143,7 @@ async fn a_result_reached_through_another_form_is_not_found_and_nothing_happens(
     );
     // Through its own form, the client is still there.
     let reveal = format!("{RESULTS}/results/{id}/reveal");
-    let r = post(
-        &ada,
-        &server,
-        &reveal,
-        &csrf,
-        &[("purpose", "to call back")],
-    )
-    .await;
+    let r = post(&ada, &server, &reveal, &csrf, &[CALL_BACK]).await;
     assert_eq!(r.status(), StatusCode::OK);
     assert!(r.text().await.unwrap().contains("Zebediah Quillfeather"));
     server.stop().await;

@@ -144,15 +144,7 @@ pub async fn an_erasure_checks_its_right_against_the_memberships_under_the_lock(
         invitee("Ed", "Fox", "ed@example.org", None, Role::Admin),
     )
     .await;
-    let person = cista
-        .invite(
-            &operator(),
-            org.id,
-            invitee("Gil", "Ho", "gil@example.org", None, Role::Member),
-        )
-        .await
-        .unwrap()
-        .subject;
+    let person = member_invited(&cista, org.id, "Gil", "gil@example.org").await;
     let admin = crate::access::actor_for(&cista, h, "ed@example.org").await;
 
     // The link to the other organization is written but not committed when the erasure

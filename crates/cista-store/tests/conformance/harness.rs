@@ -137,6 +137,18 @@ use cista_types::{OrgName, OrgSlug, Password};
 
 pub use cista_testkit::fixtures::{PASSWORD, invitee, token_of};
 
+/// Sets `PASSWORD` from invitation `link`, as its person would.
+pub async fn choose_password(cista: &Cista, link: &str) {
+    cista
+        .set_password_with_link(
+            token_of(link),
+            CredentialPurpose::Invite,
+            &Password::parse(PASSWORD).unwrap(),
+        )
+        .await
+        .unwrap();
+}
+
 impl Harness {
     pub async fn org(&self, cista: &Cista, slug: &str) -> Organization {
         cista
@@ -182,14 +194,7 @@ impl Harness {
         let Notice::Invitation { link, .. } = self.last_notice_to(cista, &email).await else {
             panic!("no invitation was sent");
         };
-        cista
-            .set_password_with_link(
-                token_of(&link),
-                CredentialPurpose::Invite,
-                &Password::parse(PASSWORD).unwrap(),
-            )
-            .await
-            .unwrap();
+        choose_password(cista, &link).await;
         invited
     }
 

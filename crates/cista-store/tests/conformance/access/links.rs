@@ -214,13 +214,6 @@ pub async fn a_person_known_only_to_the_vault_is_invited_with_an_account(h: &Har
             .is_some()
     );
     let link = invited.link.expect("a link to set a password");
-    cista
-        .set_password_with_link(
-            token_of(&link),
-            CredentialPurpose::Invite,
-            &Password::parse(PASSWORD).unwrap(),
-        )
-        .await
-        .unwrap();
+    crate::harness::choose_password(&cista, &link).await;
     cista.sign_in("gil@example.org", PASSWORD).await.unwrap();
 }

@@ -265,10 +265,10 @@ impl Cista {
                     .ok_or_else(|| Error::Internal("a new person is missing".to_owned()))?,
             };
             if !writing.members.contains(&subject) && writing.joined.insert(subject) {
-                let known = matches!(person, PersonRef::Known(_));
-                if known && self.store().account(subject).await?.is_none() {
-                    // Unless an erasure made one since: the membership below then
-                    // refuses (`person_erased`).
+                // A known person may have no account (left by an invitation stopped part
+                // way): one is made in this transaction, unless they have one (an erased
+                // one included, which the membership below then refuses: `person_erased`).
+                if matches!(person, PersonRef::Known(_)) {
                     tx.insert_account_if_absent(&Account::new_invited(subject, now))
                         .await?;
                 }

@@ -16,6 +16,7 @@ use axum::extract::{Path, State};
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::{Extension, Form};
+use cista_core::ports::Organization;
 use cista_core::products::assessment::{AssessmentAction, Client, ResultDetail};
 use cista_core::{Actor, Error};
 use cista_types::OrgId;
@@ -77,17 +78,16 @@ async fn result_in_form(
     Ok(detail)
 }
 
+/// The result's page, from the organization and the result already read (`result_in_form`).
 async fn page_for(
     state: &AppState,
     ctx: &RequestContext,
     actor: &Actor,
-    (slug, key, id): (&str, &str, &str),
+    (org, detail): (&Organization, ResultDetail),
     revealed: Option<Revealed>,
     errors: Vec<FormError>,
     status: StatusCode,
 ) -> Result<Response, AppError> {
-    let org = state.cista.organization_for(actor, slug).await?;
-    let detail = result_in_form(state, actor, org.id, key, id).await?;
     let erased = detail.client_erased_at.map(|at| org.time_zone.format(at));
     render(
         status,
@@ -95,8 +95,8 @@ async fn page_for(
             chrome: Chrome::new(ctx, state),
             name: org.name.to_string(),
             slug: org.slug.to_string(),
-            key: key.to_owned(),
-            id: id.to_owned(),
+            key: detail.form_key.clone(),
+            id: detail.submission.as_i64().to_string(),
             received: org.time_zone.format_precise(detail.received_at),
             erased,
             detail,
@@ -115,16 +115,10 @@ pub async fn result(
     SignedIn { actor, .. }: SignedIn,
     Path((slug, key, id)): Path<(String, String, String)>,
 ) -> Result<Response, AppError> {
-    page_for(
-        &state,
-        &ctx,
-        &actor,
-        (&slug, &key, &id),
-        None,
-        Vec::new(),
-        StatusCode::OK,
-    )
-    .await
+    let org = state.cista.organization_for(&actor, &slug).await?;
+    let detail = result_in_form(&state, &actor, org.id, &key, &id).await?;
+    let page = (&org, detail);
+    page_for(&state, &ctx, &actor, page, None, Vec::new(), StatusCode::OK).await
 }
 
 /// `GET /admin/{org}/assessments/{form}/results/{id}/report.pdf`: the advisor's report, which
@@ -169,18 +163,17 @@ pub async fn reveal(
     Form(form): Form<RevealForm>,
 ) -> Result<Response, AppError> {
     let org = state.cista.organization_for(&actor, &slug).await?;
-    result_in_form(&state, &actor, org.id, &key, &id).await?;
+    let detail = result_in_form(&state, &actor, org.id, &key, &id).await?;
     let shown = state
         .cista
-        .reveal_client(&actor, org.id, result_id(&id)?, &form.purpose)
+        .reveal_client(&actor, org.id, detail.submission, &form.purpose)
         .await;
-    let place = (slug.as_str(), key.as_str(), id.as_str());
     let (_, client) = match shown {
         Ok(shown) => shown,
         Err(Error::InvalidInput { reason, .. }) => {
             let error = FormError::new("purpose", format!("To see who this is, {reason}."));
-            let status = StatusCode::BAD_REQUEST;
-            return page_for(&state, &ctx, &actor, place, None, vec![error], status).await;
+            let (page, status) = ((&org, detail), StatusCode::BAD_REQUEST);
+            return page_for(&state, &ctx, &actor, page, None, vec![error], status).await;
         }
         Err(e) => return Err(e.into()),
     };
@@ -196,12 +189,12 @@ pub async fn reveal(
         ),
         Client::Erased(at) => format!("erased on {}", org.time_zone.format(at)),
     };
-    let revealed = Some(Revealed { who });
+    let (page, revealed) = ((&org, detail), Some(Revealed { who }));
     page_for(
         &state,
         &ctx,
         &actor,
-        place,
+        page,
         revealed,
         Vec::new(),
         StatusCode::OK,
@@ -218,20 +211,24 @@ pub async fn purge(
     Form(form): Form<PurgeForm>,
 ) -> Result<Response, AppError> {
     let org = state.cista.organization_for(&actor, &slug).await?;
-    let result = result_in_form(&state, &actor, org.id, &key, &id)
-        .await?
-        .submission;
+    let detail = result_in_form(&state, &actor, org.id, &key, &id).await?;
     if form.confirm != "yes" {
         let error = FormError::new(
             "confirm",
             "Tick the box to confirm: erasing a client's name and email cannot be undone.",
         );
-        let place = (slug.as_str(), key.as_str(), id.as_str());
-        let status = StatusCode::BAD_REQUEST;
-        return page_for(&state, &ctx, &actor, place, None, vec![error], status).await;
+        let (page, status) = ((&org, detail), StatusCode::BAD_REQUEST);
+        return page_for(&state, &ctx, &actor, page, None, vec![error], status).await;
     }
+    let result = detail.submission;
     let subject = state.cista.purge_client(&actor, org.id, result).await?;
-    let response = see_other(&format!("{}/results/{id}", form_path(&slug, &key)));
+    // The form's key and the result's id as stored, never as the path spelled them.
+    let to = format!(
+        "{}/results/{}",
+        form_path(org.slug.as_str(), &detail.form_key),
+        result.as_i64()
+    );
+    let response = see_other(&to);
     Ok(with_notice(
         &state,
         &ctx,
