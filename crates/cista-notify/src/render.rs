@@ -6,6 +6,9 @@ use cista_core::platform::notices::{Delivery, Notice};
 use cista_core::products::assessment::AssessmentNotice;
 use cista_core::products::voting::VotingNotice;
 
+mod invitation;
+use invitation::render_invitation;
+
 /// A message ready for a transport.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Rendered {
@@ -79,26 +82,6 @@ struct AssessmentResultHtml<'a> {
     subject: &'a str,
     link: &'a str,
     attached: bool,
-}
-
-#[derive(Template)]
-#[template(path = "invitation.txt")]
-struct InvitationText<'a> {
-    first_name: &'a str,
-    organization: &'a str,
-    role: &'a str,
-    link: &'a str,
-    expires: &'a str,
-}
-
-#[derive(Template)]
-#[template(path = "invitation.html")]
-struct InvitationHtml<'a> {
-    first_name: &'a str,
-    organization: &'a str,
-    role: &'a str,
-    link: &'a str,
-    expires: &'a str,
 }
 
 #[derive(Template)]
@@ -217,31 +200,13 @@ pub fn render(delivery: &Delivery) -> Result<Rendered, askama::Error> {
             role,
             link,
             expires_at,
-        } => {
-            let expires = delivery.time_zone.format(*expires_at);
-            Rendered {
-                subject: format!("You are invited to {organization} on Cista"),
-                text: InvitationText {
-                    first_name,
-                    organization,
-                    role,
-                    link,
-                    expires: &expires,
-                }
-                .render()?,
-                html: Some(
-                    InvitationHtml {
-                        first_name,
-                        organization,
-                        role,
-                        link,
-                        expires: &expires,
-                    }
-                    .render()?,
-                ),
-                ..Default::default()
-            }
-        }
+        } => render_invitation(delivery, false, organization, role, link, *expires_at)?,
+        Notice::JoinInvitation {
+            organization,
+            role,
+            link,
+            expires_at,
+        } => render_invitation(delivery, true, organization, role, link, *expires_at)?,
         Notice::AddedToOrganization {
             organization,
             role,
@@ -555,6 +520,34 @@ mod tests {
         );
         assert!(
             html.contains(r#"href="https://vote.example.org/i/abc""#),
+            "{html}"
+        );
+    }
+
+    #[test]
+    fn an_invitation_to_join_asks_for_consent_and_says_what_is_shared() {
+        let r = render(&delivery(Notice::JoinInvitation {
+            organization: "Bay & Co".into(),
+            role: "Member".into(),
+            link: "https://vote.example.org/j/abc".into(),
+            expires_at: Timestamp::parse_rfc3339("2026-11-25T14:03:00Z").unwrap(),
+        }))
+        .unwrap();
+        assert_eq!(r.subject, "Bay & Co invites you to join it on Cista");
+        for words in [
+            "Nothing changes unless you accept",
+            "its staff see the name and contact details",
+            "https://vote.example.org/j/abc",
+            "25 November 2026, 09:03 EST",
+        ] {
+            assert!(r.text.contains(words), "{words}: {}", r.text);
+        }
+        assert!(!r.text.contains("Choose your password"), "{}", r.text);
+        let html = r.html.unwrap();
+        assert!(html.contains("See the invitation"), "{html}");
+        assert!(!html.contains("Choose your password"), "{html}");
+        assert!(
+            html.contains("Bay &#38; Co") || html.contains("Bay &amp; Co"),
             "{html}"
         );
     }

@@ -224,6 +224,10 @@ pub(crate) fn credential(m: crate::entity::credential::Model) -> Result<Credenti
         expires_at: from_db_time(m.expires_at),
         used_at: time_opt(m.used_at),
         attempts: m.attempts,
+        role: m
+            .role
+            .map(|r| Role::parse(&r).map_err(|_| corrupt("credential role")))
+            .transpose()?,
     })
 }
 

@@ -2,6 +2,7 @@
 //! path and one migration set. Backend differences are confined to `backend`; every change is
 //! written in one transaction together with its audit entry (`audit_append`).
 
+mod access_reads;
 mod app_tokens;
 mod attempts;
 mod audit_append;
@@ -29,18 +30,16 @@ pub use vault::SeaVault;
 use async_trait::async_trait;
 use cista_core::platform::audit::NewAuditEntry;
 use cista_core::ports::{
-    AccessReads, Account, AppToken, AuditEntry, AuditHead, Backend, Credential, CredentialPurpose,
-    DatabaseDescription, Instance, KeyPurpose, Membership, Organization, OutboxMessage, Rewrap,
-    Session, SessionAccess, StoreTx, StoredCheckpoint, StoredKey, SubmissionClaim,
+    AuditEntry, AuditHead, Backend, DatabaseDescription, Instance, KeyPurpose, Organization,
+    OutboxMessage, Rewrap, StoreTx, StoredCheckpoint, StoredKey, SubmissionClaim,
 };
 use cista_core::{Error, Result, Store};
 use cista_crypto::Digest32;
 use cista_crypto::merkle::CompactRange;
-use cista_types::{KeyId, OrgId, OrgSlug, PhoneRegion, SubjectCode, TimeZoneName, Timestamp};
+use cista_types::{KeyId, OrgId, OrgSlug, PhoneRegion, TimeZoneName, Timestamp};
 use convert::{db_err, to_db_time};
 use entity::{
-    account, audit_checkpoint, audit_entry, audit_head, credential, instance, membership,
-    organization, outbox, session, stored_key,
+    audit_checkpoint, audit_entry, audit_head, instance, organization, outbox, stored_key,
 };
 use query::Fetch;
 use sea_orm::sea_query::{Expr, ExprTrait as _};
@@ -603,87 +602,5 @@ impl Store for SeaStore {
 
     fn breaches(&self) -> &dyn cista_core::ports::BreachReads {
         self
-    }
-}
-
-/// The access capability (see `cista_core::ports::AccessReads`).
-#[async_trait]
-impl AccessReads for SeaStore {
-    async fn account(&self, subject: SubjectCode) -> Result<Option<Account>> {
-        account::Entity::find_by_id(subject.as_i64())
-            .one_as(&self.db, convert::account)
-            .await
-    }
-
-    async fn accounts(&self, subjects: &[SubjectCode]) -> Result<Vec<Account>> {
-        query::read_by_subjects(subjects, |codes| {
-            account::Entity::find()
-                .filter(account::Column::Subject.is_in(codes))
-                .all_as(&self.db, convert::account)
-        })
-        .await
-    }
-
-    async fn membership(&self, org: OrgId, subject: SubjectCode) -> Result<Option<Membership>> {
-        membership::Entity::find_by_id((org.as_i64(), subject.as_i64()))
-            .one_as(&self.db, convert::membership)
-            .await
-    }
-
-    async fn memberships_of(&self, subject: SubjectCode) -> Result<Vec<Membership>> {
-        tx::memberships_of(&self.db, subject).await
-    }
-
-    async fn members(&self, org: OrgId) -> Result<Vec<Membership>> {
-        membership::Entity::find()
-            .filter(membership::Column::OrgId.eq(org.as_i64()))
-            .order_by_asc(membership::Column::CreatedAt)
-            .all_as(&self.db, convert::membership)
-            .await
-    }
-
-    async fn credential(&self, token_hash: &Digest32) -> Result<Option<Credential>> {
-        credential::Entity::find_by_id(token_hash.as_bytes().to_vec())
-            .one_as(&self.db, convert::credential)
-            .await
-    }
-
-    async fn credentials_issued_since(
-        &self,
-        subject: SubjectCode,
-        purpose: CredentialPurpose,
-        since: Timestamp,
-    ) -> Result<u64> {
-        credential::Entity::find()
-            .filter(credential::Column::Subject.eq(subject.as_i64()))
-            .filter(credential::Column::Purpose.eq(purpose.as_str()))
-            .filter(credential::Column::CreatedAt.gte(to_db_time(since)))
-            .count_rows(&self.db)
-            .await
-    }
-
-    async fn purge_access_attempts(&self, before: Timestamp) -> Result<u64> {
-        let (_turn, txn) = self.begin_write().await?;
-        let purged = attempts::purge(&txn, before).await?;
-        query::commit(txn).await?;
-        Ok(purged)
-    }
-
-    async fn session(&self, id_hash: &Digest32) -> Result<Option<Session>> {
-        session::Entity::find_by_id(id_hash.as_bytes().to_vec())
-            .one_as(&self.db, convert::session)
-            .await
-    }
-
-    async fn session_with_access(&self, id_hash: &Digest32) -> Result<Option<SessionAccess>> {
-        joined::session_with_access(&self.db, id_hash).await
-    }
-
-    async fn app_token(&self, secret_hash: &Digest32) -> Result<Option<AppToken>> {
-        app_tokens::by_hash(&self.db, secret_hash).await
-    }
-
-    async fn app_tokens(&self, org: OrgId) -> Result<Vec<AppToken>> {
-        app_tokens::of_org(&self.db, org).await
     }
 }

@@ -358,6 +358,7 @@ impl AccessWrites for SeaTx {
             expires_at: Set(to_db_time(c.expires_at)),
             used_at: Set(c.used_at.map(to_db_time)),
             attempts: Set(c.attempts),
+            role: Set(c.role.map(|r| r.as_str().to_owned())),
         })
         .exec_without_returning(&self.txn)
         .await
@@ -415,6 +416,24 @@ impl AccessWrites for SeaTx {
             .col_expr(credential::Column::UsedAt, Expr::value(to_db_time(now)))
             .filter(credential::Column::Subject.eq(subject.as_i64()))
             .filter(credential::Column::Purpose.eq(purpose.as_str()))
+            .filter(credential::Column::UsedAt.is_null())
+            .exec(&self.txn)
+            .await
+            .map_err(db_err)?
+            .rows_affected)
+    }
+
+    async fn revoke_join_invitations(
+        &mut self,
+        subject: SubjectCode,
+        org: OrgId,
+        now: Timestamp,
+    ) -> Result<u64> {
+        Ok(credential::Entity::update_many()
+            .col_expr(credential::Column::UsedAt, Expr::value(to_db_time(now)))
+            .filter(credential::Column::Subject.eq(subject.as_i64()))
+            .filter(credential::Column::Purpose.eq(CredentialPurpose::Join.as_str()))
+            .filter(credential::Column::OrgId.eq(org.as_i64()))
             .filter(credential::Column::UsedAt.is_null())
             .exec(&self.txn)
             .await

@@ -534,6 +534,27 @@ pub enum OrgCommand {
     /// Create an organization and invite its first owner; prints the owner's one-time link
     /// (also sent to them by email).
     Create(OrgCreateArgs),
+    /// Invite an owner to an existing organization: another one, or again someone the server
+    /// already knew whose invitation to join expired unanswered. Prints the one-time link
+    /// (also sent by email).
+    InviteOwner(OrgInviteOwnerArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct OrgInviteOwnerArgs {
+    /// The organization's short name (its slug).
+    #[arg(long)]
+    pub org: String,
+    #[arg(long)]
+    pub email: String,
+    #[arg(long)]
+    pub first_name: String,
+    #[arg(long)]
+    pub last_name: String,
+    /// The owner's mobile number: with its country code, or national in the organization's
+    /// country for phone numbers.
+    #[arg(long)]
+    pub phone: Option<String>,
 }
 
 #[derive(Debug, Args)]

@@ -158,6 +158,9 @@ async fn run(cli: Cli) -> Result<ExitCode, Failure> {
         Command::Keys(KeysCommand::Status) => return commands::keys::status(&rt).await,
         Command::Keys(KeysCommand::Rotate(args)) => commands::keys::rotate(&rt, args).await?,
         Command::Org(OrgCommand::Create(args)) => commands::org::create(&rt, args).await?,
+        Command::Org(OrgCommand::InviteOwner(args)) => {
+            commands::org::invite_owner(&rt, args).await?
+        }
         Command::Erase(args) => commands::erase::run(&rt, args).await?,
         Command::AppToken(command) => commands::app_token::run(&rt, command).await?,
         Command::Assessment(command) => commands::assessment::run(&rt, command).await?,

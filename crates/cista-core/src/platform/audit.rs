@@ -23,7 +23,15 @@ pub enum AuditKind {
     KeysRewrapped,
     KeyEncryptionKeyRemoved,
     PersonInvited,
+    /// Someone already known was added at once (before invitations to join existed; no
+    /// longer written).
     MemberAdded,
+    /// Someone already known was invited to join; no membership until they accept.
+    JoinInvited,
+    /// A person accepted an invitation to join: the membership begins.
+    JoinAccepted,
+    /// Staff withdrew an invitation to join before it was answered.
+    JoinWithdrawn,
     InvitationResent,
     RoleChanged,
     PersonRead,
@@ -97,6 +105,9 @@ impl AuditKind {
             AuditKind::KeyEncryptionKeyRemoved => "keys.kek_removed",
             AuditKind::PersonInvited => "person.invited",
             AuditKind::MemberAdded => "member.added",
+            AuditKind::JoinInvited => "member.join_invited",
+            AuditKind::JoinAccepted => "member.joined",
+            AuditKind::JoinWithdrawn => "member.join_withdrawn",
             AuditKind::InvitationResent => "invitation.resent",
             AuditKind::RoleChanged => "member.role_changed",
             AuditKind::PersonRead => "person.read",

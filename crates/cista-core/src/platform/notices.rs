@@ -26,7 +26,17 @@ pub enum Notice {
         link: String,
         expires_at: Timestamp,
     },
-    /// Someone who already has an account was added to another organization.
+    /// Someone Cista already knows is invited to join another organization: the link
+    /// accepts (and, for someone yet to choose a password, chooses it).
+    JoinInvitation {
+        organization: String,
+        role: String,
+        link: String,
+        expires_at: Timestamp,
+    },
+    /// Someone who already had an account was added to another organization. No longer
+    /// queued (a known person is now invited to join); kept so that messages queued before
+    /// still go out.
     AddedToOrganization {
         organization: String,
         role: String,
@@ -56,6 +66,7 @@ impl Notice {
         match self {
             Notice::SmsCode { .. } => Channel::Sms,
             Notice::Invitation { .. }
+            | Notice::JoinInvitation { .. }
             | Notice::AddedToOrganization { .. }
             | Notice::PasswordReset { .. }
             | Notice::BreachNotice { .. } => Channel::Email,
@@ -67,6 +78,7 @@ impl Notice {
     pub fn template(&self) -> &'static str {
         match self {
             Notice::Invitation { .. } => "invitation",
+            Notice::JoinInvitation { .. } => "join-invitation",
             Notice::AddedToOrganization { .. } => "added-to-organization",
             Notice::PasswordReset { .. } => "password-reset",
             Notice::SmsCode { .. } => "sms-code",

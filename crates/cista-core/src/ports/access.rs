@@ -87,9 +87,16 @@ pub struct Membership {
 /// What a one-time credential is for.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 pub enum CredentialPurpose {
+    /// A link to choose a first password, sent with a membership made at the same time.
     Invite,
+    /// A link to choose a new password.
     Reset,
     SmsCode,
+    /// An invitation to join an organization, sent to someone Cista already knows: no
+    /// membership exists until the person accepts (and no staff of the organization sees
+    /// what other organizations recorded of them until then). Carries the role in
+    /// `Credential::role`.
+    Join,
 }
 
 impl CredentialPurpose {
@@ -98,6 +105,7 @@ impl CredentialPurpose {
             Self::Invite => "invite",
             Self::Reset => "reset",
             Self::SmsCode => "sms-code",
+            Self::Join => "join",
         }
     }
 
@@ -106,6 +114,7 @@ impl CredentialPurpose {
             "invite" => Some(Self::Invite),
             "reset" => Some(Self::Reset),
             "sms-code" => Some(Self::SmsCode),
+            "join" => Some(Self::Join),
             _ => None,
         }
     }
@@ -124,6 +133,8 @@ pub struct Credential {
     pub expires_at: Timestamp,
     pub used_at: Option<Timestamp>,
     pub attempts: i32,
+    /// The role a `Join` credential gives in `org` when accepted; `None` for the others.
+    pub role: Option<Role>,
 }
 
 /// How far a signed-in session has got.
@@ -322,6 +333,11 @@ pub trait AccessReads: Send + Sync {
 
     async fn credential(&self, token_hash: &Digest32) -> Result<Option<Credential>>;
 
+    /// The organization's invitations to join still waiting for an answer (unused, expiring
+    /// after `now`), oldest first.
+    async fn pending_join_invitations(&self, org: OrgId, now: Timestamp)
+    -> Result<Vec<Credential>>;
+
     /// How many credentials of `purpose` were issued to `subject` since `since` (rate limits).
     async fn credentials_issued_since(
         &self,
@@ -413,6 +429,15 @@ pub trait AccessWrites: Send {
         &mut self,
         subject: SubjectCode,
         purpose: CredentialPurpose,
+        now: Timestamp,
+    ) -> Result<u64>;
+
+    /// Retires `subject`'s unused invitations to join `org` (an earlier one, when staff invite
+    /// the person again); their invitations to other organizations stay.
+    async fn revoke_join_invitations(
+        &mut self,
+        subject: SubjectCode,
+        org: OrgId,
         now: Timestamp,
     ) -> Result<u64>;
 

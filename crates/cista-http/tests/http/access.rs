@@ -397,3 +397,145 @@ fn without_fresh_values(html: &str) -> String {
     cleaned.push_str(rest);
     cleaned
 }
+
+/// Two organizations: Palm Court, where Ann has a password and a phone on file, and Bay, whose
+/// owner is signed in (the browser returned).
+async fn ann_of_palm_and_the_owner_of_bay(server: &TestServer) -> reqwest::Client {
+    let cista = &server.state.cista;
+    let palm = people::org(cista, "palm").await;
+    let bay = people::org(cista, "bay").await;
+    let link = people::invited(
+        cista,
+        palm,
+        "ann@example.org",
+        Some("+13055550123"),
+        Role::Member,
+    )
+    .await;
+    cista
+        .set_password_with_link(
+            cista_testkit::fixtures::token_of(&link),
+            cista_core::ports::CredentialPurpose::Invite,
+            &cista_types::Password::parse(PASSWORD).unwrap(),
+        )
+        .await
+        .unwrap();
+    people::active(cista, bay, "boss@example.org", Role::Owner).await;
+    sign_in(server, "boss@example.org").await
+}
+
+/// Invites `email` to Bay as a member through the invitation form; the people page after it.
+async fn invite_to_bay(boss: &reqwest::Client, server: &TestServer, email: &str) -> String {
+    let (_, html) = page(boss, server, "/admin/bay/invite").await;
+    let r = post(
+        boss,
+        server,
+        "/admin/bay/invite",
+        &csrf_in(&html),
+        &[
+            ("first_name", "Anne"),
+            ("last_name", "Leigh"),
+            ("email", email),
+            ("phone", ""),
+            ("role", "member"),
+        ],
+    )
+    .await;
+    let (_, status, people_page) = crate::web::follow(boss, server, r).await;
+    assert_eq!(status, 200);
+    assert!(people_page.contains("The invitation is on its way"));
+    people_page
+}
+
+/// The path of the invitation to join last sent to `email`.
+async fn join_path(server: &TestServer, email: &str) -> String {
+    let Some(Notice::JoinInvitation { link, .. }) =
+        people::last_notice(&server.state.cista, email).await
+    else {
+        panic!("no invitation to join was sent to {email}");
+    };
+    link.trim_start_matches("https://localhost:8443").to_owned()
+}
+
+/// Someone another organization knows is invited by this one's owner: the people page shows
+/// nothing of them until they accept on the link's page, which asks only for a click.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn someone_known_elsewhere_joins_by_accepting_and_is_shown_only_then() {
+    let server = TestServer::start(Options::default()).await;
+    let boss = ann_of_palm_and_the_owner_of_bay(&server).await;
+    let people_page = invite_to_bay(&boss, &server, "ann@example.org").await;
+    for absent in ["0123", "Anne", "Leigh"] {
+        assert!(!people_page.contains(absent), "{absent}: {people_page}");
+    }
+    // Listed as waiting for an answer, by role and dates only.
+    let waiting = crate::web::between(
+        &people_page,
+        "Invitations waiting for an answer",
+        "</table>",
+    );
+    assert!(
+        waiting.contains("Member") && waiting.contains("Withdraw"),
+        "{waiting}"
+    );
+
+    let path = join_path(&server, "ann@example.org").await;
+    let ann = server.browser();
+    let (status, html) = page(&ann, &server, &path).await;
+    assert_eq!(status, 200);
+    assert!(
+        html.contains("Join Org bay") && html.contains("as Member"),
+        "{html}"
+    );
+    assert!(!html.contains("new-password"), "no password asked: {html}");
+    let r = post(
+        &ann,
+        &server,
+        &format!("{path}/accept"),
+        &csrf_in(&html),
+        &[],
+    )
+    .await;
+    let (to, status, html) = crate::web::follow(&ann, &server, r).await;
+    assert_eq!((to.as_str(), status.as_u16()), ("/joined", 200));
+    assert!(html.contains("You have joined"), "{html}");
+
+    let (_, people_page) = page(&boss, &server, "/admin/bay/people").await;
+    assert!(people_page.contains("0123"), "a member now: {people_page}");
+    assert!(!people_page.contains("Invitations waiting for an answer"));
+    // The link is spent, and only the organization can invite again.
+    let (status, html) = page(&ann, &server, &path).await;
+    assert_eq!(status, 400);
+    assert!(
+        html.contains("ask the organization to invite you again"),
+        "{html}"
+    );
+    server.stop().await;
+}
+
+/// An invitation to join is withdrawn from the people page: its link stops working.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn staff_withdraw_an_invitation_to_join_from_the_people_page() {
+    let server = TestServer::start(Options::default()).await;
+    let boss = ann_of_palm_and_the_owner_of_bay(&server).await;
+    let people_page = invite_to_bay(&boss, &server, "ann@example.org").await;
+    let path = join_path(&server, "ann@example.org").await;
+    let subject = crate::web::between(&people_page, "/admin/bay/invitations/", "/withdraw");
+    let r = post(
+        &boss,
+        &server,
+        &format!("/admin/bay/invitations/{subject}/withdraw"),
+        &csrf_in(&people_page),
+        &[],
+    )
+    .await;
+    let (_, status, people_page) = crate::web::follow(&boss, &server, r).await;
+    assert_eq!(status, 200);
+    assert!(
+        people_page.contains("The invitation is withdrawn"),
+        "{people_page}"
+    );
+    assert!(!people_page.contains("Invitations waiting for an answer"));
+    let (status, _) = page(&server.browser(), &server, &path).await;
+    assert_eq!(status, 400, "the withdrawn link no longer works");
+    server.stop().await;
+}

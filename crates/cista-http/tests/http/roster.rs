@@ -9,6 +9,7 @@ use crate::voting::{activate, open_ballot, operator};
 use crate::web::{between, follow, page, post, sign_in};
 use crate::{Options, TestServer, csrf_in};
 use cista_core::Cista;
+use cista_core::platform::notices::Notice;
 use cista_core::ports::VoteOrigin;
 use cista_core::products::voting::cast::CastRequest;
 use cista_core::products::voting::definition::Secrecy;
@@ -253,6 +254,17 @@ async fn the_staff_home_shows_open_ballots_with_turnout_and_what_closes_next() {
             other,
             people::invitee("olivia@palm.example", None, Role::Admin),
         )
+        .await
+        .unwrap();
+    // She already has an account: she is a member once she accepts (with her second factor
+    // enrolled, her session goes on).
+    let Some(Notice::JoinInvitation { link, .. }) =
+        people::last_notice(cista, "olivia@palm.example").await
+    else {
+        panic!("no invitation to join was sent");
+    };
+    cista
+        .accept_join_invitation(cista_testkit::fixtures::token_of(&link))
         .await
         .unwrap();
     let (status, portal) = page(&olivia, &server, "/admin").await;

@@ -15,6 +15,8 @@ pub struct Model {
     pub expires_at: TimeDateTimeWithTimeZone,
     pub used_at: Option<TimeDateTimeWithTimeZone>,
     pub attempts: i32,
+    /// The role a `join` credential gives on acceptance; empty for the others.
+    pub role: Option<String>,
 }
 
 #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]

@@ -32,6 +32,7 @@ mod m20261215_000001_due_and_org_pages;
 mod m20261216_000001_media_pending;
 mod m20261217_000001_reads_by_owner;
 mod m20261218_000001_votes_sealed;
+mod m20261219_000001_join_invitations;
 pub mod vault;
 
 #[derive(Debug)]
@@ -67,6 +68,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261216_000001_media_pending::Migration),
             Box::new(m20261217_000001_reads_by_owner::Migration),
             Box::new(m20261218_000001_votes_sealed::Migration),
+            Box::new(m20261219_000001_join_invitations::Migration),
         ]
     }
 }

@@ -11,12 +11,20 @@ use cista_crypto::totp::TotpSecret;
 use cista_types::{Clock as _, Password, Role};
 use time::Duration;
 
+mod joining;
 mod links;
 mod roles;
 mod second_factor;
 mod sign_in;
 mod upkeep;
 
+pub use joining::{
+    a_new_invitation_to_join_replaces_only_that_organizations_last,
+    accepting_a_staff_role_without_a_second_factor_ends_the_sessions,
+    someone_known_joins_another_organization_only_when_they_accept,
+    someone_yet_to_choose_a_password_joins_by_choosing_it,
+    staff_list_and_withdraw_their_invitations_to_join,
+};
 pub use links::{
     a_person_known_only_to_the_vault_is_invited_with_an_account,
     an_expired_link_is_refused_and_a_weak_password_explained,

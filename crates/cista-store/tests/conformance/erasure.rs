@@ -433,6 +433,7 @@ pub async fn a_role_change_and_a_link_under_the_persons_lock_both_finish(h: &Har
         expires_at: at(),
         used_at: None,
         attempts: 0,
+        role: None,
     };
     tokio::time::timeout(Duration::from_secs(5), resending.insert_credential(&link))
         .await

@@ -184,6 +184,43 @@ impl Harness {
             .notice
     }
 
+    /// The link of the newest invitation to join among the messages due to `address` (other
+    /// messages made at the same instant may be due after it).
+    pub async fn join_link_to(&self, cista: &Cista, address: &str) -> String {
+        self.deliver_all(cista)
+            .await
+            .into_iter()
+            .rev()
+            .find_map(|d| match d.notice {
+                Notice::JoinInvitation { link, .. } if d.address == address => Some(link),
+                _ => None,
+            })
+            .unwrap_or_else(|| panic!("no invitation to join was sent to {address}"))
+    }
+
+    /// Accepts the invitation to join last sent to `address`, as its person would (choosing
+    /// `PASSWORD` on the way if they have none yet).
+    pub async fn accept_join(&self, cista: &Cista, address: &str) {
+        let link = self.join_link_to(cista, address).await;
+        let token = token_of(&link);
+        let view = cista
+            .inspect_link(token, CredentialPurpose::Join)
+            .await
+            .unwrap();
+        if view.chooses_password {
+            cista
+                .set_password_with_link(
+                    token,
+                    CredentialPurpose::Join,
+                    &Password::parse(PASSWORD).unwrap(),
+                )
+                .await
+                .unwrap();
+        } else {
+            cista.accept_join_invitation(token).await.unwrap();
+        }
+    }
+
     /// Invites someone and sets their password from the emailed link.
     pub async fn active_person(&self, cista: &Cista, org: &Organization, who: Invitee) -> Invited {
         let email = who.email.as_str().to_owned();

@@ -404,6 +404,7 @@ pub async fn erasure_reaches_only_people_wholly_within_the_erasers_reach(h: &Har
         .subject;
     let again = cista.invite(&operator(), org.id, both).await.unwrap();
     assert_eq!(again.subject, shared, "one person in both organizations");
+    h.accept_join(&cista, "gil@example.org").await;
     let only_here = cista
         .invite(
             &operator(),

@@ -203,6 +203,7 @@ pub async fn staff_see_only_what_their_own_organization_holds(h: &Harness) {
         )
         .await
         .unwrap();
+    h.accept_join(&cista, "ivy@palm.example").await;
     let club_admin = Actor::Person(PersonActor {
         subject: SubjectCode::from_i64(424_242),
         access: Access::Full,

@@ -67,6 +67,7 @@ pub use refusals::{
 pub use results::results_stay_sealed_until_the_close_then_the_bundle_recounts;
 pub use roster::{
     a_phone_alone_names_only_a_member_of_the_organization,
+    an_email_of_someone_outside_the_organization_is_refused_until_they_join,
     the_roster_is_checked_whole_previewed_then_applied,
 };
 pub use secrecy::{
@@ -139,6 +140,13 @@ impl Association {
 
 pub async fn association(h: &Harness, cista: &Cista, slug: &str) -> Association {
     association_with(h, cista, slug, &roster()).await
+}
+
+/// A second association of a test: `roster()` with people of its own (an owner of two
+/// associations is invited to join the second; see `access::joining`).
+pub async fn another_association(h: &Harness, cista: &Cista, slug: &str) -> Association {
+    let own = roster().replace("@palm.example", &format!("@{slug}.example"));
+    association_with(h, cista, slug, &own).await
 }
 
 /// An association with `roster` (a CSV with `HEADER`) imported.

@@ -1,10 +1,10 @@
-//! `cista org create`: an organization and its first owner's invitation, from the command line
-//! of a running or stopped instance (the database is shared; the running server's worker, or
+//! `cista org create` and `cista org invite-owner`: an organization and its first owner's
+//! invitation, or another owner's, from the command line of a running or stopped instance (the database is shared; the running server's worker, or
 //! the next start, sends the email).
 
-use crate::cli::OrgCreateArgs;
+use crate::cli::{OrgCreateArgs, OrgInviteOwnerArgs};
 use crate::runtime::{Failure, Runtime};
-use cista_core::platform::access::invitations::Invitee;
+use cista_core::platform::access::invitations::{Invited, Invitee};
 use cista_types::{Email, OrgName, OrgSlug, PersonName, Phone, PhoneRegion, Role, TimeZoneName};
 
 /// A slug made from a name: lower case, runs of other characters become one hyphen.
@@ -61,19 +61,57 @@ pub async fn create(rt: &Runtime, args: &OrgCreateArgs) -> Result<(), Failure> {
         "created organization  {} ({}, time zone {})",
         org.name, org.slug, org.time_zone
     );
+    print_invited_owner(rt, &invited);
+    Ok(())
+}
+
+/// `cista org invite-owner`: an owner invited to an organization that exists.
+pub async fn invite_owner(rt: &Runtime, args: &OrgInviteOwnerArgs) -> Result<(), Failure> {
+    let slug = parsed("--org", OrgSlug::parse(&args.org))?;
+    let cista = rt.open(true).await?;
+    let org = cista
+        .store()
+        .organization_by_slug(&slug)
+        .await?
+        .ok_or_else(|| Failure(format!("--org: there is no organization {slug}")))?;
+    let owner = Invitee {
+        first_name: parsed("--first-name", PersonName::parse(&args.first_name))?,
+        last_name: parsed("--last-name", PersonName::parse(&args.last_name))?,
+        email: parsed("--email", Email::parse(&args.email))?,
+        phone: match &args.phone {
+            Some(p) => Some(parsed("--phone", Phone::parse(p, org.phone_region))?),
+            None => None,
+        },
+        role: Role::Owner,
+    };
+    let invited = cista.invite(&rt.operator(), org.id, owner).await?;
+    println!("organization          {} ({})", org.name, org.slug);
+    print_invited_owner(rt, &invited);
+    Ok(())
+}
+
+/// The invited owner's subject code and one-time link, as `org create` and `org invite-owner`
+/// print them.
+fn print_invited_owner(rt: &Runtime, invited: &Invited) {
     println!("invited owner         subject {}", invited.subject);
-    match invited.link {
-        Some(link) => {
-            println!();
+    if let Some(link) = &invited.link {
+        println!();
+        if invited.new_person {
             println!(
                 "The owner's one-time link (also sent by email; it works once, for {} hours):",
                 rt.config.access.invite_ttl_hours
             );
-            println!("{link}");
+        } else {
+            // Someone this server already knows becomes the owner only when they accept.
+            println!(
+                "This server already knows the owner: they become the owner once they accept \
+                 the invitation to join, by this one-time link (also sent by email; it works \
+                 once, for {} hours):",
+                rt.config.access.invite_ttl_hours
+            );
         }
-        None => println!("The owner already has an account; they were told by email."),
+        println!("{link}");
     }
-    Ok(())
 }
 
 #[cfg(test)]

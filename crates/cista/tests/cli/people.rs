@@ -1,4 +1,4 @@
-//! `cista org create` and `cista erase`, against a stopped instance and a running one.
+//! `cista org create`, `cista org invite-owner` and `cista erase`, against a stopped instance and a running one.
 
 use crate::{Running, cista, fails, free_port, init, ok};
 
@@ -74,6 +74,77 @@ fn org_create_invites_the_owner_and_prints_the_one_time_link() {
     let mut verify = cista(&data);
     verify.args(["audit", "verify"]);
     assert!(ok(verify).stdout.starts_with("audit log OK"));
+}
+
+/// An owner the server already knows is sent an invitation to join, not made owner at once;
+/// `org invite-owner` invites again (or another owner) to an organization that exists.
+#[test]
+fn an_owner_the_server_knows_is_invited_to_join_and_can_be_invited_again() {
+    let tmp = tempfile::tempdir().unwrap();
+    let data = tmp.path().join("data");
+    init(&data);
+    ok(org_create(&data, &[]));
+    let mut marina = cista(&data);
+    marina.args([
+        "org",
+        "create",
+        "--name",
+        "Bayside Marina",
+        "--slug",
+        "marina",
+        "--owner-email",
+        "olivia@bayside.example",
+        "--owner-first-name",
+        "Olivia",
+        "--owner-last-name",
+        "Ortiz",
+    ]);
+    let ran = ok(marina);
+    assert!(
+        ran.stdout.contains("already knows the owner"),
+        "{}",
+        ran.stdout
+    );
+    let join_link = |stdout: &str| {
+        stdout
+            .lines()
+            .find(|l| l.starts_with("https://localhost:8443/j/"))
+            .unwrap_or_else(|| panic!("no link to join printed:\n{stdout}"))
+            .to_owned()
+    };
+    let first = join_link(&ran.stdout);
+    let invite_owner = |org: &str| {
+        let mut command = cista(&data);
+        command.args([
+            "org",
+            "invite-owner",
+            "--org",
+            org,
+            "--email",
+            "OLIVIA@bayside.example",
+            "--first-name",
+            "Olivia",
+            "--last-name",
+            "Ortiz",
+        ]);
+        command
+    };
+    let again = ok(invite_owner("marina"));
+    assert!(
+        again.stdout.contains("Bayside Marina (marina)"),
+        "{}",
+        again.stdout
+    );
+    assert_ne!(
+        join_link(&again.stdout),
+        first,
+        "a new link replaces the first"
+    );
+    // Already an owner of the first organization; no such organization.
+    let line = fails(invite_owner("bayside-towers-hoa"));
+    assert!(line.contains("already a member"), "{line}");
+    let line = fails(invite_owner("nowhere"));
+    assert!(line.contains("no organization nowhere"), "{line}");
 }
 
 #[test]

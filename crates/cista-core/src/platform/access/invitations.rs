@@ -23,6 +23,17 @@ pub struct Invitee {
     pub role: Role,
 }
 
+/// An invitation to join waiting for its person's answer, as the organization's staff see it:
+/// nothing of what other organizations recorded of the person.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PendingJoin {
+    /// Whom it was sent to (the form that withdraws it names them by this).
+    pub subject: SubjectCode,
+    pub role: Role,
+    pub sent_at: Timestamp,
+    pub expires_at: Timestamp,
+}
+
 /// What an invitation did.
 #[derive(Debug, Clone)]
 pub struct Invited {
@@ -34,17 +45,25 @@ pub struct Invited {
 }
 
 impl Cista {
+    /// An invitation link to `org` and its credential: a `join` link (`/j/…`) giving `joins`
+    /// when accepted, or, without one, a link to choose a first password (`/i/…`) for a
+    /// membership made with it.
     fn invitation_credential(
         &self,
         subject: SubjectCode,
         org: OrgId,
+        joins: Option<Role>,
         now: Timestamp,
     ) -> (Credential, String) {
         let token = new_token(self.rng().as_ref());
-        let link = self.link("i", &token);
+        let (purpose, prefix) = match joins {
+            Some(_) => (CredentialPurpose::Join, "j"),
+            None => (CredentialPurpose::Invite, "i"),
+        };
+        let link = self.link(prefix, &token);
         let credential = Credential {
             token_hash: token.hash,
-            purpose: CredentialPurpose::Invite,
+            purpose,
             subject,
             org: Some(org),
             code_hash: None,
@@ -52,6 +71,7 @@ impl Cista {
             expires_at: now.plus(self.settings().invite_ttl),
             used_at: None,
             attempts: 0,
+            role: joins,
         };
         (credential, link)
     }
@@ -64,7 +84,7 @@ impl Cista {
         let now = self.clock().now();
         match self.subject_by_email(&invitee.email).await? {
             Some(subject) => {
-                self.add_known_person(actor, org, &organization, &invitee, subject, now)
+                self.invite_known_person(actor, org, &organization, &invitee, subject, now)
                     .await
             }
             None => {
@@ -74,10 +94,14 @@ impl Cista {
         }
     }
 
-    /// Adds someone already known to `org`: an active account is told it was added; one not
-    /// yet active gets a fresh invitation link (older links stop working); a disabled one is
-    /// refused.
-    async fn add_known_person(
+    /// Invites someone Cista already knows (from another organization) to join `org`: no
+    /// membership yet, but a `join` link (as long as an invitation link lasts) that the
+    /// person accepts, or ignores. Until they accept, this organization's staff see nothing
+    /// that others recorded of them, and nothing here differs with their account's state
+    /// (active, still to choose a password, or disabled: the link then does not work). A new
+    /// invitation to the same organization replaces an unused earlier one; invitations to
+    /// other organizations stay. `conflict` if the person is already a member.
+    async fn invite_known_person(
         &self,
         actor: &Actor,
         org: OrgId,
@@ -91,69 +115,107 @@ impl Cista {
                 "this person is already a member of this organization".to_owned(),
             ));
         }
-        let account = self.store().account(subject).await?;
         let mut tx = self.store().begin().await?;
-        if account.is_none() {
-            // Known to the vault alone (an invitation or import stopped part way): the
-            // account first, which the membership's foreign key needs (unless an erasure
-            // made one meanwhile, which the membership then refuses).
-            tx.insert_account_if_absent(&Account::new_invited(subject, now))
-                .await?;
+        // Known to the vault alone (an invitation or import stopped part way): the account
+        // the credential's foreign key needs, unless there is one.
+        tx.insert_account_if_absent(&Account::new_invited(subject, now))
+            .await?;
+        // The earlier link's row before the person's (the order an accept takes them in).
+        tx.revoke_join_invitations(subject, org, now).await?;
+        // Under the person's lock, as for a link: once an erasure has marked them, no
+        // invitation is made (`person_erased`); one made just before is deleted with the rest.
+        let erased = tx
+            .lock_account(subject)
+            .await?
+            .is_some_and(|a| a.status == AccountStatus::Erased);
+        if erased {
+            return Err(Error::PersonErased);
         }
-        tx.insert_membership(&Membership {
-            org,
-            subject,
-            role: invitee.role,
-            created_at: now,
-        })
-        .await?;
-        let (notice, link) = match &account {
-            Some(a) if a.status == AccountStatus::Active => (
-                Notice::AddedToOrganization {
-                    organization: organization.to_owned(),
-                    role: invitee.role.label().to_owned(),
-                    sign_in_link: format!(
-                        "{}/sign-in",
-                        self.settings().public_origin.trim_end_matches('/')
-                    ),
-                },
-                None,
-            ),
-            Some(a) if a.status != AccountStatus::Invited => {
-                return Err(Error::Conflict(
-                    "this person's account is disabled".to_owned(),
-                ));
-            }
-            _ => {
-                tx.revoke_credentials(subject, CredentialPurpose::Invite, now)
-                    .await?;
-                let (credential, link) = self.invitation_credential(subject, org, now);
-                tx.insert_credential(&credential).await?;
-                (
-                    Notice::Invitation {
-                        organization: organization.to_owned(),
-                        role: invitee.role.label().to_owned(),
-                        link: link.clone(),
-                        expires_at: credential.expires_at,
-                    },
-                    Some(link),
-                )
-            }
+        let (credential, link) = self.invitation_credential(subject, org, Some(invitee.role), now);
+        tx.insert_credential(&credential).await?;
+        let notice = Notice::JoinInvitation {
+            organization: organization.to_owned(),
+            role: invitee.role.label().to_owned(),
+            link: link.clone(),
+            expires_at: credential.expires_at,
         };
         tx.enqueue(&self.message(subject, &notice)?).await?;
         tx.commit(NewAuditEntry::new(
             now,
             actor,
             Some(org),
-            AuditKind::MemberAdded,
+            AuditKind::JoinInvited,
             serde_json::json!({ "subject": subject.to_string(), "role": invitee.role }),
         ))
         .await?;
         Ok(Invited {
             subject,
-            link,
+            link: Some(link),
             new_person: false,
         })
+    }
+
+    /// The organization's invitations to join still waiting for an answer, oldest first
+    /// (`forbidden` without the right to see its people).
+    pub async fn pending_join_invitations(
+        &self,
+        actor: &Actor,
+        org: OrgId,
+    ) -> Result<Vec<PendingJoin>> {
+        actor.authorize_in(org, OrgAction::ViewPeople)?;
+        let now = self.clock().now();
+        Ok(self
+            .store()
+            .pending_join_invitations(org, now)
+            .await?
+            .into_iter()
+            .filter_map(|c| {
+                Some(PendingJoin {
+                    subject: c.subject,
+                    role: c.role?,
+                    sent_at: c.created_at,
+                    expires_at: c.expires_at,
+                })
+            })
+            .collect())
+    }
+
+    /// Withdraws the organization's invitations to join waiting for `subject`'s answer: their
+    /// links stop working, with a `member.join_withdrawn` entry. `not_found` if none is
+    /// waiting; `forbidden` without the right to invite with each one's role.
+    pub async fn withdraw_join_invitation(
+        &self,
+        actor: &Actor,
+        org: OrgId,
+        subject: SubjectCode,
+    ) -> Result<()> {
+        actor.authorize_in(org, OrgAction::ViewPeople)?;
+        let pending: Vec<PendingJoin> = self
+            .pending_join_invitations(actor, org)
+            .await?
+            .into_iter()
+            .filter(|p| p.subject == subject)
+            .collect();
+        if pending.is_empty() {
+            return Err(Error::NotFound {
+                what: "this invitation",
+            });
+        }
+        for p in &pending {
+            actor.authorize_in(org, OrgAction::Invite(p.role))?;
+        }
+        let now = self.clock().now();
+        let mut tx = self.store().begin().await?;
+        let withdrawn = tx.revoke_join_invitations(subject, org, now).await?;
+        tx.commit(NewAuditEntry::new(
+            now,
+            actor,
+            Some(org),
+            AuditKind::JoinWithdrawn,
+            serde_json::json!({ "subject": subject.to_string(), "withdrawn": withdrawn }),
+        ))
+        .await?;
+        Ok(())
     }
 
     /// Invites someone new: their fields go to the vault, then the account, membership,
@@ -196,7 +258,7 @@ impl Cista {
                 created_at: now,
             })
             .await?;
-            let (credential, link) = self.invitation_credential(subject, org, now);
+            let (credential, link) = self.invitation_credential(subject, org, None, now);
             tx.insert_credential(&credential).await?;
             let notice = Notice::Invitation {
                 organization: organization.to_owned(),
@@ -343,7 +405,7 @@ impl Cista {
                 .await?;
             }
         }
-        let (credential, link) = self.invitation_credential(subject, org, now);
+        let (credential, link) = self.invitation_credential(subject, org, None, now);
         tx.insert_credential(&credential).await?;
         let notice = Notice::Invitation {
             organization: organization.name.to_string(),

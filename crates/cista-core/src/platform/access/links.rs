@@ -6,10 +6,12 @@ use crate::platform::access::passwords::check_strength;
 use crate::platform::access::requesters::Requester;
 use crate::platform::audit::{AuditKind, NewAuditEntry};
 use crate::platform::notices::Notice;
-use crate::ports::{AccountStatus, AttemptKind, Credential, CredentialPurpose};
+use crate::ports::{
+    AccountStatus, AttemptKind, Credential, CredentialPurpose, Membership, StoreTx,
+};
 use crate::{Actor, Cista, Error, Result};
 use cista_crypto::token::{new_token, token_hash};
-use cista_types::{Email, Password, PersonName, SubjectCode};
+use cista_types::{Email, Password, PersonName, Role, SubjectCode, Timestamp};
 
 /// What a valid link's page may show: whom it greets and for which organization.
 #[derive(Debug, Clone)]
@@ -17,6 +19,11 @@ pub struct LinkView {
     pub purpose: CredentialPurpose,
     pub first_name: PersonName,
     pub organization: Option<String>,
+    /// The role an invitation to join gives (`join` links only).
+    pub joins: Option<Role>,
+    /// Whether the page asks for a password: always, except for an invitation to join sent
+    /// to someone who already has one (who only accepts).
+    pub chooses_password: bool,
 }
 
 impl Cista {
@@ -39,20 +46,7 @@ impl Cista {
             None
         };
         if let Some(reason) = reason {
-            self.store()
-                .append_audit(NewAuditEntry::new(
-                    now,
-                    &Actor::Anonymous,
-                    credential.org,
-                    AuditKind::TokenRejected,
-                    serde_json::json!({
-                        "subject": credential.subject.to_string(),
-                        "purpose": purpose.as_str(),
-                        "reason": reason,
-                    }),
-                ))
-                .await?;
-            return Err(Error::TokenInvalid);
+            return Err(self.token_rejected(&credential, reason, now).await);
         }
         Ok(credential)
     }
@@ -69,10 +63,29 @@ impl Cista {
                 .map(|o| o.name.to_string()),
             None => None,
         };
+        let status = self
+            .store()
+            .account(credential.subject)
+            .await?
+            .map(|a| a.status);
+        // An invitation to join works for someone active (who accepts) or still to choose a
+        // password (who chooses one); a disabled or erased account cannot use it.
+        if purpose == CredentialPurpose::Join
+            && matches!(
+                status,
+                Some(AccountStatus::Disabled | AccountStatus::Erased)
+            )
+        {
+            return Err(Error::TokenInvalid);
+        }
+        let chooses_password =
+            purpose != CredentialPurpose::Join || status != Some(AccountStatus::Active);
         Ok(LinkView {
             purpose,
             first_name: fields.first_name,
             organization,
+            joins: credential.role,
+            chooses_password,
         })
     }
 
@@ -103,9 +116,10 @@ impl Cista {
             .ok_or(Error::TokenInvalid)?;
         // An invitation sets a first password: once one is set (a ballot's mailing may have
         // sent a fresh invitation link just as the person chose it), only a reset may change
-        // it.
+        // it; an invitation to join is then only accepted (`accept_join_invitation`).
         let stale_invitation =
-            purpose == CredentialPurpose::Invite && account.status == AccountStatus::Active;
+            matches!(purpose, CredentialPurpose::Invite | CredentialPurpose::Join)
+                && account.status == AccountStatus::Active;
         if stale_invitation
             || matches!(
                 account.status,
@@ -123,23 +137,15 @@ impl Cista {
         {
             // Another request used the link first: this one is a second use.
             drop(tx);
-            self.store()
-                .append_audit(NewAuditEntry::new(
-                    now,
-                    &Actor::Anonymous,
-                    credential.org,
-                    AuditKind::TokenRejected,
-                    serde_json::json!({
-                        "subject": subject.to_string(),
-                        "purpose": purpose.as_str(),
-                        "reason": "used",
-                    }),
-                ))
-                .await?;
-            return Err(Error::TokenInvalid);
+            return Err(self.token_rejected(&credential, "used", now).await);
         }
-        // The person's other pending links of this kind have done their job.
-        tx.revoke_credentials(subject, purpose, now).await?;
+        // The person's other links to choose a password have done their job; their
+        // invitations to join other organizations stay, to be accepted or not.
+        let setting = match purpose {
+            CredentialPurpose::Join => CredentialPurpose::Invite,
+            other => other,
+        };
+        tx.revoke_credentials(subject, setting, now).await?;
         account.password_hash = Some(hash);
         account.password_changed_at = Some(now);
         account.status = AccountStatus::Active;
@@ -147,7 +153,11 @@ impl Cista {
         account.locked_until = None;
         tx.update_account(&account).await?;
         let ended = tx.delete_sessions_of(subject).await?;
-        tx.commit(NewAuditEntry::new(
+        let joined = match purpose {
+            CredentialPurpose::Join => Some(join_with(tx.as_mut(), &credential, ended, now).await?),
+            _ => None,
+        };
+        let set = NewAuditEntry::new(
             now,
             &Actor::Anonymous,
             credential.org,
@@ -156,9 +166,77 @@ impl Cista {
                 _ => AuditKind::PasswordSet,
             },
             serde_json::json!({ "subject": subject.to_string(), "sessions_ended": ended }),
-        ))
-        .await?;
+        );
+        tx.commit_all([set].into_iter().chain(joined).collect())
+            .await?;
         Ok(subject)
+    }
+
+    /// Accepts an invitation to join (a `join` link) for someone who already has a
+    /// password: their membership with the link's role, the link used, and a `member.joined`
+    /// entry commit together. Returns the organization's name. Someone still to choose a
+    /// password joins by choosing it (`set_password_with_link`).
+    ///
+    /// Errors: `token_invalid` (not a live `join` link, a second use, or an account that is
+    /// not active), `person_erased` (an erasure has begun).
+    pub async fn accept_join_invitation(&self, token: &str) -> Result<String> {
+        let credential = self.live_credential(token, CredentialPurpose::Join).await?;
+        let org = credential.org.ok_or(Error::TokenInvalid)?;
+        let organization = self.existing_organization(org).await?.name.to_string();
+        let now = self.clock().now();
+        let mut tx = self.store().begin().await?;
+        if tx
+            .consume_credential(&credential.token_hash, CredentialPurpose::Join, now)
+            .await?
+            .is_none()
+        {
+            drop(tx);
+            return Err(self.token_rejected(&credential, "used", now).await);
+        }
+        // Under the account's lock (taken after the credential's, as a sign-in by link does):
+        // a disabled or erased account, or one still to choose a password, does not join
+        // (the link stays unused: the transaction is dropped).
+        let Some(account) = tx
+            .lock_account(credential.subject)
+            .await?
+            .filter(|a| a.status == AccountStatus::Active)
+        else {
+            return Err(Error::TokenInvalid);
+        };
+        // A role that needs a second factor, for someone without one: their sessions end (as
+        // a role change ends them), so that the next sign-in enrols one before any page of
+        // the role opens. Roles are read afresh with each request.
+        let ended =
+            if credential.role.is_some_and(Role::requires_mfa) && account.totp_secret.is_none() {
+                tx.delete_sessions_of(credential.subject).await?
+            } else {
+                0
+            };
+        let joined = join_with(tx.as_mut(), &credential, ended, now).await?;
+        tx.commit(joined).await?;
+        Ok(organization)
+    }
+
+    /// Records a link refused for `reason` (`used`, `expired`): the error to answer.
+    async fn token_rejected(&self, credential: &Credential, reason: &str, now: Timestamp) -> Error {
+        let recorded = self
+            .store()
+            .append_audit(NewAuditEntry::new(
+                now,
+                &Actor::Anonymous,
+                credential.org,
+                AuditKind::TokenRejected,
+                serde_json::json!({
+                    "subject": credential.subject.to_string(),
+                    "purpose": credential.purpose.as_str(),
+                    "reason": reason,
+                }),
+            ))
+            .await;
+        match recorded {
+            Ok(_) => Error::TokenInvalid,
+            Err(e) => e,
+        }
     }
 
     /// `request_password_reset_from` for a requester that cannot say where it comes from.
@@ -209,6 +287,7 @@ impl Cista {
             expires_at: now.plus(self.settings().reset_ttl),
             used_at: None,
             attempts: 0,
+            role: None,
         };
         let notice = Notice::PasswordReset {
             link: self.link("r", &token),
@@ -354,4 +433,50 @@ impl Cista {
         .await?;
         Ok(())
     }
+}
+
+/// The membership a used invitation to join begins (none if the person became a member
+/// meanwhile), and the `member.joined` entry to commit with it (`sessions_ended`: how many of
+/// the person's sessions the same transaction ended). `person_erased` once an erasure has
+/// begun. The person's other links to the same organization are left as they are: taking
+/// their rows here, after the account's, could close a cycle of locks with a second accept;
+/// a link used after this one finds the membership and adds nothing.
+async fn join_with(
+    tx: &mut dyn StoreTx,
+    credential: &Credential,
+    sessions_ended: u64,
+    now: Timestamp,
+) -> Result<NewAuditEntry> {
+    let (Some(org), Some(role)) = (credential.org, credential.role) else {
+        return Err(Error::Integrity(
+            "an invitation to join names no organization or role".to_owned(),
+        ));
+    };
+    let subject = credential.subject;
+    let member = tx
+        .memberships_of(subject)
+        .await?
+        .iter()
+        .any(|m| m.org == org);
+    if !member {
+        tx.insert_membership(&Membership {
+            org,
+            subject,
+            role,
+            created_at: now,
+        })
+        .await?;
+    }
+    Ok(NewAuditEntry::new(
+        now,
+        &Actor::Anonymous,
+        Some(org),
+        AuditKind::JoinAccepted,
+        serde_json::json!({
+            "subject": subject.to_string(),
+            "role": role,
+            "already_a_member": member,
+            "sessions_ended": sessions_ended,
+        }),
+    ))
 }

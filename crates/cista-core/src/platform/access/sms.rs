@@ -85,6 +85,7 @@ impl Cista {
             expires_at: now.plus(self.settings().sms_code_ttl),
             used_at: None,
             attempts: 0,
+            role: None,
         };
         let notice = Notice::SmsCode {
             code,

@@ -13,7 +13,6 @@ use axum::extract::{Path, Query, State};
 use axum::http::StatusCode;
 use axum::response::Response;
 use axum::{Extension, Form};
-use cista_core::platform::access::invitations::Invitee;
 use cista_core::platform::people::last_administrator;
 use cista_core::ports::{AccountStatus, BallotStatus, Organization};
 use cista_core::products::assessment::AssessmentAction;
@@ -23,7 +22,7 @@ use cista_core::products::voting::Window;
 use cista_core::products::voting::directory::PersonWithUnits;
 use cista_core::{Actor, Error, OrgAction};
 use cista_types::words::{count, noun};
-use cista_types::{Email, PersonName, Phone, PhoneRegion, Role, SubjectCode, TimeZoneName};
+use cista_types::{Email, PhoneRegion, Role, SubjectCode, TimeZoneName};
 use serde::Deserialize;
 
 #[derive(Template)]
@@ -202,33 +201,13 @@ struct PeoplePage {
     pages: Pager,
     /// The viewer may download what is held about a member (subject access requests).
     can_export_people: bool,
-}
-
-#[derive(Debug, Default, Deserialize)]
-#[serde(default)]
-pub struct InviteForm {
-    first_name: String,
-    last_name: String,
-    email: String,
-    phone: String,
-    role: String,
-}
-
-#[derive(Template)]
-#[template(path = "admin/invite.html")]
-struct InvitePage {
-    chrome: Chrome,
-    name: String,
-    slug: String,
-    roles: Vec<(&'static str, &'static str, bool)>,
-    form: InviteForm,
-    /// The organization's country for phone numbers, for the hint.
-    phone_region: Option<String>,
-    errors: Vec<FormError>,
+    /// Invitations to join waiting for an answer (people Cista already knew; nothing of them
+    /// is shown until they accept).
+    pending: Vec<super::invitations::PendingLine>,
 }
 
 /// The organization in the URL, for a fully signed-in person with a role in it.
-async fn organization(
+pub(super) async fn organization(
     state: &AppState,
     actor: &Actor,
     slug: &str,
@@ -417,15 +396,25 @@ pub async fn people(
         .into_iter()
         .map(|m| (m.subject, m.role))
         .collect::<Vec<_>>();
+    let pending = super::invitations::pending_lines(&state, &actor, &org).await?;
     let me = actor.person().map(|p| p.subject);
     let people: Vec<PersonLine> = std::mem::take(&mut listed.items)
         .into_iter()
         .map(|line| person_line(&actor, &org, &roles, me, line))
         .collect();
     let notice = match query.done.as_deref() {
-        Some("invited") => Some("The invitation is on its way.".to_owned()),
+        // The same words whether the address was new to Cista or not: someone already
+        // known appears here only once they accept.
+        Some("invited") => Some(
+            "The invitation is on its way. Someone who already uses Cista with that address \
+             joins (and appears here) once they accept it."
+                .to_owned(),
+        ),
         Some("role") => Some("The role is changed; their sessions ended.".to_owned()),
         Some("resent") => Some("A new invitation link is on its way.".to_owned()),
+        Some("withdrawn") => {
+            Some("The invitation is withdrawn: its link no longer works.".to_owned())
+        }
         Some("erased") => Some("The person's personal data is erased.".to_owned()),
         _ => None,
     };
@@ -448,6 +437,7 @@ pub async fn people(
             name: org.name.to_string(),
             slug: org.slug.to_string(),
             can_export_people: actor.may_in(org.id, OrgAction::ViewPeople),
+            pending,
             people,
             notice,
             q,
@@ -521,103 +511,7 @@ fn masked_phone(phone: &str) -> String {
     format!("\u{2022}\u{2022}\u{2022} {tail}")
 }
 
-fn invite_roles(
-    actor: &Actor,
-    org: &Organization,
-    chosen: &str,
-) -> Vec<(&'static str, &'static str, bool)> {
-    Role::ALL
-        .iter()
-        .filter(|r| actor.may_in(org.id, OrgAction::Invite(**r)))
-        .map(|r| (r.as_str(), r.label(), r.as_str() == chosen))
-        .collect()
-}
-
-pub async fn invite_page(
-    State(state): State<AppState>,
-    Extension(ctx): Extension<RequestContext>,
-    SignedIn { actor, .. }: SignedIn,
-    Path(slug): Path<String>,
-) -> Result<Response, AppError> {
-    let org = organization(&state, &actor, &slug).await?;
-    let roles = invite_roles(&actor, &org, "member");
-    if roles.is_empty() {
-        return Err(AppError(Error::Forbidden {
-            action: OrgAction::Invite(Role::Member).describe(),
-        }));
-    }
-    render(
-        StatusCode::OK,
-        InvitePage {
-            chrome: Chrome::new(&ctx, &state),
-            name: org.name.to_string(),
-            slug: org.slug.to_string(),
-            roles,
-            phone_region: org.phone_region.map(String::from),
-            form: InviteForm {
-                role: "member".to_owned(),
-                ..InviteForm::default()
-            },
-            errors: Vec::new(),
-        },
-    )
-}
-
-pub async fn invite_submit(
-    State(state): State<AppState>,
-    Extension(ctx): Extension<RequestContext>,
-    SignedIn { actor, .. }: SignedIn,
-    Path(slug): Path<String>,
-    Form(form): Form<InviteForm>,
-) -> Result<Response, AppError> {
-    let org = organization(&state, &actor, &slug).await?;
-    let mut errors = Vec::new();
-    let first_name = PersonName::parse(&form.first_name)
-        .map_err(|e| errors.push(FormError::from_error("first_name", &Error::from(e))));
-    let last_name = PersonName::parse(&form.last_name)
-        .map_err(|e| errors.push(FormError::from_error("last_name", &Error::from(e))));
-    let email = Email::parse(&form.email)
-        .map_err(|e| errors.push(FormError::from_error("email", &Error::from(e))));
-    let phone = if form.phone.trim().is_empty() {
-        Ok(None)
-    } else {
-        Phone::parse(&form.phone, org.phone_region)
-            .map(Some)
-            .map_err(|e| errors.push(FormError::from_error("phone", &Error::from(e))))
-    };
-    let role = Role::parse(&form.role)
-        .map_err(|e| errors.push(FormError::from_error("role", &Error::from(e))));
-    if let (Ok(first_name), Ok(last_name), Ok(email), Ok(phone), Ok(role)) =
-        (first_name, last_name, email, phone, role)
-    {
-        let invitee = Invitee {
-            first_name,
-            last_name,
-            email,
-            phone,
-            role,
-        };
-        match state.cista.invite(&actor, org.id, invitee).await {
-            Ok(_) => return Ok(see_other(&format!("/admin/{slug}/people?done=invited"))),
-            Err(e @ Error::Conflict(_)) => errors.push(FormError::from_error("email", &e)),
-            Err(e) => return Err(e.into()),
-        }
-    }
-    render(
-        StatusCode::UNPROCESSABLE_ENTITY,
-        InvitePage {
-            chrome: Chrome::new(&ctx, &state),
-            name: org.name.to_string(),
-            roles: invite_roles(&actor, &org, &form.role),
-            slug: org.slug.to_string(),
-            phone_region: org.phone_region.map(String::from),
-            form,
-            errors,
-        },
-    )
-}
-
-fn subject(raw: &str) -> Result<SubjectCode, AppError> {
+pub(super) fn subject(raw: &str) -> Result<SubjectCode, AppError> {
     SubjectCode::parse(raw).map_err(|_| {
         AppError(Error::NotFound {
             what: "this person",

@@ -273,8 +273,9 @@ pub(crate) mod mfa;
 mod sms;
 
 pub use links::{
-    invitation_link, invitation_submit, resend_request_page, resend_request_submit, resend_sent,
-    reset_link, reset_request_page, reset_request_submit, reset_sent, reset_submit,
+    invitation_link, invitation_submit, join_accept, join_link, join_submit, joined,
+    resend_request_page, resend_request_submit, resend_sent, reset_link, reset_request_page,
+    reset_request_submit, reset_sent, reset_submit,
 };
 pub use mfa::{mfa_enrol_page, mfa_enrol_submit, mfa_page, mfa_submit, recovery_codes_page};
 pub use sms::{sms_request_page, sms_request_submit, sms_verify_page, sms_verify_submit};

@@ -151,6 +151,8 @@ pub fn local_next(next: &str) -> Option<&str> {
             "/reset",
             "/invitation",
             "/i/",
+            "/j/",
+            "/joined",
             "/r/",
             "/static/",
         ]

@@ -15,6 +15,7 @@ pub mod collect;
 pub mod demo;
 pub mod devices;
 pub mod disclosure;
+pub mod invitations;
 pub mod landing;
 pub mod my_data;
 pub mod names;
@@ -45,6 +46,8 @@ fn public_forms(state: &AppState) -> Router<AppState> {
             "/i/{token}",
             get(auth::invitation_link).post(auth::invitation_submit),
         )
+        .route("/j/{token}", get(auth::join_link).post(auth::join_submit))
+        .route("/j/{token}/accept", post(auth::join_accept))
         .route("/r/{token}", get(auth::reset_link).post(auth::reset_submit))
         .route(
             "/reset",
@@ -76,6 +79,7 @@ fn public_forms(state: &AppState) -> Router<AppState> {
         )
         .route("/reset/sent", get(auth::reset_sent))
         .route("/invitation/sent", get(auth::resend_sent))
+        .route("/joined", get(auth::joined))
         .route_layer(from_fn_with_state(
             state.clone(),
             crate::web::limits::limit_auth_posts,
@@ -126,13 +130,17 @@ pub fn routes(state: &AppState) -> Router<AppState> {
         .route("/admin/{org}/people", get(admin::people))
         .route(
             "/admin/{org}/invite",
-            get(admin::invite_page).post(admin::invite_submit),
+            get(invitations::invite_page).post(invitations::invite_submit),
         )
         .route(
             "/admin/{org}/people/{subject}/role",
             post(admin::change_role),
         )
         .route("/admin/{org}/people/{subject}/resend", post(admin::resend))
+        .route(
+            "/admin/{org}/invitations/{subject}/withdraw",
+            post(invitations::withdraw),
+        )
         .route("/admin/{org}/people/{subject}/erase", post(admin::erase))
         .route(
             "/admin/{org}/app-tokens",

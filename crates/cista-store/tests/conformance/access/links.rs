@@ -100,6 +100,7 @@ async fn a_late_invitation_is_refused_once_a_password_is_set(
         expires_at: now.plus(Duration::days(7)),
         used_at: None,
         attempts: 0,
+        role: None,
     })
     .await
     .unwrap();
@@ -176,7 +177,7 @@ pub async fn an_expired_link_is_refused_and_a_weak_password_explained(h: &Harnes
 
 /// Someone the vault knows by email but who has no account (an invitation stopped between the
 /// vault and the store) is invited as a known person: their account is made before the
-/// membership that refers to it, and the invitation link sets their password.
+/// invitation that refers to it, and the link to join sets their password.
 pub async fn a_person_known_only_to_the_vault_is_invited_with_an_account(h: &Harness) {
     let cista = h.cista().await;
     let org = h.org(&cista, "palm-court").await;
@@ -206,14 +207,17 @@ pub async fn a_person_known_only_to_the_vault_is_invited_with_an_account(h: &Har
     assert!(!invited.new_person);
     let account = h.store.account(subject).await.unwrap().unwrap();
     assert_eq!(account.status, cista_core::ports::AccountStatus::Invited);
-    assert!(
-        h.store
-            .membership(other.id, subject)
-            .await
-            .unwrap()
-            .is_some()
-    );
-    let link = invited.link.expect("a link to set a password");
-    crate::harness::choose_password(&cista, &link).await;
+    let member = || async { h.store.membership(other.id, subject).await.unwrap() };
+    assert!(member().await.is_none(), "a member once they accept");
+    let link = invited.link.expect("a link to join and set a password");
+    cista
+        .set_password_with_link(
+            token_of(&link),
+            CredentialPurpose::Join,
+            &Password::parse(PASSWORD).unwrap(),
+        )
+        .await
+        .unwrap();
+    assert!(member().await.is_some());
     cista.sign_in("gil@example.org", PASSWORD).await.unwrap();
 }

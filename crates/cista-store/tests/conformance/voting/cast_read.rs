@@ -100,7 +100,7 @@ pub async fn a_casts_one_read_keeps_to_the_ballots_organization(h: &Harness) {
     let cista = h.cista().await;
     let a = association(h, &cista, "one-read-org").await;
     let ballot = open_ballot(h, &cista, &a, Secrecy::Recorded, Weighting::Weighted).await;
-    let other = association(h, &cista, "other-read").await;
+    let other = another_association(h, &cista, "other-read").await;
     let voting = cista.store().voting();
     let organization = h.store.organization(a.org).await.unwrap().unwrap();
     let data_key = h.store.org_data_key(a.org).await.unwrap();

@@ -69,7 +69,7 @@ pub async fn refused_casts_are_explained_recorded_and_store_nothing(h: &Harness)
     assert_eq!(refused, cases.len() + 3);
 
     // A unit of another association is not found, and nothing is recorded for it.
-    let b = association(h, &cista, "elsewhere").await;
+    let b = another_association(h, &cista, "elsewhere").await;
     let err = cista
         .cast_vote(
             &a.voter("101"),

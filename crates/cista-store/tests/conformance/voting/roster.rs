@@ -227,3 +227,74 @@ pub async fn a_phone_alone_names_only_a_member_of_the_organization(h: &Harness) 
     assert_eq!(here.owners_of("302"), vec![john]);
     assert_eq!(cista.store().members(org.id).await.unwrap().len(), 1);
 }
+
+/// An email address of someone another organization knows is refused, not linked: linking
+/// would make them a member without their consent and show this organization what the other
+/// recorded of them. Once they accept an invitation to join, the same file links them.
+pub async fn an_email_of_someone_outside_the_organization_is_refused_until_they_join(h: &Harness) {
+    let cista = h.cista().await;
+    let elsewhere = association_with(
+        h,
+        &cista,
+        "email-elsewhere",
+        &format!("{HEADER}201,1,Jane,Doe,jane@elsewhere.example,+13055550177,,yes\n"),
+    )
+    .await;
+    let jane = elsewhere.owners_of("201")[0];
+
+    let org = h.org(&cista, "email-here").await;
+    let file = format!(
+        "{HEADER}301,1,Jane,Doe,JANE@elsewhere.example,,,yes\n\
+         302,1,Al,Bo,al@here.example,,,yes\n"
+    );
+    let err = cista
+        .plan_import(&operator(), org.id, file.as_bytes())
+        .await
+        .unwrap_err();
+    let Error::ImportRejected { problems, total } = err else {
+        panic!("expected the file refused, got {err:?}");
+    };
+    assert_eq!(total, 1, "{problems:?}");
+    assert_eq!(problems[0].line, 2);
+    assert_eq!(problems[0].column.as_deref(), Some("email"));
+    assert!(
+        problems[0].message.contains("not a member"),
+        "{}",
+        problems[0].message
+    );
+    assert!(
+        !problems[0].message.contains("Doe") && !problems[0].message.contains("0177"),
+        "nothing of what the other organization recorded"
+    );
+    assert!(
+        cista
+            .store()
+            .voting()
+            .units(org.id)
+            .await
+            .unwrap()
+            .is_empty()
+    );
+    assert!(cista.store().members(org.id).await.unwrap().is_empty());
+
+    // She is invited, accepts by choosing her password, and the same file links her.
+    cista
+        .invite(
+            &operator(),
+            org.id,
+            cista_testkit::fixtures::invitee(
+                "Jane",
+                "Doe",
+                "jane@elsewhere.example",
+                None,
+                Role::Member,
+            ),
+        )
+        .await
+        .unwrap();
+    h.accept_join(&cista, "jane@elsewhere.example").await;
+    let plan = imported(&cista, org.id, &file).await;
+    assert_eq!(plan.people_new, 1, "Al alone is new: {plan:?}");
+    let here = load(&cista, org.id).await;
+    assert_eq!(here.owners_of("301"), vec![jane]);
+}

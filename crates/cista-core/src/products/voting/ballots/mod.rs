@@ -525,6 +525,7 @@ impl Cista {
             expires_at: now.plus(ttl),
             used_at: None,
             attempts: 0,
+            role: None,
         })
         .await?;
         Ok(Some(format!(

@@ -5,6 +5,7 @@
 use super::{
     ImportPlan, PersonRef, Roster, RosterRow, RosterUnit, Target, UnitChange, parse_roster,
 };
+use crate::error::ImportProblem;
 use crate::platform::people::PersonFields;
 use crate::ports::{ConsentStatus, Unit, UnitOwner};
 use crate::products::voting::VotingAction;
@@ -103,9 +104,19 @@ impl Cista {
             unlink: Vec::new(),
         };
         let mut new_people = NewPeople::default();
+        let mut problems = Vec::new();
         for unit in &roster.units {
-            self.plan_unit(&mut plan, &mut on_file, &mut new_people, unit)
-                .await?;
+            self.plan_unit(
+                &mut plan,
+                &mut on_file,
+                &mut new_people,
+                &mut problems,
+                unit,
+            )
+            .await?;
+        }
+        if !problems.is_empty() {
+            return Err(super::rejection(problems));
         }
         plan_retirements(&mut plan, on_file);
         plan.warnings
@@ -167,6 +178,7 @@ impl Cista {
         plan: &mut ImportPlan,
         on_file: &mut OnFile,
         new_people: &mut NewPeople,
+        problems: &mut Vec<ImportProblem>,
         unit: &RosterUnit,
     ) -> Result<()> {
         let existing = on_file.by_key.remove(&unit.label.key());
@@ -177,7 +189,13 @@ impl Cista {
             .unwrap_or_default();
         let mut refs = Vec::new();
         for row in &unit.owners {
-            let found = self.find_owner(row, &current_owners, on_file).await?;
+            let found = match self.find_owner(row, &current_owners, on_file).await? {
+                Ok(found) => found,
+                Err(problem) => {
+                    problems.push(problem);
+                    continue;
+                }
+            };
             let person = match found {
                 Some(subject) => known_person(plan, on_file, subject, row),
                 None => new_person(plan, new_people, row),
@@ -223,14 +241,31 @@ impl Cista {
     /// passed on to new subscribers, so a row of this roster would otherwise give its
     /// unit's vote to a stranger who once had the number, and show this organization's
     /// staff that stranger's name and email address. Such a row is a new person.
+    ///
+    /// An email address of someone outside the organization (known from another one) is
+    /// refused (`Err` with the problem to report): linking them would make them a member
+    /// without their consent and show this organization's staff what another recorded of
+    /// them. They are invited to join from the people page first.
     async fn find_owner(
         &self,
         row: &RosterRow,
         current_owners: &[UnitOwner],
         on_file: &OnFile,
-    ) -> Result<Option<SubjectCode>> {
-        Ok(match (&row.email, &row.phone) {
-            (Some(email), _) => self.subject_by_email(email).await?,
+    ) -> Result<std::result::Result<Option<SubjectCode>, ImportProblem>> {
+        Ok(Ok(match (&row.email, &row.phone) {
+            (Some(email), _) => match self.subject_by_email(email).await? {
+                Some(s) if !on_file.members.contains(&s) => {
+                    return Ok(Err(ImportProblem {
+                        line: row.line,
+                        column: Some("email".to_owned()),
+                        message: "this address belongs to someone who is not a member of this \
+                                  organization: invite them from the people page, and import \
+                                  the file again once they have accepted"
+                            .to_owned(),
+                    }));
+                }
+                found => found,
+            },
             (None, Some(phone)) => {
                 let mut matches = self
                     .vault()
@@ -246,7 +281,7 @@ impl Cista {
                 .iter()
                 .find(|o| on_file.same_name(&o.subject, row))
                 .map(|o| o.subject),
-        })
+        }))
     }
 }
 

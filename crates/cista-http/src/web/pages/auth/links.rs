@@ -1,5 +1,6 @@
-//! Setting a password from an invitation or reset link, and asking for a reset or a new
-//! invitation (answered identically for known and unknown addresses).
+//! Setting a password from an invitation or reset link, accepting an invitation to join
+//! another organization, and asking for a reset or a new invitation (answered identically for
+//! known and unknown addresses).
 
 use super::{NextQuery, NoticePage, SingleFieldPage, next_for, signed_in_redirect};
 use crate::AppState;
@@ -24,8 +25,21 @@ struct SetPasswordPage {
     heading: &'static str,
     first_name: String,
     organization: Option<String>,
+    /// The role an invitation to join gives, said before the password is chosen.
+    joins: Option<&'static str>,
     action: String,
     errors: Vec<FormError>,
+}
+
+/// An invitation to join, for someone who already has a password: one button accepts.
+#[derive(Template)]
+#[template(path = "auth/join.html")]
+struct JoinPage {
+    chrome: Chrome,
+    first_name: String,
+    organization: String,
+    role: &'static str,
+    action: String,
 }
 
 // --- links: invitation and reset ---------------------------------------------------------------
@@ -35,19 +49,22 @@ fn invalid_link(
     ctx: &RequestContext,
     purpose: CredentialPurpose,
 ) -> Result<Response, AppError> {
-    let (again, text) = match purpose {
-        CredentialPurpose::Reset => ("/reset", "Ask for a new reset link"),
-        _ => ("/invitation", "Ask for a new invitation link"),
+    let (again, message) = match purpose {
+        CredentialPurpose::Reset => (Some(("/reset", "Ask for a new reset link")), ""),
+        // Only the organization can invite again.
+        CredentialPurpose::Join => (None, " To join, ask the organization to invite you again."),
+        _ => (Some(("/invitation", "Ask for a new invitation link")), ""),
     };
     render(
         StatusCode::BAD_REQUEST,
         NoticePage {
             chrome: Chrome::new(ctx, state),
             heading: "This link does not work",
-            message: "It has expired, was already used, or was not copied completely. Links work \
-                      once, for a limited time."
-                .to_owned(),
-            links: vec![(again, text), ("/sign-in", "Sign in")],
+            message: format!(
+                "It has expired, was already used, or was not copied completely. Links work \
+                 once, for a limited time.{message}"
+            ),
+            links: again.into_iter().chain([("/sign-in", "Sign in")]).collect(),
         },
     )
 }
@@ -68,8 +85,21 @@ async fn link_page(
     };
     let (heading, prefix) = match purpose {
         CredentialPurpose::Reset => ("Choose a new password", "r"),
+        CredentialPurpose::Join => ("Choose your password", "j"),
         _ => ("Choose your password", "i"),
     };
+    if !view.chooses_password {
+        return render(
+            status,
+            JoinPage {
+                chrome: Chrome::new(ctx, state),
+                first_name: view.first_name.to_string(),
+                organization: view.organization.unwrap_or_default(),
+                role: view.joins.map_or("Member", |r| r.label()),
+                action: format!("/j/{token}/accept"),
+            },
+        );
+    }
     render(
         status,
         SetPasswordPage {
@@ -77,10 +107,22 @@ async fn link_page(
             heading,
             first_name: view.first_name.to_string(),
             organization: view.organization,
+            joins: view.joins.map(|r| r.label()),
             action: next.carry(&format!("/{prefix}/{token}")),
             errors,
         },
     )
+}
+
+/// A link's page as opened from the message: no errors yet.
+async fn first_look(
+    state: &AppState,
+    ctx: &RequestContext,
+    token: &str,
+    purpose: CredentialPurpose,
+    next: &NextQuery,
+) -> Result<Response, AppError> {
+    link_page(state, ctx, token, purpose, next, Vec::new(), StatusCode::OK).await
 }
 
 pub async fn invitation_link(
@@ -89,16 +131,16 @@ pub async fn invitation_link(
     Path(token): Path<String>,
     Query(next): Query<NextQuery>,
 ) -> Result<Response, AppError> {
-    link_page(
-        &state,
-        &ctx,
-        &token,
-        CredentialPurpose::Invite,
-        &next,
-        Vec::new(),
-        StatusCode::OK,
-    )
-    .await
+    first_look(&state, &ctx, &token, CredentialPurpose::Invite, &next).await
+}
+
+pub async fn join_link(
+    State(state): State<AppState>,
+    Extension(ctx): Extension<RequestContext>,
+    Path(token): Path<String>,
+    Query(next): Query<NextQuery>,
+) -> Result<Response, AppError> {
+    first_look(&state, &ctx, &token, CredentialPurpose::Join, &next).await
 }
 
 pub async fn reset_link(
@@ -107,16 +149,7 @@ pub async fn reset_link(
     Path(token): Path<String>,
     Query(next): Query<NextQuery>,
 ) -> Result<Response, AppError> {
-    link_page(
-        &state,
-        &ctx,
-        &token,
-        CredentialPurpose::Reset,
-        &next,
-        Vec::new(),
-        StatusCode::OK,
-    )
-    .await
+    first_look(&state, &ctx, &token, CredentialPurpose::Reset, &next).await
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -179,6 +212,11 @@ async fn set_password(
             &signed_in,
             &next_for(signed_in.stage, next),
         )),
+        // An invitation to join whose person chose a password meanwhile (in another tab, or
+        // through another link) is still good: its page now offers to accept it.
+        Err(Error::TokenInvalid) if purpose == CredentialPurpose::Join => {
+            link_page(state, ctx, token, purpose, next, Vec::new(), StatusCode::OK).await
+        }
         Err(Error::TokenInvalid | Error::PersonErased) => invalid_link(state, ctx, purpose),
         Err(e @ (Error::WeakPassword { .. } | Error::InvalidInput { .. })) => {
             let errors = vec![FormError::from_error("password", &e)];
@@ -213,6 +251,50 @@ pub async fn invitation_submit(
         &form,
     )
     .await
+}
+
+/// Someone still to choose a password joins by choosing it.
+pub async fn join_submit(
+    State(state): State<AppState>,
+    Extension(ctx): Extension<RequestContext>,
+    Path(token): Path<String>,
+    Query(next): Query<NextQuery>,
+    Form(form): Form<PasswordForm>,
+) -> Result<Response, AppError> {
+    set_password(&state, &ctx, &token, CredentialPurpose::Join, &next, &form).await
+}
+
+/// Someone with a password accepts an invitation to join; the page after says so.
+pub async fn join_accept(
+    State(state): State<AppState>,
+    Extension(ctx): Extension<RequestContext>,
+    Path(token): Path<String>,
+) -> Result<Response, AppError> {
+    match state.cista.accept_join_invitation(&token).await {
+        Ok(_) => Ok(see_other("/joined")),
+        Err(Error::TokenInvalid | Error::PersonErased) => {
+            invalid_link(&state, &ctx, CredentialPurpose::Join)
+        }
+        Err(e) => Err(e.into()),
+    }
+}
+
+/// The page after accepting an invitation to join.
+pub async fn joined(
+    State(state): State<AppState>,
+    Extension(ctx): Extension<RequestContext>,
+) -> Result<Response, AppError> {
+    render(
+        StatusCode::OK,
+        NoticePage {
+            chrome: Chrome::new(&ctx, &state),
+            heading: "You have joined",
+            message: "You are now a member of the organization that invited you. Sign in with \
+                      your usual password to see it."
+                .to_owned(),
+            links: vec![("/sign-in", "Sign in")],
+        },
+    )
 }
 
 pub async fn reset_submit(
