@@ -169,6 +169,7 @@ cista_testkit::both_databases! { crate::Harness;
     voting::the_roster_is_checked_whole_previewed_then_applied,
     voting::a_phone_alone_names_only_a_member_of_the_organization,
     voting::an_email_of_someone_outside_the_organization_is_refused_until_they_join,
+    voting::a_roster_is_still_previewed_after_an_owner_is_erased,
     voting::the_ballot_page_reads_who_took_part_a_page_at_a_time,
     voting::the_roll_reads_in_natural_order_from_its_stored_keys,
     voting::a_key_provider_outage_refuses_retryably_and_leaves_nothing_half_done,

@@ -67,6 +67,7 @@ pub use refusals::{
 pub use results::results_stay_sealed_until_the_close_then_the_bundle_recounts;
 pub use roster::{
     a_phone_alone_names_only_a_member_of_the_organization,
+    a_roster_is_still_previewed_after_an_owner_is_erased,
     an_email_of_someone_outside_the_organization_is_refused_until_they_join,
     the_roster_is_checked_whole_previewed_then_applied,
 };

@@ -1,6 +1,6 @@
 //! People and access in Chromium against the demo: an invitation, a password reset, an SMS
-//! sign-in, the owner's second factor and recovery codes, inviting a person, and the forms on
-//! a phone.
+//! sign-in, the owner's second factor and recovery codes, inviting a person (someone new, and
+//! someone another organization knows, who joins on accepting), and the forms on a phone.
 
 use crate::{Browser, MEMBER, OWNER, PASSWORD};
 use thirtyfour::prelude::*;
@@ -21,6 +21,8 @@ async fn people_and_access_flows_work_in_chromium() {
     the_owner_enrols_an_authenticator_and_invites_an_inspector(&b).await;
     // Phone-sized screens: the forms fit.
     the_forms_fit_a_phone(&b).await;
+    // 5. Someone known elsewhere joins by choosing a password on the invitation's page.
+    someone_known_elsewhere_joins_by_choosing_a_password(&b).await;
 
     let problems = b.problems().await;
     assert!(
@@ -174,6 +176,7 @@ async fn the_owner_enrols_an_authenticator_and_invites_an_inspector(b: &Browser)
     );
     assert!(b.main_text().await.contains("Ines Inspector"));
     b.outbox("ines@palm-court.example", "You are invited").await;
+    the_owner_invites_someone_known_elsewhere(b).await;
     b.sign_out().await;
     b.sign_in(OWNER, PASSWORD).await;
     assert_eq!(b.path().await, "/mfa");
@@ -181,6 +184,63 @@ async fn the_owner_enrols_an_authenticator_and_invites_an_inspector(b: &Browser)
     b.fill("code", &codes[0]).await;
     b.submit().await;
     assert_eq!(b.path().await, "/me", "a recovery code works once");
+}
+
+/// A collector of River Watch, another demo organization.
+const SAM: &str = "sam@river-watch.example";
+
+/// The owner invites someone River Watch already knows: nothing of them is shown, only that an
+/// invitation waits for an answer.
+async fn the_owner_invites_someone_known_elsewhere(b: &Browser) {
+    b.go("/admin/palm-court/invite").await;
+    b.fill("first_name", "Samuel").await;
+    b.fill("last_name", "Rivers").await;
+    b.fill("email", SAM).await;
+    b.driver
+        .find(By::Css("#role option[value=member]"))
+        .await
+        .unwrap()
+        .click()
+        .await
+        .unwrap();
+    b.submit().await;
+    let text = b.main_text().await;
+    assert!(
+        text.contains("Invitations waiting for an answer")
+            && text.contains("joins (and appears here) once they accept"),
+        "{text}"
+    );
+    assert!(
+        !text.contains("Samuel") && !text.contains("Rivera"),
+        "{text}"
+    );
+    b.go("/admin/palm-court/people#pending").await;
+    b.shot("people-pending.png").await;
+}
+
+/// Step 5: the invitation's page names the organization, the role and what its staff will
+/// see; choosing a password joins, and the account page lists both organizations.
+async fn someone_known_elsewhere_joins_by_choosing_a_password(b: &Browser) {
+    let (link, _) = b.outbox(SAM, "invites you to join").await;
+    b.driver.goto(link.unwrap()).await.unwrap();
+    let text = b.main_text().await;
+    assert!(
+        text.contains("you are joining Palm Court Condominium Association as Member")
+            && text.contains("staff then see the name and contact details"),
+        "{text}"
+    );
+    b.shot("join-choose-password.png").await;
+    b.fill("password", PASSWORD).await;
+    b.fill("confirm", PASSWORD).await;
+    b.submit().await;
+    assert_eq!(b.path().await, "/me");
+    let me = b.main_text().await;
+    assert!(
+        me.contains("Palm Court") && me.contains("River Watch"),
+        "{me}"
+    );
+    b.shot("join-joined-me.png").await;
+    b.sign_out().await;
 }
 
 /// Phone-sized screens: the forms fit.

@@ -298,3 +298,35 @@ pub async fn an_email_of_someone_outside_the_organization_is_refused_until_they_
     let here = load(&cista, org.id).await;
     assert_eq!(here.owners_of("301"), vec![jane]);
 }
+
+/// An owner erased after an import keeps their unit's link, nameless: the next preview still
+/// works (it once failed whole, `not_found`, reading the erased owner's name) and shows the
+/// link removed when the file no longer names them.
+pub async fn a_roster_is_still_previewed_after_an_owner_is_erased(h: &Harness) {
+    let cista = h.cista().await;
+    let a = association(h, &cista, "erased-owner").await;
+    let cy = cista
+        .subject_for_email(&operator(), "cy@palm.example")
+        .await
+        .unwrap()
+        .unwrap();
+    assert!(a.owners_of("103").contains(&cy));
+    cista.erase_person(&operator(), cy).await.unwrap();
+    let without_cy: String = roster()
+        .lines()
+        .filter(|l| !l.contains("cy@palm.example"))
+        .map(|l| format!("{l}\n"))
+        .collect();
+    let plan = cista
+        .plan_import(&operator(), a.org, without_cy.as_bytes())
+        .await
+        .unwrap();
+    assert_eq!(
+        plan.owners_removed,
+        vec![("103".to_owned(), "(erased person)".to_owned())],
+        "{plan:?}"
+    );
+    assert_eq!(plan.people_new, 0, "{plan:?}");
+    imported(&cista, a.org, &without_cy).await;
+    assert_eq!(load(&cista, a.org).await.owners_of("103").len(), 1);
+}

@@ -133,7 +133,9 @@ impl Cista {
         Ok(plan)
     }
 
-    /// Arranges the units and owners on file, reading the owners' names (an audited read).
+    /// Arranges the units and owners on file, reading the names of the owners who are still
+    /// members (an audited read). An erased owner's link stays, nameless: they are no member,
+    /// so their name is neither read nor asked for (`read_people` refuses non-members).
     async fn roster_on_file(
         &self,
         actor: &Actor,
@@ -141,9 +143,11 @@ impl Cista {
         existing_units: &[Unit],
         existing_owners: &[UnitOwner],
     ) -> Result<OnFile> {
+        let members = self.member_subjects(org).await?;
         let owner_subjects: Vec<SubjectCode> = existing_owners
             .iter()
             .map(|o| o.subject)
+            .filter(|s| members.contains(s))
             .collect::<BTreeSet<_>>()
             .into_iter()
             .collect();
@@ -165,7 +169,7 @@ impl Cista {
         }
         Ok(OnFile {
             names,
-            members: self.member_subjects(org).await?,
+            members,
             by_key,
             owners_by_unit,
         })
