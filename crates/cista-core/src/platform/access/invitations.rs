@@ -1,6 +1,7 @@
-//! Invitations: a person is added to an organization with a role and, if they have no
-//! password yet, gets a single-use link (72 h) to set one. The person's fields go to the vault;
-//! the membership, the credential, the message and the audit entry commit together.
+//! Invitations: someone new is added to an organization with a role and gets a single-use
+//! link (72 h) to choose a password; someone Cista already knows gets an invitation to join
+//! (a `join` link), and becomes a member only by accepting it. A new person's fields go to the
+//! vault; the membership or link, the message and the audit entry commit together.
 
 use crate::platform::access::requesters::Requester;
 use crate::platform::audit::{AuditKind, NewAuditEntry};
@@ -38,8 +39,8 @@ pub struct PendingJoin {
 #[derive(Debug, Clone)]
 pub struct Invited {
     pub subject: SubjectCode,
-    /// The one-time link, if one was made (the person had no password yet). It is also sent
-    /// by email; only the command line shows it.
+    /// The one-time link: to choose a password (someone new), or to join (someone known). It
+    /// is also sent by email; only the command line shows it.
     pub link: Option<String>,
     pub new_person: bool,
 }
@@ -110,10 +111,10 @@ impl Cista {
         subject: SubjectCode,
         now: Timestamp,
     ) -> Result<Invited> {
+        let already =
+            || Error::Conflict("this person is already a member of this organization".to_owned());
         if self.store().membership(org, subject).await?.is_some() {
-            return Err(Error::Conflict(
-                "this person is already a member of this organization".to_owned(),
-            ));
+            return Err(already());
         }
         let mut tx = self.store().begin().await?;
         // Known to the vault alone (an invitation or import stopped part way): the account
@@ -130,6 +131,16 @@ impl Cista {
             .is_some_and(|a| a.status == AccountStatus::Erased);
         if erased {
             return Err(Error::PersonErased);
+        }
+        // And a member now (an earlier invitation accepted while this one waited): nothing to
+        // invite to.
+        if tx
+            .memberships_of(subject)
+            .await?
+            .iter()
+            .any(|m| m.org == org)
+        {
+            return Err(already());
         }
         let (credential, link) = self.invitation_credential(subject, org, Some(invitee.role), now);
         tx.insert_credential(&credential).await?;
@@ -182,7 +193,9 @@ impl Cista {
 
     /// Withdraws the organization's invitations to join waiting for `subject`'s answer: their
     /// links stop working, with a `member.join_withdrawn` entry. `not_found` if none is
-    /// waiting; `forbidden` without the right to invite with each one's role.
+    /// waiting (or all were answered meanwhile); `forbidden` without the right to invite with
+    /// each one's role. Only the invitations checked are withdrawn: one another member of
+    /// staff sends meanwhile stays.
     pub async fn withdraw_join_invitation(
         &self,
         actor: &Actor,
@@ -190,23 +203,36 @@ impl Cista {
         subject: SubjectCode,
     ) -> Result<()> {
         actor.authorize_in(org, OrgAction::ViewPeople)?;
-        let pending: Vec<PendingJoin> = self
-            .pending_join_invitations(actor, org)
+        let now = self.clock().now();
+        let pending: Vec<Credential> = self
+            .store()
+            .pending_join_invitations(org, now)
             .await?
             .into_iter()
-            .filter(|p| p.subject == subject)
+            .filter(|c| c.subject == subject)
             .collect();
-        if pending.is_empty() {
+        for c in &pending {
+            let role = c.role.ok_or_else(|| {
+                Error::Integrity("an invitation to join names no role".to_owned())
+            })?;
+            actor.authorize_in(org, OrgAction::Invite(role))?;
+        }
+        let mut tx = self.store().begin().await?;
+        let mut withdrawn = 0;
+        for c in &pending {
+            if tx
+                .consume_credential(&c.token_hash, CredentialPurpose::Join, now)
+                .await?
+                .is_some()
+            {
+                withdrawn += 1;
+            }
+        }
+        if withdrawn == 0 {
             return Err(Error::NotFound {
                 what: "this invitation",
             });
         }
-        for p in &pending {
-            actor.authorize_in(org, OrgAction::Invite(p.role))?;
-        }
-        let now = self.clock().now();
-        let mut tx = self.store().begin().await?;
-        let withdrawn = tx.revoke_join_invitations(subject, org, now).await?;
         tx.commit(NewAuditEntry::new(
             now,
             actor,

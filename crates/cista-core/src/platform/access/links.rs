@@ -109,23 +109,12 @@ impl Cista {
         let context: Vec<&str> = context.iter().map(String::as_str).collect();
         check_strength(password, &context)?;
         let hash = self.hasher().hash(password).await?;
-        let mut account = self
+        let account = self
             .store()
             .account(subject)
             .await?
             .ok_or(Error::TokenInvalid)?;
-        // An invitation sets a first password: once one is set (a ballot's mailing may have
-        // sent a fresh invitation link just as the person chose it), only a reset may change
-        // it; an invitation to join is then only accepted (`accept_join_invitation`).
-        let stale_invitation =
-            matches!(purpose, CredentialPurpose::Invite | CredentialPurpose::Join)
-                && account.status == AccountStatus::Active;
-        if stale_invitation
-            || matches!(
-                account.status,
-                AccountStatus::Erased | AccountStatus::Disabled
-            )
-        {
+        if !may_set_password(purpose, account.status) {
             return Err(Error::TokenInvalid);
         }
         let now = self.clock().now();
@@ -146,6 +135,15 @@ impl Cista {
             other => other,
         };
         tx.revoke_credentials(subject, setting, now).await?;
+        // Checked again under the account's lock (taken after the links' rows, the order a
+        // staff re-send takes them in): a password chosen meanwhile through another link
+        // (an invitation to join and one to choose a password, open in two tabs) is kept,
+        // and this link stays unused (the transaction is dropped).
+        let mut account = tx
+            .lock_account(subject)
+            .await?
+            .filter(|a| may_set_password(purpose, a.status))
+            .ok_or(Error::TokenInvalid)?;
         account.password_hash = Some(hash);
         account.password_changed_at = Some(now);
         account.status = AccountStatus::Active;
@@ -433,6 +431,16 @@ impl Cista {
         .await?;
         Ok(())
     }
+}
+
+/// Whether a link of `purpose` may set the password of an account in `status`. An invitation
+/// sets a first password: once one is set (a ballot's mailing may have sent a fresh invitation
+/// link just as the person chose it), only a reset may change it, and an invitation to join
+/// is then only accepted (`accept_join_invitation`). A disabled or erased account sets none.
+fn may_set_password(purpose: CredentialPurpose, status: AccountStatus) -> bool {
+    let stale_invitation = matches!(purpose, CredentialPurpose::Invite | CredentialPurpose::Join)
+        && status == AccountStatus::Active;
+    !stale_invitation && !matches!(status, AccountStatus::Erased | AccountStatus::Disabled)
 }
 
 /// The membership a used invitation to join begins (none if the person became a member

@@ -2,7 +2,7 @@
 //! only when they accept, and its staff read nothing of them until then.
 
 use super::*;
-use cista_core::ports::AccountStatus;
+use cista_core::ports::{AccountStatus, Organization};
 
 /// A password that passes the strength check and is not `PASSWORD`.
 fn another_password() -> Password {
@@ -240,26 +240,32 @@ pub async fn a_new_invitation_to_join_replaces_only_that_organizations_last(h: &
     );
 }
 
+/// Someone with a password in the first organization, invited to join the second with
+/// `role`.
+async fn known_and_invited(
+    h: &Harness,
+    cista: &Cista,
+    (known, inviting): (&Organization, &Organization),
+    email: &str,
+    role: Role,
+) -> cista_types::SubjectCode {
+    let who = |role| invitee("Dee", "Oh", email, None, role);
+    let subject = h
+        .active_person(cista, known, who(Role::Member))
+        .await
+        .subject;
+    cista
+        .invite(&operator(), inviting.id, who(role))
+        .await
+        .unwrap();
+    subject
+}
+
 pub async fn staff_list_and_withdraw_their_invitations_to_join(h: &Harness) {
     let cista = h.cista().await;
     let palm = h.org(&cista, "palm-court").await;
     let bay = h.org(&cista, "bayside").await;
-    let dee = h
-        .active_person(
-            &cista,
-            &palm,
-            invitee("Dee", "Oh", "dee@example.org", None, Role::Member),
-        )
-        .await
-        .subject;
-    cista
-        .invite(
-            &operator(),
-            bay.id,
-            invitee("Dee", "Oh", "dee@example.org", None, Role::Inspector),
-        )
-        .await
-        .unwrap();
+    let dee = known_and_invited(h, &cista, (&palm, &bay), "dee@example.org", Role::Inspector).await;
     let link = h.join_link_to(&cista, "dee@example.org").await;
 
     let pending = cista
@@ -297,21 +303,46 @@ pub async fn staff_list_and_withdraw_their_invitations_to_join(h: &Harness) {
         .unwrap_err();
     assert_eq!(err.code(), "forbidden", "{err}");
 
+    // Bayside's administrator may not withdraw what they could not send (an owner's).
+    let bay_admin = Actor::Person(cista_core::PersonActor {
+        subject: cista_types::SubjectCode::from_i64(4_243),
+        access: Access::Full,
+        roles: [(bay.id, Role::Admin)].into(),
+    });
+    let fay = known_and_invited(h, &cista, (&palm, &bay), "fay@example.org", Role::Owner).await;
+    let err = cista
+        .withdraw_join_invitation(&bay_admin, bay.id, fay)
+        .await
+        .unwrap_err();
+    assert_eq!(err.code(), "forbidden", "{err}");
+    assert_eq!(
+        cista
+            .pending_join_invitations(&bay_admin, bay.id)
+            .await
+            .unwrap()
+            .len(),
+        2,
+        "both still wait"
+    );
+
     let before = h.store.audit_head().await.unwrap().size;
     cista
-        .withdraw_join_invitation(&operator(), bay.id, dee)
+        .withdraw_join_invitation(&bay_admin, bay.id, dee)
         .await
         .unwrap();
     let entries = h.store.audit_entries(before, 5).await.unwrap();
     assert_eq!(entries.len(), 1);
     assert_eq!(entries[0].kind, "member.join_withdrawn");
-    assert!(
-        cista
-            .pending_join_invitations(&operator(), bay.id)
-            .await
-            .unwrap()
-            .is_empty()
+    let left = cista
+        .pending_join_invitations(&operator(), bay.id)
+        .await
+        .unwrap();
+    assert_eq!(
+        left.len(),
+        1,
+        "Fay's, which the administrator could not withdraw"
     );
+    assert_eq!(left[0].subject, fay);
     let err = cista
         .accept_join_invitation(token_of(&link))
         .await
