@@ -21,6 +21,7 @@ mod upkeep;
 pub use joining::{
     a_new_invitation_to_join_replaces_only_that_organizations_last,
     accepting_a_staff_role_without_a_second_factor_ends_the_sessions,
+    invitations_to_join_one_person_are_limited_per_hour,
     someone_known_joins_another_organization_only_when_they_accept,
     someone_yet_to_choose_a_password_joins_by_choosing_it,
     staff_list_and_withdraw_their_invitations_to_join,

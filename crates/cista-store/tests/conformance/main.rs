@@ -153,6 +153,7 @@ cista_testkit::both_databases! { crate::Harness;
     access::someone_yet_to_choose_a_password_joins_by_choosing_it,
     access::a_new_invitation_to_join_replaces_only_that_organizations_last,
     access::staff_list_and_withdraw_their_invitations_to_join,
+    access::invitations_to_join_one_person_are_limited_per_hour,
     access::accepting_a_staff_role_without_a_second_factor_ends_the_sessions,
     access::sign_in_fails_identically_and_locks_out_with_growing_back_off,
     access::sessions_end_when_idle_absolutely_and_on_sign_out_everywhere,

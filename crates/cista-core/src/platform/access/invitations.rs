@@ -24,6 +24,11 @@ pub struct Invitee {
     pub role: Role,
 }
 
+/// How many invitations to join reach one person within `JOIN_INVITATION_WINDOW`, from all
+/// organizations together; more are refused (`rate_limited`).
+const JOIN_INVITATIONS_PER_WINDOW: u64 = 5;
+const JOIN_INVITATION_WINDOW: time::Duration = time::Duration::hours(1);
+
 /// An invitation to join waiting for its person's answer, as the organization's staff see it:
 /// nothing of what other organizations recorded of the person.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -101,7 +106,8 @@ impl Cista {
     /// that others recorded of them, and nothing here differs with their account's state
     /// (active, still to choose a password, or disabled: the link then does not work). A new
     /// invitation to the same organization replaces an unused earlier one; invitations to
-    /// other organizations stay. `conflict` if the person is already a member.
+    /// other organizations stay. `conflict` if the person is already a member; `rate_limited`
+    /// past five invitations to join in an hour for one person.
     async fn invite_known_person(
         &self,
         actor: &Actor,
@@ -115,6 +121,21 @@ impl Cista {
             || Error::Conflict("this person is already a member of this organization".to_owned());
         if self.store().membership(org, subject).await?.is_some() {
             return Err(already());
+        }
+        // Each invitation emails the person, and staff of any organization may invite any
+        // address: a budget keeps re-invitations from filling their mailbox.
+        let sent = self
+            .store()
+            .credentials_issued_since(
+                subject,
+                CredentialPurpose::Join,
+                now.plus(-JOIN_INVITATION_WINDOW),
+            )
+            .await?;
+        if sent >= JOIN_INVITATIONS_PER_WINDOW {
+            return Err(Error::RateLimited {
+                retry_after_secs: JOIN_INVITATION_WINDOW.whole_seconds().unsigned_abs(),
+            });
         }
         let mut tx = self.store().begin().await?;
         // Known to the vault alone (an invitation or import stopped part way): the account

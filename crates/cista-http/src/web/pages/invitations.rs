@@ -166,7 +166,10 @@ pub async fn invite_submit(
         };
         match state.cista.invite(&actor, org.id, invitee).await {
             Ok(_) => return Ok(see_other(&format!("/admin/{slug}/people?done=invited"))),
-            Err(e @ Error::Conflict(_)) => errors.push(FormError::from_error("email", &e)),
+            // Already a member, or invited too often this hour: said beside the address.
+            Err(e @ (Error::Conflict(_) | Error::RateLimited { .. })) => {
+                errors.push(FormError::from_error("email", &e))
+            }
             Err(e) => return Err(e.into()),
         }
     }

@@ -389,3 +389,32 @@ pub async fn accepting_a_staff_role_without_a_second_factor_ends_the_sessions(h:
         assert_eq!(live(signed_in.token.clone()).await, kept, "{role:?}");
     }
 }
+
+/// Re-inviting someone known emails them each time: past five invitations to join in an hour
+/// (from every organization together), staff are told to wait.
+pub async fn invitations_to_join_one_person_are_limited_per_hour(h: &Harness) {
+    let cista = h.cista().await;
+    let palm = h.org(&cista, "palm-court").await;
+    let bay = h.org(&cista, "bayside").await;
+    let reef = h.org(&cista, "reef").await;
+    known_and_invited(h, &cista, (&palm, &bay), "gus@example.org", Role::Member).await;
+    let again = |org: cista_types::OrgId| {
+        let cista = cista.clone();
+        async move {
+            cista
+                .invite(
+                    &operator(),
+                    org,
+                    invitee("Gus", "Oh", "gus@example.org", None, Role::Member),
+                )
+                .await
+        }
+    };
+    for org in [bay.id, reef.id, bay.id, reef.id] {
+        again(org).await.unwrap();
+    }
+    let err = again(bay.id).await.unwrap_err();
+    assert_eq!(err.code(), "rate_limited", "{err}");
+    h.advance(Duration::minutes(61));
+    again(bay.id).await.unwrap();
+}
