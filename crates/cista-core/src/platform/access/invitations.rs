@@ -119,9 +119,6 @@ impl Cista {
     ) -> Result<Invited> {
         let already =
             || Error::Conflict("this person is already a member of this organization".to_owned());
-        if self.store().membership(org, subject).await?.is_some() {
-            return Err(already());
-        }
         // Each invitation emails the person, and staff of any organization may invite any
         // address: a budget keeps re-invitations from filling their mailbox.
         let sent = self
@@ -153,8 +150,8 @@ impl Cista {
         if erased {
             return Err(Error::PersonErased);
         }
-        // And a member now (an earlier invitation accepted while this one waited): nothing to
-        // invite to.
+        // A member already (read under the lock, so an earlier invitation accepted while this
+        // one waited counts too): nothing to invite to.
         if tx
             .memberships_of(subject)
             .await?

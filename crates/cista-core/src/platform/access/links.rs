@@ -109,14 +109,6 @@ impl Cista {
         let context: Vec<&str> = context.iter().map(String::as_str).collect();
         check_strength(password, &context)?;
         let hash = self.hasher().hash(password).await?;
-        let account = self
-            .store()
-            .account(subject)
-            .await?
-            .ok_or(Error::TokenInvalid)?;
-        if !may_set_password(purpose, account.status) {
-            return Err(Error::TokenInvalid);
-        }
         let now = self.clock().now();
         let mut tx = self.store().begin().await?;
         if tx
