@@ -2,6 +2,7 @@
 //! generated authorization matrix, identical answers, CSRF on every form, cookies, limits.
 
 mod hostile;
+mod joining;
 mod matrix;
 
 use crate::people::{self, PASSWORD};

@@ -73,8 +73,8 @@ async fn a_forgotten_password_is_reset_by_email(b: &Browser) {
     assert!(b.main_text().await.contains("Check your email"));
     let (link, _) = b.outbox(MEMBER, "Choose a new Cista password").await;
     b.driver.goto(link.unwrap()).await.unwrap();
-    b.fill("password", "lantern-quarry-velvet-7").await;
-    b.fill("confirm", "lantern-quarry-velvet-7").await;
+    b.fill("password", NEW_PASSWORD).await;
+    b.fill("confirm", NEW_PASSWORD).await;
     b.submit().await;
     assert_eq!(b.path().await, "/me", "a new password signs the browser in");
     b.sign_out().await;
@@ -83,7 +83,7 @@ async fn a_forgotten_password_is_reset_by_email(b: &Browser) {
         b.main_text().await.contains("not right"),
         "the old password no longer works"
     );
-    b.sign_in(MEMBER, "lantern-quarry-velvet-7").await;
+    b.sign_in(MEMBER, NEW_PASSWORD).await;
     assert_eq!(b.path().await, "/me");
     b.sign_out().await;
 }
@@ -186,6 +186,9 @@ async fn the_owner_enrols_an_authenticator_and_invites_an_inspector(b: &Browser)
     assert_eq!(b.path().await, "/me", "a recovery code works once");
 }
 
+/// The member's password after the reset of step 2.
+const NEW_PASSWORD: &str = "lantern-quarry-velvet-7";
+
 /// A collector of River Watch, another demo organization.
 const SAM: &str = "sam@river-watch.example";
 
@@ -222,8 +225,18 @@ async fn the_owner_invites_someone_known_elsewhere(b: &Browser) {
 /// see; choosing a password joins, and the account page lists both organizations.
 async fn someone_known_elsewhere_joins_by_choosing_a_password(b: &Browser) {
     let (link, _) = b.outbox(SAM, "invites you to join").await;
-    b.driver.goto(link.unwrap()).await.unwrap();
+    let link = link.unwrap();
+    // Opened first on a computer where the member is signed in: the page says whose link it
+    // is before anyone uses it.
+    b.sign_in(MEMBER, NEW_PASSWORD).await;
+    b.driver.goto(&link).await.unwrap();
     let text = b.main_text().await;
+    assert!(text.contains("This link is for Sam"), "{text}");
+    b.shot("join-someone-elses-link.png").await;
+    b.sign_out().await;
+    b.driver.goto(&link).await.unwrap();
+    let text = b.main_text().await;
+    assert!(!text.contains("This link is for"), "{text}");
     assert!(
         text.contains("you are joining Palm Court Condominium Association as Member")
             && text.contains("staff then see the name and contact details"),

@@ -17,6 +17,8 @@ use cista_types::{Email, Password, PersonName, Role, SubjectCode, Timestamp};
 #[derive(Debug, Clone)]
 pub struct LinkView {
     pub purpose: CredentialPurpose,
+    /// Whose link it is: a page can warn someone signed in as another person.
+    pub subject: SubjectCode,
     pub first_name: PersonName,
     pub organization: Option<String>,
     /// The role an invitation to join gives (`join` links only).
@@ -25,6 +27,14 @@ pub struct LinkView {
     /// to someone who already has one (who only accepts).
     pub chooses_password: bool,
 }
+
+/// The `conflict` of a live invitation to join used to choose a password by someone who has
+/// one (chosen meanwhile): they accept it instead.
+const JOIN_ACCEPTS: &str = "this invitation is accepted: a password is already chosen";
+
+/// The `conflict` of a live invitation to join accepted by someone still to choose a
+/// password: they join by choosing it.
+const JOIN_CHOOSES_PASSWORD: &str = "choose a password to accept this invitation";
 
 impl Cista {
     /// The credential behind a link, if it is one of ours, of `purpose`, unused and unexpired.
@@ -82,6 +92,7 @@ impl Cista {
             purpose != CredentialPurpose::Join || status != Some(AccountStatus::Active);
         Ok(LinkView {
             purpose,
+            subject: credential.subject,
             first_name: fields.first_name,
             organization,
             joins: credential.role,
@@ -91,6 +102,11 @@ impl Cista {
 
     /// Uses an invitation or reset link to set a password. The link is consumed atomically
     /// with the password change; a second use, even at the same moment, fails.
+    ///
+    /// Errors: `token_invalid` (not a live link of `purpose`, a second use, an invitation
+    /// whose person has a password already, a disabled or erased account), `conflict` (an
+    /// invitation to join whose person chose a password meanwhile: it is accepted instead),
+    /// `weak_password`, `person_erased`.
     pub async fn set_password_with_link(
         &self,
         token: &str,
@@ -131,11 +147,18 @@ impl Cista {
         // staff re-send takes them in): a password chosen meanwhile through another link
         // (an invitation to join and one to choose a password, open in two tabs) is kept,
         // and this link stays unused (the transaction is dropped).
-        let mut account = tx
-            .lock_account(subject)
-            .await?
-            .filter(|a| may_set_password(purpose, a.status))
-            .ok_or(Error::TokenInvalid)?;
+        let mut account = tx.lock_account(subject).await?.ok_or(Error::TokenInvalid)?;
+        if !may_set_password(purpose, account.status) {
+            // An invitation to join whose person chose a password meanwhile is still good:
+            // it is accepted, not used to choose a password (`conflict`, nothing recorded).
+            return Err(
+                if purpose == CredentialPurpose::Join && account.status == AccountStatus::Active {
+                    Error::Conflict(JOIN_ACCEPTS.to_owned())
+                } else {
+                    Error::TokenInvalid
+                },
+            );
+        }
         account.password_hash = Some(hash);
         account.password_changed_at = Some(now);
         account.status = AccountStatus::Active;
@@ -167,8 +190,9 @@ impl Cista {
     /// entry commit together. Returns the organization's name. Someone still to choose a
     /// password joins by choosing it (`set_password_with_link`).
     ///
-    /// Errors: `token_invalid` (not a live `join` link, a second use, or an account that is
-    /// not active), `person_erased` (an erasure has begun).
+    /// Errors: `token_invalid` (not a live `join` link, a second use, or a disabled or erased
+    /// account), `conflict` (the link is good, but its person is still to choose a password:
+    /// they join by choosing it), `person_erased` (an erasure has begun).
     pub async fn accept_join_invitation(&self, token: &str) -> Result<String> {
         let credential = self.live_credential(token, CredentialPurpose::Join).await?;
         let org = credential.org.ok_or(Error::TokenInvalid)?;
@@ -185,14 +209,19 @@ impl Cista {
         }
         // Under the account's lock (taken after the credential's, as a sign-in by link does):
         // a disabled or erased account, or one still to choose a password, does not join
-        // (the link stays unused: the transaction is dropped).
-        let Some(account) = tx
+        // (the link stays unused: the transaction is dropped). The link of someone still to
+        // choose a password is still good, for choosing one (`conflict`, nothing recorded).
+        let account = tx
             .lock_account(credential.subject)
             .await?
-            .filter(|a| a.status == AccountStatus::Active)
-        else {
-            return Err(Error::TokenInvalid);
-        };
+            .ok_or(Error::TokenInvalid)?;
+        match account.status {
+            AccountStatus::Active => {}
+            AccountStatus::Invited => {
+                return Err(Error::Conflict(JOIN_CHOOSES_PASSWORD.to_owned()));
+            }
+            _ => return Err(Error::TokenInvalid),
+        }
         // A role that needs a second factor, for someone without one: their sessions end (as
         // a role change ends them), so that the next sign-in enrols one before any page of
         // the role opens. Roles are read afresh with each request.

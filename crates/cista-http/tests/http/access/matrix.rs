@@ -16,6 +16,9 @@ struct Case {
     path: fn(&str, SubjectCode) -> String,
     fields: &'static [(&'static str, &'static str)],
     needs: OrgAction,
+    /// The target is someone another organization knows, invited to join this one (not yet
+    /// a member), rather than an invited member.
+    joining: bool,
 }
 
 fn cases() -> Vec<Case> {
@@ -26,6 +29,7 @@ fn cases() -> Vec<Case> {
             path: |o, _| format!("/admin/{o}"),
             fields: &[],
             needs: OrgAction::ViewOrganization,
+            joining: false,
         },
         Case {
             name: "people",
@@ -33,6 +37,7 @@ fn cases() -> Vec<Case> {
             path: |o, _| format!("/admin/{o}/people"),
             fields: &[],
             needs: OrgAction::ViewPeople,
+            joining: false,
         },
         Case {
             name: "invite form",
@@ -40,6 +45,7 @@ fn cases() -> Vec<Case> {
             path: |o, _| format!("/admin/{o}/invite"),
             fields: &[],
             needs: OrgAction::Invite(Role::Member),
+            joining: false,
         },
         Case {
             name: "invite a member",
@@ -52,6 +58,7 @@ fn cases() -> Vec<Case> {
                 ("role", "member"),
             ],
             needs: OrgAction::Invite(Role::Member),
+            joining: false,
         },
         Case {
             name: "invite an owner",
@@ -64,6 +71,7 @@ fn cases() -> Vec<Case> {
                 ("role", "owner"),
             ],
             needs: OrgAction::Invite(Role::Owner),
+            joining: false,
         },
         Case {
             name: "make reviewer",
@@ -71,6 +79,7 @@ fn cases() -> Vec<Case> {
             path: |o, s| format!("/admin/{o}/people/{s}/role"),
             fields: &[("role", "reviewer")],
             needs: OrgAction::ChangeRole(Role::Reviewer),
+            joining: false,
         },
         Case {
             name: "resend",
@@ -78,6 +87,7 @@ fn cases() -> Vec<Case> {
             path: |o, s| format!("/admin/{o}/people/{s}/resend"),
             fields: &[],
             needs: OrgAction::ResendInvitation,
+            joining: false,
         },
         Case {
             name: "erase",
@@ -85,6 +95,15 @@ fn cases() -> Vec<Case> {
             path: |o, s| format!("/admin/{o}/people/{s}/erase"),
             fields: &[("confirm", "erase")],
             needs: OrgAction::ErasePerson,
+            joining: false,
+        },
+        Case {
+            name: "withdraw an invitation to join",
+            get: false,
+            path: |o, s| format!("/admin/{o}/invitations/{s}/withdraw"),
+            fields: &[],
+            needs: OrgAction::Invite(Role::Member),
+            joining: true,
         },
         Case {
             name: "units",
@@ -92,6 +111,7 @@ fn cases() -> Vec<Case> {
             path: |o, _| format!("/admin/{o}/units"),
             fields: &[],
             needs: VotingAction::ViewUnits.into(),
+            joining: false,
         },
         Case {
             name: "ballots",
@@ -99,6 +119,7 @@ fn cases() -> Vec<Case> {
             path: |o, _| format!("/admin/{o}/ballots"),
             fields: &[],
             needs: VotingAction::ViewBallots.into(),
+            joining: false,
         },
         Case {
             name: "new ballot form",
@@ -106,6 +127,7 @@ fn cases() -> Vec<Case> {
             path: |o, _| format!("/admin/{o}/ballots/new"),
             fields: &[],
             needs: VotingAction::ManageBallots.into(),
+            joining: false,
         },
         Case {
             name: "time zone",
@@ -113,6 +135,7 @@ fn cases() -> Vec<Case> {
             path: |o, _| format!("/admin/{o}/settings"),
             fields: &[("time_zone", "America/New_York")],
             needs: OrgAction::ManageSettings,
+            joining: false,
         },
     ]
 }
@@ -134,16 +157,26 @@ async fn the_authorization_matrix_every_route_every_role_and_another_organizatio
                 // A fresh invited member per call: the destructive ones consume their target.
                 n += 1;
                 let target_email = format!("t{n}@example.org");
-                people::invited(cista, org_id, &target_email, None, Role::Member).await;
-                let target = cista
-                    .store()
-                    .members(org_id)
-                    .await
-                    .unwrap()
-                    .into_iter()
-                    .last()
-                    .unwrap()
-                    .subject;
+                let target = if case.joining {
+                    let known_in = if own { other } else { home };
+                    people::active(cista, known_in, &target_email, Role::Member).await;
+                    let invitee = people::invitee(&target_email, None, Role::Member);
+                    let operator = cista_core::Actor::operator("test");
+                    let invited = cista.invite(&operator, org_id, invitee).await.unwrap();
+                    assert!(!invited.new_person);
+                    invited.subject
+                } else {
+                    people::invited(cista, org_id, &target_email, None, Role::Member).await;
+                    cista
+                        .store()
+                        .members(org_id)
+                        .await
+                        .unwrap()
+                        .into_iter()
+                        .last()
+                        .unwrap()
+                        .subject
+                };
                 let path = (case.path)(org_slug, target);
                 let status = if case.get {
                     browser

@@ -62,12 +62,15 @@ pub async fn someone_known_joins_another_organization_only_when_they_accept(h: &
         !view.chooses_password,
         "she has a password: she only accepts"
     );
-    // Neither a link to choose a password nor an invitation link.
+    // Not a link to choose a password (it is still good, to accept: nothing is recorded),
+    // nor an invitation link.
+    let head = h.store.audit_head().await.unwrap().size;
     let err = cista
         .set_password_with_link(token, CredentialPurpose::Join, &another_password())
         .await
         .unwrap_err();
-    assert!(matches!(err, Error::TokenInvalid), "{err:?}");
+    assert_eq!(err.code(), "conflict", "{err:?}");
+    assert_eq!(h.store.audit_head().await.unwrap().size, head);
     let err = cista
         .inspect_link(token, CredentialPurpose::Invite)
         .await
@@ -156,9 +159,12 @@ pub async fn someone_yet_to_choose_a_password_joins_by_choosing_it(h: &Harness) 
         .unwrap();
     assert!(view.chooses_password);
     assert_eq!(view.joins, Some(Role::Member));
-    // Accepting without a password is refused, and leaves the link as it was.
+    // Accepting without a password is refused (the link is good, for choosing one: nothing
+    // is recorded), and leaves the link as it was.
+    let head = h.store.audit_head().await.unwrap().size;
     let err = cista.accept_join_invitation(token).await.unwrap_err();
-    assert!(matches!(err, Error::TokenInvalid), "{err:?}");
+    assert_eq!(err.code(), "conflict", "{err:?}");
+    assert_eq!(h.store.audit_head().await.unwrap().size, head);
     cista
         .inspect_link(token, CredentialPurpose::Join)
         .await
@@ -417,4 +423,48 @@ pub async fn invitations_to_join_one_person_are_limited_per_hour(h: &Harness) {
     assert_eq!(err.code(), "rate_limited", "{err}");
     h.advance(Duration::minutes(61));
     again(bay.id).await.unwrap();
+}
+
+/// A disabled account cannot use an invitation to join, whether it has a password or not:
+/// the link is refused as not working, and no membership begins.
+pub async fn a_disabled_account_cannot_join(h: &Harness) {
+    let cista = h.cista().await;
+    let palm = h.org(&cista, "palm-court").await;
+    let bay = h.org(&cista, "bayside").await;
+    let hal = known_and_invited(h, &cista, (&palm, &bay), "hal@example.org", Role::Member).await;
+    let link = h.join_link_to(&cista, "hal@example.org").await;
+    let token = token_of(&link);
+    let account = h.store.account(hal).await.unwrap().unwrap();
+    for status in [AccountStatus::Active, AccountStatus::Invited] {
+        let mut tx = h.store.begin().await.unwrap();
+        tx.update_account(&cista_core::ports::Account {
+            status: AccountStatus::Disabled,
+            password_hash: (status == AccountStatus::Active)
+                .then(|| account.password_hash.clone())
+                .flatten(),
+            ..account.clone()
+        })
+        .await
+        .unwrap();
+        tx.commit_housekeeping().await.unwrap();
+        let err = cista
+            .inspect_link(token, CredentialPurpose::Join)
+            .await
+            .unwrap_err();
+        assert!(matches!(err, Error::TokenInvalid), "{status:?}: {err:?}");
+        let err = cista.accept_join_invitation(token).await.unwrap_err();
+        assert!(matches!(err, Error::TokenInvalid), "{status:?}: {err:?}");
+        let err = cista
+            .set_password_with_link(token, CredentialPurpose::Join, &another_password())
+            .await
+            .unwrap_err();
+        assert!(matches!(err, Error::TokenInvalid), "{status:?}: {err:?}");
+        assert!(membership_in(&cista, bay.id, hal).await.is_none());
+    }
+    // Enabled again, the link works: the refusals above left it unused.
+    let mut tx = h.store.begin().await.unwrap();
+    tx.update_account(&account).await.unwrap();
+    tx.commit_housekeeping().await.unwrap();
+    cista.accept_join_invitation(token).await.unwrap();
+    assert!(membership_in(&cista, bay.id, hal).await.is_some());
 }

@@ -29,6 +29,8 @@ struct SetPasswordPage {
     joins: Option<&'static str>,
     action: String,
     errors: Vec<FormError>,
+    /// This browser is signed in as someone other than the link's person.
+    someone_else: bool,
 }
 
 /// An invitation to join, for someone who already has a password: one button accepts.
@@ -40,6 +42,8 @@ struct JoinPage {
     organization: String,
     role: &'static str,
     action: String,
+    /// This browser is signed in as someone other than the link's person.
+    someone_else: bool,
 }
 
 // --- links: invitation and reset ---------------------------------------------------------------
@@ -88,6 +92,12 @@ async fn link_page(
         CredentialPurpose::Join => ("Choose your password", "j"),
         _ => ("Choose your password", "i"),
     };
+    // A link forwarded, or opened on a shared computer: whoever holds it may use it, but
+    // whoever is signed in here should know it is not theirs before they do.
+    let someone_else = ctx
+        .session
+        .as_ref()
+        .is_some_and(|s| s.subject != view.subject);
     if !view.chooses_password {
         return render(
             status,
@@ -97,6 +107,7 @@ async fn link_page(
                 organization: view.organization.unwrap_or_default(),
                 role: view.joins.map_or("Member", |r| r.label()),
                 action: format!("/j/{token}/accept"),
+                someone_else,
             },
         );
     }
@@ -110,6 +121,7 @@ async fn link_page(
             joins: view.joins.map(|r| r.label()),
             action: next.carry(&format!("/{prefix}/{token}")),
             errors,
+            someone_else,
         },
     )
 }
@@ -214,7 +226,7 @@ async fn set_password(
         )),
         // An invitation to join whose person chose a password meanwhile (in another tab, or
         // through another link) is still good: its page now offers to accept it.
-        Err(Error::TokenInvalid) if purpose == CredentialPurpose::Join => {
+        Err(Error::Conflict(_)) if purpose == CredentialPurpose::Join => {
             link_page(state, ctx, token, purpose, next, Vec::new(), StatusCode::OK).await
         }
         Err(Error::TokenInvalid | Error::PersonErased) => invalid_link(state, ctx, purpose),
@@ -272,6 +284,9 @@ pub async fn join_accept(
 ) -> Result<Response, AppError> {
     match state.cista.accept_join_invitation(&token).await {
         Ok(_) => Ok(see_other("/joined")),
+        // Still to choose a password (a form kept from before, or made by hand): the link's
+        // page asks for one, and choosing it joins.
+        Err(Error::Conflict(_)) => Ok(see_other(&format!("/j/{token}"))),
         Err(Error::TokenInvalid | Error::PersonErased) => {
             invalid_link(&state, &ctx, CredentialPurpose::Join)
         }
