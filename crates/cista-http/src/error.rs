@@ -196,7 +196,14 @@ fn json_problem(mut segments: Vec<&serde_path_to_error::Segment>, e: &serde_json
                 if !joined.is_empty() {
                     joined.push('.');
                 }
-                joined.push_str(name);
+                // A map's keys may be the client's own text (answers keyed by whatever was
+                // sent): only a key shaped like a field's name is repeated, anything else
+                // (an address, a name with a space, a long string) is `?`.
+                joined.push_str(if looks_like_a_field_name(name) {
+                    name
+                } else {
+                    "?"
+                });
             }
             Segment::Unknown => joined.push_str(if joined.is_empty() { "?" } else { ".?" }),
         }
@@ -207,6 +214,15 @@ fn json_problem(mut segments: Vec<&serde_path_to_error::Segment>, e: &serde_json
         format!(" at `{}`", at_most(&joined, PATH_CHARS))
     };
     format!("{kind}{at} (line {}, column {})", e.line(), e.column())
+}
+
+/// Whether a JSON key may be named in a refusal: ASCII letters, digits, `_` and `-`, at most
+/// 40 characters (every field name of the API's documents is).
+fn looks_like_a_field_name(key: &str) -> bool {
+    (1..=40).contains(&key.len())
+        && key
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-')
 }
 
 /// The body of every JSON error (the API's, the operational endpoints', and the web's for a
@@ -354,13 +370,27 @@ mod tests {
                 "{got}"
             );
         }
-        // A path is cut at 80 characters: a map's keys are the client's.
-        let long = "k".repeat(100);
-        let cut = read_json::<std::collections::HashMap<String, u32>>(
-            format!(r#"{{"{long}": "x"}}"#).as_bytes(),
-        )
-        .unwrap_err();
-        assert!(cut.contains(&format!("at `{}…`", "k".repeat(80))), "{cut}");
+        // A map's keys are the client's: only one shaped like a field's name is repeated.
+        type Keyed = std::collections::HashMap<String, std::collections::HashMap<String, u32>>;
+        for (key, shown) in [
+            ("q_7-b", "q_7-b"),
+            ("maria@example.org", "?"),
+            ("Maria Lopez", "?"),
+            ("é", "?"),
+            (&"k".repeat(41), "?"),
+        ] {
+            let refused = read_json::<Keyed>(format!(r#"{{"{key}": {{"q1": "x"}}}}"#).as_bytes())
+                .unwrap_err();
+            assert!(refused.contains(&format!("at `{shown}.q1`")), "{refused}");
+        }
+        // A path is cut at 80 characters.
+        let deep = "k".repeat(40);
+        let cut = read_json::<Keyed>(format!(r#"{{"{deep}": {{"{deep}": "x"}}}}"#).as_bytes())
+            .unwrap_err();
+        assert!(
+            cut.contains(&format!("at `{deep}.{}…`", "k".repeat(39))),
+            "{cut}"
+        );
         let read: Shape =
             read_json(br#" {"client": {"email": "a@b.c"}, "answers": [7]} "#).unwrap();
         assert_eq!(read.answers, [7]);
