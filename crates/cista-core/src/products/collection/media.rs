@@ -6,10 +6,12 @@
 //! made beside it. Done off the request path, one photo at a time (see `Cista::process_photos`),
 //! within fixed limits on the decoded size, so a huge or hostile image cannot exhaust memory.
 //!
-//! - A JPEG that needs no turning keeps its compressed data: its APP1–APP15 segments (EXIF,
-//!   XMP, IPTC, maker notes) and comments are dropped, the colour profile (APP2, ICC) and JFIF
-//!   header kept (`img-parts`).
-//! - A PNG that needs no turning keeps its pixels: its `eXIf`, text and time chunks are dropped.
+//! - A JPEG that needs no turning keeps its compressed data: only the segments that draw the
+//!   picture are kept (EXIF, XMP, IPTC, maker notes, comments and any other are dropped), and
+//!   whatever follows its end (a second image, a video) is cut off (`img-parts`, then
+//!   `stripped_jpeg`).
+//! - A PNG that needs no turning keeps its pixels: only the chunks that draw the picture are
+//!   kept (text, time, EXIF and any other are dropped), nothing after its end.
 //! - Anything else (a WebP, or a photo the camera held sideways) is decoded, turned and encoded
 //!   again as JPEG (quality 90), or PNG when it has transparency; encoders write no metadata.
 
@@ -83,24 +85,87 @@ fn encode_png(image: &DynamicImage) -> Result<Vec<u8>> {
     Ok(out)
 }
 
-/// A JPEG without its metadata segments, its compressed data untouched.
+/// A JPEG with only the segments that draw its picture, its compressed data untouched, and
+/// nothing after its end: `None` (the photo is then decoded and encoded again) when a segment
+/// other than those sits between its scans, or it has no end marker.
+///
+/// The segments kept are a whitelist, so that none a camera or editor invents gets through:
+/// the JFIF header (APP0), the colour profile (APP2 `ICC_PROFILE`, not the multi-picture
+/// index that also uses APP2), Adobe's colour transform (APP14 `Adobe`, needed to draw CMYK
+/// right), and the tables, frame and scan headers (ITU T.81, table B.1). Phones append a
+/// second image, with its own EXIF, or a video after the first image's end (EOI); that is
+/// cut off.
 fn stripped_jpeg(bytes: &[u8]) -> Option<Vec<u8>> {
+    use img_parts::jpeg::JpegSegment;
     let mut jpeg = img_parts::jpeg::Jpeg::from_bytes(bytes::Bytes::copy_from_slice(bytes)).ok()?;
-    for marker in 0xE1..=0xEFu8 {
-        if marker != img_parts::jpeg::markers::APP2 {
-            jpeg.remove_segments_by_marker(marker);
-        }
-    }
-    jpeg.remove_segments_by_marker(img_parts::jpeg::markers::COM);
-    Some(jpeg.encoder().bytes().to_vec())
+    jpeg.segments_mut()
+        .retain(|s: &JpegSegment| draws_the_picture(s.marker(), s.contents()));
+    // `img-parts` keeps everything after the first scan's header as that segment's data.
+    let scans_len = jpeg
+        .segments()
+        .last()
+        .filter(|s| s.has_entropy())
+        .map(|s| s.len_with_entropy() - s.len())?;
+    let mut out = jpeg.encoder().bytes().to_vec();
+    let header_len = out.len().checked_sub(scans_len)?;
+    let end = scans_end(out.get(header_len..)?)?;
+    out.truncate(header_len + end);
+    Some(out)
 }
 
-/// A PNG without its metadata chunks, its image data untouched.
-fn stripped_png(bytes: &[u8]) -> Option<Vec<u8>> {
-    let mut png = img_parts::png::Png::from_bytes(bytes::Bytes::copy_from_slice(bytes)).ok()?;
-    for kind in [*b"eXIf", *b"tEXt", *b"zTXt", *b"iTXt", *b"tIME"] {
-        png.remove_chunks_by_type(kind);
+/// Whether a JPEG segment (its marker, and its contents after the length) is one needed to
+/// draw the picture (see `stripped_jpeg`).
+fn draws_the_picture(marker: u8, contents: &[u8]) -> bool {
+    match marker {
+        // SOF0–SOF15 (C4 DHT, C8 JPG and CC DAC among them), DQT, DNL, DRI, SOS.
+        0xC0..=0xCF | 0xDA..=0xDD => marker != 0xC8,
+        0xE0 => contents.starts_with(b"JFIF\0") || contents.starts_with(b"JFXX\0"),
+        0xE2 => contents.starts_with(b"ICC_PROFILE\0"),
+        0xEE => contents.starts_with(b"Adobe") && contents.len() == 12,
+        _ => false,
     }
+}
+
+/// The length of a JPEG's scans (what follows the first scan's header) up to and including
+/// its end marker (EOI), or `None` when there is none, or a segment between scans is not one
+/// that draws the picture. In the compressed data a 0xFF byte is followed by 0x00 (a stuffed
+/// byte), a restart marker (RST0–RST7) or a fill byte; any other marker starts a segment with
+/// a length (tables before a progressive JPEG's next scan, T.81 B.2.4), or is the end.
+fn scans_end(scans: &[u8]) -> Option<usize> {
+    let mut i = 0;
+    while let (Some(&byte), Some(&next)) = (scans.get(i), scans.get(i + 1)) {
+        if byte != 0xFF {
+            i += 1;
+            continue;
+        }
+        match next {
+            0x00 | 0xD0..=0xD7 => i += 2,
+            0xFF => i += 1,
+            0xD9 => return Some(i + 2),
+            marker => {
+                let len = usize::from(u16::from_be_bytes([*scans.get(i + 2)?, *scans.get(i + 3)?]));
+                let contents = scans.get(i + 4..i + 2 + len.max(2))?;
+                if !draws_the_picture(marker, contents) {
+                    return None;
+                }
+                i += 2 + len.max(2);
+            }
+        }
+    }
+    None
+}
+
+/// A PNG with only the chunks that draw its picture, its image data untouched; nothing after
+/// its end (IEND) is read. A whitelist (PNG 3rd edition, 4.3): the critical chunks, and the
+/// ancillary ones for transparency, colour space and pixel size; text, time, EXIF, animation
+/// and any chunk an application invents are dropped.
+fn stripped_png(bytes: &[u8]) -> Option<Vec<u8>> {
+    const DRAWS: [&[u8; 4]; 11] = [
+        b"IHDR", b"PLTE", b"IDAT", b"IEND", b"tRNS", b"gAMA", b"cHRM", b"sRGB", b"iCCP", b"sBIT",
+        b"pHYs",
+    ];
+    let mut png = img_parts::png::Png::from_bytes(bytes::Bytes::copy_from_slice(bytes)).ok()?;
+    png.chunks_mut().retain(|c| DRAWS.contains(&&c.kind()));
     Some(png.encoder().bytes().to_vec())
 }
 
@@ -337,6 +402,55 @@ mod tests {
         assert!(!metadata_left(&done.delivered));
         let thumb = decode(&done.thumbnail).unwrap();
         assert!(thumb.height() > thumb.width());
+    }
+
+    /// Phones put a second image (with its own EXIF) or a video after a photo's end: none of
+    /// it reaches the delivered copy, which is the photo's own.
+    #[test]
+    fn what_follows_a_jpeg_is_cut_off() {
+        let photo = sample_photo(64, 32, 1, 0).unwrap();
+        let alone = process_photo(&photo, "image/jpeg").unwrap().delivered;
+        let second = sample_photo(16, 16, 1, 7).unwrap();
+        for tail in [second, vec![0x5A; 4096], b"\xFF\xD9SN12345".to_vec()] {
+            let sent = [photo.as_slice(), &tail].concat();
+            let done = process_photo(&sent, "image/jpeg").unwrap();
+            assert_eq!(done.delivered, alone, "{} bytes after", tail.len());
+            assert!(!metadata_left(&done.delivered));
+        }
+    }
+
+    /// A segment between scans that does not draw the picture (here a comment) sends the
+    /// photo through decoding and encoding again: nothing of it is kept.
+    #[test]
+    fn a_jpeg_with_metadata_between_scans_is_encoded_again() {
+        let photo = sample_photo(64, 32, 1, 0).unwrap();
+        let (body, eoi) = photo.split_at(photo.len() - 2);
+        assert_eq!(eoi, [0xFF, 0xD9]);
+        let comment = [&[0xFF, 0xFE, 0, 9][..], b"SN12345", &[0xFF, 0xD9]].concat();
+        let sent = [body, &comment].concat();
+        let done = process_photo(&sent, "image/jpeg").unwrap();
+        assert!(!metadata_left(&done.delivered));
+        let (a, b) = (decode(&photo).unwrap(), decode(&done.delivered).unwrap());
+        assert_eq!((a.width(), a.height()), (b.width(), b.height()));
+    }
+
+    /// Only the chunks that draw a PNG are kept: one an application made up, holding a serial
+    /// number, is dropped, as is anything after the end.
+    #[test]
+    fn a_png_keeps_only_the_chunks_that_draw_it() {
+        let image = DynamicImage::new_rgb8(8, 8);
+        let mut png = img_parts::png::Png::from_bytes(encode_png(&image).unwrap().into()).unwrap();
+        let at = png.chunks().len() - 1;
+        for (i, kind) in [*b"caBX", *b"tEXt"].into_iter().enumerate() {
+            let chunk = img_parts::png::PngChunk::new(kind, bytes::Bytes::from_static(b"SN12345"));
+            png.chunks_mut().insert(at + i, chunk);
+        }
+        let sent = [png.encoder().bytes().to_vec(), b"SN12345".to_vec()].concat();
+        assert!(metadata_left(&sent));
+        let done = process_photo(&sent, "image/png").unwrap();
+        assert_eq!(done.delivered_type, "image/png");
+        assert!(!metadata_left(&done.delivered));
+        assert_eq!(decode(&done.delivered).unwrap().to_rgb8(), image.to_rgb8());
     }
 
     #[test]
