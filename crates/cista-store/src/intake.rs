@@ -125,10 +125,12 @@ async fn submission_by_id(db: &impl Db, id: SubmissionId) -> Result<Option<Store
 async fn submission_with_key(
     db: &impl Db,
     org: OrgId,
+    submitted_by: &str,
     idempotency_key: &str,
 ) -> Result<Option<StoredSubmission>> {
     submission::Entity::find()
         .filter(submission::Column::OrgId.eq(org.as_i64()))
+        .filter(submission::Column::SubmittedBy.eq(submitted_by))
         .filter(submission::Column::IdempotencyKey.eq(idempotency_key))
         .one_as(db, submission_from)
         .await
@@ -209,9 +211,10 @@ impl IntakeReads for SeaStore {
     async fn submission_by_key(
         &self,
         org: OrgId,
+        submitted_by: &str,
         idempotency_key: &str,
     ) -> Result<Option<StoredSubmission>> {
-        submission_with_key(&self.db, org, idempotency_key).await
+        submission_with_key(&self.db, org, submitted_by, idempotency_key).await
     }
 
     async fn submissions_of(
@@ -366,9 +369,10 @@ impl IntakeWrites for SeaTx {
     async fn submission_by_key(
         &mut self,
         org: OrgId,
+        submitted_by: &str,
         idempotency_key: &str,
     ) -> Result<Option<StoredSubmission>> {
-        submission_with_key(&self.txn, org, idempotency_key).await
+        submission_with_key(&self.txn, org, submitted_by, idempotency_key).await
     }
 
     async fn insert_submission(&mut self, s: &StoredSubmission) -> Result<bool> {
@@ -385,6 +389,7 @@ impl IntakeWrites for SeaTx {
         // The idempotency key's unique index (not the primary key) decides.
         .on_conflict_do_nothing_on([
             submission::Column::OrgId,
+            submission::Column::SubmittedBy,
             submission::Column::IdempotencyKey,
         ])
         .exec_without_returning(&self.txn)

@@ -320,8 +320,9 @@ impl Cista {
     }
 
     /// Records a submission of form version `form`, or returns the first receipt of a retry
-    /// (same idempotency key, same content). The same key with other content is a
-    /// `conflict` (409); nothing is written then.
+    /// (same idempotency key from the same sender, same content). The same key with other
+    /// content is a `conflict` (409); nothing is written then. Keys are each sender's own:
+    /// another sender's use of the same key neither replays nor conflicts.
     pub async fn submit(
         &self,
         actor: &Actor,
@@ -359,10 +360,11 @@ impl Cista {
         self.record_submission(actor, recording).await
     }
 
-    /// The first receipt of the submission made with `idempotency_key` in `org`, if there is
-    /// one and it has this content; a `conflict` if it has other content.
+    /// The first receipt of the submission `actor` made with `idempotency_key` in `org`, if
+    /// there is one and it has this content; a `conflict` if it has other content.
     pub(crate) async fn earlier_submission(
         &self,
+        actor: &Actor,
         org: OrgId,
         form: FormId,
         idempotency_key: &str,
@@ -371,7 +373,7 @@ impl Cista {
         match self
             .store()
             .intake()
-            .submission_by_key(org, idempotency_key)
+            .submission_by_key(org, &actor.audit_name(), idempotency_key)
             .await?
         {
             Some(first) => Ok(Some(self.replayed(first, form, content_sha256).await?)),
@@ -415,7 +417,7 @@ impl Cista {
         if !tx.intake().insert_submission(&submission).await? {
             let first = tx
                 .intake()
-                .submission_by_key(org, idempotency_key)
+                .submission_by_key(org, &submission.submitted_by, idempotency_key)
                 .await?
                 .ok_or(Error::SubmissionInProgress)?;
             tx.commit_housekeeping().await?;

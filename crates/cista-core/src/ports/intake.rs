@@ -34,7 +34,7 @@ pub struct StoredSubmission {
     pub id: SubmissionId,
     pub org: OrgId,
     pub form: FormId,
-    /// The client's idempotency key: unique in the organization.
+    /// The client's idempotency key: unique per sender (`submitted_by`) in the organization.
     pub idempotency_key: String,
     /// SHA-256 of the payload as received (compact JSON, keys sorted): a retry with the same
     /// key and the same content gets the first receipt, other content is a conflict.
@@ -96,10 +96,12 @@ pub trait IntakeReads: Send + Sync {
 
     async fn submission(&self, id: SubmissionId) -> Result<Option<StoredSubmission>>;
 
-    /// The submission with this idempotency key in the organization, if any.
+    /// The submission `submitted_by` (an audit name) sent with this idempotency key in the
+    /// organization, if any.
     async fn submission_by_key(
         &self,
         org: OrgId,
+        submitted_by: &str,
         idempotency_key: &str,
     ) -> Result<Option<StoredSubmission>>;
 
@@ -152,15 +154,17 @@ pub trait IntakeWrites: Send {
     /// Adds a form version; a version already taken is a `conflict`.
     async fn insert_form(&mut self, form: &StoredForm) -> Result<()>;
 
-    /// The submission with this idempotency key in the organization, if any.
+    /// The submission `submitted_by` sent with this idempotency key in the organization, if
+    /// any.
     async fn submission_by_key(
         &mut self,
         org: OrgId,
+        submitted_by: &str,
         idempotency_key: &str,
     ) -> Result<Option<StoredSubmission>>;
 
-    /// Adds a submission unless its idempotency key is taken: false then, and nothing is
-    /// written. The uniqueness is the database's.
+    /// Adds a submission unless its sender's idempotency key is taken: false then, and
+    /// nothing is written. The uniqueness is the database's.
     async fn insert_submission(&mut self, submission: &StoredSubmission) -> Result<bool>;
 
     /// The attachment of this name, if any.

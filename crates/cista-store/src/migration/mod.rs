@@ -33,6 +33,7 @@ mod m20261216_000001_media_pending;
 mod m20261217_000001_reads_by_owner;
 mod m20261218_000001_votes_sealed;
 mod m20261219_000001_join_invitations;
+mod m20261220_000001_submission_keys_per_sender;
 pub mod vault;
 
 #[derive(Debug)]
@@ -69,6 +70,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261217_000001_reads_by_owner::Migration),
             Box::new(m20261218_000001_votes_sealed::Migration),
             Box::new(m20261219_000001_join_invitations::Migration),
+            Box::new(m20261220_000001_submission_keys_per_sender::Migration),
         ]
     }
 }

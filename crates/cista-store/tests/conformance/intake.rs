@@ -492,3 +492,56 @@ pub async fn submissions_are_read_newest_first_a_page_at_a_time(h: &Harness) {
         assert_eq!(before.len(), 7, "the seven of the first instant");
     }
 }
+
+/// An idempotency key is its sender's: two collectors whose apps sent the same key each get a
+/// submission of their own (neither a replay of the other's nor a conflict with it), and each
+/// one's retry replays only their own.
+pub async fn each_sender_has_their_own_idempotency_keys(h: &Harness) {
+    let cista = h.cista().await;
+    let org = h.org(&cista, "river-watch").await;
+    let form = cista
+        .publish_form(
+            &operator(),
+            org.id,
+            FormProduct::Collection,
+            "well-survey",
+            &record_form("Well survey"),
+        )
+        .await
+        .unwrap();
+    let collector = |n: i64| {
+        Actor::Person(PersonActor {
+            subject: SubjectCode::from_i64(n),
+            access: Access::Full,
+            roles: [(org.id, Role::Collector)].into(),
+        })
+    };
+    let (sam, lee) = (collector(7_001), collector(7_002));
+    let at = json!({"longitude": 2, "latitude": 1, "accuracy_m": 5});
+    let sams = json!({ "depth_m": 12.5, "where": at });
+    let lees = json!({ "depth_m": 3, "where": at });
+    let key = "0f6b1c2e-6a3d-4c1e-9b7a-2d5e8f0a1b2c";
+    let submit = |who: &Actor, payload: &serde_json::Value| {
+        let (cista, who, payload) = (cista.clone(), who.clone(), payload.clone());
+        async move { cista.submit(&who, org.id, form.id, key, &payload).await }
+    };
+    let first = submit(&sam, &sams).await.unwrap();
+    // Lee's app drew the same key: his submission is his own, not a conflict with Sam's.
+    let lees_first = submit(&lee, &lees).await.unwrap();
+    assert!(!lees_first.replayed);
+    assert_ne!(lees_first.submission, first.submission);
+    let (stored, opened) = cista
+        .submission(&operator(), org.id, lees_first.submission)
+        .await
+        .unwrap();
+    assert_eq!(stored.submitted_by, lee.audit_name());
+    assert_eq!(opened, lees);
+    // Nor is Sam's content under Lee's key a replay of Sam's: it conflicts with Lee's own.
+    let clash = submit(&lee, &sams).await.unwrap_err();
+    assert_eq!(clash.code(), "conflict");
+    for (who, payload, was) in [(&lee, &lees, &lees_first), (&sam, &sams, &first)] {
+        let again = submit(who, payload).await.unwrap();
+        assert!(again.replayed);
+        assert_eq!(again.submission, was.submission);
+    }
+}

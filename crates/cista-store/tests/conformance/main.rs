@@ -51,6 +51,7 @@ cista_testkit::both_databases! { crate::Harness;
     advisors::a_client_who_asks_gets_a_copy_of_what_they_were_shown_if_the_form_allows,
     intake::a_form_is_published_in_immutable_versions,
     intake::a_submission_is_sealed_and_a_retry_gets_the_first_receipt,
+    intake::each_sender_has_their_own_idempotency_keys,
     intake::an_attachment_is_recorded_once_by_name,
     intake::submissions_are_read_newest_first_a_page_at_a_time,
     records::a_record_is_checked_against_its_form_before_anything_is_stored,

@@ -84,7 +84,7 @@ pub async fn a_record_is_checked_against_its_form_before_anything_is_stored(h: &
         assert!(
             h.store
                 .intake()
-                .submission_by_key(org.id, &format!("bad-{i}"))
+                .submission_by_key(org.id, &operator().audit_name(), &format!("bad-{i}"))
                 .await
                 .unwrap()
                 .is_none()

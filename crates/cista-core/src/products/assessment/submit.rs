@@ -259,7 +259,7 @@ impl Cista {
         let content_sha256 = Digest32::sha256(&[content.as_bytes()]);
         let key = claims.idempotency_key();
         if let Some(first) = self
-            .earlier_submission(s.org, s.form, &key, &content_sha256)
+            .earlier_submission(&Actor::Anonymous, s.org, s.form, &key, &content_sha256)
             .await?
         {
             return self.first_result(&published, first).await;
