@@ -1,7 +1,7 @@
 //! CSV files people open in a spreadsheet: every cell that a spreadsheet would run as a
 //! formula is neutralised (OWASP "CSV Injection": a leading `=`, `+`, `-`, `@`, tab or
-//! carriage return gets a `'` in front), whoever wrote its text; and the bound on how many
-//! rows one export holds.
+//! carriage return gets a `'` in front, unless the cell is a plain number), whoever wrote its
+//! text; and the bound on how many rows one export holds.
 
 use crate::{Error, Result};
 
@@ -20,13 +20,24 @@ pub(crate) fn too_many_to_export(what: &str) -> Error {
     )
 }
 
-/// `text` as a cell no spreadsheet runs.
+/// `text` as a cell no spreadsheet runs. A plain number (`-1.5`, `+3`, `-2e3`) is left as it
+/// is: a spreadsheet reads it as that number and runs nothing, and a `'` would turn a negative
+/// reading into text.
 pub fn formula_safe(text: &str) -> String {
-    if text.starts_with(['=', '+', '-', '@', '\t', '\r']) {
+    if text.starts_with(['=', '+', '-', '@', '\t', '\r']) && !is_plain_number(text) {
         format!("'{text}")
     } else {
         text.to_owned()
     }
+}
+
+/// Whether `text` is a decimal number and nothing else: digits, one sign, a point and an
+/// exponent (no `inf` or `NaN`, which `f64` would also read).
+fn is_plain_number(text: &str) -> bool {
+    text.bytes()
+        .all(|b| b.is_ascii_digit() || b"+-.eE".contains(&b))
+        && text.bytes().any(|b| b.is_ascii_digit())
+        && text.parse::<f64>().is_ok_and(f64::is_finite)
 }
 
 /// The rows as CSV (RFC 4180, by the csv crate), every cell formula-safe.
@@ -84,14 +95,24 @@ mod tests {
     fn cells_a_spreadsheet_would_run_are_neutralised() {
         for (text, cell) in [
             ("=1+1", "'=1+1"),
-            ("+1", "'+1"),
-            ("-2", "'-2"),
+            ("-2+3", "'-2+3"),
+            ("-1+cmd|' /C calc'!A0", "'-1+cmd|' /C calc'!A0"),
+            ("+A1", "'+A1"),
+            ("-", "'-"),
+            ("-e", "'-e"),
+            ("-inf", "'-inf"),
+            ("-NaN", "'-NaN"),
+            ("+-1", "'+-1"),
             ("@SUM(A1)", "'@SUM(A1)"),
             ("\tx", "'\tx"),
             ("Growth", "Growth"),
             ("", ""),
         ] {
             assert_eq!(formula_safe(text), cell, "{text:?}");
+        }
+        // A number, negative or signed, stays a number.
+        for number in ["-2", "+1", "-1.5", "-0.25e3", "-.5", "42"] {
+            assert_eq!(formula_safe(number), number);
         }
         let csv = csv_bytes(vec![vec!["a,b".into(), "=cmd".into()]]).unwrap();
         assert_eq!(String::from_utf8(csv).unwrap(), "\"a,b\",'=cmd\n");

@@ -60,7 +60,7 @@ async fn the_area_filters_every_view_and_the_zip_streams_photos_without_metadata
         "{map}"
     );
 
-    bad_areas_are_refused_with_a_code(&server, &reviewer).await;
+    bad_filters_are_refused_with_a_code(&server, &reviewer).await;
 
     the_zip_streams_the_records_and_their_clean_photos(&server, &reviewer, record).await;
 
@@ -78,16 +78,20 @@ async fn the_area_filters_every_view_and_the_zip_streams_photos_without_metadata
     server.stop().await;
 }
 
-/// Out of range, upside down, not a number, or not all four edges: the list and the map say
-/// what is wrong (`422`), an export is a coded `400` and leaves no audit entry.
-async fn bad_areas_are_refused_with_a_code(server: &TestServer, reviewer: &reqwest::Client) {
+/// Areas out of range, upside down, not a number, or not all four edges; a state that is none
+/// of the list's (not read as "any state"); days that are not a number: the list and the map
+/// say what is wrong (`422`), an export is a coded `400` and leaves no audit entry.
+async fn bad_filters_are_refused_with_a_code(server: &TestServer, reviewer: &reqwest::Client) {
     let head = server.state.cista.store().audit_head().await.unwrap().size;
-    for bad in [
-        "south=91&west=0&north=92&east=1",
-        "south=1&west=0&north=0&east=1",
-        "south=x&west=0&north=1&east=1",
-        "south=1&west=0&north=2&east=181",
-        "south=1",
+    for (bad, said) in [
+        ("south=91&west=0&north=92&east=1", "edge"),
+        ("south=1&west=0&north=0&east=1", "edge"),
+        ("south=x&west=0&north=1&east=1", "edge"),
+        ("south=1&west=0&north=2&east=181", "edge"),
+        ("south=1", "edge"),
+        ("state=bogus", "Choose a state"),
+        ("state=APPROVED", "Choose a state"),
+        ("days=-3", "number of days"),
     ] {
         for export in ["records.zip", "records.csv", "records.geojson"] {
             let (status, body) = page(
@@ -107,7 +111,7 @@ async fn bad_areas_are_refused_with_a_code(server: &TestServer, reviewer: &reqwe
             )
             .await;
             assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{view}?{bad}");
-            assert!(body.contains("edge"), "{view}?{bad}: {body}");
+            assert!(body.contains(said), "{view}?{bad}: {body}");
         }
     }
     assert_eq!(

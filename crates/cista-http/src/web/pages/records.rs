@@ -133,9 +133,19 @@ pub(crate) fn filter_of(state: &AppState, query: &ListQuery) -> (RecordFilter, V
         errors.push(e);
         None
     });
+    // A state that is none of the list's is refused, not read as "any state": an export must
+    // never hold more than was asked for.
+    let wanted = query.state.trim();
+    let state = ReviewState::parse(wanted);
+    if state.is_none() && !wanted.is_empty() {
+        errors.push(FormError::new(
+            "state",
+            "Choose a state from the list: received, approved, rejected or needs changes.",
+        ));
+    }
     let filter = RecordFilter {
         form: Some(query.form.clone()).filter(|f| !f.is_empty()),
-        state: ReviewState::parse(&query.state),
+        state,
         collector: Some(query.collector.clone()).filter(|c| !c.is_empty()),
         since,
         area,
