@@ -255,6 +255,7 @@ async fn devices_are_revoked_alone_or_all_at_once(
             .await
             .is_err()
     );
+    nobody_elses_phones_are_signed_out(cista, (org, elsewhere.id), ana, rex).await;
 
     // A collector who no longer fills records loses every device at once.
     let last = pair(cista, org, ana, "Last").await;
@@ -547,4 +548,24 @@ async fn reviews_are_sealed_and_read_back(
         .unwrap_err();
     assert_eq!(e.code(), "invalid_input");
     assert!(CollectionAction::Review.role_may(Role::Reviewer));
+}
+
+/// Signing out every phone of `member` again finds none ("no phone"); for someone of another
+/// organization (`stranger`, in `org` only), or a made-up subject, `elsewhere` answers
+/// `not_found`.
+async fn nobody_elses_phones_are_signed_out(
+    cista: &Cista,
+    (org, elsewhere): (OrgId, OrgId),
+    member: SubjectCode,
+    stranger: SubjectCode,
+) {
+    let again = cista.revoke_devices_of(&operator(), org, member).await;
+    assert_eq!(again.unwrap(), 0);
+    for nobody in [stranger, SubjectCode::from_i64(987_654)] {
+        let err = cista
+            .revoke_devices_of(&operator(), elsewhere, nobody)
+            .await
+            .unwrap_err();
+        assert_eq!(err.code(), "not_found", "{err:?}");
+    }
 }

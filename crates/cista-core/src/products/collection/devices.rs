@@ -461,7 +461,8 @@ impl Cista {
     }
 
     /// Revokes every live device of `subject` in `org` at once (a lost bag of phones, a
-    /// collector who leaves); returns how many. Audited when any was live.
+    /// collector who leaves); returns how many. Audited when any was live. `not_found` when
+    /// none was and the subject is not a member of `org`.
     pub async fn revoke_devices_of(
         &self,
         actor: &Actor,
@@ -474,6 +475,13 @@ impl Cista {
         let revoked = tx.collection().revoke_devices_of(org, subject, now).await?;
         if revoked == 0 {
             tx.commit_housekeeping().await?;
+            // Nobody of this organization (a subject code from elsewhere, or made up): said
+            // as for a device of the wrong person, not as "no phone was signed in".
+            if self.store().membership(org, subject).await?.is_none() {
+                return Err(Error::NotFound {
+                    what: "this person",
+                });
+            }
             return Ok(0);
         }
         tx.commit(NewAuditEntry::new(
