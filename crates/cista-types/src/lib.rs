@@ -3,6 +3,7 @@
 //! except the two clearly named system implementations of those seams.
 
 pub mod clock;
+pub mod controls;
 pub mod decimal;
 pub mod glyphs;
 pub mod ids;

@@ -113,10 +113,7 @@ pub(crate) fn form_text_problem(value: &str, required: bool, max: usize) -> Opti
     if value.chars().count() > max {
         return Some(format!("at most {max} characters"));
     }
-    if value
-        .chars()
-        .any(|c| c.is_control() && c != '\n' && c != '\t')
-    {
+    if cista_types::controls::has_stray_control(value) {
         return Some("remove the control characters".to_owned());
     }
     cista_types::glyphs::check_printable(value)

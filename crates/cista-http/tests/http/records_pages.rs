@@ -186,7 +186,8 @@ async fn the_reviewer_pages_work(
         &csrf_in(&shown),
         &[
             ("state", "needs_changes"),
-            ("comment", "Retake from the bank"),
+            // Two lines, as a browser sends a textarea's.
+            ("comment", "Retake from the bank\r\nat noon"),
         ],
     )
     .await;
@@ -195,6 +196,10 @@ async fn the_reviewer_pages_work(
     assert!(after.contains("Retake from the bank"), "{after}");
     let status = cista.record_status(collector, org, record).await.unwrap();
     assert_eq!(status.reviews.len(), 1);
+    assert_eq!(
+        status.reviews[0].comment, "Retake from the bank\nat noon",
+        "the phone reads the lines as written"
+    );
 
     maps_and_exports_show_what_the_filters_show(server, &reviewer).await;
     let ana_web = sign_in(server, "ana@river.example").await;

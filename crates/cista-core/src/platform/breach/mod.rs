@@ -124,10 +124,7 @@ pub fn kind_of_data(entry_kind: &str) -> &'static str {
 /// Refuses control characters other than line breaks and tabs (PostgreSQL's `text` refuses
 /// NUL, and none belongs in a notice). Errors: `invalid_input` on `field`.
 pub(crate) fn refuse_control(field: &str, text: &str) -> Result<()> {
-    if text
-        .chars()
-        .any(|c| c.is_control() && c != '\n' && c != '\t')
-    {
+    if cista_types::controls::has_stray_control(text) {
         return Err(Error::invalid(field, "remove the control characters"));
     }
     Ok(())

@@ -187,10 +187,7 @@ fn points_of(question: &Question, value: &Value) -> Result<Option<f64>, Assessme
                     format!("at most {max_length} characters"),
                 ));
             }
-            if text
-                .chars()
-                .any(|c| c.is_control() && c != '\n' && c != '\t')
-            {
+            if cista_types::controls::has_stray_control(text) {
                 return Err(fail("remove the control characters"));
             }
             // The advisor's report prints the answer as written: a character no font of the

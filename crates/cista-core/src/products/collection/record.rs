@@ -130,10 +130,7 @@ fn check_answer(id: &str, kind: &FieldKind, value: &Value) -> Result<()> {
             if text.chars().count() > *max_length as usize {
                 return Err(refuse(id, format!("takes at most {max_length} characters")));
             }
-            if text
-                .chars()
-                .any(|c| c.is_control() && c != '\n' && c != '\t')
-            {
+            if cista_types::controls::has_stray_control(text) {
                 return Err(refuse(id, "may not hold control characters"));
             }
             Ok(())
@@ -307,6 +304,12 @@ mod tests {
             "clarity": null, "seen": [], "when": ""
         });
         form.check_record(&minimal).unwrap();
+        // Line breaks as Unix and Windows write them, and tabs.
+        for site in ["a\nb", "a\r\nb", "a\tb", "a\r\n\r\n"] {
+            let mut answers = good();
+            answers["site"] = json!(site);
+            form.check_record(&answers).unwrap();
+        }
         assert_eq!(form.photo_names(&good()), ["p1", "p2", "p3"]);
         assert_eq!(
             form.photo_slot(&good(), "p3"),
@@ -328,6 +331,9 @@ mod tests {
             ("site", json!(7), "answers.site"),
             ("site", json!("x".repeat(21)), "answers.site"),
             ("site", json!("a\u{0}b"), "answers.site"),
+            ("site", json!("a\rb"), "answers.site"),
+            ("site", json!("a\r"), "answers.site"),
+            ("site", json!("a\u{1b}[2J"), "answers.site"),
             ("clarity", json!("milky"), "answers.clarity"),
             ("clarity", json!(["clear"]), "answers.clarity"),
             ("seen", json!(["fish", "fish"]), "answers.seen"),

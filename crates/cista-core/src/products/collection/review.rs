@@ -101,18 +101,18 @@ fn comment_aad(org: OrgId, submission: SubmissionId, id: i64) -> Vec<u8> {
     format!("cista/v1|review|{org}|{submission}|{id}").into_bytes()
 }
 
+/// The comment as stored: trimmed, its line breaks `\n` (a browser sends a textarea's as
+/// `\r\n`, and the collector's phone shows it as written).
 fn check_comment(comment: &str) -> Result<String> {
-    let comment = comment.trim();
+    let comment = comment.trim().replace("\r\n", "\n");
+    let comment = comment.as_str();
     if comment.chars().count() > MAX_COMMENT {
         return Err(Error::invalid(
             "comment",
             format!("write at most {MAX_COMMENT} characters"),
         ));
     }
-    if comment
-        .chars()
-        .any(|c| c.is_control() && c != '\n' && c != '\t')
-    {
+    if cista_types::controls::has_stray_control(comment) {
         return Err(Error::invalid(
             "comment",
             "remove the control characters from the comment",
@@ -328,6 +328,12 @@ mod tests {
             "Retake the photo"
         );
         assert!(check_comment("a\u{7}b").is_err());
+        // As a browser sends a textarea's lines: kept as lines, stored with `\n`.
+        assert_eq!(
+            check_comment("Retake the photo.\r\nFrom the bank.").unwrap(),
+            "Retake the photo.\nFrom the bank."
+        );
+        assert!(check_comment("a\rb").is_err());
         assert!(check_comment(&"x".repeat(MAX_COMMENT + 1)).is_err());
         assert_eq!(check_comment("").unwrap(), "");
     }
