@@ -384,6 +384,12 @@ pub async fn submit(
             cista_core::platform::blobs::media_type(v) == "application/x-www-form-urlencoded"
         });
     let typed = match serde_urlencoded::from_bytes::<Vec<(String, String)>>(&body) {
+        Ok(_) if is_form && !crate::web::csrf::form_is_utf8(&body) => {
+            let e = Error::BadRequest {
+                reason: "the form is not UTF-8 text".to_owned(),
+            };
+            return refusal_page(&nonce, &e);
+        }
         Ok(fields) if is_form => Typed(fields),
         _ => {
             let e = Error::UnsupportedMediaType("send the widget's own form".to_owned());

@@ -132,6 +132,11 @@ pub async fn check_csrf_token(State(state): State<AppState>, req: Request, next:
         }
         return error_response(&Error::CsrfRejected);
     }
+    if content_type.starts_with("application/x-www-form-urlencoded") && !form_is_utf8(&bytes) {
+        return error_response(&Error::BadRequest {
+            reason: "the form is not UTF-8 text".to_owned(),
+        });
+    }
     let guarded = form.submission.is_some() && !crate::web::resubmit::handles_own_repeats(&parts);
     let key = if guarded {
         let route = format!("{} {}", parts.method, decoded_path(parts.uri.path()));
@@ -152,6 +157,15 @@ pub async fn check_csrf_token(State(state): State<AppState>, req: Request, next:
     }
 }
 
+/// Whether every name and value of an `application/x-www-form-urlencoded` body decodes to
+/// UTF-8. The parser (WHATWG URL, "application/x-www-form-urlencoded parsing", as
+/// `serde_urlencoded` does it) puts U+FFFD in place of what does not, so a form of other bytes
+/// would be stored quietly changed; it is refused instead (`bad_request`).
+pub(crate) fn form_is_utf8(body: &[u8]) -> bool {
+    body.split(|b| *b == b'&')
+        .all(|pair| percent_encoding::percent_decode(pair).decode_utf8().is_ok())
+}
+
 /// `path` with each segment percent-decoded, as the handlers read their parameters, so one
 /// form sent again to another spelling of the same address (`palm%2Dcourt`, `%31`) is still
 /// a repeat. A `/` decoded inside a segment stays encoded: `a%2Fb` is one segment, never two.
@@ -169,6 +183,26 @@ fn decoded_path(path: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_form_of_other_bytes_than_utf8_is_told_apart() {
+        for fine in [
+            &b""[..],
+            b"a=1&b=",
+            b"comment=caf%C3%A9+%E2%9C%93",
+            b"x=%F0%9F%98%80",
+        ] {
+            assert!(form_is_utf8(fine), "{fine:?}");
+        }
+        for bad in [
+            &b"comment=a%ffb"[..],
+            b"a=1&%C3=2",
+            b"x=%ED%A0%80",
+            b"x=\xff",
+        ] {
+            assert!(!form_is_utf8(bad), "{bad:?}");
+        }
+    }
 
     #[test]
     fn a_path_is_keyed_as_its_segments_read() {

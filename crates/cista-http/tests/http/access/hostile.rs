@@ -66,6 +66,21 @@ async fn forged_malformed_and_oversized_input_never_makes_a_500() {
         let html = r.text().await.unwrap();
         assert!(html.contains("There is a problem"), "{html}");
     }
+    // A name of bytes that are not UTF-8 is refused, not stored with U+FFFD in their place.
+    for name in [&b"a%ffb"[..], b"%C3", b"a\xffb"] {
+        let mut body = format!("csrf={token}&first_name=").into_bytes();
+        body.extend_from_slice(name);
+        body.extend_from_slice(b"&last_name=L&email=e%40example.org&role=member");
+        let r = browser
+            .post(server.url("/admin/bayview/invite"))
+            .header("origin", server.origin.as_str())
+            .header("content-type", "application/x-www-form-urlencoded")
+            .body(body)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status(), StatusCode::BAD_REQUEST, "{name:?}");
+    }
     let r = post(
         &browser,
         &server,
