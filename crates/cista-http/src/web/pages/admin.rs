@@ -7,7 +7,7 @@ use crate::AppState;
 use crate::error::AppError;
 use crate::web::context::RequestContext;
 use crate::web::extract::SignedIn;
-use crate::web::pages::pager::{Pager, requested_page};
+use crate::web::pages::pager::{Pager, requested_page, requested_search};
 use askama::Template;
 use axum::extract::{Path, Query, State};
 use axum::http::StatusCode;
@@ -383,7 +383,7 @@ pub async fn people(
     Query(query): Query<PeopleQuery>,
 ) -> Result<Response, AppError> {
     let org = organization(&state, &actor, &slug).await?;
-    let q = query.q.trim().to_owned();
+    let q = requested_search(&query.q);
     let mut listed = state
         .cista
         .people_with_units(&actor, org.id, &q, requested_page(query.page.as_deref()))

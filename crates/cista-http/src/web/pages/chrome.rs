@@ -83,9 +83,15 @@ impl FormError {
 
 /// Renders a template with a status.
 pub fn render(status: StatusCode, page: impl Template) -> Result<Response, AppError> {
-    let html = page
+    let mut html = page
         .render()
         .map_err(|e| AppError(Error::Internal(e.to_string())))?;
+    // Text a form sends back into its page (a value typed by hand, an address's query) may
+    // hold a NUL, which no page may carry (HTML, "Preprocessing the input stream": a parse
+    // error); it goes out as the U+FFFD a browser would show in its place.
+    if html.contains('\0') {
+        html = html.replace('\0', "\u{FFFD}");
+    }
     let mut response = (status, Html(html)).into_response();
     response.extensions_mut().insert(crate::error::OwnBody);
     Ok(response)

@@ -66,9 +66,35 @@ pub(crate) fn requested_page(page: Option<&str>) -> usize {
     page.and_then(|p| p.trim().parse().ok()).unwrap_or(1)
 }
 
+/// The most characters a search reads (its field's `maxlength`).
+pub(crate) const SEARCH_CHARS: usize = 100;
+
+/// The search a request's `q` parameter asks for: without control characters (a NUL or an
+/// escape typed by hand would go back into the page), its first `SEARCH_CHARS` characters,
+/// trimmed.
+pub(crate) fn requested_search(q: &str) -> String {
+    let kept: String = q
+        .chars()
+        .filter(|c| !c.is_control())
+        .take(SEARCH_CHARS)
+        .collect();
+    kept.trim().to_owned()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_search_is_what_a_field_can_hold() {
+        assert_eq!(requested_search("  Lee 101 "), "Lee 101");
+        assert_eq!(requested_search("ab\u{0}cd\u{1b}"), "abcd");
+        assert_eq!(requested_search(&"x".repeat(5000)).len(), SEARCH_CHARS);
+        assert_eq!(
+            requested_search(&"é".repeat(150)).chars().count(),
+            SEARCH_CHARS
+        );
+    }
     use cista_core::products::voting::directory::Paged;
 
     #[test]

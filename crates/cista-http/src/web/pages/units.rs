@@ -12,7 +12,7 @@ use crate::error::AppError;
 use crate::web::context::RequestContext;
 use crate::web::extract::SignedIn;
 use crate::web::pages::chrome::{Chrome, FormError, render, see_other};
-use crate::web::pages::pager::{Pager, requested_page};
+use crate::web::pages::pager::{Pager, requested_page, requested_search};
 use askama::Template;
 use axum::extract::{Multipart, Path, Query, State};
 use axum::http::{HeaderValue, StatusCode, header};
@@ -217,7 +217,7 @@ pub async fn roster(
         Some("consent") => Some("The unit's consent is recorded.".to_owned()),
         _ => None,
     };
-    let q = done.q.trim().to_owned();
+    let q = requested_search(&done.q);
     let number = requested_page(done.page.as_deref());
     let page = roster_page(&state, &ctx, &actor, &org, (&q, number), notice, Vec::new()).await?;
     render(StatusCode::OK, page)

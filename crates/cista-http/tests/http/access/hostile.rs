@@ -107,6 +107,45 @@ async fn forged_malformed_and_oversized_input_never_makes_a_500() {
     server.stop().await;
 }
 
+/// What a request sends back into its page never carries a NUL, and a search reads no more
+/// than its field holds.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn text_sent_back_into_a_page_is_what_a_page_may_hold() {
+    let server = TestServer::start(Options::default()).await;
+    let cista = &server.state.cista;
+    let org = people::org(cista, "bayview").await;
+    people::active(cista, org, "owner@example.org", Role::Owner).await;
+    let browser = sign_in(&server, "owner@example.org").await;
+    let long = "q".repeat(5000);
+    for (q, echoed) in [("ab%00cd", "abcd"), (long.as_str(), &long[..100])] {
+        let (status, html) = page(&browser, &server, &format!("/admin/bayview/people?q={q}")).await;
+        assert_eq!(status, StatusCode::OK);
+        assert!(!html.contains('\0'), "{q}");
+        assert!(html.contains(&format!("value=\"{echoed}\"")), "{html}");
+        assert!(!html.contains(&long[..101]), "cut at the field's length");
+    }
+    // A form refused and shown again with what was typed.
+    let (_, html) = page(&browser, &server, "/admin/bayview/invite").await;
+    let fields = [
+        ("first_name", "An\0n"),
+        ("last_name", "L"),
+        ("email", "not-an-email"),
+        ("role", "member"),
+    ];
+    let r = post(
+        &browser,
+        &server,
+        "/admin/bayview/invite",
+        &csrf_in(&html),
+        &fields,
+    )
+    .await;
+    assert_eq!(r.status(), StatusCode::UNPROCESSABLE_ENTITY);
+    let html = r.text().await.unwrap();
+    assert!(!html.contains('\0'), "{html}");
+    server.stop().await;
+}
+
 /// Issue 10, item 11: anyone who knows an owner's mobile number could, from another browser,
 /// ask for SMS codes for it — each request revoked her pending code and three an hour used up
 /// her sends. Now each code lives until its own expiry, and budgets and lockouts belong to the

@@ -7,7 +7,7 @@
 use super::view::{ParticipationLine, RefusalLine};
 use crate::AppState;
 use crate::error::AppError;
-use crate::web::pages::pager::{Pager, requested_page};
+use crate::web::pages::pager::{Pager, requested_page, requested_search};
 use cista_core::Actor;
 use cista_core::products::voting::Ballot;
 use cista_core::products::voting::ledger::SEARCH_LIMIT;
@@ -60,7 +60,7 @@ impl Ledger {
     ) -> Result<Self, AppError> {
         let zone = &ballot.definition.time_zone;
         let cista = &state.cista;
-        let q = query.q.trim();
+        let q = &requested_search(&query.q);
         let (found, found_more) = if q.is_empty() {
             (None, None)
         } else {
