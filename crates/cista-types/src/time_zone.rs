@@ -83,15 +83,17 @@ impl TimeZoneName {
         if !PLAUSIBLE_YEARS.contains(&civil.year()) {
             return Err(bad(PLAUSIBLE_YEARS_MESSAGE));
         }
-        let zoned = self
-            .zone()
-            .to_ambiguous_zoned(civil)
-            .unambiguous()
-            .map_err(|_| {
-                bad("falls in a daylight-saving change in this time zone; choose another time")
-            })?;
-        Timestamp::from_unix_micros(zoned.timestamp().as_microsecond())
-            .map_err(|_| bad("is outside the supported range"))
+        let ambiguous = self.zone().to_ambiguous_zoned(civil);
+        if ambiguous.is_ambiguous() {
+            return Err(bad(
+                "falls in a daylight-saving change in this time zone; choose another time",
+            ));
+        }
+        // Unambiguous, yet past the last instant the calendar holds (late on 31 December
+        // 9999 east of UTC): out of range, not a daylight-saving change.
+        let out_of_range = || bad("is outside the supported range");
+        let zoned = ambiguous.unambiguous().map_err(|_| out_of_range())?;
+        Timestamp::from_unix_micros(zoned.timestamp().as_microsecond()).map_err(|_| out_of_range())
     }
 
     /// The first instant of the local date `raw` (`2026-12-03`, an `<input type="date">`'s
@@ -182,7 +184,11 @@ mod tests {
         assert_eq!(ny.to_local_input(t), "2026-12-03T14:05");
         assert_eq!(ny.format(t), "3 December 2026, 14:05 EST");
         // 02:30 on the spring-forward night does not exist in New York.
-        assert!(ny.parse_local("2026-03-08T02:30", "opens").is_err());
+        let e = ny.parse_local("2026-03-08T02:30", "opens").unwrap_err();
+        assert!(e.message.contains("daylight-saving"), "{e:?}");
+        // Past the last instant the calendar holds: out of range, not a daylight-saving change.
+        let e = ny.parse_local("9999-12-31T12:00", "to").unwrap_err();
+        assert!(e.message.contains("outside the supported range"), "{e:?}");
         assert!(TimeZoneName::parse("Mars/Olympus").is_err());
     }
 
