@@ -19,7 +19,8 @@ mod sign_in;
 mod upkeep;
 
 pub use joining::{
-    a_disabled_account_cannot_join, a_new_invitation_to_join_replaces_only_that_organizations_last,
+    a_breach_lists_an_invitee_only_once_they_have_joined, a_disabled_account_cannot_join,
+    a_new_invitation_to_join_replaces_only_that_organizations_last,
     accepting_a_staff_role_without_a_second_factor_ends_the_sessions,
     invitations_to_join_one_person_are_limited_per_hour,
     someone_known_joins_another_organization_only_when_they_accept,

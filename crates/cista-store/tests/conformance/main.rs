@@ -157,6 +157,7 @@ cista_testkit::both_databases! { crate::Harness;
     access::invitations_to_join_one_person_are_limited_per_hour,
     access::accepting_a_staff_role_without_a_second_factor_ends_the_sessions,
     access::a_disabled_account_cannot_join,
+    access::a_breach_lists_an_invitee_only_once_they_have_joined,
     access::sign_in_fails_identically_and_locks_out_with_growing_back_off,
     access::sessions_end_when_idle_absolutely_and_on_sign_out_everywhere,
     access::a_sessions_one_read_gives_its_account_status_and_every_role,

@@ -130,6 +130,19 @@ pub(crate) fn refuse_control(field: &str, text: &str) -> Result<()> {
     Ok(())
 }
 
+/// Whether an entry names someone only as invited to join from another organization: the
+/// invitation sent or withdrawn, or its link refused. The organization holds nothing of
+/// theirs until they accept (`member.joined`, which counts), so a breach of it tells them
+/// nothing; nor do its staff learn of someone who never joined through a breach's list.
+fn only_invited(kind: &str, details: &str) -> bool {
+    match kind {
+        "member.join_invited" | "member.join_withdrawn" => true,
+        "token.rejected" => serde_json::from_str::<serde_json::Value>(details)
+            .is_ok_and(|v| v.get("purpose").and_then(serde_json::Value::as_str) == Some("join")),
+        _ => false,
+    }
+}
+
 /// Every subject code an entry names: its actor, and `subject` / `subjects` in its details.
 fn subjects_named(actor: &str, details: &str) -> Vec<SubjectCode> {
     let mut out = Vec::new();
@@ -176,7 +189,7 @@ impl Cista {
         self.for_each_org_audit_entry(org, (from, to), |entry| {
             // A breach's own entries (its notices name the people told) are the response,
             // not the incident: a later breach's window over them must not list them.
-            if entry.kind.starts_with("breach.") {
+            if entry.kind.starts_with("breach.") || only_invited(&entry.kind, &entry.details) {
                 return;
             }
             for subject in subjects_named(&entry.actor, &entry.details) {

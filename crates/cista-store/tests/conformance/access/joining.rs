@@ -468,3 +468,49 @@ pub async fn a_disabled_account_cannot_join(h: &Harness) {
     cista.accept_join_invitation(token).await.unwrap();
     assert!(membership_in(&cista, bay.id, hal).await.is_some());
 }
+
+/// A breach of the organization that invited someone known elsewhere does not list them while
+/// they have not joined (invited, refused a spent link, withdrawn): it holds nothing of theirs.
+/// Once they accept, they are its member like any other.
+pub async fn a_breach_lists_an_invitee_only_once_they_have_joined(h: &Harness) {
+    use cista_core::platform::breach::BreachScope;
+    let cista = h.cista().await;
+    let palm = h.org(&cista, "palm-court").await;
+    let bay = h.org(&cista, "bayside").await;
+    let from = h.clock.now();
+    h.advance(Duration::minutes(1));
+    let ivo = known_and_invited(h, &cista, (&palm, &bay), "ivo@example.org", Role::Member).await;
+    let link = h.join_link_to(&cista, "ivo@example.org").await;
+    cista
+        .withdraw_join_invitation(&operator(), bay.id, ivo)
+        .await
+        .unwrap();
+    assert!(cista.accept_join_invitation(token_of(&link)).await.is_err());
+    let listed = |scope| {
+        let cista = cista.clone();
+        let to = h.clock.now();
+        async move {
+            let operator = operator();
+            let found = cista.assess_breach(&operator, bay.id, (from, to), scope);
+            let found = found.await.unwrap();
+            found.people.iter().any(|p| p.code == ivo)
+        }
+    };
+    h.advance(Duration::minutes(1));
+    for scope in [BreachScope::Activity, BreachScope::Members] {
+        assert!(!listed(scope).await, "not joined: {scope:?}");
+    }
+    cista
+        .invite(
+            &operator(),
+            bay.id,
+            invitee("Ivo", "Oh", "ivo@example.org", None, Role::Member),
+        )
+        .await
+        .unwrap();
+    h.accept_join(&cista, "ivo@example.org").await;
+    h.advance(Duration::minutes(1));
+    for scope in [BreachScope::Activity, BreachScope::Members] {
+        assert!(listed(scope).await, "a member now: {scope:?}");
+    }
+}
