@@ -262,6 +262,15 @@ fn vote_pieces(
                 .into(),
             );
         }
+        if v.sealed_until_close {
+            blocks.push(
+                Para::of(
+                    "The choices are sealed until the ballot closes: nobody reads them before.",
+                    body().italic().ink(MUTED),
+                )
+                .into(),
+            );
+        }
         for (contest, words) in &v.choices {
             blocks.push(line(&format!("{contest}: {}", words.join(", "))));
         }

@@ -1,13 +1,14 @@
 //! Subject access and portability (GDPR Art. 15 and 20; issue 14, item 6): everything Cista
 //! holds about one person, gathered in one place for them or for staff who answer their
 //! request: the vault's fields, the account, memberships, units, votes (the choices only where
-//! the ballot recorded them against the unit: a secret ballot's choice is in no one's reach),
+//! the ballot recorded them against the unit and has closed: a secret ballot's choice is in no
+//! one's reach, and no ballot's choices are before its count, FL-09),
 //! assessment results about them, records they collected, their phones, and the audit entries
 //! that name them. Each production is itself an audit entry. Erased people get what is left:
 //! the tombstone's date and the entries that name their code.
 
 use crate::platform::audit::{AuditKind, NewAuditEntry};
-use crate::ports::Membership;
+use crate::ports::{BallotStatus, Membership};
 use crate::products::voting::definition::{BallotDefinition, Secrecy};
 use crate::{Action, Actor, Cista, Error, OrgAction, Result};
 use cista_types::{OrgId, SubjectCode, Timestamp};
@@ -81,8 +82,12 @@ pub struct VoteData {
     pub secret: bool,
     /// Whether this person cast it (another owner of the unit may have).
     pub cast_by_this_person: bool,
-    /// Each contest's title and the choices, where the ballot recorded them against the unit;
-    /// empty for a secret ballot.
+    /// The ballot has not closed: a recorded ballot's choices are sealed until it has (FL-09:
+    /// staff who answer the request could add the choices of every owner up to a count), so
+    /// they are not here yet.
+    pub sealed_until_close: bool,
+    /// Each contest's title and the choices, where the ballot recorded them against the unit
+    /// and has closed; empty for a secret ballot, and for one not closed.
     pub choices: Vec<(String, Vec<String>)>,
 }
 
@@ -282,8 +287,12 @@ impl Cista {
                     continue;
                 };
                 let definition = BallotDefinition::from_json(&ballot.definition)?;
+                let recorded = definition.secrecy == Secrecy::Recorded;
+                // No choice before the count is final: a cancelled ballot is never counted.
+                let sealed = recorded && ballot.status != BallotStatus::Closed;
                 let mut choices = Vec::new();
-                if definition.secrecy == Secrecy::Recorded
+                if recorded
+                    && !sealed
                     && let Some(entry) = voting.box_entry_of_unit(ballot.id, unit.id).await?
                 {
                     choices = self
@@ -299,6 +308,7 @@ impl Cista {
                     at: cast.at,
                     secret: definition.secrecy == Secrecy::Secret,
                     cast_by_this_person: cast.voter == Some(subject),
+                    sealed_until_close: sealed,
                     choices,
                 });
             }

@@ -1,6 +1,6 @@
 //! Subject access (GDPR Art. 15/20; issue 14, item 6), on both databases: a person gets
 //! everything held about them (vault fields, membership, units, votes with the choices only
-//! where the ballot recorded them, the audit entries that name them); staff who may read people
+//! where the ballot recorded them and has closed, the audit entries that name them); staff who may read people
 //! get it for their members, other members do not; each production is audited; an erased
 //! person's report holds no fields; an unknown code is not found.
 
@@ -48,19 +48,18 @@ pub async fn a_person_gets_everything_held_about_them_and_others_do_not(h: &Harn
     let units: Vec<&str> = report.units.iter().map(|u| u.unit.as_str()).collect();
     assert_eq!(units, ["108"]);
     assert_eq!(report.votes.len(), 2, "{:?}", report.votes);
-    let with_choices: Vec<_> = report
-        .votes
-        .iter()
-        .filter(|v| !v.choices.is_empty())
-        .collect();
-    assert_eq!(with_choices.len(), 1, "only the recorded ballot's choices");
+    // Both ballots are open: no choice is in the report (FL-09), the recorded one says why.
     assert!(
-        with_choices[0]
-            .choices
-            .iter()
-            .any(|(contest, words)| contest == "Amend article 7" && words.len() == 1),
+        report.votes.iter().all(|v| v.choices.is_empty()),
         "{:?}",
-        with_choices[0].choices
+        report.votes
+    );
+    let sealed: Vec<bool> = report.votes.iter().map(|v| v.sealed_until_close).collect();
+    assert_eq!(
+        sealed.iter().filter(|s| **s).count(),
+        1,
+        "{:?}",
+        report.votes
     );
     assert!(report.votes.iter().all(|v| v.cast_by_this_person));
     assert_eq!(
@@ -121,6 +120,34 @@ pub async fn a_person_gets_everything_held_about_them_and_others_do_not(h: &Harn
             .unwrap_err()
             .code(),
         "not_found"
+    );
+    the_choices_are_there_once_the_ballot_closes(h, &cista, (&ivy, subject), recorded).await;
+}
+
+/// Once the recorded ballot has closed, its choices are in the report.
+async fn the_choices_are_there_once_the_ballot_closes(
+    h: &Harness,
+    cista: &cista_core::Cista,
+    (who, subject): (&Actor, SubjectCode),
+    recorded: cista_types::BallotId,
+) {
+    crate::voting::past_closing_time(h, cista, recorded).await;
+    cista.run_voting_work(&Actor::System).await.unwrap();
+    let report = cista.subject_access(who, subject).await.unwrap();
+    let with_choices: Vec<_> = report
+        .votes
+        .iter()
+        .filter(|v| !v.choices.is_empty())
+        .collect();
+    assert_eq!(with_choices.len(), 1, "only the recorded ballot's choices");
+    assert!(!with_choices[0].sealed_until_close);
+    assert!(
+        with_choices[0]
+            .choices
+            .iter()
+            .any(|(contest, words)| contest == "Amend article 7" && words.len() == 1),
+        "{:?}",
+        with_choices[0].choices
     );
 }
 
