@@ -439,11 +439,20 @@ pub async fn a_correction_is_a_cancel_and_a_reissue(h: &Harness) {
     let a = association(h, &cista, "reissue").await;
     let ballot = open_with_one_vote(h, &cista, &a, "101", "yes").await;
     let hash = hash_of(&cista, ballot).await;
-    let err = cista
-        .cancel_ballot(&operator(), a.org, ballot, " ")
-        .await
-        .unwrap_err();
-    assert_eq!(err.code(), "invalid_input");
+    // No reason, or one nobody can read: control characters, a bidi override, a joiner.
+    for unreadable in [
+        " ",
+        "\u{0}",
+        "\u{1}\u{2}\u{7}",
+        "\u{202e}\u{200b}",
+        "typo\u{1b}[2J",
+    ] {
+        let err = cista
+            .cancel_ballot(&operator(), a.org, ballot, unreadable)
+            .await
+            .unwrap_err();
+        assert_eq!(err.code(), "invalid_input", "{unreadable:?}");
+    }
     cista
         .cancel_ballot(&operator(), a.org, ballot, "candidate name misspelt")
         .await

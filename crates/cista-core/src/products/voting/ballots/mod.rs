@@ -623,7 +623,18 @@ impl Cista {
         actor.authorize_in(org, VotingAction::ManageBallots)?;
         let ballot = self.ballot(actor, org, id).await?;
         let reason = reason.trim();
-        if reason.is_empty() || reason.chars().count() > 500 {
+        // Something a reader sees: not only control characters, invisible joiners or bidi
+        // controls (the reason is kept in the audit log and shown with the ballot).
+        let visible = reason
+            .chars()
+            .any(|c| !c.is_whitespace() && !cista_types::glyphs::is_default_ignorable(c));
+        if !visible || cista_types::controls::has_stray_control(reason) {
+            return Err(Error::invalid(
+                "reason",
+                "must say in words why the ballot is cancelled, with no control characters",
+            ));
+        }
+        if reason.chars().count() > 500 {
             return Err(Error::invalid(
                 "reason",
                 "must say why the ballot is cancelled (at most 500 characters)",
