@@ -19,6 +19,16 @@ pub fn has_stray_control(text: &str) -> bool {
     false
 }
 
+/// Whether `text` says something a reader can see: at least one character that is neither
+/// white space nor default-ignorable (joiners, bidi controls: `glyphs::is_default_ignorable`),
+/// and no stray control character. For a reason or purpose a person must state, which the
+/// audit log keeps and pages show.
+pub fn is_readable(text: &str) -> bool {
+    text.chars()
+        .any(|c| !c.is_whitespace() && !crate::glyphs::is_default_ignorable(c))
+        && !has_stray_control(text)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -46,6 +56,15 @@ mod tests {
             "\u{85}",
         ] {
             assert!(has_stray_control(stray), "{stray:?}");
+        }
+        for stray in ["a\rb", "a\0b", "\u{1b}[2J"] {
+            assert!(!is_readable(stray), "{stray:?}");
+        }
+        for unreadable in ["", " \n\t", "\u{202e}\u{200b}", "\u{200d}"] {
+            assert!(!is_readable(unreadable), "{unreadable:?}");
+        }
+        for readable in ["typo", "é", "Audit\r\nrequest", "✓"] {
+            assert!(is_readable(readable), "{readable:?}");
         }
     }
 }

@@ -75,11 +75,14 @@ pub async fn results_are_listed_de_identified_revealed_with_audit_and_purged(h: 
 
     // Revealing is a vault read with its purpose in the audit log; it needs a purpose.
     let head = h.store.audit_head().await.unwrap().size;
-    let e = cista
-        .reveal_client(&advisor(org.id), org.id, sent[0], "  ")
-        .await
-        .unwrap_err();
-    assert_eq!(e.code(), "invalid_input");
+    // Nor one nobody can read: control characters, a bidi override and a joiner.
+    for unreadable in ["  ", "\u{0}", "\u{202e}\u{200b}", "why\u{1b}[2J"] {
+        let e = cista
+            .reveal_client(&advisor(org.id), org.id, sent[0], unreadable)
+            .await
+            .unwrap_err();
+        assert_eq!(e.code(), "invalid_input", "{unreadable:?}");
+    }
     let (subject, who) = cista
         .reveal_client(
             &advisor(org.id),

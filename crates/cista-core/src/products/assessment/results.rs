@@ -250,7 +250,8 @@ impl Cista {
     ) -> Result<(SubjectCode, Client)> {
         actor.authorize_in(org, AssessmentAction::RevealClient)?;
         let purpose = purpose.trim();
-        if purpose.is_empty() || purpose.chars().count() > 200 {
+        // Said in words a reader of the audit log sees, as a ballot's cancel reason is.
+        if !cista_types::controls::is_readable(purpose) || purpose.chars().count() > 200 {
             return Err(Error::invalid(
                 "purpose",
                 "say in a few words why you need to see who this is (at most 200 characters)",

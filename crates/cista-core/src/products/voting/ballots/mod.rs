@@ -623,12 +623,9 @@ impl Cista {
         actor.authorize_in(org, VotingAction::ManageBallots)?;
         let ballot = self.ballot(actor, org, id).await?;
         let reason = reason.trim();
-        // Something a reader sees: not only control characters, invisible joiners or bidi
-        // controls (the reason is kept in the audit log and shown with the ballot).
-        let visible = reason
-            .chars()
-            .any(|c| !c.is_whitespace() && !cista_types::glyphs::is_default_ignorable(c));
-        if !visible || cista_types::controls::has_stray_control(reason) {
+        // Something a reader sees (the reason is kept in the audit log and shown with the
+        // ballot).
+        if !cista_types::controls::is_readable(reason) {
             return Err(Error::invalid(
                 "reason",
                 "must say in words why the ballot is cancelled, with no control characters",
