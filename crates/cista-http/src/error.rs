@@ -149,6 +149,10 @@ pub fn error_for_status(status: StatusCode, body_limit: usize) -> Error {
         StatusCode::UNSUPPORTED_MEDIA_TYPE => {
             Error::UnsupportedMediaType("this route does not take that content type".to_owned())
         }
+        StatusCode::TOO_MANY_REQUESTS => Error::RateLimited {
+            retry_after_secs: 1,
+        },
+        StatusCode::SERVICE_UNAVAILABLE => Error::Overloaded,
         s if s.is_client_error() => Error::BadRequest {
             reason: "the request could not be read".to_owned(),
         },

@@ -13,6 +13,7 @@ use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::middleware::{Next, from_fn, from_fn_with_state};
 use axum::response::{IntoResponse, Response};
 use base64::Engine as _;
+use cista_core::Error;
 use std::sync::Arc;
 use std::time::Instant;
 use tower_http::catch_panic::CatchPanicLayer;
@@ -144,20 +145,28 @@ pub(crate) fn error_to_render(
     {
         return Err(response);
     }
-    let (parts, body) = response.into_parts();
+    let (mut parts, body) = response.into_parts();
     if let Some(info) = parts.extensions.get::<ErrorInfo>().cloned() {
         return Ok((parts, info));
     }
     drop(body);
     let err = error_for_status(status, state.limits.body_bytes);
-    match error_response(&err)
-        .extensions()
-        .get::<ErrorInfo>()
-        .cloned()
-    {
-        Some(info) => Ok((parts, info)),
-        None => Err(status.into_response()),
+    let made = error_response(&err);
+    let Some(info) = made.extensions().get::<ErrorInfo>().cloned() else {
+        return Err(status.into_response());
+    };
+    // One code, one status: axum answers a form it could not read (a field sent twice) with
+    // 422, and such a refusal is a `bad_request`, answered 400 as every other one. What the
+    // error adds (`Retry-After`) is added unless already there.
+    if matches!(err, Error::BadRequest { .. }) {
+        parts.status = made.status();
     }
+    for (name, value) in made.headers() {
+        if !parts.headers.contains_key(name) {
+            parts.headers.insert(name.clone(), value.clone());
+        }
+    }
+    Ok((parts, info))
 }
 
 async fn assign_request_id(

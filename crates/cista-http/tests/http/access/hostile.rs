@@ -81,6 +81,26 @@ async fn forged_malformed_and_oversized_input_never_makes_a_500() {
             .unwrap();
         assert_eq!(r.status(), StatusCode::BAD_REQUEST, "{name:?}");
     }
+    // A field sent twice is refused as any other form that does not read: 400 `bad_request`
+    // (axum's own answer, 422, carried that code under another status).
+    let r = browser
+        .post(server.url("/admin/bayview/invite"))
+        .header("origin", server.origin.as_str())
+        .header("accept", "application/json")
+        .form(&[
+            ("csrf", token.as_str()),
+            ("first_name", "F"),
+            ("last_name", "L"),
+            ("email", "e@example.org"),
+            ("role", "member"),
+            ("role", "admin"),
+        ])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), StatusCode::BAD_REQUEST, "a field sent twice");
+    let body: serde_json::Value = r.json().await.unwrap();
+    assert_eq!(body["error"]["code"], "bad_request", "{body}");
     let r = post(
         &browser,
         &server,
