@@ -15,6 +15,7 @@
 //! (`trust`), and TLS serving (`tls`, `server`, `redirect`).
 
 pub mod api;
+mod body;
 pub mod demo_receiver;
 pub mod demo_site;
 pub mod disclosure;

@@ -12,7 +12,7 @@
 use crate::AppState;
 use crate::error::error_response;
 use crate::web::context::RequestContext;
-use axum::body::{Body, Bytes, to_bytes};
+use axum::body::{Body, Bytes};
 use axum::extract::{Request, State};
 use axum::http::{Method, StatusCode, header};
 use axum::middleware::Next;
@@ -101,13 +101,10 @@ pub async fn check_csrf_token(State(state): State<AppState>, req: Request, next:
         return error_response(&Error::CsrfRejected);
     };
     let (parts, body) = req.into_parts();
-    let bytes = match to_bytes(body, state.limits.body_bytes).await {
+    let bytes = match crate::body::read_within(&parts.headers, body, state.limits.body_bytes).await
+    {
         Ok(bytes) => bytes,
-        Err(_) => {
-            return error_response(&Error::PayloadTooLarge {
-                limit_bytes: state.limits.body_bytes,
-            });
-        }
+        Err(e) => return error_response(&e),
     };
     // Two `Content-Type` lines name no body type: no token is read, the request is refused.
     let content_type = crate::fields::single_field(&parts.headers, header::CONTENT_TYPE)

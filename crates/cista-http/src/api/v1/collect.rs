@@ -9,7 +9,7 @@ use crate::AppState;
 use crate::api::client::ApiCaller;
 use crate::error::AppError;
 use axum::Json;
-use axum::body::{Body, to_bytes};
+use axum::body::Body;
 use axum::extract::{Path, State};
 use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{IntoResponse, Response};
@@ -172,11 +172,7 @@ pub async fn pair(
             Error::UnsupportedMediaType("send the pairing as application/json".to_owned()).into(),
         );
     }
-    let bytes = to_bytes(body, PAIR_BODY_BYTES)
-        .await
-        .map_err(|_| Error::PayloadTooLarge {
-            limit_bytes: PAIR_BODY_BYTES,
-        })?;
+    let bytes = crate::body::read_within(&headers, body, PAIR_BODY_BYTES).await?;
     let request: PairRequest =
         crate::error::read_json(&bytes).map_err(|problem| Error::BadRequest {
             reason: format!("the body is not a pairing request: {problem}"),

@@ -9,7 +9,7 @@ use crate::api::client::ApiCaller;
 use crate::error::AppError;
 use async_trait::async_trait;
 use axum::Json;
-use axum::body::{Body, to_bytes};
+use axum::body::Body;
 use axum::extract::{Path, State};
 use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{IntoResponse, Response};
@@ -118,9 +118,7 @@ pub async fn submit(
         .into());
     }
     let limit = MAX_PAYLOAD_BYTES + ENVELOPE_BYTES;
-    let bytes = to_bytes(body, limit)
-        .await
-        .map_err(|_| Error::PayloadTooLarge { limit_bytes: limit })?;
+    let bytes = crate::body::read_within(&headers, body, limit).await?;
     let new: NewSubmission =
         crate::error::read_json(&bytes).map_err(|problem| Error::BadRequest {
             reason: format!("the body is not a submission: {problem}"),
@@ -240,11 +238,7 @@ pub async fn upload(
             Error::UnsupportedMediaType("send one Content-Type, the file's own".to_owned())
         })?
         .unwrap_or("application/octet-stream");
-    let announced = headers
-        .get(header::CONTENT_LENGTH)
-        .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.parse::<u64>().ok());
-    if announced.is_some_and(|n| n > MAX_FILE_BYTES) {
+    if crate::body::announced_over(&headers, MAX_FILE_BYTES) {
         // Refused before a byte is read.
         return Err(Error::PayloadTooLarge {
             limit_bytes: usize::try_from(MAX_FILE_BYTES).unwrap_or(usize::MAX),
