@@ -62,6 +62,39 @@ pub async fn load(
     }
 }
 
+/// The KEK the target's backup key is wrapped under; `None` if the target has no key yet.
+pub async fn stored_kek(target: &BackupTarget) -> Result<Option<KekId>, BackupError> {
+    Ok(read_stored(target)
+        .await?
+        .map(|stored| KekId::new(stored.kek)))
+}
+
+/// Re-wraps the target's backup key under the provider's active KEK (after a rotation, before
+/// retired KEKs are removed, so that removal cannot strand the key every backup object is
+/// sealed with). Returns the KEK it is wrapped under now; `None` if the target has no key yet.
+///
+/// # Errors
+/// `WrongKey` when the stored key cannot be unwrapped; the target's errors.
+pub async fn rewrap_to_active(
+    target: &BackupTarget,
+    keys: &dyn KeyProvider,
+    now: Timestamp,
+) -> Result<Option<KekId>, BackupError> {
+    let Some(stored) = read_stored(target).await? else {
+        return Ok(None);
+    };
+    let active = keys
+        .info()
+        .await
+        .map_err(|e| BackupError::WrongKey(e.to_string()))?
+        .active_kek;
+    if stored.kek != active.as_str() {
+        let key = unwrap_stored(target, keys, &stored).await?;
+        store(target, keys, &key, now).await?;
+    }
+    stored_kek(target).await
+}
+
 /// Reads the backup key, creating it on first use. Re-wraps it under the provider's active
 /// KEK when it was wrapped under an older one, so removing retired KEKs cannot strand it.
 pub async fn load_or_create(

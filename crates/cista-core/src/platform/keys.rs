@@ -102,9 +102,48 @@ impl Cista {
         })
     }
 
+    /// Deletes from the provider every retired KEK that no stored key uses and that `keep`
+    /// does not name (KEKs that wrap a key held outside the store, such as the backup key in
+    /// the backup target). Returns the KEKs removed and those kept, each removal audited
+    /// before it is made.
+    ///
+    /// # Errors
+    /// `Forbidden` unless `actor` may rotate keys; the store's or the provider's errors.
+    pub async fn remove_retired_keks(
+        &self,
+        actor: &Actor,
+        keep: &[KekId],
+    ) -> Result<(Vec<KekId>, Vec<KekId>)> {
+        actor.authorize(Action::RotateKeys)?;
+        let status = self.key_status(actor).await?;
+        let mut removed = Vec::new();
+        let mut kept = Vec::new();
+        for retired in status.provider.retired_keks {
+            let in_use = status.keys_by_kek.get(&retired).copied().unwrap_or(0) > 0;
+            if in_use || keep.contains(&retired) {
+                kept.push(retired);
+                continue;
+            }
+            let audit = NewAuditEntry::new(
+                self.clock().now(),
+                actor,
+                None,
+                AuditKind::KeyEncryptionKeyRemoved,
+                serde_json::json!({ "kek": retired.as_str() }),
+            );
+            // Record the intent first: if removal then fails, the log says it was tried.
+            self.store().append_audit(audit).await?;
+            self.key_provider().remove_retired(&retired).await?;
+            removed.push(retired);
+        }
+        Ok((removed, kept))
+    }
+
     /// Makes a new KEK active and re-wraps every stored key under it. With `remove_retired`,
     /// retired KEKs that no stored key uses any more are then deleted from the provider;
     /// without it they are kept, because backups taken before the rotation still need them.
+    /// A key held outside the store (the backup key) is not seen here: `cista keys rotate`
+    /// rotates without removal, re-wraps the backup key, then calls `remove_retired_keks`.
     pub async fn rotate_keys(&self, actor: &Actor, remove_retired: bool) -> Result<RotationReport> {
         actor.authorize(Action::RotateKeys)?;
         // Refuse to start if some key is already unreadable: rotating would not fix it and
@@ -176,27 +215,11 @@ impl Cista {
 
         rewrapped += self.rewrap_vault_keys(actor, &new_kek).await?;
 
-        let after = self.key_status(actor).await?;
-        let mut removed = Vec::new();
-        let mut kept = Vec::new();
-        for retired in after.provider.retired_keks {
-            let in_use = after.keys_by_kek.get(&retired).copied().unwrap_or(0) > 0;
-            if remove_retired && !in_use {
-                let audit = NewAuditEntry::new(
-                    self.clock().now(),
-                    actor,
-                    None,
-                    AuditKind::KeyEncryptionKeyRemoved,
-                    serde_json::json!({ "kek": retired.as_str() }),
-                );
-                // Record the intent first: if removal then fails, the log says it was tried.
-                self.store().append_audit(audit).await?;
-                self.key_provider().remove_retired(&retired).await?;
-                removed.push(retired);
-            } else {
-                kept.push(retired);
-            }
-        }
+        let (removed, kept) = if remove_retired {
+            self.remove_retired_keks(actor, &[]).await?
+        } else {
+            (Vec::new(), self.key_provider().info().await?.retired_keks)
+        };
         Ok(RotationReport {
             new_kek,
             rewrapped,

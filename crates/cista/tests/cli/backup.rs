@@ -139,6 +139,50 @@ fn unreachable_storage_is_one_clear_line() {
     assert!(fails(remote_http).contains("only over TLS"));
 }
 
+/// The backup key lives in the target, outside the store: a rotation re-wraps it too, so
+/// removing the retired key-encryption keys leaves every backup restorable. `keys status`
+/// counts it where it is wrapped. (Before, `--remove-retired` stranded it: `backup verify`
+/// could no longer unwrap it, while the status still said all was well.)
+#[test]
+fn a_key_rotation_takes_the_backup_key_along() {
+    let tmp = tempfile::tempdir().unwrap();
+    let data = tmp.path().join("data");
+    init(&data);
+    std::fs::create_dir_all(default_target(&data)).unwrap();
+    let mut snapshot = cista(&data);
+    snapshot.args(["backup", "snapshot"]);
+    ok(snapshot);
+    let mut rotate = cista(&data);
+    rotate.args(["keys", "rotate"]);
+    let rotated = ok(rotate).stdout;
+    assert!(
+        rotated.contains("re-wrapped the backup key under"),
+        "{rotated}"
+    );
+    let mut status = cista(&data);
+    status.args(["keys", "status"]);
+    let status = ok(status).stdout;
+    assert!(
+        status
+            .lines()
+            .any(|l| l.starts_with("active")
+                && l.ends_with("wraps 4 stored keys and the backup key")),
+        "{status}"
+    );
+    let mut prune = cista(&data);
+    prune.args(["keys", "rotate", "--remove-retired"]);
+    let pruned = ok(prune).stdout;
+    assert!(pruned.contains("removed retired key"), "{pruned}");
+    // Backups taken from now on, and the key they are sealed with, still open.
+    let mut snapshot = cista(&data);
+    snapshot.args(["backup", "snapshot"]);
+    ok(snapshot);
+    let mut verify = cista(&data);
+    verify.args(["backup", "verify"]);
+    let ran = ok(verify);
+    assert!(ran.stdout.starts_with("backup OK"), "{}", ran.stdout);
+}
+
 /// libfaketime, as Debian's `faketime` package installs it, or None where it is absent.
 /// CI installs it.
 fn libfaketime() -> Option<PathBuf> {
