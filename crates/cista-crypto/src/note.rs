@@ -14,23 +14,40 @@ const ALG_ED25519: u8 = 0x01;
 /// Every signature line starts with an em dash and a space.
 const SIG_PREFIX: &str = "\u{2014} ";
 
-/// A tree head: the log's origin line, its size and its root hash.
+/// A tree head: the log's origin line, its size and its root hash, then any extension lines
+/// (C2SP `tlog-checkpoint`: non-empty lines after the root, which a verifier that does not
+/// know them ignores).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Checkpoint {
     pub origin: String,
     pub size: u64,
     pub root: Digest32,
+    /// Extension lines, without their newlines; each must be non-empty and hold no newline.
+    pub extensions: Vec<String>,
 }
 
 impl Checkpoint {
-    /// The note body: three lines, each ending in a newline.
+    /// The note body: origin, size and root, then each extension line, each line ending in
+    /// a newline.
     pub fn body(&self) -> String {
-        format!(
+        let mut body = format!(
             "{}\n{}\n{}\n",
             self.origin,
             self.size,
             BASE64.encode(self.root.as_bytes())
-        )
+        );
+        for line in &self.extensions {
+            body.push_str(line);
+            body.push('\n');
+        }
+        body
+    }
+
+    /// The value of the extension line `KEY VALUE`, if the checkpoint has one.
+    pub fn extension(&self, key: &str) -> Option<&str> {
+        self.extensions
+            .iter()
+            .find_map(|line| line.strip_prefix(key)?.strip_prefix(' '))
     }
 
     fn parse_body(body: &str) -> Result<Self, CryptoError> {
@@ -49,10 +66,15 @@ impl Checkpoint {
             .and_then(|l| BASE64.decode(l).ok())
             .and_then(|b| Digest32::from_slice(&b))
             .ok_or_else(|| bad("no root hash"))?;
+        let extensions = lines.map(str::to_owned).collect::<Vec<_>>();
+        if extensions.iter().any(String::is_empty) {
+            return Err(bad("an empty extension line"));
+        }
         Ok(Self {
             origin: origin.to_owned(),
             size,
             root,
+            extensions,
         })
     }
 }
@@ -249,6 +271,7 @@ mod tests {
             origin: "example.org/cista/audit".to_owned(),
             size: 8,
             root: merkle::leaf_hash(b"x"),
+            extensions: Vec::new(),
         }
     }
 
@@ -268,6 +291,25 @@ mod tests {
                 .to_verifier_key()
                 .starts_with("example.org/cista/audit+")
         );
+    }
+
+    /// Extension lines follow the root, are signed with it, and come back in order.
+    #[test]
+    fn extension_lines_are_signed_and_read_back() {
+        let signer = NoteSigner::new("log", [9; 32]).unwrap();
+        let mut extended = checkpoint();
+        extended.extensions = vec!["results-sha256 ab12".to_owned(), "other x y".to_owned()];
+        let note = signer.sign(&extended);
+        assert!(
+            note.contains("\nresults-sha256 ab12\nother x y\n\n"),
+            "{note}"
+        );
+        let read = signer.verifier().verify(&note).unwrap();
+        assert_eq!(read, extended);
+        assert_eq!(read.extension("results-sha256"), Some("ab12"));
+        assert_eq!(read.extension("results"), None);
+        let altered = note.replacen("ab12", "ab13", 1);
+        assert!(signer.verifier().verify(&altered).is_err());
     }
 
     #[test]

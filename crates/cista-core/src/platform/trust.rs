@@ -440,6 +440,7 @@ impl Cista {
             origin: self.instance().audit_origin.clone(),
             size: head.size,
             root: head.root,
+            extensions: Vec::new(),
         });
         let checkpoint = StoredCheckpoint {
             size: head.size,

@@ -285,6 +285,7 @@ pub async fn verify_catches_a_forged_checkpoint(h: &Harness) {
         origin: cista.instance().audit_origin.clone(),
         size: latest.size,
         root: latest.root,
+        extensions: Vec::new(),
     });
     let backend = h.store.connection().get_database_backend();
     h.exec(

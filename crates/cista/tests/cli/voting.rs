@@ -386,9 +386,14 @@ fn verify_election_recounts_a_real_bundle_and_fails_on_any_tampering() {
     let ran = ok(anywhere);
     let report: serde_json::Value = serde_json::from_str(&ran.stdout).unwrap();
     // Format 2: the tree is recomputed from every ballot, so there are no per-ballot proofs
-    // to check (seven checks, the tree root among them).
+    // to check (nine checks, the tree root and the results' signature among them).
     let checks = report["checks"].as_array().unwrap();
-    assert_eq!(checks.len(), 7, "{checks:?}");
+    assert_eq!(checks.len(), 9, "{checks:?}");
+    assert!(
+        checks
+            .iter()
+            .any(|c| c["name"] == "results signature" && c["ok"] == true)
+    );
     assert!(
         checks
             .iter()

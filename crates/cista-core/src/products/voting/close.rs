@@ -6,7 +6,10 @@
 use super::VotingAction;
 use super::VotingError;
 use super::audit::VotingAuditKind;
-use super::bundle::{BallotListHasher, BallotResults, Bundle, RESULTS_FORMAT, checkpoint_origin};
+use super::bundle::{
+    BallotListHasher, BallotResults, Bundle, RESULTS_EXTENSION, RESULTS_FORMAT, checkpoint_origin,
+    results_sha256,
+};
 use super::definition::BallotDefinition;
 use super::opening::{
     BoxApart, BoxInTx, BoxPages, LeafContext, OpenedPage, PageOpener, open_box_by_pages,
@@ -287,12 +290,6 @@ impl Cista {
         })
         .await
         .map_err(|e| Error::Internal(format!("hashing the ballot tree stopped: {e}")))?;
-        let checkpoint = Checkpoint {
-            origin: checkpoint_origin(&self.instance().audit_origin, &id),
-            size,
-            root,
-        };
-        let note = self.signer().sign(&checkpoint);
         let results = BallotResults {
             format: RESULTS_FORMAT.to_owned(),
             ballot: id.clone(),
@@ -303,6 +300,15 @@ impl Cista {
             tree_size: size,
             root_sha256: root.to_hex(),
         };
+        // The checkpoint signs the results with the tree, so a bundle's turnout and outcome
+        // cannot be edited without breaking the signature.
+        let checkpoint = Checkpoint {
+            origin: checkpoint_origin(&self.instance().audit_origin, &id),
+            size,
+            root,
+            extensions: vec![format!("{RESULTS_EXTENSION} {}", results_sha256(&results)?)],
+        };
+        let note = self.signer().sign(&checkpoint);
         let results_json =
             serde_json::to_string(&results).map_err(|e| Error::Internal(e.to_string()))?;
         if !tx

@@ -211,6 +211,7 @@ fn the_bundle_recounts_and_catches_every_tamper(bundle: &Bundle, receipts: &[Rec
     other_key.results.tally.contests.swap(0, 1);
     assert!(!verify_bundle(&other_key, None).ok());
     assert!(!verify_bundle(bundle, Some("someone+00000000+AQ==")).ok());
+    the_signed_results_and_fields_cannot_change(bundle);
     // Each receipt's tracker is in the bundle with a proof that holds.
     for r in receipts {
         let (_, ballot, proven) =
@@ -223,4 +224,38 @@ fn the_bundle_recounts_and_catches_every_tamper(bundle: &Bundle, receipts: &[Rec
             r.choices
         );
     }
+}
+
+/// The checkpoint signs the results: a turnout and outcome edited everywhere they appear,
+/// so that the recount agrees with them, is still refused; so is a field that disagrees
+/// with the signed results or definition (the title, the results' own ballot).
+fn the_signed_results_and_fields_cannot_change(bundle: &Bundle) {
+    let failed = |b: &Bundle| -> Vec<String> {
+        verify_bundle(b, None)
+            .checks
+            .into_iter()
+            .filter(|c| !c.ok)
+            .map(|c| c.name)
+            .collect()
+    };
+    let mut inflated = bundle.clone();
+    inflated.turnout.eligible_units = 200;
+    inflated.results.tally.turnout.eligible_units = 200;
+    inflated.results.tally.quorum_reached = !bundle.results.tally.quorum_reached;
+    assert_eq!(failed(&inflated), ["results signature", "recount"]);
+    // The same edit with the recount made to agree too: only the signature is left to say.
+    let mut agreeing = inflated.clone();
+    agreeing.results.tally = cista_core::products::voting::tally::tally(
+        &cista_core::products::voting::close::definition_of(bundle).unwrap(),
+        agreeing.turnout,
+        &agreeing.ballots,
+    )
+    .unwrap();
+    assert_eq!(failed(&agreeing), ["results signature"]);
+    let mut retitled = bundle.clone();
+    retitled.title = "Another ballot".to_owned();
+    assert_eq!(failed(&retitled), ["results fields"]);
+    let mut elsewhere = bundle.clone();
+    elsewhere.turnout.eligible_units += 1;
+    assert_eq!(failed(&elsewhere), ["results fields", "recount"]);
 }

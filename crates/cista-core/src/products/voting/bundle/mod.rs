@@ -6,15 +6,16 @@
 //! (`find_tracker`); format 1 also carried one per ballot, which format 2 leaves out (at a
 //! million ballots they were a gigabyte that told a verifier nothing the list does not).
 
-use super::definition::BallotDefinition;
-use super::tally::{CountedBallot, Tally, Turnout, tally};
+use super::tally::{CountedBallot, Tally, Turnout};
 use crate::{Error, Result};
-use cista_crypto::CryptoError;
 use cista_crypto::merkle::{self, all_inclusion_proofs, verify_inclusion};
-use cista_crypto::note::{Checkpoint, NoteVerifier};
+use cista_crypto::note::NoteVerifier;
 use cista_crypto::{Digest32, Sha256Stream};
 use cista_types::{Timestamp, Tracker};
 use serde::{Deserialize, Serialize};
+
+mod verify;
+pub use verify::{Check, Verification, verify_bundle};
 
 /// The bundle's format: the ballot list without per-ballot proofs.
 pub const BUNDLE_FORMAT: &str = "cista-election-bundle/2";
@@ -123,6 +124,17 @@ impl BundleHead {
 
 /// The end of a streamed bundle, after its last ballot.
 pub const JSON_SUFFIX: &[u8] = b"]}";
+
+/// The checkpoint's extension line that signs the results: `results-sha256 HEX`, the SHA-256
+/// of the results as compact JSON (`results_sha256`).
+pub const RESULTS_EXTENSION: &str = "results-sha256";
+
+/// SHA-256 (hex) of `results` as compact JSON, keys in declaration order: what a ballot's
+/// checkpoint signs in its `results-sha256` line.
+pub fn results_sha256(results: &BallotResults) -> Result<String> {
+    let json = serde_json::to_vec(results).map_err(|e| Error::Internal(e.to_string()))?;
+    Ok(Digest32::sha256(&[&json]).to_hex())
+}
 
 /// The origin line of a ballot's checkpoint.
 pub fn checkpoint_origin(audit_origin: &str, ballot: &str) -> String {
@@ -265,261 +277,6 @@ pub fn proofs(
         })
         .collect();
     Ok((root, proofs))
-}
-
-/// One check of a verification, as printed.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
-pub struct Check {
-    pub name: String,
-    pub ok: bool,
-    pub detail: String,
-}
-
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
-pub struct Verification {
-    pub checks: Vec<Check>,
-}
-
-impl Verification {
-    pub fn ok(&self) -> bool {
-        !self.checks.is_empty() && self.checks.iter().all(|c| c.ok)
-    }
-
-    fn push(&mut self, name: &str, ok: bool, detail: impl Into<String>) {
-        self.checks.push(Check {
-            name: name.to_owned(),
-            ok,
-            detail: detail.into(),
-        });
-    }
-}
-
-/// Checks a bundle from scratch: definition hash, verifier key (against `pinned_key` if
-/// given), checkpoint signature and origin, tracker order, the tree root and size, every
-/// inclusion proof, the ballot list hash, and the results by recounting.
-pub fn verify_bundle(bundle: &Bundle, pinned_key: Option<&str>) -> Verification {
-    let mut v = Verification { checks: Vec::new() };
-    if bundle.format != BUNDLE_FORMAT && bundle.format != BUNDLE_FORMAT_1 {
-        v.push(
-            "format",
-            false,
-            format!(
-                "expected {BUNDLE_FORMAT} or {BUNDLE_FORMAT_1}, found {}",
-                bundle.format
-            ),
-        );
-        return v;
-    }
-
-    let definition_hash = BallotDefinition::hash_of(&bundle.definition_json).to_hex();
-    let definition = BallotDefinition::from_json(&bundle.definition_json);
-    v.push(
-        "definition",
-        definition_hash == bundle.definition_sha256 && definition.is_ok(),
-        format!("SHA-256 {definition_hash}"),
-    );
-
-    let verifier = NoteVerifier::from_verifier_key(&bundle.verifier_key);
-    check_verifier_key(&mut v, &verifier, pinned_key);
-    let checkpoint = check_checkpoint(&mut v, bundle, verifier.as_ref().ok());
-    check_tracker_order(&mut v, bundle);
-    check_tree(&mut v, bundle, checkpoint.as_ref());
-
-    let list_hash = ballot_list_sha256(&bundle.ballots).unwrap_or_default();
-    v.push(
-        "ballot list hash",
-        list_hash == bundle.results.ballot_list_sha256,
-        format!("SHA-256 {list_hash}"),
-    );
-
-    match definition {
-        Err(e) => v.push("recount", false, e.to_string()),
-        Ok(definition) => check_recount(&mut v, bundle, &definition),
-    }
-    v
-}
-
-/// The verifier key: readable, and the pinned one when a key is pinned.
-fn check_verifier_key(
-    v: &mut Verification,
-    verifier: &std::result::Result<NoteVerifier, CryptoError>,
-    pinned_key: Option<&str>,
-) {
-    match (verifier, pinned_key) {
-        (Err(e), _) => v.push("verifier key", false, e.to_string()),
-        (Ok(k), Some(pinned)) => v.push(
-            "verifier key",
-            k.to_verifier_key() == pinned.trim(),
-            format!(
-                "bundle key {} {} the pinned key",
-                k.key_id(),
-                if k.to_verifier_key() == pinned.trim() {
-                    "is"
-                } else {
-                    "is NOT"
-                }
-            ),
-        ),
-        (Ok(k), None) => v.push(
-            "verifier key",
-            true,
-            format!(
-                "key id {} (compare it with the key id on the certified results, or pass --key)",
-                k.key_id()
-            ),
-        ),
-    }
-}
-
-/// The checkpoint: signed by the verifier key, for this ballot. Returns it when signed.
-fn check_checkpoint(
-    v: &mut Verification,
-    bundle: &Bundle,
-    verifier: Option<&NoteVerifier>,
-) -> Option<Checkpoint> {
-    match verifier.map(|k| k.verify(&bundle.checkpoint)) {
-        Some(Ok(cp)) => {
-            let origin_ok = cp.origin.ends_with(&format!("/ballot/{}", bundle.ballot));
-            v.push(
-                "checkpoint signature",
-                origin_ok,
-                format!("signed; origin {}", cp.origin),
-            );
-            Some(cp)
-        }
-        Some(Err(e)) => {
-            v.push("checkpoint signature", false, e.to_string());
-            None
-        }
-        None => {
-            v.push("checkpoint signature", false, "no usable verifier key");
-            None
-        }
-    }
-}
-
-/// The ballot list is in strictly ascending tracker order.
-fn check_tracker_order(v: &mut Verification, bundle: &Bundle) {
-    let ordered = bundle
-        .ballots
-        .windows(2)
-        .all(|w| matches!(w, [a, b] if a.tracker < b.tracker));
-    v.push(
-        "tracker order",
-        ordered,
-        if ordered {
-            format!(
-                "{} ballots, trackers ascending and distinct",
-                bundle.ballots.len()
-            )
-        } else {
-            "trackers are not strictly ascending".to_owned()
-        },
-    );
-}
-
-/// The tree recomputed from the ballot list: its root and size against the checkpoint, and
-/// every inclusion proof.
-fn check_tree(v: &mut Verification, bundle: &Bundle, checkpoint: Option<&Checkpoint>) {
-    let leaves = match leaves(&bundle.ballot, &bundle.definition_sha256, &bundle.ballots) {
-        Err(e) => {
-            v.push("tree", false, e.to_string());
-            return;
-        }
-        Ok(leaves) => leaves,
-    };
-    let root = merkle::root_on_threads(&leaves, super::opening::cores());
-    let size = leaves.len() as u64;
-    let (root_ok, detail) = match checkpoint {
-        Some(cp) => (
-            cp.root == root && cp.size == size,
-            format!(
-                "recomputed root {} over {size} ballots {} the checkpoint",
-                root.to_hex(),
-                if cp.root == root && cp.size == size {
-                    "matches"
-                } else {
-                    "does NOT match"
-                }
-            ),
-        ),
-        None => (false, "no checkpoint to compare with".to_owned()),
-    };
-    v.push("tree root", root_ok, detail);
-
-    // Format 2 carries no proofs: the root recomputed above proves every ballot's inclusion.
-    if bundle.format != BUNDLE_FORMAT_1 && bundle.proofs.is_empty() {
-        return;
-    }
-    let bad = failed_proofs(bundle, &leaves, checkpoint);
-    v.push(
-        "inclusion proofs",
-        bad.is_empty(),
-        if bad.is_empty() {
-            format!(
-                "{} of {} verified against the checkpoint",
-                bundle.proofs.len(),
-                leaves.len()
-            )
-        } else {
-            format!("failed: {}", bad.join(", "))
-        },
-    );
-}
-
-/// What is wrong with the inclusion proofs: a count that is not one per ballot, each proof
-/// that does not hold against the checkpoint, or no checkpoint at all.
-fn failed_proofs(
-    bundle: &Bundle,
-    leaves: &[Digest32],
-    checkpoint: Option<&Checkpoint>,
-) -> Vec<String> {
-    let mut bad = Vec::new();
-    if bundle.proofs.len() != leaves.len() {
-        bad.push(format!(
-            "{} proofs for {} ballots",
-            bundle.proofs.len(),
-            leaves.len()
-        ));
-    }
-    let Some(cp) = checkpoint else {
-        bad.push("no checkpoint".to_owned());
-        return bad;
-    };
-    for proof in &bundle.proofs {
-        let leaf = usize::try_from(proof.index)
-            .ok()
-            .and_then(|i| leaves.get(i).zip(bundle.ballots.get(i)));
-        let path: Option<Vec<Digest32>> =
-            proof.path.iter().map(|h| Digest32::from_hex(h)).collect();
-        let ok = match (leaf, path) {
-            (Some((leaf, b)), Some(path)) => {
-                b.tracker == proof.tracker
-                    && verify_inclusion(leaf, proof.index, cp.size, &path, &cp.root).is_ok()
-            }
-            _ => false,
-        };
-        if !ok {
-            bad.push(format!("tracker {}", proof.tracker));
-        }
-    }
-    bad
-}
-
-/// Recounts the ballot list and compares it with the published results.
-fn check_recount(v: &mut Verification, bundle: &Bundle, definition: &BallotDefinition) {
-    match tally(definition, bundle.turnout, &bundle.ballots) {
-        Ok(recount) => v.push(
-            "recount",
-            recount == bundle.results.tally,
-            if recount == bundle.results.tally {
-                "recounting the ballot list gives the published results".to_owned()
-            } else {
-                "recounting the ballot list gives DIFFERENT results".to_owned()
-            },
-        ),
-        Err(e) => v.push("recount", false, e.to_string()),
-    }
 }
 
 /// Where a tracker is in a bundle, and whether its inclusion proof holds against the signed
