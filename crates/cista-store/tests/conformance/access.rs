@@ -39,6 +39,7 @@ pub use roles::{
     two_owners_erasing_each_other_at_once_leave_one_owner,
 };
 pub use second_factor::{
+    codes_guessed_at_once_are_counted_one_by_one,
     owners_must_enrol_totp_and_codes_are_never_accepted_twice,
     sms_codes_are_single_use_limited_and_open_a_voting_only_session,
 };

@@ -164,6 +164,7 @@ cista_testkit::both_databases! { crate::Harness;
     access::changing_or_resetting_a_password_ends_every_session,
     access::sms_codes_are_single_use_limited_and_open_a_voting_only_session,
     access::owners_must_enrol_totp_and_codes_are_never_accepted_twice,
+    access::codes_guessed_at_once_are_counted_one_by_one,
     access::roles_follow_the_rules_and_changes_end_the_members_sessions,
     access::two_owners_demoting_each_other_at_once_leave_one_owner,
     access::two_owners_erasing_each_other_at_once_leave_one_owner,

@@ -143,6 +143,11 @@ impl Cista {
             other => other,
         };
         tx.revoke_credentials(subject, setting, now).await?;
+        // Whatever link sets a password, a reset link sent before it would undo it.
+        if setting != CredentialPurpose::Reset {
+            tx.revoke_credentials(subject, CredentialPurpose::Reset, now)
+                .await?;
+        }
         // Checked again under the account's lock (taken after the links' rows, the order a
         // staff re-send takes them in): a password chosen meanwhile through another link
         // (an invitation to join and one to choose a password, open in two tabs) is kept,
@@ -390,6 +395,13 @@ impl Cista {
         // Under the person's lock: a burst of guesses is counted one after the other, and a
         // password changed meanwhile makes this check stale (it counts as wrong).
         let mut tx = self.store().begin().await?;
+        if matched {
+            // A reset link sent before the change would undo it: the person's unused ones go
+            // with the old password. Taken before the account's lock, the order a link's use
+            // takes the two in; rolled back if the new password is refused.
+            tx.revoke_credentials(subject, CredentialPurpose::Reset, now)
+                .await?;
+        }
         let Some(mut account) = tx
             .lock_account(subject)
             .await?

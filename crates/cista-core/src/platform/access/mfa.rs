@@ -5,13 +5,14 @@
 use crate::platform::access::SignedIn;
 use crate::platform::access::sessions::ResolvedSession;
 use crate::platform::audit::{AuditKind, NewAuditEntry};
-use crate::ports::{Account, SessionStage};
+use crate::ports::{Account, AccountStatus, SessionStage};
 use crate::{Actor, Cista, Error, Result};
 use cista_crypto::Sealed;
 use cista_crypto::envelope::aad;
 use cista_crypto::token::{new_recovery_code, recovery_code_hash};
 use cista_crypto::totp::TotpSecret;
-use cista_types::SubjectCode;
+use cista_types::{SubjectCode, Timestamp};
+use time::Duration;
 
 /// How many recovery codes a person gets.
 pub const RECOVERY_CODES: usize = 10;
@@ -107,11 +108,19 @@ impl Cista {
         session: &ResolvedSession,
         code: &str,
     ) -> Result<(SignedIn, Vec<String>)> {
-        let mut account = self.account_for(session).await?;
+        let subject = self.account_for(session).await?.subject;
+        let now = self.clock().now();
+        // Under the person's lock, as `verify_second_factor`.
+        let mut tx = self.store().begin().await?;
+        let mut account = self
+            .locked_active_account(tx.as_mut(), subject, now)
+            .await?;
         let sealed = account.totp_pending.clone().ok_or(Error::CodeInvalid)?;
         let secret = self.open_totp(account.subject, "totp_pending", &sealed)?;
         let Some(step) = secret.check(code, self.unix_now()) else {
-            return Err(self.second_factor_failed(account, "enrolment").await);
+            return Err(self
+                .second_factor_failed(tx, account, "enrolment", now)
+                .await);
         };
         let codes: Vec<String> = (0..RECOVERY_CODES)
             .map(|_| new_recovery_code(self.rng().as_ref()))
@@ -120,9 +129,8 @@ impl Cista {
         account.totp_secret = Some(self.seal_totp(account.subject, "totp_secret", &secret)?);
         account.totp_pending = None;
         account.failed_attempts = 0;
-        let now = self.clock().now();
+        account.locked_until = None;
         let (new_session, signed_in) = self.new_session(account.subject, SessionStage::Full, now);
-        let mut tx = self.store().begin().await?;
         tx.update_account(&account).await?;
         tx.advance_totp_step(account.subject, i64::try_from(step).unwrap_or(i64::MAX))
             .await?;
@@ -152,23 +160,23 @@ impl Cista {
                 action: "give a second factor now",
             });
         }
-        let account = self.account_for(session).await?;
+        let subject = self.account_for(session).await?.subject;
         let now = self.clock().now();
-        if account.locked_until.is_some_and(|until| until > now) {
-            return Err(Error::CodeInvalid);
-        }
+        // The lock is read and a failure counted in one transaction under the person's lock
+        // (as a password's is), so codes guessed in parallel are counted one after the other
+        // and the sixth finds the account locked; the account is read under that lock, so
+        // what is written back cannot undo a change made meanwhile.
+        let mut tx = self.store().begin().await?;
+        let mut account = self
+            .locked_active_account(tx.as_mut(), subject, now)
+            .await?;
         let sealed = account.totp_secret.clone().ok_or(Error::CodeInvalid)?;
         let (new_session, signed_in) = self.new_session(account.subject, SessionStage::Full, now);
-        let mut tx = self.store().begin().await?;
-        let kind = if code.chars().any(|c| c.is_ascii_alphabetic()) {
-            if !tx
+        let (kind, what) = if code.chars().any(|c| c.is_ascii_alphabetic()) {
+            let used = tx
                 .consume_recovery_code(account.subject, &recovery_code_hash(code), now)
-                .await?
-            {
-                drop(tx);
-                return Err(self.second_factor_failed(account, "recovery code").await);
-            }
-            AuditKind::RecoveryCodeUsed
+                .await?;
+            (used.then_some(AuditKind::RecoveryCodeUsed), "recovery code")
         } else {
             let secret = self.open_totp(account.subject, "totp_secret", &sealed)?;
             let step = secret
@@ -178,18 +186,17 @@ impl Cista {
                 Some(step) => tx.advance_totp_step(account.subject, step).await?,
                 None => false,
             };
-            if !fresh {
-                drop(tx);
-                return Err(self
-                    .second_factor_failed(account, "authenticator code")
-                    .await);
-            }
-            AuditKind::MfaVerified
+            (
+                fresh.then_some(AuditKind::MfaVerified),
+                "authenticator code",
+            )
         };
-        let mut updated = account.clone();
-        updated.failed_attempts = 0;
-        updated.locked_until = None;
-        tx.update_account(&updated).await?;
+        let Some(kind) = kind else {
+            return Err(self.second_factor_failed(tx, account, what, now).await);
+        };
+        account.failed_attempts = 0;
+        account.locked_until = None;
+        tx.update_account(&account).await?;
         tx.delete_session(&session.id_hash).await?;
         tx.insert_session(&new_session).await?;
         tx.commit(NewAuditEntry::new(
@@ -203,16 +210,46 @@ impl Cista {
         Ok(signed_in)
     }
 
-    /// Counts a wrong second factor toward the lockout and records it; returns the error to
-    /// show (always the same).
-    async fn second_factor_failed(&self, mut account: Account, what: &str) -> Error {
-        let now = self.clock().now();
+    /// The person's account read under their lock in `tx`; `CodeInvalid` (the one answer to
+    /// every wrong code) when it is not active or is locked until after `now`.
+    async fn locked_active_account(
+        &self,
+        tx: &mut dyn crate::ports::StoreTx,
+        subject: SubjectCode,
+        now: Timestamp,
+    ) -> Result<Account> {
+        tx.lock_account(subject)
+            .await?
+            .filter(|current| current.status == AccountStatus::Active)
+            .filter(|current| current.locked_until.is_none_or(|until| until <= now))
+            .ok_or(Error::CodeInvalid)
+    }
+
+    /// Counts a wrong second factor toward the lockout, in `tx` (which holds the person's
+    /// lock) and records it; returns the error to show (always the same). From the
+    /// `lockout_after`-th failure on, each locks the account for `lockout_base`, doubled for
+    /// each failure beyond, up to `lockout_max` (as wrong passwords do).
+    async fn second_factor_failed(
+        &self,
+        mut tx: Box<dyn crate::ports::StoreTx>,
+        mut account: Account,
+        what: &str,
+        now: Timestamp,
+    ) -> Error {
+        let settings = self.settings();
         account.failed_attempts = account.failed_attempts.saturating_add(1);
-        if account.failed_attempts >= self.settings().lockout_after {
-            account.locked_until = Some(now.plus(self.settings().lockout_base));
+        let over = account
+            .failed_attempts
+            .saturating_sub(settings.lockout_after);
+        if account.failed_attempts >= settings.lockout_after {
+            let seconds = settings
+                .lockout_base
+                .whole_seconds()
+                .saturating_mul(1i64 << over.clamp(0, 30))
+                .min(settings.lockout_max.whole_seconds());
+            account.locked_until = Some(now.plus(Duration::seconds(seconds)));
         }
         let result = async {
-            let mut tx = self.store().begin().await?;
             tx.update_account(&account).await?;
             tx.commit(NewAuditEntry::new(
                 now,

@@ -127,9 +127,12 @@ impl Cista {
             .code_hash
             .as_ref()
             .is_some_and(|stored| stored.ct_eq(&presented));
+        // Every try is counted first, under the code's row lock, and only the first
+        // `sms_code_attempts` tries can sign in: codes guessed in parallel (each past the
+        // check above) are counted one after the other, so no burst gets more guesses.
         let mut tx = self.store().begin().await?;
-        if !right {
-            let attempts = tx.count_credential_attempt(&hash).await?;
+        let attempts = tx.count_credential_attempt(&hash).await?;
+        if !right || attempts > self.settings().sms_code_attempts {
             tx.commit(NewAuditEntry::new(
                 now,
                 &Actor::Anonymous,

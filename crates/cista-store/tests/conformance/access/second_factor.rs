@@ -218,3 +218,94 @@ pub async fn owners_must_enrol_totp_and_codes_are_never_accepted_twice(h: &Harne
         assert!(kinds.iter().any(|k| k == kind), "{kind} not audited");
     }
 }
+
+/// Codes guessed at once are counted one after the other. Twelve wrong authenticator codes
+/// sent together lock the account at the `lockout_after`-th, so the right code right after is
+/// refused until the lock ends; twelve wrong SMS codes sent together leave the right code
+/// refused, since only `sms_code_attempts` tries of a code are ever judged. (Before, each
+/// guess read the count before any was written: 24 wrong authenticator codes in two bursts
+/// left the account unlocked, and an SMS code took 12 tries against a limit of 5.)
+pub async fn codes_guessed_at_once_are_counted_one_by_one(h: &Harness) {
+    let cista = h.cista().await;
+    let org = h.org(&cista, "palm-court").await;
+    h.active_person(
+        &cista,
+        &org,
+        invitee(
+            "Ida",
+            "Jones",
+            "ida@example.org",
+            Some("+1 305 555 0143"),
+            Role::Owner,
+        ),
+    )
+    .await;
+    h.deliver_all(&cista).await;
+    let first = cista.sign_in("ida@example.org", PASSWORD).await.unwrap();
+    let pending = cista.resolve_session(&first.token).await.unwrap().unwrap();
+    let enrolment = cista.begin_mfa_enrolment(&pending).await.unwrap();
+    let secret = TotpSecret::from_base32(&enrolment.secret_base32).unwrap();
+    cista
+        .confirm_mfa_enrolment(&pending, &totp_now(h, &secret))
+        .await
+        .unwrap();
+    h.advance(Duration::seconds(30));
+    let second = cista.sign_in("ida@example.org", PASSWORD).await.unwrap();
+    let pending = cista.resolve_session(&second.token).await.unwrap().unwrap();
+    // A code no step around now would accept.
+    let now = h.clock.now().as_offset().unix_timestamp() as u64;
+    let near: Vec<String> = [now - 30, now, now + 30]
+        .iter()
+        .map(|t| secret.code_at(*t).unwrap())
+        .collect();
+    let wrong = ["000000", "111111", "222222", "333333"]
+        .into_iter()
+        .find(|c| !near.iter().any(|n| n == c))
+        .unwrap();
+    let guesses = (0..12).map(|_| cista.verify_second_factor(&pending, wrong));
+    for outcome in futures::future::join_all(guesses).await {
+        assert_eq!(outcome.unwrap_err().code(), "code_invalid");
+    }
+    let counted = h
+        .store
+        .audit_entries(0, 10_000)
+        .await
+        .unwrap()
+        .into_iter()
+        .filter(|e| e.kind == "mfa.failed")
+        .count();
+    assert_eq!(counted as i32, cista.settings().lockout_after);
+    assert_eq!(
+        cista
+            .verify_second_factor(&pending, &totp_now(h, &secret))
+            .await
+            .unwrap_err()
+            .code(),
+        "code_invalid",
+        "the right code meets the lock"
+    );
+    h.advance(cista.settings().lockout_base + Duration::seconds(1));
+    cista
+        .verify_second_factor(&pending, &totp_now(h, &secret))
+        .await
+        .expect("the right code once the lock is over");
+
+    let challenge = cista.request_sms_code("+13055550143").await.unwrap();
+    let Notice::SmsCode { code, .. } = h.last_notice_to(&cista, "+13055550143").await else {
+        panic!("no code by SMS");
+    };
+    let wrong = if code == "000000" { "111111" } else { "000000" };
+    let guesses = (0..12).map(|_| cista.sign_in_with_sms_code(&challenge, wrong));
+    for outcome in futures::future::join_all(guesses).await {
+        assert_eq!(outcome.unwrap_err().code(), "code_invalid");
+    }
+    assert_eq!(
+        cista
+            .sign_in_with_sms_code(&challenge, &code)
+            .await
+            .unwrap_err()
+            .code(),
+        "code_invalid",
+        "twelve tries used the code's five"
+    );
+}

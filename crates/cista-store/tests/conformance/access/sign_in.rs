@@ -197,6 +197,41 @@ pub async fn changing_or_resetting_a_password_ends_every_session(h: &Harness) {
             .code(),
         "token_invalid"
     );
+    // A reset link sent before the password changed goes with the old password: whoever
+    // holds it cannot undo the change.
+    cista
+        .request_password_reset("flo@example.org")
+        .await
+        .unwrap();
+    let Notice::PasswordReset { link, .. } = h.last_notice_to(&cista, "flo@example.org").await
+    else {
+        panic!();
+    };
+    let c = cista.sign_in("flo@example.org", PASSWORD).await.unwrap();
+    let actor = cista
+        .resolve_session(&c.token)
+        .await
+        .unwrap()
+        .unwrap()
+        .actor
+        .unwrap();
+    cista.change_password(&actor, PASSWORD, &new).await.unwrap();
+    assert_eq!(
+        cista
+            .set_password_with_link(
+                token_of(&link),
+                CredentialPurpose::Reset,
+                &Password::parse("another-quarry-lantern-9").unwrap(),
+            )
+            .await
+            .unwrap_err()
+            .code(),
+        "token_invalid"
+    );
+    cista
+        .sign_in("flo@example.org", "lantern-quarry-velvet-7")
+        .await
+        .expect("the changed password stands");
 }
 
 /// The one read that resolves a session (`session_with_access`) gives what the reads apart

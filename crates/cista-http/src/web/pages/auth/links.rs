@@ -346,7 +346,8 @@ fn resend_form(chrome: Chrome) -> SingleFieldPage {
         chrome,
         heading: "Get a new invitation link",
         intro: "Enter the email address your invitation was sent to. If an invitation is waiting \
-                for it, we send a new link; older links stop working.",
+                for it, we send a new link. Links sent before keep working until one of them is \
+                used or they expire.",
         action: "/invitation".to_owned(),
         field: "email",
         label: "Email address",
