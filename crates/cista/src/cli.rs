@@ -631,6 +631,10 @@ pub struct VerifyArgs {
     /// Print the result as JSON.
     #[arg(long)]
     pub json: bool,
+    /// A file holding a signed checkpoint kept outside the database (as printed by an earlier
+    /// `audit verify`): the log must still hold every entry it covers, unchanged. Repeatable.
+    #[arg(long, value_name = "FILE")]
+    pub against: Vec<std::path::PathBuf>,
 }
 
 #[derive(Debug, Subcommand)]

@@ -232,6 +232,9 @@ pub fn recompute_leaf_hash(entry: &AuditEntry) -> Digest32 {
 pub struct AuditVerification {
     pub entries_checked: u64,
     pub checkpoints_checked: u64,
+    /// The newest signed checkpoint the database holds, as a signed note: keep a copy
+    /// outside the database and give it back to a later `audit verify --against`.
+    pub newest_checkpoint_note: Option<String>,
     pub head_size: u64,
     pub root: String,
     /// The first problem found, if any; verification stops there.
@@ -263,7 +266,11 @@ fn problem(first_bad_entry: Option<u64>, message: String) -> AuditProblem {
 
 /// Recomputes the whole log from the rows: every leaf hash from its content, the tree root at
 /// every signed checkpoint (and each checkpoint's signature), and the stored head.
-pub async fn verify(store: &dyn Store, verifier: &NoteVerifier) -> Result<AuditVerification> {
+pub async fn verify(
+    store: &dyn Store,
+    verifier: &NoteVerifier,
+    witnessed: &[String],
+) -> Result<AuditVerification> {
     // A head that cannot even be read is itself evidence of tampering; report it after the
     // entries, which can name the first bad one more precisely.
     let head: std::result::Result<AuditHead, String> = match store.audit_head().await {
@@ -271,10 +278,15 @@ pub async fn verify(store: &dyn Store, verifier: &NoteVerifier) -> Result<AuditV
         Err(crate::Error::Integrity(message)) => Err(message),
         Err(other) => return Err(other),
     };
-    let checkpoints: Vec<StoredCheckpoint> = store.checkpoints().await?;
+    let mut checkpoints: Vec<StoredCheckpoint> = store.checkpoints().await?;
+    let newest_checkpoint_note = checkpoints
+        .iter()
+        .max_by_key(|cp| cp.size)
+        .map(|cp| cp.note.clone());
     let mut report = AuditVerification {
         entries_checked: 0,
         checkpoints_checked: 0,
+        newest_checkpoint_note,
         head_size: head.as_ref().map_or(0, |h| h.size),
         root: head
             .as_ref()
@@ -285,6 +297,36 @@ pub async fn verify(store: &dyn Store, verifier: &NoteVerifier) -> Result<AuditV
         report.problem = Some(found);
         return Ok(report);
     }
+    // A kept checkpoint is checked as a stored one is, in its place by size; one the
+    // database also holds is checked once.
+    let epoch =
+        Timestamp::from_unix_micros(0).map_err(|e| crate::Error::Internal(e.to_string()))?;
+    for note in witnessed {
+        match verifier.verify(note) {
+            Ok(cp) => {
+                if !checkpoints
+                    .iter()
+                    .any(|stored| stored.size == cp.size && stored.root == cp.root)
+                {
+                    checkpoints.push(StoredCheckpoint {
+                        size: cp.size,
+                        root: cp.root,
+                        note: note.clone(),
+                        // Not known from the note; not used by the replay.
+                        signed_at: epoch,
+                    });
+                }
+            }
+            Err(e) => {
+                report.problem = Some(problem(
+                    None,
+                    format!("a kept checkpoint is not signed by this instance's key: {e}"),
+                ));
+                return Ok(report);
+            }
+        }
+    }
+    checkpoints.sort_by_key(|cp| cp.size);
     let checked = match replay(store, &checkpoints, &mut report).await? {
         Ok(checked) => check_head(head, checked),
         Err(found) => Err(found),

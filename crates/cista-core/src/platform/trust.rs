@@ -457,7 +457,20 @@ impl Cista {
 
     /// Recomputes the whole audit log and checks every signed checkpoint.
     pub async fn verify_audit(&self, actor: &Actor) -> Result<AuditVerification> {
+        self.verify_audit_against(actor, &[]).await
+    }
+
+    /// As `verify_audit`, and also against checkpoint notes kept outside the database
+    /// (`witnessed`, each a signed note as `cista audit verify` prints it): each must be
+    /// signed by this instance, and the log must hold every entry it covers, unchanged. This
+    /// catches what the database alone cannot show: checkpoint rows deleted and entries
+    /// rewritten by someone who can write the database but does not hold the signing key.
+    pub async fn verify_audit_against(
+        &self,
+        actor: &Actor,
+        witnessed: &[String],
+    ) -> Result<AuditVerification> {
         actor.authorize(Action::VerifyAudit)?;
-        audit::verify(self.store().as_ref(), &self.signer().verifier()).await
+        audit::verify(self.store().as_ref(), &self.signer().verifier(), witnessed).await
     }
 }

@@ -218,6 +218,12 @@ pub async fn verify_catches_a_rewrite_with_recomputed_hashes(h: &Harness) {
     // An attacker who knows the format rewrites an entry, its leaf hash and the head: only
     // the signed checkpoint (whose key they lack) still tells.
     let cista = log_with(h, 6).await;
+    let kept = cista
+        .verify_audit(&operator())
+        .await
+        .unwrap()
+        .newest_checkpoint_note
+        .expect("the report gives the newest checkpoint to keep");
     let victim = h.store.audit_entries(3, 1).await.unwrap().remove(0);
     let forged_details = r#"{"n":12345}"#;
     let forged_leaf = merkle::leaf_hash(&leaf_data(
@@ -264,6 +270,40 @@ pub async fn verify_catches_a_rewrite_with_recomputed_hashes(h: &Harness) {
     let (first, message) = first_bad(&cista).await;
     assert!(message.contains("signed checkpoint"), "{message}");
     assert!(first.is_some_and(|f| f <= 3), "{first:?}: {message}");
+    // With the checkpoints deleted too, the database alone no longer tells; the checkpoint
+    // kept outside it does.
+    h.tamper("DELETE FROM audit_checkpoints").await;
+    assert!(cista.verify_audit(&operator()).await.unwrap().is_ok());
+    let report = cista
+        .verify_audit_against(&operator(), std::slice::from_ref(&kept))
+        .await
+        .unwrap();
+    let problem = report
+        .problem
+        .expect("the kept checkpoint catches the rewrite");
+    assert!(problem.message.contains("signed checkpoint"), "{problem:?}");
+    assert!(
+        problem.first_bad_entry.is_some_and(|f| f <= 3),
+        "{problem:?}"
+    );
+    // A note that this instance did not sign is refused as a witness.
+    let impostor = cista_crypto::note::NoteSigner::new(&cista.instance().audit_origin, [7; 32])
+        .unwrap()
+        .sign(&cista_crypto::note::Checkpoint {
+            origin: cista.instance().audit_origin.clone(),
+            size: 1,
+            root: leaves[0],
+            extensions: Vec::new(),
+        });
+    let report = cista
+        .verify_audit_against(&operator(), &[impostor])
+        .await
+        .unwrap();
+    let problem = report.problem.expect("a foreign note is refused");
+    assert!(
+        problem.message.contains("not signed by this instance"),
+        "{problem:?}"
+    );
 }
 
 pub async fn verify_catches_deletion_of_the_newest_entries(h: &Harness) {

@@ -162,6 +162,24 @@ fn audit_verify_names_the_first_tampered_entry() {
     let mut rotate = cista(&data);
     rotate.args(["keys", "rotate"]);
     ok(rotate);
+    // The newest checkpoint is printed to be kept elsewhere, and checked when given back.
+    let mut verify = cista(&data);
+    verify.args(["audit", "verify"]);
+    let out = ok(verify).stdout;
+    let note = out
+        .split_once("--against FILE:\n\n")
+        .map(|(_, note)| note.to_owned())
+        .unwrap_or_else(|| panic!("no checkpoint printed: {out}"));
+    let kept = tmp.path().join("checkpoint.note");
+    std::fs::write(&kept, &note).unwrap();
+    let mut against = cista(&data);
+    against.args(["audit", "verify", "--against"]).arg(&kept);
+    assert!(ok(against).stdout.starts_with("audit log OK"));
+    std::fs::write(&kept, note.replacen('\n', "\n1", 1)).unwrap();
+    let mut against = cista(&data);
+    against.args(["audit", "verify", "--against"]).arg(&kept);
+    let ran = crate::run(against);
+    assert_eq!(ran.code, 1, "an altered kept note: {}", ran.stdout);
 
     crate::tamper_sqlite(
         &data,
