@@ -135,7 +135,7 @@ pub(crate) fn organization(m: organization::Model) -> Result<Organization, Error
     Ok(Organization {
         id: OrgId::from_i64(m.id),
         slug: OrgSlug::parse(&m.slug).map_err(|_| corrupt("organization slug"))?,
-        name: OrgName::parse(&m.name).map_err(|_| corrupt("organization name"))?,
+        name: OrgName::from_stored(&m.name).map_err(|_| corrupt("organization name"))?,
         time_zone: TimeZoneName::parse(&m.time_zone).map_err(|_| corrupt("time zone"))?,
         phone_region: m
             .phone_region

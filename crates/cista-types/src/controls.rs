@@ -21,12 +21,14 @@ pub fn has_stray_control(text: &str) -> bool {
 
 /// Whether `text` says something a reader can see: at least one character that is neither
 /// white space nor default-ignorable (joiners, bidi controls: `glyphs::is_default_ignorable`),
-/// and no stray control character. For a reason or purpose a person must state, which the
+/// no stray control character, and nothing invisible out of place
+/// (`names::check_visible_text`: a bidi override among readable words reorders them). For a reason or purpose a person must state, which the
 /// audit log keeps and pages show.
 pub fn is_readable(text: &str) -> bool {
     text.chars()
         .any(|c| !c.is_whitespace() && !crate::glyphs::is_default_ignorable(c))
         && !has_stray_control(text)
+        && crate::names::check_visible_text(text).is_ok()
 }
 
 #[cfg(test)]
@@ -60,7 +62,15 @@ mod tests {
         for stray in ["a\rb", "a\0b", "\u{1b}[2J"] {
             assert!(!is_readable(stray), "{stray:?}");
         }
-        for unreadable in ["", " \n\t", "\u{202e}\u{200b}", "\u{200d}"] {
+        for unreadable in [
+            "",
+            " \n\t",
+            "\u{202e}\u{200b}",
+            "\u{200d}",
+            "ok\u{202e}evil",
+            "typo\u{200b}",
+            "two\r\nlines\u{2066}",
+        ] {
             assert!(!is_readable(unreadable), "{unreadable:?}");
         }
         for readable in ["typo", "é", "Audit\r\nrequest", "✓"] {

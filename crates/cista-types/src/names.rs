@@ -126,13 +126,31 @@ pub fn check_visible(text: &str) -> Result<(), String> {
         let next = chars.get(i + 1).copied();
         if let Some(why) = refusal(prev, *c, next) {
             return Err(format!(
-                "contains {why} (U+{:04X}) at character {}; delete it and type the name again \
+                "contains {why} (U+{:04X}) at character {}; delete it and type the text again \
                  (such characters come with text copied from documents and web pages, are \
-                 invisible, and can make two different names look the same)",
+                 invisible, and can make two different words look the same)",
                 u32::from(*c),
                 i + 1
             ));
         }
+    }
+    Ok(())
+}
+
+/// Checks text of several lines (a description, a reason) as `check_visible` checks a name,
+/// line by line: line breaks (`\n`, `\r\n`) and tabs are kept, anything else invisible out of
+/// place is refused, naming the line when there are several.
+pub fn check_visible_text(text: &str) -> Result<(), String> {
+    let several = text.contains('\n');
+    for (n, line) in text.split('\n').enumerate() {
+        let line = line.strip_suffix('\r').unwrap_or(line).replace('\t', " ");
+        check_visible(&line).map_err(|why| {
+            if several {
+                format!("{why} (line {})", n + 1)
+            } else {
+                why
+            }
+        })?;
     }
     Ok(())
 }

@@ -29,7 +29,18 @@ impl OrgName {
                 "must not contain control characters",
             ));
         }
+        crate::names::check_visible(trimmed)
+            .map_err(|why| ParseError::new("organization name", why))?;
         Ok(Self(trimmed.to_owned()))
+    }
+
+    /// A name as stored: only what any stored name must be (not empty, no control character).
+    /// Names stored before the entry check refused invisible characters still load.
+    pub fn from_stored(raw: &str) -> Result<Self, ParseError> {
+        if raw.trim().is_empty() || raw.chars().any(char::is_control) {
+            return Err(ParseError::new("organization name", "is not a stored name"));
+        }
+        Ok(Self(raw.to_owned()))
     }
 
     pub fn as_str(&self) -> &str {
@@ -127,6 +138,15 @@ mod tests {
         assert!(OrgName::parse("   ").is_err());
         assert!(OrgName::parse(&"x".repeat(121)).is_err());
         assert!(OrgName::parse("bad\u{7}name").is_err());
+        // Invisible characters that could make a name read otherwise than it is.
+        for hidden in ["Evil\u{202e}Org", "Palm\u{200b}Court", "\u{2066}Palm Court"] {
+            assert!(OrgName::parse(hidden).is_err(), "{hidden:?}");
+            assert!(
+                OrgName::from_stored(hidden).is_ok(),
+                "stored before: {hidden:?}"
+            );
+        }
+        assert!(OrgName::parse("Résidences Côte-d'Azur 🌴").is_ok());
     }
 
     #[test]

@@ -300,7 +300,19 @@ impl Password {
     pub const MIN_CHARS: usize = 8;
     pub const MAX_CHARS: usize = 128;
 
+    /// A new password as typed, in Unicode NFC (NIST SP 800-63B §5.1.1.2), so that the same
+    /// text typed on a keyboard that composes accents and on one that does not is the same
+    /// password. Control characters are refused: no keyboard types them, and a password
+    /// holding one could not be typed again.
     pub fn parse(raw: &str) -> Result<Self, ParseError> {
+        use unicode_normalization::UnicodeNormalization as _;
+        if raw.chars().any(char::is_control) {
+            return Err(ParseError::new(
+                "password",
+                "must not contain control characters (no keyboard types them)",
+            ));
+        }
+        let raw: String = raw.nfc().collect();
         let count = raw.chars().count();
         if count < Self::MIN_CHARS {
             return Err(ParseError::new(
@@ -314,7 +326,7 @@ impl Password {
                 format!("must be at most {} characters", Self::MAX_CHARS),
             ));
         }
-        Ok(Self(raw.to_owned()))
+        Ok(Self(raw))
     }
 
     /// The password itself, for hashing and the strength check only.

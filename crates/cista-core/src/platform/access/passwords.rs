@@ -109,15 +109,24 @@ impl PasswordHasher {
     }
 
     /// Verifies against `stored`, or against a dummy hash when there is none, so that an
-    /// unknown account costs the same time as a wrong password.
+    /// unknown account costs the same time as a wrong password. The password is compared in
+    /// NFC, as `Password::parse` stores it; a password that is not in NFC as typed is also
+    /// compared as typed, for passwords chosen before they were normalized (the cost of the
+    /// second hash depends on the text typed, never on the account).
     pub async fn verify(&self, password: &str, stored: Option<&str>) -> Result<bool> {
-        let plain = password.to_owned();
+        use unicode_normalization::UnicodeNormalization as _;
+        let composed: String = password.nfc().collect();
+        let as_typed = (composed != password).then(|| password.to_owned());
         let (phc, real) = match stored {
             Some(phc) => (phc.to_owned(), true),
             None => (cista_crypto::password::dummy_hash().to_owned(), false),
         };
         let matched = self
-            .run(move || cista_crypto::password::verify_password(&plain, &phc))
+            .run(move || {
+                cista_crypto::password::verify_password(&composed, &phc)
+                    || as_typed
+                        .is_some_and(|raw| cista_crypto::password::verify_password(&raw, &phc))
+            })
             .await?;
         Ok(real && matched)
     }
@@ -126,6 +135,30 @@ impl PasswordHasher {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// The same text typed composed (NFC) or decomposed (NFD) is the same password.
+    #[tokio::test]
+    async fn a_password_is_the_same_however_its_accents_were_typed() {
+        let hasher = PasswordHasher::new(1, 4);
+        let composed = "caf\u{e9} r\u{e9}sum\u{e9} lighthouse 58";
+        let decomposed = "cafe\u{301} re\u{301}sume\u{301} lighthouse 58";
+        let stored = hasher
+            .hash(&Password::parse(decomposed).unwrap())
+            .await
+            .unwrap();
+        assert!(hasher.verify(composed, Some(&stored)).await.unwrap());
+        assert!(hasher.verify(decomposed, Some(&stored)).await.unwrap());
+        assert!(
+            !hasher
+                .verify("cafe resume lighthouse 58", Some(&stored))
+                .await
+                .unwrap()
+        );
+        // One chosen before passwords were normalized still signs in as it was typed.
+        let legacy = cista_crypto::password::hash_password(decomposed).unwrap();
+        assert!(hasher.verify(decomposed, Some(&legacy)).await.unwrap());
+        assert!(Password::parse("tangerine\u{0}lighthouse gravel").is_err());
+    }
 
     #[test]
     fn guessable_passwords_are_refused_with_an_explanation() {

@@ -506,7 +506,7 @@ async fn a_character_no_font_can_print_is_refused_where_it_is_typed_and_named() 
     let err = cista
         .create_organization(
             &operator(),
-            cista_types::OrgName::parse("Palm \u{E000} Court").unwrap(),
+            cista_types::OrgName::from_stored("Palm \u{E000} Court").unwrap(),
             OrgSlug::parse("palm-pua").unwrap(),
         )
         .await

@@ -168,13 +168,12 @@ fn check_text(field: &str, value: &str, max: usize, required: bool) -> Result<()
             format!("must be at most {max} characters"),
         ));
     }
-    if value
-        .chars()
-        .any(|c| c.is_control() && c != '\n' && c != '\r' && c != '\t')
-    {
+    if cista_types::controls::has_stray_control(value) {
         return Err(Error::invalid(field, "must not contain control characters"));
     }
-    Ok(())
+    // Bidi overrides and zero-width characters would make a description read otherwise than
+    // it is stored (titles and names refuse them in `check_name`).
+    cista_types::names::check_visible_text(value).map_err(|why| Error::invalid(field, why))
 }
 
 /// Text the certified results PDF prints (the ballot title, contest titles, candidate names)
@@ -508,10 +507,21 @@ mod tests {
             "{err}"
         );
 
-        // Descriptions are not printed on the certificate: anything but control characters.
+        // Descriptions are not printed on the certificate, but are read: lines and tabs are
+        // kept, while invisible characters out of place (a bidi override that reorders the
+        // words, a zero-width space) and private-use ones are refused, as in names.
         let mut d = sample();
-        d.description = "Notes \u{E000}".into();
+        d.description = "Notes — voir l'article 7 ✓\r\nLine two\tend".into();
         d.validate_draft().unwrap();
+        for hidden in ["ok\u{202e}evil", "abc\u{200b}", "Notes \u{E000}", "a\rb"] {
+            d.description = hidden.into();
+            let err = d.validate_draft().unwrap_err().to_string();
+            assert!(err.starts_with("description:"), "{hidden:?}: {err}");
+        }
+        let mut contest = sample().contests[0].clone();
+        contest.description = "two\nlines\u{2066}".into();
+        let err = validate_contest(&contest).unwrap_err().to_string();
+        assert!(err.contains("U+2066") && err.contains("line 2"), "{err}");
     }
 
     #[test]
