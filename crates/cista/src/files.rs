@@ -31,7 +31,24 @@ fn write_with_mode(path: &Path, bytes: &[u8], mode: u32) -> Result<(), String> {
     file.write_all(bytes)
         .and_then(|()| file.sync_all())
         .map_err(|e| format!("{}: {e}", tmp.display()))?;
-    std::fs::rename(&tmp, path).map_err(|e| format!("{}: {e}", path.display()))
+    std::fs::rename(&tmp, path).map_err(|e| {
+        // Nothing is left behind: the bytes were for `path` only.
+        let _ = std::fs::remove_file(&tmp);
+        format!("{}: {e}", path.display())
+    })
+}
+
+/// Opens a new file readable by the owner only, for bytes written as they come (an export
+/// streamed to a `.part` name, renamed when whole). An existing file is replaced.
+pub async fn create_private(path: &Path) -> Result<tokio::fs::File, String> {
+    let mut options = tokio::fs::OpenOptions::new();
+    options.write(true).create(true).truncate(true);
+    #[cfg(unix)]
+    options.mode(0o600);
+    options
+        .open(path)
+        .await
+        .map_err(|e| format!("{}: {e}", path.display()))
 }
 
 /// A secret: readable by the owner only.

@@ -36,7 +36,7 @@ pub fn handle() -> Option<&'static PrometheusHandle> {
 
 pub(crate) async fn record_request(req: Request, next: Next) -> Response {
     let route = crate::middleware::route_label(&req);
-    let method = req.method().as_str().to_owned();
+    let method = method_label(req.method());
     let started = Instant::now();
     let response = next.run(req).await;
     let status = response.status().as_u16().to_string();
@@ -50,6 +50,25 @@ pub(crate) async fn record_request(req: Request, next: Next) -> Response {
     metrics::histogram!("cista_http_request_duration_seconds", "route" => route)
         .record(started.elapsed().as_secs_f64());
     response
+}
+
+/// A method's label: one of RFC 9110's methods (§9.3) or PATCH, else `other`. A client may
+/// send any token as a method, and each distinct label is a series kept for the life of the
+/// process: invented methods must not be able to grow `/metrics` without bound.
+fn method_label(method: &axum::http::Method) -> &'static str {
+    use axum::http::Method;
+    match *method {
+        Method::GET => "GET",
+        Method::HEAD => "HEAD",
+        Method::POST => "POST",
+        Method::PUT => "PUT",
+        Method::DELETE => "DELETE",
+        Method::CONNECT => "CONNECT",
+        Method::OPTIONS => "OPTIONS",
+        Method::TRACE => "TRACE",
+        Method::PATCH => "PATCH",
+        _ => "other",
+    }
 }
 
 /// Compares two secrets in time independent of where they differ (via their SHA-256).

@@ -234,6 +234,13 @@ async fn metrics_need_the_token() {
     let server = TestServer::start(Options::default()).await;
     let client = server.client();
     client.get(server.url("/")).send().await.unwrap();
+    // A method a client made up is counted, under one label for all such methods.
+    let invented = reqwest::Method::from_bytes(b"FOOBAR7").unwrap();
+    client
+        .request(invented, server.url("/"))
+        .send()
+        .await
+        .unwrap();
     let (status, _, body) = json(client.get(server.url("/metrics")).send().await.unwrap()).await;
     assert_eq!(status, 401);
     assert_eq!(body["error"]["code"], "unauthenticated");
@@ -254,6 +261,8 @@ async fn metrics_need_the_token() {
     let text = right.text().await.unwrap();
     assert!(text.contains("cista_http_requests_total"), "{text}");
     assert!(text.contains("cista_tls_handshakes_total"), "{text}");
+    assert!(!text.contains("FOOBAR7"), "{text}");
+    assert!(text.contains("method=\"other\""), "{text}");
     server.stop().await;
 
     let closed = TestServer::start(Options {

@@ -56,8 +56,9 @@ pub async fn export(rt: &Runtime, args: &RecordsExportArgs) -> Result<(), Failur
         .export_records(&rt.operator(), org.id, &filter, format)
         .await?;
     match &args.out {
-        Some(path) => std::fs::write(path, &bytes)
-            .map_err(|e| Failure(format!("{} could not be written: {e}", path.display())))?,
+        // Records are personal data: readable by the owner only, as the data directory.
+        Some(path) => crate::files::write_private(path, &bytes)
+            .map_err(|e| Failure(format!("the export could not be written: {e}")))?,
         None => std::io::stdout()
             .write_all(&bytes)
             .map_err(|e| Failure(format!("standard output: {e}")))?,
@@ -105,10 +106,16 @@ async fn export_zip(
     };
     match &args.out {
         Some(path) => {
+            if path.is_dir() {
+                return Err(Failure(format!(
+                    "{} is a directory: give the name of the file to write",
+                    path.display()
+                )));
+            }
             let part = part_of(path);
-            let file = tokio::fs::File::create(&part)
+            let file = crate::files::create_private(&part)
                 .await
-                .map_err(|e| Failure(format!("{} could not be created: {e}", part.display())))?;
+                .map_err(|e| Failure(format!("the export could not be created: {e}")))?;
             let written = cista
                 .write_records_zip(&blobs, plan, file, &mut progress)
                 .await;
@@ -116,8 +123,10 @@ async fn export_zip(
                 let _ = std::fs::remove_file(&part);
                 return Err(e.into());
             }
-            std::fs::rename(&part, path)
-                .map_err(|e| Failure(format!("{} could not be written: {e}", path.display())))?;
+            std::fs::rename(&part, path).map_err(|e| {
+                let _ = std::fs::remove_file(&part);
+                Failure(format!("{} could not be written: {e}", path.display()))
+            })?;
         }
         None => {
             cista

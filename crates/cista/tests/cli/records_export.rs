@@ -80,6 +80,7 @@ fn records_export_writes_csv_geojson_and_a_zip_of_the_delivered_photos() {
         ],
     ));
     let csv = std::fs::read_to_string(&csv_path).unwrap();
+    exports_are_private_and_a_directory_is_refused(&data, tmp.path(), &[&csv_path, &zip_path]);
     let mut lines = csv.lines();
     assert!(lines.next().unwrap().ends_with(",photos.links"), "{csv}");
     let rows: Vec<&str> = lines.collect();
@@ -118,4 +119,31 @@ fn records_export_writes_csv_geojson_and_a_zip_of_the_delivered_photos() {
 
     let log = ok(cista_command(&data, "audit", &["verify"])).stdout;
     assert!(log.starts_with("audit log OK: "), "{log}");
+}
+
+/// Personal data: each export readable by the owner only. A directory given as the file is
+/// refused before anything is written, and nothing is left beside it.
+fn exports_are_private_and_a_directory_is_refused(data: &Path, tmp: &Path, written: &[&Path]) {
+    #[cfg(unix)]
+    for file in written {
+        use std::os::unix::fs::PermissionsExt as _;
+        let mode = std::fs::metadata(file).unwrap().permissions().mode();
+        assert_eq!(mode & 0o777, 0o600, "{}", file.display());
+    }
+    for format in ["zip", "csv"] {
+        let out = tmp.join("a-directory");
+        std::fs::create_dir_all(&out).unwrap();
+        let line = crate::fails(export(
+            data,
+            &["--format", format, "--out", out.to_str().unwrap()],
+        ));
+        assert!(line.contains("a-directory"), "{format}: {line}");
+        let left: Vec<_> = std::fs::read_dir(tmp)
+            .unwrap()
+            .filter_map(|e| e.ok())
+            .map(|e| e.file_name().to_string_lossy().into_owned())
+            .filter(|name| name.contains("a-directory") && name != "a-directory")
+            .collect();
+        assert!(left.is_empty(), "{format}: {left:?}");
+    }
 }

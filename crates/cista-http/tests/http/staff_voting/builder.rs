@@ -401,7 +401,10 @@ async fn a_published_ballot_is_cancelled_with_a_reason_and_reissued_as_a_new_dra
     // The cancelled ballot takes no paper ballot.
     let (status, paper) = page(&admin, &server, &format!("{path}/paper")).await;
     assert_eq!(status, 200);
-    assert!(paper.contains("not open for votes"), "{paper}");
+    assert!(
+        paper.contains("was cancelled: it takes no more votes"),
+        "{paper}"
+    );
     server.stop().await;
 }
 

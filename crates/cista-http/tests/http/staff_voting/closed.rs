@@ -94,6 +94,23 @@ async fn each_ballot_is_closed_by_staff_and_shows_its_results(
             "{closed}"
         );
         assert!(closed.contains(r#"class="results""#));
+        // An action the closed ballot refuses says why on its page (a page opened before the
+        // close, a second tab).
+        let r = post(
+            admin,
+            server,
+            &format!("{path}/close"),
+            &csrf_in(&closed),
+            &[],
+        )
+        .await;
+        assert_eq!(r.status(), StatusCode::CONFLICT);
+        let refused = r.text().await.unwrap();
+        assert!(
+            refused.contains("There is a problem")
+                && refused.contains("Only an open ballot can be closed."),
+            "{refused}"
+        );
         assert!(
             closed.contains("Alma Diaz") && closed.contains("Elected"),
             "{closed}"

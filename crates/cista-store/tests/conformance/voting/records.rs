@@ -446,6 +446,7 @@ pub async fn a_correction_is_a_cancel_and_a_reissue(h: &Harness) {
         "\u{1}\u{2}\u{7}",
         "\u{202e}\u{200b}",
         "typo\u{1b}[2J",
+        "typo \u{202e}misspelt",
     ] {
         let err = cista
             .cancel_ballot(&operator(), a.org, ballot, unreadable)
@@ -465,6 +466,21 @@ pub async fn a_correction_is_a_cancel_and_a_reissue(h: &Harness) {
         .await
         .unwrap_err();
     assert_eq!(err.code(), "ballot_not_open");
+    // A cancelled ballot says so when it is asked to change or to publish.
+    for err in [
+        cista
+            .publish_ballot(&operator(), a.org, ballot)
+            .await
+            .map(|_| ())
+            .unwrap_err(),
+        cista
+            .remove_contest(&operator(), a.org, ballot, 1)
+            .await
+            .unwrap_err(),
+    ] {
+        assert_eq!(err.code(), "conflict");
+        assert!(err.to_string().contains("was cancelled"), "{err}");
+    }
     let copy = cista
         .reissue_ballot(&operator(), a.org, ballot)
         .await

@@ -171,11 +171,11 @@ impl Cista {
     ) -> Result<()> {
         actor.authorize_in(org, VotingAction::ManageBallots)?;
         let ballot = self.ballot(actor, org, id).await?;
-        if ballot.status() != BallotStatus::Draft {
-            return Err(Error::Conflict(
-                "a published ballot cannot change; cancel it and reissue a corrected copy"
-                    .to_owned(),
-            ));
+        if let Some(refusal) = not_a_draft(
+            ballot.status(),
+            "a published ballot cannot change; cancel it and reissue a corrected copy",
+        ) {
+            return Err(refusal);
         }
         let mut definition = ballot.definition;
         edit(&mut definition)?;
@@ -356,10 +356,8 @@ impl Cista {
     ) -> Result<Published> {
         actor.authorize_in(org, VotingAction::ManageBallots)?;
         let ballot = self.ballot(actor, org, id).await?;
-        if ballot.status() != BallotStatus::Draft {
-            return Err(Error::Conflict(
-                "this ballot was published already".to_owned(),
-            ));
+        if let Some(refusal) = not_a_draft(ballot.status(), "this ballot was published already") {
+            return Err(refusal);
         }
         let now = self.clock().now();
         let definition = &ballot.definition;
@@ -680,4 +678,17 @@ impl Cista {
             .collect();
         self.insert_draft(actor, org, &definition, Some(id)).await
     }
+}
+
+/// Why a ballot that is no longer a draft refuses a draft's change: in the words of its own
+/// state (`published` says what a published one says), so a cancelled draft is never said
+/// to have been published. `None` for a draft.
+fn not_a_draft(status: BallotStatus, published: &str) -> Option<Error> {
+    let why = match status {
+        BallotStatus::Draft => return None,
+        BallotStatus::Published => published,
+        BallotStatus::Closed => "this ballot is closed and counted; it cannot change",
+        BallotStatus::Cancelled => "this ballot was cancelled; reissue it to make a corrected copy",
+    };
+    Some(Error::Conflict(why.to_owned()))
 }

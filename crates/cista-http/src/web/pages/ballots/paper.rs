@@ -130,11 +130,19 @@ async fn page_for(
     } else if accepts_votes {
         String::new()
     } else {
-        format!(
-            "This ballot is not open for votes: it is open from {} to {}.",
-            ballot.local(ballot.definition.opens_at),
-            ballot.local(ballot.definition.closes_at)
-        )
+        use cista_core::ports::BallotStatus;
+        match ballot.status() {
+            BallotStatus::Cancelled => {
+                "This ballot was cancelled: it takes no more votes.".to_owned()
+            }
+            BallotStatus::Closed => "This ballot is closed and counted.".to_owned(),
+            BallotStatus::Draft => "This ballot is not published yet.".to_owned(),
+            BallotStatus::Published => format!(
+                "This ballot is not open for votes: it is open from {} to {}.",
+                ballot.local(ballot.definition.opens_at),
+                ballot.local(ballot.definition.closes_at)
+            ),
+        }
     };
     let state_now = if two_envelopes {
         cista.paper_state(actor, ballot).await?

@@ -207,6 +207,8 @@ struct ClosedPage {
     chrome: Chrome,
     head: Head,
     notice: Option<String>,
+    /// Why an action on the closed ballot was refused (a reminder, a cancel).
+    errors: Vec<Problem>,
     closed_at: String,
     can_records: bool,
     recorded: bool,
@@ -301,6 +303,7 @@ pub async fn render_ballot(
                     chrome,
                     head,
                     notice: extra.notice,
+                    errors: extra.errors,
                     closed_at: ballot
                         .stored
                         .closed_at
