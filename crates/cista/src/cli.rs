@@ -315,7 +315,8 @@ pub struct AppTokenCreateArgs {
     /// The organization's slug.
     #[arg(long)]
     pub org: String,
-    /// What the token may do: `voting.results` (read ballots and closed ballots' results).
+    /// What the token may do: `voting.results` (read ballots and closed ballots' results) or
+    /// `forms.submit` (submit published forms and upload their files).
     #[arg(long)]
     pub purpose: String,
     /// Which system will hold it, e.g. "Board web site" (1 to 80 characters).

@@ -72,3 +72,26 @@ pub fn create_private_dir(path: &Path) -> Result<(), String> {
     }
     Ok(())
 }
+
+/// The most bytes a definition file (`assessment import`, `record-form import`) may hold: a
+/// form of hundreds of questions is tens of kilobytes.
+pub const DEFINITION_FILE_BYTES: u64 = 4 * 1024 * 1024;
+
+/// Reads a JSON file of at most `max_bytes` (refused by its size before it is read, so a
+/// wrong file cannot fill the memory), as UTF-8 with or without the byte order mark editors
+/// on Windows write.
+pub fn read_json_file(path: &Path, max_bytes: u64) -> Result<serde_json::Value, String> {
+    let size = std::fs::metadata(path)
+        .map_err(|e| format!("{} could not be read: {e}", path.display()))?
+        .len();
+    if size > max_bytes {
+        return Err(format!(
+            "{} holds {size} bytes; a definition holds at most {max_bytes}",
+            path.display()
+        ));
+    }
+    let text = std::fs::read_to_string(path)
+        .map_err(|e| format!("{} could not be read: {e}", path.display()))?;
+    let text = text.strip_prefix('\u{feff}').unwrap_or(&text);
+    serde_json::from_str(text).map_err(|e| format!("{} is not JSON: {e}", path.display()))
+}

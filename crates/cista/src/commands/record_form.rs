@@ -10,10 +10,9 @@ use cista_core::platform::intake::FormProduct;
 pub async fn run(rt: &Runtime, command: &RecordFormCommand) -> Result<(), Failure> {
     match command {
         RecordFormCommand::Import(args) => {
-            let text = std::fs::read_to_string(&args.file)
-                .map_err(|e| Failure(format!("{} could not be read: {e}", args.file.display())))?;
-            let definition: serde_json::Value = serde_json::from_str(&text)
-                .map_err(|e| Failure(format!("{} is not JSON: {e}", args.file.display())))?;
+            let definition =
+                crate::files::read_json_file(&args.file, crate::files::DEFINITION_FILE_BYTES)
+                    .map_err(Failure)?;
             let (cista, org) = rt.open_org(&args.org).await?;
             let form = cista
                 .publish_form(

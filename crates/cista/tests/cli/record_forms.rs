@@ -49,6 +49,21 @@ fn a_record_form_file_is_imported_checked_versioned_and_exported() {
         again.contains("wells version 1 of"),
         "the same file changes nothing: {again}"
     );
+    // Saved by an editor that writes a byte order mark: the same file.
+    let marked = tmp.path().join("marked.json");
+    let mut bytes = b"\xef\xbb\xbf".to_vec();
+    bytes.extend_from_slice(&std::fs::read(&file).unwrap());
+    std::fs::write(&marked, bytes).unwrap();
+    let same = ok(import(&data, &marked)).stdout;
+    assert!(same.contains("wells version 1 of"), "{same}");
+    // A file far larger than any definition is refused by its size, unread.
+    let huge = tmp.path().join("huge.json");
+    std::fs::File::create(&huge)
+        .unwrap()
+        .set_len(64 * 1024 * 1024)
+        .unwrap();
+    let refused = fails(import(&data, &huge));
+    assert!(refused.contains("a definition holds at most"), "{refused}");
 
     let mut broken = cista_testkit::fixtures::record_form("Well survey");
     broken["fields"][0]["min"] = serde_json::json!(5000);

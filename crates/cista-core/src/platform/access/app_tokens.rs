@@ -204,7 +204,7 @@ impl AppTokenRequest {
         }
         if !(1..=MAX_LIFETIME_DAYS).contains(&self.lifetime_days) {
             return Err(Error::invalid(
-                "lifetime_days",
+                "lifetime",
                 format!("a token lives from 1 to {MAX_LIFETIME_DAYS} days"),
             ));
         }
