@@ -280,13 +280,13 @@ pub fn validate_contest(contest: &Contest) -> Result<()> {
         if candidates.is_empty() {
             return Err(Error::invalid(
                 "candidates",
-                "list at least one candidate, one per line",
+                "must hold at least one name, one per line",
             ));
         }
         if candidates.len() > MAX_CANDIDATES {
             return Err(Error::invalid(
                 "candidates",
-                format!("at most {MAX_CANDIDATES} per election"),
+                format!("must be at most {MAX_CANDIDATES} per election"),
             ));
         }
         if *seats == 0 || *seats as usize > candidates.len() {
@@ -467,6 +467,16 @@ mod tests {
         let mut d = sample();
         d.closes_at = d.opens_at;
         assert!(d.validate_draft().is_err());
+        // Each refusal reads as a sentence: "The candidates must hold at least one name…".
+        let mut d = sample();
+        if let ContestKind::Election { candidates, .. } = &mut d.contests[1].kind {
+            candidates.clear();
+        }
+        let err = d.validate_draft().unwrap_err();
+        assert!(
+            matches!(&err, Error::InvalidInput { reason, .. } if reason.starts_with("must ")),
+            "{err}"
+        );
     }
 
     #[test]

@@ -455,8 +455,8 @@ impl Reading {
         let header_len = self.header_len;
         if record.len() < header_len {
             return Some(format!(
-                "has {} fields but the header has {}",
-                record.len(),
+                "has {} but the header has {}",
+                fields(record.len()),
                 header_len
             ));
         }
@@ -476,18 +476,18 @@ impl Reading {
         });
         Some(match split_weight {
             Some(weight) => format!(
-                "has {} fields but the header has {}: the weight {weight} seems to have a \
+                "has {} but the header has {}: the weight {weight} seems to have a \
                  decimal comma, which in this comma-separated file splits it into two \
                  fields. Write {} instead, or save the file with semicolons between fields \
                  (a spreadsheet set to a language that writes decimal commas does that \
                  when it saves as CSV)",
-                record.len(),
+                fields(record.len()),
                 header_len,
                 weight.replace(',', ".")
             ),
             None => format!(
-                "has {} fields but the header has {}",
-                record.len(),
+                "has {} but the header has {}",
+                fields(record.len()),
                 header_len
             ),
         })
@@ -667,4 +667,9 @@ impl Reading {
             file_sha256,
         })
     }
+}
+
+/// "1 field", "3 fields".
+fn fields(n: usize) -> String {
+    cista_types::words::count(n, "field", "fields")
 }

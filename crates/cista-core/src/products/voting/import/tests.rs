@@ -272,6 +272,9 @@ fn a_byte_order_mark_crlf_blank_lines_empty_columns_and_loose_headers_are_forgiv
     let extra = "unit,weight,first_name,last_name\n101,1,Ana,Ruiz,surplus\n";
     let text = messages(&parse_roster(extra.as_bytes(), None).unwrap_err());
     assert_eq!(text, vec!["line 2: has 5 fields but the header has 4"]);
+    let short = "unit,weight,first_name,last_name\n101\n";
+    let text = messages(&parse_roster(short.as_bytes(), None).unwrap_err());
+    assert_eq!(text, vec!["line 2: has 1 field but the header has 4"]);
 }
 
 #[test]
