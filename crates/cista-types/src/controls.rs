@@ -22,8 +22,8 @@ pub fn has_stray_control(text: &str) -> bool {
 /// Whether `text` says something a reader can see: at least one character that is neither
 /// white space nor default-ignorable (joiners, bidi controls: `glyphs::is_default_ignorable`),
 /// no stray control character, and nothing invisible out of place
-/// (`names::check_visible_text`: a bidi override among readable words reorders them). For a reason or purpose a person must state, which the
-/// audit log keeps and pages show.
+/// (`names::check_visible_text`: a bidi override among readable words reorders them). For a
+/// reason or purpose a person must state, which the audit log keeps and pages show.
 pub fn is_readable(text: &str) -> bool {
     text.chars()
         .any(|c| !c.is_whitespace() && !crate::glyphs::is_default_ignorable(c))

@@ -265,10 +265,12 @@ fn problem(first_bad_entry: Option<u64>, message: String) -> AuditProblem {
 }
 
 /// Recomputes the whole log from the rows: every leaf hash from its content, the tree root at
-/// every signed checkpoint (and each checkpoint's signature), and the stored head.
+/// every signed checkpoint (and each checkpoint's signature), and the stored head; and at each
+/// of the `witnessed` checkpoints (signed notes kept elsewhere, of the log named `origin`).
 pub async fn verify(
     store: &dyn Store,
     verifier: &NoteVerifier,
+    origin: &str,
     witnessed: &[String],
 ) -> Result<AuditVerification> {
     // A head that cannot even be read is itself evidence of tampering; report it after the
@@ -303,6 +305,18 @@ pub async fn verify(
         Timestamp::from_unix_micros(0).map_err(|e| crate::Error::Internal(e.to_string()))?;
     for note in witnessed {
         match verifier.verify(note) {
+            // The same key signs each closed ballot's checkpoint: one of those is no
+            // checkpoint of this log.
+            Ok(cp) if cp.origin != origin => {
+                report.problem = Some(problem(
+                    None,
+                    format!(
+                        "a kept checkpoint is of {}, not of this audit log ({origin})",
+                        cp.origin
+                    ),
+                ));
+                return Ok(report);
+            }
             Ok(cp) => {
                 if !checkpoints
                     .iter()

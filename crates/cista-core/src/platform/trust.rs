@@ -471,6 +471,12 @@ impl Cista {
         witnessed: &[String],
     ) -> Result<AuditVerification> {
         actor.authorize(Action::VerifyAudit)?;
-        audit::verify(self.store().as_ref(), &self.signer().verifier(), witnessed).await
+        audit::verify(
+            self.store().as_ref(),
+            &self.signer().verifier(),
+            &self.instance().audit_origin,
+            witnessed,
+        )
+        .await
     }
 }

@@ -95,7 +95,8 @@ pub async fn rotate(rt: &Runtime, args: &RotateArgs) -> Result<(), Failure> {
                 ""
             };
             return Err(Failure(format!(
-                "the stored keys are re-wrapped under {}, but the backup key could not be:                  {why}{keeping}. Fix the backup target and run `cista keys rotate` again",
+                "the stored keys are re-wrapped under {}, but the backup key could not be: \
+                 {why}{keeping}. Fix the backup target and run `cista keys rotate` again",
                 report.new_kek
             )));
         }

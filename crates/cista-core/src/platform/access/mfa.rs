@@ -12,7 +12,6 @@ use cista_crypto::envelope::aad;
 use cista_crypto::token::{new_recovery_code, recovery_code_hash};
 use cista_crypto::totp::TotpSecret;
 use cista_types::{SubjectCode, Timestamp};
-use time::Duration;
 
 /// How many recovery codes a person gets.
 pub const RECOVERY_CODES: usize = 10;
@@ -72,7 +71,7 @@ impl Cista {
 
     /// Starts (or resumes) enrolment: a secret is kept, sealed, until a code confirms it.
     pub async fn begin_mfa_enrolment(&self, session: &ResolvedSession) -> Result<Enrolment> {
-        let mut account = self.account_for(session).await?;
+        let account = self.account_for(session).await?;
         if account.totp_secret.is_some() {
             return Err(Error::Conflict(
                 "an authenticator is already set up for this account".to_owned(),
@@ -81,11 +80,23 @@ impl Cista {
         let secret = match &account.totp_pending {
             Some(sealed) => self.open_totp(account.subject, "totp_pending", sealed)?,
             None => {
-                let secret = TotpSecret::generate(self.rng().as_ref());
-                account.totp_pending =
-                    Some(self.seal_totp(account.subject, "totp_pending", &secret)?);
+                // Written under the person's lock to the account as it is now, so the write
+                // cannot undo a change made meanwhile; a secret another tab set first is kept.
                 let mut tx = self.store().begin().await?;
-                tx.update_account(&account).await?;
+                let mut current = tx
+                    .lock_account(account.subject)
+                    .await?
+                    .ok_or(Error::Unauthenticated)?;
+                let secret = match &current.totp_pending {
+                    Some(sealed) => self.open_totp(current.subject, "totp_pending", sealed)?,
+                    None => {
+                        let secret = TotpSecret::generate(self.rng().as_ref());
+                        current.totp_pending =
+                            Some(self.seal_totp(current.subject, "totp_pending", &secret)?);
+                        tx.update_account(&current).await?;
+                        secret
+                    }
+                };
                 tx.commit_housekeeping().await?;
                 secret
             }
@@ -110,11 +121,7 @@ impl Cista {
     ) -> Result<(SignedIn, Vec<String>)> {
         let subject = self.account_for(session).await?.subject;
         let now = self.clock().now();
-        // Under the person's lock, as `verify_second_factor`.
-        let mut tx = self.store().begin().await?;
-        let mut account = self
-            .locked_active_account(tx.as_mut(), subject, now)
-            .await?;
+        let (mut tx, mut account) = self.locked_for_a_code(subject, now).await?;
         let sealed = account.totp_pending.clone().ok_or(Error::CodeInvalid)?;
         let secret = self.open_totp(account.subject, "totp_pending", &sealed)?;
         let Some(step) = secret.check(code, self.unix_now()) else {
@@ -162,14 +169,7 @@ impl Cista {
         }
         let subject = self.account_for(session).await?.subject;
         let now = self.clock().now();
-        // The lock is read and a failure counted in one transaction under the person's lock
-        // (as a password's is), so codes guessed in parallel are counted one after the other
-        // and the sixth finds the account locked; the account is read under that lock, so
-        // what is written back cannot undo a change made meanwhile.
-        let mut tx = self.store().begin().await?;
-        let mut account = self
-            .locked_active_account(tx.as_mut(), subject, now)
-            .await?;
+        let (mut tx, mut account) = self.locked_for_a_code(subject, now).await?;
         let sealed = account.totp_secret.clone().ok_or(Error::CodeInvalid)?;
         let (new_session, signed_in) = self.new_session(account.subject, SessionStage::Full, now);
         let (kind, what) = if code.chars().any(|c| c.is_ascii_alphabetic()) {
@@ -210,25 +210,30 @@ impl Cista {
         Ok(signed_in)
     }
 
-    /// The person's account read under their lock in `tx`; `CodeInvalid` (the one answer to
-    /// every wrong code) when it is not active or is locked until after `now`.
-    async fn locked_active_account(
+    /// A transaction holding the person's lock, and their account read under it: the lock is
+    /// read and a failure counted one request after another, so codes guessed in parallel
+    /// are counted one by one and the one after the lockout finds the account locked; what
+    /// is written back cannot undo a change made meanwhile. `CodeInvalid` (the one answer to
+    /// every wrong code) when the account is not active or is locked until after `now`.
+    async fn locked_for_a_code(
         &self,
-        tx: &mut dyn crate::ports::StoreTx,
         subject: SubjectCode,
         now: Timestamp,
-    ) -> Result<Account> {
-        tx.lock_account(subject)
+    ) -> Result<(Box<dyn crate::ports::StoreTx>, Account)> {
+        let mut tx = self.store().begin().await?;
+        let account = tx
+            .lock_account(subject)
             .await?
             .filter(|current| current.status == AccountStatus::Active)
             .filter(|current| current.locked_until.is_none_or(|until| until <= now))
-            .ok_or(Error::CodeInvalid)
+            .ok_or(Error::CodeInvalid)?;
+        Ok((tx, account))
     }
 
     /// Counts a wrong second factor toward the lockout, in `tx` (which holds the person's
     /// lock) and records it; returns the error to show (always the same). From the
-    /// `lockout_after`-th failure on, each locks the account for `lockout_base`, doubled for
-    /// each failure beyond, up to `lockout_max` (as wrong passwords do).
+    /// `lockout_after`-th failure on, each locks the account (`lockout_for`, as wrong
+    /// passwords do).
     async fn second_factor_failed(
         &self,
         mut tx: Box<dyn crate::ports::StoreTx>,
@@ -236,18 +241,13 @@ impl Cista {
         what: &str,
         now: Timestamp,
     ) -> Error {
-        let settings = self.settings();
         account.failed_attempts = account.failed_attempts.saturating_add(1);
         let over = account
             .failed_attempts
-            .saturating_sub(settings.lockout_after);
-        if account.failed_attempts >= settings.lockout_after {
-            let seconds = settings
-                .lockout_base
-                .whole_seconds()
-                .saturating_mul(1i64 << over.clamp(0, 30))
-                .min(settings.lockout_max.whole_seconds());
-            account.locked_until = Some(now.plus(Duration::seconds(seconds)));
+            .checked_sub(self.settings().lockout_after)
+            .and_then(|over| u64::try_from(over).ok());
+        if let Some(over) = over {
+            account.locked_until = Some(now.plus(self.lockout_for(over)));
         }
         let result = async {
             tx.update_account(&account).await?;

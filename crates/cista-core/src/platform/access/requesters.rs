@@ -276,15 +276,21 @@ impl Cista {
 
     /// When a lock set by `tally` failures ends (`None`: not locked).
     fn lock_end(&self, tally: AttemptTally, after: u64) -> Option<Timestamp> {
-        let settings = self.settings();
         let over = tally.count.checked_sub(after)?;
-        let factor = 1i64 << over.min(30);
+        tally.latest.map(|t| t.plus(self.lockout_for(over)))
+    }
+
+    /// How long a lock lasts after `over` failures beyond the one that set it:
+    /// `lockout_base`, doubled for each, up to `lockout_max` (wrong passwords and wrong
+    /// second factors alike).
+    pub(crate) fn lockout_for(&self, over: u64) -> Duration {
+        let settings = self.settings();
         let seconds = settings
             .lockout_base
             .whole_seconds()
-            .saturating_mul(factor)
+            .saturating_mul(1i64 << over.min(30))
             .min(settings.lockout_max.whole_seconds());
-        tally.latest.map(|t| t.plus(Duration::seconds(seconds)))
+        Duration::seconds(seconds)
     }
 }
 

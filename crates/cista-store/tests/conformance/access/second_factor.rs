@@ -243,7 +243,14 @@ pub async fn codes_guessed_at_once_are_counted_one_by_one(h: &Harness) {
     h.deliver_all(&cista).await;
     let first = cista.sign_in("ida@example.org", PASSWORD).await.unwrap();
     let pending = cista.resolve_session(&first.token).await.unwrap().unwrap();
-    let enrolment = cista.begin_mfa_enrolment(&pending).await.unwrap();
+    // Two tabs opening the enrolment at once are shown one secret, the one kept.
+    let (enrolment, other_tab) = futures::future::join(
+        cista.begin_mfa_enrolment(&pending),
+        cista.begin_mfa_enrolment(&pending),
+    )
+    .await;
+    let enrolment = enrolment.unwrap();
+    assert_eq!(other_tab.unwrap().secret_base32, enrolment.secret_base32);
     let secret = TotpSecret::from_base32(&enrolment.secret_base32).unwrap();
     cista
         .confirm_mfa_enrolment(&pending, &totp_now(h, &secret))

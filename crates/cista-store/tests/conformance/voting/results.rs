@@ -53,6 +53,18 @@ pub async fn results_stay_sealed_until_the_close_then_the_bundle_recounts(h: &Ha
     let bundle = cista.election_bundle(ballot).await.unwrap();
     assert_eq!(bundle.ballots.len(), 5);
     the_bundle_recounts_and_catches_every_tamper(&bundle, &receipts);
+    // The ballot's checkpoint is signed with the key that signs the audit log's, but it is
+    // no checkpoint of the log: kept and given back to the audit's check, it is refused.
+    let problem = cista
+        .verify_audit_against(&operator(), std::slice::from_ref(&bundle.checkpoint))
+        .await
+        .unwrap()
+        .problem
+        .expect("a ballot's checkpoint is not the log's");
+    assert!(
+        problem.message.contains("not of this audit log"),
+        "{problem:?}"
+    );
     // The anonymous list and the participation list are separate files.
     let ballots_csv = String::from_utf8(
         cista
